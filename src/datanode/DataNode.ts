@@ -1,0 +1,43 @@
+// The one interface every DataNode transport implements (local folder now, TCP server later).
+// A DataNode stores immutable chunks by id and knows nothing of files, inodes or replication:
+// the chunk layer above decides what goes where and verifies every byte it reads back.
+
+/** 32 lowercase hex digits (128 random bits). Validated strictly: ids become file names. */
+export type ChunkId = string
+
+export interface NodeIdentity {
+  /** Stable id of this node, written into its folder the first time it joins a cluster. */
+  nodeId: string
+  clusterId: string
+}
+
+export interface NodeUsage {
+  /** Bytes the underlying storage can hold in total, and how many are still free. */
+  capacity: number
+  available: number
+  /** Bytes and count of the chunks this node stores. */
+  used: number
+  chunks: number
+}
+
+export interface DataNode {
+  readonly nodeId: string
+  /** What the user typed to name this node: a folder path or tcp://host:port. */
+  readonly address: string
+
+  /** Store a chunk under id. Atomic: a reader sees the whole chunk or none. Not yet durable (see sync). */
+  put(id: ChunkId, data: Buffer): Promise<void>
+  /** The chunk's bytes; CHUNK_MISSING when this node does not have it. Callers verify the hash. */
+  get(id: ChunkId): Promise<Buffer>
+  has(id: ChunkId): Promise<boolean>
+  /** Remove a chunk; removing one that is not there is not an error. */
+  delete(id: ChunkId): Promise<void>
+  /** Every chunk id this node stores. */
+  list(): Promise<ChunkId[]>
+  usage(): Promise<NodeUsage>
+  /** Make earlier puts of these ids durable (fsync the files and their folders). */
+  sync(ids: ChunkId[]): Promise<void>
+  /** Liveness check: resolves when the node is there and is the node it claims to be. */
+  ping(): Promise<void>
+  close(): Promise<void>
+}

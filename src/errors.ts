@@ -1,0 +1,71 @@
+// One vocabulary of error codes for all of dfs. Every error a user or the kernel can see is a
+// DfsError with one of these codes and the context that explains it (path, node, chunk, file).
+// POSIX-named codes are file system semantics and map to the errno of the same name at the FUSE
+// edge; dfs-specific codes describe cluster and storage failures and say which errno they become.
+// Every code is documented in docs/errors.md (a test keeps the two in step).
+
+export const POSIX_CODES = [
+  'EPERM', 'ENOENT', 'EIO', 'EBADF', 'EACCES', 'EEXIST', 'EXDEV', 'ENOTDIR', 'EISDIR', 'EINVAL',
+  'EFBIG', 'ENOSPC', 'EROFS', 'EMLINK', 'ERANGE', 'ENAMETOOLONG', 'ENOTEMPTY', 'ELOOP', 'ENODATA',
+  'ENOTSUP', 'E2BIG', 'ETIMEDOUT',
+] as const
+export type PosixCode = (typeof POSIX_CODES)[number]
+
+/** dfs-specific codes and the errno each one becomes when it reaches a file system caller. */
+export const DFS_CODES = {
+  // storage
+  CHUNK_MISSING: 'EIO', // a replica does not have the chunk file
+  CHUNK_CORRUPT: 'EIO', // a replica's bytes do not match the recorded SHA-256
+  CHUNK_UNREADABLE: 'EIO', // no replica of a chunk could be read intact
+  CHUNK_ID_INVALID: 'EINVAL', // a chunk id that is not 32 lowercase hex digits
+  NODE_UNAVAILABLE: 'EIO', // a DataNode's folder or server cannot be reached
+  NODE_FULL: 'ENOSPC', // a DataNode has no room for a chunk
+  NO_NODES: 'EIO', // no live DataNode to write to
+  // metadata
+  JOURNAL_CORRUPT: 'EIO', // a journal record in the middle fails its checksum
+  CHECKPOINT_CORRUPT: 'EIO',
+  META_LOCKED: 'EIO', // another daemon holds the metadata folder
+  META_FOREIGN: 'EIO', // a metadata or node folder that belongs to another cluster
+  META_TOO_NEW: 'EIO', // a metadata format newer than this dfs understands
+  // user input
+  BAD_ARGUMENT: 'EINVAL', // a malformed flag value (size, address, number)
+  SETTING_CONFLICT: 'EINVAL', // a flag that contradicts the cluster's recorded settings
+  MOUNTPOINT_INVALID: 'EINVAL', // missing, not a directory, not empty, already mounted
+  NODE_FOLDER_INVALID: 'EINVAL', // missing, not writable, not a dfs node folder
+  NOT_ENOUGH_NODES: 'EINVAL', // fewer nodes than --replicas
+  NOT_MOUNTED: 'EINVAL',
+  NATIVE_MISSING: 'EIO', // libfuse2 or /dev/fuse missing
+} as const satisfies Record<string, PosixCode>
+export type DfsCode = keyof typeof DFS_CODES
+
+export type ErrorCode = PosixCode | DfsCode
+
+export class DfsError extends Error {
+  readonly code: ErrorCode
+  readonly context: Record<string, unknown>
+
+  constructor(code: ErrorCode, message: string, context: Record<string, unknown> = {}, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'DfsError'
+    this.code = code
+    this.context = context
+  }
+}
+
+/** Create a DfsError: `dfsError('ENOENT', 'no such file', { path })`. */
+export function dfsError(code: ErrorCode, message: string, context: Record<string, unknown> = {}, cause?: unknown): DfsError {
+  return new DfsError(code, message, context, cause === undefined ? undefined : { cause })
+}
+
+export function isDfsError(err: unknown, code?: ErrorCode): err is DfsError {
+  return err instanceof DfsError && (code === undefined || err.code === code)
+}
+
+/** The POSIX errno name an error becomes at a file system edge. Unknown errors are EIO. */
+export function posixCodeOf(err: unknown): PosixCode {
+  const code = (err as { code?: unknown } | null)?.code
+  if (typeof code !== 'string') return 'EIO'
+  if ((POSIX_CODES as readonly string[]).includes(code)) return code as PosixCode
+  if (code in DFS_CODES) return DFS_CODES[code as DfsCode]
+  return 'EIO'
+}
