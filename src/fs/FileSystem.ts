@@ -1,0 +1,400 @@
+// The file system core: POSIX operations on paths and open handles, over the journaled namespace
+// and the chunk store. It knows nothing of FUSE; the adapter in src/fuse turns its DfsErrors into
+// errnos. Namespace rules live in meta/namespace/apply.ts; file content lives in OpenFile.
+
+import { dfsError } from '../errors.js'
+import { NAME_MAX, XATTR_CREATE, XATTR_REPLACE } from '../meta/namespace/apply.js'
+import {
+  type ChunkRef, type Inode, ROOT_INO, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, isDir, isFile, isSymlink,
+} from '../meta/namespace/types.js'
+import { DirtyBudget } from './DirtyBudget.js'
+import { type FileContext, OpenFile } from './OpenFile.js'
+import type { CapacityReport, ChunkIO, NamespaceStore } from './ports.js'
+import { type Stat, type StatFs, toStat } from './stat.js'
+
+export interface FileSystemOptions {
+  meta: NamespaceStore
+  chunks: ChunkIO
+  capacity: CapacityReport
+  chunkSize: number
+  /** Bytes of written-but-unstored chunk buffers allowed across all open files. */
+  dirtyLimit: number
+  /** Owner of new files (the caller's ids do not reach us through libfuse2's high-level API). */
+  owner: { uid: number; gid: number }
+  log: (message: string) => void
+}
+
+interface Handle {
+  ino: number
+  file?: OpenFile
+}
+
+/** Largest extended attribute value Linux allows (XATTR_SIZE_MAX). */
+const XATTR_SIZE_MAX = 64 * 1024
+/** chown passes this for "leave unchanged" ((uid_t) -1). */
+const UNCHANGED_ID = 0xffffffff
+
+export class FileSystem {
+  private readonly meta: NamespaceStore
+  private readonly opts: FileSystemOptions
+  private readonly handles = new Map<number, Handle>()
+  private readonly openFiles = new Map<number, OpenFile>()
+  private readonly fileContext: FileContext
+  private nextHandle = 1
+
+  constructor(opts: FileSystemOptions) {
+    this.opts = opts
+    this.meta = opts.meta
+    const budget = new DirtyBudget(opts.dirtyLimit, () => {
+      for (const file of this.openFiles.values()) file.sealAll()
+    })
+    this.fileContext = {
+      chunkSize: opts.chunkSize,
+      meta: opts.meta,
+      chunks: opts.chunks,
+      budget,
+      log: opts.log,
+      discard: (refs, when) => this.discard(refs, when),
+    }
+    this.forgetOrphans()
+  }
+
+  // ---- paths -------------------------------------------------------------------------------------
+
+  private lookup(path: string): Inode {
+    let ino = ROOT_INO
+    for (const name of components(path)) {
+      const entries = this.meta.state.children.get(ino)
+      if (!entries) throw dfsError('ENOTDIR', `${path}: a component is not a directory`, { path })
+      const child = entries.get(name)
+      if (child === undefined) throw dfsError('ENOENT', `${path}: no such file or directory`, { path })
+      ino = child
+    }
+    return this.inode(ino)
+  }
+
+  private inode(ino: number): Inode {
+    const inode = this.meta.state.inodes.get(ino)
+    if (!inode) throw dfsError('ENOENT', `inode ${ino} is gone`, { ino })
+    return inode
+  }
+
+  /** The directory a path's last component lives in, and that component. */
+  private parentOf(path: string): { parent: number; name: string } {
+    const parts = components(path)
+    const name = parts.pop()
+    if (name === undefined) throw dfsError('EEXIST', 'the root directory always exists', { path })
+    const parent = this.lookup('/' + parts.join('/'))
+    if (!isDir(parent)) throw dfsError('ENOTDIR', `${path}: a component is not a directory`, { path })
+    return { parent: parent.ino, name }
+  }
+
+  // ---- attributes --------------------------------------------------------------------------------
+
+  async getattr(path: string): Promise<Stat> {
+    const inode = this.lookup(path)
+    return toStat(inode, this.openFiles.get(inode.ino))
+  }
+
+  async access(path: string): Promise<void> {
+    this.lookup(path)
+  }
+
+  async chmod(path: string, mode: number): Promise<void> {
+    const inode = this.lookup(path)
+    this.setattr(inode.ino, { mode })
+  }
+
+  async chown(path: string, uid: number, gid: number): Promise<void> {
+    const inode = this.lookup(path)
+    this.setattr(inode.ino, {
+      ...(uid === UNCHANGED_ID || uid === -1 ? {} : { uid }),
+      ...(gid === UNCHANGED_ID || gid === -1 ? {} : { gid }),
+    })
+  }
+
+  async utimens(path: string, atime: number, mtime: number): Promise<void> {
+    const inode = this.lookup(path)
+    this.setattr(inode.ino, { atime, mtime })
+  }
+
+  private setattr(ino: number, change: { mode?: number; uid?: number; gid?: number; atime?: number; mtime?: number }): void {
+    const ctime = Date.now()
+    this.meta.commit({ op: 'setattr', ino, ...change, ctime })
+    const file = this.openFiles.get(ino)
+    if (file) {
+      file.ctime = ctime
+      if (change.mtime !== undefined) file.mtime = change.mtime
+    }
+  }
+
+  async statfs(): Promise<StatFs> {
+    const { total, available } = await this.opts.capacity.capacity()
+    // 32-bit block counts: pick a fragment size large enough that the counts fit.
+    let frsize = 4096
+    while (total / frsize > 0xffffffff) frsize *= 2
+    const files = this.meta.state.inodes.size
+    return {
+      bsize: 128 * 1024, frsize,
+      blocks: Math.floor(total / frsize), bfree: Math.floor(available / frsize), bavail: Math.floor(available / frsize),
+      files: files + 1_000_000, ffree: 1_000_000, favail: 1_000_000,
+      namemax: NAME_MAX,
+    }
+  }
+
+  // ---- directories and names ---------------------------------------------------------------------
+
+  async readdir(path: string): Promise<{ names: string[]; stats: Stat[] }> {
+    const dir = this.lookup(path)
+    const entries = this.meta.state.children.get(dir.ino)
+    if (!entries) throw dfsError('ENOTDIR', `${path} is not a directory`, { path })
+    const parent = this.inode(this.meta.state.parents.get(dir.ino) ?? ROOT_INO)
+    const names = ['.', '..']
+    const stats = [toStat(dir), toStat(parent)]
+    for (const [name, ino] of entries) {
+      names.push(name)
+      stats.push(toStat(this.inode(ino), this.openFiles.get(ino)))
+    }
+    return { names, stats }
+  }
+
+  async mkdir(path: string, mode: number): Promise<void> {
+    this.make(path, S_IFDIR | (mode & 0o7777))
+  }
+
+  async mknod(path: string, mode: number, rdev: number): Promise<void> {
+    this.make(path, (mode & S_IFMT) === 0 ? S_IFREG | mode : mode, { rdev })
+  }
+
+  async symlink(target: string, path: string): Promise<void> {
+    if (Buffer.byteLength(target) > 4095) throw dfsError('ENAMETOOLONG', 'symlink target longer than 4095 bytes', { path })
+    this.make(path, S_IFLNK | 0o777, { target })
+  }
+
+  async readlink(path: string): Promise<string> {
+    const inode = this.lookup(path)
+    if (!isSymlink(inode) || inode.target === undefined) throw dfsError('EINVAL', `${path} is not a symbolic link`, { path })
+    return inode.target
+  }
+
+  private make(path: string, mode: number, extra: { rdev?: number; target?: string } = {}): Inode {
+    const { parent, name } = this.parentOf(path)
+    const { uid, gid } = this.opts.owner
+    return this.meta.commit({ op: 'mknod', parent, name, mode, uid, gid, ...extra, time: Date.now() }) as Inode
+  }
+
+  async link(existing: string, path: string): Promise<void> {
+    const inode = this.lookup(existing)
+    const { parent, name } = this.parentOf(path)
+    this.meta.commit({ op: 'link', parent, name, ino: inode.ino, time: Date.now() })
+  }
+
+  async unlink(path: string): Promise<void> {
+    const { parent, name } = this.parentOf(path)
+    const inode = this.meta.commit({ op: 'unlink', parent, name, dir: false, time: Date.now() }) as Inode
+    this.forgetIfUnused(inode)
+  }
+
+  async rmdir(path: string): Promise<void> {
+    const { parent, name } = this.parentOf(path)
+    const inode = this.meta.commit({ op: 'unlink', parent, name, dir: true, time: Date.now() }) as Inode
+    this.forgetIfUnused(inode)
+  }
+
+  async rename(from: string, to: string): Promise<void> {
+    const source = this.parentOf(from)
+    const target = this.parentOf(to)
+    const { replaced } = this.meta.commit({
+      op: 'rename', parent: source.parent, name: source.name, newParent: target.parent, newName: target.name, time: Date.now(),
+    }) as { replaced?: Inode }
+    if (replaced) this.forgetIfUnused(replaced)
+  }
+
+  // ---- extended attributes -----------------------------------------------------------------------
+
+  async setxattr(path: string, name: string, value: Buffer, flags: number): Promise<void> {
+    if (value.length > XATTR_SIZE_MAX) throw dfsError('E2BIG', `extended attribute value over ${XATTR_SIZE_MAX} bytes`, { path, name })
+    const inode = this.lookup(path)
+    this.meta.commit({
+      op: 'xattr', ino: inode.ino, name, value: value.toString('base64'),
+      flags: flags & (XATTR_CREATE | XATTR_REPLACE), time: Date.now(),
+    })
+  }
+
+  async getxattr(path: string, name: string): Promise<Buffer> {
+    const value = this.lookup(path).xattrs?.[name]
+    if (value === undefined) throw dfsError('ENODATA', `no extended attribute "${name}"`, { path, name })
+    return Buffer.from(value, 'base64')
+  }
+
+  async listxattr(path: string): Promise<string[]> {
+    return Object.keys(this.lookup(path).xattrs ?? {})
+  }
+
+  async removexattr(path: string, name: string): Promise<void> {
+    const inode = this.lookup(path)
+    this.meta.commit({ op: 'xattr', ino: inode.ino, name, value: null, flags: 0, time: Date.now() })
+  }
+
+  // ---- open files --------------------------------------------------------------------------------
+
+  async create(path: string, mode: number): Promise<number> {
+    const inode = this.make(path, S_IFREG | (mode & 0o7777))
+    return this.openHandle(inode)
+  }
+
+  async open(path: string): Promise<number> {
+    return this.openHandle(this.lookup(path))
+  }
+
+  private openHandle(inode: Inode): number {
+    const handle: Handle = { ino: inode.ino }
+    if (isFile(inode)) {
+      handle.file = this.openFile(inode.ino)
+      handle.file.handles++
+    }
+    // Handle numbers are uint32 and 0 means "unset" to fuse-native.
+    let fh = this.nextHandle
+    while (this.handles.has(fh)) fh = fh >= 0xfffffffe ? 1 : fh + 1
+    this.nextHandle = fh >= 0xfffffffe ? 1 : fh + 1
+    this.handles.set(fh, handle)
+    return fh
+  }
+
+  private openFile(ino: number): OpenFile {
+    let file = this.openFiles.get(ino)
+    if (!file) {
+      file = new OpenFile(ino, this.fileContext)
+      this.openFiles.set(ino, file)
+    }
+    return file
+  }
+
+  private fileOf(fh: number): OpenFile {
+    const handle = this.handles.get(fh)
+    if (!handle) throw dfsError('EBADF', `no open file handle ${fh}`, { fh })
+    if (!handle.file) throw dfsError('EISDIR', `handle ${fh} is not a regular file`, { fh })
+    return handle.file
+  }
+
+  async read(fh: number, out: Buffer, position: number): Promise<number> {
+    return this.fileOf(fh).read(out, position)
+  }
+
+  async write(fh: number, data: Buffer, position: number): Promise<number> {
+    return this.fileOf(fh).write(data, position)
+  }
+
+  async flush(fh: number): Promise<void> {
+    const handle = this.handles.get(fh)
+    if (!handle) throw dfsError('EBADF', `no open file handle ${fh}`, { fh })
+    await handle.file?.flush()
+  }
+
+  async fsync(fh: number): Promise<void> {
+    const handle = this.handles.get(fh)
+    if (!handle) throw dfsError('EBADF', `no open file handle ${fh}`, { fh })
+    if (handle.file) await handle.file.fsync()
+    else await this.meta.sync()
+  }
+
+  /** fsync of a directory, or of everything (sync(1)): the journal made durable. */
+  async fsyncdir(): Promise<void> {
+    await this.meta.sync()
+  }
+
+  async release(fh: number): Promise<void> {
+    const handle = this.handles.get(fh)
+    if (!handle) throw dfsError('EBADF', `no open file handle ${fh}`, { fh })
+    this.handles.delete(fh)
+    const file = handle.file
+    if (!file) return
+    file.handles--
+    if (file.handles > 0) return
+    try {
+      if (this.inode(file.ino).nlink > 0) await file.flush()
+    } finally {
+      if (file.handles === 0) this.closeFile(file)
+    }
+  }
+
+  private closeFile(file: OpenFile): void {
+    const inode = this.meta.state.inodes.get(file.ino)
+    if (inode && inode.nlink === 0) {
+      this.openFiles.delete(file.ino)
+      file.discardBuffers()
+      this.forget(inode)
+    } else if (!file.busy) {
+      this.openFiles.delete(file.ino)
+    }
+  }
+
+  async truncate(path: string, size: number): Promise<void> {
+    const inode = this.lookup(path)
+    if (isDir(inode)) throw dfsError('EISDIR', `${path} is a directory`, { path })
+    if (!isFile(inode)) throw dfsError('EINVAL', `${path} is not a regular file`, { path })
+    const file = this.openFile(inode.ino)
+    try {
+      await this.resize(file, size)
+      if (file.handles === 0) await file.flush()
+    } finally {
+      if (file.handles === 0) this.closeFile(file)
+    }
+  }
+
+  async ftruncate(fh: number, size: number): Promise<void> {
+    await this.resize(this.fileOf(fh), size)
+  }
+
+  private async resize(file: OpenFile, size: number): Promise<void> {
+    if (!Number.isSafeInteger(size) || size < 0) throw dfsError('EINVAL', `invalid file size ${size}`, { size })
+    await file.truncate(size)
+  }
+
+  /** Store every buffered chunk of every open file (unmount, checkpoint). */
+  async flushAll(): Promise<void> {
+    const files = [...this.openFiles.values()]
+    const results = await Promise.allSettled(files.map(file => file.flush()))
+    for (const [i, result] of results.entries()) {
+      if (result.status === 'rejected') this.opts.log(`flushing inode ${files[i].ino} failed: ${(result.reason as Error).message}`)
+    }
+    await this.meta.sync()
+  }
+
+  // ---- inode lifetime ----------------------------------------------------------------------------
+
+  /** An inode that lost its last name is dropped now, or at its last close if it is open. */
+  private forgetIfUnused(inode: Inode): void {
+    if (inode.nlink === 0 && !this.openFiles.has(inode.ino)) this.forget(inode)
+  }
+
+  private forget(inode: Inode): void {
+    const refs = this.meta.commit({ op: 'forget', ino: inode.ino }) as ChunkRef[]
+    this.discard(refs, 'after-durable')
+  }
+
+  /** Inodes left without names by a crash while they were open (like ext4's orphan list). */
+  private forgetOrphans(): void {
+    for (const inode of [...this.meta.state.inodes.values()]) if (inode.nlink === 0) this.forget(inode)
+  }
+
+  private discard(refs: ChunkRef[], when: 'now' | 'after-durable'): void {
+    if (refs.length === 0) return
+    const ids = refs.map(ref => ref.id)
+    const remove = () => {
+      this.opts.chunks.delete(ids).catch(err => this.opts.log(`removing ${ids.length} unused chunks failed: ${(err as Error).message}`))
+    }
+    if (when === 'now') remove()
+    else this.meta.afterDurable(remove)
+  }
+}
+
+/** Path components, each checked against NAME_MAX (the kernel leaves that to us). */
+function components(path: string): string[] {
+  const parts = path.split('/').filter(part => part !== '')
+  for (const part of parts) {
+    if (Buffer.byteLength(part) > NAME_MAX) throw dfsError('ENAMETOOLONG', `a name in ${path} is longer than ${NAME_MAX} bytes`, { path })
+  }
+  return parts
+}
+

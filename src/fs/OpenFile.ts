@@ -1,0 +1,320 @@
+// The content of one regular file while it is open: the size and times writes have moved (ahead of
+// the journal), chunk buffers written but not yet stored, and chunks being stored right now.
+//
+// A chunk's bytes come from, newest first: its dirty buffer, its buffer being sealed, the stored
+// chunk the namespace points at, or nothing (a hole, zeros). Writes land in dirty buffers and are
+// answered at once. A buffer is sealed (hashed, sent to R DataNodes, then journaled as the file's new
+// chunk: copy-on-write) when a write fills it to its end, on flush, fsync and release, or when the
+// dirty budget is exceeded. Invariant: a stored chunk never holds bytes past the file's size in the
+// namespace, so growing a file can never expose old bytes.
+
+import { type DfsError, dfsError } from '../errors.js'
+import { isFile, type ChunkRef, type Inode } from '../meta/namespace/types.js'
+import type { DirtyBudget } from './DirtyBudget.js'
+import type { ChunkIO, NamespaceStore } from './ports.js'
+
+export interface FileContext {
+  chunkSize: number
+  meta: NamespaceStore
+  chunks: ChunkIO
+  budget: DirtyBudget
+  /** Delete chunks nothing references any more, once the records that dropped them are durable. */
+  discard(refs: ChunkRef[], when: 'now' | 'after-durable'): void
+  log(message: string): void
+}
+
+/** A chunk's bytes in memory. Bytes past `len` are zero. */
+interface ChunkBuffer {
+  buf: Buffer
+  len: number
+}
+
+interface Sealing {
+  chunk: ChunkBuffer
+  done: Promise<void>
+}
+
+/** How many chunks ahead of a sequential reader to fetch. */
+const READ_AHEAD = 2
+/** Chunks of one file stored in parallel; a writer that gets further ahead waits for the oldest. */
+const SEALS_IN_FLIGHT = 4
+/** Reads starting this close to where the last one ended count as sequential (the kernel reorders a little). */
+const SEQUENTIAL_SLACK = 1 << 20
+
+export class OpenFile {
+  size: number
+  mtime: number
+  ctime: number
+  /** Open handles; the file's state is dropped when they are gone and nothing is being stored. */
+  handles = 0
+
+  private readonly dirty = new Map<number, ChunkBuffer>()
+  private readonly loading = new Map<number, Promise<void>>()
+  private readonly sealing = new Map<number, Sealing>()
+  /** Chunks stored since the last fsync, which the DataNodes have not yet made durable. */
+  private readonly unsynced = new Map<string, ChunkRef>()
+  /** A failure to store a chunk in the background, reported to the next write, flush or fsync. */
+  private failure: DfsError | null = null
+  private lastReadEnd = -1
+
+  constructor(readonly ino: number, private readonly ctx: FileContext) {
+    const inode = this.inode()
+    this.size = inode.size
+    this.mtime = inode.mtime
+    this.ctime = inode.ctime
+  }
+
+  /** True while chunks are buffered or being stored: the file's state must be kept. */
+  get busy(): boolean {
+    return this.dirty.size > 0 || this.sealing.size > 0 || this.loading.size > 0
+  }
+
+  private inode(): Inode {
+    const inode = this.ctx.meta.state.inodes.get(this.ino)
+    if (!inode || !isFile(inode)) throw dfsError('ENOENT', `file inode ${this.ino} is gone`, { ino: this.ino })
+    return inode
+  }
+
+  private stored(index: number): ChunkRef | null {
+    return this.inode().chunks?.[index] ?? null
+  }
+
+  // ---- writing -----------------------------------------------------------------------------------
+
+  async write(data: Buffer, position: number): Promise<number> {
+    this.reportFailure()
+    const cs = this.ctx.chunkSize
+    let done = 0
+    while (done < data.length) {
+      const at = position + done
+      const index = Math.floor(at / cs)
+      const offset = at - index * cs
+      const n = Math.min(cs - offset, data.length - done)
+      const chunk = await this.dirtyChunk(index, offset === 0 && n === cs)
+      data.copy(chunk.buf, offset, done, done + n)
+      chunk.len = Math.max(chunk.len, offset + n)
+      done += n
+      this.size = Math.max(this.size, at + n)
+      // A writer that reached the end of a chunk has (almost always) moved on: store it now.
+      if (offset + n === cs) this.startSeal(index)
+    }
+    this.mtime = this.ctime = Date.now()
+    while (this.sealing.size >= SEALS_IN_FLIGHT) await this.sealing.values().next().value!.done
+    await this.ctx.budget.waitForRoom(() => this.reportFailure())
+    return data.length
+  }
+
+  /** The dirty buffer for a chunk, created from the chunk's current bytes unless fully overwritten. */
+  private async dirtyChunk(index: number, whole: boolean): Promise<ChunkBuffer> {
+    for (;;) {
+      const chunk = this.dirty.get(index)
+      if (chunk) return chunk
+      let loading = this.loading.get(index)
+      if (!loading) {
+        loading = this.load(index, whole).finally(() => this.loading.delete(index))
+        this.loading.set(index, loading)
+      }
+      await loading
+    }
+  }
+
+  private async load(index: number, whole: boolean): Promise<void> {
+    const start = index * this.ctx.chunkSize
+    const buf = Buffer.alloc(this.ctx.chunkSize)
+    let len = 0
+    if (!whole && this.size > start) {
+      const current = this.sealing.get(index)?.chunk ?? await this.storedBytes(index)
+      if (current) {
+        len = Math.min(current.len, this.size - start)
+        current.buf.copy(buf, 0, 0, len)
+      }
+    }
+    // Someone may have created the buffer, or truncated the file, while we were reading.
+    if (this.dirty.has(index)) return
+    len = Math.max(0, Math.min(len, this.size - start))
+    buf.fill(0, len)
+    this.dirty.set(index, { buf, len })
+    this.ctx.budget.take(buf.length)
+  }
+
+  private async storedBytes(index: number): Promise<ChunkBuffer | null> {
+    const ref = this.stored(index)
+    if (!ref) return null
+    const buf = await this.ctx.chunks.read(ref)
+    return { buf, len: buf.length }
+  }
+
+  /** Move a dirty buffer to sealing: store it on the nodes, then journal it as the chunk's new content. */
+  private startSeal(index: number): void {
+    const chunk = this.dirty.get(index)
+    if (!chunk) return
+    this.dirty.delete(index)
+    const entry: Sealing = { chunk, done: Promise.resolve() }
+    this.sealing.set(index, entry)
+    entry.done = this.seal(index, entry)
+  }
+
+  private async seal(index: number, entry: Sealing): Promise<void> {
+    const start = index * this.ctx.chunkSize
+    let ref: ChunkRef | null = null
+    try {
+      const len = Math.max(0, Math.min(entry.chunk.len, this.size - start))
+      ref = len > 0 ? await this.ctx.chunks.write(entry.chunk.buf.subarray(0, len)) : null
+      // A newer seal of the same chunk, or a truncate, took its place while it was being stored.
+      if (this.sealing.get(index) !== entry) {
+        if (ref) this.ctx.discard([ref], 'now')
+        this.ctx.budget.give(entry.chunk.buf.length)
+        return
+      }
+      const old = this.ctx.meta.commit({
+        op: 'chunk', ino: this.ino, index, ref, size: this.size, mtime: this.mtime, ctime: this.ctime,
+      }) as ChunkRef | null
+      if (old) this.ctx.discard([old], 'after-durable')
+      if (ref) this.unsynced.set(ref.id, ref)
+      this.sealing.delete(index)
+      this.ctx.budget.give(entry.chunk.buf.length)
+    } catch (err) {
+      if (ref) this.ctx.discard([ref], 'now')
+      // Keep the bytes so a later flush can try again; a newer buffer for the chunk wins.
+      if (this.sealing.get(index) === entry) {
+        this.sealing.delete(index)
+        if (this.dirty.has(index)) this.ctx.budget.give(entry.chunk.buf.length)
+        else this.dirty.set(index, entry.chunk)
+      } else {
+        this.ctx.budget.give(entry.chunk.buf.length)
+      }
+      this.failure ??= err as DfsError
+      this.ctx.log(`storing chunk ${index} of inode ${this.ino} failed: ${(err as Error).message}`)
+      this.ctx.budget.wake()
+    }
+  }
+
+  /** Seal every dirty buffer (memory pressure). */
+  sealAll(): void {
+    for (const index of [...this.dirty.keys()]) this.startSeal(index)
+  }
+
+  private reportFailure(): void {
+    const failure = this.failure
+    if (failure) {
+      this.failure = null
+      throw failure
+    }
+  }
+
+  // ---- durability points ---------------------------------------------------------------------------
+
+  /** close(): every buffered chunk stored and journaled (not necessarily durable yet). */
+  async flush(): Promise<void> {
+    this.sealAll()
+    // Not sealing again inside the loop: a chunk that failed to store is back in `dirty` and its
+    // failure is reported below, rather than retried forever.
+    while (this.sealing.size || this.loading.size) {
+      await Promise.all([...this.sealing.values()].map(s => s.done).concat([...this.loading.values()]))
+    }
+    this.reportFailure()
+    this.commitAttributes()
+  }
+
+  /** fsync(): stored, durable on the nodes, and the journal durable. */
+  async fsync(): Promise<void> {
+    await this.flush()
+    const refs = [...this.unsynced.values()]
+    await this.ctx.chunks.sync(refs)
+    for (const ref of refs) this.unsynced.delete(ref.id)
+    await this.ctx.meta.sync()
+  }
+
+  /** A size or time that only lives here (e.g. a truncate that grew the file) goes to the journal. */
+  private commitAttributes(): void {
+    const inode = this.inode()
+    if (inode.size === this.size && inode.mtime === this.mtime && inode.ctime === this.ctime) return
+    this.ctx.meta.commit({
+      op: 'truncate', ino: this.ino, size: this.size, keep: inode.chunks?.length ?? 0, mtime: this.mtime, ctime: this.ctime,
+    })
+  }
+
+  /** The file is forgotten (last name and last handle gone): drop buffers without storing them. */
+  discardBuffers(): void {
+    for (const chunk of this.dirty.values()) this.ctx.budget.give(chunk.buf.length)
+    this.dirty.clear()
+    this.sealing.clear() // seals in flight see they were superseded and discard what they stored
+  }
+
+  // ---- truncate ----------------------------------------------------------------------------------
+
+  async truncate(size: number): Promise<void> {
+    const cs = this.ctx.chunkSize
+    const partial = Math.floor(size / cs)
+    const shrinking = size < this.size
+    // The chunk the new end falls in must keep its bytes before the end: bring them into memory.
+    if (shrinking && size % cs !== 0) await this.dirtyChunk(partial, false)
+
+    if (shrinking) {
+      // The stored chunk at `partial` is dropped too: its surviving bytes live in the dirty buffer
+      // and are stored again on flush. Nothing stored may reach past the new size.
+      if (size % cs !== 0 && !this.dirty.has(partial)) {
+        const sealing = this.sealing.get(partial)
+        if (sealing) this.adoptAsDirty(partial, sealing.chunk)
+      }
+      for (const [index, chunk] of this.dirty) {
+        if (index > partial || (index === partial && size % cs === 0)) {
+          this.dirty.delete(index)
+          this.ctx.budget.give(chunk.buf.length)
+        }
+      }
+      for (const index of this.sealing.keys()) if (index >= partial) this.sealing.delete(index)
+      const tail = this.dirty.get(partial)
+      if (tail) {
+        tail.len = Math.min(tail.len, size - partial * cs)
+        tail.buf.fill(0, tail.len)
+      }
+    }
+    this.size = size
+    this.mtime = this.ctime = Date.now()
+    const keep = shrinking ? partial : this.inode().chunks?.length ?? 0
+    const dropped = this.ctx.meta.commit({
+      op: 'truncate', ino: this.ino, size, keep, mtime: this.mtime, ctime: this.ctime,
+    }) as ChunkRef[]
+    this.ctx.discard(dropped, 'after-durable')
+  }
+
+  private adoptAsDirty(index: number, from: ChunkBuffer): void {
+    const buf = Buffer.alloc(this.ctx.chunkSize)
+    from.buf.copy(buf, 0, 0, from.len)
+    this.dirty.set(index, { buf, len: from.len })
+    this.ctx.budget.take(buf.length)
+  }
+
+  // ---- reading -----------------------------------------------------------------------------------
+
+  /** Fill `out` with the file's bytes from `position`; returns how many (short at end of file). */
+  async read(out: Buffer, position: number): Promise<number> {
+    const cs = this.ctx.chunkSize
+    const end = Math.min(position + out.length, this.size)
+    if (position >= end) return 0
+    let at = position
+    while (at < end) {
+      const index = Math.floor(at / cs)
+      const offset = at - index * cs
+      const n = Math.min(cs - offset, end - at)
+      const chunk = this.dirty.get(index) ?? this.sealing.get(index)?.chunk ?? await this.storedBytes(index)
+      const from = Math.min(offset, chunk?.len ?? 0)
+      const to = Math.min(offset + n, chunk?.len ?? 0)
+      const copied = chunk ? chunk.buf.copy(out, at - position, from, to) : 0
+      out.fill(0, at - position + copied, at - position + n)
+      at += n
+    }
+    if (Math.abs(position - this.lastReadEnd) <= SEQUENTIAL_SLACK) this.readAhead(Math.floor((end - 1) / cs))
+    this.lastReadEnd = end
+    return end - position
+  }
+
+  private readAhead(index: number): void {
+    for (let next = index + 1; next <= index + READ_AHEAD; next++) {
+      if (this.dirty.has(next) || this.sealing.has(next)) continue
+      const ref = this.stored(next)
+      if (ref) this.ctx.chunks.prefetch(ref)
+    }
+  }
+}

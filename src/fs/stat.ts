@@ -1,0 +1,63 @@
+// The stat and statfs shapes the file system hands to its edge (plain numbers, times in ms).
+
+import { type Inode, isDir, isFile } from '../meta/namespace/types.js'
+
+export interface Stat {
+  ino: number
+  mode: number
+  uid: number
+  gid: number
+  size: number
+  nlink: number
+  rdev: number
+  blksize: number
+  blocks: number
+  atime: number
+  mtime: number
+  ctime: number
+}
+
+export interface StatFs {
+  bsize: number
+  frsize: number
+  blocks: number
+  bfree: number
+  bavail: number
+  files: number
+  ffree: number
+  favail: number
+  namemax: number
+}
+
+/** Preferred I/O size: FUSE's largest write (128 KiB), so `cp` and friends use big buffers. */
+export const IO_BLOCK = 128 * 1024
+
+/** What writes have changed ahead of the journal for an open file. */
+export interface Overlay {
+  size: number
+  mtime: number
+  ctime: number
+}
+
+export function toStat(inode: Inode, overlay?: Overlay): Stat {
+  const size = isDir(inode) ? 4096 : overlay?.size ?? inode.size
+  // Blocks count what is stored, so sparse files look sparse to du and tar; open files may hold
+  // unstored bytes, so count their whole size.
+  const stored = isFile(inode) && !overlay
+    ? (inode.chunks ?? []).reduce((sum, ref) => sum + (ref?.len ?? 0), 0)
+    : size
+  return {
+    ino: inode.ino,
+    mode: inode.mode,
+    uid: inode.uid,
+    gid: inode.gid,
+    size,
+    nlink: inode.nlink,
+    rdev: inode.rdev,
+    blksize: IO_BLOCK,
+    blocks: Math.ceil(stored / 512),
+    atime: inode.atime,
+    mtime: overlay?.mtime ?? inode.mtime,
+    ctime: overlay?.ctime ?? inode.ctime,
+  }
+}

@@ -1,0 +1,33 @@
+// Types for the parts of fuse-native@2.2.6 that dfs uses (the package ships none).
+declare module 'fuse-native' {
+  type Callback = (code: number, ...results: unknown[]) => void
+
+  export interface FuseOptions {
+    force?: boolean
+    mkdir?: boolean
+    debug?: boolean
+    allowOther?: boolean
+    defaultPermissions?: boolean
+    autoUnmount?: boolean
+    fsname?: string
+    subtype?: string
+    attrTimeout?: number
+    entryTimeout?: number
+    /** Per-operation timeout in ms (default 15 s); false waits forever. */
+    timeout?: number | false
+    [option: string]: unknown
+  }
+
+  class Fuse {
+    constructor(mountpoint: string, ops: Record<string, (...args: any[]) => void>, opts?: FuseOptions)
+    readonly mnt: string
+    opts: FuseOptions
+    mount(cb: (err: Error | null) => void): void
+    unmount(cb: (err: Error | null) => void): void
+    /** Builds the `-o` option string; dfs extends it for options fuse-native does not name. */
+    _fuseOptions(): string
+    static unmount(mountpoint: string, cb: (err: Error | null) => void): void
+    static isConfigured(cb: (err: Error | null, configured: boolean) => void): void
+  }
+  export default Fuse
+}

@@ -1,0 +1,26 @@
+// Every change to the namespace is one of these journal records. Each is small, names inodes by
+// number, and carries its own timestamps so replay reaches exactly the state the live daemon had.
+
+import type { ChunkRef } from './types.js'
+
+export type NamespaceRecord =
+  /** Create a file, directory, symlink or special file under parent. The ino is allocated by apply. */
+  | { op: 'mknod'; parent: number; name: string; mode: number; uid: number; gid: number; rdev?: number; target?: string; time: number }
+  /** A new name for an existing non-directory inode (hard link). */
+  | { op: 'link'; parent: number; name: string; ino: number; time: number }
+  /** Remove a name; `dir` says whether the caller meant rmdir (the rules differ). */
+  | { op: 'unlink'; parent: number; name: string; dir: boolean; time: number }
+  | { op: 'rename'; parent: number; name: string; newParent: number; newName: string; time: number }
+  /** Drop an inode that has no names left and is no longer open. */
+  | { op: 'forget'; ino: number }
+  | { op: 'setattr'; ino: number; mode?: number; uid?: number; gid?: number; atime?: number; mtime?: number; ctime: number }
+  /** Point chunk `index` of a file at new immutable content (copy-on-write) and record the file's size. */
+  | { op: 'chunk'; ino: number; index: number; ref: ChunkRef | null; size: number; mtime: number; ctime: number }
+  /** Set a file's size; chunks from `keep` on are dropped. */
+  | { op: 'truncate'; ino: number; size: number; keep: number; mtime: number; ctime: number }
+  /** Record where copies of a chunk live after repair or re-replication. */
+  | { op: 'replicas'; ino: number; index: number; id: string; nodes: string[] }
+  /** Set (value base64) or remove (null) an extended attribute. flags: 1 = create only, 2 = replace only. */
+  | { op: 'xattr'; ino: number; name: string; value: string | null; flags: number; time: number }
+
+export type NamespaceOp = NamespaceRecord['op']

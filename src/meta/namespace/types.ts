@@ -1,0 +1,56 @@
+// The namespace's data model: inodes, directory entries and the chunk map of every file.
+//
+// Inodes are immutable values (frozen): a change replaces the inode in the map. That is what lets a
+// checkpoint capture the whole namespace with a shallow copy of one Map while the file system keeps
+// changing the live one.
+
+export const ROOT_INO = 1
+
+/** Where one chunk of a file lives. The bytes are immutable: new content means a new chunk id. */
+export interface ChunkRef {
+  readonly id: string
+  /** Stored bytes; the rest of the chunk's span (up to the file size) reads as zeros. */
+  readonly len: number
+  readonly sha256: string
+  /** DataNode ids holding a copy. Fewer than the replica count means under-replicated. */
+  readonly nodes: readonly string[]
+}
+
+export interface Inode {
+  readonly ino: number
+  /** Full st_mode: file type bits and permission bits. */
+  readonly mode: number
+  readonly uid: number
+  readonly gid: number
+  readonly nlink: number
+  readonly size: number
+  /** Milliseconds since the epoch. */
+  readonly atime: number
+  readonly mtime: number
+  readonly ctime: number
+  readonly rdev: number
+  /** Symlink target. */
+  readonly target?: string
+  /** Regular files: chunk i covers bytes [i * chunkSize, (i + 1) * chunkSize); null is a hole. */
+  readonly chunks?: readonly (ChunkRef | null)[]
+  /** Extended attributes, values base64. */
+  readonly xattrs?: Readonly<Record<string, string>>
+}
+
+export interface NamespaceState {
+  readonly inodes: Map<number, Inode>
+  /** Directory ino -> (name -> child ino). Every directory has an entry, empty or not. */
+  readonly children: Map<number, Map<string, number>>
+  /** Directory ino -> parent ino, so rename can refuse to move a directory into itself. */
+  readonly parents: Map<number, number>
+  nextIno: number
+}
+
+export const S_IFMT = 0o170000
+export const S_IFREG = 0o100000
+export const S_IFDIR = 0o040000
+export const S_IFLNK = 0o120000
+
+export const isDir = (inode: Inode) => (inode.mode & S_IFMT) === S_IFDIR
+export const isFile = (inode: Inode) => (inode.mode & S_IFMT) === S_IFREG
+export const isSymlink = (inode: Inode) => (inode.mode & S_IFMT) === S_IFLNK

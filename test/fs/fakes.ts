@@ -1,0 +1,111 @@
+// In-memory stand-ins for the journaled store and the chunk store, so the file system core can be
+// tested with plain function calls. They keep the real contracts: the store applies records through
+// the real namespace machine; chunks are immutable, content-checked and can be made to fail.
+
+import { createHash, randomBytes } from 'node:crypto'
+import { dfsError } from '../../src/errors.js'
+import { FileSystem } from '../../src/fs/FileSystem.js'
+import type { ChunkIO, NamespaceStore } from '../../src/fs/ports.js'
+import type { ApplyResult } from '../../src/meta/namespace/apply.js'
+import { namespaceMachine } from '../../src/meta/namespace/machine.js'
+import type { NamespaceRecord } from '../../src/meta/namespace/records.js'
+import type { ChunkRef, NamespaceState } from '../../src/meta/namespace/types.js'
+
+export class MemoryStore implements NamespaceStore {
+  readonly machine = namespaceMachine({ uid: 0, gid: 0, createdAt: 0 })
+  state: NamespaceState = this.machine.empty()
+  readonly records: NamespaceRecord[] = []
+  private pending: (() => void)[] = []
+
+  commit(record: NamespaceRecord): ApplyResult {
+    const result = this.machine.apply(this.state, record)
+    this.records.push(structuredClone(record))
+    return result
+  }
+
+  async sync(): Promise<void> {
+    const pending = this.pending
+    this.pending = []
+    for (const fn of pending) fn()
+  }
+
+  afterDurable(fn: () => void): void {
+    this.pending.push(fn)
+  }
+
+  /** The state replay of the journal would rebuild. */
+  replayed(): NamespaceState {
+    const state = this.machine.empty()
+    for (const record of this.records) this.machine.apply(state, record)
+    return state
+  }
+}
+
+export class MemoryChunks implements ChunkIO {
+  readonly stored = new Map<string, Buffer>()
+  readonly synced = new Set<string>()
+  failWrites: Error | null = null
+  writes = 0
+
+  async write(data: Buffer): Promise<ChunkRef> {
+    await Promise.resolve()
+    if (this.failWrites) throw this.failWrites
+    this.writes++
+    const id = randomBytes(16).toString('hex')
+    this.stored.set(id, Buffer.from(data))
+    return { id, len: data.length, sha256: createHash('sha256').update(data).digest('hex'), nodes: ['n1', 'n2'] }
+  }
+
+  async read(ref: ChunkRef): Promise<Buffer> {
+    await Promise.resolve()
+    const data = this.stored.get(ref.id)
+    if (!data) throw dfsError('CHUNK_UNREADABLE', `chunk ${ref.id} is gone`, {})
+    return data
+  }
+
+  prefetch(): void {}
+
+  async sync(refs: ChunkRef[]): Promise<void> {
+    for (const ref of refs) this.synced.add(ref.id)
+  }
+
+  async delete(ids: string[]): Promise<void> {
+    for (const id of ids) this.stored.delete(id)
+  }
+}
+
+export const CHUNK = 64 * 1024
+
+export function makeFs(opts: { dirtyLimit?: number } = {}) {
+  const meta = new MemoryStore()
+  const chunks = new MemoryChunks()
+  const logs: string[] = []
+  const fs = new FileSystem({
+    meta, chunks, chunkSize: CHUNK, dirtyLimit: opts.dirtyLimit ?? 64 * CHUNK,
+    capacity: { capacity: async () => ({ total: 1 << 30, available: 1 << 29 }) },
+    owner: { uid: 0, gid: 0 }, log: m => logs.push(m),
+  })
+  return { fs, meta, chunks, logs }
+}
+
+/** Read a whole file through a fresh handle. */
+export async function readAll(fs: FileSystem, path: string): Promise<Buffer> {
+  const { size } = await fs.getattr(path)
+  const fh = await fs.open(path)
+  const out = Buffer.alloc(size)
+  let at = 0
+  while (at < size) {
+    const n = await fs.read(fh, out.subarray(at, Math.min(size, at + 100_000)), at)
+    if (n === 0) break
+    at += n
+  }
+  await fs.release(fh)
+  return out
+}
+
+export async function writeFile(fs: FileSystem, path: string, data: Buffer, step = 128 * 1024): Promise<void> {
+  const fh = await fs.create(path, 0o644)
+  for (let at = 0; at < data.length; at += step) await fs.write(fh, data.subarray(at, at + step), at)
+  await fs.flush(fh)
+  await fs.release(fh)
+}
