@@ -66,6 +66,6 @@ export function posixCodeOf(err: unknown): PosixCode {
   const code = (err as { code?: unknown } | null)?.code
   if (typeof code !== 'string') return 'EIO'
   if ((POSIX_CODES as readonly string[]).includes(code)) return code as PosixCode
-  if (code in DFS_CODES) return DFS_CODES[code as DfsCode]
+  if (Object.hasOwn(DFS_CODES, code)) return DFS_CODES[code as DfsCode]
   return 'EIO'
 }

@@ -21,6 +21,12 @@ function recordPath(mountpoint: string): string {
   return join(runtimeDir(), `mount-${key}.json`)
 }
 
+/** Where a background daemon for this mount point writes its log. */
+export async function daemonLogPath(mountpoint: string): Promise<string> {
+  await mkdir(runtimeDir(), { recursive: true, mode: 0o700 })
+  return recordPath(mountpoint).replace(/\.json$/, '.log')
+}
+
 export async function registerDaemon(record: DaemonRecord): Promise<void> {
   await mkdir(runtimeDir(), { recursive: true, mode: 0o700 })
   await writeFile(recordPath(record.mountpoint), JSON.stringify(record))

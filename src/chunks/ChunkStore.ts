@@ -1,0 +1,336 @@
+// Chunk I/O over the DataNodes: write a chunk to R nodes, read it back verified (with failover and a
+// cache), make chunks durable, delete them. The store knows nothing of files; the file system layer
+// above keeps the ChunkRefs it returns. Node health lives in the NodeRegistry; this class only tells
+// the registry what it saw (a node failed, was full, answered again).
+
+import { DfsError, dfsError } from '../errors.js'
+import { assertChunkId, newChunkId } from '../datanode/chunkId.js'
+import type { ChunkId } from '../datanode/DataNode.js'
+import { forEachLimit } from '../datanode/forEachLimit.js'
+import { ChunkCache, exactCopy } from './ChunkCache.js'
+import type { ChunkRef } from './ChunkRef.js'
+import { silentLog, type ChunkLog } from './log.js'
+import { asNodeError, attemptOf, notRegistered, type NodeAttempt } from './nodeError.js'
+import { rankNodes, type WeightOf } from './placement.js'
+import type { NodeRegistry } from './NodeRegistry.js'
+import { fetchVerified, readOrder } from './readReplicas.js'
+import { sha256 } from './verify.js'
+
+/** Told of every replica a ref lists that failed to give an intact copy (for repair). */
+export type BadReplicaHandler = (ref: ChunkRef, nodeId: string, reason: DfsError) => void
+/** Told when a chunk was found on a node its ref does not list (the map may want to learn it). */
+export type ReplicaFoundHandler = (ref: ChunkRef, nodeId: string) => void
+
+export interface ChunkStoreOptions {
+  registry: NodeRegistry
+  /** Copies to write of each chunk (R). */
+  replicas: number
+  /** Bytes of chunk cache; 0 turns the cache off. */
+  cacheBytes: number
+  log?: ChunkLog
+  /** Placement weight per node (e.g. its available bytes); unweighted when absent. */
+  weightOf?: WeightOf
+  onBadReplica?: BadReplicaHandler
+  onReplicaFound?: ReplicaFoundHandler
+}
+
+/** Counters, so under-replication and failover are visible and never silent. */
+export interface ChunkStoreStats {
+  writes: number
+  /** Writes that got fewer than R copies (but at least one). */
+  underReplicatedWrites: number
+  reads: number
+  cacheHits: number
+  /** Reads that needed more than one node. */
+  failovers: number
+  /** Listed replicas found missing, corrupt or unreachable. */
+  badReplicas: number
+  /** Nodes a delete could not reach (their copies stay until a cleanup). */
+  deleteFailures: number
+}
+
+/** Chunks deleted from one node at once. */
+const DELETE_PARALLELISM = 8
+
+export class ChunkStore {
+  readonly registry: NodeRegistry
+  readonly replicas: number
+  readonly cache: ChunkCache
+  readonly stats: ChunkStoreStats = {
+    writes: 0,
+    underReplicatedWrites: 0,
+    reads: 0,
+    cacheHits: 0,
+    failovers: 0,
+    badReplicas: 0,
+    deleteFailures: 0,
+  }
+  /** Public so a repair component created later can attach itself. */
+  onBadReplica: BadReplicaHandler | undefined
+  onReplicaFound: ReplicaFoundHandler | undefined
+
+  readonly #log: ChunkLog
+  readonly #weightOf: WeightOf | undefined
+  /** Fetches under way, by chunk id: concurrent reads and prefetches of one chunk share one. */
+  readonly #inflight = new Map<ChunkId, { sha256: string; len: number; promise: Promise<Buffer> }>()
+
+  constructor(options: ChunkStoreOptions) {
+    if (!Number.isInteger(options.replicas) || options.replicas < 1) {
+      throw dfsError('BAD_ARGUMENT', `replicas must be a whole number >= 1, not ${options.replicas}`, { replicas: options.replicas })
+    }
+    this.registry = options.registry
+    this.replicas = options.replicas
+    this.cache = new ChunkCache(options.cacheBytes)
+    this.#log = options.log ?? silentLog
+    this.#weightOf = options.weightOf
+    this.onBadReplica = options.onBadReplica
+    this.onReplicaFound = options.onReplicaFound
+  }
+
+  /**
+   * Store data as a new chunk on `replicas` distinct nodes, in parallel, in placement order. A node
+   * that fails is replaced by the next candidate. With fewer nodes able to take it the ref lists the
+   * copies it got (logged and counted as under-replicated); with none it throws NODE_FULL when the
+   * whole cluster is full (ENOSPC for the user), else NO_NODES. `data` must not change until the
+   * returned promise settles.
+   */
+  async write(data: Buffer): Promise<ChunkRef> {
+    const id = newChunkId()
+    const hash = sha256(data)
+    const candidates = rankNodes(id, this.registry.writable(), this.#weightOf)
+    const stored = new Set<string>()
+    const failures: NodeAttempt[] = []
+
+    // R slots run in parallel; each takes the next candidate until one stores the chunk. So a failed
+    // node costs one extra attempt on the next node in line, never a second round for the others.
+    let next = 0
+    const fillSlot = async (): Promise<void> => {
+      while (next < candidates.length) {
+        const nodeId = candidates[next++]
+        const node = this.registry.get(nodeId)
+        try {
+          if (!node) throw notRegistered(nodeId)
+          await node.put(id, data)
+          stored.add(nodeId)
+          this.registry.markAlive(nodeId)
+          return
+        } catch (err) {
+          const error = asNodeError(err, node, nodeId, 'put')
+          failures.push(attemptOf(nodeId, node, error))
+          if (error.code === 'NODE_FULL') this.registry.markFull(nodeId, error.message)
+          else this.registry.markDown(nodeId, error.message)
+          this.#log.warn(`write of chunk ${id} to node ${node?.address ?? nodeId} failed: ${error.message}`, {
+            chunk: id,
+            nodeId,
+            code: error.code,
+          })
+        }
+      }
+    }
+    await Promise.all(Array.from({ length: Math.min(this.replicas, candidates.length) }, fillSlot))
+
+    const nodes = candidates.filter((nodeId) => stored.has(nodeId))
+    if (nodes.length === 0) throw this.#noRoomError(id, failures)
+    this.stats.writes += 1
+    if (nodes.length < this.replicas) {
+      this.stats.underReplicatedWrites += 1
+      this.#log.warn(`chunk ${id} written with ${nodes.length} of ${this.replicas} copies`, { chunk: id, nodes, failures })
+    }
+    const ref: ChunkRef = { id, len: data.length, sha256: hash, nodes }
+    // Cache a copy: the caller owns data and may reuse its buffer.
+    this.cache.set(ref, exactCopy(data))
+    return ref
+  }
+
+  /**
+   * The chunk's bytes, verified against ref (length and SHA-256). From the cache, else from the first
+   * node that has an intact copy: ref's nodes first, then any other. Throws CHUNK_UNREADABLE when no
+   * node does. The buffer may be shared with the cache: do not modify it.
+   */
+  async read(ref: ChunkRef): Promise<Buffer> {
+    this.stats.reads += 1
+    const cached = this.cache.get(ref)
+    if (cached) {
+      this.stats.cacheHits += 1
+      return cached
+    }
+    return this.#fetch(ref)
+  }
+
+  /** Start reading ref into the cache in the background. Never rejects; failures are logged. */
+  async prefetch(ref: ChunkRef): Promise<void> {
+    if (this.cache.has(ref.id)) return
+    try {
+      await this.#fetch(ref)
+    } catch (err) {
+      this.#log.warn(`prefetch of chunk ${ref.id} failed: ${(err as Error).message}`, { chunk: ref.id })
+    }
+  }
+
+  /**
+   * Make the chunks durable on their nodes: one sync call per node, all nodes in parallel. A node
+   * whose sync fails is reported (its copies are not durable) and the call still succeeds while every
+   * chunk is durable somewhere; a chunk durable nowhere fails it (NODE_FULL or NODE_UNAVAILABLE).
+   */
+  async sync(refs: readonly ChunkRef[]): Promise<void> {
+    const idsByNode = new Map<string, ChunkId[]>()
+    for (const ref of refs) {
+      for (const nodeId of ref.nodes) {
+        const ids = idsByNode.get(nodeId) ?? []
+        if (ids.length === 0) idsByNode.set(nodeId, ids)
+        ids.push(ref.id)
+      }
+    }
+    const failed = new Map<string, DfsError>()
+    await Promise.all(
+      [...idsByNode].map(async ([nodeId, ids]) => {
+        const node = this.registry.get(nodeId)
+        try {
+          if (!node) throw notRegistered(nodeId)
+          await node.sync(ids)
+        } catch (err) {
+          const error = asNodeError(err, node, nodeId, 'sync')
+          failed.set(nodeId, error)
+          if (error.code === 'NODE_UNAVAILABLE') this.registry.markDown(nodeId, error.message)
+          this.#log.warn(`sync on node ${node?.address ?? nodeId} failed: ${error.message}`, { nodeId, code: error.code })
+        }
+      }),
+    )
+    if (failed.size === 0) return
+
+    for (const ref of refs) {
+      for (const nodeId of ref.nodes) {
+        const error = failed.get(nodeId)
+        if (error) this.#reportBadReplica(ref, nodeId, error)
+      }
+    }
+    const lost = refs.find((ref) => ref.nodes.length > 0 && ref.nodes.every((nodeId) => failed.has(nodeId)))
+    if (lost) {
+      const errors = lost.nodes.map((nodeId) => failed.get(nodeId)!)
+      const code = errors.every((e) => e.code === 'NODE_FULL') ? 'NODE_FULL' : 'NODE_UNAVAILABLE'
+      throw dfsError(code, `chunk ${lost.id} could not be made durable on any of its nodes`, {
+        chunk: lost.id,
+        tried: lost.nodes.map((nodeId) => attemptOf(nodeId, this.registry.get(nodeId), failed.get(nodeId)!)),
+      })
+    }
+  }
+
+  /**
+   * Remove chunks from every registered node, not only the ones a ref lists: a failed-over write or
+   * an interrupted repair may have left copies elsewhere. Missing copies are fine. A node that cannot
+   * be reached is logged and counted; its copies stay until a cleanup compares its list() with the map.
+   */
+  async delete(ids: readonly ChunkId[]): Promise<void> {
+    for (const id of ids) assertChunkId(id)
+    for (const id of ids) {
+      this.cache.delete(id)
+      // A fetch under way must not put the chunk back in the cache (see #fetch).
+      this.#inflight.delete(id)
+    }
+    await Promise.all(
+      this.registry.nodes().map(async (node) => {
+        try {
+          await forEachLimit(ids, DELETE_PARALLELISM, (id) => node.delete(id))
+        } catch (err) {
+          const error = asNodeError(err, node, node.nodeId, 'delete')
+          this.stats.deleteFailures += 1
+          this.#log.warn(`delete on node ${node.address} failed, its copies stay for now: ${error.message}`, {
+            nodeId: node.nodeId,
+            code: error.code,
+          })
+        }
+      }),
+    )
+  }
+
+  // --- internals ---
+
+  /** One fetch per chunk at a time; its verified result goes into the cache. */
+  #fetch(ref: ChunkRef): Promise<Buffer> {
+    const existing = this.#inflight.get(ref.id)
+    if (existing) {
+      // Share only a fetch verifying against the same hash and length: anything else would hand
+      // this caller bytes never checked against its ref. (Two refs disagreeing is a metadata bug.)
+      if (existing.sha256 === ref.sha256 && existing.len === ref.len) return existing.promise
+      return this.#fetchFromNodes(ref)
+    }
+    const promise: Promise<Buffer> = this.#fetchFromNodes(ref).then(
+      (data) => {
+        // Only while still the registered fetch: a delete in the meantime means do not cache.
+        if (this.#inflight.get(ref.id)?.promise === promise) {
+          this.#inflight.delete(ref.id)
+          this.cache.set(ref, data)
+        }
+        return data
+      },
+      (err: unknown) => {
+        if (this.#inflight.get(ref.id)?.promise === promise) this.#inflight.delete(ref.id)
+        throw err
+      },
+    )
+    this.#inflight.set(ref.id, { sha256: ref.sha256, len: ref.len, promise })
+    return promise
+  }
+
+  async #fetchFromNodes(ref: ChunkRef): Promise<Buffer> {
+    const listed = new Set(ref.nodes)
+    try {
+      const result = await fetchVerified(ref, readOrder(ref, this.registry), (id) => this.registry.get(id), (nodeId, error) => {
+        if (error.code === 'NODE_UNAVAILABLE') this.registry.markDown(nodeId, error.message)
+        if (listed.has(nodeId)) this.#reportBadReplica(ref, nodeId, error)
+        else if (error.code !== 'CHUNK_MISSING') {
+          this.#log.debug(`node ${nodeId} has no intact stray copy of chunk ${ref.id}: ${error.message}`, { chunk: ref.id, nodeId })
+        }
+      })
+      if (result.failures.length > 0) this.stats.failovers += 1
+      if (this.registry.state(result.nodeId) === 'down') this.registry.markAlive(result.nodeId)
+      if (!listed.has(result.nodeId)) {
+        this.#log.info(`chunk ${ref.id} found on node ${result.nodeId}, which its ref does not list`, { chunk: ref.id, nodeId: result.nodeId })
+        this.#callHook(() => this.onReplicaFound?.(ref, result.nodeId))
+      }
+      return result.data
+    } catch (err) {
+      this.#log.warn(`chunk ${ref.id} is unreadable: ${(err as Error).message}`, { chunk: ref.id })
+      throw err
+    }
+  }
+
+  #reportBadReplica(ref: ChunkRef, nodeId: string, reason: DfsError): void {
+    this.stats.badReplicas += 1
+    this.#log.warn(`bad replica of chunk ${ref.id} on node ${this.registry.get(nodeId)?.address ?? nodeId}: ${reason.message}`, {
+      chunk: ref.id,
+      nodeId,
+      code: reason.code,
+    })
+    this.#callHook(() => this.onBadReplica?.(ref, nodeId, reason))
+  }
+
+  /** A failing hook is a bug elsewhere; it must not fail the read or write that triggered it. */
+  #callHook(call: () => void): void {
+    try {
+      call()
+    } catch (err) {
+      this.#log.warn(`chunk store hook threw: ${(err as Error).message}`)
+    }
+  }
+
+  /**
+   * Why a write stored no copy at all. NODE_FULL (ENOSPC) only when the cluster is full: every
+   * registered node is marked full or was full in this attempt. Anything else is NO_NODES (EIO).
+   */
+  #noRoomError(id: ChunkId, failures: NodeAttempt[]): DfsError {
+    const fullNow = new Set(failures.filter((f) => f.code === 'NODE_FULL').map((f) => f.nodeId))
+    const statuses = this.registry.statuses()
+    const context = {
+      chunk: id,
+      tried: failures,
+      nodes: statuses.map((s) => ({ nodeId: s.nodeId, address: s.address, state: s.state, reason: s.reason })),
+    }
+    if (statuses.length === 0) return dfsError('NO_NODES', `no DataNodes to write chunk ${id} to`, context)
+    if (statuses.every((s) => fullNow.has(s.nodeId) || s.state === 'full')) {
+      return dfsError('NODE_FULL', `no DataNode has room for chunk ${id}`, context)
+    }
+    const summary = statuses.map((s) => `${s.address}: ${s.state}`).join(', ')
+    return dfsError('NO_NODES', `no live DataNode could store chunk ${id} (${summary})`, context)
+  }
+}

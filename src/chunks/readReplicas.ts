@@ -1,0 +1,64 @@
+// Read with failover: try the nodes that should hold a chunk, best first, and return the first copy
+// that verifies. A missing file, an unreachable node and a bad hash are all the same to the reader:
+// one more reason to try the next copy. Only when every candidate has failed is the chunk unreadable.
+
+import { dfsError, type DfsError } from '../errors.js'
+import type { DataNode } from '../datanode/DataNode.js'
+import type { ChunkRef } from './ChunkRef.js'
+import type { NodeRegistry } from './NodeRegistry.js'
+import { asNodeError, attemptOf, notRegistered, type NodeAttempt } from './nodeError.js'
+import { verifyChunk } from './verify.js'
+
+/**
+ * The order to try nodes in for ref: the nodes the ref lists (live before down, otherwise in the
+ * ref's order), then every other registered node, live first, because after a failover or an
+ * interrupted repair a copy may exist where the map does not say.
+ */
+export function readOrder(ref: ChunkRef, registry: NodeRegistry): string[] {
+  const downLast = (ids: string[]) => [
+    ...ids.filter((id) => registry.state(id) !== 'down'),
+    ...ids.filter((id) => registry.state(id) === 'down'),
+  ]
+  const listed = [...new Set(ref.nodes)]
+  const others = registry.ids().filter((id) => !listed.includes(id))
+  return [...downLast(listed), ...downLast(others)]
+}
+
+export interface FetchResult {
+  data: Buffer
+  nodeId: string
+  /** The attempts that failed before this one. */
+  failures: NodeAttempt[]
+}
+
+/**
+ * Get ref from the first of `order` whose bytes verify. `onFailure` hears of every node that could not
+ * give an intact copy, as it happens. Throws CHUNK_UNREADABLE with every attempt in its context.
+ */
+export async function fetchVerified(
+  ref: ChunkRef,
+  order: readonly string[],
+  nodeOf: (nodeId: string) => DataNode | undefined,
+  onFailure: (nodeId: string, error: DfsError) => void,
+): Promise<FetchResult> {
+  const failures: NodeAttempt[] = []
+  for (const nodeId of order) {
+    const node = nodeOf(nodeId)
+    let error: DfsError
+    try {
+      if (!node) throw notRegistered(nodeId)
+      const data = await node.get(ref.id)
+      verifyChunk(ref, data, { node: node.address, nodeId })
+      return { data, nodeId, failures }
+    } catch (err) {
+      error = asNodeError(err, node, nodeId, 'get')
+    }
+    failures.push(attemptOf(nodeId, node, error))
+    onFailure(nodeId, error)
+  }
+  const why = failures.map((f) => `${f.address ?? f.nodeId}: ${f.code}`).join(', ')
+  throw dfsError('CHUNK_UNREADABLE', `no intact copy of chunk ${ref.id} (${why || 'no nodes to try'})`, {
+    chunk: ref.id,
+    tried: failures,
+  })
+}

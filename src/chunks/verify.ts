@@ -1,0 +1,31 @@
+// No chunk is ever handed out without its checksum verified: this is the one place that checks.
+
+import { createHash } from 'node:crypto'
+import { dfsError } from '../errors.js'
+import type { ChunkRef } from './ChunkRef.js'
+
+/** SHA-256 of data, lowercase hex. */
+export function sha256(data: Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex')
+}
+
+/** Throw CHUNK_CORRUPT unless data has the length and SHA-256 the ref records. */
+export function verifyChunk(ref: Pick<ChunkRef, 'id' | 'len' | 'sha256'>, data: Buffer, context: Record<string, unknown> = {}): void {
+  if (data.length !== ref.len) {
+    throw dfsError('CHUNK_CORRUPT', `chunk ${ref.id} has ${data.length} bytes, expected ${ref.len}`, {
+      ...context,
+      chunk: ref.id,
+      len: data.length,
+      expectedLen: ref.len,
+    })
+  }
+  const actual = sha256(data)
+  if (actual !== ref.sha256) {
+    throw dfsError('CHUNK_CORRUPT', `chunk ${ref.id} fails its SHA-256 check`, {
+      ...context,
+      chunk: ref.id,
+      sha256: actual,
+      expectedSha256: ref.sha256,
+    })
+  }
+}

@@ -1,0 +1,57 @@
+// dfs fsck --meta <dir>: verify every copy of every chunk; --repair restores R copies and removes orphans.
+
+import { Command } from 'commander'
+import { fsck, isHealthy, type FsckReport } from '../cluster/fsck.js'
+import { openCluster } from '../cluster/openCluster.js'
+
+export function fsckCommand(): Command {
+  return new Command('fsck')
+    .description('check every chunk copy against its SHA-256; --repair restores R copies and removes orphans (unmount first)')
+    .requiredOption('--meta <dir>', 'the metadata folder of the cluster')
+    .option('--nodes <dirs>', 'comma-separated node folders (default: the ones the cluster recorded)')
+    .option('--repair', 're-replicate under-replicated chunks, replace bad copies, remove orphans')
+    .option('--json', 'print the report as JSON')
+    .action(async (flags: { meta: string; nodes?: string; repair?: boolean; json?: boolean }) => {
+      const log = (message: string) => { if (!flags.json) console.error(`dfs fsck: ${message}`) }
+      const cluster = await openCluster({
+        meta: flags.meta,
+        nodes: flags.nodes?.split(',').map(s => s.trim()).filter(Boolean),
+        cacheBytes: 0,
+        log,
+      }, { readOnly: !flags.repair, skipUnavailable: true })
+      let report: FsckReport
+      try {
+        report = await fsck(cluster, { repair: Boolean(flags.repair), log })
+      } finally {
+        await cluster.close()
+      }
+      if (flags.json) console.log(JSON.stringify(report, (key, value) => (key === 'ref' ? undefined : value), 2))
+      else printReport(report)
+      // Like fsck(8): 0 when healthy (or fully repaired), 1 when problems remain.
+      const remaining = report.repaired ? report.lost.length + report.repaired.failed.length : isHealthy(report) ? 0 : 1
+      process.exitCode = remaining > 0 ? 1 : 0
+    })
+}
+
+function printReport(r: FsckReport): void {
+  console.log(`${r.files} files, ${r.chunks} chunks, ${r.replicas} replicas wanted`)
+  for (const n of r.nodes) console.log(`  node ${n.nodeId} ${n.address}: ${n.reachable ? `${n.chunks} chunk files` : `UNREACHABLE (${n.error})`}`)
+  const show = (title: string, list: FsckReport['lost']) => {
+    if (list.length === 0) return
+    console.log(`${title}: ${list.length}`)
+    for (const p of list.slice(0, 20)) {
+      const bad = p.bad.map(b => `${b.node}: ${b.why}`).join('; ')
+      console.log(`  ${p.path} chunk ${p.index} (${p.chunk}): ${p.good.length} good copies${bad ? `; ${bad}` : ''}`)
+    }
+    if (list.length > 20) console.log(`  ... and ${list.length - 20} more`)
+  }
+  show('LOST (no intact copy)', r.lost)
+  show('under-replicated', r.underReplicated)
+  show('bad or misplaced copies', r.badReplicas)
+  if (r.orphans.length) console.log(`orphan chunk files (referenced by nothing): ${r.orphans.length}`)
+  if (r.repaired) {
+    console.log(`repaired: ${r.repaired.copied} copies made, ${r.repaired.mapsFixed} chunk maps fixed, ${r.repaired.orphansRemoved} orphans removed`)
+    for (const f of r.repaired.failed) console.log(`  could not repair ${f}`)
+  }
+  console.log(isHealthy(r) ? 'healthy' : r.repaired ? (r.lost.length || r.repaired.failed.length ? 'NOT fully repaired' : 'repaired') : 'problems found; run with --repair (unmounted) to fix what can be fixed')
+}

@@ -1,0 +1,91 @@
+// dfs mount <mountpoint> --nodes a,b,c --meta m: serve a cluster as a folder. By default the daemon
+// runs in the background (its log in the runtime folder); --foreground keeps it attached.
+
+import { spawn } from 'node:child_process'
+import { open, readFile } from 'node:fs/promises'
+import { Command, Option } from 'commander'
+import { checkChunkSize, checkReplicas } from '../cluster/settings.js'
+import { Daemon } from '../daemon/Daemon.js'
+import { daemonLogPath } from '../daemon/registry.js'
+import { dfsError } from '../errors.js'
+import { parseSize } from '../util/size.js'
+
+export interface MountFlags {
+  nodes?: string
+  meta: string
+  replicas?: string
+  chunkSize?: string
+  cache: string
+  dirty: string
+  foreground?: boolean
+}
+
+export function mountCommand(): Command {
+  return new Command('mount')
+    .description('mount a dfs cluster as a folder (creates the cluster on first use)')
+    .argument('<mountpoint>', 'an empty folder to mount on')
+    .requiredOption('--meta <dir>', 'metadata folder (namespace journal and checkpoints)')
+    .option('--nodes <dirs>', 'comma-separated DataNode folders; required the first time')
+    .option('--replicas <n>', 'copies of every chunk (first mount only; default 2)')
+    .option('--chunk-size <size>', 'chunk size, a power of two such as 4M (first mount only; default 4M)')
+    .addOption(new Option('--cache <size>', 'memory for verified chunks read recently').default('128M'))
+    .addOption(new Option('--dirty <size>', 'memory for written chunks not yet stored').default('128M'))
+    .option('--foreground', 'stay attached: log to stderr, unmount on Ctrl-C')
+    .action(async (mountpoint: string, flags: MountFlags) => {
+      const options = daemonOptions(mountpoint, flags)
+      if (flags.foreground) await runForeground(options)
+      else await runInBackground(mountpoint)
+    })
+}
+
+export function daemonOptions(mountpoint: string, flags: MountFlags) {
+  return {
+    mountpoint,
+    meta: flags.meta,
+    nodes: flags.nodes?.split(',').map(s => s.trim()).filter(Boolean),
+    replicas: flags.replicas === undefined ? undefined : checkReplicas(flags.replicas),
+    chunkSize: flags.chunkSize === undefined ? undefined : checkChunkSize(parseSize(flags.chunkSize, '--chunk-size')),
+    cacheBytes: parseSize(flags.cache, '--cache'),
+    dirtyBytes: parseSize(flags.dirty, '--dirty'),
+  }
+}
+
+export async function runForeground(options: ReturnType<typeof daemonOptions>, banner?: (mountpoint: string) => void): Promise<void> {
+  const log = (message: string) => process.stderr.write(`${new Date().toISOString()} ${message}\n`)
+  const daemon = await Daemon.start({
+    ...options,
+    log,
+    onMounted: summary => {
+      console.log(`dfs: mounted ${options.mountpoint} (${summary})`)
+      banner?.(options.mountpoint)
+    },
+  })
+  await daemon.stopOnSignals()
+  console.log(`dfs: unmounted ${options.mountpoint}`)
+}
+
+/** Start this same command with --foreground as a detached daemon; return once it has mounted. */
+async function runInBackground(mountpoint: string): Promise<void> {
+  const logPath = await daemonLogPath(mountpoint)
+  const log = await open(logPath, 'w')
+  const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1), '--foreground'], {
+    detached: true,
+    stdio: ['ignore', log.fd, log.fd],
+  })
+  await log.close()
+  const exited = new Promise<number>(resolve => child.once('exit', code => resolve(code ?? 1)))
+  for (;;) {
+    const text = await readFile(logPath, 'utf8')
+    const mounted = text.split('\n').find(line => line.startsWith('dfs: mounted'))
+    if (mounted) {
+      console.log(`${mounted}; log: ${logPath}`)
+      child.unref()
+      return
+    }
+    const code = await Promise.race([exited, new Promise<null>(resolve => setTimeout(resolve, 100, null))])
+    if (code !== null) {
+      const why = (await readFile(logPath, 'utf8')).trim().split('\n').filter(line => line.startsWith('dfs:')).pop()
+      throw dfsError('MOUNTPOINT_INVALID', why?.replace(/^dfs: /, '') ?? `the daemon exited (code ${code}); see ${logPath}`, { mountpoint })
+    }
+  }
+}

@@ -1,0 +1,200 @@
+// Checking a cluster: every copy of every chunk a file references is read and its SHA-256 verified;
+// what the nodes hold that nothing references is an orphan. With repair, chunks with fewer than R
+// good copies are copied from a good one to nodes that lack them, bad copies are replaced, the
+// chunk map is corrected, and orphans are removed.
+
+import type { ChunkStore } from '../chunks/ChunkStore.js'
+import { rankNodes } from '../chunks/placement.js'
+import { verifyChunk } from '../chunks/verify.js'
+import type { DataNode } from '../datanode/DataNode.js'
+import { forEachLimit } from '../datanode/forEachLimit.js'
+import { type ChunkRef, type NamespaceState, ROOT_INO, isFile } from '../meta/namespace/types.js'
+import type { Cluster } from './openCluster.js'
+
+export interface ChunkProblem {
+  path: string
+  ino: number
+  index: number
+  chunk: string
+  ref: ChunkRef
+  /** Nodes with an intact copy. */
+  good: string[]
+  /** Nodes whose copy is missing (though the map lists them), corrupt or unreadable, and why. */
+  bad: { node: string; why: string }[]
+}
+
+export interface FsckReport {
+  files: number
+  chunks: number
+  replicas: number
+  nodes: { nodeId: string; address: string; chunks: number; reachable: boolean; error?: string }[]
+  /** No intact copy anywhere: these bytes are lost. */
+  lost: ChunkProblem[]
+  /** Fewer than R intact copies. */
+  underReplicated: ChunkProblem[]
+  /** Some copy the map lists is missing or bad (the chunk may still have R good copies elsewhere). */
+  badReplicas: ChunkProblem[]
+  orphans: { node: string; chunk: string }[]
+  repaired?: { copied: number; mapsFixed: number; orphansRemoved: number; failed: string[] }
+}
+
+export const isHealthy = (r: FsckReport) =>
+  r.lost.length === 0 && r.underReplicated.length === 0 && r.badReplicas.length === 0 && r.orphans.length === 0 &&
+  r.nodes.every(n => n.reachable)
+
+interface FileChunk {
+  path: string
+  ino: number
+  index: number
+  ref: ChunkRef
+}
+
+const VERIFY_PARALLELISM = 4
+
+export async function fsck(cluster: Cluster, opts: { repair: boolean; log?: (message: string) => void }): Promise<FsckReport> {
+  const { meta, registry, settings } = cluster
+  const nodes = registry.nodes()
+  const held = new Map<string, Set<string>>()
+  const report: FsckReport = {
+    files: 0, chunks: 0, replicas: settings.replicas, nodes: [], lost: [], underReplicated: [], badReplicas: [], orphans: [],
+  }
+  for (const node of nodes) {
+    try {
+      const ids = await node.list()
+      held.set(node.nodeId, new Set(ids))
+      report.nodes.push({ nodeId: node.nodeId, address: node.address, chunks: ids.length, reachable: true })
+    } catch (err) {
+      report.nodes.push({ nodeId: node.nodeId, address: node.address, chunks: 0, reachable: false, error: (err as Error).message })
+    }
+  }
+
+  for (const gone of cluster.unavailable) {
+    report.nodes.push({ nodeId: gone.nodeId ?? '?', address: gone.address, chunks: 0, reachable: false, error: gone.error })
+  }
+
+  const fileChunks = chunksOf(meta.state)
+  report.files = new Set(fileChunks.map(c => c.ino)).size + countEmptyFiles(meta.state)
+  report.chunks = fileChunks.length
+  const referenced = new Set<string>()
+  const problems: ChunkProblem[] = []
+  await forEachLimit(fileChunks, VERIFY_PARALLELISM, async chunk => {
+    referenced.add(chunk.ref.id)
+    const problem = await checkCopies(chunk, nodes, held)
+    if (problem.good.length === 0) report.lost.push(problem)
+    else if (problem.good.length < settings.replicas) report.underReplicated.push(problem)
+    else if (problem.bad.length > 0 || !sameNodes(problem.good, chunk.ref.nodes)) report.badReplicas.push(problem)
+    if (problem.good.length > 0 && (problem.good.length < settings.replicas || problem.bad.length > 0 || !sameNodes(problem.good, chunk.ref.nodes))) {
+      problems.push(problem)
+    }
+  })
+  for (const [nodeId, ids] of held) {
+    for (const id of ids) if (!referenced.has(id)) report.orphans.push({ node: nodeId, chunk: id })
+  }
+
+  if (opts.repair) report.repaired = await repair(cluster, problems, report.orphans, opts.log ?? (() => {}))
+  return report
+}
+
+function sameNodes(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every(n => b.includes(n))
+}
+
+/** Every chunk of every file, with a path to name it by. */
+function chunksOf(state: NamespaceState): FileChunk[] {
+  const out: FileChunk[] = []
+  const seen = new Set<number>()
+  const walk = (dir: number, prefix: string) => {
+    for (const [name, ino] of state.children.get(dir) ?? []) {
+      const path = `${prefix}/${name}`
+      const inode = state.inodes.get(ino)
+      if (!inode) continue
+      if (state.children.has(ino)) walk(ino, path)
+      else if (isFile(inode) && !seen.has(ino)) {
+        seen.add(ino)
+        inode.chunks?.forEach((ref, index) => { if (ref) out.push({ path, ino, index, ref }) })
+      }
+    }
+  }
+  walk(ROOT_INO, '')
+  return out
+}
+
+function countEmptyFiles(state: NamespaceState): number {
+  let n = 0
+  for (const inode of state.inodes.values()) if (isFile(inode) && !inode.chunks?.some(Boolean)) n++
+  return n
+}
+
+async function checkCopies(chunk: FileChunk, nodes: DataNode[], held: Map<string, Set<string>>): Promise<ChunkProblem> {
+  const problem: ChunkProblem = { path: chunk.path, ino: chunk.ino, index: chunk.index, chunk: chunk.ref.id, ref: chunk.ref, good: [], bad: [] }
+  for (const node of nodes) {
+    const listed = chunk.ref.nodes.includes(node.nodeId)
+    const ids = held.get(node.nodeId)
+    if (!ids) {
+      if (listed) problem.bad.push({ node: node.nodeId, why: 'node unreachable' })
+      continue
+    }
+    if (!ids.has(chunk.ref.id)) {
+      if (listed) problem.bad.push({ node: node.nodeId, why: 'missing' })
+      continue
+    }
+    try {
+      verifyChunk(chunk.ref, await node.get(chunk.ref.id))
+      problem.good.push(node.nodeId)
+    } catch (err) {
+      problem.bad.push({ node: node.nodeId, why: (err as Error).message })
+    }
+  }
+  for (const nodeId of chunk.ref.nodes) {
+    if (!nodes.some(node => node.nodeId === nodeId)) problem.bad.push({ node: nodeId, why: 'node unavailable' })
+  }
+  return problem
+}
+
+async function repair(cluster: Cluster, problems: ChunkProblem[], orphans: FsckReport['orphans'], log: (m: string) => void) {
+  const { meta, registry, settings, chunks } = cluster
+  const result = { copied: 0, mapsFixed: 0, orphansRemoved: 0, failed: [] as string[] }
+  // Fewest good copies first: those are closest to being lost.
+  problems.sort((a, b) => a.good.length - b.good.length)
+  for (const problem of problems) {
+    try {
+      const nodesNow = await restoreCopies(problem, chunks, settings.replicas, registry.writable())
+      result.copied += nodesNow.length - problem.good.length
+      meta.commit({ op: 'replicas', ino: problem.ino, index: problem.index, id: problem.chunk, nodes: nodesNow })
+      result.mapsFixed++
+    } catch (err) {
+      result.failed.push(`${problem.path} chunk ${problem.index}: ${(err as Error).message}`)
+    }
+  }
+  await meta.sync()
+  for (const { node, chunk } of orphans) {
+    try {
+      await registry.get(node)?.delete(chunk)
+      result.orphansRemoved++
+    } catch (err) {
+      result.failed.push(`orphan ${chunk} on ${node}: ${(err as Error).message}`)
+    }
+  }
+  log(`repair: ${result.copied} copies made, ${result.mapsFixed} chunk maps fixed, ${result.orphansRemoved} orphans removed`)
+  return result
+}
+
+/** Copy a chunk from a good copy to nodes without one until it has R; returns the nodes holding it. */
+async function restoreCopies(problem: ChunkProblem, chunks: ChunkStore, replicas: number, writable: string[]): Promise<string[]> {
+  const holders = [...problem.good]
+  if (holders.length >= replicas) return holders
+  const data = await chunks.registry.get(holders[0])!.get(problem.chunk)
+  verifyChunk(problem.ref, data)
+  for (const nodeId of rankNodes(problem.chunk, writable.filter(id => !holders.includes(id)))) {
+    if (holders.length >= replicas) break
+    const node = chunks.registry.get(nodeId)!
+    await node.put(problem.chunk, data)
+    await node.sync([problem.chunk])
+    holders.push(nodeId)
+  }
+  // A corrupt copy that was not overwritten above is removed, so nothing can ever serve it.
+  for (const { node } of problem.bad) {
+    if (!holders.includes(node)) await chunks.registry.get(node)?.delete(problem.chunk).catch(() => {})
+  }
+  return holders
+}

@@ -1,0 +1,213 @@
+// Opening a cluster: the metadata folder, the DataNodes it records, and the chunk store over them.
+//
+// The first mount records the cluster's settings (chunk size, replica count, nodes) in the metadata
+// folder; later mounts read them, so a flag that contradicts them is an error, never a silent change.
+// Every node folder is checked before anything is written, so a bad flag changes nothing.
+
+import { stat } from 'node:fs/promises'
+import { resolve } from 'node:path'
+import { ChunkStore } from '../chunks/ChunkStore.js'
+import type { ChunkLog } from '../chunks/log.js'
+import { NodeRegistry } from '../chunks/NodeRegistry.js'
+import type { DataNode } from '../datanode/DataNode.js'
+import { checkNodeFolder } from '../datanode/identity.js'
+import { LocalFolderNode } from '../datanode/LocalFolderNode.js'
+import { dfsError } from '../errors.js'
+import type { CapacityReport } from '../fs/ports.js'
+import type { ApplyResult } from '../meta/namespace/apply.js'
+import { namespaceMachine } from '../meta/namespace/machine.js'
+import type { NamespaceRecord } from '../meta/namespace/records.js'
+import type { NamespaceState } from '../meta/namespace/types.js'
+import { readFormat } from '../meta/metaFormat.js'
+import { MetaStore } from '../meta/MetaStore.js'
+import { type ClusterSettings, DEFAULT_CHUNK_SIZE, DEFAULT_REPLICAS, parseSettings } from './settings.js'
+
+export type NamespaceMetaStore = MetaStore<NamespaceState, NamespaceRecord, ApplyResult>
+
+export interface ClusterFlags {
+  meta: string
+  /** Node folders; required on first mount, optional later (new ones join the cluster). */
+  nodes?: string[]
+  replicas?: number
+  chunkSize?: number
+  /** Bytes of verified chunks kept in memory. */
+  cacheBytes: number
+  log: (message: string) => void
+}
+
+export interface UnavailableNode {
+  address: string
+  nodeId?: string
+  error: string
+}
+
+export interface Cluster extends CapacityReport {
+  metaDir: string
+  settings: ClusterSettings
+  /** Recorded nodes that could not be opened (only with skipUnavailable, for fsck). */
+  unavailable: UnavailableNode[]
+  meta: NamespaceMetaStore
+  registry: NodeRegistry
+  chunks: ChunkStore
+  close(): Promise<void>
+}
+
+export interface OpenOptions {
+  /** Look without changing anything (fsck without --repair). */
+  readOnly?: boolean
+  /** Open what can be opened and report the rest (fsck must work when a node folder is gone). */
+  skipUnavailable?: boolean
+}
+
+export async function openCluster(flags: ClusterFlags, options: OpenOptions = {}): Promise<Cluster> {
+  const metaDir = resolve(flags.meta)
+  const format = await readFormat(metaDir).catch(err => {
+    if ((err as NodeJS.ErrnoException).code === 'ENOTDIR') {
+      throw dfsError('META_FOREIGN', `metadata folder ${flags.meta} is not a directory`, { meta: flags.meta })
+    }
+    throw err
+  })
+  if (!format && options.readOnly) {
+    throw dfsError('META_FOREIGN', `${flags.meta} holds no dfs cluster (no format.json); pass the --meta folder given to dfs mount`, { meta: flags.meta })
+  }
+  const plan = format
+    ? await planExisting(parseSettings(format.settings, metaDir), format.clusterId, flags, options.skipUnavailable ?? false)
+    : await planNew(flags)
+
+  const machine = namespaceMachine({ uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0, createdAt: plan.settings.createdAt })
+  const meta: NamespaceMetaStore = await MetaStore.open(metaDir, machine, {
+    create: { settings: { ...plan.settings } },
+    readOnly: options.readOnly,
+    log: flags.log,
+    onError: err => flags.log(`metadata journal failed: ${err.message}`),
+  })
+  const nodes: DataNode[] = []
+  try {
+    // Nodes that cannot be opened keep their place in the settings: they may come back.
+    const settings: ClusterSettings = { ...plan.settings, nodes: plan.settings.nodes.filter(n => plan.unavailable.some(u => u.address === n.address)) }
+    for (const address of plan.addresses) {
+      const node = await LocalFolderNode.open(address, { clusterId: meta.clusterId, create: !options.readOnly })
+      nodes.push(node)
+      const recorded = plan.settings.nodes.find(n => n.address === address)
+      if (recorded && recorded.nodeId !== node.nodeId) {
+        flags.log(`node folder ${address} was wiped: it joins as a new node, and the copies it held count as lost`)
+      }
+      settings.nodes.push({ nodeId: node.nodeId, address })
+    }
+    if (!options.readOnly && JSON.stringify(settings) !== JSON.stringify(plan.settings)) await meta.updateSettings({ ...settings })
+
+    const registry = new NodeRegistry()
+    for (const node of nodes) registry.add(node)
+    const chunks = new ChunkStore({ registry, replicas: settings.replicas, cacheBytes: flags.cacheBytes, log: chunkLog(flags.log) })
+    return {
+      metaDir, settings, meta, registry, chunks, unavailable: plan.unavailable,
+      capacity: () => capacityOf(nodes, settings.replicas),
+      async close() {
+        await meta.close({ checkpoint: !options.readOnly })
+        await Promise.allSettled(nodes.map(node => node.close()))
+      },
+    }
+  } catch (err) {
+    await meta.close().catch(() => {})
+    await Promise.allSettled(nodes.map(node => node.close()))
+    throw err
+  }
+}
+
+interface Plan {
+  settings: ClusterSettings
+  /** Node folders to open, recorded ones first. */
+  addresses: string[]
+  unavailable: UnavailableNode[]
+}
+
+async function planNew(flags: ClusterFlags): Promise<Plan> {
+  if (!flags.nodes?.length) {
+    throw dfsError('BAD_ARGUMENT', `${flags.meta} holds no cluster yet: pass --nodes <dir,dir,...> to create one`, { meta: flags.meta })
+  }
+  const replicas = flags.replicas ?? DEFAULT_REPLICAS
+  const addresses = distinctFolders(flags.nodes)
+  if (addresses.length < replicas) {
+    throw dfsError('NOT_ENOUGH_NODES',
+      `${addresses.length} node folder${addresses.length === 1 ? '' : 's'} cannot hold ${replicas} replicas; pass at least ${replicas} folders to --nodes or lower --replicas`,
+      { nodes: addresses.length, replicas })
+  }
+  for (const address of addresses) await checkNodeFolder(address, { clusterId: undefined })
+  return {
+    settings: { chunkSize: flags.chunkSize ?? DEFAULT_CHUNK_SIZE, replicas, createdAt: Date.now(), nodes: [] },
+    addresses,
+    unavailable: [],
+  }
+}
+
+async function planExisting(settings: ClusterSettings, clusterId: string, flags: ClusterFlags, skipUnavailable: boolean): Promise<Plan> {
+  if (flags.replicas !== undefined && flags.replicas !== settings.replicas) {
+    throw dfsError('SETTING_CONFLICT',
+      `this cluster keeps ${settings.replicas} replicas (set when it was created); drop --replicas or pass --replicas ${settings.replicas}`,
+      { recorded: settings.replicas, given: flags.replicas })
+  }
+  if (flags.chunkSize !== undefined && flags.chunkSize !== settings.chunkSize) {
+    throw dfsError('SETTING_CONFLICT',
+      `this cluster uses ${settings.chunkSize}-byte chunks (set when it was created); drop --chunk-size or pass --chunk-size ${settings.chunkSize}`,
+      { recorded: settings.chunkSize, given: flags.chunkSize })
+  }
+  const recorded = settings.nodes.map(n => n.address)
+  const given = flags.nodes ? distinctFolders(flags.nodes) : recorded
+  const missing = recorded.filter(address => !given.includes(address))
+  if (missing.length > 0) {
+    throw dfsError('SETTING_CONFLICT',
+      `node ${missing[0]} is part of this cluster but was not passed to --nodes; pass every node (${recorded.join(',')}) or leave --nodes out`,
+      { missing })
+  }
+  const addresses: string[] = []
+  const unavailable: UnavailableNode[] = []
+  for (const address of [...recorded, ...given.filter(address => !recorded.includes(address))]) {
+    try {
+      await checkNodeFolder(address, { clusterId })
+      addresses.push(address)
+    } catch (err) {
+      if (!skipUnavailable) throw err
+      const nodeId = settings.nodes.find(n => n.address === address)?.nodeId
+      unavailable.push({ address, ...(nodeId ? { nodeId } : {}), error: (err as Error).message })
+    }
+  }
+  return { settings, addresses, unavailable }
+}
+
+function distinctFolders(folders: string[]): string[] {
+  const resolved = folders.map(folder => resolve(folder))
+  const duplicate = resolved.find((folder, i) => resolved.indexOf(folder) !== i)
+  if (duplicate) {
+    throw dfsError('BAD_ARGUMENT', `node folder ${duplicate} is given twice; every node needs its own folder`, { node: duplicate })
+  }
+  return resolved
+}
+
+/**
+ * Usable capacity after replication. Folders on one disk share its space, so each device counts once.
+ */
+async function capacityOf(nodes: DataNode[], replicas: number): Promise<{ total: number; available: number }> {
+  const devices = new Map<string, { total: number; available: number }>()
+  await Promise.all(nodes.map(async node => {
+    try {
+      const usage = await node.usage()
+      const device = node instanceof LocalFolderNode ? String((await stat(node.dir)).dev) : node.address
+      devices.set(device, { total: usage.capacity, available: usage.available })
+    } catch {
+      // An unreachable node contributes no space.
+    }
+  }))
+  let total = 0
+  let available = 0
+  for (const device of devices.values()) {
+    total += device.total
+    available += device.available
+  }
+  return { total: Math.floor(total / replicas), available: Math.floor(available / replicas) }
+}
+
+function chunkLog(log: (message: string) => void): ChunkLog {
+  const line = (level: string) => (message: string, context?: Record<string, unknown>) =>
+    log(`${level} ${message}${context ? ' ' + JSON.stringify(context) : ''}`)
+  return { debug: () => {}, info: line('info'), warn: line('warn') }
+}

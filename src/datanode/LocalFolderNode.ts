@@ -1,0 +1,315 @@
+// The local-folder transport: a DataNode whose chunks are files in a folder on this machine.
+//
+//   <dir>/chunks/<first two hex digits>/<id>          one file per chunk
+//   <dir>/chunks/<..>/<id>.tmp-<random>               a put in progress (renamed into place when whole)
+//
+// Two rules shape this file. Every method validates the chunk id before it touches the disk (a TCP
+// server will pass ids straight from the network). And nothing here ever creates the node folder or
+// its subfolders: if the folder is deleted while we run (`rm -rf node_1`), every call fails with
+// NODE_UNAVAILABLE instead of quietly growing a new, empty node where the old one was.
+
+import { randomBytes } from 'node:crypto'
+import { readdir, readFile, rename, stat, statfs, unlink, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { DfsError, dfsError } from '../errors.js'
+import { assertChunkId, isChunkId } from './chunkId.js'
+import type { ChunkId, DataNode, NodeUsage } from './DataNode.js'
+import { forEachLimit } from './forEachLimit.js'
+import { fsyncPath } from './fsync.js'
+import {
+  CHUNK_SUBFOLDERS,
+  CHUNKS_DIR,
+  IDENTITY_FILE,
+  openNodeFolder,
+  readIdentity,
+  type OpenNodeFolderOptions,
+} from './identity.js'
+import { errnoOf, isNoSpace, isNotFound } from './osError.js'
+
+export interface LocalFolderNodeOptions extends OpenNodeFolderOptions {
+  /** How to name this node in messages; defaults to dir as given. */
+  address?: string
+}
+
+const TEMP_MARKER = '.tmp-'
+/** A temp file this old belongs to a put that died (crash, kill -9); list() removes it. */
+const STALE_TEMP_MS = 60_000
+/** Files touched at once by scans and sync: keeps the disk busy without risking EMFILE. */
+const IO_PARALLELISM = 16
+
+export class LocalFolderNode implements DataNode {
+  readonly nodeId: string
+  readonly clusterId: string
+  readonly address: string
+  /** Absolute path of the node folder. */
+  readonly dir: string
+
+  readonly #chunksDir: string
+  // Running totals for usage(): a scan at open, then kept up to date by put and delete, so usage()
+  // never walks the folder.
+  #usedBytes = 0
+  #chunkCount = 0
+  #closed = false
+
+  /** Open (and with `create`, initialise) a node folder. See openNodeFolder for the rules. */
+  static async open(dir: string, options: LocalFolderNodeOptions): Promise<LocalFolderNode> {
+    const folder = await openNodeFolder(dir, options)
+    const node = new LocalFolderNode(folder.dir, folder.identity.nodeId, folder.identity.clusterId, options.address ?? dir)
+    await node.#scan()
+    return node
+  }
+
+  private constructor(dir: string, nodeId: string, clusterId: string, address: string) {
+    this.dir = dir
+    this.nodeId = nodeId
+    this.clusterId = clusterId
+    this.address = address
+    this.#chunksDir = join(dir, CHUNKS_DIR)
+  }
+
+  async put(id: ChunkId, data: Buffer): Promise<void> {
+    this.#checkChunk(id)
+    const path = this.#pathOf(id)
+    // Write beside the final name, then rename: a reader sees the whole chunk or nothing, and a crash
+    // leaves only a temp file that list() cleans up later.
+    const temp = `${path}${TEMP_MARKER}${randomBytes(6).toString('hex')}`
+    try {
+      await writeFile(temp, data, { flag: 'wx' })
+    } catch (err) {
+      await unlink(temp).catch(() => {})
+      throw this.#writeError('put', err, id)
+    }
+    // A second put of the same id (a retry, or a repair over a corrupt copy) replaces the file; find
+    // its old size so the running totals stay right.
+    const previous = await stat(path).then((info) => info.size, () => undefined)
+    try {
+      await rename(temp, path)
+    } catch (err) {
+      await unlink(temp).catch(() => {})
+      throw this.#writeError('put', err, id)
+    }
+    this.#usedBytes += data.length - (previous ?? 0)
+    if (previous === undefined) this.#chunkCount += 1
+  }
+
+  async get(id: ChunkId): Promise<Buffer> {
+    this.#checkChunk(id)
+    try {
+      return await readFile(this.#pathOf(id))
+    } catch (err) {
+      if (isNotFound(err)) throw await this.#whyMissing(id)
+      throw this.#unavailable('get', err, id)
+    }
+  }
+
+  async has(id: ChunkId): Promise<boolean> {
+    this.#checkChunk(id)
+    try {
+      return (await stat(this.#pathOf(id))).isFile()
+    } catch (err) {
+      if (!isNotFound(err)) throw this.#unavailable('has', err, id)
+      const why = await this.#whyMissing(id)
+      if (why.code === 'CHUNK_MISSING') return false
+      throw why
+    }
+  }
+
+  async delete(id: ChunkId): Promise<void> {
+    this.#checkChunk(id)
+    const path = this.#pathOf(id)
+    let size: number
+    try {
+      size = (await stat(path)).size
+    } catch (err) {
+      if (!isNotFound(err)) throw this.#unavailable('delete', err, id)
+      const why = await this.#whyMissing(id)
+      if (why.code === 'CHUNK_MISSING') return // already gone: not an error
+      throw why
+    }
+    try {
+      await unlink(path)
+    } catch (err) {
+      if (isNotFound(err)) return // a concurrent delete won; it did the accounting
+      throw this.#unavailable('delete', err, id)
+    }
+    this.#usedBytes -= size
+    this.#chunkCount -= 1
+  }
+
+  async list(): Promise<ChunkId[]> {
+    this.#checkOpen()
+    const ids: ChunkId[] = []
+    await forEachLimit(CHUNK_SUBFOLDERS, IO_PARALLELISM, async (sub) => {
+      ids.push(...(await this.#readSubfolder(sub)))
+    })
+    return ids
+  }
+
+  async usage(): Promise<NodeUsage> {
+    this.#checkOpen()
+    let fs
+    try {
+      fs = await statfs(this.dir)
+    } catch (err) {
+      throw this.#unavailable('usage', err)
+    }
+    return {
+      capacity: fs.blocks * fs.bsize,
+      available: fs.bavail * fs.bsize,
+      used: this.#usedBytes,
+      chunks: this.#chunkCount,
+    }
+  }
+
+  async sync(ids: ChunkId[]): Promise<void> {
+    for (const id of ids) assertChunkId(id, { node: this.address })
+    this.#checkOpen()
+    const unique = [...new Set(ids)]
+    // Files first, then each folder once: the folder fsync is what makes the renames durable.
+    await forEachLimit(unique, IO_PARALLELISM, async (id) => {
+      try {
+        await fsyncPath(this.#pathOf(id))
+      } catch (err) {
+        if (isNotFound(err)) throw await this.#whyMissing(id)
+        throw this.#writeError('sync', err, id)
+      }
+    })
+    const subfolders = new Set(unique.map((id) => id.slice(0, 2)))
+    await forEachLimit(subfolders, IO_PARALLELISM, async (sub) => {
+      try {
+        await fsyncPath(join(this.#chunksDir, sub))
+      } catch (err) {
+        if (isNotFound(err)) throw this.#gone(`${CHUNKS_DIR}/${sub} is missing`)
+        throw this.#writeError('sync', err)
+      }
+    })
+  }
+
+  async ping(): Promise<void> {
+    this.#checkOpen()
+    let identity
+    try {
+      identity = await readIdentity(this.dir, this.address)
+    } catch (err) {
+      throw this.#unavailable('ping', err)
+    }
+    if (!identity) throw this.#gone(`${IDENTITY_FILE} is missing`)
+    // A folder that was wiped and initialised again is a different node: our chunks are not in it.
+    if (identity.nodeId !== this.nodeId) {
+      throw dfsError(
+        'NODE_UNAVAILABLE',
+        `node folder ${this.address} now holds node ${identity.nodeId}, not ${this.nodeId} (it was wiped and re-created)`,
+        { node: this.address, nodeId: this.nodeId, found: identity.nodeId },
+      )
+    }
+    try {
+      await stat(this.#chunksDir)
+    } catch (err) {
+      if (isNotFound(err)) throw this.#gone(`${CHUNKS_DIR}/ is missing`)
+      throw this.#unavailable('ping', err)
+    }
+  }
+
+  async close(): Promise<void> {
+    // Nothing is held open between calls; closing only makes later calls fail clearly.
+    this.#closed = true
+  }
+
+  // --- internals ---
+
+  /** Validate the id (always first: before any disk access), then that the node is still open. */
+  #checkChunk(id: ChunkId): void {
+    assertChunkId(id, { node: this.address })
+    this.#checkOpen(id)
+  }
+
+  #checkOpen(id?: ChunkId): void {
+    if (this.#closed) {
+      throw dfsError('NODE_UNAVAILABLE', `node ${this.address} is closed`, this.#context(id))
+    }
+  }
+
+  #pathOf(id: ChunkId): string {
+    return join(this.#chunksDir, id.slice(0, 2), id)
+  }
+
+  #context(id?: ChunkId): Record<string, unknown> {
+    return id === undefined ? { node: this.address } : { node: this.address, chunk: id }
+  }
+
+  /** The chunk file is not there: is it just this chunk (CHUNK_MISSING), or the whole folder? */
+  async #whyMissing(id: ChunkId): Promise<DfsError> {
+    const sub = id.slice(0, 2)
+    try {
+      await stat(join(this.#chunksDir, sub))
+    } catch (err) {
+      if (isNotFound(err)) return this.#gone(`${CHUNKS_DIR}/${sub} is missing`, id)
+      return this.#unavailable('stat', err, id)
+    }
+    return dfsError('CHUNK_MISSING', `node ${this.address} does not have chunk ${id}`, this.#context(id))
+  }
+
+  #gone(detail: string, id?: ChunkId): DfsError {
+    return dfsError('NODE_UNAVAILABLE', `node folder ${this.address} is gone (${detail})`, this.#context(id))
+  }
+
+  #unavailable(op: string, err: unknown, id?: ChunkId): DfsError {
+    if (err instanceof DfsError) return err
+    if (isNotFound(err)) return this.#gone(`${op}: ${errnoOf(err)}`, id)
+    const errno = errnoOf(err) ?? String(err)
+    return dfsError('NODE_UNAVAILABLE', `node ${this.address}: ${op} failed (${errno})`, { ...this.#context(id), errno }, err)
+  }
+
+  /** Errors of calls that add data: no room is NODE_FULL, the rest as #unavailable. */
+  #writeError(op: string, err: unknown, id?: ChunkId): DfsError {
+    if (isNoSpace(err)) {
+      const what = id === undefined ? 'data' : `chunk ${id}`
+      return dfsError('NODE_FULL', `node ${this.address} has no room for ${what} (${errnoOf(err)})`, this.#context(id), err)
+    }
+    return this.#unavailable(op, err, id)
+  }
+
+  /** Chunk ids in one subfolder; removes temp files of puts that died. */
+  async #readSubfolder(sub: string): Promise<ChunkId[]> {
+    const folder = join(this.#chunksDir, sub)
+    let names: string[]
+    try {
+      names = await readdir(folder)
+    } catch (err) {
+      if (isNotFound(err)) throw this.#gone(`${CHUNKS_DIR}/${sub} is missing`)
+      throw this.#unavailable('list', err)
+    }
+    const ids: ChunkId[] = []
+    for (const name of names) {
+      if (isChunkId(name)) ids.push(name)
+      else if (name.includes(TEMP_MARKER)) await removeIfStale(join(folder, name))
+      // anything else is not ours: leave it alone
+    }
+    return ids
+  }
+
+  /** Count the chunks and their bytes once, at open; put and delete keep the totals after that. */
+  async #scan(): Promise<void> {
+    let used = 0
+    let count = 0
+    await forEachLimit(CHUNK_SUBFOLDERS, IO_PARALLELISM, async (sub) => {
+      for (const id of await this.#readSubfolder(sub)) {
+        const size = await stat(this.#pathOf(id)).then((info) => info.size, () => undefined)
+        if (size === undefined) continue
+        used += size
+        count += 1
+      }
+    })
+    this.#usedBytes = used
+    this.#chunkCount = count
+  }
+}
+
+async function removeIfStale(path: string): Promise<void> {
+  try {
+    const info = await stat(path)
+    if (Date.now() - info.mtimeMs > STALE_TEMP_MS) await unlink(path)
+  } catch {
+    // gone already, or not ours to remove: either way nothing to do
+  }
+}

@@ -1,0 +1,290 @@
+// The journaled metadata store: our NameNode's memory and its disk. It keeps one state in memory
+// and knows nothing of what that state means; a StateMachine applies records to it and snapshots
+// it. Every change is one journal record, applied first (a record that does not fit is refused and
+// never journaled), then queued for the journal, so a commit never waits for the disk; sync() is
+// the point where it is durable. A checkpoint now and then bounds how much journal a mount replays.
+//
+// Folder layout: format.json (what this folder is), lock (who uses it), checkpoint.json (the state
+// as of one seq), journal-<seq>.log (the records after it).
+
+import { resolve } from 'node:path'
+import { type DfsError, dfsError } from '../errors.js'
+import { readCheckpoint, removeCheckpointLeftovers, writeCheckpoint } from './Checkpoint.js'
+import { Journal } from './Journal.js'
+import { deleteSegmentsThrough } from './journalFormat.js'
+import { type MetaLock, acquireLock } from './lock.js'
+import { type MetaFormat, type Settings, prepareMetaFolder, readFormat, writeFormat } from './metaFormat.js'
+import { replayJournal } from './replayJournal.js'
+import type { JournalRecord, StateMachine } from './StateMachine.js'
+
+export type { Settings } from './metaFormat.js'
+
+export interface MetaStoreOptions {
+  /** Make the folder a new metadata folder with these settings if it is not one yet. An existing one opens as it is: compare its settings. */
+  create?: { settings: Settings }
+  /** Look without touching: no lock, nothing written, a torn journal tail tolerated. commit and checkpoint throw EROFS. */
+  readOnly?: boolean
+  /** Write and fdatasync pending records this often when nobody calls sync (ms, default 1000). */
+  flushIntervalMs?: number
+  /** Checkpoint by itself once the journal since the last checkpoint holds this many records or bytes (default 200,000 or 64 MiB). */
+  checkpointEvery?: { records?: number; bytes?: number }
+  /** Notable events: a torn record dropped, a stale lock taken over, an automatic checkpoint that failed. */
+  log?: (msg: string) => void
+  /** Called once if the journal cannot be written (EIO, ENOSPC): from then on commit and sync fail with that error. */
+  onError?: (err: DfsError) => void
+}
+
+export interface MetaStoreStats {
+  lastSeq: number
+  journalSyncs: number
+  checkpoints: number
+  /** Records, and bytes near enough, journaled since the last checkpoint began. */
+  journalRecords: number
+  journalBytes: number
+}
+
+const DEFAULT_FLUSH_INTERVAL_MS = 1000
+const DEFAULT_CHECKPOINT_RECORDS = 200_000
+const DEFAULT_CHECKPOINT_BYTES = 64 * 1024 * 1024
+
+export class MetaStore<S, R extends JournalRecord = JournalRecord, Result = unknown> {
+  private journal: Journal | undefined // undefined when read-only
+  private seq: number
+  private checkpointSeq: number // lastSeq of the checkpoint on disk
+  private sinceCheckpoint: { records: number; bytes: number }
+  private checkpointCount = 0
+  private checkpointing: Promise<void> | undefined
+  private settingsWrite: Promise<void> = Promise.resolve()
+  private failure: DfsError | undefined
+  private closing: Promise<void> | undefined
+
+  private constructor(
+    readonly dir: string,
+    private readonly machine: StateMachine<S, R, Result>,
+    private format: MetaFormat,
+    private readonly current: S,
+    loaded: { checkpointSeq: number; lastSeq: number; records: number; bytes: number },
+    private readonly lock: MetaLock | undefined,
+    private readonly options: MetaStoreOptions,
+  ) {
+    this.seq = loaded.lastSeq
+    this.checkpointSeq = loaded.checkpointSeq
+    this.sinceCheckpoint = { records: loaded.records, bytes: loaded.bytes }
+  }
+
+  /** Open (or with options.create, create) the metadata folder dir: lock it, load the checkpoint, replay the journal. */
+  static async open<S, R extends JournalRecord = JournalRecord, Result = unknown>(
+    dir: string,
+    machine: StateMachine<S, R, Result>,
+    options: MetaStoreOptions = {},
+  ): Promise<MetaStore<S, R, Result>> {
+    dir = resolve(dir)
+    const log = options.log ?? (() => {})
+    await prepareMetaFolder(dir, options.create?.settings)
+    const lock = options.readOnly ? undefined : await acquireLock(dir, log)
+    try {
+      // Read after locking: of two processes creating the folder at once, the file on disk won.
+      const format = await readFormat(dir)
+      if (!format) throw dfsError('META_FOREIGN', `${dir} lost its format.json while opening`, { dir })
+      if (!options.readOnly) await removeCheckpointLeftovers(dir)
+
+      const checkpoint = await readCheckpoint(dir)
+      const state = checkpoint ? restore(machine, dir, checkpoint.pieces) : machine.empty()
+      const loaded = { checkpointSeq: checkpoint?.lastSeq ?? 0, lastSeq: checkpoint?.lastSeq ?? 0, records: 0, bytes: 0 }
+      const replay = replayJournal(dir, { afterSeq: loaded.lastSeq, repairTornTail: !options.readOnly, log })
+      for await (const { seq, record, file, size } of replay) {
+        try {
+          machine.apply(state, record as R)
+        } catch (err) {
+          throw dfsError(
+            'JOURNAL_CORRUPT',
+            `journal ${file} is corrupt at record ${seq}: it does not apply to the state (${(err as Error).message}); run dfs fsck --meta ${dir} for details`,
+            { file, seq },
+            err,
+          )
+        }
+        loaded.lastSeq = seq
+        loaded.records++
+        loaded.bytes += size
+      }
+
+      const store = new MetaStore(dir, machine, format, state, loaded, lock, options)
+      if (!options.readOnly) {
+        store.journal = await Journal.open(dir, loaded.lastSeq + 1, {
+          flushIntervalMs: options.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS,
+          onError: (err) => store.fail(err),
+        })
+      }
+      return store
+    } catch (err) {
+      await lock?.release()
+      throw err
+    }
+  }
+
+  get state(): S {
+    return this.current
+  }
+
+  get settings(): Settings {
+    return this.format.settings
+  }
+
+  get clusterId(): string {
+    return this.format.clusterId
+  }
+
+  /** The seq of the last record committed (or replayed). */
+  get lastSeq(): number {
+    return this.seq
+  }
+
+  get stats(): MetaStoreStats {
+    return {
+      lastSeq: this.seq,
+      journalSyncs: this.journal?.syncs ?? 0,
+      checkpoints: this.checkpointCount,
+      journalRecords: this.sinceCheckpoint.records,
+      journalBytes: this.sinceCheckpoint.bytes,
+    }
+  }
+
+  /**
+   * Apply record to the state and journal it; returns what apply returned. Synchronous: the record
+   * is durable only after a later sync(). If apply throws, nothing is journaled and the error propagates.
+   */
+  commit(record: R): Result {
+    const journal = this.writableJournal()
+    if (this.closing) throw dfsError('EIO', `metadata store ${this.dir} is closed`, { dir: this.dir })
+    // Serialised before apply: replay must hand apply the record exactly as it saw it the first time.
+    const json = JSON.stringify(record)
+    const result = this.machine.apply(this.current, record)
+    this.seq = journal.append(json)
+    this.sinceCheckpoint.records++
+    this.sinceCheckpoint.bytes += json.length
+    this.checkpointIfDue()
+    return result
+  }
+
+  /** Resolves once every record committed before the call is on disk (group commit: concurrent callers share an fsync). */
+  sync(): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure)
+    return this.journal ? this.journal.sync() : Promise.resolve()
+  }
+
+  /**
+   * Run fn once every record committed so far is durable, e.g. delete chunks only after the records
+   * that dropped them are on disk. Forces no fsync: it rides on the next sync or periodic flush. If
+   * the store fails first, fn never runs.
+   */
+  afterDurable(fn: () => unknown): void {
+    const durable = this.journal ? this.journal.whenDurable() : Promise.resolve()
+    durable.then(
+      () => Promise.resolve().then(fn).catch((err) => this.log(`a task run after a durable commit failed: ${(err as Error).message}`)),
+      () => {}, // the journal failed and onError said so; what fn would do must not happen
+    )
+  }
+
+  /**
+   * Write a checkpoint of the state as it is now, then delete the journal it covers. Only the start
+   * (rotating the journal, snapshotting the state) is synchronous; the file is written in slices
+   * while commits go on. One checkpoint at a time: a call during one runs after it.
+   */
+  checkpoint(): Promise<void> {
+    const run = this.checkpointing ? this.checkpointing.then(() => this.takeCheckpoint(), () => this.takeCheckpoint()) : this.takeCheckpoint()
+    this.checkpointing = run
+    const done = () => {
+      if (this.checkpointing === run) this.checkpointing = undefined
+    }
+    run.then(done, done)
+    return run
+  }
+
+  /** Rewrite format.json's settings (e.g. DataNodes added later). */
+  updateSettings(settings: Settings): Promise<void> {
+    this.writableJournal()
+    const next = { ...this.format, settings }
+    this.settingsWrite = this.settingsWrite.catch(() => {}).then(async () => {
+      await writeFormat(this.dir, next)
+      this.format = next
+    })
+    return this.settingsWrite
+  }
+
+  /**
+   * Write and fsync the journal, optionally checkpoint, and release the lock. Rejects if the store
+   * had failed (after releasing the lock). Safe to call twice.
+   */
+  close(options: { checkpoint?: boolean } = {}): Promise<void> {
+    this.closing ??= this.shutdown(options.checkpoint === true)
+    return this.closing
+  }
+
+  private async shutdown(finalCheckpoint: boolean): Promise<void> {
+    try {
+      if (this.journal) {
+        try {
+          // A checkpoint still being written must finish before the lock goes: another daemon could rename over it.
+          if (finalCheckpoint && !this.failure) await this.checkpoint()
+          else await this.checkpointing?.catch(() => {})
+        } finally {
+          await this.journal.close()
+        }
+      }
+    } finally {
+      await this.lock?.release()
+    }
+  }
+
+  private async takeCheckpoint(): Promise<void> {
+    const journal = this.writableJournal()
+    if (this.seq === this.checkpointSeq) return // nothing new since the checkpoint on disk
+    const { lastSeq, rotated } = journal.rotate()
+    const pieces = this.machine.snapshot(this.current)
+    this.sinceCheckpoint = { records: 0, bytes: 0 }
+    await rotated
+    await writeCheckpoint(this.dir, lastSeq, pieces)
+    this.checkpointSeq = lastSeq
+    this.checkpointCount++
+    await deleteSegmentsThrough(this.dir, lastSeq)
+  }
+
+  private checkpointIfDue(): void {
+    if (this.checkpointing) return
+    const every = this.options.checkpointEvery
+    const { records, bytes } = this.sinceCheckpoint
+    if (records < (every?.records ?? DEFAULT_CHECKPOINT_RECORDS) && bytes < (every?.bytes ?? DEFAULT_CHECKPOINT_BYTES)) return
+    this.checkpoint().catch((err) => {
+      this.log(`metadata store ${this.dir}: automatic checkpoint failed (${(err as Error).message}); the journal keeps everything, and the next try comes after as many records again`)
+    })
+  }
+
+  private writableJournal(): Journal {
+    if (this.failure) throw this.failure
+    if (!this.journal) throw dfsError('EROFS', `metadata store ${this.dir} is open read-only`, { dir: this.dir })
+    return this.journal
+  }
+
+  private fail(err: DfsError): void {
+    this.failure = err
+    this.log(err.message)
+    this.options.onError?.(err)
+  }
+
+  private log(msg: string): void {
+    this.options.log?.(msg)
+  }
+}
+
+function restore<S, R extends JournalRecord, Result>(machine: StateMachine<S, R, Result>, dir: string, pieces: unknown[]): S {
+  try {
+    return machine.restore(pieces)
+  } catch (err) {
+    throw dfsError(
+      'CHECKPOINT_CORRUPT',
+      `checkpoint in ${dir} does not restore (${(err as Error).message}); run dfs fsck --meta ${dir} for details`,
+      { dir },
+      err,
+    )
+  }
+}

@@ -1,0 +1,84 @@
+// format.json: what makes a folder a dfs metadata folder. It names the on-disk format, the cluster
+// (a random id every DataNode folder of the cluster records too) and the settings the cluster was
+// created with. It is written once at creation and rewritten atomically when settings change.
+
+import { randomUUID } from 'node:crypto'
+import { mkdir, readFile, readdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import { dfsError } from '../errors.js'
+import { isNotFound, pathExists, replaceFile } from './durable.js'
+
+export const META_FORMAT = 1
+const FORMAT_FILE = 'format.json'
+
+export type Settings = Record<string, unknown>
+
+export interface MetaFormat {
+  format: number
+  clusterId: string
+  createdAt: string
+  settings: Settings
+}
+
+/**
+ * Make sure dir is a metadata folder we can use: it has a format.json we understand, or, when
+ * createSettings is given, it is new or empty and becomes one.
+ */
+export async function prepareMetaFolder(dir: string, createSettings: Settings | undefined): Promise<void> {
+  if (await readFormat(dir)) return
+  if (!createSettings) {
+    throw (await pathExists(dir))
+      ? dfsError('META_FOREIGN', `${dir} is not a dfs metadata folder (it has no ${FORMAT_FILE})`, { dir })
+      : dfsError('ENOENT', `metadata folder ${dir} does not exist`, { dir })
+  }
+  await mkdir(dir, { recursive: true })
+  // A temp file from a creation that crashed before its rename is ours; anything else is not.
+  const others = (await readdir(dir)).filter((name) => name !== `${FORMAT_FILE}.tmp`)
+  if (others.length > 0) {
+    throw dfsError(
+      'META_FOREIGN',
+      `${dir} is not a dfs metadata folder: it has no ${FORMAT_FILE} but holds other files (${others.slice(0, 3).join(', ')}${others.length > 3 ? ', ...' : ''}); use an empty folder`,
+      { dir, files: others.length },
+    )
+  }
+  await writeFormat(dir, { format: META_FORMAT, clusterId: randomUUID(), createdAt: new Date().toISOString(), settings: createSettings })
+}
+
+/** The folder's format.json; undefined when there is none. */
+export async function readFormat(dir: string): Promise<MetaFormat | undefined> {
+  const file = join(dir, FORMAT_FILE)
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (err) {
+    if (isNotFound(err)) return undefined
+    throw err
+  }
+  let parsed: Partial<MetaFormat> | null = null
+  try {
+    parsed = JSON.parse(text) as Partial<MetaFormat> | null
+  } catch {
+    // reported below
+  }
+  const format = parsed?.format
+  if (typeof format === 'number' && format > META_FORMAT) {
+    throw dfsError('META_TOO_NEW', `metadata in ${dir} has format ${format}; this dfs understands up to ${META_FORMAT}: upgrade dfs`, {
+      dir,
+      format,
+    })
+  }
+  if (
+    format !== META_FORMAT ||
+    typeof parsed?.clusterId !== 'string' ||
+    typeof parsed.createdAt !== 'string' ||
+    typeof parsed.settings !== 'object' ||
+    parsed.settings === null
+  ) {
+    throw dfsError('META_FOREIGN', `${file} is not a valid dfs format file, so ${dir} is not a usable dfs metadata folder`, { dir, file })
+  }
+  return { format, clusterId: parsed.clusterId, createdAt: parsed.createdAt, settings: parsed.settings }
+}
+
+export async function writeFormat(dir: string, format: MetaFormat): Promise<void> {
+  await replaceFile(join(dir, FORMAT_FILE), `${JSON.stringify(format, null, 2)}\n`)
+}

@@ -1,0 +1,123 @@
+import { existsSync } from 'node:fs'
+import { mkdir, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { newChunkId } from '../../src/datanode/chunkId.js'
+import { LocalFolderNode } from '../../src/datanode/LocalFolderNode.js'
+import { codeOf, describeDataNode, INVALID_IDS } from './describeDataNode.js'
+import { TempDirs } from './tempDirs.js'
+
+const CLUSTER = 'cluster-test'
+
+describeDataNode('LocalFolderNode', async () => {
+  const temp = new TempDirs()
+  const dir = join(await temp.make(), 'node_1')
+  await mkdir(dir)
+  const node = await LocalFolderNode.open(dir, { clusterId: CLUSTER, create: true })
+  return {
+    node,
+    destroy: () => rm(dir, { recursive: true, force: true }),
+    cleanup: async () => {
+      await node.close()
+      await temp.cleanup()
+    },
+  }
+})
+
+describe('LocalFolderNode on disk', () => {
+  const temp = new TempDirs()
+  afterEach(() => temp.cleanup())
+
+  async function openNew(): Promise<{ parent: string; dir: string; node: LocalFolderNode }> {
+    const parent = await temp.make()
+    const dir = join(parent, 'node_1')
+    await mkdir(dir)
+    return { parent, dir, node: await LocalFolderNode.open(dir, { clusterId: CLUSTER, create: true }) }
+  }
+
+  it('stores a chunk at chunks/<first two hex>/<id> and leaves no temp file', async () => {
+    const { dir, node } = await openNew()
+    const id = newChunkId()
+    await node.put(id, Buffer.from('payload'))
+    expect(await readFile(join(dir, 'chunks', id.slice(0, 2), id), 'utf8')).toBe('payload')
+    expect(await readdir(join(dir, 'chunks', id.slice(0, 2)))).toEqual([id])
+  })
+
+  it('never recreates a deleted node folder', async () => {
+    const { dir, node } = await openNew()
+    await rm(dir, { recursive: true })
+    expect(await codeOf(node.put(newChunkId(), Buffer.from('x')))).toBe('NODE_UNAVAILABLE')
+    await node.list().catch(() => {})
+    await node.sync([newChunkId()]).catch(() => {})
+    expect(existsSync(dir)).toBe(false)
+  })
+
+  it('reports a missing chunks/ folder as NODE_UNAVAILABLE, not CHUNK_MISSING', async () => {
+    const { dir, node } = await openNew()
+    const id = newChunkId()
+    await node.put(id, Buffer.from('x'))
+    await rm(join(dir, 'chunks'), { recursive: true })
+    expect(await codeOf(node.get(id))).toBe('NODE_UNAVAILABLE')
+    expect(await codeOf(node.ping())).toBe('NODE_UNAVAILABLE')
+    expect(existsSync(join(dir, 'chunks'))).toBe(false)
+  })
+
+  it('fails ping when the folder was wiped and initialised again (a different node)', async () => {
+    const { dir, node } = await openNew()
+    await rm(dir, { recursive: true })
+    await mkdir(dir)
+    const other = await LocalFolderNode.open(dir, { clusterId: CLUSTER, create: true })
+    expect(other.nodeId).not.toBe(node.nodeId)
+    const err = await node.ping().catch((e: unknown) => e)
+    expect(err).toMatchObject({ code: 'NODE_UNAVAILABLE' })
+    expect(String((err as Error).message)).toMatch(/wiped/)
+    await other.ping()
+  })
+
+  it('writes nothing anywhere for an invalid id', async () => {
+    const { parent, dir, node } = await openNew()
+    const before = await readdir(parent, { recursive: true })
+    for (const bad of INVALID_IDS) await node.put(bad as string, Buffer.from('x')).catch(() => {})
+    expect(await readdir(parent, { recursive: true })).toEqual(before)
+    expect(existsSync(join(dir, 'x'))).toBe(false)
+  })
+
+  it('counts existing chunks when it opens', async () => {
+    const { dir, node } = await openNew()
+    await node.put(newChunkId(), Buffer.alloc(300))
+    await node.put(newChunkId(), Buffer.alloc(200))
+    await node.close()
+    const reopened = await LocalFolderNode.open(dir, { clusterId: CLUSTER })
+    expect(reopened.nodeId).toBe(node.nodeId)
+    expect(await reopened.usage()).toMatchObject({ used: 500, chunks: 2 })
+  })
+
+  it('skips temp and foreign files in list() and removes only stale temp files', async () => {
+    const { dir, node } = await openNew()
+    const id = newChunkId()
+    await node.put(id, Buffer.from('x'))
+    const sub = join(dir, 'chunks', id.slice(0, 2))
+    const stale = join(sub, `${newChunkId()}.tmp-aaaaaa`)
+    const fresh = join(sub, `${newChunkId()}.tmp-bbbbbb`)
+    const foreign = join(sub, 'README')
+    await writeFile(stale, 'half')
+    await writeFile(fresh, 'half')
+    await writeFile(foreign, 'not ours')
+    const old = new Date(Date.now() - 10 * 60_000)
+    await utimes(stale, old, old)
+
+    expect(await node.list()).toEqual([id])
+    expect(existsSync(stale)).toBe(false)
+    expect(existsSync(fresh)).toBe(true)
+    expect(existsSync(foreign)).toBe(true)
+  })
+
+  it('names the node by the address it was given', async () => {
+    const parent = await temp.make()
+    const dir = join(parent, 'node_9')
+    await mkdir(dir)
+    const node = await LocalFolderNode.open(dir, { clusterId: CLUSTER, create: true, address: 'node_9' })
+    expect(node.address).toBe('node_9')
+    expect(await node.get(newChunkId()).catch((e: unknown) => e)).toMatchObject({ context: { node: 'node_9' } })
+  })
+})

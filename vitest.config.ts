@@ -1,0 +1,20 @@
+import { defineConfig } from 'vitest/config'
+
+// Tests live in test/**/*.test.ts. FUSE tests mount real file systems and spawn daemons, so files
+// run in forked processes (never worker threads: a mount served by the same thread deadlocks), at
+// most two at a time on these 2-core machines.
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    pool: 'forks',
+    fileParallelism: true,
+    maxWorkers: 2,
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    teardownTimeout: 30_000,
+    // Builds dist/ once per run, so tests that spawn `node bin/dfs.js` run the current sources.
+    globalSetup: ['./test/setup/build.ts'],
+    // The summary reporter prints the last line, `N passed, N failed[, N skipped]`.
+    reporters: ['default', './test/reporter/summary.ts'],
+  },
+})
