@@ -7,7 +7,7 @@ import { DfsError, dfsError } from '../errors.js'
 import { assertChunkId, newChunkId } from '../datanode/chunkId.js'
 import type { ChunkId } from '../datanode/DataNode.js'
 import { forEachLimit } from '../datanode/forEachLimit.js'
-import { ChunkCache, exactCopy } from './ChunkCache.js'
+import { ChunkCache } from './ChunkCache.js'
 import type { ChunkRef } from './ChunkRef.js'
 import { silentLog, type ChunkLog } from './log.js'
 import { asNodeError, attemptOf, notRegistered, type NodeAttempt } from './nodeError.js'
@@ -91,8 +91,8 @@ export class ChunkStore {
    * Store data as a new chunk on `replicas` distinct nodes, in parallel, in placement order. A node
    * that fails is replaced by the next candidate. With fewer nodes able to take it the ref lists the
    * copies it got (logged and counted as under-replicated); with none it throws NODE_FULL when the
-   * whole cluster is full (ENOSPC for the user), else NO_NODES. `data` must not change until the
-   * returned promise settles.
+   * whole cluster is full (ENOSPC for the user), else NO_NODES. `data` must never change afterwards:
+   * the cache keeps it.
    */
   async write(data: Buffer): Promise<ChunkRef> {
     const id = newChunkId()
@@ -137,8 +137,9 @@ export class ChunkStore {
       this.#log.warn(`chunk ${id} written with ${nodes.length} of ${this.replicas} copies`, { chunk: id, nodes, failures })
     }
     const ref: ChunkRef = { id, len: data.length, sha256: hash, nodes }
-    // Cache a copy: the caller owns data and may reuse its buffer.
-    this.cache.set(ref, exactCopy(data))
+    // The cache keeps data itself (copying only a view into a larger buffer): chunks are immutable,
+    // so the caller must not modify data once written; the file system never does.
+    this.cache.set(ref, data)
     return ref
   }
 

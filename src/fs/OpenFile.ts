@@ -23,11 +23,16 @@ export interface FileContext {
   log(message: string): void
 }
 
-/** A chunk's bytes in memory. Bytes past `len` are zero. */
+/**
+ * A chunk's bytes in memory. Bytes past `len` are zero. The buffer starts as small as the bytes it
+ * holds and doubles as writes reach further, so a small file never costs a whole chunk of memory.
+ */
 interface ChunkBuffer {
   buf: Buffer
   len: number
 }
+
+const MIN_BUFFER = 64 * 1024
 
 interface Sealing {
   chunk: ChunkBuffer
@@ -91,6 +96,7 @@ export class OpenFile {
       const offset = at - index * cs
       const n = Math.min(cs - offset, data.length - done)
       const chunk = await this.dirtyChunk(index, offset === 0 && n === cs)
+      this.reserve(chunk, offset + n)
       data.copy(chunk.buf, offset, done, done + n)
       chunk.len = Math.max(chunk.len, offset + n)
       done += n
@@ -120,21 +126,26 @@ export class OpenFile {
 
   private async load(index: number, whole: boolean): Promise<void> {
     const start = index * this.ctx.chunkSize
-    const buf = Buffer.alloc(this.ctx.chunkSize)
-    let len = 0
-    if (!whole && this.size > start) {
-      const current = this.sealing.get(index)?.chunk ?? await this.storedBytes(index)
-      if (current) {
-        len = Math.min(current.len, this.size - start)
-        current.buf.copy(buf, 0, 0, len)
-      }
-    }
+    let current: ChunkBuffer | null = null
+    if (!whole && this.size > start) current = this.sealing.get(index)?.chunk ?? await this.storedBytes(index)
     // Someone may have created the buffer, or truncated the file, while we were reading.
     if (this.dirty.has(index)) return
-    len = Math.max(0, Math.min(len, this.size - start))
-    buf.fill(0, len)
-    this.dirty.set(index, { buf, len })
-    this.ctx.budget.take(buf.length)
+    const len = Math.max(0, Math.min(current?.len ?? 0, this.size - start))
+    const chunk = { buf: Buffer.alloc(0), len: 0 }
+    this.reserve(chunk, whole ? this.ctx.chunkSize : len)
+    current?.buf.copy(chunk.buf, 0, 0, len)
+    chunk.len = len
+    this.dirty.set(index, chunk)
+  }
+
+  /** Make a chunk buffer hold at least `end` bytes (growing it by doubling, up to the chunk size). */
+  private reserve(chunk: ChunkBuffer, end: number): void {
+    if (end <= chunk.buf.length && chunk.buf.length > 0) return
+    const size = Math.min(this.ctx.chunkSize, Math.max(end, MIN_BUFFER, chunk.buf.length * 2))
+    const buf = Buffer.alloc(size)
+    chunk.buf.copy(buf, 0, 0, chunk.len)
+    this.ctx.budget.take(size - chunk.buf.length)
+    chunk.buf = buf
   }
 
   private async storedBytes(index: number): Promise<ChunkBuffer | null> {
@@ -280,10 +291,11 @@ export class OpenFile {
   }
 
   private adoptAsDirty(index: number, from: ChunkBuffer): void {
-    const buf = Buffer.alloc(this.ctx.chunkSize)
-    from.buf.copy(buf, 0, 0, from.len)
-    this.dirty.set(index, { buf, len: from.len })
-    this.ctx.budget.take(buf.length)
+    const chunk = { buf: Buffer.alloc(0), len: 0 }
+    this.reserve(chunk, from.len)
+    from.buf.copy(chunk.buf, 0, 0, from.len)
+    chunk.len = from.len
+    this.dirty.set(index, chunk)
   }
 
   // ---- reading -----------------------------------------------------------------------------------

@@ -1,4 +1,6 @@
 import { chmod, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { execFileSync } from 'node:child_process'
+import { chmodSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { CHUNK_SUBFOLDERS, checkNodeFolder, IDENTITY_FILE, openNodeFolder } from '../../src/datanode/identity.js'
@@ -64,16 +66,20 @@ describe('openNodeFolder', () => {
     })
   })
 
-  it.skipIf(isRoot)('refuses a folder it cannot write to', async () => {
+  it('refuses a folder it cannot write to', async () => {
+    // Root ignores permission bits, so as root the folder is made read-only by a read-only bind mount.
     const dir = await temp.make()
-    await chmod(dir, 0o555)
+    const lock = isRoot
+      ? { on: () => execFileSync('sh', ['-c', `mount --bind "${dir}" "${dir}" && mount -o remount,ro,bind "${dir}"`]), off: () => execFileSync('umount', [dir]) }
+      : { on: () => chmodSync(dir, 0o555), off: () => chmodSync(dir, 0o755) }
+    lock.on()
     try {
       await expect(openNodeFolder(dir, { clusterId: 'c1', create: true })).rejects.toMatchObject({
         code: 'NODE_FOLDER_INVALID',
         message: expect.stringMatching(/is not writable/),
       })
     } finally {
-      await chmod(dir, 0o755)
+      lock.off()
     }
   })
 
