@@ -81,6 +81,7 @@ export class Daemon {
       await this.fs.flushAll()
       await this.mounted.unmount().catch(err => this.log(`unmount: ${(err as Error).message}`))
       await this.fs.flushAll()
+      this.fs.close()
       await this.cluster.close()
       await unregisterDaemon(this.mountpoint)
     })()

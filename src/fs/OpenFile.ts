@@ -30,6 +30,8 @@ export interface FileContext {
 interface ChunkBuffer {
   buf: Buffer
   len: number
+  /** When the buffer first held bytes not yet stored (ms), for periodic writeback. */
+  dirtySince?: number
 }
 
 const MIN_BUFFER = 64 * 1024
@@ -131,7 +133,7 @@ export class OpenFile {
     // Someone may have created the buffer, or truncated the file, while we were reading.
     if (this.dirty.has(index)) return
     const len = Math.max(0, Math.min(current?.len ?? 0, this.size - start))
-    const chunk = { buf: Buffer.alloc(0), len: 0 }
+    const chunk: ChunkBuffer = { buf: Buffer.alloc(0), len: 0, dirtySince: Date.now() }
     this.reserve(chunk, whole ? this.ctx.chunkSize : len)
     current?.buf.copy(chunk.buf, 0, 0, len)
     chunk.len = len
@@ -203,6 +205,11 @@ export class OpenFile {
   /** Seal every dirty buffer (memory pressure). */
   sealAll(): void {
     for (const index of [...this.dirty.keys()]) this.startSeal(index)
+  }
+
+  /** Seal buffers that have held unstored bytes since before `before` (ms): periodic writeback. */
+  writeback(before: number): void {
+    for (const [index, chunk] of [...this.dirty]) if ((chunk.dirtySince ?? 0) < before) this.startSeal(index)
   }
 
   private reportFailure(): void {
@@ -291,7 +298,7 @@ export class OpenFile {
   }
 
   private adoptAsDirty(index: number, from: ChunkBuffer): void {
-    const chunk = { buf: Buffer.alloc(0), len: 0 }
+    const chunk: ChunkBuffer = { buf: Buffer.alloc(0), len: 0, dirtySince: Date.now() }
     this.reserve(chunk, from.len)
     from.buf.copy(chunk.buf, 0, 0, from.len)
     chunk.len = from.len

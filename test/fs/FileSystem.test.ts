@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { dfsError, isDfsError } from '../../src/errors.js'
 import { CHUNK, makeFs, readAll, writeFile } from './fakes.js'
 
@@ -106,6 +106,23 @@ describe('file content', () => {
     const data = await readAll(fs, '/c')
     expect(data[10]).toBe(2)
     expect(data[11]).toBe(1)
+  })
+
+  it('stores bytes of a file held open within seconds, without waiting for close', async () => {
+    vi.useFakeTimers()
+    try {
+      const { fs, meta } = makeFs()
+      const fh = await fs.create('/open', 0o644)
+      await fs.write(fh, Buffer.from('kept open'), 0)
+      await vi.advanceTimersByTimeAsync(3_000)
+      expect(meta.records.some(r => r.op === 'chunk')).toBe(false)
+      await vi.advanceTimersByTimeAsync(4_000)
+      expect(meta.records.some(r => r.op === 'chunk')).toBe(true)
+      await fs.release(fh)
+      fs.close()
+    } finally {
+      vi.useRealTimers()
+    }
   })
 
   it('fsync makes the written chunks durable on the nodes', async () => {
