@@ -47,10 +47,10 @@ export async function writeCheckpoint(dir: string, lastSeq: number, pieces: Iter
     for (const piece of pieces) {
       const json = JSON.stringify(piece)
       if (json === undefined) throw dfsError('EINVAL', `checkpoint piece ${count} is not JSON-serialisable`, { piece })
-      slice.push(json, '\n')
+      slice.push(`${json}\n`)
       sliceChars += json.length + 1
       count++
-      if (slice.length >= 2 * SLICE_PIECES || sliceChars >= SLICE_CHARS) {
+      if (slice.length >= SLICE_PIECES || sliceChars >= SLICE_CHARS) {
         await write(slice.join(''))
         slice = []
         sliceChars = 0

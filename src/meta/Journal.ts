@@ -65,16 +65,6 @@ export class Journal {
     return new Journal(dir, await openSegment(dir, nextSeq), nextSeq, options)
   }
 
-  /** The seq of the last record appended. */
-  get seq(): number {
-    return this.lastSeq
-  }
-
-  /** The error the journal failed with, if it has. */
-  get failed(): DfsError | undefined {
-    return this.failure
-  }
-
   /** Queue one record (already JSON) and return its seq. Throws once the journal has failed or closed. */
   append(json: string): number {
     this.assertOpen()

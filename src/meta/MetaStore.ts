@@ -22,7 +22,7 @@ export type { Settings } from './metaFormat.js'
 export interface MetaStoreOptions {
   /** Make the folder a new metadata folder with these settings if it is not one yet. An existing one opens as it is: compare its settings. */
   create?: { settings: Settings }
-  /** Look without touching: no lock, nothing written, a torn journal tail tolerated. commit and checkpoint throw EROFS. */
+  /** Look without touching: no lock, nothing written (create is ignored), a torn journal tail tolerated. commit and checkpoint throw EROFS. */
   readOnly?: boolean
   /** Write and fdatasync pending records this often when nobody calls sync (ms, default 1000). */
   flushIntervalMs?: number
@@ -80,7 +80,7 @@ export class MetaStore<S, R extends JournalRecord = JournalRecord, Result = unkn
   ): Promise<MetaStore<S, R, Result>> {
     dir = resolve(dir)
     const log = options.log ?? (() => {})
-    await prepareMetaFolder(dir, options.create?.settings)
+    await prepareMetaFolder(dir, options.readOnly ? undefined : options.create?.settings)
     const lock = options.readOnly ? undefined : await acquireLock(dir, log)
     try {
       // Read after locking: of two processes creating the folder at once, the file on disk won.
@@ -154,8 +154,7 @@ export class MetaStore<S, R extends JournalRecord = JournalRecord, Result = unkn
    * is durable only after a later sync(). If apply throws, nothing is journaled and the error propagates.
    */
   commit(record: R): Result {
-    const journal = this.writableJournal()
-    if (this.closing) throw dfsError('EIO', `metadata store ${this.dir} is closed`, { dir: this.dir })
+    const journal = this.assertChangeable()
     // Serialised before apply: replay must hand apply the record exactly as it saw it the first time.
     const json = JSON.stringify(record)
     const result = this.machine.apply(this.current, record)
@@ -194,21 +193,25 @@ export class MetaStore<S, R extends JournalRecord = JournalRecord, Result = unkn
     const run = this.checkpointing ? this.checkpointing.then(() => this.takeCheckpoint(), () => this.takeCheckpoint()) : this.takeCheckpoint()
     this.checkpointing = run
     const done = () => {
-      if (this.checkpointing === run) this.checkpointing = undefined
+      if (this.checkpointing !== run) return
+      this.checkpointing = undefined
+      this.checkpointIfDue() // the journal may have grown past the limit again meanwhile
     }
     run.then(done, done)
     return run
   }
 
   /** Rewrite format.json's settings (e.g. DataNodes added later). */
-  updateSettings(settings: Settings): Promise<void> {
-    this.writableJournal()
+  async updateSettings(settings: Settings): Promise<void> {
+    this.assertChangeable()
     const next = { ...this.format, settings }
-    this.settingsWrite = this.settingsWrite.catch(() => {}).then(async () => {
+    // One write of format.json at a time: they share its temp file.
+    const write = this.settingsWrite.catch(() => {}).then(async () => {
       await writeFormat(this.dir, next)
       this.format = next
     })
-    return this.settingsWrite
+    this.settingsWrite = write
+    return write
   }
 
   /**
@@ -224,14 +227,16 @@ export class MetaStore<S, R extends JournalRecord = JournalRecord, Result = unkn
     try {
       if (this.journal) {
         try {
-          // A checkpoint still being written must finish before the lock goes: another daemon could rename over it.
           if (finalCheckpoint && !this.failure) await this.checkpoint()
-          else await this.checkpointing?.catch(() => {})
         } finally {
           await this.journal.close()
+          // A checkpoint still being written must finish before the lock goes, or the next daemon
+          // would find it half-written. None can start now: the journal refuses to rotate.
+          while (this.checkpointing) await this.checkpointing.catch(() => {})
         }
       }
     } finally {
+      await this.settingsWrite.catch(() => {}) // its caller hears how it went
       await this.lock?.release()
     }
   }
@@ -250,7 +255,7 @@ export class MetaStore<S, R extends JournalRecord = JournalRecord, Result = unkn
   }
 
   private checkpointIfDue(): void {
-    if (this.checkpointing) return
+    if (this.checkpointing || this.closing || this.failure) return
     const every = this.options.checkpointEvery
     const { records, bytes } = this.sinceCheckpoint
     if (records < (every?.records ?? DEFAULT_CHECKPOINT_RECORDS) && bytes < (every?.bytes ?? DEFAULT_CHECKPOINT_BYTES)) return
@@ -263,6 +268,13 @@ export class MetaStore<S, R extends JournalRecord = JournalRecord, Result = unkn
     if (this.failure) throw this.failure
     if (!this.journal) throw dfsError('EROFS', `metadata store ${this.dir} is open read-only`, { dir: this.dir })
     return this.journal
+  }
+
+  /** The journal, if the store takes changes: not failed, not read-only, not closing. */
+  private assertChangeable(): Journal {
+    const journal = this.writableJournal()
+    if (this.closing) throw dfsError('EIO', `metadata store ${this.dir} is closed`, { dir: this.dir })
+    return journal
   }
 
   private fail(err: DfsError): void {

@@ -1,0 +1,72 @@
+import { readFile, readdir, truncate, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { type DfsError, isDfsError } from '../../src/errors.js'
+import { CHECKPOINT_FILE, readCheckpoint, writeCheckpoint } from '../../src/meta/Checkpoint.js'
+import { tempDir } from './kv.js'
+
+const pieces = Array.from({ length: 10_000 }, (_, i) => ({ i, name: `entry ${i}`, tags: [i % 7, 'ü'] }))
+
+async function corruptError(dir: string): Promise<DfsError> {
+  const err = await readCheckpoint(dir).catch((e: unknown) => e)
+  expect(isDfsError(err, 'CHECKPOINT_CORRUPT'), String(err)).toBe(true)
+  expect((err as DfsError).message).toContain(join(dir, CHECKPOINT_FILE))
+  return err as DfsError
+}
+
+describe('checkpoint', () => {
+  it('round-trips the pieces and the seq they cover, leaving no temp file', async () => {
+    const dir = await tempDir()
+    expect(await readCheckpoint(dir)).toBeUndefined()
+    await writeCheckpoint(dir, 42, pieces)
+    expect(await readdir(dir)).toEqual([CHECKPOINT_FILE])
+    expect(await readCheckpoint(dir)).toEqual({ lastSeq: 42, pieces })
+
+    await writeCheckpoint(dir, 43, []) // replaces the previous one
+    expect(await readCheckpoint(dir)).toEqual({ lastSeq: 43, pieces: [] })
+  })
+
+  it('refuses a truncated checkpoint', async () => {
+    const dir = await tempDir()
+    await writeCheckpoint(dir, 7, pieces)
+    const file = join(dir, CHECKPOINT_FILE)
+    const text = await readFile(file, 'utf8')
+
+    await truncate(file, text.length - 10) // mid-trailer
+    expect((await corruptError(dir)).message).toContain('cut short')
+
+    const lastPiece = text.lastIndexOf('\n', text.length - 2) + 1
+    await writeFile(file, text.slice(0, lastPiece)) // at a line boundary: the trailer is gone
+    expect((await corruptError(dir)).message).toContain('ends before its trailer')
+
+    await writeFile(file, '')
+    expect((await corruptError(dir)).message).toContain('empty')
+  })
+
+  it('refuses a checkpoint whose contents do not match its trailer', async () => {
+    const dir = await tempDir()
+    await writeCheckpoint(dir, 7, pieces)
+    const file = join(dir, CHECKPOINT_FILE)
+    const text = await readFile(file, 'utf8')
+
+    await writeFile(file, text.replace('"entry 5000"', '"entry 5001"')) // still valid JSON
+    expect((await corruptError(dir)).message).toContain('SHA-256 does not match')
+
+    await writeFile(file, text.replace('"lastSeq":7', '"lastSeq":9')) // the header is covered too
+    expect((await corruptError(dir)).message).toContain('SHA-256 does not match')
+
+    await writeFile(file, text.replace('"entry 5000"', '"entry 5000'))
+    expect((await corruptError(dir)).message).toContain('line 5002 is not valid JSON')
+
+    await writeFile(file, text.replace(/^.*\n/, '{"some":"other file"}\n'))
+    expect((await corruptError(dir)).message).toContain('checkpoint header')
+  })
+
+  it('says when a checkpoint comes from a newer dfs', async () => {
+    const dir = await tempDir()
+    await writeCheckpoint(dir, 1, [])
+    const file = join(dir, CHECKPOINT_FILE)
+    await writeFile(file, (await readFile(file, 'utf8')).replace('"format":1', '"format":2'))
+    await expect(readCheckpoint(dir)).rejects.toMatchObject({ code: 'META_TOO_NEW' })
+  })
+})
