@@ -8,15 +8,18 @@ import { fsckCommand } from './fsck.js'
 import { mountCommand } from './mount.js'
 import { unmountCommand } from './unmount.js'
 
+/** commander's message as one line (its "Did you mean ...?" suggestion comes on a line of its own). */
+const oneLine = (text: string) => text.replace(/^error: /, '').trim().replace(/\s*\n\s*/g, ' ')
+
 const program = new Command('dfs')
   .description('A replicated, chunked, crash-safe distributed file system you mount as a folder')
   .showSuggestionAfterError(true)
   .exitOverride()
-  .configureOutput({ outputError: (text, write) => write(`dfs: ${text.replace(/^error: /, '').trim()}\n`) })
+  .configureOutput({ outputError: (text, write) => write(`dfs: ${oneLine(text)}\n`) })
 
 for (const command of [mountCommand(), unmountCommand(), fsckCommand(), demoCommand()]) {
   program.addCommand(command.exitOverride().configureOutput({
-    outputError: (text, write) => write(`dfs ${command.name()}: ${text.replace(/^error: /, '').trim()}; see dfs ${command.name()} --help\n`),
+    outputError: (text, write) => write(`dfs ${command.name()}: ${oneLine(text)}; see dfs ${command.name()} --help\n`),
   }))
 }
 

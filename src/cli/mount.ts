@@ -3,11 +3,13 @@
 
 import { spawn } from 'node:child_process'
 import { open, readFile } from 'node:fs/promises'
+import { resolve } from 'node:path'
 import { Command, Option } from 'commander'
 import { checkChunkSize, checkReplicas } from '../cluster/settings.js'
 import { Daemon } from '../daemon/Daemon.js'
 import { daemonLogPath } from '../daemon/registry.js'
-import { dfsError } from '../errors.js'
+import { checkMountpoint } from '../fuse/mountpoint.js'
+import { dfsError, type ErrorCode } from '../errors.js'
 import { parseSize } from '../util/size.js'
 
 export interface MountFlags {
@@ -52,20 +54,21 @@ export function daemonOptions(mountpoint: string, flags: MountFlags) {
 
 export async function runForeground(options: ReturnType<typeof daemonOptions>, banner?: (mountpoint: string) => void): Promise<void> {
   const log = (message: string) => process.stderr.write(`${new Date().toISOString()} ${message}\n`)
-  const daemon = await Daemon.start({
-    ...options,
-    log,
-    onMounted: summary => {
-      console.log(`dfs: mounted ${options.mountpoint} (${summary})`)
-      banner?.(options.mountpoint)
-    },
-  })
-  await daemon.stopOnSignals()
+  let summary = ''
+  const daemon = await Daemon.start({ ...options, log, onMounted: s => { summary = s } })
+  // Handlers first, then the line that tells the world (and `dfs mount` in the background) we are
+  // mounted: a SIGTERM sent as soon as that line appears must unmount cleanly, not kill us outright.
+  const stopped = daemon.stopOnSignals()
+  console.log(`dfs: mounted ${options.mountpoint} (${summary})`)
+  banner?.(options.mountpoint)
+  await stopped
   console.log(`dfs: unmounted ${options.mountpoint}`)
 }
 
 /** Start this same command with --foreground as a detached daemon; return once it has mounted. */
 async function runInBackground(mountpoint: string): Promise<void> {
+  // Before opening the log: the log of a daemon already serving this mount point has the same name.
+  await checkMountpoint(resolve(mountpoint))
   const logPath = await daemonLogPath(mountpoint)
   const log = await open(logPath, 'w')
   const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1), '--foreground'], {
@@ -85,6 +88,9 @@ async function runInBackground(mountpoint: string): Promise<void> {
     const code = await Promise.race([exited, new Promise<null>(resolve => setTimeout(resolve, 100, null))])
     if (code !== null) {
       const why = (await readFile(logPath, 'utf8')).trim().split('\n').filter(line => line.startsWith('dfs:')).pop()
+      // The daemon's own error line, `dfs: <message> [CODE]`, passed on as it is.
+      const tagged = why && /^dfs: (.*) \[([A-Z0-9_]+)\]$/.exec(why)
+      if (tagged) throw dfsError(tagged[2] as ErrorCode, tagged[1], { mountpoint })
       throw dfsError('MOUNTPOINT_INVALID', why?.replace(/^dfs: /, '') ?? `the daemon exited (code ${code}); see ${logPath}`, { mountpoint })
     }
   }

@@ -153,12 +153,6 @@ async function planExisting(settings: ClusterSettings, clusterId: string, flags:
   }
   const recorded = settings.nodes.map(n => n.address)
   const given = flags.nodes ? distinctFolders(flags.nodes) : recorded
-  const missing = recorded.filter(address => !given.includes(address))
-  if (missing.length > 0) {
-    throw dfsError('SETTING_CONFLICT',
-      `node ${missing[0]} is part of this cluster but was not passed to --nodes; pass every node (${recorded.join(',')}) or leave --nodes out`,
-      { missing })
-  }
   const addresses: string[] = []
   const unavailable: UnavailableNode[] = []
   for (const address of [...recorded, ...given.filter(address => !recorded.includes(address))]) {
@@ -170,6 +164,13 @@ async function planExisting(settings: ClusterSettings, clusterId: string, flags:
       const nodeId = settings.nodes.find(n => n.address === address)?.nodeId
       unavailable.push({ address, ...(nodeId ? { nodeId } : {}), error: (err as Error).message })
     }
+  }
+  // After the folders are checked: a folder of another cluster (the wrong --meta) is the better diagnosis.
+  const missing = recorded.filter(address => !given.includes(address))
+  if (missing.length > 0) {
+    throw dfsError('SETTING_CONFLICT',
+      `node ${missing[0]} is part of this cluster but was not passed to --nodes; pass every node (${recorded.join(',')}) or leave --nodes out`,
+      { missing })
   }
   return { settings, addresses, unavailable }
 }

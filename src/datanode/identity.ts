@@ -75,7 +75,7 @@ export async function checkNodeFolder(dir: string, options: { clusterId: string 
   if (identity) {
     if (identity.clusterId !== options.clusterId) {
       const expected = options.clusterId ?? 'the new cluster being created'
-      throw dfsError('META_FOREIGN', `node folder ${dir} belongs to cluster ${identity.clusterId}, not ${expected}`, {
+      throw dfsError('META_FOREIGN', `node folder ${dir} belongs to cluster ${identity.clusterId}, not ${expected}; pass the --meta folder of that cluster, or an empty folder for a new node`, {
         ...context,
         clusterId: identity.clusterId,
         expected: options.clusterId,
@@ -166,7 +166,7 @@ async function assertWritableDirectory(dir: string, abs: string): Promise<void> 
     throw dfsError('NODE_FOLDER_INVALID', `cannot access node folder ${dir} (${errnoOf(err) ?? String(err)})`, context, err)
   }
   if (!info.isDirectory()) {
-    throw dfsError('NODE_FOLDER_INVALID', `node folder ${dir} is not a directory`, context)
+    throw dfsError('NODE_FOLDER_INVALID', `node folder ${dir} is not a directory; pass a folder (an empty one becomes a new node)`, context)
   }
   // access(W_OK) answers for permission bits; the probe file also catches read-only mounts, ACLs and
   // root squashing on network file systems, which access() can get wrong.
@@ -175,7 +175,7 @@ async function assertWritableDirectory(dir: string, abs: string): Promise<void> 
     await access(abs, constants.W_OK | constants.X_OK)
     await writeFile(probe, '', { flag: 'wx' })
   } catch (err) {
-    throw dfsError('NODE_FOLDER_INVALID', `node folder ${dir} is not writable (${errnoOf(err) ?? String(err)})`, context, err)
+    throw dfsError('NODE_FOLDER_INVALID', `node folder ${dir} is not writable (${errnoOf(err) ?? String(err)}); make it writable or pass another folder`, context, err)
   }
   await unlink(probe).catch(() => {})
 }

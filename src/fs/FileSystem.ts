@@ -381,7 +381,11 @@ export class FileSystem {
 
   /** An inode that lost its last name is dropped now, or at its last close if it is open. */
   private forgetIfUnused(inode: Inode): void {
-    if (inode.nlink === 0 && !this.openFiles.has(inode.ino)) this.forget(inode)
+    if (inode.nlink !== 0) return
+    const file = this.openFiles.get(inode.ino)
+    if (!file) this.forget(inode)
+    // No handles left: it was kept only for buffers it could not store (ENOSPC, no nodes). Drop them.
+    else if (file.handles === 0) this.closeFile(file)
   }
 
   private forget(inode: Inode): void {

@@ -182,7 +182,7 @@ export class OpenFile {
       const old = this.ctx.meta.commit({
         op: 'chunk', ino: this.ino, index, ref, size: this.size, mtime: this.mtime, ctime: this.ctime,
       }) as ChunkRef | null
-      if (old) this.ctx.discard([old], 'after-durable')
+      if (old) this.dropped([old])
       if (ref) this.unsynced.set(ref.id, ref)
       this.sealing.delete(index)
       this.ctx.budget.give(entry.chunk.buf.length)
@@ -294,7 +294,13 @@ export class OpenFile {
     const dropped = this.ctx.meta.commit({
       op: 'truncate', ino: this.ino, size, keep, mtime: this.mtime, ctime: this.ctime,
     }) as ChunkRef[]
-    this.ctx.discard(dropped, 'after-durable')
+    this.dropped(dropped)
+  }
+
+  /** Chunks the file no longer references: deleted once that is durable, and never fsync'd again. */
+  private dropped(refs: ChunkRef[]): void {
+    for (const ref of refs) this.unsynced.delete(ref.id)
+    this.ctx.discard(refs, 'after-durable')
   }
 
   private adoptAsDirty(index: number, from: ChunkBuffer): void {

@@ -26,6 +26,11 @@ declare module 'fuse-native' {
     unmount(cb: (err: Error | null) => void): void
     /** Builds the `-o` option string; dfs extends it for options fuse-native does not name. */
     _fuseOptions(): string
+    /** The operations given to the constructor. */
+    readonly ops: Record<string, (...args: any[]) => void>
+    /** Private: answers getxattr/listxattr into the kernel's buffer (dfs corrects their ERANGE handling). */
+    _op_getxattr(signal: Callback, path: string, name: string, value: Buffer, position: number): void
+    _op_listxattr(signal: Callback, path: string, list: Buffer): void
     static unmount(mountpoint: string, cb: (err: Error | null) => void): void
     static isConfigured(cb: (err: Error | null, configured: boolean) => void): void
   }

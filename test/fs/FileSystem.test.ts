@@ -134,6 +134,19 @@ describe('file content', () => {
     await fs.release(fh)
   })
 
+  it('fsync after a chunk was replaced and collected does not ask the nodes for the old one', async () => {
+    const { fs, meta, chunks } = makeFs()
+    const fh = await fs.create('/again', 0o644)
+    await fs.write(fh, Buffer.from('first'), 0)
+    await fs.flush(fh)
+    await fs.write(fh, Buffer.from('second'), 0)
+    await fs.flush(fh)
+    await meta.sync() // the first chunk is collected now
+    await fs.fsync(fh)
+    expect([...chunks.synced].every(id => chunks.stored.has(id))).toBe(true)
+    await fs.release(fh)
+  })
+
   it('reports a failed store at flush and keeps the bytes for a retry', async () => {
     const { fs, chunks } = makeFs()
     const fh = await fs.create('/e', 0o644)

@@ -66,7 +66,10 @@ export class MemoryChunks implements ChunkIO {
   prefetch(): void {}
 
   async sync(refs: ChunkRef[]): Promise<void> {
-    for (const ref of refs) this.synced.add(ref.id)
+    for (const ref of refs) {
+      if (!this.stored.has(ref.id)) throw dfsError('NODE_UNAVAILABLE', `chunk ${ref.id} is not on any node to sync`, {})
+      this.synced.add(ref.id)
+    }
   }
 
   async delete(ids: string[]): Promise<void> {

@@ -1,0 +1,231 @@
+// The dfs daemon under test: `node bin/dfs.js mount <mnt> --nodes a,b,c --meta m --replicas 2
+// --foreground`, ready when it prints `dfs: mounted`, stopped with SIGTERM (it stores what is
+// buffered, unmounts and checkpoints). Memory is read from /proc/<pid>/status.
+
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createWriteStream, readFileSync, writeFileSync, type WriteStream } from 'node:fs'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { run } from './proc.js'
+
+export interface DaemonConfig {
+  repoRoot: string
+  mountpoint: string
+  nodes: string[]
+  meta: string
+  replicas: number
+  /** Passed as --cache / --dirty only when set; otherwise the CLI's defaults apply. */
+  cache?: string
+  dirty?: string
+  /** Folder for one .log per daemon started. */
+  logDir: string
+  /** Write a V8 CPU profile of every daemon to this folder (node --cpu-prof). */
+  cpuProfDir?: string
+}
+
+const READY_TIMEOUT_MS = 60_000
+/** SIGTERM makes the daemon store everything buffered first: give it time before SIGKILL. */
+const STOP_GRACE_MS = 120_000
+
+let started = 0
+/** Daemons alive right now, for the last-resort exit hook. */
+const alive = new Set<ChildProcess>()
+process.once('exit', () => {
+  for (const child of alive) {
+    try {
+      child.kill('SIGTERM')
+    } catch {
+      /* gone */
+    }
+  }
+})
+
+export class DfsDaemon {
+  /** The `dfs: mounted ...` line. */
+  mountedLine = ''
+  private status: { code: number | null; signal: NodeJS.Signals | null } | null = null
+  private readonly exited: Promise<void>
+  private tail: string[] = []
+  private stopping: Promise<void> | undefined
+
+  private constructor(
+    private readonly child: ChildProcess,
+    readonly config: DaemonConfig,
+    readonly logPath: string,
+    private readonly log: WriteStream,
+  ) {
+    this.exited = new Promise(resolve => {
+      child.once('exit', (code, signal) => {
+        this.status = { code, signal }
+        alive.delete(child)
+        resolve()
+      })
+    })
+  }
+
+  get pid(): number {
+    return this.child.pid ?? -1
+  }
+
+  get running(): boolean {
+    return this.status === null
+  }
+
+  static async start(config: DaemonConfig): Promise<DfsDaemon> {
+    const n = ++started
+    const args = [
+      join(config.repoRoot, 'bin', 'dfs.js'), 'mount', config.mountpoint,
+      '--nodes', config.nodes.join(','), '--meta', config.meta, '--replicas', String(config.replicas),
+      ...(config.cache ? ['--cache', config.cache] : []),
+      ...(config.dirty ? ['--dirty', config.dirty] : []),
+      '--foreground',
+    ]
+    const nodeFlags = config.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${config.cpuProfDir}`, `--cpu-prof-name=daemon-${n}.cpuprofile`] : []
+    const logPath = join(config.logDir, `daemon-${n}.log`)
+    const log = createWriteStream(logPath)
+    // Same process group as the bench: a Ctrl-C in the terminal reaches the daemon too, and it
+    // unmounts by itself even if the bench were killed before it could stop it.
+    const child = spawn(process.execPath, [...nodeFlags, ...args], {
+      cwd: config.repoRoot,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    if (child.pid !== undefined) alive.add(child)
+    const daemon = new DfsDaemon(child, config, logPath, log)
+    await daemon.waitMounted()
+    return daemon
+  }
+
+  private waitMounted(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      let done = false
+      let pending = ''
+      const finish = (err?: Error) => {
+        if (done) return
+        done = true
+        clearTimeout(timer)
+        if (err) reject(err)
+        else resolve()
+      }
+      const timer = setTimeout(() => {
+        finish(new Error(`dfs did not print "dfs: mounted" within ${READY_TIMEOUT_MS / 1000} s; log: ${this.logPath}\n${this.lastLines()}`))
+        void this.stop()
+      }, READY_TIMEOUT_MS)
+      const take = (chunk: string, fromStdout: boolean) => {
+        this.log.write(chunk)
+        this.tail = (this.tail.join('') + chunk).split(/(?<=\n)/).slice(-40)
+        if (!fromStdout || done) return
+        pending += chunk
+        const lines = pending.split('\n')
+        pending = lines.pop() ?? ''
+        const mounted = lines.find(line => line.startsWith('dfs: mounted'))
+        if (mounted) {
+          this.mountedLine = mounted
+          finish()
+        }
+      }
+      this.child.stdout!.setEncoding('utf8').on('data', (s: string) => take(s, true))
+      this.child.stderr!.setEncoding('utf8').on('data', (s: string) => take(s, false))
+      this.child.once('error', err => finish(new Error(`cannot start the dfs daemon: ${err.message}`)))
+      void this.exited.then(() =>
+        setTimeout(() => finish(new Error(`the dfs daemon exited before mounting (${this.exitText()}); log: ${this.logPath}\n${this.lastLines()}`)), 50),
+      )
+    })
+  }
+
+  exitText(): string {
+    const s = this.status
+    if (!s) return 'running'
+    return s.signal ? `signal ${s.signal}` : `exit code ${s.code}`
+  }
+
+  /** The last lines the daemon wrote (for error messages). */
+  lastLines(n = 20): string {
+    return this.tail.slice(-n).join('').trimEnd().split('\n').map(line => `  | ${line}`).join('\n')
+  }
+
+  /** Peak and current resident set size in bytes (VmHWM, VmRSS), or null once it has exited. */
+  memory(): { hwm: number; rss: number } | null {
+    if (!this.running) return null
+    try {
+      const status = readFileSync(`/proc/${this.pid}/status`, 'utf8')
+      const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024
+      return { hwm: kb('VmHWM'), rss: kb('VmRSS') }
+    } catch {
+      return null
+    }
+  }
+
+  /** Reset VmHWM to the current RSS (Linux >= 4.0: write 5 to clear_refs), so a phase's peak is its own. */
+  resetPeak(): boolean {
+    if (!this.running) return false
+    try {
+      writeFileSync(`/proc/${this.pid}/clear_refs`, '5')
+      return true
+    } catch {
+      return false
+    }
+  }
+
+  /** SIGTERM, wait for exit (SIGKILL after the grace time), then make sure nothing is left mounted. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      if (this.running) {
+        this.child.kill('SIGTERM')
+        if (!(await this.waitExit(STOP_GRACE_MS))) {
+          process.stderr.write(`bench: the dfs daemon (pid ${this.pid}) did not exit within ${STOP_GRACE_MS / 1000} s of SIGTERM; killing it\n`)
+          this.child.kill('SIGKILL')
+          await this.waitExit(10_000)
+        }
+      }
+      await new Promise<void>(resolve => this.log.end(resolve))
+      await unmountIfMounted(this.config.mountpoint)
+    })()
+    return this.stopping
+  }
+
+  /** SIGKILL (second Ctrl-C): no grace. */
+  kill(): void {
+    if (this.running) this.child.kill('SIGKILL')
+  }
+
+  private async waitExit(ms: number): Promise<boolean> {
+    if (!this.running) return true
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<boolean>(resolve => (timer = setTimeout(resolve, ms, false)))
+    try {
+      return await Promise.race([this.exited.then(() => true), timeout])
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+}
+
+// ---- the mount table -----------------------------------------------------------------------------
+
+export interface MountInfo {
+  /** major:minor of the mount (its backing_dev_info in /sys/class/bdi). */
+  device: string
+  options: string
+  fstype: string
+}
+
+/** The mount at exactly `path` from /proc/self/mountinfo (the mount point itself is never touched). */
+export async function mountInfo(path: string): Promise<MountInfo | undefined> {
+  const text = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '')
+  let found: MountInfo | undefined
+  for (const line of text.split('\n')) {
+    const [pre, post] = line.split(' - ')
+    if (!pre || !post) continue
+    const f = pre.split(' ')
+    const mnt = (f[4] ?? '').replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)))
+    if (mnt === path) found = { device: f[2] ?? '', options: `${f[5] ?? ''} (super: ${post.split(' ')[2] ?? ''})`, fstype: post.split(' ')[0] ?? '' }
+  }
+  return found
+}
+
+export async function unmountIfMounted(path: string): Promise<void> {
+  if (!(await mountInfo(path))) return
+  const r = await run('fusermount', ['-uz', path], { allowFailure: true, cleanup: true, timeoutMs: 10_000 }).catch(() => null)
+  if (!r || r.code !== 0) await run('fusermount3', ['-uz', path], { allowFailure: true, cleanup: true, timeoutMs: 10_000 }).catch(() => null)
+  if (await mountInfo(path)) await run('umount', ['-l', path], { allowFailure: true, cleanup: true, timeoutMs: 10_000 }).catch(() => null)
+}

@@ -1,0 +1,443 @@
+// `npm run bench`: dfs beside the native disk it runs on, measured back to back in one run.
+//
+//   npm run bench                          1 GiB, 1 run
+//   npm run bench -- --size 256M           a quick run
+//   npm run bench -- --runs 3              medians of 3
+//
+// A fresh work folder on the project's disk (<repo>/.bench/run-*, gitignored) holds a native folder
+// and a dfs cluster (3 local-folder nodes, 2 replicas, default chunk size, default --cache/--dirty),
+// mounted by a real `dfs mount --foreground` daemon. Each figure is measured with real tools as
+// separate processes (dd, ls, a node script), native first, then dfs. Everything is removed at the
+// end, also on error or Ctrl-C. How to read the output: docs/bench.md.
+
+import { mkdir, rm, readFile, rmdir } from 'node:fs/promises'
+import { basename, dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { parseSize } from '../util/size.js'
+import { DfsDaemon, type DaemonConfig, mountInfo, unmountIfMounted } from './daemon.js'
+import { describeMachine, diskOf, dropCaches, gib, isRoot, makeWorkDir, mib, type WorkDir } from './machine.js'
+import { abortChildren, BenchAborted, describe, run, sleep } from './proc.js'
+import { fmt, median, type Row, renderRows, type Verdict } from './report.js'
+
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
+const CREATE_SCRIPT = join(REPO_ROOT, 'dist', 'bench', 'createFiles.js')
+const MiB = 2 ** 20
+const GiB = 2 ** 30
+const REPLICAS = 2
+const NODES = 3
+/** Tools print the same way whatever the user's locale (and ls sorts the same on both sides). */
+const TOOL_ENV = { ...process.env, LC_ALL: 'C' }
+
+// Targets from the issue.
+const TARGET_WRITE_RATIO = 0.4
+const TARGET_READ_RATIO = 0.6
+const TARGET_CREATES_PER_S = 1000
+const TARGET_RSS_BASE = 300 * MiB
+
+interface Options {
+  runs: number
+  size: number
+  files: number
+  fileSize: number
+  dir?: string
+  keep: boolean
+  cpuProf: boolean
+  cache?: string
+  dirty?: string
+}
+
+const USAGE = `usage: npm run bench -- [options]
+
+  --runs <n>        repeat every measurement n times and show the median (default 1)
+  --size <size>     size of the sequential write/read file, a multiple of 1M (default 1G)
+  --files <n>       number of 4 KiB files to create and list (default 2000)
+  --dir <folder>    where to make the work folder (default <repo>/.bench/, which must not be tmpfs)
+  --cache <size>    pass --cache to dfs mount (default: the CLI's default)
+  --dirty <size>    pass --dirty to dfs mount (default: the CLI's default)
+  --cpu-prof        write a V8 CPU profile of every dfs daemon (node --cpu-prof), kept beside the work folder
+  --keep            keep the work folder (data, daemon logs) instead of removing it
+  -h, --help        this text
+
+Run as root: the cold read drops the kernel's caches (echo 3 > /proc/sys/vm/drop_caches).`
+
+function parseOptions(argv: string[]): Options | null {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      runs: { type: 'string' },
+      size: { type: 'string' },
+      files: { type: 'string' },
+      dir: { type: 'string' },
+      cache: { type: 'string' },
+      dirty: { type: 'string' },
+      'cpu-prof': { type: 'boolean' },
+      keep: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  })
+  if (values.help) return null
+  const runs = Number(values.runs ?? '1')
+  if (!Number.isInteger(runs) || runs < 1 || runs > 100) throw new Error(`--runs must be a whole number from 1 to 100, not "${values.runs}"`)
+  const size = parseSize(values.size ?? '1G', '--size')
+  if (size % MiB !== 0) throw new Error(`--size must be a whole number of MiB (dd bs=1M), not ${size} bytes`)
+  const files = Number(values.files ?? '2000')
+  if (!Number.isInteger(files) || files < 1 || files > 1_000_000) throw new Error(`--files must be a whole number from 1 to 1000000, not "${values.files}"`)
+  if (values.cache) parseSize(values.cache, '--cache')
+  if (values.dirty) parseSize(values.dirty, '--dirty')
+  return {
+    runs, size, files, fileSize: 4096,
+    dir: values.dir === undefined ? undefined : resolve(values.dir),
+    keep: values.keep ?? false,
+    cpuProf: values['cpu-prof'] ?? false,
+    cache: values.cache,
+    dirty: values.dirty,
+  }
+}
+
+function sizeLabel(bytes: number): string {
+  return bytes % GiB === 0 ? `${bytes / GiB} GiB` : `${bytes / MiB} MiB`
+}
+
+const t0 = Date.now()
+const progress = (message: string) => process.stderr.write(`bench: [${((Date.now() - t0) / 1000).toFixed(1).padStart(6)} s] ${message}\n`)
+
+/** The defaults `dfs mount --help` shows for --cache and --dirty (what a user gets without the flags). */
+async function cliDefaults(): Promise<{ cache: string; dirty: string }> {
+  const r = await run(process.execPath, [join(REPO_ROOT, 'bin', 'dfs.js'), 'mount', '--help'], { allowFailure: true, env: TOOL_ENV })
+  const text = r.stdout.replace(/\s+/g, ' ')
+  const find = (flag: string) => new RegExp(`${flag} <size> .*?\\(default: "([^"]+)"\\)`).exec(text)?.[1]
+  const cache = find('--cache')
+  const dirty = find('--dirty')
+  if (!cache || !dirty) throw new Error('cannot read the --cache/--dirty defaults from `dfs mount --help`')
+  return { cache, dirty }
+}
+
+// ---- state shared with cleanup and the signal handlers ---------------------------------------------
+
+let work: WorkDir | undefined
+let daemon: DfsDaemon | undefined
+let mountpoint: string | undefined
+let keep = false
+let signals = 0
+
+function onSignal(signal: NodeJS.Signals): void {
+  signals++
+  if (signals === 1) {
+    progress(`${signal}: stopping the measurement and cleaning up (press Ctrl-C again to force)`)
+    abortChildren(signal)
+    return
+  }
+  progress(`${signal} again: killing the daemon and unmounting without waiting`)
+  daemon?.kill()
+  void (mountpoint ? unmountIfMounted(mountpoint) : Promise.resolve()).finally(() => process.exit(130))
+}
+
+async function cleanup(): Promise<void> {
+  if (daemon) {
+    progress(`stopping the dfs daemon (pid ${daemon.pid}, SIGTERM)`)
+    await daemon.stop()
+    daemon = undefined
+  }
+  if (mountpoint) await unmountIfMounted(mountpoint)
+  if (!work) return
+  if (mountpoint && (await mountInfo(mountpoint))) {
+    progress(`${mountpoint} is still mounted; NOT removing ${work.path} (unmount it with fusermount -uz, then remove it)`)
+    return
+  }
+  if (keep) {
+    progress(`kept the work folder ${work.path} (--keep)`)
+    return
+  }
+  await rm(work.path, { recursive: true, force: true })
+  // The shared .bench/ folder goes too when nothing else is in it (another run may be using it).
+  if (basename(dirname(work.path)) === '.bench') await rmdir(dirname(work.path)).catch(() => {})
+}
+
+// ---- measurements ------------------------------------------------------------------------------------
+
+/** Bytes dd says it copied ("1073741824 bytes (1.1 GB, 1.0 GiB) copied, ..."). */
+function ddBytes(stderr: string): number {
+  return Number(/^(\d+) bytes/m.exec(stderr)?.[1] ?? NaN)
+}
+
+async function dd(args: string[], expectBytes: number): Promise<number> {
+  const r = await run('dd', [...args, 'bs=1M'], { env: TOOL_ENV })
+  const copied = ddBytes(r.stderr)
+  if (copied !== expectBytes) throw new Error(`${describe('dd', [...args, 'bs=1M'])} copied ${copied} bytes, not ${expectBytes}:\n${r.stderr.trim()}`)
+  return expectBytes / (r.ms / 1000) / 1e6 // MB/s, 10^6 bytes
+}
+
+async function createFiles(dir: string, opts: Options): Promise<{ perSecond: number; loopMs: number; processMs: number }> {
+  const r = await run(process.execPath, [CREATE_SCRIPT, dir, String(opts.files), String(opts.fileSize)])
+  const { ms } = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { ms?: number }
+  if (typeof ms !== 'number') throw new Error(`createFiles.js printed no time: ${r.stdout}`)
+  return { perSecond: opts.files / (ms / 1000), loopMs: ms, processMs: r.ms }
+}
+
+/** One untimed `ls -l` (warms caches, checks the count), then the timed one. */
+async function listFiles(dir: string, count: number): Promise<number> {
+  const warm = await run('ls', ['-l', dir], { env: TOOL_ENV })
+  const entries = warm.stdout.split('\n').filter(line => /^-/.test(line)).length
+  if (entries !== count) throw new Error(`ls -l ${dir} shows ${entries} files, not ${count}`)
+  const timed = await run('sh', ['-c', 'exec ls -l "$1" > /dev/null', 'sh', dir], { env: TOOL_ENV })
+  return timed.ms
+}
+
+interface Samples {
+  native: number[]
+  dfs: number[]
+}
+const samples = (): Samples => ({ native: [], dfs: [] })
+
+interface PhasePeak {
+  phase: string
+  bytes: number
+}
+
+// ---- the benchmark -----------------------------------------------------------------------------------
+
+async function bench(opts: Options): Promise<void> {
+  const startedAt = new Date()
+  const machine = await describeMachine()
+  const root = isRoot()
+  if (!root) progress('not running as root: the kernel caches cannot be dropped, so the "cold" read figures are WARM reads')
+  const defaults = await cliDefaults()
+  const cache = opts.cache ?? defaults.cache
+  const dirty = opts.dirty ?? defaults.dirty
+
+  work = await makeWorkDir(REPO_ROOT, opts.dir)
+  const need = opts.size * (2 + REPLICAS) + GiB
+  if (work.disk.availBytes < need) {
+    throw new Error(`${work.disk.mountedOn} has ${gib(work.disk.availBytes)} free; this run needs about ${gib(need)} ` +
+      `(source + native copy + ${REPLICAS} dfs replicas of ${sizeLabel(opts.size)}, plus slack). Try --size 256M.`)
+  }
+  const source = join(work.path, 'source.bin')
+  const native = join(work.path, 'native')
+  const cluster = join(work.path, 'dfs')
+  const nodes = Array.from({ length: NODES }, (_, i) => join(cluster, `node_${i + 1}`))
+  const meta = join(cluster, 'meta')
+  const mnt = join(cluster, 'mnt')
+  const logDir = join(work.path, 'logs')
+  for (const d of [native, ...nodes, meta, mnt, logDir]) await mkdir(d, { recursive: true })
+  const cpuProfDir = opts.cpuProf ? `${work.path}-profiles` : undefined
+  if (cpuProfDir) await mkdir(cpuProfDir, { recursive: true })
+  progress(`work folder ${work.path} (${work.disk.source} ${work.disk.fstype})`)
+
+  // The source of both writes: random bytes (no file system or chunk layer can shortcut them the
+  // way it could zeros), made once, read from the page cache by both writers.
+  progress(`making a ${sizeLabel(opts.size)} random source file`)
+  await run('dd', ['if=/dev/urandom', `of=${source}`, 'bs=1M', `count=${opts.size / MiB}`, 'iflag=fullblock'], { env: TOOL_ENV })
+
+  const config: DaemonConfig = {
+    repoRoot: REPO_ROOT, mountpoint: mnt, nodes, meta, replicas: REPLICAS,
+    cache: opts.cache, dirty: opts.dirty, logDir, cpuProfDir,
+  }
+  mountpoint = mnt
+  progress('mounting dfs')
+  daemon = await DfsDaemon.start(config)
+  const mountedLine = daemon.mountedLine
+  const fuse = await mountInfo(mnt)
+  const readAhead = fuse ? (await readFile(`/sys/class/bdi/${fuse.device}/read_ahead_kb`, 'utf8').catch(() => '?')).trim() : '?'
+
+  const write = samples()
+  const read = samples()
+  const creates = samples()
+  const ls = samples()
+  const createDetail: string[] = []
+  const peaks: PhasePeak[] = []
+  let coldNative = true
+  let coldDfs = true
+
+  const notePeak = (phase: string) => {
+    const m = daemon?.memory()
+    if (m) peaks.push({ phase, bytes: m.hwm })
+  }
+  const restartDaemon = async () => {
+    progress('restarting the dfs daemon (SIGTERM, then mount again) so its chunk cache is cold')
+    await daemon!.stop()
+    daemon = undefined
+    daemon = await DfsDaemon.start(config)
+    progress('mounted again')
+  }
+
+  const bigName = 'big.bin'
+  for (let r = 1; r <= opts.runs; r++) {
+    const tag = `run ${r}/${opts.runs}`
+
+    // 1. sequential write. Previous run's files go first (untimed), then everything is synced.
+    await rm(join(native, bigName), { force: true })
+    await run('rm', ['-f', join(mnt, bigName)])
+    await run('sync', [])
+    await run('dd', [`if=${source}`, 'of=/dev/null', 'bs=1M']) // source in the page cache for both writers
+    daemon.resetPeak()
+    const nw = await dd([`if=${source}`, `of=${join(native, bigName)}`, 'conv=fsync'], opts.size)
+    progress(`${tag}: native write ${fmt(nw)} MB/s`)
+    const dw = await dd([`if=${source}`, `of=${join(mnt, bigName)}`, 'conv=fsync'], opts.size)
+    progress(`${tag}: dfs write    ${fmt(dw)} MB/s`)
+    write.native.push(nw)
+    write.dfs.push(dw)
+    notePeak(`write (run ${r})`)
+
+    // 2. cold read: a new daemon (empty chunk cache), then sync + drop_caches right before each dd.
+    await restartDaemon()
+    coldNative = (await dropCaches()) && coldNative
+    const nr = await dd([`if=${join(native, bigName)}`, 'of=/dev/null'], opts.size)
+    progress(`${tag}: native read  ${fmt(nr)} MB/s`)
+    coldDfs = (await dropCaches()) && coldDfs
+    daemon.resetPeak()
+    const dr = await dd([`if=${join(mnt, bigName)}`, 'of=/dev/null'], opts.size)
+    progress(`${tag}: dfs read     ${fmt(dr)} MB/s`)
+    read.native.push(nr)
+    read.dfs.push(dr)
+    notePeak(`read (run ${r})`)
+
+    // 3. small files: a fresh folder per run on each side.
+    const dirName = `files-${r}`
+    await mkdir(join(native, dirName))
+    await run('mkdir', [join(mnt, dirName)])
+    await run('sync', [])
+    daemon.resetPeak()
+    const nc = await createFiles(join(native, dirName), opts)
+    progress(`${tag}: native creates ${fmt(nc.perSecond, 0)} files/s`)
+    const dc = await createFiles(join(mnt, dirName), opts)
+    progress(`${tag}: dfs creates    ${fmt(dc.perSecond, 0)} files/s`)
+    creates.native.push(nc.perSecond)
+    creates.dfs.push(dc.perSecond)
+    createDetail.push(`run ${r}: loop ${fmt(nc.loopMs, 0)} / ${fmt(dc.loopMs, 0)} ms, whole process ${fmt(nc.processMs, 0)} / ${fmt(dc.processMs, 0)} ms (native / dfs)`)
+
+    // 4. ls -l of those files, caches warm.
+    const nl = await listFiles(join(native, dirName), opts.files)
+    const dl = await listFiles(join(mnt, dirName), opts.files)
+    progress(`${tag}: ls -l native ${fmt(nl)} ms, dfs ${fmt(dl)} ms`)
+    ls.native.push(nl)
+    ls.dfs.push(dl)
+    notePeak(`create + ls (run ${r})`)
+  }
+
+  // 5. memory: the highest VmHWM seen (each phase's peak was read at its end).
+  const peak = peaks.reduce<PhasePeak>((best, p) => (p.bytes > best.bytes || Number.isNaN(best.bytes) ? p : best), { phase: '—', bytes: NaN })
+  const rssTarget = TARGET_RSS_BASE + parseSize(cache, '--cache')
+
+  // ---- the report --------------------------------------------------------------------------------
+  const ratio = (value: number) => (Number.isFinite(value) ? `${value.toFixed(2)}×` : '—')
+  const verdict = (ok: boolean): Verdict => (ok ? 'PASS' : 'MISS')
+  const m = {
+    write: { native: median(write.native), dfs: median(write.dfs) },
+    read: { native: median(read.native), dfs: median(read.dfs) },
+    creates: { native: median(creates.native), dfs: median(creates.dfs) },
+    ls: { native: median(ls.native), dfs: median(ls.dfs) },
+  }
+  const writeRatio = m.write.dfs / m.write.native
+  const readRatio = m.read.dfs / m.read.native
+  const readLabel = coldNative && coldDfs ? 'cold read' : 'read (WARM: caches not dropped)'
+  const rows: Row[] = [
+    {
+      figure: `sequential write ${sizeLabel(opts.size)}, MB/s`,
+      native: fmt(m.write.native, 0), dfs: fmt(m.write.dfs, 0), ratio: ratio(writeRatio),
+      target: `≥ ${TARGET_WRITE_RATIO.toFixed(2)}× native`, result: verdict(writeRatio >= TARGET_WRITE_RATIO),
+    },
+    {
+      figure: `${readLabel} ${sizeLabel(opts.size)}, MB/s`,
+      native: fmt(m.read.native, 0), dfs: fmt(m.read.dfs, 0), ratio: ratio(readRatio),
+      target: `≥ ${TARGET_READ_RATIO.toFixed(2)}× native`, result: coldNative && coldDfs ? verdict(readRatio >= TARGET_READ_RATIO) : '—',
+    },
+    {
+      figure: `create ${fmt(opts.files, 0)} × 4 KiB files, files/s`,
+      native: fmt(m.creates.native, 0), dfs: fmt(m.creates.dfs, 0), ratio: ratio(m.creates.dfs / m.creates.native),
+      target: `dfs ≥ ${fmt(TARGET_CREATES_PER_S, 0)} files/s`, result: verdict(m.creates.dfs >= TARGET_CREATES_PER_S),
+    },
+    {
+      figure: `ls -l of ${fmt(opts.files, 0)} files (warm), ms`,
+      native: fmt(m.ls.native, 1), dfs: fmt(m.ls.dfs, 1), ratio: ratio(m.ls.native / m.ls.dfs),
+      target: '—', result: '—',
+    },
+    {
+      figure: 'dfs daemon peak RSS (VmHWM), MiB',
+      native: '—', dfs: fmt(peak.bytes / MiB, 0), ratio: '—',
+      target: `≤ ${fmt(rssTarget / MiB, 0)} MiB (300 + --cache ${cache})`, result: verdict(peak.bytes <= rssTarget),
+    },
+  ]
+
+  const diskNow = await diskOf(work.path)
+  const out: string[] = []
+  out.push('')
+  out.push(`dfs benchmark, ${startedAt.toISOString()}`)
+  out.push(`machine  ${machine.cpus} CPUs (nproc; ${machine.cpuModel}), ${gib(machine.memBytes)} RAM, ${machine.distro}, kernel ${machine.kernel}, node ${machine.node}`)
+  out.push(`disk     ${work.disk.source} (${work.disk.fstype}) on ${work.disk.mountedOn}: ${gib(work.disk.sizeBytes)}, ${gib(work.disk.availBytes)} free at start, ${gib(diskNow.availBytes)} at the end`)
+  out.push(`         native folder and all dfs node folders are on it: ${work.path} (${work.why})`)
+  out.push(`dfs      ${NODES} local-folder nodes, ${REPLICAS} replicas, default chunk size; --cache ${cache}, --dirty ${dirty}` +
+    `${opts.cache || opts.dirty ? '' : ' (the CLI defaults)'}`)
+  out.push(`         ${mountedLine.replace(/, metadata in [^)]*\)/, ')')}`)
+  out.push(`         FUSE mount options: ${fuse?.options ?? '?'}; read_ahead_kb ${readAhead}`)
+  out.push(`runs     ${opts.runs} (median shown), write/read file ${sizeLabel(opts.size)}, ${fmt(opts.files, 0)} files of 4 KiB`)
+  out.push('')
+  out.push('dfs vs native: throughput figures are dfs ÷ native, times are native ÷ dfs; 1.00× = as fast as native, higher is better')
+  out.push(renderRows(rows))
+  out.push('')
+  out.push('how each figure is taken (native first, then dfs, back to back):')
+  out.push(`  write   dd if=<random ${sizeLabel(opts.size)} file, in page cache> of=<target> bs=1M conv=fsync; MB/s = 10^6 bytes/s from dd's wall time`)
+  out.push(coldNative && coldDfs
+    ? `  read    dd if=<target> of=/dev/null bs=1M right after sync; echo 3 > /proc/sys/vm/drop_caches; the dfs daemon was restarted before the read, so its --cache is empty too`
+    : `  read    NOT cold: drop_caches was not possible (${root ? 'refused by the kernel/container' : 'not root'}); the daemon was still restarted (its own cache is empty)`)
+  out.push(`  create  one node process writing the files one after another (writeFileSync: open O_CREAT|O_TRUNC, one 4 KiB write, close; no fsync); timed around the loop, node start-up excluded`)
+  out.push(`  ls -l   LC_ALL=C ls -l <dir> > /dev/null, wall time of the process, right after an untimed ls -l of the same folder`)
+  out.push(`  RSS     highest VmHWM of the daemon, read at the end of each phase (peak reset between phases); peak in: ${peak.phase}`)
+  if (peaks.length) out.push(`          by phase: ${peaks.map(p => `${p.phase} ${fmt(p.bytes / MiB, 0)}`).join(', ')} MiB`)
+  if (opts.runs > 1) {
+    out.push('')
+    out.push('every run (native / dfs):')
+    const list = (s: Samples, d?: number) => s.native.map((v, i) => `${fmt(v, d)} / ${fmt(s.dfs[i], d)}`).join('   ')
+    out.push(`  write MB/s     ${list(write, 0)}`)
+    out.push(`  read MB/s      ${list(read, 0)}`)
+    out.push(`  creates/s      ${list(creates, 0)}`)
+    out.push(`  ls -l ms       ${list(ls, 1)}`)
+  }
+  out.push(`  creates: ${createDetail.join('; ')}`)
+  if (cpuProfDir) out.push(`CPU profiles of the daemons (open in Chrome DevTools or speedscope): ${cpuProfDir}`)
+  if (opts.keep) out.push(`daemon logs: ${logDir}`)
+  console.log(out.join('\n'))
+}
+
+// ---- entry point -------------------------------------------------------------------------------------
+
+async function main(): Promise<number> {
+  let opts: Options | null
+  try {
+    opts = parseOptions(process.argv.slice(2))
+  } catch (err) {
+    console.error(`bench: ${(err as Error).message}\n\n${USAGE}`)
+    return 2
+  }
+  if (!opts) {
+    console.log(USAGE)
+    return 0
+  }
+  keep = opts.keep
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+  process.on('SIGHUP', onSignal)
+  try {
+    await bench(opts)
+    return 0
+  } catch (err) {
+    if (err instanceof BenchAborted) {
+      progress(`interrupted (${err.message})`)
+      return 130
+    }
+    console.error(`bench: ${(err as Error).message}`)
+    if (daemon) console.error(`bench: the daemon's last lines (${daemon.logPath}):\n${daemon.lastLines()}`)
+    return 1
+  } finally {
+    try {
+      await cleanup()
+    } catch (err) {
+      console.error(`bench: cleaning up failed: ${(err as Error).message}${work ? ` (work folder ${work.path})` : ''}`)
+    }
+  }
+}
+
+process.exitCode = await main()
+// Give a second Ctrl-C handler nothing to race with.
+await sleep(0)
