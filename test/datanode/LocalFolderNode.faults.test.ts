@@ -57,7 +57,7 @@ describe('openNodeFolder on a read-only file system', () => {
     vi.mocked(fsp.writeFile).mockRejectedValueOnce(Object.assign(new Error('EROFS: read-only file system'), { code: 'EROFS' }))
     await expect(openNodeFolder(dir, { clusterId: 'c', create: true })).rejects.toMatchObject({
       code: 'NODE_FOLDER_INVALID',
-      message: `node folder ${dir} is not writable (EROFS)`,
+      message: `node folder ${dir} is not writable (EROFS); make it writable or pass another folder`,
     })
     expect(await fsp.readdir(dir)).toEqual([])
   })

@@ -62,7 +62,7 @@ describe('openNodeFolder', () => {
     await writeFile(file, '')
     await expect(openNodeFolder(file, { clusterId: 'c1', create: true })).rejects.toMatchObject({
       code: 'NODE_FOLDER_INVALID',
-      message: `node folder ${file} is not a directory`,
+      message: `node folder ${file} is not a directory; pass a folder (an empty one becomes a new node)`,
     })
   })
 
@@ -104,7 +104,7 @@ describe('openNodeFolder', () => {
     await openNodeFolder(dir, { clusterId: 'cluster-a', create: true })
     await expect(openNodeFolder(dir, { clusterId: 'cluster-b', create: true })).rejects.toMatchObject({
       code: 'META_FOREIGN',
-      message: `node folder ${dir} belongs to cluster cluster-a, not cluster-b`,
+      message: `node folder ${dir} belongs to cluster cluster-a, not cluster-b; pass the --meta folder of that cluster, or an empty folder for a new node`,
     })
   })
 
@@ -134,7 +134,7 @@ describe('openNodeFolder', () => {
       await openNodeFolder(dir, { clusterId: 'old', create: true })
       await expect(checkNodeFolder(dir, { clusterId: undefined })).rejects.toMatchObject({
         code: 'META_FOREIGN',
-        message: `node folder ${dir} belongs to cluster old, not the new cluster being created`,
+        message: `node folder ${dir} belongs to cluster old, not the new cluster being created; pass the --meta folder of that cluster, or an empty folder for a new node`,
       })
     })
 

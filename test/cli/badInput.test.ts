@@ -1,0 +1,296 @@
+// Bad input to the dfs command: every case prints exactly one line on stderr, starting `dfs`, that
+// names the problem and the fix, exits non-zero (1, or 2 for a flag the parser does not know), and
+// changes nothing: the meta and node folders involved are byte-for-byte the same afterwards (names,
+// types, modes, sizes and contents; directory times are not compared, as a write probe that is
+// removed again touches them), and nothing is left mounted.
+//
+// `dfs mount` cases run both ways users start it: in the background (the default, where the daemon
+// is a detached child whose error the parent passes on) and with --foreground.
+
+import { createHash } from 'node:crypto'
+import { mkdir, readFile, readdir, lstat, writeFile } from 'node:fs/promises'
+import { join, relative } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type Cluster, DFS_BIN, REPO_ROOT, isMounted, makeCluster, stopAllAfterAll, stopAllDfs } from '../helpers/mount.js'
+import { run } from '../helpers/run.js'
+import { makeTempDir } from '../helpers/tmp.js'
+
+stopAllAfterAll()
+
+const root = makeTempDir('dfs-cli-bad-').path
+const env = { DFS_RUNTIME_DIR: join(root, 'runtime') }
+
+function dfs(args: string[]) {
+  return run(process.execPath, [DFS_BIN, ...args], { cwd: REPO_ROOT, env, timeout: 60_000 })
+}
+
+/** Every entry below the given folders: path, type, mode, size and a hash of the contents. */
+async function listing(folders: string[]): Promise<string[]> {
+  const out: string[] = []
+  const walk = async (top: string, dir: string): Promise<void> => {
+    let info
+    try {
+      info = await lstat(dir)
+    } catch {
+      out.push(`${dir} (missing)`)
+      return
+    }
+    const rel = `${top}:${relative(top, dir) || '.'}`
+    if (info.isDirectory()) {
+      out.push(`${rel} dir ${info.mode.toString(8)}`)
+      for (const name of (await readdir(dir)).sort()) await walk(top, join(dir, name))
+    } else if (info.isFile()) {
+      const hash = createHash('sha256').update(await readFile(dir)).digest('hex').slice(0, 16)
+      out.push(`${rel} file ${info.mode.toString(8)} ${info.size} ${hash}`)
+    } else {
+      out.push(`${rel} other ${info.mode.toString(8)}`)
+    }
+  }
+  for (const folder of folders) await walk(folder, folder)
+  return out
+}
+
+// ---- the folders the cases use -------------------------------------------------------------------
+
+/** An existing cluster: 2 replicas, 64 KiB chunks, one file; unmounted. */
+let made: Cluster
+/** Another existing cluster (default settings); unmounted. */
+let other: Cluster
+/** Empty folders for a cluster that does not exist yet. */
+let fresh: Cluster
+/** A cluster mounted by a background `dfs mount` for the whole file, and its log. */
+let live: Cluster
+let liveLog: string
+let livePid: number | undefined
+const roBind = join(root, 'read-only-node')
+const aFile = join(root, 'a-file')
+const notEmpty = join(root, 'not-empty')
+const newerMeta = join(root, 'meta-format-99')
+
+beforeAll(async () => {
+  made = makeCluster(3, 'dfs-cli-made-')
+  other = makeCluster(3, 'dfs-cli-other-')
+  fresh = makeCluster(3, 'dfs-cli-fresh-')
+  live = makeCluster(3, 'dfs-cli-live-')
+
+  const a = await made.start({ replicas: 2, chunkSize: '64k', extraArgs: ['--cache', '1M'] })
+  await writeFile(join(root, 'payload'), 'some bytes\n')
+  expect((await run('cp', [join(root, 'payload'), join(made.mnt, 'payload')])).code).toBe(0)
+  await a.stop()
+  const b = await other.start()
+  await b.stop()
+
+  // The user's way: `dfs mount` without --foreground returns once the background daemon has mounted.
+  const started = await dfs(['mount', live.mnt, '--nodes', live.nodes.join(','), '--meta', live.meta, '--cache', '1M'])
+  expect(started.code, started.stderr).toBe(0)
+  liveLog = /; log: (.*)$/m.exec(started.stdout)?.[1] ?? ''
+  expect(liveLog, started.stdout).not.toBe('')
+  for (const name of await readdir(env.DFS_RUNTIME_DIR)) {
+    if (!name.endsWith('.json')) continue
+    const record = JSON.parse(await readFile(join(env.DFS_RUNTIME_DIR, name), 'utf8')) as { pid: number; mountpoint: string }
+    if (record.mountpoint === live.mnt) livePid = record.pid
+  }
+  expect(livePid).toBeDefined()
+
+  await writeFile(aFile, 'not a folder\n')
+  await mkdir(notEmpty)
+  await writeFile(join(notEmpty, 'keep-me'), 'precious\n')
+  // Root ignores permission bits, so a read-only bind mount is what makes a folder unwritable here.
+  await mkdir(roBind)
+  const bind = await run('mount', ['--bind', '-o', 'ro', roBind, roBind])
+  expect(bind.code, bind.stderr).toBe(0)
+  expect((await run('cp', ['-a', made.meta, newerMeta])).code).toBe(0)
+  const format = JSON.parse(await readFile(join(newerMeta, 'format.json'), 'utf8')) as { format: number }
+  format.format = 99
+  await writeFile(join(newerMeta, 'format.json'), JSON.stringify(format, null, 2))
+}, 120_000)
+
+afterAll(async () => {
+  // The background daemon is not one the helpers started: stop it the user's way, then by its pid.
+  if (isMounted(live.mnt)) await dfs(['unmount', live.mnt])
+  if (livePid !== undefined) {
+    // Still running (its pid not reused by something else: the command line names its mount point).
+    const cmdline = await readFile(`/proc/${livePid}/cmdline`, 'utf8').catch(() => '')
+    if (cmdline.includes(live.mnt)) process.kill(livePid, 'SIGKILL')
+  }
+  await stopAllDfs()
+  if (isMounted(roBind)) await run('umount', [roBind])
+  // Anything a broken case mounted: stopAllAfterAll's cleanup unmounts below the temp folders.
+}, 60_000)
+
+// ---- the cases -----------------------------------------------------------------------------------
+
+interface Case {
+  name: string
+  args: () => string[]
+  /** Exit code: 1, or 2 for an unknown flag. */
+  exit?: number
+  problem: RegExp
+  fix: RegExp
+  /** The error code the line ends with, `[CODE]`; undefined for commander's own messages. */
+  tag?: string
+  /** Folders that must not change. */
+  watch: () => string[]
+  /** Mount points that must not end up mounted. */
+  notMounted?: () => string[]
+  /** Only `dfs mount` cases run in the foreground too. */
+  mount?: boolean
+}
+
+const nodes = (c: Cluster) => c.nodes.join(',')
+const freshFolders = () => [...fresh.nodes, fresh.meta, fresh.mnt]
+
+const cases: Case[] = [
+  {
+    name: 'mount point missing',
+    args: () => ['mount', join(root, 'no-such-mnt'), '--nodes', nodes(fresh), '--meta', fresh.meta],
+    problem: /mount point \S*no-such-mnt does not exist/, fix: /mkdir -p \S*no-such-mnt/, tag: 'MOUNTPOINT_INVALID',
+    watch: () => [...freshFolders(), join(root, 'no-such-mnt')], mount: true,
+  },
+  {
+    name: 'mount point is not a directory',
+    args: () => ['mount', aFile, '--nodes', nodes(fresh), '--meta', fresh.meta],
+    problem: /mount point \S*a-file is not a directory/, fix: /pass an empty folder/, tag: 'MOUNTPOINT_INVALID',
+    watch: () => [...freshFolders(), aFile], mount: true,
+  },
+  {
+    name: 'mount point is not empty',
+    args: () => ['mount', notEmpty, '--nodes', nodes(fresh), '--meta', fresh.meta],
+    problem: /mount point \S*not-empty is not empty/, fix: /pass an empty folder/, tag: 'MOUNTPOINT_INVALID',
+    watch: () => [...freshFolders(), notEmpty], notMounted: () => [notEmpty], mount: true,
+  },
+  {
+    name: 'mount point already mounted by a running dfs',
+    args: () => ['mount', live.mnt, '--nodes', nodes(fresh), '--meta', fresh.meta],
+    problem: /\S*mnt is already mounted \(fuse\.dfs\)/, fix: /dfs unmount \S*mnt|pick another folder/, tag: 'MOUNTPOINT_INVALID',
+    watch: () => freshFolders(), mount: true,
+  },
+  {
+    name: 'a node folder missing',
+    args: () => ['mount', fresh.mnt, '--nodes', `${fresh.nodes[0]},${fresh.nodes[1]},${join(root, 'no-such-node')}`, '--meta', fresh.meta],
+    problem: /node folder \S*no-such-node does not exist/, fix: /mkdir -p \S*no-such-node/, tag: 'NODE_FOLDER_INVALID',
+    watch: () => [...freshFolders(), join(root, 'no-such-node')], mount: true,
+  },
+  {
+    name: 'a node folder that is a file',
+    args: () => ['mount', fresh.mnt, '--nodes', `${fresh.nodes[0]},${fresh.nodes[1]},${aFile}`, '--meta', fresh.meta],
+    problem: /node folder \S*a-file is not a directory/, fix: /pass a folder/, tag: 'NODE_FOLDER_INVALID',
+    watch: () => [...freshFolders(), aFile], mount: true,
+  },
+  {
+    name: 'a node folder that is not writable (read-only mount)',
+    args: () => ['mount', fresh.mnt, '--nodes', `${fresh.nodes[0]},${fresh.nodes[1]},${roBind}`, '--meta', fresh.meta],
+    problem: /node folder \S*read-only-node is not writable \(EROFS\)/, fix: /make it writable or pass another folder/, tag: 'NODE_FOLDER_INVALID',
+    watch: () => [...freshFolders(), roBind], mount: true,
+  },
+  {
+    name: 'fewer node folders than --replicas',
+    args: () => ['mount', fresh.mnt, '--nodes', `${fresh.nodes[0]},${fresh.nodes[1]}`, '--meta', fresh.meta, '--replicas', '3'],
+    problem: /2 node folders cannot hold 3 replicas/, fix: /pass at least 3 folders to --nodes or lower --replicas/, tag: 'NOT_ENOUGH_NODES',
+    watch: freshFolders, mount: true,
+  },
+  {
+    name: 'node folders of cluster A with the meta folder of cluster B',
+    args: () => ['mount', fresh.mnt, '--nodes', nodes(made), '--meta', other.meta],
+    problem: /node folder \S*node_1 belongs to cluster \S+, not \S+/, fix: /pass the --meta folder of that cluster/, tag: 'META_FOREIGN',
+    watch: () => [...made.nodes, made.meta, ...other.nodes, other.meta, fresh.mnt], mount: true,
+  },
+  {
+    name: 'node folders of an existing cluster with a new, empty meta folder',
+    args: () => ['mount', fresh.mnt, '--nodes', nodes(made), '--meta', fresh.meta],
+    problem: /node folder \S*node_1 belongs to cluster \S+, not the new cluster being created/, fix: /pass the --meta folder of that cluster/, tag: 'META_FOREIGN',
+    watch: () => [...made.nodes, made.meta, fresh.meta, fresh.mnt], mount: true,
+  },
+  {
+    name: 'a meta folder of a newer format',
+    args: () => ['mount', fresh.mnt, '--meta', newerMeta],
+    problem: /metadata in \S*meta-format-99 has format 99; this dfs understands up to 1/, fix: /upgrade dfs/, tag: 'META_TOO_NEW',
+    watch: () => [newerMeta, ...made.nodes, fresh.mnt], mount: true,
+  },
+  {
+    name: 'an unknown flag',
+    args: () => ['mount', fresh.mnt, '--nodes', nodes(fresh), '--meta', fresh.meta, '--replica', '2'],
+    exit: 2, problem: /unknown option '--replica'/, fix: /--replicas\?|see dfs mount --help/,
+    watch: freshFolders, mount: true,
+  },
+  {
+    name: 'a required flag left out (--meta)',
+    args: () => ['mount', fresh.mnt, '--nodes', nodes(fresh)],
+    exit: 2, problem: /required option '--meta <dir>' not specified/, fix: /see dfs mount --help/,
+    watch: freshFolders,
+  },
+  {
+    name: 'an unknown command',
+    args: () => ['mout', fresh.mnt],
+    exit: 2, problem: /unknown command 'mout'/, fix: /Did you mean mount\?/,
+    watch: freshFolders,
+  },
+  {
+    name: 'a malformed size',
+    args: () => ['mount', fresh.mnt, '--nodes', nodes(fresh), '--meta', fresh.meta, '--chunk-size', '12q'],
+    problem: /--chunk-size "12q" is not a size/, fix: /write it like 4M/, tag: 'BAD_ARGUMENT',
+    watch: freshFolders, mount: true,
+  },
+  {
+    name: 'a chunk size that is not a power of two',
+    args: () => ['mount', fresh.mnt, '--nodes', nodes(fresh), '--meta', fresh.meta, '--chunk-size', '100k'],
+    problem: /--chunk-size must be a power of two between 64K and 256M, not 102400 bytes/, fix: /power of two/, tag: 'BAD_ARGUMENT',
+    watch: freshFolders, mount: true,
+  },
+  {
+    name: '--replicas 3 on a cluster created with 2',
+    args: () => ['mount', made.mnt, '--meta', made.meta, '--replicas', '3'],
+    problem: /this cluster keeps 2 replicas \(set when it was created\)/, fix: /drop --replicas or pass --replicas 2/, tag: 'SETTING_CONFLICT',
+    watch: () => [...made.nodes, made.meta, made.mnt], notMounted: () => [made.mnt], mount: true,
+  },
+  {
+    name: 'another --chunk-size on a cluster created with 64k',
+    args: () => ['mount', made.mnt, '--nodes', nodes(made), '--meta', made.meta, '--chunk-size', '1M'],
+    problem: /this cluster uses 65536-byte chunks/, fix: /drop --chunk-size or pass --chunk-size 65536/, tag: 'SETTING_CONFLICT',
+    watch: () => [...made.nodes, made.meta, made.mnt], notMounted: () => [made.mnt], mount: true,
+  },
+  {
+    name: 'dfs unmount where nothing is mounted',
+    args: () => ['unmount', fresh.mnt],
+    problem: /nothing from dfs is mounted at \S*mnt/, fix: /findmnt -t fuse\.dfs/, tag: 'NOT_MOUNTED',
+    watch: freshFolders,
+  },
+  {
+    name: 'dfs unmount of a folder that does not exist',
+    args: () => ['unmount', join(root, 'no-such-mnt')],
+    problem: /nothing from dfs is mounted at \S*no-such-mnt/, fix: /findmnt -t fuse\.dfs/, tag: 'NOT_MOUNTED',
+    watch: () => [join(root, 'no-such-mnt')],
+  },
+]
+
+const runs = cases.flatMap(c => (c.mount ? [{ ...c, mode: 'background' }, { ...c, mode: 'foreground' }] : [{ ...c, mode: '' }]))
+
+describe('bad input: one line naming the problem and the fix, a non-zero exit, nothing changed', () => {
+  it.each(runs)('$name $mode', async c => {
+    const watched = c.watch()
+    const before = await listing(watched)
+    const liveLogBefore = await readFile(liveLog, 'utf8')
+    const args = c.args().concat(c.mode === 'foreground' ? ['--foreground'] : [])
+
+    const r = await dfs(args)
+
+    const shown = `$ dfs ${args.join(' ')}\nexit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`
+    expect(r.code, shown).toBe(c.exit ?? 1)
+    expect(r.stdout, shown).toBe('')
+    const lines = r.stderr.trimEnd().split('\n')
+    expect(lines, shown).toHaveLength(1)
+    const line = lines[0]
+    expect(line, shown).toMatch(/^dfs[ :]/)
+    expect(line, shown).toMatch(c.problem)
+    expect(line, shown).toMatch(c.fix)
+    if (c.tag) expect(line.match(/\[[A-Z0-9_]+\]/g), shown).toEqual([`[${c.tag}]`])
+    else expect(line, shown).not.toMatch(/\[[A-Z0-9_]+\]/)
+
+    expect(await listing(watched), `${shown}\nchanged the folders it was given`).toEqual(before)
+    for (const mnt of [fresh.mnt, ...(c.notMounted?.() ?? [])]) expect(isMounted(mnt), `${mnt} mounted`).toBe(false)
+    // The running background daemon was left alone, its log included.
+    expect(isMounted(live.mnt)).toBe(true)
+    expect((await readFile(liveLog, 'utf8')).startsWith(liveLogBefore), 'the running daemon\'s log was clobbered').toBe(true)
+    expect((await run('stat', [live.mnt])).code).toBe(0)
+  })
+})
