@@ -155,6 +155,19 @@ export class DfsDaemon {
     }
   }
 
+  /**
+   * CPU seconds used so far (user + system), by the whole process and by its main thread (the one
+   * JavaScript thread that answers every FUSE call), or null once it has exited.
+   */
+  cpu(): { process: number; main: number } | null {
+    if (!this.running) return null
+    try {
+      return { process: cpuSeconds(`/proc/${this.pid}/stat`), main: cpuSeconds(`/proc/${this.pid}/task/${this.pid}/stat`) }
+    } catch {
+      return null
+    }
+  }
+
   /** Reset VmHWM to the current RSS (Linux >= 4.0: write 5 to clear_refs), so a phase's peak is its own. */
   resetPeak(): boolean {
     if (!this.running) return false
@@ -228,4 +241,15 @@ export async function unmountIfMounted(path: string): Promise<void> {
   const r = await run('fusermount', ['-uz', path], { allowFailure: true, cleanup: true, timeoutMs: 10_000 }).catch(() => null)
   if (!r || r.code !== 0) await run('fusermount3', ['-uz', path], { allowFailure: true, cleanup: true, timeoutMs: 10_000 }).catch(() => null)
   if (await mountInfo(path)) await run('umount', ['-l', path], { allowFailure: true, cleanup: true, timeoutMs: 10_000 }).catch(() => null)
+}
+
+/** Clock ticks per second of /proc/<pid>/stat times (USER_HZ: 100 on every Linux architecture in use). */
+const CLK_TCK = 100
+
+/** utime + stime from a /proc stat line, in seconds (fields 14 and 15; the name in parentheses may hold spaces). */
+function cpuSeconds(statPath: string): number {
+  const text = readFileSync(statPath, 'utf8')
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ')
+  // fields[0] is field 3 (state): utime is field 14, stime field 15.
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK
 }

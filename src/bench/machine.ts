@@ -114,3 +114,21 @@ export function mib(bytes: number): string {
 export function gib(bytes: number): string {
   return `${(bytes / 2 ** 30).toFixed(1)} GiB`
 }
+
+/** The machine's CPU time so far (all CPUs, in ticks): busy = everything but idle and iowait. */
+export async function machineCpu(): Promise<{ busy: number; total: number } | null> {
+  const text = await readFile('/proc/stat', 'utf8').catch(() => '')
+  const line = text.split('\n').find(l => l.startsWith('cpu '))
+  if (!line) return null
+  const v = line.trim().split(/\s+/).slice(1).map(Number)
+  // user nice system idle iowait irq softirq steal guest guest_nice (guest time is already in user)
+  const total = v.slice(0, 8).reduce((a, b) => a + b, 0)
+  const idle = (v[3] ?? 0) + (v[4] ?? 0)
+  return { busy: total - idle, total }
+}
+
+/** Share of all CPUs busy between two machineCpu() readings, in percent. */
+export function busyPercent(a: { busy: number; total: number } | null, b: { busy: number; total: number } | null): number {
+  if (!a || !b || b.total === a.total) return NaN
+  return (100 * (b.busy - a.busy)) / (b.total - a.total)
+}

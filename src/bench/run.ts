@@ -11,12 +11,13 @@
 // end, also on error or Ctrl-C. How to read the output: docs/bench.md.
 
 import { mkdir, rm, readFile, rmdir } from 'node:fs/promises'
+import os from 'node:os'
 import { basename, dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { parseSize } from '../util/size.js'
 import { DfsDaemon, type DaemonConfig, mountInfo, unmountIfMounted } from './daemon.js'
-import { describeMachine, diskOf, dropCaches, gib, isRoot, makeWorkDir, mib, type WorkDir } from './machine.js'
+import { busyPercent, describeMachine, diskOf, dropCaches, gib, isRoot, machineCpu, makeWorkDir, type WorkDir } from './machine.js'
 import { abortChildren, BenchAborted, describe, run, sleep } from './proc.js'
 import { fmt, median, type Row, renderRows, type Verdict } from './report.js'
 
@@ -153,6 +154,7 @@ async function cleanup(): Promise<void> {
   await rm(work.path, { recursive: true, force: true })
   // The shared .bench/ folder goes too when nothing else is in it (another run may be using it).
   if (basename(dirname(work.path)) === '.bench') await rmdir(dirname(work.path)).catch(() => {})
+  progress(`unmounted, removed ${work.path}`)
 }
 
 // ---- measurements ------------------------------------------------------------------------------------
@@ -200,10 +202,15 @@ interface PhasePeak {
 
 async function bench(opts: Options): Promise<void> {
   const startedAt = new Date()
+  const loadStart = os.loadavg()
   const machine = await describeMachine()
   const root = isRoot()
   if (!root) progress('not running as root: the kernel caches cannot be dropped, so the "cold" read figures are WARM reads')
   const defaults = await cliDefaults()
+  const idleA = await machineCpu()
+  await sleep(1000)
+  const busyBefore = busyPercent(idleA, await machineCpu())
+  if (busyBefore > 15) progress(`the machine is already ${fmt(busyBefore, 0)} % busy (other processes): every figure will be skewed`)
   const cache = opts.cache ?? defaults.cache
   const dirty = opts.dirty ?? defaults.dirty
 
@@ -254,6 +261,23 @@ async function bench(opts: Options): Promise<void> {
     const m = daemon?.memory()
     if (m) peaks.push({ phase, bytes: m.hwm })
   }
+  /** The daemon's CPU time while `measure` runs: is its one JavaScript thread the limit? */
+  const cpuLines: string[] = []
+  const withDaemonCpu = async <T>(what: string, measure: () => Promise<T>): Promise<T> => {
+    const before = daemon?.cpu()
+    const machineBefore = await machineCpu()
+    const start = performance.now()
+    const result = await measure()
+    const wall = (performance.now() - start) / 1000
+    const machineAfter = await machineCpu()
+    const after = daemon?.cpu()
+    if (before && after) {
+      const main = after.main - before.main
+      cpuLines.push(`${what.padEnd(18)} daemon ${fmt(after.process - before.process)} s CPU, its main thread ${fmt(main)} s ` +
+        `= ${fmt((100 * main) / wall, 0)} % of ${fmt(wall)} s wall; all ${machine.cpus} CPUs ${fmt(busyPercent(machineBefore, machineAfter), 0)} % busy`)
+    }
+    return result
+  }
   const restartDaemon = async () => {
     progress('restarting the dfs daemon (SIGTERM, then mount again) so its chunk cache is cold')
     await daemon!.stop()
@@ -274,7 +298,7 @@ async function bench(opts: Options): Promise<void> {
     daemon.resetPeak()
     const nw = await dd([`if=${source}`, `of=${join(native, bigName)}`, 'conv=fsync'], opts.size)
     progress(`${tag}: native write ${fmt(nw)} MB/s`)
-    const dw = await dd([`if=${source}`, `of=${join(mnt, bigName)}`, 'conv=fsync'], opts.size)
+    const dw = await withDaemonCpu(`write (run ${r})`, () => dd([`if=${source}`, `of=${join(mnt, bigName)}`, 'conv=fsync'], opts.size))
     progress(`${tag}: dfs write    ${fmt(dw)} MB/s`)
     write.native.push(nw)
     write.dfs.push(dw)
@@ -287,7 +311,7 @@ async function bench(opts: Options): Promise<void> {
     progress(`${tag}: native read  ${fmt(nr)} MB/s`)
     coldDfs = (await dropCaches()) && coldDfs
     daemon.resetPeak()
-    const dr = await dd([`if=${join(mnt, bigName)}`, 'of=/dev/null'], opts.size)
+    const dr = await withDaemonCpu(`read (run ${r})`, () => dd([`if=${join(mnt, bigName)}`, 'of=/dev/null'], opts.size))
     progress(`${tag}: dfs read     ${fmt(dr)} MB/s`)
     read.native.push(nr)
     read.dfs.push(dr)
@@ -301,7 +325,7 @@ async function bench(opts: Options): Promise<void> {
     daemon.resetPeak()
     const nc = await createFiles(join(native, dirName), opts)
     progress(`${tag}: native creates ${fmt(nc.perSecond, 0)} files/s`)
-    const dc = await createFiles(join(mnt, dirName), opts)
+    const dc = await withDaemonCpu(`create (run ${r})`, () => createFiles(join(mnt, dirName), opts))
     progress(`${tag}: dfs creates    ${fmt(dc.perSecond, 0)} files/s`)
     creates.native.push(nc.perSecond)
     creates.dfs.push(dc.perSecond)
@@ -309,7 +333,7 @@ async function bench(opts: Options): Promise<void> {
 
     // 4. ls -l of those files, caches warm.
     const nl = await listFiles(join(native, dirName), opts.files)
-    const dl = await listFiles(join(mnt, dirName), opts.files)
+    const dl = await withDaemonCpu(`2 × ls -l (run ${r})`, () => listFiles(join(mnt, dirName), opts.files))
     progress(`${tag}: ls -l native ${fmt(nl)} ms, dfs ${fmt(dl)} ms`)
     ls.native.push(nl)
     ls.dfs.push(dl)
@@ -365,6 +389,7 @@ async function bench(opts: Options): Promise<void> {
   out.push('')
   out.push(`dfs benchmark, ${startedAt.toISOString()}`)
   out.push(`machine  ${machine.cpus} CPUs (nproc; ${machine.cpuModel}), ${gib(machine.memBytes)} RAM, ${machine.distro}, kernel ${machine.kernel}, node ${machine.node}`)
+  out.push(`         CPUs ${fmt(busyBefore, 0)} % busy in the second before the run (other work skews every figure); load average ${loadStart.map(l => l.toFixed(2)).join(' ')} at start`)
   out.push(`disk     ${work.disk.source} (${work.disk.fstype}) on ${work.disk.mountedOn}: ${gib(work.disk.sizeBytes)}, ${gib(work.disk.availBytes)} free at start, ${gib(diskNow.availBytes)} at the end`)
   out.push(`         native folder and all dfs node folders are on it: ${work.path} (${work.why})`)
   out.push(`dfs      ${NODES} local-folder nodes, ${REPLICAS} replicas, default chunk size; --cache ${cache}, --dirty ${dirty}` +
@@ -395,6 +420,8 @@ async function bench(opts: Options): Promise<void> {
     out.push(`  ls -l ms       ${list(ls, 1)}`)
   }
   out.push(`  creates: ${createDetail.join('; ')}`)
+  out.push(`  dfs daemon CPU time during each dfs measurement (user + system, whole process; ~100 % on the main thread = the one JavaScript thread is the ceiling):`)
+  for (const line of cpuLines) out.push(`    ${line}`)
   if (cpuProfDir) out.push(`CPU profiles of the daemons (open in Chrome DevTools or speedscope): ${cpuProfDir}`)
   if (opts.keep) out.push(`daemon logs: ${logDir}`)
   console.log(out.join('\n'))

@@ -30,7 +30,7 @@ export function mountCommand(): Command {
     .option('--nodes <dirs>', 'comma-separated DataNode folders; required the first time')
     .option('--replicas <n>', 'copies of every chunk (first mount only; default 2)')
     .option('--chunk-size <size>', 'chunk size, a power of two such as 4M (first mount only; default 4M)')
-    .addOption(new Option('--cache <size>', 'memory for verified chunks read recently').default('128M'))
+    .addOption(new Option('--cache <size>', 'memory for verified chunks read recently (0 turns the cache off)').default('128M'))
     .addOption(new Option('--dirty <size>', 'memory for written chunks not yet stored').default('128M'))
     .option('--foreground', 'stay attached: log to stderr, unmount on Ctrl-C')
     .action(async (mountpoint: string, flags: MountFlags) => {
@@ -47,7 +47,7 @@ export function daemonOptions(mountpoint: string, flags: MountFlags) {
     nodes: flags.nodes?.split(',').map(s => s.trim()).filter(Boolean),
     replicas: flags.replicas === undefined ? undefined : checkReplicas(flags.replicas),
     chunkSize: flags.chunkSize === undefined ? undefined : checkChunkSize(parseSize(flags.chunkSize, '--chunk-size')),
-    cacheBytes: parseSize(flags.cache, '--cache'),
+    cacheBytes: parseSize(flags.cache, '--cache', { allowZero: true }),
     dirtyBytes: parseSize(flags.dirty, '--dirty'),
   }
 }

@@ -25,6 +25,8 @@ export function unmountCommand(): Command {
           }
           await new Promise(resolve => setTimeout(resolve, 100))
         }
+        // The daemon unmounts before it exits; if that failed (it logged why), clear what is left.
+        if ((await mountsAt(mountpoint)).some(isDfsMount)) await clearStaleMount(mountpoint)
         console.log(`dfs: unmounted ${mountpoint}`)
         return
       }
@@ -32,9 +34,13 @@ export function unmountCommand(): Command {
       if (!mounts.some(isDfsMount)) {
         throw dfsError('NOT_MOUNTED', `nothing from dfs is mounted at ${mountpoint}; \`findmnt -t fuse.dfs\` lists dfs mounts`, { mountpoint })
       }
-      // No daemon: a stale mount left by a daemon that died. Lazy unmount clears it.
-      await run('fusermount', ['-uz', mountpoint]).catch(() => run('umount', ['-l', mountpoint]))
-      await unregisterDaemon(mountpoint)
+      await clearStaleMount(mountpoint)
       console.log(`dfs: cleared stale mount at ${mountpoint}`)
     })
+}
+
+/** No daemon serves the mount any more (it died, or its unmount failed): a lazy unmount clears it. */
+async function clearStaleMount(mountpoint: string): Promise<void> {
+  await run('fusermount', ['-uz', mountpoint]).catch(() => run('umount', ['-l', mountpoint]))
+  await unregisterDaemon(mountpoint)
 }

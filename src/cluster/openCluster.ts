@@ -53,6 +53,8 @@ export interface Cluster extends CapacityReport {
 }
 
 export interface OpenOptions {
+  /** Create the cluster if the metadata folder holds none yet (mount); otherwise that is an error (fsck). */
+  create?: boolean
   /** Look without changing anything (fsck without --repair). */
   readOnly?: boolean
   /** Open what can be opened and report the rest (fsck must work when a node folder is gone). */
@@ -67,7 +69,7 @@ export async function openCluster(flags: ClusterFlags, options: OpenOptions = {}
     }
     throw err
   })
-  if (!format && options.readOnly) {
+  if (!format && (!options.create || options.readOnly)) {
     throw dfsError('META_FOREIGN', `${flags.meta} holds no dfs cluster (no format.json); pass the --meta folder given to dfs mount`, { meta: flags.meta })
   }
   const plan = format

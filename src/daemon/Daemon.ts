@@ -32,7 +32,7 @@ export class Daemon {
   static async start(opts: DaemonOptions): Promise<Daemon> {
     const mountpoint = resolve(opts.mountpoint)
     await checkMountpoint(mountpoint)
-    const cluster = await openCluster(opts)
+    const cluster = await openCluster(opts, { create: true })
     let mounted: Mounted | undefined
     try {
       const fs = new FileSystem({

@@ -4,10 +4,10 @@ import { dfsError } from '../errors.js'
 
 const UNITS: Record<string, number> = { '': 1, b: 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 }
 
-export function parseSize(text: string, what = 'size'): number {
+export function parseSize(text: string, what = 'size', opts: { allowZero?: boolean } = {}): number {
   const match = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$/i.exec(text)
   const bytes = match ? Number(match[1]) * UNITS[match[2].toLowerCase()] : NaN
-  if (!Number.isSafeInteger(bytes) || bytes <= 0) {
+  if (!Number.isSafeInteger(bytes) || bytes < 0 || (bytes === 0 && !opts.allowZero)) {
     throw dfsError('BAD_ARGUMENT', `${what} "${text}" is not a size; write it like 4M, 512K or 1G`, { what, text })
   }
   return bytes

@@ -250,6 +250,12 @@ const cases: Case[] = [
     watch: () => [...made.nodes, made.meta, made.mnt], notMounted: () => [made.mnt], mount: true,
   },
   {
+    name: 'dfs fsck --repair of an empty meta folder (must not create a cluster)',
+    args: () => ['fsck', '--meta', fresh.meta, '--nodes', nodes(fresh), '--repair'],
+    problem: /\S*meta holds no dfs cluster/, fix: /pass the --meta folder given to dfs mount/, tag: 'META_FOREIGN',
+    watch: freshFolders,
+  },
+  {
     name: 'dfs unmount where nothing is mounted',
     args: () => ['unmount', fresh.mnt],
     problem: /nothing from dfs is mounted at \S*mnt/, fix: /findmnt -t fuse\.dfs/, tag: 'NOT_MOUNTED',
