@@ -6,7 +6,7 @@
 import { DfsError, dfsError } from '../errors.js'
 import { assertChunkId, newChunkId } from '../datanode/chunkId.js'
 import type { ChunkId } from '../datanode/DataNode.js'
-import { forEachLimit } from '../datanode/forEachLimit.js'
+import { forEachLimit } from '../util/forEachLimit.js'
 import { ChunkCache } from './ChunkCache.js'
 import type { ChunkRef } from './ChunkRef.js'
 import { silentLog, type ChunkLog } from './log.js'

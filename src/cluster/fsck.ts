@@ -7,7 +7,7 @@ import type { ChunkStore } from '../chunks/ChunkStore.js'
 import { rankNodes } from '../chunks/placement.js'
 import { verifyChunk } from '../chunks/verify.js'
 import type { DataNode } from '../datanode/DataNode.js'
-import { forEachLimit } from '../datanode/forEachLimit.js'
+import { forEachLimit } from '../util/forEachLimit.js'
 import { type ChunkRef, type NamespaceState, ROOT_INO, isFile } from '../meta/namespace/types.js'
 import type { Cluster } from './openCluster.js'
 

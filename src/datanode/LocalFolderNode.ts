@@ -14,8 +14,8 @@ import { join } from 'node:path'
 import { DfsError, dfsError } from '../errors.js'
 import { assertChunkId, isChunkId } from './chunkId.js'
 import type { ChunkId, DataNode, NodeUsage } from './DataNode.js'
-import { forEachLimit } from './forEachLimit.js'
-import { fsyncPath } from './fsync.js'
+import { forEachLimit } from '../util/forEachLimit.js'
+import { fsyncPath } from '../util/files.js'
 import {
   CHUNK_SUBFOLDERS,
   CHUNKS_DIR,
@@ -24,7 +24,7 @@ import {
   readIdentity,
   type OpenNodeFolderOptions,
 } from './identity.js'
-import { errnoOf, isNoSpace, isNotFound } from './osError.js'
+import { errnoOf, isNoSpace, isNotFound } from '../util/osError.js'
 
 export interface LocalFolderNodeOptions extends OpenNodeFolderOptions {
   /** How to name this node in messages; defaults to dir as given. */

@@ -10,11 +10,11 @@
 
 import { randomBytes } from 'node:crypto'
 import { constants } from 'node:fs'
-import { access, mkdir, open, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises'
+import { access, mkdir, readdir, readFile, stat, unlink, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { DfsError, dfsError } from '../errors.js'
-import { fsyncPath } from './fsync.js'
-import { errnoOf } from './osError.js'
+import { fsyncPath, replaceFile } from '../util/files.js'
+import { errnoOf } from '../util/osError.js'
 
 export const IDENTITY_FILE = 'dfs-node.json'
 export const CHUNKS_DIR = 'chunks'
@@ -180,18 +180,10 @@ async function assertWritableDirectory(dir: string, abs: string): Promise<void> 
   await unlink(probe).catch(() => {})
 }
 
-/** Write the identity atomically (temp file, fsync, rename, fsync folder): it is never half there. */
+/** Write the identity atomically and durably: it is never half there. */
 async function writeIdentity(abs: string, identity: NodeFolderIdentity): Promise<void> {
-  const temp = join(abs, `${IDENTITY_TEMP_PREFIX}${randomBytes(6).toString('hex')}`)
-  const file = await open(temp, 'wx')
-  try {
-    await file.writeFile(`${JSON.stringify(identity, null, 2)}\n`)
-    await file.sync()
-  } finally {
-    await file.close()
-  }
-  await rename(temp, join(abs, IDENTITY_FILE))
-  await fsyncPath(abs)
+  const temp = `${IDENTITY_TEMP_PREFIX}${randomBytes(6).toString('hex')}`
+  await replaceFile(join(abs, IDENTITY_FILE), `${JSON.stringify(identity, null, 2)}\n`, temp)
 }
 
 async function ensureChunkSubfolders(abs: string): Promise<void> {

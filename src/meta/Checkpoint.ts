@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto'
 import { open, rename, rm } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { dfsError } from '../errors.js'
-import { fsyncDir, pathExists } from './durable.js'
+import { fsyncPath, pathExists } from '../util/files.js'
 import { type Line, readLines } from './lineReader.js'
 
 export const CHECKPOINT_FILE = 'checkpoint.json'
@@ -64,7 +64,7 @@ export async function writeCheckpoint(dir: string, lastSeq: number, pieces: Iter
     await fh.close()
   }
   await rename(tmp, join(dir, CHECKPOINT_FILE))
-  await fsyncDir(dir)
+  await fsyncPath(dir)
 }
 
 /** Remove a temp file a crash left mid-checkpoint (it may be large). */

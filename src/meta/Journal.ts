@@ -10,7 +10,7 @@
 import type { FileHandle } from 'node:fs/promises'
 import { open } from 'node:fs/promises'
 import { type DfsError, dfsError } from '../errors.js'
-import { fsyncDir } from './durable.js'
+import { fsyncPath } from '../util/files.js'
 import { encodeRecord, segmentFile } from './journalFormat.js'
 
 export interface JournalOptions {
@@ -214,7 +214,7 @@ function isLine(item: Buffer | Rotation): item is Buffer {
 async function openSegment(dir: string, firstSeq: number): Promise<FileHandle> {
   const fh = await open(segmentFile(dir, firstSeq), 'a')
   try {
-    await fsyncDir(dir)
+    await fsyncPath(dir)
   } catch (err) {
     await fh.close()
     throw err

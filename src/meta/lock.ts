@@ -4,11 +4,12 @@
 // was taken on another host, is refused.
 
 import { randomUUID } from 'node:crypto'
-import { link, readFile, unlink, writeFile } from 'node:fs/promises'
+import { link, unlink, writeFile } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { dfsError } from '../errors.js'
-import { isNotFound } from './durable.js'
+import { readTextIfExists } from '../util/files.js'
+import { isNotFound } from '../util/osError.js'
 
 export const LOCK_FILE = 'lock'
 
@@ -68,13 +69,8 @@ async function createExclusive(file: string, content: string): Promise<boolean> 
 
 /** The lock's owner; undefined when there is no lock file. Unreadable content counts as a dead owner. */
 async function readOwner(file: string): Promise<LockOwner | undefined> {
-  let text: string
-  try {
-    text = await readFile(file, 'utf8')
-  } catch (err) {
-    if (isNotFound(err)) return undefined
-    throw err
-  }
+  const text = await readTextIfExists(file)
+  if (text === undefined) return undefined
   try {
     const parsed = JSON.parse(text) as Partial<LockOwner>
     if (typeof parsed.pid === 'number' && typeof parsed.hostname === 'string' && typeof parsed.startedAt === 'string') {

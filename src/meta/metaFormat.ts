@@ -3,10 +3,10 @@
 // created with. It is written once at creation and rewritten atomically when settings change.
 
 import { randomUUID } from 'node:crypto'
-import { mkdir, readFile, readdir } from 'node:fs/promises'
+import { mkdir, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { dfsError } from '../errors.js'
-import { isNotFound, pathExists, replaceFile } from './durable.js'
+import { pathExists, readTextIfExists, replaceFile } from '../util/files.js'
 
 export const META_FORMAT = 1
 const FORMAT_FILE = 'format.json'
@@ -47,13 +47,8 @@ export async function prepareMetaFolder(dir: string, createSettings: Settings | 
 /** The folder's format.json; undefined when there is none. */
 export async function readFormat(dir: string): Promise<MetaFormat | undefined> {
   const file = join(dir, FORMAT_FILE)
-  let text: string
-  try {
-    text = await readFile(file, 'utf8')
-  } catch (err) {
-    if (isNotFound(err)) return undefined
-    throw err
-  }
+  const text = await readTextIfExists(file)
+  if (text === undefined) return undefined
   let parsed: Partial<MetaFormat> | null = null
   try {
     parsed = JSON.parse(text) as Partial<MetaFormat> | null

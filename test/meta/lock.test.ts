@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { isDfsError } from '../../src/errors.js'
 import { acquireLock } from '../../src/meta/lock.js'
-import { pathExists } from '../../src/meta/durable.js'
+import { pathExists } from '../../src/util/files.js'
 import { tempDir } from './kv.js'
 
 function lockFileOf(dir: string) {
