@@ -1,8 +1,8 @@
 import type { ChunkId } from '../datanode/DataNode.js'
 
 /**
- * Where a chunk is and how to recognise it intact: what the metadata records per chunk of a file.
- * Read-only, so the namespace's own (readonly) refs can be passed straight in.
+ * Where a chunk is and how to recognise it intact: what the namespace records per chunk of a file.
+ * The bytes are immutable: new content means a new chunk id. Read-only, as the namespace keeps them frozen.
  */
 export interface ChunkRef {
   readonly id: ChunkId

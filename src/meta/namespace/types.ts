@@ -4,17 +4,11 @@
 // checkpoint capture the whole namespace with a shallow copy of one Map while the file system keeps
 // changing the live one.
 
+import type { ChunkRef } from '../../chunks/ChunkRef.js'
+
 export const ROOT_INO = 1
 
-/** Where one chunk of a file lives. The bytes are immutable: new content means a new chunk id. */
-export interface ChunkRef {
-  readonly id: string
-  /** Stored bytes; the rest of the chunk's span (up to the file size) reads as zeros. */
-  readonly len: number
-  readonly sha256: string
-  /** DataNode ids holding a copy. Fewer than the replica count means under-replicated. */
-  readonly nodes: readonly string[]
-}
+export type { ChunkRef }
 
 export interface Inode {
   readonly ino: number
