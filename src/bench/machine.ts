@@ -1,7 +1,7 @@
 // Where the benchmark runs and on what: the work folder (on the project's disk, never tmpfs), the
 // machine description printed above the table, and dropping the kernel's caches.
 
-import { mkdir, mkdtemp, readFile, stat, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import { join } from 'node:path'
 import { run } from './proc.js'
@@ -48,15 +48,21 @@ export async function makeWorkDir(repoRoot: string, dir: string | undefined): Pr
       ]
   const refused: string[] = []
   for (const { base, why, sameDeviceRequired } of candidates) {
+    // mkdir returns the first folder it made: remove that again if the place is refused.
+    let made: string | undefined
+    const refuse = async (why: string) => {
+      refused.push(why)
+      if (made) await rm(made, { recursive: true, force: true }).catch(() => {})
+    }
     try {
-      await mkdir(base, { recursive: true })
+      made = await mkdir(base, { recursive: true })
       const disk = await diskOf(base)
       if (MEMORY_FILESYSTEMS.has(disk.fstype)) {
-        refused.push(`${base} is on ${disk.fstype} (memory, not a disk)`)
+        await refuse(`${base} is on ${disk.fstype} (memory, not a disk)`)
         continue
       }
       if (sameDeviceRequired && (await stat(base)).dev !== repoDev) {
-        refused.push(`${base} is not on the repo's device`)
+        await refuse(`${base} is not on the repo's device`)
         continue
       }
       const path = await mkdtemp(join(base, `run-${new Date().toISOString().replace(/[:.]/g, '-')}-`))

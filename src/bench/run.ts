@@ -85,7 +85,7 @@ function parseOptions(argv: string[]): Options | null {
   if (size % MiB !== 0) throw new Error(`--size must be a whole number of MiB (dd bs=1M), not ${size} bytes`)
   const files = Number(values.files ?? '2000')
   if (!Number.isInteger(files) || files < 1 || files > 1_000_000) throw new Error(`--files must be a whole number from 1 to 1000000, not "${values.files}"`)
-  if (values.cache) parseSize(values.cache, '--cache')
+  if (values.cache) parseSize(values.cache, '--cache', { allowZero: true })
   if (values.dirty) parseSize(values.dirty, '--dirty')
   return {
     runs, size, files, fileSize: 4096,
@@ -291,8 +291,13 @@ async function bench(opts: Options): Promise<void> {
     const tag = `run ${r}/${opts.runs}`
 
     // 1. sequential write. Previous run's files go first (untimed), then everything is synced.
-    await rm(join(native, bigName), { force: true })
-    await run('rm', ['-f', join(mnt, bigName)])
+    if (r > 1) {
+      await rm(join(native, bigName), { force: true })
+      await run('rm', ['-f', join(mnt, bigName)])
+      // dfs deletes the old chunks once the unlink is in the durable journal (synced every second):
+      // let that finish before the clock starts.
+      await sleep(2500)
+    }
     await run('sync', [])
     await run('dd', [`if=${source}`, 'of=/dev/null', 'bs=1M']) // source in the page cache for both writers
     daemon.resetPeak()
@@ -329,7 +334,7 @@ async function bench(opts: Options): Promise<void> {
     progress(`${tag}: dfs creates    ${fmt(dc.perSecond, 0)} files/s`)
     creates.native.push(nc.perSecond)
     creates.dfs.push(dc.perSecond)
-    createDetail.push(`run ${r}: loop ${fmt(nc.loopMs, 0)} / ${fmt(dc.loopMs, 0)} ms, whole process ${fmt(nc.processMs, 0)} / ${fmt(dc.processMs, 0)} ms (native / dfs)`)
+    createDetail.push(`run ${r}: loop ${fmt(nc.loopMs, 0)} / ${fmt(dc.loopMs, 0)} ms, process ${fmt(nc.processMs, 0)} / ${fmt(dc.processMs, 0)} ms`)
 
     // 4. ls -l of those files, caches warm.
     const nl = await listFiles(join(native, dirName), opts.files)
@@ -342,7 +347,7 @@ async function bench(opts: Options): Promise<void> {
 
   // 5. memory: the highest VmHWM seen (each phase's peak was read at its end).
   const peak = peaks.reduce<PhasePeak>((best, p) => (p.bytes > best.bytes || Number.isNaN(best.bytes) ? p : best), { phase: '—', bytes: NaN })
-  const rssTarget = TARGET_RSS_BASE + parseSize(cache, '--cache')
+  const rssTarget = TARGET_RSS_BASE + parseSize(cache, '--cache', { allowZero: true })
 
   // ---- the report --------------------------------------------------------------------------------
   const ratio = (value: number) => (Number.isFinite(value) ? `${value.toFixed(2)}×` : '—')
@@ -408,22 +413,24 @@ async function bench(opts: Options): Promise<void> {
     : `  read    NOT cold: drop_caches was not possible (${root ? 'refused by the kernel/container' : 'not root'}); the daemon was still restarted (its own cache is empty)`)
   out.push(`  create  one node process writing the files one after another (writeFileSync: open O_CREAT|O_TRUNC, one 4 KiB write, close; no fsync); timed around the loop, node start-up excluded`)
   out.push(`  ls -l   LC_ALL=C ls -l <dir> > /dev/null, wall time of the process, right after an untimed ls -l of the same folder`)
-  out.push(`  RSS     highest VmHWM of the daemon, read at the end of each phase (peak reset between phases); peak in: ${peak.phase}`)
-  if (peaks.length) out.push(`          by phase: ${peaks.map(p => `${p.phase} ${fmt(p.bytes / MiB, 0)}`).join(', ')} MiB`)
-  if (opts.runs > 1) {
-    out.push('')
-    out.push('every run (native / dfs):')
-    const list = (s: Samples, d?: number) => s.native.map((v, i) => `${fmt(v, d)} / ${fmt(s.dfs[i], d)}`).join('   ')
-    out.push(`  write MB/s     ${list(write, 0)}`)
-    out.push(`  read MB/s      ${list(read, 0)}`)
-    out.push(`  creates/s      ${list(creates, 0)}`)
-    out.push(`  ls -l ms       ${list(ls, 1)}`)
-  }
-  out.push(`  creates: ${createDetail.join('; ')}`)
-  out.push(`  dfs daemon CPU time during each dfs measurement (user + system, whole process; ~100 % on the main thread = the one JavaScript thread is the ceiling):`)
+  out.push(`  RSS     highest VmHWM of the daemon, read at the end of each phase (reset to the current RSS between phases); peak in: ${peak.phase}`)
+  out.push('')
+  out.push('details')
+  if (peaks.length) out.push(`  peak RSS by phase, MiB: ${peaks.map(p => `${p.phase} ${fmt(p.bytes / MiB, 0)}`).join(', ')}`)
+  out.push('  create, time of the loop and of the whole node process (native / dfs):')
+  for (const line of createDetail) out.push(`    ${line}`)
+  out.push('  dfs daemon CPU during each dfs measurement (user + system; a main thread near 100 % of wall = the one JavaScript thread is the limit):')
   for (const line of cpuLines) out.push(`    ${line}`)
-  if (cpuProfDir) out.push(`CPU profiles of the daemons (open in Chrome DevTools or speedscope): ${cpuProfDir}`)
-  if (opts.keep) out.push(`daemon logs: ${logDir}`)
+  if (opts.runs > 1) {
+    out.push('  every run (native / dfs):')
+    const list = (s: Samples, d?: number) => s.native.map((v, i) => `${fmt(v, d)} / ${fmt(s.dfs[i], d)}`.padStart(18)).join('')
+    out.push(`    write MB/s  ${list(write, 0)}`)
+    out.push(`    read MB/s   ${list(read, 0)}`)
+    out.push(`    creates/s   ${list(creates, 0)}`)
+    out.push(`    ls -l ms    ${list(ls, 1)}`)
+  }
+  if (cpuProfDir) out.push(`  CPU profiles of the daemons (Chrome DevTools or speedscope): ${cpuProfDir}`)
+  if (opts.keep) out.push(`  daemon logs: ${logDir}`)
   console.log(out.join('\n'))
 }
 
@@ -454,7 +461,10 @@ async function main(): Promise<number> {
       return 130
     }
     console.error(`bench: ${(err as Error).message}`)
-    if (daemon) console.error(`bench: the daemon's last lines (${daemon.logPath}):\n${daemon.lastLines()}`)
+    if (daemon) {
+      const state = daemon.running ? `pid ${daemon.pid}, still running` : `exited: ${daemon.exitText()}`
+      console.error(`bench: the dfs daemon (${state}); its last lines (${daemon.logPath}):\n${daemon.lastLines()}`)
+    }
     return 1
   } finally {
     try {
