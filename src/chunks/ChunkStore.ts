@@ -96,7 +96,7 @@ export class ChunkStore {
    */
   async write(data: Buffer): Promise<ChunkRef> {
     const id = newChunkId()
-    const hash = sha256(data)
+    const hash = await sha256(data)
     const candidates = rankNodes(id, this.registry.writable(), this.#weightOf)
     const stored = new Set<string>()
     const failures: NodeAttempt[] = []

@@ -48,7 +48,7 @@ export async function fetchVerified(
     try {
       if (!node) throw notRegistered(nodeId)
       const data = await node.get(ref.id)
-      verifyChunk(ref, data, { node: node.address, nodeId })
+      await verifyChunk(ref, data, { node: node.address, nodeId })
       return { data, nodeId, failures }
     } catch (err) {
       error = asNodeError(err, node, nodeId, 'get')

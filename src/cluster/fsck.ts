@@ -139,7 +139,7 @@ async function checkCopies(chunk: FileChunk, nodes: DataNode[], held: Map<string
       continue
     }
     try {
-      verifyChunk(chunk.ref, await node.get(chunk.ref.id))
+      await verifyChunk(chunk.ref, await node.get(chunk.ref.id))
       problem.good.push(node.nodeId)
     } catch (err) {
       problem.bad.push({ node: node.nodeId, why: (err as Error).message })
@@ -184,7 +184,7 @@ async function restoreCopies(problem: ChunkProblem, chunks: ChunkStore, replicas
   const holders = [...problem.good]
   if (holders.length >= replicas) return holders
   const data = await chunks.registry.get(holders[0])!.get(problem.chunk)
-  verifyChunk(problem.ref, data)
+  await verifyChunk(problem.ref, data)
   for (const nodeId of rankNodes(problem.chunk, writable.filter(id => !holders.includes(id)))) {
     if (holders.length >= replicas) break
     const node = chunks.registry.get(nodeId)!

@@ -42,7 +42,7 @@ interface Sealing {
 }
 
 /** How many chunks ahead of a sequential reader to fetch. */
-const READ_AHEAD = 2
+const READ_AHEAD = 4
 /** Chunks of one file stored in parallel; a writer that gets further ahead waits for the oldest. */
 const SEALS_IN_FLIGHT = 4
 /** Reads starting this close to where the last one ended count as sequential (the kernel reorders a little). */

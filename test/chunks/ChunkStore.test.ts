@@ -26,7 +26,7 @@ describe('ChunkStore', () => {
       const data = randomBytes(64 * 1024)
       const ref = await cluster.store.write(data)
       expect(ref.id).toMatch(/^[0-9a-f]{32}$/)
-      expect(ref).toMatchObject({ len: data.length, sha256: sha256(data) })
+      expect(ref).toMatchObject({ len: data.length, sha256: await sha256(data) })
       expect(new Set(ref.nodes).size).toBe(2)
       for (let i = 0; i < 3; i++) {
         const listed = ref.nodes.includes(cluster.nodes[i].nodeId)
@@ -201,7 +201,7 @@ describe('ChunkStore', () => {
       cluster = await makeCluster(2, { cacheBytes: 1 << 20 })
       const ref = await cluster.store.write(randomBytes(1000))
       // A ref that disagrees with the stored bytes, while the real ones are cached and being fetched.
-      const forged: ChunkRef = { ...ref, sha256: sha256(Buffer.from('something else')) }
+      const forged: ChunkRef = { ...ref, sha256: await sha256(Buffer.from("something else")) }
       await expect(cluster.store.read(forged)).rejects.toMatchObject({ code: 'CHUNK_UNREADABLE' })
       cluster.store.cache.clear()
       for (const node of cluster.nodes) node.getDelayMs = 20

@@ -1,13 +1,14 @@
-// Faults a test cannot make on demand (a full disk, a read-only mount, and as root no permission bit
-// stops a write): writeFile is wrapped to fail the way the kernel would.
+// Node folders that cannot take a write: a really full disk (a tiny tmpfs), and a read-only file
+// system, which the write probe meets through a wrapped writeFile (as root no permission bit stops a write).
 
-import { existsSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
 import * as fsp from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { newChunkId } from '../../src/datanode/chunkId.js'
 import { openNodeFolder } from '../../src/datanode/identity.js'
 import { LocalFolderNode } from '../../src/datanode/LocalFolderNode.js'
+import { isNoSpace } from '../../src/util/osError.js'
 import { TempDirs } from './tempDirs.js'
 
 vi.mock('node:fs/promises', async (importOriginal) => {
@@ -15,37 +16,37 @@ vi.mock('node:fs/promises', async (importOriginal) => {
   return { ...actual, writeFile: vi.fn(actual.writeFile) }
 })
 
-function failWritesWith(code: string): void {
-  vi.mocked(fsp.writeFile).mockImplementationOnce(async (path, data, options) => {
-    const actual = await vi.importActual<typeof import('node:fs/promises')>('node:fs/promises')
-    await actual.writeFile(path, (data as Buffer).subarray(0, 3), options)
-    throw Object.assign(new Error(`${code}: no space left on device, write`), { code })
-  })
-}
-
 describe('LocalFolderNode on a full disk', () => {
   const temp = new TempDirs()
-  afterEach(() => temp.cleanup())
+  let mounted: string | undefined
+  afterEach(async () => {
+    if (mounted) execFileSync('umount', [mounted])
+    mounted = undefined
+    await temp.cleanup()
+  })
 
-  for (const code of ['ENOSPC', 'EDQUOT']) {
-    it(`turns ${code} into NODE_FULL and removes the temp file`, async () => {
-      const dir = await temp.make()
-      const node = await LocalFolderNode.open(dir, { clusterId: 'c', create: true })
-      const id = newChunkId()
-      failWritesWith(code)
-      await expect(node.put(id, Buffer.from('some data'))).rejects.toMatchObject({
-        code: 'NODE_FULL',
-        context: { node: dir, chunk: id },
-      })
-      const sub = join(dir, 'chunks', id.slice(0, 2))
-      expect(await fsp.readdir(sub)).toEqual([])
-      expect(existsSync(join(sub, id))).toBe(false)
-      expect(await node.usage()).toMatchObject({ used: 0, chunks: 0 })
-      // The disk has room again: the next put works.
-      await node.put(id, Buffer.from('some data'))
-      expect((await node.get(id)).toString()).toBe('some data')
+  it('turns ENOSPC into NODE_FULL, removes the temp file, and works again once there is room', async () => {
+    // A real full disk: a 256 KiB tmpfs as the node folder (root only, as the FUSE tests are).
+    const dir = await temp.make()
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', dir])
+    mounted = dir
+    const node = await LocalFolderNode.open(dir, { clusterId: 'c', create: true })
+    const id = newChunkId()
+    await expect(node.put(id, Buffer.alloc(1024 * 1024, 1))).rejects.toMatchObject({
+      code: 'NODE_FULL',
+      context: { node: dir, chunk: id },
     })
-  }
+    const sub = join(dir, 'chunks', id.slice(0, 2))
+    expect(await fsp.readdir(sub)).toEqual([])
+    expect(await node.usage()).toMatchObject({ used: 0, chunks: 0 })
+    await node.put(id, Buffer.from('some data'))
+    expect((await node.get(id)).toString()).toBe('some data')
+  })
+
+  it('counts a full quota (EDQUOT) as no room too', () => {
+    expect(isNoSpace(Object.assign(new Error('quota'), { code: 'EDQUOT' }))).toBe(true)
+    expect(isNoSpace(Object.assign(new Error('io'), { code: 'EIO' }))).toBe(false)
+  })
 })
 
 describe('openNodeFolder on a read-only file system', () => {
