@@ -52,9 +52,23 @@ export class DfsError extends Error {
   }
 }
 
-/** Create a DfsError: `dfsError('ENOENT', 'no such file', { path })`. */
+const POSIX_SET: ReadonlySet<string> = new Set(POSIX_CODES)
+
+/**
+ * Create a DfsError: `dfsError('ENOENT', 'no such file', { path })`. POSIX-coded errors are ordinary
+ * answers to the kernel (a lookup of a name that is not there is the commonest FUSE reply), so they
+ * skip the stack trace, which costs more than the rest of such a request.
+ */
 export function dfsError(code: ErrorCode, message: string, context: Record<string, unknown> = {}, cause?: unknown): DfsError {
-  return new DfsError(code, message, context, cause === undefined ? undefined : { cause })
+  const options = cause === undefined ? undefined : { cause }
+  if (!POSIX_SET.has(code)) return new DfsError(code, message, context, options)
+  const limit = Error.stackTraceLimit
+  Error.stackTraceLimit = 0
+  try {
+    return new DfsError(code, message, context, options)
+  } finally {
+    Error.stackTraceLimit = limit
+  }
 }
 
 export function isDfsError(err: unknown, code?: ErrorCode): err is DfsError {
