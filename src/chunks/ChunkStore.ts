@@ -73,6 +73,8 @@ export class ChunkStore {
   readonly #weightOf: WeightOf | undefined
   /** Fetches under way, by chunk id: concurrent reads and prefetches of one chunk share one. */
   readonly #inflight = new Map<ChunkId, { sha256: string; len: number; promise: Promise<Buffer> }>()
+  /** Chunks being written: on nodes, perhaps, but not yet handed to the caller, so nothing references them. */
+  readonly #writing = new Set<ChunkId>()
 
   constructor(options: ChunkStoreOptions) {
     if (!Number.isInteger(options.replicas) || options.replicas < 1) {
@@ -96,6 +98,20 @@ export class ChunkStore {
    */
   async write(data: Buffer): Promise<ChunkRef> {
     const id = newChunkId()
+    this.#writing.add(id)
+    try {
+      return await this.#write(id, data)
+    } finally {
+      this.#writing.delete(id)
+    }
+  }
+
+  /** Whether a write of this chunk is under way (orphan collection must leave such a chunk alone). */
+  isWriting(id: ChunkId): boolean {
+    return this.#writing.has(id)
+  }
+
+  async #write(id: ChunkId, data: Buffer): Promise<ChunkRef> {
     const hash = await sha256(data)
     const candidates = rankNodes(id, this.registry.writable(), this.#weightOf)
     const stored = new Set<string>()
@@ -118,7 +134,7 @@ export class ChunkStore {
           const error = asNodeError(err, node, nodeId, 'put')
           failures.push(attemptOf(nodeId, node, error))
           if (error.code === 'NODE_FULL') this.registry.markFull(nodeId, error.message)
-          else this.registry.markDown(nodeId, error.message)
+          else this.registry.markSuspect(nodeId, error.message)
           this.#log.warn(`write of chunk ${id} to node ${node?.address ?? nodeId} failed: ${error.message}`, {
             chunk: id,
             nodeId,
@@ -192,7 +208,7 @@ export class ChunkStore {
         } catch (err) {
           const error = asNodeError(err, node, nodeId, 'sync')
           failed.set(nodeId, error)
-          if (error.code === 'NODE_UNAVAILABLE') this.registry.markDown(nodeId, error.message)
+          if (error.code === 'NODE_UNAVAILABLE') this.registry.markSuspect(nodeId, error.message)
           this.#log.warn(`sync on node ${node?.address ?? nodeId} failed: ${error.message}`, { nodeId, code: error.code })
         }
       }),
@@ -277,14 +293,14 @@ export class ChunkStore {
     const listed = new Set(ref.nodes)
     try {
       const result = await fetchVerified(ref, readOrder(ref, this.registry), (id) => this.registry.get(id), (nodeId, error) => {
-        if (error.code === 'NODE_UNAVAILABLE') this.registry.markDown(nodeId, error.message)
+        if (error.code === 'NODE_UNAVAILABLE') this.registry.markSuspect(nodeId, error.message)
         if (listed.has(nodeId)) this.#reportBadReplica(ref, nodeId, error)
         else if (error.code !== 'CHUNK_MISSING') {
           this.#log.debug(`node ${nodeId} has no intact stray copy of chunk ${ref.id}: ${error.message}`, { chunk: ref.id, nodeId })
         }
       })
       if (result.failures.length > 0) this.stats.failovers += 1
-      if (this.registry.state(result.nodeId) === 'down') this.registry.markAlive(result.nodeId)
+      if (this.registry.health(result.nodeId) !== 'alive') this.registry.markAlive(result.nodeId)
       if (!listed.has(result.nodeId)) {
         this.#log.info(`chunk ${ref.id} found on node ${result.nodeId}, which its ref does not list`, { chunk: ref.id, nodeId: result.nodeId })
         this.#callHook(() => this.onReplicaFound?.(ref, result.nodeId))
@@ -325,13 +341,13 @@ export class ChunkStore {
     const context = {
       chunk: id,
       tried: failures,
-      nodes: statuses.map((s) => ({ nodeId: s.nodeId, address: s.address, state: s.state, reason: s.reason })),
+      nodes: statuses.map((s) => ({ nodeId: s.nodeId, address: s.address, health: s.health, full: s.full, reason: s.reason })),
     }
     if (statuses.length === 0) return dfsError('NO_NODES', `no DataNodes to write chunk ${id} to`, context)
-    if (statuses.every((s) => fullNow.has(s.nodeId) || s.state === 'full')) {
+    if (statuses.every((s) => fullNow.has(s.nodeId) || s.full)) {
       return dfsError('NODE_FULL', `no DataNode has room for chunk ${id}`, context)
     }
-    const summary = statuses.map((s) => `${s.address}: ${s.state}`).join(', ')
+    const summary = statuses.map((s) => `${s.address}: ${s.full ? 'full' : s.health}`).join(', ')
     return dfsError('NO_NODES', `no live DataNode could store chunk ${id} (${summary})`, context)
   }
 }

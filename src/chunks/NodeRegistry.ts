@@ -1,41 +1,57 @@
-// The DataNodes this daemon knows and what it believes about each: alive, down (calls fail) or full
-// (no room for writes, still readable). All node state lives here so that heartbeats can later
-// replace the simple rule below without touching the chunk layer.
+// The DataNodes this daemon knows and what it believes about each. All node state lives here; the
+// chunk layer reports what it saw, the heartbeat monitor (src/cluster/liveness) decides the rest.
 //
-// The rule for now: a node that failed is not written to for `retryAfterMs`; after that, writable()
-// offers it again, and the next write tries it. Success marks it alive, failure starts a new back-off.
-// No timers: a down node costs one failed attempt per back-off period, and tests need no clock tricks
-// beyond the injectable `now`.
+// Health is alive, suspect (a call failed or a heartbeat is late) or dead (silent for longer than the
+// dead threshold). Full is separate: a full node is healthy and readable, just not written to.
+// Writes go only to alive nodes with room.
+//
+// Who re-admits a node: with a heartbeat monitor running (`monitored`), only the monitor does, and a
+// dead node only after it reported what it holds. Without one (fsck, tools, tests) the rule is a
+// back-off: a suspect or full node is offered to writes again after `retryAfterMs`, and that write is
+// its retry. No timers either way in this class: tests need only the injectable clock.
 
 import { EventEmitter } from 'node:events'
+import type { DataNode, NodeUsage } from '../datanode/DataNode.js'
 import { dfsError } from '../errors.js'
-import type { DataNode } from '../datanode/DataNode.js'
 
-export type NodeState = 'alive' | 'down' | 'full'
+export type NodeHealth = 'alive' | 'suspect' | 'dead'
 
 export interface NodeStatus {
   nodeId: string
   address: string
-  state: NodeState
-  /** When the node entered this state (ms since epoch). */
+  health: NodeHealth
+  /** When the node entered this health (ms since epoch). */
   since: number
-  /** Why it is down or full: the error message that put it there. */
+  /** Why it is suspect or dead: the error or silence that put it there. */
   reason?: string
-  /** For down and full nodes: when writes may try it again. */
+  /** Last time the node answered anything (ms since epoch). */
+  lastContact: number
+  full: boolean
+  /** Why it is full (the ENOSPC that said so). */
+  fullReason?: string
+  /** Without a monitor: when writes may try a suspect or full node again. */
   retryAt?: number
+  /** The node's last usage report (heartbeats refresh it). */
+  usage?: NodeUsage
 }
 
-export interface NodeStateChange {
+export interface NodeHealthChange {
   nodeId: string
   address: string
-  from: NodeState
-  to: NodeState
+  from: NodeHealth
+  to: NodeHealth
   reason?: string
   at: number
 }
 
+/** What a node that came back holds, reported before it is re-admitted. */
+export interface NodeReport {
+  nodeId: string
+  ids: string[]
+}
+
 export interface NodeRegistryOptions {
-  /** How long a down or full node is left alone before writes try it again. Default 5 s. */
+  /** Without a monitor: how long a suspect or full node is left alone before writes try it again. Default 5 s. */
   retryAfterMs?: number
   /** Clock, for tests. */
   now?: () => number
@@ -46,8 +62,10 @@ interface Entry {
   status: NodeStatus
 }
 
-export class NodeRegistry extends EventEmitter<{ change: [NodeStateChange] }> {
+export class NodeRegistry extends EventEmitter<{ change: [NodeHealthChange]; report: [NodeReport]; full: [{ nodeId: string; full: boolean }] }> {
   readonly retryAfterMs: number
+  /** Set by the heartbeat monitor while it runs: then only heartbeats re-admit nodes. */
+  monitored = false
   readonly #now: () => number
   readonly #entries = new Map<string, Entry>()
 
@@ -67,7 +85,11 @@ export class NodeRegistry extends EventEmitter<{ change: [NodeStateChange] }> {
         { node: node.address, nodeId: node.nodeId, other: existing.node.address },
       )
     }
-    this.#entries.set(node.nodeId, { node, status: { nodeId: node.nodeId, address: node.address, state: 'alive', since: this.#now() } })
+    const now = this.#now()
+    this.#entries.set(node.nodeId, {
+      node,
+      status: { nodeId: node.nodeId, address: node.address, health: 'alive', since: now, lastContact: now, full: false },
+    })
   }
 
   remove(nodeId: string): boolean {
@@ -95,31 +117,74 @@ export class NodeRegistry extends EventEmitter<{ change: [NodeStateChange] }> {
     return [...this.#entries.values()].map((entry) => ({ ...entry.status }))
   }
 
-  state(nodeId: string): NodeState | undefined {
-    return this.#entries.get(nodeId)?.status.state
+  health(nodeId: string): NodeHealth | undefined {
+    return this.#entries.get(nodeId)?.status.health
   }
 
-  markDown(nodeId: string, reason: string): void {
-    this.#set(nodeId, 'down', reason)
+  /** The node answered. A dead node under a monitor comes back only through `readmit`. */
+  markAlive(nodeId: string): void {
+    const entry = this.#entries.get(nodeId)
+    if (!entry) return
+    entry.status.lastContact = this.#now()
+    if (this.monitored && entry.status.health === 'dead') return
+    this.#setHealth(entry, 'alive')
+  }
+
+  /** A call failed or a heartbeat is late: out of the write pool at once. */
+  markSuspect(nodeId: string, reason: string): void {
+    const entry = this.#entries.get(nodeId)
+    if (!entry || entry.status.health === 'dead') return
+    this.#setHealth(entry, 'suspect', reason)
+  }
+
+  markDead(nodeId: string, reason: string): void {
+    const entry = this.#entries.get(nodeId)
+    if (entry) this.#setHealth(entry, 'dead', reason)
+  }
+
+  /** A dead node answers again: tell listeners what it holds, then let it back in. */
+  readmit(nodeId: string, ids: string[]): void {
+    const entry = this.#entries.get(nodeId)
+    if (!entry) return
+    this.emit('report', { nodeId, ids })
+    entry.status.lastContact = this.#now()
+    this.#setHealth(entry, 'alive', 'reported what it holds')
   }
 
   markFull(nodeId: string, reason = 'no room for chunks'): void {
-    this.#set(nodeId, 'full', reason)
+    const entry = this.#entries.get(nodeId)
+    if (!entry) return
+    entry.status.retryAt = this.#now() + this.retryAfterMs
+    if (entry.status.full) return
+    entry.status.full = true
+    entry.status.fullReason = reason
+    this.emit('full', { nodeId, full: true })
   }
 
-  markAlive(nodeId: string): void {
-    this.#set(nodeId, 'alive')
+  markHasRoom(nodeId: string): void {
+    const entry = this.#entries.get(nodeId)
+    if (!entry?.status.full) return
+    entry.status.full = false
+    entry.status.fullReason = undefined
+    this.emit('full', { nodeId, full: false })
+  }
+
+  setUsage(nodeId: string, usage: NodeUsage): void {
+    const entry = this.#entries.get(nodeId)
+    if (entry) entry.status.usage = usage
   }
 
   /**
-   * Ids of the nodes a write may go to: alive ones, plus down or full ones whose back-off is over
-   * (that write is their retry).
+   * Ids of the nodes a write may go to: alive ones with room. Without a monitor, also suspect or full
+   * nodes whose back-off is over (that write is their retry).
    */
   writable(): string[] {
     const now = this.#now()
     const ids: string[] = []
     for (const [nodeId, { status }] of this.#entries) {
-      if (status.state === 'alive' || (status.retryAt !== undefined && status.retryAt <= now)) ids.push(nodeId)
+      const retry = !this.monitored && status.retryAt !== undefined && status.retryAt <= now
+      const healthy = status.health === 'alive' || (retry && status.health === 'suspect')
+      if (healthy && (!status.full || retry)) ids.push(nodeId)
     }
     return ids
   }
@@ -129,18 +194,17 @@ export class NodeRegistry extends EventEmitter<{ change: [NodeStateChange] }> {
     await Promise.allSettled(this.nodes().map((node) => node.close()))
   }
 
-  #set(nodeId: string, state: NodeState, reason?: string): void {
-    const entry = this.#entries.get(nodeId)
-    if (!entry) return
+  #setHealth(entry: Entry, health: NodeHealth, reason?: string): void {
     const now = this.#now()
     const previous = entry.status
-    const retryAt = state === 'alive' ? undefined : now + this.retryAfterMs
-    if (previous.state === state) {
-      // Same state again (a retry that failed): start a new back-off, but it is not news.
+    const retryAt = health === 'alive' ? (previous.full ? previous.retryAt : undefined) : now + this.retryAfterMs
+    if (previous.health === health) {
+      // Same health again (a retry that failed): a new back-off, but it is not news.
       entry.status = { ...previous, reason: reason ?? previous.reason, retryAt }
       return
     }
-    entry.status = { nodeId, address: entry.node.address, state, since: now, reason, retryAt }
-    this.emit('change', { nodeId, address: entry.node.address, from: previous.state, to: state, reason, at: now })
+    entry.status = { ...previous, health, since: now, reason, retryAt }
+    const { nodeId, address } = previous
+    this.emit('change', { nodeId, address, from: previous.health, to: health, reason, at: now })
   }
 }

@@ -9,19 +9,19 @@ import type { NodeRegistry } from './NodeRegistry.js'
 import { asNodeError, attemptOf, notRegistered, type NodeAttempt } from './nodeError.js'
 import { verifyChunk } from './verify.js'
 
+const HEALTH_ORDER = { alive: 0, suspect: 1, dead: 2 } as const
+
 /**
- * The order to try nodes in for ref: the nodes the ref lists (live before down, otherwise in the
- * ref's order), then every other registered node, live first, because after a failover or an
- * interrupted repair a copy may exist where the map does not say.
+ * The order to try nodes in for ref: the nodes the ref lists (alive, then suspect, then dead;
+ * otherwise in the ref's order), then every other registered node in the same order, because after a
+ * failover or an interrupted repair a copy may exist where the map does not say.
  */
 export function readOrder(ref: ChunkRef, registry: NodeRegistry): string[] {
-  const downLast = (ids: string[]) => [
-    ...ids.filter((id) => registry.state(id) !== 'down'),
-    ...ids.filter((id) => registry.state(id) === 'down'),
-  ]
+  const rank = (id: string) => HEALTH_ORDER[registry.health(id) ?? 'dead']
+  const byHealth = (ids: string[]) => ids.map((id, i) => ({ id, i })).sort((a, b) => rank(a.id) - rank(b.id) || a.i - b.i).map((e) => e.id)
   const listed = [...new Set(ref.nodes)]
   const others = registry.ids().filter((id) => !listed.includes(id))
-  return [...downLast(listed), ...downLast(others)]
+  return [...byHealth(listed), ...byHealth(others)]
 }
 
 export interface FetchResult {

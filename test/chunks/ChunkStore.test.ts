@@ -53,7 +53,7 @@ describe('ChunkStore', () => {
         const ref = await cluster.store.write(randomBytes(10))
         expect([...ref.nodes].sort()).toEqual([cluster.nodes[1].nodeId, cluster.nodes[2].nodeId].sort())
       }
-      expect(cluster.registry.state(full.nodeId)).toBe('full')
+      expect(cluster.registry.status(full.nodeId)?.full).toBe(true)
       // Marked full after its first refusal: later writes do not even try it.
       expect(full.calls.put).toBe(1)
       expect(cluster.store.stats.underReplicatedWrites).toBe(0)
@@ -74,7 +74,7 @@ describe('ChunkStore', () => {
       await rm(cluster.dirs[0], { recursive: true })
       cluster.nodes[1].failures.put = 'NODE_FULL'
       await expect(cluster.store.write(randomBytes(10))).rejects.toMatchObject({ code: 'NO_NODES' })
-      expect(cluster.registry.state(cluster.nodes[0].nodeId)).toBe('down')
+      expect(cluster.registry.health(cluster.nodes[0].nodeId)).toBe('suspect')
       await expect(cluster.store.write(randomBytes(10))).rejects.toMatchObject({ code: 'NO_NODES' })
     })
 
@@ -95,7 +95,7 @@ describe('ChunkStore', () => {
         expect(ref.nodes).toHaveLength(2)
         expect(ref.nodes).not.toContain(gone)
       }
-      expect(cluster.registry.state(gone)).toBe('down')
+      expect(cluster.registry.health(gone)).toBe('suspect')
       const attempts = cluster.nodes[0].calls.put
       expect(attempts).toBe(1)
       now += 1000
@@ -126,7 +126,7 @@ describe('ChunkStore', () => {
       expect(cluster.badReplicas[0]).toMatchObject({ ref, nodeId: ref.nodes[0], reason: { code: 'CHUNK_MISSING' } })
       expect(cluster.store.stats.failovers).toBe(1)
       // A missing chunk says nothing about the node's health.
-      expect(cluster.registry.state(ref.nodes[0])).toBe('alive')
+      expect(cluster.registry.health(ref.nodes[0])).toBe('alive')
     })
 
     it('fails over when a replica’s bytes are flipped (hash mismatch)', async () => {
@@ -147,7 +147,7 @@ describe('ChunkStore', () => {
       expect(cluster.badReplicas[0].reason.code).toBe('CHUNK_CORRUPT')
     })
 
-    it('reads everything when a whole node folder is rm -rf’d, and marks the node down', async () => {
+    it('reads everything when a whole node folder is rm -rf’d, and marks the node suspect', async () => {
       cluster = await makeCluster(3)
       const chunks = await Promise.all(
         Array.from({ length: 30 }, async () => {
@@ -157,7 +157,7 @@ describe('ChunkStore', () => {
       )
       await rm(cluster.dirs[1], { recursive: true })
       for (const { data, ref } of chunks) expect(Buffer.compare(await cluster.store.read(ref), data)).toBe(0)
-      expect(cluster.registry.state(cluster.nodes[1].nodeId)).toBe('down')
+      expect(cluster.registry.health(cluster.nodes[1].nodeId)).toBe('suspect')
       expect(cluster.badReplicas.length).toBeGreaterThan(0)
       for (const bad of cluster.badReplicas) expect(bad).toMatchObject({ nodeId: cluster.nodes[1].nodeId, reason: { code: 'NODE_UNAVAILABLE' } })
       // Writes now avoid it.
@@ -236,14 +236,14 @@ describe('ChunkStore', () => {
       expect(cluster.store.stats.cacheHits).toBe(2)
     })
 
-    it('tries a node marked down when the live ones fail, and marks it alive when it answers', async () => {
+    it('tries a node marked suspect when the live ones fail, and marks it alive when it answers', async () => {
       cluster = await makeCluster(2)
       const data = randomBytes(100)
       const ref = await cluster.store.write(data)
-      cluster.registry.markDown(ref.nodes[0], 'test')
+      cluster.registry.markSuspect(ref.nodes[0], 'test')
       await unlink(cluster.chunkPath(cluster.indexOf(ref.nodes[1]), ref.id))
       expect(Buffer.compare(await cluster.store.read(ref), data)).toBe(0)
-      expect(cluster.registry.state(ref.nodes[0])).toBe('alive')
+      expect(cluster.registry.health(ref.nodes[0])).toBe('alive')
     })
   })
 
@@ -295,7 +295,7 @@ describe('ChunkStore', () => {
       await cluster.store.sync(refs)
       const onFailed = refs.filter((ref) => ref.nodes.includes(cluster.nodes[0].nodeId))
       expect(cluster.badReplicas).toHaveLength(onFailed.length)
-      expect(cluster.registry.state(cluster.nodes[0].nodeId)).toBe('down')
+      expect(cluster.registry.health(cluster.nodes[0].nodeId)).toBe('suspect')
     })
 
     it('fails when a chunk could be made durable nowhere', async () => {

@@ -1,0 +1,97 @@
+import { rm } from 'node:fs/promises'
+import { afterEach, describe, expect, it } from 'vitest'
+import { NodeRegistry } from '../../src/chunks/NodeRegistry.js'
+import { HeartbeatMonitor } from '../../src/cluster/liveness/HeartbeatMonitor.js'
+import type { DataNode } from '../../src/datanode/DataNode.js'
+import { LocalFolderNode } from '../../src/datanode/LocalFolderNode.js'
+import { TempDirs } from '../datanode/tempDirs.js'
+
+const temp = new TempDirs()
+let monitor: HeartbeatMonitor | undefined
+afterEach(async () => {
+  monitor?.stop()
+  monitor = undefined
+  await temp.cleanup()
+})
+
+let lastRegistry: NodeRegistry | undefined
+const until = async (what: () => boolean, ms = 3_000) => {
+  const deadline = Date.now() + ms
+  while (!what()) {
+    if (Date.now() > deadline) throw new Error("timed out waiting: " + JSON.stringify(lastRegistry?.statuses()))
+    await new Promise(r => setTimeout(r, 10))
+  }
+}
+
+/** A node that can be frozen like a SIGSTOPped server: its calls then never answer. */
+function freezable(node: DataNode) {
+  let frozen = false
+  const hang = () => new Promise<never>(() => {})
+  const wrapped: DataNode = {
+    nodeId: node.nodeId, address: node.address,
+    put: (id, d) => (frozen ? hang() : node.put(id, d)), get: id => (frozen ? hang() : node.get(id)),
+    has: id => (frozen ? hang() : node.has(id)), delete: id => (frozen ? hang() : node.delete(id)),
+    list: () => (frozen ? hang() : node.list()), usage: () => (frozen ? hang() : node.usage()),
+    sync: ids => (frozen ? hang() : node.sync(ids)), ping: () => (frozen ? hang() : node.ping()), close: () => node.close(),
+  }
+  return { node: wrapped, freeze: () => (frozen = true), thaw: () => (frozen = false) }
+}
+
+async function cluster(n = 3) {
+  const registry = new NodeRegistry()
+  lastRegistry = registry
+  const dirs: string[] = []
+  const nodes = []
+  for (let i = 0; i < n; i++) {
+    const dir = await temp.make()
+    dirs.push(dir)
+    const f = freezable(await LocalFolderNode.open(dir, { clusterId: 'c', create: true }))
+    nodes.push(f)
+    registry.add(f.node)
+  }
+  const log: string[] = []
+  monitor = new HeartbeatMonitor(registry, { intervalMs: 50, suspectAfterMs: 300, deadAfterMs: 800, minFreeBytes: 0, log: m => log.push(m) })
+  monitor.start()
+  return { registry, dirs, nodes, log }
+}
+
+describe('HeartbeatMonitor', () => {
+  it('finds a hung node suspect within the threshold, dead later, and takes it out of writes', async () => {
+    const { registry, nodes } = await cluster()
+    const id = nodes[0].node.nodeId
+    nodes[0].freeze()
+    const frozenAt = Date.now()
+    await until(() => registry.health(id) === 'suspect')
+    expect(Date.now() - frozenAt).toBeLessThan(300 + 3 * 50 + 200)
+    expect(registry.writable()).not.toContain(id)
+    await until(() => registry.health(id) === 'dead')
+    nodes[0].thaw()
+  })
+
+  it('re-admits a node that comes back only after it reported what it holds', async () => {
+    const { registry, nodes } = await cluster()
+    const id = nodes[1].node.nodeId
+    await nodes[1].node.put('ab'.repeat(16), Buffer.from('kept'))
+    const reports: string[][] = []
+    registry.on('report', r => reports.push(r.ids))
+    nodes[1].freeze()
+    await until(() => registry.health(id) === 'dead')
+    nodes[1].thaw()
+    await until(() => registry.health(id) === 'alive')
+    expect(reports).toEqual([['ab'.repeat(16)]])
+    expect(registry.writable()).toContain(id)
+  })
+
+  it('marks a node whose folder was deleted suspect at its next heartbeat', async () => {
+    const { registry, dirs, nodes } = await cluster()
+    await rm(dirs[2], { recursive: true, force: true })
+    await until(() => registry.health(nodes[2].node.nodeId) === 'suspect', 500)
+    expect(registry.status(nodes[2].node.nodeId)?.reason).toMatch(/gone|missing/)
+  })
+
+  it('refreshes usage and keeps a node without free space out of writes', async () => {
+    const { registry, nodes } = await cluster(2)
+    await until(() => registry.status(nodes[0].node.nodeId)?.usage !== undefined)
+    expect(registry.status(nodes[0].node.nodeId)?.usage?.capacity).toBeGreaterThan(0)
+  })
+})
