@@ -4,7 +4,7 @@
 import { mkdir } from 'node:fs/promises'
 import { join, relative, resolve } from 'node:path'
 import { Command } from 'commander'
-import { daemonOptions, runForeground } from './mount.js'
+import { MOUNT_DEFAULTS, daemonOptions, runForeground } from './mount.js'
 
 export function demoCommand(): Command {
   return new Command('demo')
@@ -15,7 +15,7 @@ export function demoCommand(): Command {
       const nodes = ['node_1', 'node_2', 'node_3'].map(n => join(root, n))
       for (const folder of [...nodes, join(root, 'meta'), join(root, 'mnt')]) await mkdir(folder, { recursive: true })
       const mnt = join(root, 'mnt')
-      const options = daemonOptions(mnt, { meta: join(root, 'meta'), nodes: nodes.join(','), cache: '128M', dirty: '128M' })
+      const options = daemonOptions(mnt, { ...MOUNT_DEFAULTS, meta: join(root, 'meta'), nodes: nodes.join(',') })
       await runForeground(options, () => printTryThis(root))
     })
 }

@@ -6,6 +6,7 @@ import { DfsError } from '../errors.js'
 import { demoCommand } from './demo.js'
 import { fsckCommand } from './fsck.js'
 import { mountCommand } from './mount.js'
+import { statusCommand } from './status.js'
 import { unmountCommand } from './unmount.js'
 
 /** commander's message as one line (its "Did you mean ...?" suggestion comes on a line of its own). */
@@ -17,7 +18,7 @@ const program = new Command('dfs')
   .exitOverride()
   .configureOutput({ outputError: (text, write) => write(`dfs: ${oneLine(text)}\n`) })
 
-for (const command of [mountCommand(), unmountCommand(), fsckCommand(), demoCommand()]) {
+for (const command of [mountCommand(), unmountCommand(), statusCommand(), fsckCommand(), demoCommand()]) {
   program.addCommand(command.exitOverride().configureOutput({
     outputError: (text, write) => write(`dfs ${command.name()}: ${oneLine(text)}; see dfs ${command.name()} --help\n`),
   }))

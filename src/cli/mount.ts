@@ -10,7 +10,7 @@ import { Daemon } from '../daemon/Daemon.js'
 import { daemonLogPath } from '../daemon/registry.js'
 import { checkMountpoint } from '../fuse/mountpoint.js'
 import { dfsError, type ErrorCode } from '../errors.js'
-import { parseSize } from '../util/size.js'
+import { parseDuration, parseSize } from '../util/size.js'
 
 export interface MountFlags {
   nodes?: string
@@ -19,8 +19,14 @@ export interface MountFlags {
   chunkSize?: string
   cache: string
   dirty: string
+  heartbeat: string
+  suspectAfter: string
+  deadAfter: string
   foreground?: boolean
 }
+
+/** Defaults of the tunable flags (the demo uses them too). */
+export const MOUNT_DEFAULTS = { cache: '128M', dirty: '128M', heartbeat: '500ms', suspectAfter: '2s', deadAfter: '10s' }
 
 export function mountCommand(): Command {
   return new Command('mount')
@@ -30,8 +36,11 @@ export function mountCommand(): Command {
     .option('--nodes <dirs>', 'comma-separated DataNode folders; required the first time')
     .option('--replicas <n>', 'copies of every chunk (first mount only; default 2)')
     .option('--chunk-size <size>', 'chunk size, a power of two such as 4M (first mount only; default 4M)')
-    .addOption(new Option('--cache <size>', 'memory for verified chunks read recently (0 turns the cache off)').default('128M'))
-    .addOption(new Option('--dirty <size>', 'memory for written chunks not yet stored').default('128M'))
+    .addOption(new Option('--cache <size>', 'memory for verified chunks read recently (0 turns the cache off)').default(MOUNT_DEFAULTS.cache))
+    .addOption(new Option('--dirty <size>', 'memory for written chunks not yet stored').default(MOUNT_DEFAULTS.dirty))
+    .addOption(new Option('--heartbeat <duration>', 'how often every DataNode is pinged').default(MOUNT_DEFAULTS.heartbeat))
+    .addOption(new Option('--suspect-after <duration>', 'a node silent this long leaves the write pool').default(MOUNT_DEFAULTS.suspectAfter))
+    .addOption(new Option('--dead-after <duration>', 'a node silent this long is dead: its chunks are re-replicated').default(MOUNT_DEFAULTS.deadAfter))
     .option('--foreground', 'stay attached: log to stderr, unmount on Ctrl-C')
     .action(async (mountpoint: string, flags: MountFlags) => {
       const options = daemonOptions(mountpoint, flags)
@@ -49,7 +58,20 @@ export function daemonOptions(mountpoint: string, flags: MountFlags) {
     chunkSize: flags.chunkSize === undefined ? undefined : checkChunkSize(parseSize(flags.chunkSize, '--chunk-size')),
     cacheBytes: parseSize(flags.cache, '--cache', { allowZero: true }),
     dirtyBytes: parseSize(flags.dirty, '--dirty'),
+    liveness: livenessOptions(flags),
   }
+}
+
+function livenessOptions(flags: MountFlags) {
+  const liveness = {
+    intervalMs: parseDuration(flags.heartbeat, '--heartbeat'),
+    suspectAfterMs: parseDuration(flags.suspectAfter, '--suspect-after'),
+    deadAfterMs: parseDuration(flags.deadAfter, '--dead-after'),
+  }
+  if (!(liveness.intervalMs < liveness.suspectAfterMs && liveness.suspectAfterMs < liveness.deadAfterMs)) {
+    throw dfsError('BAD_ARGUMENT', '--heartbeat, --suspect-after and --dead-after must grow in that order (e.g. 500ms, 2s, 10s)', liveness)
+  }
+  return liveness
 }
 
 export async function runForeground(options: ReturnType<typeof daemonOptions>, banner?: (mountpoint: string) => void): Promise<void> {

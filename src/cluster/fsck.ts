@@ -3,13 +3,13 @@
 // good copies are copied from a good one to nodes that lack them, bad copies are replaced, the
 // chunk map is corrected, and orphans are removed.
 
-import type { ChunkStore } from '../chunks/ChunkStore.js'
-import { rankNodes } from '../chunks/placement.js'
+import type { NodeRegistry } from '../chunks/NodeRegistry.js'
 import { verifyChunk } from '../chunks/verify.js'
 import type { DataNode } from '../datanode/DataNode.js'
 import { forEachLimit } from '../util/forEachLimit.js'
 import { type ChunkRef, type NamespaceState, ROOT_INO, isFile } from '../meta/namespace/types.js'
 import type { Cluster } from './openCluster.js'
+import { dropCopies, restoreCopies as restore } from './replicate.js'
 
 export interface ChunkProblem {
   path: string
@@ -152,16 +152,17 @@ async function checkCopies(chunk: FileChunk, nodes: DataNode[], held: Map<string
 }
 
 async function repair(cluster: Cluster, problems: ChunkProblem[], orphans: FsckReport['orphans'], log: (m: string) => void) {
-  const { meta, registry, settings, chunks } = cluster
+  const { meta, registry, settings } = cluster
   const result = { copied: 0, mapsFixed: 0, orphansRemoved: 0, failed: [] as string[] }
   // Fewest good copies first: those are closest to being lost.
   problems.sort((a, b) => a.good.length - b.good.length)
   for (const problem of problems) {
     try {
-      const nodesNow = await restoreCopies(problem, chunks, settings.replicas, registry.writable())
-      result.copied += nodesNow.length - problem.good.length
-      meta.commit({ op: 'replicas', ino: problem.ino, index: problem.index, id: problem.chunk, nodes: nodesNow })
+      const { holders, added, shortBy } = await restoreCopies(problem, registry, settings.replicas)
+      result.copied += added
+      meta.commit({ op: 'replicas', ino: problem.ino, index: problem.index, id: problem.chunk, nodes: holders })
       result.mapsFixed++
+      if (shortBy) result.failed.push(`${problem.path} chunk ${problem.index}: ${shortBy.message}`)
     } catch (err) {
       result.failed.push(`${problem.path} chunk ${problem.index}: ${(err as Error).message}`)
     }
@@ -179,22 +180,15 @@ async function repair(cluster: Cluster, problems: ChunkProblem[], orphans: FsckR
   return result
 }
 
-/** Copy a chunk from a good copy to nodes without one until it has R; returns the nodes holding it. */
-async function restoreCopies(problem: ChunkProblem, chunks: ChunkStore, replicas: number, writable: string[]): Promise<string[]> {
-  const holders = [...problem.good]
-  if (holders.length >= replicas) return holders
-  const data = await chunks.registry.get(holders[0])!.get(problem.chunk)
-  await verifyChunk(problem.ref, data)
-  for (const nodeId of rankNodes(problem.chunk, writable.filter(id => !holders.includes(id)))) {
-    if (holders.length >= replicas) break
-    const node = chunks.registry.get(nodeId)!
-    await node.put(problem.chunk, data)
-    await node.sync([problem.chunk])
-    holders.push(nodeId)
-  }
+/**
+ * Copy a chunk from a good copy to nodes without one until it has R (see replicate.ts): the nodes
+ * holding it now, and how many copies were added. A target that fails is skipped for the next one;
+ * if the chunk still has fewer than R copies because of such a failure, shortBy says why.
+ */
+async function restoreCopies(problem: ChunkProblem, registry: NodeRegistry, replicas: number) {
+  const restored = await restore(registry, { ref: problem.ref, holders: problem.good, replicas, targets: registry.writable() })
   // A corrupt copy that was not overwritten above is removed, so nothing can ever serve it.
-  for (const { node } of problem.bad) {
-    if (!holders.includes(node)) await chunks.registry.get(node)?.delete(problem.chunk).catch(() => {})
-  }
-  return holders
+  await dropCopies(registry, problem.chunk, problem.bad.map(b => b.node).filter(node => !restored.holders.includes(node)))
+  const shortBy = restored.holders.length < replicas ? restored.failedTargets[0]?.error : undefined
+  return { holders: restored.holders, added: restored.added.length, shortBy }
 }

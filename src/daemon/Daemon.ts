@@ -1,18 +1,24 @@
-// The mount daemon: open the cluster, serve it through FUSE, and on SIGINT/SIGTERM (or `dfs unmount`)
-// store everything buffered, unmount, checkpoint and release the metadata lock.
+// The mount daemon: open the cluster, watch its nodes (heartbeats), serve it through FUSE and a
+// control socket, and on SIGINT/SIGTERM (or `dfs unmount`) store everything buffered, unmount,
+// checkpoint and release the metadata lock.
 
 import { resolve } from 'node:path'
+import { HeartbeatMonitor, type LivenessOptions } from '../cluster/liveness/HeartbeatMonitor.js'
 import { type Cluster, type ClusterFlags, openCluster } from '../cluster/openCluster.js'
 import { FileSystem } from '../fs/FileSystem.js'
 import { type Mounted, mountFileSystem } from '../fuse/mount.js'
 import { checkMountpoint } from '../fuse/mountpoint.js'
+import { dfsError } from '../errors.js'
 import { formatSize } from '../util/size.js'
-import { registerDaemon, unregisterDaemon } from './registry.js'
+import { serveControl } from './control.js'
+import { controlSocketPath, registerDaemon, unregisterDaemon } from './registry.js'
+import { clusterStatus } from './status.js'
 
 export interface DaemonOptions extends ClusterFlags {
   mountpoint: string
   /** Bytes of written-but-unstored chunk buffers across all open files. */
   dirtyBytes: number
+  liveness: Omit<LivenessOptions, 'log' | 'minFreeBytes'>
   log: (message: string) => void
   /** Called once the mount is ready (the CLI prints "dfs: mounted <dir>"). */
   onMounted?: (summary: string) => void
@@ -20,12 +26,15 @@ export interface DaemonOptions extends ClusterFlags {
 
 export class Daemon {
   private stopping: Promise<void> | undefined
+  private readonly startedAt = Date.now()
 
   private constructor(
     readonly mountpoint: string,
     private readonly cluster: Cluster,
     readonly fs: FileSystem,
+    private readonly heartbeats: HeartbeatMonitor,
     private readonly mounted: Mounted,
+    private readonly control: { close(): Promise<void> },
     private readonly log: (message: string) => void,
   ) {}
 
@@ -33,30 +42,62 @@ export class Daemon {
     const mountpoint = resolve(opts.mountpoint)
     await checkMountpoint(mountpoint)
     const cluster = await openCluster(opts, { create: true })
+    const { settings } = cluster
+    const heartbeats = new HeartbeatMonitor(cluster.registry, {
+      ...opts.liveness,
+      // Room for a couple of chunks, so a node is taken out of writes before a put fails with ENOSPC.
+      minFreeBytes: 2 * settings.chunkSize,
+      log: opts.log,
+    })
     let mounted: Mounted | undefined
+    let control: { close(): Promise<void> } | undefined
     try {
       const fs = new FileSystem({
         meta: cluster.meta,
         chunks: cluster.chunks,
         capacity: cluster,
-        chunkSize: cluster.settings.chunkSize,
+        chunkSize: settings.chunkSize,
         dirtyLimit: opts.dirtyBytes,
         owner: { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 },
         log: opts.log,
       })
+      heartbeats.start()
       mounted = await mountFileSystem(mountpoint, fs, { log: opts.log })
-      await registerDaemon({ pid: process.pid, mountpoint, meta: cluster.metaDir, startedAt: new Date().toISOString() })
-      const daemon = new Daemon(mountpoint, cluster, fs, mounted, opts.log)
-      const { settings } = cluster
+      let daemon: Daemon | undefined
+      const socket = await controlSocketPath(mountpoint)
+      control = await serveControl(socket, {
+        status: () => {
+          if (!daemon) throw dfsError('EIO', 'the daemon is still starting; try again')
+          return daemon.status()
+        },
+      }, opts.log)
+      daemon = new Daemon(mountpoint, cluster, fs, heartbeats, mounted, control, opts.log)
+      await registerDaemon({ pid: process.pid, mountpoint, meta: cluster.metaDir, control: socket, startedAt: new Date().toISOString() })
       opts.onMounted?.(
         `${settings.nodes.length} nodes, ${settings.replicas} replicas, ${formatSize(settings.chunkSize)} chunks, metadata in ${cluster.metaDir}`,
       )
       return daemon
     } catch (err) {
+      heartbeats.stop()
+      await control?.close().catch(() => {})
       await mounted?.unmount().catch(() => {})
       await cluster.close()
       throw err
     }
+  }
+
+  status() {
+    const { cluster } = this
+    return clusterStatus({
+      mountpoint: this.mountpoint,
+      meta: cluster.metaDir,
+      startedAt: this.startedAt,
+      settings: cluster.settings,
+      liveness: this.heartbeats.options,
+      registry: cluster.registry,
+      chunks: cluster.chunks,
+      state: cluster.meta.state,
+    })
   }
 
   /** Stop on the usual signals; resolves when stopped. */
@@ -82,6 +123,8 @@ export class Daemon {
       await this.mounted.unmount().catch(err => this.log(`unmount: ${(err as Error).message}`))
       await this.fs.flushAll()
       this.fs.close()
+      this.heartbeats.stop()
+      await this.control.close()
       await this.cluster.close()
       await unregisterDaemon(this.mountpoint)
     })()

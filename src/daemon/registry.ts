@@ -3,7 +3,7 @@
 // One small JSON file per mount under the runtime folder; a file whose pid is gone is stale.
 
 import { createHash } from 'node:crypto'
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 
@@ -11,6 +11,8 @@ export interface DaemonRecord {
   pid: number
   mountpoint: string
   meta: string
+  /** The daemon's control socket (dfs status). */
+  control: string
   startedAt: string
 }
 
@@ -19,6 +21,12 @@ const runtimeDir = () => process.env.DFS_RUNTIME_DIR ?? join(tmpdir(), `dfs-${pr
 function recordPath(mountpoint: string): string {
   const key = createHash('sha256').update(resolve(mountpoint)).digest('hex').slice(0, 24)
   return join(runtimeDir(), `mount-${key}.json`)
+}
+
+/** Where the daemon serving this mount point listens for control commands. */
+export async function controlSocketPath(mountpoint: string): Promise<string> {
+  await mkdir(runtimeDir(), { recursive: true, mode: 0o700 })
+  return recordPath(mountpoint).replace(/\.json$/, '.sock')
 }
 
 /** Where a background daemon for this mount point writes its log. */
@@ -45,6 +53,26 @@ export async function daemonFor(mountpoint: string): Promise<DaemonRecord | unde
     return undefined
   }
   return isAlive(record.pid) ? record : undefined
+}
+
+/** Every live daemon of this user. */
+export async function runningDaemons(): Promise<DaemonRecord[]> {
+  let names: string[]
+  try {
+    names = (await readdir(runtimeDir())).filter(name => name.startsWith('mount-') && name.endsWith('.json'))
+  } catch {
+    return []
+  }
+  const found: DaemonRecord[] = []
+  for (const name of names) {
+    try {
+      const record = JSON.parse(await readFile(join(runtimeDir(), name), 'utf8')) as DaemonRecord
+      if (isAlive(record.pid)) found.push(record)
+    } catch {
+      // a record being written or removed right now
+    }
+  }
+  return found
 }
 
 export function isAlive(pid: number): boolean {

@@ -33,6 +33,8 @@ export interface OpenNodeFolderOptions {
   clusterId: string
   /** Initialise an empty folder as a new node. Without it an empty folder is an error. */
   create?: boolean
+  /** The id a new node gets (a server announces it before the folder is initialised); random by default. */
+  nodeId?: string
 }
 
 export interface NodeFolder {
@@ -112,13 +114,18 @@ export async function openNodeFolder(dir: string, options: OpenNodeFolderOptions
   }
   const created: NodeFolderIdentity = {
     format: NODE_FORMAT,
-    nodeId: randomBytes(8).toString('hex'),
+    nodeId: options.nodeId ?? newNodeId(),
     clusterId: options.clusterId,
     createdAt: new Date().toISOString(),
   }
   await writeIdentity(abs, created)
   await ensureChunkSubfolders(abs)
   return { dir: abs, identity: created, created: true }
+}
+
+/** A fresh node id: 64 random bits as hex. */
+export function newNodeId(): string {
+  return randomBytes(8).toString('hex')
 }
 
 /**

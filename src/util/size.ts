@@ -23,3 +23,15 @@ export function formatSize(bytes: number): string {
   }
   return `${unit === 0 ? value : value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`
 }
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000 }
+
+/** Durations as people type them: 500ms, 2s, 1.5s, 1m. A bare number is milliseconds. */
+export function parseDuration(text: string, what = 'duration'): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$/i.exec(text)
+  const ms = match ? Number(match[1]) * DURATION_UNITS[(match[2] ?? 'ms').toLowerCase()] : NaN
+  if (!Number.isFinite(ms) || ms <= 0) {
+    throw dfsError('BAD_ARGUMENT', `${what} "${text}" is not a duration; write it like 500ms, 2s or 1m`, { what, text })
+  }
+  return Math.round(ms)
+}

@@ -94,7 +94,7 @@ export class HeartbeatMonitor {
   }
 
   private async refreshUsage(node: DataNode): Promise<void> {
-    const every = this.options.usageEveryMs ?? 5_000
+    const every = this.options.usageEveryMs ?? 2_000
     const last = this.lastUsage.get(node.nodeId) ?? 0
     if (Date.now() - last < every && !this.registry.status(node.nodeId)?.full) return
     const usage = await withTimeout(node.usage(), this.options.suspectAfterMs, 'usage unanswered')

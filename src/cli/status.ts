@@ -1,0 +1,63 @@
+// dfs status [mountpoint] [--json]: the running daemon's view of its cluster, over its control socket.
+
+import { Command } from 'commander'
+import { callControl } from '../daemon/control.js'
+import { type DaemonRecord, daemonFor, runningDaemons } from '../daemon/registry.js'
+import type { ClusterStatus } from '../daemon/status.js'
+import { dfsError } from '../errors.js'
+import { formatSize } from '../util/size.js'
+
+export function statusCommand(): Command {
+  return new Command('status')
+    .description('show the nodes of a mounted cluster: health, heartbeat age, capacity, usage, chunks; replication and healing')
+    .argument('[mountpoint]', 'which mount (needed only when several are running)')
+    .option('--json', 'print the status as JSON')
+    .action(async (mountpoint: string | undefined, flags: { json?: boolean }) => {
+      const daemon = await findDaemon(mountpoint)
+      const status = (await callControl(daemon.control, 'status')) as ClusterStatus
+      if (flags.json) console.log(JSON.stringify(status, null, 2))
+      else console.log(formatStatus(status))
+    })
+}
+
+async function findDaemon(mountpoint: string | undefined): Promise<DaemonRecord> {
+  if (mountpoint) {
+    const daemon = await daemonFor(mountpoint)
+    if (!daemon) throw dfsError('NOT_MOUNTED', `no dfs daemon serves ${mountpoint}; mount it first (dfs mount ${mountpoint} ...)`, { mountpoint })
+    return daemon
+  }
+  const running = await runningDaemons()
+  if (running.length === 1) return running[0]
+  if (running.length === 0) throw dfsError('NOT_MOUNTED', 'no dfs daemon is running; mount a cluster first (dfs mount or npm run demo)')
+  throw dfsError('BAD_ARGUMENT', `${running.length} dfs mounts are running (${running.map(d => d.mountpoint).join(', ')}); name one: dfs status <mountpoint>`)
+}
+
+export function formatStatus(s: ClusterStatus): string {
+  const lines = [
+    `dfs on ${s.mountpoint} (pid ${s.pid}, up ${duration(s.uptimeMs)}): ${s.replicas} replicas, ${formatSize(s.chunkSize)} chunks, metadata in ${s.meta}`,
+    `heartbeat every ${duration(s.liveness.heartbeatMs)}; suspect after ${duration(s.liveness.suspectAfterMs)}, dead after ${duration(s.liveness.deadAfterMs)}`,
+    '',
+  ]
+  const rows = [['NODE', 'STATE', 'HEARTBEAT', 'CAPACITY', 'USED', 'FREE', 'CHUNKS', 'ADDRESS']]
+  for (const n of s.nodes) {
+    const state = n.full && n.health === 'alive' ? 'full' : n.health
+    rows.push([
+      n.nodeId, state, `${duration(n.heartbeatAgeMs)} ago`, size(n.capacity), size(n.used), size(n.available),
+      n.chunks === undefined ? '-' : String(n.chunks), n.address + (n.reason ? `  (${n.reason})` : ''),
+    ])
+  }
+  rows.push(['total', `${s.totals.alive}/${s.totals.nodes} alive`, '', size(s.totals.capacity), size(s.totals.used), size(s.totals.available), '', ''])
+  lines.push(...table(rows), '')
+  const c = s.chunks
+  lines.push(`${c.files} files, ${c.referenced} chunks: ${c.underReplicated} under-replicated, ${c.unavailable} with no copy on a live node`)
+  lines.push(`io: ${s.io.writes} chunk writes (${s.io.underReplicatedWrites} under-replicated), ${s.io.reads} reads (${s.io.cacheHits} from cache, ${s.io.failovers} failovers), ${s.io.badReplicas} bad copies seen`)
+  return lines.join('\n')
+}
+
+function table(rows: string[][]): string[] {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map(r => r[i].length)))
+  return rows.map(r => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]))).join('  ').trimEnd())
+}
+
+const size = (bytes: number | undefined) => (bytes === undefined ? '-' : formatSize(bytes))
+const duration = (ms: number) => (ms < 1000 ? `${ms} ms` : ms < 120_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 60_000)} min`)

@@ -1,0 +1,172 @@
+// The scrubber: re-reads every stored copy of every chunk in the background, slowly, and verifies its
+// SHA-256, so a copy that rotted on disk is found before a read needs it (and before the other copies
+// have rotted too). One pass walks the namespace (chunkWalk.ts) and reads each copy on an alive node
+// the ref lists, at most `bytesPerSec`; then it rests and starts again.
+//
+// Quarantine. A copy that fails its check is read a second time (a bad read can be a transient fault
+// on the way, not the disk); if it fails again it is handed to the healer (onBadCopy), which takes it
+// out of the replica list at once, puts a verified copy on a node that lacks one, and deletes the bad
+// copy once the list without it is durable. Deleted, not renamed aside: the DataNode interface has no
+// rename (and a TCP server would need one), a copy that fails SHA-256 has no use we would trust, and
+// a renamed file would hold space that no list or usage report shows. The scrubber itself deletes
+// nothing: the healer repairs one chunk at a time, so the deletion can never race with a repair that
+// just put a fresh copy on that node, and a chunk with no intact copy anywhere keeps its bad ones
+// (the healer deletes a corrupt copy only after a good one exists elsewhere).
+
+import type { ChunkRef } from '../../chunks/ChunkRef.js'
+import { asNodeError } from '../../chunks/nodeError.js'
+import type { NodeRegistry } from '../../chunks/NodeRegistry.js'
+import { verifyChunk } from '../../chunks/verify.js'
+import type { DfsError } from '../../errors.js'
+import type { NamespaceMetaStore } from '../openCluster.js'
+import { chunkBatches } from './chunkWalk.js'
+import { TokenBucket, sleep } from './TokenBucket.js'
+
+export interface ScrubberOptions {
+  /** Bytes per second to read and verify; 0 turns the scrubber off. Default 8 MiB/s. */
+  bytesPerSec?: number
+  /** Pause between the end of one pass and the start of the next (ms). Default 60 s. */
+  restMs?: number
+}
+
+export const DEFAULT_SCRUBBER_OPTIONS: Required<ScrubberOptions> = {
+  bytesPerSec: 8 * 1024 * 1024,
+  restMs: 60_000,
+}
+
+export interface ScrubberDeps {
+  meta: Pick<NamespaceMetaStore, 'state'>
+  registry: Pick<NodeRegistry, 'get' | 'health'>
+  log: (message: string) => void
+  /** Told of every copy found corrupt (twice) or missing: the healer's reportBadCopy. */
+  onBadCopy?: (ref: ChunkRef, nodeId: string, reason: DfsError) => void
+  options?: ScrubberOptions
+}
+
+export interface ScrubberStatus {
+  state: 'off' | 'scrubbing' | 'resting' | 'stopped'
+  /** Chunks and bytes verified since start (every copy counts its bytes). */
+  scannedChunks: number
+  scannedBytes: number
+  /** Copies that failed their check twice, and copies the ref lists that were not there. */
+  corruptFound: number
+  missingFound: number
+  /** Passes completed, and when the last one ended (ms since epoch). */
+  passes: number
+  lastPassAt?: number
+  bytesPerSec: number
+}
+
+/** Chunks taken from the namespace at a time (the reads between them yield anyway). */
+const BATCH = 256
+
+export class Scrubber {
+  readonly #deps: ScrubberDeps
+  readonly #options: Required<ScrubberOptions>
+  readonly #bucket: TokenBucket
+  readonly #abort = new AbortController()
+  readonly #counts = { scannedChunks: 0, scannedBytes: 0, corruptFound: 0, missingFound: 0, passes: 0 }
+  #lastPassAt: number | undefined
+  #state: ScrubberStatus['state']
+  #running: Promise<void> | undefined
+
+  constructor(deps: ScrubberDeps) {
+    this.#deps = deps
+    const given = Object.fromEntries(Object.entries(deps.options ?? {}).filter(([, v]) => v !== undefined))
+    this.#options = { ...DEFAULT_SCRUBBER_OPTIONS, ...given }
+    this.#bucket = new TokenBucket(this.#options.bytesPerSec)
+    this.#state = this.#options.bytesPerSec > 0 ? 'resting' : 'off'
+  }
+
+  start(): void {
+    if (this.#options.bytesPerSec <= 0 || this.#running || this.#abort.signal.aborted) return
+    this.#running = this.#loop()
+  }
+
+  /** Stop after the read under way. */
+  async stop(): Promise<void> {
+    this.#abort.abort()
+    await this.#running
+    this.#state = 'stopped'
+  }
+
+  status(): ScrubberStatus {
+    return {
+      state: this.#state,
+      ...this.#counts,
+      ...(this.#lastPassAt !== undefined ? { lastPassAt: this.#lastPassAt } : {}),
+      bytesPerSec: this.#options.bytesPerSec,
+    }
+  }
+
+  async #loop(): Promise<void> {
+    const signal = this.#abort.signal
+    while (!signal.aborted) {
+      this.#state = 'scrubbing'
+      try {
+        await this.#pass(signal)
+        if (signal.aborted) break
+        this.#counts.passes++
+        this.#lastPassAt = Date.now()
+      } catch (err) {
+        this.#deps.log(`scrubber: pass failed: ${(err as Error).message}`)
+      }
+      this.#state = 'resting'
+      await sleep(this.#options.restMs, signal)
+    }
+  }
+
+  async #pass(signal: AbortSignal): Promise<void> {
+    const { meta, registry } = this.#deps
+    for await (const batch of chunkBatches(meta.state, BATCH)) {
+      for (const { ino, index, ref } of batch) {
+        for (const nodeId of new Set(ref.nodes)) {
+          // Only alive nodes: a struggling node gets no extra reads from us.
+          if (registry.health(nodeId) !== 'alive') continue
+          await this.#bucket.take(ref.len, signal)
+          if (signal.aborted) return
+          // The file may have moved on while we waited (and the chunk been deleted with it).
+          if (!isCurrent(meta, ino, index, ref.id)) break
+          await this.#check(ref, nodeId, () => isCurrent(meta, ino, index, ref.id))
+        }
+        this.#counts.scannedChunks++
+      }
+    }
+  }
+
+  async #check(ref: ChunkRef, nodeId: string, stillCurrent: () => boolean): Promise<void> {
+    const node = this.#deps.registry.get(nodeId)
+    if (!node) return
+    const verify = async (): Promise<DfsError | undefined> => {
+      try {
+        await verifyChunk(ref, await node.get(ref.id), { node: node.address, nodeId })
+        return undefined
+      } catch (err) {
+        return asNodeError(err, node, nodeId, 'get')
+      }
+    }
+    let error = await verify()
+    this.#counts.scannedBytes += ref.len
+    if (!error) return
+    if (error.code === 'CHUNK_CORRUPT') error = await verify() // a transient fault on the way reads right the second time
+    if (!error || !stillCurrent()) return
+    if (error.code === 'CHUNK_CORRUPT') {
+      this.#counts.corruptFound++
+      this.#deps.log(`scrubber: the copy of chunk ${ref.id} on node ${node.address} is corrupt (${error.message}); handing it to the healer`)
+    } else if (error.code === 'CHUNK_MISSING') {
+      this.#counts.missingFound++
+      this.#deps.log(`scrubber: the copy of chunk ${ref.id} on node ${node.address} is missing; handing it to the healer`)
+    } else {
+      return // the node did not answer: the heartbeat monitor's business
+    }
+    try {
+      this.#deps.onBadCopy?.(ref, nodeId, error)
+    } catch (err) {
+      this.#deps.log(`scrubber: reporting a bad copy failed: ${(err as Error).message}`)
+    }
+  }
+}
+
+function isCurrent(meta: Pick<NamespaceMetaStore, 'state'>, ino: number, index: number, id: string): boolean {
+  return meta.state.inodes.get(ino)?.chunks?.[index]?.id === id
+}

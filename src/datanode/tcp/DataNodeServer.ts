@@ -1,0 +1,249 @@
+// A DataNode server: one node folder (a LocalFolderNode) served over TCP to clients that hold the
+// cluster secret. The protocol is in docs/protocol.md; one connection's life is in ServerConnection.
+//
+//   const server = await DataNodeServer.start({ dir: 'node_1', listen: '127.0.0.1:7001', secret })
+//   server.nodeId, server.port ... await server.close()
+//
+// The folder carries the node's identity, as a local node folder does. Started with a cluster id,
+// the server opens (or initialises) the folder for that cluster. Started without one, it serves an
+// initialised folder as the node it is, and an empty folder as a new node that joins the first
+// cluster an authenticated client names (the secret is what makes a client a member). Nothing is
+// written to the folder before the listening address is bound, so a port in use changes nothing.
+
+import { createServer, type Server, type Socket } from 'node:net'
+import { resolve } from 'node:path'
+import { DfsError, dfsError, isDfsError } from '../../errors.js'
+import { errnoOf } from '../../util/osError.js'
+import { checkNodeFolder, newNodeId, readIdentity } from '../identity.js'
+import { LocalFolderNode } from '../LocalFolderNode.js'
+import { type ConnectionHost, type ConnectionLimits, ServerConnection } from './ServerConnection.js'
+import { type AuthReply, MAX_PAYLOAD, parseHostPort, STATUS_CODES, STATUS_OK, statusOf } from './protocol.js'
+import { secretBytes } from './secret.js'
+
+export interface DataNodeServerOptions {
+  /** The node folder: an initialised one, or an empty one to become a new node. */
+  dir: string
+  /** host:port to listen on; port 0 picks a free one (see `port`). */
+  listen: string
+  /** The cluster secret clients must prove they hold. */
+  secret: Buffer | string
+  /** The cluster this node belongs to. Omitted: the folder's own, or (empty folder) the first client's. */
+  clusterId?: string
+  /** Close a connection that has not authenticated within this time. Default 5 s. */
+  handshakeTimeoutMs?: number
+  /** Close a connection whose half-received frame gets no byte for this long. Default 10 s. */
+  frameIdleTimeoutMs?: number
+  /** Requests served at once per connection before its socket is paused. Default 32. */
+  maxInFlight?: number
+  /** Reply bytes waiting to be sent before a connection's socket is paused. Default 8 MiB. */
+  writeHighWater?: number
+  /** Connections at once. Default 1024. */
+  maxConnections?: number
+  /** Where connection-level events go (refused clients, closed bad connections). Default: nowhere. */
+  log?: (message: string) => void
+}
+
+export class DataNodeServer {
+  /** The node folder as given. */
+  readonly dir: string
+  readonly host: string
+  readonly port: number
+  readonly #log: (message: string) => void
+  readonly #host: ConnectionHost
+  readonly #server: Server
+  readonly #limits: ConnectionLimits
+  readonly #connections = new Set<ServerConnection>()
+  readonly #sockets = new Set<Socket>()
+  #node: LocalFolderNode | undefined
+  /** The id the node has, or will have once it joins a cluster. */
+  readonly #nodeId: string
+  #joining: Promise<void> | undefined
+  #joinError: string | undefined
+  #closing: Promise<void> | undefined
+
+  static async start(options: DataNodeServerOptions): Promise<DataNodeServer> {
+    const { host, port } = parseHostPort(options.listen, '--listen')
+    const secret = secretBytes(options.secret)
+
+    // 1. Look at the folder, writing nothing.
+    let clusterId = options.clusterId
+    if (clusterId === undefined) {
+      // The folder's own cluster, if it has one; checkNodeFolder below explains any other problem.
+      const existing = await readIdentity(resolve(options.dir), options.dir).catch((err: unknown) => {
+        if (err instanceof DfsError) throw err
+        return undefined
+      })
+      clusterId = existing?.clusterId
+    }
+    const identity = await checkNodeFolder(options.dir, { clusterId })
+
+    // 2. Bind the address.
+    const server = createServer({ pauseOnConnect: false, noDelay: true })
+    server.maxConnections = options.maxConnections ?? 1024
+    await listen(server, host, port, options.listen)
+    const bound = server.address()
+    const boundPort = typeof bound === 'object' && bound ? bound.port : port
+
+    // 3. Open (or initialise) the folder for its cluster.
+    let node: LocalFolderNode | undefined
+    if (clusterId !== undefined) {
+      try {
+        node = await LocalFolderNode.open(options.dir, { clusterId, create: true })
+      } catch (err) {
+        await new Promise<void>((done) => server.close(() => done()))
+        throw err
+      }
+    }
+    const nodeId = identity?.nodeId ?? node?.nodeId ?? newNodeId()
+    return new DataNodeServer(server, options, secret, host, boundPort, nodeId, node)
+  }
+
+  private constructor(
+    server: Server,
+    options: DataNodeServerOptions,
+    secret: Buffer,
+    host: string,
+    port: number,
+    nodeId: string,
+    node: LocalFolderNode | undefined,
+  ) {
+    this.#server = server
+    this.dir = options.dir
+    this.host = host
+    this.port = port
+    this.#nodeId = nodeId
+    this.#node = node
+    this.#log = options.log ?? (() => {})
+    const self = this
+    this.#host = {
+      secret,
+      get node() {
+        return self.#node
+      },
+      admit: (clusterId) => this.#admit(clusterId),
+      log: this.#log,
+    }
+    this.#limits = {
+      handshakeTimeoutMs: options.handshakeTimeoutMs ?? 5000,
+      frameIdleTimeoutMs: options.frameIdleTimeoutMs ?? 10_000,
+      maxInFlight: options.maxInFlight ?? 32,
+      writeHighWater: options.writeHighWater ?? 8 * 1024 * 1024,
+    }
+    server.on('connection', (socket) => this.#accept(socket))
+    server.on('error', (err) => this.#log(`server error: ${err.message}`))
+  }
+
+  get nodeId(): string {
+    return this.#nodeId
+  }
+
+  /** The cluster the node belongs to; undefined while it waits for its first client. */
+  get clusterId(): string | undefined {
+    return this.#node?.clusterId
+  }
+
+  /** host:port as bound (with the real port when started on port 0). */
+  get address(): string {
+    return `${this.host.includes(':') ? `[${this.host}]` : this.host}:${this.port}`
+  }
+
+  /** Connections open now (authenticated or not). */
+  get connectionCount(): number {
+    return this.#sockets.size
+  }
+
+  async #admit(clusterId: string): Promise<{ status: number; reply: AuthReply }> {
+    if (!this.#node && clusterId !== '' && !this.#closing) {
+      this.#joining ??= this.#join(clusterId).finally(() => {
+        this.#joining = undefined
+      })
+      await this.#joining
+    }
+    const mine = this.#node?.clusterId ?? ''
+    const reply: AuthReply = { nodeId: this.#nodeId, clusterId: mine, maxPayload: MAX_PAYLOAD }
+    if (clusterId !== '' && mine !== '' && mine !== clusterId) {
+      reply.message = `DataNode ${this.address} (node ${this.#nodeId}) belongs to cluster ${mine}, not ${clusterId}`
+      return { status: statusOf('META_FOREIGN'), reply }
+    }
+    if (clusterId !== '' && mine === '') {
+      reply.message = `DataNode ${this.address} could not join cluster ${clusterId}: ${this.#joinError ?? 'the server is closing'}`
+      return { status: STATUS_CODES.indexOf('NODE_UNAVAILABLE'), reply }
+    }
+    return { status: STATUS_OK, reply }
+  }
+
+  /** Initialise the empty folder as this node, in the cluster of the first client to name one. */
+  async #join(clusterId: string): Promise<void> {
+    try {
+      this.#node = await LocalFolderNode.open(this.dir, { clusterId, create: true, nodeId: this.#nodeId })
+      this.#joinError = undefined
+      this.#log(`node ${this.#nodeId} joined cluster ${clusterId}`)
+    } catch (err) {
+      this.#joinError = isDfsError(err) ? err.message : String(err)
+      this.#log(`node ${this.#nodeId} could not join cluster ${clusterId}: ${this.#joinError}`)
+    }
+  }
+
+  #accept(socket: Socket): void {
+    if (this.#closing) {
+      socket.destroy()
+      return
+    }
+    this.#sockets.add(socket)
+    socket.once('close', () => this.#sockets.delete(socket))
+    const conn = new ServerConnection(socket, this.#host, this.#limits, (c) => this.#connections.delete(c))
+    this.#connections.add(conn)
+  }
+
+  /**
+   * Stop listening, drop every connection (clients see the close at once and fail what they had in
+   * flight), wait for requests already touching the folder to finish, and close the node.
+   */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      const closed = new Promise<void>((done) => this.#server.close(() => done()))
+      const connections = [...this.#connections]
+      for (const conn of connections) conn.destroy()
+      for (const socket of this.#sockets) socket.destroy()
+      await Promise.all(connections.map((conn) => conn.settled()))
+      await this.#joining
+      await this.#node?.close()
+      await closed
+    })()
+    return this.#closing
+  }
+}
+
+function listen(server: Server, host: string, port: number, shown: string): Promise<void> {
+  return new Promise((done, fail) => {
+    const onError = (err: Error) => {
+      server.off('listening', onListening)
+      fail(listenError(err, host, port, shown))
+    }
+    const onListening = () => {
+      server.off('error', onError)
+      done()
+    }
+    server.once('error', onError)
+    server.once('listening', onListening)
+    server.listen({ host, port, exclusive: true })
+  })
+}
+
+function listenError(err: Error, host: string, port: number, shown: string): DfsError {
+  const errno = errnoOf(err) ?? String(err)
+  const context = { listen: shown, errno }
+  switch (errno) {
+    case 'EADDRINUSE':
+      return dfsError('BAD_ARGUMENT', `cannot listen on ${shown}: port ${port} is in use; pick another port or stop what serves it (ss -ltnp 'sport = :${port}')`, context, err)
+    case 'EACCES':
+      return dfsError('BAD_ARGUMENT', `cannot listen on ${shown}: port ${port} needs privileges; pick a port above 1023`, context, err)
+    case 'EADDRNOTAVAIL':
+      return dfsError('BAD_ARGUMENT', `cannot listen on ${shown}: ${host} is not an address of this machine; use one of its addresses, such as 127.0.0.1`, context, err)
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return dfsError('BAD_ARGUMENT', `cannot listen on ${shown}: host ${host} is unknown; use an IP address such as 127.0.0.1`, context, err)
+    default:
+      return dfsError('BAD_ARGUMENT', `cannot listen on ${shown} (${errno}); check the address`, context, err)
+  }
+}

@@ -1,0 +1,338 @@
+// One client connection of a DataNodeServer: the handshake, then pipelined requests served in any
+// order, each answered by its request id.
+//
+// Rules, in the order a connection meets them:
+//   - The server speaks first (HELLO with a random challenge). Until the client has proved it holds
+//     the secret, frames are limited to HANDSHAKE_MAX_FRAME and anything but a valid AUTH closes the
+//     connection without a word: a client without the secret learns nothing, not even the node's id.
+//   - A handshake that is not over within handshakeTimeoutMs closes the connection.
+//   - A length prefix that cannot be right, or a frame of another protocol version, closes the
+//     connection (nothing after it can be trusted to be a frame boundary). A well-framed request the
+//     server cannot make sense of gets a BAD_REQUEST reply, and the connection carries on.
+//   - At most maxInFlight requests are served at once; beyond that, or while replies pile up unsent
+//     (the client does not read), the socket is paused, so TCP flow control pushes back on the client.
+//   - A frame that stops arriving halfway (no byte for frameIdleTimeoutMs while we are reading) closes
+//     the connection: a slow client cannot hold a half-received frame forever.
+//   - While requests are in flight and nothing else was sent for keepaliveMs, a KEEPALIVE frame tells
+//     the client the node is alive and working (a long sync on a slow disk is not a hung node).
+// Whatever arrives, the only thing a connection can break is itself.
+
+import type { Socket } from 'node:net'
+import { dfsError, isDfsError } from '../../errors.js'
+import { assertChunkId } from '../chunkId.js'
+import type { LocalFolderNode } from '../LocalFolderNode.js'
+import { type Frame, FrameDecoder, FrameError, type FrameHeader, encodeHeader, FLAG_MORE, FLAG_REPLY } from './frame.js'
+import {
+  type AuthReply,
+  chunkIdOf,
+  clientProof,
+  decodeAuth,
+  HANDSHAKE_MAX_FRAME,
+  LIST_IDS_PER_FRAME,
+  MAX_FRAME,
+  newChallenge,
+  Op,
+  OP_NAMES,
+  packChunkIds,
+  proofMatches,
+  PROTOCOL_VERSION,
+  REQUEST_OPS,
+  serverProof,
+  STATUS_CODES,
+  STATUS_OK,
+  statusOf,
+  unpackChunkIds,
+  wireMessage,
+} from './protocol.js'
+
+/** What a connection needs from the server that owns it. */
+export interface ConnectionHost {
+  readonly secret: Buffer
+  /** The node being served; undefined while the folder belongs to no cluster yet. */
+  readonly node: LocalFolderNode | undefined
+  /** Decide (and, for a node of no cluster yet, join) the cluster an authenticated client names. */
+  admit(clusterId: string): Promise<{ status: number; reply: AuthReply }>
+  log(message: string): void
+}
+
+export interface ConnectionLimits {
+  handshakeTimeoutMs: number
+  frameIdleTimeoutMs: number
+  maxInFlight: number
+  /** Pause reading while more than this many reply bytes wait to be sent. */
+  writeHighWater: number
+}
+
+type State = 'handshake' | 'authenticating' | 'open' | 'closed'
+
+export class ServerConnection {
+  readonly #socket: Socket
+  readonly #host: ConnectionHost
+  readonly #limits: ConnectionLimits
+  readonly #peer: string
+  readonly #decoder = new FrameDecoder(HANDSHAKE_MAX_FRAME)
+  readonly #challenge = newChallenge()
+  readonly #work = new Set<Promise<void>>()
+  readonly #onClose: (conn: ServerConnection) => void
+  #state: State = 'handshake'
+  #inFlight = 0
+  #paused = false
+  #lastDataAt = Date.now()
+  #lastSentAt = Date.now()
+  #keepaliveMs = 1000
+  #handshakeTimer: NodeJS.Timeout | undefined
+  #idleTimer: NodeJS.Timeout | undefined
+  #keepaliveTimer: NodeJS.Timeout | undefined
+
+  constructor(socket: Socket, host: ConnectionHost, limits: ConnectionLimits, onClose: (conn: ServerConnection) => void) {
+    this.#socket = socket
+    this.#host = host
+    this.#limits = limits
+    this.#onClose = onClose
+    this.#peer = `${socket.remoteAddress}:${socket.remotePort}`
+    socket.setNoDelay(true)
+    socket.setKeepAlive(true, 30_000)
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk))
+    socket.on('drain', () => this.#pump())
+    socket.on('error', () => {}) // 'close' follows; a reset by the peer is not our failure
+    socket.on('close', () => this.destroy())
+    socket.on('end', () => this.destroy())
+
+    this.#handshakeTimer = setTimeout(() => this.destroy('no handshake within ' + limits.handshakeTimeoutMs + ' ms'), limits.handshakeTimeoutMs)
+    const idleCheck = Math.max(10, Math.min(1000, limits.frameIdleTimeoutMs / 2))
+    this.#idleTimer = setInterval(() => this.#checkIdle(), idleCheck)
+    this.#idleTimer.unref()
+    this.#send({ op: Op.HELLO, flags: 0, status: STATUS_OK, requestId: 0 }, this.#challenge)
+  }
+
+  /** Close the connection at once; requests already being served finish (see settled). */
+  destroy(reason?: string): void {
+    if (this.#state === 'closed') return
+    this.#state = 'closed'
+    clearTimeout(this.#handshakeTimer)
+    clearInterval(this.#idleTimer)
+    clearInterval(this.#keepaliveTimer)
+    this.#socket.destroy()
+    if (reason) this.#host.log(`connection from ${this.#peer} closed: ${reason}`)
+    this.#onClose(this)
+  }
+
+  /** Resolves once no request of this connection is touching the node any more. */
+  async settled(): Promise<void> {
+    while (this.#work.size > 0) await Promise.allSettled([...this.#work])
+  }
+
+  // --- reading -----------------------------------------------------------------------------------
+
+  #onData(chunk: Buffer): void {
+    if (this.#state === 'closed') return
+    this.#lastDataAt = Date.now()
+    this.#decoder.push(chunk)
+    this.#pump()
+  }
+
+  /** Serve every whole frame we may take on now, then pause or resume reading to match. */
+  #pump(): void {
+    while (this.#state !== 'closed' && !this.#blocked()) {
+      let frame: Frame | undefined
+      try {
+        frame = this.#decoder.next()
+      } catch (err) {
+        if (err instanceof FrameError) return this.destroy(err.message)
+        throw err
+      }
+      if (!frame) break
+      if (this.#state === 'handshake') this.#onAuth(frame)
+      else this.#onRequest(frame)
+    }
+    if (this.#state === 'closed') return
+    const pause = this.#blocked()
+    if (pause && !this.#paused) this.#socket.pause()
+    if (!pause && this.#paused) {
+      this.#lastDataAt = Date.now() // the idle clock runs only while we are reading
+      this.#socket.resume()
+    }
+    this.#paused = pause
+  }
+
+  #blocked(): boolean {
+    if (this.#state === 'authenticating') return true
+    return this.#inFlight >= this.#limits.maxInFlight || this.#socket.writableLength > this.#limits.writeHighWater
+  }
+
+  #checkIdle(): void {
+    if (this.#state !== 'open' || this.#paused || this.#decoder.buffered === 0) return
+    const idle = Date.now() - this.#lastDataAt
+    if (idle > this.#limits.frameIdleTimeoutMs) {
+      this.destroy(`a frame stalled halfway (${this.#decoder.buffered} bytes, nothing more for ${idle} ms)`)
+    }
+  }
+
+  // --- handshake ---------------------------------------------------------------------------------
+
+  #onAuth(frame: Frame): void {
+    if (frame.version !== PROTOCOL_VERSION || frame.op !== Op.AUTH || frame.flags !== 0 || frame.status !== 0) {
+      return this.destroy(`expected AUTH, got op 0x${frame.op.toString(16)} version ${frame.version}`)
+    }
+    const auth = decodeAuth(frame.payload)
+    if (!auth) return this.destroy('malformed AUTH')
+    if (!proofMatches(auth.proof, clientProof(this.#host.secret, this.#challenge, auth.nonce))) {
+      return this.destroy('wrong secret')
+    }
+    this.#state = 'authenticating'
+    this.#keepaliveMs = Math.max(20, Math.min(60_000, auth.request.keepaliveMs))
+    const proof = serverProof(this.#host.secret, this.#challenge, auth.nonce)
+    const admitted = this.#host.admit(auth.request.clusterId).then(
+      ({ status, reply }) => {
+        if (this.#state === 'closed') return
+        this.#send({ op: Op.AUTH, flags: FLAG_REPLY, status, requestId: frame.requestId }, Buffer.concat([proof, Buffer.from(JSON.stringify(reply))]))
+        if (status !== STATUS_OK) {
+          this.#host.log(`connection from ${this.#peer} refused: ${reply.message ?? STATUS_CODES[status]}`)
+          this.#closeAfterReply()
+          return
+        }
+        clearTimeout(this.#handshakeTimer)
+        this.#decoder.maxFrame = MAX_FRAME
+        this.#state = 'open'
+        this.#keepaliveTimer = setInterval(() => this.#keepalive(), Math.max(10, this.#keepaliveMs / 2))
+        this.#keepaliveTimer.unref()
+        this.#pump()
+      },
+      (err: unknown) => this.destroy(`admission failed: ${String(err)}`),
+    )
+    this.#track(admitted)
+  }
+
+  /** After a refusal: let the reply go out, then close; drop the socket if the peer lingers. */
+  #closeAfterReply(): void {
+    this.#state = 'closed'
+    clearTimeout(this.#handshakeTimer)
+    clearInterval(this.#idleTimer)
+    this.#socket.end()
+    const timer = setTimeout(() => this.#socket.destroy(), 1000)
+    timer.unref()
+    this.#socket.once('close', () => clearTimeout(timer))
+    this.#onClose(this)
+  }
+
+  // --- requests ----------------------------------------------------------------------------------
+
+  #onRequest(frame: Frame): void {
+    if (frame.version !== PROTOCOL_VERSION) return this.destroy(`frame of protocol version ${frame.version}`)
+    if (frame.op === Op.KEEPALIVE && frame.flags === 0) return
+    this.#inFlight += 1
+    const served = this.#serve(frame).finally(() => {
+      this.#inFlight -= 1
+      this.#pump()
+    })
+    this.#track(served)
+  }
+
+  #track(work: Promise<void>): void {
+    const tracked = work.catch(() => {})
+    this.#work.add(tracked)
+    tracked.then(() => this.#work.delete(tracked))
+  }
+
+  async #serve(frame: Frame): Promise<void> {
+    const reply = (payload?: Buffer, flags = 0) =>
+      this.#send({ op: frame.op, flags: FLAG_REPLY | flags, status: STATUS_OK, requestId: frame.requestId }, payload)
+    try {
+      await this.#dispatch(frame, reply)
+    } catch (err) {
+      let status: number
+      let message: string
+      if (err instanceof BadRequest) {
+        status = STATUS_CODES.indexOf('BAD_REQUEST')
+        message = err.message
+      } else if (isDfsError(err)) {
+        status = statusOf(err.code)
+        message = err.message
+      } else {
+        this.#host.log(`unexpected error serving ${OP_NAMES.get(frame.op) ?? frame.op} for ${this.#peer}: ${(err as Error)?.stack ?? err}`)
+        status = statusOf('NODE_UNAVAILABLE')
+        message = `the node could not serve the request (${(err as Error)?.message ?? err})`
+      }
+      this.#send({ op: frame.op, flags: FLAG_REPLY, status, requestId: frame.requestId }, wireMessage(message))
+    }
+  }
+
+  async #dispatch(frame: Frame, reply: (payload?: Buffer, flags?: number) => void): Promise<void> {
+    const spec = REQUEST_OPS.get(frame.op)
+    if (!spec) throw badRequest(`unknown op 0x${frame.op.toString(16).padStart(2, '0')}`)
+    if (frame.flags !== 0 || frame.status !== 0) throw badRequest(`a request has flags 0 and status 0 (got ${frame.flags}, ${frame.status})`)
+    if (frame.op !== Op.PUT && frame.op !== Op.SYNC && frame.payload.length > 0) {
+      throw badRequest(`${OP_NAMES.get(frame.op)} takes no payload (got ${frame.payload.length} bytes)`)
+    }
+    const node = this.#host.node
+    if (!node) throw dfsError('NODE_UNAVAILABLE', 'this DataNode belongs to no cluster yet; connect with a cluster id to add it to one')
+    // Any 16 bytes spell a well-formed id, so this cannot fail; it stays as the rule every path into
+    // the folder passes through.
+    const id = spec.chunk ? chunkIdOf(frame.chunkId) : undefined
+    if (id !== undefined) assertChunkId(id, { node: node.address })
+
+    switch (frame.op) {
+      case Op.PING:
+        await node.ping()
+        return reply(Buffer.from(node.nodeId))
+      case Op.PUT:
+        await node.put(id!, frame.payload)
+        return reply()
+      case Op.GET:
+        return reply(await node.get(id!))
+      case Op.HAS:
+        return reply(Buffer.of((await node.has(id!)) ? 1 : 0))
+      case Op.DELETE:
+        await node.delete(id!)
+        return reply()
+      case Op.LIST: {
+        const ids = await node.list()
+        for (let at = LIST_IDS_PER_FRAME; at < ids.length; at += LIST_IDS_PER_FRAME) {
+          reply(packChunkIds(ids.slice(at - LIST_IDS_PER_FRAME, at)), FLAG_MORE)
+        }
+        const last = ids.length === 0 ? 0 : ids.length - ((ids.length - 1) % LIST_IDS_PER_FRAME) - 1
+        return reply(packChunkIds(ids.slice(last)))
+      }
+      case Op.USAGE:
+        return reply(Buffer.from(JSON.stringify(await node.usage())))
+      case Op.SYNC: {
+        const ids = unpackChunkIds(frame.payload)
+        if (!ids) throw badRequest(`SYNC takes whole 16-byte chunk ids (got ${frame.payload.length} bytes)`)
+        for (const each of ids) assertChunkId(each, { node: node.address })
+        await node.sync(ids)
+        return reply()
+      }
+    }
+  }
+
+  // --- writing -----------------------------------------------------------------------------------
+
+  #send(header: Omit<FrameHeader, 'version'>, payload: Buffer = EMPTY): void {
+    if (this.#socket.destroyed || !this.#socket.writable) return
+    this.#lastSentAt = Date.now()
+    const head = encodeHeader({ version: PROTOCOL_VERSION, ...header }, payload.length)
+    if (payload.length < 64 * 1024) {
+      this.#socket.write(payload.length === 0 ? head : Buffer.concat([head, payload]))
+    } else {
+      this.#socket.cork()
+      this.#socket.write(head)
+      this.#socket.write(payload)
+      this.#socket.uncork()
+    }
+  }
+
+  #keepalive(): void {
+    if (this.#state !== 'open' || this.#inFlight === 0) return
+    if (Date.now() - this.#lastSentAt < this.#keepaliveMs) return
+    this.#send({ op: Op.KEEPALIVE, flags: 0, status: STATUS_OK, requestId: 0 })
+  }
+}
+
+const EMPTY = Buffer.alloc(0)
+
+/** A well-framed request that makes no sense: answered with BAD_REQUEST, the connection carries on. */
+class BadRequest extends Error {}
+
+function badRequest(message: string): BadRequest {
+  return new BadRequest(message)
+}

@@ -1,0 +1,161 @@
+// Frames of the DataNode wire protocol (docs/protocol.md): a 4-byte big-endian length of the rest,
+// a 24-byte header, then raw payload bytes.
+//
+//   0  u32  length of everything after these 4 bytes (24 + payload length)
+//   4  u8   protocol version
+//   5  u8   op
+//   6  u8   flags (bit 0 REPLY, bit 1 MORE)
+//   7  u8   status (0 in requests and successful replies)
+//   8  u32  request id
+//   12 16B  chunk id, raw (zeros when the op names no chunk)
+//   28 ...  payload
+//
+// The decoder is lazy: push() only buffers what arrived, next() cuts one frame at a time against the
+// size limit in force at that moment (the server raises it after authentication), so a peer can
+// never make us allocate more than it is allowed to send, and frames split across TCP packets or
+// packed several to a packet come out the same.
+
+/** Bytes of the length prefix. */
+export const LENGTH_BYTES = 4
+/** Bytes of the header after the length prefix. */
+export const HEADER_BYTES = 24
+/** Length prefix plus header: the smallest frame on the wire. */
+export const FRAME_OVERHEAD = LENGTH_BYTES + HEADER_BYTES
+export const CHUNK_ID_BYTES = 16
+
+export const FLAG_REPLY = 0x01
+/** In a reply: more reply frames for the same request follow (LIST). */
+export const FLAG_MORE = 0x02
+export const KNOWN_FLAGS = FLAG_REPLY | FLAG_MORE
+
+export interface Frame {
+  version: number
+  op: number
+  flags: number
+  status: number
+  requestId: number
+  /** The raw 16-byte chunk id field (all zeros when unused). */
+  chunkId: Buffer
+  payload: Buffer
+}
+
+export type FrameHeader = Omit<Frame, 'payload' | 'chunkId'> & { chunkId?: Buffer }
+
+const NO_CHUNK = Buffer.alloc(CHUNK_ID_BYTES)
+
+/** A stream that cannot be framed any further (bad length): the connection must be closed. */
+export class FrameError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'FrameError'
+  }
+}
+
+/** The 28 bytes that precede a payload of payloadLength bytes. */
+export function encodeHeader(header: FrameHeader, payloadLength: number): Buffer {
+  const buf = Buffer.allocUnsafe(FRAME_OVERHEAD)
+  buf.writeUInt32BE(HEADER_BYTES + payloadLength, 0)
+  buf.writeUInt8(header.version, 4)
+  buf.writeUInt8(header.op, 5)
+  buf.writeUInt8(header.flags, 6)
+  buf.writeUInt8(header.status, 7)
+  buf.writeUInt32BE(header.requestId >>> 0, 8)
+  const id = header.chunkId ?? NO_CHUNK
+  if (id.length !== CHUNK_ID_BYTES) throw new RangeError(`a chunk id field is ${CHUNK_ID_BYTES} bytes, not ${id.length}`)
+  id.copy(buf, 12)
+  return buf
+}
+
+/** A whole frame in one buffer (for small frames; large payloads are written after encodeHeader). */
+export function encodeFrame(header: FrameHeader, payload: Buffer = Buffer.alloc(0)): Buffer {
+  return Buffer.concat([encodeHeader(header, payload.length), payload])
+}
+
+export class FrameDecoder {
+  readonly #chunks: Buffer[] = []
+  #buffered = 0
+  #maxFrame: number
+
+  /** maxFrame: the largest allowed value of the length prefix (header + payload). */
+  constructor(maxFrame: number) {
+    this.#maxFrame = maxFrame
+  }
+
+  set maxFrame(value: number) {
+    this.#maxFrame = value
+  }
+
+  /** Bytes received and not yet cut into frames. */
+  get buffered(): number {
+    return this.#buffered
+  }
+
+  push(chunk: Buffer): void {
+    if (chunk.length === 0) return
+    this.#chunks.push(chunk)
+    this.#buffered += chunk.length
+  }
+
+  /**
+   * The next whole frame, or undefined until more bytes arrive. Throws FrameError when the length
+   * prefix is impossible (shorter than a header, or longer than allowed): nothing after it can be
+   * trusted to be a frame boundary. The check happens as soon as the 4 length bytes are in, before
+   * the rest arrives or any buffer of that size exists.
+   */
+  next(): Frame | undefined {
+    if (this.#buffered < LENGTH_BYTES) return undefined
+    const length = this.#peekLength()
+    if (length < HEADER_BYTES) throw new FrameError(`frame length ${length} is shorter than the ${HEADER_BYTES}-byte header`)
+    if (length > this.#maxFrame) throw new FrameError(`frame length ${length} exceeds the limit of ${this.#maxFrame} bytes`)
+    if (this.#buffered < LENGTH_BYTES + length) return undefined
+    const bytes = this.#take(LENGTH_BYTES + length)
+    return {
+      version: bytes[4]!,
+      op: bytes[5]!,
+      flags: bytes[6]!,
+      status: bytes[7]!,
+      requestId: bytes.readUInt32BE(8),
+      chunkId: bytes.subarray(12, FRAME_OVERHEAD),
+      payload: bytes.subarray(FRAME_OVERHEAD),
+    }
+  }
+
+  #peekLength(): number {
+    const first = this.#chunks[0]!
+    if (first.length >= LENGTH_BYTES) return first.readUInt32BE(0)
+    const head = Buffer.alloc(LENGTH_BYTES)
+    let at = 0
+    for (const chunk of this.#chunks) {
+      at += chunk.copy(head, at, 0, Math.min(chunk.length, LENGTH_BYTES - at))
+      if (at === LENGTH_BYTES) break
+    }
+    return head.readUInt32BE(0)
+  }
+
+  /** Remove and return the first n buffered bytes (n <= buffered): a view when they sit in one chunk. */
+  #take(n: number): Buffer {
+    this.#buffered -= n
+    const first = this.#chunks[0]!
+    if (first.length >= n) {
+      if (first.length === n) this.#chunks.shift()
+      else this.#chunks[0] = first.subarray(n)
+      return first.subarray(0, n)
+    }
+    const out = Buffer.allocUnsafe(n)
+    let at = 0
+    while (at < n) {
+      const chunk = this.#chunks[0]!
+      const want = n - at
+      if (chunk.length <= want) {
+        chunk.copy(out, at)
+        at += chunk.length
+        this.#chunks.shift()
+      } else {
+        chunk.copy(out, at, 0, want)
+        at += want
+        this.#chunks[0] = chunk.subarray(want)
+      }
+    }
+    return out
+  }
+}

@@ -1,0 +1,64 @@
+// dfs status through a real mount: every node with its health, and liveness as a user sees it when a
+// node folder disappears (suspect at once, dead after --dead-after) and when it comes back.
+
+import { rm } from 'node:fs/promises'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { DFS_BIN, REPO_ROOT, makeCluster, stopAllAfterAll, type Cluster } from '../helpers/mount.js'
+import { run, sh } from '../helpers/run.js'
+
+stopAllAfterAll()
+
+let cluster: Cluster
+const dfs = (...args: string[]) => run(process.execPath, [DFS_BIN, ...args], { cwd: REPO_ROOT, timeout: 30_000 })
+async function status(): Promise<any> {
+  const r = await dfs('status', cluster.mnt, '--json')
+  expect(r.code, r.stderr).toBe(0)
+  return JSON.parse(r.stdout)
+}
+const until = async (what: () => Promise<boolean>, ms: number) => {
+  const deadline = Date.now() + ms
+  while (!(await what())) {
+    if (Date.now() > deadline) throw new Error(`not within ${ms} ms`)
+    await new Promise(r => setTimeout(r, 200))
+  }
+}
+
+beforeAll(async () => {
+  cluster = makeCluster(3, 'dfs-status-')
+  await cluster.start({ chunkSize: '64k', extraArgs: ['--suspect-after', '1s', '--dead-after', '3s'] })
+  expect((await sh(`head -c 300000 /dev/urandom > ${cluster.mnt}/a && sync`)).code).toBe(0)
+})
+afterAll(async () => cluster?.cleanup())
+
+describe('dfs status', () => {
+  it('shows every node alive with its address, capacity and the liveness thresholds', async () => {
+    const s = await status()
+    expect(s.mountpoint).toBe(cluster.mnt)
+    expect(s.nodes.map((n: any) => n.address).sort()).toEqual([...cluster.nodes].sort())
+    expect(s.nodes.every((n: any) => n.health === 'alive' && n.capacity > 0 && n.heartbeatAgeMs < 2000)).toBe(true)
+    expect(s.liveness).toEqual({ heartbeatMs: 500, suspectAfterMs: 1000, deadAfterMs: 3000 })
+    expect(s.chunks).toMatchObject({ files: 1, referenced: 5, underReplicated: 0, unavailable: 0 })
+    const text = await dfs('status')
+    expect(text.code).toBe(0)
+    expect(text.stdout).toMatch(/NODE\s+STATE\s+HEARTBEAT/)
+    expect(text.stdout).toContain(cluster.nodes[0])
+  })
+
+  it('sees a deleted node folder at once, declares it dead after --dead-after, and counts what lost a copy', async () => {
+    await rm(cluster.nodes[0], { recursive: true, force: true })
+    const node = (s: any) => s.nodes.find((n: any) => n.address === cluster.nodes[0])
+    await until(async () => node(await status()).health === 'suspect', 1500)
+    await until(async () => node(await status()).health === 'dead', 5000)
+    const s = await status()
+    expect(node(s).reason).toMatch(/no heartbeat|gone|missing/)
+    expect(s.totals.alive).toBe(2)
+    // Files still read back byte-perfect from the other copies.
+    expect((await sh(`cat ${cluster.mnt}/a | wc -c`)).stdout.trim()).toBe('300000')
+  })
+
+  it('says when no daemon serves the mount point given', async () => {
+    const r = await dfs('status', '/nonexistent-mount')
+    expect(r.code).toBe(1)
+    expect(r.stderr).toMatch(/^dfs: no dfs daemon serves \/nonexistent-mount; mount it first/)
+  })
+})
