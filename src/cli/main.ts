@@ -3,6 +3,7 @@
 
 import { Command, CommanderError } from 'commander'
 import { DfsError } from '../errors.js'
+import { datanodeCommand } from './datanode.js'
 import { demoCommand } from './demo.js'
 import { fsckCommand } from './fsck.js'
 import { mountCommand } from './mount.js'
@@ -18,7 +19,7 @@ const program = new Command('dfs')
   .exitOverride()
   .configureOutput({ outputError: (text, write) => write(`dfs: ${oneLine(text)}\n`) })
 
-for (const command of [mountCommand(), unmountCommand(), statusCommand(), fsckCommand(), demoCommand()]) {
+for (const command of [mountCommand(), unmountCommand(), statusCommand(), fsckCommand(), datanodeCommand(), demoCommand()]) {
   program.addCommand(command.exitOverride().configureOutput({
     outputError: (text, write) => write(`dfs ${command.name()}: ${oneLine(text)}; see dfs ${command.name()} --help\n`),
   }))
