@@ -22,11 +22,17 @@ export interface MountFlags {
   heartbeat: string
   suspectAfter: string
   deadAfter: string
+  healGrace: string
+  healBandwidth: string
+  scrubRate: string
   foreground?: boolean
 }
 
 /** Defaults of the tunable flags (the demo uses them too). */
-export const MOUNT_DEFAULTS = { cache: '128M', dirty: '128M', heartbeat: '500ms', suspectAfter: '2s', deadAfter: '10s' }
+export const MOUNT_DEFAULTS = {
+  cache: '128M', dirty: '128M', heartbeat: '500ms', suspectAfter: '2s', deadAfter: '10s',
+  healGrace: '10s', healBandwidth: '256M', scrubRate: '8M',
+}
 
 export function mountCommand(): Command {
   return new Command('mount')
@@ -41,6 +47,9 @@ export function mountCommand(): Command {
     .addOption(new Option('--heartbeat <duration>', 'how often every DataNode is pinged').default(MOUNT_DEFAULTS.heartbeat))
     .addOption(new Option('--suspect-after <duration>', 'a node silent this long leaves the write pool').default(MOUNT_DEFAULTS.suspectAfter))
     .addOption(new Option('--dead-after <duration>', 'a node silent this long is dead: its chunks are re-replicated').default(MOUNT_DEFAULTS.deadAfter))
+    .addOption(new Option('--heal-grace <duration>', 'a dead node\'s chunks are re-replicated after this').default(MOUNT_DEFAULTS.healGrace))
+    .addOption(new Option('--heal-bandwidth <size>', 'bytes per second the healer may copy (0: no limit)').default(MOUNT_DEFAULTS.healBandwidth))
+    .addOption(new Option('--scrub-rate <size>', 'bytes per second the scrubber re-verifies in the background (0: off)').default(MOUNT_DEFAULTS.scrubRate))
     .option('--foreground', 'stay attached: log to stderr, unmount on Ctrl-C')
     .action(async (mountpoint: string, flags: MountFlags) => {
       const options = daemonOptions(mountpoint, flags)
@@ -59,6 +68,11 @@ export function daemonOptions(mountpoint: string, flags: MountFlags) {
     cacheBytes: parseSize(flags.cache, '--cache', { allowZero: true }),
     dirtyBytes: parseSize(flags.dirty, '--dirty'),
     liveness: livenessOptions(flags),
+    healing: {
+      graceMs: parseDuration(flags.healGrace, '--heal-grace'),
+      bandwidthBytesPerSec: parseSize(flags.healBandwidth, '--heal-bandwidth', { allowZero: true }),
+    },
+    scrub: { bytesPerSec: parseSize(flags.scrubRate, '--scrub-rate', { allowZero: true }) },
   }
 }
 

@@ -50,6 +50,18 @@ export function formatStatus(s: ClusterStatus): string {
   lines.push(...table(rows), '')
   const c = s.chunks
   lines.push(`${c.files} files, ${c.referenced} chunks: ${c.underReplicated} under-replicated, ${c.unavailable} with no copy on a live node`)
+  const h = s.healer
+  if (h) {
+    const repairing = h.currentlyRepairing ? `; repairing ${h.currentlyRepairing.chunk} (${h.currentlyRepairing.goodCopies} good copies)` : ''
+    lines.push(
+      `healer: ${h.state}, ${h.queued} queued, ${h.underReplicated} under-replicated, ${h.overReplicated} over-replicated, ${h.lost} lost; ` +
+      `copied ${h.copiedChunks} chunks (${formatSize(h.copiedBytes)}) at ${formatSize(h.bytesPerSec)}/s, ${h.failed} failed${repairing}`,
+    )
+  }
+  const sc = s.scrubber
+  if (sc) {
+    lines.push(`scrubber: ${sc.state}, ${sc.scannedChunks} copies verified (${formatSize(sc.scannedBytes)}), ${sc.corruptFound} corrupt, ${sc.missingFound} missing, ${sc.passes} passes`)
+  }
   lines.push(`io: ${s.io.writes} chunk writes (${s.io.underReplicatedWrites} under-replicated), ${s.io.reads} reads (${s.io.cacheHits} from cache, ${s.io.failovers} failovers), ${s.io.badReplicas} bad copies seen`)
   return lines.join('\n')
 }

@@ -3,6 +3,8 @@
 // checkpoint and release the metadata lock.
 
 import { resolve } from 'node:path'
+import { Healer, type HealerOptions } from '../cluster/healer/Healer.js'
+import { Scrubber, type ScrubberOptions } from '../cluster/healer/Scrubber.js'
 import { HeartbeatMonitor, type LivenessOptions } from '../cluster/liveness/HeartbeatMonitor.js'
 import { type Cluster, type ClusterFlags, openCluster } from '../cluster/openCluster.js'
 import { FileSystem } from '../fs/FileSystem.js'
@@ -19,6 +21,8 @@ export interface DaemonOptions extends ClusterFlags {
   /** Bytes of written-but-unstored chunk buffers across all open files. */
   dirtyBytes: number
   liveness: Omit<LivenessOptions, 'log' | 'minFreeBytes'>
+  healing: HealerOptions
+  scrub: ScrubberOptions
   log: (message: string) => void
   /** Called once the mount is ready (the CLI prints "dfs: mounted <dir>"). */
   onMounted?: (summary: string) => void
@@ -33,6 +37,8 @@ export class Daemon {
     private readonly cluster: Cluster,
     readonly fs: FileSystem,
     private readonly heartbeats: HeartbeatMonitor,
+    private readonly healer: Healer,
+    private readonly scrubber: Scrubber,
     private readonly mounted: Mounted,
     private readonly control: { close(): Promise<void> },
     private readonly log: (message: string) => void,
@@ -49,6 +55,16 @@ export class Daemon {
       minFreeBytes: 2 * settings.chunkSize,
       log: opts.log,
     })
+    // Restores R copies by itself: after a node is dead for the grace period, when a read or the
+    // scrubber finds a bad copy, and on a periodic scan.
+    const healer = new Healer({
+      meta: cluster.meta, chunks: cluster.chunks, registry: cluster.registry,
+      replicas: settings.replicas, log: opts.log, options: opts.healing,
+    })
+    const scrubber = new Scrubber({
+      meta: cluster.meta, registry: cluster.registry, log: opts.log,
+      onBadCopy: (ref, nodeId, reason) => healer.reportBadCopy(ref, nodeId, reason), options: opts.scrub,
+    })
     let mounted: Mounted | undefined
     let control: { close(): Promise<void> } | undefined
     try {
@@ -62,6 +78,8 @@ export class Daemon {
         log: opts.log,
       })
       heartbeats.start()
+      healer.start()
+      scrubber.start()
       mounted = await mountFileSystem(mountpoint, fs, { log: opts.log })
       let daemon: Daemon | undefined
       const socket = await controlSocketPath(mountpoint)
@@ -71,13 +89,15 @@ export class Daemon {
           return daemon.status()
         },
       }, opts.log)
-      daemon = new Daemon(mountpoint, cluster, fs, heartbeats, mounted, control, opts.log)
+      daemon = new Daemon(mountpoint, cluster, fs, heartbeats, healer, scrubber, mounted, control, opts.log)
       await registerDaemon({ pid: process.pid, mountpoint, meta: cluster.metaDir, control: socket, startedAt: new Date().toISOString() })
       opts.onMounted?.(
         `${settings.nodes.length} nodes, ${settings.replicas} replicas, ${formatSize(settings.chunkSize)} chunks, metadata in ${cluster.metaDir}`,
       )
       return daemon
     } catch (err) {
+      await scrubber.stop()
+      await healer.stop()
       heartbeats.stop()
       await control?.close().catch(() => {})
       await mounted?.unmount().catch(() => {})
@@ -88,7 +108,7 @@ export class Daemon {
 
   status() {
     const { cluster } = this
-    return clusterStatus({
+    const status = clusterStatus({
       mountpoint: this.mountpoint,
       meta: cluster.metaDir,
       startedAt: this.startedAt,
@@ -98,6 +118,7 @@ export class Daemon {
       chunks: cluster.chunks,
       state: cluster.meta.state,
     })
+    return { ...status, healer: this.healer.status(), scrubber: this.scrubber.status() }
   }
 
   /** Stop on the usual signals; resolves when stopped. */
@@ -123,6 +144,9 @@ export class Daemon {
       await this.mounted.unmount().catch(err => this.log(`unmount: ${(err as Error).message}`))
       await this.fs.flushAll()
       this.fs.close()
+      // The healer commits records: stop it while the metadata store is still open.
+      await this.scrubber.stop()
+      await this.healer.stop()
       this.heartbeats.stop()
       await this.control.close()
       await this.cluster.close()

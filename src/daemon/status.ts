@@ -4,6 +4,8 @@
 import type { NodeRegistry } from '../chunks/NodeRegistry.js'
 import type { ChunkStore } from '../chunks/ChunkStore.js'
 import type { ClusterSettings } from '../cluster/settings.js'
+import type { Healer } from '../cluster/healer/Healer.js'
+import type { Scrubber } from '../cluster/healer/Scrubber.js'
 import type { LivenessOptions } from '../cluster/liveness/HeartbeatMonitor.js'
 import { type NamespaceState, isFile } from '../meta/namespace/types.js'
 
@@ -33,8 +35,9 @@ export interface ClusterStatus {
   /** underReplicated: fewer than R copies on alive nodes; unavailable: none on an alive node right now. */
   chunks: { referenced: number; underReplicated: number; unavailable: number; files: number }
   io: ChunkStore['stats']
-  /** Filled in by the healer and scrubber when they run. */
-  [extra: string]: unknown
+  /** Added by the daemon, which runs them. */
+  healer?: ReturnType<Healer['status']>
+  scrubber?: ReturnType<Scrubber['status']>
 }
 
 export function clusterStatus(input: {

@@ -14,6 +14,7 @@ import type { Cluster, NamespaceMetaStore } from '../../src/cluster/openCluster.
 import { newChunkId } from '../../src/datanode/chunkId.js'
 import type { ChunkId, DataNode, NodeUsage } from '../../src/datanode/DataNode.js'
 import { LocalFolderNode } from '../../src/datanode/LocalFolderNode.js'
+import { dfsError, type ErrorCode } from '../../src/errors.js'
 import { MetaStore } from '../../src/meta/MetaStore.js'
 import { namespaceMachine } from '../../src/meta/namespace/machine.js'
 import { ROOT_INO, S_IFREG } from '../../src/meta/namespace/types.js'
@@ -24,6 +25,8 @@ export class GatedNode implements DataNode {
   readonly puts: ChunkId[] = []
   /** Puts waiting at the gate now. */
   waiting = 0
+  /** Fail every put with this code (e.g. NODE_UNAVAILABLE), as a broken node would. */
+  failPuts: ErrorCode | undefined
   #gate: { promise: Promise<void>; after: boolean } | undefined
 
   constructor(readonly inner: LocalFolderNode) {}
@@ -47,6 +50,7 @@ export class GatedNode implements DataNode {
   }
 
   async put(id: ChunkId, data: Buffer): Promise<void> {
+    if (this.failPuts) throw dfsError(this.failPuts, `injected ${this.failPuts} on put`, { node: this.address })
     const gate = this.#gate
     const wait = async () => {
       this.waiting++

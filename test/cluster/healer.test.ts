@@ -3,12 +3,15 @@
 // replaced; a node that comes back has its extra copies trimmed and its orphans collected; a chunk
 // the file dropped meanwhile is neither recorded nor leaked.
 
+import { randomBytes } from 'node:crypto'
 import { rm } from 'node:fs/promises'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { ChunkRef } from '../../src/chunks/ChunkRef.js'
 import { verifyChunk } from '../../src/chunks/verify.js'
 import { fsck } from '../../src/cluster/fsck.js'
 import { Healer, type HealerMeta, type HealerOptions } from '../../src/cluster/healer/Healer.js'
+import { namespaceMachine } from '../../src/meta/namespace/machine.js'
 import type { NamespaceRecord } from '../../src/meta/namespace/records.js'
 import { type HealCluster, makeHealCluster, randomChunk, until } from './healFixtures.js'
 
@@ -317,5 +320,64 @@ describe('Healer: the namespace moves on', () => {
     expect(c.ref(ino, 0).id).toBe(fresh.id)
     expect(h.status().failed).toBe(0)
     await expectFsckClean(c)
+  })
+})
+
+describe('Healer: faults', () => {
+  it('logs and counts a lost chunk and a node that refuses copies, and heals everything else', async () => {
+    const c = await setup(4, 2)
+    const lostIno = await c.addFile('lost', [randomChunk(8 * KiB)], [[0, 1]])
+    await c.flipByte(1, c.ref(lostIno, 0).id) // its other copy is bad: once node 0 goes, nothing is left
+    const ino = await c.addFile('f', Array.from({ length: 6 }, () => randomChunk(8 * KiB)), Array(6).fill([0, 1]))
+    c.nodes[2].failPuts = 'NODE_UNAVAILABLE'
+    const h = startHealer(c, { graceMs: 50 })
+    await until(() => idle(h), 5_000, 'first scan')
+
+    await rm(c.dirs[0], { recursive: true, force: true })
+    c.registry.markDead(c.nodes[0].nodeId, 'test')
+    await until(() => idle(h) && h.status().lost === 1 && h.status().copiedChunks === 6, 10_000, 'healing')
+    expect(h.status().failed).toBeGreaterThanOrEqual(1)
+    expect(c.registry.health(c.nodes[2].nodeId)).toBe('suspect') // told the registry what it saw
+    for (let index = 0; index < 6; index++) {
+      const ref = c.ref(ino, index)
+      expect([...ref.nodes].sort()).toEqual([c.nodes[1].nodeId, c.nodes[3].nodeId].sort())
+    }
+    expect(c.ref(lostIno, 0).nodes).toEqual([c.nodes[0].nodeId, c.nodes[1].nodeId]) // unchanged: nothing better is known
+    expect(c.logs.filter((l) => l.includes('has no intact copy'))).toHaveLength(1)
+
+    // Later scans try the lost chunk again, quietly, and nothing else changes.
+    await h.settle()
+    await h.settle()
+    expect(c.logs.filter((l) => l.includes('has no intact copy'))).toHaveLength(1)
+    expect(h.status()).toMatchObject({ state: 'idle', lost: 1, copiedChunks: 6, underReplicated: 1 })
+  })
+})
+
+describe('Healer: scanning a large namespace', () => {
+  it('scans 200,000 chunk references in slices: the event loop keeps answering', async () => {
+    const c = await setup(3, 2)
+    // A namespace built with the real namespace machine, without a journal (the scan only reads).
+    const machine = namespaceMachine({ uid: 0, gid: 0, createdAt: Date.now() })
+    const state = machine.empty()
+    const nodes = [c.nodes[0].nodeId, c.nodes[1].nodeId]
+    for (let f = 0; f < 400; f++) {
+      const { ino } = machine.apply(state, { op: 'mknod', parent: 1, name: `f${f}`, mode: 0o100644, uid: 0, gid: 0, time: 0 }) as { ino: number }
+      for (let index = 0; index < 500; index++) {
+        const ref = { id: randomBytes(16).toString('hex'), len: 1, sha256: '0'.repeat(64), nodes }
+        machine.apply(state, { op: 'chunk', ino, index, ref, size: index + 1, mtime: 0, ctime: 0 })
+      }
+    }
+    const meta: HealerMeta = { state, commit: (r) => machine.apply(state, r), sync: async () => {} }
+    const lag = monitorEventLoopDelay({ resolution: 5 })
+    lag.enable()
+    const started = Date.now()
+    const h = startHealer(c, { graceMs: 100 }, meta)
+    await until(() => idle(h), 20_000, 'the scan')
+    const ms = Date.now() - started
+    lag.disable()
+    expect(h.status()).toMatchObject({ scans: 1, underReplicated: 0, queued: 0, copiedChunks: 0 })
+    const maxLagMs = lag.max / 1e6
+    console.log(`scan of 200,000 chunks: ${ms} ms, longest event-loop stall ${maxLagMs.toFixed(1)} ms`)
+    expect(maxLagMs).toBeLessThan(150)
   })
 })

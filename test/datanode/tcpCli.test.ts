@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs'
 import { mkdir, readdir, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
-import { afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { newChunkId } from '../../src/datanode/chunkId.js'
 import { TcpDataNode } from '../../src/datanode/tcp/TcpDataNode.js'
 import { DFS_BIN, REPO_ROOT } from '../helpers/mount.js'
@@ -17,6 +17,7 @@ import { run } from '../helpers/run.js'
 import { TempDirs } from './tempDirs.js'
 
 const temp = new TempDirs()
+const shimDir = new TempDirs()
 let command: string[] // the program and arguments before `--dir ...`
 
 beforeAll(async () => {
@@ -25,7 +26,7 @@ beforeAll(async () => {
     command = [DFS_BIN, 'datanode']
     return
   }
-  const shim = join(await temp.make('dfs-cli-shim-'), 'datanode.mjs')
+  const shim = join(await shimDir.make('dfs-cli-shim-'), 'datanode.mjs')
   await writeFile(shim, [
     `const { datanodeCommand } = await import(${JSON.stringify(join(REPO_ROOT, 'dist', 'cli', 'datanode.js'))})`,
     `const { DfsError } = await import(${JSON.stringify(join(REPO_ROOT, 'dist', 'errors.js'))})`,
@@ -39,6 +40,7 @@ beforeAll(async () => {
   ].join('\n'))
   command = [shim]
 })
+afterAll(() => shimDir.cleanup())
 
 interface Running {
   child: ChildProcess

@@ -31,7 +31,7 @@ import { verifyChunk } from '../../chunks/verify.js'
 import type { DfsError } from '../../errors.js'
 import { isDfsError } from '../../errors.js'
 import type { NamespaceMetaStore } from '../openCluster.js'
-import { dropCopies, planTrim, restoreCopies } from '../replicate.js'
+import { type RestoreResult, dropCopies, planTrim, restoreCopies } from '../replicate.js'
 import { chunkBatches } from './chunkWalk.js'
 import { RateMeter } from './RateMeter.js'
 import { type RepairItem, RepairQueue } from './RepairQueue.js'
@@ -42,7 +42,7 @@ export interface HealerOptions {
   graceMs?: number
   /** Bytes per second the healer may copy (0 = no limit). Default 256 MiB/s. */
   bandwidthBytesPerSec?: number
-  /** Chunks repaired at once. Default 2. */
+  /** Chunks repaired at once. Default 4 (copies to TCP nodes overlap their round trips). */
   concurrency?: number
   /** A full scan of the namespace this often (ms). Default 60 s. */
   scanIntervalMs?: number
@@ -55,7 +55,7 @@ export interface HealerOptions {
 export const DEFAULT_HEALER_OPTIONS: Required<HealerOptions> = {
   graceMs: 10_000,
   bandwidthBytesPerSec: 256 * 1024 * 1024,
-  concurrency: 2,
+  concurrency: 4,
   scanIntervalMs: 60_000,
   orphanGraceMs: 60_000,
   hintDelayMs: 200,
@@ -66,7 +66,7 @@ export type HealerMeta = Pick<NamespaceMetaStore, 'state' | 'commit' | 'sync'>
 /** What the healer needs of the chunk store: its repair hooks and which chunks are being written. */
 export type HealerChunks = Pick<ChunkStore, 'onBadReplica' | 'onReplicaFound' | 'isWriting'>
 /** What the healer needs of the node registry. */
-export type HealerRegistry = Pick<NodeRegistry, 'get' | 'ids' | 'health' | 'status' | 'writable' | 'on' | 'off'>
+export type HealerRegistry = Pick<NodeRegistry, 'get' | 'ids' | 'health' | 'status' | 'writable' | 'markSuspect' | 'markFull' | 'on' | 'off'>
 
 export interface HealerDeps {
   meta: HealerMeta
@@ -149,6 +149,8 @@ export class Healer {
   readonly #lost = new Set<string>()
   readonly #counts = { copiedChunks: 0, copiedBytes: 0, trimmedCopies: 0, corruptRemoved: 0, orphansRemoved: 0, failed: 0, scans: 0 }
   #lastScanAt: number | undefined
+  /** How long the last scan took (ms). */
+  #lastScanMs = 0
 
   #started = false
   #stopped = false
@@ -257,14 +259,15 @@ export class Healer {
 
   // ---- hints ---------------------------------------------------------------------------------------
 
+  // Ours first: a hook that was there before us and throws must not cost the repair.
   readonly #onBadReplica = (ref: ChunkRef, nodeId: string, reason: DfsError): void => {
-    this.#previousBadReplica?.(ref, nodeId, reason)
     this.reportBadCopy(ref, nodeId, reason)
+    this.#previousBadReplica?.(ref, nodeId, reason)
   }
 
   readonly #onReplicaFound = (ref: ChunkRef, nodeId: string): void => {
-    this.#previousReplicaFound?.(ref, nodeId)
     this.reportExtraCopy(ref, nodeId)
+    this.#previousReplicaFound?.(ref, nodeId)
   }
 
   readonly #onChange = (change: NodeHealthChange): void => {
@@ -311,8 +314,11 @@ export class Healer {
 
   // ---- scanning ------------------------------------------------------------------------------------
 
-  /** A scan soon: hints arriving together share one. */
-  #requestScan(delayMs = this.#options.hintDelayMs): void {
+  /**
+   * A scan soon: hints arriving together share one. Under a storm of hints, scans are spaced at
+   * least four times their own length apart, so scanning never takes more than a fifth of the time.
+   */
+  #requestScan(delayMs = Math.max(this.#options.hintDelayMs, 4 * this.#lastScanMs)): void {
     if (this.#stopped || !this.#started) return
     if (this.#hintTimer !== undefined) {
       if (delayMs > 0) return
@@ -381,7 +387,9 @@ export class Healer {
         }
         const bad = this.#bad.get(id)
         let good = 0
-        for (const nodeId of new Set(ref.nodes)) if (usable.has(nodeId) && !bad?.has(nodeId)) good++
+        ref.nodes.forEach((nodeId, i) => {
+          if (usable.has(nodeId) && !bad?.has(nodeId) && ref.nodes.indexOf(nodeId) === i) good++
+        })
         const extras = this.#extra.get(id)?.size ?? 0
         if (good < replicas) under.add(id)
         if (good + extras > replicas) over.add(id)
@@ -410,8 +418,10 @@ export class Healer {
     }
     this.#under = under
     this.#over = over
+    for (const id of this.#lost) if (!under.has(id)) this.#lost.delete(id) // found a copy after all, or no longer referenced
     for (const item of found) if (!this.#active.has(item.id)) this.#queue.add(item)
     this.#lastScanAt = Date.now()
+    this.#lastScanMs = this.#lastScanAt - startedAt
     this.#counts.scans++
     this.#pump()
 
@@ -526,6 +536,9 @@ export class Healer {
       }
       for (const { nodeId, error } of restored.failedTargets) {
         this.#log(`healer: copying chunk ${id} to node ${this.#registry.get(nodeId)?.address ?? nodeId} failed: ${error.message}`)
+        // Tell the registry what we saw, as the chunk store does for its own writes.
+        if (error.code === 'NODE_FULL') this.#registry.markFull(nodeId, error.message)
+        else if (error.code === 'NODE_UNAVAILABLE') this.#registry.markSuspect(nodeId, error.message)
       }
       trusted = restored.holders
       added = restored.added
@@ -533,7 +546,8 @@ export class Healer {
     }
 
     let drop: string[] = []
-    if (trusted.length > replicas) {
+    // Trim only among alive nodes: a suspect node's copy may be the one that matters in a minute.
+    if (trusted.length > replicas && trusted.every((n) => this.#registry.health(n) === 'alive')) {
       const used = await this.#usedBytes(trusted)
       const plan = planTrim(id, trusted, replicas, (nodeId) => used.get(nodeId) ?? 0)
       trusted = plan.keep
@@ -569,6 +583,10 @@ export class Healer {
         if (corrupt.includes(nodeId)) this.#counts.corruptRemoved++
         else this.#counts.trimmedCopies++
       }
+      if (dropped.length > 0) {
+        const what = (n: string) => `${this.#registry.get(n)?.address ?? n}${corrupt.includes(n) ? ' (corrupt)' : ''}`
+        this.#log(`healer: chunk ${id} (inode ${item.ino}, chunk ${item.index}): removed the copies on ${dropped.map(what).join(', ')}; ${trusted.length} of ${replicas} copies`)
+      }
       for (const f of failed) this.#log(`healer: removing a copy of chunk ${id} from node ${f.nodeId} failed: ${f.error.message}`)
     }
 
@@ -582,14 +600,16 @@ export class Healer {
   }
 
   /**
-   * Copy ref to nodes without it. Undefined when there is nothing to do (no node could take a copy)
-   * or the chunk was given up (the file moved on; no intact copy anywhere).
+   * Copy ref to nodes without it. Undefined when the chunk was given up (the file moved on; no
+   * intact copy anywhere).
    */
-  async #restore(item: RepairItem, ref: ChunkRef, trusted: string[], uncertain: string[]) {
+  async #restore(item: RepairItem, ref: ChunkRef, trusted: string[], uncertain: string[]): Promise<RestoreResult | undefined> {
     // Nodes that did not answer a check take no copy; ones whose copy is missing or corrupt may.
     const targets = this.#registry.writable().filter((n) => !uncertain.includes(n))
-    // Not a byte read when no node could take the copy (say R = 2 with one node left).
-    if (!targets.some((n) => !trusted.includes(n)) && trusted.length > 0) return undefined
+    // Not a byte read when no node could take a copy (say R = 2 with one node left).
+    if (trusted.length > 0 && !targets.some((n) => !trusted.includes(n))) {
+      return { holders: trusted, added: [], badSources: [], failedTargets: [], bytesCopied: 0 }
+    }
     const byHealth = (ids: string[]) => [...ids].sort((a, b) => healthRank(this.#registry.health(a)) - healthRank(this.#registry.health(b)))
     try {
       return await restoreCopies(this.#registry, {
@@ -632,6 +652,7 @@ export class Healer {
     if (added.length === 0) return
     const inode = this.#meta.state.inodes.get(item.ino)
     if (inode?.chunks?.some((ref) => ref?.id === item.id)) return
+    this.#log(`healer: chunk ${item.id} was dropped by its file during its repair; nothing recorded, the ${added.length} new cop${added.length === 1 ? 'y' : 'ies'} removed`)
     const { failed } = await dropCopies(this.#registry, item.id, added)
     for (const f of failed) this.#log(`healer: removing the copy of discarded chunk ${item.id} from node ${f.nodeId} failed: ${f.error.message}`)
   }
