@@ -38,7 +38,7 @@ describe('dfs status', () => {
     expect(s.nodes.every((n: any) => n.health === 'alive' && n.capacity > 0 && n.heartbeatAgeMs < 2000)).toBe(true)
     expect(s.liveness).toEqual({ heartbeatMs: 500, suspectAfterMs: 1000, deadAfterMs: 3000 })
     expect(s.chunks).toMatchObject({ files: 1, referenced: 5, underReplicated: 0, unavailable: 0 })
-    const text = await dfs('status')
+    const text = await dfs('status', cluster.mnt)
     expect(text.code).toBe(0)
     expect(text.stdout).toMatch(/NODE\s+STATE\s+HEARTBEAT/)
     expect(text.stdout).toContain(cluster.nodes[0])
