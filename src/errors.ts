@@ -34,6 +34,7 @@ export const DFS_CODES = {
   NODE_FOLDER_INVALID: 'EINVAL', // missing, not writable, not a dfs node folder
   NOT_ENOUGH_NODES: 'EINVAL', // fewer nodes than --replicas
   NOT_MOUNTED: 'EINVAL',
+  ALREADY_RUNNING: 'EINVAL', // a dfs balance or drain was asked for while one runs
   NATIVE_MISSING: 'EIO', // libfuse2 or /dev/fuse missing
 } as const satisfies Record<string, PosixCode>
 export type DfsCode = keyof typeof DFS_CODES

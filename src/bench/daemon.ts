@@ -21,6 +21,8 @@ export interface DaemonConfig {
   logDir: string
   /** Write a V8 CPU profile of every daemon to this folder (node --cpu-prof). */
   cpuProfDir?: string
+  /** More `dfs mount` flags (a secret file, liveness thresholds). */
+  extraArgs?: string[]
 }
 
 const READY_TIMEOUT_MS = 60_000
@@ -78,6 +80,7 @@ export class DfsDaemon {
       '--nodes', config.nodes.join(','), '--meta', config.meta, '--replicas', String(config.replicas),
       ...(config.cache ? ['--cache', config.cache] : []),
       ...(config.dirty ? ['--dirty', config.dirty] : []),
+      ...(config.extraArgs ?? []),
       '--foreground',
     ]
     const nodeFlags = config.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${config.cpuProfDir}`, `--cpu-prof-name=daemon-${n}.cpuprofile`] : []

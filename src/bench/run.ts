@@ -16,6 +16,7 @@ import { basename, dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { parseSize } from '../util/size.js'
+import { clusterFigures, stopServers } from './cluster.js'
 import { DfsDaemon, type DaemonConfig, mountInfo, unmountIfMounted } from './daemon.js'
 import { busyPercent, describeMachine, diskOf, dropCaches, gib, isRoot, machineCpu, makeWorkDir, type WorkDir } from './machine.js'
 import { abortChildren, BenchAborted, describe, run, sleep } from './proc.js'
@@ -46,6 +47,7 @@ interface Options {
   cpuProf: boolean
   cache?: string
   dirty?: string
+  cluster: boolean
 }
 
 const USAGE = `usage: npm run bench -- [options]
@@ -56,6 +58,7 @@ const USAGE = `usage: npm run bench -- [options]
   --dir <folder>    where to make the work folder (default <repo>/.bench/, which must not be tmpfs)
   --cache <size>    pass --cache to dfs mount (default: the CLI's default)
   --dirty <size>    pass --dirty to dfs mount (default: the CLI's default)
+  --no-cluster      skip the cluster figures (TCP DataNodes, failure detection, re-replication)
   --cpu-prof        write a V8 CPU profile of every dfs daemon (node --cpu-prof), kept beside the work folder
   --keep            keep the work folder (data, daemon logs) instead of removing it
   -h, --help        this text
@@ -73,6 +76,7 @@ function parseOptions(argv: string[]): Options | null {
       cache: { type: 'string' },
       dirty: { type: 'string' },
       'cpu-prof': { type: 'boolean' },
+      'no-cluster': { type: 'boolean' },
       keep: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -94,6 +98,7 @@ function parseOptions(argv: string[]): Options | null {
     cpuProf: values['cpu-prof'] ?? false,
     cache: values.cache,
     dirty: values.dirty,
+    cluster: !(values['no-cluster'] ?? false),
   }
 }
 
@@ -136,6 +141,7 @@ function onSignal(signal: NodeJS.Signals): void {
 }
 
 async function cleanup(): Promise<void> {
+  await stopServers()
   if (daemon) {
     progress(`stopping the dfs daemon (pid ${daemon.pid}, SIGTERM)`)
     await daemon.stop()
@@ -431,6 +437,15 @@ async function bench(opts: Options): Promise<void> {
   }
   if (cpuProfDir) out.push(`  CPU profiles of the daemons (Chrome DevTools or speedscope): ${cpuProfDir}`)
   if (opts.keep) out.push(`  daemon logs: ${logDir}`)
+  if (opts.cluster) {
+    // The cluster figures restart the local-folder cluster with other flags: the main daemon goes first.
+    await daemon!.stop()
+    daemon = undefined
+    out.push(...await clusterFigures({
+      repoRoot: REPO_ROOT, work: work.path, source, size: opts.size, local: config,
+      localWrite: m.write.dfs, localRead: m.read.dfs, progress,
+    }))
+  }
   console.log(out.join('\n'))
 }
 

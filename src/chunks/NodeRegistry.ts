@@ -3,7 +3,8 @@
 //
 // Health is alive, suspect (a call failed or a heartbeat is late) or dead (silent for longer than the
 // dead threshold). Full is separate: a full node is healthy and readable, just not written to.
-// Writes go only to alive nodes with room.
+// Writes go only to alive nodes with room that are not being drained (`dfs drain`: a draining node
+// stays readable while its chunks are moved elsewhere).
 //
 // Who re-admits a node: with a heartbeat monitor running (`monitored`), only the monitor does, and a
 // dead node only after it reported what it holds. Without one (fsck, tools, tests) the rule is a
@@ -33,6 +34,8 @@ export interface NodeStatus {
   retryAt?: number
   /** The node's last usage report (heartbeats refresh it). */
   usage?: NodeUsage
+  /** Being drained: out of the write pool, still read. */
+  draining?: boolean
 }
 
 export interface NodeHealthChange {
@@ -169,6 +172,14 @@ export class NodeRegistry extends EventEmitter<{ change: [NodeHealthChange]; rep
     this.emit('full', { nodeId, full: false })
   }
 
+  /** Take a node out of the write pool (or put it back) for `dfs drain`; reads still use it. */
+  setDraining(nodeId: string, draining: boolean): void {
+    const entry = this.#entries.get(nodeId)
+    if (!entry) return
+    if (draining) entry.status.draining = true
+    else delete entry.status.draining
+  }
+
   setUsage(nodeId: string, usage: NodeUsage): void {
     const entry = this.#entries.get(nodeId)
     if (entry) entry.status.usage = usage
@@ -184,7 +195,7 @@ export class NodeRegistry extends EventEmitter<{ change: [NodeHealthChange]; rep
     for (const [nodeId, { status }] of this.#entries) {
       const retry = !this.monitored && status.retryAt !== undefined && status.retryAt <= now
       const healthy = status.health === 'alive' || (retry && status.health === 'suspect')
-      if (healthy && (!status.full || retry)) ids.push(nodeId)
+      if (healthy && (!status.full || retry) && !status.draining) ids.push(nodeId)
     }
     return ids
   }

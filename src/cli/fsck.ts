@@ -8,14 +8,16 @@ export function fsckCommand(): Command {
   return new Command('fsck')
     .description('check every chunk copy against its SHA-256; --repair restores R copies and removes orphans (unmount first)')
     .requiredOption('--meta <dir>', 'the metadata folder of the cluster')
-    .option('--nodes <dirs>', 'comma-separated node folders (default: the ones the cluster recorded)')
+    .option('--nodes <nodes>', 'comma-separated node folders and tcp:// servers (default: the ones the cluster recorded)')
+    .option('--secret-file <file>', 'the cluster secret (needed for tcp:// nodes)')
     .option('--repair', 're-replicate under-replicated chunks, replace bad copies, remove orphans')
     .option('--json', 'print the report as JSON')
-    .action(async (flags: { meta: string; nodes?: string; repair?: boolean; json?: boolean }) => {
+    .action(async (flags: { meta: string; nodes?: string; secretFile?: string; repair?: boolean; json?: boolean }) => {
       const log = (message: string) => { if (!flags.json) console.error(`dfs fsck: ${message}`) }
       const cluster = await openCluster({
         meta: flags.meta,
         nodes: flags.nodes?.split(',').map(s => s.trim()).filter(Boolean),
+        secretFile: flags.secretFile,
         cacheBytes: 0,
         log,
       }, { readOnly: !flags.repair, skipUnavailable: true })

@@ -3,8 +3,10 @@
 
 import { Command, CommanderError } from 'commander'
 import { DfsError } from '../errors.js'
+import { balanceCommand } from './balance.js'
 import { datanodeCommand } from './datanode.js'
 import { demoCommand } from './demo.js'
+import { drainCommand } from './drain.js'
 import { fsckCommand } from './fsck.js'
 import { mountCommand } from './mount.js'
 import { statusCommand } from './status.js'
@@ -19,7 +21,7 @@ const program = new Command('dfs')
   .exitOverride()
   .configureOutput({ outputError: (text, write) => write(`dfs: ${oneLine(text)}\n`) })
 
-for (const command of [mountCommand(), unmountCommand(), statusCommand(), fsckCommand(), datanodeCommand(), demoCommand()]) {
+for (const command of [mountCommand(), unmountCommand(), statusCommand(), balanceCommand(), drainCommand(), fsckCommand(), datanodeCommand(), demoCommand()]) {
   program.addCommand(command.exitOverride().configureOutput({
     outputError: (text, write) => write(`dfs ${command.name()}: ${oneLine(text)}; see dfs ${command.name()} --help\n`),
   }))

@@ -14,6 +14,7 @@ import { parseDuration, parseSize } from '../util/size.js'
 
 export interface MountFlags {
   nodes?: string
+  secretFile?: string
   meta: string
   replicas?: string
   chunkSize?: string
@@ -39,7 +40,8 @@ export function mountCommand(): Command {
     .description('mount a dfs cluster as a folder (creates the cluster on first use)')
     .argument('<mountpoint>', 'an empty folder to mount on')
     .requiredOption('--meta <dir>', 'metadata folder (namespace journal and checkpoints)')
-    .option('--nodes <dirs>', 'comma-separated DataNode folders; required the first time')
+    .option('--nodes <nodes>', 'comma-separated DataNode folders and tcp://host:port servers; required the first time')
+    .option('--secret-file <file>', 'the cluster secret the DataNode servers share (needed for tcp:// nodes)')
     .option('--replicas <n>', 'copies of every chunk (first mount only; default 2)')
     .option('--chunk-size <size>', 'chunk size, a power of two such as 4M (first mount only; default 4M)')
     .addOption(new Option('--cache <size>', 'memory for verified chunks read recently (0 turns the cache off)').default(MOUNT_DEFAULTS.cache))
@@ -63,6 +65,7 @@ export function daemonOptions(mountpoint: string, flags: MountFlags) {
     mountpoint,
     meta: flags.meta,
     nodes: flags.nodes?.split(',').map(s => s.trim()).filter(Boolean),
+    secretFile: flags.secretFile,
     replicas: flags.replicas === undefined ? undefined : checkReplicas(flags.replicas),
     chunkSize: flags.chunkSize === undefined ? undefined : checkChunkSize(parseSize(flags.chunkSize, '--chunk-size')),
     cacheBytes: parseSize(flags.cache, '--cache', { allowZero: true }),

@@ -3,6 +3,7 @@
 import { Command } from 'commander'
 import { callControl } from '../daemon/control.js'
 import { type DaemonRecord, daemonFor, runningDaemons } from '../daemon/registry.js'
+import type { RebalanceStatus } from '../cluster/rebalance/Rebalancer.js'
 import type { ClusterStatus } from '../daemon/status.js'
 import { dfsError } from '../errors.js'
 import { formatSize } from '../util/size.js'
@@ -20,7 +21,7 @@ export function statusCommand(): Command {
     })
 }
 
-async function findDaemon(mountpoint: string | undefined): Promise<DaemonRecord> {
+export async function findDaemon(mountpoint: string | undefined): Promise<DaemonRecord> {
   if (mountpoint) {
     const daemon = await daemonFor(mountpoint)
     if (!daemon) throw dfsError('NOT_MOUNTED', `no dfs daemon serves ${mountpoint}; mount it first (dfs mount ${mountpoint} ...)`, { mountpoint })
@@ -40,7 +41,7 @@ export function formatStatus(s: ClusterStatus): string {
   ]
   const rows = [['NODE', 'STATE', 'HEARTBEAT', 'CAPACITY', 'USED', 'FREE', 'CHUNKS', 'ADDRESS']]
   for (const n of s.nodes) {
-    const state = n.full && n.health === 'alive' ? 'full' : n.health
+    const state = n.draining && n.health === 'alive' ? 'draining' : n.full && n.health === 'alive' ? 'full' : n.health
     rows.push([
       n.nodeId, state, `${duration(n.heartbeatAgeMs)} ago`, size(n.capacity), size(n.used), size(n.available),
       n.chunks === undefined ? '-' : String(n.chunks), n.address + (n.reason ? `  (${n.reason})` : ''),
@@ -62,8 +63,23 @@ export function formatStatus(s: ClusterStatus): string {
   if (sc) {
     lines.push(`scrubber: ${sc.state}, ${sc.scannedChunks} copies verified (${formatSize(sc.scannedBytes)}), ${sc.corruptFound} corrupt, ${sc.missingFound} missing, ${sc.passes} passes`)
   }
+  const r = s.rebalance
+  if (r) lines.push(formatRebalance(r))
   lines.push(`io: ${s.io.writes} chunk writes (${s.io.underReplicatedWrites} under-replicated), ${s.io.reads} reads (${s.io.cacheHits} from cache, ${s.io.failovers} failovers), ${s.io.badReplicas} bad copies seen`)
   return lines.join('\n')
+}
+
+/** One line: what a balance or drain is doing, or how the last one ended. */
+export function formatRebalance(r: RebalanceStatus): string {
+  const what = r.kind === 'drain' ? `drain of ${r.node?.address ?? '?'}` : 'balance'
+  const moved = `${r.movedChunks} of ${r.plannedChunks} chunks (${formatSize(r.movedBytes)} of ${formatSize(r.plannedBytes)})`
+  const extra = [r.skippedChunks ? `${r.skippedChunks} skipped` : '', r.failedChunks ? `${r.failedChunks} failed` : ''].filter(Boolean).join(', ')
+  if (r.state === 'running') {
+    const remaining = r.remainingChunks !== undefined ? `, ${r.remainingChunks} chunks left on the node` : ''
+    return `${what}: running, moved ${moved} at ${formatSize(r.bytesPerSec)}/s${remaining}${extra ? `, ${extra}` : ''}`
+  }
+  const ended = `${r.state} ${duration(Date.now() - (r.finishedAt ?? Date.now()))} ago`
+  return `last ${what}: ${ended}, moved ${moved} in ${duration(r.elapsedMs)}${extra ? `, ${extra}` : ''}${r.error ? ` (${r.error})` : ''}`
 }
 
 function table(rows: string[][]): string[] {

@@ -10,8 +10,8 @@ import { ChunkStore } from '../chunks/ChunkStore.js'
 import type { ChunkLog } from '../chunks/log.js'
 import { NodeRegistry } from '../chunks/NodeRegistry.js'
 import type { DataNode } from '../datanode/DataNode.js'
-import { checkNodeFolder } from '../datanode/identity.js'
 import { LocalFolderNode } from '../datanode/LocalFolderNode.js'
+import { TcpDataNode } from '../datanode/tcp/TcpDataNode.js'
 import { dfsError } from '../errors.js'
 import type { CapacityReport } from '../fs/ports.js'
 import type { ApplyResult } from '../meta/namespace/apply.js'
@@ -20,14 +20,18 @@ import type { NamespaceRecord } from '../meta/namespace/records.js'
 import type { NamespaceState } from '../meta/namespace/types.js'
 import { readFormat } from '../meta/metaFormat.js'
 import { MetaStore } from '../meta/MetaStore.js'
+import { readSecretFile } from '../datanode/tcp/secret.js'
+import { type NodeAccess, checkNode, isServerAddress, normalizeAddress, openNode } from './nodes.js'
 import { type ClusterSettings, DEFAULT_CHUNK_SIZE, DEFAULT_REPLICAS, parseSettings } from './settings.js'
 
 export type NamespaceMetaStore = MetaStore<NamespaceState, NamespaceRecord, ApplyResult>
 
 export interface ClusterFlags {
   meta: string
-  /** Node folders; required on first mount, optional later (new ones join the cluster). */
+  /** Node folders and tcp:// DataNode servers; required on first mount, optional later (new ones join). */
   nodes?: string[]
+  /** File holding the cluster secret shared with the DataNode servers (required when any node is tcp://). */
+  secretFile?: string
   replicas?: number
   chunkSize?: number
   /** Bytes of verified chunks kept in memory. */
@@ -63,6 +67,7 @@ export interface OpenOptions {
 
 export async function openCluster(flags: ClusterFlags, options: OpenOptions = {}): Promise<Cluster> {
   const metaDir = resolve(flags.meta)
+  const access = { secret: flags.secretFile === undefined ? undefined : await readSecretFile(flags.secretFile) }
   const format = await readFormat(metaDir).catch(err => {
     if ((err as NodeJS.ErrnoException).code === 'ENOTDIR') {
       throw dfsError('META_FOREIGN', `metadata folder ${flags.meta} is not a directory`, { meta: flags.meta })
@@ -73,8 +78,8 @@ export async function openCluster(flags: ClusterFlags, options: OpenOptions = {}
     throw dfsError('META_FOREIGN', `${flags.meta} holds no dfs cluster (no format.json); pass the --meta folder given to dfs mount`, { meta: flags.meta })
   }
   const plan = format
-    ? await planExisting(parseSettings(format.settings, metaDir), format.clusterId, flags, options.skipUnavailable ?? false)
-    : await planNew(flags)
+    ? await planExisting(parseSettings(format.settings, metaDir), format.clusterId, flags, access, options.skipUnavailable ?? false)
+    : await planNew(flags, access)
 
   const machine = namespaceMachine({ uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0, createdAt: plan.settings.createdAt })
   const meta: NamespaceMetaStore = await MetaStore.open(metaDir, machine, {
@@ -88,18 +93,25 @@ export async function openCluster(flags: ClusterFlags, options: OpenOptions = {}
     // Nodes that cannot be opened keep their place in the settings: they may come back.
     const settings: ClusterSettings = { ...plan.settings, nodes: plan.settings.nodes.filter(n => plan.unavailable.some(u => u.address === n.address)) }
     for (const address of plan.addresses) {
-      const node = await LocalFolderNode.open(address, { clusterId: meta.clusterId, create: !options.readOnly })
-      nodes.push(node)
       const recorded = plan.settings.nodes.find(n => n.address === address)
+      const node = await openNode(address, {
+        clusterId: meta.clusterId, create: !options.readOnly, ...access, log: flags.log,
+        ...(recorded && isServerAddress(address) ? { recordedId: recorded.nodeId } : {}),
+      })
+      nodes.push(node)
       if (recorded && recorded.nodeId !== node.nodeId) {
-        flags.log(`node folder ${address} was wiped: it joins as a new node, and the copies it held count as lost`)
+        flags.log(`node ${address} was wiped: it joins as a new node, and the copies it held count as lost`)
       }
       settings.nodes.push({ nodeId: node.nodeId, address })
     }
     if (!options.readOnly && JSON.stringify(settings) !== JSON.stringify(plan.settings)) await meta.updateSettings({ ...settings })
 
     const registry = new NodeRegistry()
-    for (const node of nodes) registry.add(node)
+    for (const node of nodes) {
+      registry.add(node)
+      // A dropped connection is news at once, not at the next missed heartbeat.
+      if (node instanceof TcpDataNode) node.on('disconnect', err => registry.markSuspect(node.nodeId, err.message))
+    }
     const chunks = new ChunkStore({ registry, replicas: settings.replicas, cacheBytes: flags.cacheBytes, log: chunkLog(flags.log) })
     return {
       metaDir, settings, meta, registry, chunks, unavailable: plan.unavailable,
@@ -123,18 +135,18 @@ interface Plan {
   unavailable: UnavailableNode[]
 }
 
-async function planNew(flags: ClusterFlags): Promise<Plan> {
+async function planNew(flags: ClusterFlags, access: NodeAccess): Promise<Plan> {
   if (!flags.nodes?.length) {
     throw dfsError('BAD_ARGUMENT', `${flags.meta} holds no cluster yet: pass --nodes <dir,dir,...> to create one`, { meta: flags.meta })
   }
   const replicas = flags.replicas ?? DEFAULT_REPLICAS
-  const addresses = distinctFolders(flags.nodes)
+  const addresses = distinctAddresses(flags.nodes)
   if (addresses.length < replicas) {
     throw dfsError('NOT_ENOUGH_NODES',
       `${addresses.length} node folder${addresses.length === 1 ? '' : 's'} cannot hold ${replicas} replicas; pass at least ${replicas} folders to --nodes or lower --replicas`,
       { nodes: addresses.length, replicas })
   }
-  for (const address of addresses) await checkNodeFolder(address, { clusterId: undefined })
+  for (const address of addresses) await checkNode(address, undefined, access)
   return {
     settings: { chunkSize: flags.chunkSize ?? DEFAULT_CHUNK_SIZE, replicas, createdAt: Date.now(), nodes: [] },
     addresses,
@@ -142,7 +154,7 @@ async function planNew(flags: ClusterFlags): Promise<Plan> {
   }
 }
 
-async function planExisting(settings: ClusterSettings, clusterId: string, flags: ClusterFlags, skipUnavailable: boolean): Promise<Plan> {
+async function planExisting(settings: ClusterSettings, clusterId: string, flags: ClusterFlags, access: NodeAccess, skipUnavailable: boolean): Promise<Plan> {
   if (flags.replicas !== undefined && flags.replicas !== settings.replicas) {
     throw dfsError('SETTING_CONFLICT',
       `this cluster keeps ${settings.replicas} replicas (set when it was created); drop --replicas or pass --replicas ${settings.replicas}`,
@@ -153,13 +165,17 @@ async function planExisting(settings: ClusterSettings, clusterId: string, flags:
       `this cluster uses ${settings.chunkSize}-byte chunks (set when it was created); drop --chunk-size or pass --chunk-size ${settings.chunkSize}`,
       { recorded: settings.chunkSize, given: flags.chunkSize })
   }
-  const recorded = settings.nodes.map(n => n.address)
-  const given = flags.nodes ? distinctFolders(flags.nodes) : recorded
+  // A node `dfs drain` emptied leaves the cluster at the first mount that does not name it.
+  const drained = settings.nodes.filter(n => n.drained).map(n => n.address)
+  const given = flags.nodes ? distinctAddresses(flags.nodes) : settings.nodes.filter(n => !n.drained).map(n => n.address)
+  for (const address of drained.filter(address => !given.includes(address))) flags.log(`node ${address} was drained and is not in --nodes: it leaves the cluster`)
+  const recorded = settings.nodes.map(n => n.address).filter(address => given.includes(address) || !drained.includes(address))
   const addresses: string[] = []
   const unavailable: UnavailableNode[] = []
   for (const address of [...recorded, ...given.filter(address => !recorded.includes(address))]) {
     try {
-      await checkNodeFolder(address, { clusterId })
+      // A recorded server may be down right now: the daemon starts without it and it joins later.
+      if (!(isServerAddress(address) && recorded.includes(address))) await checkNode(address, clusterId, access)
       addresses.push(address)
     } catch (err) {
       if (!skipUnavailable) throw err
@@ -177,13 +193,13 @@ async function planExisting(settings: ClusterSettings, clusterId: string, flags:
   return { settings, addresses, unavailable }
 }
 
-function distinctFolders(folders: string[]): string[] {
-  const resolved = folders.map(folder => resolve(folder))
-  const duplicate = resolved.find((folder, i) => resolved.indexOf(folder) !== i)
+function distinctAddresses(addresses: string[]): string[] {
+  const normalized = addresses.map(normalizeAddress)
+  const duplicate = normalized.find((address, i) => normalized.indexOf(address) !== i)
   if (duplicate) {
-    throw dfsError('BAD_ARGUMENT', `node folder ${duplicate} is given twice; every node needs its own folder`, { node: duplicate })
+    throw dfsError('BAD_ARGUMENT', `node ${duplicate} is given twice; every node needs its own folder or server`, { node: duplicate })
   }
-  return resolved
+  return normalized
 }
 
 /**

@@ -18,6 +18,8 @@ export interface NodeRecord {
   nodeId: string
   /** The node folder (absolute path). */
   address: string
+  /** Emptied by `dfs drain`: a later mount may leave it out of --nodes (and then it leaves the cluster). */
+  drained?: boolean
 }
 
 export interface ClusterSettings {

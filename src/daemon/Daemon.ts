@@ -6,6 +6,7 @@ import { resolve } from 'node:path'
 import { Healer, type HealerOptions } from '../cluster/healer/Healer.js'
 import { Scrubber, type ScrubberOptions } from '../cluster/healer/Scrubber.js'
 import { HeartbeatMonitor, type LivenessOptions } from '../cluster/liveness/HeartbeatMonitor.js'
+import { Rebalancer } from '../cluster/rebalance/Rebalancer.js'
 import { type Cluster, type ClusterFlags, openCluster } from '../cluster/openCluster.js'
 import { FileSystem } from '../fs/FileSystem.js'
 import { type Mounted, mountFileSystem } from '../fuse/mount.js'
@@ -39,6 +40,7 @@ export class Daemon {
     private readonly heartbeats: HeartbeatMonitor,
     private readonly healer: Healer,
     private readonly scrubber: Scrubber,
+    private readonly rebalancer: Rebalancer,
     private readonly mounted: Mounted,
     private readonly control: { close(): Promise<void> },
     private readonly log: (message: string) => void,
@@ -60,6 +62,12 @@ export class Daemon {
     const healer = new Healer({
       meta: cluster.meta, chunks: cluster.chunks, registry: cluster.registry,
       replicas: settings.replicas, log: opts.log, options: opts.healing,
+    })
+    // dfs balance, dfs drain: moves copies under the healer's per-chunk locks, within its bandwidth limit.
+    const rebalancer = new Rebalancer({
+      meta: cluster.meta, registry: cluster.registry, replicas: settings.replicas, locks: healer.locks, log: opts.log,
+      onBadCopy: (ref, nodeId, reason) => healer.reportBadCopy(ref, nodeId, reason),
+      options: { bandwidthBytesPerSec: opts.healing.bandwidthBytesPerSec },
     })
     const scrubber = new Scrubber({
       meta: cluster.meta, registry: cluster.registry, log: opts.log,
@@ -88,14 +96,18 @@ export class Daemon {
           if (!daemon) throw dfsError('EIO', 'the daemon is still starting; try again')
           return daemon.status()
         },
+        balance: () => rebalancer.balance(),
+        drain: args => rebalancer.drain(String(args.node), typeof args.resolved === 'string' ? args.resolved : undefined),
+        'balance-status': () => rebalancer.status() ?? null,
       }, opts.log)
-      daemon = new Daemon(mountpoint, cluster, fs, heartbeats, healer, scrubber, mounted, control, opts.log)
+      daemon = new Daemon(mountpoint, cluster, fs, heartbeats, healer, scrubber, rebalancer, mounted, control, opts.log)
       await registerDaemon({ pid: process.pid, mountpoint, meta: cluster.metaDir, control: socket, startedAt: new Date().toISOString() })
       opts.onMounted?.(
         `${settings.nodes.length} nodes, ${settings.replicas} replicas, ${formatSize(settings.chunkSize)} chunks, metadata in ${cluster.metaDir}`,
       )
       return daemon
     } catch (err) {
+      await rebalancer.stop()
       await scrubber.stop()
       await healer.stop()
       heartbeats.stop()
@@ -118,7 +130,8 @@ export class Daemon {
       chunks: cluster.chunks,
       state: cluster.meta.state,
     })
-    return { ...status, healer: this.healer.status(), scrubber: this.scrubber.status() }
+    const rebalance = this.rebalancer.status()
+    return { ...status, healer: this.healer.status(), scrubber: this.scrubber.status(), ...(rebalance ? { rebalance } : {}) }
   }
 
   /** Stop on the usual signals; resolves when stopped. */
@@ -144,7 +157,8 @@ export class Daemon {
       await this.mounted.unmount().catch(err => this.log(`unmount: ${(err as Error).message}`))
       await this.fs.flushAll()
       this.fs.close()
-      // The healer commits records: stop it while the metadata store is still open.
+      // The healer and the rebalancer commit records: stop them while the metadata store is still open.
+      await this.rebalancer.stop()
       await this.scrubber.stop()
       await this.healer.stop()
       this.heartbeats.stop()

@@ -7,6 +7,7 @@ import type { ClusterSettings } from '../cluster/settings.js'
 import type { Healer } from '../cluster/healer/Healer.js'
 import type { Scrubber } from '../cluster/healer/Scrubber.js'
 import type { LivenessOptions } from '../cluster/liveness/HeartbeatMonitor.js'
+import type { RebalanceStatus } from '../cluster/rebalance/Rebalancer.js'
 import { type NamespaceState, isFile } from '../meta/namespace/types.js'
 
 export interface NodeReport {
@@ -14,6 +15,8 @@ export interface NodeReport {
   address: string
   health: string
   full: boolean
+  /** Being drained (dfs drain): takes no new chunks. */
+  draining?: boolean
   reason?: string
   heartbeatAgeMs: number
   capacity?: number
@@ -38,6 +41,8 @@ export interface ClusterStatus {
   /** Added by the daemon, which runs them. */
   healer?: ReturnType<Healer['status']>
   scrubber?: ReturnType<Scrubber['status']>
+  /** The balance or drain running, else the last one. */
+  rebalance?: RebalanceStatus
 }
 
 export function clusterStatus(input: {
@@ -52,7 +57,7 @@ export function clusterStatus(input: {
 }): ClusterStatus {
   const now = Date.now()
   const nodes: NodeReport[] = input.registry.statuses().map(s => ({
-    nodeId: s.nodeId, address: s.address, health: s.health, full: s.full,
+    nodeId: s.nodeId, address: s.address, health: s.health, full: s.full, ...(s.draining ? { draining: true } : {}),
     ...(s.reason && s.health !== 'alive' ? { reason: s.reason } : s.full && s.fullReason ? { reason: s.fullReason } : {}),
     heartbeatAgeMs: now - s.lastContact,
     ...(s.usage ? { capacity: s.usage.capacity, available: s.usage.available, used: s.usage.used, chunks: s.usage.chunks } : {}),

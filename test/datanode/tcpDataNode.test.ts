@@ -177,14 +177,14 @@ describe('TcpDataNode over a real server', () => {
 
   it('keeps a long request alive through the server\'s keepalives (a slow disk is not a hung node)', async () => {
     const { server, url } = await servers.start()
-    const node = await servers.connect(url, { requestTimeoutMs: 200 })
+    const node = await servers.connect(url, { requestTimeoutMs: 400 })
     const id = newChunkId()
     await node.put(id, Buffer.from('x'))
-    // Make sync slow on the server (it runs in this process): 600 ms, three times the client's
+    // Make sync slow on the server (it runs in this process): 1.5 s, almost four times the client's
     // silence limit.
     const original = LocalFolderNode.prototype.sync
     LocalFolderNode.prototype.sync = async function (this: LocalFolderNode, ids: string[]) {
-      await sleep(600)
+      await sleep(1500)
       return original.call(this, ids)
     }
     try {

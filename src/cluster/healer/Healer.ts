@@ -30,6 +30,7 @@ import type { NodeHealth, NodeHealthChange, NodeRegistry, NodeReport } from '../
 import { verifyChunk } from '../../chunks/verify.js'
 import type { DfsError } from '../../errors.js'
 import { isDfsError } from '../../errors.js'
+import { ChunkLocks } from '../chunkLocks.js'
 import type { NamespaceMetaStore } from '../openCluster.js'
 import { type RestoreResult, dropCopies, planTrim, restoreCopies } from '../replicate.js'
 import { chunkBatches } from './chunkWalk.js'
@@ -76,6 +77,8 @@ export interface HealerDeps {
   replicas: number
   log: (message: string) => void
   options?: HealerOptions
+  /** Per-chunk locks shared with whatever else rewrites replica lists (the rebalancer); default: the healer's own. */
+  locks?: ChunkLocks
 }
 
 /** For `dfs status`. */
@@ -126,6 +129,8 @@ const REPORT_FRESH_MS = 2_000
 const DELETE_PARALLELISM = 8
 
 export class Healer {
+  /** Held by the healer while it repairs a chunk; a chunk held by someone else is skipped until free. */
+  readonly locks: ChunkLocks
   readonly #meta: HealerMeta
   readonly #chunks: HealerChunks
   readonly #registry: HealerRegistry
@@ -170,6 +175,7 @@ export class Healer {
     this.#registry = deps.registry
     this.#replicas = deps.replicas
     this.#log = deps.log
+    this.locks = deps.locks ?? new ChunkLocks()
     const given = Object.fromEntries(Object.entries(deps.options ?? {}).filter(([, v]) => v !== undefined))
     this.#options = { ...DEFAULT_HEALER_OPTIONS, ...given }
     this.#options.concurrency = Math.max(1, Math.floor(this.#options.concurrency))
@@ -476,6 +482,12 @@ export class Healer {
   async #work(): Promise<void> {
     for (let item = this.#queue.shift(); item && !this.#stopped; item = this.#queue.shift()) {
       if (this.#active.has(item.id)) continue
+      const release = this.locks.tryAcquire(item.id)
+      if (!release) {
+        // Being moved (rebalance, drain): look at it again once that is done.
+        void this.locks.whenFree(item.id).then(() => this.#requestScan())
+        continue
+      }
       this.#active.set(item.id, item)
       const startedAt = Date.now()
       try {
@@ -485,6 +497,7 @@ export class Healer {
         this.#log(`healer: repair of chunk ${item.id} (inode ${item.ino}, chunk ${item.index}) failed: ${(err as Error).message}`)
       } finally {
         this.#active.delete(item.id)
+        release()
       }
       // News about this chunk that arrived while it was being repaired: look again.
       const fresh = (hints: Map<string, Map<string, number>>) => [...(hints.get(item.id)?.values() ?? [])].some((at) => at >= startedAt)

@@ -7,9 +7,10 @@
 //     this process; a late one fails alone with NODE_UNAVAILABLE.
 //   - Bulk requests (PUT, GET, LIST, SYNC) have no fixed deadline, as their time depends on their size
 //     and on the disk. Instead the connection watches for progress: while any request is pending,
-//     some byte must arrive (a reply, part of one, or a KEEPALIVE the server sends while it works) or
-//     some of our bytes must leave, at least every requestTimeoutMs. A connection without progress
-//     is a hung node: it is closed, and everything pending fails with NODE_UNAVAILABLE.
+//     some byte must arrive (a reply, part of one, or a KEEPALIVE the server sends while it receives
+//     or works) at least every requestTimeoutMs. Our own bytes leaving do not count: the kernel of a
+//     stopped (SIGSTOP) server still accepts them. A connection without progress is a hung node: it
+//     is closed, and everything pending fails with NODE_UNAVAILABLE.
 //   - When the connection closes, every pending request fails at once.
 //
 // Sending: frames are handed to the socket in pieces, at most SEND_WINDOW bytes not yet flushed, so
@@ -189,7 +190,7 @@ export class ClientConnection {
       this.#fail(dfsError('NODE_UNAVAILABLE', `connection to DataNode ${options.address} closed${why}`, { node: options.address }))
     })
     const tick = Math.max(10, Math.floor(options.requestTimeoutMs / 5))
-    this.#watchdog = setInterval(() => this.#checkProgress(), tick)
+    this.#watchdog = setInterval(() => setImmediate(() => this.#checkProgress()), tick)
     this.#watchdog.unref()
     socket.unref() // an idle connection does not keep the process alive; pending requests do
   }
@@ -224,11 +225,14 @@ export class ClientConnection {
       const small = SMALL_OPS.has(op)
       const sent = () => {
         if (!small || !this.#pending.has(requestId)) return
-        pending.timer = setTimeout(() => {
+        // Decided after this turn's I/O (setImmediate): after a stall of this process, a reply
+        // already waiting in the socket wins over its timer.
+        pending.timer = setTimeout(() => setImmediate(() => {
+          if (this.#pending.get(requestId) !== pending) return
           this.#settle(requestId)
           const name = OP_NAMES.get(op) ?? String(op)
           reject(dfsError('NODE_UNAVAILABLE', `DataNode ${this.#options.address} did not answer ${name} within ${this.#options.requestTimeoutMs} ms`, { node: this.#options.address }))
-        }, this.#options.requestTimeoutMs)
+        }), this.#options.requestTimeoutMs)
       }
       ;(small ? this.#small : this.#bulk).push({ pieces, sent })
       this.#pumpWrites()
@@ -263,7 +267,8 @@ export class ClientConnection {
       this.#socket.write(piece, (err) => {
         this.#unflushed -= piece.length
         if (err) return
-        this.#lastProgressAt = Date.now()
+        // Bytes leaving are not progress: a stopped server's kernel still takes them. Only what the
+        // server sends (replies, KEEPALIVE while it receives or works) shows it is alive.
         if (last) frame.sent()
         this.#pumpWrites()
       })

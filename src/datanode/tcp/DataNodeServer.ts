@@ -191,8 +191,16 @@ export class DataNodeServer {
     }
     this.#sockets.add(socket)
     socket.once('close', () => this.#sockets.delete(socket))
-    const conn = new ServerConnection(socket, this.#host, this.#limits, (c) => this.#connections.delete(c))
-    this.#connections.add(conn)
+    try {
+      // A closed connection stays listed until its requests are done, so close() waits for them too.
+      const conn = new ServerConnection(socket, this.#host, this.#limits, (c) => {
+        c.settled().then(() => this.#connections.delete(c))
+      })
+      this.#connections.add(conn)
+    } catch (err) {
+      this.#log(`could not take a connection: ${String(err)}`)
+      socket.destroy()
+    }
   }
 
   /**

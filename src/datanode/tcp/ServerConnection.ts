@@ -13,8 +13,9 @@
 //     (the client does not read), the socket is paused, so TCP flow control pushes back on the client.
 //   - A frame that stops arriving halfway (no byte for frameIdleTimeoutMs while we are reading) closes
 //     the connection: a slow client cannot hold a half-received frame forever.
-//   - While requests are in flight and nothing else was sent for keepaliveMs, a KEEPALIVE frame tells
-//     the client the node is alive and working (a long sync on a slow disk is not a hung node).
+//   - While requests are in flight or a frame is arriving, and nothing else was sent for keepaliveMs,
+//     a KEEPALIVE frame tells the client the node is alive and working (a long sync on a slow disk, or
+//     a large put on a slow link, is not a hung node).
 // Whatever arrives, the only thing a connection can break is itself.
 
 import type { Socket } from 'node:net'
@@ -30,6 +31,7 @@ import {
   HANDSHAKE_MAX_FRAME,
   LIST_IDS_PER_FRAME,
   MAX_FRAME,
+  MAX_PAYLOAD,
   newChallenge,
   Op,
   OP_NAMES,
@@ -92,15 +94,16 @@ export class ServerConnection {
     this.#peer = `${socket.remoteAddress}:${socket.remotePort}`
     socket.setNoDelay(true)
     socket.setKeepAlive(true, 30_000)
-    socket.on('data', (chunk: Buffer) => this.#onData(chunk))
-    socket.on('drain', () => this.#pump())
+    socket.on('data', (chunk: Buffer) => this.#guard(() => this.#onData(chunk)))
+    socket.on('drain', () => this.#guard(() => this.#pump()))
     socket.on('error', () => {}) // 'close' follows; a reset by the peer is not our failure
     socket.on('close', () => this.destroy())
     socket.on('end', () => this.destroy())
 
     this.#handshakeTimer = setTimeout(() => this.destroy('no handshake within ' + limits.handshakeTimeoutMs + ' ms'), limits.handshakeTimeoutMs)
     const idleCheck = Math.max(10, Math.min(1000, limits.frameIdleTimeoutMs / 2))
-    this.#idleTimer = setInterval(() => this.#checkIdle(), idleCheck)
+    // Checked after this turn's I/O, so bytes that arrived while this process was busy count.
+    this.#idleTimer = setInterval(() => setImmediate(() => this.#checkIdle()), idleCheck)
     this.#idleTimer.unref()
     this.#send({ op: Op.HELLO, flags: 0, status: STATUS_OK, requestId: 0 }, this.#challenge)
   }
@@ -120,6 +123,16 @@ export class ServerConnection {
   /** Resolves once no request of this connection is touching the node any more. */
   async settled(): Promise<void> {
     while (this.#work.size > 0) await Promise.allSettled([...this.#work])
+  }
+
+  /** Whatever goes wrong in handling this connection's bytes ends this connection, never the server. */
+  #guard(fn: () => void): void {
+    try {
+      fn()
+    } catch (err) {
+      this.#host.log(`unexpected error on the connection from ${this.#peer}: ${(err as Error)?.stack ?? err}`)
+      this.destroy('internal error')
+    }
   }
 
   // --- reading -----------------------------------------------------------------------------------
@@ -196,7 +209,7 @@ export class ServerConnection {
         this.#state = 'open'
         this.#keepaliveTimer = setInterval(() => this.#keepalive(), Math.max(10, this.#keepaliveMs / 2))
         this.#keepaliveTimer.unref()
-        this.#pump()
+        this.#guard(() => this.#pump())
       },
       (err: unknown) => this.destroy(`admission failed: ${String(err)}`),
     )
@@ -223,7 +236,7 @@ export class ServerConnection {
     this.#inFlight += 1
     const served = this.#serve(frame).finally(() => {
       this.#inFlight -= 1
-      this.#pump()
+      this.#guard(() => this.#pump())
     })
     this.#track(served)
   }
@@ -278,8 +291,14 @@ export class ServerConnection {
       case Op.PUT:
         await node.put(id!, frame.payload)
         return reply()
-      case Op.GET:
-        return reply(await node.get(id!))
+      case Op.GET: {
+        const data = await node.get(id!)
+        // Only a file put there by hand can be this large; the client could not take the frame.
+        if (data.length > MAX_PAYLOAD) {
+          throw dfsError('NODE_UNAVAILABLE', `chunk ${id} on ${node.address} is ${data.length} bytes, more than a frame carries (${MAX_PAYLOAD})`, { chunk: id })
+        }
+        return reply(data)
+      }
       case Op.HAS:
         return reply(Buffer.of((await node.has(id!)) ? 1 : 0))
       case Op.DELETE:
@@ -322,7 +341,9 @@ export class ServerConnection {
   }
 
   #keepalive(): void {
-    if (this.#state !== 'open' || this.#inFlight === 0) return
+    // Working on requests, or still receiving one (a large PUT on a slow link): either way the client
+    // must hear from us, or it takes the silence for a hung node.
+    if (this.#state !== 'open' || (this.#inFlight === 0 && this.#decoder.buffered === 0)) return
     if (Date.now() - this.#lastSentAt < this.#keepaliveMs) return
     this.#send({ op: Op.KEEPALIVE, flags: 0, status: STATUS_OK, requestId: 0 })
   }

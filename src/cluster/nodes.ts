@@ -1,0 +1,82 @@
+// A cluster's nodes by address: a local folder (any path) or a DataNode server (tcp://host:port).
+// Both are checked before anything is written (a bad flag changes nothing), then opened.
+
+import { resolve } from 'node:path'
+import type { DataNode } from '../datanode/DataNode.js'
+import { checkNodeFolder } from '../datanode/identity.js'
+import { LocalFolderNode } from '../datanode/LocalFolderNode.js'
+import { TcpDataNode } from '../datanode/tcp/TcpDataNode.js'
+import { dfsError } from '../errors.js'
+
+const TCP = /^tcp:\/\/([^:/]+|\[[0-9a-f:]+\]):(\d{1,5})$/i
+
+export const isServerAddress = (address: string) => address.startsWith('tcp://')
+
+/** The address as recorded: tcp:// addresses as given, folders as absolute paths. */
+export function normalizeAddress(address: string): string {
+  if (!isServerAddress(address)) return resolve(address)
+  const match = TCP.exec(address)
+  if (!match || Number(match[2]) < 1 || Number(match[2]) > 65535) {
+    throw dfsError('BAD_ARGUMENT', `node address ${address} is not tcp://host:port (e.g. tcp://127.0.0.1:7001)`, { address })
+  }
+  return address
+}
+
+export interface NodeAccess {
+  /** The cluster secret, needed for tcp:// nodes. */
+  secret?: Buffer
+}
+
+function secretFor(address: string, access: NodeAccess): Buffer {
+  if (!access.secret) {
+    throw dfsError('BAD_ARGUMENT', `node ${address} is a DataNode server: pass --secret-file with the cluster secret its servers use`, { address })
+  }
+  return access.secret
+}
+
+/**
+ * Check, changing nothing, that address can serve cluster clusterId (undefined: a cluster being
+ * created, so the node must belong to none yet).
+ */
+export async function checkNode(address: string, clusterId: string | undefined, access: NodeAccess): Promise<void> {
+  if (!isServerAddress(address)) {
+    await checkNodeFolder(address, { clusterId })
+    return
+  }
+  const node = await TcpDataNode.connect(address, { secret: secretFor(address, access) })
+  try {
+    if (node.clusterId !== '' && node.clusterId !== clusterId) {
+      const expected = clusterId ?? 'the new cluster being created'
+      throw dfsError('META_FOREIGN', `DataNode ${address} belongs to cluster ${node.clusterId}, not ${expected}; pass the --meta folder of that cluster, or a server with an empty folder`, { address })
+    }
+  } finally {
+    await node.close()
+  }
+}
+
+export interface OpenNodeOptions extends NodeAccess {
+  clusterId: string
+  /** Initialise an empty node (a local folder; a server adopts the cluster at its first handshake). */
+  create: boolean
+  /** The id the cluster recorded for this address, if any. */
+  recordedId?: string
+  log: (message: string) => void
+}
+
+/**
+ * Open a node. A recorded server that does not answer now is not an error: the daemon starts with
+ * it suspect and it joins when it answers (heartbeats). A new one must answer, to learn its id.
+ */
+export async function openNode(address: string, opts: OpenNodeOptions): Promise<DataNode> {
+  if (!isServerAddress(address)) return LocalFolderNode.open(address, { clusterId: opts.clusterId, create: opts.create })
+  const secret = secretFor(address, opts)
+  try {
+    return await TcpDataNode.connect(address, {
+      secret, clusterId: opts.clusterId, ...(opts.recordedId ? { nodeId: opts.recordedId } : {}),
+    })
+  } catch (err) {
+    if (!opts.recordedId || (err as { code?: string }).code !== 'NODE_UNAVAILABLE') throw err
+    opts.log(`DataNode ${address} does not answer (${(err as Error).message}); it joins when it does`)
+    return TcpDataNode.create(address, { secret, clusterId: opts.clusterId, nodeId: opts.recordedId })
+  }
+}

@@ -1,0 +1,121 @@
+// Moving one copy of a chunk from one node to another: the one primitive under `dfs balance` and
+// `dfs drain`. In order, under the chunk's lock (shared with the healer, see ../chunkLocks.ts):
+//
+//   1. read the chunk from a copy that verifies (the source first, then the other listed copies);
+//   2. put it on the target, within the bandwidth limit, and sync it there;
+//   3. commit a 'replicas' record naming the target in the source's place, only if the file still
+//      points at this chunk (no await between that check and the commit);
+//   4. make the metadata durable (meta.sync());
+//   5. delete the source's copy.
+//
+// So a chunk never has fewer good copies than before at any moment: the new copy is durable before
+// the list names it, and the old one goes only once the list without it is durable. A crash between
+// any two steps leaves, at worst, an extra copy (an orphan the healer collects). If the file moved on
+// while the bytes were copied (overwritten, truncated, deleted), nothing is recorded and the copy
+// just made is deleted again.
+
+import type { ChunkRef } from '../../chunks/ChunkRef.js'
+import { asNodeError, notRegistered } from '../../chunks/nodeError.js'
+import { fetchVerified } from '../../chunks/readReplicas.js'
+import type { DfsError } from '../../errors.js'
+import { isDfsError } from '../../errors.js'
+import type { ChunkLocks } from '../chunkLocks.js'
+import type { NamespaceMetaStore } from '../openCluster.js'
+import type { NodeLookup } from '../replicate.js'
+
+export interface MoveDeps {
+  meta: Pick<NamespaceMetaStore, 'state' | 'commit' | 'sync'>
+  nodes: NodeLookup
+  locks: ChunkLocks
+  /** Awaited with the bytes about to be put on the target: the bandwidth limit waits here. */
+  beforePut?: (bytes: number) => Promise<void>
+  /** Aborts a wait for the chunk's lock or for bandwidth: the move is abandoned before anything is written. */
+  signal?: AbortSignal
+  /** Told of listed copies found missing or corrupt on the way (the healer's reportBadCopy). */
+  onBadCopy?: (ref: ChunkRef, nodeId: string, error: DfsError) => void
+  log: (message: string) => void
+}
+
+export interface Move {
+  /** Where the namespace references the chunk (a chunk id is referenced from one place only). */
+  ino: number
+  index: number
+  id: string
+  from: string
+  to: string
+}
+
+export type MoveResult =
+  | { moved: true; bytes: number; source: string; sourceDeleted: boolean }
+  | { moved: false; why: string }
+
+/** Move `move.id`'s copy from `move.from` to `move.to`. Throws when a node fails; the chunk keeps every copy it had then. */
+export async function moveCopy(deps: MoveDeps, move: Move): Promise<MoveResult> {
+  const { meta, nodes } = deps
+  if (move.from === move.to) return { moved: false, why: 'source and target are the same node' }
+  const release = await deps.locks.acquire(move.id, deps.signal)
+  if (!release) return { moved: false, why: 'stopping' }
+  try {
+    const ref = current(meta, move)
+    if (!ref) return { moved: false, why: 'the file no longer points at this chunk' }
+    const listed = [...new Set(ref.nodes)]
+    if (!listed.includes(move.from)) return { moved: false, why: 'the source no longer holds a listed copy' }
+    if (listed.includes(move.to)) return { moved: false, why: 'the target holds a copy already' }
+    const target = nodes.get(move.to)
+    if (!target) throw notRegistered(move.to)
+
+    const bad: { nodeId: string; error: DfsError }[] = []
+    const order = [move.from, ...listed.filter((n) => n !== move.from)]
+    const fetched = await fetchVerified(ref, order, (id) => nodes.get(id), (nodeId, error) => bad.push({ nodeId, error }))
+    for (const { nodeId, error } of bad) {
+      if (nodeId !== move.from && (error.code === 'CHUNK_MISSING' || error.code === 'CHUNK_CORRUPT')) deps.onBadCopy?.(ref, nodeId, error)
+    }
+
+    await deps.beforePut?.(fetched.data.length)
+    if (deps.signal?.aborted) return { moved: false, why: 'stopping' }
+    try {
+      await target.put(ref.id, fetched.data)
+      await target.sync([ref.id])
+    } catch (err) {
+      await target.delete(ref.id).catch(() => {}) // a put that landed but did not sync
+      throw asNodeError(err, target, move.to, 'put')
+    }
+
+    // No await between this check and the commit: the namespace cannot change in between.
+    const now = current(meta, move)
+    const next = now && [...new Set(now.nodes.map((n) => (n === move.from ? move.to : n)))]
+    let committed = false
+    if (now && next) {
+      try {
+        meta.commit({ op: 'replicas', ino: move.ino, index: move.index, id: ref.id, nodes: next })
+        committed = true
+      } catch (err) {
+        if (!isDfsError(err, 'EINVAL') && !isDfsError(err, 'ENOENT')) throw err
+      }
+    }
+    if (!committed) {
+      // The file moved on while we copied: the copy we made is nobody's (chunk ids are never reused).
+      await target.delete(ref.id).catch((err) => deps.log(`removing the copy of discarded chunk ${ref.id} from ${target.address} failed: ${(err as Error).message}`))
+      return { moved: false, why: 'the file no longer points at this chunk' }
+    }
+
+    await meta.sync() // the list without the source is durable before its copy goes
+    let sourceDeleted = true
+    const source = nodes.get(move.from)
+    try {
+      if (!source) throw notRegistered(move.from)
+      await source.delete(ref.id)
+    } catch (err) {
+      sourceDeleted = false
+      deps.log(`chunk ${ref.id} moved, but removing its old copy from ${source?.address ?? move.from} failed: ${asNodeError(err, source, move.from, 'delete').message}`)
+    }
+    return { moved: true, bytes: fetched.data.length, source: fetched.nodeId, sourceDeleted }
+  } finally {
+    release()
+  }
+}
+
+function current(meta: MoveDeps['meta'], move: Move): ChunkRef | undefined {
+  const ref = meta.state.inodes.get(move.ino)?.chunks?.[move.index]
+  return ref && ref.id === move.id ? ref : undefined
+}
