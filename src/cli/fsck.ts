@@ -3,10 +3,13 @@
 import { Command } from 'commander'
 import { fsck, isHealthy, type FsckReport } from '../cluster/fsck.js'
 import { openCluster } from '../cluster/openCluster.js'
+import { callControl } from '../daemon/control.js'
+import { runningDaemons } from '../daemon/registry.js'
+import type { ClusterStatus } from '../daemon/status.js'
 
 export function fsckCommand(): Command {
   return new Command('fsck')
-    .description('check every chunk copy against its SHA-256; --repair restores R copies and removes orphans (unmount first)')
+    .description('check every chunk copy against its SHA-256 (with the running daemon\'s healer view when mounted); --repair restores R copies and removes orphans (unmount first)')
     .requiredOption('--meta <dir>', 'the metadata folder of the cluster')
     .option('--nodes <nodes>', 'comma-separated node folders and tcp:// servers (default: the ones the cluster recorded)')
     .option('--secret-file <file>', 'the cluster secret (needed for tcp:// nodes)')
@@ -27,15 +30,25 @@ export function fsckCommand(): Command {
       } finally {
         await cluster.close()
       }
-      if (flags.json) console.log(JSON.stringify(report, (key, value) => (key === 'ref' ? undefined : value), 2))
-      else printReport(report)
+      // While mounted, the daemon's own view (heartbeats, healer) is part of the answer: what fsck
+      // finds under-replicated may already be queued for repair.
+      const live = await daemonView(cluster.metaDir)
+      if (flags.json) console.log(JSON.stringify({ ...report, ...(live ? { daemon: live } : {}) }, (key, value) => (key === 'ref' ? undefined : value), 2))
+      else printReport(report, live)
       // Like fsck(8): 0 when healthy (or fully repaired), 1 when problems remain.
       const remaining = report.repaired ? report.lost.length + report.repaired.failed.length : isHealthy(report) ? 0 : 1
       process.exitCode = remaining > 0 ? 1 : 0
     })
 }
 
-function printReport(r: FsckReport): void {
+/** The status of the daemon serving this metadata folder, if one is running. */
+async function daemonView(metaDir: string): Promise<ClusterStatus | undefined> {
+  const daemon = (await runningDaemons()).find(d => d.meta === metaDir)
+  if (!daemon) return undefined
+  return (await callControl(daemon.control, 'status').catch(() => undefined)) as ClusterStatus | undefined
+}
+
+function printReport(r: FsckReport, live: ClusterStatus | undefined): void {
   console.log(`${r.files} files, ${r.chunks} chunks, ${r.replicas} replicas wanted`)
   for (const n of r.nodes) console.log(`  node ${n.nodeId} ${n.address}: ${n.reachable ? `${n.chunks} chunk files` : `UNREACHABLE (${n.error})`}`)
   const show = (title: string, list: FsckReport['lost']) => {
@@ -54,6 +67,12 @@ function printReport(r: FsckReport): void {
   if (r.repaired) {
     console.log(`repaired: ${r.repaired.copied} copies made, ${r.repaired.mapsFixed} chunk maps fixed, ${r.repaired.orphansRemoved} orphans removed`)
     for (const f of r.repaired.failed) console.log(`  could not repair ${f}`)
+  }
+  if (live) {
+    const h = live.healer
+    console.log(`mounted at ${live.mountpoint}; the daemon sees ${live.totals.alive} of ${live.totals.nodes} nodes alive` +
+      (h ? `, and its healer is ${h.state} (${h.queued} queued, ${h.underReplicated} under-replicated, ${h.lost} lost, ${h.copiedChunks} chunks copied so far)` : ''))
+    console.log('  (chunks written since the last journal flush may show as orphans here while mounted)')
   }
   console.log(isHealthy(r) ? 'healthy' : r.repaired ? (r.lost.length || r.repaired.failed.length ? 'NOT fully repaired' : 'repaired') : 'problems found; run with --repair (unmounted) to fix what can be fixed')
 }

@@ -55,6 +55,16 @@ describe('self-healing', () => {
     expect(diff.code, diff.stdout + diff.stderr).toBe(0)
   })
 
+  it('fsck while mounted shows the daemon\'s view: node health and the healer', async () => {
+    const r = await dfs('fsck', '--meta', cluster.meta, '--json')
+    const report = JSON.parse(r.stdout)
+    expect(report.daemon.mountpoint).toBe(cluster.mnt)
+    expect(report.daemon.healer).toMatchObject({ underReplicated: 0, lost: 0 })
+    expect(report.daemon.healer.copiedChunks).toBeGreaterThan(0)
+    const text = await dfs('fsck', '--meta', cluster.meta)
+    expect(text.stdout).toMatch(/mounted at .*; the daemon sees 2 of 3 nodes alive, and its healer is/)
+  })
+
   it('leaves a cluster that fsck finds with R copies of every chunk', async () => {
     expect((await dfs('unmount', cluster.mnt)).code).toBe(0)
     const r = await dfs('fsck', '--meta', cluster.meta, '--json')
