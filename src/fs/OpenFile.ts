@@ -237,9 +237,12 @@ export class OpenFile {
   /** fsync(): stored, durable on the nodes, and the journal durable. */
   async fsync(): Promise<void> {
     await this.flush()
-    const refs = [...this.unsynced.values()]
-    await this.ctx.chunks.sync(refs)
-    for (const ref of refs) this.unsynced.delete(ref.id)
+    const ids = [...this.unsynced.keys()]
+    // Where each chunk lives now: the healer or a balance may have moved copies since it was written
+    // (they sync what they copy); a chunk the file no longer references needs no sync at all.
+    const current = new Map((this.inode().chunks ?? []).filter((r): r is ChunkRef => r !== null).map(r => [r.id, r]))
+    await this.ctx.chunks.sync(ids.flatMap(id => current.get(id) ?? []))
+    for (const id of ids) this.unsynced.delete(id)
     await this.ctx.meta.sync()
   }
 

@@ -147,6 +147,21 @@ describe('file content', () => {
     await fs.release(fh)
   })
 
+  it('fsync syncs a chunk where it lives now, after the healer or a balance moved its copies', async () => {
+    const { fs, meta, chunks } = makeFs()
+    const fh = await fs.create('/moved', 0o644)
+    await fs.write(fh, Buffer.from('moving'), 0)
+    await fs.flush(fh)
+    const ref = meta.state.inodes.get(2)!.chunks![0]!
+    meta.commit({ op: 'replicas', ino: 2, index: 0, id: ref.id, nodes: ['n3', 'n4'] })
+    const seen: string[][] = []
+    const sync = chunks.sync.bind(chunks)
+    chunks.sync = async refs => { seen.push(...refs.map(r => [...r.nodes])); return sync(refs) }
+    await fs.fsync(fh)
+    expect(seen).toEqual([['n3', 'n4']])
+    await fs.release(fh)
+  })
+
   it('reports a failed store at flush and keeps the bytes for a retry', async () => {
     const { fs, chunks } = makeFs()
     const fh = await fs.create('/e', 0o644)

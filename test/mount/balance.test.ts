@@ -21,6 +21,13 @@ async function chunkFiles(node: string): Promise<number> {
   return Number(r.stdout.trim())
 }
 
+/** Bytes of chunk files in a node folder. */
+async function chunkBytes(node: string): Promise<number> {
+  const r = await sh(`find ${node}/chunks -type f -printf '%s\\n' | awk '{ s += $1 } END { print s + 0 }'`)
+  expect(r.code, r.stderr).toBe(0)
+  return Number(r.stdout.trim())
+}
+
 async function expectFilesIntact(): Promise<void> {
   await sh('sync; echo 3 > /proc/sys/vm/drop_caches')
   const diff = await sh(`diff -r ${join(cluster.root, 'src', 'd')} ${cluster.mnt}/d`)
@@ -53,8 +60,12 @@ describe('dfs balance', () => {
     const after = await Promise.all(cluster.nodes.map(chunkFiles))
     const total = after.reduce((a, b) => a + b)
     expect(total, 'as many copies as before').toBe(before.reduce((a, b) => a + b))
-    // Each node within a couple of chunks of a third (the chunks are 64 KiB, the last of a file less).
-    for (const count of after) expect(Math.abs(count - total / 3)).toBeLessThanOrEqual(3)
+    expect(after[2], 'the new node holds about a third of the copies').toBeGreaterThanOrEqual(total / 3 - 4)
+    // Usage in bytes even within the tolerance: 5 % of the mean or one 64 KiB chunk.
+    const bytes = await Promise.all(cluster.nodes.map(chunkBytes))
+    const mean = bytes.reduce((a, b) => a + b) / 3
+    expect(result.toleranceBytes).toBe(Math.max(Math.ceil(0.05 * mean), 64 * 1024))
+    for (const used of bytes) expect(Math.abs(used - mean)).toBeLessThanOrEqual(result.toleranceBytes)
     await expectFilesIntact()
   })
 })
