@@ -4,14 +4,14 @@
 
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { DFS_BIN, REPO_ROOT, makeCluster, stopAllAfterAll, type Cluster, type DfsDaemon } from '../helpers/mount.js'
-import { run, sh } from '../helpers/run.js'
+import { makeCluster, stopAllAfterAll, type Cluster, type DfsDaemon } from '../helpers/mount.js'
+import { dfs } from '../helpers/cli.js'
+import { sh } from '../helpers/run.js'
 
 stopAllAfterAll()
 
 let cluster: Cluster
 let daemon: DfsDaemon
-const dfs = (...args: string[]) => run(process.execPath, [DFS_BIN, ...args], { cwd: REPO_ROOT, timeout: 60_000 })
 const MOUNT_ARGS = ['--cache', '64k', '--scrub-rate', '0']
 
 /** Chunk files in a node folder. */

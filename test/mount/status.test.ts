@@ -3,25 +3,14 @@
 
 import { rm } from 'node:fs/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { DFS_BIN, REPO_ROOT, makeCluster, stopAllAfterAll, type Cluster } from '../helpers/mount.js'
-import { run, sh } from '../helpers/run.js'
+import { makeCluster, stopAllAfterAll, type Cluster } from '../helpers/mount.js'
+import { dfs, statusOf, until } from '../helpers/cli.js'
+import { sh } from '../helpers/run.js'
 
 stopAllAfterAll()
 
 let cluster: Cluster
-const dfs = (...args: string[]) => run(process.execPath, [DFS_BIN, ...args], { cwd: REPO_ROOT, timeout: 30_000 })
-async function status(): Promise<any> {
-  const r = await dfs('status', cluster.mnt, '--json')
-  expect(r.code, r.stderr).toBe(0)
-  return JSON.parse(r.stdout)
-}
-const until = async (what: () => Promise<boolean>, ms: number) => {
-  const deadline = Date.now() + ms
-  while (!(await what())) {
-    if (Date.now() > deadline) throw new Error(`not within ${ms} ms`)
-    await new Promise(r => setTimeout(r, 200))
-  }
-}
+const status = () => statusOf(cluster.mnt)
 
 beforeAll(async () => {
   cluster = makeCluster(3, 'dfs-status-')

@@ -7,8 +7,9 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { DFS_BIN, REPO_ROOT, startDfs, stopAllAfterAll } from '../helpers/mount.js'
-import { run, sh } from '../helpers/run.js'
+import { DFS_BIN, startDfs, stopAllAfterAll } from '../helpers/mount.js'
+import { dfs, statusOf, until } from '../helpers/cli.js'
+import { sh } from '../helpers/run.js'
 import { makeTempDir } from '../helpers/tmp.js'
 
 stopAllAfterAll()
@@ -37,20 +38,8 @@ function startServer(i: number): Promise<ChildProcess> {
   })
 }
 
-const dfs = (...args: string[]) => run(process.execPath, [DFS_BIN, ...args], { cwd: REPO_ROOT, timeout: 60_000 })
-async function status(): Promise<any> {
-  const r = await dfs('status', mnt, '--json')
-  expect(r.code, r.stderr).toBe(0)
-  return JSON.parse(r.stdout)
-}
+const status = () => statusOf(mnt)
 const health = async (i: number) => (await status()).nodes.find((n: any) => n.address === address(i)).health
-const until = async (what: () => Promise<boolean>, ms: number) => {
-  const deadline = Date.now() + ms
-  while (!(await what())) {
-    if (Date.now() > deadline) throw new Error(`not within ${ms} ms`)
-    await new Promise(r => setTimeout(r, 200))
-  }
-}
 const healthy = async () => {
   const s = await status()
   return s.healer.underReplicated === 0 && s.chunks.underReplicated === 0 && s.healer.queued === 0
