@@ -1,0 +1,55 @@
+// What the mount daemon runs in the background for its cluster, built and stopped as one:
+// heartbeats (which nodes live), the healer (R copies of everything), the scrubber (re-verify stored
+// chunks), and the rebalancer (dfs balance, dfs drain).
+
+import { Healer, type HealerOptions } from '../cluster/healer/Healer.js'
+import { Scrubber, type ScrubberOptions } from '../cluster/healer/Scrubber.js'
+import { HeartbeatMonitor, type LivenessOptions } from '../cluster/liveness/HeartbeatMonitor.js'
+import type { Cluster } from '../cluster/openCluster.js'
+import { Rebalancer } from '../cluster/rebalance/Rebalancer.js'
+
+export interface ServiceOptions {
+  liveness: Omit<LivenessOptions, 'log' | 'minFreeBytes'>
+  healing: HealerOptions
+  scrub: ScrubberOptions
+  log: (message: string) => void
+}
+
+export class ClusterServices {
+  readonly heartbeats: HeartbeatMonitor
+  readonly healer: Healer
+  readonly scrubber: Scrubber
+  readonly rebalancer: Rebalancer
+
+  constructor(cluster: Cluster, opts: ServiceOptions) {
+    const { meta, chunks, registry, settings } = cluster
+    this.heartbeats = new HeartbeatMonitor(registry, {
+      ...opts.liveness,
+      // Room for a couple of chunks, so a node leaves the write pool before a put fails with ENOSPC.
+      minFreeBytes: 2 * settings.chunkSize,
+      log: opts.log,
+    })
+    this.healer = new Healer({ meta, chunks, registry, replicas: settings.replicas, log: opts.log, options: opts.healing })
+    const reportBadCopy = this.healer.reportBadCopy.bind(this.healer)
+    // Moves copies under the healer's per-chunk locks, within the same bandwidth limit.
+    this.rebalancer = new Rebalancer({
+      meta, registry, replicas: settings.replicas, locks: this.healer.locks, log: opts.log, onBadCopy: reportBadCopy,
+      options: { bandwidthBytesPerSec: opts.healing.bandwidthBytesPerSec },
+    })
+    this.scrubber = new Scrubber({ meta, registry, log: opts.log, onBadCopy: reportBadCopy, options: opts.scrub })
+  }
+
+  start(): void {
+    this.heartbeats.start()
+    this.healer.start()
+    this.scrubber.start()
+  }
+
+  /** Stop everything; the healer and rebalancer commit records, so call this before closing the metadata. */
+  async stop(): Promise<void> {
+    await this.rebalancer.stop()
+    await this.scrubber.stop()
+    await this.healer.stop()
+    this.heartbeats.stop()
+  }
+}
