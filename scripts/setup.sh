@@ -158,14 +158,38 @@ case "$deps_action" in
   *) die "could not compare package.json, package-lock.json and node_modules (got: $deps_action)" ;;
 esac
 
-# ---- 5. fuse-native addon: patch and rebuild (hook point) ---------------------------------------
-# Empty for now. A later issue patches node_modules/fuse-native/fuse-native.c (utimens passes atime
-# twice, so mtime is lost; the caller's uid/gid are not exposed) and rebuilds the addon with
-# node-gyp (gcc, make, python3; headers bundled in the package). It must stay idempotent and quiet
-# when already done (e.g. a stamp file beside the built addon), and it runs after step 4 because
-# npm ci replaces node_modules/fuse-native with the pristine package.
+# ---- 5. fuse-native addon: patch and rebuild ------------------------------------------------------
+# fuse-native 2.2.6 passes atime twice to utimens (mtime is lost) and never tells the file system who
+# is calling. native-notes/patches/fuse-native-2.2.6.patch fixes both (native-notes/README.md explains
+# it line by line); the addon is then rebuilt with node-gyp (npm's own copy) into build/Release, which
+# node-gyp-build loads ahead of the prebuild. A stamp holding the patch's hash makes this step quiet
+# when already done; it runs after step 4 because npm ci puts back the pristine package.
 patch_native_addon() {
-  :
+  addon=node_modules/fuse-native
+  patchfile=native-notes/patches/fuse-native-2.2.6.patch
+  want=$(sha256sum "$patchfile" | cut -d' ' -f1)
+  stamp="$addon/build/Release/.dfs-patch"
+  [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -f "$addon/build/Release/fuse.node" ] && return 0
+
+  for tool in cc make python3 patch; do
+    command -v "$tool" >/dev/null 2>&1 || die "rebuilding the FUSE addon needs $tool; install it with: apt-get install -y build-essential python3 patch" \
+      "(then run this again: sh scripts/setup.sh)"
+  done
+  say "patching and rebuilding the fuse-native addon (native-notes/README.md says why)"
+  # From the pristine files: a patch applied before (by an older patch) is undone first.
+  if ! (cd "$addon" && patch -p1 --forward --dry-run --silent < "../../$patchfile" >/dev/null 2>&1); then
+    (cd "$addon" && patch -p1 -R --silent < "../../$patchfile" >/dev/null 2>&1) ||
+      die "node_modules/fuse-native is neither pristine nor patched; reinstall it: rm -rf node_modules && sh scripts/setup.sh"
+  fi
+  (cd "$addon" && patch -p1 --forward --silent < "../../$patchfile") || die "applying $patchfile to node_modules/fuse-native failed"
+  gyp="$(dirname "$(readlink -f "$(command -v npm)")")/../node_modules/node-gyp/bin/node-gyp.js"
+  [ -f "$gyp" ] || die "npm's node-gyp was not found at $gyp; install it with: npm install -g node-gyp"
+  # Node's own headers when they are installed beside it (Debian's nodejs); otherwise node-gyp fetches them.
+  nodedir=$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")
+  [ -f "$nodedir/include/node/node_api.h" ] && set -- --nodedir="$nodedir" || set --
+  (cd "$addon" && node "$gyp" rebuild --loglevel=error "$@" >/dev/null) ||
+    die "node-gyp could not rebuild node_modules/fuse-native (output above); see native-notes/README.md"
+  echo "$want" > "$stamp"
 }
 patch_native_addon
 

@@ -12,6 +12,13 @@ import { type FileContext, OpenFile } from './OpenFile.js'
 import type { CapacityReport, ChunkIO, NamespaceStore } from './ports.js'
 import { type Stat, type StatFs, toStat } from './stat.js'
 
+/** Who is calling: the uid, gid and pid of the process behind a request (from the FUSE context). */
+export interface Caller {
+  uid: number
+  gid: number
+  pid: number
+}
+
 export interface FileSystemOptions {
   meta: NamespaceStore
   chunks: ChunkIO
@@ -19,7 +26,7 @@ export interface FileSystemOptions {
   chunkSize: number
   /** Bytes of written-but-unstored chunk buffers allowed across all open files. */
   dirtyLimit: number
-  /** Owner of new files (the caller's ids do not reach us through libfuse2's high-level API). */
+  /** Owner of new files when no caller is known (tools, tests). */
   owner: { uid: number; gid: number }
   log: (message: string) => void
 }
@@ -37,6 +44,8 @@ const WRITEBACK_AFTER_MS = 5_000
 
 /** Largest extended attribute value Linux allows (XATTR_SIZE_MAX). */
 const XATTR_SIZE_MAX = 64 * 1024
+const S_ISGID = 0o2000
+
 /** chown passes this for "leave unchanged" ((uid_t) -1). */
 const UNCHANGED_ID = 0xffffffff
 
@@ -169,17 +178,17 @@ export class FileSystem {
     return { names, stats }
   }
 
-  async mkdir(path: string, mode: number): Promise<void> {
-    this.make(path, S_IFDIR | (mode & 0o7777))
+  async mkdir(path: string, mode: number, caller?: Caller): Promise<void> {
+    this.make(path, S_IFDIR | (mode & 0o7777), caller)
   }
 
-  async mknod(path: string, mode: number, rdev: number): Promise<void> {
-    this.make(path, (mode & S_IFMT) === 0 ? S_IFREG | mode : mode, { rdev })
+  async mknod(path: string, mode: number, rdev: number, caller?: Caller): Promise<void> {
+    this.make(path, (mode & S_IFMT) === 0 ? S_IFREG | mode : mode, caller, { rdev })
   }
 
-  async symlink(target: string, path: string): Promise<void> {
+  async symlink(target: string, path: string, caller?: Caller): Promise<void> {
     if (Buffer.byteLength(target) > 4095) throw dfsError('ENAMETOOLONG', 'symlink target longer than 4095 bytes', { path })
-    this.make(path, S_IFLNK | 0o777, { target })
+    this.make(path, S_IFLNK | 0o777, caller, { target })
   }
 
   async readlink(path: string): Promise<string> {
@@ -188,9 +197,19 @@ export class FileSystem {
     return inode.target
   }
 
-  private make(path: string, mode: number, extra: { rdev?: number; target?: string } = {}): Inode {
+  /**
+   * A new inode belongs to its caller, as on Linux: the caller's uid, and the caller's gid unless the
+   * directory is setgid (then the directory's group, and a new subdirectory is setgid too).
+   */
+  private make(path: string, mode: number, caller: Caller | undefined, extra: { rdev?: number; target?: string } = {}): Inode {
     const { parent, name } = this.parentOf(path)
-    const { uid, gid } = this.opts.owner
+    const dir = this.inode(parent)
+    const uid = caller?.uid ?? this.opts.owner.uid
+    let gid = caller?.gid ?? this.opts.owner.gid
+    if (dir.mode & S_ISGID) {
+      gid = dir.gid
+      if ((mode & S_IFMT) === S_IFDIR) mode |= S_ISGID
+    }
     return this.meta.commit({ op: 'mknod', parent, name, mode, uid, gid, ...extra, time: Date.now() }) as Inode
   }
 
@@ -249,8 +268,8 @@ export class FileSystem {
 
   // ---- open files --------------------------------------------------------------------------------
 
-  async create(path: string, mode: number): Promise<number> {
-    const inode = this.make(path, S_IFREG | (mode & 0o7777))
+  async create(path: string, mode: number, caller?: Caller): Promise<number> {
+    const inode = this.make(path, S_IFREG | (mode & 0o7777), caller)
     return this.openHandle(inode)
   }
 

@@ -21,6 +21,8 @@ declare module 'fuse-native' {
   class Fuse {
     constructor(mountpoint: string, ops: Record<string, (...args: any[]) => void>, opts?: FuseOptions)
     readonly mnt: string
+    /** Who made the request being answered; set before each operation by dfs's patch (native-notes/). */
+    caller?: { uid: number; gid: number; pid: number }
     opts: FuseOptions
     mount(cb: (err: Error | null) => void): void
     unmount(cb: (err: Error | null) => void): void

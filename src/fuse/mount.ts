@@ -2,7 +2,7 @@
 
 import { constants } from 'node:os'
 import Fuse from 'fuse-native'
-import type { FileSystem } from '../fs/FileSystem.js'
+import type { Caller, FileSystem } from '../fs/FileSystem.js'
 import { dfsError } from '../errors.js'
 import { fuseOperations } from './operations.js'
 
@@ -61,7 +61,9 @@ export interface Mounted {
 
 export async function mountFileSystem(mountpoint: string, fs: FileSystem, opts: MountOptions): Promise<Mounted> {
   const root = process.getuid?.() === 0
-  const fuse = new DfsFuse(mountpoint, fuseOperations(fs, opts.log), {
+  // The patched binding (native-notes/) sets `caller` on the instance before each operation.
+  const callerOf = (): Caller | undefined => fuse.caller
+  const fuse: DfsFuse = new DfsFuse(mountpoint, fuseOperations(fs, opts.log, callerOf), {
     fsname: 'dfs',
     subtype: 'dfs',
     // The kernel removes the mount if the daemon dies, so a crash never leaves a stale mount behind.

@@ -2,7 +2,7 @@
 // are all this file does. fuse-native kills the process on a null/Error callback value or a throw, so
 // every handler answers with a number, whatever happens.
 
-import type { FileSystem } from '../fs/FileSystem.js'
+import type { Caller, FileSystem } from '../fs/FileSystem.js'
 import { toErrno } from './errno.js'
 
 type Callback = (code: number, ...results: unknown[]) => void
@@ -10,7 +10,11 @@ type Callback = (code: number, ...results: unknown[]) => void
 const EIO = toErrno({ code: 'EIO' })
 type Operation = (...args: any[]) => void
 
-export function fuseOperations(fs: FileSystem, log: (message: string) => void): Record<string, Operation> {
+/**
+ * `caller` says who made the request being answered: read it synchronously at the start of an
+ * operation (the patched binding sets it just before calling the operation).
+ */
+export function fuseOperations(fs: FileSystem, log: (message: string) => void, caller: () => Caller | undefined): Record<string, Operation> {
   /** Run an operation; answer with the arguments `reply` derives from its result, or a negative errno. */
   function answer<T>(name: string, cb: Callback, run: () => Promise<T>, reply: (result: T) => [number, ...unknown[]] = () => [0]): void {
     let promise: Promise<T>
@@ -37,9 +41,9 @@ export function fuseOperations(fs: FileSystem, log: (message: string) => void): 
     readdir: (path: string, cb: Callback) => answer('readdir', cb, () => fs.readdir(path), r => [0, r.names, r.stats]),
     readlink: (path: string, cb: Callback) => answer('readlink', cb, () => fs.readlink(path), t => [0, t]),
 
-    mkdir: (path: string, mode: number, cb: Callback) => answer('mkdir', cb, () => fs.mkdir(path, mode)),
-    mknod: (path: string, mode: number, dev: number, cb: Callback) => answer('mknod', cb, () => fs.mknod(path, mode, dev)),
-    symlink: (target: string, path: string, cb: Callback) => answer('symlink', cb, () => fs.symlink(target, path)),
+    mkdir: (path: string, mode: number, cb: Callback) => answer('mkdir', cb, () => fs.mkdir(path, mode, caller())),
+    mknod: (path: string, mode: number, dev: number, cb: Callback) => answer('mknod', cb, () => fs.mknod(path, mode, dev, caller())),
+    symlink: (target: string, path: string, cb: Callback) => answer('symlink', cb, () => fs.symlink(target, path, caller())),
     link: (existing: string, path: string, cb: Callback) => answer('link', cb, () => fs.link(existing, path)),
     unlink: (path: string, cb: Callback) => answer('unlink', cb, () => fs.unlink(path)),
     rmdir: (path: string, cb: Callback) => answer('rmdir', cb, () => fs.rmdir(path)),
@@ -57,7 +61,7 @@ export function fuseOperations(fs: FileSystem, log: (message: string) => void): 
     listxattr: (path: string, cb: Callback) => answer('listxattr', cb, () => fs.listxattr(path), names => [0, names]),
     removexattr: (path: string, name: string, cb: Callback) => answer('removexattr', cb, () => fs.removexattr(path, name)),
 
-    create: (path: string, mode: number, cb: Callback) => answer('create', cb, () => fs.create(path, mode), fh => [0, fh]),
+    create: (path: string, mode: number, cb: Callback) => answer('create', cb, () => fs.create(path, mode, caller()), fh => [0, fh]),
     open: (path: string, _flags: number, cb: Callback) => answer('open', cb, () => fs.open(path), fh => [0, fh]),
     // The kernel's buffer is only valid until we answer, so read fills it and write copies out of it
     // before the promise resolves. Both answer with the byte count in place of the code.
