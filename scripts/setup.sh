@@ -6,12 +6,13 @@
 #   2. native FUSE pieces: libfuse.so.2 (fuse-native's addon links it) and fusermount (unmount);
 #      installed with apt-get when missing and we are root, otherwise we stop and say what to run
 #   3. /dev/fuse
+#   3b. before `npm test` only: rsync and sqlite3, which the mount tests drive (apt-get when root)
 #   4. npm dependencies (npm ci when package-lock.json and node_modules differ, npm install without a lock)
 #   5. fuse-native addon patch + rebuild (hook point, currently empty)
 #   6. TypeScript build to dist/
 #
 # Idempotent: a second run prints nothing and takes well under a second.
-# DFS_SKIP_NATIVE=1 skips steps 2-3 (a machine without FUSE: unit tests only; FUSE tests will skip,
+# DFS_SKIP_NATIVE=1 skips steps 2-3b (a machine without FUSE: unit tests only; FUSE tests will skip,
 # and under CI a skipped test counts as a failure). See native-notes/README.md for the native side.
 
 set -eu
@@ -106,6 +107,29 @@ if [ "${DFS_SKIP_NATIVE:-}" != 1 ]; then
   if [ ! -r /dev/fuse ] || [ ! -w /dev/fuse ]; then
     die "/dev/fuse exists but $(id -un) cannot open it (mode $(ls -l /dev/fuse | cut -c1-10))." \
       "Run as root, or make it usable for this user (e.g. sudo chmod 666 /dev/fuse, the usual default)."
+  fi
+
+  # ---- 3b. tools the mount tests drive (only before `npm test`) ---------------------------------
+  # test/mount/realTools.test.ts runs rsync and sqlite3 against a mount. npm sets
+  # npm_lifecycle_event=pretest when this runs as the pretest script; demo, bench and setup need neither.
+  if [ "${npm_lifecycle_event:-}" = pretest ]; then
+    tools_missing=''
+    for tool in rsync sqlite3; do
+      command -v "$tool" >/dev/null 2>&1 || tools_missing="${tools_missing:+$tools_missing }$tool"
+    done
+    if [ -n "$tools_missing" ]; then
+      if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
+        say "installing rsync and sqlite3 for the tests with apt-get ($tools_missing missing)"
+        apt-get update -qq >/dev/null ||
+          die "apt-get update failed; fix the package sources, then: apt-get install -y rsync sqlite3"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rsync sqlite3 >/dev/null ||
+          die "apt-get install -y rsync sqlite3 failed (see the messages above)"
+      else
+        die "the tests need $tools_missing (test/mount/realTools.test.ts drives them against a mount)." \
+          "Run:  sudo apt-get install -y rsync sqlite3   (or your distribution's packages)" \
+          "then run this again."
+      fi
+    fi
   fi
 fi
 

@@ -4,6 +4,7 @@
 
 import { dfsError } from '../errors.js'
 import { NAME_MAX, XATTR_CREATE, XATTR_REPLACE } from '../meta/namespace/apply.js'
+import { nameBytes } from '../meta/namespace/names.js'
 import {
   type ChunkRef, type Inode, ROOT_INO, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, isDir, isFile, isSymlink,
 } from '../meta/namespace/types.js'
@@ -34,6 +35,8 @@ export interface FileSystemOptions {
 interface Handle {
   ino: number
   file?: OpenFile
+  /** Opened with O_NOATIME: reads through it leave atime alone. */
+  noatime?: boolean
 }
 
 /**
@@ -45,6 +48,16 @@ const WRITEBACK_AFTER_MS = 5_000
 /** Largest extended attribute value Linux allows (XATTR_SIZE_MAX). */
 const XATTR_SIZE_MAX = 64 * 1024
 const S_ISGID = 0o2000
+const O_NOATIME = 0o1000000
+
+/** relatime: an atime older than this is moved by any access, even one after the last change. */
+const DAY_MS = 24 * 60 * 60 * 1000
+
+/**
+ * The name libfuse 2 gives an open file it was asked to unlink or rename over (see hideOpenFile).
+ * Its format in libfuse 2.9: ".fuse_hidden%08x%08x".
+ */
+const FUSE_HIDDEN = /^\.fuse_hidden[0-9a-f]{16}$/
 
 /** chown passes this for "leave unchanged" ((uid_t) -1). */
 const UNCHANGED_ID = 0xffffffff
@@ -55,6 +68,10 @@ export class FileSystem {
   private readonly handles = new Map<number, Handle>()
   private readonly openFiles = new Map<number, OpenFile>()
   private readonly fileContext: FileContext
+  /** Open files libfuse hid (see hideOpenFile): `${folder ino}/${hidden name}` -> inode. */
+  private readonly hiddenOpenFiles = new Map<string, number>()
+  /** The last hide: where the name was and what it changed, in case it must be undone (unhide). */
+  private lastHide?: { parent: number; name: string; ino: number; inodeCtime: number; dirMtime: number; dirCtime: number }
   private nextHandle = 1
   private readonly writebackTimer: NodeJS.Timeout
 
@@ -82,15 +99,26 @@ export class FileSystem {
   // ---- paths -------------------------------------------------------------------------------------
 
   private lookup(path: string): Inode {
+    return this.lookupName(path).inode
+  }
+
+  /** The inode a path names, and whether that name is one libfuse gave a file it hid (hideOpenFile). */
+  private lookupName(path: string): { inode: Inode; hidden: boolean } {
     let ino = ROOT_INO
-    for (const name of components(path)) {
+    let hidden = false
+    const parts = components(path)
+    for (const [i, name] of parts.entries()) {
       const entries = this.meta.state.children.get(ino)
       if (!entries) throw dfsError('ENOTDIR', `${path}: a component is not a directory`, { path })
-      const child = entries.get(name)
+      let child = entries.get(name)
+      if (child === undefined && i === parts.length - 1) {
+        child = this.hiddenOpenFiles.get(`${ino}/${name}`)
+        hidden = child !== undefined
+      }
       if (child === undefined) throw dfsError('ENOENT', `${path}: no such file or directory`, { path })
       ino = child
     }
-    return this.inode(ino)
+    return { inode: this.inode(ino), hidden }
   }
 
   private inode(ino: number): Inode {
@@ -112,8 +140,13 @@ export class FileSystem {
   // ---- attributes --------------------------------------------------------------------------------
 
   async getattr(path: string): Promise<Stat> {
-    const inode = this.lookup(path)
-    return toStat(inode, this.openFiles.get(inode.ino))
+    // A lookup between a hide and a rename means they came from separate calls (see unhide).
+    this.lastHide = undefined
+    const { inode, hidden } = this.lookupName(path)
+    const stat = toStat(inode, this.openFiles.get(inode.ino))
+    // libfuse takes one off the nlink it reports for a file it hid, counting the hidden name as a
+    // link; here it is none (hideOpenFile), so one is added for libfuse to take off again.
+    return hidden ? { ...stat, nlink: stat.nlink + 1 } : stat
   }
 
   async access(path: string): Promise<void> {
@@ -133,9 +166,10 @@ export class FileSystem {
     })
   }
 
-  async utimens(path: string, atime: number, mtime: number): Promise<void> {
+  /** A time left undefined stays as it is (utimensat's UTIME_OMIT); ctime moves either way. */
+  async utimens(path: string, atime: number | undefined, mtime: number | undefined): Promise<void> {
     const inode = this.lookup(path)
-    this.setattr(inode.ino, { atime, mtime })
+    this.setattr(inode.ino, { ...(atime === undefined ? {} : { atime }), ...(mtime === undefined ? {} : { mtime }) })
   }
 
   private setattr(ino: number, change: { mode?: number; uid?: number; gid?: number; atime?: number; mtime?: number }): void {
@@ -145,6 +179,31 @@ export class FileSystem {
     if (file) {
       file.ctime = ctime
       if (change.mtime !== undefined) file.mtime = change.mtime
+    }
+  }
+
+  /**
+   * POSIX fidelity: an access (read, readdir, following or reading a symlink) moves atime the way
+   * Linux's default `relatime` does: only if atime is not later than mtime and ctime, or is a day
+   * old. So a read costs a journal record only once per change of the inode, and atime-vs-mtime
+   * checks (mail readers, tmp cleaners, `find -amin`) see what a local disk shows. The ctime stays.
+   * Best effort: a journal that cannot be written must not fail the read that caused it.
+   */
+  private accessed(ino: number): void {
+    const inode = this.meta.state.inodes.get(ino)
+    if (!inode) return
+    const file = this.openFiles.get(ino)
+    const now = Date.now()
+    const changed = Math.max(file?.mtime ?? inode.mtime, file?.ctime ?? inode.ctime)
+    if (inode.atime > changed && now - inode.atime < DAY_MS) return
+    // An access in the same millisecond as the change it follows is still after it: atime is made
+    // later than mtime and ctime (by a millisecond at most), as Linux's finer clock would have it, so
+    // the next access does not count as the first after a change again.
+    const atime = Math.max(now, changed + 1)
+    try {
+      this.meta.commit({ op: 'setattr', ino, atime, ctime: inode.ctime })
+    } catch (err) {
+      this.opts.log(`updating the access time of inode ${ino} failed: ${(err as Error).message}`)
     }
   }
 
@@ -169,6 +228,7 @@ export class FileSystem {
     const entries = this.meta.state.children.get(dir.ino)
     if (!entries) throw dfsError('ENOTDIR', `${path} is not a directory`, { path })
     const parent = this.inode(this.meta.state.parents.get(dir.ino) ?? ROOT_INO)
+    this.accessed(dir.ino)
     const names = ['.', '..']
     const stats = [toStat(dir), toStat(parent)]
     for (const [name, ino] of entries) {
@@ -187,13 +247,14 @@ export class FileSystem {
   }
 
   async symlink(target: string, path: string, caller?: Caller): Promise<void> {
-    if (Buffer.byteLength(target) > 4095) throw dfsError('ENAMETOOLONG', 'symlink target longer than 4095 bytes', { path })
+    if (nameBytes(target) > 4095) throw dfsError('ENAMETOOLONG', 'symlink target longer than 4095 bytes', { path })
     this.make(path, S_IFLNK | 0o777, caller, { target })
   }
 
   async readlink(path: string): Promise<string> {
     const inode = this.lookup(path)
     if (!isSymlink(inode) || inode.target === undefined) throw dfsError('EINVAL', `${path} is not a symbolic link`, { path })
+    this.accessed(inode.ino)
     return inode.target
   }
 
@@ -221,6 +282,8 @@ export class FileSystem {
 
   async unlink(path: string): Promise<void> {
     const { parent, name } = this.parentOf(path)
+    // libfuse removing a hidden file's name at its last close: the name was gone already.
+    if (FUSE_HIDDEN.test(name) && this.hiddenOpenFiles.delete(`${parent}/${name}`)) return
     const inode = this.meta.commit({ op: 'unlink', parent, name, dir: false, time: Date.now() }) as Inode
     this.forgetIfUnused(inode)
   }
@@ -234,15 +297,58 @@ export class FileSystem {
   async rename(from: string, to: string): Promise<void> {
     const source = this.parentOf(from)
     const target = this.parentOf(to)
+    if (this.hideOpenFile(source, target) || this.unhide(source, target)) return
     const { replaced } = this.meta.commit({
       op: 'rename', parent: source.parent, name: source.name, newParent: target.parent, newName: target.name, time: Date.now(),
     }) as { replaced?: Inode }
     if (replaced) this.forgetIfUnused(replaced)
   }
 
+  /**
+   * POSIX fidelity: libfuse 2 does not pass on the unlink of an open file (or a rename over one). It
+   * renames the file to `.fuse_hidden<16 hex>` in the same folder, so that it can still name it, and
+   * unlinks that name at the last close; meanwhile the hidden name shows in listings and keeps the
+   * folder from being removed (ENOTEMPTY). (Its hard_remove option would break fstat instead.) On a
+   * local disk the name is gone at once and the file lives on, nameless, until closed. So dfs takes
+   * that rename as the unlink it stands for, and lets libfuse reach the file under the hidden name
+   * only: the namespace holds no such entry, fstat shows nlink 0, the folder may be removed.
+   * Only libfuse renames an open regular file to a free name of that form.
+   */
+  private hideOpenFile(source: { parent: number; name: string }, target: { parent: number; name: string }): boolean {
+    if (!FUSE_HIDDEN.test(target.name) || this.meta.state.children.get(target.parent)?.has(target.name)) return false
+    const ino = this.meta.state.children.get(source.parent)?.get(source.name)
+    if (ino === undefined || !isFile(this.inode(ino)) || !(this.openFiles.get(ino)?.handles ?? 0)) return false
+    const dir = this.inode(source.parent)
+    const before = { inodeCtime: toStat(this.inode(ino), this.openFiles.get(ino)).ctime, dirMtime: dir.mtime, dirCtime: dir.ctime }
+    const inode = this.meta.commit({ op: 'unlink', parent: source.parent, name: source.name, dir: false, time: Date.now() }) as Inode
+    this.hiddenOpenFiles.set(`${target.parent}/${target.name}`, inode.ino)
+    this.lastHide = { parent: source.parent, name: source.name, ino, ...before }
+    return true
+  }
+
+  /**
+   * rename(a, b) where b is another name of a's file does nothing on Linux. libfuse, when b is open,
+   * first hides b (above), then renames a to the name b had. Seen right after that hide, the rename
+   * puts the hidden name back as it was (times too) and leaves a where it is: nothing happened.
+   * "Right after": libfuse asks nothing in between, while a program's own unlink(b) then rename(a, b)
+   * makes the kernel look b up first (getattr clears lastHide), so that rename is done as asked.
+   */
+  private unhide(source: { parent: number; name: string }, target: { parent: number; name: string }): boolean {
+    const hide = this.lastHide
+    if (!hide || hide.parent !== target.parent || hide.name !== target.name) return false
+    const ino = this.meta.state.children.get(source.parent)?.get(source.name)
+    if (ino !== hide.ino || this.meta.state.children.get(target.parent)?.has(target.name)) return false
+    this.lastHide = undefined
+    this.meta.commit({ op: 'link', parent: target.parent, name: target.name, ino, time: Date.now() })
+    this.meta.commit({ op: 'setattr', ino, ctime: hide.inodeCtime })
+    this.meta.commit({ op: 'setattr', ino: target.parent, mtime: hide.dirMtime, ctime: hide.dirCtime })
+    return true
+  }
+
   // ---- extended attributes -----------------------------------------------------------------------
 
   async setxattr(path: string, name: string, value: Buffer, flags: number): Promise<void> {
+    checkXattrName(name, path)
     if (value.length > XATTR_SIZE_MAX) throw dfsError('E2BIG', `extended attribute value over ${XATTR_SIZE_MAX} bytes`, { path, name })
     const inode = this.lookup(path)
     this.meta.commit({
@@ -252,16 +358,20 @@ export class FileSystem {
   }
 
   async getxattr(path: string, name: string): Promise<Buffer> {
+    checkXattrName(name, path)
     const value = this.lookup(path).xattrs?.[name]
     if (value === undefined) throw dfsError('ENODATA', `no extended attribute "${name}"`, { path, name })
     return Buffer.from(value, 'base64')
   }
 
-  async listxattr(path: string): Promise<string[]> {
-    return Object.keys(this.lookup(path).xattrs ?? {})
+  /** POSIX fidelity: as on Linux, trusted.* names are listed only to root (CAP_SYS_ADMIN). */
+  async listxattr(path: string, caller?: Caller): Promise<string[]> {
+    const names = Object.keys(this.lookup(path).xattrs ?? {})
+    return caller && caller.uid !== 0 ? names.filter(name => !name.startsWith('trusted.')) : names
   }
 
   async removexattr(path: string, name: string): Promise<void> {
+    checkXattrName(name, path)
     const inode = this.lookup(path)
     this.meta.commit({ op: 'xattr', ino: inode.ino, name, value: null, flags: 0, time: Date.now() })
   }
@@ -273,12 +383,13 @@ export class FileSystem {
     return this.openHandle(inode)
   }
 
-  async open(path: string): Promise<number> {
-    return this.openHandle(this.lookup(path))
+  /** `flags` are open(2)'s; only O_NOATIME matters here (the kernel checked the access mode). */
+  async open(path: string, flags = 0): Promise<number> {
+    return this.openHandle(this.lookup(path), (flags & O_NOATIME) !== 0)
   }
 
-  private openHandle(inode: Inode): number {
-    const handle: Handle = { ino: inode.ino }
+  private openHandle(inode: Inode, noatime = false): number {
+    const handle: Handle = { ino: inode.ino, ...(noatime ? { noatime } : {}) }
     if (isFile(inode)) {
       handle.file = this.openFile(inode.ino)
       handle.file.handles++
@@ -308,7 +419,10 @@ export class FileSystem {
   }
 
   async read(fh: number, out: Buffer, position: number): Promise<number> {
-    return this.fileOf(fh).read(out, position)
+    const file = this.fileOf(fh)
+    const n = await file.read(out, position)
+    if (!this.handles.get(fh)?.noatime) this.accessed(file.ino)
+    return n
   }
 
   async write(fh: number, data: Buffer, position: number): Promise<number> {
@@ -408,6 +522,7 @@ export class FileSystem {
   }
 
   private forget(inode: Inode): void {
+    for (const [key, ino] of this.hiddenOpenFiles) if (ino === inode.ino) this.hiddenOpenFiles.delete(key)
     const refs = this.meta.commit({ op: 'forget', ino: inode.ino }) as ChunkRef[]
     this.discard(refs, 'after-durable')
   }
@@ -428,11 +543,23 @@ export class FileSystem {
   }
 }
 
+/**
+ * POSIX fidelity: the kernel hands FUSE every extended attribute name, where a local file system
+ * knows only its namespaces. As ext4 does: user., trusted. and security. names are kept; any other
+ * (system.* included: no ACLs here) is EOPNOTSUPP, and a namespace with no name after it EINVAL.
+ */
+const XATTR_NAMESPACES = ['user.', 'trusted.', 'security.']
+function checkXattrName(name: string, path: string): void {
+  const namespace = XATTR_NAMESPACES.find(prefix => name.startsWith(prefix))
+  if (namespace === undefined) throw dfsError('ENOTSUP', `extended attribute "${name}" is in no supported namespace`, { path, name })
+  if (name.length === namespace.length) throw dfsError('EINVAL', `extended attribute "${name}" has no name after its namespace`, { path, name })
+}
+
 /** Path components, each checked against NAME_MAX (the kernel leaves that to us). */
 function components(path: string): string[] {
   const parts = path.split('/').filter(part => part !== '')
   for (const part of parts) {
-    if (Buffer.byteLength(part) > NAME_MAX) throw dfsError('ENAMETOOLONG', `a name in ${path} is longer than ${NAME_MAX} bytes`, { path })
+    if (nameBytes(part) > NAME_MAX) throw dfsError('ENAMETOOLONG', `a name in ${path} is longer than ${NAME_MAX} bytes`, { path })
   }
   return parts
 }

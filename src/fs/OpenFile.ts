@@ -180,7 +180,7 @@ export class OpenFile {
         return
       }
       const old = this.ctx.meta.commit({
-        op: 'chunk', ino: this.ino, index, ref, size: this.size, mtime: this.mtime, ctime: this.ctime,
+        op: 'chunk', ino: this.ino, index, ref, size: this.size, mtime: this.mtime, ctime: this.newestCtime(),
       }) as ChunkRef | null
       if (old) this.dropped([old])
       if (ref) this.unsynced.set(ref.id, ref)
@@ -246,12 +246,21 @@ export class OpenFile {
     await this.ctx.meta.sync()
   }
 
+  /**
+   * POSIX fidelity: ctime also moves for changes the namespace records while the file is open (link,
+   * unlink of another name, rename, xattrs): what this file writes back must never take it back.
+   */
+  private newestCtime(): number {
+    return Math.max(this.ctime, this.ctx.meta.state.inodes.get(this.ino)?.ctime ?? 0)
+  }
+
   /** A size or time that only lives here (e.g. a truncate that grew the file) goes to the journal. */
   private commitAttributes(): void {
     const inode = this.inode()
-    if (inode.size === this.size && inode.mtime === this.mtime && inode.ctime === this.ctime) return
+    const ctime = this.newestCtime()
+    if (inode.size === this.size && inode.mtime === this.mtime && inode.ctime === ctime) return
     this.ctx.meta.commit({
-      op: 'truncate', ino: this.ino, size: this.size, keep: inode.chunks?.length ?? 0, mtime: this.mtime, ctime: this.ctime,
+      op: 'truncate', ino: this.ino, size: this.size, keep: inode.chunks?.length ?? 0, mtime: this.mtime, ctime,
     })
   }
 

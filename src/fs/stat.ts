@@ -58,6 +58,7 @@ export function toStat(inode: Inode, overlay?: Overlay): Stat {
     blocks: Math.ceil(stored / 512),
     atime: inode.atime,
     mtime: overlay?.mtime ?? inode.mtime,
-    ctime: overlay?.ctime ?? inode.ctime,
+    // The later of the two: writes move the open file's, namespace changes (link, rename...) the inode's.
+    ctime: Math.max(overlay?.ctime ?? 0, inode.ctime),
   }
 }

@@ -33,6 +33,14 @@ declare module 'fuse-native' {
     /** Private: answers getxattr/listxattr into the kernel's buffer (dfs corrects their ERANGE handling). */
     _op_getxattr(signal: Callback, path: string, name: string, value: Buffer, position: number): void
     _op_listxattr(signal: Callback, path: string, list: Buffer): void
+    /** utimens' two times as raw 64-bit milliseconds, low and high halves (dfs decodes them itself). */
+    _op_utimens(signal: Callback, path: string, atimeLow: number, atimeHigh: number, mtimeLow: number, mtimeHigh: number): void
+    /**
+     * Set by dfs's patch (native-notes/) when the binding passes paths, names and symlink targets
+     * as latin1 strings (one char per byte), passes UTIME_OMIT to utimens as -2^63 ms, and reports
+     * negative (pre-1970) times in stat. Undefined with a binding without those changes.
+     */
+    static dfsFeatures?: { bytePaths?: boolean; utimeOmit?: boolean; signedTimes?: boolean }
     static unmount(mountpoint: string, cb: (err: Error | null) => void): void
     static isConfigured(cb: (err: Error | null, configured: boolean) => void): void
   }

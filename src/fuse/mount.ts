@@ -32,6 +32,21 @@ class DfsFuse extends Fuse {
     super._op_getxattr((code, ...rest) => signal(value.length > 0 && code > value.length ? ERANGE : code, ...rest), path, name, value, position)
   }
 
+  // POSIX fidelity: fuse-native turns utimens' times into numbers that cannot hold a time before
+  // 1970; the raw 64-bit milliseconds are decoded here instead. A binding with dfs's later patch
+  // (native-notes/; Fuse.dfsFeatures) also passes UTIME_OMIT (as -2^63: "leave this time alone",
+  // from `touch -m`, `tar x`) and reports negative times back in stat. With an older one an omitted
+  // time never arrives, and a time before 1970 is kept as 0, since it could not be reported back.
+  override _op_utimens(signal: FuseSignal, path: string, atimeLow: number, atimeHigh: number, mtimeLow: number, mtimeHigh: number): void {
+    const signed = Fuse.dfsFeatures?.signedTimes === true
+    const time = (low: number, high: number): number | undefined => {
+      const ms = BigInt.asIntN(64, (BigInt(high) << 32n) | BigInt(low))
+      if (ms === OMITTED) return Fuse.dfsFeatures?.utimeOmit ? undefined : 0
+      return ms < 0n && !signed ? 0 : Number(ms)
+    }
+    this.ops.utimens(path, time(atimeLow, atimeHigh), time(mtimeLow, mtimeHigh), (code: number) => signal(code))
+  }
+
   override _op_listxattr(signal: FuseSignal, path: string, list: Buffer): void {
     this.ops.listxattr(path, (code: number, names?: string[]) => {
       if (code < 0 || !names) return signal(code, list.buffer)
@@ -45,6 +60,7 @@ class DfsFuse extends Fuse {
 }
 
 type FuseSignal = (code: number, ...results: unknown[]) => void
+const OMITTED = -(2n ** 63n)
 const ERANGE = -constants.errno.ERANGE
 
 export interface MountOptions {
@@ -63,7 +79,8 @@ export async function mountFileSystem(mountpoint: string, fs: FileSystem, opts: 
   const root = process.getuid?.() === 0
   // The patched binding (native-notes/) sets `caller` on the instance before each operation.
   const callerOf = (): Caller | undefined => fuse.caller
-  const fuse: DfsFuse = new DfsFuse(mountpoint, fuseOperations(fs, opts.log, callerOf), {
+  const ops = fuseOperations(fs, opts.log, callerOf, { bytePaths: Fuse.dfsFeatures?.bytePaths === true })
+  const fuse: DfsFuse = new DfsFuse(mountpoint, ops, {
     fsname: 'dfs',
     subtype: 'dfs',
     // The kernel removes the mount if the daemon dies, so a crash never leaves a stale mount behind.

@@ -4,6 +4,7 @@
 // refused record leaves the state untouched and is never journaled.
 
 import { dfsError } from '../../errors.js'
+import { nameBytes } from './names.js'
 import type { NamespaceRecord } from './records.js'
 import { type ChunkRef, type Inode, type NamespaceState, ROOT_INO, S_IFDIR, S_IFMT, isDir, isFile } from './types.js'
 
@@ -54,7 +55,7 @@ function checkName(name: string): void {
   if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0')) {
     throw dfsError('EINVAL', `invalid file name "${name}"`, { name })
   }
-  if (Buffer.byteLength(name) > NAME_MAX) {
+  if (nameBytes(name) > NAME_MAX) {
     throw dfsError('ENAMETOOLONG', `file name longer than ${NAME_MAX} bytes`, { name })
   }
 }
@@ -82,7 +83,7 @@ function mknod(state: NamespaceState, rec: Extract<NamespaceRecord, { op: 'mknod
   const dir = (rec.mode & S_IFMT) === S_IFDIR
   const inode = put(state, {
     ino, mode: rec.mode, uid: rec.uid, gid: rec.gid, nlink: dir ? 2 : 1,
-    size: rec.target !== undefined ? Buffer.byteLength(rec.target) : 0,
+    size: rec.target !== undefined ? nameBytes(rec.target) : 0,
     atime: rec.time, mtime: rec.time, ctime: rec.time, rdev: rec.rdev ?? 0,
     ...(rec.target !== undefined ? { target: rec.target } : {}),
     ...((rec.mode & S_IFMT) === 0o100000 ? { chunks: Object.freeze([]) } : {}),
