@@ -28,7 +28,10 @@ beforeAll(async () => {
   roots = await posixRoots({ chunkSize: '64k' })
   results = await runBoth(roots, cases)
 }, 180_000)
-afterAll(cleanupAll)
+afterAll(async () => {
+  await cleanupAll()
+  await roots?.cleanup()
+})
 
 for (const [area, list] of areas) {
   describe(area, () => {

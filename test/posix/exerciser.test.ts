@@ -26,7 +26,10 @@ beforeAll(async () => {
   console.log(`posix exerciser: seed ${SEED} (replay with DFS_EXERCISER_SEED=${SEED}), ${STEPS} steps per run`)
   roots = await posixRoots({ chunkSize: '64k', replicas: 2, nodeCount: 3, extraArgs: ['--cache', '32k'] })
 }, 120_000)
-afterAll(cleanupAll)
+afterAll(async () => {
+  await cleanupAll()
+  await roots?.cleanup()
+})
 
 /** One run of the exerciser under <root>/<name> on both sides; fails with its report and the daemon's log. */
 async function exercise(name: string, seed: number, extra: string[] = []): Promise<Record<string, unknown>> {

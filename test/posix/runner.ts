@@ -6,15 +6,17 @@
 //   const { native, dfs } = await runBoth(roots, cases)         // one driver process per root
 //   expectSame(cases[i], native[i], dfs[i])                     // or the documented dfs behaviour
 //
-// The native directory lives under os.tmpdir() (the real disk here, ext4), never on tmpfs, whose
-// rules differ (no relatime, different directory sizes). Parents are 0755 so the unprivileged
-// callers can reach the roots; each case makes its own directory with the mode it needs.
+// The native directory lives under os.tmpdir() (the real disk here, ext4), or under the checkout
+// when that is tmpfs, whose rules differ (directory sizes, for one). Parents are 0755 so the
+// unprivileged callers can reach the roots; each case makes its own directory with the mode it needs.
 
-import { chmodSync, mkdirSync } from 'node:fs'
+import { chmodSync, mkdirSync, mkdtempSync, statfsSync } from 'node:fs'
+import { rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { expect } from 'vitest'
-import { type DfsDaemon, makeCluster, type StartDfsOptions } from '../helpers/mount.js'
+import { type DfsDaemon, REPO_ROOT, makeCluster, type StartDfsOptions } from '../helpers/mount.js'
 import { run } from '../helpers/run.js'
 import { makeTempDir } from '../helpers/tmp.js'
 import { type KnownDifference, knownDifferenceFor, renamedBack } from './knownDifferences.js'
@@ -51,19 +53,31 @@ export interface Roots {
   dfs: DfsDaemon
   /** The cluster's node folders (the exerciser deletes one). */
   nodes: string[]
+  /** Removes a native root made outside the temp dir (the rest goes with cleanupAll()). */
+  cleanup(): Promise<void>
 }
 
-/** A native root directory and a freshly mounted dfs, both reachable by every caller. */
+const TMPFS_MAGIC = 0x01021994
+
+/**
+ * A native root directory and a freshly mounted dfs, both reachable by every caller. The native
+ * root is on a real disk: under the system temp dir, or under the checkout when that is tmpfs
+ * (whose rules differ: directory sizes, for one). Call cleanup() after cleanupAll().
+ */
 export async function posixRoots(opts: Partial<StartDfsOptions> & { nodeCount?: number } = {}): Promise<Roots> {
   const { nodeCount, ...start } = opts
-  const tmp = makeTempDir('dfs-posix-native-')
-  chmodSync(tmp.path, 0o755)
-  const native = join(tmp.path, 'root')
+  const onTmpfs = statfsSync(tmpdir()).type === TMPFS_MAGIC
+  const base = onTmpfs ? mkdtempSync(join(REPO_ROOT, '.posix-native-')) : makeTempDir('dfs-posix-native-').path
+  chmodSync(base, 0o755)
+  const native = join(base, 'root')
   mkdirSync(native, 0o755)
   const cluster = makeCluster(nodeCount ?? 3, 'dfs-posix-')
   chmodSync(cluster.root, 0o755)
   const dfs = await cluster.start({ chunkSize: '64k', ...start })
-  return { native, mnt: cluster.mnt, dfs, nodes: cluster.nodes }
+  const cleanup = async () => {
+    if (onTmpfs) await rm(base, { recursive: true, force: true })
+  }
+  return { native, mnt: cluster.mnt, dfs, nodes: cluster.nodes, cleanup }
 }
 
 /** Run the cases under one root with driver.py; throws with the driver's stderr if it fails. */
