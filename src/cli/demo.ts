@@ -30,7 +30,7 @@ journal is in ${at}/meta. In another terminal, try:
   dd if=/dev/urandom of=${at}/mnt/big bs=1M count=64 && sha256sum ${at}/mnt/big
   rm -rf ${at}/node_1                   # lose a node while mounted
   sha256sum ${at}/mnt/big               # still the same bytes, read from the other copies
-  diff -r /usr/share/doc ${at}/mnt/doc && echo identical
+  diff -r --no-dereference /usr/share/doc ${at}/mnt/doc && echo identical
   node bin/dfs.js status                # node_1 dead after 10 s; the healer then restores 2 copies
 
 Press Ctrl-C here to unmount (running the demo again brings node_1 back as a fresh, empty node).
