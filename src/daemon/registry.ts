@@ -68,6 +68,7 @@ export async function runningDaemons(): Promise<DaemonRecord[]> {
     try {
       const record = JSON.parse(await readFile(join(runtimeDir(), name), 'utf8')) as DaemonRecord
       if (isAlive(record.pid)) found.push(record)
+      else await rm(join(runtimeDir(), name), { force: true }) // left by a daemon that was killed
     } catch {
       // a record being written or removed right now
     }
