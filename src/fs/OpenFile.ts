@@ -3,7 +3,10 @@
 //
 // A chunk's bytes come from, newest first: its dirty buffer, its buffer being sealed, the stored
 // chunk the namespace points at, or nothing (a hole, zeros). Writes land in dirty buffers and are
-// answered at once. A buffer is sealed (hashed, sent to R DataNodes, then journaled as the file's new
+// answered at once. A buffer being sealed is never written again: the bytes stored are exactly the
+// bytes hashed. A write that arrives meanwhile starts the chunk's next version, a new dirty buffer
+// loaded from the sealing one. So a writer finds its dirty buffer and copies into it in one
+// synchronous turn; after any await the buffer it saw may have been sealed. A buffer is sealed (hashed, sent to R DataNodes, then journaled as the file's new
 // chunk: copy-on-write) when a write fills it to its end, on flush, fsync and release, or when the
 // dirty budget is exceeded. Invariant: a stored chunk never holds bytes past the file's size in the
 // namespace, so growing a file can never expose old bytes.
@@ -36,8 +39,11 @@ interface ChunkBuffer {
 
 const MIN_BUFFER = 64 * 1024
 
+/** A chunk being stored: frozen bytes (nothing holds them to write), not a ChunkBuffer. */
 interface Sealing {
-  chunk: ChunkBuffer
+  readonly bytes: Buffer
+  /** Bytes of dirty budget the buffer holds until the seal ends. */
+  readonly held: number
   done: Promise<void>
 }
 
@@ -97,7 +103,13 @@ export class OpenFile {
       const index = Math.floor(at / cs)
       const offset = at - index * cs
       const n = Math.min(cs - offset, data.length - done)
-      const chunk = await this.dirtyChunk(index, offset === 0 && n === cs)
+      // A whole-chunk write needs none of the chunk's current bytes, so it never waits.
+      const whole = offset === 0 && n === cs
+      let chunk: ChunkBuffer | null
+      while (!(chunk = whole ? this.dirty.get(index) ?? this.addDirty(index, null) : this.dirtyBuffer(index))) {
+        await this.load(index)
+      }
+      // From here to the end of the iteration: no await (see the top of the file).
       this.reserve(chunk, offset + n)
       data.copy(chunk.buf, offset, done, done + n)
       chunk.len = Math.max(chunk.len, offset + n)
@@ -112,32 +124,51 @@ export class OpenFile {
     return data.length
   }
 
-  /** The dirty buffer for a chunk, created from the chunk's current bytes unless fully overwritten. */
-  private async dirtyChunk(index: number, whole: boolean): Promise<ChunkBuffer> {
+  /**
+   * The chunk's dirty buffer, made now when its current bytes are in memory (being sealed) or there
+   * are none (a hole, past the end); null when they must first be read from the nodes (load).
+   */
+  private dirtyBuffer(index: number): ChunkBuffer | null {
+    const chunk = this.dirty.get(index)
+    if (chunk) return chunk
+    const sealing = this.sealing.get(index)
+    if (sealing) return this.addDirty(index, sealing.bytes)
+    if (this.size <= index * this.ctx.chunkSize || !this.stored(index)) return this.addDirty(index, null)
+    return null
+  }
+
+  /** Read the chunk's stored bytes into a new dirty buffer. Concurrent callers share one read. */
+  private load(index: number): Promise<void> {
+    let loading = this.loading.get(index)
+    if (!loading) {
+      loading = this.readStored(index).finally(() => this.loading.delete(index))
+      this.loading.set(index, loading)
+    }
+    return loading
+  }
+
+  private async readStored(index: number): Promise<void> {
     for (;;) {
-      const chunk = this.dirty.get(index)
-      if (chunk) return chunk
-      let loading = this.loading.get(index)
-      if (!loading) {
-        loading = this.load(index, whole).finally(() => this.loading.delete(index))
-        this.loading.set(index, loading)
-      }
-      await loading
+      if (this.dirtyBuffer(index)) return
+      const ref = this.stored(index)!
+      const bytes = await this.ctx.chunks.read(ref)
+      // While we read, the chunk may have moved on (a whole-chunk write, a truncate): bytes of an
+      // older version must not come back. Look again.
+      if (this.dirty.has(index) || this.sealing.has(index) || this.stored(index)?.id !== ref.id) continue
+      this.addDirty(index, bytes)
+      return
     }
   }
 
-  private async load(index: number, whole: boolean): Promise<void> {
-    const start = index * this.ctx.chunkSize
-    let current: ChunkBuffer | null = null
-    if (!whole && this.size > start) current = this.sealing.get(index)?.chunk ?? await this.storedBytes(index)
-    // Someone may have created the buffer, or truncated the file, while we were reading.
-    if (this.dirty.has(index)) return
-    const len = Math.max(0, Math.min(current?.len ?? 0, this.size - start))
+  /** A new dirty buffer for the chunk holding `from` (its current bytes), cut at the file's size. */
+  private addDirty(index: number, from: Buffer | null): ChunkBuffer {
+    const len = Math.max(0, Math.min(from?.length ?? 0, this.size - index * this.ctx.chunkSize))
     const chunk: ChunkBuffer = { buf: Buffer.alloc(0), len: 0, dirtySince: Date.now() }
-    this.reserve(chunk, whole ? this.ctx.chunkSize : len)
-    current?.buf.copy(chunk.buf, 0, 0, len)
+    this.reserve(chunk, len)
+    from?.copy(chunk.buf, 0, 0, len)
     chunk.len = len
     this.dirty.set(index, chunk)
+    return chunk
   }
 
   /** Make a chunk buffer hold at least `end` bytes (growing it by doubling, up to the chunk size). */
@@ -150,33 +181,33 @@ export class OpenFile {
     chunk.buf = buf
   }
 
-  private async storedBytes(index: number): Promise<ChunkBuffer | null> {
+  private async storedBytes(index: number): Promise<Buffer | null> {
     const ref = this.stored(index)
-    if (!ref) return null
-    const buf = await this.ctx.chunks.read(ref)
-    return { buf, len: buf.length }
+    return ref ? this.ctx.chunks.read(ref) : null
   }
 
-  /** Move a dirty buffer to sealing: store it on the nodes, then journal it as the chunk's new content. */
+  /**
+   * Move a dirty buffer to sealing: store it on the nodes, then journal it as the chunk's new content.
+   * Only its bytes move; the ChunkBuffer is dropped, so no write path can reach them again.
+   */
   private startSeal(index: number): void {
     const chunk = this.dirty.get(index)
     if (!chunk) return
     this.dirty.delete(index)
-    const entry: Sealing = { chunk, done: Promise.resolve() }
+    const len = Math.max(0, Math.min(chunk.len, this.size - index * this.ctx.chunkSize))
+    const entry: Sealing = { bytes: chunk.buf.subarray(0, len), held: chunk.buf.length, done: Promise.resolve() }
     this.sealing.set(index, entry)
     entry.done = this.seal(index, entry)
   }
 
   private async seal(index: number, entry: Sealing): Promise<void> {
-    const start = index * this.ctx.chunkSize
     let ref: ChunkRef | null = null
     try {
-      const len = Math.max(0, Math.min(entry.chunk.len, this.size - start))
-      ref = len > 0 ? await this.ctx.chunks.write(entry.chunk.buf.subarray(0, len)) : null
+      ref = entry.bytes.length > 0 ? await this.ctx.chunks.write(entry.bytes) : null
       // A newer seal of the same chunk, or a truncate, took its place while it was being stored.
       if (this.sealing.get(index) !== entry) {
         if (ref) this.ctx.discard([ref], 'now')
-        this.ctx.budget.give(entry.chunk.buf.length)
+        this.ctx.budget.give(entry.held)
         return
       }
       const old = this.ctx.meta.commit({
@@ -185,17 +216,16 @@ export class OpenFile {
       if (old) this.dropped([old])
       if (ref) this.unsynced.set(ref.id, ref)
       this.sealing.delete(index)
-      this.ctx.budget.give(entry.chunk.buf.length)
+      this.ctx.budget.give(entry.held)
     } catch (err) {
       if (ref) this.ctx.discard([ref], 'now')
-      // Keep the bytes so a later flush can try again; a newer buffer for the chunk wins.
+      // Keep the bytes so a later flush can try again; a newer buffer for the chunk wins. They go to
+      // a copy: a node's put that failed late may still be reading the sealed bytes.
       if (this.sealing.get(index) === entry) {
         this.sealing.delete(index)
-        if (this.dirty.has(index)) this.ctx.budget.give(entry.chunk.buf.length)
-        else this.dirty.set(index, entry.chunk)
-      } else {
-        this.ctx.budget.give(entry.chunk.buf.length)
+        if (!this.dirty.has(index)) this.addDirty(index, entry.bytes)
       }
+      this.ctx.budget.give(entry.held)
       this.failure ??= err as DfsError
       this.ctx.log(`storing chunk ${index} of inode ${this.ino} failed: ${(err as Error).message}`)
       this.ctx.budget.wake()
@@ -276,17 +306,14 @@ export class OpenFile {
   async truncate(size: number): Promise<void> {
     const cs = this.ctx.chunkSize
     const partial = Math.floor(size / cs)
+    // The chunk the new end falls in must keep its bytes before the end: bring them into memory, and
+    // hold them in a dirty buffer in the same turn as the cut below (no await after the last check).
+    while (size < this.size && size % cs !== 0 && !this.dirtyBuffer(partial)) await this.load(partial)
     const shrinking = size < this.size
-    // The chunk the new end falls in must keep its bytes before the end: bring them into memory.
-    if (shrinking && size % cs !== 0) await this.dirtyChunk(partial, false)
 
     if (shrinking) {
       // The stored chunk at `partial` is dropped too: its surviving bytes live in the dirty buffer
       // and are stored again on flush. Nothing stored may reach past the new size.
-      if (size % cs !== 0 && !this.dirty.has(partial)) {
-        const sealing = this.sealing.get(partial)
-        if (sealing) this.adoptAsDirty(partial, sealing.chunk)
-      }
       for (const [index, chunk] of this.dirty) {
         if (index > partial || (index === partial && size % cs === 0)) {
           this.dirty.delete(index)
@@ -315,14 +342,6 @@ export class OpenFile {
     this.ctx.discard(refs, 'after-durable')
   }
 
-  private adoptAsDirty(index: number, from: ChunkBuffer): void {
-    const chunk: ChunkBuffer = { buf: Buffer.alloc(0), len: 0, dirtySince: Date.now() }
-    this.reserve(chunk, from.len)
-    from.buf.copy(chunk.buf, 0, 0, from.len)
-    chunk.len = from.len
-    this.dirty.set(index, chunk)
-  }
-
   // ---- reading -----------------------------------------------------------------------------------
 
   /** Fill `out` with the file's bytes from `position`; returns how many (short at end of file). */
@@ -335,10 +354,11 @@ export class OpenFile {
       const index = Math.floor(at / cs)
       const offset = at - index * cs
       const n = Math.min(cs - offset, end - at)
-      const chunk = this.dirty.get(index) ?? this.sealing.get(index)?.chunk ?? await this.storedBytes(index)
-      const from = Math.min(offset, chunk?.len ?? 0)
-      const to = Math.min(offset + n, chunk?.len ?? 0)
-      const copied = chunk ? chunk.buf.copy(out, at - position, from, to) : 0
+      const dirty = this.dirty.get(index)
+      const bytes = dirty ? dirty.buf.subarray(0, dirty.len) : this.sealing.get(index)?.bytes ?? await this.storedBytes(index)
+      const from = Math.min(offset, bytes?.length ?? 0)
+      const to = Math.min(offset + n, bytes?.length ?? 0)
+      const copied = bytes ? bytes.copy(out, at - position, from, to) : 0
       out.fill(0, at - position + copied, at - position + n)
       at += n
     }

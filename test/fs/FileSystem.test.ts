@@ -174,6 +174,59 @@ describe('file content', () => {
     expect((await readAll(fs, '/e')).toString()).toBe('precious')
   })
 
+  describe('a chunk being stored is never written again', () => {
+    /** A file of one stored chunk of random bytes, and a gate that holds back reads of it. */
+    async function storedChunk() {
+      const made = makeFs()
+      const base = randomBytes(CHUNK)
+      await writeFile(made.fs, '/c', base)
+      let open!: () => void
+      made.chunks.readGate = new Promise<void>(resolve => (open = resolve))
+      const fh = await made.fs.open('/c')
+      return { ...made, base, fh, open }
+    }
+
+    it('writes waiting on one load, the filling one first, all land and the stored bytes are the hashed ones', async () => {
+      const { fs, chunks, base, fh, open } = await storedChunk()
+      const expected = Buffer.from(base)
+      const piece = CHUNK / 4
+      // The first write ends at the chunk's last byte: it seals the chunk as soon as the load is in.
+      const writes = [3, 0, 1, 2].map(i => {
+        const data = randomBytes(piece)
+        data.copy(expected, i * piece)
+        return fs.write(fh, data, i * piece)
+      })
+      await new Promise(resolve => setImmediate(resolve))
+      open()
+      await Promise.all(writes)
+      await fs.flush(fh)
+      await fs.release(fh)
+      expect(chunks.mismatches).toEqual([])
+      expect((await readAll(fs, '/c')).equals(expected)).toBe(true)
+    })
+
+    it('a load that raced a whole-chunk write does not bring back the older bytes', async () => {
+      const { fs, meta, chunks, fh, open } = await storedChunk()
+      const stored = () => meta.state.inodes.get(2)!.chunks![0]!.id
+      const before = stored()
+      const whole = randomBytes(CHUNK)
+      const small = randomBytes(100)
+      const partial = fs.write(fh, small, 10) // waits for the stored bytes
+      await new Promise(resolve => setImmediate(resolve))
+      const filling = fs.write(fh, whole, 0) // needs none of them: fills the chunk, stored while the load waits
+      for (let turn = 0; turn < 100 && stored() === before; turn++) await new Promise(resolve => setImmediate(resolve))
+      expect(stored()).not.toBe(before)
+      open()
+      await Promise.all([partial, filling])
+      await fs.flush(fh)
+      await fs.release(fh)
+      const expected = Buffer.from(whole)
+      small.copy(expected, 10)
+      expect(chunks.mismatches).toEqual([])
+      expect((await readAll(fs, '/c')).equals(expected)).toBe(true)
+    })
+  })
+
   it('keeps an unlinked file readable until its last close, then frees it', async () => {
     const { fs, meta, chunks } = makeFs()
     await writeFile(fs, '/u', Buffer.from('still here'))

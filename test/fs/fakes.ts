@@ -46,20 +46,35 @@ export class MemoryChunks implements ChunkIO {
   readonly synced = new Set<string>()
   failWrites: Error | null = null
   writes = 0
+  /** While set, reads wait for it: a test decides when a chunk's bytes arrive from the nodes. */
+  readGate: Promise<void> | null = null
+  /** Chunks stored with bytes other than the ones hashed (must stay empty). */
+  readonly mismatches: string[] = []
 
+  /**
+   * As the real store does: hash the bytes first, then put them some turns of the event loop later
+   * (the nodes take their time). A caller that changes the bytes in between is caught by read().
+   */
   async write(data: Buffer): Promise<ChunkRef> {
-    await Promise.resolve()
+    const sha256 = createHash('sha256').update(data).digest('hex')
+    await new Promise(resolve => setImmediate(resolve))
     if (this.failWrites) throw this.failWrites
     this.writes++
     const id = randomBytes(16).toString('hex')
     this.stored.set(id, Buffer.from(data))
-    return { id, len: data.length, sha256: createHash('sha256').update(data).digest('hex'), nodes: ['n1', 'n2'] }
+    if (createHash('sha256').update(data).digest('hex') !== sha256) this.mismatches.push(id)
+    return { id, len: data.length, sha256, nodes: ['n1', 'n2'] }
   }
 
+  /** Verified, as the real store reads: CHUNK_CORRUPT when the bytes are not the ones hashed. */
   async read(ref: ChunkRef): Promise<Buffer> {
     await Promise.resolve()
+    if (this.readGate) await this.readGate
     const data = this.stored.get(ref.id)
     if (!data) throw dfsError('CHUNK_UNREADABLE', `chunk ${ref.id} is gone`, {})
+    if (createHash('sha256').update(data).digest('hex') !== ref.sha256) {
+      throw dfsError('CHUNK_CORRUPT', `chunk ${ref.id} fails its SHA-256 check`, {})
+    }
     return data
   }
 
