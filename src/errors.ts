@@ -18,6 +18,7 @@ export const DFS_CODES = {
   CHUNK_CORRUPT: 'EIO', // a replica's bytes do not match the recorded SHA-256
   CHUNK_UNREADABLE: 'EIO', // no replica of a chunk could be read intact
   CHUNK_ID_INVALID: 'EINVAL', // a chunk id that is not 32 lowercase hex digits
+  CHUNK_HASH_MISMATCH: 'EIO', // a put whose bytes do not match the SHA-256 it carries (refused)
   NODE_UNAVAILABLE: 'EIO', // a DataNode's folder or server cannot be reached
   NODE_FULL: 'ENOSPC', // a DataNode has no room for a chunk
   NO_NODES: 'EIO', // no live DataNode to write to

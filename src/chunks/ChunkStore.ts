@@ -126,12 +126,14 @@ export class ChunkStore {
         const node = this.registry.get(nodeId)
         try {
           if (!node) throw notRegistered(nodeId)
-          await node.put(id, data)
+          await node.put(id, data, hash)
           stored.add(nodeId)
           this.registry.markAlive(nodeId)
           return
         } catch (err) {
           const error = asNodeError(err, node, nodeId, 'put')
+          // The bytes changed after they were hashed: every node would refuse them, and none is to blame.
+          if (error.code === 'CHUNK_HASH_MISMATCH') throw error
           failures.push(attemptOf(nodeId, node, error))
           if (error.code === 'NODE_FULL') this.registry.markFull(nodeId, error.message)
           else this.registry.markSuspect(nodeId, error.message)

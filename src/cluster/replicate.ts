@@ -82,7 +82,7 @@ export async function restoreCopies(nodes: NodeLookup, req: RestoreRequest): Pro
       if (!node) throw notRegistered(nodeId)
       await req.beforePut?.(fetched.data.length)
       if (req.shouldStop?.()) break
-      await node.put(req.ref.id, fetched.data)
+      await node.put(req.ref.id, fetched.data, req.ref.sha256)
       await node.sync([req.ref.id])
     } catch (err) {
       result.failedTargets.push({ nodeId, error: asNodeError(err, node, nodeId, 'put') })

@@ -25,8 +25,13 @@ export interface DataNode {
   /** What the user typed to name this node: a folder path or tcp://host:port. */
   readonly address: string
 
-  /** Store a chunk under id. Atomic: a reader sees the whole chunk or none. Not yet durable (see sync). */
-  put(id: ChunkId, data: Buffer): Promise<void>
+  /**
+   * Store a chunk under id. Atomic: a reader sees the whole chunk or none. Not yet durable (see sync).
+   * `sha256` (lowercase hex) is the hash the writer computed and will record: a node refuses bytes
+   * that do not have it (CHUNK_HASH_MISMATCH) and stores nothing, so no chunk is ever stored with a
+   * hash of other bytes.
+   */
+  put(id: ChunkId, data: Buffer, sha256: string): Promise<void>
   /** The chunk's bytes; CHUNK_MISSING when this node does not have it. Callers verify the hash. */
   get(id: ChunkId): Promise<Buffer>
   has(id: ChunkId): Promise<boolean>

@@ -13,6 +13,7 @@ import { type FileHandle, open, readdir, rename, stat, statfs, unlink } from 'no
 import { join } from 'node:path'
 import { DfsError, dfsError } from '../errors.js'
 import { assertChunkId, isChunkId } from './chunkId.js'
+import { checkPutHash } from './putHash.js'
 import type { ChunkId, DataNode, NodeUsage } from './DataNode.js'
 import { forEachLimit } from '../util/forEachLimit.js'
 import { fsyncPath } from '../util/files.js'
@@ -71,8 +72,12 @@ export class LocalFolderNode implements DataNode {
     this.#chunksDir = join(dir, CHUNKS_DIR)
   }
 
-  async put(id: ChunkId, data: Buffer): Promise<void> {
+  async put(id: ChunkId, data: Buffer, sha256: string): Promise<void> {
     this.#checkChunk(id)
+    // Hashed (on the thread pool, from a copy taken now) while the bytes go to disk: the check costs
+    // CPU but hardly any time. Bytes without the carried hash are never renamed into place.
+    const hashed = checkPutHash(id, data, sha256, this.address)
+    hashed.catch(() => {}) // awaited below; a failed write must not leave it unhandled
     const path = this.#pathOf(id)
     // Write beside the final name, then rename: a reader sees the whole chunk or nothing, and a crash
     // leaves only a temp file that list() cleans up later.
@@ -81,6 +86,7 @@ export class LocalFolderNode implements DataNode {
     try {
       file = await open(temp, 'wx')
       await writeAll(file, data)
+      await hashed
     } catch (err) {
       await file?.close().catch(() => {})
       await unlink(temp).catch(() => {})

@@ -7,6 +7,7 @@ import { ChunkStore } from '../../src/chunks/ChunkStore.js'
 import { sha256 } from '../../src/chunks/verify.js'
 import { isDfsError } from '../../src/errors.js'
 import { makeCluster, type TestCluster } from './fakes.js'
+import { sha256Of } from '../helpers/sha256.js'
 
 describe('ChunkStore', () => {
   let cluster: TestCluster
@@ -76,6 +77,18 @@ describe('ChunkStore', () => {
       await expect(cluster.store.write(randomBytes(10))).rejects.toMatchObject({ code: 'NO_NODES' })
       expect(cluster.registry.health(cluster.nodes[0].nodeId)).toBe('suspect')
       await expect(cluster.store.write(randomBytes(10))).rejects.toMatchObject({ code: 'NO_NODES' })
+    })
+
+    it('fails a write whose bytes changed after hashing with CHUNK_HASH_MISMATCH, blaming no node', async () => {
+      cluster = await makeCluster(3)
+      const data = randomBytes(1000) // small: hashed at once, on this thread
+      const writing = cluster.store.write(data)
+      data[0] ^= 1 // the caller breaks its promise not to change the bytes
+      await expect(writing).rejects.toMatchObject({ code: 'CHUNK_HASH_MISMATCH' })
+      for (const node of cluster.nodes) {
+        expect(cluster.registry.health(node.nodeId)).toBe('alive')
+        expect(await node.list()).toEqual([])
+      }
     })
 
     it('writes fewer copies when fewer nodes can take them, and counts it', async () => {
@@ -172,7 +185,7 @@ describe('ChunkStore', () => {
       const data = randomBytes(1000)
       const ref = await cluster.store.write(data)
       const unlisted = cluster.nodes.find((node) => !ref.nodes.includes(node.nodeId))!
-      await unlisted.put(ref.id, data)
+      await unlisted.put(ref.id, data, sha256Of(data))
       for (const nodeId of ref.nodes) await cluster.registry.get(nodeId)!.delete(ref.id)
       expect(Buffer.compare(await cluster.store.read(ref), data)).toBe(0)
       expect(found).toEqual([unlisted.nodeId])
@@ -314,7 +327,7 @@ describe('ChunkStore', () => {
       const data = randomBytes(100)
       const ref = await cluster.store.write(data)
       const unlisted = cluster.nodes.find((node) => !ref.nodes.includes(node.nodeId))!
-      await unlisted.put(ref.id, data) // an orphan left by a failed-over write
+      await unlisted.put(ref.id, data, sha256Of(data)) // an orphan left by a failed-over write
       await cluster.store.delete([ref.id])
       for (let i = 0; i < 3; i++) expect(existsSync(cluster.chunkPath(i, ref.id))).toBe(false)
       expect(cluster.store.cache.has(ref.id)).toBe(false)

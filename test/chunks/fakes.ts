@@ -29,9 +29,9 @@ export class FaultyNode implements DataNode {
     return this.inner.address
   }
 
-  async put(id: ChunkId, data: Buffer): Promise<void> {
+  async put(id: ChunkId, data: Buffer, sha256: string): Promise<void> {
     this.#enter('put')
-    return this.inner.put(id, data)
+    return this.inner.put(id, data, sha256)
   }
   async get(id: ChunkId): Promise<Buffer> {
     this.#enter('get')

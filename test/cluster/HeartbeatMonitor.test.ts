@@ -5,6 +5,7 @@ import { HeartbeatMonitor } from '../../src/cluster/liveness/HeartbeatMonitor.js
 import type { DataNode } from '../../src/datanode/DataNode.js'
 import { LocalFolderNode } from '../../src/datanode/LocalFolderNode.js'
 import { TempDirs } from '../datanode/tempDirs.js'
+import { sha256Of } from '../helpers/sha256.js'
 
 const temp = new TempDirs()
 let monitor: HeartbeatMonitor | undefined
@@ -29,7 +30,7 @@ function freezable(node: DataNode) {
   const hang = () => new Promise<never>(() => {})
   const wrapped: DataNode = {
     nodeId: node.nodeId, address: node.address,
-    put: (id, d) => (frozen ? hang() : node.put(id, d)), get: id => (frozen ? hang() : node.get(id)),
+    put: (id, d, sha) => (frozen ? hang() : node.put(id, d, sha)), get: id => (frozen ? hang() : node.get(id)),
     has: id => (frozen ? hang() : node.has(id)), delete: id => (frozen ? hang() : node.delete(id)),
     list: () => (frozen ? hang() : node.list()), usage: () => (frozen ? hang() : node.usage()),
     sync: ids => (frozen ? hang() : node.sync(ids)), ping: () => (frozen ? hang() : node.ping()), close: () => node.close(),
@@ -71,7 +72,7 @@ describe('HeartbeatMonitor', () => {
   it('re-admits a node that comes back only after it reported what it holds', async () => {
     const { registry, nodes } = await cluster()
     const id = nodes[1].node.nodeId
-    await nodes[1].node.put('ab'.repeat(16), Buffer.from('kept'))
+    await nodes[1].node.put('ab'.repeat(16), Buffer.from('kept'), sha256Of(Buffer.from('kept')))
     const reports: string[][] = []
     registry.on('report', r => reports.push(r.ids))
     nodes[1].freeze()

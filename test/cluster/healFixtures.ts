@@ -19,6 +19,7 @@ import { MetaStore } from '../../src/meta/MetaStore.js'
 import { namespaceMachine } from '../../src/meta/namespace/machine.js'
 import { ROOT_INO, S_IFREG } from '../../src/meta/namespace/types.js'
 import { TempDirs } from '../datanode/tempDirs.js'
+import { sha256Of } from '../helpers/sha256.js'
 
 /** A DataNode wrapper whose puts can be held at a gate (before or after the bytes land) and are logged. */
 export class GatedNode implements DataNode {
@@ -49,7 +50,7 @@ export class GatedNode implements DataNode {
     }
   }
 
-  async put(id: ChunkId, data: Buffer): Promise<void> {
+  async put(id: ChunkId, data: Buffer, sha256: string): Promise<void> {
     if (this.failPuts) throw dfsError(this.failPuts, `injected ${this.failPuts} on put`, { node: this.address })
     const gate = this.#gate
     const wait = async () => {
@@ -58,7 +59,7 @@ export class GatedNode implements DataNode {
       this.waiting--
     }
     if (gate && !gate.after) await wait()
-    await this.inner.put(id, data)
+    await this.inner.put(id, data, sha256)
     this.puts.push(id)
     if (gate?.after) await wait()
   }
@@ -150,7 +151,7 @@ export async function makeHealCluster(options: { nodes: number; replicas: number
   const storeOn = async (data: Buffer, nodeIndexes: number[]): Promise<ChunkRef> => {
     const id = newChunkId()
     for (const i of nodeIndexes) {
-      await nodes[i].inner.put(id, data)
+      await nodes[i].inner.put(id, data, sha256Of(data))
       await nodes[i].inner.sync([id])
     }
     return { id, len: data.length, sha256: await sha256(data), nodes: nodeIndexes.map((i) => nodes[i].nodeId) }

@@ -10,6 +10,7 @@ import { openNodeFolder } from '../../src/datanode/identity.js'
 import { LocalFolderNode } from '../../src/datanode/LocalFolderNode.js'
 import { isNoSpace } from '../../src/util/osError.js'
 import { TempDirs } from './tempDirs.js'
+import { sha256Of } from '../helpers/sha256.js'
 
 vi.mock('node:fs/promises', async (importOriginal) => {
   const actual = await importOriginal<typeof import('node:fs/promises')>()
@@ -32,14 +33,14 @@ describe('LocalFolderNode on a full disk', () => {
     mounted = dir
     const node = await LocalFolderNode.open(dir, { clusterId: 'c', create: true })
     const id = newChunkId()
-    await expect(node.put(id, Buffer.alloc(1024 * 1024, 1))).rejects.toMatchObject({
+    await expect(node.put(id, Buffer.alloc(1024 * 1024, 1), sha256Of(Buffer.alloc(1024 * 1024, 1)))).rejects.toMatchObject({
       code: 'NODE_FULL',
       context: { node: dir, chunk: id },
     })
     const sub = join(dir, 'chunks', id.slice(0, 2))
     expect(await fsp.readdir(sub)).toEqual([])
     expect(await node.usage()).toMatchObject({ used: 0, chunks: 0 })
-    await node.put(id, Buffer.from('some data'))
+    await node.put(id, Buffer.from('some data'), sha256Of(Buffer.from('some data')))
     expect((await node.get(id)).toString()).toBe('some data')
   })
 

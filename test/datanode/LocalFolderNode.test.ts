@@ -6,6 +6,7 @@ import { newChunkId } from '../../src/datanode/chunkId.js'
 import { LocalFolderNode } from '../../src/datanode/LocalFolderNode.js'
 import { codeOf, describeDataNode, INVALID_IDS } from './describeDataNode.js'
 import { TempDirs } from './tempDirs.js'
+import { sha256Of } from '../helpers/sha256.js'
 
 const CLUSTER = 'cluster-test'
 
@@ -38,7 +39,7 @@ describe('LocalFolderNode on disk', () => {
   it('stores a chunk at chunks/<first two hex>/<id> and leaves no temp file', async () => {
     const { dir, node } = await openNew()
     const id = newChunkId()
-    await node.put(id, Buffer.from('payload'))
+    await node.put(id, Buffer.from('payload'), sha256Of(Buffer.from('payload')))
     expect(await readFile(join(dir, 'chunks', id.slice(0, 2), id), 'utf8')).toBe('payload')
     expect(await readdir(join(dir, 'chunks', id.slice(0, 2)))).toEqual([id])
   })
@@ -46,7 +47,7 @@ describe('LocalFolderNode on disk', () => {
   it('never recreates a deleted node folder', async () => {
     const { dir, node } = await openNew()
     await rm(dir, { recursive: true })
-    expect(await codeOf(node.put(newChunkId(), Buffer.from('x')))).toBe('NODE_UNAVAILABLE')
+    expect(await codeOf(node.put(newChunkId(), Buffer.from('x'), sha256Of(Buffer.from('x'))))).toBe('NODE_UNAVAILABLE')
     await node.list().catch(() => {})
     await node.sync([newChunkId()]).catch(() => {})
     expect(existsSync(dir)).toBe(false)
@@ -55,7 +56,7 @@ describe('LocalFolderNode on disk', () => {
   it('reports a missing chunks/ folder as NODE_UNAVAILABLE, not CHUNK_MISSING', async () => {
     const { dir, node } = await openNew()
     const id = newChunkId()
-    await node.put(id, Buffer.from('x'))
+    await node.put(id, Buffer.from('x'), sha256Of(Buffer.from('x')))
     await rm(join(dir, 'chunks'), { recursive: true })
     expect(await codeOf(node.get(id))).toBe('NODE_UNAVAILABLE')
     expect(await codeOf(node.ping())).toBe('NODE_UNAVAILABLE')
@@ -77,15 +78,15 @@ describe('LocalFolderNode on disk', () => {
   it('writes nothing anywhere for an invalid id', async () => {
     const { parent, dir, node } = await openNew()
     const before = await readdir(parent, { recursive: true })
-    for (const bad of INVALID_IDS) await node.put(bad as string, Buffer.from('x')).catch(() => {})
+    for (const bad of INVALID_IDS) await node.put(bad as string, Buffer.from('x'), sha256Of(Buffer.from('x'))).catch(() => {})
     expect(await readdir(parent, { recursive: true })).toEqual(before)
     expect(existsSync(join(dir, 'x'))).toBe(false)
   })
 
   it('counts existing chunks when it opens', async () => {
     const { dir, node } = await openNew()
-    await node.put(newChunkId(), Buffer.alloc(300))
-    await node.put(newChunkId(), Buffer.alloc(200))
+    await node.put(newChunkId(), Buffer.alloc(300), sha256Of(Buffer.alloc(300)))
+    await node.put(newChunkId(), Buffer.alloc(200), sha256Of(Buffer.alloc(200)))
     await node.close()
     const reopened = await LocalFolderNode.open(dir, { clusterId: CLUSTER })
     expect(reopened.nodeId).toBe(node.nodeId)
@@ -95,7 +96,7 @@ describe('LocalFolderNode on disk', () => {
   it('skips temp and foreign files in list() and removes only stale temp files', async () => {
     const { dir, node } = await openNew()
     const id = newChunkId()
-    await node.put(id, Buffer.from('x'))
+    await node.put(id, Buffer.from('x'), sha256Of(Buffer.from('x')))
     const sub = join(dir, 'chunks', id.slice(0, 2))
     const stale = join(sub, `${newChunkId()}.tmp-aaaaaa`)
     const fresh = join(sub, `${newChunkId()}.tmp-bbbbbb`)

@@ -10,6 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { DataNode } from '../../src/datanode/DataNode.js'
 import { newChunkId } from '../../src/datanode/chunkId.js'
 import { isDfsError, type ErrorCode } from '../../src/errors.js'
+import { sha256Of } from '../helpers/sha256.js'
 
 export interface DataNodeFixture {
   node: DataNode
@@ -64,7 +65,7 @@ export function describeDataNode(name: string, factory: () => Promise<DataNodeFi
     it('stores and returns a chunk', async () => {
       const id = newChunkId()
       const data = randomBytes(100_000)
-      await node.put(id, data)
+      await node.put(id, data, sha256Of(data))
       expect(Buffer.compare(await node.get(id), data)).toBe(0)
       expect(await node.has(id)).toBe(true)
       expect(await node.list()).toEqual([id])
@@ -74,10 +75,27 @@ export function describeDataNode(name: string, factory: () => Promise<DataNodeFi
       const empty = newChunkId()
       const large = newChunkId()
       const data = randomBytes(4 * 1024 * 1024 + 1)
-      await node.put(empty, Buffer.alloc(0))
-      await node.put(large, data)
+      await node.put(empty, Buffer.alloc(0), sha256Of(Buffer.alloc(0)))
+      await node.put(large, data, sha256Of(data))
       expect((await node.get(empty)).length).toBe(0)
       expect(Buffer.compare(await node.get(large), data)).toBe(0)
+    })
+
+    it('refuses a put whose bytes do not have the SHA-256 it carries, and stores nothing', async () => {
+      for (const size of [10, 4 * 1024 * 1024]) {
+        const id = newChunkId()
+        const hashed = randomBytes(size)
+        const sent = Buffer.from(hashed)
+        sent[size - 1] ^= 1 // one bit changed after hashing, as a writer racing its own seal did
+        expect(await codeOf(node.put(id, sent, sha256Of(hashed))), `${size} bytes`).toBe('CHUNK_HASH_MISMATCH')
+        expect(await node.has(id)).toBe(false)
+      }
+      expect(await node.list()).toEqual([])
+      expect((await node.usage()).chunks).toBe(0)
+      // The node is fine afterwards: the same id with matching bytes is stored.
+      const id = newChunkId()
+      await node.put(id, Buffer.from('right'), sha256Of(Buffer.from('right')))
+      expect((await node.get(id)).toString()).toBe('right')
     })
 
     it('reports a chunk it does not have as CHUNK_MISSING, and has() as false', async () => {
@@ -95,7 +113,7 @@ export function describeDataNode(name: string, factory: () => Promise<DataNodeFi
 
     it('deletes a chunk, and deleting a missing one is not an error', async () => {
       const id = newChunkId()
-      await node.put(id, Buffer.from('hello'))
+      await node.put(id, Buffer.from('hello'), sha256Of(Buffer.from('hello')))
       await node.delete(id)
       expect(await node.has(id)).toBe(false)
       expect(await node.list()).toEqual([])
@@ -105,8 +123,8 @@ export function describeDataNode(name: string, factory: () => Promise<DataNodeFi
 
     it('replaces a chunk put twice (a repair over a bad copy) without double counting', async () => {
       const id = newChunkId()
-      await node.put(id, Buffer.from('bad copy!'))
-      await node.put(id, Buffer.from('good'))
+      await node.put(id, Buffer.from('bad copy!'), sha256Of(Buffer.from('bad copy!')))
+      await node.put(id, Buffer.from('good'), sha256Of(Buffer.from('good')))
       expect((await node.get(id)).toString()).toBe('good')
       const usage = await node.usage()
       expect(usage.chunks).toBe(1)
@@ -115,7 +133,7 @@ export function describeDataNode(name: string, factory: () => Promise<DataNodeFi
 
     it('lists every chunk across subfolders', async () => {
       const ids = Array.from({ length: 60 }, newChunkId)
-      await Promise.all(ids.map((id, i) => node.put(id, Buffer.from(`chunk ${i}`))))
+      await Promise.all(ids.map((id, i) => node.put(id, Buffer.from(`chunk ${i}`), sha256Of(Buffer.from(`chunk ${i}`)))))
       expect((await node.list()).sort()).toEqual([...ids].sort())
     })
 
@@ -127,8 +145,8 @@ export function describeDataNode(name: string, factory: () => Promise<DataNodeFi
       expect(before.available).toBeLessThanOrEqual(before.capacity)
       const a = newChunkId()
       const b = newChunkId()
-      await node.put(a, Buffer.alloc(1000))
-      await node.put(b, Buffer.alloc(24))
+      await node.put(a, Buffer.alloc(1000), sha256Of(Buffer.alloc(1000)))
+      await node.put(b, Buffer.alloc(24), sha256Of(Buffer.alloc(24)))
       expect(await node.usage()).toMatchObject({ used: 1024, chunks: 2 })
       await node.delete(a)
       await node.delete(a)
@@ -137,7 +155,7 @@ export function describeDataNode(name: string, factory: () => Promise<DataNodeFi
 
     it('syncs chunks it has, and refuses to sync one it does not', async () => {
       const ids = Array.from({ length: 5 }, newChunkId)
-      for (const id of ids) await node.put(id, randomBytes(10))
+      for (const id of ids) await node.put(id, Buffer.from(id), sha256Of(Buffer.from(id)))
       await node.sync(ids)
       await node.sync([...ids, ...ids])
       await node.sync([])
@@ -151,7 +169,7 @@ export function describeDataNode(name: string, factory: () => Promise<DataNodeFi
     it('refuses invalid chunk ids in every method', async () => {
       for (const bad of INVALID_IDS) {
         const id = bad as string
-        expect(await codeOf(node.put(id, Buffer.from('x'))), String(bad)).toBe('CHUNK_ID_INVALID')
+        expect(await codeOf(node.put(id, Buffer.from('x'), sha256Of(Buffer.from('x')))), String(bad)).toBe('CHUNK_ID_INVALID')
         expect(await codeOf(node.get(id)), String(bad)).toBe('CHUNK_ID_INVALID')
         expect(await codeOf(node.has(id)), String(bad)).toBe('CHUNK_ID_INVALID')
         expect(await codeOf(node.delete(id)), String(bad)).toBe('CHUNK_ID_INVALID')
@@ -162,16 +180,16 @@ export function describeDataNode(name: string, factory: () => Promise<DataNodeFi
 
     it('checks ids before touching storage: an invalid id is refused even when the storage is gone', async () => {
       await fixture.destroy()
-      expect(await codeOf(node.put('../x', Buffer.from('x')))).toBe('CHUNK_ID_INVALID')
+      expect(await codeOf(node.put('../x', Buffer.from('x'), sha256Of(Buffer.from('x'))))).toBe('CHUNK_ID_INVALID')
       expect(await codeOf(node.get('../x'))).toBe('CHUNK_ID_INVALID')
       expect(await codeOf(node.delete('ABC'))).toBe('CHUNK_ID_INVALID')
     })
 
     it('fails every call with NODE_UNAVAILABLE once its storage is gone', async () => {
       const id = newChunkId()
-      await node.put(id, Buffer.from('before'))
+      await node.put(id, Buffer.from('before'), sha256Of(Buffer.from('before')))
       await fixture.destroy()
-      expect(await codeOf(node.put(newChunkId(), Buffer.from('after')))).toBe('NODE_UNAVAILABLE')
+      expect(await codeOf(node.put(newChunkId(), Buffer.from('after'), sha256Of(Buffer.from('after'))))).toBe('NODE_UNAVAILABLE')
       expect(await codeOf(node.get(id))).toBe('NODE_UNAVAILABLE')
       expect(await codeOf(node.has(id))).toBe('NODE_UNAVAILABLE')
       expect(await codeOf(node.delete(id))).toBe('NODE_UNAVAILABLE')

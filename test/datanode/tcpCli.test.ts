@@ -15,6 +15,7 @@ import { TcpDataNode } from '../../src/datanode/tcp/TcpDataNode.js'
 import { DFS_BIN, REPO_ROOT } from '../helpers/mount.js'
 import { run } from '../helpers/run.js'
 import { TempDirs } from './tempDirs.js'
+import { sha256Of } from '../helpers/sha256.js'
 
 const temp = new TempDirs()
 const shimDir = new TempDirs()
@@ -103,7 +104,7 @@ describe('dfs datanode', () => {
       try {
         expect(node.nodeId).toBe(nodeId)
         const id = newChunkId()
-        await node.put(id, Buffer.from(`served until ${signal}`))
+        await node.put(id, Buffer.from(`served until ${signal}`), sha256Of(Buffer.from(`served until ${signal}`)))
         expect((await node.get(id)).toString()).toBe(`served until ${signal}`)
       } finally {
         await node.close()

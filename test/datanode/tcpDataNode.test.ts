@@ -14,6 +14,7 @@ import { decodeAuth, newChallenge, Op, PROTOCOL_VERSION, serverProof, MAX_FRAME 
 import { TcpDataNode } from '../../src/datanode/tcp/TcpDataNode.js'
 import { codeOf, describeDataNode } from './describeDataNode.js'
 import { CLUSTER, SECRET, TestServers, sleep } from './tcpHelpers.js'
+import { sha256Of } from '../helpers/sha256.js'
 
 describeDataNode('TcpDataNode', async () => {
   const servers = new TestServers()
@@ -43,12 +44,12 @@ describe('TcpDataNode over a real server', () => {
     const { server, url } = await servers.start()
     const node = await servers.connect(url)
     const chunks = Array.from({ length: 200 }, (_, i) => ({ id: newChunkId(), data: randomBytes(1 + ((i * 7919) % 300_000)) }))
-    await Promise.all(chunks.map((c) => node.put(c.id, c.data)))
+    await Promise.all(chunks.map((c) => node.put(c.id, c.data, sha256Of(c.data))))
     const got = await Promise.all(chunks.map((c) => node.get(c.id)))
     got.forEach((data, i) => expect(Buffer.compare(data, chunks[i]!.data), `chunk ${i}`).toBe(0))
     // Mixed, interleaved: gets of old chunks while new ones are put.
     const more = Array.from({ length: 100 }, () => ({ id: newChunkId(), data: randomBytes(50_000) }))
-    const mixed = await Promise.all([...more.map((c) => node.put(c.id, c.data)), ...chunks.slice(0, 100).map((c) => node.get(c.id))])
+    const mixed = await Promise.all([...more.map((c) => node.put(c.id, c.data, sha256Of(c.data))), ...chunks.slice(0, 100).map((c) => node.get(c.id))])
     mixed.slice(100).forEach((data, i) => expect(Buffer.compare(data as Buffer, chunks[i]!.data)).toBe(0))
     expect((await node.list()).length).toBe(300)
     expect(server.connectionCount).toBe(1)
@@ -74,7 +75,8 @@ describe('TcpDataNode over a real server', () => {
     const drops: unknown[] = []
     node.on('disconnect', (err) => drops.push(err))
     const ids = Array.from({ length: 50 }, newChunkId)
-    await Promise.all(ids.map((id) => node.put(id, randomBytes(200_000))))
+    const bytes = randomBytes(200_000)
+    await Promise.all(ids.map((id) => node.put(id, bytes, sha256Of(bytes))))
     const started = Date.now()
     const inFlight = ids.map((id) => node.get(id).then(() => 'ok', (err: unknown) => err))
     await server.close()
@@ -93,7 +95,7 @@ describe('TcpDataNode over a real server', () => {
     const first = await servers.start()
     const node = await servers.connect(first.url)
     const id = newChunkId()
-    await node.put(id, Buffer.from('survives a restart'))
+    await node.put(id, Buffer.from('survives a restart'), sha256Of(Buffer.from('survives a restart')))
     const events: string[] = []
     node.on('disconnect', () => events.push('disconnect'))
     node.on('connect', () => events.push('connect'))
@@ -136,7 +138,7 @@ describe('TcpDataNode over a real server', () => {
     const node = await servers.connect(url, { clusterId: 'cluster-x' })
     expect(node.nodeId).toBe(announced)
     expect(server.clusterId).toBe('cluster-x')
-    await node.put(newChunkId(), Buffer.from('joined'))
+    await node.put(newChunkId(), Buffer.from('joined'), sha256Of(Buffer.from('joined')))
     expect(await codeOf(servers.connect(url, { clusterId: 'cluster-y' }))).toBe('META_FOREIGN')
     // The folder now carries the identity: a restart without --cluster serves it as that node.
     await server.close()
@@ -179,7 +181,7 @@ describe('TcpDataNode over a real server', () => {
     const { server, url } = await servers.start()
     const node = await servers.connect(url, { requestTimeoutMs: 400 })
     const id = newChunkId()
-    await node.put(id, Buffer.from('x'))
+    await node.put(id, Buffer.from('x'), sha256Of(Buffer.from('x')))
     // Make sync slow on the server (it runs in this process): 1.5 s, almost four times the client's
     // silence limit.
     const original = LocalFolderNode.prototype.sync
@@ -253,7 +255,8 @@ describe('TcpDataNode against a server that stops answering', () => {
     const silent = servers.own(new SilentServer())
     await silent.listen()
     const node = await servers.connect(`tcp://127.0.0.1:${silent.port}`, { requestTimeoutMs: 30_000 })
-    const calls = [node.get(newChunkId()), node.put(newChunkId(), randomBytes(1_000_000)), node.list(), node.sync([newChunkId()]), node.ping()]
+    const big = randomBytes(1_000_000)
+    const calls = [node.get(newChunkId()), node.put(newChunkId(), big, sha256Of(big)), node.list(), node.sync([newChunkId()]), node.ping()]
     const results = calls.map((p) => p.then(() => 'ok', (err: unknown) => err))
     await sleep(100)
     const started = Date.now()

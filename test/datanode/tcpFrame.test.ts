@@ -16,6 +16,7 @@ import {
   MAX_PAYLOAD,
   packChunkIds,
   parseHostPort,
+  SHA256_BYTES,
   parseTcpAddress,
   serverProof,
   STATUS_CODES,
@@ -116,9 +117,9 @@ describe('frames', () => {
 })
 
 describe('protocol rules', () => {
-  it('carries a whole chunk of the largest chunk size in one frame', () => {
+  it('carries a whole chunk of the largest chunk size, after its SHA-256, in one frame', () => {
     expect(MAX_PAYLOAD).toBe(MAX_CHUNK_SIZE)
-    expect(MAX_FRAME).toBe(HEADER_BYTES + MAX_CHUNK_SIZE)
+    expect(MAX_FRAME).toBe(HEADER_BYTES + SHA256_BYTES + MAX_CHUNK_SIZE)
   })
 
   it('packs chunk ids as raw bytes and refuses a ragged list', () => {

@@ -10,6 +10,7 @@ import { NodeRegistry } from '../../src/chunks/NodeRegistry.js'
 import { newChunkId } from '../../src/datanode/chunkId.js'
 import { LocalFolderNode } from '../../src/datanode/LocalFolderNode.js'
 import { CLUSTER, TestServers } from './tcpHelpers.js'
+import { sha256Of } from '../helpers/sha256.js'
 
 const servers = new TestServers()
 const mounts: string[] = []
@@ -31,11 +32,11 @@ describe('a DataNode server with a full disk', () => {
   it('answers a put with NODE_FULL and reports little free space', async () => {
     const s = await fullServer()
     const node = await servers.connect(s.url)
-    await expect(node.put(newChunkId(), Buffer.alloc(1024 * 1024, 7))).rejects.toMatchObject({ code: 'NODE_FULL' })
+    await expect(node.put(newChunkId(), Buffer.alloc(1024 * 1024, 7), sha256Of(Buffer.alloc(1024 * 1024, 7)))).rejects.toMatchObject({ code: 'NODE_FULL' })
     expect((await node.usage()).available).toBeLessThan(1024 * 1024)
     // Still serves what fits, and reads.
     const id = newChunkId()
-    await node.put(id, Buffer.from('small'))
+    await node.put(id, Buffer.from('small'), sha256Of(Buffer.from('small')))
     expect((await node.get(id)).toString()).toBe('small')
   })
 

@@ -10,6 +10,7 @@ import { newChunkId } from '../../src/datanode/chunkId.js'
 import { encodeFrame } from '../../src/datanode/tcp/frame.js'
 import { Op, PROTOCOL_VERSION } from '../../src/datanode/tcp/protocol.js'
 import { listingOutside, RawClient, SECRET, TestServers } from './tcpHelpers.js'
+import { sha256Of } from '../helpers/sha256.js'
 
 const SEED = Number(process.env.DFS_FUZZ_SEED ?? 20_240_601)
 const FRAMES = 10_000
@@ -84,7 +85,7 @@ describe('DataNodeServer fuzz', () => {
     const good = await servers.connect(url)
     const knownIds = Array.from({ length: 8 }, newChunkId)
     const contents = new Map(knownIds.map((id) => [id, randomBytes(1000)]))
-    for (const [id, data] of contents) await good.put(id, data)
+    for (const [id, data] of contents) await good.put(id, data, sha256Of(data))
     const before = await listingOutside(parent, dir)
 
     let sent = 0
@@ -150,7 +151,7 @@ describe('DataNodeServer fuzz', () => {
       if (await fresh.has(id)) await fresh.get(id)
     }
     const probe = newChunkId()
-    await fresh.put(probe, Buffer.from('after the fuzz'))
+    await fresh.put(probe, Buffer.from('after the fuzz'), sha256Of(Buffer.from('after the fuzz')))
     expect((await good.get(probe)).toString()).toBe('after the fuzz')
 
     // Nothing outside the folder changed; inside, only the node's own files (checked after the server

@@ -12,6 +12,7 @@ import { encodeFrame, encodeHeader, FLAG_REPLY, type Frame } from '../../src/dat
 import { HANDSHAKE_MAX_FRAME, MAX_FRAME, Op, PROTOCOL_VERSION, STATUS_CODES } from '../../src/datanode/tcp/protocol.js'
 import { codeOf } from './describeDataNode.js'
 import { listingOutside, RawClient, SECRET, type StartedServer, TestServers, sleep } from './tcpHelpers.js'
+import { sha256Of } from '../helpers/sha256.js'
 
 const status = (name: (typeof STATUS_CODES)[number]) => STATUS_CODES.indexOf(name)
 const u32 = (n: number) => {
@@ -30,7 +31,7 @@ describe('DataNodeServer on bad input', () => {
     s = await servers.start({ handshakeTimeoutMs: 300, frameIdleTimeoutMs: 300 })
     const good = await servers.connect(s.url)
     stored = { id: newChunkId(), data: randomBytes(10_000) }
-    await good.put(stored.id, stored.data)
+    await good.put(stored.id, stored.data, sha256Of(stored.data))
     await good.close()
     before = await listingOutside(s.parent, s.dir)
   })
@@ -122,6 +123,7 @@ describe('DataNodeServer on bad input', () => {
         client.send({ op: Op.PING, status: 3 }),
         client.send({ op: Op.HAS, chunkId: randomBytes(16) }, Buffer.from('unexpected')),
         client.send({ op: Op.SYNC }, randomBytes(15)),
+        client.send({ op: Op.PUT, chunkId: randomBytes(16) }, randomBytes(31)), // shorter than its SHA-256
         client.send({ op: Op.HELLO }),
         client.send({ op: Op.AUTH }),
       ]
@@ -147,7 +149,8 @@ describe('DataNodeServer on bad input', () => {
       const client = await authed()
       const traversal = Buffer.from('../../../../etc/')
       expect(traversal.length).toBe(16)
-      const put = client.send({ op: Op.PUT, chunkId: traversal }, Buffer.from('not /etc'))
+      const bytes = Buffer.from('not /etc')
+      const put = client.send({ op: Op.PUT, chunkId: traversal }, Buffer.concat([Buffer.from(sha256Of(bytes), 'hex'), bytes]))
       expect((await client.reply(put))?.status).toBe(0)
       const name = traversal.toString('hex')
       expect(await readFile(join(s.dir, 'chunks', name.slice(0, 2), name), 'utf8')).toBe('not /etc')
@@ -219,7 +222,7 @@ describe('DataNodeServer on bad input', () => {
       const chunk = randomBytes(512 * 1024)
       const id = newChunkId()
       const good = await servers.connect(s.url)
-      await good.put(id, chunk)
+      await good.put(id, chunk, sha256Of(chunk))
       const client = await authed()
       client.socket.pause() // never read
       const count = 800 // 400 MiB of replies, if the server kept producing them
@@ -243,7 +246,7 @@ describe('DataNodeServer on bad input', () => {
   it('never lets a request name a path outside the folder through the client either', async () => {
     const good = await servers.connect(s.url)
     for (const bad of ['../x', '../../../../etc/passwd', `${'a'.repeat(31)}/`, 'A'.repeat(32)]) {
-      expect(await codeOf(good.put(bad, Buffer.from('x')))).toBe('CHUNK_ID_INVALID')
+      expect(await codeOf(good.put(bad, Buffer.from('x'), sha256Of(Buffer.from('x'))))).toBe('CHUNK_ID_INVALID')
     }
     expect((await readdir(s.parent)).sort()).toEqual(['node_1'])
   })

@@ -74,7 +74,7 @@ export async function moveCopy(deps: MoveDeps, move: Move): Promise<MoveResult> 
     await deps.beforePut?.(fetched.data.length)
     if (deps.signal?.aborted) return { moved: false, why: 'stopping' }
     try {
-      await target.put(ref.id, fetched.data)
+      await target.put(ref.id, fetched.data, ref.sha256)
       await target.sync([ref.id])
     } catch (err) {
       await target.delete(ref.id).catch(() => {}) // a put that landed but did not sync

@@ -206,9 +206,10 @@ export class ClientConnection {
 
   /**
    * Send a request and resolve with its reply frames (one, or several for LIST); the last one's status
-   * says whether it worked. Rejects only for transport failures (NODE_UNAVAILABLE).
+   * says whether it worked. Rejects only for transport failures (NODE_UNAVAILABLE). A payload given
+   * in parts is sent as their concatenation, without copying them into one buffer.
    */
-  request(op: number, chunkId: Buffer | undefined, payload: Buffer = EMPTY): Promise<Frame[]> {
+  request(op: number, chunkId: Buffer | undefined, payload: Buffer | Buffer[] = EMPTY): Promise<Frame[]> {
     if (!this.#open) {
       return Promise.reject(dfsError('NODE_UNAVAILABLE', `connection to DataNode ${this.#options.address} is closed`, { node: this.#options.address }))
     }
@@ -220,8 +221,10 @@ export class ClientConnection {
         this.#socket.ref()
       }
       this.#pending.set(requestId, pending)
-      const head = encodeHeader({ version: PROTOCOL_VERSION, op, flags: 0, status: 0, requestId, chunkId }, payload.length)
-      const pieces = payload.length <= SEND_PIECE ? [payload.length === 0 ? head : Buffer.concat([head, payload])] : [head, ...slices(payload)]
+      const parts = Array.isArray(payload) ? payload : [payload]
+      const length = parts.reduce((sum, part) => sum + part.length, 0)
+      const head = encodeHeader({ version: PROTOCOL_VERSION, op, flags: 0, status: 0, requestId, chunkId }, length)
+      const pieces = length <= SEND_PIECE ? [length === 0 ? head : Buffer.concat([head, ...parts])] : [head, ...parts.flatMap(slices)]
       const small = SMALL_OPS.has(op)
       const sent = () => {
         if (!small || !this.#pending.has(requestId)) return

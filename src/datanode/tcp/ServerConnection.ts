@@ -32,6 +32,7 @@ import {
   LIST_IDS_PER_FRAME,
   MAX_FRAME,
   MAX_PAYLOAD,
+  SHA256_BYTES,
   newChallenge,
   Op,
   OP_NAMES,
@@ -288,9 +289,14 @@ export class ServerConnection {
       case Op.PING:
         await node.ping()
         return reply(Buffer.from(node.nodeId))
-      case Op.PUT:
-        await node.put(id!, frame.payload)
+      case Op.PUT: {
+        if (frame.payload.length < SHA256_BYTES) {
+          throw badRequest(`PUT starts with the chunk's ${SHA256_BYTES}-byte SHA-256 (got ${frame.payload.length} bytes)`)
+        }
+        const sha256 = frame.payload.toString('hex', 0, SHA256_BYTES)
+        await node.put(id!, frame.payload.subarray(SHA256_BYTES), sha256)
         return reply()
+      }
       case Op.GET: {
         const data = await node.get(id!)
         // Only a file put there by hand can be this large; the client could not take the frame.

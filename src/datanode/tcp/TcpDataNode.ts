@@ -16,7 +16,7 @@ import { assertChunkId } from '../chunkId.js'
 import type { ChunkId, DataNode, NodeUsage } from '../DataNode.js'
 import { ClientConnection, type ClientConnectionOptions } from './ClientConnection.js'
 import type { Frame } from './frame.js'
-import { chunkIdBytes, decodeUsage, errorCodeOfStatus, type HostPort, MAX_PAYLOAD, Op, packChunkIds, parseTcpAddress, STATUS_OK, unpackChunkIds } from './protocol.js'
+import { chunkIdBytes, decodeUsage, errorCodeOfStatus, type HostPort, MAX_PAYLOAD, Op, packChunkIds, parseTcpAddress, SHA256_BYTES, STATUS_OK, unpackChunkIds } from './protocol.js'
 import { secretBytes } from './secret.js'
 
 export interface TcpDataNodeOptions {
@@ -86,12 +86,16 @@ export class TcpDataNode extends EventEmitter<TcpDataNodeEvents> implements Data
     return this.#conn?.isOpen ?? false
   }
 
-  async put(id: ChunkId, data: Buffer): Promise<void> {
+  async put(id: ChunkId, data: Buffer, sha256: string): Promise<void> {
     assertChunkId(id, { node: this.address })
     if (data.length > MAX_PAYLOAD) {
       throw dfsError('EINVAL', `chunk ${id} is ${data.length} bytes; a DataNode takes at most ${MAX_PAYLOAD}`, { node: this.address, chunk: id })
     }
-    await this.#call(Op.PUT, id, data)
+    const hash = Buffer.from(sha256, 'hex')
+    if (hash.length !== SHA256_BYTES || hash.toString('hex') !== sha256) {
+      throw dfsError('EINVAL', `put of chunk ${id} carries ${JSON.stringify(sha256.slice(0, 80))}, not a SHA-256 in lowercase hex`, { node: this.address, chunk: id })
+    }
+    await this.#call(Op.PUT, id, [hash, data])
   }
 
   async get(id: ChunkId): Promise<Buffer> {
@@ -150,7 +154,7 @@ export class TcpDataNode extends EventEmitter<TcpDataNodeEvents> implements Data
   // --- internals ---------------------------------------------------------------------------------
 
   /** One request; resolves with its reply frames when the last says OK, else throws its error. */
-  async #call(op: number, id?: ChunkId, payload?: Buffer): Promise<Frame[]> {
+  async #call(op: number, id?: ChunkId, payload?: Buffer | Buffer[]): Promise<Frame[]> {
     const context = id === undefined ? { node: this.address } : { node: this.address, chunk: id }
     let frames: Frame[]
     try {

@@ -1,4 +1,4 @@
-// The DataNode wire protocol, version 1: ops, status codes, limits, the handshake's proofs and the
+// The DataNode wire protocol, version 2: ops, status codes, limits, the handshake's proofs and the
 // small payload codecs both ends share. docs/protocol.md describes it byte by byte; keep the two in step.
 
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
@@ -6,7 +6,8 @@ import { dfsError, type ErrorCode } from '../../errors.js'
 import type { ChunkId, NodeUsage } from '../DataNode.js'
 import { CHUNK_ID_BYTES, HEADER_BYTES } from './frame.js'
 
-export const PROTOCOL_VERSION = 1
+/** 2: a PUT carries the SHA-256 of its bytes (and a node refuses bytes that do not have it). */
+export const PROTOCOL_VERSION = 2
 
 export const Op = {
   /** server -> client, first frame: the challenge. */
@@ -55,6 +56,7 @@ export const STATUS_CODES = [
   'META_FOREIGN',
   'META_TOO_NEW',
   'NODE_FOLDER_INVALID',
+  'CHUNK_HASH_MISMATCH',
 ] as const
 export type StatusName = (typeof STATUS_CODES)[number]
 export const STATUS_OK = 0
@@ -79,8 +81,10 @@ export function errorCodeOfStatus(status: number): ErrorCode {
 
 /** The largest payload: one chunk of the largest chunk size a cluster may have (MAX_CHUNK_SIZE). */
 export const MAX_PAYLOAD = 256 * 1024 * 1024
-/** The largest value of a frame's length prefix once authenticated. */
-export const MAX_FRAME = HEADER_BYTES + MAX_PAYLOAD
+/** Bytes of the raw SHA-256 that starts a PUT's payload, before the chunk's bytes. */
+export const SHA256_BYTES = 32
+/** The largest value of a frame's length prefix once authenticated (a PUT of the largest chunk). */
+export const MAX_FRAME = HEADER_BYTES + SHA256_BYTES + MAX_PAYLOAD
 /** The largest frame before authentication: the handshake frames are a few hundred bytes. */
 export const HANDSHAKE_MAX_FRAME = 1024
 /** Chunk ids per LIST reply frame (1 MiB of ids); more frames follow with FLAG_MORE. */
