@@ -1,7 +1,7 @@
 // The bytes dfs stores are the bytes it hashed (issue 7, item 1). With a small chunk cache, mmap
 // write-back (many 128 KiB writes to one chunk in flight at once), pwrite, reads and truncates from
-// two processes (1000 operations each) make writes to one chunk wait on the same load and race the write that fills and
-// seals it. Before the fix a chunk could be stored with the SHA-256 of other bytes: EIO on every
+// two processes (1000 operations each) make writes to one chunk wait on the same load and race the
+// write that fills and seals it. Before the fix a chunk could be stored with the SHA-256 of other bytes: EIO on every
 // later read, and `dfs fsck` called it lost.
 //
 // Each process drives its own file and a native copy with the same seeded operations. At the end the
