@@ -205,6 +205,28 @@ describe('file content', () => {
       expect((await readAll(fs, '/c')).equals(expected)).toBe(true)
     })
 
+    it('bytes handed to a store that failed are never written again (a late put may still read them)', async () => {
+      const { fs, chunks } = makeFs()
+      const handed: Buffer[] = []
+      const write = chunks.write.bind(chunks)
+      chunks.write = async (data: Buffer) => {
+        handed.push(data)
+        return write(data)
+      }
+      const fh = await fs.create('/f', 0o644)
+      await fs.write(fh, Buffer.alloc(1000, 1), 0)
+      chunks.failWrites = dfsError('NO_NODES', 'no node answered', {})
+      expect(await code(fs.flush(fh))).toBe('NO_NODES')
+      const failed = Buffer.from(handed[0]!)
+      chunks.failWrites = null
+      await fs.write(fh, Buffer.alloc(500, 2), 0) // the next version of the chunk, kept for the retry
+      expect(handed[0]!.equals(failed)).toBe(true)
+      await fs.flush(fh)
+      await fs.release(fh)
+      const expected = Buffer.alloc(1000, 1).fill(2, 0, 500)
+      expect((await readAll(fs, '/f')).equals(expected)).toBe(true)
+    })
+
     it('a load that raced a whole-chunk write does not bring back the older bytes', async () => {
       const { fs, meta, chunks, fh, open } = await storedChunk()
       const stored = () => meta.state.inodes.get(2)!.chunks![0]!.id
