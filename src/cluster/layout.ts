@@ -4,6 +4,7 @@
 // beside its journal; a node folder inside another is counted as its chunks' orphans. Checked
 // before anything is written, on canonical paths (a symlink is the folder it points to).
 
+import { resolve } from 'node:path'
 import { dfsError } from '../errors.js'
 import { canonicalPath, relation } from '../util/paths.js'
 
@@ -22,7 +23,7 @@ interface Named {
 
 export async function checkFoldersApart(folders: ClusterFolders): Promise<void> {
   const named: Named[] = []
-  const add = async (what: string, path: string) => named.push({ what, path, canonical: await canonicalPath(path) })
+  const add = async (what: string, path: string) => named.push({ what, path: resolve(path), canonical: await canonicalPath(path) })
   if (folders.mountpoint !== undefined) await add('the mount point', folders.mountpoint)
   await add('the metadata folder', folders.meta)
   for (const node of folders.nodes) await add('node folder', node)
