@@ -8,13 +8,13 @@
 // `dfs mount` cases run both ways users start it: in the background (the default, where the daemon
 // is a detached child whose error the parent passes on) and with --foreground.
 
-import { createHash } from 'node:crypto'
-import { mkdir, readFile, readdir, lstat, writeFile } from 'node:fs/promises'
-import { join, relative } from 'node:path'
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Cluster, DFS_BIN, REPO_ROOT, isMounted, makeCluster, stopAllAfterAll, stopAllDfs } from '../helpers/mount.js'
 import { run } from '../helpers/run.js'
 import { makeTempDir } from '../helpers/tmp.js'
+import { treeListing } from '../helpers/tree.js'
 
 stopAllAfterAll()
 
@@ -23,32 +23,6 @@ const env = { DFS_RUNTIME_DIR: join(root, 'runtime') }
 
 function dfs(args: string[]) {
   return run(process.execPath, [DFS_BIN, ...args], { cwd: REPO_ROOT, env, timeout: 60_000 })
-}
-
-/** Every entry below the given folders: path, type, mode, size and a hash of the contents. */
-async function listing(folders: string[]): Promise<string[]> {
-  const out: string[] = []
-  const walk = async (top: string, dir: string): Promise<void> => {
-    let info
-    try {
-      info = await lstat(dir)
-    } catch {
-      out.push(`${dir} (missing)`)
-      return
-    }
-    const rel = `${top}:${relative(top, dir) || '.'}`
-    if (info.isDirectory()) {
-      out.push(`${rel} dir ${info.mode.toString(8)}`)
-      for (const name of (await readdir(dir)).sort()) await walk(top, join(dir, name))
-    } else if (info.isFile()) {
-      const hash = createHash('sha256').update(await readFile(dir)).digest('hex').slice(0, 16)
-      out.push(`${rel} file ${info.mode.toString(8)} ${info.size} ${hash}`)
-    } else {
-      out.push(`${rel} other ${info.mode.toString(8)}`)
-    }
-  }
-  for (const folder of folders) await walk(folder, folder)
-  return out
 }
 
 // ---- the folders the cases use -------------------------------------------------------------------
@@ -384,7 +358,7 @@ const runs = cases.flatMap(c => (c.mount ? [{ ...c, mode: 'background' }, { ...c
 describe('bad input: one line naming the problem and the fix, a non-zero exit, nothing changed', () => {
   it.each(runs)('$name $mode', async c => {
     const watched = [...new Set([...everyCluster(), ...c.watch()])]
-    const before = await listing(watched)
+    const before = await treeListing(watched)
     const liveLogBefore = await readFile(liveLog, 'utf8')
     const args = c.args().concat(c.mode === 'foreground' ? ['--foreground'] : [])
 
@@ -402,7 +376,7 @@ describe('bad input: one line naming the problem and the fix, a non-zero exit, n
     if (c.tag) expect(line.match(/\[[A-Z0-9_]+\]/g), shown).toEqual([`[${c.tag}]`])
     else expect(line, shown).not.toMatch(/\[[A-Z0-9_]+\]/)
 
-    expect(await listing(watched), `${shown}\nchanged the folders it was given`).toEqual(before)
+    expect(await treeListing(watched), `${shown}\nchanged the folders it was given`).toEqual(before)
     for (const mnt of [fresh.mnt, ...(c.notMounted?.() ?? [])]) expect(isMounted(mnt), `${mnt} mounted`).toBe(false)
     // The running background daemon was left alone, its log included.
     expect(isMounted(live.mnt)).toBe(true)
