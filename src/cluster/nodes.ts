@@ -11,20 +11,27 @@ import { dfsError } from '../errors.js'
 const TCP = /^tcp:\/\/([^:/]+|\[[0-9a-f:]+\]):(\d{1,5})$/i
 // host:port with the tcp:// forgotten. A folder by such a name is still reachable as ./name.
 const BARE_HOST_PORT = /^([a-z0-9][a-z0-9.-]*|\[[0-9a-f:]+\]):\d{1,5}$/i
+const OTHER_SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i
 
 export const isServerAddress = (address: string) => address.startsWith('tcp://')
 
 /** The address as recorded: tcp:// addresses as given, folders as absolute paths. */
 export function normalizeAddress(address: string): string {
+  if (isServerAddress(address)) {
+    const match = TCP.exec(address)
+    if (!match || Number(match[2]) < 1 || Number(match[2]) > 65535) {
+      throw dfsError('BAD_ARGUMENT', `node address ${address} is not tcp://host:port (e.g. tcp://127.0.0.1:7001)`, { address })
+    }
+    return address
+  }
+  // Taken as a folder, these would be refused with "mkdir -p 127.0.0.1:7001": the wrong fix.
   if (BARE_HOST_PORT.test(address)) {
     throw dfsError('BAD_ARGUMENT', `node ${address} looks like a DataNode server without tcp://: write tcp://${address} (or ./${address} for a folder by that name)`, { address })
   }
-  if (!isServerAddress(address)) return resolve(address)
-  const match = TCP.exec(address)
-  if (!match || Number(match[2]) < 1 || Number(match[2]) > 65535) {
-    throw dfsError('BAD_ARGUMENT', `node address ${address} is not tcp://host:port (e.g. tcp://127.0.0.1:7001)`, { address })
+  if (OTHER_SCHEME.test(address)) {
+    throw dfsError('BAD_ARGUMENT', `node address ${address} is neither a folder nor tcp://host:port; write DataNode servers as tcp://host:port (e.g. tcp://127.0.0.1:7001)`, { address })
   }
-  return address
+  return resolve(address)
 }
 
 export interface NodeAccess {

@@ -102,10 +102,12 @@ describe('openCluster checks everything before the first write', () => {
     expect(below.message).toMatch(/part of its path is a file/)
   })
 
-  it('refuses host:port without tcp://, naming the address to write', async () => {
+  it('refuses host:port without tcp:// (or with another scheme), naming what to write', async () => {
     const { root, meta, dirs } = await folders(['n1', 'n2'])
     const err = await refuses(root, flags(meta, [...dirs, '127.0.0.1:47101']), { create: true }, 'BAD_ARGUMENT')
     expect(err.message).toContain('write tcp://127.0.0.1:47101')
+    const scheme = await refuses(root, flags(meta, [...dirs, 'http://127.0.0.1:47101']), { create: true }, 'BAD_ARGUMENT')
+    expect(scheme.message).toContain('write DataNode servers as tcp://host:port')
     // A folder by such a name is still usable, written as a path.
     await mkdir(join(root, 'host:1'))
     await create(meta, [...dirs, join(root, 'host:1')])
