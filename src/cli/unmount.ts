@@ -27,7 +27,7 @@ export function unmountCommand(): Command {
             // A daemon started with --foreground has no log file: its output went to its terminal.
             const log = await daemonLogPath(mountpoint)
             const see = (await pathExists(log)) ? `; its log is ${log}` : ''
-            throw dfsError('EIO', `the dfs daemon (pid ${daemon.pid}) did not stop within ${opts.timeout}${see}; wait longer (dfs unmount ${mountpoint} --timeout 5m) or end it with kill -9 ${daemon.pid} (writes it still buffers are lost)`, { pid: daemon.pid })
+            throw dfsError('EIO', `the dfs daemon (pid ${daemon.pid}) did not stop within ${opts.timeout}${see}; run dfs unmount again with a longer --timeout, or end it with kill -9 ${daemon.pid} (writes it still buffers are lost)`, { pid: daemon.pid })
           }
           await new Promise(resolve => setTimeout(resolve, 100))
         }

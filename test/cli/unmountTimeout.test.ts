@@ -63,7 +63,7 @@ describe('dfs unmount --timeout when the daemon does not stop', () => {
       const lines = r.stderr.trimEnd().split('\n')
       expect(lines, shown).toHaveLength(1)
       expect(lines[0], shown).toMatch(new RegExp(`^dfs: the dfs daemon \\(pid ${pid}\\) did not stop within 1s`))
-      expect(lines[0], shown).toMatch(new RegExp(`--timeout 5m\\) or end it with kill -9 ${pid}`))
+      expect(lines[0], shown).toMatch(new RegExp(`dfs unmount again with a longer --timeout, or end it with kill -9 ${pid}`))
       expect(lines[0], shown).toMatch(/\[EIO\]$/)
       const log = /its log is (\S+);/.exec(lines[0])?.[1]
       if (mode === 'background') {
