@@ -37,6 +37,9 @@ export const DFS_CODES = {
   NOT_MOUNTED: 'EINVAL',
   ALREADY_RUNNING: 'EINVAL', // a dfs balance or drain was asked for while one runs
   NATIVE_MISSING: 'EIO', // libfuse2 or /dev/fuse missing
+  FOLDERS_OVERLAP: 'EINVAL', // a node folder, the metadata folder and the mount point not apart
+  NODE_ID_DUPLICATE: 'EINVAL', // two nodes with one node id (a copied node folder)
+  SECRET_FILE_UNSAFE: 'EACCES', // a secret file that group or others may read or write
 } as const satisfies Record<string, PosixCode>
 export type DfsCode = keyof typeof DFS_CODES
 

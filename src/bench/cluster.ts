@@ -125,7 +125,7 @@ async function tcpFigures(input: ClusterBenchInput) {
   const meta = join(root, 'meta')
   const mnt = join(root, 'mnt')
   for (const d of [...dirs, meta, mnt]) await mkdir(d, { recursive: true })
-  await writeFile(secret, 'bench cluster secret\n')
+  await writeFile(secret, 'bench cluster secret\n', { mode: 0o600 })
   const ports = [await freePort(), await freePort(), await freePort()]
   const addresses = ports.map(p => `tcp://127.0.0.1:${p}`)
   const procs = await Promise.all(dirs.map((d, i) => startServer(input.repoRoot, d, ports[i], secret)))

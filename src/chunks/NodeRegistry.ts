@@ -83,7 +83,7 @@ export class NodeRegistry extends EventEmitter<{ change: [NodeHealthChange]; rep
     const existing = this.#entries.get(node.nodeId)
     if (existing) {
       throw dfsError(
-        'NODE_FOLDER_INVALID',
+        'NODE_ID_DUPLICATE',
         `nodes ${existing.node.address} and ${node.address} have the same node id ${node.nodeId} (was one folder copied from the other?)`,
         { node: node.address, nodeId: node.nodeId, other: existing.node.address },
       )

@@ -4,8 +4,10 @@ import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { Command } from 'commander'
 import { dfsError } from '../errors.js'
-import { isAlive, daemonFor, unregisterDaemon } from '../daemon/registry.js'
+import { isAlive, daemonFor, daemonLogPath, unregisterDaemon } from '../daemon/registry.js'
 import { isDfsMount, mountsAt } from '../fuse/mountpoint.js'
+import { pathExists } from '../util/files.js'
+import { parseDuration } from '../util/size.js'
 
 const run = promisify(execFile)
 
@@ -13,15 +15,19 @@ export function unmountCommand(): Command {
   return new Command('unmount')
     .description('unmount a dfs mount: store everything buffered, checkpoint the metadata, stop the daemon')
     .argument('<mountpoint>', 'where dfs is mounted')
-    .option('--timeout <seconds>', 'how long to wait for the daemon to finish', '60')
+    .option('--timeout <duration>', 'how long to wait for the daemon to finish, such as 60s or 5m', '60s')
     .action(async (mountpoint: string, opts: { timeout: string }) => {
+      const timeoutMs = parseDuration(opts.timeout, '--timeout', { minMs: 1000 })
       const daemon = await daemonFor(mountpoint)
       if (daemon) {
         process.kill(daemon.pid, 'SIGTERM')
-        const deadline = Date.now() + Number(opts.timeout) * 1000
+        const deadline = Date.now() + timeoutMs
         while (isAlive(daemon.pid)) {
           if (Date.now() > deadline) {
-            throw dfsError('EIO', `the dfs daemon (pid ${daemon.pid}) did not stop within ${opts.timeout} s; see ${daemon.meta}/daemon.log`, { pid: daemon.pid })
+            // A daemon started with --foreground has no log file: its output went to its terminal.
+            const log = await daemonLogPath(mountpoint)
+            const see = (await pathExists(log)) ? `; its log is ${log}` : ''
+            throw dfsError('EIO', `the dfs daemon (pid ${daemon.pid}) did not stop within ${opts.timeout}${see}; run dfs unmount again with a longer --timeout, or end it with kill -9 ${daemon.pid} (writes it still buffers are lost)`, { pid: daemon.pid })
           }
           await new Promise(resolve => setTimeout(resolve, 100))
         }

@@ -9,17 +9,29 @@ import { TcpDataNode } from '../datanode/tcp/TcpDataNode.js'
 import { dfsError } from '../errors.js'
 
 const TCP = /^tcp:\/\/([^:/]+|\[[0-9a-f:]+\]):(\d{1,5})$/i
+// host:port with the tcp:// forgotten. A folder by such a name is still reachable as ./name.
+const BARE_HOST_PORT = /^([a-z0-9][a-z0-9.-]*|\[[0-9a-f:]+\]):\d{1,5}$/i
+const OTHER_SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i
 
 export const isServerAddress = (address: string) => address.startsWith('tcp://')
 
 /** The address as recorded: tcp:// addresses as given, folders as absolute paths. */
 export function normalizeAddress(address: string): string {
-  if (!isServerAddress(address)) return resolve(address)
-  const match = TCP.exec(address)
-  if (!match || Number(match[2]) < 1 || Number(match[2]) > 65535) {
-    throw dfsError('BAD_ARGUMENT', `node address ${address} is not tcp://host:port (e.g. tcp://127.0.0.1:7001)`, { address })
+  if (isServerAddress(address)) {
+    const match = TCP.exec(address)
+    if (!match || Number(match[2]) < 1 || Number(match[2]) > 65535) {
+      throw dfsError('BAD_ARGUMENT', `node address ${address} is not tcp://host:port (e.g. tcp://127.0.0.1:7001)`, { address })
+    }
+    return address
   }
-  return address
+  // Taken as a folder, these would be refused with "mkdir -p 127.0.0.1:7001": the wrong fix.
+  if (BARE_HOST_PORT.test(address)) {
+    throw dfsError('BAD_ARGUMENT', `node ${address} looks like a DataNode server without tcp://: write tcp://${address} (or ./${address} for a folder by that name)`, { address })
+  }
+  if (OTHER_SCHEME.test(address)) {
+    throw dfsError('BAD_ARGUMENT', `node address ${address} is neither a folder nor tcp://host:port; write DataNode servers as tcp://host:port (e.g. tcp://127.0.0.1:7001)`, { address })
+  }
+  return resolve(address)
 }
 
 export interface NodeAccess {
@@ -36,19 +48,18 @@ function secretFor(address: string, access: NodeAccess): Buffer {
 
 /**
  * Check, changing nothing, that address can serve cluster clusterId (undefined: a cluster being
- * created, so the node must belong to none yet).
+ * created, so the node must belong to none yet). Returns the node's id, or undefined for an empty
+ * folder (it gets one when it is initialised).
  */
-export async function checkNode(address: string, clusterId: string | undefined, access: NodeAccess): Promise<void> {
-  if (!isServerAddress(address)) {
-    await checkNodeFolder(address, { clusterId })
-    return
-  }
+export async function checkNode(address: string, clusterId: string | undefined, access: NodeAccess): Promise<string | undefined> {
+  if (!isServerAddress(address)) return (await checkNodeFolder(address, { clusterId }))?.nodeId
   const node = await TcpDataNode.connect(address, { secret: secretFor(address, access) })
   try {
     if (node.clusterId !== '' && node.clusterId !== clusterId) {
       const expected = clusterId ?? 'the new cluster being created'
       throw dfsError('META_FOREIGN', `DataNode ${address} belongs to cluster ${node.clusterId}, not ${expected}; pass the --meta folder of that cluster, or a server with an empty folder`, { address })
     }
+    return node.nodeId
   } finally {
     await node.close()
   }

@@ -2,7 +2,8 @@
 //
 // The first mount records the cluster's settings (chunk size, replica count, nodes) in the metadata
 // folder; later mounts read them, so a flag that contradicts them is an error, never a silent change.
-// Every node folder is checked before anything is written, so a bad flag changes nothing.
+// Everything is checked before anything is written (planCluster, then openPlanned), so a command
+// refused for any reason changes nothing on disk.
 
 import { stat } from 'node:fs/promises'
 import { resolve } from 'node:path'
@@ -18,9 +19,10 @@ import type { ApplyResult } from '../meta/namespace/apply.js'
 import { namespaceMachine } from '../meta/namespace/machine.js'
 import type { NamespaceRecord } from '../meta/namespace/records.js'
 import type { NamespaceState } from '../meta/namespace/types.js'
-import { readFormat } from '../meta/metaFormat.js'
+import { inspectMetaFolder } from '../meta/metaFormat.js'
 import { MetaStore } from '../meta/MetaStore.js'
 import { readSecretFile } from '../datanode/tcp/secret.js'
+import { checkFoldersApart } from './layout.js'
 import { type NodeAccess, checkNode, isServerAddress, normalizeAddress, openNode } from './nodes.js'
 import { type ClusterSettings, DEFAULT_CHUNK_SIZE, DEFAULT_REPLICAS, parseSettings } from './settings.js'
 
@@ -28,6 +30,8 @@ export type NamespaceMetaStore = MetaStore<NamespaceState, NamespaceRecord, Appl
 
 export interface ClusterFlags {
   meta: string
+  /** Where the cluster will be mounted, if it will: it must be apart from every folder of the cluster. */
+  mountpoint?: string
   /** Node folders and tcp:// DataNode servers; required on first mount, optional later (new ones join). */
   nodes?: string[]
   /** File holding the cluster secret shared with the DataNode servers (required when any node is tcp://). */
@@ -66,21 +70,60 @@ export interface OpenOptions {
 }
 
 export async function openCluster(flags: ClusterFlags, options: OpenOptions = {}): Promise<Cluster> {
+  const plan = await planCluster(flags, options)
+  return await openPlanned(plan, flags, options)
+}
+
+/** What opening will do, found by looking only: every check that can refuse the command is here. */
+interface Plan {
+  metaDir: string
+  access: NodeAccess
+  settings: ClusterSettings
+  /** Nodes to open, recorded ones first. */
+  addresses: string[]
+  unavailable: UnavailableNode[]
+}
+
+async function planCluster(flags: ClusterFlags, options: OpenOptions): Promise<Plan> {
   const metaDir = resolve(flags.meta)
   const access = { secret: flags.secretFile === undefined ? undefined : await readSecretFile(flags.secretFile) }
-  const format = await readFormat(metaDir).catch(err => {
-    if ((err as NodeJS.ErrnoException).code === 'ENOTDIR') {
-      throw dfsError('META_FOREIGN', `metadata folder ${flags.meta} is not a directory`, { meta: flags.meta })
-    }
-    throw err
-  })
+  const format = await inspectMetaFolder(metaDir)
   if (!format && (!options.create || options.readOnly)) {
     throw dfsError('META_FOREIGN', `${flags.meta} holds no dfs cluster (no format.json); pass the --meta folder given to dfs mount`, { meta: flags.meta })
   }
-  const plan = format
-    ? await planExisting(parseSettings(format.settings, metaDir), format.clusterId, flags, access, options.skipUnavailable ?? false)
-    : await planNew(flags, access)
+  const chosen = format ? chooseExisting(parseSettings(format.settings, metaDir), flags) : chooseNew(flags)
+  await checkFoldersApart({ nodes: chosen.addresses.filter(address => !isServerAddress(address)), meta: metaDir, mountpoint: flags.mountpoint })
 
+  const ids = new Map<string, string>()
+  const unavailable: UnavailableNode[] = []
+  const addresses: string[] = []
+  for (const address of chosen.addresses) {
+    const recordedId = chosen.settings.nodes.find(n => n.address === address)?.nodeId
+    try {
+      // A recorded server may be down right now: the daemon starts without it and it joins later.
+      const id = recordedId && isServerAddress(address) ? recordedId : await checkNode(address, format?.clusterId, access)
+      if (id) ids.set(address, id)
+      addresses.push(address)
+    } catch (err) {
+      if (!options.skipUnavailable) throw err
+      if (recordedId) ids.set(address, recordedId)
+      unavailable.push({ address, ...(recordedId ? { nodeId: recordedId } : {}), error: (err as Error).message })
+    }
+  }
+  // After the nodes are checked: a folder of another cluster (the wrong --meta) is the better diagnosis.
+  if (chosen.missing.length > 0) {
+    const recorded = chosen.settings.nodes.map(n => n.address).filter(address => chosen.addresses.includes(address) || chosen.missing.includes(address))
+    throw dfsError('SETTING_CONFLICT',
+      `node ${chosen.missing[0]} is part of this cluster but was not passed to --nodes; pass every node (${recorded.join(',')}) or leave --nodes out`,
+      { missing: chosen.missing })
+  }
+  checkDistinctIds(ids, chosen.settings)
+  return { metaDir, access, settings: chosen.settings, addresses, unavailable }
+}
+
+/** Open what the plan found: the first write to the metadata folder or any node happens here. */
+async function openPlanned(plan: Plan, flags: ClusterFlags, options: OpenOptions): Promise<Cluster> {
+  const { metaDir, access } = plan
   const machine = namespaceMachine({ uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0, createdAt: plan.settings.createdAt })
   const meta: NamespaceMetaStore = await MetaStore.open(metaDir, machine, {
     create: { settings: { ...plan.settings } },
@@ -92,6 +135,7 @@ export async function openCluster(flags: ClusterFlags, options: OpenOptions = {}
   try {
     // Nodes that cannot be opened keep their place in the settings: they may come back.
     const settings: ClusterSettings = { ...plan.settings, nodes: plan.settings.nodes.filter(n => plan.unavailable.some(u => u.address === n.address)) }
+    const registry = new NodeRegistry()
     for (const address of plan.addresses) {
       const recorded = plan.settings.nodes.find(n => n.address === address)
       const node = await openNode(address, {
@@ -102,13 +146,12 @@ export async function openCluster(flags: ClusterFlags, options: OpenOptions = {}
       if (recorded && recorded.nodeId !== node.nodeId) {
         flags.log(`node ${address} was wiped: it joins as a new node, and the copies it held count as lost`)
       }
+      registry.add(node)
       settings.nodes.push({ nodeId: node.nodeId, address })
     }
     if (!options.readOnly && JSON.stringify(settings) !== JSON.stringify(plan.settings)) await meta.updateSettings({ ...settings })
 
-    const registry = new NodeRegistry()
     for (const node of nodes) {
-      registry.add(node)
       // A dropped connection is news at once, not at the next missed heartbeat.
       if (node instanceof TcpDataNode) node.on('disconnect', err => registry.markSuspect(node.nodeId, err.message))
     }
@@ -128,14 +171,15 @@ export async function openCluster(flags: ClusterFlags, options: OpenOptions = {}
   }
 }
 
-interface Plan {
+interface Chosen {
   settings: ClusterSettings
-  /** Node folders to open, recorded ones first. */
+  /** Nodes to check and open, recorded ones first. */
   addresses: string[]
-  unavailable: UnavailableNode[]
+  /** Recorded nodes left out of --nodes (an error, reported once the others are checked). */
+  missing: string[]
 }
 
-async function planNew(flags: ClusterFlags, access: NodeAccess): Promise<Plan> {
+function chooseNew(flags: ClusterFlags): Chosen {
   if (!flags.nodes?.length) {
     throw dfsError('BAD_ARGUMENT', `${flags.meta} holds no cluster yet: pass --nodes <dir,dir,...> to create one`, { meta: flags.meta })
   }
@@ -146,15 +190,14 @@ async function planNew(flags: ClusterFlags, access: NodeAccess): Promise<Plan> {
       `${addresses.length} node folder${addresses.length === 1 ? '' : 's'} cannot hold ${replicas} replicas; pass at least ${replicas} folders to --nodes or lower --replicas`,
       { nodes: addresses.length, replicas })
   }
-  for (const address of addresses) await checkNode(address, undefined, access)
   return {
     settings: { chunkSize: flags.chunkSize ?? DEFAULT_CHUNK_SIZE, replicas, createdAt: Date.now(), nodes: [] },
     addresses,
-    unavailable: [],
+    missing: [],
   }
 }
 
-async function planExisting(settings: ClusterSettings, clusterId: string, flags: ClusterFlags, access: NodeAccess, skipUnavailable: boolean): Promise<Plan> {
+function chooseExisting(settings: ClusterSettings, flags: ClusterFlags): Chosen {
   if (flags.replicas !== undefined && flags.replicas !== settings.replicas) {
     throw dfsError('SETTING_CONFLICT',
       `this cluster keeps ${settings.replicas} replicas (set when it was created); drop --replicas or pass --replicas ${settings.replicas}`,
@@ -170,27 +213,11 @@ async function planExisting(settings: ClusterSettings, clusterId: string, flags:
   const given = flags.nodes ? distinctAddresses(flags.nodes) : settings.nodes.filter(n => !n.drained).map(n => n.address)
   for (const address of drained.filter(address => !given.includes(address))) flags.log(`node ${address} was drained and is not in --nodes: it leaves the cluster`)
   const recorded = settings.nodes.map(n => n.address).filter(address => given.includes(address) || !drained.includes(address))
-  const addresses: string[] = []
-  const unavailable: UnavailableNode[] = []
-  for (const address of [...recorded, ...given.filter(address => !recorded.includes(address))]) {
-    try {
-      // A recorded server may be down right now: the daemon starts without it and it joins later.
-      if (!(isServerAddress(address) && recorded.includes(address))) await checkNode(address, clusterId, access)
-      addresses.push(address)
-    } catch (err) {
-      if (!skipUnavailable) throw err
-      const nodeId = settings.nodes.find(n => n.address === address)?.nodeId
-      unavailable.push({ address, ...(nodeId ? { nodeId } : {}), error: (err as Error).message })
-    }
+  return {
+    settings,
+    addresses: [...recorded.filter(address => given.includes(address)), ...given.filter(address => !recorded.includes(address))],
+    missing: recorded.filter(address => !given.includes(address)),
   }
-  // After the folders are checked: a folder of another cluster (the wrong --meta) is the better diagnosis.
-  const missing = recorded.filter(address => !given.includes(address))
-  if (missing.length > 0) {
-    throw dfsError('SETTING_CONFLICT',
-      `node ${missing[0]} is part of this cluster but was not passed to --nodes; pass every node (${recorded.join(',')}) or leave --nodes out`,
-      { missing })
-  }
-  return { settings, addresses, unavailable }
 }
 
 function distinctAddresses(addresses: string[]): string[] {
@@ -200,6 +227,27 @@ function distinctAddresses(addresses: string[]): string[] {
     throw dfsError('BAD_ARGUMENT', `node ${duplicate} is given twice; every node needs its own folder or server`, { node: duplicate })
   }
   return normalized
+}
+
+/**
+ * Two nodes with one id are one node folder seen twice: a copy (`cp -a node_3 node_4`), or two
+ * servers over copies of one folder. The cluster would count every chunk of it twice.
+ */
+function checkDistinctIds(ids: Map<string, string>, settings: ClusterSettings): void {
+  const byId = new Map<string, string>()
+  for (const [address, id] of ids) {
+    const first = byId.get(id)
+    if (first === undefined) {
+      byId.set(id, address)
+      continue
+    }
+    // Name the copy: the one the cluster has not recorded under this id.
+    const isOriginal = (a: string) => settings.nodes.some(n => n.address === a && n.nodeId === id)
+    const [original, copy] = isOriginal(address) && !isOriginal(first) ? [address, first] : [first, address]
+    throw dfsError('NODE_ID_DUPLICATE',
+      `node ${copy} has the same node id (${id}) as node ${original}: it is a copy of that folder; empty ${copy} to make it a new node, or leave it out of --nodes`,
+      { node: copy, other: original, nodeId: id })
+  }
 }
 
 /**

@@ -41,9 +41,12 @@ export async function checkMountpoint(mountpoint: string): Promise<void> {
   if (mounts.length > 0) {
     const stale = mounts.every(isDfsMount) && await isDisconnected(mountpoint)
     if (stale) return
+    const top = mounts[mounts.length - 1]
+    // Only a dfs mount is dfs unmount's to undo; for anything else the user's own umount is the fix.
+    const unmount = isDfsMount(top) ? `dfs unmount ${mountpoint}` : `umount ${mountpoint}, if nothing needs it`
     throw dfsError('MOUNTPOINT_INVALID',
-      `${mountpoint} is already mounted (${mounts[mounts.length - 1].fstype}); unmount it first (dfs unmount ${mountpoint}) or pick another folder`,
-      { mountpoint })
+      `${mountpoint} is already mounted (${top.fstype}); pick another folder, or unmount it first (${unmount})`,
+      { mountpoint, fstype: top.fstype })
   }
   let info
   try {

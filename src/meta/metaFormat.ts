@@ -3,10 +3,11 @@
 // created with. It is written once at creation and rewritten atomically when settings change.
 
 import { randomUUID } from 'node:crypto'
-import { mkdir, readdir } from 'node:fs/promises'
+import { mkdir, readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { dfsError } from '../errors.js'
 import { pathExists, readTextIfExists, replaceFile } from '../util/files.js'
+import { errnoOf } from '../util/osError.js'
 
 export const META_FORMAT = 1
 const FORMAT_FILE = 'format.json'
@@ -21,17 +22,26 @@ export interface MetaFormat {
 }
 
 /**
- * Make sure dir is a metadata folder we can use: it has a format.json we understand, or, when
- * createSettings is given, it is new or empty and becomes one.
+ * Look at dir, writing nothing: its format, or undefined when it is missing or empty, so a new
+ * cluster can be made there. Anything else (a file, a folder of other files) is refused, so that a
+ * caller can check everything before the first write.
  */
-export async function prepareMetaFolder(dir: string, createSettings: Settings | undefined): Promise<void> {
-  if (await readFormat(dir)) return
-  if (!createSettings) {
-    throw (await pathExists(dir))
-      ? dfsError('META_FOREIGN', `${dir} is not a dfs metadata folder (it has no ${FORMAT_FILE})`, { dir })
-      : dfsError('ENOENT', `metadata folder ${dir} does not exist`, { dir })
+export async function inspectMetaFolder(dir: string): Promise<MetaFormat | undefined> {
+  let info
+  try {
+    info = await stat(dir)
+  } catch (err) {
+    if (errnoOf(err) === 'ENOENT') return undefined
+    if (errnoOf(err) === 'ENOTDIR') {
+      throw dfsError('META_FOREIGN', `metadata folder ${dir} cannot be a folder: part of its path is a file; pass a folder path (a missing or empty folder makes a new cluster)`, { dir }, err)
+    }
+    throw err
   }
-  await mkdir(dir, { recursive: true })
+  if (!info.isDirectory()) {
+    throw dfsError('META_FOREIGN', `metadata folder ${dir} is a file, not a folder; pass a folder (a missing or empty folder makes a new cluster)`, { dir })
+  }
+  const format = await readFormat(dir)
+  if (format) return format
   // A temp file from a creation that crashed before its rename is ours; anything else is not.
   const others = (await readdir(dir)).filter((name) => name !== `${FORMAT_FILE}.tmp`)
   if (others.length > 0) {
@@ -41,6 +51,21 @@ export async function prepareMetaFolder(dir: string, createSettings: Settings | 
       { dir, files: others.length },
     )
   }
+  return undefined
+}
+
+/**
+ * Make sure dir is a metadata folder we can use: it has a format.json we understand, or, when
+ * createSettings is given, it is new or empty and becomes one.
+ */
+export async function prepareMetaFolder(dir: string, createSettings: Settings | undefined): Promise<void> {
+  if (await inspectMetaFolder(dir)) return
+  if (!createSettings) {
+    throw (await pathExists(dir))
+      ? dfsError('META_FOREIGN', `${dir} is not a dfs metadata folder (it has no ${FORMAT_FILE})`, { dir })
+      : dfsError('ENOENT', `metadata folder ${dir} does not exist`, { dir })
+  }
+  await mkdir(dir, { recursive: true })
   await writeFormat(dir, { format: META_FORMAT, clusterId: randomUUID(), createdAt: new Date().toISOString(), settings: createSettings })
 }
 

@@ -26,12 +26,26 @@ export function formatSize(bytes: number): string {
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000 }
 
-/** Durations as people type them: 500ms, 2s, 1.5s, 1m. A bare number is milliseconds. */
-export function parseDuration(text: string, what = 'duration'): number {
-  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$/i.exec(text)
-  const ms = match ? Number(match[1]) * DURATION_UNITS[(match[2] ?? 'ms').toLowerCase()] : NaN
+/**
+ * Durations as people type them: 500ms, 2s, 1.5s, 1m. A bare number is refused: `--heartbeat 5`
+ * meant 5 ms to dfs and 5 s to the person who typed it. minMs is the shortest that makes sense.
+ */
+export function parseDuration(text: string, what = 'duration', opts: { minMs?: number } = {}): number {
+  const bare = /^\s*(\d+(?:\.\d+)?)\s*$/.exec(text)
+  if (bare) {
+    throw dfsError('BAD_ARGUMENT', `${what} "${text}" needs a unit; write ${bare[1]}s or ${bare[1]}ms`, { what, text })
+  }
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)\s*$/i.exec(text)
+  const ms = match ? Math.round(Number(match[1]) * DURATION_UNITS[match[2].toLowerCase()]) : NaN
   if (!Number.isFinite(ms) || ms <= 0) {
     throw dfsError('BAD_ARGUMENT', `${what} "${text}" is not a duration; write it like 500ms, 2s or 1m`, { what, text })
   }
-  return Math.round(ms)
+  if (opts.minMs !== undefined && ms < opts.minMs) {
+    throw dfsError('BAD_ARGUMENT', `${what} ${text} is too short; pass at least ${formatDuration(opts.minMs)}`, { what, text, minMs: opts.minMs })
+  }
+  return ms
+}
+
+export function formatDuration(ms: number): string {
+  return ms % 60_000 === 0 ? `${ms / 60_000}m` : ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`
 }

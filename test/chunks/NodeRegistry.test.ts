@@ -30,7 +30,7 @@ describe('NodeRegistry', () => {
 
   it('refuses two nodes with one id (a copied node folder)', () => {
     const { registry } = setup()
-    expect(() => registry.add(stubNode('a', '/srv/copy-of-a'))).toThrow(expect.objectContaining({ code: 'NODE_FOLDER_INVALID' }))
+    expect(() => registry.add(stubNode('a', '/srv/copy-of-a'))).toThrow(expect.objectContaining({ code: 'NODE_ID_DUPLICATE' }))
   })
 
   describe('without a heartbeat monitor', () => {

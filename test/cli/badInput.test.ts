@@ -1,19 +1,20 @@
 // Bad input to the dfs command: every case prints exactly one line on stderr, starting `dfs`, that
 // names the problem and the fix, exits non-zero (1, or 2 for a flag the parser does not know), and
-// changes nothing: the meta and node folders involved are byte-for-byte the same afterwards (names,
-// types, modes, sizes and contents; directory times are not compared, as a write probe that is
-// removed again touches them), and nothing is left mounted.
+// changes nothing: the meta folder, every node folder and the mount point of every cluster below
+// (and the folders the case names) are byte-for-byte the same afterwards (names, types, modes,
+// sizes and contents; directory times are not compared, as a write probe that is removed again
+// touches them), and nothing is left mounted.
 //
 // `dfs mount` cases run both ways users start it: in the background (the default, where the daemon
 // is a detached child whose error the parent passes on) and with --foreground.
 
-import { createHash } from 'node:crypto'
-import { mkdir, readFile, readdir, lstat, writeFile } from 'node:fs/promises'
-import { join, relative } from 'node:path'
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Cluster, DFS_BIN, REPO_ROOT, isMounted, makeCluster, stopAllAfterAll, stopAllDfs } from '../helpers/mount.js'
 import { run } from '../helpers/run.js'
 import { makeTempDir } from '../helpers/tmp.js'
+import { treeListing } from '../helpers/tree.js'
 
 stopAllAfterAll()
 
@@ -22,32 +23,6 @@ const env = { DFS_RUNTIME_DIR: join(root, 'runtime') }
 
 function dfs(args: string[]) {
   return run(process.execPath, [DFS_BIN, ...args], { cwd: REPO_ROOT, env, timeout: 60_000 })
-}
-
-/** Every entry below the given folders: path, type, mode, size and a hash of the contents. */
-async function listing(folders: string[]): Promise<string[]> {
-  const out: string[] = []
-  const walk = async (top: string, dir: string): Promise<void> => {
-    let info
-    try {
-      info = await lstat(dir)
-    } catch {
-      out.push(`${dir} (missing)`)
-      return
-    }
-    const rel = `${top}:${relative(top, dir) || '.'}`
-    if (info.isDirectory()) {
-      out.push(`${rel} dir ${info.mode.toString(8)}`)
-      for (const name of (await readdir(dir)).sort()) await walk(top, join(dir, name))
-    } else if (info.isFile()) {
-      const hash = createHash('sha256').update(await readFile(dir)).digest('hex').slice(0, 16)
-      out.push(`${rel} file ${info.mode.toString(8)} ${info.size} ${hash}`)
-    } else {
-      out.push(`${rel} other ${info.mode.toString(8)}`)
-    }
-  }
-  for (const folder of folders) await walk(folder, folder)
-  return out
 }
 
 // ---- the folders the cases use -------------------------------------------------------------------
@@ -62,6 +37,12 @@ let fresh: Cluster
 let live: Cluster
 let liveLog: string
 let livePid: number | undefined
+/** A cluster with an empty folder inside its meta folder, and a copy of one of its node folders. */
+let nested: Cluster
+const copiedNode = join(root, 'copied-node')
+/** A tmpfs mounted for the whole file: a mount point that is already taken, not by dfs. */
+const tmpfsMnt = join(root, 'tmpfs-mnt')
+const openSecret = join(root, 'secret-644')
 const roBind = join(root, 'read-only-node')
 const aFile = join(root, 'a-file')
 const notEmpty = join(root, 'not-empty')
@@ -72,6 +53,7 @@ beforeAll(async () => {
   other = makeCluster(3, 'dfs-cli-other-')
   fresh = makeCluster(3, 'dfs-cli-fresh-')
   live = makeCluster(3, 'dfs-cli-live-')
+  nested = makeCluster(3, 'dfs-cli-nested-')
 
   const a = await made.start({ replicas: 2, chunkSize: '64k', extraArgs: ['--cache', '1M'] })
   await writeFile(join(root, 'payload'), 'some bytes\n')
@@ -79,6 +61,10 @@ beforeAll(async () => {
   await a.stop()
   const b = await other.start()
   await b.stop()
+  const c = await nested.start()
+  await c.stop()
+  await mkdir(join(nested.meta, 'node_4'))
+  expect((await run('cp', ['-a', made.nodes[2], copiedNode])).code).toBe(0)
 
   // The user's way: `dfs mount` without --foreground returns once the background daemon has mounted.
   const started = await dfs(['mount', live.mnt, '--nodes', live.nodes.join(','), '--meta', live.meta, '--cache', '1M'])
@@ -93,6 +79,10 @@ beforeAll(async () => {
   expect(livePid).toBeDefined()
 
   await writeFile(aFile, 'not a folder\n')
+  await writeFile(openSecret, 'a cluster secret\n', { mode: 0o644 })
+  await mkdir(tmpfsMnt)
+  const tmpfs = await run('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', tmpfsMnt])
+  expect(tmpfs.code, tmpfs.stderr).toBe(0)
   await mkdir(notEmpty)
   await writeFile(join(notEmpty, 'keep-me'), 'precious\n')
   // Root ignores permission bits, so a read-only bind mount is what makes a folder unwritable here.
@@ -115,6 +105,7 @@ afterAll(async () => {
   }
   await stopAllDfs()
   if (isMounted(roBind)) await run('umount', [roBind])
+  if (isMounted(tmpfsMnt)) await run('umount', [tmpfsMnt])
   // Anything a broken case mounted: stopAllAfterAll's cleanup unmounts below the temp folders.
 }, 60_000)
 
@@ -139,6 +130,8 @@ interface Case {
 
 const nodes = (c: Cluster) => c.nodes.join(',')
 const freshFolders = () => [...fresh.nodes, fresh.meta, fresh.mnt]
+/** Every cluster's meta folder, node folders and mount point (but the live one's: it is in use). */
+const everyCluster = () => [made, other, fresh, nested].flatMap(c => [...c.nodes, c.meta, c.mnt]).concat(copiedNode, tmpfsMnt)
 
 const cases: Case[] = [
   {
@@ -267,14 +260,105 @@ const cases: Case[] = [
     problem: /nothing from dfs is mounted at \S*no-such-mnt/, fix: /findmnt -t fuse\.dfs/, tag: 'NOT_MOUNTED',
     watch: () => [join(root, 'no-such-mnt')],
   },
+  {
+    name: 'a copied node folder (same node id) added to --nodes',
+    args: () => ['mount', made.mnt, '--nodes', `${nodes(made)},${copiedNode}`, '--meta', made.meta],
+    problem: /node \S*copied-node has the same node id \(\w+\) as node \S*node_3: it is a copy of that folder/,
+    fix: /empty \S*copied-node to make it a new node, or leave it out of --nodes/, tag: 'NODE_ID_DUPLICATE',
+    watch: () => [...made.nodes, made.meta, made.mnt, copiedNode], notMounted: () => [made.mnt], mount: true,
+  },
+  {
+    name: 'dfs fsck --repair with a copied node folder',
+    args: () => ['fsck', '--meta', made.meta, '--nodes', `${nodes(made)},${copiedNode}`, '--repair'],
+    problem: /node \S*copied-node has the same node id/, fix: /leave it out of --nodes/, tag: 'NODE_ID_DUPLICATE',
+    watch: () => [...made.nodes, made.meta, copiedNode],
+  },
+  {
+    name: 'the mount point listed as a node folder',
+    args: () => ['mount', fresh.mnt, '--nodes', `${fresh.nodes[0]},${fresh.nodes[1]},${fresh.mnt}`, '--meta', fresh.meta],
+    problem: /node folder \S*mnt is the mount point \S*mnt/, fix: /give every node folder, the metadata folder and the mount point a folder of its own/, tag: 'FOLDERS_OVERLAP',
+    watch: freshFolders, mount: true,
+  },
+  {
+    name: 'the meta folder listed as a node folder',
+    args: () => ['mount', fresh.mnt, '--nodes', `${fresh.nodes[0]},${fresh.nodes[1]},${fresh.meta}`, '--meta', fresh.meta],
+    problem: /node folder \S*meta is the metadata folder \S*meta/, fix: /a folder of its own, none inside another/, tag: 'FOLDERS_OVERLAP',
+    watch: freshFolders, mount: true,
+  },
+  {
+    name: 'a new node folder inside the meta folder of an existing cluster',
+    args: () => ['mount', nested.mnt, '--nodes', `${nodes(nested)},${join(nested.meta, 'node_4')}`, '--meta', nested.meta],
+    problem: /node folder \S*meta\/node_4 is inside the metadata folder \S*meta/, fix: /a folder of its own, none inside another/, tag: 'FOLDERS_OVERLAP',
+    watch: () => [...nested.nodes, nested.meta, nested.mnt], notMounted: () => [nested.mnt], mount: true,
+  },
+  {
+    name: 'dfs fsck with the meta folder listed as a node',
+    args: () => ['fsck', '--meta', made.meta, '--nodes', `${nodes(made)},${made.meta}`],
+    problem: /node folder \S*meta is the metadata folder \S*meta/, fix: /a folder of its own/, tag: 'FOLDERS_OVERLAP',
+    watch: () => [...made.nodes, made.meta],
+  },
+  {
+    name: 'a duration without a unit (--heartbeat 5)',
+    args: () => ['mount', fresh.mnt, '--nodes', nodes(fresh), '--meta', fresh.meta, '--heartbeat', '5'],
+    problem: /--heartbeat "5" needs a unit/, fix: /write 5s or 5ms/, tag: 'BAD_ARGUMENT',
+    watch: freshFolders, mount: true,
+  },
+  {
+    name: 'a duration below its lower bound (--heartbeat 10ms)',
+    args: () => ['mount', fresh.mnt, '--nodes', nodes(fresh), '--meta', fresh.meta, '--heartbeat', '10ms'],
+    problem: /--heartbeat 10ms is too short/, fix: /pass at least 100ms/, tag: 'BAD_ARGUMENT',
+    watch: freshFolders, mount: true,
+  },
+  {
+    name: 'a DataNode server given without tcp://',
+    args: () => ['mount', fresh.mnt, '--nodes', `${fresh.nodes[0]},${fresh.nodes[1]},127.0.0.1:47101`, '--meta', fresh.meta],
+    problem: /node 127\.0\.0\.1:47101 looks like a DataNode server without tcp:\/\//, fix: /write tcp:\/\/127\.0\.0\.1:47101/, tag: 'BAD_ARGUMENT',
+    watch: freshFolders, mount: true,
+  },
+  {
+    name: 'a mount point where a tmpfs is mounted',
+    args: () => ['mount', tmpfsMnt, '--nodes', nodes(fresh), '--meta', fresh.meta],
+    problem: /\S*tmpfs-mnt is already mounted \(tmpfs\)/, fix: /pick another folder, or unmount it first \(umount \S*tmpfs-mnt/, tag: 'MOUNTPOINT_INVALID',
+    watch: freshFolders, mount: true,
+  },
+  {
+    name: '--meta naming a file',
+    args: () => ['mount', fresh.mnt, '--nodes', nodes(fresh), '--meta', aFile],
+    problem: /metadata folder \S*a-file is a file, not a folder/, fix: /pass a folder/, tag: 'META_FOREIGN',
+    watch: () => [...freshFolders(), aFile], mount: true,
+  },
+  {
+    name: 'a secret file others can read (mode 644)',
+    args: () => ['mount', fresh.mnt, '--nodes', nodes(fresh), '--meta', fresh.meta, '--secret-file', openSecret],
+    problem: /--secret-file \S*secret-644 is open to other users \(mode 644\)/, fix: /chmod 600 \S*secret-644/, tag: 'SECRET_FILE_UNSAFE',
+    watch: () => [...freshFolders(), openSecret], mount: true,
+  },
+  {
+    name: 'dfs datanode with a secret file others can read (mode 644)',
+    args: () => ['datanode', '--dir', fresh.nodes[0], '--listen', '127.0.0.1:0', '--secret-file', openSecret],
+    problem: /--secret-file \S*secret-644 is open to other users/, fix: /chmod 600/, tag: 'SECRET_FILE_UNSAFE',
+    watch: () => [...freshFolders(), openSecret],
+  },
+  {
+    name: 'dfs unmount --timeout without a unit (leaves the running mount alone)',
+    args: () => ['unmount', live.mnt, '--timeout', '5'],
+    problem: /--timeout "5" needs a unit/, fix: /write 5s or 5ms/, tag: 'BAD_ARGUMENT',
+    watch: () => [],
+  },
+  {
+    name: 'dfs unmount --timeout too short',
+    args: () => ['unmount', live.mnt, '--timeout', '10ms'],
+    problem: /--timeout 10ms is too short/, fix: /pass at least 1s/, tag: 'BAD_ARGUMENT',
+    watch: () => [],
+  },
 ]
 
 const runs = cases.flatMap(c => (c.mount ? [{ ...c, mode: 'background' }, { ...c, mode: 'foreground' }] : [{ ...c, mode: '' }]))
 
 describe('bad input: one line naming the problem and the fix, a non-zero exit, nothing changed', () => {
   it.each(runs)('$name $mode', async c => {
-    const watched = c.watch()
-    const before = await listing(watched)
+    const watched = [...new Set([...everyCluster(), ...c.watch()])]
+    const before = await treeListing(watched)
     const liveLogBefore = await readFile(liveLog, 'utf8')
     const args = c.args().concat(c.mode === 'foreground' ? ['--foreground'] : [])
 
@@ -292,7 +376,7 @@ describe('bad input: one line naming the problem and the fix, a non-zero exit, n
     if (c.tag) expect(line.match(/\[[A-Z0-9_]+\]/g), shown).toEqual([`[${c.tag}]`])
     else expect(line, shown).not.toMatch(/\[[A-Z0-9_]+\]/)
 
-    expect(await listing(watched), `${shown}\nchanged the folders it was given`).toEqual(before)
+    expect(await treeListing(watched), `${shown}\nchanged the folders it was given`).toEqual(before)
     for (const mnt of [fresh.mnt, ...(c.notMounted?.() ?? [])]) expect(isMounted(mnt), `${mnt} mounted`).toBe(false)
     // The running background daemon was left alone, its log included.
     expect(isMounted(live.mnt)).toBe(true)

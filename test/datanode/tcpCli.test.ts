@@ -80,7 +80,7 @@ async function folders(): Promise<{ dir: string; secret: string; parent: string 
   const dir = join(parent, 'node_1')
   await mkdir(dir)
   const secret = join(parent, 'secret')
-  await writeFile(secret, 'cli test secret\n')
+  await writeFile(secret, 'cli test secret\n', { mode: 0o600 })
   return { dir, secret, parent }
 }
 
@@ -132,7 +132,7 @@ describe('dfs datanode', () => {
   it('refuses a missing, empty or unreadable secret file', async () => {
     const { dir, parent } = await folders()
     const empty = join(parent, 'empty')
-    await writeFile(empty, '')
+    await writeFile(empty, '', { mode: 0o600 })
     await refuses(['--dir', dir, '--listen', '127.0.0.1:0', '--secret-file', join(parent, 'nope')], /secret-file .*nope does not exist; create one/, 'BAD_ARGUMENT', [dir])
     await refuses(['--dir', dir, '--listen', '127.0.0.1:0', '--secret-file', empty], /is empty; create one/, 'BAD_ARGUMENT', [dir])
     await refuses(['--dir', dir, '--listen', '127.0.0.1:0', '--secret-file', parent], /is a folder/, 'BAD_ARGUMENT', [dir])

@@ -2,7 +2,7 @@
 // codecs and rules both ends share (ids, proofs, statuses, addresses, the secret file).
 
 import { randomBytes } from 'node:crypto'
-import { writeFile } from 'node:fs/promises'
+import { chmod, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { MAX_CHUNK_SIZE } from '../../src/cluster/settings.js'
@@ -177,7 +177,7 @@ describe('the secret file', () => {
 
   it('is read as bytes without its trailing newline', async () => {
     const file = join(await temp.make(), 'secret')
-    await writeFile(file, 'abc\n')
+    await writeFile(file, 'abc\n', { mode: 0o600 })
     expect((await readSecretFile(file)).toString()).toBe('abc')
     await writeFile(file, Buffer.from([0, 1, 2, 10, 13, 10]))
     expect(await readSecretFile(file)).toEqual(Buffer.from([0, 1, 2]))
@@ -186,12 +186,26 @@ describe('the secret file', () => {
   it('refuses a missing, empty or unreadable file with BAD_ARGUMENT and how to make one', async () => {
     const dir = await temp.make()
     const empty = join(dir, 'empty')
-    await writeFile(empty, '\n')
+    await writeFile(empty, '\n', { mode: 0o600 })
     for (const file of [join(dir, 'missing'), empty, dir]) {
       const err = await readSecretFile(file).catch((e: unknown) => e)
       expect(err, file).toMatchObject({ code: 'BAD_ARGUMENT' })
       expect((err as Error).message).toMatch(/head -c 32 \/dev\/urandom/)
     }
     expect(await codeOf(readSecretFile(join(dir, 'missing')))).toBe('BAD_ARGUMENT')
+  })
+
+  it('refuses a file group or others may read or write, as ssh does, naming the chmod that fixes it', async () => {
+    const file = join(await temp.make(), 'secret')
+    await writeFile(file, 'abc\n', { mode: 0o600 })
+    for (const mode of [0o644, 0o640, 0o604, 0o620, 0o602]) {
+      await chmod(file, mode)
+      const err = await readSecretFile(file).catch((e: unknown) => e)
+      expect(err, mode.toString(8)).toMatchObject({ code: 'SECRET_FILE_UNSAFE' })
+      expect((err as Error).message).toContain(`mode ${mode.toString(8)}`)
+      expect((err as Error).message).toContain(`chmod 600 ${file}`)
+    }
+    await chmod(file, 0o400)
+    expect((await readSecretFile(file)).toString()).toBe('abc')
   })
 })

@@ -47,7 +47,7 @@ const healthy = async () => {
 
 beforeAll(async () => {
   mkdirSync(mnt)
-  writeFileSync(secret, 'a shared cluster secret\n')
+  writeFileSync(secret, 'a shared cluster secret\n', { mode: 0o600 })
   await Promise.all([0, 1, 2].map(startServer))
   await startDfs({
     mountpoint: mnt, nodes: [0, 1, 2].map(address), meta,

@@ -1,0 +1,48 @@
+// Durations as flags take them: a unit is required (a bare number meant milliseconds to dfs and
+// seconds to the person typing it), and each flag may set the shortest that makes sense.
+
+import { describe, expect, it } from 'vitest'
+import { formatDuration, parseDuration } from '../../src/util/size.js'
+
+const errorOf = (f: () => unknown) => {
+  try {
+    f()
+  } catch (err) {
+    return err as Error & { code: string }
+  }
+  throw new Error('did not throw')
+}
+
+describe('parseDuration', () => {
+  it('reads ms, s and m, with fractions', () => {
+    expect(parseDuration('500ms')).toBe(500)
+    expect(parseDuration('2s')).toBe(2000)
+    expect(parseDuration('1.5s')).toBe(1500)
+    expect(parseDuration('1m')).toBe(60_000)
+    expect(parseDuration(' 10 S ')).toBe(10_000)
+  })
+
+  it('refuses a bare number, naming both readings as the fix', () => {
+    const err = errorOf(() => parseDuration('5', '--heartbeat'))
+    expect(err.code).toBe('BAD_ARGUMENT')
+    expect(err.message).toBe('--heartbeat "5" needs a unit; write 5s or 5ms')
+  })
+
+  it('refuses what is not a duration', () => {
+    for (const text of ['', 'fast', '5h', '-1s', '0s', '1e3ms']) {
+      expect(errorOf(() => parseDuration(text, '--dead-after')).message, text).toMatch(/is not a duration; write it like 500ms, 2s or 1m/)
+    }
+  })
+
+  it('refuses a duration below the flag\'s lower bound, naming the bound', () => {
+    const err = errorOf(() => parseDuration('10ms', '--heartbeat', { minMs: 100 }))
+    expect(err.code).toBe('BAD_ARGUMENT')
+    expect(err.message).toBe('--heartbeat 10ms is too short; pass at least 100ms')
+    expect(errorOf(() => parseDuration('0.5s', '--timeout', { minMs: 1000 })).message).toContain('pass at least 1s')
+    expect(parseDuration('100ms', '--heartbeat', { minMs: 100 })).toBe(100)
+  })
+
+  it('formats bounds the way they are typed', () => {
+    expect([100, 1000, 1500, 60_000, 90_000].map(formatDuration)).toEqual(['100ms', '1s', '1500ms', '1m', '90s'])
+  })
+})
