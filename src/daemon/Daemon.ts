@@ -107,9 +107,11 @@ export class Daemon {
 
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      // Store what is buffered while the mount still answers, then detach it, then store anything
-      // written in between, and write a final checkpoint so the next mount replays nothing.
+      // Refuse further writes (after a lazy detach, processes holding files open could otherwise
+      // write until we exit, and be told their bytes were written) and wait for those accepted; store
+      // everything buffered; detach the mount; write a final checkpoint so the next mount replays nothing.
       const { fs, mounted, services, control, cluster } = this.parts
+      await fs.stopWrites()
       await fs.flushAll()
       await mounted.unmount().catch(err => this.log(`unmount: ${(err as Error).message}`))
       await fs.flushAll()

@@ -172,6 +172,7 @@ export class OpenFile {
     let ref: ChunkRef | null = null
     try {
       const len = Math.max(0, Math.min(entry.chunk.len, this.size - start))
+      const storedEnd = start + len
       ref = len > 0 ? await this.ctx.chunks.write(entry.chunk.buf.subarray(0, len)) : null
       // A newer seal of the same chunk, or a truncate, took its place while it was being stored.
       if (this.sealing.get(index) !== entry) {
@@ -180,7 +181,7 @@ export class OpenFile {
         return
       }
       const old = this.ctx.meta.commit({
-        op: 'chunk', ino: this.ino, index, ref, size: this.size, mtime: this.mtime, ctime: this.newestCtime(),
+        op: 'chunk', ino: this.ino, index, ref, size: this.committableSize(index, storedEnd), mtime: this.mtime, ctime: this.newestCtime(),
       }) as ChunkRef | null
       if (old) this.dropped([old])
       if (ref) this.unsynced.set(ref.id, ref)
@@ -200,6 +201,22 @@ export class OpenFile {
       this.ctx.log(`storing chunk ${index} of inode ${this.ino} failed: ${(err as Error).message}`)
       this.ctx.budget.wake()
     }
+  }
+
+  /**
+   * The size a record may commit: the file's size, but not past the first byte that is still only
+   * in memory (a chunk's buffer, or writes to the chunk being stored since it was sealed), so a crash
+   * or a stop never leaves a size covering bytes that were never stored. Never below the end of the
+   * chunk being stored (a stored chunk holds no bytes past the size) nor the size already committed
+   * (a truncate commits its size at once: a hole it makes is real). Once nothing is buffered the
+   * whole size is committed.
+   */
+  private committableSize(index?: number, storedEnd = 0): number {
+    const cs = this.ctx.chunkSize
+    let unstored = this.size
+    for (const i of this.dirty.keys()) unstored = Math.min(unstored, i * cs)
+    for (const i of this.sealing.keys()) if (i !== index) unstored = Math.min(unstored, i * cs)
+    return Math.min(this.size, Math.max(this.inode().size, storedEnd, unstored))
   }
 
   /** Seal every dirty buffer (memory pressure). */
@@ -258,9 +275,10 @@ export class OpenFile {
   private commitAttributes(): void {
     const inode = this.inode()
     const ctime = this.newestCtime()
-    if (inode.size === this.size && inode.mtime === this.mtime && inode.ctime === ctime) return
+    const size = this.committableSize()
+    if (inode.size === size && inode.mtime === this.mtime && inode.ctime === ctime) return
     this.ctx.meta.commit({
-      op: 'truncate', ino: this.ino, size: this.size, keep: inode.chunks?.length ?? 0, mtime: this.mtime, ctime,
+      op: 'truncate', ino: this.ino, size, keep: inode.chunks?.length ?? 0, mtime: this.mtime, ctime,
     })
   }
 
