@@ -36,6 +36,9 @@ export const DFS_CODES = {
   NOT_MOUNTED: 'EINVAL',
   ALREADY_RUNNING: 'EINVAL', // a dfs balance or drain was asked for while one runs
   NATIVE_MISSING: 'EIO', // libfuse2 or /dev/fuse missing
+  // mount lifecycle
+  MOUNT_BUSY: 'EINVAL', // dfs unmount while processes have files open (or their cwd) in the mount
+  DAEMON_NOT_ANSWERING: 'EIO', // the daemon serving a mount is stopped or hung
 } as const satisfies Record<string, PosixCode>
 export type DfsCode = keyof typeof DFS_CODES
 
