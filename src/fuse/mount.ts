@@ -7,7 +7,7 @@ import { dirname } from 'node:path'
 import Fuse from 'fuse-native'
 import type { Caller, FileSystem } from '../fs/FileSystem.js'
 import { dfsError } from '../errors.js'
-import { isDfsMount, mountsAt, readMounts } from './mountpoint.js'
+import { canonicalMountpoint, isDfsMount, mountsAt, readMounts } from './mountpoint.js'
 import { fuseOperations } from './operations.js'
 
 /** The addon fuse-native loaded (the same instance: node caches it by path), for releasing a mount. */
@@ -120,8 +120,9 @@ export async function mountFileSystem(mountpoint: string, fs: FileSystem, opts: 
     fuse.mount(err => (err ? reject(dfsError('MOUNTPOINT_INVALID', `cannot mount ${mountpoint}: ${err.message}`, { mountpoint }, err)) : resolve()))
   })
   // Our mount by its id: a later mount at the same place (after an unmount from outside) is not ours.
-  const id = (await mountsAt(mountpoint)).filter(isDfsMount).pop()?.id
-  const present = async () => (await readMounts()).some(e => e.id === id && e.mountpoint === mountpoint)
+  // Not found in the table (unexpected): assume it is there rather than stop a working mount.
+  const id = (await mountsAt(await canonicalMountpoint(mountpoint))).filter(isDfsMount).pop()?.id
+  const present = async () => id === undefined || (await readMounts()).some(e => e.id === id)
 
   let released = false
   let unmounting = false
