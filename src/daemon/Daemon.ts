@@ -111,7 +111,7 @@ export class Daemon {
 
   /**
    * `dfs unmount`: unmount only if nothing uses the mount (MOUNT_BUSY otherwise, and the daemon goes
-   * on serving), or with `force` detach it lazily at once; then stop. Resolves once the mount is gone.
+   * on serving), or with `force` detach it lazily at once; then stop. Resolves once stopping began.
    */
   async unmount(force: boolean): Promise<void> {
     if (!force && !this.stopping) await this.parts.mounted.unmount({ lazy: false })
