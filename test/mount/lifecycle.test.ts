@@ -161,10 +161,15 @@ describe('mounting over a daemon that does not answer', () => {
       const u = await dfs(['unmount', c.mnt])
       expect(u.code).toBe(1)
       expect(u.stderr).toContain(`the daemon pid ${daemon.pid} serving ${c.mnt} does not answer`)
+      expect(isMounted(c.mnt)).toBe(true)
+      // --force detaches it now; the daemon stops cleanly once it runs again.
+      const f = await dfs(['unmount', '--force', c.mnt])
+      expect(f.stderr).toContain(`detached ${c.mnt}, but its daemon (pid ${daemon.pid}) is stopped`)
+      expect(isMounted(c.mnt)).toBe(false)
     } finally {
       process.kill(daemon.pid, 'SIGCONT')
     }
-    await daemon.stop()
+    expect(await exitOf(daemon)).toEqual({ code: 0, signal: null })
   })
 })
 
