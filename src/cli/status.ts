@@ -2,7 +2,7 @@
 
 import { Command } from 'commander'
 import { callControl } from '../daemon/control.js'
-import { type DaemonRecord, daemonFor, runningDaemons } from '../daemon/registry.js'
+import { type DaemonRecord, daemonFor, daemonNotAnswering, isStopped, runningDaemons } from '../daemon/registry.js'
 import type { RebalanceStatus } from '../cluster/rebalance/Rebalancer.js'
 import type { ClusterStatus } from '../daemon/status.js'
 import { dfsError } from '../errors.js'
@@ -29,6 +29,13 @@ export function statusCommand(): Command {
  * demo mounted at ./demo/mnt).
  */
 export async function findDaemon(path: string | undefined): Promise<DaemonRecord> {
+  const daemon = await whichDaemon(path)
+  // A stopped daemon would leave the command waiting for the control socket's timeout.
+  if (await isStopped(daemon.pid)) throw await daemonNotAnswering(daemon.mountpoint, daemon.pid)
+  return daemon
+}
+
+async function whichDaemon(path: string | undefined): Promise<DaemonRecord> {
   if (path) {
     const mount = await dfsMountContaining(path)
     const daemon = await daemonFor(mount?.mountpoint ?? await canonicalMountpoint(path))

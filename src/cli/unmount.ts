@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { Command } from 'commander'
 import { callControl } from '../daemon/control.js'
-import { type DaemonRecord, isAlive, isStopped, daemonFor, unregisterDaemon } from '../daemon/registry.js'
+import { type DaemonRecord, daemonFor, daemonNotAnswering, isAlive, isStopped, unregisterDaemon } from '../daemon/registry.js'
 import { dfsError, isDfsError } from '../errors.js'
 import { canonicalMountpoint, isDfsMount, mountsAt } from '../fuse/mountpoint.js'
 import { describeUsers, processesUsing } from '../fuse/mountUsers.js'
@@ -53,7 +53,7 @@ export function unmountCommand(): Command {
  */
 async function askToStop(daemon: DaemonRecord, mountpoint: string, force: boolean): Promise<void> {
   if (await isStopped(daemon.pid)) {
-    if (!force) throw notAnswering(daemon, mountpoint, 'it is stopped')
+    if (!force) throw await daemonNotAnswering(mountpoint, daemon.pid)
     // It cannot answer; detach the mount for it. It stores what it buffered and exits once continued.
     await clearStaleMount(mountpoint, false)
     process.kill(daemon.pid, 'SIGTERM')
@@ -71,7 +71,7 @@ async function askToStop(daemon: DaemonRecord, mountpoint: string, force: boolea
     if (isDfsError(err) && err.code === 'MOUNT_BUSY') {
       throw busy(mountpoint, describeUsers(await processesUsing(mountpoint)) || 'a process that has just opened a file there')
     }
-    if (isDfsError(err) && err.code === 'ETIMEDOUT') throw notAnswering(daemon, mountpoint)
+    if (isDfsError(err) && err.code === 'ETIMEDOUT') throw await daemonNotAnswering(mountpoint, daemon.pid)
     // A daemon without the unmount command (started by an older dfs): SIGTERM detaches lazily.
     process.kill(daemon.pid, 'SIGTERM')
   }
@@ -81,12 +81,6 @@ function busy(mountpoint: string, users: string) {
   return dfsError('MOUNT_BUSY',
     `${mountpoint} is busy: ${users}; close those files and leave those folders, or detach it now with \`dfs unmount --force ${mountpoint}\``,
     { mountpoint })
-}
-
-function notAnswering(daemon: DaemonRecord, mountpoint: string, why = 'stopped or hung?') {
-  return dfsError('DAEMON_NOT_ANSWERING',
-    `the daemon pid ${daemon.pid} serving ${mountpoint} does not answer (${why}); continue it (kill -CONT ${daemon.pid}), kill it, or \`dfs unmount --force ${mountpoint}\``,
-    { mountpoint, pid: daemon.pid })
 }
 
 /** No daemon serves the mount any more (it died, or its unmount failed): a lazy unmount clears it. */

@@ -117,3 +117,11 @@ export async function isStopped(pid: number): Promise<boolean> {
   const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3)
   return state === 'T' || state === 't'
 }
+
+/** The error for a daemon that does not answer (stopped or hung), with the ways out. */
+export async function daemonNotAnswering(mountpoint: string, pid: number | undefined) {
+  const who = pid ? `the daemon pid ${pid} serving ${mountpoint}` : `the daemon serving ${mountpoint}`
+  const why = pid && await isStopped(pid) ? 'it is stopped' : 'stopped or hung?'
+  const cont = pid ? `continue it (kill -CONT ${pid}), kill it, or ` : ''
+  return dfsError('DAEMON_NOT_ANSWERING', `${who} does not answer (${why}); ${cont}\`dfs unmount --force ${mountpoint}\``, { mountpoint, pid })
+}

@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process'
 import { readFile, readdir, realpath, stat } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
-import { daemonFor, isStopped } from '../daemon/registry.js'
+import { daemonFor, daemonNotAnswering } from '../daemon/registry.js'
 import { dfsError } from '../errors.js'
 
 export interface MountEntry {
@@ -76,7 +76,7 @@ export async function checkMountpoint(mountpoint: string): Promise<void> {
     if (mounts.every(isDfsMount)) {
       const answer = await probeMount(mountpoint)
       if (answer === 'ENOTCONN') return // stale: its daemon died
-      if (answer === 'no answer') throw await notAnswering(mountpoint)
+      if (answer === 'no answer') throw await daemonNotAnswering(mountpoint, (await daemonFor(mountpoint))?.pid)
     }
     throw dfsError('MOUNTPOINT_INVALID',
       `${mountpoint} is already mounted (${mounts[mounts.length - 1].fstype}); unmount it first (dfs unmount ${mountpoint}) or pick another folder`,
@@ -118,14 +118,4 @@ export function probeMount(mountpoint: string, timeoutMs = PROBE_TIMEOUT_MS): Pr
     child.once('error', () => { clearTimeout(timer); done('EIO') })
     child.once('exit', () => { clearTimeout(timer); done(out || 'EIO') })
   })
-}
-
-async function notAnswering(mountpoint: string) {
-  const daemon = await daemonFor(mountpoint)
-  const who = daemon ? `the daemon pid ${daemon.pid} serving ${mountpoint}` : `the daemon serving ${mountpoint}`
-  const why = daemon && await isStopped(daemon.pid) ? 'it is stopped' : 'stopped or hung?'
-  const cont = daemon ? `continue it (kill -CONT ${daemon.pid}), kill it, or ` : ''
-  return dfsError('DAEMON_NOT_ANSWERING',
-    `${who} does not answer (${why}); ${cont}\`dfs unmount --force ${mountpoint}\``,
-    { mountpoint, pid: daemon?.pid })
 }

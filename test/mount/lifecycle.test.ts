@@ -162,6 +162,9 @@ describe('mounting over a daemon that does not answer', () => {
       expect(u.code).toBe(1)
       expect(u.stderr).toContain(`the daemon pid ${daemon.pid} serving ${c.mnt} does not answer`)
       expect(isMounted(c.mnt)).toBe(true)
+      const st = await dfs(['status', c.mnt])
+      expect(st.code).toBe(1)
+      expect(st.stderr).toContain(`the daemon pid ${daemon.pid} serving ${c.mnt} does not answer (it is stopped)`)
       // --force detaches it now; the daemon stops cleanly once it runs again.
       const f = await dfs(['unmount', '--force', c.mnt])
       expect(f.stderr).toContain(`detached ${c.mnt}, but its daemon (pid ${daemon.pid}) is stopped`)
