@@ -45,7 +45,12 @@ async function whichDaemon(path: string | undefined): Promise<DaemonRecord> {
   const running = await runningDaemons()
   if (running.length === 1) return running[0]
   if (running.length === 0) throw dfsError('NOT_MOUNTED', 'no dfs daemon is running; mount a cluster first (dfs mount or npm run demo)')
-  const cwd = process.cwd()
+  let cwd = '/'
+  try {
+    cwd = process.cwd()
+  } catch {
+    // the current folder was removed: nothing to go by
+  }
   const here = await dfsMountContaining(cwd)
   const serving = here && running.find(d => d.mountpoint === here.mountpoint)
   if (serving) return serving
