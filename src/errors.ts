@@ -40,6 +40,9 @@ export const DFS_CODES = {
   FOLDERS_OVERLAP: 'EINVAL', // a node folder, the metadata folder and the mount point not apart
   NODE_ID_DUPLICATE: 'EINVAL', // two nodes with one node id (a copied node folder)
   SECRET_FILE_UNSAFE: 'EACCES', // a secret file that group or others may read or write
+  // mount lifecycle
+  MOUNT_BUSY: 'EINVAL', // dfs unmount while processes have files open (or their cwd) in the mount
+  DAEMON_NOT_ANSWERING: 'EIO', // the daemon serving a mount is stopped or hung
 } as const satisfies Record<string, PosixCode>
 export type DfsCode = keyof typeof DFS_CODES
 

@@ -2,10 +2,11 @@
 
 import { Command } from 'commander'
 import { callControl } from '../daemon/control.js'
-import { type DaemonRecord, daemonFor, runningDaemons } from '../daemon/registry.js'
+import { type DaemonRecord, daemonFor, daemonNotAnswering, isStopped, runningDaemons } from '../daemon/registry.js'
 import type { RebalanceStatus } from '../cluster/rebalance/Rebalancer.js'
 import type { ClusterStatus } from '../daemon/status.js'
 import { dfsError } from '../errors.js'
+import { canonicalMountpoint, dfsMountContaining, isInside } from '../fuse/mountpoint.js'
 import { formatSize } from '../util/size.js'
 
 export function statusCommand(): Command {
@@ -21,16 +22,41 @@ export function statusCommand(): Command {
     })
 }
 
-export async function findDaemon(mountpoint: string | undefined): Promise<DaemonRecord> {
-  if (mountpoint) {
-    const daemon = await daemonFor(mountpoint)
-    if (!daemon) throw dfsError('NOT_MOUNTED', `no dfs daemon serves ${mountpoint}; mount it first (dfs mount ${mountpoint} ...)`, { mountpoint })
+/**
+ * The daemon a command is about: the one serving the mount that holds `path` (the mount point or any
+ * folder in it); without a path, the only one running, else the one whose mount holds the current
+ * folder, else the only one mounted below it (the README's `dfs status` in the project folder with the
+ * demo mounted at ./demo/mnt).
+ */
+export async function findDaemon(path: string | undefined): Promise<DaemonRecord> {
+  const daemon = await whichDaemon(path)
+  // A stopped daemon would leave the command waiting for the control socket's timeout.
+  if (await isStopped(daemon.pid)) throw await daemonNotAnswering(daemon.mountpoint, daemon.pid)
+  return daemon
+}
+
+async function whichDaemon(path: string | undefined): Promise<DaemonRecord> {
+  if (path) {
+    const mount = await dfsMountContaining(path)
+    const daemon = await daemonFor(mount?.mountpoint ?? await canonicalMountpoint(path))
+    if (!daemon) throw dfsError('NOT_MOUNTED', `no dfs daemon serves ${path}; mount it first (dfs mount ${path} ...)`, { mountpoint: path })
     return daemon
   }
   const running = await runningDaemons()
   if (running.length === 1) return running[0]
   if (running.length === 0) throw dfsError('NOT_MOUNTED', 'no dfs daemon is running; mount a cluster first (dfs mount or npm run demo)')
-  throw dfsError('BAD_ARGUMENT', `${running.length} dfs mounts are running (${running.map(d => d.mountpoint).join(', ')}); name one: dfs status <mountpoint>`)
+  let cwd = '/'
+  try {
+    cwd = process.cwd()
+  } catch {
+    // the current folder was removed: nothing to go by
+  }
+  const here = await dfsMountContaining(cwd)
+  const serving = here && running.find(d => d.mountpoint === here.mountpoint)
+  if (serving) return serving
+  const below = running.filter(d => isInside(d.mountpoint, cwd))
+  if (below.length === 1) return below[0]
+  throw dfsError('BAD_ARGUMENT', `${running.length} dfs mounts are running (${running.map(d => d.mountpoint).join(', ')}); name one (e.g. dfs status <mountpoint>) or run the command from a folder inside it`)
 }
 
 export function formatStatus(s: ClusterStatus): string {

@@ -1,11 +1,15 @@
-// dfs unmount <mountpoint>: ask the daemon serving it to stop cleanly; clear a stale mount otherwise.
+// dfs unmount <mountpoint> [--force] [--timeout 60s]: ask the daemon serving it to stop cleanly; clear a stale mount
+// otherwise. Like umount, it refuses a mount that processes still use and names them; --force
+// detaches it lazily at once.
 
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { Command } from 'commander'
-import { dfsError } from '../errors.js'
-import { isAlive, daemonFor, daemonLogPath, unregisterDaemon } from '../daemon/registry.js'
-import { isDfsMount, mountsAt } from '../fuse/mountpoint.js'
+import { callControl } from '../daemon/control.js'
+import { type DaemonRecord, daemonFor, daemonLogPath, daemonNotAnswering, isAlive, isStopped, unregisterDaemon } from '../daemon/registry.js'
+import { dfsError, isDfsError } from '../errors.js'
+import { canonicalMountpoint, isDfsMount, mountsAt } from '../fuse/mountpoint.js'
+import { describeUsers, processesUsing } from '../fuse/mountUsers.js'
 import { pathExists } from '../util/files.js'
 import { parseDuration } from '../util/size.js'
 
@@ -15,12 +19,15 @@ export function unmountCommand(): Command {
   return new Command('unmount')
     .description('unmount a dfs mount: store everything buffered, checkpoint the metadata, stop the daemon')
     .argument('<mountpoint>', 'where dfs is mounted')
+    .option('--force', 'detach it now even while processes use it (lazy unmount); the daemon still stores what it buffered')
     .option('--timeout <duration>', 'how long to wait for the daemon to finish, such as 60s or 5m', '60s')
-    .action(async (mountpoint: string, opts: { timeout: string }) => {
+    .action(async (given: string, opts: { timeout: string; force?: boolean }) => {
       const timeoutMs = parseDuration(opts.timeout, '--timeout', { minMs: 1000 })
+      const mountpoint = await canonicalMountpoint(given)
+      const force = opts.force === true
       const daemon = await daemonFor(mountpoint)
       if (daemon) {
-        process.kill(daemon.pid, 'SIGTERM')
+        await askToStop(daemon, mountpoint, force)
         const deadline = Date.now() + timeoutMs
         while (isAlive(daemon.pid)) {
           if (Date.now() > deadline) {
@@ -45,8 +52,45 @@ export function unmountCommand(): Command {
     })
 }
 
+/**
+ * Ask the daemon to unmount and stop; returns once it has agreed (it then stores, checkpoints and
+ * exits). The daemon's own unmount is the authority on "busy" (the kernel refuses); the scan of /proc
+ * before it is what lets the message name the processes.
+ */
+async function askToStop(daemon: DaemonRecord, mountpoint: string, force: boolean): Promise<void> {
+  if (await isStopped(daemon.pid)) {
+    if (!force) throw await daemonNotAnswering(mountpoint, daemon.pid)
+    // It cannot answer; detach the mount for it. It stores what it buffered and exits once continued.
+    await clearStaleMount(mountpoint, false)
+    process.kill(daemon.pid, 'SIGTERM')
+    throw dfsError('DAEMON_NOT_ANSWERING',
+      `detached ${mountpoint}, but its daemon (pid ${daemon.pid}) is stopped: it stores what it buffered and exits once continued (kill -CONT ${daemon.pid}), or kill it`,
+      { mountpoint, pid: daemon.pid })
+  }
+  if (!force) {
+    const users = await processesUsing(mountpoint)
+    if (users.length > 0) throw busy(mountpoint, describeUsers(users))
+  }
+  try {
+    await callControl(daemon.control, 'unmount', { force })
+  } catch (err) {
+    if (isDfsError(err) && err.code === 'MOUNT_BUSY') {
+      throw busy(mountpoint, describeUsers(await processesUsing(mountpoint)) || 'a process that has just opened a file there')
+    }
+    if (isDfsError(err) && err.code === 'ETIMEDOUT') throw await daemonNotAnswering(mountpoint, daemon.pid)
+    // A daemon without the unmount command (started by an older dfs): SIGTERM detaches lazily.
+    process.kill(daemon.pid, 'SIGTERM')
+  }
+}
+
+function busy(mountpoint: string, users: string) {
+  return dfsError('MOUNT_BUSY',
+    `${mountpoint} is busy: ${users}; close those files and leave those folders, or detach it now with \`dfs unmount --force ${mountpoint}\``,
+    { mountpoint })
+}
+
 /** No daemon serves the mount any more (it died, or its unmount failed): a lazy unmount clears it. */
-async function clearStaleMount(mountpoint: string): Promise<void> {
+async function clearStaleMount(mountpoint: string, forget = true): Promise<void> {
   await run('fusermount', ['-uz', mountpoint]).catch(() => run('umount', ['-l', mountpoint]))
-  await unregisterDaemon(mountpoint)
+  if (forget) await unregisterDaemon(mountpoint)
 }

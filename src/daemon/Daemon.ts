@@ -1,12 +1,11 @@
 // The mount daemon: open the cluster, watch its nodes (heartbeats), serve it through FUSE and a
-// control socket, and on SIGINT/SIGTERM (or `dfs unmount`) store everything buffered, unmount,
-// checkpoint and release the metadata lock.
+// control socket, and on SIGINT/SIGTERM, `dfs unmount` or an unmount from outside dfs (fusermount -u,
+// umount) store everything buffered, unmount, checkpoint and release the metadata lock.
 
-import { resolve } from 'node:path'
 import { type Cluster, type ClusterFlags, openCluster } from '../cluster/openCluster.js'
 import { FileSystem } from '../fs/FileSystem.js'
 import { type Mounted, mountFileSystem } from '../fuse/mount.js'
-import { checkMountpoint } from '../fuse/mountpoint.js'
+import { canonicalMountpoint, checkMountpoint } from '../fuse/mountpoint.js'
 import { dfsError } from '../errors.js'
 import { formatSize } from '../util/size.js'
 import { ClusterServices, type ServiceOptions } from './ClusterServices.js'
@@ -33,11 +32,20 @@ interface Parts {
 export class Daemon {
   private stopping: Promise<void> | undefined
   private readonly startedAt = Date.now()
+  private onStopped!: () => void
+  /** Resolves once the daemon has stopped, whatever stopped it. */
+  readonly stopped = new Promise<void>(resolve => { this.onStopped = resolve })
 
-  private constructor(readonly mountpoint: string, private readonly parts: Parts, private readonly log: (message: string) => void) {}
+  private constructor(readonly mountpoint: string, private readonly parts: Parts, private readonly log: (message: string) => void) {
+    parts.mounted.detached.then(() => {
+      if (this.stopping) return
+      this.log(`${mountpoint} was unmounted from outside dfs (fusermount -u or umount): storing what is buffered and stopping`)
+      this.stopLogged()
+    })
+  }
 
   static async start(opts: DaemonOptions): Promise<Daemon> {
-    const mountpoint = resolve(opts.mountpoint)
+    const mountpoint = await canonicalMountpoint(opts.mountpoint)
     await checkMountpoint(mountpoint)
     const cluster = await openCluster(opts, { create: true })
     const { settings } = cluster
@@ -90,26 +98,40 @@ export class Daemon {
     return { ...status, healer: services.healer.status(), scrubber: services.scrubber.status(), ...(rebalance ? { rebalance } : {}) }
   }
 
-  /** Stop on the usual signals; resolves when stopped. */
+  /** Stop on the usual signals (the mount is detached lazily); resolves when stopped, by whatever. */
   stopOnSignals(): Promise<void> {
-    return new Promise(resolveStopped => {
-      const stop = (signal: string) => {
-        this.log(`${signal}: unmounting ${this.mountpoint}`)
-        this.stop().then(resolveStopped, err => {
-          this.log(`stopping failed: ${(err as Error).message}`)
-          resolveStopped()
-        })
-      }
-      process.once('SIGINT', () => stop('SIGINT'))
-      process.once('SIGTERM', () => stop('SIGTERM'))
+    const stop = (signal: string) => {
+      this.log(`${signal}: unmounting ${this.mountpoint}`)
+      this.stopLogged()
+    }
+    process.once('SIGINT', () => stop('SIGINT'))
+    process.once('SIGTERM', () => stop('SIGTERM'))
+    return this.stopped
+  }
+
+  /**
+   * `dfs unmount`: unmount only if nothing uses the mount (MOUNT_BUSY otherwise, and the daemon goes
+   * on serving), or with `force` detach it lazily at once; then stop. Resolves once stopping began.
+   */
+  async unmount(force: boolean): Promise<void> {
+    if (!force && !this.stopping) await this.parts.mounted.unmount({ lazy: false })
+    this.stopLogged()
+  }
+
+  private stopLogged(): void {
+    this.stop().catch(err => {
+      this.log(`stopping failed: ${(err as Error).message}`)
+      this.onStopped()
     })
   }
 
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      // Store what is buffered while the mount still answers, then detach it, then store anything
-      // written in between, and write a final checkpoint so the next mount replays nothing.
+      // Refuse further writes (after a lazy detach, processes holding files open could otherwise
+      // write until we exit, and be told their bytes were written) and wait for those accepted; store
+      // everything buffered; detach the mount; write a final checkpoint so the next mount replays nothing.
       const { fs, mounted, services, control, cluster } = this.parts
+      await fs.stopWrites()
       await fs.flushAll()
       await mounted.unmount().catch(err => this.log(`unmount: ${(err as Error).message}`))
       await fs.flushAll()
@@ -118,6 +140,7 @@ export class Daemon {
       await control.close()
       await cluster.close()
       await unregisterDaemon(this.mountpoint)
+      this.onStopped()
     })()
     return this.stopping
   }
@@ -135,5 +158,11 @@ function controlHandlers(services: ClusterServices, daemon: () => Daemon | undef
     balance: () => rebalancer.balance(),
     drain: args => rebalancer.drain(String(args.node), typeof args.resolved === 'string' ? args.resolved : undefined),
     'balance-status': () => rebalancer.status() ?? null,
+    unmount: async args => {
+      const running = daemon()
+      if (!running) throw dfsError('EIO', 'the daemon is still starting; try again')
+      await running.unmount(args.force === true)
+      return { pid: process.pid }
+    },
   }
 }

@@ -3,9 +3,9 @@
 // One small JSON file per mount under the runtime folder; a file whose pid is gone is stale.
 
 import { createHash } from 'node:crypto'
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { lstat, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
+import { dfsError } from '../errors.js'
 
 export interface DaemonRecord {
   pid: number
@@ -16,7 +16,33 @@ export interface DaemonRecord {
   startedAt: string
 }
 
-const runtimeDir = () => process.env.DFS_RUNTIME_DIR ?? join(tmpdir(), `dfs-${process.getuid?.() ?? 'user'}`)
+/**
+ * The runtime folder: one fixed place per user, whatever the caller's TMPDIR, XDG_RUNTIME_DIR or
+ * session, so `dfs unmount` and `dfs status` from another terminal, sudo, cron or ssh find a daemon
+ * started elsewhere. /run/dfs for root; /tmp/dfs-<uid> for other users (not /run/user/<uid>, which
+ * logind removes at logout while a background mount lives on). DFS_RUNTIME_DIR overrides it (tests).
+ */
+export function runtimeDir(): string {
+  const override = process.env.DFS_RUNTIME_DIR
+  if (override) return resolve(override)
+  const uid = process.getuid?.() ?? 0
+  return uid === 0 ? '/run/dfs' : `/tmp/dfs-${uid}`
+}
+
+/** Create the runtime folder (0700); in /tmp, refuse one that another user made or that is a link. */
+async function ensureRuntimeDir(): Promise<string> {
+  const dir = runtimeDir()
+  await mkdir(dir, { recursive: true, mode: 0o700 })
+  if (process.env.DFS_RUNTIME_DIR) return dir
+  const info = await lstat(dir)
+  const uid = process.getuid?.()
+  if (!info.isDirectory() || (uid !== undefined && info.uid !== uid) || (info.mode & 0o077) !== 0) {
+    throw dfsError('EACCES',
+      `the runtime folder ${dir} is not a private folder of this user (owner ${info.uid}, mode ${(info.mode & 0o777).toString(8)}); remove it, or set DFS_RUNTIME_DIR to a folder only you can write`,
+      { dir })
+  }
+  return dir
+}
 
 function recordPath(mountpoint: string): string {
   const key = createHash('sha256').update(resolve(mountpoint)).digest('hex').slice(0, 24)
@@ -25,18 +51,18 @@ function recordPath(mountpoint: string): string {
 
 /** Where the daemon serving this mount point listens for control commands. */
 export async function controlSocketPath(mountpoint: string): Promise<string> {
-  await mkdir(runtimeDir(), { recursive: true, mode: 0o700 })
+  await ensureRuntimeDir()
   return recordPath(mountpoint).replace(/\.json$/, '.sock')
 }
 
 /** Where a background daemon for this mount point writes its log. */
 export async function daemonLogPath(mountpoint: string): Promise<string> {
-  await mkdir(runtimeDir(), { recursive: true, mode: 0o700 })
+  await ensureRuntimeDir()
   return recordPath(mountpoint).replace(/\.json$/, '.log')
 }
 
 export async function registerDaemon(record: DaemonRecord): Promise<void> {
-  await mkdir(runtimeDir(), { recursive: true, mode: 0o700 })
+  await ensureRuntimeDir()
   await writeFile(recordPath(record.mountpoint), JSON.stringify(record))
 }
 
@@ -83,4 +109,19 @@ export function isAlive(pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM'
   }
+}
+
+/** Is the process stopped (SIGSTOP, Ctrl-Z, a debugger)? It then answers nothing until continued. */
+export async function isStopped(pid: number): Promise<boolean> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')
+  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3)
+  return state === 'T' || state === 't'
+}
+
+/** The error for a daemon that does not answer (stopped or hung), with the ways out. */
+export async function daemonNotAnswering(mountpoint: string, pid: number | undefined) {
+  const who = pid ? `the daemon pid ${pid} serving ${mountpoint}` : `the daemon serving ${mountpoint}`
+  const why = pid && await isStopped(pid) ? 'it is stopped' : 'stopped or hung?'
+  const cont = pid ? `continue it (kill -CONT ${pid}), kill it, or ` : ''
+  return dfsError('DAEMON_NOT_ANSWERING', `${who} does not answer (${why}); ${cont}\`dfs unmount --force ${mountpoint}\``, { mountpoint, pid })
 }

@@ -73,6 +73,9 @@ export class FileSystem {
   /** The last hide: where the name was and what it changed, in case it must be undone (unhide). */
   private lastHide?: { parent: number; name: string; ino: number; inodeCtime: number; dirMtime: number; dirCtime: number }
   private nextHandle = 1
+  /** Writes and truncates under way, and whether new ones are refused (unmounting). */
+  private readonly contentChanges = new Set<Promise<unknown>>()
+  private writesStopped = false
   private readonly writebackTimer: NodeJS.Timeout
 
   constructor(opts: FileSystemOptions) {
@@ -426,7 +429,7 @@ export class FileSystem {
   }
 
   async write(fh: number, data: Buffer, position: number): Promise<number> {
-    return this.fileOf(fh).write(data, position)
+    return this.changingContent(() => this.fileOf(fh).write(data, position))
   }
 
   async flush(fh: number): Promise<void> {
@@ -474,6 +477,10 @@ export class FileSystem {
   }
 
   async truncate(path: string, size: number): Promise<void> {
+    return this.changingContent(() => this.truncatePath(path, size))
+  }
+
+  private async truncatePath(path: string, size: number): Promise<void> {
     const inode = this.lookup(path)
     if (isDir(inode)) throw dfsError('EISDIR', `${path} is a directory`, { path })
     if (!isFile(inode)) throw dfsError('EINVAL', `${path} is not a regular file`, { path })
@@ -487,7 +494,26 @@ export class FileSystem {
   }
 
   async ftruncate(fh: number, size: number): Promise<void> {
-    await this.resize(this.fileOf(fh), size)
+    await this.changingContent(() => this.resize(this.fileOf(fh), size))
+  }
+
+  /**
+   * Unmounting: from now on writes and truncates are refused, and this resolves once those already
+   * accepted have finished, so the flushAll after it stores every byte a caller was told was written.
+   * (After a lazy unmount, processes that held files open can still write until the daemon exits.)
+   */
+  async stopWrites(): Promise<void> {
+    this.writesStopped = true
+    await Promise.allSettled([...this.contentChanges])
+  }
+
+  private changingContent<T>(change: () => Promise<T>): Promise<T> {
+    if (this.writesStopped) return Promise.reject(dfsError('EIO', 'the file system is being unmounted; nothing more can be written', {}))
+    const running = change()
+    this.contentChanges.add(running)
+    const forget = () => this.contentChanges.delete(running)
+    running.then(forget, forget)
+    return running
   }
 
   private async resize(file: OpenFile, size: number): Promise<void> {

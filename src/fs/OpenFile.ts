@@ -203,6 +203,7 @@ export class OpenFile {
   private async seal(index: number, entry: Sealing): Promise<void> {
     let ref: ChunkRef | null = null
     try {
+      const storedEnd = index * this.ctx.chunkSize + entry.bytes.length
       ref = entry.bytes.length > 0 ? await this.ctx.chunks.write(entry.bytes) : null
       // A newer seal of the same chunk, or a truncate, took its place while it was being stored.
       if (this.sealing.get(index) !== entry) {
@@ -211,7 +212,7 @@ export class OpenFile {
         return
       }
       const old = this.ctx.meta.commit({
-        op: 'chunk', ino: this.ino, index, ref, size: this.size, mtime: this.mtime, ctime: this.newestCtime(),
+        op: 'chunk', ino: this.ino, index, ref, size: this.committableSize(index, storedEnd), mtime: this.mtime, ctime: this.newestCtime(),
       }) as ChunkRef | null
       if (old) this.dropped([old])
       if (ref) this.unsynced.set(ref.id, ref)
@@ -230,6 +231,22 @@ export class OpenFile {
       this.ctx.log(`storing chunk ${index} of inode ${this.ino} failed: ${(err as Error).message}`)
       this.ctx.budget.wake()
     }
+  }
+
+  /**
+   * The size a record may commit: the file's size, but not past the first byte that is still only
+   * in memory (a chunk's buffer, or writes to the chunk being stored since it was sealed), so a crash
+   * or a stop never leaves a size covering bytes that were never stored. Never below the end of the
+   * chunk being stored (a stored chunk holds no bytes past the size) nor the size already committed
+   * (a truncate commits its size at once: a hole it makes is real). Once nothing is buffered the
+   * whole size is committed.
+   */
+  private committableSize(index?: number, storedEnd = 0): number {
+    const cs = this.ctx.chunkSize
+    let unstored = this.size
+    for (const i of this.dirty.keys()) unstored = Math.min(unstored, i * cs)
+    for (const i of this.sealing.keys()) if (i !== index) unstored = Math.min(unstored, i * cs)
+    return Math.min(this.size, Math.max(this.inode().size, storedEnd, unstored))
   }
 
   /** Seal every dirty buffer (memory pressure). */
@@ -288,9 +305,10 @@ export class OpenFile {
   private commitAttributes(): void {
     const inode = this.inode()
     const ctime = this.newestCtime()
-    if (inode.size === this.size && inode.mtime === this.mtime && inode.ctime === ctime) return
+    const size = this.committableSize()
+    if (inode.size === size && inode.mtime === this.mtime && inode.ctime === ctime) return
     this.ctx.meta.commit({
-      op: 'truncate', ino: this.ino, size: this.size, keep: inode.chunks?.length ?? 0, mtime: this.mtime, ctime,
+      op: 'truncate', ino: this.ino, size, keep: inode.chunks?.length ?? 0, mtime: this.mtime, ctime,
     })
   }
 

@@ -26,6 +26,8 @@ declare module 'fuse-native' {
     opts: FuseOptions
     mount(cb: (err: Error | null) => void): void
     unmount(cb: (err: Error | null) => void): void
+    /** Private: the native mount's state, which the addon's unmount call needs. */
+    readonly _thread: Buffer
     /** Builds the `-o` option string; dfs extends it for options fuse-native does not name. */
     _fuseOptions(): string
     /** The operations given to the constructor. */

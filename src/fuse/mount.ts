@@ -1,10 +1,23 @@
 // Mounting and unmounting through fuse-native, with the options dfs needs.
 
+import { execFile } from 'node:child_process'
+import { createRequire } from 'node:module'
 import { constants } from 'node:os'
+import { dirname } from 'node:path'
 import Fuse from 'fuse-native'
 import type { Caller, FileSystem } from '../fs/FileSystem.js'
 import { dfsError } from '../errors.js'
+import { canonicalMountpoint, isDfsMount, mountsAt, readMounts } from './mountpoint.js'
 import { fuseOperations } from './operations.js'
+
+/** The addon fuse-native loaded (the same instance: node caches it by path), for releasing a mount. */
+const fuseDir = dirname(createRequire(import.meta.url).resolve('fuse-native'))
+const binding = createRequire(`${fuseDir}/index.js`)('node-gyp-build')(fuseDir) as {
+  fuse_native_unmount(mountpoint: string, thread: Buffer): void
+}
+
+/** How often the daemon looks whether its mount is still there (an unmount from outside dfs). */
+const DETACH_CHECK_MS = 1000
 
 /**
  * fuse-native names only some libfuse options; the rest are appended to the `-o` string it builds in
@@ -72,7 +85,17 @@ export interface MountOptions {
 
 export interface Mounted {
   readonly mountpoint: string
-  unmount(): Promise<void>
+  /**
+   * Resolves when the mount left the mount table without dfs unmounting it: `fusermount -u`, `umount`
+   * or `umount -l` from outside. libfuse's loop then ends but tells no one, so this is watched.
+   */
+  readonly detached: Promise<void>
+  /**
+   * Detach the mount (lazily: processes holding files open keep them until the daemon exits), or with
+   * `lazy: false` only if nothing uses it (MOUNT_BUSY otherwise, and the mount stays). Nothing to do
+   * for a mount already gone; either way the binding lets go of it so the process can exit.
+   */
+  unmount(opts?: { lazy?: boolean }): Promise<void>
 }
 
 export async function mountFileSystem(mountpoint: string, fs: FileSystem, opts: MountOptions): Promise<Mounted> {
@@ -96,14 +119,67 @@ export async function mountFileSystem(mountpoint: string, fs: FileSystem, opts: 
   await new Promise<void>((resolve, reject) => {
     fuse.mount(err => (err ? reject(dfsError('MOUNTPOINT_INVALID', `cannot mount ${mountpoint}: ${err.message}`, { mountpoint }, err)) : resolve()))
   })
-  let unmounting: Promise<void> | undefined
+  // Our mount by its id: a later mount at the same place (after an unmount from outside) is not ours.
+  // Not found in the table (unexpected): assume it is there rather than stop a working mount.
+  const id = (await mountsAt(await canonicalMountpoint(mountpoint))).filter(isDfsMount).pop()?.id
+  const present = async () => id === undefined || (await readMounts()).some(e => e.id === id)
+
+  let released = false
+  let unmounting = false
+  let watch: NodeJS.Timeout | undefined
+  const detached = new Promise<void>(resolve => {
+    let looking = false
+    watch = setInterval(() => {
+      if (looking || unmounting || released) return
+      looking = true
+      present().then(there => {
+        looking = false
+        if (there || unmounting || released) return
+        clearInterval(watch)
+        resolve()
+      }, () => { looking = false })
+    }, DETACH_CHECK_MS)
+    watch.unref()
+  })
+  const release = () => {
+    if (released) return
+    released = true
+    clearInterval(watch)
+    binding.fuse_native_unmount(mountpoint, fuse._thread) // lets the event loop end
+  }
+
+  let queue: Promise<unknown> = Promise.resolve()
   return {
     mountpoint,
-    unmount() {
-      unmounting ??= new Promise<void>((resolve, reject) => {
-        fuse.unmount(err => (err ? reject(dfsError('EIO', `cannot unmount ${mountpoint}: ${err.message}`, { mountpoint }, err)) : resolve()))
+    detached,
+    unmount({ lazy = true } = {}) {
+      const attempt = queue.then(async () => {
+        if (released) return
+        unmounting = true
+        try {
+          if (await present()) await detach(mountpoint, lazy, present)
+          release()
+        } finally {
+          unmounting = false
+        }
       })
-      return unmounting
+      queue = attempt.catch(() => {})
+      return attempt
     },
   }
+}
+
+/** `fusermount -u[z]` (umount [-l] where there is no fusermount). A busy mount stays: MOUNT_BUSY. */
+async function detach(mountpoint: string, lazy: boolean, present: () => Promise<boolean>): Promise<void> {
+  const attempt = (cmd: string, args: string[]) => new Promise<{ code?: string | number; text: string } | null>(done => {
+    execFile(cmd, args, { env: { ...process.env, LC_ALL: 'C' } }, (err, stdout, stderr) => {
+      done(err ? { code: (err as NodeJS.ErrnoException).code, text: `${stderr}`.trim() || err.message } : null)
+    })
+  })
+  let failed = await attempt('fusermount', [lazy ? '-uz' : '-u', mountpoint])
+  if (failed?.code === 'ENOENT') failed = await attempt('umount', lazy ? ['-l', mountpoint] : [mountpoint])
+  if (!failed) return
+  if (/busy/i.test(failed.text)) throw dfsError('MOUNT_BUSY', `${mountpoint} is in use`, { mountpoint })
+  if (!(await present())) return // unmounted from outside meanwhile
+  throw dfsError('EIO', `cannot unmount ${mountpoint}: ${failed.text}`, { mountpoint })
 }

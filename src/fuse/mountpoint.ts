@@ -2,28 +2,62 @@
 // asynchronously, because a stale FUSE mount answers stat with ENOTCONN (and a live one of ours must
 // never be touched synchronously from the process serving it).
 
-import { readFile, readdir, stat } from 'node:fs/promises'
-import { resolve } from 'node:path'
+import { spawn } from 'node:child_process'
+import { readFile, readdir, realpath, stat } from 'node:fs/promises'
+import { basename, dirname, join, resolve } from 'node:path'
+import { daemonFor, daemonNotAnswering } from '../daemon/registry.js'
 import { dfsError } from '../errors.js'
 
 export interface MountEntry {
+  /** The kernel's mount id (first field of mountinfo): tells this mount from a later one at the same place. */
+  id: number
   mountpoint: string
   fstype: string
   source: string
 }
 
-export async function mountsAt(mountpoint: string): Promise<MountEntry[]> {
-  const target = resolve(mountpoint)
+/** Every mount this process sees, in mount order. */
+export async function readMounts(): Promise<MountEntry[]> {
   const text = await readFile('/proc/self/mountinfo', 'utf8')
   const found: MountEntry[] = []
   for (const line of text.split('\n')) {
     const fields = line.split(' ')
     const dash = fields.indexOf('-')
     if (dash < 0) continue
-    const point = unescapeMountField(fields[4])
-    if (point === target) found.push({ mountpoint: point, fstype: fields[dash + 1], source: fields[dash + 2] })
+    found.push({ id: Number(fields[0]), mountpoint: unescapeMountField(fields[4]), fstype: fields[dash + 1], source: fields[dash + 2] })
   }
   return found
+}
+
+export async function mountsAt(mountpoint: string): Promise<MountEntry[]> {
+  const target = resolve(mountpoint)
+  return (await readMounts()).filter(entry => entry.mountpoint === target)
+}
+
+/** The dfs mount a path lies in (the deepest, if one is mounted inside another), from its name alone. */
+export async function dfsMountContaining(path: string): Promise<MountEntry | undefined> {
+  const target = resolve(path)
+  let best: MountEntry | undefined
+  for (const entry of await readMounts()) {
+    if (!isDfsMount(entry) || !isInside(target, entry.mountpoint)) continue
+    if (!best || entry.mountpoint.length >= best.mountpoint.length) best = entry
+  }
+  return best
+}
+
+/**
+ * A mount point as the mount table names it: absolute, its parent's symlinks resolved. The folder
+ * itself is not looked up (it may be a hung or stale mount).
+ */
+export async function canonicalMountpoint(path: string): Promise<string> {
+  const abs = resolve(path)
+  if (abs === '/') return abs
+  return join(await realpath(dirname(abs)).catch(() => dirname(abs)), basename(abs))
+}
+
+/** Is `path` the folder `dir` or below it? (Names only; nothing is looked up.) */
+export function isInside(path: string, dir: string): boolean {
+  return path === dir || path.startsWith(dir.endsWith('/') ? dir : `${dir}/`)
 }
 
 function unescapeMountField(field: string): string {
@@ -39,8 +73,11 @@ export const isDfsMount = (entry: MountEntry) => entry.fstype === 'fuse.dfs'
 export async function checkMountpoint(mountpoint: string): Promise<void> {
   const mounts = await mountsAt(mountpoint)
   if (mounts.length > 0) {
-    const stale = mounts.every(isDfsMount) && await isDisconnected(mountpoint)
-    if (stale) return
+    if (mounts.every(isDfsMount)) {
+      const answer = await probeMount(mountpoint)
+      if (answer === 'ENOTCONN') return // stale: its daemon died
+      if (answer === 'no answer') throw await daemonNotAnswering(mountpoint, (await daemonFor(mountpoint))?.pid)
+    }
     const top = mounts[mounts.length - 1]
     // Only a dfs mount is dfs unmount's to undo; for anything else the user's own umount is the fix.
     const unmount = isDfsMount(top) ? `dfs unmount ${mountpoint}` : `umount ${mountpoint}, if nothing needs it`
@@ -62,11 +99,26 @@ export async function checkMountpoint(mountpoint: string): Promise<void> {
   }
 }
 
-async function isDisconnected(mountpoint: string): Promise<boolean> {
-  try {
-    await stat(mountpoint)
-    return false
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'ENOTCONN'
-  }
+/** How long a mount point may take to answer a stat before its daemon counts as hung. */
+const PROBE_TIMEOUT_MS = 5000
+
+/**
+ * stat() the mount point in a child process: 'ok', an error code such as 'ENOTCONN' (a stale mount),
+ * or 'no answer' when its daemon is stopped or hung. A stat of such a mount blocks until the daemon
+ * answers, so it must never be done in this process (it would take a libuv thread for good).
+ */
+export function probeMount(mountpoint: string, timeoutMs = PROBE_TIMEOUT_MS): Promise<string> {
+  return new Promise(done => {
+    const script = "require('fs').stat(process.argv[1], err => process.stdout.write(err ? String(err.code) : 'ok'))"
+    const child = spawn(process.execPath, ['-e', script, mountpoint], { stdio: ['ignore', 'pipe', 'ignore'] })
+    let out = ''
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL') // a process waiting on a FUSE request dies of SIGKILL
+      child.unref()
+      done('no answer')
+    }, timeoutMs)
+    child.stdout.setEncoding('utf8').on('data', (text: string) => { out += text })
+    child.once('error', () => { clearTimeout(timer); done('EIO') })
+    child.once('exit', () => { clearTimeout(timer); done(out || 'EIO') })
+  })
 }
