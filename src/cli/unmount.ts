@@ -30,12 +30,7 @@ export function unmountCommand(): Command {
         await askToStop(daemon, mountpoint, force)
         const deadline = Date.now() + timeoutMs
         while (isAlive(daemon.pid)) {
-          if (Date.now() > deadline) {
-            // A daemon started with --foreground has no log file: its output went to its terminal.
-            const log = await daemonLogPath(mountpoint)
-            const see = (await pathExists(log)) ? `; its log is ${log}` : ''
-            throw dfsError('EIO', `the dfs daemon (pid ${daemon.pid}) did not stop within ${opts.timeout}${see}; run dfs unmount again with a longer --timeout, or end it with kill -9 ${daemon.pid} (writes it still buffers are lost)`, { pid: daemon.pid })
-          }
+          if (Date.now() > deadline) throw await notStoppedInTime(daemon.pid, mountpoint, opts.timeout)
           await new Promise(resolve => setTimeout(resolve, 100))
         }
         // The daemon unmounts before it exits; if that failed (it logged why), clear what is left.
@@ -81,6 +76,14 @@ async function askToStop(daemon: DaemonRecord, mountpoint: string, force: boolea
     // A daemon without the unmount command (started by an older dfs): SIGTERM detaches lazily.
     process.kill(daemon.pid, 'SIGTERM')
   }
+}
+
+/** The daemon agreed to stop but is still storing (a slow or hanging node): say where to look and how to go on. */
+export async function notStoppedInTime(pid: number, mountpoint: string, timeout: string) {
+  // A daemon started with --foreground has no log file: its output went to its terminal.
+  const log = await daemonLogPath(mountpoint)
+  const see = (await pathExists(log)) ? `; its log is ${log}` : ''
+  return dfsError('EIO', `the dfs daemon (pid ${pid}) did not stop within ${timeout}${see}; run dfs unmount again with a longer --timeout, or end it with kill -9 ${pid} (writes it still buffers are lost)`, { pid })
 }
 
 function busy(mountpoint: string, users: string) {
