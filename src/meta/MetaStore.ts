@@ -113,6 +113,9 @@ export class MetaStore<S, R extends JournalRecord = JournalRecord, Result = unkn
         store.journal = await Journal.open(dir, loaded.lastSeq + 1, {
           flushIntervalMs: options.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS,
           onError: (err) => store.fail(err),
+          // The kernel lock keeps a second daemon out on this host; the record check catches one
+          // that got in anyway (another network namespace or host) before this one writes again.
+          beforeWrite: lock ? () => lock.verify() : undefined,
         })
       }
       return store
