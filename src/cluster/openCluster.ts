@@ -20,6 +20,7 @@ import type { NamespaceRecord } from '../meta/namespace/records.js'
 import type { NamespaceState } from '../meta/namespace/types.js'
 import { readFormat } from '../meta/metaFormat.js'
 import { MetaStore } from '../meta/MetaStore.js'
+import { checkMetaUnlocked } from '../meta/lock.js'
 import { readSecretFile } from '../datanode/tcp/secret.js'
 import { type NodeAccess, checkNode, isServerAddress, normalizeAddress, openNode } from './nodes.js'
 import { type ClusterSettings, DEFAULT_CHUNK_SIZE, DEFAULT_REPLICAS, parseSettings } from './settings.js'
@@ -77,6 +78,8 @@ export async function openCluster(flags: ClusterFlags, options: OpenOptions = {}
   if (!format && (!options.create || options.readOnly)) {
     throw dfsError('META_FOREIGN', `${flags.meta} holds no dfs cluster (no format.json); pass the --meta folder given to dfs mount`, { meta: flags.meta })
   }
+  // A folder a running daemon holds is the first thing to say: its nodes are in use by that daemon too.
+  if (format && !options.readOnly) await checkMetaUnlocked(metaDir)
   const plan = format
     ? await planExisting(parseSettings(format.settings, metaDir), format.clusterId, flags, access, options.skipUnavailable ?? false)
     : await planNew(flags, access)

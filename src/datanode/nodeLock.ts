@@ -5,7 +5,7 @@
 // enough on one host, and a rejected command leaves the folder exactly as it was.
 
 import { resolve } from 'node:path'
-import { type FolderLock, type LockKind, acquireFolderLock } from '../util/folderLock.js'
+import { type FolderLock, type LockKind, acquireFolderLock, checkFolderUnlocked } from '../util/folderLock.js'
 
 export const NODE_LOCK: LockKind = {
   what: 'node folder',
@@ -15,4 +15,9 @@ export const NODE_LOCK: LockKind = {
 
 export function lockNodeFolder(dir: string): Promise<FolderLock> {
   return acquireFolderLock(resolve(dir), NODE_LOCK)
+}
+
+/** Refuse, writing nothing, a folder another process holds now. */
+export function checkNodeFolderUnlocked(dir: string): Promise<void> {
+  return checkFolderUnlocked(resolve(dir), NODE_LOCK)
 }

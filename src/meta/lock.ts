@@ -2,7 +2,7 @@
 // the shared folder lock (util/folderLock.ts); here the folder also keeps a record file `lock`
 // naming its holder, which the journal checks before every write (MetaStore).
 
-import { type FolderLock, type LockKind, type LockOwner, acquireFolderLock } from '../util/folderLock.js'
+import { type FolderLock, type LockKind, type LockOwner, acquireFolderLock, checkFolderUnlocked } from '../util/folderLock.js'
 
 export const LOCK_FILE = 'lock'
 
@@ -18,4 +18,9 @@ export const META_LOCK: LockKind = {
 
 export function acquireLock(dir: string, log: (msg: string) => void = () => {}): Promise<MetaLock> {
   return acquireFolderLock(dir, META_LOCK, log)
+}
+
+/** Refuse, writing nothing, a metadata folder a live daemon holds now (checked before a command writes anything). */
+export function checkMetaUnlocked(dir: string): Promise<void> {
+  return checkFolderUnlocked(dir, META_LOCK)
 }

@@ -92,6 +92,16 @@ export async function acquireFolderLock(dir: string, kind: LockKind, log: (msg: 
   }
 }
 
+/**
+ * Throw the kind's error if a live process holds dir now; change nothing on disk (a check made
+ * before a command writes anything). The answer can change a moment later: acquire to be sure.
+ */
+export async function checkFolderUnlocked(dir: string, kind: LockKind): Promise<void> {
+  const { dev, ino } = await stat(dir)
+  const owner: LockOwner = { pid: process.pid, hostname: hostname(), startedAt: new Date().toISOString() }
+  await closeServer(await bindName(socketName(dev, ino), owner, dir, kind))
+}
+
 /** The abstract socket name for a folder: the same for every path that reaches it (symlinks, bind mounts). */
 export function socketName(dev: number, ino: number): string {
   return `\0dfs-folder-lock/${dev}/${ino}`
