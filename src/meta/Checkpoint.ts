@@ -149,5 +149,5 @@ function corruptError(file: string, why: string) {
 
 /** The advice every metadata-corruption message ends with: the exact commands. */
 export function repairAdvice(dir: string): string {
-  return `see what is affected with: dfs fsck --meta ${dir}   then recover with: dfs fsck --meta ${dir} --repair (it backs up every file it changes)`
+  return `run dfs fsck --meta ${dir} to see what it affects, then dfs fsck --meta ${dir} --repair to recover (it backs up every file it changes)`
 }
