@@ -5,7 +5,6 @@ import { resolve } from 'node:path'
 import type { DataNode } from '../datanode/DataNode.js'
 import { checkNodeFolder } from '../datanode/identity.js'
 import { LocalFolderNode } from '../datanode/LocalFolderNode.js'
-import { checkNodeFolderUnlocked } from '../datanode/nodeLock.js'
 import { TcpDataNode } from '../datanode/tcp/TcpDataNode.js'
 import { dfsError } from '../errors.js'
 
@@ -42,8 +41,6 @@ function secretFor(address: string, access: NodeAccess): Buffer {
 export async function checkNode(address: string, clusterId: string | undefined, access: NodeAccess): Promise<void> {
   if (!isServerAddress(address)) {
     await checkNodeFolder(address, { clusterId })
-    // A folder another process serves (dfs datanode) or mounts is refused now, before anything is written.
-    await checkNodeFolderUnlocked(address)
     return
   }
   const node = await TcpDataNode.connect(address, { secret: secretFor(address, access) })

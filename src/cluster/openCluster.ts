@@ -21,6 +21,7 @@ import type { NamespaceState } from '../meta/namespace/types.js'
 import { readFormat } from '../meta/metaFormat.js'
 import { MetaStore } from '../meta/MetaStore.js'
 import { checkMetaUnlocked } from '../meta/lock.js'
+import { checkNodeFolderUnlocked } from '../datanode/nodeLock.js'
 import { readSecretFile } from '../datanode/tcp/secret.js'
 import { type NodeAccess, checkNode, isServerAddress, normalizeAddress, openNode } from './nodes.js'
 import { type ClusterSettings, DEFAULT_CHUNK_SIZE, DEFAULT_REPLICAS, parseSettings } from './settings.js'
@@ -83,6 +84,9 @@ export async function openCluster(flags: ClusterFlags, options: OpenOptions = {}
   const plan = format
     ? await planExisting(parseSettings(format.settings, metaDir), format.clusterId, flags, access, options.skipUnavailable ?? false)
     : await planNew(flags, access)
+
+  // A node folder another process serves (dfs datanode) or mounts is refused before the first write.
+  if (!options.readOnly) for (const address of plan.addresses) if (!isServerAddress(address)) await checkNodeFolderUnlocked(address)
 
   const machine = namespaceMachine({ uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0, createdAt: plan.settings.createdAt })
   const meta: NamespaceMetaStore = await MetaStore.open(metaDir, machine, {

@@ -57,6 +57,15 @@ describe('folder locks', () => {
       expect(lines[0]).toContain(`metadata folder ${c.meta} is in use by process ${first.pid}`)
       expect(lines[0]).not.toMatch(/delete|remove/)
 
+      // Looking is still allowed while it runs (read-only fsck takes no lock); repairing is not.
+      const look = await dfs(['fsck', '--meta', c.meta, '--json'])
+      const report = JSON.parse(look.stdout)
+      expect(report.nodes.map((n: { reachable: boolean }) => n.reachable), look.stderr).toEqual([true, true])
+      expect(report.metadata.intact).toBe(true)
+      const repair = await dfs(['fsck', '--meta', c.meta, '--repair'])
+      expect(repair.code).toBe(1)
+      expect(repair.stderr).toContain(`in use by process ${first.pid}`)
+
       // The first daemon still owns the folder: a file fsync'd through it survives a remount.
       const w = await sh(`head -c 200000 /dev/urandom > ${root}/data && dd if=${root}/data of=${c.mnt}/kept bs=64k conv=fsync status=none`)
       expect(w.code, w.stderr).toBe(0)
