@@ -5,7 +5,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it, onTestFinished } from 'vitest'
 import { DFS_BIN, REPO_ROOT, makeCluster, stopAllAfterAll } from '../helpers/mount.js'
 import { run, sh } from '../helpers/run.js'
 import { makeTempDir } from '../helpers/tmp.js'
@@ -15,8 +15,9 @@ stopAllAfterAll()
 const root = makeTempDir('dfs-cli-locks-').path
 const env = { DFS_RUNTIME_DIR: join(root, 'runtime') }
 
+/** A refusal comes at once; the generous limit only stops a command that was wrongly let in from hanging the test. */
 function dfs(args: string[]) {
-  return run(process.execPath, [DFS_BIN, ...args], { cwd: REPO_ROOT, env, timeout: 60_000 })
+  return run(process.execPath, [DFS_BIN, ...args], { cwd: REPO_ROOT, env, timeout: 30_000 })
 }
 
 const children: ChildProcess[] = []
@@ -28,6 +29,9 @@ afterAll(() => {
 async function startDatanode(args: string[]): Promise<ChildProcess> {
   const child = spawn(process.execPath, [DFS_BIN, 'datanode', ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   children.push(child)
+  onTestFinished(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  })
   let out = ''
   let err = ''
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()))
@@ -79,7 +83,7 @@ describe('folder locks', () => {
     } finally {
       await c.cleanup()
     }
-  })
+  }, 180_000)
 
   it('a second dfs datanode on one folder, or a mount naming the folder, is refused at once naming the holder', async () => {
     const dir = join(root, 'node_1')
@@ -110,5 +114,5 @@ describe('folder locks', () => {
     const third = await startDatanode(['--dir', dir, '--listen', '127.0.0.1:0', '--secret-file', secret])
     third.kill('SIGTERM')
     await new Promise((resolve) => third.once('exit', resolve))
-  })
+  }, 180_000)
 })

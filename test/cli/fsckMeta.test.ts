@@ -95,7 +95,7 @@ describe('dfs fsck --meta on damaged metadata', () => {
     } finally {
       await c.cleanup()
     }
-  })
+  }, 180_000)
 
   it('falls back to the previous checkpoint when checkpoint.json has a flipped byte, and nothing is lost', async () => {
     const c = makeCluster(2, 'dfs-fsck-checkpoint-')
@@ -132,5 +132,5 @@ describe('dfs fsck --meta on damaged metadata', () => {
     } finally {
       await c.cleanup()
     }
-  })
+  }, 180_000)
 })
