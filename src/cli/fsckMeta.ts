@@ -71,7 +71,8 @@ function explain(i: MetaInspection<NamespaceState>, print: (line: string) => voi
   const damage = i.journalDamage
   if (damage) {
     print(`  journal ${damage.file} is damaged at ${describeDamage(damage)}`)
-    print(`  the state is good up to record ${i.lastGoodSeq}; from the damaged record on, ${i.lost.length} record(s) cannot be trusted:`)
+    const files = new Set(i.lost.map((r) => r.file)).size
+    print(`  the state is good up to record ${i.lastGoodSeq}; the damaged record and the ${i.lost.length - 1} after it (in ${files} journal file${files === 1 ? '' : 's'}) cannot be trusted:`)
     for (const r of i.lost.slice(0, SHOW_OPERATIONS)) print(`    ${r.seq === undefined ? `line ${r.line}` : `record ${r.seq}`}: ${r.what}${r.damaged ? '  (damaged: read as far as it goes)' : ''}`)
     if (i.lost.length > SHOW_OPERATIONS) print(`    ... and ${i.lost.length - SHOW_OPERATIONS} more (--json lists them all)`)
     const paths = pathsOf(i.lost)

@@ -84,7 +84,8 @@ export async function inspectMeta<S, R extends JournalRecord>(
   let damage: JournalDamage | undefined
   for await (const item of scanJournal(dir, afterSeq)) {
     if (item.kind === 'damage') {
-      damage = item
+      const { kind: _, ...found } = item
+      damage = found
       break
     }
     if (item.seq <= afterSeq) continue
