@@ -123,7 +123,10 @@ async function bindName(name: string, owner: LockOwner, dir: string, kind: LockK
     }
     if (bound.code !== 'EADDRINUSE') throw bound
     const holder = await askHolder(name)
-    if (holder !== 'gone' || round >= 3) throw lockedError(dir, kind, holder === 'gone' ? undefined : holder)
+    if (holder === 'gone' && round < 3) continue
+    // A holder that does not answer (stopped) may still be named by its record.
+    const named = holder === 'gone' ? undefined : (holder ?? (kind.recordFile ? await readRecord(join(dir, kind.recordFile)) : undefined))
+    throw lockedError(dir, kind, named, holder === undefined)
   }
 }
 
@@ -251,10 +254,14 @@ async function removeRecordIfOurs(file: string, owner: LockOwner): Promise<void>
   })
 }
 
-function lockedError(dir: string, kind: LockKind, holder: LockOwner | undefined) {
+function lockedError(dir: string, kind: LockKind, holder: LockOwner | undefined, silent = false) {
   const context = { dir, pid: holder?.pid, hostname: holder?.hostname, startedAt: holder?.startedAt }
+  if (silent) {
+    const who = holder && holder.pid > 0 ? `process ${holder.pid}` : 'another process'
+    return dfsError(kind.code, `${kind.what} ${dir} is in use by ${who}, which does not answer (is it stopped? kill -CONT it, or end it); ${kind.howToStop}`, context)
+  }
   if (!holder) {
-    return dfsError(kind.code, `${kind.what} ${dir} is in use by another process, which does not answer (is it stopped?); ${kind.howToStop}`, context)
+    return dfsError(kind.code, `${kind.what} ${dir} is in use by another process; ${kind.howToStop}`, context)
   }
   if (holder.hostname !== hostname()) {
     return dfsError(

@@ -85,6 +85,18 @@ describe('metadata folder lock', () => {
     await lock.release()
   })
 
+  it('names a stopped holder from its lock file, and still refuses', async () => {
+    const dir = await tempDir()
+    const child = await holdInChild(dir)
+    process.kill(child.pid!, 'SIGSTOP')
+    onTestFinished(() => {
+      process.kill(child.pid!, 'SIGCONT')
+    })
+    const refused = await acquireLock(dir).catch((err: unknown) => err)
+    expect(isDfsError(refused, 'META_LOCKED')).toBe(true)
+    expect((refused as Error).message).toContain(`in use by process ${child.pid}, which does not answer`)
+  })
+
   it('lets exactly one of many simultaneous takers win', async () => {
     const dir = await tempDir()
     await writeLock(dir, { pid: deadPid() })

@@ -117,6 +117,25 @@ describe('metadata repair', () => {
     expect(again.state.get('k7')).toBe(7)
   })
 
+  it('rebuilds from the whole journal when the only checkpoint is damaged (the journal since record 1 is still kept)', async () => {
+    const dir = await tempDir()
+    const store = await openKv(dir)
+    setRange(store, 1, 10)
+    await store.checkpoint()
+    setRange(store, 11, 12)
+    await store.close()
+    const current = join(dir, 'checkpoint.json')
+    await writeFile(current, (await readFile(current, 'utf8')).replace('["k7",7]', '["k7",8]'))
+
+    const repaired = await repairMeta(dir, kv, describer)
+    expect(repaired.inspection.base).toBeUndefined()
+    expect(repaired.inspection.lost).toEqual([])
+    expect(await readdir(repaired.backupDir!)).toEqual(['checkpoint.json'])
+    const again = await openKv(dir, existing)
+    expect(again.lastSeq).toBe(12)
+    expect(again.state.get('k7')).toBe(7)
+  })
+
   it('says a folder with no intact checkpoint and no full journal cannot be rebuilt, and changes nothing', async () => {
     const dir = await tempDir()
     const store = await openKv(dir)
