@@ -26,6 +26,7 @@ export const DFS_CODES = {
   JOURNAL_CORRUPT: 'EIO', // a journal record in the middle fails its checksum
   CHECKPOINT_CORRUPT: 'EIO',
   META_LOCKED: 'EIO', // another daemon holds the metadata folder
+  NODE_LOCKED: 'EIO', // another process serves or mounts this node folder
   META_FOREIGN: 'EIO', // a metadata or node folder that belongs to another cluster
   META_TOO_NEW: 'EIO', // a metadata format newer than this dfs understands
   // user input

@@ -1,22 +1,31 @@
-// dfs fsck --meta <dir>: verify every copy of every chunk; --repair restores R copies and removes orphans.
+// dfs fsck --meta <dir>: check the metadata (fsckMeta.ts), then verify every copy of every chunk;
+// --repair recovers damaged metadata, restores R copies and removes orphans.
 
 import { Command } from 'commander'
 import { fsck, isHealthy, type FsckReport } from '../cluster/fsck.js'
 import { openCluster } from '../cluster/openCluster.js'
 import { callControl } from '../daemon/control.js'
 import { runningDaemons } from '../daemon/registry.js'
+import { checkMetaFolder } from './fsckMeta.js'
 import type { ClusterStatus } from '../daemon/status.js'
 
 export function fsckCommand(): Command {
   return new Command('fsck')
-    .description('check every chunk copy against its SHA-256 (with the running daemon\'s healer view when mounted); --repair restores R copies and removes orphans (unmount first)')
+    .description('check the metadata journal and checkpoint, then every chunk copy against its SHA-256 (with the running daemon\'s healer view when mounted); --repair recovers damaged metadata (backing up what it changes), restores R copies and removes orphans (unmount first)')
     .requiredOption('--meta <dir>', 'the metadata folder of the cluster')
     .option('--nodes <nodes>', 'comma-separated node folders and tcp:// servers (default: the ones the cluster recorded)')
     .option('--secret-file <file>', 'the cluster secret (needed for tcp:// nodes)')
-    .option('--repair', 're-replicate under-replicated chunks, replace bad copies, remove orphans')
+    .option('--repair', 'cut a damaged journal at its last good record (or fall back to the previous checkpoint), re-replicate under-replicated chunks, replace bad copies, remove orphans')
     .option('--json', 'print the report as JSON')
     .action(async (flags: { meta: string; nodes?: string; secretFile?: string; repair?: boolean; json?: boolean }) => {
       const log = (message: string) => { if (!flags.json) console.error(`dfs fsck: ${message}`) }
+      // The metadata first: it needs no node, and a damaged journal must be explained, not repeated.
+      const metaCheck = await checkMetaFolder(flags.meta, { repair: Boolean(flags.repair), json: Boolean(flags.json) })
+      if (!metaCheck.usable) {
+        if (flags.json) console.log(JSON.stringify({ metadata: metaCheck.report }, null, 2))
+        process.exitCode = 1
+        return
+      }
       const cluster = await openCluster({
         meta: flags.meta,
         nodes: flags.nodes?.split(',').map(s => s.trim()).filter(Boolean),
@@ -33,7 +42,7 @@ export function fsckCommand(): Command {
       // While mounted, the daemon's own view (heartbeats, healer) is part of the answer: what fsck
       // finds under-replicated may already be queued for repair.
       const live = await daemonView(cluster.metaDir)
-      if (flags.json) console.log(JSON.stringify({ ...report, ...(live ? { daemon: live } : {}) }, (key, value) => (key === 'ref' ? undefined : value), 2))
+      if (flags.json) console.log(JSON.stringify({ ...report, metadata: metaCheck.report, ...(live ? { daemon: live } : {}) }, (key, value) => (key === 'ref' ? undefined : value), 2))
       else printReport(report, live)
       // Like fsck(8): 0 when healthy (or fully repaired), 1 when problems remain.
       const remaining = report.repaired ? report.lost.length + report.repaired.failed.length : isHealthy(report) ? 0 : 1

@@ -79,7 +79,8 @@ export interface OpenNodeOptions extends NodeAccess {
  * it suspect and it joins when it answers (heartbeats). A new one must answer, to learn its id.
  */
 export async function openNode(address: string, opts: OpenNodeOptions): Promise<DataNode> {
-  if (!isServerAddress(address)) return LocalFolderNode.open(address, { clusterId: opts.clusterId, create: opts.create })
+  // A process that may write the folder holds its lock, so a dfs datanode serving it meanwhile is refused, and the other way round.
+  if (!isServerAddress(address)) return LocalFolderNode.open(address, { clusterId: opts.clusterId, create: opts.create, lock: opts.create })
   const secret = secretFor(address, opts)
   try {
     return await TcpDataNode.connect(address, {

@@ -21,6 +21,8 @@ import type { NamespaceRecord } from '../meta/namespace/records.js'
 import type { NamespaceState } from '../meta/namespace/types.js'
 import { inspectMetaFolder } from '../meta/metaFormat.js'
 import { MetaStore } from '../meta/MetaStore.js'
+import { checkMetaUnlocked } from '../meta/lock.js'
+import { checkNodeFolderUnlocked } from '../datanode/nodeLock.js'
 import { readSecretFile } from '../datanode/tcp/secret.js'
 import { checkFoldersApart } from './layout.js'
 import { type NodeAccess, checkNode, isServerAddress, normalizeAddress, openNode } from './nodes.js'
@@ -91,6 +93,8 @@ async function planCluster(flags: ClusterFlags, options: OpenOptions): Promise<P
   if (!format && (!options.create || options.readOnly)) {
     throw dfsError('META_FOREIGN', `${flags.meta} holds no dfs cluster (no format.json); pass the --meta folder given to dfs mount`, { meta: flags.meta })
   }
+  // A folder a running daemon holds is the first thing to say: its nodes are in use by that daemon too.
+  if (format && !options.readOnly) await checkMetaUnlocked(metaDir)
   const chosen = format ? chooseExisting(parseSettings(format.settings, metaDir), flags) : chooseNew(flags)
   await checkFoldersApart({ nodes: chosen.addresses.filter(address => !isServerAddress(address)), meta: metaDir, mountpoint: flags.mountpoint })
 
@@ -118,6 +122,8 @@ async function planCluster(flags: ClusterFlags, options: OpenOptions): Promise<P
       { missing: chosen.missing })
   }
   checkDistinctIds(ids, chosen.settings)
+  // A node folder another process serves (dfs datanode) or mounts is refused before the first write.
+  if (!options.readOnly) for (const address of addresses) if (!isServerAddress(address)) await checkNodeFolderUnlocked(address)
   return { metaDir, access, settings: chosen.settings, addresses, unavailable }
 }
 

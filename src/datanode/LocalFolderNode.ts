@@ -26,10 +26,14 @@ import {
   type OpenNodeFolderOptions,
 } from './identity.js'
 import { errnoOf, isNoSpace, isNotFound } from '../util/osError.js'
+import type { FolderLock } from '../util/folderLock.js'
+import { lockNodeFolder } from './nodeLock.js'
 
 export interface LocalFolderNodeOptions extends OpenNodeFolderOptions {
   /** How to name this node in messages; defaults to dir as given. */
   address?: string
+  /** Hold the node folder's lock until close (a process that writes to the folder; see nodeLock.ts). */
+  lock?: boolean
 }
 
 const TEMP_MARKER = '.tmp-'
@@ -55,12 +59,20 @@ export class LocalFolderNode implements DataNode {
   /** Background fdatasyncs of chunks just put (sync behind writes), by id. */
   readonly #syncing = new Map<ChunkId, Promise<void>>()
   #closed = false
+  #lock: FolderLock | undefined
 
   /** Open (and with `create`, initialise) a node folder. See openNodeFolder for the rules. */
   static async open(dir: string, options: LocalFolderNodeOptions): Promise<LocalFolderNode> {
     const folder = await openNodeFolder(dir, options)
+    const lock = options.lock ? await lockNodeFolder(folder.dir) : undefined
     const node = new LocalFolderNode(folder.dir, folder.identity.nodeId, folder.identity.clusterId, options.address ?? dir)
-    await node.#scan()
+    node.#lock = lock
+    try {
+      await node.#scan()
+    } catch (err) {
+      await lock?.release()
+      throw err
+    }
     return node
   }
 
@@ -252,8 +264,9 @@ export class LocalFolderNode implements DataNode {
   }
 
   async close(): Promise<void> {
-    // Nothing is held open between calls; closing only makes later calls fail clearly.
+    // Nothing is held open between calls but the lock; closing makes later calls fail clearly.
     this.#closed = true
+    await this.#lock?.release()
   }
 
   // --- internals ---

@@ -4,19 +4,24 @@
 // damaged file fails that check instead of loading as a smaller state.
 //
 // Writing goes to checkpoint.json.tmp, is fsync'd, renamed over checkpoint.json and the folder is
-// fsync'd, so a crash at any point leaves the previous checkpoint or the new one. The pieces are
+// fsync'd, so a crash at any point leaves the previous checkpoint or the new one. The one replaced
+// is kept as checkpoint.prev.json (hard-linked there first, so checkpoint.json never goes missing),
+// and the store keeps the journal since it: a checkpoint that rots on disk costs nothing. The pieces are
 // serialised in slices with a turn of the event loop between them: the file system keeps answering
 // while a checkpoint of millions of inodes is written.
 
 import { createHash } from 'node:crypto'
-import { open, rename, rm } from 'node:fs/promises'
+import { link, open, rename, rm } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { dfsError } from '../errors.js'
 import { fsyncPath, pathExists } from '../util/files.js'
 import { type Line, readLines } from './lineReader.js'
 
 export const CHECKPOINT_FILE = 'checkpoint.json'
+/** The checkpoint before the current one, kept with the journal since it: what `dfs fsck --repair` falls back on. */
+export const PREVIOUS_CHECKPOINT_FILE = 'checkpoint.prev.json'
 const TEMP_FILE = `${CHECKPOINT_FILE}.tmp`
+const PREVIOUS_TEMP_FILE = `${PREVIOUS_CHECKPOINT_FILE}.tmp`
 const FORMAT = 1
 const KIND = 'dfs-checkpoint'
 
@@ -63,18 +68,30 @@ export async function writeCheckpoint(dir: string, lastSeq: number, pieces: Iter
   } finally {
     await fh.close()
   }
-  await rename(tmp, join(dir, CHECKPOINT_FILE))
+  const current = join(dir, CHECKPOINT_FILE)
+  if (await pathExists(current)) {
+    const previousTmp = join(dir, PREVIOUS_TEMP_FILE)
+    await rm(previousTmp, { force: true })
+    await link(current, previousTmp)
+    await rename(previousTmp, join(dir, PREVIOUS_CHECKPOINT_FILE))
+  }
+  await rename(tmp, current)
   await fsyncPath(dir)
 }
 
 /** Remove a temp file a crash left mid-checkpoint (it may be large). */
 export async function removeCheckpointLeftovers(dir: string): Promise<void> {
   await rm(join(dir, TEMP_FILE), { force: true })
+  await rm(join(dir, PREVIOUS_TEMP_FILE), { force: true })
 }
 
 /** The checkpoint in dir, verified whole; undefined when the folder has none yet. */
-export async function readCheckpoint(dir: string): Promise<LoadedCheckpoint | undefined> {
-  const file = join(dir, CHECKPOINT_FILE)
+export function readCheckpoint(dir: string): Promise<LoadedCheckpoint | undefined> {
+  return readCheckpointFile(join(dir, CHECKPOINT_FILE))
+}
+
+/** One checkpoint file (checkpoint.json or checkpoint.prev.json), verified whole; undefined when it does not exist. */
+export async function readCheckpointFile(file: string): Promise<LoadedCheckpoint | undefined> {
   if (!(await pathExists(file))) return undefined
   const hash = createHash('sha256')
   const pieces: unknown[] = []
@@ -127,5 +144,10 @@ function parseHeader(file: string, text: string): number {
 }
 
 function corruptError(file: string, why: string) {
-  return dfsError('CHECKPOINT_CORRUPT', `checkpoint ${file} is corrupt: ${why}; run dfs fsck --meta ${dirname(file)} for details`, { file })
+  return dfsError('CHECKPOINT_CORRUPT', `checkpoint ${file} is corrupt: ${why}; ${repairAdvice(dirname(file))}`, { file, why })
+}
+
+/** The advice every metadata-corruption message ends with: the exact commands. */
+export function repairAdvice(dir: string): string {
+  return `run dfs fsck --meta ${dir} to see what it affects, then dfs fsck --meta ${dir} --repair to recover (it backs up every file it changes)`
 }

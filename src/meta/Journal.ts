@@ -17,6 +17,11 @@ export interface JournalOptions {
   /** Write and fdatasync whatever is pending this often (ms). */
   flushIntervalMs: number
   onError: (err: DfsError) => void
+  /**
+   * Runs before every write: throwing stops the journal for good, as a failed write does (the
+   * store checks it still holds its folder's lock, so a daemon that lost it never writes again).
+   */
+  beforeWrite?: () => Promise<void>
 }
 
 /** A queued switch to a new segment; it sits between the lines of the old and the new one. */
@@ -161,6 +166,7 @@ export class Journal {
   private async writeQueuedLines(): Promise<void> {
     let n = 0
     while (n < this.queue.length && isLine(this.queue[n]!)) n++
+    await this.options.beforeWrite?.()
     const lines = this.queue.splice(0, n) as Buffer[]
     await this.fh.writeFile(lines.length === 1 ? lines[0]! : Buffer.concat(lines))
     this.writtenSeq += lines.length

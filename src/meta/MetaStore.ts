@@ -5,11 +5,12 @@
 // the point where it is durable. A checkpoint now and then bounds how much journal a mount replays.
 //
 // Folder layout: format.json (what this folder is), lock (who uses it), checkpoint.json (the state
-// as of one seq), journal-<seq>.log (the records after it).
+// as of one seq), checkpoint.prev.json (the one before), journal-<seq>.log (the records after the
+// previous checkpoint: replay at mount starts after the current one).
 
 import { resolve } from 'node:path'
 import { type DfsError, dfsError } from '../errors.js'
-import { readCheckpoint, removeCheckpointLeftovers, writeCheckpoint } from './Checkpoint.js'
+import { readCheckpoint, removeCheckpointLeftovers, repairAdvice, writeCheckpoint } from './Checkpoint.js'
 import { Journal } from './Journal.js'
 import { deleteSegmentsThrough } from './journalFormat.js'
 import { type MetaLock, acquireLock } from './lock.js'
@@ -98,7 +99,7 @@ export class MetaStore<S, R extends JournalRecord = JournalRecord, Result = unkn
         } catch (err) {
           throw dfsError(
             'JOURNAL_CORRUPT',
-            `journal ${file} is corrupt at record ${seq}: it does not apply to the state (${(err as Error).message}); run dfs fsck --meta ${dir} for details`,
+            `journal ${file} is corrupt at record ${seq}: it does not apply to the state (${(err as Error).message}); ${repairAdvice(dir)}`,
             { file, seq },
             err,
           )
@@ -113,6 +114,9 @@ export class MetaStore<S, R extends JournalRecord = JournalRecord, Result = unkn
         store.journal = await Journal.open(dir, loaded.lastSeq + 1, {
           flushIntervalMs: options.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS,
           onError: (err) => store.fail(err),
+          // The kernel lock keeps a second daemon out on this host; the record check catches one
+          // that got in anyway (another network namespace or host) before this one writes again.
+          beforeWrite: lock ? () => lock.verify() : undefined,
         })
       }
       return store
@@ -249,9 +253,12 @@ export class MetaStore<S, R extends JournalRecord = JournalRecord, Result = unkn
     this.sinceCheckpoint = { records: 0, bytes: 0 }
     await rotated
     await writeCheckpoint(this.dir, lastSeq, pieces)
+    // The journal since the previous checkpoint stays: with checkpoint.prev.json it rebuilds the
+    // state should checkpoint.json ever be damaged (dfs fsck --repair).
+    const previousSeq = this.checkpointSeq
     this.checkpointSeq = lastSeq
     this.checkpointCount++
-    await deleteSegmentsThrough(this.dir, lastSeq)
+    await deleteSegmentsThrough(this.dir, previousSeq)
   }
 
   private checkpointIfDue(): void {
@@ -294,7 +301,7 @@ function restore<S, R extends JournalRecord, Result>(machine: StateMachine<S, R,
   } catch (err) {
     throw dfsError(
       'CHECKPOINT_CORRUPT',
-      `checkpoint in ${dir} does not restore (${(err as Error).message}); run dfs fsck --meta ${dir} for details`,
+      `checkpoint in ${dir} does not restore (${(err as Error).message}); ${repairAdvice(dir)}`,
       { dir },
       err,
     )

@@ -63,8 +63,9 @@ describe('MetaStore', () => {
     store.commit({ op: 'del', key: 'k1' })
     await store.close()
 
-    // The checkpoint covers 1..100; its journal is gone; 101..151 remain.
-    expect((await listSegments(dir)).map((s) => s.firstSeq)).toEqual([101])
+    // The checkpoint covers 1..100; its journal stays as long as that checkpoint is the previous
+    // one (the fallback should checkpoint.json rot); mount replays only 101..151.
+    expect((await listSegments(dir)).map((s) => s.firstSeq)).toEqual([1, 101])
     const checkpoint = (await readFile(join(dir, 'checkpoint.json'), 'utf8')).split('\n')
     expect(JSON.parse(checkpoint[0]!)).toMatchObject({ lastSeq: 100 })
 
@@ -76,6 +77,8 @@ describe('MetaStore', () => {
     expect(again.stats.journalRecords).toBe(51)
 
     await again.close({ checkpoint: true }) // a final checkpoint leaves no journal to replay
+    expect((await listSegments(dir)).map((s) => s.firstSeq)).toEqual([101, 152]) // 1..100 went with checkpoint 100
+    expect(JSON.parse((await readFile(join(dir, 'checkpoint.prev.json'), 'utf8')).split('\n')[0]!)).toMatchObject({ lastSeq: 100 })
     const third = await openKv(dir, existing)
     expect(third.stats.journalRecords).toBe(0)
     expect(third.state).toEqual(again.state)

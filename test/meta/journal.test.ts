@@ -110,8 +110,8 @@ describe('journal', () => {
     const text = await readFile(file, 'utf8')
     await writeFile(file, text.replace('"k3","value":3', '"k3","value":8'))
     const err = await replayError(dir)
-    expect(err.message).toContain(`journal ${file} is corrupt at record 3 (line 3): checksum mismatch`)
-    expect(err.message).toContain(`dfs fsck --meta ${dir}`)
+    expect(err.message).toContain(`journal ${file} is corrupt at record 3 (line 3), byte ${text.indexOf('\n3 ') + 1}: checksum mismatch`)
+    expect(err.message).toContain(`run dfs fsck --meta ${dir} to see what it affects, then dfs fsck --meta ${dir} --repair to recover`)
     expect(err.context).toMatchObject({ file, line: 3, seq: 3 })
   })
 

@@ -16,6 +16,8 @@ import { DfsError, dfsError, isDfsError } from '../../errors.js'
 import { errnoOf } from '../../util/osError.js'
 import { checkNodeFolder, newNodeId, readIdentity } from '../identity.js'
 import { LocalFolderNode } from '../LocalFolderNode.js'
+import { lockNodeFolder } from '../nodeLock.js'
+import type { FolderLock } from '../../util/folderLock.js'
 import { type ConnectionHost, type ConnectionLimits, ServerConnection } from './ServerConnection.js'
 import { type AuthReply, MAX_PAYLOAD, parseHostPort, STATUS_CODES, STATUS_OK, statusOf } from './protocol.js'
 import { secretBytes } from './secret.js'
@@ -60,6 +62,7 @@ export class DataNodeServer {
   #joining: Promise<void> | undefined
   #joinError: string | undefined
   #closing: Promise<void> | undefined
+  readonly #lock: FolderLock
 
   static async start(options: DataNodeServerOptions): Promise<DataNodeServer> {
     const { host, port } = parseHostPort(options.listen, '--listen')
@@ -77,10 +80,16 @@ export class DataNodeServer {
     }
     const identity = await checkNodeFolder(options.dir, { clusterId })
 
-    // 2. Bind the address.
+    // 2. Hold the folder (a second server or a mount using it is refused at once), bind the address.
+    const lock = await lockNodeFolder(options.dir)
     const server = createServer({ pauseOnConnect: false, noDelay: true })
     server.maxConnections = options.maxConnections ?? 1024
-    await listen(server, host, port, options.listen)
+    try {
+      await listen(server, host, port, options.listen)
+    } catch (err) {
+      await lock.release()
+      throw err
+    }
     const bound = server.address()
     const boundPort = typeof bound === 'object' && bound ? bound.port : port
 
@@ -91,11 +100,12 @@ export class DataNodeServer {
         node = await LocalFolderNode.open(options.dir, { clusterId, create: true })
       } catch (err) {
         await new Promise<void>((done) => server.close(() => done()))
+        await lock.release()
         throw err
       }
     }
     const nodeId = identity?.nodeId ?? node?.nodeId ?? newNodeId()
-    return new DataNodeServer(server, options, secret, host, boundPort, nodeId, node)
+    return new DataNodeServer(server, options, secret, host, boundPort, nodeId, node, lock)
   }
 
   private constructor(
@@ -106,7 +116,9 @@ export class DataNodeServer {
     port: number,
     nodeId: string,
     node: LocalFolderNode | undefined,
+    lock: FolderLock,
   ) {
+    this.#lock = lock
     this.#server = server
     this.dir = options.dir
     this.host = host
@@ -217,6 +229,7 @@ export class DataNodeServer {
       await this.#joining
       await this.#node?.close()
       await closed
+      await this.#lock.release()
     })()
     return this.#closing
   }

@@ -1,0 +1,102 @@
+// The metadata half of `dfs fsck --meta <dir>`: before any node is needed, check the checkpoint and
+// the journal. A damaged folder is explained (which file, which record, byte offset, how many
+// records follow and what they did); with --repair it is recovered (meta/repair.ts) and exactly what
+// was lost is listed, after which the chunk check goes on and mount works.
+
+import { resolve } from 'node:path'
+import { parseSettings } from '../cluster/settings.js'
+import { dfsError } from '../errors.js'
+import { type LostRecord, type MetaInspection, inspectMeta, needsRepair } from '../meta/inspect.js'
+import { readFormat } from '../meta/metaFormat.js'
+import { namespaceDescriber } from '../meta/namespace/describe.js'
+import { namespaceMachine } from '../meta/namespace/machine.js'
+import type { NamespaceState } from '../meta/namespace/types.js'
+import { describeDamage } from '../meta/replayJournal.js'
+import { repairMeta } from '../meta/repair.js'
+
+export interface MetaCheck {
+  /** The folder is usable now (it was healthy, or was repaired): the chunk check can go on. */
+  usable: boolean
+  /** For --json. */
+  report: Record<string, unknown>
+}
+
+// Operations listed one per line before the rest are only counted (--json lists them all).
+const SHOW_OPERATIONS = 100
+
+export async function checkMetaFolder(meta: string, flags: { repair: boolean; json: boolean }): Promise<MetaCheck> {
+  const dir = resolve(meta)
+  const format = await readFormat(dir).catch((err) => {
+    if ((err as NodeJS.ErrnoException).code === 'ENOTDIR') throw dfsError('META_FOREIGN', `metadata folder ${meta} is not a directory`, { meta })
+    throw err
+  })
+  if (!format) throw dfsError('META_FOREIGN', `${meta} holds no dfs cluster (no format.json); pass the --meta folder given to dfs mount`, { meta })
+  const settings = parseSettings(format.settings, dir)
+  const machine = namespaceMachine({ uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0, createdAt: settings.createdAt })
+  const print = (line: string) => { if (!flags.json) console.log(line) }
+
+  const inspection = await inspectMeta(dir, machine, namespaceDescriber())
+  if (!needsRepair(inspection) && !inspection.unrecoverable) {
+    print(`metadata ${dir}: intact (state as of record ${inspection.lastGoodSeq}${inspection.base ? `, from ${inspection.base.file} and ${inspection.replayed} journal records` : ''})`)
+    if (inspection.tornTail) print(`  the last journal record is torn (a crash mid-write); mount drops it by itself: ${describeDamage(inspection.tornTail)}`)
+    return { usable: true, report: reportOf(inspection) }
+  }
+
+  if (!flags.repair) {
+    explain(inspection, print)
+    if (inspection.unrecoverable) print(`  it cannot be repaired: ${inspection.unrecoverable}`)
+    else {
+      print(`to recover: dfs fsck --meta ${dir} --repair`)
+      print(`  it keeps the state as of record ${inspection.lastGoodSeq}, drops the ${inspection.lost.length} record(s) listed above, and copies every file it changes to ${dir}/backup-<time>/ first`)
+    }
+    return { usable: false, report: reportOf(inspection) }
+  }
+
+  const repaired = await repairMeta(dir, machine, namespaceDescriber())
+  explain(repaired.inspection, print)
+  print(`metadata repaired; the files it changed are kept in ${repaired.backupDir}`)
+  for (const action of repaired.actions) print(`  ${action}`)
+  const lost = repaired.inspection.lost
+  print(lost.length === 0 ? '  nothing was lost' : `  lost: the ${lost.length} operation(s) listed above; paths they touched: ${pathsOf(lost).join(', ') || '(none named)'}`)
+  return { usable: true, report: { ...reportOf(repaired.inspection), repaired: { backupDir: repaired.backupDir, actions: repaired.actions } } }
+}
+
+function explain(i: MetaInspection<NamespaceState>, print: (line: string) => void): void {
+  print(`metadata ${i.dir}: DAMAGED`)
+  if (i.checkpointDamage) {
+    print(`  checkpoint ${i.checkpointDamage.file} is damaged: ${i.checkpointDamage.why}`)
+    if (i.base) print(`  the previous checkpoint ${i.base.file} (record ${i.base.lastSeq}) is intact, with the journal since it`)
+    else if (!i.unrecoverable) print('  no intact checkpoint, but the journal reaches back to the first record')
+  }
+  const damage = i.journalDamage
+  if (damage) {
+    print(`  journal ${damage.file} is damaged at ${describeDamage(damage)}`)
+    const files = new Set(i.lost.map((r) => r.file)).size
+    print(`  the state is good up to record ${i.lastGoodSeq}; the damaged record and the ${i.lost.length - 1} after it (in ${files} journal file${files === 1 ? '' : 's'}) cannot be trusted:`)
+    for (const r of i.lost.slice(0, SHOW_OPERATIONS)) print(`    ${r.seq === undefined ? `line ${r.line}` : `record ${r.seq}`}: ${r.what}${r.damaged ? '  (damaged: read as far as it goes)' : ''}`)
+    if (i.lost.length > SHOW_OPERATIONS) print(`    ... and ${i.lost.length - SHOW_OPERATIONS} more (--json lists them all)`)
+    const paths = pathsOf(i.lost)
+    if (paths.length) print(`  paths they touched: ${paths.join(', ')}`)
+  } else if (i.checkpointDamage && !i.unrecoverable) {
+    print(`  the journal after it is intact: nothing is lost (state as of record ${i.lastGoodSeq})`)
+  }
+}
+
+function pathsOf(lost: LostRecord[]): string[] {
+  return [...new Set(lost.flatMap((r) => r.paths))]
+}
+
+function reportOf(i: MetaInspection<NamespaceState>): Record<string, unknown> {
+  return {
+    dir: i.dir,
+    intact: !needsRepair(i) && !i.unrecoverable,
+    lastGoodSeq: i.lastGoodSeq,
+    ...(i.base ? { checkpoint: i.base } : {}),
+    ...(i.checkpointDamage ? { checkpointDamage: i.checkpointDamage } : {}),
+    ...(i.journalDamage ? { journalDamage: i.journalDamage } : {}),
+    ...(i.tornTail ? { tornTail: i.tornTail } : {}),
+    ...(i.unrecoverable ? { unrecoverable: i.unrecoverable } : {}),
+    lost: i.lost,
+    lostPaths: pathsOf(i.lost),
+  }
+}
