@@ -85,6 +85,8 @@ export class Daemon {
       registry: cluster.registry,
       chunks: cluster.chunks,
       state: cluster.meta.state,
+      graceMs: services.healer.status().graceMs,
+      isBadCopy: services.healer.isBadCopy,
     })
     const rebalance = services.rebalancer.status()
     return { ...status, healer: services.healer.status(), scrubber: services.scrubber.status(), ...(rebalance ? { rebalance } : {}) }
