@@ -36,6 +36,7 @@ export const DFS_CODES = {
   NOT_MOUNTED: 'EINVAL',
   ALREADY_RUNNING: 'EINVAL', // a dfs balance or drain was asked for while one runs
   NATIVE_MISSING: 'EIO', // libfuse2 or /dev/fuse missing
+  NOT_RUNNING: 'EINVAL', // dfs balance/drain --cancel with no such job running, drain --undo of a node not drained
 } as const satisfies Record<string, PosixCode>
 export type DfsCode = keyof typeof DFS_CODES
 

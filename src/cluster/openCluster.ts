@@ -101,7 +101,9 @@ export async function openCluster(flags: ClusterFlags, options: OpenOptions = {}
       if (recorded && recorded.nodeId !== node.nodeId) {
         flags.log(`node ${address} was wiped: it joins as a new node, and the copies it held count as lost`)
       }
-      settings.nodes.push({ nodeId: node.nodeId, address })
+      // A node being drained stays so across a restart (the rebalancer keeps it out of the write pool).
+      const draining = recorded?.draining && recorded.nodeId === node.nodeId ? { draining: true } : {}
+      settings.nodes.push({ nodeId: node.nodeId, address, ...draining })
     }
     if (!options.readOnly && JSON.stringify(settings) !== JSON.stringify(plan.settings)) await meta.updateSettings({ ...settings })
 

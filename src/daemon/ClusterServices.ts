@@ -36,6 +36,7 @@ export class ClusterServices {
       meta, registry, replicas: settings.replicas, locks: this.healer.locks, log: opts.log, onBadCopy: reportBadCopy,
       options: { bandwidthBytesPerSec: opts.healing.bandwidthBytesPerSec },
     })
+    this.rebalancer.restoreDraining() // before the first write: a node being drained takes none
     this.scrubber = new Scrubber({ meta, registry, log: opts.log, onBadCopy: reportBadCopy, locks: this.healer.locks, options: opts.scrub })
   }
 

@@ -137,5 +137,7 @@ function controlHandlers(services: ClusterServices, daemon: () => Daemon | undef
     balance: () => rebalancer.balance(),
     drain: args => rebalancer.drain(String(args.node), typeof args.resolved === 'string' ? args.resolved : undefined),
     'balance-status': () => rebalancer.status() ?? null,
+    cancel: args => rebalancer.cancel(args.kind === 'drain' ? 'drain' : 'balance'),
+    'drain-undo': args => rebalancer.undoDrain(String(args.node), typeof args.resolved === 'string' ? args.resolved : undefined),
   }
 }
