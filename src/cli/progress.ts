@@ -72,7 +72,7 @@ export class Progress {
   finish(state: ProgressState): void {
     if (this.#quiet || this.#ended) return
     this.#lastLine = -Infinity
-    this.update(state)
+    this.update(state.total > 0 ? state : { ...state, value: 1, total: 1 }) // nothing to do: all done
     this.#bar?.stop()
     this.#ended = true
   }
