@@ -35,7 +35,10 @@ export interface ChunkReplication {
 export function chunkReplication(ref: Pick<ChunkRef, 'id' | 'nodes'>, replicas: number, copyState: CopyStateOf): ChunkReplication {
   let live = 0
   let waiting = 0
-  for (const nodeId of new Set(ref.nodes)) {
+  const nodes = ref.nodes
+  for (let i = 0; i < nodes.length; i++) {
+    const nodeId = nodes[i]
+    if (nodes.indexOf(nodeId) !== i) continue // listed twice (no allocation: called for every chunk)
     const state = copyState(nodeId, ref.id)
     if (state === 'live') live++
     else if (state === 'waiting') waiting++
@@ -45,22 +48,23 @@ export function chunkReplication(ref: Pick<ChunkRef, 'id' | 'nodes'>, replicas: 
 }
 
 /**
- * A copy's state from the node's health: alive is live, suspect or dead for less than graceMs is
+ * A copy's state from the node's health, as the registry says now (one look, then lookups: it is
+ * called for every copy of every chunk): alive is live, suspect or dead for less than graceMs is
  * waiting. `isBad` (the healer's reports of missing or corrupt copies) turns a copy gone.
  */
 export function copyStateOf(
-  registry: Pick<NodeRegistry, 'status'>,
+  registry: Pick<NodeRegistry, 'ids' | 'status'>,
   graceMs: number,
   now = Date.now(),
   isBad?: (nodeId: string, chunkId: string) => boolean,
 ): CopyStateOf {
-  return (nodeId, chunkId) => {
+  const byNode = new Map<string, CopyState>()
+  for (const nodeId of registry.ids()) {
     const status = registry.status(nodeId)
-    if (!status || isBad?.(nodeId, chunkId)) return 'gone'
-    if (status.health === 'alive') return 'live'
-    if (status.health === 'suspect' || now - status.since < graceMs) return 'waiting'
-    return 'gone'
+    if (!status) continue
+    byNode.set(nodeId, status.health === 'alive' ? 'live' : status.health === 'suspect' || now - status.since < graceMs ? 'waiting' : 'gone')
   }
+  return (nodeId, chunkId) => (isBad?.(nodeId, chunkId) ? 'gone' : byNode.get(nodeId) ?? 'gone')
 }
 
 export interface ReplicationCounts {
