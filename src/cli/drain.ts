@@ -29,7 +29,7 @@ export function drainCommand(): Command {
         if (mountpoint !== undefined || (flags.cancel && flags.undo !== undefined)) {
           throw dfsError('BAD_ARGUMENT', flags.cancel && flags.undo !== undefined
             ? 'give --cancel or --undo <node>, not both'
-            : `${flags.cancel ? 'dfs drain --cancel [mountpoint]' : 'dfs drain --undo <node> [mountpoint]'} takes no other node; got ${node} and ${mountpoint}`)
+            : `${flags.cancel ? '--cancel' : `--undo ${flags.undo}`} takes only a mount point, not ${node} and ${mountpoint}: dfs drain ${flags.cancel ? '--cancel' : '--undo <node>'} [mountpoint]`)
         }
         const daemon = await findDaemon(node)
         if (flags.cancel) return cancelJob(daemon, 'drain', flags)
@@ -38,7 +38,7 @@ export function drainCommand(): Command {
         const cancelled = undone.cancelled ? ` (its drain was cancelled after moving ${undone.cancelled.movedChunks} chunks)` : ''
         return console.log(`dfs: ${undone.node.address} takes new chunks again${cancelled}; copies already moved stay where they are (dfs balance evens usage out)`)
       }
-      if (node === undefined) throw dfsError('BAD_ARGUMENT', 'dfs drain needs the node to drain (its id or address, as dfs status shows), or --cancel, or --undo <node>')
+      if (node === undefined) throw dfsError('BAD_ARGUMENT', 'name the node to drain (its id or address, as dfs status shows): dfs drain <node> [mountpoint]; or --cancel, or --undo <node>')
       const daemon = await findDaemon(mountpoint)
       const started = (await callControl(daemon.control, 'drain', nodeArgs(node))) as RebalanceStatus
       const result = await followJob(daemon, started, flags)
