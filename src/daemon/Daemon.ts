@@ -86,7 +86,7 @@ export class Daemon {
       chunks: cluster.chunks,
       state: cluster.meta.state,
       graceMs: services.healer.status().graceMs,
-      isBadCopy: services.healer.isBadCopy,
+      isBadCopy: services.healer.isKnownBad,
     })
     const rebalance = services.rebalancer.status()
     return { ...status, healer: services.healer.status(), scrubber: services.scrubber.status(), ...(rebalance ? { rebalance } : {}) }

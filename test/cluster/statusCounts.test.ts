@@ -24,7 +24,7 @@ function summary(c: HealCluster, graceMs: number, h?: Healer) {
   return clusterStatus({
     mountpoint: '/mnt', meta: c.cluster.metaDir, startedAt: Date.now(), settings: c.cluster.settings,
     liveness: { intervalMs: 500, suspectAfterMs: 2000, deadAfterMs: 10_000 },
-    registry: c.registry, chunks: c.chunks, state: c.meta.state, graceMs, ...(h ? { isBadCopy: h.isBadCopy } : {}),
+    registry: c.registry, chunks: c.chunks, state: c.meta.state, graceMs, ...(h ? { isBadCopy: h.isKnownBad } : {}),
   })
 }
 
@@ -55,6 +55,21 @@ describe('status counters', () => {
     await healer.settle()
     expect(summary(c, graceMs, healer).chunks).toMatchObject({ underReplicated: 0, unavailable: 0, waitingForGrace: 0 })
     expect(healer.status()).toMatchObject({ underReplicated: 0, unavailable: 0, waitingForGrace: 0 })
+  })
+
+  it('a chunk with no intact copy on any node is unavailable in both, though its nodes are alive', async () => {
+    const c = (cluster = await makeHealCluster({ nodes: 3, replicas: 2 }))
+    const ino = await c.addFile('a', [randomChunk(8 * KiB), randomChunk(8 * KiB)], [[0, 1], [1, 2]])
+    const ref = c.ref(ino, 0)
+    await c.flipByte(0, ref.id)
+    await c.flipByte(1, ref.id)
+    healer = new Healer({ meta: c.meta, chunks: c.chunks, registry: c.registry, replicas: 2, log: c.log, options: { hintDelayMs: 10 } })
+    healer.start()
+    await until(() => healer!.status().scans >= 1, 5_000, 'the first scan')
+    await expect(c.chunks.read(ref)).rejects.toMatchObject({ code: 'CHUNK_UNREADABLE' }) // reports both copies
+    await until(() => healer!.status().lost === 1 && healer!.status().state === 'idle', 5_000, 'the repair to give up')
+    expect(summary(c, 10_000, healer).chunks).toMatchObject({ referenced: 2, underReplicated: 0, unavailable: 1 })
+    expect(healer.status()).toMatchObject({ underReplicated: 0, unavailable: 1, lost: 1 })
   })
 
   it('capacity counts three folders on one disk once, as df does', async () => {

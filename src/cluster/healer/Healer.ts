@@ -262,6 +262,9 @@ export class Healer {
   /** Whether a copy was reported missing or corrupt and not repaired yet (such a copy does not count). */
   readonly isBadCopy = (nodeId: string, chunkId: string): boolean => this.#bad.get(chunkId)?.has(nodeId) === true
 
+  /** Whether a copy is known not to be intact: reported bad, or its chunk has no intact copy anywhere (lost). For dfs status. */
+  readonly isKnownBad = (nodeId: string, chunkId: string): boolean => this.#lost.has(chunkId) || this.isBadCopy(nodeId, chunkId)
+
   /** An intact copy was found on a node the ref does not list. */
   reportExtraCopy(ref: Pick<ChunkRef, 'id'>, nodeId: string): void {
     if (this.#stopped) return
@@ -415,9 +418,10 @@ export class Healer {
         const r = chunkReplication(ref, replicas, copyState)
         // Good copies: live ones and those that may come back within the grace period.
         const good = r.live + r.waiting
-        if (r.replication === 'underReplicated') under.add(id)
+        if (this.#lost.has(id)) unavailable.add(id) // no intact copy anywhere, as far as we know
+        else if (r.replication === 'underReplicated') under.add(id)
         else if (r.replication === 'unavailable') unavailable.add(id)
-        if (r.waitingForGrace) waiting.add(id)
+        if (r.waitingForGrace && !this.#lost.has(id)) waiting.add(id)
         const extras = this.#extra.get(id)?.size ?? 0
         if (good < replicas) short.add(id)
         if (good + extras > replicas) over.add(id)
@@ -463,7 +467,7 @@ export class Healer {
     for (const set of [this.#under, this.#unavailable, this.#waiting]) set.delete(item.id)
     const ref = this.#current(item)
     if (!ref) return
-    const r = chunkReplication(ref, this.#replicas, copyStateOf(this.#registry, this.#options.graceMs, Date.now(), this.isBadCopy))
+    const r = chunkReplication(ref, this.#replicas, copyStateOf(this.#registry, this.#options.graceMs, Date.now(), this.isKnownBad))
     if (r.replication === 'underReplicated') this.#under.add(item.id)
     else if (r.replication === 'unavailable') this.#unavailable.add(item.id)
     if (r.waitingForGrace) this.#waiting.add(item.id)
@@ -683,6 +687,7 @@ export class Healer {
         this.#counts.failed++
         if (!this.#lost.has(ref.id)) this.#log(`healer: chunk ${ref.id} (inode ${item.ino}, chunk ${item.index}) has no intact copy on any node: ${(err as Error).message}`)
         this.#lost.add(ref.id)
+        this.#recount(item)
         return undefined
       }
       throw err
