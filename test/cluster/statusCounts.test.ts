@@ -23,7 +23,7 @@ afterEach(async () => {
 function summary(c: HealCluster, graceMs: number, h?: Healer) {
   return clusterStatus({
     mountpoint: '/mnt', meta: c.cluster.metaDir, startedAt: Date.now(), settings: c.cluster.settings,
-    liveness: { intervalMs: 500, suspectAfterMs: 2000, deadAfterMs: 10_000 },
+    liveness: { intervalMs: 500, suspectAfterMs: 2000, deadAfterMs: 10_000, minFreeBytes: 0, log: () => {} },
     registry: c.registry, chunks: c.chunks, state: c.meta.state, graceMs, ...(h ? { isBadCopy: h.isKnownBad } : {}),
   })
 }
