@@ -102,7 +102,9 @@ export async function openCluster(flags: ClusterFlags, options: OpenOptions = {}
         flags.log(`node ${address} was wiped: it joins as a new node, and the copies it held count as lost`)
       }
       // A node being drained stays so across a restart (the rebalancer keeps it out of the write pool).
-      const draining = recorded?.draining && recorded.nodeId === node.nodeId ? { draining: true } : {}
+      const draining = recorded?.draining && recorded.nodeId === node.nodeId
+        ? { draining: true, ...(recorded.drainPaused ? { drainPaused: true } : {}) }
+        : {}
       settings.nodes.push({ nodeId: node.nodeId, address, ...draining })
     }
     if (!options.readOnly && JSON.stringify(settings) !== JSON.stringify(plan.settings)) await meta.updateSettings({ ...settings })

@@ -22,6 +22,8 @@ export interface NodeRecord {
   drained?: boolean
   /** Being drained (`dfs drain`), or a drain was cancelled: takes no new chunks, also after a restart. */
   draining?: boolean
+  /** The drain was cancelled: a restart keeps the node out of the write pool but does not resume it. */
+  drainPaused?: boolean
 }
 
 export interface ClusterSettings {

@@ -44,6 +44,7 @@ export class ClusterServices {
     this.heartbeats.start()
     this.healer.start()
     this.scrubber.start()
+    this.rebalancer.resumeDrain() // one the last run did not finish
   }
 
   /** Stop everything; the healer and rebalancer commit records, so call this before closing the metadata. */

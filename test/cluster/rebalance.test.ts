@@ -336,9 +336,13 @@ describe('cancel and undo', () => {
     // Still out of the write pool, and so across a restart (a new rebalancer over the same settings).
     expect(c.registry.writable()).not.toContain(victim.nodeId)
     expect(recorded(c, victim.nodeId)).toMatchObject({ draining: true })
+    expect(recorded(c, victim.nodeId)).toMatchObject({ drainPaused: true })
     c.registry.setDraining(victim.nodeId, false) // what a restart forgets
-    startRebalancer(c).restoreDraining()
+    const restarted = startRebalancer(c)
+    restarted.restoreDraining()
+    restarted.resumeDrain()
     expect(c.registry.writable()).not.toContain(victim.nodeId)
+    expect(restarted.status(), 'a cancelled drain is not resumed').toBeUndefined()
 
     const onVictim = allRefs(c).filter(({ ref }) => ref.nodes.includes(victim.nodeId)).length
     const undone = await rebalancer!.undoDrain(victim.address)
@@ -347,6 +351,32 @@ describe('cancel and undo', () => {
     expect(recorded(c, victim.nodeId)?.draining).toBeUndefined()
     expect(allRefs(c).filter(({ ref }) => ref.nodes.includes(victim.nodeId)).length, 'nothing moved back').toBe(onVictim)
     await expect(rebalancer!.undoDrain(victim.nodeId)).rejects.toMatchObject({ code: 'NOT_RUNNING' })
+  })
+
+  it('a drain the daemon stopped in the middle is resumed at the next start', async () => {
+    const c = (cluster = await makeHealCluster({ nodes: 3, replicas: 2 }))
+    for (let f = 0; f < 4; f++) await c.addFile(`f${f}`, [randomChunk(16 * KiB), randomChunk(16 * KiB)], [[0, 1], [0, 1]])
+    const victim = c.nodes[0]
+    const first = startRebalancer(c, { concurrency: 1 })
+    const release = c.nodes[2].holdPuts()
+    first.drain(victim.nodeId)
+    await until(() => c.nodes[2].waiting > 0, 5_000, 'a move in flight')
+    const stopping = first.stop() // the daemon stops
+    release()
+    await stopping
+    expect(first.status()).toMatchObject({ state: 'stopped' })
+    expect(recorded(c, victim.nodeId)).toEqual({ nodeId: victim.nodeId, address: victim.address, draining: true })
+
+    c.registry.setDraining(victim.nodeId, false) // what a restart forgets
+    const second = startRebalancer(c, { concurrency: 1 })
+    second.restoreDraining()
+    expect(c.registry.writable()).not.toContain(victim.nodeId)
+    second.resumeDrain()
+    const result = (await second.settle())!
+    expect(result).toMatchObject({ kind: 'drain', state: 'done', node: { nodeId: victim.nodeId }, remainingChunks: 0 })
+    expect(recorded(c, victim.nodeId)).toMatchObject({ drained: true })
+    await expectExactlyR(c)
+    await expectFsckClean(c)
   })
 
   it('undo of a drain that runs cancels it first; undo of a finished drain takes the node back too', async () => {

@@ -109,6 +109,30 @@ describe('cancel and undo a drain', () => {
     expect(nodeOf(await statusOf(cluster.mnt), node).draining).toBeUndefined()
   })
 
+  it('a drain interrupted by a daemon restart goes on after it', async () => {
+    const node = cluster.nodes[1]
+    const follower = spawn(process.execPath, [DFS_BIN, 'drain', node, cluster.mnt], { cwd: REPO_ROOT, stdio: 'ignore' })
+    const exited = new Promise<number | null>((resolve) => follower.on('exit', (code) => resolve(code)))
+    try {
+      await until(async () => ((await statusOf(cluster.mnt)).rebalance?.movedChunks ?? 0) >= 1, 30_000)
+      await daemon.stop()
+      expect(await exited, 'the follower sees the daemon go').not.toBe(0)
+    } finally {
+      follower.kill('SIGKILL')
+    }
+    expect(await chunkFiles(node)).toBeGreaterThan(0)
+
+    daemon = await start()
+    expect(nodeOf(await statusOf(cluster.mnt), node)).toMatchObject({ draining: true })
+    await until(async () => (await statusOf(cluster.mnt)).rebalance?.state === 'done', 60_000)
+    const s = await statusOf(cluster.mnt)
+    expect(s.rebalance).toMatchObject({ kind: 'drain', node: { address: node }, remainingChunks: 0 })
+    expect(s.chunks).toMatchObject({ underReplicated: 0, unavailable: 0 })
+    expect(await chunkFiles(node)).toBe(0)
+    await expectRCopies()
+    await expectFilesIntact()
+  })
+
   it('dfs balance --cancel with no balance running says so and changes nothing', async () => {
     const r = await dfs('balance', '--cancel', cluster.mnt)
     expect(r.code).toBe(1)

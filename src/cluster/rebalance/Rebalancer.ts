@@ -13,7 +13,8 @@
 // round). Then the cluster settings record the node as drained, so the next mount may leave it out
 // of --nodes. A drain that would leave fewer than R alive nodes is refused before anything changes.
 // The node is recorded as draining in the cluster settings too, so a daemon restart keeps it out of
-// the write pool (`dfs drain <node>` moves the rest, `dfs drain --undo <node>` takes it back).
+// the write pool and resumes the drain (unless it was cancelled: then `dfs drain <node>` moves the
+// rest, `dfs drain --undo <node>` takes it back).
 //
 // Cancel (`dfs balance --cancel`, `dfs drain --cancel`): the job stops taking moves and ends once the
 // moves in flight have finished or been abandoned; a move is copy-then-delete under the chunk's lock
@@ -56,7 +57,7 @@ export const DEFAULT_REBALANCE_OPTIONS = {
 }
 
 export type RebalanceMeta = Pick<NamespaceMetaStore, 'state' | 'commit' | 'sync' | 'settings' | 'updateSettings'>
-type NodeFlags = Pick<NodeRecord, 'draining' | 'drained'>
+type NodeFlags = Pick<NodeRecord, 'draining' | 'drainPaused' | 'drained'>
 export type RebalanceRegistry = Pick<NodeRegistry, 'get' | 'ids' | 'status' | 'statuses' | 'health' | 'writable' | 'setDraining' | 'markFull' | 'markSuspect'>
 
 export interface RebalancerDeps {
@@ -247,9 +248,21 @@ export class Rebalancer {
       if (!n.draining && !n.drained) continue
       if (!this.#deps.registry.status(n.nodeId)) continue
       this.#deps.registry.setDraining(n.nodeId, true)
-      if (n.draining) {
-        this.#deps.log(`drain: ${n.address} was being drained: it takes no new chunks; dfs drain ${n.address} moves the rest, dfs drain --undo ${n.address} takes it back`)
+      if (n.drainPaused) {
+        this.#deps.log(`drain: the drain of ${n.address} was cancelled: it takes no new chunks; dfs drain ${n.address} moves the rest, dfs drain --undo ${n.address} takes it back`)
       }
+    }
+  }
+
+  /** At start, after restoreDraining(): resume a drain the daemon's last run did not finish (and nobody cancelled). */
+  resumeDrain(): void {
+    const interrupted = (this.#recordedNodes() ?? []).find((n) => n.draining && !n.drainPaused && this.#deps.registry.status(n.nodeId))
+    if (!interrupted) return
+    try {
+      this.drain(interrupted.nodeId)
+      this.#deps.log(`drain: resuming the drain of ${interrupted.address} the last run did not finish`)
+    } catch (err) {
+      this.#deps.log(`drain: cannot resume the drain of ${interrupted.address}: ${(err as Error).message}; it takes no new chunks meanwhile`)
     }
   }
 
@@ -307,10 +320,14 @@ export class Rebalancer {
       s.error = (err as Error).message
       this.#deps.log(`${s.kind}: failed: ${(err as Error).message}`)
     }
+    // A drain that did not finish leaves its node out of the write pool (and recorded so): the next
+    // start resumes it, unless it was cancelled; dfs drain runs it again, dfs drain --undo takes it back.
+    if (s.kind === 'drain' && s.state === 'cancelled' && s.node) {
+      await this.#recordNode(s.node.nodeId, { draining: true, drainPaused: true })
+        .catch((err) => this.#deps.log(`drain: recording the cancel failed: ${(err as Error).message}`))
+    }
     s.finishedAt = Date.now()
     s.elapsedMs = s.finishedAt - s.startedAt
-    // A drain that did not finish leaves its node out of the write pool (and recorded so): dfs drain
-    // runs it again, dfs drain --undo takes the node back.
   }
 
   // ---- balance -------------------------------------------------------------------------------------
@@ -391,7 +408,7 @@ export class Rebalancer {
     const settings = meta.settings
     const recorded = this.#recordedNodes()
     const current = recorded?.find((n) => n.nodeId === nodeId)
-    if (!recorded || !current || (current.draining === flags.draining && current.drained === flags.drained)) return
+    if (!recorded || !current || (current.draining === flags.draining && current.drainPaused === flags.drainPaused && current.drained === flags.drained)) return
     const nodes = recorded.map((n) => (n.nodeId === nodeId ? { nodeId: n.nodeId, address: n.address, ...flags } : n))
     await meta.updateSettings({ ...settings, nodes })
   }
