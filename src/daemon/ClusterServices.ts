@@ -37,7 +37,10 @@ export class ClusterServices {
       options: { bandwidthBytesPerSec: opts.healing.bandwidthBytesPerSec },
     })
     this.rebalancer.restoreDraining() // before the first write: a node being drained takes none
-    this.scrubber = new Scrubber({ meta, registry, log: opts.log, onBadCopy: reportBadCopy, locks: this.healer.locks, options: opts.scrub })
+    // A copy handed to the healer, or moved under a chunk lock, is not reported again meanwhile.
+    this.scrubber = new Scrubber({
+      meta, registry, log: opts.log, onBadCopy: reportBadCopy, locks: this.healer.locks, isReported: this.healer.isBadCopy, options: opts.scrub,
+    })
   }
 
   start(): void {

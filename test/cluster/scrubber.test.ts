@@ -37,6 +37,8 @@ describe('Scrubber', () => {
     const scrubber = new Scrubber({
       meta: c.meta, registry: c.registry, log: c.log,
       onBadCopy: (ref, nodeId, reason) => healer.reportBadCopy(ref, nodeId, reason),
+      // As the daemon wires them: a copy handed to the healer is not reported again while it repairs it.
+      locks: healer.locks, isReported: healer.isBadCopy,
       options: { bytesPerSec: 32 * MiB, restMs: 50 },
     })
     scrubber.start()

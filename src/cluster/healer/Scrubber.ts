@@ -48,6 +48,8 @@ export interface ScrubberDeps {
   onBadCopy?: (ref: ChunkRef, nodeId: string, reason: DfsError) => void
   /** The per-chunk locks of the healer and the rebalancer: a failed check waits for a move under way. */
   locks?: Pick<ChunkLocks, 'whenFree'>
+  /** Copies reported bad and not repaired yet (the healer's isBadCopy): not read or reported again meanwhile. */
+  isReported?: (nodeId: string, chunkId: string) => boolean
   options?: ScrubberOptions
 }
 
@@ -137,6 +139,7 @@ export class Scrubber {
           if (!isCurrent(meta, ino, index, ref.id)) break
           const listed = () => listsCopy(meta, ino, index, ref.id, nodeId)
           if (!listed()) continue // moved off this node meanwhile
+          if (this.#deps.isReported?.(nodeId, ref.id)) continue // the healer has it already
           await this.#check(ref, nodeId, listed)
         }
         this.#counts.scannedChunks++
