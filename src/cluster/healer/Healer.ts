@@ -475,13 +475,8 @@ export class Healer {
 
   /** Node ids whose copies count as good: registered and alive, suspect, or dead for less than graceMs. */
   #usableNodes(): Set<string> {
-    const now = Date.now()
-    const usable = new Set<string>()
-    for (const nodeId of this.#registry.ids()) {
-      const status = this.#registry.status(nodeId)
-      if (status && (status.health !== 'dead' || now - status.since < this.#options.graceMs)) usable.add(nodeId)
-    }
-    return usable
+    const copyState = copyStateOf(this.#registry, this.#options.graceMs)
+    return new Set(this.#registry.ids().filter((nodeId) => copyState(nodeId, '') !== 'gone'))
   }
 
   /** Delete orphans (due before the walk began, still unreferenced after it, not being written) from the nodes that reported them. */
