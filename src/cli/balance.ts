@@ -1,7 +1,7 @@
-// dfs balance [mountpoint] [--json]: ask the mount daemon to move chunks from the most-used nodes to
-// the least-used until usage is even, and show its progress until it is done. The work happens in
-// the daemon; this command only starts it and polls its progress (balance-status, every 250 ms).
-// Also the progress bar and the follow loop `dfs drain` shares.
+// dfs balance [mountpoint] [--json] [--cancel]: ask the mount daemon to move chunks from the most-used
+// nodes to the least-used until usage is even, and show its progress until it is done. The work
+// happens in the daemon; this command only starts it (or cancels it) and polls its progress
+// (balance-status, every 250 ms). Also the follow loop `dfs drain` shares.
 
 import { Command } from 'commander'
 import type { RebalanceStatus } from '../cluster/rebalance/Rebalancer.js'
@@ -9,22 +9,24 @@ import { callControl } from '../daemon/control.js'
 import type { DaemonRecord } from '../daemon/registry.js'
 import { dfsError } from '../errors.js'
 import { formatSize } from '../util/size.js'
+import { Progress, type ProgressState } from './progress.js'
 import { findDaemon } from './status.js'
 
 const POLL_MS = 250
-/** Without a terminal, a progress line at most this often (plus the last one). */
-const LOG_EVERY_MS = 1000
-const BAR_WIDTH = 30
+/** Cancelling waits for the moves in flight to end. */
+const CANCEL_TIMEOUT_MS = 120_000
 
 export function balanceCommand(): Command {
   return new Command('balance')
     .description('move chunks from the most-used nodes to the least-used until usage is even (e.g. after adding a node)')
     .argument('[mountpoint]', 'which mount (needed only when several are running)')
-    .option('--json', 'print the final result as JSON')
-    .action(async (mountpoint: string | undefined, flags: { json?: boolean }) => {
+    .option('--json', 'print the final result as JSON (and no progress bar)')
+    .option('--cancel', 'stop the balance running: the moves in flight finish, every chunk keeps its copies')
+    .action(async (mountpoint: string | undefined, flags: { json?: boolean; cancel?: boolean }) => {
       const daemon = await findDaemon(mountpoint)
+      if (flags.cancel) return cancelJob(daemon, 'balance', flags)
       const started = (await callControl(daemon.control, 'balance')) as RebalanceStatus
-      const result = await followJob(daemon, started)
+      const result = await followJob(daemon, started, flags)
       if (flags.json) console.log(JSON.stringify(result, null, 2))
       else console.log(formatBalanceResult(daemon, result))
       failIfFailed(result)
@@ -32,69 +34,68 @@ export function balanceCommand(): Command {
 }
 
 /**
- * Poll the daemon until the job ends, drawing a progress bar on stderr (redrawn in place on a
- * terminal, a line a second otherwise). Ctrl-C stops watching, not the job.
+ * Poll the daemon until the job ends, with a progress bar on stderr (none with --json). Ctrl-C stops
+ * watching, not the job, and says so and how to cancel it.
  */
-export async function followJob(daemon: DaemonRecord, started: RebalanceStatus): Promise<RebalanceStatus> {
-  const tty = process.stderr.isTTY === true
-  let lastLine = 0
-  let drawn = false
-  const draw = (s: RebalanceStatus, final: boolean) => {
-    const line = progressLine(s)
-    if (tty) {
-      process.stderr.write(`\r${line}\x1b[K${final ? '\n' : ''}`)
-      drawn = !final
-    } else if (final || Date.now() - lastLine >= LOG_EVERY_MS) {
-      process.stderr.write(`${line}\n`)
-      lastLine = Date.now()
-    }
-  }
+export async function followJob(daemon: DaemonRecord, started: RebalanceStatus, flags: { json?: boolean } = {}): Promise<RebalanceStatus> {
+  const what = started.kind === 'drain' ? `drain ${started.node?.address ?? ''}` : 'balance'
+  const progress = new Progress({ label: what, quiet: flags.json })
   const onInterrupt = () => {
-    if (drawn) process.stderr.write('\n')
-    const what = started.kind === 'drain' ? 'drain' : 'balance'
-    process.stderr.write(`dfs: stopped watching; the ${what} goes on in the daemon (dfs status ${daemon.mountpoint} shows it)\n`)
+    progress.interrupt()
+    process.stderr.write(`dfs: stopped watching; the ${started.kind} goes on in the daemon (dfs status ${daemon.mountpoint} shows it; ` +
+      `dfs ${started.kind} --cancel ${daemon.mountpoint} stops it)\n`)
     process.exit(130)
   }
   process.once('SIGINT', onInterrupt)
   try {
     let s = started
     while (s.state === 'running') {
-      draw(s, false)
+      progress.update(progressState(s))
       await new Promise((resolve) => setTimeout(resolve, POLL_MS))
       const now = (await callControl(daemon.control, 'balance-status')) as RebalanceStatus | null
       if (!now || now.id !== started.id) {
+        progress.interrupt()
         throw dfsError('EIO', `the daemon serving ${daemon.mountpoint} no longer knows this ${started.kind} (was it restarted?)`, { mountpoint: daemon.mountpoint })
       }
       s = now
     }
-    draw(s, true)
+    progress.finish(progressState(s))
     return s
   } finally {
     process.off('SIGINT', onInterrupt)
   }
 }
 
-/** `balance [##########--------------------]  33%  12/36 chunks  3.0 MiB/9.0 MiB  25 MiB/s` */
-export function progressLine(s: RebalanceStatus): string {
-  const what = s.kind === 'drain' ? `drain ${s.node?.address ?? ''}` : 'balance'
-  const fraction = s.plannedBytes > 0 ? Math.min(1, s.movedBytes / s.plannedBytes) : s.state === 'running' ? 0 : 1
-  const filled = Math.round(fraction * BAR_WIDTH)
-  const bar = `[${'#'.repeat(filled)}${'-'.repeat(BAR_WIDTH - filled)}]`
-  const percent = `${Math.floor(fraction * 100)}%`.padStart(4)
+/** The bar follows bytes moved of bytes planned; the detail: `12/36 chunks  3.0 MiB/9.0 MiB  25 MiB/s`. */
+export function progressState(s: RebalanceStatus): ProgressState {
   const parts = [
-    `${what} ${bar} ${percent}`,
     `${s.movedChunks}/${s.plannedChunks} chunks`,
     `${formatSize(s.movedBytes)}/${formatSize(s.plannedBytes)}`,
     `${formatSize(s.bytesPerSec)}/s`,
   ]
   if (s.failedChunks) parts.push(`${s.failedChunks} failed`)
   if (s.state !== 'running') parts.push(s.state)
-  return parts.join('  ')
+  // Nothing to move: a finished job is all done.
+  const nothing = s.plannedBytes === 0 && s.state !== 'running'
+  return { value: nothing ? 1 : s.movedBytes, total: nothing ? 1 : s.plannedBytes, detail: parts.join('  ') }
+}
+
+/** `dfs balance --cancel`, `dfs drain --cancel`: stop the job; it ends once its moves in flight have. */
+export async function cancelJob(daemon: DaemonRecord, kind: RebalanceStatus['kind'], flags: { json?: boolean }): Promise<void> {
+  const s = (await callControl(daemon.control, 'cancel', { kind }, CANCEL_TIMEOUT_MS)) as RebalanceStatus
+  if (flags.json) return console.log(JSON.stringify(s, null, 2))
+  const what = kind === 'drain' ? `drain of ${s.node?.address}` : 'balance'
+  const lines = [`dfs: ${what} cancelled: moved ${s.movedChunks} of ${s.plannedChunks} chunks (${formatSize(s.movedBytes)}); every chunk keeps its copies (moves are copy-then-delete)`]
+  if (kind === 'drain') {
+    lines.push(`${s.node?.address} still takes no new chunks: dfs drain ${s.node?.address} ${daemon.mountpoint} moves the rest, dfs drain --undo ${s.node?.address} ${daemon.mountpoint} takes it back`)
+  }
+  console.log(lines.join('\n'))
 }
 
 export function failIfFailed(s: RebalanceStatus): void {
   if (s.state === 'failed') throw dfsError('EIO', `${s.kind} failed: ${s.error ?? 'see the daemon log'}`, { kind: s.kind })
   if (s.state === 'stopped') throw dfsError('EIO', `${s.kind} stopped: the daemon is shutting down; run it again after the next mount`, { kind: s.kind })
+  if (s.state === 'cancelled') throw dfsError('EIO', `${s.kind} cancelled (dfs ${s.kind} --cancel) after moving ${s.movedChunks} of ${s.plannedChunks} chunks`, { kind: s.kind })
 }
 
 function formatBalanceResult(daemon: DaemonRecord, s: RebalanceStatus): string {

@@ -2,12 +2,14 @@
 // --repair recovers damaged metadata, restores R copies and removes orphans.
 
 import { Command } from 'commander'
-import { fsck, isHealthy, type FsckReport } from '../cluster/fsck.js'
+import { fsck, isHealthy, type FsckProgress, type FsckReport } from '../cluster/fsck.js'
 import { openCluster } from '../cluster/openCluster.js'
 import { callControl } from '../daemon/control.js'
 import { runningDaemons } from '../daemon/registry.js'
 import { checkMetaFolder } from './fsckMeta.js'
 import type { ClusterStatus } from '../daemon/status.js'
+import { formatSize } from '../util/size.js'
+import { Progress } from './progress.js'
 
 export function fsckCommand(): Command {
   return new Command('fsck')
@@ -34,9 +36,21 @@ export function fsckCommand(): Command {
         log,
       }, { readOnly: !flags.repair, skipUnavailable: true })
       let report: FsckReport
+      // Every copy of every chunk is read: chunks and bytes checked so far (none with --json).
+      const progress = new Progress({ label: 'fsck', quiet: flags.json })
+      const bar = (p: FsckProgress) => ({
+        value: p.checkedBytes, total: p.bytes,
+        detail: `${p.checkedChunks}/${p.chunks} chunks  ${formatSize(p.checkedBytes)}/${formatSize(p.bytes)} checked`,
+      })
+      let last: FsckProgress | undefined
       try {
-        report = await fsck(cluster, { repair: Boolean(flags.repair), log })
+        report = await fsck(cluster, {
+          repair: Boolean(flags.repair), log,
+          onProgress: p => { last = p; progress.update(bar(p)) },
+        })
+        if (last) progress.finish(bar(last))
       } finally {
+        progress.interrupt()
         await cluster.close()
       }
       // While mounted, the daemon's own view (heartbeats, healer) is part of the answer: what fsck

@@ -74,14 +74,18 @@ export function formatStatus(s: ClusterStatus): string {
     ])
   }
   rows.push(['total', `${s.totals.alive}/${s.totals.nodes} alive`, '', size(s.totals.capacity), size(s.totals.used), size(s.totals.available), '', ''])
-  lines.push(...table(rows), '')
+  lines.push(...table(rows))
+  const t = s.totals
+  lines.push(`capacity counts each disk once (${t.devices} device${t.devices === 1 ? '' : 's'}); with ${s.replicas} copies of each chunk, files can take ${size(t.usableCapacity)}, ${size(t.usableAvailable)} free (as df shows)`, '')
   const c = s.chunks
-  lines.push(`${c.files} files, ${c.referenced} chunks: ${c.underReplicated} under-replicated, ${c.unavailable} with no copy on a live node`)
+  const waiting = c.waitingForGrace ? ` (${c.waitingForGrace} waiting for nodes that may come back)` : ''
+  lines.push(`${c.files} files, ${c.referenced} chunks: ${c.underReplicated} under-replicated, ${c.unavailable} unavailable (no intact copy on a live node)${waiting}`)
   const h = s.healer
   if (h) {
     const repairing = h.currentlyRepairing ? `; repairing ${h.currentlyRepairing.chunk} (${h.currentlyRepairing.goodCopies} good copies)` : ''
     lines.push(
-      `healer: ${h.state}, ${h.queued} queued, ${h.underReplicated} under-replicated, ${h.overReplicated} over-replicated, ${h.lost} lost; ` +
+      `healer: ${h.state}, ${h.queued} queued, ${h.underReplicated} under-replicated, ${h.unavailable} unavailable` +
+      `${h.waitingForGrace ? ` (${h.waitingForGrace} waiting out the ${duration(h.graceMs)} grace period)` : ''}, ${h.overReplicated} over-replicated, ${h.lost} lost; ` +
       `copied ${h.copiedChunks} chunks (${formatSize(h.copiedBytes)}) at ${formatSize(h.bytesPerSec)}/s, ${h.failed} failed${repairing}`,
     )
   }

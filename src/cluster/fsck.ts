@@ -51,7 +51,18 @@ interface FileChunk {
 
 const VERIFY_PARALLELISM = 4
 
-export async function fsck(cluster: Cluster, opts: { repair: boolean; log?: (message: string) => void }): Promise<FsckReport> {
+/** How far the check is: chunks checked, and bytes of the copies read and verified (each copy counts). */
+export interface FsckProgress {
+  checkedChunks: number
+  chunks: number
+  checkedBytes: number
+  bytes: number
+}
+
+export async function fsck(
+  cluster: Cluster,
+  opts: { repair: boolean; log?: (message: string) => void; onProgress?: (progress: FsckProgress) => void },
+): Promise<FsckReport> {
   const { meta, registry, settings } = cluster
   const nodes = registry.nodes()
   const held = new Map<string, Set<string>>()
@@ -77,9 +88,19 @@ export async function fsck(cluster: Cluster, opts: { repair: boolean; log?: (mes
   report.chunks = fileChunks.length
   const referenced = new Set<string>()
   const problems: ChunkProblem[] = []
+  // Every copy a node holds is read: its bytes, per chunk.
+  const copyBytes = (chunk: FileChunk) => chunk.ref.len * [...held.values()].filter(ids => ids.has(chunk.ref.id)).length
+  const progress: FsckProgress = { checkedChunks: 0, chunks: fileChunks.length, checkedBytes: 0, bytes: 0 }
+  if (opts.onProgress) for (const chunk of fileChunks) progress.bytes += copyBytes(chunk)
+  opts.onProgress?.({ ...progress })
   await forEachLimit(fileChunks, VERIFY_PARALLELISM, async chunk => {
     referenced.add(chunk.ref.id)
     const problem = await checkCopies(chunk, nodes, held)
+    if (opts.onProgress) {
+      progress.checkedChunks++
+      progress.checkedBytes += copyBytes(chunk)
+      opts.onProgress({ ...progress })
+    }
     if (problem.good.length === 0) report.lost.push(problem)
     else if (problem.good.length < settings.replicas) report.underReplicated.push(problem)
     else if (problem.bad.length > 0 || !sameNodes(problem.good, chunk.ref.nodes)) report.badReplicas.push(problem)

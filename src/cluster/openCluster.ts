@@ -5,16 +5,15 @@
 // Everything is checked before anything is written (planCluster, then openPlanned), so a command
 // refused for any reason changes nothing on disk.
 
-import { stat } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { ChunkStore } from '../chunks/ChunkStore.js'
 import type { ChunkLog } from '../chunks/log.js'
 import { NodeRegistry } from '../chunks/NodeRegistry.js'
 import type { DataNode } from '../datanode/DataNode.js'
-import { LocalFolderNode } from '../datanode/LocalFolderNode.js'
 import { TcpDataNode } from '../datanode/tcp/TcpDataNode.js'
 import { dfsError } from '../errors.js'
 import type { CapacityReport } from '../fs/ports.js'
+import { clusterCapacity } from './capacity.js'
 import type { ApplyResult } from '../meta/namespace/apply.js'
 import { namespaceMachine } from '../meta/namespace/machine.js'
 import type { NamespaceRecord } from '../meta/namespace/records.js'
@@ -153,7 +152,11 @@ async function openPlanned(plan: Plan, flags: ClusterFlags, options: OpenOptions
         flags.log(`node ${address} was wiped: it joins as a new node, and the copies it held count as lost`)
       }
       registry.add(node)
-      settings.nodes.push({ nodeId: node.nodeId, address })
+      // A node being drained stays so across a restart (the rebalancer keeps it out of the write pool).
+      const draining = recorded?.draining && recorded.nodeId === node.nodeId
+        ? { draining: true, ...(recorded.drainPaused ? { drainPaused: true } : {}) }
+        : {}
+      settings.nodes.push({ nodeId: node.nodeId, address, ...draining })
     }
     if (!options.readOnly && JSON.stringify(settings) !== JSON.stringify(plan.settings)) await meta.updateSettings({ ...settings })
 
@@ -256,27 +259,11 @@ function checkDistinctIds(ids: Map<string, string>, settings: ClusterSettings): 
   }
 }
 
-/**
- * Usable capacity after replication. Folders on one disk share its space, so each device counts once.
- */
+/** Usable capacity after replication, each device once (capacity.ts). An unreachable node contributes no space. */
 async function capacityOf(nodes: DataNode[], replicas: number): Promise<{ total: number; available: number }> {
-  const devices = new Map<string, { total: number; available: number }>()
-  await Promise.all(nodes.map(async node => {
-    try {
-      const usage = await node.usage()
-      const device = node instanceof LocalFolderNode ? String((await stat(node.dir)).dev) : node.address
-      devices.set(device, { total: usage.capacity, available: usage.available })
-    } catch {
-      // An unreachable node contributes no space.
-    }
-  }))
-  let total = 0
-  let available = 0
-  for (const device of devices.values()) {
-    total += device.total
-    available += device.available
-  }
-  return { total: Math.floor(total / replicas), available: Math.floor(available / replicas) }
+  const usages = await Promise.all(nodes.map(async node => ({ address: node.address, usage: await node.usage().catch(() => undefined) })))
+  const { usableCapacity, usableAvailable } = clusterCapacity(usages, replicas)
+  return { total: usableCapacity, available: usableAvailable }
 }
 
 function chunkLog(log: (message: string) => void): ChunkLog {

@@ -20,6 +20,10 @@ export interface NodeRecord {
   address: string
   /** Emptied by `dfs drain`: a later mount may leave it out of --nodes (and then it leaves the cluster). */
   drained?: boolean
+  /** Being drained (`dfs drain`), or a drain was cancelled: takes no new chunks, also after a restart. */
+  draining?: boolean
+  /** The drain was cancelled: a restart keeps the node out of the write pool but does not resume it. */
+  drainPaused?: boolean
 }
 
 export interface ClusterSettings {

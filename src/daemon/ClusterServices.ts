@@ -36,13 +36,18 @@ export class ClusterServices {
       meta, registry, replicas: settings.replicas, locks: this.healer.locks, log: opts.log, onBadCopy: reportBadCopy,
       options: { bandwidthBytesPerSec: opts.healing.bandwidthBytesPerSec },
     })
-    this.scrubber = new Scrubber({ meta, registry, log: opts.log, onBadCopy: reportBadCopy, options: opts.scrub })
+    this.rebalancer.restoreDraining() // before the first write: a node being drained takes none
+    // A copy handed to the healer, or moved under a chunk lock, is not reported again meanwhile.
+    this.scrubber = new Scrubber({
+      meta, registry, log: opts.log, onBadCopy: reportBadCopy, locks: this.healer.locks, isReported: this.healer.isBadCopy, options: opts.scrub,
+    })
   }
 
   start(): void {
     this.heartbeats.start()
     this.healer.start()
     this.scrubber.start()
+    this.rebalancer.resumeDrain() // one the last run did not finish
   }
 
   /** Stop everything; the healer and rebalancer commit records, so call this before closing the metadata. */

@@ -93,6 +93,8 @@ export class Daemon {
       registry: cluster.registry,
       chunks: cluster.chunks,
       state: cluster.meta.state,
+      graceMs: services.healer.status().graceMs,
+      isBadCopy: services.healer.isKnownBad,
     })
     const rebalance = services.rebalancer.status()
     return { ...status, healer: services.healer.status(), scrubber: services.scrubber.status(), ...(rebalance ? { rebalance } : {}) }
@@ -164,5 +166,7 @@ function controlHandlers(services: ClusterServices, daemon: () => Daemon | undef
       await running.unmount(args.force === true)
       return { pid: process.pid }
     },
+    cancel: args => rebalancer.cancel(args.kind === 'drain' ? 'drain' : 'balance'),
+    'drain-undo': args => rebalancer.undoDrain(String(args.node), typeof args.resolved === 'string' ? args.resolved : undefined),
   }
 }

@@ -3,12 +3,14 @@
 
 import type { NodeRegistry } from '../chunks/NodeRegistry.js'
 import type { ChunkStore } from '../chunks/ChunkStore.js'
+import { clusterCapacity } from '../cluster/capacity.js'
+import { copyStateOf, replicationCounts } from '../cluster/replication.js'
 import type { ClusterSettings } from '../cluster/settings.js'
 import type { Healer } from '../cluster/healer/Healer.js'
 import type { Scrubber } from '../cluster/healer/Scrubber.js'
 import type { LivenessOptions } from '../cluster/liveness/HeartbeatMonitor.js'
 import type { RebalanceStatus } from '../cluster/rebalance/Rebalancer.js'
-import { type NamespaceState, isFile } from '../meta/namespace/types.js'
+import type { NamespaceState } from '../meta/namespace/types.js'
 
 export interface NodeReport {
   nodeId: string
@@ -34,9 +36,20 @@ export interface ClusterStatus {
   chunkSize: number
   liveness: { heartbeatMs: number; suspectAfterMs: number; deadAfterMs: number }
   nodes: NodeReport[]
-  totals: { capacity: number; available: number; used: number; nodes: number; alive: number }
-  /** underReplicated: fewer than R copies on alive nodes; unavailable: none on an alive node right now. */
-  chunks: { referenced: number; underReplicated: number; unavailable: number; files: number }
+  /**
+   * capacity, available: of the devices the nodes store on, each device once (three folders on one
+   * disk count it once); usable*: what files can take with R copies, what df shows for the mount.
+   */
+  totals: {
+    capacity: number; available: number; used: number; nodes: number; alive: number
+    usableCapacity: number; usableAvailable: number; devices: number
+  }
+  /**
+   * Counted as the healer counts (../cluster/replication.ts): underReplicated, 1 .. R-1 live copies;
+   * unavailable, none (a read fails now); waitingForGrace, of those, the ones whose missing copies are
+   * on nodes suspect or dead for less than the grace period (the healer waits for them).
+   */
+  chunks: { referenced: number; underReplicated: number; unavailable: number; waitingForGrace: number; files: number }
   io: ChunkStore['stats']
   /** Added by the daemon, which runs them. */
   healer?: ReturnType<Healer['status']>
@@ -54,6 +67,9 @@ export function clusterStatus(input: {
   registry: NodeRegistry
   chunks: ChunkStore
   state: NamespaceState
+  /** The healer's grace period for dead nodes (ms), and the copies it knows to be bad. */
+  graceMs: number
+  isBadCopy?: (nodeId: string, chunkId: string) => boolean
 }): ClusterStatus {
   const now = Date.now()
   const nodes: NodeReport[] = input.registry.statuses().map(s => ({
@@ -63,21 +79,8 @@ export function clusterStatus(input: {
     ...(s.usage ? { capacity: s.usage.capacity, available: s.usage.available, used: s.usage.used, chunks: s.usage.chunks } : {}),
   }))
   const alive = new Set(nodes.filter(n => n.health === 'alive').map(n => n.nodeId))
-  let referenced = 0
-  let underReplicated = 0
-  let unavailable = 0
-  let files = 0
-  for (const inode of input.state.inodes.values()) {
-    if (!isFile(inode)) continue
-    files++
-    for (const ref of inode.chunks ?? []) {
-      if (!ref) continue
-      referenced++
-      const live = ref.nodes.filter(n => alive.has(n)).length
-      if (live === 0) unavailable++
-      else if (live < input.settings.replicas) underReplicated++
-    }
-  }
+  const { files, ...chunks } = replicationCounts(input.state, input.settings.replicas, copyStateOf(input.registry, input.graceMs, now, input.isBadCopy))
+  const capacity = clusterCapacity(input.registry.statuses(), input.settings.replicas)
   return {
     mountpoint: input.mountpoint,
     meta: input.meta,
@@ -88,10 +91,11 @@ export function clusterStatus(input: {
     liveness: { heartbeatMs: input.liveness.intervalMs, suspectAfterMs: input.liveness.suspectAfterMs, deadAfterMs: input.liveness.deadAfterMs },
     nodes,
     totals: {
-      capacity: sum(nodes.map(n => n.capacity)), available: sum(nodes.map(n => n.available)), used: sum(nodes.map(n => n.used)),
+      capacity: capacity.capacity, available: capacity.available, used: sum(nodes.map(n => n.used)),
       nodes: nodes.length, alive: alive.size,
+      usableCapacity: capacity.usableCapacity, usableAvailable: capacity.usableAvailable, devices: capacity.devices,
     },
-    chunks: { referenced, underReplicated, unavailable, files },
+    chunks: { ...chunks, files },
     io: { ...input.chunks.stats },
   }
 }

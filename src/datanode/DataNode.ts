@@ -18,6 +18,11 @@ export interface NodeUsage {
   /** Bytes and count of the chunks this node stores. */
   used: number
   chunks: number
+  /**
+   * The filesystem holding the chunks (host id and device number; see device.ts). Nodes that name the
+   * same device share its capacity. Absent from older TCP servers: such a node counts on its own.
+   */
+  device?: string
 }
 
 export interface DataNode {

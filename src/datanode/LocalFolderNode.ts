@@ -15,6 +15,7 @@ import { DfsError, dfsError } from '../errors.js'
 import { assertChunkId, isChunkId } from './chunkId.js'
 import { checkPutHash } from './putHash.js'
 import type { ChunkId, DataNode, NodeUsage } from './DataNode.js'
+import { deviceOf } from './device.js'
 import { forEachLimit } from '../util/forEachLimit.js'
 import { fsyncPath } from '../util/files.js'
 import {
@@ -199,8 +200,9 @@ export class LocalFolderNode implements DataNode {
   async usage(): Promise<NodeUsage> {
     this.#checkOpen()
     let fs
+    let device
     try {
-      fs = await statfs(this.dir)
+      ;[fs, device] = await Promise.all([statfs(this.dir), deviceOf(this.dir)])
     } catch (err) {
       throw this.#unavailable('usage', err)
     }
@@ -209,6 +211,7 @@ export class LocalFolderNode implements DataNode {
       available: fs.bavail * fs.bsize,
       used: this.#usedBytes,
       chunks: this.#chunkCount,
+      device,
     }
   }
 

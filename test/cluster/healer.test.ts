@@ -349,7 +349,8 @@ describe('Healer: faults', () => {
     await h.settle()
     await h.settle()
     expect(c.logs.filter((l) => l.includes('has no intact copy'))).toHaveLength(1)
-    expect(h.status()).toMatchObject({ state: 'idle', lost: 1, copiedChunks: 6, underReplicated: 1 })
+    // No intact copy anywhere: unavailable (as dfs status counts it), not under-replicated.
+    expect(h.status()).toMatchObject({ state: 'idle', lost: 1, copiedChunks: 6, underReplicated: 0, unavailable: 1 })
   })
 })
 

@@ -268,3 +268,139 @@ describe('serialised with the healer', () => {
     await expectExactlyR(c)
   })
 })
+
+describe('cancel and undo', () => {
+  const recorded = (c: HealCluster, nodeId: string) =>
+    (c.meta.settings.nodes as { nodeId: string; draining?: boolean; drained?: boolean }[]).find((n) => n.nodeId === nodeId)
+
+  it('a cancelled balance ends after the moves in flight; every chunk keeps R verified copies', async () => {
+    const { c, files } = await twoFullOneEmpty()
+    const locks = new ChunkLocks()
+    const r = startRebalancer(c, { concurrency: 2 }, locks)
+    const watch = watchCopies(c)
+    const release = c.nodes[2].holdPuts({ after: true }) // two moves have put their copy, and wait
+    r.balance()
+    await until(() => c.nodes[2].waiting === 2, 5_000, 'two moves in flight')
+    const cancelling = r.cancel('balance')
+    release()
+    const result = await cancelling
+    expect(await watch.stop()).toEqual([])
+
+    expect(result).toMatchObject({ kind: 'balance', state: 'cancelled', movedChunks: 2, failedChunks: 0 })
+    expect(result.plannedChunks).toBeGreaterThan(2)
+    expect(r.running).toBe(false)
+    await expectExactlyR(c)
+    await expectFsckClean(c)
+    await expectContents(c, files)
+    await expect(r.cancel('balance')).rejects.toMatchObject({ code: 'NOT_RUNNING' })
+  })
+
+  it('cancel names the job: no drain is running while a balance is', async () => {
+    const { c } = await twoFullOneEmpty()
+    const r = startRebalancer(c, { concurrency: 1 })
+    const release = c.nodes[2].holdPuts()
+    r.balance()
+    await expect(r.cancel('drain')).rejects.toMatchObject({ code: 'NOT_RUNNING', message: 'no drain is running; a balance is (dfs balance --cancel stops it)' })
+    release()
+    await r.settle()
+  })
+
+  it('a cancelled drain keeps its node out of the write pool, also in the settings; undo takes it back and moves nothing back', async () => {
+    const c = (cluster = await makeHealCluster({ nodes: 4, replicas: 2 }))
+    const files = new Map<number, Buffer[]>()
+    for (let f = 0; f < 6; f++) {
+      const data = [randomChunk(32 * KiB), randomChunk(32 * KiB), randomChunk(32 * KiB)]
+      files.set(await c.addFile(`f${f}`, data, data.map(() => [0, 1 + (f % 3)])), data)
+    }
+    const victim = c.nodes[0]
+    const r = startRebalancer(c, { concurrency: 1 })
+    const watch = watchCopies(c)
+    const release = c.nodes[1].holdPuts({ after: true })
+    const release3 = c.nodes[3].holdPuts({ after: true })
+    const release2 = c.nodes[2].holdPuts({ after: true })
+    r.drain(victim.nodeId)
+    await until(() => c.nodes.some((n) => n.waiting > 0), 5_000, 'a move in flight')
+    expect(recorded(c, victim.nodeId)?.draining, 'recorded as draining while it runs').toBe(true)
+    const cancelling = r.cancel('drain')
+    release()
+    release2()
+    release3()
+    const result = await cancelling
+    expect(await watch.stop()).toEqual([])
+    expect(result).toMatchObject({ kind: 'drain', state: 'cancelled', movedChunks: 1 })
+    expect(result.remainingChunks).toBeGreaterThan(0)
+    await expectExactlyR(c)
+    await expectFsckClean(c)
+    await expectContents(c, files)
+
+    // Still out of the write pool, and so across a restart (a new rebalancer over the same settings).
+    expect(c.registry.writable()).not.toContain(victim.nodeId)
+    expect(recorded(c, victim.nodeId)).toMatchObject({ draining: true })
+    expect(recorded(c, victim.nodeId)).toMatchObject({ drainPaused: true })
+    c.registry.setDraining(victim.nodeId, false) // what a restart forgets
+    const restarted = startRebalancer(c)
+    restarted.restoreDraining()
+    restarted.resumeDrain()
+    expect(c.registry.writable()).not.toContain(victim.nodeId)
+    expect(restarted.status(), 'a cancelled drain is not resumed').toBeUndefined()
+
+    const onVictim = allRefs(c).filter(({ ref }) => ref.nodes.includes(victim.nodeId)).length
+    const undone = await rebalancer!.undoDrain(victim.address)
+    expect(undone).toEqual({ node: { nodeId: victim.nodeId, address: victim.address } })
+    expect(c.registry.writable()).toContain(victim.nodeId)
+    expect(recorded(c, victim.nodeId)?.draining).toBeUndefined()
+    expect(allRefs(c).filter(({ ref }) => ref.nodes.includes(victim.nodeId)).length, 'nothing moved back').toBe(onVictim)
+    await expect(rebalancer!.undoDrain(victim.nodeId)).rejects.toMatchObject({ code: 'NOT_RUNNING' })
+  })
+
+  it('a drain the daemon stopped in the middle is resumed at the next start', async () => {
+    const c = (cluster = await makeHealCluster({ nodes: 3, replicas: 2 }))
+    for (let f = 0; f < 4; f++) await c.addFile(`f${f}`, [randomChunk(16 * KiB), randomChunk(16 * KiB)], [[0, 1], [0, 1]])
+    const victim = c.nodes[0]
+    const first = startRebalancer(c, { concurrency: 1 })
+    const release = c.nodes[2].holdPuts()
+    first.drain(victim.nodeId)
+    await until(() => c.nodes[2].waiting > 0, 5_000, 'a move in flight')
+    const stopping = first.stop() // the daemon stops
+    release()
+    await stopping
+    expect(first.status()).toMatchObject({ state: 'stopped' })
+    expect(recorded(c, victim.nodeId)).toEqual({ nodeId: victim.nodeId, address: victim.address, draining: true })
+
+    c.registry.setDraining(victim.nodeId, false) // what a restart forgets
+    const second = startRebalancer(c, { concurrency: 1 })
+    second.restoreDraining()
+    expect(c.registry.writable()).not.toContain(victim.nodeId)
+    second.resumeDrain()
+    const result = (await second.settle())!
+    expect(result).toMatchObject({ kind: 'drain', state: 'done', node: { nodeId: victim.nodeId }, remainingChunks: 0 })
+    expect(recorded(c, victim.nodeId)).toMatchObject({ drained: true })
+    await expectExactlyR(c)
+    await expectFsckClean(c)
+  })
+
+  it('undo of a drain that runs cancels it first; undo of a finished drain takes the node back too', async () => {
+    const c = (cluster = await makeHealCluster({ nodes: 3, replicas: 2 }))
+    for (let f = 0; f < 4; f++) await c.addFile(`f${f}`, [randomChunk(16 * KiB), randomChunk(16 * KiB)], [[0, 1], [0, 1]])
+    const victim = c.nodes[0]
+    const r = startRebalancer(c, { concurrency: 1 })
+    const release = c.nodes[2].holdPuts()
+    r.drain(victim.nodeId)
+    await until(() => c.nodes[2].waiting > 0, 5_000, 'a move in flight')
+    const undoing = r.undoDrain(victim.nodeId)
+    release()
+    const undone = await undoing
+    expect(undone.cancelled).toMatchObject({ kind: 'drain', state: 'cancelled' })
+    expect(c.registry.writable()).toContain(victim.nodeId)
+    await expectExactlyR(c)
+
+    const done = (await (r.drain(victim.nodeId), r.settle()))!
+    expect(done.state).toBe('done')
+    expect(recorded(c, victim.nodeId)).toMatchObject({ drained: true })
+    await r.undoDrain(victim.address)
+    expect(recorded(c, victim.nodeId)?.drained).toBeUndefined()
+    expect(c.registry.writable()).toContain(victim.nodeId)
+    await expectExactlyR(c)
+    await expectFsckClean(c)
+  })
+})

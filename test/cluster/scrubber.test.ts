@@ -6,6 +6,9 @@ import { fsck } from '../../src/cluster/fsck.js'
 import { Healer } from '../../src/cluster/healer/Healer.js'
 import { Scrubber } from '../../src/cluster/healer/Scrubber.js'
 import { verifyChunk } from '../../src/chunks/verify.js'
+import { ChunkLocks } from '../../src/cluster/chunkLocks.js'
+import { moveCopy } from '../../src/cluster/rebalance/moveCopy.js'
+import type { DataNode } from '../../src/datanode/DataNode.js'
 import { type HealCluster, makeHealCluster, randomChunk, until } from './healFixtures.js'
 
 const KiB = 1024
@@ -34,6 +37,8 @@ describe('Scrubber', () => {
     const scrubber = new Scrubber({
       meta: c.meta, registry: c.registry, log: c.log,
       onBadCopy: (ref, nodeId, reason) => healer.reportBadCopy(ref, nodeId, reason),
+      // As the daemon wires them: a copy handed to the healer is not reported again while it repairs it.
+      locks: healer.locks, isReported: healer.isBadCopy,
       options: { bytesPerSec: 32 * MiB, restMs: 50 },
     })
     scrubber.start()
@@ -76,5 +81,39 @@ describe('Scrubber', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(1_200)
     expect(scrubber.status()).toMatchObject({ state: 'resting', scannedChunks: 6, scannedBytes: 1.5 * MiB, corruptFound: 0 })
     expect(off.status().scannedChunks).toBe(0)
+  })
+
+  it('does not report a copy that a move took away while the pass held the old list', async () => {
+    const c = (cluster = await makeHealCluster({ nodes: 3, replicas: 2 }))
+    const ino = await c.addFile('f', [randomChunk(20 * KiB)], [[0, 1]])
+    const ref = c.ref(ino, 0)
+    const [from, , to] = c.nodes
+    // The scrubber's read of the copy on `from` waits at a gate: the move happens meanwhile.
+    let open!: () => void
+    const gate = new Promise<void>((resolve) => (open = resolve))
+    let waiting = false
+    const gated: DataNode = Object.create(from, {
+      get: { value: async (id: string) => { waiting = true; await gate; return from.get(id) } },
+    })
+    const reported: string[] = []
+    const locks = new ChunkLocks()
+    const scrubber = new Scrubber({
+      meta: c.meta, log: c.log, locks,
+      registry: { get: (nodeId) => (nodeId === from.nodeId ? gated : c.registry.get(nodeId)), health: (nodeId) => c.registry.health(nodeId) },
+      onBadCopy: (_ref, nodeId, reason) => reported.push(`${nodeId} ${reason.code}`),
+      options: { bytesPerSec: 32 * MiB, restMs: 60_000 },
+    })
+    scrubber.start()
+    stops.push(() => scrubber.stop())
+    await until(() => waiting, 5_000, 'the scrubber to read the copy on the first node')
+
+    const moved = await moveCopy({ meta: c.meta, nodes: c.registry, locks, log: c.log }, { ino, index: 0, id: ref.id, from: from.nodeId, to: to.nodeId })
+    expect(moved.moved).toBe(true)
+    expect(c.holders(ref.id)).toEqual([1, 2])
+    open()
+
+    await until(() => scrubber.status().passes >= 1, 5_000, 'a pass')
+    expect(reported).toEqual([])
+    expect(scrubber.status()).toMatchObject({ corruptFound: 0, missingFound: 0 })
   })
 })

@@ -143,6 +143,7 @@ export function describeDataNode(name: string, factory: () => Promise<DataNodeFi
       expect(before.capacity).toBeGreaterThan(0)
       expect(before.available).toBeGreaterThan(0)
       expect(before.available).toBeLessThanOrEqual(before.capacity)
+      expect(before.device, 'names the filesystem, so capacity counts each disk once').toMatch(/^.+:\d+$/)
       const a = newChunkId()
       const b = newChunkId()
       await node.put(a, Buffer.alloc(1000), sha256Of(Buffer.alloc(1000)))

@@ -33,6 +33,25 @@ describe('dfs status', () => {
     expect(text.stdout).toContain(cluster.nodes[0])
   })
 
+  it('counts the one disk the three node folders share once: capacity is what df says for it, and df on the mount agrees', async () => {
+    const df = async (path: string) => {
+      const r = await sh(`df -B1 --output=size,avail ${path} | tail -1`)
+      expect(r.code, r.stderr).toBe(0)
+      const [size, avail] = r.stdout.trim().split(/\s+/).map(Number)
+      return { size, avail }
+    }
+    await until(async () => (await status()).nodes.every((n: any) => n.capacity > 0), 5000)
+    const s = await status()
+    const disk = await df(cluster.nodes[0])
+    expect(s.totals.devices).toBe(1)
+    expect(s.totals.capacity).toBe(disk.size)
+    expect(s.totals.usableCapacity).toBe(Math.floor(disk.size / 2))
+    // statfs through the mount: the same figure (in whole 4 KiB fragments).
+    const mounted = await df(cluster.mnt)
+    expect(Math.abs(mounted.size - s.totals.usableCapacity)).toBeLessThan(64 * 1024)
+    expect((await dfs('status', cluster.mnt)).stdout).toMatch(/capacity counts each disk once \(1 device\)/)
+  })
+
   it('sees a deleted node folder at once, declares it dead after --dead-after, and counts what lost a copy', async () => {
     await rm(cluster.nodes[0], { recursive: true, force: true })
     const node = (s: any) => s.nodes.find((n: any) => n.address === cluster.nodes[0])

@@ -32,6 +32,7 @@ import type { DfsError } from '../../errors.js'
 import { isDfsError } from '../../errors.js'
 import { ChunkLocks } from '../chunkLocks.js'
 import type { NamespaceMetaStore } from '../openCluster.js'
+import { chunkReplication, copyStateOf } from '../replication.js'
 import { type RestoreResult, dropCopies, planTrim, restoreCopies } from '../replicate.js'
 import { chunkBatches } from './chunkWalk.js'
 import { RateMeter } from './RateMeter.js'
@@ -86,8 +87,14 @@ export interface HealerStatus {
   state: 'idle' | 'healing'
   /** Chunks waiting for a worker. */
   queued: number
-  /** Chunks with fewer than R good copies (as of the last scan, less those healed since). */
+  /**
+   * Chunks with 1 .. R-1 live copies, and with none (as of the last scan, updated by each repair
+   * since): the definitions `dfs status` counts by (../replication.ts).
+   */
   underReplicated: number
+  unavailable: number
+  /** Of those, chunks the healer leaves alone for now: their missing copies are on nodes suspect or dead for less than graceMs. */
+  waitingForGrace: number
   /** Chunks with more than R copies (likewise). */
   overReplicated: number
   /** Copies made, and their bytes. */
@@ -150,6 +157,8 @@ export class Healer {
   readonly #lastReportAt = new Map<string, number>()
   readonly #orphans = new Map<string, { nodes: Set<string>; since: number }>()
   #under = new Set<string>()
+  #unavailable = new Set<string>()
+  #waiting = new Set<string>()
   #over = new Set<string>()
   readonly #lost = new Set<string>()
   readonly #counts = { copiedChunks: 0, copiedBytes: 0, trimmedCopies: 0, corruptRemoved: 0, orphansRemoved: 0, failed: 0, scans: 0 }
@@ -224,6 +233,8 @@ export class Healer {
       state: busy ? 'healing' : 'idle',
       queued: this.#queue.size,
       underReplicated: this.#under.size,
+      unavailable: this.#unavailable.size,
+      waitingForGrace: this.#waiting.size,
       overReplicated: this.#over.size,
       ...this.#counts,
       orphansPending: this.#orphans.size,
@@ -247,6 +258,12 @@ export class Healer {
     note(this.#bad, ref.id, nodeId)
     this.#requestScan()
   }
+
+  /** Whether a copy was reported missing or corrupt and not repaired yet (such a copy does not count). */
+  readonly isBadCopy = (nodeId: string, chunkId: string): boolean => this.#bad.get(chunkId)?.has(nodeId) === true
+
+  /** Whether a copy is known not to be intact: reported bad, or its chunk has no intact copy anywhere (lost). For dfs status. */
+  readonly isKnownBad = (nodeId: string, chunkId: string): boolean => this.#lost.has(chunkId) || this.isBadCopy(nodeId, chunkId)
 
   /** An intact copy was found on a node the ref does not list. */
   reportExtraCopy(ref: Pick<ChunkRef, 'id'>, nodeId: string): void {
@@ -282,7 +299,10 @@ export class Healer {
       this.#armGraceTimer(change.nodeId, change.at)
       return
     }
-    if (change.from !== 'dead') return
+    if (change.from !== 'dead') {
+      this.#requestScan() // suspect and back: the counts in status() follow
+      return
+    }
     clearTimeout(this.#graceTimers.get(change.nodeId))
     this.#graceTimers.delete(change.nodeId)
     // Back without a report (no heartbeat monitor re-admitted it): find out what it holds ourselves.
@@ -373,12 +393,15 @@ export class Healer {
     const dueOrphans = [...this.#orphans].filter(([id, o]) => o.since + orphanGrace <= startedAt && !this.#chunks.isWriting(id)).map(([id]) => id)
     const replicas = this.#replicas
     const found: RepairItem[] = []
+    const short = new Set<string>() // fewer than R good copies: the healer's own test
     const under = new Set<string>()
+    const unavailable = new Set<string>()
+    const waiting = new Set<string>()
     const over = new Set<string>()
 
     for await (const batch of chunkBatches(this.#meta.state)) {
       if (this.#stopped) return
-      const usable = this.#usableNodes()
+      const copyState = copyStateOf(this.#registry, this.#options.graceMs, Date.now(), this.isBadCopy)
       for (const { ino, index, ref } of batch) {
         const id = ref.id
         this.#orphans.delete(id) // referenced after all (a chunk that was being written)
@@ -392,12 +415,15 @@ export class Healer {
           }
         }
         const bad = this.#bad.get(id)
-        let good = 0
-        ref.nodes.forEach((nodeId, i) => {
-          if (usable.has(nodeId) && !bad?.has(nodeId) && ref.nodes.indexOf(nodeId) === i) good++
-        })
+        const r = chunkReplication(ref, replicas, copyState)
+        // Good copies: live ones and those that may come back within the grace period.
+        const good = r.live + r.waiting
+        if (this.#lost.has(id)) unavailable.add(id) // no intact copy anywhere, as far as we know
+        else if (r.replication === 'underReplicated') under.add(id)
+        else if (r.replication === 'unavailable') unavailable.add(id)
+        if (r.waitingForGrace && !this.#lost.has(id)) waiting.add(id)
         const extras = this.#extra.get(id)?.size ?? 0
-        if (good < replicas) under.add(id)
+        if (good < replicas) short.add(id)
         if (good + extras > replicas) over.add(id)
         if (good !== replicas || bad || extras > 0) found.push({ id, ino, index, good })
       }
@@ -423,8 +449,10 @@ export class Healer {
       }
     }
     this.#under = under
+    this.#unavailable = unavailable
+    this.#waiting = waiting
     this.#over = over
-    for (const id of this.#lost) if (!under.has(id)) this.#lost.delete(id) // found a copy after all, or no longer referenced
+    for (const id of this.#lost) if (!short.has(id)) this.#lost.delete(id) // found a copy after all, or no longer referenced
     for (const item of found) if (!this.#active.has(item.id)) this.#queue.add(item)
     this.#lastScanAt = Date.now()
     this.#lastScanMs = this.#lastScanAt - startedAt
@@ -434,15 +462,21 @@ export class Healer {
     await this.#collectOrphans(dueOrphans)
   }
 
+  /** After a repair: where the chunk stands now, for status(). */
+  #recount(item: RepairItem): void {
+    for (const set of [this.#under, this.#unavailable, this.#waiting]) set.delete(item.id)
+    const ref = this.#current(item)
+    if (!ref) return
+    const r = chunkReplication(ref, this.#replicas, copyStateOf(this.#registry, this.#options.graceMs, Date.now(), this.isKnownBad))
+    if (r.replication === 'underReplicated') this.#under.add(item.id)
+    else if (r.replication === 'unavailable') this.#unavailable.add(item.id)
+    if (r.waitingForGrace) this.#waiting.add(item.id)
+  }
+
   /** Node ids whose copies count as good: registered and alive, suspect, or dead for less than graceMs. */
   #usableNodes(): Set<string> {
-    const now = Date.now()
-    const usable = new Set<string>()
-    for (const nodeId of this.#registry.ids()) {
-      const status = this.#registry.status(nodeId)
-      if (status && (status.health !== 'dead' || now - status.since < this.#options.graceMs)) usable.add(nodeId)
-    }
-    return usable
+    const copyState = copyStateOf(this.#registry, this.#options.graceMs)
+    return new Set(this.#registry.ids().filter((nodeId) => copyState(nodeId, '') !== 'gone'))
   }
 
   /** Delete orphans (due before the walk began, still unreferenced after it, not being written) from the nodes that reported them. */
@@ -603,8 +637,8 @@ export class Healer {
       for (const f of failed) this.#log(`healer: removing a copy of chunk ${id} from node ${f.nodeId} failed: ${f.error.message}`)
     }
 
+    this.#recount(item)
     if (trusted.length >= replicas) {
-      this.#under.delete(id)
       this.#lost.delete(id)
     } else if (trusted.length > 0) {
       this.#log(`healer: chunk ${id} (inode ${item.ino}, chunk ${item.index}) has ${trusted.length} of ${replicas} copies: not enough writable nodes`)
@@ -648,6 +682,7 @@ export class Healer {
         this.#counts.failed++
         if (!this.#lost.has(ref.id)) this.#log(`healer: chunk ${ref.id} (inode ${item.ino}, chunk ${item.index}) has no intact copy on any node: ${(err as Error).message}`)
         this.#lost.add(ref.id)
+        this.#recount(item)
         return undefined
       }
       throw err
@@ -660,8 +695,7 @@ export class Healer {
    * the others once the change that dropped it is durable).
    */
   async #movedOn(item: RepairItem, added: string[]): Promise<void> {
-    this.#under.delete(item.id)
-    this.#over.delete(item.id)
+    for (const set of [this.#under, this.#unavailable, this.#waiting, this.#over]) set.delete(item.id)
     if (added.length === 0) return
     const inode = this.#meta.state.inodes.get(item.ino)
     if (inode?.chunks?.some((ref) => ref?.id === item.id)) return

@@ -12,12 +12,18 @@
 // nothing: the healer repairs one chunk at a time, so the deletion can never race with a repair that
 // just put a fresh copy on that node, and a chunk with no intact copy anywhere keeps its bad ones
 // (the healer deletes a corrupt copy only after a good one exists elsewhere).
+//
+// Stale lists. A pass reads copies from a batch of refs taken a while ago; meanwhile a balance, a
+// drain or the healer may have moved a copy (copy, commit the new list, then delete the old copy).
+// So a copy found missing or corrupt is reported only if, once nobody holds the chunk's lock, the
+// chunk map still lists it there and a second look still fails: a copy moved away is not missing.
 
 import type { ChunkRef } from '../../chunks/ChunkRef.js'
 import { asNodeError } from '../../chunks/nodeError.js'
 import type { NodeRegistry } from '../../chunks/NodeRegistry.js'
 import { verifyChunk } from '../../chunks/verify.js'
 import type { DfsError } from '../../errors.js'
+import type { ChunkLocks } from '../chunkLocks.js'
 import type { NamespaceMetaStore } from '../openCluster.js'
 import { chunkBatches } from './chunkWalk.js'
 import { TokenBucket, sleep } from './TokenBucket.js'
@@ -40,6 +46,10 @@ export interface ScrubberDeps {
   log: (message: string) => void
   /** Told of every copy found corrupt (twice) or missing: the healer's reportBadCopy. */
   onBadCopy?: (ref: ChunkRef, nodeId: string, reason: DfsError) => void
+  /** The per-chunk locks of the healer and the rebalancer: a failed check waits for a move under way. */
+  locks?: Pick<ChunkLocks, 'whenFree'>
+  /** Copies reported bad and not repaired yet (the healer's isBadCopy): not read or reported again meanwhile. */
+  isReported?: (nodeId: string, chunkId: string) => boolean
   options?: ScrubberOptions
 }
 
@@ -127,14 +137,18 @@ export class Scrubber {
           if (signal.aborted) return
           // The file may have moved on while we waited (and the chunk been deleted with it).
           if (!isCurrent(meta, ino, index, ref.id)) break
-          await this.#check(ref, nodeId, () => isCurrent(meta, ino, index, ref.id))
+          const listed = () => listsCopy(meta, ino, index, ref.id, nodeId)
+          if (!listed()) continue // moved off this node meanwhile
+          if (this.#deps.isReported?.(nodeId, ref.id)) continue // the healer has it already
+          await this.#check(ref, nodeId, listed)
         }
         this.#counts.scannedChunks++
       }
     }
   }
 
-  async #check(ref: ChunkRef, nodeId: string, stillCurrent: () => boolean): Promise<void> {
+  /** `stillListed`: the chunk map still names this copy (the file kept the chunk, no move took the copy away). */
+  async #check(ref: ChunkRef, nodeId: string, stillListed: () => boolean): Promise<void> {
     const node = this.#deps.registry.get(nodeId)
     if (!node) return
     const verify = async (): Promise<DfsError | undefined> => {
@@ -147,17 +161,20 @@ export class Scrubber {
     }
     let error = await verify()
     this.#counts.scannedBytes += ref.len
-    if (!error) return
-    if (error.code === 'CHUNK_CORRUPT') error = await verify() // a transient fault on the way reads right the second time
-    if (!error || !stillCurrent()) return
+    if (!error || !isBadCopy(error)) return // a node that does not answer is the heartbeat monitor's business
+    // A move or repair of this chunk under way may have just taken the copy away: let it finish, then
+    // look again only if the map still names the copy. (Also a transient fault on the way reads right
+    // the second time.)
+    await this.#deps.locks?.whenFree(ref.id)
+    if (!stillListed()) return
+    error = await verify()
+    if (!error || !isBadCopy(error) || !stillListed()) return
     if (error.code === 'CHUNK_CORRUPT') {
       this.#counts.corruptFound++
       this.#deps.log(`scrubber: the copy of chunk ${ref.id} on node ${node.address} is corrupt (${error.message}); handing it to the healer`)
-    } else if (error.code === 'CHUNK_MISSING') {
+    } else {
       this.#counts.missingFound++
       this.#deps.log(`scrubber: the copy of chunk ${ref.id} on node ${node.address} is missing; handing it to the healer`)
-    } else {
-      return // the node did not answer: the heartbeat monitor's business
     }
     try {
       this.#deps.onBadCopy?.(ref, nodeId, error)
@@ -165,6 +182,13 @@ export class Scrubber {
       this.#deps.log(`scrubber: reporting a bad copy failed: ${(err as Error).message}`)
     }
   }
+}
+
+const isBadCopy = (error: DfsError) => error.code === 'CHUNK_CORRUPT' || error.code === 'CHUNK_MISSING'
+
+function listsCopy(meta: Pick<NamespaceMetaStore, 'state'>, ino: number, index: number, id: string, nodeId: string): boolean {
+  const ref = meta.state.inodes.get(ino)?.chunks?.[index]
+  return ref?.id === id && ref.nodes.includes(nodeId)
 }
 
 function isCurrent(meta: Pick<NamespaceMetaStore, 'state'>, ino: number, index: number, id: string): boolean {

@@ -12,6 +12,15 @@
 // references a chunk there (chunks being written when the drain began are caught by the next
 // round). Then the cluster settings record the node as drained, so the next mount may leave it out
 // of --nodes. A drain that would leave fewer than R alive nodes is refused before anything changes.
+// The node is recorded as draining in the cluster settings too, so a daemon restart keeps it out of
+// the write pool and resumes the drain (unless it was cancelled: then `dfs drain <node>` moves the
+// rest, `dfs drain --undo <node>` takes it back).
+//
+// Cancel (`dfs balance --cancel`, `dfs drain --cancel`): the job stops taking moves and ends once the
+// moves in flight have finished or been abandoned; a move is copy-then-delete under the chunk's lock
+// and is abandoned only before it writes anything, so every chunk keeps its R copies. A cancelled
+// drain leaves its node out of the write pool. Undo (`dfs drain --undo <node>`): cancel the drain of
+// that node if it runs, and put the node back in the write pool; copies already moved stay moved.
 //
 // Every move goes through moveCopy() under the chunk's lock shared with the healer.
 
@@ -19,6 +28,7 @@ import type { ChunkRef } from '../../chunks/ChunkRef.js'
 import type { NodeRegistry } from '../../chunks/NodeRegistry.js'
 import { type DfsError, dfsError, isDfsError } from '../../errors.js'
 import type { ChunkLocks } from '../chunkLocks.js'
+import type { NodeRecord } from '../settings.js'
 import { chunkBatches } from '../healer/chunkWalk.js'
 import { RateMeter } from '../healer/RateMeter.js'
 import { TokenBucket, sleep } from '../healer/TokenBucket.js'
@@ -47,6 +57,7 @@ export const DEFAULT_REBALANCE_OPTIONS = {
 }
 
 export type RebalanceMeta = Pick<NamespaceMetaStore, 'state' | 'commit' | 'sync' | 'settings' | 'updateSettings'>
+type NodeFlags = Pick<NodeRecord, 'draining' | 'drainPaused' | 'drained'>
 export type RebalanceRegistry = Pick<NodeRegistry, 'get' | 'ids' | 'status' | 'statuses' | 'health' | 'writable' | 'setDraining' | 'markFull' | 'markSuspect'>
 
 export interface RebalancerDeps {
@@ -77,7 +88,8 @@ export interface RebalanceStatus {
   kind: 'balance' | 'drain'
   /** The node being drained. */
   node?: { nodeId: string; address: string }
-  state: 'running' | 'done' | 'failed' | 'stopped'
+  /** stopped: the daemon stopped; cancelled: dfs balance/drain --cancel (or drain --undo). */
+  state: 'running' | 'done' | 'failed' | 'stopped' | 'cancelled'
   startedAt: number
   finishedAt?: number
   elapsedMs: number
@@ -108,6 +120,16 @@ interface Job {
   /** Chunk ids this job moved (each moves once). */
   moved: Set<string>
   done: Promise<void>
+  /** Aborted by cancel(); `signal` also follows the daemon stopping. */
+  cancel: AbortController
+  signal: AbortSignal
+}
+
+/** What `dfs drain --undo` did. */
+export interface UndoResult {
+  node: { nodeId: string; address: string }
+  /** The drain of the node that was running, cancelled first. */
+  cancelled?: RebalanceStatus
 }
 
 export class Rebalancer {
@@ -161,10 +183,7 @@ export class Rebalancer {
     this.#assertIdle()
     const { registry, replicas } = this.#deps
     const all = registry.statuses()
-    const target = all.find((s) => s.nodeId === name) ?? all.find((s) => s.address === name || (resolved !== undefined && s.address === resolved))
-    if (!target) {
-      throw dfsError('BAD_ARGUMENT', `no node ${name} in this cluster; dfs status lists the nodes (by id or address)`, { node: name })
-    }
+    const target = this.#findNode(name, resolved)
     const others = all.filter((s) => s.nodeId !== target.nodeId && s.health === 'alive' && !s.draining)
     if (others.length < replicas) {
       throw dfsError('NOT_ENOUGH_NODES',
@@ -174,8 +193,86 @@ export class Rebalancer {
     registry.setDraining(target.nodeId, true) // out of the write pool before anything else happens
     this.#deps.log(`drain: ${target.address} takes no new chunks; moving its chunks to other nodes`)
     const job = this.#newJob('drain', { nodeId: target.nodeId, address: target.address })
-    job.done = this.#run(job, () => this.#drain(job, target.nodeId))
+    job.done = this.#run(job, async () => {
+      await this.#recordNode(target.nodeId, { draining: true }) // a restart keeps it out of the write pool
+      await this.#drain(job, target.nodeId)
+    })
     return this.status()!
+  }
+
+  /**
+   * Cancel the balance or drain running (`kind` must match it); resolves once its moves in flight
+   * have ended, with its final status. Throws NOT_RUNNING when no such job runs.
+   */
+  async cancel(kind: RebalanceStatus['kind']): Promise<RebalanceStatus> {
+    const job = this.#job
+    const s = job?.status
+    if (!job || s?.state !== 'running' || s.kind !== kind) {
+      const other = s?.state === 'running' ? `; a ${s.kind} is (dfs ${s.kind} --cancel stops it)` : ''
+      throw dfsError('NOT_RUNNING', `no ${kind} is running${other}`, { kind })
+    }
+    this.#deps.log(`${kind}: cancelled after ${s.movedChunks} of ${s.plannedChunks} moves; waiting for the moves in flight`)
+    job.cancel.abort()
+    await job.done
+    return this.status()!
+  }
+
+  /**
+   * Put a node that is being drained, or was, back in the write pool (cancelling its drain if it
+   * runs). Copies already moved stay where they are. Throws NOT_RUNNING for a node not draining.
+   */
+  async undoDrain(name: string, resolved?: string): Promise<UndoResult> {
+    const target = this.#findNode(name, resolved)
+    const node = { nodeId: target.nodeId, address: target.address }
+    const recorded = this.#recordedNodes()?.find((n) => n.nodeId === target.nodeId)
+    const job = this.#job
+    const running = job?.status.state === 'running' && job.status.kind === 'drain' && job.status.node?.nodeId === target.nodeId
+    if (!running && !target.draining && !recorded?.draining && !recorded?.drained) {
+      throw dfsError('NOT_RUNNING', `${target.address} is not being drained; nothing to undo (dfs status shows which nodes are)`, { node: target.address })
+    }
+    let cancelled: RebalanceStatus | undefined
+    if (running) {
+      job!.cancel.abort()
+      await job!.done
+      cancelled = this.status()
+    }
+    await this.#recordNode(target.nodeId, {})
+    this.#deps.registry.setDraining(target.nodeId, false)
+    this.#deps.log(`drain: undone for ${target.address}: it takes new chunks again; copies already moved stay where they are`)
+    return { node, ...(cancelled ? { cancelled } : {}) }
+  }
+
+  /** At start: nodes the settings record as draining or drained stay out of the write pool. */
+  restoreDraining(): void {
+    for (const n of this.#recordedNodes() ?? []) {
+      if (!n.draining && !n.drained) continue
+      if (!this.#deps.registry.status(n.nodeId)) continue
+      this.#deps.registry.setDraining(n.nodeId, true)
+      if (n.drainPaused) {
+        this.#deps.log(`drain: the drain of ${n.address} was cancelled: it takes no new chunks; dfs drain ${n.address} moves the rest, dfs drain --undo ${n.address} takes it back`)
+      }
+    }
+  }
+
+  /** At start, after restoreDraining(): resume a drain the daemon's last run did not finish (and nobody cancelled). */
+  resumeDrain(): void {
+    const interrupted = (this.#recordedNodes() ?? []).find((n) => n.draining && !n.drainPaused && this.#deps.registry.status(n.nodeId))
+    if (!interrupted) return
+    try {
+      this.drain(interrupted.nodeId)
+      this.#deps.log(`drain: resuming the drain of ${interrupted.address} the last run did not finish`)
+    } catch (err) {
+      this.#deps.log(`drain: cannot resume the drain of ${interrupted.address}: ${(err as Error).message}; it takes no new chunks meanwhile`)
+    }
+  }
+
+  #findNode(name: string, resolved?: string) {
+    const all = this.#deps.registry.statuses()
+    const target = all.find((s) => s.nodeId === name) ?? all.find((s) => s.address === name || (resolved !== undefined && s.address === resolved))
+    if (!target) {
+      throw dfsError('BAD_ARGUMENT', `no node ${name} in this cluster; dfs status lists the nodes (by id or address)`, { node: name })
+    }
+    return target
   }
 
   /** Resolves when the job running now (if any) has ended. */
@@ -205,7 +302,9 @@ export class Rebalancer {
       id: this.#nextId++, kind, ...(node ? { node } : {}), state: 'running', startedAt: now, elapsedMs: 0, round: 0,
       plannedChunks: 0, plannedBytes: 0, movedChunks: 0, movedBytes: 0, skippedChunks: 0, failedChunks: 0, bytesPerSec: 0, nodes: [],
     }
-    const job: Job = { status, rate: new RateMeter(), moved: new Set(), done: Promise.resolve() }
+    const cancel = new AbortController()
+    const signal = AbortSignal.any([this.#abort.signal, cancel.signal])
+    const job: Job = { status, rate: new RateMeter(), moved: new Set(), done: Promise.resolve(), cancel, signal }
     this.#job = job
     return job
   }
@@ -214,16 +313,21 @@ export class Rebalancer {
     const s = job.status
     try {
       await body()
-      if (this.#abort.signal.aborted && s.state === 'running') s.state = 'stopped'
+      if (job.signal.aborted && s.state === 'running') s.state = job.cancel.signal.aborted ? 'cancelled' : 'stopped'
       else if (s.state === 'running') s.state = 'done'
     } catch (err) {
       s.state = 'failed'
       s.error = (err as Error).message
       this.#deps.log(`${s.kind}: failed: ${(err as Error).message}`)
     }
+    // A drain that did not finish leaves its node out of the write pool (and recorded so): the next
+    // start resumes it, unless it was cancelled; dfs drain runs it again, dfs drain --undo takes it back.
+    if (s.kind === 'drain' && s.state === 'cancelled' && s.node) {
+      await this.#recordNode(s.node.nodeId, { draining: true, drainPaused: true })
+        .catch((err) => this.#deps.log(`drain: recording the cancel failed: ${(err as Error).message}`))
+    }
     s.finishedAt = Date.now()
     s.elapsedMs = s.finishedAt - s.startedAt
-    if (s.kind === 'drain' && s.state !== 'done' && s.node) this.#deps.registry.setDraining(s.node.nodeId, false)
   }
 
   // ---- balance -------------------------------------------------------------------------------------
@@ -232,7 +336,7 @@ export class Rebalancer {
     const { registry } = this.#deps
     const s = job.status
     const maxRounds = this.#options.maxRounds ?? 5
-    for (let round = 1; round <= maxRounds && !this.#stopping; round++) {
+    for (let round = 1; round <= maxRounds && !job.signal.aborted; round++) {
       const chunks = await this.#snapshot()
       const members = registry.ids().filter((n) => registry.health(n) === 'alive' && !registry.status(n)?.draining)
       const targets = registry.writable().filter((n) => members.includes(n))
@@ -265,7 +369,7 @@ export class Rebalancer {
     const { registry } = this.#deps
     const s = job.status
     const maxRounds = this.#options.maxRounds ?? 10
-    for (let round = 1; !this.#stopping; round++) {
+    for (let round = 1; !job.signal.aborted; round++) {
       const chunks = await this.#snapshot()
       const onNode = chunks.filter((c) => c.nodes.includes(nodeId))
       s.remainingChunks = onNode.length
@@ -288,27 +392,33 @@ export class Rebalancer {
       const movedBefore = s.movedChunks + s.skippedChunks
       await this.#execute(job, plan.moves)
       // A round that achieved nothing (a node failing): give things a moment before the next.
-      if (s.movedChunks + s.skippedChunks === movedBefore) await sleep(this.#options.retryDelayMs, this.#abort.signal)
+      if (s.movedChunks + s.skippedChunks === movedBefore) await sleep(this.#options.retryDelayMs, job.signal)
     }
-    if (this.#stopping) return
-    await this.#recordDrained(nodeId)
+    if (job.signal.aborted) return
+    await this.#recordNode(nodeId, { drained: true })
     this.#deps.log(`drain: ${s.node?.address} holds no chunk any file references; moved ${s.movedChunks} chunks (${s.movedBytes} bytes). It can be removed: unmount, then mount without it`)
   }
 
-  /** Mark the node drained in the cluster settings: the next mount may leave it out of --nodes. */
-  async #recordDrained(nodeId: string): Promise<void> {
+  /**
+   * Record a node's drain state in the cluster settings (replacing what was there): draining keeps it
+   * out of the write pool across restarts; drained lets the next mount leave it out of --nodes.
+   */
+  async #recordNode(nodeId: string, flags: NodeFlags): Promise<void> {
     const { meta } = this.#deps
     const settings = meta.settings
-    if (!Array.isArray(settings.nodes)) return
-    const nodes = (settings.nodes as { nodeId: string }[]).map((n) => (n.nodeId === nodeId ? { ...n, drained: true } : n))
+    const recorded = this.#recordedNodes()
+    const current = recorded?.find((n) => n.nodeId === nodeId)
+    if (!recorded || !current || (current.draining === flags.draining && current.drainPaused === flags.drainPaused && current.drained === flags.drained)) return
+    const nodes = recorded.map((n) => (n.nodeId === nodeId ? { nodeId: n.nodeId, address: n.address, ...flags } : n))
     await meta.updateSettings({ ...settings, nodes })
   }
 
-  // ---- moving --------------------------------------------------------------------------------------
-
-  get #stopping(): boolean {
-    return this.#abort.signal.aborted
+  #recordedNodes(): NodeRecord[] | undefined {
+    const nodes = this.#deps.meta.settings.nodes
+    return Array.isArray(nodes) ? (nodes as NodeRecord[]) : undefined
   }
+
+  // ---- moving --------------------------------------------------------------------------------------
 
   async #execute(job: Job, moves: PlannedMove[]): Promise<void> {
     const s = job.status
@@ -316,7 +426,7 @@ export class Rebalancer {
     s.plannedBytes += moves.reduce((a, m) => a + m.len, 0)
     const queue = moves.values()
     const worker = async () => {
-      for (let next = queue.next(); !next.done && !this.#stopping; next = queue.next()) {
+      for (let next = queue.next(); !next.done && !job.signal.aborted; next = queue.next()) {
         const move = next.value
         job.moved.add(move.id)
         try {
@@ -324,8 +434,8 @@ export class Rebalancer {
             meta: this.#deps.meta,
             nodes: this.#deps.registry,
             locks: this.#deps.locks,
-            beforePut: (bytes) => this.#bucket.take(bytes, this.#abort.signal),
-            signal: this.#abort.signal,
+            beforePut: (bytes) => this.#bucket.take(bytes, job.signal),
+            signal: job.signal,
             onBadCopy: this.#deps.onBadCopy,
             log: (m) => this.#deps.log(`${s.kind}: ${m}`),
           }, move)

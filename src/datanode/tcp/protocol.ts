@@ -191,7 +191,10 @@ export function decodeUsage(payload: Buffer): NodeUsage | undefined {
   const json = parseJson(payload) as Partial<NodeUsage> | undefined
   const fields = ['capacity', 'available', 'used', 'chunks'] as const
   if (!json || !fields.every((f) => typeof json[f] === 'number' && Number.isFinite(json[f]))) return undefined
-  return { capacity: json.capacity!, available: json.available!, used: json.used!, chunks: json.chunks! }
+  const usage: NodeUsage = { capacity: json.capacity!, available: json.available!, used: json.used!, chunks: json.chunks! }
+  // Optional: servers before it was added do not send it.
+  if (typeof json.device === 'string' && json.device.length > 0 && json.device.length <= 256) usage.device = json.device
+  return usage
 }
 
 function parseJson(bytes: Buffer): unknown {

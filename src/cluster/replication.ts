@@ -1,0 +1,106 @@
+// What "under-replicated" and "unavailable" mean, in one place: `dfs status`'s summary and the
+// healer count chunks with these functions, so their figures agree (also while a dead node's grace
+// period runs, when the healer waits before copying).
+//
+// A copy is `live` when the node the ref lists is alive and the copy is not known to be bad: reads
+// are served from live copies. It is `waiting` when its node is suspect, or dead for less than the
+// grace period: it may well come back, so the healer does not copy it yet. Anything else is `gone`.
+//
+//   ok              at least R live copies
+//   underReplicated 1 .. R-1 live copies: readable, at risk
+//   unavailable     no live copy: a read fails now (lost for good only if the waiting copies never
+//                   come back, or are bad: fsck and the healer's `lost` tell)
+//
+// A chunk is `waiting` (for the healer) when it is not ok but live + waiting copies reach R.
+
+import type { ChunkRef } from '../chunks/ChunkRef.js'
+import type { NodeRegistry } from '../chunks/NodeRegistry.js'
+import type { NamespaceState } from '../meta/namespace/types.js'
+import { isFile } from '../meta/namespace/types.js'
+
+export type CopyState = 'live' | 'waiting' | 'gone'
+/** How the copy of a chunk on a node stands. */
+export type CopyStateOf = (nodeId: string, chunkId: string) => CopyState
+export type Replication = 'ok' | 'underReplicated' | 'unavailable'
+
+export interface ChunkReplication {
+  live: number
+  waiting: number
+  replication: Replication
+  /** Short of R live copies, but the missing ones are on nodes that may come back within the grace period. */
+  waitingForGrace: boolean
+}
+
+/** How a chunk stands, given how each listed copy stands. A node listed twice counts once. */
+export function chunkReplication(ref: Pick<ChunkRef, 'id' | 'nodes'>, replicas: number, copyState: CopyStateOf): ChunkReplication {
+  let live = 0
+  let waiting = 0
+  const nodes = ref.nodes
+  for (let i = 0; i < nodes.length; i++) {
+    const nodeId = nodes[i]
+    if (nodes.indexOf(nodeId) !== i) continue // listed twice (no allocation: called for every chunk)
+    const state = copyState(nodeId, ref.id)
+    if (state === 'live') live++
+    else if (state === 'waiting') waiting++
+  }
+  const replication: Replication = live >= replicas ? 'ok' : live > 0 ? 'underReplicated' : 'unavailable'
+  return { live, waiting, replication, waitingForGrace: replication !== 'ok' && live + waiting >= replicas }
+}
+
+/**
+ * A copy's state from the node's health, as the registry says now (one look, then lookups: it is
+ * called for every copy of every chunk): alive is live, suspect or dead for less than graceMs is
+ * waiting. `isBad` (the healer's reports of missing or corrupt copies) turns a copy gone.
+ */
+export function copyStateOf(
+  registry: Pick<NodeRegistry, 'ids' | 'status'>,
+  graceMs: number,
+  now = Date.now(),
+  isBad?: (nodeId: string, chunkId: string) => boolean,
+): CopyStateOf {
+  const byNode = new Map<string, CopyState>()
+  for (const nodeId of registry.ids()) {
+    const status = registry.status(nodeId)
+    if (!status) continue
+    byNode.set(nodeId, status.health === 'alive' ? 'live' : status.health === 'suspect' || now - status.since < graceMs ? 'waiting' : 'gone')
+  }
+  return (nodeId, chunkId) => (isBad?.(nodeId, chunkId) ? 'gone' : byNode.get(nodeId) ?? 'gone')
+}
+
+export interface ReplicationCounts {
+  referenced: number
+  underReplicated: number
+  unavailable: number
+  /** Of those two, the chunks whose missing copies may come back (see chunkReplication). */
+  waitingForGrace: number
+}
+
+export function emptyCounts(): ReplicationCounts {
+  return { referenced: 0, underReplicated: 0, unavailable: 0, waitingForGrace: 0 }
+}
+
+/** Add one chunk to the counts. */
+export function countChunk(counts: ReplicationCounts, r: ChunkReplication): void {
+  counts.referenced++
+  if (r.replication === 'underReplicated') counts.underReplicated++
+  else if (r.replication === 'unavailable') counts.unavailable++
+  if (r.waitingForGrace) counts.waitingForGrace++
+}
+
+/** Every chunk the namespace references, counted now (synchronously: one consistent look). */
+export function replicationCounts(
+  state: NamespaceState,
+  replicas: number,
+  copyState: CopyStateOf,
+): ReplicationCounts & { files: number } {
+  const counts = emptyCounts()
+  let files = 0
+  for (const inode of state.inodes.values()) {
+    if (!isFile(inode)) continue
+    files++
+    for (const ref of inode.chunks ?? []) {
+      if (ref) countChunk(counts, chunkReplication(ref, replicas, copyState))
+    }
+  }
+  return { ...counts, files }
+}
