@@ -67,7 +67,7 @@ export const DEFAULT_HEALER_OPTIONS: Required<HealerOptions> = {
 /** What the healer needs of the metadata store. */
 export type HealerMeta = Pick<NamespaceMetaStore, 'state' | 'commit' | 'sync'>
 /** What the healer needs of the chunk store: its repair hooks and which chunks are being written. */
-export type HealerChunks = Pick<ChunkStore, 'onBadReplica' | 'onReplicaFound' | 'isWriting'>
+export type HealerChunks = Pick<ChunkStore, 'onBadReplica' | 'onReplicaFound' | 'onUnderReplicated' | 'isWriting'>
 /** What the healer needs of the node registry. */
 export type HealerRegistry = Pick<NodeRegistry, 'get' | 'ids' | 'health' | 'status' | 'writable' | 'markSuspect' | 'markFull' | 'on' | 'off'>
 
@@ -165,6 +165,7 @@ export class Healer {
   #scanAgain = false
   #previousBadReplica: HealerChunks['onBadReplica']
   #previousReplicaFound: HealerChunks['onReplicaFound']
+  #previousUnderReplicated: HealerChunks['onUnderReplicated']
 
   constructor(deps: HealerDeps) {
     this.#meta = deps.meta
@@ -195,7 +196,10 @@ export class Healer {
     this.#previousReplicaFound = this.#chunks.onReplicaFound
     this.#chunks.onBadReplica = this.#onBadReplica
     this.#chunks.onReplicaFound = this.#onReplicaFound
+    this.#previousUnderReplicated = this.#chunks.onUnderReplicated
+    this.#chunks.onUnderReplicated = this.#onUnderReplicated
     this.#registry.on('change', this.#onChange)
+    this.#registry.on('full', this.#onFull)
     this.#registry.on('report', this.#onReport)
     this.#periodic = setInterval(() => this.#requestScan(0), this.#options.scanIntervalMs)
     this.#periodic.unref()
@@ -217,7 +221,9 @@ export class Healer {
     for (const timer of this.#graceTimers.values()) clearTimeout(timer)
     if (this.#chunks.onBadReplica === this.#onBadReplica) this.#chunks.onBadReplica = this.#previousBadReplica
     if (this.#chunks.onReplicaFound === this.#onReplicaFound) this.#chunks.onReplicaFound = this.#previousReplicaFound
+    if (this.#chunks.onUnderReplicated === this.#onUnderReplicated) this.#chunks.onUnderReplicated = this.#previousUnderReplicated
     this.#registry.off('change', this.#onChange)
+    this.#registry.off('full', this.#onFull)
     this.#registry.off('report', this.#onReport)
     await this.#scanning
     await Promise.allSettled([...this.#workers])
@@ -287,12 +293,27 @@ export class Healer {
     this.#previousReplicaFound?.(ref, nodeId)
   }
 
+  // A write got fewer than R copies (every other node full or down): its repair is queued now, not at
+  // the next periodic scan, and the scan counts it under-replicated. The file records the chunk in the
+  // turn its write returns, before the scan's walk begins.
+  readonly #onUnderReplicated = (ref: ChunkRef): void => {
+    this.#requestScan()
+    this.#previousUnderReplicated?.(ref)
+  }
+
+  // A node has room again: chunks waiting for a writable node can be copied now.
+  readonly #onFull = (event: { nodeId: string; full: boolean }): void => {
+    if (!event.full && this.#under.size > 0) this.#requestScan()
+  }
+
   readonly #onChange = (change: NodeHealthChange): void => {
     if (this.#stopped) return
     if (change.to === 'dead') {
       this.#armGraceTimer(change.nodeId, change.at)
       return
     }
+    // A node back in the write pool: chunks waiting for a writable node can be copied now.
+    if (change.to === 'alive' && this.#under.size > 0) this.#requestScan()
     if (change.from !== 'dead') return
     clearTimeout(this.#graceTimers.get(change.nodeId))
     this.#graceTimers.delete(change.nodeId)
