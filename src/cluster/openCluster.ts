@@ -36,6 +36,8 @@ export interface ClusterFlags {
   chunkSize?: number
   /** Bytes of verified chunks kept in memory. */
   cacheBytes: number
+  /** A write or sync with fewer copies fails (`--min-copies`); 1..replicas, default 1. */
+  minCopies?: number
   log: (message: string) => void
 }
 
@@ -80,6 +82,10 @@ export async function openCluster(flags: ClusterFlags, options: OpenOptions = {}
   const plan = format
     ? await planExisting(parseSettings(format.settings, metaDir), format.clusterId, flags, access, options.skipUnavailable ?? false)
     : await planNew(flags, access)
+  if (flags.minCopies !== undefined && flags.minCopies > plan.settings.replicas) {
+    throw dfsError('BAD_ARGUMENT', `--min-copies ${flags.minCopies} is more than the cluster's ${plan.settings.replicas} replicas; pass a number from 1 to ${plan.settings.replicas}`,
+      { minCopies: flags.minCopies, replicas: plan.settings.replicas })
+  }
 
   const machine = namespaceMachine({ uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0, createdAt: plan.settings.createdAt })
   const meta: NamespaceMetaStore = await MetaStore.open(metaDir, machine, {
@@ -112,7 +118,7 @@ export async function openCluster(flags: ClusterFlags, options: OpenOptions = {}
       // A dropped connection is news at once, not at the next missed heartbeat.
       if (node instanceof TcpDataNode) node.on('disconnect', err => registry.markSuspect(node.nodeId, err.message))
     }
-    const chunks = new ChunkStore({ registry, replicas: settings.replicas, cacheBytes: flags.cacheBytes, log: chunkLog(flags.log) })
+    const chunks = new ChunkStore({ registry, replicas: settings.replicas, minCopies: flags.minCopies, cacheBytes: flags.cacheBytes, log: chunkLog(flags.log) })
     return {
       metaDir, settings, meta, registry, chunks, unavailable: plan.unavailable,
       capacity: () => capacityOf(nodes, settings.replicas),
