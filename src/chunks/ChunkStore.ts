@@ -85,8 +85,8 @@ export class ChunkStore {
   readonly #inflight = new Map<ChunkId, { sha256: string; len: number; promise: Promise<Buffer> }>()
   /** Chunks being written: on nodes, perhaps, but not yet handed to the caller, so nothing references them. */
   readonly #writing = new Set<ChunkId>()
-  /** Dead nodes whose skipped deletes were logged (once per time they are dead). */
-  readonly #deferredLogged = new Set<string>()
+  /** `dead <node>` and `failed <node>`: delete trouble logged since the node's last delete that worked. */
+  readonly #deleteTrouble = new Set<string>()
 
   constructor(options: ChunkStoreOptions) {
     if (!Number.isInteger(options.replicas) || options.replicas < 1) {
@@ -282,31 +282,36 @@ export class ChunkStore {
       this.#inflight.delete(id)
     }
     const reachable = this.registry.nodes().filter((node) => {
-      if (this.registry.health(node.nodeId) !== 'dead') {
-        this.#deferredLogged.delete(node.nodeId)
-        return true
-      }
+      if (this.registry.health(node.nodeId) !== 'dead') return true
       this.stats.deletesDeferred += ids.length
-      if (!this.#deferredLogged.has(node.nodeId)) {
-        this.#deferredLogged.add(node.nodeId)
-        this.#log.info(`node ${node.address} is dead: its copies of deleted chunks stay until it is back, then go as orphans`, { nodeId: node.nodeId })
-      }
+      this.#noteDeleteTrouble(`dead ${node.nodeId}`, () =>
+        this.#log.info(`node ${node.address} is dead: its copies of deleted chunks stay until it is back, then go as orphans`, { nodeId: node.nodeId }))
       return false
     })
     await Promise.all(
       reachable.map(async (node) => {
         try {
           await forEachLimit(ids, DELETE_PARALLELISM, (id) => node.delete(id))
+          this.#deleteTrouble.delete(`dead ${node.nodeId}`)
+          this.#deleteTrouble.delete(`failed ${node.nodeId}`)
         } catch (err) {
           const error = asNodeError(err, node, node.nodeId, 'delete')
           this.stats.deleteFailures += 1
-          this.#log.warn(`delete on node ${node.address} failed, its copies stay for now: ${error.message}`, {
-            nodeId: node.nodeId,
-            code: error.code,
-          })
+          this.#noteDeleteTrouble(`failed ${node.nodeId}`, () =>
+            this.#log.warn(`delete on node ${node.address} failed, its copies stay for now (later failures are counted, not logged, until one succeeds): ${error.message}`, {
+              nodeId: node.nodeId,
+              code: error.code,
+            }))
         }
       }),
     )
+  }
+
+  /** Log a node's delete trouble once, not once per delete, until a delete there succeeds again. */
+  #noteDeleteTrouble(key: string, log: () => void): void {
+    if (this.#deleteTrouble.has(key)) return
+    this.#deleteTrouble.add(key)
+    log()
   }
 
   // --- internals ---

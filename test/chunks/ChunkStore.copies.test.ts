@@ -95,4 +95,21 @@ describe('ChunkStore below R copies', () => {
     await c.store.delete([refs[3].id])
     expect(onDisk(c, refs[3].id)).toEqual([])
   })
+
+  it('logs a node whose deletes keep failing once, not once per delete, and counts every failure', async () => {
+    const warnings: string[] = []
+    const log = { debug() {}, info() {}, warn: (m: string) => warnings.push(m) }
+    const c = (cluster = await makeCluster(2, { replicas: 2, log }))
+    const refs = await Promise.all(Array.from({ length: 30 }, () => c.store.write(randomBytes(100))))
+    c.nodes[1].failures.delete = 'NODE_UNAVAILABLE'
+    for (const ref of refs.slice(0, 29)) await c.store.delete([ref.id])
+    expect(c.store.stats.deleteFailures).toBe(29)
+    expect(warnings.filter((m) => m.includes(c.nodes[1].address))).toHaveLength(1)
+    // It answers again, then fails again: that is news, logged once more.
+    delete c.nodes[1].failures.delete
+    await c.store.delete([refs[29].id])
+    c.nodes[1].failures.delete = 'NODE_UNAVAILABLE'
+    await c.store.delete([refs[0].id])
+    expect(warnings.filter((m) => m.includes(c.nodes[1].address))).toHaveLength(2)
+  })
 })

@@ -334,6 +334,7 @@ export class Healer {
     this.#lastReportAt.set(report.nodeId, now)
     this.#reports.push({ nodeId: report.nodeId, ids: new Set(report.ids) })
     this.#requestScan()
+    this.orphans.requestSweep() // what it holds that nothing references
   }
 
   #armGraceTimer(nodeId: string, deadSince: number): void {

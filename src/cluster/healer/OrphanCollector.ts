@@ -150,9 +150,12 @@ export class OrphanCollector {
     await run
   }
 
-  readonly #onReport = (): void => {
+  /** A sweep soon (a node came back): requests arriving together share one. */
+  requestSweep(): void {
     this.#schedule(this.#options.hintDelayMs)
   }
+
+  readonly #onReport = (): void => this.requestSweep()
 
   /** A sweep in delayMs unless one is due sooner. */
   #schedule(delayMs: number): void {
