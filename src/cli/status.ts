@@ -56,7 +56,8 @@ export function formatStatus(s: ClusterStatus): string {
     const repairing = h.currentlyRepairing ? `; repairing ${h.currentlyRepairing.chunk} (${h.currentlyRepairing.goodCopies} good copies)` : ''
     lines.push(
       `healer: ${h.state}, ${h.queued} queued, ${h.underReplicated} under-replicated, ${h.overReplicated} over-replicated, ${h.lost} lost; ` +
-      `copied ${h.copiedChunks} chunks (${formatSize(h.copiedBytes)}) at ${formatSize(h.bytesPerSec)}/s, ${h.failed} failed${repairing}`,
+      `copied ${h.copiedChunks} chunks (${formatSize(h.copiedBytes)}) at ${formatSize(h.bytesPerSec)}/s, ${h.failed} failed; ` +
+      `${h.orphansRemoved} orphan files removed, ${h.orphansPending} pending${repairing}`,
     )
   }
   const sc = s.scrubber
