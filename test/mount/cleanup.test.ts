@@ -109,6 +109,26 @@ describe('--min-copies', () => {
     }
   }, 120_000)
 
+  it('by default fsync succeeds with one copy, and dfs status counts the chunk under-replicated long before the periodic scan', async () => {
+    const c = makeCluster(2, 'dfs-onecopy-')
+    try {
+      // Never dead within the test: only the write itself can start the repair, not the dead-node grace timer.
+      const daemon = await c.start({ ...FLAGS, extraArgs: [...FLAGS.extraArgs, '--dead-after', '60m'] })
+      const file = await localFile(c, 'f', 100 * 1024)
+      await rm(c.nodes[1], { recursive: true })
+      const r = await run('python3', ['-c', FSYNC_WRITE, file, join(c.mnt, 'one-copy')])
+      expect(r.code, r.stdout + r.stderr + daemon.output().slice(-2000)).toBe(0)
+      // The periodic scan is 60 s after mount; the write's own hint comes within a second or so.
+      await until(async () => (await statusOf(c.mnt)).healer.underReplicated >= 2, 40_000)
+      const status = await statusOf(c.mnt)
+      expect(status.chunks.underReplicated).toBeGreaterThanOrEqual(2)
+      expect(status.io.underReplicatedWrites).toBeGreaterThanOrEqual(2)
+      await daemon.stop()
+    } finally {
+      await c.cleanup()
+    }
+  }, 120_000)
+
   it('refuses a value outside 1..replicas with one line, before mounting', async () => {
     const c = makeCluster(2, 'dfs-mincopies-bad-')
     try {
