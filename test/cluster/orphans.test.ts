@@ -177,6 +177,26 @@ describe('OrphanCollector', () => {
     expect(c.holders(orphan.id)).toEqual([])
   })
 
+  it('sweeps soon after a suspect node answers again: a put it completed late goes to the healer as an extra copy', async () => {
+    const c = (cluster = await makeHealCluster({ nodes: 3, replicas: 2 }))
+    const data = randomChunk(24 * KiB)
+    const ino = await c.addFile('f', [data], [[0, 1]])
+    const extras: { id: string; nodeId: string }[] = []
+    collector = new OrphanCollector({
+      meta: c.meta, chunks: c.chunks, registry: c.registry, log: c.log,
+      onExtraCopy: (ref, nodeId) => extras.push({ id: ref.id, nodeId }),
+      options: { graceMs: GRACE, intervalMs: 3_600_000, hintDelayMs: 20 },
+    })
+    collector.start()
+    await until(() => collector!.status().orphanSweeps >= 1, 10_000, 'the first sweep')
+    // Node 2 stalls (suspect); the write moved on without it; then its put lands after all.
+    c.registry.markSuspect(c.nodes[2].nodeId, 'test: stalled')
+    await c.nodes[2].inner.put(c.ref(ino, 0).id, data)
+    c.registry.markAlive(c.nodes[2].nodeId)
+    await until(() => extras.length > 0, 10_000, 'a sweep after the node answered')
+    expect(extras).toEqual([{ id: c.ref(ino, 0).id, nodeId: c.nodes[2].nodeId }])
+  })
+
   it('sweeps by itself: soon after start, and again when a candidate comes due', async () => {
     const c = (cluster = await makeHealCluster({ nodes: 2, replicas: 2 }))
     const orphan = await c.storeOn(randomChunk(8 * KiB), [0])

@@ -17,12 +17,14 @@
 // is told (onExtraCopy) and decides under its per-chunk lock whether to keep it or trim it.
 //
 // Sweeps: one as soon as the collector starts, one when a candidate comes due, one soon after a node
-// comes back and reports what it holds, and one every intervalMs. Nothing here throws out of a timer:
+// answers again (it may have completed puts late, or missed deletes), and one every intervalMs. Those
+// asked for by events are spaced at least four sweeps' length apart, so a flapping node cannot keep
+// the collector listing every node. Nothing here throws out of a timer:
 // failures are logged, counted, and retried by the next sweep.
 
 import type { ChunkRef } from '../../chunks/ChunkRef.js'
 import type { ChunkStore } from '../../chunks/ChunkStore.js'
-import type { NodeRegistry } from '../../chunks/NodeRegistry.js'
+import type { NodeHealthChange, NodeRegistry } from '../../chunks/NodeRegistry.js'
 import type { NamespaceMetaStore } from '../openCluster.js'
 import { dropCopies } from '../replicate.js'
 import { chunkBatches } from './chunkWalk.js'
@@ -92,6 +94,8 @@ export class OrphanCollector {
   #timerAt = Infinity
   #sweeping: Promise<void> | undefined
   #sweepAgain = false
+  /** How long the last sweep took (ms). */
+  #lastSweepMs = 0
 
   constructor(deps: OrphanCollectorDeps) {
     this.#meta = deps.meta
@@ -108,6 +112,7 @@ export class OrphanCollector {
     if (this.#started) return
     this.#started = true
     this.#registry.on('report', this.#onReport)
+    this.#registry.on('change', this.#onChange)
     this.#schedule(0)
   }
 
@@ -116,6 +121,7 @@ export class OrphanCollector {
     this.#stopped = true
     clearTimeout(this.#timer)
     this.#registry.off('report', this.#onReport)
+    this.#registry.off('change', this.#onChange)
     await this.#sweeping
   }
 
@@ -152,10 +158,14 @@ export class OrphanCollector {
 
   /** A sweep soon (a node came back): requests arriving together share one. */
   requestSweep(): void {
-    this.#schedule(this.#options.hintDelayMs)
+    this.#schedule(Math.max(this.#options.hintDelayMs, 4 * this.#lastSweepMs))
   }
 
   readonly #onReport = (): void => this.requestSweep()
+
+  readonly #onChange = (change: NodeHealthChange): void => {
+    if (change.to === 'alive' && change.from !== 'alive') this.requestSweep()
+  }
 
   /** A sweep in delayMs unless one is due sooner. */
   #schedule(delayMs: number): void {
@@ -184,6 +194,7 @@ export class OrphanCollector {
   }
 
   async #sweep(): Promise<void> {
+    const startedAt = Date.now()
     // Where each chunk file is: id -> nodes.
     const held = new Map<string, string[]>()
     await Promise.all(
@@ -234,6 +245,7 @@ export class OrphanCollector {
       else this.#candidates.set(id, { nodes, since: since ?? walkStartedAt })
     }
     this.#counts.orphanSweeps++
+    this.#lastSweepMs = Date.now() - startedAt
     if (due.length === 0) return
 
     // A chunk a record dropped stays until that record is durable: a crash before would bring it back.
