@@ -4,8 +4,10 @@
 // and counts each chunk's good copies: copies on the nodes its ref lists that are alive, suspect, or
 // dead for less than graceMs, minus copies known to be bad. Scans run periodically, soon after a node
 // has been dead for graceMs, after a read or the scrubber found a bad copy (reportBadCopy), after a
-// read found a copy where the map does not say (reportExtraCopy), and after a node that was dead
-// reported what it holds (the registry's 'report' event).
+// read or the orphan collector found a copy where the map does not say (reportExtraCopy), after a
+// write got fewer than R copies (the chunk store's onUnderReplicated), when a node has room or is back
+// in the write pool while chunks wait for one, and after a node that was dead reported what it holds
+// (the registry's 'report' event).
 //
 // Doing it. A queue served fewest good copies first; `concurrency` workers; one chunk in one worker
 // at a time. Per chunk: confirm reported-bad copies with a read of our own (a transient error must
