@@ -6,7 +6,7 @@
 // The mount is reached only from child processes (python3, cp, cmp).
 
 import { randomBytes } from 'node:crypto'
-import { copyFile, mkdir, readdir, rm, writeFile } from 'node:fs/promises'
+import { copyFile, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { dfs, statusOf, until } from '../helpers/cli.js'
@@ -37,6 +37,16 @@ async function localFile(c: Cluster, name: string, size: number): Promise<string
   return path
 }
 
+/** The process is gone, or a zombie that will do nothing more. */
+async function gone(pid: string): Promise<boolean> {
+  try {
+    const state = (await readFile(`/proc/${pid}/stat`, 'utf8')).replace(/^.*\) /s, '')[0]
+    return state === 'Z' || state === 'X'
+  } catch {
+    return true
+  }
+}
+
 /** A copy of some chunk file of node i under a new id no file references: what a crash between put and journal leaves. */
 async function plantOrphan(node: string): Promise<string> {
   const chunks = join(node, 'chunks')
@@ -62,9 +72,12 @@ describe('orphan chunk files', () => {
       const big = await localFile(c, 'big', 16 * 1024 * 1024)
       const copy = run('dd', [`if=${big}`, `of=${join(c.mnt, 'big')}`, 'bs=256k'])
       await new Promise((resolve) => setTimeout(resolve, 300))
+      // The daemon alone: its auto-unmount helper clears the mount once it is gone; wait for the
+      // helper to finish so it cannot race the next mount.
+      const helpers = (await run('pgrep', ['-P', String(first.pid)])).stdout.split('\n').filter(Boolean)
       await first.kill9()
       await copy
-      await until(async () => !isMounted(c.mnt), 20_000)
+      await until(async () => (await Promise.all(helpers.map(gone))).every(Boolean), 60_000)
 
       const planted = await plantOrphan(c.nodes[0])
       const before = await fsckJson(c.meta)
