@@ -7,6 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import type { ChunkRef } from '../../src/chunks/ChunkRef.js'
 import { fsck } from '../../src/cluster/fsck.js'
+import { Healer } from '../../src/cluster/healer/Healer.js'
 import { OrphanCollector, type OrphanCollectorDeps } from '../../src/cluster/healer/OrphanCollector.js'
 import { ROOT_INO } from '../../src/meta/namespace/types.js'
 import { type HealCluster, makeHealCluster, randomChunk, until } from './healFixtures.js'
@@ -156,6 +157,29 @@ describe('OrphanCollector', () => {
     expect(extras).toContainEqual({ id: ref.id, nodeId: c.nodes[2].nodeId })
     expect(c.holders(ref.id)).toEqual([0, 1, 2])
     expect(collector.status()).toMatchObject({ orphansPending: 0, orphansRemoved: 0 })
+  })
+
+  it('with the healer: a put a stalled node completed late is trimmed back to R, and fsck is clean', async () => {
+    const c = (cluster = await makeHealCluster({ nodes: 3, replicas: 2 }))
+    const data = randomChunk(24 * KiB)
+    const ino = await c.addFile('f', [data], [[0, 1]])
+    await c.nodes[2].inner.put(c.ref(ino, 0).id, data)
+    const healer = new Healer({
+      meta: c.meta, chunks: c.chunks, registry: c.registry, replicas: 2, log: c.log,
+      options: { scanIntervalMs: 3_600_000, orphanIntervalMs: 3_600_000, hintDelayMs: 20 },
+    })
+    healer.start()
+    try {
+      await until(() => healer.status().orphansPending === 0 && healer.orphans.status().orphanSweeps >= 1, 10_000, 'the first sweep')
+      await healer.settle()
+      await until(() => c.holders(c.ref(ino, 0).id).length === 2, 10_000, 'the extra copy trimmed')
+      expect(healer.status().trimmedCopies).toBe(1)
+      const report = await fsck(c.cluster, { repair: false })
+      expect([report.orphans, report.lost, report.underReplicated, report.badReplicas]).toEqual([[], [], [], []])
+      expect((await c.chunks.read(c.ref(ino, 0))).equals(data)).toBe(true)
+    } finally {
+      await healer.stop()
+    }
   })
 
   it('leaves a dead node alone, and collects its orphans once it is back', async () => {
