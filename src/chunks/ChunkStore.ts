@@ -20,11 +20,15 @@ import { sha256 } from './verify.js'
 export type BadReplicaHandler = (ref: ChunkRef, nodeId: string, reason: DfsError) => void
 /** Told when a chunk was found on a node its ref does not list (the map may want to learn it). */
 export type ReplicaFoundHandler = (ref: ChunkRef, nodeId: string) => void
+/** Told of every chunk written (or made durable) with fewer than R copies, so repair starts at once. */
+export type UnderReplicatedHandler = (ref: ChunkRef) => void
 
 export interface ChunkStoreOptions {
   registry: NodeRegistry
   /** Copies to write of each chunk (R). */
   replicas: number
+  /** A write or sync that gets fewer copies than this fails (`dfs mount --min-copies`); 1..replicas, default 1. */
+  minCopies?: number
   /** Bytes of chunk cache; 0 turns the cache off. */
   cacheBytes: number
   log?: ChunkLog
@@ -32,6 +36,7 @@ export interface ChunkStoreOptions {
   weightOf?: WeightOf
   onBadReplica?: BadReplicaHandler
   onReplicaFound?: ReplicaFoundHandler
+  onUnderReplicated?: UnderReplicatedHandler
 }
 
 /** Counters, so under-replication and failover are visible and never silent. */
@@ -47,6 +52,8 @@ export interface ChunkStoreStats {
   badReplicas: number
   /** Nodes a delete could not reach (their copies stay until a cleanup). */
   deleteFailures: number
+  /** Deletes not sent to a node because it was dead (its copies are collected as orphans when it is back). */
+  deletesDeferred: number
 }
 
 /** Chunks deleted from one node at once. */
@@ -55,6 +62,7 @@ const DELETE_PARALLELISM = 8
 export class ChunkStore {
   readonly registry: NodeRegistry
   readonly replicas: number
+  readonly minCopies: number
   readonly cache: ChunkCache
   readonly stats: ChunkStoreStats = {
     writes: 0,
@@ -64,10 +72,12 @@ export class ChunkStore {
     failovers: 0,
     badReplicas: 0,
     deleteFailures: 0,
+    deletesDeferred: 0,
   }
   /** Public so a repair component created later can attach itself. */
   onBadReplica: BadReplicaHandler | undefined
   onReplicaFound: ReplicaFoundHandler | undefined
+  onUnderReplicated: UnderReplicatedHandler | undefined
 
   readonly #log: ChunkLog
   readonly #weightOf: WeightOf | undefined
@@ -75,26 +85,37 @@ export class ChunkStore {
   readonly #inflight = new Map<ChunkId, { sha256: string; len: number; promise: Promise<Buffer> }>()
   /** Chunks being written: on nodes, perhaps, but not yet handed to the caller, so nothing references them. */
   readonly #writing = new Set<ChunkId>()
+  /** `dead <node>` and `failed <node>`: delete trouble logged since the node's last delete that worked. */
+  readonly #deleteTrouble = new Set<string>()
 
   constructor(options: ChunkStoreOptions) {
     if (!Number.isInteger(options.replicas) || options.replicas < 1) {
       throw dfsError('BAD_ARGUMENT', `replicas must be a whole number >= 1, not ${options.replicas}`, { replicas: options.replicas })
     }
+    const minCopies = options.minCopies ?? 1
+    if (!Number.isInteger(minCopies) || minCopies < 1 || minCopies > options.replicas) {
+      throw dfsError('BAD_ARGUMENT', `--min-copies must be a whole number from 1 to the cluster's ${options.replicas} replicas, not ${minCopies}`, {
+        minCopies, replicas: options.replicas,
+      })
+    }
     this.registry = options.registry
     this.replicas = options.replicas
+    this.minCopies = minCopies
     this.cache = new ChunkCache(options.cacheBytes)
     this.#log = options.log ?? silentLog
     this.#weightOf = options.weightOf
     this.onBadReplica = options.onBadReplica
     this.onReplicaFound = options.onReplicaFound
+    this.onUnderReplicated = options.onUnderReplicated
   }
 
   /**
    * Store data as a new chunk on `replicas` distinct nodes, in parallel, in placement order. A node
    * that fails is replaced by the next candidate. With fewer nodes able to take it the ref lists the
-   * copies it got (logged and counted as under-replicated); with none it throws NODE_FULL when the
-   * whole cluster is full (ENOSPC for the user), else NO_NODES. `data` must never change afterwards:
-   * the cache keeps it.
+   * copies it got (logged, counted as under-replicated, and handed to onUnderReplicated so repair
+   * starts at once); with fewer than minCopies it removes what it stored and throws NODE_FULL when
+   * the cluster is full (ENOSPC for the user), else NO_NODES (EIO). `data` must never change
+   * afterwards: the cache keeps it.
    */
   async write(data: Buffer): Promise<ChunkRef> {
     const id = newChunkId()
@@ -148,13 +169,17 @@ export class ChunkStore {
     await Promise.all(Array.from({ length: Math.min(this.replicas, candidates.length) }, fillSlot))
 
     const nodes = candidates.filter((nodeId) => stored.has(nodeId))
-    if (nodes.length === 0) throw this.#noRoomError(id, failures)
+    if (nodes.length < this.minCopies) {
+      if (nodes.length > 0) await this.#removeCopies(id, nodes)
+      throw this.#noRoomError(id, failures, nodes)
+    }
     this.stats.writes += 1
+    const ref: ChunkRef = { id, len: data.length, sha256: hash, nodes }
     if (nodes.length < this.replicas) {
       this.stats.underReplicatedWrites += 1
       this.#log.warn(`chunk ${id} written with ${nodes.length} of ${this.replicas} copies`, { chunk: id, nodes, failures })
+      this.#callHook(() => this.onUnderReplicated?.(ref))
     }
-    const ref: ChunkRef = { id, len: data.length, sha256: hash, nodes }
     // The cache keeps data itself (copying only a view into a larger buffer): chunks are immutable,
     // so the caller must not modify data once written; the file system never does.
     this.cache.set(ref, data)
@@ -189,7 +214,8 @@ export class ChunkStore {
   /**
    * Make the chunks durable on their nodes: one sync call per node, all nodes in parallel. A node
    * whose sync fails is reported (its copies are not durable) and the call still succeeds while every
-   * chunk is durable somewhere; a chunk durable nowhere fails it (NODE_FULL or NODE_UNAVAILABLE).
+   * chunk is durable on at least minCopies nodes; a chunk durable on fewer fails it (NODE_FULL, or
+   * NODE_UNAVAILABLE).
    */
   async sync(refs: readonly ChunkRef[]): Promise<void> {
     const idsByNode = new Map<string, ChunkId[]>()
@@ -223,13 +249,22 @@ export class ChunkStore {
         if (error) this.#reportBadReplica(ref, nodeId, error)
       }
     }
-    const lost = refs.find((ref) => ref.nodes.length > 0 && ref.nodes.every((nodeId) => failed.has(nodeId)))
-    if (lost) {
-      const errors = lost.nodes.map((nodeId) => failed.get(nodeId)!)
+    const durable = (ref: ChunkRef) => new Set(ref.nodes.filter((nodeId) => !failed.has(nodeId))).size
+    const short = refs.find((ref) => ref.nodes.length > 0 && durable(ref) < this.minCopies)
+    if (short) {
+      const errors = short.nodes.flatMap((nodeId) => failed.get(nodeId) ?? [])
       const code = errors.every((e) => e.code === 'NODE_FULL') ? 'NODE_FULL' : 'NODE_UNAVAILABLE'
-      throw dfsError(code, `chunk ${lost.id} could not be made durable on any of its nodes`, {
-        chunk: lost.id,
-        tried: lost.nodes.map((nodeId) => attemptOf(nodeId, this.registry.get(nodeId), failed.get(nodeId)!)),
+      const got = durable(short)
+      const why = got === 0
+        ? `chunk ${short.id} could not be made durable on any of its nodes`
+        : `chunk ${short.id} is durable on ${got} node${got === 1 ? '' : 's'}, fewer than --min-copies ${this.minCopies}`
+      throw dfsError(code, why, {
+        chunk: short.id,
+        minCopies: this.minCopies,
+        tried: short.nodes.flatMap((nodeId) => {
+          const error = failed.get(nodeId)
+          return error ? [attemptOf(nodeId, this.registry.get(nodeId), error)] : []
+        }),
       })
     }
   }
@@ -237,7 +272,9 @@ export class ChunkStore {
   /**
    * Remove chunks from every registered node, not only the ones a ref lists: a failed-over write or
    * an interrupted repair may have left copies elsewhere. Missing copies are fine. A node that cannot
-   * be reached is logged and counted; its copies stay until a cleanup compares its list() with the map.
+   * be reached is logged and counted; its copies stay until the orphan collector finds them.
+   * A dead node is not even asked (each try would wait out a timeout and log a line): its copies are
+   * unreferenced from now on, and the orphan collector removes them once it is back and listed.
    */
   async delete(ids: readonly ChunkId[]): Promise<void> {
     for (const id of ids) assertChunkId(id)
@@ -246,20 +283,37 @@ export class ChunkStore {
       // A fetch under way must not put the chunk back in the cache (see #fetch).
       this.#inflight.delete(id)
     }
+    const reachable = this.registry.nodes().filter((node) => {
+      if (this.registry.health(node.nodeId) !== 'dead') return true
+      this.stats.deletesDeferred += ids.length
+      this.#noteDeleteTrouble(`dead ${node.nodeId}`, () =>
+        this.#log.info(`node ${node.address} is dead: its copies of deleted chunks stay until it is back, then go as orphans`, { nodeId: node.nodeId }))
+      return false
+    })
     await Promise.all(
-      this.registry.nodes().map(async (node) => {
+      reachable.map(async (node) => {
         try {
           await forEachLimit(ids, DELETE_PARALLELISM, (id) => node.delete(id))
+          this.#deleteTrouble.delete(`dead ${node.nodeId}`)
+          this.#deleteTrouble.delete(`failed ${node.nodeId}`)
         } catch (err) {
           const error = asNodeError(err, node, node.nodeId, 'delete')
           this.stats.deleteFailures += 1
-          this.#log.warn(`delete on node ${node.address} failed, its copies stay for now: ${error.message}`, {
-            nodeId: node.nodeId,
-            code: error.code,
-          })
+          this.#noteDeleteTrouble(`failed ${node.nodeId}`, () =>
+            this.#log.warn(`delete on node ${node.address} failed, its copies stay for now (later failures are counted, not logged, until one succeeds): ${error.message}`, {
+              nodeId: node.nodeId,
+              code: error.code,
+            }))
         }
       }),
     )
+  }
+
+  /** Log a node's delete trouble once, not once per delete, until a delete there succeeds again. */
+  #noteDeleteTrouble(key: string, log: () => void): void {
+    if (this.#deleteTrouble.has(key)) return
+    this.#deleteTrouble.add(key)
+    log()
   }
 
   // --- internals ---
@@ -333,11 +387,25 @@ export class ChunkStore {
     }
   }
 
+  /** Delete the copies of a write that is being given up (best effort: the orphan collector gets the rest). */
+  async #removeCopies(id: ChunkId, nodeIds: string[]): Promise<void> {
+    await Promise.all(
+      nodeIds.map(async (nodeId) => {
+        try {
+          await this.registry.get(nodeId)?.delete(id)
+        } catch (err) {
+          this.#log.warn(`removing chunk ${id} from node ${nodeId} after a failed write failed: ${(err as Error).message}`, { chunk: id, nodeId })
+        }
+      }),
+    )
+  }
+
   /**
-   * Why a write stored no copy at all. NODE_FULL (ENOSPC) only when the cluster is full: every
-   * registered node is marked full or was full in this attempt. Anything else is NO_NODES (EIO).
+   * Why a write stored fewer than minCopies copies. NODE_FULL (ENOSPC) only when the cluster is full:
+   * every registered node without a copy is marked full or was full in this attempt. Anything else is
+   * NO_NODES (EIO).
    */
-  #noRoomError(id: ChunkId, failures: NodeAttempt[]): DfsError {
+  #noRoomError(id: ChunkId, failures: NodeAttempt[], storedOn: readonly string[] = []): DfsError {
     const fullNow = new Set(failures.filter((f) => f.code === 'NODE_FULL').map((f) => f.nodeId))
     const statuses = this.registry.statuses()
     const context = {
@@ -346,10 +414,13 @@ export class ChunkStore {
       nodes: statuses.map((s) => ({ nodeId: s.nodeId, address: s.address, health: s.health, full: s.full, reason: s.reason })),
     }
     if (statuses.length === 0) return dfsError('NO_NODES', `no DataNodes to write chunk ${id} to`, context)
-    if (statuses.every((s) => fullNow.has(s.nodeId) || s.full)) {
-      return dfsError('NODE_FULL', `no DataNode has room for chunk ${id}`, context)
+    const full = statuses.filter((s) => !storedOn.includes(s.nodeId)).every((s) => fullNow.has(s.nodeId) || s.full)
+    const summary = statuses.map((s) => `${s.address}: ${storedOn.includes(s.nodeId) ? 'stored' : s.full || fullNow.has(s.nodeId) ? 'full' : s.health}`).join(', ')
+    if (storedOn.length > 0) {
+      const why = `chunk ${id} got ${storedOn.length} of ${this.replicas} copies, fewer than --min-copies ${this.minCopies} (${summary})`
+      return dfsError(full ? 'NODE_FULL' : 'NO_NODES', why, { ...context, minCopies: this.minCopies, copies: storedOn.length })
     }
-    const summary = statuses.map((s) => `${s.address}: ${s.full ? 'full' : s.health}`).join(', ')
+    if (full) return dfsError('NODE_FULL', `no DataNode has room for chunk ${id}`, context)
     return dfsError('NO_NODES', `no live DataNode could store chunk ${id} (${summary})`, context)
   }
 }

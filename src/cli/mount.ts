@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process'
 import { open, readFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { Command, Option } from 'commander'
-import { checkChunkSize, checkReplicas } from '../cluster/settings.js'
+import { checkChunkSize, checkMinCopies, checkReplicas } from '../cluster/settings.js'
 import { Daemon } from '../daemon/Daemon.js'
 import { daemonLogPath } from '../daemon/registry.js'
 import { checkMountpoint } from '../fuse/mountpoint.js'
@@ -25,6 +25,8 @@ export interface MountFlags {
   deadAfter: string
   healGrace: string
   healBandwidth: string
+  orphanGrace: string
+  minCopies: string
   scrubRate: string
   foreground?: boolean
 }
@@ -38,7 +40,7 @@ const MIN_MS = { heartbeat: 100, suspectAfter: 500, deadAfter: 1000, healGrace: 
 /** Defaults of the tunable flags (the demo uses them too). */
 export const MOUNT_DEFAULTS = {
   cache: '128M', dirty: '128M', heartbeat: '500ms', suspectAfter: '2s', deadAfter: '10s',
-  healGrace: '10s', healBandwidth: '256M', scrubRate: '8M',
+  healGrace: '10s', healBandwidth: '256M', scrubRate: '8M', orphanGrace: '30s', minCopies: '1',
 }
 
 export function mountCommand(): Command {
@@ -57,6 +59,8 @@ export function mountCommand(): Command {
     .addOption(new Option('--dead-after <duration>', 'a node silent this long is dead: its chunks are re-replicated').default(MOUNT_DEFAULTS.deadAfter))
     .addOption(new Option('--heal-grace <duration>', 'a dead node\'s chunks are re-replicated after this').default(MOUNT_DEFAULTS.healGrace))
     .addOption(new Option('--heal-bandwidth <size>', 'bytes per second the healer may copy (0: no limit)').default(MOUNT_DEFAULTS.healBandwidth))
+    .addOption(new Option('--orphan-grace <duration>', 'a chunk file no file references is deleted this long after it is first seen').default(MOUNT_DEFAULTS.orphanGrace))
+    .addOption(new Option('--min-copies <n>', 'fsync fails when a chunk gets fewer copies than this (1 to the replica count)').default(MOUNT_DEFAULTS.minCopies))
     .addOption(new Option('--scrub-rate <size>', 'bytes per second the scrubber re-verifies in the background (0: off)').default(MOUNT_DEFAULTS.scrubRate))
     .option('--foreground', 'stay attached: log to stderr, unmount on Ctrl-C')
     .action(async (mountpoint: string, flags: MountFlags) => {
@@ -75,11 +79,13 @@ export function daemonOptions(mountpoint: string, flags: MountFlags) {
     replicas: flags.replicas === undefined ? undefined : checkReplicas(flags.replicas),
     chunkSize: flags.chunkSize === undefined ? undefined : checkChunkSize(parseSize(flags.chunkSize, '--chunk-size')),
     cacheBytes: parseSize(flags.cache, '--cache', { allowZero: true }),
+    minCopies: checkMinCopies(flags.minCopies),
     dirtyBytes: parseSize(flags.dirty, '--dirty'),
     liveness: livenessOptions(flags),
     healing: {
       graceMs: parseDuration(flags.healGrace, '--heal-grace', { minMs: MIN_MS.healGrace }),
       bandwidthBytesPerSec: parseSize(flags.healBandwidth, '--heal-bandwidth', { allowZero: true }),
+      orphanGraceMs: parseDuration(flags.orphanGrace, '--orphan-grace'),
     },
     scrub: { bytesPerSec: parseSize(flags.scrubRate, '--scrub-rate', { allowZero: true }) },
   }

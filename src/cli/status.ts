@@ -86,7 +86,8 @@ export function formatStatus(s: ClusterStatus): string {
     lines.push(
       `healer: ${h.state}, ${h.queued} queued, ${h.underReplicated} under-replicated, ${h.unavailable} unavailable` +
       `${h.waitingForGrace ? ` (${h.waitingForGrace} waiting out the ${duration(h.graceMs)} grace period)` : ''}, ${h.overReplicated} over-replicated, ${h.lost} lost; ` +
-      `copied ${h.copiedChunks} chunks (${formatSize(h.copiedBytes)}) at ${formatSize(h.bytesPerSec)}/s, ${h.failed} failed${repairing}`,
+      `copied ${h.copiedChunks} chunks (${formatSize(h.copiedBytes)}) at ${formatSize(h.bytesPerSec)}/s, ${h.failed} failed; ` +
+      `${h.orphansRemoved} orphan files removed, ${h.orphansPending} pending${repairing}`,
     )
   }
   const sc = s.scrubber

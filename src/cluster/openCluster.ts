@@ -41,6 +41,8 @@ export interface ClusterFlags {
   chunkSize?: number
   /** Bytes of verified chunks kept in memory. */
   cacheBytes: number
+  /** A write or sync with fewer copies fails (`--min-copies`); 1..replicas, default 1. */
+  minCopies?: number
   log: (message: string) => void
 }
 
@@ -96,6 +98,10 @@ async function planCluster(flags: ClusterFlags, options: OpenOptions): Promise<P
   if (format && !options.readOnly) await checkMetaUnlocked(metaDir)
   const chosen = format ? chooseExisting(parseSettings(format.settings, metaDir), flags) : chooseNew(flags)
   await checkFoldersApart({ nodes: chosen.addresses.filter(address => !isServerAddress(address)), meta: metaDir, mountpoint: flags.mountpoint })
+  if (flags.minCopies !== undefined && flags.minCopies > chosen.settings.replicas) {
+    throw dfsError('BAD_ARGUMENT', `--min-copies ${flags.minCopies} is more than the cluster's ${chosen.settings.replicas} replicas; pass a number from 1 to ${chosen.settings.replicas}`,
+      { minCopies: flags.minCopies, replicas: chosen.settings.replicas })
+  }
 
   const ids = new Map<string, string>()
   const unavailable: UnavailableNode[] = []
@@ -164,7 +170,7 @@ async function openPlanned(plan: Plan, flags: ClusterFlags, options: OpenOptions
       // A dropped connection is news at once, not at the next missed heartbeat.
       if (node instanceof TcpDataNode) node.on('disconnect', err => registry.markSuspect(node.nodeId, err.message))
     }
-    const chunks = new ChunkStore({ registry, replicas: settings.replicas, cacheBytes: flags.cacheBytes, log: chunkLog(flags.log) })
+    const chunks = new ChunkStore({ registry, replicas: settings.replicas, minCopies: flags.minCopies, cacheBytes: flags.cacheBytes, log: chunkLog(flags.log) })
     return {
       metaDir, settings, meta, registry, chunks, unavailable: plan.unavailable,
       capacity: () => capacityOf(nodes, settings.replicas),

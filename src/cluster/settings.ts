@@ -51,6 +51,15 @@ export function checkChunkSize(bytes: number): number {
   return bytes
 }
 
+/** `--min-copies`: a whole number >= 1 (that it is at most the cluster's replicas is checked once they are known). */
+export function checkMinCopies(text: string): number {
+  const minCopies = Number(text)
+  if (!Number.isInteger(minCopies) || minCopies < 1) {
+    throw dfsError('BAD_ARGUMENT', `--min-copies must be a whole number from 1 to the replica count, not "${text}"`, { minCopies: text })
+  }
+  return minCopies
+}
+
 export function checkReplicas(text: string): number {
   const replicas = Number(text)
   if (!Number.isInteger(replicas) || replicas < 1 || replicas > 16) {

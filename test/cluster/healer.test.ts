@@ -268,8 +268,8 @@ describe('Healer: a node comes back', () => {
     // That node drops out and comes back: its report holds a chunk no file references yet.
     c.registry.markDead(c.nodes[holder].nodeId, 'test')
     c.registry.readmit(c.nodes[holder].nodeId, await c.nodes[holder].list())
-    const scans = h.status().scans
-    await until(() => h.status().scans >= scans + 2, 5_000, 'the report scan and the one after the orphan grace period')
+    const sweeps = h.orphans.status().orphanSweeps
+    await until(() => h.orphans.status().orphanSweeps >= sweeps + 2, 5_000, 'the report sweep and the one after the orphan grace period')
     await new Promise((resolve) => setTimeout(resolve, 200))
     await h.settle() // one more full scan, well past the grace period
     expect(h.status().orphansPending).toBe(1)

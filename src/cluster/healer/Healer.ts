@@ -4,8 +4,10 @@
 // and counts each chunk's good copies: copies on the nodes its ref lists that are alive, suspect, or
 // dead for less than graceMs, minus copies known to be bad. Scans run periodically, soon after a node
 // has been dead for graceMs, after a read or the scrubber found a bad copy (reportBadCopy), after a
-// read found a copy where the map does not say (reportExtraCopy), and after a node that was dead
-// reported what it holds (the registry's 'report' event).
+// read or the orphan collector found a copy where the map does not say (reportExtraCopy), after a
+// write got fewer than R copies (the chunk store's onUnderReplicated), when a node has room or is back
+// in the write pool while chunks wait for one, and after a node that was dead reported what it holds
+// (the registry's 'report' event).
 //
 // Doing it. A queue served fewest good copies first; `concurrency` workers; one chunk in one worker
 // at a time. Per chunk: confirm reported-bad copies with a read of our own (a transient error must
@@ -15,10 +17,8 @@
 // was dropped only after that record is durable. If the file moved on meanwhile (the chunk was
 // overwritten or the file deleted), nothing is recorded and copies just made are deleted again.
 //
-// Orphans. Ids a returning node holds that no file references are deleted from that node, but only
-// when a full walk that began orphanGraceMs after the report still finds nothing referencing them
-// and no write of them is under way (ChunkStore.isWriting): a chunk being written is stored before
-// it is referenced.
+// Orphans (chunk files no file references) are the OrphanCollector's (OrphanCollector.ts), which the
+// healer runs alongside and which tells it of extra copies it finds.
 //
 // Nothing here may take the daemon down: every error is logged and counted, and the work retried by
 // a later scan.
@@ -35,6 +35,7 @@ import type { NamespaceMetaStore } from '../openCluster.js'
 import { chunkReplication, copyStateOf } from '../replication.js'
 import { type RestoreResult, dropCopies, planTrim, restoreCopies } from '../replicate.js'
 import { chunkBatches } from './chunkWalk.js'
+import { DEFAULT_ORPHAN_OPTIONS, OrphanCollector } from './OrphanCollector.js'
 import { RateMeter } from './RateMeter.js'
 import { type RepairItem, RepairQueue } from './RepairQueue.js'
 import { TokenBucket } from './TokenBucket.js'
@@ -48,8 +49,10 @@ export interface HealerOptions {
   concurrency?: number
   /** A full scan of the namespace this often (ms). Default 60 s. */
   scanIntervalMs?: number
-  /** An unreferenced chunk a returning node reported is deleted no sooner than this after the report (ms). Default 60 s. */
+  /** An unreferenced chunk file is deleted no sooner than this after it was first seen (ms). Default 30 s. */
   orphanGraceMs?: number
+  /** Every node is listed for orphans this often (ms). Default 10 min. */
+  orphanIntervalMs?: number
   /** Hints (a bad copy, a report) arriving together are served by one scan this long after the first (ms). Default 200. */
   hintDelayMs?: number
 }
@@ -59,14 +62,15 @@ export const DEFAULT_HEALER_OPTIONS: Required<HealerOptions> = {
   bandwidthBytesPerSec: 256 * 1024 * 1024,
   concurrency: 4,
   scanIntervalMs: 60_000,
-  orphanGraceMs: 60_000,
+  orphanGraceMs: DEFAULT_ORPHAN_OPTIONS.graceMs,
+  orphanIntervalMs: DEFAULT_ORPHAN_OPTIONS.intervalMs,
   hintDelayMs: 200,
 }
 
 /** What the healer needs of the metadata store. */
 export type HealerMeta = Pick<NamespaceMetaStore, 'state' | 'commit' | 'sync'>
 /** What the healer needs of the chunk store: its repair hooks and which chunks are being written. */
-export type HealerChunks = Pick<ChunkStore, 'onBadReplica' | 'onReplicaFound' | 'isWriting'>
+export type HealerChunks = Pick<ChunkStore, 'onBadReplica' | 'onReplicaFound' | 'onUnderReplicated' | 'isWriting'>
 /** What the healer needs of the node registry. */
 export type HealerRegistry = Pick<NodeRegistry, 'get' | 'ids' | 'health' | 'status' | 'writable' | 'markSuspect' | 'markFull' | 'on' | 'off'>
 
@@ -104,7 +108,7 @@ export interface HealerStatus {
   trimmedCopies: number
   corruptRemoved: number
   orphansRemoved: number
-  /** Unreferenced chunks reported by returning nodes, waiting out orphanGraceMs. */
+  /** Unreferenced chunk files waiting out orphanGraceMs (or still being written). */
   orphansPending: number
   /** Chunks no intact copy of could be found anywhere. */
   lost: number
@@ -125,19 +129,16 @@ type CopyCheck = 'good' | 'missing' | 'corrupt' | 'unreachable'
 interface PendingReport {
   nodeId: string
   ids: Set<string>
-  at: number
-  /** Ids the walk found referenced. */
-  seen: Set<string>
 }
 
 /** A node back from the dead without a report this recent gets listed by the healer itself. */
 const REPORT_FRESH_MS = 2_000
-/** Nodes a chunk's orphan copies are deleted from at once. */
-const DELETE_PARALLELISM = 8
 
 export class Healer {
   /** Held by the healer while it repairs a chunk; a chunk held by someone else is skipped until free. */
   readonly locks: ChunkLocks
+  /** Deletes chunk files no file references. */
+  readonly orphans: OrphanCollector
   readonly #meta: HealerMeta
   readonly #chunks: HealerChunks
   readonly #registry: HealerRegistry
@@ -155,13 +156,12 @@ export class Healer {
   readonly #extra = new Map<string, Map<string, number>>()
   readonly #reports: PendingReport[] = []
   readonly #lastReportAt = new Map<string, number>()
-  readonly #orphans = new Map<string, { nodes: Set<string>; since: number }>()
   #under = new Set<string>()
   #unavailable = new Set<string>()
   #waiting = new Set<string>()
   #over = new Set<string>()
   readonly #lost = new Set<string>()
-  readonly #counts = { copiedChunks: 0, copiedBytes: 0, trimmedCopies: 0, corruptRemoved: 0, orphansRemoved: 0, failed: 0, scans: 0 }
+  readonly #counts = { copiedChunks: 0, copiedBytes: 0, trimmedCopies: 0, corruptRemoved: 0, failed: 0, scans: 0 }
   #lastScanAt: number | undefined
   /** How long the last scan took (ms). */
   #lastScanMs = 0
@@ -169,7 +169,6 @@ export class Healer {
   #started = false
   #stopped = false
   readonly #abort = new AbortController()
-  readonly #timers = new Set<NodeJS.Timeout>()
   readonly #graceTimers = new Map<string, NodeJS.Timeout>()
   #periodic: NodeJS.Timeout | undefined
   #hintTimer: NodeJS.Timeout | undefined
@@ -177,6 +176,7 @@ export class Healer {
   #scanAgain = false
   #previousBadReplica: HealerChunks['onBadReplica']
   #previousReplicaFound: HealerChunks['onReplicaFound']
+  #previousUnderReplicated: HealerChunks['onUnderReplicated']
 
   constructor(deps: HealerDeps) {
     this.#meta = deps.meta
@@ -189,6 +189,14 @@ export class Healer {
     this.#options = { ...DEFAULT_HEALER_OPTIONS, ...given }
     this.#options.concurrency = Math.max(1, Math.floor(this.#options.concurrency))
     this.#bucket = new TokenBucket(this.#options.bandwidthBytesPerSec)
+    this.orphans = new OrphanCollector({
+      meta: this.#meta,
+      chunks: this.#chunks,
+      registry: this.#registry,
+      log: this.#log,
+      onExtraCopy: (ref, nodeId) => this.reportExtraCopy(ref, nodeId),
+      options: { graceMs: this.#options.orphanGraceMs, intervalMs: this.#options.orphanIntervalMs, hintDelayMs: this.#options.hintDelayMs },
+    })
   }
 
   /** Attach to the chunk store's hooks and the registry's events, and scan once now. */
@@ -199,7 +207,10 @@ export class Healer {
     this.#previousReplicaFound = this.#chunks.onReplicaFound
     this.#chunks.onBadReplica = this.#onBadReplica
     this.#chunks.onReplicaFound = this.#onReplicaFound
+    this.#previousUnderReplicated = this.#chunks.onUnderReplicated
+    this.#chunks.onUnderReplicated = this.#onUnderReplicated
     this.#registry.on('change', this.#onChange)
+    this.#registry.on('full', this.#onFull)
     this.#registry.on('report', this.#onReport)
     this.#periodic = setInterval(() => this.#requestScan(0), this.#options.scanIntervalMs)
     this.#periodic.unref()
@@ -208,6 +219,7 @@ export class Healer {
       if (status?.health === 'dead') this.#armGraceTimer(nodeId, status.since)
     }
     this.#requestScan(0)
+    this.orphans.start()
   }
 
   /** Stop taking work, detach, and wait for the scan and the copies under way to finish. */
@@ -217,18 +229,22 @@ export class Healer {
     this.#abort.abort()
     clearInterval(this.#periodic)
     clearTimeout(this.#hintTimer)
-    for (const timer of [...this.#timers, ...this.#graceTimers.values()]) clearTimeout(timer)
+    for (const timer of this.#graceTimers.values()) clearTimeout(timer)
     if (this.#chunks.onBadReplica === this.#onBadReplica) this.#chunks.onBadReplica = this.#previousBadReplica
     if (this.#chunks.onReplicaFound === this.#onReplicaFound) this.#chunks.onReplicaFound = this.#previousReplicaFound
+    if (this.#chunks.onUnderReplicated === this.#onUnderReplicated) this.#chunks.onUnderReplicated = this.#previousUnderReplicated
     this.#registry.off('change', this.#onChange)
+    this.#registry.off('full', this.#onFull)
     this.#registry.off('report', this.#onReport)
     await this.#scanning
     await Promise.allSettled([...this.#workers])
+    await this.orphans.stop()
   }
 
   status(): HealerStatus {
     const first = this.#active.values().next()
     const busy = this.#active.size > 0 || this.#queue.size > 0
+    const orphans = this.orphans.status()
     return {
       state: busy ? 'healing' : 'idle',
       queued: this.#queue.size,
@@ -237,7 +253,9 @@ export class Healer {
       waitingForGrace: this.#waiting.size,
       overReplicated: this.#over.size,
       ...this.#counts,
-      orphansPending: this.#orphans.size,
+      failed: this.#counts.failed + orphans.orphanFailures,
+      orphansRemoved: orphans.orphansRemoved,
+      orphansPending: orphans.orphansPending,
       lost: this.#lost.size,
       ...(this.#lastScanAt !== undefined ? { lastScanAt: this.#lastScanAt } : {}),
       bytesPerSec: this.#rate.perSecond(),
@@ -274,6 +292,7 @@ export class Healer {
 
   /** Scan now (or as soon as the scan under way ends) and resolve when the queue it fills is worked off. For tests and `dfs` tools. */
   async settle(): Promise<void> {
+    await this.orphans.sweep()
     await this.#scanNow()
     while (this.#workers.size > 0 || this.#scanning) {
       await Promise.allSettled([...this.#workers, this.#scanning])
@@ -293,12 +312,27 @@ export class Healer {
     this.#previousReplicaFound?.(ref, nodeId)
   }
 
+  // A write got fewer than R copies (every other node full or down): its repair is queued now, not at
+  // the next periodic scan, and the scan counts it under-replicated. The file records the chunk in the
+  // turn its write returns, before the scan's walk begins.
+  readonly #onUnderReplicated = (ref: ChunkRef): void => {
+    this.#requestScan()
+    this.#previousUnderReplicated?.(ref)
+  }
+
+  // A node has room again: chunks waiting for a writable node can be copied now.
+  readonly #onFull = (event: { nodeId: string; full: boolean }): void => {
+    if (!event.full && this.#under.size > 0) this.#requestScan()
+  }
+
   readonly #onChange = (change: NodeHealthChange): void => {
     if (this.#stopped) return
     if (change.to === 'dead') {
       this.#armGraceTimer(change.nodeId, change.at)
       return
     }
+    // A node back in the write pool: chunks waiting for a writable node can be copied now.
+    if (change.to === 'alive' && this.#under.size > 0) this.#requestScan()
     if (change.from !== 'dead') {
       this.#requestScan() // suspect and back: the counts in status() follow
       return
@@ -320,8 +354,9 @@ export class Healer {
     if (this.#stopped) return
     const now = Date.now()
     this.#lastReportAt.set(report.nodeId, now)
-    this.#reports.push({ nodeId: report.nodeId, ids: new Set(report.ids), at: now, seen: new Set() })
+    this.#reports.push({ nodeId: report.nodeId, ids: new Set(report.ids) })
     this.#requestScan()
+    this.orphans.requestSweep() // what it holds that nothing references
   }
 
   #armGraceTimer(nodeId: string, deadSince: number): void {
@@ -389,8 +424,6 @@ export class Healer {
     await new Promise<void>((resolve) => setImmediate(resolve))
     const startedAt = Date.now()
     const reports = this.#reports.splice(0)
-    const orphanGrace = this.#options.orphanGraceMs
-    const dueOrphans = [...this.#orphans].filter(([id, o]) => o.since + orphanGrace <= startedAt && !this.#chunks.isWriting(id)).map(([id]) => id)
     const replicas = this.#replicas
     const found: RepairItem[] = []
     const short = new Set<string>() // fewer than R good copies: the healer's own test
@@ -404,10 +437,8 @@ export class Healer {
       const copyState = copyStateOf(this.#registry, this.#options.graceMs, Date.now(), this.isBadCopy)
       for (const { ino, index, ref } of batch) {
         const id = ref.id
-        this.#orphans.delete(id) // referenced after all (a chunk that was being written)
         for (const report of reports) {
           if (report.ids.has(id)) {
-            report.seen.add(id)
             if (!ref.nodes.includes(report.nodeId)) note(this.#extra, id, report.nodeId)
           } else if (ref.nodes.includes(report.nodeId)) {
             // Listed there, but the node did not report it. Confirmed by a read before anything changes.
@@ -430,16 +461,6 @@ export class Healer {
     }
     if (this.#stopped) return
 
-    for (const report of reports) {
-      for (const id of report.ids) {
-        if (report.seen.has(id)) continue
-        const orphan = this.#orphans.get(id)
-        if (orphan) orphan.nodes.add(report.nodeId)
-        else this.#orphans.set(id, { nodes: new Set([report.nodeId]), since: report.at })
-      }
-    }
-    if (reports.some((r) => r.ids.size > r.seen.size)) this.#later(orphanGrace + 10, () => this.#requestScan(0))
-
     // Hints about chunks the walk did not find referenced are stale (the file moved on).
     const foundIds = new Set(found.map((f) => f.id))
     for (const hints of [this.#bad, this.#extra]) {
@@ -458,8 +479,6 @@ export class Healer {
     this.#lastScanMs = this.#lastScanAt - startedAt
     this.#counts.scans++
     this.#pump()
-
-    await this.#collectOrphans(dueOrphans)
   }
 
   /** After a repair: where the chunk stands now, for status(). */
@@ -477,31 +496,6 @@ export class Healer {
   #usableNodes(): Set<string> {
     const copyState = copyStateOf(this.#registry, this.#options.graceMs)
     return new Set(this.#registry.ids().filter((nodeId) => copyState(nodeId, '') !== 'gone'))
-  }
-
-  /** Delete orphans (due before the walk began, still unreferenced after it, not being written) from the nodes that reported them. */
-  async #collectOrphans(due: string[]): Promise<void> {
-    const work: { id: string; nodes: string[] }[] = []
-    for (const id of due) {
-      const orphan = this.#orphans.get(id)
-      if (!orphan || this.#chunks.isWriting(id)) continue
-      this.#orphans.delete(id)
-      work.push({ id, nodes: [...orphan.nodes] })
-    }
-    const queue = work.values()
-    const worker = async () => {
-      for (let next = queue.next(); !next.done && !this.#stopped; next = queue.next()) {
-        const { id, nodes } = next.value
-        const { dropped, failed } = await dropCopies(this.#registry, id, nodes)
-        this.#counts.orphansRemoved += dropped.length
-        for (const f of failed) {
-          this.#counts.failed++
-          this.#log(`healer: removing orphan chunk ${id} from node ${f.nodeId} failed: ${f.error.message}`)
-        }
-      }
-    }
-    await Promise.all(Array.from({ length: Math.min(DELETE_PARALLELISM, work.length) }, worker))
-    if (work.length > 0) this.#log(`healer: removed ${work.length} orphan chunk${work.length === 1 ? '' : 's'} no file references`)
   }
 
   // ---- repairing -----------------------------------------------------------------------------------
@@ -740,17 +734,6 @@ export class Healer {
       }),
     )
     return used
-  }
-
-  /** A one-off timer that stop() cancels. */
-  #later(ms: number, fn: () => void): void {
-    if (this.#stopped) return
-    const timer = setTimeout(() => {
-      this.#timers.delete(timer)
-      fn()
-    }, ms)
-    timer.unref()
-    this.#timers.add(timer)
   }
 }
 
