@@ -11,6 +11,7 @@ import { Healer } from '../../src/cluster/healer/Healer.js'
 import { OrphanCollector, type OrphanCollectorDeps } from '../../src/cluster/healer/OrphanCollector.js'
 import { ROOT_INO } from '../../src/meta/namespace/types.js'
 import { type HealCluster, makeHealCluster, randomChunk, until } from './healFixtures.js'
+import { sha256Of } from '../helpers/sha256.js'
 
 const KiB = 1024
 const GRACE = 30_000
@@ -149,7 +150,7 @@ describe('OrphanCollector', () => {
     const ino = await c.addFile('f', [data], [[0, 1]])
     const ref = c.ref(ino, 0)
     // A put that a stalled node completed after the write had moved on to other nodes.
-    await c.nodes[2].inner.put(ref.id, data)
+    await c.nodes[2].inner.put(ref.id, data, sha256Of(data))
     const { collector, clock, extras } = makeCollector(c)
     await collector.sweep()
     clock.now += GRACE
@@ -163,7 +164,7 @@ describe('OrphanCollector', () => {
     const c = (cluster = await makeHealCluster({ nodes: 3, replicas: 2 }))
     const data = randomChunk(24 * KiB)
     const ino = await c.addFile('f', [data], [[0, 1]])
-    await c.nodes[2].inner.put(c.ref(ino, 0).id, data)
+    await c.nodes[2].inner.put(c.ref(ino, 0).id, data, sha256Of(data))
     const healer = new Healer({
       meta: c.meta, chunks: c.chunks, registry: c.registry, replicas: 2, log: c.log,
       options: { scanIntervalMs: 3_600_000, orphanIntervalMs: 3_600_000, hintDelayMs: 20 },
@@ -215,7 +216,7 @@ describe('OrphanCollector', () => {
     await until(() => collector!.status().orphanSweeps >= 1, 10_000, 'the first sweep')
     // Node 2 stalls (suspect); the write moved on without it; then its put lands after all.
     c.registry.markSuspect(c.nodes[2].nodeId, 'test: stalled')
-    await c.nodes[2].inner.put(c.ref(ino, 0).id, data)
+    await c.nodes[2].inner.put(c.ref(ino, 0).id, data, sha256Of(data))
     c.registry.markAlive(c.nodes[2].nodeId)
     await until(() => extras.length > 0, 10_000, 'a sweep after the node answered')
     expect(extras).toEqual([{ id: c.ref(ino, 0).id, nodeId: c.nodes[2].nodeId }])
