@@ -1,16 +1,19 @@
 // dfs mount <mountpoint> --nodes a,b,c --meta m: serve a cluster as a folder. By default the daemon
-// runs in the background (its log in the runtime folder); --foreground keeps it attached.
+// runs in the background and logs into a folder of its own (src/log/where.ts); --foreground keeps
+// it attached, logging to stderr.
 
 import { spawn } from 'node:child_process'
-import { open, readFile } from 'node:fs/promises'
-import { resolve } from 'node:path'
+import { mkdir, open, readFile } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
 import { Command, Option } from 'commander'
 import { checkChunkSize, checkReplicas } from '../cluster/settings.js'
 import { Daemon } from '../daemon/Daemon.js'
-import { daemonLogPath } from '../daemon/registry.js'
 import { checkMountpoint } from '../fuse/mountpoint.js'
 import { dfsError, type ErrorCode } from '../errors.js'
 import { parseDuration, parseSize } from '../util/size.js'
+import { parseLogLevel } from '../log/Log.js'
+import { DEFAULT_LOG_FILE_SIZE, openLog } from '../log/openLog.js'
+import { mountLogFolder } from '../log/where.js'
 
 export interface MountFlags {
   nodes?: string
@@ -27,12 +30,15 @@ export interface MountFlags {
   healBandwidth: string
   scrubRate: string
   foreground?: boolean
+  logLevel: string
+  logDir?: string
+  logFileSize: string
 }
 
 /** Defaults of the tunable flags (the demo uses them too). */
 export const MOUNT_DEFAULTS = {
   cache: '128M', dirty: '128M', heartbeat: '500ms', suspectAfter: '2s', deadAfter: '10s',
-  healGrace: '10s', healBandwidth: '256M', scrubRate: '8M',
+  healGrace: '10s', healBandwidth: '256M', scrubRate: '8M', logLevel: 'info', logFileSize: '10M',
 }
 
 export function mountCommand(): Command {
@@ -53,10 +59,13 @@ export function mountCommand(): Command {
     .addOption(new Option('--heal-bandwidth <size>', 'bytes per second the healer may copy (0: no limit)').default(MOUNT_DEFAULTS.healBandwidth))
     .addOption(new Option('--scrub-rate <size>', 'bytes per second the scrubber re-verifies in the background (0: off)').default(MOUNT_DEFAULTS.scrubRate))
     .option('--foreground', 'stay attached: log to stderr, unmount on Ctrl-C')
+    .addOption(new Option('--log-level <level>', 'error, warn, info or debug').default(MOUNT_DEFAULTS.logLevel))
+    .option('--log-dir <folder>', 'log into files in this folder (default in the background: ~/.local/state/dfs/mount-<name>-<hash>; with --foreground: stderr)')
+    .addOption(new Option('--log-file-size <size>', 'start a new log file at this size; the last 5 are kept').default(MOUNT_DEFAULTS.logFileSize))
     .action(async (mountpoint: string, flags: MountFlags) => {
       const options = daemonOptions(mountpoint, flags)
       if (flags.foreground) await runForeground(options)
-      else await runInBackground(mountpoint)
+      else await runInBackground(mountpoint, flags.logDir)
     })
 }
 
@@ -76,6 +85,11 @@ export function daemonOptions(mountpoint: string, flags: MountFlags) {
       bandwidthBytesPerSec: parseSize(flags.healBandwidth, '--heal-bandwidth', { allowZero: true }),
     },
     scrub: { bytesPerSec: parseSize(flags.scrubRate, '--scrub-rate', { allowZero: true }) },
+    logging: {
+      level: parseLogLevel(flags.logLevel ?? MOUNT_DEFAULTS.logLevel),
+      folder: flags.logDir,
+      fileSize: parseSize(flags.logFileSize ?? MOUNT_DEFAULTS.logFileSize, '--log-file-size'),
+    },
   }
 }
 
@@ -92,41 +106,61 @@ function livenessOptions(flags: MountFlags) {
 }
 
 export async function runForeground(options: ReturnType<typeof daemonOptions>, banner?: (mountpoint: string) => void): Promise<void> {
-  const log = (message: string) => process.stderr.write(`${new Date().toISOString()} ${message}\n`)
+  const { log, close } = await openLog({ level: options.logging.level, folder: options.logging.folder, fileSize: options.logging.fileSize ?? DEFAULT_LOG_FILE_SIZE })
+  // A crash's cause reaches the log before Node prints it and exits (this only watches).
+  process.on('uncaughtExceptionMonitor', (err, origin) => log.error(`${origin}: ${err?.stack ?? err}`))
+  log.info(`mounting ${resolve(options.mountpoint)}`, { meta: options.meta, nodes: options.nodes })
   let summary = ''
-  const daemon = await Daemon.start({ ...options, log, onMounted: s => { summary = s } })
+  let daemon: Daemon
+  try {
+    daemon = await Daemon.start({ ...options, log, onMounted: s => { summary = s } })
+  } catch (err) {
+    log.error(`mounting ${options.mountpoint} failed: ${(err as Error).message}`, { code: (err as { code?: unknown }).code })
+    close()
+    throw err
+  }
   // Handlers first, then the line that tells the world (and `dfs mount` in the background) we are
   // mounted: a SIGTERM sent as soon as that line appears must unmount cleanly, not kill us outright.
   const stopped = daemon.stopOnSignals()
+  log.info(`mounted ${options.mountpoint} (${summary})`)
   console.log(`dfs: mounted ${options.mountpoint} (${summary})`)
   banner?.(options.mountpoint)
   await stopped
+  log.info(`unmounted ${options.mountpoint}`)
+  close()
   console.log(`dfs: unmounted ${options.mountpoint}`)
 }
 
-/** Start this same command with --foreground as a detached daemon; return once it has mounted. */
-async function runInBackground(mountpoint: string): Promise<void> {
-  // Before opening the log: the log of a daemon already serving this mount point has the same name.
+/**
+ * Start this same command with --foreground as a detached daemon; return once it has mounted.
+ * The daemon logs into its log folder; what it prints besides (the line saying it mounted, or its
+ * error; Node's own last words if it dies) is appended to output.log there, read from where this
+ * start began. Nothing in that folder is ever truncated: the log of a crash survives the remount.
+ */
+async function runInBackground(mountpoint: string, logDir: string | undefined): Promise<void> {
   await checkMountpoint(resolve(mountpoint))
-  const logPath = await daemonLogPath(mountpoint)
-  const log = await open(logPath, 'w')
-  const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1), '--foreground'], {
-    detached: true,
-    stdio: ['ignore', log.fd, log.fd],
-  })
-  await log.close()
+  const folder = resolve(logDir ?? mountLogFolder(mountpoint))
+  await mkdir(folder, { recursive: true, mode: 0o700 })
+  const outputPath = join(folder, 'output.log')
+  const output = await open(outputPath, 'a')
+  const from = (await output.stat()).size
+  const args = [...process.execArgv, ...process.argv.slice(1), '--foreground', ...(logDir === undefined ? ['--log-dir', folder] : [])]
+  const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', output.fd, output.fd] })
+  await output.close()
+  const printed = async () => (await readFile(outputPath)).subarray(from).toString('utf8')
   const exited = new Promise<number>(resolve => child.once('exit', code => resolve(code ?? 1)))
   for (;;) {
-    const text = await readFile(logPath, 'utf8')
+    const text = await printed()
     const mounted = text.split('\n').find(line => line.startsWith('dfs: mounted'))
     if (mounted) {
-      console.log(`${mounted}; log: ${logPath}`)
+      console.log(`${mounted}; log: ${join(folder, 'current.log')}`)
       child.unref()
       return
     }
     const code = await Promise.race([exited, new Promise<null>(resolve => setTimeout(resolve, 100, null))])
     if (code !== null) {
-      const why = (await readFile(logPath, 'utf8')).trim().split('\n').filter(line => line.startsWith('dfs:')).pop()
+      const logPath = join(folder, 'current.log')
+      const why = (await printed()).trim().split('\n').filter(line => line.startsWith('dfs:')).pop()
       // The daemon's own error line, `dfs: <message> [CODE]`, passed on as it is.
       const tagged = why && /^dfs: (.*) \[([A-Z0-9_]+)\]$/.exec(why)
       if (tagged) throw dfsError(tagged[2] as ErrorCode, tagged[1], { mountpoint })

@@ -7,7 +7,6 @@
 import { stat } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { ChunkStore } from '../chunks/ChunkStore.js'
-import type { ChunkLog } from '../chunks/log.js'
 import { NodeRegistry } from '../chunks/NodeRegistry.js'
 import type { DataNode } from '../datanode/DataNode.js'
 import { LocalFolderNode } from '../datanode/LocalFolderNode.js'
@@ -23,6 +22,7 @@ import { MetaStore } from '../meta/MetaStore.js'
 import { readSecretFile } from '../datanode/tcp/secret.js'
 import { type NodeAccess, checkNode, isServerAddress, normalizeAddress, openNode } from './nodes.js'
 import { type ClusterSettings, DEFAULT_CHUNK_SIZE, DEFAULT_REPLICAS, parseSettings } from './settings.js'
+import { levelled } from '../log/Log.js'
 
 export type NamespaceMetaStore = MetaStore<NamespaceState, NamespaceRecord, ApplyResult>
 
@@ -86,7 +86,7 @@ export async function openCluster(flags: ClusterFlags, options: OpenOptions = {}
     create: { settings: { ...plan.settings } },
     readOnly: options.readOnly,
     log: flags.log,
-    onError: err => flags.log(`metadata journal failed: ${err.message}`),
+    onError: err => levelled(flags.log).error(`metadata journal failed: ${err.message}`),
   })
   const nodes: DataNode[] = []
   try {
@@ -100,7 +100,7 @@ export async function openCluster(flags: ClusterFlags, options: OpenOptions = {}
       })
       nodes.push(node)
       if (recorded && recorded.nodeId !== node.nodeId) {
-        flags.log(`node ${address} was wiped: it joins as a new node, and the copies it held count as lost`)
+        levelled(flags.log).warn(`node ${address} was wiped: it joins as a new node, and the copies it held count as lost`)
       }
       settings.nodes.push({ nodeId: node.nodeId, address })
     }
@@ -112,7 +112,7 @@ export async function openCluster(flags: ClusterFlags, options: OpenOptions = {}
       // A dropped connection is news at once, not at the next missed heartbeat.
       if (node instanceof TcpDataNode) node.on('disconnect', err => registry.markSuspect(node.nodeId, err.message))
     }
-    const chunks = new ChunkStore({ registry, replicas: settings.replicas, cacheBytes: flags.cacheBytes, log: chunkLog(flags.log) })
+    const chunks = new ChunkStore({ registry, replicas: settings.replicas, cacheBytes: flags.cacheBytes, log: levelled(flags.log) })
     return {
       metaDir, settings, meta, registry, chunks, unavailable: plan.unavailable,
       capacity: () => capacityOf(nodes, settings.replicas),
@@ -223,10 +223,4 @@ async function capacityOf(nodes: DataNode[], replicas: number): Promise<{ total:
     available += device.available
   }
   return { total: Math.floor(total / replicas), available: Math.floor(available / replicas) }
-}
-
-function chunkLog(log: (message: string) => void): ChunkLog {
-  const line = (level: string) => (message: string, context?: Record<string, unknown>) =>
-    log(`${level} ${message}${context ? ' ' + JSON.stringify(context) : ''}`)
-  return { debug: () => {}, info: line('info'), warn: line('warn') }
 }
