@@ -151,6 +151,8 @@ export class ChunkStore {
     if (nodes.length < this.replicas) {
       this.stats.underReplicatedWrites += 1
       this.#log.warn(`chunk ${id} written with ${nodes.length} of ${this.replicas} copies`, { chunk: id, nodes, failures })
+    } else {
+      this.#log.debug(`chunk ${id} stored (${data.length} bytes)`, { chunk: id, nodes })
     }
     const ref: ChunkRef = { id, len: data.length, sha256: hash, nodes }
     // The cache keeps data itself (copying only a view into a larger buffer): chunks are immutable,

@@ -1,11 +1,13 @@
 // dfs unmount <mountpoint>: ask the daemon serving it to stop cleanly; clear a stale mount otherwise.
 
 import { execFile } from 'node:child_process'
+import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { Command } from 'commander'
 import { dfsError } from '../errors.js'
 import { isAlive, daemonFor, unregisterDaemon } from '../daemon/registry.js'
 import { isDfsMount, mountsAt } from '../fuse/mountpoint.js'
+import { mountLogFolder } from '../log/where.js'
 
 const run = promisify(execFile)
 
@@ -21,7 +23,7 @@ export function unmountCommand(): Command {
         const deadline = Date.now() + Number(opts.timeout) * 1000
         while (isAlive(daemon.pid)) {
           if (Date.now() > deadline) {
-            throw dfsError('EIO', `the dfs daemon (pid ${daemon.pid}) did not stop within ${opts.timeout} s; see ${daemon.meta}/daemon.log`, { pid: daemon.pid })
+            throw dfsError('EIO', `the dfs daemon (pid ${daemon.pid}) did not stop within ${opts.timeout} s; see its log, ${join(mountLogFolder(mountpoint), 'current.log')}`, { pid: daemon.pid })
           }
           await new Promise(resolve => setTimeout(resolve, 100))
         }
