@@ -11,7 +11,7 @@ import { Daemon } from '../daemon/Daemon.js'
 import { checkMountpoint } from '../fuse/mountpoint.js'
 import { dfsError, type ErrorCode } from '../errors.js'
 import { parseDuration, parseSize } from '../util/size.js'
-import { parseLogLevel } from '../log/Log.js'
+import { levelled, parseLogLevel } from '../log/Log.js'
 import { DEFAULT_LOG_FILE_SIZE, openLog } from '../log/openLog.js'
 import { mountLogFolder } from '../log/where.js'
 
@@ -107,26 +107,29 @@ function livenessOptions(flags: MountFlags) {
 
 export async function runForeground(options: ReturnType<typeof daemonOptions>, banner?: (mountpoint: string) => void): Promise<void> {
   const { log, close } = await openLog({ level: options.logging.level, folder: options.logging.folder, fileSize: options.logging.fileSize ?? DEFAULT_LOG_FILE_SIZE })
+  // Lines a terminal shows anyway (the command, its outcome on stdout, Node's last words on stderr)
+  // go into a log file only, where they mark where each daemon's story begins and ends.
+  const lifecycle = options.logging.folder ? log : levelled(undefined)
   // A crash's cause reaches the log before Node prints it and exits (this only watches).
-  process.on('uncaughtExceptionMonitor', (err, origin) => log.error(`${origin}: ${err?.stack ?? err}`))
-  log.info(`mounting ${resolve(options.mountpoint)}`, { meta: options.meta, nodes: options.nodes })
+  process.on('uncaughtExceptionMonitor', (err, origin) => lifecycle.error(`${origin}: ${err?.stack ?? err}`))
+  lifecycle.info(`mounting ${resolve(options.mountpoint)}`, { meta: options.meta, nodes: options.nodes })
   let summary = ''
   let daemon: Daemon
   try {
     daemon = await Daemon.start({ ...options, log, onMounted: s => { summary = s } })
   } catch (err) {
-    log.error(`mounting ${options.mountpoint} failed: ${(err as Error).message}`, { code: (err as { code?: unknown }).code })
+    lifecycle.error(`mounting ${options.mountpoint} failed: ${(err as Error).message}`, { code: (err as { code?: unknown }).code })
     close()
     throw err
   }
   // Handlers first, then the line that tells the world (and `dfs mount` in the background) we are
   // mounted: a SIGTERM sent as soon as that line appears must unmount cleanly, not kill us outright.
   const stopped = daemon.stopOnSignals()
-  log.info(`mounted ${options.mountpoint} (${summary})`)
+  lifecycle.info(`mounted ${options.mountpoint} (${summary})`)
   console.log(`dfs: mounted ${options.mountpoint} (${summary})`)
   banner?.(options.mountpoint)
   await stopped
-  log.info(`unmounted ${options.mountpoint}`)
+  lifecycle.info(`unmounted ${options.mountpoint}`)
   close()
   console.log(`dfs: unmounted ${options.mountpoint}`)
 }
