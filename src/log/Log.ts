@@ -1,6 +1,7 @@
 // The logging every part of dfs takes: `log(message)` (info) with one function per level beside it,
-// `log.warn(message, context)`. Parts that were handed a plain `(message) => void` (tests, older
-// callers) keep working: levelled() gives such a function the levels, all going to it.
+// `log.warn(message, context)`. Parts that were handed a plain `(message) => void` (tests, fsck's
+// console) keep working: levelled() gives such a function the levels, error, warn and info going to
+// it and debug (per-chunk detail it never asked for) nowhere.
 
 import { dfsError } from '../errors.js'
 
@@ -19,12 +20,12 @@ export interface Log extends LogFn {
 
 const isLog = (log: unknown): log is Log => typeof log === 'function' && LOG_LEVELS.every(level => typeof (log as unknown as Record<string, unknown>)[level] === 'function')
 
-/** A Log from whatever the caller passed: a Log as it is, a plain function at every level, nothing: silent. */
+/** A Log from whatever the caller passed: a Log as it is; a plain function for error, warn and info; nothing: silent. */
 export function levelled(log: ((message: string) => void) | Log | undefined): Log {
   if (isLog(log)) return log
   if (!log) return silentLog
   const line: LogFn = (message, context) => log(context ? `${message} ${JSON.stringify(context)}` : message)
-  return Object.assign((message: string, context?: Record<string, unknown>) => line(message, context), { error: line, warn: line, info: line, debug: line })
+  return Object.assign((message: string, context?: Record<string, unknown>) => line(message, context), { error: line, warn: line, info: line, debug: () => {} })
 }
 
 export const silentLog: Log = Object.assign(() => {}, { error() {}, warn() {}, info() {}, debug() {} })
