@@ -8,7 +8,7 @@ import { DfsError } from '../../src/errors.js'
 describe('levelled', () => {
   it('gives a plain function error, warn and info (context appended as JSON), and drops debug', () => {
     const lines: string[] = []
-    const log = levelled((m) => lines.push(m))
+    const log = levelled((m: string) => lines.push(m))
     log('plain')
     log.error('e')
     log.warn('w', { chunk: 'abc' })
