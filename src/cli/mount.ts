@@ -12,7 +12,7 @@ import { checkMountpoint } from '../fuse/mountpoint.js'
 import { dfsError, type ErrorCode } from '../errors.js'
 import { parseDuration, parseSize } from '../util/size.js'
 import { levelled, parseLogLevel } from '../log/Log.js'
-import { DEFAULT_LOG_FILE_SIZE, openLog } from '../log/openLog.js'
+import { CURRENT_LOG, openLog } from '../log/openLog.js'
 import { mountLogFolder } from '../log/where.js'
 
 export interface MountFlags {
@@ -106,7 +106,7 @@ function livenessOptions(flags: MountFlags) {
 }
 
 export async function runForeground(options: ReturnType<typeof daemonOptions>, banner?: (mountpoint: string) => void): Promise<void> {
-  const { log, close } = await openLog({ level: options.logging.level, folder: options.logging.folder, fileSize: options.logging.fileSize ?? DEFAULT_LOG_FILE_SIZE })
+  const { log, close } = await openLog(options.logging)
   // Lines a terminal shows anyway (the command, its outcome on stdout, Node's last words on stderr)
   // go into a log file only, where they mark where each daemon's story begins and ends.
   const lifecycle = options.logging.folder ? log : levelled(undefined)
@@ -156,13 +156,13 @@ async function runInBackground(mountpoint: string, logDir: string | undefined): 
     const text = await printed()
     const mounted = text.split('\n').find(line => line.startsWith('dfs: mounted'))
     if (mounted) {
-      console.log(`${mounted}; log: ${join(folder, 'current.log')}`)
+      console.log(`${mounted}; log: ${join(folder, CURRENT_LOG)}`)
       child.unref()
       return
     }
     const code = await Promise.race([exited, new Promise<null>(resolve => setTimeout(resolve, 100, null))])
     if (code !== null) {
-      const logPath = join(folder, 'current.log')
+      const logPath = join(folder, CURRENT_LOG)
       const why = (await printed()).trim().split('\n').filter(line => line.startsWith('dfs:')).pop()
       // The daemon's own error line, `dfs: <message> [CODE]`, passed on as it is.
       const tagged = why && /^dfs: (.*) \[([A-Z0-9_]+)\]$/.exec(why)
