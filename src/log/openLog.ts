@@ -47,7 +47,8 @@ export async function openLog(options: LogOptions): Promise<OpenedLog> {
         extension: '.log',
         // pino-roll counts in whole KiB ('k'); a smaller limit means "rotate at every chance"
         size: `${Math.max(1, Math.ceil((options.fileSize ?? DEFAULT_LOG_FILE_SIZE) / 1024))}k`,
-        limit: { count: LOG_FILES_KEPT, removeOtherLogFiles: true },
+        // With removeOtherLogFiles, pino-roll's count is of all the files, the current one included.
+        limit: { count: LOG_FILES_KEPT + 1, removeOtherLogFiles: true },
         symlink: true,
         mkdir: true,
         sync: true,
