@@ -8,7 +8,7 @@
 #   3. /dev/fuse
 #   3b. before `npm test` only: rsync and sqlite3, which the mount tests drive (apt-get when root)
 #   4. npm dependencies (npm ci when package-lock.json and node_modules differ, npm install without a lock)
-#   5. fuse-native addon patch + rebuild (hook point, currently empty)
+#   5. fuse-native addon patch + rebuild (scripts/patch-fuse-native.sh)
 #   6. TypeScript build to dist/
 #
 # Idempotent: a second run prints nothing and takes well under a second.
@@ -183,39 +183,9 @@ case "$deps_action" in
 esac
 
 # ---- 5. fuse-native addon: patch and rebuild ------------------------------------------------------
-# fuse-native 2.2.6 passes atime twice to utimens (mtime is lost) and never tells the file system who
-# is calling. native-notes/patches/fuse-native-2.2.6.patch fixes both (native-notes/README.md explains
-# it line by line); the addon is then rebuilt with node-gyp (npm's own copy) into build/Release, which
-# node-gyp-build loads ahead of the prebuild. A stamp holding the patch's hash makes this step quiet
-# when already done; it runs after step 4 because npm ci puts back the pristine package.
-patch_native_addon() {
-  addon=node_modules/fuse-native
-  patchfile=native-notes/patches/fuse-native-2.2.6.patch
-  want=$(sha256sum "$patchfile" | cut -d' ' -f1)
-  stamp="$addon/build/Release/.dfs-patch"
-  [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -f "$addon/build/Release/fuse.node" ] && return 0
-
-  for tool in cc make python3 patch; do
-    command -v "$tool" >/dev/null 2>&1 || die "rebuilding the FUSE addon needs $tool; install it with: apt-get install -y build-essential python3 patch" \
-      "(then run this again: sh scripts/setup.sh)"
-  done
-  say "patching and rebuilding the fuse-native addon (native-notes/README.md says why)"
-  # From the pristine files: a patch applied before (by an older patch) is undone first.
-  if ! (cd "$addon" && patch -p1 --forward --dry-run --silent < "../../$patchfile" >/dev/null 2>&1); then
-    (cd "$addon" && patch -p1 -R --silent < "../../$patchfile" >/dev/null 2>&1) ||
-      die "node_modules/fuse-native is neither pristine nor patched; reinstall it: rm -rf node_modules && sh scripts/setup.sh"
-  fi
-  (cd "$addon" && patch -p1 --forward --silent < "../../$patchfile") || die "applying $patchfile to node_modules/fuse-native failed"
-  gyp="$(dirname "$(readlink -f "$(command -v npm)")")/../node_modules/node-gyp/bin/node-gyp.js"
-  [ -f "$gyp" ] || die "npm's node-gyp was not found at $gyp; install it with: npm install -g node-gyp"
-  # Node's own headers when they are installed beside it (Debian's nodejs); otherwise node-gyp fetches them.
-  nodedir=$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")
-  [ -f "$nodedir/include/node/node_api.h" ] && set -- --nodedir="$nodedir" || set --
-  (cd "$addon" && node "$gyp" rebuild --loglevel=error "$@" >/dev/null) ||
-    die "node-gyp could not rebuild node_modules/fuse-native (output above); see native-notes/README.md"
-  echo "$want" > "$stamp"
-}
-patch_native_addon
+# scripts/patch-fuse-native.sh says what and why (an installed package runs it as its postinstall).
+# It runs after step 4 because npm ci puts back the pristine package.
+sh scripts/patch-fuse-native.sh
 
 # ---- 6. build -----------------------------------------------------------------------------------
 [ -d dist ] || say "building dist/ (tsc)"

@@ -179,6 +179,8 @@ export class ChunkStore {
       this.stats.underReplicatedWrites += 1
       this.#log.warn(`chunk ${id} written with ${nodes.length} of ${this.replicas} copies`, { chunk: id, nodes, failures })
       this.#callHook(() => this.onUnderReplicated?.(ref))
+    } else {
+      this.#log.debug(`chunk ${id} stored (${data.length} bytes)`, { chunk: id, nodes })
     }
     // The cache keeps data itself (copying only a view into a larger buffer): chunks are immutable,
     // so the caller must not modify data once written; the file system never does.

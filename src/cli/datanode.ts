@@ -2,10 +2,12 @@
 // chunks over TCP to the cluster's daemons (docs/protocol.md). Runs in the foreground until SIGINT
 // or SIGTERM, then closes cleanly.
 
-import { Command } from 'commander'
+import { Command, Option } from 'commander'
 import { DataNodeServer } from '../datanode/tcp/DataNodeServer.js'
 import { parseHostPort } from '../datanode/tcp/protocol.js'
 import { readSecretFile } from '../datanode/tcp/secret.js'
+import { parseLogLevel } from '../log/Log.js'
+import { openLog } from '../log/openLog.js'
 
 export interface DatanodeFlags {
   dir: string
@@ -13,6 +15,7 @@ export interface DatanodeFlags {
   secretFile: string
   cluster?: string
   quiet?: boolean
+  logLevel?: string
 }
 
 export function datanodeCommand(): Command {
@@ -23,6 +26,7 @@ export function datanodeCommand(): Command {
     .requiredOption('--secret-file <file>', 'file holding the cluster secret, shared by every node and mount')
     .option('--cluster <id>', 'the cluster id the node must belong to (default: its folder\'s, or the first mount\'s)')
     .option('--quiet', 'do not log refused or broken connections')
+    .addOption(new Option('--log-level <level>', 'error, warn, info or debug (the log goes to stderr)').default('info'))
     .action(async (flags: DatanodeFlags) => {
       await serveDatanode(flags)
     })
@@ -31,8 +35,9 @@ export function datanodeCommand(): Command {
 /** Start the server, print where it serves, and resolve once a signal has closed it. */
 export async function serveDatanode(flags: DatanodeFlags): Promise<void> {
   parseHostPort(flags.listen, '--listen') // the address first: it is the cheapest mistake to report
+  const level = parseLogLevel(flags.logLevel ?? 'info')
   const secret = await readSecretFile(flags.secretFile)
-  const log = flags.quiet ? undefined : (message: string) => process.stderr.write(`${new Date().toISOString()} dfs datanode: ${message}\n`)
+  const log = flags.quiet ? undefined : (await openLog({ level })).log
   const server = await DataNodeServer.start({ dir: flags.dir, listen: flags.listen, secret, clusterId: flags.cluster, log })
 
   // Handlers before the banner: a signal sent as soon as the banner appears must close cleanly.

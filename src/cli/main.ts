@@ -1,12 +1,15 @@
 // The `dfs` command. Each subcommand lives in its own file; this one wires them up and turns any
-// error into one line naming the problem and the fix, with a non-zero exit.
+// error into one line naming the problem and the fix (or, with --json, a JSON error document; see
+// errorOutput.ts), with a non-zero exit.
 
+import { readFileSync } from 'node:fs'
 import { Command, CommanderError } from 'commander'
 import { DfsError } from '../errors.js'
 import { balanceCommand } from './balance.js'
 import { datanodeCommand } from './datanode.js'
 import { demoCommand } from './demo.js'
 import { drainCommand } from './drain.js'
+import { errorReport, printJsonError, wantsJson } from './errorOutput.js'
 import { fsckCommand } from './fsck.js'
 import { mountCommand } from './mount.js'
 import { statusCommand } from './status.js'
@@ -15,16 +18,26 @@ import { unmountCommand } from './unmount.js'
 /** commander's message as one line (its "Did you mean ...?" suggestion comes on a line of its own). */
 const oneLine = (text: string) => text.replace(/^error: /, '').trim().replace(/\s*\n\s*/g, ' ')
 
+const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+
 const program = new Command('dfs')
   .description('A replicated, chunked, crash-safe distributed file system you mount as a folder')
+  .version(version, '-V, --version', 'print the dfs version')
   .showSuggestionAfterError(true)
   .exitOverride()
-  .configureOutput({ outputError: (text, write) => write(`dfs: ${oneLine(text)}\n`) })
 
-for (const command of [mountCommand(), unmountCommand(), statusCommand(), balanceCommand(), drainCommand(), fsckCommand(), datanodeCommand(), demoCommand()]) {
-  program.addCommand(command.exitOverride().configureOutput({
-    outputError: (text, write) => write(`dfs ${command.name()}: ${oneLine(text)}; see dfs ${command.name()} --help\n`),
-  }))
+const commands = [mountCommand(), unmountCommand(), statusCommand(), balanceCommand(), drainCommand(), fsckCommand(), datanodeCommand(), demoCommand()]
+for (const command of commands) program.addCommand(command)
+const json = wantsJson(program, process.argv)
+
+/** A usage error commander found (unknown flag, missing argument): its line, or its JSON. */
+const usageError = (prefix: string, suffix: string) => (text: string, write: (s: string) => void) => {
+  if (json) printJsonError({ code: 'BAD_ARGUMENT', message: `${oneLine(text)}${suffix}` })
+  else write(`${prefix}: ${oneLine(text)}${suffix}\n`)
+}
+program.configureOutput({ outputError: usageError('dfs', '') })
+for (const command of commands) {
+  command.exitOverride().configureOutput({ outputError: usageError(`dfs ${command.name()}`, `; see dfs ${command.name()} --help`) })
 }
 
 try {
@@ -33,10 +46,8 @@ try {
   if (err instanceof CommanderError) {
     process.exit(err.exitCode === 0 ? 0 : 2)
   }
-  if (err instanceof DfsError) {
-    console.error(`dfs: ${err.message} [${err.code}]`)
-  } else {
-    console.error(`dfs: unexpected error: ${(err as Error)?.stack ?? err}`)
-  }
+  if (json) printJsonError(errorReport(err))
+  else if (err instanceof DfsError) console.error(`dfs: ${err.message} [${err.code}]`)
+  else console.error(`dfs: unexpected error: ${(err as Error)?.stack ?? err}`)
   process.exit(1)
 }

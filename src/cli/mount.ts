@@ -1,16 +1,19 @@
 // dfs mount <mountpoint> --nodes a,b,c --meta m: serve a cluster as a folder. By default the daemon
-// runs in the background (its log in the runtime folder); --foreground keeps it attached.
+// runs in the background and logs into a folder of its own (src/log/where.ts); --foreground keeps
+// it attached, logging to stderr.
 
 import { spawn } from 'node:child_process'
-import { open, readFile } from 'node:fs/promises'
-import { resolve } from 'node:path'
+import { mkdir, open, readFile } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
 import { Command, Option } from 'commander'
 import { checkChunkSize, checkMinCopies, checkReplicas } from '../cluster/settings.js'
 import { Daemon } from '../daemon/Daemon.js'
-import { daemonLogPath } from '../daemon/registry.js'
 import { checkMountpoint } from '../fuse/mountpoint.js'
 import { dfsError, type ErrorCode } from '../errors.js'
 import { parseDuration, parseSize } from '../util/size.js'
+import { levelled, parseLogLevel } from '../log/Log.js'
+import { CURRENT_LOG, openLog } from '../log/openLog.js'
+import { mountLogFolder } from '../log/where.js'
 
 export interface MountFlags {
   nodes?: string
@@ -29,6 +32,9 @@ export interface MountFlags {
   minCopies: string
   scrubRate: string
   foreground?: boolean
+  logLevel: string
+  logDir?: string
+  logFileSize: string
 }
 
 /**
@@ -40,7 +46,7 @@ const MIN_MS = { heartbeat: 100, suspectAfter: 500, deadAfter: 1000, healGrace: 
 /** Defaults of the tunable flags (the demo uses them too). */
 export const MOUNT_DEFAULTS = {
   cache: '128M', dirty: '128M', heartbeat: '500ms', suspectAfter: '2s', deadAfter: '10s',
-  healGrace: '10s', healBandwidth: '256M', scrubRate: '8M', orphanGrace: '30s', minCopies: '1',
+  healGrace: '10s', healBandwidth: '256M', scrubRate: '8M', orphanGrace: '30s', minCopies: '1', logLevel: 'info', logFileSize: '10M',
 }
 
 export function mountCommand(): Command {
@@ -63,10 +69,13 @@ export function mountCommand(): Command {
     .addOption(new Option('--min-copies <n>', 'fsync fails when a chunk gets fewer copies than this (1 to the replica count)').default(MOUNT_DEFAULTS.minCopies))
     .addOption(new Option('--scrub-rate <size>', 'bytes per second the scrubber re-verifies in the background (0: off)').default(MOUNT_DEFAULTS.scrubRate))
     .option('--foreground', 'stay attached: log to stderr, unmount on Ctrl-C')
+    .addOption(new Option('--log-level <level>', 'error, warn, info or debug').default(MOUNT_DEFAULTS.logLevel))
+    .option('--log-dir <folder>', 'log into files in this folder (default in the background: ~/.local/state/dfs/mount-<name>-<hash>; with --foreground: stderr)')
+    .addOption(new Option('--log-file-size <size>', 'start a new log file at this size; the last 5 are kept').default(MOUNT_DEFAULTS.logFileSize))
     .action(async (mountpoint: string, flags: MountFlags) => {
       const options = daemonOptions(mountpoint, flags)
       if (flags.foreground) await runForeground(options)
-      else await runInBackground(mountpoint)
+      else await runInBackground(mountpoint, flags.logDir)
     })
 }
 
@@ -88,6 +97,11 @@ export function daemonOptions(mountpoint: string, flags: MountFlags) {
       orphanGraceMs: parseDuration(flags.orphanGrace, '--orphan-grace'),
     },
     scrub: { bytesPerSec: parseSize(flags.scrubRate, '--scrub-rate', { allowZero: true }) },
+    logging: {
+      level: parseLogLevel(flags.logLevel ?? MOUNT_DEFAULTS.logLevel),
+      folder: flags.logDir,
+      fileSize: parseSize(flags.logFileSize ?? MOUNT_DEFAULTS.logFileSize, '--log-file-size'),
+    },
   }
 }
 
@@ -104,41 +118,64 @@ function livenessOptions(flags: MountFlags) {
 }
 
 export async function runForeground(options: ReturnType<typeof daemonOptions>, banner?: (mountpoint: string) => void): Promise<void> {
-  const log = (message: string) => process.stderr.write(`${new Date().toISOString()} ${message}\n`)
+  const { log, close } = await openLog(options.logging)
+  // Lines a terminal shows anyway (the command, its outcome on stdout, Node's last words on stderr)
+  // go into a log file only, where they mark where each daemon's story begins and ends.
+  const lifecycle = options.logging.folder ? log : levelled(undefined)
+  // A crash's cause reaches the log before Node prints it and exits (this only watches).
+  process.on('uncaughtExceptionMonitor', (err, origin) => lifecycle.error(`${origin}: ${err?.stack ?? err}`))
+  lifecycle.info(`mounting ${resolve(options.mountpoint)}`, { meta: options.meta, nodes: options.nodes })
   let summary = ''
-  const daemon = await Daemon.start({ ...options, log, onMounted: s => { summary = s } })
+  let daemon: Daemon
+  try {
+    daemon = await Daemon.start({ ...options, log, onMounted: s => { summary = s } })
+  } catch (err) {
+    lifecycle.error(`mounting ${options.mountpoint} failed: ${(err as Error).message}`, { code: (err as { code?: unknown }).code })
+    close()
+    throw err
+  }
   // Handlers first, then the line that tells the world (and `dfs mount` in the background) we are
   // mounted: a SIGTERM sent as soon as that line appears must unmount cleanly, not kill us outright.
   const stopped = daemon.stopOnSignals()
+  lifecycle.info(`mounted ${options.mountpoint} (${summary})`)
   console.log(`dfs: mounted ${options.mountpoint} (${summary})`)
   banner?.(options.mountpoint)
   await stopped
+  lifecycle.info(`unmounted ${options.mountpoint}`)
+  close()
   console.log(`dfs: unmounted ${options.mountpoint}`)
 }
 
-/** Start this same command with --foreground as a detached daemon; return once it has mounted. */
-async function runInBackground(mountpoint: string): Promise<void> {
-  // Before opening the log: the log of a daemon already serving this mount point has the same name.
+/**
+ * Start this same command with --foreground as a detached daemon; return once it has mounted.
+ * The daemon logs into its log folder; what it prints besides (the line saying it mounted, or its
+ * error; Node's own last words if it dies) is appended to output.log there, read from where this
+ * start began. Nothing in that folder is ever truncated: the log of a crash survives the remount.
+ */
+async function runInBackground(mountpoint: string, logDir: string | undefined): Promise<void> {
   await checkMountpoint(resolve(mountpoint))
-  const logPath = await daemonLogPath(mountpoint)
-  const log = await open(logPath, 'w')
-  const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1), '--foreground'], {
-    detached: true,
-    stdio: ['ignore', log.fd, log.fd],
-  })
-  await log.close()
+  const folder = resolve(logDir ?? mountLogFolder(mountpoint))
+  await mkdir(folder, { recursive: true, mode: 0o700 })
+  const outputPath = join(folder, 'output.log')
+  const output = await open(outputPath, 'a')
+  const from = (await output.stat()).size
+  const args = [...process.execArgv, ...process.argv.slice(1), '--foreground', ...(logDir === undefined ? ['--log-dir', folder] : [])]
+  const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', output.fd, output.fd] })
+  await output.close()
+  const printed = async () => (await readFile(outputPath)).subarray(from).toString('utf8')
   const exited = new Promise<number>(resolve => child.once('exit', code => resolve(code ?? 1)))
   for (;;) {
-    const text = await readFile(logPath, 'utf8')
+    const text = await printed()
     const mounted = text.split('\n').find(line => line.startsWith('dfs: mounted'))
     if (mounted) {
-      console.log(`${mounted}; log: ${logPath}`)
+      console.log(`${mounted}; log: ${join(folder, CURRENT_LOG)}`)
       child.unref()
       return
     }
     const code = await Promise.race([exited, new Promise<null>(resolve => setTimeout(resolve, 100, null))])
     if (code !== null) {
-      const why = (await readFile(logPath, 'utf8')).trim().split('\n').filter(line => line.startsWith('dfs:')).pop()
+      const logPath = join(folder, CURRENT_LOG)
+      const why = (await printed()).trim().split('\n').filter(line => line.startsWith('dfs:')).pop()
       // The daemon's own error line, `dfs: <message> [CODE]`, passed on as it is.
       const tagged = why && /^dfs: (.*) \[([A-Z0-9_]+)\]$/.exec(why)
       if (tagged) throw dfsError(tagged[2] as ErrorCode, tagged[1], { mountpoint })

@@ -3,13 +3,15 @@
 // detaches it lazily at once.
 
 import { execFile } from 'node:child_process'
+import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { Command } from 'commander'
 import { callControl } from '../daemon/control.js'
-import { type DaemonRecord, daemonFor, daemonLogPath, daemonNotAnswering, isAlive, isStopped, unregisterDaemon } from '../daemon/registry.js'
+import { type DaemonRecord, daemonFor, daemonNotAnswering, isAlive, isStopped, unregisterDaemon } from '../daemon/registry.js'
 import { dfsError, isDfsError } from '../errors.js'
 import { canonicalMountpoint, isDfsMount, mountsAt } from '../fuse/mountpoint.js'
 import { describeUsers, processesUsing } from '../fuse/mountUsers.js'
+import { mountLogFolder } from '../log/where.js'
 import { pathExists } from '../util/files.js'
 import { parseDuration } from '../util/size.js'
 
@@ -80,8 +82,8 @@ async function askToStop(daemon: DaemonRecord, mountpoint: string, force: boolea
 
 /** The daemon agreed to stop but is still storing (a slow or hanging node): say where to look and how to go on. */
 export async function notStoppedInTime(pid: number, mountpoint: string, timeout: string) {
-  // A daemon started with --foreground has no log file: its output went to its terminal.
-  const log = await daemonLogPath(mountpoint)
+  // A daemon started with --foreground (or --log-dir elsewhere) has no log file here: say only what exists.
+  const log = join(mountLogFolder(mountpoint), 'current.log')
   const see = (await pathExists(log)) ? `; its log is ${log}` : ''
   return dfsError('EIO', `the dfs daemon (pid ${pid}) did not stop within ${timeout}${see}; run dfs unmount again with a longer --timeout, or end it with kill -9 ${pid} (writes it still buffers are lost)`, { pid })
 }

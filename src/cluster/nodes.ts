@@ -7,6 +7,7 @@ import { checkNodeFolder } from '../datanode/identity.js'
 import { LocalFolderNode } from '../datanode/LocalFolderNode.js'
 import { TcpDataNode } from '../datanode/tcp/TcpDataNode.js'
 import { dfsError } from '../errors.js'
+import { levelled } from '../log/Log.js'
 
 const TCP = /^tcp:\/\/([^:/]+|\[[0-9a-f:]+\]):(\d{1,5})$/i
 // host:port with the tcp:// forgotten. A folder by such a name is still reachable as ./name.
@@ -88,7 +89,7 @@ export async function openNode(address: string, opts: OpenNodeOptions): Promise<
     })
   } catch (err) {
     if (!opts.recordedId || (err as { code?: string }).code !== 'NODE_UNAVAILABLE') throw err
-    opts.log(`DataNode ${address} does not answer (${(err as Error).message}); it joins when it does`)
+    levelled(opts.log).warn(`DataNode ${address} does not answer (${(err as Error).message}); it joins when it does`)
     return TcpDataNode.create(address, { secret, clusterId: opts.clusterId, nodeId: opts.recordedId })
   }
 }

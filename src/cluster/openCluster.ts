@@ -7,7 +7,6 @@
 
 import { resolve } from 'node:path'
 import { ChunkStore } from '../chunks/ChunkStore.js'
-import type { ChunkLog } from '../chunks/log.js'
 import { NodeRegistry } from '../chunks/NodeRegistry.js'
 import type { DataNode } from '../datanode/DataNode.js'
 import { TcpDataNode } from '../datanode/tcp/TcpDataNode.js'
@@ -26,6 +25,7 @@ import { readSecretFile } from '../datanode/tcp/secret.js'
 import { checkFoldersApart } from './layout.js'
 import { type NodeAccess, checkNode, isServerAddress, normalizeAddress, openNode } from './nodes.js'
 import { type ClusterSettings, DEFAULT_CHUNK_SIZE, DEFAULT_REPLICAS, parseSettings } from './settings.js'
+import { levelled } from '../log/Log.js'
 
 export type NamespaceMetaStore = MetaStore<NamespaceState, NamespaceRecord, ApplyResult>
 
@@ -140,7 +140,7 @@ async function openPlanned(plan: Plan, flags: ClusterFlags, options: OpenOptions
     create: { settings: { ...plan.settings } },
     readOnly: options.readOnly,
     log: flags.log,
-    onError: err => flags.log(`metadata journal failed: ${err.message}`),
+    onError: err => levelled(flags.log).error(`metadata journal failed: ${err.message}`),
   })
   const nodes: DataNode[] = []
   try {
@@ -155,7 +155,7 @@ async function openPlanned(plan: Plan, flags: ClusterFlags, options: OpenOptions
       })
       nodes.push(node)
       if (recorded && recorded.nodeId !== node.nodeId) {
-        flags.log(`node ${address} was wiped: it joins as a new node, and the copies it held count as lost`)
+        levelled(flags.log).warn(`node ${address} was wiped: it joins as a new node, and the copies it held count as lost`)
       }
       registry.add(node)
       // A node being drained stays so across a restart (the rebalancer keeps it out of the write pool).
@@ -170,7 +170,7 @@ async function openPlanned(plan: Plan, flags: ClusterFlags, options: OpenOptions
       // A dropped connection is news at once, not at the next missed heartbeat.
       if (node instanceof TcpDataNode) node.on('disconnect', err => registry.markSuspect(node.nodeId, err.message))
     }
-    const chunks = new ChunkStore({ registry, replicas: settings.replicas, minCopies: flags.minCopies, cacheBytes: flags.cacheBytes, log: chunkLog(flags.log) })
+    const chunks = new ChunkStore({ registry, replicas: settings.replicas, minCopies: flags.minCopies, cacheBytes: flags.cacheBytes, log: levelled(flags.log) })
     return {
       metaDir, settings, meta, registry, chunks, unavailable: plan.unavailable,
       capacity: () => capacityOf(nodes, settings.replicas),
@@ -270,10 +270,4 @@ async function capacityOf(nodes: DataNode[], replicas: number): Promise<{ total:
   const usages = await Promise.all(nodes.map(async node => ({ address: node.address, usage: await node.usage().catch(() => undefined) })))
   const { usableCapacity, usableAvailable } = clusterCapacity(usages, replicas)
   return { total: usableCapacity, available: usableAvailable }
-}
-
-function chunkLog(log: (message: string) => void): ChunkLog {
-  const line = (level: string) => (message: string, context?: Record<string, unknown>) =>
-    log(`${level} ${message}${context ? ' ' + JSON.stringify(context) : ''}`)
-  return { debug: () => {}, info: line('info'), warn: line('warn') }
 }

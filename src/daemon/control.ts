@@ -5,6 +5,7 @@
 import { chmod, rm } from 'node:fs/promises'
 import { createConnection, createServer, type Server } from 'node:net'
 import { dfsError, isDfsError } from '../errors.js'
+import { levelled } from '../log/Log.js'
 
 export type ControlHandler = (args: Record<string, unknown>) => unknown
 
@@ -41,7 +42,7 @@ export async function serveControl(socketPath: string, handlers: Record<string, 
       if (!handler) throw dfsError('BAD_ARGUMENT', `unknown control command ${JSON.stringify(cmd)}`)
       return { ok: true, result: await handler(args) }
     } catch (err) {
-      if (!isDfsError(err)) log(`control: ${(err as Error).stack ?? err}`)
+      if (!isDfsError(err)) levelled(log).error(`control: ${(err as Error).stack ?? err}`)
       const code = isDfsError(err) ? err.code : 'EIO'
       return { ok: false, error: { code, message: (err as Error).message } }
     }

@@ -55,12 +55,6 @@ export async function controlSocketPath(mountpoint: string): Promise<string> {
   return recordPath(mountpoint).replace(/\.json$/, '.sock')
 }
 
-/** Where a background daemon for this mount point writes its log. */
-export async function daemonLogPath(mountpoint: string): Promise<string> {
-  await ensureRuntimeDir()
-  return recordPath(mountpoint).replace(/\.json$/, '.log')
-}
-
 export async function registerDaemon(record: DaemonRecord): Promise<void> {
   await ensureRuntimeDir()
   await writeFile(recordPath(record.mountpoint), JSON.stringify(record))

@@ -5,6 +5,7 @@
 import type { Caller, FileSystem } from '../fs/FileSystem.js'
 import { decodeName, encodeName } from '../meta/namespace/names.js'
 import { toErrno } from './errno.js'
+import { levelled } from '../log/Log.js'
 
 type Callback = (code: number, ...results: unknown[]) => void
 
@@ -37,7 +38,7 @@ export function fuseOperations(
       result => cb(...reply(result)),
       err => {
         const errno = toErrno(err)
-        if (errno === EIO) log(`${name}: ${(err as Error)?.stack ?? err}`)
+        if (errno === EIO) levelled(log).error(`${name}: ${(err as Error)?.stack ?? err}`)
         cb(errno)
       },
     )

@@ -5,7 +5,7 @@
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { notStoppedInTime } from '../../src/cli/unmount.js'
-import { daemonLogPath } from '../../src/daemon/registry.js'
+import { mountLogFolder } from '../../src/log/where.js'
 import { afterAll, describe, expect, it } from 'vitest'
 import { until } from '../helpers/cli.js'
 import { DFS_BIN, REPO_ROOT, forceUnmount, isMounted, makeCluster, stopAllAfterAll } from '../helpers/mount.js'
@@ -88,7 +88,7 @@ describe('the message when a daemon does not stop within --timeout', () => {
     expect(before.message).toMatch(/^the dfs daemon \(pid 4242\) did not stop within 1s; run dfs unmount again with a longer --timeout, or end it with kill -9 4242/)
     expect(before.message).not.toContain('its log is')
 
-    const log = await withEnv(env, () => daemonLogPath(mnt))
+    const log = await withEnv(env, async () => join(mountLogFolder(mnt), 'current.log'))
     await mkdir(dirname(log), { recursive: true })
     await writeFile(log, 'a line\n')
     const after = await withEnv(env, () => notStoppedInTime(4242, mnt, '1s'))

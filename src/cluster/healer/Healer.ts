@@ -39,6 +39,8 @@ import { DEFAULT_ORPHAN_OPTIONS, OrphanCollector } from './OrphanCollector.js'
 import { RateMeter } from './RateMeter.js'
 import { type RepairItem, RepairQueue } from './RepairQueue.js'
 import { TokenBucket } from './TokenBucket.js'
+import { type Log, levelled } from '../../log/Log.js'
+import { HealPass } from './HealPass.js'
 
 export interface HealerOptions {
   /** A node dead this long has its chunks re-replicated (ms). Default 10 s. */
@@ -143,7 +145,9 @@ export class Healer {
   readonly #chunks: HealerChunks
   readonly #registry: HealerRegistry
   readonly #replicas: number
-  readonly #log: (message: string) => void
+  readonly #log: Log
+  /** The pass under way: work queued until the workers are idle again (one summary line each). */
+  #pass: HealPass | undefined
   readonly #options: Required<HealerOptions>
   readonly #bucket: TokenBucket
   readonly #rate = new RateMeter()
@@ -183,7 +187,7 @@ export class Healer {
     this.#chunks = deps.chunks
     this.#registry = deps.registry
     this.#replicas = deps.replicas
-    this.#log = deps.log
+    this.#log = levelled(deps.log)
     this.locks = deps.locks ?? new ChunkLocks()
     const given = Object.fromEntries(Object.entries(deps.options ?? {}).filter(([, v]) => v !== undefined))
     this.#options = { ...DEFAULT_HEALER_OPTIONS, ...given }
@@ -345,7 +349,7 @@ export class Healer {
       const node = this.#registry.get(change.nodeId)
       node?.list().then(
         (ids) => this.#onReport({ nodeId: change.nodeId, ids }),
-        (err) => this.#log(`healer: listing node ${node.address} after it came back failed: ${(err as Error).message}`),
+        (err) => this.#log.warn(`healer: listing node ${node.address} after it came back failed: ${(err as Error).message}`),
       )
     }
   }
@@ -405,7 +409,7 @@ export class Healer {
     const run = this.#scan()
       .catch((err) => {
         this.#counts.failed++
-        this.#log(`healer: scan failed: ${(err as Error).message}`)
+        this.#log.error(`healer: scan failed: ${(err as Error).message}`)
       })
       .finally(() => {
         this.#scanning = undefined
@@ -502,9 +506,19 @@ export class Healer {
 
   #pump(): void {
     while (!this.#stopped && this.#workers.size < this.#options.concurrency && this.#queue.size > 0) {
-      const worker = this.#work().finally(() => this.#workers.delete(worker))
+      this.#pass ??= new HealPass(this.#counts)
+      const worker = this.#work().finally(() => {
+        this.#workers.delete(worker)
+        if (this.#workers.size === 0) this.#endPass()
+      })
       this.#workers.add(worker)
     }
+  }
+
+  #endPass(): void {
+    const summary = this.#pass?.summary(this.#counts)
+    this.#pass = undefined
+    if (summary) this.#log[summary.level](summary.message, summary.context)
   }
 
   async #work(): Promise<void> {
@@ -522,7 +536,9 @@ export class Healer {
         await this.#repair(item)
       } catch (err) {
         this.#counts.failed++
-        this.#log(`healer: repair of chunk ${item.id} (inode ${item.ino}, chunk ${item.index}) failed: ${(err as Error).message}`)
+        const message = `repair of chunk ${item.id} (inode ${item.ino}, chunk ${item.index}) failed: ${(err as Error).message}`
+        this.#pass?.failure(message)
+        this.#log.debug(`healer: ${message}`)
       } finally {
         this.#active.delete(item.id)
         release()
@@ -576,7 +592,10 @@ export class Healer {
         else uncertain.push(nodeId)
       }
       for (const { nodeId, error } of restored.failedTargets) {
-        this.#log(`healer: copying chunk ${id} to node ${this.#registry.get(nodeId)?.address ?? nodeId} failed: ${error.message}`)
+        const message = `copying chunk ${id} to node ${this.#registry.get(nodeId)?.address ?? nodeId} failed: ${error.message}`
+        if (this.#pass) this.#pass.failedCopies++
+        this.#pass?.failure(message)
+        this.#log.debug(`healer: ${message}`)
         // Tell the registry what we saw, as the chunk store does for its own writes.
         if (error.code === 'NODE_FULL') this.#registry.markFull(nodeId, error.message)
         else if (error.code === 'NODE_UNAVAILABLE') this.#registry.markSuspect(nodeId, error.message)
@@ -612,7 +631,8 @@ export class Healer {
       }
     }
     if (added.length > 0) {
-      this.#log(`healer: chunk ${id} (inode ${item.ino}, chunk ${item.index}) copied to ${added.map((n) => this.#registry.get(n)?.address ?? n).join(', ')}; ${trusted.length} of ${replicas} copies`)
+      if (this.#pass) this.#pass.restored++
+      this.#log.debug(`healer: chunk ${id} (inode ${item.ino}, chunk ${item.index}) copied to ${added.map((n) => this.#registry.get(n)?.address ?? n).join(', ')}; ${trusted.length} of ${replicas} copies`)
     }
 
     const toDelete = [...drop, ...corrupt]
@@ -626,16 +646,17 @@ export class Healer {
       }
       if (dropped.length > 0) {
         const what = (n: string) => `${this.#registry.get(n)?.address ?? n}${corrupt.includes(n) ? ' (corrupt)' : ''}`
-        this.#log(`healer: chunk ${id} (inode ${item.ino}, chunk ${item.index}): removed the copies on ${dropped.map(what).join(', ')}; ${trusted.length} of ${replicas} copies`)
+        this.#log.debug(`healer: chunk ${id} (inode ${item.ino}, chunk ${item.index}): removed the copies on ${dropped.map(what).join(', ')}; ${trusted.length} of ${replicas} copies`)
       }
-      for (const f of failed) this.#log(`healer: removing a copy of chunk ${id} from node ${f.nodeId} failed: ${f.error.message}`)
+      for (const f of failed) this.#log.warn(`healer: removing a copy of chunk ${id} from node ${f.nodeId} failed: ${f.error.message}`)
     }
 
     this.#recount(item)
     if (trusted.length >= replicas) {
       this.#lost.delete(id)
     } else if (trusted.length > 0) {
-      this.#log(`healer: chunk ${id} (inode ${item.ino}, chunk ${item.index}) has ${trusted.length} of ${replicas} copies: not enough writable nodes`)
+      if (this.#pass) this.#pass.short++
+      this.#log.debug(`healer: chunk ${id} (inode ${item.ino}, chunk ${item.index}) has ${trusted.length} of ${replicas} copies: not enough writable nodes`)
     }
     if (trusted.length <= replicas) this.#over.delete(id)
   }
@@ -674,7 +695,8 @@ export class Healer {
       }
       if (isDfsError(err, 'CHUNK_UNREADABLE')) {
         this.#counts.failed++
-        if (!this.#lost.has(ref.id)) this.#log(`healer: chunk ${ref.id} (inode ${item.ino}, chunk ${item.index}) has no intact copy on any node: ${(err as Error).message}`)
+        if (this.#pass && !this.#lost.has(ref.id)) this.#pass.lost++
+        if (!this.#lost.has(ref.id)) this.#log.warn(`healer: chunk ${ref.id} (inode ${item.ino}, chunk ${item.index}) has no intact copy on any node: ${(err as Error).message}`)
         this.#lost.add(ref.id)
         this.#recount(item)
         return undefined
@@ -693,9 +715,9 @@ export class Healer {
     if (added.length === 0) return
     const inode = this.#meta.state.inodes.get(item.ino)
     if (inode?.chunks?.some((ref) => ref?.id === item.id)) return
-    this.#log(`healer: chunk ${item.id} was dropped by its file during its repair; nothing recorded, the ${added.length} new cop${added.length === 1 ? 'y' : 'ies'} removed`)
+    this.#log.debug(`healer: chunk ${item.id} was dropped by its file during its repair; nothing recorded, the ${added.length} new cop${added.length === 1 ? 'y' : 'ies'} removed`)
     const { failed } = await dropCopies(this.#registry, item.id, added)
-    for (const f of failed) this.#log(`healer: removing the copy of discarded chunk ${item.id} from node ${f.nodeId} failed: ${f.error.message}`)
+    for (const f of failed) this.#log.warn(`healer: removing the copy of discarded chunk ${item.id} from node ${f.nodeId} failed: ${f.error.message}`)
   }
 
   #sortCheck(nodeId: string, check: CopyCheck, trusted: string[], uncertain: string[], broken: Map<string, 'missing' | 'corrupt'>): void {

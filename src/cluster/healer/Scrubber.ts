@@ -27,6 +27,7 @@ import type { ChunkLocks } from '../chunkLocks.js'
 import type { NamespaceMetaStore } from '../openCluster.js'
 import { chunkBatches } from './chunkWalk.js'
 import { TokenBucket, sleep } from './TokenBucket.js'
+import { levelled } from '../../log/Log.js'
 
 export interface ScrubberOptions {
   /** Bytes per second to read and verify; 0 turns the scrubber off. Default 8 MiB/s. */
@@ -119,7 +120,7 @@ export class Scrubber {
         this.#counts.passes++
         this.#lastPassAt = Date.now()
       } catch (err) {
-        this.#deps.log(`scrubber: pass failed: ${(err as Error).message}`)
+        levelled(this.#deps.log).error(`scrubber: pass failed: ${(err as Error).message}`)
       }
       this.#state = 'resting'
       await sleep(this.#options.restMs, signal)
@@ -171,15 +172,15 @@ export class Scrubber {
     if (!error || !isBadCopy(error) || !stillListed()) return
     if (error.code === 'CHUNK_CORRUPT') {
       this.#counts.corruptFound++
-      this.#deps.log(`scrubber: the copy of chunk ${ref.id} on node ${node.address} is corrupt (${error.message}); handing it to the healer`)
+      levelled(this.#deps.log).warn(`scrubber: the copy of chunk ${ref.id} on node ${node.address} is corrupt (${error.message}); handing it to the healer`)
     } else {
       this.#counts.missingFound++
-      this.#deps.log(`scrubber: the copy of chunk ${ref.id} on node ${node.address} is missing; handing it to the healer`)
+      levelled(this.#deps.log).warn(`scrubber: the copy of chunk ${ref.id} on node ${node.address} is missing; handing it to the healer`)
     }
     try {
       this.#deps.onBadCopy?.(ref, nodeId, error)
     } catch (err) {
-      this.#deps.log(`scrubber: reporting a bad copy failed: ${(err as Error).message}`)
+      levelled(this.#deps.log).warn(`scrubber: reporting a bad copy failed: ${(err as Error).message}`)
     }
   }
 }

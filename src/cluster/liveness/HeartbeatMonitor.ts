@@ -12,6 +12,7 @@
 
 import type { NodeRegistry } from '../../chunks/NodeRegistry.js'
 import type { DataNode } from '../../datanode/DataNode.js'
+import { levelled } from '../../log/Log.js'
 
 export interface LivenessOptions {
   /** How often each node is pinged. */
@@ -61,10 +62,10 @@ export class HeartbeatMonitor {
       const silent = now - status.lastContact
       if (silent > this.options.deadAfterMs && status.health !== 'dead') {
         this.registry.markDead(node.nodeId, `no heartbeat for ${seconds(silent)}`)
-        this.options.log(`node ${node.address} is dead: no heartbeat for ${seconds(silent)}`)
+        levelled(this.options.log).warn(`node ${node.address} is dead: no heartbeat for ${seconds(silent)}`)
       } else if (silent > this.options.suspectAfterMs && status.health === 'alive') {
         this.registry.markSuspect(node.nodeId, `no heartbeat for ${seconds(silent)}`)
-        this.options.log(`node ${node.address} is suspect: no heartbeat for ${seconds(silent)}`)
+        levelled(this.options.log).warn(`node ${node.address} is suspect: no heartbeat for ${seconds(silent)}`)
       }
     }
   }
@@ -75,7 +76,7 @@ export class HeartbeatMonitor {
       // wait for it forever, or the node could never be found alive again.
       await withTimeout(node.ping(), this.options.suspectAfterMs, `ping unanswered after ${seconds(this.options.suspectAfterMs)}`)
     } catch (err) {
-      if (this.registry.health(node.nodeId) === 'alive') this.options.log(`node ${node.address} is suspect: ${(err as Error).message}`)
+      if (this.registry.health(node.nodeId) === 'alive') levelled(this.options.log).warn(`node ${node.address} is suspect: ${(err as Error).message}`)
       this.registry.markSuspect(node.nodeId, (err as Error).message)
       return
     }

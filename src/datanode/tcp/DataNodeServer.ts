@@ -21,6 +21,7 @@ import type { FolderLock } from '../../util/folderLock.js'
 import { type ConnectionHost, type ConnectionLimits, ServerConnection } from './ServerConnection.js'
 import { type AuthReply, MAX_PAYLOAD, parseHostPort, STATUS_CODES, STATUS_OK, statusOf } from './protocol.js'
 import { secretBytes } from './secret.js'
+import { type Log, levelled } from '../../log/Log.js'
 
 export interface DataNodeServerOptions {
   /** The node folder: an initialised one, or an empty one to become a new node. */
@@ -50,7 +51,7 @@ export class DataNodeServer {
   readonly dir: string
   readonly host: string
   readonly port: number
-  readonly #log: (message: string) => void
+  readonly #log: Log
   readonly #host: ConnectionHost
   readonly #server: Server
   readonly #limits: ConnectionLimits
@@ -125,7 +126,7 @@ export class DataNodeServer {
     this.port = port
     this.#nodeId = nodeId
     this.#node = node
-    this.#log = options.log ?? (() => {})
+    this.#log = levelled(options.log)
     const self = this
     this.#host = {
       secret,
@@ -142,7 +143,7 @@ export class DataNodeServer {
       writeHighWater: options.writeHighWater ?? 8 * 1024 * 1024,
     }
     server.on('connection', (socket) => this.#accept(socket))
-    server.on('error', (err) => this.#log(`server error: ${err.message}`))
+    server.on('error', (err) => this.#log.error(`server error: ${err.message}`))
   }
 
   get nodeId(): string {
@@ -192,7 +193,7 @@ export class DataNodeServer {
       this.#log(`node ${this.#nodeId} joined cluster ${clusterId}`)
     } catch (err) {
       this.#joinError = isDfsError(err) ? err.message : String(err)
-      this.#log(`node ${this.#nodeId} could not join cluster ${clusterId}: ${this.#joinError}`)
+      this.#log.warn(`node ${this.#nodeId} could not join cluster ${clusterId}: ${this.#joinError}`)
     }
   }
 
@@ -210,7 +211,7 @@ export class DataNodeServer {
       })
       this.#connections.add(conn)
     } catch (err) {
-      this.#log(`could not take a connection: ${String(err)}`)
+      this.#log.warn(`could not take a connection: ${String(err)}`)
       socket.destroy()
     }
   }

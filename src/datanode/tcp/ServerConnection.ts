@@ -23,6 +23,7 @@ import { dfsError, isDfsError } from '../../errors.js'
 import { assertChunkId } from '../chunkId.js'
 import type { LocalFolderNode } from '../LocalFolderNode.js'
 import { type Frame, FrameDecoder, FrameError, type FrameHeader, encodeHeader, FLAG_MORE, FLAG_REPLY } from './frame.js'
+import { levelled } from '../../log/Log.js'
 import {
   type AuthReply,
   chunkIdOf,
@@ -131,7 +132,7 @@ export class ServerConnection {
     try {
       fn()
     } catch (err) {
-      this.#host.log(`unexpected error on the connection from ${this.#peer}: ${(err as Error)?.stack ?? err}`)
+      levelled(this.#host.log).error(`unexpected error on the connection from ${this.#peer}: ${(err as Error)?.stack ?? err}`)
       this.destroy('internal error')
     }
   }
@@ -201,7 +202,7 @@ export class ServerConnection {
         if (this.#state === 'closed') return
         this.#send({ op: Op.AUTH, flags: FLAG_REPLY, status, requestId: frame.requestId }, Buffer.concat([proof, Buffer.from(JSON.stringify(reply))]))
         if (status !== STATUS_OK) {
-          this.#host.log(`connection from ${this.#peer} refused: ${reply.message ?? STATUS_CODES[status]}`)
+          levelled(this.#host.log).warn(`connection from ${this.#peer} refused: ${reply.message ?? STATUS_CODES[status]}`)
           this.#closeAfterReply()
           return
         }
@@ -263,7 +264,7 @@ export class ServerConnection {
         status = statusOf(err.code)
         message = err.message
       } else {
-        this.#host.log(`unexpected error serving ${OP_NAMES.get(frame.op) ?? frame.op} for ${this.#peer}: ${(err as Error)?.stack ?? err}`)
+        levelled(this.#host.log).error(`unexpected error serving ${OP_NAMES.get(frame.op) ?? frame.op} for ${this.#peer}: ${(err as Error)?.stack ?? err}`)
         status = statusOf('NODE_UNAVAILABLE')
         message = `the node could not serve the request (${(err as Error)?.message ?? err})`
       }
