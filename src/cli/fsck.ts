@@ -23,6 +23,9 @@ export function fsckCommand(): Command {
       const log = (message: string) => { if (!flags.json) console.error(`dfs fsck: ${message}`) }
       // The metadata first: it needs no node, and a damaged journal must be explained, not repeated.
       const metaCheck = await checkMetaFolder(flags.meta, { repair: Boolean(flags.repair), json: Boolean(flags.json) })
+      const tell = () => { for (const line of metaCheck.lines.splice(0)) console.log(line) }
+      // A refused command prints only its error: an intact folder is reported once the nodes check out.
+      if (!metaCheck.usable || metaCheck.repaired) tell()
       if (!metaCheck.usable) {
         if (flags.json) console.log(JSON.stringify({ metadata: metaCheck.report }, null, 2))
         process.exitCode = 1
@@ -35,6 +38,7 @@ export function fsckCommand(): Command {
         cacheBytes: 0,
         log,
       }, { readOnly: !flags.repair, skipUnavailable: true })
+      tell()
       let report: FsckReport
       // Every copy of every chunk is read: chunks and bytes checked so far (none with --json).
       const progress = new Progress({ label: 'fsck', quiet: flags.json })

@@ -19,6 +19,10 @@ export interface MetaCheck {
   usable: boolean
   /** For --json. */
   report: Record<string, unknown>
+  /** What to tell a person (nothing with --json); the caller prints it once the rest of its input is known good. */
+  lines: string[]
+  /** --repair changed the folder: say so at once, whatever fails after. */
+  repaired: boolean
 }
 
 // Operations listed one per line before the rest are only counted (--json lists them all).
@@ -33,13 +37,14 @@ export async function checkMetaFolder(meta: string, flags: { repair: boolean; js
   if (!format) throw dfsError('META_FOREIGN', `${meta} holds no dfs cluster (no format.json); pass the --meta folder given to dfs mount`, { meta })
   const settings = parseSettings(format.settings, dir)
   const machine = namespaceMachine({ uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0, createdAt: settings.createdAt })
-  const print = (line: string) => { if (!flags.json) console.log(line) }
+  const lines: string[] = []
+  const print = (line: string) => { if (!flags.json) lines.push(line) }
 
   const inspection = await inspectMeta(dir, machine, namespaceDescriber())
   if (!needsRepair(inspection) && !inspection.unrecoverable) {
     print(`metadata ${dir}: intact (state as of record ${inspection.lastGoodSeq}${inspection.base ? `, from ${inspection.base.file} and ${inspection.replayed} journal records` : ''})`)
     if (inspection.tornTail) print(`  the last journal record is torn (a crash mid-write); mount drops it by itself: ${describeDamage(inspection.tornTail)}`)
-    return { usable: true, report: reportOf(inspection) }
+    return { usable: true, report: reportOf(inspection), lines, repaired: false }
   }
 
   if (!flags.repair) {
@@ -49,7 +54,7 @@ export async function checkMetaFolder(meta: string, flags: { repair: boolean; js
       print(`to recover: dfs fsck --meta ${dir} --repair`)
       print(`  it keeps the state as of record ${inspection.lastGoodSeq}, drops the ${inspection.lost.length} record(s) listed above, and copies every file it changes to ${dir}/backup-<time>/ first`)
     }
-    return { usable: false, report: reportOf(inspection) }
+    return { usable: false, report: reportOf(inspection), lines, repaired: false }
   }
 
   const repaired = await repairMeta(dir, machine, namespaceDescriber())
@@ -58,7 +63,7 @@ export async function checkMetaFolder(meta: string, flags: { repair: boolean; js
   for (const action of repaired.actions) print(`  ${action}`)
   const lost = repaired.inspection.lost
   print(lost.length === 0 ? '  nothing was lost' : `  lost: the ${lost.length} operation(s) listed above; paths they touched: ${pathsOf(lost).join(', ') || '(none named)'}`)
-  return { usable: true, report: { ...reportOf(repaired.inspection), repaired: { backupDir: repaired.backupDir, actions: repaired.actions } } }
+  return { usable: true, report: { ...reportOf(repaired.inspection), repaired: { backupDir: repaired.backupDir, actions: repaired.actions } }, lines, repaired: true }
 }
 
 function explain(i: MetaInspection<NamespaceState>, print: (line: string) => void): void {
