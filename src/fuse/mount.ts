@@ -7,7 +7,7 @@ import { dirname } from 'node:path'
 import Fuse from 'fuse-native'
 import type { Caller, FileSystem } from '../fs/FileSystem.js'
 import { dfsError } from '../errors.js'
-import { canonicalMountpoint, isDfsMount, mountsAt, readMounts } from './mountpoint.js'
+import { type MountEntry, canonicalMountpoint, isDfsMount, readMounts } from './mountpoint.js'
 import { fuseOperations } from './operations.js'
 
 /** The addon fuse-native loaded (the same instance: node caches it by path), for releasing a mount. */
@@ -121,8 +121,15 @@ export async function mountFileSystem(mountpoint: string, fs: FileSystem, opts: 
   })
   // Our mount by its id: a later mount at the same place (after an unmount from outside) is not ours.
   // Not found in the table (unexpected): assume it is there rather than stop a working mount.
-  const id = (await mountsAt(await canonicalMountpoint(mountpoint))).filter(isDfsMount).pop()?.id
-  const present = async () => id === undefined || (await readMounts()).some(e => e.id === id)
+  const where = await canonicalMountpoint(mountpoint)
+  const ours = (mounts: MountEntry[]) => mounts.filter(e => isDfsMount(e) && e.mountpoint === where).pop()?.id
+  let id = ours(await readMounts())
+  const present = async () => {
+    const mounts = await readMounts()
+    // Not in the table yet (a busy machine): look again next time rather than never notice a detach.
+    if (id === undefined) id = ours(mounts)
+    return id === undefined || mounts.some(e => e.id === id)
+  }
 
   let released = false
   let unmounting = false

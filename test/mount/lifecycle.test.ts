@@ -43,7 +43,7 @@ function hold(cmd: string, args: string[], cwd?: string): ChildProcess {
 const gone = (p: ChildProcess) => new Promise<void>(resolve => (p.exitCode !== null || p.signalCode !== null ? resolve() : p.once('exit', () => resolve())))
 
 /** Resolves with the daemon's exit status, or fails after a generous deadline. */
-async function exitOf(daemon: DfsDaemon, ms = 30_000) {
+async function exitOf(daemon: DfsDaemon, ms = 120_000) {
   let timer: NodeJS.Timeout | undefined
   const late = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`daemon ${daemon.pid} still running after ${ms} ms`)), ms) })
   try {
