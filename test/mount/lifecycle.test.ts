@@ -78,7 +78,7 @@ describe('SIGTERM during a cp', () => {
     expect(size).toBeGreaterThanOrEqual(seen)
     const same = await run('cmp', ['-n', String(size), source, target])
     expect(same.code, `the first ${size} bytes differ: ${same.stdout}${same.stderr}`).toBe(0)
-  })
+  }, 300_000)
 })
 
 describe('dfs unmount while the mount is in use', () => {
@@ -107,7 +107,7 @@ describe('dfs unmount while the mount is in use', () => {
     expect(ok.code, ok.stderr).toBe(0)
     expect(await exitOf(daemon)).toEqual({ code: 0, signal: null })
     expect(isMounted(c.mnt)).toBe(false)
-  })
+  }, 300_000)
 
   it('--force detaches at once; the daemon stores what a writer had written and exits', async () => {
     const c = cluster('dfs-force-')
@@ -127,7 +127,7 @@ describe('dfs unmount while the mount is in use', () => {
 
     await c.start({ env })
     expect((await run('cmp', [source, join(c.mnt, 'w')])).code).toBe(0)
-  })
+  }, 300_000)
 })
 
 describe('an unmount from outside dfs', () => {
@@ -142,7 +142,7 @@ describe('an unmount from outside dfs', () => {
     // The lock is free: the same metadata mounts again at once, with the file.
     await c.start({ env })
     expect((await run('cmp', [join(c.root, 'source'), join(c.mnt, 'f')])).code).toBe(0)
-  })
+  }, 300_000)
 })
 
 describe('mounting over a daemon that does not answer', () => {
