@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { constants } from 'node:os'
 import { dirname } from 'node:path'
-import Fuse from 'fuse-native'
+import Fuse, { type FuseOptions } from 'fuse-native'
 import type { Caller, FileSystem } from '../fs/FileSystem.js'
 import { dfsError } from '../errors.js'
 import { type MountEntry, canonicalMountpoint, isDfsMount, readMounts } from './mountpoint.js'
@@ -30,7 +30,7 @@ const DETACH_CHECK_MS = 1000
  *   Costs a getattr per stat (metadata-heavy walks such as `git status` or `find -ls` ~3-5x slower
  *   in one measurement); sequential I/O unchanged. fuse-native's attrTimeout option drops a 0.
  */
-class DfsFuse extends Fuse {
+export class DfsFuse extends Fuse {
   override _fuseOptions(): string {
     const base = super._fuseOptions()
     const extra = ['big_writes', 'use_ino', 'attr_timeout=0'].join(',')
@@ -76,6 +76,27 @@ type FuseSignal = (code: number, ...results: unknown[]) => void
 const OMITTED = -(2n ** 63n)
 const ERANGE = -constants.errno.ERANGE
 
+/**
+ * The fuse-native options dfs mounts with (DfsFuse adds big_writes, use_ino, attr_timeout=0). Also
+ * used by the bench's in-memory file system (src/bench/memFs.ts), so both mount the same way.
+ */
+export function fuseOptions(opts: { name: string; opTimeoutMs?: number; debug?: boolean }): FuseOptions {
+  const root = process.getuid?.() === 0
+  return {
+    fsname: opts.name,
+    subtype: opts.name,
+    // The kernel removes the mount if the daemon dies, so a crash never leaves a stale mount behind.
+    autoUnmount: true,
+    // Clears a stale mount (daemon killed before auto_unmount could act) before mounting again.
+    force: true,
+    // Other users may use the mount; the kernel checks permission bits for them.
+    allowOther: root,
+    defaultPermissions: root,
+    timeout: opts.opTimeoutMs ?? 60_000,
+    debug: opts.debug ?? false,
+  }
+}
+
 export interface MountOptions {
   log: (message: string) => void
   /** Per-operation limit (ms) after which fuse-native answers ETIMEDOUT; above any failover time. */
@@ -99,23 +120,10 @@ export interface Mounted {
 }
 
 export async function mountFileSystem(mountpoint: string, fs: FileSystem, opts: MountOptions): Promise<Mounted> {
-  const root = process.getuid?.() === 0
   // The patched binding (native-notes/) sets `caller` on the instance before each operation.
   const callerOf = (): Caller | undefined => fuse.caller
   const ops = fuseOperations(fs, opts.log, callerOf, { bytePaths: Fuse.dfsFeatures?.bytePaths === true })
-  const fuse: DfsFuse = new DfsFuse(mountpoint, ops, {
-    fsname: 'dfs',
-    subtype: 'dfs',
-    // The kernel removes the mount if the daemon dies, so a crash never leaves a stale mount behind.
-    autoUnmount: true,
-    // Clears a stale mount (daemon killed before auto_unmount could act) before mounting again.
-    force: true,
-    // Other users may use the mount; the kernel checks permission bits for them.
-    allowOther: root,
-    defaultPermissions: root,
-    timeout: opts.opTimeoutMs ?? 60_000,
-    debug: opts.debug ?? false,
-  })
+  const fuse: DfsFuse = new DfsFuse(mountpoint, ops, fuseOptions({ name: 'dfs', opTimeoutMs: opts.opTimeoutMs, debug: opts.debug }))
   await new Promise<void>((resolve, reject) => {
     fuse.mount(err => (err ? reject(dfsError('MOUNTPOINT_INVALID', `cannot mount ${mountpoint}: ${err.message}`, { mountpoint }, err)) : resolve()))
   })
