@@ -1,6 +1,7 @@
-// The dfs daemon under test: `node bin/dfs.js mount <mnt> --nodes a,b,c --meta m --replicas 2
-// --foreground`, ready when it prints `dfs: mounted`, stopped with SIGTERM (it stores what is
-// buffered, unmounts and checkpoints). Memory is read from /proc/<pid>/status.
+// The mount processes under test. The dfs daemon: `node bin/dfs.js mount <mnt> --nodes a,b,c --meta m
+// --replicas 2 --foreground`, ready when it prints `dfs: mounted`, stopped with SIGTERM (it stores what
+// is buffered, unmounts and checkpoints). The bench's in-memory file system (memFs.ts) is started the
+// same way (MountProcess.launch), ready at `memfs: mounted`. Memory and CPU time are read from /proc.
 
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createWriteStream, readFileSync, writeFileSync, type WriteStream } from 'node:fs'
@@ -42,20 +43,42 @@ process.once('exit', () => {
   }
 })
 
-export class DfsDaemon {
-  /** The `dfs: mounted ...` line. */
-  mountedLine = ''
+/** What a mount process is and how it says it is ready (the dfs daemon, the bench's memfs). */
+export interface MountProcessSpec {
+  /** For messages: "the dfs daemon", "memfs". */
+  what: string
+  /** The stdout line that says the mount is ready starts with this. */
+  readyPrefix: string
+  mountpoint: string
+  /** Arguments of `node` (script first). */
+  argv: string[]
+  cwd: string
+  logPath: string
+}
+
+/**
+ * A process serving a FUSE mount, started as a child of the bench: ready when it prints its ready
+ * line, stopped with SIGTERM (SIGKILL after a grace time), its mount cleared after it exits.
+ */
+export class MountProcess {
+  /** The ready line (`dfs: mounted ...`, `memfs: mounted ...`). */
+  readyLine = ''
   private status: { code: number | null; signal: NodeJS.Signals | null } | null = null
   private readonly exited: Promise<void>
   private tail: string[] = []
   private stopping: Promise<void> | undefined
+  readonly logPath: string
+  private readonly log: WriteStream
+  private readonly child: ChildProcess
 
-  private constructor(
-    private readonly child: ChildProcess,
-    readonly config: DaemonConfig,
-    readonly logPath: string,
-    private readonly log: WriteStream,
-  ) {
+  protected constructor(readonly spec: MountProcessSpec) {
+    this.logPath = spec.logPath
+    this.log = createWriteStream(spec.logPath)
+    // Same process group as the bench: a Ctrl-C in the terminal reaches it too, and it unmounts by
+    // itself even if the bench were killed before it could stop it.
+    this.child = spawn(process.execPath, spec.argv, { cwd: spec.cwd, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = this.child
+    if (child.pid !== undefined) alive.add(child)
     this.exited = new Promise(resolve => {
       child.once('exit', (code, signal) => {
         this.status = { code, signal }
@@ -73,32 +96,14 @@ export class DfsDaemon {
     return this.status === null
   }
 
-  static async start(config: DaemonConfig): Promise<DfsDaemon> {
-    const n = ++started
-    const args = [
-      join(config.repoRoot, 'bin', 'dfs.js'), 'mount', config.mountpoint,
-      '--nodes', config.nodes.join(','), '--meta', config.meta, '--replicas', String(config.replicas),
-      ...(config.cache ? ['--cache', config.cache] : []),
-      ...(config.dirty ? ['--dirty', config.dirty] : []),
-      ...(config.extraArgs ?? []),
-      '--foreground',
-    ]
-    const nodeFlags = config.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${config.cpuProfDir}`, `--cpu-prof-name=daemon-${n}.cpuprofile`] : []
-    const logPath = join(config.logDir, `daemon-${n}.log`)
-    const log = createWriteStream(logPath)
-    // Same process group as the bench: a Ctrl-C in the terminal reaches the daemon too, and it
-    // unmounts by itself even if the bench were killed before it could stop it.
-    const child = spawn(process.execPath, [...nodeFlags, ...args], {
-      cwd: config.repoRoot,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    if (child.pid !== undefined) alive.add(child)
-    const daemon = new DfsDaemon(child, config, logPath, log)
-    await daemon.waitMounted()
-    return daemon
+  /** Start a mount process and wait for its ready line. */
+  static async launch(spec: MountProcessSpec): Promise<MountProcess> {
+    const p = new MountProcess(spec)
+    await p.waitMounted()
+    return p
   }
 
-  private waitMounted(): Promise<void> {
+  protected waitMounted(): Promise<void> {
     return new Promise((resolve, reject) => {
       let done = false
       let pending = ''
@@ -110,7 +115,7 @@ export class DfsDaemon {
         else resolve()
       }
       const timer = setTimeout(() => {
-        finish(new Error(`dfs did not print "dfs: mounted" within ${READY_TIMEOUT_MS / 1000} s; log: ${this.logPath}\n${this.lastLines()}`))
+        finish(new Error(`${this.spec.what} did not print "${this.spec.readyPrefix}" within ${READY_TIMEOUT_MS / 1000} s; log: ${this.logPath}\n${this.lastLines()}`))
         void this.stop()
       }, READY_TIMEOUT_MS)
       const take = (chunk: string, fromStdout: boolean) => {
@@ -120,17 +125,17 @@ export class DfsDaemon {
         pending += chunk
         const lines = pending.split('\n')
         pending = lines.pop() ?? ''
-        const mounted = lines.find(line => line.startsWith('dfs: mounted'))
+        const mounted = lines.find(line => line.startsWith(this.spec.readyPrefix))
         if (mounted) {
-          this.mountedLine = mounted
+          this.readyLine = mounted
           finish()
         }
       }
       this.child.stdout!.setEncoding('utf8').on('data', (s: string) => take(s, true))
       this.child.stderr!.setEncoding('utf8').on('data', (s: string) => take(s, false))
-      this.child.once('error', err => finish(new Error(`cannot start the dfs daemon: ${err.message}`)))
+      this.child.once('error', err => finish(new Error(`cannot start ${this.spec.what}: ${err.message}`)))
       void this.exited.then(() =>
-        setTimeout(() => finish(new Error(`the dfs daemon exited before mounting (${this.exitText()}); log: ${this.logPath}\n${this.lastLines()}`)), 50),
+        setTimeout(() => finish(new Error(`${this.spec.what} exited before mounting (${this.exitText()}); log: ${this.logPath}\n${this.lastLines()}`)), 50),
       )
     })
   }
@@ -188,13 +193,13 @@ export class DfsDaemon {
       if (this.running) {
         this.child.kill('SIGTERM')
         if (!(await this.waitExit(STOP_GRACE_MS))) {
-          process.stderr.write(`bench: the dfs daemon (pid ${this.pid}) did not exit within ${STOP_GRACE_MS / 1000} s of SIGTERM; killing it\n`)
+          process.stderr.write(`bench: ${this.spec.what} (pid ${this.pid}) did not exit within ${STOP_GRACE_MS / 1000} s of SIGTERM; killing it\n`)
           this.child.kill('SIGKILL')
           await this.waitExit(10_000)
         }
       }
       await new Promise<void>(resolve => this.log.end(resolve))
-      await unmountIfMounted(this.config.mountpoint)
+      await unmountIfMounted(this.spec.mountpoint)
     })()
     return this.stopping
   }
@@ -213,6 +218,37 @@ export class DfsDaemon {
     } finally {
       clearTimeout(timer)
     }
+  }
+}
+
+/** The dfs daemon under test: `dfs mount ... --foreground`, ready at `dfs: mounted`. */
+export class DfsDaemon extends MountProcess {
+  private constructor(spec: MountProcessSpec, readonly config: DaemonConfig) {
+    super(spec)
+  }
+
+  /** The `dfs: mounted ...` line. */
+  get mountedLine(): string {
+    return this.readyLine
+  }
+
+  static async start(config: DaemonConfig): Promise<DfsDaemon> {
+    const n = ++started
+    const args = [
+      join(config.repoRoot, 'bin', 'dfs.js'), 'mount', config.mountpoint,
+      '--nodes', config.nodes.join(','), '--meta', config.meta, '--replicas', String(config.replicas),
+      ...(config.cache ? ['--cache', config.cache] : []),
+      ...(config.dirty ? ['--dirty', config.dirty] : []),
+      ...(config.extraArgs ?? []),
+      '--foreground',
+    ]
+    const nodeFlags = config.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${config.cpuProfDir}`, `--cpu-prof-name=daemon-${n}.cpuprofile`] : []
+    const daemon = new DfsDaemon({
+      what: 'the dfs daemon', readyPrefix: 'dfs: mounted', mountpoint: config.mountpoint,
+      argv: [...nodeFlags, ...args], cwd: config.repoRoot, logPath: join(config.logDir, `daemon-${n}.log`),
+    }, config)
+    await daemon.waitMounted()
+    return daemon
   }
 }
 

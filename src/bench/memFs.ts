@@ -321,6 +321,21 @@ async function main(mountpoint: string): Promise<void> {
   // dfs's patched binding says who asks (new files belong to them); otherwise this process's user.
   const owner = () => fuse?.caller ?? { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 }
   const { ops } = memFsOperations(owner, { bytePaths: Fuse.dfsFeatures?.bytePaths === true })
+  // MEMFS_COUNT=1: count the calls; each SIGUSR2 prints the counts since the last one to stderr
+  // (how many FUSE calls a tool makes: `ls -l` makes about 7 getattr and 2 getxattr per file here).
+  if (process.env.MEMFS_COUNT) {
+    const counts: Record<string, number> = {}
+    for (const [name, op] of Object.entries(ops)) {
+      ops[name] = (...args: any[]) => {
+        counts[name] = (counts[name] ?? 0) + 1
+        op(...args)
+      }
+    }
+    process.on('SIGUSR2', () => {
+      process.stderr.write(`memfs: calls ${JSON.stringify(counts)}\n`)
+      for (const name of Object.keys(counts)) delete counts[name]
+    })
+  }
   fuse = new DfsFuse(mountpoint, ops, fuseOptions({ name: 'memfs' }))
   await new Promise<void>((resolve, reject) => fuse!.mount(err => (err ? reject(err) : resolve())))
 

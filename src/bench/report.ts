@@ -1,5 +1,5 @@
-// Turning samples into the printed table: medians, ratios (1.00 = as fast as native, higher is
-// better), targets and PASS/MISS.
+// Turning samples into the printed table: medians, ratios (1.00 = dfs as fast as native, or as the
+// in-memory FUSE file system; higher is better), targets and PASS/MISS.
 
 export function median(values: readonly number[]): number {
   const v = values.filter(Number.isFinite).sort((a, b) => a - b)
@@ -20,8 +20,12 @@ export type Verdict = 'PASS' | 'MISS' | '—'
 export interface Row {
   figure: string
   native: string
+  /** The in-memory FUSE file system on the same binding (src/bench/memFs.ts). */
+  memfs: string
   dfs: string
+  /** dfs vs native, and dfs vs memfs: 1.00× = as fast, higher is better. */
   ratio: string
+  ratioMemfs: string
   target: string
   result: Verdict
 }
@@ -36,8 +40,8 @@ export function renderTable(header: string[], rows: string[][], rightAligned: bo
 
 export function renderRows(rows: Row[]): string {
   return renderTable(
-    ['figure', 'native', 'dfs', 'dfs vs native', 'target', 'result'],
-    rows.map(r => [r.figure, r.native, r.dfs, r.ratio, r.target, r.result]),
-    [false, true, true, true, false, false],
+    ['figure', 'native', 'memfs', 'dfs', 'dfs vs native', 'dfs vs memfs', 'target', 'result'],
+    rows.map(r => [r.figure, r.native, r.memfs, r.dfs, r.ratio, r.ratioMemfs, r.target, r.result]),
+    [false, true, true, true, true, true, false, false],
   )
 }

@@ -1,4 +1,5 @@
-// `npm run bench`: dfs beside the native disk it runs on, measured back to back in one run.
+// `npm run bench`: dfs beside the native disk it runs on, and beside an in-memory FUSE file system on
+// the same binding (the ceiling of any FUSE file system here), measured back to back in one run.
 //
 //   npm run bench                          1 GiB, 1 run
 //   npm run bench -- --size 256M           a quick run
@@ -6,9 +7,10 @@
 //
 // A fresh work folder on the project's disk (<repo>/.bench/run-*, gitignored) holds a native folder
 // and a dfs cluster (3 local-folder nodes, 2 replicas, default chunk size, default --cache/--dirty),
-// mounted by a real `dfs mount --foreground` daemon. Each figure is measured with real tools as
-// separate processes (dd, ls, a node script), native first, then dfs. Everything is removed at the
-// end, also on error or Ctrl-C. How to read the output: docs/bench.md.
+// mounted by a real `dfs mount --foreground` daemon, and a memfs mount (src/bench/memFs.ts: same
+// binding, same mount options, everything in memory, its own process). Each figure is measured with
+// real tools as separate processes (dd, ls, a node script): native first, then memfs, then dfs.
+// Everything is removed at the end, also on error or Ctrl-C. How to read the output: docs/bench.md.
 
 import { mkdir, rm, readFile, rmdir } from 'node:fs/promises'
 import os from 'node:os'
@@ -17,13 +19,14 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { parseSize } from '../util/size.js'
 import { clusterFigures, stopServers } from './cluster.js'
-import { DfsDaemon, type DaemonConfig, mountInfo, unmountIfMounted } from './daemon.js'
+import { DfsDaemon, type DaemonConfig, MountProcess, mountInfo, unmountIfMounted } from './daemon.js'
 import { busyPercent, describeMachine, diskOf, dropCaches, gib, isRoot, machineCpu, makeWorkDir, type WorkDir } from './machine.js'
 import { abortChildren, BenchAborted, describe, run, sleep } from './proc.js'
 import { fmt, median, type Row, renderRows, type Verdict } from './report.js'
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const CREATE_SCRIPT = join(REPO_ROOT, 'dist', 'bench', 'createFiles.js')
+const MEMFS_SCRIPT = join(REPO_ROOT, 'dist', 'bench', 'memFs.js')
 const MiB = 2 ** 20
 const GiB = 2 ** 30
 const REPLICAS = 2
@@ -125,6 +128,9 @@ async function cliDefaults(): Promise<{ cache: string; dirty: string }> {
 let work: WorkDir | undefined
 let daemon: DfsDaemon | undefined
 let mountpoint: string | undefined
+/** The in-memory FUSE file system (the ceiling column) and its mount point. */
+let memfs: MountProcess | undefined
+let memMountpoint: string | undefined
 let keep = false
 let signals = 0
 
@@ -137,11 +143,22 @@ function onSignal(signal: NodeJS.Signals): void {
   }
   progress(`${signal} again: killing the daemon and unmounting without waiting`)
   daemon?.kill()
-  void (mountpoint ? unmountIfMounted(mountpoint) : Promise.resolve()).finally(() => process.exit(130))
+  memfs?.kill()
+  void Promise.all([mountpoint, memMountpoint].map(m => (m ? unmountIfMounted(m) : undefined))).finally(() => process.exit(130))
 }
 
 async function cleanup(): Promise<void> {
   await stopServers()
+  if (memfs) {
+    progress(`stopping memfs (pid ${memfs.pid}, SIGTERM)`)
+    await memfs.stop()
+    memfs = undefined
+  }
+  if (memMountpoint) await unmountIfMounted(memMountpoint)
+  if (memMountpoint && work && (await mountInfo(memMountpoint))) {
+    progress(`${memMountpoint} is still mounted; NOT removing ${work.path} (unmount it with fusermount -uz, then remove it)`)
+    return
+  }
   if (daemon) {
     progress(`stopping the dfs daemon (pid ${daemon.pid}, SIGTERM)`)
     await daemon.stop()
@@ -195,9 +212,10 @@ async function listFiles(dir: string, count: number): Promise<number> {
 
 interface Samples {
   native: number[]
+  memfs: number[]
   dfs: number[]
 }
-const samples = (): Samples => ({ native: [], dfs: [] })
+const samples = (): Samples => ({ native: [], memfs: [], dfs: [] })
 
 interface PhasePeak {
   phase: string
@@ -233,7 +251,8 @@ async function bench(opts: Options): Promise<void> {
   const meta = join(cluster, 'meta')
   const mnt = join(cluster, 'mnt')
   const logDir = join(work.path, 'logs')
-  for (const d of [native, ...nodes, meta, mnt, logDir]) await mkdir(d, { recursive: true })
+  const memMnt = join(work.path, 'memfs')
+  for (const d of [native, ...nodes, meta, mnt, memMnt, logDir]) await mkdir(d, { recursive: true })
   const cpuProfDir = opts.cpuProf ? `${work.path}-profiles` : undefined
   if (cpuProfDir) await mkdir(cpuProfDir, { recursive: true })
   progress(`work folder ${work.path} (${work.disk.source} ${work.disk.fstype})`)
@@ -247,6 +266,14 @@ async function bench(opts: Options): Promise<void> {
     repoRoot: REPO_ROOT, mountpoint: mnt, nodes, meta, replicas: REPLICAS,
     cache: opts.cache, dirty: opts.dirty, logDir, cpuProfDir,
   }
+  memMountpoint = memMnt
+  progress('mounting memfs (the in-memory FUSE file system)')
+  memfs = await MountProcess.launch({
+    what: 'memfs', readyPrefix: 'memfs: mounted', mountpoint: memMnt,
+    argv: [MEMFS_SCRIPT, memMnt], cwd: REPO_ROOT, logPath: join(logDir, 'memfs.log'),
+  })
+  const memFuse = await mountInfo(memMnt)
+
   mountpoint = mnt
   progress('mounting dfs')
   daemon = await DfsDaemon.start(config)
@@ -260,30 +287,40 @@ async function bench(opts: Options): Promise<void> {
   const ls = samples()
   const createDetail: string[] = []
   const peaks: PhasePeak[] = []
+  const memPeaks: PhasePeak[] = []
   let coldNative = true
   let coldDfs = true
 
   const notePeak = (phase: string) => {
     const m = daemon?.memory()
     if (m) peaks.push({ phase, bytes: m.hwm })
+    const mm = memfs?.memory()
+    if (mm) memPeaks.push({ phase, bytes: mm.hwm })
   }
-  /** The daemon's CPU time while `measure` runs: is its one JavaScript thread the limit? */
+  const resetPeaks = () => {
+    daemon?.resetPeak()
+    memfs?.resetPeak()
+  }
+  /** A mount process's CPU time while `measure` runs: is its one JavaScript thread the limit? */
   const cpuLines: string[] = []
-  const withDaemonCpu = async <T>(what: string, measure: () => Promise<T>): Promise<T> => {
-    const before = daemon?.cpu()
+  const memCpuLines: string[] = []
+  const withCpu = async <T>(proc: MountProcess | undefined, lines: string[], what: string, measure: () => Promise<T>): Promise<T> => {
+    const before = proc?.cpu()
     const machineBefore = await machineCpu()
     const start = performance.now()
     const result = await measure()
     const wall = (performance.now() - start) / 1000
     const machineAfter = await machineCpu()
-    const after = daemon?.cpu()
+    const after = proc?.cpu()
     if (before && after) {
       const main = after.main - before.main
-      cpuLines.push(`${what.padEnd(18)} daemon ${fmt(after.process - before.process)} s CPU, its main thread ${fmt(main)} s ` +
+      lines.push(`${what.padEnd(18)} ${proc === memfs ? 'memfs' : 'daemon'} ${fmt(after.process - before.process)} s CPU, its main thread ${fmt(main)} s ` +
         `= ${fmt((100 * main) / wall, 0)} % of ${fmt(wall)} s wall; all ${machine.cpus} CPUs ${fmt(busyPercent(machineBefore, machineAfter), 0)} % busy`)
     }
     return result
   }
+  const withDaemonCpu = <T>(what: string, measure: () => Promise<T>) => withCpu(daemon, cpuLines, what, measure)
+  const withMemfsCpu = <T>(what: string, measure: () => Promise<T>) => withCpu(memfs, memCpuLines, what, measure)
   const restartDaemon = async () => {
     progress('restarting the dfs daemon (SIGTERM, then mount again) so its chunk cache is cold')
     await daemon!.stop()
@@ -299,54 +336,73 @@ async function bench(opts: Options): Promise<void> {
     // 1. sequential write. Previous run's files go first (untimed), then everything is synced.
     if (r > 1) {
       await rm(join(native, bigName), { force: true })
+      await run('rm', ['-f', join(memMnt, bigName)])
       await run('rm', ['-f', join(mnt, bigName)])
       // dfs deletes the old chunks once the unlink is in the durable journal (synced every second):
       // let that finish before the clock starts.
       await sleep(2500)
     }
     await run('sync', [])
-    await run('dd', [`if=${source}`, 'of=/dev/null', 'bs=1M']) // source in the page cache for both writers
-    daemon.resetPeak()
+    await run('dd', [`if=${source}`, 'of=/dev/null', 'bs=1M']) // source in the page cache for all writers
+    resetPeaks()
     const nw = await dd([`if=${source}`, `of=${join(native, bigName)}`, 'conv=fsync'], opts.size)
     progress(`${tag}: native write ${fmt(nw)} MB/s`)
+    const mw = await withMemfsCpu(`write (run ${r})`, () => dd([`if=${source}`, `of=${join(memMnt, bigName)}`, 'conv=fsync'], opts.size))
+    progress(`${tag}: memfs write  ${fmt(mw)} MB/s`)
     const dw = await withDaemonCpu(`write (run ${r})`, () => dd([`if=${source}`, `of=${join(mnt, bigName)}`, 'conv=fsync'], opts.size))
     progress(`${tag}: dfs write    ${fmt(dw)} MB/s`)
     write.native.push(nw)
+    write.memfs.push(mw)
     write.dfs.push(dw)
     notePeak(`write (run ${r})`)
 
     // 2. cold read: a new daemon (empty chunk cache), then sync + drop_caches right before each dd.
+    // memfs keeps its bytes in its own memory (the point of it) and is not restarted; dropping the
+    // caches empties the kernel's page cache of its file, so every byte crosses FUSE as on dfs.
     await restartDaemon()
     coldNative = (await dropCaches()) && coldNative
     const nr = await dd([`if=${join(native, bigName)}`, 'of=/dev/null'], opts.size)
     progress(`${tag}: native read  ${fmt(nr)} MB/s`)
     coldDfs = (await dropCaches()) && coldDfs
-    daemon.resetPeak()
+    resetPeaks()
+    const mr = await withMemfsCpu(`read (run ${r})`, () => dd([`if=${join(memMnt, bigName)}`, 'of=/dev/null'], opts.size))
+    progress(`${tag}: memfs read   ${fmt(mr)} MB/s`)
+    coldDfs = (await dropCaches()) && coldDfs
     const dr = await withDaemonCpu(`read (run ${r})`, () => dd([`if=${join(mnt, bigName)}`, 'of=/dev/null'], opts.size))
     progress(`${tag}: dfs read     ${fmt(dr)} MB/s`)
     read.native.push(nr)
+    read.memfs.push(mr)
     read.dfs.push(dr)
     notePeak(`read (run ${r})`)
+    // memfs's copy of the big file goes now (untimed), so it holds no RAM the other figures could use.
+    await run('rm', ['-f', join(memMnt, bigName)])
 
     // 3. small files: a fresh folder per run on each side.
     const dirName = `files-${r}`
     await mkdir(join(native, dirName))
+    await run('mkdir', [join(memMnt, dirName)])
     await run('mkdir', [join(mnt, dirName)])
     await run('sync', [])
-    daemon.resetPeak()
+    resetPeaks()
     const nc = await createFiles(join(native, dirName), opts)
     progress(`${tag}: native creates ${fmt(nc.perSecond, 0)} files/s`)
+    const mc = await withMemfsCpu(`create (run ${r})`, () => createFiles(join(memMnt, dirName), opts))
+    progress(`${tag}: memfs creates  ${fmt(mc.perSecond, 0)} files/s`)
     const dc = await withDaemonCpu(`create (run ${r})`, () => createFiles(join(mnt, dirName), opts))
     progress(`${tag}: dfs creates    ${fmt(dc.perSecond, 0)} files/s`)
     creates.native.push(nc.perSecond)
+    creates.memfs.push(mc.perSecond)
     creates.dfs.push(dc.perSecond)
-    createDetail.push(`run ${r}: loop ${fmt(nc.loopMs, 0)} / ${fmt(dc.loopMs, 0)} ms, process ${fmt(nc.processMs, 0)} / ${fmt(dc.processMs, 0)} ms`)
+    createDetail.push(`run ${r}: loop ${fmt(nc.loopMs, 0)} / ${fmt(mc.loopMs, 0)} / ${fmt(dc.loopMs, 0)} ms, ` +
+      `process ${fmt(nc.processMs, 0)} / ${fmt(mc.processMs, 0)} / ${fmt(dc.processMs, 0)} ms`)
 
     // 4. ls -l of those files, caches warm.
     const nl = await listFiles(join(native, dirName), opts.files)
+    const ml = await withMemfsCpu(`2 × ls -l (run ${r})`, () => listFiles(join(memMnt, dirName), opts.files))
     const dl = await withDaemonCpu(`2 × ls -l (run ${r})`, () => listFiles(join(mnt, dirName), opts.files))
-    progress(`${tag}: ls -l native ${fmt(nl)} ms, dfs ${fmt(dl)} ms`)
+    progress(`${tag}: ls -l native ${fmt(nl)} ms, memfs ${fmt(ml)} ms, dfs ${fmt(dl)} ms`)
     ls.native.push(nl)
+    ls.memfs.push(ml)
     ls.dfs.push(dl)
     notePeak(`create + ls (run ${r})`)
   }
@@ -358,39 +414,40 @@ async function bench(opts: Options): Promise<void> {
   // ---- the report --------------------------------------------------------------------------------
   const ratio = (value: number) => (Number.isFinite(value) ? `${value.toFixed(2)}×` : '—')
   const verdict = (ok: boolean): Verdict => (ok ? 'PASS' : 'MISS')
-  const m = {
-    write: { native: median(write.native), dfs: median(write.dfs) },
-    read: { native: median(read.native), dfs: median(read.dfs) },
-    creates: { native: median(creates.native), dfs: median(creates.dfs) },
-    ls: { native: median(ls.native), dfs: median(ls.dfs) },
-  }
+  const med = (x: Samples) => ({ native: median(x.native), memfs: median(x.memfs), dfs: median(x.dfs) })
+  const m = { write: med(write), read: med(read), creates: med(creates), ls: med(ls) }
   const writeRatio = m.write.dfs / m.write.native
   const readRatio = m.read.dfs / m.read.native
   const readLabel = coldNative && coldDfs ? 'cold read' : 'read (WARM: caches not dropped)'
+  /** Throughput: dfs ÷ other. Time: other ÷ dfs. Either way 1.00× = as fast, higher is better. */
+  const ratios = (x: { native: number; memfs: number; dfs: number }, time = false) =>
+    time ? { ratio: ratio(x.native / x.dfs), ratioMemfs: ratio(x.memfs / x.dfs) } : { ratio: ratio(x.dfs / x.native), ratioMemfs: ratio(x.dfs / x.memfs) }
   const rows: Row[] = [
     {
       figure: `sequential write ${sizeLabel(opts.size)}, MB/s`,
-      native: fmt(m.write.native, 0), dfs: fmt(m.write.dfs, 0), ratio: ratio(writeRatio),
+      native: fmt(m.write.native, 0), memfs: fmt(m.write.memfs, 0), dfs: fmt(m.write.dfs, 0), ...ratios(m.write),
       target: `≥ ${TARGET_WRITE_RATIO.toFixed(2)}× native`, result: verdict(writeRatio >= TARGET_WRITE_RATIO),
     },
     {
       figure: `${readLabel} ${sizeLabel(opts.size)}, MB/s`,
-      native: fmt(m.read.native, 0), dfs: fmt(m.read.dfs, 0), ratio: ratio(readRatio),
+      native: fmt(m.read.native, 0), memfs: fmt(m.read.memfs, 0), dfs: fmt(m.read.dfs, 0), ...ratios(m.read),
       target: `≥ ${TARGET_READ_RATIO.toFixed(2)}× native`, result: coldNative && coldDfs ? verdict(readRatio >= TARGET_READ_RATIO) : '—',
     },
     {
       figure: `create ${fmt(opts.files, 0)} × 4 KiB files, files/s`,
-      native: fmt(m.creates.native, 0), dfs: fmt(m.creates.dfs, 0), ratio: ratio(m.creates.dfs / m.creates.native),
+      native: fmt(m.creates.native, 0), memfs: fmt(m.creates.memfs, 0), dfs: fmt(m.creates.dfs, 0), ...ratios(m.creates),
       target: `dfs ≥ ${fmt(TARGET_CREATES_PER_S, 0)} files/s`, result: verdict(m.creates.dfs >= TARGET_CREATES_PER_S),
     },
     {
       figure: `ls -l of ${fmt(opts.files, 0)} files (warm), ms`,
-      native: fmt(m.ls.native, 1), dfs: fmt(m.ls.dfs, 1), ratio: ratio(m.ls.native / m.ls.dfs),
+      native: fmt(m.ls.native, 1), memfs: fmt(m.ls.memfs, 1), dfs: fmt(m.ls.dfs, 1), ...ratios(m.ls, true),
       target: '—', result: '—',
     },
     {
+      // memfs keeps every file in its memory, so its peak says little about a FUSE daemon's own cost:
+      // it is listed under details, not compared.
       figure: 'dfs daemon peak RSS (VmHWM), MiB',
-      native: '—', dfs: fmt(peak.bytes / MiB, 0), ratio: '—',
+      native: '—', memfs: '—', dfs: fmt(peak.bytes / MiB, 0), ratio: '—', ratioMemfs: '—',
       target: `≤ ${fmt(rssTarget / MiB, 0)} MiB (300 + --cache ${cache})`, result: verdict(peak.bytes <= rssTarget),
     },
   ]
@@ -407,15 +464,18 @@ async function bench(opts: Options): Promise<void> {
     `${opts.cache || opts.dirty ? '' : ' (the CLI defaults)'}`)
   out.push(`         ${mountedLine.replace(/, metadata in [^)]*\)/, ')')}`)
   out.push(`         FUSE mount options: ${fuse?.options ?? '?'}; read_ahead_kb ${readAhead}`)
+  out.push(`memfs    in-memory FUSE file system on the same binding (fuse-native) with dfs's mount options, its own process:`)
+  out.push(`         every call answered at once from RAM, the ceiling of any FUSE file system here (src/bench/memFs.ts)`)
+  out.push(`         FUSE mount options: ${memFuse?.options ?? '?'}`)
   out.push(`runs     ${opts.runs} (median shown), write/read file ${sizeLabel(opts.size)}, ${fmt(opts.files, 0)} files of 4 KiB`)
   out.push('')
-  out.push('dfs vs native: throughput figures are dfs ÷ native, times are native ÷ dfs; 1.00× = as fast as native, higher is better')
+  out.push('dfs vs native, dfs vs memfs: throughput figures are dfs ÷ the other, times are the other ÷ dfs; 1.00× = as fast, higher is better')
   out.push(renderRows(rows))
   out.push('')
-  out.push('how each figure is taken (native first, then dfs, back to back):')
+  out.push('how each figure is taken (native first, then memfs, then dfs, back to back):')
   out.push(`  write   dd if=<random ${sizeLabel(opts.size)} file, in page cache> of=<target> bs=1M conv=fsync; MB/s = 10^6 bytes/s from dd's wall time`)
   out.push(coldNative && coldDfs
-    ? `  read    dd if=<target> of=/dev/null bs=1M right after sync; echo 3 > /proc/sys/vm/drop_caches; the dfs daemon was restarted before the read, so its --cache is empty too`
+    ? `  read    dd if=<target> of=/dev/null bs=1M right after sync; echo 3 > /proc/sys/vm/drop_caches; the dfs daemon was restarted before the read, so its --cache is empty too (memfs serves from its RAM)`
     : `  read    NOT cold: drop_caches was not possible (${root ? 'refused by the kernel/container' : 'not root'}); the daemon was still restarted (its own cache is empty)`)
   out.push(`  create  one node process writing the files one after another (writeFileSync: open O_CREAT|O_TRUNC, one 4 KiB write, close; no fsync); timed around the loop, node start-up excluded`)
   out.push(`  ls -l   LC_ALL=C ls -l <dir> > /dev/null, wall time of the process, right after an untimed ls -l of the same folder`)
@@ -423,13 +483,19 @@ async function bench(opts: Options): Promise<void> {
   out.push('')
   out.push('details')
   if (peaks.length) out.push(`  peak RSS by phase, MiB: ${peaks.map(p => `${p.phase} ${fmt(p.bytes / MiB, 0)}`).join(', ')}`)
-  out.push('  create, time of the loop and of the whole node process (native / dfs):')
+  if (memPeaks.length) out.push(`  memfs peak RSS by phase, MiB (it holds the files in RAM: the write phase includes the ${sizeLabel(opts.size)} file): ` +
+    memPeaks.map(p => `${p.phase} ${fmt(p.bytes / MiB, 0)}`).join(', '))
+  const ceiling = (x: { native: number; memfs: number }, time = false) => ratio(time ? x.native / x.memfs : x.memfs / x.native)
+  out.push(`  the ceiling, memfs vs native: write ${ceiling(m.write)}, read ${ceiling(m.read)}, creates ${ceiling(m.creates)}, ls -l ${ceiling(m.ls, true)}`)
+  out.push('  create, time of the loop and of the whole node process (native / memfs / dfs):')
   for (const line of createDetail) out.push(`    ${line}`)
   out.push('  dfs daemon CPU during each dfs measurement (user + system; a main thread near 100 % of wall = the one JavaScript thread is the limit):')
   for (const line of cpuLines) out.push(`    ${line}`)
+  out.push('  memfs CPU during each memfs measurement (its main thread near 100 % of wall = the binding\'s one JavaScript thread is the ceiling):')
+  for (const line of memCpuLines) out.push(`    ${line}`)
   if (opts.runs > 1) {
-    out.push('  every run (native / dfs):')
-    const list = (s: Samples, d?: number) => s.native.map((v, i) => `${fmt(v, d)} / ${fmt(s.dfs[i], d)}`.padStart(18)).join('')
+    out.push('  every run (native / memfs / dfs):')
+    const list = (s: Samples, d?: number) => s.native.map((v, i) => `${fmt(v, d)} / ${fmt(s.memfs[i], d)} / ${fmt(s.dfs[i], d)}`.padStart(26)).join('')
     out.push(`    write MB/s  ${list(write, 0)}`)
     out.push(`    read MB/s   ${list(read, 0)}`)
     out.push(`    creates/s   ${list(creates, 0)}`)
@@ -437,6 +503,9 @@ async function bench(opts: Options): Promise<void> {
   }
   if (cpuProfDir) out.push(`  CPU profiles of the daemons (Chrome DevTools or speedscope): ${cpuProfDir}`)
   if (opts.keep) out.push(`  daemon logs: ${logDir}`)
+  // memfs is done: its memory and CPU go back to the machine before the cluster figures.
+  await memfs?.stop()
+  memfs = undefined
   if (opts.cluster) {
     // The cluster figures restart the local-folder cluster with other flags: the main daemon goes first.
     await daemon!.stop()
