@@ -304,7 +304,28 @@ async function bench(opts: Options): Promise<void> {
   /** A mount process's CPU time while `measure` runs: is its one JavaScript thread the limit? */
   const cpuLines: string[] = []
   const memCpuLines: string[] = []
+  /**
+   * Wait (untimed) until neither mount process uses the CPU: dfs goes on storing and journaling after
+   * a tool has exited, and on 2 CPUs that work would land in the next column's figure. At most 10 s.
+   */
+  let notQuiet = 0
+  const quiet = async () => {
+    const used = () => [daemon, memfs].reduce((sum, p) => sum + (p?.cpu()?.process ?? 0), 0)
+    const until = Date.now() + 10_000
+    let last = used()
+    for (;;) {
+      await sleep(300)
+      const now = used()
+      if (now - last < 0.02) return
+      if (Date.now() > until) {
+        notQuiet++
+        return
+      }
+      last = now
+    }
+  }
   const withCpu = async <T>(proc: MountProcess | undefined, lines: string[], what: string, measure: () => Promise<T>): Promise<T> => {
+    await quiet()
     const before = proc?.cpu()
     const machineBefore = await machineCpu()
     const start = performance.now()
@@ -345,6 +366,7 @@ async function bench(opts: Options): Promise<void> {
     await run('sync', [])
     await run('dd', [`if=${source}`, 'of=/dev/null', 'bs=1M']) // source in the page cache for all writers
     resetPeaks()
+    await quiet()
     const nw = await dd([`if=${source}`, `of=${join(native, bigName)}`, 'conv=fsync'], opts.size)
     progress(`${tag}: native write ${fmt(nw)} MB/s`)
     const mw = await withMemfsCpu(`write (run ${r})`, () => dd([`if=${source}`, `of=${join(memMnt, bigName)}`, 'conv=fsync'], opts.size))
@@ -360,6 +382,7 @@ async function bench(opts: Options): Promise<void> {
     // memfs keeps its bytes in its own memory (the point of it) and is not restarted; dropping the
     // caches empties the kernel's page cache of its file, so every byte crosses FUSE as on dfs.
     await restartDaemon()
+    await quiet()
     coldNative = (await dropCaches()) && coldNative
     const nr = await dd([`if=${join(native, bigName)}`, 'of=/dev/null'], opts.size)
     progress(`${tag}: native read  ${fmt(nr)} MB/s`)
@@ -384,6 +407,7 @@ async function bench(opts: Options): Promise<void> {
     await run('mkdir', [join(mnt, dirName)])
     await run('sync', [])
     resetPeaks()
+    await quiet()
     const nc = await createFiles(join(native, dirName), opts)
     progress(`${tag}: native creates ${fmt(nc.perSecond, 0)} files/s`)
     const mc = await withMemfsCpu(`create (run ${r})`, () => createFiles(join(memMnt, dirName), opts))
@@ -397,6 +421,7 @@ async function bench(opts: Options): Promise<void> {
       `process ${fmt(nc.processMs, 0)} / ${fmt(mc.processMs, 0)} / ${fmt(dc.processMs, 0)} ms`)
 
     // 4. ls -l of those files, caches warm.
+    await quiet()
     const nl = await listFiles(join(native, dirName), opts.files)
     const ml = await withMemfsCpu(`2 × ls -l (run ${r})`, () => listFiles(join(memMnt, dirName), opts.files))
     const dl = await withDaemonCpu(`2 × ls -l (run ${r})`, () => listFiles(join(mnt, dirName), opts.files))
@@ -482,6 +507,8 @@ async function bench(opts: Options): Promise<void> {
   out.push(`  RSS     highest VmHWM of the daemon, read at the end of each phase (reset to the current RSS between phases); peak in: ${peak.phase}`)
   out.push('')
   out.push('details')
+  out.push(`  before each measurement the bench waited until the dfs daemon and memfs used no CPU (< 20 ms in 300 ms)` +
+    `${notQuiet ? `; ${notQuiet} time(s) they were still busy after 10 s and the measurement went ahead` : ''}`)
   if (peaks.length) out.push(`  peak RSS by phase, MiB: ${peaks.map(p => `${p.phase} ${fmt(p.bytes / MiB, 0)}`).join(', ')}`)
   if (memPeaks.length) out.push(`  memfs peak RSS by phase, MiB (it holds the files in RAM: the write phase includes the ${sizeLabel(opts.size)} file): ` +
     memPeaks.map(p => `${p.phase} ${fmt(p.bytes / MiB, 0)}`).join(', '))
