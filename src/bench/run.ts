@@ -244,6 +244,11 @@ async function bench(opts: Options): Promise<void> {
     throw new Error(`${work.disk.mountedOn} has ${gib(work.disk.availBytes)} free; this run needs about ${gib(need)} ` +
       `(source + native copy + ${REPLICAS} dfs replicas of ${sizeLabel(opts.size)}, plus slack). Try --size 256M.`)
   }
+  // memfs keeps the big file in its memory during the write and read phases.
+  if (os.freemem() < opts.size + GiB) {
+    throw new Error(`the machine has ${gib(os.freemem())} of memory available; memfs keeps the ${sizeLabel(opts.size)} file in memory, ` +
+      `so this run needs about ${gib(opts.size + GiB)}. Try a smaller --size.`)
+  }
   const source = join(work.path, 'source.bin')
   const native = join(work.path, 'native')
   const cluster = join(work.path, 'dfs')
