@@ -8,7 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DFS_BIN, startDfs, stopAllAfterAll } from '../helpers/mount.js'
-import { dfs, statusOf, until } from '../helpers/cli.js'
+import { statusOf, until } from '../helpers/cli.js'
 import { sh } from '../helpers/run.js'
 import { makeTempDir } from '../helpers/tmp.js'
 
