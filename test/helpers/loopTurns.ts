@@ -9,7 +9,7 @@
 export interface LoopTurns {
   /** Turns of the event loop seen so far. */
   readonly count: number
-  /** Stop ticking (idempotent). */
+  /** Stop ticking, with a last call of onTurn so work done since the last turn is seen (idempotent). */
   stop(): void
 }
 
@@ -29,7 +29,9 @@ export function countLoopTurns(onTurn?: () => void): LoopTurns {
       return count
     },
     stop() {
+      if (stopped) return
       stopped = true
+      onTurn?.()
     },
   }
 }
