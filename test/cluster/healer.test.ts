@@ -96,15 +96,22 @@ describe('Healer: a dead node', () => {
     const onVictim = allRefs(c).filter(({ ref }) => ref.nodes.includes(victim))
     expect(onVictim.length).toBeGreaterThan(0)
     await rm(c.dirs[0], { recursive: true, force: true })
-    c.registry.markDead(victim, 'test: folder removed')
+    // Within the grace period nothing is copied (a node that restarts must not cost a re-replication):
+    // the first copy lands no sooner than graceMs after the node died. A lower bound only, which a busy
+    // machine cannot break (it only makes things later); no sleep-then-look that a stall could outrun.
+    let firstPutAt: number | undefined
+    for (const node of c.nodes) {
+      const put = node.put.bind(node)
+      node.put = async (id, data) => {
+        firstPutAt ??= Date.now()
+        return put(id, data)
+      }
+    }
     const deadAt = Date.now()
+    c.registry.markDead(victim, 'test: folder removed')
 
-    // Within the grace period nothing is copied (a node that restarts must not cost a re-replication).
-    await new Promise((resolve) => setTimeout(resolve, 200))
-    expect(h.status().copiedChunks).toBe(0)
-
-    await until(() => h.status().copiedChunks === onVictim.length && idle(h), 10_000, 'healing')
-    expect(Date.now() - deadAt).toBeGreaterThanOrEqual(400)
+    await until(() => h.status().copiedChunks === onVictim.length && idle(h), 30_000, 'healing')
+    expect(firstPutAt! - deadAt).toBeGreaterThanOrEqual(400)
     expect(h.status()).toMatchObject({ state: 'idle', queued: 0, underReplicated: 0, failed: 0, lost: 0 })
     expect(h.status().copiedBytes).toBe(onVictim.reduce((sum, { ref }) => sum + ref.len, 0))
     // Every chunk is on the two surviving folders, and the map says so.
@@ -130,7 +137,7 @@ describe('Healer: a dead node', () => {
       oneCopy.push(c.ref(ino, 0).id)
     }
     const h = startHealer(c, { graceMs: 100, concurrency: 1 }, meta)
-    await until(() => idle(h) && records.length === 8, 10_000, 'healing')
+    await until(() => idle(h) && records.length === 8, 30_000, 'healing')
     const order = records.map((r) => (r.op === 'replicas' ? r.id : r.op))
     expect(order.slice(0, 4).sort()).toEqual([...oneCopy].sort())
     expect(order.slice(4).sort()).toEqual([...twoOfThree].sort())
@@ -336,7 +343,7 @@ describe('Healer: faults', () => {
 
     await rm(c.dirs[0], { recursive: true, force: true })
     c.registry.markDead(c.nodes[0].nodeId, 'test')
-    await until(() => idle(h) && h.status().lost === 1 && h.status().copiedChunks === 6, 10_000, 'healing')
+    await until(() => idle(h) && h.status().lost === 1 && h.status().copiedChunks === 6, 30_000, 'healing')
     expect(h.status().failed).toBeGreaterThanOrEqual(1)
     expect(c.registry.health(c.nodes[2].nodeId)).toBe('suspect') // told the registry what it saw
     for (let index = 0; index < 6; index++) {
