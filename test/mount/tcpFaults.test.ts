@@ -81,7 +81,7 @@ describe('DataNode servers under faults', () => {
 
   it('a killed server that comes back is re-admitted and the extra copies are trimmed', async () => {
     await startServer(1)
-    await until(async () => (await health(1)) === 'alive', 10_000)
+    await until(async () => (await health(1)) === 'alive', 30_000)
     await until(async () => {
       const s = await status()
       return s.healer.overReplicated === 0 && s.nodes.reduce((n: number, x: any) => n + (x.chunks ?? 0), 0) === 2 * s.chunks.referenced
