@@ -77,7 +77,7 @@ describe('DataNode servers under faults', () => {
     await until(async () => (await health(1)) === 'dead', 30_000)
     await until(healthy, 60_000)
     expect((await sh(`cmp ${root}/big ${mnt}/big`)).code).toBe(0)
-  }, 120_000)
+  }, 240_000)
 
   it('a killed server that comes back is re-admitted and the extra copies are trimmed', async () => {
     await startServer(1)
