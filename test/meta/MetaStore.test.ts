@@ -241,7 +241,7 @@ describe('MetaStore', () => {
     expect(store.state.get('y')).toBeUndefined()
   })
 
-  it('checkpoints a large state in slices while commits go on (its stall is a bench figure)', { timeout: 120_000 }, async () => {
+  it('checkpoints a large state in slices while commits go on (its stall is a bench figure)', async () => {
     // How long the loop stalls is measured by `npm run bench` (event-loop stalls); here only the
     // behaviour: commits keep being applied between the checkpoint's slices, and both the checkpoint
     // and the journal after it restore the state exactly.
