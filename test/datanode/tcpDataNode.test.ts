@@ -177,14 +177,16 @@ describe('TcpDataNode over a real server', () => {
 
   it('keeps a long request alive through the server\'s keepalives (a slow disk is not a hung node)', async () => {
     const { server, url } = await servers.start()
-    const node = await servers.connect(url, { requestTimeoutMs: 400 })
+    // A silence limit of 2 s (keepalives every 500 ms): wide enough that a busy machine's stall of a
+    // few hundred milliseconds, which delays the server's keepalive and the client's check alike,
+    // cannot pass for a hung node.
+    const node = await servers.connect(url, { requestTimeoutMs: 2_000 })
     const id = newChunkId()
     await node.put(id, Buffer.from('x'))
-    // Make sync slow on the server (it runs in this process): 1.5 s, almost four times the client's
-    // silence limit.
+    // Make sync slow on the server (it runs in this process): 6 s, three times the client's silence limit.
     const original = LocalFolderNode.prototype.sync
     LocalFolderNode.prototype.sync = async function (this: LocalFolderNode, ids: string[]) {
-      await sleep(1500)
+      await sleep(6_000)
       return original.call(this, ids)
     }
     try {
