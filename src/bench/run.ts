@@ -23,6 +23,7 @@ import { DfsDaemon, type DaemonConfig, MountProcess, mountInfo, unmountIfMounted
 import { busyPercent, describeMachine, diskOf, dropCaches, gib, isRoot, machineCpu, makeWorkDir, type WorkDir } from './machine.js'
 import { abortChildren, BenchAborted, describe, run, sleep } from './proc.js'
 import { fmt, median, type Row, renderRows, type Verdict } from './report.js'
+import { renderStalls, stallFigures } from './stalls.js'
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const CREATE_SCRIPT = join(REPO_ROOT, 'dist', 'bench', 'createFiles.js')
@@ -51,6 +52,7 @@ interface Options {
   cache?: string
   dirty?: string
   cluster: boolean
+  stalls: boolean
 }
 
 const USAGE = `usage: npm run bench -- [options]
@@ -62,6 +64,7 @@ const USAGE = `usage: npm run bench -- [options]
   --cache <size>    pass --cache to dfs mount (default: the CLI's default)
   --dirty <size>    pass --dirty to dfs mount (default: the CLI's default)
   --no-cluster      skip the cluster figures (TCP DataNodes, failure detection, re-replication)
+  --no-stalls       skip the event-loop stall figures (checkpoint, healer scan; in-process, no mount)
   --cpu-prof        write a V8 CPU profile of every dfs daemon (node --cpu-prof), kept beside the work folder
   --keep            keep the work folder (data, daemon logs) instead of removing it
   -h, --help        this text
@@ -80,6 +83,7 @@ function parseOptions(argv: string[]): Options | null {
       dirty: { type: 'string' },
       'cpu-prof': { type: 'boolean' },
       'no-cluster': { type: 'boolean' },
+      'no-stalls': { type: 'boolean' },
       keep: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -102,6 +106,7 @@ function parseOptions(argv: string[]): Options | null {
     cache: values.cache,
     dirty: values.dirty,
     cluster: !(values['no-cluster'] ?? false),
+    stalls: !(values['no-stalls'] ?? false),
   }
 }
 
@@ -261,6 +266,13 @@ async function bench(opts: Options): Promise<void> {
   const cpuProfDir = opts.cpuProf ? `${work.path}-profiles` : undefined
   if (cpuProfDir) await mkdir(cpuProfDir, { recursive: true })
   progress(`work folder ${work.path} (${work.disk.source} ${work.disk.fstype})`)
+
+  // In-process figures first, while no daemon competes for the CPU.
+  let stalls: string[] = []
+  if (opts.stalls) {
+    progress('event-loop stalls: a checkpoint and a healer scan, in this process')
+    stalls = renderStalls(await stallFigures({ under: work.path }))
+  }
 
   // The source of both writes: random bytes (no file system or chunk layer can shortcut them the
   // way it could zeros), made once, read from the page cache by both writers.
@@ -501,6 +513,7 @@ async function bench(opts: Options): Promise<void> {
   out.push('')
   out.push('dfs vs native, dfs vs memfs: throughput figures are dfs ÷ the other, times are the other ÷ dfs; 1.00× = as fast, higher is better')
   out.push(renderRows(rows))
+  out.push(...stalls)
   out.push('')
   out.push('how each figure is taken (native first, then memfs, then dfs, back to back):')
   out.push(`  write   dd if=<random ${sizeLabel(opts.size)} file, in page cache> of=<target> bs=1M conv=fsync; MB/s = 10^6 bytes/s from dd's wall time`)

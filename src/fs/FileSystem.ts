@@ -32,6 +32,18 @@ export interface FileSystemOptions {
   log: (message: string) => void
 }
 
+/**
+ * Names that are not in the namespace but still reach an inode: an adapter's own names for files it
+ * keeps open after their last name went (libfuse 2's hidden files: src/fuse/hiddenFiles.ts). A path
+ * whose last component the namespace lacks is looked up here before it is refused.
+ */
+export interface DetachedNames {
+  /** The inode `name` in folder `parent` reaches, if it is one of these names. */
+  lookup(parent: number, name: string): number | undefined
+  /** The inode is gone for good: names that reached it go too. */
+  forget(ino: number): void
+}
+
 interface Handle {
   ino: number
   file?: OpenFile
@@ -53,12 +65,6 @@ const O_NOATIME = 0o1000000
 /** relatime: an atime older than this is moved by any access, even one after the last change. */
 const DAY_MS = 24 * 60 * 60 * 1000
 
-/**
- * The name libfuse 2 gives an open file it was asked to unlink or rename over (see hideOpenFile).
- * Its format in libfuse 2.9: ".fuse_hidden%08x%08x".
- */
-const FUSE_HIDDEN = /^\.fuse_hidden[0-9a-f]{16}$/
-
 /** chown passes this for "leave unchanged" ((uid_t) -1). */
 const UNCHANGED_ID = 0xffffffff
 
@@ -68,10 +74,7 @@ export class FileSystem {
   private readonly handles = new Map<number, Handle>()
   private readonly openFiles = new Map<number, OpenFile>()
   private readonly fileContext: FileContext
-  /** Open files libfuse hid (see hideOpenFile): `${folder ino}/${hidden name}` -> inode. */
-  private readonly hiddenOpenFiles = new Map<string, number>()
-  /** The last hide: where the name was and what it changed, in case it must be undone (unhide). */
-  private lastHide?: { parent: number; name: string; ino: number; inodeCtime: number; dirMtime: number; dirCtime: number }
+  private detachedNames?: DetachedNames
   private nextHandle = 1
   /** Writes and truncates under way, and whether new ones are refused (unmounting). */
   private readonly contentChanges = new Set<Promise<unknown>>()
@@ -101,27 +104,39 @@ export class FileSystem {
 
   // ---- paths -------------------------------------------------------------------------------------
 
-  private lookup(path: string): Inode {
-    return this.lookupName(path).inode
+  /** Let an adapter's detached names (see DetachedNames) reach inodes through paths. */
+  useDetachedNames(names: DetachedNames): void {
+    this.detachedNames = names
   }
 
-  /** The inode a path names, and whether that name is one libfuse gave a file it hid (hideOpenFile). */
-  private lookupName(path: string): { inode: Inode; hidden: boolean } {
+  /** The inode a path names (its last component may be a detached name). */
+  private lookup(path: string): Inode {
     let ino = ROOT_INO
-    let hidden = false
     const parts = components(path)
     for (const [i, name] of parts.entries()) {
       const entries = this.meta.state.children.get(ino)
       if (!entries) throw dfsError('ENOTDIR', `${path}: a component is not a directory`, { path })
       let child = entries.get(name)
-      if (child === undefined && i === parts.length - 1) {
-        child = this.hiddenOpenFiles.get(`${ino}/${name}`)
-        hidden = child !== undefined
-      }
+      if (child === undefined && i === parts.length - 1) child = this.detachedNames?.lookup(ino, name)
       if (child === undefined) throw dfsError('ENOENT', `${path}: no such file or directory`, { path })
       ino = child
     }
-    return { inode: this.inode(ino), hidden }
+    return this.inode(ino)
+  }
+
+  /**
+   * Where a path's last component lives: its folder, its name, and the inode the namespace has under
+   * that name (undefined if none; detached names do not count). Undefined for the root.
+   */
+  locate(path: string): { parent: number; name: string; ino?: number } | undefined {
+    if (components(path).length === 0) return undefined
+    const { parent, name } = this.parentOf(path)
+    return { parent, name, ino: this.meta.state.children.get(parent)?.get(name) }
+  }
+
+  /** Whether a regular file has open handles. */
+  isOpen(ino: number): boolean {
+    return (this.openFiles.get(ino)?.handles ?? 0) > 0
   }
 
   private inode(ino: number): Inode {
@@ -143,13 +158,8 @@ export class FileSystem {
   // ---- attributes --------------------------------------------------------------------------------
 
   async getattr(path: string): Promise<Stat> {
-    // A lookup between a hide and a rename means they came from separate calls (see unhide).
-    this.lastHide = undefined
-    const { inode, hidden } = this.lookupName(path)
-    const stat = toStat(inode, this.openFiles.get(inode.ino))
-    // libfuse takes one off the nlink it reports for a file it hid, counting the hidden name as a
-    // link; here it is none (hideOpenFile), so one is added for libfuse to take off again.
-    return hidden ? { ...stat, nlink: stat.nlink + 1 } : stat
+    const inode = this.lookup(path)
+    return toStat(inode, this.openFiles.get(inode.ino))
   }
 
   async access(path: string): Promise<void> {
@@ -173,6 +183,15 @@ export class FileSystem {
   async utimens(path: string, atime: number | undefined, mtime: number | undefined): Promise<void> {
     const inode = this.lookup(path)
     this.setattr(inode.ino, { ...(atime === undefined ? {} : { atime }), ...(mtime === undefined ? {} : { mtime }) })
+  }
+
+  /**
+   * Put an inode's change times back as they were before a change an adapter made on its own behalf
+   * and then undid (src/fuse/hiddenFiles.ts). Nothing else moves.
+   */
+  async restoreTimes(path: string, times: { mtime?: number; ctime: number }): Promise<void> {
+    const inode = this.lookup(path)
+    this.meta.commit({ op: 'setattr', ino: inode.ino, ...(times.mtime === undefined ? {} : { mtime: times.mtime }), ctime: times.ctime })
   }
 
   private setattr(ino: number, change: { mode?: number; uid?: number; gid?: number; atime?: number; mtime?: number }): void {
@@ -285,8 +304,6 @@ export class FileSystem {
 
   async unlink(path: string): Promise<void> {
     const { parent, name } = this.parentOf(path)
-    // libfuse removing a hidden file's name at its last close: the name was gone already.
-    if (FUSE_HIDDEN.test(name) && this.hiddenOpenFiles.delete(`${parent}/${name}`)) return
     const inode = this.meta.commit({ op: 'unlink', parent, name, dir: false, time: Date.now() }) as Inode
     this.forgetIfUnused(inode)
   }
@@ -300,52 +317,10 @@ export class FileSystem {
   async rename(from: string, to: string): Promise<void> {
     const source = this.parentOf(from)
     const target = this.parentOf(to)
-    if (this.hideOpenFile(source, target) || this.unhide(source, target)) return
     const { replaced } = this.meta.commit({
       op: 'rename', parent: source.parent, name: source.name, newParent: target.parent, newName: target.name, time: Date.now(),
     }) as { replaced?: Inode }
     if (replaced) this.forgetIfUnused(replaced)
-  }
-
-  /**
-   * POSIX fidelity: libfuse 2 does not pass on the unlink of an open file (or a rename over one). It
-   * renames the file to `.fuse_hidden<16 hex>` in the same folder, so that it can still name it, and
-   * unlinks that name at the last close; meanwhile the hidden name shows in listings and keeps the
-   * folder from being removed (ENOTEMPTY). (Its hard_remove option would break fstat instead.) On a
-   * local disk the name is gone at once and the file lives on, nameless, until closed. So dfs takes
-   * that rename as the unlink it stands for, and lets libfuse reach the file under the hidden name
-   * only: the namespace holds no such entry, fstat shows nlink 0, the folder may be removed.
-   * Only libfuse renames an open regular file to a free name of that form.
-   */
-  private hideOpenFile(source: { parent: number; name: string }, target: { parent: number; name: string }): boolean {
-    if (!FUSE_HIDDEN.test(target.name) || this.meta.state.children.get(target.parent)?.has(target.name)) return false
-    const ino = this.meta.state.children.get(source.parent)?.get(source.name)
-    if (ino === undefined || !isFile(this.inode(ino)) || !(this.openFiles.get(ino)?.handles ?? 0)) return false
-    const dir = this.inode(source.parent)
-    const before = { inodeCtime: toStat(this.inode(ino), this.openFiles.get(ino)).ctime, dirMtime: dir.mtime, dirCtime: dir.ctime }
-    const inode = this.meta.commit({ op: 'unlink', parent: source.parent, name: source.name, dir: false, time: Date.now() }) as Inode
-    this.hiddenOpenFiles.set(`${target.parent}/${target.name}`, inode.ino)
-    this.lastHide = { parent: source.parent, name: source.name, ino, ...before }
-    return true
-  }
-
-  /**
-   * rename(a, b) where b is another name of a's file does nothing on Linux. libfuse, when b is open,
-   * first hides b (above), then renames a to the name b had. Seen right after that hide, the rename
-   * puts the hidden name back as it was (times too) and leaves a where it is: nothing happened.
-   * "Right after": libfuse asks nothing in between, while a program's own unlink(b) then rename(a, b)
-   * makes the kernel look b up first (getattr clears lastHide), so that rename is done as asked.
-   */
-  private unhide(source: { parent: number; name: string }, target: { parent: number; name: string }): boolean {
-    const hide = this.lastHide
-    if (!hide || hide.parent !== target.parent || hide.name !== target.name) return false
-    const ino = this.meta.state.children.get(source.parent)?.get(source.name)
-    if (ino !== hide.ino || this.meta.state.children.get(target.parent)?.has(target.name)) return false
-    this.lastHide = undefined
-    this.meta.commit({ op: 'link', parent: target.parent, name: target.name, ino, time: Date.now() })
-    this.meta.commit({ op: 'setattr', ino, ctime: hide.inodeCtime })
-    this.meta.commit({ op: 'setattr', ino: target.parent, mtime: hide.dirMtime, ctime: hide.dirCtime })
-    return true
   }
 
   // ---- extended attributes -----------------------------------------------------------------------
@@ -548,7 +523,7 @@ export class FileSystem {
   }
 
   private forget(inode: Inode): void {
-    for (const [key, ino] of this.hiddenOpenFiles) if (ino === inode.ino) this.hiddenOpenFiles.delete(key)
+    this.detachedNames?.forget(inode.ino)
     const refs = this.meta.commit({ op: 'forget', ino: inode.ino }) as ChunkRef[]
     this.discard(refs, 'after-durable')
   }

@@ -6,6 +6,7 @@ import type { Caller, FileSystem } from '../fs/FileSystem.js'
 import { decodeName, encodeName } from '../meta/namespace/names.js'
 import { toErrno } from './errno.js'
 import { levelled } from '../log/Log.js'
+import { LibfuseHiddenFiles } from './hiddenFiles.js'
 
 type Callback = (code: number, ...results: unknown[]) => void
 
@@ -25,6 +26,8 @@ export function fuseOperations(
   // and symlink targets come in that way; directory entries and symlink targets go out that way.
   const p = opts.bytePaths ? (s: string) => decodeName(Buffer.from(s, 'latin1')) : (s: string) => s
   const out = opts.bytePaths ? (s: string) => encodeName(s).toString('latin1') : (s: string) => s
+  // libfuse 2's renames of open files to .fuse_hidden* names are unlinks (hiddenFiles.ts says why).
+  const hidden = new LibfuseHiddenFiles(fs)
 
   /** Run an operation; answer with the arguments `reply` derives from its result, or a negative errno. */
   function answer<T>(name: string, cb: Callback, run: () => Promise<T>, reply: (result: T) => [number, ...unknown[]] = () => [0]): void {
@@ -48,7 +51,7 @@ export function fuseOperations(
     init: (cb: Callback) => cb(0),
     access: (path: string, _mode: number, cb: Callback) => answer('access', cb, () => fs.access(p(path))),
     statfs: (_path: string, cb: Callback) => answer('statfs', cb, () => fs.statfs(), s => [0, s]),
-    getattr: (path: string, cb: Callback) => answer('getattr', cb, () => fs.getattr(p(path)), s => [0, s]),
+    getattr: (path: string, cb: Callback) => answer('getattr', cb, () => hidden.getattr(p(path)), s => [0, s]),
     readdir: (path: string, cb: Callback) => answer('readdir', cb, () => fs.readdir(p(path)), r => [0, r.names.map(out), r.stats]),
     readlink: (path: string, cb: Callback) => answer('readlink', cb, () => fs.readlink(p(path)), t => [0, out(t)]),
 
@@ -56,9 +59,9 @@ export function fuseOperations(
     mknod: (path: string, mode: number, dev: number, cb: Callback) => answer('mknod', cb, () => fs.mknod(p(path), mode, dev, caller())),
     symlink: (target: string, path: string, cb: Callback) => answer('symlink', cb, () => fs.symlink(p(target), p(path), caller())),
     link: (existing: string, path: string, cb: Callback) => answer('link', cb, () => fs.link(p(existing), p(path))),
-    unlink: (path: string, cb: Callback) => answer('unlink', cb, () => fs.unlink(p(path))),
+    unlink: (path: string, cb: Callback) => answer('unlink', cb, () => hidden.unlink(p(path))),
     rmdir: (path: string, cb: Callback) => answer('rmdir', cb, () => fs.rmdir(p(path))),
-    rename: (from: string, to: string, cb: Callback) => answer('rename', cb, () => fs.rename(p(from), p(to))),
+    rename: (from: string, to: string, cb: Callback) => answer('rename', cb, () => hidden.rename(p(from), p(to))),
 
     chmod: (path: string, mode: number, cb: Callback) => answer('chmod', cb, () => fs.chmod(p(path), mode)),
     chown: (path: string, uid: number, gid: number, cb: Callback) => answer('chown', cb, () => fs.chown(p(path), uid, gid)),

@@ -27,7 +27,7 @@ const KIND = 'dfs-checkpoint'
 
 // A slice ends after this many pieces or bytes, whichever comes first. Either is a few milliseconds
 // of JSON.stringify, well under what would make a file system call wait noticeably.
-const SLICE_PIECES = 4096
+export const SLICE_PIECES = 4096
 const SLICE_CHARS = 4 << 20
 
 export interface LoadedCheckpoint {

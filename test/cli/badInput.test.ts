@@ -93,7 +93,7 @@ beforeAll(async () => {
   const format = JSON.parse(await readFile(join(newerMeta, 'format.json'), 'utf8')) as { format: number }
   format.format = 99
   await writeFile(join(newerMeta, 'format.json'), JSON.stringify(format, null, 2))
-}, 120_000)
+})
 
 afterAll(async () => {
   // The background daemon is not one the helpers started: stop it the user's way, then by its pid.
@@ -107,7 +107,7 @@ afterAll(async () => {
   if (isMounted(roBind)) await run('umount', [roBind])
   if (isMounted(tmpfsMnt)) await run('umount', [tmpfsMnt])
   // Anything a broken case mounted: stopAllAfterAll's cleanup unmounts below the temp folders.
-}, 60_000)
+})
 
 // ---- the cases -----------------------------------------------------------------------------------
 

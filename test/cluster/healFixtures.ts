@@ -198,7 +198,7 @@ export async function makeHealCluster(options: { nodes: number; replicas: number
 export const randomChunk = (len: number): Buffer => randomBytes(len)
 
 /** Poll until what() holds. */
-export async function until(what: () => boolean | Promise<boolean>, ms = 10_000, message = 'condition'): Promise<void> {
+export async function until(what: () => boolean | Promise<boolean>, ms = 30_000, message = 'condition'): Promise<void> {
   const deadline = Date.now() + ms
   while (!(await what())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${message}`)

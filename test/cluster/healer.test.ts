@@ -5,14 +5,16 @@
 
 import { randomBytes } from 'node:crypto'
 import { rm } from 'node:fs/promises'
-import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { ChunkRef } from '../../src/chunks/ChunkRef.js'
 import { verifyChunk } from '../../src/chunks/verify.js'
 import { fsck } from '../../src/cluster/fsck.js'
 import { Healer, type HealerMeta, type HealerOptions } from '../../src/cluster/healer/Healer.js'
+import { WALK_BATCH } from '../../src/cluster/healer/chunkWalk.js'
 import { namespaceMachine } from '../../src/meta/namespace/machine.js'
 import type { NamespaceRecord } from '../../src/meta/namespace/records.js'
+import type { Inode } from '../../src/meta/namespace/types.js'
+import { countLoopTurns } from '../helpers/loopTurns.js'
 import { type HealCluster, makeHealCluster, randomChunk, until } from './healFixtures.js'
 
 const KiB = 1024
@@ -87,22 +89,29 @@ describe('Healer: a dead node', () => {
     const c = await setup(3, 2)
     for (let f = 0; f < 6; f++) await c.addFile(`f${f}`, [randomChunk(32 * KiB), randomChunk(32 * KiB), randomChunk(5 * KiB)])
     const h = startHealer(c, { graceMs: 400 })
-    await until(() => idle(h), 5_000, 'first scan')
+    await until(() => idle(h), 30_000, 'first scan')
     expect(h.status()).toMatchObject({ state: 'idle', underReplicated: 0, copiedChunks: 0, failed: 0 })
 
     const victim = c.nodes[0].nodeId
     const onVictim = allRefs(c).filter(({ ref }) => ref.nodes.includes(victim))
     expect(onVictim.length).toBeGreaterThan(0)
     await rm(c.dirs[0], { recursive: true, force: true })
-    c.registry.markDead(victim, 'test: folder removed')
+    // Within the grace period nothing is copied (a node that restarts must not cost a re-replication):
+    // the first copy lands no sooner than graceMs after the node died. A lower bound only, which a busy
+    // machine cannot break (it only makes things later); no sleep-then-look that a stall could outrun.
+    let firstPutAt: number | undefined
+    for (const node of c.nodes) {
+      const put = node.put.bind(node)
+      node.put = async (id, data, sha256) => {
+        firstPutAt ??= Date.now()
+        return put(id, data, sha256)
+      }
+    }
     const deadAt = Date.now()
+    c.registry.markDead(victim, 'test: folder removed')
 
-    // Within the grace period nothing is copied (a node that restarts must not cost a re-replication).
-    await new Promise((resolve) => setTimeout(resolve, 200))
-    expect(h.status().copiedChunks).toBe(0)
-
-    await until(() => h.status().copiedChunks === onVictim.length && idle(h), 10_000, 'healing')
-    expect(Date.now() - deadAt).toBeGreaterThanOrEqual(400)
+    await until(() => h.status().copiedChunks === onVictim.length && idle(h), 30_000, 'healing')
+    expect(firstPutAt! - deadAt).toBeGreaterThanOrEqual(400)
     expect(h.status()).toMatchObject({ state: 'idle', queued: 0, underReplicated: 0, failed: 0, lost: 0 })
     expect(h.status().copiedBytes).toBe(onVictim.reduce((sum, { ref }) => sum + ref.len, 0))
     // Every chunk is on the two surviving folders, and the map says so.
@@ -128,7 +137,7 @@ describe('Healer: a dead node', () => {
       oneCopy.push(c.ref(ino, 0).id)
     }
     const h = startHealer(c, { graceMs: 100, concurrency: 1 }, meta)
-    await until(() => idle(h) && records.length === 8, 10_000, 'healing')
+    await until(() => idle(h) && records.length === 8, 30_000, 'healing')
     const order = records.map((r) => (r.op === 'replicas' ? r.id : r.op))
     expect(order.slice(0, 4).sort()).toEqual([...oneCopy].sort())
     expect(order.slice(4).sort()).toEqual([...twoOfThree].sort())
@@ -142,11 +151,11 @@ describe('Healer: a dead node', () => {
     // 16 chunks of 256 KiB, all on nodes 0 and 1: losing node 0 means 4 MiB to copy to node 2.
     for (let f = 0; f < 4; f++) await c.addFile(`f${f}`, Array.from({ length: 4 }, () => randomChunk(256 * KiB)), Array(4).fill([0, 1]))
     const h = startHealer(c, { graceMs: 50, bandwidthBytesPerSec: 1 * MiB, concurrency: 2 })
-    await until(() => idle(h), 5_000, 'first scan')
+    await until(() => idle(h), 30_000, 'first scan')
 
     await rm(c.dirs[0], { recursive: true, force: true })
     c.registry.markDead(c.nodes[0].nodeId, 'test')
-    await until(() => h.status().state === 'healing', 5_000, 'healing to start')
+    await until(() => h.status().state === 'healing', 30_000, 'healing to start')
     const started = Date.now()
     const samples: ReturnType<Healer['status']>[] = []
     while (h.status().state === 'healing') {
@@ -155,8 +164,7 @@ describe('Healer: a dead node', () => {
     }
     const seconds = (Date.now() - started) / 1000
     expect(h.status()).toMatchObject({ copiedChunks: 16, copiedBytes: 4 * MiB, underReplicated: 0, failed: 0 })
-    expect(seconds).toBeGreaterThanOrEqual(3)
-    expect(seconds).toBeLessThan(8)
+    expect(seconds).toBeGreaterThanOrEqual(3) // the limit holds it back; how much longer a busy machine takes is no bug
     // Progress was visible while it ran: bytes going up, a chunk being repaired, a speed near the limit.
     const mid = samples[Math.floor(samples.length / 2)]
     expect(mid.copiedBytes).toBeGreaterThan(0)
@@ -176,12 +184,12 @@ describe('Healer: bad copies', () => {
     const data = randomChunk(40 * KiB)
     const ino = await c.addFile('victim', [data], [[0, 1]])
     const h = startHealer(c, { graceMs: 100 })
-    await until(() => idle(h), 5_000, 'first scan')
+    await until(() => idle(h), 30_000, 'first scan')
     const ref = c.ref(ino, 0)
     await c.flipByte(0, ref.id)
 
     expect((await c.chunks.read(ref)).equals(data)).toBe(true)
-    await until(() => idle(h) && h.status().copiedChunks === 1, 5_000, 'repair')
+    await until(() => idle(h) && h.status().copiedChunks === 1, 30_000, 'repair')
     const healed = c.ref(ino, 0)
     expect(healed.nodes).toHaveLength(2)
     for (const nodeId of healed.nodes) await verifyChunk(healed, await c.nodes[c.indexOf(nodeId)].get(ref.id))
@@ -196,14 +204,14 @@ describe('Healer: bad copies', () => {
     const c = await setup(3, 2)
     const ino = await c.addFile('a', [randomChunk(20 * KiB), randomChunk(20 * KiB)], [[0, 1], [1, 2]])
     const h = startHealer(c, { graceMs: 100 })
-    await until(() => idle(h), 5_000, 'first scan')
+    await until(() => idle(h), 30_000, 'first scan')
     const missing = c.ref(ino, 0)
     const fine = c.ref(ino, 1)
     await rm(c.chunkPath(0, missing.id))
     h.reportBadCopy(missing, c.nodes[0].nodeId, { code: 'CHUNK_MISSING' })
     // A false alarm: the copy is there and intact. The healer checks before it changes anything.
     h.reportBadCopy(fine, c.nodes[1].nodeId, { code: 'CHUNK_CORRUPT' })
-    await until(() => idle(h) && h.status().copiedChunks === 1, 5_000, 'repair')
+    await until(() => idle(h) && h.status().copiedChunks === 1, 30_000, 'repair')
     expect(c.ref(ino, 1).nodes).toEqual(fine.nodes)
     expect(c.holders(fine.id)).toEqual([1, 2])
     await expectExactlyR(c)
@@ -220,23 +228,23 @@ describe('Healer: a node comes back', () => {
       files.push({ ino: await c.addFile(`f${f}`, data, [[0, 1], [0, 2]]), data })
     }
     const h = startHealer(c, { graceMs: 100, orphanGraceMs: 300 })
-    await until(() => idle(h), 5_000, 'first scan')
+    await until(() => idle(h), 30_000, 'first scan')
     const back = c.nodes[0]
 
     // Node 0 dies (its folder stays) and its chunks are re-replicated to the other two.
     c.registry.markDead(back.nodeId, 'test: silent')
-    await until(() => idle(h) && h.status().copiedChunks === 8, 5_000, 'healing')
+    await until(() => idle(h) && h.status().copiedChunks === 8, 30_000, 'healing')
     for (const { ref } of allRefs(c)) expect(ref.nodes).not.toContain(back.nodeId)
     // While it was away, it kept two chunks no file references (say, writes whose commit never came).
     const orphans = [await c.storeOn(randomChunk(8 * KiB), [0]), await c.storeOn(randomChunk(8 * KiB), [0])]
 
     // It comes back: the monitor lists it and re-admits it.
     c.registry.readmit(back.nodeId, await back.list())
-    await until(() => idle(h) && h.status().trimmedCopies === 8, 5_000, 'trimming')
+    await until(() => idle(h) && h.status().trimmedCopies === 8, 30_000, 'trimming')
     expect(h.status().overReplicated).toBe(0)
     await expectExactlyR(c)
     // Orphans go after their grace period, and only from the node that reported them.
-    await until(() => h.status().orphansRemoved === 2, 5_000, 'orphans removed')
+    await until(() => h.status().orphansRemoved === 2, 30_000, 'orphans removed')
     for (const orphan of orphans) expect(c.holders(orphan.id)).toEqual([])
     expect(h.status().orphansPending).toBe(0)
 
@@ -253,14 +261,14 @@ describe('Healer: a node comes back', () => {
   it('never collects a chunk that is being written when the node reports it', async () => {
     const c = await setup(3, 2)
     const h = startHealer(c, { graceMs: 100, orphanGraceMs: 150 })
-    await until(() => idle(h), 5_000, 'first scan')
+    await until(() => idle(h), 30_000, 'first scan')
     const ino = await c.addFile('growing', [randomChunk(8 * KiB)])
 
     // A write whose bytes are on the nodes but whose puts have not returned yet.
     const releases = c.nodes.map((n) => n.holdPuts({ after: true }))
     const data = randomChunk(16 * KiB)
     const writing = c.chunks.write(data)
-    await until(() => c.nodes.reduce((n, node) => n + node.waiting, 0) === 2, 5_000, 'puts landed')
+    await until(() => c.nodes.reduce((n, node) => n + node.waiting, 0) === 2, 30_000, 'puts landed')
     const holder = c.nodes.findIndex((n) => n.waiting > 0)
     const id = c.nodes[holder].puts.at(-1)!
     expect(c.chunks.isWriting(id)).toBe(true)
@@ -269,7 +277,7 @@ describe('Healer: a node comes back', () => {
     c.registry.markDead(c.nodes[holder].nodeId, 'test')
     c.registry.readmit(c.nodes[holder].nodeId, await c.nodes[holder].list())
     const sweeps = h.orphans.status().orphanSweeps
-    await until(() => h.orphans.status().orphanSweeps >= sweeps + 2, 5_000, 'the report sweep and the one after the orphan grace period')
+    await until(() => h.orphans.status().orphanSweeps >= sweeps + 2, 30_000, 'the report sweep and the one after the orphan grace period')
     await new Promise((resolve) => setTimeout(resolve, 200))
     await h.settle() // one more full scan, well past the grace period
     expect(h.status().orphansPending).toBe(1)
@@ -295,13 +303,13 @@ describe('Healer: the namespace moves on', () => {
     const ino = await c.addFile('f', [randomChunk(32 * KiB)], [[0, 1]])
     const old = c.ref(ino, 0)
     const h = startHealer(c, { graceMs: 50 }, meta)
-    await until(() => idle(h), 5_000, 'first scan')
+    await until(() => idle(h), 30_000, 'first scan')
 
     // Node 0 is gone; the healer will copy from node 1 to node 2, whose puts wait at a gate.
     const release = c.nodes[2].holdPuts()
     await rm(c.dirs[0], { recursive: true, force: true })
     c.registry.markDead(c.nodes[0].nodeId, 'test')
-    await until(() => c.nodes[2].waiting === 1, 5_000, 'the copy to reach node 2')
+    await until(() => c.nodes[2].waiting === 1, 30_000, 'the copy to reach node 2')
     expect(h.status().currentlyRepairing?.chunk).toBe(old.id)
 
     // Meanwhile the file overwrites that chunk; as the file system does, the old chunk is deleted
@@ -314,8 +322,8 @@ describe('Healer: the namespace moves on', () => {
     expect(c.holders(old.id)).toEqual([])
 
     release()
-    await until(() => idle(h) && c.nodes[2].puts.includes(old.id), 5_000, 'the copy to finish')
-    await until(() => c.holders(old.id).length === 0, 5_000, 'the new copy to be deleted')
+    await until(() => idle(h) && c.nodes[2].puts.includes(old.id), 30_000, 'the copy to finish')
+    await until(() => c.holders(old.id).length === 0, 30_000, 'the new copy to be deleted')
     expect(records.filter((r) => r.op === 'replicas' && r.id === old.id)).toEqual([])
     expect(c.ref(ino, 0).id).toBe(fresh.id)
     expect(h.status().failed).toBe(0)
@@ -331,11 +339,11 @@ describe('Healer: faults', () => {
     const ino = await c.addFile('f', Array.from({ length: 6 }, () => randomChunk(8 * KiB)), Array(6).fill([0, 1]))
     c.nodes[2].failPuts = 'NODE_UNAVAILABLE'
     const h = startHealer(c, { graceMs: 50 })
-    await until(() => idle(h), 5_000, 'first scan')
+    await until(() => idle(h), 30_000, 'first scan')
 
     await rm(c.dirs[0], { recursive: true, force: true })
     c.registry.markDead(c.nodes[0].nodeId, 'test')
-    await until(() => idle(h) && h.status().lost === 1 && h.status().copiedChunks === 6, 10_000, 'healing')
+    await until(() => idle(h) && h.status().lost === 1 && h.status().copiedChunks === 6, 30_000, 'healing')
     expect(h.status().failed).toBeGreaterThanOrEqual(1)
     expect(c.registry.health(c.nodes[2].nodeId)).toBe('suspect') // told the registry what it saw
     for (let index = 0; index < 6; index++) {
@@ -355,7 +363,7 @@ describe('Healer: faults', () => {
 })
 
 describe('Healer: scanning a large namespace', () => {
-  it('scans 200,000 chunk references in slices: the event loop keeps answering', async () => {
+  it('scans 200,000 chunk references in slices: the event loop turns between them', async () => {
     const c = await setup(3, 2)
     // A namespace built with the real namespace machine, without a journal (the scan only reads).
     const machine = namespaceMachine({ uid: 0, gid: 0, createdAt: Date.now() })
@@ -368,17 +376,30 @@ describe('Healer: scanning a large namespace', () => {
         machine.apply(state, { op: 'chunk', ino, index, ref, size: index + 1, mtime: 0, ctime: 0 })
       }
     }
-    const meta: HealerMeta = { state, commit: (r) => machine.apply(state, r), sync: async () => {} }
-    const lag = monitorEventLoopDelay({ resolution: 5 })
-    lag.enable()
-    const started = Date.now()
+    // The walk reads each file's inode with inodes.get; counting those reads between turns of the
+    // event loop shows how much of the namespace one slice covers, without looking at a clock (how
+    // long the longest slice took is `npm run bench`'s figure, not this test's).
+    let reads = 0
+    const inodes = new (class extends Map<number, Inode> {
+      override get(ino: number) {
+        reads++
+        return super.get(ino)
+      }
+    })(state.inodes)
+    const counted = { ...state, inodes }
+    const meta: HealerMeta = { state: counted, commit: (r) => machine.apply(counted, r), sync: async () => {} }
+    let atLastTurn = 0
+    let mostBetweenTurns = 0
+    const turns = countLoopTurns(() => {
+      mostBetweenTurns = Math.max(mostBetweenTurns, reads - atLastTurn)
+      atLastTurn = reads
+    })
     const h = startHealer(c, { graceMs: 100 }, meta)
-    await until(() => idle(h), 20_000, 'the scan')
-    const ms = Date.now() - started
-    lag.disable()
+    await until(() => idle(h), 60_000, 'the scan')
+    turns.stop()
     expect(h.status()).toMatchObject({ scans: 1, underReplicated: 0, queued: 0, copiedChunks: 0 })
-    const maxLagMs = lag.max / 1e6
-    console.log(`scan of 200,000 chunks: ${ms} ms, longest event-loop stall ${maxLagMs.toFixed(1)} ms`)
-    expect(maxLagMs).toBeLessThan(150)
+    expect(reads).toBeGreaterThanOrEqual(400) // every file was visited
+    // A slice is WALK_BATCH chunk references, here 500 per file: a few files per turn, never all 400.
+    expect(mostBetweenTurns).toBeLessThanOrEqual(Math.ceil(WALK_BATCH / 500) + 2)
   })
 })

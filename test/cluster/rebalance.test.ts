@@ -140,7 +140,7 @@ describe('dfs balance (core)', () => {
     const r = startRebalancer(c, { concurrency: 1 }, locks)
     const release = c.nodes[2].holdPuts() // moves stall on their way to the new node
     r.balance()
-    await until(() => c.nodes[2].waiting > 0, 5_000, 'a move to reach the new node')
+    await until(() => c.nodes[2].waiting > 0, 30_000, 'a move to reach the new node')
     const moving = allRefs(c).find(({ ref }) => locks.isHeld(ref.id))!
     expect(moving).toBeDefined()
 
@@ -234,7 +234,7 @@ describe('serialised with the healer', () => {
     const ref = c.ref(ino, 0)
     healer = new Healer({ meta: c.meta, chunks: c.chunks, registry: c.registry, replicas: 2, log: c.log, options: { hintDelayMs: 20, scanIntervalMs: 60_000 } })
     healer.start()
-    await until(() => healer!.status().lastScanAt !== undefined, 5_000, 'first scan')
+    await until(() => healer!.status().lastScanAt !== undefined, 30_000, 'first scan')
 
     const release = healer.locks.tryAcquire(ref.id)! // as a move would hold it
     await c.flipByte(0, ref.id)
@@ -242,7 +242,7 @@ describe('serialised with the healer', () => {
     await new Promise((resolve) => setTimeout(resolve, 300))
     expect(healer.status().copiedChunks, 'no repair while the chunk is held').toBe(0)
     release()
-    await until(() => healer!.status().copiedChunks === 1 && healer!.status().state === 'idle', 5_000, 'the repair after release')
+    await until(() => healer!.status().copiedChunks === 1 && healer!.status().state === 'idle', 30_000, 'the repair after release')
     await expectExactlyR(c)
   })
 
@@ -255,7 +255,7 @@ describe('serialised with the healer', () => {
     try {
       const r = startRebalancer(c, { concurrency: 2 }, locks)
       r.balance()
-      await until(() => r.status()!.plannedChunks > 0, 5_000, 'a plan')
+      await until(() => r.status()!.plannedChunks > 0, 30_000, 'a plan')
       await new Promise((resolve) => setTimeout(resolve, 200))
       expect(r.status()).toMatchObject({ state: 'running', movedChunks: 0 })
       for (const { ref } of allRefs(c)) expect(c.holders(ref.id)).toEqual([0, 1])

@@ -44,11 +44,11 @@ describe('Scrubber', () => {
     scrubber.start()
     stops.push(() => scrubber.stop())
 
-    await until(() => scrubber.status().passes >= 1, 5_000, 'a pass')
+    await until(() => scrubber.status().passes >= 1, 30_000, 'a pass')
     expect(scrubber.status()).toMatchObject({ corruptFound: 1, missingFound: 0, scannedChunks: 3 })
     expect(scrubber.status().scannedBytes).toBe(2 * (48 + 48 + 10) * KiB)
     expect(scrubber.status().lastPassAt).toBeGreaterThan(0)
-    await until(() => healer.status().state === 'idle' && healer.status().copiedChunks === 1, 5_000, 'healing')
+    await until(() => healer.status().state === 'idle' && healer.status().copiedChunks === 1, 30_000, 'healing')
 
     const healed = c.ref(ino, 1)
     expect(healed.nodes).toHaveLength(2)
@@ -60,7 +60,7 @@ describe('Scrubber', () => {
 
     // The next pass finds nothing.
     const passes = scrubber.status().passes
-    await until(() => scrubber.status().passes > passes, 5_000, 'another pass')
+    await until(() => scrubber.status().passes > passes, 30_000, 'another pass')
     expect(scrubber.status().corruptFound).toBe(1)
   })
 
@@ -77,7 +77,7 @@ describe('Scrubber', () => {
     const started = Date.now()
     scrubber.start()
     stops.push(() => scrubber.stop())
-    await until(() => scrubber.status().passes === 1, 5_000, 'a pass')
+    await until(() => scrubber.status().passes === 1, 30_000, 'a pass')
     expect(Date.now() - started).toBeGreaterThanOrEqual(1_200)
     expect(scrubber.status()).toMatchObject({ state: 'resting', scannedChunks: 6, scannedBytes: 1.5 * MiB, corruptFound: 0 })
     expect(off.status().scannedChunks).toBe(0)

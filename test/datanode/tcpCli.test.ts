@@ -63,7 +63,7 @@ function start(args: string[]): Running {
   return { child, stdout: () => out, stderr: () => err, exited }
 }
 
-async function waitForLine(r: Running, pattern: RegExp, timeoutMs = 15_000): Promise<RegExpMatchArray> {
+async function waitForLine(r: Running, pattern: RegExp, timeoutMs = 120_000): Promise<RegExpMatchArray> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const match = pattern.exec(r.stdout())

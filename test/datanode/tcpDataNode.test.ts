@@ -71,20 +71,20 @@ describe('TcpDataNode over a real server', () => {
 
   it('fails everything in flight at once with NODE_UNAVAILABLE when the server goes away, and says so', async () => {
     const { server, url } = await servers.start()
-    const node = await servers.connect(url, { requestTimeoutMs: 10_000 })
+    // A request timeout longer than the test's: whatever fails here failed because the connection
+    // closed (the message says so), not because a timer ran out.
+    const node = await servers.connect(url, { requestTimeoutMs: 10 * 60_000 })
     const drops: unknown[] = []
     node.on('disconnect', (err) => drops.push(err))
     const ids = Array.from({ length: 50 }, newChunkId)
     const bytes = randomBytes(200_000)
     await Promise.all(ids.map((id) => node.put(id, bytes, sha256Of(bytes))))
-    const started = Date.now()
     const inFlight = ids.map((id) => node.get(id).then(() => 'ok', (err: unknown) => err))
     await server.close()
     const results = await Promise.all(inFlight)
-    expect(Date.now() - started).toBeLessThan(2000) // not the 10 s request timeout
     const failures = results.filter((r) => r !== 'ok')
     expect(failures.length).toBeGreaterThan(0)
-    for (const f of failures) expect(f).toMatchObject({ code: 'NODE_UNAVAILABLE' })
+    for (const f of failures) expect(f).toMatchObject({ code: 'NODE_UNAVAILABLE', message: expect.stringMatching(/closed/) })
     expect(drops).toHaveLength(1)
     expect(drops[0]).toMatchObject({ code: 'NODE_UNAVAILABLE' })
     expect(node.connected).toBe(false)
@@ -179,14 +179,16 @@ describe('TcpDataNode over a real server', () => {
 
   it('keeps a long request alive through the server\'s keepalives (a slow disk is not a hung node)', async () => {
     const { server, url } = await servers.start()
-    const node = await servers.connect(url, { requestTimeoutMs: 400 })
+    // A silence limit of 2 s (keepalives every 500 ms): wide enough that a busy machine's stall of a
+    // few hundred milliseconds, which delays the server's keepalive and the client's check alike,
+    // cannot pass for a hung node.
+    const node = await servers.connect(url, { requestTimeoutMs: 2_000 })
     const id = newChunkId()
     await node.put(id, Buffer.from('x'), sha256Of(Buffer.from('x')))
-    // Make sync slow on the server (it runs in this process): 1.5 s, almost four times the client's
-    // silence limit.
+    // Make sync slow on the server (it runs in this process): 6 s, three times the client's silence limit.
     const original = LocalFolderNode.prototype.sync
     LocalFolderNode.prototype.sync = async function (this: LocalFolderNode, ids: string[]) {
-      await sleep(1500)
+      await sleep(6_000)
       return original.call(this, ids)
     }
     try {
@@ -254,16 +256,15 @@ describe('TcpDataNode against a server that stops answering', () => {
   it('fails in-flight requests at once when the connection is cut', async () => {
     const silent = servers.own(new SilentServer())
     await silent.listen()
-    const node = await servers.connect(`tcp://127.0.0.1:${silent.port}`, { requestTimeoutMs: 30_000 })
+    // The request timeout outlasts the test: each failure must come from the cut (its message says "closed").
+    const node = await servers.connect(`tcp://127.0.0.1:${silent.port}`, { requestTimeoutMs: 10 * 60_000 })
     const big = randomBytes(1_000_000)
     const calls = [node.get(newChunkId()), node.put(newChunkId(), big, sha256Of(big)), node.list(), node.sync([newChunkId()]), node.ping()]
     const results = calls.map((p) => p.then(() => 'ok', (err: unknown) => err))
     await sleep(100)
-    const started = Date.now()
     silent.destroyAll()
     const errors = await Promise.all(results)
-    expect(Date.now() - started).toBeLessThan(500)
-    for (const err of errors) expect(err).toMatchObject({ code: 'NODE_UNAVAILABLE' })
+    for (const err of errors) expect(err).toMatchObject({ code: 'NODE_UNAVAILABLE', message: expect.stringMatching(/closed/) })
   })
 
   it('gives up on a hung node after the request timeout, bulk and small requests alike', async () => {
@@ -275,9 +276,10 @@ describe('TcpDataNode against a server that stops answering', () => {
     const started = Date.now()
     const results = await Promise.all([node.ping(), node.get(newChunkId()), node.list()].map((p) => p.then(() => 'ok', (err: unknown) => err)))
     const took = Date.now() - started
-    for (const err of results) expect(err).toMatchObject({ code: 'NODE_UNAVAILABLE' })
+    // Given up by the timer (the messages say so), and not before it ran out; how much later a busy
+    // machine gets round to it is no bug.
+    for (const err of results) expect(err).toMatchObject({ code: 'NODE_UNAVAILABLE', message: expect.stringMatching(/within 300 ms|stopped answering/) })
     expect(took).toBeGreaterThanOrEqual(280)
-    expect(took).toBeLessThan(1500)
     expect(disconnects.length).toBe(1) // the silent connection was dropped: the next call reconnects
   })
 
@@ -296,9 +298,7 @@ describe('TcpDataNode against a server that stops answering', () => {
       },
     })
     const port = (mute.address() as { port: number }).port
-    const started = Date.now()
     const err = await TcpDataNode.connect(`tcp://127.0.0.1:${port}`, { secret: SECRET, connectTimeoutMs: 300 }).catch((e: unknown) => e)
-    expect(err).toMatchObject({ code: 'NODE_UNAVAILABLE' })
-    expect(Date.now() - started).toBeLessThan(1500)
+    expect(err).toMatchObject({ code: 'NODE_UNAVAILABLE', message: expect.stringMatching(/did not complete the handshake within 300 ms/) })
   })
 })

@@ -18,6 +18,8 @@ import { TempDirs } from './tempDirs.js'
 
 export const SECRET = 'test secret: correct horse battery staple'
 export const CLUSTER = 'cluster-tcp-test'
+/** How long a test waits for something that should happen: generous, since a busy machine is slow, not wrong. */
+export const EVENTUALLY_MS = 30_000
 
 export interface StartedServer {
   server: DataNodeServer
@@ -129,8 +131,12 @@ export class RawClient {
     return requestId
   }
 
-  /** Wait until pred holds for the frames received, or the socket closes, or timeoutMs passes. */
-  async waitFor(pred: (frames: Frame[]) => boolean, timeoutMs = 2000): Promise<boolean> {
+  /**
+   * Wait until pred holds for the frames received, or the socket closes, or timeoutMs passes. The
+   * default is a generous "eventually" (a loaded machine is slow, not wrong); pass a short timeoutMs
+   * only where not hearing back is an expected outcome.
+   */
+  async waitFor(pred: (frames: Frame[]) => boolean, timeoutMs = EVENTUALLY_MS): Promise<boolean> {
     const deadline = Date.now() + timeoutMs
     while (!pred(this.frames)) {
       if (this.#isClosed) return pred(this.frames)
@@ -152,13 +158,13 @@ export class RawClient {
     return this.frames.filter((f) => f.requestId === requestId && (f.flags & FLAG_REPLY) !== 0)
   }
 
-  async reply(requestId: number, timeoutMs = 2000): Promise<Frame | undefined> {
+  async reply(requestId: number, timeoutMs = EVENTUALLY_MS): Promise<Frame | undefined> {
     await this.waitFor(() => this.replies(requestId).length > 0, timeoutMs)
     return this.replies(requestId)[0]
   }
 
   /** Wait for the server to close this connection; true if it did within timeoutMs. */
-  async waitClosed(timeoutMs = 2000): Promise<boolean> {
+  async waitClosed(timeoutMs = EVENTUALLY_MS): Promise<boolean> {
     await this.waitFor(() => false, timeoutMs)
     return this.#isClosed
   }

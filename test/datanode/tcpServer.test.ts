@@ -97,10 +97,10 @@ describe('DataNodeServer on bad input', () => {
       const client = await raw()
       const started = Date.now()
       client.write(u32(200)) // a frame that never comes
-      expect(await client.waitClosed(3000)).toBe(true)
-      expect(Date.now() - started).toBeGreaterThanOrEqual(250)
+      expect(await client.waitClosed()).toBe(true)
+      expect(Date.now() - started).toBeGreaterThanOrEqual(250) // not before the handshake timeout (300 ms)
       const silent = await raw() // and one that says nothing at all
-      expect(await silent.waitClosed(3000)).toBe(true)
+      expect(await silent.waitClosed()).toBe(true)
     })
 
     it('closes on an AUTH with a malformed body or a proof of the wrong length', async () => {
@@ -200,9 +200,8 @@ describe('DataNodeServer on bad input', () => {
       const good = await servers.connect(s.url)
       await good.ping()
       expect(Buffer.compare(await good.get(stored.id), stored.data)).toBe(0)
-      const started = Date.now()
-      expect(await client.waitClosed(3000)).toBe(true)
-      expect(Date.now() - started).toBeLessThan(2000)
+      // Closed by the frame idle timeout (300 ms); the wait is a generous "eventually", not a bound.
+      expect(await client.waitClosed()).toBe(true)
       expect(good.connected).toBe(true)
     })
 

@@ -21,8 +21,10 @@ import { cleanupTempDirs, makeTempDir, unescapeMountPath } from './tmp.js'
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
 export const DFS_BIN = join(REPO_ROOT, 'bin', 'dfs.js')
 
-const READY_TIMEOUT_MS = 30_000
-const STOP_GRACE_MS = 10_000
+// Generous on purpose (a busy 2-core machine is slow, not wrong): a daemon that needs longer than
+// this to mount is hung, and one SIGKILLed before it stored its buffers would fail tests for nothing.
+const READY_TIMEOUT_MS = 120_000
+const STOP_GRACE_MS = 60_000
 const OUTPUT_CAP = 8 * 1024 * 1024 // keep the last 8 MiB of a daemon's output
 
 export interface StartDfsOptions {

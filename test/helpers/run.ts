@@ -14,7 +14,10 @@ export interface RunOptions {
   cwd?: string
   /** Added to (and overriding) the test process's environment. */
   env?: NodeJS.ProcessEnv
-  /** Milliseconds before the child is killed with SIGKILL; 0 = no limit. Default 60 000. */
+  /**
+   * Milliseconds before the child is killed with SIGKILL as hung; 0 = no limit. Never less than
+   * HANG_GUARD_MS: it guards against a stuck mount, it is not a bound on how fast a tool runs.
+   */
   timeout?: number
   /** Written to the child's stdin, which is then closed. */
   input?: string | Buffer
@@ -33,6 +36,13 @@ export interface RunResult<T = string> {
 
 export const MAX_OUTPUT = 512 * 1024 * 1024
 
+/**
+ * The least time a child gets before it is taken for hung. Generous on purpose: on a busy 2-core
+ * machine (another test run beside this one) a `cmp` of 200 MiB through a mount took over a minute.
+ * A test that hangs still fails, at its own vitest timeout.
+ */
+export const HANG_GUARD_MS = 300_000
+
 /** execFile `cmd args`, resolving (never rejecting) with its exit status and output as text. */
 export function run(cmd: string, args: readonly string[] = [], opts: RunOptions = {}): Promise<RunResult<string>> {
   return exec(cmd, args, opts).then((r) => ({ ...r, stdout: r.stdout.toString('utf8') }))
@@ -49,7 +59,7 @@ export function sh(script: string, opts: RunOptions = {}): Promise<RunResult<str
 }
 
 function exec(cmd: string, args: readonly string[], opts: RunOptions): Promise<RunResult<Buffer>> {
-  const timeout = opts.timeout ?? 60_000
+  const timeout = opts.timeout === 0 ? 0 : Math.max(opts.timeout ?? 0, HANG_GUARD_MS)
   return new Promise((resolveRun) => {
     const child = execFile(
       cmd,
@@ -69,6 +79,7 @@ function exec(cmd: string, args: readonly string[], opts: RunOptions): Promise<R
         let code = child.exitCode ?? 0
         let errText = stderr.toString('utf8')
         if (e && typeof e.code === 'string') errText += (errText ? '\n' : '') + e.message
+        if (e?.killed && signal === 'SIGKILL' && timeout > 0) errText += `${errText ? '\n' : ''}killed as hung after ${timeout} ms`
         if (signal) code = 128 + (constants.signals[signal] ?? 0)
         else if (e && typeof e.code === 'string' && !overflow) code = e.code === 'ENOENT' ? 127 : 126 // could not start
         resolveRun({

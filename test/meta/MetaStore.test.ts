@@ -1,7 +1,8 @@
 import { appendFile, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { type DfsError, isDfsError } from '../../src/errors.js'
+import { SLICE_PIECES } from '../../src/meta/Checkpoint.js'
 import { MetaStore } from '../../src/meta/MetaStore.js'
 import { encodeRecord, listSegments } from '../../src/meta/journalFormat.js'
 import { kv, openKv, setRange, tempDir } from './kv.js'
@@ -89,7 +90,9 @@ describe('MetaStore', () => {
     const store = await openKv(dir, { create: { settings: {} }, checkpointEvery: { records: 100 } })
     for (let i = 1; i <= 250; i += 50) {
       setRange(store, i, i + 49)
-      await new Promise((resolve) => setTimeout(resolve, 50)) // long enough for a checkpoint to finish
+      // Each automatic checkpoint finishes before the next batch (waited for, not slept on).
+      const due = Math.floor((i + 49) / 100)
+      await vi.waitFor(() => expect(store.stats.checkpoints).toBe(due), { timeout: 30_000, interval: 5 })
     }
     expect(store.stats.checkpoints).toBe(2) // at 100 and at 200
     expect(store.stats.journalRecords).toBe(50)
@@ -241,36 +244,32 @@ describe('MetaStore', () => {
     expect(store.state.get('y')).toBeUndefined()
   })
 
-  it('checkpoints a large state without stalling the event loop, while commits go on', { timeout: 120_000 }, async () => {
+  it('checkpoints a large state in slices while commits go on (its stall is a bench figure)', async () => {
+    // How long the loop stalls is measured by `npm run bench` (event-loop stalls); here only the
+    // behaviour: commits keep being applied between the checkpoint's slices, and both the checkpoint
+    // and the journal after it restore the state exactly.
     const dir = await tempDir()
     const store = await openKv(dir, { create: { settings: {} }, checkpointEvery: { records: 10_000_000 } })
-    setRange(store, 1, 300_000)
+    const entries = 20 * SLICE_PIECES
+    setRange(store, 1, entries)
     await store.sync()
 
-    let maxLag = 0
-    let last = performance.now()
-    const ticker = setInterval(() => {
-      const now = performance.now()
-      maxLag = Math.max(maxLag, now - last)
-      last = now
-    }, 5)
-    try {
-      let done = false
-      const checkpoint = store.checkpoint().finally(() => {
-        done = true
-      })
-      let i = 300_000
-      while (!done) {
-        for (let j = 0; j < 50; j++) store.commit({ op: 'set', key: `k${++i}`, value: i })
-        store.commit({ op: 'del', key: `k${i - 300_000}` })
-        await new Promise((resolve) => setImmediate(resolve))
-      }
-      await checkpoint
-      expect(i).toBeGreaterThan(300_050) // commits really did go on meanwhile
-    } finally {
-      clearInterval(ticker)
+    let done = false
+    let commitTurns = 0
+    const checkpoint = store.checkpoint().finally(() => {
+      done = true
+    })
+    let i = entries
+    while (!done) {
+      commitTurns++
+      for (let j = 0; j < 50; j++) store.commit({ op: 'set', key: `k${++i}`, value: i })
+      store.commit({ op: 'del', key: `k${i - entries}` })
+      await new Promise((resolve) => setImmediate(resolve))
     }
-    expect(maxLag).toBeLessThan(250)
+    await checkpoint
+    // One slice per turn at most, so the commit loop ran at least once between consecutive slices.
+    expect(commitTurns).toBeGreaterThanOrEqual(20)
+    expect(store.stats.checkpoints).toBe(1)
 
     const live = new Map(store.state)
     await store.close()

@@ -2,7 +2,8 @@ import { readFile, readdir, truncate, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { type DfsError, isDfsError } from '../../src/errors.js'
-import { CHECKPOINT_FILE, readCheckpoint, writeCheckpoint } from '../../src/meta/Checkpoint.js'
+import { CHECKPOINT_FILE, SLICE_PIECES, readCheckpoint, writeCheckpoint } from '../../src/meta/Checkpoint.js'
+import { countLoopTurns } from '../helpers/loopTurns.js'
 import { tempDir } from './kv.js'
 
 const pieces = Array.from({ length: 10_000 }, (_, i) => ({ i, name: `entry ${i}`, tags: [i % 7, 'ü'] }))
@@ -60,6 +61,35 @@ describe('checkpoint', () => {
 
     await writeFile(file, text.replace(/^.*\n/, '{"some":"other file"}\n'))
     expect((await corruptError(dir)).message).toContain('checkpoint header')
+  })
+
+  it('serialises in slices and lets the event loop turn between them (no clock: it counts turns)', async () => {
+    const dir = await tempDir()
+    const total = 10 * SLICE_PIECES + 123
+    let pulled = 0
+    function* many() {
+      for (let i = 0; i < total; i++) {
+        pulled++
+        yield { i }
+      }
+    }
+    // At each turn of the loop: how many pieces were serialised since the previous turn.
+    let atLastTurn = 0
+    let mostBetweenTurns = 0
+    const turns = countLoopTurns(() => {
+      mostBetweenTurns = Math.max(mostBetweenTurns, pulled - atLastTurn)
+      atLastTurn = pulled
+    })
+    try {
+      await writeCheckpoint(dir, 1, many())
+    } finally {
+      turns.stop()
+    }
+    expect(pulled).toBe(total)
+    expect(mostBetweenTurns).toBeGreaterThan(0)
+    expect(mostBetweenTurns).toBeLessThanOrEqual(SLICE_PIECES) // never more than one slice without a turn
+    expect(turns.count).toBeGreaterThanOrEqual(10)
+    expect((await readCheckpoint(dir))?.pieces).toHaveLength(total)
   })
 
   it('says when a checkpoint comes from a newer dfs', async () => {

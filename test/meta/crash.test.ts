@@ -81,7 +81,7 @@ describe('crash safety', () => {
     }
   })
 
-  it('keeps every synced record when the daemon is killed with SIGKILL', { timeout: 120_000 }, async () => {
+  it('keeps every synced record when the daemon is killed with SIGKILL', async () => {
     // A real kill -9 of a process committing, syncing and checkpointing as fast as it can. The
     // child runs the compiled store from dist/ (the vitest globalSetup builds it before any test).
     const compiled = fileURLToPath(new URL('../../dist/meta/MetaStore.js', import.meta.url))

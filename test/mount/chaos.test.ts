@@ -229,7 +229,7 @@ describe('a node folder deleted while mounted (rm -rf node_1)', () => {
     expect(allProblems(final.report)).toEqual([])
     expect(final.code).toBe(0)
     await c.cleanup()
-  }, 120_000)
+  })
 })
 
 describe('corrupted chunks', () => {
@@ -287,7 +287,7 @@ describe('corrupted chunks', () => {
     expect(cmp2.code, `${cmp2.stdout}${cmp2.stderr}`).toBe(0)
     await again.stop()
     await c.cleanup()
-  }, 90_000)
+  })
 
   it('with every copy of a chunk corrupted the read fails with EIO, and the daemon keeps serving everything else', async () => {
     const c = makeCluster(3, 'dfs-chaos-lost-')
@@ -343,7 +343,7 @@ describe('corrupted chunks', () => {
     const repair = await fsckRepair(c.meta)
     expect(repair.code, repair.out).toBe(1)
     await c.cleanup()
-  }, 90_000)
+  })
 })
 
 describe('node folders that run out of space (small tmpfs mounts)', () => {
@@ -412,5 +412,5 @@ describe('node folders that run out of space (small tmpfs mounts)', () => {
     const check = await fsckJson(c.meta)
     expect(check.report.lost).toEqual([])
     expect(check.report.underReplicated).toEqual([])
-  }, 120_000)
+  })
 })

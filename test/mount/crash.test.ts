@@ -264,7 +264,7 @@ describe('kill -9 of the daemon during a 100 MiB copy', () => {
 
     await checkFsck(c)
     await c.cleanup()
-  }, 120_000)
+  })
 
   it('alone: its helper clears the mount, and dfs mount works again with fsync\'d data intact', async () => {
     const c = makeCluster(3, 'dfs-crash-alone-')
@@ -291,7 +291,7 @@ describe('kill -9 of the daemon during a 100 MiB copy', () => {
     await again.stop()
     await checkFsck(c)
     await c.cleanup()
-  }, 120_000)
+  })
 })
 
 describe('one daemon per metadata folder', () => {
@@ -330,7 +330,7 @@ describe('one daemon per metadata folder', () => {
     expect(cmp2.code, cmp2.stdout + cmp2.stderr).toBe(0)
     await second.stop()
     await c.cleanup()
-  }, 90_000)
+  })
 })
 
 describe('SIGTERM as soon as the daemon reports "dfs: mounted"', () => {
@@ -352,5 +352,5 @@ describe('SIGTERM as soon as the daemon reports "dfs: mounted"', () => {
     expect(cmp.code, cmp.stdout + cmp.stderr).toBe(0)
     await d.stop()
     await c.cleanup()
-  }, 90_000)
+  })
 })

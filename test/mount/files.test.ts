@@ -77,7 +77,7 @@ describe('files on a mount with 64 KiB chunks', () => {
       expectOk(results[i]!, `random I/O with seed ${f.seed} (DFS_TEST_SEED=${base} repeats this test)`, m.dfs)
       expectOk(await run('cmp', [f.native, f.mounted]), `cmp after random I/O with seed ${f.seed}`, m.dfs)
     }
-  }, 150_000)
+  })
 
   it('overwrites the middle of a file in place with dd conv=notrunc', async () => {
     const src = join(native, 'dd.src')
@@ -148,7 +148,7 @@ describe('files on a mount with 64 KiB chunks', () => {
       if (at + 100 > G) Buffer.from('tail').copy(expected, G - at)
       expect(r.stdout.equals(expected.subarray(0, Math.min(100, G + 4 - at))), `read at ${at}`).toBe(true)
     }
-  }, 150_000)
+  })
 
   it('appends with >> across chunk boundaries', async () => {
     const f = join(m.mnt, 'append.bin')
@@ -448,7 +448,7 @@ emit({'gone': gone, 'read_after_unlink': same, 'write_after_unlink': after == ex
     // And what was written is readable by plain tools after the remount.
     expect((await run('cat', [join(p, 'link')])).stdout).toBe('small')
     expect(await statOf(join(p, 'hard'), '%h %a')).toBe('2 600')
-  }, 180_000)
+  })
 })
 
 describe('a large file on a mount with the default 4 MiB chunks', () => {
@@ -481,5 +481,5 @@ describe('a large file on a mount with the default 4 MiB chunks', () => {
     const head = (await readFile(src)).subarray(0, 16)
     const r = await runBuffer('head', ['-c', '16', dst])
     expect(r.stdout.equals(head)).toBe(true)
-  }, 180_000)
+  })
 })

@@ -34,7 +34,7 @@ describe('self-healing', () => {
     await until(async () => {
       const s = await status()
       return s.healer.underReplicated === 0 && s.chunks.underReplicated === 0 && s.healer.copiedChunks > 0
-    }, 30_000)
+    }, 120_000)
     const s = await status()
     expect(s.healer.lost).toBe(0)
     expect(s.nodes.find((n: any) => n.address === cluster.nodes[0]).health).toBe('dead')

@@ -261,7 +261,7 @@ emit(changed)
     expect(await manifest(dst, m)).toEqual(await manifest(src, m))
     const third = await mustRun('rsync', ['-aH', '--delete', '--itemize-changes', `${src}/`, `${dst}/`], { dfs: m.dfs })
     expect(third).toBe('')
-  }, 90_000)
+  })
 
   it('cp -a into the mount and back out keeps modes, owners, mtimes, hard links and xattrs', async () => {
     const src = join(native, 'cp-src')
@@ -298,7 +298,7 @@ emit(changed)
     await mustRun('cp', ['-a', inMount, out], { dfs: m.dfs, timeout: 60_000 })
     expect(await manifest(out, m)).toEqual(want)
     await expectSameContent(src, out, m)
-  }, 60_000)
+  })
 
   it('tar round trip with owners: --numeric-owner -cpf, extracted with -p --same-owner into the mount, tar c back out', async () => {
     const src = join(native, 'tar-src')
@@ -336,7 +336,7 @@ emit(changed)
     expect(withoutTimes(backManifest)).toEqual(withoutTimes(want))
     // and the times tar recorded from the mount are the ones the mount shows (to the second)
     expect(backManifest.entries['hard-b-top']?.mtime_ms).toBe(981173106000)
-  }, 60_000)
+  })
 
   it('git clone of a local repository into the mount, commit, checkout a branch and back, gc, fsck, status clean', async () => {
     const origin = join(native, 'origin')
@@ -406,7 +406,7 @@ emit(changed)
     )
     expectOk(asNobody, 'git as uid 65534 in the mount', m.dfs)
     expect(asNobody.stdout).toBe('65534:65534\n')
-  }, 60_000)
+  })
 
   it('npm install of a packed local package inside the mount, offline; node requires it; npm ci again', async () => {
     const pkg = join(native, 'dfs-tiny')
@@ -435,7 +435,7 @@ printf '#!/usr/bin/env node\\nconsole.log(require("./index.js").hello())\\n' > b
     // npm ci removes node_modules (rm -rf in the mount) and installs again from the lock file.
     await npm(['ci'])
     expect(await mustRun('node', requireIt, { cwd: project })).toBe('hello from dfs-tiny')
-  }, 60_000)
+  })
 
   it('saves like an editor (temp, fsync, os.replace) 25 times: readers never see a torn file; owner, mode and xattr kept; no temp left', async () => {
     const d = join(m.mnt, 'editor')
@@ -512,7 +512,7 @@ emit({'saved': saved.count(True), 'reads': reads[0] > 0, 'torn': torn, 'listing'
     expect(rest).toEqual({ saved: 25, reads: true, torn: [], listing: ['notes.txt'], mode: '0o640', owner: [65534, 65534], xattr: 'text/plain' })
     // and another process reads the last version
     expect((await mustRun('sha256sum', [join(d, 'notes.txt')])).split(' ')[0]).toBe(expectedSha)
-  }, 60_000)
+  })
 
   it.each(['delete', 'wal'])('sqlite3 (journal_mode=%s) builds and updates a database; integrity ok; the same as on native disk', async mode => {
     const script = sqliteScript(mode)
@@ -530,7 +530,7 @@ emit({'saved': saved.count(True), 'reads': reads[0] > 0, 'torn': torn, 'listing'
     expect(results.mount!.out).toMatch(new RegExp(`^${mode}\nok\n2400\\|`))
     expect(results.mount!.out.split('\n').filter(l => l === 'ok').length).toBe(2)
     expect(results.mount).toEqual(results.native)
-  }, 60_000)
+  })
 })
 
 /**

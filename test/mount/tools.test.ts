@@ -49,7 +49,7 @@ describe('tools on a mount with 64 KiB chunks', () => {
     await mustSh(`mkdir -p '${tree}/.empty-dir/inner' && : > '${tree}/.empty-file'`)
     fileCount = Number((await mustSh(`find '${tree}' -type f | wc -l`)).trim())
     expect(fileCount, 'files in the node_modules snapshot').toBeGreaterThan(500)
-  }, 180_000)
+  })
 
   it('cp -r a real tree into the mount and back out: diff -r finds no difference', async () => {
     const inMount = join(m.mnt, 'cp-tree')
@@ -67,7 +67,7 @@ describe('tools on a mount with 64 KiB chunks', () => {
     await mustRun('cp', ['-r', inMount, out], { dfs: m.dfs, timeout: 120_000 })
     expectOk(await run('diff', ['-r', '--no-dereference', tree, out], { timeout: 120_000 }), 'diff -r of the tree and the copy out of the mount', m.dfs)
     expect(await listing(out)).toBe(expected)
-  }, 180_000)
+  })
 
   it('tar x into the mount, and tar c of the mount piped into tar x elsewhere', async () => {
     const archive = join(native, 'tree.tar')
@@ -89,7 +89,7 @@ describe('tools on a mount with 64 KiB chunks', () => {
     const members = (file: string) => mustSh(`tar -tf '${file}' | LC_ALL=C sort`)
     await mustSh(`tar -C '${untarred}' -cf '${native}/from-mount.tar' .`)
     expect(await members(join(native, 'from-mount.tar'))).toBe(await members(archive))
-  }, 180_000)
+  })
 
   it('git init, add, commit, log, status, fsck, gc and clone inside the mount', async () => {
     const repo = join(m.mnt, 'repo')
@@ -130,7 +130,7 @@ describe('tools on a mount with 64 KiB chunks', () => {
       expect(await mustGit(['ls-files', '-s'], clone, m)).toBe(await mustGit(['ls-files', '-s'], repo, m))
       expectOk(await run('diff', ['-r', '-x', '.git', repo, clone]), `diff -r of the repository and ${name}`, m.dfs)
     }
-  }, 180_000)
+  })
 
   it("saves like an editor: write a temp file, fsync, rename over the original", async () => {
     const d = join(m.mnt, 'editor')

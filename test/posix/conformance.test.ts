@@ -27,7 +27,7 @@ const index = new Map(cases.map((c, i) => [c.id, i]))
 beforeAll(async () => {
   roots = await posixRoots({ chunkSize: '64k' })
   results = await runBoth(roots, cases)
-}, 180_000)
+})
 afterAll(async () => {
   await cleanupAll()
   await roots?.cleanup()

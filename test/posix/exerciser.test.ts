@@ -25,7 +25,7 @@ let roots: Roots
 beforeAll(async () => {
   console.log(`posix exerciser: seed ${SEED} (replay with DFS_EXERCISER_SEED=${SEED}), ${STEPS} steps per run`)
   roots = await posixRoots({ chunkSize: '64k', replicas: 2, nodeCount: 3, extraArgs: ['--cache', '32k'] })
-}, 120_000)
+})
 afterAll(async () => {
   await cleanupAll()
   await roots?.cleanup()
