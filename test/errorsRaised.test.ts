@@ -6,7 +6,9 @@
 // What counts as raising: the first argument of a dfsError( / new DfsError( call in a .ts file under
 // src/ (errors.ts itself excluded) contains the code as a quoted literal, so
 // `dfsError(cause.code === 'ENOSPC' ? 'ENOSPC' : 'EIO', ...)` raises both. Codes that only travel
-// (decoded from a TCP status, mapped by posixCodeOf) must also be raised literally somewhere.
+// (decoded from a TCP status, mapped by posixCodeOf) must also be raised literally somewhere. A
+// dfs-specific code given as the `code: 'X'` of a descriptor that is raised through it (the lock
+// kinds: dfsError(kind.code, ...)) counts too; POSIX names do not, as OS errors carry them as well.
 // Adding a code: raise it where it belongs (this test then passes), or add it to RESERVED with why.
 
 import { readdir, readFile } from 'node:fs/promises'
@@ -18,7 +20,6 @@ const SRC = new URL('../src/', import.meta.url).pathname
 
 /** Codes kept though dfs never raises them, and why. */
 const RESERVED: Record<string, string> = {
-  EACCES: 'the kernel refuses by mode bits itself (default_permissions); an OS error with this code (a DataNode folder dfs may not read) passes through posixCodeOf unchanged',
   EXDEV: 'the kernel answers a rename or link across file systems itself; within one dfs mount there is no such thing',
   ELOOP: 'the kernel resolves symbolic links; dfs only stores and reads their targets',
   ERANGE: 'answered by number at the FUSE edge (src/fuse/mount.ts, getxattr/listxattr into a buffer too small), never as a DfsError',
@@ -46,6 +47,12 @@ async function raisedCodes(): Promise<Map<string, string[]>> {
         files.push(file.slice(SRC.length))
         raised.set(literal[1], files)
       }
+    }
+    for (const named of text.matchAll(/\bcode:\s*['"]([A-Z][A-Z0-9_]+)['"]/g)) {
+      if (!(named[1] in DFS_CODES)) continue
+      const files = raised.get(named[1]) ?? []
+      files.push(file.slice(SRC.length))
+      raised.set(named[1], files)
     }
   }
   return raised
