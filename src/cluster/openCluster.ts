@@ -260,7 +260,7 @@ function checkDistinctIds(ids: Map<string, string>, settings: ClusterSettings): 
     const isOriginal = (a: string) => settings.nodes.some(n => n.address === a && n.nodeId === id)
     const [original, copy] = isOriginal(address) && !isOriginal(first) ? [address, first] : [first, address]
     throw dfsError('NODE_ID_DUPLICATE',
-      `node ${copy} has the same node id (${id}) as node ${original}: it is a copy of that folder; empty ${copy} to make it a new node, or leave it out of --nodes`,
+      `node ${copy} has the same node id (${id}) as node ${original}: it is a copy of that folder; ${isServerAddress(copy) ? `empty the folder that server serves` : `empty ${copy}`} to make it a new node, or leave it out of --nodes`,
       { node: copy, other: original, nodeId: id })
   }
 }

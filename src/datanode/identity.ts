@@ -10,7 +10,7 @@
 
 import { randomBytes } from 'node:crypto'
 import { constants } from 'node:fs'
-import { access, mkdir, readdir, readFile, stat, unlink, writeFile } from 'node:fs/promises'
+import { access, mkdir, readdir, readFile, stat, unlink, utimes, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { DfsError, dfsError } from '../errors.js'
 import { fsyncPath, replaceFile } from '../util/files.js'
@@ -185,6 +185,8 @@ async function assertWritableDirectory(dir: string, abs: string): Promise<void> 
     throw dfsError('NODE_FOLDER_INVALID', `node folder ${dir} is not writable (${errnoOf(err) ?? String(err)}); make it writable or pass another folder`, context, err)
   }
   await unlink(probe).catch(() => {})
+  // The probe leaves the folder as it found it, times included: a refused command changes nothing.
+  await utimes(abs, info.atime, info.mtime).catch(() => {})
 }
 
 /** Write the identity atomically and durably: it is never half there. */
