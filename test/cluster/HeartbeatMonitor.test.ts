@@ -116,3 +116,25 @@ describe('HeartbeatMonitor', () => {
     expect(registry.status(nodes[0].node.nodeId)?.usage?.capacity).toBeGreaterThan(0)
   })
 })
+
+describe('HeartbeatMonitor: a pause of its own', () => {
+  it('does not blame the nodes for the time this process did not run (SIGSTOP of the daemon, a long stall)', async () => {
+    const { registry, nodes } = await cluster(2)
+    monitor!.stop() // this test's own thresholds: a node must be silent 2 s, with this process running, to be dead
+    const logged: string[] = []
+    monitor = new HeartbeatMonitor(registry, { intervalMs: 50, suspectAfterMs: 1_000, deadAfterMs: 2_000, minFreeBytes: 0, log: m => logged.push(m) })
+    monitor.start()
+    await until(() => nodes.every(n => registry.health(n.node.nodeId) === 'alive'))
+    const changes: string[] = []
+    registry.on('change', (c: { nodeId: string; from: string; to: string }) => changes.push(`${c.from}>${c.to}`))
+    // This process stops running for longer than dead-after: every timer is late, no ping is answered.
+    const resumeAt = Date.now() + 3_000
+    while (Date.now() < resumeAt) { /* busy: the event loop does not turn */ }
+    // Once it runs again the nodes answer at once: they get their fresh window and are never dead.
+    await until(() => logged.some(m => /did not run for/.test(m)))
+    await until(() => nodes.every(n => registry.health(n.node.nodeId) === 'alive'))
+    const settled = Date.now() + 2_500
+    while (Date.now() < settled) await new Promise(r => setTimeout(r, 20))
+    expect(changes.filter(c => /dead/.test(c)), changes.join(', ')).toEqual([])
+  })
+})

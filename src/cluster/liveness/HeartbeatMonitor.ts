@@ -6,7 +6,9 @@
 //   silent longer than deadAfterMs -> dead (the healer re-replicates its chunks after a grace period)
 //
 // A hung node (SIGSTOP) never answers its ping: the age check catches it within suspectAfterMs plus
-// one interval. A dead node that answers again first reports what it holds (list), then is re-admitted.
+// one interval. Silence is only the nodes' when this process was listening: after a pause of our own
+// (the daemon SIGSTOPped, a long stall) every node gets a fresh suspectAfterMs to answer before its
+// silence counts, or a daemon resumed after 10 s would declare every healthy node dead. A dead node that answers again first reports what it holds (list), then is re-admitted.
 // Usage is refreshed every few beats: it feeds `dfs status` and takes a node in or out of the write
 // pool as its free space crosses minFreeBytes.
 
@@ -34,6 +36,9 @@ export class HeartbeatMonitor {
   private timer: NodeJS.Timeout | undefined
   private readonly beating = new Map<string, Promise<void>>()
   private readonly lastUsage = new Map<string, number>()
+  private lastTick = 0
+  /** Until then, silence and unanswered pings are blamed on our own pause, not on the nodes. */
+  private excusedUntil = 0
 
   constructor(private readonly registry: NodeRegistry, readonly options: LivenessOptions) {}
 
@@ -52,13 +57,20 @@ export class HeartbeatMonitor {
 
   private tick(): void {
     const now = Date.now()
+    const gap = this.lastTick === 0 ? 0 : now - this.lastTick
+    this.lastTick = now
+    if (gap > this.options.suspectAfterMs) {
+      this.excusedUntil = now + this.options.suspectAfterMs + this.options.intervalMs
+      levelled(this.options.log).warn(`heartbeats: this process did not run for ${seconds(gap)} (stopped or stalled); the nodes get ${seconds(this.options.suspectAfterMs)} to answer before their silence counts`)
+    }
+    const excused = now < this.excusedUntil
     for (const node of this.registry.nodes()) {
       if (!this.beating.has(node.nodeId)) {
         const beat = this.beat(node).finally(() => this.beating.delete(node.nodeId))
         this.beating.set(node.nodeId, beat)
       }
       const status = this.registry.status(node.nodeId)
-      if (!status) continue
+      if (!status || excused) continue
       const silent = now - status.lastContact
       if (silent > this.options.deadAfterMs && status.health !== 'dead') {
         this.registry.markDead(node.nodeId, `no heartbeat for ${seconds(silent)}`)
@@ -76,6 +88,8 @@ export class HeartbeatMonitor {
       // wait for it forever, or the node could never be found alive again.
       await withTimeout(node.ping(), this.options.suspectAfterMs, `ping unanswered after ${seconds(this.options.suspectAfterMs)}`)
     } catch (err) {
+      // The ping's timer ran out while we were not running (the tick may not have seen the pause yet).
+      if (Date.now() < this.excusedUntil || Date.now() - this.lastTick > this.options.suspectAfterMs) return
       if (this.registry.health(node.nodeId) === 'alive') levelled(this.options.log).warn(`node ${node.address} is suspect: ${(err as Error).message}`)
       this.registry.markSuspect(node.nodeId, (err as Error).message)
       return
