@@ -74,4 +74,31 @@ describe('a flipped byte in the last journal record', () => {
       await c.cleanup()
     }
   }, 240_000)
+
+  it('a real torn tail (a record cut short) is dropped at mount with a warning, and its bytes are kept', async () => {
+    const c = makeCluster(2, 'dfs-journal-torn-')
+    try {
+      let d = await c.start({ replicas: 2, chunkSize: '64k', env })
+      expect((await sh(`echo kept > ${c.mnt}/y && sync`)).code).toBe(0)
+      await d.kill9()
+      if (isMounted(c.mnt)) await forceUnmount(c.mnt)
+
+      const segments = (await readdir(c.meta)).filter((n) => n.startsWith('journal-')).sort()
+      const live = join(c.meta, segments[segments.length - 1]!)
+      const whole = await readFile(live)
+      const torn = Buffer.from('99 0123456789abcdef {"op":"crea') // a write the crash cut short
+      await writeFile(live, Buffer.concat([whole, torn]))
+
+      d = await c.start({ env })
+      const cat = await run('cat', [`${c.mnt}/y`])
+      expect(cat.stdout).toBe('kept\n')
+      expect(d.output()).toMatch(new RegExp(`WARN.*journal ${live}: dropped a torn tail at line \\d+, byte ${whole.length}: ${torn.length} bytes`))
+      await d.stop()
+      const copies = (await readdir(c.meta)).filter((n) => n.startsWith('torn-'))
+      expect(copies).toHaveLength(1)
+      expect(await readFile(join(c.meta, copies[0]!))).toEqual(torn)
+    } finally {
+      await c.cleanup()
+    }
+  }, 240_000)
 })
