@@ -43,7 +43,7 @@ export async function checkMetaFolder(meta: string, flags: { repair: boolean; js
   const inspection = await inspectMeta(dir, machine, namespaceDescriber())
   if (!needsRepair(inspection) && !inspection.unrecoverable) {
     print(`metadata ${dir}: intact (state as of record ${inspection.lastGoodSeq}${inspection.base ? `, from ${inspection.base.file} and ${inspection.replayed} journal records` : ''})`)
-    if (inspection.tornTail) print(`  the last journal record is torn (a crash mid-write); mount drops it by itself: ${describeDamage(inspection.tornTail)}`)
+    if (inspection.tornTail) print(`  the journal ends with a torn tail, bytes after its last newline (a write cut short by a crash); mount drops them by itself, keeping a copy: ${describeDamage(inspection.tornTail)}`)
     return { usable: true, report: reportOf(inspection), lines, repaired: false }
   }
 

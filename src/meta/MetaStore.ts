@@ -29,7 +29,7 @@ export interface MetaStoreOptions {
   flushIntervalMs?: number
   /** Checkpoint by itself once the journal since the last checkpoint holds this many records or bytes (default 200,000 or 64 MiB). */
   checkpointEvery?: { records?: number; bytes?: number }
-  /** Notable events: a torn record dropped, a stale lock taken over, an automatic checkpoint that failed. */
+  /** Notable events: a torn journal tail dropped (at warn), a stale lock taken over, an automatic checkpoint that failed. A Log (src/log) is used at its levels. */
   log?: (msg: string) => void
   /** Called once if the journal cannot be written (EIO, ENOSPC): from then on commit and sync fail with that error. */
   onError?: (err: DfsError) => void

@@ -43,7 +43,7 @@ export interface MetaInspection<S> {
   checkpointDamage?: { file: string; why: string }
   /** The first bad journal record a mount refuses (not a torn tail). */
   journalDamage?: JournalDamage
-  /** A torn last record, which a mount drops by itself. */
+  /** Bytes after the last newline of the journal that are no whole record (a write cut short), which a mount drops by itself. */
   tornTail?: JournalDamage
   /** The last record the state includes. */
   lastGoodSeq: number

@@ -1,14 +1,23 @@
-// Reading the journal back: every segment in seq order, every record checked. A crash can only
-// tear the record being written last, so a bad last line of the last segment is dropped (and,
-// unless read-only, cut off the file); a bad record anywhere else, or a gap in the seqs, means the
-// journal was damaged and the mount stops rather than guess. `dfs fsck --meta` reads the same scan
-// to say where and what, and `--repair` cuts the journal there (meta/repair.ts).
+// Reading the journal back: every segment in seq order, every record checked. Which bytes a crash
+// may have left half written, and which are damage, is decided in one place (judgeLine, used by
+// mount replay and fsck's inspection alike):
+//  - a torn tail is only bytes after the last newline of the last segment, a write cut short. If
+//    they still form a whole record whose checksum verifies (only the newline is missing), the
+//    record is kept and its line completed; otherwise they are dropped, with a copy kept beside
+//    the journal and a warning naming file and bytes;
+//  - a newline-terminated line that does not verify or parse is damage, also when it is the last
+//    one: every such line was written whole, and may have been acknowledged by a sync. A bad
+//    record anywhere, or a gap in the seqs, stops the mount rather than guess; `dfs fsck --meta`
+//    reads the same scan to say where and what, and `--repair` cuts the journal there
+//    (meta/repair.ts). That includes a group-commit batch a power cut left partly on disk.
 
-import { truncate } from 'node:fs/promises'
-import { dirname } from 'node:path'
+import { appendFile, open, truncate, writeFile } from 'node:fs/promises'
+import { basename, dirname, join } from 'node:path'
 import { dfsError } from '../errors.js'
+import { type Log, levelled } from '../log/Log.js'
+import { fsyncPath } from '../util/files.js'
 import { repairAdvice } from './Checkpoint.js'
-import { readLines } from './lineReader.js'
+import { type Line, readLines } from './lineReader.js'
 import { decodeRecord, listSegments } from './journalFormat.js'
 import type { JournalRecord } from './StateMachine.js'
 
@@ -23,9 +32,12 @@ export interface ReplayedRecord {
 export interface ReplayOptions {
   /** Records up to this seq are in the checkpoint: read and checked, not yielded. */
   afterSeq: number
-  /** Cut a torn tail off the file (false for read-only opens, which never write). */
+  /** Cut a torn tail off the file and complete a line missing only its newline (false for read-only opens, which never write). */
   repairTornTail: boolean
+  /** A Log (src/log) is used at its levels (a dropped torn tail is a warning); a plain function gets every level. */
   log: (msg: string) => void
+  /** For the name of the copy of a dropped torn tail (tests). */
+  now?: () => Date
 }
 
 /** Where the journal stops making sense. */
@@ -38,17 +50,37 @@ export interface JournalDamage {
   /** The seq the line names, when it still names one. */
   seq?: number
   why: string
-  /** The last line of the last segment: what a crash mid-write leaves, dropped by itself at mount. */
+  /** Bytes after the last newline of the last segment that are no record: dropped by mount itself. */
   tornTail: boolean
 }
 
 export type ScannedItem =
-  | { kind: 'record'; seq: number; record: JournalRecord; file: string; line: number; offset: number; size: number }
+  | {
+      kind: 'record'; seq: number; record: JournalRecord; file: string; line: number; offset: number; size: number
+      /** The file's last line, whole and verified but without its newline (a write cut just before it). */
+      unterminated?: boolean
+    }
   | ({ kind: 'damage' } & JournalDamage)
+
+/** What one line of a segment is. The one home of the torn-tail rule (see the top of this file). */
+export type JudgedLine =
+  | { kind: 'record'; seq: number; record: JournalRecord; unterminated: boolean }
+  | { kind: 'torn'; why: string; seq?: number }
+  | { kind: 'damage'; why: string; seq?: number }
+
+export function judgeLine(line: Pick<Line, 'text' | 'complete'>, lastSegment: boolean): JudgedLine {
+  const decoded = decodeRecord(line.text)
+  if (decoded.ok) return { kind: 'record', seq: decoded.seq, record: decoded.record, unterminated: !line.complete }
+  const seq = decoded.seq === undefined ? {} : { seq: decoded.seq }
+  if (line.complete) return { kind: 'damage', why: decoded.why, ...seq }
+  // Only the segment being appended to can end mid-write: an older one was synced before the next began.
+  if (lastSegment) return { kind: 'torn', why: `the last line is cut short (${decoded.why})`, ...seq }
+  return { kind: 'damage', why: `the last line is cut short (${decoded.why}), and later segments follow`, ...seq }
+}
 
 /**
  * The journal's records after the segments a checkpoint at afterSeq wholly covers, in order,
- * checked; the scan ends at the first damage, which is its last item.
+ * checked; the scan ends at the first damage or torn tail, which is its last item.
  */
 export async function* scanJournal(dir: string, afterSeq: number): AsyncGenerator<ScannedItem> {
   const segments = await listSegments(dir)
@@ -59,20 +91,15 @@ export async function* scanJournal(dir: string, afterSeq: number): AsyncGenerato
     const next = segments[i + 1]
     if (next && next.firstSeq <= afterSeq + 1) continue
     const last = i === segments.length - 1
-    let bad: JournalDamage | undefined
     let first = true
     for await (const line of readLines(file)) {
-      if (bad) {
-        yield { kind: 'damage', ...bad }
+      const judged = judgeLine(line, last)
+      const damage = (why: string, seq?: number, tornTail = false): JournalDamage => ({ file, line: line.number, offset: line.start, why, tornTail, ...(seq === undefined ? {} : { seq }) })
+      if (judged.kind !== 'record') {
+        yield { kind: 'damage', ...damage(judged.why, judged.seq, judged.kind === 'torn') }
         return
       }
-      const decoded = line.complete ? decodeRecord(line.text) : { ok: false as const, why: 'the line is cut short' }
-      const damage = (why: string, seq?: number): JournalDamage => ({ file, line: line.number, offset: line.start, why, tornTail: false, ...(seq === undefined ? {} : { seq }) })
-      if (!decoded.ok) {
-        bad = damage(decoded.why, decoded.seq)
-        continue
-      }
-      const { seq, record } = decoded
+      const { seq, record } = judged
       if (first && seq !== firstSeq) {
         yield { kind: 'damage', ...damage(`the segment is named for record ${firstSeq} but starts with record ${seq}`, seq) }
         return
@@ -84,27 +111,81 @@ export async function* scanJournal(dir: string, afterSeq: number): AsyncGenerato
       }
       first = false
       prevSeq = seq
-      yield { kind: 'record', seq, record, file, line: line.number, offset: line.start, size: line.text.length + 1 }
-    }
-    if (bad) {
-      yield { kind: 'damage', ...bad, tornTail: last, why: last ? bad.why : `${bad.why}, and later segments follow` }
-      return
+      yield {
+        kind: 'record', seq, record, file, line: line.number, offset: line.start, size: line.text.length + 1,
+        ...(judged.unterminated ? { unterminated: true } : {}),
+      }
     }
   }
 }
 
 export async function* replayJournal(dir: string, options: ReplayOptions): AsyncGenerator<ReplayedRecord> {
+  const log = levelled(options.log)
   for await (const item of scanJournal(dir, options.afterSeq)) {
     if (item.kind === 'record') {
+      if (item.unterminated) await completeLine(item.file, item.seq, options.repairTornTail, log)
       if (item.seq > options.afterSeq) yield { seq: item.seq, record: item.record, file: item.file, size: item.size }
       continue
     }
     if (!item.tornTail) throw journalCorruptError(item)
-    if (options.repairTornTail) await truncate(item.file, item.offset)
-    options.log(
-      `journal ${item.file}: dropped a torn last record at line ${item.line} (${item.why}), left by a crash mid-write` +
-        (options.repairTornTail ? `; truncated the file to ${item.offset} bytes` : ' (read-only: the file is left as it is)'),
-    )
+    await dropTornTail(item, options, log)
+  }
+}
+
+/** A verified record whose newline never reached the disk: kept, and its line ended so the file reads whole. */
+async function completeLine(file: string, seq: number, write: boolean, log: Log): Promise<void> {
+  if (write) {
+    await appendFile(file, '\n')
+    await fsyncFile(file)
+  }
+  log.warn(
+    `journal ${file}: record ${seq}, the last one, is whole and verified but lacks its final newline (a write cut just before it); ` +
+      (write ? 'kept it and completed the line' : 'kept it (read-only: the file is left as it is)'),
+  )
+}
+
+/** Cut the bytes after the last good line off the file, keeping a copy of them beside the journal first. */
+async function dropTornTail(torn: JournalDamage, options: ReplayOptions, log: Log): Promise<void> {
+  const bytes = await readFrom(torn.file, torn.offset)
+  const what = `journal ${torn.file}: dropped a torn tail at line ${torn.line}, byte ${torn.offset}: ${bytes.length} bytes after the last complete record (${torn.why}), left by a crash mid-write`
+  if (!options.repairTornTail) {
+    log.warn(`${what} (read-only: the file is left as it is)`)
+    return
+  }
+  const dir = dirname(torn.file)
+  const time = (options.now?.() ?? new Date()).toISOString().replace(/[:.]/g, '-')
+  const copy = join(dir, `torn-${time}-${basename(torn.file, '.log')}.bin`)
+  await writeFile(copy, bytes, { flag: 'wx' })
+  await fsyncFile(copy)
+  await fsyncPath(dir)
+  await truncate(torn.file, torn.offset)
+  await fsyncFile(torn.file)
+  log.warn(`${what}; a copy of the dropped bytes is in ${copy}; truncated the file to ${torn.offset} bytes`, { file: torn.file, offset: torn.offset, bytes: bytes.length, copy })
+}
+
+async function readFrom(file: string, offset: number): Promise<Buffer> {
+  const fh = await open(file, 'r')
+  try {
+    const { size } = await fh.stat()
+    const buf = Buffer.alloc(Math.max(0, size - offset))
+    let done = 0
+    while (done < buf.length) {
+      const { bytesRead } = await fh.read(buf, done, buf.length - done, offset + done)
+      if (bytesRead === 0) break
+      done += bytesRead
+    }
+    return buf.subarray(0, done)
+  } finally {
+    await fh.close()
+  }
+}
+
+async function fsyncFile(file: string): Promise<void> {
+  const fh = await open(file, 'r+')
+  try {
+    await fh.sync()
+  } finally {
+    await fh.close()
   }
 }
 

@@ -120,7 +120,7 @@ describe('MetaStore', () => {
     const log: string[] = []
     const again = await openKv(dir, { log: (m) => log.push(m) })
     expect(again.lastSeq).toBe(10)
-    expect(log.join('\n')).toContain('dropped a torn last record')
+    expect(log.join('\n')).toContain('dropped a torn tail at line 11')
     expect((await stat(file)).size).toBe(goodSize)
     setRange(again, 11, 12) // the seq the torn record had is used again
     await again.close()

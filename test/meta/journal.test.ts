@@ -1,5 +1,5 @@
 import { appendFile, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises'
-import { basename } from 'node:path'
+import { basename, join } from 'node:path'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { type DfsError, isDfsError } from '../../src/errors.js'
 import { Journal } from '../../src/meta/Journal.js'
@@ -77,31 +77,87 @@ describe('journal', () => {
     expect((await replayAll(dir)).seqs).toEqual(range(1, 500))
   })
 
-  it('drops a torn last record and truncates the file back to the last good one', async () => {
+  it('drops a torn tail (a prefix of a record), keeps a copy of its bytes, warns, and truncates the file', async () => {
     const dir = await tempDir()
     const file = await writeRecords(dir, 4)
     const goodSize = (await stat(file)).size
-    await appendFile(file, encodeRecord(5, record(5)).slice(0, 20)) // a write cut short mid-line
+    const torn = encodeRecord(5, record(5)).slice(0, 20) // a write cut short mid-line
+    await appendFile(file, torn)
 
-    // Read-only: dropped, but the file stays as it is.
+    // Read-only: dropped, but nothing is written.
     const readOnly = await replayAll(dir, { repairTornTail: false })
     expect(readOnly.seqs).toEqual(range(1, 4))
     expect((await stat(file)).size).toBeGreaterThan(goodSize)
+    expect((await readdir(dir)).filter((n) => n.startsWith('torn-'))).toEqual([])
+
+    const warned: string[] = []
+    const log = Object.assign((m: string) => expect.fail(`logged at info: ${m}`), { info: (m: string) => expect.fail(`logged at info: ${m}`), error: (m: string) => expect.fail(m), debug: () => {}, warn: (m: string) => warned.push(m) })
+    const repaired = await replayAll(dir, { log, now: () => new Date('2026-01-02T03:04:05.678Z') })
+    expect(repaired.seqs).toEqual(range(1, 4))
+    expect((await stat(file)).size).toBe(goodSize)
+    const copy = join(dir, 'torn-2026-01-02T03-04-05-678Z-journal-0000000000000001.bin')
+    expect(await readFile(copy, 'utf8')).toBe(torn)
+    expect(warned).toHaveLength(1)
+    expect(warned[0]).toContain(`journal ${file}: dropped a torn tail at line 5, byte ${goodSize}: 20 bytes after the last complete record`)
+    expect(warned[0]).toContain(`a copy of the dropped bytes is in ${copy}`)
+  })
+
+  it('drops a tail of zeros a power cut left after the last newline, keeping a copy', async () => {
+    const dir = await tempDir()
+    const file = await writeRecords(dir, 3)
+    const goodSize = (await stat(file)).size
+    await appendFile(file, Buffer.alloc(4096)) // the file grew, the data never reached the disk
+    const repaired = await replayAll(dir)
+    expect(repaired.seqs).toEqual(range(1, 3))
+    expect((await stat(file)).size).toBe(goodSize)
+    const copies = (await readdir(dir)).filter((n) => n.startsWith('torn-'))
+    expect(copies).toHaveLength(1)
+    expect(await readFile(join(dir, copies[0]!))).toEqual(Buffer.alloc(4096))
+  })
+
+  it('keeps a whole, verified last record that lacks only its newline, and completes the line', async () => {
+    const dir = await tempDir()
+    const file = await writeRecords(dir, 3)
+    const whole = await readFile(file, 'utf8')
+    await appendFile(file, encodeRecord(4, record(4)).slice(0, -1))
+
+    const readOnly = await replayAll(dir, { repairTornTail: false })
+    expect(readOnly.seqs).toEqual(range(1, 4))
+    expect(await readFile(file, 'utf8')).toBe(whole + encodeRecord(4, record(4)).slice(0, -1))
 
     const repaired = await replayAll(dir)
     expect(repaired.seqs).toEqual(range(1, 4))
-    expect(repaired.logged.join('\n')).toMatch(/dropped a torn last record at line 5/)
-    expect((await stat(file)).size).toBe(goodSize)
+    expect(repaired.logged.join('\n')).toContain('record 4, the last one, is whole and verified but lacks its final newline')
+    expect(await readFile(file, 'utf8')).toBe(whole + encodeRecord(4, record(4)))
+    expect((await readdir(dir)).filter((n) => n.startsWith('torn-'))).toEqual([])
+    // A journal that goes on in the next segment still reads whole.
+    const journal = await openJournal(dir, 5)
+    journal.append(record(5))
+    await journal.close()
+    expect((await replayAll(dir)).seqs).toEqual(range(1, 5))
   })
 
-  it('drops a whole last line that fails its checksum, and a record missing only its newline', async () => {
+  it('refuses a flipped byte in the last complete record (it may have been acknowledged), changing nothing', async () => {
     const dir = await tempDir()
-    const file = await writeRecords(dir, 3)
-    await appendFile(file, encodeRecord(4, record(4)).replace('k4', 'k5'))
-    expect((await replayAll(dir)).seqs).toEqual(range(1, 3))
+    const file = await writeRecords(dir, 4)
+    const bytes = await readFile(file)
+    bytes[bytes.length - 10]! ^= 0x01 // inside record 4's JSON; its newline is intact
+    await writeFile(file, bytes)
+    const err = await replayError(dir)
+    expect(err.context).toMatchObject({ file, line: 4, seq: 4 })
+    expect(err.message).toContain('checksum mismatch')
+    expect(err.message).toContain(`dfs fsck --meta ${dir} --repair`)
+    expect(await readFile(file)).toEqual(bytes)
+    expect((await readdir(dir)).filter((n) => n.startsWith('torn-'))).toEqual([])
+  })
 
-    await appendFile(file, encodeRecord(4, record(4)).slice(0, -1))
-    expect((await replayAll(dir)).seqs).toEqual(range(1, 3))
+  it('refuses a last complete line of garbage or zeros, as damage and not a torn tail', async () => {
+    for (const tail of ['garbage\n', `${'\0'.repeat(30)}\n`]) {
+      const dir = await tempDir()
+      const file = await writeRecords(dir, 3)
+      await appendFile(file, tail)
+      expect((await replayError(dir)).context).toMatchObject({ file, line: 4 })
+    }
   })
 
   it('refuses a corrupt record in the middle, naming the file and the record', async () => {

@@ -87,6 +87,27 @@ describe('metadata repair', () => {
     expect(store.lastSeq).toBe(5)
   })
 
+  it('calls a flipped byte in the last complete record damage (fsck repairs it), and only bytes after the last newline a torn tail', async () => {
+    const { dir, file } = await journalOf(6)
+    const bytes = await readFile(file)
+    bytes[bytes.length - 8]! ^= 0x01 // inside record 6; its newline is intact
+    await writeFile(file, bytes)
+    const i = await inspectMeta(dir, kv, describer)
+    expect(i.journalDamage).toMatchObject({ file, line: 6, seq: 6, tornTail: false })
+    expect(i.tornTail).toBeUndefined()
+    expect(i.lost.map((r) => r.seq)).toEqual([6])
+    expect(isDfsError(await openKv(dir, existing).catch((e: unknown) => e), 'JOURNAL_CORRUPT')).toBe(true)
+    await repairMeta(dir, kv, describer)
+    expect((await openKv(dir, existing)).lastSeq).toBe(5)
+
+    const torn = await journalOf(3)
+    await appendFile(torn.file, encodeRecord(4, JSON.stringify({ op: 'set', key: 'k4', value: 4 })).slice(0, 15))
+    const t = await inspectMeta(torn.dir, kv, describer)
+    expect(t.journalDamage).toBeUndefined()
+    expect(t.tornTail).toMatchObject({ file: torn.file, line: 4, tornTail: true })
+    expect(t.lastGoodSeq).toBe(3)
+  })
+
   it('falls back to the previous checkpoint when checkpoint.json is damaged, losing nothing', async () => {
     const dir = await tempDir()
     const store = await openKv(dir)
