@@ -12,6 +12,7 @@ import { namespaceDescriber } from '../meta/namespace/describe.js'
 import { namespaceMachine } from '../meta/namespace/machine.js'
 import type { NamespaceState } from '../meta/namespace/types.js'
 import { describeDamage } from '../meta/replayJournal.js'
+import { type OrphanHold, orphanHold, releaseHint, releaseOrphanHold } from '../meta/orphanHold.js'
 import { repairMeta } from '../meta/repair.js'
 
 export interface MetaCheck {
@@ -28,13 +29,33 @@ export interface MetaCheck {
 // Operations listed one per line before the rest are only counted (--json lists them all).
 const SHOW_OPERATIONS = 100
 
-export async function checkMetaFolder(meta: string, flags: { repair: boolean; json: boolean }): Promise<MetaCheck> {
+/** Open the dfs metadata folder given by the user, or say why it is not one. */
+async function metaFolder(meta: string) {
   const dir = resolve(meta)
   const format = await readFormat(dir).catch((err) => {
     if ((err as NodeJS.ErrnoException).code === 'ENOTDIR') throw dfsError('META_FOREIGN', `metadata folder ${meta} is not a directory`, { meta })
     throw err
   })
   if (!format) throw dfsError('META_FOREIGN', `${meta} holds no dfs cluster (no format.json); pass the --meta folder given to dfs mount`, { meta })
+  return { dir, format }
+}
+
+/** dfs fsck --meta <dir> --release-orphans: end the hold a metadata repair put on orphan chunk files. */
+export async function releaseOrphans(meta: string): Promise<{ released?: OrphanHold; lines: string[] }> {
+  const { dir } = await metaFolder(meta)
+  const hold = await orphanHold(dir)
+  if (!hold || !(await releaseOrphanHold(dir))) return { lines: [`metadata ${dir}: no orphan hold; nothing to release`] }
+  return {
+    released: hold,
+    lines: [
+      `released the orphan hold of the metadata repair of ${hold.since}: the backup ${hold.backupDir} can no longer be restored with its data`,
+      '  chunk files no file references are now removed by dfs fsck --repair, or by a running daemon at its next orphan sweep (within a minute)',
+    ],
+  }
+}
+
+export async function checkMetaFolder(meta: string, flags: { repair: boolean; json: boolean }): Promise<MetaCheck> {
+  const { dir, format } = await metaFolder(meta)
   const settings = parseSettings(format.settings, dir)
   const machine = namespaceMachine({ uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0, createdAt: settings.createdAt })
   const lines: string[] = []
@@ -61,6 +82,7 @@ export async function checkMetaFolder(meta: string, flags: { repair: boolean; js
   explain(repaired.inspection, print)
   print(`metadata repaired; the files it changed are kept in ${repaired.backupDir}`)
   for (const action of repaired.actions) print(`  ${action}`)
+  print(`  the chunks of what was dropped stay on the nodes while that backup may be restored; ${releaseHint(dir)}`)
   const lost = repaired.inspection.lost
   print(lost.length === 0 ? '  nothing was lost' : `  lost: the ${lost.length} operation(s) listed above; paths they touched: ${pathsOf(lost).join(', ') || '(none named)'}`)
   return { usable: true, report: { ...reportOf(repaired.inspection), repaired: { backupDir: repaired.backupDir, actions: repaired.actions } }, lines, repaired: true }
