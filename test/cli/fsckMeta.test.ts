@@ -38,6 +38,30 @@ async function writeFiles(mnt: string, names: string[]): Promise<void> {
   }
 }
 
+/** Every chunk file the node folders hold (node/chunks/<xx>/<id>). */
+async function chunkFiles(nodes: string[]): Promise<string[]> {
+  const out: string[] = []
+  for (const node of nodes) {
+    for (const f of await readdir(join(node, 'chunks'), { recursive: true, withFileTypes: true })) {
+      if (f.isFile() && /^[0-9a-f]{32}$/.test(f.name)) out.push(join(f.parentPath, f.name))
+    }
+  }
+  return out.sort()
+}
+
+/** Poll the mount's `dfs status --json` healer until `ready` holds (a generous deadline, not a timing claim). */
+async function healerUntil(mnt: string, ready: (h: Record<string, number>) => boolean): Promise<Record<string, number>> {
+  const deadline = Date.now() + 90_000
+  for (;;) {
+    const r = await dfs(['status', mnt, '--json'])
+    expect(r.code, r.stderr).toBe(0)
+    const healer = JSON.parse(r.stdout).healer as Record<string, number>
+    if (ready(healer)) return healer
+    if (Date.now() > deadline) throw new Error(`healer never got there: ${JSON.stringify(healer)}`)
+    await new Promise((done) => setTimeout(done, 250))
+  }
+}
+
 async function expectSame(mnt: string, names: string[]): Promise<void> {
   for (const name of names) {
     const r = await run('cmp', [`${root}/src/${name}`, `${mnt}/${name}`])
@@ -133,4 +157,48 @@ describe('dfs fsck --meta on damaged metadata', () => {
       await c.cleanup()
     }
   }, 180_000)
+
+  it('keeps the chunks of the records a repair dropped, through fsck --repair and a mount, until the hold is released', async () => {
+    const c = makeCluster(3, 'dfs-fsck-hold-')
+    try {
+      let d = await c.start({ replicas: 2, chunkSize: '64k', env })
+      await writeFiles(c.mnt, ['h1', 'h2', 'h3', 'h4', 'h5'])
+      await d.kill9() // everything lives only in the journal
+      if (isMounted(c.mnt)) await forceUnmount(c.mnt)
+
+      const segments = (await readdir(c.meta)).filter((n) => n.startsWith('journal-')).sort()
+      const live = join(c.meta, segments[segments.length - 1]!)
+      const text = await readFile(live, 'utf8')
+      await writeFile(live, text.replace('"name":"h2"', '"name":"h9"')) // one byte, in a middle record
+      const stored = await chunkFiles(c.nodes)
+      expect(stored.length).toBeGreaterThan(4)
+
+      const repair = await dfs(['fsck', '--meta', c.meta, '--repair'])
+      expect(repair.stdout).toContain('metadata repaired')
+      expect(repair.stdout).toContain(`dfs fsck --meta ${c.meta} --release-orphans`)
+      expect(repair.stdout).toMatch(/orphan chunk files \(referenced by nothing\): \d+; kept: held since the metadata repair of \S+ \(the backup \S+backup-\S+ refers to them\)/)
+      expect(repair.stdout).toMatch(/0 orphans removed, \d+ orphans kept \(held\)/)
+      expect(repair.code, repair.stdout + repair.stderr).toBe(0)
+      expect(await chunkFiles(c.nodes)).toEqual(stored) // the fsck chunk pass deleted nothing
+
+      // The daemon's collector sees them due and keeps them.
+      d = await c.start({ env, extraArgs: ['--orphan-grace', '1s'] })
+      await healerUntil(c.mnt, (h) => h.orphansHeld > 0)
+      expect(await chunkFiles(c.nodes)).toEqual(stored)
+      await expectSame(c.mnt, ['h1'])
+      await d.stop()
+
+      const release = await dfs(['fsck', '--meta', c.meta, '--release-orphans'])
+      expect(release.code, release.stderr).toBe(0)
+      expect(release.stdout).toContain('released the orphan hold')
+      d = await c.start({ env, extraArgs: ['--orphan-grace', '1s'] })
+      await healerUntil(c.mnt, (h) => h.orphansRemoved > 0 && h.orphansPending === 0)
+      const left = await chunkFiles(c.nodes)
+      expect(left.length).toBeLessThan(stored.length)
+      await expectSame(c.mnt, ['h1'])
+      await d.stop()
+    } finally {
+      await c.cleanup()
+    }
+  }, 240_000)
 })
