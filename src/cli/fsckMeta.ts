@@ -7,6 +7,7 @@ import { resolve } from 'node:path'
 import { parseSettings } from '../cluster/settings.js'
 import { dfsError } from '../errors.js'
 import { type LostRecord, type MetaInspection, inspectMeta, needsRepair } from '../meta/inspect.js'
+import { CHECKPOINT_FILE } from '../meta/Checkpoint.js'
 import { readFormat } from '../meta/metaFormat.js'
 import { namespaceDescriber } from '../meta/namespace/describe.js'
 import { namespaceMachine } from '../meta/namespace/machine.js'
@@ -65,6 +66,10 @@ export async function checkMetaFolder(meta: string, flags: { repair: boolean; js
   if (!needsRepair(inspection) && !inspection.unrecoverable) {
     print(`metadata ${dir}: intact (state as of record ${inspection.lastGoodSeq}${inspection.base ? `, from ${inspection.base.file} and ${inspection.replayed} journal records` : ''})`)
     if (inspection.tornTail) print(`  the last journal record is torn (a crash mid-write); mount drops it by itself: ${describeDamage(inspection.tornTail)}`)
+    if (inspection.fallbackDamage) {
+      print(`  WARNING: the previous checkpoint ${inspection.fallbackDamage.file} is damaged (${inspection.fallbackDamage.why}): if ${CHECKPOINT_FILE} is ever damaged too, there is no fallback left`)
+      print(`  the next checkpoint the daemon writes (at the latest on a clean dfs unmount) replaces it with the current one; until then, keep a copy of ${dir}`)
+    }
     return { usable: true, report: reportOf(inspection), lines, repaired: false }
   }
 
@@ -73,7 +78,9 @@ export async function checkMetaFolder(meta: string, flags: { repair: boolean; js
     if (inspection.unrecoverable) print(`  it cannot be repaired: ${inspection.unrecoverable}`)
     else {
       print(`to recover: dfs fsck --meta ${dir} --repair`)
-      print(`  it keeps the state as of record ${inspection.lastGoodSeq}, drops the ${inspection.lost.length} record(s) listed above, and copies every file it changes to ${dir}/backup-<time>/ first`)
+      const drops = inspection.lost.length === 0 ? 'drops nothing' : `drops the ${inspection.lost.length} record(s) listed above`
+      print(`  it keeps the state as of record ${inspection.lastGoodSeq}, ${drops}, and copies every file it changes to ${dir}/backup-<time>/ first`)
+      print('  chunk files the repaired metadata no longer references are kept (not removed as orphans) until you release them with --release-orphans')
     }
     return { usable: false, report: reportOf(inspection), lines, repaired: false }
   }
@@ -120,6 +127,7 @@ function reportOf(i: MetaInspection<NamespaceState>): Record<string, unknown> {
     lastGoodSeq: i.lastGoodSeq,
     ...(i.base ? { checkpoint: i.base } : {}),
     ...(i.checkpointDamage ? { checkpointDamage: i.checkpointDamage } : {}),
+    ...(i.fallbackDamage ? { fallbackDamage: i.fallbackDamage } : {}),
     ...(i.journalDamage ? { journalDamage: i.journalDamage } : {}),
     ...(i.tornTail ? { tornTail: i.tornTail } : {}),
     ...(i.unrecoverable ? { unrecoverable: i.unrecoverable } : {}),

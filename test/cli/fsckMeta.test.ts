@@ -145,6 +145,8 @@ describe('dfs fsck --meta on damaged metadata', () => {
       expect(explain.code).toBe(1)
       expect(explain.stdout).toContain(`checkpoint ${file} is damaged`)
       expect(explain.stdout).toContain('nothing is lost')
+      expect(explain.stdout).toContain('drops nothing')
+      expect(explain.stdout).not.toContain('drops the 0')
 
       const repair = await dfs(['fsck', '--meta', c.meta, '--repair'])
       expect(repair.stdout).toContain('nothing was lost')
@@ -152,7 +154,16 @@ describe('dfs fsck --meta on damaged metadata', () => {
 
       d = await c.start({ env })
       await expectSame(c.mnt, ['a1', 'a2', 'b1', 'b2'])
-      await d.stop()
+      await d.stop() // a new checkpoint: the repaired one becomes checkpoint.prev.json
+
+      // Now the fallback itself rots: checkpoint.json is intact, but nothing is left to fall back on.
+      const previous = join(c.meta, 'checkpoint.prev.json')
+      const prevBytes = await readFile(previous)
+      prevBytes[Math.floor(prevBytes.length / 2)] ^= 0x01
+      await writeFile(previous, prevBytes)
+      const warned = await dfs(['fsck', '--meta', c.meta])
+      expect(warned.stdout).toContain(`WARNING: the previous checkpoint ${previous} is damaged`)
+      expect(warned.stdout).toContain('there is no fallback left')
     } finally {
       await c.cleanup()
     }
