@@ -71,11 +71,27 @@ export function fsckCommand(): Command {
       // finds under-replicated may already be queued for repair.
       const live = await daemonView(cluster.metaDir)
       if (flags.json) console.log(JSON.stringify({ ...report, metadata: metaCheck.report, ...(live ? { daemon: live } : {}) }, (key, value) => (key === 'ref' ? undefined : value), 2))
-      else printReport(report, live, cluster.metaDir)
+      else printReport(report, live, cluster.metaDir, metaCheck.repaired)
       // Like fsck(8): 0 when healthy (or fully repaired), 1 when problems remain.
       const remaining = report.repaired ? report.lost.length + report.repaired.failed.length : isHealthy(report) ? 0 : 1
       process.exitCode = remaining > 0 ? 1 : 0
     })
+}
+
+/**
+ * After a metadata repair, a file with no intact copy of a chunk is most often one a dropped record
+ * had removed or rewritten: the daemon deleted its chunk files then, and the cut brought the file
+ * back. Nothing can bring those bytes back; say so and what to do, rather than a bare LOST count.
+ */
+function lostAfterMetaRepair(r: FsckReport): string[] {
+  const paths = [...new Set(r.lost.map(p => p.path))]
+  if (paths.length === 0) return []
+  return [
+    `${paths.length} file(s) came back with the repaired metadata but their data is gone (most likely a dropped record had removed or rewritten them, and their chunk files were deleted then):`,
+    ...paths.slice(0, 20).map(p => `  ${p}`),
+    ...(paths.length > 20 ? [`  ... and ${paths.length - 20} more (--json lists them)`] : []),
+    '  dfs cannot recover these bytes: mount, then remove each through the mount (rm <mountpoint><path>) or restore it from a copy of your own; reading them fails with EIO until then',
+  ]
 }
 
 /** The status of the daemon serving this metadata folder, if one is running. */
@@ -85,7 +101,7 @@ async function daemonView(metaDir: string): Promise<ClusterStatus | undefined> {
   return (await callControl(daemon.control, 'status').catch(() => undefined)) as ClusterStatus | undefined
 }
 
-function printReport(r: FsckReport, live: ClusterStatus | undefined, metaDir: string): void {
+function printReport(r: FsckReport, live: ClusterStatus | undefined, metaDir: string, metaRepaired: boolean): void {
   console.log(`${r.files} files, ${r.chunks} chunks, ${r.replicas} replicas wanted`)
   for (const n of r.nodes) console.log(`  node ${n.nodeId} ${n.address}: ${n.reachable ? `${n.chunks} chunk files` : `UNREACHABLE (${n.error})`}`)
   const show = (title: string, list: FsckReport['lost']) => {
@@ -98,6 +114,7 @@ function printReport(r: FsckReport, live: ClusterStatus | undefined, metaDir: st
     if (list.length > 20) console.log(`  ... and ${list.length - 20} more`)
   }
   show('LOST (no intact copy)', r.lost)
+  if (metaRepaired) for (const line of lostAfterMetaRepair(r)) console.log(line)
   show('under-replicated', r.underReplicated)
   show('bad or misplaced copies', r.badReplicas)
   if (r.orphans.length) console.log(`orphan chunk files (referenced by nothing): ${r.orphans.length}${r.orphanHold ? `; ${describeHold(r.orphanHold)}` : ''}`)

@@ -173,14 +173,23 @@ describe('dfs fsck --meta on damaged metadata', () => {
     const c = makeCluster(3, 'dfs-fsck-hold-')
     try {
       let d = await c.start({ replicas: 2, chunkSize: '64k', env })
-      await writeFiles(c.mnt, ['h1', 'h2', 'h3', 'h4', 'h5'])
+      await writeFiles(c.mnt, ['e0', 'e1', 'e2', 'e3', 'big']) // big: 200001 bytes, 4 chunks
+      const withBig = (await chunkFiles(c.nodes)).length
+      expect((await run('rm', [join(c.mnt, 'big')])).code).toBe(0)
+      const deadline = Date.now() + 60_000 // the daemon deletes big's chunk files
+      while ((await chunkFiles(c.nodes)).length > withBig - 8 && Date.now() < deadline) await new Promise((done) => setTimeout(done, 100))
+      await writeFiles(c.mnt, ['h0', 'h1', 'h2', 'h3', 'h4'])
+      expect((await run('sync', ['-f', join(c.mnt, 'e0')])).code).toBe(0)
       await d.kill9() // everything lives only in the journal
       if (isMounted(c.mnt)) await forceUnmount(c.mnt)
 
       const segments = (await readdir(c.meta)).filter((n) => n.startsWith('journal-')).sort()
       const live = join(c.meta, segments[segments.length - 1]!)
       const text = await readFile(live, 'utf8')
-      await writeFile(live, text.replace('"name":"h2"', '"name":"h9"')) // one byte, in a middle record
+      const unlinkBig = text.lastIndexOf('"name":"big"')
+      expect(text.slice(0, unlinkBig).split('\n').pop()).toContain('"op":"unlink"')
+      // One byte in the middle record that removed big: it and every record after it are dropped.
+      await writeFile(live, `${text.slice(0, unlinkBig)}"name":"bih"${text.slice(unlinkBig + '"name":"big"'.length)}`)
       const stored = await chunkFiles(c.nodes)
       expect(stored.length).toBeGreaterThan(4)
 
@@ -189,14 +198,18 @@ describe('dfs fsck --meta on damaged metadata', () => {
       expect(repair.stdout).toContain(`dfs fsck --meta ${c.meta} --release-orphans`)
       expect(repair.stdout).toMatch(/orphan chunk files \(referenced by nothing\): \d+; kept: held since the metadata repair of \S+ \(the backup \S+backup-\S+ refers to them\)/)
       expect(repair.stdout).toMatch(/0 orphans removed, \d+ orphans kept \(held\)/)
-      expect(repair.code, repair.stdout + repair.stderr).toBe(0)
+      // big is back in the namespace, but its chunk files went when it was removed: said so, with what to do.
+      expect(repair.stdout).toMatch(/1 file\(s\) came back with the repaired metadata but their data is gone[^\n]*\n  \/big\n/)
+      expect(repair.stdout).toContain('rm <mountpoint><path>')
+      expect(repair.code, repair.stdout + repair.stderr).toBe(1) // lost data remains
       expect(await chunkFiles(c.nodes)).toEqual(stored) // the fsck chunk pass deleted nothing
 
       // The daemon's collector sees them due and keeps them.
       d = await c.start({ env, extraArgs: ['--orphan-grace', '1s'] })
       await healerUntil(c.mnt, (h) => h.orphansHeld > 0)
       expect(await chunkFiles(c.nodes)).toEqual(stored)
-      await expectSame(c.mnt, ['h1'])
+      await expectSame(c.mnt, ['e1', 'e2', 'e3'])
+      expect((await run('rm', [join(c.mnt, 'big')])).code).toBe(0) // as the repair said
       await d.stop()
 
       const release = await dfs(['fsck', '--meta', c.meta, '--release-orphans'])
@@ -206,7 +219,7 @@ describe('dfs fsck --meta on damaged metadata', () => {
       await healerUntil(c.mnt, (h) => h.orphansRemoved > 0 && h.orphansPending === 0)
       const left = await chunkFiles(c.nodes)
       expect(left.length).toBeLessThan(stored.length)
-      await expectSame(c.mnt, ['h1'])
+      await expectSame(c.mnt, ['e1', 'e2', 'e3'])
       await d.stop()
     } finally {
       await c.cleanup()
