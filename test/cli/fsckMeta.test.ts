@@ -208,6 +208,7 @@ describe('dfs fsck --meta on damaged metadata', () => {
       d = await c.start({ env, extraArgs: ['--orphan-grace', '1s'] })
       await healerUntil(c.mnt, (h) => h.orphansHeld > 0)
       expect(await chunkFiles(c.nodes)).toEqual(stored)
+      expect((await dfs(['status', c.mnt])).stdout).toMatch(/healer: .* orphan files removed, \d+ pending \(\d+ kept: held since the metadata repair of /)
       await expectSame(c.mnt, ['e1', 'e2', 'e3'])
       expect((await run('rm', [join(c.mnt, 'big')])).code).toBe(0) // as the repair said
       await d.stop()
