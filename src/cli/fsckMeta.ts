@@ -89,7 +89,7 @@ export async function checkMetaFolder(meta: string, flags: { repair: boolean; js
   explain(repaired.inspection, print)
   print(`metadata repaired; the files it changed are kept in ${repaired.backupDir}`)
   for (const action of repaired.actions) print(`  ${action}`)
-  print(`  the chunks of what was dropped stay on the nodes while that backup may be restored; ${releaseHint(dir)}`)
+  print(`  chunk files the repaired metadata no longer references stay on the nodes while that backup may be restored; ${releaseHint(dir)}`)
   const lost = repaired.inspection.lost
   print(lost.length === 0 ? '  nothing was lost' : `  lost: the ${lost.length} operation(s) listed above; paths they touched: ${pathsOf(lost).join(', ') || '(none named)'}`)
   return { usable: true, report: { ...reportOf(repaired.inspection), repaired: { backupDir: repaired.backupDir, actions: repaired.actions } }, lines, repaired: true }
