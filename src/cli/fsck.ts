@@ -130,5 +130,5 @@ function printReport(r: FsckReport, live: ClusterStatus | undefined, metaDir: st
       (h ? `, and its healer is ${h.state} (${h.queued} queued, ${h.underReplicated} under-replicated, ${h.lost} lost, ${h.copiedChunks} chunks copied so far)` : ''))
     console.log('  (chunks written since the last journal flush may show as orphans here while mounted)')
   }
-  console.log(isHealthy(r) ? 'healthy' : r.repaired ? (r.lost.length || r.repaired.failed.length ? 'NOT fully repaired' : 'repaired') : 'problems found; run with --repair (unmounted) to fix what can be fixed')
+  console.log(isHealthy(r) ? `healthy${r.orphanHold && r.orphans.length ? ' (apart from the held orphans above)' : ''}` : r.repaired ? (r.lost.length || r.repaired.failed.length ? 'NOT fully repaired' : 'repaired') : 'problems found; run with --repair (unmounted) to fix what can be fixed')
 }

@@ -41,8 +41,10 @@ export interface FsckReport {
   repaired?: { copied: number; mapsFixed: number; orphansRemoved: number; orphansKept: number; failed: string[] }
 }
 
+// Orphans a metadata repair holds are kept on purpose (the operator releases them): not a problem
+// --repair could fix.
 export const isHealthy = (r: FsckReport) =>
-  r.lost.length === 0 && r.underReplicated.length === 0 && r.badReplicas.length === 0 && r.orphans.length === 0 &&
+  r.lost.length === 0 && r.underReplicated.length === 0 && r.badReplicas.length === 0 && (r.orphans.length === 0 || r.orphanHold !== undefined) &&
   r.nodes.every(n => n.reachable)
 
 interface FileChunk {
