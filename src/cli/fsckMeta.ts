@@ -92,7 +92,7 @@ export async function checkMetaFolder(meta: string, flags: { repair: boolean; js
   print(`  chunk files the repaired metadata no longer references stay on the nodes while that backup may be restored; ${releaseHint(dir)}`)
   const lost = repaired.inspection.lost
   print(lost.length === 0 ? '  nothing was lost' : `  lost: the ${lost.length} operation(s) listed above; paths they touched: ${pathsOf(lost).join(', ') || '(none named)'}`)
-  return { usable: true, report: { ...reportOf(repaired.inspection), repaired: { backupDir: repaired.backupDir, actions: repaired.actions } }, lines, repaired: true }
+  return { usable: true, report: { ...reportOf(repaired.inspection), repaired: { backupDir: repaired.backupDir, actions: repaired.actions, orphanHold: (await orphanHold(dir)) ?? null } }, lines, repaired: true }
 }
 
 function explain(i: MetaInspection<NamespaceState>, print: (line: string) => void): void {
