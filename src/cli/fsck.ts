@@ -6,9 +6,11 @@ import { fsck, isHealthy, type FsckProgress, type FsckReport } from '../cluster/
 import { openCluster } from '../cluster/openCluster.js'
 import { callControl } from '../daemon/control.js'
 import { runningDaemons } from '../daemon/registry.js'
-import { checkMetaFolder } from './fsckMeta.js'
+import { checkMetaFolder, releaseOrphans } from './fsckMeta.js'
+import { dfsError } from '../errors.js'
 import type { ClusterStatus } from '../daemon/status.js'
 import { formatSize } from '../util/size.js'
+import { describeHold, releaseHint } from '../meta/orphanHold.js'
 import { Progress } from './progress.js'
 
 export function fsckCommand(): Command {
@@ -18,8 +20,16 @@ export function fsckCommand(): Command {
     .option('--nodes <nodes>', 'comma-separated node folders and tcp:// servers (default: the ones the cluster recorded)')
     .option('--secret-file <file>', 'the cluster secret (needed for tcp:// nodes)')
     .option('--repair', 'cut a damaged journal at its last good record (or fall back to the previous checkpoint), re-replicate under-replicated chunks, replace bad copies, remove orphans')
+    .option('--release-orphans', 'end the hold a metadata repair put on orphan chunk files (they may be the data its backup refers to); do it once that backup is no longer needed')
     .option('--json', 'print the report as JSON')
-    .action(async (flags: { meta: string; nodes?: string; secretFile?: string; repair?: boolean; json?: boolean }) => {
+    .action(async (flags: { meta: string; nodes?: string; secretFile?: string; repair?: boolean; releaseOrphans?: boolean; json?: boolean }) => {
+      if (flags.releaseOrphans) {
+        if (flags.repair) throw dfsError('BAD_ARGUMENT', '--release-orphans and --repair are separate steps: release the hold first, then run dfs fsck --meta <dir> --repair to remove the orphans')
+        const released = await releaseOrphans(flags.meta)
+        if (flags.json) console.log(JSON.stringify({ released: released.released ?? null }, null, 2))
+        else for (const line of released.lines) console.log(line)
+        return
+      }
       const log = (message: string) => { if (!flags.json) console.error(`dfs fsck: ${message}`) }
       // The metadata first: it needs no node, and a damaged journal must be explained, not repeated.
       const metaCheck = await checkMetaFolder(flags.meta, { repair: Boolean(flags.repair), json: Boolean(flags.json) })
@@ -61,11 +71,27 @@ export function fsckCommand(): Command {
       // finds under-replicated may already be queued for repair.
       const live = await daemonView(cluster.metaDir)
       if (flags.json) console.log(JSON.stringify({ ...report, metadata: metaCheck.report, ...(live ? { daemon: live } : {}) }, (key, value) => (key === 'ref' ? undefined : value), 2))
-      else printReport(report, live)
+      else printReport(report, live, cluster.metaDir, metaCheck.repaired)
       // Like fsck(8): 0 when healthy (or fully repaired), 1 when problems remain.
       const remaining = report.repaired ? report.lost.length + report.repaired.failed.length : isHealthy(report) ? 0 : 1
       process.exitCode = remaining > 0 ? 1 : 0
     })
+}
+
+/**
+ * After a metadata repair, a file with no intact copy of a chunk is most often one a dropped record
+ * had removed or rewritten: the daemon deleted its chunk files then, and the cut brought the file
+ * back. Nothing can bring those bytes back; say so and what to do, rather than a bare LOST count.
+ */
+function lostAfterMetaRepair(r: FsckReport): string[] {
+  const paths = [...new Set(r.lost.map(p => p.path))]
+  if (paths.length === 0) return []
+  return [
+    `${paths.length} file(s) came back with the repaired metadata but their data is gone (most likely a dropped record had removed or rewritten them, and their chunk files were deleted then):`,
+    ...paths.slice(0, 20).map(p => `  ${p}`),
+    ...(paths.length > 20 ? [`  ... and ${paths.length - 20} more (--json lists them)`] : []),
+    '  dfs cannot recover these bytes: mount, then remove each through the mount (rm <mountpoint><path>) or restore it from a copy of your own; reading them fails with EIO until then',
+  ]
 }
 
 /** The status of the daemon serving this metadata folder, if one is running. */
@@ -75,7 +101,7 @@ async function daemonView(metaDir: string): Promise<ClusterStatus | undefined> {
   return (await callControl(daemon.control, 'status').catch(() => undefined)) as ClusterStatus | undefined
 }
 
-function printReport(r: FsckReport, live: ClusterStatus | undefined): void {
+function printReport(r: FsckReport, live: ClusterStatus | undefined, metaDir: string, metaRepaired: boolean): void {
   console.log(`${r.files} files, ${r.chunks} chunks, ${r.replicas} replicas wanted`)
   for (const n of r.nodes) console.log(`  node ${n.nodeId} ${n.address}: ${n.reachable ? `${n.chunks} chunk files` : `UNREACHABLE (${n.error})`}`)
   const show = (title: string, list: FsckReport['lost']) => {
@@ -88,11 +114,14 @@ function printReport(r: FsckReport, live: ClusterStatus | undefined): void {
     if (list.length > 20) console.log(`  ... and ${list.length - 20} more`)
   }
   show('LOST (no intact copy)', r.lost)
+  if (metaRepaired) for (const line of lostAfterMetaRepair(r)) console.log(line)
   show('under-replicated', r.underReplicated)
   show('bad or misplaced copies', r.badReplicas)
-  if (r.orphans.length) console.log(`orphan chunk files (referenced by nothing): ${r.orphans.length}`)
+  if (r.orphans.length) console.log(`orphan chunk files (referenced by nothing): ${r.orphans.length}${r.orphanHold ? `; ${describeHold(r.orphanHold)}` : ''}`)
+  if (r.orphanHold && r.orphans.length) console.log(`  ${releaseHint(metaDir)}`)
   if (r.repaired) {
-    console.log(`repaired: ${r.repaired.copied} copies made, ${r.repaired.mapsFixed} chunk maps fixed, ${r.repaired.orphansRemoved} orphans removed`)
+    console.log(`repaired: ${r.repaired.copied} copies made, ${r.repaired.mapsFixed} chunk maps fixed, ${r.repaired.orphansRemoved} orphans removed` +
+      (r.repaired.orphansKept ? `, ${r.repaired.orphansKept} orphans kept (held)` : ''))
     for (const f of r.repaired.failed) console.log(`  could not repair ${f}`)
   }
   if (live) {
@@ -101,5 +130,5 @@ function printReport(r: FsckReport, live: ClusterStatus | undefined): void {
       (h ? `, and its healer is ${h.state} (${h.queued} queued, ${h.underReplicated} under-replicated, ${h.lost} lost, ${h.copiedChunks} chunks copied so far)` : ''))
     console.log('  (chunks written since the last journal flush may show as orphans here while mounted)')
   }
-  console.log(isHealthy(r) ? 'healthy' : r.repaired ? (r.lost.length || r.repaired.failed.length ? 'NOT fully repaired' : 'repaired') : 'problems found; run with --repair (unmounted) to fix what can be fixed')
+  console.log(isHealthy(r) ? `healthy${r.orphanHold && r.orphans.length ? ' (apart from the held orphans above)' : ''}` : r.repaired ? (r.lost.length || r.repaired.failed.length ? 'NOT fully repaired' : 'repaired') : 'problems found; run with --repair (unmounted) to fix what can be fixed')
 }

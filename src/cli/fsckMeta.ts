@@ -7,11 +7,13 @@ import { resolve } from 'node:path'
 import { parseSettings } from '../cluster/settings.js'
 import { dfsError } from '../errors.js'
 import { type LostRecord, type MetaInspection, inspectMeta, needsRepair } from '../meta/inspect.js'
+import { CHECKPOINT_FILE } from '../meta/Checkpoint.js'
 import { readFormat } from '../meta/metaFormat.js'
 import { namespaceDescriber } from '../meta/namespace/describe.js'
 import { namespaceMachine } from '../meta/namespace/machine.js'
 import type { NamespaceState } from '../meta/namespace/types.js'
 import { describeDamage } from '../meta/replayJournal.js'
+import { type OrphanHold, orphanHold, releaseHint, releaseOrphanHold } from '../meta/orphanHold.js'
 import { repairMeta } from '../meta/repair.js'
 
 export interface MetaCheck {
@@ -28,13 +30,33 @@ export interface MetaCheck {
 // Operations listed one per line before the rest are only counted (--json lists them all).
 const SHOW_OPERATIONS = 100
 
-export async function checkMetaFolder(meta: string, flags: { repair: boolean; json: boolean }): Promise<MetaCheck> {
+/** Open the dfs metadata folder given by the user, or say why it is not one. */
+async function metaFolder(meta: string) {
   const dir = resolve(meta)
   const format = await readFormat(dir).catch((err) => {
     if ((err as NodeJS.ErrnoException).code === 'ENOTDIR') throw dfsError('META_FOREIGN', `metadata folder ${meta} is not a directory`, { meta })
     throw err
   })
   if (!format) throw dfsError('META_FOREIGN', `${meta} holds no dfs cluster (no format.json); pass the --meta folder given to dfs mount`, { meta })
+  return { dir, format }
+}
+
+/** dfs fsck --meta <dir> --release-orphans: end the hold a metadata repair put on orphan chunk files. */
+export async function releaseOrphans(meta: string): Promise<{ released?: OrphanHold; lines: string[] }> {
+  const { dir } = await metaFolder(meta)
+  const hold = await orphanHold(dir)
+  if (!hold || !(await releaseOrphanHold(dir))) return { lines: [`metadata ${dir}: no orphan hold; nothing to release`] }
+  return {
+    released: hold,
+    lines: [
+      `released the orphan hold of the metadata repair of ${hold.since}: the backup ${hold.backupDir} can no longer be restored with its data`,
+      '  chunk files no file references are now removed by dfs fsck --repair, or by a running daemon at its next orphan sweep (within a minute)',
+    ],
+  }
+}
+
+export async function checkMetaFolder(meta: string, flags: { repair: boolean; json: boolean }): Promise<MetaCheck> {
+  const { dir, format } = await metaFolder(meta)
   const settings = parseSettings(format.settings, dir)
   const machine = namespaceMachine({ uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0, createdAt: settings.createdAt })
   const lines: string[] = []
@@ -44,6 +66,10 @@ export async function checkMetaFolder(meta: string, flags: { repair: boolean; js
   if (!needsRepair(inspection) && !inspection.unrecoverable) {
     print(`metadata ${dir}: intact (state as of record ${inspection.lastGoodSeq}${inspection.base ? `, from ${inspection.base.file} and ${inspection.replayed} journal records` : ''})`)
     if (inspection.tornTail) print(`  the journal ends with a torn tail, bytes after its last newline (a write cut short by a crash); mount drops them by itself, keeping a copy: ${describeDamage(inspection.tornTail)}`)
+    if (inspection.fallbackDamage) {
+      print(`  WARNING: the previous checkpoint ${inspection.fallbackDamage.file} is damaged (${inspection.fallbackDamage.why}): if ${CHECKPOINT_FILE} is ever damaged too, there is no fallback left`)
+      print(`  the next checkpoint the daemon writes (at the latest on a clean dfs unmount) replaces it with the current one; until then, keep a copy of ${dir}`)
+    }
     return { usable: true, report: reportOf(inspection), lines, repaired: false }
   }
 
@@ -52,7 +78,9 @@ export async function checkMetaFolder(meta: string, flags: { repair: boolean; js
     if (inspection.unrecoverable) print(`  it cannot be repaired: ${inspection.unrecoverable}`)
     else {
       print(`to recover: dfs fsck --meta ${dir} --repair`)
-      print(`  it keeps the state as of record ${inspection.lastGoodSeq}, drops the ${inspection.lost.length} record(s) listed above, and copies every file it changes to ${dir}/backup-<time>/ first`)
+      const drops = inspection.lost.length === 0 ? 'drops nothing' : `drops the ${inspection.lost.length} record(s) listed above`
+      print(`  it keeps the state as of record ${inspection.lastGoodSeq}, ${drops}, and copies every file it changes to ${dir}/backup-<time>/ first`)
+      print('  chunk files the repaired metadata no longer references are kept (not removed as orphans) until you release them with --release-orphans')
     }
     return { usable: false, report: reportOf(inspection), lines, repaired: false }
   }
@@ -61,9 +89,10 @@ export async function checkMetaFolder(meta: string, flags: { repair: boolean; js
   explain(repaired.inspection, print)
   print(`metadata repaired; the files it changed are kept in ${repaired.backupDir}`)
   for (const action of repaired.actions) print(`  ${action}`)
+  print(`  chunk files the repaired metadata no longer references stay on the nodes while that backup may be restored; ${releaseHint(dir)}`)
   const lost = repaired.inspection.lost
   print(lost.length === 0 ? '  nothing was lost' : `  lost: the ${lost.length} operation(s) listed above; paths they touched: ${pathsOf(lost).join(', ') || '(none named)'}`)
-  return { usable: true, report: { ...reportOf(repaired.inspection), repaired: { backupDir: repaired.backupDir, actions: repaired.actions } }, lines, repaired: true }
+  return { usable: true, report: { ...reportOf(repaired.inspection), repaired: { backupDir: repaired.backupDir, actions: repaired.actions, orphanHold: (await orphanHold(dir)) ?? null } }, lines, repaired: true }
 }
 
 function explain(i: MetaInspection<NamespaceState>, print: (line: string) => void): void {
@@ -98,6 +127,7 @@ function reportOf(i: MetaInspection<NamespaceState>): Record<string, unknown> {
     lastGoodSeq: i.lastGoodSeq,
     ...(i.base ? { checkpoint: i.base } : {}),
     ...(i.checkpointDamage ? { checkpointDamage: i.checkpointDamage } : {}),
+    ...(i.fallbackDamage ? { fallbackDamage: i.fallbackDamage } : {}),
     ...(i.journalDamage ? { journalDamage: i.journalDamage } : {}),
     ...(i.tornTail ? { tornTail: i.tornTail } : {}),
     ...(i.unrecoverable ? { unrecoverable: i.unrecoverable } : {}),

@@ -8,6 +8,7 @@ import type { ClusterStatus } from '../daemon/status.js'
 import { dfsError } from '../errors.js'
 import { canonicalMountpoint, dfsMountContaining, isInside } from '../fuse/mountpoint.js'
 import { formatSize } from '../util/size.js'
+import { describeHold } from '../meta/orphanHold.js'
 
 export function statusCommand(): Command {
   return new Command('status')
@@ -87,7 +88,8 @@ export function formatStatus(s: ClusterStatus): string {
       `healer: ${h.state}, ${h.queued} queued, ${h.underReplicated} under-replicated, ${h.unavailable} unavailable` +
       `${h.waitingForGrace ? ` (${h.waitingForGrace} waiting out the ${duration(h.graceMs)} grace period)` : ''}, ${h.overReplicated} over-replicated, ${h.lost} lost; ` +
       `copied ${h.copiedChunks} chunks (${formatSize(h.copiedBytes)}) at ${formatSize(h.bytesPerSec)}/s, ${h.failed} failed; ` +
-      `${h.orphansRemoved} orphan files removed, ${h.orphansPending} pending${repairing}`,
+      `${h.orphansRemoved} orphan files removed, ${h.orphansPending} pending` +
+      `${h.orphanHold ? ` (${h.orphansHeld} ${describeHold(h.orphanHold)})` : ''}${repairing}`,
     )
   }
   const sc = s.scrubber

@@ -1,13 +1,14 @@
 // Checking a cluster: every copy of every chunk a file references is read and its SHA-256 verified;
 // what the nodes hold that nothing references is an orphan. With repair, chunks with fewer than R
 // good copies are copied from a good one to nodes that lack them, bad copies are replaced, the
-// chunk map is corrected, and orphans are removed.
+// chunk map is corrected, and orphans are removed (unless a metadata repair holds them: orphanHold.ts).
 
 import type { NodeRegistry } from '../chunks/NodeRegistry.js'
 import { verifyChunk } from '../chunks/verify.js'
 import type { DataNode } from '../datanode/DataNode.js'
 import { forEachLimit } from '../util/forEachLimit.js'
 import { type ChunkRef, type NamespaceState, ROOT_INO, isFile } from '../meta/namespace/types.js'
+import { type OrphanHold, describeHold, orphanHold } from '../meta/orphanHold.js'
 import type { Cluster } from './openCluster.js'
 import { dropCopies, restoreCopies as restore } from './replicate.js'
 
@@ -35,11 +36,15 @@ export interface FsckReport {
   /** Some copy the map lists is missing or bad (the chunk may still have R good copies elsewhere). */
   badReplicas: ChunkProblem[]
   orphans: { node: string; chunk: string }[]
-  repaired?: { copied: number; mapsFixed: number; orphansRemoved: number; failed: string[] }
+  /** A metadata repair holds the orphans (meta/orphanHold.ts): --repair keeps them. */
+  orphanHold?: OrphanHold
+  repaired?: { copied: number; mapsFixed: number; orphansRemoved: number; orphansKept: number; failed: string[] }
 }
 
+// Orphans a metadata repair holds are kept on purpose (the operator releases them): not a problem
+// --repair could fix.
 export const isHealthy = (r: FsckReport) =>
-  r.lost.length === 0 && r.underReplicated.length === 0 && r.badReplicas.length === 0 && r.orphans.length === 0 &&
+  r.lost.length === 0 && r.underReplicated.length === 0 && r.badReplicas.length === 0 && (r.orphans.length === 0 || r.orphanHold !== undefined) &&
   r.nodes.every(n => n.reachable)
 
 interface FileChunk {
@@ -112,7 +117,9 @@ export async function fsck(
     for (const id of ids) if (!referenced.has(id)) report.orphans.push({ node: nodeId, chunk: id })
   }
 
-  if (opts.repair) report.repaired = await repair(cluster, problems, report.orphans, opts.log ?? (() => {}))
+  const hold = await orphanHold(cluster.metaDir)
+  if (hold) report.orphanHold = hold
+  if (opts.repair) report.repaired = await repair(cluster, problems, report.orphans, hold, opts.log ?? (() => {}))
   return report
 }
 
@@ -172,9 +179,9 @@ async function checkCopies(chunk: FileChunk, nodes: DataNode[], held: Map<string
   return problem
 }
 
-async function repair(cluster: Cluster, problems: ChunkProblem[], orphans: FsckReport['orphans'], log: (m: string) => void) {
+async function repair(cluster: Cluster, problems: ChunkProblem[], orphans: FsckReport['orphans'], hold: OrphanHold | undefined, log: (m: string) => void) {
   const { meta, registry, settings } = cluster
-  const result = { copied: 0, mapsFixed: 0, orphansRemoved: 0, failed: [] as string[] }
+  const result = { copied: 0, mapsFixed: 0, orphansRemoved: 0, orphansKept: 0, failed: [] as string[] }
   // Fewest good copies first: those are closest to being lost.
   problems.sort((a, b) => a.good.length - b.good.length)
   for (const problem of problems) {
@@ -189,6 +196,11 @@ async function repair(cluster: Cluster, problems: ChunkProblem[], orphans: FsckR
     }
   }
   await meta.sync()
+  if (hold) {
+    result.orphansKept = orphans.length
+    if (orphans.length) log(`repair: ${orphans.length} orphans ${describeHold(hold)}`)
+    orphans = []
+  }
   for (const { node, chunk } of orphans) {
     try {
       await registry.get(node)?.delete(chunk)

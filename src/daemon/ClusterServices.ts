@@ -7,6 +7,7 @@ import { Scrubber, type ScrubberOptions } from '../cluster/healer/Scrubber.js'
 import { HeartbeatMonitor, type LivenessOptions } from '../cluster/liveness/HeartbeatMonitor.js'
 import type { Cluster } from '../cluster/openCluster.js'
 import { Rebalancer } from '../cluster/rebalance/Rebalancer.js'
+import { orphanHold } from '../meta/orphanHold.js'
 
 export interface ServiceOptions {
   liveness: Omit<LivenessOptions, 'log' | 'minFreeBytes'>
@@ -29,7 +30,10 @@ export class ClusterServices {
       minFreeBytes: 2 * settings.chunkSize,
       log: opts.log,
     })
-    this.healer = new Healer({ meta, chunks, registry, replicas: settings.replicas, log: opts.log, options: opts.healing })
+    this.healer = new Healer({
+      meta, chunks, registry, replicas: settings.replicas, log: opts.log, options: opts.healing,
+      orphanHold: () => orphanHold(cluster.metaDir),
+    })
     const reportBadCopy = this.healer.reportBadCopy.bind(this.healer)
     // Moves copies under the healer's per-chunk locks, within the same bandwidth limit.
     this.rebalancer = new Rebalancer({

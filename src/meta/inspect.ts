@@ -41,6 +41,8 @@ export interface MetaInspection<S> {
   /** The checkpoint the state starts from; undefined: the empty state. */
   base?: { file: string; lastSeq: number }
   checkpointDamage?: { file: string; why: string }
+  /** checkpoint.json is intact but the previous one, its fallback, is damaged: no fallback is left. */
+  fallbackDamage?: { file: string; why: string }
   /** The first bad journal record a mount refuses (not a torn tail). */
   journalDamage?: JournalDamage
   /** Bytes after the last newline of the journal that are no whole record (a write cut short), which a mount drops by itself. */
@@ -71,6 +73,7 @@ export async function inspectMeta<S, R extends JournalRecord>(
     dir,
     ...(start.base ? { base: start.base } : {}),
     ...(start.damage ? { checkpointDamage: start.damage } : {}),
+    ...(start.fallbackDamage ? { fallbackDamage: start.fallbackDamage } : {}),
     ...(start.unrecoverable ? { unrecoverable: start.unrecoverable } : {}),
     lastGoodSeq: start.base?.lastSeq ?? 0,
     replayed: 0,
@@ -109,6 +112,7 @@ export async function inspectMeta<S, R extends JournalRecord>(
 interface StartingPoint<S> {
   base?: { file: string; lastSeq: number }
   damage?: { file: string; why: string }
+  fallbackDamage?: { file: string; why: string }
   unrecoverable?: string
   state: S
 }
@@ -117,7 +121,12 @@ async function startingPoint<S, R extends JournalRecord>(dir: string, machine: S
   const currentFile = join(dir, CHECKPOINT_FILE)
   const previousFile = join(dir, PREVIOUS_CHECKPOINT_FILE)
   const current = await loadCheckpoint(currentFile, machine)
-  if (current.ok && current.checkpoint) return { base: { file: currentFile, lastSeq: current.checkpoint.lastSeq }, state: current.state }
+  if (current.ok && current.checkpoint) {
+    const base = { file: currentFile, lastSeq: current.checkpoint.lastSeq }
+    if (!(await pathExists(previousFile))) return { base, state: current.state }
+    const previous = await loadCheckpoint(previousFile, machine)
+    return { base, ...(previous.ok ? {} : { fallbackDamage: { file: previousFile, why: previous.why } }), state: current.state }
+  }
 
   if (current.ok && !(await pathExists(previousFile))) return { state: machine.empty() } // no checkpoint yet
   const previous = await loadCheckpoint(previousFile, machine)

@@ -2,7 +2,8 @@
 // last good checkpoint (checkpoint.json, else the previous one) and cut the journal at its first
 // bad record, so the folder holds exactly the state inspect.ts found and a mount loads it. Every
 // file changed is first copied (or moved, when it goes) to backup-<time>/ inside the folder; what
-// the cut drops is returned so the caller can list it.
+// the cut drops is returned so the caller can list it. It leaves an orphan hold (orphanHold.ts):
+// the chunks of what it dropped stay on the nodes until the operator releases them.
 
 import { copyFile, mkdir, open, rename, truncate } from 'node:fs/promises'
 import { basename, join } from 'node:path'
@@ -12,6 +13,7 @@ import { CHECKPOINT_FILE, PREVIOUS_CHECKPOINT_FILE, removeCheckpointLeftovers } 
 import { type MetaInspection, type RecordDescriber, inspectMeta, needsRepair } from './inspect.js'
 import { listSegments } from './journalFormat.js'
 import { acquireLock } from './lock.js'
+import { ORPHAN_HOLD_FILE, writeOrphanHold } from './orphanHold.js'
 import type { JournalRecord, StateMachine } from './StateMachine.js'
 
 export interface MetaRepair<S> {
@@ -36,7 +38,8 @@ export async function repairMeta<S, R extends JournalRecord>(
     }
     if (!needsRepair(inspection)) return { inspection, actions: [] }
 
-    const backupDir = join(dir, `backup-${(options.now ?? new Date()).toISOString().replace(/[:.]/g, '-')}`)
+    const now = options.now ?? new Date()
+    const backupDir = join(dir, `backup-${now.toISOString().replace(/[:.]/g, '-')}`)
     await mkdir(backupDir)
     const actions: string[] = []
     const keep = async (file: string) => {
@@ -72,6 +75,10 @@ export async function repairMeta<S, R extends JournalRecord>(
       }
     }
     await fsyncPath(backupDir)
+    // Chunk files only the dropped records (or the replaced checkpoint) referenced are the backup's
+    // data: no orphan delete anywhere until the operator releases them (orphanHold.ts).
+    await writeOrphanHold(dir, { since: now.toISOString(), backupDir, droppedRecords: inspection.lost.length })
+    actions.push(`held every chunk file the repaired metadata no longer references (${ORPHAN_HOLD_FILE}): nothing deletes them as orphans until released`)
     await fsyncPath(dir)
     return { inspection, backupDir, actions }
   } finally {

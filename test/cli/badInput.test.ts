@@ -298,6 +298,12 @@ const cases: Case[] = [
     watch: () => [...made.nodes, made.meta],
   },
   {
+    name: 'dfs fsck --release-orphans together with --repair',
+    args: () => ['fsck', '--meta', made.meta, '--release-orphans', '--repair'],
+    problem: /--release-orphans and --repair are separate steps/, fix: /release the hold first, then run dfs fsck/, tag: 'BAD_ARGUMENT',
+    watch: () => [...made.nodes, made.meta],
+  },
+  {
     name: 'a duration without a unit (--heartbeat 5)',
     args: () => ['mount', fresh.mnt, '--nodes', nodes(fresh), '--meta', fresh.meta, '--heartbeat', '5'],
     problem: /--heartbeat "5" needs a unit/, fix: /write 5s or 5ms/, tag: 'BAD_ARGUMENT',

@@ -38,6 +38,30 @@ async function writeFiles(mnt: string, names: string[]): Promise<void> {
   }
 }
 
+/** Every chunk file the node folders hold (node/chunks/<xx>/<id>). */
+async function chunkFiles(nodes: string[]): Promise<string[]> {
+  const out: string[] = []
+  for (const node of nodes) {
+    for (const f of await readdir(join(node, 'chunks'), { recursive: true, withFileTypes: true })) {
+      if (f.isFile() && /^[0-9a-f]{32}$/.test(f.name)) out.push(join(f.parentPath, f.name))
+    }
+  }
+  return out.sort()
+}
+
+/** Poll the mount's `dfs status --json` healer until `ready` holds (a generous deadline, not a timing claim). */
+async function healerUntil(mnt: string, ready: (h: Record<string, number>) => boolean): Promise<Record<string, number>> {
+  const deadline = Date.now() + 90_000
+  for (;;) {
+    const r = await dfs(['status', mnt, '--json'])
+    expect(r.code, r.stderr).toBe(0)
+    const healer = JSON.parse(r.stdout).healer as Record<string, number>
+    if (ready(healer)) return healer
+    if (Date.now() > deadline) throw new Error(`healer never got there: ${JSON.stringify(healer)}`)
+    await new Promise((done) => setTimeout(done, 250))
+  }
+}
+
 async function expectSame(mnt: string, names: string[]): Promise<void> {
   for (const name of names) {
     const r = await run('cmp', [`${root}/src/${name}`, `${mnt}/${name}`])
@@ -121,6 +145,8 @@ describe('dfs fsck --meta on damaged metadata', () => {
       expect(explain.code).toBe(1)
       expect(explain.stdout).toContain(`checkpoint ${file} is damaged`)
       expect(explain.stdout).toContain('nothing is lost')
+      expect(explain.stdout).toContain('drops nothing')
+      expect(explain.stdout).not.toContain('drops the 0')
 
       const repair = await dfs(['fsck', '--meta', c.meta, '--repair'])
       expect(repair.stdout).toContain('nothing was lost')
@@ -128,9 +154,81 @@ describe('dfs fsck --meta on damaged metadata', () => {
 
       d = await c.start({ env })
       await expectSame(c.mnt, ['a1', 'a2', 'b1', 'b2'])
-      await d.stop()
+      await d.stop() // a new checkpoint: the repaired one becomes checkpoint.prev.json
+
+      // Now the fallback itself rots: checkpoint.json is intact, but nothing is left to fall back on.
+      const previous = join(c.meta, 'checkpoint.prev.json')
+      const prevBytes = await readFile(previous)
+      prevBytes[Math.floor(prevBytes.length / 2)] ^= 0x01
+      await writeFile(previous, prevBytes)
+      const warned = await dfs(['fsck', '--meta', c.meta])
+      expect(warned.stdout).toContain(`WARNING: the previous checkpoint ${previous} is damaged`)
+      expect(warned.stdout).toContain('there is no fallback left')
     } finally {
       await c.cleanup()
     }
   }, 180_000)
+
+  it('keeps the chunks of the records a repair dropped, through fsck --repair and a mount, until the hold is released', async () => {
+    const c = makeCluster(3, 'dfs-fsck-hold-')
+    try {
+      let d = await c.start({ replicas: 2, chunkSize: '64k', env })
+      await writeFiles(c.mnt, ['e0', 'e1', 'e2', 'e3', 'big']) // big: 200001 bytes, 4 chunks
+      const withBig = (await chunkFiles(c.nodes)).length
+      expect((await run('rm', [join(c.mnt, 'big')])).code).toBe(0)
+      const deadline = Date.now() + 60_000 // the daemon deletes big's chunk files
+      while ((await chunkFiles(c.nodes)).length > withBig - 8 && Date.now() < deadline) await new Promise((done) => setTimeout(done, 100))
+      await writeFiles(c.mnt, ['h0', 'h1', 'h2', 'h3', 'h4'])
+      expect((await run('sync', ['-f', join(c.mnt, 'e0')])).code).toBe(0)
+      await d.kill9() // everything lives only in the journal
+      if (isMounted(c.mnt)) await forceUnmount(c.mnt)
+
+      const segments = (await readdir(c.meta)).filter((n) => n.startsWith('journal-')).sort()
+      const live = join(c.meta, segments[segments.length - 1]!)
+      const text = await readFile(live, 'utf8')
+      const unlinkBig = text.lastIndexOf('"name":"big"')
+      expect(text.slice(0, unlinkBig).split('\n').pop()).toContain('"op":"unlink"')
+      // One byte in the middle record that removed big: it and every record after it are dropped.
+      await writeFile(live, `${text.slice(0, unlinkBig)}"name":"bih"${text.slice(unlinkBig + '"name":"big"'.length)}`)
+      const stored = await chunkFiles(c.nodes)
+      expect(stored.length).toBeGreaterThan(4)
+
+      const repair = await dfs(['fsck', '--meta', c.meta, '--repair'])
+      expect(repair.stdout).toContain('metadata repaired')
+      expect(repair.stdout).toContain(`dfs fsck --meta ${c.meta} --release-orphans`)
+      expect(repair.stdout).toMatch(/orphan chunk files \(referenced by nothing\): \d+; kept: held since the metadata repair of \S+ \(the backup \S+backup-\S+ refers to them\)/)
+      expect(repair.stdout).toMatch(/0 orphans removed, \d+ orphans kept \(held\)/)
+      // big is back in the namespace, but its chunk files went when it was removed: said so, with what to do.
+      expect(repair.stdout).toMatch(/1 file\(s\) came back with the repaired metadata but their data is gone[^\n]*\n  \/big\n/)
+      expect(repair.stdout).toContain('rm <mountpoint><path>')
+      expect(repair.code, repair.stdout + repair.stderr).toBe(1) // lost data remains
+      expect(await chunkFiles(c.nodes)).toEqual(stored) // the fsck chunk pass deleted nothing
+
+      // The daemon's collector sees them due and keeps them.
+      d = await c.start({ env, extraArgs: ['--orphan-grace', '1s'] })
+      await healerUntil(c.mnt, (h) => h.orphansHeld > 0)
+      expect(await chunkFiles(c.nodes)).toEqual(stored)
+      expect((await dfs(['status', c.mnt])).stdout).toMatch(/healer: .* orphan files removed, \d+ pending \(\d+ kept: held since the metadata repair of /)
+      await expectSame(c.mnt, ['e1', 'e2', 'e3'])
+      expect((await run('rm', [join(c.mnt, 'big')])).code).toBe(0) // as the repair said
+      await d.stop()
+      // Big removed, a plain check finds only the held orphans: kept on purpose, not a problem --repair fixes.
+      const check = await dfs(['fsck', '--meta', c.meta])
+      expect(check.stdout).toMatch(/orphan chunk files \(referenced by nothing\): \d+; kept: held since/)
+      expect(check.stdout).toContain('healthy (apart from the held orphans above)')
+      expect(check.code, check.stdout + check.stderr).toBe(0)
+
+      const release = await dfs(['fsck', '--meta', c.meta, '--release-orphans'])
+      expect(release.code, release.stderr).toBe(0)
+      expect(release.stdout).toContain('released the orphan hold')
+      d = await c.start({ env, extraArgs: ['--orphan-grace', '1s'] })
+      await healerUntil(c.mnt, (h) => h.orphansRemoved > 0 && h.orphansPending === 0)
+      const left = await chunkFiles(c.nodes)
+      expect(left.length).toBeLessThan(stored.length)
+      await expectSame(c.mnt, ['e1', 'e2', 'e3'])
+      await d.stop()
+    } finally {
+      await c.cleanup()
+    }
+  }, 240_000)
 })

@@ -12,6 +12,7 @@ import { OrphanCollector, type OrphanCollectorDeps } from '../../src/cluster/hea
 import { ROOT_INO } from '../../src/meta/namespace/types.js'
 import { type HealCluster, makeHealCluster, randomChunk, until } from './healFixtures.js'
 import { sha256Of } from '../helpers/sha256.js'
+import { orphanHold, releaseOrphanHold, writeOrphanHold } from '../../src/meta/orphanHold.js'
 
 const KiB = 1024
 const GRACE = 30_000
@@ -44,6 +45,30 @@ function makeCollector(c: HealCluster, overrides: Partial<OrphanCollectorDeps> =
 }
 
 describe('OrphanCollector', () => {
+  it('keeps every orphan while a metadata repair holds them (fsck --repair too), and collects them once released', async () => {
+    const c = (cluster = await makeHealCluster({ nodes: 3, replicas: 2 }))
+    const orphan = await c.storeOn(randomChunk(16 * KiB), [0, 2])
+    await writeOrphanHold(c.cluster.metaDir, { since: '2026-01-02T03:04:05.678Z', backupDir: '/m/backup-x', droppedRecords: 3 })
+    const { collector, clock } = makeCollector(c, { hold: () => orphanHold(c.cluster.metaDir) })
+
+    await collector.sweep()
+    clock.now += 10 * GRACE
+    await collector.sweep()
+    expect(c.holders(orphan.id)).toEqual([0, 2])
+    expect(collector.status()).toMatchObject({ orphansPending: 1, orphansRemoved: 0, orphansHeld: 1, orphanHold: { backupDir: '/m/backup-x' } })
+    expect(c.logs.join('\n')).toContain('kept: held since the metadata repair of 2026-01-02T03:04:05.678Z (the backup /m/backup-x refers to them)')
+
+    const report = await fsck(c.cluster, { repair: true })
+    expect(report.repaired).toMatchObject({ orphansRemoved: 0, orphansKept: 2 })
+    expect(report.orphanHold).toMatchObject({ since: '2026-01-02T03:04:05.678Z' })
+    expect(c.holders(orphan.id)).toEqual([0, 2])
+
+    expect(await releaseOrphanHold(c.cluster.metaDir)).toBe(true)
+    await collector.sweep()
+    expect(c.holders(orphan.id)).toEqual([])
+    expect(collector.status()).toMatchObject({ orphansPending: 0, orphansRemoved: 2, orphansHeld: 0 })
+  })
+
   it('deletes an unreferenced chunk file only after it was seen for the grace period, and nothing referenced', async () => {
     const c = (cluster = await makeHealCluster({ nodes: 3, replicas: 2 }))
     const ino = await c.addFile('kept', [randomChunk(24 * KiB), randomChunk(8 * KiB)])

@@ -49,4 +49,13 @@ describe('namespace record descriptions', () => {
       'drop inode 99',
     ])
   })
+
+  it('names a parent it does not know as (inode N), and refuses a record missing a field rather than saying /undefined', () => {
+    const state = machine.empty()
+    const describer = namespaceDescriber()
+    expect(describer.describe(state, { op: 'mknod', parent: 22, name: 'f1', mode: 0o100644, uid: 0, gid: 0, time: t })).toEqual({ what: 'create file (inode 22)/f1', paths: [] })
+    // A flipped byte in "name" leaves the JSON readable but the field gone.
+    const damaged = { op: 'unlink', parent: 1, nbme: 'f1', dir: false, time: t } as unknown as NamespaceRecord
+    expect(() => describer.describe(state, damaged)).toThrow('unlink without name')
+  })
 })

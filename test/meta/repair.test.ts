@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest'
 import { isDfsError } from '../../src/errors.js'
 import { type RecordDescriber, inspectMeta } from '../../src/meta/inspect.js'
 import { encodeRecord, listSegments, segmentFile } from '../../src/meta/journalFormat.js'
+import { orphanHold } from '../../src/meta/orphanHold.js'
 import { repairMeta } from '../../src/meta/repair.js'
 import { type KvRecord, type KvState, kv, openKv, setRange, tempDir } from './kv.js'
 
@@ -60,6 +61,8 @@ describe('metadata repair', () => {
     expect(repaired.backupDir).toBe(join(dir, 'backup-2026-01-02T03-04-05-678Z'))
     expect(await readFile(join(repaired.backupDir!, 'journal-0000000000000001.log'), 'latin1')).toBe(damaged)
     expect(repaired.inspection.lost).toHaveLength(7)
+    // The chunks of the 7 dropped records are the backup's: held from orphan deletion until released.
+    expect(await orphanHold(dir)).toEqual({ since: '2026-01-02T03:04:05.678Z', backupDir: repaired.backupDir, droppedRecords: 7 })
 
     const store = await openKv(dir, existing)
     expect(store.lastSeq).toBe(3)
@@ -155,6 +158,23 @@ describe('metadata repair', () => {
     const again = await openKv(dir, existing)
     expect(again.lastSeq).toBe(12)
     expect(again.state.get('k7')).toBe(7)
+  })
+
+  it('warns when checkpoint.json is intact but checkpoint.prev.json, its fallback, is damaged', async () => {
+    const dir = await tempDir()
+    const store = await openKv(dir)
+    setRange(store, 1, 5)
+    await store.checkpoint()
+    setRange(store, 6, 10)
+    await store.checkpoint()
+    await store.close()
+    const previous = join(dir, 'checkpoint.prev.json')
+    await writeFile(previous, (await readFile(previous, 'utf8')).replace('["k3",3]', '["k3",4]'))
+
+    const i = await inspectMeta(dir, kv, describer)
+    expect(i.checkpointDamage).toBeUndefined()
+    expect(i.fallbackDamage).toMatchObject({ file: previous })
+    expect(i.lastGoodSeq).toBe(10)
   })
 
   it('says a folder with no intact checkpoint and no full journal cannot be rebuilt, and changes nothing', async () => {

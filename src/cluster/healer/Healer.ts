@@ -41,6 +41,7 @@ import { type RepairItem, RepairQueue } from './RepairQueue.js'
 import { TokenBucket } from './TokenBucket.js'
 import { type Log, levelled } from '../../log/Log.js'
 import { HealPass } from './HealPass.js'
+import type { OrphanHold } from '../../meta/orphanHold.js'
 
 export interface HealerOptions {
   /** A node dead this long has its chunks re-replicated (ms). Default 10 s. */
@@ -80,6 +81,8 @@ export interface HealerDeps {
   meta: HealerMeta
   chunks: HealerChunks
   registry: HealerRegistry
+  /** The metadata folder's orphan hold (meta/orphanHold.ts), consulted before any orphan is deleted. */
+  orphanHold?: () => Promise<OrphanHold | undefined>
   /** Copies to keep of each chunk (R). */
   replicas: number
   log: (message: string) => void
@@ -112,6 +115,9 @@ export interface HealerStatus {
   orphansRemoved: number
   /** Unreferenced chunk files waiting out orphanGraceMs (or still being written). */
   orphansPending: number
+  /** Unreferenced chunk files due for deletion but kept: a metadata repair holds them (meta/orphanHold.ts). */
+  orphansHeld: number
+  orphanHold?: OrphanHold
   /** Chunks no intact copy of could be found anywhere. */
   lost: number
   /** Repairs that failed (each is retried by a later scan). */
@@ -199,6 +205,7 @@ export class Healer {
       registry: this.#registry,
       log: this.#log,
       onExtraCopy: (ref, nodeId) => this.reportExtraCopy(ref, nodeId),
+      ...(deps.orphanHold ? { hold: deps.orphanHold } : {}),
       options: { graceMs: this.#options.orphanGraceMs, intervalMs: this.#options.orphanIntervalMs, hintDelayMs: this.#options.hintDelayMs },
     })
   }
@@ -260,6 +267,8 @@ export class Healer {
       failed: this.#counts.failed + orphans.orphanFailures,
       orphansRemoved: orphans.orphansRemoved,
       orphansPending: orphans.orphansPending,
+      orphansHeld: orphans.orphansHeld,
+      ...(orphans.orphanHold ? { orphanHold: orphans.orphanHold } : {}),
       lost: this.#lost.size,
       ...(this.#lastScanAt !== undefined ? { lastScanAt: this.#lastScanAt } : {}),
       bytesPerSec: this.#rate.perSecond(),

@@ -21,10 +21,16 @@
 // asked for by events are spaced at least four sweeps' length apart, so a flapping node cannot keep
 // the collector listing every node. Nothing here throws out of a timer:
 // failures are logged, counted, and retried by the next sweep.
+//
+// After `dfs fsck --meta --repair` dropped records, the chunks of those records look like orphans,
+// but the repair's backup refers to them: while the metadata folder holds an orphan hold
+// (meta/orphanHold.ts) nothing is deleted; due candidates are kept and the hold looked at again
+// every holdRecheckMs, so a release takes effect without a remount.
 
 import type { ChunkRef } from '../../chunks/ChunkRef.js'
 import type { ChunkStore } from '../../chunks/ChunkStore.js'
 import type { NodeHealthChange, NodeRegistry } from '../../chunks/NodeRegistry.js'
+import { type OrphanHold, describeHold } from '../../meta/orphanHold.js'
 import type { NamespaceMetaStore } from '../openCluster.js'
 import { dropCopies } from '../replicate.js'
 import { chunkBatches } from './chunkWalk.js'
@@ -36,12 +42,15 @@ export interface OrphanCollectorOptions {
   intervalMs?: number
   /** Events arriving together (node reports) share one sweep this long after the first (ms). Default 200. */
   hintDelayMs?: number
+  /** While a hold keeps orphans, it is looked at again this often (ms). Default 1 min. */
+  holdRecheckMs?: number
 }
 
 export const DEFAULT_ORPHAN_OPTIONS: Required<OrphanCollectorOptions> = {
   graceMs: 30_000,
   intervalMs: 10 * 60_000,
   hintDelayMs: 200,
+  holdRecheckMs: 60_000,
 }
 
 export interface OrphanCollectorDeps {
@@ -51,6 +60,8 @@ export interface OrphanCollectorDeps {
   log: (message: string) => void
   /** A referenced chunk found on a node its ref does not list. */
   onExtraCopy?: (ref: ChunkRef, nodeId: string) => void
+  /** The orphan hold of the metadata folder, if any (meta/orphanHold.ts): nothing is deleted while there is one. */
+  hold?: () => Promise<OrphanHold | undefined>
   options?: OrphanCollectorOptions
   /** Clock (ms since epoch), for tests. */
   now?: () => number
@@ -64,6 +75,10 @@ export interface OrphanStatus {
   /** Deletes or sweeps that failed (retried by a later sweep). */
   orphanFailures: number
   orphanSweeps: number
+  /** Orphans due for deletion but kept because a metadata repair holds them. */
+  orphansHeld: number
+  /** That hold, when the last sweep found one. */
+  orphanHold?: OrphanHold
 }
 
 interface Candidate {
@@ -84,6 +99,8 @@ export class OrphanCollector {
   readonly #onExtraCopy: (ref: ChunkRef, nodeId: string) => void
   readonly #options: Required<OrphanCollectorOptions>
   readonly #now: () => number
+  readonly #hold: () => Promise<OrphanHold | undefined>
+  #held: { hold: OrphanHold; count: number } | undefined
   readonly #candidates = new Map<string, Candidate>()
   readonly #counts = { orphansRemoved: 0, orphanFailures: 0, orphanSweeps: 0 }
   /** Nodes whose listing failed at the last sweep (logged once until they answer again). */
@@ -106,6 +123,7 @@ export class OrphanCollector {
     const given = Object.fromEntries(Object.entries(deps.options ?? {}).filter(([, v]) => v !== undefined))
     this.#options = { ...DEFAULT_ORPHAN_OPTIONS, ...given }
     this.#now = deps.now ?? Date.now
+    this.#hold = deps.hold ?? (async () => undefined)
   }
 
   start(): void {
@@ -126,7 +144,12 @@ export class OrphanCollector {
   }
 
   status(): OrphanStatus {
-    return { orphansPending: this.#candidates.size, ...this.#counts }
+    return {
+      orphansPending: this.#candidates.size,
+      ...this.#counts,
+      orphansHeld: this.#held?.count ?? 0,
+      ...(this.#held ? { orphanHold: this.#held.hold } : {}),
+    }
   }
 
   /** Sweep now (or right after the sweep under way). Resolves when that sweep is done. */
@@ -185,10 +208,12 @@ export class OrphanCollector {
   /** The next sweep: when the first candidate comes due, else after the interval. */
   #scheduleNext(): void {
     let next = this.#options.intervalMs
+    // Held candidates stay due: look at the hold again now and then, not at once.
+    const soonest = this.#held ? this.#options.holdRecheckMs : 0
     for (const c of this.#candidates.values()) {
       // A chunk still being written: look again after a grace period.
       const due = c.since === undefined ? this.#options.graceMs : c.since + this.#options.graceMs - this.#now()
-      next = Math.min(next, Math.max(0, due) + 10)
+      next = Math.min(next, Math.max(soonest, due) + 10)
     }
     this.#schedule(next)
   }
@@ -247,6 +272,16 @@ export class OrphanCollector {
     this.#counts.orphanSweeps++
     this.#lastSweepMs = Date.now() - startedAt
     if (due.length === 0) return
+
+    const hold = await this.#hold()
+    if (hold) {
+      // Kept as candidates (still due): collected at the first sweep after the release.
+      for (const { id, nodes } of due) this.#candidates.set(id, { nodes, since: this.#candidates.get(id)?.since ?? walkStartedAt })
+      if (this.#held?.hold.since !== hold.since) this.#log(`orphans: ${due.length} unreferenced chunk file${due.length === 1 ? '' : 's'} ${describeHold(hold)}; release with dfs fsck --meta <dir> --release-orphans`)
+      this.#held = { hold, count: due.length }
+      return
+    }
+    this.#held = undefined
 
     // A chunk a record dropped stays until that record is durable: a crash before would bring it back.
     await this.#meta.sync()

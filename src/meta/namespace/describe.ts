@@ -37,61 +37,76 @@ export function namespaceDescriber(): RecordDescriber<NamespaceState, NamespaceR
     }
     return `/${parts.join('/')}`
   }
-  const child = (state: NamespaceState, parent: number, name: string) => `${parent === ROOT_INO ? '' : pathOf(state, parent)}/${name}`
+  // A parent whose name is not known shows as "(inode 22)/f1", like a path cut short above it.
+  const child = (state: NamespaceState, parent: number, name: string) => {
+    if (parent === ROOT_INO) return `/${name}`
+    const dir = pathOf(state, parent)
+    return `${dir.startsWith('inode') ? `(${dir})` : dir}/${name}`
+  }
+
+  const describeRecord = (state: NamespaceState, rec: NamespaceRecord): { what: string; paths: string[] } => {
+    switch (rec.op) {
+      case 'mknod': {
+        const path = child(state, rec.parent, rec.name)
+        pending = { ino: state.nextIno, name: { parent: rec.parent, name: rec.name } }
+        return { what: `create ${kindOf(rec.mode)} ${path}`, paths: [path] }
+      }
+      case 'link': {
+        const from = pathOf(state, rec.ino)
+        const to = child(state, rec.parent, rec.name)
+        return { what: `hard-link ${from} as ${to}`, paths: [from, to] }
+      }
+      case 'unlink': {
+        const path = child(state, rec.parent, rec.name)
+        return { what: `${rec.dir ? 'remove directory' : 'remove'} ${path}`, paths: [path] }
+      }
+      case 'rename': {
+        const from = child(state, rec.parent, rec.name)
+        const to = child(state, rec.newParent, rec.newName)
+        const moved = state.children.get(rec.parent)?.get(rec.name)
+        if (moved !== undefined) pending = { ino: moved, name: { parent: rec.newParent, name: rec.newName } }
+        return { what: `rename ${from} to ${to}`, paths: [from, to] }
+      }
+      case 'forget': {
+        const path = pathOf(state, rec.ino)
+        return { what: `drop ${path.startsWith('inode') ? path : `inode ${rec.ino} (last named ${path})`}`, paths: path.startsWith('inode') ? [] : [path] }
+      }
+      case 'setattr': {
+        const path = pathOf(state, rec.ino)
+        const fields = (['mode', 'uid', 'gid', 'atime', 'mtime'] as const).filter((f) => rec[f] !== undefined)
+        return { what: `change ${fields.length ? fields.join(', ') : 'ctime'} of ${path}`, paths: [path] }
+      }
+      case 'chunk': {
+        const path = pathOf(state, rec.ino)
+        return { what: `write ${path} chunk ${rec.index} (file size ${rec.size})`, paths: [path] }
+      }
+      case 'truncate': {
+        const path = pathOf(state, rec.ino)
+        return { what: `truncate ${path} to ${rec.size} bytes`, paths: [path] }
+      }
+      case 'replicas': {
+        const path = pathOf(state, rec.ino)
+        return { what: `record where ${path} chunk ${rec.index} is stored`, paths: [path] }
+      }
+      case 'xattr': {
+        const path = pathOf(state, rec.ino)
+        return { what: `${rec.value === null ? 'remove' : 'set'} extended attribute ${rec.name} of ${path}`, paths: [path] }
+      }
+      default:
+        return { what: `${(rec as { op: string }).op} (an operation this dfs does not know)`, paths: [] }
+    }
+  }
 
   return {
     describe(state, rec) {
       pending = undefined
-      switch (rec.op) {
-        case 'mknod': {
-          const path = child(state, rec.parent, rec.name)
-          pending = { ino: state.nextIno, name: { parent: rec.parent, name: rec.name } }
-          return { what: `create ${kindOf(rec.mode)} ${path}`, paths: [path] }
-        }
-        case 'link': {
-          const from = pathOf(state, rec.ino)
-          const to = child(state, rec.parent, rec.name)
-          return { what: `hard-link ${from} as ${to}`, paths: [from, to] }
-        }
-        case 'unlink': {
-          const path = child(state, rec.parent, rec.name)
-          return { what: `${rec.dir ? 'remove directory' : 'remove'} ${path}`, paths: [path] }
-        }
-        case 'rename': {
-          const from = child(state, rec.parent, rec.name)
-          const to = child(state, rec.newParent, rec.newName)
-          const moved = state.children.get(rec.parent)?.get(rec.name)
-          if (moved !== undefined) pending = { ino: moved, name: { parent: rec.newParent, name: rec.newName } }
-          return { what: `rename ${from} to ${to}`, paths: [from, to] }
-        }
-        case 'forget': {
-          const path = pathOf(state, rec.ino)
-          return { what: `drop ${path.startsWith('inode') ? path : `inode ${rec.ino} (last named ${path})`}`, paths: path.startsWith('inode') ? [] : [path] }
-        }
-        case 'setattr': {
-          const path = pathOf(state, rec.ino)
-          const fields = (['mode', 'uid', 'gid', 'atime', 'mtime'] as const).filter((f) => rec[f] !== undefined)
-          return { what: `change ${fields.length ? fields.join(', ') : 'ctime'} of ${path}`, paths: [path] }
-        }
-        case 'chunk': {
-          const path = pathOf(state, rec.ino)
-          return { what: `write ${path} chunk ${rec.index} (file size ${rec.size})`, paths: [path] }
-        }
-        case 'truncate': {
-          const path = pathOf(state, rec.ino)
-          return { what: `truncate ${path} to ${rec.size} bytes`, paths: [path] }
-        }
-        case 'replicas': {
-          const path = pathOf(state, rec.ino)
-          return { what: `record where ${path} chunk ${rec.index} is stored`, paths: [path] }
-        }
-        case 'xattr': {
-          const path = pathOf(state, rec.ino)
-          return { what: `${rec.value === null ? 'remove' : 'set'} extended attribute ${rec.name} of ${path}`, paths: [path] }
-        }
-        default:
-          return { what: `${(rec as { op: string }).op} (an operation this dfs does not know)`, paths: [] }
-      }
+      // A damaged record read as far as it goes may lack a field (it would read "remove /undefined"):
+      // throwing makes inspect.ts say which operation it was and that fields are missing.
+      const missing = (FIELDS[rec.op] ?? []).filter((f) => typeof (rec as unknown as Record<string, unknown>)[f] !== (NAME_FIELDS.has(f) ? 'string' : 'number'))
+      if (missing.length) throw new Error(`${rec.op} without ${missing.join(', ')}`)
+      const described = describeRecord(state, rec)
+      // Only whole paths are listed for the user to look at, not "(inode 22)/f1".
+      return { what: described.what, paths: described.paths.filter((p) => p.startsWith('/')) }
     },
     applied(state) {
       if (pending && state.inodes.has(pending.ino)) index(state).set(pending.ino, pending.name)
@@ -99,6 +114,21 @@ export function namespaceDescriber(): RecordDescriber<NamespaceState, NamespaceR
     },
   }
 }
+
+/** The fields each operation needs to be described. */
+const FIELDS: Record<string, string[]> = {
+  mknod: ['parent', 'name', 'mode'],
+  link: ['parent', 'name', 'ino'],
+  unlink: ['parent', 'name'],
+  rename: ['parent', 'name', 'newParent', 'newName'],
+  forget: ['ino'],
+  setattr: ['ino'],
+  chunk: ['ino', 'index', 'size'],
+  truncate: ['ino', 'size'],
+  replicas: ['ino', 'index'],
+  xattr: ['ino', 'name'],
+}
+const NAME_FIELDS = new Set(['name', 'newName'])
 
 function kindOf(mode: number): string {
   switch (mode & S_IFMT) {
