@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path'
 import { Command, Option } from 'commander'
 import { checkChunkSize, checkMinCopies, checkReplicas } from '../cluster/settings.js'
 import { Daemon } from '../daemon/Daemon.js'
+import { describeUnstored } from '../daemon/unstored.js'
 import { checkMountpoint } from '../fuse/mountpoint.js'
 import { dfsError, type ErrorCode } from '../errors.js'
 import { parseDuration, parseSize } from '../util/size.js'
@@ -144,6 +145,8 @@ export async function runForeground(options: ReturnType<typeof daemonOptions>, b
   lifecycle.info(`unmounted ${options.mountpoint}`)
   close()
   console.log(`dfs: unmounted ${options.mountpoint}`)
+  // The daemon logged it at error level; a terminal (--foreground) and the exit status say it too.
+  if (daemon.unstored.length > 0) throw dfsError('UNSTORED_DROPPED', describeUnstored(options.mountpoint, daemon.unstored), { mountpoint: options.mountpoint })
 }
 
 /**

@@ -7,7 +7,8 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { Command } from 'commander'
 import { callControl } from '../daemon/control.js'
-import { type DaemonRecord, daemonFor, daemonNotAnswering, isAlive, isStopped, unregisterDaemon } from '../daemon/registry.js'
+import { type DaemonRecord, daemonFor, daemonNotAnswering, isAlive, isStopped, takeUnstored, unregisterDaemon } from '../daemon/registry.js'
+import { describeUnstored } from '../daemon/unstored.js'
 import { dfsError, isDfsError } from '../errors.js'
 import { canonicalMountpoint, isDfsMount, mountsAt } from '../fuse/mountpoint.js'
 import { describeUsers, processesUsing } from '../fuse/mountUsers.js'
@@ -37,6 +38,8 @@ export function unmountCommand(): Command {
         }
         // The daemon unmounts before it exits; if that failed (it logged why), clear what is left.
         if ((await mountsAt(mountpoint)).some(isDfsMount)) await clearStaleMount(mountpoint)
+        const unstored = await takeUnstored(mountpoint)
+        if (unstored.length > 0) throw dfsError('UNSTORED_DROPPED', describeUnstored(mountpoint, unstored), { mountpoint, files: unstored.length })
         console.log(`dfs: unmounted ${mountpoint}`)
         return
       }
