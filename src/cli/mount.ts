@@ -3,7 +3,7 @@
 // it attached, logging to stderr.
 
 import { spawn } from 'node:child_process'
-import { mkdir, open, readFile } from 'node:fs/promises'
+import { open, readFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { Command, Option } from 'commander'
 import { checkChunkSize, checkMinCopies, checkReplicas } from '../cluster/settings.js'
@@ -14,7 +14,7 @@ import { dfsError, type ErrorCode } from '../errors.js'
 import { parseDuration, parseSize } from '../util/size.js'
 import { levelled, parseLogLevel } from '../log/Log.js'
 import { CURRENT_LOG, openLog } from '../log/openLog.js'
-import { mountLogFolder } from '../log/where.js'
+import { ensureLogFolder, mountLogFolder } from '../log/where.js'
 
 export interface MountFlags {
   nodes?: string
@@ -158,7 +158,7 @@ export async function runForeground(options: ReturnType<typeof daemonOptions>, b
 async function runInBackground(mountpoint: string, logDir: string | undefined): Promise<void> {
   await checkMountpoint(resolve(mountpoint))
   const folder = resolve(logDir ?? mountLogFolder(mountpoint))
-  await mkdir(folder, { recursive: true, mode: 0o700 })
+  await ensureLogFolder(folder, logDir === undefined ? 'the log folder' : '--log-dir')
   const outputPath = join(folder, 'output.log')
   const output = await open(outputPath, 'a')
   const from = (await output.stat()).size
