@@ -58,6 +58,28 @@ describe('dfs unmount with bytes no node would store', () => {
   }, 180_000)
 })
 
+describe('a daemon stopped by SIGTERM with bytes no node would store', () => {
+  it('logs the files at error level and exits non-zero', async () => {
+    const c = makeCluster(2, 'dfs-cli-unstored-term-')
+    try {
+      const daemon = await c.start({ replicas: 2, extraArgs: ['--min-copies', '2'], env })
+      await rm(c.nodes[1], { recursive: true, force: true })
+      const cp = await run('cp', ['/etc/services', join(c.mnt, 'svc')])
+      expect(cp.code, 'the writer is told at close').not.toBe(0)
+      process.kill(daemon.pid, 'SIGTERM')
+      const status = await daemon.exited
+      const shown = daemon.output()
+      expect(status.code, shown).toBe(1)
+      const line = daemon.stderr().trimEnd().split('\n').pop()
+      expect(line, shown).toMatch(new RegExp(`^dfs: unmounting ${c.mnt} dropped .* 1 file .*: ${c.mnt}/svc; .* \\[UNSTORED_DROPPED\\]$`))
+      expect(shown).toMatch(/ERROR.*unmounting .* dropped/)
+    } finally {
+      if (isMounted(c.mnt)) await forceUnmount(c.mnt)
+      await c.cleanup()
+    }
+  }, 180_000)
+})
+
 /** The log as the test's runtime folder places it (DFS_RUNTIME_DIR keeps the logs beside it). */
 async function logOf(mnt: string): Promise<string> {
   const saved = process.env.DFS_RUNTIME_DIR
