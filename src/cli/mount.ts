@@ -158,7 +158,7 @@ export async function runForeground(options: ReturnType<typeof daemonOptions>, b
 async function runInBackground(mountpoint: string, logDir: string | undefined): Promise<void> {
   await checkMountpoint(resolve(mountpoint))
   const folder = resolve(logDir ?? mountLogFolder(mountpoint))
-  await ensureLogFolder(folder, logDir === undefined ? 'the log folder' : '--log-dir')
+  await ensureLogFolder(folder, logDir !== undefined ? '--log-dir' : process.env.DFS_LOG_DIR ? 'the log folder (from DFS_LOG_DIR)' : 'the log folder')
   const outputPath = join(folder, 'output.log')
   const output = await open(outputPath, 'a')
   const from = (await output.stat()).size
