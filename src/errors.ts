@@ -45,6 +45,9 @@ export const DFS_CODES = {
   MOUNT_BUSY: 'EINVAL', // dfs unmount while processes have files open (or their cwd) in the mount
   DAEMON_NOT_ANSWERING: 'EIO', // the daemon serving a mount is stopped or hung
   NOT_RUNNING: 'EINVAL', // dfs balance/drain --cancel with no such job running, drain --undo of a node not drained
+  DAEMON_NOT_LISTED: 'EINVAL', // dfs unmount of a live mount whose daemon the caller's runtime folder does not list
+  JOB_CANCELLED: 'EIO', // the dfs balance/drain being followed was cancelled (dfs balance/drain --cancel); exit status 3
+  UNSTORED_DROPPED: 'EIO', // the daemon stopped with written bytes no node would store; they were dropped
 } as const satisfies Record<string, PosixCode>
 export type DfsCode = keyof typeof DFS_CODES
 

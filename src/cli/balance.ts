@@ -95,7 +95,10 @@ export async function cancelJob(daemon: DaemonRecord, kind: RebalanceStatus['kin
 export function failIfFailed(s: RebalanceStatus): void {
   if (s.state === 'failed') throw dfsError('EIO', `${s.kind} failed: ${s.error ?? 'see the daemon log'}`, { kind: s.kind })
   if (s.state === 'stopped') throw dfsError('EIO', `${s.kind} stopped: the daemon is shutting down; run it again after the next mount`, { kind: s.kind })
-  if (s.state === 'cancelled') throw dfsError('EIO', `${s.kind} cancelled (dfs ${s.kind} --cancel) after moving ${s.movedChunks} of ${s.plannedChunks} chunks`, { kind: s.kind })
+  // Not a failure (exit status 3, see errorOutput.ts): someone stopped it on purpose.
+  if (s.state === 'cancelled') {
+    throw dfsError('JOB_CANCELLED', `${s.kind} cancelled (dfs ${s.kind} --cancel) after moving ${s.movedChunks} of ${s.plannedChunks} chunks; every chunk keeps its copies, run it again to finish`, { kind: s.kind })
+  }
 }
 
 function formatBalanceResult(daemon: DaemonRecord, s: RebalanceStatus): string {

@@ -12,6 +12,12 @@ export interface ErrorReport {
   [context: string]: unknown
 }
 
+/** Exit statuses: 1 for a failure; 3 for a followed balance or drain that was cancelled (not a failure). */
+export const EXIT_CANCELLED = 3
+export function exitStatusOf(err: unknown): number {
+  return err instanceof DfsError && err.code === 'JOB_CANCELLED' ? EXIT_CANCELLED : 1
+}
+
 /** The subcommand named in argv (`dfs status ... --json`) takes --json and was given it. */
 export function wantsJson(program: Command, argv: readonly string[]): boolean {
   const args = argv.slice(2)

@@ -9,7 +9,7 @@ import { balanceCommand } from './balance.js'
 import { datanodeCommand } from './datanode.js'
 import { demoCommand } from './demo.js'
 import { drainCommand } from './drain.js'
-import { errorReport, printJsonError, wantsJson } from './errorOutput.js'
+import { errorReport, exitStatusOf, printJsonError, wantsJson } from './errorOutput.js'
 import { fsckCommand } from './fsck.js'
 import { mountCommand } from './mount.js'
 import { statusCommand } from './status.js'
@@ -49,5 +49,5 @@ try {
   if (json) printJsonError(errorReport(err))
   else if (err instanceof DfsError) console.error(`dfs: ${err.message} [${err.code}]`)
   else console.error(`dfs: unexpected error: ${(err as Error)?.stack ?? err}`)
-  process.exit(1)
+  process.exit(exitStatusOf(err))
 }

@@ -3,17 +3,18 @@
 // it attached, logging to stderr.
 
 import { spawn } from 'node:child_process'
-import { mkdir, open, readFile } from 'node:fs/promises'
+import { open, readFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { Command, Option } from 'commander'
 import { checkChunkSize, checkMinCopies, checkReplicas } from '../cluster/settings.js'
 import { Daemon } from '../daemon/Daemon.js'
+import { describeUnstored } from '../daemon/unstored.js'
 import { checkMountpoint } from '../fuse/mountpoint.js'
 import { dfsError, type ErrorCode } from '../errors.js'
 import { parseDuration, parseSize } from '../util/size.js'
 import { levelled, parseLogLevel } from '../log/Log.js'
 import { CURRENT_LOG, openLog } from '../log/openLog.js'
-import { mountLogFolder } from '../log/where.js'
+import { ensureLogFolder, mountLogFolder } from '../log/where.js'
 
 export interface MountFlags {
   nodes?: string
@@ -144,6 +145,8 @@ export async function runForeground(options: ReturnType<typeof daemonOptions>, b
   lifecycle.info(`unmounted ${options.mountpoint}`)
   close()
   console.log(`dfs: unmounted ${options.mountpoint}`)
+  // The daemon logged it at error level; a terminal (--foreground) and the exit status say it too.
+  if (daemon.unstored.length > 0) throw dfsError('UNSTORED_DROPPED', describeUnstored(options.mountpoint, daemon.unstored), { mountpoint: options.mountpoint })
 }
 
 /**
@@ -155,7 +158,7 @@ export async function runForeground(options: ReturnType<typeof daemonOptions>, b
 async function runInBackground(mountpoint: string, logDir: string | undefined): Promise<void> {
   await checkMountpoint(resolve(mountpoint))
   const folder = resolve(logDir ?? mountLogFolder(mountpoint))
-  await mkdir(folder, { recursive: true, mode: 0o700 })
+  await ensureLogFolder(folder, logDir !== undefined ? '--log-dir' : process.env.DFS_LOG_DIR ? 'the log folder (from DFS_LOG_DIR)' : 'the log folder')
   const outputPath = join(folder, 'output.log')
   const output = await open(outputPath, 'a')
   const from = (await output.stat()).size

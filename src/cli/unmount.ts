@@ -7,9 +7,10 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { Command } from 'commander'
 import { callControl } from '../daemon/control.js'
-import { type DaemonRecord, daemonFor, daemonNotAnswering, isAlive, isStopped, unregisterDaemon } from '../daemon/registry.js'
+import { type DaemonRecord, daemonFor, daemonNotAnswering, isAlive, isStopped, runtimeDir, takeUnstored, unregisterDaemon } from '../daemon/registry.js'
+import { describeUnstored } from '../daemon/unstored.js'
 import { dfsError, isDfsError } from '../errors.js'
-import { canonicalMountpoint, isDfsMount, mountsAt } from '../fuse/mountpoint.js'
+import { canonicalMountpoint, isDfsMount, mountsAt, probeMount } from '../fuse/mountpoint.js'
 import { describeUsers, processesUsing } from '../fuse/mountUsers.js'
 import { mountLogFolder } from '../log/where.js'
 import { pathExists } from '../util/files.js'
@@ -37,6 +38,8 @@ export function unmountCommand(): Command {
         }
         // The daemon unmounts before it exits; if that failed (it logged why), clear what is left.
         if ((await mountsAt(mountpoint)).some(isDfsMount)) await clearStaleMount(mountpoint)
+        const unstored = await takeUnstored(mountpoint)
+        if (unstored.length > 0) throw dfsError('UNSTORED_DROPPED', describeUnstored(mountpoint, unstored), { mountpoint, files: unstored.length })
         console.log(`dfs: unmounted ${mountpoint}`)
         return
       }
@@ -44,9 +47,28 @@ export function unmountCommand(): Command {
       if (!mounts.some(isDfsMount)) {
         throw dfsError('NOT_MOUNTED', `nothing from dfs is mounted at ${mountpoint}; \`findmnt -t fuse.dfs\` lists dfs mounts`, { mountpoint })
       }
+      // No record here is not proof of death: the daemon may be listed in another runtime folder
+      // (another user, sudo, DFS_RUNTIME_DIR). Only a mount whose connection is gone is stale.
+      const answer = await probeMount(mountpoint)
+      if (answer !== 'ENOTCONN') {
+        if (!force) throw await unlistedDaemon(mountpoint, answer)
+        await clearStaleMount(mountpoint, false)
+        console.log(`dfs: detached ${mountpoint}; the daemon that served it (not listed in ${runtimeDir()}) stores what it buffered and exits`)
+        return
+      }
       await clearStaleMount(mountpoint)
       console.log(`dfs: cleared stale mount at ${mountpoint}`)
     })
+}
+
+/** A live mount whose daemon this caller's runtime folder does not list: refuse, and say why and how to go on. */
+async function unlistedDaemon(mountpoint: string, answer: string) {
+  if (answer === 'no answer') return daemonNotAnswering(mountpoint, undefined)
+  const users = describeUsers(await processesUsing(mountpoint))
+  const inUse = users ? `; it is in use by ${users}` : ''
+  return dfsError('DAEMON_NOT_LISTED',
+    `${mountpoint} is served by a live dfs daemon that ${runtimeDir()} does not list (the runtime folder depends on the user and DFS_RUNTIME_DIR)${inUse}; run dfs unmount as the user (and with the DFS_RUNTIME_DIR) that mounted it, or detach it anyway with \`dfs unmount --force ${mountpoint}\``,
+    { mountpoint, runtimeDir: runtimeDir() })
 }
 
 /**

@@ -3,14 +3,16 @@
 // umount) store everything buffered, unmount, checkpoint and release the metadata lock.
 
 import { type Cluster, type ClusterFlags, openCluster } from '../cluster/openCluster.js'
-import { FileSystem } from '../fs/FileSystem.js'
+import { FileSystem, type UnstoredFile } from '../fs/FileSystem.js'
 import { type Mounted, mountFileSystem } from '../fuse/mount.js'
 import { canonicalMountpoint, checkMountpoint } from '../fuse/mountpoint.js'
 import { dfsError } from '../errors.js'
 import { formatSize } from '../util/size.js'
 import { ClusterServices, type ServiceOptions } from './ClusterServices.js'
 import { type ControlHandler, serveControl } from './control.js'
-import { controlSocketPath, registerDaemon, unregisterDaemon } from './registry.js'
+import { controlSocketPath, recordUnstored, registerDaemon, unregisterDaemon } from './registry.js'
+import { describeUnstored } from './unstored.js'
+import { levelled } from '../log/Log.js'
 import { clusterStatus } from './status.js'
 
 export interface DaemonOptions extends ClusterFlags, ServiceOptions {
@@ -31,6 +33,8 @@ interface Parts {
 
 export class Daemon {
   private stopping: Promise<void> | undefined
+  /** Files whose written bytes no node would store by the time the daemon stopped (dropped with it). */
+  unstored: UnstoredFile[] = []
   private readonly startedAt = Date.now()
   private onStopped!: () => void
   /** Resolves once the daemon has stopped, whatever stopped it. */
@@ -136,8 +140,12 @@ export class Daemon {
       await fs.stopWrites()
       await fs.flushAll()
       await mounted.unmount().catch(err => this.log(`unmount: ${(err as Error).message}`))
-      await fs.flushAll()
+      this.unstored = await fs.flushAll()
       fs.close()
+      if (this.unstored.length > 0) {
+        levelled(this.log).error(describeUnstored(this.mountpoint, this.unstored), { files: this.unstored })
+        await recordUnstored(this.mountpoint, this.unstored).catch(err => this.log(`recording the unstored files failed: ${(err as Error).message}`))
+      }
       await services.stop() // before the metadata store closes: the healer commits records
       await control.close()
       await cluster.close()

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto'
 import { lstat, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { dfsError } from '../errors.js'
+import type { UnstoredFile } from '../fs/FileSystem.js'
 
 export interface DaemonRecord {
   pid: number
@@ -57,11 +58,33 @@ export async function controlSocketPath(mountpoint: string): Promise<string> {
 
 export async function registerDaemon(record: DaemonRecord): Promise<void> {
   await ensureRuntimeDir()
+  await rm(unstoredPath(record.mountpoint), { force: true }) // a report of an earlier daemon nobody read
   await writeFile(recordPath(record.mountpoint), JSON.stringify(record))
 }
 
 export async function unregisterDaemon(mountpoint: string): Promise<void> {
   await rm(recordPath(mountpoint), { force: true })
+}
+
+function unstoredPath(mountpoint: string): string {
+  return recordPath(mountpoint).replace(/\.json$/, '.unstored')
+}
+
+/** A stopping daemon leaves what it could not store (UnstoredFile[]) for `dfs unmount`, which waits for its exit. */
+export async function recordUnstored(mountpoint: string, files: readonly UnstoredFile[]): Promise<void> {
+  await writeFile(unstoredPath(mountpoint), JSON.stringify(files))
+}
+
+/** What the daemon that served the mount point left unstored, read once. */
+export async function takeUnstored(mountpoint: string): Promise<UnstoredFile[]> {
+  const path = unstoredPath(mountpoint)
+  try {
+    const files = JSON.parse(await readFile(path, 'utf8')) as UnstoredFile[]
+    await rm(path, { force: true })
+    return files
+  } catch {
+    return []
+  }
 }
 
 /** The live daemon serving a mount point, if any. */

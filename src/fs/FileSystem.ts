@@ -8,12 +8,22 @@ import { nameBytes } from '../meta/namespace/names.js'
 import {
   type ChunkRef, type Inode, ROOT_INO, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, isDir, isFile, isSymlink,
 } from '../meta/namespace/types.js'
+import { levelled } from '../log/Log.js'
 import { DirtyBudget } from './DirtyBudget.js'
 import { type FileContext, OpenFile } from './OpenFile.js'
 import type { CapacityReport, ChunkIO, NamespaceStore } from './ports.js'
 import { type Stat, type StatFs, toStat } from './stat.js'
 
 /** Who is calling: the uid, gid and pid of the process behind a request (from the FUSE context). */
+/** A file whose written bytes could not be stored when the file system stopped. */
+export interface UnstoredFile {
+  ino: number
+  /** One of its paths in the mount ("/a/b"); undefined if it has no name left. */
+  path?: string
+  bytes: number
+  reason: string
+}
+
 export interface Caller {
   uid: number
   gid: number
@@ -496,14 +506,44 @@ export class FileSystem {
     await file.truncate(size)
   }
 
-  /** Store every buffered chunk of every open file (unmount). */
-  async flushAll(): Promise<void> {
+  /**
+   * Store every buffered chunk of every open file (unmount). Returns the files whose bytes could not
+   * be stored (no node took them): the caller reports them, since they die with the process.
+   */
+  async flushAll(): Promise<UnstoredFile[]> {
     const files = [...this.openFiles.values()]
     const results = await Promise.allSettled(files.map(file => file.flush()))
+    const unstored: UnstoredFile[] = []
     for (const [i, result] of results.entries()) {
-      if (result.status === 'rejected') this.opts.log(`flushing inode ${files[i].ino} failed: ${(result.reason as Error).message}`)
+      if (result.status === 'fulfilled') continue
+      const bytes = files[i].unstoredBytes()
+      const path = this.pathOf(files[i].ino)
+      levelled(this.opts.log).warn(`flushing ${path ?? `inode ${files[i].ino}`} failed: ${(result.reason as Error).message}`)
+      if (bytes > 0) unstored.push({ ino: files[i].ino, path, bytes, reason: (result.reason as Error).message })
     }
     await this.meta.sync()
+    return unstored
+  }
+
+  /** One path of an inode (any of its names), or undefined for one without a name left. */
+  pathOf(ino: number): string | undefined {
+    if (ino === ROOT_INO) return '/'
+    const { children, parents } = this.meta.state
+    for (const [dir, names] of children) {
+      for (const [name, child] of names) {
+        if (child !== ino) continue
+        const parts = [name]
+        for (let at = dir; at !== ROOT_INO;) {
+          const up = parents.get(at)
+          const own = up === undefined ? undefined : [...(children.get(up) ?? [])].find(([, c]) => c === at)?.[0]
+          if (up === undefined || own === undefined) return undefined
+          parts.unshift(own)
+          at = up
+        }
+        return '/' + parts.join('/')
+      }
+    }
+    return undefined
   }
 
   /** Stop background work; call after the last flushAll. */

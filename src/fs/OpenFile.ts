@@ -14,6 +14,7 @@
 import { type DfsError, dfsError } from '../errors.js'
 import { isFile, type ChunkRef, type Inode } from '../meta/namespace/types.js'
 import type { DirtyBudget } from './DirtyBudget.js'
+import { levelled } from '../log/Log.js'
 import type { ChunkIO, NamespaceStore } from './ports.js'
 
 export interface FileContext {
@@ -228,7 +229,9 @@ export class OpenFile {
       }
       this.ctx.budget.give(entry.held)
       this.failure ??= err as DfsError
-      this.ctx.log(`storing chunk ${index} of inode ${this.ino} failed: ${(err as Error).message}`)
+      // A warning: the bytes are kept and the writer's close or fsync reports it; an unmount that
+      // still cannot store them reports them dropped (FileSystem.flushAll).
+      levelled(this.ctx.log).warn(`storing chunk ${index} of inode ${this.ino} failed: ${(err as Error).message}`)
       this.ctx.budget.wake()
     }
   }
@@ -247,6 +250,14 @@ export class OpenFile {
     for (const i of this.dirty.keys()) unstored = Math.min(unstored, i * cs)
     for (const i of this.sealing.keys()) if (i !== index) unstored = Math.min(unstored, i * cs)
     return Math.min(this.size, Math.max(this.inode().size, storedEnd, unstored))
+  }
+
+  /** Bytes written but still only in memory (buffered, or being stored). */
+  unstoredBytes(): number {
+    let bytes = 0
+    for (const [index, chunk] of this.dirty) bytes += Math.max(0, Math.min(chunk.len, this.size - index * this.ctx.chunkSize))
+    for (const entry of this.sealing.values()) bytes += entry.bytes.length
+    return bytes
   }
 
   /** Seal every dirty buffer (memory pressure). */

@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { createRequire } from 'node:module'
 import pino from 'pino'
 import type { Log, LogFn, LogLevel } from './Log.js'
+import { ensureLogFolder } from './where.js'
 
 const require = createRequire(import.meta.url)
 // CommonJS modules without types of their own that fit NodeNext: loaded as such.
@@ -41,6 +42,7 @@ export interface OpenedLog {
 }
 
 export async function openLog(options: LogOptions): Promise<OpenedLog> {
+  if (options.folder) await ensureLogFolder(options.folder)
   const destination = options.folder
     ? await pinoRoll({
         file: join(options.folder, 'dfs'),
@@ -50,7 +52,7 @@ export async function openLog(options: LogOptions): Promise<OpenedLog> {
         // With removeOtherLogFiles, pino-roll's count is of all the files, the current one included.
         limit: { count: LOG_FILES_KEPT + 1, removeOtherLogFiles: true },
         symlink: true,
-        mkdir: true,
+        mkdir: false, // ensureLogFolder made it (pino-roll's recursive mkdir can spin forever)
         sync: true,
       })
     : pinoPretty({ destination: 2, sync: true, colorize: false, singleLine: true, translateTime: 'SYS:yyyy-mm-dd HH:MM:ss.l', ignore: 'pid,hostname' })

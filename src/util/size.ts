@@ -24,10 +24,12 @@ export function formatSize(bytes: number): string {
   return `${unit === 0 ? value : value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`
 }
 
-const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000 }
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
+/** The longest duration: Node's timers fire at once past 2^31-1 ms (~24.8 days), so a round bound below. */
+export const MAX_DURATION_MS = 24 * 24 * 3_600_000
 
 /**
- * Durations as people type them: 500ms, 2s, 1.5s, 1m. A bare number is refused: `--heartbeat 5`
+ * Durations as people type them: 500ms, 2s, 1.5s, 1m, 1h. A bare number is refused: `--heartbeat 5`
  * meant 5 ms to dfs and 5 s to the person who typed it. minMs is the shortest that makes sense.
  */
 export function parseDuration(text: string, what = 'duration', opts: { minMs?: number } = {}): number {
@@ -35,17 +37,22 @@ export function parseDuration(text: string, what = 'duration', opts: { minMs?: n
   if (bare) {
     throw dfsError('BAD_ARGUMENT', `${what} "${text}" needs a unit; write ${bare[1]}s or ${bare[1]}ms`, { what, text })
   }
-  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)\s*$/i.exec(text)
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)\s*$/i.exec(text)
   const ms = match ? Math.round(Number(match[1]) * DURATION_UNITS[match[2].toLowerCase()]) : NaN
-  if (!Number.isFinite(ms) || ms <= 0) {
-    throw dfsError('BAD_ARGUMENT', `${what} "${text}" is not a duration; write it like 500ms, 2s or 1m`, { what, text })
+  if (!Number.isFinite(ms)) {
+    throw dfsError('BAD_ARGUMENT', `${what} "${text}" is not a duration; write it like 500ms, 2s, 1m or 1h`, { what, text })
   }
-  if (opts.minMs !== undefined && ms < opts.minMs) {
-    throw dfsError('BAD_ARGUMENT', `${what} ${text} is too short; pass at least ${formatDuration(opts.minMs)}`, { what, text, minMs: opts.minMs })
+  // A duration, but outside what the flag (or a timer) can take: say the range.
+  const minMs = Math.max(1, opts.minMs ?? 1)
+  if (ms < minMs) {
+    throw dfsError('BAD_ARGUMENT', `${what} ${text.trim()} is too short; pass at least ${formatDuration(minMs)}`, { what, text, minMs })
+  }
+  if (ms > MAX_DURATION_MS) {
+    throw dfsError('BAD_ARGUMENT', `${what} ${text.trim()} is too long; pass at most ${formatDuration(MAX_DURATION_MS)} (24 days)`, { what, text, maxMs: MAX_DURATION_MS })
   }
   return ms
 }
 
 export function formatDuration(ms: number): string {
-  return ms % 60_000 === 0 ? `${ms / 60_000}m` : ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`
+  return ms % 3_600_000 === 0 ? `${ms / 3_600_000}h` : ms % 60_000 === 0 ? `${ms / 60_000}m` : ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`
 }

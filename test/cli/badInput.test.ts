@@ -346,6 +346,24 @@ const cases: Case[] = [
     watch: () => [...freshFolders(), openSecret],
   },
   {
+    name: '--log-dir where no folder can be made (/proc/nope: Node\'s recursive mkdir spun there forever)',
+    args: () => ['mount', fresh.mnt, '--nodes', nodes(fresh), '--meta', fresh.meta, '--log-dir', '/proc/nope'],
+    problem: /--log-dir \/proc\/nope cannot be created/, fix: /pass a folder you can write/, tag: 'BAD_ARGUMENT',
+    watch: freshFolders, mount: true,
+  },
+  {
+    name: '--log-dir naming a file',
+    args: () => ['mount', fresh.mnt, '--nodes', nodes(fresh), '--meta', fresh.meta, '--log-dir', aFile],
+    problem: /--log-dir \S*a-file is a file, not a folder/, fix: /pass a folder you can write/, tag: 'BAD_ARGUMENT',
+    watch: () => [...freshFolders(), aFile], mount: true,
+  },
+  {
+    name: '--log-dir below a file',
+    args: () => ['mount', fresh.mnt, '--nodes', nodes(fresh), '--meta', fresh.meta, '--log-dir', join(aFile, 'logs')],
+    problem: /--log-dir \S*a-file \(in \S*a-file\/logs\) is a file, not a folder/, fix: /pass a folder you can write/, tag: 'BAD_ARGUMENT',
+    watch: () => [...freshFolders(), aFile], mount: true,
+  },
+  {
     name: 'dfs unmount --timeout without a unit (leaves the running mount alone)',
     args: () => ['unmount', live.mnt, '--timeout', '5'],
     problem: /--timeout "5" needs a unit/, fix: /write 5s or 5ms/, tag: 'BAD_ARGUMENT',

@@ -138,4 +138,33 @@ describe('cancel and undo a drain', () => {
     expect(r.code).toBe(1)
     expect(r.stderr.trim()).toBe('dfs: no balance is running [NOT_RUNNING]')
   })
+
+  it('a drain cancelled while its command follows it: that command says cancelled and exits 3, not a failure', async () => {
+    // The drain above left node_2 empty and out of the pool: take it back, and drain node_1 onto it.
+    const back = await dfs('drain', '--undo', cluster.nodes[1], cluster.mnt)
+    expect(back.code, back.stderr).toBe(0)
+    const node = cluster.nodes[0]
+    const follower = spawn(process.execPath, [DFS_BIN, 'drain', node, cluster.mnt], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stderr = ''
+    follower.stderr.on('data', (b: Buffer) => (stderr += b.toString()))
+    const exited = new Promise<number | null>((resolve) => follower.on('exit', (code) => resolve(code)))
+    try {
+      await until(async () => {
+        const job = (await statusOf(cluster.mnt)).rebalance
+        return job?.node?.address === node && job.movedChunks >= 1
+      }, 30_000)
+      const cancel = await dfs('drain', '--cancel', cluster.mnt)
+      expect(cancel.code, cancel.stderr).toBe(0)
+      expect(await exited, stderr).toBe(3)
+    } finally {
+      follower.kill('SIGKILL')
+    }
+    const last = stderr.trimEnd().split('\n').pop()
+    expect(last).toMatch(/^dfs: drain cancelled \(dfs drain --cancel\) after moving \d+ of \d+ chunks; every chunk keeps its copies, run it again to finish \[JOB_CANCELLED\]$/)
+    expect(stderr).not.toContain('[EIO]')
+    const undo = await dfs('drain', '--undo', node, cluster.mnt)
+    expect(undo.code, undo.stderr).toBe(0)
+    await expectRCopies()
+    await expectFilesIntact()
+  })
 })

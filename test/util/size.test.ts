@@ -29,9 +29,20 @@ describe('parseDuration', () => {
   })
 
   it('refuses what is not a duration', () => {
-    for (const text of ['', 'fast', '5h', '-1s', '0s', '1e3ms']) {
-      expect(errorOf(() => parseDuration(text, '--dead-after')).message, text).toMatch(/is not a duration; write it like 500ms, 2s or 1m/)
+    for (const text of ['', 'fast', '5d', '-1s', '1e3ms']) {
+      expect(errorOf(() => parseDuration(text, '--dead-after')).message, text).toMatch(/is not a duration; write it like 500ms, 2s, 1m or 1h/)
     }
+  })
+
+  it('takes hours', () => {
+    expect(parseDuration('5h')).toBe(5 * 3_600_000)
+  })
+
+  it('calls a duration out of range out of range, and says the range', () => {
+    expect(errorOf(() => parseDuration('0s', '--orphan-grace')).message).toBe('--orphan-grace 0s is too short; pass at least 1ms')
+    expect(errorOf(() => parseDuration('0s', '--heal-grace', { minMs: 1000 })).message).toBe('--heal-grace 0s is too short; pass at least 1s')
+    expect(errorOf(() => parseDuration('1000000h', '--heartbeat')).message).toBe('--heartbeat 1000000h is too long; pass at most 576h (24 days)')
+    expect(parseDuration('576h')).toBe(576 * 3_600_000)
   })
 
   it('refuses a duration below the flag\'s lower bound, naming the bound', () => {
