@@ -5,7 +5,7 @@
 // the cut drops is returned so the caller can list it. It leaves an orphan hold (orphanHold.ts):
 // the chunks of what it dropped stay on the nodes until the operator releases them.
 
-import { copyFile, mkdir, open, rename, truncate } from 'node:fs/promises'
+import { copyFile, mkdir, rename, truncate } from 'node:fs/promises'
 import { basename, join } from 'node:path'
 import { dfsError } from '../errors.js'
 import { fsyncPath, pathExists } from '../util/files.js'
@@ -66,7 +66,7 @@ export async function repairMeta<S, R extends JournalRecord>(
     if (damage) {
       await keep(damage.file)
       await truncate(damage.file, damage.offset)
-      await fsyncFile(damage.file)
+      await fsyncPath(damage.file)
       actions.push(`cut ${damage.file} at byte ${damage.offset} (after record ${inspection.lastGoodSeq})`)
       for (const segment of await listSegments(dir)) {
         if (segment.file <= damage.file) continue
@@ -90,15 +90,6 @@ export async function repairMeta<S, R extends JournalRecord>(
 async function replaceWithCopy(src: string, dest: string): Promise<void> {
   const tmp = `${dest}.tmp`
   await copyFile(src, tmp)
-  await fsyncFile(tmp)
+  await fsyncPath(tmp)
   await rename(tmp, dest)
-}
-
-async function fsyncFile(file: string): Promise<void> {
-  const fh = await open(file, 'r+')
-  try {
-    await fh.sync()
-  } finally {
-    await fh.close()
-  }
 }

@@ -136,7 +136,7 @@ export async function* replayJournal(dir: string, options: ReplayOptions): Async
 async function completeLine(file: string, seq: number, write: boolean, log: Log): Promise<void> {
   if (write) {
     await appendFile(file, '\n')
-    await fsyncFile(file)
+    await fsyncPath(file)
   }
   log.warn(
     `journal ${file}: record ${seq}, the last one, is whole and verified but lacks its final newline (a write cut just before it); ` +
@@ -156,10 +156,10 @@ async function dropTornTail(torn: JournalDamage, options: ReplayOptions, log: Lo
   const time = (options.now?.() ?? new Date()).toISOString().replace(/[:.]/g, '-')
   const copy = join(dir, `torn-${time}-${basename(torn.file, '.log')}.bin`)
   await writeFile(copy, bytes, { flag: 'wx' })
-  await fsyncFile(copy)
+  await fsyncPath(copy)
   await fsyncPath(dir)
   await truncate(torn.file, torn.offset)
-  await fsyncFile(torn.file)
+  await fsyncPath(torn.file)
   log.warn(`${what}; a copy of the dropped bytes is in ${copy}; truncated the file to ${torn.offset} bytes`, { file: torn.file, offset: torn.offset, bytes: bytes.length, copy })
 }
 
@@ -175,15 +175,6 @@ async function readFrom(file: string, offset: number): Promise<Buffer> {
       done += bytesRead
     }
     return buf.subarray(0, done)
-  } finally {
-    await fh.close()
-  }
-}
-
-async function fsyncFile(file: string): Promise<void> {
-  const fh = await open(file, 'r+')
-  try {
-    await fh.sync()
   } finally {
     await fh.close()
   }
