@@ -26,6 +26,7 @@ export const DFS_CODES = {
   // metadata
   JOURNAL_CORRUPT: 'EIO', // a journal record in the middle fails its checksum
   CHECKPOINT_CORRUPT: 'EIO',
+  FORMAT_CORRUPT: 'EIO', // format.json damaged or missing while its copy is intact
   META_LOCKED: 'EIO', // another daemon holds the metadata folder
   NODE_LOCKED: 'EIO', // another process serves or mounts this node folder
   META_FOREIGN: 'EIO', // a metadata or node folder that belongs to another cluster

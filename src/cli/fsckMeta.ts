@@ -3,12 +3,13 @@
 // records follow and what they did); with --repair it is recovered (meta/repair.ts) and exactly what
 // was lost is listed, after which the chunk check goes on and mount works.
 
-import { resolve } from 'node:path'
+import { join, resolve } from 'node:path'
 import { parseSettings } from '../cluster/settings.js'
 import { dfsError } from '../errors.js'
 import { type LostRecord, type MetaInspection, inspectMeta, needsRepair } from '../meta/inspect.js'
 import { CHECKPOINT_FILE } from '../meta/Checkpoint.js'
-import { readFormat } from '../meta/metaFormat.js'
+import { FORMAT_COPY_FILE, readFormat, restoreFormat } from '../meta/metaFormat.js'
+import { checkMetaUnlocked } from '../meta/lock.js'
 import { namespaceDescriber } from '../meta/namespace/describe.js'
 import { namespaceMachine } from '../meta/namespace/machine.js'
 import type { NamespaceState } from '../meta/namespace/types.js'
@@ -41,6 +42,18 @@ async function metaFolder(meta: string) {
   return { dir, format }
 }
 
+/** --repair: put format.json's intact copy back if format.json is damaged or missing; true if it did. */
+async function restoreFormatFor(meta: string, print: (line: string) => void): Promise<boolean> {
+  const dir = resolve(meta)
+  const broken = await readFormat(dir).then(() => false, (err: { code?: string }) => err.code === 'FORMAT_CORRUPT')
+  if (!broken) return false
+  await checkMetaUnlocked(dir)
+  const backupDir = join(dir, `backup-${new Date().toISOString().replace(/[:.]/g, '-')}`)
+  if (!(await restoreFormat(dir, backupDir))) return false
+  print(`metadata ${dir}: format.json was damaged or missing; put back from its copy ${FORMAT_COPY_FILE} (the damaged file is kept in ${backupDir})`)
+  return true
+}
+
 /** dfs fsck --meta <dir> --release-orphans: end the hold a metadata repair put on orphan chunk files. */
 export async function releaseOrphans(meta: string): Promise<{ released?: OrphanHold; lines: string[] }> {
   const { dir } = await metaFolder(meta)
@@ -56,11 +69,13 @@ export async function releaseOrphans(meta: string): Promise<{ released?: OrphanH
 }
 
 export async function checkMetaFolder(meta: string, flags: { repair: boolean; json: boolean }): Promise<MetaCheck> {
+  const lines: string[] = []
+  const print = (line: string) => { if (!flags.json) lines.push(line) }
+  // A damaged format.json with an intact copy (FORMAT_CORRUPT) is put right first: nothing else can be read without it.
+  const restoredFormat = flags.repair && await restoreFormatFor(meta, print)
   const { dir, format } = await metaFolder(meta)
   const settings = parseSettings(format.settings, dir)
   const machine = namespaceMachine({ uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0, createdAt: settings.createdAt })
-  const lines: string[] = []
-  const print = (line: string) => { if (!flags.json) lines.push(line) }
 
   const inspection = await inspectMeta(dir, machine, namespaceDescriber())
   if (!needsRepair(inspection) && !inspection.unrecoverable) {
@@ -70,7 +85,7 @@ export async function checkMetaFolder(meta: string, flags: { repair: boolean; js
       print(`  WARNING: the previous checkpoint ${inspection.fallbackDamage.file} is damaged (${inspection.fallbackDamage.why}): if ${CHECKPOINT_FILE} is ever damaged too, there is no fallback left`)
       print(`  the next checkpoint the daemon writes (at the latest on a clean dfs unmount) replaces it with the current one; until then, keep a copy of ${dir}`)
     }
-    return { usable: true, report: reportOf(inspection), lines, repaired: false }
+    return { usable: true, report: reportOf(inspection), lines, repaired: restoredFormat }
   }
 
   if (!flags.repair) {

@@ -14,7 +14,7 @@ import { readCheckpoint, removeCheckpointLeftovers, repairAdvice, writeCheckpoin
 import { Journal } from './Journal.js'
 import { deleteSegmentsThrough } from './journalFormat.js'
 import { type MetaLock, acquireLock } from './lock.js'
-import { type MetaFormat, type Settings, prepareMetaFolder, readFormat, writeFormat } from './metaFormat.js'
+import { type MetaFormat, type Settings, ensureFormatCopy, prepareMetaFolder, readFormat, writeFormat } from './metaFormat.js'
 import { replayJournal } from './replayJournal.js'
 import type { JournalRecord, StateMachine } from './StateMachine.js'
 
@@ -87,7 +87,10 @@ export class MetaStore<S, R extends JournalRecord = JournalRecord, Result = unkn
       // Read after locking: of two processes creating the folder at once, the file on disk won.
       const format = await readFormat(dir)
       if (!format) throw dfsError('META_FOREIGN', `${dir} lost its format.json while opening`, { dir })
-      if (!options.readOnly) await removeCheckpointLeftovers(dir)
+      if (!options.readOnly) {
+        await removeCheckpointLeftovers(dir)
+        await ensureFormatCopy(dir, format)
+      }
 
       const checkpoint = await readCheckpoint(dir)
       const state = checkpoint ? restore(machine, dir, checkpoint.pieces) : machine.empty()

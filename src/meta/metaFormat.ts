@@ -1,16 +1,20 @@
 // format.json: what makes a folder a dfs metadata folder. It names the on-disk format, the cluster
 // (a random id every DataNode folder of the cluster records too) and the settings the cluster was
 // created with. It is written once at creation and rewritten atomically when settings change.
+// format.copy.json beside it holds the same bytes: one damaged byte in format.json would otherwise
+// leave no way in, so a damaged format.json with an intact copy is named (FORMAT_CORRUPT) and
+// `dfs fsck --meta <dir> --repair` puts the copy back.
 
 import { randomUUID } from 'node:crypto'
-import { mkdir, readdir, stat } from 'node:fs/promises'
+import { copyFile, mkdir, readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { dfsError } from '../errors.js'
-import { pathExists, readTextIfExists, replaceFile } from '../util/files.js'
+import { fsyncPath, pathExists, readTextIfExists, replaceFile } from '../util/files.js'
 import { errnoOf } from '../util/osError.js'
 
 export const META_FORMAT = 1
 const FORMAT_FILE = 'format.json'
+export const FORMAT_COPY_FILE = 'format.copy.json'
 
 export type Settings = Record<string, unknown>
 
@@ -43,7 +47,7 @@ export async function inspectMetaFolder(dir: string): Promise<MetaFormat | undef
   const format = await readFormat(dir)
   if (format) return format
   // A temp file from a creation that crashed before its rename is ours; anything else is not.
-  const others = (await readdir(dir)).filter((name) => name !== `${FORMAT_FILE}.tmp`)
+  const others = (await readdir(dir)).filter((name) => name !== `${FORMAT_FILE}.tmp` && name !== `${FORMAT_COPY_FILE}.tmp`)
   if (others.length > 0) {
     throw dfsError(
       'META_FOREIGN',
@@ -73,7 +77,38 @@ export async function prepareMetaFolder(dir: string, createSettings: Settings | 
 export async function readFormat(dir: string): Promise<MetaFormat | undefined> {
   const file = join(dir, FORMAT_FILE)
   const text = await readTextIfExists(file)
+  if (text === undefined) {
+    if (!(await readFormatCopy(dir))) return undefined
+    throw dfsError('FORMAT_CORRUPT',
+      `${file} is missing, but its copy ${FORMAT_COPY_FILE} is intact; unmounted, run dfs fsck --meta ${dir} --repair to put the copy back`,
+      { dir, file })
+  }
+  try {
+    return parseFormat(text, dir, file)
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'META_FOREIGN') throw err
+    if (await readFormatCopy(dir)) {
+      throw dfsError('FORMAT_CORRUPT',
+        `${file} is damaged, but its copy ${FORMAT_COPY_FILE} is intact; unmounted, run dfs fsck --meta ${dir} --repair to put the copy back (it keeps the damaged file in a backup folder)`,
+        { dir, file })
+    }
+    throw err
+  }
+}
+
+/** The intact copy of format.json, if there is one. */
+export async function readFormatCopy(dir: string): Promise<MetaFormat | undefined> {
+  const file = join(dir, FORMAT_COPY_FILE)
+  const text = await readTextIfExists(file)
   if (text === undefined) return undefined
+  try {
+    return parseFormat(text, dir, file)
+  } catch {
+    return undefined
+  }
+}
+
+function parseFormat(text: string, dir: string, file: string): MetaFormat {
   let parsed: Partial<MetaFormat> | null = null
   try {
     parsed = JSON.parse(text) as Partial<MetaFormat> | null
@@ -100,5 +135,37 @@ export async function readFormat(dir: string): Promise<MetaFormat | undefined> {
 }
 
 export async function writeFormat(dir: string, format: MetaFormat): Promise<void> {
-  await replaceFile(join(dir, FORMAT_FILE), `${JSON.stringify(format, null, 2)}\n`)
+  const text = `${JSON.stringify(format, null, 2)}\n`
+  await replaceFile(join(dir, FORMAT_FILE), text)
+  await replaceFile(join(dir, FORMAT_COPY_FILE), text)
+}
+
+/**
+ * Put the intact copy back in place of a damaged or missing format.json, keeping the damaged file in
+ * backupDir. Returns false when there is nothing to do (format.json is fine) or no intact copy.
+ */
+export async function restoreFormat(dir: string, backupDir: string): Promise<boolean> {
+  const copy = await readFormatCopy(dir)
+  if (!copy) return false
+  const file = join(dir, FORMAT_FILE)
+  const text = await readTextIfExists(file)
+  if (text !== undefined) {
+    try {
+      parseFormat(text, dir, file)
+      return false
+    } catch {
+      await mkdir(backupDir, { recursive: true })
+      await copyFile(file, join(backupDir, FORMAT_FILE))
+      await fsyncPath(join(backupDir, FORMAT_FILE))
+    }
+  }
+  await replaceFile(file, `${JSON.stringify(copy, null, 2)}\n`)
+  return true
+}
+
+/** A folder made before the copy existed (or whose copy is gone or stale) gets one. */
+export async function ensureFormatCopy(dir: string, format: MetaFormat): Promise<void> {
+  const copy = await readFormatCopy(dir)
+  if (copy && JSON.stringify(copy) === JSON.stringify(format)) return
+  await replaceFile(join(dir, FORMAT_COPY_FILE), `${JSON.stringify(format, null, 2)}\n`)
 }

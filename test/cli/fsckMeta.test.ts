@@ -121,6 +121,38 @@ describe('dfs fsck --meta on damaged metadata', () => {
     }
   }, 180_000)
 
+  it('puts format.json back from its copy when a byte of it flips: the mount names the fix, fsck --repair makes it', async () => {
+    const c = makeCluster(2, 'dfs-fsck-format-')
+    try {
+      let d = await c.start({ replicas: 2, chunkSize: '64k', env })
+      await writeFiles(c.mnt, ['f1', 'f2'])
+      await d.stop()
+      const format = join(c.meta, 'format.json')
+      const good = await readFile(format, 'utf8')
+      expect(await readFile(join(c.meta, 'format.copy.json'), 'utf8')).toBe(good)
+      const bad = good.replace('"clusterId"', '"clusterIe"') // one byte
+      await writeFile(format, bad)
+
+      const mount = await dfs(['mount', c.mnt, '--meta', c.meta, '--foreground'])
+      expect(mount.code).not.toBe(0)
+      expect(mount.stderr).toContain(`dfs fsck --meta ${c.meta} --repair`)
+      expect(mount.stderr).toMatch(/\[FORMAT_CORRUPT\]/)
+      expect(isMounted(c.mnt)).toBe(false)
+
+      const repair = await dfs(['fsck', '--meta', c.meta, '--repair'])
+      expect(repair.stdout).toContain('put back from its copy format.copy.json')
+      expect(await readFile(format, 'utf8')).toBe(good)
+      const backup = (await readdir(c.meta)).find((n) => n.startsWith('backup-'))!
+      expect(await readFile(join(c.meta, backup, 'format.json'), 'utf8')).toBe(bad)
+
+      d = await c.start({ env })
+      await expectSame(c.mnt, ['f1', 'f2'])
+      await d.stop()
+    } finally {
+      await c.cleanup()
+    }
+  }, 180_000)
+
   it('falls back to the previous checkpoint when checkpoint.json has a flipped byte, and nothing is lost', async () => {
     const c = makeCluster(2, 'dfs-fsck-checkpoint-')
     try {
