@@ -45,7 +45,7 @@ const gone = (p: ChildProcess) => new Promise<void>(resolve => (p.exitCode !== n
 /** Resolves with the daemon's exit status, or fails after a generous deadline. */
 async function exitOf(daemon: DfsDaemon, ms = 120_000) {
   let timer: NodeJS.Timeout | undefined
-  const late = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`daemon ${daemon.pid} still running after ${ms} ms`)), ms) })
+  const late = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`daemon ${daemon.pid} still running after ${ms} ms; its output ends:\n${daemon.output().slice(-3000)}`)), ms) })
   try {
     return await Promise.race([daemon.exited, late])
   } finally {
