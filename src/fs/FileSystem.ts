@@ -6,12 +6,12 @@ import { dfsError } from '../errors.js'
 import { NAME_MAX, XATTR_CREATE, XATTR_REPLACE } from '../meta/namespace/apply.js'
 import { nameBytes } from '../meta/namespace/names.js'
 import {
-  type ChunkRef, type Inode, ROOT_INO, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, isDir, isFile, isSymlink,
+  type Inode, ROOT_INO, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, isDir, isFile, isSymlink,
 } from '../meta/namespace/types.js'
 import { levelled } from '../log/Log.js'
 import { DirtyBudget } from './DirtyBudget.js'
 import { type FileContext, OpenFile } from './OpenFile.js'
-import type { CapacityReport, ChunkIO, NamespaceStore } from './ports.js'
+import type { ChunkIO, NameNodeSession } from './ports.js'
 import { type Stat, type StatFs, toStat } from './stat.js'
 
 /** Who is calling: the uid, gid and pid of the process behind a request (from the FUSE context). */
@@ -31,9 +31,8 @@ export interface Caller {
 }
 
 export interface FileSystemOptions {
-  meta: NamespaceStore
+  meta: NameNodeSession
   chunks: ChunkIO
-  capacity: CapacityReport
   chunkSize: number
   /** Bytes of written-but-unstored chunk buffers allowed across all open files. */
   dirtyLimit: number
@@ -79,7 +78,7 @@ const DAY_MS = 24 * 60 * 60 * 1000
 const UNCHANGED_ID = 0xffffffff
 
 export class FileSystem {
-  private readonly meta: NamespaceStore
+  private readonly meta: NameNodeSession
   private readonly opts: FileSystemOptions
   private readonly handles = new Map<number, Handle>()
   private readonly openFiles = new Map<number, OpenFile>()
@@ -103,9 +102,7 @@ export class FileSystem {
       chunks: opts.chunks,
       budget,
       log: opts.log,
-      discard: (refs, when) => this.discard(refs, when),
     }
-    this.forgetOrphans()
     this.writebackTimer = setInterval(() => {
       const before = Date.now() - WRITEBACK_AFTER_MS
       for (const file of this.openFiles.values()) file.writeback(before)
@@ -178,12 +175,12 @@ export class FileSystem {
 
   async chmod(path: string, mode: number): Promise<void> {
     const inode = this.lookup(path)
-    this.setattr(inode.ino, { mode })
+    await this.setattr(inode.ino, { mode })
   }
 
   async chown(path: string, uid: number, gid: number): Promise<void> {
     const inode = this.lookup(path)
-    this.setattr(inode.ino, {
+    await this.setattr(inode.ino, {
       ...(uid === UNCHANGED_ID || uid === -1 ? {} : { uid }),
       ...(gid === UNCHANGED_ID || gid === -1 ? {} : { gid }),
     })
@@ -192,7 +189,7 @@ export class FileSystem {
   /** A time left undefined stays as it is (utimensat's UTIME_OMIT); ctime moves either way. */
   async utimens(path: string, atime: number | undefined, mtime: number | undefined): Promise<void> {
     const inode = this.lookup(path)
-    this.setattr(inode.ino, { ...(atime === undefined ? {} : { atime }), ...(mtime === undefined ? {} : { mtime }) })
+    await this.setattr(inode.ino, { ...(atime === undefined ? {} : { atime }), ...(mtime === undefined ? {} : { mtime }) })
   }
 
   /**
@@ -201,12 +198,12 @@ export class FileSystem {
    */
   async restoreTimes(path: string, times: { mtime?: number; ctime: number }): Promise<void> {
     const inode = this.lookup(path)
-    this.meta.commit({ op: 'setattr', ino: inode.ino, ...(times.mtime === undefined ? {} : { mtime: times.mtime }), ctime: times.ctime })
+    await this.meta.commit({ op: 'setattr', ino: inode.ino, ...(times.mtime === undefined ? {} : { mtime: times.mtime }), ctime: times.ctime })
   }
 
-  private setattr(ino: number, change: { mode?: number; uid?: number; gid?: number; atime?: number; mtime?: number }): void {
+  private async setattr(ino: number, change: { mode?: number; uid?: number; gid?: number; atime?: number; mtime?: number }): Promise<void> {
     const ctime = Date.now()
-    this.meta.commit({ op: 'setattr', ino, ...change, ctime })
+    await this.meta.commit({ op: 'setattr', ino, ...change, ctime })
     const file = this.openFiles.get(ino)
     if (file) {
       file.ctime = ctime
@@ -232,15 +229,13 @@ export class FileSystem {
     // later than mtime and ctime (by a millisecond at most), as Linux's finer clock would have it, so
     // the next access does not count as the first after a change again.
     const atime = Math.max(now, changed + 1)
-    try {
-      this.meta.commit({ op: 'setattr', ino, atime, ctime: inode.ctime })
-    } catch (err) {
+    this.meta.commit({ op: 'setattr', ino, atime, ctime: inode.ctime }).catch(err => {
       this.opts.log(`updating the access time of inode ${ino} failed: ${(err as Error).message}`)
-    }
+    })
   }
 
   async statfs(): Promise<StatFs> {
-    const { total, available } = await this.opts.capacity.capacity()
+    const { total, available } = await this.meta.capacity()
     // 32-bit block counts: pick a fragment size large enough that the counts fit.
     let frsize = 4096
     while (total / frsize > 0xffffffff) frsize *= 2
@@ -271,16 +266,16 @@ export class FileSystem {
   }
 
   async mkdir(path: string, mode: number, caller?: Caller): Promise<void> {
-    this.make(path, S_IFDIR | (mode & 0o7777), caller)
+    await this.make(path, S_IFDIR | (mode & 0o7777), caller)
   }
 
   async mknod(path: string, mode: number, rdev: number, caller?: Caller): Promise<void> {
-    this.make(path, (mode & S_IFMT) === 0 ? S_IFREG | mode : mode, caller, { rdev })
+    await this.make(path, (mode & S_IFMT) === 0 ? S_IFREG | mode : mode, caller, { rdev })
   }
 
   async symlink(target: string, path: string, caller?: Caller): Promise<void> {
     if (nameBytes(target) > 4095) throw dfsError('ENAMETOOLONG', 'symlink target longer than 4095 bytes', { path })
-    this.make(path, S_IFLNK | 0o777, caller, { target })
+    await this.make(path, S_IFLNK | 0o777, caller, { target })
   }
 
   async readlink(path: string): Promise<string> {
@@ -294,7 +289,9 @@ export class FileSystem {
    * A new inode belongs to its caller, as on Linux: the caller's uid, and the caller's gid unless the
    * directory is setgid (then the directory's group, and a new subdirectory is setgid too).
    */
-  private make(path: string, mode: number, caller: Caller | undefined, extra: { rdev?: number; target?: string } = {}): Inode {
+  private async make(
+    path: string, mode: number, caller: Caller | undefined, extra: { rdev?: number; target?: string } = {}, open = false,
+  ): Promise<Inode> {
     const { parent, name } = this.parentOf(path)
     const dir = this.inode(parent)
     const uid = caller?.uid ?? this.opts.owner.uid
@@ -303,31 +300,30 @@ export class FileSystem {
       gid = dir.gid
       if ((mode & S_IFMT) === S_IFDIR) mode |= S_ISGID
     }
-    return this.meta.commit({ op: 'mknod', parent, name, mode, uid, gid, ...extra, time: Date.now() }) as Inode
+    return await this.meta.commit({ op: 'mknod', parent, name, mode, uid, gid, ...extra, time: Date.now() }, { open }) as Inode
   }
 
   async link(existing: string, path: string): Promise<void> {
     const inode = this.lookup(existing)
     const { parent, name } = this.parentOf(path)
-    this.meta.commit({ op: 'link', parent, name, ino: inode.ino, time: Date.now() })
+    await this.meta.commit({ op: 'link', parent, name, ino: inode.ino, time: Date.now() })
   }
 
   async unlink(path: string): Promise<void> {
     const { parent, name } = this.parentOf(path)
-    const inode = this.meta.commit({ op: 'unlink', parent, name, dir: false, time: Date.now() }) as Inode
+    const inode = await this.meta.commit({ op: 'unlink', parent, name, dir: false, time: Date.now() }) as Inode
     this.forgetIfUnused(inode)
   }
 
   async rmdir(path: string): Promise<void> {
     const { parent, name } = this.parentOf(path)
-    const inode = this.meta.commit({ op: 'unlink', parent, name, dir: true, time: Date.now() }) as Inode
-    this.forgetIfUnused(inode)
+    await this.meta.commit({ op: 'unlink', parent, name, dir: true, time: Date.now() })
   }
 
   async rename(from: string, to: string): Promise<void> {
     const source = this.parentOf(from)
     const target = this.parentOf(to)
-    const { replaced } = this.meta.commit({
+    const { replaced } = await this.meta.commit({
       op: 'rename', parent: source.parent, name: source.name, newParent: target.parent, newName: target.name, time: Date.now(),
     }) as { replaced?: Inode }
     if (replaced) this.forgetIfUnused(replaced)
@@ -339,7 +335,7 @@ export class FileSystem {
     checkXattrName(name, path)
     if (value.length > XATTR_SIZE_MAX) throw dfsError('E2BIG', `extended attribute value over ${XATTR_SIZE_MAX} bytes`, { path, name })
     const inode = this.lookup(path)
-    this.meta.commit({
+    await this.meta.commit({
       op: 'xattr', ino: inode.ino, name, value: value.toString('base64'),
       flags: flags & (XATTR_CREATE | XATTR_REPLACE), time: Date.now(),
     })
@@ -361,19 +357,27 @@ export class FileSystem {
   async removexattr(path: string, name: string): Promise<void> {
     checkXattrName(name, path)
     const inode = this.lookup(path)
-    this.meta.commit({ op: 'xattr', ino: inode.ino, name, value: null, flags: 0, time: Date.now() })
+    await this.meta.commit({ op: 'xattr', ino: inode.ino, name, value: null, flags: 0, time: Date.now() })
   }
 
   // ---- open files --------------------------------------------------------------------------------
 
   async create(path: string, mode: number, caller?: Caller): Promise<number> {
-    const inode = this.make(path, S_IFREG | (mode & 0o7777), caller)
+    // Registered as open at the NameNode in the same step: no other client can make it vanish first.
+    const inode = await this.make(path, S_IFREG | (mode & 0o7777), caller, {}, true)
     return this.openHandle(inode)
   }
 
-  /** `flags` are open(2)'s; only O_NOATIME matters here (the kernel checked the access mode). */
+  /**
+   * `flags` are open(2)'s; only O_NOATIME matters here (the kernel checked the access mode). Open is
+   * the close-to-open point: the namespace is brought up to date first, so what another client
+   * closed before this open is what this open reads.
+   */
   async open(path: string, flags = 0): Promise<number> {
-    return this.openHandle(this.lookup(path), (flags & O_NOATIME) !== 0)
+    await this.meta.refresh()
+    const inode = this.lookup(path)
+    if (isFile(inode)) await this.meta.opened(inode.ino)
+    return this.openHandle(inode, (flags & O_NOATIME) !== 0)
   }
 
   private openHandle(inode: Inode, noatime = false): number {
@@ -442,20 +446,25 @@ export class FileSystem {
     const file = handle.file
     if (!file) return
     file.handles--
-    if (file.handles > 0) return
     try {
-      if (this.inode(file.ino).nlink > 0) await file.flush()
+      if (file.handles > 0) return
+      try {
+        if (this.inode(file.ino).nlink > 0) await file.flush()
+      } finally {
+        if (file.handles === 0) this.closeFile(file)
+      }
     } finally {
-      if (file.handles === 0) this.closeFile(file)
+      // After the flush: the NameNode forgets an unnamed inode at its last close anywhere.
+      this.meta.closed(file.ino)
     }
   }
 
   private closeFile(file: OpenFile): void {
     const inode = this.meta.state.inodes.get(file.ino)
-    if (inode && inode.nlink === 0) {
+    if (!inode || inode.nlink === 0) {
       this.openFiles.delete(file.ino)
       file.discardBuffers()
-      this.forget(inode)
+      this.detachedNames?.forget(file.ino)
     } else if (!file.busy) {
       this.openFiles.delete(file.ino)
     }
@@ -553,34 +562,16 @@ export class FileSystem {
 
   // ---- inode lifetime ----------------------------------------------------------------------------
 
-  /** An inode that lost its last name is dropped now, or at its last close if it is open. */
+  /**
+   * An inode lost a name. The NameNode forgets it once it has no names and no opens anywhere; here
+   * only this client's traces of it go: detached names, and buffers kept after the last close only
+   * because they could not be stored (ENOSPC, no nodes).
+   */
   private forgetIfUnused(inode: Inode): void {
     if (inode.nlink !== 0) return
     const file = this.openFiles.get(inode.ino)
-    if (!file) this.forget(inode)
-    // No handles left: it was kept only for buffers it could not store (ENOSPC, no nodes). Drop them.
+    if (!file) this.detachedNames?.forget(inode.ino)
     else if (file.handles === 0) this.closeFile(file)
-  }
-
-  private forget(inode: Inode): void {
-    this.detachedNames?.forget(inode.ino)
-    const refs = this.meta.commit({ op: 'forget', ino: inode.ino }) as ChunkRef[]
-    this.discard(refs, 'after-durable')
-  }
-
-  /** Inodes left without names by a crash while they were open (like ext4's orphan list). */
-  private forgetOrphans(): void {
-    for (const inode of [...this.meta.state.inodes.values()]) if (inode.nlink === 0) this.forget(inode)
-  }
-
-  private discard(refs: ChunkRef[], when: 'now' | 'after-durable'): void {
-    if (refs.length === 0) return
-    const ids = refs.map(ref => ref.id)
-    const remove = () => {
-      this.opts.chunks.delete(ids).catch(err => this.opts.log(`removing ${ids.length} unused chunks failed: ${(err as Error).message}`))
-    }
-    if (when === 'now') remove()
-    else this.meta.afterDurable(remove)
   }
 }
 

@@ -15,15 +15,13 @@ import { type DfsError, dfsError } from '../errors.js'
 import { isFile, type ChunkRef, type Inode } from '../meta/namespace/types.js'
 import type { DirtyBudget } from './DirtyBudget.js'
 import { levelled } from '../log/Log.js'
-import type { ChunkIO, NamespaceStore } from './ports.js'
+import type { ChunkIO, NameNodeSession } from './ports.js'
 
 export interface FileContext {
   chunkSize: number
-  meta: NamespaceStore
+  meta: NameNodeSession
   chunks: ChunkIO
   budget: DirtyBudget
-  /** Delete chunks nothing references any more, once the records that dropped them are durable. */
-  discard(refs: ChunkRef[], when: 'now' | 'after-durable'): void
   log(message: string): void
 }
 
@@ -208,11 +206,11 @@ export class OpenFile {
       ref = entry.bytes.length > 0 ? await this.ctx.chunks.write(entry.bytes) : null
       // A newer seal of the same chunk, or a truncate, took its place while it was being stored.
       if (this.sealing.get(index) !== entry) {
-        if (ref) this.ctx.discard([ref], 'now')
+        if (ref) this.ctx.meta.abandon([ref])
         this.ctx.budget.give(entry.held)
         return
       }
-      const old = this.ctx.meta.commit({
+      const old = await this.ctx.meta.commit({
         op: 'chunk', ino: this.ino, index, ref, size: this.committableSize(index, storedEnd), mtime: this.mtime, ctime: this.newestCtime(),
       }) as ChunkRef | null
       if (old) this.dropped([old])
@@ -220,7 +218,7 @@ export class OpenFile {
       this.sealing.delete(index)
       this.ctx.budget.give(entry.held)
     } catch (err) {
-      if (ref) this.ctx.discard([ref], 'now')
+      if (ref) this.ctx.meta.abandon([ref])
       // Keep the bytes so a later flush can try again; a newer buffer for the chunk wins. They go to
       // a copy: a node's put that failed late may still be reading the sealed bytes.
       if (this.sealing.get(index) === entry) {
@@ -289,7 +287,7 @@ export class OpenFile {
       await Promise.all([...this.sealing.values()].map(s => s.done).concat([...this.loading.values()]))
     }
     this.reportFailure()
-    this.commitAttributes()
+    await this.commitAttributes()
   }
 
   /** fsync(): stored, durable on the nodes, and the journal durable. */
@@ -313,12 +311,12 @@ export class OpenFile {
   }
 
   /** A size or time that only lives here (e.g. a truncate that grew the file) goes to the journal. */
-  private commitAttributes(): void {
+  private async commitAttributes(): Promise<void> {
     const inode = this.inode()
     const ctime = this.newestCtime()
     const size = this.committableSize()
     if (inode.size === size && inode.mtime === this.mtime && inode.ctime === ctime) return
-    this.ctx.meta.commit({
+    await this.ctx.meta.commit({
       op: 'truncate', ino: this.ino, size, keep: inode.chunks?.length ?? 0, mtime: this.mtime, ctime,
     })
   }
@@ -359,16 +357,15 @@ export class OpenFile {
     this.size = size
     this.mtime = this.ctime = Date.now()
     const keep = shrinking ? partial : this.inode().chunks?.length ?? 0
-    const dropped = this.ctx.meta.commit({
+    const dropped = await this.ctx.meta.commit({
       op: 'truncate', ino: this.ino, size, keep, mtime: this.mtime, ctime: this.ctime,
     }) as ChunkRef[]
     this.dropped(dropped)
   }
 
-  /** Chunks the file no longer references: deleted once that is durable, and never fsync'd again. */
+  /** Chunks the file no longer references (the NameNode deletes them): never fsync'd again. */
   private dropped(refs: ChunkRef[]): void {
     for (const ref of refs) this.unsynced.delete(ref.id)
-    this.ctx.discard(refs, 'after-durable')
   }
 
   // ---- reading -----------------------------------------------------------------------------------

@@ -253,7 +253,8 @@ describe('OrphanCollector', () => {
     collector = new OrphanCollector({ meta: c.meta, chunks: c.chunks, registry: c.registry, log: c.log, options: { graceMs: 200 } })
     collector.start()
     await until(() => c.holders(orphan.id).length === 0, 10_000, 'the orphan collected')
+    // The file goes before the sweep logs what it removed: wait for the line, not race it.
+    await until(() => c.logs.some((line) => /removed 1 chunk file/.test(line)), 10_000, 'the sweep logged its removal')
     expect(collector.status().orphanSweeps).toBeGreaterThanOrEqual(2)
-    expect(c.logs.some((line) => /removed 1 chunk file/.test(line))).toBe(true)
   })
 })

@@ -5,13 +5,15 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { dfsError } from '../../src/errors.js'
 import { FileSystem } from '../../src/fs/FileSystem.js'
-import type { ChunkIO, NamespaceStore } from '../../src/fs/ports.js'
+import type { ChunkIO } from '../../src/fs/ports.js'
+import { NameNode, type NamespaceLog } from '../../src/namenode/NameNode.js'
+import { InProcessSession } from '../../src/protocol/InProcessSession.js'
 import type { ApplyResult } from '../../src/meta/namespace/apply.js'
 import { namespaceMachine } from '../../src/meta/namespace/machine.js'
 import type { NamespaceRecord } from '../../src/meta/namespace/records.js'
 import type { ChunkRef, NamespaceState } from '../../src/meta/namespace/types.js'
 
-export class MemoryStore implements NamespaceStore {
+export class MemoryStore implements NamespaceLog {
   readonly machine = namespaceMachine({ uid: 0, gid: 0, createdAt: 0 })
   state: NamespaceState = this.machine.empty()
   readonly records: NamespaceRecord[] = []
@@ -98,12 +100,16 @@ export function makeFs(opts: { dirtyLimit?: number } = {}) {
   const meta = new MemoryStore()
   const chunks = new MemoryChunks()
   const logs: string[] = []
+  const nameNode = new NameNode({ meta, replicas: 2, deleteChunks: ids => chunks.delete(ids), log: m => logs.push(m) })
+  nameNode.start(0)
+  const session = new InProcessSession(
+    nameNode, { clusterId: 'test', chunkSize: CHUNK, replicas: 2 }, async () => ({ total: 1 << 30, available: 1 << 29 }),
+  )
   const fs = new FileSystem({
-    meta, chunks, chunkSize: CHUNK, dirtyLimit: opts.dirtyLimit ?? 64 * CHUNK,
-    capacity: { capacity: async () => ({ total: 1 << 30, available: 1 << 29 }) },
+    meta: session, chunks, chunkSize: CHUNK, dirtyLimit: opts.dirtyLimit ?? 64 * CHUNK,
     owner: { uid: 0, gid: 0 }, log: m => logs.push(m),
   })
-  return { fs, meta, chunks, logs }
+  return { fs, meta, chunks, logs, nameNode, session }
 }
 
 /** Read a whole file through a fresh handle. */

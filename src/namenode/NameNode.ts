@@ -1,0 +1,176 @@
+// The NameNode's namespace service: what every client session asks of it. It applies client records
+// through the journaled store, and owns what follows from them: chunks a record dropped are deleted
+// once the record is durable, and an inode that lost its last name is forgotten once no session has
+// it open (like ext4's orphan list, across clients). Sessions are the clients: the embedded mount's
+// in-process one, and one per TCP connection (src/namenode/server.ts).
+
+import { dfsError } from '../errors.js'
+import { levelled } from '../log/Log.js'
+import type { ApplyResult, RenameResult } from '../meta/namespace/apply.js'
+import type { NamespaceRecord } from '../meta/namespace/records.js'
+import { type ChunkRef, type Inode, type NamespaceState } from '../meta/namespace/types.js'
+import { CLIENT_OPS, type ClientRecord, type CommitOptions } from '../protocol/api.js'
+
+/** The journaled namespace as the NameNode uses it (MetaStore over the namespace machine). */
+export interface NamespaceLog {
+  readonly state: NamespaceState
+  commit(record: NamespaceRecord): ApplyResult
+  sync(): Promise<void>
+  afterDurable(fn: () => void): void
+}
+
+export interface NameNodeOptions {
+  meta: NamespaceLog
+  replicas: number
+  /** Delete chunks from every node (the NameNode's ChunkStore.delete). */
+  deleteChunks(ids: string[]): Promise<void>
+  /** A client found a bad copy; a client committed a chunk with fewer than R copies. */
+  onBadCopy?(ref: ChunkRef, nodeId: string, reason: { code: string; message: string }): void
+  onUnderReplicated?(ref: ChunkRef): void
+  log: (message: string) => void
+}
+
+export interface Session {
+  readonly id: number
+  /** A client in another process: its chunk writes are not seen by this process's chunk store. */
+  readonly remote: boolean
+  /** Inode -> open count. */
+  readonly opens: Map<number, number>
+}
+
+export class NameNode {
+  private readonly sessions = new Map<number, Session>()
+  private nextSession = 1
+  private orphanTimer: NodeJS.Timeout | undefined
+
+  constructor(private readonly opts: NameNodeOptions) {}
+
+  get state(): NamespaceState {
+    return this.opts.meta.state
+  }
+
+  /**
+   * Inodes a crash left without names while they were open are forgotten after `graceMs`: long enough
+   * for clients that had them open to come back and say so (0 in the embedded mount: none can).
+   */
+  start(graceMs: number): void {
+    const forgetNow = () => {
+      this.orphanTimer = undefined
+      for (const inode of [...this.state.inodes.values()]) if (inode.nlink === 0) this.forgetIfUnused(inode.ino)
+    }
+    if (graceMs <= 0) forgetNow()
+    else this.orphanTimer = setTimeout(forgetNow, graceMs).unref()
+  }
+
+  stop(): void {
+    clearTimeout(this.orphanTimer)
+  }
+
+  openSession(remote: boolean): Session {
+    const session: Session = { id: this.nextSession++, remote, opens: new Map() }
+    this.sessions.set(session.id, session)
+    return session
+  }
+
+  /** The session is gone (closed, or its client died): its opens go, and with them unnamed inodes. */
+  endSession(session: Session): void {
+    if (!this.sessions.delete(session.id)) return
+    for (const ino of session.opens.keys()) this.forgetIfUnused(ino)
+  }
+
+  get sessionCount(): number {
+    return this.sessions.size
+  }
+
+  commit(session: Session, record: ClientRecord, options: CommitOptions = {}): ApplyResult {
+    if (!CLIENT_OPS.has(record?.op)) {
+      throw dfsError('EINVAL', `a client cannot commit a "${String(record?.op)}" record`, { op: record?.op })
+    }
+    const result = this.opts.meta.commit(record)
+    switch (record.op) {
+      case 'mknod':
+        if (options.open) this.addOpen(session, (result as Inode).ino)
+        break
+      case 'chunk':
+        if (result) this.dropAfterDurable([result as ChunkRef])
+        if (session.remote && record.ref && record.ref.nodes.length < this.opts.replicas) this.opts.onUnderReplicated?.(record.ref)
+        break
+      case 'truncate':
+        this.dropAfterDurable(result as ChunkRef[])
+        break
+      case 'unlink':
+        this.forgetIfUnused((result as Inode).ino)
+        break
+      case 'rename': {
+        const replaced = (result as RenameResult).replaced
+        if (replaced) this.forgetIfUnused(replaced.ino)
+        break
+      }
+    }
+    return result
+  }
+
+  opened(session: Session, ino: number): void {
+    if (!this.state.inodes.has(ino)) throw dfsError('ENOENT', `inode ${ino} is gone`, { ino })
+    this.addOpen(session, ino)
+  }
+
+  closed(session: Session, ino: number): void {
+    const count = session.opens.get(ino)
+    if (count === undefined) return
+    if (count > 1) session.opens.set(ino, count - 1)
+    else {
+      session.opens.delete(ino)
+      this.forgetIfUnused(ino)
+    }
+  }
+
+  /**
+   * Chunks a client stored but never committed. Rare (a seal superseded or refused), so a scan for
+   * references is affordable, and it keeps a confused or hostile client from deleting live data.
+   */
+  abandon(refs: readonly ChunkRef[]): void {
+    const ids = new Set(refs.map(ref => ref.id))
+    if (ids.size === 0) return
+    for (const inode of this.state.inodes.values()) {
+      for (const ref of inode.chunks ?? []) if (ref) ids.delete(ref.id)
+    }
+    if (ids.size > 0) this.deleteChunks([...ids])
+  }
+
+  reportBadCopy(ref: ChunkRef, nodeId: string, reason: { code: string; message: string }): void {
+    this.opts.onBadCopy?.(ref, nodeId, reason)
+  }
+
+  sync(): Promise<void> {
+    return this.opts.meta.sync()
+  }
+
+  private addOpen(session: Session, ino: number): void {
+    session.opens.set(ino, (session.opens.get(ino) ?? 0) + 1)
+  }
+
+  private isOpen(ino: number): boolean {
+    for (const session of this.sessions.values()) if (session.opens.has(ino)) return true
+    return false
+  }
+
+  /** An inode without names and without opens is dropped; its chunks go once that is durable. */
+  private forgetIfUnused(ino: number): void {
+    const inode = this.state.inodes.get(ino)
+    if (!inode || inode.nlink !== 0 || this.isOpen(ino)) return
+    const refs = this.opts.meta.commit({ op: 'forget', ino }) as ChunkRef[]
+    this.dropAfterDurable(refs)
+  }
+
+  private dropAfterDurable(refs: readonly ChunkRef[]): void {
+    if (refs.length === 0) return
+    const ids = refs.map(ref => ref.id)
+    this.opts.meta.afterDurable(() => this.deleteChunks(ids))
+  }
+
+  private deleteChunks(ids: string[]): void {
+    this.opts.deleteChunks(ids).catch(err =>
+      levelled(this.opts.log).warn(`removing ${ids.length} unused chunks failed: ${(err as Error).message}`))
+  }
+}

@@ -1,0 +1,104 @@
+// A running NameNode: the cluster opened for writing (metadata store, DataNodes, chunk store for the
+// NameNode's own copying and deleting), its services (heartbeats, healer, scrubber, rebalancer,
+// orphans), and the namespace service clients talk to. The embedded mount runs one inside itself;
+// `dfs namenode` runs one behind a TCP port. Both answer `dfs status | balance | drain` with the same
+// handlers.
+
+import { type Cluster, type ClusterFlags, openCluster } from '../cluster/openCluster.js'
+import { ClusterServices, type ServiceOptions } from '../daemon/ClusterServices.js'
+import type { ControlHandler } from '../daemon/control.js'
+import { type ClusterStatus, clusterStatus } from '../daemon/status.js'
+import { dfsError, type ErrorCode } from '../errors.js'
+import { InProcessSession } from '../protocol/InProcessSession.js'
+import type { SessionSettings } from '../protocol/api.js'
+import { NameNode } from './NameNode.js'
+
+export interface NameNodeHostOptions extends ClusterFlags, ServiceOptions {
+  /**
+   * How long unnamed inodes left by a crash wait for a client to say it still has them open (ms).
+   * 0 in the embedded mount (no other client can); a TCP NameNode waits for clients to reconnect.
+   */
+  reopenGraceMs: number
+}
+
+export class NameNodeHost {
+  readonly startedAt = Date.now()
+
+  private constructor(
+    readonly cluster: Cluster,
+    readonly services: ClusterServices,
+    readonly nameNode: NameNode,
+  ) {}
+
+  static async open(opts: NameNodeHostOptions): Promise<NameNodeHost> {
+    const cluster = await openCluster(opts, { create: true })
+    let services: ClusterServices | undefined
+    try {
+      services = new ClusterServices(cluster, opts)
+      const nameNode = new NameNode({
+        meta: cluster.meta,
+        replicas: cluster.settings.replicas,
+        deleteChunks: ids => cluster.chunks.delete(ids),
+        // A client's report reaches the healer the way this process's own reads do.
+        onBadCopy: (ref, nodeId, reason) => cluster.chunks.onBadReplica?.(ref, nodeId, dfsError(reason.code as ErrorCode, reason.message, { nodeId })),
+        onUnderReplicated: ref => cluster.chunks.onUnderReplicated?.(ref),
+        log: opts.log,
+      })
+      nameNode.start(opts.reopenGraceMs)
+      services.start()
+      return new NameNodeHost(cluster, services, nameNode)
+    } catch (err) {
+      await services?.stop()
+      await cluster.close()
+      throw err
+    }
+  }
+
+  get settings(): SessionSettings {
+    const { settings } = this.cluster
+    return { clusterId: this.cluster.meta.clusterId, chunkSize: settings.chunkSize, replicas: settings.replicas }
+  }
+
+  /** A client session in this process (the embedded mount). */
+  inProcessSession(): InProcessSession {
+    return new InProcessSession(this.nameNode, this.settings, () => this.cluster.capacity())
+  }
+
+  /** What `dfs status` shows; `servedAt` names where this NameNode is reached (a mount point or an address). */
+  status(servedAt: string): ClusterStatus {
+    const { cluster, services } = this
+    const status = clusterStatus({
+      mountpoint: servedAt,
+      meta: cluster.metaDir,
+      startedAt: this.startedAt,
+      settings: cluster.settings,
+      liveness: services.heartbeats.options,
+      registry: cluster.registry,
+      chunks: cluster.chunks,
+      state: cluster.meta.state,
+      graceMs: services.healer.status().graceMs,
+      isBadCopy: services.healer.isKnownBad,
+    })
+    const rebalance = services.rebalancer.status()
+    return { ...status, healer: services.healer.status(), scrubber: services.scrubber.status(), ...(rebalance ? { rebalance } : {}) }
+  }
+
+  /** The cluster commands (`dfs balance`, `dfs drain`) as control handlers. */
+  clusterHandlers(): Record<string, ControlHandler> {
+    const { rebalancer } = this.services
+    return {
+      balance: () => rebalancer.balance(),
+      drain: args => rebalancer.drain(String(args.node), typeof args.resolved === 'string' ? args.resolved : undefined),
+      'balance-status': () => rebalancer.status() ?? null,
+      cancel: args => rebalancer.cancel(args.kind === 'drain' ? 'drain' : 'balance'),
+      'drain-undo': args => rebalancer.undoDrain(String(args.node), typeof args.resolved === 'string' ? args.resolved : undefined),
+    }
+  }
+
+  /** Stop the services (they commit records), then close the metadata store and the nodes. */
+  async close(): Promise<void> {
+    this.nameNode.stop()
+    await this.services.stop()
+    await this.cluster.close()
+  }
+}

@@ -1,0 +1,58 @@
+// The embedded transport: a client session on a NameNode in the same process. Plain calls, no
+// socket, no copy of the namespace: `state` is the NameNode's own, so refresh() has nothing to wait
+// for. This is what `dfs mount --meta … --nodes …` (and `npm run demo`) runs.
+
+import type { ApplyResult } from '../meta/namespace/apply.js'
+import type { ChunkRef, NamespaceState } from '../meta/namespace/types.js'
+import type { NameNode, Session } from '../namenode/NameNode.js'
+import type { ClientRecord, CommitOptions, NameNodeSession, SessionSettings } from './api.js'
+
+export class InProcessSession implements NameNodeSession {
+  private readonly session: Session
+
+  constructor(
+    private readonly nameNode: NameNode,
+    readonly settings: SessionSettings,
+    private readonly capacityOf: () => Promise<{ total: number; available: number }>,
+  ) {
+    this.session = nameNode.openSession(false)
+  }
+
+  get state(): NamespaceState {
+    return this.nameNode.state
+  }
+
+  async commit(record: ClientRecord, options?: CommitOptions): Promise<ApplyResult> {
+    return this.nameNode.commit(this.session, record, options)
+  }
+
+  sync(): Promise<void> {
+    return this.nameNode.sync()
+  }
+
+  async refresh(): Promise<void> {}
+
+  async opened(ino: number): Promise<void> {
+    this.nameNode.opened(this.session, ino)
+  }
+
+  closed(ino: number): void {
+    this.nameNode.closed(this.session, ino)
+  }
+
+  abandon(refs: readonly ChunkRef[]): void {
+    this.nameNode.abandon(refs)
+  }
+
+  reportBadCopy(ref: ChunkRef, nodeId: string, reason: { code: string; message: string }): void {
+    this.nameNode.reportBadCopy(ref, nodeId, reason)
+  }
+
+  capacity(): Promise<{ total: number; available: number }> {
+    return this.capacityOf()
+  }
+
+  async close(): Promise<void> {
+    this.nameNode.endSession(this.session)
+  }
+}
