@@ -37,6 +37,11 @@ export interface ChunkStoreOptions {
   onBadReplica?: BadReplicaHandler
   onReplicaFound?: ReplicaFoundHandler
   onUnderReplicated?: UnderReplicatedHandler
+  /**
+   * Copies of a write given up (fewer than minCopies) are handed here rather than deleted: a client
+   * of a NameNode leaves deleting to it (only the NameNode may delete). Default: delete them.
+   */
+  abandon?: (id: ChunkId) => void
 }
 
 /** Counters, so under-replication and failover are visible and never silent. */
@@ -81,6 +86,7 @@ export class ChunkStore {
 
   readonly #log: ChunkLog
   readonly #weightOf: WeightOf | undefined
+  readonly #abandon: ((id: ChunkId) => void) | undefined
   /** Fetches under way, by chunk id: concurrent reads and prefetches of one chunk share one. */
   readonly #inflight = new Map<ChunkId, { sha256: string; len: number; promise: Promise<Buffer> }>()
   /** Chunks being written: on nodes, perhaps, but not yet handed to the caller, so nothing references them. */
@@ -104,6 +110,7 @@ export class ChunkStore {
     this.cache = new ChunkCache(options.cacheBytes)
     this.#log = options.log ?? silentLog
     this.#weightOf = options.weightOf
+    this.#abandon = options.abandon
     this.onBadReplica = options.onBadReplica
     this.onReplicaFound = options.onReplicaFound
     this.onUnderReplicated = options.onUnderReplicated
@@ -391,6 +398,7 @@ export class ChunkStore {
 
   /** Delete the copies of a write that is being given up (best effort: the orphan collector gets the rest). */
   async #removeCopies(id: ChunkId, nodeIds: string[]): Promise<void> {
+    if (this.#abandon) return this.#abandon(id)
     await Promise.all(
       nodeIds.map(async (nodeId) => {
         try {

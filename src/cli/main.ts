@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander'
 import { DfsError } from '../errors.js'
 import { balanceCommand } from './balance.js'
 import { datanodeCommand } from './datanode.js'
+import { namenodeCommand } from './namenode.js'
 import { demoCommand } from './demo.js'
 import { drainCommand } from './drain.js'
 import { errorReport, exitStatusOf, printJsonError, wantsJson } from './errorOutput.js'
@@ -26,7 +27,7 @@ const program = new Command('dfs')
   .showSuggestionAfterError(true)
   .exitOverride()
 
-const commands = [mountCommand(), unmountCommand(), statusCommand(), balanceCommand(), drainCommand(), fsckCommand(), datanodeCommand(), demoCommand()]
+const commands = [mountCommand(), unmountCommand(), statusCommand(), balanceCommand(), drainCommand(), fsckCommand(), datanodeCommand(), namenodeCommand(), demoCommand()]
 for (const command of commands) program.addCommand(command)
 const json = wantsJson(program, process.argv)
 

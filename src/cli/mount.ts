@@ -8,6 +8,10 @@ import { join, resolve } from 'node:path'
 import { Command, Option } from 'commander'
 import { checkChunkSize, checkMinCopies, checkReplicas } from '../cluster/settings.js'
 import { Daemon } from '../daemon/Daemon.js'
+import type { MountBackend } from '../daemon/backend.js'
+import { embeddedBackend } from '../daemon/embedded.js'
+import { remoteBackend } from '../client/remoteMount.js'
+import { readSecretFile } from '../datanode/tcp/secret.js'
 import { describeUnstored } from '../daemon/unstored.js'
 import { checkMountpoint } from '../fuse/mountpoint.js'
 import { dfsError, type ErrorCode } from '../errors.js'
@@ -19,7 +23,9 @@ import { ensureLogFolder, mountLogFolder } from '../log/where.js'
 export interface MountFlags {
   nodes?: string
   secretFile?: string
-  meta: string
+  meta?: string
+  namenode?: string
+  namenodeTimeout?: string
   replicas?: string
   chunkSize?: string
   cache: string
@@ -48,27 +54,57 @@ const MIN_MS = { heartbeat: 100, suspectAfter: 500, deadAfter: 1000, healGrace: 
 export const MOUNT_DEFAULTS = {
   cache: '128M', dirty: '128M', heartbeat: '500ms', suspectAfter: '2s', deadAfter: '10s',
   healGrace: '10s', healBandwidth: '256M', scrubRate: '8M', orphanGrace: '30s', minCopies: '1', logLevel: 'info', logFileSize: '10M',
+  namenodeTimeout: '60s',
+}
+
+/** Flags that belong to the NameNode: a client mount (--namenode) takes them from its NameNode. */
+const NAMENODE_FLAGS: [keyof MountFlags, string][] = [
+  ['nodes', '--nodes'], ['replicas', '--replicas'], ['chunkSize', '--chunk-size'],
+]
+const NAMENODE_TUNABLES: [keyof MountFlags & keyof typeof MOUNT_DEFAULTS, string][] = [
+  ['heartbeat', '--heartbeat'], ['suspectAfter', '--suspect-after'], ['deadAfter', '--dead-after'], ['healGrace', '--heal-grace'],
+  ['healBandwidth', '--heal-bandwidth'], ['orphanGrace', '--orphan-grace'], ['scrubRate', '--scrub-rate'],
+]
+
+/** The NameNode's service flags, shared by `dfs mount --meta` (embedded) and `dfs namenode`. */
+export function withServiceOptions(command: Command): Command {
+  return command
+    .addOption(new Option('--heartbeat <duration>', 'how often every DataNode is pinged').default(MOUNT_DEFAULTS.heartbeat))
+    .addOption(new Option('--suspect-after <duration>', 'a node silent this long leaves the write pool').default(MOUNT_DEFAULTS.suspectAfter))
+    .addOption(new Option('--dead-after <duration>', 'a node silent this long is dead: its chunks are re-replicated').default(MOUNT_DEFAULTS.deadAfter))
+    .addOption(new Option('--heal-grace <duration>', 'a dead node\'s chunks are re-replicated after this').default(MOUNT_DEFAULTS.healGrace))
+    .addOption(new Option('--heal-bandwidth <size>', 'bytes per second the healer and a balance or drain may copy together (0: no limit)').default(MOUNT_DEFAULTS.healBandwidth))
+    .addOption(new Option('--orphan-grace <duration>', 'a chunk file no file references is deleted this long after it is first seen').default(MOUNT_DEFAULTS.orphanGrace))
+    .addOption(new Option('--scrub-rate <size>', 'bytes per second the scrubber re-verifies in the background (0: off)').default(MOUNT_DEFAULTS.scrubRate))
+}
+
+/** The service flags as the NameNode's services take them. */
+export function serviceOptions(flags: Pick<MountFlags, 'heartbeat' | 'suspectAfter' | 'deadAfter' | 'healGrace' | 'healBandwidth' | 'orphanGrace' | 'scrubRate'>) {
+  return {
+    liveness: livenessOptions(flags),
+    healing: {
+      graceMs: parseDuration(flags.healGrace, '--heal-grace', { minMs: MIN_MS.healGrace }),
+      bandwidthBytesPerSec: parseSize(flags.healBandwidth, '--heal-bandwidth', { allowZero: true }),
+      orphanGraceMs: parseDuration(flags.orphanGrace, '--orphan-grace'),
+    },
+    scrub: { bytesPerSec: parseSize(flags.scrubRate, '--scrub-rate', { allowZero: true }) },
+  }
 }
 
 export function mountCommand(): Command {
-  return new Command('mount')
+  return withServiceOptions(new Command('mount'))
     .description('mount a dfs cluster as a folder (creates the cluster on first use)')
     .argument('<mountpoint>', 'an empty folder to mount on')
-    .requiredOption('--meta <dir>', 'metadata folder (namespace journal and checkpoints)')
+    .option('--meta <dir>', 'metadata folder (namespace journal and checkpoints): the NameNode runs inside this mount')
+    .option('--namenode <addresses>', 'tcp://host:port of a `dfs namenode` (then of standbys, comma-separated): mount as one of its clients')
+    .addOption(new Option('--namenode-timeout <duration>', 'with --namenode: how long an operation waits for an unreachable NameNode before it fails (EIO)').default(MOUNT_DEFAULTS.namenodeTimeout))
     .option('--nodes <nodes>', 'comma-separated DataNode folders and tcp://host:port servers; required the first time')
     .option('--secret-file <file>', 'the cluster secret the DataNode servers share (needed for tcp:// nodes)')
     .option('--replicas <n>', 'copies of every chunk (first mount only; default 2)')
     .option('--chunk-size <size>', 'chunk size, a power of two such as 4M (first mount only; default 4M)')
     .addOption(new Option('--cache <size>', 'memory for verified chunks read recently (0 turns the cache off)').default(MOUNT_DEFAULTS.cache))
     .addOption(new Option('--dirty <size>', 'memory for written chunks not yet stored').default(MOUNT_DEFAULTS.dirty))
-    .addOption(new Option('--heartbeat <duration>', 'how often every DataNode is pinged').default(MOUNT_DEFAULTS.heartbeat))
-    .addOption(new Option('--suspect-after <duration>', 'a node silent this long leaves the write pool').default(MOUNT_DEFAULTS.suspectAfter))
-    .addOption(new Option('--dead-after <duration>', 'a node silent this long is dead: its chunks are re-replicated').default(MOUNT_DEFAULTS.deadAfter))
-    .addOption(new Option('--heal-grace <duration>', 'a dead node\'s chunks are re-replicated after this').default(MOUNT_DEFAULTS.healGrace))
-    .addOption(new Option('--heal-bandwidth <size>', 'bytes per second the healer may copy (0: no limit)').default(MOUNT_DEFAULTS.healBandwidth))
-    .addOption(new Option('--orphan-grace <duration>', 'a chunk file no file references is deleted this long after it is first seen').default(MOUNT_DEFAULTS.orphanGrace))
     .addOption(new Option('--min-copies <n>', 'fsync fails when a chunk gets fewer copies than this (1 to the replica count)').default(MOUNT_DEFAULTS.minCopies))
-    .addOption(new Option('--scrub-rate <size>', 'bytes per second the scrubber re-verifies in the background (0: off)').default(MOUNT_DEFAULTS.scrubRate))
     .option('--foreground', 'stay attached: log to stderr, unmount on Ctrl-C')
     .addOption(new Option('--log-level <level>', 'error, warn, info or debug').default(MOUNT_DEFAULTS.logLevel))
     .option('--log-dir <folder>', 'log into files in this folder (default in the background: ~/.local/state/dfs/mount-<name>-<hash>; with --foreground: stderr)')
@@ -81,9 +117,28 @@ export function mountCommand(): Command {
 }
 
 export function daemonOptions(mountpoint: string, flags: MountFlags) {
+  if ((flags.meta === undefined) === (flags.namenode === undefined)) {
+    throw dfsError('BAD_ARGUMENT', flags.meta === undefined
+      ? 'say where the namespace is: --meta <dir> (the NameNode runs in this mount) or --namenode tcp://host:port (a dfs namenode)'
+      : '--meta and --namenode exclude each other: --meta runs the NameNode inside this mount, --namenode uses a running one', {})
+  }
+  const namenode = flags.namenode === undefined ? undefined : namenodeAddresses(flags.namenode, '--namenode')
+  if (namenode) {
+    if (flags.secretFile === undefined) throw dfsError('BAD_ARGUMENT', '--namenode needs --secret-file: the cluster secret the NameNode and DataNodes share', {})
+    for (const [key, flag] of NAMENODE_FLAGS) {
+      if (flags[key] !== undefined) throw dfsError('BAD_ARGUMENT', `${flag} is the NameNode's to set, not a client's: give it to dfs namenode, or drop it here`, { flag })
+    }
+    for (const [key, flag] of NAMENODE_TUNABLES) {
+      if (flags[key] !== undefined && flags[key] !== MOUNT_DEFAULTS[key]) {
+        throw dfsError('BAD_ARGUMENT', `${flag} tunes the NameNode's services, not a client's: give it to dfs namenode`, { flag })
+      }
+    }
+  }
   return {
     mountpoint,
-    meta: flags.meta,
+    meta: flags.meta ?? '',
+    namenode,
+    namenodeTimeoutMs: parseDuration(flags.namenodeTimeout ?? MOUNT_DEFAULTS.namenodeTimeout, '--namenode-timeout', { minMs: 1000 }),
     nodes: flags.nodes?.split(',').map(s => s.trim()).filter(Boolean),
     secretFile: flags.secretFile,
     replicas: flags.replicas === undefined ? undefined : checkReplicas(flags.replicas),
@@ -91,13 +146,7 @@ export function daemonOptions(mountpoint: string, flags: MountFlags) {
     cacheBytes: parseSize(flags.cache, '--cache', { allowZero: true }),
     minCopies: checkMinCopies(flags.minCopies),
     dirtyBytes: parseSize(flags.dirty, '--dirty'),
-    liveness: livenessOptions(flags),
-    healing: {
-      graceMs: parseDuration(flags.healGrace, '--heal-grace', { minMs: MIN_MS.healGrace }),
-      bandwidthBytesPerSec: parseSize(flags.healBandwidth, '--heal-bandwidth', { allowZero: true }),
-      orphanGraceMs: parseDuration(flags.orphanGrace, '--orphan-grace'),
-    },
-    scrub: { bytesPerSec: parseSize(flags.scrubRate, '--scrub-rate', { allowZero: true }) },
+    ...serviceOptions(flags),
     logging: {
       level: parseLogLevel(flags.logLevel ?? MOUNT_DEFAULTS.logLevel),
       folder: flags.logDir,
@@ -106,7 +155,29 @@ export function daemonOptions(mountpoint: string, flags: MountFlags) {
   }
 }
 
-function livenessOptions(flags: MountFlags) {
+/** tcp://host:port[,tcp://host:port…]: a NameNode, then its standbys. */
+export function namenodeAddresses(text: string, flag: string): string[] {
+  const addresses = text.split(',').map(a => a.trim()).filter(Boolean)
+  if (addresses.length === 0) throw dfsError('BAD_ARGUMENT', `${flag} is empty; give tcp://host:port of the NameNode`, { flag })
+  for (const address of addresses) {
+    if (!/^tcp:\/\/([^:/\s]+|\[[0-9a-f:]+\]):\d{1,5}$/i.test(address) || Number(address.split(':').pop()) > 65535 || Number(address.split(':').pop()) < 1) {
+      throw dfsError('BAD_ARGUMENT', `${flag} ${address} is not tcp://host:port (e.g. tcp://127.0.0.1:7000)`, { flag, address })
+    }
+  }
+  return addresses
+}
+
+/** Embedded (--meta: the NameNode in this process) or a client of a `dfs namenode` (--namenode). */
+async function backendFor(options: ReturnType<typeof daemonOptions>, log: (message: string) => void): Promise<MountBackend> {
+  if (!options.namenode) return embeddedBackend({ ...options, log })
+  const secret = await readSecretFile(options.secretFile!)
+  return remoteBackend({
+    namenode: options.namenode, secret, cacheBytes: options.cacheBytes, minCopies: options.minCopies,
+    namenodeTimeoutMs: options.namenodeTimeoutMs, log,
+  })
+}
+
+function livenessOptions(flags: Pick<MountFlags, 'heartbeat' | 'suspectAfter' | 'deadAfter'>) {
   const liveness = {
     intervalMs: parseDuration(flags.heartbeat, '--heartbeat', { minMs: MIN_MS.heartbeat }),
     suspectAfterMs: parseDuration(flags.suspectAfter, '--suspect-after', { minMs: MIN_MS.suspectAfter }),
@@ -129,7 +200,7 @@ export async function runForeground(options: ReturnType<typeof daemonOptions>, b
   let summary = ''
   let daemon: Daemon
   try {
-    daemon = await Daemon.start({ ...options, log, onMounted: s => { summary = s } })
+    daemon = await Daemon.start({ mountpoint: options.mountpoint, dirtyBytes: options.dirtyBytes, backend: () => backendFor(options, log), log, onMounted: s => { summary = s } })
   } catch (err) {
     lifecycle.error(`mounting ${options.mountpoint} failed: ${(err as Error).message}`, { code: (err as { code?: unknown }).code })
     close()

@@ -2,22 +2,21 @@
 // control socket, and on SIGINT/SIGTERM, `dfs unmount` or an unmount from outside dfs (fusermount -u,
 // umount) store everything buffered, unmount, checkpoint and release the metadata lock.
 
-import type { ClusterFlags } from '../cluster/openCluster.js'
 import { FileSystem, type UnstoredFile } from '../fs/FileSystem.js'
 import { type Mounted, mountFileSystem } from '../fuse/mount.js'
 import { canonicalMountpoint, checkMountpoint } from '../fuse/mountpoint.js'
 import { dfsError } from '../errors.js'
-import { formatSize } from '../util/size.js'
-import type { ServiceOptions } from './ClusterServices.js'
 import { type ControlHandler, serveControl } from './control.js'
 import { controlSocketPath, recordUnstored, registerDaemon, unregisterDaemon } from './registry.js'
 import { describeUnstored } from './unstored.js'
 import { levelled } from '../log/Log.js'
-import { NameNodeHost } from '../namenode/openNameNode.js'
-import type { NameNodeSession } from '../protocol/api.js'
+import type { MountBackend } from './backend.js'
 
-export interface DaemonOptions extends ClusterFlags, ServiceOptions {
+export interface DaemonOptions {
   mountpoint: string
+  /** Where the mount's namespace and chunks come from: embedded (embeddedBackend) or a NameNode (remoteBackend). */
+  backend: () => Promise<MountBackend>
+  log: (message: string) => void
   /** Bytes of written-but-unstored chunk buffers across all open files. */
   dirtyBytes: number
   /** Called once the mount is ready (the CLI prints "dfs: mounted <dir>"). */
@@ -25,8 +24,7 @@ export interface DaemonOptions extends ClusterFlags, ServiceOptions {
 }
 
 interface Parts {
-  nameNode: NameNodeHost
-  session: NameNodeSession
+  backend: MountBackend
   fs: FileSystem
   mounted: Mounted
   control: { close(): Promise<void> }
@@ -51,17 +49,14 @@ export class Daemon {
   static async start(opts: DaemonOptions): Promise<Daemon> {
     const mountpoint = await canonicalMountpoint(opts.mountpoint)
     await checkMountpoint(mountpoint)
-    const nameNode = await NameNodeHost.open({ ...opts, reopenGraceMs: 0 })
-    const { cluster } = nameNode
-    const { settings } = cluster
-    const session = nameNode.inProcessSession()
+    const backend = await opts.backend()
     let mounted: Mounted | undefined
     let control: { close(): Promise<void> } | undefined
     try {
       const fs = new FileSystem({
-        meta: session,
-        chunks: cluster.chunks,
-        chunkSize: settings.chunkSize,
+        meta: backend.session,
+        chunks: backend.chunks,
+        chunkSize: backend.chunkSize,
         dirtyLimit: opts.dirtyBytes,
         owner: { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 },
         log: opts.log,
@@ -69,24 +64,21 @@ export class Daemon {
       mounted = await mountFileSystem(mountpoint, fs, { log: opts.log })
       let daemon: Daemon | undefined
       const socket = await controlSocketPath(mountpoint)
-      control = await serveControl(socket, controlHandlers(nameNode, () => daemon), opts.log)
-      daemon = new Daemon(mountpoint, { nameNode, session, fs, mounted, control }, opts.log)
-      await registerDaemon({ pid: process.pid, mountpoint, meta: cluster.metaDir, control: socket, startedAt: new Date().toISOString() })
-      opts.onMounted?.(
-        `${settings.nodes.length} nodes, ${settings.replicas} replicas, ${formatSize(settings.chunkSize)} chunks, metadata in ${cluster.metaDir}`,
-      )
+      control = await serveControl(socket, controlHandlers(backend, () => daemon), opts.log)
+      daemon = new Daemon(mountpoint, { backend, fs, mounted, control }, opts.log)
+      await registerDaemon({ pid: process.pid, mountpoint, meta: backend.metaLabel, control: socket, startedAt: new Date().toISOString() })
+      opts.onMounted?.(backend.summary)
       return daemon
     } catch (err) {
       await control?.close().catch(() => {})
       await mounted?.unmount().catch(() => {})
-      await session.close()
-      await nameNode.close()
+      await backend.close()
       throw err
     }
   }
 
-  status() {
-    return this.parts.nameNode.status(this.mountpoint)
+  status(): Promise<unknown> {
+    return this.parts.backend.status(this.mountpoint)
   }
 
   /** Stop on the usual signals (the mount is detached lazily); resolves when stopped, by whatever. */
@@ -121,7 +113,7 @@ export class Daemon {
       // Refuse further writes (after a lazy detach, processes holding files open could otherwise
       // write until we exit, and be told their bytes were written) and wait for those accepted; store
       // everything buffered; detach the mount; write a final checkpoint so the next mount replays nothing.
-      const { fs, mounted, nameNode, session, control } = this.parts
+      const { fs, mounted, backend, control } = this.parts
       await fs.stopWrites()
       await fs.flushAll()
       await mounted.unmount().catch(err => this.log(`unmount: ${(err as Error).message}`))
@@ -132,8 +124,7 @@ export class Daemon {
         await recordUnstored(this.mountpoint, this.unstored).catch(err => this.log(`recording the unstored files failed: ${(err as Error).message}`))
       }
       await control.close()
-      await session.close()
-      await nameNode.close()
+      await backend.close() // after the last flush: the NameNode's services commit records too
       await unregisterDaemon(this.mountpoint)
       this.onStopped()
     })()
@@ -142,14 +133,14 @@ export class Daemon {
 }
 
 /** What `dfs status`, `dfs balance` and `dfs drain` ask the daemon over its control socket. */
-function controlHandlers(nameNode: NameNodeHost, daemon: () => Daemon | undefined): Record<string, ControlHandler> {
+function controlHandlers(backend: MountBackend, daemon: () => Daemon | undefined): Record<string, ControlHandler> {
   const running = () => {
     const d = daemon()
     if (!d) throw dfsError('EIO', 'the daemon is still starting; try again')
     return d
   }
   return {
-    ...nameNode.clusterHandlers(),
+    ...backend.handlers(),
     status: () => running().status(),
     unmount: async args => {
       await running().unmount(args.force === true)

@@ -58,6 +58,7 @@ export class MetaStore<S, R extends JournalRecord = JournalRecord, Result = unkn
   private settingsWrite: Promise<void> = Promise.resolve()
   private failure: DfsError | undefined
   private closing: Promise<void> | undefined
+  private readonly committedListeners = new Set<(record: R) => void>()
 
   private constructor(
     readonly dir: string,
@@ -168,8 +169,23 @@ export class MetaStore<S, R extends JournalRecord = JournalRecord, Result = unkn
     this.seq = journal.append(json)
     this.sinceCheckpoint.records++
     this.sinceCheckpoint.bytes += json.length
+    for (const listener of this.committedListeners) listener(record)
     this.checkpointIfDue()
     return result
+  }
+
+  /**
+   * Hear every record committed from now on, in order, right after it is applied (followers: a
+   * NameNode pushes them to its clients' copies of the state). Returns the way to stop listening.
+   */
+  onCommitted(listener: (record: R) => void): () => void {
+    this.committedListeners.add(listener)
+    return () => this.committedListeners.delete(listener)
+  }
+
+  /** The state machine: followers apply the records they hear with it, and snapshot with it. */
+  get stateMachine(): StateMachine<S, R, Result> {
+    return this.machine
   }
 
   /** Resolves once every record committed before the call is on disk (group commit: concurrent callers share an fsync). */

@@ -1,0 +1,358 @@
+// The client end of the NameNode protocol (`dfs mount --namenode tcp://…`): a NameNodeSession over
+// TCP. It keeps a copy of the namespace, built from the snapshot the NameNode sends on connect and
+// kept current by the records it pushes; it sends requests in the order they are made and the
+// NameNode answers them in that order, after the records they caused. When the connection drops it
+// reconnects by itself (trying each address given, so a standby can take over), takes a fresh
+// snapshot, says again which inodes it has open, and sends again what was not answered. Requests
+// made meanwhile wait, up to `timeoutMs`, then fail with NAMENODE_UNAVAILABLE (EIO).
+
+import { randomUUID } from 'node:crypto'
+import { connect, type Socket } from 'node:net'
+import { type DfsError, dfsError, type ErrorCode } from '../errors.js'
+import { levelled, type Log } from '../log/Log.js'
+import type { ApplyResult } from '../meta/namespace/apply.js'
+import { namespaceMachine } from '../meta/namespace/machine.js'
+import type { NamespaceRecord } from '../meta/namespace/records.js'
+import type { ChunkRef, NamespaceState } from '../meta/namespace/types.js'
+import { parseTcpAddress } from '../datanode/tcp/protocol.js'
+import type { ClientRecord, CommitOptions, NameNodeSession, SessionSettings } from '../protocol/api.js'
+import {
+  MAX_MESSAGE_BYTES, MessageReader, NAMENODE_PROTOCOL_VERSION, type Message, type NodeInfo, type WelcomeMessage,
+  clientProof, newNonce, proofMatches, send, serverProof,
+} from '../protocol/wire.js'
+
+export interface RemoteNameNodeOptions {
+  /** tcp://host:port of the NameNode, then of standbys, tried in turn. */
+  addresses: string[]
+  secret: Buffer
+  log: (message: string) => void
+  /** How long a request waits for a NameNode that cannot be reached before it fails (ms). */
+  timeoutMs: number
+  /** The NameNode's node list, on connect and whenever it changes. */
+  onNodes?: (nodes: NodeInfo[]) => void
+}
+
+interface Pending {
+  method: string
+  args: Record<string, unknown>
+  resolve(value: unknown): void
+  reject(err: DfsError): void
+  timer: NodeJS.Timeout
+  /** No answer needed (closed, abandon, badCopy): not sent again after a reconnect. */
+  oneWay: boolean
+}
+
+/** A connection whose NameNode says nothing (not even to a ping) for this long is dropped. */
+const SILENCE_MS = 30_000
+const PING_EVERY_MS = 3_000
+const RETRY_MS = [100, 250, 500, 1000, 2000]
+
+export class RemoteNameNode implements NameNodeSession {
+  readonly clientId = randomUUID()
+  private readonly log: Log
+  private current!: NamespaceState
+  private _settings!: SessionSettings
+  private socket: Socket | undefined
+  private connected = false
+  private closing = false
+  private nextId = 1
+  private readonly pending = new Map<number, Pending>()
+  private readonly opens = new Map<number, number>()
+  private readonly machine = namespaceMachine({ uid: 0, gid: 0, createdAt: 0 })
+  private pingTimer: NodeJS.Timeout | undefined
+  private pinging = false
+  private lastHeard = 0
+  private attempt = 0
+  private instance = ''
+
+  private constructor(private readonly opts: RemoteNameNodeOptions) {
+    this.log = levelled(opts.log)
+  }
+
+  /**
+   * Connect and take the first snapshot. A NameNode that cannot be reached or refuses us within
+   * `firstTimeoutMs` is an error (the mount does not start); later outages are waited out.
+   */
+  static async connect(opts: RemoteNameNodeOptions, firstTimeoutMs = 10_000): Promise<RemoteNameNode> {
+    const remote = new RemoteNameNode(opts)
+    let lastError: DfsError | undefined
+    const deadline = Date.now() + firstTimeoutMs
+    for (let i = 0; ; i++) {
+      const address = opts.addresses[i % opts.addresses.length]
+      try {
+        await remote.open(address)
+        remote.startPinging()
+        return remote
+      } catch (err) {
+        lastError = err as DfsError
+        // A refusal (wrong secret, another cluster or protocol) does not change by trying again.
+        if (/refused by|secret|serves cluster/.test(lastError.message) || lastError.code === 'PROTOCOL_ERROR') break
+        if (Date.now() > deadline) break
+        await sleep(RETRY_MS[Math.min(i, RETRY_MS.length - 1)])
+      }
+    }
+    throw dfsError('NAMENODE_UNAVAILABLE', `cannot use the NameNode at ${opts.addresses.join(', ')}: ${lastError?.message}`, {
+      addresses: opts.addresses,
+    }, lastError)
+  }
+
+  get settings(): SessionSettings {
+    return this._settings
+  }
+
+  get state(): NamespaceState {
+    return this.current
+  }
+
+  // ---- the session -------------------------------------------------------------------------------
+
+  async commit(record: ClientRecord, options: CommitOptions = {}): Promise<ApplyResult> {
+    const result = await this.request('commit', { record, ...(options.open ? { open: true } : {}) }) as ApplyResult
+    if (options.open && result && typeof result === 'object' && 'ino' in result) this.countOpen((result as { ino: number }).ino, 1)
+    return result
+  }
+
+  async sync(): Promise<void> {
+    await this.request('sync')
+  }
+
+  async refresh(): Promise<void> {
+    await this.request('refresh')
+  }
+
+  async opened(ino: number): Promise<void> {
+    await this.request('opened', { ino })
+    this.countOpen(ino, 1)
+  }
+
+  closed(ino: number): void {
+    if (!this.opens.has(ino)) return
+    this.countOpen(ino, -1)
+    this.oneWay('closed', { ino })
+  }
+
+  abandon(refs: readonly ChunkRef[]): void {
+    if (refs.length > 0) this.oneWay('abandon', { refs })
+  }
+
+  reportBadCopy(ref: ChunkRef, nodeId: string, reason: { code: string; message: string }): void {
+    this.oneWay('badCopy', { ref, nodeId, reason: { code: reason.code, message: reason.message } })
+  }
+
+  async capacity(): Promise<{ total: number; available: number }> {
+    return await this.request('capacity') as { total: number; available: number }
+  }
+
+  /** `dfs status | balance | drain` through this client's NameNode. */
+  control(cmd: string, args: Record<string, unknown> = {}): Promise<unknown> {
+    return this.request('control', { cmd, args })
+  }
+
+  async close(): Promise<void> {
+    this.closing = true
+    clearInterval(this.pingTimer)
+    for (const [id, p] of this.pending) {
+      clearTimeout(p.timer)
+      p.reject(dfsError('EIO', 'the mount is closing', {}))
+      this.pending.delete(id)
+    }
+    this.socket?.destroy()
+  }
+
+  private countOpen(ino: number, delta: number): void {
+    const n = (this.opens.get(ino) ?? 0) + delta
+    if (n > 0) this.opens.set(ino, n)
+    else this.opens.delete(ino)
+  }
+
+  // ---- requests ----------------------------------------------------------------------------------
+
+  private request(method: string, args: Record<string, unknown> = {}, oneWay = false): Promise<unknown> {
+    if (this.closing) return Promise.reject(dfsError('EIO', 'the mount is closing', {}))
+    return new Promise((resolve, reject) => {
+      const id = this.nextId++
+      const timer = setTimeout(() => {
+        this.pending.delete(id)
+        reject(dfsError('NAMENODE_UNAVAILABLE', `the NameNode at ${this.opts.addresses.join(', ')} did not answer within ${Math.round(this.opts.timeoutMs / 1000)} s (${method})`, {
+          method, addresses: this.opts.addresses,
+        }))
+      }, this.opts.timeoutMs)
+      timer.unref()
+      this.pending.set(id, { method, args, resolve, reject, timer, oneWay })
+      if (this.connected) send(this.socket!, { t: 'req', id, m: method, a: args })
+    })
+  }
+
+  private oneWay(method: string, args: Record<string, unknown>): void {
+    this.request(method, args, true).catch(err => this.log.debug(`${method} did not reach the NameNode: ${(err as Error).message}`))
+  }
+
+  // ---- the connection ----------------------------------------------------------------------------
+
+  /** One connection: handshake, snapshot, then requests flow. Resolves once the snapshot is in. */
+  private open(address: string): Promise<void> {
+    const { host, port } = parseTcpAddress(address)
+    return new Promise<void>((resolve, reject) => {
+      const socket = connect({ host, port })
+      socket.setNoDelay(true)
+      socket.setKeepAlive(true, 5_000)
+      const nonce = newNonce()
+      let challenge = ''
+      let welcome: WelcomeMessage | undefined
+      let pieces: unknown[] = []
+      let settled = false
+      const reader = new MessageReader(() => MAX_MESSAGE_BYTES)
+      const fail = (err: DfsError) => {
+        if (!settled) {
+          settled = true
+          reject(err)
+        }
+        socket.destroy()
+      }
+      const handshakeTimer = setTimeout(() => fail(dfsError('NAMENODE_UNAVAILABLE', `${address} did not complete the handshake in time`, {})), 30_000)
+      socket.on('error', err => fail(dfsError('NAMENODE_UNAVAILABLE', `${address}: ${err.message}`, {}, err)))
+      socket.on('close', () => {
+        clearTimeout(handshakeTimer)
+        if (!settled) fail(dfsError('NAMENODE_UNAVAILABLE', `${address} closed the connection during the handshake`, {}))
+        else if (this.socket === socket) this.lost(address)
+      })
+      socket.on('data', data => {
+        let messages: Message[]
+        try {
+          messages = reader.push(data)
+        } catch (err) {
+          this.log.warn(`the NameNode at ${address} sent what this client cannot read (${(err as Error).message}); reconnecting`)
+          return fail(err as DfsError)
+        }
+        this.lastHeard = Date.now()
+        for (const m of messages) {
+          if (m.t === 'error') {
+            const code = (m.code === 'PROTOCOL_ERROR' ? 'PROTOCOL_ERROR' : 'NAMENODE_UNAVAILABLE') as ErrorCode
+            return fail(dfsError(code, `refused by the NameNode at ${address}: ${m.message}`, {}))
+          }
+          if (settled) {
+            this.receive(m, address, socket)
+            continue
+          }
+          if (m.t === 'hello') {
+            challenge = m.challenge
+            send(socket, {
+              t: 'auth', version: NAMENODE_PROTOCOL_VERSION, nonce, proof: clientProof(this.opts.secret, challenge, nonce),
+              client: this.clientId, opens: [...this.opens].flatMap(([ino, n]) => Array<number>(n).fill(ino)),
+            })
+          } else if (m.t === 'welcome') {
+            if (!proofMatches(m.proof, serverProof(this.opts.secret, challenge, nonce))) {
+              return fail(dfsError('NAMENODE_UNAVAILABLE', `the server at ${address} does not hold the cluster secret; is it a dfs NameNode of this cluster?`, {}))
+            }
+            if (this._settings && m.clusterId !== this._settings.clusterId) {
+              return fail(dfsError('NAMENODE_UNAVAILABLE', `the NameNode at ${address} serves cluster ${m.clusterId}, not this mount's ${this._settings.clusterId}`, {}))
+            }
+            welcome = m
+          } else if (m.t === 'snap' && welcome) {
+            pieces.push(...m.pieces)
+            if (!m.done) continue
+            try {
+              this.current = this.machine.restore(pieces)
+            } catch (err) {
+              return fail(dfsError('PROTOCOL_ERROR', `the NameNode's snapshot does not restore: ${(err as Error).message}`, {}))
+            }
+            pieces = []
+            clearTimeout(handshakeTimer)
+            settled = true
+            this._settings = { clusterId: welcome.clusterId, chunkSize: welcome.chunkSize, replicas: welcome.replicas }
+            if (this.instance && this.instance !== welcome.instance) this.log.info(`the NameNode at ${address} restarted; namespace taken afresh`)
+            this.instance = welcome.instance
+            this.socket = socket
+            this.connected = true
+            this.attempt = 0
+            this.resend()
+            resolve()
+          } else {
+            return fail(dfsError('PROTOCOL_ERROR', `the NameNode at ${address} sent "${m.t}" during the handshake`, {}))
+          }
+        }
+      })
+    })
+  }
+
+  private receive(m: Message, address: string, socket: Socket): void {
+    switch (m.t) {
+      case 'rec':
+        try {
+          this.machine.apply(this.current, m.r as NamespaceRecord)
+        } catch (err) {
+          // Our copy and the NameNode's disagree: a bug somewhere. Start over from a snapshot.
+          this.log.error(`a record from the NameNode does not apply to this client's copy (${(err as Error).message}); resynchronising`)
+          socket.destroy()
+        }
+        return
+      case 'nodes':
+        this.opts.onNodes?.(m.nodes)
+        return
+      case 'res': {
+        const p = this.pending.get(m.id)
+        if (!p) return
+        this.pending.delete(m.id)
+        clearTimeout(p.timer)
+        if (m.ok) p.resolve(m.r)
+        else p.reject(dfsError((m.e?.code ?? 'EIO') as ErrorCode, m.e?.message ?? 'the NameNode refused the request', { method: p.method }))
+        return
+      }
+      default:
+        this.log.warn(`the NameNode at ${address} sent an unexpected "${m.t}"; reconnecting`)
+        socket.destroy()
+    }
+  }
+
+  /** After a (re)connect: every request not yet answered goes out again, in its first order. */
+  private resend(): void {
+    for (const [id, p] of [...this.pending].sort((a, b) => a[0] - b[0])) {
+      send(this.socket!, { t: 'req', id, m: p.method, a: p.args })
+    }
+  }
+
+  private lost(address: string): void {
+    this.connected = false
+    this.socket = undefined
+    if (this.closing) return
+    this.log.warn(`lost the NameNode at ${address}; reconnecting (requests wait up to ${Math.round(this.opts.timeoutMs / 1000)} s)`)
+    // One-way messages are not sent again: the opens go with the auth, the rest is best effort.
+    for (const [id, p] of this.pending) {
+      if (!p.oneWay) continue
+      clearTimeout(p.timer)
+      this.pending.delete(id)
+      p.resolve(null)
+    }
+    void this.reconnect()
+  }
+
+  private async reconnect(): Promise<void> {
+    while (!this.closing && !this.connected) {
+      await sleep(RETRY_MS[Math.min(this.attempt, RETRY_MS.length - 1)])
+      const address = this.opts.addresses[this.attempt++ % this.opts.addresses.length]
+      try {
+        await this.open(address)
+        this.log.info(`reconnected to the NameNode at ${address}`)
+      } catch (err) {
+        if (this.attempt % 10 === 1) this.log.warn(`NameNode at ${address}: ${(err as Error).message}`)
+      }
+    }
+  }
+
+  private startPinging(): void {
+    this.pingTimer = setInterval(() => {
+      if (!this.connected) return
+      if (Date.now() - this.lastHeard > SILENCE_MS) {
+        this.log.warn(`the NameNode said nothing for ${SILENCE_MS / 1000} s; reconnecting`)
+        this.socket?.destroy()
+        return
+      }
+      if (this.pinging) return
+      this.pinging = true
+      this.request('refresh').catch(() => {}).finally(() => { this.pinging = false })
+    }, PING_EVERY_MS)
+    this.pingTimer.unref()
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>(resolve => setTimeout(resolve, ms).unref())

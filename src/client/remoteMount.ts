@@ -1,0 +1,72 @@
+// The remote backend (`dfs mount <dir> --namenode tcp://… --secret-file …`): the namespace comes from
+// a `dfs namenode` over TCP (RemoteNameNode), chunk bytes go straight between this host and the
+// DataNodes the NameNode names (ClientNodes), through a chunk store and cache of this mount's own.
+
+import { ChunkStore } from '../chunks/ChunkStore.js'
+import type { MountBackend } from '../daemon/backend.js'
+import { levelled } from '../log/Log.js'
+import { formatSize } from '../util/size.js'
+import { ClientNodes } from './clientNodes.js'
+import { RemoteNameNode } from './RemoteNameNode.js'
+import type { NodeInfo } from '../protocol/wire.js'
+
+export interface RemoteMountOptions {
+  /** tcp://host:port of the NameNode (then of standbys). */
+  namenode: string[]
+  secret: Buffer
+  cacheBytes: number
+  minCopies?: number
+  /** How long an operation waits for an unreachable NameNode before it fails with EIO (ms). */
+  namenodeTimeoutMs: number
+  log: (message: string) => void
+}
+
+export async function remoteBackend(opts: RemoteMountOptions): Promise<MountBackend> {
+  // The node list arrives right after the snapshot, before connect() has returned: keep it until
+  // the nodes can be opened (they need the cluster id the session learnt).
+  let nodes: ClientNodes | undefined
+  let early: NodeInfo[] | undefined
+  const take = (list: NodeInfo[]) =>
+    nodes!.update(list).catch(err => levelled(opts.log).warn(`taking the NameNode's node list failed: ${(err as Error).message}`))
+  const session = await RemoteNameNode.connect({
+    addresses: opts.namenode,
+    secret: opts.secret,
+    log: opts.log,
+    timeoutMs: opts.namenodeTimeoutMs,
+    onNodes: list => {
+      if (nodes) void take(list)
+      else early = list
+    },
+  })
+  nodes = new ClientNodes({ clusterId: session.settings.clusterId, secret: opts.secret, log: opts.log })
+  if (early) await take(early)
+  const { settings } = session
+  const chunks = new ChunkStore({
+    registry: nodes.registry,
+    replicas: settings.replicas,
+    minCopies: opts.minCopies,
+    cacheBytes: opts.cacheBytes,
+    log: levelled(opts.log),
+    onBadReplica: (ref, nodeId, reason) => session.reportBadCopy(ref, nodeId, { code: reason.code, message: reason.message }),
+    abandon: id => session.abandon([{ id, len: 0, sha256: '', nodes: [] }]),
+  })
+  const address = opts.namenode.join(',')
+  return {
+    session,
+    chunks,
+    chunkSize: settings.chunkSize,
+    summary: `NameNode ${address}, ${nodes.registry.ids().length} nodes, ${settings.replicas} replicas, ${formatSize(settings.chunkSize)} chunks`,
+    metaLabel: address,
+    status: async mountpoint => {
+      const status = await session.control('status') as Record<string, unknown>
+      return { ...status, mountpoint, namenode: address, clientIo: { ...chunks.stats } }
+    },
+    handlers: () => Object.fromEntries(
+      ['balance', 'drain', 'balance-status', 'cancel', 'drain-undo'].map(cmd => [cmd, (args: Record<string, unknown>) => session.control(cmd, args)]),
+    ),
+    async close() {
+      await session.close()
+      await nodes?.close()
+    },
+  }
+}

@@ -1,0 +1,22 @@
+// What a mount daemon serves a mount from: a NameNode session (the namespace), chunk I/O with the
+// DataNodes, and the cluster commands. Two kinds: embedded (src/daemon/embedded.ts: the NameNode
+// runs inside the daemon) and remote (src/client/remoteMount.ts: a `dfs namenode` over TCP).
+
+import type { ChunkIO, NameNodeSession } from '../fs/ports.js'
+import type { ControlHandler } from './control.js'
+
+export interface MountBackend {
+  session: NameNodeSession
+  chunks: ChunkIO
+  chunkSize: number
+  /** For the "dfs: mounted" line: nodes, replicas, chunk size, where the metadata is. */
+  summary: string
+  /** Where the metadata lives, as the daemon registry records it (a folder, or the NameNode's address). */
+  metaLabel: string
+  /** `dfs status` for this mount. */
+  status(mountpoint: string): Promise<unknown>
+  /** `dfs balance | drain` and the rest of the cluster commands. */
+  handlers(): Record<string, ControlHandler>
+  /** After the file system stored what it buffered: end the session, stop what runs, close. */
+  close(): Promise<void>
+}

@@ -1,0 +1,319 @@
+// `dfs namenode`'s TCP side: clients (`dfs mount --namenode`, `dfs status --namenode`) connect,
+// prove they hold the cluster secret, get a snapshot of the namespace and then every journal record
+// as it is committed, and send their requests. One connection is one client session; a client that
+// reconnects within the grace period (a network blip, its NameNode's restart is another story) keeps
+// its session and its opens. The protocol is src/protocol/wire.ts, described in docs/protocol.md.
+
+import { randomUUID } from 'node:crypto'
+import { createServer, type Server, type Socket } from 'node:net'
+import { dfsError, isDfsError } from '../errors.js'
+import { levelled, type Log } from '../log/Log.js'
+import { parseHostPort } from '../datanode/tcp/protocol.js'
+import { checkClientRecord } from '../protocol/checkRecord.js'
+import type { ChunkRef } from '../meta/namespace/types.js'
+import {
+  HANDSHAKE_MAX_BYTES, MAX_MESSAGE_BYTES, MessageReader, NAMENODE_PROTOCOL_VERSION, type Message, type NodeInfo,
+  newChallenge, proofMatches, send, serverProof, clientProof,
+} from '../protocol/wire.js'
+import type { Session } from './NameNode.js'
+import type { NameNodeHost } from './openNameNode.js'
+
+export interface NameNodeServerOptions {
+  host: NameNodeHost
+  /** host:port; port 0 picks a free one. */
+  listen: string
+  secret: Buffer
+  log: (message: string) => void
+  /** How long a disconnected client's session (its open files) is kept for it to come back (ms). */
+  sessionGraceMs: number
+  handshakeTimeoutMs?: number
+}
+
+/** Namespace pieces per snapshot message. */
+const PIECES_PER_MESSAGE = 4096
+/** A client that reads nothing while this much waits for it is dropped (it resyncs when it comes back). */
+const MAX_BACKLOG = 256 * 1024 * 1024
+/** How often clients hear the node list even when nothing changed (usage moves placement weights). */
+const NODES_EVERY_MS = 5_000
+
+interface Client {
+  id: string
+  session: Session
+  socket?: Socket
+  endTimer?: NodeJS.Timeout
+}
+
+export class NameNodeServer {
+  readonly address: string
+  private readonly log: Log
+  private readonly clients = new Map<string, Client>()
+  private readonly sockets = new Set<Socket>()
+  private readonly instance = randomUUID()
+  private readonly nodesTimer: NodeJS.Timeout
+  private nodesQueued = false
+  private readonly stopWatching: () => void
+
+  private constructor(private readonly opts: NameNodeServerOptions, private readonly server: Server) {
+    const bound = server.address() as { address: string; port: number }
+    this.address = `${bound.address.includes(':') ? `[${bound.address}]` : bound.address}:${bound.port}`
+    this.log = levelled(opts.log)
+    const registry = opts.host.cluster.registry
+    const queueNodes = () => this.queueNodes()
+    registry.on('change', queueNodes)
+    registry.on('full', queueNodes)
+    this.nodesTimer = setInterval(queueNodes, NODES_EVERY_MS).unref()
+    const stopRecords = opts.host.cluster.meta.onCommitted(record => this.broadcast({ t: 'rec', r: record }))
+    this.stopWatching = () => {
+      registry.off('change', queueNodes)
+      registry.off('full', queueNodes)
+      stopRecords()
+    }
+    server.on('connection', socket => this.accept(socket))
+  }
+
+  static async start(opts: NameNodeServerOptions): Promise<NameNodeServer> {
+    const { host, port } = parseHostPort(opts.listen, '--listen')
+    const server = createServer()
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', err => reject(dfsError('BAD_ARGUMENT', `--listen ${opts.listen}: ${(err as Error).message}`, { listen: opts.listen }, err)))
+      server.listen(port, host, () => resolve())
+    })
+    return new NameNodeServer(opts, server)
+  }
+
+  get port(): number {
+    return (this.server.address() as { port: number }).port
+  }
+
+  get connectedClients(): number {
+    let n = 0
+    for (const client of this.clients.values()) if (client.socket) n++
+    return n
+  }
+
+  async close(): Promise<void> {
+    this.stopWatching()
+    clearInterval(this.nodesTimer)
+    const closed = new Promise<void>(resolve => this.server.close(() => resolve()))
+    for (const socket of this.sockets) socket.destroy()
+    await closed
+    for (const client of this.clients.values()) {
+      clearTimeout(client.endTimer)
+      this.opts.host.nameNode.endSession(client.session)
+    }
+    this.clients.clear()
+  }
+
+  // ---- one connection ----------------------------------------------------------------------------
+
+  private accept(socket: Socket): void {
+    this.sockets.add(socket)
+    socket.setNoDelay(true)
+    socket.setKeepAlive(true, 5_000)
+    const peer = `${socket.remoteAddress}:${socket.remotePort}`
+    let client: Client | undefined
+    const challenge = newChallenge()
+    const reader = new MessageReader(() => (client ? MAX_MESSAGE_BYTES : HANDSHAKE_MAX_BYTES))
+    const handshake = setTimeout(() => {
+      this.log.info(`client ${peer} did not authenticate in time; closed`)
+      socket.destroy()
+    }, this.opts.handshakeTimeoutMs ?? 5_000)
+    send(socket, { t: 'hello', version: NAMENODE_PROTOCOL_VERSION, challenge })
+
+    socket.on('data', data => {
+      let messages: Message[]
+      try {
+        messages = reader.push(data)
+      } catch (err) {
+        this.refuse(socket, 'PROTOCOL_ERROR', `client ${peer}: ${(err as Error).message}`)
+        return
+      }
+      for (const message of messages) {
+        if (socket.destroyed) return
+        if (!client) {
+          clearTimeout(handshake)
+          client = this.authenticate(socket, peer, challenge, message)
+          if (!client) return
+        } else if (message.t === 'req') {
+          this.serve(client, socket, message.id, message.m, message.a ?? {})
+        } else {
+          this.refuse(socket, 'PROTOCOL_ERROR', `client ${peer} sent a "${message.t}" message after the handshake`)
+          return
+        }
+      }
+    })
+    socket.on('error', () => {})
+    socket.on('close', () => {
+      clearTimeout(handshake)
+      this.sockets.delete(socket)
+      if (client && client.socket === socket) this.disconnected(client)
+    })
+  }
+
+  private refuse(socket: Socket, code: string, message: string): void {
+    this.log.warn(message)
+    send(socket, { t: 'error', code, message })
+    socket.end()
+    setTimeout(() => socket.destroy(), 1000).unref()
+  }
+
+  private authenticate(socket: Socket, peer: string, challenge: string, message: Message): Client | undefined {
+    if (message.t !== 'auth' || typeof message.nonce !== 'string' || typeof message.client !== 'string' || message.client.length > 100) {
+      this.refuse(socket, 'PROTOCOL_ERROR', `client ${peer} did not start with a valid auth message`)
+      return undefined
+    }
+    if (!proofMatches(message.proof, clientProof(this.opts.secret, challenge, message.nonce))) {
+      this.refuse(socket, 'NAMENODE_UNAVAILABLE', `client ${peer} does not hold the cluster secret; refused (check its --secret-file)`)
+      return undefined
+    }
+    if (message.version !== NAMENODE_PROTOCOL_VERSION) {
+      this.refuse(socket, 'PROTOCOL_ERROR', `client ${peer} speaks NameNode protocol ${message.version}, this NameNode ${NAMENODE_PROTOCOL_VERSION}; use one dfs version`)
+      return undefined
+    }
+    const { nameNode, settings } = this.opts.host
+    let client = this.clients.get(message.client)
+    if (client) {
+      clearTimeout(client.endTimer)
+      client.socket?.destroy()
+      client.session.opens.clear()
+    } else {
+      client = { id: message.client, session: nameNode.openSession(true) }
+      this.clients.set(client.id, client)
+    }
+    for (const ino of Array.isArray(message.opens) ? message.opens : []) {
+      try {
+        if (Number.isSafeInteger(ino)) nameNode.opened(client.session, ino)
+      } catch { /* gone meanwhile */ }
+    }
+    client.socket = socket
+    send(socket, {
+      t: 'welcome', proof: serverProof(this.opts.secret, challenge, message.nonce), clusterId: settings.clusterId,
+      chunkSize: settings.chunkSize, replicas: settings.replicas, instance: this.instance,
+    })
+    // The snapshot and the subscription to records happen in one turn: no record falls between them.
+    const meta = this.opts.host.cluster.meta
+    const pieces = [...meta.stateMachine.snapshot(meta.state)]
+    for (let at = 0; at < pieces.length || at === 0; at += PIECES_PER_MESSAGE) {
+      const done = at + PIECES_PER_MESSAGE >= pieces.length
+      send(socket, { t: 'snap', pieces: pieces.slice(at, at + PIECES_PER_MESSAGE), done })
+      if (done) break
+    }
+    send(socket, { t: 'nodes', nodes: this.nodes() })
+    this.log.info(`client ${client.id} connected from ${peer}`)
+    return client
+  }
+
+  private disconnected(client: Client): void {
+    client.socket = undefined
+    this.log.info(`client ${client.id} disconnected; its session is kept ${this.opts.sessionGraceMs} ms for it to come back`)
+    client.endTimer = setTimeout(() => {
+      this.clients.delete(client.id)
+      this.opts.host.nameNode.endSession(client.session)
+    }, this.opts.sessionGraceMs).unref()
+  }
+
+  private broadcast(message: Message): void {
+    for (const client of this.clients.values()) {
+      const socket = client.socket
+      if (!socket) continue
+      if (socket.writableLength > MAX_BACKLOG) {
+        this.log.warn(`client ${client.id} is not reading; dropped (it catches up when it reconnects)`)
+        socket.destroy()
+        continue
+      }
+      send(socket, message)
+    }
+  }
+
+  private queueNodes(): void {
+    if (this.nodesQueued) return
+    this.nodesQueued = true
+    setTimeout(() => {
+      this.nodesQueued = false
+      this.broadcast({ t: 'nodes', nodes: this.nodes() })
+    }, 50).unref()
+  }
+
+  private nodes(): NodeInfo[] {
+    return this.opts.host.cluster.registry.statuses().map(s => ({
+      nodeId: s.nodeId, address: s.address, health: s.health, full: s.full, draining: s.draining === true,
+      ...(s.usage ? { available: s.usage.available } : {}),
+    }))
+  }
+
+  // ---- requests ----------------------------------------------------------------------------------
+
+  private serve(client: Client, socket: Socket, id: unknown, method: unknown, args: Record<string, unknown>): void {
+    if (!Number.isSafeInteger(id)) {
+      this.refuse(socket, 'PROTOCOL_ERROR', `client ${client.id} sent a request without an id`)
+      return
+    }
+    let answer: Promise<unknown>
+    try {
+      answer = Promise.resolve(this.call(client.session, String(method), args))
+    } catch (err) {
+      answer = Promise.reject(err)
+    }
+    answer.then(
+      r => send(socket, { t: 'res', id: id as number, ok: true, r: r ?? null }),
+      err => {
+        const code = isDfsError(err) ? err.code : 'EIO'
+        if (!isDfsError(err)) this.log.warn(`request ${String(method)} from client ${client.id} failed: ${(err as Error)?.stack ?? err}`)
+        send(socket, { t: 'res', id: id as number, ok: false, e: { code, message: (err as Error)?.message ?? String(err) } })
+      },
+    )
+  }
+
+  /** One request. Synchronous where it can be: records it commits go out before its answer. */
+  private call(session: Session, method: string, a: Record<string, unknown>): unknown {
+    const { nameNode, cluster } = this.opts.host
+    switch (method) {
+      case 'commit':
+        return nameNode.commit(session, checkClientRecord(a.record), { open: a.open === true })
+      case 'sync':
+        return nameNode.sync()
+      case 'refresh':
+        return null
+      case 'opened':
+        return nameNode.opened(session, int(a.ino, 'ino'))
+      case 'closed':
+        return nameNode.closed(session, int(a.ino, 'ino'))
+      case 'abandon':
+        return nameNode.abandon(refs(a.refs))
+      case 'badCopy': {
+        const [ref] = refs([a.ref])
+        const reason = a.reason as { code?: unknown; message?: unknown } | undefined
+        return nameNode.reportBadCopy(ref, String(a.nodeId), { code: String(reason?.code ?? 'EIO'), message: String(reason?.message ?? '') })
+      }
+      case 'capacity':
+        return cluster.capacity()
+      case 'control':
+        return this.control(String(a.cmd), (a.args ?? {}) as Record<string, unknown>)
+      default:
+        throw dfsError('PROTOCOL_ERROR', `no request "${method}" in NameNode protocol ${NAMENODE_PROTOCOL_VERSION}`, { method })
+    }
+  }
+
+  /** `dfs status | balance | drain --namenode tcp://…`: the same handlers a mount's control socket has. */
+  private control(cmd: string, args: Record<string, unknown>): unknown {
+    const host = this.opts.host
+    if (cmd === 'status') return { ...host.status(`tcp://${this.address}`), clients: this.connectedClients }
+    const handler = host.clusterHandlers()[cmd]
+    if (!handler) throw dfsError('BAD_ARGUMENT', `the NameNode has no command "${cmd}"`, { cmd })
+    return handler(args)
+  }
+}
+
+function int(v: unknown, what: string): number {
+  if (!Number.isSafeInteger(v)) throw dfsError('PROTOCOL_ERROR', `${what} must be an integer`, {})
+  return v as number
+}
+
+function refs(v: unknown): ChunkRef[] {
+  if (!Array.isArray(v) || v.length > 100_000) throw dfsError('PROTOCOL_ERROR', 'refs must be a list of chunk refs', {})
+  return v.map(ref => {
+    const r = ref as { id?: unknown }
+    if (typeof r?.id !== 'string' || !/^[0-9a-f]{32}$/.test(r.id)) throw dfsError('PROTOCOL_ERROR', 'a chunk ref without a valid id', {})
+    return ref as ChunkRef
+  })
+}

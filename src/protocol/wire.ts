@@ -1,0 +1,125 @@
+// The NameNode protocol on the wire (docs/protocol.md, "NameNode protocol"): over one TCP connection,
+// messages as 4-byte big-endian length + UTF-8 JSON. A handshake proves both ends hold the cluster
+// secret (HMAC-SHA256 over a challenge and a nonce, labelled apart from the DataNode protocol's, so
+// no answer from one can be replayed to the other); then the client sends requests and the NameNode
+// sends replies, journal records and node lists, in the order it produced them.
+
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
+import type { Socket } from 'node:net'
+import { dfsError } from '../errors.js'
+
+export const NAMENODE_PROTOCOL_VERSION = 1
+/** Largest message either side accepts before authentication, and after. */
+export const HANDSHAKE_MAX_BYTES = 4096
+export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+
+const CLIENT_LABEL = Buffer.from('dfs-namenode/1 client')
+const SERVER_LABEL = Buffer.from('dfs-namenode/1 server')
+
+export const newChallenge = () => randomBytes(32).toString('base64')
+export const newNonce = () => randomBytes(32).toString('base64')
+
+export function clientProof(secret: Buffer, challenge: string, nonce: string): string {
+  return createHmac('sha256', secret).update(CLIENT_LABEL).update(challenge).update(nonce).digest('base64')
+}
+
+export function serverProof(secret: Buffer, challenge: string, nonce: string): string {
+  return createHmac('sha256', secret).update(SERVER_LABEL).update(nonce).update(challenge).digest('base64')
+}
+
+export function proofMatches(received: unknown, expected: string): boolean {
+  if (typeof received !== 'string') return false
+  const a = Buffer.from(received)
+  const b = Buffer.from(expected)
+  return a.length === b.length && timingSafeEqual(a, b)
+}
+
+/** A node as the NameNode tells clients about it: where to reach it and whether to write to it. */
+export interface NodeInfo {
+  nodeId: string
+  address: string
+  health: 'alive' | 'suspect' | 'dead'
+  full: boolean
+  draining: boolean
+  /** Bytes free, for placement weights. */
+  available?: number
+}
+
+// ---- messages -------------------------------------------------------------------------------------
+
+/** server -> client, first. */
+export interface HelloMessage { t: 'hello'; version: number; challenge: string }
+/** client -> server. `client` is a random id the mount keeps across reconnects; `opens` its open inodes. */
+export interface AuthMessage { t: 'auth'; version: number; nonce: string; proof: string; client: string; opens: number[] }
+/** server -> client: welcome, then a snapshot of the namespace follows in `snap` messages. */
+export interface WelcomeMessage {
+  t: 'welcome'; proof: string; clusterId: string; chunkSize: number; replicas: number; instance: string
+}
+/** server -> client: pieces of the namespace's checkpoint form; the last has `done`. */
+export interface SnapshotMessage { t: 'snap'; pieces: unknown[]; done: boolean }
+/** server -> client: a journal record committed at the NameNode (by any client or by the NameNode itself). */
+export interface RecordMessage { t: 'rec'; r: unknown }
+export interface NodesMessage { t: 'nodes'; nodes: NodeInfo[] }
+export interface RequestMessage { t: 'req'; id: number; m: string; a?: Record<string, unknown> }
+export interface ReplyMessage { t: 'res'; id: number; ok: boolean; r?: unknown; e?: { code: string; message: string } }
+/** Either way: refused handshake or a fatal problem, then the connection closes. */
+export interface ErrorMessage { t: 'error'; code: string; message: string }
+
+export type Message =
+  | HelloMessage | AuthMessage | WelcomeMessage | SnapshotMessage | RecordMessage | NodesMessage
+  | RequestMessage | ReplyMessage | ErrorMessage
+
+// ---- framing ----------------------------------------------------------------------------------------
+
+export function encodeMessage(message: Message): Buffer {
+  const json = Buffer.from(JSON.stringify(message))
+  const head = Buffer.allocUnsafe(4)
+  head.writeUInt32BE(json.length, 0)
+  return Buffer.concat([head, json])
+}
+
+/**
+ * Cut a byte stream into messages. `limit()` is asked for each message's size limit at the moment it
+ * starts, so a peer cannot make us buffer more than it may send (less before authentication).
+ */
+export class MessageReader {
+  private buffered: Buffer[] = []
+  private length = 0
+
+  constructor(private readonly limit: () => number) {}
+
+  /** Messages complete so far; throws PROTOCOL_ERROR on a bad length or bad JSON. */
+  push(data: Buffer): Message[] {
+    this.buffered.push(data)
+    this.length += data.length
+    const out: Message[] = []
+    for (;;) {
+      if (this.length < 4) return out
+      const all = this.buffered.length === 1 ? this.buffered[0] : Buffer.concat(this.buffered)
+      this.buffered = [all]
+      const size = all.readUInt32BE(0)
+      if (size > this.limit()) throw dfsError('PROTOCOL_ERROR', `a ${size}-byte message is over the ${this.limit()}-byte limit`, { size })
+      if (all.length < 4 + size) return out
+      const body = all.subarray(4, 4 + size)
+      const rest = all.subarray(4 + size)
+      this.buffered = rest.length > 0 ? [rest] : []
+      this.length = rest.length
+      let message: unknown
+      try {
+        message = JSON.parse(body.toString('utf8'))
+      } catch {
+        throw dfsError('PROTOCOL_ERROR', 'a message is not JSON', {})
+      }
+      if (typeof message !== 'object' || message === null || typeof (message as { t?: unknown }).t !== 'string') {
+        throw dfsError('PROTOCOL_ERROR', 'a message has no type', {})
+      }
+      out.push(message as Message)
+    }
+  }
+}
+
+/** Write a message; false when the socket's buffer is full (the caller may wait for 'drain'). */
+export function send(socket: Socket, message: Message): boolean {
+  if (socket.destroyed) return false
+  return socket.write(encodeMessage(message))
+}
