@@ -89,6 +89,8 @@ export interface HealerDeps {
   options?: HealerOptions
   /** Per-chunk locks shared with whatever else rewrites replica lists (the rebalancer); default: the healer's own. */
   locks?: ChunkLocks
+  /** The copy bandwidth shared with the rebalancer; default: the healer's own, of options.bandwidthBytesPerSec. */
+  bandwidth?: TokenBucket
 }
 
 /** For `dfs status`. */
@@ -198,7 +200,7 @@ export class Healer {
     const given = Object.fromEntries(Object.entries(deps.options ?? {}).filter(([, v]) => v !== undefined))
     this.#options = { ...DEFAULT_HEALER_OPTIONS, ...given }
     this.#options.concurrency = Math.max(1, Math.floor(this.#options.concurrency))
-    this.#bucket = new TokenBucket(this.#options.bandwidthBytesPerSec)
+    this.#bucket = deps.bandwidth ?? new TokenBucket(this.#options.bandwidthBytesPerSec)
     this.orphans = new OrphanCollector({
       meta: this.#meta,
       chunks: this.#chunks,

@@ -70,6 +70,8 @@ export interface RebalancerDeps {
   log: (message: string) => void
   /** Told of copies found missing or corrupt on the way (the healer's reportBadCopy). */
   onBadCopy?: (ref: ChunkRef, nodeId: string, error: DfsError) => void
+  /** The copy bandwidth shared with the healer; default: the rebalancer's own, of options.bandwidthBytesPerSec. */
+  bandwidth?: TokenBucket
   options?: RebalanceOptions
 }
 
@@ -145,7 +147,7 @@ export class Rebalancer {
     const given = Object.fromEntries(Object.entries(deps.options ?? {}).filter(([, v]) => v !== undefined))
     this.#options = { ...DEFAULT_REBALANCE_OPTIONS, ...given }
     this.#options.concurrency = Math.max(1, Math.floor(this.#options.concurrency))
-    this.#bucket = new TokenBucket(this.#options.bandwidthBytesPerSec)
+    this.#bucket = deps.bandwidth ?? new TokenBucket(this.#options.bandwidthBytesPerSec)
   }
 
   /** The job running, else the last one (undefined before the first). */
