@@ -26,7 +26,8 @@
 
 import type { ChunkRef } from '../../chunks/ChunkRef.js'
 import type { NodeRegistry } from '../../chunks/NodeRegistry.js'
-import { type DfsError, dfsError, isDfsError } from '../../errors.js'
+import { noteNodeError } from '../../chunks/nodeHealth.js'
+import { type DfsError, dfsError } from '../../errors.js'
 import type { ChunkLocks } from '../chunkLocks.js'
 import type { NodeRecord } from '../settings.js'
 import { chunkBatches } from '../healer/chunkWalk.js'
@@ -439,6 +440,7 @@ export class Rebalancer {
             beforePut: (bytes) => this.#bucket.take(bytes, job.signal),
             signal: job.signal,
             onBadCopy: this.#deps.onBadCopy,
+            onNodeError: (nodeId, error) => noteNodeError(this.#deps.registry, nodeId, error),
             log: (m) => this.#deps.log(`${s.kind}: ${m}`),
           }, move)
           if (result.moved) {
@@ -462,10 +464,8 @@ export class Rebalancer {
   #noteFailure(move: PlannedMove, err: unknown): void {
     const { registry, log } = this.#deps
     const where = (n: string) => registry.get(n)?.address ?? n
+    // The registry has heard of the node that failed already (moveCopy's onNodeError).
     log(`${this.#job?.status.kind}: moving chunk ${move.id} from ${where(move.from)} to ${where(move.to)} failed: ${(err as Error).message}`)
-    // Tell the registry what we saw, as the chunk store and the healer do.
-    if (isDfsError(err, 'NODE_FULL')) registry.markFull(move.to, err.message)
-    else if (isDfsError(err, 'NODE_UNAVAILABLE') && typeof err.context.nodeId === 'string') registry.markSuspect(err.context.nodeId, err.message)
   }
 
   /** Every chunk the namespace references, walked in slices so the daemon keeps answering. */
