@@ -22,6 +22,8 @@ export class ClusterServices {
   readonly healer: Healer
   readonly scrubber: Scrubber
   readonly rebalancer: Rebalancer
+  /** The copy bandwidth (--heal-bandwidth) the healer and the rebalancer share. */
+  readonly bandwidth: TokenBucket
 
   constructor(cluster: Cluster, opts: ServiceOptions) {
     const { meta, chunks, registry, settings } = cluster
@@ -33,7 +35,7 @@ export class ClusterServices {
     })
     // --heal-bandwidth is one budget for every copy the daemon makes on its own: repairs and moves
     // together, not each.
-    const bandwidth = new TokenBucket(opts.healing.bandwidthBytesPerSec ?? DEFAULT_HEALER_OPTIONS.bandwidthBytesPerSec)
+    const bandwidth = (this.bandwidth = new TokenBucket(opts.healing.bandwidthBytesPerSec ?? DEFAULT_HEALER_OPTIONS.bandwidthBytesPerSec))
     this.healer = new Healer({
       meta, chunks, registry, replicas: settings.replicas, log: opts.log, options: opts.healing, bandwidth,
       orphanHold: () => orphanHold(cluster.metaDir),

@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { Healer } from '../../src/cluster/healer/Healer.js'
 import { TokenBucket } from '../../src/cluster/healer/TokenBucket.js'
 import { Rebalancer } from '../../src/cluster/rebalance/Rebalancer.js'
+import { ClusterServices } from '../../src/daemon/ClusterServices.js'
 import { type HealCluster, makeHealCluster, randomChunk, until } from './healFixtures.js'
 
 const KiB = 1024
@@ -98,5 +99,44 @@ describe('healer and rebalancer share one bandwidth budget', () => {
     }
     expect(healer.status()).toMatchObject({ copiedChunks: 4, failed: 0 })
     expect(rebalancer.status()!.movedChunks).toBeGreaterThan(0)
+  })
+})
+
+describe('the daemon wires one budget', () => {
+  it('ClusterServices hands the healer and the rebalancer the same budget: every byte either copies is taken from it', async () => {
+    const c = (cluster = await makeHealCluster({ nodes: 4, replicas: 2 }))
+    const ino = await c.addFile('a', [randomChunk(CHUNK)], [[0, 1]])
+    await c.addFile('b', Array.from({ length: 8 }, () => randomChunk(CHUNK)), Array(8).fill([1, 2]))
+    const services = new ClusterServices(c.cluster, {
+      liveness: { intervalMs: 60_000, suspectAfterMs: 120_000, deadAfterMs: 240_000 },
+      healing: { hintDelayMs: 20, scanIntervalMs: 60_000, bandwidthBytesPerSec: 0 },
+      scrub: { bytesPerSec: 0 },
+      log: c.log,
+    })
+    let taken = 0
+    const take = services.bandwidth.take.bind(services.bandwidth)
+    services.bandwidth.take = (bytes, signal) => {
+      taken += bytes
+      return take(bytes, signal)
+    }
+    services.start()
+    try {
+      await until(() => services.healer.status().lastScanAt !== undefined, 30_000, 'the first scan')
+      // Work for both: a corrupt copy for the healer to replace, an uneven spread for a balance.
+      const ref = c.ref(ino, 0)
+      await c.flipByte(0, ref.id)
+      services.healer.reportBadCopy(ref, c.nodes[0].nodeId, { code: 'CHUNK_CORRUPT' })
+      services.rebalancer.balance()
+      await until(() => services.healer.status().copiedChunks === 1, 30_000, 'the repair')
+      await services.rebalancer.settle()
+      await services.healer.settle()
+      const copied = services.healer.status().copiedBytes
+      const moved = services.rebalancer.status()!.movedBytes
+      expect(copied).toBeGreaterThan(0)
+      expect(moved).toBeGreaterThan(0)
+      expect(taken).toBe(copied + moved)
+    } finally {
+      await services.stop()
+    }
   })
 })

@@ -40,7 +40,7 @@ import { TokenBucket } from './TokenBucket.js'
 export interface HealerOptions {
   /** A node dead this long has its chunks re-replicated (ms). Default 10 s. */
   graceMs?: number
-  /** Bytes per second the healer may copy (0 = no limit). Default 256 MiB/s. */
+  /** Bytes per second the healer may copy (0 = no limit) when it is given no shared budget (deps.bandwidth). Default 256 MiB/s. */
   bandwidthBytesPerSec?: number
   /** Chunks repaired at once. Default 4 (copies to TCP nodes overlap their round trips). */
   concurrency?: number

@@ -38,7 +38,7 @@ import { moveCopy } from './moveCopy.js'
 import { type ChunkCopies, type PlannedMove, isBalanced, planBalance, planDrain, usageOf } from './plan.js'
 
 export interface RebalanceOptions {
-  /** Bytes per second moves may copy (0 = no limit). Default 256 MiB/s, like the healer. */
+  /** Bytes per second moves may copy (0 = no limit) when given no shared budget (deps.bandwidth). Default 256 MiB/s, like the healer. */
   bandwidthBytesPerSec?: number
   /** Moves at once. Default 4. */
   concurrency?: number
