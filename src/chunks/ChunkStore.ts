@@ -10,6 +10,7 @@ import { forEachLimit } from '../util/forEachLimit.js'
 import { ChunkCache } from './ChunkCache.js'
 import type { ChunkRef } from './ChunkRef.js'
 import { silentLog, type ChunkLog } from './log.js'
+import { noteNodeAnswered, noteNodeError } from './nodeHealth.js'
 import { asNodeError, attemptOf, notRegistered, type NodeAttempt } from './nodeError.js'
 import { rankNodes, type WeightOf } from './placement.js'
 import type { NodeRegistry } from './NodeRegistry.js'
@@ -156,15 +157,14 @@ export class ChunkStore {
           if (!node) throw notRegistered(nodeId)
           await node.put(id, data, hash)
           stored.add(nodeId)
-          this.registry.markAlive(nodeId)
+          noteNodeAnswered(this.registry, nodeId)
           return
         } catch (err) {
           const error = asNodeError(err, node, nodeId, 'put')
           // The bytes changed after they were hashed: every node would refuse them, and none is to blame.
           if (error.code === 'CHUNK_HASH_MISMATCH') throw error
           failures.push(attemptOf(nodeId, node, error))
-          if (error.code === 'NODE_FULL') this.registry.markFull(nodeId, error.message)
-          else this.registry.markSuspect(nodeId, error.message)
+          noteNodeError(this.registry, nodeId, error)
           this.#log.warn(`write of chunk ${id} to node ${node?.address ?? nodeId} failed: ${error.message}`, {
             chunk: id,
             nodeId,
@@ -245,7 +245,7 @@ export class ChunkStore {
         } catch (err) {
           const error = asNodeError(err, node, nodeId, 'sync')
           failed.set(nodeId, error)
-          if (error.code === 'NODE_UNAVAILABLE') this.registry.markSuspect(nodeId, error.message)
+          noteNodeError(this.registry, nodeId, error)
           this.#log.warn(`sync on node ${node?.address ?? nodeId} failed: ${error.message}`, { nodeId, code: error.code })
         }
       }),
@@ -358,14 +358,14 @@ export class ChunkStore {
     const listed = new Set(ref.nodes)
     try {
       const result = await fetchVerified(ref, readOrder(ref, this.registry), (id) => this.registry.get(id), (nodeId, error) => {
-        if (error.code === 'NODE_UNAVAILABLE') this.registry.markSuspect(nodeId, error.message)
+        noteNodeError(this.registry, nodeId, error)
         if (listed.has(nodeId)) this.#reportBadReplica(ref, nodeId, error)
         else if (error.code !== 'CHUNK_MISSING') {
           this.#log.debug(`node ${nodeId} has no intact stray copy of chunk ${ref.id}: ${error.message}`, { chunk: ref.id, nodeId })
         }
       })
       if (result.failures.length > 0) this.stats.failovers += 1
-      if (this.registry.health(result.nodeId) !== 'alive') this.registry.markAlive(result.nodeId)
+      noteNodeAnswered(this.registry, result.nodeId)
       if (!listed.has(result.nodeId)) {
         this.#log.info(`chunk ${ref.id} found on node ${result.nodeId}, which its ref does not list`, { chunk: ref.id, nodeId: result.nodeId })
         this.#callHook(() => this.onReplicaFound?.(ref, result.nodeId))

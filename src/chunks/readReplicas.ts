@@ -6,8 +6,8 @@ import { dfsError, type DfsError } from '../errors.js'
 import type { DataNode } from '../datanode/DataNode.js'
 import type { ChunkRef } from './ChunkRef.js'
 import type { NodeRegistry } from './NodeRegistry.js'
-import { asNodeError, attemptOf, notRegistered, type NodeAttempt } from './nodeError.js'
-import { verifyChunk } from './verify.js'
+import { readCopy } from './checkCopy.js'
+import { attemptOf, type NodeAttempt } from './nodeError.js'
 
 const HEALTH_ORDER = { alive: 0, suspect: 1, dead: 2 } as const
 
@@ -44,17 +44,10 @@ export async function fetchVerified(
   const failures: NodeAttempt[] = []
   for (const nodeId of order) {
     const node = nodeOf(nodeId)
-    let error: DfsError
-    try {
-      if (!node) throw notRegistered(nodeId)
-      const data = await node.get(ref.id)
-      await verifyChunk(ref, data, { node: node.address, nodeId })
-      return { data, nodeId, failures }
-    } catch (err) {
-      error = asNodeError(err, node, nodeId, 'get')
-    }
-    failures.push(attemptOf(nodeId, node, error))
-    onFailure(nodeId, error)
+    const copy = await readCopy(node, nodeId, ref)
+    if (copy.check === 'good') return { data: copy.data, nodeId, failures }
+    failures.push(attemptOf(nodeId, node, copy.error))
+    onFailure(nodeId, copy.error)
   }
   const why = failures.map((f) => `${f.address ?? f.nodeId}: ${f.code}`).join(', ')
   throw dfsError('CHUNK_UNREADABLE', `no intact copy of chunk ${ref.id} (${why || 'no nodes to try'})`, {

@@ -3,14 +3,15 @@
 // good copies are copied from a good one to nodes that lack them, bad copies are replaced, the
 // chunk map is corrected, and orphans are removed (unless a metadata repair holds them: orphanHold.ts).
 
+import { readCopy } from '../chunks/checkCopy.js'
 import type { NodeRegistry } from '../chunks/NodeRegistry.js'
-import { verifyChunk } from '../chunks/verify.js'
 import type { DataNode } from '../datanode/DataNode.js'
 import { forEachLimit } from '../util/forEachLimit.js'
 import { type ChunkRef, type NamespaceState, ROOT_INO, isFile } from '../meta/namespace/types.js'
 import { type OrphanHold, describeHold, orphanHold } from '../meta/orphanHold.js'
 import type { Cluster } from './openCluster.js'
 import { dropCopies, restoreCopies as restore } from './replicate.js'
+import { commitReplicas } from './stillReferenced.js'
 
 export interface ChunkProblem {
   path: string
@@ -166,12 +167,9 @@ async function checkCopies(chunk: FileChunk, nodes: DataNode[], held: Map<string
       if (listed) problem.bad.push({ node: node.nodeId, why: 'missing' })
       continue
     }
-    try {
-      await verifyChunk(chunk.ref, await node.get(chunk.ref.id))
-      problem.good.push(node.nodeId)
-    } catch (err) {
-      problem.bad.push({ node: node.nodeId, why: (err as Error).message })
-    }
+    const copy = await readCopy(node, node.nodeId, chunk.ref)
+    if (copy.check === 'good') problem.good.push(node.nodeId)
+    else problem.bad.push({ node: node.nodeId, why: copy.error.message })
   }
   for (const nodeId of chunk.ref.nodes) {
     if (!nodes.some(node => node.nodeId === nodeId)) problem.bad.push({ node: nodeId, why: 'node unavailable' })
@@ -188,8 +186,7 @@ async function repair(cluster: Cluster, problems: ChunkProblem[], orphans: FsckR
     try {
       const { holders, added, shortBy } = await restoreCopies(problem, registry, settings.replicas)
       result.copied += added
-      meta.commit({ op: 'replicas', ino: problem.ino, index: problem.index, id: problem.chunk, nodes: holders })
-      result.mapsFixed++
+      if (commitReplicas(meta, { ino: problem.ino, index: problem.index, id: problem.chunk }, holders)) result.mapsFixed++
       if (shortBy) result.failed.push(`${problem.path} chunk ${problem.index}: ${shortBy.message}`)
     } catch (err) {
       result.failed.push(`${problem.path} chunk ${problem.index}: ${(err as Error).message}`)

@@ -2,8 +2,9 @@
 // heartbeats (which nodes live), the healer (R copies of everything), the scrubber (re-verify stored
 // chunks), and the rebalancer (dfs balance, dfs drain).
 
-import { Healer, type HealerOptions } from '../cluster/healer/Healer.js'
+import { DEFAULT_HEALER_OPTIONS, Healer, type HealerOptions } from '../cluster/healer/Healer.js'
 import { Scrubber, type ScrubberOptions } from '../cluster/healer/Scrubber.js'
+import { TokenBucket } from '../cluster/healer/TokenBucket.js'
 import { HeartbeatMonitor, type LivenessOptions } from '../cluster/liveness/HeartbeatMonitor.js'
 import type { Cluster } from '../cluster/openCluster.js'
 import { Rebalancer } from '../cluster/rebalance/Rebalancer.js'
@@ -21,6 +22,8 @@ export class ClusterServices {
   readonly healer: Healer
   readonly scrubber: Scrubber
   readonly rebalancer: Rebalancer
+  /** The copy bandwidth (--heal-bandwidth) the healer and the rebalancer share. */
+  readonly bandwidth: TokenBucket
 
   constructor(cluster: Cluster, opts: ServiceOptions) {
     const { meta, chunks, registry, settings } = cluster
@@ -30,15 +33,17 @@ export class ClusterServices {
       minFreeBytes: 2 * settings.chunkSize,
       log: opts.log,
     })
+    // --heal-bandwidth is one budget for every copy the daemon makes on its own: repairs and moves
+    // together, not each.
+    const bandwidth = (this.bandwidth = new TokenBucket(opts.healing.bandwidthBytesPerSec ?? DEFAULT_HEALER_OPTIONS.bandwidthBytesPerSec))
     this.healer = new Healer({
-      meta, chunks, registry, replicas: settings.replicas, log: opts.log, options: opts.healing,
+      meta, chunks, registry, replicas: settings.replicas, log: opts.log, options: opts.healing, bandwidth,
       orphanHold: () => orphanHold(cluster.metaDir),
     })
     const reportBadCopy = this.healer.reportBadCopy.bind(this.healer)
-    // Moves copies under the healer's per-chunk locks, within the same bandwidth limit.
+    // Moves copies under the healer's per-chunk locks, within the same bandwidth budget.
     this.rebalancer = new Rebalancer({
-      meta, registry, replicas: settings.replicas, locks: this.healer.locks, log: opts.log, onBadCopy: reportBadCopy,
-      options: { bandwidthBytesPerSec: opts.healing.bandwidthBytesPerSec },
+      meta, registry, replicas: settings.replicas, locks: this.healer.locks, log: opts.log, onBadCopy: reportBadCopy, bandwidth,
     })
     this.rebalancer.restoreDraining() // before the first write: a node being drained takes none
     // A copy handed to the healer, or moved under a chunk lock, is not reported again meanwhile.

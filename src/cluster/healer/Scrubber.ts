@@ -19,12 +19,12 @@
 // chunk map still lists it there and a second look still fails: a copy moved away is not missing.
 
 import type { ChunkRef } from '../../chunks/ChunkRef.js'
-import { asNodeError } from '../../chunks/nodeError.js'
+import { isBadCopy, readCopy } from '../../chunks/checkCopy.js'
 import type { NodeRegistry } from '../../chunks/NodeRegistry.js'
-import { verifyChunk } from '../../chunks/verify.js'
 import type { DfsError } from '../../errors.js'
 import type { ChunkLocks } from '../chunkLocks.js'
 import type { NamespaceMetaStore } from '../openCluster.js'
+import { stillListed, stillReferenced } from '../stillReferenced.js'
 import { chunkBatches } from './chunkWalk.js'
 import { TokenBucket, sleep } from './TokenBucket.js'
 import { levelled } from '../../log/Log.js'
@@ -137,8 +137,9 @@ export class Scrubber {
           await this.#bucket.take(ref.len, signal)
           if (signal.aborted) return
           // The file may have moved on while we waited (and the chunk been deleted with it).
-          if (!isCurrent(meta, ino, index, ref.id)) break
-          const listed = () => listsCopy(meta, ino, index, ref.id, nodeId)
+          const at = { ino, index, id: ref.id }
+          if (!stillReferenced(meta.state, at)) break
+          const listed = () => stillListed(meta.state, at, nodeId)
           if (!listed()) continue // moved off this node meanwhile
           if (this.#deps.isReported?.(nodeId, ref.id)) continue // the healer has it already
           await this.#check(ref, nodeId, listed)
@@ -153,12 +154,8 @@ export class Scrubber {
     const node = this.#deps.registry.get(nodeId)
     if (!node) return
     const verify = async (): Promise<DfsError | undefined> => {
-      try {
-        await verifyChunk(ref, await node.get(ref.id), { node: node.address, nodeId })
-        return undefined
-      } catch (err) {
-        return asNodeError(err, node, nodeId, 'get')
-      }
+      const copy = await readCopy(node, nodeId, ref)
+      return copy.check === 'good' ? undefined : copy.error
     }
     let error = await verify()
     this.#counts.scannedBytes += ref.len
@@ -183,15 +180,4 @@ export class Scrubber {
       levelled(this.#deps.log).warn(`scrubber: reporting a bad copy failed: ${(err as Error).message}`)
     }
   }
-}
-
-const isBadCopy = (error: DfsError) => error.code === 'CHUNK_CORRUPT' || error.code === 'CHUNK_MISSING'
-
-function listsCopy(meta: Pick<NamespaceMetaStore, 'state'>, ino: number, index: number, id: string, nodeId: string): boolean {
-  const ref = meta.state.inodes.get(ino)?.chunks?.[index]
-  return ref?.id === id && ref.nodes.includes(nodeId)
-}
-
-function isCurrent(meta: Pick<NamespaceMetaStore, 'state'>, ino: number, index: number, id: string): boolean {
-  return meta.state.inodes.get(ino)?.chunks?.[index]?.id === id
 }

@@ -2,6 +2,8 @@
 // of a second's worth, so a burst after a quiet spell stays short. A request larger than the bucket
 // (one 4 MiB chunk under a 1 MiB/s limit) is let through on credit: the balance goes negative and the
 // next caller waits it off. Callers are served in order. Waits end early when the signal aborts.
+// One bucket may be shared: the healer and the rebalancer copy within one --heal-bandwidth budget
+// (daemon/ClusterServices.ts makes it and hands it to both).
 
 const BURST_SECONDS = 0.1
 
@@ -9,16 +11,18 @@ export class TokenBucket {
   readonly bytesPerSec: number
   readonly #capacity: number
   readonly #now: () => number
+  readonly #sleep: typeof sleep
   #tokens: number
   #updatedAt: number
   /** The previous caller's turn: callers take tokens one after another. */
   #queue: Promise<void> = Promise.resolve()
 
-  /** `bytesPerSec` 0 or Infinity means no limit. */
-  constructor(bytesPerSec: number, now: () => number = Date.now) {
+  /** `bytesPerSec` 0 or Infinity means no limit. `now` and `wait` are the clock (injected by tests). */
+  constructor(bytesPerSec: number, now: () => number = Date.now, wait: typeof sleep = sleep) {
     this.bytesPerSec = bytesPerSec > 0 ? bytesPerSec : Infinity
     this.#capacity = this.bytesPerSec * BURST_SECONDS
     this.#now = now
+    this.#sleep = wait
     this.#tokens = this.#capacity
     this.#updatedAt = now()
   }
@@ -39,7 +43,7 @@ export class TokenBucket {
     if (signal?.aborted) return
     this.#refill()
     this.#tokens -= bytes
-    if (this.#tokens < 0) await sleep((-this.#tokens / this.bytesPerSec) * 1000, signal)
+    if (this.#tokens < 0) await this.#sleep((-this.#tokens / this.bytesPerSec) * 1000, signal)
   }
 
   #refill(): void {

@@ -26,7 +26,8 @@
 
 import type { ChunkRef } from '../../chunks/ChunkRef.js'
 import type { NodeRegistry } from '../../chunks/NodeRegistry.js'
-import { type DfsError, dfsError, isDfsError } from '../../errors.js'
+import { noteNodeError } from '../../chunks/nodeHealth.js'
+import { type DfsError, dfsError } from '../../errors.js'
 import type { ChunkLocks } from '../chunkLocks.js'
 import type { NodeRecord } from '../settings.js'
 import { chunkBatches } from '../healer/chunkWalk.js'
@@ -37,7 +38,7 @@ import { moveCopy } from './moveCopy.js'
 import { type ChunkCopies, type PlannedMove, isBalanced, planBalance, planDrain, usageOf } from './plan.js'
 
 export interface RebalanceOptions {
-  /** Bytes per second moves may copy (0 = no limit). Default 256 MiB/s, like the healer. */
+  /** Bytes per second moves may copy (0 = no limit) when given no shared budget (deps.bandwidth). Default 256 MiB/s, like the healer. */
   bandwidthBytesPerSec?: number
   /** Moves at once. Default 4. */
   concurrency?: number
@@ -70,6 +71,8 @@ export interface RebalancerDeps {
   log: (message: string) => void
   /** Told of copies found missing or corrupt on the way (the healer's reportBadCopy). */
   onBadCopy?: (ref: ChunkRef, nodeId: string, error: DfsError) => void
+  /** The copy bandwidth shared with the healer; default: the rebalancer's own, of options.bandwidthBytesPerSec. */
+  bandwidth?: TokenBucket
   options?: RebalanceOptions
 }
 
@@ -145,7 +148,7 @@ export class Rebalancer {
     const given = Object.fromEntries(Object.entries(deps.options ?? {}).filter(([, v]) => v !== undefined))
     this.#options = { ...DEFAULT_REBALANCE_OPTIONS, ...given }
     this.#options.concurrency = Math.max(1, Math.floor(this.#options.concurrency))
-    this.#bucket = new TokenBucket(this.#options.bandwidthBytesPerSec)
+    this.#bucket = deps.bandwidth ?? new TokenBucket(this.#options.bandwidthBytesPerSec)
   }
 
   /** The job running, else the last one (undefined before the first). */
@@ -437,6 +440,7 @@ export class Rebalancer {
             beforePut: (bytes) => this.#bucket.take(bytes, job.signal),
             signal: job.signal,
             onBadCopy: this.#deps.onBadCopy,
+            onNodeError: (nodeId, error) => noteNodeError(this.#deps.registry, nodeId, error),
             log: (m) => this.#deps.log(`${s.kind}: ${m}`),
           }, move)
           if (result.moved) {
@@ -460,10 +464,8 @@ export class Rebalancer {
   #noteFailure(move: PlannedMove, err: unknown): void {
     const { registry, log } = this.#deps
     const where = (n: string) => registry.get(n)?.address ?? n
+    // The registry has heard of the node that failed already (moveCopy's onNodeError).
     log(`${this.#job?.status.kind}: moving chunk ${move.id} from ${where(move.from)} to ${where(move.to)} failed: ${(err as Error).message}`)
-    // Tell the registry what we saw, as the chunk store and the healer do.
-    if (isDfsError(err, 'NODE_FULL')) registry.markFull(move.to, err.message)
-    else if (isDfsError(err, 'NODE_UNAVAILABLE') && typeof err.context.nodeId === 'string') registry.markSuspect(err.context.nodeId, err.message)
   }
 
   /** Every chunk the namespace references, walked in slices so the daemon keeps answering. */

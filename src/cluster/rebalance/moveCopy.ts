@@ -15,13 +15,14 @@
 // just made is deleted again.
 
 import type { ChunkRef } from '../../chunks/ChunkRef.js'
+import { isBadCopy } from '../../chunks/checkCopy.js'
 import { asNodeError, notRegistered } from '../../chunks/nodeError.js'
 import { fetchVerified } from '../../chunks/readReplicas.js'
 import type { DfsError } from '../../errors.js'
-import { isDfsError } from '../../errors.js'
 import type { ChunkLocks } from '../chunkLocks.js'
 import type { NamespaceMetaStore } from '../openCluster.js'
 import type { NodeLookup } from '../replicate.js'
+import { commitReplicas, stillReferenced } from '../stillReferenced.js'
 
 export interface MoveDeps {
   meta: Pick<NamespaceMetaStore, 'state' | 'commit' | 'sync'>
@@ -33,6 +34,8 @@ export interface MoveDeps {
   signal?: AbortSignal
   /** Told of listed copies found missing or corrupt on the way (the healer's reportBadCopy). */
   onBadCopy?: (ref: ChunkRef, nodeId: string, error: DfsError) => void
+  /** Told of every node call that failed, with the node it failed on (the rebalancer's noteNodeError). */
+  onNodeError?: (nodeId: string, error: DfsError) => void
   log: (message: string) => void
 }
 
@@ -56,7 +59,7 @@ export async function moveCopy(deps: MoveDeps, move: Move): Promise<MoveResult> 
   const release = await deps.locks.acquire(move.id, deps.signal)
   if (!release) return { moved: false, why: 'stopping' }
   try {
-    const ref = current(meta, move)
+    const ref = stillReferenced(meta.state, move)
     if (!ref) return { moved: false, why: 'the file no longer points at this chunk' }
     const listed = [...new Set(ref.nodes)]
     if (!listed.includes(move.from)) return { moved: false, why: 'the source no longer holds a listed copy' }
@@ -66,9 +69,12 @@ export async function moveCopy(deps: MoveDeps, move: Move): Promise<MoveResult> 
 
     const bad: { nodeId: string; error: DfsError }[] = []
     const order = [move.from, ...listed.filter((n) => n !== move.from)]
-    const fetched = await fetchVerified(ref, order, (id) => nodes.get(id), (nodeId, error) => bad.push({ nodeId, error }))
+    const fetched = await fetchVerified(ref, order, (id) => nodes.get(id), (nodeId, error) => {
+      bad.push({ nodeId, error })
+      deps.onNodeError?.(nodeId, error)
+    })
     for (const { nodeId, error } of bad) {
-      if (nodeId !== move.from && (error.code === 'CHUNK_MISSING' || error.code === 'CHUNK_CORRUPT')) deps.onBadCopy?.(ref, nodeId, error)
+      if (nodeId !== move.from && isBadCopy(error)) deps.onBadCopy?.(ref, nodeId, error)
     }
 
     await deps.beforePut?.(fetched.data.length)
@@ -78,22 +84,14 @@ export async function moveCopy(deps: MoveDeps, move: Move): Promise<MoveResult> 
       await target.sync([ref.id])
     } catch (err) {
       await target.delete(ref.id).catch(() => {}) // a put that landed but did not sync
-      throw asNodeError(err, target, move.to, 'put')
+      const error = asNodeError(err, target, move.to, 'put')
+      deps.onNodeError?.(move.to, error)
+      throw error
     }
 
-    // No await between this check and the commit: the namespace cannot change in between.
-    const now = current(meta, move)
-    const next = now && [...new Set(now.nodes.map((n) => (n === move.from ? move.to : n)))]
-    let committed = false
-    if (now && next) {
-      try {
-        meta.commit({ op: 'replicas', ino: move.ino, index: move.index, id: ref.id, nodes: next })
-        committed = true
-      } catch (err) {
-        if (!isDfsError(err, 'EINVAL') && !isDfsError(err, 'ENOENT')) throw err
-      }
-    }
-    if (!committed) {
+    // No await between reading the list and committing it: the namespace cannot change in between.
+    const now = stillReferenced(meta.state, move)
+    if (!now || !commitReplicas(meta, move, [...new Set(now.nodes.map((n) => (n === move.from ? move.to : n)))])) {
       // The file moved on while we copied: the copy we made is nobody's (chunk ids are never reused).
       await target.delete(ref.id).catch((err) => deps.log(`removing the copy of discarded chunk ${ref.id} from ${target.address} failed: ${(err as Error).message}`))
       return { moved: false, why: 'the file no longer points at this chunk' }
@@ -113,9 +111,4 @@ export async function moveCopy(deps: MoveDeps, move: Move): Promise<MoveResult> 
   } finally {
     release()
   }
-}
-
-function current(meta: MoveDeps['meta'], move: Move): ChunkRef | undefined {
-  const ref = meta.state.inodes.get(move.ino)?.chunks?.[move.index]
-  return ref && ref.id === move.id ? ref : undefined
 }
