@@ -6,7 +6,7 @@ import type { ClusterFlags } from '../cluster/openCluster.js'
 import { NameNodeHost } from '../namenode/openNameNode.js'
 import { formatSize } from '../util/size.js'
 import type { MountBackend } from './backend.js'
-import type { ServiceOptions } from './ClusterServices.js'
+import type { ServiceOptions } from '../namenode/ClusterServices.js'
 
 export async function embeddedBackend(opts: ClusterFlags & ServiceOptions): Promise<MountBackend> {
   const host = await NameNodeHost.open({ ...opts, reopenGraceMs: 0 })

@@ -5,9 +5,9 @@
 // handlers.
 
 import { type Cluster, type ClusterFlags, openCluster } from '../cluster/openCluster.js'
-import { ClusterServices, type ServiceOptions } from '../daemon/ClusterServices.js'
+import { ClusterServices, type ServiceOptions } from './ClusterServices.js'
 import type { ControlHandler } from '../daemon/control.js'
-import { type ClusterStatus, clusterStatus } from '../daemon/status.js'
+import { type ClusterStatus, clusterStatus } from './status.js'
 import { dfsError, type ErrorCode } from '../errors.js'
 import { InProcessSession } from '../protocol/InProcessSession.js'
 import type { SessionSettings } from '../protocol/api.js'

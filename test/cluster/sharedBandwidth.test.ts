@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { Healer } from '../../src/cluster/healer/Healer.js'
 import { TokenBucket } from '../../src/cluster/healer/TokenBucket.js'
 import { Rebalancer } from '../../src/cluster/rebalance/Rebalancer.js'
-import { ClusterServices } from '../../src/daemon/ClusterServices.js'
+import { ClusterServices } from '../../src/namenode/ClusterServices.js'
 import { type HealCluster, makeHealCluster, randomChunk, until } from './healFixtures.js'
 
 const KiB = 1024

@@ -6,7 +6,7 @@ import { statfs } from 'node:fs/promises'
 import { afterEach, describe, expect, it } from 'vitest'
 import { clusterCapacity } from '../../src/cluster/capacity.js'
 import { Healer } from '../../src/cluster/healer/Healer.js'
-import { clusterStatus } from '../../src/daemon/status.js'
+import { clusterStatus } from '../../src/namenode/status.js'
 import { type HealCluster, makeHealCluster, randomChunk, until } from './healFixtures.js'
 
 const KiB = 1024

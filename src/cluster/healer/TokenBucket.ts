@@ -3,7 +3,7 @@
 // (one 4 MiB chunk under a 1 MiB/s limit) is let through on credit: the balance goes negative and the
 // next caller waits it off. Callers are served in order. Waits end early when the signal aborts.
 // One bucket may be shared: the healer and the rebalancer copy within one --heal-bandwidth budget
-// (daemon/ClusterServices.ts makes it and hands it to both).
+// (namenode/ClusterServices.ts makes it and hands it to both).
 
 const BURST_SECONDS = 0.1
 
