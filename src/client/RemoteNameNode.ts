@@ -91,7 +91,7 @@ export class RemoteNameNode implements NameNodeSession {
         await sleep(RETRY_MS[Math.min(i, RETRY_MS.length - 1)])
       }
     }
-    throw dfsError('NAMENODE_UNAVAILABLE', `cannot use the NameNode at ${opts.addresses.join(', ')}: ${lastError?.message}`, {
+    throw dfsError('NAMENODE_UNAVAILABLE', `cannot use the NameNode at ${opts.addresses.join(', ')} (${lastError?.message}); start it there (dfs namenode --listen …) or fix --namenode, and use the cluster's --secret-file`, {
       addresses: opts.addresses,
     }, lastError)
   }
@@ -355,4 +355,4 @@ export class RemoteNameNode implements NameNodeSession {
   }
 }
 
-const sleep = (ms: number) => new Promise<void>(resolve => setTimeout(resolve, ms).unref())
+const sleep = (ms: number) => new Promise<void>(resolve => setTimeout(resolve, ms))

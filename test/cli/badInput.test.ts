@@ -43,6 +43,7 @@ const copiedNode = join(root, 'copied-node')
 /** A tmpfs mounted for the whole file: a mount point that is already taken, not by dfs. */
 const tmpfsMnt = join(root, 'tmpfs-mnt')
 const openSecret = join(root, 'secret-644')
+const privateSecret = join(root, 'secret-600')
 const roBind = join(root, 'read-only-node')
 const aFile = join(root, 'a-file')
 const notEmpty = join(root, 'not-empty')
@@ -80,6 +81,7 @@ beforeAll(async () => {
 
   await writeFile(aFile, 'not a folder\n')
   await writeFile(openSecret, 'a cluster secret\n', { mode: 0o644 })
+  await writeFile(privateSecret, 'a cluster secret\n', { mode: 0o600 })
   await mkdir(tmpfsMnt)
   const tmpfs = await run('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', tmpfsMnt])
   expect(tmpfs.code, tmpfs.stderr).toBe(0)
@@ -207,9 +209,45 @@ const cases: Case[] = [
     watch: freshFolders, mount: true,
   },
   {
-    name: 'a required flag left out (--meta)',
+    name: 'neither --meta nor --namenode',
     args: () => ['mount', fresh.mnt, '--nodes', nodes(fresh)],
-    exit: 2, problem: /required option '--meta <dir>' not specified/, fix: /see dfs mount --help/,
+    problem: /say where the namespace is/, fix: /--meta <dir> \(the NameNode runs in this mount\) or --namenode tcp:\/\/host:port/, tag: 'BAD_ARGUMENT',
+    watch: freshFolders, mount: true,
+  },
+  {
+    name: '--meta and --namenode together',
+    args: () => ['mount', fresh.mnt, '--meta', fresh.meta, '--namenode', 'tcp://127.0.0.1:9', '--secret-file', privateSecret],
+    problem: /--meta and --namenode exclude each other/, fix: /--namenode uses a running one/, tag: 'BAD_ARGUMENT',
+    watch: freshFolders, mount: true,
+  },
+  {
+    name: '--namenode without --secret-file',
+    args: () => ['mount', fresh.mnt, '--namenode', 'tcp://127.0.0.1:9'],
+    problem: /--namenode needs --secret-file/, fix: /the cluster secret the NameNode and DataNodes share/, tag: 'BAD_ARGUMENT',
+    watch: freshFolders, mount: true,
+  },
+  {
+    name: '--namenode with --nodes (the NameNode\'s flag)',
+    args: () => ['mount', fresh.mnt, '--namenode', 'tcp://127.0.0.1:9', '--secret-file', privateSecret, '--nodes', nodes(fresh)],
+    problem: /--nodes is the NameNode's to set, not a client's/, fix: /give it to dfs namenode/, tag: 'BAD_ARGUMENT',
+    watch: freshFolders, mount: true,
+  },
+  {
+    name: '--namenode that is not tcp://host:port',
+    args: () => ['mount', fresh.mnt, '--namenode', '127.0.0.1:7000', '--secret-file', privateSecret],
+    problem: /--namenode 127\.0\.0\.1:7000 is not tcp:\/\/host:port/, fix: /e\.g\. tcp:\/\/127\.0\.0\.1:7000/, tag: 'BAD_ARGUMENT',
+    watch: freshFolders, mount: true,
+  },
+  {
+    name: '--namenode where nothing listens',
+    args: () => ['mount', fresh.mnt, '--namenode', 'tcp://127.0.0.1:9', '--secret-file', privateSecret],
+    problem: /cannot use the NameNode at tcp:\/\/127\.0\.0\.1:9 \(.*ECONNREFUSED/, fix: /start it there \(dfs namenode --listen …\) or fix --namenode/, tag: 'NAMENODE_UNAVAILABLE',
+    watch: freshFolders, mount: true,
+  },
+  {
+    name: 'dfs namenode with a bad --listen',
+    args: () => ['namenode', '--meta', fresh.meta, '--nodes', nodes(fresh), '--listen', 'nowhere', '--secret-file', privateSecret],
+    problem: /--listen/, fix: /host:port/, tag: 'BAD_ARGUMENT',
     watch: freshFolders,
   },
   {
