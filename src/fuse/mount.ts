@@ -7,8 +7,9 @@ import { dirname } from 'node:path'
 import Fuse, { type FuseOptions } from 'fuse-native'
 import type { Caller, FileSystem } from '../fs/FileSystem.js'
 import { dfsError } from '../errors.js'
-import { type MountEntry, canonicalMountpoint, isDfsMount, readMounts } from './mountpoint.js'
+import { canonicalMountpoint } from './mountpoint.js'
 import { fuseOperations } from './operations.js'
+import { ownMount } from './ownMount.js'
 
 /** The addon fuse-native loaded (the same instance: node caches it by path), for releasing a mount. */
 const fuseDir = dirname(createRequire(import.meta.url).resolve('fuse-native'))
@@ -127,17 +128,8 @@ export async function mountFileSystem(mountpoint: string, fs: FileSystem, opts: 
   await new Promise<void>((resolve, reject) => {
     fuse.mount(err => (err ? reject(dfsError('MOUNTPOINT_INVALID', `cannot mount ${mountpoint}: ${err.message}`, { mountpoint }, err)) : resolve()))
   })
-  // Our mount by its id: a later mount at the same place (after an unmount from outside) is not ours.
-  // Not found in the table (unexpected): assume it is there rather than stop a working mount.
-  const where = await canonicalMountpoint(mountpoint)
-  const ours = (mounts: MountEntry[]) => mounts.filter(e => isDfsMount(e) && e.mountpoint === where).pop()?.id
-  let id = ours(await readMounts())
-  const present = async () => {
-    const mounts = await readMounts()
-    // Not in the table yet (a busy machine): look again next time rather than never notice a detach.
-    if (id === undefined) id = ours(mounts)
-    return id === undefined || mounts.some(e => e.id === id)
-  }
+  const own = await ownMount(await canonicalMountpoint(mountpoint))
+  const present = () => own.present()
 
   let released = false
   let unmounting = false

@@ -6,6 +6,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
+import { readMounts } from '../../src/fuse/mountpoint.js'
 import { until } from '../helpers/cli.js'
 import { type Cluster, DFS_BIN, REPO_ROOT, type DfsDaemon, isMounted, makeCluster, stopAllAfterAll } from '../helpers/mount.js'
 import { run, sh } from '../helpers/run.js'
@@ -142,6 +143,27 @@ describe('an unmount from outside dfs', () => {
     // The lock is free: the same metadata mounts again at once, with the file.
     await c.start({ env })
     expect((await run('cmp', [join(c.root, 'source'), join(c.mnt, 'f')])).code).toBe(0)
+  }, 300_000)
+
+  // The kernel gives the freed mount id to the next mount at once, wherever it is; on a busy machine
+  // (other tests mounting) that happens before the daemon looks. Mounting needs root (CI is root).
+  it.runIf(process.getuid?.() === 0)('stops the daemon also when a mount made elsewhere right after takes the freed mount id', async () => {
+    const c = cluster('dfs-reused-id-')
+    const daemon = await c.start({ env })
+    const other = join(c.root, 'other')
+    await mkdir(other)
+    const idOf = async (mnt: string) => (await readMounts()).filter(e => e.mountpoint === mnt).pop()?.id
+    const id = await idOf(c.mnt)
+    // In one shell, so the other mount comes well within the daemon's one-second look.
+    const r = await sh(`fusermount -u ${c.mnt} && mount -t tmpfs dfs-test ${other}`)
+    expect(r.code, r.stderr).toBe(0)
+    try {
+      const reused = (await idOf(other)) === id ? 'took' : 'did not take'
+      expect(await exitOf(daemon), `the tmpfs mount ${reused} the freed mount id ${id}`).toEqual({ code: 0, signal: null })
+      expect(daemon.output()).toMatch(/unmounted from outside dfs/)
+    } finally {
+      await run('umount', [other])
+    }
   }, 300_000)
 })
 
