@@ -73,6 +73,11 @@ export class ClientNodes {
     }
   }
 
+  /** Why each node this host cannot use is out of reach (named by the mount's ready line). */
+  unreachable(): string[] {
+    return this.registry.nodes().flatMap(node => (node instanceof UnreachableNode ? [node.why] : []))
+  }
+
   close(): Promise<void> {
     return this.registry.close()
   }
@@ -80,7 +85,7 @@ export class ClientNodes {
 
 /** A node the NameNode names that this client cannot reach at all: every call says why, plainly. */
 class UnreachableNode implements DataNode {
-  constructor(readonly nodeId: string, readonly address: string, private readonly why: string) {}
+  constructor(readonly nodeId: string, readonly address: string, readonly why: string) {}
   private fail(): never {
     throw dfsError('NODE_UNAVAILABLE', this.why, { nodeId: this.nodeId, address: this.address })
   }

@@ -51,11 +51,14 @@ export async function remoteBackend(opts: RemoteMountOptions): Promise<MountBack
     abandon: id => session.abandon([{ id, len: 0, sha256: '', nodes: [] }]),
   })
   const address = opts.namenode.join(',')
+  const unreachable = nodes.unreachable()
   return {
     session,
     chunks,
     chunkSize: settings.chunkSize,
-    summary: `NameNode ${address}, ${nodes.registry.ids().length} nodes, ${settings.replicas} replicas, ${formatSize(settings.chunkSize)} chunks`,
+    shared: true,
+    summary: `NameNode ${address}, ${nodes.registry.ids().length} nodes, ${settings.replicas} replicas, ${formatSize(settings.chunkSize)} chunks` +
+      (unreachable.length > 0 ? `; WARNING: ${unreachable.length} of the nodes cannot be used from this host: ${unreachable.join('; ')}` : ''),
     metaLabel: address,
     status: async mountpoint => {
       const status = await session.control('status') as Record<string, unknown>

@@ -9,6 +9,8 @@ export interface MountBackend {
   session: NameNodeSession
   chunks: ChunkIO
   chunkSize: number
+  /** Other clients share the namespace (a NameNode's client): the kernel must not cache names. */
+  shared: boolean
   /** For the "dfs: mounted" line: nodes, replicas, chunk size, where the metadata is. */
   summary: string
   /** Where the metadata lives, as the daemon registry records it (a folder, or the NameNode's address). */

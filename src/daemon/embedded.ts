@@ -17,6 +17,7 @@ export async function embeddedBackend(opts: ClusterFlags & ServiceOptions): Prom
     session,
     chunks: cluster.chunks,
     chunkSize: settings.chunkSize,
+    shared: false,
     summary: `${settings.nodes.length} nodes, ${settings.replicas} replicas, ${formatSize(settings.chunkSize)} chunks, metadata in ${cluster.metaDir}`,
     metaLabel: cluster.metaDir,
     status: async mountpoint => host.status(mountpoint),

@@ -32,9 +32,16 @@ const DETACH_CHECK_MS = 1000
  *   in one measurement); sequential I/O unchanged. fuse-native's attrTimeout option drops a 0.
  */
 export class DfsFuse extends Fuse {
+  /**
+   * entry_timeout=0 for a client of a NameNode: other clients rename and unlink too, and a name the
+   * kernel cached (1 s by default) would hide that from this client's next lookup. A mount that is
+   * the only client (embedded) changes names only through this kernel, which keeps its cache right.
+   */
+  sharedNamespace = false
+
   override _fuseOptions(): string {
     const base = super._fuseOptions()
-    const extra = ['big_writes', 'use_ino', 'attr_timeout=0'].join(',')
+    const extra = ['big_writes', 'use_ino', 'attr_timeout=0', ...(this.sharedNamespace ? ['entry_timeout=0'] : [])].join(',')
     return base ? `${base},${extra}` : `-o${extra}`
   }
 
@@ -103,6 +110,8 @@ export interface MountOptions {
   /** Per-operation limit (ms) after which fuse-native answers ETIMEDOUT; above any failover time. */
   opTimeoutMs?: number
   debug?: boolean
+  /** Other clients change the namespace too (a NameNode's client): no kernel name cache. */
+  sharedNamespace?: boolean
 }
 
 export interface Mounted {
@@ -125,6 +134,7 @@ export async function mountFileSystem(mountpoint: string, fs: FileSystem, opts: 
   const callerOf = (): Caller | undefined => fuse.caller
   const ops = fuseOperations(fs, opts.log, callerOf, { bytePaths: Fuse.dfsFeatures?.bytePaths === true })
   const fuse: DfsFuse = new DfsFuse(mountpoint, ops, fuseOptions({ name: 'dfs', opTimeoutMs: opts.opTimeoutMs, debug: opts.debug }))
+  fuse.sharedNamespace = opts.sharedNamespace === true
   await new Promise<void>((resolve, reject) => {
     fuse.mount(err => (err ? reject(dfsError('MOUNTPOINT_INVALID', `cannot mount ${mountpoint}: ${err.message}`, { mountpoint }, err)) : resolve()))
   })
