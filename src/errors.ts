@@ -49,6 +49,7 @@ export const DFS_CODES = {
   DAEMON_NOT_LISTED: 'EINVAL', // dfs unmount of a live mount whose daemon the caller's runtime folder does not list
   JOB_CANCELLED: 'EIO', // the dfs balance/drain being followed was cancelled (dfs balance/drain --cancel); exit status 3
   UNSTORED_DROPPED: 'EIO', // the daemon stopped with written bytes no node would store; they were dropped
+  CHUNK_CONFLICT: 'EIO', // a chunk commit whose base version another client replaced meanwhile (the writer rebases and retries)
 } as const satisfies Record<string, PosixCode>
 export type DfsCode = keyof typeof DFS_CODES
 
