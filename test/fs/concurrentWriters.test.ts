@@ -90,6 +90,47 @@ describe('disjoint writers', () => {
   })
 })
 
+describe('disjoint writers, randomized', () => {
+  it('clients writing their own stripes at random, flushing at random, leave every stripe intact', async () => {
+    const seed0 = 11
+    let seed = seed0
+    const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n)
+    const { fs, clients } = cluster(3)
+    let conflicts = 0
+    for (const { session } of clients) {
+      const commit = session.commit.bind(session)
+      session.commit = (record, options) => commit(record, options).catch(err => {
+        if (isDfsError(err, 'CHUNK_CONFLICT')) conflicts++
+        throw err
+      })
+    }
+    const STRIPE = 3000 // client k owns the stripes i with i % 3 === k
+    await writeFile(fs[0], '/f', Buffer.alloc(0))
+    const handles = await Promise.all(fs.map(f => f.open('/f')))
+    let want = Buffer.alloc(0)
+    for (let step = 0; step < 150; step++) {
+      // Every client does one thing at once, so seals, rebases and commits overlap.
+      await Promise.all(fs.map(async (f, k) => {
+        const kind = rand(10)
+        if (kind < 7) {
+          const stripe = rand(Math.floor(4 * CHUNK / STRIPE)) * 3 + k
+          const from = stripe * STRIPE + rand(STRIPE)
+          const data = randomBytes(1 + rand(stripe * STRIPE + STRIPE - from))
+          want = model(want, [from, data])
+          await writeAt(f, handles[k], from, data)
+        } else if (kind < 9) {
+          await f.flush(handles[k])
+        } else {
+          await f.fsync(handles[k])
+        }
+      }))
+    }
+    await Promise.all(fs.map((f, k) => f.release(handles[k])))
+    expect((await readAll(fs[1], '/f')).equals(want), `seed ${seed0}`).toBe(true)
+    expect(conflicts).toBeGreaterThan(0) // the rebase path ran
+  })
+})
+
 describe('overlapping writers', () => {
   it('the last close wins for the overlap, either way round', async () => {
     for (const aLast of [true, false]) {
