@@ -107,7 +107,7 @@ describe('disjoint writers, randomized', () => {
     const STRIPE = 3000 // client k owns the stripes i with i % 3 === k
     await writeFile(fs[0], '/f', Buffer.alloc(0))
     const handles = await Promise.all(fs.map(f => f.open('/f')))
-    let want = Buffer.alloc(0)
+    let want: Buffer = Buffer.alloc(0)
     for (let step = 0; step < 150; step++) {
       // Every client does one thing at once, so seals, rebases and commits overlap.
       await Promise.all(fs.map(async (f, k) => {
