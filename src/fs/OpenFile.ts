@@ -82,7 +82,6 @@ const SEQUENTIAL_SLACK = 1 << 20
 const COMMIT_ATTEMPTS = 8
 
 export class OpenFile {
-  mtime: number
   ctime: number
   /** Open handles; the file's state is dropped when they are gone and nothing is being stored. */
   handles = 0
@@ -95,9 +94,11 @@ export class OpenFile {
   /** A failure to store a chunk in the background, reported to the next write, flush or fsync. */
   private failure: DfsError | null = null
   private lastReadEnd = -1
-  /** The size as this client sees it, and the namespace's size when it last took that in. */
+  /** The size and mtime as this client sees them, and the namespace's when it last took them in. */
   private viewSize: number
   private seenSize: number
+  private viewMtime: number
+  private seenMtime: number
   /** Writes and truncates so far, and how many of them commitAttributes has recorded. */
   private changes = 0
   private recordedChanges = 0
@@ -105,7 +106,7 @@ export class OpenFile {
   constructor(readonly ino: number, private readonly ctx: FileContext) {
     const inode = this.inode()
     this.viewSize = this.seenSize = inode.size
-    this.mtime = inode.mtime
+    this.viewMtime = this.seenMtime = inode.mtime
     this.ctime = inode.ctime
   }
 
@@ -125,6 +126,23 @@ export class OpenFile {
 
   set size(size: number) {
     this.viewSize = size
+  }
+
+  /**
+   * The mtime here: the namespace's once it moves (another client's change), unless this client has
+   * changes of its own still to record: then its own, which its flush records (last writer's time).
+   */
+  get mtime(): number {
+    const committed = this.ctx.meta.state.inodes.get(this.ino)?.mtime
+    if (committed !== undefined && committed !== this.seenMtime) {
+      this.seenMtime = committed
+      if (this.changes === this.recordedChanges) this.viewMtime = committed
+    }
+    return this.viewMtime
+  }
+
+  set mtime(mtime: number) {
+    this.viewMtime = mtime
   }
 
   /** Where the bytes this client wrote and has not committed end (0 for none). */

@@ -183,6 +183,19 @@ describe('the size with several writers', () => {
     await b.release(fb)
   })
 
+  it('a client with the file open sees the modification time another client\'s close recorded', async () => {
+    const { fs: [a, b] } = cluster()
+    await writeFile(a, '/f', Buffer.from('x'))
+    const fb = await b.open('/f')
+    const fa = await a.open('/f')
+    await writeAt(a, fa, 0, Buffer.from('y'))
+    await a.utimens('/f', undefined, 1_000_000_000_000) // a time B's own view never had
+    await a.release(fa)
+    expect((await b.getattr('/f')).mtime).toBe(1_000_000_000_000)
+    await b.release(fb)
+    expect((await a.getattr('/f')).mtime).toBe(1_000_000_000_000)
+  })
+
   it('an explicit truncate still shrinks the file, and a client that had it open does not grow it back', async () => {
     const { fs: [a, b] } = cluster()
     const base = randomBytes(2 * CHUNK)
