@@ -489,7 +489,22 @@ export class OpenFile {
 
   // ---- truncate ----------------------------------------------------------------------------------
 
+  /**
+   * An explicit truncate: the exact size, whatever other clients did before (last one wins). Refused
+   * when another client replaced the chunk the new end falls in since this client looked (it may now
+   * reach past the end): this client's view has then caught up, and the truncate runs again from it.
+   */
   async truncate(size: number): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.truncateOnce(size)
+      } catch (err) {
+        if (!isDfsError(err, 'CHUNK_CONFLICT') || attempt >= COMMIT_ATTEMPTS) throw err
+      }
+    }
+  }
+
+  private async truncateOnce(size: number): Promise<void> {
     const cs = this.ctx.chunkSize
     const partial = Math.floor(size / cs)
     // The chunk the new end falls in must keep its bytes before the end: bring them into memory, and
@@ -524,8 +539,10 @@ export class OpenFile {
     // Growing: every chunk below the new size stays, even ones another client added that this one
     // has not seen; anything wholly past it goes.
     const keep = shrinking ? partial : Math.ceil(size / cs)
+    // Growing within a chunk keeps it: it must still be the one seen to end before the new end.
+    const base = !shrinking && size % cs !== 0 ? { base: this.stored(partial)?.id ?? null } : {}
     const dropped = await this.ctx.meta.commit({
-      op: 'truncate', ino: this.ino, size, keep, mtime: this.mtime, ctime: this.ctime,
+      op: 'truncate', ino: this.ino, size, keep, ...base, mtime: this.mtime, ctime: this.ctime,
     }) as ChunkRef[]
     this.dropped(dropped)
   }

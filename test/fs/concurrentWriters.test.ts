@@ -210,6 +210,34 @@ describe('the size with several writers', () => {
     expect((await readAll(b, '/f')).equals(base.subarray(0, 10))).toBe(true)
   })
 
+  it('a truncate that meant to grow the file, raced by another client growing it further, cuts it exactly', async () => {
+    const { clients: [ca, cb], meta, chunks } = cluster()
+    const [a, b] = [ca.fs, cb.fs]
+    await writeFile(a, '/f', Buffer.alloc(100, 1))
+    const ino = (await a.getattr('/f')).ino
+    const grown = randomBytes(10_000)
+    // B's growth reaches the NameNode just before A's truncate (over TCP, before A's state has it).
+    const commit = ca.session.commit.bind(ca.session)
+    let raced = false
+    ca.session.commit = async (record, options) => {
+      if (!raced && record.op === 'truncate') {
+        raced = true
+        const ref = await chunks.write(grown)
+        const current = meta.state.inodes.get(ino)!.chunks![0]!
+        await cb.session.commit({ op: 'chunk', ino, index: 0, ref, base: current.id, size: grown.length, grow: true, mtime: 1, ctime: 1 })
+      }
+      return commit(record, options)
+    }
+    await a.truncate('/f', 5000) // A saw 100 bytes: a grow, keeping chunk 0 as it was
+    expect(raced).toBe(true)
+    expect((await b.getattr('/f')).size).toBe(5000)
+    // Chunk 0 holds nothing past the new end, so growing the file again shows zeros, not B's old bytes.
+    const stored = meta.state.inodes.get(ino)!.chunks!
+    expect(stored.every(ref => !ref || ref.len <= 5000)).toBe(true)
+    await b.truncate('/f', 10_000)
+    expect((await readAll(b, '/f')).equals(Buffer.concat([grown.subarray(0, 5000), Buffer.alloc(5000)]))).toBe(true)
+  })
+
   it('writes committed after another client truncated land after the truncate', async () => {
     const { fs: [a, b] } = cluster()
     const base = randomBytes(2 * CHUNK)
@@ -333,5 +361,10 @@ describe('records', () => {
       .toThrow(/no longer/)
     machine.apply(state, { op: 'chunk', ino: 2, index: 3, ref: ref('d'.repeat(32), 1), base: null, size: 0, grow: true, mtime: 6, ctime: 6 })
     expect(state.inodes.get(2)!.chunks!.map(r => r?.id ?? null)).toEqual(['b'.repeat(32), null, null, 'd'.repeat(32)])
+    // An explicit truncate that keeps the chunk its new end falls in names it too.
+    expect(() => machine.apply(state, { op: 'truncate', ino: 2, size: 30, keep: 1, base: 'a'.repeat(32), mtime: 7, ctime: 7 }))
+      .toThrow(/no longer/)
+    machine.apply(state, { op: 'truncate', ino: 2, size: 30, keep: 1, base: 'b'.repeat(32), mtime: 7, ctime: 7 })
+    expect(state.inodes.get(2)!.size).toBe(30)
   })
 })

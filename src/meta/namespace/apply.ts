@@ -219,6 +219,15 @@ function sizeAfter(inode: Inode, rec: { size: number; grow?: boolean }): number 
   return rec.grow ? Math.max(inode.size, rec.size) : rec.size
 }
 
+/** Compare-and-swap: chunk `index` must still be `base` (null: a hole), when the record names one. */
+function checkBase(inode: Inode & { chunks: readonly (ChunkRef | null)[] }, index: number, base: string | null | undefined): void {
+  const current = inode.chunks[index]?.id ?? null
+  if (base === undefined || current === base) return
+  throw dfsError('CHUNK_CONFLICT', `chunk ${index} of inode ${inode.ino} is no longer ${base ?? 'a hole'}`, {
+    ino: inode.ino, index, base, current,
+  })
+}
+
 /**
  * Returns the chunk the new one replaced (now garbage), or null. Compare-and-swap: a record that
  * names the version it started from (`base`) is refused when another client replaced it meanwhile.
@@ -226,11 +235,7 @@ function sizeAfter(inode: Inode, rec: { size: number; grow?: boolean }): number 
 function setChunk(state: NamespaceState, rec: Extract<NamespaceRecord, { op: 'chunk' }>): ChunkRef | null {
   const inode = fileOf(state, rec.ino)
   const old = inode.chunks[rec.index] ?? null
-  if (rec.base !== undefined && (old?.id ?? null) !== rec.base) {
-    throw dfsError('CHUNK_CONFLICT', `chunk ${rec.index} of inode ${rec.ino} is no longer ${rec.base ?? 'a hole'}`, {
-      ino: rec.ino, index: rec.index, base: rec.base, current: old?.id ?? null,
-    })
-  }
+  checkBase(inode, rec.index, rec.base)
   const chunks = inode.chunks.slice()
   while (chunks.length <= rec.index) chunks.push(null)
   chunks[rec.index] = rec.ref === null ? null : Object.freeze({ ...rec.ref, nodes: Object.freeze([...rec.ref.nodes]) })
@@ -241,6 +246,7 @@ function setChunk(state: NamespaceState, rec: Extract<NamespaceRecord, { op: 'ch
 /** Returns the chunks cut off (now garbage): none for a writer's size record (`grow`). */
 function truncate(state: NamespaceState, rec: Extract<NamespaceRecord, { op: 'truncate' }>): ChunkRef[] {
   const inode = fileOf(state, rec.ino)
+  if (!rec.grow && rec.keep > 0) checkBase(inode, rec.keep - 1, rec.base)
   const keep = rec.grow ? inode.chunks.length : rec.keep
   const dropped = liveRefs(inode.chunks.slice(keep))
   put(state, {

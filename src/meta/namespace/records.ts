@@ -23,9 +23,11 @@ export type NamespaceRecord =
   | { op: 'chunk'; ino: number; index: number; ref: ChunkRef | null; base?: string | null; size: number; grow?: boolean; mtime: number; ctime: number }
   /**
    * Set a file's size; chunks from `keep` on are dropped. With `grow` it is not an explicit truncate
-   * but a writer recording its size and times: the size only grows, and no chunk is dropped.
+   * but a writer recording its size and times: the size only grows, and no chunk is dropped. `base`:
+   * the chunk the new end falls in (chunk keep - 1), kept, as the truncating client saw it; refused
+   * (CHUNK_CONFLICT) when another client replaced it meanwhile, since it may reach past the new end.
    */
-  | { op: 'truncate'; ino: number; size: number; keep: number; grow?: boolean; mtime: number; ctime: number }
+  | { op: 'truncate'; ino: number; size: number; keep: number; grow?: boolean; base?: string | null; mtime: number; ctime: number }
   /** Record where copies of a chunk live after repair or re-replication. */
   | { op: 'replicas'; ino: number; index: number; id: string; nodes: string[] }
   /** Set (value base64) or remove (null) an extended attribute. flags: 1 = create only, 2 = replace only. */
