@@ -239,11 +239,10 @@ export class OpenFile {
   private async readStored(index: number): Promise<void> {
     for (;;) {
       if (this.dirtyBuffer(index)) return
-      const ref = this.stored(index)!
-      const bytes = await this.ctx.chunks.read(ref)
+      const { ref, bytes } = await this.readCurrent(index)
       // While we read, the chunk may have moved on (a whole-chunk write, a truncate): bytes of an
       // older version must not come back. Look again.
-      if (this.dirty.has(index) || this.sealing.has(index) || this.stored(index)?.id !== ref.id) continue
+      if (!ref || this.dirty.has(index) || this.sealing.has(index) || this.stored(index)?.id !== ref.id) continue
       this.addDirty(index, bytes, { base: ref.id, ranges: [] })
       return
     }
@@ -272,8 +271,24 @@ export class OpenFile {
   }
 
   private async storedBytes(index: number): Promise<Buffer | null> {
-    const ref = this.stored(index)
-    return ref ? this.ctx.chunks.read(ref) : null
+    return (await this.readCurrent(index)).bytes
+  }
+
+  /**
+   * The chunk's current stored bytes. Another client may replace the chunk while it is read, and the
+   * NameNode then deletes the old version: a read that fails on a version no longer current is made
+   * again on the current one.
+   */
+  private async readCurrent(index: number): Promise<{ ref: ChunkRef; bytes: Buffer } | { ref: null; bytes: null }> {
+    for (let attempt = 1; ; attempt++) {
+      const ref = this.stored(index)
+      if (!ref) return { ref: null, bytes: null }
+      try {
+        return { ref, bytes: await this.ctx.chunks.read(ref) }
+      } catch (err) {
+        if (this.stored(index)?.id === ref.id || attempt >= COMMIT_ATTEMPTS) throw err
+      }
+    }
   }
 
   /**
@@ -364,10 +379,9 @@ export class OpenFile {
    * it. The result is new bytes (the old ones may still be read by a node's put), based on that version.
    */
   private async rebase(index: number, entry: Sealing): Promise<void> {
-    const current = this.stored(index)
-    const onto = current ? await this.ctx.chunks.read(current) : null
-    entry.bytes = overlay(onto, entry.bytes, entry.ranges)
-    entry.base = current?.id ?? null
+    const current = await this.readCurrent(index)
+    entry.bytes = overlay(current.bytes, entry.bytes, entry.ranges)
+    entry.base = current.ref?.id ?? null
   }
 
   /**

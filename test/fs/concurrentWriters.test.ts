@@ -266,6 +266,27 @@ describe('the size with several writers', () => {
   })
 })
 
+describe('reading a chunk another client replaces meanwhile', () => {
+  it('a write that had to read the chunk reads the new version when the old one is deleted under it', async () => {
+    const { fs: [a, b], chunks, meta } = cluster()
+    await writeFile(a, '/f', Buffer.alloc(CHUNK, 1))
+    const fa = await a.open('/f')
+    let arrive!: () => void
+    chunks.readGate = new Promise<void>(resolve => { arrive = resolve })
+    const writing = a.write(fa, Buffer.from('mine'), 10) // reads chunk 0 first: held at the gate
+    const fb = await b.open('/f')
+    const theirs = Buffer.alloc(CHUNK, 2)
+    await writeAt(b, fb, 0, theirs) // a whole chunk: no read
+    await b.release(fb)
+    await meta.sync() // durable: the NameNode deletes the version A is reading
+    chunks.readGate = null
+    arrive()
+    expect(await writing).toBe(4)
+    await a.release(fa)
+    expect((await readAll(b, '/f')).equals(model(theirs, [10, Buffer.from('mine')]))).toBe(true)
+  })
+})
+
 describe('rebasing', () => {
   it('a seal that starts from another seal in flight needs no rebase once that one commits', async () => {
     const { fs: [a], chunks } = cluster(1)
