@@ -10,12 +10,21 @@
 // chunk: copy-on-write) when a write fills it to its end, on flush, fsync and release, or when the
 // dirty budget is exceeded. Invariant: a stored chunk never holds bytes past the file's size in the
 // namespace, so growing a file can never expose old bytes.
+//
+// Several clients may write one file. Each buffer remembers the chunk version its bytes started from
+// (its base) and the byte ranges this client wrote into it. A commit names its base; when another
+// client replaced the chunk meanwhile, the NameNode refuses it (CHUNK_CONFLICT) and the seal rebases:
+// this client's ranges copied onto the current version, stored as a new chunk, committed again. So
+// disjoint writers lose nothing and, where ranges overlap, the last to store wins. A writer's records
+// only grow the file's size; only an explicit truncate sets it exactly. The size this file shows is
+// the namespace's, grown by bytes written here and not yet committed.
 
-import { type DfsError, dfsError } from '../errors.js'
+import { type DfsError, dfsError, isDfsError } from '../errors.js'
 import { isFile, type ChunkRef, type Inode } from '../meta/namespace/types.js'
 import type { DirtyBudget } from './DirtyBudget.js'
 import { levelled } from '../log/Log.js'
 import type { ChunkIO, NameNodeSession } from './ports.js'
+import { type Ranges, addRange, clipRanges, overlay, rangesEnd } from './ranges.js'
 
 export interface FileContext {
   chunkSize: number
@@ -29,18 +38,35 @@ export interface FileContext {
  * A chunk's bytes in memory. Bytes past `len` are zero. The buffer starts as small as the bytes it
  * holds and doubles as writes reach further, so a small file never costs a whole chunk of memory.
  */
-interface ChunkBuffer {
+interface ChunkBuffer extends Lineage {
   buf: Buffer
   len: number
   /** When the buffer first held bytes not yet stored (ms), for periodic writeback. */
   dirtySince?: number
 }
 
+/** Where a buffer's bytes came from, and which of them this client wrote. */
+interface Lineage {
+  /** The chunk id its bytes started from; null for a hole or a new chunk. A commit names it. */
+  base: string | null
+  /** Bytes this client wrote into it, chunk-relative: what a rebase copies onto a newer version. */
+  ranges: Ranges
+  /**
+   * Made from a seal still in flight: once that seal commits exactly `bytes`, its chunk is the base.
+   * (Had the seal rebased first, the bytes here are not the ones committed: the old base stays, and
+   * this buffer's own commit rebases.)
+   */
+  after?: { entry: Sealing; bytes: Buffer }
+}
+
 const MIN_BUFFER = 64 * 1024
 
-/** A chunk being stored: frozen bytes (nothing holds them to write), not a ChunkBuffer. */
-interface Sealing {
-  readonly bytes: Buffer
+/**
+ * A chunk being stored: frozen bytes (nothing holds them to write), not a ChunkBuffer. A rebase puts
+ * new bytes in their place, never writes into them.
+ */
+interface Sealing extends Lineage {
+  bytes: Buffer
   /** Bytes of dirty budget the buffer holds until the seal ends. */
   readonly held: number
   done: Promise<void>
@@ -52,10 +78,10 @@ const READ_AHEAD = 4
 const SEALS_IN_FLIGHT = 4
 /** Reads starting this close to where the last one ended count as sequential (the kernel reorders a little). */
 const SEQUENTIAL_SLACK = 1 << 20
+/** Commits of one seal refused because other clients replaced its chunk, before the seal fails. */
+const COMMIT_ATTEMPTS = 8
 
 export class OpenFile {
-  size: number
-  mtime: number
   ctime: number
   /** Open handles; the file's state is dropped when they are gone and nothing is being stored. */
   handles = 0
@@ -68,12 +94,65 @@ export class OpenFile {
   /** A failure to store a chunk in the background, reported to the next write, flush or fsync. */
   private failure: DfsError | null = null
   private lastReadEnd = -1
+  /** The size and mtime as this client sees them, and the namespace's when it last took them in. */
+  private viewSize: number
+  private seenSize: number
+  private viewMtime: number
+  private seenMtime: number
+  /** Writes and truncates so far, and how many of them commitAttributes has recorded. */
+  private changes = 0
+  private recordedChanges = 0
 
   constructor(readonly ino: number, private readonly ctx: FileContext) {
     const inode = this.inode()
-    this.size = inode.size
-    this.mtime = inode.mtime
+    this.viewSize = this.seenSize = inode.size
+    this.viewMtime = this.seenMtime = inode.mtime
     this.ctime = inode.ctime
+  }
+
+  /**
+   * The file's size here: the namespace's, grown by bytes written here and not yet committed. When the
+   * namespace's size moves (another client grew or truncated the file, or a commit of ours landed),
+   * the view is taken again from it, so a size another client cut is not brought back from here.
+   */
+  get size(): number {
+    const committed = this.ctx.meta.state.inodes.get(this.ino)?.size
+    if (committed !== undefined && committed !== this.seenSize) {
+      this.seenSize = committed
+      this.viewSize = Math.max(committed, this.uncommittedEnd())
+    }
+    return this.viewSize
+  }
+
+  set size(size: number) {
+    this.viewSize = size
+  }
+
+  /**
+   * The mtime here: the namespace's once it moves (another client's change), unless this client has
+   * changes of its own still to record: then its own, which its flush records (last writer's time).
+   */
+  get mtime(): number {
+    const committed = this.ctx.meta.state.inodes.get(this.ino)?.mtime
+    if (committed !== undefined && committed !== this.seenMtime) {
+      this.seenMtime = committed
+      if (this.changes === this.recordedChanges) this.viewMtime = committed
+    }
+    return this.viewMtime
+  }
+
+  set mtime(mtime: number) {
+    this.viewMtime = mtime
+  }
+
+  /** Where the bytes this client wrote and has not committed end (0 for none). */
+  private uncommittedEnd(): number {
+    const cs = this.ctx.chunkSize
+    let end = 0
+    for (const buffers of [this.dirty, this.sealing]) {
+      for (const [index, buffer] of buffers) if (buffer.ranges.length > 0) end = Math.max(end, index * cs + rangesEnd(buffer.ranges))
+    }
+    return end
   }
 
   /** True while chunks are buffered or being stored: the file's state must be kept. */
@@ -105,19 +184,21 @@ export class OpenFile {
       // A whole-chunk write needs none of the chunk's current bytes, so it never waits.
       const whole = offset === 0 && n === cs
       let chunk: ChunkBuffer | null
-      while (!(chunk = whole ? this.dirty.get(index) ?? this.addDirty(index, null) : this.dirtyBuffer(index))) {
+      while (!(chunk = whole ? this.dirty.get(index) ?? this.addDirty(index, null, this.lineageOf(index, [])) : this.dirtyBuffer(index))) {
         await this.load(index)
       }
       // From here to the end of the iteration: no await (see the top of the file).
       this.reserve(chunk, offset + n)
       data.copy(chunk.buf, offset, done, done + n)
       chunk.len = Math.max(chunk.len, offset + n)
+      addRange(chunk.ranges, offset, offset + n)
       done += n
       this.size = Math.max(this.size, at + n)
       // A writer that reached the end of a chunk has (almost always) moved on: store it now.
       if (offset + n === cs) this.startSeal(index)
     }
     this.mtime = this.ctime = Date.now()
+    this.changes++
     while (this.sealing.size >= SEALS_IN_FLIGHT) await this.sealing.values().next().value!.done
     await this.ctx.budget.waitForRoom(() => this.reportFailure())
     return data.length
@@ -131,9 +212,18 @@ export class OpenFile {
     const chunk = this.dirty.get(index)
     if (chunk) return chunk
     const sealing = this.sealing.get(index)
-    if (sealing) return this.addDirty(index, sealing.bytes)
-    if (this.size <= index * this.ctx.chunkSize || !this.stored(index)) return this.addDirty(index, null)
+    // The next version holds what this client wrote into the one being sealed: should that seal not
+    // commit, or commit rebased, this one's rebase still carries those bytes.
+    if (sealing) return this.addDirty(index, sealing.bytes, this.lineageOf(index, [...sealing.ranges.map(r => [...r] as [number, number])]))
+    if (this.size <= index * this.ctx.chunkSize || !this.stored(index)) return this.addDirty(index, null, this.lineageOf(index, []))
     return null
+  }
+
+  /** What a new buffer for the chunk starts from: the seal in flight, else the stored version. */
+  private lineageOf(index: number, ranges: Ranges): Lineage {
+    const sealing = this.sealing.get(index)
+    if (sealing) return { base: sealing.base, ranges, after: { entry: sealing, bytes: sealing.bytes } }
+    return { base: this.stored(index)?.id ?? null, ranges }
   }
 
   /** Read the chunk's stored bytes into a new dirty buffer. Concurrent callers share one read. */
@@ -149,20 +239,20 @@ export class OpenFile {
   private async readStored(index: number): Promise<void> {
     for (;;) {
       if (this.dirtyBuffer(index)) return
-      const ref = this.stored(index)!
-      const bytes = await this.ctx.chunks.read(ref)
+      const { ref, bytes } = await this.readCurrent(index)
       // While we read, the chunk may have moved on (a whole-chunk write, a truncate): bytes of an
       // older version must not come back. Look again.
-      if (this.dirty.has(index) || this.sealing.has(index) || this.stored(index)?.id !== ref.id) continue
-      this.addDirty(index, bytes)
+      if (!ref || this.dirty.has(index) || this.sealing.has(index) || this.stored(index)?.id !== ref.id) continue
+      this.addDirty(index, bytes, { base: ref.id, ranges: [] })
       return
     }
   }
 
   /** A new dirty buffer for the chunk holding `from` (its current bytes), cut at the file's size. */
-  private addDirty(index: number, from: Buffer | null): ChunkBuffer {
+  private addDirty(index: number, from: Buffer | null, lineage: Lineage): ChunkBuffer {
     const len = Math.max(0, Math.min(from?.length ?? 0, this.size - index * this.ctx.chunkSize))
-    const chunk: ChunkBuffer = { buf: Buffer.alloc(0), len: 0, dirtySince: Date.now() }
+    const chunk: ChunkBuffer = { buf: Buffer.alloc(0), len: 0, dirtySince: Date.now(), ...lineage }
+    clipRanges(chunk.ranges, len)
     this.reserve(chunk, len)
     from?.copy(chunk.buf, 0, 0, len)
     chunk.len = len
@@ -181,8 +271,24 @@ export class OpenFile {
   }
 
   private async storedBytes(index: number): Promise<Buffer | null> {
-    const ref = this.stored(index)
-    return ref ? this.ctx.chunks.read(ref) : null
+    return (await this.readCurrent(index)).bytes
+  }
+
+  /**
+   * The chunk's current stored bytes. Another client may replace the chunk while it is read, and the
+   * NameNode then deletes the old version: a read that fails on a version no longer current is made
+   * again on the current one.
+   */
+  private async readCurrent(index: number): Promise<{ ref: ChunkRef; bytes: Buffer } | { ref: null; bytes: null }> {
+    for (let attempt = 1; ; attempt++) {
+      const ref = this.stored(index)
+      if (!ref) return { ref: null, bytes: null }
+      try {
+        return { ref, bytes: await this.ctx.chunks.read(ref) }
+      } catch (err) {
+        if (this.stored(index)?.id === ref.id || attempt >= COMMIT_ATTEMPTS) throw err
+      }
+    }
   }
 
   /**
@@ -192,38 +298,51 @@ export class OpenFile {
   private startSeal(index: number): void {
     const chunk = this.dirty.get(index)
     if (!chunk) return
-    this.dirty.delete(index)
+    // The size is taken while the buffer still counts towards it (see `size`).
     const len = Math.max(0, Math.min(chunk.len, this.size - index * this.ctx.chunkSize))
-    const entry: Sealing = { bytes: chunk.buf.subarray(0, len), held: chunk.buf.length, done: Promise.resolve() }
+    this.dirty.delete(index)
+    clipRanges(chunk.ranges, len)
+    const entry: Sealing = {
+      bytes: chunk.buf.subarray(0, len), held: chunk.buf.length, done: Promise.resolve(),
+      base: chunk.base, ranges: chunk.ranges, ...(chunk.after ? { after: chunk.after } : {}),
+    }
     this.sealing.set(index, entry)
     entry.done = this.seal(index, entry)
   }
 
   private async seal(index: number, entry: Sealing): Promise<void> {
     let ref: ChunkRef | null = null
+    // A newer seal of the same chunk, or a truncate, took its place while it was being stored.
+    const superseded = () => this.sealing.get(index) !== entry
     try {
-      const storedEnd = index * this.ctx.chunkSize + entry.bytes.length
-      ref = entry.bytes.length > 0 ? await this.ctx.chunks.write(entry.bytes) : null
-      // A newer seal of the same chunk, or a truncate, took its place while it was being stored.
-      if (this.sealing.get(index) !== entry) {
-        if (ref) this.ctx.meta.abandon([ref])
+      for (let attempt = 1; ; attempt++) {
+        ref = entry.bytes.length > 0 ? await this.ctx.chunks.write(entry.bytes) : null
+        if (superseded()) {
+          if (ref) this.ctx.meta.abandon([ref])
+          this.ctx.budget.give(entry.held)
+          return
+        }
+        const old = await this.commitChunk(index, entry, ref, attempt)
+        if (old === 'conflict') {
+          if (ref) this.ctx.meta.abandon([ref])
+          ref = null
+          await this.rebase(index, entry)
+          continue
+        }
+        if (old) this.dropped([old])
+        if (ref) this.unsynced.set(ref.id, ref)
+        this.committed(index, entry, ref)
+        if (!superseded()) this.sealing.delete(index)
         this.ctx.budget.give(entry.held)
         return
       }
-      const old = await this.ctx.meta.commit({
-        op: 'chunk', ino: this.ino, index, ref, size: this.committableSize(index, storedEnd), mtime: this.mtime, ctime: this.newestCtime(),
-      }) as ChunkRef | null
-      if (old) this.dropped([old])
-      if (ref) this.unsynced.set(ref.id, ref)
-      this.sealing.delete(index)
-      this.ctx.budget.give(entry.held)
     } catch (err) {
       if (ref) this.ctx.meta.abandon([ref])
       // Keep the bytes so a later flush can try again; a newer buffer for the chunk wins. They go to
       // a copy: a node's put that failed late may still be reading the sealed bytes.
       if (this.sealing.get(index) === entry) {
+        if (!this.dirty.has(index)) this.addDirty(index, entry.bytes, { base: entry.base, ranges: entry.ranges, ...(entry.after ? { after: entry.after } : {}) })
         this.sealing.delete(index)
-        if (!this.dirty.has(index)) this.addDirty(index, entry.bytes)
       }
       this.ctx.budget.give(entry.held)
       this.failure ??= err as DfsError
@@ -235,19 +354,63 @@ export class OpenFile {
   }
 
   /**
+   * Commit a sealed chunk in place of its base. 'conflict' when another client replaced the base
+   * meanwhile (the session's state already holds that newer version); after COMMIT_ATTEMPTS of those
+   * the seal fails, and its bytes wait in memory for the next flush.
+   */
+  private async commitChunk(index: number, entry: Sealing, ref: ChunkRef | null, attempt: number): Promise<ChunkRef | null | 'conflict'> {
+    const storedEnd = index * this.ctx.chunkSize + entry.bytes.length
+    try {
+      return await this.ctx.meta.commit({
+        op: 'chunk', ino: this.ino, index, ref, base: entry.base,
+        size: this.committableSize(index, storedEnd), grow: true, mtime: this.mtime, ctime: this.newestCtime(),
+      }) as ChunkRef | null
+    } catch (err) {
+      if (!isDfsError(err, 'CHUNK_CONFLICT')) throw err
+      if (attempt < COMMIT_ATTEMPTS) return 'conflict'
+      throw dfsError('CHUNK_CONFLICT',
+        `chunk ${index} of inode ${this.ino} was replaced by other clients ${attempt} times while this client stored its writes; they are kept for the next flush`,
+        { ino: this.ino, index, attempts: attempt }, err)
+    }
+  }
+
+  /**
+   * Another client committed a newer version of the chunk: put this client's written ranges on top of
+   * it. The result is new bytes (the old ones may still be read by a node's put), based on that version.
+   */
+  private async rebase(index: number, entry: Sealing): Promise<void> {
+    const current = await this.readCurrent(index)
+    entry.bytes = overlay(current.bytes, entry.bytes, entry.ranges)
+    entry.base = current.ref?.id ?? null
+  }
+
+  /**
+   * A seal committed exactly `entry.bytes` as `ref`: a newer buffer made from those bytes now starts
+   * from that chunk, so its own commit needs no rebase.
+   */
+  private committed(index: number, entry: Sealing, ref: ChunkRef | null): void {
+    for (const next of [this.dirty.get(index), this.sealing.get(index)]) {
+      if (!next || next.after?.entry !== entry) continue
+      if (next.after.bytes === entry.bytes) next.base = ref?.id ?? null
+      delete next.after
+    }
+  }
+
+  /**
    * The size a record may commit: the file's size, but not past the first byte that is still only
    * in memory (a chunk's buffer, or writes to the chunk being stored since it was sealed), so a crash
    * or a stop never leaves a size covering bytes that were never stored. Never below the end of the
    * chunk being stored (a stored chunk holds no bytes past the size) nor the size already committed
    * (a truncate commits its size at once: a hole it makes is real). Once nothing is buffered the
-   * whole size is committed.
+   * whole size is committed. (A writer's records only grow the size at the NameNode: `grow`.)
    */
   private committableSize(index?: number, storedEnd = 0): number {
     const cs = this.ctx.chunkSize
-    let unstored = this.size
+    const size = this.size
+    let unstored = size
     for (const i of this.dirty.keys()) unstored = Math.min(unstored, i * cs)
     for (const i of this.sealing.keys()) if (i !== index) unstored = Math.min(unstored, i * cs)
-    return Math.min(this.size, Math.max(this.inode().size, storedEnd, unstored))
+    return Math.max(storedEnd, Math.min(size, Math.max(this.inode().size, unstored)))
   }
 
   /** Bytes written but still only in memory (buffered, or being stored). */
@@ -310,15 +473,25 @@ export class OpenFile {
     return Math.max(this.ctime, this.ctx.meta.state.inodes.get(this.ino)?.ctime ?? 0)
   }
 
-  /** A size or time that only lives here (e.g. a truncate that grew the file) goes to the journal. */
+  /**
+   * A size or time that only lives here (writes whose chunks committed before the last of them) goes
+   * to the journal. Only what this client changed: it never takes back another client's size or
+   * times, and the size only grows (an explicit truncate was committed when it was made).
+   */
   private async commitAttributes(): Promise<void> {
+    const changes = this.changes
+    if (changes === this.recordedChanges) return
     const inode = this.inode()
     const ctime = this.newestCtime()
     const size = this.committableSize()
-    if (inode.size === size && inode.mtime === this.mtime && inode.ctime === ctime) return
+    if (inode.size >= size && inode.mtime === this.mtime && inode.ctime === ctime) {
+      this.recordedChanges = changes
+      return
+    }
     await this.ctx.meta.commit({
-      op: 'truncate', ino: this.ino, size, keep: inode.chunks?.length ?? 0, mtime: this.mtime, ctime,
+      op: 'truncate', ino: this.ino, size, keep: inode.chunks?.length ?? 0, grow: true, mtime: this.mtime, ctime,
     })
+    this.recordedChanges = changes
   }
 
   /** The file is forgotten (last name and last handle gone): drop buffers without storing them. */
@@ -330,7 +503,22 @@ export class OpenFile {
 
   // ---- truncate ----------------------------------------------------------------------------------
 
+  /**
+   * An explicit truncate: the exact size, whatever other clients did before (last one wins). Refused
+   * when another client replaced the chunk the new end falls in since this client looked (it may now
+   * reach past the end): this client's view has then caught up, and the truncate runs again from it.
+   */
   async truncate(size: number): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.truncateOnce(size)
+      } catch (err) {
+        if (!isDfsError(err, 'CHUNK_CONFLICT') || attempt >= COMMIT_ATTEMPTS) throw err
+      }
+    }
+  }
+
+  private async truncateOnce(size: number): Promise<void> {
     const cs = this.ctx.chunkSize
     const partial = Math.floor(size / cs)
     // The chunk the new end falls in must keep its bytes before the end: bring them into memory, and
@@ -352,13 +540,23 @@ export class OpenFile {
       if (tail) {
         tail.len = Math.min(tail.len, size - partial * cs)
         tail.buf.fill(0, tail.len)
+        // The truncate drops the stored chunk: every byte kept is this client's to store again, onto
+        // a hole (or onto what another client stores there first).
+        tail.base = null
+        tail.ranges = tail.len > 0 ? [[0, tail.len]] : []
+        delete tail.after
       }
     }
     this.size = size
     this.mtime = this.ctime = Date.now()
-    const keep = shrinking ? partial : this.inode().chunks?.length ?? 0
+    this.changes++
+    // Growing: every chunk below the new size stays, even ones another client added that this one
+    // has not seen; anything wholly past it goes.
+    const keep = shrinking ? partial : Math.ceil(size / cs)
+    // Growing within a chunk keeps it: it must still be the one seen to end before the new end.
+    const base = !shrinking && size % cs !== 0 ? { base: this.stored(partial)?.id ?? null } : {}
     const dropped = await this.ctx.meta.commit({
-      op: 'truncate', ino: this.ino, size, keep, mtime: this.mtime, ctime: this.ctime,
+      op: 'truncate', ino: this.ino, size, keep, ...base, mtime: this.mtime, ctime: this.ctime,
     }) as ChunkRef[]
     this.dropped(dropped)
   }

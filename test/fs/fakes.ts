@@ -112,6 +112,29 @@ export function makeFs(opts: { dirtyLimit?: number } = {}) {
   return { fs, meta, chunks, logs, nameNode, session }
 }
 
+/**
+ * Several clients of one NameNode, as mounts on several machines are: each its own FileSystem (open
+ * files, buffers) and session, all over one journal and one set of chunks.
+ */
+export function makeClients(count: number, opts: { dirtyLimit?: number } = {}) {
+  const meta = new MemoryStore()
+  const chunks = new MemoryChunks()
+  const logs: string[] = []
+  const nameNode = new NameNode({ meta, replicas: 2, deleteChunks: ids => chunks.delete(ids), log: m => logs.push(m) })
+  nameNode.start(0)
+  const clients = Array.from({ length: count }, () => {
+    const session = new InProcessSession(
+      nameNode, { clusterId: 'test', chunkSize: CHUNK, replicas: 2 }, async () => ({ total: 1 << 30, available: 1 << 29 }),
+    )
+    const fs = new FileSystem({
+      meta: session, chunks, chunkSize: CHUNK, dirtyLimit: opts.dirtyLimit ?? 64 * CHUNK,
+      owner: { uid: 0, gid: 0 }, log: m => logs.push(m),
+    })
+    return { fs, session }
+  })
+  return { clients, meta, chunks, logs, nameNode }
+}
+
 /** Read a whole file through a fresh handle. */
 export async function readAll(fs: FileSystem, path: string): Promise<Buffer> {
   const { size } = await fs.getattr(path)

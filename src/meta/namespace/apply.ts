@@ -214,24 +214,44 @@ function fileOf(state: NamespaceState, ino: number): Inode & { chunks: readonly 
   return inode as Inode & { chunks: readonly (ChunkRef | null)[] }
 }
 
-/** Returns the chunk the new one replaced (now garbage), or null. */
-function setChunk(state: NamespaceState, rec: Extract<NamespaceRecord, { op: 'chunk' }>): ChunkRef | null {
-  const inode = fileOf(state, rec.ino)
-  const chunks = inode.chunks.slice()
-  while (chunks.length <= rec.index) chunks.push(null)
-  const old = chunks[rec.index]
-  chunks[rec.index] = rec.ref === null ? null : Object.freeze({ ...rec.ref, nodes: Object.freeze([...rec.ref.nodes]) })
-  put(state, { ...inode, chunks: Object.freeze(chunks), size: rec.size, mtime: rec.mtime, ctime: rec.ctime })
-  return old ?? null
+/** The size a record leaves: exact, or (a writer's record, `grow`) never below the current one. */
+function sizeAfter(inode: Inode, rec: { size: number; grow?: boolean }): number {
+  return rec.grow ? Math.max(inode.size, rec.size) : rec.size
 }
 
-/** Returns the chunks cut off (now garbage). */
+/** Compare-and-swap: chunk `index` must still be `base` (null: a hole), when the record names one. */
+function checkBase(inode: Inode & { chunks: readonly (ChunkRef | null)[] }, index: number, base: string | null | undefined): void {
+  const current = inode.chunks[index]?.id ?? null
+  if (base === undefined || current === base) return
+  throw dfsError('CHUNK_CONFLICT', `chunk ${index} of inode ${inode.ino} is no longer ${base ?? 'a hole'}`, {
+    ino: inode.ino, index, base, current,
+  })
+}
+
+/**
+ * Returns the chunk the new one replaced (now garbage), or null. Compare-and-swap: a record that
+ * names the version it started from (`base`) is refused when another client replaced it meanwhile.
+ */
+function setChunk(state: NamespaceState, rec: Extract<NamespaceRecord, { op: 'chunk' }>): ChunkRef | null {
+  const inode = fileOf(state, rec.ino)
+  const old = inode.chunks[rec.index] ?? null
+  checkBase(inode, rec.index, rec.base)
+  const chunks = inode.chunks.slice()
+  while (chunks.length <= rec.index) chunks.push(null)
+  chunks[rec.index] = rec.ref === null ? null : Object.freeze({ ...rec.ref, nodes: Object.freeze([...rec.ref.nodes]) })
+  put(state, { ...inode, chunks: Object.freeze(chunks), size: sizeAfter(inode, rec), mtime: rec.mtime, ctime: rec.ctime })
+  return old
+}
+
+/** Returns the chunks cut off (now garbage): none for a writer's size record (`grow`). */
 function truncate(state: NamespaceState, rec: Extract<NamespaceRecord, { op: 'truncate' }>): ChunkRef[] {
   const inode = fileOf(state, rec.ino)
-  const dropped = liveRefs(inode.chunks.slice(rec.keep))
+  if (!rec.grow && rec.keep > 0) checkBase(inode, rec.keep - 1, rec.base)
+  const keep = rec.grow ? inode.chunks.length : rec.keep
+  const dropped = liveRefs(inode.chunks.slice(keep))
   put(state, {
-    ...inode, size: rec.size, mtime: rec.mtime, ctime: rec.ctime,
-    chunks: Object.freeze(inode.chunks.slice(0, rec.keep)),
+    ...inode, size: sizeAfter(inode, rec), mtime: rec.mtime, ctime: rec.ctime,
+    chunks: Object.freeze(inode.chunks.slice(0, keep)),
   })
   return dropped
 }

@@ -14,13 +14,31 @@ export type NamespaceRecord =
   /** Drop an inode that has no names left and is no longer open. */
   | { op: 'forget'; ino: number }
   | { op: 'setattr'; ino: number; mode?: number; uid?: number; gid?: number; atime?: number; mtime?: number; ctime: number }
-  /** Point chunk `index` of a file at new immutable content (copy-on-write) and record the file's size. */
-  | { op: 'chunk'; ino: number; index: number; ref: ChunkRef | null; size: number; mtime: number; ctime: number }
-  /** Set a file's size; chunks from `keep` on are dropped. */
-  | { op: 'truncate'; ino: number; size: number; keep: number; mtime: number; ctime: number }
+  /**
+   * Point chunk `index` of a file at new immutable content (copy-on-write) and record the file's size.
+   * `base`: the chunk id the writer's bytes started from (null: a hole or a new chunk); the record is
+   * refused (CHUNK_CONFLICT) when the chunk is no longer that one, and the writer rebases. Records
+   * from before several clients could write carry no `base` and are never refused.
+   */
+  | { op: 'chunk'; ino: number; index: number; ref: ChunkRef | null; base?: string | null; size: number; grow?: boolean; mtime: number; ctime: number }
+  /**
+   * Set a file's size; chunks from `keep` on are dropped. With `grow` it is not an explicit truncate
+   * but a writer recording its size and times: the size only grows, and no chunk is dropped. `base`:
+   * the chunk the new end falls in (chunk keep - 1), kept, as the truncating client saw it; refused
+   * (CHUNK_CONFLICT) when another client replaced it meanwhile, since it may reach past the new end.
+   */
+  | { op: 'truncate'; ino: number; size: number; keep: number; grow?: boolean; base?: string | null; mtime: number; ctime: number }
   /** Record where copies of a chunk live after repair or re-replication. */
   | { op: 'replicas'; ino: number; index: number; id: string; nodes: string[] }
   /** Set (value base64) or remove (null) an extended attribute. flags: 1 = create only, 2 = replace only. */
   | { op: 'xattr'; ino: number; name: string; value: string | null; flags: number; time: number }
 
 export type NamespaceOp = NamespaceRecord['op']
+
+/*
+ * `grow` (chunk and truncate records): the size the record carries is a lower bound, not the size.
+ * Several clients write one file; a commit must not shrink what another client grew meanwhile, so a
+ * writer's records only grow the file (size = max(current, the record's)). Only an explicit truncate
+ * sets an exact size (last one wins). Records without the flag (every record journaled before it
+ * existed) keep their exact-size meaning, so old journals replay as they always did.
+ */
