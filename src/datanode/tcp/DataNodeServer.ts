@@ -134,6 +134,8 @@ export class DataNodeServer {
         return self.#node
       },
       admit: (clusterId) => this.#admit(clusterId),
+      // A copy of a running NameNode's metadata folder has its claim: the live connection says who is in charge.
+      heldBy: (conn, record) => [...this.#connections].find((c) => c !== conn && c.claimToken === record.token)?.peer,
       log: this.#log,
     }
     this.#limits = {
