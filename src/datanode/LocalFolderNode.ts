@@ -327,6 +327,7 @@ export class LocalFolderNode implements DataNode {
     if (record === undefined && this.#claim === undefined) return // never claimed: nothing to fence
     if (this.#claim === undefined) throw fencedError(this.address, `this process has not claimed it (epoch ${record!.epoch} holds it)`, id)
     if (!sameClaim(record, this.#claim)) {
+      if (!record) await this.ping() // a folder that is gone says so first
       throw fencedError(this.address, record ? `epoch ${record.epoch} claimed it after this process's epoch ${this.#claim.epoch}` : `its ${CLAIM_FILE} is gone`, id)
     }
   }

@@ -326,7 +326,10 @@ export class ServerConnection {
       case Op.DELETE: {
         // Only the connection holding the node's current claim deletes (the node checks its own claim too).
         const record = await node.claimRecord()
-        if (!record) throw fencedError(node.address, 'no NameNode has claimed it yet (CLAIM first)', id)
+        if (!record) {
+          await node.ping() // a folder that is gone says so first
+          throw fencedError(node.address, 'no NameNode has claimed it yet (CLAIM first)', id)
+        }
         if (record.token !== this.#claimToken) {
           throw fencedError(node.address, this.#claimToken === undefined ? `this connection has not claimed it (epoch ${record.epoch} holds it)` : `epoch ${record.epoch} claimed it after this connection did`, id)
         }
