@@ -13,7 +13,7 @@ import type { ClaimRequest, EpochClaim } from '../datanode/claim.js'
 import { newClaimToken } from '../datanode/claim.js'
 import type { DataNode } from '../datanode/DataNode.js'
 import { TcpDataNode } from '../datanode/tcp/TcpDataNode.js'
-import { type DfsError, dfsError, isDfsError } from '../errors.js'
+import { dfsError, isDfsError } from '../errors.js'
 import { levelled } from '../log/Log.js'
 import { readMetaEpoch, writeMetaEpoch } from '../meta/epochClaim.js'
 import { isServerAddress } from './nodes.js'
@@ -59,7 +59,7 @@ export async function claimCluster(meta: ClaimingMeta, nodes: readonly DataNode[
     } catch (err) {
       // A server that does not answer now takes the claim when it does (TcpDataNode claims first thing).
       if (isServerAddress(node.address) && isDfsError(err, 'NODE_UNAVAILABLE')) return
-      throw explained(err, node.address, meta.dir)
+      throw explained(err, meta.dir)
     }
   }))
   await each({ ...request, check: true })
@@ -106,9 +106,11 @@ export async function claimCluster(meta: ClaimingMeta, nodes: readonly DataNode[
   }
 }
 
-/** A node's refusal, said about the metadata folder by name (the wire prefixes the node's address). */
-function explained(err: unknown, address: string, dir: string): unknown {
+/**
+ * A node's refusal, said about the metadata folder by name. A server's message keeps the address the
+ * client gave it in front (the server names itself by its folder).
+ */
+function explained(err: unknown, dir: string): unknown {
   if (!isDfsError(err) || (err.code !== 'EPOCH_BEHIND' && err.code !== 'EPOCH_HELD')) return err
-  const text = err.message.startsWith(`${address}: `) ? err.message.slice(address.length + 2) : err.message
-  return dfsError(err.code, text.replace('this metadata folder', `metadata folder ${dir}`), { ...err.context, meta: dir }, err) as DfsError
+  return dfsError(err.code, err.message.replace('this metadata folder', `metadata folder ${dir}`), { ...err.context, meta: dir }, err)
 }
