@@ -101,11 +101,13 @@ describe('a copied metadata folder against dfs datanode servers', () => {
     const original = await startDfs({ mountpoint: mnt, nodes: urls, meta, replicas: 2, chunkSize: '64k', extraArgs: ['--secret-file', secret] })
     await writeDurably(root, join(mnt, 'one'), 64)
     expect((await sh(`cp -a ${meta} ${copy}`)).code).toBe(0)
-    const copiedAt = Math.min(...(await Promise.all(nodes.map(claimOf))).map((c) => c.seqWatermark))
+    const looked = await dfs('fsck', '--meta', copy, '--secret-file', secret, '--json')
+    const copiedAt: number = JSON.parse(looked.stdout).metadata.lastGoodSeq
+    expect(copiedAt).toBeGreaterThan(0)
     await writeDurably(root, join(mnt, 'two'), 64)
     // The NameNode raises the watermark by itself every few seconds: wait for it (generously), then crash.
     const deadline = Date.now() + 60_000
-    while ((await Promise.all(nodes.map(claimOf))).some((c) => c.seqWatermark <= copiedAt + 1)) {
+    while ((await Promise.all(nodes.map(claimOf))).some((c) => c.seqWatermark <= copiedAt)) {
       if (Date.now() > deadline) throw new Error('the watermark was never raised')
       await new Promise((resolve) => setTimeout(resolve, 200))
     }
