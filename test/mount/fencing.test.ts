@@ -85,7 +85,7 @@ describe('a copied metadata folder against dfs datanode servers', () => {
     await Promise.all(servers.map((s) => s.stop()))
   }, 300_000)
 
-  it('is behind once the original, killed -9, had raised the nodes\' watermark while it ran', async () => {
+  it('is behind once the original, killed -9, had raised the nodes\' watermark while it ran; the original, repaired below the watermark, opens', async () => {
     const root = makeTempDir('dfs-fence-kill-').path
     const secret = join(root, 'secret')
     writeFileSync(secret, 'fencing test secret\n', { mode: 0o600 })
@@ -116,8 +116,18 @@ describe('a copied metadata folder against dfs datanode servers', () => {
 
     const behind = await dfs('fsck', '--meta', copy, '--secret-file', secret, '--repair')
     expect(behind.stderr).toMatch(/\[EPOCH_BEHIND\]/)
+
+    // The owner's own journal is damaged where 'two' was made: the repair cuts it below the nodes'
+    // watermark. That folder is still the cluster's: the open after the repair claims the nodes.
+    const segments = readdirSync(meta).filter((n) => n.startsWith('journal-')).sort()
+    const live = join(meta, segments[segments.length - 1]!)
+    const text = await readFile(live, 'utf8')
+    expect(text).toContain('"name":"two"')
+    writeFileSync(live, text.replace('"name":"two"', '"name":"twO"'))
     const owner = await dfs('fsck', '--meta', meta, '--secret-file', secret, '--repair')
+    expect(owner.stdout).toMatch(/cut /)
     expect(owner.stderr).not.toMatch(/EPOCH_/)
+    for (const node of nodes) expect((await claimOf(node)).epoch).toBe(2)
     await Promise.all(servers.map((s) => s.stop()))
   }, 300_000)
 })
