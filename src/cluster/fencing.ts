@@ -76,6 +76,7 @@ export async function claimCluster(meta: ClaimingMeta, nodes: readonly DataNode[
   for (const node of fenced) if (node instanceof TcpDataNode) node.on('fenced', (err) => report(node.address, err))
 
   let refreshing: Promise<void> | undefined
+  let lastFailure: string | undefined
   let closed = false
   const raise = async (durable: boolean) => {
     const seq = meta.lastSeq
@@ -88,7 +89,12 @@ export async function claimCluster(meta: ClaimingMeta, nodes: readonly DataNode[
     )))
   }
   const refresh = () => {
-    refreshing ??= raise(true).catch((err: unknown) => log.warn(`raising the nodes' seq watermark failed: ${(err as Error).message}`)).finally(() => { refreshing = undefined })
+    // A failed journal fails every try the same way: said once.
+    refreshing ??= raise(true).then(() => { lastFailure = undefined }, (err: unknown) => {
+      const message = (err as Error).message
+      if (message !== lastFailure) log.warn(`raising the nodes' seq watermark failed: ${message}`)
+      lastFailure = message
+    }).finally(() => { refreshing = undefined })
     return refreshing
   }
   const timer = setInterval(() => { if (!closed) void refresh() }, options.refreshMs ?? DEFAULT_REFRESH_MS)
