@@ -53,12 +53,17 @@ export async function claimCluster(meta: ClaimingMeta, nodes: readonly DataNode[
   let request: ClaimRequest = { claim, ...(basis ? { basis } : {}), seq: meta.lastSeq, ...(previous?.afterRepair ? { afterRepair: true } : {}) }
   const fenced = nodes.filter((node): node is DataNode & Required<Pick<DataNode, 'claim'>> => node.claim !== undefined)
 
+  // A server that does not answer now takes the claim when it does (TcpDataNode claims first thing).
+  const down = new Set<DataNode>()
   const each = (req: ClaimRequest) => Promise.all(fenced.map(async (node) => {
+    if (down.has(node) && node instanceof TcpDataNode) return node.holdClaim(req)
     try {
       await node.claim(req)
     } catch (err) {
-      // A server that does not answer now takes the claim when it does (TcpDataNode claims first thing).
-      if (isServerAddress(node.address) && isDfsError(err, 'NODE_UNAVAILABLE')) return
+      if (isServerAddress(node.address) && isDfsError(err, 'NODE_UNAVAILABLE')) {
+        down.add(node)
+        return
+      }
       throw explained(err, meta.dir)
     }
   }))

@@ -102,4 +102,29 @@ describe('a crash between the metadata folder\'s new claim and the nodes\' claim
     await deletesWork(f)
     for (const s of started) expect(await nodeEpoch(s.dir)).toBe(3)
   })
+
+  it('claims a server that was down at open as soon as it answers, and deletes there then', async () => {
+    const started = await Promise.all([1, 2].map(() => servers.start({ clusterId: undefined })))
+    const { root } = await folders([])
+    const secretFile = join(root, 'secret')
+    await writeFile(secretFile, SECRET, { mode: 0o600 })
+    const f = flags(join(root, 'meta'), started.map((s) => s.url), { secretFile, replicas: 2 })
+    await openAndClose(f)
+    const [, second] = started
+    await second!.server.close()
+    const cluster = await openCluster(f, { create: true })
+    try {
+      expect(await nodeEpoch(started[0]!.dir)).toBe(2)
+      expect(await nodeEpoch(second!.dir)).toBe(1)
+      await servers.start({ dir: second!.dir, listen: `127.0.0.1:${second!.server.port}`, clusterId: undefined })
+      const node = cluster.registry.nodes().find((n) => n.address === second!.url)!
+      const id = newChunkId()
+      await node.put(id, Buffer.from('x'), sha256Of(Buffer.from('x')))
+      expect(await nodeEpoch(second!.dir)).toBe(2)
+      await node.delete(id)
+      expect(await node.has(id)).toBe(false)
+    } finally {
+      await cluster.close()
+    }
+  })
 })

@@ -155,8 +155,13 @@ export class TcpDataNode extends EventEmitter<TcpDataNodeEvents> implements Data
    * keeps the right to delete (and a refresh raises the seq watermark).
    */
   async claim(request: ClaimRequest): Promise<void> {
-    if (!request.check) this.#claim = request
+    if (!request.check) this.holdClaim(request)
     await this.#call(Op.CLAIM, undefined, encodeClaim(request))
+  }
+
+  /** Take the claim at the next connection, without trying now (a server found down a moment ago). */
+  holdClaim(request: ClaimRequest): void {
+    this.#claim = { ...request, check: undefined }
   }
 
   async close(): Promise<void> {
