@@ -6,8 +6,9 @@
 //   2. write the new claim to the metadata folder, durably (a crash after this is recovered by the
 //      next open: the nodes are still at the basis, which is behind the folder's claim, not ahead);
 //   3. claim the nodes (a server that is down takes the claim when it connects);
-//   4. while open, now and then, and at close: raise the nodes' seq watermark to the durable journal
-//      seq, so a copy taken while this one ran is behind once this one wrote more.
+//   4. while open, every few seconds, and at close: raise the nodes' seq watermark to the durable
+//      journal seq, so a copy taken while this one ran is behind once this one wrote more (and a
+//      server hears from its holder: it counts the claim as held only by a connection it hears from).
 
 import type { ClaimRequest, EpochClaim } from '../datanode/claim.js'
 import { newClaimToken } from '../datanode/claim.js'
@@ -83,11 +84,13 @@ export async function claimCluster(meta: ClaimingMeta, nodes: readonly DataNode[
   let refreshing: Promise<void> | undefined
   let lastFailure: string | undefined
   let closed = false
+  // Sent every time, changed or not: a server counts its claim as held by a connection it hears from.
   const raise = async (durable: boolean) => {
     const seq = meta.lastSeq
-    if (seq <= request.seq) return
-    if (durable) await meta.sync()
-    request = { ...request, seq }
+    if (seq > request.seq) {
+      if (durable) await meta.sync()
+      request = { ...request, seq }
+    }
     await Promise.all(fenced.map((node) => node.claim(request).then(
       () => reported.delete(node.address),
       (err: unknown) => { if (!isDfsError(err, 'NODE_UNAVAILABLE')) report(node.address, err) },

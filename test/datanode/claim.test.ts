@@ -156,6 +156,19 @@ describe('a DataNode server', () => {
     await expect.poll(async () => (await copy.claim({ claim: { epoch: 3, token: 'c3' }, basis: e2, seq: 4 }).then(() => 'ok', (e: { code: string }) => e.code)), { timeout: 30_000 }).toBe('ok')
   })
 
+  it('counts the claim as held only by a connection it hears from (a half-open one of a dead host does not hold it)', async () => {
+    const { url } = await servers.start({ claimHoldMs: 200 })
+    const silent = await servers.connect(url)
+    await silent.claim({ claim: e2, basis: e1, seq: 4 })
+    const next = await servers.connect(url)
+    // Still connected, but silent for longer than claimHoldMs: the claim is taken.
+    await expect.poll(async () => (await next.claim({ claim: e3, basis: e2, seq: 4 }).then(() => 'ok', (e: { code: string }) => e.code)), { timeout: 30_000, interval: 100 }).toBe('ok')
+    expect(silent.connected).toBe(true)
+    const id = newChunkId()
+    await next.put(id, Buffer.from('x'), sha256Of(Buffer.from('x')))
+    expect(await codeOf(silent.delete(id))).toBe('FENCED')
+  })
+
   it('fences an old-epoch NameNode: its reconnect cannot claim again, and its deletes are refused', async () => {
     const { server, dir, url } = await servers.start()
     const old = await servers.connect(url)

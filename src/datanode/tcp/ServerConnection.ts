@@ -92,6 +92,7 @@ export class ServerConnection {
   #keepaliveTimer: NodeJS.Timeout | undefined
   /** The token of the claim this connection took (CLAIM); deletes need it to be the node's claim. */
   #claimToken: string | undefined
+  #heardAt = Date.now()
 
   constructor(socket: Socket, host: ConnectionHost, limits: ConnectionLimits, onClose: (conn: ServerConnection) => void) {
     this.#socket = socket
@@ -118,6 +119,11 @@ export class ServerConnection {
   /** The claim token this connection holds, while it is open and authenticated. */
   get claimToken(): string | undefined {
     return this.#state === 'open' ? this.#claimToken : undefined
+  }
+
+  /** When a byte last arrived from the client (Date.now()). */
+  get heardAt(): number {
+    return this.#heardAt
   }
 
   /** host:port of the client. */
@@ -157,6 +163,7 @@ export class ServerConnection {
   #onData(chunk: Buffer): void {
     if (this.#state === 'closed') return
     this.#lastDataAt = Date.now()
+    this.#heardAt = this.#lastDataAt
     this.#decoder.push(chunk)
     this.#pump()
   }
