@@ -31,6 +31,9 @@ export const DFS_CODES = {
   NODE_LOCKED: 'EIO', // another process serves or mounts this node folder
   META_FOREIGN: 'EIO', // a metadata or node folder that belongs to another cluster
   META_TOO_NEW: 'EIO', // a metadata format newer than this dfs understands
+  EPOCH_BEHIND: 'EIO', // a metadata folder behind the cluster's NameNode epoch (a copy or a restored backup)
+  EPOCH_HELD: 'EIO', // a DataNode held by another running NameNode (its metadata folder copied)
+  FENCED: 'EIO', // a delete from a process that does not hold the node's current NameNode epoch
   // user input
   BAD_ARGUMENT: 'EINVAL', // a malformed flag value (size, address, number)
   SETTING_CONFLICT: 'EINVAL', // a flag that contradicts the cluster's recorded settings

@@ -26,6 +26,7 @@ import { checkFoldersApart } from './layout.js'
 import { type NodeAccess, checkNode, isServerAddress, normalizeAddress, openNode } from './nodes.js'
 import { type ClusterSettings, DEFAULT_CHUNK_SIZE, DEFAULT_REPLICAS, parseSettings } from './settings.js'
 import { levelled } from '../log/Log.js'
+import { claimCluster, type Fence } from './fencing.js'
 
 export type NamespaceMetaStore = MetaStore<NamespaceState, NamespaceRecord, ApplyResult>
 
@@ -143,6 +144,7 @@ async function openPlanned(plan: Plan, flags: ClusterFlags, options: OpenOptions
     onError: err => levelled(flags.log).error(`metadata journal failed: ${err.message}`),
   })
   const nodes: DataNode[] = []
+  let fence: Fence | undefined
   try {
     // Nodes that cannot be opened keep their place in the settings: they may come back.
     const settings: ClusterSettings = { ...plan.settings, nodes: plan.settings.nodes.filter(n => plan.unavailable.some(u => u.address === n.address)) }
@@ -164,6 +166,8 @@ async function openPlanned(plan: Plan, flags: ClusterFlags, options: OpenOptions
         : {}
       settings.nodes.push({ nodeId: node.nodeId, address, ...draining })
     }
+    // Fencing: only the process that opened the cluster last may delete on its nodes (fencing.ts).
+    if (!options.readOnly) fence = await claimCluster(meta, nodes, { log: flags.log })
     if (!options.readOnly && JSON.stringify(settings) !== JSON.stringify(plan.settings)) await meta.updateSettings({ ...settings })
 
     for (const node of nodes) {
@@ -175,11 +179,16 @@ async function openPlanned(plan: Plan, flags: ClusterFlags, options: OpenOptions
       metaDir, settings, meta, registry, chunks, unavailable: plan.unavailable,
       capacity: () => capacityOf(nodes, settings.replicas),
       async close() {
-        await meta.close({ checkpoint: !options.readOnly })
-        await Promise.allSettled(nodes.map(node => node.close()))
+        try {
+          await meta.close({ checkpoint: !options.readOnly })
+          await fence?.close()
+        } finally {
+          await Promise.allSettled(nodes.map(node => node.close()))
+        }
       },
     }
   } catch (err) {
+    await fence?.close().catch(() => {})
     await meta.close().catch(() => {})
     await Promise.allSettled(nodes.map(node => node.close()))
     throw err

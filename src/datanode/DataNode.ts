@@ -2,6 +2,8 @@
 // A DataNode stores immutable chunks by id and knows nothing of files, inodes or replication:
 // the chunk layer above decides what goes where and verifies every byte it reads back.
 
+import type { ClaimRequest } from './claim.js'
+
 /** 32 lowercase hex digits (128 random bits). Validated strictly: ids become file names. */
 export type ChunkId = string
 
@@ -47,6 +49,12 @@ export interface DataNode {
   usage(): Promise<NodeUsage>
   /** Make earlier puts of these ids durable (fsync the files and their folders). */
   sync(ids: ChunkId[]): Promise<void>
+  /**
+   * Fencing (claim.ts): take, refresh or (with check) test a NameNode epoch claim. Deletes are
+   * refused (FENCED) from anyone but the holder of the node's current claim. Optional: stand-ins in
+   * tests have no claim and are not fenced.
+   */
+  claim?(request: ClaimRequest): Promise<unknown>
   /** Liveness check: resolves when the node is there and is the node it claims to be. */
   ping(): Promise<void>
   close(): Promise<void>

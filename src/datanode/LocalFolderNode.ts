@@ -29,6 +29,7 @@ import {
 import { errnoOf, isNoSpace, isNotFound } from '../util/osError.js'
 import type { FolderLock } from '../util/folderLock.js'
 import { lockNodeFolder } from './nodeLock.js'
+import { CLAIM_FILE, type ClaimRequest, claimedRecord, fencedError, type NodeClaim, readNodeClaim, refuseClaim, sameClaim, writeNodeClaim } from './claim.js'
 
 export interface LocalFolderNodeOptions extends OpenNodeFolderOptions {
   /** How to name this node in messages; defaults to dir as given. */
@@ -61,6 +62,12 @@ export class LocalFolderNode implements DataNode {
   readonly #syncing = new Map<ChunkId, Promise<void>>()
   #closed = false
   #lock: FolderLock | undefined
+  /** The claim this process took (claim.ts); deletes need it to be the folder's record still. */
+  #claim: NodeClaim | undefined
+  /** The claim file as last read: its stat identity, and the record it held. */
+  #claimSeen: { key: string; record: NodeClaim | undefined } | undefined
+  /** Claims one at a time: each is a compare-and-swap on the file. */
+  #claiming: Promise<unknown> = Promise.resolve()
 
   /** Open (and with `create`, initialise) a node folder. See openNodeFolder for the rules. */
   static async open(dir: string, options: LocalFolderNodeOptions): Promise<LocalFolderNode> {
@@ -168,6 +175,7 @@ export class LocalFolderNode implements DataNode {
 
   async delete(id: ChunkId): Promise<void> {
     this.#checkChunk(id)
+    await this.#checkMayDelete(id)
     const path = this.#pathOf(id)
     let size: number
     try {
@@ -263,6 +271,64 @@ export class LocalFolderNode implements DataNode {
     } catch (err) {
       if (isNotFound(err)) throw this.#gone(`${CHUNKS_DIR}/ is missing`)
       throw this.#unavailable('ping', err)
+    }
+  }
+
+  /**
+   * Take (or refresh) a NameNode epoch claim on this folder, compare-and-swap (claim.ts). heldBy names
+   * a live session holding the folder's current claim (a server's other connection), if any.
+   * Returns the record as it is afterwards.
+   */
+  claim(request: ClaimRequest, heldBy?: (record: NodeClaim) => string | undefined): Promise<NodeClaim | undefined> {
+    this.#checkOpen()
+    const run = this.#claiming.catch(() => {}).then(async () => {
+      const record = await this.claimRecord()
+      const refusal = refuseClaim(record, request, this.address, record && !sameClaim(record, request.claim) ? heldBy?.(record) : undefined)
+      if (refusal) throw refusal
+      if (request.check) return record
+      const next = claimedRecord(record, request)
+      if (next) {
+        try {
+          await writeNodeClaim(this.dir, next)
+        } catch (err) {
+          throw this.#writeError('claim', err)
+        }
+      }
+      this.#claim = next ?? record
+      this.#claimSeen = undefined
+      return this.#claim
+    })
+    this.#claiming = run
+    return run
+  }
+
+  /** The folder's current claim; re-read only when the file changed (a stat per call). */
+  async claimRecord(): Promise<NodeClaim | undefined> {
+    const file = join(this.dir, CLAIM_FILE)
+    let key: string
+    try {
+      const info = await stat(file, { bigint: true })
+      key = `${info.ino}:${info.mtimeNs}:${info.size}`
+    } catch (err) {
+      if (!isNotFound(err)) throw this.#unavailable('claim', err)
+      key = 'none'
+    }
+    if (this.#claimSeen?.key === key) return this.#claimSeen.record
+    const record = key === 'none' ? undefined : await readNodeClaim(this.dir, this.address).catch((err: unknown) => {
+      throw isNotFound(err) ? this.#gone(`${CLAIM_FILE}: ENOENT`) : err
+    })
+    this.#claimSeen = { key, record }
+    return record
+  }
+
+  /** A folder some NameNode has claimed deletes only for the process holding that claim. */
+  async #checkMayDelete(id: ChunkId): Promise<void> {
+    const record = await this.claimRecord()
+    if (record === undefined && this.#claim === undefined) return // never claimed: nothing to fence
+    if (this.#claim === undefined) throw fencedError(this.address, `this process has not claimed it (epoch ${record!.epoch} holds it)`, id)
+    if (!sameClaim(record, this.#claim)) {
+      if (!record) await this.ping() // a folder that is gone says so first
+      throw fencedError(this.address, record ? `epoch ${record.epoch} claimed it after this process's epoch ${this.#claim.epoch}` : `its ${CLAIM_FILE} is gone`, id)
     }
   }
 

@@ -3,6 +3,7 @@
 // recognisably a different node (its chunks are gone). Layout of an initialised folder:
 //
 //   <dir>/dfs-node.json          { format: 1, nodeId, clusterId, createdAt }
+//   <dir>/dfs-claim.json         the NameNode epoch that may delete here (claim.ts)
 //   <dir>/chunks/00 .. chunks/ff  chunk files, spread by the first two hex digits of their id
 //
 // The identity is written first (atomically) and the subfolders after it; every open re-creates any
@@ -14,6 +15,7 @@ import { access, mkdir, readdir, readFile, stat, unlink, utimes, writeFile } fro
 import { join, resolve } from 'node:path'
 import { DfsError, dfsError } from '../errors.js'
 import { fsyncPath, replaceFile } from '../util/files.js'
+import { CLAIM_TEMP_PREFIX } from './claim.js'
 import { errnoOf } from '../util/osError.js'
 
 export const IDENTITY_FILE = 'dfs-node.json'
@@ -53,7 +55,7 @@ export const CHUNK_SUBFOLDERS: readonly string[] = Array.from({ length: 256 }, (
 const IDENTITY_TEMP_PREFIX = `${IDENTITY_FILE}.tmp-`
 const PROBE_PREFIX = '.dfs-write-probe-'
 function isIgnorable(name: string): boolean {
-  return name === 'lost+found' || name.startsWith(IDENTITY_TEMP_PREFIX) || name.startsWith(PROBE_PREFIX)
+  return name === 'lost+found' || name.startsWith(IDENTITY_TEMP_PREFIX) || name.startsWith(PROBE_PREFIX) || name.startsWith(CLAIM_TEMP_PREFIX)
 }
 
 /**

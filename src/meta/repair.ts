@@ -13,6 +13,7 @@ import { CHECKPOINT_FILE, PREVIOUS_CHECKPOINT_FILE, removeCheckpointLeftovers } 
 import { type MetaInspection, type RecordDescriber, inspectMeta, needsRepair } from './inspect.js'
 import { listSegments } from './journalFormat.js'
 import { acquireLock } from './lock.js'
+import { markRepaired } from './epochClaim.js'
 import { ORPHAN_HOLD_FILE, writeOrphanHold } from './orphanHold.js'
 import type { JournalRecord, StateMachine } from './StateMachine.js'
 
@@ -75,6 +76,8 @@ export async function repairMeta<S, R extends JournalRecord>(
       }
     }
     await fsyncPath(backupDir)
+    // The DataNodes saw the seqs of the records dropped: the next claim may be below their watermark, once.
+    await markRepaired(dir)
     // Chunk files only the dropped records (or the replaced checkpoint) referenced are the backup's
     // data: no orphan delete anywhere until the operator releases them (orphanHold.ts).
     await writeOrphanHold(dir, { since: now.toISOString(), backupDir, droppedRecords: inspection.lost.length })

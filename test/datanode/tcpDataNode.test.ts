@@ -20,6 +20,8 @@ describeDataNode('TcpDataNode', async () => {
   const servers = new TestServers()
   const { dir, url } = await servers.start()
   const node = await servers.connect(url)
+  // Deletes are taken only from the holder of the node's claim (fencing): this client is the NameNode.
+  await node.claim({ claim: { epoch: 1, token: 'aa' }, seq: 0 })
   return {
     node,
     destroy: () => rm(dir, { recursive: true, force: true }),

@@ -192,7 +192,7 @@ export class RawClient {
 
 /**
  * Everything below parent, except what is inside the node folder, which must hold only the node's
- * own files: its identity, chunk subfolders, and chunk files named by valid ids (throws otherwise).
+ * own files: its identity, its claim (fencing), chunk subfolders, and chunk files named by valid ids (throws otherwise).
  */
 export async function listingOutside(parent: string, nodeDir: string): Promise<string[]> {
   const out: string[] = []
@@ -203,7 +203,7 @@ export async function listingOutside(parent: string, nodeDir: string): Promise<s
       continue
     }
     const rel = path.slice(nodeDir.length + 1)
-    const ok = rel === 'dfs-node.json' || rel === 'chunks' || /^chunks\/[0-9a-f]{2}$/.test(rel) ||
+    const ok = rel === 'dfs-node.json' || rel === 'dfs-claim.json' || rel === 'chunks' || /^chunks\/[0-9a-f]{2}$/.test(rel) ||
       /^chunks\/([0-9a-f]{2})\/\1[0-9a-f]{30}$/.test(rel)
     if (!ok) throw new Error(`unexpected entry in the node folder: ${rel}`)
   }

@@ -156,6 +156,8 @@ describe('DataNodeServer on bad input', () => {
       expect(await readFile(join(s.dir, 'chunks', name.slice(0, 2), name), 'utf8')).toBe('not /etc')
       const sync = client.send({ op: Op.SYNC }, Buffer.concat([traversal, Buffer.from('/etc/passwd\0\0\0\0\0')]))
       expect((await client.reply(sync))?.status).toBe(status('CHUNK_MISSING'))
+      const claim = client.send({ op: Op.CLAIM }, Buffer.from(JSON.stringify({ claim: { epoch: 1, token: 'aa' }, seq: 0 })))
+      expect((await client.reply(claim))?.status).toBe(0)
       const del = client.send({ op: Op.DELETE, chunkId: traversal })
       expect((await client.reply(del))?.status).toBe(0)
     })

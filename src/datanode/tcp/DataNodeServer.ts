@@ -40,6 +40,12 @@ export interface DataNodeServerOptions {
   maxInFlight?: number
   /** Reply bytes waiting to be sent before a connection's socket is paused. Default 8 MiB. */
   writeHighWater?: number
+  /**
+   * A connection holds the node's claim against a copy (EPOCH_HELD) while it is open and was heard
+   * from within this time: a NameNode talks to its nodes every few seconds, and a half-open
+   * connection of a host that died must not hold the node until TCP keepalive notices. Default 15 s.
+   */
+  claimHoldMs?: number
   /** Connections at once. Default 1024. */
   maxConnections?: number
   /** Where connection-level events go (refused clients, closed bad connections). Default: nowhere. */
@@ -134,6 +140,9 @@ export class DataNodeServer {
         return self.#node
       },
       admit: (clusterId) => this.#admit(clusterId),
+      // A copy of a running NameNode's metadata folder has its claim: the live connection says who is in charge.
+      heldBy: (conn, record) => [...this.#connections].find((c) =>
+        c !== conn && c.claimToken === record.token && Date.now() - c.heardAt < (options.claimHoldMs ?? 15_000))?.peer,
       log: this.#log,
     }
     this.#limits = {

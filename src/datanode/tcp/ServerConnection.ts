@@ -22,6 +22,7 @@ import type { Socket } from 'node:net'
 import { dfsError, isDfsError } from '../../errors.js'
 import { assertChunkId } from '../chunkId.js'
 import type { LocalFolderNode } from '../LocalFolderNode.js'
+import { fencedError, type NodeClaim, parseClaimRequest } from '../claim.js'
 import { type Frame, FrameDecoder, FrameError, type FrameHeader, encodeHeader, FLAG_MORE, FLAG_REPLY } from './frame.js'
 import { levelled } from '../../log/Log.js'
 import {
@@ -56,6 +57,8 @@ export interface ConnectionHost {
   readonly node: LocalFolderNode | undefined
   /** Decide (and, for a node of no cluster yet, join) the cluster an authenticated client names. */
   admit(clusterId: string): Promise<{ status: number; reply: AuthReply }>
+  /** The live connection, other than `conn`, that holds this claim's token: its peer, if any. */
+  heldBy(conn: ServerConnection, record: NodeClaim): string | undefined
   log(message: string): void
 }
 
@@ -87,6 +90,9 @@ export class ServerConnection {
   #handshakeTimer: NodeJS.Timeout | undefined
   #idleTimer: NodeJS.Timeout | undefined
   #keepaliveTimer: NodeJS.Timeout | undefined
+  /** The token of the claim this connection took (CLAIM); deletes need it to be the node's claim. */
+  #claimToken: string | undefined
+  #heardAt = Date.now()
 
   constructor(socket: Socket, host: ConnectionHost, limits: ConnectionLimits, onClose: (conn: ServerConnection) => void) {
     this.#socket = socket
@@ -108,6 +114,21 @@ export class ServerConnection {
     this.#idleTimer = setInterval(() => setImmediate(() => this.#checkIdle()), idleCheck)
     this.#idleTimer.unref()
     this.#send({ op: Op.HELLO, flags: 0, status: STATUS_OK, requestId: 0 }, this.#challenge)
+  }
+
+  /** The claim token this connection holds, while it is open and authenticated. */
+  get claimToken(): string | undefined {
+    return this.#state === 'open' ? this.#claimToken : undefined
+  }
+
+  /** When a byte last arrived from the client (Date.now()). */
+  get heardAt(): number {
+    return this.#heardAt
+  }
+
+  /** host:port of the client. */
+  get peer(): string {
+    return this.#peer
   }
 
   /** Close the connection at once; requests already being served finish (see settled). */
@@ -142,6 +163,7 @@ export class ServerConnection {
   #onData(chunk: Buffer): void {
     if (this.#state === 'closed') return
     this.#lastDataAt = Date.now()
+    this.#heardAt = this.#lastDataAt
     this.#decoder.push(chunk)
     this.#pump()
   }
@@ -276,7 +298,7 @@ export class ServerConnection {
     const spec = REQUEST_OPS.get(frame.op)
     if (!spec) throw badRequest(`unknown op 0x${frame.op.toString(16).padStart(2, '0')}`)
     if (frame.flags !== 0 || frame.status !== 0) throw badRequest(`a request has flags 0 and status 0 (got ${frame.flags}, ${frame.status})`)
-    if (frame.op !== Op.PUT && frame.op !== Op.SYNC && frame.payload.length > 0) {
+    if (frame.op !== Op.PUT && frame.op !== Op.SYNC && frame.op !== Op.CLAIM && frame.payload.length > 0) {
       throw badRequest(`${OP_NAMES.get(frame.op)} takes no payload (got ${frame.payload.length} bytes)`)
     }
     const node = this.#host.node
@@ -308,9 +330,26 @@ export class ServerConnection {
       }
       case Op.HAS:
         return reply(Buffer.of((await node.has(id!)) ? 1 : 0))
-      case Op.DELETE:
+      case Op.DELETE: {
+        // Only the connection holding the node's current claim deletes (the node checks its own claim too).
+        const record = await node.claimRecord()
+        if (!record) {
+          await node.ping() // a folder that is gone says so first
+          throw fencedError(node.address, 'no NameNode has claimed it yet (CLAIM first)', id)
+        }
+        if (record.token !== this.#claimToken) {
+          throw fencedError(node.address, this.#claimToken === undefined ? `this connection has not claimed it (epoch ${record.epoch} holds it)` : `epoch ${record.epoch} claimed it after this connection did`, id)
+        }
         await node.delete(id!)
         return reply()
+      }
+      case Op.CLAIM: {
+        const request = parseClaimRequest(parseJsonPayload(frame.payload))
+        if (!request) throw badRequest('CLAIM takes a JSON claim request ({ claim: { epoch, token }, basis?, seq })')
+        const record = await node.claim(request, (current) => this.#host.heldBy(this, current))
+        if (!request.check) this.#claimToken = request.claim.token
+        return reply(Buffer.from(JSON.stringify(record ?? null)))
+      }
       case Op.LIST: {
         const ids = await node.list()
         for (let at = LIST_IDS_PER_FRAME; at < ids.length; at += LIST_IDS_PER_FRAME) {
@@ -357,6 +396,14 @@ export class ServerConnection {
 }
 
 const EMPTY = Buffer.alloc(0)
+
+function parseJsonPayload(payload: Buffer): unknown {
+  try {
+    return JSON.parse(payload.toString('utf8'))
+  } catch {
+    return undefined
+  }
+}
 
 /** A well-framed request that makes no sense: answered with BAD_REQUEST, the connection carries on. */
 class BadRequest extends Error {}

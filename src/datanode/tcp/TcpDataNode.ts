@@ -14,6 +14,7 @@ import { EventEmitter } from 'node:events'
 import { type DfsError, dfsError, isDfsError } from '../../errors.js'
 import { assertChunkId } from '../chunkId.js'
 import type { ChunkId, DataNode, NodeUsage } from '../DataNode.js'
+import type { ClaimRequest } from '../claim.js'
 import { ClientConnection, type ClientConnectionOptions } from './ClientConnection.js'
 import type { Frame } from './frame.js'
 import { chunkIdBytes, decodeUsage, errorCodeOfStatus, type HostPort, MAX_PAYLOAD, Op, packChunkIds, parseTcpAddress, SHA256_BYTES, STATUS_OK, unpackChunkIds } from './protocol.js'
@@ -38,6 +39,8 @@ export interface TcpDataNodeEvents {
   connect: []
   /** The connection dropped; requests in flight have failed with this error. */
   disconnect: [err: DfsError]
+  /** A new connection could not take this node's claim again (another NameNode claimed it): deletes are refused. */
+  fenced: [err: DfsError]
 }
 
 export class TcpDataNode extends EventEmitter<TcpDataNodeEvents> implements DataNode {
@@ -48,6 +51,8 @@ export class TcpDataNode extends EventEmitter<TcpDataNodeEvents> implements Data
   #conn: ClientConnection | undefined
   #connecting: Promise<ClientConnection> | undefined
   #closed = false
+  /** The claim this node's connections take before any other request (fencing: deletes need it). */
+  #claim: ClaimRequest | undefined
 
   /** Connect and authenticate now; the node id comes from the server. */
   static async connect(address: string, options: TcpDataNodeOptions): Promise<TcpDataNode> {
@@ -144,6 +149,21 @@ export class TcpDataNode extends EventEmitter<TcpDataNodeEvents> implements Data
     if (nodeId !== this.nodeId) throw otherNode(this.address, this.nodeId, nodeId)
   }
 
+  /**
+   * Take the NameNode epoch claim (datanode/claim.ts); with `check`, only ask whether it would be
+   * taken. A taken claim is taken again by every later connection, first thing, so a reconnect
+   * keeps the right to delete (and a refresh raises the seq watermark).
+   */
+  async claim(request: ClaimRequest): Promise<void> {
+    if (!request.check) this.holdClaim(request)
+    await this.#call(Op.CLAIM, undefined, encodeClaim(request))
+  }
+
+  /** Take the claim at the next connection, without trying now (a server found down a moment ago). */
+  holdClaim(request: ClaimRequest): void {
+    this.#claim = { ...request, check: undefined }
+  }
+
   async close(): Promise<void> {
     this.#closed = true
     this.#conn?.close(this.#closedError())
@@ -186,6 +206,7 @@ export class TcpDataNode extends EventEmitter<TcpDataNodeEvents> implements Data
           conn.close(err)
           throw err
         }
+        if (this.#claim) await this.#reclaim(conn, this.#claim)
         this.#attach(conn)
         this.emit('connect')
         return conn
@@ -194,6 +215,14 @@ export class TcpDataNode extends EventEmitter<TcpDataNodeEvents> implements Data
       }
     })()
     return this.#connecting
+  }
+
+  /** A refused claim leaves the connection usable (puts and reads need none); deletes will be refused. */
+  async #reclaim(conn: ClientConnection, claim: ClaimRequest): Promise<void> {
+    const [reply] = await conn.request(Op.CLAIM, undefined, encodeClaim(claim))
+    if (reply!.status === STATUS_OK) return
+    const code = errorCodeOfStatus(reply!.status)
+    this.emit('fenced', dfsError(code, `${this.address}: ${reply!.payload.toString('utf8') || code}`, { node: this.address, remote: true }))
   }
 
   #attach(conn: ClientConnection): void {
@@ -225,6 +254,10 @@ function targetOf(address: string, options: TcpDataNodeOptions): ClientConnectio
     requestTimeoutMs: options.requestTimeoutMs ?? 3000,
     connectTimeoutMs: options.connectTimeoutMs ?? 3000,
   }
+}
+
+function encodeClaim(request: ClaimRequest): Buffer {
+  return Buffer.from(JSON.stringify(request))
 }
 
 function otherNode(address: string, expected: string, found: string): DfsError {

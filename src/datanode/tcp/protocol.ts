@@ -1,4 +1,4 @@
-// The DataNode wire protocol, version 2: ops, status codes, limits, the handshake's proofs and the
+// The DataNode wire protocol, version 3: ops, status codes, limits, the handshake's proofs and the
 // small payload codecs both ends share. docs/protocol.md describes it byte by byte; keep the two in step.
 
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
@@ -6,8 +6,11 @@ import { dfsError, type ErrorCode } from '../../errors.js'
 import type { ChunkId, NodeUsage } from '../DataNode.js'
 import { CHUNK_ID_BYTES, HEADER_BYTES } from './frame.js'
 
-/** 2: a PUT carries the SHA-256 of its bytes (and a node refuses bytes that do not have it). */
-export const PROTOCOL_VERSION = 2
+/**
+ * 2: a PUT carries the SHA-256 of its bytes (and a node refuses bytes that do not have it).
+ * 3: CLAIM (fencing, datanode/claim.ts); a DELETE is served only on a connection holding the node's claim.
+ */
+export const PROTOCOL_VERSION = 3
 
 export const Op = {
   /** server -> client, first frame: the challenge. */
@@ -24,6 +27,8 @@ export const Op = {
   LIST: 0x15,
   USAGE: 0x16,
   SYNC: 0x17,
+  /** Take or refresh the NameNode epoch claim (JSON payload, datanode/claim.ts ClaimRequest). */
+  CLAIM: 0x18,
 } as const
 export type OpCode = (typeof Op)[keyof typeof Op]
 
@@ -39,6 +44,7 @@ export const REQUEST_OPS: ReadonlyMap<number, { chunk: boolean }> = new Map([
   [Op.LIST, { chunk: false }],
   [Op.USAGE, { chunk: false }],
   [Op.SYNC, { chunk: false }],
+  [Op.CLAIM, { chunk: false }],
 ])
 
 /**
@@ -57,6 +63,9 @@ export const STATUS_CODES = [
   'META_TOO_NEW',
   'NODE_FOLDER_INVALID',
   'CHUNK_HASH_MISMATCH',
+  'EPOCH_BEHIND',
+  'EPOCH_HELD',
+  'FENCED',
 ] as const
 export type StatusName = (typeof STATUS_CODES)[number]
 export const STATUS_OK = 0

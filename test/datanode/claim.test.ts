@@ -1,0 +1,190 @@
+// Fencing on a DataNode (src/datanode/claim.ts): a node takes a NameNode epoch claim only when the
+// claimant's metadata folder is not behind it, and deletes only for the holder of its current claim.
+// Puts and gets need no claim.
+
+import { mkdir, readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { newChunkId } from '../../src/datanode/chunkId.js'
+import { type ClaimRequest, type NodeClaim, refuseClaim } from '../../src/datanode/claim.js'
+import { LocalFolderNode } from '../../src/datanode/LocalFolderNode.js'
+import { Op } from '../../src/datanode/tcp/protocol.js'
+import { STATUS_CODES } from '../../src/datanode/tcp/protocol.js'
+import { sha256Of } from '../helpers/sha256.js'
+import { codeOf } from './describeDataNode.js'
+import { RawClient, SECRET, TestServers } from './tcpHelpers.js'
+import { TempDirs } from './tempDirs.js'
+
+const CLUSTER = 'cluster-claim-test'
+const e1 = { epoch: 1, token: 'a1' }
+const e2 = { epoch: 2, token: 'b2' }
+const e2other = { epoch: 2, token: 'c2' }
+const e3 = { epoch: 3, token: 'd3' }
+const record = (claim: { epoch: number; token: string }, seqWatermark = 10): NodeClaim => ({ ...claim, seqWatermark })
+
+describe('the claim rule', () => {
+  const refused = (r: NodeClaim | undefined, req: ClaimRequest, heldBy?: string) => refuseClaim(r, req, 'node_1', heldBy)?.code
+
+  it('takes a claim from a node of no claim, from its own basis, and from a node that missed claims', () => {
+    expect(refused(undefined, { claim: e1, seq: 0 })).toBeUndefined()
+    expect(refused(record(e1), { claim: e2, basis: e1, seq: 10 })).toBeUndefined()
+    expect(refused(record(e1), { claim: e3, basis: e2, seq: 10 })).toBeUndefined()
+  })
+
+  it('takes its own claim again (a reconnect, a watermark refresh), held or not', () => {
+    expect(refused(record(e2, 50), { claim: e2, basis: e1, seq: 3 }, '127.0.0.1:1')).toBeUndefined()
+  })
+
+  it('refuses a metadata folder whose basis is behind the node: a later epoch, another claim of its epoch, or none at all', () => {
+    expect(refused(record(e3), { claim: e3, basis: e2, seq: 10 })).toBeUndefined() // its own
+    expect(refused(record(e3), { claim: { epoch: 3, token: 'ff' }, basis: e2, seq: 10 })).toBe('EPOCH_BEHIND')
+    expect(refused(record(e2other), { claim: e3, basis: e2, seq: 10 })).toBe('EPOCH_BEHIND')
+    expect(refused(record(e1), { claim: { epoch: 1, token: 'ee' }, seq: 10 })).toBe('EPOCH_BEHIND')
+  })
+
+  it('refuses a copy while the claim it shares is held by a live session, then a copy whose journal ends before the watermark', () => {
+    expect(refused(record(e2, 5), { claim: e3, basis: e2, seq: 5 }, '127.0.0.1:4242')).toBe('EPOCH_HELD')
+    expect(refused(record(e2, 6), { claim: e3, basis: e2, seq: 5 })).toBe('EPOCH_BEHIND')
+    expect(refused(record(e2, 5), { claim: e3, basis: e2, seq: 5 })).toBeUndefined()
+    // A repaired folder (journal cut) may be below the watermark, once.
+    expect(refused(record(e2, 6), { claim: e3, basis: e2, seq: 5, afterRepair: true })).toBeUndefined()
+  })
+
+  it('says what happened in one line', () => {
+    const err = refuseClaim(record(e3), { claim: { epoch: 3, token: '99' }, basis: e2, seq: 1 }, 'tcp://127.0.0.1:7001')!
+    expect(err.message).toMatch(/^this metadata folder is behind the cluster \(a copy or a restored backup\): node tcp:\/\/127\.0\.0\.1:7001 was claimed by epoch 3.*can read but never delete$/)
+    expect(err.message).not.toContain('\n')
+  })
+})
+
+describe('a local node folder', () => {
+  const temp = new TempDirs()
+  const open: LocalFolderNode[] = []
+  afterEach(async () => {
+    for (const node of open.splice(0)) await node.close()
+    await temp.cleanup()
+  })
+  async function folder(): Promise<string> {
+    const dir = join(await temp.make(), 'node_1')
+    await mkdir(dir)
+    return dir
+  }
+  async function openNode(dir: string): Promise<LocalFolderNode> {
+    const node = await LocalFolderNode.open(dir, { clusterId: CLUSTER, create: true })
+    open.push(node)
+    return node
+  }
+  async function putOne(node: LocalFolderNode): Promise<string> {
+    const id = newChunkId()
+    await node.put(id, Buffer.from('live data'), sha256Of(Buffer.from('live data')))
+    return id
+  }
+
+  it('records the claim beside dfs-node.json', async () => {
+    const dir = await folder()
+    const node = await openNode(dir)
+    await node.claim({ claim: e1, seq: 7 })
+    expect(JSON.parse(await readFile(join(dir, 'dfs-claim.json'), 'utf8'))).toMatchObject({ format: 1, epoch: 1, token: 'a1', seqWatermark: 7 })
+    await node.claim({ claim: e1, seq: 12 })
+    expect((await node.claimRecord())?.seqWatermark).toBe(12)
+  })
+
+  it('refuses deletes once a later epoch claimed the folder, and the chunk stays', async () => {
+    const dir = await folder()
+    const old = await openNode(dir)
+    await old.claim({ claim: e1, seq: 0 })
+    const id = await putOne(old)
+    const next = await openNode(dir) // another process on the folder (no lock in this test)
+    await next.claim({ claim: e2, basis: e1, seq: 0 })
+    expect(await codeOf(old.delete(id))).toBe('FENCED')
+    expect(await old.has(id)).toBe(true)
+    // Puts and gets need no claim.
+    expect((await old.get(id)).toString()).toBe('live data')
+    await putOne(old)
+    await next.delete(id)
+    expect(await next.has(id)).toBe(false)
+  })
+
+  it('refuses deletes from a process that never claimed a claimed folder', async () => {
+    const dir = await folder()
+    const owner = await openNode(dir)
+    await owner.claim({ claim: e1, seq: 0 })
+    const id = await putOne(owner)
+    const stranger = await openNode(dir)
+    expect(await codeOf(stranger.delete(id))).toBe('FENCED')
+    expect(await owner.has(id)).toBe(true)
+  })
+})
+
+describe('a DataNode server', () => {
+  const servers = new TestServers()
+  afterEach(() => servers.cleanup())
+  const status = (name: (typeof STATUS_CODES)[number]) => STATUS_CODES.indexOf(name)
+
+  it('refuses a DELETE on a connection that has not claimed the node, and the chunk stays', async () => {
+    const { server, url } = await servers.start()
+    const owner = await servers.connect(url)
+    await owner.claim({ claim: e1, seq: 0 })
+    const id = newChunkId()
+    await owner.put(id, Buffer.from('live data'), sha256Of(Buffer.from('live data')))
+
+    const raw = servers.own(await RawClient.connect(server.port))
+    expect((await raw.authenticate(SECRET, 'cluster-tcp-test'))?.status).toBe(0)
+    const del = raw.send({ op: Op.DELETE, chunkId: Buffer.from(id, 'hex') })
+    const reply = (await raw.reply(del))!
+    expect(reply.status).toBe(status('FENCED'))
+    expect(reply.payload.toString()).toMatch(/has not claimed it/)
+    expect(await owner.has(id)).toBe(true)
+    // A client that only puts and reads needs no claim.
+    const reader = await servers.connect(url)
+    expect((await reader.get(id)).toString()).toBe('live data')
+    expect(await codeOf(reader.delete(id))).toBe('FENCED')
+    await owner.delete(id)
+    expect(await reader.has(id)).toBe(false)
+  })
+
+  it('refuses a copy of the claim while its holder is connected (EPOCH_HELD)', async () => {
+    const { url } = await servers.start()
+    const owner = await servers.connect(url)
+    await owner.claim({ claim: e2, basis: e1, seq: 4 })
+    const copy = await servers.connect(url)
+    const err = await copy.claim({ claim: { epoch: 3, token: 'c3' }, basis: e2, seq: 4 }).catch((e: unknown) => e as Error & { code: string })
+    expect(err?.code).toBe('EPOCH_HELD')
+    expect(err?.message).toMatch(/held by a running NameNode of epoch 2 \(connected from 127\.0\.0\.1:\d+\)/)
+    await owner.close()
+    // Its holder gone, the same claim is taken (a restart with the same folder would be).
+    await expect.poll(async () => (await copy.claim({ claim: { epoch: 3, token: 'c3' }, basis: e2, seq: 4 }).then(() => 'ok', (e: { code: string }) => e.code)), { timeout: 30_000 }).toBe('ok')
+  })
+
+  it('counts the claim as held only by a connection it hears from (a half-open one of a dead host does not hold it)', async () => {
+    const { url } = await servers.start({ claimHoldMs: 200 })
+    const silent = await servers.connect(url)
+    await silent.claim({ claim: e2, basis: e1, seq: 4 })
+    const next = await servers.connect(url)
+    // Still connected, but silent for longer than claimHoldMs: the claim is taken.
+    await expect.poll(async () => (await next.claim({ claim: e3, basis: e2, seq: 4 }).then(() => 'ok', (e: { code: string }) => e.code)), { timeout: 30_000, interval: 100 }).toBe('ok')
+    expect(silent.connected).toBe(true)
+    const id = newChunkId()
+    await next.put(id, Buffer.from('x'), sha256Of(Buffer.from('x')))
+    expect(await codeOf(silent.delete(id))).toBe('FENCED')
+  })
+
+  it('fences an old-epoch NameNode: its reconnect cannot claim again, and its deletes are refused', async () => {
+    const { server, dir, url } = await servers.start()
+    const old = await servers.connect(url)
+    await old.claim({ claim: e1, seq: 0 })
+    const id = newChunkId()
+    await old.put(id, Buffer.from('live data'), sha256Of(Buffer.from('live data')))
+    const fenced = new Promise<{ code: string }>((resolve) => old.once('fenced', resolve))
+    // The server restarts (the old NameNode's connection drops), and the next epoch claims the node first.
+    await server.close()
+    await servers.start({ dir, listen: `127.0.0.1:${server.port}` })
+    const next = await servers.connect(url)
+    await next.claim({ claim: e2, basis: e1, seq: 0 })
+    expect(await codeOf(old.delete(id))).toBe('FENCED')
+    expect((await fenced).code).toBe('EPOCH_BEHIND')
+    expect(await next.has(id)).toBe(true)
+    await next.delete(id)
+    expect(await next.has(id)).toBe(false)
+  })
+})
