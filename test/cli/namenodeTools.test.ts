@@ -7,7 +7,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdir, writeFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
+import { connect, createServer } from 'node:net'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { newChunkId } from '../../src/datanode/chunkId.js'
@@ -16,6 +16,7 @@ import { dfs } from '../helpers/cli.js'
 import { DFS_BIN, REPO_ROOT, startDfs } from '../helpers/mount.js'
 import { sh } from '../helpers/run.js'
 import { TempDirs } from '../datanode/tempDirs.js'
+import { MessageReader, NAMENODE_PROTOCOL_VERSION, type Message, clientProof, newNonce, send } from '../../src/protocol/wire.js'
 
 const READY_MS = 60_000
 const temp = new TempDirs()
@@ -128,6 +129,39 @@ describe('dfs status --namenode', () => {
     expect(status.nodes.map((n: { address: string }) => n.address).sort()).toEqual([...nodeUrls].sort())
     expect(status.chunks.files).toBe(4)
     expect(status.clients).toBe(0) // a tool is not a client
+  })
+})
+
+describe('the tool handshake (auth with tool: true)', () => {
+  it('gets a welcome and no snapshot, records or node lists; only control requests are served', async () => {
+    const secret = await readSecret()
+    const socket = connect({ host: '127.0.0.1', port: Number(namenode.split(':').pop()) })
+    const reader = new MessageReader(() => 64 * 1024 * 1024)
+    const got: Message[] = []
+    const nonce = newNonce()
+    try {
+      await new Promise<void>((resolve, reject) => {
+        socket.on('error', reject)
+        socket.on('data', data => {
+          for (const m of reader.push(data)) {
+            got.push(m)
+            if (m.t === 'hello') {
+              send(socket, { t: 'auth', version: NAMENODE_PROTOCOL_VERSION, nonce, proof: clientProof(secret, m.challenge, nonce), client: 'a-tool', opens: [], tool: true })
+            } else if (m.t === 'welcome') {
+              send(socket, { t: 'req', id: 1, m: 'commit', a: { record: { op: 'mknod' } } })
+              send(socket, { t: 'req', id: 2, m: 'control', a: { cmd: 'balance-status' } })
+            } else if (m.t === 'res' && m.id === 2) {
+              resolve()
+            }
+          }
+        })
+      })
+    } finally {
+      socket.destroy()
+    }
+    expect(got.map(m => m.t)).toEqual(['hello', 'welcome', 'res', 'res'])
+    expect(got[2]).toMatchObject({ t: 'res', id: 1, ok: false, e: { code: 'PROTOCOL_ERROR' } })
+    expect(got[3]).toMatchObject({ t: 'res', id: 2, ok: true })
   })
 })
 
