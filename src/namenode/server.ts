@@ -176,12 +176,9 @@ export class NameNodeServer {
       this.refuse(socket, 'PROTOCOL_ERROR', `client ${peer} speaks NameNode protocol ${message.version}, this NameNode ${NAMENODE_PROTOCOL_VERSION}; use one dfs version`)
       return undefined
     }
-    const { nameNode, settings } = this.opts.host
+    const { nameNode } = this.opts.host
     if (message.tool === true) {
-      send(socket, {
-        t: 'welcome', proof: serverProof(this.opts.secret, challenge, message.nonce), clusterId: settings.clusterId,
-        chunkSize: settings.chunkSize, replicas: settings.replicas, instance: this.instance,
-      })
+      this.welcome(socket, challenge, message.nonce)
       this.log.debug(`tool ${message.client} connected from ${peer}`)
       return { id: message.client, tool: true }
     }
@@ -200,10 +197,7 @@ export class NameNodeServer {
       } catch { /* gone meanwhile */ }
     }
     client.socket = socket
-    send(socket, {
-      t: 'welcome', proof: serverProof(this.opts.secret, challenge, message.nonce), clusterId: settings.clusterId,
-      chunkSize: settings.chunkSize, replicas: settings.replicas, instance: this.instance,
-    })
+    this.welcome(socket, challenge, message.nonce)
     // The snapshot and the subscription to records happen in one turn: no record falls between them.
     const meta = this.opts.host.cluster.meta
     const pieces = [...meta.stateMachine.snapshot(meta.state)]
@@ -215,6 +209,14 @@ export class NameNodeServer {
     send(socket, { t: 'nodes', nodes: this.nodes() })
     this.log.info(`client ${client.id} connected from ${peer}`)
     return client
+  }
+
+  private welcome(socket: Socket, challenge: string, nonce: string): void {
+    const { settings } = this.opts.host
+    send(socket, {
+      t: 'welcome', proof: serverProof(this.opts.secret, challenge, nonce), clusterId: settings.clusterId,
+      chunkSize: settings.chunkSize, replicas: settings.replicas, instance: this.instance,
+    })
   }
 
   private disconnected(client: Client): void {
