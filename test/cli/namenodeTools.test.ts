@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { newChunkId } from '../../src/datanode/chunkId.js'
 import { TcpDataNode } from '../../src/datanode/tcp/TcpDataNode.js'
-import { dfs } from '../helpers/cli.js'
+import { dfs, until } from '../helpers/cli.js'
 import { DFS_BIN, REPO_ROOT, startDfs } from '../helpers/mount.js'
 import { sh } from '../helpers/run.js'
 import { TempDirs } from '../datanode/tempDirs.js'
@@ -104,7 +104,8 @@ beforeAll(async () => {
     await mount.stop()
   }
   // No scrubber, no orphan collection in the test's time: what fsck finds stays until it has looked.
-  const m = await startRole(['namenode', '--meta', meta, '--listen', '127.0.0.1:0', '--secret-file', secretFile, '--scrub-rate', '0', '--orphan-grace', '1h'],
+  // Moves at 128 KiB/s: a drain takes several seconds, long enough to cancel.
+  const m = await startRole(['namenode', '--meta', meta, '--listen', '127.0.0.1:0', '--secret-file', secretFile, '--scrub-rate', '0', '--orphan-grace', '1h', '--heal-bandwidth', '128k'],
     /serving cluster \S+ on (tcp:\/\/127\.0\.0\.1:\d+)/)
   namenode = m[1]
 }, 300_000)
@@ -211,6 +212,29 @@ describe('dfs balance | drain --namenode', () => {
     expect(undo.stdout).toContain(`dfs: ${node} takes new chunks again`)
     const after = JSON.parse((await dfs('status', '--json', ...nn())).stdout)
     expect(after.nodes.find((n: { address: string }) => n.address === node).draining).toBeFalsy()
+  })
+
+  it('drain --cancel: the command following the drain says cancelled and exits 3; the hints name the NameNode', async () => {
+    const node = nodeUrls[0]
+    const follower = spawn(process.execPath, [DFS_BIN, 'drain', node, ...nn()], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+    children.push(follower)
+    let stderr = ''
+    follower.stderr!.on('data', (b: Buffer) => (stderr += b.toString()))
+    const exited = new Promise<number | null>(resolve => follower.once('exit', code => resolve(code)))
+    const status = async () => JSON.parse((await dfs('status', '--json', ...nn())).stdout)
+    await until(async () => (await status()).rebalance?.movedChunks >= 1 && (await status()).rebalance?.state === 'running', 60_000)
+    const cancel = await dfs('drain', '--cancel', ...nn())
+    expect(cancel.code, cancel.stderr).toBe(0)
+    expect(cancel.stdout).toMatch(new RegExp(`^dfs: drain of ${node} cancelled: moved \\d+ of \\d+ chunks`))
+    expect(cancel.stdout).toContain(`dfs drain --undo ${node} --namenode ${namenode} --secret-file ${secretFile} takes it back`)
+    expect(await exited).toBe(3)
+    expect(stderr).toMatch(/drain cancelled .*\[JOB_CANCELLED\]/)
+    const s = await status()
+    expect(s.rebalance).toMatchObject({ kind: 'drain', state: 'cancelled' })
+    expect(s.chunks).toMatchObject({ underReplicated: 0, unavailable: 0 })
+    const undo = await dfs('drain', '--undo', node, ...nn(), '--json')
+    expect(undo.code, undo.stderr).toBe(0)
+    expect(JSON.parse(undo.stdout).node.address).toBe(node)
   })
 
   it('drain --cancel with nothing running says so through the NameNode, as through a mount', async () => {
