@@ -206,6 +206,12 @@ describe('dfs balance | drain --namenode', () => {
     expect(status.nodes.find((n: { address: string }) => n.address === node)).toMatchObject({ draining: true })
     // After a drain, fsck online still finds every chunk with its copies.
     expect((await dfs('fsck', ...nn(), '--json')).code).toBe(0)
+    // Again, as text: nothing left to move, and how to remove the node from a NameNode's cluster.
+    const text = await dfs('drain', node, ...nn())
+    expect(text.code, text.stderr).toBe(0)
+    expect(text.stdout).toContain(`dfs: drained ${node}: moved 0 chunks`)
+    expect(text.stdout).toContain(`It can be removed: stop the NameNode at ${namenode}, then start it without it:`)
+    expect(text.stdout).toContain(`dfs namenode --meta ${join(root, 'meta')} --nodes ${nodeUrls.filter(u => u !== node).join(',')} `)
 
     const undo = await dfs('drain', '--undo', node, ...nn())
     expect(undo.code, undo.stderr).toBe(0)
