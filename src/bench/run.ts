@@ -4,6 +4,7 @@
 //   npm run bench                          1 GiB, 1 run
 //   npm run bench -- --size 256M           a quick run
 //   npm run bench -- --runs 3              medians of 3
+//   npm run bench -- --no-namenode         without the NameNode-over-TCP table (namenode.ts)
 //
 // A fresh work folder on the project's disk (<repo>/.bench/run-*, gitignored) holds a native folder
 // and a dfs cluster (3 local-folder nodes, 2 replicas, default chunk size, default --cache/--dirty),
@@ -19,9 +20,11 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { parseSize } from '../util/size.js'
 import { clusterFigures, stopServers } from './cluster.js'
+import { killNameNodeRun, nameNodeFigures, stopNameNodeRun } from './namenode.js'
 import { DfsDaemon, type DaemonConfig, MountProcess, mountInfo, unmountIfMounted } from './daemon.js'
 import { busyPercent, describeMachine, diskOf, dropCaches, gib, isRoot, machineCpu, makeWorkDir, type WorkDir } from './machine.js'
-import { abortChildren, BenchAborted, describe, run, sleep } from './proc.js'
+import { abortChildren, BenchAborted, run, sleep } from './proc.js'
+import { TOOL_ENV, createFiles as createFilesIn, dd, listFiles } from './measure.js'
 import { fmt, median, type Row, renderRows, type Verdict } from './report.js'
 import { renderStalls, stallFigures } from './stalls.js'
 
@@ -32,8 +35,6 @@ const MiB = 2 ** 20
 const GiB = 2 ** 30
 const REPLICAS = 2
 const NODES = 3
-/** Tools print the same way whatever the user's locale (and ls sorts the same on both sides). */
-const TOOL_ENV = { ...process.env, LC_ALL: 'C' }
 
 // Targets from the issue.
 const TARGET_WRITE_RATIO = 0.4
@@ -53,6 +54,7 @@ interface Options {
   dirty?: string
   cluster: boolean
   stalls: boolean
+  namenode: boolean
 }
 
 const USAGE = `usage: npm run bench -- [options]
@@ -63,6 +65,7 @@ const USAGE = `usage: npm run bench -- [options]
   --dir <folder>    where to make the work folder (default <repo>/.bench/, which must not be tmpfs)
   --cache <size>    pass --cache to dfs mount (default: the CLI's default)
   --dirty <size>    pass --dirty to dfs mount (default: the CLI's default)
+  --no-namenode     skip the client-of-a-NameNode-over-TCP figures (dfs namenode + dfs mount --namenode)
   --no-cluster      skip the cluster figures (TCP DataNodes, failure detection, re-replication)
   --no-stalls       skip the event-loop stall figures (checkpoint, healer scan; in-process, no mount)
   --cpu-prof        write a V8 CPU profile of every dfs daemon (node --cpu-prof), kept beside the work folder
@@ -83,6 +86,7 @@ function parseOptions(argv: string[]): Options | null {
       dirty: { type: 'string' },
       'cpu-prof': { type: 'boolean' },
       'no-cluster': { type: 'boolean' },
+      'no-namenode': { type: 'boolean' },
       'no-stalls': { type: 'boolean' },
       keep: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -107,6 +111,7 @@ function parseOptions(argv: string[]): Options | null {
     dirty: values.dirty,
     cluster: !(values['no-cluster'] ?? false),
     stalls: !(values['no-stalls'] ?? false),
+    namenode: !(values['no-namenode'] ?? false),
   }
 }
 
@@ -149,11 +154,13 @@ function onSignal(signal: NodeJS.Signals): void {
   progress(`${signal} again: killing the daemon and unmounting without waiting`)
   daemon?.kill()
   memfs?.kill()
+  killNameNodeRun()
   void Promise.all([mountpoint, memMountpoint].map(m => (m ? unmountIfMounted(m) : undefined))).finally(() => process.exit(130))
 }
 
 async function cleanup(): Promise<void> {
   await stopServers()
+  await stopNameNodeRun()
   if (memfs) {
     progress(`stopping memfs (pid ${memfs.pid}, SIGTERM)`)
     await memfs.stop()
@@ -187,34 +194,6 @@ async function cleanup(): Promise<void> {
 
 // ---- measurements ------------------------------------------------------------------------------------
 
-/** Bytes dd says it copied ("1073741824 bytes (1.1 GB, 1.0 GiB) copied, ..."). */
-function ddBytes(stderr: string): number {
-  return Number(/^(\d+) bytes/m.exec(stderr)?.[1] ?? NaN)
-}
-
-async function dd(args: string[], expectBytes: number): Promise<number> {
-  const r = await run('dd', [...args, 'bs=1M'], { env: TOOL_ENV })
-  const copied = ddBytes(r.stderr)
-  if (copied !== expectBytes) throw new Error(`${describe('dd', [...args, 'bs=1M'])} copied ${copied} bytes, not ${expectBytes}:\n${r.stderr.trim()}`)
-  return expectBytes / (r.ms / 1000) / 1e6 // MB/s, 10^6 bytes
-}
-
-async function createFiles(dir: string, opts: Options): Promise<{ perSecond: number; loopMs: number; processMs: number }> {
-  const r = await run(process.execPath, [CREATE_SCRIPT, dir, String(opts.files), String(opts.fileSize)])
-  const { ms } = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { ms?: number }
-  if (typeof ms !== 'number') throw new Error(`createFiles.js printed no time: ${r.stdout}`)
-  return { perSecond: opts.files / (ms / 1000), loopMs: ms, processMs: r.ms }
-}
-
-/** One untimed `ls -l` (warms caches, checks the count), then the timed one. */
-async function listFiles(dir: string, count: number): Promise<number> {
-  const warm = await run('ls', ['-l', dir], { env: TOOL_ENV })
-  const entries = warm.stdout.split('\n').filter(line => /^-/.test(line)).length
-  if (entries !== count) throw new Error(`ls -l ${dir} shows ${entries} files, not ${count}`)
-  const timed = await run('sh', ['-c', 'exec ls -l "$1" > /dev/null', 'sh', dir], { env: TOOL_ENV })
-  return timed.ms
-}
-
 interface Samples {
   native: number[]
   memfs: number[]
@@ -226,6 +205,8 @@ interface PhasePeak {
   phase: string
   bytes: number
 }
+
+const createFiles = (dir: string, opts: Options) => createFilesIn(CREATE_SCRIPT, dir, opts.files, opts.fileSize)
 
 // ---- the benchmark -----------------------------------------------------------------------------------
 
@@ -244,7 +225,8 @@ async function bench(opts: Options): Promise<void> {
   const dirty = opts.dirty ?? defaults.dirty
 
   work = await makeWorkDir(REPO_ROOT, opts.dir)
-  const need = opts.size * (2 + REPLICAS) + GiB
+  // The NameNode's cluster holds its own replicas of the big file while it is measured.
+  const need = opts.size * (2 + REPLICAS * (opts.namenode ? 2 : 1)) + GiB
   if (work.disk.availBytes < need) {
     throw new Error(`${work.disk.mountedOn} has ${gib(work.disk.availBytes)} free; this run needs about ${gib(need)} ` +
       `(source + native copy + ${REPLICAS} dfs replicas of ${sizeLabel(opts.size)}, plus slack). Try --size 256M.`)
@@ -551,10 +533,22 @@ async function bench(opts: Options): Promise<void> {
   // memfs is done: its memory and CPU go back to the machine before the cluster figures.
   await memfs?.stop()
   memfs = undefined
-  if (opts.cluster) {
-    // The cluster figures restart the local-folder cluster with other flags: the main daemon goes first.
+  if (opts.namenode || opts.cluster) {
+    // The figures below run their own mounts (the cluster figures restart the local-folder cluster
+    // with other flags): the main daemon goes first.
     await daemon!.stop()
     daemon = undefined
+  }
+  if (opts.namenode) {
+    out.push(...await nameNodeFigures({
+      repoRoot: REPO_ROOT, work: work.path, source, size: opts.size, sizeLabel: sizeLabel(opts.size),
+      files: opts.files, fileSize: opts.fileSize, runs: opts.runs, createScript: CREATE_SCRIPT,
+      nodes: NODES, replicas: REPLICAS, cache: opts.cache, dirty: opts.dirty, logDir,
+      embedded: { write: m.write.dfs, read: m.read.dfs, creates: m.creates.dfs, ls: m.ls.dfs },
+      readLabel, progress,
+    }))
+  }
+  if (opts.cluster) {
     out.push(...await clusterFigures({
       repoRoot: REPO_ROOT, work: work.path, source, size: opts.size, local: config,
       localWrite: m.write.dfs, localRead: m.read.dfs, progress,

@@ -1,16 +1,14 @@
-// dfs balance [mountpoint] [--json] [--cancel]: ask the mount daemon to move chunks from the most-used
+// dfs balance [mountpoint | --namenode tcp://… --secret-file <f>] [--json] [--cancel]: ask the mount daemon (or the NameNode) to move chunks from the most-used
 // nodes to the least-used until usage is even, and show its progress until it is done. The work
 // happens in the daemon; this command only starts it (or cancels it) and polls its progress
 // (balance-status, every 250 ms). Also the follow loop `dfs drain` shares.
 
 import { Command } from 'commander'
 import type { RebalanceStatus } from '../cluster/rebalance/Rebalancer.js'
-import { callControl } from '../daemon/control.js'
-import type { DaemonRecord } from '../daemon/registry.js'
 import { dfsError } from '../errors.js'
 import { formatSize } from '../util/size.js'
+import { type ControlTarget, NAMENODE_OPTION, SECRET_OPTION, type TargetFlags, withTarget } from './controlTarget.js'
 import { Progress, type ProgressState } from './progress.js'
-import { findDaemon } from './status.js'
 
 const POLL_MS = 250
 /** Cancelling waits for the moves in flight to end. */
@@ -22,14 +20,18 @@ export function balanceCommand(): Command {
     .argument('[mountpoint]', 'which mount (needed only when several are running)')
     .option('--json', 'print the final result as JSON (and no progress bar)')
     .option('--cancel', 'stop the balance running: the moves in flight finish, every chunk keeps its copies')
-    .action(async (mountpoint: string | undefined, flags: { json?: boolean; cancel?: boolean }) => {
-      const daemon = await findDaemon(mountpoint)
-      if (flags.cancel) return cancelJob(daemon, 'balance', flags)
-      const started = (await callControl(daemon.control, 'balance')) as RebalanceStatus
-      const result = await followJob(daemon, started, flags)
-      if (flags.json) console.log(JSON.stringify(result, null, 2))
-      else console.log(formatBalanceResult(daemon, result))
-      failIfFailed(result)
+    .option(...NAMENODE_OPTION)
+    .option(...SECRET_OPTION)
+    .action(async (mountpoint: string | undefined, flags: { json?: boolean; cancel?: boolean } & TargetFlags) => {
+      const result = await withTarget(mountpoint, flags, async target => {
+        if (flags.cancel) return cancelJob(target, 'balance', flags)
+        const started = (await target.call('balance')) as RebalanceStatus
+        const result = await followJob(target, started, flags)
+        if (flags.json) console.log(JSON.stringify(result, null, 2))
+        else console.log(formatBalanceResult(target, result))
+        return result
+      })
+      if (result) failIfFailed(result)
     })
 }
 
@@ -37,13 +39,13 @@ export function balanceCommand(): Command {
  * Poll the daemon until the job ends, with a progress bar on stderr (none with --json). Ctrl-C stops
  * watching, not the job, and says so and how to cancel it.
  */
-export async function followJob(daemon: DaemonRecord, started: RebalanceStatus, flags: { json?: boolean } = {}): Promise<RebalanceStatus> {
+export async function followJob(target: ControlTarget, started: RebalanceStatus, flags: { json?: boolean } = {}): Promise<RebalanceStatus> {
   const what = started.kind === 'drain' ? `drain ${started.node?.address ?? ''}` : 'balance'
   const progress = new Progress({ label: what, quiet: flags.json })
   const onInterrupt = () => {
     progress.interrupt()
-    process.stderr.write(`dfs: stopped watching; the ${started.kind} goes on in the daemon (dfs status ${daemon.mountpoint} shows it; ` +
-      `dfs ${started.kind} --cancel ${daemon.mountpoint} stops it)\n`)
+    process.stderr.write(`dfs: stopped watching; the ${started.kind} goes on in ${target.namenode ? 'the NameNode' : 'the daemon'} (dfs status ${target.cli} shows it; ` +
+      `dfs ${started.kind} --cancel ${target.cli} stops it)\n`)
     process.exit(130)
   }
   process.once('SIGINT', onInterrupt)
@@ -52,10 +54,10 @@ export async function followJob(daemon: DaemonRecord, started: RebalanceStatus, 
     while (s.state === 'running') {
       progress.update(progressState(s))
       await new Promise((resolve) => setTimeout(resolve, POLL_MS))
-      const now = (await callControl(daemon.control, 'balance-status')) as RebalanceStatus | null
+      const now = (await target.call('balance-status')) as RebalanceStatus | null
       if (!now || now.id !== started.id) {
         progress.interrupt()
-        throw dfsError('EIO', `the daemon serving ${daemon.mountpoint} no longer knows this ${started.kind} (was it restarted?)`, { mountpoint: daemon.mountpoint })
+        throw dfsError('EIO', `${target.what} no longer knows this ${started.kind} (was it restarted?)`, { target: target.cli })
       }
       s = now
     }
@@ -81,13 +83,13 @@ export function progressState(s: RebalanceStatus): ProgressState {
 }
 
 /** `dfs balance --cancel`, `dfs drain --cancel`: stop the job; it ends once its moves in flight have. */
-export async function cancelJob(daemon: DaemonRecord, kind: RebalanceStatus['kind'], flags: { json?: boolean }): Promise<void> {
-  const s = (await callControl(daemon.control, 'cancel', { kind }, CANCEL_TIMEOUT_MS)) as RebalanceStatus
+export async function cancelJob(target: ControlTarget, kind: RebalanceStatus['kind'], flags: { json?: boolean }): Promise<void> {
+  const s = (await target.call('cancel', { kind }, CANCEL_TIMEOUT_MS)) as RebalanceStatus
   if (flags.json) return console.log(JSON.stringify(s, null, 2))
   const what = kind === 'drain' ? `drain of ${s.node?.address}` : 'balance'
   const lines = [`dfs: ${what} cancelled: moved ${s.movedChunks} of ${s.plannedChunks} chunks (${formatSize(s.movedBytes)}); every chunk keeps its copies (moves are copy-then-delete)`]
   if (kind === 'drain') {
-    lines.push(`${s.node?.address} still takes no new chunks: dfs drain ${s.node?.address} ${daemon.mountpoint} moves the rest, dfs drain --undo ${s.node?.address} ${daemon.mountpoint} takes it back`)
+    lines.push(`${s.node?.address} still takes no new chunks: dfs drain ${s.node?.address} ${target.cli} moves the rest, dfs drain --undo ${s.node?.address} ${target.cli} takes it back`)
   }
   console.log(lines.join('\n'))
 }
@@ -101,10 +103,11 @@ export function failIfFailed(s: RebalanceStatus): void {
   }
 }
 
-function formatBalanceResult(daemon: DaemonRecord, s: RebalanceStatus): string {
+function formatBalanceResult(target: ControlTarget, s: RebalanceStatus): string {
+  const name = target.namenode ?? target.daemon?.mountpoint
   const head = s.balanced
-    ? `dfs: ${daemon.mountpoint} is balanced: every node within ${formatSize(s.toleranceBytes ?? 0)} of the mean`
-    : `dfs: balance of ${daemon.mountpoint} ended, but usage is not within ${formatSize(s.toleranceBytes ?? 0)} of the mean (too few nodes can take copies?)`
+    ? `dfs: ${name} is balanced: every node within ${formatSize(s.toleranceBytes ?? 0)} of the mean`
+    : `dfs: balance of ${name} ended, but usage is not within ${formatSize(s.toleranceBytes ?? 0)} of the mean (too few nodes can take copies?)`
   const lines = [
     head,
     `moved ${s.movedChunks} chunks (${formatSize(s.movedBytes)}) in ${(s.elapsedMs / 1000).toFixed(1)} s` +

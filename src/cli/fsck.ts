@@ -1,5 +1,7 @@
 // dfs fsck --meta <dir>: check the metadata (fsckMeta.ts), then verify every copy of every chunk;
 // --repair recovers damaged metadata, restores R copies and removes orphans.
+// dfs fsck --namenode tcp://… --secret-file <f>: the same check, run online by the NameNode against
+// its live namespace (namenode/onlineFsck.ts); read-only.
 
 import { Command } from 'commander'
 import { fsck, isHealthy, type FsckProgress, type FsckReport } from '../cluster/fsck.js'
@@ -12,27 +14,39 @@ import type { ClusterStatus } from '../namenode/status.js'
 import { formatSize } from '../util/size.js'
 import { describeHold, releaseHint } from '../meta/orphanHold.js'
 import { Progress } from './progress.js'
+import type { FsckJob } from '../namenode/onlineFsck.js'
+import { type ControlTarget, withTarget } from './controlTarget.js'
+
+const POLL_MS = 250
 
 export function fsckCommand(): Command {
   return new Command('fsck')
     .description('check the metadata journal and checkpoint, then every chunk copy against its SHA-256 (with the running daemon\'s healer view when mounted); --repair recovers damaged metadata (backing up what it changes), restores R copies and removes orphans (unmount first)')
-    .requiredOption('--meta <dir>', 'the metadata folder of the cluster')
+    .option('--meta <dir>', 'the metadata folder of the cluster (checked here, offline)')
+    .option('--namenode <address>', 'instead of --meta: have the NameNode at tcp://host:port check its cluster online (read-only)')
     .option('--nodes <nodes>', 'comma-separated node folders and tcp:// servers (default: the ones the cluster recorded)')
-    .option('--secret-file <file>', 'the cluster secret (needed for tcp:// nodes)')
+    .option('--secret-file <file>', 'the cluster secret (needed for tcp:// nodes and --namenode)')
     .option('--repair', 'cut a damaged journal at its last good record (or fall back to the previous checkpoint), re-replicate under-replicated chunks, replace bad copies, remove orphans')
     .option('--release-orphans', 'end the hold a metadata repair put on orphan chunk files (they may be the data its backup refers to); do it once that backup is no longer needed')
     .option('--json', 'print the report as JSON')
-    .action(async (flags: { meta: string; nodes?: string; secretFile?: string; repair?: boolean; releaseOrphans?: boolean; json?: boolean }) => {
+    .action(async (flags: { meta?: string; namenode?: string; nodes?: string; secretFile?: string; repair?: boolean; releaseOrphans?: boolean; json?: boolean }) => {
+      if (flags.namenode !== undefined) {
+        const other = flags.meta !== undefined ? '--meta' : flags.nodes !== undefined ? '--nodes' : flags.releaseOrphans ? '--release-orphans' : undefined
+        if (other) throw dfsError('BAD_ARGUMENT', `--namenode checks the cluster online at its NameNode; ${other} is for the offline check (dfs fsck --meta <dir>): give one or the other`, { flag: other })
+        return withTarget(undefined, flags, target => onlineCheck(target, flags))
+      }
+      if (flags.meta === undefined) throw dfsError('BAD_ARGUMENT', 'say which cluster to check: --meta <dir> (offline, here) or --namenode tcp://host:port --secret-file <f> (online, by its NameNode)')
+      const meta = flags.meta
       if (flags.releaseOrphans) {
         if (flags.repair) throw dfsError('BAD_ARGUMENT', '--release-orphans and --repair are separate steps: release the hold first, then run dfs fsck --meta <dir> --repair to remove the orphans')
-        const released = await releaseOrphans(flags.meta)
+        const released = await releaseOrphans(meta)
         if (flags.json) console.log(JSON.stringify({ released: released.released ?? null }, null, 2))
         else for (const line of released.lines) console.log(line)
         return
       }
       const log = (message: string) => { if (!flags.json) console.error(`dfs fsck: ${message}`) }
       // The metadata first: it needs no node, and a damaged journal must be explained, not repeated.
-      const metaCheck = await checkMetaFolder(flags.meta, { repair: Boolean(flags.repair), json: Boolean(flags.json) })
+      const metaCheck = await checkMetaFolder(meta, { repair: Boolean(flags.repair), json: Boolean(flags.json) })
       const tell = () => { for (const line of metaCheck.lines.splice(0)) console.log(line) }
       // A refused command prints only its error: an intact folder is reported once the nodes check out.
       if (!metaCheck.usable || metaCheck.repaired) tell()
@@ -42,7 +56,7 @@ export function fsckCommand(): Command {
         return
       }
       const cluster = await openCluster({
-        meta: flags.meta,
+        meta,
         nodes: flags.nodes?.split(',').map(s => s.trim()).filter(Boolean),
         secretFile: flags.secretFile,
         cacheBytes: 0,
@@ -79,6 +93,38 @@ export function fsckCommand(): Command {
 }
 
 /**
+ * `dfs fsck --namenode`: the NameNode checks (a job, like balance: started, then followed with the
+ * same progress bar), this prints its report as the offline check does, with the NameNode's view in
+ * place of the mount daemon's. --repair is the NameNode's to refuse (onlineFsck.ts says why).
+ */
+async function onlineCheck(target: ControlTarget, flags: { repair?: boolean; json?: boolean }): Promise<void> {
+  let job = (await target.call('fsck', flags.repair ? { repair: true } : {})) as FsckJob
+  const progress = new Progress({ label: 'fsck', quiet: flags.json })
+  const bar = (p: FsckProgress) => ({
+    value: p.checkedBytes, total: p.bytes,
+    detail: `${p.checkedChunks}/${p.chunks} chunks  ${formatSize(p.checkedBytes)}/${formatSize(p.bytes)} checked`,
+  })
+  try {
+    while (job.state === 'running') {
+      progress.update(bar(job.progress))
+      await new Promise(resolve => setTimeout(resolve, POLL_MS))
+      const now = (await target.call('fsck-status', { id: job.id })) as FsckJob | null
+      if (!now) throw dfsError('EIO', `${target.what} no longer knows this check (was it restarted?); run dfs fsck ${target.cli} again`, {})
+      job = now
+    }
+    if (job.state === 'failed' || !job.report) throw dfsError('EIO', `the online check failed at ${target.what}: ${job.error ?? 'no report'}`, {})
+    progress.finish(bar(job.progress))
+  } finally {
+    progress.interrupt()
+  }
+  const report = job.report
+  const live = (await target.call('status')) as ClusterStatus
+  if (flags.json) console.log(JSON.stringify({ ...report, namenode: target.namenode, daemon: live }, null, 2))
+  else printReport(report, live, live.meta, false, target)
+  process.exitCode = isHealthy(report) ? 0 : 1
+}
+
+/**
  * After a metadata repair, a file with no intact copy of a chunk is most often one a dropped record
  * had removed or rewritten: the daemon deleted its chunk files then, and the cut brought the file
  * back. Nothing can bring those bytes back; say so and what to do, rather than a bare LOST count.
@@ -101,7 +147,7 @@ async function daemonView(metaDir: string): Promise<ClusterStatus | undefined> {
   return (await callControl(daemon.control, 'status').catch(() => undefined)) as ClusterStatus | undefined
 }
 
-function printReport(r: FsckReport, live: ClusterStatus | undefined, metaDir: string, metaRepaired: boolean): void {
+function printReport(r: FsckReport, live: ClusterStatus | undefined, metaDir: string, metaRepaired: boolean, online?: ControlTarget): void {
   console.log(`${r.files} files, ${r.chunks} chunks, ${r.replicas} replicas wanted`)
   for (const n of r.nodes) console.log(`  node ${n.nodeId} ${n.address}: ${n.reachable ? `${n.chunks} chunk files` : `UNREACHABLE (${n.error})`}`)
   const show = (title: string, list: FsckReport['lost']) => {
@@ -124,11 +170,19 @@ function printReport(r: FsckReport, live: ClusterStatus | undefined, metaDir: st
       (r.repaired.orphansKept ? `, ${r.repaired.orphansKept} orphans kept (held)` : ''))
     for (const f of r.repaired.failed) console.log(`  could not repair ${f}`)
   }
-  if (live) {
+  if (live && online) {
+    const h = live.healer
+    console.log(`checked online by ${online.what}; it sees ${live.totals.alive} of ${live.totals.nodes} nodes alive` +
+      (h ? `, and its healer is ${h.state} (${h.queued} queued, ${h.underReplicated} under-replicated, ${h.lost} lost, ${h.copiedChunks} chunks copied so far)` : ''))
+    console.log('  (orphans include chunks clients are writing right now; the NameNode removes the real ones after its --orphan-grace)')
+  } else if (live) {
     const h = live.healer
     console.log(`mounted at ${live.mountpoint}; the daemon sees ${live.totals.alive} of ${live.totals.nodes} nodes alive` +
       (h ? `, and its healer is ${h.state} (${h.queued} queued, ${h.underReplicated} under-replicated, ${h.lost} lost, ${h.copiedChunks} chunks copied so far)` : ''))
     console.log('  (chunks written since the last journal flush may show as orphans here while mounted)')
   }
-  console.log(isHealthy(r) ? `healthy${r.orphanHold && r.orphans.length ? ' (apart from the held orphans above)' : ''}` : r.repaired ? (r.lost.length || r.repaired.failed.length ? 'NOT fully repaired' : 'repaired') : 'problems found; run with --repair (unmounted) to fix what can be fixed')
+  const fix = online
+    ? `problems found; the NameNode's healer restores copies as it finds them (dfs status ${online.cli}); to repair the rest, stop the NameNode and run dfs fsck --meta ${metaDir} --repair`
+    : 'problems found; run with --repair (unmounted) to fix what can be fixed'
+  console.log(isHealthy(r) ? `healthy${r.orphanHold && r.orphans.length ? ' (apart from the held orphans above)' : ''}` : r.repaired ? (r.lost.length || r.repaired.failed.length ? 'NOT fully repaired' : 'repaired') : fix)
 }

@@ -1,7 +1,7 @@
-// dfs status [mountpoint] [--json]: the running daemon's view of its cluster, over its control socket.
+// dfs status [mountpoint] [--json]: the running daemon's view of its cluster, over its control socket;
+// dfs status --namenode tcp://… --secret-file <f>: the same, from a NameNode (controlTarget.ts).
 
 import { Command } from 'commander'
-import { callControl } from '../daemon/control.js'
 import { type DaemonRecord, daemonFor, daemonNotAnswering, isStopped, runningDaemons } from '../daemon/registry.js'
 import type { RebalanceStatus } from '../cluster/rebalance/Rebalancer.js'
 import type { ClusterStatus } from '../namenode/status.js'
@@ -9,15 +9,17 @@ import { dfsError } from '../errors.js'
 import { canonicalMountpoint, dfsMountContaining, isInside } from '../fuse/mountpoint.js'
 import { formatSize } from '../util/size.js'
 import { describeHold } from '../meta/orphanHold.js'
+import { NAMENODE_OPTION, SECRET_OPTION, type TargetFlags, withTarget } from './controlTarget.js'
 
 export function statusCommand(): Command {
   return new Command('status')
     .description('show the nodes of a mounted cluster: health, heartbeat age, capacity, usage, chunks; replication and healing')
     .argument('[mountpoint]', 'which mount (needed only when several are running)')
     .option('--json', 'print the status as JSON')
-    .action(async (mountpoint: string | undefined, flags: { json?: boolean }) => {
-      const daemon = await findDaemon(mountpoint)
-      const status = (await callControl(daemon.control, 'status')) as ClusterStatus
+    .option(...NAMENODE_OPTION)
+    .option(...SECRET_OPTION)
+    .action(async (mountpoint: string | undefined, flags: { json?: boolean } & TargetFlags) => {
+      const status = await withTarget(mountpoint, flags, target => target.call('status')) as ClusterStatus
       if (flags.json) console.log(JSON.stringify(status, null, 2))
       else console.log(formatStatus(status))
     })
@@ -63,6 +65,7 @@ async function whichDaemon(path: string | undefined): Promise<DaemonRecord> {
 export function formatStatus(s: ClusterStatus): string {
   const lines = [
     `dfs on ${s.mountpoint} (pid ${s.pid}, up ${duration(s.uptimeMs)}): ${s.replicas} replicas, ${formatSize(s.chunkSize)} chunks, metadata in ${s.meta}`,
+    ...(typeof (s as { clients?: unknown }).clients === 'number' ? [`${(s as { clients?: number }).clients} clients connected`] : []),
     `heartbeat every ${duration(s.liveness.heartbeatMs)}; suspect after ${duration(s.liveness.suspectAfterMs)}, dead after ${duration(s.liveness.deadAfterMs)}`,
     '',
   ]

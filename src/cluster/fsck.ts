@@ -11,7 +11,7 @@ import { type ChunkRef, type NamespaceState, ROOT_INO, isFile } from '../meta/na
 import { type OrphanHold, describeHold, orphanHold } from '../meta/orphanHold.js'
 import type { Cluster } from './openCluster.js'
 import { dropCopies, restoreCopies as restore } from './replicate.js'
-import { commitReplicas } from './stillReferenced.js'
+import { commitReplicas, stillReferenced } from './stillReferenced.js'
 
 export interface ChunkProblem {
   path: string
@@ -67,8 +67,18 @@ export interface FsckProgress {
 
 export async function fsck(
   cluster: Cluster,
-  opts: { repair: boolean; log?: (message: string) => void; onProgress?: (progress: FsckProgress) => void },
+  opts: {
+    repair: boolean
+    log?: (message: string) => void
+    onProgress?: (progress: FsckProgress) => void
+    /**
+     * The namespace changes while the check runs (online, at the NameNode): see settle(). Only
+     * without repair: a repair acts on what it found, and that may be out of date.
+     */
+    live?: boolean
+  },
 ): Promise<FsckReport> {
+  if (opts.live && opts.repair) throw new Error('fsck: repair of a live namespace is not supported')
   const { meta, registry, settings } = cluster
   const nodes = registry.nodes()
   const held = new Map<string, Set<string>>()
@@ -118,10 +128,53 @@ export async function fsck(
     for (const id of ids) if (!referenced.has(id)) report.orphans.push({ node: nodeId, chunk: id })
   }
 
+  if (opts.live) await settle(cluster, report)
+
   const hold = await orphanHold(cluster.metaDir)
   if (hold) report.orphanHold = hold
   if (opts.repair) report.repaired = await repair(cluster, problems, report.orphans, hold, opts.log ?? (() => {}))
   return report
+}
+
+/**
+ * A check of a live namespace looked at a moving target: files changed while their chunks were read,
+ * and the node lists were taken before the namespace was. Before it says anything is wrong, look
+ * again: a problem whose file no longer points at the chunk is gone (the chunk was replaced, truncated
+ * or deleted meanwhile); a chunk a file still points at is checked again against fresh node lists (it
+ * may have been written after they were taken); an orphan the namespace now references was committed
+ * meanwhile. Orphans left include the chunks clients are writing now: the NameNode's orphan
+ * collection tells those apart (it waits --orphan-grace).
+ */
+async function settle(cluster: Cluster, report: FsckReport): Promise<void> {
+  const { registry, settings } = cluster
+  const nodes = registry.nodes()
+  const held = new Map<string, Set<string>>()
+  for (const node of nodes) {
+    try {
+      held.set(node.nodeId, new Set(await node.list()))
+    } catch { /* still unreachable: its copies stay bad */ }
+  }
+  const recheck = async (list: ChunkProblem[]) => {
+    const out: ChunkProblem[] = []
+    for (const p of list) {
+      const ref = stillReferenced(cluster.meta.state, { ino: p.ino, index: p.index, id: p.chunk })
+      if (!ref) continue
+      const again = await checkCopies({ path: p.path, ino: p.ino, index: p.index, ref }, nodes, held)
+      if (again.good.length === 0 || again.good.length < settings.replicas || again.bad.length > 0 || !sameNodes(again.good, ref.nodes)) out.push(again)
+    }
+    return out
+  }
+  const all = [...report.lost, ...report.underReplicated, ...report.badReplicas]
+  report.lost = []
+  report.underReplicated = []
+  report.badReplicas = []
+  for (const p of await recheck(all)) {
+    if (p.good.length === 0) report.lost.push(p)
+    else if (p.good.length < settings.replicas) report.underReplicated.push(p)
+    else report.badReplicas.push(p)
+  }
+  const referenced = new Set(chunksOf(cluster.meta.state).map(c => c.ref.id))
+  report.orphans = report.orphans.filter(o => !referenced.has(o.chunk) && (held.get(o.node)?.has(o.chunk) ?? true))
 }
 
 function sameNodes(a: readonly string[], b: readonly string[]): boolean {

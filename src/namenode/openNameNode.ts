@@ -12,6 +12,7 @@ import { dfsError, type ErrorCode } from '../errors.js'
 import { InProcessSession } from '../protocol/InProcessSession.js'
 import type { SessionSettings } from '../protocol/api.js'
 import { NameNode } from './NameNode.js'
+import { OnlineFsck } from './onlineFsck.js'
 
 export interface NameNodeHostOptions extends ClusterFlags, ServiceOptions {
   /**
@@ -23,12 +24,16 @@ export interface NameNodeHostOptions extends ClusterFlags, ServiceOptions {
 
 export class NameNodeHost {
   readonly startedAt = Date.now()
+  private readonly onlineFsck: OnlineFsck
 
   private constructor(
     readonly cluster: Cluster,
     readonly services: ClusterServices,
     readonly nameNode: NameNode,
-  ) {}
+    log: (message: string) => void,
+  ) {
+    this.onlineFsck = new OnlineFsck(cluster, log)
+  }
 
   static async open(opts: NameNodeHostOptions): Promise<NameNodeHost> {
     const cluster = await openCluster(opts, { create: true })
@@ -46,7 +51,7 @@ export class NameNodeHost {
       })
       nameNode.start(opts.reopenGraceMs)
       services.start()
-      return new NameNodeHost(cluster, services, nameNode)
+      return new NameNodeHost(cluster, services, nameNode, opts.log)
     } catch (err) {
       await services?.stop()
       await cluster.close()
@@ -83,7 +88,7 @@ export class NameNodeHost {
     return { ...status, healer: services.healer.status(), scrubber: services.scrubber.status(), ...(rebalance ? { rebalance } : {}) }
   }
 
-  /** The cluster commands (`dfs balance`, `dfs drain`) as control handlers. */
+  /** The cluster commands (`dfs balance`, `dfs drain`, `dfs fsck --namenode`) as control handlers. */
   clusterHandlers(): Record<string, ControlHandler> {
     const { rebalancer } = this.services
     return {
@@ -92,6 +97,8 @@ export class NameNodeHost {
       'balance-status': () => rebalancer.status() ?? null,
       cancel: args => rebalancer.cancel(args.kind === 'drain' ? 'drain' : 'balance'),
       'drain-undo': args => rebalancer.undoDrain(String(args.node), typeof args.resolved === 'string' ? args.resolved : undefined),
+      fsck: args => this.onlineFsck.start(args),
+      'fsck-status': args => this.onlineFsck.status(args),
     }
   }
 

@@ -43,6 +43,12 @@ interface Client {
   endTimer?: NodeJS.Timeout
 }
 
+/** A tool (`dfs status --namenode …`): it holds no session; it asks `control` questions and leaves. */
+interface Tool {
+  id: string
+  tool: true
+}
+
 export class NameNodeServer {
   readonly address: string
   private readonly log: Log
@@ -111,7 +117,7 @@ export class NameNodeServer {
     socket.setNoDelay(true)
     socket.setKeepAlive(true, 5_000)
     const peer = `${socket.remoteAddress}:${socket.remotePort}`
-    let client: Client | undefined
+    let client: Client | Tool | undefined
     const challenge = newChallenge()
     const reader = new MessageReader(() => (client ? MAX_MESSAGE_BYTES : HANDSHAKE_MAX_BYTES))
     const handshake = setTimeout(() => {
@@ -146,7 +152,7 @@ export class NameNodeServer {
     socket.on('close', () => {
       clearTimeout(handshake)
       this.sockets.delete(socket)
-      if (client && client.socket === socket) this.disconnected(client)
+      if (client && !('tool' in client) && client.socket === socket) this.disconnected(client)
     })
   }
 
@@ -157,7 +163,7 @@ export class NameNodeServer {
     setTimeout(() => socket.destroy(), 1000).unref()
   }
 
-  private authenticate(socket: Socket, peer: string, challenge: string, message: Message): Client | undefined {
+  private authenticate(socket: Socket, peer: string, challenge: string, message: Message): Client | Tool | undefined {
     if (message.t !== 'auth' || typeof message.nonce !== 'string' || typeof message.client !== 'string' || message.client.length > 100) {
       this.refuse(socket, 'PROTOCOL_ERROR', `client ${peer} did not start with a valid auth message`)
       return undefined
@@ -170,7 +176,12 @@ export class NameNodeServer {
       this.refuse(socket, 'PROTOCOL_ERROR', `client ${peer} speaks NameNode protocol ${message.version}, this NameNode ${NAMENODE_PROTOCOL_VERSION}; use one dfs version`)
       return undefined
     }
-    const { nameNode, settings } = this.opts.host
+    const { nameNode } = this.opts.host
+    if (message.tool === true) {
+      this.welcome(socket, challenge, message.nonce)
+      this.log.debug(`tool ${message.client} connected from ${peer}`)
+      return { id: message.client, tool: true }
+    }
     let client = this.clients.get(message.client)
     if (client) {
       clearTimeout(client.endTimer)
@@ -186,10 +197,7 @@ export class NameNodeServer {
       } catch { /* gone meanwhile */ }
     }
     client.socket = socket
-    send(socket, {
-      t: 'welcome', proof: serverProof(this.opts.secret, challenge, message.nonce), clusterId: settings.clusterId,
-      chunkSize: settings.chunkSize, replicas: settings.replicas, instance: this.instance,
-    })
+    this.welcome(socket, challenge, message.nonce)
     // The snapshot and the subscription to records happen in one turn: no record falls between them.
     const meta = this.opts.host.cluster.meta
     const pieces = [...meta.stateMachine.snapshot(meta.state)]
@@ -201,6 +209,14 @@ export class NameNodeServer {
     send(socket, { t: 'nodes', nodes: this.nodes() })
     this.log.info(`client ${client.id} connected from ${peer}`)
     return client
+  }
+
+  private welcome(socket: Socket, challenge: string, nonce: string): void {
+    const { settings } = this.opts.host
+    send(socket, {
+      t: 'welcome', proof: serverProof(this.opts.secret, challenge, nonce), clusterId: settings.clusterId,
+      chunkSize: settings.chunkSize, replicas: settings.replicas, instance: this.instance,
+    })
   }
 
   private disconnected(client: Client): void {
@@ -243,14 +259,14 @@ export class NameNodeServer {
 
   // ---- requests ----------------------------------------------------------------------------------
 
-  private serve(client: Client, socket: Socket, id: unknown, method: unknown, args: Record<string, unknown>): void {
+  private serve(client: Client | Tool, socket: Socket, id: unknown, method: unknown, args: Record<string, unknown>): void {
     if (!Number.isSafeInteger(id)) {
       this.refuse(socket, 'PROTOCOL_ERROR', `client ${client.id} sent a request without an id`)
       return
     }
     let answer: Promise<unknown>
     try {
-      answer = Promise.resolve(this.call(client.session, String(method), args))
+      answer = Promise.resolve('tool' in client ? this.callFromTool(String(method), args) : this.call(client.session, String(method), args))
     } catch (err) {
       answer = Promise.reject(err)
     }
@@ -294,11 +310,21 @@ export class NameNodeServer {
     }
   }
 
-  /** `dfs status | balance | drain --namenode tcp://…`: the same handlers a mount's control socket has. */
+  /** A tool has no session: it may only ask `control` questions. */
+  private callFromTool(method: string, a: Record<string, unknown>): unknown {
+    if (method !== 'control') throw dfsError('PROTOCOL_ERROR', `a tool connection may send only "control" requests, not "${method}"`, { method })
+    return this.control(String(a.cmd), (a.args ?? {}) as Record<string, unknown>)
+  }
+
+  /**
+   * `dfs status | balance | drain | fsck --namenode tcp://…`: the same handlers a mount's control
+   * socket has (openNameNode.ts), and `status` with where this NameNode is reached.
+   */
   private control(cmd: string, args: Record<string, unknown>): unknown {
     const host = this.opts.host
     if (cmd === 'status') return { ...host.status(`tcp://${this.address}`), clients: this.connectedClients }
-    const handler = host.clusterHandlers()[cmd]
+    const handlers = host.clusterHandlers()
+    const handler = Object.hasOwn(handlers, cmd) ? handlers[cmd] : undefined
     if (!handler) throw dfsError('BAD_ARGUMENT', `the NameNode has no command "${cmd}"`, { cmd })
     return handler(args)
   }

@@ -49,9 +49,13 @@ export interface NodeInfo {
 
 /** server -> client, first. */
 export interface HelloMessage { t: 'hello'; version: number; challenge: string }
-/** client -> server. `client` is a random id the mount keeps across reconnects; `opens` its open inodes. */
-export interface AuthMessage { t: 'auth'; version: number; nonce: string; proof: string; client: string; opens: number[] }
-/** server -> client: welcome, then a snapshot of the namespace follows in `snap` messages. */
+/**
+ * client -> server. `client` is a random id the mount keeps across reconnects; `opens` its open inodes.
+ * `tool`: a short-lived command (`dfs status | balance | drain | fsck --namenode`), not a mount: it
+ * gets no session, no snapshot, no records and no node lists, and may send only `control` requests.
+ */
+export interface AuthMessage { t: 'auth'; version: number; nonce: string; proof: string; client: string; opens: number[]; tool?: boolean }
+/** server -> client: welcome, then (not to a tool) a snapshot of the namespace follows in `snap` messages. */
 export interface WelcomeMessage {
   t: 'welcome'; proof: string; clusterId: string; chunkSize: number; replicas: number; instance: string
 }

@@ -1,0 +1,37 @@
+// How the bench takes its file-system figures, the same on every mount it compares (native, memfs,
+// the embedded dfs mount, a client of a NameNode over TCP): each one a real tool as its own process.
+
+import { describe, run } from './proc.js'
+
+/** Tools print the same way whatever the user's locale (and ls sorts the same on every side). */
+export const TOOL_ENV = { ...process.env, LC_ALL: 'C' }
+
+/** Bytes dd says it copied ("1073741824 bytes (1.1 GB, 1.0 GiB) copied, ..."). */
+function ddBytes(stderr: string): number {
+  return Number(/^(\d+) bytes/m.exec(stderr)?.[1] ?? NaN)
+}
+
+/** `dd <args> bs=1M`, checked to copy `expectBytes`: MB/s (10^6 bytes/s) over dd's wall time. */
+export async function dd(args: string[], expectBytes: number): Promise<number> {
+  const r = await run('dd', [...args, 'bs=1M'], { env: TOOL_ENV })
+  const copied = ddBytes(r.stderr)
+  if (copied !== expectBytes) throw new Error(`${describe('dd', [...args, 'bs=1M'])} copied ${copied} bytes, not ${expectBytes}:\n${r.stderr.trim()}`)
+  return expectBytes / (r.ms / 1000) / 1e6 // MB/s, 10^6 bytes
+}
+
+/** `node createFiles.js <dir> <files> <size>`: files/s timed around its loop, and the whole process's time. */
+export async function createFiles(script: string, dir: string, files: number, fileSize: number): Promise<{ perSecond: number; loopMs: number; processMs: number }> {
+  const r = await run(process.execPath, [script, dir, String(files), String(fileSize)])
+  const { ms } = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { ms?: number }
+  if (typeof ms !== 'number') throw new Error(`createFiles.js printed no time: ${r.stdout}`)
+  return { perSecond: files / (ms / 1000), loopMs: ms, processMs: r.ms }
+}
+
+/** One untimed `ls -l` (warms caches, checks the count), then the timed one: its wall time in ms. */
+export async function listFiles(dir: string, count: number): Promise<number> {
+  const warm = await run('ls', ['-l', dir], { env: TOOL_ENV })
+  const entries = warm.stdout.split('\n').filter(line => /^-/.test(line)).length
+  if (entries !== count) throw new Error(`ls -l ${dir} shows ${entries} files, not ${count}`)
+  const timed = await run('sh', ['-c', 'exec ls -l "$1" > /dev/null', 'sh', dir], { env: TOOL_ENV })
+  return timed.ms
+}

@@ -1,0 +1,181 @@
+// The NameNode figures of `npm run bench`: a client mount of a `dfs namenode` over TCP on 127.0.0.1
+// (`dfs namenode` + `dfs mount --namenode`), measured the way the main table measures the embedded
+// mount (measure.ts: the same create, ls -l, write and cold read), and shown as ratios to the
+// embedded mount's medians from the same run. The cluster is of the same kind as the embedded one: 3
+// local-folder nodes on the same disk, 2 replicas, the default chunk size, the same --cache/--dirty.
+// Namespace operations cross the TCP hop (each create is a round trip to the NameNode); chunk bytes go
+// from the client to the node folders directly, as in the embedded mount.
+
+import { mkdir, rm, writeFile } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
+import { join } from 'node:path'
+import { MountProcess, unmountIfMounted } from './daemon.js'
+import { busyPercent, dropCaches, machineCpu } from './machine.js'
+import { createFiles, dd, listFiles } from './measure.js'
+import { run, sleep } from './proc.js'
+import { fmt, median, renderTable } from './report.js'
+
+export interface NameNodeBenchInput {
+  repoRoot: string
+  work: string
+  /** The random source file of the writes (in the page cache before each). */
+  source: string
+  size: number
+  sizeLabel: string
+  files: number
+  fileSize: number
+  runs: number
+  createScript: string
+  nodes: number
+  replicas: number
+  cache?: string
+  dirty?: string
+  logDir: string
+  /** The embedded mount's medians from the main table (MB/s, files/s, ms). */
+  embedded: { write: number; read: number; creates: number; ls: number }
+  /** Whether the main table's read was cold (caches dropped): this one is taken the same way. */
+  readLabel: string
+  progress: (message: string) => void
+}
+
+/** The processes of this phase, so the bench's cleanup (also on Ctrl-C) can stop them. */
+let running: MountProcess[] = []
+
+/** Stop the client, then the NameNode (SIGTERM; the client stores what it buffered first). */
+export async function stopNameNodeRun(): Promise<void> {
+  for (const p of running.splice(0).reverse()) await p.stop()
+}
+
+/** SIGKILL (a second Ctrl-C). */
+export function killNameNodeRun(): void {
+  for (const p of running) p.kill()
+}
+
+export async function nameNodeFigures(input: NameNodeBenchInput): Promise<string[]> {
+  const root = join(input.work, 'namenode')
+  const nodes = Array.from({ length: input.nodes }, (_, i) => join(root, `node_${i + 1}`))
+  const meta = join(root, 'meta')
+  const mnt = join(root, 'mnt')
+  const secret = join(root, 'secret')
+  for (const d of [...nodes, meta, mnt]) await mkdir(d, { recursive: true })
+  await writeFile(secret, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 })
+  const bin = join(input.repoRoot, 'bin', 'dfs.js')
+  let started = 0
+
+  input.progress('NameNode: starting dfs namenode on 127.0.0.1')
+  const namenode = await MountProcess.launch({
+    // A NameNode mounts nothing; its "mount point" is only where the stop looks for a leftover mount.
+    what: 'dfs namenode', readyPrefix: 'dfs namenode: serving', mountpoint: meta,
+    argv: [bin, 'namenode', '--meta', meta, '--nodes', nodes.join(','), '--replicas', String(input.replicas),
+      '--listen', '127.0.0.1:0', '--secret-file', secret],
+    cwd: input.repoRoot, logPath: join(input.logDir, 'namenode.log'),
+  })
+  running.push(namenode)
+  const address = / on (tcp:\/\/\S+) /.exec(namenode.readyLine)?.[1]
+  if (!address) throw new Error(`dfs namenode printed no address: ${namenode.readyLine}`)
+  const mountClient = async () => {
+    const client = await MountProcess.launch({
+      what: 'the dfs client mount', readyPrefix: 'dfs: mounted', mountpoint: mnt,
+      argv: [bin, 'mount', mnt, '--namenode', address, '--secret-file', secret,
+        ...(input.cache ? ['--cache', input.cache] : []), ...(input.dirty ? ['--dirty', input.dirty] : []), '--foreground'],
+      cwd: input.repoRoot, logPath: join(input.logDir, `client-${++started}.log`),
+    })
+    running.push(client)
+    return client
+  }
+  input.progress(`NameNode: mounting a client of ${address}`)
+  let client = await mountClient()
+
+  /** Untimed: wait until neither process uses the CPU (as the main table does), at most 10 s. */
+  const quiet = async () => {
+    const used = () => [namenode, client].reduce((sum, p) => sum + (p.cpu()?.process ?? 0), 0)
+    const until = Date.now() + 10_000
+    let last = used()
+    for (;;) {
+      await sleep(300)
+      const now = used()
+      if (now - last < 0.02 || Date.now() > until) return
+      last = now
+    }
+  }
+  const cpuLines: string[] = []
+  const withCpu = async <T>(what: string, measure: () => Promise<T>): Promise<T> => {
+    await quiet()
+    const before = { nn: namenode.cpu(), client: client.cpu(), machine: await machineCpu() }
+    const start = performance.now()
+    const result = await measure()
+    const wall = (performance.now() - start) / 1000
+    const after = { nn: namenode.cpu(), client: client.cpu(), machine: await machineCpu() }
+    const main = (a: { main: number } | null, b: { main: number } | null) => (a && b ? `${fmt((100 * (b.main - a.main)) / wall, 0)} %` : '?')
+    cpuLines.push(`${what.padEnd(18)} client main thread ${main(before.client, after.client)}, NameNode main thread ${main(before.nn, after.nn)} of ${fmt(wall)} s wall; ` +
+      `all CPUs ${fmt(busyPercent(before.machine, after.machine), 0)} % busy`)
+    return result
+  }
+
+  const write: number[] = []
+  const read: number[] = []
+  const creates: number[] = []
+  const ls: number[] = []
+  try {
+    for (let r = 1; r <= input.runs; r++) {
+      const tag = `NameNode run ${r}/${input.runs}`
+      const big = join(mnt, 'big.bin')
+      if (r > 1) {
+        await run('rm', ['-f', big])
+        await sleep(2500) // the NameNode deletes the old chunks once the unlink is durable
+      }
+      await run('sync', [])
+      await run('dd', [`if=${input.source}`, 'of=/dev/null', 'bs=1M'])
+      write.push(await withCpu(`write (run ${r})`, () => dd([`if=${input.source}`, `of=${big}`, 'conv=fsync'], input.size)))
+      input.progress(`${tag}: write ${fmt(write.at(-1)!)} MB/s`)
+
+      // Cold read: a new client (its chunk cache empty), caches dropped. The NameNode stays up: it
+      // holds no chunk bytes the client reads.
+      await client.stop()
+      running = running.filter(p => p !== client)
+      client = await mountClient()
+      await quiet()
+      await dropCaches()
+      read.push(await withCpu(`read (run ${r})`, () => dd([`if=${big}`, 'of=/dev/null'], input.size)))
+      input.progress(`${tag}: read  ${fmt(read.at(-1)!)} MB/s`)
+
+      const dir = join(mnt, `files-${r}`)
+      await run('mkdir', [dir])
+      await run('sync', [])
+      const c = await withCpu(`create (run ${r})`, () => createFiles(input.createScript, dir, input.files, input.fileSize))
+      creates.push(c.perSecond)
+      input.progress(`${tag}: creates ${fmt(c.perSecond, 0)} files/s`)
+      ls.push(await withCpu(`2 × ls -l (run ${r})`, () => listFiles(dir, input.files)))
+      input.progress(`${tag}: ls -l ${fmt(ls.at(-1)!)} ms`)
+    }
+  } finally {
+    await stopNameNodeRun()
+    await unmountIfMounted(mnt)
+    await rm(root, { recursive: true, force: true })
+  }
+
+  const e = input.embedded
+  const m = { write: median(write), read: median(read), creates: median(creates), ls: median(ls) }
+  const ratio = (v: number) => (Number.isFinite(v) ? `${v.toFixed(2)}×` : '—')
+  // Throughput: TCP ÷ embedded; time: embedded ÷ TCP. Either way 1.00× = as fast, higher is better.
+  const rows = [
+    [`create ${fmt(input.files, 0)} × 4 KiB files, files/s`, fmt(e.creates, 0), fmt(m.creates, 0), ratio(m.creates / e.creates)],
+    [`ls -l of ${fmt(input.files, 0)} files (warm), ms`, fmt(e.ls, 1), fmt(m.ls, 1), ratio(e.ls / m.ls)],
+    [`sequential write ${input.sizeLabel}, MB/s`, fmt(e.write, 0), fmt(m.write, 0), ratio(m.write / e.write)],
+    [`${input.readLabel} ${input.sizeLabel}, MB/s`, fmt(e.read, 0), fmt(m.read, 0), ratio(m.read / e.read)],
+  ]
+  const out = [
+    '',
+    `A client of a NameNode over TCP (dfs namenode + dfs mount --namenode on 127.0.0.1; ${input.nodes} local-folder nodes, ${input.replicas} replicas, as above) vs the embedded mount (the dfs column above):`,
+    renderTable(['figure', 'embedded', 'namenode tcp', 'tcp vs embedded'], rows, [false, true, true, true]),
+    '  measured after the main table, the same way (median of the runs); the client mount is restarted before the read, the NameNode is not',
+    '  throughput: tcp ÷ embedded; ls -l time: embedded ÷ tcp; 1.00× = as fast, higher is better',
+    '  CPU during each measurement (the client answers FUSE calls; the NameNode answers its namespace requests):',
+    ...cpuLines.map(line => `    ${line}`),
+  ]
+  if (input.runs > 1) {
+    const list = (values: number[], d?: number) => values.map(v => fmt(v, d)).join(' / ')
+    out.push(`  every run: write ${list(write, 0)} MB/s; read ${list(read, 0)} MB/s; creates ${list(creates, 0)} files/s; ls -l ${list(ls, 1)} ms`)
+  }
+  return out
+}
