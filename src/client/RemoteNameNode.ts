@@ -1,7 +1,8 @@
 // The client end of the NameNode protocol (`dfs mount --namenode tcp://…`): a NameNodeSession over
 // TCP. It keeps a copy of the namespace, built from the snapshot the NameNode sends on connect and
 // kept current by the records it pushes; it sends requests in the order they are made and the
-// NameNode answers them in that order, after the records they caused. When the connection drops it
+// NameNode answers each after the records it caused (answers to fsync come once durable, so not
+// necessarily in request order). When the connection drops it
 // reconnects by itself (trying each address given, so a standby can take over), takes a fresh
 // snapshot, says again which inodes it has open, and sends again what was not answered. Requests
 // made meanwhile wait, up to `timeoutMs`, then fail with NAMENODE_UNAVAILABLE (EIO).
@@ -17,7 +18,7 @@ import type { ChunkRef, NamespaceState } from '../meta/namespace/types.js'
 import { parseTcpAddress } from '../datanode/tcp/protocol.js'
 import type { ClientRecord, CommitOptions, NameNodeSession, SessionSettings } from '../protocol/api.js'
 import {
-  MAX_MESSAGE_BYTES, MessageReader, NAMENODE_PROTOCOL_VERSION, type Message, type NodeInfo, type WelcomeMessage,
+  MAX_PUSH_BYTES, MessageReader, NAMENODE_PROTOCOL_VERSION, type Message, type NodeInfo, type WelcomeMessage,
   clientProof, newNonce, proofMatches, send, serverProof,
 } from '../protocol/wire.js'
 
@@ -201,7 +202,7 @@ export class RemoteNameNode implements NameNodeSession {
       let welcome: WelcomeMessage | undefined
       let pieces: unknown[] = []
       let settled = false
-      const reader = new MessageReader(() => MAX_MESSAGE_BYTES)
+      const reader = new MessageReader(() => MAX_PUSH_BYTES)
       const fail = (err: DfsError) => {
         if (!settled) {
           settled = true
@@ -238,7 +239,7 @@ export class RemoteNameNode implements NameNodeSession {
             challenge = m.challenge
             send(socket, {
               t: 'auth', version: NAMENODE_PROTOCOL_VERSION, nonce, proof: clientProof(this.opts.secret, challenge, nonce),
-              client: this.clientId, opens: [...this.opens].flatMap(([ino, n]) => Array<number>(n).fill(ino)),
+              client: this.clientId,
             })
           } else if (m.t === 'welcome') {
             if (!proofMatches(m.proof, serverProof(this.opts.secret, challenge, nonce))) {
@@ -248,6 +249,8 @@ export class RemoteNameNode implements NameNodeSession {
               return fail(dfsError('NAMENODE_UNAVAILABLE', `the NameNode at ${address} serves cluster ${m.clusterId}, not this mount's ${this._settings.clusterId}`, {}))
             }
             welcome = m
+          } else if (m.t === 'nodes' && welcome) {
+            this.opts.onNodes?.(m.nodes)
           } else if (m.t === 'snap' && welcome) {
             pieces.push(...m.pieces)
             if (!m.done) continue
@@ -261,10 +264,15 @@ export class RemoteNameNode implements NameNodeSession {
             settled = true
             this._settings = { clusterId: welcome.clusterId, chunkSize: welcome.chunkSize, replicas: welcome.replicas }
             if (this.instance && this.instance !== welcome.instance) this.log.info(`the NameNode at ${address} restarted; namespace taken afresh`)
+            const restarted = this.instance !== '' && this.instance !== welcome.instance
             this.instance = welcome.instance
             this.socket = socket
             this.connected = true
             this.attempt = 0
+            // First what this client has open (before anything else is served for it), then what
+            // was not answered. Its answer needs no waiting: nothing is pending on it.
+            send(socket, { t: 'req', id: this.nextId++, m: 'reopen', a: { inos: [...this.opens].flatMap(([ino, n]) => Array<number>(n).fill(ino)) } })
+            if (restarted) this.failUnsureSyncs()
             this.resend()
             resolve()
           } else {
@@ -301,6 +309,19 @@ export class RemoteNameNode implements NameNodeSession {
       default:
         this.log.warn(`the NameNode at ${address} sent an unexpected "${m.t}"; reconnecting`)
         socket.destroy()
+    }
+  }
+
+  /**
+   * A NameNode that restarted vouches only for its own journal: records the one before it answered
+   * but had not made durable are gone. An fsync waiting then cannot be promised: it fails (EIO).
+   */
+  private failUnsureSyncs(): void {
+    for (const [id, p] of this.pending) {
+      if (p.method !== 'sync') continue
+      this.pending.delete(id)
+      clearTimeout(p.timer)
+      p.reject(dfsError('EIO', 'the NameNode restarted while this fsync waited; what was written since the last fsync that returned may be lost', {}))
     }
   }
 

@@ -89,7 +89,7 @@ function open(address: string, secret: Buffer): Promise<NameNodeTool> {
           challenge = m.challenge
           send(socket, {
             t: 'auth', version: NAMENODE_PROTOCOL_VERSION, nonce, proof: clientProof(secret, challenge, nonce),
-            client: `tool-${randomUUID()}`, opens: [], tool: true,
+            client: `tool-${randomUUID()}`, tool: true,
           })
         } else if (!ready && m.t === 'welcome') {
           if (!proofMatches(m.proof, serverProof(secret, challenge, nonce))) {

@@ -2,7 +2,7 @@
 // and the chunk store. It knows nothing of FUSE; the adapter in src/fuse turns its DfsErrors into
 // errnos. Namespace rules live in meta/namespace/apply.ts; file content lives in OpenFile.
 
-import { dfsError } from '../errors.js'
+import { dfsError, isDfsError } from '../errors.js'
 import { NAME_MAX, XATTR_CREATE, XATTR_REPLACE } from '../meta/namespace/apply.js'
 import { nameBytes } from '../meta/namespace/names.js'
 import {
@@ -165,8 +165,23 @@ export class FileSystem {
   // ---- attributes --------------------------------------------------------------------------------
 
   async getattr(path: string): Promise<Stat> {
-    const inode = this.lookup(path)
+    const inode = await this.lookupFresh(path)
     return toStat(inode, this.openFiles.get(inode.ino))
+  }
+
+  /**
+   * A lookup that answers "no such file" only after the namespace is brought up to date: a name
+   * another client made a moment ago must not be missed because its record is still on the way
+   * (a round trip to the NameNode, only on a miss; free in the embedded mount).
+   */
+  private async lookupFresh(path: string): Promise<Inode> {
+    try {
+      return this.lookup(path)
+    } catch (err) {
+      if (!isDfsError(err, 'ENOENT')) throw err
+      await this.meta.refresh()
+      return this.lookup(path)
+    }
   }
 
   async access(path: string): Promise<void> {

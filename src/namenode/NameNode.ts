@@ -92,7 +92,8 @@ export class NameNode {
         if (options.open) this.addOpen(session, (result as Inode).ino)
         break
       case 'chunk':
-        if (result) this.dropAfterDurable([result as ChunkRef])
+        // A commit sent again (after a reconnect) replaces a chunk by itself: that one stays.
+        if (result && (result as ChunkRef).id !== record.ref?.id) this.dropAfterDurable([result as ChunkRef])
         if (session.remote && record.ref && record.ref.nodes.length < this.opts.replicas) this.opts.onUnderReplicated?.(record.ref)
         break
       case 'truncate':
@@ -113,6 +114,17 @@ export class NameNode {
   opened(session: Session, ino: number): void {
     if (!this.state.inodes.has(ino)) throw dfsError('ENOENT', `inode ${ino} is gone`, { ino })
     this.addOpen(session, ino)
+  }
+
+  /**
+   * A client that reconnected says which inodes it has open now: those replace what its session
+   * held, and an unnamed inode it closed while away goes (unless another session has it open).
+   */
+  reopen(session: Session, inos: readonly number[]): void {
+    const before = [...session.opens.keys()]
+    session.opens.clear()
+    for (const ino of inos) if (this.state.inodes.has(ino)) this.addOpen(session, ino)
+    for (const ino of before) if (!session.opens.has(ino)) this.forgetIfUnused(ino)
   }
 
   closed(session: Session, ino: number): void {

@@ -13,7 +13,7 @@ import { checkClientRecord } from '../protocol/checkRecord.js'
 import type { ChunkRef } from '../meta/namespace/types.js'
 import {
   HANDSHAKE_MAX_BYTES, MAX_MESSAGE_BYTES, MessageReader, NAMENODE_PROTOCOL_VERSION, type Message, type NodeInfo,
-  newChallenge, proofMatches, send, serverProof, clientProof,
+  encodeRaw, newChallenge, proofMatches, send, serverProof, clientProof,
 } from '../protocol/wire.js'
 import type { Session } from './NameNode.js'
 import type { NameNodeHost } from './openNameNode.js'
@@ -29,8 +29,8 @@ export interface NameNodeServerOptions {
   handshakeTimeoutMs?: number
 }
 
-/** Namespace pieces per snapshot message. */
-const PIECES_PER_MESSAGE = 4096
+/** Bytes of namespace pieces per snapshot message (a message may exceed it by one piece). */
+const SNAPSHOT_MESSAGE_BYTES = 1024 * 1024
 /** A client that reads nothing while this much waits for it is dropped (it resyncs when it comes back). */
 const MAX_BACKLOG = 256 * 1024 * 1024
 /** How often clients hear the node list even when nothing changed (usage moves placement weights). */
@@ -184,29 +184,20 @@ export class NameNodeServer {
     }
     let client = this.clients.get(message.client)
     if (client) {
+      // Back within the grace period: the same session. Its opens are replaced by the client's
+      // `reopen`, its first request.
       clearTimeout(client.endTimer)
       client.socket?.destroy()
-      client.session.opens.clear()
     } else {
       client = { id: message.client, session: nameNode.openSession(true) }
       this.clients.set(client.id, client)
     }
-    for (const ino of Array.isArray(message.opens) ? message.opens : []) {
-      try {
-        if (Number.isSafeInteger(ino)) nameNode.opened(client.session, ino)
-      } catch { /* gone meanwhile */ }
-    }
     client.socket = socket
     this.welcome(socket, challenge, message.nonce)
-    // The snapshot and the subscription to records happen in one turn: no record falls between them.
-    const meta = this.opts.host.cluster.meta
-    const pieces = [...meta.stateMachine.snapshot(meta.state)]
-    for (let at = 0; at < pieces.length || at === 0; at += PIECES_PER_MESSAGE) {
-      const done = at + PIECES_PER_MESSAGE >= pieces.length
-      send(socket, { t: 'snap', pieces: pieces.slice(at, at + PIECES_PER_MESSAGE), done })
-      if (done) break
-    }
+    // The node list first (the client's first writes need it), then the snapshot. The snapshot and
+    // the subscription to records happen in one turn: no record falls between them.
     send(socket, { t: 'nodes', nodes: this.nodes() })
+    sendSnapshot(socket, this.opts.host.cluster.meta)
     this.log.info(`client ${client.id} connected from ${peer}`)
     return client
   }
@@ -292,6 +283,9 @@ export class NameNodeServer {
         return null
       case 'opened':
         return nameNode.opened(session, int(a.ino, 'ino'))
+      case 'reopen':
+        if (!Array.isArray(a.inos) || !a.inos.every(ino => Number.isSafeInteger(ino))) throw dfsError('PROTOCOL_ERROR', 'inos must be a list of inode numbers', {})
+        return nameNode.reopen(session, a.inos as number[])
       case 'closed':
         return nameNode.closed(session, int(a.ino, 'ino'))
       case 'abandon':
@@ -328,6 +322,24 @@ export class NameNodeServer {
     if (!handler) throw dfsError('BAD_ARGUMENT', `the NameNode has no command "${cmd}"`, { cmd })
     return handler(args)
   }
+}
+
+/** The namespace in its checkpoint form, cut into messages of about SNAPSHOT_MESSAGE_BYTES each. */
+function sendSnapshot(socket: Socket, meta: NameNodeHost['cluster']['meta']): void {
+  let batch: string[] = []
+  let bytes = 0
+  const flush = (done: boolean) => {
+    socket.write(encodeRaw(`{"t":"snap","pieces":[${batch.join(',')}],"done":${done}}`))
+    batch = []
+    bytes = 0
+  }
+  for (const piece of meta.stateMachine.snapshot(meta.state)) {
+    const json = JSON.stringify(piece)
+    batch.push(json)
+    bytes += json.length
+    if (bytes >= SNAPSHOT_MESSAGE_BYTES) flush(false)
+  }
+  flush(true)
 }
 
 function int(v: unknown, what: string): number {

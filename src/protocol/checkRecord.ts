@@ -14,7 +14,7 @@ const FIELDS: Record<ClientRecord['op'], Record<string, Kind | `${Kind}?`>> = {
   rename: { parent: 'int', name: 'str', newParent: 'int', newName: 'str', time: 'int' },
   setattr: { ino: 'int', mode: 'int?', uid: 'int?', gid: 'int?', atime: 'int?', mtime: 'int?', ctime: 'int' },
   chunk: { ino: 'int', index: 'int', ref: 'refOrNull', size: 'int', mtime: 'int', ctime: 'int', base: 'strOrNull?', grow: 'bool?' },
-  truncate: { ino: 'int', size: 'int', keep: 'int', mtime: 'int', ctime: 'int', grow: 'bool?' },
+  truncate: { ino: 'int', size: 'int', keep: 'int', mtime: 'int', ctime: 'int', grow: 'bool?', base: 'strOrNull?' },
   xattr: { ino: 'int', name: 'str', value: 'strOrNull', flags: 'int', time: 'int' },
 }
 

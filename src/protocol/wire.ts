@@ -11,7 +11,10 @@ import { dfsError } from '../errors.js'
 export const NAMENODE_PROTOCOL_VERSION = 1
 /** Largest message either side accepts before authentication, and after. */
 export const HANDSHAKE_MAX_BYTES = 4096
+/** Largest message a NameNode takes from an authenticated client. */
 export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+/** Largest message a client takes from its NameNode: one inode of a huge file is one piece. */
+export const MAX_PUSH_BYTES = 1024 * 1024 * 1024
 
 const CLIENT_LABEL = Buffer.from('dfs-namenode/1 client')
 const SERVER_LABEL = Buffer.from('dfs-namenode/1 server')
@@ -50,11 +53,11 @@ export interface NodeInfo {
 /** server -> client, first. */
 export interface HelloMessage { t: 'hello'; version: number; challenge: string }
 /**
- * client -> server. `client` is a random id the mount keeps across reconnects; `opens` its open inodes.
+ * client -> server. `client` is a random id the mount keeps across reconnects (its open inodes follow in a `reopen` request).
  * `tool`: a short-lived command (`dfs status | balance | drain | fsck --namenode`), not a mount: it
  * gets no session, no snapshot, no records and no node lists, and may send only `control` requests.
  */
-export interface AuthMessage { t: 'auth'; version: number; nonce: string; proof: string; client: string; opens: number[]; tool?: boolean }
+export interface AuthMessage { t: 'auth'; version: number; nonce: string; proof: string; client: string; tool?: boolean }
 /** server -> client: welcome, then (not to a tool) a snapshot of the namespace follows in `snap` messages. */
 export interface WelcomeMessage {
   t: 'welcome'; proof: string; clusterId: string; chunkSize: number; replicas: number; instance: string
@@ -76,7 +79,12 @@ export type Message =
 // ---- framing ----------------------------------------------------------------------------------------
 
 export function encodeMessage(message: Message): Buffer {
-  const json = Buffer.from(JSON.stringify(message))
+  return encodeRaw(JSON.stringify(message))
+}
+
+/** A message whose JSON the caller built (the snapshot, from pieces serialised one by one). */
+export function encodeRaw(text: string): Buffer {
+  const json = Buffer.from(text)
   const head = Buffer.allocUnsafe(4)
   head.writeUInt32BE(json.length, 0)
   return Buffer.concat([head, json])

@@ -70,4 +70,27 @@ describe('NameNode', () => {
     expect(meta.state.inodes.has(file.ino)).toBe(false)
     restarted.stop()
   })
+
+  it('a chunk commit sent twice (a resend after a reconnect) never deletes the chunk the file points at', async () => {
+    const { meta, deleted, nameNode } = setup()
+    const s = nameNode.openSession(true)
+    const file = nameNode.commit(s, { op: 'mknod', parent: 1, name: 'f', mode: S_IFREG | 0o644, uid: 0, gid: 0, time: 1 }) as Inode
+    const record = { op: 'chunk' as const, ino: file.ino, index: 0, ref: ref(1), size: 1, mtime: 2, ctime: 2 }
+    nameNode.commit(s, record)
+    nameNode.commit(s, record)
+    await meta.sync()
+    await new Promise(resolve => setImmediate(resolve))
+    expect(deleted).toEqual([])
+  })
+
+  it('a client back after a blip says what it has open: an unnamed file it closed meanwhile goes', () => {
+    const { meta, nameNode } = setup()
+    const s = nameNode.openSession(true)
+    const mk = (name: string) => nameNode.commit(s, { op: 'mknod', parent: 1, name, mode: S_IFREG | 0o644, uid: 0, gid: 0, time: 1 }, { open: true }) as Inode
+    const [kept, closed] = [mk('kept'), mk('closed')]
+    for (const name of ['kept', 'closed']) nameNode.commit(s, { op: 'unlink', parent: 1, name, dir: false, time: 2 })
+    nameNode.reopen(s, [kept.ino])
+    expect(meta.state.inodes.has(kept.ino)).toBe(true)
+    expect(meta.state.inodes.has(closed.ino)).toBe(false)
+  })
 })

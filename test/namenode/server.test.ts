@@ -103,4 +103,39 @@ describe('NameNode protocol', () => {
     await a.refresh()
     expect([...a.state.children.get(1)!.keys()].sort()).toEqual(['before', 'during'])
   })
+
+  it('sends a namespace of many files in several snapshot messages, and a client with many files open reconnects', async () => {
+    const dir = makeTempDir('dfs-nn-').path
+    running = await startNameNode(dir)
+    const port = running.server.port
+    const a = await client(port)
+    const files: Inode[] = []
+    for (let i = 0; i < 3000; i++) {
+      const name = `a-long-file-name-so-the-snapshot-grows-${i}`.padEnd(200, 'x')
+      files.push(await a.commit({ op: 'mknod', parent: 1, name, mode: S_IFREG | 0o644, uid: 0, gid: 0, time: 1 }, { open: true }) as Inode)
+    }
+    await a.sync()
+    await stopNameNode()
+    running = await startNameNode(dir, port)
+    await a.refresh() // waits for the reconnect
+    const b = await client(port)
+    expect(b.state.children.get(1)?.size).toBe(3000)
+    // The 3,000 opens came back with a: an unlink now keeps the file (its last open is a's).
+    await b.commit({ op: 'unlink', parent: 1, name: [...b.state.children.get(1)!.keys()][0], dir: false, time: 2 })
+    await b.refresh()
+    expect(b.state.inodes.has(files[0].ino)).toBe(true)
+  })
+
+  it('an fsync waiting while the NameNode restarts fails (the new one cannot vouch for the old one\'s journal)', async () => {
+    const dir = makeTempDir('dfs-nn-').path
+    running = await startNameNode(dir)
+    const port = running.server.port
+    const a = await client(port)
+    await stopNameNode()
+    const sync = a.sync()
+    running = await startNameNode(dir, port)
+    await expect(sync).rejects.toMatchObject({ code: 'EIO', message: /NameNode restarted while this fsync waited/ })
+    await a.refresh()
+    await a.sync() // and the next one works
+  })
 })
