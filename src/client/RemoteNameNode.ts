@@ -65,6 +65,8 @@ export class RemoteNameNode implements NameNodeSession {
   private lastHeard = 0
   private attempt = 0
   private instance = ''
+  /** The NameNode instance that answered the oldest commit no successful sync has covered yet. */
+  private unsyncedFrom: string | undefined
 
   private constructor(private readonly opts: RemoteNameNodeOptions) {
     this.log = levelled(opts.log)
@@ -109,12 +111,28 @@ export class RemoteNameNode implements NameNodeSession {
 
   async commit(record: ClientRecord, options: CommitOptions = {}): Promise<ApplyResult> {
     const result = await this.request('commit', { record, ...(options.open ? { open: true } : {}) }) as ApplyResult
+    this.unsyncedFrom ??= this.instance
     if (options.open && result && typeof result === 'object' && 'ino' in result) this.countOpen((result as { ino: number }).ino, 1)
     return result
   }
 
+  /**
+   * Durable means durable in the journal of the NameNode that answered the commits. One that
+   * restarted in between vouches only for its own journal: the records the one before it answered
+   * but had not written are gone, so this fsync cannot be promised and fails (EIO), once.
+   */
   async sync(): Promise<void> {
-    await this.request('sync')
+    const from = this.unsyncedFrom
+    this.unsyncedFrom = undefined // commits answered from now on belong to the next sync
+    try {
+      await this.request('sync')
+    } catch (err) {
+      this.unsyncedFrom ??= from
+      throw err
+    }
+    if (from !== undefined && from !== this.instance) {
+      throw dfsError('EIO', 'the NameNode restarted after it took changes this fsync covers; what was written since the last fsync that returned may be lost', {})
+    }
   }
 
   async refresh(): Promise<void> {
@@ -264,7 +282,6 @@ export class RemoteNameNode implements NameNodeSession {
             settled = true
             this._settings = { clusterId: welcome.clusterId, chunkSize: welcome.chunkSize, replicas: welcome.replicas }
             if (this.instance && this.instance !== welcome.instance) this.log.info(`the NameNode at ${address} restarted; namespace taken afresh`)
-            const restarted = this.instance !== '' && this.instance !== welcome.instance
             this.instance = welcome.instance
             this.socket = socket
             this.connected = true
@@ -272,7 +289,6 @@ export class RemoteNameNode implements NameNodeSession {
             // First what this client has open (before anything else is served for it), then what
             // was not answered. Its answer needs no waiting: nothing is pending on it.
             send(socket, { t: 'req', id: this.nextId++, m: 'reopen', a: { inos: [...this.opens].flatMap(([ino, n]) => Array<number>(n).fill(ino)) } })
-            if (restarted) this.failUnsureSyncs()
             this.resend()
             resolve()
           } else {
@@ -309,19 +325,6 @@ export class RemoteNameNode implements NameNodeSession {
       default:
         this.log.warn(`the NameNode at ${address} sent an unexpected "${m.t}"; reconnecting`)
         socket.destroy()
-    }
-  }
-
-  /**
-   * A NameNode that restarted vouches only for its own journal: records the one before it answered
-   * but had not made durable are gone. An fsync waiting then cannot be promised: it fails (EIO).
-   */
-  private failUnsureSyncs(): void {
-    for (const [id, p] of this.pending) {
-      if (p.method !== 'sync') continue
-      this.pending.delete(id)
-      clearTimeout(p.timer)
-      p.reject(dfsError('EIO', 'the NameNode restarted while this fsync waited; what was written since the last fsync that returned may be lost', {}))
     }
   }
 
