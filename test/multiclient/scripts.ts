@@ -2,6 +2,7 @@
 // Two processes meet at a barrier made of files on native disk (never on a mount), so their
 // operations on the mounts start together round after round.
 
+import { type ChildProcess, spawn } from 'node:child_process'
 import { run, type RunOptions, type RunResult } from '../helpers/run.js'
 
 /** `python3 -c <prelude + script> args...` */
@@ -103,4 +104,95 @@ with open(path, 'rb') as f:
     data = f.read()
 bad = [i for i in range(count) if data[i * size:(i + 1) * size] != record(i)]
 print(json.dumps({'ok': not bad, 'size': len(data), 'bad': bad[:20]}))
+`
+
+/** A long-running child (a writer or reader loop) whose output lines the test waits on. */
+export interface Running {
+  readonly pid: number
+  /** stdout lines so far. */
+  lines(): string[]
+  stderr(): string
+  /** Resolves with the first stdout line matching `re` (already printed or to come); rejects if the child exits first. */
+  waitForLine(re: RegExp, timeoutMs?: number): Promise<string>
+  /** Resolves on 'exit'. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
+  /** SIGKILL by pid, then wait for 'exit'. */
+  kill(): Promise<void>
+}
+
+const running = new Set<ChildProcess>()
+
+/** Start `cmd args` in the background (see Running). killAllScripts() ends what is left. */
+export function start(cmd: string, args: readonly (string | number)[]): Running {
+  const child = spawn(cmd, args.map(String), { stdio: ['ignore', 'pipe', 'pipe'] })
+  running.add(child)
+  let out = ''
+  let err = ''
+  let done = false
+  child.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s))
+  child.stderr!.setEncoding('utf8').on('data', (s: string) => (err += s))
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => {
+      done = true
+      running.delete(child)
+      // let the last output arrive
+      setTimeout(() => resolve({ code, signal }), 50)
+    })
+  })
+  const lines = () => out.split('\n').filter((l, i, all) => i < all.length - 1 || l !== '')
+  return {
+    pid: child.pid ?? -1,
+    lines,
+    stderr: () => err,
+    exited,
+    async waitForLine(re, timeoutMs = 300_000) {
+      const deadline = Date.now() + timeoutMs
+      for (;;) {
+        const hit = lines().find((l) => re.test(l))
+        if (hit !== undefined) return hit
+        if (done) throw new Error(`${cmd} exited before printing ${re}\nstdout: ${out.slice(-2000)}\nstderr: ${err.slice(-2000)}`)
+        if (Date.now() > deadline) throw new Error(`${cmd}: no line matching ${re} within ${timeoutMs} ms\nstdout: ${out.slice(-2000)}\nstderr: ${err.slice(-2000)}`)
+        await new Promise((r) => setTimeout(r, 100))
+      }
+    },
+    async kill() {
+      if (!done) child.kill('SIGKILL')
+      await exited
+    },
+  }
+}
+
+/** `python3 -c <prelude + script> args` in the background. */
+export function startPython(script: string, args: readonly (string | number)[]): Running {
+  return start('python3', ['-c', PRELUDE + script, ...args])
+}
+
+/** SIGKILL every background child still running (by pid). */
+export async function killAllScripts(): Promise<void> {
+  for (const child of running) child.kill('SIGKILL')
+}
+
+/**
+ * Reads files in a loop until <stop> exists, checking each against its sha256; prints
+ * `pass <n> errors <e>` after every pass and `error <name>: <why>` for each failure; exits 1 if any.
+ * argv after the prelude's: dir manifest.json stop. The manifest maps file names to sha256 hex.
+ */
+export const PY_READ_LOOP = String.raw`
+import hashlib
+dir, manifest, stop = sys.argv[4], json.load(open(sys.argv[5])), sys.argv[6]
+passes = errors = 0
+while not os.path.exists(stop):
+    for name, want in sorted(manifest.items()):
+        try:
+            with open(os.path.join(dir, name), 'rb') as f:
+                got = hashlib.sha256(f.read()).hexdigest()
+            if got != want:
+                errors += 1
+                print('error %s: content differs' % name, flush=True)
+        except OSError as e:
+            errors += 1
+            print('error %s: %s' % (name, e), flush=True)
+    passes += 1
+    print('pass %d errors %d' % (passes, errors), flush=True)
+sys.exit(1 if errors else 0)
 `
