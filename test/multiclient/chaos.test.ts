@@ -303,6 +303,8 @@ describe('DataNode faults while two clients read', () => {
     await readers.morePasses(1)
     expect(await readers.stop()).toEqual([])
     // what the server whose folder went does, for the record (the test asserts only on data)
-    console.log(`after rm -rf of its folder, ${victim.name} is ${victim.running ? 'still running' : `gone (${JSON.stringify(victim.exitStatus())})`}; its output:\n${victim.tail(1500)}`)
+    const seen = (await status()).nodes.find((n: any) => n.nodeId === victim.nodeId)
+    console.log(`after rm -rf of its folder, ${victim.name} is ${victim.running ? 'still running' : `gone (${JSON.stringify(victim.exitStatus())})`}; ` +
+      `the NameNode sees it ${JSON.stringify(seen)}; its output:\n${victim.tail(1500)}`)
   })
 })

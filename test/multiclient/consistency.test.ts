@@ -169,6 +169,33 @@ describe('concurrent writers of disjoint byte ranges of one file', () => {
   }
 })
 
+describe('concurrent writers of overlapping byte ranges of one file', () => {
+  it('the overlap holds the bytes of the last close; the rest of each range survives', async () => {
+    const name = 'overlap'
+    const size = 3 * CHUNK
+    const bar = makeTempDir('dfs-mc-bar-').path
+    await ok(await run('truncate', ['-s', String(size), join(a.mnt, name)]), 'truncate on A')
+    await ok(await run('test', ['-f', join(b.mnt, name)]), 'the file on B')
+    // Ranges inside one chunk that neither fills (so the writes stay in the clients until close).
+    // A writes first and closes last: A's bytes win the overlap [300, 400).
+    const ra: [number, number] = [100, 300]
+    const rb: [number, number] = [300, 300]
+    const [wa, wb] = await Promise.all([
+      python(PY_RANGE_WRITER, ['A', 'B', bar, join(a.mnt, name), ra[0], ra[1], 0x41, 'first', 'second']),
+      python(PY_RANGE_WRITER, ['B', 'A', bar, join(b.mnt, name), rb[0], rb[1], 0x42, 'second', 'first']),
+    ])
+    await ok(wa, 'writer A')
+    await ok(wb, 'writer B')
+    const want = Buffer.alloc(size)
+    want.fill(0x42, rb[0], rb[0] + rb[1])
+    want.fill(0x41, ra[0], ra[0] + ra[1])
+    for (const client of [a, b]) {
+      const got = (await ok(await runBuffer('cat', [join(client.mnt, name)]), `cat on ${client.name}`)).stdout
+      expect(describeDiff(got, want), `content on ${client.name}`).toBe('equal')
+    }
+  })
+})
+
 describe('git across clients', () => {
   it('git clone on A, then git status and git log on B; a commit on B is in A\'s log', async () => {
     const src = join(native, 'repo')

@@ -54,18 +54,30 @@ print(json.dumps(out))
 
 /**
  * One of two writers of one file: open it (O_RDWR, it exists), meet the other, pwrite `length`
- * bytes of value `byte` at `offset`, meet again, close. argv after the prelude's: path offset length byte.
+ * bytes of value `byte` at `offset`, meet again, close. argv after the prelude's: path offset length
+ * byte [writeOrder [closeOrder]]: 'first' or 'second' puts this writer's pwrite (or close) before or
+ * after the other's, with a meeting in between; '' (the default) does both at once.
  */
 export const PY_RANGE_WRITER = String.raw`
 path, offset, length, byte = sys.argv[4], int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7])
+write_order = sys.argv[8] if len(sys.argv) > 8 else ''
+close_order = sys.argv[9] if len(sys.argv) > 9 else ''
+def in_order(order, tag, step):
+    if order == 'second':
+        barrier(tag)
+    step()
+    if order == 'first':
+        barrier(tag)
 fd = os.open(path, os.O_RDWR)
 barrier('open')
 data = bytes([byte]) * length
-at = 0
-while at < length:
-    at += os.pwrite(fd, data[at:], offset + at)
+def write():
+    at = 0
+    while at < length:
+        at += os.pwrite(fd, data[at:], offset + at)
+in_order(write_order, 'wrote', write)
 barrier('written')
-os.close(fd)
+in_order(close_order, 'closed', lambda: os.close(fd))
 print(json.dumps({'wrote': [offset, length, byte]}))
 `
 
