@@ -174,14 +174,19 @@ describe('kill -9 and restart of the NameNode during writes', () => {
     const count = (w: Running) => w.lines().filter((l) => l.startsWith('fsynced')).length
     await Promise.all(writers.map((w) => w.waitForLine(/^fsynced 20$/)))
 
-    const logsBefore = await Promise.all([a, b].map(async (c) => (await c.log()).length))
-    await roles.namenode.kill9()
-    // the clients notice (an event, not a sleep), while the writers wait in fsync or a commit
-    await eventually(async () => (await Promise.all([a, b].map(async (c, i) => (await c.log()).slice(logsBefore[i]).includes('lost the NameNode')))).every(Boolean),
-      'both clients notice the NameNode is gone')
-    const atKill = writers.map(count)
-    await roles.namenode.restart()
-    await Promise.all(writers.map((w, i) => w.waitForLine(new RegExp(`^fsynced ${atKill[i]! + 20}$`))))
+    // Three times: the NameNode dies at whatever point the writers' commits and fsyncs are at.
+    const atKill: number[][] = []
+    for (let round = 0; round < 3; round++) {
+      const logsBefore = await Promise.all([a, b].map(async (c) => (await c.log()).length))
+      await roles.namenode.kill9()
+      // the clients notice (an event, not a sleep), while the writers wait in fsync or a commit
+      await eventually(async () => (await Promise.all([a, b].map(async (c, i) => (await c.log()).slice(logsBefore[i]).includes('lost the NameNode')))).every(Boolean),
+        'both clients notice the NameNode is gone')
+      const counts = writers.map(count)
+      atKill.push(counts)
+      await roles.namenode.restart()
+      await Promise.all(writers.map((w, i) => w.waitForLine(new RegExp(`^fsynced ${counts[i]! + 10}$`))))
+    }
     await writeFile(stop, '')
     const exits = await Promise.all(writers.map((w) => w.exited))
     exits.forEach((e, i) => expect(e.code, `writer ${i}: ${writers[i]!.stderr()}\n${writers[i]!.lines().slice(-5).join('\n')}`).toBe(0))
@@ -191,7 +196,8 @@ describe('kill -9 and restart of the NameNode during writes', () => {
     for (const c of [a, b]) {
       for (const [i, n] of closed.entries()) {
         const r = await ok(await python(PY_FSYNC_CHECK, ['-', '-', bar, join(c.mnt, `records-${i}`), SIZE, n!]), `checking records-${i} on ${c.name}`)
-        expect(JSON.parse(r.stdout), `records-${i} on ${c.name}`).toEqual({ ok: true, size: n! * SIZE, bad: [] })
+        expect(JSON.parse(r.stdout), `records-${i} on ${c.name}; writer printed ${n} records, ${atKill.map((k) => k[i]).join(', ')} when the NameNode was killed\n${await roles.tails()}`)
+          .toEqual({ ok: true, size: n! * SIZE, bad: [] })
       }
     }
     // the same client processes, still mounted, still working

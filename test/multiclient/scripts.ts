@@ -115,7 +115,15 @@ def record(i):
 with open(path, 'rb') as f:
     data = f.read()
 bad = [i for i in range(count) if data[i * size:(i + 1) * size] != record(i)]
-print(json.dumps({'ok': not bad, 'size': len(data), 'bad': bad[:20]}))
+def what(i):
+    got = data[i * size:(i + 1) * size]
+    if not got.strip(b'\0'):
+        return 'zeros'
+    return repr(got[:24])
+out = {'ok': not bad, 'size': len(data), 'bad': bad[:20]}
+if bad:
+    out['first_bad'] = what(bad[0])
+print(json.dumps(out))
 `
 
 /** A long-running child (a writer or reader loop) whose output lines the test waits on. */
