@@ -174,9 +174,9 @@ describe('kill -9 and restart of the NameNode during writes', () => {
     const count = (w: Running) => w.lines().filter((l) => l.startsWith('fsynced')).length
     await Promise.all(writers.map((w) => w.waitForLine(/^fsynced 20$/)))
 
-    // Three times: the NameNode dies at whatever point the writers' commits and fsyncs are at.
+    // Five times: the NameNode dies at whatever point the writers' commits and fsyncs are at.
     const atKill: number[][] = []
-    for (let round = 0; round < 3; round++) {
+    for (let round = 0; round < 5; round++) {
       const logsBefore = await Promise.all([a, b].map(async (c) => (await c.log()).length))
       await roles.namenode.kill9()
       // the clients notice (an event, not a sleep), while the writers wait in fsync or a commit
