@@ -216,6 +216,9 @@ export class NameNodeServer {
     client.endTimer = setTimeout(() => {
       this.clients.delete(client.id)
       this.opts.host.nameNode.endSession(client.session)
+      // A client that never came back (killed, its host gone) may have stored chunks it never
+      // committed: look for orphans now, not at the next periodic sweep minutes away.
+      this.opts.host.services.healer.orphans.requestSweep()
     }, this.opts.sessionGraceMs).unref()
   }
 
