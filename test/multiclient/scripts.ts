@@ -83,7 +83,8 @@ print(json.dumps({'wrote': [offset, length, byte]}))
 
 /**
  * Appends numbered records to a file and fsyncs after each, printing `fsynced <i>` once fsync
- * returned, until the file <stop> exists (on native disk), then closes and prints `closed <n>`.
+ * returned (an fsync that fails is reported and the records since the last good one written again),
+ * until the file <stop> exists (on native disk), then closes and prints `closed <n>`.
  * Record i is RECORD bytes: the line 'record <i> ' padded with (i % 251) bytes. argv: path stop
  * recordSize (no barrier; me/other/bar are placeholders).
  */
@@ -94,12 +95,21 @@ def record(i):
     return head + bytes([i % 251]) * (size - len(head))
 fd = os.open(path, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o644)
 i = 0
+acked = -1
 while not os.path.exists(stop):
     r = record(i)
     at = 0
     while at < len(r):
         at += os.pwrite(fd, r[at:], i * size + at)
-    os.fsync(fd)
+    try:
+        os.fsync(fd)
+    except OSError as e:
+        # What a careful program does: an fsync that failed promises nothing since the last one
+        # that returned, so write those records again (dfs fails one fsync after a NameNode restart).
+        print('fsync failed %d: %s' % (i, e), flush=True)
+        i = acked + 1
+        continue
+    acked = i
     print('fsynced %d' % i, flush=True)
     i += 1
 os.close(fd)
