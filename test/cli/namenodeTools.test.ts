@@ -147,7 +147,7 @@ describe('the tool handshake (auth with tool: true)', () => {
           for (const m of reader.push(data)) {
             got.push(m)
             if (m.t === 'hello') {
-              send(socket, { t: 'auth', version: NAMENODE_PROTOCOL_VERSION, nonce, proof: clientProof(secret, m.challenge, nonce), client: 'a-tool', opens: [], tool: true })
+              send(socket, { t: 'auth', version: NAMENODE_PROTOCOL_VERSION, nonce, proof: clientProof(secret, m.challenge, nonce), client: 'a-tool', tool: true })
             } else if (m.t === 'welcome') {
               send(socket, { t: 'req', id: 1, m: 'commit', a: { record: { op: 'mknod' } } })
               send(socket, { t: 'req', id: 2, m: 'control', a: { cmd: 'balance-status' } })
