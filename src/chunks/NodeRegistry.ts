@@ -65,7 +65,9 @@ interface Entry {
   status: NodeStatus
 }
 
-export class NodeRegistry extends EventEmitter<{ change: [NodeHealthChange]; report: [NodeReport]; full: [{ nodeId: string; full: boolean }] }> {
+export class NodeRegistry extends EventEmitter<{
+  change: [NodeHealthChange]; report: [NodeReport]; full: [{ nodeId: string; full: boolean }]; draining: [{ nodeId: string; draining: boolean }]
+}> {
   readonly retryAfterMs: number
   /** Set by the heartbeat monitor while it runs: then only heartbeats re-admit nodes. */
   monitored = false
@@ -176,8 +178,10 @@ export class NodeRegistry extends EventEmitter<{ change: [NodeHealthChange]; rep
   setDraining(nodeId: string, draining: boolean): void {
     const entry = this.#entries.get(nodeId)
     if (!entry) return
+    if (draining === (entry.status.draining === true)) return
     if (draining) entry.status.draining = true
     else delete entry.status.draining
+    this.emit('draining', { nodeId, draining })
   }
 
   setUsage(nodeId: string, usage: NodeUsage): void {

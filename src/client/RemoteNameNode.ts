@@ -340,7 +340,7 @@ export class RemoteNameNode implements NameNodeSession {
     this.socket = undefined
     if (this.closing) return
     this.log.warn(`lost the NameNode at ${address}; reconnecting (requests wait up to ${Math.round(this.opts.timeoutMs / 1000)} s)`)
-    // One-way messages are not sent again: the opens go with the auth, the rest is best effort.
+    // One-way messages are not sent again: the opens go again in `reopen`, the rest is best effort.
     for (const [id, p] of this.pending) {
       if (!p.oneWay) continue
       clearTimeout(p.timer)

@@ -67,11 +67,13 @@ export class NameNodeServer {
     const queueNodes = () => this.queueNodes()
     registry.on('change', queueNodes)
     registry.on('full', queueNodes)
+    registry.on('draining', queueNodes) // a node being drained must leave every client's write pool
     this.nodesTimer = setInterval(queueNodes, NODES_EVERY_MS).unref()
     const stopRecords = opts.host.cluster.meta.onCommitted(record => this.broadcast({ t: 'rec', r: record }))
     this.stopWatching = () => {
       registry.off('change', queueNodes)
       registry.off('full', queueNodes)
+      registry.off('draining', queueNodes)
       stopRecords()
     }
     server.on('connection', socket => this.accept(socket))

@@ -9,7 +9,7 @@ import type { Socket } from 'node:net'
 import { dfsError } from '../errors.js'
 
 export const NAMENODE_PROTOCOL_VERSION = 1
-/** Largest message either side accepts before authentication, and after. */
+/** Largest message a NameNode accepts before the client has authenticated. */
 export const HANDSHAKE_MAX_BYTES = 4096
 /** Largest message a NameNode takes from an authenticated client. */
 export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024
