@@ -20,7 +20,8 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { readFile, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { afterAll } from 'vitest'
+import { afterAll, expect } from 'vitest'
+import type { RunResult } from './run.js'
 import { DFS_BIN, REPO_ROOT, forceUnmount, isMounted } from './mount.js'
 import { makeTempDir, type TempDir } from './tmp.js'
 
@@ -389,6 +390,15 @@ export class Roles {
     this.clients.push(client)
     if (start) await client.start()
     return client
+  }
+
+  /** A command that must have worked; else the test fails with its output and every role's. */
+  async ok<T>(r: RunResult<T>, what: string): Promise<RunResult<T>> {
+    if (r.code !== 0) {
+      const out = typeof r.stdout === 'string' ? r.stdout : ''
+      expect.fail(`${what}: exit ${r.code}\nstderr: ${r.stderr.trim()}\nstdout: ${out.trim().slice(-2000)}\n${await this.tails()}`)
+    }
+    return r
   }
 
   /** Every role's output (and client logs) tail, for a failure message. */

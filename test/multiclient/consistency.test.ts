@@ -28,14 +28,8 @@ afterAll(async () => {
   await cleanupTempDirs()
 })
 
-/** A failure message with the command's output and every role's. */
-async function ok<T>(r: RunResult<T>, what: string): Promise<RunResult<T>> {
-  if (r.code !== 0) {
-    const out = typeof r.stdout === 'string' ? r.stdout : ''
-    expect.fail(`${what}: exit ${r.code}\nstderr: ${r.stderr.trim()}\nstdout: ${out.trim().slice(-2000)}\n${await roles.tails()}`)
-  }
-  return r
-}
+/** A command that must have worked (else: its output and every role's). */
+const ok = <T>(r: RunResult<T>, what: string) => roles.ok(r, what)
 
 const sh = (script: string, cwd?: string) => run('bash', ['-c', `set -euo pipefail\n${script}`], { cwd })
 
