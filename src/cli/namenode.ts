@@ -60,10 +60,17 @@ async function runNamenode(flags: NamenodeFlags): Promise<void> {
   const secret = await readSecretFile(flags.secretFile)
   const { log, close: closeLog } = await openLog({ level: parseLogLevel(flags.logLevel) })
 
-  const host = await NameNodeHost.open({ ...options, log, reopenGraceMs: sessionGraceMs })
+  const bound = await NameNodeServer.bind(flags.listen)
+  let host: NameNodeHost
+  try {
+    host = await NameNodeHost.open({ ...options, log, reopenGraceMs: sessionGraceMs })
+  } catch (err) {
+    await new Promise(resolve => bound.close(resolve))
+    throw err
+  }
   let server: NameNodeServer
   try {
-    server = await NameNodeServer.start({ host, listen: flags.listen, secret, log, sessionGraceMs })
+    server = await NameNodeServer.start({ host, listen: flags.listen, secret, log, sessionGraceMs }, bound)
   } catch (err) {
     await host.close()
     throw err

@@ -21,6 +21,15 @@ export interface RemoteMountOptions {
   log: (message: string) => void
 }
 
+/**
+ * libfuse's own limit for one kernel request (it answers ETIMEDOUT when it passes): a minute above
+ * --namenode-timeout, so a request waiting for the NameNode fails with that timeout's EIO, as
+ * documented, and a --namenode-timeout above libfuse's default 60 s is honoured.
+ */
+export function fuseOpTimeoutMs(namenodeTimeoutMs: number): number {
+  return namenodeTimeoutMs + 60_000
+}
+
 export async function remoteBackend(opts: RemoteMountOptions): Promise<MountBackend> {
   // The node list arrives right after the snapshot, before connect() has returned: keep it until
   // the nodes can be opened (they need the cluster id the session learnt).
@@ -57,6 +66,7 @@ export async function remoteBackend(opts: RemoteMountOptions): Promise<MountBack
     chunks,
     chunkSize: settings.chunkSize,
     shared: true,
+    opTimeoutMs: fuseOpTimeoutMs(opts.namenodeTimeoutMs),
     summary: `NameNode ${address}, ${nodes.registry.ids().length} nodes, ${settings.replicas} replicas, ${formatSize(settings.chunkSize)} chunks` +
       (unreachable.length > 0 ? `; WARNING: ${unreachable.length} of the nodes cannot be used from this host: ${unreachable.join('; ')}` : ''),
     metaLabel: address,

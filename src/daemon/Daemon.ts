@@ -61,7 +61,7 @@ export class Daemon {
         owner: { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 },
         log: opts.log,
       })
-      mounted = await mountFileSystem(mountpoint, fs, { log: opts.log, sharedNamespace: backend.shared })
+      mounted = await mountFileSystem(mountpoint, fs, { log: opts.log, sharedNamespace: backend.shared, opTimeoutMs: backend.opTimeoutMs })
       let daemon: Daemon | undefined
       const socket = await controlSocketPath(mountpoint)
       control = await serveControl(socket, controlHandlers(backend, () => daemon), opts.log)

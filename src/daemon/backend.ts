@@ -11,6 +11,11 @@ export interface MountBackend {
   chunkSize: number
   /** Other clients share the namespace (a NameNode's client): the kernel must not cache names. */
   shared: boolean
+  /**
+   * How long one kernel request may wait before libfuse answers it ETIMEDOUT (default 60 s): above
+   * the longest wait the backend itself bounds, so that bound, not libfuse's, decides the error.
+   */
+  opTimeoutMs?: number
   /** For the "dfs: mounted" line: nodes, replicas, chunk size, where the metadata is. */
   summary: string
   /** Where the metadata lives, as the daemon registry records it (a folder, or the NameNode's address). */

@@ -79,13 +79,26 @@ export class NameNodeServer {
     server.on('connection', socket => this.accept(socket))
   }
 
-  static async start(opts: NameNodeServerOptions): Promise<NameNodeServer> {
-    const { host, port } = parseHostPort(opts.listen, '--listen')
+  /**
+   * Take the listening address before the cluster is opened, so an address in use or not this
+   * host's fails before anything is written (a first start would otherwise create the cluster and
+   * claim its DataNodes, then fail). Clients arriving before start() are closed; they retry.
+   */
+  static async bind(listen: string): Promise<Server> {
+    const { host, port } = parseHostPort(listen, '--listen')
     const server = createServer()
     await new Promise<void>((resolve, reject) => {
-      server.once('error', err => reject(dfsError('BAD_ARGUMENT', `--listen ${opts.listen}: ${(err as Error).message}`, { listen: opts.listen }, err)))
+      server.once('error', err => reject(dfsError('BAD_ARGUMENT', `--listen ${listen}: ${(err as Error).message}`, { listen }, err)))
       server.listen(port, host, () => resolve())
     })
+    server.on('connection', socket => socket.destroy())
+    return server
+  }
+
+  /** Serve `opts.host` on `bound` (from bind()), or on a new listener at `opts.listen`. */
+  static async start(opts: NameNodeServerOptions, bound?: Server): Promise<NameNodeServer> {
+    const server = bound ?? await NameNodeServer.bind(opts.listen)
+    server.removeAllListeners('connection')
     return new NameNodeServer(opts, server)
   }
 
