@@ -55,6 +55,8 @@ export interface DetachedNames {
 
 interface Handle {
   ino: number
+  /** The path it was opened by (see heldAt). */
+  path?: string
   file?: OpenFile
   /** Opened with O_NOATIME: reads through it leave atime alone. */
   noatime?: boolean
@@ -180,8 +182,26 @@ export class FileSystem {
     } catch (err) {
       if (!isDfsError(err, 'ENOENT')) throw err
       await this.meta.refresh()
-      return this.lookup(path)
+      try {
+        return this.lookup(path)
+      } catch (again) {
+        return this.heldAt(path) ?? Promise.reject(again)
+      }
     }
+  }
+
+  /**
+   * A file this client holds open under a name another client removed or renamed since. The kernel
+   * still asks for it by that name (libfuse 2 names files by path; fstat of the open file comes as a
+   * getattr of the path), and it is still this client's open file, so it answers. Only when the name
+   * leads nowhere: a new file under the name is found by the lookup first. A name this client
+   * removed or renamed itself is not held (nameGone): there its kernel saw the change.
+   */
+  private heldAt(path: string): Inode | undefined {
+    for (const handle of this.handles.values()) {
+      if (handle.path === path && handle.file) return this.meta.state.inodes.get(handle.ino)
+    }
+    return undefined
   }
 
   async access(path: string): Promise<void> {
@@ -327,6 +347,7 @@ export class FileSystem {
   async unlink(path: string): Promise<void> {
     const { parent, name } = this.parentOf(path)
     const inode = await this.meta.commit({ op: 'unlink', parent, name, dir: false, time: Date.now() }) as Inode
+    this.nameGone(path)
     this.forgetIfUnused(inode)
   }
 
@@ -341,7 +362,14 @@ export class FileSystem {
     const { replaced } = await this.meta.commit({
       op: 'rename', parent: source.parent, name: source.name, newParent: target.parent, newName: target.name, time: Date.now(),
     }) as { replaced?: Inode }
+    this.nameGone(from)
+    this.nameGone(to)
     if (replaced) this.forgetIfUnused(replaced)
+  }
+
+  /** This client moved or removed a name itself: its kernel knows, so heldAt must not answer for it. */
+  private nameGone(path: string): void {
+    for (const handle of this.handles.values()) if (handle.path === path) delete handle.path
   }
 
   // ---- extended attributes -----------------------------------------------------------------------
@@ -380,7 +408,7 @@ export class FileSystem {
   async create(path: string, mode: number, caller?: Caller): Promise<number> {
     // Registered as open at the NameNode in the same step: no other client can make it vanish first.
     const inode = await this.make(path, S_IFREG | (mode & 0o7777), caller, {}, true)
-    return this.openHandle(inode)
+    return this.openHandle(inode, false, path)
   }
 
   /**
@@ -392,11 +420,11 @@ export class FileSystem {
     await this.meta.refresh()
     const inode = this.lookup(path)
     if (isFile(inode)) await this.meta.opened(inode.ino)
-    return this.openHandle(inode, (flags & O_NOATIME) !== 0)
+    return this.openHandle(inode, (flags & O_NOATIME) !== 0, path)
   }
 
-  private openHandle(inode: Inode, noatime = false): number {
-    const handle: Handle = { ino: inode.ino, ...(noatime ? { noatime } : {}) }
+  private openHandle(inode: Inode, noatime = false, path?: string): number {
+    const handle: Handle = { ino: inode.ino, ...(noatime ? { noatime } : {}), ...(path === undefined ? {} : { path }) }
     if (isFile(inode)) {
       handle.file = this.openFile(inode.ino)
       handle.file.handles++

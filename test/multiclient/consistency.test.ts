@@ -95,12 +95,25 @@ describe('namespace operations on one client are seen by the other\'s next looku
     await ok(await sh(`mkdir ${A}/meta; printf data > ${A}/meta/f; ln ${A}/meta/f ${A}/meta/hard; ln -s f ${A}/meta/soft; chmod 0640 ${A}/meta/f`), 'on A')
     expect((await ok(await run('cat', [join(B, 'meta/hard')]), 'cat the hard link on B')).stdout).toBe('data')
     expect((await ok(await run('readlink', [join(B, 'meta/soft')]), 'readlink on B')).stdout.trim()).toBe('f')
-    // attributes are not part of close-to-open: a client may keep them for a short while (bounded,
-    // docs say at most 1 s); so wait for them, with no bound on how long that took
+    // attributes reach B by push (no kernel cache of them, docs/protocol.md): on B's next stat once
+    // the record arrived, which is at most a network delay after A's command returned; so wait for
+    // them, with no bound on how long that took
     await eventually(async () => (await run('stat', ['-c', '%a %h', join(B, 'meta/f')])).stdout.trim() === '640 2', 'mode and link count on B')
     const setx = await python(`os.setxattr(sys.argv[4], 'user.color', b'blue')`, ['-', '-', native, join(A, 'meta/f')])
     await ok(setx, 'setxattr on A')
     await eventually(async () => (await python(`print(os.getxattr(sys.argv[4], 'user.color').decode())`, ['-', '-', native, join(B, 'meta/f')])).stdout.trim() === 'blue', 'xattr on B')
+  })
+
+  it('a file open on B that A unlinks stays readable and fstat-able on B until B closes it', async () => {
+    await ok(await sh(`head -c 300000 /dev/urandom > ${native}/held && cp ${native}/held ${a.mnt}/held`), 'write on A')
+    const held = await python(
+      `import subprocess\nfd = os.open(sys.argv[4], os.O_RDONLY)\nsubprocess.run(['rm', sys.argv[5]], check=True)\n` +
+      `st = os.fstat(fd)\ndata = b''\nwhile True:\n    chunk = os.read(fd, 65536)\n    if not chunk: break\n    data += chunk\n` +
+      `print(st.st_size, len(data), data == open(sys.argv[6], 'rb').read())`,
+      ['-', '-', native, join(b.mnt, 'held'), join(a.mnt, 'held'), join(native, 'held')],
+    )
+    expect((await ok(held, 'hold on B, unlink on A, fstat and read on B')).stdout.trim()).toBe('300000 300000 True')
+    expect((await run('test', ['-e', join(b.mnt, 'held')])).code).toBe(1)
   })
 })
 
