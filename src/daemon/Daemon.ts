@@ -113,19 +113,28 @@ export class Daemon {
       // Refuse further writes (after a lazy detach, processes holding files open could otherwise
       // write until we exit, and be told their bytes were written) and wait for those accepted; store
       // everything buffered; detach the mount; write a final checkpoint so the next mount replays nothing.
+      // Each step runs whatever the one before it did: a failure is logged, and the mount, the
+      // session and the NameNode are still let go (a daemon that stops half way never exits).
       const { fs, mounted, backend, control } = this.parts
-      await fs.stopWrites()
-      await fs.flushAll()
-      await mounted.unmount().catch(err => this.log(`unmount: ${(err as Error).message}`))
-      this.unstored = await fs.flushAll()
+      const step = async (what: string, run: () => Promise<unknown>) => {
+        try {
+          await run()
+        } catch (err) {
+          levelled(this.log).error(`stopping: ${what} failed: ${(err as Error).message}`)
+        }
+      }
+      await step('refusing writes', () => fs.stopWrites())
+      await step('storing what is buffered', () => fs.flushAll())
+      await step('unmounting', () => mounted.unmount())
+      await step('storing what is buffered', async () => { this.unstored = await fs.flushAll() })
       fs.close()
       if (this.unstored.length > 0) {
         levelled(this.log).error(describeUnstored(this.mountpoint, this.unstored), { files: this.unstored })
-        await recordUnstored(this.mountpoint, this.unstored).catch(err => this.log(`recording the unstored files failed: ${(err as Error).message}`))
+        await step('recording the unstored files', () => recordUnstored(this.mountpoint, this.unstored))
       }
-      await control.close()
-      await backend.close() // after the last flush: the NameNode's services commit records too
-      await unregisterDaemon(this.mountpoint)
+      await step('closing the control socket', () => control.close())
+      await step('closing the cluster', () => backend.close()) // after the last flush: the NameNode's services commit records too
+      await step('leaving the daemon registry', () => unregisterDaemon(this.mountpoint))
       this.onStopped()
     })()
     return this.stopping
