@@ -12,6 +12,7 @@ import type { MountBackend } from '../daemon/backend.js'
 import { embeddedBackend } from '../daemon/embedded.js'
 import { remoteBackend } from '../client/remoteMount.js'
 import { readSecretFile } from '../datanode/tcp/secret.js'
+import { parseTcpAddress } from '../datanode/tcp/protocol.js'
 import { describeUnstored } from '../daemon/unstored.js'
 import { checkMountpoint } from '../fuse/mountpoint.js'
 import { dfsError, type ErrorCode } from '../errors.js'
@@ -159,11 +160,7 @@ export function daemonOptions(mountpoint: string, flags: MountFlags) {
 export function namenodeAddresses(text: string, flag: string): string[] {
   const addresses = text.split(',').map(a => a.trim()).filter(Boolean)
   if (addresses.length === 0) throw dfsError('BAD_ARGUMENT', `${flag} is empty; give tcp://host:port of the NameNode`, { flag })
-  for (const address of addresses) {
-    if (!/^tcp:\/\/([^:/\s]+|\[[0-9a-f:]+\]):\d{1,5}$/i.test(address) || Number(address.split(':').pop()) > 65535 || Number(address.split(':').pop()) < 1) {
-      throw dfsError('BAD_ARGUMENT', `${flag} ${address} is not tcp://host:port (e.g. tcp://127.0.0.1:7000)`, { flag, address })
-    }
-  }
+  for (const address of addresses) parseTcpAddress(address, flag, 'tcp://127.0.0.1:7000')
   return addresses
 }
 

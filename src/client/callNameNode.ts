@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto'
 import { connect } from 'node:net'
 import { type DfsError, dfsError, type ErrorCode } from '../errors.js'
-import { parseHostPort } from '../datanode/tcp/protocol.js'
+import { parseTcpAddress } from '../datanode/tcp/protocol.js'
 import {
   HANDSHAKE_MAX_BYTES, MAX_MESSAGE_BYTES, MessageReader, NAMENODE_PROTOCOL_VERSION, type Message,
   clientProof, newNonce, proofMatches, send, serverProof,
@@ -40,7 +40,7 @@ export async function connectTool(addresses: readonly string[], secret: Buffer):
 }
 
 function open(address: string, secret: Buffer): Promise<NameNodeTool> {
-  const { host, port } = parseHostPort(address.replace(/^tcp:\/\//, ''), '--namenode')
+  const { host, port } = parseTcpAddress(address, '--namenode')
   const unavailable = (why: string, cause?: unknown) =>
     dfsError('NAMENODE_UNAVAILABLE', `cannot use the NameNode at ${address}: ${why}`, { address }, cause)
   return new Promise((resolve, reject) => {

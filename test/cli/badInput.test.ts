@@ -235,7 +235,7 @@ const cases: Case[] = [
   {
     name: '--namenode that is not tcp://host:port',
     args: () => ['mount', fresh.mnt, '--namenode', '127.0.0.1:7000', '--secret-file', privateSecret],
-    problem: /--namenode 127\.0\.0\.1:7000 is not tcp:\/\/host:port/, fix: /e\.g\. tcp:\/\/127\.0\.0\.1:7000/, tag: 'BAD_ARGUMENT',
+    problem: /--namenode "127\.0\.0\.1:7000" does not start with tcp:\/\//, fix: /write it as tcp:\/\/127\.0\.0\.1:7000/, tag: 'BAD_ARGUMENT',
     watch: freshFolders, mount: true,
   },
   {

@@ -234,14 +234,17 @@ export function parseHostPort(text: string, what: string): HostPort {
   return { host: match[1] ?? match[2]!, port }
 }
 
-/** tcp://host:port, the way a DataNode server is named in --nodes. */
-export function parseTcpAddress(address: string): HostPort {
+/**
+ * tcp://host:port, the way a DataNode server is named in --nodes (and a NameNode in --namenode).
+ * `what` names it in the error (a flag, or the kind of server), `example` is the fix to show.
+ */
+export function parseTcpAddress(address: string, what = 'DataNode address', example = 'tcp://127.0.0.1:7001'): HostPort {
   if (!address.startsWith('tcp://')) {
-    throw dfsError('BAD_ARGUMENT', `DataNode address ${JSON.stringify(address)} does not start with tcp://; write it as tcp://127.0.0.1:7001`, { address })
+    throw dfsError('BAD_ARGUMENT', `${what} ${JSON.stringify(address)} does not start with tcp://; write it as ${example}`, { address })
   }
-  const hostPort = parseHostPort(address.slice('tcp://'.length).replace(/\/$/, ''), 'DataNode address')
+  const hostPort = parseHostPort(address.slice('tcp://'.length).replace(/\/$/, ''), what)
   if (hostPort.port === 0) {
-    throw dfsError('BAD_ARGUMENT', `DataNode address ${address} has port 0; give the port its server listens on`, { address })
+    throw dfsError('BAD_ARGUMENT', `${what} ${address} has port 0; give the port its server listens on`, { address })
   }
   return hostPort
 }
