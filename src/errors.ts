@@ -56,6 +56,7 @@ export const DFS_CODES = {
   NAMENODE_UNAVAILABLE: 'EIO', // a client waited for its NameNode longer than it may (or was refused by it)
   PROTOCOL_ERROR: 'EIO', // a peer sent a message the NameNode protocol does not allow
   CHUNK_CONFLICT: 'EIO', // a chunk commit whose base version another client replaced meanwhile (the writer rebases and retries)
+  STANDBY_TAKEN: 'EIO', // a second standby asked to follow a NameNode that has one
 } as const satisfies Record<string, PosixCode>
 export type DfsCode = keyof typeof DFS_CODES
 

@@ -12,12 +12,17 @@ import { openLog } from '../log/openLog.js'
 import { NameNodeHost } from '../namenode/openNameNode.js'
 import { NameNodeServer } from '../namenode/server.js'
 import { formatSize, parseDuration, parseSize } from '../util/size.js'
-import { MOUNT_DEFAULTS, type MountFlags, serviceOptions, withServiceOptions } from './mount.js'
+import { MOUNT_DEFAULTS, type MountFlags, namenodeAddresses, serviceOptions, withServiceOptions } from './mount.js'
+import { Standby } from '../namenode/standby.js'
+import { dfsError } from '../errors.js'
+import { resolve } from 'node:path'
 
 interface NamenodeFlags extends Pick<MountFlags, 'heartbeat' | 'suspectAfter' | 'deadAfter' | 'healGrace' | 'healBandwidth' | 'orphanGrace' | 'scrubRate'> {
   meta: string
   nodes?: string
-  listen: string
+  listen?: string
+  standbyOf?: string
+  standbyTimeout: string
   secretFile: string
   replicas?: string
   chunkSize?: string
@@ -31,7 +36,9 @@ export function namenodeCommand(): Command {
     .description('run a NameNode: the cluster\'s metadata and services, for clients on other hosts (dfs mount --namenode)')
     .requiredOption('--meta <dir>', 'metadata folder (namespace journal and checkpoints)')
     .option('--nodes <nodes>', 'comma-separated tcp://host:port DataNode servers (or folders, for clients on this host); required the first time')
-    .requiredOption('--listen <host:port>', 'address clients connect to, such as 0.0.0.0:7000')
+    .option('--listen <host:port>', 'address clients connect to, such as 0.0.0.0:7000 (not for a standby)')
+    .option('--standby-of <address>', 'be a standby: follow the NameNode at tcp://host:port into --meta, serving nobody, until promoted')
+    .addOption(new Option('--standby-timeout <duration>', 'how long an fsync waits for the standby before this NameNode drops it and carries on alone').default('10s'))
     .requiredOption('--secret-file <file>', 'the cluster secret shared by the NameNode, DataNodes and clients')
     .option('--replicas <n>', 'copies of every chunk (first start only; default 2)')
     .option('--chunk-size <size>', 'chunk size, a power of two such as 4M (first start only; default 4M)')
@@ -44,8 +51,11 @@ export function namenodeCommand(): Command {
 }
 
 async function runNamenode(flags: NamenodeFlags): Promise<void> {
+  if (flags.standbyOf !== undefined) return runStandby(flags)
   // Every flag is checked before anything is opened or written.
+  if (flags.listen === undefined) throw dfsError('BAD_ARGUMENT', 'say where clients connect: --listen host:port (or --standby-of tcp://<primary> to run a standby)', {})
   parseHostPort(flags.listen, '--listen')
+  const standbyTimeoutMs = parseDuration(flags.standbyTimeout, '--standby-timeout', { minMs: 100 })
   const services = serviceOptions(flags)
   const options = {
     meta: flags.meta,
@@ -70,16 +80,13 @@ async function runNamenode(flags: NamenodeFlags): Promise<void> {
   }
   let server: NameNodeServer
   try {
-    server = await NameNodeServer.start({ host, listen: flags.listen, secret, log, sessionGraceMs }, bound)
+    server = await NameNodeServer.start({ host, listen: flags.listen, secret, log, sessionGraceMs, standbyTimeoutMs }, bound)
   } catch (err) {
     await host.close()
     throw err
   }
   // Handlers before the banner: a signal sent as soon as the banner appears must close cleanly.
-  const signalled = new Promise<NodeJS.Signals>(resolve => {
-    process.once('SIGINT', () => resolve('SIGINT'))
-    process.once('SIGTERM', () => resolve('SIGTERM'))
-  })
+  const signalled = untilSignal()
   const { settings } = host.cluster
   console.log(
     `dfs namenode: serving cluster ${host.settings.clusterId} on tcp://${server.address} ` +
@@ -91,4 +98,35 @@ async function runNamenode(flags: NamenodeFlags): Promise<void> {
   await host.close()
   closeLog()
   console.log(`dfs namenode: stopped (${signal})`)
+}
+
+/** Resolves with the first SIGINT or SIGTERM. */
+function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise<NodeJS.Signals>(resolve => {
+    process.once('SIGINT', () => resolve('SIGINT'))
+    process.once('SIGTERM', () => resolve('SIGTERM'))
+  })
+}
+
+/** `dfs namenode --standby-of tcp://<primary> --meta <dir>`: follow the primary's journal until stopped. */
+async function runStandby(flags: NamenodeFlags): Promise<void> {
+  namenodeAddresses(flags.standbyOf!, '--standby-of')
+  if (flags.standbyOf!.includes(',')) throw dfsError('BAD_ARGUMENT', '--standby-of takes one address: the primary this standby follows', {})
+  for (const [value, flag] of [[flags.listen, '--listen'], [flags.nodes, '--nodes'], [flags.replicas, '--replicas'], [flags.chunkSize, '--chunk-size']] as const) {
+    if (value !== undefined) throw dfsError('BAD_ARGUMENT', `${flag} is not for a standby: it serves nobody and takes the cluster's settings from its primary; drop ${flag} (give --listen to --promote when it takes over)`, { flag })
+  }
+  const secret = await readSecretFile(flags.secretFile)
+  const { log, close: closeLog } = await openLog({ level: parseLogLevel(flags.logLevel) })
+  let failed: Error | undefined
+  let stop!: () => void
+  const fatal = new Promise<void>(resolve => { stop = resolve })
+  const signalled = untilSignal()
+  const standby = await Standby.start({ meta: flags.meta, primary: flags.standbyOf!, secret, log, onFatal: err => { failed = err; stop() } })
+  console.log(`dfs namenode: standby of ${flags.standbyOf} (metadata in ${resolve(flags.meta)}); it serves nobody until promoted with dfs namenode --meta ${flags.meta} --promote --listen <host:port>`)
+  const signal = await Promise.race([signalled, fatal])
+  if (signal) log(`${signal}: stopping`)
+  await standby.close()
+  closeLog()
+  if (failed) throw failed
+  console.log(`dfs namenode: standby stopped (${signal}) at seq ${standby.status.lastSeq}`)
 }

@@ -8,9 +8,10 @@
 // as of one seq), checkpoint.prev.json (the one before), journal-<seq>.log (the records after the
 // previous checkpoint: replay at mount starts after the current one).
 
-import { resolve } from 'node:path'
+import { rm } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
 import { type DfsError, dfsError } from '../errors.js'
-import { readCheckpoint, removeCheckpointLeftovers, repairAdvice, writeCheckpoint } from './Checkpoint.js'
+import { PREVIOUS_CHECKPOINT_FILE, readCheckpoint, removeCheckpointLeftovers, repairAdvice, writeCheckpoint } from './Checkpoint.js'
 import { Journal } from './Journal.js'
 import { deleteSegmentsThrough } from './journalFormat.js'
 import { type MetaLock, acquireLock } from './lock.js'
@@ -18,7 +19,13 @@ import { type MetaFormat, type Settings, ensureFormatCopy, prepareMetaFolder, re
 import { replayJournal } from './replayJournal.js'
 import type { JournalRecord, StateMachine } from './StateMachine.js'
 
-export type { Settings } from './metaFormat.js'
+export type { Settings, MetaFormat } from './metaFormat.js'
+
+/** Another place a record must reach before it counts as durable (a primary's standby). */
+export interface DurabilityGate {
+  /** Resolves once seq is durable there, or once the gate gives up on that place (it says so itself). */
+  reached(seq: number): Promise<void>
+}
 
 export interface MetaStoreOptions {
   /** Make the folder a new metadata folder with these settings if it is not one yet. An existing one opens as it is: compare its settings. */
@@ -58,13 +65,15 @@ export class MetaStore<S, R extends JournalRecord = JournalRecord, Result = unkn
   private settingsWrite: Promise<void> = Promise.resolve()
   private failure: DfsError | undefined
   private closing: Promise<void> | undefined
-  private readonly committedListeners = new Set<(record: R) => void>()
+  private readonly committedListeners = new Set<(record: R, seq: number) => void>()
+  private readonly settingsListeners = new Set<(format: MetaFormat) => void>()
+  private gate: DurabilityGate | undefined
 
   private constructor(
     readonly dir: string,
     private readonly machine: StateMachine<S, R, Result>,
     private format: MetaFormat,
-    private readonly current: S,
+    private current: S,
     loaded: { checkpointSeq: number; lastSeq: number; records: number; bytes: number },
     private readonly lock: MetaLock | undefined,
     private readonly options: MetaStoreOptions,
@@ -115,13 +124,7 @@ export class MetaStore<S, R extends JournalRecord = JournalRecord, Result = unkn
 
       const store = new MetaStore(dir, machine, format, state, loaded, lock, options)
       if (!options.readOnly) {
-        store.journal = await Journal.open(dir, loaded.lastSeq + 1, {
-          flushIntervalMs: options.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS,
-          onError: (err) => store.fail(err),
-          // The kernel lock keeps a second daemon out on this host; the record check catches one
-          // that got in anyway (another network namespace or host) before this one writes again.
-          beforeWrite: lock ? () => lock.verify() : undefined,
-        })
+        store.journal = await store.openJournal(loaded.lastSeq + 1)
       }
       return store
     } catch (err) {
@@ -169,7 +172,7 @@ export class MetaStore<S, R extends JournalRecord = JournalRecord, Result = unkn
     this.seq = journal.append(json)
     this.sinceCheckpoint.records++
     this.sinceCheckpoint.bytes += json.length
-    for (const listener of this.committedListeners) listener(record)
+    for (const listener of this.committedListeners) listener(record, this.seq)
     this.checkpointIfDue()
     return result
   }
@@ -178,9 +181,59 @@ export class MetaStore<S, R extends JournalRecord = JournalRecord, Result = unkn
    * Hear every record committed from now on, in order, right after it is applied (followers: a
    * NameNode pushes them to its clients' copies of the state). Returns the way to stop listening.
    */
-  onCommitted(listener: (record: R) => void): () => void {
+  onCommitted(listener: (record: R, seq: number) => void): () => void {
     this.committedListeners.add(listener)
     return () => this.committedListeners.delete(listener)
+  }
+
+  /** Hear every change of format.json's settings (a standby keeps its copy in step). */
+  onSettingsChanged(listener: (format: MetaFormat) => void): () => void {
+    this.settingsListeners.add(listener)
+    return () => this.settingsListeners.delete(listener)
+  }
+
+  get metaFormat(): MetaFormat {
+    return this.format
+  }
+
+  /**
+   * Durable means durable here and wherever the gate says too (a primary's standby): sync() and
+   * afterDurable() wait for both. Undefined: this disk alone.
+   */
+  setDurabilityGate(gate: DurabilityGate | undefined): void {
+    this.gate = gate
+  }
+
+  /**
+   * A follower's commit: the record the primary journaled as seq, applied and journaled here under
+   * the same seq. A seq out of order is refused (the follower must start over from a snapshot).
+   */
+  commitFollowed(seq: number, record: R): Result {
+    if (seq !== this.seq + 1) {
+      throw dfsError('PROTOCOL_ERROR', `record ${seq} arrived where record ${this.seq + 1} was due`, { seq, expected: this.seq + 1 })
+    }
+    return this.commit(record)
+  }
+
+  /**
+   * A follower starting over: become the state `pieces` (a snapshot of the primary at seq) with the
+   * primary's format. The old journal and checkpoints go first, so a crash part-way leaves an older
+   * state but never a journal of one history replayed onto a checkpoint of another.
+   */
+  async replaceWith(format: MetaFormat, seq: number, pieces: unknown[]): Promise<void> {
+    const journal = this.writableJournal()
+    const state = restore(this.machine, this.dir, pieces)
+    await journal.close()
+    while (this.checkpointing) await this.checkpointing.catch(() => {})
+    await deleteSegmentsThrough(this.dir, Number.MAX_SAFE_INTEGER) // the journal is closed: every segment is whole
+    if (JSON.stringify(format) !== JSON.stringify(this.format)) await writeFormat(this.dir, format)
+    await writeCheckpoint(this.dir, seq, pieces)
+    await rm(join(this.dir, PREVIOUS_CHECKPOINT_FILE), { force: true })
+    this.format = format
+    this.current = state
+    this.seq = this.checkpointSeq = seq
+    this.sinceCheckpoint = { records: 0, bytes: 0 }
+    this.journal = await this.openJournal(seq + 1)
   }
 
   /** The state machine: followers apply the records they hear with it, and snapshot with it. */
@@ -191,7 +244,8 @@ export class MetaStore<S, R extends JournalRecord = JournalRecord, Result = unkn
   /** Resolves once every record committed before the call is on disk (group commit: concurrent callers share an fsync). */
   sync(): Promise<void> {
     if (this.failure) return Promise.reject(this.failure)
-    return this.journal ? this.journal.sync() : Promise.resolve()
+    const local = this.journal ? this.journal.sync() : Promise.resolve()
+    return this.passGate(local)
   }
 
   /**
@@ -200,7 +254,7 @@ export class MetaStore<S, R extends JournalRecord = JournalRecord, Result = unkn
    * the store fails first, fn never runs.
    */
   afterDurable(fn: () => unknown): void {
-    const durable = this.journal ? this.journal.whenDurable() : Promise.resolve()
+    const durable = this.passGate(this.journal ? this.journal.whenDurable() : Promise.resolve())
     durable.then(
       () => Promise.resolve().then(fn).catch((err) => this.log(`a task run after a durable commit failed: ${(err as Error).message}`)),
       () => {}, // the journal failed and onError said so; what fn would do must not happen
@@ -232,6 +286,7 @@ export class MetaStore<S, R extends JournalRecord = JournalRecord, Result = unkn
     const write = this.settingsWrite.catch(() => {}).then(async () => {
       await writeFormat(this.dir, next)
       this.format = next
+      for (const listener of this.settingsListeners) listener(next)
     })
     this.settingsWrite = write
     return write
@@ -287,6 +342,24 @@ export class MetaStore<S, R extends JournalRecord = JournalRecord, Result = unkn
     if (records < (every?.records ?? DEFAULT_CHECKPOINT_RECORDS) && bytes < (every?.bytes ?? DEFAULT_CHECKPOINT_BYTES)) return
     this.checkpoint().catch((err) => {
       this.log(`metadata store ${this.dir}: automatic checkpoint failed (${(err as Error).message}); the journal keeps everything, and the next try comes after as many records again`)
+    })
+  }
+
+  /** local, then the gate's word for every record committed so far. */
+  private passGate(local: Promise<void>): Promise<void> {
+    const gate = this.gate
+    if (!gate) return local
+    const seq = this.seq
+    return local.then(() => gate.reached(seq))
+  }
+
+  private openJournal(nextSeq: number): Promise<Journal> {
+    return Journal.open(this.dir, nextSeq, {
+      flushIntervalMs: this.options.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS,
+      onError: (err) => this.fail(err),
+      // The kernel lock keeps a second daemon out on this host; the record check catches one
+      // that got in anyway (another network namespace or host) before this one writes again.
+      beforeWrite: this.lock ? () => this.lock!.verify() : undefined,
     })
   }
 

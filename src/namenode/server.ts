@@ -13,10 +13,12 @@ import { checkClientRecord } from '../protocol/checkRecord.js'
 import type { ChunkRef } from '../meta/namespace/types.js'
 import {
   HANDSHAKE_MAX_BYTES, MAX_MESSAGE_BYTES, MessageReader, NAMENODE_PROTOCOL_VERSION, type Message, type NodeInfo,
-  encodeRaw, newChallenge, proofMatches, send, serverProof, clientProof,
+  newChallenge, proofMatches, send, serverProof, clientProof,
 } from '../protocol/wire.js'
 import type { Session } from './NameNode.js'
 import type { NameNodeHost } from './openNameNode.js'
+import { sendSnapshot } from './snapshot.js'
+import { StandbyLink } from './standbyLink.js'
 
 export interface NameNodeServerOptions {
   host: NameNodeHost
@@ -26,11 +28,11 @@ export interface NameNodeServerOptions {
   log: (message: string) => void
   /** How long a disconnected client's session (its open files) is kept for it to come back (ms). */
   sessionGraceMs: number
+  /** How long an fsync waits for the standby's ack before this NameNode drops it and carries on alone (ms, default 10 s). */
+  standbyTimeoutMs?: number
   handshakeTimeoutMs?: number
 }
 
-/** Bytes of namespace pieces per snapshot message (a message may exceed it by one piece). */
-const SNAPSHOT_MESSAGE_BYTES = 1024 * 1024
 /** A client that reads nothing while this much waits for it is dropped (it resyncs when it comes back). */
 const MAX_BACKLOG = 256 * 1024 * 1024
 /** How often clients hear the node list even when nothing changed (usage moves placement weights). */
@@ -49,6 +51,12 @@ interface Tool {
   tool: true
 }
 
+/** A standby (`dfs namenode --standby-of`): it follows the journal (standbyLink.ts) and only acks. */
+interface StandbyPeer {
+  id: string
+  standby: true
+}
+
 export class NameNodeServer {
   readonly address: string
   private readonly log: Log
@@ -58,11 +66,13 @@ export class NameNodeServer {
   private readonly nodesTimer: NodeJS.Timeout
   private nodesQueued = false
   private readonly stopWatching: () => void
+  private readonly standby: StandbyLink
 
   private constructor(private readonly opts: NameNodeServerOptions, private readonly server: Server) {
     const bound = server.address() as { address: string; port: number }
     this.address = `${bound.address.includes(':') ? `[${bound.address}]` : bound.address}:${bound.port}`
     this.log = levelled(opts.log)
+    this.standby = new StandbyLink(opts.host.cluster.meta, opts.log, opts.standbyTimeoutMs ?? 10_000)
     const registry = opts.host.cluster.registry
     const queueNodes = () => this.queueNodes()
     registry.on('change', queueNodes)
@@ -112,8 +122,14 @@ export class NameNodeServer {
     return n
   }
 
+  /** The standby's state, as `dfs status` shows it. */
+  standbyStatus() {
+    return this.standby.status()
+  }
+
   async close(): Promise<void> {
     this.stopWatching()
+    this.standby.close()
     clearInterval(this.nodesTimer)
     const closed = new Promise<void>(resolve => this.server.close(() => resolve()))
     for (const socket of this.sockets) socket.destroy()
@@ -132,7 +148,7 @@ export class NameNodeServer {
     socket.setNoDelay(true)
     socket.setKeepAlive(true, 5_000)
     const peer = `${socket.remoteAddress}:${socket.remotePort}`
-    let client: Client | Tool | undefined
+    let client: Client | Tool | StandbyPeer | undefined
     const challenge = newChallenge()
     const reader = new MessageReader(() => (client ? MAX_MESSAGE_BYTES : HANDSHAKE_MAX_BYTES))
     const handshake = setTimeout(() => {
@@ -155,6 +171,12 @@ export class NameNodeServer {
           clearTimeout(handshake)
           client = this.authenticate(socket, peer, challenge, message)
           if (!client) return
+        } else if ('standby' in client) {
+          if (message.t !== 'ack') {
+            this.refuse(socket, 'PROTOCOL_ERROR', `standby ${peer} sent a "${message.t}" message; a standby only acks`)
+            return
+          }
+          this.standby.acked(socket, message.seq)
         } else if (message.t === 'req') {
           this.serve(client, socket, message.id, message.m, message.a ?? {})
         } else {
@@ -167,7 +189,8 @@ export class NameNodeServer {
     socket.on('close', () => {
       clearTimeout(handshake)
       this.sockets.delete(socket)
-      if (client && !('tool' in client) && client.socket === socket) this.disconnected(client)
+      if (client && 'standby' in client) this.standby.closed(socket)
+      if (client && 'session' in client && client.socket === socket) this.disconnected(client)
     })
   }
 
@@ -178,7 +201,7 @@ export class NameNodeServer {
     setTimeout(() => socket.destroy(), 1000).unref()
   }
 
-  private authenticate(socket: Socket, peer: string, challenge: string, message: Message): Client | Tool | undefined {
+  private authenticate(socket: Socket, peer: string, challenge: string, message: Message): Client | Tool | StandbyPeer | undefined {
     if (message.t !== 'auth' || typeof message.nonce !== 'string' || typeof message.client !== 'string' || message.client.length > 100) {
       this.refuse(socket, 'PROTOCOL_ERROR', `client ${peer} did not start with a valid auth message`)
       return undefined
@@ -192,6 +215,7 @@ export class NameNodeServer {
       return undefined
     }
     const { nameNode } = this.opts.host
+    if (message.standby !== undefined) return this.authenticateStandby(socket, peer, challenge, message)
     if (message.tool === true) {
       this.welcome(socket, challenge, message.nonce)
       this.log.debug(`tool ${message.client} connected from ${peer}`)
@@ -215,6 +239,24 @@ export class NameNodeServer {
     sendSnapshot(socket, this.opts.host.cluster.meta)
     this.log.info(`client ${client.id} connected from ${peer}`)
     return client
+  }
+
+  private authenticateStandby(socket: Socket, peer: string, challenge: string, message: Message & { t: 'auth' }): StandbyPeer | undefined {
+    const { lastSeq, clusterId } = message.standby ?? {}
+    if (!Number.isSafeInteger(lastSeq) || (lastSeq as number) < 0 || (clusterId !== undefined && typeof clusterId !== 'string')) {
+      this.refuse(socket, 'PROTOCOL_ERROR', `standby ${peer} did not say where its journal ends`)
+      return undefined
+    }
+    const ours = this.opts.host.settings.clusterId
+    if (clusterId !== undefined && clusterId !== ours) {
+      this.refuse(socket, 'META_FOREIGN', `standby ${peer}: its metadata folder follows cluster ${clusterId}, this NameNode serves cluster ${ours}; give the standby an empty --meta folder`)
+      return undefined
+    }
+    this.welcome(socket, challenge, message.nonce)
+    this.standby.attach(socket, peer, message.client, lastSeq as number).then(attached => {
+      if (!attached) this.refuse(socket, 'STANDBY_TAKEN', `standby ${peer} refused: another standby follows this NameNode (${this.standby.status().peer}); stop that one first`)
+    }, err => this.refuse(socket, 'EIO', `standby ${peer}: ${(err as Error).message}`))
+    return { id: message.client, standby: true }
   }
 
   private welcome(socket: Socket, challenge: string, nonce: string): void {
@@ -334,30 +376,12 @@ export class NameNodeServer {
    */
   private control(cmd: string, args: Record<string, unknown>): unknown {
     const host = this.opts.host
-    if (cmd === 'status') return { ...host.status(`tcp://${this.address}`), clients: this.connectedClients }
+    if (cmd === 'status') return { ...host.status(`tcp://${this.address}`), clients: this.connectedClients, standby: this.standby.status() }
     const handlers = host.clusterHandlers()
     const handler = Object.hasOwn(handlers, cmd) ? handlers[cmd] : undefined
     if (!handler) throw dfsError('BAD_ARGUMENT', `the NameNode has no command "${cmd}"`, { cmd })
     return handler(args)
   }
-}
-
-/** The namespace in its checkpoint form, cut into messages of about SNAPSHOT_MESSAGE_BYTES each. */
-function sendSnapshot(socket: Socket, meta: NameNodeHost['cluster']['meta']): void {
-  let batch: string[] = []
-  let bytes = 0
-  const flush = (done: boolean) => {
-    socket.write(encodeRaw(`{"t":"snap","pieces":[${batch.join(',')}],"done":${done}}`))
-    batch = []
-    bytes = 0
-  }
-  for (const piece of meta.stateMachine.snapshot(meta.state)) {
-    const json = JSON.stringify(piece)
-    batch.push(json)
-    bytes += json.length
-    if (bytes >= SNAPSHOT_MESSAGE_BYTES) flush(false)
-  }
-  flush(true)
 }
 
 function int(v: unknown, what: string): number {

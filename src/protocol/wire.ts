@@ -57,15 +57,31 @@ export interface HelloMessage { t: 'hello'; version: number; challenge: string }
  * `tool`: a short-lived command (`dfs status | balance | drain | fsck --namenode`), not a mount: it
  * gets no session, no snapshot, no records and no node lists, and may send only `control` requests.
  */
-export interface AuthMessage { t: 'auth'; version: number; nonce: string; proof: string; client: string; tool?: boolean }
+export interface AuthMessage {
+  t: 'auth'; version: number; nonce: string; proof: string; client: string; tool?: boolean
+  /** A standby NameNode (`dfs namenode --standby-of`), not a mount: where its own journal ends, and the cluster its folder follows (if any yet). */
+  standby?: { lastSeq: number; clusterId?: string }
+}
 /** server -> client: welcome, then (not to a tool) a snapshot of the namespace follows in `snap` messages. */
 export interface WelcomeMessage {
   t: 'welcome'; proof: string; clusterId: string; chunkSize: number; replicas: number; instance: string
 }
 /** server -> client: pieces of the namespace's checkpoint form; the last has `done`. */
 export interface SnapshotMessage { t: 'snap'; pieces: unknown[]; done: boolean }
-/** server -> client: a journal record committed at the NameNode (by any client or by the NameNode itself). */
-export interface RecordMessage { t: 'rec'; r: unknown }
+/** server -> client: a journal record committed at the NameNode (by any client or by the NameNode itself); `s`, its seq, goes to a standby. */
+export interface RecordMessage { t: 'rec'; r: unknown; s?: number }
+/**
+ * server -> standby, after the welcome: the primary's format.json and fencing claim, and the seq
+ * the snapshot that follows (in `snap` messages) was cut at. Records after it follow as `rec`.
+ */
+export interface FollowMessage {
+  t: 'follow'; format: { format: number; clusterId: string; createdAt: string; settings: Record<string, unknown> }
+  epoch?: { epoch: number; token: string }; seq: number
+}
+/** server -> standby: format.json's settings changed (nodes joined, a drain began). */
+export interface SettingsMessage { t: 'settings'; settings: Record<string, unknown> }
+/** standby -> server: every record up to seq is durable on the standby. */
+export interface AckMessage { t: 'ack'; seq: number }
 export interface NodesMessage { t: 'nodes'; nodes: NodeInfo[] }
 export interface RequestMessage { t: 'req'; id: number; m: string; a?: Record<string, unknown> }
 export interface ReplyMessage { t: 'res'; id: number; ok: boolean; r?: unknown; e?: { code: string; message: string } }
@@ -74,7 +90,7 @@ export interface ErrorMessage { t: 'error'; code: string; message: string }
 
 export type Message =
   | HelloMessage | AuthMessage | WelcomeMessage | SnapshotMessage | RecordMessage | NodesMessage
-  | RequestMessage | ReplyMessage | ErrorMessage
+  | RequestMessage | ReplyMessage | ErrorMessage | FollowMessage | SettingsMessage | AckMessage
 
 // ---- framing ----------------------------------------------------------------------------------------
 

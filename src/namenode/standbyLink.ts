@@ -1,0 +1,188 @@
+// The primary's end of its standby (`dfs namenode --standby-of`): the standby gets the metadata
+// folder's format and fencing claim, a snapshot at a seq, then every record with its seq, and acks
+// what it has made durable. Once it has caught up (acked its snapshot), the store's durability
+// includes it (MetaStore.setDurabilityGate): an fsync, a delete after a durable record, and the seq
+// watermark on the DataNodes all wait for its ack, so a promoted standby has every acknowledged byte.
+//
+// The wait is bounded: a standby that does not confirm a record within timeoutMs, stops reading,
+// or disconnects is dropped, and the primary carries on alone until it comes back (each return
+// starts from a fresh snapshot). The log and `dfs status` say which state it is in and how far behind.
+
+import type { Socket } from 'node:net'
+import { levelled, type Log } from '../log/Log.js'
+import { readMetaEpoch } from '../meta/epochClaim.js'
+import type { DurabilityGate } from '../meta/MetaStore.js'
+import type { NamespaceMetaStore } from '../cluster/openCluster.js'
+import { send } from '../protocol/wire.js'
+import { sendSnapshot } from './snapshot.js'
+
+/** A standby that does not read while this much waits for it is dropped. */
+const MAX_BACKLOG = 256 * 1024 * 1024
+
+export interface StandbyStatus {
+  /** none: never had one; catching-up: taking a snapshot; following: fsyncs wait for it; lost: it fell away, this NameNode carries on alone. */
+  state: 'none' | 'catching-up' | 'following' | 'lost'
+  /** tcp peer of the standby, while one is (or was last) attached. */
+  peer?: string
+  /** The last seq it confirmed durable. */
+  ackedSeq?: number
+  /** This NameNode's last seq. */
+  lastSeq: number
+  /** Records this NameNode has that the standby has not confirmed. */
+  behind?: number
+  /** When it entered the state, ISO time. */
+  since?: string
+  /** Why it was lost. */
+  why?: string
+}
+
+interface Attached {
+  id: string
+  peer: string
+  socket: Socket
+  ackedSeq: number
+  /** The seq of the snapshot it was sent: caught up once it acks that. */
+  snapshotSeq: number
+  caughtUp: boolean
+  startedAt: number
+  stopRecords: () => void
+  stopSettings: () => void
+}
+
+interface Waiter {
+  seq: number
+  resolve: () => void
+  timer: NodeJS.Timeout
+}
+
+export class StandbyLink implements DurabilityGate {
+  private readonly log: Log
+  private current: Attached | undefined
+  private readonly waiters = new Set<Waiter>()
+  private last: { state: StandbyStatus['state']; since: number; peer?: string; ackedSeq?: number; why?: string } = { state: 'none', since: Date.now() }
+
+  constructor(
+    private readonly meta: NamespaceMetaStore,
+    log: (message: string) => void,
+    /** How long an fsync waits for the standby's ack before the primary drops it and carries on alone (ms). */
+    private readonly timeoutMs: number,
+  ) {
+    this.log = levelled(log)
+    meta.setDurabilityGate(this)
+  }
+
+  /**
+   * A standby authenticated on socket: send it everything, from a snapshot on. Returns false (and
+   * the caller refuses it) when another standby is attached: one at a time.
+   */
+  async attach(socket: Socket, peer: string, id: string, standbyLastSeq: number): Promise<boolean> {
+    if (this.current && this.current.id !== id) return false
+    if (this.current) this.detach('it connected again') // the same standby back before its old connection was noticed gone
+    const { meta } = this
+    const epoch = await readMetaEpoch(meta.dir)
+    if (socket.destroyed) return true
+    // Header, snapshot and subscription in one turn: no record falls between them.
+    const seq = meta.lastSeq
+    const format = meta.metaFormat
+    send(socket, { t: 'follow', format: { ...format }, seq, ...(epoch ? { epoch: { epoch: epoch.epoch, token: epoch.token } } : {}) })
+    sendSnapshot(socket, meta)
+    const attached: Attached = {
+      id, peer, socket, ackedSeq: 0, snapshotSeq: seq, caughtUp: false, startedAt: Date.now(),
+      stopRecords: meta.onCommitted((record, s) => this.forward(attached, { t: 'rec', r: record, s })),
+      stopSettings: meta.onSettingsChanged(f => this.forward(attached, { t: 'settings', settings: f.settings })),
+    }
+    this.current = attached
+    const behind = seq - standbyLastSeq
+    const was = this.last.state === 'lost' ? ` (lost ${Math.round((Date.now() - this.last.since) / 1000)} s ago)` : ''
+    this.log.info(
+      `standby ${peer} connected${was} with its journal at seq ${standbyLastSeq}; this NameNode is at seq ${seq}` +
+      `${behind > 0 ? `, ${behind} records ahead` : ''}; sending it a snapshot at seq ${seq}; until it has it, this NameNode alone holds the records`,
+    )
+    this.last = { state: 'catching-up', since: Date.now(), peer }
+    return true
+  }
+
+  /** The standby's ack: every record up to seq is durable there. */
+  acked(socket: Socket, seq: number): void {
+    const s = this.current
+    if (!s || s.socket !== socket || !Number.isSafeInteger(seq) || seq < s.ackedSeq) return
+    s.ackedSeq = seq
+    if (!s.caughtUp && seq >= s.snapshotSeq) {
+      s.caughtUp = true
+      this.last = { state: 'following', since: Date.now(), peer: s.peer, ackedSeq: seq }
+      this.log.info(`standby ${s.peer} caught up at seq ${seq} in ${Date.now() - s.startedAt} ms; fsyncs now wait for it too`)
+    }
+    this.last.ackedSeq = seq
+    for (const w of this.waiters) {
+      if (w.seq <= seq) this.settle(w)
+    }
+  }
+
+  /** The socket closed (or failed). */
+  closed(socket: Socket): void {
+    if (this.current?.socket === socket) this.detach('its connection closed')
+  }
+
+  reached(seq: number): Promise<void> {
+    const s = this.current
+    if (!s?.caughtUp || s.ackedSeq >= seq) return Promise.resolve()
+    return new Promise(resolve => {
+      const waiter: Waiter = {
+        seq, resolve,
+        timer: setTimeout(() => {
+          if (this.current === s) this.detach(`it did not confirm record ${seq} within ${this.timeoutMs} ms`)
+          this.settle(waiter)
+        }, this.timeoutMs),
+      }
+      this.waiters.add(waiter)
+    })
+  }
+
+  status(): StandbyStatus {
+    const lastSeq = this.meta.lastSeq
+    const { state, since, peer, ackedSeq, why } = this.last
+    return {
+      state, lastSeq, since: new Date(since).toISOString(),
+      ...(peer ? { peer } : {}),
+      ...(ackedSeq === undefined ? {} : { ackedSeq, behind: Math.max(0, lastSeq - ackedSeq) }),
+      ...(why ? { why } : {}),
+    }
+  }
+
+  close(): void {
+    if (this.current) this.detach('this NameNode is stopping')
+    this.meta.setDurabilityGate(undefined)
+  }
+
+  private forward(s: Attached, message: Parameters<typeof send>[1]): void {
+    if (s.socket.writableLength > MAX_BACKLOG) {
+      this.detach('it stopped reading')
+      return
+    }
+    send(s.socket, message)
+  }
+
+  private detach(why: string): void {
+    const s = this.current
+    if (!s) return
+    this.current = undefined
+    s.stopRecords()
+    s.stopSettings()
+    s.socket.destroy()
+    const lastSeq = this.meta.lastSeq
+    this.last = { state: 'lost', since: Date.now(), peer: s.peer, ackedSeq: s.ackedSeq, why }
+    const behind = lastSeq - s.ackedSeq
+    this.log.warn(
+      `standby ${s.peer} lost: ${why}; it had confirmed seq ${s.ackedSeq}${behind > 0 ? ` (${behind} records behind)` : ''}; ` +
+      'this NameNode carries on alone: records from now on are on its disk only until the standby returns',
+    )
+    // Nothing waits for a standby that is gone.
+    for (const w of this.waiters) this.settle(w)
+  }
+
+  private settle(w: Waiter): void {
+    clearTimeout(w.timer)
+    this.waiters.delete(w)
+    w.resolve()
+  }
+}

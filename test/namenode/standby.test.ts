@@ -1,0 +1,163 @@
+// A standby NameNode in one process with its primary, without FUSE: it takes a snapshot, follows the
+// journal record by record into its own folder, and an fsync at the primary returns only once the
+// standby has the records too. A standby that stops answering is dropped after the bounded wait and
+// the primary carries on alone; one that comes back starts over and catches up.
+
+import { existsSync, mkdirSync, readFileSync } from 'node:fs'
+import { connect, type Socket } from 'node:net'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { RemoteNameNode } from '../../src/client/RemoteNameNode.js'
+import { NameNodeHost } from '../../src/namenode/openNameNode.js'
+import { NameNodeServer } from '../../src/namenode/server.js'
+import { Standby } from '../../src/namenode/standby.js'
+import { MetaStore } from '../../src/meta/MetaStore.js'
+import { namespaceMachine } from '../../src/meta/namespace/machine.js'
+import { S_IFDIR, type NamespaceState } from '../../src/meta/namespace/types.js'
+import { MessageReader, NAMENODE_PROTOCOL_VERSION, clientProof, newNonce, send } from '../../src/protocol/wire.js'
+import { makeTempDir } from '../helpers/tmp.js'
+import { until } from '../helpers/cli.js'
+
+const secret = Buffer.from('the cluster secret')
+const quiet = () => {}
+const cleanups: Array<() => Promise<unknown> | unknown> = []
+
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c()
+})
+
+async function primary(dir: string, standbyTimeoutMs = 60_000) {
+  for (const n of ['n1', 'n2']) mkdirSync(join(dir, n), { recursive: true })
+  const host = await NameNodeHost.open({
+    meta: join(dir, 'meta'), nodes: [join(dir, 'n1'), join(dir, 'n2')], replicas: 2, cacheBytes: 0, log: quiet, reopenGraceMs: 60_000,
+    liveness: { intervalMs: 500, suspectAfterMs: 2000, deadAfterMs: 10_000 },
+    healing: { graceMs: 10_000, bandwidthBytesPerSec: 0, orphanGraceMs: 60_000 },
+    scrub: { bytesPerSec: 0 },
+  })
+  const server = await NameNodeServer.start({ host, listen: '127.0.0.1:0', secret, log: quiet, sessionGraceMs: 60_000, standbyTimeoutMs })
+  cleanups.push(async () => { await server.close(); await host.close() })
+  const client = await RemoteNameNode.connect({ addresses: [`tcp://127.0.0.1:${server.port}`], secret, log: quiet, timeoutMs: 60_000 }, 2_000)
+  cleanups.push(() => client.close())
+  return { host, server, client, address: `tcp://127.0.0.1:${server.port}` }
+}
+
+async function standby(meta: string, address: string, log: (m: string) => void = quiet) {
+  const s = await Standby.start({ meta, primary: address, secret, log, retryMs: 50 })
+  cleanups.push(() => s.close())
+  return s
+}
+
+const mkdir = (name: string) => ({ op: 'mknod' as const, parent: 1, name, mode: S_IFDIR | 0o755, uid: 0, gid: 0, time: 1 })
+
+async function readFolder(dir: string): Promise<NamespaceState> {
+  const store = await MetaStore.open(dir, namespaceMachine({ uid: 0, gid: 0, createdAt: 0 }), { readOnly: true })
+  await store.close()
+  return store.state
+}
+
+/** Poll a condition until it holds (a generous deadline: a busy machine is slow, not wrong). */
+const waitFor = (what: () => boolean, _what: string) => until(async () => what(), 60_000, 20)
+
+const names = (state: NamespaceState) => [...state.children.get(1)!.keys()].sort()
+
+describe('standby NameNode', () => {
+  it('takes a snapshot, follows every record, and an fsync at the primary waits for it', async () => {
+    const dir = makeTempDir('dfs-standby-').path
+    const p = await primary(dir)
+    await p.client.commit(mkdir('before'))
+    const s = await standby(join(dir, 'standby'), p.address)
+    await waitFor(() => p.server.standbyStatus().state === 'following', 'the standby to catch up')
+    for (const name of ['a', 'b', 'c']) await p.client.commit(mkdir(name))
+    const seq = p.host.cluster.meta.lastSeq
+    await p.client.sync()
+    // The fsync returned: the standby has every record, durably.
+    expect(s.status.lastSeq).toBeGreaterThanOrEqual(seq)
+    expect(p.server.standbyStatus()).toMatchObject({ state: 'following', behind: 0 })
+    await s.close()
+    expect(names(await readFolder(join(dir, 'standby')))).toEqual(['a', 'b', 'before', 'c'])
+    expect(existsSync(join(dir, 'standby', 'standby.json'))).toBe(true)
+    const epoch = (f: string) => { const { epoch, token } = JSON.parse(readFileSync(join(f, 'epoch.json'), 'utf8')); return { epoch, token } }
+    expect(epoch(join(dir, 'standby'))).toEqual(epoch(join(dir, 'meta')))
+  })
+
+  it('keeps format.json in step when the settings change', async () => {
+    const dir = makeTempDir('dfs-standby-').path
+    const p = await primary(dir)
+    await standby(join(dir, 'standby'), p.address)
+    await waitFor(() => p.server.standbyStatus().state === 'following', 'the standby to catch up')
+    const meta = p.host.cluster.meta
+    await meta.updateSettings({ ...meta.settings, marker: 'changed' })
+    await waitFor(() => JSON.parse(readFileSync(join(dir, 'standby', 'format.json'), 'utf8')).settings.marker === 'changed', 'the settings to reach the standby')
+  })
+
+  it('drops a standby that stops acking after the bounded wait; the primary carries on alone and says so', async () => {
+    const dir = makeTempDir('dfs-standby-').path
+    const p = await primary(dir, 200)
+    const mute = await muteStandby(p.server.port)
+    await waitFor(() => p.server.standbyStatus().state === 'following', 'the mute standby to ack its snapshot')
+    await p.client.commit(mkdir('alone'))
+    await p.client.sync() // returns: the wait is bounded
+    expect(p.server.standbyStatus()).toMatchObject({ state: 'lost', why: expect.stringMatching(/did not confirm record/), behind: expect.any(Number) })
+    expect(p.server.standbyStatus().behind).toBeGreaterThan(0)
+    mute.destroy()
+  })
+
+  it('a standby that was away starts over from a snapshot and catches up', async () => {
+    const dir = makeTempDir('dfs-standby-').path
+    const p = await primary(dir)
+    const lines: string[] = []
+    const first = await standby(join(dir, 'standby'), p.address)
+    await waitFor(() => p.server.standbyStatus().state === 'following', 'the standby to catch up')
+    await first.close()
+    await waitFor(() => p.server.standbyStatus().state === 'lost', 'the primary to notice')
+    for (const name of ['x', 'y']) await p.client.commit(mkdir(name))
+    await p.client.sync() // alone: nothing waits for a standby that is gone
+    const again = await standby(join(dir, 'standby'), p.address, m => lines.push(m))
+    await waitFor(() => p.server.standbyStatus().state === 'following', 'the standby to catch up again')
+    await p.client.sync()
+    expect(again.status.lastSeq).toBe(p.host.cluster.meta.lastSeq)
+    await again.close()
+    expect(names(await readFolder(join(dir, 'standby')))).toEqual(['x', 'y'])
+    expect(lines.join('\n')).toMatch(/took a snapshot at seq \d+ \(this folder was at seq \d+\)/)
+  })
+
+  it('refuses a second standby while one follows', async () => {
+    const dir = makeTempDir('dfs-standby-').path
+    const p = await primary(dir)
+    await standby(join(dir, 'standby'), p.address)
+    await waitFor(() => p.server.standbyStatus().state === 'following', 'the standby to catch up')
+    const refused = await new Promise<{ code: string; message: string }>(resolve => {
+      const socket = handshake(p.server.port, 'another', m => { if (m.t === 'error') resolve(m as never) })
+      cleanups.push(() => socket.destroy())
+    })
+    expect(refused).toMatchObject({ code: 'STANDBY_TAKEN', message: /another standby follows/ })
+  })
+})
+
+/** A raw standby connection; onMessage hears what the primary sends after the handshake. */
+function handshake(port: number, id: string, onMessage: (m: { t: string; [k: string]: unknown }) => void): Socket {
+  const socket = connect({ host: '127.0.0.1', port })
+  const reader = new MessageReader(() => 1 << 30)
+  const nonce = newNonce()
+  socket.on('error', () => {})
+  socket.on('data', data => {
+    for (const m of reader.push(data)) {
+      if (m.t === 'hello') send(socket, { t: 'auth', version: NAMENODE_PROTOCOL_VERSION, nonce, proof: clientProof(secret, m.challenge, nonce), client: id, standby: { lastSeq: 0 } })
+      else onMessage(m as never)
+    }
+  })
+  return socket
+}
+
+/** A standby that acks its snapshot and then nothing more (hung, or its disk stalled). */
+function muteStandby(port: number): Promise<Socket> {
+  return new Promise(resolve => {
+    let seq = 0
+    const socket = handshake(port, 'mute', m => {
+      if (m.t === 'follow') seq = m.seq as number
+      if (m.t === 'snap' && m.done) send(socket, { t: 'ack', seq })
+    })
+    cleanups.push(() => socket.destroy())
+    resolve(socket)
+  })
+}
