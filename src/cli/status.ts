@@ -1,6 +1,7 @@
 // dfs status [mountpoint] [--json]: the running daemon's view of its cluster, over its control socket;
 // dfs status --namenode tcp://… --secret-file <f>: the same, from a NameNode (controlTarget.ts).
 
+import type { StandbyStatus } from '../namenode/standbyLink.js'
 import { Command } from 'commander'
 import { type DaemonRecord, daemonFor, daemonNotAnswering, isStopped, runningDaemons } from '../daemon/registry.js'
 import type { RebalanceStatus } from '../cluster/rebalance/Rebalancer.js'
@@ -65,7 +66,8 @@ async function whichDaemon(path: string | undefined): Promise<DaemonRecord> {
 export function formatStatus(s: ClusterStatus): string {
   const lines = [
     `dfs on ${s.mountpoint} (pid ${s.pid}, up ${duration(s.uptimeMs)}): ${s.replicas} replicas, ${formatSize(s.chunkSize)} chunks, metadata in ${s.meta}`,
-    ...(typeof (s as { clients?: unknown }).clients === 'number' ? [`${(s as { clients?: number }).clients} clients connected`] : []),
+    ...(s.clients === undefined ? [] : [`${s.clients} clients connected`]),
+    ...(s.standby ? [formatStandby(s.standby)] : []),
     `heartbeat every ${duration(s.liveness.heartbeatMs)}; suspect after ${duration(s.liveness.suspectAfterMs)}, dead after ${duration(s.liveness.deadAfterMs)}`,
     '',
   ]
@@ -103,6 +105,17 @@ export function formatStatus(s: ClusterStatus): string {
   if (r) lines.push(formatRebalance(r))
   lines.push(`io: ${s.io.writes} chunk writes (${s.io.underReplicatedWrites} under-replicated), ${s.io.reads} reads (${s.io.cacheHits} from cache, ${s.io.failovers} failovers), ${s.io.badReplicas} bad copies seen`)
   return lines.join('\n')
+}
+
+/** One line: whether the metadata lives on a second machine too. */
+export function formatStandby(s: StandbyStatus): string {
+  const since = s.since ? ` since ${s.since}` : ''
+  switch (s.state) {
+    case 'none': return 'standby: none; this NameNode alone holds the metadata (start one with dfs namenode --standby-of on another host)'
+    case 'catching-up': return `standby: ${s.peer} catching up from a snapshot${since}; until it has, this NameNode alone holds the metadata`
+    case 'following': return `standby: ${s.peer} following, at seq ${s.ackedSeq} of ${s.lastSeq}; fsyncs wait for it`
+    case 'lost': return `standby: LOST${since} (${s.why}); it had seq ${s.ackedSeq ?? 0}, ${s.behind ?? 0} records behind: those are on this NameNode only`
+  }
 }
 
 /** One line: what a balance or drain is doing, or how the last one ended. */

@@ -1,6 +1,7 @@
 // What `dfs status` shows: every node with its health, heartbeat age, address, capacity, usage and
 // chunk count; totals; chunk replication counts; the liveness thresholds.
 
+import type { StandbyStatus } from './standbyLink.js'
 import type { NodeRegistry } from '../chunks/NodeRegistry.js'
 import type { ChunkStore } from '../chunks/ChunkStore.js'
 import { clusterCapacity } from '../cluster/capacity.js'
@@ -29,6 +30,10 @@ export interface NodeReport {
 
 export interface ClusterStatus {
   mountpoint: string
+  /** A NameNode over TCP: clients connected now. */
+  clients?: number
+  /** A NameNode over TCP: its standby (standbyLink.ts). */
+  standby?: StandbyStatus
   meta: string
   pid: number
   uptimeMs: number
