@@ -136,7 +136,8 @@ export class Standby {
       if (this.closing) return
       if (this.state === 'following' || this.state === 'catching-up') this.problem(`lost the primary ${this.opts.primary}`)
       this.state = 'connecting'
-      this.retryTimer = setTimeout(() => this.connect(), this.retryMs).unref()
+      // Not unref'd: between tries this timer is all that keeps a standby process alive.
+      this.retryTimer = setTimeout(() => this.connect(), this.retryMs)
       this.retryMs = Math.min(this.retryMs * 2, MAX_RETRY_MS)
     })
     socket.on('data', data => {

@@ -19,6 +19,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { readFile, readdir } from 'node:fs/promises'
+import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { afterAll, expect } from 'vitest'
 import type { RunResult } from './run.js'
@@ -261,6 +262,44 @@ export class NameNodeRole extends Role {
   }
 }
 
+/**
+ * A `dfs namenode --standby-of <the NameNode>` with its own metadata folder. `promote()` stops it and
+ * runs `dfs namenode --meta <its folder> --promote` on the address reserved for it (the one clients
+ * have as their second --namenode address); restart() after that restarts the promoted NameNode.
+ */
+export class StandbyRole extends Role {
+  readonly meta: string
+  readonly port: number
+  #promoted = false
+  #promoteArgs: string[] = []
+
+  constructor(meta: string, secretFile: string, primary: () => string, port: number) {
+    super('namenode', 'standby', () => this.#promoted
+      ? ['namenode', '--meta', meta, '--promote', '--listen', `127.0.0.1:${port}`, '--secret-file', secretFile, ...this.#promoteArgs]
+      : ['namenode', '--standby-of', primary(), '--meta', meta, '--secret-file', secretFile],
+    /^dfs namenode: (standby of|serving cluster) /)
+    this.meta = meta
+    this.port = port
+    this.address = `127.0.0.1:${port}`
+  }
+
+  get url(): string {
+    return `tcp://${this.address}`
+  }
+
+  get promoted(): boolean {
+    return this.#promoted
+  }
+
+  /** Stop the standby (SIGTERM) and start it promoted; resolves once it serves. */
+  async promote(args: string[] = []): Promise<void> {
+    await this.stop()
+    this.#promoted = true
+    this.#promoteArgs = args
+    await this.start()
+  }
+}
+
 /** A `dfs mount <mnt> --namenode … --foreground` client with its own mount point and log folder. */
 export class ClientRole extends Role {
   readonly mnt: string
@@ -350,6 +389,8 @@ export interface RolesOptions {
   namenodeArgs?: string[]
   /** Flags for the clients started here (--cache, --namenode-timeout, ...). */
   clientArgs?: string[]
+  /** A standby NameNode too, started after the NameNode; clients get its reserved address as their second --namenode. */
+  standby?: boolean
 }
 
 export class Roles {
@@ -358,6 +399,7 @@ export class Roles {
   readonly datanodes: DataNodeRole[] = []
   readonly namenode: NameNodeRole
   readonly clients: ClientRole[] = []
+  standby: StandbyRole | undefined
   readonly #dir: TempDir
   readonly #clientArgs: string[]
 
@@ -386,10 +428,19 @@ export class Roles {
   /** A client more (not yet started when `start` is false). */
   async addClient(args: string[] = this.#clientArgs, start = true): Promise<ClientRole> {
     const n = this.clients.length + 1
-    const client = new ClientRole(`client ${n}`, join(this.root, `client_${n}`), () => this.namenode.url, this.secretFile, args)
+    const addresses = () => [this.namenode.url, ...(this.standby ? [this.standby.url] : [])].join(',')
+    const client = new ClientRole(`client ${n}`, join(this.root, `client_${n}`), addresses, this.secretFile, args)
     this.clients.push(client)
     if (start) await client.start()
     return client
+  }
+
+  /** A standby of the NameNode, on a folder of its own, with a free port kept for its promotion. */
+  async addStandby(start = true): Promise<StandbyRole> {
+    const meta = join(this.root, 'standby-meta')
+    this.standby = new StandbyRole(meta, this.secretFile, () => this.namenode.url, await freePort())
+    if (start) await this.standby.start()
+    return this.standby
   }
 
   /** A command that must have worked; else the test fails with its output and every role's. */
@@ -404,7 +455,7 @@ export class Roles {
   /** Every role's output (and client logs) tail, for a failure message. */
   async tails(chars = 2000): Promise<string> {
     const parts: string[] = []
-    for (const r of [this.namenode, ...this.datanodes]) parts.push(`--- ${r.name} (pid ${r.pid}) ---\n${r.tail(chars)}`)
+    for (const r of [this.namenode, ...(this.standby ? [this.standby] : []), ...this.datanodes]) parts.push(`--- ${r.name} (pid ${r.pid}) ---\n${r.tail(chars)}`)
     for (const c of this.clients) parts.push(`--- ${c.name} (pid ${c.pid}) ---\n${c.tail(chars)}\n${await c.logTail(chars)}`)
     return parts.join('\n')
   }
@@ -413,6 +464,7 @@ export class Roles {
   async stop(): Promise<void> {
     clusters.delete(this)
     await Promise.all(this.clients.map((c) => c.stop().catch(() => c.kill9())))
+    await this.standby?.stop().catch(() => this.standby?.kill9())
     await this.namenode.stop().catch(() => this.namenode.kill9())
     await Promise.all(this.datanodes.map((d) => d.stop().catch(() => d.kill9())))
     for (const c of this.clients) if (isMounted(c.mnt)) await forceUnmount(c.mnt)
@@ -426,12 +478,25 @@ export async function startRoles(opts: RolesOptions = {}): Promise<Roles> {
   try {
     await Promise.all(roles.datanodes.map((d) => d.start()))
     await roles.namenode.start()
+    if (opts.standby) await roles.addStandby()
     for (let i = 0; i < (opts.clients ?? 2); i++) await roles.addClient()
   } catch (err) {
     await roles.stop().catch(() => {})
     throw err
   }
   return roles
+}
+
+/** A port nothing listens on right now (bound and let go): for a server that starts later. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number }
+      server.close(() => resolve(port))
+    })
+  })
 }
 
 /** Stop every cluster of roles this process started and has not stopped. */
