@@ -213,7 +213,7 @@ export async function readDump(lines: AsyncIterable<string>, source: string): Pr
   const iterator = lines[Symbol.asyncIterator]()
   const next = async (what: string): Promise<string> => {
     const r = await iterator.next()
-    if (r.done) throw bad(`it ends at line ${number}, before ${what} (the file is truncated)`)
+    if (r.done) throw bad(number === 0 ? 'it is empty' : `it ends at line ${number}, before ${what} (the file is truncated)`)
     number++
     return r.value
   }

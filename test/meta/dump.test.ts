@@ -94,7 +94,7 @@ describe('namespace dump', () => {
       ['edited', (t) => t.replace('"user.note"', '"user.nope"'), /SHA-256 does not match/],
       ['an item removed', (t) => t.replace(/\n\[1,"dir",\d+\],/, ''), /trailer counts/],
       ['pretty-printed', (t) => JSON.stringify(JSON.parse(t), null, 2), /first line is not the header/],
-      ['empty', () => '', /truncated/],
+      ['empty', () => '', /it is empty/],
     ]
     for (const [what, change, message] of cases) {
       it(what, async () => {
