@@ -111,22 +111,38 @@ const compareNames = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0)
 /** Where the document goes: resolves when the text may be followed by more (backpressure). */
 export type DumpSink = (text: string) => Promise<void>
 
-/** A sink over a stream: waits for 'drain' when the stream's buffer is full. */
-export function streamSink(stream: Writable): DumpSink {
+/** A sink over a stream: waits for 'drain' when the stream's buffer is full; a write error (a closed pipe, a full disk) is one DfsError. */
+export function streamSink(stream: Writable, name = 'the dump output'): DumpSink {
+  let failure: Error | undefined
+  const failed = (err: NodeJS.ErrnoException) => {
+    failure ??= err.code === 'EPIPE'
+      ? dfsError('EIO', `${name} was closed before the dump ended (did the reader stop reading?)`, { code: err.code }, err)
+      : dfsError(err.code === 'ENOSPC' ? 'ENOSPC' : 'EIO', `cannot write ${name}: ${err.message}`, { code: err.code }, err)
+  }
+  stream.on('error', failed)
   return (text) => new Promise<void>((resolve, reject) => {
-    if (stream.destroyed) return reject(dfsError('EIO', 'the dump output closed early', {}))
-    if (stream.write(text)) return resolve()
-    const done = (err?: Error) => {
+    if (failure) return reject(failure)
+    if (stream.destroyed) return reject(dfsError('EIO', `${name} was closed before the dump ended`, {}))
+    let more: boolean
+    try {
+      more = stream.write(text)
+    } catch (err) {
+      failed(err as NodeJS.ErrnoException)
+      return reject(failure)
+    }
+    if (failure) return reject(failure)
+    if (more) return resolve()
+    const done = () => {
       stream.off('drain', done)
       stream.off('error', done)
-      stream.off('close', closed)
-      if (err) reject(err)
+      stream.off('close', done)
+      if (failure) reject(failure)
+      else if (stream.destroyed && stream.writableLength > 0) reject(dfsError('EIO', `${name} was closed before the dump ended`, {}))
       else resolve()
     }
-    const closed = () => done(dfsError('EIO', 'the dump output closed early', {}))
     stream.on('drain', done)
     stream.on('error', done)
-    stream.on('close', closed)
+    stream.on('close', done)
   })
 }
 

@@ -72,9 +72,30 @@ describe('dfs meta dump | dfs meta load', () => {
     expect(again.stderr).toContain('[DUMP_TARGET_NOT_EMPTY]')
   })
 
-  it('says what is missing when neither --meta nor --namenode is given', async () => {
+  it('says what is missing when neither --meta nor --namenode is given, or both are', async () => {
     const r = await dfs('meta', 'dump')
     expect(r.code).not.toBe(0)
     expect(r.stderr).toContain('[BAD_ARGUMENT]')
+    const both = await dfs('meta', 'dump', '--meta', '/nowhere', '--namenode', 'tcp://127.0.0.1:1', '--secret-file', '/nowhere/s')
+    expect(both.stderr).toMatch(/not both .*\[BAD_ARGUMENT\]/)
+  })
+
+  it('dfs namenode refuses a bad --backup-keep or --backup-every before it creates anything', async () => {
+    const base = tempDirForTest('meta-cli-').path
+    const meta = join(base, 'meta')
+    for (const flags of [['--backup-keep', '0'], ['--backup-keep', 'lots'], ['--backup-every', '5']]) {
+      const r = await dfs('namenode', '--meta', meta, '--listen', '127.0.0.1:0', '--secret-file', join(base, 'secret'), '--backup-dir', join(base, 'b'), ...flags)
+      expect(r.code, flags.join(' ')).not.toBe(0)
+      expect(r.stderr.trim().split('\n'), flags.join(' ')).toHaveLength(1)
+      expect(r.stderr, flags.join(' ')).toContain('[BAD_ARGUMENT]')
+    }
+    expect(await readdir(base)).toEqual([])
+  })
+
+  it('a closed pipe or a full disk is one line, not a stack', async () => {
+    const src = await sample()
+    const r = await run('bash', ['-c', `${JSON.stringify(process.execPath)} ${JSON.stringify(DFS_BIN)} meta dump --meta ${src} > /dev/full`], { cwd: REPO_ROOT })
+    expect(r.code).not.toBe(0)
+    expect(r.stderr.trim()).toMatch(/^dfs: cannot write the dump output: .*\[ENOSPC\]$/)
   })
 })
