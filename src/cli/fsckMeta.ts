@@ -63,7 +63,9 @@ export async function releaseOrphans(meta: string): Promise<{ released?: OrphanH
   return {
     released: hold,
     lines: [
-      `released the orphan hold of the metadata repair of ${hold.since}: the backup ${hold.backupDir} can no longer be restored with its data`,
+      hold.cause === 'load'
+        ? `released the orphan hold of the load of the dump ${hold.backupDir} (${hold.since}): a newer dump of the cluster can no longer be loaded with its data`
+        : `released the orphan hold of the metadata repair of ${hold.since}: the backup ${hold.backupDir} can no longer be restored with its data`,
       '  chunk files no file references are now removed by dfs fsck --repair, or by a running daemon at its next orphan sweep (within a minute)',
     ],
   }

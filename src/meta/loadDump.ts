@@ -71,7 +71,7 @@ export async function buildFolder(dir: string, dump: LoadedDump, options: LoadOp
   if (header.epoch) await writeMetaEpoch(dir, { ...header.epoch, afterRepair: true })
   // Chunks only newer metadata referenced (files written after the dump) are not orphans to delete:
   // a newer dump may yet be loaded. The operator releases them (dfs fsck --meta <dir> --release-orphans).
-  await writeOrphanHold(dir, { since: (options.now ?? new Date()).toISOString(), backupDir: `metadata newer than the dump loaded from ${options.source} (record ${header.lastSeq})`, droppedRecords: 0 })
+  await writeOrphanHold(dir, { since: (options.now ?? new Date()).toISOString(), backupDir: options.source, droppedRecords: 0, cause: 'load' })
   // Opening makes the empty journal after the checkpoint, and proves the folder opens.
   const store = await MetaStore.open(dir, machine, {})
   await store.close()

@@ -68,7 +68,7 @@ describe('namespace dump', () => {
     await store.close()
     // The claim is the dump's, marked so the next claim may be below the nodes' watermark.
     expect(await readMetaEpoch(target)).toEqual({ epoch: 3, token: 'ab'.repeat(16), afterRepair: true })
-    expect(await orphanHold(target)).toBeDefined()
+    expect(await orphanHold(target)).toMatchObject({ cause: 'load', backupDir: 'test.json' })
     expect((await readdir(target)).sort()).toEqual(expect.arrayContaining(['checkpoint.json', 'epoch.json', 'format.json', 'format.copy.json']))
     expect(JSON.parse(await readFile(join(target, 'format.json'), 'utf8')).clusterId).toBe(loaded.header.clusterId)
   })
