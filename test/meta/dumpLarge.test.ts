@@ -4,7 +4,7 @@
 // the document's size, so a dump that held its document (or a copy of each piece list) would run out of heap; the
 // peaks a measuring child sees are printed for the record, not asserted.
 
-import { open, stat } from 'node:fs/promises'
+import { open, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { spawn } from 'node:child_process'
 import { describe, expect, it } from 'vitest'
@@ -33,7 +33,7 @@ async function dumpWithHeapLimit(mb: number, dir: string, out: string): Promise<
   try {
     const child = spawn(process.execPath, [`--max-old-space-size=${mb}`, DFS_BIN, 'meta', 'dump', '--meta', dir], { cwd: REPO_ROOT, stdio: ['ignore', fh.fd, 'pipe'] })
     let stderr = ''
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+    child.stderr?.on('data', (d: Buffer) => { stderr += d.toString() })
     const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)))
     return { code, stderr }
   } finally {
@@ -70,7 +70,7 @@ describe('a 100,000-file namespace', () => {
     const limited = await dumpWithHeapLimit(limitMb, dir, out)
     expect(limited.code, limited.stderr.slice(-2000)).toBe(0)
     expect((await stat(out)).size).toBe(size)
-    const doc = JSON.parse(await (await import('node:fs/promises')).readFile(out, 'utf8'))
+    const doc = JSON.parse(await readFile(out, 'utf8'))
     expect(doc.inodes).toHaveLength(FILES + DIRS + 1)
     expect(doc.trailer.inodes).toBe(FILES + DIRS + 1)
   })
