@@ -10,7 +10,7 @@
 
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
-import { dfsError } from '../errors.js'
+import { dfsError, isDfsError } from '../errors.js'
 import { fsyncPath } from '../util/files.js'
 import { errnoOf } from '../util/osError.js'
 import { writeCheckpoint } from './Checkpoint.js'
@@ -50,19 +50,21 @@ export async function loadDumpInto(target: string, dump: LoadedDump, options: Lo
   const dir = resolve(target)
   await checkLoadTarget(dir)
   const tmp = join(dirname(dir), `.${basename(dir)}.loading-${process.pid}`)
-  await rm(tmp, { recursive: true, force: true })
-  await mkdir(tmp, { recursive: true })
   try {
+    await rm(tmp, { recursive: true, force: true })
+    await mkdir(tmp, { recursive: true })
     await buildFolder(tmp, dump, options)
     await rename(tmp, dir) // over an empty folder, or where none was
     await fsyncPath(dirname(dir))
   } catch (err) {
     await rm(tmp, { recursive: true, force: true })
-    throw err
+    if (isDfsError(err)) throw err
+    const code = errnoOf(err) === 'ENOSPC' ? 'ENOSPC' : errnoOf(err) === 'EACCES' ? 'EACCES' : 'EIO'
+    throw dfsError(code, `cannot make metadata folder ${dir}: ${(err as Error).message}; nothing was left behind`, { dir }, err)
   }
 }
 
-/** The folder's files, in dir (which exists and is empty). Also what fsck's fallback writes in place. */
+/** The folder's files, in dir (which exists and is empty). */
 export async function buildFolder(dir: string, dump: LoadedDump, options: LoadOptions): Promise<void> {
   const { header, state } = dump
   await writeFormat(dir, { format: META_FORMAT, clusterId: header.clusterId, createdAt: header.createdAt, settings: header.settings })
