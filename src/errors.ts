@@ -57,6 +57,9 @@ export const DFS_CODES = {
   PROTOCOL_ERROR: 'EIO', // a peer sent a message the NameNode protocol does not allow
   CHUNK_CONFLICT: 'EIO', // a chunk commit whose base version another client replaced meanwhile (the writer rebases and retries)
   STANDBY_TAKEN: 'EIO', // a second standby asked to follow a NameNode that has one
+  // dump, load, backups
+  DUMP_INVALID: 'EINVAL', // dfs meta load (or a backup fsck falls back on) given something that is not a whole, unedited namespace dump
+  DUMP_TARGET_NOT_EMPTY: 'EINVAL', // dfs meta load into a folder that is not missing or empty
 } as const satisfies Record<string, PosixCode>
 export type DfsCode = keyof typeof DFS_CODES
 

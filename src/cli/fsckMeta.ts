@@ -16,6 +16,7 @@ import type { NamespaceState } from '../meta/namespace/types.js'
 import { describeDamage } from '../meta/replayJournal.js'
 import { type OrphanHold, orphanHold, releaseHint, releaseOrphanHold } from '../meta/orphanHold.js'
 import { repairMeta } from '../meta/repair.js'
+import { findGoodBackup, restoreFromBackup } from '../meta/restoreBackup.js'
 
 export interface MetaCheck {
   /** The folder is usable now (it was healthy, or was repaired): the chunk check can go on. */
@@ -62,7 +63,9 @@ export async function releaseOrphans(meta: string): Promise<{ released?: OrphanH
   return {
     released: hold,
     lines: [
-      `released the orphan hold of the metadata repair of ${hold.since}: the backup ${hold.backupDir} can no longer be restored with its data`,
+      hold.cause === 'load'
+        ? `released the orphan hold of the load of the dump ${hold.backupDir} (${hold.since}): a newer dump of the cluster can no longer be loaded with its data`
+        : `released the orphan hold of the metadata repair of ${hold.since}: the backup ${hold.backupDir} can no longer be restored with its data`,
       '  chunk files no file references are now removed by dfs fsck --repair, or by a running daemon at its next orphan sweep (within a minute)',
     ],
   }
@@ -88,10 +91,19 @@ export async function checkMetaFolder(meta: string, flags: { repair: boolean; js
     return { usable: true, report: reportOf(inspection), lines, repaired: restoredFormat }
   }
 
+  // A NameNode backup is the fallback when the folder cannot be rebuilt from itself, or keeps more than a cut would.
+  const backups = await findGoodBackup(dir, format.clusterId)
+  const fallback = backups.good && (inspection.unrecoverable || backups.good.dump.header.lastSeq > inspection.lastGoodSeq) ? backups.good : undefined
+
   if (!flags.repair) {
     explain(inspection, print)
-    if (inspection.unrecoverable) print(`  it cannot be repaired: ${inspection.unrecoverable}`)
-    else {
+    if (fallback) {
+      print(`to recover: dfs fsck --meta ${dir} --repair`)
+      print(`  it restores the NameNode backup ${fallback.file} (record ${fallback.dump.header.lastSeq}${inspection.unrecoverable ? '' : `, newer than record ${inspection.lastGoodSeq}, where a cut of the journal would end`}), replays the intact journal records after it, and moves every file it replaces to ${dir}/backup-<time>/ first`)
+    } else if (inspection.unrecoverable) {
+      print(`  it cannot be repaired: ${inspection.unrecoverable}`)
+      print(backups.dir ? `  no NameNode backup in ${backups.dir} reads whole${backups.skipped.length ? ` (${backups.skipped.length} damaged)` : ' (there is none)'}` : '  no NameNode backups are recorded for it (dfs namenode --backup-dir)')
+    } else {
       print(`to recover: dfs fsck --meta ${dir} --repair`)
       const drops = inspection.lost.length === 0 ? 'drops nothing' : `drops the ${inspection.lost.length} record(s) listed above`
       print(`  it keeps the state as of record ${inspection.lastGoodSeq}, ${drops}, and copies every file it changes to ${dir}/backup-<time>/ first`)
@@ -100,6 +112,25 @@ export async function checkMetaFolder(meta: string, flags: { repair: boolean; js
     return { usable: false, report: reportOf(inspection), lines, repaired: false }
   }
 
+  if (fallback) {
+    const restored = await restoreFromBackup(dir, fallback)
+    explain(inspection, print)
+    print(`metadata restored from the NameNode backup ${fallback.file}; the files it replaced are kept in ${restored.backupDir}`)
+    for (const skipped of backups.skipped) print(`  skipped the newer backup ${skipped.file}: ${skipped.why}`)
+    for (const action of restored.actions) print(`  ${action}`)
+    print(`  chunk files the restored metadata no longer references stay on the nodes while that backup may be restored; ${releaseHint(dir)}`)
+    const lost = inspection.lost.filter((r) => r.seq === undefined || r.seq > restored.restoredSeq)
+    const gone = [...restored.notReplayed, ...(inspection.unrecoverable ? [] : lost.length ? [`the ${lost.length} operation(s) listed above after record ${restored.restoredSeq}`] : [])]
+    print(gone.length === 0 ? `  nothing was lost: the folder holds every record up to ${restored.restoredSeq}` : `  lost (after record ${restored.restoredSeq}): ${[...new Set(gone)].join('; ')}`)
+    const paths = pathsOf(lost)
+    if (paths.length) print(`  paths they touched: ${paths.join(', ')}`)
+    print('  files changed after the backup may refer to chunks the NameNode deleted since: the chunk check below lists them')
+    return {
+      usable: true,
+      report: { ...reportOf(inspection), restoredFromBackup: { file: fallback.file, backupSeq: fallback.dump.header.lastSeq, restoredSeq: restored.restoredSeq, replayed: restored.replayed, notReplayed: restored.notReplayed, backupDir: restored.backupDir, actions: restored.actions, skipped: backups.skipped, lost } },
+      lines, repaired: true,
+    }
+  }
   const repaired = await repairMeta(dir, machine, namespaceDescriber())
   explain(repaired.inspection, print)
   print(`metadata repaired; the files it changed are kept in ${repaired.backupDir}`)

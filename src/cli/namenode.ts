@@ -11,6 +11,8 @@ import { parseLogLevel } from '../log/Log.js'
 import { openLog } from '../log/openLog.js'
 import { NameNodeHost } from '../namenode/openNameNode.js'
 import { NameNodeServer } from '../namenode/server.js'
+import { BackupScheduler } from '../namenode/backups.js'
+import { captureStore } from '../meta/dump.js'
 import { formatSize, parseDuration, parseSize } from '../util/size.js'
 import { MOUNT_DEFAULTS, type MountFlags, namenodeAddresses, serviceOptions, withServiceOptions } from './mount.js'
 import { Standby } from '../namenode/standby.js'
@@ -29,6 +31,9 @@ interface NamenodeFlags extends Pick<MountFlags, 'heartbeat' | 'suspectAfter' | 
   cache: string
   sessionGrace: string
   logLevel: string
+  backupDir?: string
+  backupEvery: string
+  backupKeep: string
 }
 
 export function namenodeCommand(): Command {
@@ -44,6 +49,9 @@ export function namenodeCommand(): Command {
     .option('--chunk-size <size>', 'chunk size, a power of two such as 4M (first start only; default 4M)')
     .addOption(new Option('--cache <size>', 'memory for chunks the NameNode itself reads (healing, scrubbing)').default('16M'))
     .addOption(new Option('--session-grace <duration>', 'how long a client that lost its connection keeps its open files').default('30s'))
+    .option('--backup-dir <dir>', 'write a namespace dump (dfs meta dump) there soon after start and then every --backup-every; restore one with dfs meta load')
+    .addOption(new Option('--backup-every <duration>', 'with --backup-dir: how often').default('1h'))
+    .addOption(new Option('--backup-keep <n>', 'with --backup-dir: how many of the newest backups to keep').default('24'))
     .addOption(new Option('--log-level <level>', 'error, warn, info or debug (the log goes to stderr)').default(MOUNT_DEFAULTS.logLevel))
     .action(async (flags: NamenodeFlags) => {
       await runNamenode(flags)
@@ -67,6 +75,7 @@ async function runNamenode(flags: NamenodeFlags): Promise<void> {
     ...services,
   }
   const sessionGraceMs = parseDuration(flags.sessionGrace, '--session-grace')
+  const backups = backupFlags(flags)
   const secret = await readSecretFile(flags.secretFile)
   const { log, close: closeLog } = await openLog({ level: parseLogLevel(flags.logLevel) })
 
@@ -85,6 +94,17 @@ async function runNamenode(flags: NamenodeFlags): Promise<void> {
     await host.close()
     throw err
   }
+  let scheduler: BackupScheduler | undefined
+  if (backups) {
+    try {
+      const meta = host.cluster.meta
+      scheduler = await BackupScheduler.start({ ...backups, metaDir: host.cluster.metaDir, capture: () => captureStore(meta), log })
+    } catch (err) {
+      await server.close()
+      await host.close()
+      throw err
+    }
+  }
   // Handlers before the banner: a signal sent as soon as the banner appears must close cleanly.
   const signalled = untilSignal()
   const { settings } = host.cluster
@@ -92,8 +112,10 @@ async function runNamenode(flags: NamenodeFlags): Promise<void> {
     `dfs namenode: serving cluster ${host.settings.clusterId} on tcp://${server.address} ` +
     `(${settings.nodes.length} nodes, ${settings.replicas} replicas, ${formatSize(settings.chunkSize)} chunks, metadata in ${host.cluster.metaDir})`,
   )
+  if (scheduler) console.log(`dfs namenode: backups to ${scheduler.dir} every ${flags.backupEvery}, the newest ${flags.backupKeep} kept`)
   const signal = await signalled
   log(`${signal}: stopping`)
+  await scheduler?.stop()
   await server.close()
   await host.close()
   closeLog()
@@ -112,7 +134,7 @@ function untilSignal(): Promise<NodeJS.Signals> {
 async function runStandby(flags: NamenodeFlags): Promise<void> {
   namenodeAddresses(flags.standbyOf!, '--standby-of')
   if (flags.standbyOf!.includes(',')) throw dfsError('BAD_ARGUMENT', '--standby-of takes one address: the primary this standby follows', {})
-  for (const [value, flag] of [[flags.listen, '--listen'], [flags.nodes, '--nodes'], [flags.replicas, '--replicas'], [flags.chunkSize, '--chunk-size']] as const) {
+  for (const [value, flag] of [[flags.listen, '--listen'], [flags.nodes, '--nodes'], [flags.replicas, '--replicas'], [flags.chunkSize, '--chunk-size'], [flags.backupDir, '--backup-dir']] as const) {
     if (value !== undefined) throw dfsError('BAD_ARGUMENT', `${flag} is not for a standby: it serves nobody and takes the cluster's settings from its primary; drop ${flag} (give --listen to --promote when it takes over)`, { flag })
   }
   const secret = await readSecretFile(flags.secretFile)
@@ -129,4 +151,15 @@ async function runStandby(flags: NamenodeFlags): Promise<void> {
   closeLog()
   if (failed) throw failed
   console.log(`dfs namenode: standby stopped (${signal}) at seq ${standby.status.lastSeq}`)
+}
+
+/** --backup-dir and its companions, checked before anything is opened. */
+function backupFlags(flags: NamenodeFlags): { dir: string; everyMs: number; keep: number } | undefined {
+  const everyMs = parseDuration(flags.backupEvery, '--backup-every', { minMs: 1000 })
+  const keep = Number(flags.backupKeep)
+  if (!/^\d+$/.test(flags.backupKeep.trim()) || !Number.isSafeInteger(keep) || keep < 1) {
+    throw dfsError('BAD_ARGUMENT', `--backup-keep "${flags.backupKeep}" is not a number of backups; pass 1 or more`, { keep: flags.backupKeep })
+  }
+  if (flags.backupDir === undefined) return undefined
+  return { dir: flags.backupDir, everyMs, keep }
 }

@@ -5,11 +5,12 @@
 // reconnects: a command that loses its NameNode fails with one line (NAMENODE_UNAVAILABLE).
 
 import { randomUUID } from 'node:crypto'
-import { connect } from 'node:net'
+import { connect, type Socket } from 'node:net'
 import { type DfsError, dfsError, type ErrorCode } from '../errors.js'
 import { parseTcpAddress } from '../datanode/tcp/protocol.js'
+import type { DumpHeader, DumpPiece } from '../meta/dump.js'
 import {
-  HANDSHAKE_MAX_BYTES, MAX_MESSAGE_BYTES, MessageReader, NAMENODE_PROTOCOL_VERSION, type Message,
+  HANDSHAKE_MAX_BYTES, MAX_PUSH_BYTES, MessageReader, NAMENODE_PROTOCOL_VERSION, type Message,
   clientProof, newNonce, proofMatches, send, serverProof,
 } from '../protocol/wire.js'
 
@@ -18,6 +19,11 @@ export interface NameNodeTool {
   readonly address: string
   /** One control command (status, balance, drain, fsck, …); its result, or its error as the NameNode gave it. */
   control(cmd: string, args?: Record<string, unknown>, timeoutMs?: number): Promise<unknown>
+  /**
+   * The namespace dump (`dfs meta dump --namenode`): its header, then its pieces as the NameNode
+   * streams them in `snap` messages. The socket is paused while the consumer lags (backpressure).
+   */
+  dump(): Promise<{ header: DumpHeader; pieces: AsyncIterable<DumpPiece> }>
   close(): void
 }
 
@@ -50,8 +56,9 @@ function open(address: string, secret: Buffer): Promise<NameNodeTool> {
     let challenge = ''
     let ready = false
     let nextId = 1
-    const pending = new Map<number, { cmd: string; resolve(v: unknown): void; reject(e: DfsError): void; timer: NodeJS.Timeout }>()
-    const reader = new MessageReader(() => (ready ? MAX_MESSAGE_BYTES : HANDSHAKE_MAX_BYTES))
+    const pending = new Map<number, { cmd: string; resolve(v: unknown): void; reject(e: DfsError): void; timer?: NodeJS.Timeout }>()
+    const reader = new MessageReader(() => (ready ? MAX_PUSH_BYTES : HANDSHAKE_MAX_BYTES))
+    let dumping: PieceQueue | undefined // the pieces of a dump being received
     // Before the welcome: reject the connect; after: every request waiting.
     const fail = (err: DfsError) => {
       if (!ready) reject(err)
@@ -61,6 +68,7 @@ function open(address: string, secret: Buffer): Promise<NameNodeTool> {
         p.reject(err)
       }
       ready = false
+      dumping?.fail(err)
       socket.destroy()
     }
     const handshakeTimer = setTimeout(() => fail(unavailable(`no handshake within ${CONNECT_TIMEOUT_MS / 1000} s; is it a dfs namenode?`)), CONNECT_TIMEOUT_MS)
@@ -105,6 +113,9 @@ function open(address: string, secret: Buffer): Promise<NameNodeTool> {
           clearTimeout(p.timer)
           if (m.ok) p.resolve(m.r)
           else p.reject(dfsError((m.e?.code ?? 'EIO') as ErrorCode, m.e?.message ?? `the NameNode failed "${p.cmd}"`, { address }))
+        } else if (ready && m.t === 'snap' && dumping) {
+          dumping.push(m.pieces as DumpPiece[], m.done)
+          if (m.done) dumping = undefined
         } else if (!ready) {
           return fail(unavailable(`it sent "${m.t}" during the handshake; is it a dfs namenode?`))
         }
@@ -125,6 +136,22 @@ function open(address: string, secret: Buffer): Promise<NameNodeTool> {
           send(socket, { t: 'req', id, m: 'control', a: { cmd, args } })
         })
       },
+      async dump() {
+        if (!ready) throw unavailable('the connection is closed')
+        if (dumping) throw dfsError('EINVAL', 'one dump at a time on a tool connection', {})
+        const queue = new PieceQueue(socket)
+        dumping = queue
+        const id = nextId++
+        const header = await new Promise<unknown>((resolveCall, rejectCall) => {
+          // The header comes as soon as the NameNode captured the namespace: no timeout beyond the connection's.
+          pending.set(id, { cmd: 'dump', resolve: resolveCall, reject: rejectCall })
+          send(socket, { t: 'req', id, m: 'dump' })
+        }).catch((err: unknown) => {
+          dumping = undefined
+          throw err
+        })
+        return { header: header as DumpHeader, pieces: queue }
+      },
       close() {
         ready = false
         clearTimeout(handshakeTimer)
@@ -133,4 +160,41 @@ function open(address: string, secret: Buffer): Promise<NameNodeTool> {
       },
     }
   })
+}
+
+/** Pieces as they arrive, consumed as an async iterable; the socket pauses while too many wait. */
+class PieceQueue implements AsyncIterable<DumpPiece> {
+  private readonly batches: DumpPiece[][] = []
+  private done = false
+  private failure: unknown
+  private wake: (() => void) | undefined
+
+  constructor(private readonly socket: Socket) {}
+
+  push(pieces: DumpPiece[], done: boolean): void {
+    this.batches.push(pieces)
+    if (done) this.done = true
+    if (this.batches.length >= 4) this.socket.pause()
+    this.wake?.()
+  }
+
+  fail(err: unknown): void {
+    this.failure ??= err
+    this.wake?.()
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<DumpPiece> {
+    for (;;) {
+      const batch = this.batches.shift()
+      if (batch) {
+        if (this.batches.length < 2) this.socket.resume()
+        yield* batch
+        continue
+      }
+      if (this.done) return
+      if (this.failure) throw this.failure
+      await new Promise<void>((resolve) => { this.wake = resolve })
+      this.wake = undefined
+    }
+  }
 }

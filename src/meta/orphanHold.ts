@@ -20,6 +20,8 @@ export interface OrphanHold {
   backupDir: string
   /** Journal records the repair dropped. */
   droppedRecords: number
+  /** What made the hold when it was not a repair: a load of a namespace dump (dfs meta load), whose source backupDir names. */
+  cause?: 'load'
 }
 
 /** Start (or renew) the hold: written durably before the repair reports success. */
@@ -38,7 +40,7 @@ export async function orphanHold(metaDir: string): Promise<OrphanHold | undefine
   try {
     const parsed = JSON.parse(text) as Partial<OrphanHold>
     if (typeof parsed.since === 'string' && typeof parsed.backupDir === 'string') {
-      return { since: parsed.since, backupDir: parsed.backupDir, droppedRecords: Number(parsed.droppedRecords) || 0 }
+      return { since: parsed.since, backupDir: parsed.backupDir, droppedRecords: Number(parsed.droppedRecords) || 0, ...(parsed.cause === 'load' ? { cause: 'load' as const } : {}) }
     }
   } catch {
     // unreadable: held all the same
@@ -57,6 +59,7 @@ export async function releaseOrphanHold(metaDir: string): Promise<boolean> {
 
 /** Why an orphan is kept, in the words every report uses. */
 export function describeHold(hold: OrphanHold): string {
+  if (hold.cause === 'load') return `kept: held since the metadata was loaded from the dump ${hold.backupDir} at ${hold.since} (newer metadata of the cluster may refer to them)`
   return `kept: held since the metadata repair of ${hold.since} (the backup ${hold.backupDir} refers to them)`
 }
 

@@ -15,6 +15,7 @@ import {
   HANDSHAKE_MAX_BYTES, MAX_MESSAGE_BYTES, MessageReader, NAMENODE_PROTOCOL_VERSION, type Message, type NodeInfo,
   newChallenge, proofMatches, send, serverProof, clientProof,
 } from '../protocol/wire.js'
+import { streamDump } from './dumpStream.js'
 import type { Session } from './NameNode.js'
 import type { NameNodeHost } from './openNameNode.js'
 import { sendSnapshot } from './snapshot.js'
@@ -313,6 +314,11 @@ export class NameNodeServer {
   private serve(client: Client | Tool, socket: Socket, id: unknown, method: unknown, args: Record<string, unknown>): void {
     if (!Number.isSafeInteger(id)) {
       this.refuse(socket, 'PROTOCOL_ERROR', `client ${client.id} sent a request without an id`)
+      return
+    }
+    if ('tool' in client && method === 'dump') {
+      // Answered in snap messages after its header (dumpStream.ts), not in one reply.
+      void streamDump(socket, id as number, this.opts.host.cluster.meta)
       return
     }
     let answer: Promise<unknown>
