@@ -255,7 +255,9 @@ export class NameNodeServer {
     }
     this.welcome(socket, challenge, message.nonce)
     this.standby.attach(socket, peer, message.client, lastSeq as number).then(attached => {
-      if (!attached) this.refuse(socket, 'STANDBY_TAKEN', `standby ${peer} refused: another standby follows this NameNode (${this.standby.status().peer}); stop that one first`)
+      if (attached) return
+      const taken = dfsError('STANDBY_TAKEN', `standby ${peer} refused: another standby follows this NameNode (${this.standby.status().peer}); stop that one first`, { peer })
+      this.refuse(socket, taken.code, taken.message)
     }, err => this.refuse(socket, 'EIO', `standby ${peer}: ${(err as Error).message}`))
     return { id: message.client, standby: true }
   }
