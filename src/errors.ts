@@ -56,6 +56,7 @@ export const DFS_CODES = {
   NAMENODE_UNAVAILABLE: 'EIO', // a client waited for its NameNode longer than it may (or was refused by it)
   PROTOCOL_ERROR: 'EIO', // a peer sent a message the NameNode protocol does not allow
   CHUNK_CONFLICT: 'EIO', // a chunk commit whose base version another client replaced meanwhile (the writer rebases and retries)
+  NOT_PRIMARY: 'EIO', // a NameNode that is not the cluster's primary (a standby, one a newer NameNode superseded) refused a client: it tries its next address
 } as const satisfies Record<string, PosixCode>
 export type DfsCode = keyof typeof DFS_CODES
 

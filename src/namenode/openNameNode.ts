@@ -31,12 +31,16 @@ export class NameNodeHost {
     readonly services: ClusterServices,
     readonly nameNode: NameNode,
     log: (message: string) => void,
+    /** The journal seq the history this NameNode took over ends at: nothing of its own comes before it. */
+    readonly startSeq: number,
   ) {
     this.onlineFsck = new OnlineFsck(cluster, log)
   }
 
   static async open(opts: NameNodeHostOptions): Promise<NameNodeHost> {
     const cluster = await openCluster(opts, { create: true })
+    // Before the services start: they may commit records of this NameNode's own.
+    const startSeq = cluster.meta.lastSeq
     let services: ClusterServices | undefined
     try {
       services = new ClusterServices(cluster, opts)
@@ -51,7 +55,7 @@ export class NameNodeHost {
       })
       nameNode.start(opts.reopenGraceMs)
       services.start()
-      return new NameNodeHost(cluster, services, nameNode, opts.log)
+      return new NameNodeHost(cluster, services, nameNode, opts.log, startSeq)
     } catch (err) {
       await services?.stop()
       await cluster.close()

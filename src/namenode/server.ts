@@ -13,9 +13,9 @@ import { checkClientRecord } from '../protocol/checkRecord.js'
 import type { ChunkRef } from '../meta/namespace/types.js'
 import {
   HANDSHAKE_MAX_BYTES, MAX_MESSAGE_BYTES, MessageReader, NAMENODE_PROTOCOL_VERSION, type Message, type NodeInfo,
-  encodeRaw, newChallenge, proofMatches, send, serverProof, clientProof,
+  type ReplyMessage, encodeRaw, newChallenge, proofMatches, send, serverProof, clientProof,
 } from '../protocol/wire.js'
-import type { Session } from './NameNode.js'
+import type { Committed, Session } from './NameNode.js'
 import type { NameNodeHost } from './openNameNode.js'
 
 export interface NameNodeServerOptions {
@@ -221,7 +221,7 @@ export class NameNodeServer {
     const { settings } = this.opts.host
     send(socket, {
       t: 'welcome', proof: serverProof(this.opts.secret, challenge, nonce), clusterId: settings.clusterId,
-      chunkSize: settings.chunkSize, replicas: settings.replicas, instance: this.instance,
+      chunkSize: settings.chunkSize, replicas: settings.replicas, instance: this.instance, startSeq: this.opts.host.startSeq,
     })
   }
 
@@ -280,7 +280,7 @@ export class NameNodeServer {
       answer = Promise.reject(err)
     }
     answer.then(
-      r => send(socket, { t: 'res', id: id as number, ok: true, r: r ?? null }),
+      r => send(socket, withSeq(String(method), id as number, r)),
       err => {
         const code = isDfsError(err) ? err.code : 'EIO'
         if (!isDfsError(err)) this.log.warn(`request ${String(method)} from client ${client.id} failed: ${(err as Error)?.stack ?? err}`)
@@ -358,6 +358,13 @@ function sendSnapshot(socket: Socket, meta: NameNodeHost['cluster']['meta']): vo
     if (bytes >= SNAPSHOT_MESSAGE_BYTES) flush(false)
   }
   flush(true)
+}
+
+/** An answer; a commit's and a sync's carry the journal seq of their record, of what they made durable. */
+function withSeq(method: string, id: number, r: unknown): ReplyMessage {
+  if (method === 'commit') return { t: 'res', id, ok: true, r: (r as Committed).result ?? null, seq: (r as Committed).seq }
+  if (method === 'sync') return { t: 'res', id, ok: true, r: null, seq: r as number }
+  return { t: 'res', id, ok: true, r: r ?? null }
 }
 
 function int(v: unknown, what: string): number {

@@ -61,6 +61,12 @@ export interface AuthMessage { t: 'auth'; version: number; nonce: string; proof:
 /** server -> client: welcome, then (not to a tool) a snapshot of the namespace follows in `snap` messages. */
 export interface WelcomeMessage {
   t: 'welcome'; proof: string; clusterId: string; chunkSize: number; replicas: number; instance: string
+  /**
+   * The journal seq this NameNode's history was durable up to when it started (its replayed
+   * journal: after a restart its own, after a promotion the standby's). A client's commit another
+   * instance answered with a seq above it may be lost. Absent from a NameNode before it existed.
+   */
+  startSeq?: number
 }
 /** server -> client: pieces of the namespace's checkpoint form; the last has `done`. */
 export interface SnapshotMessage { t: 'snap'; pieces: unknown[]; done: boolean }
@@ -68,7 +74,8 @@ export interface SnapshotMessage { t: 'snap'; pieces: unknown[]; done: boolean }
 export interface RecordMessage { t: 'rec'; r: unknown }
 export interface NodesMessage { t: 'nodes'; nodes: NodeInfo[] }
 export interface RequestMessage { t: 'req'; id: number; m: string; a?: Record<string, unknown> }
-export interface ReplyMessage { t: 'res'; id: number; ok: boolean; r?: unknown; e?: { code: string; message: string } }
+/** `seq`: on the answer to a `commit`, the journal seq of the record it made. */
+export interface ReplyMessage { t: 'res'; id: number; ok: boolean; r?: unknown; seq?: number; e?: { code: string; message: string } }
 /** Either way: refused handshake or a fatal problem, then the connection closes. */
 export interface ErrorMessage { t: 'error'; code: string; message: string }
 
