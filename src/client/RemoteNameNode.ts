@@ -268,7 +268,8 @@ export class RemoteNameNode implements NameNodeSession {
           if (m.t === 'error') {
             if (settled) {
               // A NameNode on its way out (superseded by a newer one, shutting down): find the next.
-              this.log.warn(`the NameNode at ${address} ended the connection: ${m.message} [${m.code}]; trying the NameNode addresses again`)
+              this.log.warn(`the NameNode at ${address} ended the connection: ${m.message} [${m.code}]; trying the next NameNode address`)
+              this.cursor = (this.opts.addresses.indexOf(address) + 1) % this.opts.addresses.length
               return fail(dfsError('NAMENODE_UNAVAILABLE', m.message, {}))
             }
             return fail(handshakeRefusal(address, m.code, m.message))
