@@ -8,6 +8,7 @@
 import { createServer } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { RemoteNameNode } from '../../src/client/RemoteNameNode.js'
+import { connectTool } from '../../src/client/callNameNode.js'
 import { S_IFDIR } from '../../src/meta/namespace/types.js'
 import { until } from '../helpers/cli.js'
 import { FakeNameNode, type Incarnation } from './fakeNameNode.js'
@@ -175,5 +176,14 @@ describe('finding the primary among the --namenode addresses', () => {
     expect(b.received).toContain('commit')
     await c.sync()
     expect(logged.some(line => /a newer NameNode took over/.test(line))).toBe(true)
+  })
+
+  it('a tool (dfs status --namenode a,b) passes over a NameNode that is not the primary, and names it when it is the only one', async () => {
+    const standby = await fake({ instance: 'S', refuse: { code: 'NOT_PRIMARY', message: 'a standby serves no clients' } })
+    const primary = await fake({ instance: 'P', startSeq: 0 })
+    const tool = await connectTool([standby.address, primary.address], secret)
+    expect(tool.address).toBe(primary.address)
+    tool.close()
+    await expect(connectTool([standby.address], secret)).rejects.toMatchObject({ code: 'NOT_PRIMARY', message: /a standby serves no clients/ })
   })
 })
