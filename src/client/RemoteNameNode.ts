@@ -345,7 +345,7 @@ export class RemoteNameNode implements NameNodeSession {
         this.pending.delete(m.id)
         clearTimeout(p.timer)
         if (m.ok) {
-          // Noted as the answer arrives, while `instance` is still the NameNode that gave it.
+          // Noted as the answer arrives, before any later welcome: the ledger counts it for the NameNode that gave it.
           if (p.method === 'commit') this.ledger.committed(m.seq)
           else if (p.method === 'sync') this.ledger.synced(m.seq)
           p.resolve(m.r)

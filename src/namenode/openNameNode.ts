@@ -13,6 +13,8 @@ import { InProcessSession } from '../protocol/InProcessSession.js'
 import type { SessionSettings } from '../protocol/api.js'
 import { NameNode } from './NameNode.js'
 import { OnlineFsck } from './onlineFsck.js'
+import { listSegments } from '../meta/journalFormat.js'
+import { fsyncPath } from '../util/files.js'
 
 export interface NameNodeHostOptions extends ClusterFlags, ServiceOptions {
   /**
@@ -20,6 +22,19 @@ export interface NameNodeHostOptions extends ClusterFlags, ServiceOptions {
    * 0 in the embedded mount (no other client can); a TCP NameNode waits for clients to reconnect.
    */
   reopenGraceMs: number
+}
+
+/**
+ * The seq the history this NameNode took over ends at (the welcome's startSeq: clients take
+ * everything up to it as kept, docs/protocol.md "A NameNode change"), read before the services
+ * start, as they may journal records of this NameNode's own. A NameNode killed with -9 left its last
+ * records in the page cache, where replay found them but a host crash would not: they are made
+ * durable before they are promised.
+ */
+async function durableHistory(cluster: Cluster): Promise<number> {
+  const startSeq = cluster.meta.lastSeq
+  for (const segment of await listSegments(cluster.metaDir)) await fsyncPath(segment.file)
+  return startSeq
 }
 
 export class NameNodeHost {
@@ -39,10 +54,9 @@ export class NameNodeHost {
 
   static async open(opts: NameNodeHostOptions): Promise<NameNodeHost> {
     const cluster = await openCluster(opts, { create: true })
-    // Before the services start: they may commit records of this NameNode's own.
-    const startSeq = cluster.meta.lastSeq
     let services: ClusterServices | undefined
     try {
+      const startSeq = await durableHistory(cluster)
       services = new ClusterServices(cluster, opts)
       const nameNode = new NameNode({
         meta: cluster.meta,
