@@ -306,7 +306,7 @@ export class RemoteNameNode implements NameNodeSession {
             clearTimeout(handshakeTimer)
             settled = true
             this._settings = { clusterId: welcome.clusterId, chunkSize: welcome.chunkSize, replicas: welcome.replicas }
-            const change = this.ledger.welcome(welcome.instance, welcome.startSeq)
+            const change = this.ledger.welcome(welcome.instance, welcome.startSeq, welcome.history)
             if (change.lost) this.log.error(`${change.lost}; the next fsync fails with EIO`)
             else if (change.changed) this.log.info(`the NameNode at ${address} is a new one (restarted, or a standby took over); namespace taken afresh, nothing this client committed was lost`)
             this.socket = socket

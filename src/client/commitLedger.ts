@@ -1,29 +1,39 @@
 // What a client must know to tell, after its NameNode changed (a restart, a standby promoted),
 // whether the new NameNode's history holds the changes it committed at the old one.
 //
-// Every commit's answer carries the journal seq of its record; every welcome carries the NameNode's
-// `instance` (random per process) and `startSeq`, the seq its history was durable up to when it
-// started serving: after a restart its replayed journal, after a promotion the standby's journal,
-// which is a prefix of the old primary's. Everything it journals itself comes after startSeq. So a
-// record the old instance gave seq s is in the new history when s <= startSeq, and is lost when
-// s > startSeq (that seq, if it exists at all, is another record now). The client counts, per
-// instance, the highest seq its commits got and the highest seq a sync there covered; when the
-// instance changes and its highest seq is above the new startSeq, the next sync fails (EIO), once,
-// saying what was lost. An fsync that returned before the change but whose records are lost (a
-// standby promoted while it was behind, which only happens when it had fallen away from the
-// primary) is reported the same way: the loss is this client's, and nothing else would tell it.
+// Every commit's answer carries the journal seq of its record, every sync's answer the seq it made
+// durable. Every welcome carries the NameNode's `instance` (random per process), `startSeq` (the seq
+// its history was durable up to when it started: after a restart its replayed journal, after a
+// promotion the standby's, a prefix of the old primary's) and `history` (src/namenode/history.ts):
+// an id that a clean restart keeps and any other start replaces by a fork of it (`parent`, at
+// `forkSeq`). The client counts, per instance, the highest seq its commits got and the highest seq a
+// sync there covered. When the instance changes:
 //
-// The hole: two changes while the client was away (it never met the NameNode in between). Old
-// instance X answers seq 101 and dies before writing it; Y starts at startSeq 100, journals its
-// own 101, 102 and stops cleanly; Z starts at startSeq 102. The client meets Z only: 101 <= 102
-// says "kept", but Z's 101 is Y's record. Closing it needs the history's lineage (which instance
-// wrote which range of seqs, kept in the metadata folder and shipped to the standby) in the welcome;
-// until then a client that was disconnected through two NameNode changes may miss a loss. A client
-// is away through two changes only when both happen within its reconnect backoff (2 s) or while it
-// cannot reach any NameNode at all.
+// - same history id: the NameNode before stopped cleanly with every record on disk: nothing lost;
+// - a fork of the client's history: its records up to `forkSeq` are in it, the ones above are lost;
+// - a history with no parent (a folder that had no history.json, e.g. a standby not sent one):
+//   the same rule with `startSeq`. This has a hole: two changes while the client was away (X
+//   answers seq 101 and dies before writing it; Y starts at 100, journals its own 101, 102 and
+//   stops; Z starts at 102: 101 <= 102 says "kept", but Z's 101 is Y's). History ids close it
+//   wherever the folders have them;
+// - a fork of a history this client never saw (the NameNode changed more than once, not all of
+//   them clean, while the client could not reach any): it cannot tell; what no sync covered counts
+//   as lost (what a sync covered is taken as kept: it was on the old primary's disk).
+//
+// A loss makes the next sync fail (EIO), once, saying what was lost. An fsync that had returned for
+// records now lost (a standby promoted while it was behind, which happens only when it had fallen
+// away from the primary) is reported the same way: the loss is this client's, and nothing else
+// would tell it.
+
+export interface HistoryInfo {
+  id: string
+  parent?: string
+  forkSeq?: number
+}
 
 export class CommitLedger {
   private instance = ''
+  private history: HistoryInfo | undefined
   /** Highest seq a commit of this client got from `instance` (0: none). */
   private highest = 0
   /** Highest seq a sync answered by `instance` made durable. */
@@ -42,22 +52,27 @@ export class CommitLedger {
   }
 
   /**
-   * A welcome from `instance`: the same NameNode again (nothing to check), the first one, or a new
-   * one. Returns a line for the log when the change lost this client's changes.
+   * A welcome: the same NameNode again (nothing to check), the first one, or a new one. Returns a
+   * line for the log when the change lost (or may have lost) this client's changes.
    */
-  welcome(instance: string, startSeq: number | undefined): { changed: boolean; lost?: string } {
+  welcome(instance: string, startSeq: number | undefined, history?: HistoryInfo): { changed: boolean; lost?: string } {
     if (instance === this.instance) return { changed: false }
     const first = this.instance === ''
-    // A NameNode that does not say where its history starts vouches for what was synced, no more.
-    const kept = startSeq ?? this.durable
     let lost: string | undefined
-    if (!first && this.highest > kept) {
-      const what = Number.isFinite(this.highest) ? `records ${kept + 1}–${this.highest}` : 'records'
-      lost = `the NameNode changed (instance ${short(this.instance)} → ${short(instance)}) and the new one's history ends at record ${kept}, before this client's changes the old one journaled (${what})`
-      if (this.durable > kept) lost += `, some of which an fsync had reported durable (up to record ${this.durable}): the new NameNode was behind`
-      this.loss ??= lost
+    if (!first && this.highest > 0) {
+      const change = `the NameNode changed (instance ${short(this.instance)} → ${short(instance)})`
+      const range = (from: number) => (Number.isFinite(this.highest) ? `records ${from + 1}–${this.highest}` : 'records')
+      const { kept, unsure } = this.keptThrough(startSeq, history)
+      if (this.highest > kept && !unsure) {
+        lost = `${change} and the new one's history ends at record ${kept}, before this client's changes the old one journaled (${range(kept)})`
+        if (this.durable > kept) lost += `, some of which an fsync had reported durable (up to record ${this.durable}): the new NameNode was behind`
+      } else if (this.highest > kept) {
+        lost = `${change} ${unsure}, so this client's changes since its last fsync (${range(kept)}) may be lost`
+      }
+      if (lost) this.loss ??= lost
     }
     this.instance = instance
+    this.history = history
     this.highest = 0
     this.durable = 0
     return { changed: !first, ...(lost ? { lost } : {}) }
@@ -68,6 +83,19 @@ export class CommitLedger {
     const loss = this.loss
     this.loss = undefined
     return loss
+  }
+
+  /** Up to which seq the old instance's records are in the new history; `unsure` says why that is a guess. */
+  private keptThrough(startSeq: number | undefined, now: HistoryInfo | undefined): { kept: number; unsure?: string } {
+    const before = this.history
+    if (before && now) {
+      if (now.id === before.id) return { kept: Number.POSITIVE_INFINITY }
+      if (now.parent === before.id && now.forkSeq !== undefined) return { kept: now.forkSeq }
+      if (now.parent !== undefined) return { kept: this.durable, unsure: 'more than once while this client could not reach it, not all of them cleanly' }
+    }
+    // A NameNode that does not say where its history starts vouches for what was synced, no more.
+    if (startSeq === undefined) return { kept: this.durable, unsure: 'and the new one does not say where its history starts' }
+    return { kept: startSeq }
   }
 }
 

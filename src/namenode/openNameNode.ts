@@ -14,6 +14,7 @@ import type { SessionSettings } from '../protocol/api.js'
 import { NameNode } from './NameNode.js'
 import { OnlineFsck } from './onlineFsck.js'
 import { listSegments } from '../meta/journalFormat.js'
+import { beginHistory, endHistoryCleanly, type History } from './history.js'
 import { fsyncPath } from '../util/files.js'
 
 export interface NameNodeHostOptions extends ClusterFlags, ServiceOptions {
@@ -48,6 +49,8 @@ export class NameNodeHost {
     log: (message: string) => void,
     /** The journal seq the history this NameNode took over ends at: nothing of its own comes before it. */
     readonly startSeq: number,
+    /** The history of journal seqs it serves (history.ts), for clients to tell a NameNode change that lost records. */
+    readonly history: History,
   ) {
     this.onlineFsck = new OnlineFsck(cluster, log)
   }
@@ -57,6 +60,7 @@ export class NameNodeHost {
     let services: ClusterServices | undefined
     try {
       const startSeq = await durableHistory(cluster)
+      const history = await beginHistory(cluster.metaDir, startSeq)
       services = new ClusterServices(cluster, opts)
       const nameNode = new NameNode({
         meta: cluster.meta,
@@ -69,7 +73,7 @@ export class NameNodeHost {
       })
       nameNode.start(opts.reopenGraceMs)
       services.start()
-      return new NameNodeHost(cluster, services, nameNode, opts.log, startSeq)
+      return new NameNodeHost(cluster, services, nameNode, opts.log, startSeq, history)
     } catch (err) {
       await services?.stop()
       await cluster.close()
@@ -125,5 +129,6 @@ export class NameNodeHost {
     this.nameNode.stop()
     await this.services.stop()
     await this.cluster.close()
+    await endHistoryCleanly(this.cluster.metaDir, this.history, this.cluster.meta.lastSeq)
   }
 }

@@ -222,6 +222,7 @@ export class NameNodeServer {
     send(socket, {
       t: 'welcome', proof: serverProof(this.opts.secret, challenge, nonce), clusterId: settings.clusterId,
       chunkSize: settings.chunkSize, replicas: settings.replicas, instance: this.instance, startSeq: this.opts.host.startSeq,
+      history: this.opts.host.history,
     })
   }
 

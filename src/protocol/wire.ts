@@ -67,6 +67,11 @@ export interface WelcomeMessage {
    * instance answered with a seq above it may be lost. Absent from a NameNode before it existed.
    */
   startSeq?: number
+  /**
+   * The history of journal seqs it serves (src/namenode/history.ts): the same id after a clean
+   * restart; after any other start a new id, forked from `parent` at `forkSeq`.
+   */
+  history?: { id: string; parent?: string; forkSeq?: number }
 }
 /** server -> client: pieces of the namespace's checkpoint form; the last has `done`. */
 export interface SnapshotMessage { t: 'snap'; pieces: unknown[]; done: boolean }

@@ -114,6 +114,39 @@ describe('fsync after the NameNode changed', () => {
     await expect(c.sync()).rejects.toMatchObject({ code: 'EIO' })
   })
 
+  it('a clean restart keeps the history: nothing was lost, whatever the seqs', async () => {
+    const nn = await fake({ instance: 'X', startSeq: 0, history: { id: 'H' } })
+    const c = await client([nn.address])
+    await c.commit(mkdir())
+    await c.commit(mkdir())
+    nn.restart({ instance: 'Y', startSeq: 0, history: { id: 'H' } })
+    await c.sync()
+  })
+
+  it('a fork of the client\'s history keeps its records up to the fork and loses the rest', async () => {
+    const nn = await fake({ instance: 'X', startSeq: 0, history: { id: 'H' } })
+    const c = await client([nn.address])
+    await c.commit(mkdir())
+    await c.commit(mkdir()) // seq 2
+    nn.restart({ instance: 'Y', startSeq: 2, history: { id: 'H2', parent: 'H', forkSeq: 2 } })
+    await c.sync()
+    await c.commit(mkdir()) // seq 3 in H2
+    nn.restart({ instance: 'Z', startSeq: 2, history: { id: 'H3', parent: 'H2', forkSeq: 2 } })
+    await expect(c.sync()).rejects.toMatchObject({ code: 'EIO', message: /history ends at record 2, before this client's changes the old one journaled \(records 3–3\)/ })
+  })
+
+  it('closes the hole of two changes while the client was away: a fork of a history it never saw counts what no fsync covered as lost', async () => {
+    // X answers seq 101 and dies before writing it; Y starts at 100 (fork H2), journals its own
+    // 101 and 102, dies; Z starts at 102 (fork H3 of H2). startSeq alone (102 >= 101) would say "kept".
+    const nn = await fake({ instance: 'X', startSeq: 0, history: { id: 'H1' } })
+    const c = await client([nn.address])
+    nn.seq = 100
+    await c.commit(mkdir()) // seq 101
+    nn.restart({ instance: 'Z', startSeq: 102, history: { id: 'H3', parent: 'H2', forkSeq: 102 } })
+    await expect(c.sync()).rejects.toMatchObject({ code: 'EIO', message: /more than once .* may be lost/ })
+    await c.sync()
+  })
+
   it('the same NameNode again (a network blip) is no change at all', async () => {
     const nn = await fake({ instance: 'X', startSeq: 0 })
     const c = await client([nn.address])

@@ -15,6 +15,8 @@ export interface Incarnation {
   instance: string
   /** The welcome's startSeq (omitted when undefined, as a NameNode before it existed). */
   startSeq?: number
+  /** The welcome's history (omitted when undefined). */
+  history?: { id: string; parent?: string; forkSeq?: number }
   /** Answer every handshake with this `error`, then close. */
   refuse?: { code: string; message: string }
   /** Accept connections and say nothing. */
@@ -108,10 +110,10 @@ export class FakeNameNode {
   }
 
   private welcome(socket: Socket, challenge: string, nonce: string): void {
-    const { instance, startSeq } = this.incarnation
+    const { instance, startSeq, history } = this.incarnation
     send(socket, {
       t: 'welcome', proof: serverProof(this.secret, challenge, nonce), clusterId: 'fake-cluster', chunkSize: 1 << 20, replicas: 1,
-      instance, ...(startSeq === undefined ? {} : { startSeq }),
+      instance, ...(startSeq === undefined ? {} : { startSeq }), ...(history === undefined ? {} : { history }),
     })
     send(socket, { t: 'nodes', nodes: [] })
     const machine = namespaceMachine({ uid: 0, gid: 0, createdAt: 0 })

@@ -165,6 +165,8 @@ describe('NameNode protocol', () => {
     const again: Record<string, unknown>[] = []
     ;(await rawClient(port, again)).destroy()
     expect(again[0]).toMatchObject({ t: 'welcome', startSeq: seq })
+    // A clean stop: the same history goes on.
+    expect((again[0] as { history: { id: string } }).history.id).toBe((replies[0] as { history: { id: string } }).history.id)
   })
 })
 
