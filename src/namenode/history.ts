@@ -13,8 +13,9 @@
 // existed, or a standby that was not sent it) starts a history without parent: clients fall back to
 // the welcome's startSeq for it.
 //
-// The standby: it should hold the primary's history.json as it follows (shipped with format.json
-// and epoch.json); its promotion is then a fork of the primary's history at the standby's seq.
+// The standby: it should hold the primary's history as it follows (adoptHistory, at every attach:
+// a primary that restarted may have forked); its promotion is then a fork of the primary's history
+// at the standby's seq.
 
 import { randomUUID } from 'node:crypto'
 import { join } from 'node:path'
@@ -73,6 +74,15 @@ export async function beginHistory(dir: string, lastSeq: number): Promise<Histor
   }
   await writeHistory(dir, history)
   return history
+}
+
+/**
+ * A standby attaching to its primary takes the primary's history (the welcome's `history`), so that
+ * its promotion forks that history at the standby's seq. Without it, a promotion starts a history
+ * without parent, and clients fall back to the welcome's startSeq.
+ */
+export async function adoptHistory(dir: string, history: History): Promise<void> {
+  await writeHistory(dir, { id: history.id, ...(history.parent !== undefined ? { parent: history.parent, forkSeq: history.forkSeq } : {}) })
 }
 
 /** After a clean stop (the journal closed: every record on disk): the next start continues it. */

@@ -5,7 +5,7 @@
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { HISTORY_FILE, beginHistory, endHistoryCleanly, readHistory } from '../../src/namenode/history.js'
+import { HISTORY_FILE, adoptHistory, beginHistory, endHistoryCleanly, readHistory } from '../../src/namenode/history.js'
 import { tempDirForTest } from '../helpers/tmp.js'
 
 describe('history.json', () => {
@@ -39,5 +39,13 @@ describe('history.json', () => {
     await writeFile(join(dir, HISTORY_FILE), 'not json')
     expect((await beginHistory(dir, 5)).parent).toBeUndefined()
     expect(JSON.parse(await readFile(join(dir, HISTORY_FILE), 'utf8'))).toMatchObject({ format: 1, kind: 'dfs-history' })
+  })
+
+  it('a standby that adopted its primary\'s history forks it when promoted', async () => {
+    const primary = tempDirForTest('dfs-history-').path
+    const standby = tempDirForTest('dfs-history-').path
+    const serving = await beginHistory(primary, 0)
+    await adoptHistory(standby, serving)
+    expect(await beginHistory(standby, 30)).toMatchObject({ parent: serving.id, forkSeq: 30 })
   })
 })
