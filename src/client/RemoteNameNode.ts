@@ -6,10 +6,20 @@
 // reconnects by itself (trying each address given, so a standby can take over), takes a fresh
 // snapshot, says again which inodes it has open, and sends again what was not answered. Requests
 // made meanwhile wait, up to `timeoutMs`, then fail with NAMENODE_UNAVAILABLE (EIO).
+//
+// A NameNode that is not (or no longer) the primary, one that cannot be reached, one that says
+// nothing, and one that closes the connection are all the same to the client: it tries the next
+// address. Only a refusal that trying again cannot change (the secret, the protocol, another
+// cluster) ends a mount's first connect; later, nothing ends the search but close().
+//
+// After the NameNode changed (a restart, a promotion: the welcome's `instance` differs) the client
+// asks whether the new one's history holds what this client committed at the old one: see
+// CommitLedger. Commits it lost make the next sync fail with EIO, once.
 
 import { randomUUID } from 'node:crypto'
 import { connect, type Socket } from 'node:net'
 import { type DfsError, dfsError, type ErrorCode } from '../errors.js'
+import { CommitLedger } from './commitLedger.js'
 import { levelled, type Log } from '../log/Log.js'
 import type { ApplyResult } from '../meta/namespace/apply.js'
 import { namespaceMachine } from '../meta/namespace/machine.js'
@@ -31,6 +41,8 @@ export interface RemoteNameNodeOptions {
   timeoutMs: number
   /** The NameNode's node list, on connect and whenever it changes. */
   onNodes?: (nodes: NodeInfo[]) => void
+  /** How long a connection may stay silent before its snapshot is in (ms; HANDSHAKE_SILENCE_MS). */
+  handshakeSilenceMs?: number
 }
 
 interface Pending {
@@ -47,6 +59,12 @@ interface Pending {
 const SILENCE_MS = 30_000
 const PING_EVERY_MS = 3_000
 const RETRY_MS = [100, 250, 500, 1000, 2000]
+/**
+ * A connection that sends nothing for this long before its snapshot is complete is given up for the
+ * next address (an address that drops packets, a NameNode that hangs). Each snapshot message resets
+ * it, so a big namespace may take as long as it needs.
+ */
+const HANDSHAKE_SILENCE_MS = 10_000
 
 export class RemoteNameNode implements NameNodeSession {
   readonly clientId = randomUUID()
@@ -64,9 +82,9 @@ export class RemoteNameNode implements NameNodeSession {
   private pinging = false
   private lastHeard = 0
   private attempt = 0
-  private instance = ''
-  /** The NameNode instance that answered the oldest commit no successful sync has covered yet. */
-  private unsyncedFrom: string | undefined
+  /** Index into addresses of the one to try next: the one that served last, after a loss. */
+  private cursor = 0
+  private readonly ledger = new CommitLedger()
 
   private constructor(private readonly opts: RemoteNameNodeOptions) {
     this.log = levelled(opts.log)
@@ -78,22 +96,31 @@ export class RemoteNameNode implements NameNodeSession {
    */
   static async connect(opts: RemoteNameNodeOptions, firstTimeoutMs = 10_000): Promise<RemoteNameNode> {
     const remote = new RemoteNameNode(opts)
-    let lastError: DfsError | undefined
+    const n = opts.addresses.length
     const deadline = Date.now() + firstTimeoutMs
+    // Per address, why it failed last; a refusal is final for that address (retrying cannot change
+    // it), and once every address refused there is nothing left to wait for.
+    const failures = new Map<string, DfsError>()
+    let lastError: DfsError | undefined
     for (let i = 0; ; i++) {
-      const address = opts.addresses[i % opts.addresses.length]
+      const address = opts.addresses[i % n]
+      if (isFinalRefusal(failures.get(address))) continue
       try {
         await remote.open(address)
+        remote.cursor = i % n
         remote.startPinging()
         return remote
       } catch (err) {
         lastError = err as DfsError
-        // A refusal (wrong secret, another cluster or protocol) does not change by trying again.
-        if (/refused by|secret|serves cluster/.test(lastError.message) || lastError.code === 'PROTOCOL_ERROR') break
-        if (Date.now() > deadline) break
-        await sleep(RETRY_MS[Math.min(i, RETRY_MS.length - 1)])
+        failures.set(address, lastError)
+        if (opts.addresses.every(a => isFinalRefusal(failures.get(a)))) break
+        // Every address gets its first try, however slow the ones before it were to fail.
+        if (Date.now() > deadline && i >= n - 1) break
+        await sleep(RETRY_MS[Math.min(Math.floor(i / n), RETRY_MS.length - 1)])
       }
     }
+    // The most telling reason: a refusal over "nothing answered".
+    lastError = [...failures.values()].find(isFinalRefusal) ?? lastError
     throw dfsError('NAMENODE_UNAVAILABLE', `cannot use the NameNode at ${opts.addresses.join(', ')} (${lastError?.message}); start it there (dfs namenode --listen …) or fix --namenode, and use the cluster's --secret-file`, {
       addresses: opts.addresses,
     }, lastError)
@@ -111,28 +138,19 @@ export class RemoteNameNode implements NameNodeSession {
 
   async commit(record: ClientRecord, options: CommitOptions = {}): Promise<ApplyResult> {
     const result = await this.request('commit', { record, ...(options.open ? { open: true } : {}) }) as ApplyResult
-    this.unsyncedFrom ??= this.instance
     if (options.open && result && typeof result === 'object' && 'ino' in result) this.countOpen((result as { ino: number }).ino, 1)
     return result
   }
 
   /**
-   * Durable means durable in the journal of the NameNode that answered the commits. One that
-   * restarted in between vouches only for its own journal: the records the one before it answered
-   * but had not written are gone, so this fsync cannot be promised and fails (EIO), once.
+   * Durable means durable in the journal of the NameNode serving now. When the NameNode changed
+   * after it answered some of this client's commits and the new one's history does not hold them
+   * (CommitLedger), this sync cannot be promised and fails (EIO), once.
    */
   async sync(): Promise<void> {
-    const from = this.unsyncedFrom
-    this.unsyncedFrom = undefined // commits answered from now on belong to the next sync
-    try {
-      await this.request('sync')
-    } catch (err) {
-      this.unsyncedFrom ??= from
-      throw err
-    }
-    if (from !== undefined && from !== this.instance) {
-      throw dfsError('EIO', 'the NameNode restarted after it took changes this fsync covers; what was written since the last fsync that returned may be lost', {})
-    }
+    await this.request('sync')
+    const lost = this.ledger.takeLoss()
+    if (lost) throw dfsError('EIO', `${lost}; what was written since the last fsync that returned may be lost`, {})
   }
 
   async refresh(): Promise<void> {
@@ -228,7 +246,8 @@ export class RemoteNameNode implements NameNodeSession {
         }
         socket.destroy()
       }
-      const handshakeTimer = setTimeout(() => fail(dfsError('NAMENODE_UNAVAILABLE', `${address} did not complete the handshake in time`, {})), 30_000)
+      const silenceMs = this.opts.handshakeSilenceMs ?? HANDSHAKE_SILENCE_MS
+      const handshakeTimer = setTimeout(() => fail(dfsError('NAMENODE_UNAVAILABLE', `${address} said nothing for ${silenceMs / 1000} s during the handshake`, {})), silenceMs)
       socket.on('error', err => fail(dfsError('NAMENODE_UNAVAILABLE', `${address}: ${err.message}`, {}, err)))
       socket.on('close', () => {
         clearTimeout(handshakeTimer)
@@ -244,10 +263,16 @@ export class RemoteNameNode implements NameNodeSession {
           return fail(err as DfsError)
         }
         this.lastHeard = Date.now()
+        if (!settled) handshakeTimer.refresh()
         for (const m of messages) {
           if (m.t === 'error') {
-            const code = (m.code === 'PROTOCOL_ERROR' ? 'PROTOCOL_ERROR' : 'NAMENODE_UNAVAILABLE') as ErrorCode
-            return fail(dfsError(code, `refused by the NameNode at ${address}: ${m.message}`, {}))
+            if (settled) {
+              // A NameNode on its way out (superseded by a newer one, shutting down): find the next.
+              this.log.warn(`the NameNode at ${address} ended the connection: ${m.message} [${m.code}]; trying the next NameNode address`)
+              this.cursor = (this.opts.addresses.indexOf(address) + 1) % this.opts.addresses.length
+              return fail(dfsError('NAMENODE_UNAVAILABLE', m.message, {}))
+            }
+            return fail(handshakeRefusal(address, m.code, m.message))
           }
           if (settled) {
             this.receive(m, address, socket)
@@ -261,10 +286,10 @@ export class RemoteNameNode implements NameNodeSession {
             })
           } else if (m.t === 'welcome') {
             if (!proofMatches(m.proof, serverProof(this.opts.secret, challenge, nonce))) {
-              return fail(dfsError('NAMENODE_UNAVAILABLE', `the server at ${address} does not hold the cluster secret; is it a dfs NameNode of this cluster?`, {}))
+              return fail(dfsError('NAMENODE_UNAVAILABLE', `the server at ${address} does not hold the cluster secret; is it a dfs NameNode of this cluster?`, { refused: true }))
             }
             if (this._settings && m.clusterId !== this._settings.clusterId) {
-              return fail(dfsError('NAMENODE_UNAVAILABLE', `the NameNode at ${address} serves cluster ${m.clusterId}, not this mount's ${this._settings.clusterId}`, {}))
+              return fail(dfsError('NAMENODE_UNAVAILABLE', `the NameNode at ${address} serves cluster ${m.clusterId}, not this mount's ${this._settings.clusterId}`, { refused: true }))
             }
             welcome = m
           } else if (m.t === 'nodes' && welcome) {
@@ -281,8 +306,9 @@ export class RemoteNameNode implements NameNodeSession {
             clearTimeout(handshakeTimer)
             settled = true
             this._settings = { clusterId: welcome.clusterId, chunkSize: welcome.chunkSize, replicas: welcome.replicas }
-            if (this.instance && this.instance !== welcome.instance) this.log.info(`the NameNode at ${address} restarted; namespace taken afresh`)
-            this.instance = welcome.instance
+            const change = this.ledger.welcome(welcome.instance, welcome.startSeq, welcome.history)
+            if (change.lost) this.log.error(`${change.lost}; the next fsync fails with EIO`)
+            else if (change.changed) this.log.info(`the NameNode at ${address} is a new one (restarted, or a standby took over); namespace taken afresh, nothing this client committed was lost`)
             this.socket = socket
             this.connected = true
             this.attempt = 0
@@ -318,8 +344,12 @@ export class RemoteNameNode implements NameNodeSession {
         if (!p) return
         this.pending.delete(m.id)
         clearTimeout(p.timer)
-        if (m.ok) p.resolve(m.r)
-        else p.reject(dfsError((m.e?.code ?? 'EIO') as ErrorCode, m.e?.message ?? 'the NameNode refused the request', { method: p.method }))
+        if (m.ok) {
+          // Noted as the answer arrives, before any later welcome: the ledger counts it for the NameNode that gave it.
+          if (p.method === 'commit') this.ledger.committed(m.seq)
+          else if (p.method === 'sync') this.ledger.synced(m.seq)
+          p.resolve(m.r)
+        } else p.reject(dfsError((m.e?.code ?? 'EIO') as ErrorCode, m.e?.message ?? 'the NameNode refused the request', { method: p.method }))
         return
       }
       default:
@@ -350,15 +380,26 @@ export class RemoteNameNode implements NameNodeSession {
     void this.reconnect()
   }
 
+  /**
+   * Until connected or closed: the address that served last first, then the others in turn; the
+   * wait between tries grows to 2 s per round of the list. No failure ends it (a refused secret
+   * included: the operator may fix the NameNode); requests time out meanwhile by themselves.
+   */
   private async reconnect(): Promise<void> {
+    const n = this.opts.addresses.length
     while (!this.closing && !this.connected) {
-      await sleep(RETRY_MS[Math.min(this.attempt, RETRY_MS.length - 1)])
-      const address = this.opts.addresses[this.attempt++ % this.opts.addresses.length]
+      await sleep(RETRY_MS[Math.min(Math.floor(this.attempt / n), RETRY_MS.length - 1)])
+      if (this.closing) return
+      const index = this.cursor
+      const address = this.opts.addresses[index]
+      this.attempt++
       try {
         await this.open(address)
+        this.cursor = index
         this.log.info(`reconnected to the NameNode at ${address}`)
       } catch (err) {
-        if (this.attempt % 10 === 1) this.log.warn(`NameNode at ${address}: ${(err as Error).message}`)
+        this.cursor = (index + 1) % n
+        if (this.attempt <= n || this.attempt % (10 * n) === 0) this.log.warn(`NameNode at ${address}: ${(err as Error).message}`)
       }
     }
   }
@@ -377,6 +418,24 @@ export class RemoteNameNode implements NameNodeSession {
     }, PING_EVERY_MS)
     this.pingTimer.unref()
   }
+}
+
+/**
+ * A NameNode's `error` during the handshake. "Not the primary" (a standby, a NameNode superseded by
+ * a newer one) and codes this client does not know send it on to the next address; a wrong secret
+ * and a protocol mismatch are refusals that trying again cannot change.
+ */
+function handshakeRefusal(address: string, code: string, message: string): DfsError {
+  const text = `refused by the NameNode at ${address}: ${message}`
+  if (code === 'NOT_PRIMARY') return dfsError('NOT_PRIMARY', text, { address })
+  if (code === 'PROTOCOL_ERROR') return dfsError('PROTOCOL_ERROR', text, { address, refused: true })
+  if (code === 'NAMENODE_UNAVAILABLE') return dfsError('NAMENODE_UNAVAILABLE', text, { address, refused: true })
+  return dfsError('NAMENODE_UNAVAILABLE', `${text} [${code}]`, { address })
+}
+
+/** Refused in a way that trying the same address again cannot change. */
+function isFinalRefusal(err: DfsError | undefined): boolean {
+  return err?.context.refused === true
 }
 
 const sleep = (ms: number) => new Promise<void>(resolve => setTimeout(resolve, ms))

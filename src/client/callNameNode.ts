@@ -91,7 +91,8 @@ function open(address: string, secret: Buffer): Promise<NameNodeTool> {
         if (m.t === 'error') {
           // The NameNode's own words are for its log ("client <peer> does not hold…"); say it for this command.
           if (!ready && /secret/.test(m.message)) return fail(unavailable('it refused the secret this command gave; --secret-file must hold the cluster secret the NameNode was started with'))
-          return fail(dfsError(m.code === 'PROTOCOL_ERROR' ? 'PROTOCOL_ERROR' : 'NAMENODE_UNAVAILABLE', `refused by the NameNode at ${address}: ${m.message}`, { address }))
+          const code = m.code === 'PROTOCOL_ERROR' || m.code === 'NOT_PRIMARY' ? m.code : 'NAMENODE_UNAVAILABLE'
+          return fail(dfsError(code, `refused by the NameNode at ${address}: ${m.message}`, { address }))
         }
         if (!ready && m.t === 'hello') {
           challenge = m.challenge

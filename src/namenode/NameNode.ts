@@ -14,6 +14,8 @@ import { CLIENT_OPS, type ClientRecord, type CommitOptions } from '../protocol/a
 /** The journaled namespace as the NameNode uses it (MetaStore over the namespace machine). */
 export interface NamespaceLog {
   readonly state: NamespaceState
+  /** The journal seq of the last record committed (or replayed). */
+  readonly lastSeq: number
   commit(record: NamespaceRecord): ApplyResult
   sync(): Promise<void>
   afterDurable(fn: () => void): void
@@ -28,6 +30,16 @@ export interface NameNodeOptions {
   onBadCopy?(ref: ChunkRef, nodeId: string, reason: { code: string; message: string }): void
   onUnderReplicated?(ref: ChunkRef): void
   log: (message: string) => void
+}
+
+/**
+ * A client's commit as the NameNode did it: what apply returned, and the journal seq of the record.
+ * The seq tells a client, after the NameNode changed, whether the new one's history holds its
+ * record (docs/protocol.md, "A NameNode change").
+ */
+export interface Committed {
+  result: ApplyResult
+  seq: number
 }
 
 export interface Session {
@@ -82,11 +94,13 @@ export class NameNode {
     return this.sessions.size
   }
 
-  commit(session: Session, record: ClientRecord, options: CommitOptions = {}): ApplyResult {
+  commit(session: Session, record: ClientRecord, options: CommitOptions = {}): Committed {
     if (!CLIENT_OPS.has(record?.op)) {
       throw dfsError('EINVAL', `a client cannot commit a "${String(record?.op)}" record`, { op: record?.op })
     }
     const result = this.opts.meta.commit(record)
+    // Read before what follows from it (a `forget`) takes the next seqs.
+    const seq = this.opts.meta.lastSeq
     switch (record.op) {
       case 'mknod':
         if (options.open) this.addOpen(session, (result as Inode).ino)
@@ -108,7 +122,7 @@ export class NameNode {
         break
       }
     }
-    return result
+    return { result, seq }
   }
 
   opened(session: Session, ino: number): void {
@@ -154,8 +168,11 @@ export class NameNode {
     this.opts.onBadCopy?.(ref, nodeId, reason)
   }
 
-  sync(): Promise<void> {
-    return this.opts.meta.sync()
+  /** Makes every record committed so far durable; resolves with the seq of the last of them. */
+  async sync(): Promise<number> {
+    const seq = this.opts.meta.lastSeq
+    await this.opts.meta.sync()
+    return seq
   }
 
   private addOpen(session: Session, ino: number): void {

@@ -13,6 +13,9 @@ import { InProcessSession } from '../protocol/InProcessSession.js'
 import type { SessionSettings } from '../protocol/api.js'
 import { NameNode } from './NameNode.js'
 import { OnlineFsck } from './onlineFsck.js'
+import { listSegments } from '../meta/journalFormat.js'
+import { beginHistory, endHistoryCleanly, type History } from './history.js'
+import { fsyncPath } from '../util/files.js'
 
 export interface NameNodeHostOptions extends ClusterFlags, ServiceOptions {
   /**
@@ -20,6 +23,19 @@ export interface NameNodeHostOptions extends ClusterFlags, ServiceOptions {
    * 0 in the embedded mount (no other client can); a TCP NameNode waits for clients to reconnect.
    */
   reopenGraceMs: number
+}
+
+/**
+ * The seq the history this NameNode took over ends at (the welcome's startSeq: clients take
+ * everything up to it as kept, docs/protocol.md "A NameNode change"), read before the services
+ * start, as they may journal records of this NameNode's own. A NameNode killed with -9 left its last
+ * records in the page cache, where replay found them but a host crash would not: they are made
+ * durable before they are promised.
+ */
+async function durableHistory(cluster: Cluster): Promise<number> {
+  const startSeq = cluster.meta.lastSeq
+  for (const segment of await listSegments(cluster.metaDir)) await fsyncPath(segment.file)
+  return startSeq
 }
 
 export class NameNodeHost {
@@ -31,6 +47,10 @@ export class NameNodeHost {
     readonly services: ClusterServices,
     readonly nameNode: NameNode,
     log: (message: string) => void,
+    /** The journal seq the history this NameNode took over ends at: nothing of its own comes before it. */
+    readonly startSeq: number,
+    /** The history of journal seqs it serves (history.ts), for clients to tell a NameNode change that lost records. */
+    readonly history: History,
   ) {
     this.onlineFsck = new OnlineFsck(cluster, log)
   }
@@ -39,6 +59,8 @@ export class NameNodeHost {
     const cluster = await openCluster(opts, { create: true })
     let services: ClusterServices | undefined
     try {
+      const startSeq = await durableHistory(cluster)
+      const history = await beginHistory(cluster.metaDir, startSeq)
       services = new ClusterServices(cluster, opts)
       const nameNode = new NameNode({
         meta: cluster.meta,
@@ -51,7 +73,7 @@ export class NameNodeHost {
       })
       nameNode.start(opts.reopenGraceMs)
       services.start()
-      return new NameNodeHost(cluster, services, nameNode, opts.log)
+      return new NameNodeHost(cluster, services, nameNode, opts.log, startSeq, history)
     } catch (err) {
       await services?.stop()
       await cluster.close()
@@ -106,6 +128,17 @@ export class NameNodeHost {
   async close(): Promise<void> {
     this.nameNode.stop()
     await this.services.stop()
-    await this.cluster.close()
+    // Marked while the folder is still locked (a NameNode starting on it next must not find the mark
+    // of a stop that came after its start); a record journaled after the mark makes it not match.
+    // Without the mark (the journal failed) the next start forks the history: safe, and the close
+    // goes on regardless.
+    try {
+      await this.cluster.meta.sync()
+      await endHistoryCleanly(this.cluster.metaDir, this.history, this.cluster.meta.lastSeq)
+    } catch {
+      // A failed journal fails cluster.close() below too; a mark not written only costs a fork.
+    } finally {
+      await this.cluster.close()
+    }
   }
 }

@@ -13,10 +13,10 @@ import { checkClientRecord } from '../protocol/checkRecord.js'
 import type { ChunkRef } from '../meta/namespace/types.js'
 import {
   HANDSHAKE_MAX_BYTES, MAX_MESSAGE_BYTES, MessageReader, NAMENODE_PROTOCOL_VERSION, type Message, type NodeInfo,
-  newChallenge, proofMatches, send, serverProof, clientProof,
+  type ReplyMessage, newChallenge, proofMatches, send, serverProof, clientProof,
 } from '../protocol/wire.js'
 import { streamDump } from './dumpStream.js'
-import type { Session } from './NameNode.js'
+import type { Committed, Session } from './NameNode.js'
 import type { NameNodeHost } from './openNameNode.js'
 import { sendSnapshot } from './snapshot.js'
 import { StandbyLink } from './standbyLink.js'
@@ -266,7 +266,8 @@ export class NameNodeServer {
     const { settings } = this.opts.host
     send(socket, {
       t: 'welcome', proof: serverProof(this.opts.secret, challenge, nonce), clusterId: settings.clusterId,
-      chunkSize: settings.chunkSize, replicas: settings.replicas, instance: this.instance,
+      chunkSize: settings.chunkSize, replicas: settings.replicas, instance: this.instance, startSeq: this.opts.host.startSeq,
+      history: this.opts.host.history,
     })
   }
 
@@ -330,7 +331,7 @@ export class NameNodeServer {
       answer = Promise.reject(err)
     }
     answer.then(
-      r => send(socket, { t: 'res', id: id as number, ok: true, r: r ?? null }),
+      r => send(socket, withSeq(String(method), id as number, r)),
       err => {
         const code = isDfsError(err) ? err.code : 'EIO'
         if (!isDfsError(err)) this.log.warn(`request ${String(method)} from client ${client.id} failed: ${(err as Error)?.stack ?? err}`)
@@ -390,6 +391,13 @@ export class NameNodeServer {
     if (!handler) throw dfsError('BAD_ARGUMENT', `the NameNode has no command "${cmd}"`, { cmd })
     return handler(args)
   }
+}
+
+/** An answer; a commit's and a sync's carry the journal seq of their record, of what they made durable. */
+function withSeq(method: string, id: number, r: unknown): ReplyMessage {
+  if (method === 'commit') return { t: 'res', id, ok: true, r: (r as Committed).result ?? null, seq: (r as Committed).seq }
+  if (method === 'sync') return { t: 'res', id, ok: true, r: null, seq: r as number }
+  return { t: 'res', id, ok: true, r: r ?? null }
 }
 
 function int(v: unknown, what: string): number {

@@ -23,11 +23,12 @@ export class InProcessSession implements NameNodeSession {
   }
 
   async commit(record: ClientRecord, options?: CommitOptions): Promise<ApplyResult> {
-    return this.nameNode.commit(this.session, record, options)
+    // One NameNode for the life of the session: the seq has nothing to tell it (see RemoteNameNode).
+    return this.nameNode.commit(this.session, record, options).result
   }
 
-  sync(): Promise<void> {
-    return this.nameNode.sync()
+  async sync(): Promise<void> {
+    await this.nameNode.sync()
   }
 
   async refresh(): Promise<void> {}

@@ -65,6 +65,17 @@ export interface AuthMessage {
 /** server -> client: welcome, then (not to a tool) a snapshot of the namespace follows in `snap` messages. */
 export interface WelcomeMessage {
   t: 'welcome'; proof: string; clusterId: string; chunkSize: number; replicas: number; instance: string
+  /**
+   * The journal seq this NameNode's history was durable up to when it started (its replayed
+   * journal: after a restart its own, after a promotion the standby's). A client's commit another
+   * instance answered with a seq above it may be lost. Absent from a NameNode before it existed.
+   */
+  startSeq?: number
+  /**
+   * The history of journal seqs it serves (src/namenode/history.ts): the same id after a clean
+   * restart; after any other start a new id, forked from `parent` at `forkSeq`.
+   */
+  history?: { id: string; parent?: string; forkSeq?: number }
 }
 /** server -> client: pieces of the namespace's checkpoint form; the last has `done`. */
 export interface SnapshotMessage { t: 'snap'; pieces: unknown[]; done: boolean }
@@ -84,7 +95,8 @@ export interface SettingsMessage { t: 'settings'; settings: Record<string, unkno
 export interface AckMessage { t: 'ack'; seq: number }
 export interface NodesMessage { t: 'nodes'; nodes: NodeInfo[] }
 export interface RequestMessage { t: 'req'; id: number; m: string; a?: Record<string, unknown> }
-export interface ReplyMessage { t: 'res'; id: number; ok: boolean; r?: unknown; e?: { code: string; message: string } }
+/** `seq`: on the answer to a `commit`, the journal seq of the record it made. */
+export interface ReplyMessage { t: 'res'; id: number; ok: boolean; r?: unknown; seq?: number; e?: { code: string; message: string } }
 /** Either way: refused handshake or a fatal problem, then the connection closes. */
 export interface ErrorMessage { t: 'error'; code: string; message: string }
 

@@ -25,6 +25,10 @@ export class MemoryStore implements NamespaceLog {
     return result
   }
 
+  get lastSeq(): number {
+    return this.records.length
+  }
+
   async sync(): Promise<void> {
     const pending = this.pending
     this.pending = []

@@ -54,9 +54,9 @@ describe('a copied NameNode meta folder', () => {
     for (const name of ['one', 'two']) {
       expect((await run('cmp', [join(roles.root, 'data'), join(a.mnt, name)], { timeout: 120_000 })).code).toBe(0)
     }
-    // And the client stops by itself when asked, after all that (its last sync fails: the NameNode
-    // restarted after it took the client's changes; that used to abort the stop half way, and the
-    // daemon never exited).
+    // And the client stops by itself when asked, after all that (a last sync that failed, as one
+    // after a NameNode change that lost the client's changes does, used to abort the stop half
+    // way, and the daemon never exited).
     await a.stop()
     expect(a.exitStatus()).toEqual({ code: 0, signal: null })
   })

@@ -21,7 +21,7 @@ describe('NameNode', () => {
     const { meta, deleted, nameNode } = setup()
     const a = nameNode.openSession(true)
     const b = nameNode.openSession(true)
-    const file = nameNode.commit(a, { op: 'mknod', parent: 1, name: 'f', mode: S_IFREG | 0o644, uid: 0, gid: 0, time: 1 }, { open: true }) as Inode
+    const file = nameNode.commit(a, { op: 'mknod', parent: 1, name: 'f', mode: S_IFREG | 0o644, uid: 0, gid: 0, time: 1 }, { open: true }).result as Inode
     nameNode.commit(a, { op: 'chunk', ino: file.ino, index: 0, ref: ref(1), size: 1, mtime: 2, ctime: 2 })
     nameNode.opened(b, file.ino)
     nameNode.commit(b, { op: 'unlink', parent: 1, name: 'f', dir: false, time: 3 })
@@ -38,7 +38,7 @@ describe('NameNode', () => {
   it('deletes a replaced chunk once its record is durable, and never one a file references', async () => {
     const { meta, deleted, nameNode } = setup()
     const s = nameNode.openSession(true)
-    const file = nameNode.commit(s, { op: 'mknod', parent: 1, name: 'f', mode: S_IFREG | 0o644, uid: 0, gid: 0, time: 1 }) as Inode
+    const file = nameNode.commit(s, { op: 'mknod', parent: 1, name: 'f', mode: S_IFREG | 0o644, uid: 0, gid: 0, time: 1 }).result as Inode
     nameNode.commit(s, { op: 'chunk', ino: file.ino, index: 0, ref: ref(1), size: 1, mtime: 2, ctime: 2 })
     nameNode.commit(s, { op: 'chunk', ino: file.ino, index: 0, ref: ref(2), size: 1, mtime: 3, ctime: 3 })
     nameNode.abandon([ref(2), ref(3)]) // 2 is referenced: a confused client must not delete it
@@ -58,7 +58,7 @@ describe('NameNode', () => {
   it('forgets inodes a crash left unnamed only after the grace for clients to say they have them open', () => {
     const { meta, nameNode } = setup()
     const s = nameNode.openSession(true)
-    const file = nameNode.commit(s, { op: 'mknod', parent: 1, name: 'f', mode: S_IFREG | 0o644, uid: 0, gid: 0, time: 1 }, { open: true }) as Inode
+    const file = nameNode.commit(s, { op: 'mknod', parent: 1, name: 'f', mode: S_IFREG | 0o644, uid: 0, gid: 0, time: 1 }, { open: true }).result as Inode
     nameNode.commit(s, { op: 'unlink', parent: 1, name: 'f', dir: false, time: 2 })
     // A new NameNode over the same state: the session is gone, as after a restart.
     const restarted = new NameNode({ meta, replicas: 2, deleteChunks: async () => {}, log: () => {} })
@@ -74,7 +74,7 @@ describe('NameNode', () => {
   it('a chunk commit sent twice (a resend after a reconnect) never deletes the chunk the file points at', async () => {
     const { meta, deleted, nameNode } = setup()
     const s = nameNode.openSession(true)
-    const file = nameNode.commit(s, { op: 'mknod', parent: 1, name: 'f', mode: S_IFREG | 0o644, uid: 0, gid: 0, time: 1 }) as Inode
+    const file = nameNode.commit(s, { op: 'mknod', parent: 1, name: 'f', mode: S_IFREG | 0o644, uid: 0, gid: 0, time: 1 }).result as Inode
     const record = { op: 'chunk' as const, ino: file.ino, index: 0, ref: ref(1), size: 1, mtime: 2, ctime: 2 }
     nameNode.commit(s, record)
     nameNode.commit(s, record)
@@ -86,11 +86,22 @@ describe('NameNode', () => {
   it('a client back after a blip says what it has open: an unnamed file it closed meanwhile goes', () => {
     const { meta, nameNode } = setup()
     const s = nameNode.openSession(true)
-    const mk = (name: string) => nameNode.commit(s, { op: 'mknod', parent: 1, name, mode: S_IFREG | 0o644, uid: 0, gid: 0, time: 1 }, { open: true }) as Inode
+    const mk = (name: string) => nameNode.commit(s, { op: 'mknod', parent: 1, name, mode: S_IFREG | 0o644, uid: 0, gid: 0, time: 1 }, { open: true }).result as Inode
     const [kept, closed] = [mk('kept'), mk('closed')]
     for (const name of ['kept', 'closed']) nameNode.commit(s, { op: 'unlink', parent: 1, name, dir: false, time: 2 })
     nameNode.reopen(s, [kept.ino])
     expect(meta.state.inodes.has(kept.ino)).toBe(true)
     expect(meta.state.inodes.has(closed.ino)).toBe(false)
+  })
+
+  it('answers a commit with its own record\'s journal seq, not that of the forget it caused', () => {
+    const { meta, nameNode } = setup()
+    const s = nameNode.openSession(true)
+    const made = nameNode.commit(s, { op: 'mknod', parent: 1, name: 'f', mode: S_IFREG | 0o644, uid: 0, gid: 0, time: 1 })
+    expect(made.seq).toBe(meta.lastSeq)
+    const unlinked = nameNode.commit(s, { op: 'unlink', parent: 1, name: 'f', dir: false, time: 2 })
+    expect(meta.records.map(r => r.op)).toEqual(['mknod', 'unlink', 'forget'])
+    expect(unlinked.seq).toBe(2)
+    expect(meta.lastSeq).toBe(3)
   })
 })

@@ -4,13 +4,15 @@
 // else; a client whose NameNode restarts carries on by itself.
 
 import { mkdirSync } from 'node:fs'
-import { connect } from 'node:net'
+import { connect, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { RemoteNameNode } from '../../src/client/RemoteNameNode.js'
 import { NameNodeHost } from '../../src/namenode/openNameNode.js'
 import { NameNodeServer } from '../../src/namenode/server.js'
 import { S_IFDIR, S_IFREG, type Inode } from '../../src/meta/namespace/types.js'
+import { MAX_PUSH_BYTES, MessageReader, NAMENODE_PROTOCOL_VERSION, clientProof, newNonce, send } from '../../src/protocol/wire.js'
+import { until } from '../helpers/cli.js'
 import { makeTempDir } from '../helpers/tmp.js'
 
 const secret = Buffer.from('the cluster secret')
@@ -126,18 +128,62 @@ describe('NameNode protocol', () => {
     expect(b.state.inodes.has(files[0].ino)).toBe(true)
   })
 
-  it('an fsync after the NameNode restarted fails once for the changes the old one answered (the new one cannot vouch for them)', async () => {
+  it('an fsync after the NameNode restarted succeeds when the new one\'s journal holds what the old one answered (a clean stop wrote it)', async () => {
     const dir = makeTempDir('dfs-nn-').path
     running = await startNameNode(dir)
     const port = running.server.port
     const a = await client(port)
     await a.commit(mkdir('answered-by-the-old-one'))
+    const seq = running.host.cluster.meta.lastSeq
     await stopNameNode()
     const sync = a.sync()
     running = await startNameNode(dir, port)
-    await expect(sync).rejects.toMatchObject({ code: 'EIO', message: /NameNode restarted after it took changes this fsync covers/ })
-    await a.sync() // reported once: the next one works
+    expect(running.host.startSeq).toBe(seq)
+    await sync
     await a.commit(mkdir('answered-by-the-new-one', 2))
     await a.sync()
+    await a.refresh()
+    expect([...a.state.children.get(1)!.keys()].sort()).toEqual(['answered-by-the-new-one', 'answered-by-the-old-one'])
+  })
+
+  it('answers a commit with the journal seq of its record and a sync with the seq it made durable; the welcome says where its history started', async () => {
+    const dir = makeTempDir('dfs-nn-').path
+    running = await startNameNode(dir)
+    const port = running.server.port
+    const replies: Record<string, unknown>[] = []
+    const raw = await rawClient(port, replies)
+    send(raw, { t: 'req', id: 1, m: 'commit', a: { record: mkdir('x') } })
+    send(raw, { t: 'req', id: 2, m: 'sync' })
+    await until(async () => replies.length === 3, 60_000, 20)
+    raw.destroy()
+    const seq = running.host.cluster.meta.lastSeq
+    expect(replies[0]).toMatchObject({ t: 'welcome', startSeq: 0 })
+    expect(replies[1]).toMatchObject({ t: 'res', id: 1, ok: true, seq })
+    expect(replies[2]).toMatchObject({ t: 'res', id: 2, ok: true, seq })
+    await stopNameNode()
+    running = await startNameNode(dir, port)
+    const again: Record<string, unknown>[] = []
+    ;(await rawClient(port, again)).destroy()
+    expect(again[0]).toMatchObject({ t: 'welcome', startSeq: seq })
+    // A clean stop: the same history goes on.
+    expect((again[0] as { history: { id: string } }).history.id).toBe((replies[0] as { history: { id: string } }).history.id)
   })
 })
+
+/** A bare protocol connection: the handshake, then the welcome and every reply land in `out`. */
+async function rawClient(port: number, out: Record<string, unknown>[]): Promise<Socket> {
+  const socket = connect({ host: '127.0.0.1', port })
+  const reader = new MessageReader(() => MAX_PUSH_BYTES)
+  const nonce = newNonce()
+  let ready!: () => void
+  const snapshotIn = new Promise<void>(resolve => { ready = resolve })
+  socket.on('data', data => {
+    for (const m of reader.push(data)) {
+      if (m.t === 'hello') send(socket, { t: 'auth', version: NAMENODE_PROTOCOL_VERSION, nonce, proof: clientProof(secret, m.challenge, nonce), client: `raw-${nonce}` })
+      else if (m.t === 'welcome' || m.t === 'res') out.push(m as unknown as Record<string, unknown>)
+      else if (m.t === 'snap' && m.done) ready()
+    }
+  })
+  await snapshotIn
+  return socket
+}
