@@ -39,6 +39,13 @@ export interface Fence {
   readonly claim: EpochClaim
   /** Raise the watermark to the durable journal seq now (the timer does it by itself). */
   refresh(): Promise<void>
+  /**
+   * Raise the watermark to seq, which the caller knows is durable, before resolving (concurrent
+   * callers share one round of claims). A primary whose standby fell behind acknowledges an fsync
+   * only once the nodes know how far it got, so that standby cannot be promoted without saying what
+   * it would lose.
+   */
+  raiseTo(seq: number): Promise<void>
   /** Stop the timer; with the store closed (its journal durable), raise the watermark a last time. */
   close(): Promise<void>
 }
@@ -105,11 +112,27 @@ export async function claimCluster(meta: ClaimingMeta, nodes: readonly DataNode[
     }).finally(() => { refreshing = undefined })
     return refreshing
   }
+  let wanted = 0
+  let pumping: Promise<void> | undefined
+  const raiseTo = (seq: number): Promise<void> => {
+    wanted = Math.max(wanted, seq)
+    pumping ??= (async () => {
+      while (request.seq < wanted && !closed) {
+        request = { ...request, seq: wanted }
+        await Promise.all(fenced.map((node) => node.claim(request).then(
+          () => reported.delete(node.address),
+          (err: unknown) => { if (!isDfsError(err, 'NODE_UNAVAILABLE')) report(node.address, err) },
+        )))
+      }
+    })().finally(() => { pumping = undefined })
+    return pumping
+  }
   const timer = setInterval(() => { if (!closed) void refresh() }, options.refreshMs ?? DEFAULT_REFRESH_MS)
   timer.unref()
   return {
     claim,
     refresh,
+    raiseTo,
     async close() {
       if (closed) return
       closed = true

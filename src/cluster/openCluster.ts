@@ -61,6 +61,8 @@ export interface Cluster extends CapacityReport {
   meta: NamespaceMetaStore
   registry: NodeRegistry
   chunks: ChunkStore
+  /** This process's claim on the DataNodes (none when opened read-only). */
+  fence?: Fence
   close(): Promise<void>
 }
 
@@ -176,7 +178,7 @@ async function openPlanned(plan: Plan, flags: ClusterFlags, options: OpenOptions
     }
     const chunks = new ChunkStore({ registry, replicas: settings.replicas, minCopies: flags.minCopies, cacheBytes: flags.cacheBytes, log: levelled(flags.log) })
     return {
-      metaDir, settings, meta, registry, chunks, unavailable: plan.unavailable,
+      metaDir, settings, meta, registry, chunks, unavailable: plan.unavailable, ...(fence ? { fence } : {}),
       capacity: () => capacityOf(nodes, settings.replicas),
       async close() {
         try {

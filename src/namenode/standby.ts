@@ -26,6 +26,7 @@ import { MetaStore } from '../meta/MetaStore.js'
 import { namespaceMachine } from '../meta/namespace/machine.js'
 import { readStandbyMark, writeStandbyMark } from '../meta/standbyMark.js'
 import { fsyncPath } from '../util/files.js'
+import { adoptHistory, type History } from './history.js'
 import {
   HANDSHAKE_MAX_BYTES, MAX_PUSH_BYTES, MessageReader, NAMENODE_PROTOCOL_VERSION, type FollowMessage, type Message,
   clientProof, newNonce, proofMatches, send, serverProof,
@@ -123,6 +124,7 @@ export class Standby {
     const nonce = newNonce()
     let challenge = ''
     let welcomed = false
+    let history: History | undefined
     const reader = new MessageReader(() => (welcomed ? MAX_PUSH_BYTES : HANDSHAKE_MAX_BYTES))
     const handshake = setTimeout(() => this.drop(socket, `${this.opts.primary} did not complete the handshake in ${HANDSHAKE_TIMEOUT_MS / 1000} s`), HANDSHAKE_TIMEOUT_MS)
     let follow: { header: FollowMessage; pieces: unknown[] } | undefined
@@ -163,6 +165,7 @@ export class Standby {
           } else if (m.t === 'welcome' && proofMatches(m.proof, serverProof(this.opts.secret, challenge, nonce))) {
             clearTimeout(handshake)
             welcomed = true
+            history = m.history
           } else {
             this.drop(socket, `${this.opts.primary} is not a dfs NameNode of this cluster (check the address and --secret-file)`)
             return
@@ -178,7 +181,7 @@ export class Standby {
             const { header, pieces } = follow
             follow = undefined
             this.enqueue(socket, async () => {
-              await this.install(socket, header, pieces)
+              await this.install(socket, header, pieces, history)
               conn.installed = true
             })
           }
@@ -217,7 +220,7 @@ export class Standby {
   }
 
   /** The primary's snapshot: the folder becomes its state at header.seq. */
-  private async install(socket: Socket, header: FollowMessage, pieces: unknown[]): Promise<void> {
+  private async install(socket: Socket, header: FollowMessage, pieces: unknown[], history: History | undefined): Promise<void> {
     const started = Date.now()
     const format: MetaFormat = header.format
     if (!this.store) this.store = await this.adopt(format, header.epoch)
@@ -228,6 +231,8 @@ export class Standby {
     const before = store.lastSeq
     await store.replaceWith(format, header.seq, pieces)
     if (header.epoch) await writeMetaEpoch(this.dir, header.epoch)
+    // The primary's history (it may have forked in a restart): a promotion forks it at this folder's seq.
+    if (history) await adoptHistory(this.dir, history)
     const mark = await readStandbyMark(this.dir)
     if (mark?.primary !== this.opts.primary) await writeStandbyMark(this.dir, this.opts.primary)
     this.state = 'following'

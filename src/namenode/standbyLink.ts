@@ -7,6 +7,8 @@
 // The wait is bounded: a standby that does not confirm a record within timeoutMs, stops reading,
 // or disconnects is dropped, and the primary carries on alone until it comes back (each return
 // starts from a fresh snapshot). The log and `dfs status` say which state it is in and how far behind.
+// Alone, it still tells the DataNodes how far its fsyncs got (the fencing seq watermark) before
+// acknowledging one, so `--promote` of the standby that missed them refuses instead of losing them.
 
 import type { Socket } from 'node:net'
 import { levelled, type Log } from '../log/Log.js'
@@ -15,6 +17,7 @@ import type { DurabilityGate } from '../meta/MetaStore.js'
 import type { NamespaceMetaStore } from '../cluster/openCluster.js'
 import { send } from '../protocol/wire.js'
 import { sendSnapshot } from './snapshot.js'
+import type { Fence } from '../cluster/fencing.js'
 
 /** A standby that does not read while this much waits for it is dropped. */
 const MAX_BACKLOG = 256 * 1024 * 1024
@@ -66,6 +69,8 @@ export class StandbyLink implements DurabilityGate {
     log: (message: string) => void,
     /** How long an fsync waits for the standby's ack before the primary drops it and carries on alone (ms). */
     private readonly timeoutMs: number,
+    /** The claim on the DataNodes: without a standby, they record how far this NameNode got. */
+    private readonly fence: Pick<Fence, 'raiseTo'> | undefined,
   ) {
     this.log = levelled(log)
     meta.setDurabilityGate(this)
@@ -123,12 +128,24 @@ export class StandbyLink implements DurabilityGate {
     if (this.current?.socket === socket) this.detach('its connection closed')
   }
 
-  reached(seq: number): Promise<void> {
+  /**
+   * Following: the standby's ack (or the timeout that drops it). Without a standby that is caught
+   * up (catching up, or lost), the DataNodes' seq watermark instead: the fsync is acknowledged by
+   * this NameNode alone, and the nodes must know it, so a promotion of the standby that missed it
+   * is refused rather than losing it silently. A NameNode that never had a standby waits for nothing.
+   */
+  async reached(seq: number): Promise<void> {
     const s = this.current
-    if (!s?.caughtUp || s.ackedSeq >= seq) return Promise.resolve()
+    if (s?.caughtUp && await this.ackOf(s, seq)) return
+    if (this.last.state !== 'none') await this.fence?.raiseTo(seq)
+  }
+
+  /** True once the standby acked seq; false when it was dropped first (timeout, closed). */
+  private ackOf(s: Attached, seq: number): Promise<boolean> {
+    if (s.ackedSeq >= seq) return Promise.resolve(true)
     return new Promise(resolve => {
       const waiter: Waiter = {
-        seq, resolve,
+        seq, resolve: () => resolve(this.current === s && s.ackedSeq >= seq),
         timer: setTimeout(() => {
           if (this.current === s) this.detach(`it did not confirm record ${seq} within ${this.timeoutMs} ms`)
           this.settle(waiter)

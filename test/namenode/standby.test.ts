@@ -99,6 +99,14 @@ describe('standby NameNode', () => {
     await p.client.sync() // returns: the wait is bounded
     expect(p.server.standbyStatus()).toMatchObject({ state: 'lost', why: expect.stringMatching(/did not confirm record/), behind: expect.any(Number) })
     expect(p.server.standbyStatus().behind).toBeGreaterThan(0)
+    // Alone, an fsync is acknowledged only once the DataNodes know how far this NameNode got: a
+    // promotion of the standby that missed it is refused instead of losing it.
+    await p.client.commit(mkdir('noted'))
+    const seq = p.host.cluster.meta.lastSeq
+    await p.client.sync()
+    for (const n of ['n1', 'n2']) {
+      expect(JSON.parse(readFileSync(join(dir, n, 'dfs-claim.json'), 'utf8')).seqWatermark).toBeGreaterThanOrEqual(seq)
+    }
     mute.destroy()
   })
 
