@@ -19,9 +19,9 @@ export async function dd(args: string[], expectBytes: number): Promise<number> {
   return expectBytes / (r.ms / 1000) / 1e6 // MB/s, 10^6 bytes
 }
 
-/** `node createFiles.js <dir> <files> <size>`: files/s timed around its loop, and the whole process's time. */
-export async function createFiles(script: string, dir: string, files: number, fileSize: number): Promise<{ perSecond: number; loopMs: number; processMs: number }> {
-  const r = await run(process.execPath, [script, dir, String(files), String(fileSize)])
+/** `node createFiles.js <dir> <files> <size> [fsync]`: files/s timed around its loop, and the whole process's time. */
+export async function createFiles(script: string, dir: string, files: number, fileSize: number, fsync = false): Promise<{ perSecond: number; loopMs: number; processMs: number }> {
+  const r = await run(process.execPath, [script, dir, String(files), String(fileSize), ...(fsync ? ['fsync'] : [])])
   const { ms } = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { ms?: number }
   if (typeof ms !== 'number') throw new Error(`createFiles.js printed no time: ${r.stdout}`)
   return { perSecond: files / (ms / 1000), loopMs: ms, processMs: r.ms }

@@ -116,6 +116,7 @@ export async function nameNodeFigures(input: NameNodeBenchInput): Promise<string
   const read: number[] = []
   const creates: number[] = []
   const ls: number[] = []
+  let standbyRows: string[] = []
   try {
     for (let r = 1; r <= input.runs; r++) {
       const tag = `NameNode run ${r}/${input.runs}`
@@ -148,6 +149,7 @@ export async function nameNodeFigures(input: NameNodeBenchInput): Promise<string
       ls.push(await withCpu(`2 × ls -l (run ${r})`, () => listFiles(dir, input.files)))
       input.progress(`${tag}: ls -l ${fmt(ls.at(-1)!)} ms`)
     }
+    standbyRows = await standbyFigures({ ...input, bin, address, secret, root, mnt, withCpu })
   } finally {
     await stopNameNodeRun()
     await unmountIfMounted(mnt)
@@ -177,5 +179,75 @@ export async function nameNodeFigures(input: NameNodeBenchInput): Promise<string
     const list = (values: number[], d?: number) => values.map(v => fmt(v, d)).join(' / ')
     out.push(`  every run: write ${list(write, 0)} MB/s; read ${list(read, 0)} MB/s; creates ${list(creates, 0)} files/s; ls -l ${list(ls, 1)} ms`)
   }
-  return out
+  return [...out, ...standbyRows]
+}
+
+/** Files per fsync'd-create measurement: each one is a journal fsync (and, with a standby, its ack). */
+const FSYNC_FILES = 300
+
+/**
+ * The price of a standby: fsync'd creates and an fsync'd sequential write on the same client, first
+ * with the NameNode alone, then with a standby following it (another `dfs namenode --standby-of`
+ * on this host, its folder on the same disk), alternating, median of the runs.
+ */
+async function standbyFigures(input: NameNodeBenchInput & {
+  bin: string; address: string; secret: string; root: string; mnt: string
+  withCpu: <T>(what: string, measure: () => Promise<T>) => Promise<T>
+}): Promise<string[]> {
+  const standbyMeta = join(input.root, 'standby-meta')
+  const alone = { creates: [] as number[], write: [] as number[] }
+  const paired = { creates: [] as number[], write: [] as number[] }
+  let n = 0
+  const measure = async (into: typeof alone, label: string) => {
+    const dir = join(input.mnt, `fsync-${++n}`)
+    await run('mkdir', [dir])
+    await run('sync', [])
+    const c = await input.withCpu(`fsync'd creates, ${label}`, () => createFiles(input.createScript, dir, FSYNC_FILES, 4096, true))
+    into.creates.push(c.perSecond)
+    const big = join(input.mnt, `fsync-big-${n}.bin`)
+    await run('dd', [`if=${input.source}`, 'of=/dev/null', 'bs=1M'])
+    into.write.push(await input.withCpu(`fsync'd write, ${label}`, () => dd([`if=${input.source}`, `of=${big}`, 'conv=fsync'], input.size)))
+    await run('rm', ['-rf', dir, big])
+    input.progress(`NameNode ${label}: fsync'd creates ${fmt(c.perSecond, 0)} files/s, write ${fmt(into.write.at(-1)!)} MB/s`)
+  }
+  for (let r = 1; r <= input.runs; r++) {
+    await measure(alone, `alone (run ${r}/${input.runs})`)
+    input.progress('NameNode: starting a standby')
+    const standby = await MountProcess.launch({
+      what: 'dfs namenode --standby-of', readyPrefix: 'dfs namenode: standby of', mountpoint: standbyMeta,
+      argv: [input.bin, 'namenode', '--standby-of', input.address, '--meta', standbyMeta, '--secret-file', input.secret],
+      cwd: input.repoRoot, logPath: join(input.logDir, `standby-${r}.log`),
+    })
+    running.push(standby)
+    try {
+      await untilFollowing(input)
+      await measure(paired, `with a standby (run ${r}/${input.runs})`)
+    } finally {
+      await standby.stop()
+      running = running.filter(p => p !== standby)
+    }
+  }
+  const ratio = (v: number) => (Number.isFinite(v) ? `${v.toFixed(2)}×` : '—')
+  const a = { creates: median(alone.creates), write: median(alone.write) }
+  const p = { creates: median(paired.creates), write: median(paired.write) }
+  return [
+    '',
+    'The same NameNode alone vs with a standby following it (dfs namenode --standby-of, on this host and disk): fsyncs wait for the standby\'s ack',
+    renderTable(['figure', 'alone', 'with standby', 'standby vs alone'], [
+      [`create ${FSYNC_FILES} × 4 KiB files, each fsync'd, files/s`, fmt(a.creates, 0), fmt(p.creates, 0), ratio(p.creates / a.creates)],
+      [`sequential write ${input.sizeLabel} (conv=fsync), MB/s`, fmt(a.write, 0), fmt(p.write, 0), ratio(p.write / a.write)],
+    ], [false, true, true, true]),
+    '  alternating runs, median; 1.00× = no cost, lower = the standby\'s price',
+  ]
+}
+
+/** Until `dfs status --namenode` says the standby follows (took its snapshot), at most 120 s. */
+async function untilFollowing(input: { bin: string; address: string; secret: string; repoRoot: string }): Promise<void> {
+  const deadline = Date.now() + 120_000
+  for (;;) {
+    const r = await run(process.execPath, [input.bin, 'status', '--namenode', input.address, '--secret-file', input.secret, '--json'], { cwd: input.repoRoot })
+    if ((JSON.parse(r.stdout) as { standby?: { state?: string } }).standby?.state === 'following') return
+    if (Date.now() > deadline) throw new Error('the standby did not catch up within 120 s')
+    await sleep(200)
+  }
 }

@@ -5,11 +5,11 @@
 //    reads back through both clients, which were never remounted, and the old primary restarted on
 //    its folder is refused.
 
-import { readFileSync, existsSync, writeFileSync } from 'node:fs'
+import { readFileSync, readdirSync, existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { type ChildProcess, spawn } from 'node:child_process'
 import { afterEach, describe, expect, it } from 'vitest'
-import { type Roles, startRoles, stopAllRoles, stopRolesAfterAll } from '../helpers/roles.js'
+import { Role, type Roles, startRoles, stopAllRoles, stopRolesAfterAll } from '../helpers/roles.js'
 import { DFS_BIN, REPO_ROOT } from '../helpers/mount.js'
 import { run } from '../helpers/run.js'
 import { until } from '../helpers/cli.js'
@@ -161,5 +161,19 @@ describe('a standby NameNode', () => {
     await expect(roles.namenode.restart()).rejects.toThrow(/took over/)
     expect(roles.namenode.exitStatus()?.code).not.toBe(0)
     expect(existsSync(join(roles.standby!.meta, 'standby.json'))).toBe(false)
+
+    // The pair restored: the old primary's folder follows the new primary as its standby (its
+    // unreplicated tail is set aside, not deleted).
+    const newPrimary = roles.standby!.url
+    const follower = new Role('namenode', 'old primary, now standby', () => [
+      'namenode', '--standby-of', newPrimary, '--meta', roles.namenode.meta, '--secret-file', roles.secretFile,
+    ], /^dfs namenode: standby of /)
+    await follower.start()
+    try {
+      await until(async () => (await standbyStatus(roles, newPrimary))?.state === 'following', EVENTUALLY_MS, 200)
+      expect(readdirSync(roles.namenode.meta).some(name => name.startsWith('superseded-'))).toBe(true)
+    } finally {
+      await follower.stop()
+    }
   })
 })
