@@ -130,16 +130,19 @@ export class NameNodeServer {
 
   async close(): Promise<void> {
     this.stopWatching()
-    this.standby.close()
     clearInterval(this.nodesTimer)
     const closed = new Promise<void>(resolve => this.server.close(() => resolve()))
-    for (const socket of this.sockets) socket.destroy()
-    await closed
+    for (const socket of this.sockets) if (!this.standby.owns(socket)) socket.destroy()
     for (const client of this.clients.values()) {
       clearTimeout(client.endTimer)
       this.opts.host.nameNode.endSession(client.session)
     }
     this.clients.clear()
+    // A clean stop hands the standby every record first (ending sessions may have committed some),
+    // so a planned failover promotes it with nothing lost and nothing to accept.
+    await this.opts.host.cluster.meta.sync().catch(() => {})
+    this.standby.close()
+    await closed
   }
 
   // ---- one connection ----------------------------------------------------------------------------

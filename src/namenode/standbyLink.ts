@@ -123,6 +123,11 @@ export class StandbyLink implements DurabilityGate {
     }
   }
 
+  /** Whether socket is the attached standby's. */
+  owns(socket: Socket): boolean {
+    return this.current?.socket === socket
+  }
+
   /** The socket closed (or failed). */
   closed(socket: Socket): void {
     if (this.current?.socket === socket) this.detach('its connection closed')
@@ -167,7 +172,7 @@ export class StandbyLink implements DurabilityGate {
   }
 
   close(): void {
-    if (this.current) this.detach('this NameNode is stopping')
+    if (this.current) this.detach('this NameNode stops')
     this.meta.setDurabilityGate(undefined)
   }
 

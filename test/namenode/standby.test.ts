@@ -80,6 +80,16 @@ describe('standby NameNode', () => {
     expect(epoch(join(dir, 'standby'))).toEqual(epoch(join(dir, 'meta')))
   })
 
+  it('gets every record before a primary that stops cleanly lets it go, fsync\'d or not', async () => {
+    const dir = makeTempDir('dfs-standby-').path
+    const p = await primary(dir)
+    const s = await standby(join(dir, 'standby'), p.address)
+    await waitFor(() => p.server.standbyStatus().state === 'following', 'the standby to catch up')
+    for (const name of ['u', 'v', 'w']) await p.client.commit(mkdir(name)) // no sync
+    await p.server.close()
+    expect(s.status.lastSeq).toBe(p.host.cluster.meta.lastSeq)
+  })
+
   it('keeps format.json in step when the settings change', async () => {
     const dir = makeTempDir('dfs-standby-').path
     const p = await primary(dir)
