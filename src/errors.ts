@@ -56,6 +56,9 @@ export const DFS_CODES = {
   NAMENODE_UNAVAILABLE: 'EIO', // a client waited for its NameNode longer than it may (or was refused by it)
   PROTOCOL_ERROR: 'EIO', // a peer sent a message the NameNode protocol does not allow
   CHUNK_CONFLICT: 'EIO', // a chunk commit whose base version another client replaced meanwhile (the writer rebases and retries)
+  // standby and failover
+  STANDBY_FOLDER: 'EINVAL', // a standby's metadata folder opened for writing other than by dfs namenode --promote
+  SUPERSEDED: 'EROFS', // a NameNode whose DataNodes were claimed by a newer one (a promoted standby): it stops serving changes
 } as const satisfies Record<string, PosixCode>
 export type DfsCode = keyof typeof DFS_CODES
 

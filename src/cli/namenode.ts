@@ -12,6 +12,8 @@ import { openLog } from '../log/openLog.js'
 import { NameNodeHost } from '../namenode/openNameNode.js'
 import { NameNodeServer } from '../namenode/server.js'
 import { formatSize, parseDuration, parseSize } from '../util/size.js'
+import type { Takeover } from '../cluster/fencing.js'
+import { dfsError } from '../errors.js'
 import { MOUNT_DEFAULTS, type MountFlags, serviceOptions, withServiceOptions } from './mount.js'
 
 interface NamenodeFlags extends Pick<MountFlags, 'heartbeat' | 'suspectAfter' | 'deadAfter' | 'healGrace' | 'healBandwidth' | 'orphanGrace' | 'scrubRate'> {
@@ -24,6 +26,9 @@ interface NamenodeFlags extends Pick<MountFlags, 'heartbeat' | 'suspectAfter' | 
   cache: string
   sessionGrace: string
   logLevel: string
+  promote?: boolean
+  promoteWait: string
+  acceptLoss?: boolean
 }
 
 export function namenodeCommand(): Command {
@@ -38,6 +43,9 @@ export function namenodeCommand(): Command {
     .addOption(new Option('--cache <size>', 'memory for chunks the NameNode itself reads (healing, scrubbing)').default('16M'))
     .addOption(new Option('--session-grace <duration>', 'how long a client that lost its connection keeps its open files').default('30s'))
     .addOption(new Option('--log-level <level>', 'error, warn, info or debug (the log goes to stderr)').default(MOUNT_DEFAULTS.logLevel))
+    .option('--promote', 'take over as the primary from a standby\'s --meta folder: claim the DataNodes with the next epoch (the old primary is fenced), then serve')
+    .addOption(new Option('--promote-wait <duration>', 'with --promote: how long to wait for a still-running old primary\'s claim on the DataNodes to lapse').default('60s'))
+    .option('--accept-loss', 'with --promote: take over although the old primary wrote records this standby never got (they are lost)')
     .action(async (flags: NamenodeFlags) => {
       await runNamenode(flags)
     })
@@ -57,13 +65,14 @@ async function runNamenode(flags: NamenodeFlags): Promise<void> {
     ...services,
   }
   const sessionGraceMs = parseDuration(flags.sessionGrace, '--session-grace')
+  const promote = promoteOptions(flags)
   const secret = await readSecretFile(flags.secretFile)
   const { log, close: closeLog } = await openLog({ level: parseLogLevel(flags.logLevel) })
 
   const bound = await NameNodeServer.bind(flags.listen)
   let host: NameNodeHost
   try {
-    host = await NameNodeHost.open({ ...options, log, reopenGraceMs: sessionGraceMs })
+    host = await NameNodeHost.open({ ...options, log, reopenGraceMs: sessionGraceMs, ...(promote ? { promote } : {}) })
   } catch (err) {
     await new Promise(resolve => bound.close(resolve))
     throw err
@@ -85,10 +94,27 @@ async function runNamenode(flags: NamenodeFlags): Promise<void> {
     `dfs namenode: serving cluster ${host.settings.clusterId} on tcp://${server.address} ` +
     `(${settings.nodes.length} nodes, ${settings.replicas} replicas, ${formatSize(settings.chunkSize)} chunks, metadata in ${host.cluster.metaDir})`,
   )
-  const signal = await signalled
-  log(`${signal}: stopping`)
+  // A newer NameNode (a promoted standby) claimed the DataNodes: this one drops its clients (they
+  // find the new primary by themselves) and exits non-zero with that news.
+  const ended = await Promise.race([signalled, host.superseded])
+  if (typeof ended !== 'string') {
+    await server.close()
+    await host.close().catch(() => {})
+    closeLog()
+    throw ended
+  }
+  log(`${ended}: stopping`)
   await server.close()
   await host.close()
   closeLog()
-  console.log(`dfs namenode: stopped (${signal})`)
+  console.log(`dfs namenode: stopped (${ended})`)
+}
+
+function promoteOptions(flags: NamenodeFlags): Takeover | undefined {
+  const waitMs = parseDuration(flags.promoteWait, '--promote-wait')
+  if (!flags.promote) {
+    if (flags.acceptLoss) throw dfsError('BAD_ARGUMENT', '--accept-loss goes with --promote (a standby taking over); leave it out', { flag: '--accept-loss' })
+    return undefined
+  }
+  return { waitMs, ...(flags.acceptLoss ? { acceptLoss: true } : {}) }
 }

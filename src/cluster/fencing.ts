@@ -9,14 +9,23 @@
 //   4. while open, every few seconds, and at close: raise the nodes' seq watermark to the durable
 //      journal seq, so a copy taken while this one ran is behind once this one wrote more (and a
 //      server hears from its holder: it counts the claim as held only by a connection it hears from).
+//   5. a node that refuses a refresh of the claim it took (EPOCH_BEHIND) was claimed by a newer
+//      NameNode (a promoted standby): this one is superseded (`superseded` resolves) and must stop
+//      serving changes.
+//
+// A promotion (`takeover`) claims from the primary's claim its standby copied: while the old primary
+// still holds the nodes (EPOCH_HELD: its connection was heard from lately) it waits, bounded, for
+// that hold to lapse; a watermark above the standby's journal is refused unless losing those records
+// is accepted.
 
 import type { ClaimRequest, EpochClaim } from '../datanode/claim.js'
-import { newClaimToken } from '../datanode/claim.js'
+import { claimRefusal, newClaimToken } from '../datanode/claim.js'
 import type { DataNode } from '../datanode/DataNode.js'
 import { TcpDataNode } from '../datanode/tcp/TcpDataNode.js'
-import { dfsError, isDfsError } from '../errors.js'
-import { levelled } from '../log/Log.js'
+import { type DfsError, dfsError, isDfsError } from '../errors.js'
+import { type Log, levelled } from '../log/Log.js'
 import { readMetaEpoch, writeMetaEpoch } from '../meta/epochClaim.js'
+import { formatDuration } from '../util/size.js'
 import { isServerAddress } from './nodes.js'
 
 /** What fencing needs of the metadata store. */
@@ -32,6 +41,17 @@ export interface FenceOptions {
   log: (message: string) => void
   /** How often the seq watermark is raised while open (ms). Default 5000. */
   refreshMs?: number
+  /** A standby's promotion (dfs namenode --promote): how it may claim from the primary's claim. */
+  takeover?: Takeover
+}
+
+export interface Takeover {
+  /** How long to wait for the old primary's hold on a node to lapse (ms). */
+  waitMs: number
+  /** Claim although the nodes' watermark is above this journal (records the standby never got are lost). */
+  acceptLoss?: boolean
+  /** How often to ask again while a node is held (ms). Default 1000. */
+  pollMs?: number
 }
 
 export interface Fence {
@@ -41,6 +61,11 @@ export interface Fence {
   refresh(): Promise<void>
   /** Stop the timer; with the store closed (its journal durable), raise the watermark a last time. */
   close(): Promise<void>
+  /**
+   * Resolves (never rejects) with a SUPERSEDED error once a node refuses this claim because a newer
+   * NameNode claimed it: from then on this process must not acknowledge any change.
+   */
+  readonly superseded: Promise<DfsError>
 }
 
 const DEFAULT_REFRESH_MS = 5000
@@ -51,7 +76,8 @@ export async function claimCluster(meta: ClaimingMeta, nodes: readonly DataNode[
   const previous = await readMetaEpoch(meta.dir)
   const basis = previous ? { epoch: previous.epoch, token: previous.token } : undefined
   const claim = { epoch: (basis?.epoch ?? 0) + 1, token: newClaimToken() }
-  let request: ClaimRequest = { claim, ...(basis ? { basis } : {}), seq: meta.lastSeq, ...(previous?.afterRepair ? { afterRepair: true } : {}) }
+  const afterRepair = previous?.afterRepair || options.takeover?.acceptLoss
+  let request: ClaimRequest = { claim, ...(basis ? { basis } : {}), seq: meta.lastSeq, ...(afterRepair ? { afterRepair: true } : {}) }
   const fenced = nodes.filter((node): node is DataNode & Required<Pick<DataNode, 'claim'>> => node.claim !== undefined)
 
   // A server that does not answer now takes the claim when it does (TcpDataNode claims first thing).
@@ -68,12 +94,27 @@ export async function claimCluster(meta: ClaimingMeta, nodes: readonly DataNode[
       throw explained(err, meta.dir)
     }
   }))
-  await each({ ...request, check: true })
+  const check = () => each({ ...request, check: true })
+  if (options.takeover) await checkTakeover(check, options.takeover, meta, log)
+  else await check()
   await writeMetaEpoch(meta.dir, { ...claim, ...(basis ? { previous: basis } : {}) })
   await each(request)
 
+  let supersede!: (err: DfsError) => void
+  const superseded = new Promise<DfsError>((resolve) => { supersede = resolve })
+  let isSuperseded = false
   const reported = new Map<string, string>()
   const report = (address: string, err: unknown) => {
+    // A node that took this claim refuses it only once a newer one replaced it there.
+    if (!isSuperseded && isDfsError(err, 'EPOCH_BEHIND')) {
+      isSuperseded = true
+      clearInterval(timer)
+      const newer = claimRefusal(err).epoch
+      supersede(dfsError('SUPERSEDED',
+        `a newer NameNode (epoch ${newer ?? `${claim.epoch + 1} or later`}) took over the cluster: node ${address} refuses this NameNode's claim (epoch ${claim.epoch}), ` +
+        `so metadata folder ${meta.dir} is no longer the cluster's; this one stops serving (use the NameNode that took over; this folder can read but never delete)`,
+        { node: address, epoch: newer, claimed: claim.epoch, meta: meta.dir }, err))
+    }
     const message = (err as Error).message
     if (reported.get(address) === message) return
     reported.set(address, message)
@@ -109,6 +150,7 @@ export async function claimCluster(meta: ClaimingMeta, nodes: readonly DataNode[
   timer.unref()
   return {
     claim,
+    superseded,
     refresh,
     async close() {
       if (closed) return
@@ -118,6 +160,46 @@ export async function claimCluster(meta: ClaimingMeta, nodes: readonly DataNode[
       await raise(false).catch((err: unknown) => log.warn(`raising the nodes' seq watermark at close failed: ${(err as Error).message}`))
     },
   }
+}
+
+/**
+ * The check before a promotion claims: wait (bounded) while the old primary still holds a node, and
+ * say a watermark refusal as what it is for a standby (records the primary wrote that it never got).
+ */
+async function checkTakeover(check: () => Promise<unknown>, takeover: Takeover, meta: ClaimingMeta, log: Log): Promise<void> {
+  const deadline = Date.now() + takeover.waitMs
+  let waiting = false
+  for (;;) {
+    try {
+      await check()
+      if (waiting) log.info('the old primary\'s claim has lapsed on every node: claiming them')
+      return
+    } catch (err) {
+      if (isDfsError(err, 'EPOCH_BEHIND')) throw standbyBehind(err, meta)
+      if (!isDfsError(err, 'EPOCH_HELD')) throw err
+      if (Date.now() >= deadline) {
+        const node = String(err.context.node ?? 'a node')
+        throw dfsError('EPOCH_HELD',
+          `node ${node} is still held by the old primary after waiting ${formatDuration(takeover.waitMs)} for its claim to lapse (${err.message}): ` +
+          `it still runs and talks to its DataNodes; stop it (or cut it off from them) first, or wait longer with --promote-wait <duration>`,
+          { ...err.context, meta: meta.dir }, err)
+      }
+      if (!waiting) log.warn(`waiting up to ${formatDuration(takeover.waitMs)} for the old primary's claim to lapse (a node holds it while it hears from that NameNode): ${err.message}`)
+      waiting = true
+      await new Promise((resolve) => setTimeout(resolve, takeover.pollMs ?? 1000))
+    }
+  }
+}
+
+function standbyBehind(err: DfsError, meta: ClaimingMeta): DfsError {
+  const { seqWatermark, seq } = claimRefusal(err)
+  if (seqWatermark === undefined || seq === undefined || seqWatermark <= seq) return explained(err, meta.dir) as DfsError
+  const lost = seqWatermark - seq
+  return dfsError('EPOCH_BEHIND',
+    `promoting metadata folder ${meta.dir} would lose ${lost} record${lost === 1 ? '' : 's'}: node ${String(err.context.node)} holds the primary's journal up to seq ${seqWatermark}, ` +
+    `and this standby's ends at seq ${seq} (the primary carried on without it); nothing was changed. ` +
+    `Start the old primary again if you can, or promote anyway and lose them with --accept-loss`,
+    { ...err.context, meta: meta.dir, seqWatermark, seq, lost }, err)
 }
 
 /**

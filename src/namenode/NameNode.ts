@@ -4,7 +4,7 @@
 // it open (like ext4's orphan list, across clients). Sessions are the clients: the embedded mount's
 // in-process one, and one per TCP connection (src/namenode/server.ts).
 
-import { dfsError } from '../errors.js'
+import { type DfsError, dfsError } from '../errors.js'
 import { levelled } from '../log/Log.js'
 import type { ApplyResult, RenameResult } from '../meta/namespace/apply.js'
 import type { NamespaceRecord } from '../meta/namespace/records.js'
@@ -42,6 +42,8 @@ export class NameNode {
   private readonly sessions = new Map<number, Session>()
   private nextSession = 1
   private orphanTimer: NodeJS.Timeout | undefined
+  /** Set once a newer NameNode took the cluster over: no change is taken or acknowledged after. */
+  private superseded: DfsError | undefined
 
   constructor(private readonly opts: NameNodeOptions) {}
 
@@ -66,6 +68,12 @@ export class NameNode {
     clearTimeout(this.orphanTimer)
   }
 
+  /** A newer NameNode holds the cluster (fencing.ts): refuse every change and every sync from now on. */
+  supersede(err: DfsError): void {
+    this.superseded ??= err
+    this.stop()
+  }
+
   openSession(remote: boolean): Session {
     const session: Session = { id: this.nextSession++, remote, opens: new Map() }
     this.sessions.set(session.id, session)
@@ -83,6 +91,7 @@ export class NameNode {
   }
 
   commit(session: Session, record: ClientRecord, options: CommitOptions = {}): ApplyResult {
+    if (this.superseded) throw this.superseded
     if (!CLIENT_OPS.has(record?.op)) {
       throw dfsError('EINVAL', `a client cannot commit a "${String(record?.op)}" record`, { op: record?.op })
     }
@@ -155,7 +164,8 @@ export class NameNode {
   }
 
   sync(): Promise<void> {
-    return this.opts.meta.sync()
+    // A sync that became durable here after the takeover is no acknowledgement: the cluster went on without it.
+    return this.opts.meta.sync().then(() => { if (this.superseded) throw this.superseded })
   }
 
   private addOpen(session: Session, ino: number): void {

@@ -5,14 +5,16 @@
 // handlers.
 
 import { type Cluster, type ClusterFlags, openCluster } from '../cluster/openCluster.js'
+import type { Takeover } from '../cluster/fencing.js'
 import { ClusterServices, type ServiceOptions } from './ClusterServices.js'
 import type { ControlHandler } from '../daemon/control.js'
 import { type ClusterStatus, clusterStatus } from './status.js'
-import { dfsError, type ErrorCode } from '../errors.js'
+import { type DfsError, dfsError, type ErrorCode } from '../errors.js'
 import { InProcessSession } from '../protocol/InProcessSession.js'
 import type { SessionSettings } from '../protocol/api.js'
 import { NameNode } from './NameNode.js'
 import { OnlineFsck } from './onlineFsck.js'
+import { levelled } from '../log/Log.js'
 
 export interface NameNodeHostOptions extends ClusterFlags, ServiceOptions {
   /**
@@ -20,6 +22,8 @@ export interface NameNodeHostOptions extends ClusterFlags, ServiceOptions {
    * 0 in the embedded mount (no other client can); a TCP NameNode waits for clients to reconnect.
    */
   reopenGraceMs: number
+  /** Take over as the primary from a standby's folder (dfs namenode --promote). */
+  promote?: Takeover
 }
 
 export class NameNodeHost {
@@ -36,7 +40,7 @@ export class NameNodeHost {
   }
 
   static async open(opts: NameNodeHostOptions): Promise<NameNodeHost> {
-    const cluster = await openCluster(opts, { create: true })
+    const cluster = await openCluster(opts, { create: true, ...(opts.promote ? { promote: opts.promote } : {}) })
     let services: ClusterServices | undefined
     try {
       services = new ClusterServices(cluster, opts)
@@ -51,12 +55,26 @@ export class NameNodeHost {
       })
       nameNode.start(opts.reopenGraceMs)
       services.start()
-      return new NameNodeHost(cluster, services, nameNode, opts.log)
+      const host = new NameNodeHost(cluster, services, nameNode, opts.log)
+      // Fenced by a newer NameNode (a promoted standby): no change is taken from now on, and the
+      // services (which commit and delete) stop; the owner of this host (dfs namenode, the mount
+      // daemon) decides what else to do (`superseded`).
+      void cluster.superseded.then(err => {
+        levelled(opts.log).error(err.message)
+        nameNode.supersede(err)
+        void host.stopServices()
+      })
+      return host
     } catch (err) {
       await services?.stop()
       await cluster.close()
       throw err
     }
+  }
+
+  /** Resolves once a newer NameNode took the cluster over; this one then refuses every change. */
+  get superseded(): Promise<DfsError> {
+    return this.cluster.superseded
   }
 
   get settings(): SessionSettings {
@@ -102,10 +120,17 @@ export class NameNodeHost {
     }
   }
 
+  private servicesStopped: Promise<void> | undefined
+
+  private stopServices(): Promise<void> {
+    this.servicesStopped ??= this.services.stop()
+    return this.servicesStopped
+  }
+
   /** Stop the services (they commit records), then close the metadata store and the nodes. */
   async close(): Promise<void> {
     this.nameNode.stop()
-    await this.services.stop()
+    await this.stopServices()
     await this.cluster.close()
   }
 }
