@@ -203,10 +203,15 @@ function standbyBehind(err: DfsError, meta: ClaimingMeta): DfsError {
 }
 
 /**
- * A node's refusal, said about the metadata folder by name. A server's message keeps the address the
- * client gave it in front (the server names itself by its folder).
+ * A node's refusal, said about the metadata folder by name.
  */
 function explained(err: unknown, dir: string): unknown {
   if (!isDfsError(err) || (err.code !== 'EPOCH_BEHIND' && err.code !== 'EPOCH_HELD')) return err
-  return dfsError(err.code, err.message.replace('this metadata folder', `metadata folder ${dir}`), { ...err.context, meta: dir }, err)
+  let message = err.message
+  const address = err.context.node
+  if (err.context.remote && typeof address === 'string' && message.startsWith(`${address}: `)) {
+    // The news first, and the node by the address the cluster knows it by (a server names itself by its folder).
+    message = message.slice(address.length + 2).replace(/\bnode \S+ (was claimed|is held)/, `node ${address} $1`)
+  }
+  return dfsError(err.code, message.replace('this metadata folder', `metadata folder ${dir}`), { ...err.context, meta: dir }, err)
 }
