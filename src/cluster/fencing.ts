@@ -70,33 +70,23 @@ export interface Fence {
 
 const DEFAULT_REFRESH_MS = 5000
 
+/**
+ * Step 1 alone, before the metadata store is opened (which writes: its lock, a new journal segment):
+ * refuse, writing nothing anywhere, what claiming would refuse. `lastSeq` is the folder's last
+ * durable record as read from disk. claimCluster checks again once the store is open.
+ */
+export async function checkClaims(meta: Pick<ClaimingMeta, 'dir' | 'lastSeq'>, nodes: readonly DataNode[], options: Pick<FenceOptions, 'log' | 'takeover'>): Promise<void> {
+  const { request } = await claimPlan(meta, options)
+  await checkFirst(claimer(meta.dir, nodes).each, request, meta, options)
+}
+
 /** Claim the nodes for this metadata folder (steps 1-3) and keep the claim fresh (step 4). */
 export async function claimCluster(meta: ClaimingMeta, nodes: readonly DataNode[], options: FenceOptions): Promise<Fence> {
   const log = levelled(options.log)
-  const previous = await readMetaEpoch(meta.dir)
-  const basis = previous ? { epoch: previous.epoch, token: previous.token } : undefined
-  const claim = { epoch: (basis?.epoch ?? 0) + 1, token: newClaimToken() }
-  const afterRepair = previous?.afterRepair || options.takeover?.acceptLoss
-  let request: ClaimRequest = { claim, ...(basis ? { basis } : {}), seq: meta.lastSeq, ...(afterRepair ? { afterRepair: true } : {}) }
-  const fenced = nodes.filter((node): node is DataNode & Required<Pick<DataNode, 'claim'>> => node.claim !== undefined)
-
-  // A server that does not answer now takes the claim when it does (TcpDataNode claims first thing).
-  const down = new Set<DataNode>()
-  const each = (req: ClaimRequest) => Promise.all(fenced.map(async (node) => {
-    if (down.has(node) && node instanceof TcpDataNode) return node.holdClaim(req)
-    try {
-      await node.claim(req)
-    } catch (err) {
-      if (isServerAddress(node.address) && isDfsError(err, 'NODE_UNAVAILABLE')) {
-        down.add(node)
-        return
-      }
-      throw explained(err, meta.dir)
-    }
-  }))
-  const check = () => each({ ...request, check: true })
-  if (options.takeover) await checkTakeover(check, options.takeover, meta, log)
-  else await check()
+  const { basis, claim, request: first } = await claimPlan(meta, options)
+  let request = first
+  const { fenced, each } = claimer(meta.dir, nodes)
+  await checkFirst(each, request, meta, options)
   await writeMetaEpoch(meta.dir, { ...claim, ...(basis ? { previous: basis } : {}) })
   await each(request)
 
@@ -162,11 +152,50 @@ export async function claimCluster(meta: ClaimingMeta, nodes: readonly DataNode[
   }
 }
 
+/** The claim this folder makes next: the epoch after its last claim, from that claim (the basis). */
+async function claimPlan(meta: Pick<ClaimingMeta, 'dir' | 'lastSeq'>, options: Pick<FenceOptions, 'takeover'>) {
+  const previous = await readMetaEpoch(meta.dir)
+  const basis = previous ? { epoch: previous.epoch, token: previous.token } : undefined
+  const claim = { epoch: (basis?.epoch ?? 0) + 1, token: newClaimToken() }
+  const afterRepair = previous?.afterRepair || options.takeover?.acceptLoss
+  const request: ClaimRequest = { claim, ...(basis ? { basis } : {}), seq: meta.lastSeq, ...(afterRepair ? { afterRepair: true } : {}) }
+  return { basis, claim, request }
+}
+
+type FencedNode = DataNode & Required<Pick<DataNode, 'claim'>>
+
+/** Send one claim request to every node that takes claims. */
+function claimer(dir: string, nodes: readonly DataNode[]) {
+  const fenced = nodes.filter((node): node is FencedNode => node.claim !== undefined)
+  // A server that does not answer now takes the claim when it does (TcpDataNode claims first thing).
+  const down = new Set<DataNode>()
+  const each = (req: ClaimRequest) => Promise.all(fenced.map(async (node) => {
+    if (down.has(node) && node instanceof TcpDataNode) return node.holdClaim(req)
+    try {
+      await node.claim(req)
+    } catch (err) {
+      if (isServerAddress(node.address) && isDfsError(err, 'NODE_UNAVAILABLE')) {
+        down.add(node)
+        return
+      }
+      throw explained(err, dir)
+    }
+  }))
+  return { fenced, each }
+}
+
+/** Step 1: ask every node whether it would take the claim (nothing written); a promotion may wait. */
+async function checkFirst(each: (req: ClaimRequest) => Promise<unknown>, request: ClaimRequest, meta: Pick<ClaimingMeta, 'dir'>, options: Pick<FenceOptions, 'log' | 'takeover'>): Promise<void> {
+  const check = () => each({ ...request, check: true })
+  if (options.takeover) await checkTakeover(check, options.takeover, meta, levelled(options.log))
+  else await check()
+}
+
 /**
  * The check before a promotion claims: wait (bounded) while the old primary still holds a node, and
  * say a watermark refusal as what it is for a standby (records the primary wrote that it never got).
  */
-async function checkTakeover(check: () => Promise<unknown>, takeover: Takeover, meta: ClaimingMeta, log: Log): Promise<void> {
+async function checkTakeover(check: () => Promise<unknown>, takeover: Takeover, meta: Pick<ClaimingMeta, 'dir'>, log: Log): Promise<void> {
   const deadline = Date.now() + takeover.waitMs
   let waiting = false
   for (;;) {
@@ -191,7 +220,7 @@ async function checkTakeover(check: () => Promise<unknown>, takeover: Takeover, 
   }
 }
 
-function standbyBehind(err: DfsError, meta: ClaimingMeta): DfsError {
+function standbyBehind(err: DfsError, meta: Pick<ClaimingMeta, 'dir'>): DfsError {
   const { seqWatermark, seq } = claimRefusal(err)
   if (seqWatermark === undefined || seq === undefined || seqWatermark <= seq) return explained(err, meta.dir) as DfsError
   const lost = seqWatermark - seq

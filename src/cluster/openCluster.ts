@@ -26,7 +26,8 @@ import { checkFoldersApart } from './layout.js'
 import { type NodeAccess, checkNode, isServerAddress, normalizeAddress, openNode } from './nodes.js'
 import { type ClusterSettings, DEFAULT_CHUNK_SIZE, DEFAULT_REPLICAS, parseSettings } from './settings.js'
 import { levelled } from '../log/Log.js'
-import { claimCluster, type Fence, type Takeover } from './fencing.js'
+import { checkClaims, claimCluster, type Fence, type Takeover } from './fencing.js'
+import { lastSeqOnDisk } from '../meta/lastSeqOnDisk.js'
 import { checkNotStandby, checkPromotable } from '../meta/standbyGuard.js'
 import { clearStandbyMark } from '../meta/standbyMark.js'
 import type { DfsError } from '../errors.js'
@@ -95,6 +96,8 @@ interface Plan {
   unavailable: UnavailableNode[]
   /** The primary a promoted standby's folder followed. */
   standbyOf?: string
+  /** The cluster's id, when the folder holds one already. */
+  clusterId?: string
 }
 
 async function planCluster(flags: ClusterFlags, options: OpenOptions): Promise<Plan> {
@@ -144,12 +147,16 @@ async function planCluster(flags: ClusterFlags, options: OpenOptions): Promise<P
   checkDistinctIds(ids, chosen.settings)
   // A node folder another process serves (dfs datanode) or mounts is refused before the first write.
   if (!options.readOnly) for (const address of addresses) if (!isServerAddress(address)) await checkNodeFolderUnlocked(address)
-  return { metaDir, access, settings: chosen.settings, addresses, unavailable, ...(standbyOf ? { standbyOf } : {}) }
+  return {
+    metaDir, access, settings: chosen.settings, addresses, unavailable,
+    ...(standbyOf ? { standbyOf } : {}), ...(format ? { clusterId: format.clusterId } : {}),
+  }
 }
 
 /** Open what the plan found: the first write to the metadata folder or any node happens here. */
 async function openPlanned(plan: Plan, flags: ClusterFlags, options: OpenOptions): Promise<Cluster> {
   const { metaDir, access } = plan
+  if (!options.readOnly) await checkClaimsFirst(plan, flags, options)
   const machine = namespaceMachine({ uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0, createdAt: plan.settings.createdAt })
   const meta: NamespaceMetaStore = await MetaStore.open(metaDir, machine, {
     create: { settings: { ...plan.settings } },
@@ -212,6 +219,31 @@ async function openPlanned(plan: Plan, flags: ClusterFlags, options: OpenOptions
     await meta.close().catch(() => {})
     await Promise.allSettled(nodes.map(node => node.close()))
     throw err
+  }
+}
+
+/**
+ * Fencing's refusals (a folder behind the nodes, a node another NameNode holds, a promotion that
+ * would lose records) before the store is opened for writing, which writes (its lock, a journal
+ * segment): a refused open changes nothing. Only recorded nodes can hold a claim against it.
+ */
+async function checkClaimsFirst(plan: Plan, flags: ClusterFlags, options: OpenOptions): Promise<void> {
+  if (plan.clusterId === undefined) return // a new cluster: no claim yet
+  const lastSeq = await lastSeqOnDisk(plan.metaDir)
+  if (lastSeq === undefined) return // damaged: the store's open explains it
+  const nodes: DataNode[] = []
+  try {
+    for (const address of plan.addresses) {
+      const recorded = plan.settings.nodes.find(n => n.address === address)
+      if (!recorded) continue
+      nodes.push(await openNode(address, {
+        clusterId: plan.clusterId, create: false, ...plan.access, log: () => {},
+        ...(isServerAddress(address) ? { recordedId: recorded.nodeId } : {}),
+      }))
+    }
+    await checkClaims({ dir: plan.metaDir, lastSeq }, nodes, { log: flags.log, ...(options.promote ? { takeover: options.promote } : {}) })
+  } finally {
+    await Promise.allSettled(nodes.map(node => node.close()))
   }
 }
 
