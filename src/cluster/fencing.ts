@@ -239,8 +239,8 @@ function explained(err: unknown, dir: string): unknown {
   let message = err.message
   const address = err.context.node
   if (err.context.remote && typeof address === 'string' && message.startsWith(`${address}: `)) {
-    // The news first, and the node by the address the cluster knows it by (a server names itself by its folder).
-    message = message.slice(address.length + 2).replace(/\bnode \S+ (was claimed|is held)/, `node ${address} $1`)
+    // The news first, and the node by the address the cluster knows it by, then by the folder it serves.
+    message = message.slice(address.length + 2).replace(/\bnode (\S+) (was claimed|is held)/, `node ${address} ($1) $2`)
   }
   return dfsError(err.code, message.replace('this metadata folder', `metadata folder ${dir}`), { ...err.context, meta: dir }, err)
 }

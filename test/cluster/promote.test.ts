@@ -138,7 +138,7 @@ describe('dfs namenode --promote', () => {
     const before = await treeListing([p.root])
     const restarted = await refusal(p.primary, { create: true })
     expect(restarted.code).toBe('EPOCH_BEHIND')
-    expect(restarted.message).toMatch(/^a newer NameNode \(epoch 3\) took over: metadata folder \S+ is behind the cluster .*: node tcp:\/\/127\.0\.0\.1:\d+ was claimed by epoch 3, and this folder.s last claim is epoch 2; it can read but never delete$/)
+    expect(restarted.message).toMatch(/^a newer NameNode \(epoch 3\) took over: metadata folder \S+ is behind the cluster .*: node tcp:\/\/127\.0\.0\.1:\d+ \(\S+\) was claimed by epoch 3, and this folder.s last claim is epoch 2; it can read but never delete$/)
     expect(await treeListing([p.root])).toEqual(before)
   })
 
