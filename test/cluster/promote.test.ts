@@ -12,6 +12,7 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { type Cluster, type ClusterFlags, type OpenOptions, openCluster } from '../../src/cluster/openCluster.js'
 import { acquireLock } from '../../src/meta/lock.js'
+import { NameNodeHost } from '../../src/namenode/openNameNode.js'
 import { readStandbyMark, writeStandbyMark } from '../../src/meta/standbyMark.js'
 import { SECRET, TestServers } from '../datanode/tcpHelpers.js'
 import { treeListing } from '../helpers/tree.js'
@@ -181,3 +182,35 @@ describe('dfs namenode --promote', () => {
     expect(await nodeEpochs(p.dirs)).toEqual([3, 3, 3])
   })
 })
+
+describe("a NameNode host (the embedded mount's NameNode) whose nodes a promoted standby claimed", () => {
+  it('logs why, refuses every change and sync (SUPERSEDED, EROFS at the mount), and still reads', { timeout: 120_000 }, async () => {
+    const p = await pair({ claimHoldMs: 300 })
+    const logged: string[] = []
+    const host = await NameNodeHost.open({
+      ...p.primary, nodes: undefined, log: (m) => logged.push(m), reopenGraceMs: 0,
+      liveness: { intervalMs: 500, suspectAfterMs: 2000, deadAfterMs: 10_000 },
+      healing: { graceMs: 10_000, bandwidthBytesPerSec: 0, orphanGraceMs: 60_000 },
+      scrub: { bytesPerSec: 0 },
+    })
+    try {
+      const session = host.inProcessSession()
+      await session.commit(mknod('before'))
+      await session.sync()
+      // A standby copied now (everything synced, the host's claim with it) takes over while the host runs.
+      const standbyNow = join(p.root, 'standby-now')
+      await makeStandby(p.primary.meta, standbyNow)
+      await openKept({ ...p.standby, meta: standbyNow }, { create: true, promote: { waitMs: EVENTUALLY_MS, pollMs: 50 } })
+
+      const superseded = await Promise.race([host.superseded, new Promise<undefined>((r) => setTimeout(r, EVENTUALLY_MS).unref())])
+      expect(superseded?.code).toBe('SUPERSEDED')
+      expect(logged.join('\n')).toContain(superseded!.message)
+      await expect(session.commit(mknod('after'))).rejects.toMatchObject({ code: 'SUPERSEDED' })
+      await expect(session.sync()).rejects.toMatchObject({ code: 'SUPERSEDED' })
+      expect([...host.nameNode.state.inodes.values()].map((i) => i.ino)).toHaveLength(2) // the root and 'before'
+    } finally {
+      await host.close()
+    }
+  })
+})
+
