@@ -129,7 +129,7 @@ describe('dfs namenode --promote', () => {
     expect(logged.join('\n')).toMatch(/promoted: metadata folder .* until now a standby of tcp:\/\/127\.0\.0\.1:7000, holds the cluster at epoch 3/)
 
     // The old primary hears it at its next renewal.
-    const superseded = await Promise.race([old.superseded, new Promise<undefined>((r) => setTimeout(r, EVENTUALLY_MS).unref())])
+    const superseded = await Promise.race([old.superseded, new Promise<undefined>((r) => setTimeout(r, EVENTUALLY_MS))])
     expect(superseded?.code).toBe('SUPERSEDED')
     expect(superseded?.message).toMatch(/^a newer NameNode \(epoch 3\) took over the cluster: node \S+ refuses this NameNode's claim \(epoch 2\)/)
     await old.close()
@@ -202,7 +202,7 @@ describe("a NameNode host (the embedded mount's NameNode) whose nodes a promoted
       await makeStandby(p.primary.meta, standbyNow)
       await openKept({ ...p.standby, meta: standbyNow }, { create: true, promote: { waitMs: EVENTUALLY_MS, pollMs: 50 } })
 
-      const superseded = await Promise.race([host.superseded, new Promise<undefined>((r) => setTimeout(r, EVENTUALLY_MS).unref())])
+      const superseded = await Promise.race([host.superseded, new Promise<undefined>((r) => setTimeout(r, EVENTUALLY_MS))])
       expect(superseded?.code).toBe('SUPERSEDED')
       expect(logged.join('\n')).toContain(superseded!.message)
       await expect(session.commit(mknod('after'))).rejects.toMatchObject({ code: 'SUPERSEDED' })
