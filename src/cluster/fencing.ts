@@ -11,7 +11,9 @@
 //      server hears from its holder: it counts the claim as held only by a connection it hears from).
 //   5. a node that refuses a refresh of the claim it took (EPOCH_BEHIND) was claimed by a newer
 //      NameNode (a promoted standby): this one is superseded (`superseded` resolves) and must stop
-//      serving changes.
+//      serving changes. A NameNode that was stopped (SIGSTOP, a frozen VM) or cut off longer than a
+//      node's hold may have been superseded without hearing of it yet: before it acknowledges a sync
+//      it asks the nodes again when its last word with them is older than `leaseMs` (confirm()).
 //
 // A promotion (`takeover`) claims from the primary's claim its standby copied: while the old primary
 // still holds the nodes (EPOCH_HELD: its connection was heard from lately) it waits, bounded, for
@@ -41,6 +43,11 @@ export interface FenceOptions {
   log: (message: string) => void
   /** How often the seq watermark is raised while open (ms). Default 5000. */
   refreshMs?: number
+  /**
+   * How long after its last word with the nodes this NameNode trusts it still holds them (ms): less
+   * than a DataNode server's hold (15 s), more than refreshMs. Default 10000.
+   */
+  leaseMs?: number
   /** A standby's promotion (dfs namenode --promote): how it may claim from the primary's claim. */
   takeover?: Takeover
 }
@@ -66,9 +73,15 @@ export interface Fence {
    * NameNode claimed it: from then on this process must not acknowledge any change.
    */
   readonly superseded: Promise<DfsError>
+  /**
+   * Resolves when this NameNode may acknowledge: its last word with the nodes is recent enough that no
+   * newer one can have claimed them since (else it asks them now). Rejects with SUPERSEDED when one has.
+   */
+  confirm(): Promise<void>
 }
 
 const DEFAULT_REFRESH_MS = 5000
+const DEFAULT_LEASE_MS = 10_000
 
 /**
  * Step 1 alone, before the metadata store is opened (which writes: its lock, a new journal segment):
@@ -92,18 +105,18 @@ export async function claimCluster(meta: ClaimingMeta, nodes: readonly DataNode[
 
   let supersede!: (err: DfsError) => void
   const superseded = new Promise<DfsError>((resolve) => { supersede = resolve })
-  let isSuperseded = false
+  let supersededBy: DfsError | undefined
   const reported = new Map<string, string>()
   const report = (address: string, err: unknown) => {
     // A node that took this claim refuses it only once a newer one replaced it there.
-    if (!isSuperseded && isDfsError(err, 'EPOCH_BEHIND')) {
-      isSuperseded = true
+    if (!supersededBy && isDfsError(err, 'EPOCH_BEHIND')) {
       clearInterval(timer)
       const newer = claimRefusal(err).epoch
-      supersede(dfsError('SUPERSEDED',
+      supersededBy = dfsError('SUPERSEDED',
         `a newer NameNode (epoch ${newer ?? `${claim.epoch + 1} or later`}) took over the cluster: node ${address} refuses this NameNode's claim (epoch ${claim.epoch}), ` +
         `so metadata folder ${meta.dir} is no longer the cluster's; this one stops serving (use the NameNode that took over; this folder can read but never delete)`,
-        { node: address, epoch: newer, claimed: claim.epoch, meta: meta.dir }, err))
+        { node: address, epoch: newer, claimed: claim.epoch, meta: meta.dir }, err)
+      supersede(supersededBy)
     }
     const message = (err as Error).message
     if (reported.get(address) === message) return
@@ -127,13 +140,22 @@ export async function claimCluster(meta: ClaimingMeta, nodes: readonly DataNode[
       (err: unknown) => { if (!isDfsError(err, 'NODE_UNAVAILABLE')) report(node.address, err) },
     )))
   }
-  const refresh = () => {
-    // A failed journal fails every try the same way: said once.
-    refreshing ??= raise(true).then(() => { lastFailure = undefined }, (err: unknown) => {
+  // When the last round of claims that reached the nodes was sent (the claim itself was just taken).
+  let confirmedAt = Date.now()
+  const round = () => {
+    const sentAt = Date.now()
+    return raise(true).then(() => {
+      lastFailure = undefined
+      confirmedAt = Math.max(confirmedAt, sentAt)
+    }, (err: unknown) => {
+      // A failed journal fails every try the same way: said once.
       const message = (err as Error).message
       if (message !== lastFailure) log.warn(`raising the nodes' seq watermark failed: ${message}`)
       lastFailure = message
-    }).finally(() => { refreshing = undefined })
+    })
+  }
+  const refresh = () => {
+    refreshing ??= round().finally(() => { refreshing = undefined })
     return refreshing
   }
   const timer = setInterval(() => { if (!closed) void refresh() }, options.refreshMs ?? DEFAULT_REFRESH_MS)
@@ -142,6 +164,10 @@ export async function claimCluster(meta: ClaimingMeta, nodes: readonly DataNode[
     claim,
     superseded,
     refresh,
+    async confirm() {
+      if (!supersededBy && Date.now() - confirmedAt >= (options.leaseMs ?? DEFAULT_LEASE_MS)) await refresh()
+      if (supersededBy) throw supersededBy
+    },
     async close() {
       if (closed) return
       closed = true

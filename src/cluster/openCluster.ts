@@ -64,6 +64,8 @@ export interface Cluster extends CapacityReport {
   unavailable: UnavailableNode[]
   /** Resolves once a newer NameNode claimed the nodes away from this one (fencing.ts); never when read-only. */
   superseded: Promise<DfsError>
+  /** Before acknowledging a sync: still the cluster's NameNode (fencing.ts confirm()); rejects with SUPERSEDED. */
+  confirmClaim(): Promise<void>
   meta: NamespaceMetaStore
   registry: NodeRegistry
   chunks: ChunkStore
@@ -204,6 +206,7 @@ async function openPlanned(plan: Plan, flags: ClusterFlags, options: OpenOptions
     return {
       metaDir, settings, meta, registry, chunks, unavailable: plan.unavailable,
       superseded: fence?.superseded ?? new Promise<DfsError>(() => {}),
+      confirmClaim: () => fence?.confirm() ?? Promise.resolve(),
       capacity: () => capacityOf(nodes, settings.replicas),
       async close() {
         try {

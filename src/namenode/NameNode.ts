@@ -27,6 +27,8 @@ export interface NameNodeOptions {
   /** A client found a bad copy; a client committed a chunk with fewer than R copies. */
   onBadCopy?(ref: ChunkRef, nodeId: string, reason: { code: string; message: string }): void
   onUnderReplicated?(ref: ChunkRef): void
+  /** Before a sync is acknowledged: this NameNode still holds the cluster (rejects when a newer one took over). */
+  confirmClaim?(): Promise<void>
   log: (message: string) => void
 }
 
@@ -165,7 +167,9 @@ export class NameNode {
 
   sync(): Promise<void> {
     // A sync that became durable here after the takeover is no acknowledgement: the cluster went on without it.
-    return this.opts.meta.sync().then(() => { if (this.superseded) throw this.superseded })
+    return this.opts.meta.sync()
+      .then(() => this.opts.confirmClaim?.())
+      .then(() => { if (this.superseded) throw this.superseded })
   }
 
   private addOpen(session: Session, ino: number): void {

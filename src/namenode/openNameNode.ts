@@ -51,6 +51,7 @@ export class NameNodeHost {
         // A client's report reaches the healer the way this process's own reads do.
         onBadCopy: (ref, nodeId, reason) => cluster.chunks.onBadReplica?.(ref, nodeId, dfsError(reason.code as ErrorCode, reason.message, { nodeId })),
         onUnderReplicated: ref => cluster.chunks.onUnderReplicated?.(ref),
+        confirmClaim: () => cluster.confirmClaim(),
         log: opts.log,
       })
       nameNode.start(opts.reopenGraceMs)

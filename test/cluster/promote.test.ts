@@ -9,7 +9,7 @@
 
 import { cp, mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { type Cluster, type ClusterFlags, type OpenOptions, openCluster } from '../../src/cluster/openCluster.js'
 import { acquireLock } from '../../src/meta/lock.js'
 import { NameNodeHost } from '../../src/namenode/openNameNode.js'
@@ -180,6 +180,23 @@ describe('dfs namenode --promote', () => {
     const promoted = await openKept(p.standby, { create: true, promote: { waitMs: 0, acceptLoss: true } })
     expect(promoted.meta.state.inodes.size).toBe(1) // the root only: a, b and c are lost, as accepted
     expect(await nodeEpochs(p.dirs)).toEqual([3, 3, 3])
+  })
+})
+
+describe('a primary that was stopped longer than the nodes hold its claim (SIGSTOP, a frozen VM)', () => {
+  it('asks the nodes before it acknowledges again, and learns there that it was superseded', { timeout: 120_000 }, async () => {
+    const p = await pair()
+    const old = await primaryRuns(p)
+    await old.confirmClaim() // its word with the nodes is fresh
+    // 20 s pass for everyone (the servers' clocks too) while the old primary runs nothing.
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 20_000 })
+    try {
+      await openKept(p.standby, { create: true, promote: { waitMs: 0 } })
+      // Before its 5-second renewal would have told it: its next acknowledgement asks first.
+      await expect(old.confirmClaim()).rejects.toMatchObject({ code: 'SUPERSEDED', message: expect.stringMatching(/^a newer NameNode \(epoch 3\) took over the cluster/) })
+    } finally {
+      vi.useRealTimers()
+    }
   })
 })
 
