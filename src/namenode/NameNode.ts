@@ -183,6 +183,7 @@ export class NameNode {
 
   /** An inode without names and without opens is dropped; its chunks go once that is durable. */
   private forgetIfUnused(ino: number): void {
+    if (this.superseded) return // the namespace is the newer NameNode's now: its sessions decide
     const inode = this.state.inodes.get(ino)
     if (!inode || inode.nlink !== 0 || this.isOpen(ino)) return
     const refs = this.opts.meta.commit({ op: 'forget', ino }) as ChunkRef[]
