@@ -88,7 +88,7 @@ const DEFAULT_LEASE_MS = 10_000
  * refuse, writing nothing anywhere, what claiming would refuse. `lastSeq` is the folder's last
  * durable record as read from disk. claimCluster checks again once the store is open.
  */
-export async function checkClaims(meta: Pick<ClaimingMeta, 'dir' | 'lastSeq'>, nodes: readonly DataNode[], options: Pick<FenceOptions, 'log' | 'takeover'>): Promise<void> {
+export async function checkClaims(meta: Pick<ClaimingMeta, 'dir' | 'lastSeq'>, nodes: readonly ClaimTarget[], options: Pick<FenceOptions, 'log' | 'takeover'>): Promise<void> {
   const { request } = await claimPlan(meta, options)
   await checkFirst(claimer(meta.dir, nodes).each, request, meta, options)
 }
@@ -188,13 +188,15 @@ async function claimPlan(meta: Pick<ClaimingMeta, 'dir' | 'lastSeq'>, options: P
   return { basis, claim, request }
 }
 
-type FencedNode = DataNode & Required<Pick<DataNode, 'claim'>>
+/** What claiming needs of a node: a DataNode, or for a check only, anything that answers as one would. */
+export type ClaimTarget = Pick<DataNode, 'address' | 'claim'>
+type FencedNode<N extends ClaimTarget> = N & Required<Pick<DataNode, 'claim'>>
 
 /** Send one claim request to every node that takes claims. */
-function claimer(dir: string, nodes: readonly DataNode[]) {
-  const fenced = nodes.filter((node): node is FencedNode => node.claim !== undefined)
+function claimer<N extends ClaimTarget>(dir: string, nodes: readonly N[]) {
+  const fenced = nodes.filter((node): node is FencedNode<N> => node.claim !== undefined)
   // A server that does not answer now takes the claim when it does (TcpDataNode claims first thing).
-  const down = new Set<DataNode>()
+  const down = new Set<ClaimTarget>()
   const each = (req: ClaimRequest) => Promise.all(fenced.map(async (node) => {
     if (down.has(node) && node instanceof TcpDataNode) return node.holdClaim(req)
     try {

@@ -26,7 +26,8 @@ import { checkFoldersApart } from './layout.js'
 import { type NodeAccess, checkNode, isServerAddress, normalizeAddress, openNode } from './nodes.js'
 import { type ClusterSettings, DEFAULT_CHUNK_SIZE, DEFAULT_REPLICAS, parseSettings } from './settings.js'
 import { levelled } from '../log/Log.js'
-import { checkClaims, claimCluster, type Fence, type Takeover } from './fencing.js'
+import { type ClaimTarget, checkClaims, claimCluster, type Fence, type Takeover } from './fencing.js'
+import { folderClaimCheck } from '../datanode/claim.js'
 import { lastSeqOnDisk } from '../meta/lastSeqOnDisk.js'
 import { checkNotStandby, checkPromotable } from '../meta/standbyGuard.js'
 import { clearStandbyMark } from '../meta/standbyMark.js'
@@ -234,19 +235,23 @@ async function checkClaimsFirst(plan: Plan, flags: ClusterFlags, options: OpenOp
   if (plan.clusterId === undefined) return // a new cluster: no claim yet
   const lastSeq = await lastSeqOnDisk(plan.metaDir)
   if (lastSeq === undefined) return // damaged: the store's open explains it
-  const nodes: DataNode[] = []
+  const servers: DataNode[] = []
   try {
+    const targets: ClaimTarget[] = []
     for (const address of plan.addresses) {
       const recorded = plan.settings.nodes.find(n => n.address === address)
       if (!recorded) continue
-      nodes.push(await openNode(address, {
-        clusterId: plan.clusterId, create: false, ...plan.access, log: () => {},
-        ...(isServerAddress(address) ? { recordedId: recorded.nodeId } : {}),
-      }))
+      if (!isServerAddress(address)) {
+        targets.push(folderClaimCheck(address)) // its claim file only: no scan of its chunks
+        continue
+      }
+      const server = await openNode(address, { clusterId: plan.clusterId, create: false, ...plan.access, log: () => {}, recordedId: recorded.nodeId })
+      servers.push(server)
+      targets.push(server)
     }
-    await checkClaims({ dir: plan.metaDir, lastSeq }, nodes, { log: flags.log, ...(options.promote ? { takeover: options.promote } : {}) })
+    await checkClaims({ dir: plan.metaDir, lastSeq }, targets, { log: flags.log, ...(options.promote ? { takeover: options.promote } : {}) })
   } finally {
-    await Promise.allSettled(nodes.map(node => node.close()))
+    await Promise.allSettled(servers.map(node => node.close()))
   }
 }
 

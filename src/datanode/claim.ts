@@ -86,6 +86,21 @@ export function claimedRecord(record: NodeClaim | undefined, request: ClaimReque
   return { epoch: request.claim.epoch, token: request.claim.token, seqWatermark: watermark }
 }
 
+/**
+ * A node folder's claim rule without opening the folder as a node (no scan, no lock): for a check
+ * before anything is opened for writing (cluster/fencing.ts checkClaims). No process serves a
+ * folder another holds, so no live holder (EPOCH_HELD) is asked about.
+ */
+export function folderClaimCheck(dir: string, address = dir): { address: string; claim(request: ClaimRequest): Promise<void> } {
+  return {
+    address,
+    async claim(request) {
+      const refusal = refuseClaim(await readNodeClaim(dir, address), request, address)
+      if (refusal) throw refusal
+    },
+  }
+}
+
 /** The folder's claim; undefined when none was ever made. A damaged file is NODE_FOLDER_INVALID. */
 export async function readNodeClaim(dir: string, shownAs = dir): Promise<NodeClaim | undefined> {
   const text = await readTextIfExists(join(dir, CLAIM_FILE))
