@@ -61,6 +61,9 @@ export const DFS_CODES = {
   DUMP_INVALID: 'EINVAL', // dfs meta load (or a backup fsck falls back on) given something that is not a whole, unedited namespace dump
   DUMP_TARGET_NOT_EMPTY: 'EINVAL', // dfs meta load into a folder that is not missing or empty
   NOT_PRIMARY: 'EIO', // a NameNode that is not the cluster's primary (a standby, one a newer NameNode superseded) refused a client: it tries its next address
+  // standby and failover
+  STANDBY_FOLDER: 'EINVAL', // a standby's metadata folder opened for writing other than by dfs namenode --promote
+  SUPERSEDED: 'EROFS', // a NameNode whose DataNodes were claimed by a newer one (a promoted standby): it stops serving changes
 } as const satisfies Record<string, PosixCode>
 export type DfsCode = keyof typeof DFS_CODES
 

@@ -3,12 +3,14 @@
 // dfs fsck --namenode tcp://… --secret-file <f>: the same check, run online by the NameNode against
 // its live namespace (namenode/onlineFsck.ts); read-only.
 
+import { resolve } from 'node:path'
 import { Command } from 'commander'
 import { fsck, isHealthy, type FsckProgress, type FsckReport } from '../cluster/fsck.js'
 import { openCluster } from '../cluster/openCluster.js'
 import { callControl } from '../daemon/control.js'
 import { runningDaemons } from '../daemon/registry.js'
 import { checkMetaFolder, releaseOrphans } from './fsckMeta.js'
+import { checkNotStandby } from '../meta/standbyGuard.js'
 import { dfsError } from '../errors.js'
 import type { ClusterStatus } from '../namenode/status.js'
 import { formatSize } from '../util/size.js'
@@ -37,6 +39,8 @@ export function fsckCommand(): Command {
       }
       if (flags.meta === undefined) throw dfsError('BAD_ARGUMENT', 'say which cluster to check: --meta <dir> (offline, here) or --namenode tcp://host:port --secret-file <f> (online, by its NameNode)')
       const meta = flags.meta
+      // Looking is for any folder; changing one is not for a standby's (it follows its primary's journal).
+      if (flags.repair || flags.releaseOrphans) await checkNotStandby(resolve(meta), meta)
       if (flags.releaseOrphans) {
         if (flags.repair) throw dfsError('BAD_ARGUMENT', '--release-orphans and --repair are separate steps: release the hold first, then run dfs fsck --meta <dir> --repair to remove the orphans')
         const released = await releaseOrphans(meta)

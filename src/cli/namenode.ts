@@ -16,6 +16,7 @@ import { captureStore } from '../meta/dump.js'
 import { formatSize, parseDuration, parseSize } from '../util/size.js'
 import { MOUNT_DEFAULTS, type MountFlags, namenodeAddresses, serviceOptions, withServiceOptions } from './mount.js'
 import { Standby } from '../namenode/standby.js'
+import type { Takeover } from '../cluster/fencing.js'
 import { dfsError } from '../errors.js'
 import { resolve } from 'node:path'
 
@@ -34,6 +35,9 @@ interface NamenodeFlags extends Pick<MountFlags, 'heartbeat' | 'suspectAfter' | 
   backupDir?: string
   backupEvery: string
   backupKeep: string
+  promote?: boolean
+  promoteWait: string
+  acceptLoss?: boolean
 }
 
 export function namenodeCommand(): Command {
@@ -53,12 +57,18 @@ export function namenodeCommand(): Command {
     .addOption(new Option('--backup-every <duration>', 'with --backup-dir: how often').default('1h'))
     .addOption(new Option('--backup-keep <n>', 'with --backup-dir: how many of the newest backups to keep').default('24'))
     .addOption(new Option('--log-level <level>', 'error, warn, info or debug (the log goes to stderr)').default(MOUNT_DEFAULTS.logLevel))
+    .option('--promote', 'take over as the primary from a standby\'s --meta folder: claim the DataNodes with the next epoch (the old primary is fenced), then serve')
+    .addOption(new Option('--promote-wait <duration>', 'with --promote: how long to wait for a still-running old primary\'s claim on the DataNodes to lapse').default('60s'))
+    .option('--accept-loss', 'with --promote: take over although the old primary wrote records this standby never got (they are lost)')
     .action(async (flags: NamenodeFlags) => {
       await runNamenode(flags)
     })
 }
 
 async function runNamenode(flags: NamenodeFlags): Promise<void> {
+  if (flags.standbyOf !== undefined && flags.promote) {
+    throw dfsError('BAD_ARGUMENT', '--standby-of and --promote exclude each other: --standby-of follows a primary, --promote makes this folder the primary', {})
+  }
   if (flags.standbyOf !== undefined) return runStandby(flags)
   // Every flag is checked before anything is opened or written.
   if (flags.listen === undefined) throw dfsError('BAD_ARGUMENT', 'say where clients connect: --listen host:port (or --standby-of tcp://<primary> to run a standby)', {})
@@ -76,13 +86,14 @@ async function runNamenode(flags: NamenodeFlags): Promise<void> {
   }
   const sessionGraceMs = parseDuration(flags.sessionGrace, '--session-grace')
   const backups = backupFlags(flags)
+  const promote = promoteOptions(flags)
   const secret = await readSecretFile(flags.secretFile)
   const { log, close: closeLog } = await openLog({ level: parseLogLevel(flags.logLevel) })
 
   const bound = await NameNodeServer.bind(flags.listen)
   let host: NameNodeHost
   try {
-    host = await NameNodeHost.open({ ...options, log, reopenGraceMs: sessionGraceMs })
+    host = await NameNodeHost.open({ ...options, log, reopenGraceMs: sessionGraceMs, ...(promote ? { promote } : {}) })
   } catch (err) {
     await new Promise(resolve => bound.close(resolve))
     throw err
@@ -113,13 +124,30 @@ async function runNamenode(flags: NamenodeFlags): Promise<void> {
     `(${settings.nodes.length} nodes, ${settings.replicas} replicas, ${formatSize(settings.chunkSize)} chunks, metadata in ${host.cluster.metaDir})`,
   )
   if (scheduler) console.log(`dfs namenode: backups to ${scheduler.dir} every ${flags.backupEvery}, the newest ${flags.backupKeep} kept`)
-  const signal = await signalled
-  log(`${signal}: stopping`)
+  // A newer NameNode (a promoted standby) claimed the DataNodes: this one drops its clients (they
+  // find the new primary by themselves) and exits non-zero with that news.
+  const ended = await Promise.race([signalled, host.superseded])
   await scheduler?.stop()
+  if (typeof ended !== 'string') {
+    await server.close()
+    await host.close().catch(() => {})
+    closeLog()
+    throw ended
+  }
+  log(`${ended}: stopping`)
   await server.close()
   await host.close()
   closeLog()
-  console.log(`dfs namenode: stopped (${signal})`)
+  console.log(`dfs namenode: stopped (${ended})`)
+}
+
+function promoteOptions(flags: NamenodeFlags): Takeover | undefined {
+  const waitMs = parseDuration(flags.promoteWait, '--promote-wait')
+  if (!flags.promote) {
+    if (flags.acceptLoss) throw dfsError('BAD_ARGUMENT', '--accept-loss goes with --promote (a standby taking over); leave it out', { flag: '--accept-loss' })
+    return undefined
+  }
+  return { waitMs, ...(flags.acceptLoss ? { acceptLoss: true } : {}) }
 }
 
 /** Resolves with the first SIGINT or SIGTERM. */
@@ -134,7 +162,7 @@ function untilSignal(): Promise<NodeJS.Signals> {
 async function runStandby(flags: NamenodeFlags): Promise<void> {
   namenodeAddresses(flags.standbyOf!, '--standby-of')
   if (flags.standbyOf!.includes(',')) throw dfsError('BAD_ARGUMENT', '--standby-of takes one address: the primary this standby follows', {})
-  for (const [value, flag] of [[flags.listen, '--listen'], [flags.nodes, '--nodes'], [flags.replicas, '--replicas'], [flags.chunkSize, '--chunk-size'], [flags.backupDir, '--backup-dir']] as const) {
+  for (const [value, flag] of [[flags.listen, '--listen'], [flags.nodes, '--nodes'], [flags.replicas, '--replicas'], [flags.chunkSize, '--chunk-size'], [flags.backupDir, '--backup-dir'], [flags.acceptLoss, '--accept-loss']] as const) {
     if (value !== undefined) throw dfsError('BAD_ARGUMENT', `${flag} is not for a standby: it serves nobody and takes the cluster's settings from its primary; drop ${flag} (give --listen to --promote when it takes over)`, { flag })
   }
   const secret = await readSecretFile(flags.secretFile)

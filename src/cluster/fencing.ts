@@ -9,14 +9,25 @@
 //   4. while open, every few seconds, and at close: raise the nodes' seq watermark to the durable
 //      journal seq, so a copy taken while this one ran is behind once this one wrote more (and a
 //      server hears from its holder: it counts the claim as held only by a connection it hears from).
+//   5. a node that refuses a refresh of the claim it took (EPOCH_BEHIND) was claimed by a newer
+//      NameNode (a promoted standby): this one is superseded (`superseded` resolves) and must stop
+//      serving changes. A NameNode that was stopped (SIGSTOP, a frozen VM) or cut off longer than a
+//      node's hold may have been superseded without hearing of it yet: before it acknowledges a sync
+//      it asks the nodes again when its last word with them is older than `leaseMs` (confirm()).
+//
+// A promotion (`takeover`) claims from the primary's claim its standby copied: while the old primary
+// still holds the nodes (EPOCH_HELD: its connection was heard from lately) it waits, bounded, for
+// that hold to lapse; a watermark above the standby's journal is refused unless losing those records
+// is accepted.
 
 import type { ClaimRequest, EpochClaim } from '../datanode/claim.js'
-import { newClaimToken } from '../datanode/claim.js'
+import { claimRefusal, newClaimToken } from '../datanode/claim.js'
 import type { DataNode } from '../datanode/DataNode.js'
 import { TcpDataNode } from '../datanode/tcp/TcpDataNode.js'
-import { dfsError, isDfsError } from '../errors.js'
-import { levelled } from '../log/Log.js'
+import { type DfsError, dfsError, isDfsError } from '../errors.js'
+import { type Log, levelled } from '../log/Log.js'
 import { readMetaEpoch, writeMetaEpoch } from '../meta/epochClaim.js'
+import { formatDuration } from '../util/size.js'
 import { isServerAddress } from './nodes.js'
 
 /** What fencing needs of the metadata store. */
@@ -32,6 +43,22 @@ export interface FenceOptions {
   log: (message: string) => void
   /** How often the seq watermark is raised while open (ms). Default 5000. */
   refreshMs?: number
+  /**
+   * How long after its last word with the nodes this NameNode trusts it still holds them (ms): less
+   * than a DataNode server's hold (15 s), more than refreshMs. Default 10000.
+   */
+  leaseMs?: number
+  /** A standby's promotion (dfs namenode --promote): how it may claim from the primary's claim. */
+  takeover?: Takeover
+}
+
+export interface Takeover {
+  /** How long to wait for the old primary's hold on a node to lapse (ms). */
+  waitMs: number
+  /** Claim although the nodes' watermark is above this journal (records the standby never got are lost). */
+  acceptLoss?: boolean
+  /** How often to ask again while a node is held (ms). Default 1000. */
+  pollMs?: number
 }
 
 export interface Fence {
@@ -48,39 +75,56 @@ export interface Fence {
   raiseTo(seq: number): Promise<void>
   /** Stop the timer; with the store closed (its journal durable), raise the watermark a last time. */
   close(): Promise<void>
+  /**
+   * Resolves (never rejects) with a SUPERSEDED error once a node refuses this claim because a newer
+   * NameNode claimed it: from then on this process must not acknowledge any change.
+   */
+  readonly superseded: Promise<DfsError>
+  /**
+   * Resolves when this NameNode may acknowledge: its last word with the nodes is recent enough that no
+   * newer one can have claimed them since (else it asks them now). Rejects with SUPERSEDED when one has.
+   */
+  confirm(): Promise<void>
 }
 
 const DEFAULT_REFRESH_MS = 5000
+const DEFAULT_LEASE_MS = 10_000
+
+/**
+ * Step 1 alone, before the metadata store is opened (which writes: its lock, a new journal segment):
+ * refuse, writing nothing anywhere, what claiming would refuse. `lastSeq` is the folder's last
+ * durable record as read from disk. claimCluster checks again once the store is open.
+ */
+export async function checkClaims(meta: Pick<ClaimingMeta, 'dir' | 'lastSeq'>, nodes: readonly ClaimTarget[], options: Pick<FenceOptions, 'log' | 'takeover'>): Promise<void> {
+  const { request } = await claimPlan(meta, options)
+  await checkFirst(claimer(meta.dir, nodes).each, request, meta, options)
+}
 
 /** Claim the nodes for this metadata folder (steps 1-3) and keep the claim fresh (step 4). */
 export async function claimCluster(meta: ClaimingMeta, nodes: readonly DataNode[], options: FenceOptions): Promise<Fence> {
   const log = levelled(options.log)
-  const previous = await readMetaEpoch(meta.dir)
-  const basis = previous ? { epoch: previous.epoch, token: previous.token } : undefined
-  const claim = { epoch: (basis?.epoch ?? 0) + 1, token: newClaimToken() }
-  let request: ClaimRequest = { claim, ...(basis ? { basis } : {}), seq: meta.lastSeq, ...(previous?.afterRepair ? { afterRepair: true } : {}) }
-  const fenced = nodes.filter((node): node is DataNode & Required<Pick<DataNode, 'claim'>> => node.claim !== undefined)
-
-  // A server that does not answer now takes the claim when it does (TcpDataNode claims first thing).
-  const down = new Set<DataNode>()
-  const each = (req: ClaimRequest) => Promise.all(fenced.map(async (node) => {
-    if (down.has(node) && node instanceof TcpDataNode) return node.holdClaim(req)
-    try {
-      await node.claim(req)
-    } catch (err) {
-      if (isServerAddress(node.address) && isDfsError(err, 'NODE_UNAVAILABLE')) {
-        down.add(node)
-        return
-      }
-      throw explained(err, meta.dir)
-    }
-  }))
-  await each({ ...request, check: true })
+  const { basis, claim, request: first } = await claimPlan(meta, options)
+  let request = first
+  const { fenced, each } = claimer(meta.dir, nodes)
+  await checkFirst(each, request, meta, options)
   await writeMetaEpoch(meta.dir, { ...claim, ...(basis ? { previous: basis } : {}) })
   await each(request)
 
+  let supersede!: (err: DfsError) => void
+  const superseded = new Promise<DfsError>((resolve) => { supersede = resolve })
+  let supersededBy: DfsError | undefined
   const reported = new Map<string, string>()
   const report = (address: string, err: unknown) => {
+    // A node that took this claim refuses it only once a newer one replaced it there.
+    if (!supersededBy && isDfsError(err, 'EPOCH_BEHIND')) {
+      clearInterval(timer)
+      const newer = claimRefusal(err).epoch
+      supersededBy = dfsError('SUPERSEDED',
+        `a newer NameNode (epoch ${newer ?? `${claim.epoch + 1} or later`}) took over the cluster: node ${address} refuses this NameNode's claim (epoch ${claim.epoch}), ` +
+        `so metadata folder ${meta.dir} is no longer the cluster's; this one stops serving (use the NameNode that took over; this folder can read but never delete)`,
+        { node: address, epoch: newer, claimed: claim.epoch, meta: meta.dir }, err)
+      supersede(supersededBy)
+    }
     const message = (err as Error).message
     if (reported.get(address) === message) return
     reported.set(address, message)
@@ -103,13 +147,22 @@ export async function claimCluster(meta: ClaimingMeta, nodes: readonly DataNode[
       (err: unknown) => { if (!isDfsError(err, 'NODE_UNAVAILABLE')) report(node.address, err) },
     )))
   }
-  const refresh = () => {
-    // A failed journal fails every try the same way: said once.
-    refreshing ??= raise(true).then(() => { lastFailure = undefined }, (err: unknown) => {
+  // When the last round of claims that reached the nodes was sent (the claim itself was just taken).
+  let confirmedAt = Date.now()
+  const round = () => {
+    const sentAt = Date.now()
+    return raise(true).then(() => {
+      lastFailure = undefined
+      confirmedAt = Math.max(confirmedAt, sentAt)
+    }, (err: unknown) => {
+      // A failed journal fails every try the same way: said once.
       const message = (err as Error).message
       if (message !== lastFailure) log.warn(`raising the nodes' seq watermark failed: ${message}`)
       lastFailure = message
-    }).finally(() => { refreshing = undefined })
+    })
+  }
+  const refresh = () => {
+    refreshing ??= round().finally(() => { refreshing = undefined })
     return refreshing
   }
   let wanted = 0
@@ -131,8 +184,13 @@ export async function claimCluster(meta: ClaimingMeta, nodes: readonly DataNode[
   timer.unref()
   return {
     claim,
+    superseded,
     refresh,
     raiseTo,
+    async confirm() {
+      if (!supersededBy && Date.now() - confirmedAt >= (options.leaseMs ?? DEFAULT_LEASE_MS)) await refresh()
+      if (supersededBy) throw supersededBy
+    },
     async close() {
       if (closed) return
       closed = true
@@ -143,11 +201,97 @@ export async function claimCluster(meta: ClaimingMeta, nodes: readonly DataNode[
   }
 }
 
+/** The claim this folder makes next: the epoch after its last claim, from that claim (the basis). */
+async function claimPlan(meta: Pick<ClaimingMeta, 'dir' | 'lastSeq'>, options: Pick<FenceOptions, 'takeover'>) {
+  const previous = await readMetaEpoch(meta.dir)
+  const basis = previous ? { epoch: previous.epoch, token: previous.token } : undefined
+  const claim = { epoch: (basis?.epoch ?? 0) + 1, token: newClaimToken() }
+  const afterRepair = previous?.afterRepair || options.takeover?.acceptLoss
+  const request: ClaimRequest = { claim, ...(basis ? { basis } : {}), seq: meta.lastSeq, ...(afterRepair ? { afterRepair: true } : {}) }
+  return { basis, claim, request }
+}
+
+/** What claiming needs of a node: a DataNode, or for a check only, anything that answers as one would. */
+export type ClaimTarget = Pick<DataNode, 'address' | 'claim'>
+type FencedNode<N extends ClaimTarget> = N & Required<Pick<DataNode, 'claim'>>
+
+/** Send one claim request to every node that takes claims. */
+function claimer<N extends ClaimTarget>(dir: string, nodes: readonly N[]) {
+  const fenced = nodes.filter((node): node is FencedNode<N> => node.claim !== undefined)
+  // A server that does not answer now takes the claim when it does (TcpDataNode claims first thing).
+  const down = new Set<ClaimTarget>()
+  const each = (req: ClaimRequest) => Promise.all(fenced.map(async (node) => {
+    if (down.has(node) && node instanceof TcpDataNode) return node.holdClaim(req)
+    try {
+      await node.claim(req)
+    } catch (err) {
+      if (isServerAddress(node.address) && isDfsError(err, 'NODE_UNAVAILABLE')) {
+        down.add(node)
+        return
+      }
+      throw explained(err, dir)
+    }
+  }))
+  return { fenced, each }
+}
+
+/** Step 1: ask every node whether it would take the claim (nothing written); a promotion may wait. */
+async function checkFirst(each: (req: ClaimRequest) => Promise<unknown>, request: ClaimRequest, meta: Pick<ClaimingMeta, 'dir'>, options: Pick<FenceOptions, 'log' | 'takeover'>): Promise<void> {
+  const check = () => each({ ...request, check: true })
+  if (options.takeover) await checkTakeover(check, options.takeover, meta, levelled(options.log))
+  else await check()
+}
+
 /**
- * A node's refusal, said about the metadata folder by name. A server's message keeps the address the
- * client gave it in front (the server names itself by its folder).
+ * The check before a promotion claims: wait (bounded) while the old primary still holds a node, and
+ * say a watermark refusal as what it is for a standby (records the primary wrote that it never got).
+ */
+async function checkTakeover(check: () => Promise<unknown>, takeover: Takeover, meta: Pick<ClaimingMeta, 'dir'>, log: Log): Promise<void> {
+  const deadline = Date.now() + takeover.waitMs
+  let waiting = false
+  for (;;) {
+    try {
+      await check()
+      if (waiting) log.info('the old primary\'s claim has lapsed on every node: claiming them')
+      return
+    } catch (err) {
+      if (isDfsError(err, 'EPOCH_BEHIND')) throw standbyBehind(err, meta)
+      if (!isDfsError(err, 'EPOCH_HELD')) throw err
+      if (Date.now() >= deadline) {
+        const node = String(err.context.node ?? 'a node')
+        throw dfsError('EPOCH_HELD',
+          `node ${node} is still held by the old primary after waiting ${formatDuration(takeover.waitMs)} for its claim to lapse (${err.message}): ` +
+          `it still runs and talks to its DataNodes; stop it (or cut it off from them) first, or wait longer with --promote-wait <duration>`,
+          { ...err.context, meta: meta.dir }, err)
+      }
+      if (!waiting) log.warn(`waiting up to ${formatDuration(takeover.waitMs)} for the old primary's claim to lapse (a node holds it while it hears from that NameNode): ${err.message}`)
+      waiting = true
+      await new Promise((resolve) => setTimeout(resolve, takeover.pollMs ?? 1000))
+    }
+  }
+}
+
+function standbyBehind(err: DfsError, meta: Pick<ClaimingMeta, 'dir'>): DfsError {
+  const { seqWatermark, seq } = claimRefusal(err)
+  if (seqWatermark === undefined || seq === undefined || seqWatermark <= seq) return explained(err, meta.dir) as DfsError
+  const lost = seqWatermark - seq
+  return dfsError('EPOCH_BEHIND',
+    `promoting metadata folder ${meta.dir} would lose ${lost} record${lost === 1 ? '' : 's'}: node ${String(err.context.node)} holds the primary's journal up to seq ${seqWatermark}, ` +
+    `and this standby's ends at seq ${seq} (the primary carried on without it); nothing was changed. ` +
+    `Start the old primary again if you can, or promote anyway and lose them with --accept-loss`,
+    { ...err.context, meta: meta.dir, seqWatermark, seq, lost }, err)
+}
+
+/**
+ * A node's refusal, said about the metadata folder by name.
  */
 function explained(err: unknown, dir: string): unknown {
   if (!isDfsError(err) || (err.code !== 'EPOCH_BEHIND' && err.code !== 'EPOCH_HELD')) return err
-  return dfsError(err.code, err.message.replace('this metadata folder', `metadata folder ${dir}`), { ...err.context, meta: dir }, err)
+  let message = err.message
+  const address = err.context.node
+  if (err.context.remote && typeof address === 'string' && message.startsWith(`${address}: `)) {
+    // The news first, and the node by the address the cluster knows it by, then by the folder it serves.
+    message = message.slice(address.length + 2).replace(/\bnode (\S+) (was claimed|is held)/, `node ${address} ($1) $2`)
+  }
+  return dfsError(err.code, message.replace('this metadata folder', `metadata folder ${dir}`), { ...err.context, meta: dir }, err)
 }

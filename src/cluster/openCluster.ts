@@ -26,7 +26,12 @@ import { checkFoldersApart } from './layout.js'
 import { type NodeAccess, checkNode, isServerAddress, normalizeAddress, openNode } from './nodes.js'
 import { type ClusterSettings, DEFAULT_CHUNK_SIZE, DEFAULT_REPLICAS, parseSettings } from './settings.js'
 import { levelled } from '../log/Log.js'
-import { claimCluster, type Fence } from './fencing.js'
+import { type ClaimTarget, checkClaims, claimCluster, type Fence, type Takeover } from './fencing.js'
+import { folderClaimCheck } from '../datanode/claim.js'
+import { lastSeqOnDisk } from '../meta/lastSeqOnDisk.js'
+import { checkNotStandby, checkPromotable } from '../meta/standbyGuard.js'
+import { clearStandbyMark } from '../meta/standbyMark.js'
+import type { DfsError } from '../errors.js'
 
 export type NamespaceMetaStore = MetaStore<NamespaceState, NamespaceRecord, ApplyResult>
 
@@ -58,6 +63,10 @@ export interface Cluster extends CapacityReport {
   settings: ClusterSettings
   /** Recorded nodes that could not be opened (only with skipUnavailable, for fsck). */
   unavailable: UnavailableNode[]
+  /** Resolves once a newer NameNode claimed the nodes away from this one (fencing.ts); never when read-only. */
+  superseded: Promise<DfsError>
+  /** Before acknowledging a sync: still the cluster's NameNode (fencing.ts confirm()); rejects with SUPERSEDED. */
+  confirmClaim(): Promise<void>
   meta: NamespaceMetaStore
   registry: NodeRegistry
   chunks: ChunkStore
@@ -73,6 +82,8 @@ export interface OpenOptions {
   readOnly?: boolean
   /** Open what can be opened and report the rest (fsck must work when a node folder is gone). */
   skipUnavailable?: boolean
+  /** Open a standby's folder as the primary (dfs namenode --promote): the only open a standby's folder allows. */
+  promote?: Takeover
 }
 
 export async function openCluster(flags: ClusterFlags, options: OpenOptions = {}): Promise<Cluster> {
@@ -88,17 +99,26 @@ interface Plan {
   /** Nodes to open, recorded ones first. */
   addresses: string[]
   unavailable: UnavailableNode[]
+  /** The primary a promoted standby's folder followed. */
+  standbyOf?: string
+  /** The cluster's id, when the folder holds one already. */
+  clusterId?: string
 }
 
 async function planCluster(flags: ClusterFlags, options: OpenOptions): Promise<Plan> {
   const metaDir = resolve(flags.meta)
   const access = { secret: flags.secretFile === undefined ? undefined : await readSecretFile(flags.secretFile) }
+  // A standby's folder opens for writing only by promotion, and a promotion needs a standby's folder.
+  const standbyOf = options.promote ? await checkPromotable(metaDir, flags.meta) : undefined
   const format = await inspectMetaFolder(metaDir)
   if (!format && (!options.create || options.readOnly)) {
     throw dfsError('META_FOREIGN', `${flags.meta} holds no dfs cluster (no format.json); pass the --meta folder given to dfs mount`, { meta: flags.meta })
   }
   // A folder a running daemon holds is the first thing to say: its nodes are in use by that daemon too.
-  if (format && !options.readOnly) await checkMetaUnlocked(metaDir)
+  if (format && !options.readOnly && !options.promote) {
+    await checkNotStandby(metaDir, flags.meta)
+    await checkMetaUnlocked(metaDir)
+  }
   const chosen = format ? chooseExisting(parseSettings(format.settings, metaDir), flags) : chooseNew(flags)
   await checkFoldersApart({ nodes: chosen.addresses.filter(address => !isServerAddress(address)), meta: metaDir, mountpoint: flags.mountpoint })
   if (flags.minCopies !== undefined && flags.minCopies > chosen.settings.replicas) {
@@ -132,12 +152,16 @@ async function planCluster(flags: ClusterFlags, options: OpenOptions): Promise<P
   checkDistinctIds(ids, chosen.settings)
   // A node folder another process serves (dfs datanode) or mounts is refused before the first write.
   if (!options.readOnly) for (const address of addresses) if (!isServerAddress(address)) await checkNodeFolderUnlocked(address)
-  return { metaDir, access, settings: chosen.settings, addresses, unavailable }
+  return {
+    metaDir, access, settings: chosen.settings, addresses, unavailable,
+    ...(standbyOf ? { standbyOf } : {}), ...(format ? { clusterId: format.clusterId } : {}),
+  }
 }
 
 /** Open what the plan found: the first write to the metadata folder or any node happens here. */
 async function openPlanned(plan: Plan, flags: ClusterFlags, options: OpenOptions): Promise<Cluster> {
   const { metaDir, access } = plan
+  if (!options.readOnly) await checkClaimsFirst(plan, flags, options)
   const machine = namespaceMachine({ uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0, createdAt: plan.settings.createdAt })
   const meta: NamespaceMetaStore = await MetaStore.open(metaDir, machine, {
     create: { settings: { ...plan.settings } },
@@ -169,7 +193,12 @@ async function openPlanned(plan: Plan, flags: ClusterFlags, options: OpenOptions
       settings.nodes.push({ nodeId: node.nodeId, address, ...draining })
     }
     // Fencing: only the process that opened the cluster last may delete on its nodes (fencing.ts).
-    if (!options.readOnly) fence = await claimCluster(meta, nodes, { log: flags.log })
+    if (!options.readOnly) fence = await claimCluster(meta, nodes, { log: flags.log, ...(options.promote ? { takeover: options.promote } : {}) })
+    if (plan.standbyOf !== undefined) {
+      // The nodes are ours now: the folder is a primary's (a crash before this promotes again, from this claim).
+      await clearStandbyMark(metaDir)
+      levelled(flags.log).warn(`promoted: metadata folder ${metaDir}, until now a standby of ${plan.standbyOf}, holds the cluster at epoch ${fence!.claim.epoch}; the old primary is fenced (refused by the DataNodes if it runs on or comes back)`)
+    }
     if (!options.readOnly && JSON.stringify(settings) !== JSON.stringify(plan.settings)) await meta.updateSettings({ ...settings })
 
     for (const node of nodes) {
@@ -179,6 +208,8 @@ async function openPlanned(plan: Plan, flags: ClusterFlags, options: OpenOptions
     const chunks = new ChunkStore({ registry, replicas: settings.replicas, minCopies: flags.minCopies, cacheBytes: flags.cacheBytes, log: levelled(flags.log) })
     return {
       metaDir, settings, meta, registry, chunks, unavailable: plan.unavailable, ...(fence ? { fence } : {}),
+      superseded: fence?.superseded ?? new Promise<DfsError>(() => {}),
+      confirmClaim: () => fence?.confirm() ?? Promise.resolve(),
       capacity: () => capacityOf(nodes, settings.replicas),
       async close() {
         try {
@@ -194,6 +225,33 @@ async function openPlanned(plan: Plan, flags: ClusterFlags, options: OpenOptions
     await meta.close().catch(() => {})
     await Promise.allSettled(nodes.map(node => node.close()))
     throw err
+  }
+}
+
+/**
+ * Fencing's refusals (a folder behind the nodes, a node another NameNode holds, a promotion that
+ * would lose records) before the store is opened for writing, which writes (its lock, a journal
+ * segment): a refused open changes nothing. Only recorded nodes can hold a claim against it.
+ */
+async function checkClaimsFirst(plan: Plan, flags: ClusterFlags, options: OpenOptions): Promise<void> {
+  const clusterId = plan.clusterId
+  if (clusterId === undefined) return // a new cluster: no claim yet
+  const lastSeq = await lastSeqOnDisk(plan.metaDir)
+  if (lastSeq === undefined) return // damaged: the store's open explains it
+  const servers: DataNode[] = []
+  try {
+    // At once: a server that is down costs one connect timeout, not one each.
+    const targets = await Promise.all(plan.addresses.map(async (address): Promise<ClaimTarget | undefined> => {
+      const recorded = plan.settings.nodes.find(n => n.address === address)
+      if (!recorded) return undefined
+      if (!isServerAddress(address)) return folderClaimCheck(address) // its claim file only: no scan of its chunks
+      const server = await openNode(address, { clusterId, create: false, ...plan.access, log: () => {}, recordedId: recorded.nodeId })
+      servers.push(server)
+      return server
+    }))
+    await checkClaims({ dir: plan.metaDir, lastSeq }, targets.filter(t => t !== undefined), { log: flags.log, ...(options.promote ? { takeover: options.promote } : {}) })
+  } finally {
+    await Promise.allSettled(servers.map(node => node.close()))
   }
 }
 

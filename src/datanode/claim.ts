@@ -63,7 +63,7 @@ export function refuseClaim(record: NodeClaim | undefined, request: ClaimRequest
   if (ahead) {
     const from = basis !== undefined && record.epoch === basis.epoch ? ` from another metadata folder` : ''
     return dfsError('EPOCH_BEHIND',
-      `this metadata folder is behind the cluster (a copy or a restored backup): node ${node} was claimed by epoch ${record.epoch}${from}, and this folder's last claim is epoch ${basis?.epoch ?? 0}; it can read but never delete`,
+      `a newer NameNode (epoch ${record.epoch}) took over: this metadata folder is behind the cluster (a former primary, a copy or a restored backup): node ${node} was claimed by epoch ${record.epoch}${from}, and this folder's last claim is epoch ${basis?.epoch ?? 0}; it can read but never delete`,
       context)
   }
   if (heldBy !== undefined) {
@@ -84,6 +84,21 @@ export function claimedRecord(record: NodeClaim | undefined, request: ClaimReque
   const watermark = Math.max(request.seq, record?.seqWatermark ?? 0)
   if (record && sameClaim(record, request.claim) && record.seqWatermark === watermark) return undefined
   return { epoch: request.claim.epoch, token: request.claim.token, seqWatermark: watermark }
+}
+
+/**
+ * A node folder's claim rule without opening the folder as a node (no scan, no lock): for a check
+ * before anything is opened for writing (cluster/fencing.ts checkClaims). No process serves a
+ * folder another holds, so no live holder (EPOCH_HELD) is asked about.
+ */
+export function folderClaimCheck(dir: string, address = dir): { address: string; claim(request: ClaimRequest): Promise<void> } {
+  return {
+    address,
+    async claim(request) {
+      const refusal = refuseClaim(await readNodeClaim(dir, address), request, address)
+      if (refusal) throw refusal
+    },
+  }
 }
 
 /** The folder's claim; undefined when none was ever made. A damaged file is NODE_FOLDER_INVALID. */
@@ -118,6 +133,22 @@ export function parseClaimRequest(value: unknown): ClaimRequest | undefined {
     seq: v.seq!,
     ...(v.afterRepair === true ? { afterRepair: true } : {}),
     ...(v.check === true ? { check: true } : {}),
+  }
+}
+
+/**
+ * What a claim refusal (refuseClaim, or a delete's FENCED) says in numbers: the node's epoch, its
+ * watermark and the claimant's seq. From the error's context in this process; from its message when
+ * it came over the wire (a DataNode server sends only the message), which these texts write.
+ */
+export function claimRefusal(err: DfsError): { epoch?: number; seqWatermark?: number; seq?: number } {
+  const c = err.context
+  const num = (v: unknown) => (Number.isSafeInteger(v) ? (v as number) : undefined)
+  const parsed = (re: RegExp) => { const m = re.exec(err.message); return m ? Number(m[1]) : undefined }
+  return {
+    epoch: num(c.epoch) ?? parsed(/claimed by epoch (\d+)/) ?? parsed(/epoch (\d+) (?:claimed it after|holds it)/),
+    seqWatermark: num(c.seqWatermark) ?? parsed(/journal reached seq (\d+)/),
+    seq: num(c.seq) ?? parsed(/this folder's journal ends at seq (\d+)/),
   }
 }
 

@@ -4,7 +4,7 @@
 // it open (like ext4's orphan list, across clients). Sessions are the clients: the embedded mount's
 // in-process one, and one per TCP connection (src/namenode/server.ts).
 
-import { dfsError } from '../errors.js'
+import { type DfsError, dfsError } from '../errors.js'
 import { levelled } from '../log/Log.js'
 import type { ApplyResult, RenameResult } from '../meta/namespace/apply.js'
 import type { NamespaceRecord } from '../meta/namespace/records.js'
@@ -29,6 +29,8 @@ export interface NameNodeOptions {
   /** A client found a bad copy; a client committed a chunk with fewer than R copies. */
   onBadCopy?(ref: ChunkRef, nodeId: string, reason: { code: string; message: string }): void
   onUnderReplicated?(ref: ChunkRef): void
+  /** Before a sync is acknowledged: this NameNode still holds the cluster (rejects when a newer one took over). */
+  confirmClaim?(): Promise<void>
   log: (message: string) => void
 }
 
@@ -54,6 +56,8 @@ export class NameNode {
   private readonly sessions = new Map<number, Session>()
   private nextSession = 1
   private orphanTimer: NodeJS.Timeout | undefined
+  /** Set once a newer NameNode took the cluster over: no change is taken or acknowledged after. */
+  private superseded: DfsError | undefined
 
   constructor(private readonly opts: NameNodeOptions) {}
 
@@ -78,6 +82,12 @@ export class NameNode {
     clearTimeout(this.orphanTimer)
   }
 
+  /** A newer NameNode holds the cluster (fencing.ts): refuse every change and every sync from now on. */
+  supersede(err: DfsError): void {
+    this.superseded ??= err
+    this.stop()
+  }
+
   openSession(remote: boolean): Session {
     const session: Session = { id: this.nextSession++, remote, opens: new Map() }
     this.sessions.set(session.id, session)
@@ -95,6 +105,7 @@ export class NameNode {
   }
 
   commit(session: Session, record: ClientRecord, options: CommitOptions = {}): Committed {
+    if (this.superseded) throw this.superseded
     if (!CLIENT_OPS.has(record?.op)) {
       throw dfsError('EINVAL', `a client cannot commit a "${String(record?.op)}" record`, { op: record?.op })
     }
@@ -172,6 +183,9 @@ export class NameNode {
   async sync(): Promise<number> {
     const seq = this.opts.meta.lastSeq
     await this.opts.meta.sync()
+    // A sync that became durable here after the takeover is no acknowledgement: the cluster went on without it.
+    await this.opts.confirmClaim?.()
+    if (this.superseded) throw this.superseded
     return seq
   }
 
@@ -186,6 +200,7 @@ export class NameNode {
 
   /** An inode without names and without opens is dropped; its chunks go once that is durable. */
   private forgetIfUnused(ino: number): void {
+    if (this.superseded) return // the namespace is the newer NameNode's now: its sessions decide
     const inode = this.state.inodes.get(ino)
     if (!inode || inode.nlink !== 0 || this.isOpen(ino)) return
     const refs = this.opts.meta.commit({ op: 'forget', ino }) as ChunkRef[]

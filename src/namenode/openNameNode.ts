@@ -5,10 +5,11 @@
 // handlers.
 
 import { type Cluster, type ClusterFlags, openCluster } from '../cluster/openCluster.js'
+import type { Takeover } from '../cluster/fencing.js'
 import { ClusterServices, type ServiceOptions } from './ClusterServices.js'
 import type { ControlHandler } from '../daemon/control.js'
 import { type ClusterStatus, clusterStatus } from './status.js'
-import { dfsError, type ErrorCode } from '../errors.js'
+import { type DfsError, dfsError, type ErrorCode } from '../errors.js'
 import { InProcessSession } from '../protocol/InProcessSession.js'
 import type { SessionSettings } from '../protocol/api.js'
 import { NameNode } from './NameNode.js'
@@ -16,6 +17,7 @@ import { OnlineFsck } from './onlineFsck.js'
 import { listSegments } from '../meta/journalFormat.js'
 import { beginHistory, endHistoryCleanly, type History } from './history.js'
 import { fsyncPath } from '../util/files.js'
+import { levelled } from '../log/Log.js'
 
 export interface NameNodeHostOptions extends ClusterFlags, ServiceOptions {
   /**
@@ -23,6 +25,8 @@ export interface NameNodeHostOptions extends ClusterFlags, ServiceOptions {
    * 0 in the embedded mount (no other client can); a TCP NameNode waits for clients to reconnect.
    */
   reopenGraceMs: number
+  /** Take over as the primary from a standby's folder (dfs namenode --promote). */
+  promote?: Takeover
 }
 
 /**
@@ -56,7 +60,7 @@ export class NameNodeHost {
   }
 
   static async open(opts: NameNodeHostOptions): Promise<NameNodeHost> {
-    const cluster = await openCluster(opts, { create: true })
+    const cluster = await openCluster(opts, { create: true, ...(opts.promote ? { promote: opts.promote } : {}) })
     let services: ClusterServices | undefined
     try {
       const startSeq = await durableHistory(cluster)
@@ -69,16 +73,31 @@ export class NameNodeHost {
         // A client's report reaches the healer the way this process's own reads do.
         onBadCopy: (ref, nodeId, reason) => cluster.chunks.onBadReplica?.(ref, nodeId, dfsError(reason.code as ErrorCode, reason.message, { nodeId })),
         onUnderReplicated: ref => cluster.chunks.onUnderReplicated?.(ref),
+        confirmClaim: () => cluster.confirmClaim(),
         log: opts.log,
       })
       nameNode.start(opts.reopenGraceMs)
       services.start()
-      return new NameNodeHost(cluster, services, nameNode, opts.log, startSeq, history)
+      const host = new NameNodeHost(cluster, services, nameNode, opts.log, startSeq, history)
+      // Fenced by a newer NameNode (a promoted standby): no change is taken from now on, and the
+      // services (which commit and delete) stop; the owner of this host (dfs namenode, the mount
+      // daemon) decides what else to do (`superseded`).
+      void cluster.superseded.then(err => {
+        levelled(opts.log).error(err.message)
+        nameNode.supersede(err)
+        void host.stopServices()
+      })
+      return host
     } catch (err) {
       await services?.stop()
       await cluster.close()
       throw err
     }
+  }
+
+  /** Resolves once a newer NameNode took the cluster over; this one then refuses every change. */
+  get superseded(): Promise<DfsError> {
+    return this.cluster.superseded
   }
 
   get settings(): SessionSettings {
@@ -124,10 +143,17 @@ export class NameNodeHost {
     }
   }
 
+  private servicesStopped: Promise<void> | undefined
+
+  private stopServices(): Promise<void> {
+    this.servicesStopped ??= this.services.stop()
+    return this.servicesStopped
+  }
+
   /** Stop the services (they commit records), then close the metadata store and the nodes. */
   async close(): Promise<void> {
     this.nameNode.stop()
-    await this.services.stop()
+    await this.stopServices()
     // Marked while the folder is still locked (a NameNode starting on it next must not find the mark
     // of a stop that came after its start); a record journaled after the mark makes it not match.
     // Without the mark (the journal failed) the next start forks the history: safe, and the close

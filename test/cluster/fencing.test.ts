@@ -62,7 +62,7 @@ describe('a metadata folder behind the nodes', () => {
     for (const options of [{ create: true }, { skipUnavailable: true }]) {
       const err = await openCluster(flags(copy, dirs), options).then((c) => c.close().then(() => undefined), (e: Error & { code?: string }) => e)
       expect(err?.code).toBe('EPOCH_BEHIND')
-      expect(err?.message).toMatch(new RegExp(`^metadata folder ${copy} is behind the cluster \\(a copy or a restored backup\\): node \\S+ was claimed by epoch 2, and this folder's last claim is epoch 1; it can read but never delete$`))
+      expect(err?.message).toMatch(new RegExp(`^a newer NameNode \\(epoch 2\\) took over: metadata folder ${copy} is behind the cluster \\(a former primary, a copy or a restored backup\\): node \\S+ was claimed by epoch 2, and this folder's last claim is epoch 1; it can read but never delete$`))
     }
     expect(await treeListing([root])).toEqual(before)
     const look = await openCluster(flags(copy, dirs), { readOnly: true, skipUnavailable: true })

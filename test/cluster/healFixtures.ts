@@ -142,6 +142,8 @@ export async function makeHealCluster(options: { nodes: number; replicas: number
   })
   const cluster: Cluster = {
     metaDir, settings, unavailable: [], meta, registry, chunks,
+    superseded: new Promise(() => {}),
+    confirmClaim: async () => {},
     capacity: async () => ({ total: 0, available: 0 }),
     close: async () => {},
   }

@@ -6,7 +6,8 @@ import { mkdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { newChunkId } from '../../src/datanode/chunkId.js'
-import { type ClaimRequest, type NodeClaim, refuseClaim } from '../../src/datanode/claim.js'
+import { type ClaimRequest, type NodeClaim, claimRefusal, fencedError, refuseClaim } from '../../src/datanode/claim.js'
+import { type DfsError, dfsError } from '../../src/errors.js'
 import { LocalFolderNode } from '../../src/datanode/LocalFolderNode.js'
 import { Op } from '../../src/datanode/tcp/protocol.js'
 import { STATUS_CODES } from '../../src/datanode/tcp/protocol.js'
@@ -50,9 +51,19 @@ describe('the claim rule', () => {
     expect(refused(record(e2, 6), { claim: e3, basis: e2, seq: 5, afterRepair: true })).toBeUndefined()
   })
 
+  it('says its numbers in its message too, for a refusal that came over the wire (message only)', () => {
+    const ahead = refuseClaim(record(e3), { claim: { epoch: 3, token: '99' }, basis: e2, seq: 1 }, 'n')!
+    const behind = refuseClaim(record(e2, 9), { claim: e3, basis: e2, seq: 5 }, 'n')!
+    const wire = (err: DfsError) => dfsError(err.code, `tcp://127.0.0.1:7001: ${err.message}`, { node: 'tcp://127.0.0.1:7001', remote: true })
+    expect(claimRefusal(wire(ahead))).toEqual({ epoch: 3 })
+    expect(claimRefusal(wire(behind))).toEqual({ epoch: 2, seqWatermark: 9, seq: 5 })
+    expect(claimRefusal(behind)).toEqual({ epoch: 2, seqWatermark: 9, seq: 5 })
+    expect(claimRefusal(wire(fencedError('n', 'epoch 4 claimed it after this connection did', newChunkId())))).toEqual({ epoch: 4 })
+  })
+
   it('says what happened in one line', () => {
     const err = refuseClaim(record(e3), { claim: { epoch: 3, token: '99' }, basis: e2, seq: 1 }, 'tcp://127.0.0.1:7001')!
-    expect(err.message).toMatch(/^this metadata folder is behind the cluster \(a copy or a restored backup\): node tcp:\/\/127\.0\.0\.1:7001 was claimed by epoch 3.*can read but never delete$/)
+    expect(err.message).toMatch(/^a newer NameNode \(epoch 3\) took over: this metadata folder is behind the cluster \(a former primary, a copy or a restored backup\): node tcp:\/\/127\.0\.0\.1:7001 was claimed by epoch 3.*can read but never delete$/)
     expect(err.message).not.toContain('\n')
   })
 })

@@ -58,7 +58,7 @@ describe('a copied metadata folder against dfs datanode servers', () => {
     // One line, naming the server as the mount knows it and the folder it serves.
     const refusal = held.stderr.split('\n').filter((line) => line.startsWith('dfs: '))
     expect(refusal).toHaveLength(1)
-    expect(refusal[0]).toMatch(/^dfs: tcp:\/\/127\.0\.0\.1:\d+: node \/\S+\/node_\d is held by a running NameNode of epoch 1 \(connected from 127\.0\.0\.1:\d+\): metadata folder \S+meta-copy is a copy of the one in use/)
+    expect(refusal[0]).toMatch(/^dfs: node tcp:\/\/127\.0\.0\.1:\d+ \(\/\S+\/node_\d\) is held by a running NameNode of epoch 1 \(connected from 127\.0\.0\.1:\d+\): metadata folder \S+meta-copy is a copy of the one in use/)
     expect(chunkFiles(nodes)).toEqual(before)
 
     // The original writes more, then stops: the copy is behind.

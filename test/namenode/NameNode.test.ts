@@ -4,6 +4,7 @@
 
 import { describe, expect, it } from 'vitest'
 import { NameNode } from '../../src/namenode/NameNode.js'
+import { dfsError } from '../../src/errors.js'
 import { S_IFREG, type ChunkRef, type Inode } from '../../src/meta/namespace/types.js'
 import { MemoryStore } from '../fs/fakes.js'
 
@@ -103,5 +104,18 @@ describe('NameNode', () => {
     expect(meta.records.map(r => r.op)).toEqual(['mknod', 'unlink', 'forget'])
     expect(unlinked.seq).toBe(2)
     expect(meta.lastSeq).toBe(3)
+  })
+
+  it('superseded by a newer NameNode, takes no change and acknowledges no sync, not even one asked for before', async () => {
+    const { meta, nameNode } = setup()
+    const s = nameNode.openSession(true)
+    nameNode.commit(s, { op: 'mknod', parent: 1, name: 'before', mode: S_IFREG | 0o644, uid: 0, gid: 0, time: 1 })
+    const pending = nameNode.sync()
+    const err = dfsError('SUPERSEDED', 'a newer NameNode (epoch 3) took over the cluster')
+    nameNode.supersede(err)
+    await expect(pending).rejects.toBe(err)
+    expect(() => nameNode.commit(s, { op: 'mknod', parent: 1, name: 'after', mode: S_IFREG | 0o644, uid: 0, gid: 0, time: 2 })).toThrow(err)
+    await expect(nameNode.sync()).rejects.toBe(err)
+    expect([...meta.state.inodes.values()].length).toBe(2) // the root and 'before'
   })
 })
