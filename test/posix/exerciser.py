@@ -325,7 +325,17 @@ for root in roots:
 trace = os.environ.get('DFS_EXERCISER_TRACE') == '1'
 for i in range(steps):
     if i == delete_at and delete_dir:
-        shutil.rmtree(delete_dir)
+        # The daemon may store a chunk into the folder while rmtree walks it (as it may under a
+        # user's rm -rf): a directory it emptied is then not empty. Go on until the folder is gone.
+        for attempt in range(100):
+            try:
+                shutil.rmtree(delete_dir)
+                break
+            except FileNotFoundError:
+                break
+            except OSError as e:
+                if e.errno != errno.ENOTEMPTY or attempt == 99:
+                    raise
         log.append(('rm -rf', delete_dir))
     note_aliases()
     step()
