@@ -48,6 +48,8 @@ export interface StandbyOptions {
 export type StandbyState = 'connecting' | 'catching-up' | 'following' | 'stopped'
 
 const MAX_RETRY_MS = 5_000
+/** Steps queued (records, acks) past which the standby stops reading from the primary for a while. */
+const MAX_PENDING_STEPS = 20_000
 const HANDSHAKE_TIMEOUT_MS = 10_000
 
 export class Standby {
@@ -62,6 +64,7 @@ export class Standby {
   /** Messages are handled one after another, across socket reads (installing a snapshot awaits). */
   private queue: Promise<void> = Promise.resolve()
   private lastProblem: string | undefined
+  private pending = 0
   private readonly id = `standby-${randomUUID()}`
 
   private constructor(private readonly opts: StandbyOptions, private readonly convert: boolean) {
@@ -201,6 +204,9 @@ export class Standby {
 
   /** Run step after the ones before it, unless the connection it came on is gone. */
   private enqueue(socket: Socket, step: () => Promise<void>): void {
+    // Steps waiting (a snapshot being installed, a slow disk) stop the reading, so the primary's
+    // backlog check sees a standby that cannot keep up, rather than this process's memory growing.
+    if (++this.pending > MAX_PENDING_STEPS && !socket.isPaused()) socket.pause()
     this.queue = this.queue.then(async () => {
       if (socket.destroyed || this.closing) return
       try {
@@ -209,7 +215,9 @@ export class Standby {
         if (isDfsError(err) && err.context.fatal === true) throw err
         this.drop(socket, `following stopped: ${(err as Error).message}; starting over from a new snapshot`)
       }
-    }).catch(err => this.fatal(err as DfsError))
+    }).catch(err => this.fatal(err as DfsError)).finally(() => {
+      if (--this.pending < MAX_PENDING_STEPS / 4 && socket.isPaused()) socket.resume()
+    })
   }
 
   private async ack(socket: Socket): Promise<void> {
