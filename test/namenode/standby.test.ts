@@ -120,6 +120,27 @@ describe('standby NameNode', () => {
     mute.destroy()
   })
 
+  it('a primary restarted on a folder that had a standby tells the DataNodes how far its fsyncs got until one is back', async () => {
+    const dir = makeTempDir('dfs-standby-').path
+    const first = await primary(dir)
+    const s = await standby(join(dir, 'standby'), first.address)
+    await waitFor(() => first.server.standbyStatus().state === 'following', 'the standby to catch up')
+    await s.close()
+    await first.client.close()
+    await first.server.close()
+    await first.host.close()
+    cleanups.splice(0)
+    // The standby's folder can still be promoted; the restarted primary has no standby attached yet.
+    const p = await primary(dir)
+    expect(p.server.standbyStatus().state).toBe('none')
+    await p.client.commit(mkdir('after-the-restart'))
+    const seq = p.host.cluster.meta.lastSeq
+    await p.client.sync()
+    for (const n of ['n1', 'n2']) {
+      expect(JSON.parse(readFileSync(join(dir, n, 'dfs-claim.json'), 'utf8')).seqWatermark).toBeGreaterThanOrEqual(seq)
+    }
+  })
+
   it('a standby that was away starts over from a snapshot and catches up', async () => {
     const dir = makeTempDir('dfs-standby-').path
     const p = await primary(dir)
