@@ -3,7 +3,7 @@
 // standby has the records too. A standby that stops answering is dropped after the bounded wait and
 // the primary carries on alone; one that comes back starts over and catches up.
 
-import { existsSync, mkdirSync, readFileSync } from 'node:fs'
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs'
 import { connect, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -158,6 +158,30 @@ describe('standby NameNode', () => {
     await again.close()
     expect(names(await readFolder(join(dir, 'standby')))).toEqual(['x', 'y'])
     expect(lines.join('\n')).toMatch(/took a snapshot at seq \d+ \(this folder was at seq \d+\)/)
+  })
+
+  it('a superseded primary\'s folder whose conversion into a standby failed half way is taken on by the next try', async () => {
+    const dir = makeTempDir('dfs-standby-').path
+    const first = await primary(dir)
+    await first.client.commit(mkdir('old'))
+    await first.client.sync()
+    await first.client.close()
+    await first.server.close()
+    await first.host.close()
+    cleanups.splice(0)
+    cpSync(join(dir, 'meta'), join(dir, 'old'), { recursive: true }) // a primary's folder at epoch 1…
+    const p = await primary(dir) // …superseded by the claim of epoch 2
+    // The conversion fails after its journal went aside, before the folder is marked a standby's.
+    mkdirSync(join(dir, 'old', 'standby.json.tmp'))
+    const lines: string[] = []
+    let fatal: Error | undefined
+    const s = await Standby.start({ meta: join(dir, 'old'), primary: p.address, secret, log: m => lines.push(m), retryMs: 50, onFatal: err => { fatal = err } })
+    cleanups.push(() => s.close())
+    await waitFor(() => lines.some(m => /following stopped/.test(m)), 'the conversion to fail')
+    rmSync(join(dir, 'old', 'standby.json.tmp'), { recursive: true })
+    await waitFor(() => p.server.standbyStatus().state === 'following' || fatal !== undefined, 'the next try')
+    expect(fatal?.message).toBeUndefined()
+    expect(s.status.state).toBe('following')
   })
 
   it('refuses a second standby while one follows', async () => {
