@@ -229,7 +229,15 @@ export class Standby {
       throw fatalError(`metadata folder ${this.dir} follows cluster ${store.clusterId}, but ${this.opts.primary} serves cluster ${format.clusterId}; give the standby an empty --meta folder`)
     }
     const before = store.lastSeq
-    await store.replaceWith(format, header.seq, pieces)
+    try {
+      await store.replaceWith(format, header.seq, pieces)
+    } catch (err) {
+      // Its journal is closed and its disk may hold neither history whole: the next connection
+      // opens the folder again from what is on disk.
+      this.store = undefined
+      await store.close().catch(() => {})
+      throw err
+    }
     if (header.epoch) await writeMetaEpoch(this.dir, header.epoch)
     // The primary's history (it may have forked in a restart): a promotion forks it at this folder's seq.
     if (history) await adoptHistory(this.dir, history)

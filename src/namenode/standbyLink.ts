@@ -99,6 +99,12 @@ export class StandbyLink implements DurabilityGate {
     // Asked again after the waits: two standbys that connected at once must not both be fed.
     if (this.current && this.current.id !== id) return false
     if (this.current) this.detach('it connected again') // the same standby back before its old connection was noticed gone
+    // Its folder is about to start over, and a crash part-way leaves it at an older checkpoint than
+    // it acked (MetaStore.replaceWith): the nodes' watermark covers what it acked first (with no
+    // standby caught up, a sync raises it), so promoting that folder refuses instead of losing it.
+    await meta.sync()
+    if (socket.destroyed) return true
+    if (this.current) return false
     // Header, snapshot and subscription in one turn: no record falls between them.
     const seq = meta.lastSeq
     const format = meta.metaFormat

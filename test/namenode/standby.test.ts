@@ -58,6 +58,13 @@ async function readFolder(dir: string): Promise<NamespaceState> {
 /** Poll a condition until it holds (a generous deadline: a busy machine is slow, not wrong). */
 const waitFor = (what: () => boolean, _what: string) => until(async () => what(), 60_000, 20)
 
+/** The last seq a folder holds on disk, as a promotion would open it. */
+async function readFolderSeq(dir: string): Promise<number> {
+  const store = await MetaStore.open(dir, namespaceMachine({ uid: 0, gid: 0, createdAt: 0 }), { readOnly: true })
+  await store.close()
+  return store.lastSeq
+}
+
 const names = (state: NamespaceState) => [...state.children.get(1)!.keys()].sort()
 
 describe('standby NameNode', () => {
@@ -139,6 +146,34 @@ describe('standby NameNode', () => {
     for (const n of ['n1', 'n2']) {
       expect(JSON.parse(readFileSync(join(dir, n, 'dfs-claim.json'), 'utf8')).seqWatermark).toBeGreaterThanOrEqual(seq)
     }
+  })
+
+  it('a standby starting over is covered by the DataNodes\' watermark first: its folder, cut short while it starts over, cannot be promoted past what it acked', async () => {
+    const dir = makeTempDir('dfs-standby-').path
+    const p = await primary(dir)
+    const lines: string[] = []
+    const s = await standby(join(dir, 'standby'), p.address, m => lines.push(m))
+    await waitFor(() => p.server.standbyStatus().state === 'following', 'the standby to catch up')
+    for (const name of ['a', 'b', 'c']) await p.client.commit(mkdir(name))
+    const acked = p.host.cluster.meta.lastSeq
+    await p.client.sync() // acknowledged: the standby has it, in its journal
+    // The connection breaks; the standby starts over, and its new checkpoint cannot be written (a
+    // crash there is the same): its folder is left at its older checkpoint, behind what it acked.
+    mkdirSync(join(dir, 'standby', 'checkpoint.json.tmp'))
+    ;(s as unknown as { socket: Socket }).socket.destroy()
+    await waitFor(() => lines.some(m => /following stopped/.test(m)), 'the new snapshot to fail')
+    expect(await readFolderSeq(join(dir, 'standby'))).toBeLessThan(acked)
+    const watermarks = ['n1', 'n2'].map(n => JSON.parse(readFileSync(join(dir, n, 'dfs-claim.json'), 'utf8')).seqWatermark as number)
+    for (const w of watermarks) expect(w).toBeGreaterThanOrEqual(acked)
+    // Stopped in that state, it stops cleanly; started again, it opens the folder from its disk and follows.
+    await s.close()
+    rmSync(join(dir, 'standby', 'checkpoint.json.tmp'), { recursive: true })
+    const again = await standby(join(dir, 'standby'), p.address)
+    await waitFor(() => p.server.standbyStatus().state === 'following', 'the standby to follow again')
+    await p.client.commit(mkdir('d'))
+    await p.client.sync()
+    await again.close()
+    expect(names(await readFolder(join(dir, 'standby')))).toEqual(['a', 'b', 'c', 'd'])
   })
 
   it('a standby that was away starts over from a snapshot and catches up', async () => {
