@@ -104,7 +104,7 @@ export function captureDump(origin: DumpOrigin): CapturedDump {
  */
 export async function captureStore(store: { readonly dir: string; readonly clusterId: string; readonly settings: Settings; readonly lastSeq: number; readonly state: NamespaceState; sync(): Promise<void> }): Promise<CapturedDump> {
   const format = await readFormat(store.dir)
-  if (!format) throw dfsError('META_FOREIGN', `${store.dir} lost its format.json`, { dir: store.dir })
+  if (!format) throw dfsError('META_FOREIGN', `metadata folder ${store.dir} lost its format.json while in use; dfs fsck --meta ${store.dir} --repair puts it back from its copy`, { dir: store.dir })
   const epoch = await readMetaEpoch(store.dir)
   const captured = captureDump({ clusterId: store.clusterId, createdAt: format.createdAt, settings: store.settings, lastSeq: store.lastSeq, state: store.state, epoch })
   await store.sync()
