@@ -203,6 +203,21 @@ describe('a primary that was stopped longer than the nodes hold its claim (SIGST
   })
 })
 
+describe('a primary cut off from every DataNode', () => {
+  it('acknowledges no sync once its lease ran out: it cannot tell whether a newer NameNode took over', { timeout: 120_000 }, async () => {
+    const p = await pair()
+    const old = await primaryRuns(p)
+    await old.confirmClaim()
+    await Promise.all(p.started.map((s) => s.server.close())) // a partition: no node answers it
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 20_000 })
+    try {
+      await expect(old.confirmClaim()).rejects.toMatchObject({ code: 'NODE_UNAVAILABLE', message: expect.stringMatching(/^no DataNode has answered this NameNode \(epoch 2\) for \d+ s, so it cannot tell whether a newer NameNode took over/) })
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+})
+
 describe("a NameNode host (the embedded mount's NameNode) whose nodes a promoted standby claimed", () => {
   it('logs why, refuses every change and sync (SUPERSEDED, EROFS at the mount), and still reads', { timeout: 120_000 }, async () => {
     const p = await pair({ claimHoldMs: 300 })
