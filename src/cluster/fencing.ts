@@ -82,7 +82,8 @@ export interface Fence {
   readonly superseded: Promise<DfsError>
   /**
    * Resolves when this NameNode may acknowledge: its last word with the nodes is recent enough that no
-   * newer one can have claimed them since (else it asks them now). Rejects with SUPERSEDED when one has.
+   * newer one can have claimed them since (else it asks them now). Rejects with SUPERSEDED when one has,
+   * and with NODE_UNAVAILABLE while no node answers (cut off, it cannot know).
    */
   confirm(): Promise<void>
 }
@@ -136,24 +137,27 @@ export async function claimCluster(meta: ClaimingMeta, nodes: readonly DataNode[
   let lastFailure: string | undefined
   let closed = false
   // Sent every time, changed or not: a server counts its claim as held by a connection it hears from.
-  const raise = async (durable: boolean) => {
+  // Resolves with whether a node took it (or no node takes claims): a round no node answered is no word with them.
+  const raise = async (durable: boolean): Promise<boolean> => {
     const seq = meta.lastSeq
     if (seq > request.seq) {
       if (durable) await meta.sync()
       request = { ...request, seq }
     }
+    let heard = fenced.length === 0
     await Promise.all(fenced.map((node) => node.claim(request).then(
-      () => reported.delete(node.address),
+      () => { heard = true; reported.delete(node.address) },
       (err: unknown) => { if (!isDfsError(err, 'NODE_UNAVAILABLE')) report(node.address, err) },
     )))
+    return heard
   }
   // When the last round of claims that reached the nodes was sent (the claim itself was just taken).
   let confirmedAt = Date.now()
   const round = () => {
     const sentAt = Date.now()
-    return raise(true).then(() => {
+    return raise(true).then((heard) => {
       lastFailure = undefined
-      confirmedAt = Math.max(confirmedAt, sentAt)
+      if (heard) confirmedAt = Math.max(confirmedAt, sentAt)
     }, (err: unknown) => {
       // A failed journal fails every try the same way: said once.
       const message = (err as Error).message
@@ -188,8 +192,16 @@ export async function claimCluster(meta: ClaimingMeta, nodes: readonly DataNode[
     refresh,
     raiseTo,
     async confirm() {
-      if (!supersededBy && Date.now() - confirmedAt >= (options.leaseMs ?? DEFAULT_LEASE_MS)) await refresh()
+      const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS
+      if (!supersededBy && Date.now() - confirmedAt >= leaseMs) await refresh()
       if (supersededBy) throw supersededBy
+      // Cut off from every node (a network partition): a newer NameNode may hold them by now.
+      if (Date.now() - confirmedAt >= leaseMs) {
+        throw dfsError('NODE_UNAVAILABLE',
+          `no DataNode has answered this NameNode (epoch ${claim.epoch}) for ${Math.round((Date.now() - confirmedAt) / 1000)} s, so it cannot tell whether a newer NameNode took over: ` +
+          'it acknowledges no sync until one answers; restore its network to the DataNodes (or start them)',
+          { epoch: claim.epoch, meta: meta.dir })
+      }
     },
     async close() {
       if (closed) return

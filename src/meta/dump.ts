@@ -96,12 +96,19 @@ export function captureDump(origin: DumpOrigin): CapturedDump {
   }
 }
 
-/** A store's dump as of now: its folder's createdAt and claim are read first, then the namespace is captured in one turn with its seq. */
-export async function captureStore(store: { readonly dir: string; readonly clusterId: string; readonly settings: Settings; readonly lastSeq: number; readonly state: NamespaceState }): Promise<CapturedDump> {
+/**
+ * A store's dump as of now: its folder's createdAt and claim are read first, then the namespace is
+ * captured in one turn with its seq, and handed out once that seq is durable (the store's sync: with
+ * a standby, there too). A dump names no record a crash can still take back: restored, or with the
+ * journal replayed on top (fsck --repair), it would mix in a history the NameNode no longer has.
+ */
+export async function captureStore(store: { readonly dir: string; readonly clusterId: string; readonly settings: Settings; readonly lastSeq: number; readonly state: NamespaceState; sync(): Promise<void> }): Promise<CapturedDump> {
   const format = await readFormat(store.dir)
-  if (!format) throw dfsError('META_FOREIGN', `${store.dir} lost its format.json`, { dir: store.dir })
+  if (!format) throw dfsError('META_FOREIGN', `metadata folder ${store.dir} lost its format.json while in use; dfs fsck --meta ${store.dir} --repair puts it back from its copy`, { dir: store.dir })
   const epoch = await readMetaEpoch(store.dir)
-  return captureDump({ clusterId: store.clusterId, createdAt: format.createdAt, settings: store.settings, lastSeq: store.lastSeq, state: store.state, epoch })
+  const captured = captureDump({ clusterId: store.clusterId, createdAt: format.createdAt, settings: store.settings, lastSeq: store.lastSeq, state: store.state, epoch })
+  await store.sync()
+  return captured
 }
 
 const compareNames = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0)

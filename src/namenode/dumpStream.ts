@@ -18,6 +18,7 @@ interface DumpableStore {
   readonly settings: Settings
   readonly lastSeq: number
   readonly state: NamespaceState
+  sync(): Promise<void>
 }
 
 export async function streamDump(socket: Socket, id: number, meta: DumpableStore): Promise<void> {

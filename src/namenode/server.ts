@@ -68,6 +68,8 @@ export class NameNodeServer {
   private nodesQueued = false
   private readonly stopWatching: () => void
   private readonly standby: StandbyLink
+  /** Set once a newer NameNode claimed the DataNodes: clients and standbys are sent on (NOT_PRIMARY). */
+  private superseded: Error | undefined
 
   private constructor(private readonly opts: NameNodeServerOptions, private readonly server: Server) {
     const bound = server.address() as { address: string; port: number }
@@ -87,6 +89,7 @@ export class NameNodeServer {
       registry.off('draining', queueNodes)
       stopRecords()
     }
+    void opts.host.superseded.then(err => { this.superseded = err })
     server.on('connection', socket => this.accept(socket))
   }
 
@@ -219,6 +222,11 @@ export class NameNodeServer {
       return undefined
     }
     const { nameNode } = this.opts.host
+    if (this.superseded && message.tool !== true) {
+      // On its way out: a client (or standby) must find the NameNode that took over, not a copy of the past.
+      this.refuse(socket, 'NOT_PRIMARY', `this NameNode is not the primary any more: ${this.superseded.message}`)
+      return undefined
+    }
     if (message.standby !== undefined) return this.authenticateStandby(socket, peer, challenge, message)
     if (message.tool === true) {
       this.welcome(socket, challenge, message.nonce)

@@ -19,7 +19,7 @@ import { parseSettings } from '../cluster/settings.js'
 import { parseTcpAddress } from '../datanode/tcp/protocol.js'
 import { type DfsError, dfsError, isDfsError } from '../errors.js'
 import { levelled, type Log } from '../log/Log.js'
-import { readMetaEpoch, writeMetaEpoch } from '../meta/epochClaim.js'
+import { EPOCH_FILE, readMetaEpoch, writeMetaEpoch } from '../meta/epochClaim.js'
 import { checkMetaUnlocked } from '../meta/lock.js'
 import { type MetaFormat, inspectMetaFolder, readFormat, writeFormat } from '../meta/metaFormat.js'
 import { MetaStore } from '../meta/MetaStore.js'
@@ -237,7 +237,15 @@ export class Standby {
       throw fatalError(`metadata folder ${this.dir} follows cluster ${store.clusterId}, but ${this.opts.primary} serves cluster ${format.clusterId}; give the standby an empty --meta folder`)
     }
     const before = store.lastSeq
-    await store.replaceWith(format, header.seq, pieces)
+    try {
+      await store.replaceWith(format, header.seq, pieces)
+    } catch (err) {
+      // Its journal is closed and its disk may hold neither history whole: the next connection
+      // opens the folder again from what is on disk.
+      this.store = undefined
+      await store.close().catch(() => {})
+      throw err
+    }
     if (header.epoch) await writeMetaEpoch(this.dir, header.epoch)
     // The primary's history (it may have forked in a restart): a promotion forks it at this folder's seq.
     if (history) await adoptHistory(this.dir, history)
@@ -271,11 +279,16 @@ export class Standby {
           'it may hold the newest namespace; run it as the primary, or give the standby an empty --meta folder',
         )
       }
+      // In this order, so a crash anywhere leaves a folder this same command takes on again: its
+      // claim (what shows it superseded) goes last, once the mark says it is a standby's.
       const aside = await setAside(this.dir)
+      await writeStandbyMark(this.dir, this.opts.primary)
+      await rename(join(this.dir, EPOCH_FILE), join(aside, EPOCH_FILE))
+      await fsyncPath(this.dir)
       this.log.warn(`standby: ${this.dir} was the metadata folder of a NameNode superseded by epoch ${epoch.epoch}; its journal and checkpoints are kept in ${aside}, and it becomes a standby of ${this.opts.primary}`)
     }
     await mkdir(this.dir, { recursive: true })
-    await writeStandbyMark(this.dir, this.opts.primary)
+    if (!this.convert) await writeStandbyMark(this.dir, this.opts.primary)
     if (!(await readFormat(this.dir))) await writeFormat(this.dir, format)
     return openStore(this.dir, format, this.opts.log)
   }
@@ -326,7 +339,7 @@ async function setAside(dir: string): Promise<string> {
   const aside = join(dir, `superseded-${new Date().toISOString().replace(/[:.]/g, '-')}`)
   await mkdir(aside)
   for (const name of await readdir(dir)) {
-    if (/^journal-\d+\.log$/.test(name) || /^checkpoint(\.prev)?\.json$/.test(name) || name === 'epoch.json') await rename(join(dir, name), join(aside, name))
+    if (/^journal-\d+\.log$/.test(name) || /^checkpoint(\.prev)?\.json$/.test(name)) await rename(join(dir, name), join(aside, name))
   }
   await fsyncPath(dir)
   return aside

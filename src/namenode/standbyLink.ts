@@ -9,10 +9,13 @@
 // starts from a fresh snapshot). The log and `dfs status` say which state it is in and how far behind.
 // Alone, it still tells the DataNodes how far its fsyncs got (the fencing seq watermark) before
 // acknowledging one, so `--promote` of the standby that missed them refuses instead of losing them.
+// "Alone" includes a restart: a folder that ever had a standby (meta/followedMark.ts) raises the
+// watermark until one is caught up again, since the standby of the process before may still be promoted.
 
 import type { Socket } from 'node:net'
 import { levelled, type Log } from '../log/Log.js'
 import { readMetaEpoch } from '../meta/epochClaim.js'
+import { markFollowed, wasFollowed } from '../meta/followedMark.js'
 import type { DurabilityGate } from '../meta/MetaStore.js'
 import type { NamespaceMetaStore } from '../cluster/openCluster.js'
 import { send } from '../protocol/wire.js'
@@ -63,6 +66,8 @@ export class StandbyLink implements DurabilityGate {
   private current: Attached | undefined
   private readonly waiters = new Set<Waiter>()
   private last: { state: StandbyStatus['state']; since: number; peer?: string; ackedSeq?: number; why?: string } = { state: 'none', since: Date.now() }
+  /** Whether a standby ever followed this folder, in this process or one before (followed.json). */
+  private followed: Promise<boolean>
 
   constructor(
     private readonly meta: NamespaceMetaStore,
@@ -73,6 +78,7 @@ export class StandbyLink implements DurabilityGate {
     private readonly fence: Pick<Fence, 'raiseTo'> | undefined,
   ) {
     this.log = levelled(log)
+    this.followed = wasFollowed(meta.dir).catch(() => true)
     meta.setDurabilityGate(this)
   }
 
@@ -82,10 +88,23 @@ export class StandbyLink implements DurabilityGate {
    */
   async attach(socket: Socket, peer: string, id: string, standbyLastSeq: number): Promise<boolean> {
     if (this.current && this.current.id !== id) return false
-    if (this.current) this.detach('it connected again') // the same standby back before its old connection was noticed gone
     const { meta } = this
     const epoch = await readMetaEpoch(meta.dir)
+    // Before it holds anything it could be promoted with: from now on this folder counts a standby.
+    if (!(await this.followed)) {
+      await markFollowed(meta.dir)
+      this.followed = Promise.resolve(true)
+    }
     if (socket.destroyed) return true
+    // Asked again after the waits: two standbys that connected at once must not both be fed.
+    if (this.current && this.current.id !== id) return false
+    if (this.current) this.detach('it connected again') // the same standby back before its old connection was noticed gone
+    // Its folder is about to start over, and a crash part-way leaves it at an older checkpoint than
+    // it acked (MetaStore.replaceWith): the nodes' watermark covers what it acked first (with no
+    // standby caught up, a sync raises it), so promoting that folder refuses instead of losing it.
+    await meta.sync()
+    if (socket.destroyed) return true
+    if (this.current) return false
     // Header, snapshot and subscription in one turn: no record falls between them.
     const seq = meta.lastSeq
     const format = meta.metaFormat
@@ -137,12 +156,12 @@ export class StandbyLink implements DurabilityGate {
    * Following: the standby's ack (or the timeout that drops it). Without a standby that is caught
    * up (catching up, or lost), the DataNodes' seq watermark instead: the fsync is acknowledged by
    * this NameNode alone, and the nodes must know it, so a promotion of the standby that missed it
-   * is refused rather than losing it silently. A NameNode that never had a standby waits for nothing.
+   * is refused rather than losing it silently. A folder that never had a standby waits for nothing.
    */
   async reached(seq: number): Promise<void> {
     const s = this.current
     if (s?.caughtUp && await this.ackOf(s, seq)) return
-    if (this.last.state !== 'none') await this.fence?.raiseTo(seq)
+    if (this.last.state !== 'none' || await this.followed) await this.fence?.raiseTo(seq)
   }
 
   /** True once the standby acked seq; false when it was dropped first (timeout, closed). */

@@ -13,6 +13,9 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import { type Cluster, type ClusterFlags, type OpenOptions, openCluster } from '../../src/cluster/openCluster.js'
 import { acquireLock } from '../../src/meta/lock.js'
 import { NameNodeHost } from '../../src/namenode/openNameNode.js'
+import { NameNodeServer } from '../../src/namenode/server.js'
+import { MessageReader, NAMENODE_PROTOCOL_VERSION, clientProof, newNonce, send } from '../../src/protocol/wire.js'
+import { connect } from 'node:net'
 import { readStandbyMark, writeStandbyMark } from '../../src/meta/standbyMark.js'
 import { SECRET, TestServers } from '../datanode/tcpHelpers.js'
 import { treeListing } from '../helpers/tree.js'
@@ -200,6 +203,21 @@ describe('a primary that was stopped longer than the nodes hold its claim (SIGST
   })
 })
 
+describe('a primary cut off from every DataNode', () => {
+  it('acknowledges no sync once its lease ran out: it cannot tell whether a newer NameNode took over', { timeout: 120_000 }, async () => {
+    const p = await pair()
+    const old = await primaryRuns(p)
+    await old.confirmClaim()
+    await Promise.all(p.started.map((s) => s.server.close())) // a partition: no node answers it
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 20_000 })
+    try {
+      await expect(old.confirmClaim()).rejects.toMatchObject({ code: 'NODE_UNAVAILABLE', message: expect.stringMatching(/^no DataNode has answered this NameNode \(epoch 2\) for \d+ s, so it cannot tell whether a newer NameNode took over/) })
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+})
+
 describe("a NameNode host (the embedded mount's NameNode) whose nodes a promoted standby claimed", () => {
   it('logs why, refuses every change and sync (SUPERSEDED, EROFS at the mount), and still reads', { timeout: 120_000 }, async () => {
     const p = await pair({ claimHoldMs: 300 })
@@ -225,9 +243,36 @@ describe("a NameNode host (the embedded mount's NameNode) whose nodes a promoted
       await expect(session.commit(mknod('after'))).rejects.toMatchObject({ code: 'SUPERSEDED' })
       await expect(session.sync()).rejects.toMatchObject({ code: 'SUPERSEDED' })
       expect([...host.nameNode.state.inodes.values()].map((i) => i.ino)).toHaveLength(2) // the root and 'before'
+      // Served over TCP on its way out, it sends a client on to the NameNode that took over.
+      const server = await NameNodeServer.start({ host, listen: '127.0.0.1:0', secret: Buffer.from(SECRET), log: () => {}, sessionGraceMs: 0 })
+      try {
+        expect(await clientHandshake(server.port)).toMatchObject({ t: 'error', code: 'NOT_PRIMARY', message: expect.stringMatching(/not the primary any more: a newer NameNode/) })
+      } finally {
+        await server.close()
+      }
     } finally {
       await host.close()
     }
   })
 })
 
+
+/** A client's handshake with the NameNode on port: the first message after its hello. */
+function clientHandshake(port: number): Promise<{ t: string; [k: string]: unknown }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port })
+    const reader = new MessageReader(() => 1 << 30)
+    const nonce = newNonce()
+    socket.on('error', reject)
+    socket.on('data', (data) => {
+      for (const m of reader.push(data)) {
+        if (m.t === 'hello') {
+          send(socket, { t: 'auth', version: NAMENODE_PROTOCOL_VERSION, nonce, proof: clientProof(Buffer.from(SECRET), m.challenge, nonce), client: 'a-client' })
+        } else {
+          resolve(m as never)
+          socket.destroy()
+        }
+      }
+    })
+  })
+}

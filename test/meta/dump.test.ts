@@ -107,6 +107,27 @@ describe('namespace dump', () => {
     }
   })
 
+  it('names only durable records: a capture of a live store resolves once its seq is durable', async () => {
+    const store = await openNamespace(tempDirForTest('dump-live-').path)
+    try {
+      store.commit({ op: 'mknod', parent: 1, name: 'unsynced', mode: 0o100644, uid: 0, gid: 0, time: 1 } as never)
+      let durable!: () => void
+      const syncs: number[] = []
+      // The store as a NameNode's with a standby sees it: durable once the standby says so too.
+      const live = Object.create(store, { sync: { value: () => { syncs.push(store.lastSeq); return new Promise<void>((r) => { durable = r }) } } }) as typeof store
+      let captured = false
+      const capture = captureStore(live).then((c) => { captured = true; return c })
+      while (!captured && syncs.length === 0) await new Promise((r) => setTimeout(r, 5))
+      // A crash now could still take back the record: a dump naming it could be restored under a journal that forked.
+      expect(captured).toBe(false)
+      durable()
+      const { header } = await capture
+      expect(syncs).toEqual([header.lastSeq])
+    } finally {
+      await store.close()
+    }
+  })
+
   it('refuses a namespace that does not hold together, even with a matching SHA-256', async () => {
     const src = await sampleFolder()
     const store = await openNamespace(src, { readOnly: true })

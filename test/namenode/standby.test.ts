@@ -3,7 +3,7 @@
 // standby has the records too. A standby that stops answering is dropped after the bounded wait and
 // the primary carries on alone; one that comes back starts over and catches up.
 
-import { existsSync, mkdirSync, readFileSync } from 'node:fs'
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs'
 import { connect, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -57,6 +57,13 @@ async function readFolder(dir: string): Promise<NamespaceState> {
 
 /** Poll a condition until it holds (a generous deadline: a busy machine is slow, not wrong). */
 const waitFor = (what: () => boolean, _what: string) => until(async () => what(), 60_000, 20)
+
+/** The last seq a folder holds on disk, as a promotion would open it. */
+async function readFolderSeq(dir: string): Promise<number> {
+  const store = await MetaStore.open(dir, namespaceMachine({ uid: 0, gid: 0, createdAt: 0 }), { readOnly: true })
+  await store.close()
+  return store.lastSeq
+}
 
 const names = (state: NamespaceState) => [...state.children.get(1)!.keys()].sort()
 
@@ -120,6 +127,55 @@ describe('standby NameNode', () => {
     mute.destroy()
   })
 
+  it('a primary restarted on a folder that had a standby tells the DataNodes how far its fsyncs got until one is back', async () => {
+    const dir = makeTempDir('dfs-standby-').path
+    const first = await primary(dir)
+    const s = await standby(join(dir, 'standby'), first.address)
+    await waitFor(() => first.server.standbyStatus().state === 'following', 'the standby to catch up')
+    await s.close()
+    await first.client.close()
+    await first.server.close()
+    await first.host.close()
+    cleanups.splice(0)
+    // The standby's folder can still be promoted; the restarted primary has no standby attached yet.
+    const p = await primary(dir)
+    expect(p.server.standbyStatus().state).toBe('none')
+    await p.client.commit(mkdir('after-the-restart'))
+    const seq = p.host.cluster.meta.lastSeq
+    await p.client.sync()
+    for (const n of ['n1', 'n2']) {
+      expect(JSON.parse(readFileSync(join(dir, n, 'dfs-claim.json'), 'utf8')).seqWatermark).toBeGreaterThanOrEqual(seq)
+    }
+  })
+
+  it('a standby starting over is covered by the DataNodes\' watermark first: its folder, cut short while it starts over, cannot be promoted past what it acked', async () => {
+    const dir = makeTempDir('dfs-standby-').path
+    const p = await primary(dir)
+    const lines: string[] = []
+    const s = await standby(join(dir, 'standby'), p.address, m => lines.push(m))
+    await waitFor(() => p.server.standbyStatus().state === 'following', 'the standby to catch up')
+    for (const name of ['a', 'b', 'c']) await p.client.commit(mkdir(name))
+    const acked = p.host.cluster.meta.lastSeq
+    await p.client.sync() // acknowledged: the standby has it, in its journal
+    // The connection breaks; the standby starts over, and its new checkpoint cannot be written (a
+    // crash there is the same): its folder is left at its older checkpoint, behind what it acked.
+    mkdirSync(join(dir, 'standby', 'checkpoint.json.tmp'))
+    ;(s as unknown as { socket: Socket }).socket.destroy()
+    await waitFor(() => lines.some(m => /following stopped/.test(m)), 'the new snapshot to fail')
+    expect(await readFolderSeq(join(dir, 'standby'))).toBeLessThan(acked)
+    const watermarks = ['n1', 'n2'].map(n => JSON.parse(readFileSync(join(dir, n, 'dfs-claim.json'), 'utf8')).seqWatermark as number)
+    for (const w of watermarks) expect(w).toBeGreaterThanOrEqual(acked)
+    // Stopped in that state, it stops cleanly; started again, it opens the folder from its disk and follows.
+    await s.close()
+    rmSync(join(dir, 'standby', 'checkpoint.json.tmp'), { recursive: true })
+    const again = await standby(join(dir, 'standby'), p.address)
+    await waitFor(() => p.server.standbyStatus().state === 'following', 'the standby to follow again')
+    await p.client.commit(mkdir('d'))
+    await p.client.sync()
+    await again.close()
+    expect(names(await readFolder(join(dir, 'standby')))).toEqual(['a', 'b', 'c', 'd'])
+  })
+
   it('a standby that was away starts over from a snapshot and catches up', async () => {
     const dir = makeTempDir('dfs-standby-').path
     const p = await primary(dir)
@@ -137,6 +193,30 @@ describe('standby NameNode', () => {
     await again.close()
     expect(names(await readFolder(join(dir, 'standby')))).toEqual(['x', 'y'])
     expect(lines.join('\n')).toMatch(/took a snapshot at seq \d+ \(this folder was at seq \d+\)/)
+  })
+
+  it('a superseded primary\'s folder whose conversion into a standby failed half way is taken on by the next try', async () => {
+    const dir = makeTempDir('dfs-standby-').path
+    const first = await primary(dir)
+    await first.client.commit(mkdir('old'))
+    await first.client.sync()
+    await first.client.close()
+    await first.server.close()
+    await first.host.close()
+    cleanups.splice(0)
+    cpSync(join(dir, 'meta'), join(dir, 'old'), { recursive: true }) // a primary's folder at epoch 1…
+    const p = await primary(dir) // …superseded by the claim of epoch 2
+    // The conversion fails after its journal went aside, before the folder is marked a standby's.
+    mkdirSync(join(dir, 'old', 'standby.json.tmp'))
+    const lines: string[] = []
+    let fatal: Error | undefined
+    const s = await Standby.start({ meta: join(dir, 'old'), primary: p.address, secret, log: m => lines.push(m), retryMs: 50, onFatal: err => { fatal = err } })
+    cleanups.push(() => s.close())
+    await waitFor(() => lines.some(m => /following stopped/.test(m)), 'the conversion to fail')
+    rmSync(join(dir, 'old', 'standby.json.tmp'), { recursive: true })
+    await waitFor(() => p.server.standbyStatus().state === 'following' || fatal !== undefined, 'the next try')
+    expect(fatal?.message).toBeUndefined()
+    expect(s.status.state).toBe('following')
   })
 
   it('refuses a second standby while one follows', async () => {
