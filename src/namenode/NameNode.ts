@@ -172,7 +172,9 @@ export class NameNode {
     for (const inode of this.state.inodes.values()) {
       for (const ref of inode.chunks ?? []) if (ref) ids.delete(ref.id)
     }
-    if (ids.size > 0) this.deleteChunks([...ids])
+    // After what is committed now is durable everywhere (a standby included): a record the standby
+    // does not have yet may still name an id no inode here names any more.
+    if (ids.size > 0) this.opts.meta.afterDurable(() => this.deleteChunks([...ids]))
   }
 
   reportBadCopy(ref: ChunkRef, nodeId: string, reason: { code: string; message: string }): void {
