@@ -79,6 +79,10 @@ export class StandbyLink implements DurabilityGate {
   ) {
     this.log = levelled(log)
     this.followed = wasFollowed(meta.dir).catch(() => true)
+    // A folder a standby followed before this process started: until one connects, it is away.
+    void this.followed.then(yes => {
+      if (yes && this.last.state === 'none') this.last = { state: 'lost', since: this.last.since, why: 'no standby has connected since this NameNode started' }
+    })
     meta.setDurabilityGate(this)
   }
 

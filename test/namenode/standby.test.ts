@@ -139,7 +139,8 @@ describe('standby NameNode', () => {
     cleanups.splice(0)
     // The standby's folder can still be promoted; the restarted primary has no standby attached yet.
     const p = await primary(dir)
-    expect(p.server.standbyStatus().state).toBe('none')
+    await waitFor(() => p.server.standbyStatus().state === 'lost', 'the restarted primary to say its standby is away')
+    expect(p.server.standbyStatus().why).toMatch(/no standby has connected since this NameNode started/)
     await p.client.commit(mkdir('after-the-restart'))
     const seq = p.host.cluster.meta.lastSeq
     await p.client.sync()
