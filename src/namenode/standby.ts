@@ -62,6 +62,8 @@ export class Standby {
   /** Messages are handled one after another, across socket reads (installing a snapshot awaits). */
   private queue: Promise<void> = Promise.resolve()
   private lastProblem: string | undefined
+  /** A step failed (a full disk, say): the store may be failed or half-replaced, so the next snapshot reopens the folder from disk. */
+  private reopen = false
   private readonly id = `standby-${randomUUID()}`
 
   private constructor(private readonly opts: StandbyOptions, private readonly convert: boolean) {
@@ -207,6 +209,7 @@ export class Standby {
         await step()
       } catch (err) {
         if (isDfsError(err) && err.context.fatal === true) throw err
+        this.reopen = true
         this.drop(socket, `following stopped: ${(err as Error).message}; starting over from a new snapshot`)
       }
     }).catch(err => this.fatal(err as DfsError))
@@ -224,6 +227,8 @@ export class Standby {
     const started = Date.now()
     const format: MetaFormat = header.format
     if (!this.store) this.store = await this.adopt(format, header.epoch)
+    else if (this.reopen) this.store = await this.reopened(this.store)
+    this.reopen = false
     const store = this.store
     if (store.clusterId !== format.clusterId) {
       throw fatalError(`metadata folder ${this.dir} follows cluster ${store.clusterId}, but ${this.opts.primary} serves cluster ${format.clusterId}; give the standby an empty --meta folder`)
@@ -243,6 +248,16 @@ export class Standby {
       `(this folder was at seq ${before}) in ${Date.now() - started} ms; metadata in ${this.dir}`,
     )
     if (!socket.destroyed) send(socket, { t: 'ack', seq: header.seq })
+  }
+
+  /**
+   * The store after a failed step, opened afresh from the folder: a store whose journal failed stays
+   * failed (it refuses every change), so without this a standby whose disk filled up once would
+   * fetch a snapshot from its primary every few seconds forever, even after the space came back.
+   */
+  private async reopened(store: NamespaceMetaStore): Promise<NamespaceMetaStore> {
+    await store.close().catch(() => {}) // a failed store rejects its close, after releasing the lock
+    return openStore(this.dir, (await readFormat(this.dir)) ?? store.metaFormat, this.opts.log)
   }
 
   /**

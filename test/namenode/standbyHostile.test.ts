@@ -9,6 +9,8 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { RemoteNameNode } from '../../src/client/RemoteNameNode.js'
 import { NameNodeHost } from '../../src/namenode/openNameNode.js'
 import { NameNodeServer } from '../../src/namenode/server.js'
+import { Standby } from '../../src/namenode/standby.js'
+import { dfsError } from '../../src/errors.js'
 import { S_IFDIR } from '../../src/meta/namespace/types.js'
 import { MessageReader, NAMENODE_PROTOCOL_VERSION, clientProof, newNonce, send } from '../../src/protocol/wire.js'
 import { makeTempDir } from '../helpers/tmp.js'
@@ -35,7 +37,7 @@ async function primary(standbyTimeoutMs = 60_000) {
   cleanups.push(async () => { await server.close(); await host.close() })
   const client = await RemoteNameNode.connect({ addresses: [`tcp://127.0.0.1:${server.port}`], secret, log: quiet, timeoutMs: 60_000 }, 2_000)
   cleanups.push(() => client.close())
-  return { host, server, client }
+  return { host, server, client, dir }
 }
 
 const mkdir = (name: string) => ({ op: 'mknod' as const, parent: 1, name, mode: S_IFDIR | 0o755, uid: 0, gid: 0, time: 1 })
@@ -113,4 +115,20 @@ describe('a primary and standbys that misbehave', () => {
       expect(p.server.standbyStatus().behind).toBeGreaterThan(0)
     })
   }
+
+  it('a standby whose journal failed (a full disk) starts over on a reopened folder once it can write again', async () => {
+    const p = await primary()
+    const lines: string[] = []
+    const s = await Standby.start({ meta: join(p.dir, 'standby'), primary: `tcp://127.0.0.1:${p.server.port}`, secret, log: m => lines.push(m), retryMs: 50 })
+    cleanups.push(() => s.close().catch(() => {}))
+    await eventually(() => p.server.standbyStatus().state === 'following')
+    // What the journal does when a write fails with ENOSPC: the store fails and refuses every change
+    // from then on (the space is back at once here; a real disk frees up later).
+    ;(s as unknown as { store: { fail(err: Error): void } }).store.fail(dfsError('ENOSPC', 'metadata journal cannot be written (ENOSPC: no space left on device, write)', {}))
+    await p.client.commit(mkdir('after-the-failure'))
+    await eventually(() => lines.some(l => /following stopped: .*ENOSPC/.test(l)))
+    await p.client.commit(mkdir('later'))
+    await eventually(() => s.status.lastSeq === p.host.cluster.meta.lastSeq && p.server.standbyStatus().state === 'following')
+    expect(lines.filter(l => /took a snapshot/.test(l)).length).toBeGreaterThanOrEqual(2)
+  })
 })
