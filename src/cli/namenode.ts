@@ -11,7 +11,7 @@ import { parseLogLevel } from '../log/Log.js'
 import { openLog } from '../log/openLog.js'
 import { NameNodeHost } from '../namenode/openNameNode.js'
 import { NameNodeServer } from '../namenode/server.js'
-import { BackupScheduler } from '../namenode/backups.js'
+import { BackupScheduler, checkBackupDir } from '../namenode/backups.js'
 import { captureStore } from '../meta/dump.js'
 import { formatSize, parseDuration, parseSize } from '../util/size.js'
 import { MOUNT_DEFAULTS, type MountFlags, namenodeAddresses, serviceOptions, withServiceOptions } from './mount.js'
@@ -76,6 +76,7 @@ async function runNamenode(flags: NamenodeFlags): Promise<void> {
   }
   const sessionGraceMs = parseDuration(flags.sessionGrace, '--session-grace')
   const backups = backupFlags(flags)
+  if (backups) await checkBackupDir(backups.dir, flags.meta)
   const secret = await readSecretFile(flags.secretFile)
   const { log, close: closeLog } = await openLog({ level: parseLogLevel(flags.logLevel) })
 
