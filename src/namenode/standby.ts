@@ -29,7 +29,7 @@ import { fsyncPath } from '../util/files.js'
 import { adoptHistory, type History } from './history.js'
 import {
   HANDSHAKE_MAX_BYTES, MAX_PUSH_BYTES, MessageReader, NAMENODE_PROTOCOL_VERSION, type FollowMessage, type Message,
-  clientProof, newNonce, proofMatches, send, serverProof,
+  clientProof, newNonce, notANameNode, proofMatches, send, serverProof,
 } from '../protocol/wire.js'
 
 export interface StandbyOptions {
@@ -149,7 +149,8 @@ export class Standby {
       try {
         messages = reader.push(data)
       } catch (err) {
-        this.drop(socket, (err as Error).message)
+        if (welcomed) this.drop(socket, (err as Error).message)
+        else this.drop(socket, notANameNode(this.opts.primary, err).message)
         return
       }
       for (const m of messages) {
@@ -295,18 +296,22 @@ export class Standby {
       this.fatal(fatalError(`${this.opts.primary} refused this standby: ${message}`))
       return
     }
-    this.drop(socket, `${this.opts.primary} refused this standby: ${message}`)
+    // Keyed by the code: the primary's words name this standby's port, which is new on every try.
+    this.drop(socket, `${this.opts.primary} refused this standby: ${message}`, `refused ${code}`)
   }
 
-  private drop(socket: Socket, why: string): void {
-    this.problem(why)
+  private drop(socket: Socket, why: string, kind = why): void {
+    this.problem(why, kind)
     socket.destroy()
   }
 
-  /** Said once per kind of trouble: a primary that stays down is one line, not one a second. */
-  private problem(why: string): void {
-    if (this.closing || why === this.lastProblem) return
-    this.lastProblem = why
+  /**
+   * Said once per kind of trouble: a primary that stays down, or keeps refusing this standby (another
+   * standby follows it; a wrong secret), is one line, not one every few seconds.
+   */
+  private problem(why: string, kind = why): void {
+    if (this.closing || kind === this.lastProblem) return
+    this.lastProblem = kind
     this.log.warn(`standby: ${why}; retrying (this folder is at seq ${this.store?.lastSeq ?? 0})`)
   }
 

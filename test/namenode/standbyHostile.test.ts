@@ -3,13 +3,14 @@
 // word of a standby for records it cannot have.
 
 import { mkdirSync } from 'node:fs'
-import { connect, type Socket } from 'node:net'
+import { connect, createServer, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { RemoteNameNode } from '../../src/client/RemoteNameNode.js'
 import { NameNodeHost } from '../../src/namenode/openNameNode.js'
 import { NameNodeServer } from '../../src/namenode/server.js'
 import { Standby } from '../../src/namenode/standby.js'
+import { connectTool } from '../../src/client/callNameNode.js'
 import { dfsError } from '../../src/errors.js'
 import { S_IFDIR } from '../../src/meta/namespace/types.js'
 import { MessageReader, NAMENODE_PROTOCOL_VERSION, clientProof, newNonce, send } from '../../src/protocol/wire.js'
@@ -24,7 +25,7 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c()
 })
 
-async function primary(standbyTimeoutMs = 60_000) {
+async function primary(standbyTimeoutMs = 60_000, log: (m: string) => void = quiet) {
   const dir = makeTempDir('dfs-standby-hostile-').path
   for (const n of ['n1', 'n2']) mkdirSync(join(dir, n), { recursive: true })
   const host = await NameNodeHost.open({
@@ -33,7 +34,7 @@ async function primary(standbyTimeoutMs = 60_000) {
     healing: { graceMs: 10_000, bandwidthBytesPerSec: 0, orphanGraceMs: 60_000 },
     scrub: { bytesPerSec: 0 },
   })
-  const server = await NameNodeServer.start({ host, listen: '127.0.0.1:0', secret, log: quiet, sessionGraceMs: 60_000, standbyTimeoutMs })
+  const server = await NameNodeServer.start({ host, listen: '127.0.0.1:0', secret, log, sessionGraceMs: 60_000, standbyTimeoutMs })
   cleanups.push(async () => { await server.close(); await host.close() })
   const client = await RemoteNameNode.connect({ addresses: [`tcp://127.0.0.1:${server.port}`], secret, log: quiet, timeoutMs: 60_000 }, 2_000)
   cleanups.push(() => client.close())
@@ -130,5 +131,32 @@ describe('a primary and standbys that misbehave', () => {
     await p.client.commit(mkdir('later'))
     await eventually(() => s.status.lastSeq === p.host.cluster.meta.lastSeq && p.server.standbyStatus().state === 'following')
     expect(lines.filter(l => /took a snapshot/.test(l)).length).toBeGreaterThanOrEqual(2)
+  })
+
+  it('a standby the primary keeps refusing (another one follows) says so once, not on every try', async () => {
+    const primaryLog: string[] = []
+    const p = await primary(60_000, m => primaryLog.push(m))
+    const address = `tcp://127.0.0.1:${p.server.port}`
+    const first = await Standby.start({ meta: join(p.dir, 'first'), primary: address, secret, log: quiet, retryMs: 50 })
+    cleanups.push(() => first.close())
+    await eventually(() => p.server.standbyStatus().state === 'following')
+    const lines: string[] = []
+    const second = await Standby.start({ meta: join(p.dir, 'second'), primary: address, secret, log: m => lines.push(m), retryMs: 50 })
+    cleanups.push(() => second.close())
+    await eventually(() => primaryLog.filter(l => /another standby follows/.test(l)).length >= 3)
+    expect(lines.filter(l => /refused this standby/.test(l))).toHaveLength(1)
+  })
+
+  it('a primary address that is not a NameNode (a DataNode\'s port) is named as such, by the standby and by a tool', async () => {
+    // A server in another protocol: binary frames, as a DataNode sends on connect.
+    const other = createServer(socket => { socket.on('error', () => {}); socket.write(Buffer.from([0, 0, 0, 8, 0xff, 1, 2, 3, 4, 5, 6, 7])) })
+    await new Promise<void>(resolve => other.listen(0, '127.0.0.1', resolve))
+    cleanups.push(() => new Promise(resolve => other.close(resolve)))
+    const address = `tcp://127.0.0.1:${(other.address() as { port: number }).port}`
+    const lines: string[] = []
+    const s = await Standby.start({ meta: join(makeTempDir('dfs-standby-hostile-').path, 'sb'), primary: address, secret, log: m => lines.push(m), retryMs: 50 })
+    cleanups.push(() => s.close())
+    await eventually(() => lines.some(l => l.includes(`${address} is not a dfs NameNode`)))
+    await expect(connectTool([address], secret)).rejects.toMatchObject({ code: 'NAMENODE_UNAVAILABLE', message: expect.stringContaining(`${address} is not a dfs NameNode`) })
   })
 })
