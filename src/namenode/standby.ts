@@ -41,7 +41,7 @@ export interface StandbyOptions {
   log: (message: string) => void
   /** First wait before reconnecting (ms); it doubles up to 5 s. */
   retryMs?: number
-  /** Called when the standby fails for good (a folder that cannot follow this primary); it has stopped. */
+  /** Called when the standby fails for good (a folder that cannot follow this primary); it has stopped. The caller reports err (it is not logged). */
   onFatal?: (err: DfsError) => void
 }
 
@@ -317,7 +317,7 @@ export class Standby {
 
   private fatal(err: DfsError): void {
     if (this.closing) return
-    this.log.error(`standby: ${err.message}`)
+    if (!this.opts.onFatal) this.log.error(`standby: ${err.message}`) // else the caller says it: one line, not two
     void this.close().finally(() => this.opts.onFatal?.(err))
   }
 }
