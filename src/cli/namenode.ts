@@ -53,13 +53,25 @@ export function namenodeCommand(): Command {
     .addOption(new Option('--backup-every <duration>', 'with --backup-dir: how often').default('1h'))
     .addOption(new Option('--backup-keep <n>', 'with --backup-dir: how many of the newest backups to keep').default('24'))
     .addOption(new Option('--log-level <level>', 'error, warn, info or debug (the log goes to stderr)').default(MOUNT_DEFAULTS.logLevel))
-    .action(async (flags: NamenodeFlags) => {
-      await runNamenode(flags)
+    .action(async (flags: NamenodeFlags, command: Command) => {
+      await runNamenode(flags, givenFlags(command))
     })
 }
 
-async function runNamenode(flags: NamenodeFlags): Promise<void> {
-  if (flags.standbyOf !== undefined) return runStandby(flags)
+/** The flags given (on the command line), as opposed to left at their defaults: attribute name and --flag. */
+function givenFlags(command: Command): Array<{ attr: string; flag: string }> {
+  return command.options
+    .filter(o => { const source = command.getOptionValueSource(o.attributeName()); return source !== undefined && source !== 'default' })
+    .map(o => ({ attr: o.attributeName(), flag: o.long ?? o.flags }))
+}
+
+/** All a standby takes; any other flag is refused rather than ignored (it serves nobody, and its settings are its primary's). */
+const STANDBY_FLAGS = new Set(['meta', 'standbyOf', 'secretFile', 'logLevel'])
+/** Flags that mean nothing without --backup-dir. */
+const BACKUP_COMPANIONS = new Set(['backupEvery', 'backupKeep'])
+
+async function runNamenode(flags: NamenodeFlags, given: Array<{ attr: string; flag: string }>): Promise<void> {
+  if (flags.standbyOf !== undefined) return runStandby(flags, given)
   // Every flag is checked before anything is opened or written.
   if (flags.listen === undefined) throw dfsError('BAD_ARGUMENT', 'say where clients connect: --listen host:port (or --standby-of tcp://<primary> to run a standby)', {})
   parseHostPort(flags.listen, '--listen')
@@ -76,6 +88,8 @@ async function runNamenode(flags: NamenodeFlags): Promise<void> {
   }
   const sessionGraceMs = parseDuration(flags.sessionGrace, '--session-grace')
   const backups = backupFlags(flags)
+  const orphan = given.find(g => BACKUP_COMPANIONS.has(g.attr))
+  if (!backups && orphan) throw dfsError('BAD_ARGUMENT', `${orphan.flag} goes with --backup-dir: without it this NameNode writes no backups; add --backup-dir <dir> (on another disk) or drop ${orphan.flag}`, { flag: orphan.flag })
   if (backups) await checkBackupDir(backups.dir, flags.meta)
   const secret = await readSecretFile(flags.secretFile)
   const { log, close: closeLog } = await openLog({ level: parseLogLevel(flags.logLevel) })
@@ -132,11 +146,11 @@ function untilSignal(): Promise<NodeJS.Signals> {
 }
 
 /** `dfs namenode --standby-of tcp://<primary> --meta <dir>`: follow the primary's journal until stopped. */
-async function runStandby(flags: NamenodeFlags): Promise<void> {
+async function runStandby(flags: NamenodeFlags, given: Array<{ attr: string; flag: string }>): Promise<void> {
   namenodeAddresses(flags.standbyOf!, '--standby-of')
   if (flags.standbyOf!.includes(',')) throw dfsError('BAD_ARGUMENT', '--standby-of takes one address: the primary this standby follows', {})
-  for (const [value, flag] of [[flags.listen, '--listen'], [flags.nodes, '--nodes'], [flags.replicas, '--replicas'], [flags.chunkSize, '--chunk-size'], [flags.backupDir, '--backup-dir']] as const) {
-    if (value !== undefined) throw dfsError('BAD_ARGUMENT', `${flag} is not for a standby: it serves nobody and takes the cluster's settings from its primary; drop ${flag} (give --listen to --promote when it takes over)`, { flag })
+  for (const { attr, flag } of given) {
+    if (!STANDBY_FLAGS.has(attr)) throw dfsError('BAD_ARGUMENT', `${flag} is not for a standby: it serves nobody and takes the cluster's settings from its primary; drop ${flag} (give --listen to --promote when it takes over)`, { flag })
   }
   const secret = await readSecretFile(flags.secretFile)
   const { log, close: closeLog } = await openLog({ level: parseLogLevel(flags.logLevel) })
