@@ -79,9 +79,15 @@ export function refuseClaim(record: NodeClaim | undefined, request: ClaimRequest
   return undefined
 }
 
-/** The record after an accepted claim; undefined when it would not change (nothing to write). */
+/**
+ * The record after an accepted claim; undefined when it would not change (nothing to write). A
+ * watermark belongs to the claim whose holder reported it: a new claim starts at its claimant's seq.
+ * That is above the old watermark anyway, except for a repaired or restored folder let in below it
+ * (afterRepair), whose journal goes on from its own seq: carrying the old watermark over would refuse
+ * that folder's very next start (EPOCH_BEHIND) until it had written past a history it no longer has.
+ */
 export function claimedRecord(record: NodeClaim | undefined, request: ClaimRequest): NodeClaim | undefined {
-  const watermark = Math.max(request.seq, record?.seqWatermark ?? 0)
+  const watermark = record && sameClaim(record, request.claim) ? Math.max(request.seq, record.seqWatermark) : request.seq
   if (record && sameClaim(record, request.claim) && record.seqWatermark === watermark) return undefined
   return { epoch: request.claim.epoch, token: request.claim.token, seqWatermark: watermark }
 }
