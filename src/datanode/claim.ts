@@ -71,7 +71,9 @@ export function refuseClaim(record: NodeClaim | undefined, request: ClaimRequest
       `node ${node} is held by a running NameNode of epoch ${record.epoch} (connected from ${heldBy}): this metadata folder is a copy of the one in use; use that NameNode or stop it first (a copy can read but never delete)`,
       { ...context, heldBy })
   }
-  if (record.seqWatermark > request.seq && !request.afterRepair) {
+  // Journal lengths compare within one claim's history only: a node behind basis (it missed claims
+  // while down) holds a watermark of an older claim, which a restored folder's seqs do not continue.
+  if (sameClaim(record, basis) && record.seqWatermark > request.seq && !request.afterRepair) {
     return dfsError('EPOCH_BEHIND',
       `this metadata folder is behind the cluster (a copy or a restored backup): node ${node} was claimed by epoch ${record.epoch} whose journal reached seq ${record.seqWatermark}, and this folder's journal ends at seq ${request.seq}; it can read but never delete`,
       context)

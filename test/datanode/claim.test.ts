@@ -63,6 +63,9 @@ describe('the claim rule', () => {
     expect(refused(ran, { claim: { epoch: 4, token: 'f4' }, basis: e3, seq: 6 })).toBe('EPOCH_BEHIND')
     // The same claim refreshed never lowers its watermark.
     expect(claimedRecord(ran, { claim: e3, basis: e2, seq: 6 })).toBeUndefined()
+    // A node that was down when the restored folder first claimed still holds the old history's
+    // claim and watermark: the folder's later starts are not measured against it.
+    expect(refused(record(e2, 50), { claim: { epoch: 4, token: 'e4' }, basis: e3, seq: 7 })).toBeUndefined()
   })
 
   it('says what happened in one line', () => {
