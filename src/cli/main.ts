@@ -38,9 +38,12 @@ const usageError = (prefix: string, suffix: string) => (text: string, write: (s:
   else write(`${prefix}: ${oneLine(text)}${suffix}\n`)
 }
 program.configureOutput({ outputError: usageError('dfs', '') })
-for (const command of commands) {
-  command.exitOverride().configureOutput({ outputError: usageError(`dfs ${command.name()}`, `; see dfs ${command.name()} --help`) })
+/** Each command's usage errors name it, its subcommands' too (`dfs meta load: …; see dfs meta load --help`). */
+const nameUsageErrors = (command: Command, name: string): void => {
+  command.exitOverride().configureOutput({ outputError: usageError(`dfs ${name}`, `; see dfs ${name} --help`) })
+  for (const sub of command.commands) nameUsageErrors(sub, `${name} ${sub.name()}`)
 }
+for (const command of commands) nameUsageErrors(command, command.name())
 
 try {
   await program.parseAsync(process.argv)

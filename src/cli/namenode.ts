@@ -11,7 +11,7 @@ import { parseLogLevel } from '../log/Log.js'
 import { openLog } from '../log/openLog.js'
 import { NameNodeHost } from '../namenode/openNameNode.js'
 import { NameNodeServer } from '../namenode/server.js'
-import { BackupScheduler } from '../namenode/backups.js'
+import { BackupScheduler, checkBackupDir } from '../namenode/backups.js'
 import { captureStore } from '../meta/dump.js'
 import { formatSize, parseDuration, parseSize } from '../util/size.js'
 import { MOUNT_DEFAULTS, type MountFlags, namenodeAddresses, serviceOptions, withServiceOptions } from './mount.js'
@@ -60,16 +60,28 @@ export function namenodeCommand(): Command {
     .option('--promote', 'take over as the primary from a standby\'s --meta folder: claim the DataNodes with the next epoch (the old primary is fenced), then serve')
     .addOption(new Option('--promote-wait <duration>', 'with --promote: how long to wait for a still-running old primary\'s claim on the DataNodes to lapse').default('60s'))
     .option('--accept-loss', 'with --promote: take over although the old primary wrote records this standby never got (they are lost)')
-    .action(async (flags: NamenodeFlags) => {
-      await runNamenode(flags)
+    .action(async (flags: NamenodeFlags, command: Command) => {
+      await runNamenode(flags, givenFlags(command))
     })
 }
 
-async function runNamenode(flags: NamenodeFlags): Promise<void> {
+/** The flags given (on the command line), as opposed to left at their defaults: attribute name and --flag. */
+function givenFlags(command: Command): Array<{ attr: string; flag: string }> {
+  return command.options
+    .filter(o => { const source = command.getOptionValueSource(o.attributeName()); return source !== undefined && source !== 'default' })
+    .map(o => ({ attr: o.attributeName(), flag: o.long ?? o.flags }))
+}
+
+/** All a standby takes; any other flag is refused rather than ignored (it serves nobody, and its settings are its primary's). */
+const STANDBY_FLAGS = new Set(['meta', 'standbyOf', 'secretFile', 'logLevel'])
+/** Flags that mean nothing without --backup-dir. */
+const BACKUP_COMPANIONS = new Set(['backupEvery', 'backupKeep'])
+
+async function runNamenode(flags: NamenodeFlags, given: Array<{ attr: string; flag: string }>): Promise<void> {
   if (flags.standbyOf !== undefined && flags.promote) {
     throw dfsError('BAD_ARGUMENT', '--standby-of and --promote exclude each other: --standby-of follows a primary, --promote makes this folder the primary', {})
   }
-  if (flags.standbyOf !== undefined) return runStandby(flags)
+  if (flags.standbyOf !== undefined) return runStandby(flags, given)
   // Every flag is checked before anything is opened or written.
   if (flags.listen === undefined) throw dfsError('BAD_ARGUMENT', 'say where clients connect: --listen host:port (or --standby-of tcp://<primary> to run a standby)', {})
   parseHostPort(flags.listen, '--listen')
@@ -87,6 +99,9 @@ async function runNamenode(flags: NamenodeFlags): Promise<void> {
   const sessionGraceMs = parseDuration(flags.sessionGrace, '--session-grace')
   const backups = backupFlags(flags)
   const promote = promoteOptions(flags)
+  const orphan = given.find(g => BACKUP_COMPANIONS.has(g.attr))
+  if (!backups && orphan) throw dfsError('BAD_ARGUMENT', `${orphan.flag} goes with --backup-dir: without it this NameNode writes no backups; add --backup-dir <dir> (on another disk) or drop ${orphan.flag}`, { flag: orphan.flag })
+  if (backups) await checkBackupDir(backups.dir, flags.meta)
   const secret = await readSecretFile(flags.secretFile)
   const { log, close: closeLog } = await openLog({ level: parseLogLevel(flags.logLevel) })
 
@@ -159,11 +174,11 @@ function untilSignal(): Promise<NodeJS.Signals> {
 }
 
 /** `dfs namenode --standby-of tcp://<primary> --meta <dir>`: follow the primary's journal until stopped. */
-async function runStandby(flags: NamenodeFlags): Promise<void> {
+async function runStandby(flags: NamenodeFlags, given: Array<{ attr: string; flag: string }>): Promise<void> {
   namenodeAddresses(flags.standbyOf!, '--standby-of')
   if (flags.standbyOf!.includes(',')) throw dfsError('BAD_ARGUMENT', '--standby-of takes one address: the primary this standby follows', {})
-  for (const [value, flag] of [[flags.listen, '--listen'], [flags.nodes, '--nodes'], [flags.replicas, '--replicas'], [flags.chunkSize, '--chunk-size'], [flags.backupDir, '--backup-dir'], [flags.acceptLoss, '--accept-loss']] as const) {
-    if (value !== undefined) throw dfsError('BAD_ARGUMENT', `${flag} is not for a standby: it serves nobody and takes the cluster's settings from its primary; drop ${flag} (give --listen to --promote when it takes over)`, { flag })
+  for (const { attr, flag } of given) {
+    if (!STANDBY_FLAGS.has(attr)) throw dfsError('BAD_ARGUMENT', `${flag} is not for a standby: it serves nobody and takes the cluster's settings from its primary; drop ${flag} (give --listen to --promote when it takes over)`, { flag })
   }
   const secret = await readSecretFile(flags.secretFile)
   const { log, close: closeLog } = await openLog({ level: parseLogLevel(flags.logLevel) })

@@ -29,7 +29,7 @@ import { parseTcpAddress } from '../datanode/tcp/protocol.js'
 import type { ClientRecord, CommitOptions, NameNodeSession, SessionSettings } from '../protocol/api.js'
 import {
   MAX_PUSH_BYTES, MessageReader, NAMENODE_PROTOCOL_VERSION, type Message, type NodeInfo, type WelcomeMessage,
-  clientProof, newNonce, proofMatches, send, serverProof,
+  clientProof, newNonce, notANameNode, proofMatches, send, serverProof,
 } from '../protocol/wire.js'
 
 export interface RemoteNameNodeOptions {
@@ -259,6 +259,11 @@ export class RemoteNameNode implements NameNodeSession {
         try {
           messages = reader.push(data)
         } catch (err) {
+          if (!welcome) {
+            const wrong = notANameNode(address, err)
+            this.log.warn(`${wrong.message}; trying again`)
+            return fail(wrong)
+          }
           this.log.warn(`the NameNode at ${address} sent what this client cannot read (${(err as Error).message}); reconnecting`)
           return fail(err as DfsError)
         }

@@ -11,7 +11,7 @@ import { parseTcpAddress } from '../datanode/tcp/protocol.js'
 import type { DumpHeader, DumpPiece } from '../meta/dump.js'
 import {
   HANDSHAKE_MAX_BYTES, MAX_PUSH_BYTES, MessageReader, NAMENODE_PROTOCOL_VERSION, type Message,
-  clientProof, newNonce, proofMatches, send, serverProof,
+  clientProof, newNonce, notANameNode, proofMatches, send, serverProof,
 } from '../protocol/wire.js'
 
 export interface NameNodeTool {
@@ -85,7 +85,7 @@ function open(address: string, secret: Buffer): Promise<NameNodeTool> {
       try {
         messages = reader.push(data)
       } catch (err) {
-        return fail(unavailable((err as Error).message, err))
+        return fail(ready ? unavailable((err as Error).message, err) : notANameNode(address, err))
       }
       for (const m of messages) {
         if (m.t === 'error') {

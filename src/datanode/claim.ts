@@ -71,7 +71,9 @@ export function refuseClaim(record: NodeClaim | undefined, request: ClaimRequest
       `node ${node} is held by a running NameNode of epoch ${record.epoch} (connected from ${heldBy}): this metadata folder is a copy of the one in use; use that NameNode or stop it first (a copy can read but never delete)`,
       { ...context, heldBy })
   }
-  if (record.seqWatermark > request.seq && !request.afterRepair) {
+  // Journal lengths compare within one claim's history only: a node behind basis (it missed claims
+  // while down) holds a watermark of an older claim, which a restored folder's seqs do not continue.
+  if (sameClaim(record, basis) && record.seqWatermark > request.seq && !request.afterRepair) {
     return dfsError('EPOCH_BEHIND',
       `this metadata folder is behind the cluster (a copy or a restored backup): node ${node} was claimed by epoch ${record.epoch} whose journal reached seq ${record.seqWatermark}, and this folder's journal ends at seq ${request.seq}; it can read but never delete`,
       context)
@@ -79,9 +81,15 @@ export function refuseClaim(record: NodeClaim | undefined, request: ClaimRequest
   return undefined
 }
 
-/** The record after an accepted claim; undefined when it would not change (nothing to write). */
+/**
+ * The record after an accepted claim; undefined when it would not change (nothing to write). A
+ * watermark belongs to the claim whose holder reported it: a new claim starts at its claimant's seq.
+ * That is above the old watermark anyway, except for a repaired or restored folder let in below it
+ * (afterRepair), whose journal goes on from its own seq: carrying the old watermark over would refuse
+ * that folder's very next start (EPOCH_BEHIND) until it had written past a history it no longer has.
+ */
 export function claimedRecord(record: NodeClaim | undefined, request: ClaimRequest): NodeClaim | undefined {
-  const watermark = Math.max(request.seq, record?.seqWatermark ?? 0)
+  const watermark = record && sameClaim(record, request.claim) ? Math.max(request.seq, record.seqWatermark) : request.seq
   if (record && sameClaim(record, request.claim) && record.seqWatermark === watermark) return undefined
   return { epoch: request.claim.epoch, token: request.claim.token, seqWatermark: watermark }
 }

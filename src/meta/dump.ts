@@ -24,7 +24,6 @@
 // so the same namespace always dumps to the same bytes: dump -> load -> dump is byte-identical.
 
 import { createHash } from 'node:crypto'
-import { createInterface } from 'node:readline'
 import type { Readable, Writable } from 'node:stream'
 import { dfsError, isDfsError } from '../errors.js'
 import { type MetaEpoch, readMetaEpoch } from './epochClaim.js'
@@ -219,9 +218,43 @@ export interface LoadedDump {
   entries: number
 }
 
-/** The lines of a stream, however long (a file of a million chunks is one line). */
-export function linesOf(input: Readable): AsyncIterable<string> {
-  return createInterface({ input, crlfDelay: Infinity })
+/**
+ * The longest line read: a file of a million chunks is one line of ~150 MiB. Past this a line is not
+ * a dump's (say, --from /dev/zero, or a backup a failed disk filled with zeros), and is refused
+ * before it outgrows what a string can hold, which would crash the reader.
+ */
+export const MAX_DUMP_LINE_BYTES = 256 * 1024 * 1024
+
+/** A line longer than MAX_DUMP_LINE_BYTES; readDump names it. */
+export class LineTooLong extends Error {}
+
+/** The lines of a stream (split at \n; a \r before it is dropped), each at most maxLineBytes. */
+export async function* linesOf(input: Readable, maxLineBytes = MAX_DUMP_LINE_BYTES): AsyncIterable<string> {
+  let parts: Buffer[] = []
+  let length = 0
+  for await (const chunk of input) {
+    const data = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer)
+    let from = 0
+    for (let at = data.indexOf(0x0a); at !== -1; at = data.indexOf(0x0a, from)) {
+      if (length + at - from > maxLineBytes) throw new LineTooLong(`a line is longer than ${maxLineBytes} bytes`)
+      parts.push(data.subarray(from, at))
+      yield lineText(parts)
+      parts = []
+      length = 0
+      from = at + 1
+    }
+    if (from < data.length) {
+      length += data.length - from
+      if (length > maxLineBytes) throw new LineTooLong(`a line is longer than ${maxLineBytes} bytes`)
+      parts.push(data.subarray(from))
+    }
+  }
+  if (length > 0) yield lineText(parts)
+}
+
+function lineText(parts: Buffer[]): string {
+  const text = (parts.length === 1 ? parts[0] : Buffer.concat(parts)).toString('utf8')
+  return text.endsWith('\r') ? text.slice(0, -1) : text
 }
 
 /**
@@ -235,7 +268,15 @@ export async function readDump(lines: AsyncIterable<string>, source: string): Pr
   const bad = (why: string) => dfsError('DUMP_INVALID', `${source} is not a valid dfs namespace dump: ${why}; use a file written by dfs meta dump (or a NameNode backup), unedited`, { source, line: number, why })
   const iterator = lines[Symbol.asyncIterator]()
   const next = async (what: string): Promise<string> => {
-    const r = await iterator.next()
+    let r: IteratorResult<string>
+    try {
+      r = await iterator.next()
+    } catch (err) {
+      if (err instanceof LineTooLong) throw bad(`line ${number + 1} is longer than ${MAX_DUMP_LINE_BYTES / (1024 * 1024)} MiB`)
+      if (isDfsError(err)) throw err
+      const code = (err as NodeJS.ErrnoException).code
+      throw dfsError('EIO', `cannot read ${source} (${code ?? (err as Error).message}); pass a dump file written by dfs meta dump`, { source, errno: code }, err)
+    }
     if (r.done) throw bad(number === 0 ? 'it is empty' : `it ends at line ${number}, before ${what} (the file is truncated)`)
     number++
     return r.value

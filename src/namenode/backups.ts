@@ -7,8 +7,8 @@
 //
 // Timers and the clock are injected: the test drives the schedule itself, never racing the clock.
 
-import { mkdir, open, readdir, rename, rm } from 'node:fs/promises'
-import { join, resolve } from 'node:path'
+import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises'
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path'
 import { dfsError } from '../errors.js'
 import { levelled, type Log } from '../log/Log.js'
 import { type CapturedDump, type DumpSink, writeDump } from '../meta/dump.js'
@@ -42,6 +42,32 @@ export interface BackupOptions {
   firstAfterMs?: number
   timers?: Timers
   now?: () => Date
+}
+
+/**
+ * --backup-dir, checked before the NameNode opens anything (a refusal then changes nothing): a folder,
+ * or a path one can be made at, and not the metadata folder or inside it, whose disk the backups
+ * are there to outlive.
+ */
+export async function checkBackupDir(dir: string, metaDir: string): Promise<void> {
+  const target = resolve(dir)
+  const meta = resolve(metaDir)
+  const within = relative(meta, target)
+  if (within === '' || (!within.startsWith('..') && !isAbsolute(within))) {
+    throw dfsError('BAD_ARGUMENT', `--backup-dir ${dir} is ${within === '' ? 'the metadata folder' : `inside the metadata folder ${metaDir}`}; backups are for when that disk fails: put them in a folder on another disk`, { dir })
+  }
+  // The path itself, or the nearest part of it that exists, must be a folder.
+  for (let at = target; ; at = dirname(at)) {
+    const found = await stat(at).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return undefined // look further up
+      throw dfsError('BAD_ARGUMENT', `--backup-dir ${dir} cannot be used (${err.code ?? err.message}); pass a folder on another disk than the metadata folder`, { dir }, err)
+    })
+    if (found?.isDirectory()) return
+    if (found) {
+      throw dfsError('BAD_ARGUMENT', `--backup-dir ${dir}: ${at} is a file, not a folder; pass a folder on another disk than the metadata folder`, { dir })
+    }
+    if (dirname(at) === at) return
+  }
 }
 
 export class BackupScheduler {

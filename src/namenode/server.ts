@@ -183,7 +183,11 @@ export class NameNodeServer {
             this.refuse(socket, 'PROTOCOL_ERROR', `standby ${peer} sent a "${message.t}" message; a standby only acks`)
             return
           }
-          this.standby.acked(socket, message.seq)
+          const wrong = this.standby.acked(socket, message.seq)
+          if (wrong !== undefined) {
+            this.refuse(socket, 'PROTOCOL_ERROR', `standby ${peer} dropped: ${wrong}`)
+            return
+          }
         } else if (message.t === 'req') {
           this.serve(client, socket, message.id, message.m, message.a ?? {})
         } else {

@@ -29,7 +29,7 @@ import { fsyncPath } from '../util/files.js'
 import { adoptHistory, type History } from './history.js'
 import {
   HANDSHAKE_MAX_BYTES, MAX_PUSH_BYTES, MessageReader, NAMENODE_PROTOCOL_VERSION, type FollowMessage, type Message,
-  clientProof, newNonce, proofMatches, send, serverProof,
+  clientProof, newNonce, notANameNode, proofMatches, send, serverProof,
 } from '../protocol/wire.js'
 
 export interface StandbyOptions {
@@ -41,7 +41,7 @@ export interface StandbyOptions {
   log: (message: string) => void
   /** First wait before reconnecting (ms); it doubles up to 5 s. */
   retryMs?: number
-  /** Called when the standby fails for good (a folder that cannot follow this primary); it has stopped. */
+  /** Called when the standby fails for good (a folder that cannot follow this primary); it has stopped. The caller reports err (it is not logged). */
   onFatal?: (err: DfsError) => void
 }
 
@@ -65,9 +65,11 @@ export class Standby {
   private queue: Promise<void> = Promise.resolve()
   private lastProblem: string | undefined
   private pending = 0
+  /** A step failed (a full disk, say): the store may be failed or half-replaced, so the next snapshot reopens the folder from disk. */
+  private reopen = false
   private readonly id = `standby-${randomUUID()}`
 
-  private constructor(private readonly opts: StandbyOptions, private readonly convert: boolean) {
+  private constructor(private readonly opts: StandbyOptions, private convert: boolean) {
     this.log = levelled(opts.log)
     this.dir = resolve(opts.meta)
     this.retryMs = opts.retryMs ?? 1000
@@ -111,7 +113,9 @@ export class Standby {
     this.socket?.destroy()
     await this.queue.catch(() => {})
     this.state = 'stopped'
-    await this.store?.close({ checkpoint: true })
+    // A store whose journal failed (a full disk) refuses its close; the folder is as it was on disk,
+    // and the next start reopens it from there.
+    await this.store?.close({ checkpoint: true }).catch((err: unknown) => this.log.warn(`standby: closing ${this.dir}: ${(err as Error).message}`))
   }
 
   // ---- the connection ------------------------------------------------------------------------------
@@ -150,7 +154,8 @@ export class Standby {
       try {
         messages = reader.push(data)
       } catch (err) {
-        this.drop(socket, (err as Error).message)
+        if (welcomed) this.drop(socket, (err as Error).message)
+        else this.drop(socket, notANameNode(this.opts.primary, err).message)
         return
       }
       for (const m of messages) {
@@ -213,6 +218,7 @@ export class Standby {
         await step()
       } catch (err) {
         if (isDfsError(err) && err.context.fatal === true) throw err
+        this.reopen = true
         this.drop(socket, `following stopped: ${(err as Error).message}; starting over from a new snapshot`)
       }
     }).catch(err => this.fatal(err as DfsError)).finally(() => {
@@ -232,20 +238,16 @@ export class Standby {
     const started = Date.now()
     const format: MetaFormat = header.format
     if (!this.store) this.store = await this.adopt(format, header.epoch)
+    else if (this.reopen) this.store = await this.reopened(this.store)
+    this.reopen = false
     const store = this.store
     if (store.clusterId !== format.clusterId) {
       throw fatalError(`metadata folder ${this.dir} follows cluster ${store.clusterId}, but ${this.opts.primary} serves cluster ${format.clusterId}; give the standby an empty --meta folder`)
     }
     const before = store.lastSeq
-    try {
-      await store.replaceWith(format, header.seq, pieces)
-    } catch (err) {
-      // Its journal is closed and its disk may hold neither history whole: the next connection
-      // opens the folder again from what is on disk.
-      this.store = undefined
-      await store.close().catch(() => {})
-      throw err
-    }
+    // If this fails, its journal is closed and its disk may hold neither history whole: the failed
+    // step marks the store for reopening from what is on disk at the next snapshot (enqueue).
+    await store.replaceWith(format, header.seq, pieces)
     if (header.epoch) await writeMetaEpoch(this.dir, header.epoch)
     // The primary's history (it may have forked in a restart): a promotion forks it at this folder's seq.
     if (history) await adoptHistory(this.dir, history)
@@ -259,6 +261,16 @@ export class Standby {
       `(this folder was at seq ${before}) in ${Date.now() - started} ms; metadata in ${this.dir}`,
     )
     if (!socket.destroyed) send(socket, { t: 'ack', seq: header.seq })
+  }
+
+  /**
+   * The store after a failed step, opened afresh from the folder: a store whose journal failed stays
+   * failed (it refuses every change), so without this a standby whose disk filled up once would
+   * fetch a snapshot from its primary every few seconds forever, even after the space came back.
+   */
+  private async reopened(store: NamespaceMetaStore): Promise<NamespaceMetaStore> {
+    await store.close().catch(() => {}) // a failed store rejects its close, after releasing the lock
+    return openStore(this.dir, (await readFormat(this.dir)) ?? store.metaFormat, this.opts.log)
   }
 
   /**
@@ -286,6 +298,7 @@ export class Standby {
       await rename(join(this.dir, EPOCH_FILE), join(aside, EPOCH_FILE))
       await fsyncPath(this.dir)
       this.log.warn(`standby: ${this.dir} was the metadata folder of a NameNode superseded by epoch ${epoch.epoch}; its journal and checkpoints are kept in ${aside}, and it becomes a standby of ${this.opts.primary}`)
+      this.convert = false // done: from here on it is a standby's folder like any other
     }
     await mkdir(this.dir, { recursive: true })
     if (!this.convert) await writeStandbyMark(this.dir, this.opts.primary)
@@ -301,24 +314,28 @@ export class Standby {
       this.fatal(fatalError(`${this.opts.primary} refused this standby: ${message}`))
       return
     }
-    this.drop(socket, `${this.opts.primary} refused this standby: ${message}`)
+    // Keyed by the code: the primary's words name this standby's port, which is new on every try.
+    this.drop(socket, `${this.opts.primary} refused this standby: ${message}`, `refused ${code}`)
   }
 
-  private drop(socket: Socket, why: string): void {
-    this.problem(why)
+  private drop(socket: Socket, why: string, kind = why): void {
+    this.problem(why, kind)
     socket.destroy()
   }
 
-  /** Said once per kind of trouble: a primary that stays down is one line, not one a second. */
-  private problem(why: string): void {
-    if (this.closing || why === this.lastProblem) return
-    this.lastProblem = why
+  /**
+   * Said once per kind of trouble: a primary that stays down, or keeps refusing this standby (another
+   * standby follows it; a wrong secret), is one line, not one every few seconds.
+   */
+  private problem(why: string, kind = why): void {
+    if (this.closing || kind === this.lastProblem) return
+    this.lastProblem = kind
     this.log.warn(`standby: ${why}; retrying (this folder is at seq ${this.store?.lastSeq ?? 0})`)
   }
 
   private fatal(err: DfsError): void {
     if (this.closing) return
-    this.log.error(`standby: ${err.message}`)
+    if (!this.opts.onFatal) this.log.error(`standby: ${err.message}`) // else the caller says it: one line, not two
     void this.close().finally(() => this.opts.onFatal?.(err))
   }
 }

@@ -64,6 +64,8 @@ interface Waiter {
 export class StandbyLink implements DurabilityGate {
   private readonly log: Log
   private current: Attached | undefined
+  /** The id of a standby between its authentication and its snapshot (attach awaits in between). */
+  private attaching: string | undefined
   private readonly waiters = new Set<Waiter>()
   private last: { state: StandbyStatus['state']; since: number; peer?: string; ackedSeq?: number; why?: string } = { state: 'none', since: Date.now() }
   /** Whether a standby ever followed this folder, in this process or one before (followed.json). */
@@ -91,22 +93,32 @@ export class StandbyLink implements DurabilityGate {
    * the caller refuses it) when another standby is attached: one at a time.
    */
   async attach(socket: Socket, peer: string, id: string, standbyLastSeq: number): Promise<boolean> {
-    if (this.current && this.current.id !== id) return false
+    // The slot is taken before the first await: two standbys that authenticate in the same moment
+    // must not both pass this check and both be sent the journal (the second would then replace the
+    // first unnoticed, its acks ignored and its subscription never ended).
+    if ((this.current && this.current.id !== id) || (this.attaching !== undefined && this.attaching !== id)) return false
+    this.attaching = id
     const { meta } = this
-    const epoch = await readMetaEpoch(meta.dir)
-    // Before it holds anything it could be promoted with: from now on this folder counts a standby.
-    if (!(await this.followed)) {
-      await markFollowed(meta.dir)
-      this.followed = Promise.resolve(true)
+    let epoch
+    try {
+      epoch = await readMetaEpoch(meta.dir)
+      // Before it holds anything it could be promoted with: from now on this folder counts a standby.
+      if (!(await this.followed)) {
+        await markFollowed(meta.dir)
+        this.followed = Promise.resolve(true)
+      }
+      if (socket.destroyed) return true
+      if (this.current) {
+        if (this.current.id !== id) return false
+        this.detach('it connected again') // the same standby back before its old connection was noticed gone
+      }
+      // Its folder is about to start over, and a crash part-way leaves it at an older checkpoint than
+      // it acked (MetaStore.replaceWith): the nodes' watermark covers what it acked first (with no
+      // standby caught up, a sync raises it), so promoting that folder refuses instead of losing it.
+      await meta.sync()
+    } finally {
+      this.attaching = undefined
     }
-    if (socket.destroyed) return true
-    // Asked again after the waits: two standbys that connected at once must not both be fed.
-    if (this.current && this.current.id !== id) return false
-    if (this.current) this.detach('it connected again') // the same standby back before its old connection was noticed gone
-    // Its folder is about to start over, and a crash part-way leaves it at an older checkpoint than
-    // it acked (MetaStore.replaceWith): the nodes' watermark covers what it acked first (with no
-    // standby caught up, a sync raises it), so promoting that folder refuses instead of losing it.
-    await meta.sync()
     if (socket.destroyed) return true
     if (this.current) return false
     // Header, snapshot and subscription in one turn: no record falls between them.
@@ -130,10 +142,21 @@ export class StandbyLink implements DurabilityGate {
     return true
   }
 
-  /** The standby's ack: every record up to seq is durable there. */
-  acked(socket: Socket, seq: number): void {
+  /**
+   * The standby's ack: every record up to seq is durable there. Returns what is wrong with an ack
+   * that cannot be true (not a record number, or one this NameNode has not written yet): the caller
+   * refuses the connection, and the standby is dropped, since an fsync must never be acknowledged
+   * on its word for records it cannot have.
+   */
+  acked(socket: Socket, seq: unknown): string | undefined {
     const s = this.current
-    if (!s || s.socket !== socket || !Number.isSafeInteger(seq) || seq < s.ackedSeq) return
+    if (!s || s.socket !== socket) return undefined
+    if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0 || seq > this.meta.lastSeq) {
+      const why = `it confirmed record ${JSON.stringify(seq)}, which is not a record this NameNode has written (its last is ${this.meta.lastSeq})`
+      this.detach(why, false)
+      return why
+    }
+    if (seq < s.ackedSeq) return undefined
     s.ackedSeq = seq
     if (!s.caughtUp && seq >= s.snapshotSeq) {
       s.caughtUp = true
@@ -207,13 +230,14 @@ export class StandbyLink implements DurabilityGate {
     send(s.socket, message)
   }
 
-  private detach(why: string): void {
+  /** Drop the standby; closeSocket false when the caller ends the connection itself (to say why first). */
+  private detach(why: string, closeSocket = true): void {
     const s = this.current
     if (!s) return
     this.current = undefined
     s.stopRecords()
     s.stopSettings()
-    s.socket.destroy()
+    if (closeSocket) s.socket.destroy()
     const lastSeq = this.meta.lastSeq
     this.last = { state: 'lost', since: Date.now(), peer: s.peer, ackedSeq: s.ackedSeq, why }
     const behind = lastSeq - s.ackedSeq

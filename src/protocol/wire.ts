@@ -6,7 +6,7 @@
 
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { Socket } from 'node:net'
-import { dfsError } from '../errors.js'
+import { type DfsError, dfsError } from '../errors.js'
 
 export const NAMENODE_PROTOCOL_VERSION = 1
 /** Largest message a NameNode accepts before the client has authenticated. */
@@ -156,6 +156,14 @@ export class MessageReader {
       out.push(message as Message)
     }
   }
+}
+
+/**
+ * What a framing error before the welcome means: the peer at address speaks another protocol (a
+ * DataNode's port, say), so "a message is not JSON" would name the symptom, not the mistake.
+ */
+export function notANameNode(address: string, err: unknown): DfsError {
+  return dfsError('NAMENODE_UNAVAILABLE', `${address} is not a dfs NameNode: it answered in another protocol (${(err as Error).message}); check the address (is it a DataNode's port?)`, { address }, err)
 }
 
 /** Write a message; false when the socket's buffer is full (the caller may wait for 'drain'). */

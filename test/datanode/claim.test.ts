@@ -6,7 +6,7 @@ import { mkdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { newChunkId } from '../../src/datanode/chunkId.js'
-import { type ClaimRequest, type NodeClaim, claimRefusal, fencedError, refuseClaim } from '../../src/datanode/claim.js'
+import { type ClaimRequest, type NodeClaim, claimRefusal, claimedRecord, fencedError, refuseClaim } from '../../src/datanode/claim.js'
 import { type DfsError, dfsError } from '../../src/errors.js'
 import { LocalFolderNode } from '../../src/datanode/LocalFolderNode.js'
 import { Op } from '../../src/datanode/tcp/protocol.js'
@@ -59,6 +59,24 @@ describe('the claim rule', () => {
     expect(claimRefusal(wire(behind))).toEqual({ epoch: 2, seqWatermark: 9, seq: 5 })
     expect(claimRefusal(behind)).toEqual({ epoch: 2, seqWatermark: 9, seq: 5 })
     expect(claimRefusal(wire(fencedError('n', 'epoch 4 claimed it after this connection did', newChunkId())))).toEqual({ epoch: 4 })
+  })
+
+  it('a repaired or restored folder let in below the watermark can start again: the new claim keeps its own seq, not the old watermark', () => {
+    const repaired: ClaimRequest = { claim: e3, basis: e2, seq: 5, afterRepair: true }
+    expect(refused(record(e2, 50), repaired)).toBeUndefined()
+    const after = claimedRecord(record(e2, 50), repaired)!
+    expect(after).toEqual({ ...e3, seqWatermark: 5 })
+    // It ran on to seq 7 (its refreshes raise the watermark) and stopped; its next start claims e4.
+    const ran = claimedRecord(after, { claim: e3, basis: e2, seq: 7 })!
+    expect(ran.seqWatermark).toBe(7)
+    expect(refused(ran, { claim: { epoch: 4, token: 'e4' }, basis: e3, seq: 7 })).toBeUndefined()
+    // A copy of it from before it ran is still behind.
+    expect(refused(ran, { claim: { epoch: 4, token: 'f4' }, basis: e3, seq: 6 })).toBe('EPOCH_BEHIND')
+    // The same claim refreshed never lowers its watermark.
+    expect(claimedRecord(ran, { claim: e3, basis: e2, seq: 6 })).toBeUndefined()
+    // A node that was down when the restored folder first claimed still holds the old history's
+    // claim and watermark: the folder's later starts are not measured against it.
+    expect(refused(record(e2, 50), { claim: { epoch: 4, token: 'e4' }, basis: e3, seq: 7 })).toBeUndefined()
   })
 
   it('says what happened in one line', () => {
