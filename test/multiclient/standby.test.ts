@@ -133,6 +133,20 @@ describe('a standby NameNode', () => {
     await checkAcked(roles, a!.mnt, w)
   })
 
+  it('a planned switch: the primary stopped cleanly hands over every record, and the promotion needs no --accept-loss', { timeout: 900_000 }, async () => {
+    const roles = await startRoles({ datanodes: 3, clients: 1, chunkSize: '1M', standby: true, clientArgs: ['--namenode-timeout', '300s'] })
+    const [a] = roles.clients
+    await untilStandby(roles, 'following')
+    const w = startWriter(roles, a!.mnt, 'a')
+    await untilAcked(w, 10)
+    await roles.namenode.stop() // SIGTERM mid-writes
+    expect(roles.namenode.exitStatus()?.code).toBe(0)
+    await roles.standby!.promote() // refused without --accept-loss if a record had not reached the standby
+    await untilAcked(w, ackedLines(w).length + 5)
+    await stopWriter(w)
+    await checkAcked(roles, a!.mnt, w)
+  })
+
   it('takes over when the primary is killed: every acknowledged byte reads back through both clients, no remount; the old primary is refused', { timeout: 900_000 }, async () => {
     const roles = await startRoles({ datanodes: 3, clients: 2, chunkSize: '1M', standby: true, clientArgs: ['--namenode-timeout', '300s'] })
     const [a, b] = roles.clients
