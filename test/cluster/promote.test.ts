@@ -177,9 +177,23 @@ describe('dfs namenode --promote', () => {
     expect(behind.message).toMatch(/^promoting metadata folder \S+ would lose 3 records: node \S+ holds the primary's journal up to seq \d+, and this standby's ends at seq \d+ .*--accept-loss$/)
     expect(await treeListing([p.root])).toEqual(before)
 
-    const promoted = await openKept(p.standby, { create: true, promote: { waitMs: 0, acceptLoss: true } })
+    const logged: string[] = []
+    const promoted = await openKept({ ...p.standby, log: (m) => logged.push(m) }, { create: true, promote: { waitMs: 0, acceptLoss: true } })
     expect(promoted.meta.state.inodes.size).toBe(1) // the root only: a, b and c are lost, as accepted
+    // The log of the promotion says what was given up, not only that it went through.
+    const seqs = /would lose 3 records: node \S+ holds the primary's journal up to seq (\d+), and this standby's ends at seq (\d+)/.exec(behind.message)!
+    expect(logged.join('\n')).toContain(`--accept-loss: promoting metadata folder ${p.standbyDir} loses 3 records (seq ${Number(seqs[2]) + 1}–${seqs[1]}) the old primary journaled and this standby never got`)
     expect(await nodeEpochs(p.dirs)).toEqual([3, 3, 3])
+  })
+})
+
+describe('--accept-loss over a standby that lost nothing', () => {
+  it('says there was nothing to accept', { timeout: 120_000 }, async () => {
+    const p = await pair()
+    const logged: string[] = []
+    await openKept({ ...p.standby, log: (m) => logged.push(m) }, { create: true, promote: { waitMs: 0, acceptLoss: true } })
+    expect(logged.join('\n')).toMatch(/--accept-loss: nothing to accept; this standby holds every record/)
+    expect(logged.join('\n')).not.toMatch(/loses \d+ record/)
   })
 })
 
