@@ -126,7 +126,11 @@ export async function claimCluster(meta: ClaimingMeta, nodes: readonly DataNode[
         { node: address, epoch: newer, claimed: claim.epoch, meta: meta.dir }, err)
       supersede(supersededBy)
     }
-    const message = (err as Error).message
+    // The node's own words about a refused refresh name the folder's claim before this one (the
+    // basis), not the one this NameNode holds: said here in this NameNode's terms instead.
+    const message = supersededBy && isDfsError(err, 'EPOCH_BEHIND')
+      ? `a newer NameNode (epoch ${claimRefusal(err).epoch ?? `${claim.epoch + 1} or later`}) claimed it since`
+      : (err as Error).message
     if (reported.get(address) === message) return
     reported.set(address, message)
     log.warn(`node ${address}: this NameNode (epoch ${claim.epoch}) cannot hold its claim there any more, so it cannot delete there: ${message}`)

@@ -16,6 +16,7 @@ import { NameNodeHost } from '../../src/namenode/openNameNode.js'
 import { readStandbyMark, writeStandbyMark } from '../../src/meta/standbyMark.js'
 import { SECRET, TestServers } from '../datanode/tcpHelpers.js'
 import { treeListing } from '../helpers/tree.js'
+import { until } from '../helpers/cli.js'
 
 const servers = new TestServers()
 const open: Cluster[] = []
@@ -236,6 +237,11 @@ describe("a NameNode host (the embedded mount's NameNode) whose nodes a promoted
       const superseded = await Promise.race([host.superseded, new Promise<undefined>((r) => setTimeout(r, EVENTUALLY_MS))])
       expect(superseded?.code).toBe('SUPERSEDED')
       expect(logged.join('\n')).toContain(superseded!.message)
+      // Each node's refusal is said with this NameNode's epoch and the newer one, not the claim its folder made before.
+      await until(async () => logged.filter((m) => /cannot hold its claim there any more/.test(m)).length === 3, EVENTUALLY_MS, 50)
+      for (const m of logged.filter((l) => /cannot hold its claim there any more/.test(l))) {
+        expect(m).toMatch(/^node \S+: this NameNode \(epoch 2\) cannot hold its claim there any more, so it cannot delete there: a newer NameNode \(epoch 3\) claimed it since$/)
+      }
       await expect(session.commit(mknod('after'))).rejects.toMatchObject({ code: 'SUPERSEDED' })
       await expect(session.sync()).rejects.toMatchObject({ code: 'SUPERSEDED' })
       expect([...host.nameNode.state.inodes.values()].map((i) => i.ino)).toHaveLength(2) // the root and 'before'
