@@ -81,7 +81,11 @@ export function refuseClaim(record: NodeClaim | undefined, request: ClaimRequest
 
 /** The record after an accepted claim; undefined when it would not change (nothing to write). */
 export function claimedRecord(record: NodeClaim | undefined, request: ClaimRequest): NodeClaim | undefined {
-  const watermark = Math.max(request.seq, record?.seqWatermark ?? 0)
+  // A new claim let in although its journal ends below the watermark (a repaired or restored folder,
+  // a promotion that accepted a loss) makes that journal the cluster's line: the watermark starts
+  // again from it. Kept, the old line's higher seq would refuse the claimant's own next start.
+  const restart = request.afterRepair && !sameClaim(record, request.claim)
+  const watermark = restart ? request.seq : Math.max(request.seq, record?.seqWatermark ?? 0)
   if (record && sameClaim(record, request.claim) && record.seqWatermark === watermark) return undefined
   return { epoch: request.claim.epoch, token: request.claim.token, seqWatermark: watermark }
 }

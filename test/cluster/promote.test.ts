@@ -185,6 +185,15 @@ describe('dfs namenode --promote', () => {
     const seqs = /would lose 3 records: node \S+ holds the primary's journal up to seq (\d+), and this standby's ends at seq (\d+)/.exec(behind.message)!
     expect(logged.join('\n')).toContain(`--accept-loss: promoting metadata folder ${p.standbyDir} loses 3 records (seq ${Number(seqs[2]) + 1}–${seqs[1]}) the old primary journaled and this standby never got`)
     expect(await nodeEpochs(p.dirs)).toEqual([3, 3, 3])
+
+    // From then on the promoted folder is the cluster's line: it restarts as any primary does,
+    // although its journal still ends below where the old primary's got.
+    promoted.meta.commit(mknod('new'))
+    await promoted.meta.sync()
+    await promoted.close()
+    open.splice(0)
+    const restarted = await openKept(p.standby, { create: true })
+    expect([...restarted.meta.state.inodes.values()]).toHaveLength(2) // the root and 'new'
   })
 })
 
