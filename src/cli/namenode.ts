@@ -144,7 +144,7 @@ async function runNamenode(flags: NamenodeFlags, given: Array<{ attr: string; fl
   const ended = await Promise.race([signalled, host.superseded])
   await scheduler?.stop()
   if (typeof ended !== 'string') {
-    await server.close()
+    await server.close(ended)
     await host.close().catch(() => {})
     closeLog()
     throw ended

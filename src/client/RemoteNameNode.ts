@@ -273,7 +273,10 @@ export class RemoteNameNode implements NameNodeSession {
           if (m.t === 'error') {
             if (settled) {
               // A NameNode on its way out (superseded by a newer one, shutting down): find the next.
-              this.log.warn(`the NameNode at ${address} ended the connection: ${m.message} [${m.code}]; trying the next NameNode address`)
+              const next = this.opts.addresses.length > 1 ? 'trying the next NameNode address'
+                : m.code === 'SUPERSEDED' ? `this client knows no other NameNode address, so its requests fail (EIO) until it is remounted with --namenode ${address},<the NameNode that took over>`
+                  : 'trying it again'
+              this.log.warn(`the NameNode at ${address} ended the connection: ${m.message} [${m.code}]; ${next}`)
               this.cursor = (this.opts.addresses.indexOf(address) + 1) % this.opts.addresses.length
               return fail(dfsError('NAMENODE_UNAVAILABLE', m.message, {}))
             }

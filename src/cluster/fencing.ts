@@ -98,7 +98,8 @@ const DEFAULT_LEASE_MS = 10_000
  */
 export async function checkClaims(meta: Pick<ClaimingMeta, 'dir' | 'lastSeq'>, nodes: readonly ClaimTarget[], options: Pick<FenceOptions, 'log' | 'takeover'>): Promise<void> {
   const { request } = await claimPlan(meta, options)
-  await checkFirst(claimer(meta.dir, nodes).each, request, meta, options)
+  // Said once, by the claim that follows (claimCluster), not by this look before it.
+  await checkFirst(claimer(meta.dir, nodes).each, request, meta, options, false)
 }
 
 /** Claim the nodes for this metadata folder (steps 1-3) and keep the claim fresh (step 4). */
@@ -126,7 +127,11 @@ export async function claimCluster(meta: ClaimingMeta, nodes: readonly DataNode[
         { node: address, epoch: newer, claimed: claim.epoch, meta: meta.dir }, err)
       supersede(supersededBy)
     }
-    const message = (err as Error).message
+    // The node's own words about a refused refresh name the folder's claim before this one (the
+    // basis), not the one this NameNode holds: said here in this NameNode's terms instead.
+    const message = supersededBy && isDfsError(err, 'EPOCH_BEHIND')
+      ? `a newer NameNode (epoch ${claimRefusal(err).epoch ?? `${claim.epoch + 1} or later`}) claimed it since`
+      : (err as Error).message
     if (reported.get(address) === message) return
     reported.set(address, message)
     log.warn(`node ${address}: this NameNode (epoch ${claim.epoch}) cannot hold its claim there any more, so it cannot delete there: ${message}`)
@@ -248,10 +253,24 @@ function claimer<N extends ClaimTarget>(dir: string, nodes: readonly N[]) {
 }
 
 /** Step 1: ask every node whether it would take the claim (nothing written); a promotion may wait. */
-async function checkFirst(each: (req: ClaimRequest) => Promise<unknown>, request: ClaimRequest, meta: Pick<ClaimingMeta, 'dir'>, options: Pick<FenceOptions, 'log' | 'takeover'>): Promise<void> {
+async function checkFirst(each: (req: ClaimRequest) => Promise<unknown>, request: ClaimRequest, meta: Pick<ClaimingMeta, 'dir'>, options: Pick<FenceOptions, 'log' | 'takeover'>, sayLoss = true): Promise<void> {
   const check = () => each({ ...request, check: true })
-  if (options.takeover) await checkTakeover(check, options.takeover, meta, levelled(options.log))
-  else await check()
+  if (!options.takeover) return void await check()
+  const log = levelled(options.log)
+  if (options.takeover.acceptLoss && sayLoss) {
+    // Asked first as if the loss were not accepted, so that what it costs is said, not passed over.
+    const strict = { ...request, check: true, afterRepair: undefined }
+    const loss = await checkTakeover(() => each(strict), options.takeover, meta, log).then(() => undefined, (err: unknown) => {
+      if (isDfsError(err, 'EPOCH_BEHIND') && typeof err.context.lost === 'number') return err
+      throw err
+    })
+    if (loss) {
+      const { seq, seqWatermark, lost } = loss.context as { seq: number; seqWatermark: number; lost: number }
+      log.warn(`--accept-loss: promoting metadata folder ${meta.dir} loses ${lost} record${lost === 1 ? '' : 's'} (seq ${seq + 1}–${seqWatermark}) the old primary journaled and this standby never got; ` +
+        `the changes in them are gone (clients that made them are told at their next fsync), and the chunks they wrote become orphans`)
+    } else log.info(`--accept-loss: nothing to accept; this standby holds every record the DataNodes saw the old primary journal`)
+  }
+  await checkTakeover(check, options.takeover, meta, log)
 }
 
 /**

@@ -455,7 +455,15 @@ export class OpenFile {
 
   /** fsync(): stored, durable on the nodes, and the journal durable. */
   async fsync(): Promise<void> {
-    await this.flush()
+    try {
+      await this.flush()
+    } catch (err) {
+      // After a NameNode change that lost this client's last changes (the file's own create among
+      // them, so its inode is unknown there), the flush fails for that reason: the loss is what this
+      // fsync reports (EIO, once, from the session's sync), not a bare ENOENT.
+      await this.ctx.meta.sync().catch((lost: unknown) => { throw isDfsError(lost, 'EIO') ? lost : err })
+      throw err
+    }
     const ids = [...this.unsynced.keys()]
     // Where each chunk lives now: the healer or a balance may have moved copies since it was written
     // (they sync what they copy); a chunk the file no longer references needs no sync at all.

@@ -6,7 +6,7 @@
 
 import { randomUUID } from 'node:crypto'
 import { createServer, type Server, type Socket } from 'node:net'
-import { dfsError, isDfsError } from '../errors.js'
+import { type DfsError, dfsError, isDfsError } from '../errors.js'
 import { levelled, type Log } from '../log/Log.js'
 import { parseHostPort } from '../datanode/tcp/protocol.js'
 import { checkClientRecord } from '../protocol/checkRecord.js'
@@ -131,11 +131,23 @@ export class NameNodeServer {
     return this.standby.status()
   }
 
-  async close(): Promise<void> {
+  /**
+   * Stop serving. `why` (a NameNode superseded by a newer one) is said to every client before its
+   * connection closes: one that knows no other NameNode address can then say so, not only that it
+   * lost this one.
+   */
+  async close(why?: DfsError): Promise<void> {
     this.stopWatching()
     clearInterval(this.nodesTimer)
     const closed = new Promise<void>(resolve => this.server.close(() => resolve()))
-    for (const socket of this.sockets) if (!this.standby.owns(socket)) socket.destroy()
+    for (const socket of this.sockets) {
+      if (this.standby.owns(socket)) continue
+      if (why && !socket.destroyed) {
+        send(socket, { t: 'error', code: why.code, message: why.message })
+        socket.end()
+        setTimeout(() => socket.destroy(), 1000).unref()
+      } else socket.destroy()
+    }
     for (const client of this.clients.values()) {
       clearTimeout(client.endTimer)
       this.opts.host.nameNode.endSession(client.session)

@@ -19,6 +19,7 @@ import { connect } from 'node:net'
 import { readStandbyMark, writeStandbyMark } from '../../src/meta/standbyMark.js'
 import { SECRET, TestServers } from '../datanode/tcpHelpers.js'
 import { treeListing } from '../helpers/tree.js'
+import { until } from '../helpers/cli.js'
 
 const servers = new TestServers()
 const open: Cluster[] = []
@@ -180,9 +181,32 @@ describe('dfs namenode --promote', () => {
     expect(behind.message).toMatch(/^promoting metadata folder \S+ would lose 3 records: node \S+ holds the primary's journal up to seq \d+, and this standby's ends at seq \d+ .*--accept-loss$/)
     expect(await treeListing([p.root])).toEqual(before)
 
-    const promoted = await openKept(p.standby, { create: true, promote: { waitMs: 0, acceptLoss: true } })
+    const logged: string[] = []
+    const promoted = await openKept({ ...p.standby, log: (m) => logged.push(m) }, { create: true, promote: { waitMs: 0, acceptLoss: true } })
     expect(promoted.meta.state.inodes.size).toBe(1) // the root only: a, b and c are lost, as accepted
+    // The log of the promotion says what was given up, not only that it went through.
+    const seqs = /would lose 3 records: node \S+ holds the primary's journal up to seq (\d+), and this standby's ends at seq (\d+)/.exec(behind.message)!
+    expect(logged.join('\n')).toContain(`--accept-loss: promoting metadata folder ${p.standbyDir} loses 3 records (seq ${Number(seqs[2]) + 1}–${seqs[1]}) the old primary journaled and this standby never got`)
     expect(await nodeEpochs(p.dirs)).toEqual([3, 3, 3])
+
+    // From then on the promoted folder is the cluster's line: it restarts as any primary does,
+    // although its journal still ends below where the old primary's got.
+    promoted.meta.commit(mknod('new'))
+    await promoted.meta.sync()
+    await promoted.close()
+    open.splice(0)
+    const restarted = await openKept(p.standby, { create: true })
+    expect([...restarted.meta.state.inodes.values()]).toHaveLength(2) // the root and 'new'
+  })
+})
+
+describe('--accept-loss over a standby that lost nothing', () => {
+  it('says there was nothing to accept', { timeout: 120_000 }, async () => {
+    const p = await pair()
+    const logged: string[] = []
+    await openKept({ ...p.standby, log: (m) => logged.push(m) }, { create: true, promote: { waitMs: 0, acceptLoss: true } })
+    expect(logged.join('\n')).toMatch(/--accept-loss: nothing to accept; this standby holds every record/)
+    expect(logged.join('\n')).not.toMatch(/loses \d+ record/)
   })
 })
 
@@ -240,6 +264,11 @@ describe("a NameNode host (the embedded mount's NameNode) whose nodes a promoted
       const superseded = await Promise.race([host.superseded, new Promise<undefined>((r) => setTimeout(r, EVENTUALLY_MS))])
       expect(superseded?.code).toBe('SUPERSEDED')
       expect(logged.join('\n')).toContain(superseded!.message)
+      // Each node's refusal is said with this NameNode's epoch and the newer one, not the claim its folder made before.
+      await until(async () => logged.filter((m) => /cannot hold its claim there any more/.test(m)).length === 3, EVENTUALLY_MS, 50)
+      for (const m of logged.filter((l) => /cannot hold its claim there any more/.test(l))) {
+        expect(m).toMatch(/^node \S+: this NameNode \(epoch 2\) cannot hold its claim there any more, so it cannot delete there: a newer NameNode \(epoch 3\) claimed it since$/)
+      }
       await expect(session.commit(mknod('after'))).rejects.toMatchObject({ code: 'SUPERSEDED' })
       await expect(session.sync()).rejects.toMatchObject({ code: 'SUPERSEDED' })
       expect([...host.nameNode.state.inodes.values()].map((i) => i.ino)).toHaveLength(2) // the root and 'before'

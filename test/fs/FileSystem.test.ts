@@ -344,3 +344,26 @@ describe('namespace', () => {
     expect(await code(fs.readdir('/d/x'))).toBe('ENOTDIR')
   })
 })
+
+describe('fsync after a NameNode change that lost the file itself', () => {
+  it('reports the loss (EIO, once), not that the inode is unknown (ENOENT)', async () => {
+    const { fs, meta, session } = makeFs()
+    const fh = await fs.create('/lost', 0o644)
+    const ino = meta.state.children.get(1)!.get('lost')!
+    await fs.write(fh, randomBytes(100), 0)
+    // The new NameNode's history ends before this client's create: the file is not there, and the
+    // session's next sync reports the loss, once (client/commitLedger.ts).
+    meta.state.inodes.delete(ino)
+    meta.state.children.get(1)!.delete('lost')
+    let lossReported = false
+    const sync = session.sync.bind(session)
+    session.sync = async () => {
+      if (!lossReported) {
+        lossReported = true
+        throw dfsError('EIO', 'the NameNode changed and the new one\'s history ends before this client\'s changes', {})
+      }
+      return sync()
+    }
+    await expect(fs.fsync(fh)).rejects.toMatchObject({ code: 'EIO', message: /history ends before this client's changes/ })
+  })
+})

@@ -5,7 +5,8 @@
 //   - over a primary killed with -9: it serves, and the client reads its files back without a remount;
 //     the old primary restarted on its folder is refused (a newer NameNode took over), changing nothing;
 //   - over a primary that is only stopped (SIGSTOP): the promotion waits for its claim to lapse, and
-//     the old primary, continued, learns it was superseded and exits non-zero.
+//     the old primary, continued, learns it was superseded and exits non-zero; it tells its clients
+//     why, and a client that was given its address alone logs that it must be remounted.
 // And the refusals: a folder that is no standby's, a standby folder a process still holds, a standby
 // behind the nodes' watermark without --accept-loss. Nothing is written on any refusal.
 
@@ -163,6 +164,10 @@ describe('promotion of a standby over a stopped primary', () => {
   it('waits for the stopped primary\'s claim to lapse; continued, the old primary exits, superseded; the client reads on', { timeout: 600_000 }, async () => {
     const [old] = promoted
     await roles.ok(await sh(`cp ${join(roles.root, 'data')} ${join(client.mnt, 'three')} && sync ${join(client.mnt, 'three')}`), 'write three')
+    // A client that was given the old primary's address alone: it cannot follow, and must say so.
+    const lone = new ClientRole('client 2 (old address only)', join(roles.root, 'client_2'), () => `tcp://${old!.address}`, roles.secretFile, [])
+    roles.clients.push(lone)
+    await lone.start()
     old!.signal('SIGSTOP')
     let continued = false
     try {
@@ -177,6 +182,11 @@ describe('promotion of a standby over a stopped primary', () => {
       if (!status) expect.fail(`the old primary did not exit after it was continued\n${old!.tail()}`)
       expect(status.code).not.toBe(0)
       expect(old!.output()).toMatch(/a newer NameNode \(epoch 3\) took over the cluster.*\[SUPERSEDED\]/)
+      const told = new RegExp(`the NameNode at tcp://${old!.address} ended the connection: a newer NameNode \\(epoch 3\\) took over the cluster.*\\[SUPERSEDED\\]; ` +
+        `this client knows no other NameNode address, so its requests fail \\(EIO\\) until it is remounted with --namenode tcp://${old!.address},<the NameNode that took over>`)
+      const deadline = Date.now() + EVENTUALLY_MS
+      while (!told.test(await lone.log()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200))
+      expect(await lone.log()).toMatch(told)
     } finally {
       if (!continued) old!.signal('SIGCONT')
     }

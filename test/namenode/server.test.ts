@@ -8,6 +8,7 @@ import { connect, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { RemoteNameNode } from '../../src/client/RemoteNameNode.js'
+import { dfsError } from '../../src/errors.js'
 import { NameNodeHost } from '../../src/namenode/openNameNode.js'
 import { NameNodeServer } from '../../src/namenode/server.js'
 import { S_IFDIR, S_IFREG, type Inode } from '../../src/meta/namespace/types.js'
@@ -187,3 +188,21 @@ async function rawClient(port: number, out: Record<string, unknown>[]): Promise<
   await snapshotIn
   return socket
 }
+
+describe('a NameNode superseded by a newer one', () => {
+  it('tells its clients why it closes; a client that knows no other address says how to remount', async () => {
+    running = await startNameNode(makeTempDir('dfs-nn-').path)
+    const logged: string[] = []
+    const c = await RemoteNameNode.connect({ addresses: [`tcp://127.0.0.1:${running.server.port}`], secret, log: (m: string) => logged.push(m), timeoutMs: 60_000 }, 2_000)
+    clients.push(c)
+    const why = dfsError('SUPERSEDED', 'a newer NameNode (epoch 3) took over the cluster', {})
+    const r = running
+    const port = r.server.port
+    running = undefined
+    await r.server.close(why)
+    await r.host.close()
+    await until(async () => logged.some((m) => /ended the connection/.test(m)), 60_000, 20)
+    expect(logged.join('\n')).toContain(`the NameNode at tcp://127.0.0.1:${port} ended the connection: a newer NameNode (epoch 3) took over the cluster [SUPERSEDED]; ` +
+      `this client knows no other NameNode address, so its requests fail (EIO) until it is remounted with --namenode tcp://127.0.0.1:${port},<the NameNode that took over>`)
+  })
+})
