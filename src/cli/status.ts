@@ -114,7 +114,7 @@ export function formatStandby(s: StandbyStatus): string {
     case 'none': return 'standby: none; this NameNode alone holds the metadata (start one with dfs namenode --standby-of on another host)'
     case 'catching-up': return `standby: ${s.peer} catching up from a snapshot${since}; until it has, this NameNode alone holds the metadata`
     case 'following': return `standby: ${s.peer} following, at seq ${s.ackedSeq} of ${s.lastSeq}; fsyncs wait for it`
-    case 'lost': return `standby: LOST${since} (${s.why}); it had seq ${s.ackedSeq ?? 0}, ${s.behind ?? 0} records behind: those are on this NameNode only`
+    case 'lost': return `standby: LOST${since} (${s.why}); it had seq ${s.ackedSeq ?? 0}, ${s.behind ?? 0} record${s.behind === 1 ? '' : 's'} behind: those are on this NameNode only`
   }
 }
 

@@ -136,7 +136,7 @@ export class StandbyLink implements DurabilityGate {
     const was = this.last.state === 'lost' ? ` (lost ${Math.round((Date.now() - this.last.since) / 1000)} s ago)` : ''
     this.log.info(
       `standby ${peer} connected${was} with its journal at seq ${standbyLastSeq}; this NameNode is at seq ${seq}` +
-      `${behind > 0 ? `, ${behind} records ahead` : ''}; sending it a snapshot at seq ${seq}; until it has it, this NameNode alone holds the records`,
+      `${behind > 0 ? `, ${records(behind)} ahead` : ''}; sending it a snapshot at seq ${seq}; until it has it, this NameNode alone holds the records`,
     )
     this.last = { state: 'catching-up', since: Date.now(), peer }
     return true
@@ -242,7 +242,7 @@ export class StandbyLink implements DurabilityGate {
     this.last = { state: 'lost', since: Date.now(), peer: s.peer, ackedSeq: s.ackedSeq, why }
     const behind = lastSeq - s.ackedSeq
     this.log.warn(
-      `standby ${s.peer} lost: ${why}; it had confirmed seq ${s.ackedSeq}${behind > 0 ? ` (${behind} records behind)` : ''}; ` +
+      `standby ${s.peer} lost: ${why}; it had confirmed seq ${s.ackedSeq}${behind > 0 ? ` (${records(behind)} behind)` : ''}; ` +
       'this NameNode carries on alone: records from now on are on its disk only until the standby returns',
     )
     // Nothing waits for a standby that is gone.
@@ -255,3 +255,5 @@ export class StandbyLink implements DurabilityGate {
     w.resolve()
   }
 }
+
+const records = (n: number) => `${n} record${n === 1 ? '' : 's'}`
