@@ -35,7 +35,7 @@ describe('Healer log', () => {
     healer = new Healer({ meta: c.meta, chunks: c.chunks, registry: c.registry, replicas: 2, log, options: { graceMs: 100, scanIntervalMs: 60_000, hintDelayMs: 20 } })
     healer.start()
     const h = healer
-    await until(() => h.status().lastScanAt !== undefined, 5_000, 'first scan')
+    await until(() => h.status().lastScanAt !== undefined, 60_000, 'first scan')
 
     const victim = c.nodes[0].nodeId
     const ids: string[] = []
@@ -44,7 +44,7 @@ describe('Healer log', () => {
     await rm(c.dirs[0], { recursive: true, force: true })
     c.registry.markDead(victim, 'test: folder removed')
 
-    await until(() => lines.some((l) => l.message.includes('pass done')), 10_000, 'a pass summary')
+    await until(() => lines.some((l) => l.message.includes('pass done')), 60_000, 'a pass summary')
     expect(h.status().copiedChunks).toBe(ids.length)
     const summaries = lines.filter((l) => l.message.includes('pass done'))
     expect(summaries).toHaveLength(1)

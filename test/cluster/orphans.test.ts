@@ -100,7 +100,7 @@ describe('OrphanCollector', () => {
     const releases = c.nodes.map((n) => n.holdPuts({ after: true }))
     const data = randomChunk(16 * KiB)
     const writing = c.chunks.write(data)
-    await until(() => c.nodes.reduce((n, node) => n + node.waiting, 0) === 2, 5_000, 'puts landed')
+    await until(() => c.nodes.reduce((n, node) => n + node.waiting, 0) === 2, 60_000, 'puts landed')
     const id = c.nodes.find((n) => n.waiting > 0)!.puts.at(-1)!
 
     for (let i = 0; i < 4; i++) {
@@ -161,7 +161,7 @@ describe('OrphanCollector', () => {
     await collector.sweep()
     clock.now += GRACE
     const sweeping = collector.sweep()
-    await until(() => syncCalls === 1, 5_000, 'the sync before deleting')
+    await until(() => syncCalls === 1, 60_000, 'the sync before deleting')
     expect(c.holders(old.id)).toHaveLength(2) // not a copy gone while the drop could still be undone by a crash
     releaseSync()
     await sweeping
@@ -196,9 +196,9 @@ describe('OrphanCollector', () => {
     })
     healer.start()
     try {
-      await until(() => healer.status().orphansPending === 0 && healer.orphans.status().orphanSweeps >= 1, 10_000, 'the first sweep')
+      await until(() => healer.status().orphansPending === 0 && healer.orphans.status().orphanSweeps >= 1, 60_000, 'the first sweep')
       await healer.settle()
-      await until(() => c.holders(c.ref(ino, 0).id).length === 2, 10_000, 'the extra copy trimmed')
+      await until(() => c.holders(c.ref(ino, 0).id).length === 2, 60_000, 'the extra copy trimmed')
       expect(healer.status().trimmedCopies).toBe(1)
       const report = await fsck(c.cluster, { repair: false })
       expect([report.orphans, report.lost, report.underReplicated, report.badReplicas]).toEqual([[], [], [], []])
@@ -238,12 +238,12 @@ describe('OrphanCollector', () => {
       options: { graceMs: GRACE, intervalMs: 3_600_000, hintDelayMs: 20 },
     })
     collector.start()
-    await until(() => collector!.status().orphanSweeps >= 1, 10_000, 'the first sweep')
+    await until(() => collector!.status().orphanSweeps >= 1, 60_000, 'the first sweep')
     // Node 2 stalls (suspect); the write moved on without it; then its put lands after all.
     c.registry.markSuspect(c.nodes[2].nodeId, 'test: stalled')
     await c.nodes[2].inner.put(c.ref(ino, 0).id, data, sha256Of(data))
     c.registry.markAlive(c.nodes[2].nodeId)
-    await until(() => extras.length > 0, 10_000, 'a sweep after the node answered')
+    await until(() => extras.length > 0, 60_000, 'a sweep after the node answered')
     expect(extras).toEqual([{ id: c.ref(ino, 0).id, nodeId: c.nodes[2].nodeId }])
   })
 
@@ -252,9 +252,9 @@ describe('OrphanCollector', () => {
     const orphan = await c.storeOn(randomChunk(8 * KiB), [0])
     collector = new OrphanCollector({ meta: c.meta, chunks: c.chunks, registry: c.registry, log: c.log, options: { graceMs: 200 } })
     collector.start()
-    await until(() => c.holders(orphan.id).length === 0, 10_000, 'the orphan collected')
+    await until(() => c.holders(orphan.id).length === 0, 60_000, 'the orphan collected')
     // The file goes before the sweep logs what it removed: wait for the line, not race it.
-    await until(() => c.logs.some((line) => /removed 1 chunk file/.test(line)), 10_000, 'the sweep logged its removal')
+    await until(() => c.logs.some((line) => /removed 1 chunk file/.test(line)), 60_000, 'the sweep logged its removal')
     expect(collector.status().orphanSweeps).toBeGreaterThanOrEqual(2)
   })
 })

@@ -280,7 +280,7 @@ describe('cancel and undo', () => {
     const watch = watchCopies(c)
     const release = c.nodes[2].holdPuts({ after: true }) // two moves have put their copy, and wait
     r.balance()
-    await until(() => c.nodes[2].waiting === 2, 5_000, 'two moves in flight')
+    await until(() => c.nodes[2].waiting === 2, 60_000, 'two moves in flight')
     const cancelling = r.cancel('balance')
     release()
     const result = await cancelling
@@ -319,7 +319,7 @@ describe('cancel and undo', () => {
     const release3 = c.nodes[3].holdPuts({ after: true })
     const release2 = c.nodes[2].holdPuts({ after: true })
     r.drain(victim.nodeId)
-    await until(() => c.nodes.some((n) => n.waiting > 0), 5_000, 'a move in flight')
+    await until(() => c.nodes.some((n) => n.waiting > 0), 60_000, 'a move in flight')
     expect(recorded(c, victim.nodeId)?.draining, 'recorded as draining while it runs').toBe(true)
     const cancelling = r.cancel('drain')
     release()
@@ -360,7 +360,7 @@ describe('cancel and undo', () => {
     const first = startRebalancer(c, { concurrency: 1 })
     const release = c.nodes[2].holdPuts()
     first.drain(victim.nodeId)
-    await until(() => c.nodes[2].waiting > 0, 5_000, 'a move in flight')
+    await until(() => c.nodes[2].waiting > 0, 60_000, 'a move in flight')
     const stopping = first.stop() // the daemon stops
     release()
     await stopping
@@ -386,7 +386,7 @@ describe('cancel and undo', () => {
     const r = startRebalancer(c, { concurrency: 1 })
     const release = c.nodes[2].holdPuts()
     r.drain(victim.nodeId)
-    await until(() => c.nodes[2].waiting > 0, 5_000, 'a move in flight')
+    await until(() => c.nodes[2].waiting > 0, 60_000, 'a move in flight')
     const undoing = r.undoDrain(victim.nodeId)
     release()
     const undone = await undoing

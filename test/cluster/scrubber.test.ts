@@ -105,14 +105,14 @@ describe('Scrubber', () => {
     })
     scrubber.start()
     stops.push(() => scrubber.stop())
-    await until(() => waiting, 5_000, 'the scrubber to read the copy on the first node')
+    await until(() => waiting, 60_000, 'the scrubber to read the copy on the first node')
 
     const moved = await moveCopy({ meta: c.meta, nodes: c.registry, locks, log: c.log }, { ino, index: 0, id: ref.id, from: from.nodeId, to: to.nodeId })
     expect(moved.moved).toBe(true)
     expect(c.holders(ref.id)).toEqual([1, 2])
     open()
 
-    await until(() => scrubber.status().passes >= 1, 5_000, 'a pass')
+    await until(() => scrubber.status().passes >= 1, 60_000, 'a pass')
     expect(reported).toEqual([])
     expect(scrubber.status()).toMatchObject({ corruptFound: 0, missingFound: 0 })
   })

@@ -36,7 +36,7 @@ describe('status counters', () => {
     const graceMs = 60_000
     healer = new Healer({ meta: c.meta, chunks: c.chunks, registry: c.registry, replicas: 2, log: c.log, options: { graceMs, hintDelayMs: 10 } })
     healer.start()
-    await until(() => healer!.status().scans >= 1, 5_000, 'the first scan')
+    await until(() => healer!.status().scans >= 1, 60_000, 'the first scan')
 
     c.registry.markDead(c.nodes[0].nodeId, 'test')
     c.registry.markDead(c.nodes[1].nodeId, 'test')
@@ -65,9 +65,9 @@ describe('status counters', () => {
     await c.flipByte(1, ref.id)
     healer = new Healer({ meta: c.meta, chunks: c.chunks, registry: c.registry, replicas: 2, log: c.log, options: { hintDelayMs: 10 } })
     healer.start()
-    await until(() => healer!.status().scans >= 1, 5_000, 'the first scan')
+    await until(() => healer!.status().scans >= 1, 60_000, 'the first scan')
     await expect(c.chunks.read(ref)).rejects.toMatchObject({ code: 'CHUNK_UNREADABLE' }) // reports both copies
-    await until(() => healer!.status().lost === 1 && healer!.status().state === 'idle', 5_000, 'the repair to give up')
+    await until(() => healer!.status().lost === 1 && healer!.status().state === 'idle', 60_000, 'the repair to give up')
     expect(summary(c, 10_000, healer).chunks).toMatchObject({ referenced: 2, underReplicated: 0, unavailable: 1 })
     expect(healer.status()).toMatchObject({ underReplicated: 0, unavailable: 1, lost: 1 })
   })
