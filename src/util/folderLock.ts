@@ -1,7 +1,8 @@
 // Exclusive use of a folder by one live process: the metadata folder (one daemon journals into it)
 // and a node folder (one process stores chunks in it). Node 20 has no flock, so the lock is a
-// socket bound in Linux's abstract namespace under a name derived from the folder's device and
-// inode. Binding is atomic (of two processes taking over at once, one gets EADDRINUSE), the name
+// socket bound in Linux's abstract namespace under a name derived from the folder's device, inode
+// and birth time (an inode number is reused at once after a folder is removed: without the birth
+// time, a process still holding a removed folder's lock would refuse a new folder that got its inode). Binding is atomic (of two processes taking over at once, one gets EADDRINUSE), the name
 // lives exactly as long as the socket, and the kernel closes the socket when the process dies
 // however it dies, so there is no stale state to detect and nothing on disk anyone can delete to
 // let a second writer in. Whoever finds the name taken connects to it and the holder answers with
@@ -59,7 +60,7 @@ const ASK_TIMEOUT_MS = 3000
 export async function acquireFolderLock(dir: string, kind: LockKind, log: (msg: string) => void = () => {}): Promise<FolderLock> {
   const { dev, ino } = await stat(dir)
   const owner: LockOwner = { pid: process.pid, hostname: hostname(), startedAt: new Date().toISOString(), token: randomUUID() }
-  const server = await bindName(socketName(dev, ino), owner, dir, kind)
+  const server = await bindName(await lockName(dir), owner, dir, kind)
   try {
     if (kind.recordFile) await takeRecord(join(dir, kind.recordFile), owner, dir, kind, log)
   } catch (err) {
@@ -97,14 +98,17 @@ export async function acquireFolderLock(dir: string, kind: LockKind, log: (msg: 
  * before a command writes anything). The answer can change a moment later: acquire to be sure.
  */
 export async function checkFolderUnlocked(dir: string, kind: LockKind): Promise<void> {
-  const { dev, ino } = await stat(dir)
   const owner: LockOwner = { pid: process.pid, hostname: hostname(), startedAt: new Date().toISOString() }
-  await closeServer(await bindName(socketName(dev, ino), owner, dir, kind))
+  await closeServer(await bindName(await lockName(dir), owner, dir, kind))
 }
 
-/** The abstract socket name for a folder: the same for every path that reaches it (symlinks, bind mounts). */
-export function socketName(dev: number, ino: number): string {
-  return `\0dfs-folder-lock/${dev}/${ino}`
+/**
+ * The abstract socket name for a folder: the same for every path that reaches it (symlinks, bind
+ * mounts), and not the same for a later folder that reuses a removed one's inode number.
+ */
+export async function lockName(dir: string): Promise<string> {
+  const { dev, ino, birthtimeNs } = await stat(dir, { bigint: true })
+  return `\0dfs-folder-lock/${dev}/${ino}/${birthtimeNs}`
 }
 
 async function bindName(name: string, owner: LockOwner, dir: string, kind: LockKind): Promise<Server> {

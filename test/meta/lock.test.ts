@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
-import { readFile, unlink, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, rm, unlink, writeFile } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it, onTestFinished } from 'vitest'
@@ -66,6 +66,29 @@ describe('metadata folder lock', () => {
     const again = await acquireLock(dir)
     await again.release()
     await again.release() // twice is fine
+  })
+
+  it('does not refuse a new folder that got the inode of a removed folder whose lock is still held', async () => {
+    const parent = await tempDir()
+    const old = join(parent, 'old')
+    await mkdir(old)
+    const held = await acquireLock(old) // a process that goes on holding it after the folder is gone
+    try {
+      const { ino } = await stat(old)
+      await rm(old, { recursive: true })
+      // The file system hands the freed inode number out again at once (ext4 and tmpfs do).
+      let reused: string | undefined
+      for (let i = 0; i < 200 && !reused; i++) {
+        const candidate = join(parent, `new-${i}`)
+        await mkdir(candidate)
+        if ((await stat(candidate)).ino === ino) reused = candidate
+      }
+      expect(reused, 'no new folder got the freed inode number').toBeDefined()
+      const lock = await acquireLock(reused!)
+      await lock.release()
+    } finally {
+      await held.release()
+    }
   })
 
   it('refuses a lock another live process holds, even after its lock file is deleted, and takes it once that process dies', async () => {
