@@ -3,9 +3,7 @@
 // next refresh; a wrong secret, garbage and malformed records are refused without harm to anyone
 // else; a client whose NameNode restarts carries on by itself.
 
-import { mkdirSync } from 'node:fs'
 import { connect, type Socket } from 'node:net'
-import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { RemoteNameNode } from '../../src/client/RemoteNameNode.js'
 import { dfsError } from '../../src/errors.js'
@@ -15,25 +13,16 @@ import { S_IFDIR, S_IFREG, type Inode } from '../../src/meta/namespace/types.js'
 import { MAX_PUSH_BYTES, MessageReader, NAMENODE_PROTOCOL_VERSION, clientProof, newNonce, send } from '../../src/protocol/wire.js'
 import { until } from '../helpers/cli.js'
 import { makeTempDir } from '../helpers/tmp.js'
+import { TEST_SECRET, startTestNameNode } from './fixtures.js'
 
-const secret = Buffer.from('the cluster secret')
+const secret = TEST_SECRET
 const quiet = () => {}
 
 interface Running { host: NameNodeHost; server: NameNodeServer }
 let running: Running | undefined
 const clients: RemoteNameNode[] = []
 
-async function startNameNode(dir: string, port = 0): Promise<Running> {
-  for (const n of ['n1', 'n2']) mkdirSync(join(dir, n), { recursive: true })
-  const host = await NameNodeHost.open({
-    meta: join(dir, 'meta'), nodes: [join(dir, 'n1'), join(dir, 'n2')], replicas: 2, cacheBytes: 0, log: quiet, reopenGraceMs: 60_000,
-    liveness: { intervalMs: 500, suspectAfterMs: 2000, deadAfterMs: 10_000 },
-    healing: { graceMs: 10_000, bandwidthBytesPerSec: 0, orphanGraceMs: 60_000 },
-    scrub: { bytesPerSec: 0 },
-  })
-  const server = await NameNodeServer.start({ host, listen: `127.0.0.1:${port}`, secret, log: quiet, sessionGraceMs: 60_000 })
-  return { host, server }
-}
+const startNameNode = (dir: string, port = 0): Promise<Running> => startTestNameNode(dir, { port })
 
 async function stopNameNode(): Promise<void> {
   const r = running

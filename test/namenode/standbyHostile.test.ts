@@ -2,22 +2,20 @@
 // acks cannot be true. One standby follows at a time, and an fsync is never acknowledged on the
 // word of a standby for records it cannot have.
 
-import { mkdirSync } from 'node:fs'
 import { connect, createServer, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { RemoteNameNode } from '../../src/client/RemoteNameNode.js'
-import { NameNodeHost } from '../../src/namenode/openNameNode.js'
-import { NameNodeServer } from '../../src/namenode/server.js'
 import { Standby } from '../../src/namenode/standby.js'
 import { connectTool } from '../../src/client/callNameNode.js'
 import { dfsError } from '../../src/errors.js'
 import { S_IFDIR } from '../../src/meta/namespace/types.js'
 import { MessageReader, NAMENODE_PROTOCOL_VERSION, clientProof, newNonce, send } from '../../src/protocol/wire.js'
 import { makeTempDir } from '../helpers/tmp.js'
+import { TEST_SECRET, startTestNameNode } from './fixtures.js'
 import { until } from '../helpers/cli.js'
 
-const secret = Buffer.from('the cluster secret')
+const secret = TEST_SECRET
 const quiet = () => {}
 const cleanups: Array<() => Promise<unknown> | unknown> = []
 
@@ -27,14 +25,7 @@ afterEach(async () => {
 
 async function primary(standbyTimeoutMs = 60_000, log: (m: string) => void = quiet) {
   const dir = makeTempDir('dfs-standby-hostile-').path
-  for (const n of ['n1', 'n2']) mkdirSync(join(dir, n), { recursive: true })
-  const host = await NameNodeHost.open({
-    meta: join(dir, 'meta'), nodes: [join(dir, 'n1'), join(dir, 'n2')], replicas: 2, cacheBytes: 0, log: quiet, reopenGraceMs: 60_000,
-    liveness: { intervalMs: 500, suspectAfterMs: 2000, deadAfterMs: 10_000 },
-    healing: { graceMs: 10_000, bandwidthBytesPerSec: 0, orphanGraceMs: 60_000 },
-    scrub: { bytesPerSec: 0 },
-  })
-  const server = await NameNodeServer.start({ host, listen: '127.0.0.1:0', secret, log, sessionGraceMs: 60_000, standbyTimeoutMs })
+  const { host, server } = await startTestNameNode(dir, { standbyTimeoutMs, log })
   cleanups.push(async () => { await server.close(); await host.close() })
   const client = await RemoteNameNode.connect({ addresses: [`tcp://127.0.0.1:${server.port}`], secret, log: quiet, timeoutMs: 60_000 }, 2_000)
   cleanups.push(() => client.close())
