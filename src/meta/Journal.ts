@@ -22,6 +22,8 @@ export interface JournalOptions {
    * store checks it still holds its folder's lock, so a daemon that lost it never writes again).
    */
   beforeWrite?: () => Promise<void>
+  /** After every fdatasync: how long it took (the fsync latency metric). */
+  onSynced?: (seconds: number) => void
 }
 
 /** A queued switch to a new segment; it sits between the lines of the old and the new one. */
@@ -174,7 +176,9 @@ export class Journal {
 
   private async datasync(): Promise<void> {
     const seq = this.writtenSeq
+    const started = performance.now()
     await this.fh.datasync()
+    this.options.onSynced?.((performance.now() - started) / 1000)
     this.syncs++
     this.markSynced(seq)
   }

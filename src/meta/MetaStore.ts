@@ -42,6 +42,9 @@ export interface MetaStoreOptions {
   onError?: (err: DfsError) => void
 }
 
+/** How long a journal fdatasync or a checkpoint (written up to `seq`) took. */
+export type MetaTiming = { kind: 'fsync'; seconds: number } | { kind: 'checkpoint'; seconds: number; seq: number }
+
 export interface MetaStoreStats {
   lastSeq: number
   journalSyncs: number
@@ -67,6 +70,7 @@ export class MetaStore<S, R extends JournalRecord = JournalRecord, Result = unkn
   private closing: Promise<void> | undefined
   private readonly committedListeners = new Set<(record: R, seq: number) => void>()
   private readonly settingsListeners = new Set<(format: MetaFormat) => void>()
+  private readonly timingListeners = new Set<(timing: MetaTiming) => void>()
   private gate: DurabilityGate | undefined
 
   private constructor(
@@ -190,6 +194,22 @@ export class MetaStore<S, R extends JournalRecord = JournalRecord, Result = unkn
   onSettingsChanged(listener: (format: MetaFormat) => void): () => void {
     this.settingsListeners.add(listener)
     return () => this.settingsListeners.delete(listener)
+  }
+
+  /** Hear how long each journal fdatasync and each checkpoint took (metrics, the dashboard's events). */
+  onTiming(listener: (timing: MetaTiming) => void): () => void {
+    this.timingListeners.add(listener)
+    return () => this.timingListeners.delete(listener)
+  }
+
+  private timed(timing: MetaTiming): void {
+    for (const listener of this.timingListeners) {
+      try {
+        listener(timing)
+      } catch (err) {
+        this.log(`a timing listener failed: ${(err as Error).message}`)
+      }
+    }
   }
 
   get metaFormat(): MetaFormat {
@@ -322,6 +342,7 @@ export class MetaStore<S, R extends JournalRecord = JournalRecord, Result = unkn
   private async takeCheckpoint(): Promise<void> {
     const journal = this.writableJournal()
     if (this.seq === this.checkpointSeq) return // nothing new since the checkpoint on disk
+    const started = performance.now()
     const { lastSeq, rotated } = journal.rotate()
     const pieces = this.machine.snapshot(this.current)
     this.sinceCheckpoint = { records: 0, bytes: 0 }
@@ -333,6 +354,7 @@ export class MetaStore<S, R extends JournalRecord = JournalRecord, Result = unkn
     this.checkpointSeq = lastSeq
     this.checkpointCount++
     await deleteSegmentsThrough(this.dir, previousSeq)
+    this.timed({ kind: 'checkpoint', seconds: (performance.now() - started) / 1000, seq: lastSeq })
   }
 
   private checkpointIfDue(): void {
@@ -357,6 +379,7 @@ export class MetaStore<S, R extends JournalRecord = JournalRecord, Result = unkn
     return Journal.open(this.dir, nextSeq, {
       flushIntervalMs: this.options.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS,
       onError: (err) => this.fail(err),
+      onSynced: (seconds) => this.timed({ kind: 'fsync', seconds }),
       // The kernel lock keeps a second daemon out on this host; the record check catches one
       // that got in anyway (another network namespace or host) before this one writes again.
       beforeWrite: this.lock ? () => this.lock!.verify() : undefined,

@@ -18,6 +18,7 @@ import { listSegments } from '../meta/journalFormat.js'
 import { beginHistory, endHistoryCleanly, type History } from './history.js'
 import { fsyncPath } from '../util/files.js'
 import { levelled } from '../log/Log.js'
+import { EventFeed } from './events.js'
 
 export interface NameNodeHostOptions extends ClusterFlags, ServiceOptions {
   /**
@@ -55,6 +56,8 @@ export class NameNodeHost {
     readonly startSeq: number,
     /** The history of journal seqs it serves (history.ts), for clients to tell a NameNode change that lost records. */
     readonly history: History,
+    /** What happened, newest first (events.ts): the services emit, the dashboard reads. */
+    readonly events: EventFeed,
   ) {
     this.onlineFsck = new OnlineFsck(cluster, log)
   }
@@ -62,6 +65,7 @@ export class NameNodeHost {
   static async open(opts: NameNodeHostOptions): Promise<NameNodeHost> {
     const cluster = await openCluster(opts, { create: true, ...(opts.promote ? { promote: opts.promote } : {}) })
     let services: ClusterServices | undefined
+    const events = new EventFeed()
     try {
       const startSeq = await durableHistory(cluster)
       const history = await beginHistory(cluster.metaDir, startSeq)
@@ -78,7 +82,7 @@ export class NameNodeHost {
       })
       nameNode.start(opts.reopenGraceMs)
       services.start()
-      const host = new NameNodeHost(cluster, services, nameNode, opts.log, startSeq, history)
+      const host = new NameNodeHost(cluster, services, nameNode, opts.log, startSeq, history, events)
       // Fenced by a newer NameNode (a promoted standby): no change is taken from now on, and the
       // services (which commit and delete) stop; the owner of this host (dfs namenode, the mount
       // daemon) decides what else to do (`superseded`).
