@@ -1,0 +1,56 @@
+// What a client (a mount) tells its NameNode about itself, for the dashboard's Clients panel and
+// /metrics: who it is, and its counters since it started. Cumulative, so a lost or repeated report
+// loses nothing: the NameNode keeps the latest and takes rates from the difference of two.
+// The embedded mount reports the same way through its in-process session.
+
+/** Upper bounds (seconds) of the FUSE op latency histogram buckets; a last bucket takes the rest (+Inf). */
+export const LATENCY_BOUNDS_SECONDS: readonly number[] = [
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+]
+
+/** One op's latencies: counts[i] for (bounds[i-1], bounds[i]], the last for above every bound. */
+export interface OpHistogram {
+  counts: number[]
+  sum: number
+  count: number
+}
+
+/** Chunk I/O between one client and one DataNode. */
+export interface NodeIo {
+  readBytes: number
+  writeBytes: number
+  reads: number
+  writes: number
+}
+
+/** Since the mount started. */
+export interface ClientCounters {
+  /** By FUSE op name (read, write, getattr, …). */
+  ops: Record<string, OpHistogram>
+  /** By DataNode id. */
+  nodes: Record<string, NodeIo>
+  /** Chunk reads that had to go to another copy. */
+  failovers: number
+}
+
+export interface ClientAbout {
+  host: string
+  mountpoint: string
+  pid: number
+  /** ms since the epoch. */
+  startedAt: number
+}
+
+/** A client as `dfs status`, the dashboard and /metrics show it. */
+export interface ClientSummary extends ClientAbout {
+  id: string
+  /** In this process (the embedded mount): its node I/O is the NameNode's own chunk store's. */
+  inProcess: boolean
+  connected: boolean
+  connectedAt: number
+  counters: ClientCounters
+  /** Over the last reports. */
+  opsPerSec: number
+  readBytesPerSec: number
+  writeBytesPerSec: number
+}
