@@ -94,7 +94,7 @@ export class ChunkRepair {
       }
       trusted = restored.holders
       added = restored.added
-      for (const nodeId of added) broken.delete(nodeId) // a fresh copy replaced a bad one
+      for (const nodeId of added) if (broken.delete(nodeId) && pass) pass.replacedBad++ // a fresh copy replaced a bad one
     }
 
     let drop: string[] = []

@@ -29,6 +29,8 @@ export class HealPass {
   lost = 0
   /** Copies a target node did not take. */
   failedCopies = 0
+  /** Missing or corrupt copies a fresh copy overwrote (the corrupt ones deleted are in the totals). */
+  replacedBad = 0
   #firstFailure: string | undefined
 
   constructor(counts: HealCounts, now = Date.now()) {
@@ -66,7 +68,7 @@ export class HealPass {
   events(counts: HealCounts, now = Date.now()): NewEvent[] {
     const copies = counts.copiedChunks - this.#before.copiedChunks
     const bytes = counts.copiedBytes - this.#before.copiedBytes
-    const corrupt = counts.corruptRemoved - this.#before.corruptRemoved
+    const repaired = counts.corruptRemoved - this.#before.corruptRemoved + this.replacedBad
     const took = seconds(now - this.#startedAt)
     const events: NewEvent[] = []
     if (this.restored > 0) {
@@ -76,8 +78,8 @@ export class HealPass {
           (this.short ? `; ${plural(this.short, 'chunk')} still below R copies (not enough writable nodes)` : ''),
       })
     }
-    if (corrupt > 0) {
-      events.push({ kind: 'repaired', level: 'info', count: corrupt, message: `repaired ${plural(corrupt, 'corrupt copy', 'corrupt copies')}: deleted, their chunks kept from verified copies` })
+    if (repaired > 0) {
+      events.push({ kind: 'repaired', level: 'info', count: repaired, message: `repaired ${plural(repaired, 'bad copy', 'bad copies')}: each overwritten by a verified copy or deleted` })
     }
     if (this.lost > 0) {
       events.push({ kind: 'lost', level: 'error', count: this.lost, message: `${plural(this.lost, 'chunk')} lost: no intact copy on any node (dfs fsck lists the files)` })
