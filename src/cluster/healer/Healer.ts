@@ -87,7 +87,7 @@ export interface HealerDeps {
   /** The copy bandwidth shared with the rebalancer; default: the healer's own, of options.bandwidthBytesPerSec. */
   bandwidth?: TokenBucket
   /**
-   * The NameNode's event feed: one event per pass for chunks healed, corrupt copies repaired and
+   * The NameNode's event feed: one event per pass for chunks healed, bad copies repaired and
    * chunks lost, and the bad copies reads found (a burst of them summed up, EventBurst.ts).
    */
   onEvent?: EmitEvent
