@@ -9,12 +9,15 @@ import { HeartbeatMonitor, type LivenessOptions } from '../cluster/liveness/Hear
 import type { Cluster } from '../cluster/openCluster.js'
 import { Rebalancer } from '../cluster/rebalance/Rebalancer.js'
 import { orphanHold } from '../meta/orphanHold.js'
+import type { NewEvent } from './events.js'
 
 export interface ServiceOptions {
-  liveness: Omit<LivenessOptions, 'log' | 'minFreeBytes'>
+  liveness: Omit<LivenessOptions, 'log' | 'minFreeBytes' | 'onEvent'>
   healing: HealerOptions
   scrub: ScrubberOptions
   log: (message: string) => void
+  /** Where the services tell what happened (the NameNode host's EventFeed); log lines are written regardless. */
+  onEvent?: (event: NewEvent) => void
 }
 
 export class ClusterServices {
@@ -32,6 +35,7 @@ export class ClusterServices {
       // Room for a couple of chunks, so a node leaves the write pool before a put fails with ENOSPC.
       minFreeBytes: 2 * settings.chunkSize,
       log: opts.log,
+      ...(opts.onEvent ? { onEvent: opts.onEvent } : {}),
     })
     // --heal-bandwidth is one budget for every copy the daemon makes on its own: repairs and moves
     // together, not each.
@@ -39,16 +43,19 @@ export class ClusterServices {
     this.healer = new Healer({
       meta, chunks, registry, replicas: settings.replicas, log: opts.log, options: opts.healing, bandwidth,
       orphanHold: () => orphanHold(cluster.metaDir),
+      ...(opts.onEvent ? { onEvent: opts.onEvent } : {}),
     })
     const reportBadCopy = this.healer.reportBadCopy.bind(this.healer)
     // Moves copies under the healer's per-chunk locks, within the same bandwidth budget.
     this.rebalancer = new Rebalancer({
       meta, registry, replicas: settings.replicas, locks: this.healer.locks, log: opts.log, onBadCopy: reportBadCopy, bandwidth,
+      ...(opts.onEvent ? { onEvent: opts.onEvent } : {}),
     })
     this.rebalancer.restoreDraining() // before the first write: a node being drained takes none
     // A copy handed to the healer, or moved under a chunk lock, is not reported again meanwhile.
     this.scrubber = new Scrubber({
       meta, registry, log: opts.log, onBadCopy: reportBadCopy, locks: this.healer.locks, isReported: this.healer.isBadCopy, options: opts.scrub,
+      ...(opts.onEvent ? { onEvent: opts.onEvent } : {}),
     })
   }
 

@@ -43,6 +43,14 @@ async function durableHistory(cluster: Cluster): Promise<number> {
   return startSeq
 }
 
+/** Every checkpoint of the metadata store as one event, with its duration and seq. */
+function checkpointEvents(meta: Pick<Cluster['meta'], 'onTiming'>, events: EventFeed): () => void {
+  return meta.onTiming((timing) => {
+    if (timing.kind !== 'checkpoint') return
+    events.emit({ kind: 'checkpoint', level: 'info', message: `journal checkpoint at seq ${timing.seq} took ${timing.seconds.toFixed(3)} s` })
+  })
+}
+
 export class NameNodeHost {
   readonly startedAt = Date.now()
   private readonly onlineFsck: OnlineFsck
@@ -58,6 +66,7 @@ export class NameNodeHost {
     readonly history: History,
     /** What happened, newest first (events.ts): the services emit, the dashboard reads. */
     readonly events: EventFeed,
+    private readonly stopTimings: () => void = () => {},
   ) {
     this.onlineFsck = new OnlineFsck(cluster, log)
   }
@@ -65,11 +74,20 @@ export class NameNodeHost {
   static async open(opts: NameNodeHostOptions): Promise<NameNodeHost> {
     const cluster = await openCluster(opts, { create: true, ...(opts.promote ? { promote: opts.promote } : {}) })
     let services: ClusterServices | undefined
+    let stopTimings: (() => void) | undefined
     const events = new EventFeed()
     try {
       const startSeq = await durableHistory(cluster)
       const history = await beginHistory(cluster.metaDir, startSeq)
-      services = new ClusterServices(cluster, opts)
+      // Services emit into the host's feed; a caller's own onEvent hears them too.
+      services = new ClusterServices(cluster, {
+        ...opts,
+        onEvent: (event) => {
+          events.emit(event)
+          opts.onEvent?.(event)
+        },
+      })
+      stopTimings = checkpointEvents(cluster.meta, events)
       const nameNode = new NameNode({
         meta: cluster.meta,
         replicas: cluster.settings.replicas,
@@ -82,7 +100,7 @@ export class NameNodeHost {
       })
       nameNode.start(opts.reopenGraceMs)
       services.start()
-      const host = new NameNodeHost(cluster, services, nameNode, opts.log, startSeq, history, events)
+      const host = new NameNodeHost(cluster, services, nameNode, opts.log, startSeq, history, events, stopTimings)
       // Fenced by a newer NameNode (a promoted standby): no change is taken from now on, and the
       // services (which commit and delete) stop; the owner of this host (dfs namenode, the mount
       // daemon) decides what else to do (`superseded`).
@@ -93,6 +111,7 @@ export class NameNodeHost {
       })
       return host
     } catch (err) {
+      stopTimings?.()
       await services?.stop()
       await cluster.close()
       throw err
@@ -158,6 +177,7 @@ export class NameNodeHost {
   async close(): Promise<void> {
     this.nameNode.stop()
     await this.stopServices()
+    this.stopTimings()
     // Marked while the folder is still locked (a NameNode starting on it next must not find the mark
     // of a stop that came after its start); a record journaled after the mark makes it not match.
     // Without the mark (the journal failed) the next start forks the history: safe, and the close

@@ -75,7 +75,7 @@ export class NameNodeServer {
     const bound = server.address() as { address: string; port: number }
     this.address = `${bound.address.includes(':') ? `[${bound.address}]` : bound.address}:${bound.port}`
     this.log = levelled(opts.log)
-    this.standby = new StandbyLink(opts.host.cluster.meta, opts.log, opts.standbyTimeoutMs ?? 10_000, opts.host.cluster.fence)
+    this.standby = new StandbyLink(opts.host.cluster.meta, opts.log, opts.standbyTimeoutMs ?? 10_000, opts.host.cluster.fence, (event) => opts.host.events.emit(event))
     const registry = opts.host.cluster.registry
     const queueNodes = () => this.queueNodes()
     registry.on('change', queueNodes)

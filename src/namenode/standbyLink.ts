@@ -21,6 +21,7 @@ import type { NamespaceMetaStore } from '../cluster/openCluster.js'
 import { send } from '../protocol/wire.js'
 import { sendSnapshot } from './snapshot.js'
 import type { Fence } from '../cluster/fencing.js'
+import type { NewEvent } from './events.js'
 
 /** A standby that does not read while this much waits for it is dropped. */
 const MAX_BACKLOG = 256 * 1024 * 1024
@@ -78,6 +79,8 @@ export class StandbyLink implements DurabilityGate {
     private readonly timeoutMs: number,
     /** The claim on the DataNodes: without a standby, they record how far this NameNode got. */
     private readonly fence: Pick<Fence, 'raiseTo'> | undefined,
+    /** The NameNode's event feed: a standby attached, caught up, lost. */
+    private readonly onEvent: (event: NewEvent) => void = () => {},
   ) {
     this.log = levelled(log)
     this.followed = wasFollowed(meta.dir).catch(() => true)
@@ -139,6 +142,7 @@ export class StandbyLink implements DurabilityGate {
       `${behind > 0 ? `, ${records(behind)} ahead` : ''}; sending it a snapshot at seq ${seq}; until it has it, this NameNode alone holds the records`,
     )
     this.last = { state: 'catching-up', since: Date.now(), peer }
+    this.onEvent({ kind: 'standby', level: 'info', message: `standby ${peer} attached${was}; sending it a snapshot at seq ${seq}` })
     return true
   }
 
@@ -162,6 +166,7 @@ export class StandbyLink implements DurabilityGate {
       s.caughtUp = true
       this.last = { state: 'following', since: Date.now(), peer: s.peer, ackedSeq: seq }
       this.log.info(`standby ${s.peer} caught up at seq ${seq} in ${Date.now() - s.startedAt} ms; fsyncs now wait for it too`)
+      this.onEvent({ kind: 'standby', level: 'info', message: `standby ${s.peer} caught up at seq ${seq}; fsyncs now wait for it too` })
     }
     this.last.ackedSeq = seq
     for (const w of this.waiters) {
@@ -245,6 +250,10 @@ export class StandbyLink implements DurabilityGate {
       `standby ${s.peer} lost: ${why}; it had confirmed seq ${s.ackedSeq}${behind > 0 ? ` (${records(behind)} behind)` : ''}; ` +
       'this NameNode carries on alone: records from now on are on its disk only until the standby returns',
     )
+    this.onEvent({
+      kind: 'standby', level: 'warn',
+      message: `standby ${s.peer} lost: ${why}; it had confirmed seq ${s.ackedSeq}; this NameNode carries on alone until it returns`,
+    })
     // Nothing waits for a standby that is gone.
     for (const w of this.waiters) this.settle(w)
   }

@@ -4,6 +4,7 @@ import { NodeRegistry } from '../../src/chunks/NodeRegistry.js'
 import { HeartbeatMonitor } from '../../src/cluster/liveness/HeartbeatMonitor.js'
 import type { DataNode } from '../../src/datanode/DataNode.js'
 import { LocalFolderNode } from '../../src/datanode/LocalFolderNode.js'
+import { EventFeed } from '../../src/namenode/events.js'
 import { TempDirs } from '../datanode/tempDirs.js'
 import { sha256Of } from '../helpers/sha256.js'
 
@@ -49,7 +50,7 @@ function freezable(node: DataNode) {
   return { node: wrapped, freeze: () => (frozen = true), thaw: () => (frozen = false) }
 }
 
-async function cluster(n = 3) {
+async function cluster(n = 3, events?: EventFeed) {
   const registry = new NodeRegistry()
   lastRegistry = registry
   const dirs: string[] = []
@@ -62,7 +63,10 @@ async function cluster(n = 3) {
     registry.add(f.node)
   }
   const log: string[] = []
-  monitor = new HeartbeatMonitor(registry, { intervalMs: 50, suspectAfterMs: 300, deadAfterMs: 800, minFreeBytes: 0, log: m => log.push(m) })
+  monitor = new HeartbeatMonitor(registry, {
+    intervalMs: 50, suspectAfterMs: 300, deadAfterMs: 800, minFreeBytes: 0, log: m => log.push(m),
+    ...(events ? { onEvent: (e: Parameters<EventFeed['emit']>[0]) => void events.emit(e) } : {}),
+  })
   monitor.start()
   return { registry, dirs, nodes, log }
 }
@@ -95,6 +99,28 @@ describe('HeartbeatMonitor', () => {
     await until(() => registry.health(id) === 'alive')
     expect(reports).toEqual([['ab'.repeat(16)]])
     expect(registry.writable()).toContain(id)
+  })
+
+  it('tells the event feed a node went dead and came back, once each', async () => {
+    const events = new EventFeed()
+    const { registry, nodes } = await cluster(3, events)
+    const id = nodes[1].node.nodeId
+    await nodes[1].node.put('cd'.repeat(16), Buffer.from('kept'), sha256Of(Buffer.from('kept')))
+    nodes[1].freeze()
+    await until(() => registry.health(id) === 'dead')
+    nodes[1].thaw()
+    await until(() => registry.health(id) === 'alive')
+    const mine = events.recent().reverse().filter(e => e.nodeId === id)
+    // Whether it was suspect on the way (and for a beat before the freeze, on a busy machine) is the
+    // liveness rule's business; dead, then back with its chunk, once each, is the feed's.
+    const deadOrBack = mine.filter(e => e.kind === 'node-dead' || e.kind === 'node-back')
+    expect(deadOrBack.map(e => e.kind).slice(-2)).toEqual(['node-dead', 'node-back'])
+    expect(mine.filter(e => e.kind === 'node-dead')).toHaveLength(1)
+    expect(deadOrBack.at(-1)).toMatchObject({ level: 'info', count: 1, message: `node ${nodes[1].node.address} is back with 1 chunk; re-admitted` })
+    expect(mine.find(e => e.kind === 'node-dead')?.message).toMatch(/is dead: no heartbeat for \d+\.\d s$/)
+    monitor!.stop()
+    registry.markDead(id, 'after the monitor stopped')
+    expect(events.recent()[0]?.message).not.toMatch(/after the monitor stopped/)
   })
 
   it('marks a node whose folder was deleted suspect at a heartbeat, saying why', async () => {

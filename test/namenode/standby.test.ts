@@ -108,6 +108,12 @@ describe('standby NameNode', () => {
     await p.client.sync() // returns: the wait is bounded
     expect(p.server.standbyStatus()).toMatchObject({ state: 'lost', why: expect.stringMatching(/did not confirm record/), behind: expect.any(Number) })
     expect(p.server.standbyStatus().behind).toBeGreaterThan(0)
+    // The dashboard's Events panel: attached, caught up, lost (newest last here).
+    expect(p.host.events.recent().reverse().filter(e => e.kind === 'standby').map(e => [e.level, e.message])).toEqual([
+      ['info', expect.stringMatching(/^standby .* attached; sending it a snapshot at seq \d+$/)],
+      ['info', expect.stringMatching(/^standby .* caught up at seq \d+; fsyncs now wait for it too$/)],
+      ['warn', expect.stringMatching(/^standby .* lost: it did not confirm record \d+ within 200 ms; it had confirmed seq \d+; this NameNode carries on alone until it returns$/)],
+    ])
     // Alone, an fsync is acknowledged only once the DataNodes know how far this NameNode got: a
     // promotion of the standby that missed it is refused instead of losing it.
     await p.client.commit(mkdir('noted'))

@@ -65,13 +65,13 @@ export class ChunkRepair {
     for (const nodeId of listed) {
       if (!usable.has(nodeId)) gone.push(nodeId)
       else if (!bad.has(nodeId)) trusted.push(nodeId)
-      else sortCheck(nodeId, await this.#check(nodeId, ref), trusted, uncertain, broken)
+      else sortCheck(nodeId, await this.#check(nodeId, ref), trusted, uncertain, broken, counts)
     }
     for (const nodeId of extras.keys()) {
       if (listed.includes(nodeId) || !usable.has(nodeId)) continue
       const check = await this.#check(nodeId, ref)
       if (check === 'good') trusted.push(nodeId)
-      else if (check === 'corrupt') broken.set(nodeId, 'corrupt')
+      else if (check === 'corrupt') foundBroken(broken, nodeId, 'corrupt', counts)
     }
 
     let added: string[] = []
@@ -83,7 +83,7 @@ export class ChunkRepair {
         if (!trusted.includes(nodeId)) continue
         const check = checkOf(error)
         if (check === 'unreachable') uncertain.push(nodeId)
-        else broken.set(nodeId, check)
+        else foundBroken(broken, nodeId, check, counts)
       }
       for (const { nodeId, error } of restored.failedTargets) {
         const message = `copying chunk ${id} to node ${registry.get(nodeId)?.address ?? nodeId} failed: ${error.message}`
@@ -94,7 +94,7 @@ export class ChunkRepair {
       }
       trusted = restored.holders
       added = restored.added
-      for (const nodeId of added) broken.delete(nodeId) // a fresh copy replaced a bad one
+      for (const nodeId of added) if (broken.delete(nodeId) && pass) pass.replacedBad++ // a fresh copy replaced a bad one
     }
 
     let drop: string[] = []
@@ -114,6 +114,7 @@ export class ChunkRepair {
 
     if (!sameList(next, ref.nodes) && !commitReplicas(meta, item, next)) return this.#movedOn(item, added)
     if (added.length > 0) {
+      counts.totals.healedChunks++
       if (pass) pass.restored++
       log.debug(`healer: chunk ${id} (inode ${item.ino}, chunk ${item.index}) copied to ${added.map((n) => registry.get(n)?.address ?? n).join(', ')}; ${trusted.length} of ${replicas} copies`)
     }
@@ -220,10 +221,16 @@ export class ChunkRepair {
   }
 }
 
-function sortCheck(nodeId: string, check: CopyCheck, trusted: string[], uncertain: string[], broken: Broken): void {
+function sortCheck(nodeId: string, check: CopyCheck, trusted: string[], uncertain: string[], broken: Broken, counts: HealerCounts): void {
   if (check === 'good') trusted.push(nodeId)
   else if (check === 'unreachable') uncertain.push(nodeId)
-  else broken.set(nodeId, check)
+  else foundBroken(broken, nodeId, check, counts)
+}
+
+/** A copy our own read found missing or corrupt: counted once per repair, however many ways it showed. */
+function foundBroken(broken: Broken, nodeId: string, why: 'missing' | 'corrupt', counts: HealerCounts): void {
+  if (!broken.has(nodeId)) counts.totals.badCopiesFound++
+  broken.set(nodeId, why)
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {

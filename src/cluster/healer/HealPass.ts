@@ -1,10 +1,13 @@
 // One healing pass: from the moment the healer's queue gets work until its workers are idle again.
 // The healer logs one line per pass (chunks restored, bytes copied, copies trimmed, failures, how
 // long it took), not one per chunk: the thousand chunks of a dead node are one line at info level
-// (warn when something failed), and each chunk's story is there at debug level.
+// (warn when something failed), and each chunk's story is there at debug level. Likewise for the
+// NameNode's event feed: a pass is at most one "healed N chunks", one "repaired N corrupt copies"
+// and one "N chunks lost" event.
 
 import { formatSize } from '../../util/size.js'
 import type { LogLevel } from '../../log/Log.js'
+import type { NewEvent } from '../../namenode/events.js'
 
 /** The healer's running totals a pass is measured against. */
 export interface HealCounts {
@@ -26,6 +29,8 @@ export class HealPass {
   lost = 0
   /** Copies a target node did not take. */
   failedCopies = 0
+  /** Missing or corrupt copies a fresh copy overwrote (the corrupt ones deleted are in the totals). */
+  replacedBad = 0
   #firstFailure: string | undefined
 
   constructor(counts: HealCounts, now = Date.now()) {
@@ -58,6 +63,31 @@ export class HealPass {
     const first = trouble && this.#firstFailure ? `; first failure: ${this.#firstFailure}` : ''
     return { level: trouble ? 'warn' : 'info', message: `healer: pass done in ${seconds(context.ms)}: ${parts.join(', ')}${first}`, context }
   }
+
+  /** The pass's events for the NameNode's feed (events.ts): none for a pass that healed, repaired and lost nothing. */
+  events(counts: HealCounts, now = Date.now()): NewEvent[] {
+    const copies = counts.copiedChunks - this.#before.copiedChunks
+    const bytes = counts.copiedBytes - this.#before.copiedBytes
+    const repaired = counts.corruptRemoved - this.#before.corruptRemoved + this.replacedBad
+    const took = seconds(now - this.#startedAt)
+    const events: NewEvent[] = []
+    if (this.restored > 0) {
+      events.push({
+        kind: 'healed', level: 'info', count: this.restored,
+        message: `healed ${plural(this.restored, 'chunk')} in ${took} (${plural(copies, 'copy', 'copies')}, ${formatSize(bytes)})` +
+          (this.short ? `; ${plural(this.short, 'chunk')} still below R copies (not enough writable nodes)` : ''),
+      })
+    }
+    if (repaired > 0) {
+      events.push({ kind: 'repaired', level: 'info', count: repaired, message: `repaired ${plural(repaired, 'bad copy', 'bad copies')}: each overwritten by a verified copy or deleted` })
+    }
+    if (this.lost > 0) {
+      events.push({ kind: 'lost', level: 'error', count: this.lost, message: `${plural(this.lost, 'chunk')} lost: no intact copy on any node (dfs fsck lists the files)` })
+    }
+    return events
+  }
 }
+
+const plural = (n: number, one: string, many = `${one}s`) => `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`

@@ -21,13 +21,14 @@
 import type { ChunkRef } from '../../chunks/ChunkRef.js'
 import type { ChunkStore } from '../../chunks/ChunkStore.js'
 import type { NodeRegistry, NodeReport } from '../../chunks/NodeRegistry.js'
-import { isBadCopy } from '../../chunks/checkCopy.js'
+import { checkOf, isBadCopy } from '../../chunks/checkCopy.js'
 import type { DfsError } from '../../errors.js'
 import { type Log, levelled } from '../../log/Log.js'
 import type { OrphanHold } from '../../meta/orphanHold.js'
 import { ChunkLocks } from '../chunkLocks.js'
 import type { NamespaceMetaStore } from '../openCluster.js'
 import { ChunkRepair } from './ChunkRepair.js'
+import { type EmitEvent, EventBurst } from './EventBurst.js'
 import { HealTriggers } from './HealTriggers.js'
 import { HealerCounts } from './HealerCounts.js'
 import { DEFAULT_ORPHAN_OPTIONS, OrphanCollector } from './OrphanCollector.js'
@@ -85,6 +86,11 @@ export interface HealerDeps {
   locks?: ChunkLocks
   /** The copy bandwidth shared with the rebalancer; default: the healer's own, of options.bandwidthBytesPerSec. */
   bandwidth?: TokenBucket
+  /**
+   * The NameNode's event feed: one event per pass for chunks healed, bad copies repaired and
+   * chunks lost, and the bad copies reads found (a burst of them summed up, EventBurst.ts).
+   */
+  onEvent?: EmitEvent
 }
 
 /** For `dfs status`. */
@@ -105,6 +111,10 @@ export interface HealerStatus {
   /** Copies made, and their bytes. */
   copiedChunks: number
   copiedBytes: number
+  /** Chunks that got at least one new copy, since start. */
+  healedChunks: number
+  /** Copies the healer's own read found missing or corrupt (reported by a read, the scrubber or a move), since start. */
+  badCopiesFound: number
   /** Copies deleted beyond R, corrupt copies deleted, orphans deleted. */
   trimmedCopies: number
   corruptRemoved: number
@@ -149,6 +159,8 @@ export class Healer {
   #stopped = false
   readonly #abort = new AbortController()
   #periodic: NodeJS.Timeout | undefined
+  /** Bad copies reads found, for the event feed. */
+  readonly #readFinds: EventBurst | undefined
 
   constructor(deps: HealerDeps) {
     this.#meta = deps.meta
@@ -197,13 +209,22 @@ export class Healer {
       repair: (item) => this.#repair.repair(item),
       rescan: () => this.#scans.request(),
       stopped,
+      onEvent: deps.onEvent,
     })
+    const onEvent = deps.onEvent
+    this.#readFinds = onEvent && new EventBurst(onEvent, (count, windowMs) => ({
+      kind: 'corruption', level: 'warn', count,
+      message: `reads found ${count} more bad cop${count === 1 ? 'y' : 'ies'} in the last ${windowMs / 1000} s; the healer repairs them`,
+    }))
     this.#triggers = new HealTriggers({
       chunks: deps.chunks,
       registry: this.#registry,
       graceMs: this.#options.graceMs,
       log: this.#log,
-      onBadCopy: (ref, nodeId, reason) => this.reportBadCopy(ref, nodeId, reason),
+      onBadCopy: (ref, nodeId, reason) => {
+        this.#readFound(ref, nodeId, reason)
+        this.reportBadCopy(ref, nodeId, reason)
+      },
       onExtraCopy: (ref, nodeId) => this.reportExtraCopy(ref, nodeId),
       onReport: (report) => this.#onReport(report),
       requestScan: (delayMs) => this.#scans.request(delayMs),
@@ -233,6 +254,7 @@ export class Healer {
     await this.#scans.stop()
     await this.#workers.idle()
     await this.orphans.stop()
+    this.#readFinds?.flush()
   }
 
   status(): HealerStatus {
@@ -291,6 +313,16 @@ export class Healer {
     while (this.#workers.working || this.#scans.running) {
       await Promise.allSettled([this.#workers.idle(), this.#scans.running])
     }
+  }
+
+  /** A read (this process's or a client's) found a copy missing or corrupt: news for the event feed, once per copy until repaired. */
+  #readFound(ref: Pick<ChunkRef, 'id'>, nodeId: string, reason: Pick<DfsError, 'code'>): void {
+    if (!this.#readFinds || this.#stopped || !isBadCopy(reason) || this.#hints.isBad(nodeId, ref.id)) return
+    const address = this.#registry.get(nodeId)?.address ?? nodeId
+    this.#readFinds.add({
+      kind: 'corruption', level: 'warn', nodeId, count: 1,
+      message: `a read found the copy of chunk ${ref.id} on node ${address} ${checkOf(reason)}; the healer repairs it`,
+    })
   }
 
   #onReport(report: NodeReport): void {

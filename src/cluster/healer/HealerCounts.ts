@@ -17,6 +17,15 @@ export interface ScanFindings {
   short: Set<string>
 }
 
+/** Running totals besides a pass's (HealCounts): for dfs status and the Prometheus counters. */
+export interface HealerTotals {
+  scans: number
+  /** Chunks that got at least one new copy (a chunk given two copies in one repair counts once). */
+  healedChunks: number
+  /** Copies the healer's own read found missing or corrupt, whoever reported them (a read, the scrubber, a move). */
+  badCopiesFound: number
+}
+
 export class HealerCounts {
   under = new Set<string>()
   unavailable = new Set<string>()
@@ -24,7 +33,7 @@ export class HealerCounts {
   over = new Set<string>()
   /** Chunks no intact copy of could be found anywhere. */
   readonly lost = new Set<string>()
-  readonly totals: HealCounts & { scans: number } = { copiedChunks: 0, copiedBytes: 0, trimmedCopies: 0, corruptRemoved: 0, failed: 0, scans: 0 }
+  readonly totals: HealCounts & HealerTotals = { copiedChunks: 0, copiedBytes: 0, trimmedCopies: 0, corruptRemoved: 0, failed: 0, scans: 0, healedChunks: 0, badCopiesFound: 0 }
   /** Copy speed, for status. */
   readonly rate = new RateMeter()
   /** When the last full scan finished (ms since epoch). */

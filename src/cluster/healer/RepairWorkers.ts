@@ -1,10 +1,12 @@
 // The healer's workers: a queue served fewest good copies first (RepairQueue.ts), `concurrency`
 // workers, one chunk in one worker at a time, each under the chunk's lock shared with the rebalancer.
 // A chunk someone else holds (a move) is skipped and looked at again once free. Work from the moment
-// the queue gets some until the workers are idle again is one pass, with one summary line (HealPass.ts).
+// the queue gets some until the workers are idle again is one pass, with one summary line and at
+// most one event of each kind (HealPass.ts).
 // A repair that throws is logged and counted, and retried by a later scan.
 
 import type { Log } from '../../log/Log.js'
+import type { EmitEvent } from './EventBurst.js'
 import type { ChunkLocks } from '../chunkLocks.js'
 import { HealPass } from './HealPass.js'
 import type { HealerCounts } from './HealerCounts.js'
@@ -22,6 +24,8 @@ export interface RepairWorkersDeps {
   /** Ask for a scan: a chunk was held by a move, or news about it came while it was repaired. */
   rescan: () => void
   stopped: () => boolean
+  /** Told of each pass's events (healed N chunks, repaired N corrupt copies, N chunks lost). */
+  onEvent?: EmitEvent | undefined
 }
 
 export class RepairWorkers {
@@ -87,9 +91,13 @@ export class RepairWorkers {
   }
 
   #endPass(): void {
-    const summary = this.#pass?.summary(this.#deps.counts.totals)
+    const pass = this.#pass
     this.#pass = undefined
+    if (!pass) return
+    const totals = this.#deps.counts.totals
+    const summary = pass.summary(totals)
     if (summary) this.#deps.log[summary.level](summary.message, summary.context)
+    if (this.#deps.onEvent) for (const event of pass.events(totals)) this.#deps.onEvent(event)
   }
 
   async #work(): Promise<void> {

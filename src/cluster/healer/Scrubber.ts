@@ -27,6 +27,7 @@ import type { NamespaceMetaStore } from '../openCluster.js'
 import { stillListed, stillReferenced } from '../stillReferenced.js'
 import { chunkBatches } from './chunkWalk.js'
 import { TokenBucket, sleep } from './TokenBucket.js'
+import { type EmitEvent, EventBurst } from './EventBurst.js'
 import { levelled } from '../../log/Log.js'
 
 export interface ScrubberOptions {
@@ -52,6 +53,8 @@ export interface ScrubberDeps {
   /** Copies reported bad and not repaired yet (the healer's isBadCopy): not read or reported again meanwhile. */
   isReported?: (nodeId: string, chunkId: string) => boolean
   options?: ScrubberOptions
+  /** The NameNode's event feed: each bad copy found (a burst of them summed up, EventBurst.ts). */
+  onEvent?: EmitEvent
 }
 
 export interface ScrubberStatus {
@@ -80,6 +83,7 @@ export class Scrubber {
   #lastPassAt: number | undefined
   #state: ScrubberStatus['state']
   #running: Promise<void> | undefined
+  readonly #finds: EventBurst | undefined
 
   constructor(deps: ScrubberDeps) {
     this.#deps = deps
@@ -87,6 +91,10 @@ export class Scrubber {
     this.#options = { ...DEFAULT_SCRUBBER_OPTIONS, ...given }
     this.#bucket = new TokenBucket(this.#options.bytesPerSec)
     this.#state = this.#options.bytesPerSec > 0 ? 'resting' : 'off'
+    this.#finds = deps.onEvent && new EventBurst(deps.onEvent, (count, windowMs) => ({
+      kind: 'corruption', level: 'warn', count,
+      message: `the scrubber found ${count} more bad cop${count === 1 ? 'y' : 'ies'} in the last ${windowMs / 1000} s; handed to the healer`,
+    }))
   }
 
   start(): void {
@@ -99,6 +107,7 @@ export class Scrubber {
     this.#abort.abort()
     await this.#running
     this.#state = 'stopped'
+    this.#finds?.flush()
   }
 
   status(): ScrubberStatus {
@@ -174,6 +183,10 @@ export class Scrubber {
       this.#counts.missingFound++
       levelled(this.#deps.log).warn(`scrubber: the copy of chunk ${ref.id} on node ${node.address} is missing; handing it to the healer`)
     }
+    this.#finds?.add({
+      kind: 'corruption', level: 'warn', nodeId, count: 1,
+      message: `the scrubber found the copy of chunk ${ref.id} on node ${node.address} ${error.code === 'CHUNK_CORRUPT' ? 'corrupt' : 'missing'}; handed to the healer`,
+    })
     try {
       this.#deps.onBadCopy?.(ref, nodeId, error)
     } catch (err) {

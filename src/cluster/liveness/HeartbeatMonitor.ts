@@ -15,6 +15,8 @@
 import type { NodeRegistry } from '../../chunks/NodeRegistry.js'
 import type { DataNode } from '../../datanode/DataNode.js'
 import { levelled } from '../../log/Log.js'
+import type { EmitEvent } from '../healer/EventBurst.js'
+import { emitNodeEvents } from './nodeEvents.js'
 
 export interface LivenessOptions {
   /** How often each node is pinged. */
@@ -28,6 +30,8 @@ export interface LivenessOptions {
   /** Usage is refreshed every this many ms. */
   usageEveryMs?: number
   log: (message: string) => void
+  /** Told of every node transition (dead, suspect, back, full, room again) while the monitor runs: the NameNode's event feed. */
+  onEvent?: EmitEvent
 }
 
 export const DEFAULT_LIVENESS = { intervalMs: 500, suspectAfterMs: 2_000, deadAfterMs: 10_000 }
@@ -39,11 +43,13 @@ export class HeartbeatMonitor {
   private lastTick = 0
   /** Until then, silence and unanswered pings are blamed on our own pause, not on the nodes. */
   private excusedUntil = 0
+  private stopEvents: (() => void) | undefined
 
   constructor(private readonly registry: NodeRegistry, readonly options: LivenessOptions) {}
 
   start(): void {
     this.registry.monitored = true
+    if (this.options.onEvent && !this.stopEvents) this.stopEvents = emitNodeEvents(this.registry, this.options.onEvent)
     this.timer = setInterval(() => this.tick(), this.options.intervalMs)
     this.timer.unref()
     this.tick()
@@ -53,6 +59,8 @@ export class HeartbeatMonitor {
   stop(): void {
     clearInterval(this.timer)
     this.registry.monitored = false
+    this.stopEvents?.()
+    this.stopEvents = undefined
   }
 
   private tick(): void {

@@ -35,6 +35,9 @@ import { RateMeter } from '../healer/RateMeter.js'
 import { TokenBucket, sleep } from '../healer/TokenBucket.js'
 import type { NamespaceMetaStore } from '../openCluster.js'
 import { moveCopy } from './moveCopy.js'
+import type { EmitEvent } from '../healer/EventBurst.js'
+import type { NewEvent } from '../../namenode/events.js'
+import { formatSize } from '../../util/size.js'
 import { type ChunkCopies, type PlannedMove, isBalanced, planBalance, planDrain, usageOf } from './plan.js'
 
 export interface RebalanceOptions {
@@ -74,6 +77,8 @@ export interface RebalancerDeps {
   /** The copy bandwidth shared with the healer; default: the rebalancer's own, of options.bandwidthBytesPerSec. */
   bandwidth?: TokenBucket
   options?: RebalanceOptions
+  /** The NameNode's event feed: each balance and drain started, and how it ended. */
+  onEvent?: EmitEvent
 }
 
 export interface NodeUsageReport {
@@ -173,6 +178,7 @@ export class Rebalancer {
   balance(): RebalanceStatus {
     this.#assertIdle()
     const job = this.#newJob('balance')
+    this.#deps.onEvent?.({ kind: 'balance', level: 'info', message: 'balance started: moving copies from the most used nodes to the least used' })
     job.done = this.#run(job, () => this.#balance(job))
     return this.status()!
   }
@@ -196,6 +202,7 @@ export class Rebalancer {
     registry.setDraining(target.nodeId, true) // out of the write pool before anything else happens
     this.#deps.log(`drain: ${target.address} takes no new chunks; moving its chunks to other nodes`)
     const job = this.#newJob('drain', { nodeId: target.nodeId, address: target.address })
+    this.#deps.onEvent?.({ kind: 'drain', level: 'info', nodeId: target.nodeId, message: `drain of ${target.address} started: it takes no new chunks; its chunks move to other nodes` })
     job.done = this.#run(job, async () => {
       await this.#recordNode(target.nodeId, { draining: true }) // a restart keeps it out of the write pool
       await this.#drain(job, target.nodeId)
@@ -331,6 +338,7 @@ export class Rebalancer {
     }
     s.finishedAt = Date.now()
     s.elapsedMs = s.finishedAt - s.startedAt
+    this.#deps.onEvent?.(endEvent(s))
   }
 
   // ---- balance -------------------------------------------------------------------------------------
@@ -491,6 +499,26 @@ export class Rebalancer {
     for (const n of s.nodes) {
       if (n.nodeId === move.from) n.now -= move.len
       else if (n.nodeId === move.to) n.now += move.len
+    }
+  }
+}
+
+/** How a job ended, for the event feed. */
+function endEvent(s: RebalanceStatus): NewEvent {
+  const what = s.kind === 'drain' ? `drain of ${s.node?.address}` : 'balance'
+  const moved = `moved ${s.movedChunks.toLocaleString('en-US')} chunk${s.movedChunks === 1 ? '' : 's'} (${formatSize(s.movedBytes)}) in ${(s.elapsedMs / 1000).toFixed(1)} s`
+  const failed = s.failedChunks ? `, ${s.failedChunks} failed` : ''
+  const base = { kind: s.kind, count: s.movedChunks, ...(s.node ? { nodeId: s.node.nodeId } : {}) } as const
+  switch (s.state) {
+    case 'failed':
+      return { ...base, level: 'error', message: `${what} failed after it ${moved}: ${s.error}` }
+    case 'cancelled':
+      return { ...base, level: 'info', message: `${what} cancelled: ${moved} of ${s.plannedChunks.toLocaleString('en-US')} planned` }
+    case 'stopped':
+      return { ...base, level: 'info', message: `${what} stopped with the NameNode: ${moved}` }
+    default: {
+      const outcome = s.kind === 'drain' ? '; the node holds no referenced chunk and can be removed' : s.balanced ? '; balanced' : '; not within tolerance'
+      return { ...base, level: s.failedChunks ? 'warn' : 'info', message: `${what} finished: ${moved}${failed}${outcome}` }
     }
   }
 }
