@@ -2,6 +2,7 @@
 // and values the source holds; counters follow the source's running totals and never go down;
 // histograms have cumulative buckets ending with +Inf equal to the count.
 
+import { readFileSync } from 'node:fs'
 import parsePrometheus from 'parse-prometheus-text-format'
 import { describe, expect, it } from 'vitest'
 import { createMetrics } from '../../src/dashboard/metrics.js'
@@ -255,5 +256,16 @@ describe('metrics', () => {
     expect(fa.get('process_cpu_user_seconds_total')?.type).toBe('COUNTER')
     ma.close()
     mb.close()
+  })
+})
+
+describe('docs/metrics.md', () => {
+  it('lists every dfs_ metric, and none that is not there', async () => {
+    const doc = readFileSync(new URL('../../docs/metrics.md', import.meta.url), 'utf8')
+    const documented = new Set([...doc.matchAll(/^\| `(dfs_[a-z_]+)` \|/gm)].map(m => m[1]!))
+    const metrics = createMetrics(new FakeSource(), { processMetrics: false })
+    const rendered = new Set(parse(await metrics.render()).keys())
+    metrics.close()
+    expect([...rendered].sort()).toEqual([...documented].sort())
   })
 })
