@@ -138,12 +138,17 @@ function defineIoMetrics(registry: Registry, now: () => Scrape): void {
   cumulativeCounter(registry, { name: 'dfs_read_failovers_total', help: 'Chunk reads that had to go to another copy, by the NameNode and every client.' }, () => [{ labels: {}, value: now().failovers }])
 }
 
+/** The healer's figures, with the totals issue 10's EVENTS part adds (absent before it lands: no series then). */
+type HealerFigures = NonNullable<ClusterStatus['healer']> & { healedChunks?: number; badCopiesFound?: number }
+
 function defineServiceMetrics(registry: Registry, now: () => Scrape): void {
-  const healer = <K extends keyof NonNullable<ClusterStatus['healer']>>(key: K) => (): Sample[] => {
-    const status = now().status.healer
-    return status ? [{ labels: {}, value: Number(status[key]) }] : []
+  const healer = <K extends keyof HealerFigures>(key: K) => (): Sample[] => {
+    const value = (now().status.healer as HealerFigures | undefined)?.[key]
+    return value === undefined ? [] : [{ labels: {}, value: Number(value) }]
   }
-  cumulativeCounter(registry, { name: 'dfs_healer_copied_chunks_total', help: 'Chunk copies the healer made (chunks healed).' }, healer('copiedChunks'))
+  cumulativeCounter(registry, { name: 'dfs_healer_healed_chunks_total', help: 'Chunks the healer gave at least one new copy.' }, healer('healedChunks'))
+  cumulativeCounter(registry, { name: 'dfs_healer_bad_copies_found_total', help: 'Copies the healer found missing or corrupt, whoever reported them (a read, the scrubber, a move).' }, healer('badCopiesFound'))
+  cumulativeCounter(registry, { name: 'dfs_healer_copied_chunks_total', help: 'Chunk copies the healer made.' }, healer('copiedChunks'))
   cumulativeCounter(registry, { name: 'dfs_healer_copied_bytes_total', help: 'Bytes the healer copied.' }, healer('copiedBytes'))
   cumulativeCounter(registry, { name: 'dfs_healer_trimmed_copies_total', help: 'Copies beyond R the healer deleted.' }, healer('trimmedCopies'))
   cumulativeCounter(registry, { name: 'dfs_healer_corrupt_removed_total', help: 'Corrupt copies the healer deleted.' }, healer('corruptRemoved'))

@@ -53,9 +53,9 @@ interface ClientParts {
   /** ChunkStore: chunk I/O per DataNode since it opened. */
   nodeIo?(): Record<string, NodeIo>
 }
-interface ClientTableLike {
+export interface ClientTableLike {
   list(): ClientSummary[]
-  /** Remote clients' I/O and failovers, gone ones included. */
+  /** Every client's I/O and failovers, departed ones included (in-process ones too). */
   totals?(): ClientTotals
 }
 
@@ -65,30 +65,45 @@ function clientAccess(host: NameNodeHost): { ownNodeIo(): Record<string, NodeIo>
   return {
     ownNodeIo: () => store.nodeIo?.() ?? {},
     clients: () => table?.list() ?? [],
-    clientTotals: () => table?.totals?.() ?? sumRemote(table?.list() ?? []),
+    clientTotals: () => (table ? remoteTotals(table) : { nodes: {}, failovers: 0 }),
   }
 }
 
-/** Without a table's totals: the connected remote clients' counters (a gone client's part then drops out). */
-export function sumRemote(clients: ClientSummary[]): ClientTotals {
+/**
+ * The remote clients' share of a client table's totals. An in-process client (the embedded mount)
+ * reports the NameNode's own chunk store's counters, which ownNodeIo() counts already: its part is
+ * taken out (it is connected while the NameNode runs, so it is in list()). Without totals(), the
+ * connected remote clients' counters (a departed client's part then drops out of the sum).
+ */
+export function remoteTotals(table: ClientTableLike): ClientTotals {
+  const clients = table.list()
+  if (!table.totals) return sumOf(clients.filter(c => !c.inProcess))
+  const all = table.totals()
+  const inProcess = sumOf(clients.filter(c => c.inProcess))
+  const nodes: Record<string, NodeIo> = {}
+  addNodeIo(nodes, all.nodes)
+  addNodeIo(nodes, inProcess.nodes, -1)
+  return { nodes, failovers: Math.max(0, all.failovers - inProcess.failovers) }
+}
+
+function sumOf(clients: ClientSummary[]): ClientTotals {
   const nodes: Record<string, NodeIo> = {}
   let failovers = 0
   for (const client of clients) {
-    if (client.inProcess) continue
     failovers += client.counters.failovers
     addNodeIo(nodes, client.counters.nodes)
   }
   return { nodes, failovers }
 }
 
-/** Add `from`'s I/O per node into `into`. */
-export function addNodeIo(into: Record<string, NodeIo>, from: Record<string, NodeIo>): void {
+/** Add `from`'s I/O per node (times sign) into `into`; a sum never goes below 0. */
+export function addNodeIo(into: Record<string, NodeIo>, from: Record<string, NodeIo>, sign: 1 | -1 = 1): void {
   for (const [nodeId, io] of Object.entries(from)) {
     const sum = (into[nodeId] ??= { readBytes: 0, writeBytes: 0, reads: 0, writes: 0 })
-    sum.readBytes += io.readBytes
-    sum.writeBytes += io.writeBytes
-    sum.reads += io.reads
-    sum.writes += io.writes
+    sum.readBytes = Math.max(0, sum.readBytes + sign * io.readBytes)
+    sum.writeBytes = Math.max(0, sum.writeBytes + sign * io.writeBytes)
+    sum.reads = Math.max(0, sum.reads + sign * io.reads)
+    sum.writes = Math.max(0, sum.writes + sign * io.writes)
   }
 }
 

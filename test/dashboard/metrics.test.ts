@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs'
 import parsePrometheus from 'parse-prometheus-text-format'
 import { describe, expect, it } from 'vitest'
 import { createMetrics } from '../../src/dashboard/metrics.js'
-import type { ClientTotals, MetricsSource } from '../../src/dashboard/metricsSource.js'
+import { type ClientTotals, type MetricsSource, remoteTotals } from '../../src/dashboard/metricsSource.js'
 import type { MetaTiming } from '../../src/meta/MetaStore.js'
 import type { ClusterStatus, NodeReport } from '../../src/namenode/status.js'
 import { LATENCY_BOUNDS_SECONDS, type ClientSummary, type NodeIo, type OpHistogram } from '../../src/protocol/clientStats.js'
@@ -41,7 +41,7 @@ class FakeSource implements MetricsSource {
   chunks = { referenced: 10, underReplicated: 2, unavailable: 1, waitingForGrace: 1, files: 4 }
   byCopies = new Map([[0, 1], [1, 2], [2, 7]])
   failovers = 3
-  healer = { copiedChunks: 5, copiedBytes: 5000, queued: 2, state: 'healing', lost: 1, trimmedCopies: 0, corruptRemoved: 1, failed: 0, scans: 3, orphansRemoved: 0, orphansPending: 4 }
+  healer = { healedChunks: 4, badCopiesFound: 6, copiedChunks: 5, copiedBytes: 5000, queued: 2, state: 'healing', lost: 1, trimmedCopies: 0, corruptRemoved: 1, failed: 0, scans: 3, orphansRemoved: 0, orphansPending: 4 }
   scrubber = { scannedChunks: 8, scannedBytes: 8000, corruptFound: 1, missingFound: 2, passes: 1 }
   own: Record<string, NodeIo> = { n1: io(1), n2: io(2) }
   clientList: ClientSummary[] = [client('c1'), client('c2', { inProcess: true })]
@@ -161,6 +161,8 @@ describe('metrics', () => {
     expect(values(families.get('dfs_node_reads_total')).get(key({ node: 'n1' }))).toBe(1 + 3)
     expect(values(families.get('dfs_read_failovers_total')).get(key())).toBe(3 + 4)
 
+    expect(values(families.get('dfs_healer_healed_chunks_total')).get(key())).toBe(4)
+    expect(values(families.get('dfs_healer_bad_copies_found_total')).get(key())).toBe(6)
     expect(values(families.get('dfs_healer_copied_chunks_total')).get(key())).toBe(5)
     expect(values(families.get('dfs_healer_copied_bytes_total')).get(key())).toBe(5000)
     expect(values(families.get('dfs_healer_queued')).get(key())).toBe(2)
@@ -182,8 +184,8 @@ describe('metrics', () => {
     source.own = { ...source.own, n2: { ...io(2), writeBytes: 1040 } }
     expect(await read('dfs_node_written_bytes_total', { node: 'n2' })).toBe(1040)
 
-    source.healer.copiedChunks = 9
-    expect(await read('dfs_healer_copied_chunks_total')).toBe(9)
+    source.healer.healedChunks = 9
+    expect(await read('dfs_healer_healed_chunks_total')).toBe(9)
     source.scrubber.scannedChunks = 20
     expect(await read('dfs_scrubber_verified_chunks_total')).toBe(20)
 
@@ -267,5 +269,20 @@ describe('docs/metrics.md', () => {
     const rendered = new Set(parse(await metrics.render()).keys())
     metrics.close()
     expect([...rendered].sort()).toEqual([...documented].sort())
+  })
+})
+
+describe('remote clients\' totals', () => {
+  const inProcess = client('embedded', { inProcess: true, counters: { ops: {}, nodes: { n1: io(5) }, failovers: 2 } })
+  const remote = client('remote', { counters: { ops: {}, nodes: { n1: io(1) }, failovers: 1 } })
+
+  it('leave out the in-process client, whose I/O is the NameNode\'s own chunk store\'s', () => {
+    const departed = { nodes: { n2: io(2) }, failovers: 3 }
+    const totals = (): ClientTotals => ({ nodes: { n1: io(6), n2: io(2) }, failovers: 2 + 1 + departed.failovers })
+    expect(remoteTotals({ list: () => [inProcess, remote], totals })).toEqual({ nodes: { n1: io(1), n2: io(2) }, failovers: 4 })
+  })
+
+  it('without a table\'s totals, sum the connected remote clients', () => {
+    expect(remoteTotals({ list: () => [inProcess, remote] })).toEqual({ nodes: { n1: io(1) }, failovers: 1 })
   })
 })
