@@ -1,7 +1,7 @@
 // /metrics of a real NameNode (in this process, three folder nodes, two copies of each chunk), written
 // to through the file system core as the embedded mount does, without FUSE: bytes written and the
 // journal's fsyncs show up, every chunk has two intact copies; a node whose folder is removed is
-// counted dead once the heartbeats notice.
+// counted dead once the heartbeats notice, and the healer's copies of its chunks are counted.
 
 import { randomBytes } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
@@ -26,14 +26,14 @@ afterEach(async () => {
   stop = undefined
 })
 
-async function start(dir: string): Promise<{ host: NameNodeHost; fs: FileSystem; metrics: Metrics; folders: string[] }> {
+async function start(dir: string, opts: { graceMs?: number } = {}): Promise<{ host: NameNodeHost; fs: FileSystem; metrics: Metrics; folders: string[] }> {
   const folders = ['n1', 'n2', 'n3'].map(n => join(dir, n))
   for (const folder of folders) mkdirSync(folder, { recursive: true })
   const host = await NameNodeHost.open({
     meta: join(dir, 'meta'), nodes: folders, replicas: 2, chunkSize: CHUNK, cacheBytes: 0, log: quiet, reopenGraceMs: 0,
-    // Heartbeats often, so a removed folder is noticed soon; the healer waits long, so it does not copy meanwhile.
+    // Heartbeats often, so a removed folder is noticed soon; the healer waits long (unless told), so it does not copy meanwhile.
     liveness: { intervalMs: 200, suspectAfterMs: 2000, deadAfterMs: 4000 },
-    healing: { graceMs: 600_000, bandwidthBytesPerSec: 0, orphanGraceMs: 600_000 },
+    healing: { graceMs: opts.graceMs ?? 600_000, bandwidthBytesPerSec: 0, orphanGraceMs: 600_000 },
     scrub: { bytesPerSec: 0 },
   })
   const session: InProcessSession = host.inProcessSession()
@@ -110,5 +110,26 @@ describe('metrics of a running NameNode', () => {
     // Chunks that had a copy on it have one intact copy left.
     expect(value(families, 'dfs_chunks_by_copies', { copies: '1' })).toBe(onVictim)
     expect(value(families, 'dfs_chunks_under_replicated')).toBe(onVictim)
+  })
+
+  it('count the healer\'s copies once a dead node\'s chunks are healed', async () => {
+    const { fs, metrics, host } = await start(tempDirForTest('dfs-metrics-').path, { graceMs: 0 })
+    await writeFile(fs, '/a.bin', randomBytes(3 * CHUNK))
+    const refs = [...host.cluster.meta.state.inodes.values()].flatMap(i => ('chunks' in i ? i.chunks ?? [] : []))
+    const victim = host.cluster.registry.statuses().find(s => s.nodeId === refs[0]!.nodes[0])!
+    const onVictim = refs.filter(r => r?.nodes.includes(victim.nodeId)).length
+    const before = await scrape(metrics)
+    expect(value(before, 'dfs_healer_copied_chunks_total')).toBe(0)
+
+    await rm(victim.address, { recursive: true, force: true })
+    await until(async () => {
+      const families = await scrape(metrics)
+      return value(families, 'dfs_nodes', { state: 'dead' }) === 1 && value(families, 'dfs_chunks_by_copies', { copies: '2' }) === refs.length
+    }, 60_000)
+
+    const families = await scrape(metrics)
+    expect(value(families, 'dfs_healer_copied_chunks_total')).toBeGreaterThanOrEqual(onVictim)
+    expect(value(families, 'dfs_healer_copied_bytes_total')).toBeGreaterThanOrEqual(onVictim * CHUNK)
+    expect(value(families, 'dfs_chunks_under_replicated')).toBe(0)
   })
 })
