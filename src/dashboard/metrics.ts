@@ -8,6 +8,7 @@ import { collectDefaultMetrics, Histogram, Registry } from 'prom-client'
 import type { MetaTiming } from '../meta/MetaStore.js'
 import { NameNodeHost } from '../namenode/openNameNode.js'
 import type { ClusterStatus } from '../namenode/status.js'
+import type { RebalanceStatus } from '../cluster/rebalance/Rebalancer.js'
 import { LATENCY_BOUNDS_SECONDS, type ClientSummary, type NodeIo } from '../protocol/clientStats.js'
 import { cumulativeCounter, type HistogramSample, type Sample, snapshotGauge, snapshotHistogram } from './metricKinds.js'
 import { addNodeIo, type ClientTotals, hostSource, type MetricsSource } from './metricsSource.js'
@@ -52,6 +53,7 @@ export function createMetrics(from: MetricsSource | NameNodeHost, opts: MetricsO
   defineClusterMetrics(registry, now)
   defineIoMetrics(registry, now)
   defineServiceMetrics(registry, now)
+  defineRebalanceMetrics(registry, now)
   defineClientMetrics(registry, now)
   const unsubscribe = defineTimings(registry, source)
   if (opts.processMetrics ?? true) collectDefaultMetrics({ register: registry })
@@ -173,6 +175,25 @@ function defineServiceMetrics(registry: Registry, now: () => Scrape): void {
     return status ? [{ labels: { reason: 'corrupt' }, value: status.corruptFound }, { labels: { reason: 'missing' }, value: status.missingFound }] : []
   })
   cumulativeCounter(registry, { name: 'dfs_scrubber_passes_total', help: 'Passes over every chunk the scrubber finished.' }, scrubber('passes'))
+}
+
+/** The balance or drain running now, else the last one (dfs balance, dfs drain): gauges of that job. */
+function defineRebalanceMetrics(registry: Registry, now: () => Scrape): void {
+  const job = (value: (r: RebalanceStatus) => number | undefined) => (): Sample[] => {
+    const r = now().status.rebalance
+    const v = r && value(r)
+    return r && v !== undefined ? [{ labels: { kind: r.kind }, value: v }] : []
+  }
+  snapshotGauge(registry, { name: 'dfs_rebalance_running', help: '1 while a balance or drain runs (kind), 0 for the other kind.', labelNames: ['kind'] }, () => {
+    const r = now().status.rebalance
+    return (['balance', 'drain'] as const).map(kind => ({ labels: { kind }, value: r?.kind === kind && r.state === 'running' ? 1 : 0 }))
+  })
+  snapshotGauge(registry, { name: 'dfs_rebalance_planned_bytes', help: 'Bytes the balance or drain running (else the last one) planned to move so far.', labelNames: ['kind'] }, job(r => r.plannedBytes))
+  snapshotGauge(registry, { name: 'dfs_rebalance_moved_bytes', help: 'Bytes the balance or drain running (else the last one) moved.', labelNames: ['kind'] }, job(r => r.movedBytes))
+  snapshotGauge(registry, { name: 'dfs_drain_remaining_chunks', help: 'Chunks still with a copy on the node being drained (the drain running, else the last one).', labelNames: ['node'] }, () => {
+    const r = now().status.rebalance
+    return r?.kind === 'drain' && r.node && r.remainingChunks !== undefined ? [{ labels: { node: r.node.nodeId }, value: r.remainingChunks }] : []
+  })
 }
 
 function defineClientMetrics(registry: Registry, now: () => Scrape): void {

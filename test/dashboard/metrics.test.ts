@@ -58,6 +58,10 @@ class FakeSource implements MetricsSource {
       io: { writes: 0, underReplicatedWrites: 0, reads: 0, cacheHits: 0, failovers: this.failovers, badReplicas: 0, deleteFailures: 0, deletesDeferred: 0 },
       healer: { ...this.healer } as unknown as ClusterStatus['healer'],
       scrubber: { state: 'resting', bytesPerSec: 0, ...this.scrubber },
+      rebalance: {
+        id: 1, kind: 'drain', node: { nodeId: 'n4', address: '/data/n4' }, state: 'running', startedAt: 0, elapsedMs: 0, round: 1,
+        plannedChunks: 4, plannedBytes: 4000, movedChunks: 1, movedBytes: 1000, skippedChunks: 0, failedChunks: 0, bytesPerSec: 0, remainingChunks: 3, nodes: [],
+      },
     }
   }
 
@@ -169,6 +173,10 @@ describe('metrics', () => {
     expect(values(families.get('dfs_healer_healing')).get(key())).toBe(1)
     expect(values(families.get('dfs_scrubber_verified_bytes_total')).get(key())).toBe(8000)
     expect(values(families.get('dfs_scrubber_bad_copies_total'))).toEqual(new Map([[key({ reason: 'corrupt' }), 1], [key({ reason: 'missing' }), 2]]))
+
+    expect(values(families.get('dfs_rebalance_running'))).toEqual(new Map([[key({ kind: 'balance' }), 0], [key({ kind: 'drain' }), 1]]))
+    expect(values(families.get('dfs_rebalance_moved_bytes'))).toEqual(new Map([[key({ kind: 'drain' }), 1000]]))
+    expect(values(families.get('dfs_drain_remaining_chunks'))).toEqual(new Map([[key({ node: 'n4' }), 3]]))
 
     expect(values(families.get('dfs_clients')).get(key())).toBe(2)
     expect(values(families.get('dfs_client_info')).get(key({ client: 'c1', host: 'host-c1', mountpoint: '/mnt/c1', pid: '42' }))).toBe(1)
