@@ -45,17 +45,19 @@ export function createMetrics(from: MetricsSource | NameNodeHost, opts: MetricsO
   const source = from instanceof NameNodeHost ? hostSource(from) : from
   const registry = new Registry()
   let scrape: Scrape | undefined
-  const now = (): Scrape => {
+  const current = (): Scrape => {
     if (!scrape) throw new Error('metrics read outside render()')
     return scrape
   }
 
-  defineClusterMetrics(registry, now)
-  defineIoMetrics(registry, now)
-  defineServiceMetrics(registry, now)
-  defineRebalanceMetrics(registry, now)
-  defineClientMetrics(registry, now)
+  defineClusterMetrics(registry, current)
+  defineIoMetrics(registry, current)
+  defineServiceMetrics(registry, current)
+  defineRebalanceMetrics(registry, current)
+  defineClientMetrics(registry, current)
   const unsubscribe = defineTimings(registry, source)
+  // prom-client's GC observer and event-loop monitor are not undone by close(): one NameNode per
+  // process keeps one of each; tests that make many pass processMetrics: false.
   if (opts.processMetrics ?? true) collectDefaultMetrics({ register: registry })
 
   return {
@@ -78,8 +80,8 @@ export function createMetrics(from: MetricsSource | NameNodeHost, opts: MetricsO
   }
 }
 
-function defineClusterMetrics(registry: Registry, now: () => Scrape): void {
-  const nodes = () => now().status.nodes
+function defineClusterMetrics(registry: Registry, current: () => Scrape): void {
+  const nodes = () => current().status.nodes
   const perNode = (value: (n: ClusterStatus['nodes'][number]) => number | undefined) => () =>
     nodes().flatMap(n => {
       const v = value(n)
@@ -99,17 +101,17 @@ function defineClusterMetrics(registry: Registry, now: () => Scrape): void {
   snapshotGauge(registry, { name: 'dfs_node_capacity_bytes', help: 'Size of the device the DataNode stores on.', labelNames: nodeLabels }, perNode(n => n.capacity))
   snapshotGauge(registry, { name: 'dfs_node_available_bytes', help: 'Free space on the device the DataNode stores on.', labelNames: nodeLabels }, perNode(n => n.available))
 
-  const totals = () => now().status.totals
+  const totals = () => current().status.totals
   const one = (value: () => number) => () => [{ labels: {}, value: value() }]
   snapshotGauge(registry, { name: 'dfs_capacity_bytes', help: 'Size of the devices the DataNodes store on, each device once.' }, one(() => totals().capacity))
   snapshotGauge(registry, { name: 'dfs_available_bytes', help: 'Free space on those devices, each device once.' }, one(() => totals().available))
   snapshotGauge(registry, { name: 'dfs_usable_capacity_bytes', help: 'What files can take with R copies of each chunk (what df shows for the mount).' }, one(() => totals().usableCapacity))
   snapshotGauge(registry, { name: 'dfs_usable_available_bytes', help: 'What files can still take with R copies of each chunk.' }, one(() => totals().usableAvailable))
-  snapshotGauge(registry, { name: 'dfs_replicas', help: 'Copies the cluster keeps of each chunk (R).' }, one(() => now().status.replicas))
+  snapshotGauge(registry, { name: 'dfs_replicas', help: 'Copies the cluster keeps of each chunk (R).' }, one(() => current().status.replicas))
 
-  const chunks = () => now().status.chunks
+  const chunks = () => current().status.chunks
   snapshotGauge(registry, { name: 'dfs_chunks_by_copies', help: 'Referenced chunks by number of intact copies on live nodes (0: unavailable now).', labelNames: ['copies'] }, () => {
-    const { byCopies, status } = now()
+    const { byCopies, status } = current()
     // 0 .. R always present, so a panel or alert has a series to read even when it is 0.
     const keys = new Set([...Array.from({ length: status.replicas + 1 }, (_, i) => i), ...byCopies.keys()])
     return [...keys].sort((a, b) => a - b).map(copies => ({ labels: { copies }, value: byCopies.get(copies) ?? 0 }))
@@ -118,9 +120,9 @@ function defineClusterMetrics(registry: Registry, now: () => Scrape): void {
   snapshotGauge(registry, { name: 'dfs_chunks_under_replicated', help: 'Chunks with 1 .. R-1 intact copies on live nodes.' }, one(() => chunks().underReplicated))
   snapshotGauge(registry, { name: 'dfs_chunks_unavailable', help: 'Chunks with no intact copy on a live node: a read fails now.' }, one(() => chunks().unavailable))
   snapshotGauge(registry, { name: 'dfs_chunks_waiting_for_grace', help: 'Of the under-replicated and unavailable chunks, those whose missing copies are on nodes that may come back within the grace period.' }, one(() => chunks().waitingForGrace))
-  snapshotGauge(registry, { name: 'dfs_chunks_lost', help: 'Chunks the healer found no intact copy of anywhere.' }, one(() => now().status.healer?.lost ?? 0))
+  snapshotGauge(registry, { name: 'dfs_chunks_lost', help: 'Chunks the healer found no intact copy of anywhere.' }, one(() => current().status.healer?.lost ?? 0))
   snapshotGauge(registry, { name: 'dfs_files', help: 'Files in the namespace.' }, one(() => chunks().files))
-  snapshotGauge(registry, { name: 'dfs_namenode_uptime_seconds', help: 'Time since this NameNode started.' }, one(() => now().status.uptimeMs / 1000))
+  snapshotGauge(registry, { name: 'dfs_namenode_uptime_seconds', help: 'Time since this NameNode started.' }, one(() => current().status.uptimeMs / 1000))
 }
 
 function inState(n: ClusterStatus['nodes'][number], state: (typeof NODE_STATES)[number]): boolean {
@@ -129,23 +131,23 @@ function inState(n: ClusterStatus['nodes'][number], state: (typeof NODE_STATES)[
   return n.health === state
 }
 
-function defineIoMetrics(registry: Registry, now: () => Scrape): void {
+function defineIoMetrics(registry: Registry, current: () => Scrape): void {
   const perNode = (field: keyof NodeIo) => () =>
-    Object.entries(now().io).map(([node, io]): Sample => ({ labels: { node }, value: io[field] }))
+    Object.entries(current().io).map(([node, io]): Sample => ({ labels: { node }, value: io[field] }))
   const labelNames = ['node']
   cumulativeCounter(registry, { name: 'dfs_node_read_bytes_total', help: 'Chunk bytes read from the DataNode, by the NameNode and every client.', labelNames }, perNode('readBytes'))
   cumulativeCounter(registry, { name: 'dfs_node_written_bytes_total', help: 'Chunk bytes written to the DataNode, by the NameNode and every client.', labelNames }, perNode('writeBytes'))
   cumulativeCounter(registry, { name: 'dfs_node_reads_total', help: 'Chunk reads from the DataNode, by the NameNode and every client.', labelNames }, perNode('reads'))
   cumulativeCounter(registry, { name: 'dfs_node_writes_total', help: 'Chunk writes to the DataNode, by the NameNode and every client.', labelNames }, perNode('writes'))
-  cumulativeCounter(registry, { name: 'dfs_read_failovers_total', help: 'Chunk reads that had to go to another copy, by the NameNode and every client.' }, () => [{ labels: {}, value: now().failovers }])
+  cumulativeCounter(registry, { name: 'dfs_read_failovers_total', help: 'Chunk reads that had to go to another copy, by the NameNode and every client.' }, () => [{ labels: {}, value: current().failovers }])
 }
 
 /** The healer's figures, with the totals issue 10's EVENTS part adds (absent before it lands: no series then). */
 type HealerFigures = NonNullable<ClusterStatus['healer']> & { healedChunks?: number; badCopiesFound?: number }
 
-function defineServiceMetrics(registry: Registry, now: () => Scrape): void {
+function defineServiceMetrics(registry: Registry, current: () => Scrape): void {
   const healer = <K extends keyof HealerFigures>(key: K) => (): Sample[] => {
-    const value = (now().status.healer as HealerFigures | undefined)?.[key]
+    const value = (current().status.healer as HealerFigures | undefined)?.[key]
     return value === undefined ? [] : [{ labels: {}, value: Number(value) }]
   }
   cumulativeCounter(registry, { name: 'dfs_healer_healed_chunks_total', help: 'Chunks the healer gave at least one new copy.' }, healer('healedChunks'))
@@ -159,53 +161,53 @@ function defineServiceMetrics(registry: Registry, now: () => Scrape): void {
   cumulativeCounter(registry, { name: 'dfs_orphans_removed_total', help: 'Chunk files no file references that were deleted.' }, healer('orphansRemoved'))
   snapshotGauge(registry, { name: 'dfs_healer_queued', help: 'Chunks waiting for a healer worker.' }, healer('queued'))
   snapshotGauge(registry, { name: 'dfs_healer_healing', help: '1 while the healer is copying.' }, () => {
-    const status = now().status.healer
+    const status = current().status.healer
     return status ? [{ labels: {}, value: status.state === 'healing' ? 1 : 0 }] : []
   })
   snapshotGauge(registry, { name: 'dfs_orphans_pending', help: 'Unreferenced chunk files waiting out their grace period.' }, healer('orphansPending'))
 
   const scrubber = <K extends keyof NonNullable<ClusterStatus['scrubber']>>(key: K) => (): Sample[] => {
-    const status = now().status.scrubber
+    const status = current().status.scrubber
     return status ? [{ labels: {}, value: Number(status[key]) }] : []
   }
   cumulativeCounter(registry, { name: 'dfs_scrubber_verified_chunks_total', help: 'Chunk copies the scrubber read back and checked.' }, scrubber('scannedChunks'))
   cumulativeCounter(registry, { name: 'dfs_scrubber_verified_bytes_total', help: 'Bytes the scrubber read back and checked.' }, scrubber('scannedBytes'))
   cumulativeCounter(registry, { name: 'dfs_scrubber_bad_copies_total', help: 'Bad copies the scrubber found: corrupt (failed the check twice) or missing (listed, not there).', labelNames: ['reason'] }, () => {
-    const status = now().status.scrubber
+    const status = current().status.scrubber
     return status ? [{ labels: { reason: 'corrupt' }, value: status.corruptFound }, { labels: { reason: 'missing' }, value: status.missingFound }] : []
   })
   cumulativeCounter(registry, { name: 'dfs_scrubber_passes_total', help: 'Passes over every chunk the scrubber finished.' }, scrubber('passes'))
 }
 
 /** The balance or drain running now, else the last one (dfs balance, dfs drain): gauges of that job. */
-function defineRebalanceMetrics(registry: Registry, now: () => Scrape): void {
+function defineRebalanceMetrics(registry: Registry, current: () => Scrape): void {
   const job = (value: (r: RebalanceStatus) => number | undefined) => (): Sample[] => {
-    const r = now().status.rebalance
+    const r = current().status.rebalance
     const v = r && value(r)
     return r && v !== undefined ? [{ labels: { kind: r.kind }, value: v }] : []
   }
   snapshotGauge(registry, { name: 'dfs_rebalance_running', help: '1 while a balance or drain runs (kind), 0 for the other kind.', labelNames: ['kind'] }, () => {
-    const r = now().status.rebalance
+    const r = current().status.rebalance
     return (['balance', 'drain'] as const).map(kind => ({ labels: { kind }, value: r?.kind === kind && r.state === 'running' ? 1 : 0 }))
   })
   snapshotGauge(registry, { name: 'dfs_rebalance_planned_bytes', help: 'Bytes the balance or drain running (else the last one) planned to move so far.', labelNames: ['kind'] }, job(r => r.plannedBytes))
   snapshotGauge(registry, { name: 'dfs_rebalance_moved_bytes', help: 'Bytes the balance or drain running (else the last one) moved.', labelNames: ['kind'] }, job(r => r.movedBytes))
   snapshotGauge(registry, { name: 'dfs_drain_remaining_chunks', help: 'Chunks still with a copy on the node being drained (the drain running, else the last one).', labelNames: ['node'] }, () => {
-    const r = now().status.rebalance
+    const r = current().status.rebalance
     return r?.kind === 'drain' && r.node && r.remainingChunks !== undefined ? [{ labels: { node: r.node.nodeId }, value: r.remainingChunks }] : []
   })
 }
 
-function defineClientMetrics(registry: Registry, now: () => Scrape): void {
-  snapshotGauge(registry, { name: 'dfs_clients', help: 'Clients (mounts) connected.' }, () => [{ labels: {}, value: now().clients.filter(c => c.connected).length }])
+function defineClientMetrics(registry: Registry, current: () => Scrape): void {
+  snapshotGauge(registry, { name: 'dfs_clients', help: 'Clients (mounts) connected.' }, () => [{ labels: {}, value: current().clients.filter(c => c.connected).length }])
   snapshotGauge(registry, { name: 'dfs_client_info', help: 'A connected client (mount): its host, mount point and pid; the value is 1.', labelNames: ['client', 'host', 'mountpoint', 'pid'] }, () =>
-    now().clients.map(c => ({ labels: { client: c.id, host: c.host, mountpoint: c.mountpoint, pid: c.pid }, value: 1 })))
+    current().clients.map(c => ({ labels: { client: c.id, host: c.host, mountpoint: c.mountpoint, pid: c.pid }, value: 1 })))
   snapshotGauge(registry, { name: 'dfs_client_start_time_seconds', help: 'When the client (mount) started, seconds since the epoch.', labelNames: ['client'] }, () =>
-    now().clients.map(c => ({ labels: { client: c.id }, value: c.startedAt / 1000 })))
+    current().clients.map(c => ({ labels: { client: c.id }, value: c.startedAt / 1000 })))
   snapshotHistogram(registry, {
     name: 'dfs_client_fuse_op_duration_seconds', help: 'FUSE operations a client served, by how long each took.',
     labelNames: ['client', 'op'], bounds: LATENCY_BOUNDS_SECONDS,
-  }, () => now().clients.flatMap(c => Object.entries(c.counters.ops).map(([op, h]): HistogramSample => ({ labels: { client: c.id, op }, ...h }))))
+  }, () => current().clients.flatMap(c => Object.entries(c.counters.ops).map(([op, h]): HistogramSample => ({ labels: { client: c.id, op }, ...h }))))
 }
 
 /** Journal fsync and checkpoint times, observed as the metadata store reports them; returns the way to stop. */
