@@ -6,7 +6,7 @@
 // Not listed by listxattr, on purpose: `cp -a`, `rsync -X`, `tar --xattrs` and `getfattr -d` copy
 // every listed name, and a copy would either fail (they are read-only) or store a stale snapshot of
 // where this file's chunks were as an ordinary xattr of the copy. Asked for by name, they answer.
-// Setting or removing them is EPERM (docs/xattrs.md).
+// Setting or removing them is EPERM (docs/placement.md).
 
 import type { FilePlacement } from '../namenode/filePlacement.js'
 
