@@ -149,6 +149,11 @@ export class NameNodeHost {
     }, ino, path)
   }
 
+  /** The same by a path in the namespace ("/dir/file"): `dfs info --namenode`, the dashboard's file view. */
+  placementAt(path: string): FilePlacement {
+    return this.placement(inodeAtPath(this.cluster.meta.state, path), path)
+  }
+
   /** The cluster commands (`dfs balance`, `dfs drain`, `dfs fsck --namenode`) as control handlers. */
   clusterHandlers(): Record<string, ControlHandler> {
     const { rebalancer } = this.services
@@ -160,7 +165,7 @@ export class NameNodeHost {
       'drain-undo': args => rebalancer.undoDrain(String(args.node), typeof args.resolved === 'string' ? args.resolved : undefined),
       fsck: args => this.onlineFsck.start(args),
       // `dfs info --namenode … /path`: a path in the namespace (a mount resolves its own paths: Daemon.ts).
-      info: args => this.placement(inodeAtPath(this.cluster.meta.state, String(args.path)), String(args.path)),
+      info: args => this.placementAt(String(args.path)),
       'fsck-status': args => this.onlineFsck.status(args),
     }
   }
