@@ -21,7 +21,7 @@ export interface CopyPlacement {
   node: string
   /** This copy: ok, bad (the healer knows it is corrupt or missing), unreachable (its node is not alive). */
   state: 'ok' | 'bad' | 'unreachable'
-  /** When the scrubber last verified this copy's SHA-256, ms since the epoch (whole seconds). */
+  /** When this copy's SHA-256 last checked out (the scrubber, a repair's read or put), ms since the epoch (whole seconds). */
   verifiedAt?: number
 }
 
@@ -58,7 +58,7 @@ export interface PlacementSources {
   graceMs: number
   /** Copies the healer knows to be missing or corrupt (Healer.isKnownBad). */
   isBadCopy?: (nodeId: string, chunkId: string) => boolean
-  /** When a copy last verified intact (Scrubber.verified.get). */
+  /** When a copy last verified intact (Scrubber.verified.get; the healer records there too). */
   verifiedAt?: (chunkId: string, nodeId: string) => number | undefined
   now?: number
 }

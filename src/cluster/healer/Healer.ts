@@ -149,6 +149,8 @@ export class Healer {
   #stopped = false
   readonly #abort = new AbortController()
   #periodic: NodeJS.Timeout | undefined
+  /** Told of each copy a repair verified (the one it read from, the ones it put): the scrubber's verified-at record. */
+  onVerifiedCopy?: (chunkId: string, nodeId: string) => void
 
   constructor(deps: HealerDeps) {
     this.#meta = deps.meta
@@ -184,7 +186,7 @@ export class Healer {
       graceMs: this.#options.graceMs,
       hints: this.#hints,
       counts: this.#counts,
-      copy: { registry: this.#registry, replicas: this.#replicas, bandwidth: this.#bucket, signal: this.#abort.signal, counts: this.#counts },
+      copy: { registry: this.#registry, replicas: this.#replicas, bandwidth: this.#bucket, signal: this.#abort.signal, counts: this.#counts, onVerifiedCopy: (id, node) => this.onVerifiedCopy?.(id, node) },
       log: this.#log,
       pass: () => this.#workers.pass,
     })
