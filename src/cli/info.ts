@@ -5,11 +5,12 @@
 // resolves the path as the mount does and asks its NameNode session).
 // dfs info --namenode tcp://… --secret-file <f> /path/in/namespace: the same, from a NameNode.
 
+import { realpath } from 'node:fs/promises'
 import { relative } from 'node:path'
 import { Command } from 'commander'
 import type { ChunkPlacement, FilePlacement } from '../namenode/filePlacement.js'
 import { dfsError, isDfsError } from '../errors.js'
-import { canonicalMountpoint, dfsMountContaining } from '../fuse/mountpoint.js'
+import { canonicalMountpoint, dfsMountContaining, mountsAt } from '../fuse/mountpoint.js'
 import { formatSize } from '../util/size.js'
 import { NAMENODE_OPTION, SECRET_OPTION, type TargetFlags, withTarget } from './controlTarget.js'
 import { findDaemon } from './status.js'
@@ -34,8 +35,11 @@ async function placementOf(path: string, flags: TargetFlags): Promise<FilePlacem
     return await withTarget(undefined, flags, target => target.call('info', { path })) as FilePlacement
   }
   if (flags.secretFile !== undefined) throw dfsError('BAD_ARGUMENT', '--secret-file goes with --namenode tcp://host:port; a file in a local mount needs no secret (drop it, or add --namenode)')
-  // The path's folders resolved (symlinks), its last name kept: info on a symlink is about the symlink.
-  const abs = await canonicalMountpoint(path)
+  // Symlinks followed, as getfattr and cat do (the file a symlink names, even in another mount); a
+  // path that does not resolve is still named, so the daemon can say what is missing. A mount point
+  // itself is not looked up (its daemon may be stopped: findDaemon says so rather than hang).
+  let abs = await canonicalMountpoint(path)
+  if ((await mountsAt(abs)).length === 0) abs = await realpath(abs).catch(() => abs)
   const mount = await dfsMountContaining(abs)
   if (!mount) throw dfsError('NOT_MOUNTED', `${path} is not in a dfs mount; give a file inside a mounted dfs folder, or a namespace path with --namenode tcp://host:port`, { path })
   const daemon = await findDaemon(mount.mountpoint)

@@ -99,6 +99,10 @@ describe('dfs info and user.dfs.placement', () => {
     const dir = await dfs('info', join(cluster.mnt, 'd'))
     expect(dir.code, dir.stderr).toBe(0)
     expect(dir.stdout).toMatch(/: inode \d+, a directory: no chunks/)
+    // A symlink is followed, as getfattr follows it.
+    await mustSh(`ln -s f ${cluster.mnt}/link`)
+    const viaLink = await infoJson(join(cluster.mnt, 'link'))
+    expect([viaLink.path, viaLink.type, viaLink.size]).toEqual([join(cluster.mnt, 'f'), 'file', SIZE])
     const missing = await dfs('info', join(cluster.mnt, 'nope'))
     expect(missing.code).not.toBe(0)
     expect(missing.stderr.trim()).toBe(`dfs: ${join(cluster.mnt, 'nope')}: no such file or directory [ENOENT]`)

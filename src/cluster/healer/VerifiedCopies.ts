@@ -1,5 +1,6 @@
-// When each copy of each chunk last had its SHA-256 verified (by the scrubber), for `dfs info`, the
-// xattr user.dfs.placement and the dashboard's file view ("verified when").
+// When each copy of each chunk last had its SHA-256 verified (by the scrubber, or a repair of the
+// healer that read or wrote it), for `dfs info`, the xattr user.dfs.placement and the dashboard's
+// file view ("verified when").
 //
 // Memory. A cluster may hold millions of chunks; this record must not cost what the namespace does.
 // So no object per chunk: a Map from chunk id (the namespace's own string, not a copy) to a slot
