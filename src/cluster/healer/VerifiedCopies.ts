@@ -20,7 +20,7 @@ const COPIES = 4
 export class VerifiedCopies {
   readonly #slots = new Map<string, number>()
   readonly #free: number[] = []
-  readonly #nodeIds: string[] = []
+  /** Node id -> its index (interned: a slot holds the index, not the string). */
   readonly #nodeIndex = new Map<string, number>()
   /** Per slot × COPIES: node index + 1 (0: empty), and seconds since the epoch. */
   #node = new Uint16Array(COPIES * 1024)
@@ -98,9 +98,8 @@ export class VerifiedCopies {
   #nodeNumber(nodeId: string): number {
     let index = this.#nodeIndex.get(nodeId)
     if (index === undefined) {
-      index = this.#nodeIds.length
+      index = this.#nodeIndex.size
       if (index >= 0xfffe) throw new Error('VerifiedCopies: more than 65534 node ids')
-      this.#nodeIds.push(nodeId)
       this.#nodeIndex.set(nodeId, index)
     }
     return index + 1
