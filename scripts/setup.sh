@@ -110,23 +110,24 @@ if [ "${DFS_SKIP_NATIVE:-}" != 1 ]; then
   fi
 
   # ---- 3b. tools the mount tests drive (only before `npm test`) ---------------------------------
-  # test/mount/realTools.test.ts runs rsync and sqlite3 against a mount. npm sets
+  # test/mount/realTools.test.ts runs rsync and sqlite3 against a mount, test/mount/info.test.ts
+  # getfattr (Debian's package attr). npm sets
   # npm_lifecycle_event=pretest when this runs as the pretest script; demo, bench and setup need neither.
   if [ "${npm_lifecycle_event:-}" = pretest ]; then
     tools_missing=''
-    for tool in rsync sqlite3; do
+    for tool in rsync sqlite3 getfattr; do
       command -v "$tool" >/dev/null 2>&1 || tools_missing="${tools_missing:+$tools_missing }$tool"
     done
     if [ -n "$tools_missing" ]; then
       if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
-        say "installing rsync and sqlite3 for the tests with apt-get ($tools_missing missing)"
+        say "installing rsync, sqlite3 and attr for the tests with apt-get ($tools_missing missing)"
         apt-get update -qq >/dev/null ||
-          die "apt-get update failed; fix the package sources, then: apt-get install -y rsync sqlite3"
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rsync sqlite3 >/dev/null ||
-          die "apt-get install -y rsync sqlite3 failed (see the messages above)"
+          die "apt-get update failed; fix the package sources, then: apt-get install -y rsync sqlite3 attr"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rsync sqlite3 attr >/dev/null ||
+          die "apt-get install -y rsync sqlite3 attr failed (see the messages above)"
       else
-        die "the tests need $tools_missing (test/mount/realTools.test.ts drives them against a mount)." \
-          "Run:  sudo apt-get install -y rsync sqlite3   (or your distribution's packages)" \
+        die "the tests need $tools_missing (test/mount/realTools.test.ts and info.test.ts drive them against a mount)." \
+          "Run:  sudo apt-get install -y rsync sqlite3 attr   (or your distribution's packages)" \
           "then run this again."
       fi
     fi

@@ -12,6 +12,7 @@ import { demoCommand } from './demo.js'
 import { drainCommand } from './drain.js'
 import { errorReport, exitStatusOf, printJsonError, wantsJson } from './errorOutput.js'
 import { fsckCommand } from './fsck.js'
+import { infoCommand } from './info.js'
 import { metaCommand } from './meta.js'
 import { mountCommand } from './mount.js'
 import { statusCommand } from './status.js'
@@ -28,7 +29,7 @@ const program = new Command('dfs')
   .showSuggestionAfterError(true)
   .exitOverride()
 
-const commands = [mountCommand(), unmountCommand(), statusCommand(), balanceCommand(), drainCommand(), fsckCommand(), datanodeCommand(), namenodeCommand(), metaCommand(), demoCommand()]
+const commands = [mountCommand(), unmountCommand(), statusCommand(), infoCommand(), balanceCommand(), drainCommand(), fsckCommand(), datanodeCommand(), namenodeCommand(), metaCommand(), demoCommand()]
 for (const command of commands) program.addCommand(command)
 const json = wantsJson(program, process.argv)
 

@@ -25,6 +25,7 @@ import type { ApplyResult } from '../meta/namespace/apply.js'
 import { namespaceMachine } from '../meta/namespace/machine.js'
 import type { NamespaceRecord } from '../meta/namespace/records.js'
 import type { ChunkRef, NamespaceState } from '../meta/namespace/types.js'
+import type { FilePlacement } from '../namenode/filePlacement.js'
 import { parseTcpAddress } from '../datanode/tcp/protocol.js'
 import type { ClientRecord, CommitOptions, NameNodeSession, SessionSettings } from '../protocol/api.js'
 import {
@@ -178,6 +179,10 @@ export class RemoteNameNode implements NameNodeSession {
 
   async capacity(): Promise<{ total: number; available: number }> {
     return await this.request('capacity') as { total: number; available: number }
+  }
+
+  async placement(ino: number, path?: string): Promise<FilePlacement> {
+    return await this.request('placement', { ino, ...(path === undefined ? {} : { path }) }) as FilePlacement
   }
 
   /** `dfs status | balance | drain` through this client's NameNode. */

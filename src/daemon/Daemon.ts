@@ -81,6 +81,11 @@ export class Daemon {
     return this.parts.backend.status(this.mountpoint)
   }
 
+  /** `dfs info`: where the chunks of `path` (in the mount, from its root: "/a/b") are. */
+  info(path: string): Promise<unknown> {
+    return this.parts.fs.placement(path)
+  }
+
   /** Stop on the usual signals (the mount is detached lazily); resolves when stopped, by whatever. */
   stopOnSignals(): Promise<void> {
     const stop = (signal: string) => {
@@ -151,6 +156,7 @@ function controlHandlers(backend: MountBackend, daemon: () => Daemon | undefined
   return {
     ...backend.handlers(),
     status: () => running().status(),
+    info: args => running().info(String(args.path)),
     unmount: async args => {
       await running().unmount(args.force === true)
       return { pid: process.pid }

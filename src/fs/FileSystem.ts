@@ -9,7 +9,9 @@ import {
   type Inode, ROOT_INO, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, isDir, isFile, isSymlink,
 } from '../meta/namespace/types.js'
 import { levelled } from '../log/Log.js'
+import type { FilePlacement } from '../namenode/filePlacement.js'
 import { DirtyBudget } from './DirtyBudget.js'
+import { isPlacementXattr, placementXattrValue } from './placementXattrs.js'
 import { type FileContext, OpenFile } from './OpenFile.js'
 import type { ChunkIO, NameNodeSession } from './ports.js'
 import { type Stat, type StatFs, toStat } from './stat.js'
@@ -376,6 +378,7 @@ export class FileSystem {
 
   async setxattr(path: string, name: string, value: Buffer, flags: number): Promise<void> {
     checkXattrName(name, path)
+    this.refuseVirtualXattr(path, name, 'set')
     if (value.length > XATTR_SIZE_MAX) throw dfsError('E2BIG', `extended attribute value over ${XATTR_SIZE_MAX} bytes`, { path, name })
     const inode = this.lookup(path)
     await this.meta.commit({
@@ -386,6 +389,13 @@ export class FileSystem {
 
   async getxattr(path: string, name: string): Promise<Buffer> {
     checkXattrName(name, path)
+    if (isPlacementXattr(name)) {
+      const value = placementXattrValue(name, await this.placement(path))
+      if (value.length > XATTR_SIZE_MAX) {
+        throw dfsError('E2BIG', `${path}: ${name} is ${value.length} bytes, over the ${XATTR_SIZE_MAX}-byte limit of an extended attribute; use dfs info ${path}`, { path, name })
+      }
+      return value
+    }
     const value = this.lookup(path).xattrs?.[name]
     if (value === undefined) throw dfsError('ENODATA', `no extended attribute "${name}"`, { path, name })
     return Buffer.from(value, 'base64')
@@ -399,8 +409,26 @@ export class FileSystem {
 
   async removexattr(path: string, name: string): Promise<void> {
     checkXattrName(name, path)
+    this.refuseVirtualXattr(path, name, 'remove')
     const inode = this.lookup(path)
     await this.meta.commit({ op: 'xattr', ino: inode.ino, name, value: null, flags: 0, time: Date.now() })
+  }
+
+  /** user.dfs.placement and user.dfs.chunks are computed, not stored (placementXattrs.ts). */
+  private refuseVirtualXattr(path: string, name: string, what: 'set' | 'remove'): void {
+    if (!isPlacementXattr(name)) return
+    const message = `${path}: cannot ${what} ${name}: dfs computes it from where the file's chunks are (read-only)`
+    levelled(this.opts.log).info(message)
+    throw dfsError('EPERM', message, { path, name })
+  }
+
+  /**
+   * Where a path's chunks are, as the NameNode knows them (`dfs info`, user.dfs.placement): what is
+   * committed, so bytes an open file still buffers show once stored (close, fsync).
+   */
+  async placement(path: string): Promise<FilePlacement> {
+    const inode = await this.lookupFresh(path)
+    return await this.meta.placement(inode.ino, path)
   }
 
   // ---- open files --------------------------------------------------------------------------------

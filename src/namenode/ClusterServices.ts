@@ -57,6 +57,8 @@ export class ClusterServices {
       meta, registry, log: opts.log, onBadCopy: reportBadCopy, locks: this.healer.locks, isReported: this.healer.isBadCopy, options: opts.scrub,
       ...(opts.onEvent ? { onEvent: opts.onEvent } : {}),
     })
+    // A copy the healer writes was checked against its SHA-256 by the node that took it: verified as of then.
+    this.healer.onVerifiedCopy = (chunkId, nodeId) => this.scrubber.verified.record(chunkId, nodeId)
   }
 
   start(): void {

@@ -1,15 +1,27 @@
-// Where a file's chunks live (`dfs info`, the xattr user.dfs.placement, the dashboard's file view).
-// CONTRACT ONLY: the info part of issue 10 implements filePlacement() here.
+// Where a file's chunks live (`dfs info`, the xattr user.dfs.placement, the dashboard's file view):
+// for each chunk its id, offset, length and SHA-256, and for each copy the node that holds it, that
+// node's health and whether the copy counts. One look at the NameNode's state, synchronously (the
+// namespace, the node registry, the healer's reports of bad copies, the scrubber's verifications).
+//
+// Whether a copy counts is the rule dfs status and the healer use (cluster/replication.ts): a copy
+// is ok when it is `live` there. A copy that is not live is `bad` when the healer knows it missing
+// or corrupt, else `unreachable` (its node is suspect, dead or gone).
+
+import type { NodeRegistry, NodeStatus } from '../chunks/NodeRegistry.js'
+import { copyStateOf } from '../cluster/replication.js'
+import { dfsError } from '../errors.js'
+import { type Inode, type NamespaceState, isDir, isFile, isSymlink } from '../meta/namespace/types.js'
 
 /** One copy of a chunk. */
 export interface CopyPlacement {
   nodeId: string
+  /** Where the node is ('?' for a node the registry does not know). */
   address: string
-  /** The node's health (alive, suspect, dead; full, draining). */
+  /** The node's health: alive, suspect, dead; an alive node that takes no writes: full, draining; unknown. */
   node: string
   /** This copy: ok, bad (the healer knows it is corrupt or missing), unreachable (its node is not alive). */
   state: 'ok' | 'bad' | 'unreachable'
-  /** When the scrubber (or a read) last verified this copy's SHA-256, ms since the epoch. */
+  /** When this copy's SHA-256 last checked out (the scrubber, a repair's read or put), ms since the epoch (whole seconds). */
   verifiedAt?: number
 }
 
@@ -25,11 +37,71 @@ export interface ChunkPlacement {
 }
 
 export interface FilePlacement {
+  /** The path asked about (empty when asked by inode number only). */
   path: string
   ino: number
+  type: 'file' | 'dir' | 'symlink' | 'other'
   size: number
   chunkSize: number
   replicas: number
-  /** Holes (never written) are left out. */
+  /** Holes (never written) are left out; a directory, symlink or special file has none. */
   chunks: ChunkPlacement[]
+}
+
+/** What filePlacement reads: the NameNode's state, as NameNodeHost holds it. */
+export interface PlacementSources {
+  state: NamespaceState
+  registry: Pick<NodeRegistry, 'ids' | 'status'>
+  chunkSize: number
+  replicas: number
+  /** The healer's grace period for dead nodes (copyStateOf's). */
+  graceMs: number
+  /** Copies the healer knows to be missing or corrupt (Healer.isKnownBad). */
+  isBadCopy?: (nodeId: string, chunkId: string) => boolean
+  /** When a copy last verified intact (Scrubber.verified.get; the healer records there too). */
+  verifiedAt?: (chunkId: string, nodeId: string) => number | undefined
+  now?: number
+}
+
+/** Where inode `ino`'s chunks are. ENOENT for an inode that is not there. */
+export function filePlacement(src: PlacementSources, ino: number, path = ''): FilePlacement {
+  const inode = src.state.inodes.get(ino)
+  if (!inode) throw dfsError('ENOENT', `${path || `inode ${ino}`}: no such file or directory`, { ino, path })
+  const copyState = copyStateOf(src.registry, src.graceMs, src.now ?? Date.now(), src.isBadCopy)
+  const nodes = new Map<string, NodeStatus | undefined>()
+  const statusOf = (nodeId: string) => {
+    if (!nodes.has(nodeId)) nodes.set(nodeId, src.registry.status(nodeId))
+    return nodes.get(nodeId)
+  }
+  const chunks: ChunkPlacement[] = []
+  for (const [index, ref] of (isFile(inode) ? inode.chunks ?? [] : []).entries()) {
+    if (!ref) continue
+    const copies = [...new Set(ref.nodes)].map((nodeId): CopyPlacement => {
+      const status = statusOf(nodeId)
+      const verifiedAt = src.verifiedAt?.(ref.id, nodeId)
+      return {
+        nodeId,
+        address: status?.address ?? '?',
+        node: nodeState(status),
+        state: copyState(nodeId, ref.id) === 'live' ? 'ok' : src.isBadCopy?.(nodeId, ref.id) ? 'bad' : 'unreachable',
+        ...(verifiedAt === undefined ? {} : { verifiedAt }),
+      }
+    })
+    chunks.push({
+      index, id: ref.id, offset: index * src.chunkSize, length: ref.len, sha256: ref.sha256, copies,
+      intact: copies.filter(c => c.state === 'ok').length,
+    })
+  }
+  return { path, ino, type: typeOf(inode), size: inode.size, chunkSize: src.chunkSize, replicas: src.replicas, chunks }
+}
+
+/** A node's state in one word, as dfs status shows it: an alive node that takes no writes says why. */
+export function nodeState(status: Pick<NodeStatus, 'health' | 'full' | 'draining'> | undefined): string {
+  if (!status) return 'unknown'
+  if (status.health !== 'alive') return status.health
+  return status.draining ? 'draining' : status.full ? 'full' : 'alive'
+}
+
+function typeOf(inode: Inode): FilePlacement['type'] {
+  return isFile(inode) ? 'file' : isDir(inode) ? 'dir' : isSymlink(inode) ? 'symlink' : 'other'
 }

@@ -19,6 +19,8 @@ import { beginHistory, endHistoryCleanly, type History } from './history.js'
 import { fsyncPath } from '../util/files.js'
 import { levelled } from '../log/Log.js'
 import { EventFeed } from './events.js'
+import { type FilePlacement, filePlacement } from './filePlacement.js'
+import { inodeAtPath } from '../meta/namespace/lookup.js'
 
 export interface NameNodeHostOptions extends ClusterFlags, ServiceOptions {
   /**
@@ -130,7 +132,7 @@ export class NameNodeHost {
 
   /** A client session in this process (the embedded mount). */
   inProcessSession(): InProcessSession {
-    return new InProcessSession(this.nameNode, this.settings, () => this.cluster.capacity())
+    return new InProcessSession(this.nameNode, this.settings, () => this.cluster.capacity(), (ino, path) => this.placement(ino, path))
   }
 
   /** What `dfs status` shows; `servedAt` names where this NameNode is reached (a mount point or an address). */
@@ -152,6 +154,25 @@ export class NameNodeHost {
     return { ...status, healer: services.healer.status(), scrubber: services.scrubber.status(), ...(rebalance ? { rebalance } : {}) }
   }
 
+  /** Where inode `ino`'s chunks are (`dfs info`, user.dfs.placement); `path` is only echoed back. */
+  placement(ino: number, path = ''): FilePlacement {
+    const { cluster, services } = this
+    return filePlacement({
+      state: cluster.meta.state,
+      registry: cluster.registry,
+      chunkSize: cluster.settings.chunkSize,
+      replicas: cluster.settings.replicas,
+      graceMs: services.healer.status().graceMs,
+      isBadCopy: services.healer.isKnownBad,
+      verifiedAt: (chunkId, nodeId) => services.scrubber.verified.get(chunkId, nodeId),
+    }, ino, path)
+  }
+
+  /** The same by a path in the namespace ("/dir/file"): `dfs info --namenode`, the dashboard's file view. */
+  placementAt(path: string): FilePlacement {
+    return this.placement(inodeAtPath(this.cluster.meta.state, path), path)
+  }
+
   /** The cluster commands (`dfs balance`, `dfs drain`, `dfs fsck --namenode`) as control handlers. */
   clusterHandlers(): Record<string, ControlHandler> {
     const { rebalancer } = this.services
@@ -162,6 +183,8 @@ export class NameNodeHost {
       cancel: args => rebalancer.cancel(args.kind === 'drain' ? 'drain' : 'balance'),
       'drain-undo': args => rebalancer.undoDrain(String(args.node), typeof args.resolved === 'string' ? args.resolved : undefined),
       fsck: args => this.onlineFsck.start(args),
+      // `dfs info --namenode … /path`: a path in the namespace (a mount resolves its own paths: Daemon.ts).
+      info: args => this.placementAt(String(args.path)),
       'fsck-status': args => this.onlineFsck.status(args),
     }
   }

@@ -393,6 +393,8 @@ export class NameNodeServer {
       }
       case 'capacity':
         return cluster.capacity()
+      case 'placement':
+        return placementRequest(this.opts.host, a)
       case 'control':
         return this.control(String(a.cmd), (a.args ?? {}) as Record<string, unknown>)
       default:
@@ -425,6 +427,12 @@ function withSeq(method: string, id: number, r: unknown): ReplyMessage {
   if (method === 'commit') return { t: 'res', id, ok: true, r: (r as Committed).result ?? null, seq: (r as Committed).seq }
   if (method === 'sync') return { t: 'res', id, ok: true, r: null, seq: r as number }
   return { t: 'res', id, ok: true, r: r ?? null }
+}
+
+/** `placement`: where an inode's chunks are (`dfs info` in a client's mount, user.dfs.placement). */
+function placementRequest(host: NameNodeHost, a: Record<string, unknown>): unknown {
+  if (a.path !== undefined && (typeof a.path !== 'string' || a.path.length > 64 * 1024)) throw dfsError('PROTOCOL_ERROR', 'path must be a string', {})
+  return host.placement(int(a.ino, 'ino'), a.path as string | undefined)
 }
 
 function int(v: unknown, what: string): number {

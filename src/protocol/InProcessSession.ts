@@ -2,9 +2,11 @@
 // socket, no copy of the namespace: `state` is the NameNode's own, so refresh() has nothing to wait
 // for. This is what `dfs mount --meta … --nodes …` (and `npm run demo`) runs.
 
+import { dfsError } from '../errors.js'
 import type { ApplyResult } from '../meta/namespace/apply.js'
 import type { ChunkRef, NamespaceState } from '../meta/namespace/types.js'
 import type { NameNode, Session } from '../namenode/NameNode.js'
+import type { FilePlacement } from '../namenode/filePlacement.js'
 import type { ClientRecord, CommitOptions, NameNodeSession, SessionSettings } from './api.js'
 
 export class InProcessSession implements NameNodeSession {
@@ -14,6 +16,8 @@ export class InProcessSession implements NameNodeSession {
     private readonly nameNode: NameNode,
     readonly settings: SessionSettings,
     private readonly capacityOf: () => Promise<{ total: number; available: number }>,
+    /** Absent in a file system core test without a cluster: placement is then ENOTSUP. */
+    private readonly placementOf?: (ino: number, path?: string) => FilePlacement,
   ) {
     this.session = nameNode.openSession(false)
   }
@@ -51,6 +55,11 @@ export class InProcessSession implements NameNodeSession {
 
   capacity(): Promise<{ total: number; available: number }> {
     return this.capacityOf()
+  }
+
+  async placement(ino: number, path?: string): Promise<FilePlacement> {
+    if (!this.placementOf) throw dfsError('ENOTSUP', 'this session has no cluster to tell where chunks are', { ino })
+    return this.placementOf(ino, path)
   }
 
   async close(): Promise<void> {

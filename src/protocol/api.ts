@@ -18,6 +18,7 @@
 import type { ApplyResult } from '../meta/namespace/apply.js'
 import type { NamespaceRecord } from '../meta/namespace/records.js'
 import type { ChunkRef, NamespaceState } from '../meta/namespace/types.js'
+import type { FilePlacement } from '../namenode/filePlacement.js'
 
 /** Records a client may commit. `forget` and `replicas` are the NameNode's own. */
 export type ClientRecord = Exclude<NamespaceRecord, { op: 'forget' } | { op: 'replicas' }>
@@ -56,6 +57,8 @@ export interface NameNodeSession {
   reportBadCopy(ref: ChunkRef, nodeId: string, reason: { code: string; message: string }): void
   /** Cluster capacity in bytes after replication (statfs). */
   capacity(): Promise<{ total: number; available: number }>
+  /** Where an inode's chunks are and how each copy stands (`dfs info`, user.dfs.placement); `path` is echoed back. */
+  placement(ino: number, path?: string): Promise<FilePlacement>
   /** End the session (its opens are released). */
   close(): Promise<void>
 }

@@ -311,3 +311,19 @@ async function readSecret(): Promise<Buffer> {
   const { readSecretFile } = await import('../../src/datanode/tcp/secret.js')
   return readSecretFile(secretFile)
 }
+
+describe('dfs info --namenode', () => {
+  it('shows a file\'s chunks by its path in the namespace; a path that leads nowhere is one line', async () => {
+    const json = await dfs('info', '/file1', '--json', ...nn())
+    expect(json.code, json.stderr).toBe(0)
+    const placement = JSON.parse(json.stdout)
+    expect(placement).toMatchObject({ path: '/file1', type: 'file', size: 300000, chunkSize: 65536, replicas: 2 })
+    expect(placement.chunks.map((c: { intact: number }) => c.intact)).toEqual([2, 2, 2, 2, 2])
+    expect(placement.chunks.flatMap((c: { copies: { address: string }[] }) => c.copies.map(copy => copy.address)).every((a: string) => nodeUrls.includes(a))).toBe(true)
+    const text = await dfs('info', '/dir', ...nn())
+    expect(text.stdout).toMatch(/^\/dir: inode \d+, a directory: no chunks/)
+    const missing = await dfs('info', '/nope', ...nn())
+    expect(missing.code).toBe(1)
+    expect(oneLineError(missing.stderr, 'ENOENT')).toMatch(/\/nope: no such file or directory/)
+  })
+})

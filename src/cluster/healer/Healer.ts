@@ -161,6 +161,8 @@ export class Healer {
   #periodic: NodeJS.Timeout | undefined
   /** Bad copies reads found, for the event feed. */
   readonly #readFinds: EventBurst | undefined
+  /** Told of each copy a repair verified (the one it read from, the ones it put): the scrubber's verified-at record. */
+  onVerifiedCopy?: (chunkId: string, nodeId: string) => void
 
   constructor(deps: HealerDeps) {
     this.#meta = deps.meta
@@ -196,7 +198,7 @@ export class Healer {
       graceMs: this.#options.graceMs,
       hints: this.#hints,
       counts: this.#counts,
-      copy: { registry: this.#registry, replicas: this.#replicas, bandwidth: this.#bucket, signal: this.#abort.signal, counts: this.#counts },
+      copy: { registry: this.#registry, replicas: this.#replicas, bandwidth: this.#bucket, signal: this.#abort.signal, counts: this.#counts, onVerifiedCopy: (id, node) => this.onVerifiedCopy?.(id, node) },
       log: this.#log,
       pass: () => this.#workers.pass,
     })

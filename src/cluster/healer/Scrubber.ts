@@ -28,6 +28,7 @@ import { stillListed, stillReferenced } from '../stillReferenced.js'
 import { chunkBatches } from './chunkWalk.js'
 import { TokenBucket, sleep } from './TokenBucket.js'
 import { type EmitEvent, EventBurst } from './EventBurst.js'
+import { VerifiedCopies } from './VerifiedCopies.js'
 import { levelled } from '../../log/Log.js'
 
 export interface ScrubberOptions {
@@ -84,6 +85,8 @@ export class Scrubber {
   #state: ScrubberStatus['state']
   #running: Promise<void> | undefined
   readonly #finds: EventBurst | undefined
+  /** When each copy last verified intact (`dfs info`, the dashboard's file view). */
+  readonly verified = new VerifiedCopies()
 
   constructor(deps: ScrubberDeps) {
     this.#deps = deps
@@ -126,6 +129,7 @@ export class Scrubber {
       try {
         await this.#pass(signal)
         if (signal.aborted) break
+        this.verified.prune() // a whole pass walked every referenced chunk: the rest are gone
         this.#counts.passes++
         this.#lastPassAt = Date.now()
       } catch (err) {
@@ -140,6 +144,7 @@ export class Scrubber {
     const { meta, registry } = this.#deps
     for await (const batch of chunkBatches(meta.state, BATCH)) {
       for (const { ino, index, ref } of batch) {
+        this.verified.touch(ref.id)
         for (const nodeId of new Set(ref.nodes)) {
           // Only alive nodes: a struggling node gets no extra reads from us.
           if (registry.health(nodeId) !== 'alive') continue
@@ -168,6 +173,8 @@ export class Scrubber {
     }
     let error = await verify()
     this.#counts.scannedBytes += ref.len
+    if (!error) this.verified.record(ref.id, nodeId)
+    else if (isBadCopy(error)) this.verified.forgetCopy(ref.id, nodeId)
     if (!error || !isBadCopy(error)) return // a node that does not answer is the heartbeat monitor's business
     // A move or repair of this chunk under way may have just taken the copy away: let it finish, then
     // look again only if the map still names the copy. (Also a transient fault on the way reads right

@@ -17,6 +17,8 @@ export interface CopyDeps {
   /** Aborts a wait for bandwidth (the healer is stopping). */
   signal: AbortSignal
   counts: HealerCounts
+  /** A copy was verified: put (the node that took it checked its SHA-256), or read intact as the source. */
+  onVerifiedCopy?: (chunkId: string, nodeId: string) => void
 }
 
 /** Copies of ref until R nodes hold it. Throws CHUNK_UNREADABLE when no node has an intact copy. */
@@ -28,16 +30,21 @@ export async function copyToNewNodes(deps: CopyDeps, ref: ChunkRef, trusted: rea
     return { holders: [...trusted], added: [], badSources: [], failedTargets: [], bytesCopied: 0 }
   }
   const byHealth = (ids: readonly string[]) => [...ids].sort((a, b) => healthRank(registry.health(a)) - healthRank(registry.health(b)))
-  return await restoreCopies(registry, {
+  const result = await restoreCopies(registry, {
     ref,
     holders: byHealth(trusted),
     fallbackSources: byHealth(registry.ids().filter((n) => !trusted.includes(n))),
     replicas: deps.replicas,
     targets,
     beforePut: (bytes) => deps.bandwidth.take(bytes, signal),
-    onCopied: (_nodeId, bytes) => deps.counts.copied(bytes),
+    onCopied: (nodeId, bytes) => {
+      deps.counts.copied(bytes)
+      deps.onVerifiedCopy?.(ref.id, nodeId)
+    },
     shouldStop: () => signal.aborted,
   })
+  if (result.source !== undefined) deps.onVerifiedCopy?.(ref.id, result.source) // read and checked as the source
+  return result
 }
 
 const HEALTH_RANK: Record<NodeHealth, number> = { alive: 0, suspect: 1, dead: 2 }

@@ -1,0 +1,91 @@
+// dfs info <path> [--json]: where the chunks of a file in a mount are (as mfsfileinfo, or
+// `hdfs fsck <path> -files -blocks -locations`): inode, size, chunk size, and per chunk its id,
+// offset, length, SHA-256 and each copy's node, the node's health, the copy's state and when the
+// scrubber last verified it. Asked of the daemon serving the mount, over its control socket (it
+// resolves the path as the mount does and asks its NameNode session).
+// dfs info --namenode tcp://… --secret-file <f> /path/in/namespace: the same, from a NameNode.
+
+import { realpath } from 'node:fs/promises'
+import { relative } from 'node:path'
+import { Command } from 'commander'
+import type { ChunkPlacement, FilePlacement } from '../namenode/filePlacement.js'
+import { dfsError, isDfsError } from '../errors.js'
+import { canonicalMountpoint, dfsMountContaining, mountsAt } from '../fuse/mountpoint.js'
+import { formatSize } from '../util/size.js'
+import { NAMENODE_OPTION, SECRET_OPTION, type TargetFlags, withTarget } from './controlTarget.js'
+import { findDaemon } from './status.js'
+import { callControl } from '../daemon/control.js'
+
+export function infoCommand(): Command {
+  return new Command('info')
+    .description('show where the chunks of a file are: each chunk\'s id, length and SHA-256, the nodes holding its copies and how each copy stands')
+    .argument('<path>', 'a file in a dfs mount (with --namenode: a path in the namespace, /dir/file)')
+    .option('--json', 'print the placement as JSON (the value of the xattr user.dfs.placement)')
+    .option(...NAMENODE_OPTION)
+    .option(...SECRET_OPTION)
+    .action(async (path: string, flags: { json?: boolean } & TargetFlags) => {
+      const placement = await placementOf(path, flags)
+      if (flags.json) console.log(JSON.stringify(placement, null, 2))
+      else console.log(formatPlacement(placement))
+    })
+}
+
+async function placementOf(path: string, flags: TargetFlags): Promise<FilePlacement> {
+  if (flags.namenode !== undefined) {
+    return await withTarget(undefined, flags, target => target.call('info', { path })) as FilePlacement
+  }
+  if (flags.secretFile !== undefined) throw dfsError('BAD_ARGUMENT', '--secret-file goes with --namenode tcp://host:port; a file in a local mount needs no secret (drop it, or add --namenode)')
+  // Symlinks followed, as getfattr and cat do (the file a symlink names, even in another mount); a
+  // path that does not resolve is still named, so the daemon can say what is missing. A mount point
+  // itself is not looked up (its daemon may be stopped: findDaemon says so rather than hang).
+  let abs = await canonicalMountpoint(path)
+  if ((await mountsAt(abs)).length === 0) abs = await realpath(abs).catch(() => abs)
+  const mount = await dfsMountContaining(abs)
+  if (!mount) throw dfsError('NOT_MOUNTED', `${path} is not in a dfs mount; give a file inside a mounted dfs folder, or a namespace path with --namenode tcp://host:port`, { path })
+  const daemon = await findDaemon(mount.mountpoint)
+  const inMount = `/${relative(mount.mountpoint, abs)}`
+  try {
+    const placement = await callControl(daemon.control, 'info', { path: inMount }) as FilePlacement
+    return { ...placement, path: abs }
+  } catch (err) {
+    // The daemon names the path as the mount sees it; say it as the user gave it.
+    if (isDfsError(err, 'ENOENT') || isDfsError(err, 'ENOTDIR')) throw dfsError(err.code, `${path}: ${err.code === 'ENOENT' ? 'no such file or directory' : 'a component is not a directory'}`, { path }, err)
+    throw err
+  }
+}
+
+export function formatPlacement(p: FilePlacement, now = Date.now()): string {
+  if (p.type !== 'file') {
+    const what = p.type === 'dir' ? 'a directory' : p.type === 'symlink' ? 'a symbolic link' : 'a special file'
+    return `${p.path}: inode ${p.ino}, ${what}: no chunks (only regular files have chunks)`
+  }
+  const holes = Math.ceil(p.size / p.chunkSize) - p.chunks.length
+  const lines = [
+    `${p.path}: inode ${p.ino}, ${p.size} bytes (${formatSize(p.size)}), ${p.chunks.length} chunk${p.chunks.length === 1 ? '' : 's'} of ${formatSize(p.chunkSize)}` +
+    `${holes > 0 ? ` and ${holes} hole${holes === 1 ? '' : 's'} (never written, read as zeros)` : ''}, ${p.replicas} replicas`,
+  ]
+  for (const c of p.chunks) {
+    lines.push(`chunk ${c.index}: offset ${c.offset}, ${c.length} bytes, id ${c.id}, sha256 ${c.sha256}`)
+    for (const copy of c.copies) {
+      const verified = copy.verifiedAt === undefined ? 'not verified yet' : `verified ${ago(now - copy.verifiedAt)}`
+      lines.push(`  ${copy.state.padEnd(11)}  node ${copy.nodeId} (${copy.node}) ${copy.address}, ${verified}`)
+    }
+    if (c.copies.length === 0) lines.push('  no copies listed')
+  }
+  lines.push(summary(p.chunks, p.replicas))
+  return lines.join('\n')
+}
+
+function summary(chunks: ChunkPlacement[], replicas: number): string {
+  const short = chunks.filter(c => c.intact < replicas)
+  if (chunks.length === 0) return 'no chunks: the file is empty or all holes'
+  if (short.length === 0) return `every chunk has ${replicas} intact copies`
+  const none = short.filter(c => c.intact === 0).length
+  return `${short.length} of ${chunks.length} chunks have fewer than ${replicas} intact copies` +
+    `${none > 0 ? ` (${none} with none on a live node: reads of them fail now)` : ''}; the healer restores them (dfs status)`
+}
+
+function ago(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000))
+  return s < 120 ? `${s} s ago` : s < 7200 ? `${Math.round(s / 60)} min ago` : `${Math.round(s / 3600)} h ago`
+}
