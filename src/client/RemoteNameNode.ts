@@ -26,7 +26,7 @@ import { namespaceMachine } from '../meta/namespace/machine.js'
 import type { NamespaceRecord } from '../meta/namespace/records.js'
 import type { ChunkRef, NamespaceState } from '../meta/namespace/types.js'
 import { parseTcpAddress } from '../datanode/tcp/protocol.js'
-import type { ClientRecord, CommitOptions, NameNodeSession, SessionSettings } from '../protocol/api.js'
+import type { ClientRecord, ClientReport, CommitOptions, NameNodeSession, SessionSettings } from '../protocol/api.js'
 import {
   MAX_PUSH_BYTES, MessageReader, NAMENODE_PROTOCOL_VERSION, type Message, type NodeInfo, type WelcomeMessage,
   clientProof, newNonce, notANameNode, proofMatches, send, serverProof,
@@ -85,6 +85,8 @@ export class RemoteNameNode implements NameNodeSession {
   /** Index into addresses of the one to try next: the one that served last, after a loss. */
   private cursor = 0
   private readonly ledger = new CommitLedger()
+  /** The latest report (who this client is, its counters): sent again first thing on every connection. */
+  private lastReport: ClientReport | undefined
 
   private constructor(private readonly opts: RemoteNameNodeOptions) {
     this.log = levelled(opts.log)
@@ -174,6 +176,12 @@ export class RemoteNameNode implements NameNodeSession {
 
   reportBadCopy(ref: ChunkRef, nodeId: string, reason: { code: string; message: string }): void {
     this.oneWay('badCopy', { ref, nodeId, reason: { code: reason.code, message: reason.message } })
+  }
+
+  report(report: ClientReport): void {
+    this.lastReport = report
+    // While disconnected it is not queued: the connection that comes sends the latest one.
+    if (this.connected) this.oneWay('clientReport', { ...report })
   }
 
   async capacity(): Promise<{ total: number; available: number }> {
@@ -323,6 +331,7 @@ export class RemoteNameNode implements NameNodeSession {
             // First what this client has open (before anything else is served for it), then what
             // was not answered. Its answer needs no waiting: nothing is pending on it.
             send(socket, { t: 'req', id: this.nextId++, m: 'reopen', a: { inos: [...this.opens].flatMap(([ino, n]) => Array<number>(n).fill(ino)) } })
+            if (this.lastReport) send(socket, { t: 'req', id: this.nextId++, m: 'clientReport', a: { ...this.lastReport } })
             this.resend()
             resolve()
           } else {

@@ -19,6 +19,7 @@ import { beginHistory, endHistoryCleanly, type History } from './history.js'
 import { fsyncPath } from '../util/files.js'
 import { levelled } from '../log/Log.js'
 import { EventFeed } from './events.js'
+import { ClientTable } from './clients.js'
 
 export interface NameNodeHostOptions extends ClusterFlags, ServiceOptions {
   /**
@@ -46,6 +47,8 @@ async function durableHistory(cluster: Cluster): Promise<number> {
 export class NameNodeHost {
   readonly startedAt = Date.now()
   private readonly onlineFsck: OnlineFsck
+  /** The mounts it serves, with their counters (clients.ts): `dfs status`, the dashboard and /metrics show them. */
+  readonly clients: ClientTable
 
   private constructor(
     readonly cluster: Cluster,
@@ -60,6 +63,7 @@ export class NameNodeHost {
     readonly events: EventFeed,
   ) {
     this.onlineFsck = new OnlineFsck(cluster, log)
+    this.clients = new ClientTable({ events })
   }
 
   static async open(opts: NameNodeHostOptions): Promise<NameNodeHost> {
@@ -111,7 +115,7 @@ export class NameNodeHost {
 
   /** A client session in this process (the embedded mount). */
   inProcessSession(): InProcessSession {
-    return new InProcessSession(this.nameNode, this.settings, () => this.cluster.capacity())
+    return new InProcessSession(this.nameNode, this.settings, () => this.cluster.capacity(), this.clients)
   }
 
   /** What `dfs status` shows; `servedAt` names where this NameNode is reached (a mount point or an address). */
@@ -128,6 +132,7 @@ export class NameNodeHost {
       state: cluster.meta.state,
       graceMs: services.healer.status().graceMs,
       isBadCopy: services.healer.isKnownBad,
+      clients: this.clients.list(),
     })
     const rebalance = services.rebalancer.status()
     return { ...status, healer: services.healer.status(), scrubber: services.scrubber.status(), ...(rebalance ? { rebalance } : {}) }

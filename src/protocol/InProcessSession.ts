@@ -4,16 +4,22 @@
 
 import type { ApplyResult } from '../meta/namespace/apply.js'
 import type { ChunkRef, NamespaceState } from '../meta/namespace/types.js'
+import { randomUUID } from 'node:crypto'
 import type { NameNode, Session } from '../namenode/NameNode.js'
-import type { ClientRecord, CommitOptions, NameNodeSession, SessionSettings } from './api.js'
+import type { ClientTable } from '../namenode/clients.js'
+import type { ClientRecord, ClientReport, CommitOptions, NameNodeSession, SessionSettings } from './api.js'
 
 export class InProcessSession implements NameNodeSession {
   private readonly session: Session
+  private readonly clientId = randomUUID()
+  private ended = false
 
   constructor(
     private readonly nameNode: NameNode,
     readonly settings: SessionSettings,
     private readonly capacityOf: () => Promise<{ total: number; available: number }>,
+    /** The NameNode's clients: this one reports there, with a direct call. */
+    private readonly clients?: ClientTable,
   ) {
     this.session = nameNode.openSession(false)
   }
@@ -49,11 +55,18 @@ export class InProcessSession implements NameNodeSession {
     this.nameNode.reportBadCopy(ref, nodeId, reason)
   }
 
+  report(report: ClientReport): void {
+    // Its chunk store is the NameNode's own: inProcess says so, so its node I/O is not counted twice.
+    if (!this.ended) this.clients?.report(this.clientId, report, { inProcess: true })
+  }
+
   capacity(): Promise<{ total: number; available: number }> {
     return this.capacityOf()
   }
 
   async close(): Promise<void> {
+    this.ended = true
     this.nameNode.endSession(this.session)
+    this.clients?.leave(this.clientId)
   }
 }
