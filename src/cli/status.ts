@@ -103,8 +103,8 @@ export function formatStatus(s: ClusterStatus): string {
   }
   const r = s.rebalance
   if (r) lines.push(formatRebalance(r))
-  if (s.clients) lines.push('', ...formatClients(s.clients, Date.now()))
   lines.push(`io: ${s.io.writes} chunk writes (${s.io.underReplicatedWrites} under-replicated), ${s.io.reads} reads (${s.io.cacheHits} from cache, ${s.io.failovers} failovers), ${s.io.badReplicas} bad copies seen`)
+  if (s.clients) lines.push('', ...formatClients(s.clients, Date.now()))
   return lines.join('\n')
 }
 
@@ -121,7 +121,7 @@ export function formatClients(clients: ClientSummary[], now: number): string[] {
       (c.connected ? 'connected' : 'disconnected') + (c.inProcess ? ' (in this process)' : ''),
     ])
   }
-  return [head, ...table(rows), '']
+  return [head, ...table(rows)]
 }
 
 /** One line: whether the metadata lives on a second machine too. */
