@@ -123,7 +123,7 @@ describe('dfs status --namenode', () => {
     expect(text.stdout).toContain(`dfs on ${namenode} (pid `)
     expect(text.stdout).toMatch(/^NODE\s+STATE\s+HEARTBEAT/m)
     expect(text.stdout).toContain('3/3 alive')
-    expect(text.stdout).toContain('0 clients connected')
+    expect(text.stdout).toContain('0 clients (0 connected)')
     const json = await dfs('status', '--json', ...nn())
     expect(json.code, json.stderr).toBe(0)
     const status = JSON.parse(json.stdout)
