@@ -79,7 +79,8 @@ export function clusterStatus(input: {
   /** The healer's grace period for dead nodes (ms), and the copies it knows to be bad. */
   graceMs: number
   isBadCopy?: (nodeId: string, chunkId: string) => boolean
-  clients: ClientSummary[]
+  /** The NameNode's clients (clients.ts); none when not given. */
+  clients?: ClientSummary[]
 }): ClusterStatus {
   const now = Date.now()
   const nodes: NodeReport[] = input.registry.statuses().map(s => ({
@@ -93,7 +94,7 @@ export function clusterStatus(input: {
   const capacity = clusterCapacity(input.registry.statuses(), input.settings.replicas)
   return {
     mountpoint: input.mountpoint,
-    clients: input.clients,
+    clients: input.clients ?? [],
     meta: input.meta,
     pid: process.pid,
     uptimeMs: now - input.startedAt,

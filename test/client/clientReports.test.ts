@@ -115,7 +115,7 @@ describe('client reports over the NameNode protocol', () => {
     const remote = await RemoteNameNode.connect({ addresses: [`tcp://127.0.0.1:${server.port}`], secret: TEST_SECRET, log: () => {}, timeoutMs: 60_000 })
     remotes.push(remote)
     remote.report({ about: { host: 'box', mountpoint: '/mnt/one', pid: 7, startedAt: 1 }, counters: counters(3) })
-    await until(() => host.clients.list().length === 1, 30_000)
+    await until(async () => host.clients.list().length === 1, 30_000)
     expect(host.clients.list()[0]).toMatchObject({ id: remote.clientId, host: 'box', mountpoint: '/mnt/one', pid: 7, connected: true, inProcess: false })
     expect(host.status('here').clients).toHaveLength(1)
     expect(host.events.recent().map(e => e.kind)).toContain('client-connected')
@@ -125,7 +125,7 @@ describe('client reports over the NameNode protocol', () => {
     const reports = vi.spyOn(host.clients, 'report')
     for (const socket of (server as unknown as { sockets: Set<import('node:net').Socket> }).sockets) socket.destroy()
     await remote.refresh() // answered once it reconnected
-    await until(() => reports.mock.calls.length > 0, 30_000)
+    await until(async () => reports.mock.calls.length > 0, 30_000)
     expect(reports.mock.calls[0]![0]).toBe(remote.clientId)
     expect(host.clients.list()[0]!.connected).toBe(true)
     expect(host.clients.list()).toHaveLength(1)
@@ -149,12 +149,12 @@ describe('client reports over the NameNode protocol', () => {
       }
     })
     try {
-      await until(() => replies.some(m => m.t === 'snap' && m.done), 30_000)
+      await until(async () => replies.some(m => m.t === 'snap' && m.done), 30_000)
       const ops: Record<string, unknown> = {}
       for (let i = 0; i < 10_000; i++) ops[`op${i}`] = { counts: [], sum: 0, count: 0 }
       send(socket, { t: 'req', id: 1, m: 'clientReport', a: { about: { host: 'h', mountpoint: '/m', pid: 1, startedAt: 0 }, counters: { ops, nodes: {}, failovers: 0 } } })
       send(socket, { t: 'req', id: 2, m: 'refresh' })
-      await until(() => replies.some(m => m.t === 'res' && m.id === 2), 30_000)
+      await until(async () => replies.some(m => m.t === 'res' && m.id === 2), 30_000)
       expect(replies.find(m => m.t === 'res' && m.id === 1)).toMatchObject({ ok: false, e: { code: 'PROTOCOL_ERROR' } })
       expect(host.clients.list()).toEqual([])
     } finally {
