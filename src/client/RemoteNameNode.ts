@@ -201,7 +201,14 @@ export class RemoteNameNode implements NameNodeSession {
       p.reject(dfsError('EIO', 'the mount is closing', {}))
       this.pending.delete(id)
     }
-    this.socket?.destroy()
+    const socket = this.socket
+    if (socket && this.connected) {
+      // A clean end: the NameNode ends the session when the connection closes, not a grace period
+      // later (it shows the client gone at once). The bytes go out before the connection closes.
+      send(socket, { t: 'req', id: this.nextId++, m: 'leave' })
+      socket.end()
+      setTimeout(() => socket.destroy(), 1000).unref()
+    } else socket?.destroy()
   }
 
   private countOpen(ino: number, delta: number): void {

@@ -45,6 +45,8 @@ interface Client {
   session: Session
   socket?: Socket
   endTimer?: NodeJS.Timeout
+  /** It said `leave`: its session ends with its connection, without a grace period. */
+  leaving?: boolean
 }
 
 /** A tool (`dfs status --namenode …`): it holds no session; it asks `control` questions and leaves. */
@@ -297,16 +299,24 @@ export class NameNodeServer {
 
   private disconnected(client: Client): void {
     client.socket = undefined
+    if (client.leaving) {
+      // Said `leave` (a clean unmount) and closed: nothing to come back for.
+      this.log.info(`client ${client.id} left`)
+      this.endClient(client)
+      return
+    }
     this.opts.host.clients.disconnected(client.id)
     this.log.info(`client ${client.id} disconnected; its session is kept ${this.opts.sessionGraceMs} ms for it to come back`)
-    client.endTimer = setTimeout(() => {
-      this.clients.delete(client.id)
-      this.opts.host.nameNode.endSession(client.session)
-      this.opts.host.clients.leave(client.id)
-      // A client that never came back (killed, its host gone) may have stored chunks it never
-      // committed: look for orphans now, not at the next periodic sweep minutes away.
-      this.opts.host.services.healer.orphans.requestSweep()
-    }, this.opts.sessionGraceMs).unref()
+    client.endTimer = setTimeout(() => this.endClient(client), this.opts.sessionGraceMs).unref()
+  }
+
+  private endClient(client: Client): void {
+    this.clients.delete(client.id)
+    this.opts.host.nameNode.endSession(client.session)
+    this.opts.host.clients.leave(client.id)
+    // A client that never came back (killed, its host gone) may have stored chunks it never
+    // committed: look for orphans now, not at the next periodic sweep minutes away.
+    this.opts.host.services.healer.orphans.requestSweep()
   }
 
   private broadcast(message: Message): void {
@@ -395,6 +405,9 @@ export class NameNodeServer {
         return cluster.capacity()
       case 'clientReport':
         return this.opts.host.clients.report(client.id, checkClientReport(a))
+      case 'leave':
+        client.leaving = true
+        return null
       case 'control':
         return this.control(String(a.cmd), (a.args ?? {}) as Record<string, unknown>)
       default:

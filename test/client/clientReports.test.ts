@@ -131,6 +131,12 @@ describe('client reports over the NameNode protocol', () => {
     expect(host.clients.list()).toHaveLength(1)
     expect(host.clients.list()[0]!.connectedAt).toBe(connectedAt)
     expect(host.events.recent().filter(e => e.kind === 'client-connected')).toHaveLength(1)
+
+    // A clean close says `leave`: gone at once, not a grace period (60 s here) later.
+    await remote.close()
+    await until(async () => host.clients.list().length === 0, 30_000)
+    expect(host.events.recent()[0]).toMatchObject({ kind: 'client-gone', clientId: remote.clientId, message: expect.stringContaining('box:/mnt/one') })
+    expect(host.clients.totals().ops.getattr!.count).toBe(3)
   })
 
   it('a malformed report is refused with PROTOCOL_ERROR and nothing is kept; the connection carries on', async () => {
