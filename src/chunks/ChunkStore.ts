@@ -16,6 +16,7 @@ import { rankNodes, type WeightOf } from './placement.js'
 import type { NodeRegistry } from './NodeRegistry.js'
 import { fetchVerified, readOrder } from './readReplicas.js'
 import { sha256 } from './verify.js'
+import type { NodeIo } from '../protocol/clientStats.js'
 
 /** Told of every replica a ref lists that failed to give an intact copy (for repair). */
 export type BadReplicaHandler = (ref: ChunkRef, nodeId: string, reason: DfsError) => void
@@ -94,6 +95,8 @@ export class ChunkStore {
   readonly #writing = new Set<ChunkId>()
   /** `dead <node>` and `failed <node>`: delete trouble logged since the node's last delete that worked. */
   readonly #deleteTrouble = new Set<string>()
+  /** Chunk bytes that went to and came from each node (by node id), since the store was made. */
+  readonly #nodeIo = new Map<string, NodeIo>()
 
   constructor(options: ChunkStoreOptions) {
     if (!Number.isInteger(options.replicas) || options.replicas < 1) {
@@ -156,6 +159,7 @@ export class ChunkStore {
         try {
           if (!node) throw notRegistered(nodeId)
           await node.put(id, data, hash)
+          this.#countIo(nodeId, 'write', data.length)
           stored.add(nodeId)
           noteNodeAnswered(this.registry, nodeId)
           return
@@ -318,6 +322,31 @@ export class ChunkStore {
     )
   }
 
+  /**
+   * Chunk I/O with each node (by node id) since the store was made: what a mount reports to its
+   * NameNode (protocol/clientStats.ts). A copy; cache hits are not node I/O and are not in it.
+   */
+  nodeIo(): Record<string, NodeIo> {
+    const out: Record<string, NodeIo> = {}
+    for (const [nodeId, io] of this.#nodeIo) out[nodeId] = { ...io }
+    return out
+  }
+
+  #countIo(nodeId: string, kind: 'read' | 'write', bytes: number): void {
+    let io = this.#nodeIo.get(nodeId)
+    if (!io) {
+      io = { readBytes: 0, writeBytes: 0, reads: 0, writes: 0 }
+      this.#nodeIo.set(nodeId, io)
+    }
+    if (kind === 'read') {
+      io.reads += 1
+      io.readBytes += bytes
+    } else {
+      io.writes += 1
+      io.writeBytes += bytes
+    }
+  }
+
   /** Log a node's delete trouble once, not once per delete, until a delete there succeeds again. */
   #noteDeleteTrouble(key: string, log: () => void): void {
     if (this.#deleteTrouble.has(key)) return
@@ -365,6 +394,7 @@ export class ChunkStore {
         }
       })
       if (result.failures.length > 0) this.stats.failovers += 1
+      this.#countIo(result.nodeId, 'read', result.data.length)
       noteNodeAnswered(this.registry, result.nodeId)
       if (!listed.has(result.nodeId)) {
         this.#log.info(`chunk ${ref.id} found on node ${result.nodeId}, which its ref does not list`, { chunk: ref.id, nodeId: result.nodeId })

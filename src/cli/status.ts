@@ -11,6 +11,7 @@ import { canonicalMountpoint, dfsMountContaining, isInside } from '../fuse/mount
 import { formatSize } from '../util/size.js'
 import { describeHold } from '../meta/orphanHold.js'
 import { NAMENODE_OPTION, SECRET_OPTION, type TargetFlags, withTarget } from './controlTarget.js'
+import type { ClientSummary } from '../protocol/clientStats.js'
 
 export function statusCommand(): Command {
   return new Command('status')
@@ -66,7 +67,6 @@ async function whichDaemon(path: string | undefined): Promise<DaemonRecord> {
 export function formatStatus(s: ClusterStatus): string {
   const lines = [
     `dfs on ${s.mountpoint} (pid ${s.pid}, up ${duration(s.uptimeMs)}): ${s.replicas} replicas, ${formatSize(s.chunkSize)} chunks, metadata in ${s.meta}`,
-    ...(s.clients === undefined ? [] : [`${s.clients} clients connected`]),
     ...(s.standby ? [formatStandby(s.standby)] : []),
     `heartbeat every ${duration(s.liveness.heartbeatMs)}; suspect after ${duration(s.liveness.suspectAfterMs)}, dead after ${duration(s.liveness.deadAfterMs)}`,
     '',
@@ -104,7 +104,24 @@ export function formatStatus(s: ClusterStatus): string {
   const r = s.rebalance
   if (r) lines.push(formatRebalance(r))
   lines.push(`io: ${s.io.writes} chunk writes (${s.io.underReplicatedWrites} under-replicated), ${s.io.reads} reads (${s.io.cacheHits} from cache, ${s.io.failovers} failovers), ${s.io.badReplicas} bad copies seen`)
+  if (s.clients) lines.push('', ...formatClients(s.clients, Date.now()))
   return lines.join('\n')
+}
+
+/** The Clients section: every mount of the cluster, its uptime and what it does now. */
+export function formatClients(clients: ClientSummary[], now: number): string[] {
+  const connected = clients.filter(c => c.connected).length
+  const head = `${clients.length} client${clients.length === 1 ? '' : 's'} (${connected} connected)`
+  if (clients.length === 0) return [head]
+  const rows = [['CLIENT', 'PID', 'UP', 'OPS/S', 'READ/S', 'WRITE/S', 'STATE']]
+  for (const c of clients) {
+    rows.push([
+      `${c.host}:${c.mountpoint}`, String(c.pid), duration(Math.max(0, now - c.startedAt)), c.opsPerSec.toFixed(1),
+      formatSize(Math.round(c.readBytesPerSec)), formatSize(Math.round(c.writeBytesPerSec)),
+      (c.connected ? 'connected' : 'disconnected') + (c.inProcess ? ' (in this process)' : ''),
+    ])
+  }
+  return [head, ...table(rows)]
 }
 
 /** One line: whether the metadata lives on a second machine too. */

@@ -27,7 +27,7 @@ import type { NamespaceRecord } from '../meta/namespace/records.js'
 import type { ChunkRef, NamespaceState } from '../meta/namespace/types.js'
 import type { FilePlacement } from '../namenode/filePlacement.js'
 import { parseTcpAddress } from '../datanode/tcp/protocol.js'
-import type { ClientRecord, CommitOptions, NameNodeSession, SessionSettings } from '../protocol/api.js'
+import type { ClientRecord, ClientReport, CommitOptions, NameNodeSession, SessionSettings } from '../protocol/api.js'
 import {
   MAX_PUSH_BYTES, MessageReader, NAMENODE_PROTOCOL_VERSION, type Message, type NodeInfo, type WelcomeMessage,
   clientProof, newNonce, notANameNode, proofMatches, send, serverProof,
@@ -86,6 +86,8 @@ export class RemoteNameNode implements NameNodeSession {
   /** Index into addresses of the one to try next: the one that served last, after a loss. */
   private cursor = 0
   private readonly ledger = new CommitLedger()
+  /** The latest report (who this client is, its counters): sent again first thing on every connection. */
+  private lastReport: ClientReport | undefined
 
   private constructor(private readonly opts: RemoteNameNodeOptions) {
     this.log = levelled(opts.log)
@@ -177,6 +179,12 @@ export class RemoteNameNode implements NameNodeSession {
     this.oneWay('badCopy', { ref, nodeId, reason: { code: reason.code, message: reason.message } })
   }
 
+  report(report: ClientReport): void {
+    this.lastReport = report
+    // While disconnected it is not queued: the connection that comes sends the latest one.
+    if (this.connected) this.oneWay('clientReport', { ...report })
+  }
+
   async capacity(): Promise<{ total: number; available: number }> {
     return await this.request('capacity') as { total: number; available: number }
   }
@@ -198,7 +206,14 @@ export class RemoteNameNode implements NameNodeSession {
       p.reject(dfsError('EIO', 'the mount is closing', {}))
       this.pending.delete(id)
     }
-    this.socket?.destroy()
+    const socket = this.socket
+    if (socket && this.connected) {
+      // A clean end: the NameNode ends the session when the connection closes, not a grace period
+      // later (it shows the client gone at once). The bytes go out before the connection closes.
+      send(socket, { t: 'req', id: this.nextId++, m: 'leave' })
+      socket.end()
+      setTimeout(() => socket.destroy(), 1000).unref()
+    } else socket?.destroy()
   }
 
   private countOpen(ino: number, delta: number): void {
@@ -328,6 +343,7 @@ export class RemoteNameNode implements NameNodeSession {
             // First what this client has open (before anything else is served for it), then what
             // was not answered. Its answer needs no waiting: nothing is pending on it.
             send(socket, { t: 'req', id: this.nextId++, m: 'reopen', a: { inos: [...this.opens].flatMap(([ino, n]) => Array<number>(n).fill(ino)) } })
+            if (this.lastReport) send(socket, { t: 'req', id: this.nextId++, m: 'clientReport', a: { ...this.lastReport } })
             this.resend()
             resolve()
           } else {

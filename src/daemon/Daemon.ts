@@ -11,6 +11,9 @@ import { controlSocketPath, recordUnstored, registerDaemon, unregisterDaemon } f
 import { describeUnstored } from './unstored.js'
 import { levelled } from '../log/Log.js'
 import type { MountBackend } from './backend.js'
+import { hostname } from 'node:os'
+import { OpStats } from '../client/opStats.js'
+import { ClientReporter } from '../client/clientReporter.js'
 
 export interface DaemonOptions {
   mountpoint: string
@@ -28,6 +31,7 @@ interface Parts {
   fs: FileSystem
   mounted: Mounted
   control: { close(): Promise<void> }
+  reporter: ClientReporter
 }
 
 export class Daemon {
@@ -52,6 +56,7 @@ export class Daemon {
     const backend = await opts.backend()
     let mounted: Mounted | undefined
     let control: { close(): Promise<void> } | undefined
+    let reporter: ClientReporter | undefined
     try {
       const fs = new FileSystem({
         meta: backend.session,
@@ -61,15 +66,27 @@ export class Daemon {
         owner: { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 },
         log: opts.log,
       })
-      mounted = await mountFileSystem(mountpoint, fs, { log: opts.log, sharedNamespace: backend.shared, opTimeoutMs: backend.opTimeoutMs })
+      const opStats = new OpStats()
+      const startedAt = Date.now()
+      mounted = await mountFileSystem(mountpoint, fs, {
+        log: opts.log, sharedNamespace: backend.shared, opTimeoutMs: backend.opTimeoutMs, onOp: (op, seconds) => opStats.record(op, seconds),
+      })
+      // The NameNode shows its clients (dfs status, the dashboard): who this one is and what it counted.
+      reporter = new ClientReporter({
+        session: backend.session,
+        about: { host: hostname(), mountpoint, pid: process.pid, startedAt },
+        counters: () => ({ ops: opStats.snapshot(), nodes: backend.chunks.nodeIo(), failovers: backend.chunks.stats.failovers }),
+      })
+      reporter.start()
       let daemon: Daemon | undefined
       const socket = await controlSocketPath(mountpoint)
       control = await serveControl(socket, controlHandlers(backend, () => daemon), opts.log)
-      daemon = new Daemon(mountpoint, { backend, fs, mounted, control }, opts.log)
+      daemon = new Daemon(mountpoint, { backend, fs, mounted, control, reporter }, opts.log)
       await registerDaemon({ pid: process.pid, mountpoint, meta: backend.metaLabel, control: socket, startedAt: new Date().toISOString() })
       opts.onMounted?.(backend.summary)
       return daemon
     } catch (err) {
+      reporter?.stop()
       await control?.close().catch(() => {})
       await mounted?.unmount().catch(() => {})
       await backend.close()
@@ -120,7 +137,7 @@ export class Daemon {
       // everything buffered; detach the mount; write a final checkpoint so the next mount replays nothing.
       // Each step runs whatever the one before it did: a failure is logged, and the mount, the
       // session and the NameNode are still let go (a daemon that stops half way never exits).
-      const { fs, mounted, backend, control } = this.parts
+      const { fs, mounted, backend, control, reporter } = this.parts
       const step = async (what: string, run: () => Promise<unknown>) => {
         try {
           await run()
@@ -138,6 +155,7 @@ export class Daemon {
         await step('recording the unstored files', () => recordUnstored(this.mountpoint, this.unstored))
       }
       await step('closing the control socket', () => control.close())
+      reporter.stop()
       await step('closing the cluster', () => backend.close()) // after the last flush: the NameNode's services commit records too
       await step('leaving the daemon registry', () => unregisterDaemon(this.mountpoint))
       this.onStopped()

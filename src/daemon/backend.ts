@@ -4,10 +4,12 @@
 
 import type { ChunkIO, NameNodeSession } from '../fs/ports.js'
 import type { ControlHandler } from './control.js'
+import type { ChunkStore } from '../chunks/ChunkStore.js'
 
 export interface MountBackend {
   session: NameNodeSession
-  chunks: ChunkIO
+  /** With its counters: the mount reports its chunk I/O per node and its failovers to the NameNode. */
+  chunks: ChunkIO & Pick<ChunkStore, 'nodeIo' | 'stats'>
   chunkSize: number
   /** Other clients share the namespace (a NameNode's client): the kernel must not cache names. */
   shared: boolean

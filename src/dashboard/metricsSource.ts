@@ -44,15 +44,7 @@ export function chunksByCopies(state: NamespaceState, replicas: number, copyStat
   return byCopies
 }
 
-/**
- * The parts of the host that issue 10's CLIENTS part adds (per-node I/O counted in the chunk store,
- * the ClientTable on the host), as this module expects them. Kept here, in one place, so the
- * names can be adapted to what lands.
- */
-interface ClientParts {
-  /** ChunkStore: chunk I/O per DataNode since it opened. */
-  nodeIo?(): Record<string, NodeIo>
-}
+/** What the metrics need of a ClientTable (namenode/clients.ts). */
 export interface ClientTableLike {
   list(): ClientSummary[]
   /** Every client's I/O and failovers, departed ones included (in-process ones too). */
@@ -60,12 +52,10 @@ export interface ClientTableLike {
 }
 
 function clientAccess(host: NameNodeHost): { ownNodeIo(): Record<string, NodeIo>; clients(): ClientSummary[]; clientTotals(): ClientTotals } {
-  const store = host.cluster.chunks as unknown as ClientParts
-  const table = (host as unknown as { clients?: ClientTableLike }).clients
   return {
-    ownNodeIo: () => store.nodeIo?.() ?? {},
-    clients: () => table?.list() ?? [],
-    clientTotals: () => (table ? remoteTotals(table) : { nodes: {}, failovers: 0 }),
+    ownNodeIo: () => host.cluster.chunks.nodeIo(),
+    clients: () => host.clients.list(),
+    clientTotals: () => remoteTotals(host.clients),
   }
 }
 

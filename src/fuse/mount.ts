@@ -8,7 +8,7 @@ import Fuse, { type FuseOptions } from 'fuse-native'
 import type { Caller, FileSystem } from '../fs/FileSystem.js'
 import { dfsError } from '../errors.js'
 import { canonicalMountpoint } from './mountpoint.js'
-import { fuseOperations } from './operations.js'
+import { fuseOperations, type OpTimer } from './operations.js'
 import { ownMount } from './ownMount.js'
 
 /** The addon fuse-native loaded (the same instance: node caches it by path), for releasing a mount. */
@@ -112,6 +112,8 @@ export interface MountOptions {
   debug?: boolean
   /** Other clients change the namespace too (a NameNode's client): no kernel name cache. */
   sharedNamespace?: boolean
+  /** Told how long each kernel request took (the mount's op latencies, client/opStats.ts). */
+  onOp?: OpTimer
 }
 
 export interface Mounted {
@@ -132,7 +134,7 @@ export interface Mounted {
 export async function mountFileSystem(mountpoint: string, fs: FileSystem, opts: MountOptions): Promise<Mounted> {
   // The patched binding (native-notes/) sets `caller` on the instance before each operation.
   const callerOf = (): Caller | undefined => fuse.caller
-  const ops = fuseOperations(fs, opts.log, callerOf, { bytePaths: Fuse.dfsFeatures?.bytePaths === true })
+  const ops = fuseOperations(fs, opts.log, callerOf, { bytePaths: Fuse.dfsFeatures?.bytePaths === true, onOp: opts.onOp })
   const fuse: DfsFuse = new DfsFuse(mountpoint, ops, fuseOptions({ name: 'dfs', opTimeoutMs: opts.opTimeoutMs, debug: opts.debug }))
   fuse.sharedNamespace = opts.sharedNamespace === true
   await new Promise<void>((resolve, reject) => {

@@ -14,12 +14,15 @@ const EIO = toErrno({ code: 'EIO' })
 const ENOTSUP = toErrno({ code: 'ENOTSUP' })
 type Operation = (...args: any[]) => void
 
+/** Told how long each kernel request took (seconds), as it is answered: the mount's op latencies. */
+export type OpTimer = (op: string, seconds: number) => void
+
 /**
  * `caller` says who made the request being answered: read it synchronously at the start of an
  * operation (the patched binding sets it just before calling the operation).
  */
 export function fuseOperations(
-  fs: FileSystem, log: (message: string) => void, caller: () => Caller | undefined, opts: { bytePaths?: boolean } = {},
+  fs: FileSystem, log: (message: string) => void, caller: () => Caller | undefined, opts: { bytePaths?: boolean; onOp?: OpTimer } = {},
 ): Record<string, Operation> {
   // POSIX fidelity: a binding that passes paths byte for byte (one latin1 char per byte, see
   // native-notes/) lets names that are not UTF-8 through; they are stored as names.ts says. Paths
@@ -28,9 +31,11 @@ export function fuseOperations(
   const out = opts.bytePaths ? (s: string) => encodeName(s).toString('latin1') : (s: string) => s
   // libfuse 2's renames of open files to .fuse_hidden* names are unlinks (hiddenFiles.ts says why).
   const hidden = new LibfuseHiddenFiles(fs)
+  const onOp = opts.onOp
 
   /** Run an operation; answer with the arguments `reply` derives from its result, or a negative errno. */
   function answer<T>(name: string, cb: Callback, run: () => Promise<T>, reply: (result: T) => [number, ...unknown[]] = () => [0]): void {
+    const started = onOp ? performance.now() : 0
     let promise: Promise<T>
     try {
       promise = run()
@@ -38,8 +43,12 @@ export function fuseOperations(
       promise = Promise.reject(err)
     }
     promise.then(
-      result => cb(...reply(result)),
+      result => {
+        onOp?.(name, (performance.now() - started) / 1000)
+        cb(...reply(result))
+      },
       err => {
+        onOp?.(name, (performance.now() - started) / 1000)
         const errno = toErrno(err)
         if (errno === EIO) levelled(log).error(`${name}: ${(err as Error)?.stack ?? err}`)
         cb(errno)

@@ -21,6 +21,7 @@ import { levelled } from '../log/Log.js'
 import { EventFeed } from './events.js'
 import { type FilePlacement, filePlacement } from './filePlacement.js'
 import { inodeAtPath } from '../meta/namespace/lookup.js'
+import { ClientTable } from './clients.js'
 
 export interface NameNodeHostOptions extends ClusterFlags, ServiceOptions {
   /**
@@ -56,6 +57,8 @@ function checkpointEvents(meta: Pick<Cluster['meta'], 'onTiming'>, events: Event
 export class NameNodeHost {
   readonly startedAt = Date.now()
   private readonly onlineFsck: OnlineFsck
+  /** The mounts it serves, with their counters (clients.ts): `dfs status`, the dashboard and /metrics show them. */
+  readonly clients: ClientTable
 
   private constructor(
     readonly cluster: Cluster,
@@ -71,6 +74,7 @@ export class NameNodeHost {
     private readonly stopTimings: () => void = () => {},
   ) {
     this.onlineFsck = new OnlineFsck(cluster, log)
+    this.clients = new ClientTable({ events })
   }
 
   static async open(opts: NameNodeHostOptions): Promise<NameNodeHost> {
@@ -132,7 +136,10 @@ export class NameNodeHost {
 
   /** A client session in this process (the embedded mount). */
   inProcessSession(): InProcessSession {
-    return new InProcessSession(this.nameNode, this.settings, () => this.cluster.capacity(), (ino, path) => this.placement(ino, path))
+    return new InProcessSession(this.nameNode, this.settings, () => this.cluster.capacity(), {
+      placement: (ino, path) => this.placement(ino, path),
+      clients: this.clients,
+    })
   }
 
   /** What `dfs status` shows; `servedAt` names where this NameNode is reached (a mount point or an address). */
@@ -149,6 +156,7 @@ export class NameNodeHost {
       state: cluster.meta.state,
       graceMs: services.healer.status().graceMs,
       isBadCopy: services.healer.isKnownBad,
+      clients: this.clients.list(),
     })
     const rebalance = services.rebalancer.status()
     return { ...status, healer: services.healer.status(), scrubber: services.scrubber.status(), ...(rebalance ? { rebalance } : {}) }

@@ -10,6 +10,7 @@ import { type DfsError, dfsError, isDfsError } from '../errors.js'
 import { levelled, type Log } from '../log/Log.js'
 import { parseHostPort } from '../datanode/tcp/protocol.js'
 import { checkClientRecord } from '../protocol/checkRecord.js'
+import { checkClientReport } from '../protocol/checkClientReport.js'
 import type { ChunkRef } from '../meta/namespace/types.js'
 import {
   HANDSHAKE_MAX_BYTES, MAX_MESSAGE_BYTES, MessageReader, NAMENODE_PROTOCOL_VERSION, type Message, type NodeInfo,
@@ -44,6 +45,8 @@ interface Client {
   session: Session
   socket?: Socket
   endTimer?: NodeJS.Timeout
+  /** It said `leave`: its session ends with its connection, without a grace period. */
+  leaving?: boolean
 }
 
 /** A tool (`dfs status --namenode …`): it holds no session; it asks `control` questions and leaves. */
@@ -120,12 +123,6 @@ export class NameNodeServer {
     return (this.server.address() as { port: number }).port
   }
 
-  get connectedClients(): number {
-    let n = 0
-    for (const client of this.clients.values()) if (client.socket) n++
-    return n
-  }
-
   /** The standby's state, as `dfs status` shows it. */
   standbyStatus() {
     return this.standby.status()
@@ -151,6 +148,7 @@ export class NameNodeServer {
     for (const client of this.clients.values()) {
       clearTimeout(client.endTimer)
       this.opts.host.nameNode.endSession(client.session)
+      this.opts.host.clients.leave(client.id)
     }
     this.clients.clear()
     // A clean stop hands the standby every record first (ending sessions may have committed some),
@@ -255,6 +253,7 @@ export class NameNodeServer {
       // `reopen`, its first request.
       clearTimeout(client.endTimer)
       client.socket?.destroy()
+      this.opts.host.clients.reconnected(client.id)
     } else {
       client = { id: message.client, session: nameNode.openSession(true) }
       this.clients.set(client.id, client)
@@ -300,14 +299,25 @@ export class NameNodeServer {
 
   private disconnected(client: Client): void {
     client.socket = undefined
+    if (client.leaving) {
+      // Said `leave` (a clean unmount) and closed: nothing to come back for.
+      this.log.info(`client ${client.id} left`)
+      this.endClient(client)
+      return
+    }
+    this.opts.host.clients.disconnected(client.id)
     this.log.info(`client ${client.id} disconnected; its session is kept ${this.opts.sessionGraceMs} ms for it to come back`)
-    client.endTimer = setTimeout(() => {
-      this.clients.delete(client.id)
-      this.opts.host.nameNode.endSession(client.session)
-      // A client that never came back (killed, its host gone) may have stored chunks it never
-      // committed: look for orphans now, not at the next periodic sweep minutes away.
-      this.opts.host.services.healer.orphans.requestSweep()
-    }, this.opts.sessionGraceMs).unref()
+    client.endTimer = setTimeout(() => this.endClient(client), this.opts.sessionGraceMs).unref()
+  }
+
+  private endClient(client: Client): void {
+    this.clients.delete(client.id)
+    this.opts.host.nameNode.endSession(client.session)
+    this.opts.host.clients.leave(client.id)
+    // A client that never came back (killed, its host gone) may have stored chunks it never
+    // committed: look for orphans now, not at the next periodic sweep minutes away. (One that left
+    // cleanly makes the sweep find nothing; it costs one pass.)
+    this.opts.host.services.healer.orphans.requestSweep()
   }
 
   private broadcast(message: Message): void {
@@ -353,7 +363,7 @@ export class NameNodeServer {
     }
     let answer: Promise<unknown>
     try {
-      answer = Promise.resolve('tool' in client ? this.callFromTool(String(method), args) : this.call(client.session, String(method), args))
+      answer = Promise.resolve('tool' in client ? this.callFromTool(String(method), args) : this.call(client, String(method), args))
     } catch (err) {
       answer = Promise.reject(err)
     }
@@ -368,8 +378,9 @@ export class NameNodeServer {
   }
 
   /** One request. Synchronous where it can be: records it commits go out before its answer. */
-  private call(session: Session, method: string, a: Record<string, unknown>): unknown {
+  private call(client: Client, method: string, a: Record<string, unknown>): unknown {
     const { nameNode, cluster } = this.opts.host
+    const { session } = client
     switch (method) {
       case 'commit':
         return nameNode.commit(session, checkClientRecord(a.record), { open: a.open === true })
@@ -395,6 +406,11 @@ export class NameNodeServer {
         return cluster.capacity()
       case 'placement':
         return placementRequest(this.opts.host, a)
+      case 'clientReport':
+        return this.opts.host.clients.report(client.id, checkClientReport(a))
+      case 'leave':
+        client.leaving = true
+        return null
       case 'control':
         return this.control(String(a.cmd), (a.args ?? {}) as Record<string, unknown>)
       default:
@@ -414,7 +430,7 @@ export class NameNodeServer {
    */
   private control(cmd: string, args: Record<string, unknown>): unknown {
     const host = this.opts.host
-    if (cmd === 'status') return { ...host.status(`tcp://${this.address}`), clients: this.connectedClients, standby: this.standby.status() }
+    if (cmd === 'status') return { ...host.status(`tcp://${this.address}`), standby: this.standby.status() }
     const handlers = host.clusterHandlers()
     const handler = Object.hasOwn(handlers, cmd) ? handlers[cmd] : undefined
     if (!handler) throw dfsError('BAD_ARGUMENT', `the NameNode has no command "${cmd}"`, { cmd })

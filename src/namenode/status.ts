@@ -12,6 +12,7 @@ import type { Scrubber } from '../cluster/healer/Scrubber.js'
 import type { LivenessOptions } from '../cluster/liveness/HeartbeatMonitor.js'
 import type { RebalanceStatus } from '../cluster/rebalance/Rebalancer.js'
 import type { NamespaceState } from '../meta/namespace/types.js'
+import type { ClientSummary } from '../protocol/clientStats.js'
 
 export interface NodeReport {
   nodeId: string
@@ -30,8 +31,11 @@ export interface NodeReport {
 
 export interface ClusterStatus {
   mountpoint: string
-  /** A NameNode over TCP: clients connected now. */
-  clients?: number
+  /**
+   * The mounts this NameNode serves (namenode/clients.ts): the embedded mount's one in-process
+   * client, or every `dfs mount --namenode` that reported, connected or within its grace period.
+   */
+  clients: ClientSummary[]
   /** A NameNode over TCP: its standby (standbyLink.ts). */
   standby?: StandbyStatus
   meta: string
@@ -75,6 +79,8 @@ export function clusterStatus(input: {
   /** The healer's grace period for dead nodes (ms), and the copies it knows to be bad. */
   graceMs: number
   isBadCopy?: (nodeId: string, chunkId: string) => boolean
+  /** The NameNode's clients (clients.ts); none when not given. */
+  clients?: ClientSummary[]
 }): ClusterStatus {
   const now = Date.now()
   const nodes: NodeReport[] = input.registry.statuses().map(s => ({
@@ -88,6 +94,7 @@ export function clusterStatus(input: {
   const capacity = clusterCapacity(input.registry.statuses(), input.settings.replicas)
   return {
     mountpoint: input.mountpoint,
+    clients: input.clients ?? [],
     meta: input.meta,
     pid: process.pid,
     uptimeMs: now - input.startedAt,

@@ -5,19 +5,30 @@
 import { dfsError } from '../errors.js'
 import type { ApplyResult } from '../meta/namespace/apply.js'
 import type { ChunkRef, NamespaceState } from '../meta/namespace/types.js'
+import { randomUUID } from 'node:crypto'
 import type { NameNode, Session } from '../namenode/NameNode.js'
 import type { FilePlacement } from '../namenode/filePlacement.js'
-import type { ClientRecord, CommitOptions, NameNodeSession, SessionSettings } from './api.js'
+import type { ClientTable } from '../namenode/clients.js'
+import type { ClientRecord, ClientReport, CommitOptions, NameNodeSession, SessionSettings } from './api.js'
+
+/** What the NameNode host adds to a session; a file system core test without a cluster leaves them out. */
+export interface InProcessParts {
+  /** Where an inode's chunks are (absent: placement is ENOTSUP). */
+  placement?: (ino: number, path?: string) => FilePlacement
+  /** The NameNode's clients: this one reports there, with a direct call. */
+  clients?: ClientTable
+}
 
 export class InProcessSession implements NameNodeSession {
   private readonly session: Session
+  private readonly clientId = randomUUID()
+  private ended = false
 
   constructor(
     private readonly nameNode: NameNode,
     readonly settings: SessionSettings,
     private readonly capacityOf: () => Promise<{ total: number; available: number }>,
-    /** Absent in a file system core test without a cluster: placement is then ENOTSUP. */
-    private readonly placementOf?: (ino: number, path?: string) => FilePlacement,
+    private readonly parts: InProcessParts = {},
   ) {
     this.session = nameNode.openSession(false)
   }
@@ -53,16 +64,23 @@ export class InProcessSession implements NameNodeSession {
     this.nameNode.reportBadCopy(ref, nodeId, reason)
   }
 
+  report(report: ClientReport): void {
+    // Its chunk store is the NameNode's own: inProcess says so, so its node I/O is not counted twice.
+    if (!this.ended) this.parts.clients?.report(this.clientId, report, { inProcess: true })
+  }
+
   capacity(): Promise<{ total: number; available: number }> {
     return this.capacityOf()
   }
 
   async placement(ino: number, path?: string): Promise<FilePlacement> {
-    if (!this.placementOf) throw dfsError('ENOTSUP', 'this session has no cluster to tell where chunks are', { ino })
-    return this.placementOf(ino, path)
+    if (!this.parts.placement) throw dfsError('ENOTSUP', 'this session has no cluster to tell where chunks are', { ino })
+    return this.parts.placement(ino, path)
   }
 
   async close(): Promise<void> {
+    this.ended = true
     this.nameNode.endSession(this.session)
+    this.parts.clients?.leave(this.clientId)
   }
 }

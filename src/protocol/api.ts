@@ -19,6 +19,7 @@ import type { ApplyResult } from '../meta/namespace/apply.js'
 import type { NamespaceRecord } from '../meta/namespace/records.js'
 import type { ChunkRef, NamespaceState } from '../meta/namespace/types.js'
 import type { FilePlacement } from '../namenode/filePlacement.js'
+import type { ClientAbout, ClientCounters } from './clientStats.js'
 
 /** Records a client may commit. `forget` and `replicas` are the NameNode's own. */
 export type ClientRecord = Exclude<NamespaceRecord, { op: 'forget' } | { op: 'replicas' }>
@@ -29,6 +30,12 @@ export const CLIENT_OPS: ReadonlySet<string> = new Set<ClientRecord['op']>([
 export interface CommitOptions {
   /** Register the inode the record makes (mknod) as open by this session, in the same step (create). */
   open?: boolean
+}
+
+/** What a mount tells its NameNode about itself: who it is, and its counters since it started. */
+export interface ClientReport {
+  about: ClientAbout
+  counters: ClientCounters
 }
 
 /** The cluster's fixed settings, as a client needs them. */
@@ -55,6 +62,11 @@ export interface NameNodeSession {
   abandon(refs: readonly ChunkRef[]): void
   /** A copy this client found missing, corrupt or unreachable (the NameNode repairs it). */
   reportBadCopy(ref: ChunkRef, nodeId: string, reason: { code: string; message: string }): void
+  /**
+   * Who this client is and its counters so far (cumulative: the latest report replaces the one
+   * before). One-way; the NameNode shows its clients from these (`dfs status`, the dashboard).
+   */
+  report(report: ClientReport): void
   /** Cluster capacity in bytes after replication (statfs). */
   capacity(): Promise<{ total: number; available: number }>
   /** Where an inode's chunks are and how each copy stands (`dfs info`, user.dfs.placement); `path` is echoed back. */

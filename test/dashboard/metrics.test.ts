@@ -53,6 +53,7 @@ class FakeSource implements MetricsSource {
       mountpoint: '/meta', meta: '/meta', pid: 1, uptimeMs: 90_000, replicas: 2, chunkSize: 1 << 20,
       liveness: { heartbeatMs: 1000, suspectAfterMs: 5000, deadAfterMs: 30_000 },
       nodes: this.nodes,
+      clients: this.clientList,
       totals: { capacity: 3000, available: 1800, used: 1200, nodes: 4, alive: 2, usableCapacity: 1500, usableAvailable: 900, devices: 3 },
       chunks: this.chunks,
       io: { writes: 0, underReplicatedWrites: 0, reads: 0, cacheHits: 0, failovers: this.failovers, badReplicas: 0, deleteFailures: 0, deletesDeferred: 0 },

@@ -21,7 +21,7 @@ function makePlacementFs() {
   nameNode.start(0)
   const settings = { clusterId: 'test', chunkSize: CHUNK, replicas: 2 }
   const session = new InProcessSession(nameNode, settings, async () => ({ total: 1 << 30, available: 1 << 29 }),
-    (ino, path) => filePlacement({ state: nameNode.state, registry, chunkSize: CHUNK, replicas: 2, graceMs: 10_000 }, ino, path))
+    { placement: (ino, path) => filePlacement({ state: nameNode.state, registry, chunkSize: CHUNK, replicas: 2, graceMs: 10_000 }, ino, path) })
   const fs = new FileSystem({ meta: session, chunks, chunkSize: CHUNK, dirtyLimit: 64 * CHUNK, owner: { uid: 0, gid: 0 }, log: m => logs.push(m) })
   return { fs, registry, logs, nameNode }
 }

@@ -10,6 +10,8 @@ import { type ClientRole, type Roles, startRoles, stopAllRoles } from '../helper
 import { type RunResult, run, runBuffer } from '../helpers/run.js'
 import { cleanupTempDirs, makeTempDir } from '../helpers/tmp.js'
 import { PY_CREATE_RACE, PY_RANGE_WRITER, python } from './scripts.js'
+import { dfs } from '../helpers/cli.js'
+import type { ClientSummary } from '../../src/protocol/clientStats.js'
 
 const CHUNK = 1024 * 1024
 
@@ -231,6 +233,30 @@ describe('git across clients', () => {
     expect(logA.split('\n')[0]).toMatch(/ fourth$/)
     expect(logA.split('\n').slice(1).join('\n')).toBe(want)
     expect((await ok(await run('git', [...git, 'status', '--porcelain'], { cwd: join(a.mnt, 'repo') }), 'git status on A')).stdout).toBe('')
+  })
+})
+
+describe('the NameNode knows its clients', () => {
+  const clients = async (): Promise<ClientSummary[]> => {
+    const r = await ok(await dfs('status', '--namenode', roles.namenode.url, '--secret-file', roles.secretFile, '--json'), 'dfs status --namenode --json')
+    return JSON.parse(r.stdout).clients
+  }
+  const written = (c: ClientSummary | undefined) => Object.values(c?.counters.nodes ?? {}).reduce((n, io) => n + io.writeBytes, 0)
+
+  it('dfs status --namenode lists both mounts with their mount points; a mount\'s counters move when it writes', async () => {
+    await eventually(async () => (await clients()).length === 2, 'both clients reported')
+    const before = await clients()
+    expect(before.map(c => c.mountpoint).sort()).toEqual([a.mnt, b.mnt].sort())
+    for (const c of before) expect(c).toMatchObject({ connected: true, inProcess: false, pid: roles.clients.find(r => r.mnt === c.mountpoint)!.pid })
+    const onA = () => before.find(c => c.mountpoint === a.mnt)
+    const was = written(onA())
+    await ok(await sh(`head -c ${2 * CHUNK} /dev/urandom > ${a.mnt}/counted && sync ${a.mnt}/counted`), 'write on A')
+    await eventually(async () => written((await clients()).find(c => c.mountpoint === a.mnt)) >= was + 2 * CHUNK, 'A\'s written bytes moved')
+    const now = (await clients()).find(c => c.mountpoint === a.mnt)!
+    expect(now.counters.ops.write!.count).toBeGreaterThan(onA()!.counters.ops.write?.count ?? 0)
+    const text = await ok(await dfs('status', '--namenode', roles.namenode.url, '--secret-file', roles.secretFile), 'dfs status --namenode')
+    expect(text.stdout).toContain('2 clients (2 connected)')
+    expect(text.stdout).toContain(`:${a.mnt}`)
   })
 })
 

@@ -1,0 +1,228 @@
+// The NameNode's clients (mounts), as `dfs status`, the dashboard and /metrics show them: who each
+// is, since when it is connected, its counters (FUSE op latencies, chunk I/O per DataNode,
+// failovers) and rates taken from its last two reports. A client joins with its first report and
+// leaves when its session ends; a dropped connection within the grace period is the same client,
+// shown as not connected meanwhile. What a client that left had counted is folded into `departed`,
+// so cluster-wide totals (totals()) never go backwards: Prometheus counters must not.
+//
+// Bounded whatever clients send: reports are checked on the wire (protocol/checkClientReport.ts),
+// and here every table of op names or node ids (one client's, across its reports, and the departed
+// total across clients) holds at most a fixed number of keys; the rest is counted under OTHER.
+
+import type { ClientReport } from '../protocol/api.js'
+import type { ClientCounters, ClientSummary, NodeIo, OpHistogram } from '../protocol/clientStats.js'
+import { LATENCY_BOUNDS_SECONDS } from '../protocol/clientStats.js'
+import type { EventFeed } from './events.js'
+
+/** Where counts of op names or node ids past a table's cap go. */
+export const OTHER = '(other)'
+
+export interface ClientTableOptions {
+  /** The NameNode's event feed: 'client-connected' and 'client-gone' go there. */
+  events?: EventFeed
+  now?: () => number
+  /** Op names kept per table (the rest are counted under OTHER). */
+  maxOps?: number
+  /** Node ids kept per table (the rest are counted under OTHER). */
+  maxNodes?: number
+}
+
+/** One report's totals, for rates. */
+interface Sample {
+  at: number
+  ops: number
+  readBytes: number
+  writeBytes: number
+}
+
+interface Entry {
+  id: string
+  about: ClientReport['about']
+  inProcess: boolean
+  connected: boolean
+  connectedAt: number
+  counters: ClientCounters
+  last: Sample
+  previous?: Sample
+}
+
+export class ClientTable {
+  private readonly entries = new Map<string, Entry>()
+  private readonly departed: ClientCounters = emptyCounters()
+  private readonly now: () => number
+  private readonly maxOps: number
+  private readonly maxNodes: number
+
+  constructor(private readonly opts: ClientTableOptions = {}) {
+    this.now = opts.now ?? Date.now
+    this.maxOps = opts.maxOps ?? 64
+    this.maxNodes = opts.maxNodes ?? 1024
+  }
+
+  /**
+   * A client's report (its first makes it known). Counters are cumulative; one that reads lower than
+   * before (a client that cannot count, or lies) keeps the higher value, so totals only grow.
+   */
+  report(id: string, report: ClientReport, opts: { inProcess?: boolean } = {}): void {
+    const now = this.now()
+    let entry = this.entries.get(id)
+    if (!entry) {
+      entry = {
+        id, about: { ...report.about }, inProcess: opts.inProcess === true, connected: true, connectedAt: now,
+        counters: emptyCounters(), last: { at: now, ops: 0, readBytes: 0, writeBytes: 0 },
+      }
+      this.entries.set(id, entry)
+      mergeMax(entry.counters, report.counters, this.maxOps, this.maxNodes)
+      entry.last = sample(entry.counters, now)
+      this.opts.events?.emit({ kind: 'client-connected', level: 'info', clientId: id, message: `client ${describe(entry.about)} connected (pid ${entry.about.pid})` })
+      return
+    }
+    entry.about = { ...report.about }
+    entry.connected = true
+    mergeMax(entry.counters, report.counters, this.maxOps, this.maxNodes)
+    entry.previous = entry.last
+    entry.last = sample(entry.counters, now)
+  }
+
+  /** Its connection is back (within the grace period): the same client. */
+  reconnected(id: string): void {
+    const entry = this.entries.get(id)
+    if (entry) entry.connected = true
+  }
+
+  /** Its connection dropped; its session is kept for the grace period, and so is it here. */
+  disconnected(id: string): void {
+    const entry = this.entries.get(id)
+    if (entry) entry.connected = false
+  }
+
+  /** Its session ended: its counters go into the departed total. */
+  leave(id: string): void {
+    const entry = this.entries.get(id)
+    if (!entry) return
+    this.entries.delete(id)
+    mergeAdd(this.departed, entry.counters, this.maxOps, this.maxNodes)
+    const minutes = Math.round((this.now() - entry.connectedAt) / 60_000)
+    this.opts.events?.emit({
+      kind: 'client-gone', level: 'info', clientId: id,
+      message: `client ${describe(entry.about)} gone (pid ${entry.about.pid}, ${minutes < 1 ? 'under a minute' : `${minutes} min`} after it connected)`,
+    })
+  }
+
+  list(): ClientSummary[] {
+    return [...this.entries.values()].map(e => {
+      const rate = rates(e)
+      return {
+        id: e.id, ...e.about, inProcess: e.inProcess, connected: e.connected, connectedAt: e.connectedAt,
+        counters: copyCounters(e.counters), ...rate,
+      }
+    })
+  }
+
+  /** Every client's counters, present and departed, summed: only ever grows. */
+  totals(): ClientCounters {
+    const total = emptyCounters()
+    mergeAdd(total, this.departed, Infinity, Infinity)
+    for (const e of this.entries.values()) mergeAdd(total, e.counters, Infinity, Infinity)
+    return total
+  }
+}
+
+const describe = (about: ClientReport['about']) => `${about.host}:${about.mountpoint}`
+
+function rates(e: Entry): Pick<ClientSummary, 'opsPerSec' | 'readBytesPerSec' | 'writeBytesPerSec'> {
+  const p = e.previous
+  const seconds = p ? (e.last.at - p.at) / 1000 : 0
+  if (!p || !e.connected || seconds <= 0) return { opsPerSec: 0, readBytesPerSec: 0, writeBytesPerSec: 0 }
+  return {
+    opsPerSec: (e.last.ops - p.ops) / seconds,
+    readBytesPerSec: (e.last.readBytes - p.readBytes) / seconds,
+    writeBytesPerSec: (e.last.writeBytes - p.writeBytes) / seconds,
+  }
+}
+
+function sample(c: ClientCounters, at: number): Sample {
+  let ops = 0
+  let readBytes = 0
+  let writeBytes = 0
+  for (const h of Object.values(c.ops)) ops += h.count
+  for (const io of Object.values(c.nodes)) {
+    readBytes += io.readBytes
+    writeBytes += io.writeBytes
+  }
+  return { at, ops, readBytes, writeBytes }
+}
+
+// Objects keyed by what clients send have no prototype: a node id "__proto__" is just a key.
+function emptyCounters(): ClientCounters {
+  return { ops: Object.create(null), nodes: Object.create(null), failovers: 0 }
+}
+
+const emptyHistogram = (): OpHistogram => ({ counts: new Array<number>(LATENCY_BOUNDS_SECONDS.length + 1).fill(0), sum: 0, count: 0 })
+const emptyIo = (): NodeIo => ({ readBytes: 0, writeBytes: 0, reads: 0, writes: 0 })
+
+/**
+ * `fresh`'s entries as `kept` may take them: under their own keys while the table has room (at most
+ * `max` keys, OTHER included), the rest summed under OTHER. Copies: the caller's objects stay as they are.
+ */
+function capped<T>(kept: Record<string, T>, fresh: Record<string, T>, max: number, empty: () => T, add: (into: T, v: T) => void): Record<string, T> {
+  const out: Record<string, T> = Object.create(null)
+  const size = Object.keys(kept).length
+  let room = max - size - (OTHER in kept ? 0 : 1)
+  for (const [k, v] of Object.entries(fresh)) {
+    let key = k
+    if (!(k in kept) && k !== OTHER && !(k in out)) {
+      if (room > 0) room--
+      else key = OTHER
+    }
+    add((out[key] ??= empty()), v)
+  }
+  return out
+}
+
+/**
+ * `into` becomes, field by field, the larger of itself and `from`: one client's newer report, whose
+ * counters are cumulative (so a field that went down keeps its old value).
+ */
+function mergeMax(into: ClientCounters, from: ClientCounters, maxOps: number, maxNodes: number): void {
+  for (const [op, h] of Object.entries(capped(into.ops, from.ops, maxOps, emptyHistogram, addHistogram))) {
+    const mine = (into.ops[op] ??= emptyHistogram())
+    for (let i = 0; i < mine.counts.length; i++) mine.counts[i] = Math.max(mine.counts[i]!, h.counts[i]!)
+    mine.sum = Math.max(mine.sum, h.sum)
+    mine.count = Math.max(mine.count, h.count)
+  }
+  for (const [nodeId, io] of Object.entries(capped(into.nodes, from.nodes, maxNodes, emptyIo, addIo))) {
+    const mine = (into.nodes[nodeId] ??= emptyIo())
+    mine.readBytes = Math.max(mine.readBytes, io.readBytes)
+    mine.writeBytes = Math.max(mine.writeBytes, io.writeBytes)
+    mine.reads = Math.max(mine.reads, io.reads)
+    mine.writes = Math.max(mine.writes, io.writes)
+  }
+  into.failovers = Math.max(into.failovers, from.failovers)
+}
+
+/** `into` += `from` (a client that left, into the departed total). */
+function mergeAdd(into: ClientCounters, from: ClientCounters, maxOps: number, maxNodes: number): void {
+  for (const [op, h] of Object.entries(capped(into.ops, from.ops, maxOps, emptyHistogram, addHistogram))) addHistogram((into.ops[op] ??= emptyHistogram()), h)
+  for (const [nodeId, io] of Object.entries(capped(into.nodes, from.nodes, maxNodes, emptyIo, addIo))) addIo((into.nodes[nodeId] ??= emptyIo()), io)
+  into.failovers += from.failovers
+}
+
+function addHistogram(into: OpHistogram, h: OpHistogram): void {
+  for (let i = 0; i < into.counts.length; i++) into.counts[i]! += h.counts[i] ?? 0
+  into.sum += h.sum
+  into.count += h.count
+}
+
+function addIo(into: NodeIo, io: NodeIo): void {
+  into.readBytes += io.readBytes
+  into.writeBytes += io.writeBytes
+  into.reads += io.reads
+  into.writes += io.writes
+}
+
+function copyCounters(c: ClientCounters): ClientCounters {
+  const out = emptyCounters()
+  mergeAdd(out, c, Infinity, Infinity)
+  return out
+}
