@@ -5,18 +5,33 @@
 import { readFileSync } from 'node:fs'
 import { Command, CommanderError } from 'commander'
 import { DfsError } from '../errors.js'
-import { balanceCommand } from './balance.js'
-import { datanodeCommand } from './datanode.js'
-import { namenodeCommand } from './namenode.js'
-import { demoCommand } from './demo.js'
-import { drainCommand } from './drain.js'
 import { errorReport, exitStatusOf, printJsonError, wantsJson } from './errorOutput.js'
-import { fsckCommand } from './fsck.js'
-import { infoCommand } from './info.js'
-import { metaCommand } from './meta.js'
-import { mountCommand } from './mount.js'
-import { statusCommand } from './status.js'
-import { unmountCommand } from './unmount.js'
+
+/**
+ * Each subcommand, loaded only when asked for: a command's module pulls in what it runs (FUSE, the
+ * NameNode, the DataNode server), and loading all of them was most of every `dfs` call's start-up.
+ * In the order `dfs --help` lists them.
+ */
+const COMMANDS: Array<[string, () => Promise<Command>]> = [
+  ['mount', async () => (await import('./mount.js')).mountCommand()],
+  ['unmount', async () => (await import('./unmount.js')).unmountCommand()],
+  ['status', async () => (await import('./status.js')).statusCommand()],
+  ['info', async () => (await import('./info.js')).infoCommand()],
+  ['balance', async () => (await import('./balance.js')).balanceCommand()],
+  ['drain', async () => (await import('./drain.js')).drainCommand()],
+  ['fsck', async () => (await import('./fsck.js')).fsckCommand()],
+  ['datanode', async () => (await import('./datanode.js')).datanodeCommand()],
+  ['namenode', async () => (await import('./namenode.js')).namenodeCommand()],
+  ['meta', async () => (await import('./meta.js')).metaCommand()],
+  ['demo', async () => (await import('./demo.js')).demoCommand()],
+]
+
+/** The one command named on the command line, or all of them (help, a misspelt name: commander lists or suggests). */
+function commandsFor(argv: readonly string[]): Promise<Command[]> {
+  const named = argv.slice(2).find(arg => !arg.startsWith('-'))
+  const one = COMMANDS.find(([name]) => name === named)
+  return Promise.all((one ? [one] : COMMANDS).map(([, load]) => load()))
+}
 
 /** commander's message as one line (its "Did you mean ...?" suggestion comes on a line of its own). */
 const oneLine = (text: string) => text.replace(/^error: /, '').trim().replace(/\s*\n\s*/g, ' ')
@@ -29,7 +44,7 @@ const program = new Command('dfs')
   .showSuggestionAfterError(true)
   .exitOverride()
 
-const commands = [mountCommand(), unmountCommand(), statusCommand(), infoCommand(), balanceCommand(), drainCommand(), fsckCommand(), datanodeCommand(), namenodeCommand(), metaCommand(), demoCommand()]
+const commands = await commandsFor(process.argv)
 for (const command of commands) program.addCommand(command)
 const json = wantsJson(program, process.argv)
 
