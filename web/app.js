@@ -14,7 +14,7 @@ function el(tag, attrs = {}, ...children) {
     else if (key === 'style') Object.assign(node.style, value)
     else node.setAttribute(key, value === true ? '' : String(value))
   }
-  for (const child of children.flat()) if (child !== undefined && child !== null) node.append(child instanceof Node ? child : String(child))
+  for (const child of children.flat(Infinity)) if (child !== undefined && child !== null) node.append(child instanceof Node ? child : String(child))
   return node
 }
 
@@ -328,6 +328,7 @@ function addEvent(e, newest = true) {
   lastSeq = Math.max(lastSeq, e.seq)
   const item = el('li', { class: e.level, 'data-kind': e.kind }, el('time', { datetime: new Date(e.at).toISOString() }, clock(e.at)), el('span', {}, e.message))
   const list = $('#events')
+  list.querySelector('.empty')?.remove()
   if (newest) list.prepend(item)
   else list.append(item)
   while (list.children.length > MAX_EVENTS) list.lastChild.remove()

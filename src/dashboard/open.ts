@@ -21,9 +21,12 @@ export interface OpenDashboardOptions {
 }
 
 export async function openDashboard(opts: OpenDashboardOptions): Promise<Dashboard> {
-  // MERGE (issue 10): placement: path => filePlacement(…, path) from ../namenode/filePlacement.js, and
-  // metrics: createMetrics(…) from ./metrics.js (closed with the dashboard). Until then /api/file and
-  // /metrics answer 501.
+  // MERGE (issue 10): with the info part's NameNodeHost.placement() and inodeAtPath()
+  // (../meta/namespace/lookup.js):
+  //   placement: path => opts.host.placement(inodeAtPath(opts.host.cluster.meta.state, path), path),
+  // and with the metrics part's createMetrics() (./metrics.js), closed when the dashboard closes:
+  //   metrics: createMetrics(…),
+  // Until then /api/file and /metrics answer 501 (test/dashboard/page.test.ts's file view needs the first).
   return startDashboard({
     host: opts.host,
     listen: opts.http.listen,

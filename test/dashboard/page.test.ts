@@ -1,0 +1,99 @@
+// The dashboard in a browser, on a real cluster of processes: a `dfs namenode --http 127.0.0.1:0`,
+// three `dfs datanode` servers and a client mount; headless Chromium (playwright-core) opens the page.
+// It loads with no console error and shows three alive nodes; a file written through the mount shows
+// each chunk on two nodes; a DataNode killed by pid shows dead, live, without a reload.
+// Screenshots go to test-output/dashboard/ (ignored by git); DFS_UPDATE_SCREENSHOT=1 also writes
+// docs/dashboard.png, the README's.
+//
+// Also: --http on a non-loopback address without a token is refused before anything is opened; with
+// --http-token-file (here on loopback, which must enforce it too) a request needs the token.
+
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { startRoles, stopRolesAfterAll } from '../helpers/roles.js'
+import { closeBrowsersAfterAll, openPage, shot } from '../helpers/browser.js'
+import { sh } from '../helpers/run.js'
+import { dfs } from '../helpers/cli.js'
+import { REPO_ROOT } from '../helpers/mount.js'
+import { tempDirForTest } from '../helpers/tmp.js'
+
+stopRolesAfterAll()
+closeBrowsersAfterAll()
+
+// Short detection times, so "dead" comes soon; the test still only waits for it, with a long deadline.
+const LIVENESS = ['--heartbeat', '250ms', '--suspect-after', '1s', '--dead-after', '3s']
+const DEADLINE = { timeout: 120_000 }
+
+describe('the dashboard page', () => {
+  it('shows the cluster live: three alive nodes, a file on two nodes per chunk, a killed node dead', async () => {
+    const c = await startRoles({ datanodes: 3, clients: 1, chunkSize: '1M', namenodeArgs: [...LIVENESS, '--http', '127.0.0.1:0'] })
+    const url = (await c.namenode.waitForOutput(/dashboard on (http:\/\/\S+)/, { since: 0 }))[1]!
+    console.log(`dashboard: ${url}`)
+    const { page, errors } = await openPage(url)
+
+    await page.waitForFunction(() => document.querySelectorAll('#nodes tr[data-state="alive"]').length === 3, null, DEADLINE)
+    await page.waitForSelector('#conn[data-state="live"]', DEADLINE)
+    await shot(page, 'three-alive')
+
+    const [client] = c.clients
+    const file = join(client!.mnt, 'photo.bin')
+    await c.ok(await sh(`set -e; mkdir -p ${client!.mnt}/albums; head -c 3000000 /dev/urandom | dd of=${file} bs=1M conv=fsync status=none`), 'writing a file')
+
+    // The file view: browse to it (the listing was loaded before it existed), open it.
+    await page.click('#crumbs a')
+    await page.click('#files tr[data-path="/photo.bin"] a', DEADLINE)
+    await page.waitForFunction(() => document.querySelectorAll('#chunks tr[data-chunk]').length === 3, null, DEADLINE)
+    const copies = await page.$$eval('#chunks tr[data-chunk]', rows => rows.map(r => r.querySelectorAll('.copy[data-state="ok"]').length))
+    expect(copies).toEqual([2, 2, 2])
+    await shot(page, 'file-view')
+
+    // Kill a DataNode: the page marks it dead by itself (no reload), within the detection time.
+    const victim = c.datanodes[2]!
+    await victim.kill9()
+    await page.waitForSelector(`#nodes tr[data-node-id="${victim.nodeId}"][data-state="dead"]`, DEADLINE)
+    expect(await page.$$eval('#nodes tr[data-state="alive"]', rows => rows.length)).toBe(2)
+    await page.click('#files tr[data-path="/photo.bin"] a')
+    await page.waitForSelector(`#chunks .copy[data-node-id="${victim.nodeId}"][data-state="unreachable"], #chunks tr[data-chunk]:not(:has(.copy[data-node-id="${victim.nodeId}"]))`, DEADLINE)
+    const path = await shot(page, 'node-dead')
+    if (process.env.DFS_UPDATE_SCREENSHOT === '1') {
+      await page.setViewportSize({ width: 1200, height: 800 })
+      await page.screenshot({ path: join(REPO_ROOT, 'docs', 'dashboard.png'), fullPage: true })
+    }
+    console.log(`screenshots: ${path} and beside it`)
+    expect(errors).toEqual([])
+  })
+})
+
+describe('--http binding', () => {
+  it('refuses a non-loopback address without a token, before anything is opened', async () => {
+    const dir = tempDirForTest('dfs-http-')
+    const meta = join(dir.path, 'meta')
+    for (const d of ['meta', 'n1', 'n2']) mkdirSync(join(dir.path, d))
+    writeFileSync(join(dir.path, 'secret'), 'secret\n', { mode: 0o600 })
+    const r = await dfs(...['namenode', '--meta', meta, '--nodes', `${join(dir.path, 'n1')},${join(dir.path, 'n2')}`, '--listen', '127.0.0.1:0',
+      '--secret-file', join(dir.path, 'secret'), '--http', '0.0.0.0:0'])
+    expect(r.code).not.toBe(0)
+    expect(r.stderr.trim().split('\n')).toHaveLength(1)
+    expect(r.stderr).toMatch(/--http 0\.0\.0\.0:0 is not a loopback address.*--http-token-file.*\[HTTP_NOT_LOOPBACK\]/)
+    expect(readdirSync(meta)).toEqual([])
+    expect(readdirSync(join(dir.path, 'n1'))).toEqual([])
+  })
+
+  it('with --http-token-file, a request needs the token (401 without, 200 with)', async () => {
+    const dir = tempDirForTest('dfs-http-token-')
+    const tokenFile = join(dir.path, 'token')
+    writeFileSync(tokenFile, 'a dashboard token\n', { mode: 0o600 })
+    const c = await startRoles({ datanodes: 2, clients: 0, namenodeArgs: ['--http', '127.0.0.1:0', '--http-token-file', tokenFile] })
+    const line = await c.namenode.waitForOutput(/dashboard on (http:\/\/\S+) \(token required/, { since: 0 })
+    const url = `${line[1]}api/status`
+    const without = await fetch(url)
+    expect(without.status).toBe(401)
+    expect((await without.text()).trim().split('\n')).toHaveLength(1)
+    expect((await fetch(url, { headers: { Authorization: 'Bearer not it' } })).status).toBe(401)
+    const withToken = await fetch(url, { headers: { Authorization: 'Bearer a dashboard token' } })
+    expect(withToken.status).toBe(200)
+    expect((await withToken.json()).nodes).toHaveLength(2)
+    await c.stop()
+  })
+})
