@@ -10,16 +10,18 @@
 
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { startRoles, stopRolesAfterAll } from '../helpers/roles.js'
 import { closeBrowsersAfterAll, openPage, shot } from '../helpers/browser.js'
 import { sh } from '../helpers/run.js'
 import { dfs } from '../helpers/cli.js'
 import { REPO_ROOT } from '../helpers/mount.js'
 import { tempDirForTest } from '../helpers/tmp.js'
+import { startDfs, stopAllDfs } from '../helpers/mount.js'
 
 stopRolesAfterAll()
 closeBrowsersAfterAll()
+afterAll(stopAllDfs)
 
 // Short detection times, so "dead" comes soon; the test still only waits for it, with a long deadline.
 const LIVENESS = ['--heartbeat', '250ms', '--suspect-after', '1s', '--dead-after', '3s']
@@ -95,5 +97,23 @@ describe('--http binding', () => {
     expect(withToken.status).toBe(200)
     expect((await withToken.json()).nodes).toHaveLength(2)
     await c.stop()
+  })
+
+  it('the embedded mount serves it too, and says where; a --namenode client refuses --http (the dashboard lives in the NameNode)', async () => {
+    const dir = tempDirForTest('dfs-http-mount-')
+    for (const d of ['mnt', 'n1', 'n2']) mkdirSync(join(dir.path, d))
+    const daemon = await startDfs({ mountpoint: join(dir.path, 'mnt'), nodes: [join(dir.path, 'n1'), join(dir.path, 'n2')], meta: join(dir.path, 'meta'), extraArgs: ['--http', '127.0.0.1:0'] })
+    const url = /^dfs: mounted .*dashboard on (http:\/\/\S+)\)$/m.exec(daemon.stdout())?.[1]
+    expect(url, daemon.output()).toBeDefined()
+    const status = await (await fetch(`${url}api/status`)).json()
+    expect(status).toMatchObject({ mountpoint: join(dir.path, 'mnt'), dashboard: url })
+    const shown = await dfs('status', join(dir.path, 'mnt'))
+    expect(shown.stdout).toContain(`dashboard: ${url}`)
+    await daemon.stop()
+
+    writeFileSync(join(dir.path, 'secret'), 'secret\n', { mode: 0o600 })
+    const r = await dfs('mount', join(dir.path, 'mnt'), '--namenode', 'tcp://127.0.0.1:9', '--secret-file', join(dir.path, 'secret'), '--http', '127.0.0.1:0')
+    expect(r.code).not.toBe(0)
+    expect(r.stderr).toMatch(/--http is for the NameNode, where the dashboard lives: give it to dfs namenode.*\[BAD_ARGUMENT\]/)
   })
 })
