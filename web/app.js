@@ -1,5 +1,6 @@
-// The dfs dashboard page: /api/status and /api/events once, then /api/live (server-sent events) for
-// everything after; no reload, no build step, no network beyond this server. Everything the cluster
+// The dfs dashboard page: /api/live (server-sent events) brings the status every second and the
+// cluster's events, the recent ones first; /api/ls and /api/file on demand. No reload, no build
+// step, no network beyond this server. Everything the cluster
 // names (files, nodes, hosts) goes into the page as text, never as HTML.
 'use strict'
 
@@ -74,6 +75,9 @@ function nodeIo(s) {
 
 function onStatus(s) {
   const now = Date.now()
+  // Another NameNode run (a restart): its events are numbered from 1 again.
+  const run = `${s.pid} ${s.meta}`
+  if (status && `${status.pid} ${status.meta}` !== run) clearEvents()
   const io = nodeIo(s)
   if (io && previousIo) {
     const seconds = (now - previousIo.at) / 1000
@@ -100,6 +104,7 @@ function onStatus(s) {
 
 function renderSummary() {
   const s = status
+  $('#summary').dataset.pid = s.pid
   $('#summary').textContent =
     `${s.mountpoint} · ${s.totals.alive}/${s.totals.nodes} nodes alive · ${s.replicas} replicas · ` +
     `${size(s.chunkSize)} chunks · ${s.chunks.files} files · ${size(s.totals.used)} used of ${size(s.totals.capacity)} · up ${duration(s.uptimeMs)}`
@@ -323,15 +328,20 @@ async function openFile(path) {
 const MAX_EVENTS = 200
 let lastSeq = 0
 
-function addEvent(e, newest = true) {
-  if (e.seq <= lastSeq && newest) return
-  lastSeq = Math.max(lastSeq, e.seq)
+/** Events come oldest first (a replay after connecting, then live); the newest goes on top. */
+function addEvent(e) {
+  if (e.seq <= lastSeq) return
+  lastSeq = e.seq
   const item = el('li', { class: e.level, 'data-kind': e.kind }, el('time', { datetime: new Date(e.at).toISOString() }, clock(e.at)), el('span', {}, e.message))
   const list = $('#events')
   list.querySelector('.empty')?.remove()
-  if (newest) list.prepend(item)
-  else list.append(item)
+  list.prepend(item)
   while (list.children.length > MAX_EVENTS) list.lastChild.remove()
+}
+
+function clearEvents() {
+  lastSeq = 0
+  $('#events').replaceChildren()
 }
 
 // ---- live ------------------------------------------------------------------------------------------
@@ -343,7 +353,7 @@ function setConnection(state) {
 }
 
 function connect() {
-  const source = new EventSource(`api/live?after=${lastSeq}`)
+  const source = new EventSource('api/live')
   source.addEventListener('open', () => setConnection('live'))
   source.addEventListener('status', (m) => onStatus(JSON.parse(m.data)))
   source.addEventListener('cluster-event', (m) => addEvent(JSON.parse(m.data)))
@@ -355,16 +365,6 @@ function connect() {
   })
 }
 
-async function start() {
-  try {
-    onStatus(await getJson('api/status'))
-    for (const e of (await getJson('api/events')).reverse()) addEvent(e)
-  } catch (err) {
-    $('#summary').textContent = `cannot reach the NameNode: ${err.message}`
-  }
-  connect()
-  openDir('/')
-  setInterval(tickAges, 1000)
-}
-
-start()
+connect()
+openDir('/')
+setInterval(tickAges, 1000)

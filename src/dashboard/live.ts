@@ -1,6 +1,8 @@
-// /api/live: server-sent events to every open page. `status` about once a second, computed once per
-// tick for all viewers (and only while someone watches); `cluster-event` as each one happens, with
-// its seq as the event id, so a reconnecting EventSource (Last-Event-ID) gets what it missed. A
+// /api/live: server-sent events to every open page. On connect the status, then the recent events
+// (oldest first); then `status` about once a second, computed once per tick for all viewers (and
+// only while someone watches), and `cluster-event` as each one happens. An event's id is
+// <NameNode start>.<seq>: a reconnecting EventSource (Last-Event-ID) gets only what it missed from
+// the same NameNode, and everything recent from a restarted one (whose seqs start again at 1). A
 // viewer that cannot keep up (its socket buffer past a bound) or went away is dropped.
 
 import type { IncomingMessage, ServerResponse } from 'node:http'
@@ -13,6 +15,8 @@ const REPLAY_MAX = 200
 
 export interface LiveOptions {
   events: EventFeed
+  /** Tells this NameNode's events from those of an earlier run (its start time). */
+  incarnation: number
   /** The status JSON (already serialised); errors are logged and the tick skipped. */
   status: () => Promise<string>
   intervalMs?: number
@@ -26,15 +30,15 @@ export class LiveHub {
   private ticking = false
 
   constructor(private readonly opts: LiveOptions) {
-    this.unsubscribe = opts.events.subscribe(event => this.broadcast(eventMessage(event)))
+    this.unsubscribe = opts.events.subscribe(event => this.broadcast(this.eventMessage(event)))
   }
 
   get size(): number {
     return this.viewers.size
   }
 
-  /** Take a request for /api/live: headers, what it missed, the current status, then the stream. */
-  open(req: IncomingMessage, res: ServerResponse, url: URL): void {
+  /** Take a request for /api/live: headers, the current status, what it missed, then the stream. */
+  async open(req: IncomingMessage, res: ServerResponse): Promise<void> {
     res.writeHead(200, {
       'Content-Type': 'text/event-stream; charset=utf-8',
       'Cache-Control': 'no-store',
@@ -46,14 +50,22 @@ export class LiveHub {
       return
     }
     res.write('retry: 2000\n\n')
-    const after = Number(req.headers['last-event-id'] ?? url.searchParams.get('after') ?? NaN)
-    if (Number.isSafeInteger(after) && after >= 0) {
-      for (const event of this.opts.events.recent(REPLAY_MAX, after).reverse()) res.write(eventMessage(event))
-    }
     this.viewers.add(res)
     res.on('close', () => this.viewers.delete(res))
-    void this.tick(res)
     this.timer ??= setInterval(() => void this.tick(), this.opts.intervalMs ?? 1000)
+    // Events emitted while the status is computed reach the viewer twice at most (it keeps one by seq).
+    await this.tick(res)
+    for (const event of this.opts.events.recent(REPLAY_MAX, this.missedAfter(req.headers['last-event-id'])).reverse()) this.send(res, this.eventMessage(event))
+  }
+
+  /** The seq a reconnecting viewer saw last from this NameNode (0: it saw none of this one's). */
+  private missedAfter(lastEventId: string | string[] | undefined): number {
+    const m = /^(\d+)\.(\d+)$/.exec(String(lastEventId ?? ''))
+    return m && Number(m[1]) === this.opts.incarnation ? Number(m[2]) : 0
+  }
+
+  private eventMessage(event: ClusterEvent): string {
+    return `id: ${this.opts.incarnation}.${event.seq}\nevent: cluster-event\ndata: ${JSON.stringify(event)}\n\n`
   }
 
   /** One status for every viewer (or just the one that arrived). */
@@ -101,8 +113,4 @@ export class LiveHub {
     for (const viewer of this.viewers) viewer.end()
     this.viewers.clear()
   }
-}
-
-function eventMessage(event: ClusterEvent): string {
-  return `id: ${event.seq}\nevent: cluster-event\ndata: ${JSON.stringify(event)}\n\n`
 }

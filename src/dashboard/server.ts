@@ -71,6 +71,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
   const guard = opts.token === undefined ? undefined : new TokenGuard(Buffer.from(opts.token))
   const live = new LiveHub({
     events: opts.host.events,
+    incarnation: opts.host.startedAt,
     status: async () => JSON.stringify(await opts.status()),
     log,
     ...(opts.liveIntervalMs ? { intervalMs: opts.liveIntervalMs } : {}),
@@ -103,7 +104,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
     if (guard && guard.check(req, res, url) !== 'ok') return
     const asset = assets.get(url.pathname)
     if (asset) return sendAsset(res, asset)
-    if (url.pathname === '/api/live') return live.open(req, res, url)
+    if (url.pathname === '/api/live') return live.open(req, res)
     const route = Object.hasOwn(routes, url.pathname) ? routes[url.pathname] : undefined
     if (!route) {
       res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' })

@@ -11,7 +11,7 @@
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { startRoles, stopRolesAfterAll } from '../helpers/roles.js'
+import { freePort, startRoles, stopRolesAfterAll } from '../helpers/roles.js'
 import { closeBrowsersAfterAll, openPage, shot } from '../helpers/browser.js'
 import { sh } from '../helpers/run.js'
 import { dfs } from '../helpers/cli.js'
@@ -29,7 +29,8 @@ const DEADLINE = { timeout: 120_000 }
 
 describe('the dashboard page', () => {
   it('shows the cluster live: three alive nodes, a file on two nodes per chunk, a killed node dead', async () => {
-    const c = await startRoles({ datanodes: 3, clients: 1, chunkSize: '1M', namenodeArgs: [...LIVENESS, '--http', '127.0.0.1:0'] })
+    // A fixed port: the NameNode restarts on it at the end, and the page must find it again.
+    const c = await startRoles({ datanodes: 3, clients: 1, chunkSize: '1M', namenodeArgs: [...LIVENESS, '--http', `127.0.0.1:${await freePort()}`] })
     const url = (await c.namenode.waitForOutput(/dashboard on (http:\/\/\S+)/, { since: 0 }))[1]!
     console.log(`dashboard: ${url}`)
     const { page, errors } = await openPage(url)
@@ -42,6 +43,8 @@ describe('the dashboard page', () => {
     const file = join(client!.mnt, 'photo.bin')
     await c.ok(await sh(`set -e; mkdir -p ${client!.mnt}/albums; head -c 3000000 /dev/urandom | dd of=${file} bs=1M conv=fsync status=none`), 'writing a file')
 
+    const probe = await fetch(`${url}api/file?path=/photo.bin`)
+    expect(probe.status, `GET /api/file: ${await probe.text()} (src/dashboard/open.ts wires the info part's placement)`).toBe(200)
     // The file view: browse to it (the listing was loaded before it existed), open it.
     await page.click('#crumbs a')
     await page.click('#files tr[data-path="/photo.bin"] a', DEADLINE)
@@ -64,6 +67,13 @@ describe('the dashboard page', () => {
     }
     console.log(`screenshots: ${path} and beside it`)
     expect(errors).toEqual([])
+
+    // The NameNode restarts: the page reconnects by itself and shows the new one.
+    await c.namenode.kill9()
+    await page.waitForSelector('#conn[data-state="reconnecting"]', DEADLINE)
+    await c.namenode.restart()
+    await page.waitForSelector(`#summary[data-pid="${c.namenode.pid}"]`, DEADLINE)
+    await page.waitForSelector('#conn[data-state="live"]', DEADLINE)
   })
 })
 
