@@ -269,7 +269,7 @@ function renderCrumbs() {
   const crumbs = [el('a', { onclick: () => openDir('/') }, '/')]
   parts.forEach((name, i) => {
     const path = '/' + parts.slice(0, i + 1).join('/')
-    crumbs.push(el('a', { onclick: () => openDir(path) }, name), i < parts.length - 1 ? ' / ' : '')
+    crumbs.push(el('a', { onclick: () => openDir(path) }, name), i < parts.length - 1 ? '/' : '')
   })
   $('#crumbs').replaceChildren(...crumbs)
 }

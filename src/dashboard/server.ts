@@ -20,8 +20,8 @@ import { isLoopback } from './httpFlags.js'
 import { LiveHub } from './live.js'
 import { LIST_LIMIT_MAX, listDirectory } from './listing.js'
 
-/** /metrics: what the metrics part's createMetrics() returns (src/dashboard/metrics.ts). */
-export interface MetricsSource {
+/** /metrics: what the metrics part's createMetrics() returns (src/dashboard/metrics.ts), without its close(). */
+export interface MetricsEndpoint {
   contentType: string
   render(): Promise<string>
 }
@@ -38,7 +38,7 @@ export interface DashboardOptions {
   /** /api/file: where a file's chunks live (the info part's filePlacement()); 501 without it. */
   placement?: (path: string) => FilePlacement | Promise<FilePlacement>
   /** /metrics; 501 without it. */
-  metrics?: MetricsSource
+  metrics?: MetricsEndpoint
   /** A listener bound already (bindDashboard), so a bad address fails before the cluster is opened. */
   bound?: Server
   /** How often live viewers get the status (ms). */
@@ -66,7 +66,13 @@ export async function bindDashboard(listen: string): Promise<Server> {
 
 export async function startDashboard(opts: DashboardOptions): Promise<Dashboard> {
   const log = levelled(opts.log)
-  const assets = await loadAssets()
+  let assets: Map<string, Asset>
+  try {
+    assets = await loadAssets()
+  } catch (err) {
+    opts.bound?.close()
+    throw err
+  }
   const server = opts.bound ?? await bindDashboard(opts.listen)
   const guard = opts.token === undefined ? undefined : new TokenGuard(Buffer.from(opts.token))
   const live = new LiveHub({

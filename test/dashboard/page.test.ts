@@ -58,6 +58,8 @@ describe('the dashboard page', () => {
     await victim.kill9()
     await page.waitForSelector(`#nodes tr[data-node-id="${victim.nodeId}"][data-state="dead"]`, DEADLINE)
     expect(await page.$$eval('#nodes tr[data-state="alive"]', rows => rows.length)).toBe(2)
+    // The heartbeat monitor's event (src/cluster/liveness/) reaches the Events panel live.
+    await page.waitForSelector(`#events li[data-kind="node-dead"]`, DEADLINE)
     await page.click('#files tr[data-path="/photo.bin"] a')
     await page.waitForSelector(`#chunks .copy[data-node-id="${victim.nodeId}"][data-state="unreachable"], #chunks tr[data-chunk]:not(:has(.copy[data-node-id="${victim.nodeId}"]))`, DEADLINE)
     const path = await shot(page, 'node-dead')
