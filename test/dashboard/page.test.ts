@@ -108,6 +108,12 @@ describe('--http binding', () => {
     const withToken = await fetch(url, { headers: { Authorization: 'Bearer a dashboard token' } })
     expect(withToken.status).toBe(200)
     expect((await withToken.json()).nodes).toHaveLength(2)
+    // A browser opens ?token= once: the cookie carries it from then on (the live stream included), and the address drops it.
+    const { page, errors } = await openPage(`${line[1]}?token=${encodeURIComponent('a dashboard token')}`)
+    await page.waitForSelector('#conn[data-state="live"]', DEADLINE)
+    await page.waitForFunction(() => document.querySelectorAll('#nodes tr[data-state="alive"]').length === 2, null, DEADLINE)
+    expect(page.url()).toBe(line[1])
+    expect(errors).toEqual([])
     await c.stop()
   })
 
