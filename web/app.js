@@ -300,24 +300,35 @@ async function openDir(path, after) {
   }
 }
 
-async function openFile(path) {
+function chunkRows(p) {
+  return p.chunks.map((c) => el('tr', { 'data-chunk': c.index, 'data-copies': c.copies.length, 'data-intact': c.intact },
+    el('td', { class: 'num' }, c.index),
+    el('td', { class: 'mono', title: `sha256 ${c.sha256}` }, c.id),
+    el('td', { class: 'num' }, size(c.length)),
+    el('td', {}, c.copies.map((copy) => el('span', { class: 'copy', 'data-node-id': copy.nodeId, 'data-state': copy.state, title: `${copy.address}, node ${copy.node}` },
+      el('span', { class: `state ${copy.state}` }, copy.state),
+      el('span', { class: 'mono' }, copy.nodeId.slice(0, 8)),
+      el('small', {}, copy.verifiedAt ? `verified ${ago(copy.verifiedAt)}` : 'not verified yet'))))))
+}
+
+/** A file's chunks, a page at a time (`next`: the index the next page starts at). */
+async function openFile(path, from) {
   for (const row of document.querySelectorAll('#files tr')) row.classList.toggle('selected', row.dataset.path === path)
   const box = $('#placement')
   try {
-    const p = await getJson(`api/file?path=${encodeURIComponent(path)}`)
-    const rows = p.chunks.map((c) => el('tr', { 'data-chunk': c.index, 'data-copies': c.copies.length, 'data-intact': c.intact },
-      el('td', { class: 'num' }, c.index),
-      el('td', { class: 'mono', title: `sha256 ${c.sha256}` }, c.id),
-      el('td', { class: 'num' }, size(c.length)),
-      el('td', {}, c.copies.map((copy) => el('span', { class: 'copy', 'data-node-id': copy.nodeId, 'data-state': copy.state, title: `${copy.address}, node ${copy.node}` },
-        el('span', { class: `state ${copy.state}` }, copy.state),
-        el('span', { class: 'mono' }, copy.nodeId.slice(0, 8)),
-        el('small', {}, copy.verifiedAt ? `verified ${ago(copy.verifiedAt)}` : 'not verified yet'))))))
+    const p = await getJson(`api/file?path=${encodeURIComponent(path)}${from ? `&from=${from}` : ''}`)
+    const more = p.next === undefined ? null : el('button', { onclick: (e) => { e.target.remove(); openFile(path, p.next) } }, 'more chunks…')
+    if (from) {
+      $('#chunks tbody').append(...chunkRows(p))
+      if (more) box.append(more)
+      return
+    }
     box.replaceChildren(
-      el('h3', {}, `${p.path}: ${size(p.size)}, ${p.chunks.length} chunks of ${size(p.chunkSize)}, ${p.replicas} replicas (inode ${p.ino})`),
+      el('h3', {}, `${p.path}: ${size(p.size)} in chunks of ${size(p.chunkSize)}, ${p.replicas} replicas (inode ${p.ino})`),
       el('table', { id: 'chunks' },
         el('thead', {}, el('tr', {}, el('th', { class: 'num' }, '#'), el('th', {}, 'Chunk'), el('th', { class: 'num' }, 'Length'), el('th', {}, 'Copies'))),
-        el('tbody', {}, rows)))
+        el('tbody', {}, chunkRows(p))),
+      more)
   } catch (err) {
     box.replaceChildren(el('p', { class: 'note' }, `${path}: ${err.message}`))
   }

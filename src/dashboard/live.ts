@@ -10,6 +10,8 @@ import type { ClusterEvent, EventFeed } from '../namenode/events.js'
 
 /** Bytes queued for one viewer before it is taken for gone. */
 const MAX_BUFFERED = 1024 * 1024
+/** Open pages at most; one more is told to come back later (503). */
+const MAX_VIEWERS = 100
 /** What a reconnecting viewer is sent back at most. */
 const REPLAY_MAX = 200
 
@@ -39,6 +41,11 @@ export class LiveHub {
 
   /** Take a request for /api/live: headers, the current status, what it missed, then the stream. */
   async open(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (this.viewers.size >= MAX_VIEWERS) {
+      res.writeHead(503, { 'Content-Type': 'text/plain; charset=utf-8', 'Retry-After': '10' })
+      res.end(`dfs dashboard: ${MAX_VIEWERS} live viewers already; try again later\n`)
+      return
+    }
     res.writeHead(200, {
       'Content-Type': 'text/event-stream; charset=utf-8',
       'Cache-Control': 'no-store',

@@ -162,7 +162,10 @@ function apiRoutes(opts: DashboardOptions): Record<string, Route> {
     },
     '/api/file': async (q, res) => {
       if (!opts.placement) throw dfsError('ENOTSUP', 'this NameNode cannot show file placement', {})
-      sendJson(res, 200, await opts.placement(pathParam(q)))
+      const from = intParam(q, 'from', 0)
+      const limit = intParam(q, 'limit', CHUNK_LIMIT_DEFAULT)
+      if (limit > CHUNK_LIMIT_MAX) throw dfsError('BAD_ARGUMENT', `limit ${limit} is above ${CHUNK_LIMIT_MAX}; page with from=<next>`, { limit })
+      sendJson(res, 200, chunkPage(await opts.placement(pathParam(q)), from, limit))
     },
     '/metrics': async (_q, res) => {
       if (!opts.metrics) throw dfsError('ENOTSUP', 'this NameNode has no metrics', {})
@@ -171,6 +174,17 @@ function apiRoutes(opts: DashboardOptions): Record<string, Route> {
       res.end(text)
     },
   }
+}
+
+/** A file's chunks a page at a time (a 1 TiB file has 256 Ki of them): those with index >= from. */
+export const CHUNK_LIMIT_DEFAULT = 1000
+export const CHUNK_LIMIT_MAX = 10_000
+
+function chunkPage(placement: FilePlacement, from: number, limit: number): FilePlacement & { next?: number } {
+  const start = placement.chunks.findIndex(c => c.index >= from)
+  const chunks = start < 0 ? [] : placement.chunks.slice(start, start + limit)
+  const more = start >= 0 && start + limit < placement.chunks.length
+  return { ...placement, chunks, ...(more ? { next: placement.chunks[start + limit]!.index } : {}) }
 }
 
 function pathParam(q: URLSearchParams): string {

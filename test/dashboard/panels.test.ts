@@ -9,6 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { NameNodeHost } from '../../src/namenode/openNameNode.js'
 import { type Dashboard, startDashboard } from '../../src/dashboard/server.js'
 import { LIST_LIMIT_DEFAULT } from '../../src/dashboard/listing.js'
+import { CHUNK_LIMIT_DEFAULT } from '../../src/dashboard/server.js'
+import type { CopyPlacement, FilePlacement } from '../../src/namenode/filePlacement.js'
 import type { ClusterStatus, NodeReport } from '../../src/namenode/status.js'
 import type { ClientSummary } from '../../src/protocol/clientStats.js'
 import { S_IFDIR, S_IFREG, type Inode } from '../../src/meta/namespace/types.js'
@@ -26,6 +28,17 @@ let scripted: ClusterStatus
 
 function node(nodeId: string, health: string, extra: Partial<NodeReport> = {}): NodeReport {
   return { nodeId, address: `tcp://10.0.0.${nodeId.length}:7001`, health, full: false, heartbeatAgeMs: 400, capacity: 100 << 20, available: 60 << 20, used: 30 << 20, chunks: 7, ...extra }
+}
+
+const copy = (nodeId: string, state: CopyPlacement['state']): CopyPlacement => ({ nodeId, address: 'tcp://10.0.0.1:7001', node: 'alive', state, verifiedAt: Date.now() - 90_000 })
+/** More chunks than one page of the file view. */
+const HUGE_CHUNKS = CHUNK_LIMIT_DEFAULT + 5
+const huge: FilePlacement = {
+  path: '/huge', ino: 9, size: HUGE_CHUNKS << 20, chunkSize: 1 << 20, replicas: 2,
+  chunks: Array.from({ length: HUGE_CHUNKS }, (_, index) => ({
+    index, id: index.toString(16).padStart(32, '0'), offset: index << 20, length: 1 << 20, sha256: 'ab'.repeat(32),
+    copies: [copy('aaaa1111', 'ok'), copy('cccc3333', index === 0 ? 'unreachable' : 'ok')], intact: index === 0 ? 1 : 2,
+  })),
 }
 
 function client(id: string, readBytes: number): ClientSummary {
@@ -47,6 +60,7 @@ beforeAll(async () => {
   const session = host.inProcessSession()
   const big = await session.commit({ op: 'mknod', parent: 1, name: 'big', mode: S_IFDIR | 0o755, uid: 0, gid: 0, time: 1 }) as Inode
   for (let i = 0; i < LIST_LIMIT_DEFAULT + 20; i++) await session.commit({ op: 'mknod', parent: big.ino, name: `f${String(i).padStart(4, '0')}`, mode: S_IFREG | 0o644, uid: 0, gid: 0, time: 1 })
+  await session.commit({ op: 'mknod', parent: 1, name: 'huge', mode: S_IFREG | 0o644, uid: 0, gid: 0, time: 1 })
   await session.close()
   const real = host.status('/mnt/dfs')
   scripted = {
@@ -55,7 +69,7 @@ beforeAll(async () => {
     chunks: { referenced: 10, underReplicated: 3, unavailable: 1, waitingForGrace: 0, files: 4 },
     clients: [client('c1', 0)] as unknown as ClusterStatus['clients'],
   }
-  dash = await startDashboard({ host, listen: '127.0.0.1:0', log: () => {}, liveIntervalMs: 300, status: () => scripted })
+  dash = await startDashboard({ host, listen: '127.0.0.1:0', log: () => {}, liveIntervalMs: 300, status: () => scripted, placement: () => huge })
 })
 
 afterAll(async () => {
@@ -92,6 +106,14 @@ describe('the dashboard panels', () => {
     expect(await page.$$eval('#events li', items => items.map(i => (i as HTMLElement).dataset.kind))).toEqual(['node-dead', 'node-suspect'])
     host.events.emit({ kind: 'healed', level: 'info', message: 'healed 3 chunks', count: 3 })
     await page.waitForSelector('#events li[data-kind="healed"]:first-child', DEADLINE)
+
+    // A file with more chunks than a page: each chunk's copies with their state and when verified; the rest on "more chunks".
+    await page.click('#files tr[data-path="/huge"] a', DEADLINE)
+    await page.waitForFunction(n => document.querySelectorAll('#chunks tr[data-chunk]').length === n, CHUNK_LIMIT_DEFAULT, DEADLINE)
+    const first = await page.textContent('#chunks tr[data-chunk="0"]')
+    expect(first).toMatch(/unreachable\s*cccc3333\s*verified 1m \d+s ago/)
+    await page.click('#placement button')
+    await page.waitForFunction(n => document.querySelectorAll('#chunks tr[data-chunk]').length === n, HUGE_CHUNKS, DEADLINE)
 
     // A directory bigger than a page: the rest on "more".
     await page.click('#files tr[data-path="/big"] a', DEADLINE)

@@ -59,7 +59,8 @@ function stream(address: string, path: string, headers: Record<string, string> =
 const dir = makeTempDir('dfs-dashboard-')
 let host: NameNodeHost
 let dash: Dashboard
-const placement: FilePlacement = { path: '/d/f0', ino: 0, size: 5, chunkSize: 1 << 20, replicas: 2, chunks: [] }
+const chunk = (index: number) => ({ index, id: index.toString(16).padStart(32, '0'), offset: index << 20, length: 1 << 20, sha256: '0'.repeat(64), copies: [], intact: 0 })
+const placement: FilePlacement = { path: '/d/f0', ino: 0, size: 5 << 20, chunkSize: 1 << 20, replicas: 2, chunks: [0, 1, 3, 4].map(chunk) }
 
 beforeAll(async () => {
   for (const n of ['n1', 'n2']) mkdirSync(join(dir.path, n))
@@ -121,6 +122,14 @@ describe('the dashboard server', () => {
     expect(status.mountpoint).toBe('test')
     expect(JSON.parse((await get(dash.address, '/api/file?path=/d/f0')).body)).toMatchObject({ path: '/d/f0', ino: 99 })
     expect((await get(dash.address, '/api/file?path=/nope')).status).toBe(404)
+    // A page of chunks at a time (a hole at index 2 is not there): next names the index to go on from.
+    const first = JSON.parse((await get(dash.address, '/api/file?path=/d/f0&limit=2')).body)
+    expect(first.chunks.map((c: { index: number }) => c.index)).toEqual([0, 1])
+    expect(first.next).toBe(3)
+    const second = JSON.parse((await get(dash.address, '/api/file?path=/d/f0&limit=2&from=3')).body)
+    expect(second.chunks.map((c: { index: number }) => c.index)).toEqual([3, 4])
+    expect(second.next).toBeUndefined()
+    expect((await get(dash.address, '/api/file?path=/d/f0&limit=100000')).status).toBe(400)
     const metrics = await get(dash.address, '/metrics')
     expect(metrics.headers['content-type']).toBe('text/plain; version=0.0.4')
     expect(metrics.body).toBe('dfs_nodes 2\n')
