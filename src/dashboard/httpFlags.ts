@@ -32,9 +32,14 @@ export function checkHttpFlags(flags: HttpFlags): void {
     if (flags.httpTokenFile !== undefined) throw dfsError('BAD_ARGUMENT', '--http-token-file goes with --http <host:port> (the dashboard); add --http or drop it', { flag: '--http-token-file' })
     return
   }
-  const { host } = parseHostPort(flags.http, '--http')
-  if (!isLoopback(host) && flags.httpTokenFile === undefined) {
-    throw dfsError('HTTP_NOT_LOOPBACK', `--http ${flags.http} is not a loopback address: anyone who reaches it would see the cluster; bind 127.0.0.1:<port>, or guard it with --http-token-file <file>`, { http: flags.http })
+  requireTokenOffLoopback(flags.http, flags.httpTokenFile !== undefined)
+}
+
+/** The rule: an address other than loopback only with a token (HTTP_NOT_LOOPBACK). */
+export function requireTokenOffLoopback(listen: string, hasToken: boolean): void {
+  const { host } = parseHostPort(listen, '--http')
+  if (!isLoopback(host) && !hasToken) {
+    throw dfsError('HTTP_NOT_LOOPBACK', `--http ${listen} is not a loopback address: anyone who reaches it would see the cluster; bind 127.0.0.1:<port>, or guard it with --http-token-file <file>`, { http: listen })
   }
 }
 

@@ -16,7 +16,7 @@ import type { NameNodeHost } from '../namenode/openNameNode.js'
 import { type Log, levelled } from '../log/Log.js'
 import { type Asset, loadAssets } from './assets.js'
 import { TokenGuard } from './auth.js'
-import { isLoopback } from './httpFlags.js'
+import { isLoopback, requireTokenOffLoopback } from './httpFlags.js'
 import { LiveHub } from './live.js'
 import { LIST_LIMIT_MAX, listDirectory } from './listing.js'
 
@@ -68,6 +68,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
   const log = levelled(opts.log)
   let assets: Map<string, Asset>
   try {
+    requireTokenOffLoopback(opts.listen, opts.token !== undefined)
     assets = await loadAssets()
   } catch (err) {
     opts.bound?.close()

@@ -2,6 +2,8 @@
 
 import { describe, expect, it } from 'vitest'
 import { checkHttpFlags, isLoopback } from '../../src/dashboard/httpFlags.js'
+import { startDashboard } from '../../src/dashboard/server.js'
+import type { NameNodeHost } from '../../src/namenode/openNameNode.js'
 
 describe('--http', () => {
   it('knows loopback: 127.0.0.0/8, ::1, localhost', () => {
@@ -17,5 +19,11 @@ describe('--http', () => {
     expect(() => checkHttpFlags({ http: '0.0.0.0:8080', httpTokenFile: 't' })).not.toThrow()
     expect(() => checkHttpFlags({ http: '127.0.0.1:0' })).not.toThrow()
     expect(() => checkHttpFlags({})).not.toThrow()
+  })
+
+  it('is the server\'s rule too, whoever starts it', async () => {
+    const host = {} as NameNodeHost
+    await expect(startDashboard({ host, listen: '0.0.0.0:0', log: () => {}, status: () => { throw new Error('not asked') } }))
+      .rejects.toMatchObject({ code: 'HTTP_NOT_LOOPBACK' })
   })
 })
