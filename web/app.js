@@ -79,8 +79,9 @@ function onStatus(s) {
   const run = `${s.pid} ${s.meta}`
   if (status && `${status.pid} ${status.meta}` !== run) clearEvents()
   const io = nodeIo(s)
-  if (io && previousIo) {
-    const seconds = (now - previousIo.at) / 1000
+  // Timed by the NameNode's clock (its uptime), not by when the statuses arrived here.
+  const seconds = previousIo ? (s.uptimeMs - previousIo.uptimeMs) / 1000 : 0
+  if (io && previousIo && seconds > 0) {
     nodeRates = new Map()
     for (const [nodeId, n] of io) {
       const before = previousIo.io.get(nodeId) ?? { readBytes: 0, writeBytes: 0 }
@@ -90,7 +91,7 @@ function onStatus(s) {
       })
     }
   }
-  previousIo = io ? { at: now, io } : null
+  previousIo = io ? { uptimeMs: s.uptimeMs, io } : null
   status = s
   statusAt = now
   renderSummary()

@@ -69,7 +69,7 @@ beforeAll(async () => {
     chunks: { referenced: 10, underReplicated: 3, unavailable: 1, waitingForGrace: 0, files: 4 },
     clients: [client('c1', 0)] as unknown as ClusterStatus['clients'],
   }
-  dash = await startDashboard({ host, listen: '127.0.0.1:0', log: () => {}, liveIntervalMs: 300, status: () => scripted, placement: () => huge })
+  dash = await startDashboard({ host, listen: '127.0.0.1:0', log: () => {}, liveIntervalMs: 300, status: () => ({ ...scripted, uptimeMs: Date.now() - host.startedAt }), placement: () => huge })
 })
 
 afterAll(async () => {
