@@ -92,6 +92,17 @@ describe('--http binding', () => {
     expect(r.stderr).toMatch(/--http 0\.0\.0\.0:0 is not a loopback address.*--http-token-file.*\[HTTP_NOT_LOOPBACK\]/)
     expect(readdirSync(meta)).toEqual([])
     expect(readdirSync(join(dir.path, 'n1'))).toEqual([])
+
+    // The embedded mount keeps the same rule, in the foreground and in the background.
+    mkdirSync(join(dir.path, 'mnt'))
+    for (const fg of [['--foreground'], []]) {
+      const m = await dfs('mount', join(dir.path, 'mnt'), '--meta', meta, '--nodes', `${join(dir.path, 'n1')},${join(dir.path, 'n2')}`, '--http', '[::]:8080', ...fg)
+      expect(m.code).not.toBe(0)
+      expect(m.stderr.trim().split('\n')).toHaveLength(1)
+      expect(m.stderr).toMatch(/\[HTTP_NOT_LOOPBACK\]/)
+      expect(readdirSync(meta)).toEqual([])
+      expect(readdirSync(join(dir.path, 'mnt'))).toEqual([])
+    }
   })
 
   it('with --http-token-file, a request needs the token (401 without, 200 with)', async () => {
