@@ -26,11 +26,8 @@ interface Extras {
 }
 
 /**
- * MERGE (issue 10), once the info and metrics parts are in:
- *   return {
- *     placement: path => host.placement(inodeAtPath(host.cluster.meta.state, path), path),  // ../meta/namespace/lookup.js
- *     metrics: createMetrics(host),                                                          // ./metrics.js
- *   }
+ * MERGE (issue 10), once the info and metrics parts are in (both are on main):
+ *   return { placement: path => host.placementAt(path), metrics: createMetrics(host) }   // createMetrics from ./metrics.js
  * Until then /api/file and /metrics answer 501 (test/dashboard/page.test.ts's file view needs placement).
  */
 function extras(_host: NameNodeHost): Extras {
