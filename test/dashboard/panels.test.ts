@@ -33,13 +33,13 @@ function node(nodeId: string, health: string, extra: Partial<NodeReport> = {}): 
 const copy = (nodeId: string, state: CopyPlacement['state']): CopyPlacement => ({ nodeId, address: 'tcp://10.0.0.1:7001', node: 'alive', state, verifiedAt: Date.now() - 90_000 })
 /** More chunks than one page of the file view. */
 const HUGE_CHUNKS = CHUNK_LIMIT_DEFAULT + 5
-const huge: FilePlacement = {
-  path: '/huge', ino: 9, size: HUGE_CHUNKS << 20, chunkSize: 1 << 20, replicas: 2,
+const huge = {
+  path: '/huge', ino: 9, type: 'file', size: HUGE_CHUNKS << 20, chunkSize: 1 << 20, replicas: 2,
   chunks: Array.from({ length: HUGE_CHUNKS }, (_, index) => ({
     index, id: index.toString(16).padStart(32, '0'), offset: index << 20, length: 1 << 20, sha256: 'ab'.repeat(32),
     copies: [copy('aaaa1111', 'ok'), copy('cccc3333', index === 0 ? 'unreachable' : 'ok')], intact: index === 0 ? 1 : 2,
   })),
-}
+} as FilePlacement
 
 function client(id: string, readBytes: number): ClientSummary {
   return {

@@ -60,7 +60,8 @@ const dir = makeTempDir('dfs-dashboard-')
 let host: NameNodeHost
 let dash: Dashboard
 const chunk = (index: number) => ({ index, id: index.toString(16).padStart(32, '0'), offset: index << 20, length: 1 << 20, sha256: '0'.repeat(64), copies: [], intact: 0 })
-const placement: FilePlacement = { path: '/d/f0', ino: 0, size: 5 << 20, chunkSize: 1 << 20, replicas: 2, chunks: [0, 1, 3, 4].map(chunk) }
+// `type` came with the info part's filePlacement(); the contract had none.
+const placement = { path: '/d/f0', ino: 0, type: 'file', size: 5 << 20, chunkSize: 1 << 20, replicas: 2, chunks: [0, 1, 3, 4].map(chunk) } as FilePlacement
 
 beforeAll(async () => {
   for (const n of ['n1', 'n2']) mkdirSync(join(dir.path, n))
