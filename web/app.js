@@ -329,7 +329,7 @@ async function openFile(path, from) {
       el('table', { id: 'chunks' },
         el('thead', {}, el('tr', {}, el('th', { class: 'num' }, '#'), el('th', {}, 'Chunk'), el('th', { class: 'num' }, 'Length'), el('th', {}, 'Copies'))),
         el('tbody', {}, chunkRows(p))),
-      more)
+      ...(more ? [more] : []))
   } catch (err) {
     box.replaceChildren(el('p', { class: 'note' }, `${path}: ${err.message}`))
   }

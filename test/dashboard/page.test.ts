@@ -43,12 +43,17 @@ describe('the dashboard page', () => {
     const file = join(client!.mnt, 'photo.bin')
     await c.ok(await sh(`set -e; mkdir -p ${client!.mnt}/albums; head -c 3000000 /dev/urandom | dd of=${file} bs=1M conv=fsync status=none`), 'writing a file')
 
+    // /metrics is served beside the page (the metrics part's registry).
+    const metrics = await fetch(`${url}metrics`)
+    expect(metrics.status, `GET /metrics: ${await metrics.clone().text()}`).toBe(200)
+    expect(await metrics.text()).toMatch(/^dfs_\w+/m)
     const probe = await fetch(`${url}api/file?path=/photo.bin`)
     expect(probe.status, `GET /api/file: ${await probe.text()} (src/dashboard/open.ts wires the info part's placement)`).toBe(200)
     // The file view: browse to it (the listing was loaded before it existed), open it.
     await page.click('#crumbs a')
     await page.click('#files tr[data-path="/photo.bin"] a', DEADLINE)
     await page.waitForFunction(() => document.querySelectorAll('#chunks tr[data-chunk]').length === 3, null, DEADLINE)
+    expect(await page.textContent('#placement')).not.toContain('null')
     const copies = await page.$$eval('#chunks tr[data-chunk]', rows => rows.map(r => r.querySelectorAll('.copy[data-state="ok"]').length))
     expect(copies).toEqual([2, 2, 2])
     await shot(page, 'file-view')
