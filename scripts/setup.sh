@@ -6,7 +6,8 @@
 #   2. native FUSE pieces: libfuse.so.2 (fuse-native's addon links it) and fusermount (unmount);
 #      installed with apt-get when missing and we are root, otherwise we stop and say what to run
 #   3. /dev/fuse
-#   3b. before `npm test` only: rsync and sqlite3, which the mount tests drive (apt-get when root)
+#   3b. before `npm test` only: rsync and sqlite3, which the mount tests drive, and chromium, which
+#       the dashboard tests drive (apt-get when root)
 #   4. npm dependencies (npm ci when package-lock.json and node_modules differ, npm install without a lock)
 #   5. fuse-native addon patch + rebuild (scripts/patch-fuse-native.sh)
 #   6. TypeScript build to dist/
@@ -129,6 +130,21 @@ if [ "${DFS_SKIP_NATIVE:-}" != 1 ]; then
         die "the tests need $tools_missing (test/mount/realTools.test.ts and info.test.ts drive them against a mount)." \
           "Run:  sudo apt-get install -y rsync sqlite3 attr   (or your distribution's packages)" \
           "then run this again."
+      fi
+    fi
+    # test/dashboard/ drives the dashboard page in Debian's Chromium, headless, through playwright-core
+    # (which downloads no browser). DFS_CHROMIUM names another binary.
+    if [ -z "${DFS_CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
+      if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
+        say "installing chromium for the dashboard tests with apt-get"
+        apt-get update -qq >/dev/null ||
+          die "apt-get update failed; fix the package sources, then: apt-get install -y chromium"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null ||
+          die "apt-get install -y chromium failed (see the messages above)"
+      else
+        die "the tests need Chromium (test/dashboard/ drives the dashboard page in it, headless)." \
+          "Run:  sudo apt-get install -y chromium   (or your distribution's package)," \
+          "or point DFS_CHROMIUM at a Chromium or Chrome binary, then run this again."
       fi
     fi
   fi

@@ -64,6 +64,8 @@ export const DFS_CODES = {
   // standby and failover
   STANDBY_FOLDER: 'EINVAL', // a standby's metadata folder opened for writing other than by dfs namenode --promote
   SUPERSEDED: 'EROFS', // a NameNode whose DataNodes were claimed by a newer one (a promoted standby): it stops serving changes
+  // dashboard
+  HTTP_NOT_LOOPBACK: 'EINVAL', // --http on an address other than loopback without --http-token-file (refused before anything is opened)
 } as const satisfies Record<string, PosixCode>
 export type DfsCode = keyof typeof DFS_CODES
 

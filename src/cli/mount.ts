@@ -20,8 +20,9 @@ import { parseDuration, parseSize } from '../util/size.js'
 import { levelled, parseLogLevel } from '../log/Log.js'
 import { CURRENT_LOG, openLog } from '../log/openLog.js'
 import { ensureLogFolder, mountLogFolder } from '../log/where.js'
+import { type HttpFlags, checkHttpFlags } from '../dashboard/httpFlags.js'
 
-export interface MountFlags {
+export interface MountFlags extends HttpFlags {
   nodes?: string
   secretFile?: string
   meta?: string
@@ -106,6 +107,8 @@ export function mountCommand(): Command {
     .addOption(new Option('--cache <size>', 'memory for verified chunks read recently (0 turns the cache off)').default(MOUNT_DEFAULTS.cache))
     .addOption(new Option('--dirty <size>', 'memory for written chunks not yet stored').default(MOUNT_DEFAULTS.dirty))
     .addOption(new Option('--min-copies <n>', 'fsync fails when a chunk gets fewer copies than this (1 to the replica count)').default(MOUNT_DEFAULTS.minCopies))
+    .option('--http <host:port>', 'with --meta: serve the web dashboard and /metrics there, such as 127.0.0.1:8080 (loopback unless --http-token-file)')
+    .option('--http-token-file <file>', 'with --http: every request must carry this token (required for an address other than loopback)')
     .option('--foreground', 'stay attached: log to stderr, unmount on Ctrl-C')
     .addOption(new Option('--log-level <level>', 'error, warn, info or debug').default(MOUNT_DEFAULTS.logLevel))
     .option('--log-dir <folder>', 'log into files in this folder (default in the background: ~/.local/state/dfs/mount-<name>-<hash>; with --foreground: stderr)')
@@ -129,15 +132,22 @@ export function daemonOptions(mountpoint: string, flags: MountFlags) {
     for (const [key, flag] of NAMENODE_FLAGS) {
       if (flags[key] !== undefined) throw dfsError('BAD_ARGUMENT', `${flag} is the NameNode's to set, not a client's: give it to dfs namenode, or drop it here`, { flag })
     }
+    for (const flag of ['--http', '--http-token-file'] as const) {
+      if (flags[flag === '--http' ? 'http' : 'httpTokenFile'] !== undefined) {
+        throw dfsError('BAD_ARGUMENT', `${flag} is for the NameNode, where the dashboard lives: give it to dfs namenode (a client mount serves none)`, { flag })
+      }
+    }
     for (const [key, flag] of NAMENODE_TUNABLES) {
       if (flags[key] !== undefined && flags[key] !== MOUNT_DEFAULTS[key]) {
         throw dfsError('BAD_ARGUMENT', `${flag} tunes the NameNode's services, not a client's: give it to dfs namenode`, { flag })
       }
     }
   }
+  checkHttpFlags(flags)
   return {
     mountpoint,
     meta: flags.meta ?? '',
+    http: { http: flags.http, httpTokenFile: flags.httpTokenFile },
     namenode,
     namenodeTimeoutMs: parseDuration(flags.namenodeTimeout ?? MOUNT_DEFAULTS.namenodeTimeout, '--namenode-timeout', { minMs: 1000 }),
     nodes: flags.nodes?.split(',').map(s => s.trim()).filter(Boolean),
@@ -166,7 +176,7 @@ export function namenodeAddresses(text: string, flag: string): string[] {
 
 /** Embedded (--meta: the NameNode in this process) or a client of a `dfs namenode` (--namenode). */
 async function backendFor(options: ReturnType<typeof daemonOptions>, log: (message: string) => void): Promise<MountBackend> {
-  if (!options.namenode) return embeddedBackend({ ...options, log })
+  if (!options.namenode) return embeddedBackend({ ...options, mountpoint: resolve(options.mountpoint), log })
   const secret = await readSecretFile(options.secretFile!)
   return remoteBackend({
     namenode: options.namenode, secret, cacheBytes: options.cacheBytes, minCopies: options.minCopies,

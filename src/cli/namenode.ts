@@ -19,8 +19,11 @@ import { Standby } from '../namenode/standby.js'
 import type { Takeover } from '../cluster/fencing.js'
 import { dfsError } from '../errors.js'
 import { resolve } from 'node:path'
+import { type HttpFlags, checkHttpFlags, httpSettings } from '../dashboard/httpFlags.js'
+import { type Dashboard, bindDashboard } from '../dashboard/server.js'
+import { openDashboard } from '../dashboard/open.js'
 
-interface NamenodeFlags extends Pick<MountFlags, 'heartbeat' | 'suspectAfter' | 'deadAfter' | 'healGrace' | 'healBandwidth' | 'orphanGrace' | 'scrubRate'> {
+interface NamenodeFlags extends HttpFlags, Pick<MountFlags, 'heartbeat' | 'suspectAfter' | 'deadAfter' | 'healGrace' | 'healBandwidth' | 'orphanGrace' | 'scrubRate'> {
   meta: string
   nodes?: string
   listen?: string
@@ -60,6 +63,8 @@ export function namenodeCommand(): Command {
     .option('--promote', 'take over as the primary from a standby\'s --meta folder: claim the DataNodes with the next epoch (the old primary is fenced), then serve')
     .addOption(new Option('--promote-wait <duration>', 'with --promote: how long to wait for a still-running old primary\'s claim on the DataNodes to lapse').default('60s'))
     .option('--accept-loss', 'with --promote: take over although the old primary wrote records this standby never got (they are lost)')
+    .option('--http <host:port>', 'serve the web dashboard and /metrics there, such as 127.0.0.1:8080 (loopback unless --http-token-file)')
+    .option('--http-token-file <file>', 'with --http: every request must carry this token (required for an address other than loopback)')
     .action(async (flags: NamenodeFlags, command: Command) => {
       await runNamenode(flags, givenFlags(command))
     })
@@ -85,6 +90,7 @@ async function runNamenode(flags: NamenodeFlags, given: Array<{ attr: string; fl
   // Every flag is checked before anything is opened or written.
   if (flags.listen === undefined) throw dfsError('BAD_ARGUMENT', 'say where clients connect: --listen host:port (or --standby-of tcp://<primary> to run a standby)', {})
   parseHostPort(flags.listen, '--listen')
+  checkHttpFlags(flags)
   const standbyTimeoutMs = parseDuration(flags.standbyTimeout, '--standby-timeout', { minMs: 100 })
   const services = serviceOptions(flags)
   const options = {
@@ -103,14 +109,18 @@ async function runNamenode(flags: NamenodeFlags, given: Array<{ attr: string; fl
   if (!backups && orphan) throw dfsError('BAD_ARGUMENT', `${orphan.flag} goes with --backup-dir: without it this NameNode writes no backups; add --backup-dir <dir> (on another disk) or drop ${orphan.flag}`, { flag: orphan.flag })
   if (backups) await checkBackupDir(backups.dir, flags.meta)
   const secret = await readSecretFile(flags.secretFile)
+  const http = await httpSettings(flags)
   const { log, close: closeLog } = await openLog({ level: parseLogLevel(flags.logLevel) })
 
   const bound = await NameNodeServer.bind(flags.listen)
+  let httpBound: Awaited<ReturnType<typeof bindDashboard>> | undefined
   let host: NameNodeHost
   try {
+    if (http) httpBound = await bindDashboard(http.listen)
     host = await NameNodeHost.open({ ...options, log, reopenGraceMs: sessionGraceMs, ...(promote ? { promote } : {}) })
   } catch (err) {
     await new Promise(resolve => bound.close(resolve))
+    if (httpBound) await new Promise(resolve => httpBound!.close(resolve))
     throw err
   }
   let server: NameNodeServer
@@ -121,15 +131,21 @@ async function runNamenode(flags: NamenodeFlags, given: Array<{ attr: string; fl
     throw err
   }
   let scheduler: BackupScheduler | undefined
-  if (backups) {
-    try {
+  let dashboard: Dashboard | undefined
+  try {
+    if (http) {
+      dashboard = await openDashboard({ host, http, status: () => server.status(), log, bound: httpBound! })
+      server.dashboardUrl = dashboard.url
+    }
+    if (backups) {
       const meta = host.cluster.meta
       scheduler = await BackupScheduler.start({ ...backups, metaDir: host.cluster.metaDir, capture: () => captureStore(meta), log })
-    } catch (err) {
-      await server.close()
-      await host.close()
-      throw err
     }
+  } catch (err) {
+    await dashboard?.close()
+    await server.close()
+    await host.close()
+    throw err
   }
   // Handlers before the banner: a signal sent as soon as the banner appears must close cleanly.
   const signalled = untilSignal()
@@ -138,11 +154,13 @@ async function runNamenode(flags: NamenodeFlags, given: Array<{ attr: string; fl
     `dfs namenode: serving cluster ${host.settings.clusterId} on tcp://${server.address} ` +
     `(${settings.nodes.length} nodes, ${settings.replicas} replicas, ${formatSize(settings.chunkSize)} chunks, metadata in ${host.cluster.metaDir})`,
   )
+  if (dashboard) console.log(`dfs namenode: dashboard on ${dashboard.url}${http?.token ? ' (token required: --http-token-file)' : ''}`)
   if (scheduler) console.log(`dfs namenode: backups to ${scheduler.dir} every ${flags.backupEvery}, the newest ${flags.backupKeep} kept`)
   // A newer NameNode (a promoted standby) claimed the DataNodes: this one drops its clients (they
   // find the new primary by themselves) and exits non-zero with that news.
   const ended = await Promise.race([signalled, host.superseded])
   await scheduler?.stop()
+  await dashboard?.close()
   if (typeof ended !== 'string') {
     await server.close(ended)
     await host.close().catch(() => {})

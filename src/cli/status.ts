@@ -67,6 +67,7 @@ async function whichDaemon(path: string | undefined): Promise<DaemonRecord> {
 export function formatStatus(s: ClusterStatus): string {
   const lines = [
     `dfs on ${s.mountpoint} (pid ${s.pid}, up ${duration(s.uptimeMs)}): ${s.replicas} replicas, ${formatSize(s.chunkSize)} chunks, metadata in ${s.meta}`,
+    ...(s.dashboard ? [`dashboard: ${s.dashboard}`] : []),
     ...(s.standby ? [formatStandby(s.standby)] : []),
     `heartbeat every ${duration(s.liveness.heartbeatMs)}; suspect after ${duration(s.liveness.suspectAfterMs)}, dead after ${duration(s.liveness.deadAfterMs)}`,
     '',

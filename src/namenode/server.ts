@@ -21,6 +21,7 @@ import type { Committed, Session } from './NameNode.js'
 import type { NameNodeHost } from './openNameNode.js'
 import { sendSnapshot } from './snapshot.js'
 import { StandbyLink } from './standbyLink.js'
+import type { ClusterStatus } from './status.js'
 
 export interface NameNodeServerOptions {
   host: NameNodeHost
@@ -121,6 +122,15 @@ export class NameNodeServer {
 
   get port(): number {
     return (this.server.address() as { port: number }).port
+  }
+
+  /** Where the dashboard is served (dfs namenode --http), for `dfs status`. */
+  dashboardUrl: string | undefined
+
+  /** What `dfs status --namenode` shows and the dashboard serves. */
+  status(): ClusterStatus {
+    const status = { ...this.opts.host.status(`tcp://${this.address}`), standby: this.standby.status() }
+    return this.dashboardUrl ? { ...status, dashboard: this.dashboardUrl } : status
   }
 
   /** The standby's state, as `dfs status` shows it. */
@@ -430,7 +440,7 @@ export class NameNodeServer {
    */
   private control(cmd: string, args: Record<string, unknown>): unknown {
     const host = this.opts.host
-    if (cmd === 'status') return { ...host.status(`tcp://${this.address}`), standby: this.standby.status() }
+    if (cmd === 'status') return this.status()
     const handlers = host.clusterHandlers()
     const handler = Object.hasOwn(handlers, cmd) ? handlers[cmd] : undefined
     if (!handler) throw dfsError('BAD_ARGUMENT', `the NameNode has no command "${cmd}"`, { cmd })

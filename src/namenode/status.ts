@@ -39,6 +39,8 @@ export interface ClusterStatus {
   /** A NameNode over TCP: its standby (standbyLink.ts). */
   standby?: StandbyStatus
   meta: string
+  /** The web dashboard's address (--http). */
+  dashboard?: string
   pid: number
   uptimeMs: number
   replicas: number

@@ -24,7 +24,8 @@ describe('npm pack', () => {
     const r = await npm(['pack', '--dry-run', '--json', '--ignore-scripts'])
     expect(r.code, r.stderr).toBe(0)
     const files = (JSON.parse(r.stdout) as { files: { path: string }[] }[])[0].files.map(f => f.path)
-    for (const needed of ['package.json', 'bin/dfs.js', 'dist/cli/main.js', 'dist/log/openLog.js', 'scripts/patch-fuse-native.sh', 'native-notes/patches/fuse-native-2.2.6.patch']) {
+    for (const needed of ['package.json', 'bin/dfs.js', 'dist/cli/main.js', 'dist/log/openLog.js', 'scripts/patch-fuse-native.sh', 'native-notes/patches/fuse-native-2.2.6.patch',
+      'web/index.html', 'web/app.js', 'web/style.css', 'dist/dashboard/server.js']) {
       expect(files).toContain(needed)
     }
     // setup.sh readies a checkout (npm ci, tsc); an installed package has neither to do.
@@ -51,5 +52,10 @@ describe('npm pack', () => {
     // build tools setup.sh asks for).
     const stamp = await readFile(join(prefix, 'node_modules', 'fuse-native', 'build', 'Release', '.dfs-patch'), 'utf8').catch(() => '')
     expect(stamp.trim(), `no patch stamp; npm said: ${installed.stderr}`).toMatch(/^[0-9a-f]{64}$/)
+    // The dashboard's page and Chart.js are found from the installed module (web/ beside dist/, chart.js in node_modules).
+    const assets = join(prefix, 'node_modules', 'dfs', 'dist', 'dashboard', 'assets.js')
+    const served = await run(process.execPath, ['--input-type=module', '-e', `const m = await import(${JSON.stringify(assets)}); console.log([...(await m.loadAssets()).keys()].join(' '))`], { cwd: dir })
+    expect(served.code, served.stderr).toBe(0)
+    expect(served.stdout.trim().split(' ')).toEqual(expect.arrayContaining(['/', '/app.js', '/chart.umd.min.js']))
   }, 300_000)
 })

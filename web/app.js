@@ -1,0 +1,382 @@
+// The dfs dashboard page: /api/live (server-sent events) brings the status every second and the
+// cluster's events, the recent ones first; /api/ls and /api/file on demand. No reload, no build
+// step, no network beyond this server. Everything the cluster
+// names (files, nodes, hosts) goes into the page as text, never as HTML.
+'use strict'
+
+const $ = (selector) => document.querySelector(selector)
+
+/** An element with attributes (class, data-*, …) and children (strings become text). */
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag)
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue
+    if (key === 'onclick') node.addEventListener('click', value)
+    else if (key === 'style') Object.assign(node.style, value)
+    else node.setAttribute(key, value === true ? '' : String(value))
+  }
+  for (const child of children.flat(Infinity)) if (child !== undefined && child !== null) node.append(child instanceof Node ? child : String(child))
+  return node
+}
+
+// ---- formatting ------------------------------------------------------------------------------------
+
+function size(bytes) {
+  if (bytes === undefined || bytes === null) return '–'
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB']
+  let n = bytes
+  let i = 0
+  while (n >= 1024 && i < units.length - 1) { n /= 1024; i++ }
+  return `${i === 0 ? n : n.toFixed(n < 10 ? 1 : 0)} ${units[i]}`
+}
+
+function duration(ms) {
+  const s = Math.max(0, Math.floor(ms / 1000))
+  if (s < 60) return `${s}s`
+  if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s`
+  if (s < 86400) return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`
+  return `${Math.floor(s / 86400)}d ${Math.floor((s % 86400) / 3600)}h`
+}
+
+const rate = (bytesPerSec) => (bytesPerSec === undefined ? '–' : `${size(Math.round(bytesPerSec))}/s`)
+const ago = (at) => (at ? `${duration(Date.now() - at)} ago` : 'never')
+const clock = (at) => new Date(at).toLocaleTimeString()
+
+/** What a person calls a node's state: draining and full only matter while it is alive. */
+function nodeState(n) {
+  if (n.health !== 'alive') return n.health
+  if (n.draining) return 'draining'
+  if (n.full) return 'full'
+  return 'alive'
+}
+
+// ---- state -----------------------------------------------------------------------------------------
+
+let status = null
+let statusAt = 0
+/** Per node: read/write bytes per second, from the difference of two statuses. */
+let nodeRates = new Map()
+let previousIo = null
+
+/** Bytes each DataNode served to and took from the clients, summed over clients (their counters are cumulative). */
+function nodeIo(s) {
+  const io = new Map()
+  if (!Array.isArray(s.clients)) return null
+  for (const client of s.clients) {
+    for (const [nodeId, n] of Object.entries(client.counters?.nodes ?? {})) {
+      const sum = io.get(nodeId) ?? { readBytes: 0, writeBytes: 0 }
+      sum.readBytes += n.readBytes
+      sum.writeBytes += n.writeBytes
+      io.set(nodeId, sum)
+    }
+  }
+  return io
+}
+
+function onStatus(s) {
+  const now = Date.now()
+  // Another NameNode run (a restart): its events are numbered from 1 again.
+  const run = `${s.pid} ${s.meta}`
+  if (status && `${status.pid} ${status.meta}` !== run) clearEvents()
+  const io = nodeIo(s)
+  // Timed by the NameNode's clock (its uptime), not by when the statuses arrived here.
+  const seconds = previousIo ? (s.uptimeMs - previousIo.uptimeMs) / 1000 : 0
+  if (io && previousIo && seconds > 0) {
+    nodeRates = new Map()
+    for (const [nodeId, n] of io) {
+      const before = previousIo.io.get(nodeId) ?? { readBytes: 0, writeBytes: 0 }
+      nodeRates.set(nodeId, {
+        read: Math.max(0, n.readBytes - before.readBytes) / seconds,
+        write: Math.max(0, n.writeBytes - before.writeBytes) / seconds,
+      })
+    }
+  }
+  previousIo = io ? { uptimeMs: s.uptimeMs, io } : null
+  status = s
+  statusAt = now
+  renderSummary()
+  renderNodes()
+  renderHealth()
+  renderClients()
+  renderDistribution()
+}
+
+// ---- panels ----------------------------------------------------------------------------------------
+
+function renderSummary() {
+  const s = status
+  $('#summary').dataset.pid = s.pid
+  $('#summary').textContent =
+    `${s.mountpoint} · ${s.totals.alive}/${s.totals.nodes} nodes alive · ${s.replicas} replicas · ` +
+    `${size(s.chunkSize)} chunks · ${s.chunks.files} files · ${size(s.totals.used)} used of ${size(s.totals.capacity)} · up ${duration(s.uptimeMs)}`
+}
+
+function usageBar(n) {
+  if (!n.capacity) return el('span', { class: 'usage' }, el('small', {}, 'no report yet'))
+  const used = n.capacity - (n.available ?? 0)
+  const share = Math.min(100, (100 * used) / n.capacity)
+  return el('span', { class: 'usage', title: `${size(n.used)} by dfs, ${size(used)} of the disk in use` },
+    el('span', { class: share > 85 ? 'bar high' : 'bar' }, el('span', { style: { width: `${share.toFixed(1)}%` } })),
+    el('small', {}, `${size(used)} / ${size(n.capacity)}`))
+}
+
+function renderNodes() {
+  const rows = status.nodes.map((n) => {
+    const state = nodeState(n)
+    const r = nodeRates.get(n.nodeId)
+    return el('tr', { 'data-node-id': n.nodeId, 'data-state': state },
+      el('td', { class: 'mono' }, n.nodeId),
+      el('td', {}, el('span', { class: `state ${state}`, title: n.reason }, state)),
+      el('td', { class: 'age', 'data-age': n.heartbeatAgeMs }, `${duration(n.heartbeatAgeMs)} ago`),
+      el('td', { class: 'mono' }, n.address),
+      el('td', {}, usageBar(n)),
+      el('td', { class: 'num' }, n.chunks ?? '–'),
+      el('td', { class: 'num' }, r ? rate(r.read) : '–'),
+      el('td', { class: 'num' }, r ? rate(r.write) : '–'))
+  })
+  $('#nodes tbody').replaceChildren(...rows)
+}
+
+/** The heartbeat age keeps ticking between statuses (and while the stream is down). */
+function tickAges() {
+  if (!status) return
+  const since = Date.now() - statusAt
+  for (const cell of document.querySelectorAll('#nodes td.age')) {
+    cell.textContent = `${duration(Number(cell.dataset.age) + since)} ago`
+  }
+}
+
+function facts(pairs) {
+  return el('dl', {}, pairs.filter(Boolean).map(([term, value, tone]) => [el('dt', {}, term), el('dd', { class: tone }, value)]))
+}
+
+function progress(done, total) {
+  const share = total > 0 ? Math.min(100, (100 * done) / total) : 0
+  return el('span', { class: 'usage' }, el('span', { class: 'bar' }, el('span', { style: { width: `${share.toFixed(1)}%` } })), el('small', {}, `${done} / ${total}`))
+}
+
+function renderHealth() {
+  const { chunks, healer, scrubber, rebalance, replicas } = status
+  const full = chunks.referenced - chunks.underReplicated - chunks.unavailable
+  const parts = [
+    facts([
+      [`chunks with ${replicas} copies`, full],
+      ['under-replicated', chunks.underReplicated, chunks.underReplicated > 0 ? 'warn' : undefined],
+      chunks.waitingForGrace > 0 && ['waiting for grace', chunks.waitingForGrace],
+      ['no live copy', chunks.unavailable, chunks.unavailable > 0 ? 'bad' : undefined],
+      healer && ['lost', healer.lost, healer.lost > 0 ? 'bad' : undefined],
+    ]),
+  ]
+  if (healer) {
+    parts.push(el('h3', {}, 'Healer'), facts([
+      ['state', healer.queued > 0 ? `${healer.state}, ${healer.queued} queued` : healer.state],
+      ['copied', `${healer.copiedChunks} chunks, ${size(healer.copiedBytes)}`],
+      ['rate', rate(healer.bytesPerSec)],
+      healer.failed > 0 && ['failed repairs', healer.failed, 'warn'],
+      ['last scan', ago(healer.lastScanAt)],
+    ]))
+  }
+  if (scrubber) {
+    parts.push(el('h3', {}, 'Scrubber'), facts([
+      ['state', scrubber.state],
+      ['verified', `${scrubber.scannedChunks} copies, ${size(scrubber.scannedBytes)} (${scrubber.passes} passes)`],
+      ['rate limit', scrubber.bytesPerSec ? rate(scrubber.bytesPerSec) : 'off'],
+      ['corrupt / missing found', `${scrubber.corruptFound} / ${scrubber.missingFound}`, scrubber.corruptFound + scrubber.missingFound > 0 ? 'warn' : undefined],
+      ['last pass', ago(scrubber.lastPassAt)],
+    ]))
+  }
+  if (rebalance) {
+    const what = rebalance.kind === 'drain' ? `Drain of ${rebalance.node?.nodeId ?? '?'}` : 'Balance'
+    parts.push(el('h3', {}, `${what}: ${rebalance.state}`), facts([
+      ['moved', progress(rebalance.movedChunks, rebalance.plannedChunks)],
+      ['bytes', `${size(rebalance.movedBytes)} of ${size(rebalance.plannedBytes)}`],
+      ['rate', rate(rebalance.bytesPerSec)],
+      rebalance.remainingChunks !== undefined && ['chunks left on the node', rebalance.remainingChunks],
+      rebalance.error && ['error', rebalance.error, 'bad'],
+    ]))
+  }
+  $('#health').replaceChildren(...parts)
+}
+
+function renderClients() {
+  const clients = status.clients
+  const note = $('#clients-note')
+  if (!Array.isArray(clients)) {
+    $('#clients tbody').replaceChildren()
+    note.textContent = clients === undefined ? 'The mount this NameNode runs in.' : `${clients} clients connected.`
+    return
+  }
+  note.textContent = clients.length === 0 ? 'No client is connected.' : ''
+  const now = Date.now()
+  $('#clients tbody').replaceChildren(...clients.map((c) => el('tr', { 'data-client-id': c.id, class: c.connected ? '' : 'gone' },
+    el('td', {}, c.host + (c.inProcess ? ' (in the NameNode)' : '')),
+    el('td', { class: 'mono' }, c.mountpoint),
+    el('td', { class: 'num' }, c.pid),
+    el('td', {}, c.connected ? duration(now - c.startedAt) : 'gone'),
+    el('td', { class: 'num' }, c.opsPerSec.toFixed(1)),
+    el('td', { class: 'num' }, rate(c.readBytesPerSec)),
+    el('td', { class: 'num' }, rate(c.writeBytesPerSec)))))
+}
+
+let chart = null
+
+function renderDistribution() {
+  if (typeof Chart === 'undefined') return
+  const labels = status.nodes.map((n) => n.nodeId.slice(0, 8))
+  const chunks = status.nodes.map((n) => n.chunks ?? 0)
+  const mib = status.nodes.map((n) => (n.used ?? 0) / 1048576)
+  if (!chart) {
+    chart = new Chart($('#distribution'), {
+      type: 'bar',
+      data: {
+        labels,
+        datasets: [
+          { label: 'chunks', data: chunks, backgroundColor: '#4a8fd4', yAxisID: 'chunks' },
+          { label: 'MiB stored', data: mib, backgroundColor: '#9ccc65', yAxisID: 'bytes' },
+        ],
+      },
+      options: {
+        animation: false,
+        maintainAspectRatio: false,
+        scales: {
+          chunks: { type: 'linear', position: 'left', beginAtZero: true, title: { display: true, text: 'chunks' } },
+          bytes: { type: 'linear', position: 'right', beginAtZero: true, grid: { drawOnChartArea: false }, title: { display: true, text: 'MiB' } },
+        },
+      },
+    })
+    return
+  }
+  chart.data.labels = labels
+  chart.data.datasets[0].data = chunks
+  chart.data.datasets[1].data = mib
+  chart.update('none')
+}
+
+// ---- files -----------------------------------------------------------------------------------------
+
+let dir = '/'
+
+const join = (parent, name) => (parent === '/' ? `/${name}` : `${parent}/${name}`)
+
+async function getJson(url) {
+  const res = await fetch(url, { headers: { Accept: 'application/json' } })
+  const body = await res.json().catch(() => null)
+  if (!res.ok) throw new Error(body?.error?.message ?? `${res.status} ${res.statusText}`)
+  return body
+}
+
+function renderCrumbs() {
+  const parts = dir.split('/').filter(Boolean)
+  const crumbs = [el('a', { onclick: () => openDir('/') }, '/')]
+  parts.forEach((name, i) => {
+    const path = '/' + parts.slice(0, i + 1).join('/')
+    crumbs.push(el('a', { onclick: () => openDir(path) }, name), i < parts.length - 1 ? '/' : '')
+  })
+  $('#crumbs').replaceChildren(...crumbs)
+}
+
+async function openDir(path, after) {
+  try {
+    const listing = await getJson(`api/ls?path=${encodeURIComponent(path)}${after ? `&after=${encodeURIComponent(after)}` : ''}`)
+    dir = listing.path
+    renderCrumbs()
+    const rows = listing.entries.map((e) => {
+      const path = join(dir, e.name)
+      const name = e.type === 'dir' ? el('a', { onclick: () => openDir(path) }, `${e.name}/`)
+        : e.type === 'file' ? el('a', { onclick: () => openFile(path) }, e.name)
+          : el('span', {}, e.name)
+      return el('tr', { 'data-path': path, 'data-type': e.type },
+        el('td', {}, name), el('td', { class: 'num' }, e.type === 'file' ? size(e.size) : ''), el('td', { class: 'num' }, e.type === 'file' ? e.chunks : ''))
+    })
+    if (after) $('#files tbody').append(...rows)
+    else {
+      $('#files tbody').replaceChildren(...rows)
+      $('#placement').replaceChildren()
+    }
+    const more = $('#more')
+    more.hidden = !listing.next
+    more.onclick = () => openDir(dir, listing.next)
+  } catch (err) {
+    $('#placement').replaceChildren(el('p', { class: 'note' }, `${path}: ${err.message}`))
+  }
+}
+
+function chunkRows(p) {
+  return p.chunks.map((c) => el('tr', { 'data-chunk': c.index, 'data-copies': c.copies.length, 'data-intact': c.intact },
+    el('td', { class: 'num' }, c.index),
+    el('td', { class: 'mono', title: `sha256 ${c.sha256}` }, c.id),
+    el('td', { class: 'num' }, size(c.length)),
+    el('td', {}, c.copies.map((copy) => el('span', { class: 'copy', 'data-node-id': copy.nodeId, 'data-state': copy.state, title: `${copy.address}, node ${copy.node}` },
+      el('span', { class: `state ${copy.state}` }, copy.state),
+      el('span', { class: 'mono' }, copy.nodeId.slice(0, 8)),
+      el('small', {}, copy.verifiedAt ? `verified ${ago(copy.verifiedAt)}` : 'not verified yet'))))))
+}
+
+/** A file's chunks, a page at a time (`next`: the index the next page starts at). */
+async function openFile(path, from) {
+  for (const row of document.querySelectorAll('#files tr')) row.classList.toggle('selected', row.dataset.path === path)
+  const box = $('#placement')
+  try {
+    const p = await getJson(`api/file?path=${encodeURIComponent(path)}${from ? `&from=${from}` : ''}`)
+    const more = p.next === undefined ? null : el('button', { onclick: (e) => { e.target.remove(); openFile(path, p.next) } }, 'more chunks…')
+    if (from) {
+      $('#chunks tbody').append(...chunkRows(p))
+      if (more) box.append(more)
+      return
+    }
+    box.replaceChildren(
+      el('h3', {}, `${p.path}: ${size(p.size)} in chunks of ${size(p.chunkSize)}, ${p.replicas} replicas (inode ${p.ino})`),
+      el('table', { id: 'chunks' },
+        el('thead', {}, el('tr', {}, el('th', { class: 'num' }, '#'), el('th', {}, 'Chunk'), el('th', { class: 'num' }, 'Length'), el('th', {}, 'Copies'))),
+        el('tbody', {}, chunkRows(p))),
+      ...(more ? [more] : []))
+  } catch (err) {
+    box.replaceChildren(el('p', { class: 'note' }, `${path}: ${err.message}`))
+  }
+}
+
+// ---- events ----------------------------------------------------------------------------------------
+
+const MAX_EVENTS = 200
+let lastSeq = 0
+
+/** Events come oldest first (a replay after connecting, then live); the newest goes on top. */
+function addEvent(e) {
+  if (e.seq <= lastSeq) return
+  lastSeq = e.seq
+  const item = el('li', { class: e.level, 'data-kind': e.kind }, el('time', { datetime: new Date(e.at).toISOString() }, clock(e.at)), el('span', {}, e.message))
+  const list = $('#events')
+  list.querySelector('.empty')?.remove()
+  list.prepend(item)
+  while (list.children.length > MAX_EVENTS) list.lastChild.remove()
+}
+
+function clearEvents() {
+  lastSeq = 0
+  $('#events').replaceChildren()
+}
+
+// ---- live ------------------------------------------------------------------------------------------
+
+function setConnection(state) {
+  const badge = $('#conn')
+  badge.dataset.state = state
+  badge.textContent = state
+}
+
+function connect() {
+  const source = new EventSource('api/live')
+  source.addEventListener('open', () => setConnection('live'))
+  source.addEventListener('status', (m) => onStatus(JSON.parse(m.data)))
+  source.addEventListener('cluster-event', (m) => addEvent(JSON.parse(m.data)))
+  source.addEventListener('error', () => {
+    setConnection('reconnecting')
+    // EventSource retries by itself after a dropped connection, but gives up on an answer that is
+    // not a stream (the NameNode restarting, a proxy error): then start over.
+    if (source.readyState === EventSource.CLOSED) setTimeout(connect, 3000)
+  })
+}
+
+connect()
+openDir('/')
+setInterval(tickAges, 1000)
