@@ -14,6 +14,12 @@ const MAX_BUFFERED = 1024 * 1024
 const MAX_VIEWERS = 100
 /** What a reconnecting viewer is sent back at most. */
 const REPLAY_MAX = 200
+/**
+ * A status walks the whole namespace (chunks by copies): on the NameNode's event loop, where every
+ * client's request waits behind it. Ticks are spaced so the walk takes at most 1/COST_SHARE of the
+ * time: every second for a small cluster, every 10 s for one where the walk takes 200 ms.
+ */
+const COST_SHARE = 50
 
 export interface LiveOptions {
   events: EventFeed
@@ -23,6 +29,8 @@ export interface LiveOptions {
   status: () => Promise<string>
   intervalMs?: number
   log: (message: string) => void
+  /** ms, monotonic (tests inject one). */
+  now?: () => number
 }
 
 export class LiveHub {
@@ -30,8 +38,12 @@ export class LiveHub {
   private readonly unsubscribe: () => void
   private timer: NodeJS.Timeout | undefined
   private ticking = false
+  /** now() before which a tick is skipped (see COST_SHARE). */
+  private nextTickAt = 0
+  private readonly now: () => number
 
   constructor(private readonly opts: LiveOptions) {
+    this.now = opts.now ?? (() => performance.now())
     this.unsubscribe = opts.events.subscribe(event => this.broadcast(this.eventMessage(event)))
   }
 
@@ -82,10 +94,12 @@ export class LiveHub {
       this.timer = undefined
       return
     }
-    if (this.ticking && !only) return
+    if (!only && (this.ticking || this.now() < this.nextTickAt)) return
     if (!only) this.ticking = true
     try {
+      const started = this.now()
       const message = `event: status\ndata: ${await this.opts.status()}\n\n`
+      if (!only) this.nextTickAt = started + COST_SHARE * (this.now() - started)
       if (only) this.send(only, message)
       else this.broadcast(message)
     } catch (err) {
