@@ -35,7 +35,6 @@ const CHECKPOINT_BOUNDS_SECONDS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30
 /** What one scrape reads from the source, once for every metric. */
 interface Scrape {
   status: ClusterStatus
-  byCopies: Map<number, number>
   clients: ClientSummary[]
   io: Record<string, NodeIo>
   failovers: number
@@ -67,7 +66,6 @@ export function createMetrics(from: MetricsSource | NameNodeHost, opts: MetricsO
       const totals = source.clientTotals()
       scrape = {
         status,
-        byCopies: source.chunksByCopies(),
         clients: source.clients(),
         io: addIo(source.ownNodeIo(), totals.nodes),
         failovers: status.io.failovers + totals.failovers,
@@ -111,10 +109,8 @@ function defineClusterMetrics(registry: Registry, current: () => Scrape): void {
 
   const chunks = () => current().status.chunks
   snapshotGauge(registry, { name: 'dfs_chunks_by_copies', help: 'Referenced chunks by number of intact copies on live nodes (0: unavailable now).', labelNames: ['copies'] }, () => {
-    const { byCopies, status } = current()
-    // 0 .. R always present, so a panel or alert has a series to read even when it is 0.
-    const keys = new Set([...Array.from({ length: status.replicas + 1 }, (_, i) => i), ...byCopies.keys()])
-    return [...keys].sort((a, b) => a - b).map(copies => ({ labels: { copies }, value: byCopies.get(copies) ?? 0 }))
+    // 0 .. R always there (the census's rule), so a panel or alert has a series to read even when it is 0.
+    return chunks().byCopies.map((value, copies) => ({ labels: { copies }, value }))
   })
   snapshotGauge(registry, { name: 'dfs_chunks', help: 'Chunks files reference.' }, one(() => chunks().referenced))
   snapshotGauge(registry, { name: 'dfs_chunks_under_replicated', help: 'Chunks with 1 .. R-1 intact copies on live nodes.' }, one(() => chunks().underReplicated))

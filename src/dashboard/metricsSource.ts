@@ -6,8 +6,6 @@ import type { ClusterStatus } from '../namenode/status.js'
 import type { NameNodeHost } from '../namenode/openNameNode.js'
 import type { ClientSummary, NodeIo } from '../protocol/clientStats.js'
 import type { MetaTiming } from '../meta/MetaStore.js'
-import { chunkReplication, copyStateOf, type CopyStateOf } from '../cluster/replication.js'
-import { isFile, type NamespaceState } from '../meta/namespace/types.js'
 
 /** Chunk I/O and failovers summed over clients, since each started (never decreasing while this NameNode runs). */
 export interface ClientTotals {
@@ -16,10 +14,8 @@ export interface ClientTotals {
 }
 
 export interface MetricsSource {
-  /** What `dfs status` shows (nodes, chunk counts, healer, scrubber). */
+  /** What `dfs status` shows (nodes, chunk counts and chunks by copies, healer, scrubber). */
   status(): ClusterStatus
-  /** Referenced chunks by how many intact (live) copies each has. */
-  chunksByCopies(): Map<number, number>
   /** The NameNode's own chunk store: its I/O per DataNode (healer copies, the embedded mount's reads and writes). */
   ownNodeIo(): Record<string, NodeIo>
   /** Connected clients (mounts), with their counters. */
@@ -28,20 +24,6 @@ export interface MetricsSource {
   clientTotals(): ClientTotals
   /** Hear each journal fsync and checkpoint; returns the way to stop. */
   onTiming(listener: (timing: MetaTiming) => void): () => void
-}
-
-/** Count chunks by live copies, by the rule `dfs status` and the healer count with (../cluster/replication.ts). */
-export function chunksByCopies(state: NamespaceState, replicas: number, copyState: CopyStateOf): Map<number, number> {
-  const byCopies = new Map<number, number>()
-  for (const inode of state.inodes.values()) {
-    if (!isFile(inode)) continue
-    for (const ref of inode.chunks ?? []) {
-      if (!ref) continue
-      const { live } = chunkReplication(ref, replicas, copyState)
-      byCopies.set(live, (byCopies.get(live) ?? 0) + 1)
-    }
-  }
-  return byCopies
 }
 
 /** What the metrics need of a ClientTable (namenode/clients.ts). */
@@ -99,13 +81,9 @@ export function addNodeIo(into: Record<string, NodeIo>, from: Record<string, Nod
 
 /** A running NameNode as a metrics source. */
 export function hostSource(host: NameNodeHost): MetricsSource {
-  const { cluster, services } = host
+  const { cluster } = host
   return {
     status: () => host.status(cluster.metaDir),
-    chunksByCopies: () => chunksByCopies(
-      cluster.meta.state, cluster.settings.replicas,
-      copyStateOf(cluster.registry, services.healer.status().graceMs, Date.now(), services.healer.isKnownBad),
-    ),
     ...clientAccess(host),
     onTiming: listener => cluster.meta.onTiming(listener),
   }

@@ -5,7 +5,7 @@ import type { StandbyStatus } from './standbyLink.js'
 import type { NodeRegistry } from '../chunks/NodeRegistry.js'
 import type { ChunkStore } from '../chunks/ChunkStore.js'
 import { clusterCapacity } from '../cluster/capacity.js'
-import { copyStateOf, replicationCounts } from '../cluster/replication.js'
+import { copyStateOf, type ReplicationCensus, replicationCensus } from '../cluster/replication.js'
 import type { ClusterSettings } from '../cluster/settings.js'
 import type { Healer } from '../cluster/healer/Healer.js'
 import type { Scrubber } from '../cluster/healer/Scrubber.js'
@@ -56,9 +56,10 @@ export interface ClusterStatus {
   /**
    * Counted as the healer counts (../cluster/replication.ts): underReplicated, 1 .. R-1 live copies;
    * unavailable, none (a read fails now); waitingForGrace, of those, the ones whose missing copies are
-   * on nodes suspect or dead for less than the grace period (the healer waits for them).
+   * on nodes suspect or dead for less than the grace period (the healer waits for them); byCopies[n],
+   * the chunks with n live copies (/metrics' dfs_chunks_by_copies).
    */
-  chunks: { referenced: number; underReplicated: number; unavailable: number; waitingForGrace: number; files: number }
+  chunks: ReplicationCensus
   io: ChunkStore['stats']
   /** Added by the daemon, which runs them. */
   healer?: ReturnType<Healer['status']>
@@ -90,7 +91,7 @@ export function clusterStatus(input: {
     ...(s.usage ? { capacity: s.usage.capacity, available: s.usage.available, used: s.usage.used, chunks: s.usage.chunks } : {}),
   }))
   const alive = new Set(nodes.filter(n => n.health === 'alive').map(n => n.nodeId))
-  const { files, ...chunks } = replicationCounts(input.state, input.settings.replicas, copyStateOf(input.registry, input.graceMs, now, input.isBadCopy))
+  const chunks = replicationCensus(input.state, input.settings.replicas, copyStateOf(input.registry, input.graceMs, now, input.isBadCopy))
   const capacity = clusterCapacity(input.registry.statuses(), input.settings.replicas)
   return {
     mountpoint: input.mountpoint,
@@ -107,7 +108,7 @@ export function clusterStatus(input: {
       nodes: nodes.length, alive: alive.size,
       usableCapacity: capacity.usableCapacity, usableAvailable: capacity.usableAvailable, devices: capacity.devices,
     },
-    chunks: { ...chunks, files },
+    chunks,
     io: { ...input.chunks.stats },
   }
 }

@@ -38,8 +38,7 @@ function client(id: string, over: Partial<ClientSummary> = {}): ClientSummary {
 /** A source whose figures a test sets. */
 class FakeSource implements MetricsSource {
   nodes: NodeReport[] = [node('n1'), node('n2'), node('n3', { health: 'dead', full: true }), node('n4', { health: 'suspect', draining: true })]
-  chunks = { referenced: 10, underReplicated: 2, unavailable: 1, waitingForGrace: 1, files: 4 }
-  byCopies = new Map([[0, 1], [1, 2], [2, 7]])
+  chunks = { referenced: 10, underReplicated: 2, unavailable: 1, waitingForGrace: 1, files: 4, byCopies: [1, 2, 7] }
   failovers = 3
   healer = { healedChunks: 4, badCopiesFound: 6, copiedChunks: 5, copiedBytes: 5000, queued: 2, state: 'healing', lost: 1, trimmedCopies: 0, corruptRemoved: 1, failed: 0, scans: 3, orphansRemoved: 0, orphansPending: 4 }
   scrubber = { scannedChunks: 8, scannedBytes: 8000, corruptFound: 1, missingFound: 2, passes: 1 }
@@ -66,7 +65,6 @@ class FakeSource implements MetricsSource {
     }
   }
 
-  chunksByCopies = () => this.byCopies
   ownNodeIo = () => this.own
   clients = () => this.clientList
   clientTotals = () => this.totals
