@@ -2,8 +2,10 @@
 // is, since when it is connected, its counters (FUSE op latencies, chunk I/O per DataNode,
 // failovers) and rates taken from its last two reports. A client joins with its first report and
 // leaves when its session ends; a dropped connection within the grace period is the same client,
-// shown as not connected meanwhile. What a client that left had counted is folded into `departed`,
-// so cluster-wide totals (totals()) never go backwards: Prometheus counters must not.
+// shown as not connected meanwhile. What a remote client that left had counted is folded into
+// `departed`, so cluster-wide totals (remoteTotals()) never go backwards: Prometheus counters must not.
+// An in-process client (the embedded mount) is left out of those totals: its chunk store is the
+// NameNode's own, whose I/O the NameNode counts itself.
 //
 // Bounded whatever clients send: reports are checked on the wire (protocol/checkClientReport.ts),
 // and here every table of op names or node ids (one client's, across its reports, and the departed
@@ -101,7 +103,7 @@ export class ClientTable {
     const entry = this.entries.get(id)
     if (!entry) return
     this.entries.delete(id)
-    mergeAdd(this.departed, entry.counters, this.maxOps, this.maxNodes)
+    if (!entry.inProcess) mergeAdd(this.departed, entry.counters, this.maxOps, this.maxNodes)
     const minutes = Math.round((this.now() - entry.connectedAt) / 60_000)
     this.opts.events?.emit({
       kind: 'client-gone', level: 'info', clientId: id,
@@ -119,11 +121,14 @@ export class ClientTable {
     })
   }
 
-  /** Every client's counters, present and departed, summed: only ever grows. */
-  totals(): ClientCounters {
+  /**
+   * Every remote client's counters, present and departed, summed: only ever grows. In-process
+   * clients are not in it (their chunk I/O and failovers are the NameNode's own chunk store's).
+   */
+  remoteTotals(): ClientCounters {
     const total = emptyCounters()
     mergeAdd(total, this.departed, Infinity, Infinity)
-    for (const e of this.entries.values()) mergeAdd(total, e.counters, Infinity, Infinity)
+    for (const e of this.entries.values()) if (!e.inProcess) mergeAdd(total, e.counters, Infinity, Infinity)
     return total
   }
 }

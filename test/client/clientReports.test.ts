@@ -136,7 +136,7 @@ describe('client reports over the NameNode protocol', () => {
     await remote.close()
     await until(async () => host.clients.list().length === 0, 30_000)
     expect(host.events.recent()[0]).toMatchObject({ kind: 'client-gone', clientId: remote.clientId, message: expect.stringContaining('box:/mnt/one') })
-    expect(host.clients.totals().ops.getattr!.count).toBe(3)
+    expect(host.clients.remoteTotals().ops.getattr!.count).toBe(3)
   })
 
   it('a malformed report is refused with PROTOCOL_ERROR and nothing is kept; the connection carries on', async () => {

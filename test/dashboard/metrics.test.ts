@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs'
 import parsePrometheus from 'parse-prometheus-text-format'
 import { describe, expect, it } from 'vitest'
 import { createMetrics } from '../../src/dashboard/metrics.js'
-import { type ClientTotals, type MetricsSource, remoteTotals } from '../../src/dashboard/metricsSource.js'
+import { type ClientTotals, type MetricsSource } from '../../src/dashboard/metricsSource.js'
 import type { MetaTiming } from '../../src/meta/MetaStore.js'
 import type { ClusterStatus, NodeReport } from '../../src/namenode/status.js'
 import { LATENCY_BOUNDS_SECONDS, type ClientSummary, type NodeIo, type OpHistogram } from '../../src/protocol/clientStats.js'
@@ -276,20 +276,5 @@ describe('docs/metrics.md', () => {
     const rendered = new Set(parse(await metrics.render()).keys())
     metrics.close()
     expect([...rendered].sort()).toEqual([...documented].sort())
-  })
-})
-
-describe('remote clients\' totals', () => {
-  const inProcess = client('embedded', { inProcess: true, counters: { ops: {}, nodes: { n1: io(5) }, failovers: 2 } })
-  const remote = client('remote', { counters: { ops: {}, nodes: { n1: io(1) }, failovers: 1 } })
-
-  it('leave out the in-process client, whose I/O is the NameNode\'s own chunk store\'s', () => {
-    const departed = { nodes: { n2: io(2) }, failovers: 3 }
-    const totals = (): ClientTotals => ({ nodes: { n1: io(6), n2: io(2) }, failovers: 2 + 1 + departed.failovers })
-    expect(remoteTotals({ list: () => [inProcess, remote], totals })).toEqual({ nodes: { n1: io(1), n2: io(2) }, failovers: 4 })
-  })
-
-  it('without a table\'s totals, sum the connected remote clients', () => {
-    expect(remoteTotals({ list: () => [inProcess, remote] })).toEqual({ nodes: { n1: io(1) }, failovers: 1 })
   })
 })
