@@ -73,9 +73,8 @@ export function formatStatus(s: ClusterStatus): string {
   ]
   const rows = [['NODE', 'STATE', 'HEARTBEAT', 'CAPACITY', 'USED', 'FREE', 'CHUNKS', 'ADDRESS']]
   for (const n of s.nodes) {
-    const state = n.draining && n.health === 'alive' ? 'draining' : n.full && n.health === 'alive' ? 'full' : n.health
     rows.push([
-      n.nodeId, state, `${duration(n.heartbeatAgeMs)} ago`, size(n.capacity), size(n.used), size(n.available),
+      n.nodeId, n.state, `${duration(n.heartbeatAgeMs)} ago`, size(n.capacity), size(n.used), size(n.available),
       n.chunks === undefined ? '-' : String(n.chunks), n.address + (n.reason ? `  (${n.reason})` : ''),
     ])
   }

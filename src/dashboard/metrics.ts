@@ -9,6 +9,7 @@ import type { MetaTiming } from '../meta/MetaStore.js'
 import { NameNodeHost } from '../namenode/openNameNode.js'
 import type { ClusterStatus } from '../namenode/status.js'
 import type { RebalanceStatus } from '../cluster/rebalance/Rebalancer.js'
+import { NODE_STATES } from '../cluster/nodeState.js'
 import { LATENCY_BOUNDS_SECONDS, type ClientSummary, type NodeIo } from '../protocol/clientStats.js'
 import { cumulativeCounter, type HistogramSample, type Sample, snapshotGauge, snapshotHistogram } from './metricKinds.js'
 import { addNodeIo, type ClientTotals, hostSource, type MetricsSource } from './metricsSource.js'
@@ -27,8 +28,6 @@ export interface MetricsOptions {
   processMetrics?: boolean
 }
 
-export const NODE_STATES = ['alive', 'suspect', 'dead', 'full', 'draining'] as const
-const HEALTHS = ['alive', 'suspect', 'dead'] as const
 
 const CHECKPOINT_BOUNDS_SECONDS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300]
 
@@ -87,10 +86,10 @@ function defineClusterMetrics(registry: Registry, current: () => Scrape): void {
     })
   const nodeLabels = ['node', 'address']
 
-  snapshotGauge(registry, { name: 'dfs_nodes', help: 'DataNodes by state: alive, suspect or dead (each node in one), and full or draining (also counted by health).', labelNames: ['state'] }, () =>
-    NODE_STATES.map(state => ({ labels: { state }, value: nodes().filter(n => inState(n, state)).length })))
-  snapshotGauge(registry, { name: 'dfs_node_state', help: 'A DataNode\'s health: 1 for its state (alive, suspect or dead), 0 for the others.', labelNames: [...nodeLabels, 'state'] }, () =>
-    nodes().flatMap(n => HEALTHS.map(state => ({ labels: { node: n.nodeId, address: n.address, state }, value: n.health === state ? 1 : 0 }))))
+  snapshotGauge(registry, { name: 'dfs_nodes', help: 'DataNodes by state (alive, suspect, dead; an alive node taking no new chunks: draining or full), each node in one.', labelNames: ['state'] }, () =>
+    NODE_STATES.map(state => ({ labels: { state }, value: nodes().filter(n => n.state === state).length })))
+  snapshotGauge(registry, { name: 'dfs_node_state', help: 'A DataNode\'s state: 1 for its state (alive, suspect, dead, draining or full), 0 for the others.', labelNames: [...nodeLabels, 'state'] }, () =>
+    nodes().flatMap(n => NODE_STATES.map(state => ({ labels: { node: n.nodeId, address: n.address, state }, value: n.state === state ? 1 : 0 }))))
   snapshotGauge(registry, { name: 'dfs_node_full', help: '1 when the DataNode has no room for chunks.', labelNames: nodeLabels }, perNode(n => (n.full ? 1 : 0)))
   snapshotGauge(registry, { name: 'dfs_node_draining', help: '1 while the DataNode is being drained (dfs drain).', labelNames: nodeLabels }, perNode(n => (n.draining ? 1 : 0)))
   snapshotGauge(registry, { name: 'dfs_node_heartbeat_age_seconds', help: 'Time since the DataNode last answered.', labelNames: nodeLabels }, perNode(n => n.heartbeatAgeMs / 1000))
@@ -119,12 +118,6 @@ function defineClusterMetrics(registry: Registry, current: () => Scrape): void {
   snapshotGauge(registry, { name: 'dfs_chunks_lost', help: 'Chunks the healer found no intact copy of anywhere.' }, one(() => current().status.healer?.lost ?? 0))
   snapshotGauge(registry, { name: 'dfs_files', help: 'Files in the namespace.' }, one(() => chunks().files))
   snapshotGauge(registry, { name: 'dfs_namenode_uptime_seconds', help: 'Time since this NameNode started.' }, one(() => current().status.uptimeMs / 1000))
-}
-
-function inState(n: ClusterStatus['nodes'][number], state: (typeof NODE_STATES)[number]): boolean {
-  if (state === 'full') return n.full
-  if (state === 'draining') return n.draining === true
-  return n.health === state
 }
 
 function defineIoMetrics(registry: Registry, current: () => Scrape): void {

@@ -8,6 +8,7 @@
 // or corrupt, else `unreachable` (its node is suspect, dead or gone).
 
 import type { NodeRegistry, NodeStatus } from '../chunks/NodeRegistry.js'
+import { type NodeState, nodeState } from '../cluster/nodeState.js'
 import { copyStateOf } from '../cluster/replication.js'
 import { dfsError } from '../errors.js'
 import { type Inode, type NamespaceState, isDir, isFile, isSymlink } from '../meta/namespace/types.js'
@@ -17,8 +18,8 @@ export interface CopyPlacement {
   nodeId: string
   /** Where the node is ('?' for a node the registry does not know). */
   address: string
-  /** The node's health: alive, suspect, dead; an alive node that takes no writes: full, draining; unknown. */
-  node: string
+  /** The node's state in one word (cluster/nodeState.ts), or unknown (a node the registry does not know). */
+  node: NodeState | 'unknown'
   /** This copy: ok, bad (the healer knows it is corrupt or missing), unreachable (its node is not alive). */
   state: 'ok' | 'bad' | 'unreachable'
   /** When this copy's SHA-256 last checked out (the scrubber, a repair's read or put), ms since the epoch (whole seconds). */
@@ -82,7 +83,7 @@ export function filePlacement(src: PlacementSources, ino: number, path = ''): Fi
       return {
         nodeId,
         address: status?.address ?? '?',
-        node: nodeState(status),
+        node: status ? nodeState(status) : 'unknown',
         state: copyState(nodeId, ref.id) === 'live' ? 'ok' : src.isBadCopy?.(nodeId, ref.id) ? 'bad' : 'unreachable',
         ...(verifiedAt === undefined ? {} : { verifiedAt }),
       }
@@ -93,13 +94,6 @@ export function filePlacement(src: PlacementSources, ino: number, path = ''): Fi
     })
   }
   return { path, ino, type: typeOf(inode), size: inode.size, chunkSize: src.chunkSize, replicas: src.replicas, chunks }
-}
-
-/** A node's state in one word, as dfs status shows it: an alive node that takes no writes says why. */
-export function nodeState(status: Pick<NodeStatus, 'health' | 'full' | 'draining'> | undefined): string {
-  if (!status) return 'unknown'
-  if (status.health !== 'alive') return status.health
-  return status.draining ? 'draining' : status.full ? 'full' : 'alive'
 }
 
 function typeOf(inode: Inode): FilePlacement['type'] {

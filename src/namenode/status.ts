@@ -5,6 +5,7 @@ import type { StandbyStatus } from './standbyLink.js'
 import type { NodeRegistry } from '../chunks/NodeRegistry.js'
 import type { ChunkStore } from '../chunks/ChunkStore.js'
 import { clusterCapacity } from '../cluster/capacity.js'
+import { type NodeState, nodeState } from '../cluster/nodeState.js'
 import { copyStateOf, type ReplicationCensus, replicationCensus } from '../cluster/replication.js'
 import type { ClusterSettings } from '../cluster/settings.js'
 import type { Healer } from '../cluster/healer/Healer.js'
@@ -18,6 +19,8 @@ export interface NodeReport {
   nodeId: string
   address: string
   health: string
+  /** In one word (cluster/nodeState.ts): what dfs status, the dashboard and /metrics show. */
+  state: NodeState
   full: boolean
   /** Being drained (dfs drain): takes no new chunks. */
   draining?: boolean
@@ -85,7 +88,7 @@ export function clusterStatus(input: {
 }): ClusterStatus {
   const now = Date.now()
   const nodes: NodeReport[] = input.registry.statuses().map(s => ({
-    nodeId: s.nodeId, address: s.address, health: s.health, full: s.full, ...(s.draining ? { draining: true } : {}),
+    nodeId: s.nodeId, address: s.address, health: s.health, state: nodeState(s), full: s.full, ...(s.draining ? { draining: true } : {}),
     ...(s.reason && s.health !== 'alive' ? { reason: s.reason } : s.full && s.fullReason ? { reason: s.fullReason } : {}),
     heartbeatAgeMs: now - s.lastContact,
     ...(s.usage ? { capacity: s.usage.capacity, available: s.usage.available, used: s.usage.used, chunks: s.usage.chunks } : {}),

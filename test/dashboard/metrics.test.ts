@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs'
 import parsePrometheus from 'parse-prometheus-text-format'
 import { describe, expect, it } from 'vitest'
 import { createMetrics } from '../../src/dashboard/metrics.js'
+import { nodeState } from '../../src/cluster/nodeState.js'
 import { type ClientTotals, type MetricsSource } from '../../src/dashboard/metricsSource.js'
 import type { MetaTiming } from '../../src/meta/MetaStore.js'
 import type { ClusterStatus, NodeReport } from '../../src/namenode/status.js'
@@ -16,8 +17,9 @@ interface Family { name: string; help: string; type: string; metrics: Sample[] }
 
 const parse = (text: string): Map<string, Family> => new Map((parsePrometheus(text) as Family[]).map(f => [f.name, f]))
 
-function node(nodeId: string, over: Partial<NodeReport> = {}): NodeReport {
-  return { nodeId, address: `/data/${nodeId}`, health: 'alive', full: false, heartbeatAgeMs: 1500, capacity: 1000, available: 600, used: 300, chunks: 3, ...over }
+function node(nodeId: string, over: Partial<Omit<NodeReport, 'state'>> = {}): NodeReport {
+  const report = { nodeId, address: `/data/${nodeId}`, health: 'alive', full: false, heartbeatAgeMs: 1500, capacity: 1000, available: 600, used: 300, chunks: 3, ...over }
+  return { ...report, state: nodeState(report) }
 }
 
 const io = (n: number): NodeIo => ({ readBytes: n * 10, writeBytes: n * 20, reads: n, writes: n * 2 })
@@ -37,7 +39,10 @@ function client(id: string, over: Partial<ClientSummary> = {}): ClientSummary {
 
 /** A source whose figures a test sets. */
 class FakeSource implements MetricsSource {
-  nodes: NodeReport[] = [node('n1'), node('n2'), node('n3', { health: 'dead', full: true }), node('n4', { health: 'suspect', draining: true })]
+  nodes: NodeReport[] = [
+    node('n1'), node('n2'), node('n3', { health: 'dead', full: true }), node('n4', { health: 'suspect', draining: true }),
+    node('n5', { full: true }), node('n6', { full: true, draining: true }),
+  ]
   chunks = { referenced: 10, underReplicated: 2, unavailable: 1, waitingForGrace: 1, files: 4, byCopies: [1, 2, 7] }
   failovers = 3
   healer = { healedChunks: 4, badCopiesFound: 6, copiedChunks: 5, copiedBytes: 5000, queued: 2, state: 'healing', lost: 1, trimmedCopies: 0, corruptRemoved: 1, failed: 0, scans: 3, orphansRemoved: 0, orphansPending: 4 }
@@ -140,12 +145,18 @@ describe('metrics', () => {
     for (const [name, type] of Object.entries(types)) expect(families.get(name)?.type, name).toBe(type)
     for (const name of families.keys()) expect(name).toMatch(/^dfs_[a-z_]+$/)
 
+    // Each node in one state, the one dfs status shows (src/cluster/nodeState.ts): a dead or suspect
+    // node is that, whether full or draining; an alive one says why it takes no new chunks.
     expect(values(families.get('dfs_nodes'))).toEqual(new Map([
       [key({ state: 'alive' }), 2], [key({ state: 'suspect' }), 1], [key({ state: 'dead' }), 1], [key({ state: 'full' }), 1], [key({ state: 'draining' }), 1],
     ]))
     const state = values(families.get('dfs_node_state'))
     expect(state.get(key({ node: 'n3', address: '/data/n3', state: 'dead' }))).toBe(1)
+    expect(state.get(key({ node: 'n3', address: '/data/n3', state: 'full' }))).toBe(0)
     expect(state.get(key({ node: 'n3', address: '/data/n3', state: 'alive' }))).toBe(0)
+    expect(state.get(key({ node: 'n5', address: '/data/n5', state: 'full' }))).toBe(1)
+    expect(state.get(key({ node: 'n6', address: '/data/n6', state: 'draining' }))).toBe(1)
+    expect(state.get(key({ node: 'n6', address: '/data/n6', state: 'alive' }))).toBe(0)
     expect(values(families.get('dfs_node_stored_bytes')).get(key({ node: 'n1', address: '/data/n1' }))).toBe(300)
     expect(values(families.get('dfs_node_chunks')).get(key({ node: 'n2', address: '/data/n2' }))).toBe(3)
     expect(values(families.get('dfs_node_capacity_bytes')).get(key({ node: 'n1', address: '/data/n1' }))).toBe(1000)
