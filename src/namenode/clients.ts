@@ -13,7 +13,7 @@
 
 import type { ClientReport } from '../protocol/api.js'
 import type { ClientCounters, ClientSummary, NodeIo, OpHistogram } from '../protocol/clientStats.js'
-import { LATENCY_BOUNDS_SECONDS } from '../protocol/clientStats.js'
+import { emptyHistogram } from '../protocol/clientStats.js'
 import type { EventFeed } from './events.js'
 
 /** Where counts of op names or node ids past a table's cap go. */
@@ -163,7 +163,6 @@ function emptyCounters(): ClientCounters {
   return { ops: Object.create(null), nodes: Object.create(null), failovers: 0 }
 }
 
-const emptyHistogram = (): OpHistogram => ({ counts: new Array<number>(LATENCY_BOUNDS_SECONDS.length + 1).fill(0), sum: 0, count: 0 })
 const emptyIo = (): NodeIo => ({ readBytes: 0, writeBytes: 0, reads: 0, writes: 0 })
 
 /**

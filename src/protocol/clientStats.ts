@@ -15,6 +15,20 @@ export interface OpHistogram {
   count: number
 }
 
+/** An op's histogram before its first observation. */
+export function emptyHistogram(): OpHistogram {
+  return { counts: new Array<number>(LATENCY_BOUNDS_SECONDS.length + 1).fill(0), sum: 0, count: 0 }
+}
+
+/** Count one latency into its bucket: the first whose bound is at or above it (Prometheus's `le`). */
+export function observe(h: OpHistogram, seconds: number): void {
+  let i = 0
+  while (i < LATENCY_BOUNDS_SECONDS.length && seconds > LATENCY_BOUNDS_SECONDS[i]!) i++
+  h.counts[i]! += 1
+  h.sum += seconds
+  h.count += 1
+}
+
 /** Chunk I/O between one client and one DataNode. */
 export interface NodeIo {
   readBytes: number
