@@ -8,7 +8,7 @@
 import { realpath } from 'node:fs/promises'
 import { relative } from 'node:path'
 import { Command } from 'commander'
-import type { ChunkPlacement, FilePlacement } from '../namenode/filePlacement.js'
+import type { ChunkPlacement, FilePlacement } from '../protocol/placement.js'
 import { dfsError, isDfsError } from '../errors.js'
 import { canonicalMountpoint, dfsMountContaining, mountsAt } from '../fuse/mountpoint.js'
 import { formatSize } from '../util/size.js'

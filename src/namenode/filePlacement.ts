@@ -1,6 +1,6 @@
 // Where a file's chunks live (`dfs info`, the xattr user.dfs.placement, the dashboard's file view):
 // for each chunk its id, offset, length and SHA-256, and for each copy the node that holds it, that
-// node's health and whether the copy counts. One look at the NameNode's state, synchronously (the
+// node's state and whether the copy counts. One look at the NameNode's state, synchronously (the
 // namespace, the node registry, the healer's reports of bad copies, the scrubber's verifications).
 //
 // Whether a copy counts is the rule dfs status and the healer use (cluster/replication.ts): a copy
@@ -8,46 +8,11 @@
 // or corrupt, else `unreachable` (its node is suspect, dead or gone).
 
 import type { NodeRegistry, NodeStatus } from '../chunks/NodeRegistry.js'
-import { type NodeState, nodeState } from '../cluster/nodeState.js'
+import { nodeState } from '../cluster/nodeState.js'
 import { copyStateOf } from '../cluster/replication.js'
 import { dfsError } from '../errors.js'
 import { type Inode, type NamespaceState, isDir, isFile, isSymlink } from '../meta/namespace/types.js'
-
-/** One copy of a chunk. */
-export interface CopyPlacement {
-  nodeId: string
-  /** Where the node is ('?' for a node the registry does not know). */
-  address: string
-  /** The node's state in one word (cluster/nodeState.ts), or unknown (a node the registry does not know). */
-  node: NodeState | 'unknown'
-  /** This copy: ok, bad (the healer knows it is corrupt or missing), unreachable (its node is not alive). */
-  state: 'ok' | 'bad' | 'unreachable'
-  /** When this copy's SHA-256 last checked out (the scrubber, a repair's read or put), ms since the epoch (whole seconds). */
-  verifiedAt?: number
-}
-
-export interface ChunkPlacement {
-  index: number
-  id: string
-  offset: number
-  length: number
-  sha256: string
-  copies: CopyPlacement[]
-  /** Copies in state ok. */
-  intact: number
-}
-
-export interface FilePlacement {
-  /** The path asked about (empty when asked by inode number only). */
-  path: string
-  ino: number
-  type: 'file' | 'dir' | 'symlink' | 'other'
-  size: number
-  chunkSize: number
-  replicas: number
-  /** Holes (never written) are left out; a directory, symlink or special file has none. */
-  chunks: ChunkPlacement[]
-}
+import type { ChunkPlacement, CopyPlacement, FilePlacement } from '../protocol/placement.js'
 
 /** What filePlacement reads: the NameNode's state, as NameNodeHost holds it. */
 export interface PlacementSources {
