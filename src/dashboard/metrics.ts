@@ -65,7 +65,7 @@ export function createMetrics(from: MetricsSource | NameNodeHost, opts: MetricsO
       const totals = source.clientTotals()
       scrape = {
         status,
-        clients: source.clients(),
+        clients: status.clients,
         io: addIo(source.ownNodeIo(), totals.nodes),
         failovers: status.io.failovers + totals.failovers,
       }

@@ -4,7 +4,7 @@
 
 import type { ClusterStatus } from '../namenode/status.js'
 import type { NameNodeHost } from '../namenode/openNameNode.js'
-import type { ClientSummary, NodeIo } from '../protocol/clientStats.js'
+import type { NodeIo } from '../protocol/clientStats.js'
 import type { MetaTiming } from '../meta/MetaStore.js'
 
 /** Chunk I/O and failovers summed over clients, since each started (never decreasing while this NameNode runs). */
@@ -14,12 +14,10 @@ export interface ClientTotals {
 }
 
 export interface MetricsSource {
-  /** What `dfs status` shows (nodes, chunk counts and chunks by copies, healer, scrubber). */
+  /** What `dfs status` shows (nodes, chunk counts and chunks by copies, healer, scrubber, clients). */
   status(): ClusterStatus
   /** The NameNode's own chunk store: its I/O per DataNode (healer copies, the embedded mount's reads and writes). */
   ownNodeIo(): Record<string, NodeIo>
-  /** Connected clients (mounts), with their counters. */
-  clients(): ClientSummary[]
   /** Every remote client's chunk I/O and failovers, gone ones included (ClientTable.remoteTotals). */
   clientTotals(): ClientTotals
   /** Hear each journal fsync and checkpoint; returns the way to stop. */
@@ -43,7 +41,6 @@ export function hostSource(host: NameNodeHost): MetricsSource {
   return {
     status: () => host.status(cluster.metaDir),
     ownNodeIo: () => cluster.chunks.nodeIo(),
-    clients: () => host.clients.list(),
     clientTotals: () => host.clients.remoteTotals(),
     onTiming: listener => cluster.meta.onTiming(listener),
   }

@@ -71,7 +71,6 @@ class FakeSource implements MetricsSource {
   }
 
   ownNodeIo = () => this.own
-  clients = () => this.clientList
   clientTotals = () => this.totals
   onTiming(listener: (t: MetaTiming) => void): () => void {
     this.timingListeners.add(listener)
