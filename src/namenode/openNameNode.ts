@@ -95,10 +95,15 @@ export class NameNodeHost {
         },
       })
       stopTimings = checkpointEvents(cluster.meta, events)
+      const verified = services.scrubber.verified
       const nameNode = new NameNode({
         meta: cluster.meta,
         replicas: cluster.settings.replicas,
-        deleteChunks: ids => cluster.chunks.delete(ids),
+        deleteChunks: ids => {
+          // A deleted chunk leaves the verified-at record now, not at the end of a scrub pass (never, with the scrubber off).
+          verified.forgetChunks(ids)
+          return cluster.chunks.delete(ids)
+        },
         // A client's report reaches the healer the way this process's own reads do.
         onBadCopy: (ref, nodeId, reason) => cluster.chunks.onBadReplica?.(ref, nodeId, dfsError(reason.code as ErrorCode, reason.message, { nodeId })),
         onUnderReplicated: ref => cluster.chunks.onUnderReplicated?.(ref),
