@@ -24,17 +24,6 @@ export interface MetricsSource {
   onTiming(listener: (timing: MetaTiming) => void): () => void
 }
 
-/** Add `from`'s I/O per node into `into`. */
-export function addNodeIo(into: Record<string, NodeIo>, from: Record<string, NodeIo>): void {
-  for (const [nodeId, io] of Object.entries(from)) {
-    const sum = (into[nodeId] ??= { readBytes: 0, writeBytes: 0, reads: 0, writes: 0 })
-    sum.readBytes += io.readBytes
-    sum.writeBytes += io.writeBytes
-    sum.reads += io.reads
-    sum.writes += io.writes
-  }
-}
-
 /** A running NameNode as a metrics source. */
 export function hostSource(host: NameNodeHost): MetricsSource {
   const { cluster } = host

@@ -12,8 +12,8 @@
 // total across clients) holds at most a fixed number of keys; the rest is counted under OTHER.
 
 import type { ClientReport } from '../protocol/api.js'
-import type { ClientCounters, ClientSummary, NodeIo, OpHistogram } from '../protocol/clientStats.js'
-import { emptyHistogram } from '../protocol/clientStats.js'
+import type { ClientCounters, ClientSummary, OpHistogram } from '../protocol/clientStats.js'
+import { addNodeIo, emptyHistogram, emptyNodeIo } from '../protocol/clientStats.js'
 import type { EventFeed } from './events.js'
 
 /** Where counts of op names or node ids past a table's cap go. */
@@ -163,7 +163,6 @@ function emptyCounters(): ClientCounters {
   return { ops: Object.create(null), nodes: Object.create(null), failovers: 0 }
 }
 
-const emptyIo = (): NodeIo => ({ readBytes: 0, writeBytes: 0, reads: 0, writes: 0 })
 
 /**
  * `fresh`'s entries as `kept` may take them: under their own keys while the table has room (at most
@@ -195,8 +194,8 @@ function mergeMax(into: ClientCounters, from: ClientCounters, maxOps: number, ma
     mine.sum = Math.max(mine.sum, h.sum)
     mine.count = Math.max(mine.count, h.count)
   }
-  for (const [nodeId, io] of Object.entries(capped(into.nodes, from.nodes, maxNodes, emptyIo, addIo))) {
-    const mine = (into.nodes[nodeId] ??= emptyIo())
+  for (const [nodeId, io] of Object.entries(capped(into.nodes, from.nodes, maxNodes, emptyNodeIo, addNodeIo))) {
+    const mine = (into.nodes[nodeId] ??= emptyNodeIo())
     mine.readBytes = Math.max(mine.readBytes, io.readBytes)
     mine.writeBytes = Math.max(mine.writeBytes, io.writeBytes)
     mine.reads = Math.max(mine.reads, io.reads)
@@ -208,7 +207,7 @@ function mergeMax(into: ClientCounters, from: ClientCounters, maxOps: number, ma
 /** `into` += `from` (a client that left, into the departed total). */
 function mergeAdd(into: ClientCounters, from: ClientCounters, maxOps: number, maxNodes: number): void {
   for (const [op, h] of Object.entries(capped(into.ops, from.ops, maxOps, emptyHistogram, addHistogram))) addHistogram((into.ops[op] ??= emptyHistogram()), h)
-  for (const [nodeId, io] of Object.entries(capped(into.nodes, from.nodes, maxNodes, emptyIo, addIo))) addIo((into.nodes[nodeId] ??= emptyIo()), io)
+  for (const [nodeId, io] of Object.entries(capped(into.nodes, from.nodes, maxNodes, emptyNodeIo, addNodeIo))) addNodeIo((into.nodes[nodeId] ??= emptyNodeIo()), io)
   into.failovers += from.failovers
 }
 
@@ -216,13 +215,6 @@ function addHistogram(into: OpHistogram, h: OpHistogram): void {
   for (let i = 0; i < into.counts.length; i++) into.counts[i]! += h.counts[i] ?? 0
   into.sum += h.sum
   into.count += h.count
-}
-
-function addIo(into: NodeIo, io: NodeIo): void {
-  into.readBytes += io.readBytes
-  into.writeBytes += io.writeBytes
-  into.reads += io.reads
-  into.writes += io.writes
 }
 
 function copyCounters(c: ClientCounters): ClientCounters {

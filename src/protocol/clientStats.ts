@@ -37,6 +37,16 @@ export interface NodeIo {
   writes: number
 }
 
+export const emptyNodeIo = (): NodeIo => ({ readBytes: 0, writeBytes: 0, reads: 0, writes: 0 })
+
+/** `into` += `io`. */
+export function addNodeIo(into: NodeIo, io: NodeIo): void {
+  into.readBytes += io.readBytes
+  into.writeBytes += io.writeBytes
+  into.reads += io.reads
+  into.writes += io.writes
+}
+
 /** Since the mount started. */
 export interface ClientCounters {
   /** By FUSE op name (read, write, getattr, …). */
