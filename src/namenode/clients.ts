@@ -13,7 +13,7 @@
 
 import type { ClientReport } from '../protocol/api.js'
 import type { ClientCounters, ClientSummary, OpHistogram } from '../protocol/clientStats.js'
-import { addNodeIo, emptyHistogram, emptyNodeIo } from '../protocol/clientStats.js'
+import { addNodeIo, emptyHistogram, emptyNodeIo, REPORT_QUIET_MS } from '../protocol/clientStats.js'
 import type { EventFeed } from './events.js'
 
 /** Where counts of op names or node ids past a table's cap go. */
@@ -112,8 +112,9 @@ export class ClientTable {
   }
 
   list(): ClientSummary[] {
+    const now = this.now()
     return [...this.entries.values()].map(e => {
-      const rate = rates(e)
+      const rate = rates(e, now)
       return {
         id: e.id, ...e.about, inProcess: e.inProcess, connected: e.connected, connectedAt: e.connectedAt,
         counters: copyCounters(e.counters), ...rate,
@@ -135,10 +136,16 @@ export class ClientTable {
 
 const describe = (about: ClientReport['about']) => `${about.host}:${about.mountpoint}`
 
-function rates(e: Entry): Pick<ClientSummary, 'opsPerSec' | 'readBytesPerSec' | 'writeBytesPerSec'> {
+/**
+ * What the client did between its last two reports, per second. Zero without two reports, while
+ * disconnected, and once the last report is older than a client goes between reports (REPORT_QUIET_MS):
+ * a client that stopped reporting (frozen, its host gone without closing the connection) is not
+ * shown busy with its last rates forever.
+ */
+function rates(e: Entry, now: number): Pick<ClientSummary, 'opsPerSec' | 'readBytesPerSec' | 'writeBytesPerSec'> {
   const p = e.previous
   const seconds = p ? (e.last.at - p.at) / 1000 : 0
-  if (!p || !e.connected || seconds <= 0) return { opsPerSec: 0, readBytesPerSec: 0, writeBytesPerSec: 0 }
+  if (!p || !e.connected || seconds <= 0 || now - e.last.at > REPORT_QUIET_MS) return { opsPerSec: 0, readBytesPerSec: 0, writeBytesPerSec: 0 }
   return {
     opsPerSec: (e.last.ops - p.ops) / seconds,
     readBytesPerSec: (e.last.readBytes - p.readBytes) / seconds,

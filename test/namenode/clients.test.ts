@@ -8,7 +8,7 @@ import { ClientTable, OTHER } from '../../src/namenode/clients.js'
 import { EventFeed } from '../../src/namenode/events.js'
 import type { ClientReport } from '../../src/protocol/api.js'
 import { checkClientReport } from '../../src/protocol/checkClientReport.js'
-import { LATENCY_BOUNDS_SECONDS, type ClientCounters } from '../../src/protocol/clientStats.js'
+import { LATENCY_BOUNDS_SECONDS, REPORT_QUIET_MS, type ClientCounters } from '../../src/protocol/clientStats.js'
 
 const about = (mountpoint = '/mnt/a') => ({ host: 'box', mountpoint, pid: 42, startedAt: 1_000 })
 
@@ -49,6 +49,19 @@ describe('ClientTable', () => {
     expect(table.list()[0]).toMatchObject({ connected: false, opsPerSec: 0 })
     table.reconnected('a')
     expect(table.list()[0]).toMatchObject({ connected: true, opsPerSec: 10, connectedAt: 10_000 })
+  })
+
+  it('rates of a client that stopped reporting (frozen, connection still open) fall to zero after the quiet period', () => {
+    const c = clock()
+    const table = new ClientTable({ now: c.now })
+    table.report('a', report(10, 0))
+    c.advance(2_000)
+    table.report('a', report(30, 4096))
+    expect(table.list()[0]).toMatchObject({ connected: true, opsPerSec: 10 })
+    c.advance(REPORT_QUIET_MS)
+    expect(table.list()[0]).toMatchObject({ connected: true, opsPerSec: 10 })
+    c.advance(1)
+    expect(table.list()[0]).toMatchObject({ connected: true, opsPerSec: 0, readBytesPerSec: 0, writeBytesPerSec: 0 })
   })
 
   it('a client that left keeps counting in the totals; totals never go backwards', () => {
