@@ -131,13 +131,11 @@ function defineIoMetrics(registry: Registry, current: () => Scrape): void {
   cumulativeCounter(registry, { name: 'dfs_read_failovers_total', help: 'Chunk reads that had to go to another copy, by the NameNode and every client.' }, () => [{ labels: {}, value: current().failovers }])
 }
 
-/** The healer's figures, with the totals issue 10's EVENTS part adds (absent before it lands: no series then). */
-type HealerFigures = NonNullable<ClusterStatus['healer']> & { healedChunks?: number; badCopiesFound?: number }
-
 function defineServiceMetrics(registry: Registry, current: () => Scrape): void {
-  const healer = <K extends keyof HealerFigures>(key: K) => (): Sample[] => {
-    const value = (current().status.healer as HealerFigures | undefined)?.[key]
-    return value === undefined ? [] : [{ labels: {}, value: Number(value) }]
+  // A status without a healer (none runs) has no healer series.
+  const healer = <K extends keyof NonNullable<ClusterStatus['healer']>>(key: K) => (): Sample[] => {
+    const status = current().status.healer
+    return status ? [{ labels: {}, value: Number(status[key]) }] : []
   }
   cumulativeCounter(registry, { name: 'dfs_healer_healed_chunks_total', help: 'Chunks the healer gave at least one new copy.' }, healer('healedChunks'))
   cumulativeCounter(registry, { name: 'dfs_healer_bad_copies_found_total', help: 'Copies the healer found missing or corrupt, whoever reported them (a read, the scrubber, a move).' }, healer('badCopiesFound'))
