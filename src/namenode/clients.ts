@@ -14,6 +14,7 @@
 import type { ClientReport } from '../protocol/api.js'
 import type { ClientCounters, ClientSummary, OpHistogram } from '../protocol/clientStats.js'
 import { addNodeIo, emptyHistogram, emptyNodeIo, REPORT_QUIET_MS } from '../protocol/clientStats.js'
+import { MAX_REPORT_NODES, MAX_REPORT_OPS } from '../protocol/checkClientReport.js'
 import type { EventFeed } from './events.js'
 
 /** Where counts of op names or node ids past a table's cap go. */
@@ -57,8 +58,9 @@ export class ClientTable {
 
   constructor(private readonly opts: ClientTableOptions = {}) {
     this.now = opts.now ?? Date.now
-    this.maxOps = opts.maxOps ?? 64
-    this.maxNodes = opts.maxNodes ?? 1024
+    // As many as one report may name: a client's table fills only when it names new keys over time.
+    this.maxOps = opts.maxOps ?? MAX_REPORT_OPS
+    this.maxNodes = opts.maxNodes ?? MAX_REPORT_NODES
   }
 
   /**
