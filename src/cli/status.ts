@@ -6,6 +6,7 @@ import { Command } from 'commander'
 import { type DaemonRecord, daemonFor, daemonNotAnswering, isStopped, runningDaemons } from '../daemon/registry.js'
 import type { RebalanceStatus } from '../cluster/rebalance/Rebalancer.js'
 import type { ClusterStatus } from '../namenode/status.js'
+import { nodeState } from '../cluster/nodeState.js'
 import { dfsError } from '../errors.js'
 import { canonicalMountpoint, dfsMountContaining, isInside } from '../fuse/mountpoint.js'
 import { formatSize } from '../util/size.js'
@@ -73,8 +74,9 @@ export function formatStatus(s: ClusterStatus): string {
   ]
   const rows = [['NODE', 'STATE', 'HEARTBEAT', 'CAPACITY', 'USED', 'FREE', 'CHUNKS', 'ADDRESS']]
   for (const n of s.nodes) {
+    // From the fields, not n.state: a daemon started before an upgrade sends none.
     rows.push([
-      n.nodeId, n.state, `${duration(n.heartbeatAgeMs)} ago`, size(n.capacity), size(n.used), size(n.available),
+      n.nodeId, nodeState(n), `${duration(n.heartbeatAgeMs)} ago`, size(n.capacity), size(n.used), size(n.available),
       n.chunks === undefined ? '-' : String(n.chunks), n.address + (n.reason ? `  (${n.reason})` : ''),
     ])
   }
