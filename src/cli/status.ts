@@ -105,7 +105,8 @@ export function formatStatus(s: ClusterStatus): string {
   const r = s.rebalance
   if (r) lines.push(formatRebalance(r))
   lines.push(`io: ${s.io.writes} chunk writes (${s.io.underReplicatedWrites} under-replicated), ${s.io.reads} reads (${s.io.cacheHits} from cache, ${s.io.failovers} failovers), ${s.io.badReplicas} bad copies seen`)
-  if (s.clients) lines.push('', ...formatClients(s.clients, Date.now()))
+  // An older NameNode sent a count here, not the list.
+  if (Array.isArray(s.clients)) lines.push('', ...formatClients(s.clients, Date.now()))
   return lines.join('\n')
 }
 
