@@ -1,8 +1,9 @@
 // Events that can come in floods (a rotten disk: every copy the scrubber or a read touches is bad)
 // are told one by one only while they are rare. The first of a burst (the first `tellFirst`) is
 // emitted at once, with its details; what follows within windowMs is counted and emitted as one
-// summary when the window ends, and again at most once a window while the burst lasts. The dashboard's event ring keeps the last
-// few hundred events: a thousand bad copies must not push everything else out of it.
+// summary when the window ends, and again at most once a window while the burst lasts. The
+// dashboard's event ring keeps the last few hundred events: a thousand bad copies must not push
+// everything else out of it.
 
 import type { NewEvent } from '../../namenode/events.js'
 
