@@ -2,10 +2,10 @@
 // back, full, room again. One event per transition, never per heartbeat: the registry tells only a
 // change of health or of fullness, so a node that stays dead gives one. A node that flaps between
 // suspect and alive (a busy host, a slow link) is told one by one for its first few changes, then
-// summed up once a window (EventBurst.ts), so it cannot push everything else out of the event ring.
+// summed up once a window (../EventBurst.ts), so it cannot push everything else out of the event ring.
 
 import type { NodeHealthChange, NodeRegistry, NodeReport } from '../../chunks/NodeRegistry.js'
-import { type EmitEvent, EventBurst, type EventBurstOptions } from '../healer/EventBurst.js'
+import { type EmitEvent, EventBurst, type EventBurstOptions } from '../EventBurst.js'
 
 /** Changes between suspect and alive a node is told one by one before they are summed up. */
 const FLAPS_TOLD = 4

@@ -5,7 +5,7 @@
 // dashboard's event ring keeps the last few hundred events: a thousand bad copies must not push
 // everything else out of it.
 
-import type { NewEvent } from '../../namenode/events.js'
+import type { NewEvent } from '../namenode/events.js'
 
 export type EmitEvent = (event: NewEvent) => void
 
