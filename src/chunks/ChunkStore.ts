@@ -16,7 +16,7 @@ import { rankNodes, type WeightOf } from './placement.js'
 import type { NodeRegistry } from './NodeRegistry.js'
 import { fetchVerified, readOrder } from './readReplicas.js'
 import { sha256 } from './verify.js'
-import type { NodeIo } from '../protocol/clientStats.js'
+import { emptyNodeIo, type NodeIo } from '../protocol/clientStats.js'
 
 /** Told of every replica a ref lists that failed to give an intact copy (for repair). */
 export type BadReplicaHandler = (ref: ChunkRef, nodeId: string, reason: DfsError) => void
@@ -335,7 +335,7 @@ export class ChunkStore {
   #countIo(nodeId: string, kind: 'read' | 'write', bytes: number): void {
     let io = this.#nodeIo.get(nodeId)
     if (!io) {
-      io = { readBytes: 0, writeBytes: 0, reads: 0, writes: 0 }
+      io = emptyNodeIo()
       this.#nodeIo.set(nodeId, io)
     }
     if (kind === 'read') {

@@ -1,6 +1,6 @@
 // dfs info <path> [--json]: where the chunks of a file in a mount are (as mfsfileinfo, or
 // `hdfs fsck <path> -files -blocks -locations`): inode, size, chunk size, and per chunk its id,
-// offset, length, SHA-256 and each copy's node, the node's health, the copy's state and when the
+// offset, length, SHA-256 and each copy's node, the node's state, the copy's state and when the
 // scrubber last verified it. Asked of the daemon serving the mount, over its control socket (it
 // resolves the path as the mount does and asks its NameNode session).
 // dfs info --namenode tcp://… --secret-file <f> /path/in/namespace: the same, from a NameNode.
@@ -8,7 +8,7 @@
 import { realpath } from 'node:fs/promises'
 import { relative } from 'node:path'
 import { Command } from 'commander'
-import type { ChunkPlacement, FilePlacement } from '../namenode/filePlacement.js'
+import type { ChunkPlacement, FilePlacement } from '../protocol/placement.js'
 import { dfsError, isDfsError } from '../errors.js'
 import { canonicalMountpoint, dfsMountContaining, mountsAt } from '../fuse/mountpoint.js'
 import { formatSize } from '../util/size.js'

@@ -6,6 +6,7 @@ import { Command } from 'commander'
 import { type DaemonRecord, daemonFor, daemonNotAnswering, isStopped, runningDaemons } from '../daemon/registry.js'
 import type { RebalanceStatus } from '../cluster/rebalance/Rebalancer.js'
 import type { ClusterStatus } from '../namenode/status.js'
+import { nodeState } from '../cluster/nodeState.js'
 import { dfsError } from '../errors.js'
 import { canonicalMountpoint, dfsMountContaining, isInside } from '../fuse/mountpoint.js'
 import { formatSize } from '../util/size.js'
@@ -74,9 +75,9 @@ export function formatStatus(s: ClusterStatus): string {
   ]
   const rows = [['NODE', 'STATE', 'HEARTBEAT', 'CAPACITY', 'USED', 'FREE', 'CHUNKS', 'ADDRESS']]
   for (const n of s.nodes) {
-    const state = n.draining && n.health === 'alive' ? 'draining' : n.full && n.health === 'alive' ? 'full' : n.health
+    // From the fields, not n.state: a daemon started before an upgrade sends none.
     rows.push([
-      n.nodeId, state, `${duration(n.heartbeatAgeMs)} ago`, size(n.capacity), size(n.used), size(n.available),
+      n.nodeId, nodeState(n), `${duration(n.heartbeatAgeMs)} ago`, size(n.capacity), size(n.used), size(n.available),
       n.chunks === undefined ? '-' : String(n.chunks), n.address + (n.reason ? `  (${n.reason})` : ''),
     ])
   }
@@ -105,7 +106,8 @@ export function formatStatus(s: ClusterStatus): string {
   const r = s.rebalance
   if (r) lines.push(formatRebalance(r))
   lines.push(`io: ${s.io.writes} chunk writes (${s.io.underReplicatedWrites} under-replicated), ${s.io.reads} reads (${s.io.cacheHits} from cache, ${s.io.failovers} failovers), ${s.io.badReplicas} bad copies seen`)
-  if (s.clients) lines.push('', ...formatClients(s.clients, Date.now()))
+  // An older NameNode sent a count here, not the list.
+  if (Array.isArray(s.clients)) lines.push('', ...formatClients(s.clients, Date.now()))
   return lines.join('\n')
 }
 

@@ -25,7 +25,7 @@ import type { ApplyResult } from '../meta/namespace/apply.js'
 import { namespaceMachine } from '../meta/namespace/machine.js'
 import type { NamespaceRecord } from '../meta/namespace/records.js'
 import type { ChunkRef, NamespaceState } from '../meta/namespace/types.js'
-import type { FilePlacement } from '../namenode/filePlacement.js'
+import type { FilePlacement } from '../protocol/placement.js'
 import { parseTcpAddress } from '../datanode/tcp/protocol.js'
 import type { ClientRecord, ClientReport, CommitOptions, NameNodeSession, SessionSettings } from '../protocol/api.js'
 import {

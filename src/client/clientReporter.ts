@@ -5,7 +5,7 @@
 // loses nothing. Through the session: a direct call embedded, a one-way request over TCP.
 
 import type { ClientReport, NameNodeSession } from '../protocol/api.js'
-import type { ClientAbout, ClientCounters } from '../protocol/clientStats.js'
+import { type ClientAbout, type ClientCounters, REPORT_EVERY_MS, REPORT_QUIET_MS } from '../protocol/clientStats.js'
 
 export interface ClientReporterOptions {
   session: Pick<NameNodeSession, 'report'>
@@ -33,7 +33,7 @@ export class ClientReporter {
   /** Report now, then keep reporting until stop(). */
   start(): void {
     this.send(this.opts.counters())
-    this.timer = setInterval(() => this.tick(), this.opts.everyMs ?? 2_000)
+    this.timer = setInterval(() => this.tick(), this.opts.everyMs ?? REPORT_EVERY_MS)
     this.timer.unref()
   }
 
@@ -41,7 +41,7 @@ export class ClientReporter {
   tick(): void {
     const counters = this.opts.counters()
     const moved = mark(counters) !== this.sentMark
-    if (moved || this.moving || this.now() - this.sentAt >= (this.opts.quietMs ?? 10_000)) this.send(counters)
+    if (moved || this.moving || this.now() - this.sentAt >= (this.opts.quietMs ?? REPORT_QUIET_MS)) this.send(counters)
   }
 
   /** A last report (the NameNode keeps a departed client's final counts), then no more. */

@@ -87,20 +87,31 @@ export function countChunk(counts: ReplicationCounts, r: ChunkReplication): void
   if (r.waitingForGrace) counts.waitingForGrace++
 }
 
-/** Every chunk the namespace references, counted now (synchronously: one consistent look). */
-export function replicationCounts(
-  state: NamespaceState,
-  replicas: number,
-  copyState: CopyStateOf,
-): ReplicationCounts & { files: number } {
+/** What a census of the namespace finds: the counts above, the files, and chunks by live copies. */
+export interface ReplicationCensus extends ReplicationCounts {
+  files: number
+  /** byCopies[n]: referenced chunks with n live copies; 0 .. R always present (n > R: over-replicated). */
+  byCopies: number[]
+}
+
+/**
+ * Every chunk the namespace references, counted now (synchronously: one consistent look). One walk
+ * for every figure: `dfs status`, the dashboard and /metrics read this, so their figures agree.
+ */
+export function replicationCensus(state: NamespaceState, replicas: number, copyState: CopyStateOf): ReplicationCensus {
   const counts = emptyCounts()
+  const byCopies = new Array<number>(replicas + 1).fill(0)
   let files = 0
   for (const inode of state.inodes.values()) {
     if (!isFile(inode)) continue
     files++
     for (const ref of inode.chunks ?? []) {
-      if (ref) countChunk(counts, chunkReplication(ref, replicas, copyState))
+      if (!ref) continue
+      const r = chunkReplication(ref, replicas, copyState)
+      countChunk(counts, r)
+      while (byCopies.length <= r.live) byCopies.push(0)
+      byCopies[r.live]! += 1
     }
   }
-  return { ...counts, files }
+  return { ...counts, files, byCopies }
 }

@@ -9,9 +9,10 @@ import type { MetaTiming } from '../meta/MetaStore.js'
 import { NameNodeHost } from '../namenode/openNameNode.js'
 import type { ClusterStatus } from '../namenode/status.js'
 import type { RebalanceStatus } from '../cluster/rebalance/Rebalancer.js'
-import { LATENCY_BOUNDS_SECONDS, type ClientSummary, type NodeIo } from '../protocol/clientStats.js'
+import { NODE_STATES } from '../cluster/nodeState.js'
+import { addNodeIo, emptyNodeIo, LATENCY_BOUNDS_SECONDS, type ClientSummary, type NodeIo } from '../protocol/clientStats.js'
 import { cumulativeCounter, type HistogramSample, type Sample, snapshotGauge, snapshotHistogram } from './metricKinds.js'
-import { addNodeIo, type ClientTotals, hostSource, type MetricsSource } from './metricsSource.js'
+import { type ClientTotals, hostSource, type MetricsSource } from './metricsSource.js'
 
 export interface Metrics {
   /** The Content-Type header to serve render()'s text with. */
@@ -27,15 +28,12 @@ export interface MetricsOptions {
   processMetrics?: boolean
 }
 
-export const NODE_STATES = ['alive', 'suspect', 'dead', 'full', 'draining'] as const
-const HEALTHS = ['alive', 'suspect', 'dead'] as const
 
 const CHECKPOINT_BOUNDS_SECONDS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300]
 
 /** What one scrape reads from the source, once for every metric. */
 interface Scrape {
   status: ClusterStatus
-  byCopies: Map<number, number>
   clients: ClientSummary[]
   io: Record<string, NodeIo>
   failovers: number
@@ -67,8 +65,7 @@ export function createMetrics(from: MetricsSource | NameNodeHost, opts: MetricsO
       const totals = source.clientTotals()
       scrape = {
         status,
-        byCopies: source.chunksByCopies(),
-        clients: source.clients(),
+        clients: status.clients,
         io: addIo(source.ownNodeIo(), totals.nodes),
         failovers: status.io.failovers + totals.failovers,
       }
@@ -89,10 +86,10 @@ function defineClusterMetrics(registry: Registry, current: () => Scrape): void {
     })
   const nodeLabels = ['node', 'address']
 
-  snapshotGauge(registry, { name: 'dfs_nodes', help: 'DataNodes by state: alive, suspect or dead (each node in one), and full or draining (also counted by health).', labelNames: ['state'] }, () =>
-    NODE_STATES.map(state => ({ labels: { state }, value: nodes().filter(n => inState(n, state)).length })))
-  snapshotGauge(registry, { name: 'dfs_node_state', help: 'A DataNode\'s health: 1 for its state (alive, suspect or dead), 0 for the others.', labelNames: [...nodeLabels, 'state'] }, () =>
-    nodes().flatMap(n => HEALTHS.map(state => ({ labels: { node: n.nodeId, address: n.address, state }, value: n.health === state ? 1 : 0 }))))
+  snapshotGauge(registry, { name: 'dfs_nodes', help: 'DataNodes by state (alive, suspect, dead; an alive node taking no new chunks: draining or full), each node in one.', labelNames: ['state'] }, () =>
+    NODE_STATES.map(state => ({ labels: { state }, value: nodes().filter(n => n.state === state).length })))
+  snapshotGauge(registry, { name: 'dfs_node_state', help: 'A DataNode\'s state: 1 for its state (alive, suspect, dead, draining or full), 0 for the others.', labelNames: [...nodeLabels, 'state'] }, () =>
+    nodes().flatMap(n => NODE_STATES.map(state => ({ labels: { node: n.nodeId, address: n.address, state }, value: n.state === state ? 1 : 0 }))))
   snapshotGauge(registry, { name: 'dfs_node_full', help: '1 when the DataNode has no room for chunks.', labelNames: nodeLabels }, perNode(n => (n.full ? 1 : 0)))
   snapshotGauge(registry, { name: 'dfs_node_draining', help: '1 while the DataNode is being drained (dfs drain).', labelNames: nodeLabels }, perNode(n => (n.draining ? 1 : 0)))
   snapshotGauge(registry, { name: 'dfs_node_heartbeat_age_seconds', help: 'Time since the DataNode last answered.', labelNames: nodeLabels }, perNode(n => n.heartbeatAgeMs / 1000))
@@ -111,10 +108,8 @@ function defineClusterMetrics(registry: Registry, current: () => Scrape): void {
 
   const chunks = () => current().status.chunks
   snapshotGauge(registry, { name: 'dfs_chunks_by_copies', help: 'Referenced chunks by number of intact copies on live nodes (0: unavailable now).', labelNames: ['copies'] }, () => {
-    const { byCopies, status } = current()
-    // 0 .. R always present, so a panel or alert has a series to read even when it is 0.
-    const keys = new Set([...Array.from({ length: status.replicas + 1 }, (_, i) => i), ...byCopies.keys()])
-    return [...keys].sort((a, b) => a - b).map(copies => ({ labels: { copies }, value: byCopies.get(copies) ?? 0 }))
+    // 0 .. R always there (the census's rule), so a panel or alert has a series to read even when it is 0.
+    return chunks().byCopies.map((value, copies) => ({ labels: { copies }, value }))
   })
   snapshotGauge(registry, { name: 'dfs_chunks', help: 'Chunks files reference.' }, one(() => chunks().referenced))
   snapshotGauge(registry, { name: 'dfs_chunks_under_replicated', help: 'Chunks with 1 .. R-1 intact copies on live nodes.' }, one(() => chunks().underReplicated))
@@ -123,12 +118,6 @@ function defineClusterMetrics(registry: Registry, current: () => Scrape): void {
   snapshotGauge(registry, { name: 'dfs_chunks_lost', help: 'Chunks the healer found no intact copy of anywhere.' }, one(() => current().status.healer?.lost ?? 0))
   snapshotGauge(registry, { name: 'dfs_files', help: 'Files in the namespace.' }, one(() => chunks().files))
   snapshotGauge(registry, { name: 'dfs_namenode_uptime_seconds', help: 'Time since this NameNode started.' }, one(() => current().status.uptimeMs / 1000))
-}
-
-function inState(n: ClusterStatus['nodes'][number], state: (typeof NODE_STATES)[number]): boolean {
-  if (state === 'full') return n.full
-  if (state === 'draining') return n.draining === true
-  return n.health === state
 }
 
 function defineIoMetrics(registry: Registry, current: () => Scrape): void {
@@ -142,13 +131,11 @@ function defineIoMetrics(registry: Registry, current: () => Scrape): void {
   cumulativeCounter(registry, { name: 'dfs_read_failovers_total', help: 'Chunk reads that had to go to another copy, by the NameNode and every client.' }, () => [{ labels: {}, value: current().failovers }])
 }
 
-/** The healer's figures, with the totals issue 10's EVENTS part adds (absent before it lands: no series then). */
-type HealerFigures = NonNullable<ClusterStatus['healer']> & { healedChunks?: number; badCopiesFound?: number }
-
 function defineServiceMetrics(registry: Registry, current: () => Scrape): void {
-  const healer = <K extends keyof HealerFigures>(key: K) => (): Sample[] => {
-    const value = (current().status.healer as HealerFigures | undefined)?.[key]
-    return value === undefined ? [] : [{ labels: {}, value: Number(value) }]
+  // A status without a healer (none runs) has no healer series.
+  const healer = <K extends keyof NonNullable<ClusterStatus['healer']>>(key: K) => (): Sample[] => {
+    const status = current().status.healer
+    return status ? [{ labels: {}, value: Number(status[key]) }] : []
   }
   cumulativeCounter(registry, { name: 'dfs_healer_healed_chunks_total', help: 'Chunks the healer gave at least one new copy.' }, healer('healedChunks'))
   cumulativeCounter(registry, { name: 'dfs_healer_bad_copies_found_total', help: 'Copies the healer found missing or corrupt, whoever reported them (a read, the scrubber, a move).' }, healer('badCopiesFound'))
@@ -220,9 +207,11 @@ function defineTimings(registry: Registry, source: MetricsSource): () => void {
   })
 }
 
+/** The NameNode's own chunk I/O and the remote clients', per node. */
 function addIo(own: Record<string, NodeIo>, clients: ClientTotals['nodes']): Record<string, NodeIo> {
   const sum: Record<string, NodeIo> = {}
-  addNodeIo(sum, own)
-  addNodeIo(sum, clients)
+  for (const perNode of [own, clients]) {
+    for (const [nodeId, io] of Object.entries(perNode)) addNodeIo((sum[nodeId] ??= emptyNodeIo()), io)
+  }
   return sum
 }

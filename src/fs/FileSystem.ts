@@ -9,7 +9,7 @@ import {
   type Inode, ROOT_INO, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, isDir, isFile, isSymlink,
 } from '../meta/namespace/types.js'
 import { levelled } from '../log/Log.js'
-import type { FilePlacement } from '../namenode/filePlacement.js'
+import type { FilePlacement } from '../protocol/placement.js'
 import { DirtyBudget } from './DirtyBudget.js'
 import { isPlacementXattr, placementXattrValue } from './placementXattrs.js'
 import { type FileContext, OpenFile } from './OpenFile.js'

@@ -8,7 +8,7 @@
 // where this file's chunks were as an ordinary xattr of the copy. Asked for by name, they answer.
 // Setting or removing them is EPERM (docs/placement.md).
 
-import type { FilePlacement } from '../namenode/filePlacement.js'
+import type { FilePlacement } from '../protocol/placement.js'
 
 export const PLACEMENT_XATTR = 'user.dfs.placement'
 export const CHUNKS_XATTR = 'user.dfs.chunks'

@@ -36,6 +36,14 @@ export function fuseOperations(
   /** Run an operation; answer with the arguments `reply` derives from its result, or a negative errno. */
   function answer<T>(name: string, cb: Callback, run: () => Promise<T>, reply: (result: T) => [number, ...unknown[]] = () => [0]): void {
     const started = onOp ? performance.now() : 0
+    // Timing is for the operator's view: a hook that throws must not keep the kernel from its answer.
+    const timed = () => {
+      try {
+        onOp?.(name, (performance.now() - started) / 1000)
+      } catch (err) {
+        levelled(log).error(`timing ${name}: ${(err as Error)?.stack ?? err}`)
+      }
+    }
     let promise: Promise<T>
     try {
       promise = run()
@@ -44,11 +52,11 @@ export function fuseOperations(
     }
     promise.then(
       result => {
-        onOp?.(name, (performance.now() - started) / 1000)
+        timed()
         cb(...reply(result))
       },
       err => {
-        onOp?.(name, (performance.now() - started) / 1000)
+        timed()
         const errno = toErrno(err)
         if (errno === EIO) levelled(log).error(`${name}: ${(err as Error)?.stack ?? err}`)
         cb(errno)

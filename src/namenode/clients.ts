@@ -2,16 +2,19 @@
 // is, since when it is connected, its counters (FUSE op latencies, chunk I/O per DataNode,
 // failovers) and rates taken from its last two reports. A client joins with its first report and
 // leaves when its session ends; a dropped connection within the grace period is the same client,
-// shown as not connected meanwhile. What a client that left had counted is folded into `departed`,
-// so cluster-wide totals (totals()) never go backwards: Prometheus counters must not.
+// shown as not connected meanwhile. What a remote client that left had counted is folded into
+// `departed`, so cluster-wide totals (remoteTotals()) never go backwards: Prometheus counters must not.
+// An in-process client (the embedded mount) is left out of those totals: its chunk store is the
+// NameNode's own, whose I/O the NameNode counts itself.
 //
 // Bounded whatever clients send: reports are checked on the wire (protocol/checkClientReport.ts),
 // and here every table of op names or node ids (one client's, across its reports, and the departed
 // total across clients) holds at most a fixed number of keys; the rest is counted under OTHER.
 
 import type { ClientReport } from '../protocol/api.js'
-import type { ClientCounters, ClientSummary, NodeIo, OpHistogram } from '../protocol/clientStats.js'
-import { LATENCY_BOUNDS_SECONDS } from '../protocol/clientStats.js'
+import type { ClientCounters, ClientSummary, OpHistogram } from '../protocol/clientStats.js'
+import { addNodeIo, emptyHistogram, emptyNodeIo, REPORT_QUIET_MS } from '../protocol/clientStats.js'
+import { MAX_REPORT_NODES, MAX_REPORT_OPS } from '../protocol/checkClientReport.js'
 import type { EventFeed } from './events.js'
 
 /** Where counts of op names or node ids past a table's cap go. */
@@ -55,8 +58,9 @@ export class ClientTable {
 
   constructor(private readonly opts: ClientTableOptions = {}) {
     this.now = opts.now ?? Date.now
-    this.maxOps = opts.maxOps ?? 64
-    this.maxNodes = opts.maxNodes ?? 1024
+    // As many as one report may name: a client's table fills only when it names new keys over time.
+    this.maxOps = opts.maxOps ?? MAX_REPORT_OPS
+    this.maxNodes = opts.maxNodes ?? MAX_REPORT_NODES
   }
 
   /**
@@ -101,7 +105,7 @@ export class ClientTable {
     const entry = this.entries.get(id)
     if (!entry) return
     this.entries.delete(id)
-    mergeAdd(this.departed, entry.counters, this.maxOps, this.maxNodes)
+    if (!entry.inProcess) mergeAdd(this.departed, entry.counters, this.maxOps, this.maxNodes)
     const minutes = Math.round((this.now() - entry.connectedAt) / 60_000)
     this.opts.events?.emit({
       kind: 'client-gone', level: 'info', clientId: id,
@@ -110,8 +114,9 @@ export class ClientTable {
   }
 
   list(): ClientSummary[] {
+    const now = this.now()
     return [...this.entries.values()].map(e => {
-      const rate = rates(e)
+      const rate = rates(e, now)
       return {
         id: e.id, ...e.about, inProcess: e.inProcess, connected: e.connected, connectedAt: e.connectedAt,
         counters: copyCounters(e.counters), ...rate,
@@ -119,21 +124,30 @@ export class ClientTable {
     })
   }
 
-  /** Every client's counters, present and departed, summed: only ever grows. */
-  totals(): ClientCounters {
+  /**
+   * Every remote client's counters, present and departed, summed: only ever grows. In-process
+   * clients are not in it (their chunk I/O and failovers are the NameNode's own chunk store's).
+   */
+  remoteTotals(): ClientCounters {
     const total = emptyCounters()
     mergeAdd(total, this.departed, Infinity, Infinity)
-    for (const e of this.entries.values()) mergeAdd(total, e.counters, Infinity, Infinity)
+    for (const e of this.entries.values()) if (!e.inProcess) mergeAdd(total, e.counters, Infinity, Infinity)
     return total
   }
 }
 
 const describe = (about: ClientReport['about']) => `${about.host}:${about.mountpoint}`
 
-function rates(e: Entry): Pick<ClientSummary, 'opsPerSec' | 'readBytesPerSec' | 'writeBytesPerSec'> {
+/**
+ * What the client did between its last two reports, per second. Zero without two reports, while
+ * disconnected, and once the last report is older than a client goes between reports (REPORT_QUIET_MS):
+ * a client that stopped reporting (frozen, its host gone without closing the connection) is not
+ * shown busy with its last rates forever.
+ */
+function rates(e: Entry, now: number): Pick<ClientSummary, 'opsPerSec' | 'readBytesPerSec' | 'writeBytesPerSec'> {
   const p = e.previous
   const seconds = p ? (e.last.at - p.at) / 1000 : 0
-  if (!p || !e.connected || seconds <= 0) return { opsPerSec: 0, readBytesPerSec: 0, writeBytesPerSec: 0 }
+  if (!p || !e.connected || seconds <= 0 || now - e.last.at > REPORT_QUIET_MS) return { opsPerSec: 0, readBytesPerSec: 0, writeBytesPerSec: 0 }
   return {
     opsPerSec: (e.last.ops - p.ops) / seconds,
     readBytesPerSec: (e.last.readBytes - p.readBytes) / seconds,
@@ -158,8 +172,6 @@ function emptyCounters(): ClientCounters {
   return { ops: Object.create(null), nodes: Object.create(null), failovers: 0 }
 }
 
-const emptyHistogram = (): OpHistogram => ({ counts: new Array<number>(LATENCY_BOUNDS_SECONDS.length + 1).fill(0), sum: 0, count: 0 })
-const emptyIo = (): NodeIo => ({ readBytes: 0, writeBytes: 0, reads: 0, writes: 0 })
 
 /**
  * `fresh`'s entries as `kept` may take them: under their own keys while the table has room (at most
@@ -191,8 +203,8 @@ function mergeMax(into: ClientCounters, from: ClientCounters, maxOps: number, ma
     mine.sum = Math.max(mine.sum, h.sum)
     mine.count = Math.max(mine.count, h.count)
   }
-  for (const [nodeId, io] of Object.entries(capped(into.nodes, from.nodes, maxNodes, emptyIo, addIo))) {
-    const mine = (into.nodes[nodeId] ??= emptyIo())
+  for (const [nodeId, io] of Object.entries(capped(into.nodes, from.nodes, maxNodes, emptyNodeIo, addNodeIo))) {
+    const mine = (into.nodes[nodeId] ??= emptyNodeIo())
     mine.readBytes = Math.max(mine.readBytes, io.readBytes)
     mine.writeBytes = Math.max(mine.writeBytes, io.writeBytes)
     mine.reads = Math.max(mine.reads, io.reads)
@@ -204,7 +216,7 @@ function mergeMax(into: ClientCounters, from: ClientCounters, maxOps: number, ma
 /** `into` += `from` (a client that left, into the departed total). */
 function mergeAdd(into: ClientCounters, from: ClientCounters, maxOps: number, maxNodes: number): void {
   for (const [op, h] of Object.entries(capped(into.ops, from.ops, maxOps, emptyHistogram, addHistogram))) addHistogram((into.ops[op] ??= emptyHistogram()), h)
-  for (const [nodeId, io] of Object.entries(capped(into.nodes, from.nodes, maxNodes, emptyIo, addIo))) addIo((into.nodes[nodeId] ??= emptyIo()), io)
+  for (const [nodeId, io] of Object.entries(capped(into.nodes, from.nodes, maxNodes, emptyNodeIo, addNodeIo))) addNodeIo((into.nodes[nodeId] ??= emptyNodeIo()), io)
   into.failovers += from.failovers
 }
 
@@ -212,13 +224,6 @@ function addHistogram(into: OpHistogram, h: OpHistogram): void {
   for (let i = 0; i < into.counts.length; i++) into.counts[i]! += h.counts[i] ?? 0
   into.sum += h.sum
   into.count += h.count
-}
-
-function addIo(into: NodeIo, io: NodeIo): void {
-  into.readBytes += io.readBytes
-  into.writeBytes += io.writeBytes
-  into.reads += io.reads
-  into.writes += io.writes
 }
 
 function copyCounters(c: ClientCounters): ClientCounters {

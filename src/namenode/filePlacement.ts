@@ -1,6 +1,6 @@
 // Where a file's chunks live (`dfs info`, the xattr user.dfs.placement, the dashboard's file view):
 // for each chunk its id, offset, length and SHA-256, and for each copy the node that holds it, that
-// node's health and whether the copy counts. One look at the NameNode's state, synchronously (the
+// node's state and whether the copy counts. One look at the NameNode's state, synchronously (the
 // namespace, the node registry, the healer's reports of bad copies, the scrubber's verifications).
 //
 // Whether a copy counts is the rule dfs status and the healer use (cluster/replication.ts): a copy
@@ -8,45 +8,11 @@
 // or corrupt, else `unreachable` (its node is suspect, dead or gone).
 
 import type { NodeRegistry, NodeStatus } from '../chunks/NodeRegistry.js'
+import { nodeState } from '../cluster/nodeState.js'
 import { copyStateOf } from '../cluster/replication.js'
 import { dfsError } from '../errors.js'
 import { type Inode, type NamespaceState, isDir, isFile, isSymlink } from '../meta/namespace/types.js'
-
-/** One copy of a chunk. */
-export interface CopyPlacement {
-  nodeId: string
-  /** Where the node is ('?' for a node the registry does not know). */
-  address: string
-  /** The node's health: alive, suspect, dead; an alive node that takes no writes: full, draining; unknown. */
-  node: string
-  /** This copy: ok, bad (the healer knows it is corrupt or missing), unreachable (its node is not alive). */
-  state: 'ok' | 'bad' | 'unreachable'
-  /** When this copy's SHA-256 last checked out (the scrubber, a repair's read or put), ms since the epoch (whole seconds). */
-  verifiedAt?: number
-}
-
-export interface ChunkPlacement {
-  index: number
-  id: string
-  offset: number
-  length: number
-  sha256: string
-  copies: CopyPlacement[]
-  /** Copies in state ok. */
-  intact: number
-}
-
-export interface FilePlacement {
-  /** The path asked about (empty when asked by inode number only). */
-  path: string
-  ino: number
-  type: 'file' | 'dir' | 'symlink' | 'other'
-  size: number
-  chunkSize: number
-  replicas: number
-  /** Holes (never written) are left out; a directory, symlink or special file has none. */
-  chunks: ChunkPlacement[]
-}
+import type { ChunkPlacement, CopyPlacement, FilePlacement } from '../protocol/placement.js'
 
 /** What filePlacement reads: the NameNode's state, as NameNodeHost holds it. */
 export interface PlacementSources {
@@ -82,7 +48,7 @@ export function filePlacement(src: PlacementSources, ino: number, path = ''): Fi
       return {
         nodeId,
         address: status?.address ?? '?',
-        node: nodeState(status),
+        node: status ? nodeState(status) : 'unknown',
         state: copyState(nodeId, ref.id) === 'live' ? 'ok' : src.isBadCopy?.(nodeId, ref.id) ? 'bad' : 'unreachable',
         ...(verifiedAt === undefined ? {} : { verifiedAt }),
       }
@@ -93,13 +59,6 @@ export function filePlacement(src: PlacementSources, ino: number, path = ''): Fi
     })
   }
   return { path, ino, type: typeOf(inode), size: inode.size, chunkSize: src.chunkSize, replicas: src.replicas, chunks }
-}
-
-/** A node's state in one word, as dfs status shows it: an alive node that takes no writes says why. */
-export function nodeState(status: Pick<NodeStatus, 'health' | 'full' | 'draining'> | undefined): string {
-  if (!status) return 'unknown'
-  if (status.health !== 'alive') return status.health
-  return status.draining ? 'draining' : status.full ? 'full' : 'alive'
 }
 
 function typeOf(inode: Inode): FilePlacement['type'] {

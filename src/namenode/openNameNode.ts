@@ -19,7 +19,8 @@ import { beginHistory, endHistoryCleanly, type History } from './history.js'
 import { fsyncPath } from '../util/files.js'
 import { levelled } from '../log/Log.js'
 import { EventFeed } from './events.js'
-import { type FilePlacement, filePlacement } from './filePlacement.js'
+import { filePlacement } from './filePlacement.js'
+import type { FilePlacement } from '../protocol/placement.js'
 import { inodeAtPath } from '../meta/namespace/lookup.js'
 import { ClientTable } from './clients.js'
 
@@ -94,10 +95,15 @@ export class NameNodeHost {
         },
       })
       stopTimings = checkpointEvents(cluster.meta, events)
+      const verified = services.scrubber.verified
       const nameNode = new NameNode({
         meta: cluster.meta,
         replicas: cluster.settings.replicas,
-        deleteChunks: ids => cluster.chunks.delete(ids),
+        deleteChunks: ids => {
+          // A deleted chunk leaves the verified-at record now, not at the end of a scrub pass (never, with the scrubber off).
+          verified.forgetChunks(ids)
+          return cluster.chunks.delete(ids)
+        },
         // A client's report reaches the healer the way this process's own reads do.
         onBadCopy: (ref, nodeId, reason) => cluster.chunks.onBadReplica?.(ref, nodeId, dfsError(reason.code as ErrorCode, reason.message, { nodeId })),
         onUnderReplicated: ref => cluster.chunks.onUnderReplicated?.(ref),

@@ -308,6 +308,8 @@ export class NameNodeServer {
   }
 
   private disconnected(client: Client): void {
+    // Its session ended already (the server closed, or it was taken over): no grace period to keep.
+    if (this.clients.get(client.id) !== client) return
     client.socket = undefined
     if (client.leaving) {
       // Said `leave` (a clean unmount) and closed: nothing to come back for.

@@ -5,7 +5,8 @@ import type { StandbyStatus } from './standbyLink.js'
 import type { NodeRegistry } from '../chunks/NodeRegistry.js'
 import type { ChunkStore } from '../chunks/ChunkStore.js'
 import { clusterCapacity } from '../cluster/capacity.js'
-import { copyStateOf, replicationCounts } from '../cluster/replication.js'
+import { type NodeState, nodeState } from '../cluster/nodeState.js'
+import { copyStateOf, type ReplicationCensus, replicationCensus } from '../cluster/replication.js'
 import type { ClusterSettings } from '../cluster/settings.js'
 import type { Healer } from '../cluster/healer/Healer.js'
 import type { Scrubber } from '../cluster/healer/Scrubber.js'
@@ -18,6 +19,8 @@ export interface NodeReport {
   nodeId: string
   address: string
   health: string
+  /** In one word (cluster/nodeState.ts): what dfs status, the dashboard and /metrics show. */
+  state: NodeState
   full: boolean
   /** Being drained (dfs drain): takes no new chunks. */
   draining?: boolean
@@ -58,9 +61,10 @@ export interface ClusterStatus {
   /**
    * Counted as the healer counts (../cluster/replication.ts): underReplicated, 1 .. R-1 live copies;
    * unavailable, none (a read fails now); waitingForGrace, of those, the ones whose missing copies are
-   * on nodes suspect or dead for less than the grace period (the healer waits for them).
+   * on nodes suspect or dead for less than the grace period (the healer waits for them); byCopies[n],
+   * the chunks with n live copies (/metrics' dfs_chunks_by_copies).
    */
-  chunks: { referenced: number; underReplicated: number; unavailable: number; waitingForGrace: number; files: number }
+  chunks: ReplicationCensus
   io: ChunkStore['stats']
   /** Added by the daemon, which runs them. */
   healer?: ReturnType<Healer['status']>
@@ -86,13 +90,13 @@ export function clusterStatus(input: {
 }): ClusterStatus {
   const now = Date.now()
   const nodes: NodeReport[] = input.registry.statuses().map(s => ({
-    nodeId: s.nodeId, address: s.address, health: s.health, full: s.full, ...(s.draining ? { draining: true } : {}),
+    nodeId: s.nodeId, address: s.address, health: s.health, state: nodeState(s), full: s.full, ...(s.draining ? { draining: true } : {}),
     ...(s.reason && s.health !== 'alive' ? { reason: s.reason } : s.full && s.fullReason ? { reason: s.fullReason } : {}),
     heartbeatAgeMs: now - s.lastContact,
     ...(s.usage ? { capacity: s.usage.capacity, available: s.usage.available, used: s.usage.used, chunks: s.usage.chunks } : {}),
   }))
   const alive = new Set(nodes.filter(n => n.health === 'alive').map(n => n.nodeId))
-  const { files, ...chunks } = replicationCounts(input.state, input.settings.replicas, copyStateOf(input.registry, input.graceMs, now, input.isBadCopy))
+  const chunks = replicationCensus(input.state, input.settings.replicas, copyStateOf(input.registry, input.graceMs, now, input.isBadCopy))
   const capacity = clusterCapacity(input.registry.statuses(), input.settings.replicas)
   return {
     mountpoint: input.mountpoint,
@@ -109,7 +113,7 @@ export function clusterStatus(input: {
       nodes: nodes.length, alive: alive.size,
       usableCapacity: capacity.usableCapacity, usableAvailable: capacity.usableAvailable, devices: capacity.devices,
     },
-    chunks: { ...chunks, files },
+    chunks,
     io: { ...input.chunks.stats },
   }
 }

@@ -7,7 +7,7 @@ import type { ApplyResult } from '../meta/namespace/apply.js'
 import type { ChunkRef, NamespaceState } from '../meta/namespace/types.js'
 import { randomUUID } from 'node:crypto'
 import type { NameNode, Session } from '../namenode/NameNode.js'
-import type { FilePlacement } from '../namenode/filePlacement.js'
+import type { FilePlacement } from './placement.js'
 import type { ClientTable } from '../namenode/clients.js'
 import type { ClientRecord, ClientReport, CommitOptions, NameNodeSession, SessionSettings } from './api.js'
 

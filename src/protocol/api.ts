@@ -18,7 +18,7 @@
 import type { ApplyResult } from '../meta/namespace/apply.js'
 import type { NamespaceRecord } from '../meta/namespace/records.js'
 import type { ChunkRef, NamespaceState } from '../meta/namespace/types.js'
-import type { FilePlacement } from '../namenode/filePlacement.js'
+import type { FilePlacement } from './placement.js'
 import type { ClientAbout, ClientCounters } from './clientStats.js'
 
 /** Records a client may commit. `forget` and `replicas` are the NameNode's own. */

@@ -3,6 +3,11 @@
 // loses nothing: the NameNode keeps the latest and takes rates from the difference of two.
 // The embedded mount reports the same way through its in-process session.
 
+/** A mount looks this often whether its counters moved, and reports when they did (client/clientReporter.ts). */
+export const REPORT_EVERY_MS = 2_000
+/** The longest a mount goes between two reports, moved or not: older, the NameNode's rates for it are stale. */
+export const REPORT_QUIET_MS = 10_000
+
 /** Upper bounds (seconds) of the FUSE op latency histogram buckets; a last bucket takes the rest (+Inf). */
 export const LATENCY_BOUNDS_SECONDS: readonly number[] = [
   0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
@@ -15,12 +20,36 @@ export interface OpHistogram {
   count: number
 }
 
+/** An op's histogram before its first observation. */
+export function emptyHistogram(): OpHistogram {
+  return { counts: new Array<number>(LATENCY_BOUNDS_SECONDS.length + 1).fill(0), sum: 0, count: 0 }
+}
+
+/** Count one latency into its bucket: the first whose bound is at or above it (Prometheus's `le`). */
+export function observe(h: OpHistogram, seconds: number): void {
+  let i = 0
+  while (i < LATENCY_BOUNDS_SECONDS.length && seconds > LATENCY_BOUNDS_SECONDS[i]!) i++
+  h.counts[i]! += 1
+  h.sum += seconds
+  h.count += 1
+}
+
 /** Chunk I/O between one client and one DataNode. */
 export interface NodeIo {
   readBytes: number
   writeBytes: number
   reads: number
   writes: number
+}
+
+export const emptyNodeIo = (): NodeIo => ({ readBytes: 0, writeBytes: 0, reads: 0, writes: 0 })
+
+/** `into` += `io`. */
+export function addNodeIo(into: NodeIo, io: NodeIo): void {
+  into.readBytes += io.readBytes
+  into.writeBytes += io.writeBytes
+  into.reads += io.reads
+  into.writes += io.writes
 }
 
 /** Since the mount started. */

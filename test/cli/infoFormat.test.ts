@@ -3,7 +3,7 @@
 
 import { expect, it } from 'vitest'
 import { formatPlacement } from '../../src/cli/info.js'
-import type { FilePlacement } from '../../src/namenode/filePlacement.js'
+import type { FilePlacement } from '../../src/protocol/placement.js'
 
 const placement = (states: ['ok' | 'bad' | 'unreachable', 'ok' | 'bad' | 'unreachable'][]): FilePlacement => ({
   path: '/mnt/f', ino: 7, type: 'file', size: 5 * 1024, chunkSize: 1024, replicas: 2,

@@ -136,7 +136,26 @@ describe('client reports over the NameNode protocol', () => {
     await remote.close()
     await until(async () => host.clients.list().length === 0, 30_000)
     expect(host.events.recent()[0]).toMatchObject({ kind: 'client-gone', clientId: remote.clientId, message: expect.stringContaining('box:/mnt/one') })
-    expect(host.clients.totals().ops.getattr!.count).toBe(3)
+    expect(host.clients.remoteTotals().ops.getattr!.count).toBe(3)
+  })
+
+  it('a NameNode that stops ends its clients once: the connections its close drops arm no grace period', async () => {
+    running = await startTestNameNode(makeTempDir('dfs-clients-').path)
+    const { host, server } = running
+    const remote = await RemoteNameNode.connect({ addresses: [`tcp://127.0.0.1:${server.port}`], secret: TEST_SECRET, log: () => {}, timeoutMs: 60_000 })
+    remotes.push(remote)
+    remote.report({ about: { host: 'box', mountpoint: '/mnt/one', pid: 7, startedAt: 1 }, counters: counters(1) })
+    await until(async () => host.clients.list().length === 1, 30_000)
+    const disconnected = vi.spyOn(host.clients, 'disconnected')
+    await server.close()
+    // Each connection's close is handled (its socket leaves the server's set, then disconnected()) after that.
+    const sockets = (server as unknown as { sockets: Set<unknown> }).sockets
+    await until(async () => sockets.size === 0, 30_000)
+    expect(host.clients.list()).toEqual([])
+    expect(disconnected).not.toHaveBeenCalled()
+    expect(host.events.recent().filter(e => e.kind === 'client-gone')).toHaveLength(1)
+    await host.close()
+    running = undefined
   })
 
   it('a malformed report is refused with PROTOCOL_ERROR and nothing is kept; the connection carries on', async () => {

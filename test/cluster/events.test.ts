@@ -8,7 +8,7 @@ import { rm } from 'node:fs/promises'
 import { afterEach, describe, expect, it } from 'vitest'
 import { NodeRegistry } from '../../src/chunks/NodeRegistry.js'
 import { ChunkLocks } from '../../src/cluster/chunkLocks.js'
-import { EventBurst } from '../../src/cluster/healer/EventBurst.js'
+import { EventBurst } from '../../src/cluster/EventBurst.js'
 import { Healer } from '../../src/cluster/healer/Healer.js'
 import { HealPass } from '../../src/cluster/healer/HealPass.js'
 import { Scrubber } from '../../src/cluster/healer/Scrubber.js'
@@ -75,25 +75,25 @@ describe('EventFeed', () => {
   })
 })
 
-describe('EventBurst', () => {
-  /** Timers run by hand. */
-  function manualTimers() {
-    const timers = new Map<number, () => void>()
-    let next = 0
-    return {
-      setTimer: (fn: () => void) => (timers.set(++next, fn), next),
-      clearTimer: (t: unknown) => void timers.delete(t as number),
-      fire() {
-        const due = [...timers]
-        timers.clear()
-        for (const [, fn] of due) fn()
-      },
-      get pending() {
-        return timers.size
-      },
-    }
+/** Timers run by hand. */
+function manualTimers() {
+  const timers = new Map<number, () => void>()
+  let next = 0
+  return {
+    setTimer: (fn: () => void) => (timers.set(++next, fn), next),
+    clearTimer: (t: unknown) => void timers.delete(t as number),
+    fire() {
+      const due = [...timers]
+      timers.clear()
+      for (const [, fn] of due) fn()
+    },
+    get pending() {
+      return timers.size
+    },
   }
+}
 
+describe('EventBurst', () => {
   it('emits the first of a burst at once and sums up the rest once per window', () => {
     const f = feed()
     const timers = manualTimers()
@@ -150,6 +150,29 @@ describe('node events', () => {
       ['node-back', 'info', 'node /data/n1 answers again'],
     ])
     expect(f.of('node-back')[0]).toMatchObject({ nodeId: 'n1', count: 3 })
+  })
+
+  it('a node flapping between suspect and alive: its first changes one by one, then one summary a window; dead comes after it', () => {
+    const registry = new NodeRegistry({ now: () => 0 })
+    registry.add({ nodeId: 'n1', address: '/data/n1' } as DataNode)
+    registry.monitored = true
+    const f = feed()
+    const timers = manualTimers()
+    const stop = emitNodeEvents(registry, f.emit, { windowMs: 60_000, ...timers })
+    stops.push(stop)
+    for (let i = 0; i < 20; i++) {
+      registry.markSuspect('n1', 'no heartbeat for 2.1 s')
+      registry.markAlive('n1')
+    }
+    expect(f.kinds()).toEqual(['node-suspect', 'node-back', 'node-suspect', 'node-back'])
+    timers.fire()
+    expect(f.events.recent(1)[0]).toMatchObject({
+      kind: 'node-suspect', level: 'warn', count: 36, message: 'node /data/n1 went between suspect and alive 36 more times in the last 60 s; now alive',
+    })
+    registry.markSuspect('n1', 'no heartbeat for 2.1 s') // the burst goes on: counted
+    registry.markDead('n1', 'no heartbeat for 10.2 s')
+    expect(f.events.recent(2).reverse().map((e) => [e.kind, e.count])).toEqual([['node-suspect', 1], ['node-dead', undefined]])
+    expect(f.events.recent().length).toBe(7)
   })
 })
 

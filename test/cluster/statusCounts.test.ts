@@ -44,7 +44,7 @@ describe('status counters', () => {
     const s = summary(c, graceMs, healer)
     const h = healer.status()
     // a/0 and b/0 lost both copies for now; a/1 has one; a/2 both.
-    expect(s.chunks).toMatchObject({ referenced: 4, underReplicated: 1, unavailable: 2, waitingForGrace: 3 })
+    expect(s.chunks).toMatchObject({ referenced: 4, underReplicated: 1, unavailable: 2, waitingForGrace: 3, byCopies: [2, 1, 1] })
     expect({ underReplicated: h.underReplicated, unavailable: h.unavailable, waitingForGrace: h.waitingForGrace })
       .toEqual({ underReplicated: 1, unavailable: 2, waitingForGrace: 3 })
     expect(h.copiedChunks, 'nothing copied within the grace period').toBe(0)

@@ -6,7 +6,8 @@ import { readFileSync } from 'node:fs'
 import parsePrometheus from 'parse-prometheus-text-format'
 import { describe, expect, it } from 'vitest'
 import { createMetrics } from '../../src/dashboard/metrics.js'
-import { type ClientTotals, type MetricsSource, remoteTotals } from '../../src/dashboard/metricsSource.js'
+import { nodeState } from '../../src/cluster/nodeState.js'
+import { type ClientTotals, type MetricsSource } from '../../src/dashboard/metricsSource.js'
 import type { MetaTiming } from '../../src/meta/MetaStore.js'
 import type { ClusterStatus, NodeReport } from '../../src/namenode/status.js'
 import { LATENCY_BOUNDS_SECONDS, type ClientSummary, type NodeIo, type OpHistogram } from '../../src/protocol/clientStats.js'
@@ -16,8 +17,9 @@ interface Family { name: string; help: string; type: string; metrics: Sample[] }
 
 const parse = (text: string): Map<string, Family> => new Map((parsePrometheus(text) as Family[]).map(f => [f.name, f]))
 
-function node(nodeId: string, over: Partial<NodeReport> = {}): NodeReport {
-  return { nodeId, address: `/data/${nodeId}`, health: 'alive', full: false, heartbeatAgeMs: 1500, capacity: 1000, available: 600, used: 300, chunks: 3, ...over }
+function node(nodeId: string, over: Partial<Omit<NodeReport, 'state'>> = {}): NodeReport {
+  const report = { nodeId, address: `/data/${nodeId}`, health: 'alive', full: false, heartbeatAgeMs: 1500, capacity: 1000, available: 600, used: 300, chunks: 3, ...over }
+  return { ...report, state: nodeState(report) }
 }
 
 const io = (n: number): NodeIo => ({ readBytes: n * 10, writeBytes: n * 20, reads: n, writes: n * 2 })
@@ -37,9 +39,11 @@ function client(id: string, over: Partial<ClientSummary> = {}): ClientSummary {
 
 /** A source whose figures a test sets. */
 class FakeSource implements MetricsSource {
-  nodes: NodeReport[] = [node('n1'), node('n2'), node('n3', { health: 'dead', full: true }), node('n4', { health: 'suspect', draining: true })]
-  chunks = { referenced: 10, underReplicated: 2, unavailable: 1, waitingForGrace: 1, files: 4 }
-  byCopies = new Map([[0, 1], [1, 2], [2, 7]])
+  nodes: NodeReport[] = [
+    node('n1'), node('n2'), node('n3', { health: 'dead', full: true }), node('n4', { health: 'suspect', draining: true }),
+    node('n5', { full: true }), node('n6', { full: true, draining: true }),
+  ]
+  chunks = { referenced: 10, underReplicated: 2, unavailable: 1, waitingForGrace: 1, files: 4, byCopies: [1, 2, 7] }
   failovers = 3
   healer = { healedChunks: 4, badCopiesFound: 6, copiedChunks: 5, copiedBytes: 5000, queued: 2, state: 'healing', lost: 1, trimmedCopies: 0, corruptRemoved: 1, failed: 0, scans: 3, orphansRemoved: 0, orphansPending: 4 }
   scrubber = { scannedChunks: 8, scannedBytes: 8000, corruptFound: 1, missingFound: 2, passes: 1 }
@@ -66,9 +70,7 @@ class FakeSource implements MetricsSource {
     }
   }
 
-  chunksByCopies = () => this.byCopies
   ownNodeIo = () => this.own
-  clients = () => this.clientList
   clientTotals = () => this.totals
   onTiming(listener: (t: MetaTiming) => void): () => void {
     this.timingListeners.add(listener)
@@ -142,12 +144,18 @@ describe('metrics', () => {
     for (const [name, type] of Object.entries(types)) expect(families.get(name)?.type, name).toBe(type)
     for (const name of families.keys()) expect(name).toMatch(/^dfs_[a-z_]+$/)
 
+    // Each node in one state, the one dfs status shows (src/cluster/nodeState.ts): a dead or suspect
+    // node is that, whether full or draining; an alive one says why it takes no new chunks.
     expect(values(families.get('dfs_nodes'))).toEqual(new Map([
       [key({ state: 'alive' }), 2], [key({ state: 'suspect' }), 1], [key({ state: 'dead' }), 1], [key({ state: 'full' }), 1], [key({ state: 'draining' }), 1],
     ]))
     const state = values(families.get('dfs_node_state'))
     expect(state.get(key({ node: 'n3', address: '/data/n3', state: 'dead' }))).toBe(1)
+    expect(state.get(key({ node: 'n3', address: '/data/n3', state: 'full' }))).toBe(0)
     expect(state.get(key({ node: 'n3', address: '/data/n3', state: 'alive' }))).toBe(0)
+    expect(state.get(key({ node: 'n5', address: '/data/n5', state: 'full' }))).toBe(1)
+    expect(state.get(key({ node: 'n6', address: '/data/n6', state: 'draining' }))).toBe(1)
+    expect(state.get(key({ node: 'n6', address: '/data/n6', state: 'alive' }))).toBe(0)
     expect(values(families.get('dfs_node_stored_bytes')).get(key({ node: 'n1', address: '/data/n1' }))).toBe(300)
     expect(values(families.get('dfs_node_chunks')).get(key({ node: 'n2', address: '/data/n2' }))).toBe(3)
     expect(values(families.get('dfs_node_capacity_bytes')).get(key({ node: 'n1', address: '/data/n1' }))).toBe(1000)
@@ -278,20 +286,5 @@ describe('docs/metrics.md', () => {
     const rendered = new Set(parse(await metrics.render()).keys())
     metrics.close()
     expect([...rendered].sort()).toEqual([...documented].sort())
-  })
-})
-
-describe('remote clients\' totals', () => {
-  const inProcess = client('embedded', { inProcess: true, counters: { ops: {}, nodes: { n1: io(5) }, failovers: 2 } })
-  const remote = client('remote', { counters: { ops: {}, nodes: { n1: io(1) }, failovers: 1 } })
-
-  it('leave out the in-process client, whose I/O is the NameNode\'s own chunk store\'s', () => {
-    const departed = { nodes: { n2: io(2) }, failovers: 3 }
-    const totals = (): ClientTotals => ({ nodes: { n1: io(6), n2: io(2) }, failovers: 2 + 1 + departed.failovers })
-    expect(remoteTotals({ list: () => [inProcess, remote], totals })).toEqual({ nodes: { n1: io(1), n2: io(2) }, failovers: 4 })
-  })
-
-  it('without a table\'s totals, sum the connected remote clients', () => {
-    expect(remoteTotals({ list: () => [inProcess, remote] })).toEqual({ nodes: { n1: io(1) }, failovers: 1 })
   })
 })

@@ -1,5 +1,6 @@
 // The FUSE adapter's one timing hook (src/fuse/operations.ts): every kernel request answered, done
-// or failed, is timed under its op name; without a hook nothing is timed.
+// or failed, is timed under its op name; without a hook nothing is timed; a hook that throws
+// costs the kernel no answer.
 
 import { describe, expect, it } from 'vitest'
 import type { FileSystem } from '../../src/fs/FileSystem.js'
@@ -22,5 +23,13 @@ describe('the FUSE op timing hook', () => {
     expect(await answered(cb => ops.readdir!('/missing', cb))).toBeLessThan(0)
     expect(timed.map(([op]) => op)).toEqual(['statfs', 'readdir'])
     for (const [, seconds] of timed) expect(seconds).toBeGreaterThanOrEqual(0)
+  })
+
+  it('a hook that throws is logged; the request is still answered', async () => {
+    const logged: string[] = []
+    const ops = fuseOperations(fs, m => logged.push(m), () => undefined, { onOp: () => { throw new Error('broken hook') } })
+    expect(await answered(cb => ops.statfs!('/', cb))).toBe(0)
+    expect(await answered(cb => ops.readdir!('/missing', cb))).toBeLessThan(0)
+    expect(logged.filter(m => m.includes('broken hook'))).toHaveLength(2)
   })
 })

@@ -8,7 +8,7 @@ import { ClientTable, OTHER } from '../../src/namenode/clients.js'
 import { EventFeed } from '../../src/namenode/events.js'
 import type { ClientReport } from '../../src/protocol/api.js'
 import { checkClientReport } from '../../src/protocol/checkClientReport.js'
-import { LATENCY_BOUNDS_SECONDS, type ClientCounters } from '../../src/protocol/clientStats.js'
+import { LATENCY_BOUNDS_SECONDS, REPORT_QUIET_MS, type ClientCounters } from '../../src/protocol/clientStats.js'
 
 const about = (mountpoint = '/mnt/a') => ({ host: 'box', mountpoint, pid: 42, startedAt: 1_000 })
 
@@ -51,25 +51,38 @@ describe('ClientTable', () => {
     expect(table.list()[0]).toMatchObject({ connected: true, opsPerSec: 10, connectedAt: 10_000 })
   })
 
+  it('rates of a client that stopped reporting (frozen, connection still open) fall to zero after the quiet period', () => {
+    const c = clock()
+    const table = new ClientTable({ now: c.now })
+    table.report('a', report(10, 0))
+    c.advance(2_000)
+    table.report('a', report(30, 4096))
+    expect(table.list()[0]).toMatchObject({ connected: true, opsPerSec: 10 })
+    c.advance(REPORT_QUIET_MS)
+    expect(table.list()[0]).toMatchObject({ connected: true, opsPerSec: 10 })
+    c.advance(1)
+    expect(table.list()[0]).toMatchObject({ connected: true, opsPerSec: 0, readBytesPerSec: 0, writeBytesPerSec: 0 })
+  })
+
   it('a client that left keeps counting in the totals; totals never go backwards', () => {
     const table = new ClientTable({ now: clock().now })
     table.report('a', report(10, 100, '/mnt/a'))
     table.report('b', report(5, 50, '/mnt/b'))
-    const before = table.totals()
+    const before = table.remoteTotals()
     expect(before.ops.getattr!.count).toBe(15)
     expect(before.nodes.n1!.readBytes).toBe(150)
     table.leave('a')
     expect(table.list().map(c => c.mountpoint)).toEqual(['/mnt/b'])
-    expect(table.totals()).toEqual(before)
+    expect(table.remoteTotals()).toEqual(before)
     // A report that reads lower than the last one (a broken or lying client) does not lower anything.
     table.report('b', report(1, 1, '/mnt/b'))
-    expect(table.totals()).toEqual(before)
+    expect(table.remoteTotals()).toEqual(before)
     table.report('b', report(7, 70, '/mnt/b'))
-    expect(table.totals().ops.getattr!.count).toBe(17)
-    expect(table.totals().ops.getattr!.counts[3]).toBe(17)
+    expect(table.remoteTotals().ops.getattr!.count).toBe(17)
+    expect(table.remoteTotals().ops.getattr!.counts[3]).toBe(17)
     table.leave('b')
     expect(table.list()).toEqual([])
-    expect(table.totals().nodes.n1!.writeBytes).toBe(170)
+    expect(table.remoteTotals().nodes.n1!.writeBytes).toBe(170)
   })
 
   it('emits client-connected on the first report and client-gone when the session ends, with host and mount point', () => {
@@ -89,10 +102,16 @@ describe('ClientTable', () => {
     }
   })
 
-  it('in-process clients say so', () => {
+  it('in-process clients say so, and are in no remote total, connected or gone (their chunk I/O is the NameNode\'s own)', () => {
     const table = new ClientTable()
-    table.report('x', report(1, 0), { inProcess: true })
-    expect(table.list()[0]!.inProcess).toBe(true)
+    table.report('x', report(1, 1000), { inProcess: true })
+    table.report('r', report(1, 10))
+    expect(table.list().find(c => c.id === 'x')!.inProcess).toBe(true)
+    expect(table.remoteTotals().nodes.n1!.readBytes).toBe(10)
+    table.leave('x')
+    expect(table.remoteTotals().nodes.n1!.readBytes).toBe(10)
+    table.leave('r')
+    expect(table.remoteTotals().nodes.n1!.readBytes).toBe(10)
   })
 
   it('holds a bounded number of op names and node ids per client and in the departed total; the rest counts under OTHER', () => {
@@ -115,7 +134,7 @@ describe('ClientTable', () => {
       table.leave(`c${id}`)
     }
     table.leave('a')
-    const totals = table.totals()
+    const totals = table.remoteTotals()
     expect(Object.keys(totals.ops).length).toBeLessThanOrEqual(4)
     expect(Object.keys(totals.nodes).length).toBeLessThanOrEqual(3)
     // Nothing lost: every client's every op is in some bucket of the totals.

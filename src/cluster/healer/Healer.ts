@@ -28,7 +28,7 @@ import type { OrphanHold } from '../../meta/orphanHold.js'
 import { ChunkLocks } from '../chunkLocks.js'
 import type { NamespaceMetaStore } from '../openCluster.js'
 import { ChunkRepair } from './ChunkRepair.js'
-import { type EmitEvent, EventBurst } from './EventBurst.js'
+import { type EmitEvent, EventBurst } from '../EventBurst.js'
 import { HealTriggers } from './HealTriggers.js'
 import { HealerCounts } from './HealerCounts.js'
 import { DEFAULT_ORPHAN_OPTIONS, OrphanCollector } from './OrphanCollector.js'
@@ -88,7 +88,7 @@ export interface HealerDeps {
   bandwidth?: TokenBucket
   /**
    * The NameNode's event feed: one event per pass for chunks healed, bad copies repaired and
-   * chunks lost, and the bad copies reads found (a burst of them summed up, EventBurst.ts).
+   * chunks lost, and the bad copies reads found (a burst of them summed up, ../EventBurst.ts).
    */
   onEvent?: EmitEvent
 }

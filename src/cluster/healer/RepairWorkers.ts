@@ -6,7 +6,7 @@
 // A repair that throws is logged and counted, and retried by a later scan.
 
 import type { Log } from '../../log/Log.js'
-import type { EmitEvent } from './EventBurst.js'
+import type { EmitEvent } from '../EventBurst.js'
 import type { ChunkLocks } from '../chunkLocks.js'
 import { HealPass } from './HealPass.js'
 import type { HealerCounts } from './HealerCounts.js'

@@ -27,7 +27,7 @@ import type { NamespaceMetaStore } from '../openCluster.js'
 import { stillListed, stillReferenced } from '../stillReferenced.js'
 import { chunkBatches } from './chunkWalk.js'
 import { TokenBucket, sleep } from './TokenBucket.js'
-import { type EmitEvent, EventBurst } from './EventBurst.js'
+import { type EmitEvent, EventBurst } from '../EventBurst.js'
 import { VerifiedCopies } from './VerifiedCopies.js'
 import { levelled } from '../../log/Log.js'
 
@@ -54,7 +54,7 @@ export interface ScrubberDeps {
   /** Copies reported bad and not repaired yet (the healer's isBadCopy): not read or reported again meanwhile. */
   isReported?: (nodeId: string, chunkId: string) => boolean
   options?: ScrubberOptions
-  /** The NameNode's event feed: each bad copy found (a burst of them summed up, EventBurst.ts). */
+  /** The NameNode's event feed: each bad copy found (a burst of them summed up, ../EventBurst.ts). */
   onEvent?: EmitEvent
 }
 

@@ -9,17 +9,19 @@
 // of it the Map's entry. A slot keeps COPIES pairs; a chunk verified on more nodes than that (a
 // copy moving, over-replication) forgets its oldest.
 //
-// Forgetting. Entries of chunks no file references any more go at the end of a full pass (prune):
-// a pass touches every referenced chunk, so what it did not touch, and nobody recorded during it,
-// is gone. Until then a deleted chunk's entry costs its slot and nothing else (chunk ids are never
-// reused, so it is never shown for another chunk).
+// Forgetting. The NameNode forgets a chunk's entry when it deletes the chunk (forgetChunks), so the
+// record holds at most the referenced chunks, also with the scrubber off (the healer records too).
+// As a second net, entries of chunks no file references any more go at the end of a full pass
+// (prune): a pass touches every referenced chunk, so what it did not touch, and nobody recorded
+// during it, is gone (a record that raced a delete). Chunk ids are never reused, so a stale entry is
+// never shown for another chunk.
 
 /** (node, time) pairs kept per chunk. */
 const COPIES = 4
 
 export class VerifiedCopies {
   readonly #slots = new Map<string, number>()
-  readonly #free: number[] = []
+  readonly #freeSlots: number[] = []
   /** Node id -> its index (interned: a slot holds the index, not the string). */
   readonly #nodeIndex = new Map<string, number>()
   /** Per slot × COPIES: node index + 1 (0: empty), and seconds since the epoch. */
@@ -78,6 +80,14 @@ export class VerifiedCopies {
     }
   }
 
+  /** The chunks were deleted (no file references them): their entries go now. */
+  forgetChunks(chunkIds: Iterable<string>): void {
+    for (const chunkId of chunkIds) {
+      const slot = this.#slots.get(chunkId)
+      if (slot !== undefined) this.#free(chunkId, slot)
+    }
+  }
+
   /** The chunk is still referenced (a pass walked past it): its entry survives this pass's prune. */
   touch(chunkId: string): void {
     const slot = this.#slots.get(chunkId)
@@ -87,12 +97,15 @@ export class VerifiedCopies {
   /** A full pass ended: drop every chunk neither touched nor recorded since the last prune. */
   prune(): void {
     for (const [chunkId, slot] of this.#slots) {
-      if (this.#pass[slot] === this.#currentPass) continue
-      this.#slots.delete(chunkId)
-      this.#node.fill(0, slot * COPIES, (slot + 1) * COPIES)
-      this.#free.push(slot)
+      if (this.#pass[slot] !== this.#currentPass) this.#free(chunkId, slot)
     }
     this.#currentPass++
+  }
+
+  #free(chunkId: string, slot: number): void {
+    this.#slots.delete(chunkId)
+    this.#node.fill(0, slot * COPIES, (slot + 1) * COPIES)
+    this.#freeSlots.push(slot)
   }
 
   #nodeNumber(nodeId: string): number {
@@ -106,7 +119,7 @@ export class VerifiedCopies {
   }
 
   #newSlot(): number {
-    const reused = this.#free.pop()
+    const reused = this.#freeSlots.pop()
     if (reused !== undefined) return reused
     const slot = this.#used++
     if (slot >= this.#pass.length) {

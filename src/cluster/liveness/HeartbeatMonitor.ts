@@ -15,7 +15,7 @@
 import type { NodeRegistry } from '../../chunks/NodeRegistry.js'
 import type { DataNode } from '../../datanode/DataNode.js'
 import { levelled } from '../../log/Log.js'
-import type { EmitEvent } from '../healer/EventBurst.js'
+import type { EmitEvent } from '../EventBurst.js'
 import { emitNodeEvents } from './nodeEvents.js'
 
 export interface LivenessOptions {

@@ -1,30 +1,53 @@
 // The registry's node transitions as cluster events (the dashboard's Events panel): dead, suspect,
 // back, full, room again. One event per transition, never per heartbeat: the registry tells only a
-// change of health or of fullness, so a node that flaps gives one event each way and a node that
-// stays dead gives one.
+// change of health or of fullness, so a node that stays dead gives one. A node that flaps between
+// suspect and alive (a busy host, a slow link) is told one by one for its first few changes, then
+// summed up once a window (../EventBurst.ts), so it cannot push everything else out of the event ring.
 
 import type { NodeHealthChange, NodeRegistry, NodeReport } from '../../chunks/NodeRegistry.js'
-import type { EmitEvent } from '../healer/EventBurst.js'
+import { type EmitEvent, EventBurst, type EventBurstOptions } from '../EventBurst.js'
+
+/** Changes between suspect and alive a node is told one by one before they are summed up. */
+const FLAPS_TOLD = 4
 
 /** Emit the registry's node transitions from now on; returns the way to stop. */
-export function emitNodeEvents(registry: Pick<NodeRegistry, 'on' | 'off' | 'status'>, emit: EmitEvent): () => void {
+export function emitNodeEvents(
+  registry: Pick<NodeRegistry, 'on' | 'off' | 'status'>,
+  emit: EmitEvent,
+  /** The flap window (default 60 s) and, for tests, its timers. */
+  flapOptions: EventBurstOptions = {},
+): () => void {
   /** What a node back from the dead reported holding (the report comes just before its change to alive). */
   const reported = new Map<string, number>()
+  /** Per node: its suspect / answers-again changes (one entry per node id, dropped at stop). */
+  const flaps = new Map<string, EventBurst>()
+  const flapsOf = (nodeId: string, address: string) => {
+    let burst = flaps.get(nodeId)
+    if (!burst) {
+      burst = new EventBurst(emit, (count, windowMs) => ({
+        kind: 'node-suspect', level: 'warn', nodeId, count,
+        message: `node ${address} went between suspect and alive ${count} more time${count === 1 ? '' : 's'} in the last ${windowMs / 1000} s; now ${registry.status(nodeId)?.health ?? 'gone'}`,
+      }), { windowMs: 60_000, tellFirst: FLAPS_TOLD, ...flapOptions })
+      flaps.set(nodeId, burst)
+    }
+    return burst
+  }
   const onReport = (report: NodeReport) => void reported.set(report.nodeId, report.ids.length)
   const onChange = (change: NodeHealthChange) => {
     const { nodeId, address, from, to, reason } = change
     const why = reason ? `: ${reason}` : ''
     if (to === 'dead') {
+      flaps.get(nodeId)?.flush() // its flapping summed up before it, not after
       emit({ kind: 'node-dead', level: 'error', nodeId, message: `node ${address} is dead${why}` })
     } else if (to === 'suspect') {
-      emit({ kind: 'node-suspect', level: 'warn', nodeId, message: `node ${address} is suspect${why}` })
+      flapsOf(nodeId, address).add({ kind: 'node-suspect', level: 'warn', nodeId, message: `node ${address} is suspect${why}` })
     } else if (from === 'dead') {
       const held = reported.get(nodeId)
       reported.delete(nodeId)
       const what = held === undefined ? '' : ` with ${held.toLocaleString('en-US')} chunk${held === 1 ? '' : 's'}`
       emit({ kind: 'node-back', level: 'info', nodeId, message: `node ${address} is back${what}; re-admitted`, ...(held === undefined ? {} : { count: held }) })
     } else {
-      emit({ kind: 'node-back', level: 'info', nodeId, message: `node ${address} answers again` })
+      flapsOf(nodeId, address).add({ kind: 'node-back', level: 'info', nodeId, message: `node ${address} answers again` })
     }
   }
   const onFull = ({ nodeId, full }: { nodeId: string; full: boolean }) => {
@@ -44,5 +67,7 @@ export function emitNodeEvents(registry: Pick<NodeRegistry, 'on' | 'off' | 'stat
     registry.off('report', onReport)
     registry.off('change', onChange)
     registry.off('full', onFull)
+    for (const burst of flaps.values()) burst.flush()
+    flaps.clear()
   }
 }
