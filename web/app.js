@@ -42,13 +42,8 @@ const rate = (bytesPerSec) => (bytesPerSec === undefined ? '–' : `${size(Math.
 const ago = (at) => (at ? `${duration(Date.now() - at)} ago` : 'never')
 const clock = (at) => new Date(at).toLocaleTimeString()
 
-/** What a person calls a node's state: draining and full only matter while it is alive. */
-function nodeState(n) {
-  if (n.health !== 'alive') return n.health
-  if (n.draining) return 'draining'
-  if (n.full) return 'full'
-  return 'alive'
-}
+/** A node's state in one word: the NameNode's (src/cluster/nodeState.ts), as dfs status shows it. */
+const nodeState = (n) => n.state
 
 // ---- state -----------------------------------------------------------------------------------------
 
@@ -157,10 +152,15 @@ function progress(done, total) {
 
 function renderHealth() {
   const { chunks, healer, scrubber, rebalance, replicas } = status
-  const full = chunks.referenced - chunks.underReplicated - chunks.unavailable
+  // Chunks by intact copies, most first: R (or more) is healthy, fewer is at risk, none is unreadable.
+  const byCopies = chunks.byCopies
+    .map((count, copies) => [copies, count])
+    .filter(([copies, count]) => count > 0 || copies === replicas)
+    .reverse()
+    .map(([copies, count]) => [`chunks with ${copies} intact ${copies === 1 ? 'copy' : 'copies'}`, count, copies === 0 ? 'bad' : copies < replicas && count > 0 ? 'warn' : undefined])
   const parts = [
     facts([
-      [`chunks with ${replicas} copies`, full],
+      ...byCopies,
       ['under-replicated', chunks.underReplicated, chunks.underReplicated > 0 ? 'warn' : undefined],
       chunks.waitingForGrace > 0 && ['waiting for grace', chunks.waitingForGrace],
       ['no live copy', chunks.unavailable, chunks.unavailable > 0 ? 'bad' : undefined],

@@ -3,6 +3,7 @@
 // ClusterStatus the test writes, so each panel can be checked for what it must show: node states and
 // rates from counter deltas, clients, health counts, events newest first and live, a paged listing.
 
+import { nodeState } from '../../src/cluster/nodeState.js'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -10,7 +11,7 @@ import { NameNodeHost } from '../../src/namenode/openNameNode.js'
 import { type Dashboard, startDashboard } from '../../src/dashboard/server.js'
 import { LIST_LIMIT_DEFAULT } from '../../src/dashboard/listing.js'
 import { CHUNK_LIMIT_DEFAULT } from '../../src/dashboard/server.js'
-import type { CopyPlacement, FilePlacement } from '../../src/namenode/filePlacement.js'
+import type { CopyPlacement, FilePlacement } from '../../src/protocol/placement.js'
 import type { ClusterStatus, NodeReport } from '../../src/namenode/status.js'
 import type { ClientSummary } from '../../src/protocol/clientStats.js'
 import { S_IFDIR, S_IFREG, type Inode } from '../../src/meta/namespace/types.js'
@@ -27,7 +28,8 @@ let dash: Dashboard
 let scripted: ClusterStatus
 
 function node(nodeId: string, health: string, extra: Partial<NodeReport> = {}): NodeReport {
-  return { nodeId, address: `tcp://10.0.0.${nodeId.length}:7001`, health, full: false, heartbeatAgeMs: 400, capacity: 100 << 20, available: 60 << 20, used: 30 << 20, chunks: 7, ...extra }
+  const report = { nodeId, address: `tcp://10.0.0.${nodeId.length}:7001`, health, full: false, heartbeatAgeMs: 400, capacity: 100 << 20, available: 60 << 20, used: 30 << 20, chunks: 7, ...extra }
+  return { ...report, state: nodeState(report) }
 }
 
 const copy = (nodeId: string, state: CopyPlacement['state']): CopyPlacement => ({ nodeId, address: 'tcp://10.0.0.1:7001', node: 'alive', state, verifiedAt: Date.now() - 90_000 })
@@ -66,7 +68,7 @@ beforeAll(async () => {
   scripted = {
     ...real,
     nodes: [node('aaaa1111', 'alive'), node('bbbb2222', 'suspect'), node('cccc3333', 'dead'), node('dddd4444', 'alive', { draining: true })],
-    chunks: { referenced: 10, underReplicated: 3, unavailable: 1, waitingForGrace: 0, files: 4 },
+    chunks: { referenced: 10, underReplicated: 3, unavailable: 1, waitingForGrace: 0, files: 4, byCopies: [1, 3, 6] },
     clients: [client('c1', 0)] as unknown as ClusterStatus['clients'],
   }
   dash = await startDashboard({ host, listen: '127.0.0.1:0', log: () => {}, liveIntervalMs: 300, status: () => ({ ...scripted, uptimeMs: Date.now() - host.startedAt }), placement: () => huge })
@@ -98,7 +100,9 @@ describe('the dashboard panels', () => {
     expect(clientRow).toContain('12.5')
 
     const health = await page.textContent('#health')
-    expect(health).toMatch(/chunks with 2 copies\s*6/)
+    expect(health).toMatch(/chunks with 2 intact copies\s*6/)
+    expect(health).toMatch(/chunks with 1 intact copy\s*3/)
+    expect(health).toMatch(/chunks with 0 intact copies\s*1/)
     expect(health).toMatch(/under-replicated\s*3/)
     expect(health).toMatch(/no live copy\s*1/)
 

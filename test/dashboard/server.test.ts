@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { NameNodeHost } from '../../src/namenode/openNameNode.js'
 import { type Dashboard, startDashboard } from '../../src/dashboard/server.js'
 import { S_IFDIR, S_IFREG, type Inode } from '../../src/meta/namespace/types.js'
-import type { FilePlacement } from '../../src/namenode/filePlacement.js'
+import type { FilePlacement } from '../../src/protocol/placement.js'
 import { makeTempDir } from '../helpers/tmp.js'
 
 interface Answer { status: number; headers: Record<string, string | string[] | undefined>; body: string }
