@@ -2,7 +2,8 @@
 // path is looked up in the namespace only, name by name from the root: nothing on a disk is touched.
 
 import { dfsError } from '../errors.js'
-import { type Inode, type NamespaceState, ROOT_INO, isDir, isFile, isSymlink } from '../meta/namespace/types.js'
+import { inodeAtPath } from '../meta/namespace/lookup.js'
+import { type NamespaceState, isDir, isFile, isSymlink } from '../meta/namespace/types.js'
 
 export interface ListEntry {
   name: string
@@ -23,22 +24,9 @@ export interface Listing {
 export const LIST_LIMIT_DEFAULT = 500
 export const LIST_LIMIT_MAX = 5000
 
-/** The inode at `path` ('/a/b'); ENOENT or ENOTDIR naming the path. */
-export function lookupPath(state: NamespaceState, path: string): Inode {
-  let inode = state.inodes.get(ROOT_INO)!
-  for (const name of path.split('/').filter(part => part !== '')) {
-    if (!isDir(inode)) throw dfsError('ENOTDIR', `${path}: a part of it is not a directory`, { path })
-    const ino = state.children.get(inode.ino)?.get(name)
-    const child = ino === undefined ? undefined : state.inodes.get(ino)
-    if (!child) throw dfsError('ENOENT', `${path}: no such file or directory`, { path })
-    inode = child
-  }
-  return inode
-}
-
 /** Names in code-unit order, `limit` of them after the name `after`. */
 export function listDirectory(state: NamespaceState, path: string, opts: { limit?: number; after?: string } = {}): Listing {
-  const dir = lookupPath(state, path)
+  const dir = state.inodes.get(inodeAtPath(state, normalised(path)))!
   if (!isDir(dir)) throw dfsError('ENOTDIR', `${path} is not a directory`, { path })
   const limit = Math.min(Math.max(1, opts.limit ?? LIST_LIMIT_DEFAULT), LIST_LIMIT_MAX)
   const names = [...(state.children.get(dir.ino)?.keys() ?? [])].sort(byCodeUnits)
