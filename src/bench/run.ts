@@ -13,7 +13,7 @@
 // real tools as separate processes (dd, ls, a node script): native first, then memfs, then dfs.
 // Everything is removed at the end, also on error or Ctrl-C. How to read the output: docs/bench.md.
 
-import { mkdir, rm, readFile, rmdir } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, readFile, rmdir } from 'node:fs/promises'
 import os from 'node:os'
 import { basename, dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -26,7 +26,7 @@ import { busyPercent, describeMachine, diskOf, dropCaches, gib, isRoot, machineC
 import { abortChildren, BenchAborted, run, sleep } from './proc.js'
 import { TOOL_ENV, createFiles as createFilesIn, dd, listFiles } from './measure.js'
 import { fmt, median, type Row, renderRows, type Verdict } from './report.js'
-import { renderStalls, stallFigures } from './stalls.js'
+import { dashboardCost, renderDashboardCost, renderStalls, stallFigures } from './stalls.js'
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const CREATE_SCRIPT = join(REPO_ROOT, 'dist', 'bench', 'createFiles.js')
@@ -254,6 +254,10 @@ async function bench(opts: Options): Promise<void> {
   if (opts.stalls) {
     progress('event-loop stalls: a checkpoint and a healer scan, in this process')
     stalls = renderStalls(await stallFigures({ under: work.path }))
+    progress('what watching the cluster costs: a status and a /metrics scrape of 200,000 chunk references')
+    const costWork = await mkdtemp(join(work.path, 'dashboard-'))
+    stalls.push(...renderDashboardCost(await dashboardCost(costWork, 200_000)))
+    await rm(costWork, { recursive: true, force: true })
   }
 
   // The source of both writes: random bytes (no file system or chunk layer can shortcut them the

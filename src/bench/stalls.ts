@@ -23,6 +23,9 @@ import { LocalFolderNode } from '../datanode/LocalFolderNode.js'
 import { MetaStore } from '../meta/MetaStore.js'
 import { namespaceMachine } from '../meta/namespace/machine.js'
 import { fmt, renderTable } from './report.js'
+import { clusterStatus } from '../namenode/status.js'
+import { createMetrics } from '../dashboard/metrics.js'
+import { COST_SHARE as LIVE_COST_SHARE } from '../dashboard/live.js'
 
 // The bounds the test suite used to assert (and failed under load): kept as targets here.
 const TARGET_CHECKPOINT_STALL_MS = 250
@@ -88,8 +91,8 @@ async function checkpointStall(work: string, files: number): Promise<StallFigure
   }
 }
 
-/** One healer scan over `chunks` chunk references, every copy in place (nothing to repair). */
-async function scanStall(work: string, chunks: number): Promise<StallFigure> {
+/** Two folder nodes under `work`, and a namespace of `chunks` chunk references with a copy on each. */
+async function namespaceOfChunks(work: string, chunks: number) {
   const registry = new NodeRegistry()
   for (const name of ['node_1', 'node_2']) {
     await mkdir(join(work, name))
@@ -105,6 +108,12 @@ async function scanStall(work: string, chunks: number): Promise<StallFigure> {
       m.apply(state, { op: 'chunk', ino, index, ref, size: index + 1, mtime: 0, ctime: 0 })
     }
   }
+  return { registry, m, state }
+}
+
+/** One healer scan over `chunks` chunk references, every copy in place (nothing to repair). */
+async function scanStall(work: string, chunks: number): Promise<StallFigure> {
+  const { registry, m, state } = await namespaceOfChunks(work, chunks)
   const oneGoMs = timeSync(() => {
     let seen = 0
     for (const inode of state.inodes.values()) for (const ref of inode.chunks ?? []) if (ref && ref.nodes.length >= 2) seen++
@@ -126,6 +135,55 @@ async function scanStall(work: string, chunks: number): Promise<StallFigure> {
     await healer.stop()
     await registry.close()
   }
+}
+
+export interface DashboardCost {
+  chunks: number
+  /** One status (what the dashboard's live stream and dfs status send): the namespace walked once, ms. */
+  statusMs: number
+  /** One /metrics scrape, its status included, ms. */
+  metricsMs: number
+}
+
+/** What watching the cluster costs the NameNode's one thread at `chunks` chunk references (median of 5). */
+export async function dashboardCost(work: string, chunks: number): Promise<DashboardCost> {
+  const { registry, state } = await namespaceOfChunks(work, chunks)
+  try {
+    const status = () => clusterStatus({
+      mountpoint: '/bench', meta: work, startedAt: Date.now(),
+      settings: { chunkSize: 1 << 22, replicas: 2, createdAt: 0, nodes: [] },
+      liveness: { intervalMs: 1000, suspectAfterMs: 5000, deadAfterMs: 30_000, minFreeBytes: 0, log: () => {} },
+      registry, chunks: new ChunkStore({ registry, replicas: 2, cacheBytes: 0 }), state, graceMs: 60_000,
+    })
+    const metrics = createMetrics({ status, ownNodeIo: () => ({}), clientTotals: () => ({ nodes: {}, failovers: 0 }), onTiming: () => () => {} }, { processMetrics: false })
+    const median = async (work: () => unknown) => {
+      const times: number[] = []
+      for (let i = 0; i < 5; i++) {
+        const started = performance.now()
+        await work()
+        times.push(performance.now() - started)
+      }
+      return times.sort((a, b) => a - b)[2]!
+    }
+    const statusMs = await median(() => JSON.stringify(status()))
+    const metricsMs = await median(() => metrics.render())
+    metrics.close()
+    return { chunks, statusMs, metricsMs }
+  } finally {
+    await registry.close()
+  }
+}
+
+export function renderDashboardCost(cost: DashboardCost): string[] {
+  const tick = Math.max(1000, LIVE_COST_SHARE * cost.statusMs)
+  return [
+    '',
+    `watching the cluster at ${fmt(cost.chunks, 0)} chunk references (in this process; each holds the NameNode's thread while it runs)`,
+    renderTable(['figure', 'ms', 'so'], [
+      ['a status (dashboard live tick, dfs status)', fmt(cost.statusMs, 1), `a live page gets one every ${fmt(tick / 1000, 1)} s (≤ 1/${LIVE_COST_SHARE} of the thread)`],
+      ['a /metrics scrape', fmt(cost.metricsMs, 1), `${fmt((100 * cost.metricsMs) / 15_000, 2)}% of the thread at a 15 s scrape interval`],
+    ], [false, true, false]),
+  ]
 }
 
 /** Both figures; `under` is where the scratch folder goes (the bench's work folder; default the temp dir). */

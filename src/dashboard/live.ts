@@ -19,7 +19,7 @@ const REPLAY_MAX = 200
  * client's request waits behind it. Ticks are spaced so the walk takes at most 1/COST_SHARE of the
  * time: every second for a small cluster, every 10 s for one where the walk takes 200 ms.
  */
-const COST_SHARE = 50
+export const COST_SHARE = 50
 
 export interface LiveOptions {
   events: EventFeed
