@@ -2,6 +2,7 @@
 // foreground until Ctrl-C. Running it again reuses the cluster; a deleted node folder rejoins empty.
 
 import { mkdir } from 'node:fs/promises'
+import { createServer } from 'node:net'
 import { join, relative, resolve } from 'node:path'
 import { Command } from 'commander'
 import { MOUNT_DEFAULTS, daemonOptions, runForeground } from './mount.js'
@@ -10,12 +11,14 @@ export function demoCommand(): Command {
   return new Command('demo')
     .description('bring up a three-node demo cluster in <dir> and mount it at <dir>/mnt (Ctrl-C unmounts)')
     .argument('[dir]', 'folder for the demo cluster', 'demo')
-    .action(async (dir: string) => {
+    .option('--http <host:port>', 'where the web dashboard is served (default 127.0.0.1:8080, or a free port when that is taken)')
+    .action(async (dir: string, flags: { http?: string }) => {
       const root = resolve(dir)
       const nodes = ['node_1', 'node_2', 'node_3'].map(n => join(root, n))
       for (const folder of [...nodes, join(root, 'meta'), join(root, 'mnt')]) await mkdir(folder, { recursive: true })
       const mnt = join(root, 'mnt')
-      const options = daemonOptions(mnt, { ...MOUNT_DEFAULTS, meta: join(root, 'meta'), nodes: nodes.join(',') })
+      const http = flags.http ?? (await isFree('127.0.0.1', 8080) ? '127.0.0.1:8080' : '127.0.0.1:0')
+      const options = daemonOptions(mnt, { ...MOUNT_DEFAULTS, meta: join(root, 'meta'), nodes: nodes.join(','), http })
       await runForeground(options, () => printTryThis(root))
     })
 }
@@ -33,6 +36,17 @@ journal is in ${at}/meta. In another terminal, try:
   diff -r --no-dereference /usr/share/doc ${at}/mnt/doc && echo identical
   node bin/dfs.js status                # node_1 dead after 10 s; the healer then restores 2 copies
 
+Watch it happen live in a browser: the dashboard's address is on the "mounted" line above.
+
 Press Ctrl-C here to unmount (running the demo again brings node_1 back as a fresh, empty node).
 `)
+}
+
+/** The demo's dashboard goes to a stable address when it is free, else to any free port: the demo comes up either way. */
+function isFree(host: string, port: number): Promise<boolean> {
+  return new Promise(resolve => {
+    const probe = createServer()
+    probe.once('error', () => resolve(false))
+    probe.listen(port, host, () => probe.close(() => resolve(true)))
+  })
 }
