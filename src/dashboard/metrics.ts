@@ -11,7 +11,7 @@ import type { ClusterStatus } from '../namenode/status.js'
 import type { RebalanceStatus } from '../cluster/rebalance/Rebalancer.js'
 import { LATENCY_BOUNDS_SECONDS, type ClientSummary, type NodeIo } from '../protocol/clientStats.js'
 import { cumulativeCounter, type HistogramSample, type Sample, snapshotGauge, snapshotHistogram } from './metricKinds.js'
-import { addNodeIo, type ClientTotals, hostSource, type MetricsSource } from './metricsSource.js'
+import { addNodeIo, type ClientTotals, hostSource, ioByNode, type MetricsSource } from './metricsSource.js'
 
 export interface Metrics {
   /** The Content-Type header to serve render()'s text with. */
@@ -221,7 +221,7 @@ function defineTimings(registry: Registry, source: MetricsSource): () => void {
 }
 
 function addIo(own: Record<string, NodeIo>, clients: ClientTotals['nodes']): Record<string, NodeIo> {
-  const sum: Record<string, NodeIo> = {}
+  const sum = ioByNode()
   addNodeIo(sum, own)
   addNodeIo(sum, clients)
   return sum

@@ -70,14 +70,14 @@ export function remoteTotals(table: ClientTableLike): ClientTotals {
   if (!table.totals) return sumOf(clients.filter(c => !c.inProcess))
   const all = table.totals()
   const inProcess = sumOf(clients.filter(c => c.inProcess))
-  const nodes: Record<string, NodeIo> = {}
+  const nodes = ioByNode()
   addNodeIo(nodes, all.nodes)
   addNodeIo(nodes, inProcess.nodes, -1)
   return { nodes, failovers: Math.max(0, all.failovers - inProcess.failovers) }
 }
 
 function sumOf(clients: ClientSummary[]): ClientTotals {
-  const nodes: Record<string, NodeIo> = {}
+  const nodes = ioByNode()
   let failovers = 0
   for (const client of clients) {
     failovers += client.counters.failovers
@@ -86,7 +86,14 @@ function sumOf(clients: ClientSummary[]): ClientTotals {
   return { nodes, failovers }
 }
 
-/** Add `from`'s I/O per node (times sign) into `into`; a sum never goes below 0. */
+/**
+ * An empty table of I/O by node id, without a prototype: node ids come from clients, and "__proto__"
+ * (an own key in JSON) must be a node here, not this object's prototype (Object.prototype, which the
+ * sums below would then write to).
+ */
+export const ioByNode = (): Record<string, NodeIo> => Object.create(null)
+
+/** Add `from`'s I/O per node (times sign) into `into` (made by ioByNode); a sum never goes below 0. */
 export function addNodeIo(into: Record<string, NodeIo>, from: Record<string, NodeIo>, sign: 1 | -1 = 1): void {
   for (const [nodeId, io] of Object.entries(from)) {
     const sum = (into[nodeId] ??= { readBytes: 0, writeBytes: 0, reads: 0, writes: 0 })

@@ -6,6 +6,8 @@ import { readFileSync } from 'node:fs'
 import parsePrometheus from 'parse-prometheus-text-format'
 import { describe, expect, it } from 'vitest'
 import { createMetrics } from '../../src/dashboard/metrics.js'
+import { ClientTable } from '../../src/namenode/clients.js'
+import { checkClientReport } from '../../src/protocol/checkClientReport.js'
 import { type ClientTotals, type MetricsSource, remoteTotals } from '../../src/dashboard/metricsSource.js'
 import type { MetaTiming } from '../../src/meta/MetaStore.js'
 import type { ClusterStatus, NodeReport } from '../../src/namenode/status.js'
@@ -293,5 +295,20 @@ describe('remote clients\' totals', () => {
 
   it('without a table\'s totals, sum the connected remote clients', () => {
     expect(remoteTotals({ list: () => [inProcess, remote] })).toEqual({ nodes: { n1: io(1) }, failovers: 1 })
+  })
+
+  // A client names its nodes; "__proto__" from JSON is an own key like any other. Summed into a plain
+  // object it was that object's prototype: Object.prototype.readBytes and the rest set in the NameNode.
+  it('a node id "__proto__" from a client is a node like any other, not every object\'s prototype', async () => {
+    const table = new ClientTable()
+    const report = JSON.parse('{"about":{"host":"h","mountpoint":"/m","pid":1,"startedAt":1},' +
+      '"counters":{"ops":{},"nodes":{"__proto__":{"readBytes":5,"writeBytes":6,"reads":1,"writes":2}},"failovers":0}}')
+    table.report('evil', checkClientReport(report))
+    const source = new FakeSource()
+    source.clientList = table.list()
+    source.totals = remoteTotals(table)
+    const text = await createMetrics(source, { processMetrics: false }).render()
+    expect(Object.prototype).not.toHaveProperty('readBytes')
+    expect(values(parse(text).get('dfs_node_read_bytes_total')).get(key({ node: '__proto__' }))).toBe(5)
   })
 })
