@@ -5,7 +5,7 @@
 // resolves the path as the mount does and asks its NameNode session).
 // dfs info --namenode tcp://… --secret-file <f> /path/in/namespace: the same, from a NameNode.
 
-import { realpath } from 'node:fs/promises'
+import { lstat, readlink, realpath } from 'node:fs/promises'
 import { relative } from 'node:path'
 import { Command } from 'commander'
 import type { ChunkPlacement, FilePlacement } from '../namenode/filePlacement.js'
@@ -39,7 +39,7 @@ async function placementOf(path: string, flags: TargetFlags): Promise<FilePlacem
   // path that does not resolve is still named, so the daemon can say what is missing. A mount point
   // itself is not looked up (its daemon may be stopped: findDaemon says so rather than hang).
   let abs = await canonicalMountpoint(path)
-  if ((await mountsAt(abs)).length === 0) abs = await realpath(abs).catch(() => abs)
+  if ((await mountsAt(abs)).length === 0) abs = await followed(path, abs)
   const mount = await dfsMountContaining(abs)
   if (!mount) throw dfsError('NOT_MOUNTED', `${path} is not in a dfs mount; give a file inside a mounted dfs folder, or a namespace path with --namenode tcp://host:port`, { path })
   const daemon = await findDaemon(mount.mountpoint)
@@ -51,6 +51,24 @@ async function placementOf(path: string, flags: TargetFlags): Promise<FilePlacem
     // The daemon names the path as the mount sees it; say it as the user gave it.
     if (isDfsError(err, 'ENOENT') || isDfsError(err, 'ENOTDIR')) throw dfsError(err.code, `${path}: ${err.code === 'ENOENT' ? 'no such file or directory' : 'a component is not a directory'}`, { path }, err)
     throw err
+  }
+}
+
+/**
+ * `abs` with its symlinks resolved. A symlink that leads nowhere (dangling, or a cycle) is that error,
+ * as getfattr says it: the link itself is not the file asked about. Anything else unresolvable (a
+ * missing path, a stopped mount) stays as given, for the daemon, or findDaemon, to name.
+ */
+async function followed(path: string, abs: string): Promise<string> {
+  try {
+    return await realpath(abs)
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'ELOOP') throw dfsError('ELOOP', `${path}: too many levels of symbolic links (a symlink cycle); fix the link, or give the file it should name`, { path })
+    if (code === 'ENOENT' && (await lstat(abs).catch(() => undefined))?.isSymbolicLink()) {
+      throw dfsError('ENOENT', `${path}: a symbolic link to ${await readlink(abs)}, which does not exist`, { path })
+    }
+    return abs
   }
 }
 

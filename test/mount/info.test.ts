@@ -103,6 +103,13 @@ describe('dfs info and user.dfs.placement', () => {
     await mustSh(`ln -s f ${cluster.mnt}/link`)
     const viaLink = await infoJson(join(cluster.mnt, 'link'))
     expect([viaLink.path, viaLink.type, viaLink.size]).toEqual([join(cluster.mnt, 'f'), 'file', SIZE])
+    // One that leads nowhere is an error, as getfattr says it, not the link's own inode.
+    await mustSh(`ln -s nothere ${cluster.mnt}/dangling && ln -s loop2 ${cluster.mnt}/loop1 && ln -s loop1 ${cluster.mnt}/loop2`)
+    const dangling = await dfs('info', join(cluster.mnt, 'dangling'))
+    expect([dangling.code, dangling.stderr.trim()]).toEqual([1, `dfs: ${join(cluster.mnt, 'dangling')}: a symbolic link to nothere, which does not exist [ENOENT]`])
+    const loop = await dfs('info', join(cluster.mnt, 'loop1'), '--json')
+    expect(loop.code).toBe(1)
+    expect(JSON.parse(loop.stdout || loop.stderr).error.code).toBe('ELOOP')
     const missing = await dfs('info', join(cluster.mnt, 'nope'))
     expect(missing.code).not.toBe(0)
     expect(missing.stderr.trim()).toBe(`dfs: ${join(cluster.mnt, 'nope')}: no such file or directory [ENOENT]`)
