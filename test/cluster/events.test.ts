@@ -12,7 +12,7 @@ import { EventBurst } from '../../src/cluster/healer/EventBurst.js'
 import { Healer } from '../../src/cluster/healer/Healer.js'
 import { HealPass } from '../../src/cluster/healer/HealPass.js'
 import { Scrubber } from '../../src/cluster/healer/Scrubber.js'
-import { emitNodeEvents } from '../../src/cluster/liveness/nodeEvents.js'
+import { emitNodeEvents, FLAP_WINDOW_MS, FLAPS_TOLD } from '../../src/cluster/liveness/nodeEvents.js'
 import { Rebalancer } from '../../src/cluster/rebalance/Rebalancer.js'
 import type { DataNode } from '../../src/datanode/DataNode.js'
 import { type ClusterEvent, EventFeed, type NewEvent } from '../../src/namenode/events.js'
@@ -150,6 +150,42 @@ describe('node events', () => {
       ['node-back', 'info', 'node /data/n1 answers again'],
     ])
     expect(f.of('node-back')[0]).toMatchObject({ nodeId: 'n1', count: 3 })
+  })
+})
+
+describe('a flapping node', () => {
+  it('is told one change at a time up to a few a window, then summed up with how it stands now; dead is always told', () => {
+    const registry = new NodeRegistry({ now: () => 0 })
+    registry.add({ nodeId: 'n1', address: '/data/n1' } as DataNode)
+    registry.monitored = true
+    const f = feed()
+    const timers: (() => void)[] = []
+    const stop = emitNodeEvents(registry, f.emit, { setTimer: fn => timers.push(fn), clearTimer: () => {} })
+    const fire = () => { for (const fn of timers.splice(0)) fn() }
+
+    for (let i = 0; i < 1_000; i++) {
+      registry.markSuspect('n1', 'put failed')
+      registry.markAlive('n1')
+    }
+    expect(f.events.recent()).toHaveLength(FLAPS_TOLD)
+    fire()
+    const summary = f.events.recent(1)[0]!
+    expect(summary).toMatchObject({ kind: 'node-suspect', level: 'warn', nodeId: 'n1', count: 2_000 - FLAPS_TOLD })
+    expect(summary.message).toBe(`node /data/n1 flapping: ${2_000 - FLAPS_TOLD} more changes of health or room in ${FLAP_WINDOW_MS / 1000} s; now alive`)
+    // Still flapping: one summary a window, nothing one by one.
+    registry.markSuspect('n1', 'put failed')
+    registry.markDead('n1', 'no heartbeat for 10.2 s')
+    fire()
+    expect(f.events.recent(2).reverse().map(e => [e.kind, e.message])).toEqual([
+      ['node-dead', 'node /data/n1 is dead: no heartbeat for 10.2 s'],
+      ['node-suspect', `node /data/n1 flapping: 1 more changes of health or room in ${FLAP_WINDOW_MS / 1000} s; now dead`],
+    ])
+    // A quiet window ends the burst: the next change is told as it is.
+    fire()
+    registry.readmit('n1', [])
+    registry.markSuspect('n1', 'put failed')
+    expect(f.events.recent(1)[0]!.message).toBe('node /data/n1 is suspect: put failed')
+    stop()
   })
 })
 
