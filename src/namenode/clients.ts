@@ -12,7 +12,8 @@
 import type { ClientReport } from '../protocol/api.js'
 import type { ClientCounters, ClientSummary, NodeIo, OpHistogram } from '../protocol/clientStats.js'
 import { LATENCY_BOUNDS_SECONDS } from '../protocol/clientStats.js'
-import type { EventFeed } from './events.js'
+import { EventBurst, type EventBurstOptions } from '../cluster/healer/EventBurst.js'
+import type { EventFeed, NewEvent } from './events.js'
 
 /** Where counts of op names or node ids past a table's cap go. */
 export const OTHER = '(other)'
@@ -25,7 +26,17 @@ export interface ClientTableOptions {
   maxOps?: number
   /** Node ids kept per table (the rest are counted under OTHER). */
   maxNodes?: number
+  /** The summing up of connected and gone events in a crowd (timers, for tests). */
+  burst?: EventBurstOptions
 }
+
+/**
+ * Clients told coming or going one by one per window; a crowd past that (every mount reconnecting
+ * after a NameNode restart, a mount in a restart loop, a client that connects under a new id each
+ * time) is one event per window, so it cannot push the rest of the cluster's events out of the ring.
+ */
+export const CLIENTS_TOLD = 10
+export const CLIENT_WINDOW_MS = 10_000
 
 /** One report's totals, for rates. */
 interface Sample {
@@ -52,11 +63,21 @@ export class ClientTable {
   private readonly now: () => number
   private readonly maxOps: number
   private readonly maxNodes: number
+  private readonly connectedEvents?: EventBurst
+  private readonly goneEvents?: EventBurst
 
-  constructor(private readonly opts: ClientTableOptions = {}) {
+  constructor(opts: ClientTableOptions = {}) {
     this.now = opts.now ?? Date.now
     this.maxOps = opts.maxOps ?? 64
     this.maxNodes = opts.maxNodes ?? 1024
+    const events = opts.events
+    if (events) {
+      const burst = { windowMs: CLIENT_WINDOW_MS, toldPerWindow: CLIENTS_TOLD, ...opts.burst }
+      const emit = (event: NewEvent) => void events.emit(event)
+      const seconds = (ms: number) => `${Math.round(ms / 1000)} s`
+      this.connectedEvents = new EventBurst(emit, (count, ms) => ({ kind: 'client-connected', level: 'info', count, message: `${count} more clients connected in ${seconds(ms)}` }), burst)
+      this.goneEvents = new EventBurst(emit, (count, ms) => ({ kind: 'client-gone', level: 'info', count, message: `${count} more clients gone in ${seconds(ms)}` }), burst)
+    }
   }
 
   /**
@@ -74,7 +95,7 @@ export class ClientTable {
       this.entries.set(id, entry)
       mergeMax(entry.counters, report.counters, this.maxOps, this.maxNodes)
       entry.last = sample(entry.counters, now)
-      this.opts.events?.emit({ kind: 'client-connected', level: 'info', clientId: id, message: `client ${describe(entry.about)} connected (pid ${entry.about.pid})` })
+      this.connectedEvents?.add({ kind: 'client-connected', level: 'info', clientId: id, message: `client ${describe(entry.about)} connected (pid ${entry.about.pid})` })
       return
     }
     entry.about = { ...report.about }
@@ -103,7 +124,7 @@ export class ClientTable {
     this.entries.delete(id)
     mergeAdd(this.departed, entry.counters, this.maxOps, this.maxNodes)
     const minutes = Math.round((this.now() - entry.connectedAt) / 60_000)
-    this.opts.events?.emit({
+    this.goneEvents?.add({
       kind: 'client-gone', level: 'info', clientId: id,
       message: `client ${describe(entry.about)} gone (pid ${entry.about.pid}, ${minutes < 1 ? 'under a minute' : `${minutes} min`} after it connected)`,
     })
