@@ -210,7 +210,10 @@ function mergeMax(into: ClientCounters, from: ClientCounters, maxOps: number, ma
     const mine = (into.ops[op] ??= emptyHistogram())
     for (let i = 0; i < mine.counts.length; i++) mine.counts[i] = Math.max(mine.counts[i]!, h.counts[i]!)
     mine.sum = Math.max(mine.sum, h.sum)
-    mine.count = Math.max(mine.count, h.count)
+    // A histogram's count is every observation, so at least its buckets' sum: buckets taken each at
+    // its own highest (a client whose reports disagree) must not add up to more than the count
+    // (/metrics would show a bucket above +Inf).
+    mine.count = Math.max(mine.count, h.count, mine.counts.reduce((a, b) => a + b, 0))
   }
   for (const [nodeId, io] of Object.entries(capped(into.nodes, from.nodes, maxNodes, emptyIo, addIo))) {
     const mine = (into.nodes[nodeId] ??= emptyIo())

@@ -106,6 +106,16 @@ describe('ClientTable', () => {
     expect(table.list()).toEqual([])
   })
 
+  it('a histogram\'s count is never below its buckets\' sum, however a client\'s reports disagree', () => {
+    const table = new ClientTable()
+    const shifted = counters(5, 0)
+    shifted.ops.getattr!.counts = shifted.ops.getattr!.counts.map((_, i) => (i === 4 ? 5 : 0))
+    table.report('a', report(5, 0))
+    table.report('a', { about: about(), counters: shifted })
+    const h = table.list()[0]!.counters.ops.getattr!
+    expect(h.count).toBeGreaterThanOrEqual(h.counts.reduce((a, b) => a + b, 0))
+  })
+
   it('in-process clients say so', () => {
     const table = new ClientTable()
     table.report('x', report(1, 0), { inProcess: true })
