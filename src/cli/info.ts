@@ -12,6 +12,7 @@ import type { ChunkPlacement, FilePlacement } from '../namenode/filePlacement.js
 import { dfsError, isDfsError } from '../errors.js'
 import { canonicalMountpoint, dfsMountContaining, mountsAt } from '../fuse/mountpoint.js'
 import { formatSize } from '../util/size.js'
+import { oneLine } from '../util/oneLine.js'
 import { NAMENODE_OPTION, SECRET_OPTION, type TargetFlags, withTarget } from './controlTarget.js'
 import { findDaemon } from './status.js'
 import { callControl } from '../daemon/control.js'
@@ -73,20 +74,22 @@ async function followed(path: string, abs: string): Promise<string> {
 }
 
 export function formatPlacement(p: FilePlacement, now = Date.now()): string {
+  // A line per file, chunk and copy, whatever a name holds (a newline, an escape sequence).
+  const path = oneLine(p.path)
   if (p.type !== 'file') {
     const what = p.type === 'dir' ? 'a directory' : p.type === 'symlink' ? 'a symbolic link' : 'a special file'
-    return `${p.path}: inode ${p.ino}, ${what}: no chunks (only regular files have chunks)`
+    return `${path}: inode ${p.ino}, ${what}: no chunks (only regular files have chunks)`
   }
   const holes = Math.ceil(p.size / p.chunkSize) - p.chunks.length
   const lines = [
-    `${p.path}: inode ${p.ino}, ${p.size} bytes (${formatSize(p.size)}), ${p.chunks.length} chunk${p.chunks.length === 1 ? '' : 's'} of ${formatSize(p.chunkSize)}` +
+    `${path}: inode ${p.ino}, ${p.size} bytes (${formatSize(p.size)}), ${p.chunks.length} chunk${p.chunks.length === 1 ? '' : 's'} of ${formatSize(p.chunkSize)}` +
     `${holes > 0 ? ` and ${holes} hole${holes === 1 ? '' : 's'} (never written, read as zeros)` : ''}, ${p.replicas} replicas`,
   ]
   for (const c of p.chunks) {
     lines.push(`chunk ${c.index}: offset ${c.offset}, ${c.length} bytes, id ${c.id}, sha256 ${c.sha256}`)
     for (const copy of c.copies) {
       const verified = copy.verifiedAt === undefined ? 'not verified yet' : `verified ${ago(now - copy.verifiedAt)}`
-      lines.push(`  ${copy.state.padEnd(11)}  node ${copy.nodeId} (${copy.node}) ${copy.address}, ${verified}`)
+      lines.push(`  ${copy.state.padEnd(11)}  node ${copy.nodeId} (${copy.node}) ${oneLine(copy.address)}, ${verified}`)
     }
     if (c.copies.length === 0) lines.push('  no copies listed')
   }
