@@ -14,12 +14,13 @@ import { mustRun, mustSh } from './fixtures.js'
 stopAllAfterAll()
 
 let cluster: Cluster
+let daemonPid: number
 const SIZE = 3 * 65536 + 1000 // four chunks of 64 KiB, the last short
 
 beforeAll(async () => {
   cluster = makeCluster(3, 'dfs-info-')
   // A long heal grace: the copies on a removed node stay listed (as unreachable) while the test looks.
-  await cluster.start({ chunkSize: '64k', extraArgs: ['--suspect-after', '1s', '--dead-after', '3s', '--heal-grace', '1h'] })
+  daemonPid = (await cluster.start({ chunkSize: '64k', extraArgs: ['--suspect-after', '1s', '--dead-after', '3s', '--heal-grace', '1h'] })).pid
   await mustSh(`head -c ${SIZE} /dev/urandom > ${cluster.mnt}/f && mkdir ${cluster.mnt}/d && setfattr -n user.mine -v hello ${cluster.mnt}/f && sync`)
 })
 afterAll(async () => cluster?.cleanup())
@@ -138,5 +139,20 @@ describe('dfs info and user.dfs.placement', () => {
     for (const i of onGone) expect(copyOnGone(fromXattr, i).state).not.toBe('ok')
     const text = await dfs('info', file)
     expect(text.stdout).toMatch(new RegExp(`${onGone.length} of 4 chunks have fewer than 2 intact copies`))
+  })
+
+  it('of a file in a mount whose daemon is stopped: says so, rather than wait for it', async () => {
+    process.kill(daemonPid, 'SIGSTOP')
+    try {
+      // Without the check this never returns (a lookup in the mount waits for the daemon): dfs()
+      // gives up after its generous deadline.
+      for (const path of [join(cluster.mnt, 'f'), join(cluster.mnt, 'd', 'nope')]) {
+        const r = await dfs('info', path)
+        expect(r.timedOut).toBe(false)
+        expect([r.code, r.stderr.trim()]).toEqual([1, expect.stringMatching(`^dfs: the daemon pid ${daemonPid} serving ${cluster.mnt} does not answer \\(it is stopped\\).*\\[DAEMON_NOT_ANSWERING\\]$`)])
+      }
+    } finally {
+      process.kill(daemonPid, 'SIGCONT')
+    }
   })
 })
