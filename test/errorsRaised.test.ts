@@ -21,7 +21,6 @@ const SRC = new URL('../src/', import.meta.url).pathname
 /** Codes kept though dfs never raises them, and why. */
 const RESERVED: Record<string, string> = {
   EXDEV: 'the kernel answers a rename or link across file systems itself; within one dfs mount there is no such thing',
-  ELOOP: 'the kernel resolves symbolic links; dfs only stores and reads their targets',
   ERANGE: 'answered by number at the FUSE edge (src/fuse/mount.ts, getxattr/listxattr into a buffer too small), never as a DfsError',
 }
 

@@ -5,13 +5,14 @@
 // resolves the path as the mount does and asks its NameNode session).
 // dfs info --namenode tcp://… --secret-file <f> /path/in/namespace: the same, from a NameNode.
 
-import { realpath } from 'node:fs/promises'
-import { relative } from 'node:path'
+import { lstat, readlink } from 'node:fs/promises'
+import { dirname, join, relative } from 'node:path'
 import { Command } from 'commander'
 import type { ChunkPlacement, FilePlacement } from '../protocol/placement.js'
 import { dfsError, isDfsError } from '../errors.js'
-import { canonicalMountpoint, dfsMountContaining, mountsAt } from '../fuse/mountpoint.js'
+import { dfsMountContaining } from '../fuse/mountpoint.js'
 import { formatSize } from '../util/size.js'
+import { oneLine } from '../util/oneLine.js'
 import { NAMENODE_OPTION, SECRET_OPTION, type TargetFlags, withTarget } from './controlTarget.js'
 import { findDaemon } from './status.js'
 import { callControl } from '../daemon/control.js'
@@ -35,11 +36,9 @@ async function placementOf(path: string, flags: TargetFlags): Promise<FilePlacem
     return await withTarget(undefined, flags, target => target.call('info', { path })) as FilePlacement
   }
   if (flags.secretFile !== undefined) throw dfsError('BAD_ARGUMENT', '--secret-file goes with --namenode tcp://host:port; a file in a local mount needs no secret (drop it, or add --namenode)')
-  // Symlinks followed, as getfattr and cat do (the file a symlink names, even in another mount); a
-  // path that does not resolve is still named, so the daemon can say what is missing. A mount point
-  // itself is not looked up (its daemon may be stopped: findDaemon says so rather than hang).
-  let abs = await canonicalMountpoint(path)
-  if ((await mountsAt(abs)).length === 0) abs = await realpath(abs).catch(() => abs)
+  // Symlinks followed, as getfattr and cat do (the file a symlink names, even in another mount).
+  // Not resolve(): "link/.." is where the link's target's parent is, as the kernel sees it.
+  const abs = await followed(path, path.startsWith('/') ? path : `${process.cwd()}/${path}`)
   const mount = await dfsMountContaining(abs)
   if (!mount) throw dfsError('NOT_MOUNTED', `${path} is not in a dfs mount; give a file inside a mounted dfs folder, or a namespace path with --namenode tcp://host:port`, { path })
   const daemon = await findDaemon(mount.mountpoint)
@@ -54,21 +53,69 @@ async function placementOf(path: string, flags: TargetFlags): Promise<FilePlacem
   }
 }
 
+/**
+ * `abs` with its symlinks resolved, as realpath does (and getfattr, cat), a component at a time, and
+ * never looking inside a dfs mount before its daemon is known to run: a lookup there waits for a
+ * stopped daemon forever, where findDaemon says it is stopped. A symlink that leads nowhere
+ * (dangling, or a cycle) is that error, as getfattr says it: the link itself is not the file asked
+ * about. Anything else unresolvable (a missing name, a stale mount) stays as given, for the daemon,
+ * or findDaemon, to name.
+ */
+async function followed(path: string, abs: string): Promise<string> {
+  const rest = abs.split('/').filter(part => part !== '')
+  const checked = new Set<string>()
+  let at = '/'
+  /** The last symlink's target, and how many of `rest`'s names come after it (are not its). */
+  let link: { target: string; after: number } | undefined
+  for (let links = 0; rest.length > 0;) {
+    const name = rest.shift()!
+    if (name === '.') continue
+    if (name === '..') {
+      at = dirname(at)
+      continue
+    }
+    const next = join(at, name)
+    const mount = await dfsMountContaining(next)
+    if (mount && !checked.has(mount.mountpoint)) {
+      await findDaemon(mount.mountpoint)
+      checked.add(mount.mountpoint)
+    }
+    const stat = await lstat(next).catch((err: NodeJS.ErrnoException) => err)
+    if (stat instanceof Error) {
+      if (stat.code === 'ENOENT' && link && rest.length >= link.after) throw dfsError('ENOENT', `${path}: a symbolic link to ${link.target}, which does not exist`, { path })
+      return join(next, ...rest)
+    }
+    if (!stat.isSymbolicLink()) {
+      at = next
+      continue
+    }
+    // Linux's limit on symlinks followed in one path.
+    if (++links > 40) throw dfsError('ELOOP', `${path}: too many levels of symbolic links (a symlink cycle); fix the link, or give the file it should name`, { path })
+    const target = await readlink(next)
+    link = { target, after: rest.length }
+    rest.unshift(...target.split('/').filter(part => part !== ''))
+    if (target.startsWith('/')) at = '/'
+  }
+  return at
+}
+
 export function formatPlacement(p: FilePlacement, now = Date.now()): string {
+  // A line per file, chunk and copy, whatever a name holds (a newline, an escape sequence).
+  const path = oneLine(p.path)
   if (p.type !== 'file') {
     const what = p.type === 'dir' ? 'a directory' : p.type === 'symlink' ? 'a symbolic link' : 'a special file'
-    return `${p.path}: inode ${p.ino}, ${what}: no chunks (only regular files have chunks)`
+    return `${path}: inode ${p.ino}, ${what}: no chunks (only regular files have chunks)`
   }
   const holes = Math.ceil(p.size / p.chunkSize) - p.chunks.length
   const lines = [
-    `${p.path}: inode ${p.ino}, ${p.size} bytes (${formatSize(p.size)}), ${p.chunks.length} chunk${p.chunks.length === 1 ? '' : 's'} of ${formatSize(p.chunkSize)}` +
+    `${path}: inode ${p.ino}, ${p.size} bytes (${formatSize(p.size)}), ${p.chunks.length} chunk${p.chunks.length === 1 ? '' : 's'} of ${formatSize(p.chunkSize)}` +
     `${holes > 0 ? ` and ${holes} hole${holes === 1 ? '' : 's'} (never written, read as zeros)` : ''}, ${p.replicas} replicas`,
   ]
   for (const c of p.chunks) {
     lines.push(`chunk ${c.index}: offset ${c.offset}, ${c.length} bytes, id ${c.id}, sha256 ${c.sha256}`)
     for (const copy of c.copies) {
       const verified = copy.verifiedAt === undefined ? 'not verified yet' : `verified ${ago(now - copy.verifiedAt)}`
-      lines.push(`  ${copy.state.padEnd(11)}  node ${copy.nodeId} (${copy.node}) ${copy.address}, ${verified}`)
+      lines.push(`  ${copy.state.padEnd(11)}  node ${copy.nodeId} (${copy.node}) ${oneLine(copy.address)}, ${verified}`)
     }
     if (c.copies.length === 0) lines.push('  no copies listed')
   }

@@ -10,6 +10,7 @@ import { nodeState } from '../cluster/nodeState.js'
 import { dfsError } from '../errors.js'
 import { canonicalMountpoint, dfsMountContaining, isInside } from '../fuse/mountpoint.js'
 import { formatSize } from '../util/size.js'
+import { oneLine } from '../util/oneLine.js'
 import { describeHold } from '../meta/orphanHold.js'
 import { NAMENODE_OPTION, SECRET_OPTION, type TargetFlags, withTarget } from './controlTarget.js'
 import type { ClientSummary } from '../protocol/clientStats.js'
@@ -151,7 +152,9 @@ export function formatRebalance(r: RebalanceStatus): string {
   return `last ${what}: ${ended}, moved ${moved} in ${duration(r.elapsedMs)}${extra ? `, ${extra}` : ''}${r.error ? ` (${r.error})` : ''}`
 }
 
-function table(rows: string[][]): string[] {
+/** Rows of cells, columns aligned; a cell is shown on one line whatever it holds (a client's mount point). */
+function table(cells: string[][]): string[] {
+  const rows = cells.map(r => r.map(oneLine))
   const widths = rows[0].map((_, i) => Math.max(...rows.map(r => r[i].length)))
   return rows.map(r => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]))).join('  ').trimEnd())
 }

@@ -10,7 +10,7 @@ import { NameNodeHost } from '../namenode/openNameNode.js'
 import type { ClusterStatus } from '../namenode/status.js'
 import type { RebalanceStatus } from '../cluster/rebalance/Rebalancer.js'
 import { NODE_STATES } from '../cluster/nodeState.js'
-import { addNodeIo, emptyNodeIo, LATENCY_BOUNDS_SECONDS, type ClientSummary, type NodeIo } from '../protocol/clientStats.js'
+import { addNodeIo, emptyNodeIo, ioByNode, LATENCY_BOUNDS_SECONDS, type ClientSummary, type NodeIo } from '../protocol/clientStats.js'
 import { cumulativeCounter, type HistogramSample, type Sample, snapshotGauge, snapshotHistogram } from './metricKinds.js'
 import { type ClientTotals, hostSource, type MetricsSource } from './metricsSource.js'
 
@@ -209,7 +209,7 @@ function defineTimings(registry: Registry, source: MetricsSource): () => void {
 
 /** The NameNode's own chunk I/O and the remote clients', per node. */
 function addIo(own: Record<string, NodeIo>, clients: ClientTotals['nodes']): Record<string, NodeIo> {
-  const sum: Record<string, NodeIo> = {}
+  const sum = ioByNode()
   for (const perNode of [own, clients]) {
     for (const [nodeId, io] of Object.entries(perNode)) addNodeIo((sum[nodeId] ??= emptyNodeIo()), io)
   }

@@ -15,7 +15,8 @@ import type { ClientReport } from '../protocol/api.js'
 import type { ClientCounters, ClientSummary, OpHistogram } from '../protocol/clientStats.js'
 import { addNodeIo, emptyHistogram, emptyNodeIo, REPORT_QUIET_MS } from '../protocol/clientStats.js'
 import { MAX_REPORT_NODES, MAX_REPORT_OPS } from '../protocol/checkClientReport.js'
-import type { EventFeed } from './events.js'
+import type { EventFeed, NewEvent } from './events.js'
+import { EventBurst, type EventBurstOptions } from '../cluster/EventBurst.js'
 
 /** Where counts of op names or node ids past a table's cap go. */
 export const OTHER = '(other)'
@@ -28,7 +29,17 @@ export interface ClientTableOptions {
   maxOps?: number
   /** Node ids kept per table (the rest are counted under OTHER). */
   maxNodes?: number
+  /** The summing up of connected and gone events in a crowd (timers, for tests). */
+  burst?: EventBurstOptions
 }
+
+/**
+ * Clients told coming or going one by one per window; a crowd past that (every mount reconnecting
+ * after a NameNode restart, a mount in a restart loop, a client that connects under a new id each
+ * time) is one event per window, so it cannot push the rest of the cluster's events out of the ring.
+ */
+export const CLIENTS_TOLD = 10
+export const CLIENT_WINDOW_MS = 10_000
 
 /** One report's totals, for rates. */
 interface Sample {
@@ -55,12 +66,22 @@ export class ClientTable {
   private readonly now: () => number
   private readonly maxOps: number
   private readonly maxNodes: number
+  private readonly connectedEvents?: EventBurst
+  private readonly goneEvents?: EventBurst
 
-  constructor(private readonly opts: ClientTableOptions = {}) {
+  constructor(opts: ClientTableOptions = {}) {
     this.now = opts.now ?? Date.now
     // As many as one report may name: a client's table fills only when it names new keys over time.
     this.maxOps = opts.maxOps ?? MAX_REPORT_OPS
     this.maxNodes = opts.maxNodes ?? MAX_REPORT_NODES
+    const events = opts.events
+    if (events) {
+      const burst = { windowMs: CLIENT_WINDOW_MS, tellFirst: CLIENTS_TOLD, ...opts.burst }
+      const emit = (event: NewEvent) => void events.emit(event)
+      const seconds = (ms: number) => `${Math.round(ms / 1000)} s`
+      this.connectedEvents = new EventBurst(emit, (count, ms) => ({ kind: 'client-connected', level: 'info', count, message: `${count} more clients connected in ${seconds(ms)}` }), burst)
+      this.goneEvents = new EventBurst(emit, (count, ms) => ({ kind: 'client-gone', level: 'info', count, message: `${count} more clients gone in ${seconds(ms)}` }), burst)
+    }
   }
 
   /**
@@ -78,7 +99,7 @@ export class ClientTable {
       this.entries.set(id, entry)
       mergeMax(entry.counters, report.counters, this.maxOps, this.maxNodes)
       entry.last = sample(entry.counters, now)
-      this.opts.events?.emit({ kind: 'client-connected', level: 'info', clientId: id, message: `client ${describe(entry.about)} connected (pid ${entry.about.pid})` })
+      this.connectedEvents?.add({ kind: 'client-connected', level: 'info', clientId: id, message: `client ${describe(entry.about)} connected (pid ${entry.about.pid})` })
       return
     }
     entry.about = { ...report.about }
@@ -107,7 +128,7 @@ export class ClientTable {
     this.entries.delete(id)
     if (!entry.inProcess) mergeAdd(this.departed, entry.counters, this.maxOps, this.maxNodes)
     const minutes = Math.round((this.now() - entry.connectedAt) / 60_000)
-    this.opts.events?.emit({
+    this.goneEvents?.add({
       kind: 'client-gone', level: 'info', clientId: id,
       message: `client ${describe(entry.about)} gone (pid ${entry.about.pid}, ${minutes < 1 ? 'under a minute' : `${minutes} min`} after it connected)`,
     })
@@ -201,7 +222,10 @@ function mergeMax(into: ClientCounters, from: ClientCounters, maxOps: number, ma
     const mine = (into.ops[op] ??= emptyHistogram())
     for (let i = 0; i < mine.counts.length; i++) mine.counts[i] = Math.max(mine.counts[i]!, h.counts[i]!)
     mine.sum = Math.max(mine.sum, h.sum)
-    mine.count = Math.max(mine.count, h.count)
+    // A histogram's count is every observation, so at least its buckets' sum: buckets taken each at
+    // its own highest (a client whose reports disagree) must not add up to more than the count
+    // (/metrics would show a bucket above +Inf).
+    mine.count = Math.max(mine.count, h.count, mine.counts.reduce((a, b) => a + b, 0))
   }
   for (const [nodeId, io] of Object.entries(capped(into.nodes, from.nodes, maxNodes, emptyNodeIo, addNodeIo))) {
     const mine = (into.nodes[nodeId] ??= emptyNodeIo())

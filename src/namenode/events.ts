@@ -3,6 +3,8 @@
 // emit here; the dashboard's Events panel and its live stream read it. A bounded ring: old events
 // fall off, as in a log viewer; the log keeps everything.
 
+import { oneLine } from '../util/oneLine.js'
+
 export type ClusterEventKind =
   | 'node-dead' | 'node-suspect' | 'node-back' | 'node-full'
   | 'healed' | 'corruption' | 'repaired' | 'lost'
@@ -34,7 +36,8 @@ export class EventFeed {
   constructor(private readonly capacity = 500, private readonly now: () => number = Date.now) {}
 
   emit(event: NewEvent): ClusterEvent {
-    const full: ClusterEvent = { seq: ++this.seq, at: this.now(), ...event }
+    // One line whatever went into it (a mount point with a newline, a client's escape sequences).
+    const full: ClusterEvent = { seq: ++this.seq, at: this.now(), ...event, message: oneLine(event.message) }
     this.ring.push(full)
     if (this.ring.length > this.capacity) this.ring.shift()
     // A listener that throws (a viewer gone mid-write) must not stop the service that emitted.

@@ -22,6 +22,7 @@ import { send } from '../protocol/wire.js'
 import { sendSnapshot } from './snapshot.js'
 import type { Fence } from '../cluster/fencing.js'
 import type { NewEvent } from './events.js'
+import { EventBurst, type EventBurstOptions } from '../cluster/EventBurst.js'
 
 /** A standby that does not read while this much waits for it is dropped. */
 const MAX_BACKLOG = 256 * 1024 * 1024
@@ -71,6 +72,7 @@ export class StandbyLink implements DurabilityGate {
   private last: { state: StandbyStatus['state']; since: number; peer?: string; ackedSeq?: number; why?: string } = { state: 'none', since: Date.now() }
   /** Whether a standby ever followed this folder, in this process or one before (followed.json). */
   private followed: Promise<boolean>
+  private readonly events: EventBurst
 
   constructor(
     private readonly meta: NamespaceMetaStore,
@@ -80,9 +82,18 @@ export class StandbyLink implements DurabilityGate {
     /** The claim on the DataNodes: without a standby, they record how far this NameNode got. */
     private readonly fence: Pick<Fence, 'raiseTo'> | undefined,
     /** The NameNode's event feed: a standby attached, caught up, lost. */
-    private readonly onEvent: (event: NewEvent) => void = () => {},
+    onEvent: (event: NewEvent) => void = () => {},
+    /** The summing up of a standby that comes and goes over and over (timers, for tests). */
+    burst: EventBurstOptions = {},
   ) {
     this.log = levelled(log)
+    // A standby in a loop (it crashes once it has the snapshot, a peer that keeps authenticating as
+    // one) is told as it comes and goes a few times a minute, the rest summed up: it must not push
+    // every other event out of the ring.
+    this.events = new EventBurst(onEvent, (count, windowMs) => ({
+      kind: 'standby', level: 'warn', count,
+      message: `standby flapping: ${count} more attached, caught up or lost in ${Math.round(windowMs / 1000)} s; now ${this.last.state}${this.last.peer ? ` (${this.last.peer})` : ''}`,
+    }), { windowMs: 60_000, tellFirst: 6, ...burst })
     this.followed = wasFollowed(meta.dir).catch(() => true)
     // A folder a standby followed before this process started: until one connects, it is away.
     void this.followed.then(yes => {
@@ -142,7 +153,7 @@ export class StandbyLink implements DurabilityGate {
       `${behind > 0 ? `, ${records(behind)} ahead` : ''}; sending it a snapshot at seq ${seq}; until it has it, this NameNode alone holds the records`,
     )
     this.last = { state: 'catching-up', since: Date.now(), peer }
-    this.onEvent({ kind: 'standby', level: 'info', message: `standby ${peer} attached${was}; sending it a snapshot at seq ${seq}` })
+    this.events.add({ kind: 'standby', level: 'info', message: `standby ${peer} attached${was}; sending it a snapshot at seq ${seq}` })
     return true
   }
 
@@ -166,7 +177,7 @@ export class StandbyLink implements DurabilityGate {
       s.caughtUp = true
       this.last = { state: 'following', since: Date.now(), peer: s.peer, ackedSeq: seq }
       this.log.info(`standby ${s.peer} caught up at seq ${seq} in ${Date.now() - s.startedAt} ms; fsyncs now wait for it too`)
-      this.onEvent({ kind: 'standby', level: 'info', message: `standby ${s.peer} caught up at seq ${seq}; fsyncs now wait for it too` })
+      this.events.add({ kind: 'standby', level: 'info', message: `standby ${s.peer} caught up at seq ${seq}; fsyncs now wait for it too` })
     }
     this.last.ackedSeq = seq
     for (const w of this.waiters) {
@@ -250,7 +261,7 @@ export class StandbyLink implements DurabilityGate {
       `standby ${s.peer} lost: ${why}; it had confirmed seq ${s.ackedSeq}${behind > 0 ? ` (${records(behind)} behind)` : ''}; ` +
       'this NameNode carries on alone: records from now on are on its disk only until the standby returns',
     )
-    this.onEvent({
+    this.events.add({
       kind: 'standby', level: 'warn',
       message: `standby ${s.peer} lost: ${why}; it had confirmed seq ${s.ackedSeq}; this NameNode carries on alone until it returns`,
     })

@@ -45,6 +45,13 @@ export interface NodeIo {
 export const emptyNodeIo = (): NodeIo => ({ readBytes: 0, writeBytes: 0, reads: 0, writes: 0 })
 
 /** `into` += `io`. */
+/**
+ * An empty table of I/O by node id, without a prototype: node ids come from clients, and "__proto__"
+ * (an own key in JSON) must be a node here, not the table's prototype (Object.prototype, which the
+ * sums would then write to, in the whole NameNode process).
+ */
+export const ioByNode = (): Record<string, NodeIo> => Object.create(null)
+
 export function addNodeIo(into: NodeIo, io: NodeIo): void {
   into.readBytes += io.readBytes
   into.writeBytes += io.writeBytes

@@ -35,3 +35,13 @@ it('shows every chunk and copy, and how many chunks are short of R intact copies
 it('a directory, symlink or special file: its inode and no chunks', () => {
   expect(formatPlacement({ ...placement([]), type: 'dir' })).toBe('/mnt/f: inode 7, a directory: no chunks (only regular files have chunks)')
 })
+
+it('is a line per file, chunk and copy whatever the names hold', () => {
+  const p = placement([['ok', 'ok']])
+  p.path = '/mnt/new\nline \u001b[31mred'
+  p.chunks[0]!.copies[1]!.address = '/nodes/a\nb'
+  const lines = formatPlacement(p, 1_000_000).split('\n')
+  expect(lines).toHaveLength(5)
+  expect(lines[0]).toMatch(/^\/mnt\/new\\nline \\u001b\[31mred: inode 7/)
+  expect(lines[3]).toBe('  ok           node n1 (alive) /nodes/a\\nb, not verified yet')
+})

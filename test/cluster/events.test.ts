@@ -167,12 +167,30 @@ describe('node events', () => {
     expect(f.kinds()).toEqual(['node-suspect', 'node-back', 'node-suspect', 'node-back'])
     timers.fire()
     expect(f.events.recent(1)[0]).toMatchObject({
-      kind: 'node-suspect', level: 'warn', count: 36, message: 'node /data/n1 went between suspect and alive 36 more times in the last 60 s; now alive',
+      kind: 'node-suspect', level: 'warn', count: 36, message: 'node /data/n1 changed health or room 36 more times in the last 60 s; now alive',
     })
     registry.markSuspect('n1', 'no heartbeat for 2.1 s') // the burst goes on: counted
     registry.markDead('n1', 'no heartbeat for 10.2 s')
     expect(f.events.recent(2).reverse().map((e) => [e.kind, e.count])).toEqual([['node-suspect', 1], ['node-dead', undefined]])
     expect(f.events.recent().length).toBe(7)
+  })
+
+  it('a node flapping between full and room again is summed up the same way', () => {
+    const registry = new NodeRegistry({ now: () => 0 })
+    registry.add({ nodeId: 'n1', address: '/data/n1' } as DataNode)
+    registry.monitored = true
+    const f = feed()
+    const timers = manualTimers()
+    stops.push(emitNodeEvents(registry, f.emit, { windowMs: 60_000, ...timers }))
+    for (let i = 0; i < 500; i++) {
+      registry.markFull('n1', 'under 8 MiB free')
+      registry.markHasRoom('n1')
+    }
+    expect(f.kinds()).toEqual(['node-full', 'node-full', 'node-full', 'node-full'])
+    timers.fire()
+    expect(f.events.recent(1)[0]).toMatchObject({
+      kind: 'node-suspect', count: 996, message: 'node /data/n1 changed health or room 996 more times in the last 60 s; now alive',
+    })
   })
 })
 

@@ -8,6 +8,8 @@ import { describe, expect, it } from 'vitest'
 import { createMetrics } from '../../src/dashboard/metrics.js'
 import { nodeState } from '../../src/cluster/nodeState.js'
 import { type ClientTotals, type MetricsSource } from '../../src/dashboard/metricsSource.js'
+import { ClientTable } from '../../src/namenode/clients.js'
+import { checkClientReport } from '../../src/protocol/checkClientReport.js'
 import type { MetaTiming } from '../../src/meta/MetaStore.js'
 import type { ClusterStatus, NodeReport } from '../../src/namenode/status.js'
 import { LATENCY_BOUNDS_SECONDS, type ClientSummary, type NodeIo, type OpHistogram } from '../../src/protocol/clientStats.js'
@@ -286,5 +288,22 @@ describe('docs/metrics.md', () => {
     const rendered = new Set(parse(await metrics.render()).keys())
     metrics.close()
     expect([...rendered].sort()).toEqual([...documented].sort())
+  })
+})
+
+describe('node ids from clients', () => {
+  // A client names its nodes; "__proto__" from JSON is an own key like any other. Summed into a plain
+  // object it was that object's prototype: Object.prototype.readBytes and the rest set in the NameNode.
+  it('a node id "__proto__" from a client is a node like any other, not every object\'s prototype', async () => {
+    const table = new ClientTable()
+    const report = JSON.parse('{"about":{"host":"h","mountpoint":"/m","pid":1,"startedAt":1},' +
+      '"counters":{"ops":{},"nodes":{"__proto__":{"readBytes":5,"writeBytes":6,"reads":1,"writes":2}},"failovers":0}}')
+    table.report('evil', checkClientReport(report))
+    const source = new FakeSource()
+    source.clientList = table.list()
+    source.totals = table.remoteTotals()
+    const text = await createMetrics(source, { processMetrics: false }).render()
+    expect(Object.prototype).not.toHaveProperty('readBytes')
+    expect(values(parse(text).get('dfs_node_read_bytes_total')).get(key({ node: '__proto__' }))).toBe(5)
   })
 })

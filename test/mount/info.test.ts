@@ -14,12 +14,13 @@ import { mustRun, mustSh } from './fixtures.js'
 stopAllAfterAll()
 
 let cluster: Cluster
+let daemonPid: number
 const SIZE = 3 * 65536 + 1000 // four chunks of 64 KiB, the last short
 
 beforeAll(async () => {
   cluster = makeCluster(3, 'dfs-info-')
   // A long heal grace: the copies on a removed node stay listed (as unreachable) while the test looks.
-  await cluster.start({ chunkSize: '64k', extraArgs: ['--suspect-after', '1s', '--dead-after', '3s', '--heal-grace', '1h'] })
+  daemonPid = (await cluster.start({ chunkSize: '64k', extraArgs: ['--suspect-after', '1s', '--dead-after', '3s', '--heal-grace', '1h'] })).pid
   await mustSh(`head -c ${SIZE} /dev/urandom > ${cluster.mnt}/f && mkdir ${cluster.mnt}/d && setfattr -n user.mine -v hello ${cluster.mnt}/f && sync`)
 })
 afterAll(async () => cluster?.cleanup())
@@ -103,6 +104,13 @@ describe('dfs info and user.dfs.placement', () => {
     await mustSh(`ln -s f ${cluster.mnt}/link`)
     const viaLink = await infoJson(join(cluster.mnt, 'link'))
     expect([viaLink.path, viaLink.type, viaLink.size]).toEqual([join(cluster.mnt, 'f'), 'file', SIZE])
+    // One that leads nowhere is an error, as getfattr says it, not the link's own inode.
+    await mustSh(`ln -s nothere ${cluster.mnt}/dangling && ln -s loop2 ${cluster.mnt}/loop1 && ln -s loop1 ${cluster.mnt}/loop2`)
+    const dangling = await dfs('info', join(cluster.mnt, 'dangling'))
+    expect([dangling.code, dangling.stderr.trim()]).toEqual([1, `dfs: ${join(cluster.mnt, 'dangling')}: a symbolic link to nothere, which does not exist [ENOENT]`])
+    const loop = await dfs('info', join(cluster.mnt, 'loop1'), '--json')
+    expect(loop.code).toBe(1)
+    expect(JSON.parse(loop.stdout || loop.stderr).error.code).toBe('ELOOP')
     const missing = await dfs('info', join(cluster.mnt, 'nope'))
     expect(missing.code).not.toBe(0)
     expect(missing.stderr.trim()).toBe(`dfs: ${join(cluster.mnt, 'nope')}: no such file or directory [ENOENT]`)
@@ -131,5 +139,20 @@ describe('dfs info and user.dfs.placement', () => {
     for (const i of onGone) expect(copyOnGone(fromXattr, i).state).not.toBe('ok')
     const text = await dfs('info', file)
     expect(text.stdout).toMatch(new RegExp(`${onGone.length} of 4 chunks have fewer than 2 intact copies`))
+  })
+
+  it('of a file in a mount whose daemon is stopped: says so, rather than wait for it', async () => {
+    process.kill(daemonPid, 'SIGSTOP')
+    try {
+      // Without the check this never returns (a lookup in the mount waits for the daemon): dfs()
+      // gives up after its generous deadline.
+      for (const path of [join(cluster.mnt, 'f'), join(cluster.mnt, 'd', 'nope')]) {
+        const r = await dfs('info', path)
+        expect(r.timedOut).toBe(false)
+        expect([r.code, r.stderr.trim()]).toEqual([1, expect.stringMatching(`^dfs: the daemon pid ${daemonPid} serving ${cluster.mnt} does not answer \\(it is stopped\\).*\\[DAEMON_NOT_ANSWERING\\]$`)])
+      }
+    } finally {
+      process.kill(daemonPid, 'SIGCONT')
+    }
   })
 })

@@ -4,7 +4,7 @@
 // the table).
 
 import { describe, expect, it } from 'vitest'
-import { ClientTable, OTHER } from '../../src/namenode/clients.js'
+import { CLIENT_WINDOW_MS, CLIENTS_TOLD, ClientTable, OTHER } from '../../src/namenode/clients.js'
 import { EventFeed } from '../../src/namenode/events.js'
 import type { ClientReport } from '../../src/protocol/api.js'
 import { checkClientReport } from '../../src/protocol/checkClientReport.js'
@@ -100,6 +100,33 @@ describe('ClientTable', () => {
       expect(e.message).toContain('box:/srv/data')
       expect(e.clientId).toBe('a')
     }
+  })
+
+  it('a crowd of clients coming and going is told one by one up to CLIENTS_TOLD a window, the rest summed up', () => {
+    const events = new EventFeed()
+    const timers: (() => void)[] = []
+    const table = new ClientTable({ events, now: clock().now, burst: { setTimer: fn => timers.push(fn), clearTimer: () => {} } })
+    const fire = () => { for (const fn of timers.splice(0)) fn() }
+    for (let i = 0; i < 1_000; i++) table.report(`c${i}`, report(1, 0))
+    for (let i = 0; i < 1_000; i++) table.leave(`c${i}`)
+    expect(events.recent()).toHaveLength(2 * CLIENTS_TOLD)
+    fire()
+    const summaries = events.recent(2).reverse()
+    expect(summaries.map(e => [e.kind, e.count, e.message])).toEqual([
+      ['client-connected', 1_000 - CLIENTS_TOLD, `${1_000 - CLIENTS_TOLD} more clients connected in ${CLIENT_WINDOW_MS / 1000} s`],
+      ['client-gone', 1_000 - CLIENTS_TOLD, `${1_000 - CLIENTS_TOLD} more clients gone in ${CLIENT_WINDOW_MS / 1000} s`],
+    ])
+    expect(table.list()).toEqual([])
+  })
+
+  it('a histogram\'s count is never below its buckets\' sum, however a client\'s reports disagree', () => {
+    const table = new ClientTable()
+    const shifted = counters(5, 0)
+    shifted.ops.getattr!.counts = shifted.ops.getattr!.counts.map((_, i) => (i === 4 ? 5 : 0))
+    table.report('a', report(5, 0))
+    table.report('a', { about: about(), counters: shifted })
+    const h = table.list()[0]!.counters.ops.getattr!
+    expect(h.count).toBeGreaterThanOrEqual(h.counts.reduce((a, b) => a + b, 0))
   })
 
   it('in-process clients say so, and are in no remote total, connected or gone (their chunk I/O is the NameNode\'s own)', () => {

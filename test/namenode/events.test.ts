@@ -4,6 +4,8 @@
 
 import { afterEach, describe, expect, it } from 'vitest'
 import { makeTempDir } from '../helpers/tmp.js'
+import { EventFeed } from '../../src/namenode/events.js'
+import { ClientTable } from '../../src/namenode/clients.js'
 import { type RunningNameNode, startTestNameNode } from './fixtures.js'
 
 let running: RunningNameNode | undefined
@@ -33,5 +35,23 @@ describe('NameNode host events', () => {
     await host.services.rebalancer.settle()
     const balance = host.events.recent().reverse().filter(e => e.kind === 'balance').map(e => e.message)
     expect(balance).toEqual([expect.stringMatching(/^balance started/), expect.stringMatching(/^balance finished: moved 0 chunks/)])
+  })
+})
+
+describe('an event is one line', () => {
+  // A mount point may hold a newline; a client may send any host name (an escape sequence that would
+  // drive a terminal, a newline that makes one event read as two).
+  it('whatever a client names itself, its connected and gone events are one line without control characters', () => {
+    const events = new EventFeed()
+    const table = new ClientTable({ events })
+    const about = { host: 'evil\u001b]0;owned\u0007', mountpoint: '/mnt/a\nb\u2028c', pid: 1, startedAt: 1 }
+    table.report('c1', { about, counters: { ops: {}, nodes: {}, failovers: 0 } })
+    table.leave('c1')
+    const messages = events.recent().map(e => e.message)
+    expect(messages).toHaveLength(2)
+    for (const message of messages) {
+      expect(message).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/)
+      expect(message).toContain('evil\\u001b]0;owned\\u0007:/mnt/a\\nb\\u2028c')
+    }
   })
 })

@@ -93,6 +93,16 @@ describe('filePlacement', () => {
     expect(() => inodeAtPath(w.state, '/nope')).toThrow(expect.objectContaining({ code: 'ENOENT' }))
     expect(() => inodeAtPath(w.state, '/f/x')).toThrow(expect.objectContaining({ code: 'ENOTDIR' }))
   })
+
+  it('a namespace path resolves as in a mount: ".." is the parent, a file followed by "/" or ".." is not a directory', () => {
+    const w = world()
+    const f = inodeAtPath(w.state, '/f')
+    expect(inodeAtPath(w.state, '/d/../f')).toBe(f)
+    expect(inodeAtPath(w.state, '/../d/./../f')).toBe(f)
+    expect(inodeAtPath(w.state, '/d/..')).toBe(inodeAtPath(w.state, '/'))
+    expect(inodeAtPath(w.state, '/d/')).toBe(inodeAtPath(w.state, '/d'))
+    for (const path of ['/f/', '/f/..', '/f/.']) expect(() => inodeAtPath(w.state, path)).toThrow(expect.objectContaining({ code: 'ENOTDIR' }))
+  })
 })
 
 describe('VerifiedCopies', () => {

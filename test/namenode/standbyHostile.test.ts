@@ -64,6 +64,18 @@ function rawStandby(port: number, id: string, onMessage: (m: Heard, socket: Sock
 const eventually = (what: () => boolean) => until(async () => what(), 60_000, 20)
 
 describe('a primary and standbys that misbehave', () => {
+  it('a standby that comes and goes over and over is told a few times, not once per coming and going', async () => {
+    const p = await primary()
+    for (let i = 0; i < 10; i++) {
+      const s = rawStandby(p.server.port, `loop${i}`, (m, socket) => { if (m.t === 'snap' && m.done) socket.destroy() })
+      await eventually(() => s.ready)
+      s.auth()
+      await eventually(() => s.closed && p.server.standbyStatus().state === 'lost')
+    }
+    const told = p.host.events.recent().filter(e => e.kind === 'standby')
+    expect(told).toHaveLength(6)
+  })
+
   it('two standbys that authenticate in the same moment: one follows, the other is refused', async () => {
     const p = await primary()
     await p.client.commit(mkdir('a'))

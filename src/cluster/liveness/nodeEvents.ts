@@ -1,14 +1,18 @@
 // The registry's node transitions as cluster events (the dashboard's Events panel): dead, suspect,
 // back, full, room again. One event per transition, never per heartbeat: the registry tells only a
 // change of health or of fullness, so a node that stays dead gives one. A node that flaps between
-// suspect and alive (a busy host, a slow link) is told one by one for its first few changes, then
-// summed up once a window (../EventBurst.ts), so it cannot push everything else out of the event ring.
+// suspect and alive (a busy host, a slow link), or between full and room again (free space at the
+// threshold), is told one by one for its first few changes, then summed up once a window
+// (../EventBurst.ts), so it cannot push everything else out of the event ring. Dead, and back from
+// the dead, are always told.
 
 import type { NodeHealthChange, NodeRegistry, NodeReport } from '../../chunks/NodeRegistry.js'
 import { type EmitEvent, EventBurst, type EventBurstOptions } from '../EventBurst.js'
 
-/** Changes between suspect and alive a node is told one by one before they are summed up. */
+/** Changes (suspect and alive, full and room) a node is told one by one before they are summed up. */
 const FLAPS_TOLD = 4
+
+const nowState = (status: { health: string; full: boolean } | undefined) => (status ? (status.health === 'alive' && status.full ? 'full' : status.health) : 'gone')
 
 /** Emit the registry's node transitions from now on; returns the way to stop. */
 export function emitNodeEvents(
@@ -19,14 +23,14 @@ export function emitNodeEvents(
 ): () => void {
   /** What a node back from the dead reported holding (the report comes just before its change to alive). */
   const reported = new Map<string, number>()
-  /** Per node: its suspect / answers-again changes (one entry per node id, dropped at stop). */
+  /** Per node: its suspect / answers-again / full / room changes (one entry per node id, dropped at stop). */
   const flaps = new Map<string, EventBurst>()
   const flapsOf = (nodeId: string, address: string) => {
     let burst = flaps.get(nodeId)
     if (!burst) {
       burst = new EventBurst(emit, (count, windowMs) => ({
         kind: 'node-suspect', level: 'warn', nodeId, count,
-        message: `node ${address} went between suspect and alive ${count} more time${count === 1 ? '' : 's'} in the last ${windowMs / 1000} s; now ${registry.status(nodeId)?.health ?? 'gone'}`,
+        message: `node ${address} changed health or room ${count} more time${count === 1 ? '' : 's'} in the last ${windowMs / 1000} s; now ${nowState(registry.status(nodeId))}`,
       }), { windowMs: 60_000, tellFirst: FLAPS_TOLD, ...flapOptions })
       flaps.set(nodeId, burst)
     }
@@ -55,9 +59,9 @@ export function emitNodeEvents(
     const address = status?.address ?? nodeId
     if (full) {
       const why = status?.fullReason ? ` (${status.fullReason})` : ''
-      emit({ kind: 'node-full', level: 'warn', nodeId, message: `node ${address} is full${why}; it takes no new chunks` })
+      flapsOf(nodeId, address).add({ kind: 'node-full', level: 'warn', nodeId, message: `node ${address} is full${why}; it takes no new chunks` })
     } else {
-      emit({ kind: 'node-full', level: 'info', nodeId, message: `node ${address} has room again; it takes new chunks` })
+      flapsOf(nodeId, address).add({ kind: 'node-full', level: 'info', nodeId, message: `node ${address} has room again; it takes new chunks` })
     }
   }
   registry.on('report', onReport)
