@@ -26,6 +26,8 @@ let host: NameNodeHost
 let dash: Dashboard
 /** What /api/status serves next; the test changes it. */
 let scripted: ClusterStatus
+/** What /api/file serves next. */
+let placement: FilePlacement
 
 function node(nodeId: string, health: string, extra: Partial<NodeReport> = {}): NodeReport {
   const report = { nodeId, address: `tcp://10.0.0.${nodeId.length}:7001`, health, full: false, heartbeatAgeMs: 400, capacity: 100 << 20, available: 60 << 20, used: 30 << 20, chunks: 7, ...extra }
@@ -71,7 +73,8 @@ beforeAll(async () => {
     chunks: { referenced: 10, underReplicated: 3, unavailable: 1, waitingForGrace: 0, files: 4, byCopies: [1, 3, 6] },
     clients: [client('c1', 0)] as unknown as ClusterStatus['clients'],
   }
-  dash = await startDashboard({ host, listen: '127.0.0.1:0', log: () => {}, liveIntervalMs: 300, status: () => ({ ...scripted, uptimeMs: Date.now() - host.startedAt }), placement: () => huge })
+  placement = huge
+  dash = await startDashboard({ host, listen: '127.0.0.1:0', log: () => {}, liveIntervalMs: 300, status: () => ({ ...scripted, uptimeMs: Date.now() - host.startedAt }), placement: () => placement })
 })
 
 afterAll(async () => {
@@ -127,6 +130,30 @@ describe('the dashboard panels', () => {
     expect(await page.isHidden('#more')).toBe(true)
 
     await shot(page, 'panels')
+    expect(errors).toEqual([])
+  })
+
+  it('follow the open file: a node that dies and the healer\'s new copies show without a click', async () => {
+    const file = (copies: CopyPlacement[]): FilePlacement => ({
+      ...huge, path: '/huge', size: 1 << 20, chunks: [{ ...huge.chunks[1]!, index: 0, offset: 0, copies, intact: copies.filter(c => c.state === 'ok').length }],
+    })
+    const alive = (s: ClusterStatus): ClusterStatus => ({ ...s, nodes: s.nodes.map(n => ({ ...n, health: 'alive', state: 'alive' })) as NodeReport[] })
+    scripted = alive(scripted)
+    placement = file([copy('aaaa1111', 'ok'), copy('cccc3333', 'ok')])
+    const { page, errors } = await openPage(`http://${dash.address}/`)
+    await page.click('#files tr[data-path="/huge"] a', DEADLINE)
+    await page.waitForSelector('#chunks .copy[data-node-id="cccc3333"][data-state="ok"]', DEADLINE)
+
+    // cccc3333 dies: the status says so, and its copy no longer counts.
+    placement = file([copy('aaaa1111', 'ok'), copy('cccc3333', 'unreachable')])
+    scripted = { ...scripted, nodes: scripted.nodes.map(n => (n.nodeId === 'cccc3333' ? { ...n, health: 'dead', state: 'dead' } : n)) as NodeReport[] }
+    await page.waitForSelector('#chunks .copy[data-node-id="cccc3333"][data-state="unreachable"]', DEADLINE)
+
+    // The healer copies the chunk to dddd4444.
+    placement = file([copy('aaaa1111', 'ok'), copy('cccc3333', 'unreachable'), copy('dddd4444', 'ok')])
+    scripted = { ...scripted, healer: { ...scripted.healer!, copiedChunks: scripted.healer!.copiedChunks + 1 } }
+    await page.waitForSelector('#chunks .copy[data-node-id="dddd4444"][data-state="ok"]', DEADLINE)
+    expect(await page.textContent('#chunks tr[data-chunk="0"]')).toMatch(/ok\s*aaaa1111.*unreachable\s*cccc3333.*ok\s*dddd4444/)
     expect(errors).toEqual([])
   })
 })
