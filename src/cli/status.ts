@@ -101,7 +101,7 @@ export function formatStatus(s: ClusterStatus): string {
   }
   const sc = s.scrubber
   if (sc) {
-    lines.push(`scrubber: ${sc.state}, ${sc.scannedChunks} copies verified (${formatSize(sc.scannedBytes)}), ${sc.corruptFound} corrupt, ${sc.missingFound} missing, ${sc.passes} passes`)
+    lines.push(`scrubber: ${sc.state}, ${sc.scannedChunks} copies verified (${formatSize(sc.scannedBytes)}), ${sc.corruptFound} corrupt, ${sc.missingFound} missing, ${sc.passes} ${sc.passes === 1 ? 'pass' : 'passes'}`)
   }
   const r = s.rebalance
   if (r) lines.push(formatRebalance(r))

@@ -24,4 +24,11 @@ describe('formatStatus', () => {
     expect(['n1', 'n2', 'n3', 'n4'].map(stateOf)).toEqual(['alive', 'draining', 'full', 'dead'])
     expect(text).not.toMatch(/client/)
   })
+
+  it('counts the scrubber\'s passes in English: 1 pass, 2 passes', () => {
+    const scrubber = (passes: number) => ({ state: 'resting', scannedChunks: 3, scannedBytes: 3072, corruptFound: 0, missingFound: 0, passes, bytesPerSec: 0 })
+    const line = (passes: number) => formatStatus({ ...olderStatus(), scrubber: scrubber(passes) } as unknown as ClusterStatus).split('\n').find(l => l.startsWith('scrubber:'))
+    expect(line(1)).toMatch(/, 1 pass$/)
+    expect(line(2)).toMatch(/, 2 passes$/)
+  })
 })
