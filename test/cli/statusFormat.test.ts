@@ -31,4 +31,14 @@ describe('formatStatus', () => {
     expect(line(1)).toMatch(/, 1 pass$/)
     expect(line(2)).toMatch(/, 2 passes$/)
   })
+
+  it('on a client mount, names the NameNode whose pid it shows, and shows the mount\'s own chunk I/O', () => {
+    const io = (writes: number) => ({ writes, underReplicatedWrites: 0, reads: 0, cacheHits: 0, failovers: 0, badReplicas: 0, deleteFailures: 0, deletesDeferred: 0 })
+    const client = { ...olderStatus(), namenode: 'tcp://10.0.0.1:7000', io: io(0), clientIo: io(3) } as unknown as ClusterStatus
+    const lines = formatStatus(client).split('\n')
+    expect(lines[0]).toMatch(/^dfs on \/mnt\/dfs \(NameNode tcp:\/\/10\.0\.0\.1:7000, pid 1, /)
+    expect(lines.find(l => l.startsWith('io'))).toMatch(/^io \(this mount\): 3 chunk writes/)
+    expect(formatStatus(olderStatus()).split('\n').find(l => l.startsWith('io'))).toMatch(/^io \(the NameNode\): 0 chunk writes/)
+    expect(formatStatus(olderStatus())).toMatch(/^0 files, /m)
+  })
 })
