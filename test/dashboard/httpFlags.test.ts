@@ -2,7 +2,8 @@
 
 import { describe, expect, it } from 'vitest'
 import { checkHttpFlags, isLoopback } from '../../src/dashboard/httpFlags.js'
-import { startDashboard } from '../../src/dashboard/server.js'
+import { bindDashboard, startDashboard } from '../../src/dashboard/server.js'
+import { createServer, type Server } from 'node:net'
 import type { NameNodeHost } from '../../src/namenode/openNameNode.js'
 
 describe('--http', () => {
@@ -25,5 +26,19 @@ describe('--http', () => {
     const host = {} as NameNodeHost
     await expect(startDashboard({ host, listen: '0.0.0.0:0', log: () => {}, status: () => { throw new Error('not asked') } }))
       .rejects.toMatchObject({ code: 'HTTP_NOT_LOOPBACK' })
+  })
+
+  it('says what to do when its port is taken', async () => {
+    const busy: Server = createServer()
+    await new Promise<void>(resolve => busy.listen(0, '127.0.0.1', resolve))
+    try {
+      const port = (busy.address() as { port: number }).port
+      await expect(bindDashboard(`127.0.0.1:${port}`)).rejects.toMatchObject({
+        code: 'BAD_ARGUMENT',
+        message: expect.stringMatching(new RegExp(`^cannot listen on --http 127\\.0\\.0\\.1:${port}: port ${port} is in use; pick another port`)),
+      })
+    } finally {
+      await new Promise(resolve => busy.close(resolve))
+    }
   })
 })
