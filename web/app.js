@@ -118,7 +118,7 @@ function renderSummary() {
   $('#summary').dataset.pid = s.pid
   $('#summary').textContent =
     `${s.mountpoint} · ${s.totals.alive}/${s.totals.nodes} nodes alive · ${s.replicas} replicas · ` +
-    `${size(s.chunkSize)} chunks · ${s.chunks.files} files · ${size(s.totals.used)} used of ${size(s.totals.capacity)} · up ${duration(s.uptimeMs)}`
+    `${size(s.chunkSize)} chunks · ${plural(s.chunks.files, 'file', 'files')} · ${size(s.totals.used)} used of ${size(s.totals.capacity)} · up ${duration(s.uptimeMs)}`
 }
 
 function usageBar(n) {
@@ -218,7 +218,7 @@ function renderHealth() {
 function healerState(healer, chunks) {
   if (healer.queued > 0) return `${healer.state}, ${healer.queued} queued`
   if (healer.state === 'idle' && chunks.waitingForGrace > 0) {
-    return `waiting: copies ${plural(chunks.waitingForGrace, 'chunk', 'chunks')} once their nodes are down for ${duration(healer.graceMs)}`
+    return `waiting: ${plural(chunks.waitingForGrace, 'chunk is', 'chunks are')} copied once ${chunks.waitingForGrace === 1 ? 'its node has' : 'their nodes have'} been down for ${duration(healer.graceMs)}`
   }
   return healer.state
 }
@@ -274,7 +274,7 @@ function renderDistribution() {
           legend: { labels: { generateLabels: (c) => Chart.defaults.plugins.legend.labels.generateLabels(c).map((l, i) => ({ ...l, fillStyle: [CHUNK_BAR, BYTE_BAR][i] })) } },
         },
         scales: {
-          chunks: { type: 'linear', position: 'left', beginAtZero: true, title: { display: true, text: 'chunks' } },
+          chunks: { type: 'linear', position: 'left', beginAtZero: true, ticks: { precision: 0 }, title: { display: true, text: 'chunks' } },
           bytes: { type: 'linear', position: 'right', beginAtZero: true, grid: { drawOnChartArea: false }, title: { display: true, text: 'MiB' } },
         },
       },
