@@ -138,7 +138,7 @@ function renderNodes() {
       el('td', { class: 'mono' }, n.nodeId),
       el('td', {}, el('span', { class: `state ${state}`, title: n.reason }, state)),
       el('td', { class: 'age', 'data-age': n.heartbeatAgeMs }, `${duration(n.heartbeatAgeMs)} ago`),
-      el('td', { class: 'mono' }, n.address),
+      el('td', {}, el('span', { class: 'mono' }, n.address), n.reason ? el('small', { class: 'reason' }, n.reason) : null),
       el('td', {}, usageBar(n)),
       el('td', { class: 'num' }, n.chunks ?? '–'),
       el('td', { class: 'num' }, r ? rate(r.read) : '–'),

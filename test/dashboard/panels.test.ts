@@ -69,7 +69,7 @@ beforeAll(async () => {
   const real = host.status('/mnt/dfs')
   scripted = {
     ...real,
-    nodes: [node('aaaa1111', 'alive'), node('bbbb2222', 'suspect'), node('cccc3333', 'dead'), node('dddd4444', 'alive', { draining: true })],
+    nodes: [node('aaaa1111', 'alive'), node('bbbb2222', 'suspect'), node('cccc3333', 'dead', { reason: 'no heartbeat for 10.0 s' }), node('dddd4444', 'alive', { draining: true })],
     chunks: { referenced: 10, underReplicated: 3, unavailable: 1, waitingForGrace: 0, files: 4, byCopies: [1, 3, 6] },
     clients: [client('c1', 0)] as unknown as ClusterStatus['clients'],
   }
@@ -92,6 +92,8 @@ describe('the dashboard panels', () => {
     await page.waitForSelector('#nodes tr[data-node-id="dddd4444"]', DEADLINE)
     const states = await page.$$eval('#nodes tr', rows => rows.slice(1).map(r => (r as HTMLElement).dataset.state))
     expect(states).toEqual(['alive', 'suspect', 'dead', 'draining'])
+    // Why a node is down, in the row as dfs status prints it (not only in a tooltip).
+    expect(await page.textContent('#nodes tr[data-node-id="cccc3333"]')).toContain('no heartbeat for 10.0 s')
 
     // Read rate from the difference of two statuses' cumulative counters.
     scripted = { ...scripted, clients: [client('c1', 50 << 20)] as unknown as ClusterStatus['clients'] }
