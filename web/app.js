@@ -108,7 +108,7 @@ function onStatus(s) {
   renderHealth()
   renderClients()
   renderDistribution()
-  followOpenFile()
+  followListing().then(followOpenFile)
 }
 
 // ---- panels ----------------------------------------------------------------------------------------
@@ -312,7 +312,29 @@ function renderCrumbs() {
   $('#crumbs').replaceChildren(...crumbs)
 }
 
-async function openDir(path, after) {
+/**
+ * The listed directory: its first page is listed again when the namespace's files or chunks change
+ * (a file written, created or removed), keeping the open file; a listing paged further ("more…")
+ * stays as it is until the next click.
+ */
+let listed = null
+
+/** What a listing depends on, as the status tells it (renames and mkdirs wait for a click). */
+const namespaceVersion = (s) => `${s.chunks.files} ${s.chunks.referenced}`
+
+async function followListing() {
+  if (!listed || listed.paged || following || namespaceVersion(status) === listed.version) return
+  following = true
+  try {
+    await openDir(listed.path, undefined, true)
+  } finally {
+    following = false
+  }
+}
+
+/** `refresh`: the same directory listed again, the open file kept. */
+async function openDir(path, after, refresh = false) {
+  const version = status ? namespaceVersion(status) : ''
   try {
     const listing = await getJson(`api/ls?path=${encodeURIComponent(path)}${after ? `&after=${encodeURIComponent(after)}` : ''}`)
     dir = listing.path
@@ -322,19 +344,25 @@ async function openDir(path, after) {
       const name = e.type === 'dir' ? el('a', { onclick: () => openDir(path) }, `${e.name}/`)
         : e.type === 'file' ? el('a', { onclick: () => openFile(path) }, e.name)
           : el('span', {}, e.name)
-      return el('tr', { 'data-path': path, 'data-type': e.type },
+      return el('tr', { 'data-path': path, 'data-type': e.type, class: refresh && shownFile?.path === path ? 'selected' : undefined },
         el('td', {}, name), el('td', { class: 'num' }, e.type === 'file' ? size(e.size) : ''), el('td', { class: 'num' }, e.type === 'file' ? e.chunks : ''))
     })
-    if (after) $('#files tbody').append(...rows)
-    else {
+    if (after) {
+      $('#files tbody').append(...rows)
+      listed = { ...listed, paged: true }
+    } else {
       $('#files tbody').replaceChildren(...rows)
-      $('#placement').replaceChildren()
-      shownFile = null
+      listed = { path: dir, version, paged: false }
+      if (!refresh) {
+        $('#placement').replaceChildren()
+        shownFile = null
+      }
     }
     const more = $('#more')
     more.hidden = !listing.next
     more.onclick = () => openDir(dir, listing.next)
   } catch (err) {
+    listed = null
     $('#placement').replaceChildren(el('p', { class: 'note' }, `${path}: ${err.message}`))
   }
 }
@@ -360,10 +388,11 @@ const verified = (at) => (at ? `verified ${ago(at)}` : 'not verified yet')
  */
 let shownFile = null
 
-/** What the copies' places and states depend on, as the status tells it. */
+/** What the copies' places and states depend on, as the status tells it (and the chunk count: a file written grows). */
 function copiesVersion(s) {
   const h = s.healer
   return JSON.stringify([
+    s.chunks.referenced,
     s.nodes.map((n) => `${n.nodeId}:${n.state}`),
     h && [h.copiedChunks, h.trimmedCopies, h.corruptRemoved, h.badCopiesFound, h.lost],
     s.scrubber && [s.scrubber.corruptFound, s.scrubber.missingFound, s.scrubber.passes],

@@ -135,7 +135,7 @@ describe('the dashboard panels', () => {
     expect(errors).toEqual([])
   })
 
-  it('follow the open file: a node that dies and the healer\'s new copies show without a click', async () => {
+  it('follow the cluster: a node that dies, the healer\'s new copies and a new file show without a click', async () => {
     const file = (copies: CopyPlacement[]): FilePlacement => ({
       ...huge, path: '/huge', size: 1 << 20, chunks: [{ ...huge.chunks[1]!, index: 0, offset: 0, copies, intact: copies.filter(c => c.state === 'ok').length }],
     })
@@ -156,6 +156,15 @@ describe('the dashboard panels', () => {
     scripted = { ...scripted, healer: { ...scripted.healer!, copiedChunks: scripted.healer!.copiedChunks + 1 } }
     await page.waitForSelector('#chunks .copy[data-node-id="dddd4444"][data-state="ok"]', DEADLINE)
     expect(await page.textContent('#chunks tr[data-chunk="0"]')).toMatch(/ok\s*aaaa1111.*unreachable\s*cccc3333.*ok\s*dddd4444/)
+
+    // A file created meanwhile shows in the listing without a click; the open file stays open.
+    const session = host.inProcessSession()
+    await session.commit({ op: 'mknod', parent: 1, name: 'fresh', mode: S_IFREG | 0o644, uid: 0, gid: 0, time: 1 })
+    await session.close()
+    scripted = { ...scripted, chunks: { ...scripted.chunks, files: scripted.chunks.files + 1 } }
+    await page.waitForSelector('#files tr[data-path="/fresh"]', DEADLINE)
+    expect(await page.$$eval('#chunks tr[data-chunk]', rows => rows.length)).toBe(1)
+    expect(await page.getAttribute('#files tr[data-path="/huge"]', 'class')).toBe('selected')
     expect(errors).toEqual([])
   })
 })
