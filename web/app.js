@@ -318,6 +318,12 @@ function renderCrumbs() {
  * stays as it is until the next click.
  */
 let listed = null
+/**
+ * One more for every click that lists a directory (dirClicks) or shows another file (fileClicks; a
+ * directory's click too, since it closes the file): an answer to an older request is dropped.
+ */
+let dirClicks = 0
+let fileClicks = 0
 
 /** What a listing depends on, as the status tells it (renames and mkdirs wait for a click). */
 const namespaceVersion = (s) => `${s.chunks.files} ${s.chunks.referenced}`
@@ -335,8 +341,14 @@ async function followListing() {
 /** `refresh`: the same directory listed again, the open file kept. */
 async function openDir(path, after, refresh = false) {
   const version = status ? namespaceVersion(status) : ''
+  const click = refresh ? dirClicks : ++dirClicks
+  if (!refresh && !after) {
+    fileClicks++
+    shownFile = null // no refresh of the file this click closes
+  }
   try {
     const listing = await getJson(`api/ls?path=${encodeURIComponent(path)}${after ? `&after=${encodeURIComponent(after)}` : ''}`)
+    if (click !== dirClicks) return // the operator went elsewhere meanwhile
     dir = listing.path
     renderCrumbs()
     const rows = listing.entries.map((e) => {
@@ -353,10 +365,7 @@ async function openDir(path, after, refresh = false) {
     } else {
       $('#files tbody').replaceChildren(...rows)
       listed = { path: dir, version, paged: false }
-      if (!refresh) {
-        $('#placement').replaceChildren()
-        shownFile = null
-      }
+      if (!refresh) $('#placement').replaceChildren()
     }
     const more = $('#more')
     more.hidden = !listing.next
@@ -415,11 +424,15 @@ async function followOpenFile() {
 
 /** A file's chunks, a page at a time (`next`: the index the next page starts at); `limit`: as many rows as shown before. */
 async function openFile(path, from, limit) {
+  const same = shownFile?.path === path // a refresh, or more chunks of it
+  const click = same ? fileClicks : ++fileClicks
+  if (!same) shownFile = null // no refresh of the file shown before
   for (const row of document.querySelectorAll('#files tr')) row.classList.toggle('selected', row.dataset.path === path)
   const box = $('#placement')
   const version = status ? copiesVersion(status) : ''
   try {
     const p = await getJson(`api/file?path=${encodeURIComponent(path)}${from ? `&from=${from}` : ''}${limit ? `&limit=${limit}` : ''}`)
+    if (click !== fileClicks) return
     const more = p.next === undefined ? null : el('button', { onclick: (e) => { e.target.remove(); openFile(path, p.next) } }, 'more chunks…')
     if (from) {
       $('#chunks tbody').append(...chunkRows(p))
