@@ -422,6 +422,18 @@ async function followOpenFile() {
   }
 }
 
+/** Whether the chunks shown have their R intact copies (as dfs info ends). */
+function copiesSummary(p) {
+  const shown = p.next === undefined ? '' : ` of the first ${p.chunks.length}`
+  const short = p.chunks.filter((c) => c.intact < p.replicas)
+  if (p.chunks.length === 0) return el('p', { class: 'note summary' }, 'no chunks: the file is empty or all holes')
+  if (short.length === 0) return el('p', { class: 'note summary' }, `${p.next === undefined ? 'every chunk' : `each${shown} chunks`} has ${p.replicas} intact copies`)
+  const none = short.filter((c) => c.intact === 0).length
+  return el('p', { class: `summary ${none > 0 ? 'bad' : 'warn'}` },
+    `${short.length}${shown || ` of ${p.chunks.length}`} chunks ${short.length === 1 ? 'has' : 'have'} fewer than ${p.replicas} intact copies` +
+    `${none > 0 ? ` (${none} with none on a live node: reads of them fail now)` : ''}; the healer restores them`)
+}
+
 /** A file's chunks, a page at a time (`next`: the index the next page starts at); `limit`: as many rows as shown before. */
 async function openFile(path, from, limit) {
   const same = shownFile?.path === path // a refresh, or more chunks of it
@@ -443,6 +455,7 @@ async function openFile(path, from, limit) {
     shownFile = { path, rows: p.chunks.length, more: Boolean(limit), version }
     box.replaceChildren(
       el('h3', {}, `${p.path}: ${size(p.size)} in chunks of ${size(p.chunkSize)}, ${p.replicas} replicas (inode ${p.ino})`),
+      copiesSummary(p),
       el('table', { id: 'chunks' },
         el('thead', {}, el('tr', {}, el('th', { class: 'num' }, '#'), el('th', {}, 'Chunk'), el('th', { class: 'num' }, 'Length'), el('th', {}, 'Copies'))),
         el('tbody', {}, chunkRows(p))),

@@ -150,12 +150,14 @@ describe('the dashboard panels', () => {
     placement = file([copy('aaaa1111', 'ok'), copy('cccc3333', 'unreachable')])
     scripted = { ...scripted, nodes: scripted.nodes.map(n => (n.nodeId === 'cccc3333' ? { ...n, health: 'dead', state: 'dead' } : n)) as NodeReport[] }
     await page.waitForSelector('#chunks .copy[data-node-id="cccc3333"][data-state="unreachable"]', DEADLINE)
+    expect(await page.textContent('#placement .summary')).toBe('1 of 1 chunks has fewer than 2 intact copies; the healer restores them')
 
     // The healer copies the chunk to dddd4444.
     placement = file([copy('aaaa1111', 'ok'), copy('cccc3333', 'unreachable'), copy('dddd4444', 'ok')])
     scripted = { ...scripted, healer: { ...scripted.healer!, copiedChunks: scripted.healer!.copiedChunks + 1 } }
     await page.waitForSelector('#chunks .copy[data-node-id="dddd4444"][data-state="ok"]', DEADLINE)
     expect(await page.textContent('#chunks tr[data-chunk="0"]')).toMatch(/ok\s*aaaa1111.*unreachable\s*cccc3333.*ok\s*dddd4444/)
+    expect(await page.textContent('#placement .summary')).toBe('every chunk has 2 intact copies')
 
     // A file created meanwhile shows in the listing without a click; the open file stays open.
     const session = host.inProcessSession()
