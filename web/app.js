@@ -427,7 +427,7 @@ function copiesSummary(p) {
   const shown = p.next === undefined ? '' : ` of the first ${p.chunks.length}`
   const short = p.chunks.filter((c) => c.intact < p.replicas)
   if (p.chunks.length === 0) return el('p', { class: 'note summary' }, 'no chunks: the file is empty or all holes')
-  if (short.length === 0) return el('p', { class: 'note summary' }, `${p.next === undefined ? 'every chunk' : `each${shown} chunks`} has ${p.replicas} intact copies`)
+  if (short.length === 0) return el('p', { class: 'summary ok' }, `${p.next === undefined ? 'every chunk' : `each${shown} chunks`} has ${p.replicas} intact copies`)
   const none = short.filter((c) => c.intact === 0).length
   return el('p', { class: `summary ${none > 0 ? 'bad' : 'warn'}` },
     `${short.length}${shown || ` of ${p.chunks.length}`} chunks ${short.length === 1 ? 'has' : 'have'} fewer than ${p.replicas} intact copies` +
