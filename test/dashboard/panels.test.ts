@@ -6,7 +6,7 @@
 import { nodeState } from '../../src/cluster/nodeState.js'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { NameNodeHost } from '../../src/namenode/openNameNode.js'
 import { type Dashboard, startDashboard } from '../../src/dashboard/server.js'
 import { LIST_LIMIT_DEFAULT } from '../../src/dashboard/listing.js'
@@ -15,7 +15,7 @@ import type { CopyPlacement, FilePlacement } from '../../src/protocol/placement.
 import type { ClusterStatus, NodeReport } from '../../src/namenode/status.js'
 import type { ClientSummary } from '../../src/protocol/clientStats.js'
 import { S_IFDIR, S_IFREG, type Inode } from '../../src/meta/namespace/types.js'
-import { closeBrowsersAfterAll, openPage, shot } from '../helpers/browser.js'
+import { closeBrowsers, closeBrowsersAfterAll, openPage, shot } from '../helpers/browser.js'
 import { makeTempDir } from '../helpers/tmp.js'
 
 closeBrowsersAfterAll()
@@ -28,6 +28,8 @@ let dash: Dashboard
 let scripted: ClusterStatus
 /** What /api/file serves next. */
 let placement: FilePlacement
+/** What /api/file answers for a path: `placement` unless a test holds an answer back. */
+let placementOf: (path: string) => FilePlacement | Promise<FilePlacement> = () => placement
 
 function node(nodeId: string, health: string, extra: Partial<NodeReport> = {}): NodeReport {
   const report = { nodeId, address: `tcp://10.0.0.${nodeId.length}:7001`, health, full: false, heartbeatAgeMs: 400, capacity: 100 << 20, available: 60 << 20, used: 30 << 20, chunks: 7, ...extra }
@@ -74,7 +76,7 @@ beforeAll(async () => {
     clients: [client('c1', 0)] as unknown as ClusterStatus['clients'],
   }
   placement = huge
-  dash = await startDashboard({ host, listen: '127.0.0.1:0', log: () => {}, liveIntervalMs: 300, status: () => ({ ...scripted, uptimeMs: Date.now() - host.startedAt }), placement: () => placement })
+  dash = await startDashboard({ host, listen: '127.0.0.1:0', log: () => {}, liveIntervalMs: 300, status: () => ({ ...scripted, uptimeMs: Date.now() - host.startedAt }), placement: path => placementOf(path) })
 })
 
 afterAll(async () => {
@@ -168,5 +170,47 @@ describe('the dashboard panels', () => {
     expect(await page.$$eval('#chunks tr[data-chunk]', rows => rows.length)).toBe(1)
     expect(await page.getAttribute('#files tr[data-path="/huge"]', 'class')).toBe('selected')
     expect(errors).toEqual([])
+  })
+
+  it('drops a refresh that answers after the operator opened another file', async () => {
+    const one = (path: string, nodeId: string): FilePlacement => ({ ...huge, path, size: 1 << 20, chunks: [{ ...huge.chunks[1]!, index: 0, offset: 0, copies: [copy(nodeId, 'ok')], intact: 1 }] })
+    const session = host.inProcessSession()
+    await session.commit({ op: 'mknod', parent: 1, name: 'other', mode: S_IFREG | 0o644, uid: 0, gid: 0, time: 1 })
+    await session.close()
+    // Only this test's page asks: the pages of the tests before would refresh /huge too.
+    await closeBrowsers()
+    let hold = false
+    const held: (() => void)[] = []
+    const release = () => { for (const go of held.splice(0)) go() }
+    placementOf = async path => {
+      if (path !== '/huge') return one(path, 'bbbb2222')
+      if (hold) await new Promise<void>(resolve => held.push(resolve))
+      return one(path, 'aaaa1111')
+    }
+    try {
+      const { page, errors } = await openPage(`http://${dash.address}/`)
+      await page.click('#files tr[data-path="/huge"] a', DEADLINE)
+      await page.waitForSelector('#chunks .copy[data-node-id="aaaa1111"]', DEADLINE)
+
+      // The cluster changes: the page fetches /huge again, and that answer is held back.
+      hold = true
+      scripted = { ...scripted, healer: { ...scripted.healer!, copiedChunks: scripted.healer!.copiedChunks + 1 } }
+      await vi.waitFor(() => expect(held).toHaveLength(1), DEADLINE)
+      // Meanwhile the operator opens another file.
+      await page.click('#files tr[data-path="/other"] a', DEADLINE)
+      await page.waitForSelector('#chunks .copy[data-node-id="bbbb2222"]', DEADLINE)
+      // The held answer arrives: it must not put /huge back.
+      const answered = page.waitForEvent('requestfinished', r => r.url().includes('path=%2Fhuge'))
+      release()
+      await answered
+      await page.evaluate(() => new Promise(resolve => setTimeout(resolve, 0)))
+      expect(await page.textContent('#placement h3')).toMatch(/^\/other:/)
+      expect(await page.getAttribute('#files tr[data-path="/other"]', 'class')).toBe('selected')
+      expect(errors).toEqual([])
+    } finally {
+      hold = false
+      release()
+      placementOf = () => placement
+    }
   })
 })
