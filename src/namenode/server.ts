@@ -104,7 +104,7 @@ export class NameNodeServer {
    * claim its DataNodes, then fail). Clients arriving before start() are closed; they retry.
    */
   static async bind(listen: string): Promise<Server> {
-    const { host, port } = parseHostPort(listen, '--listen')
+    const { host, port } = parseHostPort(listen, '--listen', '127.0.0.1:7000')
     const server = createServer()
     await new Promise<void>((resolve, reject) => {
       server.once('error', err => reject(listenError(err, host, port, `--listen ${listen}`)))
