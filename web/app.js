@@ -45,6 +45,20 @@ const clock = (at) => new Date(at).toLocaleTimeString()
 /** A node's state in one word: the NameNode's (src/cluster/nodeState.ts), as dfs status shows it. */
 const nodeState = (n) => n.state
 
+/** A node as an operator knows it: host:port of a server, the last part of a folder (`node_1`). */
+function shortAddress(address) {
+  if (address.startsWith('tcp://')) return address.slice('tcp://'.length)
+  return address.replace(/\/+$/, '').split('/').pop() || address
+}
+
+/** Short names of the status's nodes by id; a node id prefix where two nodes' short names are the same. */
+function nodeNames(nodes) {
+  const short = nodes.map((n) => shortAddress(n.address))
+  return new Map(nodes.map((n, i) => [n.nodeId, short.indexOf(short[i]) === short.lastIndexOf(short[i]) ? short[i] : n.nodeId.slice(0, 8)]))
+}
+
+const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`
+
 // ---- state -----------------------------------------------------------------------------------------
 
 let status = null
@@ -94,6 +108,7 @@ function onStatus(s) {
   renderHealth()
   renderClients()
   renderDistribution()
+  followListing().then(followOpenFile)
 }
 
 // ---- panels ----------------------------------------------------------------------------------------
@@ -103,7 +118,7 @@ function renderSummary() {
   $('#summary').dataset.pid = s.pid
   $('#summary').textContent =
     `${s.mountpoint} · ${s.totals.alive}/${s.totals.nodes} nodes alive · ${s.replicas} replicas · ` +
-    `${size(s.chunkSize)} chunks · ${s.chunks.files} files · ${size(s.totals.used)} used of ${size(s.totals.capacity)} · up ${duration(s.uptimeMs)}`
+    `${size(s.chunkSize)} chunks · ${plural(s.chunks.files, 'file', 'files')} · ${size(s.totals.used)} used of ${size(s.totals.capacity)} · up ${duration(s.uptimeMs)}`
 }
 
 function usageBar(n) {
@@ -123,7 +138,7 @@ function renderNodes() {
       el('td', { class: 'mono' }, n.nodeId),
       el('td', {}, el('span', { class: `state ${state}`, title: n.reason }, state)),
       el('td', { class: 'age', 'data-age': n.heartbeatAgeMs }, `${duration(n.heartbeatAgeMs)} ago`),
-      el('td', { class: 'mono' }, n.address),
+      el('td', {}, el('span', { class: 'mono' }, n.address), n.reason ? el('small', { class: 'reason' }, n.reason) : null),
       el('td', {}, usageBar(n)),
       el('td', { class: 'num' }, n.chunks ?? '–'),
       el('td', { class: 'num' }, r ? rate(r.read) : '–'),
@@ -139,6 +154,7 @@ function tickAges() {
   for (const cell of document.querySelectorAll('#nodes td.age')) {
     cell.textContent = `${duration(Number(cell.dataset.age) + since)} ago`
   }
+  for (const cell of document.querySelectorAll('#chunks small[data-verified-at]')) cell.textContent = verified(Number(cell.dataset.verifiedAt))
 }
 
 function facts(pairs) {
@@ -169,7 +185,7 @@ function renderHealth() {
   ]
   if (healer) {
     parts.push(el('h3', {}, 'Healer'), facts([
-      ['state', healer.queued > 0 ? `${healer.state}, ${healer.queued} queued` : healer.state],
+      ['state', healerState(healer, chunks)],
       ['copied', `${healer.copiedChunks} chunks, ${size(healer.copiedBytes)}`],
       ['rate', rate(healer.bytesPerSec)],
       healer.failed > 0 && ['failed repairs', healer.failed, 'warn'],
@@ -179,7 +195,7 @@ function renderHealth() {
   if (scrubber) {
     parts.push(el('h3', {}, 'Scrubber'), facts([
       ['state', scrubber.state],
-      ['verified', `${scrubber.scannedChunks} copies, ${size(scrubber.scannedBytes)} (${scrubber.passes} passes)`],
+      ['verified', `${scrubber.scannedChunks} copies, ${size(scrubber.scannedBytes)} (${plural(scrubber.passes, 'pass', 'passes')})`],
       ['rate limit', scrubber.bytesPerSec ? rate(scrubber.bytesPerSec) : 'off'],
       ['corrupt / missing found', `${scrubber.corruptFound} / ${scrubber.missingFound}`, scrubber.corruptFound + scrubber.missingFound > 0 ? 'warn' : undefined],
       ['last pass', ago(scrubber.lastPassAt)],
@@ -196,6 +212,15 @@ function renderHealth() {
     ]))
   }
   $('#health').replaceChildren(...parts)
+}
+
+/** What the healer does, and why it does not copy yet while nodes may still come back. */
+function healerState(healer, chunks) {
+  if (healer.queued > 0) return `${healer.state}, ${healer.queued} queued`
+  if (healer.state === 'idle' && chunks.waitingForGrace > 0) {
+    return `waiting: ${plural(chunks.waitingForGrace, 'chunk is', 'chunks are')} copied once ${chunks.waitingForGrace === 1 ? 'its node has' : 'their nodes have'} been down for ${duration(healer.graceMs)}`
+  }
+  return healer.state
 }
 
 function renderClients() {
@@ -219,27 +244,37 @@ function renderClients() {
 }
 
 let chart = null
+const CHUNK_BAR = '#4a8fd4'
+const BYTE_BAR = '#9ccc65'
+const STALE_BAR = '#c4c8d0'
 
 function renderDistribution() {
   if (typeof Chart === 'undefined') return
-  const labels = status.nodes.map((n) => n.nodeId.slice(0, 8))
+  const names = nodeNames(status.nodes)
+  // A node that does not answer keeps the figures of its last report: labelled with its state, greyed.
+  const labels = status.nodes.map((n) => (n.health === 'alive' ? names.get(n.nodeId) : `${names.get(n.nodeId)} (${n.state})`))
   const chunks = status.nodes.map((n) => n.chunks ?? 0)
   const mib = status.nodes.map((n) => (n.used ?? 0) / 1048576)
+  const colours = (colour) => status.nodes.map((n) => (n.health === 'alive' ? colour : STALE_BAR))
   if (!chart) {
     chart = new Chart($('#distribution'), {
       type: 'bar',
       data: {
         labels,
         datasets: [
-          { label: 'chunks', data: chunks, backgroundColor: '#4a8fd4', yAxisID: 'chunks' },
-          { label: 'MiB stored', data: mib, backgroundColor: '#9ccc65', yAxisID: 'bytes' },
+          { label: 'chunks', data: chunks, backgroundColor: colours(CHUNK_BAR), yAxisID: 'chunks' },
+          { label: 'MiB stored', data: mib, backgroundColor: colours(BYTE_BAR), yAxisID: 'bytes' },
         ],
       },
       options: {
         animation: false,
         maintainAspectRatio: false,
+        plugins: {
+          // The legend shows each dataset's own colour, not the first bar's (grey when that node is down).
+          legend: { labels: { generateLabels: (c) => Chart.defaults.plugins.legend.labels.generateLabels(c).map((l, i) => ({ ...l, fillStyle: [CHUNK_BAR, BYTE_BAR][i] })) } },
+        },
         scales: {
-          chunks: { type: 'linear', position: 'left', beginAtZero: true, title: { display: true, text: 'chunks' } },
+          chunks: { type: 'linear', position: 'left', beginAtZero: true, ticks: { precision: 0 }, title: { display: true, text: 'chunks' } },
           bytes: { type: 'linear', position: 'right', beginAtZero: true, grid: { drawOnChartArea: false }, title: { display: true, text: 'MiB' } },
         },
       },
@@ -248,7 +283,9 @@ function renderDistribution() {
   }
   chart.data.labels = labels
   chart.data.datasets[0].data = chunks
+  chart.data.datasets[0].backgroundColor = colours(CHUNK_BAR)
   chart.data.datasets[1].data = mib
+  chart.data.datasets[1].backgroundColor = colours(BYTE_BAR)
   chart.update('none')
 }
 
@@ -275,9 +312,43 @@ function renderCrumbs() {
   $('#crumbs').replaceChildren(...crumbs)
 }
 
-async function openDir(path, after) {
+/**
+ * The listed directory: its first page is listed again when the namespace's files or chunks change
+ * (a file written, created or removed), keeping the open file; a listing paged further ("more…")
+ * stays as it is until the next click.
+ */
+let listed = null
+/**
+ * One more for every click that lists a directory (dirClicks) or shows another file (fileClicks; a
+ * directory's click too, since it closes the file): an answer to an older request is dropped.
+ */
+let dirClicks = 0
+let fileClicks = 0
+
+/** What a listing depends on, as the status tells it (renames and mkdirs wait for a click). */
+const namespaceVersion = (s) => `${s.chunks.files} ${s.chunks.referenced}`
+
+async function followListing() {
+  if (!listed || listed.paged || following || namespaceVersion(status) === listed.version) return
+  following = true
+  try {
+    await openDir(listed.path, undefined, true)
+  } finally {
+    following = false
+  }
+}
+
+/** `refresh`: the same directory listed again, the open file kept. */
+async function openDir(path, after, refresh = false) {
+  const version = status ? namespaceVersion(status) : ''
+  const click = refresh ? dirClicks : ++dirClicks
+  if (!refresh && !after) {
+    fileClicks++
+    shownFile = null // no refresh of the file this click closes
+  }
   try {
     const listing = await getJson(`api/ls?path=${encodeURIComponent(path)}${after ? `&after=${encodeURIComponent(after)}` : ''}`)
+    if (click !== dirClicks) return // the operator went elsewhere meanwhile
     dir = listing.path
     renderCrumbs()
     const rows = listing.entries.map((e) => {
@@ -285,52 +356,112 @@ async function openDir(path, after) {
       const name = e.type === 'dir' ? el('a', { onclick: () => openDir(path) }, `${e.name}/`)
         : e.type === 'file' ? el('a', { onclick: () => openFile(path) }, e.name)
           : el('span', {}, e.name)
-      return el('tr', { 'data-path': path, 'data-type': e.type },
+      return el('tr', { 'data-path': path, 'data-type': e.type, class: refresh && shownFile?.path === path ? 'selected' : undefined },
         el('td', {}, name), el('td', { class: 'num' }, e.type === 'file' ? size(e.size) : ''), el('td', { class: 'num' }, e.type === 'file' ? e.chunks : ''))
     })
-    if (after) $('#files tbody').append(...rows)
-    else {
+    if (after) {
+      $('#files tbody').append(...rows)
+      listed = { ...listed, paged: true }
+    } else {
       $('#files tbody').replaceChildren(...rows)
-      $('#placement').replaceChildren()
+      listed = { path: dir, version, paged: false }
+      if (!refresh) $('#placement').replaceChildren()
     }
     const more = $('#more')
     more.hidden = !listing.next
     more.onclick = () => openDir(dir, listing.next)
   } catch (err) {
+    listed = null
     $('#placement').replaceChildren(el('p', { class: 'note' }, `${path}: ${err.message}`))
   }
 }
 
 function chunkRows(p) {
+  const names = nodeNames(status?.nodes ?? [])
   return p.chunks.map((c) => el('tr', { 'data-chunk': c.index, 'data-copies': c.copies.length, 'data-intact': c.intact },
     el('td', { class: 'num' }, c.index),
     el('td', { class: 'mono', title: `sha256 ${c.sha256}` }, c.id),
     el('td', { class: 'num' }, size(c.length)),
-    el('td', {}, c.copies.map((copy) => el('span', { class: 'copy', 'data-node-id': copy.nodeId, 'data-state': copy.state, title: `${copy.address}, node ${copy.node}` },
+    el('td', {}, c.copies.map((copy) => el('span', { class: 'copy', 'data-node-id': copy.nodeId, 'data-state': copy.state, title: `node ${copy.nodeId} (${copy.node}), ${copy.address}` },
       el('span', { class: `state ${copy.state}` }, copy.state),
-      el('span', { class: 'mono' }, copy.nodeId.slice(0, 8)),
-      el('small', {}, copy.verifiedAt ? `verified ${ago(copy.verifiedAt)}` : 'not verified yet'))))))
+      el('span', { class: 'mono' }, names.get(copy.nodeId) ?? shortAddress(copy.address)),
+      el('small', { 'data-verified-at': copy.verifiedAt }, verified(copy.verifiedAt)))))))
 }
 
-/** A file's chunks, a page at a time (`next`: the index the next page starts at). */
-async function openFile(path, from) {
+const verified = (at) => (at ? `verified ${ago(at)}` : 'not verified yet')
+
+/**
+ * The open file's copies: its path, how many chunk rows are shown, and the cluster as it was when
+ * they were fetched. A file's placement also changes without the file changing (a node dies, the
+ * healer copies, the scrubber finds a bad copy, a balance moves one): then it is fetched again.
+ */
+let shownFile = null
+
+/** What the copies' places and states depend on, as the status tells it (and the chunk count: a file written grows). */
+function copiesVersion(s) {
+  const h = s.healer
+  return JSON.stringify([
+    s.chunks.referenced,
+    s.nodes.map((n) => `${n.nodeId}:${n.state}`),
+    h && [h.copiedChunks, h.trimmedCopies, h.corruptRemoved, h.badCopiesFound, h.lost],
+    s.scrubber && [s.scrubber.corruptFound, s.scrubber.missingFound, s.scrubber.passes],
+    s.rebalance && [s.rebalance.kind, s.rebalance.movedChunks],
+  ])
+}
+
+let following = false
+
+async function followOpenFile() {
+  if (!shownFile || following || copiesVersion(status) === shownFile.version) return
+  following = true
+  try {
+    // As many rows as shown: the first page, or all that "more chunks" added (up to the server's CHUNK_LIMIT_MAX).
+    await openFile(shownFile.path, 0, shownFile.more ? Math.min(shownFile.rows, 10000) : undefined)
+  } finally {
+    following = false
+  }
+}
+
+/** Whether the chunks shown have their R intact copies (as dfs info ends). */
+function copiesSummary(p) {
+  const shown = p.next === undefined ? '' : ` of the first ${p.chunks.length}`
+  const short = p.chunks.filter((c) => c.intact < p.replicas)
+  if (p.chunks.length === 0) return el('p', { class: 'note summary' }, 'no chunks: the file is empty or all holes')
+  if (short.length === 0) return el('p', { class: 'summary ok' }, `${p.next === undefined ? 'every chunk' : `each${shown} chunks`} has ${p.replicas} intact copies`)
+  const none = short.filter((c) => c.intact === 0).length
+  return el('p', { class: `summary ${none > 0 ? 'bad' : 'warn'}` },
+    `${short.length}${shown || ` of ${p.chunks.length}`} chunks ${short.length === 1 ? 'has' : 'have'} fewer than ${p.replicas} intact copies` +
+    `${none > 0 ? ` (${none} with none on a live node: reads of them fail now)` : ''}; the healer restores them`)
+}
+
+/** A file's chunks, a page at a time (`next`: the index the next page starts at); `limit`: as many rows as shown before. */
+async function openFile(path, from, limit) {
+  const same = shownFile?.path === path // a refresh, or more chunks of it
+  const click = same ? fileClicks : ++fileClicks
+  if (!same) shownFile = null // no refresh of the file shown before
   for (const row of document.querySelectorAll('#files tr')) row.classList.toggle('selected', row.dataset.path === path)
   const box = $('#placement')
+  const version = status ? copiesVersion(status) : ''
   try {
-    const p = await getJson(`api/file?path=${encodeURIComponent(path)}${from ? `&from=${from}` : ''}`)
+    const p = await getJson(`api/file?path=${encodeURIComponent(path)}${from ? `&from=${from}` : ''}${limit ? `&limit=${limit}` : ''}`)
+    if (click !== fileClicks) return
     const more = p.next === undefined ? null : el('button', { onclick: (e) => { e.target.remove(); openFile(path, p.next) } }, 'more chunks…')
     if (from) {
       $('#chunks tbody').append(...chunkRows(p))
+      if (shownFile?.path === path) shownFile = { ...shownFile, rows: shownFile.rows + p.chunks.length, more: true }
       if (more) box.append(more)
       return
     }
+    shownFile = { path, rows: p.chunks.length, more: Boolean(limit), version }
     box.replaceChildren(
       el('h3', {}, `${p.path}: ${size(p.size)} in chunks of ${size(p.chunkSize)}, ${p.replicas} replicas (inode ${p.ino})`),
+      copiesSummary(p),
       el('table', { id: 'chunks' },
         el('thead', {}, el('tr', {}, el('th', { class: 'num' }, '#'), el('th', {}, 'Chunk'), el('th', { class: 'num' }, 'Length'), el('th', {}, 'Copies'))),
         el('tbody', {}, chunkRows(p))),
       ...(more ? [more] : []))
   } catch (err) {
+    shownFile = null
     box.replaceChildren(el('p', { class: 'note' }, `${path}: ${err.message}`))
   }
 }

@@ -35,6 +35,7 @@ journal is in ${at}/meta. In another terminal, try:
   sha256sum ${at}/mnt/big               # still the same bytes, read from the other copies
   diff -r --no-dereference /usr/share/doc ${at}/mnt/doc && echo identical
   node bin/dfs.js status                # node_1 dead after 10 s; the healer then restores 2 copies
+  node bin/dfs.js info ${at}/mnt/big     # where each chunk of the file lives now, and its SHA-256
 
 Watch it happen live in a browser: the dashboard's address is on the "mounted" line above.
 

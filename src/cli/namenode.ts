@@ -89,7 +89,7 @@ async function runNamenode(flags: NamenodeFlags, given: Array<{ attr: string; fl
   if (flags.standbyOf !== undefined) return runStandby(flags, given)
   // Every flag is checked before anything is opened or written.
   if (flags.listen === undefined) throw dfsError('BAD_ARGUMENT', 'say where clients connect: --listen host:port (or --standby-of tcp://<primary> to run a standby)', {})
-  parseHostPort(flags.listen, '--listen')
+  parseHostPort(flags.listen, '--listen', '127.0.0.1:7000')
   checkHttpFlags(flags)
   const standbyTimeoutMs = parseDuration(flags.standbyTimeout, '--standby-timeout', { minMs: 100 })
   const services = serviceOptions(flags)

@@ -67,8 +67,10 @@ async function whichDaemon(path: string | undefined): Promise<DaemonRecord> {
 }
 
 export function formatStatus(s: ClusterStatus): string {
+  const remote = s as ClusterStatus & { namenode?: string; clientIo?: ClusterStatus['io'] }
   const lines = [
-    `dfs on ${s.mountpoint} (pid ${s.pid}, up ${duration(s.uptimeMs)}): ${s.replicas} replicas, ${formatSize(s.chunkSize)} chunks, metadata in ${s.meta}`,
+    // A client mount's status is its NameNode's: the pid and uptime are that process's, not the mount's.
+    `dfs on ${s.mountpoint} (${remote.namenode ? `NameNode ${remote.namenode}, ` : ''}pid ${s.pid}, up ${duration(s.uptimeMs)}): ${s.replicas} replicas, ${formatSize(s.chunkSize)} chunks, metadata in ${s.meta}`,
     ...(s.dashboard ? [`dashboard: ${s.dashboard}`] : []),
     ...(s.standby ? [formatStandby(s.standby)] : []),
     `heartbeat every ${duration(s.liveness.heartbeatMs)}; suspect after ${duration(s.liveness.suspectAfterMs)}, dead after ${duration(s.liveness.deadAfterMs)}`,
@@ -88,7 +90,7 @@ export function formatStatus(s: ClusterStatus): string {
   lines.push(`capacity counts each disk once (${t.devices} device${t.devices === 1 ? '' : 's'}); with ${s.replicas} copies of each chunk, files can take ${size(t.usableCapacity)}, ${size(t.usableAvailable)} free (as df shows)`, '')
   const c = s.chunks
   const waiting = c.waitingForGrace ? ` (${c.waitingForGrace} waiting for nodes that may come back)` : ''
-  lines.push(`${c.files} files, ${c.referenced} chunks: ${c.underReplicated} under-replicated, ${c.unavailable} unavailable (no intact copy on a live node)${waiting}`)
+  lines.push(`${c.files} ${c.files === 1 ? 'file' : 'files'}, ${c.referenced} chunks: ${c.underReplicated} under-replicated, ${c.unavailable} unavailable (no intact copy on a live node)${waiting}`)
   const h = s.healer
   if (h) {
     const repairing = h.currentlyRepairing ? `; repairing ${h.currentlyRepairing.chunk} (${h.currentlyRepairing.goodCopies} good copies)` : ''
@@ -102,11 +104,14 @@ export function formatStatus(s: ClusterStatus): string {
   }
   const sc = s.scrubber
   if (sc) {
-    lines.push(`scrubber: ${sc.state}, ${sc.scannedChunks} copies verified (${formatSize(sc.scannedBytes)}), ${sc.corruptFound} corrupt, ${sc.missingFound} missing, ${sc.passes} passes`)
+    lines.push(`scrubber: ${sc.state}, ${sc.scannedChunks} copies verified (${formatSize(sc.scannedBytes)}), ${sc.corruptFound} corrupt, ${sc.missingFound} missing, ${sc.passes} ${sc.passes === 1 ? 'pass' : 'passes'}`)
   }
   const r = s.rebalance
   if (r) lines.push(formatRebalance(r))
-  lines.push(`io: ${s.io.writes} chunk writes (${s.io.underReplicatedWrites} under-replicated), ${s.io.reads} reads (${s.io.cacheHits} from cache, ${s.io.failovers} failovers), ${s.io.badReplicas} bad copies seen`)
+  // A client mount shows its own chunk I/O; the NameNode's (s.io) is that process's alone, 0 when only clients write.
+  const io = remote.clientIo ?? s.io
+  const whose = remote.clientIo ? 'this mount' : remote.namenode === undefined && !(Array.isArray(s.clients) && s.clients.some(c => c.inProcess)) ? 'the NameNode' : ''
+  lines.push(`io${whose ? ` (${whose})` : ''}: ${io.writes} chunk writes (${io.underReplicatedWrites} under-replicated), ${io.reads} reads (${io.cacheHits} from cache, ${io.failovers} failovers), ${io.badReplicas} bad copies seen`)
   // An older NameNode sent a count here, not the list.
   if (Array.isArray(s.clients)) lines.push('', ...formatClients(s.clients, Date.now()))
   return lines.join('\n')

@@ -183,7 +183,7 @@ async function openPlanned(plan: Plan, flags: ClusterFlags, options: OpenOptions
       })
       nodes.push(node)
       if (recorded && recorded.nodeId !== node.nodeId) {
-        levelled(flags.log).warn(`node ${address} was wiped: it joins as a new node, and the copies it held count as lost`)
+        levelled(flags.log).warn(`node ${address} was wiped: it joins as a new, empty node; the copies it held are gone, and the healer restores any chunk left with fewer copies than wanted`)
       }
       registry.add(node)
       // A node being drained stays so across a restart (the rebalancer keeps it out of the write pool).

@@ -26,7 +26,7 @@ export class TokenGuard {
   check(req: IncomingMessage, res: ServerResponse, url: URL): Verdict {
     const query = url.searchParams.get('token')
     if (query !== null) {
-      if (!this.matches(query)) return refuse(res)
+      if (!this.matches(query)) return refuse(res, true)
       url.searchParams.delete('token')
       res.writeHead(303, {
         'Set-Cookie': `${COOKIE}=${encodeURIComponent(query)}; HttpOnly; SameSite=Strict; Path=/`,
@@ -37,14 +37,17 @@ export class TokenGuard {
       return 'redirected'
     }
     const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1]
-    if (this.matches(bearer) || this.matches(cookieOf(req))) return 'ok'
-    return refuse(res)
+    const cookie = cookieOf(req)
+    if (this.matches(bearer) || this.matches(cookie)) return 'ok'
+    return refuse(res, bearer !== undefined || cookie !== undefined)
   }
 }
 
-function refuse(res: ServerResponse): Verdict {
+/** `sent`: a token came and is not the one (a stale cookie, a token file replaced since), not none at all. */
+function refuse(res: ServerResponse, sent: boolean): Verdict {
   res.writeHead(401, { 'Content-Type': 'text/plain; charset=utf-8', 'WWW-Authenticate': 'Bearer', 'Cache-Control': 'no-store' })
-  res.end('dfs dashboard: a token is required (Authorization: Bearer <token>, or open /?token=<token> once)\n')
+  const what = sent ? 'the token sent is not the one in --http-token-file' : 'a token is required'
+  res.end(`dfs dashboard: ${what} (Authorization: Bearer <token>, or open /?token=<token> once)\n`)
   return 'refused'
 }
 

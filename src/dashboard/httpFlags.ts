@@ -18,6 +18,9 @@ export interface HttpSettings {
   token?: Buffer
 }
 
+/** The address an --http error shows as the fix (the README's and the demo's). */
+const HTTP_EXAMPLE = '127.0.0.1:8080'
+
 /** 127.0.0.0/8, ::1 (also as ::ffff:127.x.y.z) and localhost. */
 export function isLoopback(host: string): boolean {
   const h = host.toLowerCase()
@@ -37,7 +40,7 @@ export function checkHttpFlags(flags: HttpFlags): void {
 
 /** The rule: an address other than loopback only with a token (HTTP_NOT_LOOPBACK). */
 export function requireTokenOffLoopback(listen: string, hasToken: boolean): void {
-  const { host } = parseHostPort(listen, '--http')
+  const { host } = parseHostPort(listen, '--http', HTTP_EXAMPLE)
   if (!isLoopback(host) && !hasToken) {
     throw dfsError('HTTP_NOT_LOOPBACK', `--http ${listen} is not a loopback address: anyone who reaches it would see the cluster; bind 127.0.0.1:<port>, or guard it with --http-token-file <file>`, { http: listen })
   }

@@ -10,6 +10,7 @@ import { type IncomingMessage, type Server, type ServerResponse, createServer } 
 import type { AddressInfo } from 'node:net'
 import { parseHostPort } from '../datanode/tcp/protocol.js'
 import { dfsError } from '../errors.js'
+import { listenError } from '../util/listenError.js'
 import type { ClusterStatus } from '../namenode/status.js'
 import type { FilePlacement } from '../protocol/placement.js'
 import type { NameNodeHost } from '../namenode/openNameNode.js'
@@ -58,7 +59,7 @@ export async function bindDashboard(listen: string): Promise<Server> {
   const { host, port } = parseHostPort(listen, '--http')
   const server = createServer()
   await new Promise<void>((resolve, reject) => {
-    server.once('error', err => reject(dfsError('BAD_ARGUMENT', `--http ${listen}: ${(err as Error).message}`, { http: listen }, err)))
+    server.once('error', err => reject(listenError(err, host, port, `--http ${listen}`)))
     server.listen(port, host, () => resolve())
   })
   return server

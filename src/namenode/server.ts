@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto'
 import { createServer, type Server, type Socket } from 'node:net'
 import { type DfsError, dfsError, isDfsError } from '../errors.js'
+import { listenError } from '../util/listenError.js'
 import { levelled, type Log } from '../log/Log.js'
 import { parseHostPort } from '../datanode/tcp/protocol.js'
 import { checkClientRecord } from '../protocol/checkRecord.js'
@@ -103,10 +104,10 @@ export class NameNodeServer {
    * claim its DataNodes, then fail). Clients arriving before start() are closed; they retry.
    */
   static async bind(listen: string): Promise<Server> {
-    const { host, port } = parseHostPort(listen, '--listen')
+    const { host, port } = parseHostPort(listen, '--listen', '127.0.0.1:7000')
     const server = createServer()
     await new Promise<void>((resolve, reject) => {
-      server.once('error', err => reject(dfsError('BAD_ARGUMENT', `--listen ${listen}: ${(err as Error).message}`, { listen }, err)))
+      server.once('error', err => reject(listenError(err, host, port, `--listen ${listen}`)))
       server.listen(port, host, () => resolve())
     })
     server.on('connection', socket => socket.destroy())

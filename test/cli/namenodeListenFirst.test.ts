@@ -31,7 +31,7 @@ describe('dfs namenode --listen on an address in use', () => {
       const r = await dfs('namenode', '--meta', meta, '--listen', `127.0.0.1:${port}`, '--secret-file', secretFile, '--nodes', `${a.url},${b.url}`)
       expect(r.code).not.toBe(0)
       expect(r.stderr.trim().split('\n')).toHaveLength(1)
-      expect(r.stderr).toMatch(/--listen 127\.0\.0\.1:\d+: .*EADDRINUSE.*\[BAD_ARGUMENT\]/)
+      expect(r.stderr).toMatch(new RegExp(`cannot listen on --listen 127\\.0\\.0\\.1:${port}: port ${port} is in use; pick another port.*\\[BAD_ARGUMENT\\]`))
       expect(existsSync(meta)).toBe(false)
       for (const node of [a, b]) expect(await readdir(node.dir)).not.toContain('dfs-claim.json')
     } finally {

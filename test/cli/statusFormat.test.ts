@@ -24,4 +24,21 @@ describe('formatStatus', () => {
     expect(['n1', 'n2', 'n3', 'n4'].map(stateOf)).toEqual(['alive', 'draining', 'full', 'dead'])
     expect(text).not.toMatch(/client/)
   })
+
+  it('counts the scrubber\'s passes in English: 1 pass, 2 passes', () => {
+    const scrubber = (passes: number) => ({ state: 'resting', scannedChunks: 3, scannedBytes: 3072, corruptFound: 0, missingFound: 0, passes, bytesPerSec: 0 })
+    const line = (passes: number) => formatStatus({ ...olderStatus(), scrubber: scrubber(passes) } as unknown as ClusterStatus).split('\n').find(l => l.startsWith('scrubber:'))
+    expect(line(1)).toMatch(/, 1 pass$/)
+    expect(line(2)).toMatch(/, 2 passes$/)
+  })
+
+  it('on a client mount, names the NameNode whose pid it shows, and shows the mount\'s own chunk I/O', () => {
+    const io = (writes: number) => ({ writes, underReplicatedWrites: 0, reads: 0, cacheHits: 0, failovers: 0, badReplicas: 0, deleteFailures: 0, deletesDeferred: 0 })
+    const client = { ...olderStatus(), namenode: 'tcp://10.0.0.1:7000', io: io(0), clientIo: io(3) } as unknown as ClusterStatus
+    const lines = formatStatus(client).split('\n')
+    expect(lines[0]).toMatch(/^dfs on \/mnt\/dfs \(NameNode tcp:\/\/10\.0\.0\.1:7000, pid 1, /)
+    expect(lines.find(l => l.startsWith('io'))).toMatch(/^io \(this mount\): 3 chunk writes/)
+    expect(formatStatus(olderStatus()).split('\n').find(l => l.startsWith('io'))).toMatch(/^io \(the NameNode\): 0 chunk writes/)
+    expect(formatStatus(olderStatus())).toMatch(/^0 files, /m)
+  })
 })

@@ -2,7 +2,8 @@
 
 import { describe, expect, it } from 'vitest'
 import { checkHttpFlags, isLoopback } from '../../src/dashboard/httpFlags.js'
-import { startDashboard } from '../../src/dashboard/server.js'
+import { bindDashboard, startDashboard } from '../../src/dashboard/server.js'
+import { createServer, type Server } from 'node:net'
 import type { NameNodeHost } from '../../src/namenode/openNameNode.js'
 
 describe('--http', () => {
@@ -14,7 +15,7 @@ describe('--http', () => {
   it('refuses another address without a token, and a token without --http', () => {
     expect(() => checkHttpFlags({ http: '0.0.0.0:8080' })).toThrow(expect.objectContaining({ code: 'HTTP_NOT_LOOPBACK' }))
     expect(() => checkHttpFlags({ http: '[::]:8080' })).toThrow(expect.objectContaining({ code: 'HTTP_NOT_LOOPBACK' }))
-    expect(() => checkHttpFlags({ http: 'nope' })).toThrow(expect.objectContaining({ code: 'BAD_ARGUMENT' }))
+    expect(() => checkHttpFlags({ http: 'nope' })).toThrow(expect.objectContaining({ code: 'BAD_ARGUMENT', message: '--http "nope" is not host:port; write it as 127.0.0.1:8080' }))
     expect(() => checkHttpFlags({ httpTokenFile: 't' })).toThrow(expect.objectContaining({ code: 'BAD_ARGUMENT' }))
     expect(() => checkHttpFlags({ http: '0.0.0.0:8080', httpTokenFile: 't' })).not.toThrow()
     expect(() => checkHttpFlags({ http: '127.0.0.1:0' })).not.toThrow()
@@ -25,5 +26,19 @@ describe('--http', () => {
     const host = {} as NameNodeHost
     await expect(startDashboard({ host, listen: '0.0.0.0:0', log: () => {}, status: () => { throw new Error('not asked') } }))
       .rejects.toMatchObject({ code: 'HTTP_NOT_LOOPBACK' })
+  })
+
+  it('says what to do when its port is taken', async () => {
+    const busy: Server = createServer()
+    await new Promise<void>(resolve => busy.listen(0, '127.0.0.1', resolve))
+    try {
+      const port = (busy.address() as { port: number }).port
+      await expect(bindDashboard(`127.0.0.1:${port}`)).rejects.toMatchObject({
+        code: 'BAD_ARGUMENT',
+        message: expect.stringMatching(new RegExp(`^cannot listen on --http 127\\.0\\.0\\.1:${port}: port ${port} is in use; pick another port`)),
+      })
+    } finally {
+      await new Promise(resolve => busy.close(resolve))
+    }
   })
 })

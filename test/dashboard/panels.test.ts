@@ -6,7 +6,7 @@
 import { nodeState } from '../../src/cluster/nodeState.js'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { NameNodeHost } from '../../src/namenode/openNameNode.js'
 import { type Dashboard, startDashboard } from '../../src/dashboard/server.js'
 import { LIST_LIMIT_DEFAULT } from '../../src/dashboard/listing.js'
@@ -15,7 +15,7 @@ import type { CopyPlacement, FilePlacement } from '../../src/protocol/placement.
 import type { ClusterStatus, NodeReport } from '../../src/namenode/status.js'
 import type { ClientSummary } from '../../src/protocol/clientStats.js'
 import { S_IFDIR, S_IFREG, type Inode } from '../../src/meta/namespace/types.js'
-import { closeBrowsersAfterAll, openPage, shot } from '../helpers/browser.js'
+import { closeBrowsers, closeBrowsersAfterAll, openPage, shot } from '../helpers/browser.js'
 import { makeTempDir } from '../helpers/tmp.js'
 
 closeBrowsersAfterAll()
@@ -26,6 +26,10 @@ let host: NameNodeHost
 let dash: Dashboard
 /** What /api/status serves next; the test changes it. */
 let scripted: ClusterStatus
+/** What /api/file serves next. */
+let placement: FilePlacement
+/** What /api/file answers for a path: `placement` unless a test holds an answer back. */
+let placementOf: (path: string) => FilePlacement | Promise<FilePlacement> = () => placement
 
 function node(nodeId: string, health: string, extra: Partial<NodeReport> = {}): NodeReport {
   const report = { nodeId, address: `tcp://10.0.0.${nodeId.length}:7001`, health, full: false, heartbeatAgeMs: 400, capacity: 100 << 20, available: 60 << 20, used: 30 << 20, chunks: 7, ...extra }
@@ -67,11 +71,12 @@ beforeAll(async () => {
   const real = host.status('/mnt/dfs')
   scripted = {
     ...real,
-    nodes: [node('aaaa1111', 'alive'), node('bbbb2222', 'suspect'), node('cccc3333', 'dead'), node('dddd4444', 'alive', { draining: true })],
+    nodes: [node('aaaa1111', 'alive'), node('bbbb2222', 'suspect'), node('cccc3333', 'dead', { reason: 'no heartbeat for 10.0 s' }), node('dddd4444', 'alive', { draining: true })],
     chunks: { referenced: 10, underReplicated: 3, unavailable: 1, waitingForGrace: 0, files: 4, byCopies: [1, 3, 6] },
     clients: [client('c1', 0)] as unknown as ClusterStatus['clients'],
   }
-  dash = await startDashboard({ host, listen: '127.0.0.1:0', log: () => {}, liveIntervalMs: 300, status: () => ({ ...scripted, uptimeMs: Date.now() - host.startedAt }), placement: () => huge })
+  placement = huge
+  dash = await startDashboard({ host, listen: '127.0.0.1:0', log: () => {}, liveIntervalMs: 300, status: () => ({ ...scripted, uptimeMs: Date.now() - host.startedAt }), placement: path => placementOf(path) })
 })
 
 afterAll(async () => {
@@ -89,6 +94,8 @@ describe('the dashboard panels', () => {
     await page.waitForSelector('#nodes tr[data-node-id="dddd4444"]', DEADLINE)
     const states = await page.$$eval('#nodes tr', rows => rows.slice(1).map(r => (r as HTMLElement).dataset.state))
     expect(states).toEqual(['alive', 'suspect', 'dead', 'draining'])
+    // Why a node is down, in the row as dfs status prints it (not only in a tooltip).
+    expect(await page.textContent('#nodes tr[data-node-id="cccc3333"]')).toContain('no heartbeat for 10.0 s')
 
     // Read rate from the difference of two statuses' cumulative counters.
     scripted = { ...scripted, clients: [client('c1', 50 << 20)] as unknown as ClusterStatus['clients'] }
@@ -128,5 +135,82 @@ describe('the dashboard panels', () => {
 
     await shot(page, 'panels')
     expect(errors).toEqual([])
+  })
+
+  it('follow the cluster: a node that dies, the healer\'s new copies and a new file show without a click', async () => {
+    const file = (copies: CopyPlacement[]): FilePlacement => ({
+      ...huge, path: '/huge', size: 1 << 20, chunks: [{ ...huge.chunks[1]!, index: 0, offset: 0, copies, intact: copies.filter(c => c.state === 'ok').length }],
+    })
+    const alive = (s: ClusterStatus): ClusterStatus => ({ ...s, nodes: s.nodes.map(n => ({ ...n, health: 'alive', state: 'alive' })) as NodeReport[] })
+    scripted = alive(scripted)
+    placement = file([copy('aaaa1111', 'ok'), copy('cccc3333', 'ok')])
+    const { page, errors } = await openPage(`http://${dash.address}/`)
+    await page.click('#files tr[data-path="/huge"] a', DEADLINE)
+    await page.waitForSelector('#chunks .copy[data-node-id="cccc3333"][data-state="ok"]', DEADLINE)
+
+    // cccc3333 dies: the status says so, and its copy no longer counts.
+    placement = file([copy('aaaa1111', 'ok'), copy('cccc3333', 'unreachable')])
+    scripted = { ...scripted, nodes: scripted.nodes.map(n => (n.nodeId === 'cccc3333' ? { ...n, health: 'dead', state: 'dead' } : n)) as NodeReport[] }
+    await page.waitForSelector('#chunks .copy[data-node-id="cccc3333"][data-state="unreachable"]', DEADLINE)
+    expect(await page.textContent('#placement .summary')).toBe('1 of 1 chunks has fewer than 2 intact copies; the healer restores them')
+
+    // The healer copies the chunk to dddd4444.
+    placement = file([copy('aaaa1111', 'ok'), copy('cccc3333', 'unreachable'), copy('dddd4444', 'ok')])
+    scripted = { ...scripted, healer: { ...scripted.healer!, copiedChunks: scripted.healer!.copiedChunks + 1 } }
+    await page.waitForSelector('#chunks .copy[data-node-id="dddd4444"][data-state="ok"]', DEADLINE)
+    expect(await page.textContent('#chunks tr[data-chunk="0"]')).toMatch(/ok\s*aaaa1111.*unreachable\s*cccc3333.*ok\s*dddd4444/)
+    expect(await page.textContent('#placement .summary')).toBe('every chunk has 2 intact copies')
+
+    // A file created meanwhile shows in the listing without a click; the open file stays open.
+    const session = host.inProcessSession()
+    await session.commit({ op: 'mknod', parent: 1, name: 'fresh', mode: S_IFREG | 0o644, uid: 0, gid: 0, time: 1 })
+    await session.close()
+    scripted = { ...scripted, chunks: { ...scripted.chunks, files: scripted.chunks.files + 1 } }
+    await page.waitForSelector('#files tr[data-path="/fresh"]', DEADLINE)
+    expect(await page.$$eval('#chunks tr[data-chunk]', rows => rows.length)).toBe(1)
+    expect(await page.getAttribute('#files tr[data-path="/huge"]', 'class')).toBe('selected')
+    expect(errors).toEqual([])
+  })
+
+  it('drops a refresh that answers after the operator opened another file', async () => {
+    const one = (path: string, nodeId: string): FilePlacement => ({ ...huge, path, size: 1 << 20, chunks: [{ ...huge.chunks[1]!, index: 0, offset: 0, copies: [copy(nodeId, 'ok')], intact: 1 }] })
+    const session = host.inProcessSession()
+    await session.commit({ op: 'mknod', parent: 1, name: 'other', mode: S_IFREG | 0o644, uid: 0, gid: 0, time: 1 })
+    await session.close()
+    // Only this test's page asks: the pages of the tests before would refresh /huge too.
+    await closeBrowsers()
+    let hold = false
+    const held: (() => void)[] = []
+    const release = () => { for (const go of held.splice(0)) go() }
+    placementOf = async path => {
+      if (path !== '/huge') return one(path, 'bbbb2222')
+      if (hold) await new Promise<void>(resolve => held.push(resolve))
+      return one(path, 'aaaa1111')
+    }
+    try {
+      const { page, errors } = await openPage(`http://${dash.address}/`)
+      await page.click('#files tr[data-path="/huge"] a', DEADLINE)
+      await page.waitForSelector('#chunks .copy[data-node-id="aaaa1111"]', DEADLINE)
+
+      // The cluster changes: the page fetches /huge again, and that answer is held back.
+      hold = true
+      scripted = { ...scripted, healer: { ...scripted.healer!, copiedChunks: scripted.healer!.copiedChunks + 1 } }
+      await vi.waitFor(() => expect(held).toHaveLength(1), DEADLINE)
+      // Meanwhile the operator opens another file.
+      await page.click('#files tr[data-path="/other"] a', DEADLINE)
+      await page.waitForSelector('#chunks .copy[data-node-id="bbbb2222"]', DEADLINE)
+      // The held answer arrives: it must not put /huge back.
+      const answered = page.waitForEvent('requestfinished', r => r.url().includes('path=%2Fhuge'))
+      release()
+      await answered
+      await page.evaluate(() => new Promise(resolve => setTimeout(resolve, 0)))
+      expect(await page.textContent('#placement h3')).toMatch(/^\/other:/)
+      expect(await page.getAttribute('#files tr[data-path="/other"]', 'class')).toBe('selected')
+      expect(errors).toEqual([])
+    } finally {
+      hold = false
+      release()
+      placementOf = () => placement
+    }
   })
 })

@@ -212,7 +212,11 @@ describe('with a token', () => {
     expect(refused.status).toBe(401)
     expect(refused.body.trim().split('\n')).toHaveLength(1)
     expect((await get(guarded.address, '/', {})).status).toBe(401)
-    expect((await get(guarded.address, '/api/status', { headers: { Authorization: 'Bearer wrong' } })).status).toBe(401)
+    expect(refused.body).toMatch(/a token is required/)
+    const wrong = await get(guarded.address, '/api/status', { headers: { Authorization: 'Bearer wrong' } })
+    expect(wrong.status).toBe(401)
+    // A wrong token is told apart from none (a stale cookie, a token file replaced since).
+    expect(wrong.body).toMatch(/^dfs dashboard: the token sent is not the one in --http-token-file/)
     expect((await get(guarded.address, '/api/status', { headers: { Authorization: 'Bearer s3cret token' } })).status).toBe(200)
   })
 

@@ -12,8 +12,8 @@
 
 import { createServer, type Server, type Socket } from 'node:net'
 import { resolve } from 'node:path'
-import { DfsError, dfsError, isDfsError } from '../../errors.js'
-import { errnoOf } from '../../util/osError.js'
+import { DfsError, isDfsError } from '../../errors.js'
+import { listenError } from '../../util/listenError.js'
 import { checkNodeFolder, newNodeId, readIdentity } from '../identity.js'
 import { LocalFolderNode } from '../LocalFolderNode.js'
 import { lockNodeFolder } from '../nodeLock.js'
@@ -261,20 +261,3 @@ function listen(server: Server, host: string, port: number, shown: string): Prom
   })
 }
 
-function listenError(err: Error, host: string, port: number, shown: string): DfsError {
-  const errno = errnoOf(err) ?? String(err)
-  const context = { listen: shown, errno }
-  switch (errno) {
-    case 'EADDRINUSE':
-      return dfsError('BAD_ARGUMENT', `cannot listen on ${shown}: port ${port} is in use; pick another port or stop what serves it (ss -ltnp 'sport = :${port}')`, context, err)
-    case 'EACCES':
-      return dfsError('BAD_ARGUMENT', `cannot listen on ${shown}: port ${port} needs privileges; pick a port above 1023`, context, err)
-    case 'EADDRNOTAVAIL':
-      return dfsError('BAD_ARGUMENT', `cannot listen on ${shown}: ${host} is not an address of this machine; use one of its addresses, such as 127.0.0.1`, context, err)
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-      return dfsError('BAD_ARGUMENT', `cannot listen on ${shown}: host ${host} is unknown; use an IP address such as 127.0.0.1`, context, err)
-    default:
-      return dfsError('BAD_ARGUMENT', `cannot listen on ${shown} (${errno}); check the address`, context, err)
-  }
-}

@@ -223,13 +223,13 @@ export interface HostPort {
 
 /**
  * "host:port" (or "[v6]:port"): what --listen takes. Port 0 asks the system for a free port.
- * Throws BAD_ARGUMENT naming `what` (the flag or address being parsed).
+ * Throws BAD_ARGUMENT naming `what` (the flag or address being parsed) and showing `example`.
  */
-export function parseHostPort(text: string, what: string): HostPort {
+export function parseHostPort(text: string, what: string, example = '127.0.0.1:7001'): HostPort {
   const match = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(text)
   const port = match ? Number(match[3]) : NaN
   if (!match || port > 65535) {
-    throw dfsError('BAD_ARGUMENT', `${what} ${JSON.stringify(text)} is not host:port; write it as 127.0.0.1:7001`, { address: text })
+    throw dfsError('BAD_ARGUMENT', `${what} ${JSON.stringify(text)} is not host:port; write it as ${example}`, { address: text })
   }
   return { host: match[1] ?? match[2]!, port }
 }
