@@ -53,10 +53,26 @@ export interface Dashboard {
   close(): Promise<void>
 }
 
+/**
+ * Connections open at once, at most; one more is closed as it arrives. Every connection is a file
+ * descriptor of the NameNode's process, the one that also holds the journal, the node folders and
+ * its clients' sockets: a flood of idle connections (no token needed to open one) must not take
+ * those away. Room for every live viewer (MAX_VIEWERS) and as many requests again.
+ */
+export const MAX_CONNECTIONS = 256
+/** A request's headers must arrive within this (ms): a client that trickles them holds a slot no longer. */
+export const HEADERS_TIMEOUT_MS = 10_000
+
 /** Listen on `listen` without serving yet (BAD_ARGUMENT naming --http when the address cannot be bound). */
 export async function bindDashboard(listen: string): Promise<Server> {
   const { host, port } = parseHostPort(listen, '--http')
-  const server = createServer()
+  const server = createServer({
+    headersTimeout: HEADERS_TIMEOUT_MS,
+    // GET and HEAD carry no body: the whole request is its headers.
+    requestTimeout: HEADERS_TIMEOUT_MS,
+    connectionsCheckingInterval: 1000,
+  })
+  server.maxConnections = MAX_CONNECTIONS
   await new Promise<void>((resolve, reject) => {
     server.once('error', err => reject(dfsError('BAD_ARGUMENT', `--http ${listen}: ${(err as Error).message}`, { http: listen }, err)))
     server.listen(port, host, () => resolve())

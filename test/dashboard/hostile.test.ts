@@ -1,0 +1,100 @@
+// The dashboard against a hostile network user and a careless operator, in process: a NameNode host
+// on two node folders, the server in front of it. A flood of connections, request targets that are
+// not paths, tokens that no header can carry, cookies shared between ports.
+
+import { type IncomingHttpHeaders, request } from 'node:http'
+import { connect, type Socket } from 'node:net'
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { NameNodeHost } from '../../src/namenode/openNameNode.js'
+import { type Dashboard, MAX_CONNECTIONS, startDashboard } from '../../src/dashboard/server.js'
+import { makeTempDir } from '../helpers/tmp.js'
+
+interface Answer { status: number; headers: IncomingHttpHeaders; body: string }
+
+function get(address: string, path: string, headers: Record<string, string> = {}): Promise<Answer> {
+  const [host, port] = address.split(':')
+  return new Promise((resolve, reject) => {
+    const req = request({ host, port: Number(port), path, headers }, res => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', d => { body += d })
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }))
+    })
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+/** Bytes as they are, for request lines no HTTP client would send; the whole answer. */
+function raw(address: string, text: string): Promise<string> {
+  const [host, port] = address.split(':')
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), host)
+    let answer = ''
+    socket.setEncoding('utf8')
+    socket.on('data', d => { answer += d })
+    socket.on('error', reject)
+    socket.on('close', () => resolve(answer))
+    socket.end(text)
+  })
+}
+
+async function eventually(what: string, test: () => boolean, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!test()) {
+    if (Date.now() > deadline) throw new Error(`not in time: ${what}`)
+    await new Promise(r => setTimeout(r, 100))
+  }
+}
+
+const dir = makeTempDir('dfs-dashboard-hostile-')
+let host: NameNodeHost
+const warnings: string[] = []
+let dash: Dashboard
+
+beforeAll(async () => {
+  for (const n of ['n1', 'n2']) mkdirSync(join(dir.path, n))
+  host = await NameNodeHost.open({
+    meta: join(dir.path, 'meta'), nodes: [join(dir.path, 'n1'), join(dir.path, 'n2')], replicas: 2, cacheBytes: 0, log: () => {}, reopenGraceMs: 0,
+    liveness: { intervalMs: 500, suspectAfterMs: 2000, deadAfterMs: 10_000 },
+    healing: { graceMs: 10_000, bandwidthBytesPerSec: 0, orphanGraceMs: 60_000 },
+    scrub: { bytesPerSec: 0 },
+  })
+  dash = await startDashboard({ host, listen: '127.0.0.1:0', log: m => warnings.push(m), status: () => host.status('test') })
+})
+
+afterAll(async () => {
+  await dash?.close()
+  await host?.close()
+  await dir.cleanup()
+})
+
+describe('a flood of connections', () => {
+  it('holds at most MAX_CONNECTIONS of the process\'s file descriptors: the rest are closed as they arrive', async () => {
+    // Each sends half a request and waits (slowloris): without a cap every one is a descriptor the
+    // NameNode then lacks for its journal, its node folders and its clients (EMFILE).
+    const [h, port] = dash.address.split(':')
+    const extra = 20
+    const sockets: Socket[] = []
+    let closed = 0
+    try {
+      for (let i = 0; i < MAX_CONNECTIONS + extra; i++) {
+        const s = connect(Number(port), h)
+        s.on('error', () => {})
+        s.on('close', () => { closed++ })
+        s.resume()
+        s.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n')
+        sockets.push(s)
+      }
+      await Promise.all(sockets.map(s => new Promise<void>(r => (s.connecting ? s.once('connect', () => r()).once('close', () => r()) : r()))))
+      await eventually(`${extra} of ${MAX_CONNECTIONS + extra} connections closed (${closed} so far)`, () => closed >= extra, 20_000)
+      // The half-sent requests time out too, and the dashboard serves again.
+      await eventually('every half-sent request timed out', () => closed === sockets.length, 60_000)
+      expect((await get(dash.address, '/api/status')).status).toBe(200)
+    } finally {
+      for (const s of sockets) s.destroy()
+    }
+  }, 120_000)
+})
