@@ -6,6 +6,7 @@
 
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { dfsError } from '../errors.js'
 
 const COOKIE = 'dfs_dashboard'
 
@@ -14,7 +15,9 @@ export type Verdict = 'ok' | 'redirected' | 'refused'
 export class TokenGuard {
   private readonly digest: Buffer
 
-  constructor(token: Buffer) {
+  /** BAD_ARGUMENT when no request could carry the token (see checkToken); `source` names where it came from. */
+  constructor(token: Buffer, source = 'the dashboard token') {
+    checkToken(token, source)
     this.digest = sha256(token)
   }
 
@@ -36,10 +39,26 @@ export class TokenGuard {
       res.end()
       return 'redirected'
     }
-    const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1]
+    // The scheme is case-insensitive (RFC 9110): curl, Prometheus and proxies spell it either way.
+    const bearer = /^Bearer +(.+)$/i.exec(req.headers.authorization ?? '')?.[1]
     if (this.matches(bearer) || this.matches(cookieOf(req))) return 'ok'
     return refuse(res)
   }
+}
+
+/**
+ * A token must be one a header can carry as it is: printable ASCII, no space at either end (an
+ * HTTP header loses those, and a byte past 0x7e reaches the server as another character). A file
+ * of raw random bytes, or one with a stray space, would make a dashboard no request can open.
+ */
+export function checkToken(token: Buffer, source: string): void {
+  const bad = token.findIndex(byte => byte < 0x20 || byte > 0x7e)
+  const edge = token[0] === 0x20 || token[token.length - 1] === 0x20
+  if (token.length > 0 && bad < 0 && !edge) return
+  const why = token.length === 0 ? 'is empty'
+    : bad >= 0 ? `holds a byte no HTTP header can carry (0x${token[bad]!.toString(16).padStart(2, '0')} at offset ${bad})`
+      : 'starts or ends with a space, which an HTTP header drops'
+  throw dfsError('BAD_ARGUMENT', `${source} ${why}; make one of printable characters: (umask 077; head -c 32 /dev/urandom | base64 > <file>)`, { token: source })
 }
 
 function refuse(res: ServerResponse): Verdict {

@@ -83,15 +83,16 @@ export async function bindDashboard(listen: string): Promise<Server> {
 export async function startDashboard(opts: DashboardOptions): Promise<Dashboard> {
   const log = levelled(opts.log)
   let assets: Map<string, Asset>
+  let guard: TokenGuard | undefined
   try {
     requireTokenOffLoopback(opts.listen, opts.token !== undefined)
+    guard = opts.token === undefined ? undefined : new TokenGuard(Buffer.from(opts.token))
     assets = await loadAssets()
   } catch (err) {
     opts.bound?.close()
     throw err
   }
   const server = opts.bound ?? await bindDashboard(opts.listen)
-  const guard = opts.token === undefined ? undefined : new TokenGuard(Buffer.from(opts.token))
   const live = new LiveHub({
     events: opts.host.events,
     incarnation: opts.host.startedAt,

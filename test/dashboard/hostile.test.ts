@@ -4,11 +4,13 @@
 
 import { type IncomingHttpHeaders, request } from 'node:http'
 import { connect, type Socket } from 'node:net'
-import { mkdirSync } from 'node:fs'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { NameNodeHost } from '../../src/namenode/openNameNode.js'
 import { type Dashboard, MAX_CONNECTIONS, startDashboard } from '../../src/dashboard/server.js'
+import { httpSettings } from '../../src/dashboard/httpFlags.js'
+import { dfs } from '../helpers/cli.js'
 import { makeTempDir } from '../helpers/tmp.js'
 
 interface Answer { status: number; headers: IncomingHttpHeaders; body: string }
@@ -97,4 +99,44 @@ describe('a flood of connections', () => {
       for (const s of sockets) s.destroy()
     }
   }, 120_000)
+})
+
+describe('the token', () => {
+  it('is refused when no header could carry it: raw bytes, control characters, spaces at its ends', async () => {
+    for (const token of [Buffer.from([0x8f, 0x41, 0xc3, 0x28]), 'tok\ten', 'tok ', ' tok', '  ', Buffer.alloc(0)]) {
+      await expect(startDashboard({ host, listen: '127.0.0.1:0', token, log: () => {}, status: () => host.status('t') }), JSON.stringify(String(token)))
+        .rejects.toMatchObject({ code: 'BAD_ARGUMENT' })
+    }
+    // From a file: a trailing newline (\n or \r\n) is not part of it; a trailing space is refused, naming the file.
+    const file = join(dir.path, 'token')
+    writeFileSync(file, 'tok\r\n', { mode: 0o600 })
+    expect((await httpSettings({ http: '127.0.0.1:0', httpTokenFile: file }))?.token?.toString()).toBe('tok')
+    writeFileSync(file, 'tok \n', { mode: 0o600 })
+    await expect(httpSettings({ http: '127.0.0.1:0', httpTokenFile: file })).rejects.toMatchObject({ code: 'BAD_ARGUMENT', message: expect.stringContaining(`--http-token-file ${file}`) })
+  })
+
+  it('dfs namenode with such a token file fails in one line and writes nothing', async () => {
+    const file = join(dir.path, 'raw-token')
+    writeFileSync(file, Buffer.from([0xde, 0xad, 0xbe, 0xef, 0x0a, 0x00, 0x7f]), { mode: 0o600 })
+    const secret = join(dir.path, 'secret')
+    writeFileSync(secret, 'a-secret-shared-by-all-roles-0123456789', { mode: 0o600 })
+    const meta = join(dir.path, 'meta-never')
+    const nodes = ['x1', 'x2'].map(n => join(dir.path, n))
+    for (const n of nodes) mkdirSync(n)
+    const r = await dfs('namenode', '--meta', meta, '--nodes', nodes.join(','), '--listen', '127.0.0.1:0', '--secret-file', secret, '--http', '127.0.0.1:0', '--http-token-file', file)
+    expect(r.code).not.toBe(0)
+    expect(r.stderr.trim().split('\n')).toHaveLength(1)
+    expect(r.stderr).toMatch(/--http-token-file .*raw-token holds a byte no HTTP header can carry.*\[BAD_ARGUMENT\]/)
+    expect(existsSync(meta)).toBe(false)
+  })
+
+  it('is taken with the Bearer scheme spelt in any case', async () => {
+    const guarded = await startDashboard({ host, listen: '127.0.0.1:0', token: 'tok', log: () => {}, status: () => host.status('t') })
+    try {
+      for (const scheme of ['Bearer', 'bearer', 'BEARER']) expect((await get(guarded.address, '/api/status', { Authorization: `${scheme} tok` })).status, scheme).toBe(200)
+      expect((await get(guarded.address, '/api/status', { Authorization: 'Basic tok' })).status).toBe(401)
+    } finally {
+      await guarded.close()
+    }
+  })
 })
