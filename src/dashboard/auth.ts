@@ -33,7 +33,8 @@ export class TokenGuard {
       url.searchParams.delete('token')
       res.writeHead(303, {
         'Set-Cookie': `${COOKIE}=${encodeURIComponent(query)}; HttpOnly; SameSite=Strict; Path=/`,
-        Location: url.pathname + url.search,
+        // One slash first: `//evil.example/` would send the browser to another host.
+        Location: '/' + url.pathname.replace(/^\/+/, '') + url.search,
         'Cache-Control': 'no-store',
       })
       res.end()

@@ -119,7 +119,12 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
       res.end('dfs dashboard: read-only; only GET and HEAD\n')
       return
     }
-    const url = new URL(req.url ?? '/', 'http://dashboard')
+    const url = requestUrl(req.url ?? '/')
+    if (!url) {
+      res.writeHead(400, { 'Content-Type': 'text/plain; charset=utf-8' })
+      res.end('dfs dashboard: the request names no path on this server\n')
+      return
+    }
     if (!guard && !hostAllowed(req.headers.host, listenHost)) {
       res.writeHead(421, { 'Content-Type': 'text/plain; charset=utf-8' })
       res.end('dfs dashboard: reach it by a loopback address (127.0.0.1, localhost)\n')
@@ -159,6 +164,17 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
       return closing
     },
   }
+}
+
+/**
+ * The request target as a URL on this server, or undefined when it is none. A target is a path
+ * (`/api/ls?…`), or a whole URL as sent to a proxy; never resolved against a base, where `//x/…`
+ * or `/\\x/…` would name another host and lose what follows it.
+ */
+export function requestUrl(target: string): URL | undefined {
+  const text = target.startsWith('/') ? `http://dashboard${target}` : /^https?:\/\//i.test(target) ? target : undefined
+  if (text === undefined || !URL.canParse(text)) return undefined
+  return new URL(text)
 }
 
 type Route = (query: URLSearchParams, res: ServerResponse) => Promise<void>

@@ -140,3 +140,31 @@ describe('the token', () => {
     }
   })
 })
+
+describe('request targets that are not plain paths', () => {
+  it('are paths on this server, never another host: answered without a failure in the log', async () => {
+    warnings.length = 0
+    const answer = async (target: string) => (await raw(dash.address, `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`)).split('\r\n')[0]
+    // Resolved against a base URL, `//x/…` named host x and its path went on: the page or the status.
+    expect(await answer('//evil.example/api/status')).toMatch(/ 404 /)
+    expect(await answer('/\\evil.example/')).toMatch(/ 404 /)
+    expect(await answer('//[')).toMatch(/ 404 /)
+    expect(await answer('http://[/x')).toMatch(/ 400 /)
+    expect(await answer('http://127.0.0.1/api/status')).toMatch(/ 200 /)
+    expect(warnings).toEqual([])
+  })
+
+  it('never turn the token\'s redirect into one to another host', async () => {
+    const guarded = await startDashboard({ host, listen: '127.0.0.1:0', token: 'tok', log: () => {}, status: () => host.status('t') })
+    try {
+      for (const target of ['/.//evil.example/?token=tok', '//evil.example/?token=tok', '/%2e//evil.example?token=tok', '/\\evil.example/?token=tok']) {
+        const head = await raw(guarded.address, `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`)
+        expect(head.split('\r\n')[0], target).toMatch(/ 303 /)
+        const location = /\r\nLocation: ([^\r]*)/i.exec(head)?.[1]
+        expect(location, target).toMatch(/^\/(?![/\\])/)
+      }
+    } finally {
+      await guarded.close()
+    }
+  })
+})
