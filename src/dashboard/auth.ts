@@ -3,8 +3,12 @@
 // same address without it (EventSource cannot send headers, and the token should not stay in the
 // address bar or the history). Compared in constant time: both sides are hashed first, so not even
 // the length leaks.
+// A browser keeps cookies by host name, not by port: every server on 127.0.0.1 (another dashboard,
+// anything else listening there) is sent the cookie of each. So the cookie is named after the port
+// the browser reached (two dashboards on one host do not log each other out), and holds a value
+// derived from the token, not the token: whoever else receives it learns nothing to use elsewhere.
 
-import { createHash, timingSafeEqual } from 'node:crypto'
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { dfsError } from '../errors.js'
 
@@ -14,15 +18,20 @@ export type Verdict = 'ok' | 'redirected' | 'refused'
 
 export class TokenGuard {
   private readonly digest: Buffer
+  /** What the cookie holds: proof of the token, not the token. */
+  private readonly cookie: string
+  private readonly cookieDigest: Buffer
 
   /** BAD_ARGUMENT when no request could carry the token (see checkToken); `source` names where it came from. */
   constructor(token: Buffer, source = 'the dashboard token') {
     checkToken(token, source)
     this.digest = sha256(token)
+    this.cookie = createHmac('sha256', token).update('dfs dashboard cookie').digest('base64url')
+    this.cookieDigest = sha256(Buffer.from(this.cookie))
   }
 
-  private matches(candidate: string | undefined): boolean {
-    return candidate !== undefined && timingSafeEqual(sha256(Buffer.from(candidate)), this.digest)
+  private matches(candidate: string | undefined, digest = this.digest): boolean {
+    return candidate !== undefined && timingSafeEqual(sha256(Buffer.from(candidate)), digest)
   }
 
   /** Let the request through, answer it with the cookie and a redirect, or refuse it (401). */
@@ -32,7 +41,7 @@ export class TokenGuard {
       if (!this.matches(query)) return refuse(res)
       url.searchParams.delete('token')
       res.writeHead(303, {
-        'Set-Cookie': `${COOKIE}=${encodeURIComponent(query)}; HttpOnly; SameSite=Strict; Path=/`,
+        'Set-Cookie': `${cookieName(req)}=${this.cookie}; HttpOnly; SameSite=Strict; Path=/`,
         // One slash first: `//evil.example/` would send the browser to another host.
         Location: '/' + url.pathname.replace(/^\/+/, '') + url.search,
         'Cache-Control': 'no-store',
@@ -42,7 +51,7 @@ export class TokenGuard {
     }
     // The scheme is case-insensitive (RFC 9110): curl, Prometheus and proxies spell it either way.
     const bearer = /^Bearer +(.+)$/i.exec(req.headers.authorization ?? '')?.[1]
-    if (this.matches(bearer) || this.matches(cookieOf(req))) return 'ok'
+    if (this.matches(bearer) || this.matches(cookieOf(req, cookieName(req)), this.cookieDigest)) return 'ok'
     return refuse(res)
   }
 }
@@ -68,16 +77,16 @@ function refuse(res: ServerResponse): Verdict {
   return 'refused'
 }
 
-function cookieOf(req: IncomingMessage): string | undefined {
+/** dfs_dashboard_<port>: the port the browser reached (its Host header; behind a tunnel or proxy, not ours). */
+function cookieName(req: IncomingMessage): string {
+  const port = /:(\d{1,5})$/.exec(req.headers.host ?? '')?.[1] ?? String(req.socket.localPort ?? '')
+  return port ? `${COOKIE}_${port}` : COOKIE
+}
+
+function cookieOf(req: IncomingMessage, name: string): string | undefined {
   for (const part of (req.headers.cookie ?? '').split(';')) {
     const eq = part.indexOf('=')
-    if (eq > 0 && part.slice(0, eq).trim() === COOKIE) {
-      try {
-        return decodeURIComponent(part.slice(eq + 1).trim())
-      } catch {
-        return undefined
-      }
-    }
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim()
   }
   return undefined
 }

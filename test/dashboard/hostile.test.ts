@@ -168,3 +168,32 @@ describe('request targets that are not plain paths', () => {
     }
   })
 })
+
+describe('the cookie', () => {
+  it('is one per port, and holds no token: two dashboards on one host keep their viewers, and neither learns the other\'s token', async () => {
+    const tokens = ['first-token', 'second-token']
+    const dashes = await Promise.all(tokens.map(token => startDashboard({ host, listen: '127.0.0.1:0', token, log: () => {}, status: () => host.status('t') })))
+    try {
+      // A browser's jar for 127.0.0.1: by name, whatever the port; every cookie goes to every port.
+      const jar = new Map<string, string>()
+      for (const [i, d] of dashes.entries()) {
+        const r = await get(d.address, `/?token=${tokens[i]}`)
+        expect(r.status).toBe(303)
+        const [pair] = String(r.headers['set-cookie']).split(';')
+        const [name, value] = pair!.split('=') as [string, string]
+        for (const token of tokens) expect(decodeURIComponent(value)).not.toContain(token)
+        jar.set(name, value)
+      }
+      expect(jar.size).toBe(2)
+      const cookie = [...jar].map(([name, value]) => `${name}=${value}`).join('; ')
+      for (const d of dashes) expect((await get(d.address, '/api/status', { Cookie: cookie })).status, d.address).toBe(200)
+      // One dashboard's cookie does not open the other.
+      const [first] = [...jar]
+      const other = dashes[1]!
+      expect((await get(other.address, '/api/status', { Cookie: `${first![0]}=${first![1]}` })).status).toBe(401)
+      expect((await get(other.address, '/api/status', { Cookie: `${first![0].replace(/\d+$/, other.address.split(':')[1]!)}=${first![1]}` })).status).toBe(401)
+    } finally {
+      await Promise.all(dashes.map(d => d.close()))
+    }
+  })
+})
