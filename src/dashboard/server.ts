@@ -185,19 +185,19 @@ function apiRoutes(opts: DashboardOptions): Record<string, Route> {
     '/api/status': async (_q, res) => sendJson(res, 200, await opts.status()),
     '/api/events': async (q, res) => {
       const after = intParam(q, 'after', 0)
-      const limit = Math.min(intParam(q, 'limit', 500), 500)
+      const limit = Math.min(intParam(q, 'limit', 500, 1), 500)
       sendJson(res, 200, host.events.recent(limit, after))
     },
     '/api/ls': async (q, res) => {
       const after = q.get('after') ?? undefined
-      const limit = intParam(q, 'limit', 500)
+      const limit = intParam(q, 'limit', 500, 1)
       if (limit > LIST_LIMIT_MAX) throw dfsError('BAD_ARGUMENT', `limit ${limit} is above ${LIST_LIMIT_MAX}; page with after=<next>`, { limit })
       sendJson(res, 200, listDirectory(host.cluster.meta.state, pathParam(q), { limit, ...(after !== undefined ? { after } : {}) }))
     },
     '/api/file': async (q, res) => {
       if (!opts.placement) throw dfsError('ENOTSUP', 'this NameNode cannot show file placement', {})
       const from = intParam(q, 'from', 0)
-      const limit = intParam(q, 'limit', CHUNK_LIMIT_DEFAULT)
+      const limit = intParam(q, 'limit', CHUNK_LIMIT_DEFAULT, 1)
       if (limit > CHUNK_LIMIT_MAX) throw dfsError('BAD_ARGUMENT', `limit ${limit} is above ${CHUNK_LIMIT_MAX}; page with from=<next>`, { limit })
       sendJson(res, 200, chunkPage(await opts.placement(pathParam(q)), from, limit))
     },
@@ -229,11 +229,12 @@ function pathParam(q: URLSearchParams): string {
   return path
 }
 
-function intParam(q: URLSearchParams, name: string, fallback: number): number {
+/** A whole number >= min (a limit of 0 would page forever: its `next` is where it started). */
+function intParam(q: URLSearchParams, name: string, fallback: number, min = 0): number {
   const text = q.get(name)
   if (text === null || text === '') return fallback
   const n = Number(text)
-  if (!Number.isSafeInteger(n) || n < 0) throw dfsError('BAD_ARGUMENT', `${name} must be a whole number, not ${JSON.stringify(text.slice(0, 50))}`, { [name]: text.slice(0, 50) })
+  if (!Number.isSafeInteger(n) || n < min) throw dfsError('BAD_ARGUMENT', `${name} must be a whole number${min > 0 ? ` from ${min}` : ''}, not ${JSON.stringify(text.slice(0, 50))}`, { [name]: text.slice(0, 50) })
   return n
 }
 

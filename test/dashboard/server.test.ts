@@ -131,6 +131,8 @@ describe('the dashboard server', () => {
     expect(second.chunks.map((c: { index: number }) => c.index)).toEqual([3, 4])
     expect(second.next).toBeUndefined()
     expect((await get(dash.address, '/api/file?path=/d/f0&limit=100000')).status).toBe(400)
+    // A limit of 0 answered no chunk and next = from: a client following next asked for ever.
+    expect((await get(dash.address, '/api/file?path=/d/f0&limit=0')).status).toBe(400)
     const metrics = await get(dash.address, '/metrics')
     expect(metrics.headers['content-type']).toBe('text/plain; version=0.0.4')
     expect(metrics.body).toBe('dfs_nodes 2\n')
@@ -153,6 +155,7 @@ describe('the dashboard server', () => {
     expect((await get(dash.address, '/api/ls?path=/d/f0')).status).toBe(400)
     expect((await get(dash.address, '/api/ls?path=etc')).status).toBe(400)
     expect((await get(dash.address, '/api/ls?path=/&limit=100000')).status).toBe(400)
+    expect((await get(dash.address, '/api/ls?path=/&limit=0')).status).toBe(400)
   })
 
   it('serves events newest first, after a seq', async () => {
