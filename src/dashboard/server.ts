@@ -12,6 +12,7 @@ import { parseHostPort } from '../datanode/tcp/protocol.js'
 import { dfsError } from '../errors.js'
 import type { ClusterStatus } from '../namenode/status.js'
 import type { FilePlacement } from '../protocol/placement.js'
+import type { ChunkRange } from '../namenode/filePlacement.js'
 import type { NameNodeHost } from '../namenode/openNameNode.js'
 import { type Log, levelled } from '../log/Log.js'
 import { type Asset, loadAssets } from './assets.js'
@@ -35,8 +36,8 @@ export interface DashboardOptions {
   log: Log | ((message: string) => void)
   /** /api/status: the ClusterStatus `dfs status --json` prints for this NameNode. */
   status: () => ClusterStatus | Promise<ClusterStatus>
-  /** /api/file: where a file's chunks live (the info part's filePlacement()); 501 without it. */
-  placement?: (path: string) => FilePlacement | Promise<FilePlacement>
+  /** /api/file: where a file's chunks live (filePlacement()), those in `range` only; 501 without it. */
+  placement?: (path: string, range: ChunkRange) => PagedPlacement | Promise<PagedPlacement>
   /** /metrics; 501 without it. */
   metrics?: MetricsEndpoint
   /** A listener bound already (bindDashboard), so a bad address fails before the cluster is opened. */
@@ -199,7 +200,7 @@ function apiRoutes(opts: DashboardOptions): Record<string, Route> {
       const from = intParam(q, 'from', 0)
       const limit = intParam(q, 'limit', CHUNK_LIMIT_DEFAULT, 1)
       if (limit > CHUNK_LIMIT_MAX) throw dfsError('BAD_ARGUMENT', `limit ${limit} is above ${CHUNK_LIMIT_MAX}; page with from=<next>`, { limit })
-      sendJson(res, 200, chunkPage(await opts.placement(pathParam(q)), from, limit))
+      sendJson(res, 200, await opts.placement(pathParam(q), { from, limit }))
     },
     '/metrics': async (_q, res) => {
       if (!opts.metrics) throw dfsError('ENOTSUP', 'this NameNode has no metrics', {})
@@ -214,12 +215,8 @@ function apiRoutes(opts: DashboardOptions): Record<string, Route> {
 export const CHUNK_LIMIT_DEFAULT = 1000
 export const CHUNK_LIMIT_MAX = 10_000
 
-function chunkPage(placement: FilePlacement, from: number, limit: number): FilePlacement & { next?: number } {
-  const start = placement.chunks.findIndex(c => c.index >= from)
-  const chunks = start < 0 ? [] : placement.chunks.slice(start, start + limit)
-  const more = start >= 0 && start + limit < placement.chunks.length
-  return { ...placement, chunks, ...(more ? { next: placement.chunks[start + limit]!.index } : {}) }
-}
+/** One page of a file's chunks; `next` is the index the next page starts at. */
+export type PagedPlacement = FilePlacement & { next?: number }
 
 function pathParam(q: URLSearchParams): string {
   const path = q.get('path') ?? '/'

@@ -78,9 +78,11 @@ beforeAll(async () => {
   dash = await startDashboard({
     host, listen: '127.0.0.1:0', log: () => {}, liveIntervalMs: 200,
     status: () => host.status('test'),
-    placement: path => {
+    placement: (path, { from, limit }) => {
       if (path !== '/d/f0') throw Object.assign(new Error(`${path}: no such file`), { code: 'ENOENT' })
-      return { ...placement, ino: 99 }
+      // As filePlacement() pages: chunks from index `from`, `limit` of them, next where the rest begin.
+      const rest = placement.chunks.filter(c => c.index >= from)
+      return { ...placement, ino: 99, chunks: rest.slice(0, limit), ...(rest.length > limit ? { next: rest[limit]!.index } : {}) }
     },
     metrics: { contentType: 'text/plain; version=0.0.4', render: async () => 'dfs_nodes 2\n' },
   })
