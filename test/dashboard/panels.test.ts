@@ -16,6 +16,7 @@ import type { ClusterStatus, NodeReport } from '../../src/namenode/status.js'
 import type { ClientSummary } from '../../src/protocol/clientStats.js'
 import { S_IFDIR, S_IFREG, type Inode } from '../../src/meta/namespace/types.js'
 import { closeBrowsersAfterAll, openPage, shot } from '../helpers/browser.js'
+import { pagedPlacement } from '../helpers/placement.js'
 import { makeTempDir } from '../helpers/tmp.js'
 
 closeBrowsersAfterAll()
@@ -71,7 +72,7 @@ beforeAll(async () => {
     chunks: { referenced: 10, underReplicated: 3, unavailable: 1, waitingForGrace: 0, files: 4, byCopies: [1, 3, 6] },
     clients: [client('c1', 0)] as unknown as ClusterStatus['clients'],
   }
-  dash = await startDashboard({ host, listen: '127.0.0.1:0', log: () => {}, liveIntervalMs: 300, status: () => ({ ...scripted, uptimeMs: Date.now() - host.startedAt }), placement: () => huge })
+  dash = await startDashboard({ host, listen: '127.0.0.1:0', log: () => {}, liveIntervalMs: 300, status: () => ({ ...scripted, uptimeMs: Date.now() - host.startedAt }), placement: (_path, range) => pagedPlacement(huge, range) })
 })
 
 afterAll(async () => {

@@ -10,6 +10,7 @@ import { NameNodeHost } from '../../src/namenode/openNameNode.js'
 import { type Dashboard, startDashboard } from '../../src/dashboard/server.js'
 import { S_IFDIR, S_IFREG, type Inode } from '../../src/meta/namespace/types.js'
 import type { FilePlacement } from '../../src/protocol/placement.js'
+import { pagedPlacement } from '../helpers/placement.js'
 import { makeTempDir } from '../helpers/tmp.js'
 
 interface Answer { status: number; headers: Record<string, string | string[] | undefined>; body: string }
@@ -78,11 +79,9 @@ beforeAll(async () => {
   dash = await startDashboard({
     host, listen: '127.0.0.1:0', log: () => {}, liveIntervalMs: 200,
     status: () => host.status('test'),
-    placement: (path, { from, limit }) => {
+    placement: (path, range) => {
       if (path !== '/d/f0') throw Object.assign(new Error(`${path}: no such file`), { code: 'ENOENT' })
-      // As filePlacement() pages: chunks from index `from`, `limit` of them, next where the rest begin.
-      const rest = placement.chunks.filter(c => c.index >= from)
-      return { ...placement, ino: 99, chunks: rest.slice(0, limit), ...(rest.length > limit ? { next: rest[limit]!.index } : {}) }
+      return pagedPlacement({ ...placement, ino: 99 }, range)
     },
     metrics: { contentType: 'text/plain; version=0.0.4', render: async () => 'dfs_nodes 2\n' },
   })
