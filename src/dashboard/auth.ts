@@ -56,6 +56,9 @@ export class TokenGuard {
   }
 }
 
+/** Node takes 16 KiB of headers in all; a token far below that, with room for the rest of them. */
+export const TOKEN_MAX_BYTES = 4096
+
 /**
  * A token must be one a header can carry as it is: printable ASCII, no space at either end (an
  * HTTP header loses those, and a byte past 0x7e reaches the server as another character). A file
@@ -64,8 +67,9 @@ export class TokenGuard {
 export function checkToken(token: Buffer, source: string): void {
   const bad = token.findIndex(byte => byte < 0x20 || byte > 0x7e)
   const edge = token[0] === 0x20 || token[token.length - 1] === 0x20
-  if (token.length > 0 && bad < 0 && !edge) return
+  if (token.length > 0 && token.length <= TOKEN_MAX_BYTES && bad < 0 && !edge) return
   const why = token.length === 0 ? 'is empty'
+    : token.length > TOKEN_MAX_BYTES ? `is ${token.length} bytes long, more than a request's headers carry (at most ${TOKEN_MAX_BYTES})`
     : bad >= 0 ? `holds a byte no HTTP header can carry (0x${token[bad]!.toString(16).padStart(2, '0')} at offset ${bad})`
       : 'starts or ends with a space, which an HTTP header drops'
   throw dfsError('BAD_ARGUMENT', `${source} ${why}; make one of printable characters: (umask 077; head -c 32 /dev/urandom | base64 > <file>)`, { token: source })
