@@ -41,7 +41,9 @@ export class TokenGuard {
       if (!this.matches(query)) return refuse(res)
       url.searchParams.delete('token')
       res.writeHead(303, {
-        'Set-Cookie': `${cookieName(req)}=${this.cookie}; HttpOnly; SameSite=Strict; Path=/`,
+        // Lax, not Strict: a link from another site (a wiki, Grafana) must open the page. Safe here:
+        // no request changes anything, and other sites' scripts, frames and fetches get no cookie.
+        'Set-Cookie': `${cookieName(req)}=${this.cookie}; HttpOnly; SameSite=Lax; Path=/`,
         // One slash first: `//evil.example/` would send the browser to another host.
         Location: '/' + url.pathname.replace(/^\/+/, '') + url.search,
         'Cache-Control': 'no-store',
