@@ -6,6 +6,7 @@ import { isIP } from 'node:net'
 import { parseHostPort } from '../datanode/tcp/protocol.js'
 import { readSecretFile } from '../datanode/tcp/secret.js'
 import { dfsError } from '../errors.js'
+import { checkToken } from './auth.js'
 
 export interface HttpFlags {
   http?: string
@@ -51,5 +52,6 @@ export async function httpSettings(flags: HttpFlags): Promise<HttpSettings | und
   checkHttpFlags(flags)
   if (flags.http === undefined) return undefined
   const token = flags.httpTokenFile === undefined ? undefined : await readSecretFile(flags.httpTokenFile, '--http-token-file')
+  if (token) checkToken(token, `--http-token-file ${flags.httpTokenFile}`)
   return { listen: flags.http, ...(token ? { token } : {}) }
 }

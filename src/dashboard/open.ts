@@ -28,7 +28,7 @@ export async function openDashboard(opts: OpenDashboardOptions): Promise<Dashboa
       ...(opts.http.token ? { token: opts.http.token } : {}),
       log: opts.log,
       status: opts.status,
-      placement: path => opts.host.placementAt(path),
+      placement: (path, range) => opts.host.placementAt(path, range),
       metrics,
       ...(opts.bound ? { bound: opts.bound } : {}),
     })

@@ -13,6 +13,7 @@ import { dfsError } from '../errors.js'
 import { listenError } from '../util/listenError.js'
 import type { ClusterStatus } from '../namenode/status.js'
 import type { FilePlacement } from '../protocol/placement.js'
+import type { ChunkRange } from '../namenode/filePlacement.js'
 import type { NameNodeHost } from '../namenode/openNameNode.js'
 import { type Log, levelled } from '../log/Log.js'
 import { type Asset, loadAssets } from './assets.js'
@@ -36,8 +37,8 @@ export interface DashboardOptions {
   log: Log | ((message: string) => void)
   /** /api/status: the ClusterStatus `dfs status --json` prints for this NameNode. */
   status: () => ClusterStatus | Promise<ClusterStatus>
-  /** /api/file: where a file's chunks live (the info part's filePlacement()); 501 without it. */
-  placement?: (path: string) => FilePlacement | Promise<FilePlacement>
+  /** /api/file: where a file's chunks live (filePlacement()), those in `range` only; 501 without it. */
+  placement?: (path: string, range: ChunkRange) => PagedPlacement | Promise<PagedPlacement>
   /** /metrics; 501 without it. */
   metrics?: MetricsEndpoint
   /** A listener bound already (bindDashboard), so a bad address fails before the cluster is opened. */
@@ -54,10 +55,26 @@ export interface Dashboard {
   close(): Promise<void>
 }
 
+/**
+ * Connections open at once, at most; one more is closed as it arrives. Every connection is a file
+ * descriptor of the NameNode's process, the one that also holds the journal, the node folders and
+ * its clients' sockets: a flood of idle connections (no token needed to open one) must not take
+ * those away. Room for every live viewer (MAX_VIEWERS) and as many requests again.
+ */
+export const MAX_CONNECTIONS = 256
+/** A request's headers must arrive within this (ms): a client that trickles them holds a slot no longer. */
+export const HEADERS_TIMEOUT_MS = 10_000
+
 /** Listen on `listen` without serving yet (BAD_ARGUMENT naming --http when the address cannot be bound). */
 export async function bindDashboard(listen: string): Promise<Server> {
   const { host, port } = parseHostPort(listen, '--http')
-  const server = createServer()
+  const server = createServer({
+    headersTimeout: HEADERS_TIMEOUT_MS,
+    // GET and HEAD carry no body: the whole request is its headers.
+    requestTimeout: HEADERS_TIMEOUT_MS,
+    connectionsCheckingInterval: 1000,
+  })
+  server.maxConnections = MAX_CONNECTIONS
   await new Promise<void>((resolve, reject) => {
     server.once('error', err => reject(listenError(err, host, port, `--http ${listen}`)))
     server.listen(port, host, () => resolve())
@@ -68,15 +85,16 @@ export async function bindDashboard(listen: string): Promise<Server> {
 export async function startDashboard(opts: DashboardOptions): Promise<Dashboard> {
   const log = levelled(opts.log)
   let assets: Map<string, Asset>
+  let guard: TokenGuard | undefined
   try {
     requireTokenOffLoopback(opts.listen, opts.token !== undefined)
+    guard = opts.token === undefined ? undefined : new TokenGuard(Buffer.from(opts.token))
     assets = await loadAssets()
   } catch (err) {
     opts.bound?.close()
     throw err
   }
   const server = opts.bound ?? await bindDashboard(opts.listen)
-  const guard = opts.token === undefined ? undefined : new TokenGuard(Buffer.from(opts.token))
   const live = new LiveHub({
     events: opts.host.events,
     incarnation: opts.host.startedAt,
@@ -103,7 +121,12 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
       res.end('dfs dashboard: read-only; only GET and HEAD\n')
       return
     }
-    const url = new URL(req.url ?? '/', 'http://dashboard')
+    const url = requestUrl(req.url ?? '/')
+    if (!url) {
+      res.writeHead(400, { 'Content-Type': 'text/plain; charset=utf-8' })
+      res.end('dfs dashboard: the request names no path on this server\n')
+      return
+    }
     if (!guard && !hostAllowed(req.headers.host, listenHost)) {
       res.writeHead(421, { 'Content-Type': 'text/plain; charset=utf-8' })
       res.end('dfs dashboard: reach it by a loopback address (127.0.0.1, localhost)\n')
@@ -145,6 +168,17 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
   }
 }
 
+/**
+ * The request target as a URL on this server, or undefined when it is none. A target is a path
+ * (`/api/ls?…`), or a whole URL as sent to a proxy; never resolved against a base, where `//x/…`
+ * or `/\\x/…` would name another host and lose what follows it.
+ */
+export function requestUrl(target: string): URL | undefined {
+  const text = target.startsWith('/') ? `http://dashboard${target}` : /^https?:\/\//i.test(target) ? target : undefined
+  if (text === undefined || !URL.canParse(text)) return undefined
+  return new URL(text)
+}
+
 type Route = (query: URLSearchParams, res: ServerResponse) => Promise<void>
 
 function apiRoutes(opts: DashboardOptions): Record<string, Route> {
@@ -153,21 +187,21 @@ function apiRoutes(opts: DashboardOptions): Record<string, Route> {
     '/api/status': async (_q, res) => sendJson(res, 200, await opts.status()),
     '/api/events': async (q, res) => {
       const after = intParam(q, 'after', 0)
-      const limit = Math.min(intParam(q, 'limit', 500), 500)
+      const limit = Math.min(intParam(q, 'limit', 500, 1), 500)
       sendJson(res, 200, host.events.recent(limit, after))
     },
     '/api/ls': async (q, res) => {
       const after = q.get('after') ?? undefined
-      const limit = intParam(q, 'limit', 500)
+      const limit = intParam(q, 'limit', 500, 1)
       if (limit > LIST_LIMIT_MAX) throw dfsError('BAD_ARGUMENT', `limit ${limit} is above ${LIST_LIMIT_MAX}; page with after=<next>`, { limit })
       sendJson(res, 200, listDirectory(host.cluster.meta.state, pathParam(q), { limit, ...(after !== undefined ? { after } : {}) }))
     },
     '/api/file': async (q, res) => {
       if (!opts.placement) throw dfsError('ENOTSUP', 'this NameNode cannot show file placement', {})
       const from = intParam(q, 'from', 0)
-      const limit = intParam(q, 'limit', CHUNK_LIMIT_DEFAULT)
+      const limit = intParam(q, 'limit', CHUNK_LIMIT_DEFAULT, 1)
       if (limit > CHUNK_LIMIT_MAX) throw dfsError('BAD_ARGUMENT', `limit ${limit} is above ${CHUNK_LIMIT_MAX}; page with from=<next>`, { limit })
-      sendJson(res, 200, chunkPage(await opts.placement(pathParam(q)), from, limit))
+      sendJson(res, 200, await opts.placement(pathParam(q), { from, limit }))
     },
     '/metrics': async (_q, res) => {
       if (!opts.metrics) throw dfsError('ENOTSUP', 'this NameNode has no metrics', {})
@@ -182,12 +216,8 @@ function apiRoutes(opts: DashboardOptions): Record<string, Route> {
 export const CHUNK_LIMIT_DEFAULT = 1000
 export const CHUNK_LIMIT_MAX = 10_000
 
-function chunkPage(placement: FilePlacement, from: number, limit: number): FilePlacement & { next?: number } {
-  const start = placement.chunks.findIndex(c => c.index >= from)
-  const chunks = start < 0 ? [] : placement.chunks.slice(start, start + limit)
-  const more = start >= 0 && start + limit < placement.chunks.length
-  return { ...placement, chunks, ...(more ? { next: placement.chunks[start + limit]!.index } : {}) }
-}
+/** One page of a file's chunks; `next` is the index the next page starts at. */
+export type PagedPlacement = FilePlacement & { next?: number }
 
 function pathParam(q: URLSearchParams): string {
   const path = q.get('path') ?? '/'
@@ -197,11 +227,12 @@ function pathParam(q: URLSearchParams): string {
   return path
 }
 
-function intParam(q: URLSearchParams, name: string, fallback: number): number {
+/** A whole number >= min (a limit of 0 would page forever: its `next` is where it started). */
+function intParam(q: URLSearchParams, name: string, fallback: number, min = 0): number {
   const text = q.get(name)
   if (text === null || text === '') return fallback
   const n = Number(text)
-  if (!Number.isSafeInteger(n) || n < 0) throw dfsError('BAD_ARGUMENT', `${name} must be a whole number, not ${JSON.stringify(text.slice(0, 50))}`, { [name]: text.slice(0, 50) })
+  if (!Number.isSafeInteger(n) || n < min) throw dfsError('BAD_ARGUMENT', `${name} must be a whole number${min > 0 ? ` from ${min}` : ''}, not ${JSON.stringify(text.slice(0, 50))}`, { [name]: text.slice(0, 50) })
   return n
 }
 

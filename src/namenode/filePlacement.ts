@@ -29,8 +29,19 @@ export interface PlacementSources {
   now?: number
 }
 
-/** Where inode `ino`'s chunks are. ENOENT for an inode that is not there. */
-export function filePlacement(src: PlacementSources, ino: number, path = ''): FilePlacement {
+/** Some of a file's chunks: those with index >= from, at most limit of them. */
+export interface ChunkRange {
+  from: number
+  limit: number
+}
+
+/**
+ * Where inode `ino`'s chunks are. ENOENT for an inode that is not there. With a range, only those
+ * chunks are looked at (a 1 TiB file has 256 Ki of them: the dashboard pages through them, and a
+ * page must not cost the whole file on the NameNode's thread); `next` is the index the next page
+ * starts at.
+ */
+export function filePlacement(src: PlacementSources, ino: number, path = '', range?: ChunkRange): FilePlacement & { next?: number } {
   const inode = src.state.inodes.get(ino)
   if (!inode) throw dfsError('ENOENT', `${path || `inode ${ino}`}: no such file or directory`, { ino, path })
   const copyState = copyStateOf(src.registry, src.graceMs, src.now ?? Date.now(), src.isBadCopy)
@@ -40,8 +51,15 @@ export function filePlacement(src: PlacementSources, ino: number, path = ''): Fi
     return nodes.get(nodeId)
   }
   const chunks: ChunkPlacement[] = []
-  for (const [index, ref] of (isFile(inode) ? inode.chunks ?? [] : []).entries()) {
+  const refs = isFile(inode) ? inode.chunks ?? [] : []
+  let next: number | undefined
+  for (let index = range?.from ?? 0; index < refs.length; index++) {
+    const ref = refs[index]
     if (!ref) continue
+    if (range && chunks.length >= range.limit) {
+      next = index
+      break
+    }
     const copies = [...new Set(ref.nodes)].map((nodeId): CopyPlacement => {
       const status = statusOf(nodeId)
       const verifiedAt = src.verifiedAt?.(ref.id, nodeId)
@@ -58,7 +76,7 @@ export function filePlacement(src: PlacementSources, ino: number, path = ''): Fi
       intact: copies.filter(c => c.state === 'ok').length,
     })
   }
-  return { path, ino, type: typeOf(inode), size: inode.size, chunkSize: src.chunkSize, replicas: src.replicas, chunks }
+  return { path, ino, type: typeOf(inode), size: inode.size, chunkSize: src.chunkSize, replicas: src.replicas, chunks, ...(next === undefined ? {} : { next }) }
 }
 
 function typeOf(inode: Inode): FilePlacement['type'] {

@@ -19,7 +19,7 @@ import { beginHistory, endHistoryCleanly, type History } from './history.js'
 import { fsyncPath } from '../util/files.js'
 import { levelled } from '../log/Log.js'
 import { EventFeed } from './events.js'
-import { filePlacement } from './filePlacement.js'
+import { type ChunkRange, filePlacement } from './filePlacement.js'
 import type { FilePlacement } from '../protocol/placement.js'
 import { inodeAtPath } from '../meta/namespace/lookup.js'
 import { ClientTable } from './clients.js'
@@ -169,7 +169,7 @@ export class NameNodeHost {
   }
 
   /** Where inode `ino`'s chunks are (`dfs info`, user.dfs.placement); `path` is only echoed back. */
-  placement(ino: number, path = ''): FilePlacement {
+  placement(ino: number, path = '', range?: ChunkRange): FilePlacement & { next?: number } {
     const { cluster, services } = this
     return filePlacement({
       state: cluster.meta.state,
@@ -179,12 +179,12 @@ export class NameNodeHost {
       graceMs: services.healer.status().graceMs,
       isBadCopy: services.healer.isKnownBad,
       verifiedAt: (chunkId, nodeId) => services.scrubber.verified.get(chunkId, nodeId),
-    }, ino, path)
+    }, ino, path, range)
   }
 
-  /** The same by a path in the namespace ("/dir/file"): `dfs info --namenode`, the dashboard's file view. */
-  placementAt(path: string): FilePlacement {
-    return this.placement(inodeAtPath(this.cluster.meta.state, path), path)
+  /** The same by a path in the namespace ("/dir/file"): `dfs info --namenode`, the dashboard's file view (a range at a time). */
+  placementAt(path: string, range?: ChunkRange): FilePlacement & { next?: number } {
+    return this.placement(inodeAtPath(this.cluster.meta.state, path), path, range)
   }
 
   /** The cluster commands (`dfs balance`, `dfs drain`, `dfs fsck --namenode`) as control handlers. */

@@ -16,6 +16,7 @@ import type { ClusterStatus, NodeReport } from '../../src/namenode/status.js'
 import type { ClientSummary } from '../../src/protocol/clientStats.js'
 import { S_IFDIR, S_IFREG, type Inode } from '../../src/meta/namespace/types.js'
 import { closeBrowsers, closeBrowsersAfterAll, openPage, shot } from '../helpers/browser.js'
+import { pagedPlacement } from '../helpers/placement.js'
 import { makeTempDir } from '../helpers/tmp.js'
 
 closeBrowsersAfterAll()
@@ -76,7 +77,7 @@ beforeAll(async () => {
     clients: [client('c1', 0)] as unknown as ClusterStatus['clients'],
   }
   placement = huge
-  dash = await startDashboard({ host, listen: '127.0.0.1:0', log: () => {}, liveIntervalMs: 300, status: () => ({ ...scripted, uptimeMs: Date.now() - host.startedAt }), placement: path => placementOf(path) })
+  dash = await startDashboard({ host, listen: '127.0.0.1:0', log: () => {}, liveIntervalMs: 300, status: () => ({ ...scripted, uptimeMs: Date.now() - host.startedAt }), placement: async (path, range) => pagedPlacement(await placementOf(path), range) })
 })
 
 afterAll(async () => {

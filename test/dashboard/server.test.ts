@@ -10,6 +10,7 @@ import { NameNodeHost } from '../../src/namenode/openNameNode.js'
 import { type Dashboard, startDashboard } from '../../src/dashboard/server.js'
 import { S_IFDIR, S_IFREG, type Inode } from '../../src/meta/namespace/types.js'
 import type { FilePlacement } from '../../src/protocol/placement.js'
+import { pagedPlacement } from '../helpers/placement.js'
 import { makeTempDir } from '../helpers/tmp.js'
 
 interface Answer { status: number; headers: Record<string, string | string[] | undefined>; body: string }
@@ -78,9 +79,9 @@ beforeAll(async () => {
   dash = await startDashboard({
     host, listen: '127.0.0.1:0', log: () => {}, liveIntervalMs: 200,
     status: () => host.status('test'),
-    placement: path => {
+    placement: (path, range) => {
       if (path !== '/d/f0') throw Object.assign(new Error(`${path}: no such file`), { code: 'ENOENT' })
-      return { ...placement, ino: 99 }
+      return pagedPlacement({ ...placement, ino: 99 }, range)
     },
     metrics: { contentType: 'text/plain; version=0.0.4', render: async () => 'dfs_nodes 2\n' },
   })
@@ -131,6 +132,8 @@ describe('the dashboard server', () => {
     expect(second.chunks.map((c: { index: number }) => c.index)).toEqual([3, 4])
     expect(second.next).toBeUndefined()
     expect((await get(dash.address, '/api/file?path=/d/f0&limit=100000')).status).toBe(400)
+    // A limit of 0 answered no chunk and next = from: a client following next asked for ever.
+    expect((await get(dash.address, '/api/file?path=/d/f0&limit=0')).status).toBe(400)
     const metrics = await get(dash.address, '/metrics')
     expect(metrics.headers['content-type']).toBe('text/plain; version=0.0.4')
     expect(metrics.body).toBe('dfs_nodes 2\n')
@@ -156,6 +159,7 @@ describe('the dashboard server', () => {
     expect((await get(dash.address, '/api/ls?path=/d/f0')).status).toBe(400)
     expect((await get(dash.address, '/api/ls?path=etc')).status).toBe(400)
     expect((await get(dash.address, '/api/ls?path=/&limit=100000')).status).toBe(400)
+    expect((await get(dash.address, '/api/ls?path=/&limit=0')).status).toBe(400)
   })
 
   it('serves events newest first, after a seq', async () => {
@@ -220,14 +224,14 @@ describe('with a token', () => {
     expect((await get(guarded.address, '/api/status', { headers: { Authorization: 'Bearer s3cret token' } })).status).toBe(200)
   })
 
-  it('takes ?token= once: a cookie (HttpOnly, SameSite=Strict) and a redirect without it', async () => {
+  it('takes ?token= once: a cookie (HttpOnly, SameSite=Lax) and a redirect without it', async () => {
     expect((await get(guarded.address, '/?token=wrong')).status).toBe(401)
     const r = await get(guarded.address, '/?token=s3cret%20token&x=1')
     expect(r.status).toBe(303)
     expect(r.headers.location).toBe('/?x=1')
     const cookie = String(r.headers['set-cookie'])
     expect(cookie).toMatch(/HttpOnly/)
-    expect(cookie).toMatch(/SameSite=Strict/)
+    expect(cookie).toMatch(/SameSite=Lax/)
     const sent = cookie.split(';')[0]!
     expect((await get(guarded.address, '/', { headers: { Cookie: sent } })).status).toBe(200)
     const s = stream(guarded.address, '/api/live', { Cookie: sent })

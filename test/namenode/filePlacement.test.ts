@@ -135,3 +135,33 @@ describe('VerifiedCopies', () => {
     expect(v.get('c', 'b')).toBe(2000)
   })
 })
+
+describe('filePlacement of a range of chunks', () => {
+  it('looks at those chunks only (a page of a 1 TiB file must not cost the whole file), and says where the rest begin', () => {
+    const w = world()
+    const machine = namespaceMachine({ uid: 0, gid: 0, createdAt: 0 })
+    const big = machine.apply(w.state, { op: 'mknod', parent: ROOT_INO, name: 'big', mode: S_IFREG | 0o644, uid: 0, gid: 0, time: 1 }) as { ino: number }
+    // 10,000 chunks, every 7th a hole.
+    for (let index = 0; index < 10_000; index++) {
+      if (index % 7 === 3) continue
+      machine.apply(w.state, { op: 'chunk', ino: big.ino, index, ref: ref(100 + index, ['a', 'b']), size: (index + 1) * CHUNK, mtime: 2, ctime: 2 })
+    }
+    let asked = 0
+    const sources = { ...w.sources(), verifiedAt: () => { asked++; return undefined } }
+    const first = filePlacement(sources, big.ino, '/big', { from: 0, limit: 5 })
+    expect(first.chunks.map(c => c.index)).toEqual([0, 1, 2, 4, 5])
+    expect(first.next).toBe(6)
+    expect(asked).toBe(5 * 2) // one look per copy of the page's chunks, not of all 10,000
+    const second = filePlacement(sources, big.ino, '/big', { from: first.next!, limit: 3 })
+    expect(second.chunks.map(c => c.index)).toEqual([6, 7, 8])
+    expect(second.next).toBe(9)
+    const last = filePlacement(sources, big.ino, '/big', { from: 9997, limit: 5 })
+    expect(last.chunks.map(c => c.index)).toEqual([9997, 9998]) // 9999 is a hole
+    expect(last.next).toBeUndefined()
+    expect(filePlacement(sources, big.ino, '/big', { from: 1e12, limit: 5 }).chunks).toEqual([])
+    // Without a range: every chunk, no next (dfs info, the xattr).
+    const all = filePlacement(w.sources(), big.ino, '/big')
+    expect(all.chunks).toHaveLength(10_000 - Math.floor(10_000 / 7) - (10_000 % 7 > 3 ? 1 : 0))
+    expect(all.next).toBeUndefined()
+  })
+})

@@ -1,0 +1,56 @@
+// A link to a token-guarded dashboard from another site (a wiki, Grafana, a chat) opens it for a
+// browser that has the cookie: the dashboard changes nothing on any request, so its cookie goes
+// with top-level navigations from elsewhere (SameSite=Lax). With SameSite=Strict such a link was
+// answered 401 "a token is required" although the browser had opened ?token= already.
+
+import { createServer, type Server } from 'node:http'
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { NameNodeHost } from '../../src/namenode/openNameNode.js'
+import { type Dashboard, startDashboard } from '../../src/dashboard/server.js'
+import { closeBrowsersAfterAll, openPage } from '../helpers/browser.js'
+import { makeTempDir } from '../helpers/tmp.js'
+
+closeBrowsersAfterAll()
+
+const DEADLINE = { timeout: 60_000 }
+const dir = makeTempDir('dfs-cross-site-')
+let host: NameNodeHost
+let dash: Dashboard
+let elsewhere: Server
+
+beforeAll(async () => {
+  for (const n of ['n1', 'n2']) mkdirSync(join(dir.path, n))
+  host = await NameNodeHost.open({
+    meta: join(dir.path, 'meta'), nodes: [join(dir.path, 'n1'), join(dir.path, 'n2')], replicas: 2, cacheBytes: 0, log: () => {}, reopenGraceMs: 0,
+    liveness: { intervalMs: 500, suspectAfterMs: 2000, deadAfterMs: 10_000 },
+    healing: { graceMs: 10_000, bandwidthBytesPerSec: 0, orphanGraceMs: 60_000 },
+    scrub: { bytesPerSec: 0 },
+  })
+  dash = await startDashboard({ host, listen: '127.0.0.1:0', token: 'cross-site-token', log: () => {}, status: () => host.status('t') })
+  // Another site: `localhost` is a different site from `127.0.0.1` to a browser.
+  elsewhere = createServer((_req, res) => {
+    res.writeHead(200, { 'Content-Type': 'text/html' })
+    res.end(`<!doctype html><a id="go" href="${dash.url}">the dashboard</a>`)
+  })
+  await new Promise<void>(resolve => elsewhere.listen(0, '127.0.0.1', resolve))
+})
+
+afterAll(async () => {
+  await new Promise(resolve => elsewhere?.close(resolve))
+  await dash?.close()
+  await host?.close()
+  await dir.cleanup()
+})
+
+describe('a link from another site', () => {
+  it('opens the dashboard for a browser that has its cookie', async () => {
+    const { page } = await openPage(`${dash.url}?token=cross-site-token`)
+    await page.waitForSelector('#conn[data-state="live"]', DEADLINE)
+    await page.goto(`http://localhost:${(elsewhere.address() as { port: number }).port}/`)
+    const [answer] = await Promise.all([page.waitForNavigation(DEADLINE), page.click('#go')])
+    expect(answer?.status()).toBe(200)
+    await page.waitForSelector('#conn[data-state="live"]', DEADLINE)
+  })
+})
