@@ -4,10 +4,9 @@
 // answered 401 "a token is required" although the browser had opened ?token= already.
 
 import { createServer, type Server } from 'node:http'
-import { mkdirSync } from 'node:fs'
-import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { NameNodeHost } from '../../src/namenode/openNameNode.js'
+import type { NameNodeHost } from '../../src/namenode/openNameNode.js'
+import { openTestHost } from '../namenode/fixtures.js'
 import { type Dashboard, startDashboard } from '../../src/dashboard/server.js'
 import { closeBrowsersAfterAll, openPage } from '../helpers/browser.js'
 import { makeTempDir } from '../helpers/tmp.js'
@@ -21,13 +20,7 @@ let dash: Dashboard
 let elsewhere: Server
 
 beforeAll(async () => {
-  for (const n of ['n1', 'n2']) mkdirSync(join(dir.path, n))
-  host = await NameNodeHost.open({
-    meta: join(dir.path, 'meta'), nodes: [join(dir.path, 'n1'), join(dir.path, 'n2')], replicas: 2, cacheBytes: 0, log: () => {}, reopenGraceMs: 0,
-    liveness: { intervalMs: 500, suspectAfterMs: 2000, deadAfterMs: 10_000 },
-    healing: { graceMs: 10_000, bandwidthBytesPerSec: 0, orphanGraceMs: 60_000 },
-    scrub: { bytesPerSec: 0 },
-  })
+  host = await openTestHost(dir.path)
   dash = await startDashboard({ host, listen: '127.0.0.1:0', token: 'cross-site-token', log: () => {}, status: () => host.status('t') })
   // Another site: `localhost` is a different site from `127.0.0.1` to a browser.
   elsewhere = createServer((_req, res) => {

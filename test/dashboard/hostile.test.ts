@@ -7,7 +7,8 @@ import { connect, type Socket } from 'node:net'
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { NameNodeHost } from '../../src/namenode/openNameNode.js'
+import type { NameNodeHost } from '../../src/namenode/openNameNode.js'
+import { openTestHost } from '../namenode/fixtures.js'
 import { type Dashboard, MAX_CONNECTIONS, startDashboard } from '../../src/dashboard/server.js'
 import { httpSettings } from '../../src/dashboard/httpFlags.js'
 import { dfs } from '../helpers/cli.js'
@@ -57,13 +58,7 @@ const warnings: string[] = []
 let dash: Dashboard
 
 beforeAll(async () => {
-  for (const n of ['n1', 'n2']) mkdirSync(join(dir.path, n))
-  host = await NameNodeHost.open({
-    meta: join(dir.path, 'meta'), nodes: [join(dir.path, 'n1'), join(dir.path, 'n2')], replicas: 2, cacheBytes: 0, log: () => {}, reopenGraceMs: 0,
-    liveness: { intervalMs: 500, suspectAfterMs: 2000, deadAfterMs: 10_000 },
-    healing: { graceMs: 10_000, bandwidthBytesPerSec: 0, orphanGraceMs: 60_000 },
-    scrub: { bytesPerSec: 0 },
-  })
+  host = await openTestHost(dir.path)
   dash = await startDashboard({ host, listen: '127.0.0.1:0', log: (m: string) => warnings.push(m), status: () => host.status('test') })
 })
 

@@ -4,10 +4,9 @@
 // rates from counter deltas, clients, health counts, events newest first and live, a paged listing.
 
 import { nodeState } from '../../src/cluster/nodeState.js'
-import { mkdirSync } from 'node:fs'
-import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { NameNodeHost } from '../../src/namenode/openNameNode.js'
+import type { NameNodeHost } from '../../src/namenode/openNameNode.js'
+import { openTestHost } from '../namenode/fixtures.js'
 import { type Dashboard, startDashboard } from '../../src/dashboard/server.js'
 import { LIST_LIMIT_DEFAULT } from '../../src/dashboard/listing.js'
 import { CHUNK_LIMIT_DEFAULT } from '../../src/dashboard/server.js'
@@ -57,13 +56,7 @@ function client(id: string, readBytes: number): ClientSummary {
 }
 
 beforeAll(async () => {
-  for (const n of ['n1', 'n2']) mkdirSync(join(dir.path, n))
-  host = await NameNodeHost.open({
-    meta: join(dir.path, 'meta'), nodes: [join(dir.path, 'n1'), join(dir.path, 'n2')], replicas: 2, cacheBytes: 0, log: () => {}, reopenGraceMs: 0,
-    liveness: { intervalMs: 500, suspectAfterMs: 2000, deadAfterMs: 10_000 },
-    healing: { graceMs: 10_000, bandwidthBytesPerSec: 0, orphanGraceMs: 60_000 },
-    scrub: { bytesPerSec: 0 },
-  })
+  host = await openTestHost(dir.path)
   const session = host.inProcessSession()
   const big = await session.commit({ op: 'mknod', parent: 1, name: 'big', mode: S_IFDIR | 0o755, uid: 0, gid: 0, time: 1 }) as Inode
   for (let i = 0; i < LIST_LIMIT_DEFAULT + 20; i++) await session.commit({ op: 'mknod', parent: big.ino, name: `f${String(i).padStart(4, '0')}`, mode: S_IFREG | 0o644, uid: 0, gid: 0, time: 1 })

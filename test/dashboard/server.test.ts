@@ -3,10 +3,9 @@
 // token (header, ?token= -> cookie), and the live stream (status, events, replay, close).
 
 import { request } from 'node:http'
-import { mkdirSync } from 'node:fs'
-import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { NameNodeHost } from '../../src/namenode/openNameNode.js'
+import type { NameNodeHost } from '../../src/namenode/openNameNode.js'
+import { openTestHost } from '../namenode/fixtures.js'
 import { type Dashboard, startDashboard } from '../../src/dashboard/server.js'
 import { S_IFDIR, S_IFREG, type Inode } from '../../src/meta/namespace/types.js'
 import type { FilePlacement } from '../../src/protocol/placement.js'
@@ -65,13 +64,7 @@ const chunk = (index: number) => ({ index, id: index.toString(16).padStart(32, '
 const placement = { path: '/d/f0', ino: 0, type: 'file', size: 5 << 20, chunkSize: 1 << 20, replicas: 2, chunks: [0, 1, 3, 4].map(chunk) } as FilePlacement
 
 beforeAll(async () => {
-  for (const n of ['n1', 'n2']) mkdirSync(join(dir.path, n))
-  host = await NameNodeHost.open({
-    meta: join(dir.path, 'meta'), nodes: [join(dir.path, 'n1'), join(dir.path, 'n2')], replicas: 2, cacheBytes: 0, log: () => {}, reopenGraceMs: 0,
-    liveness: { intervalMs: 500, suspectAfterMs: 2000, deadAfterMs: 10_000 },
-    healing: { graceMs: 10_000, bandwidthBytesPerSec: 0, orphanGraceMs: 60_000 },
-    scrub: { bytesPerSec: 0 },
-  })
+  host = await openTestHost(dir.path)
   const session = host.inProcessSession()
   const d = await session.commit({ op: 'mknod', parent: 1, name: 'd', mode: S_IFDIR | 0o755, uid: 0, gid: 0, time: 1 }) as Inode
   for (let i = 0; i < 7; i++) await session.commit({ op: 'mknod', parent: d.ino, name: `f${i}`, mode: S_IFREG | 0o644, uid: 0, gid: 0, time: 1 })
