@@ -12,7 +12,7 @@ import { parseHostPort } from '../datanode/tcp/protocol.js'
 import { dfsError } from '../errors.js'
 import { listenError } from '../util/listenError.js'
 import type { ClusterStatus } from '../namenode/status.js'
-import type { FilePlacement } from '../protocol/placement.js'
+import type { PagedPlacement } from '../protocol/placement.js'
 import type { ChunkRange } from '../namenode/filePlacement.js'
 import type { NameNodeHost } from '../namenode/openNameNode.js'
 import { type Log, levelled } from '../log/Log.js'
@@ -216,8 +216,6 @@ function apiRoutes(opts: DashboardOptions): Record<string, Route> {
 export const CHUNK_LIMIT_DEFAULT = 1000
 export const CHUNK_LIMIT_MAX = 10_000
 
-/** One page of a file's chunks; `next` is the index the next page starts at. */
-export type PagedPlacement = FilePlacement & { next?: number }
 
 function pathParam(q: URLSearchParams): string {
   const path = q.get('path') ?? '/'

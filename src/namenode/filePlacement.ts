@@ -12,7 +12,7 @@ import { nodeState } from '../cluster/nodeState.js'
 import { copyStateOf } from '../cluster/replication.js'
 import { dfsError } from '../errors.js'
 import { type Inode, type NamespaceState, isDir, isFile, isSymlink } from '../meta/namespace/types.js'
-import type { ChunkPlacement, CopyPlacement, FilePlacement } from '../protocol/placement.js'
+import type { ChunkPlacement, CopyPlacement, FilePlacement, PagedPlacement } from '../protocol/placement.js'
 
 /** What filePlacement reads: the NameNode's state, as NameNodeHost holds it. */
 export interface PlacementSources {
@@ -41,7 +41,7 @@ export interface ChunkRange {
  * page must not cost the whole file on the NameNode's thread); `next` is the index the next page
  * starts at.
  */
-export function filePlacement(src: PlacementSources, ino: number, path = '', range?: ChunkRange): FilePlacement & { next?: number } {
+export function filePlacement(src: PlacementSources, ino: number, path = '', range?: ChunkRange): PagedPlacement {
   const inode = src.state.inodes.get(ino)
   if (!inode) throw dfsError('ENOENT', `${path || `inode ${ino}`}: no such file or directory`, { ino, path })
   const copyState = copyStateOf(src.registry, src.graceMs, src.now ?? Date.now(), src.isBadCopy)

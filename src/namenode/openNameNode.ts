@@ -20,7 +20,7 @@ import { fsyncPath } from '../util/files.js'
 import { levelled } from '../log/Log.js'
 import { EventFeed } from './events.js'
 import { type ChunkRange, filePlacement } from './filePlacement.js'
-import type { FilePlacement } from '../protocol/placement.js'
+import type { PagedPlacement } from '../protocol/placement.js'
 import { inodeAtPath } from '../meta/namespace/lookup.js'
 import { ClientTable } from './clients.js'
 
@@ -169,7 +169,7 @@ export class NameNodeHost {
   }
 
   /** Where inode `ino`'s chunks are (`dfs info`, user.dfs.placement); `path` is only echoed back. */
-  placement(ino: number, path = '', range?: ChunkRange): FilePlacement & { next?: number } {
+  placement(ino: number, path = '', range?: ChunkRange): PagedPlacement {
     const { cluster, services } = this
     return filePlacement({
       state: cluster.meta.state,
@@ -183,7 +183,7 @@ export class NameNodeHost {
   }
 
   /** The same by a path in the namespace ("/dir/file"): `dfs info --namenode`, the dashboard's file view (a range at a time). */
-  placementAt(path: string, range?: ChunkRange): FilePlacement & { next?: number } {
+  placementAt(path: string, range?: ChunkRange): PagedPlacement {
     return this.placement(inodeAtPath(this.cluster.meta.state, path), path, range)
   }
 

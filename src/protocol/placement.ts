@@ -39,3 +39,6 @@ export interface FilePlacement {
   /** Holes (never written) are left out; a directory, symlink or special file has none. */
   chunks: ChunkPlacement[]
 }
+
+/** A page of a file's chunks (a ChunkRange asked for): `next` is the chunk index the next page starts at. */
+export type PagedPlacement = FilePlacement & { next?: number }
