@@ -495,6 +495,9 @@ function setConnection(state) {
   badge.textContent = state
 }
 
+/** How long the page waits before connecting again after losing the live stream. */
+const RECONNECT_MS = 2000
+
 function connect() {
   const source = new EventSource('api/live')
   source.addEventListener('open', () => setConnection('live'))
@@ -502,9 +505,11 @@ function connect() {
   source.addEventListener('cluster-event', (m) => addEvent(JSON.parse(m.data)))
   source.addEventListener('error', () => {
     setConnection('reconnecting')
-    // EventSource retries by itself after a dropped connection, but gives up on an answer that is
-    // not a stream (the NameNode restarting, a proxy error): then start over.
-    if (source.readyState === EventSource.CLOSED) setTimeout(connect, 3000)
+    // Start over ourselves, every time: a browser's own EventSource retry has its own delays (which
+    // can grow) and gives up on an answer that is not a stream (the NameNode restarting, a proxy
+    // error), so the page could stay "reconnecting" long after the NameNode was back.
+    source.close()
+    setTimeout(connect, RECONNECT_MS)
   })
 }
 

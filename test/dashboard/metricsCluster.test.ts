@@ -100,7 +100,7 @@ describe('metrics of a running NameNode', () => {
     const victim = host.cluster.registry.statuses().find(s => s.nodeId === refs[0]!.nodes[0])!
     const onVictim = refs.filter(r => r?.nodes.includes(victim.nodeId)).length
 
-    await rm(victim.address, { recursive: true, force: true })
+    await rm(victim.address, { recursive: true, force: true, maxRetries: 20 })
     await until(async () => value(await scrape(metrics), 'dfs_nodes', { state: 'dead' }) === 1, 60_000)
 
     const families = await scrape(metrics)
@@ -121,7 +121,7 @@ describe('metrics of a running NameNode', () => {
     const before = await scrape(metrics)
     expect(value(before, 'dfs_healer_copied_chunks_total')).toBe(0)
 
-    await rm(victim.address, { recursive: true, force: true })
+    await rm(victim.address, { recursive: true, force: true, maxRetries: 20 })
     await until(async () => {
       const families = await scrape(metrics)
       return value(families, 'dfs_nodes', { state: 'dead' }) === 1 && value(families, 'dfs_chunks_by_copies', { copies: '2' }) === refs.length

@@ -126,7 +126,8 @@ describe('dfs info and user.dfs.placement', () => {
     const before = await infoJson(file)
     const onGone = before.chunks.filter((c: any) => c.copies.some((copy: any) => copy.address === gone)).map((c: any) => c.index)
     expect(onGone.length).toBeGreaterThan(0) // 4 chunks, 2 copies each, on 3 nodes
-    await rm(gone, { recursive: true, force: true })
+    // The daemon may still be writing into the folder (a user's rm -rf races it the same way): retried.
+    await rm(gone, { recursive: true, force: true, maxRetries: 20 })
     const copyOnGone = (p: any, index: number) => p.chunks[index].copies.find((copy: any) => copy.address === gone)
     const noneOk = (p: any) => onGone.every((i: number) => copyOnGone(p, i)?.state !== 'ok')
     await until(async () => noneOk(await infoJson(file)), 60_000)
