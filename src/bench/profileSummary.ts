@@ -1,0 +1,94 @@
+// A short text summary of a V8 CPU profile (a .cpuprofile from node --cpu-prof): where a daemon's
+// time went, by function and by source file, ranked by self time, so a reader of `npm run bench --
+// --cpu-prof` sees it without opening DevTools. The profiler samples wall time on the main thread:
+// "(idle)" is the event loop waiting, everything else is the thread busy (JavaScript, native code it
+// called, the garbage collector, "(program)" = V8 and the binding outside JavaScript).
+
+import { readFile } from 'node:fs/promises'
+import { fmt } from './report.js'
+
+/** The parts of the .cpuprofile format (Chrome DevTools protocol, Profiler.Profile) read here. */
+export interface CpuProfile {
+  nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[]
+  startTime: number
+  endTime: number
+  /** The node on top of the stack at each sample. */
+  samples: number[]
+  /** Microseconds from the previous sample (the first: from startTime) to this one. */
+  timeDeltas: number[]
+}
+
+export interface SelfTime {
+  name: string
+  ms: number
+}
+
+export interface ProfileSummary {
+  /** Sampled time in all, and of it the time the thread was idle (waiting in the event loop). */
+  totalMs: number
+  idleMs: number
+  /** Self time by function ("name file:line"), then by file, busiest first, idle left out. */
+  functions: SelfTime[]
+  files: SelfTime[]
+}
+
+/**
+ * "file:///work/x/dist/fs/OpenFile.js" → "dist/fs/OpenFile.js"; node's own modules keep their
+ * "node:..." name; a frame without a file is V8's or native ("(garbage collector)", "(program)").
+ */
+export function shortFile(url: string): string {
+  if (!url) return ''
+  const path = url.replace(/^file:\/\//, '')
+  const m = /\/((?:dist|node_modules)\/.*)$/.exec(path)
+  return m ? m[1]! : path
+}
+
+const top = (m: Map<string, number>, n: number): SelfTime[] =>
+  [...m].map(([name, ms]) => ({ name, ms })).sort((a, b) => b.ms - a.ms || a.name.localeCompare(b.name)).slice(0, n)
+
+/**
+ * Self time per function and per file. A sample lasts until the next one (the last until endTime), the
+ * way DevTools attributes time.
+ */
+export function summarizeProfile(profile: CpuProfile, n = 10): ProfileSummary {
+  const byId = new Map(profile.nodes.map(node => [node.id, node.callFrame]))
+  const functions = new Map<string, number>()
+  const files = new Map<string, number>()
+  let totalMs = 0
+  let idleMs = 0
+  let at = profile.startTime
+  const times = profile.timeDeltas.map(d => (at += d))
+  for (let i = 0; i < profile.samples.length; i++) {
+    const ms = Math.max(0, (times[i + 1] ?? profile.endTime) - times[i]!) / 1000
+    const frame = byId.get(profile.samples[i]!)
+    if (!frame) continue
+    totalMs += ms
+    if (frame.functionName === '(idle)') {
+      idleMs += ms
+      continue
+    }
+    const file = shortFile(frame.url)
+    const name = file ? `${frame.functionName || '(anonymous)'} ${file}:${frame.lineNumber + 1}` : frame.functionName || '(anonymous)'
+    functions.set(name, (functions.get(name) ?? 0) + ms)
+    const fileKey = file || (frame.functionName.startsWith('(') ? frame.functionName : '(native)')
+    files.set(fileKey, (files.get(fileKey) ?? 0) + ms)
+  }
+  return { totalMs, idleMs, functions: top(functions, n), files: top(files, n) }
+}
+
+/** The summary as indented lines: busy time, then the top functions and files with their share of it. */
+export function renderProfileSummary(title: string, s: ProfileSummary): string[] {
+  const busy = s.totalMs - s.idleMs
+  const share = (ms: number) => `${fmt(ms, 0).padStart(7)} ms ${fmt(busy > 0 ? (100 * ms) / busy : NaN, 1).padStart(5)} %`
+  return [
+    `  ${title}: main thread busy ${fmt(busy, 0)} ms of ${fmt(s.totalMs, 0)} ms sampled (${fmt(s.totalMs > 0 ? (100 * busy) / s.totalMs : NaN, 0)} %); self time, share of busy:`,
+    '    by function:',
+    ...s.functions.map(f => `      ${share(f.ms)}  ${f.name}`),
+    '    by file:',
+    ...s.files.map(f => `      ${share(f.ms)}  ${f.name}`),
+  ]
+}
+
+export async function readProfile(path: string): Promise<CpuProfile> {
+  return JSON.parse(await readFile(path, 'utf8')) as CpuProfile
+}
