@@ -1,15 +1,16 @@
 // A short text summary of a V8 CPU profile (a .cpuprofile from node --cpu-prof): where a daemon's
-// time went, by function and by source file, ranked by self time, so a reader of `npm run bench --
-// --cpu-prof` sees it without opening DevTools. The profiler samples wall time on the main thread:
-// "(idle)" is the event loop waiting, everything else is the thread busy (JavaScript, native code it
-// called, the garbage collector, "(program)" = V8 and the binding outside JavaScript).
+// time went, by function and by source file, ranked by self time, and which of dfs's own functions
+// (dist/) lead to it, ranked by total time, so a reader of `npm run bench -- --cpu-prof` sees it
+// without opening DevTools. The profiler samples wall time on the main thread: "(idle)" is the event
+// loop waiting, everything else is the thread busy (JavaScript, node's native bindings it called such
+// as fs and crypto, the garbage collector, "(program)" = V8 and the binding outside JavaScript).
 
 import { readFile } from 'node:fs/promises'
 import { fmt } from './report.js'
 
 /** The parts of the .cpuprofile format (Chrome DevTools protocol, Profiler.Profile) read here. */
 export interface CpuProfile {
-  nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[]
+  nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }[]
   startTime: number
   endTime: number
   /** The node on top of the stack at each sample. */
@@ -30,6 +31,12 @@ export interface ProfileSummary {
   /** Self time by function ("name file:line"), then by file, busiest first, idle left out. */
   functions: SelfTime[]
   files: SelfTime[]
+  /**
+   * dfs's own functions (under dist/) by total time: their own and that of what they called while on
+   * the stack. A caller waiting in an `await` is not on the stack (what runs after the await starts from
+   * the microtask queue), so it is charged only for the synchronous stretches it ran itself.
+   */
+  dfsTotal: SelfTime[]
 }
 
 /**
@@ -46,14 +53,20 @@ export function shortFile(url: string): string {
 const top = (m: Map<string, number>, n: number): SelfTime[] =>
   [...m].map(([name, ms]) => ({ name, ms })).sort((a, b) => b.ms - a.ms || a.name.localeCompare(b.name)).slice(0, n)
 
+const frameName = (frame: CpuProfile['nodes'][number]['callFrame'], file: string) =>
+  file ? `${frame.functionName || '(anonymous)'} ${file}:${frame.lineNumber + 1}` : frame.functionName || '(anonymous)'
+
 /**
- * Self time per function and per file. A sample lasts until the next one (the last until endTime), the
- * way DevTools attributes time.
+ * Self time per function and per file, total time per dfs function. A sample lasts until the next one
+ * (the last until endTime), the way DevTools attributes time.
  */
 export function summarizeProfile(profile: CpuProfile, n = 10): ProfileSummary {
   const byId = new Map(profile.nodes.map(node => [node.id, node.callFrame]))
+  const parent = new Map<number, number>()
+  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id)
   const functions = new Map<string, number>()
   const files = new Map<string, number>()
+  const dfsTotal = new Map<string, number>()
   let totalMs = 0
   let idleMs = 0
   let at = profile.startTime
@@ -68,12 +81,20 @@ export function summarizeProfile(profile: CpuProfile, n = 10): ProfileSummary {
       continue
     }
     const file = shortFile(frame.url)
-    const name = file ? `${frame.functionName || '(anonymous)'} ${file}:${frame.lineNumber + 1}` : frame.functionName || '(anonymous)'
+    const name = frameName(frame, file)
     functions.set(name, (functions.get(name) ?? 0) + ms)
     const fileKey = file || (frame.functionName.startsWith('(') ? frame.functionName : '(native)')
     files.set(fileKey, (files.get(fileKey) ?? 0) + ms)
+    // Up the stack: each dfs function on it gets the sample once (a recursive one too).
+    const onStack = new Set<string>()
+    for (let id: number | undefined = profile.samples[i]; id !== undefined; id = parent.get(id)) {
+      const f = byId.get(id)
+      const fFile = f ? shortFile(f.url) : ''
+      if (f && fFile.startsWith('dist/')) onStack.add(frameName(f, fFile))
+    }
+    for (const key of onStack) dfsTotal.set(key, (dfsTotal.get(key) ?? 0) + ms)
   }
-  return { totalMs, idleMs, functions: top(functions, n), files: top(files, n) }
+  return { totalMs, idleMs, functions: top(functions, n), files: top(files, n), dfsTotal: top(dfsTotal, n) }
 }
 
 /** The summary as indented lines: busy time, then the top functions and files with their share of it. */
@@ -84,8 +105,10 @@ export function renderProfileSummary(title: string, s: ProfileSummary): string[]
     `  ${title}: main thread busy ${fmt(busy, 0)} ms of ${fmt(s.totalMs, 0)} ms sampled (${fmt(s.totalMs > 0 ? (100 * busy) / s.totalMs : NaN, 0)} %); self time, share of busy:`,
     '    by function:',
     ...s.functions.map(f => `      ${share(f.ms)}  ${f.name}`),
-    '    by file:',
+    '    by file ("(native)": node\'s C++ bindings, e.g. fs and crypto calls):',
     ...s.files.map(f => `      ${share(f.ms)}  ${f.name}`),
+    '    dfs\'s own functions by total time (their own and their callees\' while on the stack; not while awaiting; nested ones count in each):',
+    ...s.dfsTotal.map(f => `      ${share(f.ms)}  ${f.name}`),
   ]
 }
 

@@ -521,7 +521,7 @@ async function bench(opts: Options): Promise<void> {
   })
   const costs: CpuCost[] = [
     cost('CPU per GiB written', 'write', 's', gibs, { before: CPU_BEFORE.secondsPerGiBWritten, atMost: CPU_TARGETS.secondsPerGiBWritten }),
-    cost(`CPU per GiB read (${readLabel})`, 'read', 's', gibs),
+    cost(`CPU per GiB read${coldNative && coldDfs ? ' cold' : ' (WARM)'}`, 'read', 's', gibs),
     cost('CPU per 4 KiB file created', 'create', 'ms', opts.files, { before: CPU_BEFORE.msPerFileCreated, atMost: CPU_TARGETS.msPerFileCreated }),
     cost('CPU per file statted (ls -l)', 'ls', 'ms', 2 * opts.files),
     cost('CPU per small file read back', 'readAll', 'ms', opts.files),

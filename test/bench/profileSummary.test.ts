@@ -12,11 +12,13 @@ const frame = (id: number, functionName: string, url = '', lineNumber = -1) => (
 /**
  * Samples 1 ms apart (a sample lasts until the next; the last until endTime): hash 4 ms and copy 1 ms
  * in OpenFile.js, put 2 ms in LocalFolderNode.js, the garbage collector 1 ms, idle 2 ms. 10 ms in all.
+ * hash, copy and put are called by write (OpenFile.js), which takes no time of its own.
  */
 const profile: CpuProfile = {
   nodes: [
-    frame(1, '(root)'),
+    { ...frame(1, '(root)'), children: [2, 7, 6] },
     frame(2, '(idle)'),
+    { ...frame(7, 'write', 'file:///work/wt/x/dist/fs/OpenFile.js', 8), children: [3, 4, 5] },
     frame(3, 'hash', 'file:///work/wt/x/dist/fs/OpenFile.js', 41),
     frame(4, 'copy', 'file:///work/wt/x/dist/fs/OpenFile.js', 99),
     frame(5, 'put', 'file:///work/wt/x/dist/datanode/LocalFolderNode.js', 9),
@@ -46,6 +48,15 @@ describe('a CPU profile summary', () => {
       { name: 'dist/fs/OpenFile.js', ms: 5 },
       { name: 'dist/datanode/LocalFolderNode.js', ms: 2 },
       { name: '(garbage collector)', ms: 1 },
+    ])
+  })
+
+  it('adds up total time of dfs\'s own functions: their own and their callees\'', () => {
+    expect(summarizeProfile(profile).dfsTotal).toEqual([
+      { name: 'write dist/fs/OpenFile.js:9', ms: 7 },
+      { name: 'hash dist/fs/OpenFile.js:42', ms: 4 },
+      { name: 'put dist/datanode/LocalFolderNode.js:10', ms: 2 },
+      { name: 'copy dist/fs/OpenFile.js:100', ms: 1 },
     ])
   })
 
