@@ -605,8 +605,9 @@ async function bench(opts: Options): Promise<void> {
       repoRoot: REPO_ROOT, work: work.path, source, size: opts.size, sizeLabel: sizeLabel(opts.size),
       files: opts.files, fileSize: opts.fileSize, runs: opts.runs, createScript: CREATE_SCRIPT,
       nodes: NODES, replicas: REPLICAS, cache: opts.cache, dirty: opts.dirty, logDir,
-      embedded: { write: m.write.dfs, read: m.read.dfs, creates: m.creates.dfs, stat: m.ls.dfs },
+      native: { write: m.write.native, read: m.read.native, creates: m.creates.native, stat: m.ls.native },
       ceiling: { write: m.write.ceiling, read: m.read.ceiling, creates: m.creates.ceiling, stat: m.ls.ceiling },
+      embedded: { write: m.write.dfs, read: m.read.dfs, creates: m.creates.dfs, stat: m.ls.dfs },
       readLabel, progress,
     }))
   }
