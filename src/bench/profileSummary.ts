@@ -57,10 +57,24 @@ const frameName = (frame: CpuProfile['nodes'][number]['callFrame'], file: string
   file ? `${frame.functionName || '(anonymous)'} ${file}:${frame.lineNumber + 1}` : frame.functionName || '(anonymous)'
 
 /**
- * Self time per function and per file, total time per dfs function. A sample lasts until the next one
- * (the last until endTime), the way DevTools attributes time.
+ * A stretch of a profile, in microseconds on the profile's clock. V8 stamps samples with the monotonic
+ * clock that process.hrtime reads, in every process of the machine, so the bench can mark a daemon's
+ * measurements with its own process.hrtime.
  */
-export function summarizeProfile(profile: CpuProfile, n = 10): ProfileSummary {
+export interface Window {
+  from: number
+  to: number
+}
+
+/** process.hrtime in microseconds: the clock of a profile's timestamps. */
+export const profileClock = (): number => Number(process.hrtime.bigint() / 1000n)
+
+/**
+ * Self time per function and per file, total time per dfs function; only the samples taken within
+ * `windows` when given (the daemon's measurements, without its start-up and idle stretches between
+ * them). A sample lasts until the next one (the last until endTime), the way DevTools attributes time.
+ */
+export function summarizeProfile(profile: CpuProfile, n = 10, windows?: readonly Window[]): ProfileSummary {
   const byId = new Map(profile.nodes.map(node => [node.id, node.callFrame]))
   const parent = new Map<number, number>()
   for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id)
@@ -72,6 +86,7 @@ export function summarizeProfile(profile: CpuProfile, n = 10): ProfileSummary {
   let at = profile.startTime
   const times = profile.timeDeltas.map(d => (at += d))
   for (let i = 0; i < profile.samples.length; i++) {
+    if (windows && !windows.some(w => times[i]! >= w.from && times[i]! < w.to)) continue
     const ms = Math.max(0, (times[i + 1] ?? profile.endTime) - times[i]!) / 1000
     const frame = byId.get(profile.samples[i]!)
     if (!frame) continue

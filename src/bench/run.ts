@@ -27,7 +27,7 @@ import { abortChildren, BenchAborted, run, sleep } from './proc.js'
 import { TOOL_ENV, createFiles as createFilesIn, dd, listFiles, readFiles as readFilesIn } from './measure.js'
 import { ceilingRow, fmt, fmtRatio, median, ratioTo, type Row, renderRows, verdict } from './report.js'
 import { type CpuCost, perUnit, renderCpuCosts } from './cpuCost.js'
-import { readProfile, renderProfileSummary, summarizeProfile } from './profileSummary.js'
+import { profileClock, readProfile, renderProfileSummary, summarizeProfile, type Window } from './profileSummary.js'
 import { CEILING_TARGETS, CPU_BEFORE, CPU_TARGETS } from './targets.js'
 import { dashboardCost, renderDashboardCost, renderStalls, stallFigures } from './stalls.js'
 
@@ -147,9 +147,9 @@ let memfs: MountProcess | undefined
 let memMountpoint: string | undefined
 let keep = false
 let signals = 0
-/** With --cpu-prof: where the daemons' profiles go, and what each daemon measured (by profile name). */
+/** With --cpu-prof: where the daemons' profiles go, and when each daemon measured what (by profile name). */
 let cpuProfDir: string | undefined
-const profilePhases = new Map<string, string[]>()
+const profileWindows = new Map<string, (Window & { what: string })[]>()
 
 function onSignal(signal: NodeJS.Signals): void {
   signals++
@@ -354,6 +354,7 @@ async function bench(opts: Options): Promise<void> {
     await quiet()
     const before = proc?.cpu()
     const machineBefore = await machineCpu()
+    const from = profileClock()
     const start = performance.now()
     const result = await measure()
     const wall = (performance.now() - start) / 1000
@@ -362,6 +363,9 @@ async function bench(opts: Options): Promise<void> {
     // Work deferred past the tool's exit (storing, journaling) is part of what the measurement cost.
     await quiet()
     const idle = proc?.cpu()
+    if (cpuProfDir && proc instanceof DfsDaemon) {
+      profileWindows.set(proc.profileName, [...(profileWindows.get(proc.profileName) ?? []), { what, from, to: profileClock() }])
+    }
     if (before && after && idle) {
       const main = after.main - before.main
       use[phase].push(idle.process - before.process)
@@ -371,10 +375,7 @@ async function bench(opts: Options): Promise<void> {
     }
     return result
   }
-  const withDaemonCpu = <T>(phase: Phase, r: number, measure: () => Promise<T>) => {
-    if (daemon && cpuProfDir) profilePhases.set(daemon.profileName, [...(profilePhases.get(daemon.profileName) ?? []), `${phaseLabel[phase]} (run ${r})`])
-    return withCpu(daemon, cpuLines, cpuUse.dfs, phase, r, measure)
-  }
+  const withDaemonCpu = <T>(phase: Phase, r: number, measure: () => Promise<T>) => withCpu(daemon, cpuLines, cpuUse.dfs, phase, r, measure)
   const withCeilingCpu = <T>(phase: Phase, r: number, measure: () => Promise<T>) => withCpu(memfs, memCpuLines, cpuUse.ceiling, phase, r, measure)
   const restartDaemon = async () => {
     progress('restarting the dfs daemon (SIGTERM, then mount again) so its chunk cache is cold')
@@ -670,12 +671,14 @@ async function printProfileSummaries(dir: string): Promise<void> {
   const names = (await readdir(dir).catch(() => [] as string[]))
     .filter(name => name.endsWith('.cpuprofile'))
     .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }))
-  const out = ['', `where the dfs daemons' time went (--cpu-prof; top 10 by self time; the profiles: ${dir})`]
+  const out = ['', `where the dfs daemons' time went (--cpu-prof; top 10; the profiles: ${dir})`]
   for (const name of names) {
-    const phases = profilePhases.get(name)
-    const title = `${name} (${phases ? phases.join(', ') : 'no timed measurement of the main table: a later table, or only mounting'})`
+    const windows = profileWindows.get(name)
+    const title = windows
+      ? `${name}, during ${windows.map(w => w.what).join(', ')} (each from its start until the daemon was idle again)`
+      : `${name}, its whole life (it took no measurement of the main table: a later table's daemon)`
     try {
-      out.push(...renderProfileSummary(title, summarizeProfile(await readProfile(join(dir, name)), 10)))
+      out.push(...renderProfileSummary(title, summarizeProfile(await readProfile(join(dir, name)), 10, windows)))
     } catch (err) {
       out.push(`  ${name}: cannot read it: ${(err as Error).message}`)
     }

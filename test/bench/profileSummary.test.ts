@@ -2,9 +2,10 @@
 // which every sample's time is known.
 
 import { writeFile } from 'node:fs/promises'
+import { Session } from 'node:inspector/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { type CpuProfile, readProfile, renderProfileSummary, shortFile, summarizeProfile } from '../../src/bench/profileSummary.js'
+import { type CpuProfile, profileClock, readProfile, renderProfileSummary, shortFile, summarizeProfile } from '../../src/bench/profileSummary.js'
 import { tempDirForTest } from '../helpers/tmp.js'
 
 const frame = (id: number, functionName: string, url = '', lineNumber = -1) => ({ id, callFrame: { functionName, url, lineNumber } })
@@ -60,6 +61,18 @@ describe('a CPU profile summary', () => {
     ])
   })
 
+  it('counts only the samples within the windows it is given', () => {
+    // The first five samples, 0-5 ms: hash twice, idle, hash, put.
+    const s = summarizeProfile(profile, 10, [{ from: 1_000_000, to: 1_002_500 }, { from: 1_002_500, to: 1_005_000 }])
+    expect(s.totalMs).toBe(5)
+    expect(s.idleMs).toBe(1)
+    expect(s.functions).toEqual([
+      { name: 'hash dist/fs/OpenFile.js:42', ms: 3 },
+      { name: 'put dist/datanode/LocalFolderNode.js:10', ms: 1 },
+    ])
+    expect(summarizeProfile(profile, 10, []).totalMs).toBe(0)
+  })
+
   it('keeps the top n', () => {
     const s = summarizeProfile(profile, 2)
     expect(s.functions.map(f => f.name)).toEqual(['hash dist/fs/OpenFile.js:42', 'put dist/datanode/LocalFolderNode.js:10'])
@@ -83,5 +96,23 @@ describe('a CPU profile summary', () => {
     const path = join(tempDirForTest('profile-').path, 'daemon-1.cpuprofile')
     await writeFile(path, JSON.stringify(profile))
     expect(summarizeProfile(await readProfile(path)).totalMs).toBe(10)
+  })
+
+  it('marks windows on the clock V8 stamps a profile with', async () => {
+    const session = new Session()
+    session.connect()
+    try {
+      await session.post('Profiler.enable')
+      const before = profileClock()
+      await session.post('Profiler.start')
+      const during = profileClock()
+      const { profile: p } = await session.post('Profiler.stop')
+      const after = profileClock()
+      expect(p.startTime).toBeGreaterThanOrEqual(before)
+      expect(p.startTime).toBeLessThanOrEqual(during)
+      expect(p.endTime).toBeLessThanOrEqual(after)
+    } finally {
+      session.disconnect()
+    }
   })
 })
