@@ -16,6 +16,7 @@ import { createFiles, dd, listFiles } from './measure.js'
 import { run, sleep } from './proc.js'
 import { fmt, fmtRatio, median, ratioTo, renderTable, verdict } from './report.js'
 import { NAMENODE_CEILING_TARGETS } from './targets.js'
+import { profileClock, type Window } from './profileSummary.js'
 
 export interface NameNodeBenchInput {
   repoRoot: string
@@ -40,6 +41,9 @@ export interface NameNodeBenchInput {
   /** Whether the main table's read was cold (caches dropped): this one is taken the same way. */
   readLabel: string
   progress: (message: string) => void
+  /** With --cpu-prof: profile the NameNode and each client there, and mark each measurement's window. */
+  cpuProfDir?: string
+  profileWindow?: (profileName: string, window: Window & { what: string }) => void
 }
 
 export interface MainMedians {
@@ -72,12 +76,15 @@ export async function nameNodeFigures(input: NameNodeBenchInput): Promise<string
   await writeFile(secret, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 })
   const bin = join(input.repoRoot, 'bin', 'dfs.js')
   let started = 0
+  const profiled = (name: string) => (input.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${input.cpuProfDir}`, `--cpu-prof-name=${name}`] : [])
+  const NAMENODE_PROFILE = 'namenode.cpuprofile'
+  let clientProfile = ''
 
   input.progress('NameNode: starting dfs namenode on 127.0.0.1')
   const namenode = await MountProcess.launch({
     // A NameNode mounts nothing; its "mount point" is only where the stop looks for a leftover mount.
     what: 'dfs namenode', readyPrefix: 'dfs namenode: serving', mountpoint: meta,
-    argv: [bin, 'namenode', '--meta', meta, '--nodes', nodes.join(','), '--replicas', String(input.replicas),
+    argv: [...profiled(NAMENODE_PROFILE), bin, 'namenode', '--meta', meta, '--nodes', nodes.join(','), '--replicas', String(input.replicas),
       '--listen', '127.0.0.1:0', '--secret-file', secret],
     cwd: input.repoRoot, logPath: join(input.logDir, 'namenode.log'),
   })
@@ -85,11 +92,13 @@ export async function nameNodeFigures(input: NameNodeBenchInput): Promise<string
   const address = / on (tcp:\/\/\S+) /.exec(namenode.readyLine)?.[1]
   if (!address) throw new Error(`dfs namenode printed no address: ${namenode.readyLine}`)
   const mountClient = async () => {
+    const n = ++started
+    clientProfile = `client-${n}.cpuprofile`
     const client = await MountProcess.launch({
       what: 'the dfs client mount', readyPrefix: 'dfs: mounted', mountpoint: mnt,
-      argv: [bin, 'mount', mnt, '--namenode', address, '--secret-file', secret,
+      argv: [...profiled(clientProfile), bin, 'mount', mnt, '--namenode', address, '--secret-file', secret,
         ...(input.cache ? ['--cache', input.cache] : []), ...(input.dirty ? ['--dirty', input.dirty] : []), '--foreground'],
-      cwd: input.repoRoot, logPath: join(input.logDir, `client-${++started}.log`),
+      cwd: input.repoRoot, logPath: join(input.logDir, `client-${n}.log`),
     })
     running.push(client)
     return client
@@ -113,9 +122,12 @@ export async function nameNodeFigures(input: NameNodeBenchInput): Promise<string
   const withCpu = async <T>(what: string, measure: () => Promise<T>): Promise<T> => {
     await quiet()
     const before = { nn: namenode.cpu(), client: client.cpu(), machine: await machineCpu() }
+    const from = profileClock()
     const start = performance.now()
     const result = await measure()
     const wall = (performance.now() - start) / 1000
+    const to = profileClock()
+    for (const name of [NAMENODE_PROFILE, clientProfile]) input.profileWindow?.(name, { what, from, to })
     const after = { nn: namenode.cpu(), client: client.cpu(), machine: await machineCpu() }
     const main = (a: { main: number } | null, b: { main: number } | null) => (a && b ? `${fmt((100 * (b.main - a.main)) / wall, 0)} %` : '?')
     cpuLines.push(`${what.padEnd(18)} client main thread ${main(before.client, after.client)}, NameNode main thread ${main(before.nn, after.nn)} of ${fmt(wall)} s wall; ` +

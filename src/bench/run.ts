@@ -609,7 +609,8 @@ async function bench(opts: Options): Promise<void> {
       native: { write: m.write.native, read: m.read.native, creates: m.creates.native, stat: m.ls.native },
       ceiling: { write: m.write.ceiling, read: m.read.ceiling, creates: m.creates.ceiling, stat: m.ls.ceiling },
       embedded: { write: m.write.dfs, read: m.read.dfs, creates: m.creates.dfs, stat: m.ls.dfs },
-      readLabel, progress,
+      readLabel, progress, cpuProfDir,
+      profileWindow: (name, w) => profileWindows.set(name, [...(profileWindows.get(name) ?? []), w]),
     }))
   }
   if (opts.cluster) {
@@ -670,12 +671,13 @@ async function main(): Promise<number> {
 async function printProfileSummaries(dir: string): Promise<void> {
   const names = (await readdir(dir).catch(() => [] as string[]))
     .filter(name => name.endsWith('.cpuprofile'))
-    .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }))
-  const out = ['', `where the dfs daemons' time went (--cpu-prof; top 10; the profiles: ${dir})`]
+    // The embedded mount's daemons first (daemon-N), then the NameNode table's (namenode, client-N).
+    .sort((a, b) => Number(!a.startsWith('daemon-')) - Number(!b.startsWith('daemon-')) || a.localeCompare(b, 'en', { numeric: true }))
+  const out = ['', `where the dfs processes' time went (--cpu-prof; top 10; the profiles: ${dir})`]
   for (const name of names) {
     const windows = profileWindows.get(name)
     const title = windows
-      ? `${name}, during ${windows.map(w => w.what).join(', ')} (each from its start until the daemon was idle again)`
+      ? `${name}${name.startsWith('daemon-') ? '' : ' (the NameNode table)'}, during ${windows.map(w => w.what).join(', ')}`
       : `${name}, its whole life (it took no measurement of the main table: a later table's daemon)`
     try {
       out.push(...renderProfileSummary(title, summarizeProfile(await readProfile(join(dir, name)), 10, windows)))
