@@ -71,8 +71,8 @@ const USAGE = `usage: npm run bench -- [options]
   --no-namenode     skip the client-of-a-NameNode-over-TCP figures (dfs namenode + dfs mount --namenode)
   --no-cluster      skip the cluster figures (TCP DataNodes, failure detection, re-replication)
   --no-stalls       skip the event-loop stall figures (checkpoint, healer scan; in-process, no mount)
-  --cpu-prof        write a V8 CPU profile of every dfs daemon (node --cpu-prof), kept beside the work folder,
-                    and print where each one's time went (top functions and files by self time)
+  --cpu-prof        write a V8 CPU profile of every dfs daemon, NameNode and client mount (node --cpu-prof), kept
+                    beside the work folder, and print where each one's time went during the measurements
   --keep            keep the work folder (data, daemon logs) instead of removing it
   -h, --help        this text
 
