@@ -223,8 +223,13 @@ export class MountProcess {
 
 /** The dfs daemon under test: `dfs mount ... --foreground`, ready at `dfs: mounted`. */
 export class DfsDaemon extends MountProcess {
-  private constructor(spec: MountProcessSpec, readonly config: DaemonConfig) {
+  private constructor(spec: MountProcessSpec, readonly config: DaemonConfig, readonly index: number) {
     super(spec)
+  }
+
+  /** The file name of its CPU profile (with --cpu-prof) and, as daemon-<index>.log, of its log. */
+  get profileName(): string {
+    return `daemon-${this.index}.cpuprofile`
   }
 
   /** The `dfs: mounted ...` line. */
@@ -246,7 +251,7 @@ export class DfsDaemon extends MountProcess {
     const daemon = new DfsDaemon({
       what: 'the dfs daemon', readyPrefix: 'dfs: mounted', mountpoint: config.mountpoint,
       argv: [...nodeFlags, ...args], cwd: config.repoRoot, logPath: join(config.logDir, `daemon-${n}.log`),
-    }, config)
+    }, config, n)
     await daemon.waitMounted()
     return daemon
   }

@@ -1,4 +1,4 @@
-// How the bench takes its file-system figures, the same on every mount it compares (native, memfs,
+// How the bench takes its file-system figures, the same on every mount it compares (native, the ceiling,
 // the embedded dfs mount, a client of a NameNode over TCP): each one a real tool as its own process.
 
 import { describe, run } from './proc.js'
@@ -24,6 +24,14 @@ export async function createFiles(script: string, dir: string, files: number, fi
   const r = await run(process.execPath, [script, dir, String(files), String(fileSize), ...(fsync ? ['fsync'] : [])])
   const { ms } = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { ms?: number }
   if (typeof ms !== 'number') throw new Error(`createFiles.js printed no time: ${r.stdout}`)
+  return { perSecond: files / (ms / 1000), loopMs: ms, processMs: r.ms }
+}
+
+/** `node readFiles.js <dir> <files> <size>`: files/s read back, timed around its listing and reads, and the whole process's time. */
+export async function readFiles(script: string, dir: string, files: number, fileSize: number): Promise<{ perSecond: number; loopMs: number; processMs: number }> {
+  const r = await run(process.execPath, [script, dir, String(files), String(fileSize)])
+  const { ms } = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { ms?: number }
+  if (typeof ms !== 'number') throw new Error(`readFiles.js printed no time: ${r.stdout}`)
   return { perSecond: files / (ms / 1000), loopMs: ms, processMs: r.ms }
 }
 

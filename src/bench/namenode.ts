@@ -1,7 +1,8 @@
 // The NameNode figures of `npm run bench`: a client mount of a `dfs namenode` over TCP on 127.0.0.1
 // (`dfs namenode` + `dfs mount --namenode`), measured the way the main table measures the embedded
 // mount (measure.ts: the same create, ls -l, write and cold read), and shown as ratios to the
-// embedded mount's medians from the same run. The cluster is of the same kind as the embedded one: 3
+// ceiling's (the in-memory FUSE file system) and the embedded mount's medians from the same run; the
+// targets are ratios to the ceiling (targets.ts). The cluster is of the same kind as the embedded one: 3
 // local-folder nodes on the same disk, 2 replicas, the default chunk size, the same --cache/--dirty.
 // Namespace operations cross the TCP hop (each create is a round trip to the NameNode); chunk bytes go
 // from the client to the node folders directly, as in the embedded mount.
@@ -13,7 +14,9 @@ import { MountProcess, unmountIfMounted } from './daemon.js'
 import { busyPercent, dropCaches, machineCpu } from './machine.js'
 import { createFiles, dd, listFiles } from './measure.js'
 import { run, sleep } from './proc.js'
-import { fmt, median, renderTable } from './report.js'
+import { fmt, fmtRatio, median, ratioTo, renderTable, verdict } from './report.js'
+import { NAMENODE_CEILING_TARGETS } from './targets.js'
+import { profileClock, type Window } from './profileSummary.js'
 
 export interface NameNodeBenchInput {
   repoRoot: string
@@ -31,11 +34,23 @@ export interface NameNodeBenchInput {
   cache?: string
   dirty?: string
   logDir: string
-  /** The embedded mount's medians from the main table (MB/s, files/s, ms). */
-  embedded: { write: number; read: number; creates: number; ls: number }
+  /** Native's, the ceiling's and the embedded mount's medians from the main table (MB/s, files/s; stat: ls -l files/s). */
+  native: MainMedians
+  ceiling: MainMedians
+  embedded: MainMedians
   /** Whether the main table's read was cold (caches dropped): this one is taken the same way. */
   readLabel: string
   progress: (message: string) => void
+  /** With --cpu-prof: profile the NameNode and each client there, and mark each measurement's window. */
+  cpuProfDir?: string
+  profileWindow?: (profileName: string, window: Window & { what: string }) => void
+}
+
+export interface MainMedians {
+  write: number
+  read: number
+  creates: number
+  stat: number
 }
 
 /** The processes of this phase, so the bench's cleanup (also on Ctrl-C) can stop them. */
@@ -61,12 +76,15 @@ export async function nameNodeFigures(input: NameNodeBenchInput): Promise<string
   await writeFile(secret, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 })
   const bin = join(input.repoRoot, 'bin', 'dfs.js')
   let started = 0
+  const profiled = (name: string) => (input.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${input.cpuProfDir}`, `--cpu-prof-name=${name}`] : [])
+  const NAMENODE_PROFILE = 'namenode.cpuprofile'
+  let clientProfile = ''
 
   input.progress('NameNode: starting dfs namenode on 127.0.0.1')
   const namenode = await MountProcess.launch({
     // A NameNode mounts nothing; its "mount point" is only where the stop looks for a leftover mount.
     what: 'dfs namenode', readyPrefix: 'dfs namenode: serving', mountpoint: meta,
-    argv: [bin, 'namenode', '--meta', meta, '--nodes', nodes.join(','), '--replicas', String(input.replicas),
+    argv: [...profiled(NAMENODE_PROFILE), bin, 'namenode', '--meta', meta, '--nodes', nodes.join(','), '--replicas', String(input.replicas),
       '--listen', '127.0.0.1:0', '--secret-file', secret],
     cwd: input.repoRoot, logPath: join(input.logDir, 'namenode.log'),
   })
@@ -74,11 +92,13 @@ export async function nameNodeFigures(input: NameNodeBenchInput): Promise<string
   const address = / on (tcp:\/\/\S+) /.exec(namenode.readyLine)?.[1]
   if (!address) throw new Error(`dfs namenode printed no address: ${namenode.readyLine}`)
   const mountClient = async () => {
+    const n = ++started
+    clientProfile = `client-${n}.cpuprofile`
     const client = await MountProcess.launch({
       what: 'the dfs client mount', readyPrefix: 'dfs: mounted', mountpoint: mnt,
-      argv: [bin, 'mount', mnt, '--namenode', address, '--secret-file', secret,
+      argv: [...profiled(clientProfile), bin, 'mount', mnt, '--namenode', address, '--secret-file', secret,
         ...(input.cache ? ['--cache', input.cache] : []), ...(input.dirty ? ['--dirty', input.dirty] : []), '--foreground'],
-      cwd: input.repoRoot, logPath: join(input.logDir, `client-${++started}.log`),
+      cwd: input.repoRoot, logPath: join(input.logDir, `client-${n}.log`),
     })
     running.push(client)
     return client
@@ -102,9 +122,12 @@ export async function nameNodeFigures(input: NameNodeBenchInput): Promise<string
   const withCpu = async <T>(what: string, measure: () => Promise<T>): Promise<T> => {
     await quiet()
     const before = { nn: namenode.cpu(), client: client.cpu(), machine: await machineCpu() }
+    const from = profileClock()
     const start = performance.now()
     const result = await measure()
     const wall = (performance.now() - start) / 1000
+    const to = profileClock()
+    for (const name of [NAMENODE_PROFILE, clientProfile]) input.profileWindow?.(name, { what, from, to })
     const after = { nn: namenode.cpu(), client: client.cpu(), machine: await machineCpu() }
     const main = (a: { main: number } | null, b: { main: number } | null) => (a && b ? `${fmt((100 * (b.main - a.main)) / wall, 0)} %` : '?')
     cpuLines.push(`${what.padEnd(18)} client main thread ${main(before.client, after.client)}, NameNode main thread ${main(before.nn, after.nn)} of ${fmt(wall)} s wall; ` +
@@ -146,8 +169,9 @@ export async function nameNodeFigures(input: NameNodeBenchInput): Promise<string
       const c = await withCpu(`create (run ${r})`, () => createFiles(input.createScript, dir, input.files, input.fileSize))
       creates.push(c.perSecond)
       input.progress(`${tag}: creates ${fmt(c.perSecond, 0)} files/s`)
-      ls.push(await withCpu(`2 × ls -l (run ${r})`, () => listFiles(dir, input.files)))
-      input.progress(`${tag}: ls -l ${fmt(ls.at(-1)!)} ms`)
+      const ms = await withCpu(`2 × ls -l (run ${r})`, () => listFiles(dir, input.files))
+      ls.push(input.files / (ms / 1000))
+      input.progress(`${tag}: ls -l ${fmt(ms)} ms`)
     }
     standbyRows = await standbyFigures({ ...input, bin, address, secret, root, mnt, withCpu })
   } finally {
@@ -157,27 +181,36 @@ export async function nameNodeFigures(input: NameNodeBenchInput): Promise<string
   }
 
   const e = input.embedded
-  const m = { write: median(write), read: median(read), creates: median(creates), ls: median(ls) }
-  const ratio = (v: number) => (Number.isFinite(v) ? `${v.toFixed(2)}×` : '—')
-  // Throughput: TCP ÷ embedded; time: embedded ÷ TCP. Either way 1.00× = as fast, higher is better.
+  const c = input.ceiling
+  const n = input.native
+  const m = { write: median(write), read: median(read), creates: median(creates), stat: median(ls) }
+  const t = NAMENODE_CEILING_TARGETS
+  // Every figure a rate: 1.00× = as fast, higher is better.
+  const row = (figure: string, key: keyof MainMedians, min: number, judged = true) => {
+    const vsCeiling = ratioTo(m[key], c[key])
+    return [figure, fmt(n[key], 0), fmt(c[key], 0), fmt(e[key], 0), fmt(m[key], 0),
+      fmtRatio(ratioTo(m[key], n[key])), fmtRatio(vsCeiling), fmtRatio(ratioTo(m[key], e[key])),
+      `≥ ${min.toFixed(2)}× ceiling`, judged ? verdict(vsCeiling, { atLeast: min }) : '—']
+  }
   const rows = [
-    [`create ${fmt(input.files, 0)} × 4 KiB files, files/s`, fmt(e.creates, 0), fmt(m.creates, 0), ratio(m.creates / e.creates)],
-    [`ls -l of ${fmt(input.files, 0)} files (warm), ms`, fmt(e.ls, 1), fmt(m.ls, 1), ratio(e.ls / m.ls)],
-    [`sequential write ${input.sizeLabel}, MB/s`, fmt(e.write, 0), fmt(m.write, 0), ratio(m.write / e.write)],
-    [`${input.readLabel} ${input.sizeLabel}, MB/s`, fmt(e.read, 0), fmt(m.read, 0), ratio(m.read / e.read)],
+    row(`create ${fmt(input.files, 0)} × 4 KiB files, files/s`, 'creates', t.creates),
+    row(`ls -l stat rate, ${fmt(input.files, 0)} files (warm), files/s`, 'stat', t.stat),
+    row(`sequential write ${input.sizeLabel} (conv=fsync), MB/s`, 'write', t.write),
+    row(`${input.readLabel} ${input.sizeLabel}, MB/s`, 'read', t.read, !input.readLabel.includes('WARM')),
   ]
   const out = [
     '',
-    `A client of a NameNode over TCP (dfs namenode + dfs mount --namenode on 127.0.0.1; ${input.nodes} local-folder nodes, ${input.replicas} replicas, as above) vs the embedded mount (the dfs column above):`,
-    renderTable(['figure', 'embedded', 'namenode tcp', 'tcp vs embedded'], rows, [false, true, true, true]),
+    `A client of a NameNode over TCP (dfs namenode + dfs mount --namenode on 127.0.0.1; ${input.nodes} local-folder nodes, ${input.replicas} replicas, as above) vs native, the ceiling and the embedded mount (the columns above):`,
+    renderTable(['figure', 'native', 'ceiling', 'embedded', 'namenode tcp', 'tcp ÷ native', 'tcp ÷ ceiling', 'tcp ÷ embedded', 'target', 'result'], rows,
+      [false, true, true, true, true, true, true, true, false, false]),
     '  measured after the main table, the same way (median of the runs); the client mount is restarted before the read, the NameNode is not',
-    '  throughput: tcp ÷ embedded; ls -l time: embedded ÷ tcp; 1.00× = as fast, higher is better',
+    '  every figure a rate: 1.00× = as fast, higher is better; native, ceiling and embedded are the medians of the main table',
     '  CPU during each measurement (the client answers FUSE calls; the NameNode answers its namespace requests):',
     ...cpuLines.map(line => `    ${line}`),
   ]
   if (input.runs > 1) {
     const list = (values: number[], d?: number) => values.map(v => fmt(v, d)).join(' / ')
-    out.push(`  every run: write ${list(write, 0)} MB/s; read ${list(read, 0)} MB/s; creates ${list(creates, 0)} files/s; ls -l ${list(ls, 1)} ms`)
+    out.push(`  every run: write ${list(write, 0)} MB/s; read ${list(read, 0)} MB/s; creates ${list(creates, 0)} files/s; ls -l ${list(ls, 0)} files/s`)
   }
   return [...out, ...standbyRows]
 }
