@@ -15,7 +15,7 @@ import { checkClientReport } from '../protocol/checkClientReport.js'
 import type { ChunkRef } from '../meta/namespace/types.js'
 import {
   HANDSHAKE_MAX_BYTES, MAX_MESSAGE_BYTES, MessageReader, NAMENODE_PROTOCOL_VERSION, type Message, type NodeInfo,
-  type ReplyMessage, newChallenge, proofMatches, send, serverProof, clientProof,
+  type ReplyMessage, encodeMessage, newChallenge, proofMatches, send, sendSoon, serverProof, clientProof,
 } from '../protocol/wire.js'
 import { streamDump } from './dumpStream.js'
 import type { Committed, Session } from './NameNode.js'
@@ -210,7 +210,7 @@ export class NameNodeServer {
             return
           }
         } else if (message.t === 'req') {
-          this.serve(client, socket, message.id, message.m, message.a ?? {})
+          this.serve(client, socket, message.id, message.m, message.a ?? {}, message.n === true)
         } else {
           this.refuse(socket, 'PROTOCOL_ERROR', `client ${peer} sent a "${message.t}" message after the handshake`)
           return
@@ -333,7 +333,9 @@ export class NameNodeServer {
     this.opts.host.services.healer.orphans.requestSweep()
   }
 
+  /** Records and node lists go to every client: encoded once, and batched with the turn's answers (sendSoon). */
   private broadcast(message: Message): void {
+    let encoded: Buffer | undefined
     for (const client of this.clients.values()) {
       const socket = client.socket
       if (!socket) continue
@@ -342,7 +344,7 @@ export class NameNodeServer {
         socket.destroy()
         continue
       }
-      send(socket, message)
+      sendSoon(socket, encoded ??= encodeMessage(message))
     }
   }
 
@@ -364,7 +366,8 @@ export class NameNodeServer {
 
   // ---- requests ----------------------------------------------------------------------------------
 
-  private serve(client: Client | Tool, socket: Socket, id: unknown, method: unknown, args: Record<string, unknown>): void {
+  /** `oneWay`: the client wants no reply (wire.ts RequestMessage `n`); a failure is only logged. */
+  private serve(client: Client | Tool, socket: Socket, id: unknown, method: unknown, args: Record<string, unknown>, oneWay = false): void {
     if (!Number.isSafeInteger(id)) {
       this.refuse(socket, 'PROTOCOL_ERROR', `client ${client.id} sent a request without an id`)
       return
@@ -380,12 +383,16 @@ export class NameNodeServer {
     } catch (err) {
       answer = Promise.reject(err)
     }
+    // Answers go out with the records the request caused, in one write (sendSoon).
     answer.then(
-      r => send(socket, withSeq(String(method), id as number, r)),
+      r => {
+        if (!oneWay) sendSoon(socket, withSeq(String(method), id as number, r))
+      },
       err => {
         const code = isDfsError(err) ? err.code : 'EIO'
         if (!isDfsError(err)) this.log.warn(`request ${String(method)} from client ${client.id} failed: ${(err as Error)?.stack ?? err}`)
-        send(socket, { t: 'res', id: id as number, ok: false, e: { code, message: (err as Error)?.message ?? String(err) } })
+        else if (oneWay) this.log.debug(`one-way request ${String(method)} from client ${client.id} failed: ${err.message}`)
+        if (!oneWay) sendSoon(socket, { t: 'res', id: id as number, ok: false, e: { code, message: (err as Error)?.message ?? String(err) } })
       },
     )
   }

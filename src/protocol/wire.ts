@@ -94,7 +94,11 @@ export interface SettingsMessage { t: 'settings'; settings: Record<string, unkno
 /** standby -> server: every record up to seq is durable on the standby. */
 export interface AckMessage { t: 'ack'; seq: number }
 export interface NodesMessage { t: 'nodes'; nodes: NodeInfo[] }
-export interface RequestMessage { t: 'req'; id: number; m: string; a?: Record<string, unknown> }
+/**
+ * `n`: no reply wanted (the one-way requests: `closed`, `abandon`, `badCopy`, `clientReport`). The
+ * NameNode sends none, not even for a failure (it logs that): the client would ignore it.
+ */
+export interface RequestMessage { t: 'req'; id: number; m: string; a?: Record<string, unknown>; n?: true }
 /** `seq`: on the answer to a `commit`, the journal seq of the record it made. */
 export interface ReplyMessage { t: 'res'; id: number; ok: boolean; r?: unknown; seq?: number; e?: { code: string; message: string } }
 /** Either way: refused handshake or a fatal problem, then the connection closes. */
@@ -170,4 +174,27 @@ export function notANameNode(address: string, err: unknown): DfsError {
 export function send(socket: Socket, message: Message): boolean {
   if (socket.destroyed) return false
   return socket.write(encodeMessage(message))
+}
+
+const corked = new WeakSet<Socket>()
+
+/**
+ * Write a message (or one encodeMessage made, to send one encoding to many sockets) together with
+ * everything else written to the socket in this turn of the event loop: the batch goes out in one
+ * system call once the turn's callbacks have run (setImmediate), so a record and the answer it
+ * precedes are one segment and one wake-up of the peer, not two (Nagle is off on both ends, so
+ * every write would otherwise be its own segment). Order on the socket is kept: writes made with
+ * send() meanwhile join the same batch in their place.
+ */
+export function sendSoon(socket: Socket, message: Message | Buffer): void {
+  if (socket.destroyed) return
+  if (!corked.has(socket)) {
+    corked.add(socket)
+    socket.cork()
+    setImmediate(() => {
+      corked.delete(socket)
+      socket.uncork()
+    })
+  }
+  socket.write(Buffer.isBuffer(message) ? message : encodeMessage(message))
 }
