@@ -54,6 +54,8 @@ interface Pending {
   resolve(value: unknown): void
   reject(err: DfsError): void
   timer: NodeJS.Timeout
+  /** When it was (last) written (performance.now() ms): a lease its answer grants counts from here. */
+  sentAt: number
 }
 
 /** A connection whose NameNode says nothing (not even to a ping) for this long is dropped. */
@@ -86,6 +88,11 @@ export class RemoteNameNode implements NameNodeSession {
   private closing = false
   private nextId = 1
   private readonly pending = new Map<number, Pending>()
+  /**
+   * Until when (performance.now() ms) this client holds the sole writer's lease: no other client
+   * can commit before then, so a refresh has nothing to wait for (docs/protocol.md).
+   */
+  private soleUntil = 0
   /** One-way messages not written yet, in order (ONE_WAY_HOLD_MS). */
   private held: RequestMessage[] = []
   private holdTimer: NodeJS.Timeout | undefined
@@ -168,7 +175,9 @@ export class RemoteNameNode implements NameNodeSession {
     if (lost) throw dfsError('EIO', `${lost}; what was written since the last fsync that returned may be lost`, {})
   }
 
+  /** Under the sole writer's lease, at once: no other client's record can be on its way. */
   async refresh(): Promise<void> {
+    if (this.connected && performance.now() < this.soleUntil) return
     await this.request('refresh')
   }
 
@@ -249,7 +258,7 @@ export class RemoteNameNode implements NameNodeSession {
         }))
       }, this.opts.timeoutMs)
       timer.unref()
-      this.pending.set(id, { method, args, resolve, reject, timer })
+      this.pending.set(id, { method, args, resolve, reject, timer, sentAt: performance.now() })
       if (this.connected) this.write({ t: 'req', id, m: method, a: args })
     })
   }
@@ -357,7 +366,7 @@ export class RemoteNameNode implements NameNodeSession {
             challenge = m.challenge
             send(socket, {
               t: 'auth', version: NAMENODE_PROTOCOL_VERSION, nonce, proof: clientProof(this.opts.secret, challenge, nonce),
-              client: this.clientId,
+              client: this.clientId, leases: true,
             })
           } else if (m.t === 'welcome') {
             if (!proofMatches(m.proof, serverProof(this.opts.secret, challenge, nonce))) {
@@ -418,12 +427,18 @@ export class RemoteNameNode implements NameNodeSession {
       case 'nodes':
         this.opts.onNodes?.(m.nodes)
         return
+      case 'revoke':
+        // Stop trusting the lease first, then say so: another client's commit waits for this.
+        this.soleUntil = 0
+        this.write({ t: 'req', id: this.nextId++, m: 'revoked', n: true })
+        return
       case 'res': {
         const p = this.pending.get(m.id)
         if (!p) return
         this.pending.delete(m.id)
         clearTimeout(p.timer)
         if (m.ok) {
+          if (typeof m.l === 'number' && m.l > 0) this.soleUntil = Math.max(this.soleUntil, p.sentAt + m.l)
           // Noted as the answer arrives, before any later welcome: the ledger counts it for the NameNode that gave it.
           if (p.method === 'commit') this.ledger.committed(m.seq)
           else if (p.method === 'sync') this.ledger.synced(m.seq)
@@ -440,6 +455,7 @@ export class RemoteNameNode implements NameNodeSession {
   /** After a (re)connect: every request not yet answered goes out again, in its first order. */
   private resend(): void {
     for (const [id, p] of [...this.pending].sort((a, b) => a[0] - b[0])) {
+      p.sentAt = performance.now()
       this.write({ t: 'req', id, m: p.method, a: p.args })
     }
   }
@@ -447,6 +463,7 @@ export class RemoteNameNode implements NameNodeSession {
   private lost(address: string): void {
     this.connected = false
     this.socket = undefined
+    this.soleUntil = 0
     if (this.closing) return
     this.log.warn(`lost the NameNode at ${address}; reconnecting (requests wait up to ${Math.round(this.opts.timeoutMs / 1000)} s)`)
     // One-way messages written before the loss are not sent again (best effort; the opens go

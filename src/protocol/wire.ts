@@ -61,6 +61,8 @@ export interface AuthMessage {
   t: 'auth'; version: number; nonce: string; proof: string; client: string; tool?: boolean
   /** A standby NameNode (`dfs namenode --standby-of`), not a mount: where its own journal ends, and the cluster its folder follows (if any yet). */
   standby?: { lastSeq: number; clusterId?: string }
+  /** A mount that takes the sole writer's lease (src/namenode/soleLease.ts): answers may carry `l`, and `revoke` may come. */
+  leases?: true
 }
 /** server -> client: welcome, then (not to a tool) a snapshot of the namespace follows in `snap` messages. */
 export interface WelcomeMessage {
@@ -99,14 +101,19 @@ export interface NodesMessage { t: 'nodes'; nodes: NodeInfo[] }
  * NameNode sends none, not even for a failure (it logs that): the client would ignore it.
  */
 export interface RequestMessage { t: 'req'; id: number; m: string; a?: Record<string, unknown>; n?: true }
-/** `seq`: on the answer to a `commit`, the journal seq of the record it made. */
-export interface ReplyMessage { t: 'res'; id: number; ok: boolean; r?: unknown; seq?: number; e?: { code: string; message: string } }
+/**
+ * `seq`: on the answer to a `commit`, the journal seq of the record it made. `l`: this client holds
+ * the sole writer's lease for `l` ms from when it sent the request (docs/protocol.md).
+ */
+export interface ReplyMessage { t: 'res'; id: number; ok: boolean; r?: unknown; seq?: number; e?: { code: string; message: string }; l?: number }
+/** server -> client holding the sole writer's lease: give it up, then say `revoked` (a one-way request). */
+export interface RevokeMessage { t: 'revoke' }
 /** Either way: refused handshake or a fatal problem, then the connection closes. */
 export interface ErrorMessage { t: 'error'; code: string; message: string }
 
 export type Message =
   | HelloMessage | AuthMessage | WelcomeMessage | SnapshotMessage | RecordMessage | NodesMessage
-  | RequestMessage | ReplyMessage | ErrorMessage | FollowMessage | SettingsMessage | AckMessage
+  | RequestMessage | ReplyMessage | ErrorMessage | FollowMessage | SettingsMessage | AckMessage | RevokeMessage
 
 // ---- framing ----------------------------------------------------------------------------------------
 
