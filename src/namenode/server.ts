@@ -404,7 +404,8 @@ export class NameNodeServer {
     if (client.gate || (method === 'commit' && this.lease.beforeCommit(client, receivedAt))) {
       const gate = (client.gate ?? Promise.resolve()).then(async () => {
         if (method === 'commit') for (let wait; (wait = this.lease.beforeCommit(client, performance.now()));) await wait
-        handle()
+        // A connection that closed meanwhile: its client sends the request again on the next one.
+        if (!socket.destroyed) handle()
       })
       client.gate = gate
       void gate.finally(() => {
