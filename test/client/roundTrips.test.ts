@@ -137,3 +137,25 @@ describe('a client of a NameNode over TCP, counted on the wire', () => {
     expect(writes.client()).toEqual([])
   })
 })
+
+describe('one-way messages across a reconnect', () => {
+  it('a close made while disconnected is not sent after the reconnect: the reopen already left it out', async () => {
+    const dir = tempDirForTest('dfs-round-trips-').path
+    running = await startTestNameNode(dir)
+    remote = await RemoteNameNode.connect({ addresses: [`tcp://127.0.0.1:${running.server.port}`], secret: TEST_SECRET, log: quiet, timeoutMs: 60_000 })
+    const f = await remote.commit({ op: 'mknod', parent: 1, name: 'f', mode: 0o100644, uid: 0, gid: 0, time: 1 }, { open: true }) as { ino: number }
+    await remote.opened(f.ino) // open twice
+    const internals = remote as unknown as { socket: Socket; connected: boolean }
+    const opensAtNameNode = () => {
+      const clients = (running!.server as unknown as { clients: Map<string, { session: { opens: Map<number, number> } }> }).clients
+      return clients.get(remote!.clientId)!.session.opens.get(f.ino)
+    }
+    expect(opensAtNameNode()).toBe(2)
+    internals.socket.destroy()
+    await until(async () => !internals.connected, 10_000, 1) // it tries again after 100 ms
+    remote.closed(f.ino) // one of the two closes while the NameNode cannot be reached
+    await until(async () => internals.connected, 10_000)
+    await remote.refresh() // behind the reopen and anything sent after it
+    expect(opensAtNameNode()).toBe(1)
+  })
+})
