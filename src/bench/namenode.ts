@@ -36,6 +36,8 @@ export interface NameNodeBenchInput {
   /** Whether the main table's read was cold (caches dropped): this one is taken the same way. */
   readLabel: string
   progress: (message: string) => void
+  /** Write a V8 CPU profile of the NameNode and of each client mount here (node --cpu-prof). */
+  cpuProfDir?: string
 }
 
 /** The processes of this phase, so the bench's cleanup (also on Ctrl-C) can stop them. */
@@ -61,12 +63,13 @@ export async function nameNodeFigures(input: NameNodeBenchInput): Promise<string
   await writeFile(secret, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 })
   const bin = join(input.repoRoot, 'bin', 'dfs.js')
   let started = 0
+  const prof = (name: string) => (input.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${input.cpuProfDir}`, `--cpu-prof-name=${name}.cpuprofile`] : [])
 
   input.progress('NameNode: starting dfs namenode on 127.0.0.1')
   const namenode = await MountProcess.launch({
     // A NameNode mounts nothing; its "mount point" is only where the stop looks for a leftover mount.
     what: 'dfs namenode', readyPrefix: 'dfs namenode: serving', mountpoint: meta,
-    argv: [bin, 'namenode', '--meta', meta, '--nodes', nodes.join(','), '--replicas', String(input.replicas),
+    argv: [...prof('namenode'), bin, 'namenode', '--meta', meta, '--nodes', nodes.join(','), '--replicas', String(input.replicas),
       '--listen', '127.0.0.1:0', '--secret-file', secret],
     cwd: input.repoRoot, logPath: join(input.logDir, 'namenode.log'),
   })
@@ -76,7 +79,7 @@ export async function nameNodeFigures(input: NameNodeBenchInput): Promise<string
   const mountClient = async () => {
     const client = await MountProcess.launch({
       what: 'the dfs client mount', readyPrefix: 'dfs: mounted', mountpoint: mnt,
-      argv: [bin, 'mount', mnt, '--namenode', address, '--secret-file', secret,
+      argv: [...prof(`namenode-client-${started + 1}`), bin, 'mount', mnt, '--namenode', address, '--secret-file', secret,
         ...(input.cache ? ['--cache', input.cache] : []), ...(input.dirty ? ['--dirty', input.dirty] : []), '--foreground'],
       cwd: input.repoRoot, logPath: join(input.logDir, `client-${++started}.log`),
     })

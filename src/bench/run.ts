@@ -549,7 +549,7 @@ async function bench(opts: Options): Promise<void> {
       files: opts.files, fileSize: opts.fileSize, runs: opts.runs, createScript: CREATE_SCRIPT,
       nodes: NODES, replicas: REPLICAS, cache: opts.cache, dirty: opts.dirty, logDir,
       embedded: { write: m.write.dfs, read: m.read.dfs, creates: m.creates.dfs, ls: m.ls.dfs },
-      readLabel, progress,
+      readLabel, progress, cpuProfDir,
     }))
   }
   if (opts.cluster) {
