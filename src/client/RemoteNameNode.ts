@@ -7,6 +7,10 @@
 // snapshot, says again which inodes it has open, and sends again what was not answered. Requests
 // made meanwhile wait, up to `timeoutMs`, then fail with NAMENODE_UNAVAILABLE (EIO).
 //
+// Two things keep a stream of small operations cheap (docs/protocol.md): one-way messages (closed,
+// abandon, badCopy, clientReport) want no answer and ride with the next request; and while this
+// client holds the sole writer's lease (no other client commits), `refresh` needs no round trip.
+//
 // A NameNode that is not (or no longer) the primary, one that cannot be reached, one that says
 // nothing, and one that closes the connection are all the same to the client: it tries the next
 // address. Only a refusal that trying again cannot change (the secret, the protocol, another
