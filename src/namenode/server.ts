@@ -417,30 +417,31 @@ export class NameNodeServer {
   }
 
   private handle(client: Client | Tool, socket: Socket, id: number, method: string, args: Record<string, unknown>, oneWay: boolean, receivedAt: number): void {
-    let answer: Promise<unknown>
-    try {
-      answer = Promise.resolve('tool' in client ? this.callFromTool(method, args) : this.call(client, method, args))
-    } catch (err) {
-      answer = Promise.reject(err)
+    const reply = (r: unknown) => {
+      if (oneWay) return
+      const message = withSeq(method, id, r)
+      if ('session' in client && client.leases && !this.superseded && this.opts.host.nameNode.localSessions === 0) {
+        const ms = this.lease.grant(client, receivedAt, performance.now())
+        if (ms > 0) message.l = ms
+      }
+      sendSoon(socket, message)
     }
-    // Answers go out with the records the request caused, in one write (sendSoon).
-    answer.then(
-      r => {
-        if (oneWay) return
-        const reply = withSeq(method, id, r)
-        if ('session' in client && client.leases && !this.superseded && this.opts.host.nameNode.localSessions === 0) {
-          const ms = this.lease.grant(client, receivedAt, performance.now())
-          if (ms > 0) reply.l = ms
-        }
-        sendSoon(socket, reply)
-      },
-      err => {
-        const code = isDfsError(err) ? err.code : 'EIO'
-        if (!isDfsError(err)) this.log.warn(`request ${method} from client ${client.id} failed: ${(err as Error)?.stack ?? err}`)
-        else if (oneWay) this.log.debug(`one-way request ${method} from client ${client.id} failed: ${err.message}`)
-        if (!oneWay) sendSoon(socket, { t: 'res', id, ok: false, e: { code, message: (err as Error)?.message ?? String(err) } })
-      },
-    )
+    const fail = (err: unknown) => {
+      const code = isDfsError(err) ? err.code : 'EIO'
+      if (!isDfsError(err)) this.log.warn(`request ${method} from client ${client.id} failed: ${(err as Error)?.stack ?? err}`)
+      else if (oneWay) this.log.debug(`one-way request ${method} from client ${client.id} failed: ${err.message}`)
+      if (!oneWay) sendSoon(socket, { t: 'res', id, ok: false, e: { code, message: (err as Error)?.message ?? String(err) } })
+    }
+    let result: unknown
+    try {
+      result = 'tool' in client ? this.callFromTool(method, args) : this.call(client, method, args)
+    } catch (err) {
+      fail(err)
+      return
+    }
+    // A synchronous answer goes out with the records the request caused, in one write (sendSoon).
+    if (typeof (result as PromiseLike<unknown> | undefined)?.then === 'function') Promise.resolve(result).then(reply, fail)
+    else reply(result)
   }
 
   /** One request. Synchronous where it can be: records it commits go out before its answer. */

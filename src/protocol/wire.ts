@@ -189,18 +189,18 @@ const corked = new WeakSet<Socket>()
 
 /**
  * Write a message (or one encodeMessage made, to send one encoding to many sockets) together with
- * everything else written to the socket in this turn of the event loop: the batch goes out in one
- * system call once the turn's callbacks have run (setImmediate), so a record and the answer it
- * precedes are one segment and one wake-up of the peer, not two (Nagle is off on both ends, so
- * every write would otherwise be its own segment). Order on the socket is kept: writes made with
- * send() meanwhile join the same batch in their place.
+ * everything else written to the socket by the code running now: the batch goes out in one system
+ * call once it and the promise callbacks it queued have run (a microtask), so a record and the
+ * answer that follows it are one segment and one wake-up of the peer, not two (Nagle is off on both
+ * ends, so every write would otherwise be its own segment). Order on the socket is kept: writes
+ * made with send() meanwhile join the same batch in their place.
  */
 export function sendSoon(socket: Socket, message: Message | Buffer): void {
   if (socket.destroyed) return
   if (!corked.has(socket)) {
     corked.add(socket)
     socket.cork()
-    setImmediate(() => {
+    queueMicrotask(() => {
       corked.delete(socket)
       socket.uncork()
     })
