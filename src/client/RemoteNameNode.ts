@@ -7,6 +7,10 @@
 // snapshot, says again which inodes it has open, and sends again what was not answered. Requests
 // made meanwhile wait, up to `timeoutMs`, then fail with NAMENODE_UNAVAILABLE (EIO).
 //
+// Two things keep a stream of small operations cheap (docs/protocol.md): one-way messages (closed,
+// abandon, badCopy, clientReport) want no answer and ride with the next request; and while this
+// client holds the sole writer's lease (no other client commits), `refresh` needs no round trip.
+//
 // A NameNode that is not (or no longer) the primary, one that cannot be reached, one that says
 // nothing, and one that closes the connection are all the same to the client: it tries the next
 // address. Only a refusal that trying again cannot change (the secret, the protocol, another
@@ -29,7 +33,7 @@ import type { FilePlacement } from '../protocol/placement.js'
 import { parseTcpAddress } from '../datanode/tcp/protocol.js'
 import type { ClientRecord, ClientReport, CommitOptions, NameNodeSession, SessionSettings } from '../protocol/api.js'
 import {
-  MAX_PUSH_BYTES, MessageReader, NAMENODE_PROTOCOL_VERSION, type Message, type NodeInfo, type WelcomeMessage,
+  MAX_PUSH_BYTES, MessageReader, NAMENODE_PROTOCOL_VERSION, type Message, type NodeInfo, type RequestMessage, type WelcomeMessage,
   clientProof, newNonce, notANameNode, proofMatches, send, serverProof,
 } from '../protocol/wire.js'
 
@@ -44,6 +48,8 @@ export interface RemoteNameNodeOptions {
   onNodes?: (nodes: NodeInfo[]) => void
   /** How long a connection may stay silent before its snapshot is in (ms; HANDSHAKE_SILENCE_MS). */
   handshakeSilenceMs?: number
+  /** How long a one-way message waits for a request to go out with (ms; ONE_WAY_HOLD_MS). */
+  oneWayHoldMs?: number
 }
 
 interface Pending {
@@ -52,8 +58,8 @@ interface Pending {
   resolve(value: unknown): void
   reject(err: DfsError): void
   timer: NodeJS.Timeout
-  /** No answer needed (closed, abandon, badCopy): not sent again after a reconnect. */
-  oneWay: boolean
+  /** When it was (last) written (performance.now() ms): a lease its answer grants counts from here. */
+  sentAt: number
 }
 
 /** A connection whose NameNode says nothing (not even to a ping) for this long is dropped. */
@@ -66,6 +72,15 @@ const RETRY_MS = [100, 250, 500, 1000, 2000]
  * it, so a big namespace may take as long as it needs.
  */
 const HANDSHAKE_SILENCE_MS = 10_000
+/**
+ * One-way messages (closed, abandon, badCopy, clientReport) wait this long for a request to go out
+ * with: in a stream of operations each `closed` rides with the next operation's first request
+ * instead of waking the NameNode by itself. Nothing waits on them (a file is released at the
+ * NameNode a few ms later at most), and they keep their place before any later request.
+ */
+const ONE_WAY_HOLD_MS = 10
+/** One-way messages kept while the NameNode cannot be reached; the oldest go first beyond it (all best effort). */
+const HELD_MAX = 10_000
 
 export class RemoteNameNode implements NameNodeSession {
   readonly clientId = randomUUID()
@@ -77,6 +92,14 @@ export class RemoteNameNode implements NameNodeSession {
   private closing = false
   private nextId = 1
   private readonly pending = new Map<number, Pending>()
+  /**
+   * Until when (performance.now() ms) this client holds the sole writer's lease: no other client
+   * can commit before then, so a refresh has nothing to wait for (docs/protocol.md).
+   */
+  private soleUntil = 0
+  /** One-way messages not written yet, in order (ONE_WAY_HOLD_MS). */
+  private held: RequestMessage[] = []
+  private holdTimer: NodeJS.Timeout | undefined
   private readonly opens = new Map<number, number>()
   private readonly machine = namespaceMachine({ uid: 0, gid: 0, createdAt: 0 })
   private pingTimer: NodeJS.Timeout | undefined
@@ -156,7 +179,9 @@ export class RemoteNameNode implements NameNodeSession {
     if (lost) throw dfsError('EIO', `${lost}; what was written since the last fsync that returned may be lost`, {})
   }
 
+  /** Under the sole writer's lease, at once: no other client's record can be on its way. */
   async refresh(): Promise<void> {
+    if (this.connected && performance.now() < this.soleUntil) return
     await this.request('refresh')
   }
 
@@ -201,6 +226,7 @@ export class RemoteNameNode implements NameNodeSession {
   async close(): Promise<void> {
     this.closing = true
     clearInterval(this.pingTimer)
+    clearTimeout(this.holdTimer)
     for (const [id, p] of this.pending) {
       clearTimeout(p.timer)
       p.reject(dfsError('EIO', 'the mount is closing', {}))
@@ -209,8 +235,9 @@ export class RemoteNameNode implements NameNodeSession {
     const socket = this.socket
     if (socket && this.connected) {
       // A clean end: the NameNode ends the session when the connection closes, not a grace period
-      // later (it shows the client gone at once). The bytes go out before the connection closes.
-      send(socket, { t: 'req', id: this.nextId++, m: 'leave' })
+      // later (it shows the client gone at once). The bytes go out before the connection closes;
+      // the held one-way messages first (a `closed` among them no longer matters, the rest may).
+      this.write({ t: 'req', id: this.nextId++, m: 'leave' })
       socket.end()
       setTimeout(() => socket.destroy(), 1000).unref()
     } else socket?.destroy()
@@ -224,7 +251,7 @@ export class RemoteNameNode implements NameNodeSession {
 
   // ---- requests ----------------------------------------------------------------------------------
 
-  private request(method: string, args: Record<string, unknown> = {}, oneWay = false): Promise<unknown> {
+  private request(method: string, args: Record<string, unknown> = {}): Promise<unknown> {
     if (this.closing) return Promise.reject(dfsError('EIO', 'the mount is closing', {}))
     return new Promise((resolve, reject) => {
       const id = this.nextId++
@@ -235,13 +262,46 @@ export class RemoteNameNode implements NameNodeSession {
         }))
       }, this.opts.timeoutMs)
       timer.unref()
-      this.pending.set(id, { method, args, resolve, reject, timer, oneWay })
-      if (this.connected) send(this.socket!, { t: 'req', id, m: method, a: args })
+      this.pending.set(id, { method, args, resolve, reject, timer, sentAt: performance.now() })
+      if (this.connected) this.write({ t: 'req', id, m: method, a: args })
     })
   }
 
+  /**
+   * A message that wants no reply (`n`): held until the next request goes out, ONE_WAY_HOLD_MS at
+   * most while connected; while disconnected until the connection is back (a `closed` is dropped
+   * then: `reopen` says what is still open).
+   */
   private oneWay(method: string, args: Record<string, unknown>): void {
-    this.request(method, args, true).catch(err => this.log.debug(`${method} did not reach the NameNode: ${(err as Error).message}`))
+    if (this.closing) return
+    if (this.held.length >= HELD_MAX) {
+      const dropped = this.held.shift()!
+      this.log.debug(`${dropped.m} did not reach the NameNode: too many one-way messages wait for it`)
+    }
+    this.held.push({ t: 'req', id: this.nextId++, m: method, a: args, n: true })
+    if (this.connected && this.holdTimer === undefined) {
+      this.holdTimer = setTimeout(() => {
+        this.holdTimer = undefined
+        if (this.connected) this.write()
+      }, this.opts.oneWayHoldMs ?? ONE_WAY_HOLD_MS)
+      this.holdTimer.unref()
+    }
+  }
+
+  /** The held one-way messages, then `message` if any: one write (one segment) for all of them. */
+  private write(message?: RequestMessage): void {
+    const socket = this.socket!
+    if (this.held.length === 0) {
+      if (message) send(socket, message)
+      return
+    }
+    clearTimeout(this.holdTimer)
+    this.holdTimer = undefined
+    socket.cork()
+    for (const h of this.held) send(socket, h)
+    this.held = []
+    if (message) send(socket, message)
+    socket.uncork()
   }
 
   // ---- the connection ----------------------------------------------------------------------------
@@ -310,7 +370,7 @@ export class RemoteNameNode implements NameNodeSession {
             challenge = m.challenge
             send(socket, {
               t: 'auth', version: NAMENODE_PROTOCOL_VERSION, nonce, proof: clientProof(this.opts.secret, challenge, nonce),
-              client: this.clientId,
+              client: this.clientId, leases: true,
             })
           } else if (m.t === 'welcome') {
             if (!proofMatches(m.proof, serverProof(this.opts.secret, challenge, nonce))) {
@@ -341,9 +401,12 @@ export class RemoteNameNode implements NameNodeSession {
             this.connected = true
             this.attempt = 0
             // First what this client has open (before anything else is served for it), then what
-            // was not answered. Its answer needs no waiting: nothing is pending on it.
+            // was not answered. Its answer needs no waiting: nothing is pending on it. A `closed`
+            // held meanwhile is in `reopen` already (its open is not listed), so it goes.
             send(socket, { t: 'req', id: this.nextId++, m: 'reopen', a: { inos: [...this.opens].flatMap(([ino, n]) => Array<number>(n).fill(ino)) } })
-            if (this.lastReport) send(socket, { t: 'req', id: this.nextId++, m: 'clientReport', a: { ...this.lastReport } })
+            if (this.lastReport) send(socket, { t: 'req', id: this.nextId++, m: 'clientReport', a: { ...this.lastReport }, n: true })
+            this.held = this.held.filter(h => h.m !== 'closed' && h.m !== 'clientReport')
+            this.write()
             this.resend()
             resolve()
           } else {
@@ -368,12 +431,18 @@ export class RemoteNameNode implements NameNodeSession {
       case 'nodes':
         this.opts.onNodes?.(m.nodes)
         return
+      case 'revoke':
+        // Stop trusting the lease first, then say so: another client's commit waits for this.
+        this.soleUntil = 0
+        this.write({ t: 'req', id: this.nextId++, m: 'revoked', n: true })
+        return
       case 'res': {
         const p = this.pending.get(m.id)
         if (!p) return
         this.pending.delete(m.id)
         clearTimeout(p.timer)
         if (m.ok) {
+          if (typeof m.l === 'number' && m.l > 0) this.soleUntil = Math.max(this.soleUntil, p.sentAt + m.l)
           // Noted as the answer arrives, before any later welcome: the ledger counts it for the NameNode that gave it.
           if (p.method === 'commit') this.ledger.committed(m.seq)
           else if (p.method === 'sync') this.ledger.synced(m.seq)
@@ -390,22 +459,19 @@ export class RemoteNameNode implements NameNodeSession {
   /** After a (re)connect: every request not yet answered goes out again, in its first order. */
   private resend(): void {
     for (const [id, p] of [...this.pending].sort((a, b) => a[0] - b[0])) {
-      send(this.socket!, { t: 'req', id, m: p.method, a: p.args })
+      p.sentAt = performance.now()
+      this.write({ t: 'req', id, m: p.method, a: p.args })
     }
   }
 
   private lost(address: string): void {
     this.connected = false
     this.socket = undefined
+    this.soleUntil = 0
     if (this.closing) return
     this.log.warn(`lost the NameNode at ${address}; reconnecting (requests wait up to ${Math.round(this.opts.timeoutMs / 1000)} s)`)
-    // One-way messages are not sent again: the opens go again in `reopen`, the rest is best effort.
-    for (const [id, p] of this.pending) {
-      if (!p.oneWay) continue
-      clearTimeout(p.timer)
-      this.pending.delete(id)
-      p.resolve(null)
-    }
+    // One-way messages written before the loss are not sent again (best effort; the opens go
+    // again in `reopen`); those still held go after the reconnect.
     void this.reconnect()
   }
 

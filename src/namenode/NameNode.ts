@@ -104,6 +104,13 @@ export class NameNode {
     return this.sessions.size
   }
 
+  /** Sessions in this process (an embedded mount's): their commits cannot wait for a lease. */
+  get localSessions(): number {
+    let n = 0
+    for (const session of this.sessions.values()) if (!session.remote) n++
+    return n
+  }
+
   commit(session: Session, record: ClientRecord, options: CommitOptions = {}): Committed {
     if (this.superseded) throw this.superseded
     if (!CLIENT_OPS.has(record?.op)) {

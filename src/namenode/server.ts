@@ -15,12 +15,13 @@ import { checkClientReport } from '../protocol/checkClientReport.js'
 import type { ChunkRef } from '../meta/namespace/types.js'
 import {
   HANDSHAKE_MAX_BYTES, MAX_MESSAGE_BYTES, MessageReader, NAMENODE_PROTOCOL_VERSION, type Message, type NodeInfo,
-  type ReplyMessage, newChallenge, proofMatches, send, serverProof, clientProof,
+  type ReplyMessage, encodeMessage, newChallenge, proofMatches, send, sendSoon, serverProof, clientProof,
 } from '../protocol/wire.js'
 import { streamDump } from './dumpStream.js'
 import type { Committed, Session } from './NameNode.js'
 import type { NameNodeHost } from './openNameNode.js'
 import { sendSnapshot } from './snapshot.js'
+import { SoleLease } from './soleLease.js'
 import { StandbyLink } from './standbyLink.js'
 import type { ClusterStatus } from './status.js'
 
@@ -35,12 +36,20 @@ export interface NameNodeServerOptions {
   /** How long an fsync waits for the standby's ack before this NameNode drops it and carries on alone (ms, default 10 s). */
   standbyTimeoutMs?: number
   handshakeTimeoutMs?: number
+  /** The sole writer's lease (ms; SOLE_LEASE_MS). */
+  soleLeaseMs?: number
 }
 
 /** A client that reads nothing while this much waits for it is dropped (it resyncs when it comes back). */
 const MAX_BACKLOG = 256 * 1024 * 1024
 /** How often clients hear the node list even when nothing changed (usage moves placement weights). */
 const NODES_EVERY_MS = 5_000
+/**
+ * The sole writer's lease (soleLease.ts): renewed by every answer while its holder works; another
+ * client's commit waits for the holder's `revoked` (a round trip), at worst (the holder gone
+ * silent) this long.
+ */
+const SOLE_LEASE_MS = 2_000
 
 interface Client {
   id: string
@@ -49,6 +58,10 @@ interface Client {
   endTimer?: NodeJS.Timeout
   /** It said `leave`: its session ends with its connection, without a grace period. */
   leaving?: boolean
+  /** It takes the sole writer's lease (auth `leases`). */
+  leases: boolean
+  /** Its requests wait behind this (a commit waiting for another client's lease): they keep their order. */
+  gate?: Promise<void>
 }
 
 /** A tool (`dfs status --namenode …`): it holds no session; it asks `control` questions and leaves. */
@@ -75,11 +88,15 @@ export class NameNodeServer {
   private readonly standby: StandbyLink
   /** Set once a newer NameNode claimed the DataNodes: clients and standbys are sent on (NOT_PRIMARY). */
   private superseded: Error | undefined
+  private readonly lease: SoleLease<Client>
 
   private constructor(private readonly opts: NameNodeServerOptions, private readonly server: Server) {
     const bound = server.address() as { address: string; port: number }
     this.address = `${bound.address.includes(':') ? `[${bound.address}]` : bound.address}:${bound.port}`
     this.log = levelled(opts.log)
+    this.lease = new SoleLease<Client>(opts.soleLeaseMs ?? SOLE_LEASE_MS, holder => {
+      if (holder.socket) sendSoon(holder.socket, { t: 'revoke' })
+    })
     this.standby = new StandbyLink(opts.host.cluster.meta, opts.log, opts.standbyTimeoutMs ?? 10_000, opts.host.cluster.fence, (event) => opts.host.events.emit(event))
     const registry = opts.host.cluster.registry
     const queueNodes = () => this.queueNodes()
@@ -210,7 +227,7 @@ export class NameNodeServer {
             return
           }
         } else if (message.t === 'req') {
-          this.serve(client, socket, message.id, message.m, message.a ?? {})
+          this.serve(client, socket, message.id, message.m, message.a ?? {}, message.n === true)
         } else {
           this.refuse(socket, 'PROTOCOL_ERROR', `client ${peer} sent a "${message.t}" message after the handshake`)
           return
@@ -266,9 +283,10 @@ export class NameNodeServer {
       client.socket?.destroy()
       this.opts.host.clients.reconnected(client.id)
     } else {
-      client = { id: message.client, session: nameNode.openSession(true) }
+      client = { id: message.client, session: nameNode.openSession(true), leases: false }
       this.clients.set(client.id, client)
     }
+    client.leases = message.leases === true
     client.socket = socket
     this.welcome(socket, challenge, message.nonce)
     // The node list first (the client's first writes need it), then the snapshot. The snapshot and
@@ -325,6 +343,7 @@ export class NameNodeServer {
 
   private endClient(client: Client): void {
     this.clients.delete(client.id)
+    this.lease.forget(client)
     this.opts.host.nameNode.endSession(client.session)
     this.opts.host.clients.leave(client.id)
     // A client that never came back (killed, its host gone) may have stored chunks it never
@@ -333,7 +352,9 @@ export class NameNodeServer {
     this.opts.host.services.healer.orphans.requestSweep()
   }
 
+  /** Records and node lists go to every client: encoded once, and batched with the turn's answers (sendSoon). */
   private broadcast(message: Message): void {
+    let encoded: Buffer | undefined
     for (const client of this.clients.values()) {
       const socket = client.socket
       if (!socket) continue
@@ -342,7 +363,7 @@ export class NameNodeServer {
         socket.destroy()
         continue
       }
-      send(socket, message)
+      sendSoon(socket, encoded ??= encodeMessage(message))
     }
   }
 
@@ -364,7 +385,8 @@ export class NameNodeServer {
 
   // ---- requests ----------------------------------------------------------------------------------
 
-  private serve(client: Client | Tool, socket: Socket, id: unknown, method: unknown, args: Record<string, unknown>): void {
+  /** `oneWay`: the client wants no reply (wire.ts RequestMessage `n`); a failure is only logged. */
+  private serve(client: Client | Tool, socket: Socket, id: unknown, method: unknown, args: Record<string, unknown>, oneWay = false): void {
     if (!Number.isSafeInteger(id)) {
       this.refuse(socket, 'PROTOCOL_ERROR', `client ${client.id} sent a request without an id`)
       return
@@ -374,20 +396,52 @@ export class NameNodeServer {
       void streamDump(socket, id as number, this.opts.host.cluster.meta)
       return
     }
-    let answer: Promise<unknown>
-    try {
-      answer = Promise.resolve('tool' in client ? this.callFromTool(String(method), args) : this.call(client, String(method), args))
-    } catch (err) {
-      answer = Promise.reject(err)
+    const receivedAt = performance.now()
+    const handle = () => this.handle(client, socket, id as number, String(method), args, oneWay, receivedAt)
+    if ('tool' in client) return handle()
+    // A commit while another client holds the sole writer's lease waits until it gave it up; the
+    // client's later requests wait behind it, in order.
+    if (client.gate || (method === 'commit' && this.lease.beforeCommit(client, receivedAt))) {
+      const gate = (client.gate ?? Promise.resolve()).then(async () => {
+        if (method === 'commit') for (let wait; (wait = this.lease.beforeCommit(client, performance.now()));) await wait
+        // A connection that closed meanwhile: its client sends the request again on the next one.
+        if (!socket.destroyed) handle()
+      })
+      client.gate = gate
+      void gate.finally(() => {
+        if (client.gate === gate) client.gate = undefined
+      })
+      return
     }
-    answer.then(
-      r => send(socket, withSeq(String(method), id as number, r)),
-      err => {
-        const code = isDfsError(err) ? err.code : 'EIO'
-        if (!isDfsError(err)) this.log.warn(`request ${String(method)} from client ${client.id} failed: ${(err as Error)?.stack ?? err}`)
-        send(socket, { t: 'res', id: id as number, ok: false, e: { code, message: (err as Error)?.message ?? String(err) } })
-      },
-    )
+    handle()
+  }
+
+  private handle(client: Client | Tool, socket: Socket, id: number, method: string, args: Record<string, unknown>, oneWay: boolean, receivedAt: number): void {
+    const reply = (r: unknown) => {
+      if (oneWay) return
+      const message = withSeq(method, id, r)
+      if ('session' in client && client.leases && !this.superseded && this.opts.host.nameNode.localSessions === 0) {
+        const ms = this.lease.grant(client, receivedAt, performance.now())
+        if (ms > 0) message.l = ms
+      }
+      sendSoon(socket, message)
+    }
+    const fail = (err: unknown) => {
+      const code = isDfsError(err) ? err.code : 'EIO'
+      if (!isDfsError(err)) this.log.warn(`request ${method} from client ${client.id} failed: ${(err as Error)?.stack ?? err}`)
+      else if (oneWay) this.log.debug(`one-way request ${method} from client ${client.id} failed: ${err.message}`)
+      if (!oneWay) sendSoon(socket, { t: 'res', id, ok: false, e: { code, message: (err as Error)?.message ?? String(err) } })
+    }
+    let result: unknown
+    try {
+      result = 'tool' in client ? this.callFromTool(method, args) : this.call(client, method, args)
+    } catch (err) {
+      fail(err)
+      return
+    }
+    // A synchronous answer goes out with the records the request caused, in one write (sendSoon).
+    if (typeof (result as PromiseLike<unknown> | undefined)?.then === 'function') Promise.resolve(result).then(reply, fail)
+    else reply(result)
   }
 
   /** One request. Synchronous where it can be: records it commits go out before its answer. */
@@ -423,6 +477,9 @@ export class NameNodeServer {
         return this.opts.host.clients.report(client.id, checkClientReport(a))
       case 'leave':
         client.leaving = true
+        return null
+      case 'revoked':
+        this.lease.revoked(client)
         return null
       case 'control':
         return this.control(String(a.cmd), (a.args ?? {}) as Record<string, unknown>)

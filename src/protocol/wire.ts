@@ -61,6 +61,8 @@ export interface AuthMessage {
   t: 'auth'; version: number; nonce: string; proof: string; client: string; tool?: boolean
   /** A standby NameNode (`dfs namenode --standby-of`), not a mount: where its own journal ends, and the cluster its folder follows (if any yet). */
   standby?: { lastSeq: number; clusterId?: string }
+  /** A mount that takes the sole writer's lease (src/namenode/soleLease.ts): answers may carry `l`, and `revoke` may come. */
+  leases?: true
 }
 /** server -> client: welcome, then (not to a tool) a snapshot of the namespace follows in `snap` messages. */
 export interface WelcomeMessage {
@@ -94,15 +96,24 @@ export interface SettingsMessage { t: 'settings'; settings: Record<string, unkno
 /** standby -> server: every record up to seq is durable on the standby. */
 export interface AckMessage { t: 'ack'; seq: number }
 export interface NodesMessage { t: 'nodes'; nodes: NodeInfo[] }
-export interface RequestMessage { t: 'req'; id: number; m: string; a?: Record<string, unknown> }
-/** `seq`: on the answer to a `commit`, the journal seq of the record it made. */
-export interface ReplyMessage { t: 'res'; id: number; ok: boolean; r?: unknown; seq?: number; e?: { code: string; message: string } }
+/**
+ * `n`: no reply wanted (the one-way requests: `closed`, `abandon`, `badCopy`, `clientReport`). The
+ * NameNode sends none, not even for a failure (it logs that): the client would ignore it.
+ */
+export interface RequestMessage { t: 'req'; id: number; m: string; a?: Record<string, unknown>; n?: true }
+/**
+ * `seq`: on the answer to a `commit`, the journal seq of the record it made. `l`: this client holds
+ * the sole writer's lease for `l` ms from when it sent the request (docs/protocol.md).
+ */
+export interface ReplyMessage { t: 'res'; id: number; ok: boolean; r?: unknown; seq?: number; e?: { code: string; message: string }; l?: number }
+/** server -> client holding the sole writer's lease: give it up, then say `revoked` (a one-way request). */
+export interface RevokeMessage { t: 'revoke' }
 /** Either way: refused handshake or a fatal problem, then the connection closes. */
 export interface ErrorMessage { t: 'error'; code: string; message: string }
 
 export type Message =
   | HelloMessage | AuthMessage | WelcomeMessage | SnapshotMessage | RecordMessage | NodesMessage
-  | RequestMessage | ReplyMessage | ErrorMessage | FollowMessage | SettingsMessage | AckMessage
+  | RequestMessage | ReplyMessage | ErrorMessage | FollowMessage | SettingsMessage | AckMessage | RevokeMessage
 
 // ---- framing ----------------------------------------------------------------------------------------
 
@@ -112,10 +123,12 @@ export function encodeMessage(message: Message): Buffer {
 
 /** A message whose JSON the caller built (the snapshot, from pieces serialised one by one). */
 export function encodeRaw(text: string): Buffer {
-  const json = Buffer.from(text)
-  const head = Buffer.allocUnsafe(4)
-  head.writeUInt32BE(json.length, 0)
-  return Buffer.concat([head, json])
+  // One buffer, the text encoded straight into it (no copy of the body: a snapshot message is 1 MiB).
+  const length = Buffer.byteLength(text)
+  const out = Buffer.allocUnsafe(4 + length)
+  out.writeUInt32BE(length, 0)
+  out.write(text, 4)
+  return out
 }
 
 /**
@@ -170,4 +183,27 @@ export function notANameNode(address: string, err: unknown): DfsError {
 export function send(socket: Socket, message: Message): boolean {
   if (socket.destroyed) return false
   return socket.write(encodeMessage(message))
+}
+
+const corked = new WeakSet<Socket>()
+
+/**
+ * Write a message (or one encodeMessage made, to send one encoding to many sockets) together with
+ * everything else written to the socket by the code running now: the batch goes out in one system
+ * call once it and the promise callbacks it queued have run (a microtask), so a record and the
+ * answer that follows it are one segment and one wake-up of the peer, not two (Nagle is off on both
+ * ends, so every write would otherwise be its own segment). Order on the socket is kept: writes
+ * made with send() meanwhile join the same batch in their place.
+ */
+export function sendSoon(socket: Socket, message: Message | Buffer): void {
+  if (socket.destroyed) return
+  if (!corked.has(socket)) {
+    corked.add(socket)
+    socket.cork()
+    queueMicrotask(() => {
+      corked.delete(socket)
+      socket.uncork()
+    })
+  }
+  socket.write(Buffer.isBuffer(message) ? message : encodeMessage(message))
 }

@@ -24,11 +24,12 @@ export async function openTestHost(dir: string, opts: { reopenGraceMs?: number }
   })
 }
 
-export async function startTestNameNode(dir: string, opts: { port?: number; standbyTimeoutMs?: number; log?: (m: string) => void } = {}): Promise<RunningNameNode> {
+export async function startTestNameNode(dir: string, opts: { port?: number; standbyTimeoutMs?: number; soleLeaseMs?: number; log?: (m: string) => void } = {}): Promise<RunningNameNode> {
   const host = await openTestHost(dir, { reopenGraceMs: 60_000 })
   const server = await NameNodeServer.start({
     host, listen: `127.0.0.1:${opts.port ?? 0}`, secret: TEST_SECRET, log: opts.log ?? quiet, sessionGraceMs: 60_000,
     ...(opts.standbyTimeoutMs === undefined ? {} : { standbyTimeoutMs: opts.standbyTimeoutMs }),
+    ...(opts.soleLeaseMs === undefined ? {} : { soleLeaseMs: opts.soleLeaseMs }),
   })
   return { host, server }
 }

@@ -1,0 +1,161 @@
+// What a client of a NameNode over TCP costs per file operation, counted on the wire: requests the
+// NameNode reads, writes each end makes (each one a system call and, Nagle off, a segment that wakes
+// the other side). The file system core runs over a RemoteNameNode as a mount runs it, without FUSE;
+// each step is the calls the kernel makes for it (a lookup is a getattr by path).
+
+import { randomBytes } from 'node:crypto'
+import { Socket } from 'node:net'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { RemoteNameNode } from '../../src/client/RemoteNameNode.js'
+import { FileSystem } from '../../src/fs/FileSystem.js'
+import { until } from '../helpers/cli.js'
+import { tempDirForTest } from '../helpers/tmp.js'
+import { TEST_SECRET, startTestNameNode, type RunningNameNode } from '../namenode/fixtures.js'
+
+const CHUNK = 64 * 1024
+const quiet = () => {}
+
+let running: RunningNameNode | undefined
+let remote: RemoteNameNode | undefined
+afterEach(async () => {
+  vi.restoreAllMocks()
+  await remote?.close()
+  remote = undefined
+  await running?.server.close()
+  await running?.host.close()
+  running = undefined
+})
+
+/** The message types in one write (each chunk written is one framed message). */
+function types(chunks: Buffer[]): string[] {
+  return chunks.map(chunk => (JSON.parse(chunk.subarray(4).toString('utf8')) as { t: string }).t)
+}
+
+/** Writes on every socket from now on, by which end wrote (the NameNode's port is the server's). */
+function watchWrites(port: number) {
+  const writes: { from: 'namenode' | 'client'; types: string[] }[] = []
+  const from = (socket: Socket) => (socket.localPort === port ? 'namenode' : 'client')
+  const write = Socket.prototype._write
+  const writev = Socket.prototype._writev!
+  vi.spyOn(Socket.prototype, '_write').mockImplementation(function (this: Socket, chunk, encoding, cb) {
+    writes.push({ from: from(this), types: types([chunk as Buffer]) })
+    return write.call(this, chunk, encoding, cb)
+  })
+  vi.spyOn(Socket.prototype, '_writev').mockImplementation(function (this: Socket, chunks, cb) {
+    writes.push({ from: from(this), types: types(chunks.map(c => c.chunk as Buffer)) })
+    return writev.call(this, chunks, cb)
+  })
+  // The node list goes out every few seconds whatever the client does: not a cost of its operations.
+  const counted = () => writes.filter(w => !w.types.every(t => t === 'nodes'))
+  return {
+    namenode: () => counted().filter(w => w.from === 'namenode'),
+    client: () => counted().filter(w => w.from === 'client'),
+    reset: () => { writes.length = 0 },
+  }
+}
+
+/** Requests the NameNode reads, by method ("closed!" for one that wants no reply). */
+function watchRequests(server: object) {
+  const seen: string[] = []
+  const serve = (server as { serve: (...args: unknown[]) => void }).serve
+  vi.spyOn(server as { serve: (...args: unknown[]) => void }, 'serve').mockImplementation(function (this: unknown, ...args: unknown[]) {
+    seen.push(`${String(args[3])}${args[5] === true ? '!' : ''}`)
+    return serve.apply(this, args)
+  })
+  return seen
+}
+
+/**
+ * `oneWayHoldMs` and the lease: long, so a slow test machine cannot make a close go out alone
+ * between two steps, or the lease run out.
+ */
+async function start(oneWayHoldMs = 60_000) {
+  const dir = tempDirForTest('dfs-round-trips-').path
+  running = await startTestNameNode(dir, { soleLeaseMs: 60_000 })
+  remote = await RemoteNameNode.connect({ addresses: [`tcp://127.0.0.1:${running.server.port}`], secret: TEST_SECRET, log: quiet, timeoutMs: 60_000, oneWayHoldMs })
+  // The 3 s ping is a refresh of its own: not part of what is counted.
+  clearInterval((remote as unknown as { pingTimer: NodeJS.Timeout }).pingTimer)
+  const fs = new FileSystem({ meta: remote, chunks: running.host.cluster.chunks, chunkSize: CHUNK, dirtyLimit: 16 * CHUNK, owner: { uid: 0, gid: 0 }, log: quiet })
+  return { fs, server: running.server }
+}
+
+/** open(O_CREAT) + one write + close of a new file, as the kernel asks for it (no fsync). */
+async function createFile(fs: FileSystem, path: string): Promise<void> {
+  await expect(fs.getattr(path)).rejects.toMatchObject({ code: 'ENOENT' })
+  const fh = await fs.create(path, 0o644)
+  await fs.getattr(path)
+  await fs.write(fh, randomBytes(4096), 0)
+  await fs.flush(fh)
+  await fs.release(fh)
+}
+
+describe('a client of a NameNode over TCP, counted on the wire', () => {
+  it('a create costs two round trips (the sole writer needs no refresh); the close rides with the next request and is not answered', async () => {
+    const { fs, server } = await start()
+    await fs.mkdir('/d', 0o755)
+    await createFile(fs, '/d/warm')
+    const writes = watchWrites(server.port)
+    const requests = watchRequests(server)
+    for (const name of ['a', 'b', 'c']) await createFile(fs, `/d/${name}`)
+    await fs.getattr('/d/c') // the next operation: a hit, nothing on the wire
+
+    // Per file: the create (mknod), the close's chunk, and the close itself, which wants no answer.
+    // The lookup that missed needs no second look (refresh): this client holds the sole writer's
+    // lease, so no other client's record can be on its way.
+    expect(requests).toEqual(['closed!', 'commit', 'commit', 'closed!', 'commit', 'commit', 'closed!', 'commit', 'commit'])
+    // The NameNode answers two of them, each answer in one write with the record it caused.
+    expect(writes.namenode().map(w => w.types.join('+'))).toEqual(Array(3).fill(['rec+res', 'rec+res']).flat())
+    // The client writes twice per file: the previous close goes with the create.
+    expect(writes.client().map(w => w.types.join('+'))).toEqual(Array(3).fill(['req+req', 'req']).flat())
+  })
+
+  it('a close that nothing follows goes out on its own, a few ms later', async () => {
+    const { fs, server } = await start(10)
+    await fs.mkdir('/d', 0o755)
+    const requests = watchRequests(server)
+    await createFile(fs, '/d/a')
+    await until(async () => requests.at(-1) === 'closed!', 10_000)
+    expect(requests).toEqual(['commit', 'commit', 'closed!'])
+  })
+
+  it('a stat of an existing file and a second listing cost nothing on the wire', async () => {
+    const { fs, server } = await start()
+    await fs.mkdir('/d', 0o755)
+    for (const name of ['a', 'b']) await createFile(fs, `/d/${name}`)
+    await fs.readdir('/d') // the first listing after a change moves the folder's atime: one commit
+    await new Promise(resolve => setTimeout(resolve, 50))
+    const writes = watchWrites(server.port)
+    const requests = watchRequests(server)
+    for (const name of ['a', 'b']) {
+      await fs.getattr('/d')
+      await fs.getattr(`/d/${name}`)
+      await expect(fs.getxattr(`/d/${name}`, 'security.selinux')).rejects.toMatchObject({ code: 'ENODATA' })
+    }
+    await fs.readdir('/d')
+    await new Promise(resolve => setTimeout(resolve, 50))
+    expect(requests).toEqual([])
+    expect(writes.client()).toEqual([])
+  })
+})
+
+describe('one-way messages across a reconnect', () => {
+  it('a close made while disconnected is not sent after the reconnect: the reopen already left it out', async () => {
+    const dir = tempDirForTest('dfs-round-trips-').path
+    running = await startTestNameNode(dir)
+    remote = await RemoteNameNode.connect({ addresses: [`tcp://127.0.0.1:${running.server.port}`], secret: TEST_SECRET, log: quiet, timeoutMs: 60_000 })
+    const f = await remote.commit({ op: 'mknod', parent: 1, name: 'f', mode: 0o100644, uid: 0, gid: 0, time: 1 }, { open: true }) as { ino: number }
+    await remote.opened(f.ino) // open twice
+    const internals = remote as unknown as { socket: Socket; connected: boolean }
+    const opensAtNameNode = () => {
+      const clients = (running!.server as unknown as { clients: Map<string, { session: { opens: Map<number, number> } }> }).clients
+      return clients.get(remote!.clientId)!.session.opens.get(f.ino)
+    }
+    expect(opensAtNameNode()).toBe(2)
+    internals.socket.destroy()
+    await until(async () => !internals.connected, 10_000, 1) // it tries again after 100 ms
+    remote.closed(f.ino) // one of the two closes while the NameNode cannot be reached
+    await until(async () => internals.connected, 10_000)
+    await remote.refresh() // behind the reopen and anything sent after it
+    expect(opensAtNameNode()).toBe(1)
+  })
+})
