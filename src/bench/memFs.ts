@@ -15,7 +15,8 @@
 // security. namespaces, EOPNOTSUPP for the rest, POSIX ACLs included), never ENOSYS: the kernel would
 // stop asking, and ls -l would get cheaper than on dfs for a reason that has nothing to do with speed.
 // (With ENODATA for ACLs, ls -l asks for them on every file: 10 calls a file instead of 7.) No hard
-// links, no symlinks.
+// links, no symlinks. The binding answers for memfs what it answers for dfs (src/fuse/bindingAnswers.ts:
+// the ACL and security.* probes, getattr remembered until the next change): one mechanism for both.
 //
 // SIGTERM or SIGINT unmounts (fusermount -uz) and exits; auto_unmount clears the mount if it dies.
 // Never touch the mount from this process: every call must be answered by this one thread.
@@ -175,9 +176,11 @@ export function memFsOperations(owner: () => { uid: number; gid: number }, opts:
     access: (_path: string, _mode: number, cb: Callback) => cb(0),
     statfs: (_path: string, cb: Callback) =>
       cb(0, { bsize: 4096, frsize: 4096, blocks: 2 ** 30, bfree: 2 ** 30, bavail: 2 ** 30, files: 2 ** 24, ffree: 2 ** 24, favail: 2 ** 24, fsid: 0, flag: 0, namemax: 255 }),
+    // Remembered by the binding until the next request that may change something (every change
+    // here is made by one), as dfs's committed answers are (src/fuse/bindingAnswers.ts).
     getattr: (path: string, cb: Callback) => {
       const n = byPath.get(path)
-      return n ? cb(0, stat(n)) : cb(ENOENT)
+      return n ? cb(0, stat(n), true) : cb(ENOENT)
     },
     readdir: (path: string, cb: Callback) => {
       const n = byPath.get(path)
@@ -347,6 +350,9 @@ async function main(mountpoint: string): Promise<void> {
   }
   fuse = new DfsFuse(mountpoint, ops, fuseOptions({ name: 'memfs', debug: process.env.MEMFS_DEBUG === '1' }))
   await new Promise<void>((resolve, reject) => fuse!.mount(err => (err ? reject(err) : resolve())))
+  // The binding answers what it answers for dfs's embedded mount (src/fuse/mount.ts answerInBinding):
+  // ACL and security.* probes (memfs holds no xattrs) and remembered attributes.
+  fuse.answers.set({ aclProbes: true, securityXattrs: false, attrCache: true })
 
   let stopping = false
   const stop = (signal: NodeJS.Signals) => {

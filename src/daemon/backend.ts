@@ -13,6 +13,8 @@ export interface MountBackend {
   chunkSize: number
   /** Other clients share the namespace (a NameNode's client): the kernel must not cache names. */
   shared: boolean
+  /** Hear every change of the namespace, whoever makes it (embedded: every commit); see fuse/mount.ts. */
+  onNamespaceChange?: (listener: () => void) => () => void
   /**
    * How long one kernel request may wait before libfuse answers it ETIMEDOUT (default 60 s): above
    * the longest wait the backend itself bounds, so that bound, not libfuse's, decides the error.

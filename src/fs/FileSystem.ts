@@ -169,8 +169,18 @@ export class FileSystem {
   // ---- attributes --------------------------------------------------------------------------------
 
   async getattr(path: string): Promise<Stat> {
+    return (await this.getattrCommitted(path)).stat
+  }
+
+  /**
+   * getattr, and whether the answer follows from the committed namespace alone (no open file's
+   * writes ahead of the journal are in it). Only such an answer may be remembered by the FUSE
+   * binding (src/fuse/bindingAnswers.ts), which forgets it at the next commit.
+   */
+  async getattrCommitted(path: string): Promise<{ stat: Stat; committed: boolean }> {
     const inode = await this.lookupFresh(path)
-    return toStat(inode, this.openFiles.get(inode.ino))
+    const file = this.openFiles.get(inode.ino)
+    return { stat: toStat(inode, file), committed: file === undefined }
   }
 
   /**
@@ -376,15 +386,57 @@ export class FileSystem {
 
   // ---- extended attributes -----------------------------------------------------------------------
 
+  /**
+   * Tell `listener` whether any security.* extended attribute may exist in the file system, now and
+   * whenever that changes. While none does, the FUSE binding answers the kernel's security.* probes
+   * itself (security.capability before every write, security.selinux from ls -l; see
+   * src/fuse/bindingAnswers.ts). It errs towards "may exist": that is said before a set is committed,
+   * and "none" only after a removal when a scan finds none and no set is under way (an inode that
+   * goes with its attributes leaves the answer at "may exist"). Only for a namespace that this file
+   * system alone changes: other clients' attributes are not watched.
+   */
+  watchSecurityXattrs(listener: (present: boolean) => void): void {
+    this.securityXattrListener = listener
+    this.securityXattrs ??= this.scanSecurityXattrs()
+    listener(this.securityXattrs)
+  }
+
+  private securityXattrListener?: (present: boolean) => void
+  /** Whether a security.* attribute may exist (undefined: not looked yet). */
+  private securityXattrs?: boolean
+  /** security.* sets under way: while any is, "none" is not said. */
+  private securityXattrSets = 0
+
+  private scanSecurityXattrs(): boolean {
+    for (const inode of this.meta.state.inodes.values()) {
+      if (inode.xattrs && Object.keys(inode.xattrs).some(isSecurityXattr)) return true
+    }
+    return false
+  }
+
+  private securityXattrsMayExist(present: boolean): void {
+    if (this.securityXattrs === present) return
+    this.securityXattrs = present
+    this.securityXattrListener?.(present)
+  }
+
   async setxattr(path: string, name: string, value: Buffer, flags: number): Promise<void> {
     checkXattrName(name, path)
     this.refuseVirtualXattr(path, name, 'set')
     if (value.length > XATTR_SIZE_MAX) throw dfsError('E2BIG', `extended attribute value over ${XATTR_SIZE_MAX} bytes`, { path, name })
     const inode = this.lookup(path)
-    await this.meta.commit({
-      op: 'xattr', ino: inode.ino, name, value: value.toString('base64'),
-      flags: flags & (XATTR_CREATE | XATTR_REPLACE), time: Date.now(),
-    })
+    const security = isSecurityXattr(name)
+    // Said before the attribute can be read: from here on the binding asks us.
+    if (security) this.securityXattrsMayExist(true)
+    if (security) this.securityXattrSets++
+    try {
+      await this.meta.commit({
+        op: 'xattr', ino: inode.ino, name, value: value.toString('base64'),
+        flags: flags & (XATTR_CREATE | XATTR_REPLACE), time: Date.now(),
+      })
+    } finally {
+      if (security) this.securityXattrSets--
+    }
   }
 
   async getxattr(path: string, name: string): Promise<Buffer> {
@@ -412,6 +464,10 @@ export class FileSystem {
     this.refuseVirtualXattr(path, name, 'remove')
     const inode = this.lookup(path)
     await this.meta.commit({ op: 'xattr', ino: inode.ino, name, value: null, flags: 0, time: Date.now() })
+    // Possibly the last one: a scan (rare: only removals of security.* names pay for it) says.
+    if (isSecurityXattr(name) && this.securityXattrListener && this.securityXattrSets === 0) {
+      this.securityXattrsMayExist(this.scanSecurityXattrs())
+    }
   }
 
   /** user.dfs.placement and user.dfs.chunks are computed, not stored (placementXattrs.ts). */
@@ -652,6 +708,7 @@ export class FileSystem {
  * (system.* included: no ACLs here) is EOPNOTSUPP, and a namespace with no name after it EINVAL.
  */
 const XATTR_NAMESPACES = ['user.', 'trusted.', 'security.']
+const isSecurityXattr = (name: string) => name.startsWith('security.')
 function checkXattrName(name: string, path: string): void {
   const namespace = XATTR_NAMESPACES.find(prefix => name.startsWith(prefix))
   if (namespace === undefined) throw dfsError('ENOTSUP', `extended attribute "${name}" is in no supported namespace`, { path, name })

@@ -9,6 +9,7 @@ import type { Caller, FileSystem } from '../fs/FileSystem.js'
 import { dfsError } from '../errors.js'
 import { canonicalMountpoint } from './mountpoint.js'
 import { fuseOperations, type OpTimer } from './operations.js'
+import { BindingAnswers } from './bindingAnswers.js'
 import { ownMount } from './ownMount.js'
 
 /** The addon fuse-native loaded (the same instance: node caches it by path), for releasing a mount. */
@@ -38,6 +39,9 @@ export class DfsFuse extends Fuse {
    * the only client (embedded) changes names only through this kernel, which keeps its cache right.
    */
   sharedNamespace = false
+
+  /** What the binding answers itself, on libfuse's thread (bindingAnswers.ts); set once mounted. */
+  readonly answers = new BindingAnswers(() => this._thread)
 
   override _fuseOptions(): string {
     const base = super._fuseOptions()
@@ -114,6 +118,12 @@ export interface MountOptions {
   sharedNamespace?: boolean
   /** Told how long each kernel request took (the mount's op latencies, client/opStats.ts). */
   onOp?: OpTimer
+  /**
+   * Hear every change of the namespace, whoever makes it (the embedded NameNode's commits). Given
+   * for a namespace only this mount's daemon changes, it lets the binding remember attributes
+   * between changes (bindingAnswers.ts); returns the way to stop listening.
+   */
+  onNamespaceChange?: (listener: () => void) => () => void
 }
 
 export interface Mounted {
@@ -140,6 +150,7 @@ export async function mountFileSystem(mountpoint: string, fs: FileSystem, opts: 
   await new Promise<void>((resolve, reject) => {
     fuse.mount(err => (err ? reject(dfsError('MOUNTPOINT_INVALID', `cannot mount ${mountpoint}: ${err.message}`, { mountpoint }, err)) : resolve()))
   })
+  const stopAnswers = answerInBinding(fuse, fs, opts)
   const own = await ownMount(await canonicalMountpoint(mountpoint))
   const present = () => own.present()
 
@@ -164,6 +175,7 @@ export async function mountFileSystem(mountpoint: string, fs: FileSystem, opts: 
     if (released) return
     released = true
     clearInterval(watch)
+    stopAnswers()
     binding.fuse_native_unmount(mountpoint, fuse._thread) // lets the event loop end
   }
 
@@ -186,6 +198,22 @@ export async function mountFileSystem(mountpoint: string, fs: FileSystem, opts: 
       return attempt
     },
   }
+}
+
+/**
+ * Let the binding answer what it can by itself (bindingAnswers.ts): the ACL probes always; the
+ * security.* probes and remembered attributes only for a namespace this daemon alone changes, and
+ * hears every change of (a NameNode's client does not: other clients change it too). Returns the
+ * way to stop listening.
+ */
+function answerInBinding(fuse: DfsFuse, fs: FileSystem, opts: MountOptions): () => void {
+  fuse.answers.set({ aclProbes: true })
+  if (opts.sharedNamespace) return () => {}
+  fs.watchSecurityXattrs(present => fuse.answers.set({ securityXattrs: present }))
+  if (!opts.onNamespaceChange) return () => {}
+  const stop = opts.onNamespaceChange(() => fuse.answers.invalidate())
+  fuse.answers.set({ attrCache: true })
+  return stop
 }
 
 /** `fusermount -u[z]` (umount [-l] where there is no fusermount). A busy mount stays: MOUNT_BUSY. */

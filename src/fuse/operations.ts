@@ -68,7 +68,9 @@ export function fuseOperations(
     init: (cb: Callback) => cb(0),
     access: (path: string, _mode: number, cb: Callback) => answer('access', cb, () => fs.access(p(path))),
     statfs: (_path: string, cb: Callback) => answer('statfs', cb, () => fs.statfs(), s => [0, s]),
-    getattr: (path: string, cb: Callback) => answer('getattr', cb, () => hidden.getattr(p(path)), s => [0, s]),
+    // The third argument lets the binding remember an answer that follows from the committed
+    // namespace alone, until the next change (bindingAnswers.ts).
+    getattr: (path: string, cb: Callback) => answer('getattr', cb, () => hidden.getattrCommitted(p(path)), r => [0, r.stat, r.committed]),
     readdir: (path: string, cb: Callback) => answer('readdir', cb, () => fs.readdir(p(path)), r => [0, r.names.map(out), r.stats]),
     readlink: (path: string, cb: Callback) => answer('readlink', cb, () => fs.readlink(p(path)), t => [0, out(t)]),
 
