@@ -9,7 +9,7 @@ import type { Caller, FileSystem } from '../fs/FileSystem.js'
 import { dfsError } from '../errors.js'
 import { canonicalMountpoint } from './mountpoint.js'
 import { fuseOperations, type OpTimer } from './operations.js'
-import { BindingAnswers } from './bindingAnswers.js'
+import { BindingAnswers, type BindingCounters } from './bindingAnswers.js'
 import { ownMount } from './ownMount.js'
 
 /** The addon fuse-native loaded (the same instance: node caches it by path), for releasing a mount. */
@@ -29,8 +29,9 @@ const DETACH_CHECK_MS = 1000
  * - attr_timeout=0: libfuse 2's high-level API gives every name its own kernel inode, so with
  *   attributes cached (the default 1 s) the other names of a hard link keep a stale nlink, mode and
  *   size; an O_APPEND write through one of them then lands at the stale end and overwrites data.
- *   Costs a getattr per stat (metadata-heavy walks such as `git status` or `find -ls` ~3-5x slower
- *   in one measurement); sequential I/O unchanged. fuse-native's attrTimeout option drops a 0.
+ *   Costs a getattr request per stat; the binding answers most of them itself from attributes it
+ *   remembers until the next change (bindingAnswers.ts), so only the trip to the kernel is left.
+ *   fuse-native's attrTimeout option drops a 0.
  */
 export class DfsFuse extends Fuse {
   /**
@@ -139,6 +140,8 @@ export interface Mounted {
    * for a mount already gone; either way the binding lets go of it so the process can exit.
    */
   unmount(opts?: { lazy?: boolean }): Promise<void>
+  /** What the binding answered by itself since the mount (bindingAnswers.ts). */
+  bindingCounters(): BindingCounters
 }
 
 export async function mountFileSystem(mountpoint: string, fs: FileSystem, opts: MountOptions): Promise<Mounted> {
@@ -183,6 +186,7 @@ export async function mountFileSystem(mountpoint: string, fs: FileSystem, opts: 
   return {
     mountpoint,
     detached,
+    bindingCounters: () => fuse.answers.counters(),
     unmount({ lazy = true } = {}) {
       const attempt = queue.then(async () => {
         if (released) return
