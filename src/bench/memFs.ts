@@ -69,7 +69,7 @@ export interface MemFsStats {
 }
 
 /** The file system itself, without FUSE: the operations fuse-native calls, all answered synchronously. */
-export function memFsOperations(owner: () => { uid: number; gid: number }, opts: { bytePaths?: boolean } = {}): { ops: Record<string, (...args: any[]) => void>; stats: () => MemFsStats } {
+export function memFsOperations(owner: () => { uid: number; gid: number }, opts: { bytePaths?: boolean; generation?: () => number | undefined } = {}): { ops: Record<string, (...args: any[]) => void>; stats: () => MemFsStats } {
   let nextIno = 1
   const now = Date.now()
   const byPath = new Map<string, Inode>()
@@ -187,7 +187,9 @@ export function memFsOperations(owner: () => { uid: number; gid: number }, opts:
       if (!n) return cb(ENOENT)
       if (!n.children) return cb(ENOTDIR)
       const names = [...n.children]
-      return cb(0, ['.', '..', ...names], [stat(n), stat(n), ...names.map(name => stat(byPath.get(join(path, name))!))])
+      // Its entries may be remembered as their getattr answers, as dfs's committed ones are.
+      return cb(0, ['.', '..', ...names], [stat(n), stat(n), ...names.map(name => stat(byPath.get(join(path, name))!))],
+        [false, false, ...names.map(() => true)], opts.generation?.())
     },
     mkdir: (path: string, mode: number, cb: Callback) => {
       const parent = parentFor(path)
@@ -331,7 +333,7 @@ async function main(mountpoint: string): Promise<void> {
   let fuse: DfsFuse | undefined
   // dfs's patched binding says who asks (new files belong to them); otherwise this process's user.
   const owner = () => fuse?.caller ?? { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 }
-  const { ops, stats } = memFsOperations(owner, { bytePaths: Fuse.dfsFeatures?.bytePaths === true })
+  const { ops, stats } = memFsOperations(owner, { bytePaths: Fuse.dfsFeatures?.bytePaths === true, generation: () => fuse?.answers.generation() })
   // MEMFS_COUNT=1: count the calls; each SIGUSR2 prints the counts since the last one, and what memfs
   // holds, to stderr (how many calls a tool makes: a warm `ls -l` makes 5 getattr and 1 getxattr per
   // file, and one getattr more for a LOOKUP once the kernel's 1 s entry timeout has passed).

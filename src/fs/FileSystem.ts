@@ -297,7 +297,8 @@ export class FileSystem {
 
   // ---- directories and names ---------------------------------------------------------------------
 
-  async readdir(path: string): Promise<{ names: string[]; stats: Stat[] }> {
+  /** `committed`: which entries' stats follow from the committed namespace alone (see getattrCommitted). */
+  async readdir(path: string): Promise<{ names: string[]; stats: Stat[]; committed: boolean[] }> {
     const dir = this.lookup(path)
     const entries = this.meta.state.children.get(dir.ino)
     if (!entries) throw dfsError('ENOTDIR', `${path} is not a directory`, { path })
@@ -305,11 +306,14 @@ export class FileSystem {
     this.accessed(dir.ino)
     const names = ['.', '..']
     const stats = [toStat(dir), toStat(parent)]
+    const committed = [false, false]
     for (const [name, ino] of entries) {
+      const file = this.openFiles.get(ino)
       names.push(name)
-      stats.push(toStat(this.inode(ino), this.openFiles.get(ino)))
+      stats.push(toStat(this.inode(ino), file))
+      committed.push(file === undefined)
     }
-    return { names, stats }
+    return { names, stats, committed }
   }
 
   async mkdir(path: string, mode: number, caller?: Caller): Promise<void> {

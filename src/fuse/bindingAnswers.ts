@@ -10,8 +10,8 @@
 //   one is ENODATA. The kernel asks security.capability before every write and ls -l asks
 //   security.selinux for every file. The file system says when the first one appears (before it is
 //   set) and when the last one went (FileSystem.watchSecurityXattrs).
-// - Attributes: a getattr answer marked cacheable (a function of the committed namespace alone) is
-//   remembered by path until anything changes: every request that may change something forgets all
+// - Attributes: a getattr answer marked cacheable (a function of the committed namespace alone), and
+//   each such entry of a directory listing, is remembered by path until anything changes: every request that may change something forgets all
 //   of them when it starts and when it is answered, and a change made outside a request (the
 //   daemon's own commits, a NameNode's other clients) is announced with invalidate(). The kernel still
 //   asks every time (attr_timeout=0, see mount.ts: hard links and O_APPEND need it); only the trip
@@ -28,6 +28,7 @@ interface NativeAnswers {
   fuse_native_dfs_configure?(thread: Buffer, flags: number): void
   fuse_native_dfs_invalidate?(thread: Buffer): void
   fuse_native_dfs_counters?(thread: Buffer): number[]
+  fuse_native_dfs_generation?(thread: Buffer): number
 }
 
 const fuseDir = dirname(createRequire(import.meta.url).resolve('fuse-native'))
@@ -80,6 +81,16 @@ export class BindingAnswers {
   invalidate(): void {
     const thread = this.thread()
     if (thread && this.settings.attrCache) native.fuse_native_dfs_invalidate?.(thread)
+  }
+
+  /**
+   * The count of changes so far, while attributes are remembered (else undefined). A directory
+   * listing made before it is read may be remembered entry by entry if it has not moved by the time
+   * the listing reaches the binding.
+   */
+  generation(): number | undefined {
+    const thread = this.thread()
+    return thread && this.settings.attrCache ? native.fuse_native_dfs_generation?.(thread) : undefined
   }
 
   counters(): BindingCounters {

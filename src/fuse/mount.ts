@@ -147,7 +147,9 @@ export interface Mounted {
 export async function mountFileSystem(mountpoint: string, fs: FileSystem, opts: MountOptions): Promise<Mounted> {
   // The patched binding (native-notes/) sets `caller` on the instance before each operation.
   const callerOf = (): Caller | undefined => fuse.caller
-  const ops = fuseOperations(fs, opts.log, callerOf, { bytePaths: Fuse.dfsFeatures?.bytePaths === true, onOp: opts.onOp })
+  const ops = fuseOperations(fs, opts.log, callerOf, {
+    bytePaths: Fuse.dfsFeatures?.bytePaths === true, onOp: opts.onOp, generation: () => fuse.answers.generation(),
+  })
   const fuse: DfsFuse = new DfsFuse(mountpoint, ops, fuseOptions({ name: 'dfs', opTimeoutMs: opts.opTimeoutMs, debug: opts.debug }))
   fuse.sharedNamespace = opts.sharedNamespace === true
   await new Promise<void>((resolve, reject) => {
