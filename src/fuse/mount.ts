@@ -120,9 +120,9 @@ export interface MountOptions {
   /** Told how long each kernel request took (the mount's op latencies, client/opStats.ts). */
   onOp?: OpTimer
   /**
-   * Hear every change of the namespace, whoever makes it (the embedded NameNode's commits). Given
-   * for a namespace only this mount's daemon changes, it lets the binding remember attributes
-   * between changes (bindingAnswers.ts); returns the way to stop listening.
+   * Hear every change of the namespace the file system answers from, whoever makes it (the embedded
+   * NameNode's commits; a NameNode client's copy taking a record). Given, it lets the binding
+   * remember attributes between changes (bindingAnswers.ts); returns the way to stop listening.
    */
   onNamespaceChange?: (listener: () => void) => () => void
 }
@@ -208,14 +208,15 @@ export async function mountFileSystem(mountpoint: string, fs: FileSystem, opts: 
 
 /**
  * Let the binding answer what it can by itself (bindingAnswers.ts): the ACL probes always; the
- * security.* probes and remembered attributes only for a namespace this daemon alone changes, and
- * hears every change of (a NameNode's client does not: other clients change it too). Returns the
- * way to stop listening.
+ * security.* probes only for a namespace this daemon alone changes (a NameNode's other clients set
+ * attributes this one would not hear of in time); remembered attributes wherever every change of
+ * the namespace the file system answers from is heard (onNamespaceChange). For a NameNode's client
+ * that is its copy of the namespace: a remembered answer is then exactly what the file system would
+ * answer from that copy. Returns the way to stop listening.
  */
 function answerInBinding(fuse: DfsFuse, fs: FileSystem, opts: MountOptions): () => void {
   fuse.answers.set({ aclProbes: true })
-  if (opts.sharedNamespace) return () => {}
-  fs.watchSecurityXattrs(present => fuse.answers.set({ securityXattrs: present }))
+  if (!opts.sharedNamespace) fs.watchSecurityXattrs(present => fuse.answers.set({ securityXattrs: present }))
   if (!opts.onNamespaceChange) return () => {}
   const stop = opts.onNamespaceChange(() => fuse.answers.invalidate())
   fuse.answers.set({ attrCache: true })
