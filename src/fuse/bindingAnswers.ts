@@ -13,7 +13,7 @@
 // - Attributes: a getattr answer marked cacheable (a function of the committed namespace alone), and
 //   each such entry of a directory listing, is remembered by path until anything changes: every request that may change something forgets all
 //   of them when it starts and when it is answered, and a change made outside a request (the
-//   daemon's own commits, a NameNode's other clients) is announced with invalidate(). The kernel still
+//   embedded NameNode's commits, the records a NameNode's client takes) is announced with invalidate(). The kernel still
 //   asks every time (attr_timeout=0, see mount.ts: hard links and O_APPEND need it); only the trip
 //   to JavaScript is saved.
 
