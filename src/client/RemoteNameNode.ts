@@ -88,8 +88,8 @@ export class RemoteNameNode implements NameNodeSession {
   private readonly ledger = new CommitLedger()
   /** The latest report (who this client is, its counters): sent again first thing on every connection. */
   private lastReport: ClientReport | undefined
-  /** Told whenever `state` changes (a record applied, a snapshot taken): the mount's binding forgets what it remembered. */
-  private readonly changeListeners = new Set<() => void>()
+  /** Told whenever `state` changes (a record applied; none: a snapshot taken): the mount's binding forgets what it remembered. */
+  private readonly changeListeners = new Set<(record?: NamespaceRecord) => void>()
 
   private constructor(private readonly opts: RemoteNameNodeOptions) {
     this.log = levelled(opts.log)
@@ -139,14 +139,14 @@ export class RemoteNameNode implements NameNodeSession {
     return this.current
   }
 
-  /** Hear every change of `state`, right after it happens; returns the way to stop listening. */
-  onChange(listener: () => void): () => void {
+  /** Hear every change of `state`, right after it happens (the record; none: a new snapshot); returns the way to stop listening. */
+  onChange(listener: (record?: NamespaceRecord) => void): () => void {
     this.changeListeners.add(listener)
     return () => this.changeListeners.delete(listener)
   }
 
-  private changed(): void {
-    for (const listener of this.changeListeners) listener()
+  private changed(record?: NamespaceRecord): void {
+    for (const listener of this.changeListeners) listener(record)
   }
 
   // ---- the session -------------------------------------------------------------------------------
@@ -374,7 +374,7 @@ export class RemoteNameNode implements NameNodeSession {
           try {
             this.machine.apply(this.current, m.r as NamespaceRecord)
           } finally {
-            this.changed() // even a record that failed part-way may have changed something
+            this.changed(m.r as NamespaceRecord) // even a record that failed part-way may have changed something
           }
         } catch (err) {
           // Our copy and the NameNode's disagree: a bug somewhere. Start over from a snapshot.

@@ -5,6 +5,7 @@
 import { dfsError, isDfsError } from '../errors.js'
 import { NAME_MAX, XATTR_CREATE, XATTR_REPLACE } from '../meta/namespace/apply.js'
 import { nameBytes } from '../meta/namespace/names.js'
+import type { NamespaceRecord } from '../meta/namespace/records.js'
 import {
   type Inode, ROOT_INO, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, isDir, isFile, isSymlink,
 } from '../meta/namespace/types.js'
@@ -391,18 +392,32 @@ export class FileSystem {
   // ---- extended attributes -----------------------------------------------------------------------
 
   /**
-   * Tell `listener` whether any security.* extended attribute may exist in the file system, now and
-   * whenever that changes. While none does, the FUSE binding answers the kernel's security.* probes
-   * itself (security.capability before every write, security.selinux from ls -l; see
-   * src/fuse/bindingAnswers.ts). It errs towards "may exist": that is said before a set is committed,
-   * and "none" only after a removal when a scan finds none and no set is under way (an inode that
-   * goes with its attributes leaves the answer at "may exist"). Only for a namespace that this file
-   * system alone changes: other clients' attributes are not watched.
+   * Tell `listener` whether any security.* extended attribute may exist in the namespace this file
+   * system answers from, now and whenever that changes. While none does, the FUSE binding answers
+   * the kernel's security.* probes itself (security.capability before every write, security.selinux
+   * from ls -l; see src/fuse/bindingAnswers.ts) exactly as getxattr would. The caller must then
+   * pass on every change of that namespace, whoever made it (namespaceChanged). It errs towards
+   * "may exist": that is said before a set of ours is committed, and "none" only when a scan after a
+   * removal finds none and no set of ours is under way (an inode that goes with its attributes
+   * leaves the answer at "may exist").
    */
   watchSecurityXattrs(listener: (present: boolean) => void): void {
     this.securityXattrListener = listener
     this.securityXattrs ??= this.scanSecurityXattrs()
     listener(this.securityXattrs)
+  }
+
+  /**
+   * The namespace took `record`, from this file system or any other client (undefined: it was
+   * replaced whole, a NameNode client's new snapshot). Keeps watchSecurityXattrs' answer exact.
+   */
+  namespaceChanged(record?: NamespaceRecord): void {
+    if (!this.securityXattrListener) return
+    if (record === undefined) return this.securityXattrsMayExist(this.securityXattrSets > 0 || this.scanSecurityXattrs())
+    if (record.op !== 'xattr' || !isSecurityXattr(record.name)) return
+    if (record.value !== null) this.securityXattrsMayExist(true)
+    // Possibly the last one: a scan (rare: only removals of security.* names pay for it) says.
+    else if (this.securityXattrs && this.securityXattrSets === 0) this.securityXattrsMayExist(this.scanSecurityXattrs())
   }
 
   private securityXattrListener?: (present: boolean) => void
@@ -468,10 +483,6 @@ export class FileSystem {
     this.refuseVirtualXattr(path, name, 'remove')
     const inode = this.lookup(path)
     await this.meta.commit({ op: 'xattr', ino: inode.ino, name, value: null, flags: 0, time: Date.now() })
-    // Possibly the last one: a scan (rare: only removals of security.* names pay for it) says.
-    if (isSecurityXattr(name) && this.securityXattrListener && this.securityXattrSets === 0) {
-      this.securityXattrsMayExist(this.scanSecurityXattrs())
-    }
   }
 
   /** user.dfs.placement and user.dfs.chunks are computed, not stored (placementXattrs.ts). */

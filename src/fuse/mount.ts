@@ -6,6 +6,7 @@ import { constants } from 'node:os'
 import { dirname } from 'node:path'
 import Fuse, { type FuseOptions } from 'fuse-native'
 import type { Caller, FileSystem } from '../fs/FileSystem.js'
+import type { NamespaceRecord } from '../meta/namespace/records.js'
 import { dfsError } from '../errors.js'
 import { canonicalMountpoint } from './mountpoint.js'
 import { fuseOperations, type OpTimer } from './operations.js'
@@ -121,10 +122,11 @@ export interface MountOptions {
   onOp?: OpTimer
   /**
    * Hear every change of the namespace the file system answers from, whoever makes it (the embedded
-   * NameNode's commits; a NameNode client's copy taking a record). Given, it lets the binding
-   * remember attributes between changes (bindingAnswers.ts); returns the way to stop listening.
+   * NameNode's commits; a NameNode client's copy taking a record), with the record (none: replaced
+   * whole). Given, it lets the binding remember attributes between changes and answer security.*
+   * probes (bindingAnswers.ts); returns the way to stop listening.
    */
-  onNamespaceChange?: (listener: () => void) => () => void
+  onNamespaceChange?: (listener: (record?: NamespaceRecord) => void) => () => void
 }
 
 export interface Mounted {
@@ -208,17 +210,19 @@ export async function mountFileSystem(mountpoint: string, fs: FileSystem, opts: 
 
 /**
  * Let the binding answer what it can by itself (bindingAnswers.ts): the ACL probes always; the
- * security.* probes only for a namespace this daemon alone changes (a NameNode's other clients set
- * attributes this one would not hear of in time); remembered attributes wherever every change of
- * the namespace the file system answers from is heard (onNamespaceChange). For a NameNode's client
- * that is its copy of the namespace: a remembered answer is then exactly what the file system would
- * answer from that copy. Returns the way to stop listening.
+ * security.* probes and remembered attributes wherever every change of the namespace the file
+ * system answers from is heard (onNamespaceChange). For a NameNode's client that is its copy of the
+ * namespace: what the binding answers is then exactly what the file system would answer from that
+ * copy. Returns the way to stop listening.
  */
 function answerInBinding(fuse: DfsFuse, fs: FileSystem, opts: MountOptions): () => void {
   fuse.answers.set({ aclProbes: true })
-  if (!opts.sharedNamespace) fs.watchSecurityXattrs(present => fuse.answers.set({ securityXattrs: present }))
   if (!opts.onNamespaceChange) return () => {}
-  const stop = opts.onNamespaceChange(() => fuse.answers.invalidate())
+  const stop = opts.onNamespaceChange(record => {
+    fs.namespaceChanged(record)
+    fuse.answers.invalidate()
+  })
+  fs.watchSecurityXattrs(present => fuse.answers.set({ securityXattrs: present }))
   fuse.answers.set({ attrCache: true })
   return stop
 }

@@ -8,6 +8,7 @@ import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import type { FileSystem } from '../../src/fs/FileSystem.js'
+import type { NamespaceRecord } from '../../src/meta/namespace/records.js'
 import { type Mounted, mountFileSystem } from '../../src/fuse/mount.js'
 import { makeFs } from '../fs/fakes.js'
 import { sh } from '../helpers/run.js'
@@ -29,11 +30,11 @@ describe.skipIf(process.getuid?.() !== 0)('the answers the binding gives by itse
     const made = makeFs()
     fs = made.fs
     // The embedded daemon hears every commit (MetaStore.onCommitted); the in-memory store is wrapped alike.
-    const listeners = new Set<() => void>()
+    const listeners = new Set<(record?: NamespaceRecord) => void>()
     const commit = made.meta.commit.bind(made.meta)
     made.meta.commit = record => {
       const result = commit(record)
-      for (const listener of listeners) listener()
+      for (const listener of listeners) listener(record)
       return result
     }
     mounted = await mountFileSystem(mnt, fs, {

@@ -1,7 +1,8 @@
-// A NameNode's client lets its binding remember attributes (src/fuse/bindingAnswers.ts) and forgets
-// them whenever its copy of the namespace takes a record: so what another client changes shows on
-// this one's next stat once the record arrived, however often this one asked before. Two real
-// clients of one `dfs namenode`, reached with real tools.
+// A NameNode's client lets its binding remember attributes and answer security.* probes
+// (src/fuse/bindingAnswers.ts), and keeps both in step with every record its copy of the namespace
+// takes: so what another client changes shows on this one's next stat or getxattr once the record
+// arrived, however often this one asked before. Two real clients of one `dfs namenode`, reached
+// with real tools.
 
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -47,5 +48,15 @@ describe('attributes remembered by a client', () => {
     await eventually(async () => (await stat('f')) === '600 7 2\n600 7 2\n', 'A\'s changes of f, on B')
     await eventually(async () => (await stat('h')) === '600 7 1\n600 7 1\n', 'A\'s changes of h, on B')
     expect((await ok(await run('cat', [join(b.mnt, 'seen/g')]), 'cat on B')).stdout).toBe('abcdefg')
+  })
+
+  it('show a security.* attribute another client set, where this one answered "none" before', async () => {
+    await ok(await sh(`echo x > ${a.mnt}/labelled`), 'on A')
+    const onB = async () => (await run('getfattr', ['--only-values', '-n', 'security.test', join(b.mnt, 'labelled')])).stdout
+    await eventually(async () => (await run('getfattr', ['-n', 'security.test', join(b.mnt, 'labelled')])).stderr.includes('No such attribute'), 'none on B')
+    await ok(await run('setfattr', ['-n', 'security.test', '-v', 'yes', join(a.mnt, 'labelled')]), 'setfattr on A')
+    await eventually(async () => (await onB()) === 'yes', 'the attribute on B')
+    await ok(await run('setfattr', ['-x', 'security.test', join(a.mnt, 'labelled')]), 'setfattr -x on A')
+    await eventually(async () => (await run('getfattr', ['-n', 'security.test', join(b.mnt, 'labelled')])).stderr.includes('No such attribute'), 'none on B again')
   })
 })
