@@ -180,7 +180,7 @@ export function memFsOperations(owner: () => { uid: number; gid: number }, opts:
     // here is made by one), as dfs's committed answers are (src/fuse/bindingAnswers.ts).
     getattr: (path: string, cb: Callback) => {
       const n = byPath.get(path)
-      return n ? cb(0, stat(n), true) : cb(ENOENT)
+      return n ? cb(0, stat(n), true) : cb(ENOENT, undefined, true)
     },
     readdir: (path: string, cb: Callback) => {
       const n = byPath.get(path)

@@ -10,8 +10,9 @@
 //   one is ENODATA. The kernel asks security.capability before every write and ls -l asks
 //   security.selinux for every file. The file system says when the first one appears (before it is
 //   set) and when the last one went (FileSystem.watchSecurityXattrs).
-// - Attributes: a getattr answer marked cacheable (a function of the committed namespace alone), and
-//   each such entry of a directory listing, is remembered by path until anything changes: every request that may change something forgets all
+// - Attributes: a getattr answer marked cacheable (a function of the committed namespace alone; an
+//   ENOENT too, in a namespace no other client changes), and each such entry of a directory listing,
+//   is remembered by path until anything changes: every request that may change something forgets all
 //   of them when it starts and when it is answered, and a change made outside a request (the
 //   embedded NameNode's commits, the records a NameNode's client takes) is announced with invalidate(). The kernel still
 //   asks every time (attr_timeout=0, see mount.ts: hard links and O_APPEND need it); only the trip

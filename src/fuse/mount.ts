@@ -151,6 +151,8 @@ export async function mountFileSystem(mountpoint: string, fs: FileSystem, opts: 
   const callerOf = (): Caller | undefined => fuse.caller
   const ops = fuseOperations(fs, opts.log, callerOf, {
     bytePaths: Fuse.dfsFeatures?.bytePaths === true, onOp: opts.onOp, generation: () => fuse.answers.generation(),
+    // "No such file" follows from the namespace alone where no other client can make the name.
+    rememberMissing: opts.sharedNamespace !== true,
   })
   const fuse: DfsFuse = new DfsFuse(mountpoint, ops, fuseOptions({ name: 'dfs', opTimeoutMs: opts.opTimeoutMs, debug: opts.debug }))
   fuse.sharedNamespace = opts.sharedNamespace === true

@@ -125,6 +125,16 @@ describe.skipIf(process.getuid?.() !== 0)('the answers the binding gives by itse
     expect(await run(`stat -c %a ${mnt}/changed`)).toBe('600\n')
   })
 
+  it('remembers that a name does not exist, until it does', async () => {
+    await run(`mkdir ${mnt}/missing`)
+    reset()
+    const absent = await sh(`stat ${mnt}/missing/x; stat ${mnt}/missing/x; stat ${mnt}/missing/x`)
+    expect(absent.stderr.match(/No such file/g)).toHaveLength(3)
+    expect(reached.getattr ?? 0).toBeLessThanOrEqual(3) // the folder, the root, and x once
+    expect(await run(`cd ${mnt}/missing && echo hello > x && cat x && rm x && (cat x 2>&1 || true) && ln -s y x && readlink x`))
+      .toBe('hello\ncat: x: No such file or directory\ny\n')
+  })
+
   it('does not remember a listed entry that changed after the listing', async () => {
     await run(`mkdir ${mnt}/relisted && echo a > ${mnt}/relisted/f && chmod 644 ${mnt}/relisted/f`)
     expect(await run(`ls ${mnt}/relisted > /dev/null && chmod 600 ${mnt}/relisted/f && stat -c %a ${mnt}/relisted/f`)).toBe('600\n')
