@@ -16,7 +16,8 @@
 // stop asking, and ls -l would get cheaper than on dfs for a reason that has nothing to do with speed.
 // (With ENODATA for ACLs, ls -l asks for them on every file: 10 calls a file instead of 7.) No hard
 // links, no symlinks. The binding answers for memfs what it answers for dfs (src/fuse/bindingAnswers.ts:
-// the ACL and security.* probes, getattr remembered until the next change): one mechanism for both.
+// the ACL and security.* probes; getattr answers, listed entries and ENOENT remembered until the next
+// change): one mechanism for both.
 //
 // SIGTERM or SIGINT unmounts (fusermount -uz) and exits; auto_unmount clears the mount if it dies.
 // Never touch the mount from this process: every call must be answered by this one thread.
@@ -335,8 +336,9 @@ async function main(mountpoint: string): Promise<void> {
   const owner = () => fuse?.caller ?? { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 }
   const { ops, stats } = memFsOperations(owner, { bytePaths: Fuse.dfsFeatures?.bytePaths === true, generation: () => fuse?.answers.generation() })
   // MEMFS_COUNT=1: count the calls; each SIGUSR2 prints the counts since the last one, and what memfs
-  // holds, to stderr (how many calls a tool makes: a warm `ls -l` makes 5 getattr and 1 getxattr per
-  // file, and one getattr more for a LOOKUP once the kernel's 1 s entry timeout has passed).
+  // holds, to stderr (how many calls a tool makes that reach JavaScript: the kernel asks `ls -l` for 6
+  // getattr and 1 getxattr per file, which the binding answers itself from the listing, so a warm
+  // `ls -l` makes one readdir; native-notes/README.md has the counts).
   if (process.env.MEMFS_COUNT) {
     const counts: Record<string, number> = {}
     for (const [name, op] of Object.entries(ops)) {

@@ -445,9 +445,11 @@ export class FileSystem {
     if (value.length > XATTR_SIZE_MAX) throw dfsError('E2BIG', `extended attribute value over ${XATTR_SIZE_MAX} bytes`, { path, name })
     const inode = this.lookup(path)
     const security = isSecurityXattr(name)
-    // Said before the attribute can be read: from here on the binding asks us.
-    if (security) this.securityXattrsMayExist(true)
-    if (security) this.securityXattrSets++
+    if (security) {
+      // Said before the attribute can be read: from here on the binding asks us.
+      this.securityXattrsMayExist(true)
+      this.securityXattrSets++
+    }
     try {
       await this.meta.commit({
         op: 'xattr', ino: inode.ino, name, value: value.toString('base64'),
