@@ -44,9 +44,15 @@ for tool in cc make python3 patch; do
     "(then run this again: sh scripts/setup.sh)"
 done
 printf 'setup: %s\n' "patching and rebuilding the fuse-native addon (native-notes/README.md says why)"
-# From the pristine files: a patch applied before (by an older patch) is undone first.
+# From the pristine files: a patch applied before is undone first: this one, or an older one, which
+# native-notes/patches/previous/ keeps under its SHA-256 (the stamp names the one applied), so an
+# existing checkout takes a new patch without a reinstall.
 if ! (cd "$addon" && patch -p1 --forward --dry-run --silent < "$patchfile" >/dev/null 2>&1); then
-  (cd "$addon" && patch -p1 -R --silent < "$patchfile" >/dev/null 2>&1) ||
+  applied=$patchfile
+  if [ -f "$stamp" ] && [ -f "$pkg/native-notes/patches/previous/$(cat "$stamp").patch" ]; then
+    applied="$pkg/native-notes/patches/previous/$(cat "$stamp").patch"
+  fi
+  (cd "$addon" && patch -p1 -R --silent < "$applied" >/dev/null 2>&1) ||
     die "$addon is neither pristine nor patched; reinstall it: rm -rf node_modules && sh scripts/setup.sh"
 fi
 (cd "$addon" && patch -p1 --forward --silent < "$patchfile") || die "applying $patchfile to $addon failed"

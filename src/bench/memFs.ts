@@ -15,7 +15,9 @@
 // security. namespaces, EOPNOTSUPP for the rest, POSIX ACLs included), never ENOSYS: the kernel would
 // stop asking, and ls -l would get cheaper than on dfs for a reason that has nothing to do with speed.
 // (With ENODATA for ACLs, ls -l asks for them on every file: 10 calls a file instead of 7.) No hard
-// links, no symlinks.
+// links, no symlinks. The binding answers for memfs what it answers for dfs (src/fuse/bindingAnswers.ts:
+// the ACL and security.* probes; getattr answers, listed entries and ENOENT remembered until the next
+// change): one mechanism for both.
 //
 // SIGTERM or SIGINT unmounts (fusermount -uz) and exits; auto_unmount clears the mount if it dies.
 // Never touch the mount from this process: every call must be answered by this one thread.
@@ -68,7 +70,7 @@ export interface MemFsStats {
 }
 
 /** The file system itself, without FUSE: the operations fuse-native calls, all answered synchronously. */
-export function memFsOperations(owner: () => { uid: number; gid: number }, opts: { bytePaths?: boolean } = {}): { ops: Record<string, (...args: any[]) => void>; stats: () => MemFsStats } {
+export function memFsOperations(owner: () => { uid: number; gid: number }, opts: { bytePaths?: boolean; generation?: () => number | undefined } = {}): { ops: Record<string, (...args: any[]) => void>; stats: () => MemFsStats } {
   let nextIno = 1
   const now = Date.now()
   const byPath = new Map<string, Inode>()
@@ -175,16 +177,20 @@ export function memFsOperations(owner: () => { uid: number; gid: number }, opts:
     access: (_path: string, _mode: number, cb: Callback) => cb(0),
     statfs: (_path: string, cb: Callback) =>
       cb(0, { bsize: 4096, frsize: 4096, blocks: 2 ** 30, bfree: 2 ** 30, bavail: 2 ** 30, files: 2 ** 24, ffree: 2 ** 24, favail: 2 ** 24, fsid: 0, flag: 0, namemax: 255 }),
+    // Remembered by the binding until the next request that may change something (every change
+    // here is made by one), as dfs's committed answers are (src/fuse/bindingAnswers.ts).
     getattr: (path: string, cb: Callback) => {
       const n = byPath.get(path)
-      return n ? cb(0, stat(n)) : cb(ENOENT)
+      return n ? cb(0, stat(n), true) : cb(ENOENT, undefined, true)
     },
     readdir: (path: string, cb: Callback) => {
       const n = byPath.get(path)
       if (!n) return cb(ENOENT)
       if (!n.children) return cb(ENOTDIR)
       const names = [...n.children]
-      return cb(0, ['.', '..', ...names], [stat(n), stat(n), ...names.map(name => stat(byPath.get(join(path, name))!))])
+      // Its entries may be remembered as their getattr answers, as dfs's committed ones are.
+      return cb(0, ['.', '..', ...names], [stat(n), stat(n), ...names.map(name => stat(byPath.get(join(path, name))!))],
+        [false, false, ...names.map(() => true)], opts.generation?.())
     },
     mkdir: (path: string, mode: number, cb: Callback) => {
       const parent = parentFor(path)
@@ -328,10 +334,11 @@ async function main(mountpoint: string): Promise<void> {
   let fuse: DfsFuse | undefined
   // dfs's patched binding says who asks (new files belong to them); otherwise this process's user.
   const owner = () => fuse?.caller ?? { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 }
-  const { ops, stats } = memFsOperations(owner, { bytePaths: Fuse.dfsFeatures?.bytePaths === true })
+  const { ops, stats } = memFsOperations(owner, { bytePaths: Fuse.dfsFeatures?.bytePaths === true, generation: () => fuse?.answers.generation() })
   // MEMFS_COUNT=1: count the calls; each SIGUSR2 prints the counts since the last one, and what memfs
-  // holds, to stderr (how many calls a tool makes: a warm `ls -l` makes 5 getattr and 1 getxattr per
-  // file, and one getattr more for a LOOKUP once the kernel's 1 s entry timeout has passed).
+  // holds, to stderr (how many calls a tool makes that reach JavaScript: the kernel asks `ls -l` for 6
+  // getattr and 1 getxattr per file, which the binding answers itself from the listing, so a warm
+  // `ls -l` makes one readdir; native-notes/README.md has the counts).
   if (process.env.MEMFS_COUNT) {
     const counts: Record<string, number> = {}
     for (const [name, op] of Object.entries(ops)) {
@@ -347,6 +354,9 @@ async function main(mountpoint: string): Promise<void> {
   }
   fuse = new DfsFuse(mountpoint, ops, fuseOptions({ name: 'memfs', debug: process.env.MEMFS_DEBUG === '1' }))
   await new Promise<void>((resolve, reject) => fuse!.mount(err => (err ? reject(err) : resolve())))
+  // The binding answers what it answers for dfs's embedded mount (src/fuse/mount.ts answerInBinding):
+  // ACL and security.* probes (memfs holds no xattrs) and remembered attributes.
+  fuse.answers.set({ aclProbes: true, securityXattrs: false, attrCache: true })
 
   let stopping = false
   const stop = (signal: NodeJS.Signals) => {

@@ -111,6 +111,8 @@ export class RemoteNameNode implements NameNodeSession {
   private readonly ledger = new CommitLedger()
   /** The latest report (who this client is, its counters): sent again first thing on every connection. */
   private lastReport: ClientReport | undefined
+  /** Told whenever `state` changes (a record applied; none: a snapshot taken): the mount's binding forgets what it remembered. */
+  private readonly changeListeners = new Set<(record?: NamespaceRecord) => void>()
 
   private constructor(private readonly opts: RemoteNameNodeOptions) {
     this.log = levelled(opts.log)
@@ -158,6 +160,16 @@ export class RemoteNameNode implements NameNodeSession {
 
   get state(): NamespaceState {
     return this.current
+  }
+
+  /** Hear every change of `state`, right after it happens (the record; none: a new snapshot); returns the way to stop listening. */
+  onChange(listener: (record?: NamespaceRecord) => void): () => void {
+    this.changeListeners.add(listener)
+    return () => this.changeListeners.delete(listener)
+  }
+
+  private changed(record?: NamespaceRecord): void {
+    for (const listener of this.changeListeners) listener(record)
   }
 
   // ---- the session -------------------------------------------------------------------------------
@@ -387,6 +399,7 @@ export class RemoteNameNode implements NameNodeSession {
             if (!m.done) continue
             try {
               this.current = this.machine.restore(pieces)
+              this.changed()
             } catch (err) {
               return fail(dfsError('PROTOCOL_ERROR', `the NameNode's snapshot does not restore: ${(err as Error).message}`, {}))
             }
@@ -421,7 +434,11 @@ export class RemoteNameNode implements NameNodeSession {
     switch (m.t) {
       case 'rec':
         try {
-          this.machine.apply(this.current, m.r as NamespaceRecord)
+          try {
+            this.machine.apply(this.current, m.r as NamespaceRecord)
+          } finally {
+            this.changed(m.r as NamespaceRecord) // even a record that failed part-way may have changed something
+          }
         } catch (err) {
           // Our copy and the NameNode's disagree: a bug somewhere. Start over from a snapshot.
           this.log.error(`a record from the NameNode does not apply to this client's copy (${(err as Error).message}); resynchronising`)

@@ -66,6 +66,7 @@ export async function remoteBackend(opts: RemoteMountOptions): Promise<MountBack
     chunks,
     chunkSize: settings.chunkSize,
     shared: true,
+    onNamespaceChange: listener => session.onChange(listener),
     opTimeoutMs: fuseOpTimeoutMs(opts.namenodeTimeoutMs),
     summary: `NameNode ${address}, ${nodes.registry.ids().length} nodes, ${settings.replicas} replicas, ${formatSize(settings.chunkSize)} chunks` +
       (unreachable.length > 0 ? `; WARNING: ${unreachable.length} of the nodes cannot be used from this host: ${unreachable.join('; ')}` : ''),

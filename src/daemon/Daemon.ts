@@ -70,6 +70,7 @@ export class Daemon {
       const startedAt = Date.now()
       mounted = await mountFileSystem(mountpoint, fs, {
         log: opts.log, sharedNamespace: backend.shared, opTimeoutMs: backend.opTimeoutMs, onOp: (op, seconds) => opStats.record(op, seconds),
+        onNamespaceChange: backend.onNamespaceChange,
       })
       // The NameNode shows its clients (dfs status, the dashboard): who this one is and what it counted.
       reporter = new ClientReporter({

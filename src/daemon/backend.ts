@@ -3,6 +3,7 @@
 // runs inside the daemon) and remote (src/client/remoteMount.ts: a `dfs namenode` over TCP).
 
 import type { ChunkIO, NameNodeSession } from '../fs/ports.js'
+import type { NamespaceRecord } from '../meta/namespace/records.js'
 import type { ControlHandler } from './control.js'
 import type { ChunkStore } from '../chunks/ChunkStore.js'
 
@@ -13,6 +14,8 @@ export interface MountBackend {
   chunkSize: number
   /** Other clients share the namespace (a NameNode's client): the kernel must not cache names. */
   shared: boolean
+  /** Hear every change of the namespace, whoever makes it (embedded: every commit); see fuse/mount.ts. */
+  onNamespaceChange?: (listener: (record?: NamespaceRecord) => void) => () => void
   /**
    * How long one kernel request may wait before libfuse answers it ETIMEDOUT (default 60 s): above
    * the longest wait the backend itself bounds, so that bound, not libfuse's, decides the error.

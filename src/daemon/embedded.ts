@@ -42,6 +42,7 @@ export async function embeddedBackend(opts: ClusterFlags & ServiceOptions & { ht
     chunks: cluster.chunks,
     chunkSize: settings.chunkSize,
     shared: false,
+    onNamespaceChange: listener => cluster.meta.onCommitted(record => listener(record)),
     summary: `${settings.nodes.length} nodes, ${settings.replicas} replicas, ${formatSize(settings.chunkSize)} chunks, metadata in ${cluster.metaDir}` +
       (dashboard ? `, dashboard on ${dashboard.url}${http?.token ? ' (token required)' : ''}` : ''),
     metaLabel: cluster.metaDir,

@@ -5,6 +5,7 @@
 import { dfsError, isDfsError } from '../errors.js'
 import { NAME_MAX, XATTR_CREATE, XATTR_REPLACE } from '../meta/namespace/apply.js'
 import { nameBytes } from '../meta/namespace/names.js'
+import type { NamespaceRecord } from '../meta/namespace/records.js'
 import {
   type Inode, ROOT_INO, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, isDir, isFile, isSymlink,
 } from '../meta/namespace/types.js'
@@ -169,8 +170,18 @@ export class FileSystem {
   // ---- attributes --------------------------------------------------------------------------------
 
   async getattr(path: string): Promise<Stat> {
+    return (await this.getattrCommitted(path)).stat
+  }
+
+  /**
+   * getattr, and whether the answer follows from the committed namespace alone (no open file's
+   * writes ahead of the journal are in it). Only such an answer may be remembered by the FUSE
+   * binding (src/fuse/bindingAnswers.ts), which forgets it at the next commit.
+   */
+  async getattrCommitted(path: string): Promise<{ stat: Stat; committed: boolean }> {
     const inode = await this.lookupFresh(path)
-    return toStat(inode, this.openFiles.get(inode.ino))
+    const file = this.openFiles.get(inode.ino)
+    return { stat: toStat(inode, file), committed: file === undefined }
   }
 
   /**
@@ -287,7 +298,8 @@ export class FileSystem {
 
   // ---- directories and names ---------------------------------------------------------------------
 
-  async readdir(path: string): Promise<{ names: string[]; stats: Stat[] }> {
+  /** `committed`: which entries' stats follow from the committed namespace alone (see getattrCommitted). */
+  async readdir(path: string): Promise<{ names: string[]; stats: Stat[]; committed: boolean[] }> {
     const dir = this.lookup(path)
     const entries = this.meta.state.children.get(dir.ino)
     if (!entries) throw dfsError('ENOTDIR', `${path} is not a directory`, { path })
@@ -295,11 +307,14 @@ export class FileSystem {
     this.accessed(dir.ino)
     const names = ['.', '..']
     const stats = [toStat(dir), toStat(parent)]
+    const committed = [false, false]
     for (const [name, ino] of entries) {
+      const file = this.openFiles.get(ino)
       names.push(name)
-      stats.push(toStat(this.inode(ino), this.openFiles.get(ino)))
+      stats.push(toStat(this.inode(ino), file))
+      committed.push(file === undefined)
     }
-    return { names, stats }
+    return { names, stats, committed }
   }
 
   async mkdir(path: string, mode: number, caller?: Caller): Promise<void> {
@@ -376,15 +391,73 @@ export class FileSystem {
 
   // ---- extended attributes -----------------------------------------------------------------------
 
+  /**
+   * Tell `listener` whether any security.* extended attribute may exist in the namespace this file
+   * system answers from, now and whenever that changes. While none does, the FUSE binding answers
+   * the kernel's security.* probes itself (security.capability before every write, security.selinux
+   * from ls -l; see src/fuse/bindingAnswers.ts) exactly as getxattr would. The caller must then
+   * pass on every change of that namespace, whoever made it (namespaceChanged). It errs towards
+   * "may exist": that is said before a set of ours is committed, and "none" only when a scan after a
+   * removal finds none and no set of ours is under way (an inode that goes with its attributes
+   * leaves the answer at "may exist").
+   */
+  watchSecurityXattrs(listener: (present: boolean) => void): void {
+    this.securityXattrListener = listener
+    this.securityXattrs ??= this.scanSecurityXattrs()
+    listener(this.securityXattrs)
+  }
+
+  /**
+   * The namespace took `record`, from this file system or any other client (undefined: it was
+   * replaced whole, a NameNode client's new snapshot). Keeps watchSecurityXattrs' answer exact.
+   */
+  namespaceChanged(record?: NamespaceRecord): void {
+    if (!this.securityXattrListener) return
+    if (record === undefined) return this.securityXattrsMayExist(this.securityXattrSets > 0 || this.scanSecurityXattrs())
+    if (record.op !== 'xattr' || !isSecurityXattr(record.name)) return
+    if (record.value !== null) this.securityXattrsMayExist(true)
+    // Possibly the last one: a scan (rare: only removals of security.* names pay for it) says.
+    else if (this.securityXattrs && this.securityXattrSets === 0) this.securityXattrsMayExist(this.scanSecurityXattrs())
+  }
+
+  private securityXattrListener?: (present: boolean) => void
+  /** Whether a security.* attribute may exist (undefined: not looked yet). */
+  private securityXattrs?: boolean
+  /** security.* sets under way: while any is, "none" is not said. */
+  private securityXattrSets = 0
+
+  private scanSecurityXattrs(): boolean {
+    for (const inode of this.meta.state.inodes.values()) {
+      if (inode.xattrs && Object.keys(inode.xattrs).some(isSecurityXattr)) return true
+    }
+    return false
+  }
+
+  private securityXattrsMayExist(present: boolean): void {
+    if (this.securityXattrs === present) return
+    this.securityXattrs = present
+    this.securityXattrListener?.(present)
+  }
+
   async setxattr(path: string, name: string, value: Buffer, flags: number): Promise<void> {
     checkXattrName(name, path)
     this.refuseVirtualXattr(path, name, 'set')
     if (value.length > XATTR_SIZE_MAX) throw dfsError('E2BIG', `extended attribute value over ${XATTR_SIZE_MAX} bytes`, { path, name })
     const inode = this.lookup(path)
-    await this.meta.commit({
-      op: 'xattr', ino: inode.ino, name, value: value.toString('base64'),
-      flags: flags & (XATTR_CREATE | XATTR_REPLACE), time: Date.now(),
-    })
+    const security = isSecurityXattr(name)
+    if (security) {
+      // Said before the attribute can be read: from here on the binding asks us.
+      this.securityXattrsMayExist(true)
+      this.securityXattrSets++
+    }
+    try {
+      await this.meta.commit({
+        op: 'xattr', ino: inode.ino, name, value: value.toString('base64'),
+        flags: flags & (XATTR_CREATE | XATTR_REPLACE), time: Date.now(),
+      })
+    } finally {
+      if (security) this.securityXattrSets--
+    }
   }
 
   async getxattr(path: string, name: string): Promise<Buffer> {
@@ -652,6 +725,7 @@ export class FileSystem {
  * (system.* included: no ACLs here) is EOPNOTSUPP, and a namespace with no name after it EINVAL.
  */
 const XATTR_NAMESPACES = ['user.', 'trusted.', 'security.']
+const isSecurityXattr = (name: string) => name.startsWith('security.')
 function checkXattrName(name: string, path: string): void {
   const namespace = XATTR_NAMESPACES.find(prefix => name.startsWith(prefix))
   if (namespace === undefined) throw dfsError('ENOTSUP', `extended attribute "${name}" is in no supported namespace`, { path, name })

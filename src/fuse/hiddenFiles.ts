@@ -55,12 +55,18 @@ export class LibfuseHiddenFiles implements DetachedNames {
   }
 
   async getattr(path: string) {
+    return (await this.getattrCommitted(path)).stat
+  }
+
+  /** getattr, and whether the answer follows from the committed namespace alone (FileSystem.getattrCommitted). */
+  async getattrCommitted(path: string) {
     // A lookup between a hide and a rename means they came from separate calls (see #unhide).
     this.#lastHide = undefined
-    const stat = await this.fs.getattr(path)
+    const { stat, committed } = await this.fs.getattrCommitted(path)
     // libfuse takes one off the nlink it reports for a file it hid, counting the hidden name as a
-    // link; here it is none, so one is added for libfuse to take off again.
-    return this.#isHidden(path) ? { ...stat, nlink: stat.nlink + 1 } : stat
+    // link; here it is none, so one is added for libfuse to take off again. (A hidden file is open:
+    // never committed.)
+    return this.#isHidden(path) ? { stat: { ...stat, nlink: stat.nlink + 1 }, committed: false } : { stat, committed }
   }
 
   async unlink(path: string): Promise<void> {

@@ -6,9 +6,11 @@ import { constants } from 'node:os'
 import { dirname } from 'node:path'
 import Fuse, { type FuseOptions } from 'fuse-native'
 import type { Caller, FileSystem } from '../fs/FileSystem.js'
+import type { NamespaceRecord } from '../meta/namespace/records.js'
 import { dfsError } from '../errors.js'
 import { canonicalMountpoint } from './mountpoint.js'
 import { fuseOperations, type OpTimer } from './operations.js'
+import { BindingAnswers, type BindingCounters } from './bindingAnswers.js'
 import { ownMount } from './ownMount.js'
 
 /** The addon fuse-native loaded (the same instance: node caches it by path), for releasing a mount. */
@@ -28,8 +30,9 @@ const DETACH_CHECK_MS = 1000
  * - attr_timeout=0: libfuse 2's high-level API gives every name its own kernel inode, so with
  *   attributes cached (the default 1 s) the other names of a hard link keep a stale nlink, mode and
  *   size; an O_APPEND write through one of them then lands at the stale end and overwrites data.
- *   Costs a getattr per stat (metadata-heavy walks such as `git status` or `find -ls` ~3-5x slower
- *   in one measurement); sequential I/O unchanged. fuse-native's attrTimeout option drops a 0.
+ *   Costs a getattr request per stat; the binding answers most of them itself from attributes it
+ *   remembers until the next change (bindingAnswers.ts), so only the trip to the kernel is left.
+ *   fuse-native's attrTimeout option drops a 0.
  */
 export class DfsFuse extends Fuse {
   /**
@@ -38,6 +41,9 @@ export class DfsFuse extends Fuse {
    * the only client (embedded) changes names only through this kernel, which keeps its cache right.
    */
   sharedNamespace = false
+
+  /** What the binding answers itself, on libfuse's thread (bindingAnswers.ts); set once mounted. */
+  readonly answers = new BindingAnswers(() => this._thread)
 
   override _fuseOptions(): string {
     const base = super._fuseOptions()
@@ -114,6 +120,13 @@ export interface MountOptions {
   sharedNamespace?: boolean
   /** Told how long each kernel request took (the mount's op latencies, client/opStats.ts). */
   onOp?: OpTimer
+  /**
+   * Hear every change of the namespace the file system answers from, whoever makes it (the embedded
+   * NameNode's commits; a NameNode client's copy taking a record), with the record (none: replaced
+   * whole). Given, it lets the binding remember attributes between changes and answer security.*
+   * probes (bindingAnswers.ts); returns the way to stop listening.
+   */
+  onNamespaceChange?: (listener: (record?: NamespaceRecord) => void) => () => void
 }
 
 export interface Mounted {
@@ -129,17 +142,24 @@ export interface Mounted {
    * for a mount already gone; either way the binding lets go of it so the process can exit.
    */
   unmount(opts?: { lazy?: boolean }): Promise<void>
+  /** What the binding answered by itself since the mount (bindingAnswers.ts). */
+  bindingCounters(): BindingCounters
 }
 
 export async function mountFileSystem(mountpoint: string, fs: FileSystem, opts: MountOptions): Promise<Mounted> {
   // The patched binding (native-notes/) sets `caller` on the instance before each operation.
   const callerOf = (): Caller | undefined => fuse.caller
-  const ops = fuseOperations(fs, opts.log, callerOf, { bytePaths: Fuse.dfsFeatures?.bytePaths === true, onOp: opts.onOp })
+  const ops = fuseOperations(fs, opts.log, callerOf, {
+    bytePaths: Fuse.dfsFeatures?.bytePaths === true, onOp: opts.onOp, generation: () => fuse.answers.generation(),
+    // "No such file" follows from the namespace alone where no other client can make the name.
+    rememberMissing: opts.sharedNamespace !== true,
+  })
   const fuse: DfsFuse = new DfsFuse(mountpoint, ops, fuseOptions({ name: 'dfs', opTimeoutMs: opts.opTimeoutMs, debug: opts.debug }))
   fuse.sharedNamespace = opts.sharedNamespace === true
   await new Promise<void>((resolve, reject) => {
     fuse.mount(err => (err ? reject(dfsError('MOUNTPOINT_INVALID', `cannot mount ${mountpoint}: ${err.message}`, { mountpoint }, err)) : resolve()))
   })
+  const stopAnswers = answerInBinding(fuse, fs, opts)
   const own = await ownMount(await canonicalMountpoint(mountpoint))
   const present = () => own.present()
 
@@ -164,6 +184,7 @@ export async function mountFileSystem(mountpoint: string, fs: FileSystem, opts: 
     if (released) return
     released = true
     clearInterval(watch)
+    stopAnswers()
     binding.fuse_native_unmount(mountpoint, fuse._thread) // lets the event loop end
   }
 
@@ -171,6 +192,7 @@ export async function mountFileSystem(mountpoint: string, fs: FileSystem, opts: 
   return {
     mountpoint,
     detached,
+    bindingCounters: () => fuse.answers.counters(),
     unmount({ lazy = true } = {}) {
       const attempt = queue.then(async () => {
         if (released) return
@@ -186,6 +208,25 @@ export async function mountFileSystem(mountpoint: string, fs: FileSystem, opts: 
       return attempt
     },
   }
+}
+
+/**
+ * Let the binding answer what it can by itself (bindingAnswers.ts): the ACL probes always; the
+ * security.* probes and remembered attributes wherever every change of the namespace the file
+ * system answers from is heard (onNamespaceChange). For a NameNode's client that is its copy of the
+ * namespace: what the binding answers is then exactly what the file system would answer from that
+ * copy. Returns the way to stop listening.
+ */
+function answerInBinding(fuse: DfsFuse, fs: FileSystem, opts: MountOptions): () => void {
+  fuse.answers.set({ aclProbes: true })
+  if (!opts.onNamespaceChange) return () => {}
+  const stop = opts.onNamespaceChange(record => {
+    fs.namespaceChanged(record)
+    fuse.answers.invalidate()
+  })
+  fs.watchSecurityXattrs(present => fuse.answers.set({ securityXattrs: present }))
+  fuse.answers.set({ attrCache: true })
+  return stop
 }
 
 /** `fusermount -u[z]` (umount [-l] where there is no fusermount). A busy mount stays: MOUNT_BUSY. */

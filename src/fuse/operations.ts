@@ -12,6 +12,7 @@ type Callback = (code: number, ...results: unknown[]) => void
 
 const EIO = toErrno({ code: 'EIO' })
 const ENOTSUP = toErrno({ code: 'ENOTSUP' })
+const ENOENT = toErrno({ code: 'ENOENT' })
 type Operation = (...args: any[]) => void
 
 /** Told how long each kernel request took (seconds), as it is answered: the mount's op latencies. */
@@ -22,7 +23,8 @@ export type OpTimer = (op: string, seconds: number) => void
  * operation (the patched binding sets it just before calling the operation).
  */
 export function fuseOperations(
-  fs: FileSystem, log: (message: string) => void, caller: () => Caller | undefined, opts: { bytePaths?: boolean; onOp?: OpTimer } = {},
+  fs: FileSystem, log: (message: string) => void, caller: () => Caller | undefined,
+  opts: { bytePaths?: boolean; onOp?: OpTimer; generation?: () => number | undefined; rememberMissing?: boolean } = {},
 ): Record<string, Operation> {
   // POSIX fidelity: a binding that passes paths byte for byte (one latin1 char per byte, see
   // native-notes/) lets names that are not UTF-8 through; they are stored as names.ts says. Paths
@@ -68,8 +70,21 @@ export function fuseOperations(
     init: (cb: Callback) => cb(0),
     access: (path: string, _mode: number, cb: Callback) => answer('access', cb, () => fs.access(p(path))),
     statfs: (_path: string, cb: Callback) => answer('statfs', cb, () => fs.statfs(), s => [0, s]),
-    getattr: (path: string, cb: Callback) => answer('getattr', cb, () => hidden.getattr(p(path)), s => [0, s]),
-    readdir: (path: string, cb: Callback) => answer('readdir', cb, () => fs.readdir(p(path)), r => [0, r.names.map(out), r.stats]),
+    // The third argument lets the binding remember an answer that follows from the committed
+    // namespace alone, until the next change (bindingAnswers.ts); "no such file" too where that is
+    // all it follows from (rememberMissing: not for a NameNode's client, whose ENOENT asks the
+    // NameNode first).
+    getattr: (path: string, cb: Callback) => answer('getattr',
+      (code, ...rest) => (code === ENOENT && opts.rememberMissing ? cb(ENOENT, undefined, true) : cb(code, ...rest)),
+      () => hidden.getattrCommitted(p(path)), r => [0, r.stat, r.committed]),
+    // The binding may remember the listed entries' committed stats as their getattr answers if its
+    // generation (bindingAnswers.ts) has not moved since it was read here, right after the listing
+    // was made: whatever the listing saw (its own atime commit too) came before that reading.
+    readdir: (path: string, cb: Callback) => answer('readdir', cb, () => {
+      const listed = fs.readdir(p(path))
+      const generation = opts.generation?.()
+      return listed.then(r => ({ ...r, generation }))
+    }, r => [0, r.names.map(out), r.stats, ...(r.generation === undefined ? [] : [r.committed, r.generation])]),
     readlink: (path: string, cb: Callback) => answer('readlink', cb, () => fs.readlink(p(path)), t => [0, out(t)]),
 
     mkdir: (path: string, mode: number, cb: Callback) => answer('mkdir', cb, () => fs.mkdir(p(path), mode, caller())),

@@ -1,5 +1,6 @@
 // The patched fuse-native binding (native-notes/patches/): it is the addon loaded, utimens gets the
-// real mtime, and the caller's uid/gid reach dfs, so new files belong to whoever made them.
+// real mtime, the caller's uid/gid reach dfs, so new files belong to whoever made them, and what the
+// binding answers from remembered attributes is never stale.
 
 import { createRequire } from 'node:module'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -48,6 +49,16 @@ describe('the patched fuse-native binding', () => {
     expect((await nobody(`mkdir ${cluster.mnt}/shared/sub && touch ${cluster.mnt}/shared/file`)).code).toBe(0)
     expect(await stat('%u:%g', `${cluster.mnt}/shared/file`)).toBe('65534:100')
     expect(await stat('%u:%g %A', `${cluster.mnt}/shared/sub`)).toMatch(/^65534:100 drwxr-s/)
+  })
+
+  it('answers from remembered attributes only what is still true: hard links, O_APPEND, chmod, listings', async () => {
+    // The binding remembers getattr answers and listed entries until the next change
+    // (src/fuse/bindingAnswers.ts); each step asks through the other name after a change made through one.
+    const r = await sh(`cd ${cluster.mnt} && mkdir links && cd links && echo hello > a && ln a b &&
+      ls -l > /dev/null && stat -c '%n %s %h' a b && echo more >> b && stat -c '%n %s' a &&
+      chmod 600 a && ls -l b | cut -c1-10 && echo third >> a && cat b && rm a && ls -l | grep -c ' b$' && stat -c '%n %h' b`)
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toBe('a 6 2\nb 6 2\na 11\n-rw-------\nhello\nmore\nthird\n1\nb 1\n')
   })
 
   it('lets the kernel enforce permissions on those owners (default_permissions)', async () => {
