@@ -114,6 +114,24 @@ describe('frames', () => {
     expect(decoder.next()).toBeUndefined()
     expect(decoder.buffered).toBe(999)
   })
+
+  it('gathers a chunk-sized payload that arrived in pieces into hashable memory of its own (verified and cached without a copy)', () => {
+    const decoder = new FrameDecoder(MAX_FRAME)
+    const payload = randomBytes(4 * 1024 * 1024)
+    const frame = encodeFrame({ version: 1, op: 2, flags: 0, status: 0, requestId: 7 }, payload)
+    for (let at = 0; at < frame.length; at += 65536) decoder.push(frame.subarray(at, at + 65536))
+    const small = encodeFrame({ version: 1, op: 3, flags: 0, status: 0, requestId: 8 }, randomBytes(100))
+    decoder.push(small)
+    const big = decoder.next()!
+    expect(big).toMatchObject({ op: 2, requestId: 7 })
+    expect(big.payload.equals(payload)).toBe(true)
+    expect(big.payload.buffer).toBeInstanceOf(SharedArrayBuffer)
+    expect([big.payload.byteOffset, big.payload.buffer.byteLength]).toEqual([0, payload.length])
+    const next = decoder.next()!
+    expect(next).toMatchObject({ op: 3, requestId: 8 })
+    expect(next.payload.equals(small.subarray(FRAME_OVERHEAD))).toBe(true)
+    expect(decoder.buffered).toBe(0)
+  })
 })
 
 describe('protocol rules', () => {

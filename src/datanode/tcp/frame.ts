@@ -15,6 +15,8 @@
 // never make us allocate more than it is allowed to send, and frames split across TCP packets or
 // packed several to a packet come out the same.
 
+import { hashableBuffer } from '../../util/sha256.js'
+
 /** Bytes of the length prefix. */
 export const LENGTH_BYTES = 4
 /** Bytes of the header after the length prefix. */
@@ -42,6 +44,21 @@ export interface Frame {
 export type FrameHeader = Omit<Frame, 'payload' | 'chunkId'> & { chunkId?: Buffer }
 
 const NO_CHUNK = Buffer.alloc(CHUNK_ID_BYTES)
+
+/** Payloads at least this large that arrive in pieces are gathered into memory of their own. */
+const OWN_PAYLOAD_BYTES = 64 * 1024
+
+/** The header fields of a frame whose first FRAME_OVERHEAD bytes are `bytes`. */
+function headerOf(bytes: Buffer): Omit<Frame, 'payload'> {
+  return {
+    version: bytes[4]!,
+    op: bytes[5]!,
+    flags: bytes[6]!,
+    status: bytes[7]!,
+    requestId: bytes.readUInt32BE(8),
+    chunkId: bytes.subarray(12, FRAME_OVERHEAD),
+  }
+}
 
 /** A stream that cannot be framed any further (bad length): the connection must be closed. */
 export class FrameError extends Error {
@@ -108,16 +125,14 @@ export class FrameDecoder {
     if (length < HEADER_BYTES) throw new FrameError(`frame length ${length} is shorter than the ${HEADER_BYTES}-byte header`)
     if (length > this.#maxFrame) throw new FrameError(`frame length ${length} exceeds the limit of ${this.#maxFrame} bytes`)
     if (this.#buffered < LENGTH_BYTES + length) return undefined
-    const bytes = this.#take(LENGTH_BYTES + length)
-    return {
-      version: bytes[4]!,
-      op: bytes[5]!,
-      flags: bytes[6]!,
-      status: bytes[7]!,
-      requestId: bytes.readUInt32BE(8),
-      chunkId: bytes.subarray(12, FRAME_OVERHEAD),
-      payload: bytes.subarray(FRAME_OVERHEAD),
+    // A large payload that arrived in pieces (a chunk) goes into memory of its own, hashable as it
+    // is: whoever verifies or caches the chunk then needs no copy of it (util/sha256.ts).
+    if (length - HEADER_BYTES >= OWN_PAYLOAD_BYTES && this.#chunks[0]!.length < LENGTH_BYTES + length) {
+      const head = this.#take(FRAME_OVERHEAD)
+      return { ...headerOf(head), payload: this.#take(length - HEADER_BYTES, hashableBuffer(length - HEADER_BYTES)) }
     }
+    const bytes = this.#take(LENGTH_BYTES + length)
+    return { ...headerOf(bytes), payload: bytes.subarray(FRAME_OVERHEAD) }
   }
 
   #peekLength(): number {
@@ -132,16 +147,19 @@ export class FrameDecoder {
     return head.readUInt32BE(0)
   }
 
-  /** Remove and return the first n buffered bytes (n <= buffered): a view when they sit in one chunk. */
-  #take(n: number): Buffer {
+  /**
+   * Remove and return the first n buffered bytes (n <= buffered): a view when they sit in one chunk
+   * (and no `out` is given), else copied into `out` (n bytes long) or a new buffer.
+   */
+  #take(n: number, out?: Buffer): Buffer {
     this.#buffered -= n
     const first = this.#chunks[0]!
-    if (first.length >= n) {
+    if (first.length >= n && !out) {
       if (first.length === n) this.#chunks.shift()
       else this.#chunks[0] = first.subarray(n)
       return first.subarray(0, n)
     }
-    const out = Buffer.allocUnsafe(n)
+    out ??= Buffer.allocUnsafe(n)
     let at = 0
     while (at < n) {
       const chunk = this.#chunks[0]!
