@@ -36,9 +36,25 @@ export async function sha256(data: Uint8Array): Promise<string> {
 }
 
 /**
+ * Shared memory handed out and not yet collected, at most. V8 does not count shared memory towards
+ * its garbage collection limits (ordinary buffers it does): dead chunk buffers of shared memory would
+ * pile up until something else made it collect. Past this, buffers are ordinary memory (hashed
+ * through a copy), whose pressure makes V8 collect, which frees the shared ones in turn.
+ */
+export const SHARED_LIMIT = 128 * 1024 * 1024
+let sharedBytes = 0
+const collected = new FinalizationRegistry<number>(size => { sharedBytes -= size })
+
+/**
  * Zeroed memory for bytes that will be hashed (chunk buffers, chunks read from disk): shared memory
- * once large enough to be hashed off the thread, so sha256() hands it to a worker as it is.
+ * once large enough to be hashed off the thread (and while under SHARED_LIMIT), so sha256() hands it
+ * to a worker as it is.
  */
 export function hashableBuffer(size: number): Buffer {
-  return size < OFF_THREAD_BYTES ? Buffer.alloc(size) : Buffer.from(new SharedArrayBuffer(size))
+  if (size < OFF_THREAD_BYTES || sharedBytes + size > SHARED_LIMIT) return Buffer.alloc(size)
+  const memory = new SharedArrayBuffer(size)
+  sharedBytes += size
+  // The memory object, not this view: every view of it (subarrays, the chunk cache's) keeps it.
+  collected.register(memory, size)
+  return Buffer.from(memory)
 }

@@ -6,7 +6,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { checkPutHash } from '../../src/datanode/putHash.js'
 import { newChunkId } from '../../src/datanode/chunkId.js'
-import { hashCounts, hashableBuffer, sha256 } from '../../src/util/sha256.js'
+import { SHARED_LIMIT, hashCounts, hashableBuffer, sha256 } from '../../src/util/sha256.js'
 
 const hexOf = (data: Uint8Array) => createHash('sha256').update(data).digest('hex')
 const MiB = 1024 * 1024
@@ -70,5 +70,18 @@ describe('checkPutHash', () => {
     // A later put of the same buffer hashes it again (what it holds then), not an old answer.
     data[12345] ^= 1
     await checkPutHash(id, data, expected, 'c')
+  })
+})
+
+// Last: it leaves the limit reached until the buffers it held are collected.
+describe('hashableBuffer', () => {
+  it('hands out ordinary memory once SHARED_LIMIT of shared memory is live (V8 does not collect for shared memory)', async () => {
+    const held: Buffer[] = []
+    for (let i = 0; i < SHARED_LIMIT / (4 * MiB) + 2; i++) held.push(hashableBuffer(4 * MiB))
+    const shared = held.filter(b => b.buffer instanceof SharedArrayBuffer).length
+    expect(shared).toBeLessThanOrEqual(SHARED_LIMIT / (4 * MiB))
+    const last = held.at(-1)!
+    expect(last.buffer).not.toBeInstanceOf(SharedArrayBuffer)
+    expect(await sha256(last)).toBe(hexOf(last))
   })
 })
