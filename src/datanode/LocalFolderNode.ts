@@ -18,6 +18,7 @@ import type { ChunkId, DataNode, NodeUsage } from './DataNode.js'
 import { deviceOf } from './device.js'
 import { forEachLimit } from '../util/forEachLimit.js'
 import { fsyncPath } from '../util/files.js'
+import { hashableBuffer } from '../util/sha256.js'
 import {
   CHUNK_SUBFOLDERS,
   CHUNKS_DIR,
@@ -446,10 +447,13 @@ async function writeAll(file: FileHandle, data: Buffer): Promise<void> {
   }
 }
 
-/** The whole file in one buffer of exactly its size, read in as few calls as the kernel allows. */
+/**
+ * The whole file in one buffer of exactly its size, read in as few calls as the kernel allows. Its
+ * memory is hashableBuffer()'s: the reader verifies it without a copy.
+ */
 async function readAll(file: FileHandle): Promise<Buffer> {
   const { size } = await file.stat()
-  const data = Buffer.allocUnsafeSlow(size)
+  const data = hashableBuffer(size)
   let done = 0
   while (done < size) {
     const { bytesRead } = await file.read(data, done, size - done, done)

@@ -25,6 +25,7 @@ import type { DirtyBudget } from './DirtyBudget.js'
 import { levelled } from '../log/Log.js'
 import type { ChunkIO, NameNodeSession } from './ports.js'
 import { type Ranges, addRange, clipRanges, overlay, rangesEnd } from './ranges.js'
+import { hashableBuffer } from '../util/sha256.js'
 
 export interface FileContext {
   chunkSize: number
@@ -36,7 +37,9 @@ export interface FileContext {
 
 /**
  * A chunk's bytes in memory. Bytes past `len` are zero. The buffer starts as small as the bytes it
- * holds and doubles as writes reach further, so a small file never costs a whole chunk of memory.
+ * holds and doubles as writes reach further, so a small file never costs a whole chunk of memory; a
+ * chunk a writer streams into (past the first, reached by filling the one before) gets its whole size
+ * at once, without the copies of growing. Its memory is hashableBuffer()'s: sealing hashes it as it is.
  */
 interface ChunkBuffer extends Lineage {
   buf: Buffer
@@ -188,7 +191,7 @@ export class OpenFile {
         await this.load(index)
       }
       // From here to the end of the iteration: no await (see the top of the file).
-      this.reserve(chunk, offset + n)
+      this.reserve(chunk, offset + n, index)
       data.copy(chunk.buf, offset, done, done + n)
       chunk.len = Math.max(chunk.len, offset + n)
       addRange(chunk.ranges, offset, offset + n)
@@ -260,11 +263,16 @@ export class OpenFile {
     return chunk
   }
 
-  /** Make a chunk buffer hold at least `end` bytes (growing it by doubling, up to the chunk size). */
-  private reserve(chunk: ChunkBuffer, end: number): void {
-    if (end <= chunk.buf.length && chunk.buf.length > 0) return
-    const size = Math.min(this.ctx.chunkSize, Math.max(end, MIN_BUFFER, chunk.buf.length * 2))
-    const buf = Buffer.alloc(size)
+  /**
+   * Make a chunk buffer hold at least `end` bytes: growing it by doubling, up to the chunk size; at
+   * once to the chunk size when a writer starts chunk `index` (> 0) where the file ends (streaming).
+   */
+  private reserve(chunk: ChunkBuffer, end: number, index = 0): void {
+    const cs = this.ctx.chunkSize
+    const streaming = index > 0 && chunk.len === 0 && chunk.buf.length < cs && this.size === index * cs
+    if (end <= chunk.buf.length && !streaming) return
+    const size = streaming ? cs : Math.min(cs, Math.max(end, MIN_BUFFER, chunk.buf.length * 2))
+    const buf = hashableBuffer(size)
     chunk.buf.copy(buf, 0, 0, chunk.len)
     this.ctx.budget.take(size - chunk.buf.length)
     chunk.buf = buf

@@ -12,6 +12,7 @@ import { canonicalMountpoint } from './mountpoint.js'
 import { fuseOperations, type OpTimer } from './operations.js'
 import { BindingAnswers, type BindingCounters } from './bindingAnswers.js'
 import { ownMount } from './ownMount.js'
+import { raiseReadahead } from './readahead.js'
 
 /** The addon fuse-native loaded (the same instance: node caches it by path), for releasing a mount. */
 const fuseDir = dirname(createRequire(import.meta.url).resolve('fuse-native'))
@@ -33,6 +34,8 @@ const DETACH_CHECK_MS = 1000
  *   Costs a getattr request per stat; the binding answers most of them itself from attributes it
  *   remembers until the next change (bindingAnswers.ts), so only the trip to the kernel is left.
  *   fuse-native's attrTimeout option drops a 0.
+ * - max_background=64: READs the kernel may have in flight for readahead (default 12), so the deeper
+ *   readahead window set once mounted (readahead.ts) is sent at once, not queued.
  */
 export class DfsFuse extends Fuse {
   /**
@@ -47,8 +50,16 @@ export class DfsFuse extends Fuse {
 
   override _fuseOptions(): string {
     const base = super._fuseOptions()
-    const extra = ['big_writes', 'use_ino', 'attr_timeout=0', ...(this.sharedNamespace ? ['entry_timeout=0'] : [])].join(',')
+    const extra = ['big_writes', 'use_ino', 'attr_timeout=0', 'max_background=64', ...(this.sharedNamespace ? ['entry_timeout=0'] : [])].join(',')
     return base ? `${base},${extra}` : `-o${extra}`
+  }
+
+  /** Mounted, then the readahead window raised (readahead.ts) before anyone is told it is there. */
+  override mount(cb: (err: Error | null) => void): void {
+    super.mount(err => {
+      if (err) return cb(err)
+      raiseReadahead(this.mnt).then(() => cb(null), () => cb(null))
+    })
   }
 
   // fuse-native answers getxattr/listxattr with the full length even when the caller's buffer is

@@ -14,6 +14,8 @@ export interface MountEntry {
   mountpoint: string
   fstype: string
   source: string
+  /** major:minor of the mount's device (third field): names its backing_dev_info in /sys/class/bdi. */
+  device?: string
 }
 
 /** Every mount this process sees, in mount order. */
@@ -24,7 +26,7 @@ export async function readMounts(): Promise<MountEntry[]> {
     const fields = line.split(' ')
     const dash = fields.indexOf('-')
     if (dash < 0) continue
-    found.push({ id: Number(fields[0]), mountpoint: unescapeMountField(fields[4]), fstype: fields[dash + 1], source: fields[dash + 2] })
+    found.push({ id: Number(fields[0]), mountpoint: unescapeMountField(fields[4]), fstype: fields[dash + 1], source: fields[dash + 2], device: fields[2] })
   }
   return found
 }

@@ -114,6 +114,59 @@ describe('frames', () => {
     expect(decoder.next()).toBeUndefined()
     expect(decoder.buffered).toBe(999)
   })
+
+  it('with receiveInPlace, lets the socket read a large payload straight into its own memory, and cuts the frames around it alike', () => {
+    const frames = [
+      encodeFrame({ version: 1, op: 3, flags: 0, status: 0, requestId: 1 }, randomBytes(100)),
+      encodeFrame({ version: 1, op: 2, flags: 0, status: 0, requestId: 2 }, randomBytes(1024 * 1024 + 3)),
+      encodeFrame({ version: 1, op: 3, flags: 0, status: 0, requestId: 3 }, randomBytes(5)),
+      encodeFrame({ version: 1, op: 2, flags: 0, status: 0, requestId: 4 }, randomBytes(300 * 1024)),
+    ]
+    const wire = Buffer.concat(frames)
+    for (const step of [1000, 65536, 200_000]) {
+      const decoder = new FrameDecoder(MAX_FRAME)
+      decoder.receiveInPlace = true
+      const out: Frame[] = []
+      let direct = 0
+      for (let at = 0; at < wire.length;) {
+        // As the socket does: into the payload being filled when there is one, else a piece pushed.
+        const target = decoder.receiveTarget()
+        const n = Math.min(step, wire.length - at, target?.length ?? Infinity)
+        if (target) {
+          wire.copy(target, 0, at, at + n)
+          decoder.received(n)
+          direct += n
+        } else {
+          decoder.push(Buffer.from(wire.subarray(at, at + n)))
+        }
+        at += n
+        for (let frame = decoder.next(); frame; frame = decoder.next()) out.push(frame)
+      }
+      expect(out.map(f => f.requestId)).toEqual([1, 2, 3, 4])
+      out.forEach((f, i) => expect(f.payload.equals(frames[i]!.subarray(FRAME_OVERHEAD)), `frame ${i}, pieces of ${step}`).toBe(true))
+      expect(out[1]!.payload.buffer).toBeInstanceOf(SharedArrayBuffer)
+      expect(direct, `bytes read in place, pieces of ${step}`).toBeGreaterThan(700 * 1024)
+      expect(decoder.buffered).toBe(0)
+    }
+  })
+
+  it('gathers a chunk-sized payload that arrived in pieces into hashable memory of its own (verified and cached without a copy)', () => {
+    const decoder = new FrameDecoder(MAX_FRAME)
+    const payload = randomBytes(4 * 1024 * 1024)
+    const frame = encodeFrame({ version: 1, op: 2, flags: 0, status: 0, requestId: 7 }, payload)
+    for (let at = 0; at < frame.length; at += 65536) decoder.push(frame.subarray(at, at + 65536))
+    const small = encodeFrame({ version: 1, op: 3, flags: 0, status: 0, requestId: 8 }, randomBytes(100))
+    decoder.push(small)
+    const big = decoder.next()!
+    expect(big).toMatchObject({ op: 2, requestId: 7 })
+    expect(big.payload.equals(payload)).toBe(true)
+    expect(big.payload.buffer).toBeInstanceOf(SharedArrayBuffer)
+    expect([big.payload.byteOffset, big.payload.buffer.byteLength]).toEqual([0, payload.length])
+    const next = decoder.next()!
+    expect(next).toMatchObject({ op: 3, requestId: 8 })
+    expect(next.payload.equals(small.subarray(FRAME_OVERHEAD))).toBe(true)
+    expect(decoder.buffered).toBe(0)
+  })
 })
 
 describe('protocol rules', () => {

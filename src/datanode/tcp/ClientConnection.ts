@@ -18,7 +18,7 @@
 // soon as the frame being sent is done (small frames are queued ahead of large ones).
 
 import { randomBytes } from 'node:crypto'
-import { connect, type Socket } from 'node:net'
+import { connect, type OnReadOpts, type Socket } from 'node:net'
 import { type DfsError, dfsError } from '../../errors.js'
 import { errnoOf } from '../../util/osError.js'
 import { type Frame, FrameDecoder, FrameError, encodeHeader, FLAG_MORE, FLAG_REPLY } from './frame.js'
@@ -96,7 +96,8 @@ export class ClientConnection {
       let challenge: Buffer | undefined
       let socketError: string | undefined
       let settled = false
-      const socket = connect({ host: options.host, port: options.port, noDelay: true })
+      const sink: Sink = { data: (chunk) => onData(chunk) }
+      const socket = connect({ host: options.host, port: options.port, noDelay: true, onread: readInto(decoder, sink) })
 
       const fail = (err: DfsError) => {
         if (settled) return
@@ -143,10 +144,11 @@ export class ClientConnection {
         }
         settled = true
         clearTimeout(timer)
-        socket.removeListener('data', onData)
         socket.removeListener('close', onCloseEarly)
         decoder.maxFrame = MAX_FRAME
-        resolve(new ClientConnection(socket, decoder, options, reply))
+        // The server is authenticated now: its chunks may be read straight into their own memory.
+        decoder.receiveInPlace = true
+        resolve(new ClientConnection(socket, decoder, options, reply, sink))
       }
 
       const onData = (chunk: Buffer): void => {
@@ -166,7 +168,6 @@ export class ClientConnection {
             : `DataNode ${address} closed the connection before the handshake`
         fail(dfsError('NODE_UNAVAILABLE', why, { node: address, ...(socketError ? { errno: socketError } : {}) }))
       }
-      socket.on('data', onData)
       socket.on('error', (err) => {
         socketError ??= errnoOf(err) ?? err.message
       })
@@ -174,14 +175,14 @@ export class ClientConnection {
     })
   }
 
-  private constructor(socket: Socket, decoder: FrameDecoder, options: ClientConnectionOptions, identity: AuthReply) {
+  private constructor(socket: Socket, decoder: FrameDecoder, options: ClientConnectionOptions, identity: AuthReply, sink: Sink) {
     this.#socket = socket
     this.#decoder = decoder
     this.#options = options
     this.identity = identity
     let socketError: string | undefined
     socket.setKeepAlive(true, 30_000)
-    socket.on('data', (chunk: Buffer) => this.#onData(chunk))
+    sink.data = (chunk) => this.#onData(chunk)
     socket.on('error', (err) => {
       socketError ??= errnoOf(err) ?? err.message
     })
@@ -345,6 +346,35 @@ export class ClientConnection {
 }
 
 const EMPTY = Buffer.alloc(0)
+
+/** Where bytes read from the socket go: the handshake first, then the connection. */
+interface Sink {
+  data(chunk: Buffer): void
+}
+
+/** Bytes read at once into the scratch buffer (what the socket reads when no payload is being filled). */
+const SCRATCH_BYTES = 64 * 1024
+
+/**
+ * The socket's reads (net's `onread`): straight into the payload the decoder is filling, when there
+ * is one (a chunk: no gathering copy, no buffer per read), else into a scratch buffer whose bytes are
+ * copied out at once (the next read reuses it).
+ */
+function readInto(decoder: FrameDecoder, sink: Sink): OnReadOpts {
+  const scratch = Buffer.allocUnsafeSlow(SCRATCH_BYTES)
+  return {
+    buffer: () => decoder.receiveTarget() ?? scratch,
+    callback: (n, buf) => {
+      if (buf.buffer === scratch.buffer) {
+        sink.data(Buffer.from(scratch.subarray(0, n)))
+      } else {
+        decoder.received(n)
+        sink.data(EMPTY)
+      }
+      return true
+    },
+  }
+}
 
 function slices(payload: Buffer): Buffer[] {
   const out: Buffer[] = []

@@ -15,6 +15,8 @@
 // never make us allocate more than it is allowed to send, and frames split across TCP packets or
 // packed several to a packet come out the same.
 
+import { hashableBuffer } from '../../util/sha256.js'
+
 /** Bytes of the length prefix. */
 export const LENGTH_BYTES = 4
 /** Bytes of the header after the length prefix. */
@@ -42,6 +44,21 @@ export interface Frame {
 export type FrameHeader = Omit<Frame, 'payload' | 'chunkId'> & { chunkId?: Buffer }
 
 const NO_CHUNK = Buffer.alloc(CHUNK_ID_BYTES)
+
+/** Payloads at least this large that arrive in pieces are gathered into memory of their own. */
+const OWN_PAYLOAD_BYTES = 64 * 1024
+
+/** The header fields of a frame whose first FRAME_OVERHEAD bytes are `bytes`. */
+function headerOf(bytes: Buffer): Omit<Frame, 'payload'> {
+  return {
+    version: bytes[4]!,
+    op: bytes[5]!,
+    flags: bytes[6]!,
+    status: bytes[7]!,
+    requestId: bytes.readUInt32BE(8),
+    chunkId: bytes.subarray(12, FRAME_OVERHEAD),
+  }
+}
 
 /** A stream that cannot be framed any further (bad length): the connection must be closed. */
 export class FrameError extends Error {
@@ -75,6 +92,18 @@ export class FrameDecoder {
   readonly #chunks: Buffer[] = []
   #buffered = 0
   #maxFrame: number
+  /**
+   * With receiveInPlace: a large payload whose header is in, being filled as its bytes arrive (by
+   * push, or by the socket reading straight into receiveTarget()).
+   */
+  #filling: { head: Buffer; payload: Buffer; filled: number } | undefined
+  /**
+   * Give a large frame its payload buffer as soon as its header is in, so its bytes can be read
+   * straight into it (receiveTarget) rather than gathered afterwards. Only for a peer trusted with
+   * frames of maxFrame bytes (a client of an authenticated server): the buffer exists before the
+   * bytes that fill it.
+   */
+  receiveInPlace = false
 
   /** maxFrame: the largest allowed value of the length prefix (header + payload). */
   constructor(maxFrame: number) {
@@ -87,13 +116,34 @@ export class FrameDecoder {
 
   /** Bytes received and not yet cut into frames. */
   get buffered(): number {
-    return this.#buffered
+    return this.#buffered + (this.#filling ? FRAME_OVERHEAD + this.#filling.filled : 0)
   }
 
   push(chunk: Buffer): void {
+    const filling = this.#filling
+    if (filling && this.#chunks.length === 0) {
+      const n = Math.min(chunk.length, filling.payload.length - filling.filled)
+      filling.filled += chunk.copy(filling.payload, filling.filled, 0, n)
+      chunk = chunk.subarray(n)
+    }
     if (chunk.length === 0) return
     this.#chunks.push(chunk)
     this.#buffered += chunk.length
+  }
+
+  /**
+   * Where the next bytes from the socket may go directly: the rest of the payload being filled, when
+   * nothing else is waiting before it. Tell received() how many were read into it.
+   */
+  receiveTarget(): Buffer | undefined {
+    const filling = this.#filling
+    if (!filling || this.#chunks.length > 0 || filling.filled === filling.payload.length) return undefined
+    return filling.payload.subarray(filling.filled)
+  }
+
+  /** n bytes were read into receiveTarget(). */
+  received(n: number): void {
+    this.#filling!.filled += n
   }
 
   /**
@@ -103,21 +153,34 @@ export class FrameDecoder {
    * the rest arrives or any buffer of that size exists.
    */
   next(): Frame | undefined {
+    const filling = this.#filling
+    if (filling) {
+      if (filling.filled < filling.payload.length) return undefined
+      this.#filling = undefined
+      return { ...headerOf(filling.head), payload: filling.payload }
+    }
     if (this.#buffered < LENGTH_BYTES) return undefined
     const length = this.#peekLength()
     if (length < HEADER_BYTES) throw new FrameError(`frame length ${length} is shorter than the ${HEADER_BYTES}-byte header`)
     if (length > this.#maxFrame) throw new FrameError(`frame length ${length} exceeds the limit of ${this.#maxFrame} bytes`)
-    if (this.#buffered < LENGTH_BYTES + length) return undefined
-    const bytes = this.#take(LENGTH_BYTES + length)
-    return {
-      version: bytes[4]!,
-      op: bytes[5]!,
-      flags: bytes[6]!,
-      status: bytes[7]!,
-      requestId: bytes.readUInt32BE(8),
-      chunkId: bytes.subarray(12, FRAME_OVERHEAD),
-      payload: bytes.subarray(FRAME_OVERHEAD),
+    // A large payload that arrives in pieces (a chunk) goes into memory of its own, hashable as it
+    // is: whoever verifies or caches the chunk then needs no copy of it (util/sha256.ts).
+    const own = length - HEADER_BYTES >= OWN_PAYLOAD_BYTES && this.#chunks[0]!.length < LENGTH_BYTES + length
+    if (own && this.receiveInPlace && this.#buffered >= FRAME_OVERHEAD) {
+      const head = this.#take(FRAME_OVERHEAD)
+      const payload = hashableBuffer(length - HEADER_BYTES)
+      const have = Math.min(this.#buffered, payload.length)
+      if (have > 0) this.#take(have, payload.subarray(0, have))
+      this.#filling = { head, payload, filled: have }
+      return this.next()
     }
+    if (this.#buffered < LENGTH_BYTES + length) return undefined
+    if (own) {
+      const head = this.#take(FRAME_OVERHEAD)
+      return { ...headerOf(head), payload: this.#take(length - HEADER_BYTES, hashableBuffer(length - HEADER_BYTES)) }
+    }
+    const bytes = this.#take(LENGTH_BYTES + length)
+    return { ...headerOf(bytes), payload: bytes.subarray(FRAME_OVERHEAD) }
   }
 
   #peekLength(): number {
@@ -132,16 +195,19 @@ export class FrameDecoder {
     return head.readUInt32BE(0)
   }
 
-  /** Remove and return the first n buffered bytes (n <= buffered): a view when they sit in one chunk. */
-  #take(n: number): Buffer {
+  /**
+   * Remove and return the first n buffered bytes (n <= buffered): a view when they sit in one chunk
+   * (and no `out` is given), else copied into `out` (n bytes long) or a new buffer.
+   */
+  #take(n: number, out?: Buffer): Buffer {
     this.#buffered -= n
     const first = this.#chunks[0]!
-    if (first.length >= n) {
+    if (first.length >= n && !out) {
       if (first.length === n) this.#chunks.shift()
       else this.#chunks[0] = first.subarray(n)
       return first.subarray(0, n)
     }
-    const out = Buffer.allocUnsafe(n)
+    out ??= Buffer.allocUnsafe(n)
     let at = 0
     while (at < n) {
       const chunk = this.#chunks[0]!
