@@ -68,6 +68,12 @@ export class LocalFolderNode implements DataNode {
   #claimSeen: { key: string; record: NodeClaim | undefined } | undefined
   /** Claims one at a time: each is a compare-and-swap on the file. */
   #claiming: Promise<unknown> = Promise.resolve()
+  /**
+   * Temp names of puts: random once per instance (another process, or a crashed one's leftovers,
+   * never shares it), then a counter, so a put costs no random bytes.
+   */
+  readonly #tempPrefix = randomBytes(6).toString('hex')
+  #temps = 0
 
   /** Open (and with `create`, initialise) a node folder. See openNodeFolder for the rules. */
   static async open(dir: string, options: LocalFolderNodeOptions): Promise<LocalFolderNode> {
@@ -101,7 +107,7 @@ export class LocalFolderNode implements DataNode {
     const path = this.#pathOf(id)
     // Write beside the final name, then rename: a reader sees the whole chunk or nothing, and a crash
     // leaves only a temp file that list() cleans up later.
-    const temp = `${path}${TEMP_MARKER}${randomBytes(6).toString('hex')}`
+    const temp = `${path}${TEMP_MARKER}${this.#tempPrefix}${(this.#temps++).toString(36)}`
     let file: FileHandle | undefined
     try {
       file = await open(temp, 'wx')
