@@ -14,7 +14,7 @@ import { join } from 'node:path'
 import { DfsError, dfsError } from '../errors.js'
 import { assertChunkId, isChunkId } from './chunkId.js'
 import { checkPutHash } from './putHash.js'
-import type { ChunkId, DataNode, NodeUsage } from './DataNode.js'
+import type { ChunkId, DataNode, NodeUsage, PutHint } from './DataNode.js'
 import { deviceOf } from './device.js'
 import { forEachLimit } from '../util/forEachLimit.js'
 import { fsyncPath } from '../util/files.js'
@@ -98,7 +98,7 @@ export class LocalFolderNode implements DataNode {
     this.#chunksDir = join(dir, CHUNKS_DIR)
   }
 
-  async put(id: ChunkId, data: Buffer, sha256: string): Promise<void> {
+  async put(id: ChunkId, data: Buffer, sha256: string, hint: PutHint = {}): Promise<void> {
     this.#checkChunk(id)
     // Hashed (on the thread pool, from a copy taken now) while the bytes go to disk: the check costs
     // CPU but hardly any time. Bytes without the carried hash are never renamed into place.
@@ -119,8 +119,8 @@ export class LocalFolderNode implements DataNode {
       throw this.#writeError('put', err, id)
     }
     // A second put of the same id (a retry, or a repair over a corrupt copy) replaces the file; find
-    // its old size so the running totals stay right.
-    const previous = await stat(path).then((info) => info.size, () => undefined)
+    // its old size so the running totals stay right. A fresh id has none: no stat.
+    const previous = hint.fresh ? undefined : await stat(path).then((info) => info.size, () => undefined)
     try {
       await rename(temp, path)
     } catch (err) {
