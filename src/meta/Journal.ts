@@ -1,10 +1,13 @@
 // The journal's writing end. `append` only queues the encoded line in memory, so a file system
 // operation never waits for the disk; one writer loop drains the queue in order, and `sync` is a
 // group commit: every caller waiting when an fdatasync starts shares it. Writes are grouped too:
-// the loop starts on the turn of the event loop after the first append, so every record appended
-// meanwhile (the requests answered in one turn, the records of one operation) goes in one write.
-// Nothing waits for a write alone (sync waits for the fdatasync after it), so the turn costs no one.
-// A periodic flush bounds what a crash can lose when nobody asks for a sync.
+// records nobody waits for are written WRITE_DELAY_MS after the first of them, all in one write
+// (a file created is two records; a stream of small files is a few hundred a second), so the
+// journal costs a write and a lock check per group, not per record. Nothing is durable before a
+// sync, and a sync writes at once, so the delay costs no caller anything; all it changes is that a
+// process killed outright also loses the last few milliseconds of records nobody synced (the page
+// cache would have kept them). A periodic flush bounds what a crash can lose when nobody asks for
+// a sync.
 //
 // A write or fsync that fails (EIO, ENOSPC) leaves the file in an unknown state, and after a failed
 // fsync the kernel may have dropped the dirty pages, so retrying proves nothing: the journal fails
@@ -36,6 +39,9 @@ interface Rotation {
   reject: (err: DfsError) => void
 }
 
+/** Records nobody waits for go to the disk in groups, at most this long after the first (ms). */
+const WRITE_DELAY_MS = 5
+
 interface Waiter {
   seq: number
   resolve: () => void
@@ -54,6 +60,10 @@ export class Journal {
   /** The writer loop fdatasyncs while syncedSeq is below this. */
   private wantedSeq: number
   private running = false
+  /** Rotations queued and not yet done: the lines before one are written without delay. */
+  private rotations = 0
+  /** The pending start of a group write (see WRITE_DELAY_MS). */
+  private delayed: NodeJS.Timeout | undefined
   private loop: Promise<void> = Promise.resolve()
   private failure: DfsError | undefined
   private closing: Promise<void> | undefined
@@ -80,7 +90,7 @@ export class Journal {
     this.assertOpen()
     const seq = ++this.lastSeq
     this.queue.push(Buffer.from(encodeRecord(seq, json)))
-    this.kick()
+    this.writeSoon()
     return seq
   }
 
@@ -109,6 +119,7 @@ export class Journal {
     const rotated = new Promise<void>((resolve, reject) => {
       this.queue.push({ firstSeq: lastSeq + 1, resolve, reject })
     })
+    this.rotations++
     this.kick()
     return { lastSeq, rotated }
   }
@@ -118,6 +129,7 @@ export class Journal {
     this.closing ??= (async () => {
       clearInterval(this.timer)
       this.requestSync()
+      this.kick() // a rotation queued after the last line is done too
       await this.loop
       await this.fh.close().catch(() => {}) // nothing left to lose: all was written or the journal failed
       if (this.failure) throw this.failure
@@ -136,23 +148,40 @@ export class Journal {
     this.kick()
   }
 
+  /** Start the writer now (a sync, a rotation, closing). */
   private kick(): void {
+    clearTimeout(this.delayed)
+    this.delayed = undefined
     if (this.running) return
     this.running = true
-    this.loop = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.run())
+    this.loop = this.run()
+  }
+
+  /** Start the writer WRITE_DELAY_MS from now, unless it runs or is due already. */
+  private writeSoon(): void {
+    if (this.running || this.delayed || this.failure) return
+    this.delayed = setTimeout(() => this.kick(), WRITE_DELAY_MS)
+  }
+
+  /** Whether lines queued now must be written at once: someone waits for them, or for a rotation after them. */
+  private urgent(): boolean {
+    return this.wantedSeq > this.writtenSeq || this.rotations > 0
   }
 
   /** The single writer: lines in order, rotations where they were queued, fdatasyncs when wanted. */
   private async run(): Promise<void> {
     try {
-      while (!this.failure) {
+      for (let first = true; !this.failure; first = false) {
         const head = this.queue[0]
         if (head && isLine(head)) {
+          // Lines that came while the loop wrote start the next group, unless they are waited for.
+          if (!first && !this.urgent()) break
           await this.writeQueuedLines()
           if (this.wantedSeq > this.syncedSeq) await this.datasync()
         } else if (head) {
           await this.switchSegment(head.firstSeq)
           this.queue.shift() // only now: if the switch fails, fail() finds it here and rejects it
+          this.rotations--
           head.resolve()
         } else if (this.wantedSeq > this.syncedSeq) {
           await this.datasync()
@@ -164,6 +193,7 @@ export class Journal {
       this.fail(err)
     } finally {
       this.running = false
+      if (this.queue.length > 0) this.writeSoon()
     }
   }
 
@@ -216,6 +246,8 @@ export class Journal {
       err,
     )
     clearInterval(this.timer)
+    clearTimeout(this.delayed)
+    this.rotations = 0
     for (const item of this.queue.splice(0)) if (!isLine(item)) item.reject(this.failure)
     for (const waiter of this.waiters.splice(0)) waiter.reject(this.failure)
     this.options.onError(this.failure)

@@ -36,6 +36,9 @@ vi.mock('node:fs/promises', async (importOriginal) => {
   }
 })
 
+/** A store whose periodic flush never falls due within a test: every write counted is one the test caused. */
+const openQuiet = (dir: string) => openKv(dir, { create: { settings: { replicas: 2 } }, flushIntervalMs: 600_000 })
+
 const count = (fn: string, path: (p: string) => boolean) => calls.filter((c) => c.fn === fn && path(c.path)).length
 const isJournal = (p: string) => /journal-\d+\.log$/.test(p)
 
@@ -48,7 +51,7 @@ describe('journal writes', () => {
   })
 
   it('writes the records appended in one turn, across awaits, in one write', async () => {
-    const store = await openKv(await tempDir())
+    const store = await openQuiet(await tempDir())
     for (let i = 0; i < 10; i++) store.commit({ op: 'set', key: `a${i}`, value: i })
     // A request's records reach the journal after awaits of its own (a promise chain, one turn).
     for (let i = 0; i < 10; i++) {
@@ -60,10 +63,33 @@ describe('journal writes', () => {
     expect(store.state.size).toBe(20)
   })
 
+  it('writes the records of many turns in one group: nothing is written before the delay or a sync', async () => {
+    const store = await openQuiet(await tempDir())
+    // The delay never runs out here: only the sync writes.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    try {
+      for (let i = 0; i < 10; i++) {
+        store.commit({ op: 'set', key: `k${i}`, value: i })
+        await new Promise((resolve) => setImmediate(resolve))
+      }
+      expect(count('write', isJournal)).toBe(0)
+      await store.sync()
+      expect(count('write', isJournal)).toBe(1)
+      // Records nobody syncs are written once the delay runs out.
+      store.commit({ op: 'set', key: 'later', value: 1 })
+      await new Promise((resolve) => setImmediate(resolve))
+      expect(count('write', isJournal)).toBe(1)
+      await vi.advanceTimersByTimeAsync(1000)
+      await vi.waitFor(() => expect(count('write', isJournal)).toBe(2))
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
   it('checks the lock before each write with one stat of its record while the record is unchanged, and reads it whole otherwise', async () => {
     const dir = await tempDir()
     const lockFile = join(dir, LOCK_FILE)
-    const store = await openKv(dir)
+    const store = await openQuiet(dir)
     // The clock stands still: the once-a-second full check never falls due within the test.
     vi.spyOn(performance, 'now').mockReturnValue(1_000_000)
     calls.length = 0
@@ -88,7 +114,7 @@ describe('journal writes', () => {
   it('reads the record whole again once a second, unchanged or not', async () => {
     const dir = await tempDir()
     const lockFile = join(dir, LOCK_FILE)
-    const store = await openKv(dir)
+    const store = await openQuiet(dir)
     let now = 1_000_000
     vi.spyOn(performance, 'now').mockImplementation(() => now)
     calls.length = 0
