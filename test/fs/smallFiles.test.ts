@@ -1,0 +1,30 @@
+// What a small file costs the file system core, counted (speed itself is a bench figure): create,
+// one write, close is two journal records (the inode, then its chunk with size and times in the
+// same record) and one chunk write whose bytes own exactly the file's size of memory.
+
+import { describe, expect, it } from 'vitest'
+import { makeFs } from './fakes.js'
+
+describe('a small file', () => {
+  it('costs two journal records and one chunk write of a buffer its own size', async () => {
+    const { fs, meta, chunks } = makeFs()
+    const written: Buffer[] = []
+    const write = chunks.write.bind(chunks)
+    chunks.write = async (data: Buffer) => {
+      written.push(data)
+      return write(data)
+    }
+    const before = meta.records.length
+    const fh = await fs.create('/small', 0o644)
+    await fs.write(fh, Buffer.alloc(4096, 1), 0)
+    await fs.flush(fh)
+    await fs.release(fh)
+
+    expect(meta.records.slice(before).map(r => r.op)).toEqual(['mknod', 'chunk'])
+    expect(written).toHaveLength(1)
+    // Not a view into a larger buffer: nothing else to zero, collect, or copy out for the cache.
+    expect(written[0]!.length).toBe(4096)
+    expect(written[0]!.buffer.byteLength).toBe(4096)
+    expect((await fs.getattr('/small')).size).toBe(4096)
+  })
+})
