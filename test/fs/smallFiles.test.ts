@@ -1,6 +1,7 @@
 // What a small file costs the file system core, counted (speed itself is a bench figure): create,
 // one write, close is two journal records (the inode, then its chunk with size and times in the
-// same record) and one chunk write whose bytes own exactly the file's size of memory.
+// same record) and one chunk write whose bytes own exactly the file's size of memory; reading it
+// back is one record the first time (atime, as relatime moves it) and none after that.
 
 import { describe, expect, it } from 'vitest'
 import { makeFs } from './fakes.js'
@@ -26,5 +27,23 @@ describe('a small file', () => {
     expect(written[0]!.length).toBe(4096)
     expect(written[0]!.buffer.byteLength).toBe(4096)
     expect((await fs.getattr('/small')).size).toBe(4096)
+  })
+
+  it('costs one journal record to read back the first time (its atime), none after that', async () => {
+    const { fs, meta, chunks } = makeFs()
+    const fh = await fs.create('/small', 0o644)
+    await fs.write(fh, Buffer.alloc(4096, 1), 0)
+    await fs.release(fh)
+    const before = meta.records.length
+    const writes = chunks.writes
+    for (let i = 0; i < 3; i++) {
+      const reader = await fs.open('/small')
+      const out = Buffer.alloc(128 * 1024)
+      expect(await fs.read(reader, out, 0)).toBe(4096)
+      await fs.flush(reader)
+      await fs.release(reader)
+    }
+    expect(meta.records.slice(before).map(r => r.op)).toEqual(['setattr'])
+    expect(chunks.writes).toBe(writes)
   })
 })
