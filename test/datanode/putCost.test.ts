@@ -2,7 +2,6 @@
 // figure): a new chunk's copy is open, write, rename and close of its temp file; only a put that may
 // replace an earlier copy (a repair, a retry) also looks for that copy, to keep the usage totals.
 
-import * as fsp from 'node:fs/promises'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { newChunkId } from '../../src/datanode/chunkId.js'
 import { LocalFolderNode } from '../../src/datanode/LocalFolderNode.js'
@@ -21,22 +20,31 @@ vi.mock('node:fs/promises', async (importOriginal) => {
     }) as F
   return {
     ...actual,
+    open: counted('open', actual.open),
     stat: counted('stat', actual.stat),
     rename: counted('rename', actual.rename),
     unlink: counted('unlink', actual.unlink),
     link: counted('link', actual.link),
-    open: async (...args: unknown[]) => {
-      calls.push('open')
-      const handle = await (actual.open as (...a: unknown[]) => Promise<fsp.FileHandle>)(...args)
-      for (const method of ['write', 'close', 'stat', 'datasync', 'sync'] as const) {
-        const original = handle[method].bind(handle) as (...a: unknown[]) => unknown
-        ;(handle as unknown as Record<string, unknown>)[method] = (...a: unknown[]) => {
-          calls.push(method === 'stat' ? 'fstat' : method)
-          return original(...a)
-        }
-      }
-      return handle
-    },
+  }
+})
+
+// The put's own calls go through the callback API on plain descriptors (src/util/fdCalls.ts).
+vi.mock('node:fs', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('node:fs')>()
+  const counted = <F extends (...args: never[]) => unknown>(fn: string, f: F) =>
+    ((...args: Parameters<F>) => {
+      calls.push(fn)
+      return f(...args)
+    }) as F
+  return {
+    ...actual,
+    open: counted('open', actual.open),
+    write: counted('write', actual.write),
+    close: counted('close', actual.close),
+    rename: counted('rename', actual.rename),
+    stat: counted('stat', actual.stat),
+    fstat: counted('fstat', actual.fstat),
+    fdatasync: counted('fdatasync', actual.fdatasync),
   }
 })
 
