@@ -169,8 +169,19 @@ export class FileSystem {
   // ---- attributes --------------------------------------------------------------------------------
 
   async getattr(path: string): Promise<Stat> {
-    const inode = await this.lookupFresh(path)
+    // The kernel asks several times per file created or opened: a hit costs no await.
+    const inode = this.lookupOrMiss(path) ?? await this.lookupAfterRefresh(path)
     return toStat(inode, this.openFiles.get(inode.ino))
+  }
+
+  /** The inode a path names, or undefined where the namespace has no such name (other errors throw). */
+  private lookupOrMiss(path: string): Inode | undefined {
+    try {
+      return this.lookup(path)
+    } catch (err) {
+      if (!isDfsError(err, 'ENOENT')) throw err
+      return undefined
+    }
   }
 
   /**
@@ -179,16 +190,16 @@ export class FileSystem {
    * (a round trip to the NameNode, only on a miss; free in the embedded mount).
    */
   private async lookupFresh(path: string): Promise<Inode> {
+    return this.lookupOrMiss(path) ?? await this.lookupAfterRefresh(path)
+  }
+
+  /** lookupFresh after a miss. */
+  private async lookupAfterRefresh(path: string): Promise<Inode> {
+    await this.meta.refresh()
     try {
       return this.lookup(path)
-    } catch (err) {
-      if (!isDfsError(err, 'ENOENT')) throw err
-      await this.meta.refresh()
-      try {
-        return this.lookup(path)
-      } catch (again) {
-        return this.heldAt(path) ?? Promise.reject(again)
-      }
+    } catch (again) {
+      return this.heldAt(path) ?? Promise.reject(again)
     }
   }
 

@@ -3,6 +3,7 @@
 // same record) and one chunk write whose bytes own exactly the file's size of memory; reading it
 // back is one record the first time (atime, as relatime moves it) and none after that.
 
+import { createHook } from 'node:async_hooks'
 import { describe, expect, it } from 'vitest'
 import { makeFs } from './fakes.js'
 
@@ -45,5 +46,18 @@ describe('a small file', () => {
     }
     expect(meta.records.slice(before).map(r => r.op)).toEqual(['setattr'])
     expect(chunks.writes).toBe(writes)
+  })
+
+  it('answers a getattr of an existing name without an await (one promise: the answer)', async () => {
+    const { fs } = makeFs()
+    await fs.release(await fs.create('/small', 0o644))
+    let promises = 0
+    const hook = createHook({ init: (_id, type) => { if (type === 'PROMISE') promises++ } })
+    hook.enable()
+    const answer = fs.getattr('/small')
+    hook.disable()
+    expect((await answer).size).toBe(0)
+    // The kernel asks several times per file created or opened.
+    expect(promises).toBe(1)
   })
 })
