@@ -506,7 +506,7 @@ export class FileSystem {
   async flush(fh: number): Promise<void> {
     const handle = this.handles.get(fh)
     if (!handle) throw dfsError('EBADF', `no open file handle ${fh}`, { fh })
-    await handle.file?.flush()
+    if (handle.file && !handle.file.settled) await handle.file.flush()
   }
 
   async fsync(fh: number): Promise<void> {
@@ -531,7 +531,8 @@ export class FileSystem {
     try {
       if (file.handles > 0) return
       try {
-        if (this.inode(file.ino).nlink > 0) await file.flush()
+        // Usually the kernel's flush (close) did it all already.
+        if (this.inode(file.ino).nlink > 0 && !file.settled) await file.flush()
       } finally {
         if (file.handles === 0) this.closeFile(file)
       }

@@ -165,6 +165,11 @@ export class OpenFile {
     return this.dirty.size > 0 || this.sealing.size > 0 || this.loading.size > 0
   }
 
+  /** Nothing to store, record or report: a flush now would do nothing (a reader's close, a second one). */
+  get settled(): boolean {
+    return !this.busy && this.changes === this.recordedChanges && this.failure === null
+  }
+
   private inode(): Inode {
     const inode = this.ctx.meta.state.inodes.get(this.ino)
     if (!inode || !isFile(inode)) throw dfsError('ENOENT', `file inode ${this.ino} is gone`, { ino: this.ino })

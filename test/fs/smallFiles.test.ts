@@ -4,7 +4,8 @@
 // back is one record the first time (atime, as relatime moves it) and none after that.
 
 import { createHook } from 'node:async_hooks'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
+import { OpenFile } from '../../src/fs/OpenFile.js'
 import { makeFs } from './fakes.js'
 
 describe('a small file', () => {
@@ -59,5 +60,30 @@ describe('a small file', () => {
     expect((await answer).size).toBe(0)
     // The kernel asks several times per file created or opened.
     expect(promises).toBe(1)
+  })
+
+  it('stores once per close: the release after a flush, and a reader\'s flush and release, have nothing to do', async () => {
+    const { fs } = makeFs()
+    const flushes = vi.spyOn(OpenFile.prototype, 'flush')
+    try {
+      const fh = await fs.create('/small', 0o644)
+      await fs.write(fh, Buffer.alloc(4096, 1), 0)
+      await fs.flush(fh) // close(2)
+      await fs.release(fh) // the kernel's release after it
+      expect(flushes).toHaveBeenCalledTimes(1)
+      const reader = await fs.open('/small')
+      await fs.read(reader, Buffer.alloc(4096), 0)
+      await fs.flush(reader)
+      await fs.release(reader)
+      expect(flushes).toHaveBeenCalledTimes(1)
+      // A release without a flush before it (no close seen) still stores.
+      const again = await fs.open('/small')
+      await fs.write(again, Buffer.from('x'), 4096)
+      await fs.release(again)
+      expect(flushes).toHaveBeenCalledTimes(2)
+      expect((await fs.getattr('/small')).size).toBe(4097)
+    } finally {
+      flushes.mockRestore()
+    }
   })
 })
