@@ -1,7 +1,7 @@
 // The local-folder transport: a DataNode whose chunks are files in a folder on this machine.
 //
 //   <dir>/chunks/<first two hex digits>/<id>          one file per chunk
-//   <dir>/chunks/<..>/<id>.tmp-<random>               a put in progress (renamed into place when whole)
+//   <dir>/chunks/<..>/<id>.tmp-<prefix><n>            a put in progress (renamed into place when whole)
 //
 // Two rules shape this file. Every method validates the chunk id before it touches the disk (a TCP
 // server will pass ids straight from the network). And nothing here ever creates the node folder or
