@@ -158,7 +158,7 @@ export class ChunkStore {
         const node = this.registry.get(nodeId)
         try {
           if (!node) throw notRegistered(nodeId)
-          await node.put(id, data, hash)
+          await node.put(id, data, hash, { fresh: true }) // the id was made for this write; each node gets it once
           this.#countIo(nodeId, 'write', data.length)
           stored.add(nodeId)
           noteNodeAnswered(this.registry, nodeId)

@@ -27,6 +27,15 @@ export interface NodeUsage {
   device?: string
 }
 
+/** What the caller of a put knows that can spare the node work. */
+export interface PutHint {
+  /**
+   * The caller made the id just now and puts it nowhere twice (a new chunk's first copies), so the
+   * node holds no earlier copy to replace. A repair or a retry must not say so.
+   */
+  fresh?: boolean
+}
+
 export interface DataNode {
   readonly nodeId: string
   /** What the user typed to name this node: a folder path or tcp://host:port. */
@@ -38,7 +47,7 @@ export interface DataNode {
    * that do not have it (CHUNK_HASH_MISMATCH) and stores nothing, so no chunk is ever stored with a
    * hash of other bytes.
    */
-  put(id: ChunkId, data: Buffer, sha256: string): Promise<void>
+  put(id: ChunkId, data: Buffer, sha256: string, hint?: PutHint): Promise<void>
   /** The chunk's bytes; CHUNK_MISSING when this node does not have it. Callers verify the hash. */
   get(id: ChunkId): Promise<Buffer>
   has(id: ChunkId): Promise<boolean>

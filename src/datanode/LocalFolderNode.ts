@@ -1,7 +1,7 @@
 // The local-folder transport: a DataNode whose chunks are files in a folder on this machine.
 //
 //   <dir>/chunks/<first two hex digits>/<id>          one file per chunk
-//   <dir>/chunks/<..>/<id>.tmp-<random>               a put in progress (renamed into place when whole)
+//   <dir>/chunks/<..>/<id>.tmp-<prefix><n>            a put in progress (renamed into place when whole)
 //
 // Two rules shape this file. Every method validates the chunk id before it touches the disk (a TCP
 // server will pass ids straight from the network). And nothing here ever creates the node folder or
@@ -9,12 +9,13 @@
 // NODE_UNAVAILABLE instead of quietly growing a new, empty node where the old one was.
 
 import { randomBytes } from 'node:crypto'
-import { type FileHandle, open, readdir, rename, stat, statfs, unlink } from 'node:fs/promises'
+import { type FileHandle, open, readdir, stat, statfs, unlink } from 'node:fs/promises'
+import { closeFdQuietly, datasyncFd, openFd, renamePath, writeAllFd } from '../util/fdCalls.js'
 import { join } from 'node:path'
 import { DfsError, dfsError } from '../errors.js'
 import { assertChunkId, isChunkId } from './chunkId.js'
 import { checkPutHash } from './putHash.js'
-import type { ChunkId, DataNode, NodeUsage } from './DataNode.js'
+import type { ChunkId, DataNode, NodeUsage, PutHint } from './DataNode.js'
 import { deviceOf } from './device.js'
 import { forEachLimit } from '../util/forEachLimit.js'
 import { fsyncPath } from '../util/files.js'
@@ -69,6 +70,12 @@ export class LocalFolderNode implements DataNode {
   #claimSeen: { key: string; record: NodeClaim | undefined } | undefined
   /** Claims one at a time: each is a compare-and-swap on the file. */
   #claiming: Promise<unknown> = Promise.resolve()
+  /**
+   * Temp names of puts: random once per instance (another process, or a crashed one's leftovers,
+   * never shares it), then a counter, so a put costs no random bytes.
+   */
+  readonly #tempPrefix = randomBytes(6).toString('hex')
+  #temps = 0
 
   /** Open (and with `create`, initialise) a node folder. See openNodeFolder for the rules. */
   static async open(dir: string, options: LocalFolderNodeOptions): Promise<LocalFolderNode> {
@@ -93,7 +100,7 @@ export class LocalFolderNode implements DataNode {
     this.#chunksDir = join(dir, CHUNKS_DIR)
   }
 
-  async put(id: ChunkId, data: Buffer, sha256: string): Promise<void> {
+  async put(id: ChunkId, data: Buffer, sha256: string, hint: PutHint = {}): Promise<void> {
     this.#checkChunk(id)
     // Hashed (on the thread pool, from a copy taken now) while the bytes go to disk: the check costs
     // CPU but hardly any time. Bytes without the carried hash are never renamed into place.
@@ -102,30 +109,32 @@ export class LocalFolderNode implements DataNode {
     const path = this.#pathOf(id)
     // Write beside the final name, then rename: a reader sees the whole chunk or nothing, and a crash
     // leaves only a temp file that list() cleans up later.
-    const temp = `${path}${TEMP_MARKER}${randomBytes(6).toString('hex')}`
-    let file: FileHandle | undefined
+    const temp = `${path}${TEMP_MARKER}${this.#tempPrefix}${(this.#temps++).toString(36)}`
+    // A plain descriptor, not a FileHandle: a put is the one call a stream of small files makes
+    // thousands of times a second, and the promise API costs several promises per call (fdCalls.ts).
+    let fd: number | undefined
     try {
-      file = await open(temp, 'wx')
-      await writeAll(file, data)
+      fd = await openFd(temp, 'wx')
+      await writeAllFd(fd, data)
       await hashed
     } catch (err) {
-      await file?.close().catch(() => {})
+      if (fd !== undefined) closeFdQuietly(fd)
       await unlink(temp).catch(() => {})
       throw this.#writeError('put', err, id)
     }
     // A second put of the same id (a retry, or a repair over a corrupt copy) replaces the file; find
-    // its old size so the running totals stay right.
-    const previous = await stat(path).then((info) => info.size, () => undefined)
+    // its old size so the running totals stay right. A fresh id has none: no stat.
+    const previous = hint.fresh ? undefined : await stat(path).then((info) => info.size, () => undefined)
     try {
-      await rename(temp, path)
+      await renamePath(temp, path)
     } catch (err) {
-      await file.close().catch(() => {})
+      closeFdQuietly(fd)
       await unlink(temp).catch(() => {})
       throw this.#writeError('put', err, id)
     }
     this.#usedBytes += data.length - (previous ?? 0)
     if (previous === undefined) this.#chunkCount += 1
-    this.#syncBehind(id, file, data.length)
+    this.#syncBehind(id, fd, data.length)
   }
 
   /**
@@ -134,12 +143,12 @@ export class LocalFolderNode implements DataNode {
    * (HDFS DataNodes can do the same: sync behind writes). Small chunks are cheaper to sync in one
    * batch when asked.
    */
-  #syncBehind(id: ChunkId, file: FileHandle, size: number): void {
+  #syncBehind(id: ChunkId, fd: number, size: number): void {
     if (size < SYNC_BEHIND_BYTES) {
-      file.close().catch(() => {})
+      closeFdQuietly(fd)
       return
     }
-    const done = file.datasync().finally(() => file.close().catch(() => {}))
+    const done = datasyncFd(fd).finally(() => closeFdQuietly(fd))
     this.#syncing.set(id, done)
     done.then(() => this.#syncing.delete(id), () => this.#syncing.delete(id))
   }
@@ -435,15 +444,6 @@ async function removeIfStale(path: string): Promise<void> {
     if (Date.now() - info.mtimeMs > STALE_TEMP_MS) await unlink(path)
   } catch {
     // gone already, or not ours to remove: either way nothing to do
-  }
-}
-
-/** Write all of data at the start of the file (write(2) may write less than asked). */
-async function writeAll(file: FileHandle, data: Buffer): Promise<void> {
-  let done = 0
-  while (done < data.length) {
-    const { bytesWritten } = await file.write(data, done, data.length - done, done)
-    done += bytesWritten
   }
 }
 

@@ -8,9 +8,20 @@ import type { ChunkId } from './DataNode.js'
 
 const CHUNK_ID = /^[0-9a-f]{32}$/
 
+/** Ids whose random bits are fetched in one call: one call into the generator per 256 chunks, not per chunk. */
+const IDS_PER_FILL = 256
+let pool = Buffer.alloc(0)
+let taken = 0
+
 /** A fresh chunk id: 128 random bits, so ids never collide and never need coordination. */
 export function newChunkId(): ChunkId {
-  return randomBytes(16).toString('hex')
+  if (taken === pool.length) {
+    pool = randomBytes(16 * IDS_PER_FILL)
+    taken = 0
+  }
+  const id = pool.toString('hex', taken, taken + 16)
+  taken += 16
+  return id
 }
 
 export function isChunkId(id: unknown): boolean {

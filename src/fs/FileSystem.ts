@@ -179,9 +179,20 @@ export class FileSystem {
    * binding (src/fuse/bindingAnswers.ts), which forgets it at the next commit.
    */
   async getattrCommitted(path: string): Promise<{ stat: Stat; committed: boolean }> {
-    const inode = await this.lookupFresh(path)
+    // The kernel asks several times per file created or opened: a hit costs no await.
+    const inode = this.lookupOrMiss(path) ?? await this.lookupAfterRefresh(path)
     const file = this.openFiles.get(inode.ino)
     return { stat: toStat(inode, file), committed: file === undefined }
+  }
+
+  /** The inode a path names, or undefined where the namespace has no such name (other errors throw). */
+  private lookupOrMiss(path: string): Inode | undefined {
+    try {
+      return this.lookup(path)
+    } catch (err) {
+      if (!isDfsError(err, 'ENOENT')) throw err
+      return undefined
+    }
   }
 
   /**
@@ -190,16 +201,16 @@ export class FileSystem {
    * (a round trip to the NameNode, only on a miss; free in the embedded mount).
    */
   private async lookupFresh(path: string): Promise<Inode> {
+    return this.lookupOrMiss(path) ?? await this.lookupAfterRefresh(path)
+  }
+
+  /** lookupFresh after a miss. */
+  private async lookupAfterRefresh(path: string): Promise<Inode> {
+    await this.meta.refresh()
     try {
       return this.lookup(path)
-    } catch (err) {
-      if (!isDfsError(err, 'ENOENT')) throw err
-      await this.meta.refresh()
-      try {
-        return this.lookup(path)
-      } catch (again) {
-        return this.heldAt(path) ?? Promise.reject(again)
-      }
+    } catch (again) {
+      return this.heldAt(path) ?? Promise.reject(again)
     }
   }
 
@@ -568,7 +579,7 @@ export class FileSystem {
   async flush(fh: number): Promise<void> {
     const handle = this.handles.get(fh)
     if (!handle) throw dfsError('EBADF', `no open file handle ${fh}`, { fh })
-    await handle.file?.flush()
+    if (handle.file && !handle.file.settled) await handle.file.flush()
   }
 
   async fsync(fh: number): Promise<void> {
@@ -593,7 +604,8 @@ export class FileSystem {
     try {
       if (file.handles > 0) return
       try {
-        if (this.inode(file.ino).nlink > 0) await file.flush()
+        // Usually the kernel's flush (close) did it all already.
+        if (this.inode(file.ino).nlink > 0 && !file.settled) await file.flush()
       } finally {
         if (file.handles === 0) this.closeFile(file)
       }

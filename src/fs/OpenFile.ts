@@ -62,7 +62,12 @@ interface Lineage {
   after?: { entry: Sealing; bytes: Buffer }
 }
 
-const MIN_BUFFER = 64 * 1024
+/**
+ * A page: a small file's buffer is its size (a 4 KiB file holds 4 KiB, not 64: zeroing and freeing
+ * 64 KiB per small file was a good part of the garbage collector's work in a stream of creates, and the
+ * chunk cache then had to copy the bytes out of it). Writes beyond it double the buffer.
+ */
+const MIN_BUFFER = 4 * 1024
 
 /**
  * A chunk being stored: frozen bytes (nothing holds them to write), not a ChunkBuffer. A rebase puts
@@ -161,6 +166,11 @@ export class OpenFile {
   /** True while chunks are buffered or being stored: the file's state must be kept. */
   get busy(): boolean {
     return this.dirty.size > 0 || this.sealing.size > 0 || this.loading.size > 0
+  }
+
+  /** Nothing to store, record or report: a flush now would do nothing (a reader's close, a second one). */
+  get settled(): boolean {
+    return !this.busy && this.changes === this.recordedChanges && this.failure === null
   }
 
   private inode(): Inode {

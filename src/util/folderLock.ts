@@ -12,8 +12,15 @@
 // hosts) a folder may also carry a record file naming its holder with a random token: a record
 // naming a live process elsewhere is refused, and verify() lets the holder check before each
 // write that the record is still its own, so a process that lost the folder stops writing.
+//
+// verify() runs before every journal write, so its usual answer costs one stat: a record whose
+// inode, size and change times are those of the record this process last wrote or read whole is
+// still that record (anyone replacing, rewriting, moving or deleting it, or the folder it is in,
+// changes one of them). Reading it whole again at least once a second bounds what a file system
+// that caches attributes (NFS, between hosts) could hide.
 
 import { randomUUID } from 'node:crypto'
+import type { BigIntStats } from 'node:fs'
 import { link, readlink, stat, unlink, writeFile } from 'node:fs/promises'
 import { type Server, type Socket, connect, createServer } from 'node:net'
 import { hostname } from 'node:os'
@@ -56,6 +63,8 @@ export interface FolderLock {
 
 // How long a holder has to say who it is. A stopped (SIGSTOP) holder never answers.
 const ASK_TIMEOUT_MS = 3000
+/** verify() reads the record whole at least this often, however unchanged its stat looks. */
+const FULL_CHECK_MS = 1000
 
 export async function acquireFolderLock(dir: string, kind: LockKind, log: (msg: string) => void = () => {}): Promise<FolderLock> {
   const { dev, ino } = await stat(dir)
@@ -68,17 +77,31 @@ export async function acquireFolderLock(dir: string, kind: LockKind, log: (msg: 
     throw err
   }
 
+  const recordFile = kind.recordFile ? join(dir, kind.recordFile) : undefined
+  /** The record as it was when last known to be ours (see the top of the file), and when that was. */
+  let known: { identity: string; at: number } | undefined
   let released: Promise<void> | undefined
   return {
     dir,
     owner,
     async verify() {
       if (released) throw dfsError(kind.code, `${kind.what} ${dir} was released by this process`, { dir })
+      if (recordFile && known && performance.now() - known.at < FULL_CHECK_MS) {
+        const seen = await stat(recordFile, { bigint: true }).catch(() => undefined)
+        if (seen && identityOf(seen) === known.identity) return
+      }
       const now = await stat(dir).catch(() => undefined)
       if (!now || now.dev !== dev || now.ino !== ino) {
         throw dfsError(kind.code, `${kind.what} ${dir} was removed or replaced while this process (${process.pid}) used it; it stops writing there`, { dir })
       }
-      if (kind.recordFile) await keepRecord(join(dir, kind.recordFile), owner, dir, kind, log)
+      if (!recordFile) return
+      known = undefined
+      const at = performance.now()
+      // Taken before the record is read: a change after the stat shows either in what is read or as
+      // a mismatch next time, never in neither. (A record written again here is known next time.)
+      const seen = await stat(recordFile, { bigint: true }).catch(() => undefined)
+      await keepRecord(recordFile, owner, dir, kind, log)
+      if (seen) known = { identity: identityOf(seen), at }
     },
     release() {
       released ??= (async () => {
@@ -91,6 +114,15 @@ export async function acquireFolderLock(dir: string, kind: LockKind, log: (msg: 
       return released
     },
   }
+}
+
+/**
+ * What tells one version of the record from another without reading it: a new file (inode), a
+ * rewrite (size, mtime), a rename or link of it (ctime). Kernels since 6.13 give a change right
+ * after a stat a fine-grained time, so even two writes within one clock tick differ.
+ */
+function identityOf(info: BigIntStats): string {
+  return `${info.dev}:${info.ino}:${info.size}:${info.mtimeNs}:${info.ctimeNs}`
 }
 
 /**

@@ -3,7 +3,7 @@
 
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { ChunkId, DataNode, NodeUsage } from '../../src/datanode/DataNode.js'
+import type { ChunkId, DataNode, NodeUsage, PutHint } from '../../src/datanode/DataNode.js'
 import { LocalFolderNode } from '../../src/datanode/LocalFolderNode.js'
 import { ChunkStore, type ChunkStoreOptions } from '../../src/chunks/ChunkStore.js'
 import type { ChunkRef } from '../../src/chunks/ChunkRef.js'
@@ -29,9 +29,9 @@ export class FaultyNode implements DataNode {
     return this.inner.address
   }
 
-  async put(id: ChunkId, data: Buffer, sha256: string): Promise<void> {
+  async put(id: ChunkId, data: Buffer, sha256: string, hint?: PutHint): Promise<void> {
     this.#enter('put')
-    return this.inner.put(id, data, sha256)
+    return this.inner.put(id, data, sha256, hint)
   }
   async get(id: ChunkId): Promise<Buffer> {
     this.#enter('get')

@@ -1,0 +1,95 @@
+// What a put costs a local-folder node in file system calls, counted (speed itself is a bench
+// figure): a new chunk's copy is open, write, rename and close of its temp file; only a put that may
+// replace an earlier copy (a repair, a retry) also looks for that copy, to keep the usage totals.
+
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { newChunkId } from '../../src/datanode/chunkId.js'
+import { LocalFolderNode } from '../../src/datanode/LocalFolderNode.js'
+import { sha256Of } from '../helpers/sha256.js'
+import { TempDirs } from './tempDirs.js'
+import { makeCluster } from '../chunks/fakes.js'
+
+const calls: string[] = []
+
+vi.mock('node:fs/promises', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('node:fs/promises')>()
+  const counted = <F extends (...args: never[]) => unknown>(fn: string, f: F) =>
+    ((...args: Parameters<F>) => {
+      calls.push(fn)
+      return f(...args)
+    }) as F
+  return {
+    ...actual,
+    open: counted('open', actual.open),
+    stat: counted('stat', actual.stat),
+    rename: counted('rename', actual.rename),
+    unlink: counted('unlink', actual.unlink),
+    link: counted('link', actual.link),
+  }
+})
+
+// The put's own calls go through the callback API on plain descriptors (src/util/fdCalls.ts).
+vi.mock('node:fs', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('node:fs')>()
+  const counted = <F extends (...args: never[]) => unknown>(fn: string, f: F) =>
+    ((...args: Parameters<F>) => {
+      calls.push(fn)
+      return f(...args)
+    }) as F
+  return {
+    ...actual,
+    open: counted('open', actual.open),
+    write: counted('write', actual.write),
+    close: counted('close', actual.close),
+    rename: counted('rename', actual.rename),
+    stat: counted('stat', actual.stat),
+    fstat: counted('fstat', actual.fstat),
+    fdatasync: counted('fdatasync', actual.fdatasync),
+  }
+})
+
+/** The calls a put made, once its background close (if any) has happened too. */
+async function callsOf(put: () => Promise<void>): Promise<string[]> {
+  calls.length = 0
+  await put()
+  await vi.waitFor(() => expect(calls).toContain('close'))
+  return [...calls].sort()
+}
+
+describe('LocalFolderNode.put, counted', () => {
+  const temp = new TempDirs()
+  afterEach(() => temp.cleanup())
+
+  it('stores a new chunk with open, write, rename and close; a put that may replace a copy also stats it', async () => {
+    const node = await LocalFolderNode.open(await temp.make(), { clusterId: 'c', create: true })
+    const data = Buffer.alloc(4096, 7)
+    const hash = sha256Of(data)
+
+    const fresh = newChunkId()
+    expect(await callsOf(() => node.put(fresh, data, hash, { fresh: true }))).toEqual(['close', 'open', 'rename', 'write'])
+
+    const plain = newChunkId()
+    expect(await callsOf(() => node.put(plain, data, hash))).toEqual(['close', 'open', 'rename', 'stat', 'write'])
+
+    // A repair over an existing copy keeps the totals right.
+    const other = Buffer.from('other bytes')
+    await node.put(plain, other, sha256Of(other))
+    expect(await node.usage()).toMatchObject({ chunks: 2, used: 4096 + other.length })
+    expect((await node.get(plain)).equals(other)).toBe(true)
+    expect((await node.get(fresh)).equals(data)).toBe(true)
+    await node.close()
+  })
+
+  it('is told by the chunk store that a new chunk\'s copies are fresh', async () => {
+    const put = vi.spyOn(LocalFolderNode.prototype, 'put')
+    const cluster = await makeCluster(3)
+    try {
+      const ref = await cluster.store.write(Buffer.from('a new chunk'))
+      expect(put).toHaveBeenCalledTimes(2)
+      for (const call of put.mock.calls) expect(call).toEqual([ref.id, expect.any(Buffer), ref.sha256, { fresh: true }])
+    } finally {
+      put.mockRestore()
+      await cluster.cleanup()
+    }
+  })
+})
