@@ -178,11 +178,19 @@ export class FileSystem {
    * writes ahead of the journal are in it). Only such an answer may be remembered by the FUSE
    * binding (src/fuse/bindingAnswers.ts), which forgets it at the next commit.
    */
-  async getattrCommitted(path: string): Promise<{ stat: Stat; committed: boolean }> {
-    // The kernel asks several times per file created or opened: a hit costs no await.
-    const inode = this.lookupOrMiss(path) ?? await this.lookupAfterRefresh(path)
-    const file = this.openFiles.get(inode.ino)
-    return { stat: toStat(inode, file), committed: file === undefined }
+  getattrCommitted(path: string): Promise<{ stat: Stat; committed: boolean }> {
+    const answer = (inode: Inode) => {
+      const file = this.openFiles.get(inode.ino)
+      return { stat: toStat(inode, file), committed: file === undefined }
+    }
+    // The kernel asks several times per file created or opened: a hit costs one promise, no await.
+    let hit: Inode | undefined
+    try {
+      hit = this.lookupOrMiss(path)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    return hit ? Promise.resolve(answer(hit)) : this.lookupAfterRefresh(path).then(answer)
   }
 
   /** The inode a path names, or undefined where the namespace has no such name (other errors throw). */
