@@ -4,8 +4,9 @@
 import { dfsError } from '../../errors.js'
 import type { StateMachine } from '../StateMachine.js'
 import { type ApplyResult, applyRecord } from './apply.js'
+import { sharedNodeList } from './nodeLists.js'
 import type { NamespaceRecord } from './records.js'
-import { type Inode, type NamespaceState, ROOT_INO, S_IFDIR, isDir } from './types.js'
+import { type ChunkRef, type Inode, type NamespaceState, ROOT_INO, S_IFDIR, isDir } from './types.js'
 
 export interface RootOwner {
   uid: number
@@ -17,6 +18,20 @@ export interface RootOwner {
 type Piece = { nextIno: number } | ['i', Inode] | ['d', number, string, number]
 
 export function namespaceMachine(root: RootOwner): StateMachine<NamespaceState, NamespaceRecord, ApplyResult> {
+  const restorer = () => {
+    const state: NamespaceState = { inodes: new Map(), children: new Map(), parents: new Map(), nextIno: 0 }
+    return {
+      add(piece: unknown): void {
+        addPiece(state, piece as Piece)
+      },
+      done(): NamespaceState {
+        if (!state.inodes.has(ROOT_INO) || state.nextIno <= ROOT_INO) {
+          throw dfsError('CHECKPOINT_CORRUPT', 'checkpoint has no root directory', {})
+        }
+        return state
+      },
+    }
+  }
   return {
     empty(): NamespaceState {
       const t = root.createdAt
@@ -35,50 +50,69 @@ export function namespaceMachine(root: RootOwner): StateMachine<NamespaceState, 
     apply: applyRecord,
 
     snapshot(state: NamespaceState): Iterable<Piece> {
-      // Inodes are frozen values, so copying the references is a faithful capture; directory
-      // entries live in mutable maps and are copied out now.
+      // What runs now, synchronously, must stay short however large the namespace: the file system
+      // waits meanwhile. Inodes are frozen values, so copying the references (one array) is a
+      // faithful capture. Directory entries live in mutable maps: rather than copy a million entries
+      // now, the maps are sealed, and apply copies a sealed map before its first change (apply.ts
+      // changeableEntries), so these stay as they are until the pieces have been read.
       const nextIno = state.nextIno
-      const inodes = [...state.inodes.values()]
-      const entries: ['d', number, string, number][] = []
-      for (const [dir, names] of state.children) {
-        for (const [name, ino] of names) entries.push(['d', dir, name, ino])
-      }
+      const inodes = Array.from(state.inodes.values())
+      const dirs = Array.from(state.children)
+      const sealed = (state.sealed ??= { maps: new WeakSet(), readers: 0 })
+      for (const [, names] of dirs) sealed.maps.add(names)
+      sealed.readers++
       return (function* () {
-        yield { nextIno }
-        for (const inode of inodes) yield ['i', inode] as Piece
-        yield* entries
+        try {
+          yield { nextIno }
+          for (const inode of inodes) yield ['i', inode] as Piece
+          for (const [dir, names] of dirs) {
+            for (const [name, ino] of names) yield ['d', dir, name, ino] as Piece
+          }
+        } finally {
+          // The last snapshot being read lets go: maps change in place again.
+          if (--sealed.readers === 0 && state.sealed === sealed) state.sealed = undefined
+        }
       })()
     },
 
     restore(pieces: Iterable<unknown>): NamespaceState {
-      const state: NamespaceState = { inodes: new Map(), children: new Map(), parents: new Map(), nextIno: 0 }
-      for (const piece of pieces as Iterable<Piece>) {
-        if (!Array.isArray(piece)) {
-          state.nextIno = piece.nextIno
-        } else if (piece[0] === 'i') {
-          const inode = deepFreeze(piece[1])
-          state.inodes.set(inode.ino, inode)
-          if (isDir(inode) && inode.nlink > 0) state.children.set(inode.ino, new Map())
-        } else {
-          const [, dir, name, ino] = piece
-          const names = state.children.get(dir)
-          if (!names) throw dfsError('CHECKPOINT_CORRUPT', `checkpoint names entry "${name}" in unknown directory ${dir}`, { dir, name })
-          names.set(name, ino)
-          if (state.children.has(ino)) state.parents.set(ino, dir)
-        }
-      }
-      if (!state.inodes.has(ROOT_INO) || state.nextIno <= ROOT_INO) {
-        throw dfsError('CHECKPOINT_CORRUPT', 'checkpoint has no root directory', {})
-      }
-      return state
+      const r = restorer()
+      for (const piece of pieces) r.add(piece)
+      return r.done()
     },
+
+    restorer,
   }
 }
 
+function addPiece(state: NamespaceState, piece: Piece): void {
+  if (!Array.isArray(piece)) {
+    state.nextIno = piece.nextIno
+  } else if (piece[0] === 'i') {
+    const inode = deepFreeze(piece[1])
+    state.inodes.set(inode.ino, inode)
+    if (isDir(inode) && inode.nlink > 0) state.children.set(inode.ino, new Map())
+  } else {
+    const [, dir, name, ino] = piece
+    const names = state.children.get(dir)
+    if (!names) throw dfsError('CHECKPOINT_CORRUPT', `checkpoint names entry "${name}" in unknown directory ${dir}`, { dir, name })
+    names.set(name, ino)
+    if (state.children.has(ino)) state.parents.set(ino, dir)
+  }
+}
+
+/** An inode as read from a checkpoint, made the frozen value the namespace keeps (its node lists shared). */
 function deepFreeze(inode: Inode): Inode {
-  if (inode.chunks) {
-    for (const ref of inode.chunks) if (ref) Object.freeze(ref.nodes) && Object.freeze(ref)
-    Object.freeze(inode.chunks)
+  if (inode.chunks && !Object.isFrozen(inode.chunks)) {
+    const chunks = inode.chunks as (ChunkRef | null)[]
+    for (let i = 0; i < chunks.length; i++) {
+      const ref = chunks[i]
+      if (ref && !Object.isFrozen(ref)) {
+        ;(ref as { nodes: readonly string[] }).nodes = sharedNodeList(ref.nodes)
+        Object.freeze(ref)
+      }
+    }
+    Object.freeze(chunks)
   }
   if (inode.xattrs) Object.freeze(inode.xattrs)
   return Object.freeze(inode)

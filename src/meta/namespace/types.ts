@@ -1,8 +1,8 @@
 // The namespace's data model: inodes, directory entries and the chunk map of every file.
 //
 // Inodes are immutable values (frozen): a change replaces the inode in the map. That is what lets a
-// checkpoint capture the whole namespace with a shallow copy of one Map while the file system keeps
-// changing the live one.
+// checkpoint capture the whole namespace with a shallow copy of one Map's values while the file
+// system keeps changing the live one; directory maps are copied on their first change instead.
 
 import type { ChunkRef } from '../../chunks/ChunkRef.js'
 
@@ -38,6 +38,11 @@ export interface NamespaceState {
   /** Directory ino -> parent ino, so rename can refuse to move a directory into itself. */
   readonly parents: Map<number, number>
   nextIno: number
+  /**
+   * Directory maps a checkpoint being written still reads (machine.ts snapshot): apply changes a copy
+   * of such a map, never the map itself. Undefined when no checkpoint is being written.
+   */
+  sealed?: { maps: WeakSet<Map<string, number>>; readers: number }
 }
 
 export const S_IFMT = 0o170000

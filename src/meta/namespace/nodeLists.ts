@@ -1,0 +1,19 @@
+// The node list of a chunk reference, shared: a million references name a handful of distinct node
+// sets, so every reference to the same set holds the same frozen array (and the same id strings)
+// instead of an array and strings of its own. Half of what a small file's chunk costs in memory.
+
+const MAX_LISTS = 4096
+const lists = new Map<string, readonly string[]>()
+
+/** The one frozen array equal to `nodes`. */
+export function sharedNodeList(nodes: readonly string[]): readonly string[] {
+  const key = nodes.join('\0')
+  let list = lists.get(key)
+  if (list === undefined) {
+    // A cluster with so many distinct sets gains little from sharing: start over rather than grow.
+    if (lists.size >= MAX_LISTS) lists.clear()
+    list = Object.freeze([...nodes])
+    lists.set(key, list)
+  }
+  return list
+}
