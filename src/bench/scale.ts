@@ -50,6 +50,10 @@ export interface ScaleOptions {
   logDir: string
   progress: (message: string) => void
   cpuProfDir?: string
+  /** Keep the cluster (and build none when `work` holds one already): the standalone runner's --keep. */
+  keep?: boolean
+  /** false: no ls -lR (the standalone runner's --no-walk, to look at mounting and checkpoints alone). */
+  walk?: boolean
 }
 
 export interface ScaleFigures {
@@ -86,9 +90,10 @@ export async function measureScale(opts: ScaleOptions): Promise<ScaleFigures> {
   for (const d of [...nodes, meta, mnt]) await mkdir(d, { recursive: true })
   const dirs = Math.ceil(files / FILES_PER_DIR)
 
-  progress(`scale: building a namespace of ${fmt(files, 0)} files in ${fmt(dirs, 0)} folders through the store`)
+  const reuse = opts.keep === true && (await stat(join(meta, 'checkpoint.json')).catch(() => undefined)) !== undefined
+  progress(`scale: ${reuse ? 'reusing' : 'building'} a namespace of ${fmt(files, 0)} files in ${fmt(dirs, 0)} folders through the store`)
   const buildStarted = performance.now()
-  await buildNamespace({ meta, nodes, files, dirs })
+  if (!reuse) await buildNamespace({ meta, nodes, files, dirs })
   const buildS = (performance.now() - buildStarted) / 1000
   const checkpointBytes = (await stat(join(meta, 'checkpoint.json'))).size
   progress(`scale: built in ${fmt(buildS, 1)} s (checkpoint ${fmt(checkpointBytes / MiB, 0)} MiB); mounting`)
@@ -104,7 +109,7 @@ export async function measureScale(opts: ScaleOptions): Promise<ScaleFigures> {
 
     // One walk, the first after mounting (a second would take as long again at a million files).
     const cpuBefore = daemon.cpu()
-    const walked = await run('sh', ['-c', 'exec ls -lR "$1" > /dev/null', 'sh', mnt], { env: TOOL_ENV })
+    const walked = opts.walk === false ? { ms: NaN } : await run('sh', ['-c', 'exec ls -lR "$1" > /dev/null', 'sh', mnt], { env: TOOL_ENV })
     const cpuAfter = daemon.cpu()
     const walkS = walked.ms / 1000
     const walkCpu = cpuBefore && cpuAfter ? { process: cpuAfter.process - cpuBefore.process, main: cpuAfter.main - cpuBefore.main } : null
@@ -119,7 +124,7 @@ export async function measureScale(opts: ScaleOptions): Promise<ScaleFigures> {
   } finally {
     progress('scale: stopping the daemon (it writes a final checkpoint)')
     await daemon.stop()
-    await rm(work, { recursive: true, force: true })
+    if (!opts.keep) await rm(work, { recursive: true, force: true })
   }
 }
 
@@ -211,12 +216,13 @@ export function renderScale(s: ScaleFigures): string[] {
   ]
 }
 
-// `node dist/bench/scale.js <files> <work folder> [--cpu-prof]`: these figures alone.
+// `node dist/bench/scale.js <files> <work folder> [--cpu-prof] [--keep] [--no-walk]`: these figures alone; with
+// --keep the cluster stays in the work folder and the next run with --keep mounts it again.
 if (process.argv[1]?.endsWith('/bench/scale.js')) {
   const files = Number(process.argv[2] ?? '100000')
   const work = process.argv[3]
   if (!work) {
-    process.stderr.write('usage: node dist/bench/scale.js <files> <work folder> [--cpu-prof]\n')
+    process.stderr.write('usage: node dist/bench/scale.js <files> <work folder> [--cpu-prof] [--keep]\n')
     process.exit(2)
   }
   const { resolve, dirname } = await import('node:path')
@@ -228,7 +234,7 @@ if (process.argv[1]?.endsWith('/bench/scale.js')) {
   if (cpuProfDir) await mkdir(cpuProfDir, { recursive: true })
   const t0 = Date.now()
   const lines = await scaleFigures({
-    repoRoot, work: join(work, 'cluster'), files, logDir, cpuProfDir,
+    repoRoot, work: join(work, 'cluster'), files, logDir, cpuProfDir, keep: process.argv.includes('--keep'), walk: !process.argv.includes('--no-walk'),
     progress: m => process.stderr.write(`scale: [${((Date.now() - t0) / 1000).toFixed(1).padStart(6)} s] ${m}\n`),
   })
   process.stdout.write(`${lines.join('\n')}\n`)
