@@ -422,13 +422,19 @@ async function loadCheckpoint<S, R extends JournalRecord, Result>(
     return checkpoint && { lastSeq: checkpoint.lastSeq, state: restore(machine, dir, checkpoint.pieces) }
   }
   const restorer = machine.restorer()
-  const read = await streamCheckpointFile(join(dir, CHECKPOINT_FILE), piece => {
+  const wrapped = <T>(fn: (arg: T) => unknown) => (arg: T) => {
     try {
-      restorer.add(piece)
+      return fn(arg)
     } catch (err) {
       throw restoreError(dir, err)
     }
-  })
+  }
+  const addText = restorer.addText?.bind(restorer)
+  const read = await streamCheckpointFile(
+    join(dir, CHECKPOINT_FILE),
+    wrapped((piece: unknown) => restorer.add(piece)),
+    addText && (wrapped(addText) as (line: string) => boolean),
+  )
   return read && { lastSeq: read.lastSeq, state: restore(machine, dir, { restorer }) }
 }
 

@@ -2,11 +2,13 @@
 // directory; a checkpoint is one piece per inode and one per directory entry.
 
 import { dfsError } from '../../errors.js'
+import { RawJson } from '../rawJson.js'
 import type { StateMachine } from '../StateMachine.js'
 import { type ApplyResult, applyRecord } from './apply.js'
-import { sharedNodeList } from './nodeLists.js'
+import { freezeInode } from './freezeInode.js'
+import { InodeTable } from './inodeTable.js'
 import type { NamespaceRecord } from './records.js'
-import { type ChunkRef, type Inode, type NamespaceState, ROOT_INO, S_IFDIR, isDir } from './types.js'
+import { type Inode, type NamespaceState, ROOT_INO, S_IFDIR, S_IFMT, isDir } from './types.js'
 
 export interface RootOwner {
   uid: number
@@ -17,12 +19,29 @@ export interface RootOwner {
 
 type Piece = { nextIno: number } | ['i', Inode] | ['d', number, string, number]
 
+/** The start of an inode's checkpoint line, as JSON.stringify writes it: its ino and mode. */
+const INODE_LINE = /^\["i",\{"ino":(\d+),"mode":(\d+),/
+
 export function namespaceMachine(root: RootOwner): StateMachine<NamespaceState, NamespaceRecord, ApplyResult> {
   const restorer = () => {
-    const state: NamespaceState = { inodes: new Map(), children: new Map(), parents: new Map(), nextIno: 0 }
+    const inodes = new InodeTable()
+    const state: NamespaceState = { inodes, children: new Map(), parents: new Map(), nextIno: 0 }
     return {
       add(piece: unknown): void {
-        addPiece(state, piece as Piece)
+        addPiece(state, piece as Piece | RawJson)
+      },
+      /**
+       * A file's (or symlink's) inode line is kept as text, parsed when first read (inodeTable.ts).
+       * Directories are parsed now (they need their entry maps), and so is an inode without names
+       * (the NameNode looks for those at start): anything kept as text has names.
+       */
+      addText(line: string): boolean {
+        const head = INODE_LINE.exec(line)
+        if (!head || !line.endsWith('}]')) return false
+        const ino = Number(head[1])
+        if ((Number(head[2]) & S_IFMT) === S_IFDIR || line.includes('"nlink":0,')) return false
+        inodes.setLine(ino, line)
+        return true
       },
       done(): NamespaceState {
         if (!state.inodes.has(ROOT_INO) || state.nextIno <= ROOT_INO) {
@@ -49,14 +68,14 @@ export function namespaceMachine(root: RootOwner): StateMachine<NamespaceState, 
 
     apply: applyRecord,
 
-    snapshot(state: NamespaceState): Iterable<Piece> {
+    snapshot(state: NamespaceState): Iterable<Piece | RawJson> {
       // What runs now, synchronously, must stay short however large the namespace: the file system
-      // waits meanwhile. Inodes are frozen values, so copying the references (one array) is a
-      // faithful capture. Directory entries live in mutable maps: rather than copy a million entries
-      // now, the maps are sealed, and apply copies a sealed map before its first change (apply.ts
-      // changeableEntries), so these stay as they are until the pieces have been read.
+      // waits meanwhile. Inodes are frozen values (or text not parsed yet), so copying the references
+      // (one array) is a faithful capture. Directory entries live in mutable maps: rather than copy a
+      // million entries now, the maps are sealed, and apply copies a sealed map before its first
+      // change (apply.ts changeableEntries), so these stay as they are until the pieces have been read.
       const nextIno = state.nextIno
-      const inodes = Array.from(state.inodes.values())
+      const inodes = state.inodes instanceof InodeTable ? state.inodes.rawValues() : Array.from(state.inodes.values())
       const dirs = Array.from(state.children)
       const sealed = (state.sealed ??= { maps: new WeakSet(), readers: 0 })
       for (const [, names] of dirs) sealed.maps.add(names)
@@ -64,7 +83,7 @@ export function namespaceMachine(root: RootOwner): StateMachine<NamespaceState, 
       return (function* () {
         try {
           yield { nextIno }
-          for (const inode of inodes) yield ['i', inode] as Piece
+          for (const inode of inodes) yield typeof inode === 'string' ? new RawJson(inode) : ['i', inode] as Piece
           for (const [dir, names] of dirs) {
             for (const [name, ino] of names) yield ['d', dir, name, ino] as Piece
           }
@@ -85,11 +104,12 @@ export function namespaceMachine(root: RootOwner): StateMachine<NamespaceState, 
   }
 }
 
-function addPiece(state: NamespaceState, piece: Piece): void {
+function addPiece(state: NamespaceState, given: Piece | RawJson): void {
+  const piece = given instanceof RawJson ? (JSON.parse(given.json) as Piece) : given
   if (!Array.isArray(piece)) {
     state.nextIno = piece.nextIno
   } else if (piece[0] === 'i') {
-    const inode = deepFreeze(piece[1])
+    const inode = freezeInode(piece[1])
     state.inodes.set(inode.ino, inode)
     if (isDir(inode) && inode.nlink > 0) state.children.set(inode.ino, new Map())
   } else {
@@ -99,21 +119,4 @@ function addPiece(state: NamespaceState, piece: Piece): void {
     names.set(name, ino)
     if (state.children.has(ino)) state.parents.set(ino, dir)
   }
-}
-
-/** An inode as read from a checkpoint, made the frozen value the namespace keeps (its node lists shared). */
-function deepFreeze(inode: Inode): Inode {
-  if (inode.chunks && !Object.isFrozen(inode.chunks)) {
-    const chunks = inode.chunks as (ChunkRef | null)[]
-    for (let i = 0; i < chunks.length; i++) {
-      const ref = chunks[i]
-      if (ref && !Object.isFrozen(ref)) {
-        ;(ref as { nodes: readonly string[] }).nodes = sharedNodeList(ref.nodes)
-        Object.freeze(ref)
-      }
-    }
-    Object.freeze(chunks)
-  }
-  if (inode.xattrs) Object.freeze(inode.xattrs)
-  return Object.freeze(inode)
 }
