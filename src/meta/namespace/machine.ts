@@ -5,6 +5,7 @@ import { dfsError } from '../../errors.js'
 import { RawJson } from '../rawJson.js'
 import type { StateMachine } from '../StateMachine.js'
 import { type ApplyResult, applyRecord } from './apply.js'
+import { captureNamespace } from './capture.js'
 import { freezeInode } from './freezeInode.js'
 import { InodeTable } from './inodeTable.js'
 import type { NamespaceRecord } from './records.js'
@@ -69,27 +70,17 @@ export function namespaceMachine(root: RootOwner): StateMachine<NamespaceState, 
     apply: applyRecord,
 
     snapshot(state: NamespaceState): Iterable<Piece | RawJson> {
-      // What runs now, synchronously, must stay short however large the namespace: the file system
-      // waits meanwhile. Inodes are frozen values (or text not parsed yet), so copying the references
-      // (one array) is a faithful capture. Directory entries live in mutable maps: rather than copy a
-      // million entries now, the maps are sealed, and apply copies a sealed map before its first
-      // change (apply.ts changeableEntries), so these stay as they are until the pieces have been read.
-      const nextIno = state.nextIno
-      const inodes = state.inodes instanceof InodeTable ? state.inodes.rawValues() : Array.from(state.inodes.values())
-      const dirs = Array.from(state.children)
-      const sealed = (state.sealed ??= { maps: new WeakSet(), readers: 0 })
-      for (const [, names] of dirs) sealed.maps.add(names)
-      sealed.readers++
+      // Taken now in a few milliseconds however large the namespace (capture.ts); read later.
+      const capture = captureNamespace(state)
       return (function* () {
         try {
-          yield { nextIno }
-          for (const inode of inodes) yield typeof inode === 'string' ? new RawJson(inode) : ['i', inode] as Piece
-          for (const [dir, names] of dirs) {
+          yield { nextIno: capture.nextIno }
+          for (const inode of capture.inodes) yield typeof inode === 'string' ? new RawJson(inode) : ['i', inode] as Piece
+          for (const [dir, names] of capture.dirs) {
             for (const [name, ino] of names) yield ['d', dir, name, ino] as Piece
           }
         } finally {
-          // The last snapshot being read lets go: maps change in place again.
-          if (--sealed.readers === 0 && state.sealed === sealed) state.sealed = undefined
+          capture.release()
         }
       })()
     },
