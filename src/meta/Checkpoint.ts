@@ -16,7 +16,6 @@ import { dirname, join } from 'node:path'
 import { dfsError } from '../errors.js'
 import { fsyncPath, pathExists } from '../util/files.js'
 import type { Line } from './lineReader.js'
-import { RawJson } from './rawJson.js'
 
 export const CHECKPOINT_FILE = 'checkpoint.json'
 /** The checkpoint before the current one, kept with the journal since it: what `dfs fsck --repair` falls back on. */
@@ -51,7 +50,7 @@ export async function writeCheckpoint(dir: string, lastSeq: number, pieces: Iter
     let slice: string[] = []
     let sliceChars = 0
     for (const piece of pieces) {
-      const json = piece instanceof RawJson ? piece.json : JSON.stringify(piece)
+      const json = JSON.stringify(piece)
       if (json === undefined) throw dfsError('EINVAL', `checkpoint piece ${count} is not JSON-serialisable`, { piece })
       slice.push(`${json}\n`)
       sliceChars += json.length + 1
@@ -111,8 +110,6 @@ const READ_BLOCK = 4 << 20
 export async function streamCheckpointFile(
   file: string,
   onPiece: (piece: unknown) => void,
-  /** Offered each piece's line first: true if it took the line as text (then it is not parsed, nor given to onPiece). */
-  onText?: (line: string) => boolean,
 ): Promise<{ lastSeq: number; count: number } | undefined> {
   if (!(await pathExists(file))) return undefined
   const hash = createHash('sha256')
@@ -121,8 +118,6 @@ export async function streamCheckpointFile(
   let number = 0 // lines read so far
   let refused: unknown // the first error onPiece threw
   // Whole lines, none of them the file's last (which may be the trailer): hashed, parsed, handed on.
-  // Each line is decoded on its own, a string of its own: one a reader keeps (onText) holds no more
-  // than its line.
   const take = (bytes: Buffer) => {
     hash.update(bytes)
     let from = 0
@@ -134,13 +129,6 @@ export async function streamCheckpointFile(
         continue
       }
       count++
-      if (refused === undefined && onText) {
-        try {
-          if (onText(line)) continue
-        } catch (err) {
-          refused = err
-        }
-      }
       const piece = parseLine(file, { text: line, number })
       if (refused !== undefined) continue
       try {

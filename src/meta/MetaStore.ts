@@ -422,19 +422,13 @@ async function loadCheckpoint<S, R extends JournalRecord, Result>(
     return checkpoint && { lastSeq: checkpoint.lastSeq, state: restore(machine, dir, checkpoint.pieces) }
   }
   const restorer = machine.restorer()
-  const wrapped = <T>(fn: (arg: T) => unknown) => (arg: T) => {
+  const read = await streamCheckpointFile(join(dir, CHECKPOINT_FILE), piece => {
     try {
-      return fn(arg)
+      restorer.add(piece)
     } catch (err) {
       throw restoreError(dir, err)
     }
-  }
-  const addText = restorer.addText?.bind(restorer)
-  const read = await streamCheckpointFile(
-    join(dir, CHECKPOINT_FILE),
-    wrapped((piece: unknown) => restorer.add(piece)),
-    addText && (wrapped(addText) as (line: string) => boolean),
-  )
+  })
   return read && { lastSeq: read.lastSeq, state: restore(machine, dir, { restorer }) }
 }
 

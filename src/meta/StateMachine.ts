@@ -29,10 +29,5 @@ export interface StateMachine<S, R extends JournalRecord = JournalRecord, Result
    * The same, a piece at a time (a mount streams a checkpoint of millions of pieces into it as it
    * reads the file, never holding them all as pieces). Optional: restore is used without it.
    */
-  restorer?(): {
-    add(piece: unknown): void
-    /** Offered a piece's JSON line before it is parsed: true if it kept the line as text (then add is not called for it). */
-    addText?(line: string): boolean
-    done(): S
-  }
+  restorer?(): { add(piece: unknown): void; done(): S }
 }

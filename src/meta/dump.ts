@@ -27,7 +27,7 @@ import { createHash } from 'node:crypto'
 import type { Readable, Writable } from 'node:stream'
 import { dfsError, isDfsError } from '../errors.js'
 import { type MetaEpoch, readMetaEpoch } from './epochClaim.js'
-import { captureNamespace, capturedInode } from './namespace/capture.js'
+import { captureNamespace } from './namespace/capture.js'
 import { namespaceMachine } from './namespace/machine.js'
 import { type Inode, type NamespaceState, ROOT_INO, isDir } from './namespace/types.js'
 import { type Settings, readFormat } from './metaFormat.js'
@@ -87,9 +87,9 @@ export function captureDump(origin: DumpOrigin): CapturedDump {
     header,
     pieces: (function* () {
       try {
-        const { inos, inodes } = capture
-        const order = inos.every((ino, i) => i === 0 || inos[i - 1]! < ino) ? undefined : inos.map((_, i) => i).sort((a, b) => inos[a]! - inos[b]!)
-        for (let k = 0; k < inodes.length; k++) yield ['i', capturedInode(inodes[order ? order[k]! : k]!)] as DumpPiece
+        const { inodes } = capture
+        const sorted = inodes.every((inode, i) => i === 0 || inodes[i - 1]!.ino < inode.ino) ? inodes : [...inodes].sort((a, b) => a.ino - b.ino)
+        for (const inode of sorted) yield ['i', inode] as DumpPiece
         const dirs = [...capture.dirs].sort((a, b) => a[0] - b[0])
         for (const [dir, names] of dirs) {
           for (const name of [...names.keys()].sort(compareNames)) yield ['d', dir, name, names.get(name)!] as DumpPiece

@@ -7,7 +7,6 @@
 import { type DfsError, dfsError } from '../errors.js'
 import { levelled } from '../log/Log.js'
 import type { ApplyResult, RenameResult } from '../meta/namespace/apply.js'
-import { inodesWithoutNames } from '../meta/namespace/inodeTable.js'
 import type { NamespaceRecord } from '../meta/namespace/records.js'
 import { type ChunkRef, type Inode, type NamespaceState } from '../meta/namespace/types.js'
 import { CLIENT_OPS, type ClientRecord, type CommitOptions } from '../protocol/api.js'
@@ -73,7 +72,7 @@ export class NameNode {
   start(graceMs: number): void {
     const forgetNow = () => {
       this.orphanTimer = undefined
-      for (const inode of inodesWithoutNames(this.state.inodes)) this.forgetIfUnused(inode.ino)
+      for (const inode of [...this.state.inodes.values()]) if (inode.nlink === 0) this.forgetIfUnused(inode.ino)
     }
     if (graceMs <= 0) forgetNow()
     else this.orphanTimer = setTimeout(forgetNow, graceMs).unref()

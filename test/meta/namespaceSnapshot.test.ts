@@ -3,12 +3,9 @@
 // yields later must still be the namespace as it was when it was taken. Counting, never timing.
 
 import { describe, expect, it } from 'vitest'
-import { readFile } from 'node:fs/promises'
-import { join } from 'node:path'
-import { CHECKPOINT_FILE, writeCheckpoint } from '../../src/meta/Checkpoint.js'
-import { InodeTable, inodesWithoutNames } from '../../src/meta/namespace/inodeTable.js'
+import { writeCheckpoint } from '../../src/meta/Checkpoint.js'
 import { namespaceMachine } from '../../src/meta/namespace/machine.js'
-import { type Inode, type NamespaceState, isDir } from '../../src/meta/namespace/types.js'
+import type { Inode, NamespaceState } from '../../src/meta/namespace/types.js'
 import { tempDir } from './kv.js'
 import { buildSample, machine as folderMachine, openNamespace } from './namespaceFolder.js'
 
@@ -115,67 +112,5 @@ describe('namespace store open (the checkpoint streamed into the namespace)', ()
     // Whole and hashed right, but an entry in a directory it does not have.
     await writeCheckpoint(dir, again.lastSeq, [{ nextIno: 3 }, ['i', folderMachine().empty().inodes.get(1)], ['d', 2, 'lost', 3]])
     await expect(openNamespace(dir)).rejects.toMatchObject({ code: 'CHECKPOINT_CORRUPT', message: expect.stringContaining('does not restore') })
-  })
-})
-
-describe('namespace store open: file inodes read lazily', () => {
-  it('keeps each file inode of the checkpoint as its line until something reads it, and writes the unread ones back as they were', async () => {
-    const dir = await tempDir()
-    const store = await openNamespace(dir)
-    buildSample(store)
-    const expected = JSON.stringify([...folderMachine().snapshot(store.state)])
-    await store.close({ checkpoint: true })
-    const lines = (await readFile(join(dir, CHECKPOINT_FILE), 'utf8')).split('\n')
-
-    const again = await openNamespace(dir)
-    const table = again.state.inodes
-    expect(table).toBeInstanceOf(InodeTable)
-    const raw = (table as InodeTable).rawValues()
-    const text = raw.filter((v): v is string => typeof v === 'string')
-    // Every file and symlink is still its line; directories were parsed (they need their entry maps).
-    expect(text.length).toBe(raw.filter(v => typeof v === 'string' || !isDir(v)).length)
-    expect(text.length).toBeGreaterThanOrEqual(4)
-    for (const line of text) expect(lines).toContain(line)
-
-    // A read parses that one inode, frozen, and only that one.
-    const ino = (JSON.parse(text[0]!) as ['i', Inode])[1].ino
-    const inode = table.get(ino)!
-    expect(inode.ino).toBe(ino)
-    expect(Object.isFrozen(inode)).toBe(true)
-    expect((table as InodeTable).rawValues().filter(v => typeof v === 'string')).toHaveLength(text.length - 1)
-    // To every other reader it is the namespace it was.
-    expect(JSON.stringify([...folderMachine().snapshot(again.state)])).toEqual(expected)
-    await again.close()
-
-    // A checkpoint of lines never read writes them as they are (RawJson), and they load the same.
-    const third = await openNamespace(dir)
-    const unread = (third.state.inodes as InodeTable).rawValues().filter((v): v is string => typeof v === 'string')
-    third.commit({ op: 'setattr', ino: 1, ctime: 1_700_000_200_000 })
-    await third.checkpoint()
-    const rewritten = (await readFile(join(dir, CHECKPOINT_FILE), 'utf8')).split('\n')
-    for (const line of unread) expect(rewritten).toContain(line)
-    expect([...third.state.inodes.values()].every(v => typeof v === 'object' && Object.isFrozen(v))).toBe(true)
-    await third.close()
-    const fourth = await openNamespace(dir)
-    const restored = JSON.parse(JSON.stringify([...folderMachine().snapshot(fourth.state)])) as unknown[]
-    expect(restored.filter(p => Array.isArray(p) && p[0] === 'i')).toHaveLength(
-      (JSON.parse(expected) as unknown[]).filter(p => Array.isArray(p) && p[0] === 'i').length)
-    await fourth.close()
-  })
-
-  it('parses at once an inode no name leads to (the NameNode looks for them at start) and finds it without parsing the rest', () => {
-    const r = folderMachine().restorer!()
-    const unnamed = '["i",{"ino":7,"mode":33188,"uid":0,"gid":0,"nlink":0,"size":0,"atime":1,"mtime":1,"ctime":1,"rdev":0,"chunks":[]}]'
-    const named = unnamed.replace('"ino":7', '"ino":8').replace('"nlink":0', '"nlink":1')
-    const folder = '["i",{"ino":9,"mode":16877,"uid":0,"gid":0,"nlink":2,"size":0,"atime":1,"mtime":1,"ctime":1,"rdev":0}]'
-    expect(r.addText!(unnamed)).toBe(false)
-    expect(r.addText!(named)).toBe(true)
-    expect(r.addText!(folder)).toBe(false)
-    r.add({ nextIno: 10 })
-    r.add(JSON.parse('["i",{"ino":1,"mode":16877,"uid":0,"gid":0,"nlink":2,"size":0,"atime":1,"mtime":1,"ctime":1,"rdev":0}]'))
-    r.add(JSON.parse(unnamed))
-    const state = r.done()
-    expect(inodesWithoutNames(state.inodes).map(i => i.ino)).toEqual([7])
-    expect((state.inodes as InodeTable).rawValues().filter(v => typeof v === 'string')).toEqual([named])
   })
 })

@@ -2,14 +2,12 @@
 // directory; a checkpoint is one piece per inode and one per directory entry.
 
 import { dfsError } from '../../errors.js'
-import { RawJson } from '../rawJson.js'
 import type { StateMachine } from '../StateMachine.js'
 import { type ApplyResult, applyRecord } from './apply.js'
 import { captureNamespace } from './capture.js'
 import { freezeInode } from './freezeInode.js'
-import { InodeTable } from './inodeTable.js'
 import type { NamespaceRecord } from './records.js'
-import { type Inode, type NamespaceState, ROOT_INO, S_IFDIR, S_IFMT, isDir } from './types.js'
+import { type Inode, type NamespaceState, ROOT_INO, S_IFDIR, isDir } from './types.js'
 
 export interface RootOwner {
   uid: number
@@ -20,29 +18,12 @@ export interface RootOwner {
 
 type Piece = { nextIno: number } | ['i', Inode] | ['d', number, string, number]
 
-/** The start of an inode's checkpoint line, as JSON.stringify writes it: its ino and mode. */
-const INODE_LINE = /^\["i",\{"ino":(\d+),"mode":(\d+),/
-
 export function namespaceMachine(root: RootOwner): StateMachine<NamespaceState, NamespaceRecord, ApplyResult> {
   const restorer = () => {
-    const inodes = new InodeTable()
-    const state: NamespaceState = { inodes, children: new Map(), parents: new Map(), nextIno: 0 }
+    const state: NamespaceState = { inodes: new Map(), children: new Map(), parents: new Map(), nextIno: 0 }
     return {
       add(piece: unknown): void {
-        addPiece(state, piece as Piece | RawJson)
-      },
-      /**
-       * A file's (or symlink's) inode line is kept as text, parsed when first read (inodeTable.ts).
-       * Directories are parsed now (they need their entry maps), and so is an inode without names
-       * (the NameNode looks for those at start): anything kept as text has names.
-       */
-      addText(line: string): boolean {
-        const head = INODE_LINE.exec(line)
-        if (!head || !line.endsWith('}]')) return false
-        const ino = Number(head[1])
-        if ((Number(head[2]) & S_IFMT) === S_IFDIR || line.includes('"nlink":0,')) return false
-        inodes.setLine(ino, line)
-        return true
+        addPiece(state, piece as Piece)
       },
       done(): NamespaceState {
         if (!state.inodes.has(ROOT_INO) || state.nextIno <= ROOT_INO) {
@@ -69,13 +50,13 @@ export function namespaceMachine(root: RootOwner): StateMachine<NamespaceState, 
 
     apply: applyRecord,
 
-    snapshot(state: NamespaceState): Iterable<Piece | RawJson> {
+    snapshot(state: NamespaceState): Iterable<Piece> {
       // Taken now in a few milliseconds however large the namespace (capture.ts); read later.
       const capture = captureNamespace(state)
       return (function* () {
         try {
           yield { nextIno: capture.nextIno }
-          for (const inode of capture.inodes) yield typeof inode === 'string' ? new RawJson(inode) : ['i', inode] as Piece
+          for (const inode of capture.inodes) yield ['i', inode] as Piece
           for (const [dir, names] of capture.dirs) {
             for (const [name, ino] of names) yield ['d', dir, name, ino] as Piece
           }
@@ -95,8 +76,7 @@ export function namespaceMachine(root: RootOwner): StateMachine<NamespaceState, 
   }
 }
 
-function addPiece(state: NamespaceState, given: Piece | RawJson): void {
-  const piece = given instanceof RawJson ? (JSON.parse(given.json) as Piece) : given
+function addPiece(state: NamespaceState, piece: Piece): void {
   if (!Array.isArray(piece)) {
     state.nextIno = piece.nextIno
   } else if (piece[0] === 'i') {
