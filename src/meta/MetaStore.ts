@@ -348,8 +348,15 @@ export class MetaStore<S, R extends JournalRecord = JournalRecord, Result = unkn
     const { lastSeq, rotated } = journal.rotate()
     const pieces = this.machine.snapshot(this.current)
     this.sinceCheckpoint = { records: 0, bytes: 0 }
-    await rotated
-    await writeCheckpoint(this.dir, lastSeq, pieces)
+    try {
+      await rotated
+      await writeCheckpoint(this.dir, lastSeq, pieces)
+    } catch (err) {
+      // A snapshot holds on to what it captured until it is read to the end or left (the namespace's
+      // seals its directory maps): one never read lets go here.
+      for (const _ of pieces) break
+      throw err
+    }
     // The journal since the previous checkpoint stays: with checkpoint.prev.json it rebuilds the
     // state should checkpoint.json ever be damaged (dfs fsck --repair).
     const previousSeq = this.checkpointSeq

@@ -114,3 +114,17 @@ describe('namespace store open (the checkpoint streamed into the namespace)', ()
     await expect(openNamespace(dir)).rejects.toMatchObject({ code: 'CHECKPOINT_CORRUPT', message: expect.stringContaining('does not restore') })
   })
 })
+
+describe('a checkpoint that fails before writing a piece', () => {
+  it('lets go of the directory maps it sealed', async () => {
+    const { mkdir } = await import('node:fs/promises')
+    const { join } = await import('node:path')
+    const dir = await tempDir()
+    const store = await openNamespace(dir)
+    buildSample(store)
+    await mkdir(join(dir, 'checkpoint.json.tmp')) // its temp file cannot be opened for writing
+    await expect(store.checkpoint()).rejects.toThrow()
+    expect(store.state.sealed).toBeUndefined()
+    await store.close()
+  })
+})
