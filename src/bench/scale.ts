@@ -177,6 +177,9 @@ async function checkpointUnderLoad(repoRoot: string, mnt: string, dirs: number, 
   const exited = new Promise<number | null>(resolve => child.once('exit', resolve))
   let window: { from: number; to: number } | undefined
   try {
+    // One change through the mount, so the checkpoint has something new to cover even with no walk
+    // before it (the walk's directory reads journal their access times).
+    await run('touch', [join(mnt, scaleDirName(0), scaleFileName(0))])
     await sleep(2000) // before: the loop's own pace
     const socket = await controlSocketPath(mnt)
     const from = Date.now()
