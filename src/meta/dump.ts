@@ -90,9 +90,10 @@ export function captureDump(origin: DumpOrigin): CapturedDump {
         const { inodes } = capture
         const sorted = inodes.every((inode, i) => i === 0 || inodes[i - 1]!.ino < inode.ino) ? inodes : [...inodes].sort((a, b) => a.ino - b.ino)
         for (const inode of sorted) yield ['i', inode] as DumpPiece
-        const dirs = [...capture.dirs].sort((a, b) => a[0] - b[0])
-        for (const [dir, names] of dirs) {
-          for (const name of [...names.keys()].sort(compareNames)) yield ['d', dir, name, names.get(name)!] as DumpPiece
+        const { dirs } = capture
+        for (const i of dirs.map((_, i) => i).sort((a, b) => dirs[a]! - dirs[b]!)) {
+          const entries = [...new Map(capture.entries(i))].sort((a, b) => compareNames(a[0], b[0]))
+          for (const [name, ino] of entries) yield ['d', dirs[i]!, name, ino] as DumpPiece
         }
       } finally {
         capture.release()

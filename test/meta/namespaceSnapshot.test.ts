@@ -20,6 +20,14 @@ class CountingMap extends Map<string, number> {
     this.walks++
     return super.entries()
   }
+  override keys() {
+    this.walks++
+    return super.keys()
+  }
+  override values() {
+    this.walks++
+    return super.values()
+  }
   override [Symbol.iterator]() {
     this.walks++
     return super[Symbol.iterator]()
@@ -54,30 +62,42 @@ describe('namespace snapshot', () => {
   it('yields the entries as they were when taken while records change them, and lets go once read', () => {
     const state = namespaceWith(3)
     const pieces = machine.snapshot(state)[Symbol.iterator]()
-    const before = state.children.get(2)
+    const live = state.children.get(2)!
     machine.apply(state, { op: 'mknod', parent: 2, name: 'new', mode: S_IFREG | 0o644, uid: 0, gid: 0, time: 2 })
     machine.apply(state, { op: 'unlink', parent: 2, name: 'f0', dir: false, time: 2 })
     machine.apply(state, { op: 'rename', parent: 2, name: 'f1', newParent: 1, newName: 'moved', time: 2 })
-    // The map the snapshot holds was left alone: the changes went to a copy, made once.
-    expect(state.children.get(2)).not.toBe(before)
-    expect([...before!.keys()].sort()).toEqual(['f0', 'f1', 'f2'])
-    expect([...state.children.get(2)!.keys()].sort()).toEqual(['f2', 'new'])
-    const copy = state.children.get(2)
-    machine.apply(state, { op: 'mknod', parent: 2, name: 'newer', mode: S_IFREG | 0o644, uid: 0, gid: 0, time: 3 })
-    expect(state.children.get(2)).toBe(copy)
+    machine.apply(state, { op: 'mknod', parent: 2, name: 'f0', mode: S_IFREG | 0o644, uid: 0, gid: 0, time: 3 }) // a new f0
+    // Changed in place: no copy of the directory.
+    expect(state.children.get(2)).toBe(live)
+    expect([...live.keys()].sort()).toEqual(['f0', 'f2', 'new'])
 
     const rest: unknown[] = []
     for (let next = pieces.next(); !next.done; next = pieces.next()) rest.push(next.value)
     expect(entriesIn(rest, 2)).toEqual(['f0', 'f1', 'f2'])
     expect(entriesIn(rest, 1)).toEqual(['dir'])
+    const f0 = rest.find(p => Array.isArray(p) && p[0] === 'd' && p[2] === 'f0') as ['d', number, string, number]
+    expect(f0[3]).toBe(3) // the f0 there was, not the new one
     // Restored, it is the namespace as of the snapshot.
-    const restored = machine.restore([...machine.snapshot(machine.restore(rest))])
+    const restored = machine.restore(rest)
     expect([...restored.children.get(2)!.keys()].sort()).toEqual(['f0', 'f1', 'f2'])
-    // Read to the end: maps change in place again.
-    expect(state.sealed).toBeUndefined()
-    const live = state.children.get(2)
-    machine.apply(state, { op: 'mknod', parent: 2, name: 'newest', mode: S_IFREG | 0o644, uid: 0, gid: 0, time: 4 })
-    expect(state.children.get(2)).toBe(live)
+    expect(state.captures).toBeUndefined()
+  })
+
+  it('copies nothing of a large directory when a change comes while a checkpoint reads it', () => {
+    const state = namespaceWith(1000)
+    const counting = new CountingMap(state.children.get(2))
+    state.children.set(2, counting)
+    const pieces = machine.snapshot(state)[Symbol.iterator]()
+    pieces.next()
+    for (let i = 0; i < 10; i++) machine.apply(state, { op: 'mknod', parent: 2, name: `late${i}`, mode: S_IFREG | 0o644, uid: 0, gid: 0, time: 2 })
+    machine.apply(state, { op: 'unlink', parent: 2, name: 'f5', dir: false, time: 2 })
+    expect(counting.walks).toBe(0)
+    const rest: unknown[] = []
+    for (let next = pieces.next(); !next.done; next = pieces.next()) rest.push(next.value)
+    const names = entriesIn(rest, 2)
+    expect(names).toHaveLength(1000)
+    expect(names).toContain('f5')
+    expect(names.some(n => n.startsWith('late'))).toBe(false)
   })
 
   it('restores chunk references that name the same nodes with one shared node list', () => {
@@ -116,7 +136,7 @@ describe('namespace store open (the checkpoint streamed into the namespace)', ()
 })
 
 describe('a checkpoint that fails before writing a piece', () => {
-  it('lets go of the directory maps it sealed', async () => {
+  it('stops noting changes for the capture it took', async () => {
     const { mkdir } = await import('node:fs/promises')
     const { join } = await import('node:path')
     const dir = await tempDir()
@@ -124,7 +144,7 @@ describe('a checkpoint that fails before writing a piece', () => {
     buildSample(store)
     await mkdir(join(dir, 'checkpoint.json.tmp')) // its temp file cannot be opened for writing
     await expect(store.checkpoint()).rejects.toThrow()
-    expect(store.state.sealed).toBeUndefined()
+    expect(store.state.captures).toBeUndefined()
     await store.close()
   })
 })

@@ -4,6 +4,7 @@
 // refused record leaves the state untouched and is never journaled.
 
 import { dfsError } from '../../errors.js'
+import { noteEntryChange } from './capture.js'
 import { nameBytes } from './names.js'
 import { sharedNodeList } from './nodeLists.js'
 import type { NamespaceRecord } from './records.js'
@@ -53,15 +54,13 @@ export function entriesOf(state: NamespaceState, dirIno: number): Map<string, nu
 }
 
 /**
- * A directory's entries to change. A checkpoint being written holds the maps as they were when it
- * began (sealed, see machine.ts snapshot): the first change to one after that goes to a copy.
+ * A directory's entries to change entry `name` of: a capture being read (a checkpoint being written)
+ * first notes the entry as it was (capture.ts).
  */
-function changeableEntries(state: NamespaceState, dirIno: number): Map<string, number> {
+function changeableEntries(state: NamespaceState, dirIno: number, name: string): Map<string, number> {
   const entries = entriesOf(state, dirIno)
-  if (!state.sealed?.maps.has(entries)) return entries
-  const copy = new Map(entries)
-  state.children.set(dirIno, copy)
-  return copy
+  noteEntryChange(state, entries, name)
+  return entries
 }
 
 function checkName(name: string): void {
@@ -101,7 +100,7 @@ function mknod(state: NamespaceState, rec: Extract<NamespaceRecord, { op: 'mknod
     ...(rec.target !== undefined ? { target: rec.target } : {}),
     ...((rec.mode & S_IFMT) === 0o100000 ? { chunks: Object.freeze([]) } : {}),
   })
-  changeableEntries(state, rec.parent).set(rec.name, ino)
+  changeableEntries(state, rec.parent, rec.name).set(rec.name, ino)
   if (dir) {
     state.children.set(ino, new Map())
     state.parents.set(ino, rec.parent)
@@ -117,7 +116,7 @@ function link(state: NamespaceState, rec: Extract<NamespaceRecord, { op: 'link' 
   if (isDir(target)) throw dfsError('EPERM', 'cannot hard-link a directory', { ino: rec.ino })
   if (entries.has(rec.name)) throw dfsError('EEXIST', `"${rec.name}" already exists`, { parent: rec.parent, name: rec.name })
 
-  changeableEntries(state, rec.parent).set(rec.name, rec.ino)
+  changeableEntries(state, rec.parent, rec.name).set(rec.name, rec.ino)
   touchDir(state, rec.parent, rec.time)
   return put(state, { ...target, nlink: target.nlink + 1, ctime: rec.time })
 }
@@ -134,7 +133,7 @@ function unlink(state: NamespaceState, rec: Extract<NamespaceRecord, { op: 'unli
     throw dfsError('EISDIR', `"${rec.name}" is a directory`, { name: rec.name })
   }
 
-  changeableEntries(state, rec.parent).delete(rec.name)
+  changeableEntries(state, rec.parent, rec.name).delete(rec.name)
   touchDir(state, rec.parent, rec.time, rec.dir ? -1 : 0)
   return dropName(state, inode, rec.time)
 }
@@ -172,8 +171,8 @@ function rename(state: NamespaceState, rec: Extract<NamespaceRecord, { op: 'rena
     }
   }
 
-  changeableEntries(state, rec.parent).delete(rec.name)
-  changeableEntries(state, rec.newParent).set(rec.newName, ino)
+  changeableEntries(state, rec.parent, rec.name).delete(rec.name)
+  changeableEntries(state, rec.newParent, rec.newName).set(rec.newName, ino)
   const dirMoved = isDir(moved) ? 1 : 0
   const dirReplaced = replaced && isDir(replaced) ? 1 : 0
   touchDir(state, rec.parent, rec.time, -dirMoved)

@@ -57,8 +57,8 @@ export function namespaceMachine(root: RootOwner): StateMachine<NamespaceState, 
         try {
           yield { nextIno: capture.nextIno }
           for (const inode of capture.inodes) yield ['i', inode] as Piece
-          for (const [dir, names] of capture.dirs) {
-            for (const [name, ino] of names) yield ['d', dir, name, ino] as Piece
+          for (const [i, dir] of capture.dirs.entries()) {
+            for (const [name, ino] of capture.entries(i)) yield ['d', dir, name, ino] as Piece
           }
         } finally {
           capture.release()

@@ -2,9 +2,10 @@
 //
 // Inodes are immutable values (frozen): a change replaces the inode in the map. That is what lets a
 // checkpoint capture the whole namespace with a shallow copy of one Map's values while the file
-// system keeps changing the live one; directory maps are copied on their first change instead.
+// system keeps changing the live one; directory entries it reads through notes of changes (capture.ts).
 
 import type { ChunkRef } from '../../chunks/ChunkRef.js'
+import type { EntryNotes } from './capture.js'
 
 export const ROOT_INO = 1
 
@@ -39,10 +40,10 @@ export interface NamespaceState {
   readonly parents: Map<number, number>
   nextIno: number
   /**
-   * Directory maps a checkpoint being written still reads (machine.ts snapshot): apply changes a copy
-   * of such a map, never the map itself. Undefined when no checkpoint is being written.
+   * Captures of the namespace being read (a checkpoint or a dump being written, capture.ts): apply
+   * notes each directory entry it is about to change for them. Undefined when there are none.
    */
-  sealed?: { maps: WeakSet<Map<string, number>>; readers: number }
+  captures?: Set<EntryNotes>
 }
 
 export const S_IFMT = 0o170000
