@@ -352,8 +352,8 @@ export class MetaStore<S, R extends JournalRecord = JournalRecord, Result = unkn
       await rotated
       await writeCheckpoint(this.dir, lastSeq, pieces)
     } catch (err) {
-      // A snapshot holds on to what it captured until it is read to the end or left (the namespace's
-      // seals its directory maps): one never read lets go here.
+      // A snapshot is kept up by the state until it is read to the end or left (the namespace notes
+      // every directory change for it): one never read is let go here.
       for (const _ of pieces) break
       throw err
     }
