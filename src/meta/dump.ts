@@ -27,7 +27,7 @@ import { createHash } from 'node:crypto'
 import type { Readable, Writable } from 'node:stream'
 import { dfsError, isDfsError } from '../errors.js'
 import { type MetaEpoch, readMetaEpoch } from './epochClaim.js'
-import { captureNamespace } from './namespace/capture.js'
+import { captureNamespace, capturedPieces } from './namespace/capture.js'
 import { namespaceMachine } from './namespace/machine.js'
 import { type Inode, type NamespaceState, ROOT_INO, isDir } from './namespace/types.js'
 import { type Settings, readFormat } from './metaFormat.js'
@@ -85,20 +85,14 @@ export function captureDump(origin: DumpOrigin): CapturedDump {
   }
   return {
     header,
-    pieces: (function* () {
-      try {
-        const { inodes } = capture
-        const sorted = inodes.every((inode, i) => i === 0 || inodes[i - 1]!.ino < inode.ino) ? inodes : [...inodes].sort((a, b) => a.ino - b.ino)
-        for (const inode of sorted) yield ['i', inode] as DumpPiece
-        const { dirs } = capture
-        for (const i of dirs.map((_, i) => i).sort((a, b) => dirs[a]! - dirs[b]!)) {
-          const entries = [...new Map(capture.entries(i))].sort((a, b) => compareNames(a[0], b[0]))
-          for (const [name, ino] of entries) yield ['d', dirs[i]!, name, ino] as DumpPiece
-        }
-      } finally {
-        capture.release()
+    pieces: capturedPieces(capture, function* ({ inodes, dirs, entries }) {
+      const sorted = inodes.every((inode, i) => i === 0 || inodes[i - 1]!.ino < inode.ino) ? inodes : [...inodes].sort((a, b) => a.ino - b.ino)
+      for (const inode of sorted) yield ['i', inode] as DumpPiece
+      for (const i of dirs.map((_, i) => i).sort((a, b) => dirs[a]! - dirs[b]!)) {
+        const named = [...new Map(entries(i))].sort((a, b) => compareNames(a[0], b[0]))
+        for (const [name, ino] of named) yield ['d', dirs[i]!, name, ino] as DumpPiece
       }
-    })(),
+    }),
   }
 }
 

@@ -148,3 +148,22 @@ describe('a checkpoint that fails before writing a piece', () => {
     await store.close()
   })
 })
+
+describe('a snapshot no one reads', () => {
+  it('stops being kept up once it is garbage', async () => {
+    const v8 = await import('node:v8')
+    const vm = await import('node:vm')
+    v8.setFlagsFromString('--expose-gc')
+    const gc = vm.runInNewContext('gc') as () => void
+    const state = namespaceWith(10)
+    ;(() => {
+      machine.snapshot(state) // never read: its writer failed before the first piece, say
+    })()
+    expect(state.captures?.size).toBe(1)
+    for (let i = 0; i < 20 && state.captures; i++) {
+      gc()
+      await new Promise(resolve => setTimeout(resolve, 10))
+    }
+    expect(state.captures).toBeUndefined()
+  })
+})

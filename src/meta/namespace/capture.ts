@@ -83,3 +83,22 @@ export function noteEntryChange(state: NamespaceState, entries: Map<string, numb
     if (!before.has(name)) before.set(name, entries.get(name) ?? ABSENT)
   }
 }
+
+/** A capture whose pieces are never read (their writer failed before its first piece) is let go once they are garbage. */
+const dropped = new FinalizationRegistry<Capture>(capture => capture.release())
+
+/**
+ * The pieces `read` makes of `capture`: released once read to the end or left, or, never started,
+ * once the iterable is garbage, so a capture no one reads cannot keep every later change noted.
+ */
+export function capturedPieces<T>(capture: Capture, read: (capture: Capture) => Iterable<T>): Iterable<T> {
+  const pieces = (function* () {
+    try {
+      yield* read(capture)
+    } finally {
+      capture.release()
+    }
+  })()
+  dropped.register(pieces, capture)
+  return pieces
+}

@@ -4,7 +4,7 @@
 import { dfsError } from '../../errors.js'
 import type { StateMachine } from '../StateMachine.js'
 import { type ApplyResult, applyRecord } from './apply.js'
-import { captureNamespace } from './capture.js'
+import { captureNamespace, capturedPieces } from './capture.js'
 import { freezeInode } from './freezeInode.js'
 import type { NamespaceRecord } from './records.js'
 import { type Inode, type NamespaceState, ROOT_INO, S_IFDIR, isDir } from './types.js'
@@ -52,18 +52,13 @@ export function namespaceMachine(root: RootOwner): StateMachine<NamespaceState, 
 
     snapshot(state: NamespaceState): Iterable<Piece> {
       // Taken now in a few milliseconds however large the namespace (capture.ts); read later.
-      const capture = captureNamespace(state)
-      return (function* () {
-        try {
-          yield { nextIno: capture.nextIno }
-          for (const inode of capture.inodes) yield ['i', inode] as Piece
-          for (const [i, dir] of capture.dirs.entries()) {
-            for (const [name, ino] of capture.entries(i)) yield ['d', dir, name, ino] as Piece
-          }
-        } finally {
-          capture.release()
+      return capturedPieces(captureNamespace(state), function* (capture) {
+        yield { nextIno: capture.nextIno } as Piece
+        for (const inode of capture.inodes) yield ['i', inode] as Piece
+        for (const [i, dir] of capture.dirs.entries()) {
+          for (const [name, ino] of capture.entries(i)) yield ['d', dir, name, ino] as Piece
         }
-      })()
+      })
     },
 
     restore(pieces: Iterable<unknown>): NamespaceState {
