@@ -30,6 +30,7 @@ import { type CpuCost, perUnit, renderCpuCosts } from './cpuCost.js'
 import { profileClock, readProfile, renderProfileSummary, summarizeProfile, type Window } from './profileSummary.js'
 import { CEILING_TARGETS, CPU_BEFORE, CPU_TARGETS } from './targets.js'
 import { dashboardCost, renderDashboardCost, renderStalls, stallFigures } from './stalls.js'
+import { scaleFigures } from './scale.js'
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const CREATE_SCRIPT = join(REPO_ROOT, 'dist', 'bench', 'createFiles.js')
@@ -58,6 +59,8 @@ interface Options {
   cluster: boolean
   stalls: boolean
   namenode: boolean
+  /** Files of the scale figures (scale.ts); 0: skipped. */
+  scale: number
 }
 
 const USAGE = `usage: npm run bench -- [options]
@@ -70,6 +73,8 @@ const USAGE = `usage: npm run bench -- [options]
   --dirty <size>    pass --dirty to dfs mount (default: the CLI's default)
   --no-namenode     skip the client-of-a-NameNode-over-TCP figures (dfs namenode + dfs mount --namenode)
   --no-cluster      skip the cluster figures (TCP DataNodes, failure detection, re-replication)
+  --scale <n>       files in the scale figures' namespace (default 1000000; scale.ts)
+  --no-scale        skip the scale figures (a namespace of --scale files mounted, listed, checkpointed)
   --no-stalls       skip the event-loop stall figures (checkpoint, healer scan; in-process, no mount)
   --cpu-prof        write a V8 CPU profile of every dfs daemon, NameNode and client mount (node --cpu-prof), kept
                     beside the work folder, and print where each one's time went during the measurements
@@ -92,6 +97,8 @@ function parseOptions(argv: string[]): Options | null {
       'no-cluster': { type: 'boolean' },
       'no-namenode': { type: 'boolean' },
       'no-stalls': { type: 'boolean' },
+      scale: { type: 'string' },
+      'no-scale': { type: 'boolean' },
       keep: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -104,6 +111,8 @@ function parseOptions(argv: string[]): Options | null {
   if (size % MiB !== 0) throw new Error(`--size must be a whole number of MiB (dd bs=1M), not ${size} bytes`)
   const files = Number(values.files ?? '2000')
   if (!Number.isInteger(files) || files < 1 || files > 1_000_000) throw new Error(`--files must be a whole number from 1 to 1000000, not "${values.files}"`)
+  const scale = values['no-scale'] ? 0 : Number(values.scale ?? '1000000')
+  if (!Number.isInteger(scale) || scale < 0) throw new Error(`--scale must be a whole number of files, not "${values.scale}"`)
   if (values.cache) parseSize(values.cache, '--cache', { allowZero: true })
   if (values.dirty) parseSize(values.dirty, '--dirty')
   return {
@@ -116,6 +125,7 @@ function parseOptions(argv: string[]): Options | null {
     cluster: !(values['no-cluster'] ?? false),
     stalls: !(values['no-stalls'] ?? false),
     namenode: !(values['no-namenode'] ?? false),
+    scale,
   }
 }
 
@@ -618,6 +628,11 @@ async function bench(opts: Options): Promise<void> {
       repoRoot: REPO_ROOT, work: work.path, source, size: opts.size, local: config,
       localWrite: m.write.dfs, localRead: m.read.dfs, progress,
     }))
+  }
+  if (opts.scale > 0) {
+    await daemon?.stop() // its own mount and daemon: the main one goes first
+    daemon = undefined
+    out.push(...await scaleFigures({ repoRoot: REPO_ROOT, work: join(work.path, 'scale'), files: opts.scale, logDir, progress, cpuProfDir }))
   }
   console.log(out.join('\n'))
 }

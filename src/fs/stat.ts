@@ -39,13 +39,27 @@ export interface Overlay {
   ctime: number
 }
 
+/**
+ * Bytes stored for a chunk map, summed once per map: maps are frozen and replaced on every change, so
+ * a stat of a file of a million chunks is a lookup, not a walk of its map.
+ */
+const storedBytes = new WeakMap<readonly unknown[], number>()
+
+function storedOf(chunks: Inode['chunks']): number {
+  if (!chunks || chunks.length === 0) return 0
+  let sum = storedBytes.get(chunks)
+  if (sum === undefined) {
+    sum = chunks.reduce((total, ref) => total + (ref?.len ?? 0), 0)
+    if (Object.isFrozen(chunks)) storedBytes.set(chunks, sum)
+  }
+  return sum
+}
+
 export function toStat(inode: Inode, overlay?: Overlay): Stat {
   const size = isDir(inode) ? 4096 : overlay?.size ?? inode.size
   // Blocks count what is stored, so sparse files look sparse to du and tar; open files may hold
   // unstored bytes, so count their whole size.
-  const stored = isFile(inode) && !overlay
-    ? (inode.chunks ?? []).reduce((sum, ref) => sum + (ref?.len ?? 0), 0)
-    : size
+  const stored = isFile(inode) && !overlay ? storedOf(inode.chunks) : size
   return {
     ino: inode.ino,
     mode: inode.mode,

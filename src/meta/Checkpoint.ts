@@ -15,7 +15,7 @@ import { link, open, rename, rm } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { dfsError } from '../errors.js'
 import { fsyncPath, pathExists } from '../util/files.js'
-import { type Line, readLines } from './lineReader.js'
+import type { Line } from './lineReader.js'
 
 export const CHECKPOINT_FILE = 'checkpoint.json'
 /** The checkpoint before the current one, kept with the journal since it: what `dfs fsck --repair` falls back on. */
@@ -92,32 +92,98 @@ export function readCheckpoint(dir: string): Promise<LoadedCheckpoint | undefine
 
 /** One checkpoint file (checkpoint.json or checkpoint.prev.json), verified whole; undefined when it does not exist. */
 export async function readCheckpointFile(file: string): Promise<LoadedCheckpoint | undefined> {
+  const pieces: unknown[] = []
+  const read = await streamCheckpointFile(file, piece => void pieces.push(piece))
+  return read && { lastSeq: read.lastSeq, pieces }
+}
+
+// Read in large blocks: the hash takes whole blocks and each block is decoded once, so a checkpoint
+// of millions of lines costs a JSON.parse per line and little else.
+const READ_BLOCK = 4 << 20
+
+/**
+ * One checkpoint file, its pieces handed to onPiece in order as they are read (a mount restores a
+ * million inodes without first holding them all as pieces); undefined when it does not exist. The
+ * whole file is verified before this resolves: should onPiece throw, reading goes on to the end,
+ * and a file that fails its checks reports that (the cause) rather than what onPiece said.
+ */
+export async function streamCheckpointFile(
+  file: string,
+  onPiece: (piece: unknown) => void,
+): Promise<{ lastSeq: number; count: number } | undefined> {
   if (!(await pathExists(file))) return undefined
   const hash = createHash('sha256')
-  const pieces: unknown[] = []
   let lastSeq: number | undefined
-  let held: Line | undefined // the latest line: a piece, unless it turns out to be the last (the trailer)
-  for await (const line of readLines(file)) {
-    if (!line.complete) throw corruptError(file, `line ${line.number} is cut short (the file is truncated)`)
-    if (line.number === 1) {
-      lastSeq = parseHeader(file, line.text)
-      hash.update(`${line.text}\n`)
-      continue
+  let count = 0
+  let number = 0 // lines read so far
+  let refused: unknown // the first error onPiece threw
+  // Whole lines, none of them the file's last (which may be the trailer): hashed, parsed, handed on.
+  const take = (bytes: Buffer) => {
+    hash.update(bytes)
+    let from = 0
+    for (let nl = bytes.indexOf(0x0a); nl !== -1; nl = bytes.indexOf(0x0a, from)) {
+      const line = bytes.toString('utf8', from, nl)
+      from = nl + 1
+      if (++number === 1) {
+        lastSeq = parseHeader(file, line)
+        continue
+      }
+      count++
+      const piece = parseLine(file, { text: line, number })
+      if (refused !== undefined) continue
+      try {
+        onPiece(piece)
+      } catch (err) {
+        refused = err
+      }
     }
-    if (held) {
-      pieces.push(parseLine(file, held))
-      hash.update(`${held.text}\n`)
+  }
+  let rest = Buffer.alloc(0) // from the start of the last whole line read so far: not taken yet
+  const fh = await open(file, 'r')
+  try {
+    for (;;) {
+      const block = Buffer.allocUnsafe(READ_BLOCK)
+      const { bytesRead } = await fh.read(block, 0, READ_BLOCK, null)
+      if (bytesRead === 0) break
+      const data = rest.length === 0 ? block.subarray(0, bytesRead) : Buffer.concat([rest, block.subarray(0, bytesRead)])
+      const lastNl = data.lastIndexOf(0x0a)
+      // Keep back the last whole line (and what follows it): it may be the trailer.
+      const keepFrom = lastNl <= 0 ? 0 : data.lastIndexOf(0x0a, lastNl - 1) + 1
+      if (keepFrom > 0) take(data.subarray(0, keepFrom))
+      rest = data.subarray(keepFrom)
     }
-    held = line
+  } finally {
+    await fh.close()
+  }
+  if (rest.length > 0 && rest[rest.length - 1] !== 0x0a) {
+    const lines = rest.subarray(0, rest.lastIndexOf(0x0a) + 1)
+    throw corruptError(file, `line ${number + countLines(lines) + 1} is cut short (the file is truncated)`)
+  }
+  // rest is whole lines now: all but the last are lines like any other, the last should be the trailer.
+  const lastStart = rest.length <= 1 ? 0 : rest.lastIndexOf(0x0a, rest.length - 2) + 1
+  if (lastStart > 0) take(rest.subarray(0, lastStart))
+  const last = rest.subarray(lastStart, Math.max(lastStart, rest.length - 1)).toString('utf8')
+  if (rest.length > 0 && number === 0) {
+    lastSeq = parseHeader(file, last) // a header and nothing else
+    number++
+    throw corruptError(file, 'it ends before its trailer (the file is truncated)')
   }
   if (lastSeq === undefined) throw corruptError(file, 'it is empty')
-  const trailer = held && (parseLine(file, held) as { end?: unknown; count?: unknown; sha256?: unknown } | null)
+  number++
+  const trailer = parseLine(file, { text: last, number }) as { end?: unknown; count?: unknown; sha256?: unknown } | null
   if (trailer?.end !== KIND) throw corruptError(file, 'it ends before its trailer (the file is truncated)')
-  if (trailer.count !== pieces.length) {
-    throw corruptError(file, `its trailer counts ${String(trailer.count)} pieces but it holds ${pieces.length}`)
+  if (trailer.count !== count) {
+    throw corruptError(file, `its trailer counts ${String(trailer.count)} pieces but it holds ${count}`)
   }
   if (trailer.sha256 !== hash.digest('hex')) throw corruptError(file, 'its SHA-256 does not match its contents')
-  return { lastSeq, pieces }
+  if (refused !== undefined) throw refused
+  return { lastSeq, count }
+}
+
+function countLines(bytes: Buffer): number {
+  let n = 0
+  for (let i = bytes.indexOf(0x0a); i !== -1; i = bytes.indexOf(0x0a, i + 1)) n++
+  return n
 }
 
 function parseLine(file: string, line: Pick<Line, 'text' | 'number'>): unknown {

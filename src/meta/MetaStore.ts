@@ -11,7 +11,9 @@
 import { rm } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { type DfsError, dfsError } from '../errors.js'
-import { PREVIOUS_CHECKPOINT_FILE, readCheckpoint, removeCheckpointLeftovers, repairAdvice, writeCheckpoint } from './Checkpoint.js'
+import {
+  CHECKPOINT_FILE, PREVIOUS_CHECKPOINT_FILE, readCheckpoint, removeCheckpointLeftovers, repairAdvice, streamCheckpointFile, writeCheckpoint,
+} from './Checkpoint.js'
 import { Journal } from './Journal.js'
 import { deleteSegmentsThrough } from './journalFormat.js'
 import { type MetaLock, acquireLock } from './lock.js'
@@ -106,8 +108,8 @@ export class MetaStore<S, R extends JournalRecord = JournalRecord, Result = unkn
         await ensureFormatCopy(dir, format)
       }
 
-      const checkpoint = await readCheckpoint(dir)
-      const state = checkpoint ? restore(machine, dir, checkpoint.pieces) : machine.empty()
+      const checkpoint = await loadCheckpoint(machine, dir)
+      const state = checkpoint?.state ?? machine.empty()
       const loaded = { checkpointSeq: checkpoint?.lastSeq ?? 0, lastSeq: checkpoint?.lastSeq ?? 0, records: 0, bytes: 0 }
       const replay = replayJournal(dir, { afterSeq: loaded.lastSeq, repairTornTail: !options.readOnly, log })
       for await (const { seq, record, file, size } of replay) {
@@ -346,8 +348,15 @@ export class MetaStore<S, R extends JournalRecord = JournalRecord, Result = unkn
     const { lastSeq, rotated } = journal.rotate()
     const pieces = this.machine.snapshot(this.current)
     this.sinceCheckpoint = { records: 0, bytes: 0 }
-    await rotated
-    await writeCheckpoint(this.dir, lastSeq, pieces)
+    try {
+      await rotated
+      await writeCheckpoint(this.dir, lastSeq, pieces)
+    } catch (err) {
+      // A snapshot is kept up by the state until it is read to the end or left (the namespace notes
+      // every directory change for it): one never read is let go here.
+      for (const _ of pieces) break
+      throw err
+    }
     // The journal since the previous checkpoint stays: with checkpoint.prev.json it rebuilds the
     // state should checkpoint.json ever be damaged (dfs fsck --repair).
     const previousSeq = this.checkpointSeq
@@ -410,15 +419,43 @@ export class MetaStore<S, R extends JournalRecord = JournalRecord, Result = unkn
   }
 }
 
-function restore<S, R extends JournalRecord, Result>(machine: StateMachine<S, R, Result>, dir: string, pieces: unknown[]): S {
-  try {
-    return machine.restore(pieces)
-  } catch (err) {
-    throw dfsError(
-      'CHECKPOINT_CORRUPT',
-      `checkpoint in ${dir} does not restore (${(err as Error).message}); ${repairAdvice(dir)}`,
-      { dir },
-      err,
-    )
+/** The state in dir's checkpoint, streamed into the machine as the file is read when it can take it so. */
+async function loadCheckpoint<S, R extends JournalRecord, Result>(
+  machine: StateMachine<S, R, Result>,
+  dir: string,
+): Promise<{ lastSeq: number; state: S } | undefined> {
+  if (!machine.restorer) {
+    const checkpoint = await readCheckpoint(dir)
+    return checkpoint && { lastSeq: checkpoint.lastSeq, state: restore(machine, dir, checkpoint.pieces) }
   }
+  const restorer = machine.restorer()
+  const read = await streamCheckpointFile(join(dir, CHECKPOINT_FILE), piece => {
+    try {
+      restorer.add(piece)
+    } catch (err) {
+      throw restoreError(dir, err)
+    }
+  })
+  return read && { lastSeq: read.lastSeq, state: restore(machine, dir, { restorer }) }
+}
+
+function restore<S, R extends JournalRecord, Result>(
+  machine: StateMachine<S, R, Result>,
+  dir: string,
+  from: unknown[] | { restorer: { done(): S } },
+): S {
+  try {
+    return Array.isArray(from) ? machine.restore(from) : from.restorer.done()
+  } catch (err) {
+    throw restoreError(dir, err)
+  }
+}
+
+function restoreError(dir: string, err: unknown): DfsError {
+  return dfsError(
+    'CHECKPOINT_CORRUPT',
+    `checkpoint in ${dir} does not restore (${(err as Error).message}); ${repairAdvice(dir)}`,
+    { dir },
+    err,
+  )
 }

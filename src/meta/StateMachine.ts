@@ -25,4 +25,9 @@ export interface StateMachine<S, R extends JournalRecord = JournalRecord, Result
   snapshot(state: S): Iterable<unknown>
   /** Rebuild a state from the pieces `snapshot` produced (in order). */
   restore(pieces: Iterable<unknown>): S
+  /**
+   * The same, a piece at a time (a mount streams a checkpoint of millions of pieces into it as it
+   * reads the file, never holding them all as pieces). Optional: restore is used without it.
+   */
+  restorer?(): { add(piece: unknown): void; done(): S }
 }

@@ -27,6 +27,7 @@ import { createHash } from 'node:crypto'
 import type { Readable, Writable } from 'node:stream'
 import { dfsError, isDfsError } from '../errors.js'
 import { type MetaEpoch, readMetaEpoch } from './epochClaim.js'
+import { captureNamespace, capturedPieces } from './namespace/capture.js'
 import { namespaceMachine } from './namespace/machine.js'
 import { type Inode, type NamespaceState, ROOT_INO, isDir } from './namespace/types.js'
 import { type Settings, readFormat } from './metaFormat.js'
@@ -68,30 +69,30 @@ export interface CapturedDump {
 }
 
 /**
- * Capture the namespace as it is now, synchronously: inodes are frozen values and directory entries
- * are copied out, so the pieces can be written over many turns while the namespace changes on.
+ * Capture the namespace as it is now, in a few milliseconds however large it is (namespace/capture.ts),
+ * so the pieces can be written over many turns while the namespace changes on. The sorting into
+ * document order happens as the pieces are read: inodes come in ascending number already (numbers are
+ * handed out in order and a change keeps an inode's place), so only a directory's names are sorted.
  */
 export function captureDump(origin: DumpOrigin): CapturedDump {
   const { state } = origin
-  const inodes = [...state.inodes.values()].sort((a, b) => a.ino - b.ino)
-  const dirs = [...state.children.keys()].sort((a, b) => a - b)
-  const entries: DumpEntry[] = []
-  for (const dir of dirs) {
-    const names = [...state.children.get(dir)!.keys()].sort(compareNames)
-    for (const name of names) entries.push([dir, name, state.children.get(dir)!.get(name)!])
-  }
+  const capture = captureNamespace(state)
   const header: DumpHeader = {
     kind: DUMP_KIND, format: DUMP_FORMAT, clusterId: origin.clusterId, createdAt: origin.createdAt,
     settings: origin.settings, lastSeq: origin.lastSeq,
     epoch: origin.epoch ? { epoch: origin.epoch.epoch, token: origin.epoch.token } : null,
-    nextIno: state.nextIno,
+    nextIno: capture.nextIno,
   }
   return {
     header,
-    pieces: (function* () {
-      for (const inode of inodes) yield ['i', inode] as DumpPiece
-      for (const [dir, name, ino] of entries) yield ['d', dir, name, ino] as DumpPiece
-    })(),
+    pieces: capturedPieces(capture, function* ({ inodes, dirs, entries }) {
+      const sorted = inodes.every((inode, i) => i === 0 || inodes[i - 1]!.ino < inode.ino) ? inodes : [...inodes].sort((a, b) => a.ino - b.ino)
+      for (const inode of sorted) yield ['i', inode] as DumpPiece
+      for (const i of dirs.map((_, i) => i).sort((a, b) => dirs[a]! - dirs[b]!)) {
+        const named = [...new Map(entries(i))].sort((a, b) => compareNames(a[0], b[0]))
+        for (const [name, ino] of named) yield ['d', dirs[i]!, name, ino] as DumpPiece
+      }
+    }),
   }
 }
 

@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { fsck } from '../../src/cluster/fsck.js'
 import { Healer } from '../../src/cluster/healer/Healer.js'
-import { Scrubber } from '../../src/cluster/healer/Scrubber.js'
+import { Scrubber, scrubCharge } from '../../src/cluster/healer/Scrubber.js'
 import { verifyChunk } from '../../src/chunks/verify.js'
 import { ChunkLocks } from '../../src/cluster/chunkLocks.js'
 import { moveCopy } from '../../src/cluster/rebalance/moveCopy.js'
@@ -62,6 +62,12 @@ describe('Scrubber', () => {
     const passes = scrubber.status().passes
     await until(() => scrubber.status().passes > passes, 30_000, 'another pass')
     expect(scrubber.status().corruptFound).toBe(1)
+  })
+
+  it('charges the check of a small copy as 64 KiB against its rate: a check costs per file as much as per byte', () => {
+    expect(scrubCharge(4 * KiB)).toBe(64 * KiB)
+    expect(scrubCharge(0)).toBe(64 * KiB)
+    expect(scrubCharge(4 * MiB)).toBe(4 * MiB)
   })
 
   it('reads at its configured rate, and 0 turns it off', async () => {

@@ -2,7 +2,7 @@ import { readFile, readdir, truncate, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { type DfsError, isDfsError } from '../../src/errors.js'
-import { CHECKPOINT_FILE, SLICE_PIECES, readCheckpoint, writeCheckpoint } from '../../src/meta/Checkpoint.js'
+import { CHECKPOINT_FILE, SLICE_PIECES, readCheckpoint, streamCheckpointFile, writeCheckpoint } from '../../src/meta/Checkpoint.js'
 import { countLoopTurns } from '../helpers/loopTurns.js'
 import { tempDir } from './kv.js'
 
@@ -90,6 +90,30 @@ describe('checkpoint', () => {
     expect(mostBetweenTurns).toBeLessThanOrEqual(SLICE_PIECES) // never more than one slice without a turn
     expect(turns.count).toBeGreaterThanOrEqual(10)
     expect((await readCheckpoint(dir))?.pieces).toHaveLength(total)
+  })
+
+  it('streams the pieces of a file many read blocks long, lines split across blocks and multi-byte text intact', async () => {
+    const dir = await tempDir()
+    // About 12 MiB: three 4 MiB read blocks, so lines (and multi-byte characters) fall across their edges.
+    const big = Array.from({ length: 40_000 }, (_, i) => ({ i, name: `${'ü€𝄞'.repeat(i % 50)} ${i}`, pad: 'x'.repeat(200 + (i % 97)) }))
+    await writeCheckpoint(dir, 5, big)
+    const seen: unknown[] = []
+    expect(await streamCheckpointFile(join(dir, CHECKPOINT_FILE), piece => void seen.push(piece))).toEqual({ lastSeq: 5, count: big.length })
+    expect(seen).toEqual(big)
+    expect(await streamCheckpointFile(join(dir, 'none.json'), () => {})).toBeUndefined()
+  })
+
+  it('verifies the whole file before reporting a piece its reader refused: the damage is the cause', async () => {
+    const dir = await tempDir()
+    await writeCheckpoint(dir, 7, pieces)
+    const file = join(dir, CHECKPOINT_FILE)
+    const refuse = (piece: unknown) => {
+      if ((piece as { i: number }).i === 10) throw new Error('refused')
+    }
+    await expect(streamCheckpointFile(file, refuse)).rejects.toThrow('refused')
+    const text = await readFile(file, 'utf8')
+    await writeFile(file, text.replace('"entry 5000"', '"entry 5001"'))
+    await expect(streamCheckpointFile(file, refuse)).rejects.toMatchObject({ code: 'CHECKPOINT_CORRUPT', message: expect.stringContaining('SHA-256 does not match') })
   })
 
   it('says when a checkpoint comes from a newer dfs', async () => {

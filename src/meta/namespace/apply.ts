@@ -4,7 +4,9 @@
 // refused record leaves the state untouched and is never journaled.
 
 import { dfsError } from '../../errors.js'
+import { noteEntryChange } from './capture.js'
 import { nameBytes } from './names.js'
+import { sharedNodeList } from './nodeLists.js'
 import type { NamespaceRecord } from './records.js'
 import { type ChunkRef, type Inode, type NamespaceState, ROOT_INO, S_IFDIR, S_IFMT, isDir, isFile } from './types.js'
 
@@ -51,6 +53,16 @@ export function entriesOf(state: NamespaceState, dirIno: number): Map<string, nu
   return entries
 }
 
+/**
+ * A directory's entries to change entry `name` of: a capture being read (a checkpoint being written)
+ * first notes the entry as it was (capture.ts).
+ */
+function changeableEntries(state: NamespaceState, dirIno: number, name: string): Map<string, number> {
+  const entries = entriesOf(state, dirIno)
+  noteEntryChange(state, entries, name)
+  return entries
+}
+
 function checkName(name: string): void {
   if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0')) {
     throw dfsError('EINVAL', `invalid file name "${name}"`, { name })
@@ -88,7 +100,7 @@ function mknod(state: NamespaceState, rec: Extract<NamespaceRecord, { op: 'mknod
     ...(rec.target !== undefined ? { target: rec.target } : {}),
     ...((rec.mode & S_IFMT) === 0o100000 ? { chunks: Object.freeze([]) } : {}),
   })
-  entries.set(rec.name, ino)
+  changeableEntries(state, rec.parent, rec.name).set(rec.name, ino)
   if (dir) {
     state.children.set(ino, new Map())
     state.parents.set(ino, rec.parent)
@@ -104,7 +116,7 @@ function link(state: NamespaceState, rec: Extract<NamespaceRecord, { op: 'link' 
   if (isDir(target)) throw dfsError('EPERM', 'cannot hard-link a directory', { ino: rec.ino })
   if (entries.has(rec.name)) throw dfsError('EEXIST', `"${rec.name}" already exists`, { parent: rec.parent, name: rec.name })
 
-  entries.set(rec.name, rec.ino)
+  changeableEntries(state, rec.parent, rec.name).set(rec.name, rec.ino)
   touchDir(state, rec.parent, rec.time)
   return put(state, { ...target, nlink: target.nlink + 1, ctime: rec.time })
 }
@@ -121,7 +133,7 @@ function unlink(state: NamespaceState, rec: Extract<NamespaceRecord, { op: 'unli
     throw dfsError('EISDIR', `"${rec.name}" is a directory`, { name: rec.name })
   }
 
-  entries.delete(rec.name)
+  changeableEntries(state, rec.parent, rec.name).delete(rec.name)
   touchDir(state, rec.parent, rec.time, rec.dir ? -1 : 0)
   return dropName(state, inode, rec.time)
 }
@@ -159,8 +171,8 @@ function rename(state: NamespaceState, rec: Extract<NamespaceRecord, { op: 'rena
     }
   }
 
-  from.delete(rec.name)
-  to.set(rec.newName, ino)
+  changeableEntries(state, rec.parent, rec.name).delete(rec.name)
+  changeableEntries(state, rec.newParent, rec.newName).set(rec.newName, ino)
   const dirMoved = isDir(moved) ? 1 : 0
   const dirReplaced = replaced && isDir(replaced) ? 1 : 0
   touchDir(state, rec.parent, rec.time, -dirMoved)
@@ -238,7 +250,7 @@ function setChunk(state: NamespaceState, rec: Extract<NamespaceRecord, { op: 'ch
   checkBase(inode, rec.index, rec.base)
   const chunks = inode.chunks.slice()
   while (chunks.length <= rec.index) chunks.push(null)
-  chunks[rec.index] = rec.ref === null ? null : Object.freeze({ ...rec.ref, nodes: Object.freeze([...rec.ref.nodes]) })
+  chunks[rec.index] = rec.ref === null ? null : Object.freeze({ ...rec.ref, nodes: sharedNodeList(rec.ref.nodes) })
   put(state, { ...inode, chunks: Object.freeze(chunks), size: sizeAfter(inode, rec), mtime: rec.mtime, ctime: rec.ctime })
   return old
 }
@@ -263,7 +275,7 @@ function setReplicas(state: NamespaceState, rec: Extract<NamespaceRecord, { op: 
     throw dfsError('EINVAL', `chunk ${rec.index} of inode ${rec.ino} is no longer ${rec.id}`, { ino: rec.ino, index: rec.index })
   }
   const chunks = inode.chunks.slice()
-  chunks[rec.index] = Object.freeze({ ...ref, nodes: Object.freeze([...rec.nodes]) })
+  chunks[rec.index] = Object.freeze({ ...ref, nodes: sharedNodeList(rec.nodes) })
   put(state, { ...inode, chunks: Object.freeze(chunks) })
   return undefined
 }

@@ -4,6 +4,8 @@
 import { dfsError } from '../../errors.js'
 import type { StateMachine } from '../StateMachine.js'
 import { type ApplyResult, applyRecord } from './apply.js'
+import { captureNamespace, capturedPieces } from './capture.js'
+import { freezeInode } from './freezeInode.js'
 import type { NamespaceRecord } from './records.js'
 import { type Inode, type NamespaceState, ROOT_INO, S_IFDIR, isDir } from './types.js'
 
@@ -17,6 +19,20 @@ export interface RootOwner {
 type Piece = { nextIno: number } | ['i', Inode] | ['d', number, string, number]
 
 export function namespaceMachine(root: RootOwner): StateMachine<NamespaceState, NamespaceRecord, ApplyResult> {
+  const restorer = () => {
+    const state: NamespaceState = { inodes: new Map(), children: new Map(), parents: new Map(), nextIno: 0 }
+    return {
+      add(piece: unknown): void {
+        addPiece(state, piece as Piece)
+      },
+      done(): NamespaceState {
+        if (!state.inodes.has(ROOT_INO) || state.nextIno <= ROOT_INO) {
+          throw dfsError('CHECKPOINT_CORRUPT', 'checkpoint has no root directory', {})
+        }
+        return state
+      },
+    }
+  }
   return {
     empty(): NamespaceState {
       const t = root.createdAt
@@ -35,51 +51,38 @@ export function namespaceMachine(root: RootOwner): StateMachine<NamespaceState, 
     apply: applyRecord,
 
     snapshot(state: NamespaceState): Iterable<Piece> {
-      // Inodes are frozen values, so copying the references is a faithful capture; directory
-      // entries live in mutable maps and are copied out now.
-      const nextIno = state.nextIno
-      const inodes = [...state.inodes.values()]
-      const entries: ['d', number, string, number][] = []
-      for (const [dir, names] of state.children) {
-        for (const [name, ino] of names) entries.push(['d', dir, name, ino])
-      }
-      return (function* () {
-        yield { nextIno }
-        for (const inode of inodes) yield ['i', inode] as Piece
-        yield* entries
-      })()
+      // Taken now in a few milliseconds however large the namespace (capture.ts); read later.
+      return capturedPieces(captureNamespace(state), function* (capture) {
+        yield { nextIno: capture.nextIno } as Piece
+        for (const inode of capture.inodes) yield ['i', inode] as Piece
+        for (const [i, dir] of capture.dirs.entries()) {
+          for (const [name, ino] of capture.entries(i)) yield ['d', dir, name, ino] as Piece
+        }
+      })
     },
 
     restore(pieces: Iterable<unknown>): NamespaceState {
-      const state: NamespaceState = { inodes: new Map(), children: new Map(), parents: new Map(), nextIno: 0 }
-      for (const piece of pieces as Iterable<Piece>) {
-        if (!Array.isArray(piece)) {
-          state.nextIno = piece.nextIno
-        } else if (piece[0] === 'i') {
-          const inode = deepFreeze(piece[1])
-          state.inodes.set(inode.ino, inode)
-          if (isDir(inode) && inode.nlink > 0) state.children.set(inode.ino, new Map())
-        } else {
-          const [, dir, name, ino] = piece
-          const names = state.children.get(dir)
-          if (!names) throw dfsError('CHECKPOINT_CORRUPT', `checkpoint names entry "${name}" in unknown directory ${dir}`, { dir, name })
-          names.set(name, ino)
-          if (state.children.has(ino)) state.parents.set(ino, dir)
-        }
-      }
-      if (!state.inodes.has(ROOT_INO) || state.nextIno <= ROOT_INO) {
-        throw dfsError('CHECKPOINT_CORRUPT', 'checkpoint has no root directory', {})
-      }
-      return state
+      const r = restorer()
+      for (const piece of pieces) r.add(piece)
+      return r.done()
     },
+
+    restorer,
   }
 }
 
-function deepFreeze(inode: Inode): Inode {
-  if (inode.chunks) {
-    for (const ref of inode.chunks) if (ref) Object.freeze(ref.nodes) && Object.freeze(ref)
-    Object.freeze(inode.chunks)
+function addPiece(state: NamespaceState, piece: Piece): void {
+  if (!Array.isArray(piece)) {
+    state.nextIno = piece.nextIno
+  } else if (piece[0] === 'i') {
+    const inode = freezeInode(piece[1])
+    state.inodes.set(inode.ino, inode)
+    if (isDir(inode) && inode.nlink > 0) state.children.set(inode.ino, new Map())
+  } else {
+    const [, dir, name, ino] = piece
+    const names = state.children.get(dir)
+    if (!names) throw dfsError('CHECKPOINT_CORRUPT', `checkpoint names entry "${name}" in unknown directory ${dir}`, { dir, name })
+    names.set(name, ino)
+    if (state.children.has(ino)) state.parents.set(ino, dir)
   }
-  if (inode.xattrs) Object.freeze(inode.xattrs)
-  return Object.freeze(inode)
 }

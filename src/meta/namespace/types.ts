@@ -1,10 +1,11 @@
 // The namespace's data model: inodes, directory entries and the chunk map of every file.
 //
 // Inodes are immutable values (frozen): a change replaces the inode in the map. That is what lets a
-// checkpoint capture the whole namespace with a shallow copy of one Map while the file system keeps
-// changing the live one.
+// checkpoint capture the whole namespace with a shallow copy of one Map's values while the file
+// system keeps changing the live one; directory entries it reads through notes of changes (capture.ts).
 
 import type { ChunkRef } from '../../chunks/ChunkRef.js'
+import type { EntryNotes } from './capture.js'
 
 export const ROOT_INO = 1
 
@@ -38,6 +39,11 @@ export interface NamespaceState {
   /** Directory ino -> parent ino, so rename can refuse to move a directory into itself. */
   readonly parents: Map<number, number>
   nextIno: number
+  /**
+   * Captures of the namespace being read (a checkpoint or a dump being written, capture.ts): apply
+   * notes each directory entry it is about to change for them. Undefined when there are none.
+   */
+  captures?: Set<EntryNotes>
 }
 
 export const S_IFMT = 0o170000
