@@ -250,10 +250,11 @@ async function bench(opts: Options): Promise<void> {
 
   work = await makeWorkDir(REPO_ROOT, opts.dir)
   // The NameNode's cluster holds its own replicas of the big file while it is measured.
-  const need = opts.size * (2 + REPLICAS * (opts.namenode ? 2 : 1)) + GiB
+  // The scale figures' metadata (journal, checkpoints) takes about 1 KiB a file.
+  const need = opts.size * (2 + REPLICAS * (opts.namenode ? 2 : 1)) + opts.scale * 1024 + GiB
   if (work.disk.availBytes < need) {
     throw new Error(`${work.disk.mountedOn} has ${gib(work.disk.availBytes)} free; this run needs about ${gib(need)} ` +
-      `(source + native copy + ${REPLICAS} dfs replicas of ${sizeLabel(opts.size)}, plus slack). Try --size 256M.`)
+      `(source + native copy + ${REPLICAS} dfs replicas of ${sizeLabel(opts.size)}, the scale namespace's metadata, plus slack). Try --size 256M or a smaller --scale.`)
   }
   // memfs keeps the big file in its memory during the write and read phases.
   if (os.freemem() < opts.size + GiB) {
