@@ -134,6 +134,17 @@ describe.skipIf(process.getuid?.() !== 0)('remembered answers, never stale', () 
     })
   }
 
+  it('keeps paths that share a slot of the table apart (/coll/n545 and /coll/n970: same low 16 bits of FNV-1a)', async () => {
+    const script = `printf 1 > n545 && printf 22 > n970 && chmod 600 n545 && ls -l > /dev/null &&
+      for i in 1 2 3; do ${S} n545 n970; done && rm n970 && for i in 1 2 3; do ${S} n545; ${S} n970 2>&1; done &&
+      ls -l > /dev/null && ${S} n545 && mv n545 n970 && ${S} n970 && ${S} n545 2>&1; true`
+    const there = async (root: string) => {
+      const r = await sh(`mkdir ${root}/coll && cd ${root}/coll && ${script}`)
+      return r.stdout + r.stderr
+    }
+    expect(await there(mnt)).toBe(await there(local))
+  })
+
   it('answers every stat as the file system does after writers and readers ran at once', async () => {
     const before = mounted!.bindingCounters()
     for (let round = 0; round < 2; round++) {
