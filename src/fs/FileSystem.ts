@@ -403,9 +403,15 @@ export class FileSystem {
     if (replaced) this.forgetIfUnused(replaced)
   }
 
-  /** This client moved or removed a name itself: its kernel knows, so heldAt must not answer for it. */
+  /**
+   * This client moved or removed a name itself: its kernel knows, so heldAt must not answer for it,
+   * nor for a path below it (a folder moved: libfuse asks for the files open inside by their new paths).
+   */
   private nameGone(path: string): void {
-    for (const handle of this.handles.values()) if (handle.path === path) delete handle.path
+    const below = path.endsWith('/') ? path : `${path}/`
+    for (const handle of this.handles.values()) {
+      if (handle.path === path || handle.path?.startsWith(below)) delete handle.path
+    }
   }
 
   // ---- extended attributes -----------------------------------------------------------------------

@@ -34,4 +34,25 @@ describe('a held file whose name another client removed', () => {
     await b.fs.release(fh)
     await b.fs.release(fh2)
   })
+
+  it('a file in a folder the holder moved or renamed itself is gone under the folder\'s old path', async () => {
+    // The holder's kernel saw the move (libfuse renames its node, so the open file is asked for by
+    // its new path): a new folder under the old name must not show the open file inside it.
+    const { clients: [a] } = makeClients(1)
+    await a.fs.mkdir('/d1', 0o755)
+    await a.fs.mkdir('/d1/sub', 0o755)
+    await writeFile(a.fs, '/d1/f', Buffer.from('hello'))
+    await writeFile(a.fs, '/d1/sub/g', Buffer.from('hi'))
+    const fh = await a.fs.open('/d1/f')
+    const fh2 = await a.fs.open('/d1/sub/g')
+    await a.fs.rename('/d1', '/d2')
+    await a.fs.mkdir('/d1', 0o755)
+    await a.fs.mkdir('/d1/sub', 0o755)
+    await expect(a.fs.getattr('/d1/f')).rejects.toMatchObject({ code: 'ENOENT' })
+    await expect(a.fs.getattr('/d1/sub/g')).rejects.toMatchObject({ code: 'ENOENT' })
+    expect((await a.fs.getattr('/d2/f')).size).toBe(5)
+    expect((await a.fs.getattr('/d2/sub/g')).size).toBe(2)
+    await a.fs.release(fh)
+    await a.fs.release(fh2)
+  })
 })

@@ -80,6 +80,28 @@ describe.skipIf(process.getuid?.() !== 0)('the answers the binding gives by itse
     expect(after.xattrAnswered - before.xattrAnswered).toBeGreaterThanOrEqual(FILES)
   })
 
+  it('keeps what it remembers while another file is read: a READ changes no attribute by itself', async () => {
+    await run(`mkdir ${mnt}/reading && cd ${mnt}/reading && for i in $(seq 1 ${FILES}); do echo $i > f$i; done &&
+      dd if=/dev/zero of=${mnt}/read bs=128k count=16 status=none`)
+    reset()
+    // One reader: opened and read once (the access time moves: a commit, everything remembered goes),
+    // the files are stat-ed (remembered again), then five more reads (the page cache dropped first, so
+    // each is a READ), each followed by a stat of the files by name (no listing remembers them anew).
+    await run(`cd ${mnt}/reading && python3 -c "
+import os, subprocess
+names = ['f%d' % i for i in range(1, ${FILES} + 1)]
+fd = os.open('${mnt}/read', os.O_RDONLY)
+for i in range(6):
+    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    assert len(os.pread(fd, 131072, i * 131072)) == 131072
+    subprocess.run(['stat', '-c', '%s'] + names, check=True, stdout=subprocess.DEVNULL)
+os.close(fd)
+"`)
+    expect(reached.read).toBeGreaterThanOrEqual(6)
+    // The first stat of the folder asks for each file; were reads changes, every later one would too (6 x ${FILES}).
+    expect(reached.getattr ?? 0).toBeLessThan(2 * FILES)
+  })
+
   it('answers the security.capability probe before every write itself', async () => {
     await run(`dd if=/dev/zero of=${mnt}/written bs=4k count=8 status=none`)
     expect(reached.write).toBe(8)
