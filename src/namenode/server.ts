@@ -399,6 +399,10 @@ export class NameNodeServer {
     const receivedAt = performance.now()
     const handle = () => this.handle(client, socket, id as number, String(method), args, oneWay, receivedAt)
     if ('tool' in client) return handle()
+    // Neither waits behind a held commit: `leave` only marks the session to end with its connection
+    // (held, it was dropped with that commit once the connection closed, and the session stayed for
+    // the grace period), and `revoked` only gives a lease up (the sooner the better).
+    if (method === 'leave' || method === 'revoked') return handle()
     // A commit while another client holds the sole writer's lease waits until it gave it up; the
     // client's later requests wait behind it, in order.
     if (client.gate || (method === 'commit' && this.lease.beforeCommit(client, receivedAt))) {

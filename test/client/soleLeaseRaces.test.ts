@@ -89,4 +89,20 @@ describe('the sole writer\'s lease under races', () => {
     await expect(a.fs.getattr('/nothing')).rejects.toMatchObject({ code: 'ENOENT' })
     expect(requests).toEqual(['a:commit', 'a:refresh'])
   })
+
+  it('a client that unmounts while its commit waits for another\'s lease leaves at once (its `leave` is not dropped behind that commit)', async () => {
+    running = await startTestNameNode(tempDirForTest('dfs-lease-race-').path, { soleLeaseMs: 1500 })
+    const a = await client(running.server.port)
+    const b = await client(running.server.port)
+    await a.remote.commit(mkdir('mine')) // a holds the lease
+    socketOf(a.remote).pause() // and does not answer the revoke
+    const waiting = b.remote.commit(mkdir('theirs'))
+    waiting.catch(() => {})
+    await sleep(100)
+    expect(running.host.nameNode.sessionCount).toBe(2)
+    await b.remote.close() // b unmounts: its commit fails (EIO), its session must end now
+    await sleep(2000) // past a's lease: the held commit was dropped (b's connection closed)
+    expect(running.host.nameNode.sessionCount).toBe(1)
+    socketOf(a.remote).resume()
+  })
 })
