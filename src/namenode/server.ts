@@ -281,6 +281,10 @@ export class NameNodeServer {
       // `reopen`, its first request.
       clearTimeout(client.endTimer)
       client.socket?.destroy()
+      // A client connects again only after it dropped its lease (it lost the connection): a
+      // commit waiting for it goes ahead now, not when the lease runs out (its revoke went to the
+      // old connection, or to none).
+      this.lease.revoked(client)
       this.opts.host.clients.reconnected(client.id)
     } else {
       client = { id: message.client, session: nameNode.openSession(true), leases: false }

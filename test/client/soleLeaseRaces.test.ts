@@ -105,4 +105,16 @@ describe('the sole writer\'s lease under races', () => {
     expect(running.host.nameNode.sessionCount).toBe(1)
     socketOf(a.remote).resume()
   })
+
+  it('a holder that reconnects gives its lease up at once (it stopped trusting it when it lost the connection): a waiting commit goes ahead', async () => {
+    running = await startTestNameNode(tempDirForTest('dfs-lease-race-').path, { soleLeaseMs: 60_000 })
+    const a = await client(running.server.port)
+    const b = await client(running.server.port)
+    await a.remote.commit(mkdir('mine')) // a holds the lease
+    ;(a.remote as unknown as { socket: { destroy(): void } }).socket.destroy() // a's connection drops; a reconnects by itself
+    const started = performance.now()
+    await b.remote.commit(mkdir('theirs'))
+    expect(performance.now() - started).toBeLessThan(20_000)
+    expect(a.fs.locate('/theirs')?.ino).toBeDefined()
+  })
 })
