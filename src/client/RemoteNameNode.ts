@@ -457,8 +457,10 @@ export class RemoteNameNode implements NameNodeSession {
         clearTimeout(p.timer)
         if (m.ok) {
           if (typeof m.l === 'number' && m.l > 0 && p.epoch === this.leaseEpoch) {
-            this.soleUntil = Math.max(this.soleUntil, p.sentAt + m.l)
-            this.soleUntilWall = Math.max(this.soleUntilWall, p.sentWall + m.l)
+            // 1% less: two hosts' monotonic clocks may run at rates NTP slews apart (up to 500 ppm each).
+            const ms = m.l * 0.99
+            this.soleUntil = Math.max(this.soleUntil, p.sentAt + ms)
+            this.soleUntilWall = Math.max(this.soleUntilWall, p.sentWall + ms)
           }
           // Noted as the answer arrives, before any later welcome: the ledger counts it for the NameNode that gave it.
           if (p.method === 'commit') this.ledger.committed(m.seq)
