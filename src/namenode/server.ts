@@ -89,6 +89,7 @@ export class NameNodeServer {
   /** Set once a newer NameNode claimed the DataNodes: clients and standbys are sent on (NOT_PRIMARY). */
   private superseded: Error | undefined
   private readonly lease: SoleLease<Client>
+  private readonly stopLocal: () => void
 
   private constructor(private readonly opts: NameNodeServerOptions, private readonly server: Server) {
     const bound = server.address() as { address: string; port: number }
@@ -112,6 +113,10 @@ export class NameNodeServer {
       stopRecords()
     }
     void opts.host.superseded.then(err => { this.superseded = err })
+    // An in-process session's commits take the lease away too (soleLease.ts): as any client's.
+    const local = { id: '(in-process)', leases: false } as Client
+    opts.host.nameNode.beforeLocalCommit = () => this.lease.beforeCommit(local, performance.now())
+    this.stopLocal = () => { if (opts.host.nameNode.beforeLocalCommit) opts.host.nameNode.beforeLocalCommit = undefined }
     server.on('connection', socket => this.accept(socket))
   }
 
@@ -163,6 +168,7 @@ export class NameNodeServer {
    */
   async close(why?: DfsError): Promise<void> {
     this.stopWatching()
+    this.stopLocal()
     clearInterval(this.nodesTimer)
     const closed = new Promise<void>(resolve => this.server.close(() => resolve()))
     for (const socket of this.sockets) {

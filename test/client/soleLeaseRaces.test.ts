@@ -117,4 +117,19 @@ describe('the sole writer\'s lease under races', () => {
     expect(performance.now() - started).toBeLessThan(20_000)
     expect(a.fs.locate('/theirs')?.ino).toBeDefined()
   })
+
+  it('an in-process session opened while a client holds the lease: its commit does not go unseen by the holder', async () => {
+    running = await startTestNameNode(tempDirForTest('dfs-lease-race-').path, { soleLeaseMs: 60_000 })
+    const a = await client(running.server.port)
+    await a.remote.commit(mkdir('mine')) // a holds the lease
+    const local = running.host.inProcessSession()
+    socketOf(a.remote).pause() // the record is on its way to a
+    await local.commit(mkdir('local'))
+    const found = a.fs.getattr('/local')
+    found.catch(() => {})
+    await sleep(20)
+    socketOf(a.remote).resume()
+    await expect(found).resolves.toMatchObject({ mode: expect.any(Number) })
+    local.close?.()
+  })
 })
