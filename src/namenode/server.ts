@@ -115,8 +115,9 @@ export class NameNodeServer {
     void opts.host.superseded.then(err => { this.superseded = err })
     // An in-process session's commits take the lease away too (soleLease.ts): as any client's.
     const local = { id: '(in-process)', leases: false } as Client
-    opts.host.nameNode.beforeLocalCommit = () => this.lease.beforeCommit(local, performance.now())
-    this.stopLocal = () => { if (opts.host.nameNode.beforeLocalCommit) opts.host.nameNode.beforeLocalCommit = undefined }
+    const beforeLocalCommit = () => this.lease.beforeCommit(local, performance.now())
+    opts.host.nameNode.beforeLocalCommit = beforeLocalCommit
+    this.stopLocal = () => { if (opts.host.nameNode.beforeLocalCommit === beforeLocalCommit) opts.host.nameNode.beforeLocalCommit = undefined }
     server.on('connection', socket => this.accept(socket))
   }
 
