@@ -49,4 +49,19 @@ describe('a frozen lease holder', () => {
     for (const ms of took) expect(ms).toBeLessThan(15_000)
     expect(Math.max(...took)).toBeGreaterThan(500)
   })
+
+  it('a holder (not frozen) finds at once, bytes and size, what the other client created and closed: the lease was taken from it first', async () => {
+    for (let round = 0; round < 3; round++) {
+      await new Promise(resolve => setTimeout(resolve, 2500))
+      for (let i = 0; i < 5; i++) await writeFile(join(a.mnt, `h-${round}-${i}`), `h${i}`)
+      await expect(stat(join(a.mnt, `missing-${round}`))).rejects.toMatchObject({ code: 'ENOENT' }) // from a's copy
+      const text = `made by b in round ${round}`.repeat(round + 1)
+      await writeFile(join(b.mnt, `c-${round}`), text)
+      expect((await stat(join(a.mnt, `c-${round}`))).size).toBe(text.length)
+      expect(await readFile(join(a.mnt, `c-${round}`), 'utf8')).toBe(text)
+      // and a rewrite of a file a read before: the new bytes and size at a's next open
+      await writeFile(join(b.mnt, `h-${round}-0`), text)
+      expect(await readFile(join(a.mnt, `h-${round}-0`), 'utf8')).toBe(text)
+    }
+  })
 })
