@@ -113,6 +113,8 @@ export class NameNodeServer {
       stopRecords()
     }
     void opts.host.superseded.then(err => { this.superseded = err })
+    // A NameNode before this one may have granted a lease to a client that has not noticed it gone.
+    if (opts.host.startSeq > 0) this.lease.heldByPredecessor({ id: '(the NameNode before)', leases: false } as Client, performance.now())
     // An in-process session's commits take the lease away too (soleLease.ts): as any client's.
     const local = { id: '(in-process)', leases: false } as Client
     const beforeLocalCommit = () => this.lease.beforeCommit(local, performance.now())

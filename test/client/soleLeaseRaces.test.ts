@@ -119,7 +119,7 @@ describe('the sole writer\'s lease under races', () => {
   })
 
   it('an in-process session opened while a client holds the lease: its commit does not go unseen by the holder', async () => {
-    running = await startTestNameNode(tempDirForTest('dfs-lease-race-').path, { soleLeaseMs: 60_000 })
+    running = await startTestNameNode(tempDirForTest('dfs-lease-race-').path, { soleLeaseMs: 1000 })
     const a = await client(running.server.port)
     await a.remote.commit(mkdir('mine')) // a holds the lease
     const local = running.host.inProcessSession()
@@ -131,5 +131,29 @@ describe('the sole writer\'s lease under races', () => {
     socketOf(a.remote).resume()
     await expect(found).resolves.toMatchObject({ mode: expect.any(Number) })
     local.close?.()
+  })
+
+  it('a NameNode started after another (a restart, a promotion) lets no commit go ahead while a client may still trust a lease the last one granted', async () => {
+    const dir = tempDirForTest('dfs-lease-race-').path
+    running = await startTestNameNode(dir, { soleLeaseMs: 5000 })
+    const port = running.server.port
+    const a = await client(port)
+    await a.remote.commit(mkdir('mine')) // a holds the lease
+    // a does not notice its NameNode go (cut off: the connection's end never reaches it).
+    const cut = (a.remote as unknown as { socket: { removeAllListeners(e: string): void } }).socket
+    cut.removeAllListeners('close')
+    cut.removeAllListeners('data')
+    await running.server.close()
+    await running.host.close()
+    running = await startTestNameNode(dir, { soleLeaseMs: 5000, port })
+    const b = await client(port)
+    await b.remote.commit(mkdir('after'))
+    // b's mkdir returned: a lookup on a that begins now must find the name.
+    const found = a.fs.getattr('/after')
+    found.catch(() => {})
+    await sleep(20)
+    // Later a notices (its connection's end, or the silence): it reconnects, to the new NameNode.
+    ;(a.remote as unknown as { lost(address: string): void }).lost(`tcp://127.0.0.1:${port}`)
+    await expect(found).resolves.toMatchObject({ mode: expect.any(Number) })
   })
 })
