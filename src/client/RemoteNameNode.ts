@@ -60,6 +60,10 @@ interface Pending {
   timer: NodeJS.Timeout
   /** When it was (last) written (performance.now() ms): a lease its answer grants counts from here. */
   sentAt: number
+  /** The same by the wall clock (Date.now()), which counts a suspend that performance.now() does not. */
+  sentWall: number
+  /** leaseEpoch when it was (last) written: a lease its answer grants is trusted only if no `revoked` went out since. */
+  epoch: number
 }
 
 /** A connection whose NameNode says nothing (not even to a ping) for this long is dropped. */
@@ -97,6 +101,14 @@ export class RemoteNameNode implements NameNodeSession {
    * can commit before then, so a refresh has nothing to wait for (docs/protocol.md).
    */
   private soleUntil = 0
+  /** The same end by the wall clock: a host's suspend stops performance.now() (CLOCK_MONOTONIC), not the NameNode's clock. */
+  private soleUntilWall = 0
+  /**
+   * Counts the `revoked` this client sent (and lost connections). An answer to a request written
+   * before the latest may carry a lease the NameNode granted before it read that `revoked`, which
+   * then ended it there: such a lease is not trusted.
+   */
+  private leaseEpoch = 0
   /** One-way messages not written yet, in order (ONE_WAY_HOLD_MS). */
   private held: RequestMessage[] = []
   private holdTimer: NodeJS.Timeout | undefined
@@ -193,7 +205,7 @@ export class RemoteNameNode implements NameNodeSession {
 
   /** Under the sole writer's lease, at once: no other client's record can be on its way. */
   async refresh(): Promise<void> {
-    if (this.connected && performance.now() < this.soleUntil) return
+    if (this.connected && performance.now() < this.soleUntil && Date.now() < this.soleUntilWall) return
     await this.request('refresh')
   }
 
@@ -274,7 +286,7 @@ export class RemoteNameNode implements NameNodeSession {
         }))
       }, this.opts.timeoutMs)
       timer.unref()
-      this.pending.set(id, { method, args, resolve, reject, timer, sentAt: performance.now() })
+      this.pending.set(id, { method, args, resolve, reject, timer, sentAt: performance.now(), sentWall: Date.now(), epoch: this.leaseEpoch })
       if (this.connected) this.write({ t: 'req', id, m: method, a: args })
     })
   }
@@ -451,6 +463,8 @@ export class RemoteNameNode implements NameNodeSession {
       case 'revoke':
         // Stop trusting the lease first, then say so: another client's commit waits for this.
         this.soleUntil = 0
+        this.soleUntilWall = 0
+        this.leaseEpoch++
         this.write({ t: 'req', id: this.nextId++, m: 'revoked', n: true })
         return
       case 'res': {
@@ -459,7 +473,12 @@ export class RemoteNameNode implements NameNodeSession {
         this.pending.delete(m.id)
         clearTimeout(p.timer)
         if (m.ok) {
-          if (typeof m.l === 'number' && m.l > 0) this.soleUntil = Math.max(this.soleUntil, p.sentAt + m.l)
+          if (typeof m.l === 'number' && m.l > 0 && p.epoch === this.leaseEpoch) {
+            // 1% less: two hosts' monotonic clocks may run at rates NTP slews apart (up to 500 ppm each).
+            const ms = m.l * 0.99
+            this.soleUntil = Math.max(this.soleUntil, p.sentAt + ms)
+            this.soleUntilWall = Math.max(this.soleUntilWall, p.sentWall + ms)
+          }
           // Noted as the answer arrives, before any later welcome: the ledger counts it for the NameNode that gave it.
           if (p.method === 'commit') this.ledger.committed(m.seq)
           else if (p.method === 'sync') this.ledger.synced(m.seq)
@@ -477,6 +496,8 @@ export class RemoteNameNode implements NameNodeSession {
   private resend(): void {
     for (const [id, p] of [...this.pending].sort((a, b) => a[0] - b[0])) {
       p.sentAt = performance.now()
+      p.sentWall = Date.now()
+      p.epoch = this.leaseEpoch
       this.write({ t: 'req', id, m: p.method, a: p.args })
     }
   }
@@ -485,6 +506,8 @@ export class RemoteNameNode implements NameNodeSession {
     this.connected = false
     this.socket = undefined
     this.soleUntil = 0
+    this.soleUntilWall = 0
+    this.leaseEpoch++
     if (this.closing) return
     this.log.warn(`lost the NameNode at ${address}; reconnecting (requests wait up to ${Math.round(this.opts.timeoutMs / 1000)} s)`)
     // One-way messages written before the loss are not sent again (best effort; the opens go

@@ -104,7 +104,14 @@ export class NameNode {
     return this.sessions.size
   }
 
-  /** Sessions in this process (an embedded mount's): their commits cannot wait for a lease. */
+  /**
+   * Set by a NameNode server that grants the sole writer's lease: before an in-process session's
+   * commit, undefined when it may go at once, else a promise to wait for (and ask again after). A
+   * lease granted before that session opened is held by a client that did not see it coming.
+   */
+  beforeLocalCommit: (() => Promise<void> | undefined) | undefined
+
+  /** Sessions in this process (an embedded mount's): while there is one, no lease is granted. */
   get localSessions(): number {
     let n = 0
     for (const session of this.sessions.values()) if (!session.remote) n++

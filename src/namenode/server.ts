@@ -89,6 +89,7 @@ export class NameNodeServer {
   /** Set once a newer NameNode claimed the DataNodes: clients and standbys are sent on (NOT_PRIMARY). */
   private superseded: Error | undefined
   private readonly lease: SoleLease<Client>
+  private readonly stopLocal: () => void
 
   private constructor(private readonly opts: NameNodeServerOptions, private readonly server: Server) {
     const bound = server.address() as { address: string; port: number }
@@ -112,6 +113,13 @@ export class NameNodeServer {
       stopRecords()
     }
     void opts.host.superseded.then(err => { this.superseded = err })
+    // A NameNode before this one may have granted a lease to a client that has not noticed it gone.
+    if (opts.host.startSeq > 0) this.lease.heldByPredecessor({ id: '(the NameNode before)', leases: false } as Client, performance.now())
+    // An in-process session's commits take the lease away too (soleLease.ts): as any client's.
+    const local = { id: '(in-process)', leases: false } as Client
+    const beforeLocalCommit = () => this.lease.beforeCommit(local, performance.now())
+    opts.host.nameNode.beforeLocalCommit = beforeLocalCommit
+    this.stopLocal = () => { if (opts.host.nameNode.beforeLocalCommit === beforeLocalCommit) opts.host.nameNode.beforeLocalCommit = undefined }
     server.on('connection', socket => this.accept(socket))
   }
 
@@ -163,6 +171,7 @@ export class NameNodeServer {
    */
   async close(why?: DfsError): Promise<void> {
     this.stopWatching()
+    this.stopLocal()
     clearInterval(this.nodesTimer)
     const closed = new Promise<void>(resolve => this.server.close(() => resolve()))
     for (const socket of this.sockets) {
@@ -281,6 +290,10 @@ export class NameNodeServer {
       // `reopen`, its first request.
       clearTimeout(client.endTimer)
       client.socket?.destroy()
+      // A client connects again only after it dropped its lease (it lost the connection): a
+      // commit waiting for it goes ahead now, not when the lease runs out (its revoke went to the
+      // old connection, or to none).
+      this.lease.revoked(client)
       this.opts.host.clients.reconnected(client.id)
     } else {
       client = { id: message.client, session: nameNode.openSession(true), leases: false }
@@ -399,6 +412,10 @@ export class NameNodeServer {
     const receivedAt = performance.now()
     const handle = () => this.handle(client, socket, id as number, String(method), args, oneWay, receivedAt)
     if ('tool' in client) return handle()
+    // Neither waits behind a held commit: `leave` only marks the session to end with its connection
+    // (held, it was dropped with that commit once the connection closed, and the session stayed for
+    // the grace period), and `revoked` only gives a lease up (the sooner the better).
+    if (method === 'leave' || method === 'revoked') return handle()
     // A commit while another client holds the sole writer's lease waits until it gave it up; the
     // client's later requests wait behind it, in order.
     if (client.gate || (method === 'commit' && this.lease.beforeCommit(client, receivedAt))) {

@@ -47,6 +47,16 @@ export class SoleLease<C> {
     return this.revoking.done
   }
 
+  /**
+   * A NameNode that takes over a history another one served (a restart, a promotion): a client cut
+   * off from that one may not have noticed yet and still trust a lease it granted, for up to `ms`
+   * from now. `stranger` (no one's session) holds it until then: nobody commits, nobody is granted.
+   */
+  heldByPredecessor(stranger: C, now: number): void {
+    this.holder = stranger
+    this.until = now + this.ms
+  }
+
   /** The holder says it no longer trusts its lease. */
   revoked(client: C): void {
     if (client === this.holder) this.release()

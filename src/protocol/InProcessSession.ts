@@ -38,6 +38,8 @@ export class InProcessSession implements NameNodeSession {
   }
 
   async commit(record: ClientRecord, options?: CommitOptions): Promise<ApplyResult> {
+    // A client of this NameNode's server that holds the sole writer's lease gives it up first.
+    for (let wait; (wait = this.nameNode.beforeLocalCommit?.());) await wait
     // One NameNode for the life of the session: the seq has nothing to tell it (see RemoteNameNode).
     return this.nameNode.commit(this.session, record, options).result
   }
