@@ -5,14 +5,11 @@
 
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { RemoteNameNode } from '../../src/client/RemoteNameNode.js'
-import { FileSystem } from '../../src/fs/FileSystem.js'
 import { SoleLease } from '../../src/namenode/soleLease.js'
 import { tempDirForTest } from '../helpers/tmp.js'
-import { TEST_SECRET, startTestNameNode, type RunningNameNode } from '../namenode/fixtures.js'
+import { startTestNameNode, type RunningNameNode } from '../namenode/fixtures.js'
+import { leaseClient, mkdir, watchRequests } from './leaseFixtures.js'
 
-const CHUNK = 64 * 1024
-const quiet = () => {}
-const S_IFDIR = 0o040000
 
 let running: RunningNameNode | undefined
 const remotes: RemoteNameNode[] = []
@@ -24,26 +21,7 @@ afterEach(async () => {
   running = undefined
 })
 
-/** Requests the NameNode reads, as "<client>:<method>" (a connection's first, `reopen`, left out). */
-function watchRequests(server: object, names: Map<string, string>) {
-  const seen: string[] = []
-  const serve = (server as { serve: (...args: unknown[]) => void }).serve
-  vi.spyOn(server as { serve: (...args: unknown[]) => void }, 'serve').mockImplementation(function (this: unknown, ...args: unknown[]) {
-    if (args[3] !== 'reopen') seen.push(`${names.get((args[0] as { id: string }).id)}:${String(args[3])}`)
-    return serve.apply(this, args)
-  })
-  return seen
-}
-
-async function client(port: number) {
-  const remote = await RemoteNameNode.connect({ addresses: [`tcp://127.0.0.1:${port}`], secret: TEST_SECRET, log: quiet, timeoutMs: 60_000 })
-  remotes.push(remote)
-  clearInterval((remote as unknown as { pingTimer: NodeJS.Timeout }).pingTimer)
-  const fs = new FileSystem({ meta: remote, chunks: running!.host.cluster.chunks, chunkSize: CHUNK, dirtyLimit: 16 * CHUNK, owner: { uid: 0, gid: 0 }, log: quiet })
-  return { remote, fs }
-}
-
-const mkdir = (name: string) => ({ op: 'mknod' as const, parent: 1, name, mode: S_IFDIR | 0o755, uid: 0, gid: 0, time: 1 })
+const client = (port: number) => leaseClient(running!, remotes, port)
 
 describe('the sole writer\'s lease', () => {
   it('another client\'s commit takes it away first: the holder\'s next miss asks the NameNode again and finds the name', async () => {

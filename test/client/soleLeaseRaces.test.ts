@@ -5,13 +5,10 @@
 
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { RemoteNameNode } from '../../src/client/RemoteNameNode.js'
-import { FileSystem } from '../../src/fs/FileSystem.js'
 import { tempDirForTest } from '../helpers/tmp.js'
-import { TEST_SECRET, startTestNameNode, type RunningNameNode } from '../namenode/fixtures.js'
+import { startTestNameNode, type RunningNameNode } from '../namenode/fixtures.js'
+import { leaseClient, mkdir, watchRequests } from './leaseFixtures.js'
 
-const CHUNK = 64 * 1024
-const quiet = () => {}
-const S_IFDIR = 0o040000
 const sleep = (ms: number) => new Promise<void>(resolve => setTimeout(resolve, ms))
 
 let running: RunningNameNode | undefined
@@ -24,25 +21,7 @@ afterEach(async () => {
   running = undefined
 })
 
-function watchRequests(server: object, names: Map<string, string>) {
-  const seen: string[] = []
-  const serve = (server as { serve: (...args: unknown[]) => void }).serve
-  vi.spyOn(server as { serve: (...args: unknown[]) => void }, 'serve').mockImplementation(function (this: unknown, ...args: unknown[]) {
-    if (args[3] !== 'reopen') seen.push(`${names.get((args[0] as { id: string }).id)}:${String(args[3])}`)
-    return serve.apply(this, args)
-  })
-  return seen
-}
-
-async function client(port: number) {
-  const remote = await RemoteNameNode.connect({ addresses: [`tcp://127.0.0.1:${port}`], secret: TEST_SECRET, log: quiet, timeoutMs: 60_000 })
-  remotes.push(remote)
-  clearInterval((remote as unknown as { pingTimer: NodeJS.Timeout }).pingTimer)
-  const fs = new FileSystem({ meta: remote, chunks: running!.host.cluster.chunks, chunkSize: CHUNK, dirtyLimit: 16 * CHUNK, owner: { uid: 0, gid: 0 }, log: quiet })
-  return { remote, fs }
-}
-
-const mkdir = (name: string) => ({ op: 'mknod' as const, parent: 1, name, mode: S_IFDIR | 0o755, uid: 0, gid: 0, time: 1 })
+const client = (port: number) => leaseClient(running!, remotes, port)
 const socketOf = (remote: RemoteNameNode) => (remote as unknown as { socket: { pause(): void; resume(): void } }).socket
 
 describe('the sole writer\'s lease under races', () => {

@@ -8,9 +8,8 @@ import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import type { FileSystem } from '../../src/fs/FileSystem.js'
-import type { NamespaceRecord } from '../../src/meta/namespace/records.js'
-import { type Mounted, mountFileSystem } from '../../src/fuse/mount.js'
-import { makeFs } from '../fs/fakes.js'
+import type { Mounted } from '../../src/fuse/mount.js'
+import { mountHearingCommits } from './mountHearingCommits.js'
 import { sh } from '../helpers/run.js'
 import { makeTempDir } from '../helpers/tmp.js'
 
@@ -27,24 +26,7 @@ describe.skipIf(process.getuid?.() !== 0)('the answers the binding gives by itse
 
   beforeAll(async () => {
     await mkdir(mnt)
-    const made = makeFs()
-    fs = made.fs
-    // The embedded daemon hears every commit (MetaStore.onCommitted); the in-memory store is wrapped alike.
-    const listeners = new Set<(record?: NamespaceRecord) => void>()
-    const commit = made.meta.commit.bind(made.meta)
-    made.meta.commit = record => {
-      const result = commit(record)
-      for (const listener of listeners) listener(record)
-      return result
-    }
-    mounted = await mountFileSystem(mnt, fs, {
-      log: () => {},
-      onOp: op => { reached[op] = (reached[op] ?? 0) + 1 },
-      onNamespaceChange: listener => {
-        listeners.add(listener)
-        return () => listeners.delete(listener)
-      },
-    })
+    ;({ fs, mounted } = await mountHearingCommits(mnt, { onOp: op => { reached[op] = (reached[op] ?? 0) + 1 } }))
   })
 
   afterAll(async () => {

@@ -13,9 +13,8 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { FileSystem } from '../../src/fs/FileSystem.js'
-import type { NamespaceRecord } from '../../src/meta/namespace/records.js'
-import { type Mounted, mountFileSystem } from '../../src/fuse/mount.js'
-import { makeFs } from '../fs/fakes.js'
+import type { Mounted } from '../../src/fuse/mount.js'
+import { mountHearingCommits } from './mountHearingCommits.js'
 import { sh } from '../helpers/run.js'
 import { makeTempDir } from '../helpers/tmp.js'
 
@@ -99,23 +98,7 @@ describe.skipIf(process.getuid?.() !== 0)('remembered answers, never stale', () 
     await mkdir(local)
     await writeFile(join(dir.path, 'fuzz.py'), FUZZ)
     await writeFile(join(dir.path, 'seen.py'), SEEN)
-    const made = makeFs()
-    fs = made.fs
-    // As the embedded daemon hears every commit (MetaStore.onCommitted).
-    const listeners = new Set<(record?: NamespaceRecord) => void>()
-    const commit = made.meta.commit.bind(made.meta)
-    made.meta.commit = record => {
-      const result = commit(record)
-      for (const listener of listeners) listener(record)
-      return result
-    }
-    mounted = await mountFileSystem(mnt, fs, {
-      log: () => {},
-      onNamespaceChange: listener => {
-        listeners.add(listener)
-        return () => listeners.delete(listener)
-      },
-    })
+    ;({ fs, mounted } = await mountHearingCommits(mnt))
   })
 
   afterAll(async () => {
