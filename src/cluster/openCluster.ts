@@ -84,6 +84,8 @@ export interface OpenOptions {
   skipUnavailable?: boolean
   /** Open a standby's folder as the primary (dfs namenode --promote): the only open a standby's folder allows. */
   promote?: Takeover
+  /** When the store checkpoints by itself (MetaStore's option; the scale bench builds a namespace with none until close). */
+  checkpointEvery?: { records?: number; bytes?: number }
 }
 
 export async function openCluster(flags: ClusterFlags, options: OpenOptions = {}): Promise<Cluster> {
@@ -166,6 +168,7 @@ async function openPlanned(plan: Plan, flags: ClusterFlags, options: OpenOptions
   const meta: NamespaceMetaStore = await MetaStore.open(metaDir, machine, {
     create: { settings: { ...plan.settings } },
     readOnly: options.readOnly,
+    ...(options.checkpointEvery ? { checkpointEvery: options.checkpointEvery } : {}),
     log: flags.log,
     onError: err => levelled(flags.log).error(`metadata journal failed: ${err.message}`),
   })

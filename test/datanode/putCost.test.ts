@@ -9,15 +9,19 @@ import { sha256Of } from '../helpers/sha256.js'
 import { TempDirs } from './tempDirs.js'
 import { makeCluster } from '../chunks/fakes.js'
 
-const calls: string[] = []
-
-vi.mock('node:fs/promises', async (importOriginal) => {
-  const actual = await importOriginal<typeof import('node:fs/promises')>()
+// Every counted call, by name, in order (vi.mock factories are hoisted: what they share is too).
+const { calls, counted } = vi.hoisted(() => {
+  const calls: string[] = []
   const counted = <F extends (...args: never[]) => unknown>(fn: string, f: F) =>
     ((...args: Parameters<F>) => {
       calls.push(fn)
       return f(...args)
     }) as F
+  return { calls, counted }
+})
+
+vi.mock('node:fs/promises', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('node:fs/promises')>()
   return {
     ...actual,
     open: counted('open', actual.open),
@@ -31,11 +35,6 @@ vi.mock('node:fs/promises', async (importOriginal) => {
 // The put's own calls go through the callback API on plain descriptors (src/util/fdCalls.ts).
 vi.mock('node:fs', async (importOriginal) => {
   const actual = await importOriginal<typeof import('node:fs')>()
-  const counted = <F extends (...args: never[]) => unknown>(fn: string, f: F) =>
-    ((...args: Parameters<F>) => {
-      calls.push(fn)
-      return f(...args)
-    }) as F
   return {
     ...actual,
     open: counted('open', actual.open),
