@@ -291,7 +291,11 @@ describe('DataNode faults while two clients read', () => {
     await readers.morePasses(1)
     const victim = roles.datanodes[1]!
     const others = roles.datanodes.filter((d) => d !== victim)
-    await ok(await run('rm', ['-rf', victim.dir]), 'rm -rf of the node folder')
+    // The DataNode is still serving and may write a file into the folder while rm walks it
+    // ("Directory not empty"): as a user would, run rm -rf again until the folder is gone.
+    let removal = await run('rm', ['-rf', victim.dir])
+    for (let attempt = 1; removal.code !== 0 && attempt < 20; attempt++) removal = await run('rm', ['-rf', victim.dir])
+    await ok(removal, 'rm -rf of the node folder')
     await readers.morePasses(3)
 
     let last = ''
