@@ -64,6 +64,9 @@ export const DFS_CODES = {
   // standby and failover
   STANDBY_FOLDER: 'EINVAL', // a standby's metadata folder opened for writing other than by dfs namenode --promote
   SUPERSEDED: 'EROFS', // a NameNode whose DataNodes were claimed by a newer one (a promoted standby): it stops serving changes
+  // storage policies (erasure coding)
+  POLICY_INVALID: 'EINVAL', // a storage policy that is not replicas:<R> or ec:<k>+<m> within the limits
+  POLICY_TOO_WIDE: 'EINVAL', // a storage policy that needs more DataNodes than the cluster has
   // dashboard
   HTTP_NOT_LOOPBACK: 'EINVAL', // --http on an address other than loopback without --http-token-file (refused before anything is opened)
 } as const satisfies Record<string, PosixCode>

@@ -3,13 +3,15 @@
 // The namespace is reached only through a NameNode session (src/protocol/api.ts): in-process in the
 // embedded mount, over TCP for `dfs mount --namenode`.
 
+import type { Layout } from '../chunks/layout.js'
 import type { ChunkRef } from '../meta/namespace/types.js'
 
 export type { NameNodeSession } from '../protocol/api.js'
 
 /** Chunk I/O with the DataNodes (the ChunkStore). Deleting is not here: only the NameNode deletes. */
 export interface ChunkIO {
-  write(data: Buffer): Promise<ChunkRef>
+  /** Store data as a new chunk in `layout` (copies or a stripe); absent: the cluster's R copies. */
+  write(data: Buffer, layout?: Layout): Promise<ChunkRef>
   /** Verified bytes of a chunk, failing over between replicas. */
   read(ref: ChunkRef): Promise<Buffer>
   prefetch(ref: ChunkRef): void

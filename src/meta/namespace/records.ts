@@ -28,8 +28,11 @@ export type NamespaceRecord =
    * (CHUNK_CONFLICT) when another client replaced it meanwhile, since it may reach past the new end.
    */
   | { op: 'truncate'; ino: number; size: number; keep: number; grow?: boolean; base?: string | null; mtime: number; ctime: number }
-  /** Record where copies of a chunk live after repair or re-replication. */
-  | { op: 'replicas'; ino: number; index: number; id: string; nodes: string[] }
+  /**
+   * Record where copies of a chunk live after repair or re-replication. With `shard`: where shard
+   * number `shard` of erasure-coded chunk `id` lives (after a rebuild or a move).
+   */
+  | { op: 'replicas'; ino: number; index: number; id: string; nodes: string[]; shard?: number }
   /** Set (value base64) or remove (null) an extended attribute. flags: 1 = create only, 2 = replace only. */
   | { op: 'xattr'; ino: number; name: string; value: string | null; flags: number; time: number }
 

@@ -1,0 +1,72 @@
+// How a chunk is laid out on the DataNodes, in one place: as copies (replication) or as the shards
+// of a stripe (erasure coding). Everything that walks what is stored where (the healer, the
+// scrubber, the orphan collector, deletes, fsck, balance and drain, placement views) asks here
+// which pieces a chunk reference stands for, instead of reading ref.nodes and ref.id directly.
+//
+//   replicas  one piece: the chunk itself (ref.id), wanted on `copies` distinct nodes
+//   ec        k + m pieces: the shards (ref.ec.shards), each wanted on exactly one node, no two of
+//             a stripe on the same node; any k of them rebuild the chunk
+
+import type { ChunkRef } from './ChunkRef.js'
+
+export type Layout =
+  | { readonly kind: 'replicas'; readonly copies: number }
+  | { readonly kind: 'ec'; readonly k: number; readonly m: number }
+
+/** The library's limits (@ronomon/reed-solomon: MAX_K, MAX_M), and a sane bound for copies. */
+export const MAX_K = 24
+export const MAX_M = 6
+export const MAX_COPIES = 16
+
+/** The layout a reference records. `clusterReplicas` is R for a replicated ref that does not say. */
+export function layoutOf(ref: Pick<ChunkRef, 'copies' | 'ec'>, clusterReplicas: number): Layout {
+  if (ref.ec) return { kind: 'ec', k: ref.ec.k, m: ref.ec.m }
+  return { kind: 'replicas', copies: ref.copies ?? clusterReplicas }
+}
+
+export function sameLayout(a: Layout, b: Layout): boolean {
+  return a.kind === 'ec' ? b.kind === 'ec' && a.k === b.k && a.m === b.m : b.kind === 'replicas' && a.copies === b.copies
+}
+
+/** Distinct nodes a layout needs: R copies, or k + m shards. */
+export function nodesNeeded(layout: Layout): number {
+  return layout.kind === 'ec' ? layout.k + layout.m : layout.copies
+}
+
+/** Bytes on nodes per byte of file data, in theory: R, or (k + m) / k. */
+export function nominalOverhead(layout: Layout): number {
+  return layout.kind === 'ec' ? (layout.k + layout.m) / layout.k : layout.copies
+}
+
+/**
+ * Bytes per shard of a chunk of `len` bytes split k ways: ceil(len / k) rounded up to a multiple of
+ * 8 (the Reed-Solomon library's unit), at least 8. So a short tail or a small file wastes under
+ * 8 bytes per shard on padding, never a whole chunk size.
+ */
+export function shardLength(len: number, k: number): number {
+  return Math.max(8, Math.ceil(len / k / 8) * 8)
+}
+
+/** The pieces stored on nodes for ref: its shards, or the chunk itself. */
+export function storedPieces(ref: ChunkRef): readonly ChunkRef[] {
+  return ref.ec ? ref.ec.shards : [ref]
+}
+
+/** The ids of those pieces: what a node lists in its inventory, what a delete removes. */
+export function storedIds(ref: ChunkRef): string[] {
+  return ref.ec ? ref.ec.shards.map((s) => s.id) : [ref.id]
+}
+
+/** Every node holding any piece of ref (once each). */
+export function nodesHolding(ref: ChunkRef): string[] {
+  if (!ref.ec) return [...new Set(ref.nodes)]
+  return [...new Set(ref.ec.shards.flatMap((s) => s.nodes))]
+}
+
+/** Bytes stored on nodes for ref as its map records them (copies listed × len, or shards × shardLen). */
+export function storedBytes(ref: ChunkRef): number {
+  if (!ref.ec) return new Set(ref.nodes).size * ref.len
+  let bytes = 0
+  for (const shard of ref.ec.shards) bytes += new Set(shard.nodes).size * shard.len
+  return bytes
+}
