@@ -70,3 +70,12 @@ export function storedBytes(ref: ChunkRef): number {
   for (const shard of ref.ec.shards) bytes += new Set(shard.nodes).size * shard.len
   return bytes
 }
+
+/**
+ * Whether ref has fewer pieces stored than its layout wants: fewer than its copies on distinct
+ * nodes, or a shard on no node (a write that stored fewer than k + m: the healer completes it).
+ */
+export function isShort(ref: ChunkRef, clusterReplicas: number): boolean {
+  if (ref.ec) return ref.ec.shards.some((s) => s.nodes.length === 0)
+  return new Set(ref.nodes).size < (ref.copies ?? clusterReplicas)
+}
