@@ -223,6 +223,12 @@ export class StripeRepair {
         log.warn(`healer: chunk ${ref.id} (inode ${item.ino}, chunk ${item.index}, ec ${k}+${m}) has ${intact} intact shard${intact === 1 ? '' : 's'} within reach; ${k} are needed to rebuild it`)
       }
       counts.lost.add(ref.id)
+      // Shards whose node said it has no such file are on no node: the map says so, so the stripe
+      // stays counted lost (and reads skip them). Corrupt ones stay listed: their bytes are all
+      // that is left of them, and no collector may take them while listed.
+      for (const shard of shards) {
+        if (shard.standing === 'broken' && shard.why === 'missing' && !commitShardNodes(meta, item, shard.index, [])) break
+      }
       this.#deps.recount(item)
       return undefined
     }
