@@ -147,6 +147,30 @@ describe('a stripe with a lost shard', () => {
   })
 })
 
+describe('copies of shards where the map does not list them', () => {
+  it('adopts an intact copy for a shard that lost its own, and drops a copy of a shard that is whole', async () => {
+    const c = (cluster = await makeHealCluster({ nodes: 5, replicas: 2 }))
+    const data = randomChunk(20 * KiB)
+    const ino = await addStripeFile(c, 'f', [{ data, k: 2, m: 1, on: [0, 1, 2] }])
+    const ref = c.ref(ino, 0)
+    const [s0, s1] = ref.ec!.shards
+    await c.nodes[3]!.inner.put(s0!.id, await c.nodes[0]!.get(s0!.id), s0!.sha256) // a rebuild that was cut short
+    await c.nodes[4]!.inner.put(s1!.id, await c.nodes[1]!.get(s1!.id), s1!.sha256) // a move that was cut short
+    await rm(c.chunkPath(0, s0!.id))
+    const h = startHealer(c)
+    // All news at once: the repair confirms shard 0 missing before it looks at the extra copies.
+    h.reportBadCopy(ref, c.nodes[0]!.nodeId, { code: 'CHUNK_MISSING' })
+    h.reportExtraCopy(ref, c.nodes[3]!.nodeId)
+    h.reportExtraCopy(ref, c.nodes[4]!.nodeId)
+    await h.settle()
+
+    expect(shardNodes(c, c.ref(ino, 0))).toEqual([3, 1, 2])
+    expect(c.nodes.map((n) => n.puts.length)).toEqual([0, 0, 0, 0, 0]) // nothing rebuilt: adopted
+    await expectStripeWhole(c, c.ref(ino, 0), data) // and the extra copy of shard 1 on node 4 is gone
+    expect(h.status()).toMatchObject({ trimmedCopies: 1, overReplicated: 0, failed: 0 })
+  })
+})
+
 describe('a stripe the file drops during its repair', () => {
   it('is not recorded, and the shard rebuilt for it is deleted again', async () => {
     const c = (cluster = await makeHealCluster({ nodes: 4, replicas: 2 }))
