@@ -132,6 +132,25 @@ describe('a stripe with a lost shard', () => {
     expect(h.status()).toMatchObject({ healedChunks: 1, lost: 0, failed: 0 })
   })
 
+  it('completes a stripe written with fewer than k + m shards, and rebuilds one a node no longer reports', async () => {
+    const c = (cluster = await makeHealCluster({ nodes: 4, replicas: 2 }))
+    const short = randomChunk(12 * KiB)
+    const unreported = randomChunk(12 * KiB)
+    const shortIno = await addStripeFile(c, 'short', [{ data: short, k: 2, m: 1, on: [0, 1, undefined] }]) // a write that stored k
+    const ino = await addStripeFile(c, 'unreported', [{ data: unreported, k: 2, m: 1, on: [3, 1, 2] }])
+    const h = startHealer(c)
+    await h.settle()
+    expect(shardNodes(c, c.ref(shortIno, 0))[2]).toBeOneOf([2, 3])
+    await expectStripeWhole(c, c.ref(shortIno, 0), short)
+
+    const ref = c.ref(ino, 0)
+    await rm(c.chunkPath(3, ref.ec!.shards[0]!.id))
+    c.registry.emit('report', { nodeId: c.nodes[3]!.nodeId, ids: await c.nodes[3]!.list() }) // a heartbeat's inventory
+    await until(() => h.status().healedChunks === 2 && idle(h), 30_000, 'the unreported shard rebuilt')
+    expect(shardNodes(c, c.ref(ino, 0))).toEqual([0, 1, 2])
+    await expectStripeWhole(c, c.ref(ino, 0), unreported)
+  })
+
   it('changes nothing on a report that proves false', async () => {
     const c = (cluster = await makeHealCluster({ nodes: 4, replicas: 2 }))
     const data = randomChunk(10 * KiB)
