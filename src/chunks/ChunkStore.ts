@@ -1,5 +1,6 @@
-// Chunk I/O over the DataNodes: write a chunk to R nodes, read it back verified (with failover and a
-// cache), make chunks durable, delete them. The store knows nothing of files; the file system layer
+// Chunk I/O over the DataNodes: write a chunk in its layout (chunks/layout.ts: R copies, or the k + m
+// shards of an erasure-coded stripe), read it back verified (with failover, or rebuilt from any k
+// shards, and a cache), make chunks durable, delete them. The store knows nothing of files; the file system layer
 // above keeps the ChunkRefs it returns. Node health lives in the NodeRegistry; this class only tells
 // the registry what it saw (a node failed, was full, answered again).
 
