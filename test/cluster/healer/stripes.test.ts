@@ -166,6 +166,31 @@ describe('a stripe with a lost shard', () => {
   })
 })
 
+describe('a stripe written and read through the chunk store', () => {
+  it('is healed after a degraded read finds a shard file gone, and then reads whole', async () => {
+    const c = (cluster = await makeHealCluster({ nodes: 4, replicas: 2 }))
+    const data = randomChunk(50 * KiB + 1)
+    const ref = await c.chunks.write(data, { kind: 'ec', k: 2, m: 1 })
+    await c.chunks.sync([ref])
+    const { ino } = c.meta.commit({ op: 'mknod', parent: 1, name: 'f', mode: 0o100644, uid: 0, gid: 0, time: Date.now() }) as { ino: number }
+    c.meta.commit({ op: 'chunk', ino, index: 0, ref, size: data.length, mtime: Date.now(), ctime: Date.now() })
+    const h = startHealer(c)
+    await h.settle()
+
+    const victim = shardNodes(c, ref)[0]! // a data shard: the fast path needs it
+    const spare = [0, 1, 2, 3].find((i) => !shardNodes(c, ref).includes(i))!
+    await rm(c.chunkPath(victim, ref.ec!.shards[0]!.id))
+    expect((await c.chunks.read(ref)).equals(data)).toBe(true) // degraded: rebuilt within the read, the bad shard reported
+    await until(() => h.status().healedChunks === 1 && idle(h), 30_000, 'the stripe healed')
+
+    const after = c.ref(ino, 0)
+    expect(shardNodes(c, after)[0]).toBe(spare)
+    await expectStripeWhole(c, after, data)
+    expect((await c.chunks.read(after)).equals(data)).toBe(true)
+    expect(h.status()).toMatchObject({ underReplicated: 0, unavailable: 0, lost: 0, failed: 0 })
+  })
+})
+
 describe('copies of shards where the map does not list them', () => {
   it('adopts an intact copy for a shard that lost its own, and drops a copy of a shard that is whole', async () => {
     const c = (cluster = await makeHealCluster({ nodes: 5, replicas: 2 }))
