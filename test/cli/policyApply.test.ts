@@ -8,39 +8,15 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ChunkStore } from '../../src/chunks/ChunkStore.js'
-import { NodeRegistry } from '../../src/chunks/NodeRegistry.js'
 import type { ConversionStatus } from '../../src/cluster/convert/conversionStatus.js'
-import { LocalFolderNode } from '../../src/datanode/LocalFolderNode.js'
 import { dfs, statusOf, until } from '../helpers/cli.js'
 import { type Cluster, type DfsDaemon, makeCluster } from '../helpers/mount.js'
 import { sh } from '../helpers/run.js'
+import { storeWritesStripes } from '../cluster/convert/stripeIO.js'
 
 const KiB = 1024
 
-/**
- * Whether this branch's ChunkStore writes erasure-coded stripes (part 1 of issue 12, ec-store): a
- * two-node store asked for ec:1+1 returns a ref with shards. Without it the conversion test cannot
- * convert anything (the converter refuses a chunk written in another layout than asked).
- */
-async function storeWritesStripes(): Promise<boolean> {
-  const dir = await mkdtemp(join(tmpdir(), 'dfs-probe-'))
-  const registry = new NodeRegistry()
-  try {
-    for (const name of ['a', 'b']) {
-      await mkdir(join(dir, name))
-      registry.add(await LocalFolderNode.open(join(dir, name), { clusterId: 'probe', create: true }))
-    }
-    const store = new ChunkStore({ registry, replicas: 2, cacheBytes: 0 })
-    const write = store.write.bind(store) as (data: Buffer, layout?: unknown) => Promise<{ ec?: unknown }>
-    return (await write(Buffer.alloc(64, 1), { kind: 'ec', k: 1, m: 1 })).ec !== undefined
-  } catch {
-    return false
-  } finally {
-    await registry.close()
-    await rm(dir, { recursive: true, force: true })
-  }
-}
+/** The conversion test cannot convert anything without it (the converter refuses a chunk written in another layout than asked). */
 const WITH_EC_STORE = await storeWritesStripes()
 
 let cluster: Cluster

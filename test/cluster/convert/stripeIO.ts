@@ -5,7 +5,13 @@
 // from any k when some are missing or corrupt. Once ec-store is merged, the tests can hand the
 // converter the cluster's ChunkStore itself (`io: c.chunks`).
 
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import type { ChunkRef } from '../../../src/chunks/ChunkRef.js'
+import { ChunkStore } from '../../../src/chunks/ChunkStore.js'
+import { NodeRegistry } from '../../../src/chunks/NodeRegistry.js'
+import { LocalFolderNode } from '../../../src/datanode/LocalFolderNode.js'
 import { joinData, rebuildShards, encodeStripe } from '../../../src/chunks/erasure/stripe.js'
 import type { Layout } from '../../../src/chunks/layout.js'
 import { sha256 } from '../../../src/chunks/verify.js'
@@ -65,4 +71,27 @@ export function stripeIO(c: HealCluster): StripeIO {
     },
   }
   return io
+}
+
+/**
+ * Whether this branch's ChunkStore writes erasure-coded stripes (part 1 of issue 12, ec-store): a
+ * two-node store asked for ec:1+1 returns a ref with shards.
+ */
+export async function storeWritesStripes(): Promise<boolean> {
+  const dir = await mkdtemp(join(tmpdir(), 'dfs-probe-'))
+  const registry = new NodeRegistry()
+  try {
+    for (const name of ['a', 'b']) {
+      await mkdir(join(dir, name))
+      registry.add(await LocalFolderNode.open(join(dir, name), { clusterId: 'probe', create: true }))
+    }
+    const store = new ChunkStore({ registry, replicas: 2, cacheBytes: 0 })
+    const write = store.write.bind(store) as (data: Buffer, layout?: Layout) => Promise<ChunkRef>
+    return (await write(Buffer.alloc(64, 1), { kind: 'ec', k: 1, m: 1 })).ec !== undefined
+  } catch {
+    return false
+  } finally {
+    await registry.close()
+    await rm(dir, { recursive: true, force: true })
+  }
 }
