@@ -294,6 +294,30 @@ describe.each(IO_KINDS)('dfs policy apply (PolicyConverter), EC through %s', (_,
     expect(refsOf(c, files.big)).toEqual(refs)
   })
 
+  it('each file to the policy of its own directory: a subfolder with a policy of its own keeps it; a file with two names converts once', async () => {
+    const c = (cluster = await makeHealCluster({ nodes: 3, replicas: 2 }))
+    const io = ioOf(c)
+    const { cold, files } = await coldAndHot(c)
+    const keep = mkdir(c, cold, 'keep')
+    const kept = await addFile(c, keep, 'k', [randomChunk(64 * KiB), randomChunk(5)])
+    setPolicy(c, cold, 'ec:2+1')
+    setPolicy(c, keep, 'replicas:2')
+    // /hot/h gets a second name under /cold: converted once, to the policy where the walk meets it
+    // first (under /cold: a directory's entries are walked in the order they were made).
+    c.meta.commit({ op: 'link', parent: cold, name: 'h-link', ino: files.hot, time: now() })
+    const keptRefs = refsOf(c, kept)
+    const hash = sha256Of(await contentOf(c, io, files.hot))
+    // One directory entry per slice of the walk: it yields between every two.
+    const conv = startConverter(c, io, { walkBatch: 1 })
+    conv.start('/')
+    const done = (await conv.settle())!
+    expect(done).toMatchObject({ state: 'done', policy: 'replicas:2', filesTotal: 3, chunksTotal: 7, chunksDone: 7, failedChunks: 0 })
+    expect(refsOf(c, kept), 'its own policy: untouched').toEqual(keptRefs)
+    for (const ino of [files.big, files.small, files.hot]) for (const ref of refsOf(c, ino)) expect(layoutOf(ref, 2)).toEqual({ kind: 'ec', k: 2, m: 1 })
+    expect(sha256Of(await contentOf(c, io, files.hot))).toBe(hash)
+    expect(await piecesOnDisk(c)).toEqual(referencedPieces(c))
+  })
+
   it('holds the chunk lock the healer and rebalancer use: a chunk under repair waits', async () => {
     const c = (cluster = await makeHealCluster({ nodes: 3, replicas: 2 }))
     const io = ioOf(c)
