@@ -42,3 +42,18 @@ export function commitReplicas(meta: Pick<NamespaceMetaStore, 'state' | 'commit'
     throw err
   }
 }
+
+/**
+ * Record the node of shard number `shard` of an erasure-coded chunk (after a rebuild or a move),
+ * only if the file still points at the stripe: as commitReplicas, with the record's `shard`.
+ */
+export function commitShardNodes(meta: Pick<NamespaceMetaStore, 'state' | 'commit'>, at: ChunkPlace, shard: number, nodes: readonly string[]): boolean {
+  if (!stillReferenced(meta.state, at)?.ec?.shards[shard]) return false
+  try {
+    meta.commit({ op: 'replicas', ino: at.ino, index: at.index, id: at.id, shard, nodes: [...nodes] })
+    return true
+  } catch (err) {
+    if (isDfsError(err, 'EINVAL') || isDfsError(err, 'ENOENT')) return false
+    throw err
+  }
+}
