@@ -38,7 +38,8 @@ import { moveCopy } from './moveCopy.js'
 import type { EmitEvent } from '../EventBurst.js'
 import type { NewEvent } from '../../namenode/events.js'
 import { formatSize } from '../../util/size.js'
-import { type ChunkCopies, type PlannedMove, isBalanced, planBalance, planDrain, usageOf } from './plan.js'
+import { type ChunkCopies, type PlannedMove, isBalanced, pieceKey, planBalance, planDrain, usageOf } from './plan.js'
+import { nodesHolding, piecesOf } from '../../chunks/layout.js'
 
 export interface RebalanceOptions {
   /** Bytes per second moves may copy (0 = no limit) when given no shared budget (deps.bandwidth). Default 256 MiB/s, like the healer. */
@@ -125,7 +126,7 @@ export interface RebalanceStatus {
 interface Job {
   status: RebalanceStatus
   rate: RateMeter
-  /** Chunk ids this job moved (each moves once). */
+  /** Pieces this job moved (pieceKey: each moves once). */
   moved: Set<string>
   done: Promise<void>
   /** Aborted by cancel(); `signal` also follows the daemon stopping. */
@@ -396,7 +397,7 @@ export class Rebalancer {
       const plan = planDrain({ chunks: onNode, node: nodeId, targets, used })
       if (plan.moves.length === 0) {
         throw dfsError('NOT_ENOUGH_NODES',
-          `no node can take a copy of ${plan.stuck.length} chunks on ${s.node?.address}: each of the ${targets.length} writable nodes holds one already (${this.#deps.replicas} replicas)`,
+          `no node can take a copy of ${plan.stuck.length} chunks on ${s.node?.address}: each of the ${targets.length} writable nodes holds one already (${this.#deps.replicas} replicas), or a shard of the same stripe`,
           { node: s.node?.address, stuck: plan.stuck.length })
       }
       if (round === 1) this.#deps.log(`drain: moving ${plan.moves.length} chunks off ${s.node?.address}`)
@@ -439,7 +440,7 @@ export class Rebalancer {
     const worker = async () => {
       for (let next = queue.next(); !next.done && !job.signal.aborted; next = queue.next()) {
         const move = next.value
-        job.moved.add(move.id)
+        job.moved.add(pieceKey(move))
         try {
           const result = await moveCopy({
             meta: this.#deps.meta,
@@ -473,14 +474,20 @@ export class Rebalancer {
     const { registry, log } = this.#deps
     const where = (n: string) => registry.get(n)?.address ?? n
     // The registry has heard of the node that failed already (moveCopy's onNodeError).
-    log(`${this.#job?.status.kind}: moving chunk ${move.id} from ${where(move.from)} to ${where(move.to)} failed: ${(err as Error).message}`)
+    log(`${this.#job?.status.kind}: moving ${move.shard === undefined ? `chunk ${move.id}` : `shard ${move.shard} of chunk ${move.id}`} from ${where(move.from)} to ${where(move.to)} failed: ${(err as Error).message}`)
   }
 
   /** Every chunk the namespace references, walked in slices so the daemon keeps answering. */
   async #snapshot(): Promise<ChunkCopies[]> {
     const chunks: ChunkCopies[] = []
     for await (const batch of chunkBatches(this.#deps.meta.state)) {
-      for (const { ino, index, ref } of batch) chunks.push({ ino, index, id: ref.id, len: ref.len, nodes: ref.nodes })
+      for (const { ino, index, ref } of batch) {
+        // Each stored piece: the chunk (its copies), or each shard of a stripe, kept off the stripe's other nodes.
+        const avoid = ref.ec ? nodesHolding(ref) : undefined
+        for (const { ref: piece, shard } of piecesOf(ref)) {
+          chunks.push({ ino, index, id: ref.id, ...(shard === undefined ? {} : { shard, avoid }), len: piece.len, nodes: piece.nodes })
+        }
+      }
     }
     return chunks
   }
