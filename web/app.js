@@ -183,6 +183,13 @@ function renderHealth() {
       healer && ['lost', healer.lost, healer.lost > 0 ? 'bad' : undefined],
     ]),
   ]
+  // Measured per layout in use: bytes on nodes ÷ bytes of file data (dfs status says the same).
+  if (status.overhead?.length) {
+    parts.push(el('h3', {}, 'Storage overhead'), el('dl', { id: 'overhead' }, status.overhead.map((o) => [
+      el('dt', {}, o.layout),
+      el('dd', { 'data-layout': o.layout, 'data-overhead': o.overhead.toFixed(2) }, `${o.overhead.toFixed(2)}× (${size(o.storedBytes)} on nodes for ${size(o.dataBytes)} of data)`),
+    ])))
+  }
   if (healer) {
     parts.push(el('h3', {}, 'Healer'), facts([
       ['state', healerState(healer, chunks)],

@@ -98,7 +98,7 @@ export interface ReplicationCensus extends ReplicationCounts {
  * Every chunk the namespace references, counted now (synchronously: one consistent look). One walk
  * for every figure: `dfs status`, the dashboard and /metrics read this, so their figures agree.
  */
-export function replicationCensus(state: NamespaceState, replicas: number, copyState: CopyStateOf): ReplicationCensus {
+export function replicationCensus(state: NamespaceState, replicas: number, copyState: CopyStateOf, onChunk?: (ref: ChunkRef) => void): ReplicationCensus {
   const counts = emptyCounts()
   const byCopies = new Array<number>(replicas + 1).fill(0)
   let files = 0
@@ -107,6 +107,7 @@ export function replicationCensus(state: NamespaceState, replicas: number, copyS
     files++
     for (const ref of inode.chunks ?? []) {
       if (!ref) continue
+      onChunk?.(ref) // more figures from the same walk (storageOverhead.ts)
       const r = chunkReplication(ref, replicas, copyState)
       countChunk(counts, r)
       while (byCopies.length <= r.live) byCopies.push(0)
