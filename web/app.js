@@ -449,7 +449,7 @@ function copiesSummary(p) {
     if (short.length === 0) return el('p', { class: 'summary ok' }, `${p.next === undefined ? 'every chunk' : `each${shown} chunks`} has all its intact copies or shards`)
     const unreadable = short.filter((c) => c.intact < (c.needed ?? 1)).length
     return el('p', { class: `summary ${unreadable > 0 ? 'bad' : 'warn'}` },
-      `${short.length}${shown || ` of ${p.chunks.length}`} chunks ${short.length === 1 ? 'is' : 'are'} short of their intact copies or shards` +
+      `${short.length}${shown || ` of ${p.chunks.length}`} chunks ${short.length === 1 ? 'is short of its' : 'are short of their'} intact copies or shards` +
       `${unreadable > 0 ? ` (${unreadable} with fewer than a read needs on live nodes: reads of them fail now)` : ''}; the healer restores them`)
   }
   if (short.length === 0) return el('p', { class: 'summary ok' }, `${p.next === undefined ? 'every chunk' : `each${shown} chunks`} has ${p.replicas} intact copies`)
