@@ -123,9 +123,28 @@ describe('balance and drain of stripes', () => {
     await expectFsckClean(c)
   })
 
-  it('a drain with no node free of the stripe stops, naming the stuck chunks, and moves nothing', async () => {
-    const c = (cluster = await makeHealCluster({ nodes: 3, replicas: 2 }))
+  it('refuses a drain that would leave fewer nodes than a stripe on it needs, changing nothing', async () => {
+    const c = (cluster = await makeHealCluster({ nodes: 4, replicas: 2 }))
     const stripes = await stripedFiles(c, 1, [0, 1, 2])
+    const plain = await c.addFile('plain', [randomChunk(1000)], [[0, 3]])
+    c.registry.markDead(c.nodes[3].nodeId, 'test')
+    rebalancer = new Rebalancer({ meta: c.meta, registry: c.registry, replicas: 2, locks: new ChunkLocks(), log: c.log })
+    expect(() => rebalancer!.drain(c.nodes[0].nodeId)).toThrow(expect.objectContaining({
+      code: 'NOT_ENOUGH_NODES',
+      message: expect.stringMatching(/^draining .+ would leave 2 alive nodes for its chunks stored as ec:2\+1 \(3 shards, each on its own node\); add a node first$/),
+    }))
+    expect(c.registry.status(c.nodes[0].nodeId)?.draining).toBeUndefined()
+    expect(rebalancer.status()).toBeUndefined()
+    expect(c.ref(plain, 0).nodes).toContain(c.nodes[0].nodeId)
+    await expectStripes(c, stripes)
+    // A node holding none of the stripe's shards drains as before.
+    expect(() => rebalancer!.drain(c.nodes[3].nodeId)).not.toThrow()
+  })
+
+  it('a drain with no node free of the stripe stops, naming the stuck chunks, and moves nothing', async () => {
+    const c = (cluster = await makeHealCluster({ nodes: 4, replicas: 2 }))
+    const stripes = await stripedFiles(c, 1, [0, 1, 2])
+    c.registry.markFull(c.nodes[3].nodeId) // alive, so the drain starts, but takes no shard
     rebalancer = new Rebalancer({ meta: c.meta, registry: c.registry, replicas: 2, locks: new ChunkLocks(), log: c.log })
     rebalancer.drain(c.nodes[0].nodeId)
     const result = (await rebalancer.settle())!

@@ -39,7 +39,9 @@ import type { EmitEvent } from '../EventBurst.js'
 import type { NewEvent } from '../../namenode/events.js'
 import { formatSize } from '../../util/size.js'
 import { type ChunkCopies, type PlannedMove, isBalanced, pieceKey, planBalance, planDrain, usageOf } from './plan.js'
-import { nodesHolding, piecesOf } from '../../chunks/layout.js'
+import { type Layout, layoutOf, nodesHolding, nodesNeeded, piecesOf } from '../../chunks/layout.js'
+import { formatPolicy } from '../../meta/namespace/policy.js'
+import { type NamespaceState, isFile } from '../../meta/namespace/types.js'
 
 export interface RebalanceOptions {
   /** Bytes per second moves may copy (0 = no limit) when given no shared budget (deps.bandwidth). Default 256 MiB/s, like the healer. */
@@ -199,6 +201,15 @@ export class Rebalancer {
       throw dfsError('NOT_ENOUGH_NODES',
         `draining ${target.address} would leave ${others.length} alive node${others.length === 1 ? '' : 's'} for ${replicas} replicas; add a node first`,
         { node: target.address, alive: others.length, replicas })
+    }
+    // A stripe with a shard on the node needs, besides it, a node for each of its k + m shards (its
+    // shard's new node must hold none of the others); a chunk kept in more copies than R as many.
+    const widest = widestLayoutOn(this.#deps.meta.state, target.nodeId, replicas)
+    if (widest && others.length < nodesNeeded(widest)) {
+      const what = widest.kind === 'ec' ? `${nodesNeeded(widest)} shards, each on its own node` : `${widest.copies} copies`
+      throw dfsError('NOT_ENOUGH_NODES',
+        `draining ${target.address} would leave ${others.length} alive node${others.length === 1 ? '' : 's'} for its chunks stored as ${formatPolicy(widest)} (${what}); add a node first`,
+        { node: target.address, alive: others.length, layout: formatPolicy(widest) })
     }
     registry.setDraining(target.nodeId, true) // out of the write pool before anything else happens
     this.#deps.log(`drain: ${target.address} takes no new chunks; moving its chunks to other nodes`)
@@ -508,6 +519,24 @@ export class Rebalancer {
       else if (n.nodeId === move.to) n.now += move.len
     }
   }
+}
+
+/**
+ * The layout needing the most nodes among the chunks with a piece on nodeId, if any needs more than
+ * R (a stripe, or a chunk kept in more copies). One synchronous look: a drain is started rarely, and
+ * must be refused before it changes anything.
+ */
+function widestLayoutOn(state: NamespaceState, nodeId: string, replicas: number): Layout | undefined {
+  let widest: Layout | undefined
+  for (const inode of state.inodes.values()) {
+    if (!isFile(inode)) continue
+    for (const ref of inode.chunks ?? []) {
+      if (!ref || (!ref.ec && ref.copies === undefined)) continue
+      const layout = layoutOf(ref, replicas)
+      if (nodesNeeded(layout) > Math.max(replicas, widest ? nodesNeeded(widest) : 0) && nodesHolding(ref).includes(nodeId)) widest = layout
+    }
+  }
+  return widest
 }
 
 /** How a job ended, for the event feed. */
