@@ -65,10 +65,17 @@ export function nodesHolding(ref: ChunkRef): string[] {
 
 /** Bytes stored on nodes for ref as its map records them (copies listed × len, or shards × shardLen). */
 export function storedBytes(ref: ChunkRef): number {
-  if (!ref.ec) return new Set(ref.nodes).size * ref.len
+  if (!ref.ec) return distinct(ref.nodes) * ref.len
   let bytes = 0
-  for (const shard of ref.ec.shards) bytes += new Set(shard.nodes).size * shard.len
+  for (const shard of ref.ec.shards) bytes += distinct(shard.nodes) * shard.len
   return bytes
+}
+
+/** Distinct ids in a short list, without allocating (status sums storedBytes over every chunk). */
+function distinct(ids: readonly string[]): number {
+  let n = 0
+  for (let i = 0; i < ids.length; i++) if (ids.indexOf(ids[i]!) === i) n++
+  return n
 }
 
 /**

@@ -9,7 +9,7 @@
 // `onChunk`), so status walks the namespace once for both.
 
 import type { ChunkRef } from '../chunks/ChunkRef.js'
-import { layoutOf, nominalOverhead, storedBytes } from '../chunks/layout.js'
+import { type Layout, layoutOf, nominalOverhead, storedBytes } from '../chunks/layout.js'
 import { formatPolicy } from '../meta/namespace/policy.js'
 import { formatSize } from '../util/size.js'
 
@@ -29,15 +29,16 @@ export interface LayoutOverhead {
 
 /** Chunks added one at a time, per layout. */
 export class OverheadTally {
-  readonly #byLayout = new Map<string, { chunks: number; dataBytes: number; storedBytes: number; nominal: number }>()
+  // Keyed by a number, not the layout's name: add() runs for every chunk of every status (the
+  // dashboard asks about once a second), so it makes no string. Copies c: c; ec k+m: -(k * 100 + m).
+  readonly #byLayout = new Map<number, { layout: Layout; chunks: number; dataBytes: number; storedBytes: number }>()
 
   constructor(private readonly clusterReplicas: number) {}
 
   add(ref: ChunkRef): void {
-    const layout = layoutOf(ref, this.clusterReplicas)
-    const key = formatPolicy(layout)
+    const key = ref.ec ? -(ref.ec.k * 100 + ref.ec.m) : ref.copies ?? this.clusterReplicas
     let entry = this.#byLayout.get(key)
-    if (!entry) this.#byLayout.set(key, (entry = { chunks: 0, dataBytes: 0, storedBytes: 0, nominal: nominalOverhead(layout) }))
+    if (!entry) this.#byLayout.set(key, (entry = { layout: layoutOf(ref, this.clusterReplicas), chunks: 0, dataBytes: 0, storedBytes: 0 }))
     entry.chunks++
     entry.dataBytes += ref.len
     entry.storedBytes += storedBytes(ref)
@@ -45,8 +46,10 @@ export class OverheadTally {
 
   /** Every layout in use, the most data first. */
   result(): LayoutOverhead[] {
-    return [...this.#byLayout]
-      .map(([layout, e]) => ({ layout, ...e, overhead: e.dataBytes > 0 ? e.storedBytes / e.dataBytes : 0 }))
+    return [...this.#byLayout.values()]
+      .map(({ layout, ...e }) => ({
+        layout: formatPolicy(layout), ...e, overhead: e.dataBytes > 0 ? e.storedBytes / e.dataBytes : 0, nominal: nominalOverhead(layout),
+      }))
       .sort((a, b) => b.dataBytes - a.dataBytes || a.layout.localeCompare(b.layout))
   }
 }

@@ -35,6 +35,12 @@ describe('OverheadTally', () => {
     ])
   })
 
+  it('a node listed twice holds one copy', () => {
+    const tally = new OverheadTally(2)
+    tally.add(copies(1000, ['a', 'b', 'a']))
+    expect(tally.result()[0]).toMatchObject({ layout: 'replicas:2', storedBytes: 2000, overhead: 2 })
+  })
+
   it('says it as the issue does', () => {
     expect(formatOverhead({ layout: 'ec:4+2', chunks: 2048, dataBytes: 8 * GiB, storedBytes: 12 * GiB, overhead: 1.5, nominal: 1.5 }))
       .toBe('ec:4+2  1.50× (12 GiB on nodes for 8.0 GiB of data)')
