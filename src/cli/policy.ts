@@ -67,7 +67,8 @@ async function ask(path: string, flags: TargetFlags, cmd: 'policy-get' | 'policy
   const inMount = `/${relative(mount.mountpoint, abs)}`
   try {
     const report = await callControl(daemon.control, cmd, { path: inMount, ...args }) as PolicyReport
-    return { ...report, path, ...(report.from === undefined ? {} : { from: join(mount.mountpoint, report.from) }) }
+    // relative(): a policy set on the mount's root is "set on <mnt>", not on "<mnt>/".
+    return { ...report, path, ...(report.from === undefined ? {} : { from: join(mount.mountpoint, relative('/', report.from)) }) }
   } catch (err) {
     throw userError(err, path)
   }

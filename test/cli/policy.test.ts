@@ -81,4 +81,15 @@ describe('dfs policy', () => {
       expect([await treeListing([cluster.meta]), await ownPolicy(join(mnt, 'docs')), await ownPolicy(join(mnt, 'photos'))]).toEqual(before)
     })
   }
+
+  it('names the mount point itself, not "<mnt>/", as where a policy set on the mount\'s root comes from', async () => {
+    try {
+      const set = await ok('policy', 'set', mnt, 'replicas:1')
+      expect(set.split('\n')[0]).toBe(`${mnt}: replicas:1 (set on ${mnt})`)
+      expect(await ok('policy', 'get', join(mnt, 'docs'))).toBe(`${join(mnt, 'docs')}: replicas:1 (set on ${mnt})`)
+      expect(JSON.parse(await ok('policy', 'get', join(mnt, 'docs'), '--json'))).toMatchObject({ from: mnt })
+    } finally {
+      await run('setfattr', ['-x', 'user.dfs.policy', mnt])
+    }
+  })
 })
