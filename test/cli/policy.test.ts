@@ -82,6 +82,14 @@ describe('dfs policy', () => {
     })
   }
 
+  it('says a refusal once, without the daemon\'s own naming of the path, whatever characters the name holds', async () => {
+    const dir = join(mnt, 'odd\nname: ec:2+1')
+    await mustSh(`mkdir '${dir}'`)
+    const r = await dfs('policy', 'set', dir, 'ec:4+2')
+    expect(r.code).not.toBe(0)
+    expect(r.stderr).toBe(`dfs: ${dir}: ec:4+2 needs 4+2 = 6 shards, each on its own DataNode, but the cluster has 3; add DataNodes or choose a narrower policy [POLICY_TOO_WIDE]\n`)
+  })
+
   it('names the mount point itself, not "<mnt>/", as where a policy set on the mount\'s root comes from', async () => {
     try {
       const set = await ok('policy', 'set', mnt, 'replicas:1')
