@@ -5,7 +5,8 @@
 //   1. read the chunk, verified (the NameNode's ChunkStore: copies with failover, or the k data
 //      shards, or a degraded read from any k);
 //   2. write the same bytes as a new chunk in the target layout, within the shared bandwidth budget,
-//      and make it durable there;
+//      and make it durable there; a chunk stored short of its layout (k shards, fewer copies: too
+//      few writable nodes) is discarded, the old one kept whole;
 //   3. commit a `chunk` record pointing the file at the new chunk, with `base` = the old chunk's id
 //      (compare-and-swap: a client that replaced the chunk meanwhile wins, and the pieces just
 //      written are deleted again), the file's size and times as they are (`grow`: a concurrent
@@ -18,7 +19,7 @@
 // leaves, at worst, pieces nobody references (orphans the healer's collector removes).
 
 import type { ChunkRef } from '../../chunks/ChunkRef.js'
-import { type Layout, layoutOf, nominalOverhead, sameLayout, storedBytes, storedIds } from '../../chunks/layout.js'
+import { type Layout, isShort, layoutOf, nodesHolding, nodesNeeded, nominalOverhead, sameLayout, storedBytes, storedIds } from '../../chunks/layout.js'
 import { dfsError, isDfsError } from '../../errors.js'
 import { formatPolicy } from '../../meta/namespace/policy.js'
 import type { ChunkLocks } from '../chunkLocks.js'
@@ -80,6 +81,14 @@ export async function convertChunk(deps: ConvertDeps, at: ChunkPlace, target: La
       // A store that cannot write this layout (an older one) must not make the map say otherwise.
       await discard('wrong layout')
       throw dfsError('EIO', `the chunk store wrote chunk ${at.id} as ${formatPolicy(layoutOf(fresh, deps.replicas))}, not ${formatPolicy(target)}`, { chunk: at.id })
+    }
+    if (isShort(fresh, deps.replicas)) {
+      // A client's write may go on short of its layout (the healer completes it); a conversion must
+      // not: the old chunk is whole, and k shards without parity (or one copy) would survive less
+      // than it does. Left as it was; apply again once nodes can take the pieces.
+      const pieces = fresh.ec ? fresh.ec.shards.filter((s) => s.nodes.length > 0).length : nodesHolding(fresh).length
+      await discard('short')
+      throw dfsError('NO_NODES', `only ${pieces} of ${nodesNeeded(target)} ${fresh.ec ? 'shards' : 'copies'} of chunk ${at.id} found a node as ${formatPolicy(target)}; converting it now would leave it less protected than it is`, { chunk: at.id })
     }
     try {
       await io.sync([fresh])

@@ -256,6 +256,42 @@ describe('dfs policy apply (PolicyConverter)', () => {
     if (done.failedChunks > 0) expect(c.logs.some((l) => /converting chunk \d+ .* failed; it keeps its layout/.test(l))).toBe(true)
   })
 
+  it('never trades protection away: a chunk the store could write only short of its layout (k of k+m shards, fewer copies) keeps its old layout', async () => {
+    const c = (cluster = await makeHealCluster({ nodes: 3, replicas: 2 }))
+    const io = c.chunks
+    const { cold, files } = await coldAndHot(c)
+    const hash = sha256Of(await contentOf(c, io, files.big))
+    const refs = refsOf(c, files.big)
+    // Node 3 takes no puts (full, failing): a stripe of ec:2+1 gets 2 shards, no parity. The file's
+    // replicated chunks survive any one node's loss now; such stripes would not.
+    c.nodes[2].failPuts = 'NODE_UNAVAILABLE'
+    setPolicy(c, cold, 'ec:2+1')
+    const conv = startConverter(c, io)
+    conv.start('/cold')
+    const done = (await conv.settle())!
+    expect(done).toMatchObject({ state: 'done', chunksDone: 0, failedChunks: 6 })
+    expect(refsOf(c, files.big), 'kept as they were').toEqual(refs)
+    expect(await piecesOnDisk(c), 'nothing written is left').toEqual(referencedPieces(c))
+    expect(c.logs.some((l) => /converting chunk \d+ .* failed; it keeps its layout: .*2 of 3 shards/.test(l))).toBe(true)
+
+    // Back to copies with node 3 still refusing: a stripe (any one loss) is not traded for one copy.
+    c.nodes[2].failPuts = undefined
+    c.registry.markAlive(c.nodes[2].nodeId) // its failed puts made it suspect
+    const again = startConverter(c, io)
+    again.start('/cold')
+    expect((await again.settle())!).toMatchObject({ state: 'done', chunksDone: 6, failedChunks: 0 })
+    const stripes = refsOf(c, files.big)
+    c.nodes[2].failPuts = 'NODE_UNAVAILABLE'
+    c.nodes[1].failPuts = 'NODE_UNAVAILABLE'
+    setPolicy(c, cold, 'replicas:2')
+    const back = startConverter(c, io)
+    back.start('/cold')
+    expect((await back.settle())!).toMatchObject({ state: 'done', chunksDone: 0, failedChunks: 6 })
+    expect(refsOf(c, files.big)).toEqual(stripes)
+    expect(await piecesOnDisk(c)).toEqual(referencedPieces(c))
+    expect(sha256Of(await contentOf(c, io, files.big))).toBe(hash)
+  })
+
   it('a chunk store that cannot write the layout: the chunk keeps its layout, nothing it wrote is left', async () => {
     const c = (cluster = await makeHealCluster({ nodes: 3, replicas: 2 }))
     const { cold, files } = await coldAndHot(c)
