@@ -155,6 +155,18 @@ export class ChunkStore {
     }
   }
 
+  /**
+   * Keep `ids` (a chunk's pieces, just written) counted as being written until the returned function
+   * is called: for a caller that records the chunk only after more awaits (the policy converter makes
+   * it durable first), so orphan collection leaves it alone meanwhile.
+   */
+  holdWriting(ids: readonly ChunkId[]): () => void {
+    for (const id of ids) this.#writing.add(id)
+    return () => {
+      for (const id of ids) this.#writing.delete(id)
+    }
+  }
+
   /** Whether a write of this chunk (or shard) is under way (orphan collection must leave such a chunk alone). */
   isWriting(id: ChunkId): boolean {
     return this.#writing.has(id)

@@ -14,6 +14,9 @@
 //   4. make the record durable (meta.sync(), which also waits for the standby);
 //   5. delete the old chunk's pieces (its copies, or its shards).
 //
+// From the write to the commit the new pieces are referenced by nothing: they are held as being
+// written (ChunkStore.holdWriting), or the orphan collector could take them during a slow sync.
+//
 // So the file is readable in full at every moment: the new chunk is durable before the map names
 // it, and the old one goes only once the map without it is durable. A crash between two steps
 // leaves, at worst, pieces nobody references (orphans the healer's collector removes).
@@ -34,6 +37,11 @@ export interface ConvertIO {
   write(data: Buffer, layout?: Layout): Promise<ChunkRef>
   /** Make the chunks durable on their nodes. */
   sync(refs: readonly ChunkRef[]): Promise<void>
+  /**
+   * Keep pieces just written out of orphan collection until the returned function is called
+   * (ChunkStore.holdWriting): the map names them only after they are durable, awaits later.
+   */
+  holdWriting?(ids: readonly string[]): () => void
 }
 
 export interface ConvertDeps {
@@ -73,57 +81,71 @@ export async function convertChunk(deps: ConvertDeps, at: ChunkPlace, target: La
     await deps.beforeWrite?.(Math.ceil(old.len * nominalOverhead(target)))
     if (deps.signal?.aborted) return { converted: false, why: 'stopping' }
     const fresh = await io.write(data, target)
-    const discard = async (why: string) => {
-      // Nobody ever referenced these pieces (their ids are new): delete at once.
-      await deps.deleteChunks(storedIds(fresh)).catch((err) => deps.log(`removing the pieces of discarded chunk ${fresh.id} (${why}) failed: ${(err as Error).message}`))
-    }
-    if (!sameLayout(layoutOf(fresh, deps.replicas), target)) {
-      // A store that cannot write this layout (an older one) must not make the map say otherwise.
-      await discard('wrong layout')
-      throw dfsError('EIO', `the chunk store wrote chunk ${at.id} as ${formatPolicy(layoutOf(fresh, deps.replicas))}, not ${formatPolicy(target)}`, { chunk: at.id })
-    }
-    if (isShort(fresh, deps.replicas)) {
-      // A client's write may go on short of its layout (the healer completes it); a conversion must
-      // not: the old chunk is whole, and k shards without parity (or one copy) would survive less
-      // than it does. Left as it was; apply again once nodes can take the pieces.
-      const pieces = fresh.ec ? fresh.ec.shards.filter((s) => s.nodes.length > 0).length : nodesHolding(fresh).length
-      await discard('short')
-      throw dfsError('NO_NODES', `only ${pieces} of ${nodesNeeded(target)} ${fresh.ec ? 'shards' : 'copies'} of chunk ${at.id} found a node as ${formatPolicy(target)}; converting it now would leave it less protected than it is`, { chunk: at.id })
-    }
+    // Nothing references the new pieces until the commit below, after the sync: the orphan collector
+    // must not take them meanwhile (a sync slower than its grace would leave the map naming deleted
+    // shards, and the old chunk deleted too).
+    const unhold = io.holdWriting?.(storedIds(fresh)) ?? (() => {})
     try {
-      await io.sync([fresh])
-    } catch (err) {
-      await discard('not durable')
-      throw err
+      return await commitFresh(deps, at, target, old, fresh)
+    } finally {
+      unhold()
     }
-
-    // No await between reading the inode and committing: its size and times are the current ones.
-    const inode = meta.state.inodes.get(at.ino)
-    if (!inode) {
-      await discard('the file is gone')
-      return { converted: false, why: 'moved on' }
-    }
-    let replaced: ChunkRef | null
-    try {
-      replaced = meta.commit({
-        op: 'chunk', ino: at.ino, index: at.index, ref: fresh, base: at.id,
-        size: inode.size, grow: true, mtime: inode.mtime, ctime: inode.ctime,
-      }) as ChunkRef | null
-    } catch (err) {
-      // A client replaced the chunk meanwhile (its bytes win), or the file went: nothing recorded.
-      if (isDfsError(err, 'CHUNK_CONFLICT') || isDfsError(err, 'ENOENT') || isDfsError(err, 'EINVAL')) {
-        await discard('the file moved on')
-        return { converted: false, why: 'moved on' }
-      }
-      throw err
-    }
-
-    await meta.sync() // the map without the old pieces is durable before they go
-    const oldIds = storedIds(replaced ?? old)
-    await deps.deleteChunks(oldIds).catch((err) =>
-      deps.log(`chunk ${at.id} converted, but removing its old pieces failed (the orphan collector will): ${(err as Error).message}`))
-    return { converted: true, bytes: old.len, storedBefore: storedBytes(old), storedAfter: storedBytes(fresh), ref: fresh }
   } finally {
     release()
   }
+}
+
+/** The rest of step 2 (check and sync) to step 5, for `fresh`: `old`'s bytes just written in `target`. */
+async function commitFresh(deps: ConvertDeps, at: ChunkPlace, target: Layout, old: ChunkRef, fresh: ChunkRef): Promise<ConvertResult> {
+  const { meta, io } = deps
+  const discard = async (why: string) => {
+    // Nobody ever referenced these pieces (their ids are new): delete at once.
+    await deps.deleteChunks(storedIds(fresh)).catch((err) => deps.log(`removing the pieces of discarded chunk ${fresh.id} (${why}) failed: ${(err as Error).message}`))
+  }
+  if (!sameLayout(layoutOf(fresh, deps.replicas), target)) {
+    // A store that cannot write this layout (an older one) must not make the map say otherwise.
+    await discard('wrong layout')
+    throw dfsError('EIO', `the chunk store wrote chunk ${at.id} as ${formatPolicy(layoutOf(fresh, deps.replicas))}, not ${formatPolicy(target)}`, { chunk: at.id })
+  }
+  if (isShort(fresh, deps.replicas)) {
+    // A client's write may go on short of its layout (the healer completes it); a conversion must
+    // not: the old chunk is whole, and k shards without parity (or one copy) would survive less
+    // than it does. Left as it was; apply again once nodes can take the pieces.
+    const pieces = fresh.ec ? fresh.ec.shards.filter((s) => s.nodes.length > 0).length : nodesHolding(fresh).length
+    await discard('short')
+    throw dfsError('NO_NODES', `only ${pieces} of ${nodesNeeded(target)} ${fresh.ec ? 'shards' : 'copies'} of chunk ${at.id} found a node as ${formatPolicy(target)}; converting it now would leave it less protected than it is`, { chunk: at.id })
+  }
+  try {
+    await io.sync([fresh])
+  } catch (err) {
+    await discard('not durable')
+    throw err
+  }
+
+  // No await between reading the inode and committing: its size and times are the current ones.
+  const inode = meta.state.inodes.get(at.ino)
+  if (!inode) {
+    await discard('the file is gone')
+    return { converted: false, why: 'moved on' }
+  }
+  let replaced: ChunkRef | null
+  try {
+    replaced = meta.commit({
+      op: 'chunk', ino: at.ino, index: at.index, ref: fresh, base: at.id,
+      size: inode.size, grow: true, mtime: inode.mtime, ctime: inode.ctime,
+    }) as ChunkRef | null
+  } catch (err) {
+    // A client replaced the chunk meanwhile (its bytes win), or the file went: nothing recorded.
+    if (isDfsError(err, 'CHUNK_CONFLICT') || isDfsError(err, 'ENOENT') || isDfsError(err, 'EINVAL')) {
+      await discard('the file moved on')
+      return { converted: false, why: 'moved on' }
+    }
+    throw err
+  }
+
+  await meta.sync() // the map without the old pieces is durable before they go
+  const oldIds = storedIds(replaced ?? old)
+  await deps.deleteChunks(oldIds).catch((err) =>
+    deps.log(`chunk ${at.id} converted, but removing its old pieces failed (the orphan collector will): ${(err as Error).message}`))
+  return { converted: true, bytes: old.len, storedBefore: storedBytes(old), storedAfter: storedBytes(fresh), ref: fresh }
 }

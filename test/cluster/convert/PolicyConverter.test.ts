@@ -11,6 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import type { ChunkRef } from '../../../src/chunks/ChunkRef.js'
 import { layoutOf, shardLength, storedBytes, storedIds } from '../../../src/chunks/layout.js'
 import { ChunkLocks } from '../../../src/cluster/chunkLocks.js'
+import { OrphanCollector } from '../../../src/cluster/healer/OrphanCollector.js'
 import { type ConverterOptions, PolicyConverter } from '../../../src/cluster/convert/PolicyConverter.js'
 import type { ConvertIO } from '../../../src/cluster/convert/convertChunk.js'
 import { TokenBucket } from '../../../src/cluster/healer/TokenBucket.js'
@@ -289,6 +290,45 @@ describe('dfs policy apply (PolicyConverter)', () => {
     expect((await back.settle())!).toMatchObject({ state: 'done', chunksDone: 0, failedChunks: 6 })
     expect(refsOf(c, files.big)).toEqual(stripes)
     expect(await piecesOnDisk(c)).toEqual(referencedPieces(c))
+    expect(sha256Of(await contentOf(c, io, files.big))).toBe(hash)
+  })
+
+  it('the orphan collector leaves a converted chunk alone while the converter makes it durable (before the map names it)', async () => {
+    const c = (cluster = await makeHealCluster({ nodes: 3, replicas: 2 }))
+    const io = c.chunks
+    const { cold, files } = await coldAndHot(c)
+    const hash = sha256Of(await contentOf(c, io, files.big))
+    setPolicy(c, cold, 'ec:2+1')
+    // Node 3 syncs the new stripe's shard, but its answer is slow (a TCP node across a busy link):
+    // longer than the orphan grace, while nodes 1 and 2 have answered.
+    let syncing = 0
+    let release!: () => void
+    const gate = new Promise<void>((resolve) => (release = resolve))
+    const slow = c.nodes[2]
+    slow.sync = async (ids) => {
+      await slow.inner.sync(ids)
+      if (ids.some((id) => !referencedPieces(c).has(id))) {
+        syncing++
+        await gate
+      }
+    }
+    let clock = Date.now()
+    const orphans = new OrphanCollector({
+      meta: c.meta, chunks: io, registry: c.registry, log: c.log, now: () => clock,
+      options: { graceMs: 1000, intervalMs: 3_600_000 },
+    })
+    const conv = startConverter(c, io, { concurrency: 1 })
+    conv.start('/cold')
+    await until(() => syncing > 0, 30_000, 'the first new stripe to be syncing')
+    await orphans.sweep() // sees the new shards on the nodes, referenced by nothing yet
+    clock += 5000
+    await orphans.sweep() // a grace period later: still referenced by nothing
+    release()
+    const done = (await conv.settle())!
+    await orphans.stop()
+    expect(done).toMatchObject({ state: 'done', chunksDone: 6, failedChunks: 0 })
+    expect(orphans.status().orphansRemoved, 'nothing the converter wrote was taken').toBe(0)
+    for (const id of referencedPieces(c)) expect(c.holders(id).length, `piece ${id} on a node`).toBeGreaterThan(0)
     expect(sha256Of(await contentOf(c, io, files.big))).toBe(hash)
   })
 
