@@ -75,6 +75,39 @@ describe('Scrubber on stripes', () => {
     expect(scrubber.status()).toMatchObject({ corruptFound: 1, missingFound: 0, scannedBytes: 4 * 24 * KiB })
   })
 
+  it('a file that moves on while its stripe waits its turn costs only that chunk: the chunks after it in the batch are still checked', async () => {
+    const c = (cluster = await makeHealCluster({ nodes: 3, replicas: 2 }))
+    const busy = await addFileOfRefs(c, 'busy', [await storeStripeOn(c, randomChunk(16 * KiB), 2, 1, [0, 1, 2])])
+    const cold = await storeStripeOn(c, randomChunk(16 * KiB), 2, 1, [0, 1, 2])
+    const ino = await addFileOfRefs(c, 'cold', [cold])
+    await c.flipByte(2, shardOf(c, ino, 0, 2).id) // its parity shard rotted
+    // The busy file is rewritten while the scrubber waits to read its first shard (here: as it
+    // looks at that shard's node).
+    let rewritten = false
+    const registry = {
+      get: (nodeId: string) => c.registry.get(nodeId),
+      health: (nodeId: string) => {
+        if (!rewritten) {
+          rewritten = true
+          c.meta.commit({ op: 'chunk', ino: busy, index: 0, ref: null, size: 0, mtime: Date.now(), ctime: Date.now() })
+        }
+        return c.registry.health(nodeId)
+      },
+    }
+    const reports: [string, string][] = []
+    const scrubber = new Scrubber({
+      meta: c.meta, registry, log: c.log,
+      onBadCopy: (bad, nodeId) => reports.push([bad.id, nodeId]),
+      options: { bytesPerSec: 64 * MiB, restMs: 60_000 },
+    })
+    scrubber.start()
+    stops.push(() => scrubber.stop())
+    await until(() => scrubber.status().passes >= 1, 30_000, 'a pass')
+    expect(rewritten).toBe(true)
+    expect(reports, 'the rotten parity shard of the file after it').toEqual([[cold.id, c.nodes[2].nodeId]])
+    expect(scrubber.status()).toMatchObject({ corruptFound: 1, scannedChunks: 1 })
+  })
+
   it('does not read a shard again while the healer has it reported', async () => {
     const c = (cluster = await makeHealCluster({ nodes: 3, replicas: 2 }))
     const stripe = await storeStripeOn(c, randomChunk(16 * KiB), 2, 1, [0, 1, 2])

@@ -163,9 +163,10 @@ export class Scrubber {
             if (registry.health(nodeId) !== 'alive') continue
             await this.#bucket.take(scrubCharge(piece.len), signal)
             if (signal.aborted) return
-            // The file may have moved on while we waited (and the chunk been deleted with it).
+            // The file may have moved on while we waited (and the chunk been deleted with it): on to
+            // the next chunk (not out of the batch: the chunks after it are still to be checked).
             const at = { ino, index, id: ref.id }
-            if (!stillReferenced(meta.state, at)) break chunks
+            if (!stillReferenced(meta.state, at)) continue chunks
             const listed = () => {
               const now = stillReferenced(meta.state, at)
               return now !== undefined && listsPiece(now, shard, piece.id, nodeId)
