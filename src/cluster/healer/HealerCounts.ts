@@ -31,8 +31,14 @@ export class HealerCounts {
   unavailable = new Set<string>()
   waiting = new Set<string>()
   over = new Set<string>()
-  /** Chunks no intact copy of could be found anywhere. */
+  /** Chunks no intact copy of could be found anywhere (a stripe: fewer than k intact shards). */
   readonly lost = new Set<string>()
+  /**
+   * Of a lost stripe, the nodes whose shard its repair found missing or corrupt: the others read
+   * intact (all that is left of it), so the views must not call them bad. A lost replicated chunk
+   * has no entry: every copy of it is bad.
+   */
+  readonly lostStripeBad = new Map<string, Set<string>>()
   readonly totals: HealCounts & HealerTotals = { copiedChunks: 0, copiedBytes: 0, trimmedCopies: 0, corruptRemoved: 0, failed: 0, scans: 0, healedChunks: 0, badCopiesFound: 0 }
   /** Copy speed, for status. */
   readonly rate = new RateMeter()
@@ -41,7 +47,7 @@ export class HealerCounts {
 
   /** Whether a copy is known not to be intact: reported bad, or its chunk has no intact copy anywhere (lost). */
   knownBad(isBad: (nodeId: string, chunkId: string) => boolean): (nodeId: string, chunkId: string) => boolean {
-    return (nodeId, chunkId) => this.lost.has(chunkId) || isBad(nodeId, chunkId)
+    return (nodeId, chunkId) => isBad(nodeId, chunkId) || (this.lost.has(chunkId) && (this.lostStripeBad.get(chunkId)?.has(nodeId) ?? true))
   }
 
   /** A scan finished: its findings replace the last one's. */
@@ -51,6 +57,7 @@ export class HealerCounts {
     this.waiting = found.waiting
     this.over = found.over
     for (const id of this.lost) if (!found.short.has(id)) this.lost.delete(id) // found a copy after all, or no longer referenced
+    for (const id of this.lostStripeBad.keys()) if (!this.lost.has(id)) this.lostStripeBad.delete(id)
     this.lastScanAt = at
     this.totals.scans++
   }

@@ -226,6 +226,8 @@ export class StripeRepair {
         log.warn(`healer: chunk ${ref.id} (inode ${item.ino}, chunk ${item.index}, ec ${k}+${m}) has ${intact} intact shard${intact === 1 ? '' : 's'} within reach; ${k} are needed to rebuild it`)
       }
       counts.lost.add(ref.id)
+      // The views (dfs info, status) mark bad only the shards found so, not the intact ones.
+      counts.lostStripeBad.set(ref.id, new Set(shards.filter((s) => s.standing === 'broken').map((s) => s.nodeId!)))
       // Shards whose node said it has no such file are on no node: the map says so, so the stripe
       // stays counted lost (and reads skip them). Corrupt ones stay listed: their bytes are all
       // that is left of them, and no collector may take them while listed.

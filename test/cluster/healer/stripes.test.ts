@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import type { ChunkRef } from '../../../src/chunks/ChunkRef.js'
 import { verifyChunk } from '../../../src/chunks/verify.js'
 import { Healer, type HealerMeta, type HealerOptions } from '../../../src/cluster/healer/Healer.js'
+import { copyStateOf, replicationCensus } from '../../../src/cluster/replication.js'
 import { type HealCluster, makeHealCluster, randomChunk, until } from '../healFixtures.js'
 import { addStripeFile, expectStripeWhole, shardNodes } from './stripeFixtures.js'
 import type { NamespaceRecord } from '../../../src/meta/namespace/records.js'
@@ -324,6 +325,28 @@ describe('a stripe with several lost shards', () => {
     await h.settle() // looked at again: still lost, still no crash, nothing more recorded
     expect(h.status()).toMatchObject({ lost: 1, unavailable: 1 })
     expect(records).toHaveLength(recorded)
+  })
+})
+
+describe('a lost stripe as the views see it', () => {
+  it('only its shards found missing or corrupt are known bad: the intact one is not (dfs info, dfs status, /metrics)', async () => {
+    const c = (cluster = await makeHealCluster({ nodes: 4, replicas: 2 }))
+    const ino = await addStripeFile(c, 'gone', [{ data: randomChunk(12 * KiB), k: 2, m: 2, on: [0, 1, 2, 3] }])
+    const ref = c.ref(ino, 0)
+    await rm(c.chunkPath(0, ref.ec!.shards[0]!.id))
+    await rm(c.chunkPath(1, ref.ec!.shards[1]!.id))
+    await c.flipByte(2, ref.ec!.shards[2]!.id)
+    const h = startHealer(c)
+    await h.settle()
+    for (const i of [0, 1, 2]) h.reportBadCopy(ref, c.nodes[i]!.nodeId, { code: i === 2 ? 'CHUNK_CORRUPT' : 'CHUNK_MISSING' })
+    await h.settle()
+    expect(h.status()).toMatchObject({ lost: 1, unavailable: 1 })
+
+    const node = (i: number) => c.nodes[i]!.nodeId
+    expect(h.isKnownBad(node(2), ref.id), 'the corrupt shard, still listed').toBe(true)
+    expect(h.isKnownBad(node(3), ref.id), 'the one intact shard: all that is left, not bad').toBe(false)
+    const census = replicationCensus(c.meta.state, c.replicas, copyStateOf(c.registry, 60_000, Date.now(), h.isKnownBad))
+    expect(census.byMissingShards, 'missing 3 shards of 4, not 4').toEqual([0, 0, 0, 1])
   })
 })
 
