@@ -346,7 +346,7 @@ async function repair(cluster: Cluster, problems: ChunkProblem[], orphans: FsckR
     const now = stillReferenced(meta.state, { ino: problem.ino, index: problem.index, id: problem.chunk })
     if (now?.ec?.shards.some(s => s.id === copy.id && s.nodes.includes(copy.nodeId))) continue
     const { failed } = await dropCopies(registry, copy.id, [copy.nodeId])
-    for (const f of failed) result.failed.push(`${problem.path} chunk ${problem.index}: removing the bad copy of shard ${copy.id} on ${f.nodeId} failed: ${f.error.message}`)
+    for (const f of failed) result.failed.push(`${problem.path} chunk ${problem.index}: removing the corrupt or extra copy of shard ${copy.id} on ${f.nodeId} failed: ${f.error.message}`)
   }
   if (hold) {
     result.orphansKept = orphans.length
@@ -454,8 +454,9 @@ async function repairStripe(cluster: Cluster, problem: ChunkProblem, reachable: 
 
   const drop: PieceCopy[] = []
   for (const shard of shards) {
-    const home = shard.newNode ?? (shard.standing === 'good' || shard.standing === 'uncertain' ? shard.nodeId : undefined)
-    if (shard.standing === 'broken' && shard.why === 'corrupt' && home !== shard.nodeId) drop.push({ nodeId: shard.nodeId!, id: shard.piece.id })
+    if (shard.standing === 'broken' && shard.why === 'corrupt' && shard.newNode !== shard.nodeId) drop.push({ nodeId: shard.nodeId!, id: shard.piece.id })
+    // Extra copies go only when the shard is verified intact at its home (not while its node is silent).
+    const home = shard.newNode ?? (shard.standing === 'good' ? shard.nodeId : undefined)
     if (home !== undefined) for (const nodeId of unlisted(shard)) if (nodeId !== home) drop.push({ nodeId, id: shard.piece.id })
     if (needsHome(shard)) {
       const why = putErrors.get(shard.index) ?? `no writable node holding no shard of the stripe could take it (an ${problem.layout} stripe needs ${k + m} nodes; ${registry.writable().filter(n => reachable.has(n)).length} are writable)`
