@@ -1,5 +1,5 @@
 // dfs fsck --meta <dir>: check the metadata (fsckMeta.ts), then verify every copy of every chunk;
-// --repair recovers damaged metadata, restores R copies and removes orphans.
+// --repair recovers damaged metadata, restores R copies, rebuilds stripes' shards and removes orphans.
 // dfs fsck --namenode tcp://… --secret-file <f>: the same check, run online by the NameNode against
 // its live namespace (namenode/onlineFsck.ts); read-only.
 
@@ -24,12 +24,12 @@ const POLL_MS = 250
 
 export function fsckCommand(): Command {
   return new Command('fsck')
-    .description('check the metadata journal and checkpoint, then every chunk copy against its SHA-256 (with the running daemon\'s healer view when mounted); --repair recovers damaged metadata (backing up what it changes), restores R copies and removes orphans (unmount first)')
+    .description('check the metadata journal and checkpoint, then every chunk copy against its SHA-256 (with the running daemon\'s healer view when mounted); --repair recovers damaged metadata (backing up what it changes), restores R copies, rebuilds the shards of degraded stripes and removes orphans (unmount first)')
     .option('--meta <dir>', 'the metadata folder of the cluster (checked here, offline)')
     .option('--namenode <address>', 'instead of --meta: have the NameNode at tcp://host:port check its cluster online (read-only)')
     .option('--nodes <nodes>', 'comma-separated node folders and tcp:// servers (default: the ones the cluster recorded)')
     .option('--secret-file <file>', 'the cluster secret (needed for tcp:// nodes and --namenode)')
-    .option('--repair', 'cut a damaged journal at its last good record (or fall back to the previous checkpoint), re-replicate under-replicated chunks, replace bad copies, remove orphans')
+    .option('--repair', 'cut a damaged journal at its last good record (or fall back to the previous checkpoint), re-replicate under-replicated chunks, replace bad copies, rebuild missing or corrupt shards of stripes, remove orphans')
     .option('--release-orphans', 'end the hold a metadata repair put on orphan chunk files (they may be the data its backup refers to); do it once that backup is no longer needed')
     .option('--json', 'print the report as JSON')
     .action(async (flags: { meta?: string; namenode?: string; nodes?: string; secretFile?: string; repair?: boolean; releaseOrphans?: boolean; json?: boolean }) => {
@@ -168,7 +168,7 @@ function printReport(r: FsckReport, live: ClusterStatus | undefined, metaDir: st
   if (r.orphans.length) console.log(`orphan chunk files (referenced by nothing): ${r.orphans.length}${r.orphanHold ? `; ${describeHold(r.orphanHold)}` : ''}`)
   if (r.orphanHold && r.orphans.length) console.log(`  ${releaseHint(metaDir)}`)
   if (r.repaired) {
-    console.log(`repaired: ${r.repaired.copied} copies made, ${r.repaired.mapsFixed} chunk maps fixed, ${r.repaired.orphansRemoved} orphans removed` +
+    console.log(`repaired: ${r.repaired.copied} copies made, ${r.repaired.shardsRebuilt} shards rebuilt, ${r.repaired.mapsFixed} chunk maps fixed, ${r.repaired.orphansRemoved} orphans removed` +
       (r.repaired.orphansKept ? `, ${r.repaired.orphansKept} orphans kept (held)` : ''))
     for (const f of r.repaired.failed) console.log(`  could not repair ${f}`)
   }

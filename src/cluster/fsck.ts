@@ -6,9 +6,10 @@
 // Stripes (erasure-coded chunks, chunks/layout.ts): every shard is read and verified against its own
 // SHA-256, like a copy. A stripe with all k + m shards intact is healthy; with k .. k+m-1 it is
 // readable but degraded (reported under-replicated); with fewer than k it is lost. The report names
-// the stripe, each bad shard's index and its node. Shards are referenced pieces, never orphans. The
-// offline repair does not rebuild shards (the NameNode's healer does, with the stripe's own repair
-// path, which needs the healer's state): it lists each such stripe as not repaired.
+// the stripe, each bad shard's index and its node. Shards are referenced pieces, never orphans. With
+// repair, a degraded stripe's missing, corrupt and unplaced shards are rebuilt from k verified ones
+// by the healer's own rebuild (rebuildStripe.ts: each onto a node holding no shard of the stripe, or
+// back onto its own node when no other can take it); a lost stripe is reported and left untouched.
 
 import { readCopy } from '../chunks/checkCopy.js'
 import type { NodeRegistry } from '../chunks/NodeRegistry.js'
@@ -21,6 +22,7 @@ import { layoutOf, nodesNeeded, pieceOf, piecesOf, piecesToRead, storedIds, stor
 import { formatPolicy } from '../meta/namespace/policy.js'
 import { dropCopies, restoreCopies as restore } from './replicate.js'
 import { commitReplicas, stillReferenced } from './stillReferenced.js'
+import { type PieceCopy, type ShardState, needsHome, rebuildStripe, recordShardNodes } from './rebuildStripe.js'
 
 export interface ChunkProblem {
   path: string
@@ -72,7 +74,15 @@ export interface FsckReport {
   orphans: { node: string; chunk: string }[]
   /** A metadata repair holds the orphans (meta/orphanHold.ts): --repair keeps them. */
   orphanHold?: OrphanHold
-  repaired?: { copied: number; mapsFixed: number; orphansRemoved: number; orphansKept: number; failed: string[] }
+  repaired?: {
+    copied: number
+    /** Shards of degraded stripes rebuilt (each put on a node). */
+    shardsRebuilt: number
+    mapsFixed: number
+    orphansRemoved: number
+    orphansKept: number
+    failed: string[]
+  }
 }
 
 // Orphans a metadata repair holds are kept on purpose (the operator releases them): not a problem
@@ -166,7 +176,7 @@ export async function fsck(
 
   const hold = await orphanHold(cluster.metaDir)
   if (hold) report.orphanHold = hold
-  if (opts.repair) report.repaired = await repair(cluster, problems, report.orphans, hold, opts.log ?? (() => {}))
+  if (opts.repair) report.repaired = await repair(cluster, problems, report.orphans, hold, new Set(held.keys()), opts.log ?? (() => {}))
   return report
 }
 
@@ -300,18 +310,25 @@ async function checkPiece(piece: ChunkRef, nodes: DataNode[], held: Map<string, 
   return found
 }
 
-async function repair(cluster: Cluster, problems: ChunkProblem[], orphans: FsckReport['orphans'], hold: OrphanHold | undefined, log: (m: string) => void) {
+async function repair(cluster: Cluster, problems: ChunkProblem[], orphans: FsckReport['orphans'], hold: OrphanHold | undefined, reachable: ReadonlySet<string>, log: (m: string) => void) {
   const { meta, registry, settings } = cluster
-  const result = { copied: 0, mapsFixed: 0, orphansRemoved: 0, orphansKept: 0, failed: [] as string[] }
-  // Fewest good copies first: those are closest to being lost.
-  problems.sort((a, b) => a.good.length - b.good.length)
+  const result = { copied: 0, shardsRebuilt: 0, mapsFixed: 0, orphansRemoved: 0, orphansKept: 0, failed: [] as string[] }
+  // Fewest pieces to spare first (intact beyond what a read needs): those are closest to being lost.
+  const spare = (p: ChunkProblem) => p.intact - piecesToRead(layoutOf(p.ref, settings.replicas))
+  problems.sort((a, b) => spare(a) - spare(b))
+  /** Shard copies to delete once the map without them is durable. */
+  const stripeDrops: { problem: ChunkProblem; copy: PieceCopy }[] = []
   for (const problem of problems) {
     if (problem.shards) {
-      // Rebuilding shards is the healer's stripe repair (decode from any k, put each on a node holding
-      // none of the stripe): not done here, so said rather than hidden.
-      const bad = problem.bad.map(b => `shard ${b.shard} on ${b.node}: ${b.why}`).join('; ')
-      result.failed.push(`${problem.path} chunk ${problem.index}: ${problem.layout} stripe, ${problem.intact} of ${problem.shards.length} shards intact (${bad || 'map differs'}); ` +
-        'the offline repair does not rebuild shards: start the NameNode (dfs namenode, or dfs mount), whose healer rebuilds them')
+      try {
+        const done = await repairStripe(cluster, problem, reachable)
+        result.shardsRebuilt += done.rebuilt
+        if (done.mapFixed) result.mapsFixed++
+        for (const copy of done.drop) stripeDrops.push({ problem, copy })
+        for (const why of done.failed) result.failed.push(`${problem.path} chunk ${problem.index}: ${why}`)
+      } catch (err) {
+        result.failed.push(`${problem.path} chunk ${problem.index}: ${(err as Error).message}`)
+      }
       continue
     }
     try {
@@ -324,6 +341,13 @@ async function repair(cluster: Cluster, problems: ChunkProblem[], orphans: FsckR
     }
   }
   await meta.sync()
+  // Corrupt shard copies and extra copies go only now, and only if the map does not list them.
+  for (const { problem, copy } of stripeDrops) {
+    const now = stillReferenced(meta.state, { ino: problem.ino, index: problem.index, id: problem.chunk })
+    if (now?.ec?.shards.some(s => s.id === copy.id && s.nodes.includes(copy.nodeId))) continue
+    const { failed } = await dropCopies(registry, copy.id, [copy.nodeId])
+    for (const f of failed) result.failed.push(`${problem.path} chunk ${problem.index}: removing the corrupt or extra copy of shard ${copy.id} on ${f.nodeId} failed: ${f.error.message}`)
+  }
   if (hold) {
     result.orphansKept = orphans.length
     if (orphans.length) log(`repair: ${orphans.length} orphans ${describeHold(hold)}`)
@@ -337,7 +361,7 @@ async function repair(cluster: Cluster, problems: ChunkProblem[], orphans: FsckR
       result.failed.push(`orphan ${chunk} on ${node}: ${(err as Error).message}`)
     }
   }
-  log(`repair: ${result.copied} copies made, ${result.mapsFixed} chunk maps fixed, ${result.orphansRemoved} orphans removed`)
+  log(`repair: ${result.copied} copies made, ${result.shardsRebuilt} shards rebuilt, ${result.mapsFixed} chunk maps fixed, ${result.orphansRemoved} orphans removed`)
   return result
 }
 
@@ -352,4 +376,94 @@ async function restoreCopies(problem: ChunkProblem, registry: NodeRegistry, repl
   await dropCopies(registry, problem.chunk, problem.bad.map(b => b.node).filter(node => !restored.holders.includes(node)))
   const shortBy = restored.holders.length < replicas ? restored.failedTargets[0]?.error : undefined
   return { holders: restored.holders, added: restored.added.length, shortBy }
+}
+
+/**
+ * Repair one degraded stripe offline (at least k shards were found intact). Each shard's standing is
+ * decided from what the check found, as the healer decides it from its hints: on no node, lost; on a
+ * node that could not be opened or listed, gone (the operator repairs without it, as a replicated
+ * chunk's copy there is dropped from its map); listed but not found intact there, read once more
+ * (a shard is never given up on one read) and broken if missing or corrupt, uncertain if its node
+ * does not answer. A shard that needs a home takes an intact unlisted copy found on a node holding no
+ * other shard; the rest are rebuilt and recorded by rebuildStripe.ts. Returns what to delete once the
+ * map is durable (corrupt copies not overwritten, extra copies of a shard placed elsewhere) and why
+ * anything is left undone.
+ */
+async function repairStripe(cluster: Cluster, problem: ChunkProblem, reachable: ReadonlySet<string>): Promise<{ rebuilt: number; mapFixed: boolean; drop: PieceCopy[]; failed: string[] }> {
+  const { meta, registry } = cluster
+  const ref = problem.ref
+  const { k, m } = ref.ec!
+  const at = { ino: problem.ino, index: problem.index, id: problem.chunk }
+  const checks = problem.shards!
+  const read = async (shard: ShardState) => {
+    const got = await readCopy(registry.get(shard.nodeId!), shard.nodeId!, shard.piece)
+    if (got.check === 'good') {
+      shard.data = got.data
+      if (shard.standing === 'uncertain') shard.standing = 'good'
+    } else if (got.check === 'unreachable') {
+      shard.standing = 'uncertain'
+    } else {
+      shard.standing = 'broken'
+      shard.why = got.check
+    }
+  }
+
+  const shards: ShardState[] = []
+  for (const [index, piece] of ref.ec!.shards.entries()) {
+    const nodeId = piece.nodes[0]
+    const shard: ShardState = { index, piece, nodeId, standing: 'good' }
+    if (nodeId === undefined) shard.standing = 'lost'
+    else if (!reachable.has(nodeId) || !registry.get(nodeId)) shard.standing = 'gone'
+    else if (!checks[index]?.good.includes(nodeId)) await read(shard)
+    shards.push(shard)
+  }
+  // Intact copies the map does not list (a move or rebuild cut short): a home for a shard that needs
+  // one; otherwise their nodes take no rebuilt shard, and they go once their shard is placed.
+  const unlisted = (s: ShardState) => (checks[s.index]?.good ?? []).filter(n => n !== s.nodeId)
+  const extraHolders = new Set(shards.flatMap(unlisted))
+  for (const shard of shards.filter(needsHome)) {
+    const holdsAnother = (nodeId: string) => shards.some(o => o !== shard && ((o.nodeId === nodeId && o.standing !== 'lost') || o.newNode === nodeId))
+    const home = unlisted(shard).find(n => !holdsAnother(n))
+    if (home !== undefined) shard.newNode = home
+  }
+
+  const failed: string[] = []
+  const putErrors = new Map<number, string>()
+  const put = shards.some(needsHome)
+    ? await rebuildStripe({
+      registry,
+      read,
+      onMismatch: s => putErrors.set(s.index, 'the shard rebuilt from the others does not match its recorded SHA-256 (the stripe was written inconsistent); not stored'),
+      onPutFailed: (s, nodeId, error) => putErrors.set(s.index, `putting it on node ${registry.get(nodeId)?.address ?? nodeId} failed: ${error.message}`),
+    }, ref, shards, extraHolders)
+    : []
+  const stripe = `${problem.layout} stripe`
+  if (!put) {
+    const intact = shards.filter(s => s.data).length
+    return { rebuilt: 0, mapFixed: false, drop: [], failed: [`${stripe}, only ${intact} shard${intact === 1 ? '' : 's'} could be read intact now (${k} needed to rebuild); nothing changed`] }
+  }
+
+  const before = JSON.stringify(ref.ec!.shards.map(s => s.nodes))
+  if (!recordShardNodes(meta, at, shards)) {
+    // Offline, nothing else changes the namespace; still, what was put is not left unreferenced.
+    for (const copy of put) await dropCopies(registry, copy.id, [copy.nodeId])
+    return { rebuilt: 0, mapFixed: false, drop: [], failed: [`${stripe}: the file no longer points at it; nothing recorded`] }
+  }
+  const after = stillReferenced(meta.state, at)
+  const mapFixed = JSON.stringify(after?.ec?.shards.map(s => s.nodes)) !== before
+
+  const drop: PieceCopy[] = []
+  for (const shard of shards) {
+    if (shard.standing === 'broken' && shard.why === 'corrupt' && shard.newNode !== shard.nodeId) drop.push({ nodeId: shard.nodeId!, id: shard.piece.id })
+    // Extra copies go only when the shard is verified intact at its home (not while its node is silent).
+    const home = shard.newNode ?? (shard.standing === 'good' ? shard.nodeId : undefined)
+    if (home !== undefined) for (const nodeId of unlisted(shard)) if (nodeId !== home) drop.push({ nodeId, id: shard.piece.id })
+    if (needsHome(shard)) {
+      const why = putErrors.get(shard.index) ?? `no writable node holding no shard of the stripe could take it (an ${problem.layout} stripe needs ${k + m} nodes; ${registry.writable().filter(n => reachable.has(n)).length} are writable)`
+      failed.push(`${stripe}: shard ${shard.index} ${shard.nodeId ? `(on ${shard.nodeId}) ` : ''}not rebuilt: ${why}`)
+    } else if (shard.standing === 'uncertain') {
+      failed.push(`${stripe}: shard ${shard.index} on ${shard.nodeId} could not be read (its node did not answer); left as it is`)
+    }
+  }
+  return { rebuilt: put.length, mapFixed, drop, failed }
 }

@@ -1,7 +1,7 @@
 // fsck on erasure-coded chunks: each shard is checked against its own SHA-256; a stripe with all
 // k + m shards intact is healthy, with k .. k+m-1 readable but degraded, with fewer than k lost; the
-// report names the stripe, each bad shard's index and its node. Shards are not orphans, and the
-// offline repair, which does not rebuild shards, leaves every shard file where it is and says so.
+// report names the stripe, each bad shard's index and its node. Shards are not orphans. The offline
+// repair of stripes is fsckStripeRepair.test.ts; here, one repair of the mixed damage below.
 
 import { rm } from 'node:fs/promises'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -101,16 +101,21 @@ describe('fsck of stripes', () => {
     expect(last).toMatchObject({ checkedBytes: 3 * 8 * 1024, bytes: 3 * 8 * 1024 })
   })
 
-  it('--repair removes the orphan, keeps every shard file, and reports the stripes it did not rebuild', async () => {
+  it('--repair rebuilds the degraded stripe, removes the orphan, and leaves the lost stripe as it was', async () => {
     const c = (cluster = await makeHealCluster({ nodes: 4, replicas: 2 }))
     const { ino, stripes, orphan } = await damaged(c)
-    const shardFiles = () => [0, 1, 2].flatMap((index) => [0, 1, 2].map((i) => c.holders(shardOf(c, ino, index, i).id)))
-    const before = shardFiles()
+    const lostFiles = () => [0, 1, 2].map((i) => c.holders(shardOf(c, ino, 2, i).id))
+    const lostBefore = lostFiles()
     const repair = await fsck(c.cluster, { repair: true })
-    expect(repair.repaired).toMatchObject({ orphansRemoved: 1, copied: 0 })
-    expect(repair.repaired?.failed).toEqual([expect.stringMatching(new RegExp(`/f chunk 1: ec:2\\+1 stripe, 2 of 3 shards intact \\(shard 1 on ${c.nodes[1].nodeId}: .*\\); the offline repair does not rebuild shards`))])
+    expect(repair.repaired).toMatchObject({ orphansRemoved: 1, copied: 0, shardsRebuilt: 1, mapsFixed: 1, failed: [] })
+    expect(repair.lost.map((p) => p.chunk)).toEqual([stripes[2].id])
     expect(c.holders(orphan.id)).toEqual([])
-    expect(shardFiles()).toEqual(before)
+    // The degraded stripe's corrupt shard 1 (node 1) rebuilt on node 3, the one node holding none of it.
+    expect(shardOf(c, ino, 1, 1).nodes).toEqual([c.nodes[3].nodeId])
+    expect(c.holders(shardOf(c, ino, 1, 1).id)).toEqual([3])
+    // The lost stripe: every shard file and its map untouched.
+    expect(lostFiles()).toEqual(lostBefore)
+    expect(c.ref(ino, 2)).toEqual(stripes[2])
     expect(c.ref(ino, 0)).toEqual(stripes[0])
   })
 })

@@ -5,13 +5,12 @@
 //      never cost a good shard. Copies of shards found where the map does not list them (a rebuild
 //      or move cut short, a node back from the dead) are adopted by a shard that needs a home, or
 //      else dropped at step 4;
-//   2. every shard that is missing, corrupt, or on a node dead past the grace period is rebuilt:
-//      k shards read and verified against their own SHA-256, the rest computed (stripe.ts), each
-//      rebuilt shard checked against its recorded SHA-256 and put (same id) on a writable node that
-//      holds no shard of this stripe, within the bandwidth shared with the rebalancer. Only the node
-//      of the very shard being rebuilt, whose copy there is missing or corrupt, may take it back
-//      (a put replaces the file), and only when no other node can: with k + m nodes in all there
-//      is no other place;
+//   2. every shard that is missing, corrupt, or on a node dead past the grace period is rebuilt
+//      (../rebuildStripe.ts, shared with the offline fsck --repair): k shards read and verified
+//      against their own SHA-256, the rest computed, each rebuilt shard checked against its recorded
+//      SHA-256 and put (same id) on a writable node that holds no shard of this stripe, within the
+//      bandwidth shared with the rebalancer. Only the node of the very shard being rebuilt, whose
+//      copy there is missing or corrupt, may take it back, and only when no other node can;
 //   3. each shard's new node is committed ('replicas' record with `shard`) only if the file still
 //      points at this stripe (stillReferenced.ts);
 //   4. corrupt shard copies and extra copies are deleted only after those records are durable.
@@ -22,11 +21,8 @@
 
 import type { ChunkRef } from '../../chunks/ChunkRef.js'
 import { readCopy } from '../../chunks/checkCopy.js'
-import { rebuildShards } from '../../chunks/erasure/stripe.js'
-import { asNodeError, notRegistered } from '../../chunks/nodeError.js'
 import { noteNodeError } from '../../chunks/nodeHealth.js'
-import { rankNodes } from '../../chunks/placement.js'
-import { sha256 } from '../../chunks/verify.js'
+import { type PieceCopy, type ShardState, needsHome, rebuildStripe, recordShardNodes } from '../rebuildStripe.js'
 import { dropCopies } from '../replicate.js'
 import { commitShardNodes, stillReferenced } from '../stillReferenced.js'
 import type { ChunkRepairDeps } from './ChunkRepair.js'
@@ -37,38 +33,6 @@ export interface StripeRepairDeps extends ChunkRepairDeps {
   /** Where the chunk stands now, for status() (ChunkRepair.recount). */
   recount: (item: RepairItem) => void
 }
-
-/**
- * How one shard stands in this repair:
- *   good       on a usable node, not reported bad, or reported and read intact
- *   uncertain  reported bad but its node did not answer: stays listed, is not rebuilt
- *   gone       its node is dead past the grace period: rebuilt elsewhere (listed until then)
- *   broken     read missing or corrupt: rebuilt; unlisted even if no node can take it
- *   lost       no node recorded: rebuilt
- */
-type Standing = 'good' | 'uncertain' | 'gone' | 'broken' | 'lost'
-
-interface ShardState {
-  readonly index: number
-  readonly piece: ChunkRef
-  /** The node the map lists it on. */
-  readonly nodeId: string | undefined
-  standing: Standing
-  /** Why a broken shard is broken. */
-  why?: 'missing' | 'corrupt'
-  /** Its bytes, read and verified (a source for the rebuild). */
-  data?: Buffer
-  /** Its new home: a node it was rebuilt onto, or one already holding an intact unlisted copy. */
-  newNode?: string
-}
-
-/** A copy of a piece on a node: what is put, or deleted. */
-interface PieceCopy {
-  nodeId: string
-  id: string
-}
-
-const needsHome = (s: ShardState): boolean => s.newNode === undefined && (s.standing === 'gone' || s.standing === 'broken' || s.standing === 'lost')
 
 export class StripeRepair {
   readonly #deps: StripeRepairDeps
@@ -105,11 +69,7 @@ export class StripeRepair {
     }
 
     // 3. The map: each shard that moved, and each broken one that found no new home (no read goes there).
-    for (const shard of shards) {
-      const next = shard.newNode !== undefined ? [shard.newNode] : shard.standing === 'broken' ? [] : undefined
-      if (!next || sameList(next, shard.piece.nodes)) continue
-      if (!commitShardNodes(meta, item, shard.index, next)) return this.#movedOn(item, put)
-    }
+    if (!recordShardNodes(meta, item, shards)) return this.#movedOn(item, put)
     if (put.length > 0) {
       counts.totals.healedChunks++
       if (pass) pass.restored++
@@ -202,92 +162,57 @@ export class StripeRepair {
     const pass = this.#deps.pass()
     const { bandwidth, signal } = this.#deps.copy
 
-    // k verified shards: those already read, then the rest, healthiest nodes first.
-    const rank = (s: ShardState) => healthRank(registry.health(s.nodeId!))
-    const candidates = shards.filter((s) => !s.data && (s.standing === 'good' || s.standing === 'uncertain')).sort((a, b) => rank(a) - rank(b) || a.index - b.index)
-    for (;;) {
-      const have = shards.filter((s) => s.data).length
-      if (have >= k || candidates.length === 0 || signal.aborted) break
-      await Promise.all(candidates.splice(0, k - have).map(async (shard) => {
+    const put = await rebuildStripe({
+      registry,
+      read: async (shard) => {
         await bandwidth.take(shard.piece.len, signal)
         await this.#read(shard)
-      }))
-    }
-    if (shards.filter((s) => s.data).length < k) {
-      if (!stillReferenced(meta.state, item)) {
-        counts.forget(item.id)
-        return undefined
-      }
-      if (signal.aborted) return undefined
-      counts.totals.failed++
-      if (!counts.lost.has(ref.id)) {
-        if (pass) pass.lost++
-        const intact = shards.filter((s) => s.data).length
-        log.warn(`healer: chunk ${ref.id} (inode ${item.ino}, chunk ${item.index}, ec ${k}+${m}) has ${intact} intact shard${intact === 1 ? '' : 's'} within reach; ${k} are needed to rebuild it`)
-      }
-      counts.lost.add(ref.id)
-      // The views (dfs info, status) mark bad only the shards found so, not the intact ones.
-      counts.lostStripeBad.set(ref.id, new Set(shards.filter((s) => s.standing === 'broken').map((s) => s.nodeId!)))
-      // Shards whose node said it has no such file are on no node: the map says so, so the stripe
-      // stays counted lost (and reads skip them). Corrupt ones stay listed: their bytes are all
-      // that is left of them, and no collector may take them while listed.
-      for (const shard of shards) {
-        if (shard.standing === 'broken' && shard.why === 'missing' && !commitShardNodes(meta, item, shard.index, [])) break
-      }
-      this.#deps.recount(item)
-      return undefined
-    }
-
-    const all = await rebuildShards(shards.map((s) => s.data), k, m)
-    // Nodes that hold (or are about to hold) a shard of this stripe take no other one.
-    const holding = new Set<string>(extraHolders)
-    for (const s of shards) {
-      if (s.nodeId !== undefined && s.standing !== 'lost') holding.add(s.nodeId)
-      if (s.newNode !== undefined) holding.add(s.newNode)
-    }
-    const writable = registry.writable()
-    const put: PieceCopy[] = []
-    for (const shard of shards.filter(needsHome)) {
-      if (signal.aborted) break
-      const bytes = all[shard.index]!
-      if ((await sha256(bytes)) !== shard.piece.sha256) {
+      },
+      beforePut: (bytes) => bandwidth.take(bytes, signal),
+      stopped: () => signal.aborted,
+      onMismatch: (shard) => {
         // The sources verified, so the stripe's shards were never consistent (a writer's fault): no guess is stored.
         counts.totals.failed++
         pass?.failure(`rebuilt shard ${shard.index} of chunk ${ref.id} does not match its recorded SHA-256`)
         log.warn(`healer: rebuilt shard ${shard.index} of chunk ${ref.id} (inode ${item.ino}, chunk ${item.index}) does not match its recorded SHA-256; not stored`)
-        continue
-      }
-      // Its own node takes it back only when its copy there is bad and no node without a shard can.
-      const elsewhere = rankNodes(shard.piece.id, writable.filter((n) => !holding.has(n)))
-      const ownNode = shard.standing === 'broken' && shard.nodeId !== undefined && writable.includes(shard.nodeId) ? [shard.nodeId] : []
-      for (const nodeId of [...elsewhere, ...ownNode]) {
-        if (signal.aborted) break
-        const node = registry.get(nodeId)
-        try {
-          if (!node) throw notRegistered(nodeId)
-          await bandwidth.take(bytes.length, signal)
-          await node.put(shard.piece.id, bytes, shard.piece.sha256)
-          await node.sync([shard.piece.id])
-        } catch (err) {
-          if (signal.aborted) break
-          const error = asNodeError(err, node, nodeId, 'put')
-          const message = `putting shard ${shard.index} of chunk ${ref.id} on node ${node?.address ?? nodeId} failed: ${error.message}`
-          if (pass) pass.failedCopies++
-          pass?.failure(message)
-          log.debug(`healer: ${message}`)
-          noteNodeError(registry, nodeId, error)
-          continue
-        }
-        shard.newNode = nodeId
-        holding.add(nodeId)
-        put.push({ nodeId, id: shard.piece.id })
-        counts.copied(bytes.length)
+      },
+      onPutFailed: (shard, nodeId, error) => {
+        const message = `putting shard ${shard.index} of chunk ${ref.id} on node ${registry.get(nodeId)?.address ?? nodeId} failed: ${error.message}`
+        if (pass) pass.failedCopies++
+        pass?.failure(message)
+        log.debug(`healer: ${message}`)
+        noteNodeError(registry, nodeId, error)
+      },
+      onPut: (shard, nodeId, bytes) => {
+        counts.copied(bytes)
         this.#deps.copy.onVerifiedCopy?.(shard.piece.id, nodeId)
         if (nodeId === shard.nodeId && pass) pass.replacedBad++ // a fresh shard replaced a bad one
-        break
-      }
+      },
+    }, ref, shards, extraHolders)
+    if (put) return put
+
+    if (!stillReferenced(meta.state, item)) {
+      counts.forget(item.id)
+      return undefined
     }
-    return put
+    if (signal.aborted) return undefined
+    counts.totals.failed++
+    if (!counts.lost.has(ref.id)) {
+      if (pass) pass.lost++
+      const intact = shards.filter((s) => s.data).length
+      log.warn(`healer: chunk ${ref.id} (inode ${item.ino}, chunk ${item.index}, ec ${k}+${m}) has ${intact} intact shard${intact === 1 ? '' : 's'} within reach; ${k} are needed to rebuild it`)
+    }
+    counts.lost.add(ref.id)
+    // The views (dfs info, status) mark bad only the shards found so, not the intact ones.
+    counts.lostStripeBad.set(ref.id, new Set(shards.filter((s) => s.standing === 'broken').map((s) => s.nodeId!)))
+    // Shards whose node said it has no such file are on no node: the map says so, so the stripe
+    // stays counted lost (and reads skip them). Corrupt ones stay listed: their bytes are all
+    // that is left of them, and no collector may take them while listed.
+    for (const shard of shards) {
+      if (shard.standing === 'broken' && shard.why === 'missing' && !commitShardNodes(meta, item, shard.index, [])) break
+    }
+    this.#deps.recount(item)
+    return undefined
   }
 
   /** Delete copies (corrupt or extra) once the map without them is durable, unless it lists them again by now. */
@@ -319,11 +244,4 @@ export class StripeRepair {
       for (const f of failed) log.warn(`healer: removing shard ${id} of discarded chunk ${item.id} from node ${f.nodeId} failed: ${f.error.message}`)
     }
   }
-}
-
-const HEALTH_RANK: Record<string, number> = { alive: 0, suspect: 1, dead: 2 }
-const healthRank = (health: string | undefined) => (health ? HEALTH_RANK[health] ?? 3 : 3)
-
-function sameList(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((n, i) => n === b[i])
 }
