@@ -8,7 +8,7 @@
 #   3. /dev/fuse
 #   3b. before `npm test` only: rsync and sqlite3, which the mount tests drive, and chromium, which
 #       the dashboard tests drive (apt-get when root)
-#   4. npm dependencies (npm ci when package-lock.json and node_modules differ, npm install without a lock)
+#   4. npm dependencies (build tools for native addons first; npm ci when package-lock.json and node_modules differ, npm install without a lock)
 #   5. fuse-native addon patch + rebuild (scripts/patch-fuse-native.sh)
 #   6. TypeScript build to dist/
 #
@@ -151,6 +151,22 @@ if [ "${DFS_SKIP_NATIVE:-}" != 1 ]; then
 fi
 
 # ---- 4. npm dependencies ------------------------------------------------------------------------
+# @ronomon/reed-solomon (erasure coding) is compiled by npm on install, as fuse-native is in step 5:
+# both need make, a C/C++ compiler and python3 (node-gyp).
+build_missing=""
+for tool in make g++ python3; do command -v "$tool" >/dev/null 2>&1 || build_missing="$build_missing $tool"; done
+if [ -n "$build_missing" ]; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
+    say "installing build-essential and python3 with apt-get ($build_missing missing; native addons are compiled on install)"
+    apt-get update -qq >/dev/null ||
+      die "apt-get update failed; fix the package sources, then: apt-get install -y build-essential python3"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq build-essential python3 >/dev/null ||
+      die "apt-get install -y build-essential python3 failed (see the messages above)"
+  else
+    die "compiling the native addons needs$build_missing." \
+      "Run:  sudo apt-get install -y build-essential python3   (or your distribution's packages), then this again."
+  fi
+fi
 # Prints what to run: "ok" (node_modules matches), "ci" (package-lock.json is the truth, node_modules
 # differs) or "install" (no lock, or the lock no longer matches package.json: npm ci would refuse).
 deps_action=$(node --input-type=module -e '
@@ -184,6 +200,8 @@ if (!hasLock) {
     }
   }
 }
+// A native addon installed without its build (scripts not run, or a build that failed) is not there.
+if (action === "ok" && existsSync("node_modules/@ronomon/reed-solomon/package.json") && !existsSync("node_modules/@ronomon/reed-solomon/binding.node")) action = "ci"
 process.stdout.write(action)
 ')
 case "$deps_action" in
