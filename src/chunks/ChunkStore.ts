@@ -5,23 +5,32 @@
 
 import { DfsError, dfsError } from '../errors.js'
 import { assertChunkId, newChunkId } from '../datanode/chunkId.js'
-import type { ChunkId } from '../datanode/DataNode.js'
 import { forEachLimit } from '../util/forEachLimit.js'
 import { ChunkCache } from './ChunkCache.js'
 import type { ChunkRef } from './ChunkRef.js'
+import type { ChunkId, DataNode } from '../datanode/DataNode.js'
+import { encodeStripe } from './erasure/stripe.js'
+import { readStripe } from './erasure/readStripe.js'
+import { MAX_COPIES, MAX_K, MAX_M, nodesHolding, storedPieces, type Layout } from './layout.js'
 import { silentLog, type ChunkLog } from './log.js'
 import { noteNodeAnswered, noteNodeError } from './nodeHealth.js'
 import { asNodeError, attemptOf, notRegistered, type NodeAttempt } from './nodeError.js'
 import { rankNodes, type WeightOf } from './placement.js'
 import type { NodeRegistry } from './NodeRegistry.js'
-import { fetchVerified, readOrder } from './readReplicas.js'
+import { fetchVerified, healthRank, readOrder } from './readReplicas.js'
 import { sha256 } from './verify.js'
 import { emptyNodeIo, type NodeIo } from '../protocol/clientStats.js'
 
-/** Told of every replica a ref lists that failed to give an intact copy (for repair). */
+/**
+ * Told of every replica a ref lists that failed to give an intact copy (for repair). For an
+ * erasure-coded ref, a bad shard: the stripe's ref and the shard's node (no two shards share one).
+ */
 export type BadReplicaHandler = (ref: ChunkRef, nodeId: string, reason: DfsError) => void
-/** Told when a chunk was found on a node its ref does not list (the map may want to learn it). */
-export type ReplicaFoundHandler = (ref: ChunkRef, nodeId: string) => void
+/**
+ * Told when a chunk was found on a node its ref does not list (the map may want to learn it). For an
+ * erasure-coded ref, `shard` says which of its shards was found there.
+ */
+export type ReplicaFoundHandler = (ref: ChunkRef, nodeId: string, shard?: number) => void
 /** Told of every chunk written (or made durable) with fewer than R copies, so repair starts at once. */
 export type UnderReplicatedHandler = (ref: ChunkRef) => void
 
@@ -53,7 +62,7 @@ export interface ChunkStoreStats {
   underReplicatedWrites: number
   reads: number
   cacheHits: number
-  /** Reads that needed more than one node. */
+  /** Reads that needed more than one node (for a stripe: more than its k data shards, a degraded read). */
   failovers: number
   /** Listed replicas found missing, corrupt or unreachable. */
   badReplicas: number
@@ -121,74 +130,55 @@ export class ChunkStore {
   }
 
   /**
-   * Store data as a new chunk on `replicas` distinct nodes, in parallel, in placement order. A node
-   * that fails is replaced by the next candidate. With fewer nodes able to take it the ref lists the
-   * copies it got (logged, counted as under-replicated, and handed to onUnderReplicated so repair
-   * starts at once); with fewer than minCopies it removes what it stored and throws NODE_FULL when
-   * the cluster is full (ENOSPC for the user), else NO_NODES (EIO). `data` must never change
-   * afterwards: the cache keeps it.
+   * Store data as a new chunk in `layout` (absent: the cluster's R copies), in parallel, on distinct
+   * nodes in placement order: `copies` copies of it, or the k + m shards of its stripe (each shard a
+   * chunk of its own, with its own id and SHA-256). A node that fails is replaced by the next
+   * candidate. With fewer nodes able to take them the ref lists the copies or shards it got (logged,
+   * counted as under-replicated, and handed to onUnderReplicated so repair starts at once); with
+   * fewer than minCopies copies (k shards) it removes what it stored and throws NODE_FULL when the
+   * cluster is full (ENOSPC for the user), else NO_NODES (EIO). `data` must never change afterwards:
+   * the cache keeps it.
    */
-  async write(data: Buffer): Promise<ChunkRef> {
+  async write(data: Buffer, layout?: Layout): Promise<ChunkRef> {
+    const want = layout ?? { kind: 'replicas', copies: this.replicas }
+    checkLayout(want)
     const id = newChunkId()
-    this.#writing.add(id)
+    // Shard ids are what nodes list: orphan collection must see them as being written too.
+    const shardIds = want.kind === 'ec' ? Array.from({ length: want.k + want.m }, () => newChunkId()) : []
+    const writing = [id, ...shardIds]
+    for (const each of writing) this.#writing.add(each)
     try {
-      return await this.#write(id, data)
+      return want.kind === 'ec' ? await this.#writeStripe(id, shardIds, data, want.k, want.m) : await this.#writeCopies(id, data, want.copies)
     } finally {
-      this.#writing.delete(id)
+      for (const each of writing) this.#writing.delete(each)
     }
   }
 
-  /** Whether a write of this chunk is under way (orphan collection must leave such a chunk alone). */
+  /** Whether a write of this chunk (or shard) is under way (orphan collection must leave such a chunk alone). */
   isWriting(id: ChunkId): boolean {
     return this.#writing.has(id)
   }
 
-  async #write(id: ChunkId, data: Buffer): Promise<ChunkRef> {
+  async #writeCopies(id: ChunkId, data: Buffer, copies: number): Promise<ChunkRef> {
     const hash = await sha256(data)
-    const candidates = rankNodes(id, this.registry.writable(), this.#weightOf)
-    const stored = new Set<string>()
+    const candidates = this.#candidates(id)
     const failures: NodeAttempt[] = []
+    const placed = await this.#fillSlots(id, candidates, copies, failures, (_slot, node) => node.put(id, data, hash, { fresh: true }), () => `chunk ${id}`, () => data.length)
 
-    // R slots run in parallel; each takes the next candidate until one stores the chunk. So a failed
-    // node costs one extra attempt on the next node in line, never a second round for the others.
-    let next = 0
-    const fillSlot = async (): Promise<void> => {
-      while (next < candidates.length) {
-        const nodeId = candidates[next++]
-        const node = this.registry.get(nodeId)
-        try {
-          if (!node) throw notRegistered(nodeId)
-          await node.put(id, data, hash, { fresh: true }) // the id was made for this write; each node gets it once
-          this.#countIo(nodeId, 'write', data.length)
-          stored.add(nodeId)
-          noteNodeAnswered(this.registry, nodeId)
-          return
-        } catch (err) {
-          const error = asNodeError(err, node, nodeId, 'put')
-          // The bytes changed after they were hashed: every node would refuse them, and none is to blame.
-          if (error.code === 'CHUNK_HASH_MISMATCH') throw error
-          failures.push(attemptOf(nodeId, node, error))
-          noteNodeError(this.registry, nodeId, error)
-          this.#log.warn(`write of chunk ${id} to node ${node?.address ?? nodeId} failed: ${error.message}`, {
-            chunk: id,
-            nodeId,
-            code: error.code,
-          })
-        }
-      }
-    }
-    await Promise.all(Array.from({ length: Math.min(this.replicas, candidates.length) }, fillSlot))
-
+    const stored = new Set(placed)
     const nodes = candidates.filter((nodeId) => stored.has(nodeId))
-    if (nodes.length < this.minCopies) {
+    const least = this.#leastCopies(copies)
+    if (nodes.length < least) {
       if (nodes.length > 0) await this.#removeCopies(id, nodes)
-      throw this.#noRoomError(id, failures, nodes)
+      throw this.#noRoomError(id, failures, nodes, {
+        wanted: `${copies} copies`, least: `--min-copies ${this.minCopies}`, context: { minCopies: this.minCopies, copies: nodes.length },
+      })
     }
     this.stats.writes += 1
-    const ref: ChunkRef = { id, len: data.length, sha256: hash, nodes }
-    if (nodes.length < this.replicas) {
+    const ref: ChunkRef = { id, len: data.length, sha256: hash, nodes, ...(copies !== this.replicas ? { copies } : {}) }
+    if (nodes.length < copies) {
       this.stats.underReplicatedWrites += 1
-      this.#log.warn(`chunk ${id} written with ${nodes.length} of ${this.replicas} copies`, { chunk: id, nodes, failures })
+      this.#log.warn(`chunk ${id} written with ${nodes.length} of ${copies} copies`, { chunk: id, nodes, failures })
       this.#callHook(() => this.onUnderReplicated?.(ref))
     } else {
       this.#log.debug(`chunk ${id} stored (${data.length} bytes)`, { chunk: id, nodes })
@@ -197,6 +187,104 @@ export class ChunkStore {
     // so the caller must not modify data once written; the file system never does.
     this.cache.set(ref, data)
     return ref
+  }
+
+  /** The k + m shards of data, shard i on the i-th node that takes it, each under shardIds[i]. */
+  async #writeStripe(id: ChunkId, shardIds: readonly ChunkId[], data: Buffer, k: number, m: number): Promise<ChunkRef> {
+    const [hash, shards] = await Promise.all([sha256(data), encodeStripe(data, k, m)])
+    const hashes = await Promise.all(shards.map((shard) => sha256(shard)))
+    const candidates = this.#candidates(id)
+    const failures: NodeAttempt[] = []
+    const placed = await this.#fillSlots(
+      id,
+      candidates,
+      k + m,
+      failures,
+      (slot, node) => node.put(shardIds[slot], shards[slot], hashes[slot], { fresh: true }),
+      (slot) => `shard ${slot} (${shardIds[slot]}) of chunk ${id}`,
+      (slot) => shards[slot].length,
+    )
+
+    const storedCount = placed.filter((nodeId) => nodeId !== undefined).length
+    if (storedCount < k) {
+      await Promise.all(placed.map((nodeId, i) => (nodeId === undefined ? undefined : this.#removeCopies(shardIds[i], [nodeId]))))
+      throw this.#noRoomError(id, failures, placed.filter((nodeId): nodeId is string => nodeId !== undefined), {
+        wanted: `${k + m} shards`, least: `the ${k} of ec:${k}+${m}`, context: { k, m, shards: storedCount },
+      })
+    }
+    this.stats.writes += 1
+    const ref: ChunkRef = {
+      id,
+      len: data.length,
+      sha256: hash,
+      nodes: [],
+      ec: {
+        k,
+        m,
+        // A shard no node took keeps its id and hash: the healer rebuilds exactly those bytes.
+        shards: shards.map((shard, i) => ({ id: shardIds[i], len: shard.length, sha256: hashes[i], nodes: placed[i] === undefined ? [] : [placed[i]] })),
+      },
+    }
+    if (storedCount < k + m) {
+      this.stats.underReplicatedWrites += 1
+      this.#log.warn(`chunk ${id} written with ${storedCount} of ${k + m} shards`, { chunk: id, placed, failures })
+      this.#callHook(() => this.onUnderReplicated?.(ref))
+    } else {
+      this.#log.debug(`chunk ${id} stored as ec:${k}+${m} (${data.length} bytes)`, { chunk: id, placed })
+    }
+    this.cache.set(ref, data)
+    return ref
+  }
+
+  /** Writable nodes in the order chunk id should be placed on them. */
+  #candidates(id: ChunkId): string[] {
+    return rankNodes(id, this.registry.writable(), this.#weightOf)
+  }
+
+  /**
+   * Fill `slots` slots on distinct nodes: each slot takes the next candidate until its put there
+   * works (slot i of a stripe is shard i; every slot of a replicated write is the same copy). So a
+   * failed node costs one extra attempt on the next node in line, never a second round for the
+   * others. The node of each slot, undefined for a slot no candidate took.
+   */
+  async #fillSlots(
+    id: ChunkId,
+    candidates: readonly string[],
+    slots: number,
+    failures: NodeAttempt[],
+    put: (slot: number, node: DataNode) => Promise<void>,
+    what: (slot: number) => string,
+    bytes: (slot: number) => number,
+  ): Promise<(string | undefined)[]> {
+    const placed: (string | undefined)[] = new Array(slots).fill(undefined)
+    let next = 0
+    const fillSlot = async (slot: number): Promise<void> => {
+      while (next < candidates.length) {
+        const nodeId = candidates[next++]
+        const node = this.registry.get(nodeId)
+        try {
+          if (!node) throw notRegistered(nodeId)
+          await put(slot, node) // fresh ids, made for this write: each node gets each one once
+          this.#countIo(nodeId, 'write', bytes(slot))
+          placed[slot] = nodeId
+          noteNodeAnswered(this.registry, nodeId)
+          return
+        } catch (err) {
+          const error = asNodeError(err, node, nodeId, 'put')
+          // The bytes changed after they were hashed: every node would refuse them, and none is to blame.
+          if (error.code === 'CHUNK_HASH_MISMATCH') throw error
+          failures.push(attemptOf(nodeId, node, error))
+          noteNodeError(this.registry, nodeId, error)
+          this.#log.warn(`write of ${what(slot)} to node ${node?.address ?? nodeId} failed: ${error.message}`, {
+            chunk: id,
+            nodeId,
+            code: error.code,
+          })
+        }
+      }
+    }
+    await Promise.all(Array.from({ length: Math.min(slots, candidates.length) }, (_, slot) => fillSlot(slot)))
+    return placed
   }
 
   /**
@@ -225,18 +313,21 @@ export class ChunkStore {
   }
 
   /**
-   * Make the chunks durable on their nodes: one sync call per node, all nodes in parallel. A node
-   * whose sync fails is reported (its copies are not durable) and the call still succeeds while every
-   * chunk is durable on at least minCopies nodes; a chunk durable on fewer fails it (NODE_FULL, or
-   * NODE_UNAVAILABLE).
+   * Make the chunks durable on their nodes: one sync call per node (with every copy and shard it
+   * holds of them), all nodes in parallel. A node whose sync fails is reported (its copies are not
+   * durable) and the call still succeeds while every chunk is durable on at least minCopies nodes
+   * (its own copies if fewer), every stripe with at least k shards durable; a chunk durable on fewer
+   * fails it (NODE_FULL, or NODE_UNAVAILABLE).
    */
   async sync(refs: readonly ChunkRef[]): Promise<void> {
     const idsByNode = new Map<string, ChunkId[]>()
     for (const ref of refs) {
-      for (const nodeId of ref.nodes) {
-        const ids = idsByNode.get(nodeId) ?? []
-        if (ids.length === 0) idsByNode.set(nodeId, ids)
-        ids.push(ref.id)
+      for (const piece of storedPieces(ref)) {
+        for (const nodeId of piece.nodes) {
+          const ids = idsByNode.get(nodeId) ?? []
+          if (ids.length === 0) idsByNode.set(nodeId, ids)
+          ids.push(piece.id)
+        }
       }
     }
     const failed = new Map<string, DfsError>()
@@ -257,29 +348,47 @@ export class ChunkStore {
     if (failed.size === 0) return
 
     for (const ref of refs) {
-      for (const nodeId of ref.nodes) {
+      for (const nodeId of nodesHolding(ref)) {
         const error = failed.get(nodeId)
         if (error) this.#reportBadReplica(ref, nodeId, error)
       }
     }
-    const durable = (ref: ChunkRef) => new Set(ref.nodes.filter((nodeId) => !failed.has(nodeId))).size
-    const short = refs.find((ref) => ref.nodes.length > 0 && durable(ref) < this.minCopies)
+    const short = refs.find((ref) => nodesHolding(ref).length > 0 && this.#durable(ref, failed) < this.#leastDurable(ref))
     if (short) {
-      const errors = short.nodes.flatMap((nodeId) => failed.get(nodeId) ?? [])
+      const held = nodesHolding(short)
+      const errors = held.flatMap((nodeId) => failed.get(nodeId) ?? [])
       const code = errors.every((e) => e.code === 'NODE_FULL') ? 'NODE_FULL' : 'NODE_UNAVAILABLE'
-      const got = durable(short)
+      const got = this.#durable(short, failed)
+      const what = short.ec ? 'shard' : 'node'
+      const fewer = short.ec ? `the ${short.ec.k} of ec:${short.ec.k}+${short.ec.m}` : `--min-copies ${this.minCopies}`
       const why = got === 0
         ? `chunk ${short.id} could not be made durable on any of its nodes`
-        : `chunk ${short.id} is durable on ${got} node${got === 1 ? '' : 's'}, fewer than --min-copies ${this.minCopies}`
+        : `chunk ${short.id} is durable on ${got} ${what}${got === 1 ? '' : 's'}, fewer than ${fewer}`
       throw dfsError(code, why, {
         chunk: short.id,
-        minCopies: this.minCopies,
-        tried: short.nodes.flatMap((nodeId) => {
+        ...(short.ec ? { k: short.ec.k, m: short.ec.m } : { minCopies: this.minCopies }),
+        tried: held.flatMap((nodeId) => {
           const error = failed.get(nodeId)
           return error ? [attemptOf(nodeId, this.registry.get(nodeId), error)] : []
         }),
       })
     }
+  }
+
+  /** Copies of ref (shards of a stripe) on nodes whose sync did not fail. */
+  #durable(ref: ChunkRef, failed: ReadonlyMap<string, DfsError>): number {
+    const ok = (piece: ChunkRef) => new Set(piece.nodes.filter((nodeId) => !failed.has(nodeId))).size
+    return ref.ec ? ref.ec.shards.filter((shard) => ok(shard) > 0).length : ok(ref)
+  }
+
+  /** Durable copies (shards) a sync needs of ref: k of a stripe, else #leastCopies. */
+  #leastDurable(ref: ChunkRef): number {
+    return ref.ec ? ref.ec.k : this.#leastCopies(ref.copies ?? this.replicas)
+  }
+
+  /** Copies a write or sync of a chunk wanted on `copies` nodes needs: minCopies, or all of them if fewer. */
+  #leastCopies(copies: number): number {
+    return Math.min(this.minCopies, copies)
   }
 
   /**
@@ -384,6 +493,7 @@ export class ChunkStore {
   }
 
   async #fetchFromNodes(ref: ChunkRef): Promise<Buffer> {
+    if (ref.ec) return this.#fetchStripe(ref)
     const listed = new Set(ref.nodes)
     try {
       const result = await fetchVerified(ref, readOrder(ref, this.registry), (id) => this.registry.get(id), (nodeId, error) => {
@@ -407,9 +517,50 @@ export class ChunkStore {
     }
   }
 
-  #reportBadReplica(ref: ChunkRef, nodeId: string, reason: DfsError): void {
+  /**
+   * The bytes of an erasure-coded chunk (erasure/readStripe.ts): its data shards, or a rebuild from
+   * any k intact shards. Each listed shard that failed is a bad replica of the stripe on that node.
+   */
+  async #fetchStripe(ref: ChunkRef): Promise<Buffer> {
+    const shards = ref.ec?.shards ?? []
+    try {
+      const result = await readStripe(
+        ref,
+        {
+          nodeOf: (nodeId) => this.registry.get(nodeId),
+          rank: (nodeId) => healthRank(this.registry, nodeId),
+          strays: (shard) => readOrder(shard, this.registry),
+        },
+        {
+          onFailure: (index, nodeId, error, listed) => {
+            noteNodeError(this.registry, nodeId, error)
+            if (listed) this.#reportBadReplica(ref, nodeId, error, `shard ${index} (${shards[index].id}) of chunk`)
+            else if (error.code !== 'CHUNK_MISSING') {
+              this.#log.debug(`node ${nodeId} has no intact stray copy of shard ${index} of chunk ${ref.id}: ${error.message}`, { chunk: ref.id, nodeId })
+            }
+          },
+          onRead: (index, nodeId, bytes, listed) => {
+            this.#countIo(nodeId, 'read', bytes)
+            noteNodeAnswered(this.registry, nodeId)
+            if (!listed) {
+              this.#log.info(`shard ${index} of chunk ${ref.id} found on node ${nodeId}, which its ref does not list`, { chunk: ref.id, shard: index, nodeId })
+              this.#callHook(() => this.onReplicaFound?.(ref, nodeId, index))
+            }
+          },
+        },
+      )
+      if (result.failures.length > 0) this.stats.failovers += 1
+      if (result.rebuilt) this.#log.debug(`chunk ${ref.id} rebuilt from ${result.shards.filter(Boolean).length} shards`, { chunk: ref.id })
+      return result.data
+    } catch (err) {
+      this.#log.warn(`chunk ${ref.id} is unreadable: ${(err as Error).message}`, { chunk: ref.id })
+      throw err
+    }
+  }
+
+  #reportBadReplica(ref: ChunkRef, nodeId: string, reason: DfsError, what = 'replica of chunk'): void {
     this.stats.badReplicas += 1
-    this.#log.warn(`bad replica of chunk ${ref.id} on node ${this.registry.get(nodeId)?.address ?? nodeId}: ${reason.message}`, {
+    this.#log.warn(`bad ${what} ${ref.id} on node ${this.registry.get(nodeId)?.address ?? nodeId}: ${reason.message}`, {
       chunk: ref.id,
       nodeId,
       code: reason.code,
@@ -441,11 +592,11 @@ export class ChunkStore {
   }
 
   /**
-   * Why a write stored fewer than minCopies copies. NODE_FULL (ENOSPC) only when the cluster is full:
-   * every registered node without a copy is marked full or was full in this attempt. Anything else is
-   * NO_NODES (EIO).
+   * Why a write stored fewer copies than minCopies (shards than k). NODE_FULL (ENOSPC) only when the
+   * cluster is full: every registered node without a copy is marked full or was full in this attempt.
+   * Anything else is NO_NODES (EIO).
    */
-  #noRoomError(id: ChunkId, failures: NodeAttempt[], storedOn: readonly string[] = []): DfsError {
+  #noRoomError(id: ChunkId, failures: NodeAttempt[], storedOn: readonly string[], want: ShortWrite): DfsError {
     const fullNow = new Set(failures.filter((f) => f.code === 'NODE_FULL').map((f) => f.nodeId))
     const statuses = this.registry.statuses()
     const context = {
@@ -457,10 +608,25 @@ export class ChunkStore {
     const full = statuses.filter((s) => !storedOn.includes(s.nodeId)).every((s) => fullNow.has(s.nodeId) || s.full)
     const summary = statuses.map((s) => `${s.address}: ${storedOn.includes(s.nodeId) ? 'stored' : s.full || fullNow.has(s.nodeId) ? 'full' : s.health}`).join(', ')
     if (storedOn.length > 0) {
-      const why = `chunk ${id} got ${storedOn.length} of ${this.replicas} copies, fewer than --min-copies ${this.minCopies} (${summary})`
-      return dfsError(full ? 'NODE_FULL' : 'NO_NODES', why, { ...context, minCopies: this.minCopies, copies: storedOn.length })
+      const why = `chunk ${id} got ${storedOn.length} of ${want.wanted}, fewer than ${want.least} (${summary})`
+      return dfsError(full ? 'NODE_FULL' : 'NO_NODES', why, { ...context, ...want.context })
     }
     if (full) return dfsError('NODE_FULL', `no DataNode has room for chunk ${id}`, context)
     return dfsError('NO_NODES', `no live DataNode could store chunk ${id} (${summary})`, context)
   }
+}
+
+/** What a write that stored too little wanted, for its error: "3 copies" / "--min-copies 2", "6 shards" / "the 4 of ec:4+2". */
+interface ShortWrite {
+  wanted: string
+  least: string
+  context: Record<string, unknown>
+}
+
+/** Refuse a layout the store cannot write (a bug above: policies are checked where they are set). */
+function checkLayout(layout: Layout): void {
+  const ok = layout.kind === 'ec'
+    ? Number.isInteger(layout.k) && layout.k >= 1 && layout.k <= MAX_K && Number.isInteger(layout.m) && layout.m >= 1 && layout.m <= MAX_M
+    : Number.isInteger(layout.copies) && layout.copies >= 1 && layout.copies <= MAX_COPIES
+  if (!ok) throw dfsError('BAD_ARGUMENT', `cannot write a chunk as ${JSON.stringify(layout)}: copies 1 to ${MAX_COPIES}, or ec with k 1 to ${MAX_K} and m 1 to ${MAX_M}`, { layout })
 }

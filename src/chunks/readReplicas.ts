@@ -11,13 +11,18 @@ import { attemptOf, type NodeAttempt } from './nodeError.js'
 
 const HEALTH_ORDER = { alive: 0, suspect: 1, dead: 2 } as const
 
+/** Which node to read from first: alive (0), then suspect (1), then dead or unknown (2). */
+export function healthRank(registry: Pick<NodeRegistry, 'health'>, nodeId: string): number {
+  return HEALTH_ORDER[registry.health(nodeId) ?? 'dead']
+}
+
 /**
  * The order to try nodes in for ref: the nodes the ref lists (alive, then suspect, then dead;
  * otherwise in the ref's order), then every other registered node in the same order, because after a
  * failover or an interrupted repair a copy may exist where the map does not say.
  */
 export function readOrder(ref: ChunkRef, registry: NodeRegistry): string[] {
-  const rank = (id: string) => HEALTH_ORDER[registry.health(id) ?? 'dead']
+  const rank = (id: string) => healthRank(registry, id)
   const byHealth = (ids: string[]) => ids.map((id, i) => ({ id, i })).sort((a, b) => rank(a.id) - rank(b.id) || a.i - b.i).map((e) => e.id)
   const listed = [...new Set(ref.nodes)]
   const others = registry.ids().filter((id) => !listed.includes(id))
