@@ -15,6 +15,10 @@ import { DirtyBudget } from './DirtyBudget.js'
 import { isPlacementXattr, placementXattrValue } from './placementXattrs.js'
 import { type FileContext, OpenFile } from './OpenFile.js'
 import type { ChunkIO, NameNodeSession } from './ports.js'
+import type { Layout } from '../chunks/layout.js'
+import { layoutToWrite } from './storagePolicy.js'
+import { POLICY_XATTR } from '../meta/namespace/policy.js'
+import { type PolicyReport, policyReport } from '../protocol/policyReport.js'
 import { type Stat, type StatFs, toStat } from './stat.js'
 
 /** Who is calling: the uid, gid and pid of the process behind a request (from the FUSE context). */
@@ -480,9 +484,35 @@ export class FileSystem {
         op: 'xattr', ino: inode.ino, name, value: value.toString('base64'),
         flags: flags & (XATTR_CREATE | XATTR_REPLACE), time: Date.now(),
       })
+    } catch (err) {
+      throw name === POLICY_XATTR ? this.policyRefused(path, err) : err
     } finally {
       if (security) this.securityXattrSets--
     }
+  }
+
+  /**
+   * A storage policy the NameNode refused (policyCheck.ts: malformed, not a directory, wider than
+   * the cluster): said in the log with the path, since setfattr shows only "Invalid argument".
+   */
+  private policyRefused(path: string, err: unknown): unknown {
+    if (!isDfsError(err) || !['EINVAL', 'POLICY_INVALID', 'POLICY_TOO_WIDE'].includes(err.code)) return err
+    const message = `${path}: ${POLICY_XATTR} refused: ${err.message}`
+    levelled(this.opts.log).info(message)
+    return dfsError(err.code, message, { ...err.context, path }, err)
+  }
+
+  /** `dfs policy get`: the storage policy in force at `path`, where it comes from, and a file's chunks' layouts. */
+  async policyOf(path: string): Promise<PolicyReport> {
+    const inode = await this.lookupFresh(path)
+    const dir = isDir(inode) ? inode.ino : this.locate(path)?.parent ?? ROOT_INO
+    return policyReport(this.meta.state, inode.ino, dir, path, this.meta.settings.replicas)
+  }
+
+  /** `dfs policy set`: as setfattr -n user.dfs.policy -v <policy> <dir>. */
+  async setPolicy(path: string, policy: string): Promise<void> {
+    await this.meta.refresh()
+    await this.setxattr(path, POLICY_XATTR, Buffer.from(policy), 0)
   }
 
   async getxattr(path: string, name: string): Promise<Buffer> {
@@ -552,7 +582,7 @@ export class FileSystem {
   private openHandle(inode: Inode, noatime = false, path?: string): number {
     const handle: Handle = { ino: inode.ino, ...(noatime ? { noatime } : {}), ...(path === undefined ? {} : { path }) }
     if (isFile(inode)) {
-      handle.file = this.openFile(inode.ino)
+      handle.file = this.openFile(inode.ino, path)
       handle.file.handles++
     }
     // Handle numbers are uint32 and 0 means "unset" to fuse-native.
@@ -563,13 +593,30 @@ export class FileSystem {
     return fh
   }
 
-  private openFile(ino: number): OpenFile {
+  /**
+   * The open file of inode `ino`, opened by `path` (a name in the namespace). A file not open yet
+   * takes the storage policy of the directory `path` is in for its new chunks (storagePolicy.ts);
+   * one already open keeps the layout of its first open, whatever name it is opened by now.
+   */
+  private openFile(ino: number, path: string | undefined): OpenFile {
     let file = this.openFiles.get(ino)
-    if (!file) {
-      file = new OpenFile(ino, this.fileContext)
+    if (!file || file.handles === 0) {
+      file ??= new OpenFile(ino, this.fileContext)
       this.openFiles.set(ino, file)
+      file.layout = this.layoutAt(path)
     }
     return file
+  }
+
+  /** The layout new chunks of a file named `path` are written in (undefined: the cluster's R copies). */
+  private layoutAt(path: string | undefined): Layout | undefined {
+    let dir: number
+    try {
+      dir = path === undefined ? ROOT_INO : this.parentOf(path).parent
+    } catch {
+      dir = ROOT_INO // the name went meanwhile (another client): the root's policy, as for a name-less open
+    }
+    return layoutToWrite(this.meta.state, dir, this.meta.settings.replicas)
   }
 
   private fileOf(fh: number): OpenFile {
@@ -648,7 +695,7 @@ export class FileSystem {
     const inode = this.lookup(path)
     if (isDir(inode)) throw dfsError('EISDIR', `${path} is a directory`, { path })
     if (!isFile(inode)) throw dfsError('EINVAL', `${path} is not a regular file`, { path })
-    const file = this.openFile(inode.ino)
+    const file = this.openFile(inode.ino, path)
     try {
       await this.resize(file, size)
       if (file.handles === 0) await file.flush()

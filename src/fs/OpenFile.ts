@@ -24,6 +24,7 @@ import { isFile, type ChunkRef, type Inode } from '../meta/namespace/types.js'
 import type { DirtyBudget } from './DirtyBudget.js'
 import { levelled } from '../log/Log.js'
 import type { ChunkIO, NameNodeSession } from './ports.js'
+import type { Layout } from '../chunks/layout.js'
 import { type Ranges, addRange, clipRanges, overlay, rangesEnd } from './ranges.js'
 import { hashableBuffer } from '../util/sha256.js'
 
@@ -91,6 +92,12 @@ const COMMIT_ATTEMPTS = 8
 
 export class OpenFile {
   ctime: number
+  /**
+   * The layout its new chunks are written in: the storage policy in force for the directory it was
+   * opened or created in, taken at that open (FileSystem.openFile); undefined: the cluster's R copies.
+   * A later rename or link does not change it; chunks already stored keep theirs (dfs policy apply).
+   */
+  layout: Layout | undefined
   /** Open handles; the file's state is dropped when they are gone and nothing is being stored. */
   handles = 0
 
@@ -334,7 +341,7 @@ export class OpenFile {
     const superseded = () => this.sealing.get(index) !== entry
     try {
       for (let attempt = 1; ; attempt++) {
-        ref = entry.bytes.length > 0 ? await this.ctx.chunks.write(entry.bytes) : null
+        ref = entry.bytes.length > 0 ? await this.store(entry.bytes) : null
         if (superseded()) {
           if (ref) this.ctx.meta.abandon([ref])
           this.ctx.budget.give(entry.held)
@@ -369,6 +376,11 @@ export class OpenFile {
       levelled(this.ctx.log).warn(`storing chunk ${index} of inode ${this.ino} failed: ${(err as Error).message}`)
       this.ctx.budget.wake()
     }
+  }
+
+  /** Put sealed bytes on the nodes as a new chunk, in the file's layout. */
+  private store(bytes: Buffer): Promise<ChunkRef> {
+    return this.layout ? this.ctx.chunks.write(bytes, this.layout) : this.ctx.chunks.write(bytes)
   }
 
   /**

@@ -10,6 +10,7 @@ import type { ApplyResult, RenameResult } from '../meta/namespace/apply.js'
 import type { NamespaceRecord } from '../meta/namespace/records.js'
 import { type ChunkRef, type Inode, type NamespaceState } from '../meta/namespace/types.js'
 import { CLIENT_OPS, type ClientRecord, type CommitOptions } from '../protocol/api.js'
+import { checkPolicyRecord } from './policyCheck.js'
 
 /** The journaled namespace as the NameNode uses it (MetaStore over the namespace machine). */
 export interface NamespaceLog {
@@ -29,6 +30,8 @@ export interface NameNodeOptions {
   /** A client found a bad copy; a client committed a chunk with fewer than R copies. */
   onBadCopy?(ref: ChunkRef, nodeId: string, reason: { code: string; message: string }): void
   onUnderReplicated?(ref: ChunkRef): void
+  /** DataNodes the cluster has: a storage policy wider than this is refused (policyCheck.ts). Absent: not checked. */
+  nodeCount?(): number
   /** Before a sync is acknowledged: this NameNode still holds the cluster (rejects when a newer one took over). */
   confirmClaim?(): Promise<void>
   log: (message: string) => void
@@ -123,6 +126,7 @@ export class NameNode {
     if (!CLIENT_OPS.has(record?.op)) {
       throw dfsError('EINVAL', `a client cannot commit a "${String(record?.op)}" record`, { op: record?.op })
     }
+    record = checkPolicyRecord(record, this.state, this.opts.nodeCount?.())
     const result = this.opts.meta.commit(record)
     // Read before what follows from it (a `forget`) takes the next seqs.
     const seq = this.opts.meta.lastSeq

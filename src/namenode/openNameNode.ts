@@ -108,6 +108,7 @@ export class NameNodeHost {
         onBadCopy: (ref, nodeId, reason) => cluster.chunks.onBadReplica?.(ref, nodeId, dfsError(reason.code as ErrorCode, reason.message, { nodeId })),
         onUnderReplicated: ref => cluster.chunks.onUnderReplicated?.(ref),
         confirmClaim: () => cluster.confirmClaim(),
+        nodeCount: () => cluster.registry.ids().length,
         log: opts.log,
       })
       nameNode.start(opts.reopenGraceMs)
