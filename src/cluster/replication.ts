@@ -2,16 +2,24 @@
 // healer count chunks with these functions, so their figures agree (also while a dead node's grace
 // period runs, when the healer waits before copying).
 //
-// A copy is `live` when the node the ref lists is alive and the copy is not known to be bad: reads
-// are served from live copies. It is `waiting` when its node is suspect, or dead for less than the
-// grace period: it may well come back, so the healer does not copy it yet. Anything else is `gone`.
+// A copy (or a shard) is `live` when the node the ref lists is alive and the copy is not known to be
+// bad: reads are served from live copies. It is `waiting` when its node is suspect, or dead for less
+// than the grace period: it may well come back, so the healer does not copy it yet. Anything else is
+// `gone`. A chunk wants its own number of pieces (chunks/layout.ts): a replicated one `copies` (the
+// ref's, else the cluster's R), an erasure-coded one its k + m shards, any k of which read it.
 //
-//   ok              at least R live copies
-//   underReplicated 1 .. R-1 live copies: readable, at risk
-//   unavailable     no live copy: a read fails now (lost for good only if the waiting copies never
-//                   come back, or are bad: fsck and the healer's `lost` tell)
+//                   replicated (wants C copies)     erasure-coded (k + m shards)
+//   ok              at least C live copies          all k + m shards live
+//   underReplicated 1 .. C-1 live copies            k .. k+m-1 live shards: readable, at risk
+//   unavailable     no live copy                    fewer than k live shards: a read fails now
 //
-// A chunk is `waiting` (for the healer) when it is not ok but live + waiting copies reach R.
+// (Unavailable is lost for good only if the waiting pieces never come back, or are bad: fsck and the
+// healer's `lost` tell.) A chunk is `waiting` (for the healer) when it is not ok but live + waiting
+// pieces reach what it wants.
+//
+// Which copy a state is asked for: (node, chunk id) for a copy of a replicated chunk; (node of the
+// shard, the STRIPE's chunk id) for a shard, as reads report a bad shard (onBadReplica(stripeRef,
+// node)) and the healer's hints are kept (a node holds at most one shard of a stripe).
 
 import type { ChunkRef } from '../chunks/ChunkRef.js'
 import type { NodeRegistry } from '../chunks/NodeRegistry.js'
@@ -24,27 +32,47 @@ export type CopyStateOf = (nodeId: string, chunkId: string) => CopyState
 export type Replication = 'ok' | 'underReplicated' | 'unavailable'
 
 export interface ChunkReplication {
+  /** Live copies, or live shards. */
   live: number
   waiting: number
+  /** Copies wanted (ref.copies ?? R), or k + m shards. */
+  wanted: number
   replication: Replication
-  /** Short of R live copies, but the missing ones are on nodes that may come back within the grace period. */
+  /** Short of what it wants live, but the missing pieces are on nodes that may come back within the grace period. */
   waitingForGrace: boolean
 }
 
-/** How a chunk stands, given how each listed copy stands. A node listed twice counts once. */
-export function chunkReplication(ref: Pick<ChunkRef, 'id' | 'nodes'>, replicas: number, copyState: CopyStateOf): ChunkReplication {
+/** How a chunk stands, given how each listed copy (or shard) stands. A node listed twice for one copy counts once. */
+export function chunkReplication(ref: Pick<ChunkRef, 'id' | 'nodes' | 'copies' | 'ec'>, replicas: number, copyState: CopyStateOf): ChunkReplication {
+  if (ref.ec) return stripeReplication(ref.id, ref.ec, copyState)
   let live = 0
   let waiting = 0
   const nodes = ref.nodes
   for (let i = 0; i < nodes.length; i++) {
-    const nodeId = nodes[i]
+    const nodeId = nodes[i]!
     if (nodes.indexOf(nodeId) !== i) continue // listed twice (no allocation: called for every chunk)
     const state = copyState(nodeId, ref.id)
     if (state === 'live') live++
     else if (state === 'waiting') waiting++
   }
-  const replication: Replication = live >= replicas ? 'ok' : live > 0 ? 'underReplicated' : 'unavailable'
-  return { live, waiting, replication, waitingForGrace: replication !== 'ok' && live + waiting >= replicas }
+  const wanted = ref.copies ?? replicas
+  const replication: Replication = live >= wanted ? 'ok' : live > 0 ? 'underReplicated' : 'unavailable'
+  return { live, waiting, wanted, replication, waitingForGrace: replication !== 'ok' && live + waiting >= wanted }
+}
+
+/** A stripe: each shard is live, waiting or gone (a shard with no node is gone: lost, not rebuilt yet). */
+function stripeReplication(id: string, ec: NonNullable<ChunkRef['ec']>, copyState: CopyStateOf): ChunkReplication {
+  let live = 0
+  let waiting = 0
+  for (const shard of ec.shards) {
+    const nodeId = shard.nodes[0]
+    const state = nodeId === undefined ? 'gone' : copyState(nodeId, id)
+    if (state === 'live') live++
+    else if (state === 'waiting') waiting++
+  }
+  const wanted = ec.k + ec.m
+  const replication: Replication = live >= wanted ? 'ok' : live >= ec.k ? 'underReplicated' : 'unavailable'
+  return { live, waiting, wanted, replication, waitingForGrace: replication !== 'ok' && live + waiting >= wanted }
 }
 
 /**
@@ -87,11 +115,16 @@ export function countChunk(counts: ReplicationCounts, r: ChunkReplication): void
   if (r.waitingForGrace) counts.waitingForGrace++
 }
 
-/** What a census of the namespace finds: the counts above, the files, and chunks by live copies. */
+/** What a census of the namespace finds: the counts above, the files, and chunks by live copies or shards. */
 export interface ReplicationCensus extends ReplicationCounts {
   files: number
-  /** byCopies[n]: referenced chunks with n live copies; 0 .. R always present (n > R: over-replicated). */
+  /** byCopies[n]: replicated chunks with n live copies; 0 .. R always present (n > R: over-replicated, or copies > R wanted). */
   byCopies: number[]
+  /**
+   * byMissingShards[n]: erasure-coded chunks with n shards not live (0: whole; more than m:
+   * unavailable). Always set by the census (optional for views built by hand).
+   */
+  byMissingShards?: number[]
 }
 
 /**
@@ -101,6 +134,7 @@ export interface ReplicationCensus extends ReplicationCounts {
 export function replicationCensus(state: NamespaceState, replicas: number, copyState: CopyStateOf): ReplicationCensus {
   const counts = emptyCounts()
   const byCopies = new Array<number>(replicas + 1).fill(0)
+  const byMissingShards: number[] = [0]
   let files = 0
   for (const inode of state.inodes.values()) {
     if (!isFile(inode)) continue
@@ -109,9 +143,10 @@ export function replicationCensus(state: NamespaceState, replicas: number, copyS
       if (!ref) continue
       const r = chunkReplication(ref, replicas, copyState)
       countChunk(counts, r)
-      while (byCopies.length <= r.live) byCopies.push(0)
-      byCopies[r.live]! += 1
+      const [list, n] = ref.ec ? [byMissingShards, r.wanted - r.live] : [byCopies, r.live]
+      while (list.length <= n) list.push(0)
+      list[n]! += 1
     }
   }
-  return { ...counts, files, byCopies }
+  return { ...counts, files, byCopies, byMissingShards }
 }

@@ -2,6 +2,7 @@
 // trusts the types of what it is given (the in-process mount builds records itself), and whatever it
 // accepts is journaled and replayed forever.
 
+import { MAX_COPIES, MAX_K, MAX_M, shardLength } from '../chunks/layout.js'
 import { dfsError } from '../errors.js'
 import type { ClientRecord } from './api.js'
 import { CLIENT_OPS } from './api.js'
@@ -48,9 +49,53 @@ function fits(kind: Kind, v: unknown): boolean {
   }
 }
 
+/**
+ * A chunk ref as a client may commit it: replicated (id, len, sha256, nodes; `copies` when its
+ * directory's policy says so), or erasure-coded (`ec`: k and m within the codec's limits, k + m
+ * shards of shardLength(len, k) bytes each, each on at most one node, no two on the same node, and
+ * no copies of the chunk itself). Whatever passes here is what every service walks (layout.ts).
+ */
 function isRef(v: unknown): boolean {
   const ref = v as Record<string, unknown> | null
+  if (!isPlainRef(ref, ['copies', 'ec'])) return false
+  if (ref.copies !== undefined && (ref.ec !== undefined || !isCount(ref.copies, 1, MAX_COPIES))) return false
+  return ref.ec === undefined || isStripe(ref.ec, ref.len as number, ref.nodes as unknown[])
+}
+
+/** id, len, sha256 and nodes well formed; no keys but those and `optional`. */
+function isPlainRef(ref: Record<string, unknown> | null, optional: readonly string[]): ref is Record<string, unknown> {
   return typeof ref === 'object' && ref !== null && typeof ref.id === 'string' && /^[0-9a-f]{32}$/.test(ref.id)
-    && Number.isSafeInteger(ref.len) && typeof ref.sha256 === 'string' && /^[0-9a-f]{64}$/.test(ref.sha256)
-    && Array.isArray(ref.nodes) && ref.nodes.every(n => typeof n === 'string') && Object.keys(ref).length === 4
+    && Number.isSafeInteger(ref.len) && (ref.len as number) >= 0 && typeof ref.sha256 === 'string' && /^[0-9a-f]{64}$/.test(ref.sha256)
+    && Array.isArray(ref.nodes) && ref.nodes.every(n => typeof n === 'string')
+    && Object.keys(ref).every(key => BASE_KEYS.includes(key) || (optional.includes(key) && ref[key] !== undefined))
+}
+
+const BASE_KEYS = ['id', 'len', 'sha256', 'nodes']
+
+function isCount(v: unknown, min: number, max: number): boolean {
+  return Number.isSafeInteger(v) && (v as number) >= min && (v as number) <= max
+}
+
+function isStripe(v: unknown, len: number, nodes: readonly unknown[]): boolean {
+  const ec = v as Record<string, unknown> | null
+  if (typeof ec !== 'object' || ec === null || nodes.length !== 0) return false
+  if (Object.keys(ec).some(key => key !== 'k' && key !== 'm' && key !== 'shards')) return false
+  if (!isCount(ec.k, 1, MAX_K) || !isCount(ec.m, 1, MAX_M)) return false
+  const k = ec.k as number
+  const shards = ec.shards
+  if (!Array.isArray(shards) || shards.length !== k + (ec.m as number)) return false
+  const shardLen = shardLength(len, k)
+  const ids = new Set<string>()
+  const holders = new Set<string>()
+  for (const shard of shards as (Record<string, unknown> | null)[]) {
+    if (!isPlainRef(shard, []) || shard.len !== shardLen) return false
+    const shardNodes = shard.nodes as string[]
+    if (shardNodes.length > 1 || ids.has(shard.id as string)) return false
+    ids.add(shard.id as string)
+    for (const nodeId of shardNodes) {
+      if (holders.has(nodeId)) return false // two shards of one stripe on one node: one loss costs both
+      holders.add(nodeId)
+    }
+  }
+  return true
 }

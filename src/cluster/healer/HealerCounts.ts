@@ -62,7 +62,7 @@ export class HealerCounts {
   }
 
   /** After a repair: where the chunk stands now (ref undefined: no file points at it any more). */
-  recount(id: string, ref: Pick<ChunkRef, 'id' | 'nodes'> | undefined, replicas: number, copyState: CopyStateOf): void {
+  recount(id: string, ref: Pick<ChunkRef, 'id' | 'nodes' | 'copies' | 'ec'> | undefined, replicas: number, copyState: CopyStateOf): void {
     for (const set of [this.under, this.unavailable, this.waiting]) set.delete(id)
     if (!ref) return
     const r = chunkReplication(ref, replicas, copyState)

@@ -5,6 +5,7 @@
 // chunk is being repaired is not lost, and hints about chunks no file references any more go stale.
 
 import type { ChunkRef } from '../../chunks/ChunkRef.js'
+import { storedPieces } from '../../chunks/layout.js'
 
 /** chunk id -> node -> when told. */
 type Hints = Map<string, Map<string, number>>
@@ -71,14 +72,21 @@ export class RepairHints {
     return this.#reports.splice(0)
   }
 
-  /** Compare one referenced chunk with node reports: copies the map does not list, and listed ones a node did not report. */
-  applyReports(reports: readonly PendingReport[], ref: Pick<ChunkRef, 'id' | 'nodes'>): void {
-    for (const report of reports) {
-      if (report.ids.has(ref.id)) {
-        if (!ref.nodes.includes(report.nodeId)) this.noteExtra(ref.id, report.nodeId)
-      } else if (ref.nodes.includes(report.nodeId)) {
-        // Listed there, but the node did not report it. Confirmed by a read before anything changes.
-        this.noteBad(ref.id, report.nodeId)
+  /**
+   * Compare one referenced chunk with node reports: pieces (copies, or shards: layout.ts) on nodes
+   * the map does not list them on, and listed ones a node did not report. Hints about a shard are
+   * kept under the stripe's chunk id and the node (a node holds at most one shard of a stripe).
+   */
+  applyReports(reports: readonly PendingReport[], ref: ChunkRef): void {
+    if (reports.length === 0) return
+    for (const piece of storedPieces(ref)) {
+      for (const report of reports) {
+        if (report.ids.has(piece.id)) {
+          if (!piece.nodes.includes(report.nodeId)) this.noteExtra(ref.id, report.nodeId)
+        } else if (piece.nodes.includes(report.nodeId)) {
+          // Listed there, but the node did not report it. Confirmed by a read before anything changes.
+          this.noteBad(ref.id, report.nodeId)
+        }
       }
     }
   }

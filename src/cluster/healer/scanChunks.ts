@@ -1,8 +1,8 @@
 // The healer's detector: one walk over every chunk a file references (chunkWalk.ts), counting each
-// chunk's good copies: copies on the nodes its ref lists that are alive, suspect, or dead for less
-// than graceMs, minus copies known to be bad. Node reports waiting since the last scan are compared
-// on the way (RepairHints). Every chunk with other than R good copies, a reported bad copy or an
-// extra one becomes a repair item.
+// chunk's good copies (or shards): those on the nodes its ref lists that are alive, suspect, or dead
+// for less than graceMs, minus those known to be bad (../replication.ts). Node reports waiting since
+// the last scan are compared on the way (RepairHints). Every chunk with other than the copies it
+// wants (ref.copies ?? R; k + m shards), a reported bad copy or an extra one becomes a repair item.
 
 import type { NodeRegistry } from '../../chunks/NodeRegistry.js'
 import type { NamespaceState } from '../../meta/namespace/types.js'
@@ -48,9 +48,9 @@ export async function scanChunks(input: ScanInput): Promise<ScanResult | undefin
       else if (r.replication === 'unavailable') result.unavailable.add(id)
       if (r.waitingForGrace && !lost.has(id)) result.waiting.add(id)
       const extras = hints.extraCount(id)
-      if (good < replicas) result.short.add(id)
-      if (good + extras > replicas) result.over.add(id)
-      if (good !== replicas || hints.hasBad(id) || extras > 0) result.found.push({ id, ino, index, good })
+      if (good < r.wanted) result.short.add(id)
+      if (good + extras > r.wanted) result.over.add(id)
+      if (good !== r.wanted || hints.hasBad(id) || extras > 0) result.found.push({ id, ino, index, good })
     }
   }
   return input.stopped() ? undefined : result

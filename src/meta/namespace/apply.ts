@@ -6,6 +6,7 @@
 import { dfsError } from '../../errors.js'
 import { noteEntryChange } from './capture.js'
 import { nameBytes } from './names.js'
+import { frozenRef } from './freezeInode.js'
 import { sharedNodeList } from './nodeLists.js'
 import type { NamespaceRecord } from './records.js'
 import { type ChunkRef, type Inode, type NamespaceState, ROOT_INO, S_IFDIR, S_IFMT, isDir, isFile } from './types.js'
@@ -250,7 +251,7 @@ function setChunk(state: NamespaceState, rec: Extract<NamespaceRecord, { op: 'ch
   checkBase(inode, rec.index, rec.base)
   const chunks = inode.chunks.slice()
   while (chunks.length <= rec.index) chunks.push(null)
-  chunks[rec.index] = rec.ref === null ? null : Object.freeze({ ...rec.ref, nodes: sharedNodeList(rec.ref.nodes) })
+  chunks[rec.index] = rec.ref === null ? null : frozenRef(rec.ref)
   put(state, { ...inode, chunks: Object.freeze(chunks), size: sizeAfter(inode, rec), mtime: rec.mtime, ctime: rec.ctime })
   return old
 }
@@ -275,9 +276,28 @@ function setReplicas(state: NamespaceState, rec: Extract<NamespaceRecord, { op: 
     throw dfsError('EINVAL', `chunk ${rec.index} of inode ${rec.ino} is no longer ${rec.id}`, { ino: rec.ino, index: rec.index })
   }
   const chunks = inode.chunks.slice()
-  chunks[rec.index] = Object.freeze({ ...ref, nodes: sharedNodeList(rec.nodes) })
+  chunks[rec.index] = rec.shard === undefined ? withNodes(ref, rec) : withShardNodes(ref, rec.shard, rec)
   put(state, { ...inode, chunks: Object.freeze(chunks) })
   return undefined
+}
+
+type ReplicasRecord = Extract<NamespaceRecord, { op: 'replicas' }>
+
+/** A replicated chunk's new copy list. An erasure-coded chunk has no copies: its shards have nodes. */
+function withNodes(ref: ChunkRef, rec: ReplicasRecord): ChunkRef {
+  if (ref.ec) throw dfsError('EINVAL', `chunk ${rec.index} of inode ${rec.ino} is erasure-coded: a replicas record for it names a shard`, { ino: rec.ino, index: rec.index })
+  return Object.freeze({ ...ref, nodes: sharedNodeList(rec.nodes) })
+}
+
+/** Shard #shard of an erasure-coded chunk on new nodes (after a rebuild or a move); the other shards are kept as they are. */
+function withShardNodes(ref: ChunkRef, shard: number, rec: ReplicasRecord): ChunkRef {
+  const shards = ref.ec?.shards
+  if (!ref.ec || !shards || !Number.isSafeInteger(shard) || shard < 0 || shard >= shards.length) {
+    throw dfsError('EINVAL', `chunk ${rec.index} of inode ${rec.ino} has no shard ${shard}`, { ino: rec.ino, index: rec.index, shard })
+  }
+  const next = shards.slice()
+  next[shard] = Object.freeze({ ...shards[shard]!, nodes: sharedNodeList(rec.nodes) })
+  return Object.freeze({ ...ref, ec: Object.freeze({ ...ref.ec, shards: Object.freeze(next) }) })
 }
 
 export const XATTR_CREATE = 1
