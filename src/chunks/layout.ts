@@ -70,3 +70,43 @@ export function storedBytes(ref: ChunkRef): number {
   for (const shard of ref.ec.shards) bytes += new Set(shard.nodes).size * shard.len
   return bytes
 }
+
+/**
+ * One stored piece of a chunk and what it is: `shard` is its index in the stripe, undefined for the
+ * chunk itself (each copy of a replicated chunk is this one piece on another node).
+ */
+export interface Piece {
+  readonly ref: ChunkRef
+  readonly shard?: number
+}
+
+/** storedPieces(ref) with each piece's shard index: what a walk over stored things iterates. */
+export function piecesOf(ref: ChunkRef): Piece[] {
+  return ref.ec ? ref.ec.shards.map((shard, i) => ({ ref: shard, shard: i })) : [{ ref }]
+}
+
+/** The piece `shard` of ref (undefined: ref itself, replicated), or undefined when ref has no such piece. */
+export function pieceOf(ref: ChunkRef, shard: number | undefined): ChunkRef | undefined {
+  if (shard === undefined) return ref.ec ? undefined : ref
+  return ref.ec?.shards[shard]
+}
+
+/**
+ * Whether ref still lists piece `pieceId` (shard `shard`, or the chunk itself) on nodeId: a piece
+ * found a while ago may have moved since (a balance, a drain, a rebuild).
+ */
+export function listsPiece(ref: ChunkRef, shard: number | undefined, pieceId: string, nodeId: string): boolean {
+  const piece = pieceOf(ref, shard)
+  return piece?.id === pieceId && piece.nodes.includes(nodeId)
+}
+
+/** Intact pieces a read needs: one copy, or any k shards. */
+export function piecesToRead(layout: Layout): number {
+  return layout.kind === 'ec' ? layout.k : 1
+}
+
+/** How a log line or report names a piece: "chunk <id>", or "shard <i> (<shard id>) of chunk <id>". */
+export function pieceName(ref: ChunkRef, shard: number | undefined): string {
+  if (shard === undefined) return `chunk ${ref.id}`
+  return `shard ${shard} (${pieceOf(ref, shard)?.id ?? '?'}) of chunk ${ref.id}`
+}

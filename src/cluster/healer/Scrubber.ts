@@ -1,5 +1,5 @@
 // The scrubber: re-reads every stored copy of every chunk in the background, slowly, and verifies its
-// SHA-256, so a copy that rotted on disk is found before a read needs it (and before the other copies
+// SHA-256 (for an erasure-coded chunk, every shard of its stripe, each against its own SHA-256), so a copy that rotted on disk is found before a read needs it (and before the other copies
 // have rotted too). One pass walks the namespace (chunkWalk.ts) and reads each copy on an alive node
 // the ref lists, at most `bytesPerSec`; then it rests and starts again.
 //
@@ -24,7 +24,8 @@ import type { NodeRegistry } from '../../chunks/NodeRegistry.js'
 import type { DfsError } from '../../errors.js'
 import type { ChunkLocks } from '../chunkLocks.js'
 import type { NamespaceMetaStore } from '../openCluster.js'
-import { stillListed, stillReferenced } from '../stillReferenced.js'
+import { stillReferenced } from '../stillReferenced.js'
+import { listsPiece, pieceName, pieceOf, piecesOf } from '../../chunks/layout.js'
 import { chunkBatches } from './chunkWalk.js'
 import { TokenBucket, sleep } from './TokenBucket.js'
 import { type EmitEvent, EventBurst } from '../EventBurst.js'
@@ -152,58 +153,69 @@ export class Scrubber {
   async #pass(signal: AbortSignal): Promise<void> {
     const { meta, registry } = this.#deps
     for await (const batch of chunkBatches(meta.state, BATCH)) {
-      for (const { ino, index, ref } of batch) {
-        this.verified.touch(ref.id)
-        for (const nodeId of new Set(ref.nodes)) {
-          // Only alive nodes: a struggling node gets no extra reads from us.
-          if (registry.health(nodeId) !== 'alive') continue
-          await this.#bucket.take(scrubCharge(ref.len), signal)
-          if (signal.aborted) return
-          // The file may have moved on while we waited (and the chunk been deleted with it).
-          const at = { ino, index, id: ref.id }
-          if (!stillReferenced(meta.state, at)) break
-          const listed = () => stillListed(meta.state, at, nodeId)
-          if (!listed()) continue // moved off this node meanwhile
-          if (this.#deps.isReported?.(nodeId, ref.id)) continue // the healer has it already
-          await this.#check(ref, nodeId, listed)
+      chunks: for (const { ino, index, ref } of batch) {
+        // A replicated chunk is one piece (its copies on several nodes); a stripe is k + m shards,
+        // each verified against its own SHA-256 like a copy (chunks/layout.ts).
+        for (const { ref: piece, shard } of piecesOf(ref)) {
+          this.verified.touch(piece.id)
+          for (const nodeId of new Set(piece.nodes)) {
+            // Only alive nodes: a struggling node gets no extra reads from us.
+            if (registry.health(nodeId) !== 'alive') continue
+            await this.#bucket.take(scrubCharge(piece.len), signal)
+            if (signal.aborted) return
+            // The file may have moved on while we waited (and the chunk been deleted with it).
+            const at = { ino, index, id: ref.id }
+            if (!stillReferenced(meta.state, at)) break chunks
+            const listed = () => {
+              const now = stillReferenced(meta.state, at)
+              return now !== undefined && listsPiece(now, shard, piece.id, nodeId)
+            }
+            if (!listed()) continue // moved off this node meanwhile
+            // The healer keys what it was told on the chunk and the node (no two shards of a stripe share one).
+            if (this.#deps.isReported?.(nodeId, ref.id)) continue // the healer has it already
+            await this.#check(ref, shard, nodeId, listed)
+          }
         }
         this.#counts.scannedChunks++
       }
     }
   }
 
-  /** `stillListed`: the chunk map still names this copy (the file kept the chunk, no move took the copy away). */
-  async #check(ref: ChunkRef, nodeId: string, stillListed: () => boolean): Promise<void> {
+  /**
+   * Check the piece `shard` of ref (the chunk itself when undefined) on nodeId. `stillListed`: the
+   * chunk map still names this piece there (the file kept the chunk, no move took the piece away).
+   */
+  async #check(ref: ChunkRef, shard: number | undefined, nodeId: string, stillListed: () => boolean): Promise<void> {
     const node = this.#deps.registry.get(nodeId)
-    if (!node) return
+    const piece = pieceOf(ref, shard)
+    if (!node || !piece) return
     const verify = async (): Promise<DfsError | undefined> => {
-      const copy = await readCopy(node, nodeId, ref)
+      const copy = await readCopy(node, nodeId, piece)
       return copy.check === 'good' ? undefined : copy.error
     }
     let error = await verify()
-    this.#counts.scannedBytes += ref.len
-    if (!error) this.verified.record(ref.id, nodeId)
-    else if (isBadCopy(error)) this.verified.forgetCopy(ref.id, nodeId)
+    this.#counts.scannedBytes += piece.len
+    if (!error) this.verified.record(piece.id, nodeId)
+    else if (isBadCopy(error)) this.verified.forgetCopy(piece.id, nodeId)
     if (!error || !isBadCopy(error)) return // a node that does not answer is the heartbeat monitor's business
-    // A move or repair of this chunk under way may have just taken the copy away: let it finish, then
-    // look again only if the map still names the copy. (Also a transient fault on the way reads right
+    // A move or repair of this chunk under way may have just taken the piece away: let it finish, then
+    // look again only if the map still names the piece. (Also a transient fault on the way reads right
     // the second time.)
     await this.#deps.locks?.whenFree(ref.id)
     if (!stillListed()) return
     error = await verify()
     if (!error || !isBadCopy(error) || !stillListed()) return
-    if (error.code === 'CHUNK_CORRUPT') {
-      this.#counts.corruptFound++
-      levelled(this.#deps.log).warn(`scrubber: the copy of chunk ${ref.id} on node ${node.address} is corrupt (${error.message}); handing it to the healer`)
-    } else {
-      this.#counts.missingFound++
-      levelled(this.#deps.log).warn(`scrubber: the copy of chunk ${ref.id} on node ${node.address} is missing; handing it to the healer`)
-    }
+    const what = shard === undefined ? `the copy of chunk ${ref.id}` : pieceName(ref, shard)
+    const how = error.code === 'CHUNK_CORRUPT' ? 'corrupt' : 'missing'
+    if (error.code === 'CHUNK_CORRUPT') this.#counts.corruptFound++
+    else this.#counts.missingFound++
+    levelled(this.#deps.log).warn(`scrubber: ${what} on node ${node.address} is ${how}${how === 'corrupt' ? ` (${error.message})` : ''}; handing it to the healer`)
     this.#finds?.add({
       kind: 'corruption', level: 'warn', nodeId, count: 1,
-      message: `the scrubber found the copy of chunk ${ref.id} on node ${node.address} ${error.code === 'CHUNK_CORRUPT' ? 'corrupt' : 'missing'}; handed to the healer`,
+      message: `the scrubber found ${what} on node ${node.address} ${how}; handed to the healer`,
     })
     try {
+      // A shard is reported as its stripe's ref and the node holding it: the healer repairs the stripe.
       this.#deps.onBadCopy?.(ref, nodeId, error)
     } catch (err) {
       levelled(this.#deps.log).warn(`scrubber: reporting a bad copy failed: ${(err as Error).message}`)
