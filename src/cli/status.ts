@@ -108,6 +108,7 @@ export function formatStatus(s: ClusterStatus): string {
   }
   const r = s.rebalance
   if (r) lines.push(formatRebalance(r))
+  if (typeof s.conversion === 'string') lines.push(oneLine(s.conversion))
   // A client mount shows its own chunk I/O; the NameNode's (s.io) is that process's alone, 0 when only clients write.
   const io = remote.clientIo ?? s.io
   const whose = remote.clientIo ? 'this mount' : remote.namenode === undefined && !(Array.isArray(s.clients) && s.clients.some(c => c.inProcess)) ? 'the NameNode' : ''

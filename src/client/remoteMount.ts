@@ -76,7 +76,7 @@ export async function remoteBackend(opts: RemoteMountOptions): Promise<MountBack
       return { ...status, mountpoint, namenode: address, clientIo: { ...chunks.stats } }
     },
     handlers: () => Object.fromEntries(
-      ['balance', 'drain', 'balance-status', 'cancel', 'drain-undo'].map(cmd => [cmd, (args: Record<string, unknown>) => session.control(cmd, args)]),
+      ['balance', 'drain', 'balance-status', 'cancel', 'drain-undo', 'policy-apply', 'policy-apply-status', 'policy-apply-cancel'].map(cmd => [cmd, (args: Record<string, unknown>) => session.control(cmd, args)]),
     ),
     async close() {
       await session.close()

@@ -1,6 +1,6 @@
 // What the mount daemon runs in the background for its cluster, built and stopped as one:
 // heartbeats (which nodes live), the healer (R copies of everything), the scrubber (re-verify stored
-// chunks), and the rebalancer (dfs balance, dfs drain).
+// chunks), the rebalancer (dfs balance, dfs drain), and the policy converter (dfs policy apply).
 
 import { DEFAULT_HEALER_OPTIONS, Healer, type HealerOptions } from '../cluster/healer/Healer.js'
 import { Scrubber, type ScrubberOptions } from '../cluster/healer/Scrubber.js'
@@ -8,6 +8,7 @@ import { TokenBucket } from '../cluster/healer/TokenBucket.js'
 import { HeartbeatMonitor, type LivenessOptions } from '../cluster/liveness/HeartbeatMonitor.js'
 import type { Cluster } from '../cluster/openCluster.js'
 import { Rebalancer } from '../cluster/rebalance/Rebalancer.js'
+import { PolicyConverter } from '../cluster/convert/PolicyConverter.js'
 import { orphanHold } from '../meta/orphanHold.js'
 import type { NewEvent } from './events.js'
 
@@ -25,7 +26,8 @@ export class ClusterServices {
   readonly healer: Healer
   readonly scrubber: Scrubber
   readonly rebalancer: Rebalancer
-  /** The copy bandwidth (--heal-bandwidth) the healer and the rebalancer share. */
+  readonly converter: PolicyConverter
+  /** The copy bandwidth (--heal-bandwidth) the healer, the rebalancer and the converter share. */
   readonly bandwidth: TokenBucket
 
   constructor(cluster: Cluster, opts: ServiceOptions) {
@@ -59,6 +61,16 @@ export class ClusterServices {
     })
     // A copy the healer writes was checked against its SHA-256 by the node that took it: verified as of then.
     this.healer.onVerifiedCopy = (chunkId, nodeId) => this.scrubber.verified.record(chunkId, nodeId)
+    // Rewrites chunks in their directory's layout under the same chunk locks, within the same budget;
+    // deletes the old pieces as the NameNode deletes dropped chunks.
+    this.converter = new PolicyConverter({
+      meta, io: chunks, replicas: settings.replicas, nodeCount: () => registry.ids().length, locks: this.healer.locks, bandwidth, log: opts.log,
+      deleteChunks: (ids) => {
+        this.scrubber.verified.forgetChunks(ids)
+        return chunks.delete(ids)
+      },
+      ...(opts.onEvent ? { onEvent: opts.onEvent } : {}),
+    })
   }
 
   start(): void {
@@ -70,6 +82,7 @@ export class ClusterServices {
 
   /** Stop everything; the healer and rebalancer commit records, so call this before closing the metadata. */
   async stop(): Promise<void> {
+    await this.converter.stop()
     await this.rebalancer.stop()
     await this.scrubber.stop()
     await this.healer.stop()

@@ -10,6 +10,7 @@ export type ClusterEventKind =
   | 'healed' | 'corruption' | 'repaired' | 'lost'
   | 'client-connected' | 'client-gone'
   | 'checkpoint' | 'balance' | 'drain' | 'standby'
+  | 'convert'
 
 export interface ClusterEvent {
   /** Increases by one per event: a live viewer asks for what came after the last one it has. */

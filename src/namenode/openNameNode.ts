@@ -166,7 +166,8 @@ export class NameNodeHost {
       clients: this.clients.list(),
     })
     const rebalance = services.rebalancer.status()
-    return { ...status, healer: services.healer.status(), scrubber: services.scrubber.status(), ...(rebalance ? { rebalance } : {}) }
+    const conversion = services.converter.summary()
+    return { ...status, healer: services.healer.status(), scrubber: services.scrubber.status(), ...(rebalance ? { rebalance } : {}), ...(conversion ? { conversion } : {}) }
   }
 
   /** Where inode `ino`'s chunks are (`dfs info`, user.dfs.placement); `path` is only echoed back. */
@@ -190,12 +191,16 @@ export class NameNodeHost {
 
   /** The cluster commands (`dfs balance`, `dfs drain`, `dfs fsck --namenode`) as control handlers. */
   clusterHandlers(): Record<string, ControlHandler> {
-    const { rebalancer } = this.services
+    const { rebalancer, converter } = this.services
     return {
       balance: () => rebalancer.balance(),
       drain: args => rebalancer.drain(String(args.node), typeof args.resolved === 'string' ? args.resolved : undefined),
       'balance-status': () => rebalancer.status() ?? null,
       cancel: args => rebalancer.cancel(args.kind === 'drain' ? 'drain' : 'balance'),
+      // `dfs policy apply <dir>`: a path in the namespace (a mount's root is the namespace's root).
+      'policy-apply': args => converter.start(String(args.path)),
+      'policy-apply-status': () => converter.status() ?? null,
+      'policy-apply-cancel': () => converter.cancel(),
       'drain-undo': args => rebalancer.undoDrain(String(args.node), typeof args.resolved === 'string' ? args.resolved : undefined),
       fsck: args => this.onlineFsck.start(args),
       // `dfs info --namenode … /path`: a path in the namespace (a mount resolves its own paths: Daemon.ts).

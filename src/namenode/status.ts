@@ -71,6 +71,8 @@ export interface ClusterStatus {
   scrubber?: ReturnType<Scrubber['status']>
   /** The balance or drain running, else the last one. */
   rebalance?: RebalanceStatus
+  /** The dfs policy apply running, else the last one, in one line (cluster/convert/conversionStatus.ts). */
+  conversion?: string
 }
 
 export function clusterStatus(input: {
