@@ -7,7 +7,7 @@
 // ordinary local folders the tests may read and damage directly.
 
 import { randomBytes } from 'node:crypto'
-import { mkdir, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, stat, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { expect } from 'vitest'
 import { statusOf, until } from '../helpers/cli.js'
@@ -155,4 +155,26 @@ print(json.dumps(out))
 /** The path of chunk file `id` in node folder `node` (dir/chunks/<first two hex digits>/<id>). */
 export function chunkPath(node: string, id: string): string {
   return join(node, 'chunks', id.slice(0, 2), id)
+}
+
+/** Bytes in chunk files (dir/chunks/xx/<32 hex>) across the node folders: what the cluster stores. */
+export async function bytesOnNodes(nodes: string[]): Promise<number> {
+  let bytes = 0
+  for (const node of nodes) {
+    for (const sub of await readdir(join(node, 'chunks')).catch(() => [] as string[])) {
+      for (const name of await readdir(join(node, 'chunks', sub)).catch(() => [] as string[])) {
+        if (/^[0-9a-f]{32}$/.test(name)) bytes += (await stat(join(node, 'chunks', sub, name)).catch(() => ({ size: 0 }))).size
+      }
+    }
+  }
+  return bytes
+}
+
+/** Bytes of file data under a native folder (the test's copies of what it wrote). */
+export async function bytesOfFiles(dir: string): Promise<number> {
+  let bytes = 0
+  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) bytes += (await stat(join(entry.parentPath, entry.name))).size
+  }
+  return bytes
 }
