@@ -1,7 +1,8 @@
-// Chunk I/O over the DataNodes: write a chunk to R nodes, read it back verified (with failover and a
-// cache), make chunks durable, delete them. The store knows nothing of files; the file system layer
-// above keeps the ChunkRefs it returns. Node health lives in the NodeRegistry; this class only tells
-// the registry what it saw (a node failed, was full, answered again).
+// Chunk I/O over the DataNodes: write a chunk in its layout (chunks/layout.ts: R copies, or the k + m
+// shards of an erasure-coded stripe), read it back verified (with failover, or rebuilt from any k
+// shards, and a cache), make chunks durable, delete them. The store knows nothing of files; the
+// file system layer above keeps the ChunkRefs it returns. Node health lives in the NodeRegistry;
+// this class only tells the registry what it saw (a node failed, was full, answered again).
 
 import { DfsError, dfsError } from '../errors.js'
 import { assertChunkId, newChunkId } from '../datanode/chunkId.js'
@@ -163,7 +164,15 @@ export class ChunkStore {
     const hash = await sha256(data)
     const candidates = this.#candidates(id)
     const failures: NodeAttempt[] = []
-    const placed = await this.#fillSlots(id, candidates, copies, failures, (_slot, node) => node.put(id, data, hash, { fresh: true }), () => `chunk ${id}`, () => data.length)
+    const placed = await this.#fillSlots(
+      id,
+      candidates,
+      copies,
+      failures,
+      (_slot, node) => node.put(id, data, hash, { fresh: true }),
+      () => `chunk ${id}`,
+      () => data.length,
+    )
 
     const stored = new Set(placed)
     const nodes = candidates.filter((nodeId) => stored.has(nodeId))

@@ -61,7 +61,7 @@ async function placementOf(path: string, flags: TargetFlags): Promise<FilePlacem
  * about. Anything else unresolvable (a missing name, a stale mount) stays as given, for the daemon,
  * or findDaemon, to name.
  */
-async function followed(path: string, abs: string): Promise<string> {
+export async function followed(path: string, abs: string): Promise<string> {
   const rest = abs.split('/').filter(part => part !== '')
   const checked = new Set<string>()
   let at = '/'

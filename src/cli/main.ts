@@ -17,6 +17,7 @@ const COMMANDS: Array<[string, () => Promise<Command>]> = [
   ['unmount', async () => (await import('./unmount.js')).unmountCommand()],
   ['status', async () => (await import('./status.js')).statusCommand()],
   ['info', async () => (await import('./info.js')).infoCommand()],
+  ['policy', async () => (await import('./policy.js')).policyCommand()],
   ['balance', async () => (await import('./balance.js')).balanceCommand()],
   ['drain', async () => (await import('./drain.js')).drainCommand()],
   ['fsck', async () => (await import('./fsck.js')).fsckCommand()],

@@ -104,6 +104,17 @@ export class Daemon {
     return this.parts.fs.placement(path)
   }
 
+  /** `dfs policy get`: the storage policy in force at `path` (in the mount, "/a/b") and where it comes from. */
+  policy(path: string): Promise<unknown> {
+    return this.parts.fs.policyOf(path)
+  }
+
+  /** `dfs policy set`: the directory's own storage policy, as setfattr -n user.dfs.policy sets it. */
+  async setPolicy(path: string, policy: string): Promise<unknown> {
+    await this.parts.fs.setPolicy(path, policy)
+    return await this.parts.fs.policyOf(path)
+  }
+
   /** Stop on the usual signals (the mount is detached lazily); resolves when stopped, by whatever. */
   stopOnSignals(): Promise<void> {
     const stop = (signal: string) => {
@@ -176,6 +187,9 @@ function controlHandlers(backend: MountBackend, daemon: () => Daemon | undefined
     ...backend.handlers(),
     status: () => running().status(),
     info: args => running().info(String(args.path)),
+    // Paths in the mount, resolved as the mount does (a NameNode's own are namespace paths: policyCommands.ts).
+    'policy-get': args => running().policy(String(args.path)),
+    'policy-set': args => running().setPolicy(String(args.path), String(args.policy)),
     unmount: async args => {
       await running().unmount(args.force === true)
       return { pid: process.pid }

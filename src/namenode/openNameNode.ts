@@ -23,6 +23,7 @@ import { type ChunkRange, filePlacement } from './filePlacement.js'
 import type { PagedPlacement } from '../protocol/placement.js'
 import { inodeAtPath } from '../meta/namespace/lookup.js'
 import { ClientTable } from './clients.js'
+import { policyHandlers } from './policyCommands.js'
 
 export interface NameNodeHostOptions extends ClusterFlags, ServiceOptions {
   /**
@@ -206,6 +207,8 @@ export class NameNodeHost {
       // `dfs info --namenode … /path`: a path in the namespace (a mount resolves its own paths: Daemon.ts).
       info: args => this.placementAt(String(args.path)),
       'fsck-status': args => this.onlineFsck.status(args),
+      // `dfs policy get|set --namenode … /path`: paths in the namespace (a mount resolves its own: Daemon.ts).
+      ...policyHandlers({ state: () => this.cluster.meta.state, replicas: this.cluster.settings.replicas, session: () => this.inProcessSession() }),
       // A checkpoint now (the scale bench times file operations while one is written).
       checkpoint: async () => {
         await this.cluster.meta.checkpoint()

@@ -6,6 +6,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { dfsError } from '../../src/errors.js'
 import { FileSystem } from '../../src/fs/FileSystem.js'
 import type { ChunkIO } from '../../src/fs/ports.js'
+import type { Layout } from '../../src/chunks/layout.js'
 import { NameNode, type NamespaceLog } from '../../src/namenode/NameNode.js'
 import { InProcessSession } from '../../src/protocol/InProcessSession.js'
 import type { ApplyResult } from '../../src/meta/namespace/apply.js'
@@ -56,20 +57,23 @@ export class MemoryChunks implements ChunkIO {
   readGate: Promise<void> | null = null
   /** Chunks stored with bytes other than the ones hashed (must stay empty). */
   readonly mismatches: string[] = []
+  /** The layout each write asked for, in order (undefined: the cluster's R copies). */
+  readonly layouts: (Layout | undefined)[] = []
 
   /**
    * As the real store does: hash the bytes first, then put them some turns of the event loop later
    * (the nodes take their time). A caller that changes the bytes in between is caught by read().
    */
-  async write(data: Buffer): Promise<ChunkRef> {
+  async write(data: Buffer, layout?: Layout): Promise<ChunkRef> {
     const sha256 = createHash('sha256').update(data).digest('hex')
     await new Promise(resolve => setImmediate(resolve))
     if (this.failWrites) throw this.failWrites
     this.writes++
+    this.layouts.push(layout)
     const id = randomBytes(16).toString('hex')
     this.stored.set(id, Buffer.from(data))
     if (createHash('sha256').update(data).digest('hex') !== sha256) this.mismatches.push(id)
-    return { id, len: data.length, sha256, nodes: ['n1', 'n2'] }
+    return { id, len: data.length, sha256, ...refLayout(layout) }
   }
 
   /** Verified, as the real store reads: CHUNK_CORRUPT when the bytes are not the ones hashed. */
@@ -98,13 +102,32 @@ export class MemoryChunks implements ChunkIO {
   }
 }
 
+/**
+ * Where a ref of that layout says its bytes are, in the form the real store records (the bytes
+ * themselves stay whole in `stored`: these fakes test the file system core, not the codec).
+ */
+function refLayout(layout?: Layout): Pick<ChunkRef, 'nodes' | 'copies' | 'ec'> {
+  if (layout?.kind === 'ec') {
+    const shards = Array.from({ length: layout.k + layout.m }, (_, i) => ({
+      id: randomBytes(16).toString('hex'), len: 8, sha256: '0'.repeat(64), nodes: [`n${i + 1}`],
+    }))
+    return { nodes: [], ec: { k: layout.k, m: layout.m, shards } }
+  }
+  if (layout) return { nodes: Array.from({ length: layout.copies }, (_, i) => `n${i + 1}`), copies: layout.copies }
+  return { nodes: ['n1', 'n2'] }
+}
+
 export const CHUNK = 64 * 1024
 
-export function makeFs(opts: { dirtyLimit?: number } = {}) {
+/** `nodes`: the DataNodes the NameNode counts (a storage policy wider is refused); absent: not checked. */
+export function makeFs(opts: { dirtyLimit?: number; nodes?: number } = {}) {
   const meta = new MemoryStore()
   const chunks = new MemoryChunks()
   const logs: string[] = []
-  const nameNode = new NameNode({ meta, replicas: 2, deleteChunks: ids => chunks.delete(ids), log: m => logs.push(m) })
+  const nodes = opts.nodes
+  const nameNode = new NameNode({
+    meta, replicas: 2, deleteChunks: ids => chunks.delete(ids), log: m => logs.push(m), ...(nodes === undefined ? {} : { nodeCount: () => nodes }),
+  })
   nameNode.start(0)
   const session = new InProcessSession(
     nameNode, { clusterId: 'test', chunkSize: CHUNK, replicas: 2 }, async () => ({ total: 1 << 30, available: 1 << 29 }),
