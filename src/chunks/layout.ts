@@ -110,3 +110,12 @@ export function pieceName(ref: ChunkRef, shard: number | undefined): string {
   if (shard === undefined) return `chunk ${ref.id}`
   return `shard ${shard} (${pieceOf(ref, shard)?.id ?? '?'}) of chunk ${ref.id}`
 }
+
+/**
+ * Whether ref has fewer pieces stored than its layout wants: fewer than its copies on distinct
+ * nodes, or a shard on no node (a write that stored fewer than k + m: the healer completes it).
+ */
+export function isShort(ref: ChunkRef, clusterReplicas: number): boolean {
+  if (ref.ec) return ref.ec.shards.some((s) => s.nodes.length === 0)
+  return new Set(ref.nodes).size < (ref.copies ?? clusterReplicas)
+}

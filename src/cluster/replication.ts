@@ -122,7 +122,7 @@ export interface ReplicationCensus extends ReplicationCounts {
   byCopies: number[]
   /**
    * byMissingShards[n]: erasure-coded chunks with n shards not live (0: whole; more than m:
-   * unavailable). Always set by the census (optional for views built by hand).
+   * unavailable). Present when any chunk is erasure-coded.
    */
   byMissingShards?: number[]
 }
@@ -134,7 +134,7 @@ export interface ReplicationCensus extends ReplicationCounts {
 export function replicationCensus(state: NamespaceState, replicas: number, copyState: CopyStateOf): ReplicationCensus {
   const counts = emptyCounts()
   const byCopies = new Array<number>(replicas + 1).fill(0)
-  const byMissingShards: number[] = [0]
+  let byMissingShards: number[] | undefined
   let files = 0
   for (const inode of state.inodes.values()) {
     if (!isFile(inode)) continue
@@ -143,10 +143,10 @@ export function replicationCensus(state: NamespaceState, replicas: number, copyS
       if (!ref) continue
       const r = chunkReplication(ref, replicas, copyState)
       countChunk(counts, r)
-      const [list, n] = ref.ec ? [byMissingShards, r.wanted - r.live] : [byCopies, r.live]
+      const [list, n] = ref.ec ? [(byMissingShards ??= [0]), r.wanted - r.live] : [byCopies, r.live]
       while (list.length <= n) list.push(0)
       list[n]! += 1
     }
   }
-  return { ...counts, files, byCopies, byMissingShards }
+  return { ...counts, files, byCopies, ...(byMissingShards ? { byMissingShards } : {}) }
 }

@@ -4,6 +4,7 @@
 // it open (like ext4's orphan list, across clients). Sessions are the clients: the embedded mount's
 // in-process one, and one per TCP connection (src/namenode/server.ts).
 
+import { isShort, storedIds } from '../chunks/layout.js'
 import { type DfsError, dfsError } from '../errors.js'
 import { levelled } from '../log/Log.js'
 import type { ApplyResult, RenameResult } from '../meta/namespace/apply.js'
@@ -137,7 +138,7 @@ export class NameNode {
       case 'chunk':
         // A commit sent again (after a reconnect) replaces a chunk by itself: that one stays.
         if (result && (result as ChunkRef).id !== record.ref?.id) this.dropAfterDurable([result as ChunkRef])
-        if (session.remote && record.ref && record.ref.nodes.length < this.opts.replicas) this.opts.onUnderReplicated?.(record.ref)
+        if (session.remote && record.ref && isShort(record.ref, this.opts.replicas)) this.opts.onUnderReplicated?.(record.ref)
         break
       case 'truncate':
         this.dropAfterDurable(result as ChunkRef[])
@@ -185,10 +186,10 @@ export class NameNode {
    * references is affordable, and it keeps a confused or hostile client from deleting live data.
    */
   abandon(refs: readonly ChunkRef[]): void {
-    const ids = new Set(refs.map(ref => ref.id))
+    const ids = new Set(refs.flatMap(abandonedIds))
     if (ids.size === 0) return
     for (const inode of this.state.inodes.values()) {
-      for (const ref of inode.chunks ?? []) if (ref) ids.delete(ref.id)
+      for (const ref of inode.chunks ?? []) if (ref) for (const id of storedIds(ref)) ids.delete(id)
     }
     // After what is committed now is durable everywhere (a standby included): a record the standby
     // does not have yet may still name an id no inode here names any more.
@@ -229,7 +230,8 @@ export class NameNode {
 
   private dropAfterDurable(refs: readonly ChunkRef[]): void {
     if (refs.length === 0) return
-    const ids = refs.map(ref => ref.id)
+    // What is stored for each: the chunk's copies, or every shard of a stripe (layout.ts).
+    const ids = refs.flatMap(storedIds)
     this.opts.meta.afterDurable(() => this.deleteChunks(ids))
   }
 
@@ -237,4 +239,14 @@ export class NameNode {
     this.opts.deleteChunks(ids).catch(err =>
       levelled(this.opts.log).warn(`removing ${ids.length} unused chunks failed: ${(err as Error).message}`))
   }
+}
+
+/**
+ * The stored pieces a client says it wrote and will not commit: the chunk, or the shards of a
+ * stripe. An abandon is checked only for its ids on the wire, so a malformed stripe yields no id.
+ */
+function abandonedIds(ref: ChunkRef): string[] {
+  const shards = (ref as { ec?: { shards?: unknown } }).ec?.shards
+  const ids: unknown[] = ref.ec === undefined ? [ref.id] : Array.isArray(shards) ? shards.map(s => (s as { id?: unknown } | null)?.id) : []
+  return ids.filter((id): id is string => typeof id === 'string' && /^[0-9a-f]{32}$/.test(id))
 }

@@ -1,7 +1,9 @@
-// Repairing one chunk (its lock held by the worker). In order:
+// Repairing one chunk (its lock held by the worker); an erasure-coded one is StripeRepair's. A
+// replicated chunk wants ref.copies (its directory's policy) or else the cluster's R copies. In order:
 //   1. confirm reported-bad copies, and copies found where the map does not say, with a read of our
 //      own (checkCopy.ts): a transient error must never cost a good copy;
 //   2. copy from a verified copy to writable nodes that lack it until R hold it (copyToNewNodes.ts);
+//      (R here and below: the copies this chunk wants)
 //   3. trim copies beyond R from the most-used nodes (only when every holder is alive);
 //   4. commit the new node list ('replicas' record) only if the file still points at this chunk
 //      (stillReferenced.ts);
@@ -24,6 +26,8 @@ import type { HealPass } from './HealPass.js'
 import type { HealerCounts } from './HealerCounts.js'
 import type { RepairItem } from './RepairQueue.js'
 import type { RepairHints } from './RepairHints.js'
+import { StripeRepair } from './StripeRepair.js'
+import { usableNodes } from './usableNodes.js'
 
 export interface ChunkRepairDeps {
   meta: Pick<NamespaceMetaStore, 'state' | 'commit' | 'sync'>
@@ -42,17 +46,23 @@ type Broken = Map<string, 'missing' | 'corrupt'>
 
 export class ChunkRepair {
   readonly #deps: ChunkRepairDeps
+  /** Erasure-coded chunks: their shards rebuilt, not copied. */
+  readonly #stripes: StripeRepair
 
   constructor(deps: ChunkRepairDeps) {
     this.#deps = deps
+    this.#stripes = new StripeRepair({ ...deps, recount: (item) => this.recount(item) })
   }
 
   async repair(item: RepairItem): Promise<void> {
-    const { meta, registry, replicas, hints, counts, log } = this.#deps
+    const { meta, registry, hints, counts, log } = this.#deps
     const pass = this.#deps.pass()
     const ref = stillReferenced(meta.state, item)
     if (!ref) return this.#movedOn(item, [])
+    if (ref.ec) return this.#stripes.repair(item, ref)
     const { id } = ref
+    // Copies this chunk wants: its directory's policy (replicas:<C>), else the cluster's R.
+    const replicas = ref.copies ?? this.#deps.replicas
     const bad = hints.takeBad(id)
     const extras = hints.takeExtra(id)
     const usable = this.#usableNodes()
@@ -148,6 +158,7 @@ export class ChunkRepair {
   /** Where the chunk stands now, for status(). */
   recount(item: RepairItem): void {
     const { meta, registry, replicas, graceMs, hints, counts } = this.#deps
+    // replicas: the cluster's R, for a ref that does not say (chunkReplication reads ref.copies and ref.ec).
     counts.recount(item.id, stillReferenced(meta.state, item), replicas, copyStateOf(registry, graceMs, Date.now(), counts.knownBad(hints.isBad)))
   }
 
@@ -197,9 +208,7 @@ export class ChunkRepair {
 
   /** Node ids whose copies count as good: registered and alive, suspect, or dead for less than graceMs. */
   #usableNodes(): Set<string> {
-    const { registry, graceMs } = this.#deps
-    const copyState = copyStateOf(registry, graceMs)
-    return new Set(registry.ids().filter((nodeId) => copyState(nodeId, '') !== 'gone'))
+    return usableNodes(this.#deps.registry, this.#deps.graceMs)
   }
 
   /** Stored bytes per node: from the heartbeat's last usage report, else asked now. */

@@ -1,4 +1,5 @@
-// The healer: keeps R good copies of every chunk while the daemon runs. This class wires its parts:
+// The healer: keeps every chunk whole while the daemon runs: the copies a replicated chunk wants
+// (ref.copies, else R), all k + m shards of an erasure-coded one. This class wires its parts:
 //
 //   HealTriggers.ts    what makes it look: the chunk store's hooks, node events, grace timers
 //   RepairHints.ts     what it was told about copies (bad, extra, node reports) and not acted on yet
@@ -6,6 +7,7 @@
 //   scanChunks.ts      the scan: a walk counting each chunk's good copies, finding the work
 //   RepairWorkers.ts   the queue (fewest good copies first), workers, per-chunk locks, one log line a pass
 //   ChunkRepair.ts     one chunk's repair: check, copy (copyToNewNodes.ts), trim, commit, delete
+//   StripeRepair.ts    one erasure-coded chunk's: check shards, rebuild the lost ones elsewhere, commit, delete
 //   HealerCounts.ts    the figures `dfs status` shows
 //   OrphanCollector.ts chunk files no file references; it tells the healer of extra copies it finds
 //

@@ -14,7 +14,9 @@
 //  - A chunk dropped by a record that is not durable yet would be referenced again if the daemon
 //    crashed now: the metadata is synced after the walk and before any delete.
 // A referenced chunk on a node its ref does not list is not an orphan but an extra copy: the healer
-// is told (onExtraCopy) and decides under its per-chunk lock whether to keep it or trim it.
+// is told (onExtraCopy) and decides under its per-chunk lock whether to keep it or trim it. The
+// shards of an erasure-coded chunk are chunk files of their own ids: referenced while their stripe
+// is (an extra shard copy is reported with the stripe's ref).
 //
 // Sweeps: one as soon as the collector starts, one when a candidate comes due, one soon after a node
 // answers again (it may have completed puts late, or missed deletes), and one every intervalMs. Those
@@ -29,6 +31,7 @@
 
 import type { ChunkRef } from '../../chunks/ChunkRef.js'
 import type { ChunkStore } from '../../chunks/ChunkStore.js'
+import { storedPieces } from '../../chunks/layout.js'
 import type { NodeHealthChange, NodeRegistry } from '../../chunks/NodeRegistry.js'
 import { type OrphanHold, describeHold } from '../../meta/orphanHold.js'
 import type { NamespaceMetaStore } from '../openCluster.js'
@@ -250,10 +253,13 @@ export class OrphanCollector {
     for await (const batch of chunkBatches(this.#meta.state)) {
       if (this.#stopped) return
       for (const { ref } of batch) {
-        const nodes = held.get(ref.id)
-        if (!nodes) continue
-        held.delete(ref.id)
-        for (const nodeId of nodes) if (!ref.nodes.includes(nodeId)) this.#onExtraCopy(ref, nodeId)
+        // What a ref stores: the chunk itself, or each shard of a stripe under its own id (layout.ts).
+        for (const piece of storedPieces(ref)) {
+          const nodes = held.get(piece.id)
+          if (!nodes) continue
+          held.delete(piece.id)
+          for (const nodeId of nodes) if (!piece.nodes.includes(nodeId)) this.#onExtraCopy(ref, nodeId)
+        }
       }
     }
 

@@ -1,5 +1,6 @@
 // The healer's work list: one entry per chunk, served fewest good copies first (a chunk with one copy
-// left is one failure from being lost; one with two of three can wait). Within a level, first come
+// left is one failure from being lost; one with two of three can wait; a stripe ranks by the shards
+// it can still lose, see `urgency`). Within a level, first come
 // first served. Adding a chunk that is already queued keeps one entry, at the more urgent level.
 
 export interface RepairItem {
@@ -8,8 +9,13 @@ export interface RepairItem {
   /** Where the namespace references it (chunk ids are referenced from one place only). */
   ino: number
   index: number
-  /** Good copies when it was queued: its priority. R or more means only trimming or a list fix. */
+  /** Good copies (or shards) when it was queued. R (k + m) or more means only trimming or a list fix. */
   good: number
+  /**
+   * Its place in the queue when that is not `good`: an erasure-coded chunk with k + 1 good shards
+   * can lose one more, as a replicated chunk with 2 copies can, so both rank 2 (good - k + 1).
+   */
+  urgency?: number
 }
 
 export class RepairQueue {
@@ -26,7 +32,7 @@ export class RepairQueue {
   }
 
   add(item: RepairItem): void {
-    const level = Math.max(0, Math.floor(item.good))
+    const level = Math.max(0, Math.floor(item.urgency ?? item.good))
     const current = this.#levelOf.get(item.id)
     if (current !== undefined) {
       if (current <= level) return

@@ -12,6 +12,7 @@ import type { TokenBucket } from './TokenBucket.js'
 
 export interface CopyDeps {
   registry: Pick<NodeRegistry, 'get' | 'ids' | 'health' | 'writable'>
+  /** The cluster's R: copies wanted of a ref that does not say (ref.copies). */
   replicas: number
   bandwidth: TokenBucket
   /** Aborts a wait for bandwidth (the healer is stopping). */
@@ -34,7 +35,7 @@ export async function copyToNewNodes(deps: CopyDeps, ref: ChunkRef, trusted: rea
     ref,
     holders: byHealth(trusted),
     fallbackSources: byHealth(registry.ids().filter((n) => !trusted.includes(n))),
-    replicas: deps.replicas,
+    replicas: ref.copies ?? deps.replicas, // the copies this chunk wants (its directory's policy)
     targets,
     beforePut: (bytes) => deps.bandwidth.take(bytes, signal),
     onCopied: (nodeId, bytes) => {

@@ -50,7 +50,10 @@ export async function scanChunks(input: ScanInput): Promise<ScanResult | undefin
       const extras = hints.extraCount(id)
       if (good < r.wanted) result.short.add(id)
       if (good + extras > r.wanted) result.over.add(id)
-      if (good !== r.wanted || hints.hasBad(id) || extras > 0) result.found.push({ id, ino, index, good })
+      if (good !== r.wanted || hints.hasBad(id) || extras > 0) {
+        // A stripe ranks by the losses it can still take, as a replicated chunk does by its copies.
+        result.found.push(ref.ec ? { id, ino, index, good, urgency: Math.max(0, good - ref.ec.k + 1) } : { id, ino, index, good })
+      }
     }
   }
   return input.stopped() ? undefined : result
