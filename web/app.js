@@ -183,6 +183,13 @@ function renderHealth() {
       healer && ['lost', healer.lost, healer.lost > 0 ? 'bad' : undefined],
     ]),
   ]
+  // Measured per layout in use: bytes on nodes ÷ bytes of file data (dfs status says the same).
+  if (status.overhead?.length) {
+    parts.push(el('h3', {}, 'Storage overhead'), el('dl', { id: 'overhead' }, status.overhead.map((o) => [
+      el('dt', {}, o.layout),
+      el('dd', { 'data-layout': o.layout, 'data-overhead': o.overhead.toFixed(2) }, `${o.overhead.toFixed(2)}× (${size(o.storedBytes)} on nodes for ${size(o.dataBytes)} of data)`),
+    ])))
+  }
   if (healer) {
     parts.push(el('h3', {}, 'Healer'), facts([
       ['state', healerState(healer, chunks)],
@@ -378,11 +385,19 @@ async function openDir(path, after, refresh = false) {
 
 function chunkRows(p) {
   const names = nodeNames(status?.nodes ?? [])
-  return p.chunks.map((c) => el('tr', { 'data-chunk': c.index, 'data-copies': c.copies.length, 'data-intact': c.intact },
+  // A stripe (ec:k+m) lists each shard's node as a copy, marked with the shard's index; a lost shard (no node) is a copy-like "lost" mark.
+  const shardTitle = (c, i) => {
+    const shard = c.shards?.find((s) => s.index === i)
+    return shard ? `, shard ${i}: id ${shard.id}, sha256 ${shard.sha256}` : ''
+  }
+  return p.chunks.map((c) => el('tr', { 'data-chunk': c.index, 'data-copies': c.copies.length, 'data-intact': c.intact, 'data-layout': c.layout },
     el('td', { class: 'num' }, c.index),
-    el('td', { class: 'mono', title: `sha256 ${c.sha256}` }, c.id),
+    el('td', { class: 'mono', title: `sha256 ${c.sha256}` }, c.id, c.layout && c.layout !== `replicas:${p.replicas}` ? el('small', { class: 'layout' }, ` ${c.layout}`) : undefined),
     el('td', { class: 'num' }, size(c.length)),
-    el('td', {}, c.copies.map((copy) => el('span', { class: 'copy', 'data-node-id': copy.nodeId, 'data-state': copy.state, title: `node ${copy.nodeId} (${copy.node}), ${copy.address}` },
+    el('td', {}, (c.shards ?? []).filter((s) => s.state === 'lost').map((s) => el('span', { class: 'copy', 'data-shard': s.index, 'data-state': 'lost', title: `shard ${s.index}: no node holds it (the healer rebuilds it)${shardTitle(c, s.index)}` },
+      el('span', { class: 'state bad' }, `s${s.index} lost`))),
+    c.copies.map((copy) => el('span', { class: 'copy', 'data-node-id': copy.nodeId, 'data-state': copy.state, 'data-shard': copy.shard, title: `node ${copy.nodeId} (${copy.node}), ${copy.address}${shardTitle(c, copy.shard)}` },
+      copy.shard === undefined ? undefined : el('small', { class: 'shard' }, `s${copy.shard}`),
       el('span', { class: `state ${copy.state}` }, copy.state),
       el('span', { class: 'mono' }, names.get(copy.nodeId) ?? shortAddress(copy.address)),
       el('small', { 'data-verified-at': copy.verifiedAt }, verified(copy.verifiedAt)))))))
@@ -425,8 +440,18 @@ async function followOpenFile() {
 /** Whether the chunks shown have their R intact copies (as dfs info ends). */
 function copiesSummary(p) {
   const shown = p.next === undefined ? '' : ` of the first ${p.chunks.length}`
-  const short = p.chunks.filter((c) => c.intact < p.replicas)
+  // Each chunk wants what its layout says (R copies, or k + m shards) and a read needs one copy or k shards.
+  const wanted = (c) => c.wanted ?? p.replicas
+  const short = p.chunks.filter((c) => c.intact < wanted(c))
   if (p.chunks.length === 0) return el('p', { class: 'note summary' }, 'no chunks: the file is empty or all holes')
+  const plain = p.chunks.every((c) => !c.shards && wanted(c) === p.replicas)
+  if (!plain) {
+    if (short.length === 0) return el('p', { class: 'summary ok' }, `${p.next === undefined ? 'every chunk' : `each${shown} chunks`} has all its intact copies or shards`)
+    const unreadable = short.filter((c) => c.intact < (c.needed ?? 1)).length
+    return el('p', { class: `summary ${unreadable > 0 ? 'bad' : 'warn'}` },
+      `${short.length}${shown || ` of ${p.chunks.length}`} chunks ${short.length === 1 ? 'is short of its' : 'are short of their'} intact copies or shards` +
+      `${unreadable > 0 ? ` (${unreadable} with fewer than a read needs on live nodes: reads of them fail now)` : ''}; the healer restores them`)
+  }
   if (short.length === 0) return el('p', { class: 'summary ok' }, `${p.next === undefined ? 'every chunk' : `each${shown} chunks`} has ${p.replicas} intact copies`)
   const none = short.filter((c) => c.intact === 0).length
   return el('p', { class: `summary ${none > 0 ? 'bad' : 'warn'}` },

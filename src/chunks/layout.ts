@@ -63,14 +63,6 @@ export function nodesHolding(ref: ChunkRef): string[] {
   return [...new Set(ref.ec.shards.flatMap((s) => s.nodes))]
 }
 
-/** Bytes stored on nodes for ref as its map records them (copies listed × len, or shards × shardLen). */
-export function storedBytes(ref: ChunkRef): number {
-  if (!ref.ec) return new Set(ref.nodes).size * ref.len
-  let bytes = 0
-  for (const shard of ref.ec.shards) bytes += new Set(shard.nodes).size * shard.len
-  return bytes
-}
-
 /**
  * One stored piece of a chunk and what it is: `shard` is its index in the stripe, undefined for the
  * chunk itself (each copy of a replicated chunk is this one piece on another node).
@@ -109,6 +101,21 @@ export function piecesToRead(layout: Layout): number {
 export function pieceName(ref: ChunkRef, shard: number | undefined): string {
   if (shard === undefined) return `chunk ${ref.id}`
   return `shard ${shard} (${pieceOf(ref, shard)?.id ?? '?'}) of chunk ${ref.id}`
+}
+
+/** Distinct ids in a short list, without allocating (status sums storedBytes over every chunk). */
+function distinct(ids: readonly string[]): number {
+  let n = 0
+  for (let i = 0; i < ids.length; i++) if (ids.indexOf(ids[i]!) === i) n++
+  return n
+}
+
+/** Bytes stored on nodes for ref as its map records them (copies listed × len, or shards × shardLen). */
+export function storedBytes(ref: ChunkRef): number {
+  if (!ref.ec) return distinct(ref.nodes) * ref.len
+  let bytes = 0
+  for (const shard of ref.ec.shards) bytes += distinct(shard.nodes) * shard.len
+  return bytes
 }
 
 /**

@@ -3,6 +3,7 @@
 // dfs fsck --namenode tcp://… --secret-file <f>: the same check, run online by the NameNode against
 // its live namespace (namenode/onlineFsck.ts); read-only.
 
+import { problemLine } from './fsckLines.js'
 import { resolve } from 'node:path'
 import { Command } from 'commander'
 import { fsck, isHealthy, type FsckProgress, type FsckReport } from '../cluster/fsck.js'
@@ -157,16 +158,13 @@ function printReport(r: FsckReport, live: ClusterStatus | undefined, metaDir: st
   const show = (title: string, list: FsckReport['lost']) => {
     if (list.length === 0) return
     console.log(`${title}: ${list.length}`)
-    for (const p of list.slice(0, 20)) {
-      const bad = p.bad.map(b => `${b.node}: ${b.why}`).join('; ')
-      console.log(`  ${p.path} chunk ${p.index} (${p.chunk}): ${p.good.length} good copies${bad ? `; ${bad}` : ''}`)
-    }
+    for (const p of list.slice(0, 20)) console.log(`  ${problemLine(p)}`)
     if (list.length > 20) console.log(`  ... and ${list.length - 20} more`)
   }
-  show('LOST (no intact copy)', r.lost)
+  show('LOST (no intact copy; a stripe: fewer than k intact shards)', r.lost)
   if (metaRepaired) for (const line of lostAfterMetaRepair(r)) console.log(line)
-  show('under-replicated', r.underReplicated)
-  show('bad or misplaced copies', r.badReplicas)
+  show('under-replicated (a stripe: degraded, fewer than k + m intact shards)', r.underReplicated)
+  show('bad or misplaced copies (or shards)', r.badReplicas)
   if (r.orphans.length) console.log(`orphan chunk files (referenced by nothing): ${r.orphans.length}${r.orphanHold ? `; ${describeHold(r.orphanHold)}` : ''}`)
   if (r.orphanHold && r.orphans.length) console.log(`  ${releaseHint(metaDir)}`)
   if (r.repaired) {

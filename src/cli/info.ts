@@ -8,7 +8,7 @@
 import { lstat, readlink } from 'node:fs/promises'
 import { dirname, join, relative } from 'node:path'
 import { Command } from 'commander'
-import type { ChunkPlacement, FilePlacement } from '../protocol/placement.js'
+import type { ChunkPlacement, CopyPlacement, FilePlacement } from '../protocol/placement.js'
 import { dfsError, isDfsError } from '../errors.js'
 import { dfsMountContaining } from '../fuse/mountpoint.js'
 import { formatSize } from '../util/size.js'
@@ -109,27 +109,52 @@ export function formatPlacement(p: FilePlacement, now = Date.now()): string {
   const holes = Math.ceil(p.size / p.chunkSize) - p.chunks.length
   const lines = [
     `${path}: inode ${p.ino}, ${p.size} bytes (${formatSize(p.size)}), ${p.chunks.length} chunk${p.chunks.length === 1 ? '' : 's'} of ${formatSize(p.chunkSize)}` +
-    `${holes > 0 ? ` and ${holes} hole${holes === 1 ? '' : 's'} (never written, read as zeros)` : ''}, ${p.replicas} replicas`,
+    `${holes > 0 ? ` and ${holes} hole${holes === 1 ? '' : 's'} (never written, read as zeros)` : ''}, ${p.replicas} replicas${layoutsInUse(p)}`,
   ]
+  const verified = (copy: CopyPlacement) => (copy.verifiedAt === undefined ? 'not verified yet' : `verified ${ago(now - copy.verifiedAt)}`)
+  const copyLine = (copy: CopyPlacement) => `${copy.state.padEnd(11)}  node ${copy.nodeId} (${copy.node}) ${oneLine(copy.address)}, ${verified(copy)}`
   for (const c of p.chunks) {
-    lines.push(`chunk ${c.index}: offset ${c.offset}, ${c.length} bytes, id ${c.id}, sha256 ${c.sha256}`)
-    for (const copy of c.copies) {
-      const verified = copy.verifiedAt === undefined ? 'not verified yet' : `verified ${ago(now - copy.verifiedAt)}`
-      lines.push(`  ${copy.state.padEnd(11)}  node ${copy.nodeId} (${copy.node}) ${oneLine(copy.address)}, ${verified}`)
+    // A chunk stored otherwise than the file's R copies says how (a stripe, or its own copy count).
+    const layout = c.layout && c.layout !== `replicas:${p.replicas}` ? `, ${c.layout}` : ''
+    lines.push(`chunk ${c.index}: offset ${c.offset}, ${c.length} bytes, id ${c.id}, sha256 ${c.sha256}${layout}`)
+    if (c.shards) {
+      // Each shard on its own line: its node (as a copy's), then its own id and SHA-256.
+      for (const shard of c.shards) {
+        const own = `id ${shard.id}, ${shard.length} bytes, sha256 ${shard.sha256}`
+        const copies = c.copies.filter(copy => copy.shard === shard.index)
+        if (copies.length === 0) lines.push(`  shard ${shard.index}  ${'lost'.padEnd(11)}  no node holds it (the healer rebuilds it); ${own}`)
+        for (const copy of copies) lines.push(`  shard ${shard.index}  ${copyLine(copy)}; ${own}`)
+      }
+      continue
     }
+    for (const copy of c.copies) lines.push(`  ${copyLine(copy)}`)
     if (c.copies.length === 0) lines.push('  no copies listed')
   }
   lines.push(summary(p.chunks, p.replicas))
   return lines.join('\n')
 }
 
+/** The layouts of the file's chunks, when any is not the file's R copies: ", stored as ec:2+1 (3 chunks), replicas:2 (1 chunk)". */
+function layoutsInUse(p: FilePlacement): string {
+  const counts = new Map<string, number>()
+  for (const c of p.chunks) counts.set(c.layout ?? `replicas:${p.replicas}`, (counts.get(c.layout ?? `replicas:${p.replicas}`) ?? 0) + 1)
+  if ([...counts.keys()].every(layout => layout === `replicas:${p.replicas}`)) return ''
+  return `, stored as ${[...counts].map(([layout, n]) => `${layout} (${n} chunk${n === 1 ? '' : 's'})`).join(', ')}`
+}
+
 function summary(chunks: ChunkPlacement[], replicas: number): string {
-  const short = chunks.filter(c => c.intact < replicas)
   if (chunks.length === 0) return 'no chunks: the file is empty or all holes'
-  if (short.length === 0) return `every chunk has ${replicas} intact copies`
-  const none = short.filter(c => c.intact === 0).length
-  return `${short.length} of ${chunks.length} chunks have fewer than ${replicas} intact copies` +
-    `${none > 0 ? ` (${none} with none on a live node: reads of them fail now)` : ''}; the healer restores them (dfs status)`
+  const wanted = (c: ChunkPlacement) => c.wanted ?? replicas
+  const short = chunks.filter(c => c.intact < wanted(c))
+  const none = short.filter(c => c.intact < (c.needed ?? 1)).length
+  if (chunks.every(c => !c.shards && wanted(c) === replicas)) {
+    if (short.length === 0) return `every chunk has ${replicas} intact copies`
+    return `${short.length} of ${chunks.length} chunks have fewer than ${replicas} intact copies` +
+      `${none > 0 ? ` (${none} with none on a live node: reads of them fail now)` : ''}; the healer restores them (dfs status)`
+  }
+  if (short.length === 0) return 'every chunk has all its intact copies or shards'
+  return `${short.length} of ${chunks.length} chunks are short of their intact copies or shards` +
+    `${none > 0 ? ` (${none} with fewer than a read needs on live nodes: reads of them fail now)` : ''}; the healer restores them (dfs status)`
 }
 
 function ago(ms: number): string {

@@ -1,6 +1,7 @@
 // dfs status [mountpoint] [--json]: the running daemon's view of its cluster, over its control socket;
 // dfs status --namenode tcp://… --secret-file <f>: the same, from a NameNode (controlTarget.ts).
 
+import { formatOverhead } from '../cluster/storageOverhead.js'
 import type { StandbyStatus } from '../namenode/standbyLink.js'
 import { Command } from 'commander'
 import { type DaemonRecord, daemonFor, daemonNotAnswering, isStopped, runningDaemons } from '../daemon/registry.js'
@@ -91,6 +92,11 @@ export function formatStatus(s: ClusterStatus): string {
   const c = s.chunks
   const waiting = c.waitingForGrace ? ` (${c.waitingForGrace} waiting for nodes that may come back)` : ''
   lines.push(`${c.files} ${c.files === 1 ? 'file' : 'files'}, ${c.referenced} chunks: ${c.underReplicated} under-replicated, ${c.unavailable} unavailable (no intact copy on a live node)${waiting}`)
+  // Measured per layout in use: what each policy really costs on the nodes (absent from an older daemon).
+  if (s.overhead?.length) {
+    lines.push('storage overhead (bytes on nodes ÷ bytes of file data):')
+    for (const o of s.overhead) lines.push(`  ${formatOverhead(o)}`)
+  }
   const h = s.healer
   if (h) {
     const repairing = h.currentlyRepairing ? `; repairing ${h.currentlyRepairing.chunk} (${h.currentlyRepairing.goodCopies} good copies)` : ''

@@ -131,7 +131,7 @@ export interface ReplicationCensus extends ReplicationCounts {
  * Every chunk the namespace references, counted now (synchronously: one consistent look). One walk
  * for every figure: `dfs status`, the dashboard and /metrics read this, so their figures agree.
  */
-export function replicationCensus(state: NamespaceState, replicas: number, copyState: CopyStateOf): ReplicationCensus {
+export function replicationCensus(state: NamespaceState, replicas: number, copyState: CopyStateOf, onChunk?: (ref: ChunkRef) => void): ReplicationCensus {
   const counts = emptyCounts()
   const byCopies = new Array<number>(replicas + 1).fill(0)
   let byMissingShards: number[] | undefined
@@ -141,6 +141,7 @@ export function replicationCensus(state: NamespaceState, replicas: number, copyS
     files++
     for (const ref of inode.chunks ?? []) {
       if (!ref) continue
+      onChunk?.(ref) // more figures from the same walk (storageOverhead.ts)
       const r = chunkReplication(ref, replicas, copyState)
       countChunk(counts, r)
       const [list, n] = ref.ec ? [(byMissingShards ??= [0]), r.wanted - r.live] : [byCopies, r.live]

@@ -8,6 +8,7 @@ import { collectDefaultMetrics, Histogram, Registry } from 'prom-client'
 import type { MetaTiming } from '../meta/MetaStore.js'
 import { NameNodeHost } from '../namenode/openNameNode.js'
 import type { ClusterStatus } from '../namenode/status.js'
+import type { LayoutOverhead } from '../cluster/storageOverhead.js'
 import type { RebalanceStatus } from '../cluster/rebalance/Rebalancer.js'
 import { NODE_STATES } from '../cluster/nodeState.js'
 import { addNodeIo, emptyNodeIo, ioByNode, LATENCY_BOUNDS_SECONDS, type ClientSummary, type NodeIo } from '../protocol/clientStats.js'
@@ -117,6 +118,12 @@ function defineClusterMetrics(registry: Registry, current: () => Scrape): void {
   snapshotGauge(registry, { name: 'dfs_chunks_waiting_for_grace', help: 'Of the under-replicated and unavailable chunks, those whose missing copies are on nodes that may come back within the grace period.' }, one(() => chunks().waitingForGrace))
   snapshotGauge(registry, { name: 'dfs_chunks_lost', help: 'Chunks the healer found no intact copy of anywhere.' }, one(() => current().status.healer?.lost ?? 0))
   snapshotGauge(registry, { name: 'dfs_files', help: 'Files in the namespace.' }, one(() => chunks().files))
+  // Per layout in use (replicas:2, ec:4+2, ...): measured bytes on nodes ÷ bytes of file data (cluster/storageOverhead.ts).
+  const overhead = (value: (o: LayoutOverhead) => number) => () => (current().status.overhead ?? []).map(o => ({ labels: { layout: o.layout }, value: value(o) }))
+  snapshotGauge(registry, { name: 'dfs_storage_overhead_ratio', help: 'Bytes the chunks of a layout occupy on nodes over the bytes of file data they hold (measured: 2 for two copies, 1.5 for ec:4+2).', labelNames: ['layout'] }, overhead(o => o.overhead))
+  snapshotGauge(registry, { name: 'dfs_layout_data_bytes', help: 'Bytes of file data stored in a layout (the chunks\' lengths).', labelNames: ['layout'] }, overhead(o => o.dataBytes))
+  snapshotGauge(registry, { name: 'dfs_layout_stored_bytes', help: 'Bytes on nodes for the chunks of a layout (each listed copy, or each shard on its node).', labelNames: ['layout'] }, overhead(o => o.storedBytes))
+  snapshotGauge(registry, { name: 'dfs_layout_chunks', help: 'Chunks stored in a layout.', labelNames: ['layout'] }, overhead(o => o.chunks))
   snapshotGauge(registry, { name: 'dfs_namenode_uptime_seconds', help: 'Time since this NameNode started.' }, one(() => current().status.uptimeMs / 1000))
 }
 

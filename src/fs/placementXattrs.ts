@@ -2,6 +2,10 @@
 //
 //   getfattr -n user.dfs.placement <file>   the FilePlacement JSON (as `dfs info --json` prints it)
 //   getfattr -n user.dfs.chunks <file>      one line per chunk: index id length sha256 node:state,…
+//                                           and after an erasure-coded chunk's line (whose nodes are
+//                                           its shards', in shard order) one per shard, the same five
+//                                           fields: <index>.<shard> shardId length sha256 node:state
+//                                           (node '-' and state lost for a shard no node holds)
 //
 // Not listed by listxattr, on purpose: `cp -a`, `rsync -X`, `tar --xattrs` and `getfattr -d` copy
 // every listed name, and a copy would either fail (they are read-only) or store a stale snapshot of
@@ -19,6 +23,7 @@ export const isPlacementXattr = (name: string) => name === PLACEMENT_XATTR || na
 export function placementXattrValue(name: string, placement: FilePlacement): Buffer {
   if (name === PLACEMENT_XATTR) return Buffer.from(JSON.stringify(placement))
   return Buffer.from(placement.chunks.map(c =>
-    `${c.index} ${c.id} ${c.length} ${c.sha256} ${c.copies.map(copy => `${copy.nodeId}:${copy.state}`).join(',') || '-'}\n`,
+    `${c.index} ${c.id} ${c.length} ${c.sha256} ${c.copies.map(copy => `${copy.nodeId}:${copy.state}`).join(',') || '-'}\n` +
+    (c.shards ?? []).map(shard => `${c.index}.${shard.index} ${shard.id} ${shard.length} ${shard.sha256} ${shard.nodeId ?? '-'}:${shard.state}\n`).join(''),
   ).join(''))
 }

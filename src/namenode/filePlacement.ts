@@ -1,6 +1,7 @@
 // Where a file's chunks live (`dfs info`, the xattr user.dfs.placement, the dashboard's file view):
-// for each chunk its id, offset, length and SHA-256, and for each copy the node that holds it, that
-// node's state and whether the copy counts. One look at the NameNode's state, synchronously (the
+// for each chunk its id, offset, length, SHA-256 and layout (replicas:<R>, ec:<k>+<m>), and for each
+// copy the node that holds it, that node's state and whether the copy counts. An erasure-coded chunk
+// lists its shards (index, id, SHA-256, node, state), and each shard's node among its copies. One look at the NameNode's state, synchronously (the
 // namespace, the node registry, the healer's reports of bad copies, the scrubber's verifications).
 //
 // Whether a copy counts is the rule dfs status and the healer use (cluster/replication.ts): a copy
@@ -12,7 +13,10 @@ import { nodeState } from '../cluster/nodeState.js'
 import { copyStateOf } from '../cluster/replication.js'
 import { dfsError } from '../errors.js'
 import { type Inode, type NamespaceState, isDir, isFile, isSymlink } from '../meta/namespace/types.js'
-import type { ChunkPlacement, CopyPlacement, FilePlacement, PagedPlacement } from '../protocol/placement.js'
+import type { ChunkPlacement, CopyPlacement, FilePlacement, PagedPlacement, ShardPlacement } from '../protocol/placement.js'
+import type { ChunkRef } from '../chunks/ChunkRef.js'
+import { layoutOf, nodesNeeded, piecesOf, piecesToRead } from '../chunks/layout.js'
+import { formatPolicy } from '../meta/namespace/policy.js'
 
 /** What filePlacement reads: the NameNode's state, as NameNodeHost holds it. */
 export interface PlacementSources {
@@ -60,20 +64,37 @@ export function filePlacement(src: PlacementSources, ino: number, path = '', ran
       next = index
       break
     }
-    const copies = [...new Set(ref.nodes)].map((nodeId): CopyPlacement => {
+    const layout = layoutOf(ref, src.replicas)
+    const copyOf = (piece: ChunkRef, shard: number | undefined) => (nodeId: string): CopyPlacement => {
       const status = statusOf(nodeId)
-      const verifiedAt = src.verifiedAt?.(ref.id, nodeId)
+      const verifiedAt = src.verifiedAt?.(piece.id, nodeId)
       return {
+        ...(shard === undefined ? {} : { shard }),
         nodeId,
         address: status?.address ?? '?',
         node: status ? nodeState(status) : 'unknown',
+        // Bad copies are known by the chunk's id and the node (a stripe's shards by the stripe's id).
         state: copyState(nodeId, ref.id) === 'live' ? 'ok' : src.isBadCopy?.(nodeId, ref.id) ? 'bad' : 'unreachable',
         ...(verifiedAt === undefined ? {} : { verifiedAt }),
       }
-    })
+    }
+    const copies: CopyPlacement[] = []
+    const shards: ShardPlacement[] = []
+    for (const { ref: piece, shard } of piecesOf(ref)) {
+      const mine = [...new Set(piece.nodes)].map(copyOf(piece, shard))
+      copies.push(...mine)
+      if (shard === undefined) continue
+      const best = mine.find(c => c.state === 'ok') ?? mine[0]
+      shards.push({
+        index: shard, id: piece.id, length: piece.len, sha256: piece.sha256,
+        ...(best ? { nodeId: best.nodeId } : {}), state: best?.state ?? 'lost',
+      })
+    }
     chunks.push({
-      index, id: ref.id, offset: index * src.chunkSize, length: ref.len, sha256: ref.sha256, copies,
-      intact: copies.filter(c => c.state === 'ok').length,
+      index, id: ref.id, offset: index * src.chunkSize, length: ref.len, sha256: ref.sha256,
+      layout: formatPolicy(layout), wanted: nodesNeeded(layout), needed: piecesToRead(layout), copies,
+      intact: ref.ec ? shards.filter(s => s.state === 'ok').length : copies.filter(c => c.state === 'ok').length,
+      ...(ref.ec ? { shards } : {}),
     })
   }
   return { path, ino, type: typeOf(inode), size: inode.size, chunkSize: src.chunkSize, replicas: src.replicas, chunks, ...(next === undefined ? {} : { next }) }

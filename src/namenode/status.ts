@@ -8,6 +8,7 @@ import { clusterCapacity } from '../cluster/capacity.js'
 import { type NodeState, nodeState } from '../cluster/nodeState.js'
 import { copyStateOf, type ReplicationCensus, replicationCensus } from '../cluster/replication.js'
 import type { ClusterSettings } from '../cluster/settings.js'
+import { type LayoutOverhead, OverheadTally } from '../cluster/storageOverhead.js'
 import type { Healer } from '../cluster/healer/Healer.js'
 import type { Scrubber } from '../cluster/healer/Scrubber.js'
 import type { LivenessOptions } from '../cluster/liveness/HeartbeatMonitor.js'
@@ -65,6 +66,11 @@ export interface ClusterStatus {
    * the chunks with n live copies (/metrics' dfs_chunks_by_copies).
    */
   chunks: ReplicationCensus
+  /**
+   * The measured storage overhead per layout in use (../cluster/storageOverhead.ts): bytes on nodes ÷
+   * bytes of file data, counted in the census's walk. (Absent from a NameNode older than erasure coding.)
+   */
+  overhead?: LayoutOverhead[]
   io: ChunkStore['stats']
   /** Added by the daemon, which runs them. */
   healer?: ReturnType<Healer['status']>
@@ -98,7 +104,8 @@ export function clusterStatus(input: {
     ...(s.usage ? { capacity: s.usage.capacity, available: s.usage.available, used: s.usage.used, chunks: s.usage.chunks } : {}),
   }))
   const alive = new Set(nodes.filter(n => n.health === 'alive').map(n => n.nodeId))
-  const chunks = replicationCensus(input.state, input.settings.replicas, copyStateOf(input.registry, input.graceMs, now, input.isBadCopy))
+  const overhead = new OverheadTally(input.settings.replicas)
+  const chunks = replicationCensus(input.state, input.settings.replicas, copyStateOf(input.registry, input.graceMs, now, input.isBadCopy), ref => overhead.add(ref))
   const capacity = clusterCapacity(input.registry.statuses(), input.settings.replicas)
   return {
     mountpoint: input.mountpoint,
@@ -116,6 +123,7 @@ export function clusterStatus(input: {
       usableCapacity: capacity.usableCapacity, usableAvailable: capacity.usableAvailable, devices: capacity.devices,
     },
     chunks,
+    overhead: overhead.result(),
     io: { ...input.chunks.stats },
   }
 }

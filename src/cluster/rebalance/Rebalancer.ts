@@ -38,7 +38,10 @@ import { moveCopy } from './moveCopy.js'
 import type { EmitEvent } from '../EventBurst.js'
 import type { NewEvent } from '../../namenode/events.js'
 import { formatSize } from '../../util/size.js'
-import { type ChunkCopies, type PlannedMove, isBalanced, planBalance, planDrain, usageOf } from './plan.js'
+import { type ChunkCopies, type PlannedMove, isBalanced, pieceKey, planBalance, planDrain, usageOf } from './plan.js'
+import { type Layout, layoutOf, nodesHolding, nodesNeeded, piecesOf } from '../../chunks/layout.js'
+import { formatPolicy } from '../../meta/namespace/policy.js'
+import { type NamespaceState, isFile } from '../../meta/namespace/types.js'
 
 export interface RebalanceOptions {
   /** Bytes per second moves may copy (0 = no limit) when given no shared budget (deps.bandwidth). Default 256 MiB/s, like the healer. */
@@ -125,7 +128,7 @@ export interface RebalanceStatus {
 interface Job {
   status: RebalanceStatus
   rate: RateMeter
-  /** Chunk ids this job moved (each moves once). */
+  /** Pieces this job moved (pieceKey: each moves once). */
   moved: Set<string>
   done: Promise<void>
   /** Aborted by cancel(); `signal` also follows the daemon stopping. */
@@ -198,6 +201,15 @@ export class Rebalancer {
       throw dfsError('NOT_ENOUGH_NODES',
         `draining ${target.address} would leave ${others.length} alive node${others.length === 1 ? '' : 's'} for ${replicas} replicas; add a node first`,
         { node: target.address, alive: others.length, replicas })
+    }
+    // A stripe with a shard on the node needs, besides it, a node for each of its k + m shards (its
+    // shard's new node must hold none of the others); a chunk kept in more copies than R as many.
+    const widest = widestLayoutOn(this.#deps.meta.state, target.nodeId, replicas)
+    if (widest && others.length < nodesNeeded(widest)) {
+      const what = widest.kind === 'ec' ? `${nodesNeeded(widest)} shards, each on its own node` : `${widest.copies} copies`
+      throw dfsError('NOT_ENOUGH_NODES',
+        `draining ${target.address} would leave ${others.length} alive node${others.length === 1 ? '' : 's'} for its chunks stored as ${formatPolicy(widest)} (${what}); add a node first`,
+        { node: target.address, alive: others.length, layout: formatPolicy(widest) })
     }
     registry.setDraining(target.nodeId, true) // out of the write pool before anything else happens
     this.#deps.log(`drain: ${target.address} takes no new chunks; moving its chunks to other nodes`)
@@ -396,7 +408,7 @@ export class Rebalancer {
       const plan = planDrain({ chunks: onNode, node: nodeId, targets, used })
       if (plan.moves.length === 0) {
         throw dfsError('NOT_ENOUGH_NODES',
-          `no node can take a copy of ${plan.stuck.length} chunks on ${s.node?.address}: each of the ${targets.length} writable nodes holds one already (${this.#deps.replicas} replicas)`,
+          `no node can take a copy of ${plan.stuck.length} chunks on ${s.node?.address}: each of the ${targets.length} writable nodes holds one already (${this.#deps.replicas} replicas), or a shard of the same stripe`,
           { node: s.node?.address, stuck: plan.stuck.length })
       }
       if (round === 1) this.#deps.log(`drain: moving ${plan.moves.length} chunks off ${s.node?.address}`)
@@ -439,7 +451,7 @@ export class Rebalancer {
     const worker = async () => {
       for (let next = queue.next(); !next.done && !job.signal.aborted; next = queue.next()) {
         const move = next.value
-        job.moved.add(move.id)
+        job.moved.add(pieceKey(move))
         try {
           const result = await moveCopy({
             meta: this.#deps.meta,
@@ -473,14 +485,20 @@ export class Rebalancer {
     const { registry, log } = this.#deps
     const where = (n: string) => registry.get(n)?.address ?? n
     // The registry has heard of the node that failed already (moveCopy's onNodeError).
-    log(`${this.#job?.status.kind}: moving chunk ${move.id} from ${where(move.from)} to ${where(move.to)} failed: ${(err as Error).message}`)
+    log(`${this.#job?.status.kind}: moving ${move.shard === undefined ? `chunk ${move.id}` : `shard ${move.shard} of chunk ${move.id}`} from ${where(move.from)} to ${where(move.to)} failed: ${(err as Error).message}`)
   }
 
   /** Every chunk the namespace references, walked in slices so the daemon keeps answering. */
   async #snapshot(): Promise<ChunkCopies[]> {
     const chunks: ChunkCopies[] = []
     for await (const batch of chunkBatches(this.#deps.meta.state)) {
-      for (const { ino, index, ref } of batch) chunks.push({ ino, index, id: ref.id, len: ref.len, nodes: ref.nodes })
+      for (const { ino, index, ref } of batch) {
+        // Each stored piece: the chunk (its copies), or each shard of a stripe, kept off the stripe's other nodes.
+        const avoid = ref.ec ? nodesHolding(ref) : undefined
+        for (const { ref: piece, shard } of piecesOf(ref)) {
+          chunks.push({ ino, index, id: ref.id, ...(shard === undefined ? {} : { shard, avoid }), len: piece.len, nodes: piece.nodes })
+        }
+      }
     }
     return chunks
   }
@@ -501,6 +519,24 @@ export class Rebalancer {
       else if (n.nodeId === move.to) n.now += move.len
     }
   }
+}
+
+/**
+ * The layout needing the most nodes among the chunks with a piece on nodeId, if any needs more than
+ * R (a stripe, or a chunk kept in more copies). One synchronous look: a drain is started rarely, and
+ * must be refused before it changes anything.
+ */
+function widestLayoutOn(state: NamespaceState, nodeId: string, replicas: number): Layout | undefined {
+  let widest: Layout | undefined
+  for (const inode of state.inodes.values()) {
+    if (!isFile(inode)) continue
+    for (const ref of inode.chunks ?? []) {
+      if (!ref || (!ref.ec && ref.copies === undefined)) continue
+      const layout = layoutOf(ref, replicas)
+      if (nodesNeeded(layout) > Math.max(replicas, widest ? nodesNeeded(widest) : 0) && nodesHolding(ref).includes(nodeId)) widest = layout
+    }
+  }
+  return widest
 }
 
 /** How a job ended, for the event feed. */

@@ -13,6 +13,12 @@
 // any two steps leaves, at worst, an extra copy (an orphan the healer collects). If the file moved on
 // while the bytes were copied (overwritten, truncated, deleted), nothing is recorded and the copy
 // just made is deleted again.
+//
+// A shard of a stripe (erasure-coded chunk, chunks/layout.ts) moves the same way, as its own piece:
+// read and verified against its own SHA-256, put under its own id, its new node committed with the
+// replicas record's `shard`. One more rule: the target must hold no shard of that stripe, so losing
+// one node never costs a stripe two shards. The lock is the stripe's (its chunk id), which the healer
+// takes to rebuild it.
 
 import type { ChunkRef } from '../../chunks/ChunkRef.js'
 import { isBadCopy } from '../../chunks/checkCopy.js'
@@ -22,7 +28,8 @@ import type { DfsError } from '../../errors.js'
 import type { ChunkLocks } from '../chunkLocks.js'
 import type { NamespaceMetaStore } from '../openCluster.js'
 import type { NodeLookup } from '../replicate.js'
-import { commitReplicas, stillReferenced } from '../stillReferenced.js'
+import { commitReplicas, commitShardNodes, stillReferenced } from '../stillReferenced.js'
+import { nodesHolding, pieceName, pieceOf } from '../../chunks/layout.js'
 
 export interface MoveDeps {
   meta: Pick<NamespaceMetaStore, 'state' | 'commit' | 'sync'>
@@ -44,6 +51,8 @@ export interface Move {
   ino: number
   index: number
   id: string
+  /** Erasure-coded chunk `id`: the shard that moves (undefined: a copy of a replicated chunk). */
+  shard?: number
   from: string
   to: string
 }
@@ -61,15 +70,17 @@ export async function moveCopy(deps: MoveDeps, move: Move): Promise<MoveResult> 
   try {
     const ref = stillReferenced(meta.state, move)
     if (!ref) return { moved: false, why: 'the file no longer points at this chunk' }
-    const listed = [...new Set(ref.nodes)]
+    const piece = pieceOf(ref, move.shard)
+    if (!piece) return { moved: false, why: 'the chunk is no longer laid out as planned' }
+    const listed = [...new Set(piece.nodes)]
     if (!listed.includes(move.from)) return { moved: false, why: 'the source no longer holds a listed copy' }
-    if (listed.includes(move.to)) return { moved: false, why: 'the target holds a copy already' }
+    if (nodesHolding(ref).includes(move.to)) return { moved: false, why: move.shard === undefined ? 'the target holds a copy already' : 'the target holds a shard of this stripe already' }
     const target = nodes.get(move.to)
     if (!target) throw notRegistered(move.to)
 
     const bad: { nodeId: string; error: DfsError }[] = []
     const order = [move.from, ...listed.filter((n) => n !== move.from)]
-    const fetched = await fetchVerified(ref, order, (id) => nodes.get(id), (nodeId, error) => {
+    const fetched = await fetchVerified(piece, order, (id) => nodes.get(id), (nodeId, error) => {
       bad.push({ nodeId, error })
       deps.onNodeError?.(nodeId, error)
     })
@@ -80,10 +91,10 @@ export async function moveCopy(deps: MoveDeps, move: Move): Promise<MoveResult> 
     await deps.beforePut?.(fetched.data.length)
     if (deps.signal?.aborted) return { moved: false, why: 'stopping' }
     try {
-      await target.put(ref.id, fetched.data, ref.sha256)
-      await target.sync([ref.id])
+      await target.put(piece.id, fetched.data, piece.sha256)
+      await target.sync([piece.id])
     } catch (err) {
-      await target.delete(ref.id).catch(() => {}) // a put that landed but did not sync
+      await target.delete(piece.id).catch(() => {}) // a put that landed but did not sync
       const error = asNodeError(err, target, move.to, 'put')
       deps.onNodeError?.(move.to, error)
       throw error
@@ -91,9 +102,14 @@ export async function moveCopy(deps: MoveDeps, move: Move): Promise<MoveResult> 
 
     // No await between reading the list and committing it: the namespace cannot change in between.
     const now = stillReferenced(meta.state, move)
-    if (!now || !commitReplicas(meta, move, [...new Set(now.nodes.map((n) => (n === move.from ? move.to : n)))])) {
+    const nowPiece = now && pieceOf(now, move.shard)
+    const nodesAfter = nowPiece && [...new Set(nowPiece.nodes.map((n) => (n === move.from ? move.to : n)))]
+    const committed = nodesAfter !== undefined && nowPiece?.id === piece.id && (move.shard === undefined
+      ? commitReplicas(meta, move, nodesAfter)
+      : !nodesHolding(now!).includes(move.to) && commitShardNodes(meta, move, move.shard, nodesAfter))
+    if (!committed) {
       // The file moved on while we copied: the copy we made is nobody's (chunk ids are never reused).
-      await target.delete(ref.id).catch((err) => deps.log(`removing the copy of discarded chunk ${ref.id} from ${target.address} failed: ${(err as Error).message}`))
+      await target.delete(piece.id).catch((err) => deps.log(`removing the copy of discarded ${pieceName(ref, move.shard)} from ${target.address} failed: ${(err as Error).message}`))
       return { moved: false, why: 'the file no longer points at this chunk' }
     }
 
@@ -102,10 +118,10 @@ export async function moveCopy(deps: MoveDeps, move: Move): Promise<MoveResult> 
     const source = nodes.get(move.from)
     try {
       if (!source) throw notRegistered(move.from)
-      await source.delete(ref.id)
+      await source.delete(piece.id)
     } catch (err) {
       sourceDeleted = false
-      deps.log(`chunk ${ref.id} moved, but removing its old copy from ${source?.address ?? move.from} failed: ${asNodeError(err, source, move.from, 'delete').message}`)
+      deps.log(`${pieceName(ref, move.shard)} moved, but removing its old copy from ${source?.address ?? move.from} failed: ${asNodeError(err, source, move.from, 'delete').message}`)
     }
     return { moved: true, bytes: fetched.data.length, source: fetched.nodeId, sourceDeleted }
   } finally {

@@ -3,24 +3,58 @@
 //
 // Usage is the bytes of referenced chunks a node holds (from the namespace, so orphans and chunks
 // being written do not count, and it is exact the moment it is taken, unlike a heartbeat's report).
+//
+// What moves is a stored piece (chunks/layout.ts): a copy of a replicated chunk, or one shard of a
+// stripe. A shard moves like a copy, with one more rule: its target holds no shard of the same stripe
+// (`avoid`), also none a move planned earlier in the same plan puts there.
 
 import { rankNodes } from '../../chunks/placement.js'
 
 export interface ChunkCopies {
   ino: number
   index: number
+  /** The chunk's id (a stripe's, for a shard): what the namespace and the locks know it by. */
   id: string
+  /** A shard of erasure-coded chunk `id`: its index in the stripe. */
+  shard?: number
+  /** The piece's length (a shard's, for a shard). */
   len: number
+  /** Nodes holding the piece. */
   nodes: readonly string[]
+  /** Nodes that must not take the piece, when more than `nodes`: every node holding a shard of the stripe. */
+  avoid?: readonly string[]
 }
 
 export interface PlannedMove {
   ino: number
   index: number
   id: string
+  shard?: number
   len: number
   from: string
   to: string
+}
+
+/** A piece's key within a job: the chunk id, and the shard index for a shard (each moves at most once). */
+export const pieceKey = (piece: { id: string; shard?: number }): string => (piece.shard === undefined ? piece.id : `${piece.id}#${piece.shard}`)
+
+/**
+ * Nodes planned to take a piece of each chunk in this plan: a stripe's second shard must not follow
+ * its first to the same node (the snapshot's `avoid` predates the plan).
+ */
+class PlannedTargets {
+  readonly #byChunk = new Map<string, Set<string>>()
+
+  add(chunk: ChunkCopies, to: string): void {
+    let set = this.#byChunk.get(chunk.id)
+    if (!set) this.#byChunk.set(chunk.id, (set = new Set()))
+    set.add(to)
+  }
+
+  /** Whether `to` may take this piece: holds none of it, nor of its stripe, nor is planned to. */
+  allows(chunk: ChunkCopies, to: string): boolean {
+    return !(chunk.avoid ?? chunk.nodes).includes(to) && !chunk.nodes.includes(to) && !this.#byChunk.get(chunk.id)?.has(to)
+  }
 }
 
 /** Bytes of referenced chunks on each of `nodeIds` (0 for a node holding none). */
@@ -84,21 +118,22 @@ export function planBalance(input: BalanceInput): BalancePlan {
   // Movable chunks per node, largest first; a chunk with a copy outside `nodes` stays put.
   const onNode = new Map<string, ChunkCopies[]>([...members].map((n) => [n, []]))
   for (const chunk of input.chunks) {
-    if (input.exclude?.has(chunk.id) || !chunk.nodes.every((n) => members.has(n))) continue
+    if (input.exclude?.has(pieceKey(chunk)) || !chunk.nodes.every((n) => members.has(n))) continue
     for (const nodeId of new Set(chunk.nodes)) onNode.get(nodeId)!.push(chunk)
   }
   for (const list of onNode.values()) list.sort((a, b) => b.len - a.len)
   const start = new Map<string, number>([...members].map((n) => [n, 0]))
   const moved = new Set<string>()
+  const planned = new PlannedTargets()
 
   const pick = (from: string, to: string, below: number): ChunkCopies | undefined => {
     const list = onNode.get(from)!
     let i = start.get(from)!
-    while (i < list.length && moved.has(list[i].id)) i++
+    while (i < list.length && moved.has(pieceKey(list[i]))) i++
     start.set(from, i) // everything before i has moved
     for (; i < list.length; i++) {
       const chunk = list[i]
-      if (chunk.len < below && !moved.has(chunk.id) && !chunk.nodes.includes(to)) return chunk
+      if (chunk.len < below && !moved.has(pieceKey(chunk)) && planned.allows(chunk, to)) return chunk
     }
     return undefined
   }
@@ -120,10 +155,11 @@ export function planBalance(input: BalanceInput): BalancePlan {
       continue
     }
     const { chunk, from } = found
-    moved.add(chunk.id)
+    moved.add(pieceKey(chunk))
+    planned.add(chunk, to)
     used.set(from, used.get(from)! - chunk.len)
     used.set(to, used.get(to)! + chunk.len)
-    moves.push({ ino: chunk.ino, index: chunk.index, id: chunk.id, len: chunk.len, from, to })
+    moves.push(plannedMove(chunk, from, to))
   }
   return { moves, before, after: used }
 }
@@ -140,26 +176,35 @@ export interface DrainInput {
 
 export interface DrainPlan {
   moves: PlannedMove[]
-  /** Chunks with a copy on the node that no target can take (every target holds one already). */
+  /** Pieces on the node that no target can take (every target holds a copy, or a shard of the stripe). */
   stuck: ChunkCopies[]
 }
 
-/** A move for every chunk with a copy on `node`: to the least-used target without a copy (ties: placement order). */
+/**
+ * A move for every piece on `node`: to the least-used target without a copy, or without a shard of
+ * the stripe (ties: placement order).
+ */
 export function planDrain(input: DrainInput): DrainPlan {
   const used = new Map(input.targets.map((n) => [n, input.used.get(n) ?? 0]))
   const moves: PlannedMove[] = []
   const stuck: ChunkCopies[] = []
+  const planned = new PlannedTargets()
   for (const chunk of input.chunks) {
     if (!chunk.nodes.includes(input.node)) continue
-    const free = input.targets.filter((n) => n !== input.node && !chunk.nodes.includes(n))
+    const free = input.targets.filter((n) => n !== input.node && planned.allows(chunk, n))
     if (free.length === 0) {
       stuck.push(chunk)
       continue
     }
-    const rank = rankNodes(chunk.id, free)
+    const rank = rankNodes(pieceKey(chunk), free)
     const to = rank.reduce((a, b) => (used.get(b)! < used.get(a)! ? b : a))
     used.set(to, used.get(to)! + chunk.len)
-    moves.push({ ino: chunk.ino, index: chunk.index, id: chunk.id, len: chunk.len, from: input.node, to })
+    planned.add(chunk, to)
+    moves.push(plannedMove(chunk, input.node, to))
   }
   return { moves, stuck }
+}
+
+function plannedMove(chunk: ChunkCopies, from: string, to: string): PlannedMove {
+  return { ino: chunk.ino, index: chunk.index, id: chunk.id, ...(chunk.shard === undefined ? {} : { shard: chunk.shard }), len: chunk.len, from, to }
 }

@@ -1,0 +1,101 @@
+// fsck on erasure-coded chunks: each shard is checked against its own SHA-256; a stripe with all
+// k + m shards intact is healthy, with k .. k+m-1 readable but degraded, with fewer than k lost; the
+// report names the stripe, each bad shard's index and its node. Shards are not orphans, and the
+// offline repair, which does not rebuild shards, leaves every shard file where it is and says so.
+
+import { rm } from 'node:fs/promises'
+import { afterEach, describe, expect, it } from 'vitest'
+import { fsck } from '../../src/cluster/fsck.js'
+import { type HealCluster, makeHealCluster, randomChunk } from './healFixtures.js'
+import { addFileOfRefs, shardOf, storeStripeOn } from './stripeFixtures.js'
+
+let cluster: HealCluster | undefined
+afterEach(async () => {
+  await cluster?.cleanup()
+  cluster = undefined
+})
+
+/** A file of three 2+1 stripes: intact, degraded (shard 1 corrupt), lost (shards 0 and 2 missing); and an orphan. */
+async function damaged(c: HealCluster) {
+  const stripes = [
+    await storeStripeOn(c, randomChunk(30_000), 2, 1, [0, 1, 2]),
+    await storeStripeOn(c, randomChunk(30_000), 2, 1, [0, 1, 2]),
+    await storeStripeOn(c, randomChunk(20_001), 2, 1, [1, 2, 3]),
+  ]
+  const ino = await addFileOfRefs(c, 'f', stripes)
+  await c.flipByte(1, shardOf(c, ino, 1, 1).id)
+  await rm(c.chunkPath(1, shardOf(c, ino, 2, 0).id))
+  await rm(c.chunkPath(3, shardOf(c, ino, 2, 2).id))
+  const orphan = await c.storeOn(randomChunk(500), [3])
+  return { ino, stripes, orphan }
+}
+
+describe('fsck of stripes', () => {
+  it('sorts stripes by intact shards and names each bad shard and its node; shards are not orphans', async () => {
+    const c = (cluster = await makeHealCluster({ nodes: 4, replicas: 2 }))
+    const { ino, stripes, orphan } = await damaged(c)
+    const report = await fsck(c.cluster, { repair: false })
+
+    expect(report.chunks).toBe(3)
+    expect(report.orphans).toEqual([{ node: c.nodes[3].nodeId, chunk: orphan.id }])
+    expect(report.badReplicas).toEqual([])
+    expect(report.underReplicated.map((p) => p.chunk)).toEqual([stripes[1].id])
+    expect(report.lost.map((p) => p.chunk)).toEqual([stripes[2].id])
+
+    const degraded = report.underReplicated[0]
+    expect(degraded).toMatchObject({ layout: 'ec:2+1', intact: 2 })
+    expect(degraded.bad).toEqual([{ node: c.nodes[1].nodeId, shard: 1, why: expect.stringMatching(/sha|corrupt|SHA/i) }])
+    expect(degraded.shards?.map((s) => [s.index, s.id, s.good])).toEqual([
+      [0, shardOf(c, ino, 1, 0).id, [c.nodes[0].nodeId]],
+      [1, shardOf(c, ino, 1, 1).id, []],
+      [2, shardOf(c, ino, 1, 2).id, [c.nodes[2].nodeId]],
+    ])
+    const lost = report.lost[0]
+    expect(lost).toMatchObject({ layout: 'ec:2+1', intact: 1 })
+    expect(lost.bad).toEqual([
+      { node: c.nodes[1].nodeId, shard: 0, why: 'missing' },
+      { node: c.nodes[3].nodeId, shard: 2, why: 'missing' },
+    ])
+  })
+
+  it('the online check (live) looks again and keeps the same verdicts, with no shard an orphan', async () => {
+    const c = (cluster = await makeHealCluster({ nodes: 4, replicas: 2 }))
+    const { stripes, orphan } = await damaged(c)
+    const report = await fsck(c.cluster, { repair: false, live: true })
+    expect(report.orphans).toEqual([{ node: c.nodes[3].nodeId, chunk: orphan.id }])
+    expect(report.underReplicated.map((p) => p.chunk)).toEqual([stripes[1].id])
+    expect(report.lost.map((p) => p.chunk)).toEqual([stripes[2].id])
+    expect(report.badReplicas).toEqual([])
+  })
+
+  it('a shard no node lists is named as lost, and the stripe is degraded while k remain', async () => {
+    const c = (cluster = await makeHealCluster({ nodes: 3, replicas: 2 }))
+    const stripe = await storeStripeOn(c, randomChunk(9_000), 2, 1, [0, -1, 2])
+    await addFileOfRefs(c, 'g', [stripe])
+    const report = await fsck(c.cluster, { repair: false })
+    expect(report.underReplicated.map((p) => [p.chunk, p.intact, p.bad])).toEqual([[stripe.id, 2, [{ node: '-', shard: 1, why: 'lost: no node holds it' }]]])
+    expect(report.lost).toEqual([])
+  })
+
+  it('counts the bytes of every shard read in its progress', async () => {
+    const c = (cluster = await makeHealCluster({ nodes: 3, replicas: 2 }))
+    const stripe = await storeStripeOn(c, randomChunk(16 * 1024), 2, 1, [0, 1, 2])
+    await addFileOfRefs(c, 'h', [stripe])
+    let last: { checkedBytes: number; bytes: number } | undefined
+    await fsck(c.cluster, { repair: false, onProgress: (p) => { last = p } })
+    expect(last).toMatchObject({ checkedBytes: 3 * 8 * 1024, bytes: 3 * 8 * 1024 })
+  })
+
+  it('--repair removes the orphan, keeps every shard file, and reports the stripes it did not rebuild', async () => {
+    const c = (cluster = await makeHealCluster({ nodes: 4, replicas: 2 }))
+    const { ino, stripes, orphan } = await damaged(c)
+    const shardFiles = () => [0, 1, 2].flatMap((index) => [0, 1, 2].map((i) => c.holders(shardOf(c, ino, index, i).id)))
+    const before = shardFiles()
+    const repair = await fsck(c.cluster, { repair: true })
+    expect(repair.repaired).toMatchObject({ orphansRemoved: 1, copied: 0 })
+    expect(repair.repaired?.failed).toEqual([expect.stringMatching(new RegExp(`/f chunk 1: ec:2\\+1 stripe, 2 of 3 shards intact \\(shard 1 on ${c.nodes[1].nodeId}: .*\\); the offline repair does not rebuild shards`))])
+    expect(c.holders(orphan.id)).toEqual([])
+    expect(shardFiles()).toEqual(before)
+    expect(c.ref(ino, 0)).toEqual(stripes[0])
+  })
+})
