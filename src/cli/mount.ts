@@ -75,7 +75,7 @@ export function withServiceOptions(command: Command): Command {
     .addOption(new Option('--suspect-after <duration>', 'a node silent this long leaves the write pool').default(MOUNT_DEFAULTS.suspectAfter))
     .addOption(new Option('--dead-after <duration>', 'a node silent this long is dead: its chunks are re-replicated').default(MOUNT_DEFAULTS.deadAfter))
     .addOption(new Option('--heal-grace <duration>', 'a dead node\'s chunks are re-replicated after this').default(MOUNT_DEFAULTS.healGrace))
-    .addOption(new Option('--heal-bandwidth <size>', 'bytes per second the healer and a balance or drain may copy together (0: no limit)').default(MOUNT_DEFAULTS.healBandwidth))
+    .addOption(new Option('--heal-bandwidth <size>', 'bytes per second the healer, a balance or drain and a policy apply may copy together (0: no limit)').default(MOUNT_DEFAULTS.healBandwidth))
     .addOption(new Option('--orphan-grace <duration>', 'a chunk file no file references is deleted this long after it is first seen').default(MOUNT_DEFAULTS.orphanGrace))
     .addOption(new Option('--scrub-rate <size>', 'bytes per second the scrubber re-verifies in the background (0: off)').default(MOUNT_DEFAULTS.scrubRate))
 }

@@ -3,7 +3,7 @@
 // the mount over its control socket (it resolves the path as the mount does), or with --namenode
 // tcp://… --secret-file <f> of a NameNode, for a path in its namespace. A set is checked by the
 // NameNode (policyCheck.ts); here a malformed policy is refused before anything is asked.
-// `dfs policy apply` (converting existing files) is added where the hook below says, once it exists.
+// `dfs policy apply` (converting the files already there): policyApply.ts.
 
 import { dirname, join, relative } from 'node:path'
 import { Command } from 'commander'
@@ -15,6 +15,7 @@ import { callControl } from '../daemon/control.js'
 import { oneLine } from '../util/oneLine.js'
 import { NAMENODE_OPTION, SECRET_OPTION, type TargetFlags, withTarget } from './controlTarget.js'
 import { followed } from './info.js'
+import { applyCommand } from './policyApply.js'
 import { findDaemon } from './status.js'
 
 export function policyCommand(): Command {
@@ -44,8 +45,7 @@ export function policyCommand(): Command {
       if (flags.json) console.log(JSON.stringify(report, null, 2))
       else console.log(`${formatPolicyReport(report)}\nnew files in ${oneLine(report.path)} are stored as ${report.policy}; files already there keep the layout they were written in`)
     })
-  // Hook for `dfs policy apply` (converting existing files; src/cli/policyApply.ts, not on this
-  // branch yet): `policy.addCommand(applyCommand())` here, imported from './policyApply.js'.
+  policy.addCommand(applyCommand())
   return policy
 }
 

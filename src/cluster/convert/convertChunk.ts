@@ -19,7 +19,8 @@
 
 import type { ChunkRef } from '../../chunks/ChunkRef.js'
 import { type Layout, layoutOf, nominalOverhead, sameLayout, storedBytes, storedIds } from '../../chunks/layout.js'
-import { isDfsError } from '../../errors.js'
+import { dfsError, isDfsError } from '../../errors.js'
+import { formatPolicy } from '../../meta/namespace/policy.js'
 import type { ChunkLocks } from '../chunkLocks.js'
 import type { NamespaceMetaStore } from '../openCluster.js'
 import { type ChunkPlace, stillReferenced } from '../stillReferenced.js'
@@ -74,6 +75,11 @@ export async function convertChunk(deps: ConvertDeps, at: ChunkPlace, target: La
     const discard = async (why: string) => {
       // Nobody ever referenced these pieces (their ids are new): delete at once.
       await deps.deleteChunks(storedIds(fresh)).catch((err) => deps.log(`removing the pieces of discarded chunk ${fresh.id} (${why}) failed: ${(err as Error).message}`))
+    }
+    if (!sameLayout(layoutOf(fresh, deps.replicas), target)) {
+      // A store that cannot write this layout (an older one) must not make the map say otherwise.
+      await discard('wrong layout')
+      throw dfsError('EIO', `the chunk store wrote chunk ${at.id} as ${formatPolicy(layoutOf(fresh, deps.replicas))}, not ${formatPolicy(target)}`, { chunk: at.id })
     }
     try {
       await io.sync([fresh])
