@@ -14,6 +14,7 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { statusOf } from '../helpers/cli.js'
 import { cleanupAll } from '../helpers/mount.js'
 import { run } from '../helpers/run.js'
 import { PY_MMAP_IO, expectOk, py, testSeed } from '../mount/fixtures.js'
@@ -55,7 +56,15 @@ async function exercise(name: string, seed: number, extra: string[] = []): Promi
   expect(r.code, `exerciser on ${POLICY} (seed ${seed}, replay with DFS_EXERCISER_SEED=${SEED}) failed:\n${report}\n${r.stderr.slice(-3000)}\ndaemon log (tail):\n${daemon}`).toBe(0)
   const result = JSON.parse(report) as Record<string, unknown>
   console.log(`EC exerciser ${name}: ${JSON.stringify(result)}`)
+  await expectOnlyEc()
   return result
+}
+
+/** Every chunk the mount holds is a stripe of the policy (dfs status's overhead per layout in use): the runs did test EC. */
+async function expectOnlyEc(): Promise<void> {
+  const s = await statusOf(roots.mnt)
+  expect(s.overhead.map((o: { layout: string }) => o.layout), JSON.stringify(s.overhead)).toEqual([POLICY])
+  expect(s.overhead[0].chunks).toBeGreaterThan(0)
 }
 
 describe(`randomized differential exercisers on an ${POLICY} directory`, () => {
@@ -71,6 +80,7 @@ describe(`randomized differential exercisers on an ${POLICY} directory`, () => {
     const files = [base, base + 1].map((seed, i) => ({ seed, native: join(native, `f${i}`), mounted: join(mounted, `f${i}`) }))
     const results = await Promise.all(files.map(f => py(PY_MMAP_IO, [f.native, f.mounted, String(f.seed), String(MMAP_OPS), String(CHUNK)], { timeout: 300_000 })))
     for (const [i, f] of files.entries()) expectOk(results[i]!, `mmap exerciser on ${POLICY}, seed ${f.seed} (DFS_TEST_SEED=${base})`, roots.dfs)
+    await expectOnlyEc()
   }, 600_000)
 
   it('still matches, step for step, when a node folder is deleted half way through', async () => {

@@ -9,9 +9,10 @@
 //   m + 1 of chunk 1 and of the tail (lost), none of chunk 2. dd of each chunk's range: EIO for
 //   exactly chunks 1 and 3, the rest byte-perfect; and the daemon keeps serving everything else.
 
-import { readFile, rename, rm } from 'node:fs/promises'
+import { readFile, rename, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { dfs } from '../helpers/cli.js'
 import { stopAllAfterAll } from '../helpers/mount.js'
 import { run, runBuffer } from '../helpers/run.js'
 import { expectOk } from '../mount/fixtures.js'
@@ -37,9 +38,21 @@ function lossSuite(k: number, m: number, nodeCount: number): void {
     })
     afterAll(async () => ec?.cluster.cleanup())
 
-    it('stores each chunk as k + m shards, each on its own node', () => {
+    it('stores each chunk as k + m shards, each on its own node, as dfs info says; a short tail padded to a multiple of 8 bytes only', async () => {
       expect(shards).toHaveLength(4)
       for (const stripe of shards) expect(new Set(stripe.map(s => s.node)).size).toBe(k + m)
+      const r = await dfs('info', join(ec.dir, 'c'), '--json')
+      expectOk(r, 'dfs info --json c', ec.dfs)
+      const info = JSON.parse(r.stdout)
+      const nodeIds = await Promise.all(ec.cluster.nodes.map(async node => JSON.parse(await readFile(join(node, 'dfs-node.json'), 'utf8')).nodeId as string))
+      for (const [i, chunk] of info.chunks.entries()) {
+        expect(chunk.layout).toBe(`ec:${k}+${m}`)
+        const onDisk = new Map(shards[i]!.map(s => [s.id, nodeIds[s.node]]))
+        expect(new Map(chunk.shards.map((s: { id: string; nodeId: string }) => [s.id, s.nodeId]))).toEqual(onDisk)
+        const shardLen = Math.max(8, Math.ceil(chunk.length / k / 8) * 8)
+        for (const s of shards[i]!) expect((await stat(chunkPath(ec.cluster.nodes[s.node]!, s.id))).size).toBe(shardLen)
+      }
+      expect(info.chunks.map((c: { length: number }) => c.length)).toEqual([CHUNK, CHUNK, CHUNK, TAIL])
     })
 
     const patterns = subsetsUpTo(nodeCount, m)
