@@ -14,6 +14,7 @@
 
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
+import { status } from './cluster.js'
 import { DfsDaemon, type DaemonConfig, waitIdle } from './daemon.js'
 import { dropCaches } from './machine.js'
 import { dd } from './measure.js'
@@ -98,6 +99,7 @@ export async function ecFigures(input: EcBenchInput): Promise<string[]> {
   const write = POLICIES.map(() => [] as number[])
   const read = POLICIES.map(() => [] as number[])
   const stored = POLICIES.map(() => NaN)
+  let measured = POLICIES.map(() => NaN)
   const file = (p: Policy) => join(mnt, p.dir, 'big.bin')
   try {
     for (let r = 1; r <= input.runs; r++) {
@@ -118,6 +120,11 @@ export async function ecFigures(input: EcBenchInput): Promise<string[]> {
           await quiet() // pieces still in flight after fsync (an EC write is durable with k of k + m shards)
           stored[i] = ((await bytesOnNodes(nodes)) - before) / input.size
         }
+      }
+      if (r === 1) {
+        // dfs's own figure: bytes the chunk map records on nodes ÷ bytes of file data, per layout in use.
+        const overhead = (await status(mnt)).overhead ?? []
+        measured = POLICIES.map(p => overhead.find(o => o.layout === p.policy)?.overhead ?? NaN)
       }
       await restart()
       for (const [i, p] of POLICIES.entries()) {
@@ -145,7 +152,7 @@ export async function ecFigures(input: EcBenchInput): Promise<string[]> {
     }
 
     const med = (xs: number[][]) => xs.map(median)
-    return renderEcFigures({ sizeLabel: input.sizeLabel, runs: input.runs, write: med(write), read: med(read), degraded, stored })
+    return renderEcFigures({ sizeLabel: input.sizeLabel, runs: input.runs, write: med(write), read: med(read), degraded, stored, measured })
   } finally {
     await stopEcRun()
     await rm(root, { recursive: true, force: true })
@@ -160,6 +167,8 @@ export interface EcMedians {
   read: number[]
   degraded: number[]
   stored: number[]
+  /** The same as dfs status measures it (its overhead per layout). */
+  measured: number[]
 }
 
 /** The EC table: each policy's figure and the EC ones as ratios to R = 2 (higher is better, but for stored bytes). */
@@ -170,6 +179,7 @@ export function renderEcFigures(m: EcMedians): string[] {
     rate(`cold read ${m.sizeLabel}, MB/s`, m.read),
     rate('degraded read, node_1 gone, MB/s', m.degraded),
     ['stored bytes per byte of data', ...m.stored.map(x => fmt(x, 2)), ...m.stored.slice(1).map(x => fmtRatio(x / m.stored[0]!))],
+    ['  as dfs status measures it', ...m.measured.map(x => fmt(x, 2)), ...m.measured.slice(1).map(x => fmtRatio(x / m.measured[0]!))],
     ['  nominal', ...POLICIES.map(p => fmt(p.nominal, 2)), ...POLICIES.slice(1).map(p => fmtRatio(p.nominal / POLICIES[0]!.nominal))],
   ]
   const names = POLICIES.map(p => p.policy)
@@ -182,7 +192,8 @@ export function renderEcFigures(m: EcMedians): string[] {
     '',
     '  write: dd bs=1M conv=fsync into each folder; cold read: the daemon restarted (empty chunk cache), caches dropped before each dd',
     '  degraded read: a fresh daemon, then node_1\'s folder moved away; replicas:2 reads the other copy, EC rebuilds each stripe from any k shards',
-    '  stored bytes: what the node folders gained in chunk files during run 1\'s write of each file ÷ the file\'s size',
+    '  stored bytes: what the node folders gained in chunk files during run 1\'s write of each file ÷ the file\'s size;',
+    '    dfs status: its overhead per layout in use (bytes the chunk map records on nodes ÷ bytes of file data), after run 1\'s writes',
   ]
 }
 
