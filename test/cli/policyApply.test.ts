@@ -1,8 +1,8 @@
 // `dfs policy apply <dir>` as a user runs it, against a real mount daemon (3 folder nodes, R = 2):
 // bad input is one line, a non-zero exit and no job; --no-wait starts and returns, `dfs status`
 // shows the conversion in one line, --cancel stops it (exit 0; the follower of a cancelled job exits
-// 3); and, with the ChunkStore's erasure-coded writes (branch ec-store), replicas -> ec:2+1 ->
-// replicas through the mount keeps every byte (cmp after a remount) with a progress bar.
+// 3); and replicas -> ec:2+1 -> replicas through the mount keeps every byte (cmp after a remount)
+// with a progress bar.
 
 import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -12,12 +12,8 @@ import type { ConversionStatus } from '../../src/cluster/convert/conversionStatu
 import { dfs, statusOf, until } from '../helpers/cli.js'
 import { type Cluster, type DfsDaemon, makeCluster } from '../helpers/mount.js'
 import { sh } from '../helpers/run.js'
-import { storeWritesStripes } from '../cluster/convert/stripeIO.js'
 
 const KiB = 1024
-
-/** The conversion test cannot convert anything without it (the converter refuses a chunk written in another layout than asked). */
-const WITH_EC_STORE = await storeWritesStripes()
 
 let cluster: Cluster
 let daemon: DfsDaemon | undefined
@@ -118,7 +114,7 @@ describe('dfs policy apply', () => {
     await sameBytes('slow')
   })
 
-  it.runIf(WITH_EC_STORE)('replicas -> ec:2+1 -> replicas through the mount keeps every byte (needs ec-store)', async () => {
+  it('replicas -> ec:2+1 -> replicas through the mount keeps every byte', async () => {
     await mountIt()
     await writeTree('cold')
     expect((await sh(`setfattr -n user.dfs.policy -v ec:2+1 ${cluster.mnt}/cold`)).code).toBe(0)

@@ -1,8 +1,7 @@
 // `dfs policy apply` with a NameNode and a client over TCP, as real processes (three `dfs datanode`,
 // one `dfs namenode`, one `dfs mount --namenode`): with --namenode for a namespace path, and through
-// the client's mount (its daemon forwards the command to the NameNode); bad input in one line. With
-// the ChunkStore's erasure-coded writes (branch ec-store), replicas -> ec:2+1 -> replicas keeps every
-// byte the client reads back.
+// the client's mount (its daemon forwards the command to the NameNode); bad input in one line;
+// replicas -> ec:2+1 -> replicas keeps every byte the client reads back.
 
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -10,9 +9,6 @@ import { dfs } from '../helpers/cli.js'
 import { type Roles, startRoles, stopRolesAfterAll } from '../helpers/roles.js'
 import { run } from '../helpers/run.js'
 import { mustSh } from '../mount/fixtures.js'
-import { storeWritesStripes } from '../cluster/convert/stripeIO.js'
-
-const WITH_EC_STORE = await storeWritesStripes()
 
 stopRolesAfterAll()
 
@@ -52,7 +48,7 @@ describe('dfs policy apply with a NameNode over TCP', () => {
     expect(client.stdout).toMatch(/nothing to convert/)
   })
 
-  it.runIf(WITH_EC_STORE)('replicas -> ec:2+1 (--namenode) -> replicas (through the client mount) keeps every byte (needs ec-store)', async () => {
+  it('replicas -> ec:2+1 (--namenode) -> replicas (through the client mount) keeps every byte', async () => {
     await roles.ok(await run('setfattr', ['-n', 'user.dfs.policy', '-v', 'ec:2+1', join(mnt, 'photos')]), 'setfattr ec:2+1')
     const to = await roles.ok(await viaNameNode('/photos'), 'dfs policy apply --namenode /photos')
     expect(to.stdout).toMatch(/^dfs: converted 6 of 6 chunks .* of 2 files under \/photos to ec:2\+1/)

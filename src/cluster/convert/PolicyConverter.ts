@@ -226,6 +226,26 @@ export class PolicyConverter {
     return planned
   }
 
+  /**
+   * The chunks to convert, a file at a time, read from the namespace when a worker asks for the next
+   * (so as the file is then). A file with none left (rewritten or deleted meanwhile) is done at once.
+   */
+  *#tasks(job: Job, files: PlannedFile[]): Generator<{ file: PlannedFile; index: number; ref: ChunkRef; target: Layout }> {
+    const { meta, replicas } = this.#deps
+    for (const file of files) {
+      const inode = meta.state.inodes.get(file.ino)
+      const target = this.#target(file)
+      const chunks = inode && isFile(inode) ? inode.chunks ?? [] : []
+      const todo = chunks.flatMap((ref, index) => (ref && !sameLayout(layoutOf(ref, replicas), target) ? [{ index, ref }] : []))
+      if (todo.length === 0) {
+        job.status.filesDone++
+        continue
+      }
+      file.remaining = todo.length
+      for (const { index, ref } of todo) yield { file, index, ref, target }
+    }
+  }
+
   /** Second walk: convert each planned file's chunks as they are now, `concurrency` chunks at a time. */
   async #convert(job: Job, files: PlannedFile[]): Promise<void> {
     const { meta, replicas } = this.#deps
@@ -233,22 +253,7 @@ export class PolicyConverter {
     const fileDone = (file: PlannedFile) => {
       if (--file.remaining === 0) s.filesDone++
     }
-    // Chunks to convert, a file at a time, read from the namespace when a worker asks for the next.
-    function* tasks(self: PolicyConverter): Generator<{ file: PlannedFile; index: number; ref: ChunkRef; target: Layout }> {
-      for (const file of files) {
-        const inode = meta.state.inodes.get(file.ino)
-        const target = self.#target(file)
-        const chunks = inode && isFile(inode) ? inode.chunks ?? [] : []
-        const todo = chunks.flatMap((ref, index) => (ref && !sameLayout(layoutOf(ref, replicas), target) ? [{ index, ref }] : []))
-        if (todo.length === 0) {
-          s.filesDone++ // rewritten or deleted meanwhile: nothing left to do
-          continue
-        }
-        file.remaining = todo.length
-        for (const { index, ref } of todo) yield { file, index, ref, target }
-      }
-    }
-    const queue = tasks(this)
+    const queue = this.#tasks(job, files)
     const worker = async () => {
       let turns = 0
       for (let next = queue.next(); !next.done; next = queue.next()) {
@@ -256,7 +261,7 @@ export class PolicyConverter {
         if (job.signal.aborted) break
         try {
           const result = await convertChunk({
-            meta, io: this.#deps.io, deleteChunks: this.#deps.deleteChunks, locks: this.#deps.locks, replicas,
+            meta, io: this.#deps.io, deleteChunks: (ids) => this.#deps.deleteChunks(ids), locks: this.#deps.locks, replicas,
             beforeWrite: (bytes) => this.#deps.bandwidth.take(bytes, job.signal),
             signal: job.signal,
             log: (m) => this.#deps.log(`policy apply: ${m}`),

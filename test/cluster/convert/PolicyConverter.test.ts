@@ -4,8 +4,7 @@
 // conversion wins; cancel ends the job with every chunk converted or untouched; a node failing half
 // way leaves the file readable; bad input changes nothing.
 //
-// Erasure-coded writes and reads go through stripeIO (see there): part 1's ChunkStore stands in for
-// it once ec-store is merged.
+// Chunks are written and read by the cluster's ChunkStore, in any layout, as at the NameNode.
 
 import { stat } from 'node:fs/promises'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -21,7 +20,6 @@ import { type Inode, ROOT_INO, S_IFDIR, S_IFREG } from '../../../src/meta/namesp
 import { countLoopTurns } from '../../helpers/loopTurns.js'
 import { sha256Of } from '../../helpers/sha256.js'
 import { type HealCluster, makeHealCluster, randomChunk, until } from '../healFixtures.js'
-import { storeWritesStripes, stripeIO } from './stripeIO.js'
 
 const KiB = 1024
 
@@ -113,17 +111,10 @@ async function coldAndHot(c: HealCluster) {
   return { cold, hot, files }
 }
 
-/**
- * The erasure-coded chunk I/O the converter is given: the stand-in (stripeIO.ts), and the cluster's
- * own ChunkStore once it writes stripes (branch ec-store merged): the same tests for both.
- */
-const IO_KINDS: [string, (c: HealCluster) => ConvertIO][] = [['stripeIO stand-in', stripeIO]]
-if (await storeWritesStripes()) IO_KINDS.push(['the ChunkStore', (c) => c.chunks])
-
-describe.each(IO_KINDS)('dfs policy apply (PolicyConverter), EC through %s', (_, ioOf) => {
+describe('dfs policy apply (PolicyConverter)', () => {
   it('replicas -> ec:2+1 -> replicas on 3 nodes: every byte kept, old pieces deleted, overhead (k+m)/k then R', async () => {
     const c = (cluster = await makeHealCluster({ nodes: 3, replicas: 2 }))
-    const io = ioOf(c)
+    const io = c.chunks
     const { cold, files } = await coldAndHot(c)
     const before = new Map<number, string>()
     for (const ino of Object.values(files)) before.set(ino, sha256Of(await contentOf(c, io, ino)))
@@ -178,7 +169,7 @@ describe.each(IO_KINDS)('dfs policy apply (PolicyConverter), EC through %s', (_,
 
   it('a client replacing a chunk during its conversion wins: the converter records nothing for it and removes what it wrote', async () => {
     const c = (cluster = await makeHealCluster({ nodes: 3, replicas: 2 }))
-    const io = ioOf(c)
+    const io = c.chunks
     const { cold, files } = await coldAndHot(c)
     setPolicy(c, cold, 'ec:2+1')
     const conv = startConverter(c, io, { concurrency: 1 })
@@ -205,7 +196,7 @@ describe.each(IO_KINDS)('dfs policy apply (PolicyConverter), EC through %s', (_,
 
   it('cancel: the job ends after the chunk in flight; every chunk converted or untouched, every byte kept', async () => {
     const c = (cluster = await makeHealCluster({ nodes: 3, replicas: 2 }))
-    const io = ioOf(c)
+    const io = c.chunks
     const { cold, files } = await coldAndHot(c)
     const hash = sha256Of(await contentOf(c, io, files.big))
     setPolicy(c, cold, 'ec:2+1')
@@ -230,7 +221,7 @@ describe.each(IO_KINDS)('dfs policy apply (PolicyConverter), EC through %s', (_,
 
   it('a node failing half way: the chunks not converted keep their layout, the file stays readable', async () => {
     const c = (cluster = await makeHealCluster({ nodes: 3, replicas: 2 }))
-    const base = ioOf(c)
+    const base = c.chunks
     const { cold, files } = await coldAndHot(c)
     const hash = sha256Of(await contentOf(c, base, files.big))
     setPolicy(c, cold, 'ec:2+1')
@@ -282,7 +273,7 @@ describe.each(IO_KINDS)('dfs policy apply (PolicyConverter), EC through %s', (_,
 
   it('bad input changes nothing: no such path, a file, a policy wider than the cluster', async () => {
     const c = (cluster = await makeHealCluster({ nodes: 3, replicas: 2 }))
-    const io = ioOf(c)
+    const io = c.chunks
     const { cold, files } = await coldAndHot(c)
     const conv = startConverter(c, io)
     const refs = refsOf(c, files.big)
@@ -296,7 +287,7 @@ describe.each(IO_KINDS)('dfs policy apply (PolicyConverter), EC through %s', (_,
 
   it('each file to the policy of its own directory: a subfolder with a policy of its own keeps it; a file with two names converts once', async () => {
     const c = (cluster = await makeHealCluster({ nodes: 3, replicas: 2 }))
-    const io = ioOf(c)
+    const io = c.chunks
     const { cold, files } = await coldAndHot(c)
     const keep = mkdir(c, cold, 'keep')
     const kept = await addFile(c, keep, 'k', [randomChunk(64 * KiB), randomChunk(5)])
@@ -320,7 +311,7 @@ describe.each(IO_KINDS)('dfs policy apply (PolicyConverter), EC through %s', (_,
 
   it('holds the chunk lock the healer and rebalancer use: a chunk under repair waits', async () => {
     const c = (cluster = await makeHealCluster({ nodes: 3, replicas: 2 }))
-    const io = ioOf(c)
+    const io = c.chunks
     const { cold, files } = await coldAndHot(c)
     setPolicy(c, cold, 'ec:2+1')
     const locks = new ChunkLocks()
