@@ -101,8 +101,9 @@ export interface HealerStatus {
   /** Chunks waiting for a worker. */
   queued: number
   /**
-   * Chunks with 1 .. R-1 live copies, and with none (as of the last scan, updated by each repair
-   * since): the definitions `dfs status` counts by (../replication.ts).
+   * Chunks with 1 .. R-1 live copies (of the copies each wants), and with none; stripes with k ..
+   * k+m-1 live shards, and with fewer than k (as of the last scan, updated by each repair since):
+   * the definitions `dfs status` counts by (../replication.ts).
    */
   underReplicated: number
   unavailable: number

@@ -95,11 +95,11 @@ export class StripeRepair {
       else if (bad.has(nodeId)) await this.#read(shard)
       shards.push(shard)
     }
-    const toDrop = await this.#lookAtExtras(shards, [...extras.keys()].filter((n) => usable.has(n)))
+    const { drop: toDrop, holders: extraHolders } = await this.#lookAtExtras(shards, [...extras.keys()].filter((n) => usable.has(n)))
 
     const put: PieceCopy[] = []
     if (shards.some(needsHome)) {
-      const rebuilt = await this.#rebuild(item, ref, shards)
+      const rebuilt = await this.#rebuild(item, ref, shards, extraHolders)
       if (!rebuilt) return
       put.push(...rebuilt)
     }
@@ -160,9 +160,11 @@ export class StripeRepair {
    * the home of its shard when that shard needs one and the node holds no other shard of the
    * stripe; otherwise it is dropped once the map is durable (when its shard is whole elsewhere).
    */
-  async #lookAtExtras(shards: ShardState[], nodeIds: string[]): Promise<(PieceCopy & { corrupt?: boolean })[]> {
+  async #lookAtExtras(shards: ShardState[], nodeIds: string[]): Promise<{ drop: (PieceCopy & { corrupt?: boolean })[]; holders: Set<string> }> {
     const { registry } = this.#deps
     const drop: (PieceCopy & { corrupt?: boolean })[] = []
+    /** Nodes found holding an unlisted copy of a shard of this stripe: they take no rebuilt shard. */
+    const holders = new Set<string>()
     for (const nodeId of nodeIds) {
       const node = registry.get(nodeId)
       if (!node || registry.health(nodeId) !== 'alive') continue
@@ -170,6 +172,7 @@ export class StripeRepair {
         if (shard.nodeId === nodeId) continue
         const has = await node.has(shard.piece.id).catch(() => false)
         if (!has) continue
+        holders.add(nodeId)
         const holdsAnother = shards.some((o) => o !== shard && (o.nodeId === nodeId || o.newNode === nodeId))
         if (needsHome(shard) && !holdsAnother) {
           const read = await readCopy(node, nodeId, shard.piece)
@@ -185,7 +188,7 @@ export class StripeRepair {
         }
       }
     }
-    return drop
+    return { drop, holders }
   }
 
   /**
@@ -193,7 +196,7 @@ export class StripeRepair {
    * Returns what was put; undefined when the stripe was given up (the file moved on; fewer than k
    * intact shards anywhere).
    */
-  async #rebuild(item: RepairItem, ref: ChunkRef, shards: ShardState[]): Promise<PieceCopy[] | undefined> {
+  async #rebuild(item: RepairItem, ref: ChunkRef, shards: ShardState[], extraHolders: ReadonlySet<string>): Promise<PieceCopy[] | undefined> {
     const { meta, registry, counts, log } = this.#deps
     const { k, m } = ref.ec!
     const pass = this.#deps.pass()
@@ -235,7 +238,7 @@ export class StripeRepair {
 
     const all = await rebuildShards(shards.map((s) => s.data), k, m)
     // Nodes that hold (or are about to hold) a shard of this stripe take no other one.
-    const holding = new Set<string>()
+    const holding = new Set<string>(extraHolders)
     for (const s of shards) {
       if (s.nodeId !== undefined && s.standing !== 'lost') holding.add(s.nodeId)
       if (s.newNode !== undefined) holding.add(s.newNode)

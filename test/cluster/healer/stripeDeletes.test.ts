@@ -10,6 +10,7 @@ import { NameNode } from '../../../src/namenode/NameNode.js'
 import { type Inode, ROOT_INO, S_IFREG } from '../../../src/meta/namespace/types.js'
 import { type HealCluster, makeHealCluster, randomChunk } from '../healFixtures.js'
 import { addStripeFile, storeStripe } from './stripeFixtures.js'
+import { MemoryStore } from '../../fs/fakes.js'
 
 const KiB = 1024
 const GRACE = 30_000
@@ -113,5 +114,23 @@ describe('orphan collection and stripes', () => {
     expect(holdersOf(c, referenced)).toEqual([[0], [1, 3], [2]])
     expect(collector.status()).toMatchObject({ orphansRemoved: 3, orphansPending: 0, orphanFailures: 0 })
     expect(extras).toContainEqual({ id: referenced.id, nodeId: c.nodes[3]!.nodeId })
+  })
+})
+
+describe('NameNode commits of a stripe', () => {
+  it('hands the healer a stripe committed with a shard on no node, not a whole one (a stripe has no copies)', () => {
+    const under: string[] = []
+    const nameNode = new NameNode({ meta: new MemoryStore(), replicas: 2, log: () => {}, deleteChunks: async () => {}, onUnderReplicated: (ref) => under.push(ref.id) })
+    const s = nameNode.openSession(true)
+    const file = nameNode.commit(s, { op: 'mknod', parent: ROOT_INO, name: 'f', mode: S_IFREG | 0o644, uid: 0, gid: 0, time: 1 }).result as Inode
+    const hex = (n: number, len: number) => n.toString(16).padStart(len, '0')
+    const stripe = (id: number, nodes: string[][]): ChunkRef => ({
+      id: hex(id, 32), len: 16, sha256: hex(id, 64), nodes: [],
+      ec: { k: 2, m: 1, shards: nodes.map((n, i) => ({ id: hex(id * 10 + i, 32), len: 8, sha256: hex(i, 64), nodes: n })) },
+    })
+    nameNode.commit(s, { op: 'chunk', ino: file.ino, index: 0, ref: stripe(1, [['a'], ['b'], ['c']]), size: 16, mtime: 2, ctime: 2 })
+    nameNode.commit(s, { op: 'chunk', ino: file.ino, index: 1, ref: stripe(2, [['a'], ['b'], []]), size: 32, mtime: 2, ctime: 2 })
+    nameNode.commit(s, { op: 'chunk', ino: file.ino, index: 2, ref: { id: hex(3, 32), len: 1, sha256: hex(3, 64), nodes: ['a', 'b'], copies: 3 }, size: 33, mtime: 2, ctime: 2 })
+    expect(under).toEqual([hex(2, 32), hex(3, 32)])
   })
 })

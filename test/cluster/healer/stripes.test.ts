@@ -166,6 +166,62 @@ describe('a stripe with a lost shard', () => {
   })
 })
 
+describe('a dead node under replicated and erasure-coded files alike', () => {
+  it('heals both: copies back to R, shards rebuilt elsewhere, every byte intact', async () => {
+    const c = (cluster = await makeHealCluster({ nodes: 5, replicas: 2 }))
+    const replicated: { ino: number; data: Buffer }[] = []
+    const coded: { ino: number; data: Buffer }[] = []
+    for (let f = 0; f < 3; f++) {
+      const data = randomChunk(12 * KiB + f)
+      replicated.push({ ino: await c.addFile(`r${f}`, [data], [[0, f + 1]]), data })
+      const codedData = randomChunk(20 * KiB + f)
+      coded.push({ ino: await addStripeFile(c, `e${f}`, [{ data: codedData, k: 2, m: 2, on: [0, 1, 2, 3].map((n) => (n + f) % 4) }]), data: codedData })
+    }
+    const h = startHealer(c, { graceMs: 200 })
+    await until(() => idle(h), 30_000, 'first scan')
+    await rm(c.dirs[0]!, { recursive: true, force: true })
+    c.registry.markDead(c.nodes[0]!.nodeId, 'test: folder removed')
+    await until(() => h.status().healedChunks === 6 && idle(h), 30_000, 'six chunks healed')
+
+    for (const { ino, data } of replicated) {
+      const ref = c.ref(ino, 0)
+      expect(ref.nodes).toHaveLength(2)
+      expect(ref.nodes).not.toContain(c.nodes[0]!.nodeId)
+      for (const nodeId of ref.nodes) expect((await c.nodes[c.indexOf(nodeId)]!.get(ref.id)).equals(data)).toBe(true)
+    }
+    for (const { ino, data } of coded) {
+      expect(shardNodes(c, c.ref(ino, 0))).not.toContain(0)
+      await expectStripeWhole(c, c.ref(ino, 0), data)
+    }
+    expect(h.status()).toMatchObject({ underReplicated: 0, unavailable: 0, waitingForGrace: 0, lost: 0, failed: 0 })
+  })
+})
+
+describe('a stripe written and read through the chunk store', () => {
+  it('is healed after a degraded read finds a shard file gone, and then reads whole', async () => {
+    const c = (cluster = await makeHealCluster({ nodes: 4, replicas: 2 }))
+    const data = randomChunk(50 * KiB + 1)
+    const ref = await c.chunks.write(data, { kind: 'ec', k: 2, m: 1 })
+    await c.chunks.sync([ref])
+    const { ino } = c.meta.commit({ op: 'mknod', parent: 1, name: 'f', mode: 0o100644, uid: 0, gid: 0, time: Date.now() }) as { ino: number }
+    c.meta.commit({ op: 'chunk', ino, index: 0, ref, size: data.length, mtime: Date.now(), ctime: Date.now() })
+    const h = startHealer(c)
+    await h.settle()
+
+    const victim = shardNodes(c, ref)[0]! // a data shard: the fast path needs it
+    const spare = [0, 1, 2, 3].find((i) => !shardNodes(c, ref).includes(i))!
+    await rm(c.chunkPath(victim, ref.ec!.shards[0]!.id))
+    expect((await c.chunks.read(ref)).equals(data)).toBe(true) // degraded: rebuilt within the read, the bad shard reported
+    await until(() => h.status().healedChunks === 1 && idle(h), 30_000, 'the stripe healed')
+
+    const after = c.ref(ino, 0)
+    expect(shardNodes(c, after)[0]).toBe(spare)
+    await expectStripeWhole(c, after, data)
+    expect((await c.chunks.read(after)).equals(data)).toBe(true)
+    expect(h.status()).toMatchObject({ underReplicated: 0, unavailable: 0, lost: 0, failed: 0 })
+  })
+})
+
 describe('copies of shards where the map does not list them', () => {
   it('adopts an intact copy for a shard that lost its own, and drops a copy of a shard that is whole', async () => {
     const c = (cluster = await makeHealCluster({ nodes: 5, replicas: 2 }))
