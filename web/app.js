@@ -174,9 +174,15 @@ function renderHealth() {
     .filter(([copies, count]) => count > 0 || copies === replicas)
     .reverse()
     .map(([copies, count]) => [`chunks with ${copies} intact ${copies === 1 ? 'copy' : 'copies'}`, count, copies === 0 ? 'bad' : copies < replicas && count > 0 ? 'warn' : undefined])
+  // Stripes (erasure-coded chunks) by shards not live, whole first (the census's byMissingShards; absent without any).
+  const byMissing = (chunks.byMissingShards ?? [])
+    .map((count, missing) => [missing, count])
+    .filter(([missing, count]) => count > 0 || missing === 0)
+    .map(([missing, count]) => [missing === 0 ? 'whole stripes' : `stripes missing ${plural(missing, 'shard', 'shards')}`, count, missing > 0 && count > 0 ? 'warn' : undefined])
   const parts = [
     facts([
       ...byCopies,
+      ...byMissing,
       ['under-replicated', chunks.underReplicated, chunks.underReplicated > 0 ? 'warn' : undefined],
       chunks.waitingForGrace > 0 && ['waiting for grace', chunks.waitingForGrace],
       ['no live copy', chunks.unavailable, chunks.unavailable > 0 ? 'bad' : undefined],

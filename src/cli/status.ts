@@ -92,6 +92,9 @@ export function formatStatus(s: ClusterStatus): string {
   const c = s.chunks
   const waiting = c.waitingForGrace ? ` (${c.waitingForGrace} waiting for nodes that may come back)` : ''
   lines.push(`${c.files} ${c.files === 1 ? 'file' : 'files'}, ${c.referenced} chunks: ${c.underReplicated} under-replicated, ${c.unavailable} unavailable (no intact copy on a live node)${waiting}`)
+  // Erasure-coded chunks by shards not live (the census's byMissingShards; absent when there are none).
+  const stripes = (c as { byMissingShards?: number[] }).byMissingShards
+  if (stripes?.length) lines.push(`stripes: ${formatMissingShards(stripes)}`)
   // Measured per layout in use: what each policy really costs on the nodes (absent from an older daemon).
   if (s.overhead?.length) {
     lines.push('storage overhead (bytes on nodes ÷ bytes of file data):')
@@ -125,6 +128,13 @@ export function formatStatus(s: ClusterStatus): string {
 }
 
 /** The Clients section: every mount of the cluster, its uptime and what it does now. */
+/** "5 whole, 1 missing 1 shard, 2 missing 2 shards": counts by shards not live, the empty ones left out (whole always said). */
+export function formatMissingShards(byMissing: readonly number[]): string {
+  return byMissing
+    .flatMap((count, missing) => (missing === 0 ? [`${count} whole`] : count > 0 ? [`${count} missing ${missing} shard${missing === 1 ? '' : 's'}`] : []))
+    .join(', ')
+}
+
 export function formatClients(clients: ClientSummary[], now: number): string[] {
   const connected = clients.filter(c => c.connected).length
   const head = `${clients.length} client${clients.length === 1 ? '' : 's'} (${connected} connected)`

@@ -112,6 +112,8 @@ function defineClusterMetrics(registry: Registry, current: () => Scrape): void {
     // 0 .. R always there (the census's rule), so a panel or alert has a series to read even when it is 0.
     return chunks().byCopies.map((value, copies) => ({ labels: { copies }, value }))
   })
+  snapshotGauge(registry, { name: 'dfs_chunks_by_missing_shards', help: 'Erasure-coded chunks by number of shards not intact on a live node (0: whole; more than m: unavailable now).', labelNames: ['missing'] }, () =>
+    ((chunks() as { byMissingShards?: number[] }).byMissingShards ?? []).map((value, missing) => ({ labels: { missing }, value })))
   snapshotGauge(registry, { name: 'dfs_chunks', help: 'Chunks files reference.' }, one(() => chunks().referenced))
   snapshotGauge(registry, { name: 'dfs_chunks_under_replicated', help: 'Chunks with 1 .. R-1 intact copies on live nodes.' }, one(() => chunks().underReplicated))
   snapshotGauge(registry, { name: 'dfs_chunks_unavailable', help: 'Chunks with no intact copy on a live node: a read fails now.' }, one(() => chunks().unavailable))

@@ -1,5 +1,5 @@
-// The dashboard, in Chromium, on erasure coding: the health panel shows the measured storage overhead
-// of each layout in use (as dfs status does), and the file view shows a stripe's layout, each shard's
+// The dashboard, in Chromium, on erasure coding: the health panel shows stripes by shards missing and
+// the measured storage overhead of each layout in use (as dfs status does), and the file view shows a stripe's layout, each shard's
 // node marked with its index, and a lost shard.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -50,6 +50,7 @@ beforeAll(async () => {
   scripted = {
     ...host.status('/mnt/dfs'),
     nodes: [node('aaaa1111'), node('bbbb2222'), node('cccc3333')],
+    chunks: { referenced: 10, underReplicated: 1, unavailable: 0, waitingForGrace: 0, files: 2, byCopies: [0, 0, 2], byMissingShards: [7, 1] } as ClusterStatus['chunks'],
     overhead: [
       { layout: 'ec:2+1', chunks: 8, dataBytes: 8 << 20, storedBytes: 12 << 20, overhead: 1.5, nominal: 1.5 },
       { layout: 'replicas:2', chunks: 2, dataBytes: 2 << 20, storedBytes: 4 << 20, overhead: 2, nominal: 2 },
@@ -73,6 +74,10 @@ describe('the dashboard on erasure coding', () => {
       '2.00× (4.0 MiB on nodes for 2.0 MiB of data)',
     ])
     expect(await page.$$eval('#overhead dt', dts => dts.map(d => d.textContent))).toEqual(['ec:2+1', 'replicas:2'])
+
+    const health = await page.textContent('#health')
+    expect(health).toMatch(/whole stripes\s*7/)
+    expect(health).toMatch(/stripes missing 1 shard\s*1/)
 
     await page.click('#files tr[data-path="/striped"] a', DEADLINE)
     await page.waitForSelector('#chunks tr[data-chunk="0"][data-layout="ec:2+1"]', DEADLINE)

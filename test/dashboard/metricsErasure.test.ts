@@ -1,4 +1,5 @@
-// /metrics shows the measured storage overhead of each layout in use, as dfs status does.
+// /metrics on erasure coding: the measured storage overhead of each layout in use, as dfs status
+// shows it, and stripes by shards missing.
 
 import parsePrometheus from 'parse-prometheus-text-format'
 import { describe, expect, it } from 'vitest'
@@ -8,12 +9,12 @@ import type { ClusterStatus } from '../../src/namenode/status.js'
 
 type Family = { name: string; metrics: { labels?: Record<string, string>; value?: string }[] }
 
-function source(overhead: ClusterStatus['overhead']): MetricsSource {
+function source(overhead: ClusterStatus['overhead'], byMissingShards?: number[]): MetricsSource {
   const status = {
     mountpoint: '/meta', meta: '/meta', pid: 1, uptimeMs: 1000, replicas: 2, chunkSize: 1 << 20, clients: [],
     liveness: { heartbeatMs: 1000, suspectAfterMs: 5000, deadAfterMs: 30_000 }, nodes: [],
     totals: { capacity: 0, available: 0, used: 0, nodes: 0, alive: 0, usableCapacity: 0, usableAvailable: 0, devices: 0 },
-    chunks: { referenced: 3, underReplicated: 0, unavailable: 0, waitingForGrace: 0, files: 2, byCopies: [0, 0, 3] },
+    chunks: { referenced: 3, underReplicated: 0, unavailable: 0, waitingForGrace: 0, files: 2, byCopies: [0, 0, 3], ...(byMissingShards ? { byMissingShards } : {}) },
     io: { writes: 0, underReplicatedWrites: 0, reads: 0, cacheHits: 0, failovers: 0, badReplicas: 0, deleteFailures: 0, deletesDeferred: 0 },
     ...(overhead ? { overhead } : {}),
   } as unknown as ClusterStatus
@@ -35,10 +36,19 @@ describe('metrics of the storage overhead', () => {
     metrics.close()
   })
 
-  it('none from a status without it (an older NameNode)', async () => {
+  it('none from a status without it (an older NameNode, no stripes)', async () => {
     const metrics = createMetrics(source(undefined), { processMetrics: false })
     const families = new Map((parsePrometheus(await metrics.render()) as Family[]).map(f => [f.name, f]))
     expect(families.get('dfs_storage_overhead_ratio')?.metrics ?? []).toEqual([])
+    expect(families.get('dfs_chunks_by_missing_shards')?.metrics ?? []).toEqual([])
+    metrics.close()
+  })
+
+  it('stripes by shards missing', async () => {
+    const metrics = createMetrics(source(undefined, [7, 2, 0, 1]), { processMetrics: false })
+    const families = new Map((parsePrometheus(await metrics.render()) as Family[]).map(f => [f.name, f]))
+    const series = Object.fromEntries((families.get('dfs_chunks_by_missing_shards')?.metrics ?? []).map(m => [m.labels?.missing, Number(m.value)]))
+    expect(series).toEqual({ 0: 7, 1: 2, 2: 0, 3: 1 })
     metrics.close()
   })
 })
