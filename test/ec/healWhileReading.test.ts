@@ -86,6 +86,7 @@ describe('rm -rf of a node folder under an EC directory, while reading', () => {
       await until(async () => (await progress()).rounds >= 1, 120_000)
 
       // The folder goes while being read (run again until it is gone: the node may still be writing in it).
+      const roundsBefore = (await progress()).rounds
       const gone = ec.cluster.nodes[0]!
       await until(async () => {
         await rm(gone, { recursive: true, force: true }).catch(() => {})
@@ -105,6 +106,7 @@ describe('rm -rf of a node folder under an EC directory, while reading', () => {
 
       // Two more whole rounds of reads after the heal, then stop.
       const healedAt = (await progress()).rounds
+      console.log(`EC heal while reading: ${healedAt - roundsBefore} rounds of reads between rm -rf and every stripe healed`)
       await until(async () => (await progress()).rounds >= healedAt + 2, 120_000)
     } finally {
       await writeFile(stopFile, '')
