@@ -7,7 +7,8 @@
 //   ec:4+2      6 shards per chunk (one on every node), 1.5 bytes stored per byte, survives 2 nodes lost
 //
 // Per run: the sequential write of each (dd conv=fsync), then a cold read of each (daemon restarted so
-// its chunk cache is empty, page cache dropped before each dd). Once, after the runs: the bytes the
+// its chunk cache is empty, page cache dropped before each dd); which policy goes first rotates from
+// run to run. Once, after the runs: the bytes the
 // node folders hold per byte of file data for each policy (what the writes of run 1 added), and a
 // degraded read of each with node_1 gone (its folder moved away; the healer's grace is an hour, so
 // nothing is rebuilt while it is measured): R = 2 reads the other copy, EC rebuilds from any k shards.
@@ -111,7 +112,7 @@ export async function ecFigures(input: EcBenchInput): Promise<string[]> {
       }
       await run('sync', [])
       await run('dd', [`if=${input.source}`, 'of=/dev/null', 'bs=1M'])
-      for (const [i, p] of POLICIES.entries()) {
+      for (const [i, p] of inTurn(r)) {
         await quiet()
         const before = await bytesOnNodes(nodes)
         write[i]!.push(await dd([`if=${input.source}`, `of=${file(p)}`, 'conv=fsync'], input.size))
@@ -127,7 +128,7 @@ export async function ecFigures(input: EcBenchInput): Promise<string[]> {
         measured = POLICIES.map(p => overhead.find(o => o.layout === p.policy)?.overhead ?? NaN)
       }
       await restart()
-      for (const [i, p] of POLICIES.entries()) {
+      for (const [i, p] of inTurn(r)) {
         await quiet()
         await dropCaches()
         read[i]!.push(await dd([`if=${file(p)}`, 'of=/dev/null'], input.size))
@@ -195,6 +196,16 @@ export function renderEcFigures(m: EcMedians): string[] {
     '  stored bytes: what the node folders gained in chunk files during run 1\'s write of each file ÷ the file\'s size;',
     '    dfs status: its overhead per layout in use (bytes the chunk map records on nodes ÷ bytes of file data), after run 1\'s writes',
   ]
+}
+
+/**
+ * The policies with their indices, the first one moved to the end each run: with --runs 3 each is
+ * measured first once (the first read after a restart, the first write after the last run's deletes).
+ */
+function inTurn(run: number): [number, Policy][] {
+  const all = [...POLICIES.entries()]
+  const shift = (run - 1) % all.length
+  return [...all.slice(shift), ...all.slice(0, shift)]
 }
 
 /** Bytes in chunk files across the node folders (<node>/chunks/xx/<32 hex digits>). */
