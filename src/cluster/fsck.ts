@@ -1,13 +1,14 @@
 // Checking a cluster: every copy of every chunk a file references is read and its SHA-256 verified;
-// what the nodes hold that nothing references is an orphan.
+// what the nodes hold that nothing references is an orphan. With repair, chunks with fewer than R
+// good copies are copied from a good one to nodes that lack them, bad copies are replaced, the
+// chunk map is corrected, and orphans are removed (unless a metadata repair holds them: orphanHold.ts).
 //
 // Stripes (erasure-coded chunks, chunks/layout.ts): every shard is read and verified against its own
 // SHA-256, like a copy. A stripe with all k + m shards intact is healthy; with k .. k+m-1 it is
 // readable but degraded (reported under-replicated); with fewer than k it is lost. The report names
-// the stripe, each bad shard's index and its node. The offline repair does not rebuild shards (the
-// NameNode's healer does, with the stripe's own repair path): it reports them as not repaired. With repair, chunks with fewer than R
-// good copies are copied from a good one to nodes that lack them, bad copies are replaced, the
-// chunk map is corrected, and orphans are removed (unless a metadata repair holds them: orphanHold.ts).
+// the stripe, each bad shard's index and its node. Shards are referenced pieces, never orphans. The
+// offline repair does not rebuild shards (the NameNode's healer does, with the stripe's own repair
+// path, which needs the healer's state): it lists each such stripe as not repaired.
 
 import { readCopy } from '../chunks/checkCopy.js'
 import type { NodeRegistry } from '../chunks/NodeRegistry.js'

@@ -58,6 +58,21 @@ describe('fsck of stripes', () => {
     ])
   })
 
+  it('stripes the ChunkStore wrote (ec:2+1 and ec:2+2) check out healthy, with the bytes of every shard counted', async () => {
+    const c = (cluster = await makeHealCluster({ nodes: 4, replicas: 2 }))
+    const refs = [
+      await c.chunks.write(randomChunk(64 * 1024), { kind: 'ec', k: 2, m: 1 }),
+      await c.chunks.write(randomChunk(1000), { kind: 'ec', k: 2, m: 2 }),
+      await c.chunks.write(randomChunk(5000)),
+    ]
+    await c.chunks.sync(refs)
+    await addFileOfRefs(c, 'written', refs)
+    let last: { bytes: number } | undefined
+    const report = await fsck(c.cluster, { repair: false, onProgress: (p) => { last = p } })
+    expect([report.lost, report.underReplicated, report.badReplicas, report.orphans]).toEqual([[], [], [], []])
+    expect(last?.bytes).toBe(3 * 32 * 1024 + 4 * 504 + 2 * 5000)
+  })
+
   it('the online check (live) looks again and keeps the same verdicts, with no shard an orphan', async () => {
     const c = (cluster = await makeHealCluster({ nodes: 4, replicas: 2 }))
     const { stripes, orphan } = await damaged(c)

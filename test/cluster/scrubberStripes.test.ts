@@ -55,6 +55,26 @@ describe('Scrubber on stripes', () => {
     expect(c.logs.join('\n')).toMatch(new RegExp(`shard 1 \\(${shardOf(c, ino, 0, 1).id}\\) of chunk ${stripe.id} on node .* is corrupt`))
   })
 
+  it('checks a stripe the ChunkStore wrote: intact, then a flipped shard reported', async () => {
+    const c = (cluster = await makeHealCluster({ nodes: 4, replicas: 2 }))
+    const ref = await c.chunks.write(randomChunk(48 * KiB), { kind: 'ec', k: 2, m: 2 })
+    await c.chunks.sync([ref])
+    const ino = await addFileOfRefs(c, 'w', [ref])
+    const victim = shardOf(c, ino, 0, 3)
+    await c.flipByte(c.indexOf(victim.nodes[0]), victim.id)
+    const reports: [string, string][] = []
+    const scrubber = new Scrubber({
+      meta: c.meta, registry: c.registry, log: c.log,
+      onBadCopy: (bad, nodeId) => reports.push([bad.id, nodeId]),
+      options: { bytesPerSec: 64 * MiB, restMs: 60_000 },
+    })
+    scrubber.start()
+    stops.push(() => scrubber.stop())
+    await until(() => scrubber.status().passes >= 1, 30_000, 'a pass')
+    expect(reports).toEqual([[ref.id, victim.nodes[0]]])
+    expect(scrubber.status()).toMatchObject({ corruptFound: 1, missingFound: 0, scannedBytes: 4 * 24 * KiB })
+  })
+
   it('does not read a shard again while the healer has it reported', async () => {
     const c = (cluster = await makeHealCluster({ nodes: 3, replicas: 2 }))
     const stripe = await storeStripeOn(c, randomChunk(16 * KiB), 2, 1, [0, 1, 2])

@@ -57,7 +57,10 @@ describe('dfs status', () => {
   it('shows the measured overhead of each layout in use, from the same walk as the chunk counts', async () => {
     const c = (cluster = await makeHealCluster({ nodes: 4, replicas: 2 }))
     await c.addFile('plain', [randomChunk(64 * KiB), randomChunk(16 * KiB)], [[0, 1], [2, 3]])
-    await addFileOfRefs(c, 'coded', [await storeStripeOn(c, randomChunk(64 * KiB), 2, 1, [0, 1, 2]), await storeStripeOn(c, randomChunk(64 * KiB), 2, 1, [1, 2, 3])])
+    // One stripe put by hand, one written by the ChunkStore.
+    const written = await c.chunks.write(randomChunk(64 * KiB), { kind: 'ec', k: 2, m: 1 })
+    await c.chunks.sync([written])
+    await addFileOfRefs(c, 'coded', [await storeStripeOn(c, randomChunk(64 * KiB), 2, 1, [0, 1, 2]), written])
     const s = clusterStatus({
       mountpoint: '/mnt', meta: c.cluster.metaDir, startedAt: Date.now(), settings: c.cluster.settings,
       liveness: { intervalMs: 500, suspectAfterMs: 2000, deadAfterMs: 10_000, minFreeBytes: 0, log: () => {} },
