@@ -102,6 +102,9 @@ function lossSuite(k: number, m: number, nodeCount: number): void {
       const before = await runBuffer('dd', [`if=${file}`, 'bs=4096', `skip=${CHUNK / 4096 - 1}`, 'count=1', 'status=none'])
       expectOk(before, 'dd of the last 4 KiB before chunk 1', ec.dfs)
       expect(before.stdout.equals(want.subarray(CHUNK - 4096, CHUNK))).toBe(true)
+      const crossing = await runBuffer('dd', [`if=${file}`, 'bs=4096', `skip=${CHUNK / 4096 - 1}`, 'count=2', 'status=none'])
+      expect(crossing.code, `dd across the start of chunk 1 should fail: ${crossing.stderr}`).not.toBe(0)
+      expect(crossing.stderr).toMatch(/Input\/output error/)
 
       // Everything else still reads, and the daemon is still there.
       for (const name of ['a', 'small']) expectOk(await run('cmp', [join(ec.src, name), join(ec.dir, name)]), `cmp ${name}`, ec.dfs)
