@@ -12,7 +12,7 @@
 import { readFile, rename, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { dfs, statusOf } from '../helpers/cli.js'
+import { dfs } from '../helpers/cli.js'
 import { stopAllAfterAll } from '../helpers/mount.js'
 import { run, runBuffer } from '../helpers/run.js'
 import { expectOk } from '../mount/fixtures.js'
@@ -58,9 +58,10 @@ function lossSuite(k: number, m: number, nodeCount: number): void {
     const patterns = subsetsUpTo(nodeCount, m)
     it(`reads every file back byte-perfect with any ${m === 1 ? 'one node folder' : `${m} node folders or fewer`} gone (${patterns.length} patterns)`, async () => {
       const nodes = ec.cluster.nodes
-      const failovers = async () => (await statusOf(ec.cluster.mnt)).io.failovers as number
-      const before = await failovers()
       for (const pattern of patterns) {
+        // Whether a read first tries a gone node's data shard and fails over (io.failovers), or the
+        // node already left "alive" (a heartbeat first: timing) and the read takes a parity shard in
+        // its place, a stripe that lost a data shard is decoded: the bytes are what is asserted.
         const gone = pattern.map(i => nodes[i]!)
         for (const node of gone) await rename(node, `${node}.away`)
         try {
@@ -71,8 +72,6 @@ function lossSuite(k: number, m: number, nodeCount: number): void {
         // Back to every node alive and every stripe whole before the next pattern, so losses never add up.
         await untilHealthy(ec.cluster.mnt)
       }
-      // The reads did rebuild stripes (a read that needs more than the k data shards counts as a failover).
-      expect(await failovers()).toBeGreaterThan(before)
     })
 
     it(`gives EIO for exactly the chunks that lost ${m + 1} shards, and keeps serving the rest`, async () => {
