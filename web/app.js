@@ -400,13 +400,25 @@ function chunkRows(p) {
     el('td', { class: 'num' }, c.index),
     el('td', { class: 'mono', title: `sha256 ${c.sha256}` }, c.id, c.layout && c.layout !== `replicas:${p.replicas}` ? el('small', { class: 'layout' }, ` ${c.layout}`) : undefined),
     el('td', { class: 'num' }, size(c.length)),
-    el('td', {}, (c.shards ?? []).filter((s) => s.state === 'lost').map((s) => el('span', { class: 'copy', 'data-shard': s.index, 'data-state': 'lost', title: `shard ${s.index}: no node holds it (the healer rebuilds it)${shardTitle(c, s.index)}` },
-      el('span', { class: 'state bad' }, `s${s.index} lost`))),
-    c.copies.map((copy) => el('span', { class: 'copy', 'data-node-id': copy.nodeId, 'data-state': copy.state, 'data-shard': copy.shard, title: `node ${copy.nodeId} (${copy.node}), ${copy.address}${shardTitle(c, copy.shard)}` },
+    el('td', {}, piecesInOrder(c).map((piece) => piece.lost
+      ? el('span', { class: 'copy', 'data-shard': piece.lost.index, 'data-state': 'lost', title: `shard ${piece.lost.index}: no node holds it (the healer rebuilds it)${shardTitle(c, piece.lost.index)}` },
+        el('span', { class: 'state bad' }, `s${piece.lost.index} lost`))
+      : copySpan(c, piece.copy)))))
+
+  function copySpan(c, copy) {
+    return el('span', { class: 'copy', 'data-node-id': copy.nodeId, 'data-state': copy.state, 'data-shard': copy.shard, title: `node ${copy.nodeId} (${copy.node}), ${copy.address}${shardTitle(c, copy.shard)}` },
       copy.shard === undefined ? undefined : el('small', { class: 'shard' }, `s${copy.shard}`),
       el('span', { class: `state ${copy.state}` }, copy.state),
       el('span', { class: 'mono' }, names.get(copy.nodeId) ?? shortAddress(copy.address)),
-      el('small', { 'data-verified-at': copy.verifiedAt }, verified(copy.verifiedAt)))))))
+      el('small', { 'data-verified-at': copy.verifiedAt }, verified(copy.verifiedAt)))
+  }
+}
+
+/** A chunk's copies, and for a stripe its lost shards too, in shard order (a replicated chunk: as listed). */
+function piecesInOrder(c) {
+  const pieces = c.copies.map((copy) => ({ shard: copy.shard ?? -1, copy }))
+  for (const s of c.shards ?? []) if (s.state === 'lost') pieces.push({ shard: s.index, lost: s })
+  return pieces.sort((a, b) => a.shard - b.shard)
 }
 
 const verified = (at) => (at ? `verified ${ago(at)}` : 'not verified yet')

@@ -9,7 +9,7 @@ import { dirname, join, relative } from 'node:path'
 import { Command } from 'commander'
 import { dfsError, isDfsError } from '../errors.js'
 import { dfsMountContaining } from '../fuse/mountpoint.js'
-import { formatPolicy, parsePolicy } from '../meta/namespace/policy.js'
+import { POLICY_XATTR, formatPolicy, parsePolicy } from '../meta/namespace/policy.js'
 import type { PolicyReport } from '../protocol/policyReport.js'
 import { callControl } from '../daemon/control.js'
 import { oneLine } from '../util/oneLine.js'
@@ -56,7 +56,7 @@ export function policyCommand(): Command {
 async function ask(path: string, flags: TargetFlags, cmd: 'policy-get' | 'policy-set', args: Record<string, unknown>): Promise<PolicyReport> {
   if (flags.namenode !== undefined) {
     return await withTarget(undefined, flags, target => target.call(cmd, { path, ...args })).catch(err => {
-      throw userError(err, path)
+      throw userError(err, path, `${path}: `) // policyCommands.ts names the path so
     }) as PolicyReport
   }
   if (flags.secretFile !== undefined) throw dfsError('BAD_ARGUMENT', '--secret-file goes with --namenode tcp://host:port; a path in a local mount needs no secret (drop it, or add --namenode)')
@@ -67,14 +67,18 @@ async function ask(path: string, flags: TargetFlags, cmd: 'policy-get' | 'policy
   const inMount = `/${relative(mount.mountpoint, abs)}`
   try {
     const report = await callControl(daemon.control, cmd, { path: inMount, ...args }) as PolicyReport
-    return { ...report, path, ...(report.from === undefined ? {} : { from: join(mount.mountpoint, report.from) }) }
+    // relative(): a policy set on the mount's root is "set on <mnt>", not on "<mnt>/".
+    return { ...report, path, ...(report.from === undefined ? {} : { from: join(mount.mountpoint, relative('/', report.from)) }) }
   } catch (err) {
-    throw userError(err, path)
+    throw userError(err, path, `${inMount}: ${POLICY_XATTR} refused: `) // FileSystem.policyRefused names it so
   }
 }
 
-/** The daemon (or NameNode) names the path as it sees it; say it as the user gave it, with the fix. */
-function userError(err: unknown, path: string): unknown {
+/**
+ * The daemon (or NameNode) names the path as it sees it, starting its message with `named`; say it
+ * as the user gave it, with the fix.
+ */
+function userError(err: unknown, path: string, named: string): unknown {
   if (!isDfsError(err)) return err
   switch (err.code) {
     case 'ENOENT': return dfsError(err.code, `${path}: no such file or directory`, { path }, err)
@@ -83,8 +87,9 @@ function userError(err: unknown, path: string): unknown {
       `${path} is not a directory: a storage policy is set on a directory, and files created in it take it; give the folder it is in (${dirname(path)})`, { path }, err)
     case 'POLICY_INVALID':
     case 'POLICY_TOO_WIDE': {
-      // Without the mount's or NameNode's own naming of the path ("/d: user.dfs.policy refused: …", "/d: …").
-      const reason = err.message.replace(/^.*?user\.dfs\.policy refused: /, '').replace(/^\/[^:]*: (?=(ec|replicas):)/, '')
+      // Without the mount's or NameNode's own naming of the path, cut off as the very text it starts
+      // with: a pattern would take a name holding ": " or a newline for the end of it.
+      const reason = err.message.startsWith(named) ? err.message.slice(named.length) : err.message
       return dfsError(err.code, `${path}: ${reason}`, { path }, err)
     }
     default: return err

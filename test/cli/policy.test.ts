@@ -81,4 +81,23 @@ describe('dfs policy', () => {
       expect([await treeListing([cluster.meta]), await ownPolicy(join(mnt, 'docs')), await ownPolicy(join(mnt, 'photos'))]).toEqual(before)
     })
   }
+
+  it('says a refusal once, without the daemon\'s own naming of the path, whatever characters the name holds', async () => {
+    const dir = join(mnt, 'odd\nname: ec:2+1')
+    await mustSh(`mkdir '${dir}'`)
+    const r = await dfs('policy', 'set', dir, 'ec:4+2')
+    expect(r.code).not.toBe(0)
+    expect(r.stderr).toBe(`dfs: ${dir}: ec:4+2 needs 4+2 = 6 shards, each on its own DataNode, but the cluster has 3; add DataNodes or choose a narrower policy [POLICY_TOO_WIDE]\n`)
+  })
+
+  it('names the mount point itself, not "<mnt>/", as where a policy set on the mount\'s root comes from', async () => {
+    try {
+      const set = await ok('policy', 'set', mnt, 'replicas:1')
+      expect(set.split('\n')[0]).toBe(`${mnt}: replicas:1 (set on ${mnt})`)
+      expect(await ok('policy', 'get', join(mnt, 'docs'))).toBe(`${join(mnt, 'docs')}: replicas:1 (set on ${mnt})`)
+      expect(JSON.parse(await ok('policy', 'get', join(mnt, 'docs'), '--json'))).toMatchObject({ from: mnt })
+    } finally {
+      await run('setfattr', ['-x', 'user.dfs.policy', mnt])
+    }
+  })
 })

@@ -57,6 +57,12 @@ describe('dfs policy with a NameNode over TCP', () => {
       expect(r.stderr.trim().split('\n'), code).toHaveLength(1)
       expect(r.stderr.trim()).toMatch(line)
     }
+    // A name holding ": " is said once, not again as the NameNode named it.
+    await mustSh(`mkdir '${mnt}/docs/a: b'`)
+    const odd = await viaNameNode('set', '/docs/a: b', 'ec:2+2')
+    expect(odd.code).not.toBe(0)
+    expect(odd.stderr.trim()).toBe('dfs: /docs/a: b: ec:2+2 needs 2+2 = 4 shards, each on its own DataNode, but the cluster has 3; add DataNodes or choose a narrower policy [POLICY_TOO_WIDE]')
+
     const after = await roles.ok(await viaNameNode('get', '/docs/note'), 'dfs policy get --namenode of a file')
     expect(after.stdout.trim()).toBe('/docs/note: replicas:3 (set on /docs)\n1 chunk: 1 replicas:2')
   })

@@ -82,7 +82,7 @@ describe('the dashboard on erasure coding', () => {
     await page.click('#files tr[data-path="/striped"] a', DEADLINE)
     await page.waitForSelector('#chunks tr[data-chunk="0"][data-layout="ec:2+1"]', DEADLINE)
     const shards = await page.$$eval('#chunks tr[data-chunk="0"] .copy', spans => spans.map(s => [(s as HTMLElement).dataset.shard, (s as HTMLElement).dataset.nodeId ?? '-', (s as HTMLElement).dataset.state]))
-    expect(shards).toEqual([['2', '-', 'lost'], ['0', 'aaaa1111', 'ok'], ['1', 'bbbb2222', 'ok']])
+    expect(shards).toEqual([['0', 'aaaa1111', 'ok'], ['1', 'bbbb2222', 'ok'], ['2', '-', 'lost']])
     expect(await page.textContent('#chunks tr[data-chunk="0"]')).toMatch(/ec:2\+1/)
     expect(await page.textContent('#placement .summary')).toBe('1 of 1 chunks is short of its intact copies or shards; the healer restores them')
     await shot(page, 'panels-ec')

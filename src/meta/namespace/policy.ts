@@ -6,6 +6,7 @@
 // chunks already written.
 
 import { dfsError } from '../../errors.js'
+import { oneLine } from '../../util/oneLine.js'
 import { type Layout, MAX_COPIES, MAX_K, MAX_M, nodesNeeded } from '../../chunks/layout.js'
 import { type NamespaceState, ROOT_INO, isDir } from './types.js'
 
@@ -27,7 +28,7 @@ export function parsePolicy(text: string): Layout {
     const m = Number(ec[2])
     if (k >= 1 && k <= MAX_K && m >= 1 && m <= MAX_M) return { kind: 'ec', k, m }
   }
-  throw dfsError('POLICY_INVALID', `"${oneLine(text)}" is not a storage policy: write ${FORMS}`, { policy: text })
+  throw dfsError('POLICY_INVALID', `"${shown(text)}" is not a storage policy: write ${FORMS}`, { policy: text })
 }
 
 export function formatPolicy(layout: Layout): string {
@@ -73,7 +74,8 @@ export function policyInForce(state: NamespaceState, dirIno: number, clusterRepl
   return { layout: { kind: 'replicas', copies: clusterReplicas } }
 }
 
-function oneLine(text: string): string {
-  const flat = text.replace(/[\r\n\t]+/g, ' ')
+/** The value as one short line: control characters escaped (util/oneLine.ts), at most 40 characters. */
+function shown(text: string): string {
+  const flat = oneLine(text)
   return flat.length > 40 ? `${flat.slice(0, 40)}…` : flat
 }
