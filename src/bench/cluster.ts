@@ -102,7 +102,8 @@ function startServer(repoRoot: string, dir: string, port: number, secret: string
   })
 }
 
-async function status(mountpoint: string): Promise<ClusterStatus> {
+/** The status of the daemon serving mountpoint, from its control socket (what `dfs status --json` prints). */
+export async function status(mountpoint: string): Promise<ClusterStatus> {
   const daemon = await daemonFor(mountpoint)
   if (!daemon) throw new Error(`no dfs daemon serves ${mountpoint}`)
   return (await callControl(daemon.control, 'status')) as ClusterStatus

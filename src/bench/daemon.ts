@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { createWriteStream, readFileSync, writeFileSync, type WriteStream } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { run } from './proc.js'
+import { run, sleep } from './proc.js'
 
 export interface DaemonConfig {
   repoRoot: string
@@ -218,6 +218,24 @@ export class MountProcess {
     } finally {
       clearTimeout(timer)
     }
+  }
+}
+
+/**
+ * Wait (untimed) until none of the processes uses the CPU (under 20 ms in 300 ms): dfs goes on
+ * storing and journaling after a tool has exited, and on 2 CPUs that work would land in the next
+ * figure. Gives up after `limitMs` and says so (false).
+ */
+export async function waitIdle(procs: readonly (MountProcess | undefined)[], limitMs = 10_000): Promise<boolean> {
+  const used = () => procs.reduce((sum, p) => sum + (p?.cpu()?.process ?? 0), 0)
+  const until = Date.now() + limitMs
+  let last = used()
+  for (;;) {
+    await sleep(300)
+    const now = used()
+    if (now - last < 0.02) return true
+    if (Date.now() > until) return false
+    last = now
   }
 }
 

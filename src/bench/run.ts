@@ -5,6 +5,7 @@
 //   npm run bench                          1 GiB, medians of 3 runs
 //   npm run bench -- --size 256M --runs 1  a quick run
 //   npm run bench -- --no-namenode         without the NameNode-over-TCP table (namenode.ts)
+//   npm run bench -- --no-ec               without the erasure-coding table (ec.ts)
 //
 // A fresh work folder on the project's disk (<repo>/.bench/run-*, gitignored) holds a native folder
 // and a dfs cluster (3 local-folder nodes, 2 replicas, default chunk size, default --cache/--dirty),
@@ -21,7 +22,7 @@ import { parseArgs } from 'node:util'
 import { parseSize } from '../util/size.js'
 import { clusterFigures, stopServers } from './cluster.js'
 import { killNameNodeRun, nameNodeFigures, stopNameNodeRun } from './namenode.js'
-import { DfsDaemon, type DaemonConfig, MountProcess, mountInfo, unmountIfMounted } from './daemon.js'
+import { DfsDaemon, type DaemonConfig, MountProcess, mountInfo, unmountIfMounted, waitIdle } from './daemon.js'
 import { busyPercent, describeMachine, diskOf, dropCaches, gib, isRoot, machineCpu, makeWorkDir, type WorkDir } from './machine.js'
 import { abortChildren, BenchAborted, run, sleep } from './proc.js'
 import { TOOL_ENV, createFiles as createFilesIn, dd, listFiles, readFiles as readFilesIn } from './measure.js'
@@ -31,6 +32,7 @@ import { profileClock, readProfile, renderProfileSummary, summarizeProfile, type
 import { CEILING_TARGETS, CPU_BEFORE, CPU_TARGETS } from './targets.js'
 import { dashboardCost, renderDashboardCost, renderStalls, stallFigures } from './stalls.js'
 import { scaleFigures } from './scale.js'
+import { ecDiskNeed, ecFigures, killEcRun, stopEcRun } from './ec.js'
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const CREATE_SCRIPT = join(REPO_ROOT, 'dist', 'bench', 'createFiles.js')
@@ -59,6 +61,8 @@ interface Options {
   cluster: boolean
   stalls: boolean
   namenode: boolean
+  /** The erasure-coding figures (ec.ts). */
+  ec: boolean
   /** Files of the scale figures (scale.ts); 0: skipped. */
   scale: number
 }
@@ -73,6 +77,7 @@ const USAGE = `usage: npm run bench -- [options]
   --dirty <size>    pass --dirty to dfs mount (default: the CLI's default)
   --no-namenode     skip the client-of-a-NameNode-over-TCP figures (dfs namenode + dfs mount --namenode)
   --no-cluster      skip the cluster figures (TCP DataNodes, failure detection, re-replication)
+  --no-ec           skip the erasure-coding figures (ec:2+1 and ec:4+2 beside 2 replicas on 6 nodes)
   --scale <n>       files in the scale figures' namespace (default 1000000; scale.ts)
   --no-scale        skip the scale figures (a namespace of --scale files mounted, listed, checkpointed)
   --no-stalls       skip the event-loop stall figures (checkpoint, healer scan; in-process, no mount)
@@ -97,6 +102,7 @@ function parseOptions(argv: string[]): Options | null {
       'no-cluster': { type: 'boolean' },
       'no-namenode': { type: 'boolean' },
       'no-stalls': { type: 'boolean' },
+      'no-ec': { type: 'boolean' },
       scale: { type: 'string' },
       'no-scale': { type: 'boolean' },
       keep: { type: 'boolean' },
@@ -125,6 +131,7 @@ function parseOptions(argv: string[]): Options | null {
     cluster: !(values['no-cluster'] ?? false),
     stalls: !(values['no-stalls'] ?? false),
     namenode: !(values['no-namenode'] ?? false),
+    ec: !(values['no-ec'] ?? false),
     scale,
   }
 }
@@ -172,12 +179,14 @@ function onSignal(signal: NodeJS.Signals): void {
   daemon?.kill()
   memfs?.kill()
   killNameNodeRun()
+  killEcRun()
   void Promise.all([mountpoint, memMountpoint].map(m => (m ? unmountIfMounted(m) : undefined))).finally(() => process.exit(130))
 }
 
 async function cleanup(): Promise<void> {
   await stopServers()
   await stopNameNodeRun()
+  await stopEcRun()
   if (memfs) {
     progress(`stopping memfs (pid ${memfs.pid}, SIGTERM)`)
     await memfs.stop()
@@ -251,10 +260,11 @@ async function bench(opts: Options): Promise<void> {
   work = await makeWorkDir(REPO_ROOT, opts.dir)
   // The NameNode's cluster holds its own replicas of the big file while it is measured.
   // The scale figures' metadata (journal, checkpoints) takes about 1 KiB a file.
-  const need = opts.size * (2 + REPLICAS * (opts.namenode ? 2 : 1)) + opts.scale * 1024 + GiB
+  // The EC figures write the file once per policy (2 + 1.5 + 1.5 times its size).
+  const need = opts.size * (2 + REPLICAS * (opts.namenode ? 2 : 1)) + (opts.ec ? ecDiskNeed(opts.size) : 0) + opts.scale * 1024 + GiB
   if (work.disk.availBytes < need) {
     throw new Error(`${work.disk.mountedOn} has ${gib(work.disk.availBytes)} free; this run needs about ${gib(need)} ` +
-      `(source + native copy + ${REPLICAS} dfs replicas of ${sizeLabel(opts.size)}, the scale namespace's metadata, plus slack). Try --size 256M or a smaller --scale.`)
+      `(source + native copy + ${REPLICAS} dfs replicas of ${sizeLabel(opts.size)}${opts.ec ? ', the EC figures\' 5 × the file' : ''}, the scale namespace's metadata, plus slack). Try --size 256M or a smaller --scale.`)
   }
   // memfs keeps the big file in its memory during the write and read phases.
   if (os.freemem() < opts.size + GiB) {
@@ -345,19 +355,7 @@ async function bench(opts: Options): Promise<void> {
    */
   let notQuiet = 0
   const quiet = async () => {
-    const used = () => [daemon, memfs].reduce((sum, p) => sum + (p?.cpu()?.process ?? 0), 0)
-    const until = Date.now() + 10_000
-    let last = used()
-    for (;;) {
-      await sleep(300)
-      const now = used()
-      if (now - last < 0.02) return
-      if (Date.now() > until) {
-        notQuiet++
-        return
-      }
-      last = now
-    }
+    if (!(await waitIdle([daemon, memfs]))) notQuiet++
   }
   const phaseLabel: Record<Phase, string> = { write: 'write', read: 'read', create: 'create', ls: '2 × ls -l', readAll: 'read-all' }
   const withCpu = async <T>(proc: MountProcess | undefined, lines: string[], use: CpuSeconds, phase: Phase, r: number, measure: () => Promise<T>): Promise<T> => {
@@ -628,6 +626,14 @@ async function bench(opts: Options): Promise<void> {
     out.push(...await clusterFigures({
       repoRoot: REPO_ROOT, work: work.path, source, size: opts.size, local: config,
       localWrite: m.write.dfs, localRead: m.read.dfs, progress,
+    }))
+  }
+  if (opts.ec) {
+    await daemon?.stop() // its own cluster of 6 nodes: the main daemon goes first
+    daemon = undefined
+    out.push(...await ecFigures({
+      repoRoot: REPO_ROOT, work: work.path, source, size: opts.size, sizeLabel: sizeLabel(opts.size), runs: opts.runs,
+      cache: opts.cache, dirty: opts.dirty, logDir, cpuProfDir, progress,
     }))
   }
   if (opts.scale > 0) {

@@ -1,0 +1,90 @@
+// The randomized differential exercisers on erasure-coded directories: the same seeded stream of
+// file operations applied to a native folder and to an ec:2+1 folder of a dfs mount (64 KiB chunks,
+// 4 node folders, a chunk cache smaller than a chunk so reads reach the shards), compared as they go.
+//
+// - test/posix/exerciser.py: pwrite around chunk boundaries, appends, creates, truncates, renames,
+//   links, writes through held descriptors, fsync; both trees compared after every step. A second
+//   run deletes a node folder half way through (stripes then written on the 3 left, and read
+//   degraded until healed) and must still match to the end.
+// - the mmap exerciser of test/mount/integrity.test.ts (PY_MMAP_IO): mmap write-back, pwrite, pread,
+//   ftruncate and fsync with the page cache dropped, on one file, from two processes at once.
+//
+// Seeds are printed; DFS_EXERCISER_SEED / DFS_TEST_SEED replay a run, DFS_EC_EXERCISER_STEPS changes its length.
+
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { statusOf } from '../helpers/cli.js'
+import { cleanupAll } from '../helpers/mount.js'
+import { run } from '../helpers/run.js'
+import { PY_MMAP_IO, expectOk, py, testSeed } from '../mount/fixtures.js'
+import { HERE as POSIX_DIR, PYTHON, type Roots, posixRoots } from '../posix/runner.js'
+import { CHUNK, setPolicy } from './fixtures.js'
+
+const POLICY = 'ec:2+1'
+// Fewer steps than test/posix's 2,000 (each run a new seed): the stripes' paths are what is new here.
+const STEPS = Number(process.env.DFS_EC_EXERCISER_STEPS ?? 700)
+const SEED = process.env.DFS_EXERCISER_SEED ? Number(process.env.DFS_EXERCISER_SEED) : Math.floor(Math.random() * 2 ** 31)
+const MMAP_OPS = 400
+
+let roots: Roots
+
+beforeAll(async () => {
+  console.log(`EC exerciser: seed ${SEED} (replay with DFS_EXERCISER_SEED=${SEED}), ${STEPS} steps per run, policy ${POLICY}`)
+  roots = await posixRoots({ chunkSize: '64k', replicas: 2, nodeCount: 4, extraArgs: ['--cache', '32k', '--scrub-rate', '0'] })
+})
+afterAll(async () => {
+  await cleanupAll()
+  await roots?.cleanup()
+})
+
+/** <root>/<name> on both sides, the mounted one with the EC policy set on it. */
+async function ecDirs(name: string): Promise<{ native: string; mounted: string }> {
+  const native = join(roots.native, name)
+  const mounted = join(roots.mnt, name)
+  mkdirSync(native)
+  expectOk(await run('mkdir', [mounted]), `mkdir ${mounted}`, roots.dfs)
+  await setPolicy(mounted, POLICY, roots.dfs)
+  return { native, mounted }
+}
+
+async function exercise(name: string, seed: number, extra: string[] = []): Promise<Record<string, unknown>> {
+  const { native, mounted } = await ecDirs(name)
+  const r = await run(PYTHON, [join(POSIX_DIR, 'exerciser.py'), native, mounted, String(seed), String(STEPS), String(CHUNK), ...extra], { timeout: 600_000 })
+  const report = r.stdout.trim().split('\n').pop() ?? ''
+  const daemon = roots.dfs.output().trim().split('\n').slice(-20).join('\n')
+  expect(r.code, `exerciser on ${POLICY} (seed ${seed}, replay with DFS_EXERCISER_SEED=${SEED}) failed:\n${report}\n${r.stderr.slice(-3000)}\ndaemon log (tail):\n${daemon}`).toBe(0)
+  const result = JSON.parse(report) as Record<string, unknown>
+  console.log(`EC exerciser ${name}: ${JSON.stringify(result)}`)
+  await expectOnlyEc()
+  return result
+}
+
+/** Every chunk the mount holds is a stripe of the policy (dfs status's overhead per layout in use): the runs did test EC. */
+async function expectOnlyEc(): Promise<void> {
+  const s = await statusOf(roots.mnt)
+  expect(s.overhead.map((o: { layout: string }) => o.layout), JSON.stringify(s.overhead)).toEqual([POLICY])
+  expect(s.overhead[0].chunks).toBeGreaterThan(0)
+}
+
+describe(`randomized differential exercisers on an ${POLICY} directory`, () => {
+  it('matches the native disk after every random operation', async () => {
+    const result = await exercise('plain', SEED)
+    expect(result.writes as number).toBeGreaterThan(STEPS / 4)
+  }, 600_000)
+
+  it('matches through mmap write-back, pwrite, truncates and fsync from two processes', async () => {
+    const { native, mounted } = await ecDirs('mmap')
+    const base = testSeed()
+    console.log(`EC mmap exerciser seed ${base} (DFS_TEST_SEED=${base} repeats it)`)
+    const files = [base, base + 1].map((seed, i) => ({ seed, native: join(native, `f${i}`), mounted: join(mounted, `f${i}`) }))
+    const results = await Promise.all(files.map(f => py(PY_MMAP_IO, [f.native, f.mounted, String(f.seed), String(MMAP_OPS), String(CHUNK)], { timeout: 300_000 })))
+    for (const [i, f] of files.entries()) expectOk(results[i]!, `mmap exerciser on ${POLICY}, seed ${f.seed} (DFS_TEST_SEED=${base})`, roots.dfs)
+    await expectOnlyEc()
+  }, 600_000)
+
+  it('still matches, step for step, when a node folder is deleted half way through', async () => {
+    const result = await exercise('node-deleted', SEED + 1, [String(Math.floor(STEPS / 2)), roots.nodes[0]!])
+    expect(result.writes as number).toBeGreaterThan(STEPS / 4)
+  }, 600_000)
+})
