@@ -108,7 +108,7 @@ function defineClusterMetrics(registry: Registry, current: () => Scrape): void {
   snapshotGauge(registry, { name: 'dfs_replicas', help: 'Copies the cluster keeps of each chunk (R).' }, one(() => current().status.replicas))
 
   const chunks = () => current().status.chunks
-  snapshotGauge(registry, { name: 'dfs_chunks_by_copies', help: 'Referenced chunks by number of intact copies on live nodes (0: unavailable now).', labelNames: ['copies'] }, () => {
+  snapshotGauge(registry, { name: 'dfs_chunks_by_copies', help: 'Replicated chunks by number of intact copies on live nodes (0: unavailable now); erasure-coded ones are in dfs_chunks_by_missing_shards, and dfs_chunks_unavailable counts both.', labelNames: ['copies'] }, () => {
     // 0 .. R always there (the census's rule), so a panel or alert has a series to read even when it is 0.
     return chunks().byCopies.map((value, copies) => ({ labels: { copies }, value }))
   })
@@ -116,7 +116,7 @@ function defineClusterMetrics(registry: Registry, current: () => Scrape): void {
     ((chunks() as { byMissingShards?: number[] }).byMissingShards ?? []).map((value, missing) => ({ labels: { missing }, value })))
   snapshotGauge(registry, { name: 'dfs_chunks', help: 'Chunks files reference.' }, one(() => chunks().referenced))
   snapshotGauge(registry, { name: 'dfs_chunks_under_replicated', help: 'Chunks with 1 .. R-1 intact copies on live nodes.' }, one(() => chunks().underReplicated))
-  snapshotGauge(registry, { name: 'dfs_chunks_unavailable', help: 'Chunks with no intact copy on a live node: a read fails now.' }, one(() => chunks().unavailable))
+  snapshotGauge(registry, { name: 'dfs_chunks_unavailable', help: 'Chunks a read fails on now: replicated ones with no intact copy on a live node, erasure-coded ones with fewer than k intact shards.' }, one(() => chunks().unavailable))
   snapshotGauge(registry, { name: 'dfs_chunks_waiting_for_grace', help: 'Of the under-replicated and unavailable chunks, those whose missing copies are on nodes that may come back within the grace period.' }, one(() => chunks().waitingForGrace))
   snapshotGauge(registry, { name: 'dfs_chunks_lost', help: 'Chunks the healer found no intact copy of anywhere.' }, one(() => current().status.healer?.lost ?? 0))
   snapshotGauge(registry, { name: 'dfs_files', help: 'Files in the namespace.' }, one(() => chunks().files))
