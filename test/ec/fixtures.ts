@@ -157,18 +157,8 @@ export function chunkPath(node: string, id: string): string {
   return join(node, 'chunks', id.slice(0, 2), id)
 }
 
-/** Bytes in chunk files (dir/chunks/xx/<32 hex>) across the node folders: what the cluster stores. */
-export async function bytesOnNodes(nodes: string[]): Promise<number> {
-  let bytes = 0
-  for (const node of nodes) {
-    for (const sub of await readdir(join(node, 'chunks')).catch(() => [] as string[])) {
-      for (const name of await readdir(join(node, 'chunks', sub)).catch(() => [] as string[])) {
-        if (/^[0-9a-f]{32}$/.test(name)) bytes += (await stat(join(node, 'chunks', sub, name)).catch(() => ({ size: 0 }))).size
-      }
-    }
-  }
-  return bytes
-}
+/** Bytes in chunk files across the node folders: what the cluster stores (the bench counts the same way). */
+export { bytesOnNodes } from '../../src/bench/ec.js'
 
 /** Bytes of file data under a native folder (the test's copies of what it wrote). */
 export async function bytesOfFiles(dir: string): Promise<number> {
