@@ -12,7 +12,7 @@ import type { ChunkRef } from './ChunkRef.js'
 import type { ChunkId, DataNode } from '../datanode/DataNode.js'
 import { encodeStripe } from './erasure/stripe.js'
 import { readStripe } from './erasure/readStripe.js'
-import { MAX_COPIES, MAX_K, MAX_M, nodesHolding, storedPieces, type Layout } from './layout.js'
+import { MAX_COPIES, MAX_K, MAX_M, chunkLayout, nodesHolding, storedPieces, type Layout } from './layout.js'
 import { silentLog, type ChunkLog } from './log.js'
 import { noteNodeAnswered, noteNodeError } from './nodeHealth.js'
 import { asNodeError, attemptOf, notRegistered, type NodeAttempt } from './nodeError.js'
@@ -141,8 +141,9 @@ export class ChunkStore {
    * the cache keeps it.
    */
   async write(data: Buffer, layout?: Layout): Promise<ChunkRef> {
-    const want = layout ?? { kind: 'replicas', copies: this.replicas }
-    checkLayout(want)
+    checkLayout(layout ?? { kind: 'replicas', copies: this.replicas })
+    // A small chunk under an ec policy is stored as copies (chunkLayout says why).
+    const want = chunkLayout(layout ?? { kind: 'replicas', copies: this.replicas }, data.length)
     const id = newChunkId()
     // Shard ids are what nodes list: orphan collection must see them as being written too.
     const shardIds = want.kind === 'ec' ? Array.from({ length: want.k + want.m }, () => newChunkId()) : []

@@ -47,6 +47,30 @@ export function shardLength(len: number, k: number): number {
   return Math.max(8, Math.ceil(len / k / 8) * 8)
 }
 
+/**
+ * A data shard shorter than this is not worth a chunk file of its own: a chunk of fewer than
+ * k × MIN_SHARD_BYTES bytes is not striped (see chunkLayout).
+ */
+export const MIN_SHARD_BYTES = 4096
+
+/**
+ * The layout a chunk of `len` bytes is stored in under `policy`. The policy itself, except for a
+ * small erasure-coded chunk (a small file, or a short tail): under k × 4 KiB, its k + m shards would
+ * each be a file of its own taking a whole filesystem block or more, k + m blocks where copies take
+ * one each, and k + m puts, syncs and deletes. Such a chunk is stored as m + 1 copies instead: the
+ * same m lost nodes survived, in m + 1 files. (A 4 KiB file under ec:4+2 takes 3 blocks, not 6.)
+ * Every writer (ChunkStore.write) and the policy converter decide through here.
+ */
+export function chunkLayout(policy: Layout, len: number): Layout {
+  if (policy.kind === 'ec' && len < policy.k * MIN_SHARD_BYTES) return { kind: 'replicas', copies: policy.m + 1 }
+  return policy
+}
+
+/** Whether ref is stored as `policy` stores a chunk of its length (chunkLayout). */
+export function storedAsPolicy(ref: Pick<ChunkRef, 'copies' | 'ec' | 'len'>, policy: Layout, clusterReplicas: number): boolean {
+  return sameLayout(layoutOf(ref, clusterReplicas), chunkLayout(policy, ref.len))
+}
+
 /** The pieces stored on nodes for ref: its shards, or the chunk itself. */
 export function storedPieces(ref: ChunkRef): readonly ChunkRef[] {
   return ref.ec ? ref.ec.shards : [ref]

@@ -16,7 +16,7 @@
 // layouts (every service handles each chunk by its own ref) until apply runs again.
 
 import type { ChunkRef } from '../../chunks/ChunkRef.js'
-import { type Layout, layoutOf, sameLayout } from '../../chunks/layout.js'
+import { type Layout, storedAsPolicy } from '../../chunks/layout.js'
 import { dfsError } from '../../errors.js'
 import { inodeAtPath } from '../../meta/namespace/lookup.js'
 import { checkPolicyFits, formatPolicy, policyInForce } from '../../meta/namespace/policy.js'
@@ -212,7 +212,7 @@ export class PolicyConverter {
         let chunks = 0
         let bytes = 0
         for (const ref of meta.state.inodes.get(file.ino)?.chunks ?? []) {
-          if (!ref || sameLayout(layoutOf(ref, replicas), target)) continue
+          if (!ref || storedAsPolicy(ref, target, replicas)) continue
           chunks++
           bytes += ref.len
         }
@@ -236,7 +236,7 @@ export class PolicyConverter {
       const inode = meta.state.inodes.get(file.ino)
       const target = this.#target(file)
       const chunks = inode && isFile(inode) ? inode.chunks ?? [] : []
-      const todo = chunks.flatMap((ref, index) => (ref && !sameLayout(layoutOf(ref, replicas), target) ? [{ index, ref }] : []))
+      const todo = chunks.flatMap((ref, index) => (ref && !storedAsPolicy(ref, target, replicas) ? [{ index, ref }] : []))
       if (todo.length === 0) {
         job.status.filesDone++
         continue

@@ -22,7 +22,7 @@
 // leaves, at worst, pieces nobody references (orphans the healer's collector removes).
 
 import type { ChunkRef } from '../../chunks/ChunkRef.js'
-import { type Layout, isShort, layoutOf, nodesHolding, nodesNeeded, nominalOverhead, sameLayout, storedBytes, storedIds } from '../../chunks/layout.js'
+import { type Layout, chunkLayout, isShort, layoutOf, nodesHolding, nodesNeeded, nominalOverhead, storedAsPolicy, storedBytes, storedIds } from '../../chunks/layout.js'
 import { dfsError, isDfsError } from '../../errors.js'
 import { formatPolicy } from '../../meta/namespace/policy.js'
 import type { ChunkLocks } from '../chunkLocks.js'
@@ -75,10 +75,10 @@ export async function convertChunk(deps: ConvertDeps, at: ChunkPlace, target: La
   try {
     const old = stillReferenced(meta.state, at)
     if (!old) return { converted: false, why: 'moved on' }
-    if (sameLayout(layoutOf(old, deps.replicas), target)) return { converted: false, why: 'already in layout' }
+    if (storedAsPolicy(old, target, deps.replicas)) return { converted: false, why: 'already in layout' }
 
     const data = await io.read(old)
-    await deps.beforeWrite?.(Math.ceil(old.len * nominalOverhead(target)))
+    await deps.beforeWrite?.(Math.ceil(old.len * nominalOverhead(chunkLayout(target, old.len))))
     if (deps.signal?.aborted) return { converted: false, why: 'stopping' }
     const fresh = await io.write(data, target)
     // Nothing references the new pieces until the commit below, after the sync: the orphan collector
@@ -102,10 +102,10 @@ async function commitFresh(deps: ConvertDeps, at: ChunkPlace, target: Layout, ol
     // Nobody ever referenced these pieces (their ids are new): delete at once.
     await deps.deleteChunks(storedIds(fresh)).catch((err) => deps.log(`removing the pieces of discarded chunk ${fresh.id} (${why}) failed: ${(err as Error).message}`))
   }
-  if (!sameLayout(layoutOf(fresh, deps.replicas), target)) {
+  if (!storedAsPolicy(fresh, target, deps.replicas)) {
     // A store that cannot write this layout (an older one) must not make the map say otherwise.
     await discard('wrong layout')
-    throw dfsError('EIO', `the chunk store wrote chunk ${at.id} as ${formatPolicy(layoutOf(fresh, deps.replicas))}, not ${formatPolicy(target)}`, { chunk: at.id })
+    throw dfsError('EIO', `the chunk store wrote chunk ${at.id} as ${formatPolicy(layoutOf(fresh, deps.replicas))}, not ${formatPolicy(chunkLayout(target, fresh.len))}`, { chunk: at.id })
   }
   if (isShort(fresh, deps.replicas)) {
     // A client's write may go on short of its layout (the healer completes it); a conversion must
@@ -113,7 +113,7 @@ async function commitFresh(deps: ConvertDeps, at: ChunkPlace, target: Layout, ol
     // than it does. Left as it was; apply again once nodes can take the pieces.
     const pieces = fresh.ec ? fresh.ec.shards.filter((s) => s.nodes.length > 0).length : nodesHolding(fresh).length
     await discard('short')
-    throw dfsError('NO_NODES', `only ${pieces} of ${nodesNeeded(target)} ${fresh.ec ? 'shards' : 'copies'} of chunk ${at.id} found a node as ${formatPolicy(target)}; converting it now would leave it less protected than it is`, { chunk: at.id })
+    throw dfsError('NO_NODES', `only ${pieces} of ${nodesNeeded(chunkLayout(target, fresh.len))} ${fresh.ec ? 'shards' : 'copies'} of chunk ${at.id} found a node as ${formatPolicy(chunkLayout(target, fresh.len))}; converting it now would leave it less protected than it is`, { chunk: at.id })
   }
   try {
     await io.sync([fresh])
