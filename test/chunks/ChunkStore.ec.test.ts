@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { ChunkRef } from '../../src/chunks/ChunkRef.js'
 import { ChunkStore } from '../../src/chunks/ChunkStore.js'
-import { shardLength, type Layout } from '../../src/chunks/layout.js'
+import { MIN_SHARD_BYTES, shardLength, type Layout } from '../../src/chunks/layout.js'
 import { sha256 } from '../../src/chunks/verify.js'
 import { DEFAULT_CHUNK_SIZE } from '../../src/cluster/settings.js'
 import { posixCodeOf } from '../../src/errors.js'
@@ -25,6 +25,8 @@ const ec = (k: number, m: number): Layout => ({ kind: 'ec', k, m })
 const gets = (c: TestCluster) => c.nodes.reduce((sum, node) => sum + node.calls.get, 0)
 const onDisk = (c: TestCluster, id: string) => c.dirs.flatMap((_, i) => (existsSync(c.chunkPath(i, id)) ? [i] : []))
 const filesOnNodes = async (c: TestCluster) => (await Promise.all(c.nodes.map((node) => node.inner.list()))).flat()
+/** Random data that ec:k+m stores as a stripe: `extra` bytes past k × MIN_SHARD_BYTES (smaller chunks are stored as m + 1 copies). */
+const stripeData = (k: number, extra: number) => randomBytes(k * MIN_SHARD_BYTES + extra)
 
 describe('ChunkStore writing a stripe', () => {
   it('stores k + m shards, each with its own id, length and SHA-256, on distinct nodes, and no copy of the chunk', async () => {
@@ -55,7 +57,8 @@ describe('ChunkStore writing a stripe', () => {
   })
 
   for (const { k, m } of [{ k: 2, m: 1 }, { k: 4, m: 2 }]) {
-    for (const len of [1, 7, 8, DEFAULT_CHUNK_SIZE - 1, DEFAULT_CHUNK_SIZE]) {
+    // The smallest stripe, lengths around the shard padding, and a full chunk.
+    for (const len of [k * MIN_SHARD_BYTES, k * MIN_SHARD_BYTES + 1, k * MIN_SHARD_BYTES + 8 * k + 1, DEFAULT_CHUNK_SIZE - 1, DEFAULT_CHUNK_SIZE]) {
       it(`ec:${k}+${m}: a chunk of ${len} bytes reads back byte-perfect, intact and with data shard 0 lost`, async () => {
         const c = (cluster = await makeCluster(k + m))
         const data = randomBytes(len)
@@ -74,7 +77,7 @@ describe('ChunkStore writing a stripe', () => {
 
   it('reads only the k data shards when they are intact', async () => {
     const c = (cluster = await makeCluster(6))
-    const data = randomBytes(10_000)
+    const data = stripeData(4, 10_000)
     const ref = await c.store.write(data, ec(4, 2))
     c.store.cache.clear()
     await c.store.read(ref)
@@ -84,7 +87,7 @@ describe('ChunkStore writing a stripe', () => {
 
   it('caches the whole chunk: reading it back asks no node', async () => {
     const c = (cluster = await makeCluster(3, { cacheBytes: 1 << 20 }))
-    const data = randomBytes(1000)
+    const data = stripeData(2, 1000)
     const ref = await c.store.write(data, ec(2, 1))
     expect((await c.store.read(ref)).equals(data)).toBe(true)
     expect(gets(c)).toBe(0)
@@ -99,7 +102,7 @@ describe('ChunkStore writing a stripe', () => {
     c.store.onUnderReplicated = (ref) => under.push(ref)
     // Until a write has picked the failing node among its first three.
     let ref: ChunkRef | undefined
-    for (let i = 0; i < 30 && failing.calls.put === 0; i++) ref = await c.store.write(randomBytes(500), ec(2, 1))
+    for (let i = 0; i < 30 && failing.calls.put === 0; i++) ref = await c.store.write(stripeData(2, 500), ec(2, 1))
     expect(failing.calls.put).toBe(1)
     const nodes = shardsOf(ref!).map((shard) => shard.nodes[0])
     expect(new Set(nodes).size).toBe(3)
@@ -111,7 +114,7 @@ describe('ChunkStore writing a stripe', () => {
   it('with fewer than k nodes taking a shard, fails with NO_NODES (EIO) and leaves no shard behind', async () => {
     const c = (cluster = await makeCluster(6))
     for (const node of c.nodes.slice(3)) node.failures.put = 'NODE_UNAVAILABLE'
-    const err = await c.store.write(randomBytes(5000), ec(4, 2)).catch((e: unknown) => e)
+    const err = await c.store.write(stripeData(4, 5000), ec(4, 2)).catch((e: unknown) => e)
     expect(err).toMatchObject({ code: 'NO_NODES', context: { k: 4, m: 2, shards: 3 } })
     expect(posixCodeOf(err)).toBe('EIO')
     expect((err as Error).message).toMatch(/got 3 of 6 shards, fewer than the 4 of ec:4\+2/)
@@ -123,14 +126,14 @@ describe('ChunkStore writing a stripe', () => {
     const c = (cluster = await makeCluster(3))
     c.nodes[1].failures.put = 'NODE_FULL'
     c.nodes[2].failures.put = 'NODE_FULL'
-    const err = await c.store.write(randomBytes(5000), ec(2, 1)).catch((e: unknown) => e)
+    const err = await c.store.write(stripeData(2, 5000), ec(2, 1)).catch((e: unknown) => e)
     expect(err).toMatchObject({ code: 'NODE_FULL' })
     expect(posixCodeOf(err)).toBe('ENOSPC')
     expect(await filesOnNodes(c)).toEqual([])
 
     const abandoned: string[] = []
     const client = new ChunkStore({ registry: c.registry, replicas: 2, cacheBytes: 0, abandon: (id) => abandoned.push(id) })
-    await expect(client.write(randomBytes(5000), ec(2, 1))).rejects.toMatchObject({ code: 'NODE_FULL' })
+    await expect(client.write(stripeData(2, 5000), ec(2, 1))).rejects.toMatchObject({ code: 'NODE_FULL' })
     // Left for the NameNode to delete: the one shard stored, handed over by its id.
     expect(abandoned).toEqual(await filesOnNodes(c))
     expect(abandoned).toHaveLength(1)
@@ -141,7 +144,7 @@ describe('ChunkStore writing a stripe', () => {
     const under: ChunkRef[] = []
     c.store.onUnderReplicated = (ref) => under.push(ref)
     c.nodes[5].failures.put = 'NODE_FULL'
-    const data = randomBytes(5000)
+    const data = stripeData(4, 5000)
     const ref = await c.store.write(data, ec(4, 2))
     expect(under).toEqual([ref])
     expect(c.store.stats.underReplicatedWrites).toBe(1)
@@ -162,7 +165,7 @@ describe('ChunkStore writing a stripe', () => {
       seen.push(c.store.isWriting(id))
       return put(id, data, hash, hint)
     }
-    const ref = await c.store.write(randomBytes(100), ec(2, 1))
+    const ref = await c.store.write(stripeData(2, 100), ec(2, 1))
     expect(seen).toEqual([true])
     for (const shard of shardsOf(ref)) expect(c.store.isWriting(shard.id)).toBe(false)
   })
@@ -176,10 +179,39 @@ describe('ChunkStore writing a stripe', () => {
   })
 })
 
+describe('ChunkStore writing a small chunk under an ec policy', () => {
+  // Under k × MIN_SHARD_BYTES its k + m shards would each take a filesystem block: m + 1 copies instead.
+  it('stores a chunk of k × 4 KiB - 1 bytes under ec:2+1 as 2 copies, no copies field when that is the cluster R', async () => {
+    const c = (cluster = await makeCluster(3, { replicas: 2 }))
+    const data = randomBytes(2 * MIN_SHARD_BYTES - 1)
+    const ref = await c.store.write(data, ec(2, 1))
+    expect(ref.ec).toBeUndefined()
+    expect(ref.copies).toBeUndefined()
+    expect(new Set(ref.nodes).size).toBe(2)
+    expect(onDisk(c, ref.id).map((i) => c.nodes[i].nodeId).sort()).toEqual([...ref.nodes].sort())
+    expect(await filesOnNodes(c)).toHaveLength(2)
+    c.store.cache.clear()
+    expect((await c.store.read(ref)).equals(data)).toBe(true)
+    // One byte more is a stripe.
+    expect((await c.store.write(randomBytes(2 * MIN_SHARD_BYTES), ec(2, 1))).ec).toMatchObject({ k: 2, m: 1 })
+  })
+
+  it('records copies in the ref when m + 1 is not the cluster R', async () => {
+    const c = (cluster = await makeCluster(3, { replicas: 3 }))
+    const ref = await c.store.write(randomBytes(100), ec(2, 1))
+    expect(ref).toMatchObject({ copies: 2 })
+    expect(ref.ec).toBeUndefined()
+    expect(new Set(ref.nodes).size).toBe(2)
+    const empty = await c.store.write(Buffer.alloc(0), ec(2, 1))
+    expect(empty).toMatchObject({ copies: 2, len: 0 })
+    expect(empty.ec).toBeUndefined()
+  })
+})
+
 describe('ChunkStore reading a stripe', () => {
   it('rebuilds within the same call, then checks the chunk’s own SHA-256', async () => {
     const c = (cluster = await makeCluster(3))
-    const data = randomBytes(4000)
+    const data = stripeData(2, 4000)
     const ref = await c.store.write(data, ec(2, 1))
     c.store.cache.clear()
     // A ref whose chunk hash disagrees with its shards (a bug that wrote it): the fast path never
@@ -195,7 +227,7 @@ describe('ChunkStore reading a stripe', () => {
     const c = (cluster = await makeCluster(4))
     const found: Array<[string, number | undefined]> = []
     c.store.onReplicaFound = (_ref, nodeId, shard) => found.push([nodeId, shard])
-    const data = randomBytes(3000)
+    const data = stripeData(2, 3000)
     const ref = await c.store.write(data, ec(2, 1))
     c.store.cache.clear()
     const stray = c.nodes.find((node) => !shardsOf(ref).some((shard) => shard.nodes.includes(node.nodeId)))!
@@ -215,7 +247,7 @@ describe('ChunkStore reading a stripe', () => {
 
   it('shares one fetch among concurrent reads and a prefetch, and caches the chunk', async () => {
     const c = (cluster = await makeCluster(6, { cacheBytes: 1 << 20 }))
-    const data = randomBytes(8000)
+    const data = stripeData(4, 8000)
     const ref = await c.store.write(data, ec(4, 2))
     c.store.cache.clear()
     for (const node of c.nodes) node.getDelayMs = 20
@@ -231,7 +263,7 @@ describe('ChunkStore reading a stripe', () => {
 
   it('prefetch swallows an unreadable stripe', async () => {
     const c = (cluster = await makeCluster(3, { cacheBytes: 1 << 20 }))
-    const ref = await c.store.write(randomBytes(100), ec(2, 1))
+    const ref = await c.store.write(stripeData(2, 100), ec(2, 1))
     c.store.cache.clear()
     await loseShard(c, ref, 0, 'deleted')
     await flipByte(shardPath(c, ref, 1))
@@ -243,7 +275,7 @@ describe('ChunkStore reading a stripe', () => {
 describe('ChunkStore syncing a stripe', () => {
   it('syncs each shard id on its node, once per node', async () => {
     const c = (cluster = await makeCluster(6))
-    const refs = await Promise.all(Array.from({ length: 4 }, () => c.store.write(randomBytes(300), ec(4, 2))))
+    const refs = await Promise.all(Array.from({ length: 4 }, () => c.store.write(stripeData(4, 300), ec(4, 2))))
     await c.store.sync(refs)
     for (const node of c.nodes) {
       const expected = refs.flatMap((ref) => shardsOf(ref).filter((shard) => shard.nodes.includes(node.nodeId)).map((shard) => shard.id))
@@ -254,7 +286,7 @@ describe('ChunkStore syncing a stripe', () => {
 
   it('is durable with k shards durable (reporting the rest), and fails with fewer', async () => {
     const c = (cluster = await makeCluster(6))
-    const ref = await c.store.write(randomBytes(300), ec(4, 2))
+    const ref = await c.store.write(stripeData(4, 300), ec(4, 2))
     const [a, b, d] = [4, 5, 0].map((i) => c.nodes[c.indexOf(shardNode(ref, i))])
     a.failures.sync = 'NODE_UNAVAILABLE'
     b.failures.sync = 'NODE_UNAVAILABLE'

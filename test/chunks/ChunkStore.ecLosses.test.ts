@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ChunkRef } from '../../src/chunks/ChunkRef.js'
+import { MIN_SHARD_BYTES } from '../../src/chunks/layout.js'
 import { posixCodeOf } from '../../src/errors.js'
 import { makeCluster, type TestCluster } from './fakes.js'
 import { CODE_OF, LOSSES, type Loss, loseShard, restoreNodes, shardNode, shardsOf, shardsRead, subsets } from './ecFixtures.js'
@@ -42,10 +43,11 @@ for (const { k, m } of [{ k: 2, m: 1 }, { k: 4, m: 2 }]) {
       cluster = await makeCluster(k + m, { replicas: 2 })
       // Every case's chunk written up front, while all nodes are in the write pool.
       for (const c of [...upToM, ...beyondM]) {
-        const data = randomBytes(3000 + written.size)
+        // At least k × MIN_SHARD_BYTES: a smaller chunk is stored as m + 1 copies, not a stripe.
+        const data = randomBytes(k * MIN_SHARD_BYTES + written.size)
         written.set(c, { data, ref: await cluster.store.write(data, { kind: 'ec', k, m }) })
       }
-      const data = randomBytes(5000)
+      const data = randomBytes(k * MIN_SHARD_BYTES + 5000)
       bystander = { data, ref: await cluster.store.write(data, { kind: 'ec', k, m }) }
     })
     afterAll(async () => {
