@@ -5,6 +5,7 @@
 
 import { rm } from 'node:fs/promises'
 import { afterEach, describe, expect, it } from 'vitest'
+import { MIN_SHARD_BYTES, shardLength } from '../../src/chunks/layout.js'
 import { fsck } from '../../src/cluster/fsck.js'
 import { type HealCluster, makeHealCluster, randomChunk } from './healFixtures.js'
 import { addFileOfRefs, shardOf, storeStripeOn } from './stripeFixtures.js'
@@ -62,15 +63,18 @@ describe('fsck of stripes', () => {
     const c = (cluster = await makeHealCluster({ nodes: 4, replicas: 2 }))
     const refs = [
       await c.chunks.write(randomChunk(64 * 1024), { kind: 'ec', k: 2, m: 1 }),
-      await c.chunks.write(randomChunk(1000), { kind: 'ec', k: 2, m: 2 }),
+      await c.chunks.write(randomChunk(2 * MIN_SHARD_BYTES + 1000), { kind: 'ec', k: 2, m: 2 }),
       await c.chunks.write(randomChunk(5000)),
+      // Under k × 4 KiB: stored as m + 1 = 3 copies (chunkLayout), healthy as such.
+      await c.chunks.write(randomChunk(1000), { kind: 'ec', k: 2, m: 2 }),
     ]
+    expect(refs[3]).toMatchObject({ copies: 3 })
     await c.chunks.sync(refs)
     await addFileOfRefs(c, 'written', refs)
     let last: { bytes: number } | undefined
     const report = await fsck(c.cluster, { repair: false, onProgress: (p) => { last = p } })
     expect([report.lost, report.underReplicated, report.badReplicas, report.orphans]).toEqual([[], [], [], []])
-    expect(last?.bytes).toBe(3 * 32 * 1024 + 4 * 504 + 2 * 5000)
+    expect(last?.bytes).toBe(3 * 32 * 1024 + 4 * shardLength(2 * MIN_SHARD_BYTES + 1000, 2) + 2 * 5000 + 3 * 1000)
   })
 
   it('the online check (live) looks again and keeps the same verdicts, with no shard an orphan', async () => {

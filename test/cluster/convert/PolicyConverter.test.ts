@@ -9,7 +9,7 @@
 import { stat } from 'node:fs/promises'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { ChunkRef } from '../../../src/chunks/ChunkRef.js'
-import { layoutOf, shardLength, storedBytes, storedIds } from '../../../src/chunks/layout.js'
+import { MIN_SHARD_BYTES, layoutOf, shardLength, storedBytes, storedIds } from '../../../src/chunks/layout.js'
 import { ChunkLocks } from '../../../src/cluster/chunkLocks.js'
 import { OrphanCollector } from '../../../src/cluster/healer/OrphanCollector.js'
 import { type ConverterOptions, PolicyConverter } from '../../../src/cluster/convert/PolicyConverter.js'
@@ -23,6 +23,10 @@ import { sha256Of } from '../../helpers/sha256.js'
 import { type HealCluster, makeHealCluster, randomChunk, until } from '../healFixtures.js'
 
 const KiB = 1024
+// The short chunks of the files below: still stripes under ec:2+1 (a chunk under k × MIN_SHARD_BYTES
+// is stored as m + 1 copies; the tests of that rule are at the end).
+const TAIL = 2 * MIN_SHARD_BYTES + 1000
+const SMALL = 2 * MIN_SHARD_BYTES + 10
 
 let cluster: HealCluster | undefined
 let converter: PolicyConverter | undefined
@@ -103,10 +107,10 @@ function startConverter(c: HealCluster, io: ConvertIO, options: ConverterOptions
 async function coldAndHot(c: HealCluster) {
   const cold = mkdir(c, ROOT_INO, 'cold')
   const hot = mkdir(c, ROOT_INO, 'hot')
-  const big = [randomChunk(64 * KiB), randomChunk(64 * KiB), randomChunk(64 * KiB), randomChunk(64 * KiB), randomChunk(1000)]
+  const big = [randomChunk(64 * KiB), randomChunk(64 * KiB), randomChunk(64 * KiB), randomChunk(64 * KiB), randomChunk(TAIL)]
   const files = {
     big: await addFile(c, cold, 'big', big),
-    small: await addFile(c, mkdir(c, cold, 'sub'), 'small', [randomChunk(10)]),
+    small: await addFile(c, mkdir(c, cold, 'sub'), 'small', [randomChunk(SMALL)]),
     hot: await addFile(c, hot, 'h', [randomChunk(64 * KiB)]),
   }
   return { cold, hot, files }
@@ -131,7 +135,7 @@ describe('dfs policy apply (PolicyConverter)', () => {
     expect(() => conv.start('/cold'), 'a second job while one runs').toThrow(expect.objectContaining({ code: 'ALREADY_RUNNING' }))
     const done = (await conv.settle())!
     expect(done).toMatchObject({ state: 'done', filesTotal: 2, filesDone: 2, chunksTotal: 6, chunksDone: 6, failedChunks: 0, skippedChunks: 0 })
-    expect(done.bytesTotal).toBe(4 * 64 * KiB + 1000 + 10)
+    expect(done.bytesTotal).toBe(4 * 64 * KiB + TAIL + SMALL)
     expect(done.bytesDone).toBe(done.bytesTotal)
 
     for (const ref of [...refsOf(c, files.big), ...refsOf(c, files.small)]) {
@@ -148,7 +152,7 @@ describe('dfs policy apply (PolicyConverter)', () => {
     const ecOverhead = await measuredOverhead(c, files.big)
     expect(ecOverhead).toBeGreaterThanOrEqual(1.5)
     expect(ecOverhead).toBeLessThan(1.5 + (3 * 8 * 5) / size)
-    expect(storedBytes(refsOf(c, files.big)[4])).toBe(3 * shardLength(1000, 2))
+    expect(storedBytes(refsOf(c, files.big)[4])).toBe(3 * shardLength(TAIL, 2))
     expect(done.storedBefore).toBe(2 * done.bytesTotal)
     expect(done.storedAfter).toBe([...refsOf(c, files.big), ...refsOf(c, files.small)].reduce((a, r) => a + storedBytes(r), 0))
 
@@ -404,5 +408,50 @@ describe('dfs policy apply (PolicyConverter)', () => {
     expect(refsOf(c, files.big)[0]).toEqual(first)
     releaseRepair()
     expect((await conv.settle())!).toMatchObject({ state: 'done', chunksDone: 6 })
+  })
+
+  describe('a small chunk (under k × 4 KiB) under an ec policy is stored as m + 1 copies', () => {
+    it('ec:2+1 with R = 2: a small chunk already 2 copies is left alone; the big one becomes a stripe', async () => {
+      const c = (cluster = await makeHealCluster({ nodes: 3, replicas: 2 }))
+      const io = c.chunks
+      const cold = mkdir(c, ROOT_INO, 'cold')
+      const file = await addFile(c, cold, 'f', [randomChunk(64 * KiB), randomChunk(2 * MIN_SHARD_BYTES - 1)])
+      const hash = sha256Of(await contentOf(c, io, file))
+      const tail = refsOf(c, file)[1]
+      setPolicy(c, cold, 'ec:2+1')
+      const conv = startConverter(c, io)
+      conv.start('/cold')
+      expect((await conv.settle())!).toMatchObject({ state: 'done', filesTotal: 1, chunksTotal: 1, chunksDone: 1, bytesTotal: 64 * KiB, failedChunks: 0 })
+      expect(layoutOf(refsOf(c, file)[0], 2)).toEqual({ kind: 'ec', k: 2, m: 1 })
+      expect(refsOf(c, file)[1], 'the small chunk: untouched').toEqual(tail)
+      expect(sha256Of(await contentOf(c, io, file))).toBe(hash)
+      expect(await piecesOnDisk(c)).toEqual(referencedPieces(c))
+      // A second apply finds nothing to do.
+      conv.start('/cold')
+      expect((await conv.settle())!).toMatchObject({ state: 'done', filesTotal: 0, chunksTotal: 0 })
+    })
+
+    it('ec:4+2 with R = 2: a small 2-copy chunk becomes 3 copies (ref.copies = 3), the big one a stripe', async () => {
+      const c = (cluster = await makeHealCluster({ nodes: 6, replicas: 2 }))
+      const io = c.chunks
+      const cold = mkdir(c, ROOT_INO, 'cold')
+      const file = await addFile(c, cold, 'f', [randomChunk(64 * KiB), randomChunk(4 * MIN_SHARD_BYTES - 1)])
+      const hash = sha256Of(await contentOf(c, io, file))
+      const oldTail = refsOf(c, file)[1]
+      setPolicy(c, cold, 'ec:4+2')
+      const conv = startConverter(c, io)
+      conv.start('/cold')
+      expect((await conv.settle())!).toMatchObject({ state: 'done', chunksTotal: 2, chunksDone: 2, failedChunks: 0 })
+      const [big, tail] = refsOf(c, file)
+      expect(layoutOf(big, 2)).toEqual({ kind: 'ec', k: 4, m: 2 })
+      expect(tail.ec).toBeUndefined()
+      expect(tail.copies).toBe(3)
+      expect(new Set(tail.nodes).size).toBe(3)
+      for (const id of storedIds(oldTail)) expect(c.holders(id), `old copy ${id}`).toEqual([])
+      expect(sha256Of(await contentOf(c, io, file))).toBe(hash)
+      expect(await piecesOnDisk(c)).toEqual(referencedPieces(c))
+      conv.start('/cold')
+      expect((await conv.settle())!).toMatchObject({ state: 'done', chunksTotal: 0 })
+    })
   })
 })
