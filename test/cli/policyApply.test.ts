@@ -14,6 +14,10 @@ import { type Cluster, type DfsDaemon, makeCluster } from '../helpers/mount.js'
 import { sh } from '../helpers/run.js'
 
 const KiB = 1024
+// The short tail and the small file are still stripes under ec:2+1: a chunk under k × 4 KiB would be
+// stored as m + 1 copies instead (chunks/layout.ts chunkLayout), already what replicas:2 is.
+const TAIL = 8 * KiB + 1000
+const SMALL = 8 * KiB + 10
 
 let cluster: Cluster
 let daemon: DfsDaemon | undefined
@@ -35,7 +39,7 @@ async function writeTree(dir: string): Promise<string[]> {
   const src = join(cluster.root, `src-${dir}`)
   await mkdir(join(src, 'sub'), { recursive: true })
   const names = ['big', 'sub/small']
-  await sh(`head -c ${4 * 64 * KiB + 1000} /dev/urandom > ${src}/big && head -c 10 /dev/urandom > ${src}/sub/small`)
+  await sh(`head -c ${4 * 64 * KiB + TAIL} /dev/urandom > ${src}/big && head -c ${SMALL} /dev/urandom > ${src}/sub/small`)
   const r = await sh(`mkdir -p ${cluster.mnt}/${dir} && cp -r ${src}/. ${cluster.mnt}/${dir}/ && sync`)
   expect(r.code, r.stderr).toBe(0)
   return names.map((n) => `${src}/${n}`)

@@ -8,6 +8,7 @@
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { MIN_SHARD_BYTES } from '../../src/chunks/layout.js'
 import { dfs, statusOf, until } from '../helpers/cli.js'
 import { stopAllAfterAll } from '../helpers/mount.js'
 import { run } from '../helpers/run.js'
@@ -16,7 +17,9 @@ import { CHUNK, type EcMount, TAIL, bytesOfFiles, bytesOnNodes, expectSameFiles,
 
 stopAllAfterAll()
 
-const FILES: [string, number][] = [['a', 3 * CHUNK + TAIL], ['b', 4 * CHUNK], ['sub/c', 2 * CHUNK + 999], ['small', 1000]]
+// Every chunk at least k × 4 KiB, so that every one is a stripe under ec:2+1 (a smaller one would be
+// 2 copies: chunks/layout.ts chunkLayout); 'small' is the smallest stripe, c's tail an odd length past it.
+const FILES: [string, number][] = [['a', 3 * CHUNK + TAIL], ['b', 4 * CHUNK], ['sub/c', 2 * CHUNK + 2 * MIN_SHARD_BYTES + 999], ['small', 2 * MIN_SHARD_BYTES]]
 
 describe('dfs policy apply: replicas -> ec -> replicas', () => {
   let ec: EcMount

@@ -14,14 +14,18 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { MIN_SHARD_BYTES } from '../../src/chunks/layout.js'
 import { statusOf } from '../helpers/cli.js'
 import { cleanupAll } from '../helpers/mount.js'
 import { run } from '../helpers/run.js'
-import { PY_MMAP_IO, expectOk, py, testSeed } from '../mount/fixtures.js'
+import { PY_MMAP_IO, expectOk, py, pyJson, testSeed } from '../mount/fixtures.js'
 import { HERE as POSIX_DIR, PYTHON, type Roots, posixRoots } from '../posix/runner.js'
 import { CHUNK, setPolicy } from './fixtures.js'
 
 const POLICY = 'ec:2+1'
+const K = 2
+/** How POLICY stores a chunk under K × 4 KiB: m + 1 = 2 copies. */
+const SMALL_CHUNKS = 'replicas:2'
 // Fewer steps than test/posix's 2,000 (each run a new seed): the stripes' paths are what is new here.
 const STEPS = Number(process.env.DFS_EC_EXERCISER_STEPS ?? 700)
 const SEED = process.env.DFS_EXERCISER_SEED ? Number(process.env.DFS_EXERCISER_SEED) : Math.floor(Math.random() * 2 ** 31)
@@ -60,12 +64,35 @@ async function exercise(name: string, seed: number, extra: string[] = []): Promi
   return result
 }
 
-/** Every chunk the mount holds is a stripe of the policy (dfs status's overhead per layout in use): the runs did test EC. */
+/**
+ * Every chunk the mount holds is stored as the policy stores a chunk of its length (chunks/layout.ts
+ * chunkLayout): of k × 4 KiB or more, a stripe of the policy; smaller, m + 1 copies. Read from each
+ * file's user.dfs.placement (one python process for the whole mount); and some stripes: the runs did test EC.
+ */
 async function expectOnlyEc(): Promise<void> {
+  const chunks = await pyJson<Array<[string, number, string]>>(PY_CHUNK_LAYOUTS, [roots.mnt], roots.dfs)
+  const wrong = chunks.filter(([, len, layout]) => layout !== (len >= K * MIN_SHARD_BYTES ? POLICY : SMALL_CHUNKS))
+  expect(wrong, `chunks not stored as ${POLICY} stores a chunk of their length`).toEqual([])
+  expect(chunks.filter(([, , layout]) => layout === POLICY).length).toBeGreaterThan(0)
+  // dfs status agrees: no layout in use but these two.
   const s = await statusOf(roots.mnt)
-  expect(s.overhead.map((o: { layout: string }) => o.layout), JSON.stringify(s.overhead)).toEqual([POLICY])
-  expect(s.overhead[0].chunks).toBeGreaterThan(0)
+  for (const o of s.overhead as Array<{ layout: string }>) expect([POLICY, SMALL_CHUNKS], JSON.stringify(s.overhead)).toContain(o.layout)
 }
+
+/** [path, length, layout] of every chunk of every file under argv[1], from user.dfs.placement. */
+const PY_CHUNK_LAYOUTS = `
+import os, json, sys
+out = []
+for d, _, names in os.walk(sys.argv[1]):
+    for n in names:
+        p = os.path.join(d, n)
+        if os.path.islink(p) or not os.path.isfile(p):
+            continue
+        pl = json.loads(os.getxattr(p, 'user.dfs.placement'))
+        for c in pl['chunks']:
+            out.append([p, c['length'], c.get('layout') or 'replicas:%d' % pl['replicas']])
+emit(out)
+`
 
 describe(`randomized differential exercisers on an ${POLICY} directory`, () => {
   it('matches the native disk after every random operation', async () => {
