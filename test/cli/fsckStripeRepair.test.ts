@@ -37,7 +37,7 @@ describe('dfs fsck --meta --repair on stripes', () => {
     await sh(`mkdir -p ${src} ${c.mnt}/ec`)
     expect((await dfs('policy', 'set', `${c.mnt}/ec`, 'ec:2+1')).code).toBe(0)
     const placements: Record<string, FilePlacement> = {}
-    for (const [name, size] of [['a', 200_001], ['b', 70_000]] as const) {
+    for (const [name, size] of [['a', 3 * 65536 + 10_000], ['b', 65536 + 9_000]] as const) { // tails of at least k × 4 KiB: every chunk a stripe (chunkLayout)
       const r = await sh(`head -c ${size} /dev/urandom > ${src}/${name} && dd if=${src}/${name} of=${c.mnt}/ec/${name} bs=64k conv=fsync status=none`)
       expect(r.code, r.stderr).toBe(0)
       const info = await dfs('info', `${c.mnt}/ec/${name}`, '--json')

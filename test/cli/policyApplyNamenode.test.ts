@@ -20,7 +20,7 @@ beforeAll(async () => {
   roles = await startRoles({ datanodes: 3, clients: 1, replicas: 2, chunkSize: '64k' })
   mnt = roles.clients[0].mnt
   src = join(roles.root, 'src')
-  await mustSh(`mkdir -p ${src}/sub && head -c ${4 * 64 * 1024 + 1000} /dev/urandom > ${src}/big && head -c 10 /dev/urandom > ${src}/sub/small`)
+  await mustSh(`mkdir -p ${src}/sub && head -c ${4 * 64 * 1024 + 9000} /dev/urandom > ${src}/big && head -c ${2 * 4096 + 10} /dev/urandom > ${src}/sub/small`) // each chunk at least k × 4 KiB: all stripes (chunkLayout)
   await mustSh(`mkdir -p ${mnt}/photos ${mnt}/docs && cp -r ${src}/. ${mnt}/photos/ && echo hello > ${mnt}/docs/note && sync`)
 }, 180_000)
 afterAll(async () => roles?.stop())
