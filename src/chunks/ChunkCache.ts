@@ -10,7 +10,7 @@
 import { LRUCache } from 'lru-cache'
 import type { ChunkId } from '../datanode/DataNode.js'
 import type { ChunkRef } from './ChunkRef.js'
-import { recycle } from '../util/sha256.js'
+import { holdShared, recycle, releaseShared } from '../util/sha256.js'
 
 interface Entry {
   data: Buffer
@@ -43,7 +43,9 @@ export class ChunkCache {
   get(ref: Pick<ChunkRef, 'id' | 'len' | 'sha256'>): Buffer | undefined {
     const entry = this.#entry(ref)
     if (!entry) return undefined
-    entry.owned = false // handed out: whoever holds it now may keep it
+    // Handed out: whoever holds it now may keep it.
+    if (entry.owned) releaseShared(entry.data)
+    entry.owned = false
     return entry.data
   }
 
@@ -79,11 +81,14 @@ export class ChunkCache {
     const old = this.#lru.peek(ref.id)
     if (old?.data === data) {
       // The same bytes again: replacing the entry would dispose of (recycle) what it still holds.
+      if (old.owned && !owned) releaseShared(data)
       old.owned &&= owned
       return
     }
     const whole = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength
-    this.#lru.set(ref.id, { data: whole ? data : exactCopy(data), sha256: ref.sha256, owned: owned || !whole })
+    const entry = { data: whole ? data : exactCopy(data), sha256: ref.sha256, owned: owned || !whole }
+    if (entry.owned) holdShared(entry.data)
+    this.#lru.set(ref.id, entry)
   }
 
   delete(id: ChunkId): void {

@@ -43,6 +43,13 @@ export async function sha256(data: Uint8Array): Promise<string> {
  */
 export const SHARED_LIMIT = 128 * 1024 * 1024
 let sharedBytes = 0
+/**
+ * Shared memory known to be alive, held by its one owner: the chunk cache's own chunks (holdShared)
+ * and recycled memory waiting for reuse. None of it is garbage V8 fails to see, so it does not count
+ * towards SHARED_LIMIT: a full cache of chunks it read must not push every later read into ordinary
+ * memory, hashed through a copy.
+ */
+let heldBytes = 0
 const collected = new FinalizationRegistry<number>(size => { sharedBytes -= size })
 
 /**
@@ -51,7 +58,7 @@ const collected = new FinalizationRegistry<number>(size => { sharedBytes -= size
  * to a worker as it is.
  */
 export function hashableBuffer(size: number): Buffer {
-  if (size < OFF_THREAD_BYTES || sharedBytes + size > SHARED_LIMIT) return Buffer.alloc(size)
+  if (size < OFF_THREAD_BYTES || sharedBytes - heldBytes + size > SHARED_LIMIT) return Buffer.alloc(size)
   const memory = new SharedArrayBuffer(size)
   sharedBytes += size
   // The memory object, not this view: every view of it (subarrays, the chunk cache's) keeps it.
@@ -90,6 +97,7 @@ export function fillableBuffer(size: number): Buffer {
   if (memory) {
     if (list!.length === 0) free.delete(size)
     freeBytes -= size
+    heldBytes -= size
     memoryCounts.reused++
     return Buffer.from(memory)
   }
@@ -98,15 +106,18 @@ export function fillableBuffer(size: number): Buffer {
 }
 
 /**
- * Give back a fillableBuffer() (or hashableBuffer()) that NOTHING references any more, not even a view
- * of it; only its sole owner may (the chunk cache, for chunks it read and never handed out). Other
- * memory is ignored. It becomes reusable in a later turn of the event loop, never in this one: a
+ * Give back held memory (holdShared) that NOTHING else references any more, not even a view of it;
+ * only its sole owner may (the chunk cache, for chunks it read and never handed out). Other memory
+ * is ignored. It becomes reusable in a later turn of the event loop, never in this one: a
  * continuation still running in this turn may be copying out of it (ChunkStore.readInto).
  */
 export function recycle(data: Uint8Array): void {
-  const memory = data.buffer
-  if (!(memory instanceof SharedArrayBuffer) || data.byteOffset !== 0 || data.byteLength !== memory.byteLength) return
-  if (freeBytes + memory.byteLength > RECYCLED_LIMIT) return
+  const memory = wholeShared(data)
+  if (!memory) return
+  if (freeBytes + memory.byteLength > RECYCLED_LIMIT) {
+    releaseShared(data)
+    return
+  }
   freeBytes += memory.byteLength
   memoryCounts.recycled++
   if (pending.length === 0) setImmediate(releasePending).unref()
@@ -120,4 +131,24 @@ function releasePending(): void {
     else free.set(memory.byteLength, [memory])
   }
   pending = []
+}
+
+/**
+ * The sole owner of data (the chunk cache, for a chunk it read and handed to nobody) holds it from
+ * now on, until it hands it out (releaseShared) or recycles it. Other memory is ignored.
+ */
+export function holdShared(data: Uint8Array): void {
+  const memory = wholeShared(data)
+  if (memory) heldBytes += memory.byteLength
+}
+
+/** Held memory (holdShared) handed out: no longer known to be alive. */
+export function releaseShared(data: Uint8Array): void {
+  const memory = wholeShared(data)
+  if (memory) heldBytes -= memory.byteLength
+}
+
+function wholeShared(data: Uint8Array): SharedArrayBuffer | undefined {
+  const memory = data.buffer
+  return memory instanceof SharedArrayBuffer && data.byteOffset === 0 && data.byteLength === memory.byteLength ? memory : undefined
 }
