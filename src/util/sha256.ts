@@ -114,6 +114,7 @@ export function fillableBuffer(size: number): Buffer {
 export function recycle(data: Uint8Array): void {
   const memory = wholeShared(data)
   if (!memory) return
+  if (freeBytes + memory.byteLength > RECYCLED_LIMIT) dropFree(memory.byteLength)
   if (freeBytes + memory.byteLength > RECYCLED_LIMIT) {
     releaseShared(data)
     return
@@ -122,6 +123,24 @@ export function recycle(data: Uint8Array): void {
   memoryCounts.recycled++
   if (pending.length === 0) setImmediate(releasePending).unref()
   pending.push(memory)
+}
+
+/**
+ * Make room for memory of `size` by letting go of free memory of other sizes, the sizes recycled
+ * longest ago first: the last chunk of each file has a size of its own that may never be asked for
+ * again, and must not keep chunk-sized memory out of the pool for good.
+ */
+function dropFree(size: number): void {
+  for (const [each, list] of free) {
+    if (each === size) continue
+    while (list.length > 0 && freeBytes + size > RECYCLED_LIMIT) {
+      list.pop()
+      freeBytes -= each
+      heldBytes -= each // no longer known to be alive: garbage, counted until collected
+    }
+    if (list.length === 0) free.delete(each)
+    if (freeBytes + size <= RECYCLED_LIMIT) return
+  }
 }
 
 function releasePending(): void {
