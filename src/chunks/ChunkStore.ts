@@ -7,7 +7,7 @@
 import { DfsError, dfsError } from '../errors.js'
 import { assertChunkId, newChunkId } from '../datanode/chunkId.js'
 import { forEachLimit } from '../util/forEachLimit.js'
-import { ChunkCache } from './ChunkCache.js'
+import { ChunkCache, copyRange } from './ChunkCache.js'
 import type { ChunkRef } from './ChunkRef.js'
 import type { ChunkId, DataNode } from '../datanode/DataNode.js'
 import { encodeStripe } from './erasure/stripe.js'
@@ -73,6 +73,8 @@ export interface ChunkStoreStats {
   deletesDeferred: number
 }
 
+const DONE: Promise<void> = Promise.resolve()
+
 /** Chunks deleted from one node at once. */
 const DELETE_PARALLELISM = 8
 
@@ -99,8 +101,11 @@ export class ChunkStore {
   readonly #log: ChunkLog
   readonly #weightOf: WeightOf | undefined
   readonly #abandon: ((id: ChunkId) => void) | undefined
-  /** Fetches under way, by chunk id: concurrent reads and prefetches of one chunk share one. */
-  readonly #inflight = new Map<ChunkId, { sha256: string; len: number; promise: Promise<Buffer> }>()
+  /**
+   * Fetches under way, by chunk id: concurrent reads and prefetches of one chunk share one. `lent`:
+   * a read() will be handed its buffer, so the cache must not recycle it.
+   */
+  readonly #inflight = new Map<ChunkId, { sha256: string; len: number; promise: Promise<Buffer>; lent: boolean }>()
   /** Chunks being written: on nodes, perhaps, but not yet handed to the caller, so nothing references them. */
   readonly #writing = new Set<ChunkId>()
   /** `dead <node>` and `failed <node>`: delete trouble logged since the node's last delete that worked. */
@@ -321,17 +326,39 @@ export class ChunkStore {
       this.stats.cacheHits += 1
       return cached
     }
-    return this.#fetch(ref)
+    return this.#fetch(ref, true)
   }
 
-  /** Start reading ref into the cache in the background. Never rejects; failures are logged. */
-  async prefetch(ref: ChunkRef): Promise<void> {
-    if (this.cache.has(ref.id)) return
-    try {
-      await this.#fetch(ref)
-    } catch (err) {
-      this.#log.warn(`prefetch of chunk ${ref.id} failed: ${(err as Error).message}`, { chunk: ref.id })
+  /**
+   * Copy bytes [from, from + length) of the chunk, verified as read() verifies them, into out at
+   * `at`; the number copied (short at the chunk's end). The chunk's buffer is never handed out, so
+   * the cache can reuse its memory once it is evicted (ChunkCache): what a sequential reader uses.
+   */
+  async readInto(ref: ChunkRef, from: number, out: Uint8Array, at: number, length: number): Promise<number> {
+    this.stats.reads += 1
+    const copied = this.cache.copy(ref, from, out, at, length)
+    if (copied !== undefined) {
+      this.stats.cacheHits += 1
+      return copied
     }
+    // Copied in the same turn the fetch ends in: memory the cache recycles meanwhile is not reused
+    // before a later turn (util/sha256.ts recycle).
+    return copyRange(await this.#fetch(ref, false), from, out, at, length)
+  }
+
+  /**
+   * Start reading ref into the cache in the background. Never rejects; failures are logged. Not an
+   * async function: a sequential reader calls it for every chunk ahead on every request, and a chunk
+   * already cached should cost no promise.
+   */
+  prefetch(ref: ChunkRef): Promise<void> {
+    if (this.cache.has(ref.id)) return DONE
+    return this.#fetch(ref, false).then(
+      () => {},
+      (err: unknown) => {
+        this.#log.warn(`prefetch of chunk ${ref.id} failed: ${(err as Error).message}`, { chunk: ref.id })
+      },
+    )
   }
 
   /**
@@ -487,21 +514,29 @@ export class ChunkStore {
 
   // --- internals ---
 
-  /** One fetch per chunk at a time; its verified result goes into the cache. */
-  #fetch(ref: ChunkRef): Promise<Buffer> {
+  /**
+   * One fetch per chunk at a time; its verified result goes into the cache. `lend`: the caller keeps
+   * the buffer (read()), so the cache may not recycle it; otherwise the caller only copies out of it
+   * in the turn the fetch ends in.
+   */
+  #fetch(ref: ChunkRef, lend: boolean): Promise<Buffer> {
     const existing = this.#inflight.get(ref.id)
     if (existing) {
       // Share only a fetch verifying against the same hash and length: anything else would hand
       // this caller bytes never checked against its ref. (Two refs disagreeing is a metadata bug.)
-      if (existing.sha256 === ref.sha256 && existing.len === ref.len) return existing.promise
+      if (existing.sha256 === ref.sha256 && existing.len === ref.len) {
+        existing.lent ||= lend
+        return existing.promise
+      }
       return this.#fetchFromNodes(ref)
     }
     const promise: Promise<Buffer> = this.#fetchFromNodes(ref).then(
       (data) => {
         // Only while still the registered fetch: a delete in the meantime means do not cache.
-        if (this.#inflight.get(ref.id)?.promise === promise) {
+        const fetch = this.#inflight.get(ref.id)
+        if (fetch?.promise === promise) {
           this.#inflight.delete(ref.id)
-          this.cache.set(ref, data)
+          this.cache.set(ref, data, { owned: !fetch.lent })
         }
         return data
       },
@@ -510,7 +545,7 @@ export class ChunkStore {
         throw err
       },
     )
-    this.#inflight.set(ref.id, { sha256: ref.sha256, len: ref.len, promise })
+    this.#inflight.set(ref.id, { sha256: ref.sha256, len: ref.len, promise, lent: lend })
     return promise
   }
 

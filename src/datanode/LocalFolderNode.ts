@@ -19,7 +19,7 @@ import type { ChunkId, DataNode, NodeUsage, PutHint } from './DataNode.js'
 import { deviceOf } from './device.js'
 import { forEachLimit } from '../util/forEachLimit.js'
 import { fsyncPath } from '../util/files.js'
-import { hashableBuffer } from '../util/sha256.js'
+import { fillableBuffer } from '../util/sha256.js'
 import {
   CHUNK_SUBFOLDERS,
   CHUNKS_DIR,
@@ -449,11 +449,12 @@ async function removeIfStale(path: string): Promise<void> {
 
 /**
  * The whole file in one buffer of exactly its size, read in as few calls as the kernel allows. Its
- * memory is hashableBuffer()'s: the reader verifies it without a copy.
+ * memory is fillableBuffer()'s (hashable, perhaps recycled): the reader verifies it without a copy,
+ * and only the bytes read are handed out.
  */
 async function readAll(file: FileHandle): Promise<Buffer> {
   const { size } = await file.stat()
-  const data = hashableBuffer(size)
+  const data = fillableBuffer(size)
   let done = 0
   while (done < size) {
     const { bytesRead } = await file.read(data, done, size - done, done)

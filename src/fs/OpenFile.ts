@@ -27,6 +27,7 @@ import type { ChunkIO, NameNodeSession } from './ports.js'
 import type { Layout } from '../chunks/layout.js'
 import { type Ranges, addRange, clipRanges, overlay, rangesEnd } from './ranges.js'
 import { hashableBuffer } from '../util/sha256.js'
+import { copyRange } from '../chunks/ChunkCache.js'
 
 export interface FileContext {
   chunkSize: number
@@ -295,8 +296,20 @@ export class OpenFile {
     chunk.buf = buf
   }
 
-  private async storedBytes(index: number): Promise<Buffer | null> {
-    return (await this.readCurrent(index)).bytes
+  /**
+   * Copy bytes of the chunk's current stored version into out (readCurrent's retries, without taking
+   * the chunk's buffer); the number copied, 0 for a hole.
+   */
+  private async readStoredInto(index: number, from: number, out: Buffer, at: number, length: number): Promise<number> {
+    for (let attempt = 1; ; attempt++) {
+      const ref = this.stored(index)
+      if (!ref) return 0
+      try {
+        return await this.ctx.chunks.readInto(ref, from, out, at, length)
+      } catch (err) {
+        if (this.stored(index)?.id === ref.id || attempt >= COMMIT_ATTEMPTS) throw err
+      }
+    }
   }
 
   /**
@@ -617,10 +630,9 @@ export class OpenFile {
       const offset = at - index * cs
       const n = Math.min(cs - offset, end - at)
       const dirty = this.dirty.get(index)
-      const bytes = dirty ? dirty.buf.subarray(0, dirty.len) : this.sealing.get(index)?.bytes ?? await this.storedBytes(index)
-      const from = Math.min(offset, bytes?.length ?? 0)
-      const to = Math.min(offset + n, bytes?.length ?? 0)
-      const copied = bytes ? bytes.copy(out, at - position, from, to) : 0
+      const bytes = dirty ? dirty.buf.subarray(0, dirty.len) : this.sealing.get(index)?.bytes
+      // A stored chunk is copied out where it is (the chunk cache keeps its buffer to itself).
+      const copied = bytes ? copyRange(bytes, offset, out, at - position, n) : await this.readStoredInto(index, offset, out, at - position, n)
       out.fill(0, at - position + copied, at - position + n)
       at += n
     }

@@ -14,6 +14,11 @@ export interface ChunkIO {
   write(data: Buffer, layout?: Layout): Promise<ChunkRef>
   /** Verified bytes of a chunk, failing over between replicas. */
   read(ref: ChunkRef): Promise<Buffer>
+  /**
+   * Copy bytes [from, from + length) of a chunk, verified as read() verifies them, into out at `at`:
+   * the number copied (short at the chunk's end). The reader never holds the chunk's buffer.
+   */
+  readInto(ref: ChunkRef, from: number, out: Uint8Array, at: number, length: number): Promise<number>
   prefetch(ref: ChunkRef): void
   /** Make the given chunks durable on the nodes that hold them. */
   sync(refs: ChunkRef[]): Promise<void>

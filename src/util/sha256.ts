@@ -43,6 +43,13 @@ export async function sha256(data: Uint8Array): Promise<string> {
  */
 export const SHARED_LIMIT = 128 * 1024 * 1024
 let sharedBytes = 0
+/**
+ * Shared memory known to be alive, held by its one owner: the chunk cache's own chunks (holdShared)
+ * and recycled memory waiting for reuse. None of it is garbage V8 fails to see, so it does not count
+ * towards SHARED_LIMIT: a full cache of chunks it read must not push every later read into ordinary
+ * memory, hashed through a copy.
+ */
+let heldBytes = 0
 const collected = new FinalizationRegistry<number>(size => { sharedBytes -= size })
 
 /**
@@ -51,10 +58,116 @@ const collected = new FinalizationRegistry<number>(size => { sharedBytes -= size
  * to a worker as it is.
  */
 export function hashableBuffer(size: number): Buffer {
-  if (size < OFF_THREAD_BYTES || sharedBytes + size > SHARED_LIMIT) return Buffer.alloc(size)
+  if (size < OFF_THREAD_BYTES || sharedBytes - heldBytes + size > SHARED_LIMIT) return Buffer.alloc(size)
   const memory = new SharedArrayBuffer(size)
   sharedBytes += size
   // The memory object, not this view: every view of it (subarrays, the chunk cache's) keeps it.
   collected.register(memory, size)
   return Buffer.from(memory)
+}
+
+/**
+ * Recycled chunk memory kept for reuse, at most. A cold sequential read fetches a chunk every few
+ * milliseconds while the chunk cache evicts one: without reuse each fetch maps, faults in and zeroes
+ * fresh memory (about a quarter of a cold read's CPU), and pushes V8 towards collections.
+ */
+export const RECYCLED_LIMIT = 32 * 1024 * 1024
+/** Recycled memory by size, ready to hand out; recycled in this turn of the event loop (see recycle). */
+const free = new Map<number, SharedArrayBuffer[]>()
+let freeBytes = 0
+let pending: SharedArrayBuffer[] = []
+
+/** Where fillableBuffer() memory came from, for tests that pin its reuse. */
+export const memoryCounts = {
+  /** Recycled memory handed out again. */
+  reused: 0,
+  /** Memory allocated (fresh shared memory, or ordinary memory). */
+  fresh: 0,
+  /** Buffers given back to recycle() and kept. */
+  recycled: 0,
+}
+
+/**
+ * Hashable memory (as hashableBuffer) that the caller overwrites completely before anyone reads it:
+ * a chunk read from disk or the network. It may be recycled memory, NOT zeroed.
+ */
+export function fillableBuffer(size: number): Buffer {
+  const list = free.get(size)
+  const memory = list?.pop()
+  if (memory) {
+    if (list!.length === 0) free.delete(size)
+    freeBytes -= size
+    heldBytes -= size
+    memoryCounts.reused++
+    return Buffer.from(memory)
+  }
+  memoryCounts.fresh++
+  return hashableBuffer(size)
+}
+
+/**
+ * Give back held memory (holdShared) that NOTHING else references any more, not even a view of it;
+ * only its sole owner may (the chunk cache, for chunks it read and never handed out). Other memory
+ * is ignored. It becomes reusable in a later turn of the event loop, never in this one: a
+ * continuation still running in this turn may be copying out of it (ChunkStore.readInto).
+ */
+export function recycle(data: Uint8Array): void {
+  const memory = wholeShared(data)
+  if (!memory) return
+  if (freeBytes + memory.byteLength > RECYCLED_LIMIT) dropFree(memory.byteLength)
+  if (freeBytes + memory.byteLength > RECYCLED_LIMIT) {
+    releaseShared(data)
+    return
+  }
+  freeBytes += memory.byteLength
+  memoryCounts.recycled++
+  if (pending.length === 0) setImmediate(releasePending).unref()
+  pending.push(memory)
+}
+
+/**
+ * Make room for memory of `size` by letting go of free memory of other sizes, the sizes recycled
+ * longest ago first: the last chunk of each file has a size of its own that may never be asked for
+ * again, and must not keep chunk-sized memory out of the pool for good.
+ */
+function dropFree(size: number): void {
+  for (const [each, list] of free) {
+    if (each === size) continue
+    while (list.length > 0 && freeBytes + size > RECYCLED_LIMIT) {
+      list.pop()
+      freeBytes -= each
+      heldBytes -= each // no longer known to be alive: garbage, counted until collected
+    }
+    if (list.length === 0) free.delete(each)
+    if (freeBytes + size <= RECYCLED_LIMIT) return
+  }
+}
+
+function releasePending(): void {
+  for (const memory of pending) {
+    const list = free.get(memory.byteLength)
+    if (list) list.push(memory)
+    else free.set(memory.byteLength, [memory])
+  }
+  pending = []
+}
+
+/**
+ * The sole owner of data (the chunk cache, for a chunk it read and handed to nobody) holds it from
+ * now on, until it hands it out (releaseShared) or recycles it. Other memory is ignored.
+ */
+export function holdShared(data: Uint8Array): void {
+  const memory = wholeShared(data)
+  if (memory) heldBytes += memory.byteLength
+}
+
+/** Held memory (holdShared) handed out: no longer known to be alive. */
+export function releaseShared(data: Uint8Array): void {
+  const memory = wholeShared(data)
+  if (memory) heldBytes -= memory.byteLength
+}
+
+function wholeShared(data: Uint8Array): SharedArrayBuffer | undefined {
+  const memory = data.buffer
+  return memory instanceof SharedArrayBuffer && data.byteOffset === 0 && data.byteLength === memory.byteLength ? memory : undefined
 }

@@ -88,6 +88,14 @@ export class MemoryChunks implements ChunkIO {
     return data
   }
 
+  async readInto(ref: ChunkRef, from: number, out: Uint8Array, at: number, length: number): Promise<number> {
+    const data = await this.read(ref)
+    const end = Math.min(data.length, from + length)
+    if (end <= from) return 0
+    out.set(data.subarray(from, end), at)
+    return end - from
+  }
+
   prefetch(): void {}
 
   async sync(refs: ChunkRef[]): Promise<void> {

@@ -6,7 +6,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { checkPutHash } from '../../src/datanode/putHash.js'
 import { newChunkId } from '../../src/datanode/chunkId.js'
-import { SHARED_LIMIT, hashCounts, hashableBuffer, sha256 } from '../../src/util/sha256.js'
+import { SHARED_LIMIT, fillableBuffer, hashCounts, hashableBuffer, holdShared, memoryCounts, recycle, releaseShared, sha256 } from '../../src/util/sha256.js'
 
 const hexOf = (data: Uint8Array) => createHash('sha256').update(data).digest('hex')
 const MiB = 1024 * 1024
@@ -70,6 +70,36 @@ describe('checkPutHash', () => {
     // A later put of the same buffer hashes it again (what it holds then), not an old answer.
     data[12345] ^= 1
     await checkPutHash(id, data, expected, 'c')
+  })
+})
+
+// Before the limit test below: it leaves shared memory uncollected at the limit.
+describe('held and recycled shared memory', () => {
+  it('hands recycled memory out again only in a later turn of the event loop, unzeroed', async () => {
+    const a = fillableBuffer(MiB + 7)
+    a.fill(9)
+    holdShared(a)
+    const before = { ...memoryCounts }
+    recycle(a)
+    // A continuation in this turn may still be copying out of it.
+    const same = fillableBuffer(MiB + 7)
+    expect(same.buffer === a.buffer).toBe(false)
+    await new Promise(resolve => setImmediate(resolve))
+    const again = fillableBuffer(MiB + 7)
+    expect(a.buffer).toBeInstanceOf(SharedArrayBuffer)
+    expect(again.buffer === a.buffer).toBe(true)
+    expect(again[100]).toBe(9)
+    expect({ reused: memoryCounts.reused - before.reused, recycled: memoryCounts.recycled - before.recycled }).toEqual({ reused: 1, recycled: 1 })
+  })
+
+  it('does not count memory its sole owner holds (the chunk cache) towards SHARED_LIMIT, until handed out', () => {
+    const held = Array.from({ length: SHARED_LIMIT / (4 * MiB) }, () => fillableBuffer(4 * MiB))
+    for (const b of held) holdShared(b)
+    // Without holding, these would already be at the limit: the next one would be ordinary memory.
+    const next = hashableBuffer(4 * MiB)
+    expect(next.buffer).toBeInstanceOf(SharedArrayBuffer)
+    for (const b of held) releaseShared(b)
+    expect(hashableBuffer(4 * MiB).buffer).not.toBeInstanceOf(SharedArrayBuffer)
   })
 })
 

@@ -15,7 +15,7 @@
 // never make us allocate more than it is allowed to send, and frames split across TCP packets or
 // packed several to a packet come out the same.
 
-import { hashableBuffer } from '../../util/sha256.js'
+import { fillableBuffer } from '../../util/sha256.js'
 
 /** Bytes of the length prefix. */
 export const LENGTH_BYTES = 4
@@ -164,11 +164,12 @@ export class FrameDecoder {
     if (length < HEADER_BYTES) throw new FrameError(`frame length ${length} is shorter than the ${HEADER_BYTES}-byte header`)
     if (length > this.#maxFrame) throw new FrameError(`frame length ${length} exceeds the limit of ${this.#maxFrame} bytes`)
     // A large payload that arrives in pieces (a chunk) goes into memory of its own, hashable as it
-    // is: whoever verifies or caches the chunk then needs no copy of it (util/sha256.ts).
+    // is: whoever verifies or caches the chunk then needs no copy of it (util/sha256.ts). Perhaps
+    // recycled memory: the frame is handed out only once every byte of it has arrived.
     const own = length - HEADER_BYTES >= OWN_PAYLOAD_BYTES && this.#chunks[0]!.length < LENGTH_BYTES + length
     if (own && this.receiveInPlace && this.#buffered >= FRAME_OVERHEAD) {
       const head = this.#take(FRAME_OVERHEAD)
-      const payload = hashableBuffer(length - HEADER_BYTES)
+      const payload = fillableBuffer(length - HEADER_BYTES)
       const have = Math.min(this.#buffered, payload.length)
       if (have > 0) this.#take(have, payload.subarray(0, have))
       this.#filling = { head, payload, filled: have }
@@ -177,7 +178,7 @@ export class FrameDecoder {
     if (this.#buffered < LENGTH_BYTES + length) return undefined
     if (own) {
       const head = this.#take(FRAME_OVERHEAD)
-      return { ...headerOf(head), payload: this.#take(length - HEADER_BYTES, hashableBuffer(length - HEADER_BYTES)) }
+      return { ...headerOf(head), payload: this.#take(length - HEADER_BYTES, fillableBuffer(length - HEADER_BYTES)) }
     }
     const bytes = this.#take(LENGTH_BYTES + length)
     return { ...headerOf(bytes), payload: bytes.subarray(FRAME_OVERHEAD) }
