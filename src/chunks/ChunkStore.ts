@@ -518,6 +518,12 @@ export class ChunkStore {
    * One fetch per chunk at a time; its verified result goes into the cache. `lend`: the caller keeps
    * the buffer (read()), so the cache may not recycle it; otherwise the caller only copies out of it
    * in the turn the fetch ends in.
+   *
+   * The rule that keeps recycled memory safe (util/sha256.ts recycle): the cache may hand an evicted
+   * buffer back to the pool only when nobody else holds it. So every way a fetched or cached buffer
+   * leaves this class either lends it (`lend` here, or cache.get(), which gives up ownership) or is
+   * copied out of it before the next await (readInto: no await between the fetch and copyRange). A
+   * new method that returns chunk bytes must do one of the two.
    */
   #fetch(ref: ChunkRef, lend: boolean): Promise<Buffer> {
     const existing = this.#inflight.get(ref.id)
