@@ -27,7 +27,7 @@ const K = 2
 /** How POLICY stores a chunk under K × 4 KiB: m + 1 = 2 copies. */
 const SMALL_CHUNKS = 'replicas:2'
 // Fewer steps than test/posix's 2,000 (each run a new seed): the stripes' paths are what is new here.
-const STEPS = Number(process.env.DFS_EC_EXERCISER_STEPS ?? 700)
+const STEPS = Number(process.env.DFS_EC_EXERCISER_STEPS ?? 400)
 const SEED = process.env.DFS_EXERCISER_SEED ? Number(process.env.DFS_EXERCISER_SEED) : Math.floor(Math.random() * 2 ** 31)
 const MMAP_OPS = 400
 
