@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import type { ChunkRef } from '../../src/chunks/ChunkRef.js'
 import { fsck } from '../../src/cluster/fsck.js'
 import { type HealCluster, makeHealCluster, randomChunk } from './healFixtures.js'
-import { addFileOfRefs, shardOf, storeStripeOn } from './stripeFixtures.js'
+import { addFileOfRefs, shardOf, storeStripe } from './stripeFixtures.js'
 
 let cluster: HealCluster | undefined
 afterEach(async () => {
@@ -20,7 +20,7 @@ afterEach(async () => {
 /** One file of one 2+1 stripe on nodes 0, 1, 2 of c. */
 async function oneStripe(c: HealCluster, on = [0, 1, 2], k = 2, m = 1) {
   const data = randomChunk(40_001)
-  const stripe = await storeStripeOn(c, data, k, m, on)
+  const stripe = await storeStripe(c, data, k, m, on)
   const ino = await addFileOfRefs(c, 'f', [stripe])
   return { data, stripe, ino }
 }

@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { MIN_SHARD_BYTES, shardLength } from '../../src/chunks/layout.js'
 import { fsck } from '../../src/cluster/fsck.js'
 import { type HealCluster, makeHealCluster, randomChunk } from './healFixtures.js'
-import { addFileOfRefs, shardOf, storeStripeOn } from './stripeFixtures.js'
+import { addFileOfRefs, shardOf, storeStripe } from './stripeFixtures.js'
 
 let cluster: HealCluster | undefined
 afterEach(async () => {
@@ -19,9 +19,9 @@ afterEach(async () => {
 /** A file of three 2+1 stripes: intact, degraded (shard 1 corrupt), lost (shards 0 and 2 missing); and an orphan. */
 async function damaged(c: HealCluster) {
   const stripes = [
-    await storeStripeOn(c, randomChunk(30_000), 2, 1, [0, 1, 2]),
-    await storeStripeOn(c, randomChunk(30_000), 2, 1, [0, 1, 2]),
-    await storeStripeOn(c, randomChunk(20_001), 2, 1, [1, 2, 3]),
+    await storeStripe(c, randomChunk(30_000), 2, 1, [0, 1, 2]),
+    await storeStripe(c, randomChunk(30_000), 2, 1, [0, 1, 2]),
+    await storeStripe(c, randomChunk(20_001), 2, 1, [1, 2, 3]),
   ]
   const ino = await addFileOfRefs(c, 'f', stripes)
   await c.flipByte(1, shardOf(c, ino, 1, 1).id)
@@ -89,7 +89,7 @@ describe('fsck of stripes', () => {
 
   it('a shard no node lists is named as lost, and the stripe is degraded while k remain', async () => {
     const c = (cluster = await makeHealCluster({ nodes: 3, replicas: 2 }))
-    const stripe = await storeStripeOn(c, randomChunk(9_000), 2, 1, [0, -1, 2])
+    const stripe = await storeStripe(c, randomChunk(9_000), 2, 1, [0, undefined, 2])
     await addFileOfRefs(c, 'g', [stripe])
     const report = await fsck(c.cluster, { repair: false })
     expect(report.underReplicated.map((p) => [p.chunk, p.intact, p.bad])).toEqual([[stripe.id, 2, [{ node: '-', shard: 1, why: 'lost: no node holds it' }]]])
@@ -98,7 +98,7 @@ describe('fsck of stripes', () => {
 
   it('counts the bytes of every shard read in its progress', async () => {
     const c = (cluster = await makeHealCluster({ nodes: 3, replicas: 2 }))
-    const stripe = await storeStripeOn(c, randomChunk(16 * 1024), 2, 1, [0, 1, 2])
+    const stripe = await storeStripe(c, randomChunk(16 * 1024), 2, 1, [0, 1, 2])
     await addFileOfRefs(c, 'h', [stripe])
     let last: { checkedBytes: number; bytes: number } | undefined
     await fsck(c.cluster, { repair: false, onProgress: (p) => { last = p } })

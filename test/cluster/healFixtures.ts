@@ -11,6 +11,8 @@ import { ChunkStore } from '../../src/chunks/ChunkStore.js'
 import { NodeRegistry } from '../../src/chunks/NodeRegistry.js'
 import { sha256 } from '../../src/chunks/verify.js'
 import type { Cluster, NamespaceMetaStore } from '../../src/cluster/openCluster.js'
+import type { HealerMeta } from '../../src/cluster/healer/Healer.js'
+import type { NamespaceRecord } from '../../src/meta/namespace/records.js'
 import { newChunkId } from '../../src/datanode/chunkId.js'
 import type { ChunkId, DataNode, NodeUsage } from '../../src/datanode/DataNode.js'
 import { LocalFolderNode } from '../../src/datanode/LocalFolderNode.js'
@@ -206,4 +208,21 @@ export async function until(what: () => boolean | Promise<boolean>, ms = 30_000,
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${message}`)
     await new Promise((resolve) => setTimeout(resolve, 20))
   }
+}
+
+/** A MetaStore view that records every record the healer commits. */
+export function recording(c: HealCluster): { meta: HealerMeta; records: NamespaceRecord[] } {
+  const records: NamespaceRecord[] = []
+  const meta: HealerMeta = {
+    get state() {
+      return c.meta.state
+    },
+    commit(record) {
+      const result = c.meta.commit(record)
+      records.push(record)
+      return result
+    },
+    sync: () => c.meta.sync(),
+  }
+  return { meta, records }
 }

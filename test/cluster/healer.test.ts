@@ -12,10 +12,9 @@ import { fsck } from '../../src/cluster/fsck.js'
 import { Healer, type HealerMeta, type HealerOptions } from '../../src/cluster/healer/Healer.js'
 import { WALK_BATCH } from '../../src/cluster/healer/chunkWalk.js'
 import { namespaceMachine } from '../../src/meta/namespace/machine.js'
-import type { NamespaceRecord } from '../../src/meta/namespace/records.js'
 import type { Inode } from '../../src/meta/namespace/types.js'
 import { countLoopTurns } from '../helpers/loopTurns.js'
-import { type HealCluster, makeHealCluster, randomChunk, until } from './healFixtures.js'
+import { type HealCluster, makeHealCluster, randomChunk, until, recording } from './healFixtures.js'
 
 const KiB = 1024
 const MiB = 1024 * KiB
@@ -33,23 +32,6 @@ afterEach(async () => {
 async function setup(nodes: number, replicas: number) {
   cluster = await makeHealCluster({ nodes, replicas })
   return cluster
-}
-
-/** A MetaStore view that records every record the healer commits. */
-function recording(c: HealCluster): { meta: HealerMeta; records: NamespaceRecord[] } {
-  const records: NamespaceRecord[] = []
-  const meta: HealerMeta = {
-    get state() {
-      return c.meta.state
-    },
-    commit(record) {
-      const result = c.meta.commit(record)
-      records.push(record)
-      return result
-    },
-    sync: () => c.meta.sync(),
-  }
-  return { meta, records }
 }
 
 function startHealer(c: HealCluster, options: HealerOptions, meta: HealerMeta = c.meta): Healer {

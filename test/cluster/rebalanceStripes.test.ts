@@ -14,7 +14,7 @@ import { moveCopy } from '../../src/cluster/rebalance/moveCopy.js'
 import { type ChunkCopies, planBalance, planDrain } from '../../src/cluster/rebalance/plan.js'
 import { Rebalancer } from '../../src/cluster/rebalance/Rebalancer.js'
 import { type HealCluster, makeHealCluster, randomChunk } from './healFixtures.js'
-import { addFileOfRefs, shardOf, storeStripeOn } from './stripeFixtures.js'
+import { addFileOfRefs, shardOf, storeStripe } from './stripeFixtures.js'
 
 const KiB = 1024
 const MiB = 1024 * KiB
@@ -82,7 +82,7 @@ async function stripedFiles(c: HealCluster, count: number, on: number[], prefix 
   for (let f = 0; f < count; f++) {
     const data = [randomChunk(40 * KiB), randomChunk(17 * KiB + 5)]
     const refs: ChunkRef[] = []
-    for (const bytes of data) refs.push(await storeStripeOn(c, bytes, 2, 1, on))
+    for (const bytes of data) refs.push(await storeStripe(c, bytes, 2, 1, on))
     const ino = await addFileOfRefs(c, `${prefix}${f}`, refs)
     data.forEach((bytes, index) => stripes.push({ ino, index, data: bytes }))
   }

@@ -8,7 +8,7 @@ import type { ChunkRef } from '../../src/chunks/ChunkRef.js'
 import { Scrubber } from '../../src/cluster/healer/Scrubber.js'
 import { shardLength } from '../../src/chunks/layout.js'
 import { type HealCluster, makeHealCluster, randomChunk, until } from './healFixtures.js'
-import { addFileOfRefs, shardOf, storeStripeOn } from './stripeFixtures.js'
+import { addFileOfRefs, shardOf, storeStripe } from './stripeFixtures.js'
 
 const KiB = 1024
 const MiB = 1024 * KiB
@@ -25,7 +25,7 @@ describe('Scrubber on stripes', () => {
   it('verifies each shard, and reports a corrupt and a missing shard by the stripe and the node', async () => {
     const c = (cluster = await makeHealCluster({ nodes: 4, replicas: 2 }))
     const len = 40 * KiB + 3
-    const stripe = await storeStripeOn(c, randomChunk(len), 2, 1, [0, 1, 2])
+    const stripe = await storeStripe(c, randomChunk(len), 2, 1, [0, 1, 2])
     const copy = await c.storeOn(randomChunk(8 * KiB), [2, 3])
     const ino = await addFileOfRefs(c, 'f', [stripe, copy])
     await c.flipByte(1, shardOf(c, ino, 0, 1).id, 777)
@@ -77,8 +77,8 @@ describe('Scrubber on stripes', () => {
 
   it('a file that moves on while its stripe waits its turn costs only that chunk: the chunks after it in the batch are still checked', async () => {
     const c = (cluster = await makeHealCluster({ nodes: 3, replicas: 2 }))
-    const busy = await addFileOfRefs(c, 'busy', [await storeStripeOn(c, randomChunk(16 * KiB), 2, 1, [0, 1, 2])])
-    const cold = await storeStripeOn(c, randomChunk(16 * KiB), 2, 1, [0, 1, 2])
+    const busy = await addFileOfRefs(c, 'busy', [await storeStripe(c, randomChunk(16 * KiB), 2, 1, [0, 1, 2])])
+    const cold = await storeStripe(c, randomChunk(16 * KiB), 2, 1, [0, 1, 2])
     const ino = await addFileOfRefs(c, 'cold', [cold])
     await c.flipByte(2, shardOf(c, ino, 0, 2).id) // its parity shard rotted
     // The busy file is rewritten while the scrubber waits to read its first shard (here: as it
@@ -110,7 +110,7 @@ describe('Scrubber on stripes', () => {
 
   it('does not read a shard again while the healer has it reported', async () => {
     const c = (cluster = await makeHealCluster({ nodes: 3, replicas: 2 }))
-    const stripe = await storeStripeOn(c, randomChunk(16 * KiB), 2, 1, [0, 1, 2])
+    const stripe = await storeStripe(c, randomChunk(16 * KiB), 2, 1, [0, 1, 2])
     const ino = await addFileOfRefs(c, 'f', [stripe])
     await c.flipByte(0, shardOf(c, ino, 0, 0).id)
     const reports: string[] = []

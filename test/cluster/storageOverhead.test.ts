@@ -8,7 +8,7 @@ import { formatOverhead, OverheadTally } from '../../src/cluster/storageOverhead
 import { clusterStatus } from '../../src/namenode/status.js'
 import { formatStatus } from '../../src/cli/status.js'
 import { type HealCluster, makeHealCluster, randomChunk } from './healFixtures.js'
-import { addFileOfRefs, storeStripeOn } from './stripeFixtures.js'
+import { addFileOfRefs, storeStripe } from './stripeFixtures.js'
 
 const KiB = 1024
 const GiB = 1024 * 1024 * KiB
@@ -60,7 +60,7 @@ describe('dfs status', () => {
     // One stripe put by hand, one written by the ChunkStore.
     const written = await c.chunks.write(randomChunk(64 * KiB), { kind: 'ec', k: 2, m: 1 })
     await c.chunks.sync([written])
-    await addFileOfRefs(c, 'coded', [await storeStripeOn(c, randomChunk(64 * KiB), 2, 1, [0, 1, 2]), written])
+    await addFileOfRefs(c, 'coded', [await storeStripe(c, randomChunk(64 * KiB), 2, 1, [0, 1, 2]), written])
     const s = clusterStatus({
       mountpoint: '/mnt', meta: c.cluster.metaDir, startedAt: Date.now(), settings: c.cluster.settings,
       liveness: { intervalMs: 500, suspectAfterMs: 2000, deadAfterMs: 10_000, minFreeBytes: 0, log: () => {} },

@@ -9,7 +9,7 @@ import { OrphanCollector } from '../../../src/cluster/healer/OrphanCollector.js'
 import { NameNode } from '../../../src/namenode/NameNode.js'
 import { type Inode, ROOT_INO, S_IFREG } from '../../../src/meta/namespace/types.js'
 import { type HealCluster, makeHealCluster, randomChunk } from '../healFixtures.js'
-import { addStripeFile, storeStripe } from './stripeFixtures.js'
+import { addStripeFile, storeStripe } from '../stripeFixtures.js'
 import { MemoryStore } from '../../fs/fakes.js'
 
 const KiB = 1024

@@ -10,9 +10,8 @@ import type { ChunkRef } from '../../../src/chunks/ChunkRef.js'
 import { verifyChunk } from '../../../src/chunks/verify.js'
 import { Healer, type HealerMeta, type HealerOptions } from '../../../src/cluster/healer/Healer.js'
 import { copyStateOf, replicationCensus } from '../../../src/cluster/replication.js'
-import { type HealCluster, makeHealCluster, randomChunk, until } from '../healFixtures.js'
-import { addStripeFile, expectStripeWhole, shardNodes } from './stripeFixtures.js'
-import type { NamespaceRecord } from '../../../src/meta/namespace/records.js'
+import { type HealCluster, makeHealCluster, randomChunk, until, recording } from '../healFixtures.js'
+import { addStripeFile, expectStripeWhole, shardNodes } from '../stripeFixtures.js'
 
 const KiB = 1024
 
@@ -25,23 +24,6 @@ afterEach(async () => {
   await cluster?.cleanup()
   cluster = undefined
 })
-
-/** A MetaStore view that records every record the healer commits. */
-function recording(c: HealCluster): { meta: HealerMeta; records: NamespaceRecord[] } {
-  const records: NamespaceRecord[] = []
-  const meta: HealerMeta = {
-    get state() {
-      return c.meta.state
-    },
-    commit(record) {
-      const result = c.meta.commit(record)
-      records.push(record)
-      return result
-    },
-    sync: () => c.meta.sync(),
-  }
-  return { meta, records }
-}
 
 function startHealer(c: HealCluster, options: HealerOptions = {}, meta: HealerMeta = c.meta): Healer {
   healer = new Healer({ meta, chunks: c.chunks, registry: c.registry, replicas: c.replicas, log: c.log, options: { scanIntervalMs: 60_000, hintDelayMs: 20, ...options } })
