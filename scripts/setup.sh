@@ -151,8 +151,8 @@ if [ "${DFS_SKIP_NATIVE:-}" != 1 ]; then
 fi
 
 # ---- 4. npm dependencies ------------------------------------------------------------------------
-# @ronomon/reed-solomon (erasure coding) is compiled by npm on install, as fuse-native is in step 5:
-# both need make, a C/C++ compiler and python3 (node-gyp).
+# @ronomon/reed-solomon (erasure coding) and fadvise (drop-behind of written chunks) are compiled by npm
+# on install, as fuse-native is in step 5: all need make, a C/C++ compiler and python3 (node-gyp).
 build_missing=""
 for tool in make g++ python3; do command -v "$tool" >/dev/null 2>&1 || build_missing="$build_missing $tool"; done
 if [ -n "$build_missing" ]; then
@@ -200,8 +200,11 @@ if (!hasLock) {
     }
   }
 }
-// A native addon installed without its build (scripts not run, or a build that failed) is not there.
-if (action === "ok" && existsSync("node_modules/@ronomon/reed-solomon/package.json") && !existsSync("node_modules/@ronomon/reed-solomon/binding.node")) action = "ci"
+// A native addon installed without its build (scripts not run, or a build that failed: the install script of fadvise
+// swallows a failed build) is not there.
+const addons = { "@ronomon/reed-solomon": "binding.node", fadvise: "build/Release/fadvise.node" }
+for (const [name, built] of Object.entries(addons))
+  if (action === "ok" && existsSync(`node_modules/${name}/package.json`) && !existsSync(`node_modules/${name}/${built}`)) action = "ci"
 process.stdout.write(action)
 ')
 case "$deps_action" in

@@ -11,6 +11,7 @@
 import { randomBytes } from 'node:crypto'
 import { type FileHandle, open, readdir, stat, statfs, unlink } from 'node:fs/promises'
 import { closeFdQuietly, datasyncFd, openFd, renamePath, writeAllFd } from '../util/fdCalls.js'
+import { dropCachedPages } from '../util/pageCache.js'
 import { join } from 'node:path'
 import { DfsError, dfsError } from '../errors.js'
 import { assertChunkId, isChunkId } from './chunkId.js'
@@ -140,15 +141,18 @@ export class LocalFolderNode implements DataNode {
   /**
    * Large chunks come from streaming writes: start making them durable now, in the background, so
    * that an fsync at the end of the stream waits for the last few chunks rather than all of them
-   * (HDFS DataNodes can do the same: sync behind writes). Small chunks are cheaper to sync in one
-   * batch when asked.
+   * (HDFS DataNodes can do the same: sync behind writes). Once durable, their pages leave the page
+   * cache (drop behind writes, util/pageCache.ts says why). Small chunks are cheaper to sync in one
+   * batch when asked, and are the ones worth keeping cached.
    */
   #syncBehind(id: ChunkId, fd: number, size: number): void {
     if (size < SYNC_BEHIND_BYTES) {
       closeFdQuietly(fd)
       return
     }
-    const done = datasyncFd(fd).finally(() => closeFdQuietly(fd))
+    const done = datasyncFd(fd)
+      .then(() => dropCachedPages(fd))
+      .finally(() => closeFdQuietly(fd))
     this.#syncing.set(id, done)
     done.then(() => this.#syncing.delete(id), () => this.#syncing.delete(id))
   }
