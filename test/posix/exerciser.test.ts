@@ -51,12 +51,14 @@ async function exercise(name: string, seed: number, extra: string[] = []): Promi
 describe('randomized differential exerciser', () => {
   it('matches the native disk after every one of thousands of random operations', async () => {
     const result = await exercise('plain', SEED)
-    // Writes of every kind (pwrite, append, create, through held descriptors) that landed in a file.
-    expect(result.writes as number).toBeGreaterThan(STEPS / 4)
+    // Writes of every kind (pwrite, append, create, through held descriptors) that landed in a file:
+    // proof the run wrote, not how much. The count moves with the seed (498 to 828 seen for 2,000
+    // steps), so the bar sits well below that spread.
+    expect(result.writes as number).toBeGreaterThan(STEPS / 8)
   }, 600_000)
 
   it('still matches, step for step, when a node folder is deleted half way through', async () => {
     const result = await exercise('node-deleted', SEED + 1, [String(Math.floor(STEPS / 2)), roots.nodes[0]!])
-    expect(result.writes as number).toBeGreaterThan(STEPS / 4)
+    expect(result.writes as number).toBeGreaterThan(STEPS / 8)
   }, 600_000)
 })
