@@ -573,10 +573,42 @@ export class FileSystem {
    * closed before this open is what this open reads.
    */
   async open(path: string, flags = 0): Promise<number> {
+    const inode = await this.lookupOpened(path)
+    return this.openHandle(inode, (flags & O_NOATIME) !== 0, path)
+  }
+
+  /**
+   * The inode `path` names once the namespace is up to date, registered as open if it is a file.
+   * `opened` brings the namespace up to date by itself (its answer comes after every record
+   * committed before it), so a file the namespace here already names costs that one round trip, not
+   * a refresh first; the name is looked up again after it. Only a name that missed, or that leads
+   * elsewhere once fresh, takes the refresh first.
+   */
+  private async lookupOpened(path: string): Promise<Inode> {
+    // Any error of a look at a namespace that may be behind (a name not there yet) is the fresh look's to give.
+    const look = (): Inode | undefined => {
+      try {
+        return this.lookup(path)
+      } catch {
+        return undefined
+      }
+    }
+    const seen = look()
+    if (seen && isFile(seen)) {
+      const opened = await this.meta.opened(seen.ino).then(() => true, (err: unknown) => {
+        if (isDfsError(err, 'ENOENT')) return false // gone at the NameNode: the name leads elsewhere now
+        throw err
+      })
+      if (opened) {
+        const now = look()
+        if (now?.ino === seen.ino) return now
+        this.meta.closed(seen.ino)
+      }
+    }
     await this.meta.refresh()
     const inode = this.lookup(path)
     if (isFile(inode)) await this.meta.opened(inode.ino)
-    return this.openHandle(inode, (flags & O_NOATIME) !== 0, path)
+    return inode
   }
 
   private openHandle(inode: Inode, noatime = false, path?: string): number {

@@ -109,6 +109,26 @@ describe('a client of a NameNode over TCP, counted on the wire', () => {
     expect(writes.client().map(w => w.types.join('+'))).toEqual(Array(3).fill(['req+req', 'req']).flat())
   })
 
+  it('an open costs one round trip also without the sole writer\'s lease: `opened` brings the namespace up to date by itself', async () => {
+    const { fs, server } = await start()
+    await fs.mkdir('/d', 0o755)
+    await createFile(fs, '/d/a')
+    // Another client commits: this one's lease is taken away (revoke, revoked).
+    const other = await RemoteNameNode.connect({ addresses: [`tcp://127.0.0.1:${server.port}`], secret: TEST_SECRET, log: quiet, timeoutMs: 60_000 })
+    try {
+      await other.commit({ op: 'mknod', parent: 1, name: 'x', mode: 0o100644, uid: 0, gid: 0, time: 1 })
+      const requests = watchRequests(server)
+      const fh = await fs.open('/d/a')
+      expect(requests).toEqual(['opened'])
+      await fs.release(fh)
+      // A file the other client made a moment ago, which this client's copy may not hold yet: found.
+      await other.commit({ op: 'mknod', parent: 1, name: 'y', mode: 0o100644, uid: 0, gid: 0, time: 1 })
+      await fs.release(await fs.open('/y'))
+    } finally {
+      await other.close()
+    }
+  })
+
   it('a close that nothing follows goes out on its own, a few ms later', async () => {
     const { fs, server } = await start(10)
     await fs.mkdir('/d', 0o755)

@@ -4,7 +4,7 @@
 // else; a client whose NameNode restarts carries on by itself.
 
 import { connect, type Socket } from 'node:net'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { RemoteNameNode } from '../../src/client/RemoteNameNode.js'
 import { dfsError } from '../../src/errors.js'
 import { NameNodeHost } from '../../src/namenode/openNameNode.js'
@@ -13,7 +13,7 @@ import { S_IFDIR, S_IFREG, type Inode } from '../../src/meta/namespace/types.js'
 import { MAX_PUSH_BYTES, MessageReader, NAMENODE_PROTOCOL_VERSION, clientProof, newNonce, send } from '../../src/protocol/wire.js'
 import { until } from '../helpers/cli.js'
 import { makeTempDir } from '../helpers/tmp.js'
-import { TEST_SECRET, startTestNameNode } from './fixtures.js'
+import { TEST_SECRET, openTestHost, startTestNameNode } from './fixtures.js'
 
 const secret = TEST_SECRET
 const quiet = () => {}
@@ -134,6 +134,26 @@ describe('NameNode protocol', () => {
     await a.sync()
     await a.refresh()
     expect([...a.state.children.get(1)!.keys()].sort()).toEqual(['answered-by-the-new-one', 'answered-by-the-old-one'])
+  })
+
+  it('asks for an orphan sweep when a client session ends without its client, not when the client left (a sweep lists every node)', async () => {
+    const host = await openTestHost(makeTempDir('dfs-nn-').path, { reopenGraceMs: 60_000 })
+    const server = await NameNodeServer.start({ host, listen: '127.0.0.1:0', secret, log: quiet, sessionGraceMs: 50 })
+    running = { host, server }
+    const sweeps = vi.spyOn(host.services.healer.orphans, 'requestSweep')
+    const left = await client(server.port)
+    await left.commit(mkdir('a'))
+    await left.close()
+    await until(async () => host.nameNode.sessionCount === 0, 10_000, 10)
+    expect(sweeps).toHaveBeenCalledTimes(0)
+
+    // A client that goes without a word (killed): its session ends after the grace period, with a sweep.
+    const killed = await client(server.port)
+    await killed.commit(mkdir('b'))
+    ;(killed as unknown as { closing: boolean }).closing = true // no reconnect, no leave: as if the process died
+    ;(killed as unknown as { socket: Socket }).socket.destroy()
+    await until(async () => host.nameNode.sessionCount === 0, 10_000, 10)
+    expect(sweeps).toHaveBeenCalledTimes(1)
   })
 
   it('answers a commit with the journal seq of its record and a sync with the seq it made durable; the welcome says where its history started', async () => {
