@@ -55,6 +55,16 @@ interface ErrorReply {
   path?: string
 }
 
+/**
+ * The bytes as a message should carry them. A message copies a view's whole memory, not the view
+ * (a 4 KiB tail of a 4 MiB buffer would cost 4 MiB), and shares shared memory with the thread, which
+ * then holds it until its own garbage collection: those get a copy of just the bytes.
+ */
+export function compact(data: Uint8Array): Uint8Array {
+  const whole = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength
+  return whole && !(data.buffer instanceof SharedArrayBuffer) ? data : new Uint8Array(data)
+}
+
 interface Slot {
   worker: Worker
   jobs: Map<number, Job>
@@ -81,7 +91,7 @@ export class FolderWriter {
       if (slot.jobs.size === 0) slot.worker.ref()
       slot.jobs.set(id, { resolve, reject })
       folderWriterCounts.written++
-      slot.worker.postMessage({ id, temp, path, data })
+      slot.worker.postMessage({ id, temp, path, data: compact(data) })
     })
   }
 
