@@ -34,6 +34,12 @@ parentPort.on('message', ({ id, temp, path, data }) => {
 })
 `
 
+/**
+ * The thread's own heap, kept small: it holds one message at a time. With V8's defaults each thread
+ * grew its young generation to several MiB of resident memory per node folder.
+ */
+const WORKER_LIMITS = { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 16 }
+
 /** How puts were written, for tests that pin the main thread's file calls per small put. */
 export const folderWriterCounts = {
   /** Puts written whole by a folder's writer thread. */
@@ -106,7 +112,7 @@ export class FolderWriter {
   }
 
   #start(): Slot {
-    const worker = new Worker(WORKER_SOURCE, { eval: true })
+    const worker = new Worker(WORKER_SOURCE, { eval: true, resourceLimits: WORKER_LIMITS })
     const slot: Slot = { worker, jobs: new Map() }
     folderWriterCounts.started++
     this.#slot = slot
