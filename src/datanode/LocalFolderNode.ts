@@ -370,7 +370,7 @@ export class LocalFolderNode implements DataNode {
   async close(): Promise<void> {
     // Nothing is held open between calls but the lock; closing makes later calls fail clearly.
     this.#closed = true
-    await this.#writer.close()
+    this.#writer.close()
     await this.#lock?.release()
   }
 

@@ -81,8 +81,6 @@ export class FolderWriter {
   #slot: Slot | undefined
   #nextId = 0
   #closed = false
-  /** Resolves close() once the last put is answered. */
-  #drained: (() => void) | undefined
 
   /**
    * Write data to the new file `temp` (which must not exist), close it, and rename it to `path`.
@@ -101,14 +99,18 @@ export class FolderWriter {
     })
   }
 
-  /** Stop the thread once the puts it holds are answered; later puts fail. */
-  async close(): Promise<void> {
+  /**
+   * Stop the thread; later puts fail, and so do puts still in flight (the node is closing: whoever
+   * needed them stored waited for them first). Never waits for the thread: one blocked on a hung
+   * disk would never answer, and a node's close must not hang on its disk.
+   */
+  close(): void {
     this.#closed = true
     const slot = this.#slot
-    if (!slot) return
-    if (slot.jobs.size > 0) await new Promise<void>((resolve) => { this.#drained = resolve })
     this.#slot = undefined
-    await slot.worker.terminate()
+    if (!slot) return
+    slot.worker.unref()
+    slot.worker.terminate().catch(() => {})
   }
 
   #start(): Slot {
@@ -121,7 +123,7 @@ export class FolderWriter {
       const job = slot.jobs.get(id)
       if (!job) return
       slot.jobs.delete(id)
-      if (slot.jobs.size === 0) this.#idle(slot)
+      if (slot.jobs.size === 0) worker.unref()
       if (!error) job.resolve()
       else job.reject(Object.assign(new Error(error.message), { code: error.code, errno: error.errno, syscall: error.syscall, path: error.path }))
     })
@@ -130,17 +132,10 @@ export class FolderWriter {
       if (this.#slot === slot) this.#slot = undefined
       for (const job of slot.jobs.values()) job.reject(err)
       slot.jobs.clear()
-      this.#idle(slot)
+      worker.unref()
     }
     worker.on('error', fail)
     worker.on('exit', (code) => fail(new Error(`folder writer thread exited (code ${code})`)))
     return slot
-  }
-
-  #idle(slot: Slot): void {
-    slot.worker.unref()
-    const drained = this.#drained
-    this.#drained = undefined
-    drained?.()
   }
 }

@@ -53,7 +53,7 @@ describe('a new small chunk put through the folder\'s writer thread', () => {
     const writer = new FolderWriter()
     const data = Buffer.from('kept')
     await writer.write(join(dir, 'a.tmp'), join(dir, 'a'), data)
-    await writer.close()
+    writer.close()
     await expect(writer.write(join(dir, 'b.tmp'), join(dir, 'b'), data)).rejects.toThrow(/closed/)
     expect((await readdir(dir)).sort()).toEqual(['a'])
   })
