@@ -95,6 +95,10 @@ describe('LocalFolderNode.put, counted', () => {
     expect(folderWriterCounts.written - written).toBe(3)
     expect(await node.usage()).toMatchObject({ chunks: 3, used: 3 * 4096 })
     for (const id of ids) expect((await node.get(id)).equals(data)).toBe(true)
+    // fsync's point is unchanged: the chunk files, then their folders, by path.
+    calls.length = 0
+    await node.sync(ids)
+    expect(calls.filter((c) => c === 'open').length).toBeGreaterThanOrEqual(ids.length)
     // Bytes without the carried hash are refused before anything is written.
     await expect(node.put(newChunkId(), data, sha256Of(Buffer.from('x')), { fresh: true })).rejects.toMatchObject({ code: 'CHUNK_HASH_MISMATCH' })
     expect(folderWriterCounts.written - written).toBe(3)
