@@ -1,10 +1,13 @@
 // What a put costs a local-folder node in file system calls, counted (speed itself is a bench
 // figure): a new chunk's copy is open, write, rename and close of its temp file; only a put that may
 // replace an earlier copy (a repair, a retry) also looks for that copy, to keep the usage totals.
+// A new small chunk (a small file's) makes none of those calls on this thread: the folder's writer
+// thread makes them, one message each way (folderWriter.ts).
 
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { newChunkId } from '../../src/datanode/chunkId.js'
 import { LocalFolderNode } from '../../src/datanode/LocalFolderNode.js'
+import { folderWriterCounts } from '../../src/datanode/folderWriter.js'
 import { sha256Of } from '../helpers/sha256.js'
 import { TempDirs } from './tempDirs.js'
 import { makeCluster } from '../chunks/fakes.js'
@@ -64,8 +67,9 @@ describe('LocalFolderNode.put, counted', () => {
     const data = Buffer.alloc(4096, 7)
     const hash = sha256Of(data)
 
+    const big = Buffer.alloc(256 * 1024, 3)
     const fresh = newChunkId()
-    expect(await callsOf(() => node.put(fresh, data, hash, { fresh: true }))).toEqual(['close', 'open', 'rename', 'write'])
+    expect(await callsOf(() => node.put(fresh, big, sha256Of(big), { fresh: true }))).toEqual(['close', 'open', 'rename', 'write'])
 
     const plain = newChunkId()
     expect(await callsOf(() => node.put(plain, data, hash))).toEqual(['close', 'open', 'rename', 'stat', 'write'])
@@ -73,9 +77,32 @@ describe('LocalFolderNode.put, counted', () => {
     // A repair over an existing copy keeps the totals right.
     const other = Buffer.from('other bytes')
     await node.put(plain, other, sha256Of(other))
-    expect(await node.usage()).toMatchObject({ chunks: 2, used: 4096 + other.length })
+    expect(await node.usage()).toMatchObject({ chunks: 2, used: big.length + other.length })
     expect((await node.get(plain)).equals(other)).toBe(true)
-    expect((await node.get(fresh)).equals(data)).toBe(true)
+    expect((await node.get(fresh)).equals(big)).toBe(true)
+    await node.close()
+  })
+
+  it('stores a new small chunk with no file call on this thread: one job for the folder\'s writer thread', async () => {
+    const node = await LocalFolderNode.open(await temp.make(), { clusterId: 'c', create: true })
+    const data = Buffer.alloc(4096, 9)
+    const hash = sha256Of(data)
+    const written = folderWriterCounts.written
+    calls.length = 0
+    const ids = [newChunkId(), newChunkId(), newChunkId()]
+    for (const id of ids) await node.put(id, data, hash, { fresh: true })
+    expect(calls).toEqual([])
+    expect(folderWriterCounts.written - written).toBe(3)
+    expect(await node.usage()).toMatchObject({ chunks: 3, used: 3 * 4096 })
+    for (const id of ids) expect((await node.get(id)).equals(data)).toBe(true)
+    // fsync's point is unchanged: the chunk files, then their folders, by path.
+    calls.length = 0
+    await node.sync(ids)
+    expect(calls.filter((c) => c === 'open').length).toBeGreaterThanOrEqual(ids.length)
+    // Bytes without the carried hash are refused before anything is written.
+    await expect(node.put(newChunkId(), data, sha256Of(Buffer.from('x')), { fresh: true })).rejects.toMatchObject({ code: 'CHUNK_HASH_MISMATCH' })
+    expect(folderWriterCounts.written - written).toBe(3)
+    expect((await node.list()).sort()).toEqual([...ids].sort())
     await node.close()
   })
 

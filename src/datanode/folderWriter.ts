@@ -1,0 +1,141 @@
+// Small chunk files written whole by a thread of their own, one per node folder. A put through
+// libuv's pool is four jobs (open, write, rename, close), each a hand-off to a pool thread and a
+// wake-up of the main thread when it is done; measured on a stream of 4 KiB creates, those thread
+// switches were the largest part of the daemon's CPU per file. Here a put is one message each way:
+// the thread makes the four calls back to back, synchronously.
+//
+// Synchronous calls may block on the node's disk, which is why they are made here and never on the
+// main thread (it answers FUSE and runs liveness, which is what takes a hung node out of the write
+// pool). One thread per node folder: a hung disk stalls its own puts only, as a hung pool job would.
+//
+// The thread starts on the first put and holds the process open only while it has work.
+
+import { Worker } from 'node:worker_threads'
+
+// CommonJS run by `eval`, so the same code serves dist/ and the TypeScript sources the tests load.
+const WORKER_SOURCE = `
+const { parentPort } = require('node:worker_threads')
+const fs = require('node:fs')
+parentPort.on('message', ({ id, temp, path, data }) => {
+  let fd
+  try {
+    fd = fs.openSync(temp, 'wx', 0o666)
+    for (let done = 0; done < data.length;) done += fs.writeSync(fd, data, done, data.length - done, done)
+    fs.closeSync(fd)
+    fd = undefined
+    fs.renameSync(temp, path)
+    parentPort.postMessage({ id })
+  } catch (err) {
+    if (fd !== undefined) try { fs.closeSync(fd) } catch {}
+    try { fs.unlinkSync(temp) } catch {}
+    const e = err || {}
+    parentPort.postMessage({ id, error: { message: String(e.message || e), code: e.code, errno: e.errno, syscall: e.syscall, path: e.path } })
+  }
+})
+`
+
+/**
+ * The thread's own heap, kept small: it holds one message at a time. With V8's defaults each thread
+ * grew its young generation to several MiB of resident memory per node folder.
+ */
+const WORKER_LIMITS = { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 16 }
+
+/** How puts were written, for tests that pin the main thread's file calls per small put. */
+export const folderWriterCounts = {
+  /** Puts written whole by a folder's writer thread. */
+  written: 0,
+  /** Writer threads started. */
+  started: 0,
+}
+
+interface Job {
+  resolve(): void
+  reject(err: Error): void
+}
+
+interface ErrorReply {
+  message: string
+  code?: string
+  errno?: number
+  syscall?: string
+  path?: string
+}
+
+/**
+ * The bytes as a message should carry them. A message copies a view's whole memory, not the view
+ * (a 4 KiB tail of a 4 MiB buffer would cost 4 MiB), and shares shared memory with the thread, which
+ * then holds it until its own garbage collection: those get a copy of just the bytes.
+ */
+export function compact(data: Uint8Array): Uint8Array {
+  const whole = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength
+  return whole && !(data.buffer instanceof SharedArrayBuffer) ? data : new Uint8Array(data)
+}
+
+interface Slot {
+  worker: Worker
+  jobs: Map<number, Job>
+}
+
+/** One node folder's writer thread. */
+export class FolderWriter {
+  #slot: Slot | undefined
+  #nextId = 0
+  #closed = false
+
+  /**
+   * Write data to the new file `temp` (which must not exist), close it, and rename it to `path`.
+   * On failure the temp file is gone and the error is the system call's (code, syscall, path).
+   * Nothing is synced: a put is not a durability point (the node's sync is).
+   */
+  write(temp: string, path: string, data: Uint8Array): Promise<void> {
+    if (this.#closed) return Promise.reject(new Error('the folder writer is closed'))
+    const slot = this.#slot ?? this.#start()
+    const id = this.#nextId++
+    return new Promise<void>((resolve, reject) => {
+      if (slot.jobs.size === 0) slot.worker.ref()
+      slot.jobs.set(id, { resolve, reject })
+      folderWriterCounts.written++
+      slot.worker.postMessage({ id, temp, path, data: compact(data) })
+    })
+  }
+
+  /**
+   * Stop the thread; later puts fail, and so do puts still in flight (the node is closing: whoever
+   * needed them stored waited for them first). Never waits for the thread: one blocked on a hung
+   * disk would never answer, and a node's close must not hang on its disk.
+   */
+  close(): void {
+    this.#closed = true
+    const slot = this.#slot
+    this.#slot = undefined
+    if (!slot) return
+    slot.worker.unref()
+    slot.worker.terminate().catch(() => {})
+  }
+
+  #start(): Slot {
+    const worker = new Worker(WORKER_SOURCE, { eval: true, resourceLimits: WORKER_LIMITS })
+    const slot: Slot = { worker, jobs: new Map() }
+    folderWriterCounts.started++
+    this.#slot = slot
+    worker.unref()
+    worker.on('message', ({ id, error }: { id: number; error?: ErrorReply }) => {
+      const job = slot.jobs.get(id)
+      if (!job) return
+      slot.jobs.delete(id)
+      if (slot.jobs.size === 0) worker.unref()
+      if (!error) job.resolve()
+      else job.reject(Object.assign(new Error(error.message), { code: error.code, errno: error.errno, syscall: error.syscall, path: error.path }))
+    })
+    // A thread that dies fails what it held; the next put starts another.
+    const fail = (err: Error) => {
+      if (this.#slot === slot) this.#slot = undefined
+      for (const job of slot.jobs.values()) job.reject(err)
+      slot.jobs.clear()
+      worker.unref()
+    }
+    worker.on('error', fail)
+    worker.on('exit', (code) => fail(new Error(`folder writer thread exited (code ${code})`)))
+    return slot
+  }
+}
