@@ -9,7 +9,7 @@
 // NODE_UNAVAILABLE instead of quietly growing a new, empty node where the old one was.
 
 import { randomBytes } from 'node:crypto'
-import { type FileHandle, open, readdir, stat, statfs, unlink } from 'node:fs/promises'
+import { readdir, stat, statfs, unlink } from 'node:fs/promises'
 import { closeFdQuietly, datasyncFd, openFd, renamePath, writeAllFd } from '../util/fdCalls.js'
 import { join } from 'node:path'
 import { DfsError, dfsError } from '../errors.js'
@@ -19,7 +19,7 @@ import type { ChunkId, DataNode, NodeUsage, PutHint } from './DataNode.js'
 import { deviceOf } from './device.js'
 import { forEachLimit } from '../util/forEachLimit.js'
 import { fsyncPath } from '../util/files.js'
-import { fillableBuffer } from '../util/sha256.js'
+import { type DirectState, readWholeFile } from './readWhole.js'
 import {
   CHUNK_SUBFOLDERS,
   CHUNKS_DIR,
@@ -76,6 +76,8 @@ export class LocalFolderNode implements DataNode {
    */
   readonly #tempPrefix = randomBytes(6).toString('hex')
   #temps = 0
+  /** Whether this folder's file system refused O_DIRECT reads (readWhole.ts). */
+  readonly #direct: DirectState = { refused: false }
 
   /** Open (and with `create`, initialise) a node folder. See openNodeFolder for the rules. */
   static async open(dir: string, options: LocalFolderNodeOptions): Promise<LocalFolderNode> {
@@ -155,19 +157,11 @@ export class LocalFolderNode implements DataNode {
 
   async get(id: ChunkId): Promise<Buffer> {
     this.#checkChunk(id)
-    let file: FileHandle
     try {
-      file = await open(this.#pathOf(id), 'r')
+      return await readWholeFile(this.#pathOf(id), this.#direct)
     } catch (err) {
       if (isNotFound(err)) throw await this.#whyMissing(id)
       throw this.#unavailable('get', err, id)
-    }
-    try {
-      return await readAll(file)
-    } catch (err) {
-      throw this.#unavailable('get', err, id)
-    } finally {
-      await file.close().catch(() => {})
     }
   }
 
@@ -447,19 +441,3 @@ async function removeIfStale(path: string): Promise<void> {
   }
 }
 
-/**
- * The whole file in one buffer of exactly its size, read in as few calls as the kernel allows. Its
- * memory is fillableBuffer()'s (hashable, perhaps recycled): the reader verifies it without a copy,
- * and only the bytes read are handed out.
- */
-async function readAll(file: FileHandle): Promise<Buffer> {
-  const { size } = await file.stat()
-  const data = fillableBuffer(size)
-  let done = 0
-  while (done < size) {
-    const { bytesRead } = await file.read(data, done, size - done, done)
-    if (bytesRead === 0) return data.subarray(0, done) // shrank under us: the hash check will say so
-    done += bytesRead
-  }
-  return data
-}

@@ -59,11 +59,33 @@ const collected = new FinalizationRegistry<number>(size => { sharedBytes -= size
  */
 export function hashableBuffer(size: number): Buffer {
   if (size < OFF_THREAD_BYTES || sharedBytes - heldBytes + size > SHARED_LIMIT) return Buffer.alloc(size)
-  const memory = new SharedArrayBuffer(size)
+  const memory = sharedMemory(size)
   sharedBytes += size
   // The memory object, not this view: every view of it (subarrays, the chunk cache's) keeps it.
   collected.register(memory, size)
   return Buffer.from(memory)
+}
+
+/**
+ * Shared memory of a multiple of this size starts on a page boundary, so a chunk file can be read
+ * into it with O_DIRECT (datanode/readWhole.ts). Memory from `new SharedArrayBuffer` comes from
+ * malloc, 16 bytes past a page boundary, which O_DIRECT refuses; a WebAssembly memory is mapped on
+ * its own pages, and its pages are 64 KiB.
+ */
+export const ALIGNED_UNIT = 64 * 1024
+
+/** Zeroed shared memory, page-aligned when size is a multiple of ALIGNED_UNIT (and the engine allows). */
+function sharedMemory(size: number): SharedArrayBuffer {
+  if (size % ALIGNED_UNIT === 0) {
+    const pages = size / ALIGNED_UNIT
+    try {
+      // The buffer keeps the memory alive by itself; the Memory object may go.
+      return new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true }).buffer as unknown as SharedArrayBuffer
+    } catch {
+      // Address space for WebAssembly memories exhausted: unaligned memory works too, read buffered.
+    }
+  }
+  return new SharedArrayBuffer(size)
 }
 
 /**
