@@ -15,7 +15,7 @@ import { join } from 'node:path'
 import { DfsError, dfsError } from '../errors.js'
 import { assertChunkId, isChunkId } from './chunkId.js'
 import { checkPutHash } from './putHash.js'
-import type { ChunkId, DataNode, NodeUsage, PutHint } from './DataNode.js'
+import type { ChunkId, DataNode, GetHint, NodeUsage, PutHint } from './DataNode.js'
 import { deviceOf } from './device.js'
 import { forEachLimit } from '../util/forEachLimit.js'
 import { fsyncPath } from '../util/files.js'
@@ -155,10 +155,10 @@ export class LocalFolderNode implements DataNode {
     done.then(() => this.#syncing.delete(id), () => this.#syncing.delete(id))
   }
 
-  async get(id: ChunkId): Promise<Buffer> {
+  async get(id: ChunkId, hint: GetHint = {}): Promise<Buffer> {
     this.#checkChunk(id)
     try {
-      return await readWholeFile(this.#pathOf(id), this.#direct)
+      return await readWholeFile(this.#pathOf(id), this.#direct, hint.len)
     } catch (err) {
       if (isNotFound(err)) throw await this.#whyMissing(id)
       throw this.#unavailable('get', err, id)

@@ -13,7 +13,8 @@
 // O_DIRECT reads of a range with dirty cached pages see those pages (the kernel writes them first).
 
 import { close, constants, fstat, open, read } from 'node:fs'
-import { ALIGNED_UNIT, fillableBuffer } from '../util/sha256.js'
+import { ALIGNED_UNIT, fillableBuffer, rememberHash } from '../util/sha256.js'
+import { readChunkFile } from './chunkReaders.js'
 
 /**
  * Files at least this large are read with O_DIRECT, when their length is a whole number of
@@ -41,7 +42,11 @@ export interface DirectState {
  * The whole file at `path` in one buffer of exactly its size, in fillableBuffer() memory (hashable
  * without a copy, perhaps recycled). Errors are the file system's (ENOENT when it is missing).
  */
-export async function readWholeFile(path: string, state: DirectState): Promise<Buffer> {
+export async function readWholeFile(path: string, state: DirectState, expectedLen?: number): Promise<Buffer> {
+  if (expectedLen !== undefined && expectedLen >= DIRECT_MIN_BYTES) {
+    const read = await readOnReader(path, state, expectedLen)
+    if (read) return read
+  }
   const fd = await call<number>((cb) => open(path, 'r', cb))
   try {
     const { size } = await call<{ size: number }>((cb) => fstat(fd, cb))
@@ -66,6 +71,23 @@ export async function readWholeFile(path: string, state: DirectState): Promise<B
   } finally {
     close(fd, () => {})
   }
+}
+
+/**
+ * A chunk of the length its ref records, read and hashed in one job on a reader thread
+ * (chunkReaders.ts says why); undefined when the file has another length (a corrupt or replaced
+ * copy: read it the ordinary way, and the check says what is wrong) or the memory is not shared.
+ */
+async function readOnReader(path: string, state: DirectState, expectedLen: number): Promise<Buffer | undefined> {
+  const data = fillableBuffer(expectedLen)
+  if (!(data.buffer instanceof SharedArrayBuffer)) return undefined
+  const got = await readChunkFile(path, data.buffer, !state.refused && expectedLen % ALIGNED_UNIT === 0)
+  if (got.refused) state.refused = true
+  if (got.size !== expectedLen || got.hex === undefined) return undefined
+  if (got.direct) readCounts.direct++
+  else readCounts.buffered++
+  rememberHash(data, got.hex)
+  return data
 }
 
 /** A second descriptor of path with O_DIRECT, or undefined when the file system refuses it (remembered). */

@@ -19,10 +19,29 @@ export const hashCounts = {
   shared: 0,
   /** Other memory, copied on the calling thread by WebCrypto, then hashed on libuv's pool. */
   copied: 0,
+  /** Hashed by the thread that read the bytes, as it read them (rememberHash). */
+  whileRead: 0,
+}
+
+/**
+ * Hashes computed by whoever filled a buffer, in the same job that filled it (a chunk reader thread:
+ * datanode/chunkReaders.ts), keyed by the very buffer object handed out. Nothing writes to such a
+ * buffer afterwards (chunks are immutable once read), so its hash is still the hash of its bytes.
+ */
+const knownHashes = new WeakMap<Uint8Array, string>()
+
+/** Record the SHA-256 of data's bytes, computed as they were read into it: sha256(data) answers it. */
+export function rememberHash(data: Uint8Array, hex: string): void {
+  knownHashes.set(data, hex)
 }
 
 /** SHA-256 of data, lowercase hex. Large buffers from hashableBuffer() are hashed without a copy. */
 export async function sha256(data: Uint8Array): Promise<string> {
+  const known = knownHashes.get(data)
+  if (known !== undefined) {
+    hashCounts.whileRead++
+    return known
+  }
   if (data.length < OFF_THREAD_BYTES) {
     hashCounts.inline++
     return createHash('sha256').update(data).digest('hex')

@@ -9,6 +9,9 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { newChunkId } from '../../src/datanode/chunkId.js'
 import { LocalFolderNode } from '../../src/datanode/LocalFolderNode.js'
 import { readCounts } from '../../src/datanode/readWhole.js'
+import { verifyChunk } from '../../src/chunks/verify.js'
+import { hashCounts } from '../../src/util/sha256.js'
+import { open } from 'node:fs/promises'
 import { sha256Of } from '../helpers/sha256.js'
 import { cleanupTempDirsAfterAll, makeTempDir } from '../helpers/tmp.js'
 
@@ -101,6 +104,54 @@ describe('reading chunks around the page cache', () => {
         expect(readCounts.buffered - before.buffered).toBe(1)
         expect(readCounts.direct - before.direct).toBe(0)
       }
+    } finally {
+      await node.close()
+    }
+  })
+
+  it('reads a chunk of the length its ref records on a reader thread that hashes it as it reads: one hash, none after, and the page cache untouched', async () => {
+    const dir = diskFolder()
+    const node = await LocalFolderNode.open(dir, { clusterId: 'c', create: true })
+    try {
+      const data = pattern(4 * 1024 * 1024)
+      const id = newChunkId()
+      const ref = { id, len: data.length, sha256: sha256Of(data) }
+      await node.put(id, data, ref.sha256, { fresh: true })
+      await node.sync([id])
+      evict(chunkPath(dir, id))
+
+      const reads = { ...readCounts }
+      const hashes = { ...hashCounts }
+      const got = await node.get(id, { len: ref.len })
+      await verifyChunk(ref, got)
+      expect(got.equals(data)).toBe(true)
+      expect(readCounts.direct - reads.direct).toBe(1)
+      expect(hashCounts.whileRead - hashes.whileRead).toBe(1)
+      expect(hashCounts.shared - hashes.shared + hashCounts.copied - hashes.copied + hashCounts.inline - hashes.inline).toBe(0)
+      expect(cachedBytes(chunkPath(dir, id))).toBe(0)
+    } finally {
+      await node.close()
+    }
+  })
+
+  it('still refuses a copy whose bytes changed on disk, and one of another length, read on a reader thread', async () => {
+    const dir = diskFolder()
+    const node = await LocalFolderNode.open(dir, { clusterId: 'c', create: true })
+    try {
+      const data = pattern(2 * 1024 * 1024)
+      const id = newChunkId()
+      const ref = { id, len: data.length, sha256: sha256Of(data) }
+      await node.put(id, data, ref.sha256, { fresh: true })
+      const file = await open(chunkPath(dir, id), 'r+')
+      await file.write(Buffer.from([0xff]), 0, 1, 1_000_000)
+      await file.close()
+      await expect(verifyChunk(ref, await node.get(id, { len: ref.len }))).rejects.toMatchObject({ code: 'CHUNK_CORRUPT' })
+
+      const longer = { ...ref, len: ref.len + 64 * 1024 }
+      const got = await node.get(id, { len: longer.len })
+      expect(got.length).toBe(data.length)
+      await expect(verifyChunk(longer, got)).rejects.toMatchObject({ code: 'CHUNK_CORRUPT' })
+      await expect(node.get(newChunkId(), { len: ref.len })).rejects.toMatchObject({ code: 'CHUNK_MISSING' })
     } finally {
       await node.close()
     }

@@ -3,6 +3,7 @@
 
 import { randomBytes } from 'node:crypto'
 import { describe, expect, it, vi } from 'vitest'
+import type { ChunkRef } from '../../src/chunks/ChunkRef.js'
 import { CHUNK, makeFs, writeFile } from './fakes.js'
 
 describe('readahead of a sequential reader', () => {
@@ -20,7 +21,7 @@ describe('readahead of a sequential reader', () => {
     await new Promise((resolve) => setImmediate(resolve))
     // Chunk 0 has not arrived: the request still waits, and chunks 0 (its own, first) to 4 are asked for.
     // Chunks 0 and 1 (the request spans both), then the 4 ahead of chunk 1, in file order.
-    const asked = prefetch.mock.calls.map(([ref]) => chunks.stored.get(ref.id))
+    const asked = prefetch.mock.calls.map((call) => chunks.stored.get((call as unknown as [ChunkRef])[0].id))
     expect(asked.length).toBe(6)
     asked.forEach((bytes, i) => expect(bytes?.equals(data.subarray(i * CHUNK, (i + 1) * CHUNK))).toBe(true))
 
