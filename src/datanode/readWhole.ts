@@ -12,7 +12,7 @@
 // (O_DIRECT would force it to disk first) and small reads from memory are what read-all needs.
 // O_DIRECT reads of a range with dirty cached pages see those pages (the kernel writes them first).
 
-import { close, constants, fstat, open, read } from 'node:fs'
+import { close, constants, fstat, open, read, readv } from 'node:fs'
 import { ALIGNED_UNIT, fillableBuffer, rememberHash } from '../util/sha256.js'
 import { readChunkFile } from './chunkReaders.js'
 
@@ -31,6 +31,8 @@ export const readCounts = {
   direct: 0,
   /** Read through the page cache (small, unaligned, or O_DIRECT refused). */
   buffered: 0,
+  /** File calls awaited on the main thread (each a trip through libuv's pool and back). */
+  calls: 0,
 }
 
 /** Per folder: whether its file system refused O_DIRECT (tmpfs on older kernels, some FUSE and network file systems). */
@@ -43,8 +45,8 @@ export interface DirectState {
  * without a copy, perhaps recycled). Errors are the file system's (ENOENT when it is missing).
  */
 export async function readWholeFile(path: string, state: DirectState, expectedLen?: number): Promise<Buffer> {
-  if (expectedLen !== undefined && expectedLen >= DIRECT_MIN_BYTES) {
-    const read = await readOnReader(path, state, expectedLen)
+  if (expectedLen !== undefined) {
+    const read = expectedLen >= DIRECT_MIN_BYTES ? await readOnReader(path, state, expectedLen) : await readKnownLength(path, expectedLen)
     if (read) return read
   }
   const fd = await call<number>((cb) => open(path, 'r', cb))
@@ -68,6 +70,27 @@ export async function readWholeFile(path: string, state: DirectState, expectedLe
     }
     readCounts.buffered++
     return await readFully(fd, data, size)
+  } finally {
+    close(fd, () => {})
+  }
+}
+
+/**
+ * A small chunk of the length its ref records: open, then one readv into a buffer of that length
+ * and one byte beyond (which says whether the file is longer), then close without waiting: two trips
+ * through the thread pool where open, fstat, read and close took four (a small file's read-all is a
+ * chain of them). Undefined when the file is longer: read it the ordinary way, and the check says
+ * what is wrong. A shorter file comes back short.
+ */
+async function readKnownLength(path: string, expectedLen: number): Promise<Buffer | undefined> {
+  const fd = await call<number>((cb) => open(path, 'r', cb))
+  try {
+    const data = fillableBuffer(expectedLen)
+    const beyond = Buffer.allocUnsafe(1)
+    const n = await call<number>((cb) => readv(fd, [data, beyond], 0, cb))
+    if (n > expectedLen) return undefined
+    readCounts.buffered++
+    return n === expectedLen ? data : data.subarray(0, n)
   } finally {
     close(fd, () => {})
   }
@@ -114,5 +137,6 @@ async function readFully(fd: number, data: Buffer, size: number): Promise<Buffer
 
 /** One callback-style fs call as a promise: fewer promises and objects than node:fs/promises' FileHandle. */
 function call<T>(start: (cb: (err: NodeJS.ErrnoException | null, value: T) => void) => void): Promise<T> {
+  readCounts.calls++
   return new Promise<T>((resolve, reject) => start((err, value) => (err ? reject(err) : resolve(value))))
 }

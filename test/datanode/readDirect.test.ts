@@ -156,4 +156,32 @@ describe('reading chunks around the page cache', () => {
       await node.close()
     }
   })
+
+  it('reads a small chunk of the length its ref records with two awaited file calls (open, readv), and still sees a longer or shorter file', async () => {
+    const dir = diskFolder()
+    const node = await LocalFolderNode.open(dir, { clusterId: 'c', create: true })
+    try {
+      const data = pattern(4096)
+      data.fill(9, 100, 200)
+      const id = newChunkId()
+      const ref = { id, len: data.length, sha256: sha256Of(data) }
+      await node.put(id, data, ref.sha256, { fresh: true })
+
+      const before = readCounts.calls
+      const got = await node.get(id, { len: ref.len })
+      expect(readCounts.calls - before).toBe(2)
+      expect(got.equals(data)).toBe(true)
+      await verifyChunk(ref, got)
+
+      const longer = await node.get(id, { len: ref.len - 1 })
+      expect(longer.length).toBe(data.length)
+      await expect(verifyChunk({ ...ref, len: ref.len - 1 }, longer)).rejects.toMatchObject({ code: 'CHUNK_CORRUPT' })
+      const shorter = await node.get(id, { len: ref.len + 10 })
+      expect(shorter.equals(data)).toBe(true)
+      await expect(verifyChunk({ ...ref, len: ref.len + 10 }, shorter)).rejects.toMatchObject({ code: 'CHUNK_CORRUPT' })
+      await expect(node.get(newChunkId(), { len: 10 })).rejects.toMatchObject({ code: 'CHUNK_MISSING' })
+    } finally {
+      await node.close()
+    }
+  })
 })
