@@ -7,10 +7,11 @@
 //
 // Why skipping the page cache is allowed: a large chunk is read by a client that keeps its own chunk
 // cache and hands the bytes to the kernel's cache of the mounted file; a second copy in the node's
-// page cache would only push other memory out (HDFS DataNodes drop read pages behind for the same
-// reason). A small chunk (a small file) is read buffered: it may still be dirty in the page cache
-// (O_DIRECT would force it to disk first) and small reads from memory are what read-all needs.
-// O_DIRECT reads of a range with dirty cached pages see those pages (the kernel writes them first).
+// page cache would only push other memory out (HDFS DataNodes can drop read pages behind for the
+// same reason: dfs.datanode.drop.cache.behind.reads). A small chunk (a small file) is read buffered:
+// it may still be dirty in the page cache (O_DIRECT would force it to disk first) and small reads
+// from memory are what read-all needs. A large chunk is synced right after its put (LocalFolderNode
+// syncs behind), and an O_DIRECT read of one still dirty sees its bytes (the kernel writes them first).
 
 import { close, constants, fstat, open, read, readv } from 'node:fs'
 import { ALIGNED_UNIT, fillableBuffer, rememberHash } from '../util/sha256.js'
@@ -43,6 +44,8 @@ export interface DirectState {
 /**
  * The whole file at `path` in one buffer of exactly its size, in fillableBuffer() memory (hashable
  * without a copy, perhaps recycled). Errors are the file system's (ENOENT when it is missing).
+ * `expectedLen`: the length the caller's ref records; a file of that length is read with fewer calls
+ * (and a large one hashed as it is read), a file of another length the ordinary way.
  */
 export async function readWholeFile(path: string, state: DirectState, expectedLen?: number): Promise<Buffer> {
   if (expectedLen !== undefined) {
