@@ -32,7 +32,7 @@ export const isBadCopy = (error: Pick<DfsError, 'code'>): boolean => checkOf(err
 export async function readCopy(node: DataNode | undefined, nodeId: string, ref: Pick<ChunkRef, 'id' | 'len' | 'sha256'>): Promise<CopyRead> {
   try {
     if (!node) throw notRegistered(nodeId)
-    const data = await node.get(ref.id)
+    const data = await node.get(ref.id, { len: ref.len })
     await verifyChunk(ref, data, { node: node.address, nodeId })
     return { check: 'good', data }
   } catch (err) {

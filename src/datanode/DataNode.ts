@@ -36,6 +36,12 @@ export interface PutHint {
   fresh?: boolean
 }
 
+/** What a reader knows of the chunk it asks for (DataNode.get). */
+export interface GetHint {
+  /** The chunk's length, as its ref records it. */
+  len?: number
+}
+
 export interface DataNode {
   readonly nodeId: string
   /** What the user typed to name this node: a folder path or tcp://host:port. */
@@ -48,8 +54,11 @@ export interface DataNode {
    * hash of other bytes.
    */
   put(id: ChunkId, data: Buffer, sha256: string, hint?: PutHint): Promise<void>
-  /** The chunk's bytes; CHUNK_MISSING when this node does not have it. Callers verify the hash. */
-  get(id: ChunkId): Promise<Buffer>
+  /**
+   * The chunk's bytes; CHUNK_MISSING when this node does not have it. Callers verify the hash.
+   * `hint.len`: the length the caller's ref records (a node may read a chunk of that length faster).
+   */
+  get(id: ChunkId, hint?: GetHint): Promise<Buffer>
   has(id: ChunkId): Promise<boolean>
   /** Remove a chunk; removing one that is not there is not an error. */
   delete(id: ChunkId): Promise<void>

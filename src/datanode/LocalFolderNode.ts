@@ -9,19 +9,19 @@
 // NODE_UNAVAILABLE instead of quietly growing a new, empty node where the old one was.
 
 import { randomBytes } from 'node:crypto'
-import { type FileHandle, open, readdir, stat, statfs, unlink } from 'node:fs/promises'
+import { readdir, stat, statfs, unlink } from 'node:fs/promises'
 import { closeFdQuietly, datasyncFd, openFd, renamePath, writeAllFd } from '../util/fdCalls.js'
 import { dropCachedPages } from '../util/pageCache.js'
 import { join } from 'node:path'
 import { DfsError, dfsError } from '../errors.js'
 import { assertChunkId, isChunkId } from './chunkId.js'
 import { checkPutHash } from './putHash.js'
-import type { ChunkId, DataNode, NodeUsage, PutHint } from './DataNode.js'
+import type { ChunkId, DataNode, GetHint, NodeUsage, PutHint } from './DataNode.js'
 import { deviceOf } from './device.js'
 import { forEachLimit } from '../util/forEachLimit.js'
 import { FolderWriter } from './folderWriter.js'
 import { fsyncPath } from '../util/files.js'
-import { fillableBuffer } from '../util/sha256.js'
+import { type DirectState, readWholeFile } from './readWhole.js'
 import {
   CHUNK_SUBFOLDERS,
   CHUNKS_DIR,
@@ -86,6 +86,8 @@ export class LocalFolderNode implements DataNode {
   #temps = 0
   /** Writes small new chunks off the main thread, in one hand-off each. */
   readonly #writer = new FolderWriter()
+  /** Whether this folder's file system refused O_DIRECT reads (readWhole.ts). */
+  readonly #direct: DirectState = { refused: false }
 
   /** Open (and with `create`, initialise) a node folder. See openNodeFolder for the rules. */
   static async open(dir: string, options: LocalFolderNodeOptions): Promise<LocalFolderNode> {
@@ -182,21 +184,13 @@ export class LocalFolderNode implements DataNode {
     done.then(() => this.#syncing.delete(id), () => this.#syncing.delete(id))
   }
 
-  async get(id: ChunkId): Promise<Buffer> {
+  async get(id: ChunkId, hint: GetHint = {}): Promise<Buffer> {
     this.#checkChunk(id)
-    let file: FileHandle
     try {
-      file = await open(this.#pathOf(id), 'r')
+      return await readWholeFile(this.#pathOf(id), this.#direct, hint.len)
     } catch (err) {
       if (isNotFound(err)) throw await this.#whyMissing(id)
       throw this.#unavailable('get', err, id)
-    }
-    try {
-      return await readAll(file)
-    } catch (err) {
-      throw this.#unavailable('get', err, id)
-    } finally {
-      await file.close().catch(() => {})
     }
   }
 
@@ -477,19 +471,3 @@ async function removeIfStale(path: string): Promise<void> {
   }
 }
 
-/**
- * The whole file in one buffer of exactly its size, read in as few calls as the kernel allows. Its
- * memory is fillableBuffer()'s (hashable, perhaps recycled): the reader verifies it without a copy,
- * and only the bytes read are handed out.
- */
-async function readAll(file: FileHandle): Promise<Buffer> {
-  const { size } = await file.stat()
-  const data = fillableBuffer(size)
-  let done = 0
-  while (done < size) {
-    const { bytesRead } = await file.read(data, done, size - done, done)
-    if (bytesRead === 0) return data.subarray(0, done) // shrank under us: the hash check will say so
-    done += bytesRead
-  }
-  return data
-}

@@ -624,6 +624,12 @@ export class OpenFile {
     const cs = this.ctx.chunkSize
     const end = Math.min(position + out.length, this.size)
     if (position >= end) return 0
+    // Fetches start before this request waits for its own chunk: the chunks it touches first, in
+    // order (so the one it needs goes to the thread pool and the hash workers first), then the ones
+    // ahead. Started after it, a cold reader would wait out one whole fetch (disk, then hash) for
+    // its first chunk, and then another for the next, which nobody had asked for yet.
+    if (Math.abs(position - this.lastReadEnd) <= SEQUENTIAL_SLACK) this.readAhead(Math.floor(position / cs), Math.floor((end - 1) / cs) + READ_AHEAD)
+    this.lastReadEnd = end
     let at = position
     while (at < end) {
       const index = Math.floor(at / cs)
@@ -636,13 +642,12 @@ export class OpenFile {
       out.fill(0, at - position + copied, at - position + n)
       at += n
     }
-    if (Math.abs(position - this.lastReadEnd) <= SEQUENTIAL_SLACK) this.readAhead(Math.floor((end - 1) / cs))
-    this.lastReadEnd = end
     return end - position
   }
 
-  private readAhead(index: number): void {
-    for (let next = index + 1; next <= index + READ_AHEAD; next++) {
+  /** Prefetch the stored chunks first..last (a chunk cached or being fetched costs no second fetch). */
+  private readAhead(first: number, last: number): void {
+    for (let next = first; next <= last; next++) {
       if (this.dirty.has(next) || this.sealing.has(next)) continue
       const ref = this.stored(next)
       if (ref) this.ctx.chunks.prefetch(ref)

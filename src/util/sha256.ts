@@ -19,10 +19,29 @@ export const hashCounts = {
   shared: 0,
   /** Other memory, copied on the calling thread by WebCrypto, then hashed on libuv's pool. */
   copied: 0,
+  /** Hashed by the thread that read the bytes, as it read them (rememberHash). */
+  whileRead: 0,
+}
+
+/**
+ * Hashes computed by whoever filled a buffer, in the same job that filled it (a chunk reader thread:
+ * datanode/chunkReaders.ts), keyed by the very buffer object handed out. Nothing writes to such a
+ * buffer afterwards (chunks are immutable once read), so its hash is still the hash of its bytes.
+ */
+const knownHashes = new WeakMap<Uint8Array, string>()
+
+/** Record the SHA-256 of data's bytes, computed as they were read into it: sha256(data) answers it. */
+export function rememberHash(data: Uint8Array, hex: string): void {
+  knownHashes.set(data, hex)
 }
 
 /** SHA-256 of data, lowercase hex. Large buffers from hashableBuffer() are hashed without a copy. */
 export async function sha256(data: Uint8Array): Promise<string> {
+  const known = knownHashes.get(data)
+  if (known !== undefined) {
+    hashCounts.whileRead++
+    return known
+  }
   if (data.length < OFF_THREAD_BYTES) {
     hashCounts.inline++
     return createHash('sha256').update(data).digest('hex')
@@ -59,11 +78,33 @@ const collected = new FinalizationRegistry<number>(size => { sharedBytes -= size
  */
 export function hashableBuffer(size: number): Buffer {
   if (size < OFF_THREAD_BYTES || sharedBytes - heldBytes + size > SHARED_LIMIT) return Buffer.alloc(size)
-  const memory = new SharedArrayBuffer(size)
+  const memory = sharedMemory(size)
   sharedBytes += size
   // The memory object, not this view: every view of it (subarrays, the chunk cache's) keeps it.
   collected.register(memory, size)
   return Buffer.from(memory)
+}
+
+/**
+ * Shared memory of a multiple of this size starts on a page boundary, so a chunk file can be read
+ * into it with O_DIRECT (datanode/readWhole.ts). Memory from `new SharedArrayBuffer` comes from
+ * malloc, 16 bytes past a page boundary, which O_DIRECT refuses; a WebAssembly memory is mapped on
+ * its own pages, and its pages are 64 KiB.
+ */
+export const ALIGNED_UNIT = 64 * 1024
+
+/** Zeroed shared memory, page-aligned when size is a multiple of ALIGNED_UNIT (and the engine allows). */
+function sharedMemory(size: number): SharedArrayBuffer {
+  if (size % ALIGNED_UNIT === 0) {
+    const pages = size / ALIGNED_UNIT
+    try {
+      // The buffer keeps the memory alive by itself; the Memory object may go.
+      return new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true }).buffer as unknown as SharedArrayBuffer
+    } catch {
+      // Address space for WebAssembly memories exhausted: unaligned memory works too, read buffered.
+    }
+  }
+  return new SharedArrayBuffer(size)
 }
 
 /**

@@ -3,7 +3,7 @@
 
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { ChunkId, DataNode, NodeUsage, PutHint } from '../../src/datanode/DataNode.js'
+import type { ChunkId, DataNode, GetHint, NodeUsage, PutHint } from '../../src/datanode/DataNode.js'
 import { LocalFolderNode } from '../../src/datanode/LocalFolderNode.js'
 import { ChunkStore, type ChunkStoreOptions } from '../../src/chunks/ChunkStore.js'
 import type { ChunkRef } from '../../src/chunks/ChunkRef.js'
@@ -33,10 +33,10 @@ export class FaultyNode implements DataNode {
     this.#enter('put')
     return this.inner.put(id, data, sha256, hint)
   }
-  async get(id: ChunkId): Promise<Buffer> {
+  async get(id: ChunkId, hint?: GetHint): Promise<Buffer> {
     this.#enter('get')
     if (this.getDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.getDelayMs))
-    return this.inner.get(id)
+    return this.inner.get(id, hint)
   }
   async has(id: ChunkId): Promise<boolean> {
     this.#enter('has')
