@@ -90,6 +90,13 @@ parentPort.on('message', ({ id, path, memory, direct }) => {
  * than four (each thread costs ~30 ms to start, and more of them only contend) at the same speed.
  */
 const POOL_SIZE = Math.max(2, Math.min(4, availableParallelism()))
+/**
+ * A reader blocked on a hung disk (a failing drive, a stale network mount) never comes back. When
+ * every reader has been busy this long with jobs waiting, one more is started, up to MAX_READERS: a
+ * hung node must not stop reads from the healthy ones (liveness then takes it out of the read path).
+ */
+export const STALL_MS = 2000
+const MAX_READERS = 16
 
 export interface ChunkFileRead {
   /** The file's size. When it is not the memory's length, nothing was read (size and hex absent). */
@@ -113,11 +120,19 @@ interface Job {
 interface Reader {
   worker: Worker
   job: Job | undefined
+  /** performance.now() when its job was handed to it. */
+  since: number
 }
 
 const readers: Reader[] = []
 const queue: Job[] = []
 let nextId = 0
+let stallTimer: NodeJS.Timeout | undefined
+
+/** Readers running, for tests: hung ones included. */
+export function readerCount(): number {
+  return readers.length
+}
 
 /**
  * Read the file at path into memory (shared, its length the size the file should have) and hash it,
@@ -135,29 +150,49 @@ export function readChunkFile(path: string, memory: SharedArrayBuffer, direct: b
 function dispatch(): void {
   while (queue.length > 0) {
     const reader = readers.find((r) => r.job === undefined) ?? (readers.length < POOL_SIZE ? start() : undefined)
-    if (!reader) return
+    if (!reader) {
+      watchForStall()
+      return
+    }
     const job = queue.shift()!
     reader.job = job
+    reader.since = performance.now()
     reader.worker.ref()
     reader.worker.postMessage({ id: nextId++, path: job.path, memory: job.memory, direct: job.direct })
   }
 }
 
+/** Jobs wait and every reader is busy: if none of them has finished within STALL_MS, add a reader. */
+function watchForStall(): void {
+  if (stallTimer || readers.length >= MAX_READERS) return
+  stallTimer = setTimeout(() => {
+    stallTimer = undefined
+    if (queue.length === 0) return
+    const now = performance.now()
+    if (readers.every((r) => r.job !== undefined && now - r.since >= STALL_MS)) start()
+    dispatch()
+  }, STALL_MS)
+  stallTimer.unref()
+}
+
 function start(): Reader {
   const worker = new Worker(WORKER_SOURCE, { eval: true })
-  const reader: Reader = { worker, job: undefined }
+  const reader: Reader = { worker, job: undefined, since: 0 }
   worker.unref()
   worker.on('message', (reply: { size?: number; direct?: boolean; refused?: boolean; hex?: string; error?: { code?: string; message: string } }) => {
     const job = reader.job
     reader.job = undefined
     worker.unref()
+    // A reader added for a stall goes once there is nothing waiting (one hung for good stays).
+    if (queue.length === 0 && readers.length > POOL_SIZE) retire(reader)
     if (job) {
       if (reply.error) job.reject(Object.assign(new Error(reply.error.message), reply.error.code ? { code: reply.error.code } : {}))
       else job.resolve({ size: reply.size ?? 0, direct: reply.direct, refused: reply.refused, hex: reply.hex })
     }
     dispatch()
   })
-  // A reader that dies fails its job; the next job starts another.
+  // A reader that dies fails its job; the next job starts another. (An extra reader retired while
+  // idle exits without a job: nothing to fail.)
   const fail = (err: Error) => {
     const at = readers.indexOf(reader)
     if (at >= 0) readers.splice(at, 1)
@@ -169,4 +204,10 @@ function start(): Reader {
   worker.on('exit', (code) => fail(new Error(`chunk reader exited (code ${code})`)))
   readers.push(reader)
   return reader
+}
+
+function retire(reader: Reader): void {
+  const at = readers.indexOf(reader)
+  if (at >= 0) readers.splice(at, 1)
+  void reader.worker.terminate()
 }
