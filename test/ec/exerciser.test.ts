@@ -3,7 +3,8 @@
 // 4 node folders, a chunk cache smaller than a chunk so reads reach the shards), compared as they go.
 //
 // - test/posix/exerciser.py: pwrite around chunk boundaries, appends, creates, truncates, renames,
-//   links, writes through held descriptors, fsync; both trees compared after every step. A second
+//   links, writes through held descriptors, fsync; both trees compared after every step (listings;
+//   the contents the step changed, every file's every 8 steps: exerciser.py says why). A second
 //   run deletes a node folder half way through (stripes then written on the 3 left, and read
 //   degraded until healed) and must still match to the end.
 // - the mmap exerciser of test/mount/integrity.test.ts (PY_MMAP_IO): mmap write-back, pwrite, pread,
