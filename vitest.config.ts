@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config'
+import SlowFirstSequencer from './test/setup/sequencer.js'
 
 // Tests live in test/**/*.test.ts. FUSE tests mount real file systems and spawn daemons, so files
 // run in forked processes (never worker threads: a mount served by the same thread deadlocks), at
@@ -9,6 +10,8 @@ export default defineConfig({
     pool: 'forks',
     fileParallelism: true,
     maxWorkers: 2,
+    // The slowest files first (test/setup/sequencer.ts says why).
+    sequence: { sequencer: SlowFirstSequencer },
     // Generous "eventually" deadlines: a test that hangs still fails, and one on a machine busy with
     // another run (2 cores shared) is slow, not wrong. No test bounds how fast anything ran.
     testTimeout: 300_000,

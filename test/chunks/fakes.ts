@@ -1,15 +1,13 @@
 // Test doubles for the chunk layer: a wrapper that counts calls to a real DataNode and injects the
 // failures a test asks for, and a small cluster of local-folder nodes in temp folders.
 
-import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { ChunkId, DataNode, GetHint, NodeUsage, PutHint } from '../../src/datanode/DataNode.js'
-import { LocalFolderNode } from '../../src/datanode/LocalFolderNode.js'
 import { ChunkStore, type ChunkStoreOptions } from '../../src/chunks/ChunkStore.js'
 import type { ChunkRef } from '../../src/chunks/ChunkRef.js'
 import { NodeRegistry } from '../../src/chunks/NodeRegistry.js'
 import { dfsError, type DfsError, type ErrorCode } from '../../src/errors.js'
-import { TempDirs } from '../datanode/tempDirs.js'
+import { openNodeFolders, releaseNodeFolders } from '../helpers/nodeFolders.js'
 
 type Op = 'put' | 'get' | 'has' | 'delete' | 'list' | 'usage' | 'sync' | 'ping'
 
@@ -91,19 +89,11 @@ export async function makeCluster(
   size: number,
   options: Partial<Omit<ChunkStoreOptions, 'registry'>> & { retryAfterMs?: number; now?: () => number } = {},
 ): Promise<TestCluster> {
-  const temp = new TempDirs()
-  const root = await temp.make('dfs-chunks-')
-  const dirs: string[] = []
-  const nodes: FaultyNode[] = []
+  const opened = await openNodeFolders(size, 'test-cluster')
+  const dirs = opened.dirs
+  const nodes = opened.nodes.map((node) => new FaultyNode(node))
   const registry = new NodeRegistry({ retryAfterMs: options.retryAfterMs, now: options.now })
-  for (let i = 1; i <= size; i++) {
-    const dir = join(root, `node_${i}`)
-    await mkdir(dir)
-    const node = new FaultyNode(await LocalFolderNode.open(dir, { clusterId: 'test-cluster', create: true }))
-    dirs.push(dir)
-    nodes.push(node)
-    registry.add(node)
-  }
+  for (const node of nodes) registry.add(node)
   const badReplicas: TestCluster['badReplicas'] = []
   const store = new ChunkStore({
     replicas: 2,
@@ -122,7 +112,7 @@ export async function makeCluster(
     indexOf: (nodeId) => nodes.findIndex((node) => node.nodeId === nodeId),
     cleanup: async () => {
       await registry.close()
-      await temp.cleanup()
+      await releaseNodeFolders(dirs)
     },
   }
 }

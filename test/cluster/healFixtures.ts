@@ -4,7 +4,7 @@
 
 import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { ChunkRef } from '../../src/chunks/ChunkRef.js'
 import { ChunkStore } from '../../src/chunks/ChunkStore.js'
@@ -15,12 +15,13 @@ import type { HealerMeta } from '../../src/cluster/healer/Healer.js'
 import type { NamespaceRecord } from '../../src/meta/namespace/records.js'
 import { newChunkId } from '../../src/datanode/chunkId.js'
 import type { ChunkId, DataNode, NodeUsage } from '../../src/datanode/DataNode.js'
-import { LocalFolderNode } from '../../src/datanode/LocalFolderNode.js'
+import type { LocalFolderNode } from '../../src/datanode/LocalFolderNode.js'
 import { dfsError, type ErrorCode } from '../../src/errors.js'
 import { MetaStore } from '../../src/meta/MetaStore.js'
 import { namespaceMachine } from '../../src/meta/namespace/machine.js'
 import { ROOT_INO, S_IFREG } from '../../src/meta/namespace/types.js'
 import { TempDirs } from '../datanode/tempDirs.js'
+import { openNodeFolders, releaseNodeFolders } from '../helpers/nodeFolders.js'
 import { sha256Of } from '../helpers/sha256.js'
 
 /** A DataNode wrapper whose puts can be held at a gate (before or after the bytes land) and are logged. */
@@ -119,17 +120,11 @@ export interface HealCluster {
 export async function makeHealCluster(options: { nodes: number; replicas: number }): Promise<HealCluster> {
   const temp = new TempDirs()
   const root = await temp.make('dfs-heal-')
-  const dirs: string[] = []
-  const nodes: GatedNode[] = []
+  const opened = await openNodeFolders(options.nodes, 'heal-test')
+  const dirs = opened.dirs
+  const nodes = opened.nodes.map((node) => new GatedNode(node))
   const registry = new NodeRegistry()
-  for (let i = 1; i <= options.nodes; i++) {
-    const dir = join(root, `node_${i}`)
-    await mkdir(dir)
-    const node = new GatedNode(await LocalFolderNode.open(dir, { clusterId: 'heal-test', create: true }))
-    dirs.push(dir)
-    nodes.push(node)
-    registry.add(node)
-  }
+  for (const node of nodes) registry.add(node)
   const chunks = new ChunkStore({ registry, replicas: options.replicas, cacheBytes: 0 })
   const settings = {
     chunkSize: 64 * 1024,
@@ -194,6 +189,7 @@ export async function makeHealCluster(options: { nodes: number; replicas: number
     async cleanup() {
       await meta.close().catch(() => {})
       await registry.close()
+      await releaseNodeFolders(dirs)
       await temp.cleanup()
     },
   }

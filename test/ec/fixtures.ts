@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdir, readdir, stat, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { expect } from 'vitest'
-import { statusOf, until } from '../helpers/cli.js'
+import { daemonStatus, until } from '../helpers/cli.js'
 import { type Cluster, type DfsDaemon, type StartDfsOptions, makeCluster } from '../helpers/mount.js'
 import { run, sh } from '../helpers/run.js'
 import { expectOk, py } from '../mount/fixtures.js'
@@ -74,7 +74,7 @@ export async function expectSameFiles(m: EcMount, what: string): Promise<void> {
 
 /** Every node alive and no chunk under-replicated or unavailable, as `dfs status` counts them. */
 export async function healthy(mnt: string): Promise<boolean> {
-  const s = await statusOf(mnt)
+  const s = await daemonStatus(mnt)
   return s.nodes.every((n: { health: string }) => n.health === 'alive') && s.chunks.underReplicated === 0 && s.chunks.unavailable === 0
 }
 

@@ -165,7 +165,9 @@ describe('promotion of a standby over a stopped primary', () => {
     const [old] = promoted
     await roles.ok(await sh(`cp ${join(roles.root, 'data')} ${join(client.mnt, 'three')} && sync ${join(client.mnt, 'three')}`), 'write three')
     // A client that was given the old primary's address alone: it cannot follow, and must say so.
-    const lone = new ClientRole('client 2 (old address only)', join(roles.root, 'client_2'), () => `tcp://${old!.address}`, roles.secretFile, [])
+    // Its stop at the end waits for that NameNode as its requests do (--namenode-timeout, 60 s by
+    // default, which made it outlast the helpers' stop grace and be killed): 5 s here.
+    const lone = new ClientRole('client 2 (old address only)', join(roles.root, 'client_2'), () => `tcp://${old!.address}`, roles.secretFile, ['--namenode-timeout', '5s'])
     roles.clients.push(lone)
     await lone.start()
     old!.signal('SIGSTOP')
