@@ -64,4 +64,28 @@ describe('open of a name another client replaced', () => {
       }
     })
   }
+
+  it('gives the bytes another client wrote in place and closed, to an opener whose copy is behind', async () => {
+    running = await startTestNameNode(tempDirForTest('dfs-stale-open-').path, {})
+    const a = await client()
+    const b = await client()
+    for (let round = 0; round < 20; round++) {
+      const f = `/w${round}`
+      await writeFile(a, f, `old ${round}`)
+      const first = await a.open(f)
+      expect(await readFile(a, first)).toBe(`old ${round}`)
+      await a.release(first)
+      const socket = (remotes[0] as unknown as { socket: { pause(): void; resume(): void } }).socket
+      socket.pause()
+      await b.getattr(f)
+      const fh = await b.open(f, 1)
+      await b.write(fh, Buffer.from(`NEW ${round}`), 0)
+      await b.flush(fh)
+      await b.release(fh)
+      socket.resume()
+      const again = await a.open(f)
+      expect(await readFile(a, again)).toBe(`NEW ${round}`)
+      await a.release(again)
+    }
+  })
 })
