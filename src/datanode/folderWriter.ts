@@ -13,7 +13,7 @@
 import { Worker } from 'node:worker_threads'
 
 // CommonJS run by `eval`, so the same code serves dist/ and the TypeScript sources the tests load.
-const WORKER_SOURCE = `
+export const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads')
 const fs = require('node:fs')
 parentPort.on('message', ({ id, temp, path, data }) => {
@@ -21,8 +21,11 @@ parentPort.on('message', ({ id, temp, path, data }) => {
   try {
     fd = fs.openSync(temp, 'wx', 0o666)
     for (let done = 0; done < data.length;) done += fs.writeSync(fd, data, done, data.length - done, done)
-    fs.closeSync(fd)
+    // Forgotten before the call: a close that fails has released the descriptor all the same
+    // (close(2)), and closing its number again could close another thread's file.
+    const written = fd
     fd = undefined
+    fs.closeSync(written)
     fs.renameSync(temp, path)
     parentPort.postMessage({ id })
   } catch (err) {
@@ -100,16 +103,18 @@ export class FolderWriter {
   }
 
   /**
-   * Stop the thread; later puts fail, and so do puts still in flight (the node is closing: whoever
-   * needed them stored waited for them first). Never waits for the thread: one blocked on a hung
-   * disk would never answer, and a node's close must not hang on its disk.
+   * Stop the thread; later puts fail, and so do puts still in flight, at once (the node is closing:
+   * whoever needed them stored waited for them first). Never waits for the thread: one blocked on a
+   * hung disk would never answer (nor exit, so its exit cannot be what fails them), and a node's
+   * close must not hang on its disk. A put the thread completes after this stays an unreferenced
+   * chunk file (or a temp file): the orphan sweep's and list()'s to remove.
    */
   close(): void {
     this.#closed = true
     const slot = this.#slot
     this.#slot = undefined
     if (!slot) return
-    slot.worker.unref()
+    failAll(slot, new Error('the folder writer is closed'))
     slot.worker.terminate().catch(() => {})
   }
 
@@ -130,12 +135,17 @@ export class FolderWriter {
     // A thread that dies fails what it held; the next put starts another.
     const fail = (err: Error) => {
       if (this.#slot === slot) this.#slot = undefined
-      for (const job of slot.jobs.values()) job.reject(err)
-      slot.jobs.clear()
-      worker.unref()
+      failAll(slot, err)
     }
     worker.on('error', fail)
     worker.on('exit', (code) => fail(new Error(`folder writer thread exited (code ${code})`)))
     return slot
   }
+}
+
+/** Fail every put a thread holds, and let the process exit without it. */
+function failAll(slot: Slot, err: Error): void {
+  for (const job of slot.jobs.values()) job.reject(err)
+  slot.jobs.clear()
+  slot.worker.unref()
 }

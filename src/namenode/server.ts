@@ -344,9 +344,11 @@ export class NameNodeServer {
     if (this.clients.get(client.id) !== client) return
     client.socket = undefined
     if (client.leaving) {
-      // Said `leave` (a clean unmount) and closed: nothing to come back for.
+      // Said `leave` (a clean unmount) and closed: nothing to come back for. A commit still held
+      // behind another client's lease is dropped with the connection (its client, closing, failed
+      // it and will not send it again): what it stored was never recorded, so that is no clean leave.
       this.log.info(`client ${client.id} left`)
-      this.endClient(client, { left: true })
+      this.endClient(client, { left: client.gate === undefined })
       return
     }
     this.opts.host.clients.disconnected(client.id)

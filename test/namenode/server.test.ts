@@ -156,6 +156,28 @@ describe('NameNode protocol', () => {
     expect(sweeps).toHaveBeenCalledTimes(1)
   })
 
+  it('asks for an orphan sweep when a client that left had a commit still held (it is dropped with the connection: its chunks were never recorded)', async () => {
+    const host = await openTestHost(makeTempDir('dfs-nn-').path, { reopenGraceMs: 60_000 })
+    const server = await NameNodeServer.start({ host, listen: '127.0.0.1:0', secret, log: quiet, sessionGraceMs: 50, soleLeaseMs: 2_000 })
+    running = { host, server }
+    const sweeps = vi.spyOn(host.services.healer.orphans, 'requestSweep')
+    // The sole writer, which will not answer the revoke: its lease holds the other's commit back.
+    const sole = await client(server.port)
+    await sole.commit(mkdir('a'))
+    ;(sole as unknown as { socket: Socket }).socket.pause()
+    const leaver = await client(server.port)
+    const held = leaver.commit(mkdir('b'))
+    held.catch(() => {})
+    await until(async () => [...(server as unknown as { clients: Map<string, { gate?: unknown }> }).clients.values()].some((c) => c.gate !== undefined), 10_000, 5)
+    await leaver.close() // an unmount that could not wait: the commit goes unanswered
+    await until(async () => host.nameNode.sessionCount === 1, 10_000, 10)
+    expect(sweeps).toHaveBeenCalledTimes(1)
+    ;(sole as unknown as { socket: Socket }).socket.resume()
+    // Once the lease is given up, the held commit is dropped, not applied: whatever it stored is an orphan.
+    await until(async () => ![...(server as unknown as { clients: Map<string, { gate?: unknown }> }).clients.values()].some((c) => c.gate !== undefined), 10_000, 10)
+    expect(host.nameNode.state.children.get(1)!.has('b')).toBe(false)
+  })
+
   it('answers a commit with the journal seq of its record and a sync with the seq it made durable; the welcome says where its history started', async () => {
     const dir = makeTempDir('dfs-nn-').path
     running = await startNameNode(dir)
