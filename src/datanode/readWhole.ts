@@ -14,7 +14,7 @@
 // syncs behind), and an O_DIRECT read of one still dirty sees its bytes (the kernel writes them first).
 
 import { close, constants, fstat, open, read, readv } from 'node:fs'
-import { ALIGNED_UNIT, fillableBuffer, rememberHash } from '../util/sha256.js'
+import { ALIGNED_MIN_BYTES, ALIGNED_UNIT, fillableBuffer, rememberHash } from '../util/sha256.js'
 import { readChunkFile } from './chunkReaders.js'
 
 /**
@@ -24,7 +24,7 @@ import { readChunkFile } from './chunkReaders.js'
  * streamed file, not a small file (LocalFolderNode syncs behind from the same size). A file's last,
  * partial chunk is read buffered.
  */
-export const DIRECT_MIN_BYTES = 1024 * 1024
+export const DIRECT_MIN_BYTES = ALIGNED_MIN_BYTES
 
 /** How files were read, for tests that pin the page-cache bypass. */
 export const readCounts = {
