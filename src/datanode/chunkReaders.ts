@@ -183,8 +183,10 @@ function start(): Reader {
     const job = reader.job
     reader.job = undefined
     worker.unref()
-    // A reader added for a stall goes once there is nothing waiting (one hung for good stays).
-    if (queue.length === 0 && readers.length > POOL_SIZE) retire(reader)
+    // A reader added for a stall goes once there is nothing waiting and the pool has its size in
+    // readers idle without it. Not by the count of readers alone: hung ones count there, and retiring
+    // the last healthy one would make every later read, once the queue drained, wait out STALL_MS.
+    if (queue.length === 0 && readers.length > POOL_SIZE && readers.filter((r) => r !== reader && r.job === undefined).length >= POOL_SIZE) retire(reader)
     if (job) {
       if (reply.error) job.reject(Object.assign(new Error(reply.error.message), reply.error.code ? { code: reply.error.code } : {}))
       else job.resolve({ size: reply.size ?? 0, direct: reply.direct, refused: reply.refused, hex: reply.hex })

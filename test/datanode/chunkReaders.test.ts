@@ -40,4 +40,27 @@ describe('chunk reader threads', () => {
     }
     for (const result of await Promise.all(hung)) expect(result.size).toBe(0)
   }, 120_000)
+
+  it('keep the reader added for a hung disk while the hung ones still hang: the next healthy read does not wait out another stall', async () => {
+    const dir = makeTempDir('dfs-readers-').path
+    const fifos = [0, 1, 2, 3].map((i) => join(dir, `hung-${i}`))
+    for (const fifo of fifos) execFileSync('mkfifo', [fifo])
+    const hung = fifos.map((fifo) => readChunkFile(fifo, new SharedArrayBuffer(64 * 1024), false))
+    const unhang = () => Promise.all(fifos.map(async (fifo) => (await open(fifo, 'w')).close()))
+    try {
+      const data = Buffer.alloc(1024 * 1024, 5)
+      const healthy = join(dir, 'healthy')
+      await writeFile(healthy, data)
+      await eventually(readChunkFile(healthy, new SharedArrayBuffer(data.length), false), 'the first healthy read')
+      // Retiring it (as an extra beyond the pool's size) left only hung readers: every later read,
+      // once the queue had drained, waited STALL_MS for a reader of its own.
+      expect(readerCount()).toBeGreaterThan(fifos.length)
+      const again = await eventually(readChunkFile(healthy, new SharedArrayBuffer(data.length), false), 'the second healthy read')
+      expect(again).toMatchObject({ size: data.length, hex: sha256Of(data) })
+      expect(readerCount()).toBeGreaterThan(fifos.length)
+    } finally {
+      await unhang()
+    }
+    await Promise.all(hung)
+  }, 120_000)
 })
