@@ -75,8 +75,10 @@ parentPort.on('message', ({ id, path, memory, direct }) => {
     reply = { id, error: { code: err && err.code, message: String((err && err.message) || err) } }
   }
   parentPort.postMessage(reply)
+  // Every job pins the memory it was handed, read into or not (a missing file, a failed read: a
+  // node that lost its files fails every read sent to it, each time with memory that may be resident).
+  since += (memory && memory.byteLength) || 0
   memory = undefined
-  since += reply.size || 0
   if (since >= COLLECT_BYTES) {
     since = 0
     collect()
