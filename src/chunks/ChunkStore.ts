@@ -349,10 +349,11 @@ export class ChunkStore {
   /**
    * Start reading ref into the cache in the background. Never rejects; failures are logged. Not an
    * async function: a sequential reader calls it for every chunk ahead on every request, and a chunk
-   * already cached should cost no promise.
+   * already cached should cost no promise. Nor one the cache cannot keep (off, or smaller than the
+   * chunk): its bytes would be dropped, and fetched again for the reader's next request.
    */
   prefetch(ref: ChunkRef): Promise<void> {
-    if (this.cache.has(ref.id)) return DONE
+    if (this.cache.has(ref.id) || ref.len > this.cache.maxBytes) return DONE
     return this.#fetch(ref, false).then(
       () => {},
       (err: unknown) => {

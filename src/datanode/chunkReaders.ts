@@ -75,8 +75,10 @@ parentPort.on('message', ({ id, path, memory, direct }) => {
     reply = { id, error: { code: err && err.code, message: String((err && err.message) || err) } }
   }
   parentPort.postMessage(reply)
+  // Every job pins the memory it was handed, read into or not (a missing file, a failed read: a
+  // node that lost its files fails every read sent to it, each time with memory that may be resident).
+  since += (memory && memory.byteLength) || 0
   memory = undefined
-  since += reply.size || 0
   if (since >= COLLECT_BYTES) {
     since = 0
     collect()
@@ -183,8 +185,10 @@ function start(): Reader {
     const job = reader.job
     reader.job = undefined
     worker.unref()
-    // A reader added for a stall goes once there is nothing waiting (one hung for good stays).
-    if (queue.length === 0 && readers.length > POOL_SIZE) retire(reader)
+    // A reader added for a stall goes once there is nothing waiting and the pool has its size in
+    // readers idle without it. Not by the count of readers alone: hung ones count there, and retiring
+    // the last healthy one would make every later read, once the queue drained, wait out STALL_MS.
+    if (queue.length === 0 && readers.length > POOL_SIZE && readers.filter((r) => r !== reader && r.job === undefined).length >= POOL_SIZE) retire(reader)
     if (job) {
       if (reply.error) job.reject(Object.assign(new Error(reply.error.message), reply.error.code ? { code: reply.error.code } : {}))
       else job.resolve({ size: reply.size ?? 0, direct: reply.direct, refused: reply.refused, hex: reply.hex })

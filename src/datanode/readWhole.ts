@@ -14,7 +14,7 @@
 // syncs behind), and an O_DIRECT read of one still dirty sees its bytes (the kernel writes them first).
 
 import { close, constants, fstat, open, read, readv } from 'node:fs'
-import { ALIGNED_UNIT, fillableBuffer, rememberHash } from '../util/sha256.js'
+import { ALIGNED_MIN_BYTES, ALIGNED_UNIT, fillableBuffer, rememberHash } from '../util/sha256.js'
 import { readChunkFile } from './chunkReaders.js'
 
 /**
@@ -24,7 +24,7 @@ import { readChunkFile } from './chunkReaders.js'
  * streamed file, not a small file (LocalFolderNode syncs behind from the same size). A file's last,
  * partial chunk is read buffered.
  */
-export const DIRECT_MIN_BYTES = 1024 * 1024
+export const DIRECT_MIN_BYTES = ALIGNED_MIN_BYTES
 
 /** How files were read, for tests that pin the page-cache bypass. */
 export const readCounts = {
@@ -83,17 +83,21 @@ export async function readWholeFile(path: string, state: DirectState, expectedLe
  * and one byte beyond (which says whether the file is longer), then close without waiting: two trips
  * through the thread pool where open, fstat, read and close took four (a small file's read-all is a
  * chain of them). Undefined when the file is longer: read it the ordinary way, and the check says
- * what is wrong. A shorter file comes back short.
+ * what is wrong. A shorter file comes back short (one more call, to see it end).
  */
 async function readKnownLength(path: string, expectedLen: number): Promise<Buffer | undefined> {
   const fd = await call<number>((cb) => open(path, 'r', cb))
   try {
     const data = fillableBuffer(expectedLen)
     const beyond = Buffer.allocUnsafe(1)
-    const n = await call<number>((cb) => readv(fd, [data, beyond], 0, cb))
-    if (n > expectedLen) return undefined
+    const readFrom = (at: number) => call<number>((cb) => readv(fd, [data.subarray(at), beyond], at, cb))
+    let done = await readFrom(0)
+    // More only when a read came back short before the end (network and FUSE file systems may): only
+    // a read that returns nothing says the file ended.
+    for (let n = -1; n !== 0 && done < expectedLen; done += n) n = await readFrom(done)
+    if (done > expectedLen) return undefined
     readCounts.buffered++
-    return n === expectedLen ? data : data.subarray(0, n)
+    return done === expectedLen ? data : data.subarray(0, done)
   } finally {
     close(fd, () => {})
   }

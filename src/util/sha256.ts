@@ -86,20 +86,38 @@ export function hashableBuffer(size: number): Buffer {
 }
 
 /**
- * Shared memory of a multiple of this size starts on a page boundary, so a chunk file can be read
- * into it with O_DIRECT (datanode/readWhole.ts). Memory from `new SharedArrayBuffer` comes from
- * malloc, 16 bytes past a page boundary, which O_DIRECT refuses; a WebAssembly memory is mapped on
- * its own pages, and its pages are 64 KiB.
+ * Shared memory of a multiple of this size (and at least ALIGNED_MIN_BYTES) starts on a page
+ * boundary, so a chunk file can be read into it with O_DIRECT (datanode/readWhole.ts). Memory from
+ * `new SharedArrayBuffer` comes from malloc, 16 bytes past a page boundary, which O_DIRECT refuses; a
+ * WebAssembly memory is mapped on its own pages, and its pages are 64 KiB.
  */
 export const ALIGNED_UNIT = 64 * 1024
+/**
+ * Smaller memory is never aligned: only chunks this large are read with O_DIRECT (readWhole.ts says
+ * why), and an aligned memory is dear in address space (ALIGNED_LIMIT).
+ */
+export const ALIGNED_MIN_BYTES = 1024 * 1024
+/**
+ * WebAssembly memories alive at most; past it, chunk memory is ordinary shared memory (read through
+ * the page cache). V8 reserves about 10 GiB of address space for each one, whatever its size (guard
+ * regions that spare bounds checks): some 13,000 alive take all of a process's 128 TiB, and then every
+ * mmap fails (V8's own heap included) and each new memory costs three full collections first. A chunk
+ * cache holds as many chunks as fit (--cache 1G of 1 MiB chunks: 1,024). 1,024 of them: 10 TiB.
+ */
+export const ALIGNED_LIMIT = 1024
+let alignedAlive = 0
+const alignedCollected = new FinalizationRegistry<undefined>(() => { alignedAlive-- })
 
-/** Zeroed shared memory, page-aligned when size is a multiple of ALIGNED_UNIT (and the engine allows). */
+/** Zeroed shared memory, page-aligned when its size allows it (see ALIGNED_UNIT) and the engine does. */
 function sharedMemory(size: number): SharedArrayBuffer {
-  if (size % ALIGNED_UNIT === 0) {
+  if (size >= ALIGNED_MIN_BYTES && size % ALIGNED_UNIT === 0 && alignedAlive < ALIGNED_LIMIT) {
     const pages = size / ALIGNED_UNIT
     try {
       // The buffer keeps the memory alive by itself; the Memory object may go.
-      return new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true }).buffer as unknown as SharedArrayBuffer
+      const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true }).buffer as unknown as SharedArrayBuffer
+      alignedAlive++
+      alignedCollected.register(memory, undefined)
+      return memory
     } catch {
       // Address space for WebAssembly memories exhausted: unaligned memory works too, read buffered.
     }

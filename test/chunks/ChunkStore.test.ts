@@ -275,6 +275,17 @@ describe('ChunkStore', () => {
       expect(cluster.nodes.reduce((sum, node) => sum + node.calls.get, 0)).toBe(1)
     })
 
+    it('fetches nothing the cache cannot keep (cache off, or a chunk larger than it): a sequential reader prefetches the chunks ahead on every request', async () => {
+      for (const cacheBytes of [0, 1000]) {
+        if (cacheBytes > 0) await cluster.cleanup()
+        cluster = await makeCluster(2, { cacheBytes })
+        const ref = await cluster.store.write(randomBytes(2000))
+        for (let i = 0; i < 3; i++) await cluster.store.prefetch(ref)
+        // Unfixed: each prefetch fetched the chunk and dropped it.
+        expect(cluster.nodes.reduce((sum, node) => sum + node.calls.get, 0)).toBe(0)
+      }
+    })
+
     it('swallows failures', async () => {
       cluster = await makeCluster(2, { cacheBytes: 1 << 20 })
       const ref = await cluster.store.write(randomBytes(100))
