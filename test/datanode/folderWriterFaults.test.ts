@@ -62,13 +62,13 @@ describe('the folder writer thread on a failing disk', () => {
     execFileSync('mkfs.ext4', ['-q', '-F', image])
     execFileSync('mount', ['-o', 'loop', image, mnt])
     // Lazy: the thread the thaw lets go may still be in the folder for a moment.
-    cleanups.push(() => execFileSync('umount', ['-l', mnt]))
+    cleanups.push(() => { execFileSync('umount', ['-l', mnt]) })
     const dir = join(mnt, 'node')
     await mkdir(dir)
     const node = await LocalFolderNode.open(dir, { clusterId: 'c', create: true })
     execFileSync('fsfreeze', ['-f', mnt])
     // Thawed before the unmount, whatever happens: the blocked thread then finishes and exits.
-    cleanups.push(() => execFileSync('fsfreeze', ['-u', mnt]))
+    cleanups.push(() => { execFileSync('fsfreeze', ['-u', mnt]) })
     const data = Buffer.from('blocked')
     const put = node.put(newChunkId(), data, sha256Of(data), { fresh: true })
     const settled = put.then(() => 'resolved', (err: { code?: string }) => err.code)
