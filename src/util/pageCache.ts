@@ -30,5 +30,10 @@ export const canDropCachedPages = fadvise.failed_to_load !== true && process.pla
  * ignored. Synchronous, but it does no I/O on clean pages (the caller has just synced them).
  */
 export function dropCachedPages(fd: number): void {
-  if (canDropCachedPages) fadvise.posix_fadvise(fd, 0, 0, fadvise.POSIX_FADV_DONTNEED)
+  if (!canDropCachedPages) return
+  try {
+    fadvise.posix_fadvise(fd, 0, 0, fadvise.POSIX_FADV_DONTNEED)
+  } catch {
+    // Only bad arguments throw; a put that is durable must not fail over advice either way.
+  }
 }

@@ -21,49 +21,50 @@ function eventually<T>(promise: Promise<T>, what: string): Promise<T> {
   return Promise.race([promise, late]).finally(() => clearTimeout(timer))
 }
 
+/**
+ * Run `whileHung` while four reads hang (more than the pool has readers: 2 to 4, by cores), each on a
+ * FIFO with no writer. The disks come back afterwards, pass or fail: each hung read then ends (an
+ * empty file, not the size asked for), and its result is checked.
+ */
+async function withHungReads(whileHung: (dir: string) => Promise<void>): Promise<void> {
+  const dir = makeTempDir('dfs-readers-').path
+  const fifos = [0, 1, 2, 3].map((i) => join(dir, `hung-${i}`))
+  for (const fifo of fifos) execFileSync('mkfifo', [fifo])
+  const hung = fifos.map((fifo) => readChunkFile(fifo, new SharedArrayBuffer(64 * 1024), false))
+  try {
+    await whileHung(dir)
+  } finally {
+    await Promise.all(fifos.map(async (fifo) => (await open(fifo, 'w')).close()))
+  }
+  for (const result of await Promise.all(hung)) expect(result.size).toBe(0)
+}
+
+/** A healthy 1 MiB chunk file in dir, read on a reader thread within a generous deadline, and checked. */
+async function readHealthy(dir: string, what: string): Promise<void> {
+  const data = Buffer.alloc(1024 * 1024, 3)
+  const healthy = join(dir, 'healthy')
+  await writeFile(healthy, data)
+  const read = await eventually(readChunkFile(healthy, new SharedArrayBuffer(data.length), false), what)
+  expect(read).toMatchObject({ size: data.length, hex: sha256Of(data) })
+}
+
 describe('chunk reader threads', () => {
   it('add a reader when every one is stuck, so a healthy read behind hung ones still completes', async () => {
-    const dir = makeTempDir('dfs-readers-').path
-    // More hung reads than the pool has readers (2 to 4, by cores).
-    const fifos = [0, 1, 2, 3].map((i) => join(dir, `hung-${i}`))
-    for (const fifo of fifos) execFileSync('mkfifo', [fifo])
-    const hung = fifos.map((fifo) => readChunkFile(fifo, new SharedArrayBuffer(64 * 1024), false))
-    // The disks come back in the end, pass or fail: each hung read ends (an empty file, not the size asked for).
-    const unhang = () => Promise.all(fifos.map(async (fifo) => (await open(fifo, 'w')).close()))
-    try {
-      const data = Buffer.alloc(1024 * 1024, 3)
-      const healthy = join(dir, 'healthy')
-      await writeFile(healthy, data)
-      const read = await eventually(readChunkFile(healthy, new SharedArrayBuffer(data.length), false), 'the healthy read')
-      expect(read).toMatchObject({ size: data.length, hex: sha256Of(data) })
-      expect(readerCount()).toBeGreaterThanOrEqual(fifos.length) // each hung read holds a reader of its own
-    } finally {
-      await unhang()
-    }
-    for (const result of await Promise.all(hung)) expect(result.size).toBe(0)
+    await withHungReads(async (dir) => {
+      await readHealthy(dir, 'the healthy read')
+      expect(readerCount()).toBeGreaterThanOrEqual(4) // each hung read holds a reader of its own
+    })
   }, 120_000)
 
   it('keep the reader added for a hung disk while the hung ones still hang: the next healthy read does not wait out another stall', async () => {
-    const dir = makeTempDir('dfs-readers-').path
-    const fifos = [0, 1, 2, 3].map((i) => join(dir, `hung-${i}`))
-    for (const fifo of fifos) execFileSync('mkfifo', [fifo])
-    const hung = fifos.map((fifo) => readChunkFile(fifo, new SharedArrayBuffer(64 * 1024), false))
-    const unhang = () => Promise.all(fifos.map(async (fifo) => (await open(fifo, 'w')).close()))
-    try {
-      const data = Buffer.alloc(1024 * 1024, 5)
-      const healthy = join(dir, 'healthy')
-      await writeFile(healthy, data)
-      await eventually(readChunkFile(healthy, new SharedArrayBuffer(data.length), false), 'the first healthy read')
+    await withHungReads(async (dir) => {
+      await readHealthy(dir, 'the first healthy read')
       // Retiring it (as an extra beyond the pool's size) left only hung readers: every later read,
       // once the queue had drained, waited STALL_MS for a reader of its own.
-      expect(readerCount()).toBeGreaterThan(fifos.length)
-      const again = await eventually(readChunkFile(healthy, new SharedArrayBuffer(data.length), false), 'the second healthy read')
-      expect(again).toMatchObject({ size: data.length, hex: sha256Of(data) })
-      expect(readerCount()).toBeGreaterThan(fifos.length)
-    } finally {
-      await unhang()
-    }
-    await Promise.all(hung)
+      expect(readerCount()).toBeGreaterThan(4)
+      await readHealthy(dir, 'the second healthy read')
+      expect(readerCount()).toBeGreaterThan(4)
+    })
   }, 120_000)
 
   it('let go of the memory of reads that failed: a node that lost its files must not pin every buffer sent to it', async () => {

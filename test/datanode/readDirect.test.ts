@@ -4,8 +4,7 @@
 // (tmpfs) cannot drop pages nor read directly, so the node folder lives on a disk-backed one.
 
 import { execFileSync } from 'node:child_process'
-import { join } from 'node:path'
-import { afterAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { newChunkId } from '../../src/datanode/chunkId.js'
 import { LocalFolderNode } from '../../src/datanode/LocalFolderNode.js'
 import { readCounts } from '../../src/datanode/readWhole.js'
@@ -13,38 +12,15 @@ import { verifyChunk } from '../../src/chunks/verify.js'
 import { hashCounts } from '../../src/util/sha256.js'
 import { open } from 'node:fs/promises'
 import { sha256Of } from '../helpers/sha256.js'
-import { cleanupTempDirsAfterAll, makeTempDir } from '../helpers/tmp.js'
+import { cachedBytes, diskFolder } from '../helpers/pageCache.js'
+import { chunkPath } from '../helpers/nodeFolders.js'
 
-cleanupTempDirsAfterAll()
-const ownDirs: string[] = []
-afterAll(() => {
-  for (const dir of ownDirs) execFileSync('rm', ['-rf', dir])
-})
-
-/** A node folder on a disk-backed file system: the system temp dir, or the project's when that is tmpfs. */
-function diskFolder(): string {
-  const dir = makeTempDir('dfs-direct-').path
-  const fstype = execFileSync('stat', ['-f', '-c', '%T', dir], { encoding: 'utf8' }).trim()
-  if (fstype !== 'tmpfs' && fstype !== 'ramfs') return dir
-  const fallback = join(process.cwd(), '.bench')
-  execFileSync('mkdir', ['-p', fallback])
-  const own = execFileSync('mktemp', ['-d', join(fallback, 'direct-XXXXXX')], { encoding: 'utf8' }).trim()
-  ownDirs.push(own)
-  return own
-}
-
-/** Bytes of the file in the page cache, as the kernel reports them. */
-function cachedBytes(path: string): number {
-  return Number(execFileSync('fincore', ['--bytes', '--noheadings', '--output', 'RES', path], { encoding: 'utf8' }).trim())
-}
 
 /** Write the file's dirty pages and drop its cached ones (GNU dd: nocache with count=0 advises DONTNEED for the whole file). */
 function evict(path: string): void {
   execFileSync('dd', [`if=${path}`, 'iflag=nocache', 'count=0', 'status=none'])
   execFileSync('dd', [`of=${path}`, 'oflag=nocache', 'conv=notrunc,fdatasync', 'count=0', 'status=none'])
 }
-
-const chunkPath = (dir: string, id: string) => join(dir, 'chunks', id.slice(0, 2), id)
 
 function pattern(size: number): Buffer {
   const data = Buffer.alloc(size)
@@ -54,7 +30,7 @@ function pattern(size: number): Buffer {
 
 describe('reading chunks around the page cache', () => {
   it('reads a large chunk with O_DIRECT: whole, and none of it enters the page cache', async () => {
-    const dir = diskFolder()
+    const dir = diskFolder('dfs-direct-')
     const node = await LocalFolderNode.open(dir, { clusterId: 'c', create: true })
     try {
       const data = pattern(4 * 1024 * 1024)
@@ -76,7 +52,7 @@ describe('reading chunks around the page cache', () => {
   })
 
   it('reads a chunk written but not yet synced, whole (the kernel writes its dirty pages first)', async () => {
-    const dir = diskFolder()
+    const dir = diskFolder('dfs-direct-')
     const node = await LocalFolderNode.open(dir, { clusterId: 'c', create: true })
     try {
       const data = pattern(2 * 1024 * 1024)
@@ -92,7 +68,7 @@ describe('reading chunks around the page cache', () => {
   })
 
   it('reads small chunks and chunks of an unaligned length through the page cache, whole', async () => {
-    const dir = diskFolder()
+    const dir = diskFolder('dfs-direct-')
     const node = await LocalFolderNode.open(dir, { clusterId: 'c', create: true })
     try {
       for (const size of [0, 4096, 100_000, 4 * 1024 * 1024 + 100]) {
@@ -110,7 +86,7 @@ describe('reading chunks around the page cache', () => {
   })
 
   it('reads a chunk of the length its ref records on a reader thread that hashes it as it reads: one hash, none after, and the page cache untouched', async () => {
-    const dir = diskFolder()
+    const dir = diskFolder('dfs-direct-')
     const node = await LocalFolderNode.open(dir, { clusterId: 'c', create: true })
     try {
       const data = pattern(4 * 1024 * 1024)
@@ -135,7 +111,7 @@ describe('reading chunks around the page cache', () => {
   })
 
   it('still refuses a copy whose bytes changed on disk, and one of another length, read on a reader thread', async () => {
-    const dir = diskFolder()
+    const dir = diskFolder('dfs-direct-')
     const node = await LocalFolderNode.open(dir, { clusterId: 'c', create: true })
     try {
       const data = pattern(2 * 1024 * 1024)
@@ -158,7 +134,7 @@ describe('reading chunks around the page cache', () => {
   })
 
   it('reads a small chunk of the length its ref records with two awaited file calls (open, readv), and still sees a longer or shorter file', async () => {
-    const dir = diskFolder()
+    const dir = diskFolder('dfs-direct-')
     const node = await LocalFolderNode.open(dir, { clusterId: 'c', create: true })
     try {
       const data = pattern(4096)

@@ -152,10 +152,7 @@ os.close(fd)
 print(json.dumps(out))
 `
 
-/** The path of chunk file `id` in node folder `node` (dir/chunks/<first two hex digits>/<id>). */
-export function chunkPath(node: string, id: string): string {
-  return join(node, 'chunks', id.slice(0, 2), id)
-}
+export { chunkPath } from '../helpers/nodeFolders.js'
 
 /** Bytes in chunk files across the node folders: what the cluster stores (the bench counts the same way). */
 export { bytesOnNodes } from '../../src/bench/ec.js'

@@ -19,6 +19,11 @@ import { CHUNK_SUBFOLDERS, CHUNKS_DIR, IDENTITY_FILE } from '../../src/datanode/
 import { LocalFolderNode } from '../../src/datanode/LocalFolderNode.js'
 import { TempDirs } from '../datanode/tempDirs.js'
 
+/** The path of chunk file `id` in node folder `node` (<node>/chunks/<first two hex digits>/<id>). */
+export function chunkPath(node: string, id: string): string {
+  return join(node, CHUNKS_DIR, id.slice(0, 2), id)
+}
+
 /** Open `count` LocalFolderNodes of cluster `clusterId` on empty node folders. */
 export async function openNodeFolders(count: number, clusterId: string): Promise<{ dirs: string[]; nodes: LocalFolderNode[] }> {
   const dirs = await Promise.all(Array.from({ length: count }, () => takeFolder(clusterId)))
