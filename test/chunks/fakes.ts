@@ -1,13 +1,12 @@
 // Test doubles for the chunk layer: a wrapper that counts calls to a real DataNode and injects the
 // failures a test asks for, and a small cluster of local-folder nodes in temp folders.
 
-import { join } from 'node:path'
 import type { ChunkId, DataNode, GetHint, NodeUsage, PutHint } from '../../src/datanode/DataNode.js'
 import { ChunkStore, type ChunkStoreOptions } from '../../src/chunks/ChunkStore.js'
 import type { ChunkRef } from '../../src/chunks/ChunkRef.js'
 import { NodeRegistry } from '../../src/chunks/NodeRegistry.js'
 import { dfsError, type DfsError, type ErrorCode } from '../../src/errors.js'
-import { openNodeFolders, releaseNodeFolders } from '../helpers/nodeFolders.js'
+import { chunkPath, openNodeFolders, releaseNodeFolders } from '../helpers/nodeFolders.js'
 
 type Op = 'put' | 'get' | 'has' | 'delete' | 'list' | 'usage' | 'sync' | 'ping'
 
@@ -108,7 +107,7 @@ export async function makeCluster(
     registry,
     store,
     badReplicas,
-    chunkPath: (i, id) => join(dirs[i], 'chunks', id.slice(0, 2), id),
+    chunkPath: (i, id) => chunkPath(dirs[i]!, id),
     indexOf: (nodeId) => nodes.findIndex((node) => node.nodeId === nodeId),
     cleanup: async () => {
       await registry.close()
