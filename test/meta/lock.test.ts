@@ -70,24 +70,29 @@ describe('metadata folder lock', () => {
 
   it('does not refuse a new folder that got the inode of a removed folder whose lock is still held', async () => {
     const parent = await tempDir()
-    const old = join(parent, 'old')
-    await mkdir(old)
-    const held = await acquireLock(old) // a process that goes on holding it after the folder is gone
+    // Processes that go on holding their locks after their folders are gone.
+    const held: { release(): Promise<void> }[] = []
     try {
-      const { ino } = await stat(old)
-      await rm(old, { recursive: true })
-      // The file system hands the freed inode number out again at once (ext4 and tmpfs do).
+      // The file system hands a freed inode number out again at once (ext4 and tmpfs do), unless
+      // another process on a busy machine takes it first: then try again with another folder.
       let reused: string | undefined
-      for (let i = 0; i < 200 && !reused; i++) {
-        const candidate = join(parent, `new-${i}`)
-        await mkdir(candidate)
-        if ((await stat(candidate)).ino === ino) reused = candidate
+      for (let round = 0; round < 20 && !reused; round++) {
+        const old = join(parent, `old-${round}`)
+        await mkdir(old)
+        held.push(await acquireLock(old))
+        const { ino } = await stat(old)
+        await rm(old, { recursive: true })
+        for (let i = 0; i < 200 && !reused; i++) {
+          const candidate = join(parent, `new-${round}-${i}`)
+          await mkdir(candidate)
+          if ((await stat(candidate)).ino === ino) reused = candidate
+        }
       }
-      expect(reused, 'no new folder got the freed inode number').toBeDefined()
+      expect(reused, 'no new folder got a freed inode number in 20 rounds').toBeDefined()
       const lock = await acquireLock(reused!)
       await lock.release()
     } finally {
-      await held.release()
+      for (const lock of held) await lock.release()
     }
   })
 
