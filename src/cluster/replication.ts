@@ -35,6 +35,12 @@ export interface ChunkReplication {
   /** Live copies, or live shards. */
   live: number
   waiting: number
+  /**
+   * Listed pieces that are gone (a node dead past the grace period or not registered, a copy known
+   * bad; a shard slot with no node). A replicated chunk can have one beside enough live copies: a
+   * copy the healer kept listed while its node might come back. It should leave the list.
+   */
+  gone: number
   /** Copies wanted (ref.copies ?? R), or k + m shards. */
   wanted: number
   replication: Replication
@@ -47,6 +53,7 @@ export function chunkReplication(ref: Pick<ChunkRef, 'id' | 'nodes' | 'copies' |
   if (ref.ec) return stripeReplication(ref.id, ref.ec, copyState)
   let live = 0
   let waiting = 0
+  let gone = 0
   const nodes = ref.nodes
   for (let i = 0; i < nodes.length; i++) {
     const nodeId = nodes[i]!
@@ -54,25 +61,28 @@ export function chunkReplication(ref: Pick<ChunkRef, 'id' | 'nodes' | 'copies' |
     const state = copyState(nodeId, ref.id)
     if (state === 'live') live++
     else if (state === 'waiting') waiting++
+    else gone++
   }
   const wanted = ref.copies ?? replicas
   const replication: Replication = live >= wanted ? 'ok' : live > 0 ? 'underReplicated' : 'unavailable'
-  return { live, waiting, wanted, replication, waitingForGrace: replication !== 'ok' && live + waiting >= wanted }
+  return { live, waiting, gone, wanted, replication, waitingForGrace: replication !== 'ok' && live + waiting >= wanted }
 }
 
 /** A stripe: each shard is live, waiting or gone (a shard with no node is gone: lost, not rebuilt yet). */
 function stripeReplication(id: string, ec: NonNullable<ChunkRef['ec']>, copyState: CopyStateOf): ChunkReplication {
   let live = 0
   let waiting = 0
+  let gone = 0
   for (const shard of ec.shards) {
     const nodeId = shard.nodes[0]
     const state = nodeId === undefined ? 'gone' : copyState(nodeId, id)
     if (state === 'live') live++
     else if (state === 'waiting') waiting++
+    else gone++
   }
   const wanted = ec.k + ec.m
   const replication: Replication = live >= wanted ? 'ok' : live >= ec.k ? 'underReplicated' : 'unavailable'
-  return { live, waiting, wanted, replication, waitingForGrace: replication !== 'ok' && live + waiting >= wanted }
+  return { live, waiting, gone, wanted, replication, waitingForGrace: replication !== 'ok' && live + waiting >= wanted }
 }
 
 /**

@@ -2,7 +2,8 @@
 // chunk's good copies (or shards): those on the nodes its ref lists that are alive, suspect, or dead
 // for less than graceMs, minus those known to be bad (../replication.ts). Node reports waiting since
 // the last scan are compared on the way (RepairHints). Every chunk with other than the copies it
-// wants (ref.copies ?? R; k + m shards), a reported bad copy or an extra one becomes a repair item.
+// wants (ref.copies ?? R; k + m shards), a copy still listed on a node that is gone, a reported bad
+// copy or an extra one becomes a repair item.
 
 import type { NodeRegistry } from '../../chunks/NodeRegistry.js'
 import type { NamespaceState } from '../../meta/namespace/types.js'
@@ -50,7 +51,7 @@ export async function scanChunks(input: ScanInput): Promise<ScanResult | undefin
       const extras = hints.extraCount(id)
       if (good < r.wanted) result.short.add(id)
       if (good + extras > r.wanted) result.over.add(id)
-      if (good !== r.wanted || hints.hasBad(id) || extras > 0) {
+      if (good !== r.wanted || r.gone > 0 || hints.hasBad(id) || extras > 0) {
         // A stripe ranks by the losses it can still take, as a replicated chunk does by its copies.
         result.found.push(ref.ec ? { id, ino, index, good, urgency: Math.max(0, good - ref.ec.k + 1) } : { id, ino, index, good })
       }

@@ -19,7 +19,7 @@ function stripe(k: number, m: number, nodes: string[]): ChunkRef {
 describe('a stripe\'s state', () => {
   const of = (ref: ChunkRef) => chunkReplication(ref, 2, stateOfNode)
   it('is ok with all k + m shards live, under-protected down to k, unavailable below', () => {
-    expect(of(stripe(4, 2, ['live1', 'live2', 'live3', 'live4', 'live5', 'live6']))).toEqual({ live: 6, waiting: 0, wanted: 6, replication: 'ok', waitingForGrace: false })
+    expect(of(stripe(4, 2, ['live1', 'live2', 'live3', 'live4', 'live5', 'live6']))).toEqual({ live: 6, waiting: 0, gone: 0, wanted: 6, replication: 'ok', waitingForGrace: false })
     expect(of(stripe(4, 2, ['live1', 'live2', 'live3', 'live4', 'live5', 'gone6'])).replication).toBe('underReplicated')
     expect(of(stripe(4, 2, ['live1', 'live2', 'live3', 'live4', '', 'gone6'])).replication).toBe('underReplicated')
     expect(of(stripe(4, 2, ['live1', 'live2', 'live3', '', 'gone5', 'gone6'])).replication).toBe('unavailable')
