@@ -10,7 +10,7 @@
 
 import { randomBytes } from 'node:crypto'
 import { readdir, stat, statfs, unlink } from 'node:fs/promises'
-import { closeFdQuietly, datasyncFd, openFd, renamePath, writeAllFd } from '../util/fdCalls.js'
+import { closeFdQuietly, datasyncFd, renamePath } from '../util/fdCalls.js'
 import { dropCachedPages } from '../util/pageCache.js'
 import { join } from 'node:path'
 import { DfsError, dfsError } from '../errors.js'
@@ -22,6 +22,7 @@ import { forEachLimit } from '../util/forEachLimit.js'
 import { FolderWriter } from './folderWriter.js'
 import { fsyncPath } from '../util/files.js'
 import { type DirectState, readWholeFile } from './readWhole.js'
+import { writeNewFile } from './writeWhole.js'
 import {
   CHUNK_SUBFOLDERS,
   CHUNKS_DIR,
@@ -86,7 +87,7 @@ export class LocalFolderNode implements DataNode {
   #temps = 0
   /** Writes small new chunks off the main thread, in one hand-off each. */
   readonly #writer = new FolderWriter()
-  /** Whether this folder's file system refused O_DIRECT reads (readWhole.ts). */
+  /** Whether this folder's file system refused O_DIRECT (readWhole.ts, writeWhole.ts). */
   readonly #direct: DirectState = { refused: false }
 
   /** Open (and with `create`, initialise) a node folder. See openNodeFolder for the rules. */
@@ -126,9 +127,9 @@ export class LocalFolderNode implements DataNode {
     // A plain descriptor, not a FileHandle: a put is the one call a stream of small files makes
     // thousands of times a second, and the promise API costs several promises per call (fdCalls.ts).
     let fd: number | undefined
+    let direct = false
     try {
-      fd = await openFd(temp, 'wx')
-      await writeAllFd(fd, data)
+      ;({ fd, direct } = await writeNewFile(temp, data, this.#direct))
       await hashed
     } catch (err) {
       if (fd !== undefined) closeFdQuietly(fd)
@@ -147,7 +148,7 @@ export class LocalFolderNode implements DataNode {
     }
     this.#usedBytes += data.length - (previous ?? 0)
     if (previous === undefined) this.#chunkCount += 1
-    this.#syncBehind(id, fd, data.length)
+    this.#syncBehind(id, fd, data.length, !direct)
   }
 
   /**
@@ -168,17 +169,19 @@ export class LocalFolderNode implements DataNode {
   /**
    * Large chunks come from streaming writes: start making them durable now, in the background, so
    * that an fsync at the end of the stream waits for the last few chunks rather than all of them
-   * (HDFS DataNodes can do the same: sync behind writes). Once durable, their pages leave the page
-   * cache (drop behind writes, util/pageCache.ts says why). Small chunks are cheaper to sync in one
-   * batch when asked, and are the ones worth keeping cached.
+   * (HDFS DataNodes can do the same: sync behind writes). Once durable, the pages of one written
+   * through the page cache (`cached`) leave it (drop behind writes, util/pageCache.ts says why).
+   * Small chunks are cheaper to sync in one batch when asked, and are the ones worth keeping cached.
    */
-  #syncBehind(id: ChunkId, fd: number, size: number): void {
+  #syncBehind(id: ChunkId, fd: number, size: number, cached: boolean): void {
     if (size < SYNC_BEHIND_BYTES) {
       closeFdQuietly(fd)
       return
     }
     const done = datasyncFd(fd)
-      .then(() => dropCachedPages(fd))
+      .then(() => {
+        if (cached) dropCachedPages(fd)
+      })
       .finally(() => closeFdQuietly(fd))
     this.#syncing.set(id, done)
     done.then(() => this.#syncing.delete(id), () => this.#syncing.delete(id))

@@ -4,7 +4,7 @@
 
 import { close, fdatasync, open, rename, write } from 'node:fs'
 
-export function openFd(path: string, flags: string): Promise<number> {
+export function openFd(path: string, flags: string | number): Promise<number> {
   return new Promise((resolve, reject) => open(path, flags, 0o666, (err, fd) => (err ? reject(err) : resolve(fd))))
 }
 

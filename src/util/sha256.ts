@@ -107,6 +107,17 @@ export const ALIGNED_MIN_BYTES = 1024 * 1024
 export const ALIGNED_LIMIT = 1024
 let alignedAlive = 0
 const alignedCollected = new FinalizationRegistry<undefined>(() => { alignedAlive-- })
+/** The page-aligned memories handed out (WebAssembly memories' buffers), for isPageAligned(). */
+const alignedMemories = new WeakSet<SharedArrayBuffer>()
+
+/**
+ * Whether data can be written or read with O_DIRECT as it is: it starts on a page boundary of an
+ * aligned memory (see ALIGNED_UNIT) and is a whole number of ALIGNED_UNITs, at least ALIGNED_MIN_BYTES.
+ */
+export function isPageAligned(data: Uint8Array): boolean {
+  return data.buffer instanceof SharedArrayBuffer && alignedMemories.has(data.buffer) &&
+    data.byteOffset % ALIGNED_UNIT === 0 && data.byteLength % ALIGNED_UNIT === 0 && data.byteLength >= ALIGNED_MIN_BYTES
+}
 
 /** Zeroed shared memory, page-aligned when its size allows it (see ALIGNED_UNIT) and the engine does. */
 function sharedMemory(size: number): SharedArrayBuffer {
@@ -117,6 +128,7 @@ function sharedMemory(size: number): SharedArrayBuffer {
       const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true }).buffer as unknown as SharedArrayBuffer
       alignedAlive++
       alignedCollected.register(memory, undefined)
+      alignedMemories.add(memory)
       return memory
     } catch {
       // Address space for WebAssembly memories exhausted: unaligned memory works too, read buffered.
