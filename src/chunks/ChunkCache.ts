@@ -4,8 +4,9 @@
 // misses instead of handing out bytes that were never checked against that ref.
 //
 // Memory the cache owns alone is recycled when it leaves (util/sha256.ts recycle): a chunk the store
-// read (or prefetched) and handed to nobody, only copied out of (readInto). A chunk whose buffer was
-// handed out (get, or written data the writer still holds) is left to the garbage collector.
+// read (or prefetched) and handed to nobody, only copied out of (readInto), and a written chunk once
+// its writer let go of it (adopt). A chunk whose buffer was handed out (get) is left to the garbage
+// collector.
 
 import { LRUCache } from 'lru-cache'
 import type { ChunkId } from '../datanode/DataNode.js'
@@ -17,6 +18,8 @@ interface Entry {
   sha256: string
   /** Only the cache references data: it may be recycled when the entry goes. */
   owned: boolean
+  /** Handed out by get(): someone else may hold it for good, so the cache can never own it. */
+  lent: boolean
 }
 
 export class ChunkCache {
@@ -46,6 +49,7 @@ export class ChunkCache {
     // Handed out: whoever holds it now may keep it.
     if (entry.owned) releaseShared(entry.data)
     entry.owned = false
+    entry.lent = true
     return entry.data
   }
 
@@ -86,9 +90,20 @@ export class ChunkCache {
       return
     }
     const whole = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength
-    const entry = { data: whole ? data : exactCopy(data), sha256: ref.sha256, owned: owned || !whole }
+    const entry = { data: whole ? data : exactCopy(data), sha256: ref.sha256, owned: owned || !whole, lent: false }
     if (entry.owned) holdShared(entry.data)
     this.#lru.set(ref.id, entry)
+  }
+
+  /**
+   * The one other holder of `data`, cached for ref by set() (its writer), no longer references it:
+   * from now on the cache owns it and may recycle it, unless get() handed it out meanwhile.
+   */
+  adopt(ref: Pick<ChunkRef, 'id'>, data: Buffer): void {
+    const entry = this.#lru?.peek(ref.id)
+    if (!entry || entry.data !== data || entry.owned || entry.lent) return
+    entry.owned = true
+    holdShared(data)
   }
 
   delete(id: ChunkId): void {

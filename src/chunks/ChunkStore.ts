@@ -162,6 +162,15 @@ export class ChunkStore {
   }
 
   /**
+   * The writer of `data`, written as ref, lets go of it: nothing of its own references the buffer any
+   * more, so the chunk cache may recycle it once the chunk leaves the cache (ChunkCache.adopt). A
+   * streaming writer's next chunk buffers then come from that memory, not from fresh pages.
+   */
+  release(ref: Pick<ChunkRef, 'id'>, data: Buffer): void {
+    this.cache.adopt(ref, data)
+  }
+
+  /**
    * Keep `ids` (a chunk's pieces, just written) counted as being written until the returned function
    * is called: for a caller that records the chunk only after more awaits (the policy converter makes
    * it durable first), so orphan collection leaves it alone meanwhile.

@@ -26,7 +26,7 @@ import { levelled } from '../log/Log.js'
 import type { ChunkIO, NameNodeSession } from './ports.js'
 import type { Layout } from '../chunks/layout.js'
 import { type Ranges, addRange, clipRanges, overlay, rangesEnd } from './ranges.js'
-import { hashableBuffer } from '../util/sha256.js'
+import { fillableBuffer } from '../util/sha256.js'
 import { copyRange } from '../chunks/ChunkCache.js'
 
 export interface FileContext {
@@ -38,10 +38,12 @@ export interface FileContext {
 }
 
 /**
- * A chunk's bytes in memory. Bytes past `len` are zero. The buffer starts as small as the bytes it
- * holds and doubles as writes reach further, so a small file never costs a whole chunk of memory; a
- * chunk a writer streams into (past the first, reached by filling the one before) gets its whole size
- * at once, without the copies of growing. Its memory is hashableBuffer()'s: sealing hashes it as it is.
+ * A chunk's bytes in memory. Bytes past `len` mean nothing (the memory may be recycled: a write past
+ * `len` zeroes the gap first). The buffer starts as small as the bytes it holds and doubles as writes
+ * reach further, so a small file never costs a whole chunk of memory; a chunk a writer streams into
+ * (past the first, reached by filling the one before) gets its whole size at once, without the copies
+ * of growing. Its memory is fillableBuffer()'s: sealing hashes it as it is, and once its seal has
+ * committed the chunk cache may recycle it for the next buffer (ChunkStore.release).
  */
 interface ChunkBuffer extends Lineage {
   buf: Buffer
@@ -210,6 +212,7 @@ export class OpenFile {
       }
       // From here to the end of the iteration: no await (see the top of the file).
       this.reserve(chunk, offset + n, index)
+      if (offset > chunk.len) chunk.buf.fill(0, chunk.len, offset) // a hole inside the chunk
       data.copy(chunk.buf, offset, done, done + n)
       chunk.len = Math.max(chunk.len, offset + n)
       addRange(chunk.ranges, offset, offset + n)
@@ -290,7 +293,7 @@ export class OpenFile {
     const streaming = index > 0 && chunk.len === 0 && chunk.buf.length < cs && this.size === index * cs
     if (end <= chunk.buf.length && !streaming) return
     const size = streaming ? cs : Math.min(cs, Math.max(end, MIN_BUFFER, chunk.buf.length * 2))
-    const buf = hashableBuffer(size)
+    const buf = fillableBuffer(size)
     chunk.buf.copy(buf, 0, 0, chunk.len)
     this.ctx.budget.take(size - chunk.buf.length)
     chunk.buf = buf
@@ -370,7 +373,11 @@ export class OpenFile {
         if (old) this.dropped([old])
         if (ref) this.unsynced.set(ref.id, ref)
         this.committed(index, entry, ref)
-        if (!superseded()) this.sealing.delete(index)
+        if (!superseded()) {
+          this.sealing.delete(index)
+          // Nothing here reads these bytes again (readers copied them out in their own turn).
+          if (ref) this.ctx.chunks.release(ref, entry.bytes)
+        }
         this.ctx.budget.give(entry.held)
         return
       }
@@ -590,7 +597,6 @@ export class OpenFile {
       const tail = this.dirty.get(partial)
       if (tail) {
         tail.len = Math.min(tail.len, size - partial * cs)
-        tail.buf.fill(0, tail.len)
         // The truncate drops the stored chunk: every byte kept is this client's to store again, onto
         // a hole (or onto what another client stores there first).
         tail.base = null

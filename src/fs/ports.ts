@@ -20,6 +20,8 @@ export interface ChunkIO {
    */
   readInto(ref: ChunkRef, from: number, out: Uint8Array, at: number, length: number): Promise<number>
   prefetch(ref: ChunkRef): void
+  /** The writer of data (written as ref) holds it no more: its memory may be recycled (ChunkStore.release). */
+  release(ref: ChunkRef, data: Buffer): void
   /** Make the given chunks durable on the nodes that hold them. */
   sync(refs: ChunkRef[]): Promise<void>
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { ChunkCache } from '../../src/chunks/ChunkCache.js'
 import { newChunkId } from '../../src/datanode/chunkId.js'
+import { hashableBuffer, memoryCounts } from '../../src/util/sha256.js'
 
 // The cache only checks the recorded hash string, so tests can use any label as the 'hash'.
 const ref = (id: string, len = 0) => ({ id, len, sha256: 'h' })
@@ -67,5 +68,23 @@ describe('ChunkCache', () => {
     cache.set(ref(id), Buffer.from('x'))
     cache.delete(id)
     expect(cache.has(id)).toBe(false)
+  })
+
+  it('recycles a written chunk its writer let go of (adopt) when it leaves, but not one handed out meanwhile', () => {
+    const KiB64 = 64 * 1024
+    const cache = new ChunkCache(2 * KiB64)
+    const [written, lent, later] = [newChunkId(), newChunkId(), newChunkId()]
+    const a = hashableBuffer(KiB64)
+    const b = hashableBuffer(KiB64)
+    cache.set(ref(written), a)
+    cache.set(ref(lent), b)
+    expect(cache.get(ref(lent, KiB64))).toBe(b) // a reader holds b now
+    cache.adopt(ref(written), a)
+    cache.adopt(ref(lent), b)
+    cache.adopt(ref(written), Buffer.alloc(KiB64)) // other bytes under that id: ignored
+    const before = memoryCounts.recycled
+    cache.set(ref(later), hashableBuffer(2 * KiB64)) // both leave
+    expect(cache.has(written) || cache.has(lent)).toBe(false)
+    expect(memoryCounts.recycled - before).toBe(1)
   })
 })
