@@ -1,5 +1,6 @@
 // Writing a new chunk file whole, for a DataNode's put. A large chunk in page-aligned memory (a
-// writer's chunk buffer, a chunk that came over TCP: util/sha256.ts) is written with O_DIRECT: the
+// writer's chunk buffer; a chunk that came over TCP, which tcp/frame.ts receives into memory of its
+// own: util/sha256.ts) is written with O_DIRECT: the
 // bytes go from that memory to the disk, with no page-cache pages in between. On the VM dfs is built
 // on, where the host backs guest memory lazily, finding fresh page-cache pages is what a buffered
 // write costs: two writers putting 128 files of 4 MiB each with fdatasync took 3.6-5.5 s of system
@@ -42,8 +43,10 @@ export async function writeNewFile(path: string, data: Buffer, state: DirectStat
         return { fd, direct: true }
       } catch (err) {
         closeFdQuietly(fd)
-        // EINVAL: the file system wants another alignment than a page; write it buffered below.
+        // EINVAL: the file system takes O_DIRECT opens but not such writes: from now on, and for
+        // this one, buffered.
         if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw err
+        state.refused = true
         await unlink(path)
       }
     }

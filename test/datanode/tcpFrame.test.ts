@@ -24,6 +24,7 @@ import {
   unpackChunkIds,
 } from '../../src/datanode/tcp/protocol.js'
 import { readSecretFile } from '../../src/datanode/tcp/secret.js'
+import { isPageAligned } from '../../src/util/sha256.js'
 import { DFS_CODES } from '../../src/errors.js'
 import { codeOf } from './describeDataNode.js'
 import { TempDirs } from './tempDirs.js'
@@ -105,6 +106,31 @@ describe('frames', () => {
     expect(() => decoder.next()).toThrow(FrameError)
     decoder.maxFrame = 1000
     expect(decoder.next()?.payload.length).toBe(500)
+  })
+
+  it("cuts an op's lead off its payload, so a large payload starts memory of its own (page-aligned at 1 MiB)", () => {
+    const chunk = randomBytes(1024 * 1024)
+    const hash = randomBytes(32)
+    const frames = [
+      encodeFrame({ version: 1, op: 0x11, flags: 0, status: 0, requestId: 1 }, Buffer.concat([hash, chunk])),
+      encodeFrame({ version: 1, op: 0x11, flags: 0, status: 0, requestId: 2 }, hash.subarray(0, 10)),
+      encodeFrame({ version: 1, op: 0x12, flags: 0, status: 0, requestId: 3 }, hash),
+    ]
+    for (const step of [1000, 65536, 4 * 1024 * 1024]) {
+      const decoder = new FrameDecoder(MAX_FRAME)
+      decoder.leadOf = (op) => (op === 0x11 ? 32 : 0)
+      const wire = Buffer.concat(frames)
+      const out: Frame[] = []
+      for (let at = 0; at < wire.length; at += step) {
+        decoder.push(wire.subarray(at, at + step))
+        for (let f; (f = decoder.next());) out.push(f)
+      }
+      expect(out.map((f) => [f.requestId, f.lead?.toString('hex'), f.payload.length])).toEqual([
+        [1, hash.toString('hex'), chunk.length], [2, hash.subarray(0, 10).toString('hex'), 0], [3, undefined, 32],
+      ])
+      expect(out[0]!.payload.equals(chunk)).toBe(true)
+      expect(isPageAligned(out[0]!.payload), `pieces of ${step}`).toBe(step < wire.length)
+    }
   })
 
   it('waits for the rest of a frame', () => {

@@ -13,8 +13,14 @@ import { randomFillSync } from 'node:crypto'
 import { sha256Of } from '../helpers/sha256.js'
 import { cachedBytes, diskFolder } from '../helpers/pageCache.js'
 import { chunkPath } from '../helpers/nodeFolders.js'
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterEach } from 'vitest'
+import { TestServers } from './tcpHelpers.js'
 
 const MiB = 1024 * 1024
+const servers = new TestServers()
+afterEach(() => servers.cleanup())
 
 async function withNode(run: (node: LocalFolderNode, dir: string) => Promise<void>): Promise<void> {
   const dir = diskFolder('dfs-direct-write-')
@@ -76,5 +82,20 @@ describe('writing chunks around the page cache', () => {
         expect((await node.get(id)).equals(data), what).toBe(true)
       }
     })
+  })
+
+  it('writes a large chunk put over TCP with O_DIRECT too (the decoder gives it memory of its own, past its SHA-256)', async () => {
+    const dir = join(diskFolder('dfs-direct-tcp-'), 'node_1')
+    mkdirSync(dir)
+    const s = await servers.start({ dir })
+    const node = await servers.connect(s.url)
+    const data = randomFillSync(hashableBuffer(4 * MiB))
+    const id = newChunkId()
+    const before = { ...writeCounts }
+    await node.put(id, data, sha256Of(data))
+    expect(writeCounts.direct - before.direct).toBe(1) // the server runs in this process
+    expect(writeCounts.buffered - before.buffered).toBe(0)
+    expect(cachedBytes(chunkPath(dir, id))).toBe(0)
+    expect((await node.get(id)).equals(data)).toBe(true)
   })
 })

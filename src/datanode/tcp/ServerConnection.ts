@@ -100,6 +100,8 @@ export class ServerConnection {
     this.#limits = limits
     this.#onClose = onClose
     this.#peer = `${socket.remoteAddress}:${socket.remotePort}`
+    // A PUT's chunk arrives in memory of its own, after its SHA-256: written with O_DIRECT when large.
+    this.#decoder.leadOf = (op) => (op === Op.PUT ? SHA256_BYTES : 0)
     socket.setNoDelay(true)
     socket.setKeepAlive(true, 30_000)
     socket.on('data', (chunk: Buffer) => this.#guard(() => this.#onData(chunk)))
@@ -313,11 +315,12 @@ export class ServerConnection {
         await node.ping()
         return reply(Buffer.from(node.nodeId))
       case Op.PUT: {
-        if (frame.payload.length < SHA256_BYTES) {
-          throw badRequest(`PUT starts with the chunk's ${SHA256_BYTES}-byte SHA-256 (got ${frame.payload.length} bytes)`)
+        // The decoder cut the SHA-256 off as the frame's lead (see the constructor).
+        const lead = frame.lead ?? Buffer.alloc(0)
+        if (lead.length < SHA256_BYTES) {
+          throw badRequest(`PUT starts with the chunk's ${SHA256_BYTES}-byte SHA-256 (got ${lead.length + frame.payload.length} bytes)`)
         }
-        const sha256 = frame.payload.toString('hex', 0, SHA256_BYTES)
-        await node.put(id!, frame.payload.subarray(SHA256_BYTES), sha256)
+        await node.put(id!, frame.payload, lead.toString('hex'))
         return reply()
       }
       case Op.GET: {

@@ -38,10 +38,16 @@ export interface Frame {
   requestId: number
   /** The raw 16-byte chunk id field (all zeros when unused). */
   chunkId: Buffer
+  /**
+   * The first bytes of the payload, cut off by a decoder told the op has a lead (FrameDecoder.leadOf:
+   * a PUT's SHA-256), so that `payload` starts at the start of memory of its own; shorter when the
+   * payload was. Absent for ops without a lead.
+   */
+  lead?: Buffer
   payload: Buffer
 }
 
-export type FrameHeader = Omit<Frame, 'payload' | 'chunkId'> & { chunkId?: Buffer }
+export type FrameHeader = Omit<Frame, 'payload' | 'chunkId' | 'lead'> & { chunkId?: Buffer }
 
 const NO_CHUNK = Buffer.alloc(CHUNK_ID_BYTES)
 
@@ -104,6 +110,12 @@ export class FrameDecoder {
    * bytes that fill it.
    */
   receiveInPlace = false
+  /**
+   * Bytes at the start of a payload of this op to cut off as the frame's `lead`. A PUT's chunk then
+   * gets memory of its own from its first byte: page-aligned when large, so the DataNode can write it
+   * with O_DIRECT (datanode/writeWhole.ts), and hashable without a copy.
+   */
+  leadOf: (op: number) => number = () => 0
 
   /** maxFrame: the largest allowed value of the length prefix (header + payload). */
   constructor(maxFrame: number) {
@@ -167,7 +179,7 @@ export class FrameDecoder {
     // is: whoever verifies or caches the chunk then needs no copy of it (util/sha256.ts). Perhaps
     // recycled memory: the frame is handed out only once every byte of it has arrived.
     const own = length - HEADER_BYTES >= OWN_PAYLOAD_BYTES && this.#chunks[0]!.length < LENGTH_BYTES + length
-    if (own && this.receiveInPlace && this.#buffered >= FRAME_OVERHEAD) {
+    if (own && this.receiveInPlace && this.#buffered >= FRAME_OVERHEAD && this.leadOf(this.#peek(FRAME_OVERHEAD)[5]!) === 0) {
       const head = this.#take(FRAME_OVERHEAD)
       const payload = fillableBuffer(length - HEADER_BYTES)
       const have = Math.min(this.#buffered, payload.length)
@@ -176,24 +188,30 @@ export class FrameDecoder {
       return this.next()
     }
     if (this.#buffered < LENGTH_BYTES + length) return undefined
-    if (own) {
-      const head = this.#take(FRAME_OVERHEAD)
-      return { ...headerOf(head), payload: this.#take(length - HEADER_BYTES, fillableBuffer(length - HEADER_BYTES)) }
-    }
-    const bytes = this.#take(LENGTH_BYTES + length)
-    return { ...headerOf(bytes), payload: bytes.subarray(FRAME_OVERHEAD) }
+    const head = this.#take(FRAME_OVERHEAD)
+    const header = headerOf(head)
+    const wanted = this.leadOf(header.op)
+    const leadLength = Math.min(wanted, length - HEADER_BYTES)
+    const lead = wanted > 0 ? { lead: Buffer.from(this.#take(leadLength)) } : {}
+    const rest = length - HEADER_BYTES - leadLength
+    return { ...header, ...lead, payload: own ? this.#take(rest, fillableBuffer(rest)) : this.#take(rest) }
   }
 
   #peekLength(): number {
+    return this.#peek(LENGTH_BYTES).readUInt32BE(0)
+  }
+
+  /** The first n buffered bytes (n <= buffered), left buffered. */
+  #peek(n: number): Buffer {
     const first = this.#chunks[0]!
-    if (first.length >= LENGTH_BYTES) return first.readUInt32BE(0)
-    const head = Buffer.alloc(LENGTH_BYTES)
+    if (first.length >= n) return first
+    const head = Buffer.alloc(n)
     let at = 0
     for (const chunk of this.#chunks) {
-      at += chunk.copy(head, at, 0, Math.min(chunk.length, LENGTH_BYTES - at))
-      if (at === LENGTH_BYTES) break
+      at += chunk.copy(head, at, 0, Math.min(chunk.length, n - at))
+      if (at === n) break
     }
-    return head.readUInt32BE(0)
+    return head
   }
 
   /**
@@ -201,6 +219,7 @@ export class FrameDecoder {
    * (and no `out` is given), else copied into `out` (n bytes long) or a new buffer.
    */
   #take(n: number, out?: Buffer): Buffer {
+    if (n === 0) return out ?? Buffer.alloc(0)
     this.#buffered -= n
     const first = this.#chunks[0]!
     if (first.length >= n && !out) {
