@@ -1,9 +1,8 @@
-// Writing a new chunk file whole, for a DataNode's put. A large chunk in page-aligned memory (a
-// writer's chunk buffer; a chunk that came over TCP, which tcp/frame.ts receives into memory of its
-// own: util/sha256.ts) is written with O_DIRECT: the
-// bytes go from that memory to the disk, with no page-cache pages in between. On the VM dfs is built
-// on, where the host backs guest memory lazily, finding fresh page-cache pages is what a buffered
-// write costs: two writers putting 128 files of 4 MiB each with fdatasync took 3.6-5.5 s of system
+// Writing a new chunk file whole, for a DataNode's put. A large chunk in page-aligned memory
+// (util/sha256.ts: a writer's chunk buffer, or a chunk that came over TCP, which tcp/frame.ts receives
+// into memory of its own) is written with O_DIRECT: the bytes go from that memory to the disk, with
+// no page-cache pages in between. On the VM dfs is built on, where the host backs guest memory
+// lazily, finding fresh page-cache pages is what a buffered write costs: two writers putting 128 files of 4 MiB each with fdatasync took 3.6-5.5 s of system
 // time buffered, 0.30-0.35 s buffered with each file's pages dropped after its sync, and 0.05-0.06 s
 // with O_DIRECT (and the least wall time). HDFS DataNodes drop written pages behind for the same
 // reason (dfs.datanode.drop.cache.behind.writes); O_DIRECT does not put them there at all.
