@@ -1,7 +1,6 @@
 // Node folders that cannot take a write: a really full disk (a tiny tmpfs), and a read-only file
 // system, which the write probe meets through a wrapped writeFile (as root no permission bit stops a write).
 
-import { execFileSync } from 'node:child_process'
 import * as fsp from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it, vi } from 'vitest'
@@ -10,6 +9,7 @@ import { openNodeFolder } from '../../src/datanode/identity.js'
 import { LocalFolderNode } from '../../src/datanode/LocalFolderNode.js'
 import { isNoSpace } from '../../src/util/osError.js'
 import { TempDirs } from './tempDirs.js'
+import { mountTinyDisk, unmountTinyDisks } from '../helpers/tinyDisk.js'
 import { sha256Of } from '../helpers/sha256.js'
 
 vi.mock('node:fs/promises', async (importOriginal) => {
@@ -19,18 +19,15 @@ vi.mock('node:fs/promises', async (importOriginal) => {
 
 describe('LocalFolderNode on a full disk', () => {
   const temp = new TempDirs()
-  let mounted: string | undefined
   afterEach(async () => {
-    if (mounted) execFileSync('umount', [mounted])
-    mounted = undefined
+    unmountTinyDisks()
     await temp.cleanup()
   })
 
   it('turns ENOSPC into NODE_FULL, removes the temp file, and works again once there is room', async () => {
-    // A real full disk: a 256 KiB tmpfs as the node folder (root only, as the FUSE tests are).
+    // A real full disk: a 256 KiB tmpfs as the node folder.
     const dir = await temp.make()
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', dir])
-    mounted = dir
+    mountTinyDisk(dir, '256k')
     const node = await LocalFolderNode.open(dir, { clusterId: 'c', create: true })
     const id = newChunkId()
     await expect(node.put(id, Buffer.alloc(1024 * 1024, 1), sha256Of(Buffer.alloc(1024 * 1024, 1)))).rejects.toMatchObject({

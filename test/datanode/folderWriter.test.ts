@@ -2,7 +2,6 @@
 // pool's calls did (the same errors, nothing left behind, the folder never recreated), and a message
 // carries only the chunk's bytes.
 
-import { execFileSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { readdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -12,13 +11,12 @@ import { compact, FolderWriter } from '../../src/datanode/folderWriter.js'
 import { LocalFolderNode } from '../../src/datanode/LocalFolderNode.js'
 import { sha256Of } from '../helpers/sha256.js'
 import { TempDirs } from './tempDirs.js'
+import { mountTinyDisk, unmountTinyDisks } from '../helpers/tinyDisk.js'
 
 describe('a new small chunk put through the folder\'s writer thread', () => {
   const temp = new TempDirs()
-  let mounted: string | undefined
   afterEach(async () => {
-    if (mounted) execFileSync('umount', [mounted])
-    mounted = undefined
+    unmountTinyDisks()
     await temp.cleanup()
   })
 
@@ -34,8 +32,7 @@ describe('a new small chunk put through the folder\'s writer thread', () => {
 
   it('turns ENOSPC into NODE_FULL and leaves no temp file', async () => {
     const dir = await temp.make()
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=128k', 'tmpfs', dir])
-    mounted = dir
+    mountTinyDisk(dir, '128k')
     const node = await LocalFolderNode.open(dir, { clusterId: 'c', create: true })
     const data = Buffer.alloc(100 * 1024, 1)
     const ids = [newChunkId(), newChunkId()]

@@ -1,7 +1,6 @@
 // A DataNode server whose disk is full: it says so (NODE_FULL, which is ENOSPC to a writer), its
 // usage shows it, and chunk writes go to the nodes that have room.
 
-import { execFileSync } from 'node:child_process'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -11,20 +10,19 @@ import { newChunkId } from '../../src/datanode/chunkId.js'
 import { LocalFolderNode } from '../../src/datanode/LocalFolderNode.js'
 import { CLUSTER, TestServers } from './tcpHelpers.js'
 import { sha256Of } from '../helpers/sha256.js'
+import { mountTinyDisk, unmountTinyDisks } from '../helpers/tinyDisk.js'
 
 const servers = new TestServers()
-const mounts: string[] = []
 afterEach(async () => {
   await servers.cleanup().catch(() => {})
-  for (const dir of mounts.splice(0)) execFileSync('umount', ['-l', dir])
+  unmountTinyDisks()
 })
 
 async function fullServer() {
   const parent = await servers.temp.make('dfs-tcp-full-')
   const dir = join(parent, 'node_full')
   await mkdir(dir)
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=512k', 'tmpfs', dir]) // root only, as the FUSE tests
-  mounts.push(dir)
+  mountTinyDisk(dir, '512k')
   return servers.start({ dir })
 }
 
