@@ -261,6 +261,10 @@ export class RemoteNameNode implements NameNodeSession {
       // A clean end: the NameNode ends the session when the connection closes, not a grace period
       // later (it shows the client gone at once). The bytes go out before the connection closes;
       // the held one-way messages first (a `closed` among them no longer matters, the rest may).
+      // `leave` also gives up the sole writer's lease: stop trusting it first, as for `revoked`.
+      this.soleUntil = 0
+      this.soleUntilWall = 0
+      this.leaseEpoch++
       this.write({ t: 'req', id: this.nextId++, m: 'leave' })
       socket.end()
       setTimeout(() => socket.destroy(), 1000).unref()

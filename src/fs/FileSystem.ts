@@ -96,6 +96,12 @@ export class FileSystem {
   private nextHandle = 1
   /** Writes and truncates under way, and whether new ones are refused (unmounting). */
   private readonly contentChanges = new Set<Promise<unknown>>()
+  /**
+   * Inodes whose access time is being recorded. A client of a NameNode over TCP sees the new atime
+   * only once the record comes back: every read before that would otherwise record it again (a
+   * sequential read sent one commit per FUSE read, thousands, each answered with the whole inode).
+   */
+  private readonly recordingAccess = new Set<number>()
   private writesStopped = false
   private readonly writebackTimer: NodeJS.Timeout
 
@@ -296,13 +302,15 @@ export class FileSystem {
     const now = Date.now()
     const changed = Math.max(file?.mtime ?? inode.mtime, file?.ctime ?? inode.ctime)
     if (inode.atime > changed && now - inode.atime < DAY_MS) return
+    if (this.recordingAccess.has(ino)) return
     // An access in the same millisecond as the change it follows is still after it: atime is made
     // later than mtime and ctime (by a millisecond at most), as Linux's finer clock would have it, so
     // the next access does not count as the first after a change again.
     const atime = Math.max(now, changed + 1)
+    this.recordingAccess.add(ino)
     this.meta.commit({ op: 'setattr', ino, atime, ctime: inode.ctime }).catch(err => {
       this.opts.log(`updating the access time of inode ${ino} failed: ${(err as Error).message}`)
-    })
+    }).finally(() => this.recordingAccess.delete(ino))
   }
 
   async statfs(): Promise<StatFs> {

@@ -443,7 +443,7 @@ export class NameNodeServer {
     const reply = (r: unknown) => {
       if (oneWay) return
       const message = withSeq(method, id, r)
-      if ('session' in client && client.leases && !this.superseded && this.opts.host.nameNode.localSessions === 0) {
+      if ('session' in client && client.leases && !client.leaving && !this.superseded && this.opts.host.nameNode.localSessions === 0) {
         const ms = this.lease.grant(client, receivedAt, performance.now())
         if (ms > 0) message.l = ms
       }
@@ -499,7 +499,10 @@ export class NameNodeServer {
       case 'clientReport':
         return this.opts.host.clients.report(client.id, checkClientReport(a))
       case 'leave':
+        // A client leaves once it answers nothing more (it stopped trusting its lease first): a
+        // lease it holds is given up with it, or the next client's first commit would wait it out.
         client.leaving = true
+        this.lease.revoked(client)
         return null
       case 'revoked':
         this.lease.revoked(client)

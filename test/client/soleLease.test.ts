@@ -60,6 +60,22 @@ describe('the sole writer\'s lease', () => {
     expect(requests).toContain('a:refresh')
   })
 
+  it('a holder that leaves (an unmount) gives it up with its `leave`: the next client\'s commit does not wait for it to run out', async () => {
+    running = await startTestNameNode(tempDirForTest('dfs-lease-').path, { soleLeaseMs: 60_000 })
+    const a = await client(running.server.port)
+    const b = await client(running.server.port)
+    const requests = watchRequests(running.server, new Map([[a.remote.clientId, 'a'], [b.remote.clientId, 'b']]))
+    await a.remote.commit(mkdir('mine'))
+    const lease = (running.server as unknown as { lease: SoleLease<unknown> }).lease
+    expect(lease.holding).toBeDefined()
+    await a.remote.close()
+    await vi.waitFor(() => expect(requests).toContain('a:leave'), { timeout: 10_000 })
+    expect(lease.holding).toBeUndefined()
+    // Held, it would wait the minute out: the test would time out.
+    await b.remote.commit(mkdir('theirs'))
+    expect(requests).toEqual(['a:commit', 'a:leave', 'b:commit'])
+  })
+
   it('goes to one holder at a time, and not to either of two clients that both commit', async () => {
     const revokes: string[] = []
     const lease = new SoleLease<string>(1000, holder => revokes.push(holder))
