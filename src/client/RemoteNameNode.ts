@@ -30,6 +30,7 @@ import { namespaceMachine } from '../meta/namespace/machine.js'
 import type { NamespaceRecord } from '../meta/namespace/records.js'
 import type { ChunkRef, NamespaceState } from '../meta/namespace/types.js'
 import type { FilePlacement } from '../protocol/placement.js'
+import { resultOfCommit } from '../protocol/commitAnswer.js'
 import { parseTcpAddress } from '../datanode/tcp/protocol.js'
 import type { ClientRecord, ClientReport, CommitOptions, NameNodeSession, SessionSettings } from '../protocol/api.js'
 import {
@@ -187,7 +188,7 @@ export class RemoteNameNode implements NameNodeSession {
   // ---- the session -------------------------------------------------------------------------------
 
   async commit(record: ClientRecord, options: CommitOptions = {}): Promise<ApplyResult> {
-    const result = await this.request('commit', { record, ...(options.open ? { open: true } : {}) }) as ApplyResult
+    const result = resultOfCommit(await this.request('commit', { record, ...(options.open ? { open: true } : {}) }) as ApplyResult, this.state)
     if (options.open && result && typeof result === 'object' && 'ino' in result) this.countOpen((result as { ino: number }).ino, 1)
     return result
   }

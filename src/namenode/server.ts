@@ -12,6 +12,7 @@ import { levelled, type Log } from '../log/Log.js'
 import { parseHostPort } from '../datanode/tcp/protocol.js'
 import { checkClientRecord } from '../protocol/checkRecord.js'
 import { checkClientReport } from '../protocol/checkClientReport.js'
+import { answerOfCommit } from '../protocol/commitAnswer.js'
 import type { ChunkRef } from '../meta/namespace/types.js'
 import {
   HANDSHAKE_MAX_BYTES, MAX_MESSAGE_BYTES, MessageReader, NAMENODE_PROTOCOL_VERSION, type Message, type NodeInfo,
@@ -536,7 +537,7 @@ export class NameNodeServer {
 
 /** An answer; a commit's and a sync's carry the journal seq of their record, of what they made durable. */
 function withSeq(method: string, id: number, r: unknown): ReplyMessage {
-  if (method === 'commit') return { t: 'res', id, ok: true, r: (r as Committed).result ?? null, seq: (r as Committed).seq }
+  if (method === 'commit') return { t: 'res', id, ok: true, r: answerOfCommit((r as Committed).result) ?? null, seq: (r as Committed).seq }
   if (method === 'sync') return { t: 'res', id, ok: true, r: null, seq: r as number }
   return { t: 'res', id, ok: true, r: r ?? null }
 }

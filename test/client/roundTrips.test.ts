@@ -154,6 +154,33 @@ describe('a client of a NameNode over TCP, counted on the wire', () => {
     expect(requests.filter(r => r === 'commit')).toEqual(['commit'])
   })
 
+  it('a change of a large file is answered without its chunk list; the caller still gets the whole inode', async () => {
+    const { fs, server } = await start()
+    const fh = await fs.create('/big', 0o644)
+    await fs.write(fh, randomBytes(64 * CHUNK), 0)
+    await fs.flush(fh)
+    await fs.release(fh)
+    const ino = (await fs.getattr('/big')).ino
+    expect(remote!.state.inodes.get(ino)!.chunks).toHaveLength(64)
+    const sizes: number[] = []
+    const write = Socket.prototype._write
+    vi.spyOn(Socket.prototype, '_write').mockImplementation(function (this: Socket, chunk, encoding, cb) {
+      if (this.localPort === server.port) sizes.push((chunk as Buffer).length)
+      return write.call(this, chunk, encoding, cb)
+    })
+    vi.spyOn(Socket.prototype, '_writev').mockImplementation(function (this: Socket, chunks, cb) {
+      if (this.localPort === server.port) sizes.push(chunks.reduce((sum, c) => sum + (c.chunk as Buffer).length, 0))
+      return write.call(this, Buffer.concat(chunks.map(c => c.chunk as Buffer)), 'buffer', cb)
+    })
+    const inode = await remote!.commit({ op: 'setattr', ino, mode: 0o100600, ctime: Date.now() }) as { chunks?: unknown[]; mode: number }
+    // The record and the answer, in one write: a few hundred bytes, where 64 chunk refs are about 11 KB.
+    expect(sizes).toHaveLength(1)
+    expect(sizes[0]).toBeLessThan(1024)
+    expect(inode.mode).toBe(0o100600)
+    expect(inode).toBe(remote!.state.inodes.get(ino))
+    expect(inode.chunks).toHaveLength(64)
+  })
+
   it('a stat of an existing file and a second listing cost nothing on the wire', async () => {
     const { fs, server } = await start()
     await fs.mkdir('/d', 0o755)
