@@ -188,7 +188,7 @@ export class RemoteNameNode implements NameNodeSession {
   // ---- the session -------------------------------------------------------------------------------
 
   async commit(record: ClientRecord, options: CommitOptions = {}): Promise<ApplyResult> {
-    const result = resultOfCommit(await this.request('commit', { record, ...(options.open ? { open: true } : {}) }) as ApplyResult, this.state)
+    const result = await this.request('commit', { record, ...(options.open ? { open: true } : {}) }) as ApplyResult
     if (options.open && result && typeof result === 'object' && 'ino' in result) this.countOpen((result as { ino: number }).ino, 1)
     return result
   }
@@ -487,7 +487,8 @@ export class RemoteNameNode implements NameNodeSession {
           // Noted as the answer arrives, before any later welcome: the ledger counts it for the NameNode that gave it.
           if (p.method === 'commit') this.ledger.committed(m.seq)
           else if (p.method === 'sync') this.ledger.synced(m.seq)
-          p.resolve(m.r)
+          // A commit's inodes as its own records left them: later messages of this read are not applied yet.
+          p.resolve(p.method === 'commit' ? resultOfCommit(m.r as ApplyResult, this.current) : m.r)
         } else p.reject(dfsError((m.e?.code ?? 'EIO') as ErrorCode, m.e?.message ?? 'the NameNode refused the request', { method: p.method }))
         return
       }

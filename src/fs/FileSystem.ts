@@ -101,7 +101,7 @@ export class FileSystem {
    * only once the record comes back: every read before that would otherwise record it again (a
    * sequential read sent one commit per FUSE read, thousands, each answered with the whole inode).
    */
-  private readonly recordingAccess = new Set<number>()
+  private readonly recordingAccess = new Map<number, number>()
   private writesStopped = false
   private readonly writebackTimer: NodeJS.Timeout
 
@@ -302,15 +302,17 @@ export class FileSystem {
     const now = Date.now()
     const changed = Math.max(file?.mtime ?? inode.mtime, file?.ctime ?? inode.ctime)
     if (inode.atime > changed && now - inode.atime < DAY_MS) return
-    if (this.recordingAccess.has(ino)) return
+    // One in flight already records an access after the latest change: nothing more to record.
+    const recording = this.recordingAccess.get(ino)
+    if (recording !== undefined && recording > changed) return
     // An access in the same millisecond as the change it follows is still after it: atime is made
     // later than mtime and ctime (by a millisecond at most), as Linux's finer clock would have it, so
     // the next access does not count as the first after a change again.
     const atime = Math.max(now, changed + 1)
-    this.recordingAccess.add(ino)
+    this.recordingAccess.set(ino, atime)
     this.meta.commit({ op: 'setattr', ino, atime, ctime: inode.ctime }).catch(err => {
       this.opts.log(`updating the access time of inode ${ino} failed: ${(err as Error).message}`)
-    }).finally(() => this.recordingAccess.delete(ino))
+    }).finally(() => { if (this.recordingAccess.get(ino) === atime) this.recordingAccess.delete(ino) })
   }
 
   async statfs(): Promise<StatFs> {

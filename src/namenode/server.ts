@@ -13,7 +13,7 @@ import { parseHostPort } from '../datanode/tcp/protocol.js'
 import { checkClientRecord } from '../protocol/checkRecord.js'
 import { checkClientReport } from '../protocol/checkClientReport.js'
 import { answerOfCommit } from '../protocol/commitAnswer.js'
-import type { ChunkRef } from '../meta/namespace/types.js'
+import type { ChunkRef, NamespaceState } from '../meta/namespace/types.js'
 import {
   HANDSHAKE_MAX_BYTES, MAX_MESSAGE_BYTES, MessageReader, NAMENODE_PROTOCOL_VERSION, type Message, type NodeInfo,
   type ReplyMessage, encodeMessage, newChallenge, proofMatches, send, sendSoon, serverProof, clientProof,
@@ -443,7 +443,7 @@ export class NameNodeServer {
   private handle(client: Client | Tool, socket: Socket, id: number, method: string, args: Record<string, unknown>, oneWay: boolean, receivedAt: number): void {
     const reply = (r: unknown) => {
       if (oneWay) return
-      const message = withSeq(method, id, r)
+      const message = withSeq(method, id, r, this.opts.host.cluster.meta.state)
       if ('session' in client && client.leases && !client.leaving && !this.superseded && this.opts.host.nameNode.localSessions === 0) {
         const ms = this.lease.grant(client, receivedAt, performance.now())
         if (ms > 0) message.l = ms
@@ -536,8 +536,8 @@ export class NameNodeServer {
 }
 
 /** An answer; a commit's and a sync's carry the journal seq of their record, of what they made durable. */
-function withSeq(method: string, id: number, r: unknown): ReplyMessage {
-  if (method === 'commit') return { t: 'res', id, ok: true, r: answerOfCommit((r as Committed).result) ?? null, seq: (r as Committed).seq }
+function withSeq(method: string, id: number, r: unknown, state: NamespaceState): ReplyMessage {
+  if (method === 'commit') return { t: 'res', id, ok: true, r: answerOfCommit((r as Committed).result, state) ?? null, seq: (r as Committed).seq }
   if (method === 'sync') return { t: 'res', id, ok: true, r: null, seq: r as number }
   return { t: 'res', id, ok: true, r: r ?? null }
 }

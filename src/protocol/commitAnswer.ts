@@ -2,7 +2,9 @@
 // record's result may be an inode (setattr, unlink, mknod) or a rename's inodes, and a file's inode
 // holds its chunk list: 46 KB of JSON for 1 GiB, 46 MB for 1 TiB, encoded for every chmod or touch
 // of it. The client does not need it from the answer: the commit's record reached its copy first, so
-// the answer's inodes go without their chunks and the client takes them from its copy.
+// the answer's inodes go without their chunks and the client takes them from its copy as it reads
+// the answer (before any later message changes them). An inode forgotten in the same step (unlink of
+// a file nobody holds open) is in no copy: it goes whole.
 
 import type { ApplyResult, RenameResult } from '../meta/namespace/apply.js'
 import type { Inode, NamespaceState } from '../meta/namespace/types.js'
@@ -18,21 +20,23 @@ function withoutChunks(inode: Inode): Inode {
   return rest
 }
 
-/** The NameNode's side: the result as it goes on the wire. */
-export function answerOfCommit(result: ApplyResult): ApplyResult {
-  if (isInode(result)) return withoutChunks(result)
+/** The NameNode's side, in the step that made `result`: the result as it goes on the wire. */
+export function answerOfCommit(result: ApplyResult, state: NamespaceState): ApplyResult {
+  // Only an inode the clients' copies hold as it is (not one forgotten in the same step) goes without chunks.
+  const strip = (inode: Inode): Inode => (state.inodes.get(inode.ino) === inode ? withoutChunks(inode) : inode)
+  if (isInode(result)) return strip(result)
   if (isRename(result)) {
-    return { moved: withoutChunks(result.moved), ...(result.replaced ? { replaced: withoutChunks(result.replaced) } : {}) }
+    return { moved: strip(result.moved), ...(result.replaced ? { replaced: strip(result.replaced) } : {}) }
   }
   return result
 }
 
 /**
- * The client's side: the answer's inodes as the client's copy holds them (chunks and all), which the
- * commit's record already brought up to date; one the copy no longer holds (forgotten) as answered.
+ * The client's side, as the answer is read: the answer's inodes as the client's copy holds them
+ * (chunks and all), which the commit's record already brought up to date; one sent whole as it is.
  */
 export function resultOfCommit(answer: ApplyResult, state: NamespaceState): ApplyResult {
-  const own = (inode: Inode): Inode => state.inodes.get(inode.ino) ?? inode
+  const own = (inode: Inode): Inode => (inode.chunks !== undefined ? inode : state.inodes.get(inode.ino) ?? inode)
   if (isInode(answer)) return own(answer)
   if (isRename(answer)) return { moved: own(answer.moved), ...(answer.replaced ? { replaced: own(answer.replaced) } : {}) }
   return answer

@@ -164,13 +164,14 @@ describe('a client of a NameNode over TCP, counted on the wire', () => {
     expect(remote!.state.inodes.get(ino)!.chunks).toHaveLength(64)
     const sizes: number[] = []
     const write = Socket.prototype._write
+    const writev = Socket.prototype._writev!
     vi.spyOn(Socket.prototype, '_write').mockImplementation(function (this: Socket, chunk, encoding, cb) {
       if (this.localPort === server.port) sizes.push((chunk as Buffer).length)
       return write.call(this, chunk, encoding, cb)
     })
     vi.spyOn(Socket.prototype, '_writev').mockImplementation(function (this: Socket, chunks, cb) {
       if (this.localPort === server.port) sizes.push(chunks.reduce((sum, c) => sum + (c.chunk as Buffer).length, 0))
-      return write.call(this, Buffer.concat(chunks.map(c => c.chunk as Buffer)), 'buffer', cb)
+      return writev.call(this, chunks, cb)
     })
     const inode = await remote!.commit({ op: 'setattr', ino, mode: 0o100600, ctime: Date.now() }) as { chunks?: unknown[]; mode: number }
     // The record and the answer, in one write: a few hundred bytes, where 64 chunk refs are about 11 KB.
