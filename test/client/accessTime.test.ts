@@ -1,7 +1,8 @@
 // Access times over TCP (FileSystem.accessed): a client records one access per inode at a time (a
 // read sees the new atime only once its record comes back), but an access after a change made while
 // one is in flight is still recorded: relatime requires atime > mtime after a read that follows a
-// write. (One access recorded per burst of reads: test/client/roundTrips.test.ts.)
+// write. (One access recorded per burst of reads: test/client/roundTrips.test.ts.) And an access
+// recorded late does not take back another client's ctime.
 
 import { afterEach, expect, it, vi } from 'vitest'
 import { RemoteNameNode } from '../../src/client/RemoteNameNode.js'
@@ -16,10 +17,12 @@ const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))
 
 let running: RunningNameNode | undefined
 let remote: RemoteNameNode | undefined
+const remotes: RemoteNameNode[] = []
 afterEach(async () => {
   vi.restoreAllMocks()
   await remote?.close()
   remote = undefined
+  for (const r of remotes.splice(0)) await r.close()
   await running?.server.close()
   await running?.host.close()
   running = undefined
@@ -59,4 +62,40 @@ it('a read after a write made while the previous access time is still being reco
   const stat = await fs.getattr('/f')
   // A local disk (relatime) shows atime after mtime here; the dedupe left the first read's atime.
   expect(stat.atime).toBeGreaterThan(stat.mtime)
+})
+
+async function client() {
+  const remote = await RemoteNameNode.connect({ addresses: [`tcp://127.0.0.1:${running!.server.port}`], secret: TEST_SECRET, log: quiet, timeoutMs: 60_000 })
+  remotes.push(remote)
+  const fs = new FileSystem({ meta: remote, chunks: running!.host.cluster.chunks, chunkSize: CHUNK, dirtyLimit: 16 * CHUNK, owner: { uid: 0, gid: 0 }, log: quiet })
+  return { remote, fs }
+}
+
+it("another client's chmod that lands before this client's access-time record keeps its ctime", async () => {
+  running = await startTestNameNode(tempDirForTest('dfs-access-time-').path, { soleLeaseMs: 60_000 })
+  const a = await client()
+  const b = await client()
+  const made = await a.fs.create('/f', 0o644)
+  await a.fs.write(made, Buffer.alloc(1000, 1), 0)
+  await a.fs.release(made)
+  await b.remote.refresh()
+
+  let go!: () => void
+  const held = new Promise<void>(resolve => { go = resolve })
+  let atimeCommit: ReturnType<typeof commit> | undefined
+  const commit = a.remote.commit.bind(a.remote)
+  vi.spyOn(a.remote, 'commit').mockImplementation((record: ClientRecord, options?: CommitOptions) => {
+    if (record.op !== 'setattr' || record.atime === undefined) return commit(record, options)
+    return (atimeCommit = held.then(() => commit(record, options)))
+  })
+  const fh = await a.fs.open('/f')
+  await a.fs.read(fh, Buffer.alloc(100), 0) // A's access-time record is on its way
+  await sleep(5)
+  await b.fs.chmod('/f', 0o600) // B's change lands first
+  const afterChmod = running.host.nameNode.state.inodes.get((await b.fs.getattr('/f')).ino)!.ctime
+  go()
+  await atimeCommit
+  await a.fs.release(fh)
+  const inode = running.host.nameNode.state.inodes.get((await b.fs.getattr('/f')).ino)!
+  expect(inode.ctime).toBeGreaterThanOrEqual(afterChmod)
 })

@@ -208,6 +208,9 @@ function liveRefs(refs: readonly (ChunkRef | null)[]): ChunkRef[] {
 
 function setattr(state: NamespaceState, rec: Extract<NamespaceRecord, { op: 'setattr' }>): Inode {
   const inode = inodeOf(state, rec.ino)
+  // A record of atime alone (an access, `touch -a`) never moves ctime back: an access carries the
+  // ctime its client saw when it sent it, and another client's change may have landed first.
+  const atimeOnly = rec.atime !== undefined && rec.mode === undefined && rec.uid === undefined && rec.gid === undefined && rec.mtime === undefined
   return put(state, {
     ...inode,
     mode: rec.mode === undefined ? inode.mode : (inode.mode & S_IFMT) | (rec.mode & ~S_IFMT),
@@ -215,7 +218,7 @@ function setattr(state: NamespaceState, rec: Extract<NamespaceRecord, { op: 'set
     gid: rec.gid ?? inode.gid,
     atime: rec.atime ?? inode.atime,
     mtime: rec.mtime ?? inode.mtime,
-    ctime: rec.ctime,
+    ctime: atimeOnly ? Math.max(inode.ctime, rec.ctime) : rec.ctime,
   })
 }
 
