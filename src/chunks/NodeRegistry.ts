@@ -214,6 +214,8 @@ export class NodeRegistry extends EventEmitter<{
     const previous = entry.status
     const retryAt = health === 'alive' ? (previous.full ? previous.retryAt : undefined) : now + this.retryAfterMs
     if (previous.health === health) {
+      // Every call a node answers says "alive" again: nothing to change, and nothing to allocate.
+      if (retryAt === previous.retryAt && (reason === undefined || reason === previous.reason)) return
       // Same health again (a retry that failed): a new back-off, but it is not news.
       entry.status = { ...previous, reason: reason ?? previous.reason, retryAt }
       return
