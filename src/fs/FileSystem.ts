@@ -97,7 +97,7 @@ export class FileSystem {
   /** Writes and truncates under way, and whether new ones are refused (unmounting). */
   private readonly contentChanges = new Set<Promise<unknown>>()
   /**
-   * Inodes whose access time is being recorded. A client of a NameNode over TCP sees the new atime
+   * The access time being recorded, per inode. A client of a NameNode over TCP sees the new atime
    * only once the record comes back: every read before that would otherwise record it again (a
    * sequential read sent one commit per FUSE read, thousands, each answered with the whole inode).
    */
