@@ -5,33 +5,30 @@
 // recorded late does not take back another client's ctime.
 
 import { afterEach, expect, it, vi } from 'vitest'
-import { RemoteNameNode } from '../../src/client/RemoteNameNode.js'
-import { FileSystem } from '../../src/fs/FileSystem.js'
+import type { RemoteNameNode } from '../../src/client/RemoteNameNode.js'
 import type { ClientRecord, CommitOptions } from '../../src/protocol/api.js'
 import { tempDirForTest } from '../helpers/tmp.js'
-import { TEST_SECRET, startTestNameNode, type RunningNameNode } from '../namenode/fixtures.js'
+import { startTestNameNode, type RunningNameNode } from '../namenode/fixtures.js'
+import { closeAll, tcpClient } from './tcpClients.js'
 
-const CHUNK = 64 * 1024
-const quiet = () => {}
+/** Long enough for Date.now() to move on: a change after an access has a later time than it. */
 const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))
 
 let running: RunningNameNode | undefined
-let remote: RemoteNameNode | undefined
 const remotes: RemoteNameNode[] = []
 afterEach(async () => {
   vi.restoreAllMocks()
-  await remote?.close()
-  remote = undefined
-  for (const r of remotes.splice(0)) await r.close()
-  await running?.server.close()
-  await running?.host.close()
+  await closeAll(remotes, running)
   running = undefined
 })
 
+async function client() {
+  running ??= await startTestNameNode(tempDirForTest('dfs-access-time-').path, { soleLeaseMs: 60_000 })
+  return await tcpClient(running, remotes)
+}
+
 it('a read after a write made while the previous access time is still being recorded moves atime past mtime (relatime)', async () => {
-  running = await startTestNameNode(tempDirForTest('dfs-access-time-').path, { soleLeaseMs: 60_000 })
-  remote = await RemoteNameNode.connect({ addresses: [`tcp://127.0.0.1:${running.server.port}`], secret: TEST_SECRET, log: quiet, timeoutMs: 60_000 })
-  const fs = new FileSystem({ meta: remote, chunks: running.host.cluster.chunks, chunkSize: CHUNK, dirtyLimit: 16 * CHUNK, owner: { uid: 0, gid: 0 }, log: quiet })
+  const { remote, fs } = await client()
   const made = await fs.create('/f', 0o644)
   await fs.write(made, Buffer.alloc(1000, 1), 0)
   await fs.release(made)
@@ -64,15 +61,7 @@ it('a read after a write made while the previous access time is still being reco
   expect(stat.atime).toBeGreaterThan(stat.mtime)
 })
 
-async function client() {
-  const remote = await RemoteNameNode.connect({ addresses: [`tcp://127.0.0.1:${running!.server.port}`], secret: TEST_SECRET, log: quiet, timeoutMs: 60_000 })
-  remotes.push(remote)
-  const fs = new FileSystem({ meta: remote, chunks: running!.host.cluster.chunks, chunkSize: CHUNK, dirtyLimit: 16 * CHUNK, owner: { uid: 0, gid: 0 }, log: quiet })
-  return { remote, fs }
-}
-
 it("another client's chmod that lands before this client's access-time record keeps its ctime", async () => {
-  running = await startTestNameNode(tempDirForTest('dfs-access-time-').path, { soleLeaseMs: 60_000 })
   const a = await client()
   const b = await client()
   const made = await a.fs.create('/f', 0o644)
@@ -92,10 +81,10 @@ it("another client's chmod that lands before this client's access-time record ke
   await a.fs.read(fh, Buffer.alloc(100), 0) // A's access-time record is on its way
   await sleep(5)
   await b.fs.chmod('/f', 0o600) // B's change lands first
-  const afterChmod = running.host.nameNode.state.inodes.get((await b.fs.getattr('/f')).ino)!.ctime
+  const afterChmod = running!.host.nameNode.state.inodes.get((await b.fs.getattr('/f')).ino)!.ctime
   go()
   await atimeCommit
   await a.fs.release(fh)
-  const inode = running.host.nameNode.state.inodes.get((await b.fs.getattr('/f')).ino)!
+  const inode = running!.host.nameNode.state.inodes.get((await b.fs.getattr('/f')).ino)!
   expect(inode.ctime).toBeGreaterThanOrEqual(afterChmod)
 })

@@ -7,54 +7,46 @@
 import { randomBytes } from 'node:crypto'
 import type { Socket } from 'node:net'
 import { afterEach, expect, it } from 'vitest'
-import { RemoteNameNode } from '../../src/client/RemoteNameNode.js'
-import { FileSystem } from '../../src/fs/FileSystem.js'
+import type { RemoteNameNode } from '../../src/client/RemoteNameNode.js'
 import type { Inode } from '../../src/meta/namespace/types.js'
 import { tempDirForTest } from '../helpers/tmp.js'
-import { TEST_SECRET, startTestNameNode, type RunningNameNode } from '../namenode/fixtures.js'
-
-const CHUNK = 64 * 1024
-const quiet = () => {}
+import { startTestNameNode, type RunningNameNode } from '../namenode/fixtures.js'
+import { CHUNK, closeAll, tcpClient } from './tcpClients.js'
 
 let running: RunningNameNode | undefined
-let remote: RemoteNameNode | undefined
+const remotes: RemoteNameNode[] = []
 afterEach(async () => {
-  await remote?.close()
-  remote = undefined
-  await running?.server.close()
-  await running?.host.close()
+  await closeAll(remotes, running)
   running = undefined
 })
 
 async function start() {
   running = await startTestNameNode(tempDirForTest('dfs-commit-answer-').path, { soleLeaseMs: 60_000 })
-  remote = await RemoteNameNode.connect({ addresses: [`tcp://127.0.0.1:${running.server.port}`], secret: TEST_SECRET, log: quiet, timeoutMs: 60_000 })
-  const fs = new FileSystem({ meta: remote, chunks: running.host.cluster.chunks, chunkSize: CHUNK, dirtyLimit: 16 * CHUNK, owner: { uid: 0, gid: 0 }, log: quiet })
-  return fs
+  return await tcpClient(running, remotes)
 }
 
 it('unlink of a file no one has open answers the inode with its chunk list, as the in-process session does', async () => {
-  const fs = await start()
+  const { remote, fs } = await start()
   const fh = await fs.create('/big', 0o644)
   await fs.write(fh, randomBytes(4 * CHUNK), 0)
   await fs.release(fh)
-  expect(remote!.state.inodes.get((await fs.getattr('/big')).ino)!.chunks).toHaveLength(4)
+  expect(remote.state.inodes.get((await fs.getattr('/big')).ino)!.chunks).toHaveLength(4)
   // The NameNode journals `forget` right after the unlink: the copy no longer holds the inode when
   // the answer resolves, so resultOfCommit falls back to the stripped answer.
-  const inode = await remote!.commit({ op: 'unlink', parent: 1, name: 'big', dir: false, time: Date.now() }) as Inode
+  const inode = await remote.commit({ op: 'unlink', parent: 1, name: 'big', dir: false, time: Date.now() }) as Inode
   expect(inode.nlink).toBe(0)
   expect(inode.chunks).toHaveLength(4)
 })
 
 it('a commit answers the inode as its own record left it, not as a later record read with its answer left it', async () => {
-  const fs = await start()
+  const { remote, fs } = await start()
   await fs.mknod('/f', 0o644, 0)
   const ino = (await fs.getattr('/f')).ino
   // Two commits written together (as two FUSE threads may): the NameNode answers both in one write.
   const socket = (remote as unknown as { socket: Socket }).socket
   socket.cork()
-  const first = remote!.commit({ op: 'setattr', ino, mode: 0o600, ctime: Date.now() })
-  const second = remote!.commit({ op: 'setattr', ino, mode: 0o640, ctime: Date.now() })
+  const first = remote.commit({ op: 'setattr', ino, mode: 0o600, ctime: Date.now() })
+  const second = remote.commit({ op: 'setattr', ino, mode: 0o640, ctime: Date.now() })
   socket.uncork()
   const [a, b] = await Promise.all([first, second]) as Inode[]
   expect(b.mode & 0o777).toBe(0o640)

@@ -1,13 +1,8 @@
-// What the sole writer's lease tests share (soleLease.test.ts, soleLeaseRaces.test.ts): clients of a
-// test NameNode with their file systems, and a record of the requests the NameNode reads.
+// What the sole writer's lease tests share (soleLease.test.ts, soleLeaseRaces.test.ts): a record of
+// the requests the NameNode reads, and a record to commit. Their clients: tcpClients.ts.
 
 import { vi } from 'vitest'
-import { RemoteNameNode } from '../../src/client/RemoteNameNode.js'
-import { FileSystem } from '../../src/fs/FileSystem.js'
-import { TEST_SECRET, type RunningNameNode } from '../namenode/fixtures.js'
 
-const CHUNK = 64 * 1024
-const quiet = () => {}
 const S_IFDIR = 0o040000
 
 /** Requests the NameNode reads, as "<client>:<method>" (a connection's first, `reopen`, left out). */
@@ -19,15 +14,6 @@ export function watchRequests(server: object, names: Map<string, string>): strin
     return serve.apply(this, args)
   })
   return seen
-}
-
-/** A client of `running` (kept in `remotes` for closing) with no pings, and a file system over it. */
-export async function leaseClient(running: RunningNameNode, remotes: RemoteNameNode[], port = running.server.port) {
-  const remote = await RemoteNameNode.connect({ addresses: [`tcp://127.0.0.1:${port}`], secret: TEST_SECRET, log: quiet, timeoutMs: 60_000 })
-  remotes.push(remote)
-  clearInterval((remote as unknown as { pingTimer: NodeJS.Timeout }).pingTimer)
-  const fs = new FileSystem({ meta: remote, chunks: running.host.cluster.chunks, chunkSize: CHUNK, dirtyLimit: 16 * CHUNK, owner: { uid: 0, gid: 0 }, log: quiet })
-  return { remote, fs }
 }
 
 /** A folder's mknod record under the root. */

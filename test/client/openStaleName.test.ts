@@ -4,26 +4,21 @@
 // the opener's own open handle (`opened` succeeds; the name leads elsewhere once fresh).
 
 import { afterEach, describe, expect, it } from 'vitest'
-import { RemoteNameNode } from '../../src/client/RemoteNameNode.js'
-import { FileSystem } from '../../src/fs/FileSystem.js'
+import type { RemoteNameNode } from '../../src/client/RemoteNameNode.js'
+import type { FileSystem } from '../../src/fs/FileSystem.js'
 import { tempDirForTest } from '../helpers/tmp.js'
-import { TEST_SECRET, startTestNameNode, type RunningNameNode } from '../namenode/fixtures.js'
+import { startTestNameNode, type RunningNameNode } from '../namenode/fixtures.js'
+import { closeAll, tcpClient } from './tcpClients.js'
 
-const CHUNK = 64 * 1024
-const quiet = () => {}
 let running: RunningNameNode | undefined
 const remotes: RemoteNameNode[] = []
 afterEach(async () => {
-  for (const r of remotes.splice(0)) await r.close()
-  await running?.server.close()
-  await running?.host.close()
+  await closeAll(remotes, running)
   running = undefined
 })
 
 async function client(): Promise<FileSystem> {
-  const remote = await RemoteNameNode.connect({ addresses: [`tcp://127.0.0.1:${running!.server.port}`], secret: TEST_SECRET, log: quiet, timeoutMs: 60_000 })
-  remotes.push(remote)
-  return new FileSystem({ meta: remote, chunks: running!.host.cluster.chunks, chunkSize: CHUNK, dirtyLimit: 16 * CHUNK, owner: { uid: 0, gid: 0 }, log: quiet })
+  return (await tcpClient(running!, remotes)).fs
 }
 
 async function writeFile(fs: FileSystem, path: string, text: string): Promise<void> {

@@ -8,20 +8,19 @@ import { RemoteNameNode } from '../../src/client/RemoteNameNode.js'
 import { SoleLease } from '../../src/namenode/soleLease.js'
 import { tempDirForTest } from '../helpers/tmp.js'
 import { startTestNameNode, type RunningNameNode } from '../namenode/fixtures.js'
-import { leaseClient, mkdir, watchRequests } from './leaseFixtures.js'
+import { mkdir, watchRequests } from './leaseFixtures.js'
+import { closeAll, tcpClient } from './tcpClients.js'
 
 
 let running: RunningNameNode | undefined
 const remotes: RemoteNameNode[] = []
 afterEach(async () => {
   vi.restoreAllMocks()
-  for (const remote of remotes.splice(0)) await remote.close()
-  await running?.server.close()
-  await running?.host.close()
+  await closeAll(remotes, running)
   running = undefined
 })
 
-const client = (port: number) => leaseClient(running!, remotes, port)
+const client = (port: number) => tcpClient(running!, remotes, port)
 
 describe('the sole writer\'s lease', () => {
   it('another client\'s commit takes it away first: the holder\'s next miss asks the NameNode again and finds the name', async () => {

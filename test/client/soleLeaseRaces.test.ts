@@ -7,7 +7,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import { RemoteNameNode } from '../../src/client/RemoteNameNode.js'
 import { tempDirForTest } from '../helpers/tmp.js'
 import { startTestNameNode, type RunningNameNode } from '../namenode/fixtures.js'
-import { leaseClient, mkdir, watchRequests } from './leaseFixtures.js'
+import { mkdir, watchRequests } from './leaseFixtures.js'
+import { closeAll, tcpClient } from './tcpClients.js'
 
 const sleep = (ms: number) => new Promise<void>(resolve => setTimeout(resolve, ms))
 
@@ -15,13 +16,11 @@ let running: RunningNameNode | undefined
 const remotes: RemoteNameNode[] = []
 afterEach(async () => {
   vi.restoreAllMocks()
-  for (const remote of remotes.splice(0)) await remote.close()
-  await running?.server.close()
-  await running?.host.close()
+  await closeAll(remotes, running)
   running = undefined
 })
 
-const client = (port: number) => leaseClient(running!, remotes, port)
+const client = (port: number) => tcpClient(running!, remotes, port)
 const socketOf = (remote: RemoteNameNode) => (remote as unknown as { socket: { pause(): void; resume(): void } }).socket
 
 describe('the sole writer\'s lease under races', () => {
