@@ -2,7 +2,7 @@ import { readFile, readdir, truncate, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { type DfsError, isDfsError } from '../../src/errors.js'
-import { CHECKPOINT_FILE, SLICE_PIECES, readCheckpoint, streamCheckpointFile, writeCheckpoint } from '../../src/meta/Checkpoint.js'
+import { CHECKPOINT_FILE, SLICE_MS, SLICE_PIECES, readCheckpoint, streamCheckpointFile, writeCheckpoint } from '../../src/meta/Checkpoint.js'
 import { countLoopTurns } from '../helpers/loopTurns.js'
 import { tempDir } from './kv.js'
 
@@ -63,9 +63,9 @@ describe('checkpoint', () => {
     expect((await corruptError(dir)).message).toContain('checkpoint header')
   })
 
-  it('serialises in slices and lets the event loop turn between them (no clock: it counts turns)', async () => {
+  /** Write `total` small pieces with the given clock; the most pieces serialised between two turns of the event loop, and the turns. */
+  async function slicing(total: number, now: () => number): Promise<{ mostBetweenTurns: number; turns: number }> {
     const dir = await tempDir()
-    const total = 10 * SLICE_PIECES + 123
     let pulled = 0
     function* many() {
       for (let i = 0; i < total; i++) {
@@ -81,15 +81,29 @@ describe('checkpoint', () => {
       atLastTurn = pulled
     })
     try {
-      await writeCheckpoint(dir, 1, many())
+      await writeCheckpoint(dir, 1, many(), { now })
     } finally {
       turns.stop()
     }
     expect(pulled).toBe(total)
+    expect((await readCheckpoint(dir))?.pieces).toHaveLength(total)
+    return { mostBetweenTurns, turns: turns.count }
+  }
+
+  it('serialises in slices and lets the event loop turn between them, at most SLICE_PIECES apart however fast (a clock that stands still)', async () => {
+    const { mostBetweenTurns, turns } = await slicing(10 * SLICE_PIECES + 123, () => 0)
     expect(mostBetweenTurns).toBeGreaterThan(0)
     expect(mostBetweenTurns).toBeLessThanOrEqual(SLICE_PIECES) // never more than one slice without a turn
-    expect(turns.count).toBeGreaterThanOrEqual(10)
-    expect((await readCheckpoint(dir))?.pieces).toHaveLength(total)
+    expect(turns).toBeGreaterThanOrEqual(10)
+  })
+
+  it('ends a slice once it has taken SLICE_MS by the clock, long before SLICE_PIECES (an injected clock: SLICE_MS per reading)', async () => {
+    let t = 0
+    const { mostBetweenTurns, turns } = await slicing(2 * SLICE_PIECES, () => (t += SLICE_MS))
+    // The clock is read every few dozen pieces, and every reading says a slice's time is up.
+    expect(mostBetweenTurns).toBeGreaterThan(0)
+    expect(mostBetweenTurns).toBeLessThanOrEqual(SLICE_PIECES / 64)
+    expect(turns).toBeGreaterThanOrEqual(2 * 64)
   })
 
   it('streams the pieces of a file many read blocks long, lines split across blocks and multi-byte text intact', async () => {
