@@ -82,7 +82,7 @@ export function formatStatus(s: ClusterStatus): string {
     // From the fields, not n.state: a daemon started before an upgrade sends none.
     rows.push([
       n.nodeId, nodeState(n), `${duration(n.heartbeatAgeMs)} ago`, size(n.capacity), size(n.used), size(n.available),
-      n.chunks === undefined ? '-' : String(n.chunks), n.address + (n.reason ? `  (${n.reason})` : ''),
+      n.chunks === undefined ? '-' : n.counting ? `${n.chunks}+ (counting)` : String(n.chunks), n.address + (n.reason ? `  (${n.reason})` : ''),
     ])
   }
   rows.push(['total', `${s.totals.alive}/${s.totals.nodes} alive`, '', size(s.totals.capacity), size(s.totals.used), size(s.totals.available), '', ''])

@@ -17,9 +17,14 @@ export interface NodeUsage {
   /** Bytes the underlying storage can hold in total, and how many are still free. */
   capacity: number
   available: number
-  /** Bytes and count of the chunks this node stores. */
+  /** Bytes and count of the chunks this node stores (those counted so far, while `counting`). */
   used: number
   chunks: number
+  /**
+   * The node is still counting its chunks after it opened (a stat per chunk: seconds for a million),
+   * so `used` and `chunks` are short by the ones not reached yet. Absent once counted.
+   */
+  counting?: true
   /**
    * The filesystem holding the chunks (host id and device number; see device.ts). Nodes that name the
    * same device share its capacity. Absent from older TCP servers: such a node counts on its own.

@@ -20,6 +20,7 @@ import type { ChunkId, DataNode, GetHint, NodeUsage, PutHint } from './DataNode.
 import { deviceOf } from './device.js'
 import { forEachLimit } from '../util/forEachLimit.js'
 import { FolderWriter } from './folderWriter.js'
+import { ChunkTally, NO_CHANGE, type TallyDelta } from './chunkTally.js'
 import { fsyncPath } from '../util/files.js'
 import { type DirectState, readWholeFile } from './readWhole.js'
 import { writeNewFile } from './writeWhole.js'
@@ -65,10 +66,8 @@ export class LocalFolderNode implements DataNode {
   readonly dir: string
 
   readonly #chunksDir: string
-  // Running totals for usage(): a scan at open, then kept up to date by put and delete, so usage()
-  // never walks the folder.
-  #usedBytes = 0
-  #chunkCount = 0
+  /** Running totals for usage(), so usage() never walks the folder: counted after open, kept by put and delete. */
+  readonly #tally: ChunkTally
   /** Background fdatasyncs of chunks just put (sync behind writes), by id. */
   readonly #syncing = new Map<ChunkId, Promise<void>>()
   #closed = false
@@ -96,12 +95,6 @@ export class LocalFolderNode implements DataNode {
     const lock = options.lock ? await lockNodeFolder(folder.dir) : undefined
     const node = new LocalFolderNode(folder.dir, folder.identity.nodeId, folder.identity.clusterId, options.address ?? dir)
     node.#lock = lock
-    try {
-      await node.#scan()
-    } catch (err) {
-      await lock?.release()
-      throw err
-    }
     return node
   }
 
@@ -111,6 +104,12 @@ export class LocalFolderNode implements DataNode {
     this.clusterId = clusterId
     this.address = address
     this.#chunksDir = join(dir, CHUNKS_DIR)
+    this.#tally = new ChunkTally(CHUNK_SUBFOLDERS, (sub) => this.#countSubfolder(sub), IO_PARALLELISM)
+  }
+
+  /** The first count of the chunks is over (usage() counts every chunk from now on); for tests and tools. */
+  get counted(): Promise<void> {
+    return this.#tally.counted
   }
 
   async put(id: ChunkId, data: Buffer, sha256: string, hint: PutHint = {}): Promise<void> {
@@ -124,6 +123,10 @@ export class LocalFolderNode implements DataNode {
     // leaves only a temp file that list() cleans up later.
     const temp = `${path}${TEMP_MARKER}${this.#tempPrefix}${(this.#temps++).toString(36)}`
     if (hint.fresh && data.length < SMALL_PUT_BYTES) return this.#putSmall(id, data, hashed, temp, path)
+    await this.#tally.change(id.slice(0, 2), () => this.#putFile(id, data, hashed, temp, path, hint))
+  }
+
+  async #putFile(id: ChunkId, data: Buffer, hashed: Promise<void>, temp: string, path: string, hint: PutHint): Promise<TallyDelta> {
     // A plain descriptor, not a FileHandle: a put is the one call a stream of small files makes
     // thousands of times a second, and the promise API costs several promises per call (fdCalls.ts).
     let fd: number | undefined
@@ -146,9 +149,8 @@ export class LocalFolderNode implements DataNode {
       await unlink(temp).catch(() => {})
       throw this.#writeError('put', err, id)
     }
-    this.#usedBytes += data.length - (previous ?? 0)
-    if (previous === undefined) this.#chunkCount += 1
     this.#syncBehind(id, fd, data.length, !direct)
+    return { bytes: data.length - (previous ?? 0), chunks: previous === undefined ? 1 : 0 }
   }
 
   /**
@@ -158,12 +160,13 @@ export class LocalFolderNode implements DataNode {
   async #putSmall(id: ChunkId, data: Buffer, hashed: Promise<void>, temp: string, path: string): Promise<void> {
     try {
       await hashed
-      await this.#writer.write(temp, path, data)
+      await this.#tally.change(id.slice(0, 2), async () => {
+        await this.#writer.write(temp, path, data)
+        return { bytes: data.length, chunks: 1 }
+      })
     } catch (err) {
       throw this.#writeError('put', err, id)
     }
-    this.#usedBytes += data.length
-    this.#chunkCount += 1
   }
 
   /**
@@ -212,6 +215,10 @@ export class LocalFolderNode implements DataNode {
   async delete(id: ChunkId): Promise<void> {
     this.#checkChunk(id)
     await this.#checkMayDelete(id)
+    await this.#tally.change(id.slice(0, 2), () => this.#deleteFile(id))
+  }
+
+  async #deleteFile(id: ChunkId): Promise<TallyDelta> {
     const path = this.#pathOf(id)
     let size: number
     try {
@@ -219,17 +226,16 @@ export class LocalFolderNode implements DataNode {
     } catch (err) {
       if (!isNotFound(err)) throw this.#unavailable('delete', err, id)
       const why = await this.#whyMissing(id)
-      if (why.code === 'CHUNK_MISSING') return // already gone: not an error
+      if (why.code === 'CHUNK_MISSING') return NO_CHANGE // already gone: not an error
       throw why
     }
     try {
       await unlink(path)
     } catch (err) {
-      if (isNotFound(err)) return // a concurrent delete won; it did the accounting
+      if (isNotFound(err)) return NO_CHANGE // a concurrent delete won; it did the accounting
       throw this.#unavailable('delete', err, id)
     }
-    this.#usedBytes -= size
-    this.#chunkCount -= 1
+    return { bytes: -size, chunks: -1 }
   }
 
   async list(): Promise<ChunkId[]> {
@@ -253,8 +259,9 @@ export class LocalFolderNode implements DataNode {
     return {
       capacity: fs.blocks * fs.bsize,
       available: fs.bavail * fs.bsize,
-      used: this.#usedBytes,
-      chunks: this.#chunkCount,
+      used: this.#tally.bytes,
+      chunks: this.#tally.chunks,
+      ...(this.#tally.counting ? { counting: true } : {}),
       device,
     }
   }
@@ -372,6 +379,7 @@ export class LocalFolderNode implements DataNode {
     // Nothing is held open between calls but the lock; closing makes later calls fail clearly.
     this.#closed = true
     this.#writer.close()
+    this.#tally.stop()
     await this.#lock?.release()
   }
 
@@ -448,20 +456,17 @@ export class LocalFolderNode implements DataNode {
     return ids
   }
 
-  /** Count the chunks and their bytes once, at open; put and delete keep the totals after that. */
-  async #scan(): Promise<void> {
-    let used = 0
-    let count = 0
-    await forEachLimit(CHUNK_SUBFOLDERS, IO_PARALLELISM, async (sub) => {
-      for (const id of await this.#readSubfolder(sub)) {
-        const size = await stat(this.#pathOf(id)).then((info) => info.size, () => undefined)
-        if (size === undefined) continue
-        used += size
-        count += 1
-      }
-    })
-    this.#usedBytes = used
-    this.#chunkCount = count
+  /** The chunks one subfolder holds now, and their bytes (the tally's first count). */
+  async #countSubfolder(sub: string): Promise<TallyDelta> {
+    let bytes = 0
+    let chunks = 0
+    for (const id of await this.#readSubfolder(sub)) {
+      const size = await stat(this.#pathOf(id)).then((info) => info.size, () => undefined)
+      if (size === undefined) continue
+      bytes += size
+      chunks += 1
+    }
+    return { bytes, chunks }
   }
 }
 

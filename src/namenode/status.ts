@@ -31,6 +31,8 @@ export interface NodeReport {
   available?: number
   used?: number
   chunks?: number
+  /** The node is still counting its chunks after opening: used and chunks are short of the whole (NodeUsage.counting). */
+  counting?: true
 }
 
 export interface ClusterStatus {
@@ -102,6 +104,7 @@ export function clusterStatus(input: {
     ...(s.reason && s.health !== 'alive' ? { reason: s.reason } : s.full && s.fullReason ? { reason: s.fullReason } : {}),
     heartbeatAgeMs: now - s.lastContact,
     ...(s.usage ? { capacity: s.usage.capacity, available: s.usage.available, used: s.usage.used, chunks: s.usage.chunks } : {}),
+    ...(s.usage?.counting ? { counting: true } : {}),
   }))
   const alive = new Set(nodes.filter(n => n.health === 'alive').map(n => n.nodeId))
   const overhead = new OverheadTally(input.settings.replicas)

@@ -90,7 +90,30 @@ describe('LocalFolderNode on disk', () => {
     await node.close()
     const reopened = await LocalFolderNode.open(dir, { clusterId: CLUSTER })
     expect(reopened.nodeId).toBe(node.nodeId)
-    expect(await reopened.usage()).toMatchObject({ used: 500, chunks: 2 })
+    await reopened.counted // counted in the background: opening does not wait for it
+    const usage = await reopened.usage()
+    expect(usage).toMatchObject({ used: 500, chunks: 2 })
+    expect(usage.counting).toBeUndefined()
+  })
+
+  it('opens a folder of many chunks without waiting for their count, and keeps the totals exact through puts and deletes made meanwhile', async () => {
+    const { dir, node } = await openNew()
+    const ids = Array.from({ length: 600 }, newChunkId)
+    for (const id of ids) await node.put(id, Buffer.alloc(100), sha256Of(Buffer.alloc(100)))
+    await node.close()
+    const reopened = await LocalFolderNode.open(dir, { clusterId: CLUSTER })
+    // Changes in every kind of subfolder at once: not counted yet, being counted, counted.
+    const added = Array.from({ length: 300 }, newChunkId)
+    await Promise.all([
+      ...added.map(id => reopened.put(id, Buffer.alloc(10), sha256Of(Buffer.alloc(10)), { fresh: true })),
+      ...ids.slice(0, 200).map(id => reopened.delete(id)),
+      ...ids.slice(200, 250).map(id => reopened.put(id, Buffer.alloc(30), sha256Of(Buffer.alloc(30)))), // replaced
+    ])
+    await reopened.counted
+    const usage = await reopened.usage()
+    expect(usage).toMatchObject({ chunks: 400 + 300, used: 350 * 100 + 50 * 30 + 300 * 10 })
+    expect(usage.counting).toBeUndefined()
+    await reopened.close()
   })
 
   it('skips temp and foreign files in list() and removes only stale temp files', async () => {

@@ -203,6 +203,7 @@ export function decodeUsage(payload: Buffer): NodeUsage | undefined {
   const usage: NodeUsage = { capacity: json.capacity!, available: json.available!, used: json.used!, chunks: json.chunks! }
   // Optional: servers before it was added do not send it.
   if (typeof json.device === 'string' && json.device.length > 0 && json.device.length <= 256) usage.device = json.device
+  if (json.counting === true) usage.counting = true
   return usage
 }
 
