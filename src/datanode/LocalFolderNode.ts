@@ -27,6 +27,7 @@ import { writeNewFile } from './writeWhole.js'
 import {
   CHUNK_SUBFOLDERS,
   CHUNKS_DIR,
+  chunkFilePath,
   IDENTITY_FILE,
   openNodeFolder,
   readIdentity,
@@ -398,7 +399,7 @@ export class LocalFolderNode implements DataNode {
   }
 
   #pathOf(id: ChunkId): string {
-    return join(this.#chunksDir, id.slice(0, 2), id)
+    return chunkFilePath(this.dir, id)
   }
 
   #context(id?: ChunkId): Record<string, unknown> {

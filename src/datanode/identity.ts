@@ -50,6 +50,11 @@ export interface NodeFolder {
 /** The 256 chunk subfolder names, "00" to "ff". */
 export const CHUNK_SUBFOLDERS: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'))
 
+/** Where a node folder keeps chunk `id` (a valid chunk id): chunks/<its first two hex digits>/<id>. */
+export function chunkFilePath(dir: string, id: string): string {
+  return join(dir, CHUNKS_DIR, id.slice(0, 2), id)
+}
+
 // Entries that do not make a folder "not empty": the ext* fsck folder, and our own leftovers from a
 // crash during initialisation or a write probe.
 const IDENTITY_TEMP_PREFIX = `${IDENTITY_FILE}.tmp-`
