@@ -457,17 +457,18 @@ export class LocalFolderNode implements DataNode {
     return ids
   }
 
-  /** The chunks one subfolder holds now, and their bytes (the tally's first count). */
+  /** The chunks one subfolder holds now, and their bytes (the tally's first count, made by the folder's writer thread). */
   async #countSubfolder(sub: string): Promise<TallyDelta> {
-    let bytes = 0
-    let chunks = 0
-    for (const id of await this.#readSubfolder(sub)) {
-      const size = await stat(this.#pathOf(id)).then((info) => info.size, () => undefined)
-      if (size === undefined) continue
-      bytes += size
-      chunks += 1
+    const folder = join(this.#chunksDir, sub)
+    let found
+    try {
+      found = await this.#writer.count(folder, TEMP_MARKER)
+    } catch (err) {
+      if (isNotFound(err)) throw this.#gone(`${CHUNKS_DIR}/${sub} is missing`)
+      throw this.#unavailable('list', err)
     }
-    return { bytes, chunks }
+    for (const name of found.temps) await removeIfStale(join(folder, name))
+    return { bytes: found.bytes, chunks: found.chunks }
   }
 }
 

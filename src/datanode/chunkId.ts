@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto'
 import { dfsError } from '../errors.js'
 import type { ChunkId } from './DataNode.js'
 
-const CHUNK_ID = /^[0-9a-f]{32}$/
+export const CHUNK_ID = /^[0-9a-f]{32}$/
 
 /** Ids whose random bits are fetched in one call: one call into the generator per 256 chunks, not per chunk. */
 const IDS_PER_FILL = 256

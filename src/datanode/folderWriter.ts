@@ -8,15 +8,42 @@
 // main thread (it answers FUSE and runs liveness, which is what takes a hung node out of the write
 // pool). One thread per node folder: a hung disk stalls its own puts only, as a hung pool job would.
 //
-// The thread starts on the first put and holds the process open only while it has work.
+// The same thread counts the folder's chunks after open (ChunkTally): a stat per chunk, two thirds of a
+// million for a node of a million-file namespace, made on the main thread took seconds of it while a
+// mount was loading its checkpoint; here each subfolder is one message each way.
+//
+// The thread starts on the first job and holds the process open only while it has work.
 
 import { Worker } from 'node:worker_threads'
+import { CHUNK_ID } from './chunkId.js'
 
 // CommonJS run by `eval`, so the same code serves dist/ and the TypeScript sources the tests load.
 export const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads')
 const fs = require('node:fs')
-parentPort.on('message', ({ id, temp, path, data }) => {
+const path = require('node:path')
+const CHUNK_ID = new RegExp(${JSON.stringify(CHUNK_ID.source)})
+function count(id, folder, tempMarker) {
+  try {
+    let bytes = 0
+    let chunks = 0
+    const temps = []
+    for (const name of fs.readdirSync(folder)) {
+      if (CHUNK_ID.test(name)) {
+        let size
+        try { size = fs.statSync(path.join(folder, name)).size } catch { continue } // gone meanwhile
+        bytes += size
+        chunks += 1
+      } else if (name.includes(tempMarker)) temps.push(name)
+    }
+    parentPort.postMessage({ id, result: { bytes, chunks, temps } })
+  } catch (err) {
+    const e = err || {}
+    parentPort.postMessage({ id, error: { message: String(e.message || e), code: e.code, errno: e.errno, syscall: e.syscall, path: e.path } })
+  }
+}
+parentPort.on('message', ({ id, temp, path, data, countFolder, tempMarker }) => {
+  if (countFolder !== undefined) return count(id, countFolder, tempMarker)
   let fd
   try {
     fd = fs.openSync(temp, 'wx', 0o666)
@@ -52,8 +79,15 @@ export const folderWriterCounts = {
 }
 
 interface Job {
-  resolve(): void
+  resolve(result: unknown): void
   reject(err: Error): void
+}
+
+/** What one subfolder of chunk files holds: their count and bytes, and the names of temp files in it. */
+export interface FolderCount {
+  bytes: number
+  chunks: number
+  temps: string[]
 }
 
 interface ErrorReply {
@@ -91,14 +125,26 @@ export class FolderWriter {
    * Nothing is synced: a put is not a durability point (the node's sync is).
    */
   write(temp: string, path: string, data: Uint8Array): Promise<void> {
+    folderWriterCounts.written++
+    return this.#call({ temp, path, data: compact(data) }) as Promise<void>
+  }
+
+  /**
+   * Count the chunk files in `folder` (names that are chunk ids) and their bytes, and name the files
+   * in it whose names hold `tempMarker`. A file that goes between the listing and its stat is left out.
+   */
+  count(folder: string, tempMarker: string): Promise<FolderCount> {
+    return this.#call({ countFolder: folder, tempMarker }) as Promise<FolderCount>
+  }
+
+  #call(message: object): Promise<unknown> {
     if (this.#closed) return Promise.reject(new Error('the folder writer is closed'))
     const slot = this.#slot ?? this.#start()
     const id = this.#nextId++
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<unknown>((resolve, reject) => {
       if (slot.jobs.size === 0) slot.worker.ref()
       slot.jobs.set(id, { resolve, reject })
-      folderWriterCounts.written++
-      slot.worker.postMessage({ id, temp, path, data: compact(data) })
+      slot.worker.postMessage({ id, ...message })
     })
   }
 
@@ -124,12 +170,12 @@ export class FolderWriter {
     folderWriterCounts.started++
     this.#slot = slot
     worker.unref()
-    worker.on('message', ({ id, error }: { id: number; error?: ErrorReply }) => {
+    worker.on('message', ({ id, error, result }: { id: number; error?: ErrorReply; result?: unknown }) => {
       const job = slot.jobs.get(id)
       if (!job) return
       slot.jobs.delete(id)
       if (slot.jobs.size === 0) worker.unref()
-      if (!error) job.resolve()
+      if (!error) job.resolve(result)
       else job.reject(Object.assign(new Error(error.message), { code: error.code, errno: error.errno, syscall: error.syscall, path: error.path }))
     })
     // A thread that dies fails what it held; the next put starts another.
