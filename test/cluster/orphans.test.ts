@@ -10,6 +10,7 @@ import { fsck } from '../../src/cluster/fsck.js'
 import { Healer } from '../../src/cluster/healer/Healer.js'
 import { OrphanCollector, type OrphanCollectorDeps } from '../../src/cluster/healer/OrphanCollector.js'
 import { ROOT_INO } from '../../src/meta/namespace/types.js'
+import type { NodeRegistry } from '../../src/chunks/NodeRegistry.js'
 import { type HealCluster, makeHealCluster, randomChunk, until } from './healFixtures.js'
 import { sha256Of } from '../helpers/sha256.js'
 import { orphanHold, releaseOrphanHold, writeOrphanHold } from '../../src/meta/orphanHold.js'
@@ -118,6 +119,42 @@ describe('OrphanCollector', () => {
     clock.now += 10 * GRACE
     await collector.sweep()
     expect(collector.status()).toMatchObject({ orphansPending: 0, orphansRemoved: 0 })
+    expect((await c.chunks.read(c.ref(ino, 1))).equals(data)).toBe(true)
+  })
+
+  it('never collects a chunk recorded after the walk passed and before its nodes were listed: the next walk sees it', async () => {
+    const c = (cluster = await makeHealCluster({ nodes: 3, replicas: 2 }))
+    const ino = await c.addFile('late', [randomChunk(8 * KiB)])
+    const data = randomChunk(16 * KiB)
+    let late: ChunkRef | undefined
+    // The first listing of the sweep writes and records a chunk first: the walk is over by then.
+    const registry: OrphanCollectorDeps['registry'] = {
+      ids: () => c.registry.ids(),
+      health: (nodeId) => c.registry.health(nodeId),
+      on: (event, listener) => c.registry.on(event, listener),
+      off: (event, listener) => c.registry.off(event, listener),
+      get: (nodeId) => {
+        const node = c.registry.get(nodeId)
+        if (!node) return undefined
+        const list = async () => {
+          if (!late) {
+            late = await c.chunks.write(data)
+            c.meta.commit({ op: 'chunk', ino, index: 1, ref: late, size: 24 * KiB, mtime: Date.now(), ctime: Date.now() })
+          }
+          return node.list()
+        }
+        return { address: node.address, list } as unknown as ReturnType<NodeRegistry['get']>
+      },
+    }
+    const { collector, clock, extras } = makeCollector(c, { registry })
+    await collector.sweep()
+    expect(late).toBeDefined()
+    expect(collector.status().orphansPending).toBe(1) // the walk missed it: a candidate, no more
+    clock.now += 10 * GRACE
+    await collector.sweep()
+    expect(collector.status()).toMatchObject({ orphansPending: 0, orphansRemoved: 0 })
+    expect(c.holders(late!.id)).toHaveLength(2)
+    expect(extras).toEqual([])
     expect((await c.chunks.read(c.ref(ino, 1))).equals(data)).toBe(true)
   })
 

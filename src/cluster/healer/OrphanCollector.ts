@@ -3,14 +3,17 @@
 // down), or by a put a stalled node completed after the write had moved on. The daemon deletes them
 // itself, so `dfs fsck` is clean again without an offline --repair.
 //
-// A sweep lists every node that answers, then walks the namespace (chunkWalk.ts) and strikes out
-// every id a file references, open-but-unlinked files included. What is left is unreferenced *now*.
-// That alone is not enough to delete, because a chunk is stored before it is referenced:
-//  - An id the chunk store is still writing (ChunkStore.isWriting) is never a candidate; its clock
-//    starts only once a sweep sees it on a node *and* not being written. From then on its write has
-//    returned, and the file records a chunk in the same turn its write returns; so a later sweep
-//    whose walk starts graceMs after that still finding it unreferenced proves it was never recorded
-//    (or was dropped since).
+// A sweep walks the namespace (chunkWalk.ts) for every id a file references, open-but-unlinked files
+// included, then lists every node that answers, one after another, and keeps the ids the walk did not
+// see. Each listing is checked as it comes and let go: a node of a million-file namespace lists two
+// thirds of a million ids, and holding every node's listing at once cost hundreds of MiB and seconds
+// of the main thread at each mount. What is kept was unreferenced when the walk passed, which alone
+// is not enough to delete, because a chunk is stored before it is referenced:
+//  - An id the chunk store is still writing (ChunkStore.isWriting) when its node's listing is checked
+//    is never a candidate; its clock starts only once a sweep sees it on a node *and* not being
+//    written. From then on its write has returned, and the file records a chunk in the same turn its
+//    write returns; so a later sweep whose walk starts graceMs after that still finding it
+//    unreferenced proves it was never recorded (or was dropped since).
 //  - A chunk dropped by a record that is not durable yet would be referenced again if the daemon
 //    crashed now: the metadata is synced after the walk and before any delete.
 // A referenced chunk on a node its ref does not list is not an orphan but an extra copy: the healer
@@ -87,12 +90,14 @@ export interface OrphanStatus {
 interface Candidate {
   /** Nodes the last sweep found it on. */
   nodes: string[]
-  /** The walk start of the first sweep that saw it on a node and not being written; undefined while being written. */
+  /** When a sweep first saw it listed on a node and not being written; undefined while being written. */
   since: number | undefined
 }
 
 /** Nodes a chunk's orphan copies are deleted from at once. */
 const DELETE_PARALLELISM = 8
+/** Listed ids checked between two turns of the event loop: the daemon keeps answering FUSE meanwhile. */
+const LIST_SLICE = 16_384
 
 export class OrphanCollector {
   readonly #meta: OrphanCollectorDeps['meta']
@@ -223,43 +228,50 @@ export class OrphanCollector {
 
   async #sweep(): Promise<void> {
     const startedAt = Date.now()
-    // Where each chunk file is: id -> nodes.
-    const held = new Map<string, string[]>()
-    await Promise.all(
-      this.#registry.ids().map(async (nodeId) => {
-        const node = this.#registry.get(nodeId)
-        if (!node || this.#registry.health(nodeId) === 'dead') return
-        let ids: string[]
-        try {
-          ids = await node.list()
-        } catch (err) {
-          if (!this.#unlisted.has(nodeId)) this.#log(`orphans: listing node ${node.address} failed (tried again at the next sweep): ${(err as Error).message}`)
-          this.#unlisted.add(nodeId)
-          return
-        }
-        this.#unlisted.delete(nodeId)
-        for (const id of ids) {
-          const nodes = held.get(id)
-          if (nodes) nodes.push(nodeId)
-          else held.set(id, [nodeId])
-        }
-      }),
-    )
-    if (this.#stopped) return
-
-    // Checked before the walk: an id listed and not being written now was recorded (if ever) by now.
+    // Every id a file references (a chunk, or each shard of a stripe under its own id: layout.ts),
+    // with the ref and the nodes it lists for it.
     const walkStartedAt = this.#now()
-    const writing = new Set([...held.keys()].filter((id) => this.#chunks.isWriting(id)))
+    const referenced = new Map<string, { ref: ChunkRef; nodes: readonly string[] }>()
     for await (const batch of chunkBatches(this.#meta.state)) {
       if (this.#stopped) return
-      for (const { ref } of batch) {
-        // What a ref stores: the chunk itself, or each shard of a stripe under its own id (layout.ts).
-        for (const piece of storedPieces(ref)) {
-          const nodes = held.get(piece.id)
-          if (!nodes) continue
-          held.delete(piece.id)
-          for (const nodeId of nodes) if (!piece.nodes.includes(nodeId)) this.#onExtraCopy(ref, nodeId)
+      for (const { ref } of batch) for (const piece of storedPieces(ref)) referenced.set(piece.id, { ref, nodes: piece.nodes })
+    }
+
+    // What the nodes hold that the walk did not see: id -> nodes, and when first seen not being written.
+    const held = new Map<string, string[]>()
+    const listedAt = new Map<string, number>()
+    const writing = new Set<string>()
+    for (const nodeId of this.#registry.ids()) {
+      const node = this.#registry.get(nodeId)
+      if (!node || this.#registry.health(nodeId) === 'dead') continue
+      let ids: string[]
+      try {
+        ids = await node.list()
+      } catch (err) {
+        if (!this.#unlisted.has(nodeId)) this.#log(`orphans: listing node ${node.address} failed (tried again at the next sweep): ${(err as Error).message}`)
+        this.#unlisted.add(nodeId)
+        continue
+      }
+      if (this.#stopped) return
+      this.#unlisted.delete(nodeId)
+      // Checked after the listing: an id listed and not being written now was recorded (if ever) by now.
+      const checkedAt = this.#now()
+      for (let i = 0; i < ids.length; i++) {
+        if (i > 0 && i % LIST_SLICE === 0) {
+          await new Promise<void>((resolve) => setImmediate(resolve))
+          if (this.#stopped) return
         }
+        const id = ids[i]!
+        const known = referenced.get(id)
+        if (known) {
+          if (!known.nodes.includes(nodeId)) this.#onExtraCopy(known.ref, nodeId)
+          continue
+        }
+        const nodes = held.get(id)
+        if (nodes) nodes.push(nodeId)
+        else held.set(id, [nodeId])
+        if (this.#chunks.isWriting(id)) writing.add(id)
+        else if (!listedAt.has(id)) listedAt.set(id, checkedAt)
       }
     }
 
@@ -273,7 +285,7 @@ export class OrphanCollector {
       }
       const since = this.#candidates.get(id)?.since
       if (since !== undefined && since + this.#options.graceMs <= walkStartedAt) due.push({ id, nodes })
-      else this.#candidates.set(id, { nodes, since: since ?? walkStartedAt })
+      else this.#candidates.set(id, { nodes, since: since ?? listedAt.get(id) ?? walkStartedAt })
     }
     this.#counts.orphanSweeps++
     this.#lastSweepMs = Date.now() - startedAt
