@@ -228,13 +228,20 @@ export class OrphanCollector {
 
   async #sweep(): Promise<void> {
     const startedAt = Date.now()
-    // Every id a file references (a chunk, or each shard of a stripe under its own id: layout.ts),
-    // with the ref and the nodes it lists for it.
+    // Every id a file references (a chunk, or each shard of a stripe under its own id: layout.ts), to
+    // the piece (the nodes it lists are its own); a shard's stripe aside. The namespace's own objects:
+    // a million entries, no new ones.
     const walkStartedAt = this.#now()
-    const referenced = new Map<string, { ref: ChunkRef; nodes: readonly string[] }>()
+    const referenced = new Map<string, ChunkRef>()
+    const stripeOf = new Map<string, ChunkRef>()
     for await (const batch of chunkBatches(this.#meta.state)) {
       if (this.#stopped) return
-      for (const { ref } of batch) for (const piece of storedPieces(ref)) referenced.set(piece.id, { ref, nodes: piece.nodes })
+      for (const { ref } of batch) {
+        for (const piece of storedPieces(ref)) {
+          referenced.set(piece.id, piece)
+          if (piece !== ref) stripeOf.set(piece.id, ref)
+        }
+      }
     }
 
     // What the nodes hold that the walk did not see: id -> nodes, and when first seen not being written.
@@ -262,9 +269,9 @@ export class OrphanCollector {
           if (this.#stopped) return
         }
         const id = ids[i]!
-        const known = referenced.get(id)
-        if (known) {
-          if (!known.nodes.includes(nodeId)) this.#onExtraCopy(known.ref, nodeId)
+        const piece = referenced.get(id)
+        if (piece) {
+          if (!piece.nodes.includes(nodeId)) this.#onExtraCopy(stripeOf.get(id) ?? piece, nodeId)
           continue
         }
         const nodes = held.get(id)
