@@ -25,6 +25,15 @@ describe('formatStatus', () => {
     expect(text).not.toMatch(/client/)
   })
 
+  it('shows a node still counting its chunks after it opened as "N+ (counting)", a counted one as N', () => {
+    const status = olderStatus()
+    Object.assign(status.nodes[0]!, { chunks: 1200, counting: true })
+    Object.assign(status.nodes[1]!, { chunks: 7 })
+    const chunksOf = (nodeId: string) => formatStatus(status).split('\n').find(line => line.startsWith(nodeId))?.match(/\s(\d+(\+ \(counting\))?)\s+\/data/)?.[1]
+    expect(chunksOf('n1')).toBe('1200+ (counting)')
+    expect(chunksOf('n2')).toBe('7')
+  })
+
   it('counts the scrubber\'s passes in English: 1 pass, 2 passes', () => {
     const scrubber = (passes: number) => ({ state: 'resting', scannedChunks: 3, scannedBytes: 3072, corruptFound: 0, missingFound: 0, passes, bytesPerSec: 0 })
     const line = (passes: number) => formatStatus({ ...olderStatus(), scrubber: scrubber(passes) } as unknown as ClusterStatus).split('\n').find(l => l.startsWith('scrubber:'))
