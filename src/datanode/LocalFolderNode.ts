@@ -105,7 +105,9 @@ export class LocalFolderNode implements DataNode {
     this.clusterId = clusterId
     this.address = address
     this.#chunksDir = join(dir, CHUNKS_DIR)
-    this.#tally = new ChunkTally(CHUNK_SUBFOLDERS, (sub) => this.#countSubfolder(sub), IO_PARALLELISM)
+    // One subfolder at a time: the writer thread counts them one after another anyway, and a put to a
+    // subfolder being counted waits for that count (chunkTally.ts), so more would only make puts wait.
+    this.#tally = new ChunkTally(CHUNK_SUBFOLDERS, (sub) => this.#countSubfolder(sub), 1)
   }
 
   /** The first count of the chunks is over (usage() counts every chunk from now on); for tests and tools. */

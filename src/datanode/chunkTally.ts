@@ -10,6 +10,11 @@
 //   deltas: from then on that subfolder's share of the totals is exact.
 // Meanwhile the totals are what is counted so far plus the changes since open (a delete of a chunk
 // not counted yet can take them below the truth, never below zero as usage() reports them).
+//
+// A subfolder whose count fails (EMFILE, EIO, the thread died) is counted again after the others, up
+// to COUNT_TRIES times. A count that still cannot finish (the folder is gone: the node is unavailable
+// anyway) ends there, and the totals keep saying `counting` until the node is opened again: they are
+// not the whole truth, and nothing may take them for it.
 
 /** What a change added to the totals (negative: removed). */
 export interface TallyDelta {
@@ -18,6 +23,9 @@ export interface TallyDelta {
 }
 
 export const NO_CHANGE: TallyDelta = Object.freeze({ bytes: 0, chunks: 0 })
+
+/** Counts of one subfolder tried before the first count gives up. */
+export const COUNT_TRIES = 3
 
 interface Subfolder {
   state: 'pending' | 'counting' | 'counted'
@@ -29,6 +37,8 @@ interface Subfolder {
   drained?: () => void
   /** Settles once its count is done (changes that arrived meanwhile wait for it). */
   counted?: Promise<void>
+  /** Counts of it that failed. */
+  failures: number
 }
 
 export class ChunkTally {
@@ -39,23 +49,27 @@ export class ChunkTally {
   /** Settles once the first count is over (whether it finished or gave up). */
   readonly counted: Promise<void>
 
-  /** Set when the first count ends early (a count failed, or the node closed): nothing more is counted. */
+  /** Set when the first count ends early (a subfolder could not be counted, or the node closed): nothing more is counted. */
   #stopped = false
+  /** The first count ended without counting everything: the totals stay marked as counting. */
+  #incomplete = false
 
   /**
    * Count `subfolders` in the background, `parallelism` at a time, with `count` (the chunks one of
-   * them holds now, and their bytes). A count that fails (the folder went) ends the first count with
-   * what it has: a node whose folder is gone answers nothing anyway.
+   * them holds now, and their bytes); a failed one is tried again after the others (see above).
    */
   constructor(subfolders: readonly string[], count: (subfolder: string) => Promise<TallyDelta>, parallelism: number) {
-    this.#subfolders = new Map(subfolders.map((name) => [name, { state: 'pending', inFlight: 0, provisional: { bytes: 0, chunks: 0 } }]))
+    this.#subfolders = new Map(subfolders.map((name) => [name, { state: 'pending', inFlight: 0, provisional: { bytes: 0, chunks: 0 }, failures: 0 }]))
     const queue = [...subfolders]
     const worker = async (): Promise<void> => {
-      for (let name; !this.#stopped && (name = queue.shift()) !== undefined;) await this.#countOne(name, count)
+      for (let name; !this.#stopped && (name = queue.shift()) !== undefined;) {
+        if (!(await this.#countOne(name, count))) queue.push(name)
+      }
     }
     this.counted = Promise.all(Array.from({ length: Math.max(1, parallelism) }, worker)).then(() => {
       const left = this.#subfolders
       this.#subfolders = undefined
+      if (queue.length > 0) this.#incomplete = true
       // An early end leaves subfolders pending: their changes count as they come from now on.
       for (const sub of left?.values() ?? []) sub.drained?.()
     })
@@ -66,9 +80,9 @@ export class ChunkTally {
     this.#stopped = true
   }
 
-  /** Whether the first count is still running (the totals are those counted so far). */
+  /** Whether the totals are short of the whole: the first count is running, or ended before it was done. */
   get counting(): boolean {
-    return this.#subfolders !== undefined
+    return this.#subfolders !== undefined || this.#incomplete
   }
 
   get bytes(): number {
@@ -100,23 +114,27 @@ export class ChunkTally {
     }
   }
 
-  async #countOne(name: string, count: (subfolder: string) => Promise<TallyDelta>): Promise<void> {
+  /** Count one subfolder; false when its count failed and it should be tried again. */
+  async #countOne(name: string, count: (subfolder: string) => Promise<TallyDelta>): Promise<boolean> {
     const sub = this.#subfolders?.get(name)
-    if (!sub) return
+    if (!sub) return true
     sub.state = 'counting'
     let done!: () => void
     sub.counted = new Promise<void>((resolve) => (done = resolve))
     try {
       while (sub.inFlight > 0) await new Promise<void>((resolve) => (sub.drained = resolve))
-      if (!this.#stopped) {
-        const found = await count(name)
-        // What it found includes what the changes before it did.
-        this.#add({ bytes: found.bytes - sub.provisional.bytes, chunks: found.chunks - sub.provisional.chunks })
-      }
+      if (this.#stopped) return false
+      const found = await count(name)
+      // What it found includes what the changes before it did.
+      this.#add({ bytes: found.bytes - sub.provisional.bytes, chunks: found.chunks - sub.provisional.chunks })
+      sub.state = 'counted'
+      return true
     } catch {
-      this.#stopped = true
+      // Pending again: its changes keep adding provisionally until a later count takes their place.
+      sub.state = 'pending'
+      if (++sub.failures >= COUNT_TRIES) this.#stopped = true
+      return false
     } finally {
-      sub.state = 'counted' // counted, or given up on: its later changes count as they come
       done()
     }
   }

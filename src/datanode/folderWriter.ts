@@ -24,11 +24,16 @@ const fs = require('node:fs')
 const path = require('node:path')
 const CHUNK_ID = new RegExp(${JSON.stringify(CHUNK_ID.source)})
 function count(id, folder, tempMarker) {
+  let dir
   try {
     let bytes = 0
     let chunks = 0
     const temps = []
-    for (const name of fs.readdirSync(folder)) {
+    // Streamed: a subfolder of a huge node holds hundreds of thousands of names, more than this
+    // thread's small heap takes as one array.
+    dir = fs.opendirSync(folder, { bufferSize: 1024 })
+    for (let entry; (entry = dir.readSync()) !== null;) {
+      const name = entry.name
       if (CHUNK_ID.test(name)) {
         let size
         try { size = fs.statSync(path.join(folder, name)).size } catch { continue } // gone meanwhile
@@ -40,6 +45,8 @@ function count(id, folder, tempMarker) {
   } catch (err) {
     const e = err || {}
     parentPort.postMessage({ id, error: { message: String(e.message || e), code: e.code, errno: e.errno, syscall: e.syscall, path: e.path } })
+  } finally {
+    if (dir) try { dir.closeSync() } catch {}
   }
 }
 parentPort.on('message', ({ id, temp, path, data, countFolder, tempMarker }) => {

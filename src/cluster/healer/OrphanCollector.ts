@@ -261,12 +261,14 @@ export class OrphanCollector {
       }
       if (this.#stopped) return
       this.#unlisted.delete(nodeId)
-      // Checked after the listing: an id listed and not being written now was recorded (if ever) by now.
-      const checkedAt = this.#now()
+      // Checked after the listing: an id listed and not being written now was recorded (if ever) by
+      // now. The clock is read again after every turn the check gives away.
+      let checkedAt = this.#now()
       for (let i = 0; i < ids.length; i++) {
         if (i > 0 && i % LIST_SLICE === 0) {
           await new Promise<void>((resolve) => setImmediate(resolve))
           if (this.#stopped) return
+          checkedAt = this.#now()
         }
         const id = ids[i]!
         const piece = referenced.get(id)
