@@ -2,6 +2,7 @@
 // control socket, and on SIGINT/SIGTERM, `dfs unmount` or an unmount from outside dfs (fusermount -u,
 // umount) store everything buffered, unmount, checkpoint and release the metadata lock.
 
+import { holdFirstCounts } from '../datanode/chunkTally.js'
 import { FileSystem, type UnstoredFile } from '../fs/FileSystem.js'
 import { type Mounted, mountFileSystem } from '../fuse/mount.js'
 import { canonicalMountpoint, checkMountpoint } from '../fuse/mountpoint.js'
@@ -53,6 +54,18 @@ export class Daemon {
   static async start(opts: DaemonOptions): Promise<Daemon> {
     const mountpoint = await canonicalMountpoint(opts.mountpoint)
     await checkMountpoint(mountpoint)
+    // Background work waits until the mount serves: the node folders' first counts of their chunks,
+    // and (backend.serving) the embedded NameNode's services.
+    let started!: () => void
+    holdFirstCounts(new Promise<void>(resolve => (started = resolve)))
+    try {
+      return await Daemon.#start(mountpoint, opts)
+    } finally {
+      started()
+    }
+  }
+
+  static async #start(mountpoint: string, opts: DaemonOptions): Promise<Daemon> {
     const backend = await opts.backend()
     let mounted: Mounted | undefined
     let control: { close(): Promise<void> } | undefined
@@ -85,6 +98,7 @@ export class Daemon {
       daemon = new Daemon(mountpoint, { backend, fs, mounted, control, reporter }, opts.log)
       await registerDaemon({ pid: process.pid, mountpoint, meta: backend.metaLabel, control: socket, startedAt: new Date().toISOString() })
       opts.onMounted?.(backend.summary)
+      backend.serving?.()
       return daemon
     } catch (err) {
       reporter?.stop()

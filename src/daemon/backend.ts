@@ -29,6 +29,8 @@ export interface MountBackend {
   status(mountpoint: string): Promise<unknown>
   /** `dfs balance | drain` and the rest of the cluster commands. */
   handlers(): Record<string, ControlHandler>
+  /** The mount serves: start the background work held back until now (the embedded NameNode's services). */
+  serving?(): void
   /** After the file system stored what it buffered: end the session, stop what runs, close. */
   close(): Promise<void>
 }

@@ -19,7 +19,9 @@ export async function embeddedBackend(opts: ClusterFlags & ServiceOptions & { ht
   let host: NameNodeHost
   let dashboard: Dashboard | undefined
   try {
-    host = await NameNodeHost.open({ ...opts, reopenGraceMs: 0 })
+    // Its services start once the mount serves (serving()): at a million files their first scans
+    // took the cores the mount's last steps need.
+    host = await NameNodeHost.open({ ...opts, reopenGraceMs: 0, deferServices: true })
   } catch (err) {
     bound?.close()
     throw err
@@ -48,6 +50,7 @@ export async function embeddedBackend(opts: ClusterFlags & ServiceOptions & { ht
     metaLabel: cluster.metaDir,
     status: async mountpoint => status(mountpoint),
     handlers: () => host.clusterHandlers(),
+    serving: () => host.startServices(),
     async close() {
       await dashboard?.close()
       await session.close()

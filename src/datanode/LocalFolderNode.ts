@@ -94,12 +94,13 @@ export class LocalFolderNode implements DataNode {
   static async open(dir: string, options: LocalFolderNodeOptions): Promise<LocalFolderNode> {
     const folder = await openNodeFolder(dir, options)
     const lock = options.lock ? await lockNodeFolder(folder.dir) : undefined
-    const node = new LocalFolderNode(folder.dir, folder.identity.nodeId, folder.identity.clusterId, options.address ?? dir)
+    const node = new LocalFolderNode(folder.dir, folder.identity.nodeId, folder.identity.clusterId, options.address ?? dir, folder.created)
     node.#lock = lock
     return node
   }
 
-  private constructor(dir: string, nodeId: string, clusterId: string, address: string) {
+  /** `created`: this open made the folder a node just now, so it holds no chunk to count. */
+  private constructor(dir: string, nodeId: string, clusterId: string, address: string, created: boolean) {
     this.dir = dir
     this.nodeId = nodeId
     this.clusterId = clusterId
@@ -107,7 +108,7 @@ export class LocalFolderNode implements DataNode {
     this.#chunksDir = join(dir, CHUNKS_DIR)
     // One subfolder at a time: the writer thread counts them one after another anyway, and a put to a
     // subfolder being counted waits for that count (chunkTally.ts), so more would only make puts wait.
-    this.#tally = new ChunkTally(CHUNK_SUBFOLDERS, (sub) => this.#countSubfolder(sub), 1)
+    this.#tally = new ChunkTally(created ? [] : CHUNK_SUBFOLDERS, (sub) => this.#countSubfolder(sub), 1)
   }
 
   /** The first count of the chunks is over (usage() counts every chunk from now on); for tests and tools. */

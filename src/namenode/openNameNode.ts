@@ -33,6 +33,11 @@ export interface NameNodeHostOptions extends ClusterFlags, ServiceOptions {
   reopenGraceMs: number
   /** Take over as the primary from a standby's folder (dfs namenode --promote). */
   promote?: Takeover
+  /**
+   * Leave the services (heartbeats, healer, orphan sweep, scrubber) to startServices(): a mount
+   * daemon starts them once the mount serves, so their first scans do not delay it.
+   */
+  deferServices?: boolean
 }
 
 /**
@@ -113,8 +118,8 @@ export class NameNodeHost {
         log: opts.log,
       })
       nameNode.start(opts.reopenGraceMs)
-      services.start()
       const host = new NameNodeHost(cluster, services, nameNode, opts.log, startSeq, history, events, stopTimings)
+      if (!opts.deferServices) host.startServices()
       // Fenced by a newer NameNode (a promoted standby): no change is taken from now on, and the
       // services (which commit and delete) stop; the owner of this host (dfs namenode, the mount
       // daemon) decides what else to do (`superseded`).
@@ -217,10 +222,18 @@ export class NameNodeHost {
     }
   }
 
+  private servicesStarted = false
   private servicesStopped: Promise<void> | undefined
 
+  /** Start the services (once; never after they were stopped). */
+  startServices(): void {
+    if (this.servicesStarted || this.servicesStopped) return
+    this.servicesStarted = true
+    this.services.start()
+  }
+
   private stopServices(): Promise<void> {
-    this.servicesStopped ??= this.services.stop()
+    this.servicesStopped ??= this.servicesStarted ? this.services.stop() : Promise.resolve()
     return this.servicesStopped
   }
 

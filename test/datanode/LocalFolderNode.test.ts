@@ -96,6 +96,14 @@ describe('LocalFolderNode on disk', () => {
     expect(usage.counting).toBeUndefined()
   })
 
+  it('counts nothing in a folder it made a node just now: its totals are whole at once', async () => {
+    const { node } = await openNew()
+    expect((await node.usage()).counting).toBeUndefined()
+    await node.put(newChunkId(), Buffer.alloc(50), sha256Of(Buffer.alloc(50)), { fresh: true })
+    expect(await node.usage()).toMatchObject({ used: 50, chunks: 1 })
+    await node.close()
+  })
+
   it('opens a folder of many chunks without waiting for their count, and keeps the totals exact through puts and deletes made meanwhile', async () => {
     const { dir, node } = await openNew()
     const ids = Array.from({ length: 600 }, newChunkId)

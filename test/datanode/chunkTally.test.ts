@@ -3,7 +3,7 @@
 // every interleaving below is the one the test chose.
 
 import { describe, expect, it } from 'vitest'
-import { COUNT_TRIES, ChunkTally, type TallyDelta } from '../../src/datanode/chunkTally.js'
+import { COUNT_TRIES, ChunkTally, type TallyDelta, holdFirstCounts } from '../../src/datanode/chunkTally.js'
 
 interface Deferred<T> {
   promise: Promise<T>
@@ -144,5 +144,25 @@ describe('ChunkTally', () => {
     counts.get('c')!.resolve({ bytes: 300, chunks: 3 })
     await tally.counted
     expect([tally.bytes, tally.chunks]).toEqual([300, 3])
+  })
+
+  it('holds back the first count of a tally made while a process holds counts (a mount starting up) until it lets go; changes count meanwhile', async () => {
+    let release!: () => void
+    holdFirstCounts(new Promise<void>((resolve) => (release = resolve)))
+    const { tally, counts, started } = controlled()
+    await tally.change('b', async () => ({ bytes: 8, chunks: 1 }))
+    await turns()
+    expect(started).toEqual([])
+    expect([tally.bytes, tally.chunks, tally.counting]).toEqual([8, 1, true])
+    release()
+    await turns()
+    expect(started).toEqual(['a'])
+    counts.get('a')!.resolve({ bytes: 0, chunks: 0 })
+    await turns()
+    counts.get('b')!.resolve({ bytes: 18, chunks: 2 })
+    await turns()
+    counts.get('c')!.resolve({ bytes: 0, chunks: 0 })
+    await tally.counted
+    expect([tally.bytes, tally.chunks, tally.counting]).toEqual([18, 2, false])
   })
 })

@@ -96,8 +96,11 @@ interface Candidate {
 
 /** Nodes a chunk's orphan copies are deleted from at once. */
 const DELETE_PARALLELISM = 8
-/** Listed ids checked between two turns of the event loop: the daemon keeps answering FUSE meanwhile. */
-const LIST_SLICE = 16_384
+/**
+ * Listed ids checked between two turns of the event loop, as many as the walk's batch: at a few
+ * microseconds each, a slice keeps FUSE waiting some milliseconds at most.
+ */
+const LIST_SLICE = 4096
 
 export class OrphanCollector {
   readonly #meta: OrphanCollectorDeps['meta']

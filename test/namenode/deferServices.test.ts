@@ -1,0 +1,61 @@
+// A mount daemon opens its NameNode with the services held back and starts them once the mount
+// serves (src/daemon/embedded.ts): their first scans must not delay the mount. Held back means not
+// started at all, started once, and never started after the host was closed.
+
+import { mkdirSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { ClusterServices } from '../../src/namenode/ClusterServices.js'
+import { NameNodeHost } from '../../src/namenode/openNameNode.js'
+
+const dirs: string[] = []
+afterEach(async () => {
+  vi.restoreAllMocks()
+  for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true })
+})
+
+async function open(deferServices: boolean): Promise<NameNodeHost> {
+  const dir = await mkdtemp(join(tmpdir(), 'dfs-defer-'))
+  dirs.push(dir)
+  for (const n of ['n1', 'n2']) mkdirSync(join(dir, n))
+  return NameNodeHost.open({
+    meta: join(dir, 'meta'), nodes: [join(dir, 'n1'), join(dir, 'n2')], replicas: 2, cacheBytes: 0, log: () => {}, reopenGraceMs: 0,
+    liveness: { intervalMs: 500, suspectAfterMs: 2000, deadAfterMs: 10_000 },
+    healing: { graceMs: 10_000, bandwidthBytesPerSec: 0, orphanGraceMs: 60_000 },
+    scrub: { bytesPerSec: 0 },
+    deferServices,
+  })
+}
+
+describe('NameNodeHost with deferServices', () => {
+  it('starts no service until startServices(), then starts them once', async () => {
+    const start = vi.spyOn(ClusterServices.prototype, 'start')
+    const stop = vi.spyOn(ClusterServices.prototype, 'stop')
+    const host = await open(true)
+    expect(start).not.toHaveBeenCalled()
+    host.startServices()
+    host.startServices()
+    expect(start).toHaveBeenCalledTimes(1)
+    await host.close()
+    expect(stop).toHaveBeenCalledTimes(1)
+  })
+
+  it('never starts them after the host closed, and closes without stopping what never started', async () => {
+    const start = vi.spyOn(ClusterServices.prototype, 'start')
+    const stop = vi.spyOn(ClusterServices.prototype, 'stop')
+    const host = await open(true)
+    await host.close()
+    host.startServices()
+    expect(start).not.toHaveBeenCalled()
+    expect(stop).not.toHaveBeenCalled()
+  })
+
+  it('starts them at open without it (dfs namenode)', async () => {
+    const start = vi.spyOn(ClusterServices.prototype, 'start')
+    const host = await open(false)
+    expect(start).toHaveBeenCalledTimes(1)
+    await host.close()
+  })
+})
