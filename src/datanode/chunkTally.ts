@@ -140,7 +140,10 @@ export class ChunkTally {
     sub.counted = new Promise<void>((resolve) => (done = resolve))
     try {
       while (sub.inFlight > 0) await new Promise<void>((resolve) => (sub.drained = resolve))
-      if (this.#stopped) return false
+      if (this.#stopped) {
+        sub.state = 'pending' // not counted: its changes go on counting provisionally
+        return false
+      }
       const found = await count(name)
       // What it found includes what the changes before it did.
       this.#add({ bytes: found.bytes - sub.provisional.bytes, chunks: found.chunks - sub.provisional.chunks })

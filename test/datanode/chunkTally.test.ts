@@ -123,6 +123,20 @@ describe('ChunkTally', () => {
     expect([never.tally.bytes, never.tally.chunks]).toEqual([6, 3])
   })
 
+  it('leaves a subfolder whose count was waiting for a change when stopped open to later changes', async () => {
+    const { tally, started } = controlled()
+    const put = deferred<TallyDelta>()
+    const first = tally.change('a', () => put.promise)
+    await turns() // the count of 'a' waits for the put
+    tally.stop()
+    put.resolve({ bytes: 5, chunks: 1 })
+    await first
+    await tally.counted
+    await tally.change('a', async () => ({ bytes: 6, chunks: 1 }))
+    expect(started).toEqual([])
+    expect([tally.bytes, tally.chunks, tally.counting]).toEqual([11, 2, true])
+  })
+
   it('stops counting when stopped (the node closes), and says the totals are short', async () => {
     const stopped = controlled()
     await turns()
