@@ -83,7 +83,9 @@ export class ChunkTally {
         if (!(await this.#countOne(name, count))) queue.push(name)
       }
     }
-    this.counted = countsMayStart.then(() => Promise.all(Array.from({ length: Math.max(1, parallelism) }, worker))).then(() => {
+    // Nothing to count: whole at once, whatever holds the counts back.
+    const may = subfolders.length === 0 ? Promise.resolve() : countsMayStart
+    this.counted = may.then(() => Promise.all(Array.from({ length: Math.max(1, parallelism) }, worker))).then(() => {
       const left = this.#subfolders
       this.#subfolders = undefined
       if (queue.length > 0) this.#incomplete = true

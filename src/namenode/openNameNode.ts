@@ -232,8 +232,9 @@ export class NameNodeHost {
     this.services.start()
   }
 
+  /** Stop the services, started or not: a stopped rebalancer also refuses jobs asked for later. */
   private stopServices(): Promise<void> {
-    this.servicesStopped ??= this.servicesStarted ? this.services.stop() : Promise.resolve()
+    this.servicesStopped ??= this.services.stop()
     return this.servicesStopped
   }
 

@@ -16,13 +16,15 @@ afterEach(async () => {
   for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true })
 })
 
-async function open(deferServices: boolean): Promise<NameNodeHost> {
+const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))
+
+async function open(deferServices: boolean, liveness = { intervalMs: 500, suspectAfterMs: 2000, deadAfterMs: 10_000 }, log: (m: string) => void = () => {}): Promise<NameNodeHost> {
   const dir = await mkdtemp(join(tmpdir(), 'dfs-defer-'))
   dirs.push(dir)
   for (const n of ['n1', 'n2']) mkdirSync(join(dir, n))
   return NameNodeHost.open({
-    meta: join(dir, 'meta'), nodes: [join(dir, 'n1'), join(dir, 'n2')], replicas: 2, cacheBytes: 0, log: () => {}, reopenGraceMs: 0,
-    liveness: { intervalMs: 500, suspectAfterMs: 2000, deadAfterMs: 10_000 },
+    meta: join(dir, 'meta'), nodes: [join(dir, 'n1'), join(dir, 'n2')], replicas: 2, cacheBytes: 0, log, reopenGraceMs: 0,
+    liveness,
     healing: { graceMs: 10_000, bandwidthBytesPerSec: 0, orphanGraceMs: 60_000 },
     scrub: { bytesPerSec: 0 },
     deferServices,
@@ -42,14 +44,26 @@ describe('NameNodeHost with deferServices', () => {
     expect(stop).toHaveBeenCalledTimes(1)
   })
 
-  it('never starts them after the host closed, and closes without stopping what never started', async () => {
+  it('never starts them after the host closed, and stops them all the same (a stopped rebalancer takes no job)', async () => {
     const start = vi.spyOn(ClusterServices.prototype, 'start')
     const stop = vi.spyOn(ClusterServices.prototype, 'stop')
     const host = await open(true)
     await host.close()
     host.startServices()
     expect(start).not.toHaveBeenCalled()
-    expect(stop).not.toHaveBeenCalled()
+    expect(stop).toHaveBeenCalledTimes(1)
+    expect(() => host.clusterHandlers().balance!({})).toThrow(/stopping/)
+  })
+
+  it('counts no silence of the nodes from before the services started: a slow start-up makes no node suspect', async () => {
+    const lines: string[] = []
+    const host = await open(true, { intervalMs: 100, suspectAfterMs: 300, deadAfterMs: 600 }, m => lines.push(m))
+    await sleep(800) // the mount starting, longer than --dead-after
+    host.startServices()
+    const health = host.cluster.registry.statuses().map(s => s.health)
+    await host.close()
+    expect(health).toEqual(['alive', 'alive'])
+    expect(lines.filter(l => /is (dead|suspect)/.test(l))).toEqual([])
   })
 
   it('starts them at open without it (dfs namenode)', async () => {

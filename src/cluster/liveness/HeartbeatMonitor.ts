@@ -43,11 +43,17 @@ export class HeartbeatMonitor {
   private lastTick = 0
   /** Until then, silence and unanswered pings are blamed on our own pause, not on the nodes. */
   private excusedUntil = 0
+  /**
+   * When start() was called: silence counts only from then. A mount daemon starts its monitor once
+   * the mount serves, seconds after the nodes were registered, and nobody was listening meanwhile.
+   */
+  private listeningSince = 0
   private stopEvents: (() => void) | undefined
 
   constructor(private readonly registry: NodeRegistry, readonly options: LivenessOptions) {}
 
   start(): void {
+    this.listeningSince = Date.now()
     this.registry.monitored = true
     if (this.options.onEvent && !this.stopEvents) this.stopEvents = emitNodeEvents(this.registry, this.options.onEvent)
     this.timer = setInterval(() => this.tick(), this.options.intervalMs)
@@ -79,7 +85,7 @@ export class HeartbeatMonitor {
       }
       const status = this.registry.status(node.nodeId)
       if (!status || excused) continue
-      const silent = now - status.lastContact
+      const silent = now - Math.max(status.lastContact, this.listeningSince)
       if (silent > this.options.deadAfterMs && status.health !== 'dead') {
         this.registry.markDead(node.nodeId, `no heartbeat for ${seconds(silent)}`)
         levelled(this.options.log).warn(`node ${node.address} is dead: no heartbeat for ${seconds(silent)}`)
