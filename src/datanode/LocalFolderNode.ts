@@ -442,14 +442,18 @@ export class LocalFolderNode implements DataNode {
   }
 
   /** Chunk ids in one subfolder; removes temp files of puts that died. */
+  /** A chunk subfolder that could not be listed: gone (the folder was removed) or unavailable. */
+  #listError(sub: string, err: unknown): DfsError {
+    return isNotFound(err) ? this.#gone(`${CHUNKS_DIR}/${sub} is missing`) : this.#unavailable('list', err)
+  }
+
   async #readSubfolder(sub: string): Promise<ChunkId[]> {
     const folder = join(this.#chunksDir, sub)
     let names: string[]
     try {
       names = await readdir(folder)
     } catch (err) {
-      if (isNotFound(err)) throw this.#gone(`${CHUNKS_DIR}/${sub} is missing`)
-      throw this.#unavailable('list', err)
+      throw this.#listError(sub, err)
     }
     const ids: ChunkId[] = []
     for (const name of names) {
@@ -467,8 +471,7 @@ export class LocalFolderNode implements DataNode {
     try {
       found = await this.#writer.count(folder, TEMP_MARKER)
     } catch (err) {
-      if (isNotFound(err)) throw this.#gone(`${CHUNKS_DIR}/${sub} is missing`)
-      throw this.#unavailable('list', err)
+      throw this.#listError(sub, err)
     }
     for (const name of found.temps) await removeIfStale(join(folder, name))
     return { bytes: found.bytes, chunks: found.chunks }

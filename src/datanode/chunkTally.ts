@@ -113,7 +113,13 @@ export class ChunkTally {
   }
 
   /** Run a change of `subfolder` that reports what it added, and keep the totals exact (see above). */
-  async change(subfolder: string, run: () => Promise<TallyDelta>): Promise<void> {
+  change(subfolder: string, run: () => Promise<TallyDelta>): Promise<void> {
+    // Once counted (every put and delete from then on): no bookkeeping on the way.
+    if (!this.#subfolders) return run().then((delta) => this.#add(delta))
+    return this.#changeWhileCounting(subfolder, run)
+  }
+
+  async #changeWhileCounting(subfolder: string, run: () => Promise<TallyDelta>): Promise<void> {
     let sub = this.#subfolders?.get(subfolder)
     while (sub?.state === 'counting') {
       await sub.counted

@@ -123,7 +123,7 @@ describe('ChunkTally', () => {
     expect([never.tally.bytes, never.tally.chunks]).toEqual([6, 3])
   })
 
-  it('leaves a subfolder whose count was waiting for a change when stopped open to later changes', async () => {
+  it('after a stop while a count waited for a change, later changes of that subfolder still count, and the totals say they are short', async () => {
     const { tally, started } = controlled()
     const put = deferred<TallyDelta>()
     const first = tally.change('a', () => put.promise)

@@ -60,10 +60,13 @@ describe('NameNodeHost with deferServices', () => {
     const host = await open(true, { intervalMs: 100, suspectAfterMs: 300, deadAfterMs: 600 }, m => lines.push(m))
     await sleep(800) // the mount starting, longer than --dead-after
     host.startServices()
+    // Read in the same turn as the start: its first tick judged the silence; what a busy machine
+    // does to the pings after it is not this test's business.
     const health = host.cluster.registry.statuses().map(s => s.health)
+    const said = lines.filter(l => /is (dead|suspect)/.test(l))
     await host.close()
     expect(health).toEqual(['alive', 'alive'])
-    expect(lines.filter(l => /is (dead|suspect)/.test(l))).toEqual([])
+    expect(said).toEqual([])
   })
 
   it('starts them at open without it (dfs namenode)', async () => {
