@@ -36,7 +36,8 @@ export interface NodeUsage {
 export interface PutHint {
   /**
    * The caller made the id just now and puts it nowhere twice (a new chunk's first copies), so the
-   * node holds no earlier copy to replace. A repair or a retry must not say so.
+   * node holds no earlier copy to replace, and nobody asks for the id before this put returns (the
+   * node may write it in place rather than whole-or-nothing). A repair or a retry must not say so.
    */
   fresh?: boolean
 }
@@ -53,7 +54,8 @@ export interface DataNode {
   readonly address: string
 
   /**
-   * Store a chunk under id. Atomic: a reader sees the whole chunk or none. Not yet durable (see sync).
+   * Store a chunk under id. Atomic: a reader sees the whole chunk or none (but see PutHint.fresh).
+   * Not yet durable (see sync).
    * `sha256` (lowercase hex) is the hash the writer computed and will record: a node refuses bytes
    * that do not have it (CHUNK_HASH_MISMATCH) and stores nothing, so no chunk is ever stored with a
    * hash of other bytes.

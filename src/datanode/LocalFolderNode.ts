@@ -3,6 +3,9 @@
 //   <dir>/chunks/<first two hex digits>/<id>          one file per chunk
 //   <dir>/chunks/<..>/<id>.tmp-<prefix><n>            a put in progress (renamed into place when whole)
 //
+// A new small chunk (a fresh id, written once) goes straight to its final name (folderWriter.ts): no
+// reader knows its id before its put returns, so the temp file and rename buy it nothing.
+//
 // Two rules shape this file. Every method validates the chunk id before it touches the disk (a TCP
 // server will pass ids straight from the network). And nothing here ever creates the node folder or
 // its subfolders: if the folder is deleted while we run (`rm -rf node_1`), every call fails with
@@ -123,10 +126,10 @@ export class LocalFolderNode implements DataNode {
     const hashed = checkPutHash(id, data, sha256, this.address)
     hashed.catch(() => {}) // awaited below; a failed write must not leave it unhandled
     const path = this.#pathOf(id)
+    if (hint.fresh && data.length < SMALL_PUT_BYTES) return this.#putSmall(id, data, hashed, path)
     // Write beside the final name, then rename: a reader sees the whole chunk or nothing, and a crash
     // leaves only a temp file that list() cleans up later.
     const temp = `${path}${TEMP_MARKER}${this.#tempPrefix}${(this.#temps++).toString(36)}`
-    if (hint.fresh && data.length < SMALL_PUT_BYTES) return this.#putSmall(id, data, hashed, temp, path)
     await this.#tally.change(id.slice(0, 2), () => this.#putFile(id, data, hashed, temp, path, hint))
   }
 
@@ -158,14 +161,15 @@ export class LocalFolderNode implements DataNode {
   }
 
   /**
-   * A new small chunk (a small file's, the tail of a larger one): checked, then written, closed and
-   * renamed into place by the folder's writer thread. A fresh id has no earlier copy: no stat.
+   * A new small chunk (a small file's, the tail of a larger one): checked, then written under its
+   * final name and closed by the folder's writer thread. A fresh id has no earlier copy: no stat.
+   * Checked first: bytes without the carried hash never reach the disk.
    */
-  async #putSmall(id: ChunkId, data: Buffer, hashed: Promise<void>, temp: string, path: string): Promise<void> {
+  async #putSmall(id: ChunkId, data: Buffer, hashed: Promise<void>, path: string): Promise<void> {
     try {
       await hashed
       await this.#tally.change(id.slice(0, 2), async () => {
-        await this.#writer.write(temp, path, data)
+        await this.#writer.write(path, data)
         return { bytes: data.length, chunks: 1 }
       })
     } catch (err) {

@@ -30,7 +30,7 @@ describe('a new small chunk put through the folder\'s writer thread', () => {
     await node.close()
   })
 
-  it('turns ENOSPC into NODE_FULL and leaves no temp file', async () => {
+  it('turns ENOSPC into NODE_FULL and leaves nothing of the chunks it could not write', async () => {
     const dir = await temp.make()
     mountTinyDisk(dir, '128k')
     const node = await LocalFolderNode.open(dir, { clusterId: 'c', create: true })
@@ -40,8 +40,11 @@ describe('a new small chunk put through the folder\'s writer thread', () => {
     const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected')
     expect(failed.length).toBeGreaterThan(0)
     for (const r of failed) expect(r.reason).toMatchObject({ code: 'NODE_FULL' })
-    const left = (await readdir(join(dir, 'chunks'), { recursive: true })).filter((name) => name.includes('.tmp-'))
-    expect(left).toEqual([])
+    // Written in place (a fresh id): a put cut short by the full disk removes its partial file.
+    const stored = ids.filter((_, i) => results[i]!.status === 'fulfilled')
+    const names = (await readdir(join(dir, 'chunks'), { recursive: true })).map((name) => name.split('/').pop()!)
+    expect(names.filter((name) => name.length > 2).sort()).toEqual(stored.sort())
+    expect(await node.list()).toEqual(stored)
     await node.close()
   })
 
@@ -49,9 +52,9 @@ describe('a new small chunk put through the folder\'s writer thread', () => {
     const dir = await temp.make()
     const writer = new FolderWriter()
     const data = Buffer.from('kept')
-    await writer.write(join(dir, 'a.tmp'), join(dir, 'a'), data)
+    await writer.write(join(dir, 'a'), data)
     writer.close()
-    await expect(writer.write(join(dir, 'b.tmp'), join(dir, 'b'), data)).rejects.toThrow(/closed/)
+    await expect(writer.write(join(dir, 'b'), data)).rejects.toThrow(/closed/)
     expect((await readdir(dir)).sort()).toEqual(['a'])
   })
 

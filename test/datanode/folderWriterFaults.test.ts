@@ -40,15 +40,26 @@ describe('the folder writer thread on a failing disk', () => {
         closed.push(fd)
         if (closed.length === 1) throw Object.assign(new Error('EIO: i/o error, close'), { code: 'EIO', syscall: 'close' })
       },
-      renameSync: () => {
-        throw new Error('a put whose close failed must not be renamed into place')
+      unlinkSync: (p: unknown) => unlinked.push(p),
+    }
+    const replies = runWorkerSource(fs, { id: 1, path: '/n/c/ab/x', data: new Uint8Array(10) })
+    expect(closed).toEqual([42])
+    // A file whose close failed is not trusted: it goes.
+    expect(unlinked).toEqual(['/n/c/ab/x'])
+    expect(replies).toEqual([{ id: 1, error: expect.objectContaining({ code: 'EIO', syscall: 'close' }) }])
+  })
+
+  it('never removes a file it did not make: a name that exists already is refused (EEXIST) and left as it was', () => {
+    const unlinked: unknown[] = []
+    const fs = {
+      openSync: () => {
+        throw Object.assign(new Error('EEXIST: file already exists, open'), { code: 'EEXIST', syscall: 'open' })
       },
       unlinkSync: (p: unknown) => unlinked.push(p),
     }
-    const replies = runWorkerSource(fs, { id: 1, temp: '/n/c/ab/x.tmp-1', path: '/n/c/ab/x', data: new Uint8Array(10) })
-    expect(closed).toEqual([42])
-    expect(unlinked).toEqual(['/n/c/ab/x.tmp-1'])
-    expect(replies).toEqual([{ id: 1, error: expect.objectContaining({ code: 'EIO', syscall: 'close' }) }])
+    const replies = runWorkerSource(fs, { id: 1, path: '/n/c/ab/x', data: new Uint8Array(10) })
+    expect(unlinked).toEqual([])
+    expect(replies).toEqual([{ id: 1, error: expect.objectContaining({ code: 'EEXIST', syscall: 'open' }) }])
   })
 
   it('fails a put in flight when the node closes, though a hung (frozen) disk blocks its thread', async () => {
