@@ -9,7 +9,8 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { newChunkId } from '../../src/datanode/chunkId.js'
 import { LocalFolderNode } from '../../src/datanode/LocalFolderNode.js'
-import { encodeFrame, FrameDecoder, FLAG_REPLY } from '../../src/datanode/tcp/frame.js'
+import { folderWriterCounts } from '../../src/datanode/folderWriter.js'
+import { encodeFrame, type Frame, FrameDecoder, FLAG_REPLY } from '../../src/datanode/tcp/frame.js'
 import { decodeAuth, newChallenge, Op, PROTOCOL_VERSION, serverProof, MAX_FRAME } from '../../src/datanode/tcp/protocol.js'
 import { TcpDataNode } from '../../src/datanode/tcp/TcpDataNode.js'
 import { codeOf, describeDataNode } from './describeDataNode.js'
@@ -55,6 +56,19 @@ describe('TcpDataNode over a real server', () => {
     mixed.slice(100).forEach((data, i) => expect(Buffer.compare(data as Buffer, chunks[i]!.data)).toBe(0))
     expect((await node.list()).length).toBe(300)
     expect(server.connectionCount).toBe(1)
+  })
+
+  it('says a new small chunk is fresh, so the server\'s folder writer stores it in one hand-off; a repair\'s put is not', async () => {
+    const { url } = await servers.start()
+    const node = await servers.connect(url)
+    const data = randomBytes(4096)
+    const [fresh, repair] = [newChunkId(), newChunkId()]
+    const before = folderWriterCounts.written
+    await node.put(fresh, data, sha256Of(data), { fresh: true })
+    expect(folderWriterCounts.written - before).toBe(1)
+    await node.put(repair, data, sha256Of(data))
+    expect(folderWriterCounts.written - before).toBe(1)
+    for (const id of [fresh, repair]) expect(Buffer.compare(await node.get(id), data)).toBe(0)
   })
 
   it('lists more ids than fit in one reply frame', async () => {
@@ -210,6 +224,8 @@ describe('TcpDataNode over a real server', () => {
 class SilentServer {
   readonly server: Server
   readonly sockets = new Set<Socket>()
+  /** The requests it swallowed. */
+  readonly requests: Frame[] = []
   port = 0
 
   constructor(readonly nodeId = 'silent-node') {
@@ -232,7 +248,10 @@ class SilentServer {
     socket.on('data', (chunk: Buffer) => {
       decoder.push(chunk)
       for (let f = decoder.next(); f; f = decoder.next()) {
-        if (authed) continue // swallow every request
+        if (authed) {
+          this.requests.push(f) // swallowed
+          continue
+        }
         const auth = decodeAuth(f.payload)!
         const reply = Buffer.concat([serverProof(Buffer.from(SECRET), challenge, auth.nonce), Buffer.from(JSON.stringify({ nodeId: this.nodeId, clusterId: CLUSTER, maxPayload: 1 << 28 }))])
         socket.write(encodeFrame({ version: PROTOCOL_VERSION, op: Op.AUTH, flags: FLAG_REPLY, status: 0, requestId: 0 }, reply))
@@ -267,6 +286,19 @@ describe('TcpDataNode against a server that stops answering', () => {
     silent.destroyAll()
     const errors = await Promise.all(results)
     for (const err of errors) expect(err).toMatchObject({ code: 'NODE_UNAVAILABLE', message: expect.stringMatching(/closed/) })
+  })
+
+  it('sends no FRESH flag to a server that did not say it takes one (servers before it refuse any flag)', async () => {
+    // The stand-in's handshake answer is an older server's: no `freshPuts`.
+    const silent = servers.own(new SilentServer())
+    await silent.listen()
+    const node = await servers.connect(`tcp://127.0.0.1:${silent.port}`, { requestTimeoutMs: 10 * 60_000 })
+    const data = randomBytes(100)
+    const put = node.put(newChunkId(), data, sha256Of(data), { fresh: true }).catch(() => {}) // fails at cleanup
+    for (const deadline = Date.now() + 30_000; silent.requests.length === 0 && Date.now() < deadline;) await sleep(10)
+    expect(silent.requests.map((f) => ({ op: f.op, flags: f.flags }))).toEqual([{ op: Op.PUT, flags: 0 }])
+    silent.destroyAll()
+    await put
   })
 
   it('gives up on a hung node after the request timeout, bulk and small requests alike', async () => {

@@ -8,7 +8,7 @@ import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { newChunkId } from '../../src/datanode/chunkId.js'
-import { encodeFrame, encodeHeader, FLAG_REPLY, type Frame } from '../../src/datanode/tcp/frame.js'
+import { encodeFrame, encodeHeader, FLAG_FRESH, FLAG_REPLY, type Frame } from '../../src/datanode/tcp/frame.js'
 import { HANDSHAKE_MAX_FRAME, MAX_FRAME, Op, PROTOCOL_VERSION, STATUS_CODES } from '../../src/datanode/tcp/protocol.js'
 import { codeOf } from './describeDataNode.js'
 import { listingOutside, RawClient, SECRET, type StartedServer, TestServers, sleep } from './tcpHelpers.js'
@@ -120,6 +120,7 @@ describe('DataNodeServer on bad input', () => {
       const ids = [
         client.send({ op: 0x7f }),
         client.send({ op: Op.PING, flags: FLAG_REPLY }),
+        client.send({ op: Op.GET, flags: FLAG_FRESH, chunkId: randomBytes(16) }), // FRESH is a PUT's alone
         client.send({ op: Op.PING, status: 3 }),
         client.send({ op: Op.HAS, chunkId: randomBytes(16) }, Buffer.from('unexpected')),
         client.send({ op: Op.SYNC }, randomBytes(15)),

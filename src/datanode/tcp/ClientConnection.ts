@@ -208,9 +208,10 @@ export class ClientConnection {
   /**
    * Send a request and resolve with its reply frames (one, or several for LIST); the last one's status
    * says whether it worked. Rejects only for transport failures (NODE_UNAVAILABLE). A payload given
-   * in parts is sent as their concatenation, without copying them into one buffer.
+   * in parts is sent as their concatenation, without copying them into one buffer. `flags`: a
+   * request's own (FLAG_FRESH), only those the server said it takes.
    */
-  request(op: number, chunkId: Buffer | undefined, payload: Buffer | Buffer[] = EMPTY): Promise<Frame[]> {
+  request(op: number, chunkId: Buffer | undefined, payload: Buffer | Buffer[] = EMPTY, flags = 0): Promise<Frame[]> {
     if (!this.#open) {
       return Promise.reject(dfsError('NODE_UNAVAILABLE', `connection to DataNode ${this.#options.address} is closed`, { node: this.#options.address }))
     }
@@ -224,7 +225,7 @@ export class ClientConnection {
       this.#pending.set(requestId, pending)
       const parts = Array.isArray(payload) ? payload : [payload]
       const length = parts.reduce((sum, part) => sum + part.length, 0)
-      const head = encodeHeader({ version: PROTOCOL_VERSION, op, flags: 0, status: 0, requestId, chunkId }, length)
+      const head = encodeHeader({ version: PROTOCOL_VERSION, op, flags, status: 0, requestId, chunkId }, length)
       const pieces = length <= SEND_PIECE ? [length === 0 ? head : Buffer.concat([head, ...parts])] : [head, ...parts.flatMap(slices)]
       const small = SMALL_OPS.has(op)
       const sent = () => {

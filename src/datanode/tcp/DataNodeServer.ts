@@ -182,7 +182,7 @@ export class DataNodeServer {
       await this.#joining
     }
     const mine = this.#node?.clusterId ?? ''
-    const reply: AuthReply = { nodeId: this.#nodeId, clusterId: mine, maxPayload: MAX_PAYLOAD }
+    const reply: AuthReply = { nodeId: this.#nodeId, clusterId: mine, maxPayload: MAX_PAYLOAD, freshPuts: true }
     if (clusterId !== '' && mine !== '' && mine !== clusterId) {
       reply.message = `DataNode ${this.address} (node ${this.#nodeId}) belongs to cluster ${mine}, not ${clusterId}`
       return { status: statusOf('META_FOREIGN'), reply }

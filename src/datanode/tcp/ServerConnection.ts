@@ -23,7 +23,7 @@ import { dfsError, isDfsError } from '../../errors.js'
 import { assertChunkId } from '../chunkId.js'
 import type { LocalFolderNode } from '../LocalFolderNode.js'
 import { fencedError, type NodeClaim, parseClaimRequest } from '../claim.js'
-import { type Frame, FrameDecoder, FrameError, type FrameHeader, encodeHeader, FLAG_MORE, FLAG_REPLY } from './frame.js'
+import { type Frame, FrameDecoder, FrameError, type FrameHeader, encodeHeader, FLAG_FRESH, FLAG_MORE, FLAG_REPLY } from './frame.js'
 import { levelled } from '../../log/Log.js'
 import {
   type AuthReply,
@@ -299,7 +299,8 @@ export class ServerConnection {
   async #dispatch(frame: Frame, reply: (payload?: Buffer, flags?: number) => void): Promise<void> {
     const spec = REQUEST_OPS.get(frame.op)
     if (!spec) throw badRequest(`unknown op 0x${frame.op.toString(16).padStart(2, '0')}`)
-    if (frame.flags !== 0 || frame.status !== 0) throw badRequest(`a request has flags 0 and status 0 (got ${frame.flags}, ${frame.status})`)
+    const flags = frame.op === Op.PUT ? frame.flags & ~FLAG_FRESH : frame.flags
+    if (flags !== 0 || frame.status !== 0) throw badRequest(`a request has flags 0 (FRESH on a PUT) and status 0 (got ${frame.flags}, ${frame.status})`)
     if (frame.op !== Op.PUT && frame.op !== Op.SYNC && frame.op !== Op.CLAIM && frame.payload.length > 0) {
       throw badRequest(`${OP_NAMES.get(frame.op)} takes no payload (got ${frame.payload.length} bytes)`)
     }
@@ -320,7 +321,7 @@ export class ServerConnection {
         if (lead.length < SHA256_BYTES) {
           throw badRequest(`PUT starts with the chunk's ${SHA256_BYTES}-byte SHA-256 (got ${lead.length + frame.payload.length} bytes)`)
         }
-        await node.put(id!, frame.payload, lead.toString('hex'))
+        await node.put(id!, frame.payload, lead.toString('hex'), frame.flags & FLAG_FRESH ? { fresh: true } : {})
         return reply()
       }
       case Op.GET: {

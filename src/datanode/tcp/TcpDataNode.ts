@@ -13,10 +13,10 @@
 import { EventEmitter } from 'node:events'
 import { type DfsError, dfsError, isDfsError } from '../../errors.js'
 import { assertChunkId } from '../chunkId.js'
-import type { ChunkId, DataNode, NodeUsage } from '../DataNode.js'
+import type { ChunkId, DataNode, NodeUsage, PutHint } from '../DataNode.js'
 import type { ClaimRequest } from '../claim.js'
 import { ClientConnection, type ClientConnectionOptions } from './ClientConnection.js'
-import type { Frame } from './frame.js'
+import { FLAG_FRESH, type Frame } from './frame.js'
 import { chunkIdBytes, decodeUsage, errorCodeOfStatus, type HostPort, MAX_PAYLOAD, Op, packChunkIds, parseTcpAddress, SHA256_BYTES, STATUS_OK, unpackChunkIds } from './protocol.js'
 import { secretBytes } from './secret.js'
 
@@ -91,7 +91,7 @@ export class TcpDataNode extends EventEmitter<TcpDataNodeEvents> implements Data
     return this.#conn?.isOpen ?? false
   }
 
-  async put(id: ChunkId, data: Buffer, sha256: string): Promise<void> {
+  async put(id: ChunkId, data: Buffer, sha256: string, hint: PutHint = {}): Promise<void> {
     assertChunkId(id, { node: this.address })
     if (data.length > MAX_PAYLOAD) {
       throw dfsError('EINVAL', `chunk ${id} is ${data.length} bytes; a DataNode takes at most ${MAX_PAYLOAD}`, { node: this.address, chunk: id })
@@ -100,7 +100,7 @@ export class TcpDataNode extends EventEmitter<TcpDataNodeEvents> implements Data
     if (hash.length !== SHA256_BYTES || hash.toString('hex') !== sha256) {
       throw dfsError('EINVAL', `put of chunk ${id} carries ${JSON.stringify(sha256.slice(0, 80))}, not a SHA-256 in lowercase hex`, { node: this.address, chunk: id })
     }
-    await this.#call(Op.PUT, id, [hash, data])
+    await this.#call(Op.PUT, id, [hash, data], hint.fresh ? FLAG_FRESH : 0)
   }
 
   async get(id: ChunkId): Promise<Buffer> {
@@ -174,12 +174,14 @@ export class TcpDataNode extends EventEmitter<TcpDataNodeEvents> implements Data
   // --- internals ---------------------------------------------------------------------------------
 
   /** One request; resolves with its reply frames when the last says OK, else throws its error. */
-  async #call(op: number, id?: ChunkId, payload?: Buffer | Buffer[]): Promise<Frame[]> {
+  /** `flags`: the request's own (FLAG_FRESH), dropped for a server that did not say it takes them. */
+  async #call(op: number, id?: ChunkId, payload?: Buffer | Buffer[], flags = 0): Promise<Frame[]> {
     const context = id === undefined ? { node: this.address } : { node: this.address, chunk: id }
     let frames: Frame[]
     try {
       const conn = await this.#connection()
-      frames = await conn.request(op, id === undefined ? undefined : chunkIdBytes(id), payload)
+      const taken = conn.identity.freshPuts ? flags : flags & ~FLAG_FRESH
+      frames = await conn.request(op, id === undefined ? undefined : chunkIdBytes(id), payload, taken)
     } catch (err) {
       // Transport failures name the node only; say which chunk this call was about.
       if (isDfsError(err) && id !== undefined) throw dfsError(err.code, err.message, { ...err.context, ...context }, err)

@@ -4,7 +4,7 @@
 //   0  u32  length of everything after these 4 bytes (24 + payload length)
 //   4  u8   protocol version
 //   5  u8   op
-//   6  u8   flags (bit 0 REPLY, bit 1 MORE)
+//   6  u8   flags (bit 0 REPLY, bit 1 MORE, bit 2 FRESH)
 //   7  u8   status (0 in requests and successful replies)
 //   8  u32  request id
 //   12 16B  chunk id, raw (zeros when the op names no chunk)
@@ -28,7 +28,13 @@ export const CHUNK_ID_BYTES = 16
 export const FLAG_REPLY = 0x01
 /** In a reply: more reply frames for the same request follow (LIST). */
 export const FLAG_MORE = 0x02
-export const KNOWN_FLAGS = FLAG_REPLY | FLAG_MORE
+/**
+ * In a PUT request: the chunk's id is fresh (PutHint.fresh), so the server need not guard against an
+ * earlier copy or a reader. Sent only to a server whose AUTH reply says `freshPuts` (older ones refuse
+ * any flag in a request).
+ */
+export const FLAG_FRESH = 0x04
+export const KNOWN_FLAGS = FLAG_REPLY | FLAG_MORE | FLAG_FRESH
 
 export interface Frame {
   version: number

@@ -171,6 +171,8 @@ export interface AuthReply {
   maxPayload: number
   /** Set with status META_FOREIGN. */
   message?: string
+  /** The server takes FLAG_FRESH on PUT (servers before it refuse flags in requests). */
+  freshPuts?: true
 }
 
 export function encodeAuth(nonce: Buffer, proof: Buffer, request: AuthRequest): Buffer {
@@ -193,6 +195,7 @@ export function decodeAuthReply(payload: Buffer): { proof: Buffer; reply: AuthRe
   if (typeof json?.nodeId !== 'string' || typeof json.clusterId !== 'string' || !Number.isSafeInteger(json.maxPayload)) return undefined
   const reply: AuthReply = { nodeId: json.nodeId, clusterId: json.clusterId, maxPayload: json.maxPayload! }
   if (typeof json.message === 'string') reply.message = json.message
+  if (json.freshPuts === true) reply.freshPuts = true
   return { proof: payload.subarray(0, PROOF_BYTES), reply }
 }
 
