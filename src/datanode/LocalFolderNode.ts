@@ -3,8 +3,11 @@
 //   <dir>/chunks/<first two hex digits>/<id>          one file per chunk
 //   <dir>/chunks/<..>/<id>.tmp-<prefix><n>            a put in progress (renamed into place when whole)
 //
-// A new small chunk (a fresh id, written once) goes straight to its final name (folderWriter.ts): no
-// reader knows its id before its put returns, so the temp file and rename buy it nothing.
+// A new small chunk (a fresh id, written once) goes straight to its final name (folderWriter.ts),
+// without the temp file and rename. Until its put settles this node acts as if the file were not
+// there (list, has, get and delete pass it over, as they pass over a temp file): a NameNode's orphan
+// sweep must not take a chunk a remote client is still writing for an orphan, and a reader must not
+// get half of it.
 //
 // Two rules shape this file. Every method validates the chunk id before it touches the disk (a TCP
 // server will pass ids straight from the network). And nothing here ever creates the node folder or
@@ -90,6 +93,8 @@ export class LocalFolderNode implements DataNode {
   #temps = 0
   /** Writes small new chunks off the main thread, in one hand-off each. */
   readonly #writer = new FolderWriter()
+  /** Fresh small chunks being written in place, until their put settles: not there yet for anyone. */
+  readonly #writingInPlace = new Set<ChunkId>()
   /** Whether this folder's file system refused O_DIRECT (readWhole.ts, writeWhole.ts). */
   readonly #direct: DirectState = { refused: false }
 
@@ -126,14 +131,14 @@ export class LocalFolderNode implements DataNode {
     const hashed = checkPutHash(id, data, sha256, this.address)
     hashed.catch(() => {}) // awaited below; a failed write must not leave it unhandled
     const path = this.#pathOf(id)
-    if (hint.fresh && data.length < SMALL_PUT_BYTES) return this.#putSmall(id, data, hashed, path)
+    if (hint.fresh && data.length < SMALL_PUT_BYTES && !this.#writingInPlace.has(id)) return this.#putSmall(id, data, hashed, path)
     // Write beside the final name, then rename: a reader sees the whole chunk or nothing, and a crash
     // leaves only a temp file that list() cleans up later.
     const temp = `${path}${TEMP_MARKER}${this.#tempPrefix}${(this.#temps++).toString(36)}`
-    await this.#tally.change(id.slice(0, 2), () => this.#putFile(id, data, hashed, temp, path, hint))
+    await this.#tally.change(id.slice(0, 2), () => this.#putFile(id, data, hashed, temp, path))
   }
 
-  async #putFile(id: ChunkId, data: Buffer, hashed: Promise<void>, temp: string, path: string, hint: PutHint): Promise<TallyDelta> {
+  async #putFile(id: ChunkId, data: Buffer, hashed: Promise<void>, temp: string, path: string): Promise<TallyDelta> {
     // A plain descriptor, not a FileHandle: a put is the one call a stream of small files makes
     // thousands of times a second, and the promise API costs several promises per call (fdCalls.ts).
     let fd: number | undefined
@@ -147,8 +152,9 @@ export class LocalFolderNode implements DataNode {
       throw this.#writeError('put', err, id)
     }
     // A second put of the same id (a retry, or a repair over a corrupt copy) replaces the file; find
-    // its old size so the running totals stay right. A fresh id has none: no stat.
-    const previous = hint.fresh ? undefined : await stat(path).then((info) => info.size, () => undefined)
+    // its old size so the running totals stay right. Asked even of an id said to be fresh: a TCP
+    // client's word (FLAG_FRESH) must not be able to skew them, and a stat is little beside a large put.
+    const previous = await stat(path).then((info) => info.size, () => undefined)
     try {
       await renamePath(temp, path)
     } catch (err) {
@@ -166,6 +172,7 @@ export class LocalFolderNode implements DataNode {
    * Checked first: bytes without the carried hash never reach the disk.
    */
   async #putSmall(id: ChunkId, data: Buffer, hashed: Promise<void>, path: string): Promise<void> {
+    this.#writingInPlace.add(id)
     try {
       await hashed
       await this.#tally.change(id.slice(0, 2), async () => {
@@ -174,6 +181,8 @@ export class LocalFolderNode implements DataNode {
       })
     } catch (err) {
       throw this.#writeError('put', err, id)
+    } finally {
+      this.#writingInPlace.delete(id)
     }
   }
 
@@ -200,6 +209,7 @@ export class LocalFolderNode implements DataNode {
 
   async get(id: ChunkId, hint: GetHint = {}): Promise<Buffer> {
     this.#checkChunk(id)
+    if (this.#writingInPlace.has(id)) throw await this.#whyMissing(id)
     try {
       return await readWholeFile(this.#pathOf(id), this.#direct, hint.len)
     } catch (err) {
@@ -211,7 +221,8 @@ export class LocalFolderNode implements DataNode {
   async has(id: ChunkId): Promise<boolean> {
     this.#checkChunk(id)
     try {
-      return (await stat(this.#pathOf(id))).isFile()
+      const there = (await stat(this.#pathOf(id))).isFile()
+      return there && !this.#writingInPlace.has(id)
     } catch (err) {
       if (!isNotFound(err)) throw this.#unavailable('has', err, id)
       const why = await this.#whyMissing(id)
@@ -227,6 +238,8 @@ export class LocalFolderNode implements DataNode {
   }
 
   async #deleteFile(id: ChunkId): Promise<TallyDelta> {
+    // Not there yet: the put lands after this delete, as a rename into place would.
+    if (this.#writingInPlace.has(id)) return NO_CHANGE
     const path = this.#pathOf(id)
     let size: number
     try {
@@ -461,7 +474,9 @@ export class LocalFolderNode implements DataNode {
     }
     const ids: ChunkId[] = []
     for (const name of names) {
-      if (isChunkId(name)) ids.push(name)
+      if (isChunkId(name)) {
+        if (!this.#writingInPlace.has(name)) ids.push(name)
+      }
       else if (name.includes(TEMP_MARKER)) await removeIfStale(join(folder, name))
       // anything else is not ours: leave it alone
     }
