@@ -27,6 +27,24 @@ describe('checkpoint', () => {
     expect(await readCheckpoint(dir)).toEqual({ lastSeq: 43, pieces: [] })
   })
 
+  it('round-trips pieces of any size and script: lines that fill its buffer to the byte, and lines larger than it', async () => {
+    const dir = await tempDir()
+    // The writer encodes lines into one 4 MiB buffer, flushing when a line might not fit at 3 bytes a
+    // character: text of 3-byte characters (€) fills it exactly; a piece over a million characters
+    // (a file of very many chunks) is larger than it; small ones go between.
+    const big = [
+      ...pieces.slice(200, 300),
+      { n: 1, text: '€'.repeat(1_398_000) },
+      { n: 2, text: 'x'.repeat(5_000_000) },
+      ...pieces.slice(0, 100),
+      { n: 3, text: 'ü€'.repeat(700_000) },
+      { n: 4, text: '😀'.repeat(1_000_000) },
+      ...pieces.slice(100, 200),
+    ]
+    await writeCheckpoint(dir, 7, big)
+    expect(await readCheckpoint(dir)).toEqual({ lastSeq: 7, pieces: big })
+  })
+
   it('refuses a truncated checkpoint', async () => {
     const dir = await tempDir()
     await writeCheckpoint(dir, 7, pieces)
