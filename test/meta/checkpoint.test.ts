@@ -30,11 +30,15 @@ describe('checkpoint', () => {
   it('round-trips pieces of any size and script: lines that fill its buffer to the byte, and lines larger than it', async () => {
     const dir = await tempDir()
     // The writer encodes lines into one 4 MiB buffer, flushing when a line might not fit at 3 bytes a
-    // character: text of 3-byte characters (€) fills it exactly; a piece over a million characters
-    // (a file of very many chunks) is larger than it; small ones go between.
+    // character (UTF-16 unit). Text of 3-byte characters (€) after small pieces nearly fills it (what
+    // came before must go first); bare strings of € at the edge of that estimate (3 × (n + 2 quotes)
+    // + the newline = 4 MiB for n = 1,398,099) fill it to the byte or go on their own; a piece over a
+    // million characters (a file of very many chunks) is larger than it; small ones go between.
+    const atEdge = [1_398_098, 1_398_099, 1_398_100].map((n) => '€'.repeat(n))
     const big = [
       ...pieces.slice(200, 300),
       { n: 1, text: '€'.repeat(1_398_000) },
+      ...atEdge,
       { n: 2, text: 'x'.repeat(5_000_000) },
       ...pieces.slice(0, 100),
       { n: 3, text: 'ü€'.repeat(700_000) },
