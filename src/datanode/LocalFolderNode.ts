@@ -42,6 +42,7 @@ import {
 import { errnoOf, isNoSpace, isNotFound } from '../util/osError.js'
 import type { FolderLock } from '../util/folderLock.js'
 import { lockNodeFolder } from './nodeLock.js'
+import { pagesOf } from './listPages.js'
 import { CLAIM_FILE, type ClaimRequest, claimedRecord, fencedError, type NodeClaim, readNodeClaim, refuseClaim, sameClaim, writeNodeClaim } from './claim.js'
 
 export interface LocalFolderNodeOptions extends OpenNodeFolderOptions {
@@ -257,6 +258,12 @@ export class LocalFolderNode implements DataNode {
       throw this.#unavailable('delete', err, id)
     }
     return { bytes: -size, chunks: -1 }
+  }
+
+  /** One chunk subfolder after another (a few thousand ids each at a million files), in pages. */
+  async *listPages(): AsyncGenerator<ChunkId[]> {
+    this.#checkOpen()
+    for (const sub of CHUNK_SUBFOLDERS) yield* pagesOf(await this.#readSubfolder(sub))
   }
 
   async list(): Promise<ChunkId[]> {

@@ -11,6 +11,7 @@ import { Healer } from '../../src/cluster/healer/Healer.js'
 import { OrphanCollector, type OrphanCollectorDeps } from '../../src/cluster/healer/OrphanCollector.js'
 import { ROOT_INO } from '../../src/meta/namespace/types.js'
 import type { NodeRegistry } from '../../src/chunks/NodeRegistry.js'
+import type { DataNode } from '../../src/datanode/DataNode.js'
 import { type HealCluster, makeHealCluster, randomChunk, until } from './healFixtures.js'
 import { sha256Of } from '../helpers/sha256.js'
 import { orphanHold, releaseOrphanHold, writeOrphanHold } from '../../src/meta/orphanHold.js'
@@ -90,6 +91,30 @@ describe('OrphanCollector', () => {
     for (const index of [0, 1]) expect(c.holders(c.ref(ino, index).id)).toHaveLength(2)
     const report = await fsck(c.cluster, { repair: false })
     expect([report.orphans, report.lost, report.underReplicated, report.badReplicas]).toEqual([[], [], [], []])
+  })
+
+  it('checks every page of a listing: orphans on each page go, referenced chunks on each page stay', async () => {
+    const c = (cluster = await makeHealCluster({ nodes: 3, replicas: 2 }))
+    const ino = await c.addFile('kept', [randomChunk(8 * KiB), randomChunk(8 * KiB), randomChunk(8 * KiB)])
+    const orphans = [await c.storeOn(randomChunk(4 * KiB), [0, 2]), await c.storeOn(randomChunk(4 * KiB), [0, 1]), await c.storeOn(randomChunk(4 * KiB), [1, 2])]
+    // Every node lists one id per page (a big node lists thousands per page, datanode/listPages.ts).
+    const onePerPage = (node: DataNode): DataNode => new Proxy(node, {
+      get: (target, key) => key === 'listPages'
+        ? async function* () { for (const id of await target.list()) yield [id] }
+        : (Reflect.get(target, key) as unknown as (...args: unknown[]) => unknown)?.bind?.(target) ?? Reflect.get(target, key),
+    })
+    const registry = new Proxy(c.registry, {
+      get: (target, key) => key === 'get'
+        ? (nodeId: string) => { const node = target.get(nodeId); return node && onePerPage(node) }
+        : (Reflect.get(target, key) as unknown as (...args: unknown[]) => unknown)?.bind?.(target) ?? Reflect.get(target, key),
+    })
+    const { collector, clock } = makeCollector(c, { registry })
+    await collector.sweep()
+    clock.now += GRACE
+    await collector.sweep()
+    for (const orphan of orphans) expect(c.holders(orphan.id)).toEqual([])
+    expect(collector.status()).toMatchObject({ orphansRemoved: 6, orphanFailures: 0 })
+    for (const index of [0, 1, 2]) expect(c.holders(c.ref(ino, index).id)).toHaveLength(2)
   })
 
   it('never collects a chunk being written, however long the write takes; its clock starts when the write returns', async () => {

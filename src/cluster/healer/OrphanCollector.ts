@@ -5,9 +5,10 @@
 //
 // A sweep walks the namespace (chunkWalk.ts) for every id a file references, open-but-unlinked files
 // included, then lists every node that answers, one after another, and keeps the ids the walk did not
-// see. Each listing is checked as it comes and let go: a node of a million-file namespace lists two
-// thirds of a million ids, and holding every node's listing at once cost hundreds of MiB and seconds
-// of the main thread at each mount. What is kept was unreferenced when the walk passed, which alone
+// see. Each listing is checked a page at a time as it comes (datanode/listPages.ts: LIST_PAGE ids, one
+// turn of the event loop each, a few milliseconds) and let go: a node of a million-file namespace
+// lists two thirds of a million ids, and holding every node's listing at once cost hundreds of MiB
+// and seconds of the main thread at each mount. What is kept was unreferenced when the walk passed, which alone
 // is not enough to delete, because a chunk is stored before it is referenced:
 //  - An id the chunk store is still writing (ChunkStore.isWriting) when its node's listing is checked
 //    is never a candidate; its clock starts only once a sweep sees it on a node *and* not being
@@ -39,6 +40,7 @@ import type { NodeHealthChange, NodeRegistry } from '../../chunks/NodeRegistry.j
 import { type OrphanHold, describeHold } from '../../meta/orphanHold.js'
 import type { NamespaceMetaStore } from '../openCluster.js'
 import { dropCopies } from '../replicate.js'
+import { listPages } from '../../datanode/listPages.js'
 import { chunkBatches } from './chunkWalk.js'
 
 export interface OrphanCollectorOptions {
@@ -96,11 +98,6 @@ interface Candidate {
 
 /** Nodes a chunk's orphan copies are deleted from at once. */
 const DELETE_PARALLELISM = 8
-/**
- * Listed ids checked between two turns of the event loop, as many as the walk's batch: at a few
- * microseconds each, a slice keeps FUSE waiting some milliseconds at most.
- */
-const LIST_SLICE = 4096
 
 export class OrphanCollector {
   readonly #meta: OrphanCollectorDeps['meta']
@@ -254,9 +251,27 @@ export class OrphanCollector {
     for (const nodeId of this.#registry.ids()) {
       const node = this.#registry.get(nodeId)
       if (!node || this.#registry.health(nodeId) === 'dead') continue
-      let ids: string[]
       try {
-        ids = await node.list()
+        // A page at a time, each checked in the turn it arrives (listPages.ts says why). Checked after
+        // it was listed: an id listed and not being written now was recorded (if ever) by now. A
+        // listing that fails partway leaves what it listed: each of those ids was there, unreferenced.
+        for await (const ids of listPages(node)) {
+          if (this.#stopped) return
+          const checkedAt = this.#now()
+          for (const id of ids) {
+            const piece = referenced.get(id)
+            if (piece) {
+              if (!piece.nodes.includes(nodeId)) this.#onExtraCopy(stripeOf.get(id) ?? piece, nodeId)
+              continue
+            }
+            const nodes = held.get(id)
+            if (nodes) nodes.push(nodeId)
+            else held.set(id, [nodeId])
+            if (this.#chunks.isWriting(id)) writing.add(id)
+            else if (!listedAt.has(id)) listedAt.set(id, checkedAt)
+          }
+          await new Promise<void>((resolve) => setImmediate(resolve))
+        }
       } catch (err) {
         if (!this.#unlisted.has(nodeId)) this.#log(`orphans: listing node ${node.address} failed (tried again at the next sweep): ${(err as Error).message}`)
         this.#unlisted.add(nodeId)
@@ -264,27 +279,6 @@ export class OrphanCollector {
       }
       if (this.#stopped) return
       this.#unlisted.delete(nodeId)
-      // Checked after the listing: an id listed and not being written now was recorded (if ever) by
-      // now. The clock is read again after every turn the check gives away.
-      let checkedAt = this.#now()
-      for (let i = 0; i < ids.length; i++) {
-        if (i > 0 && i % LIST_SLICE === 0) {
-          await new Promise<void>((resolve) => setImmediate(resolve))
-          if (this.#stopped) return
-          checkedAt = this.#now()
-        }
-        const id = ids[i]!
-        const piece = referenced.get(id)
-        if (piece) {
-          if (!piece.nodes.includes(nodeId)) this.#onExtraCopy(stripeOf.get(id) ?? piece, nodeId)
-          continue
-        }
-        const nodes = held.get(id)
-        if (nodes) nodes.push(nodeId)
-        else held.set(id, [nodeId])
-        if (this.#chunks.isWriting(id)) writing.add(id)
-        else if (!listedAt.has(id)) listedAt.set(id, checkedAt)
-      }
     }
 
     // What is left is referenced by nothing.

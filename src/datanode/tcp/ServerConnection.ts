@@ -355,12 +355,25 @@ export class ServerConnection {
         return reply(Buffer.from(JSON.stringify(record ?? null)))
       }
       case Op.LIST: {
-        const ids = await node.list()
-        for (let at = LIST_IDS_PER_FRAME; at < ids.length; at += LIST_IDS_PER_FRAME) {
-          reply(packChunkIds(ids.slice(at - LIST_IDS_PER_FRAME, at)), FLAG_MORE)
+        // Packed a page at a time as the folder is read (datanode/listPages.ts): the server never
+        // holds a big node's whole listing as strings. A frame goes once it is full; the last one,
+        // without MORE, may be empty.
+        let packed: Buffer[] = []
+        let inFrame = 0
+        for await (const page of node.listPages()) {
+          for (let at = 0; at < page.length;) {
+            const take = Math.min(page.length - at, LIST_IDS_PER_FRAME - inFrame)
+            packed.push(packChunkIds(page.slice(at, at + take)))
+            inFrame += take
+            at += take
+            if (inFrame === LIST_IDS_PER_FRAME) {
+              reply(Buffer.concat(packed), FLAG_MORE)
+              packed = []
+              inFrame = 0
+            }
+          }
         }
-        const last = ids.length === 0 ? 0 : ids.length - ((ids.length - 1) % LIST_IDS_PER_FRAME) - 1
-        return reply(packChunkIds(ids.slice(last)))
+        return reply(Buffer.concat(packed))
       }
       case Op.USAGE:
         return reply(Buffer.from(JSON.stringify(await node.usage())))

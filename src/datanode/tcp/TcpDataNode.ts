@@ -16,7 +16,8 @@ import { assertChunkId } from '../chunkId.js'
 import type { ChunkId, DataNode, NodeUsage, PutHint } from '../DataNode.js'
 import type { ClaimRequest } from '../claim.js'
 import { ClientConnection, type ClientConnectionOptions } from './ClientConnection.js'
-import { FLAG_FRESH, type Frame } from './frame.js'
+import { CHUNK_ID_BYTES, FLAG_FRESH, type Frame } from './frame.js'
+import { LIST_PAGE } from '../listPages.js'
 import { chunkIdBytes, decodeUsage, errorCodeOfStatus, type HostPort, MAX_PAYLOAD, Op, packChunkIds, parseTcpAddress, SHA256_BYTES, STATUS_OK, unpackChunkIds } from './protocol.js'
 import { secretBytes } from './secret.js'
 
@@ -123,12 +124,18 @@ export class TcpDataNode extends EventEmitter<TcpDataNodeEvents> implements Data
 
   async list(): Promise<ChunkId[]> {
     const ids: ChunkId[] = []
-    for (const frame of await this.#call(Op.LIST)) {
-      const some = unpackChunkIds(frame.payload)
-      if (!some) throw this.#malformed('LIST')
-      ids.push(...some)
-    }
+    for await (const page of this.listPages()) ids.push(...page)
     return ids
+  }
+
+  /** The reply's frames are packed ids (16 bytes each): turned into strings a page at a time. */
+  async *listPages(): AsyncGenerator<ChunkId[]> {
+    const frames = await this.#call(Op.LIST)
+    if (frames.some((frame) => frame.payload.length % CHUNK_ID_BYTES !== 0)) throw this.#malformed('LIST')
+    const pageBytes = LIST_PAGE * CHUNK_ID_BYTES
+    for (const frame of frames) {
+      for (let at = 0; at < frame.payload.length; at += pageBytes) yield unpackChunkIds(frame.payload.subarray(at, at + pageBytes))!
+    }
   }
 
   async usage(): Promise<NodeUsage> {
