@@ -45,6 +45,17 @@ describe('listPages', () => {
     }
   })
 
+  it('stops a listing under way once the node is closed', async () => {
+    const dir = await servers.temp.make('dfs-pages-')
+    const node = await LocalFolderNode.open(dir, { clusterId: 'c', create: true })
+    const id = `00${newChunkId().slice(2)}`
+    await writeFile(chunkFilePath(dir, id), 'x')
+    const pages = listPages(node)[Symbol.asyncIterator]()
+    expect((await pages.next()).value).toEqual([id])
+    await node.close()
+    await expect(pages.next()).rejects.toMatchObject({ code: 'NODE_UNAVAILABLE' })
+  })
+
   it('pages a TCP node\'s reply the same way', async () => {
     const { url } = await servers.start()
     const node = await servers.connect(url)
