@@ -261,9 +261,9 @@ export class LocalFolderNode implements DataNode {
   }
 
   /**
-   * The chunk subfolders in order (a few thousand ids each at a million files), in pages. A few are
-   * read ahead, so a listing is no slower than list()'s (a returning node's chunk report over TCP
-   * has a deadline).
+   * The chunk subfolders in order (a few thousand ids each at a million files), in pages. Up to
+   * IO_PARALLELISM are read ahead, as list() reads them, so a listing is no slower (a returning
+   * node's chunk report over TCP has a deadline).
    */
   async *listPages(): AsyncGenerator<ChunkId[]> {
     const reads: Promise<ChunkId[]>[] = []
