@@ -108,9 +108,13 @@ export async function claimCluster(meta: ClaimingMeta, nodes: readonly DataNode[
   const { basis, claim, request: first } = await claimPlan(meta, options)
   let request = first
   const { fenced, each } = claimer(meta.dir, nodes)
-  await checkFirst(each, request, meta, options)
+  const deadline = Date.now() + (options.takeover?.waitMs ?? 0)
+  await checkFirst(each, request, meta, options, true, deadline)
   await writeMetaEpoch(meta.dir, { ...claim, ...(basis ? { previous: basis } : {}) })
-  await each(request)
+  // An old primary that still runs may renew its hold on a node between the check and the claim: a
+  // promotion waits for that hold as for the check's (claiming again is harmless where it took).
+  if (options.takeover) await checkTakeover(() => each(request), options.takeover, meta, log, deadline)
+  else await each(request)
 
   let supersede!: (err: DfsError) => void
   const superseded = new Promise<DfsError>((resolve) => { supersede = resolve })
@@ -253,14 +257,15 @@ function claimer<N extends ClaimTarget>(dir: string, nodes: readonly N[]) {
 }
 
 /** Step 1: ask every node whether it would take the claim (nothing written); a promotion may wait. */
-async function checkFirst(each: (req: ClaimRequest) => Promise<unknown>, request: ClaimRequest, meta: Pick<ClaimingMeta, 'dir'>, options: Pick<FenceOptions, 'log' | 'takeover'>, sayLoss = true): Promise<void> {
+async function checkFirst(each: (req: ClaimRequest) => Promise<unknown>, request: ClaimRequest, meta: Pick<ClaimingMeta, 'dir'>, options: Pick<FenceOptions, 'log' | 'takeover'>,
+  sayLoss = true, deadline = Date.now() + (options.takeover?.waitMs ?? 0)): Promise<void> {
   const check = () => each({ ...request, check: true })
   if (!options.takeover) return void await check()
   const log = levelled(options.log)
   if (options.takeover.acceptLoss && sayLoss) {
     // Asked first as if the loss were not accepted, so that what it costs is said, not passed over.
     const strict = { ...request, check: true, afterRepair: undefined }
-    const loss = await checkTakeover(() => each(strict), options.takeover, meta, log).then(() => undefined, (err: unknown) => {
+    const loss = await checkTakeover(() => each(strict), options.takeover, meta, log, deadline).then(() => undefined, (err: unknown) => {
       if (isDfsError(err, 'EPOCH_BEHIND') && typeof err.context.lost === 'number') return err
       throw err
     })
@@ -270,15 +275,14 @@ async function checkFirst(each: (req: ClaimRequest) => Promise<unknown>, request
         `the changes in them are gone (clients that made them are told at their next fsync), and the chunks they wrote become orphans`)
     } else log.info(`--accept-loss: nothing to accept; this standby holds every record the DataNodes saw the old primary journal`)
   }
-  await checkTakeover(check, options.takeover, meta, log)
+  await checkTakeover(check, options.takeover, meta, log, deadline)
 }
 
 /**
  * The check before a promotion claims: wait (bounded) while the old primary still holds a node, and
  * say a watermark refusal as what it is for a standby (records the primary wrote that it never got).
  */
-async function checkTakeover(check: () => Promise<unknown>, takeover: Takeover, meta: Pick<ClaimingMeta, 'dir'>, log: Log): Promise<void> {
-  const deadline = Date.now() + takeover.waitMs
+async function checkTakeover(check: () => Promise<unknown>, takeover: Takeover, meta: Pick<ClaimingMeta, 'dir'>, log: Log, deadline: number): Promise<void> {
   let waiting = false
   for (;;) {
     try {

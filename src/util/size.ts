@@ -54,5 +54,6 @@ export function parseDuration(text: string, what = 'duration', opts: { minMs?: n
 }
 
 export function formatDuration(ms: number): string {
+  if (ms === 0) return '0s'
   return ms % 3_600_000 === 0 ? `${ms / 3_600_000}h` : ms % 60_000 === 0 ? `${ms / 60_000}m` : ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`
 }

@@ -54,6 +54,6 @@ describe('parseDuration', () => {
   })
 
   it('formats bounds the way they are typed', () => {
-    expect([100, 1000, 1500, 60_000, 90_000].map(formatDuration)).toEqual(['100ms', '1s', '1500ms', '1m', '90s'])
+    expect([0, 100, 1000, 1500, 60_000, 90_000, 7_200_000].map(formatDuration)).toEqual(['0s', '100ms', '1s', '1500ms', '1m', '90s', '2h'])
   })
 })
