@@ -262,8 +262,8 @@ export class LocalFolderNode implements DataNode {
 
   /**
    * The chunk subfolders in order (a few thousand ids each at a million files), in pages. Up to
-   * IO_PARALLELISM are read ahead, as list() reads them, so a listing is no slower (a returning
-   * node's chunk report over TCP has a deadline).
+   * IO_PARALLELISM are read ahead, so a listing is no slower than reading them all at once (a
+   * returning node's chunk report over TCP has a deadline).
    */
   async *listPages(): AsyncGenerator<ChunkId[]> {
     const reads: Promise<ChunkId[]>[] = []
@@ -285,11 +285,8 @@ export class LocalFolderNode implements DataNode {
   }
 
   async list(): Promise<ChunkId[]> {
-    this.#checkOpen()
     const ids: ChunkId[] = []
-    await forEachLimit(CHUNK_SUBFOLDERS, IO_PARALLELISM, async (sub) => {
-      ids.push(...(await this.#readSubfolder(sub)))
-    })
+    for await (const page of this.listPages()) ids.push(...page)
     return ids
   }
 
