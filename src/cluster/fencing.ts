@@ -18,7 +18,8 @@
 // A promotion (`takeover`) claims from the primary's claim its standby copied: while the old primary
 // still holds the nodes (EPOCH_HELD: its connection was heard from lately) it waits, bounded, for
 // that hold to lapse; a watermark above the standby's journal is refused unless losing those records
-// is accepted.
+// is accepted. The claim is such a round too, since the old primary may speak to a node between the
+// check and the claim; a promotion stopped there has written, and says what (stoppedPartWay).
 
 import type { ClaimRequest, EpochClaim } from '../datanode/claim.js'
 import { claimRefusal, newClaimToken } from '../datanode/claim.js'
@@ -59,6 +60,11 @@ export interface Takeover {
   acceptLoss?: boolean
   /** How often to ask again while a node is held (ms). Default 1000. */
   pollMs?: number
+  /**
+   * When the wait ends (Date.now() time), shared by every round of one promotion: the check before the
+   * store opens, the check after, and the claim. Default: waitMs from the first ask.
+   */
+  deadline?: number
 }
 
 export interface Fence {
@@ -98,8 +104,10 @@ const DEFAULT_LEASE_MS = 10_000
  */
 export async function checkClaims(meta: Pick<ClaimingMeta, 'dir' | 'lastSeq'>, nodes: readonly ClaimTarget[], options: Pick<FenceOptions, 'log' | 'takeover'>): Promise<void> {
   const { request } = await claimPlan(meta, options)
-  // Said once, by the claim that follows (claimCluster), not by this look before it.
-  await checkFirst(claimer(meta.dir, nodes).each, request, meta, options, false)
+  const { each } = claimer(meta.dir, nodes)
+  if (!options.takeover) return void await each({ ...request, check: true })
+  // What --accept-loss gives up is said once, by the claim that follows (claimCluster), not by this look before it.
+  await takeoverRound(each, request, meta, { ...options.takeover, deadline: deadlineOf(options.takeover) }, levelled(options.log), { check: true })
 }
 
 /** Claim the nodes for this metadata folder (steps 1-3) and keep the claim fresh (step 4). */
@@ -107,14 +115,19 @@ export async function claimCluster(meta: ClaimingMeta, nodes: readonly DataNode[
   const log = levelled(options.log)
   const { basis, claim, request: first } = await claimPlan(meta, options)
   let request = first
-  const { fenced, each } = claimer(meta.dir, nodes)
-  const deadline = Date.now() + (options.takeover?.waitMs ?? 0)
-  await checkFirst(each, request, meta, options, true, deadline)
+  const { fenced, each, taken } = claimer(meta.dir, nodes)
+  const takeover = options.takeover && { ...options.takeover, deadline: deadlineOf(options.takeover) }
+  const said: LossSaid = { lost: -1 }
+  if (!takeover) await each({ ...request, check: true })
+  else await takeoverRound(each, request, meta, takeover, log, { check: true, said })
   await writeMetaEpoch(meta.dir, { ...claim, ...(basis ? { previous: basis } : {}) })
-  // An old primary that still runs may renew its hold on a node between the check and the claim: a
-  // promotion waits for that hold as for the check's (claiming again is harmless where it took).
-  if (options.takeover) await checkTakeover(() => each(request), options.takeover, meta, log, deadline)
-  else await each(request)
+  if (!takeover) await each(request)
+  else {
+    // The old primary may speak to a node between the check and the claim (renew its hold, journal
+    // more): the claim is a round of its own, as the check was. Claiming again is harmless where it took.
+    await takeoverRound(each, request, meta, takeover, log, { check: false, said })
+      .catch((err: unknown) => { throw stoppedPartWay(err, claim, [...taken], meta) })
+  }
 
   let supersede!: (err: DfsError) => void
   const superseded = new Promise<DfsError>((resolve) => { supersede = resolve })
@@ -241,10 +254,13 @@ function claimer<N extends ClaimTarget>(dir: string, nodes: readonly N[]) {
   const fenced = nodes.filter((node): node is FencedNode<N> => node.claim !== undefined)
   // A server that does not answer now takes the claim when it does (TcpDataNode claims first thing).
   const down = new Set<ClaimTarget>()
+  /** The nodes that took a claim sent (not a check): what a promotion stopped part way has changed. */
+  const taken = new Set<string>()
   const each = (req: ClaimRequest) => Promise.all(fenced.map(async (node) => {
     if (down.has(node) && node instanceof TcpDataNode) return node.holdClaim(req)
     try {
       await node.claim(req)
+      if (!req.check) taken.add(node.address)
     } catch (err) {
       if (isServerAddress(node.address) && isDfsError(err, 'NODE_UNAVAILABLE')) {
         down.add(node)
@@ -253,68 +269,121 @@ function claimer<N extends ClaimTarget>(dir: string, nodes: readonly N[]) {
       throw explained(err, dir)
     }
   }))
-  return { fenced, each }
+  return { fenced, each, taken }
 }
 
-/** Step 1: ask every node whether it would take the claim (nothing written); a promotion may wait. */
-async function checkFirst(each: (req: ClaimRequest) => Promise<unknown>, request: ClaimRequest, meta: Pick<ClaimingMeta, 'dir'>, options: Pick<FenceOptions, 'log' | 'takeover'>,
-  sayLoss = true, deadline = Date.now() + (options.takeover?.waitMs ?? 0)): Promise<void> {
-  const check = () => each({ ...request, check: true })
-  if (!options.takeover) return void await check()
-  const log = levelled(options.log)
-  if (options.takeover.acceptLoss && sayLoss) {
-    // Asked first as if the loss were not accepted, so that what it costs is said, not passed over.
-    const strict = { ...request, check: true, afterRepair: undefined }
-    const loss = await checkTakeover(() => each(strict), options.takeover, meta, log, deadline).then(() => undefined, (err: unknown) => {
-      if (isDfsError(err, 'EPOCH_BEHIND') && typeof err.context.lost === 'number') return err
-      throw err
-    })
-    if (loss) {
-      const { seq, seqWatermark, lost } = loss.context as { seq: number; seqWatermark: number; lost: number }
-      log.warn(`--accept-loss: promoting metadata folder ${meta.dir} loses ${lost} record${lost === 1 ? '' : 's'} (seq ${seq + 1}–${seqWatermark}) the old primary journaled and this standby never got; ` +
-        `the changes in them are gone (clients that made them are told at their next fsync), and the chunks they wrote become orphans`)
-    } else log.info(`--accept-loss: nothing to accept; this standby holds every record the DataNodes saw the old primary journal`)
-  }
-  await checkTakeover(check, options.takeover, meta, log, deadline)
+/** What a promotion's --accept-loss has said it gives up so far: -1 nothing said yet. */
+interface LossSaid {
+  lost: number
 }
+
+const deadlineOf = (takeover: Takeover): number => takeover.deadline ?? Date.now() + takeover.waitMs
 
 /**
- * The check before a promotion claims: wait (bounded) while the old primary still holds a node, and
- * say a watermark refusal as what it is for a standby (records the primary wrote that it never got).
+ * One round of a promotion's requests to the nodes: the check (nothing written), or the claim itself.
+ * Each round waits (bounded) while the old primary still holds a node, and each says what
+ * --accept-loss gives up, because the old primary may speak to a node between the rounds: renew its
+ * hold, or journal records this standby never got. `said` absent: a look that says nothing of a loss
+ * (checkClaims, before the store opens).
  */
-async function checkTakeover(check: () => Promise<unknown>, takeover: Takeover, meta: Pick<ClaimingMeta, 'dir'>, log: Log, deadline: number): Promise<void> {
+async function takeoverRound(each: (req: ClaimRequest) => Promise<unknown>, request: ClaimRequest, meta: Pick<ClaimingMeta, 'dir'>,
+  takeover: Takeover & { deadline: number }, log: Log, round: { check: boolean; said?: LossSaid }): Promise<void> {
+  const send = (req: ClaimRequest) => () => each(round.check ? { ...req, check: true } : req)
+  try {
+    if (takeover.acceptLoss && round.said) {
+      // Asked first as if the loss were not accepted, so that what it costs is said, not passed over.
+      const loss = await waitWhileHeld(send({ ...request, afterRepair: undefined }), takeover, meta, log, round.check).then(() => undefined, (err: unknown) => {
+        const loss = lossOf(err)
+        if (!loss) throw err
+        return loss
+      })
+      if (loss && loss.lost > round.said.lost) {
+        log.warn(`--accept-loss: promoting metadata folder ${meta.dir} loses ${records(loss.lost)} (seq ${loss.seq + 1}–${loss.seqWatermark}) the old primary journaled and this standby never got; ` +
+          `the changes in them are gone (clients that made them are told at their next fsync), and the chunks they wrote become orphans`)
+      } else if (!loss && round.said.lost < 0) {
+        log.info(`--accept-loss: nothing to accept; this standby holds every record the DataNodes saw the old primary journal`)
+      }
+      round.said.lost = Math.max(round.said.lost, loss?.lost ?? 0)
+      if (!loss) return // every node took the request as it is, nothing accepted
+    }
+    await waitWhileHeld(send(request), takeover, meta, log, round.check)
+  } catch (err) {
+    // A refused check changed nothing: a watermark above this journal is said as what it is for a standby.
+    throw round.check ? standbyBehind(err, meta) : err
+  }
+}
+
+/** Send until no node is held by the old primary any more, or the promotion's wait is over. */
+async function waitWhileHeld(send: () => Promise<unknown>, takeover: Takeover & { deadline: number }, meta: Pick<ClaimingMeta, 'dir'>, log: Log, check: boolean): Promise<void> {
   let waiting = false
   for (;;) {
     try {
-      await check()
-      if (waiting) log.info('the old primary\'s claim has lapsed on every node: claiming them')
+      await send()
+      if (waiting) log.info(check ? 'the old primary\'s claim has lapsed on every node: claiming them' : 'the old primary\'s claim has lapsed: the nodes are claimed')
       return
     } catch (err) {
-      if (isDfsError(err, 'EPOCH_BEHIND')) throw standbyBehind(err, meta)
       if (!isDfsError(err, 'EPOCH_HELD')) throw err
-      if (Date.now() >= deadline) {
+      const left = takeover.deadline - Date.now()
+      if (left <= 0) {
         const node = String(err.context.node ?? 'a node')
         throw dfsError('EPOCH_HELD',
           `node ${node} is still held by the old primary after waiting ${formatDuration(takeover.waitMs)} for its claim to lapse (${err.message}): ` +
           `it still runs and talks to its DataNodes; stop it (or cut it off from them) first, or wait longer with --promote-wait <duration>`,
           { ...err.context, meta: meta.dir }, err)
       }
-      if (!waiting) log.warn(`waiting up to ${formatDuration(takeover.waitMs)} for the old primary's claim to lapse (a node holds it while it hears from that NameNode): ${err.message}`)
+      if (!waiting) {
+        const upTo = formatDuration(left >= 1000 ? Math.ceil(left / 1000) * 1000 : left)
+        log.warn(check
+          ? `waiting up to ${upTo} for the old primary's claim to lapse (a node holds it while it hears from that NameNode): ${err.message}`
+          : `the old primary spoke to a node again between the check and the claim: waiting up to ${upTo} more for its claim to lapse: ${err.message}`)
+      }
       waiting = true
-      await new Promise((resolve) => setTimeout(resolve, takeover.pollMs ?? 1000))
+      await new Promise((resolve) => setTimeout(resolve, Math.min(takeover.pollMs ?? 1000, left)))
     }
   }
 }
 
-function standbyBehind(err: DfsError, meta: Pick<ClaimingMeta, 'dir'>): DfsError {
+const records = (n: number) => `${n} record${n === 1 ? '' : 's'}`
+
+/** The records a watermark refusal says the old primary journaled beyond this journal; undefined for any other refusal. */
+function lossOf(err: unknown): { node: string; seq: number; seqWatermark: number; lost: number } | undefined {
+  if (!isDfsError(err, 'EPOCH_BEHIND')) return undefined
   const { seqWatermark, seq } = claimRefusal(err)
-  if (seqWatermark === undefined || seq === undefined || seqWatermark <= seq) return explained(err, meta.dir) as DfsError
-  const lost = seqWatermark - seq
+  if (seqWatermark === undefined || seq === undefined || seqWatermark <= seq) return undefined
+  return { node: String(err.context.node), seq, seqWatermark, lost: seqWatermark - seq }
+}
+
+function standbyBehind(err: unknown, meta: Pick<ClaimingMeta, 'dir'>): unknown {
+  const loss = lossOf(err)
+  if (!loss) return err // said about the folder by name already (claimer)
   return dfsError('EPOCH_BEHIND',
-    `promoting metadata folder ${meta.dir} would lose ${lost} record${lost === 1 ? '' : 's'}: node ${String(err.context.node)} holds the primary's journal up to seq ${seqWatermark}, ` +
-    `and this standby's ends at seq ${seq} (the primary carried on without it); nothing was changed. ` +
+    `promoting metadata folder ${meta.dir} would lose ${records(loss.lost)}: node ${loss.node} holds the primary's journal up to seq ${loss.seqWatermark}, ` +
+    `and this standby's ends at seq ${loss.seq} (the primary carried on without it); nothing was changed. ` +
     `Start the old primary again if you can, or promote anyway and lose them with --accept-loss`,
-    { ...err.context, meta: meta.dir, seqWatermark, seq, lost }, err)
+    { ...(err as DfsError).context, meta: meta.dir, ...loss }, err)
+}
+
+/**
+ * A promotion stopped at its claim, unlike one refused at its check, has written by then: the folder's
+ * new claim, and on the nodes that took it, which refuse the old primary from now on. It says so, and
+ * the way on, which is the promotion again (the old primary cannot go back to nodes that refuse it).
+ */
+function stoppedPartWay(err: unknown, claim: EpochClaim, taken: string[], meta: Pick<ClaimingMeta, 'dir'>): unknown {
+  if (!isDfsError(err)) return err
+  const done = `the promotion of metadata folder ${meta.dir} stopped part way: its claim (epoch ${claim.epoch}) is in the folder` +
+    (taken.length === 0 ? ', and no node took it yet'
+      : taken.length === 1 ? `, and node ${taken[0]} took it and refuses the old primary from now on`
+        : `, and nodes ${taken.join(', ')} took it and refuse the old primary from now on`)
+  const context = { ...err.context, meta: meta.dir, claimed: claim.epoch, taken }
+  const loss = lossOf(err)
+  if (loss) {
+    // A run without --accept-loss would not see this loss again (the folder's claim moved on past the one
+    // the node holds), so the way on names it.
+    return dfsError('EPOCH_BEHIND',
+      `${done}. Then node ${loss.node} showed the old primary journaled ${records(loss.lost)} after the check (up to seq ${loss.seqWatermark}; this standby's journal ends at seq ${loss.seq}): ` +
+      `finish the promotion with --accept-loss, which gives them up`, { ...context, ...loss }, err)
+  }
+  return dfsError(err.code, `${done}. ${err.message.charAt(0).toUpperCase()}${err.message.slice(1)}; then run the promotion again`, context, err)
 }
 
 /**

@@ -163,6 +163,8 @@ async function planCluster(flags: ClusterFlags, options: OpenOptions): Promise<P
 /** Open what the plan found: the first write to the metadata folder or any node happens here. */
 async function openPlanned(plan: Plan, flags: ClusterFlags, options: OpenOptions): Promise<Cluster> {
   const { metaDir, access } = plan
+  // One wait for the old primary's hold, however many rounds ask: --promote-wait bounds them all.
+  if (options.promote) options = { ...options, promote: { ...options.promote, deadline: options.promote.deadline ?? Date.now() + options.promote.waitMs } }
   if (!options.readOnly) await checkClaimsFirst(plan, flags, options)
   const machine = namespaceMachine({ uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0, createdAt: plan.settings.createdAt })
   const meta: NamespaceMetaStore = await MetaStore.open(metaDir, machine, {

@@ -58,7 +58,8 @@ export function newClaimToken(): string {
 export function refuseClaim(record: NodeClaim | undefined, request: ClaimRequest, node: string, heldBy?: string): DfsError | undefined {
   if (record === undefined || sameClaim(record, request.claim)) return undefined
   const basis = request.basis
-  const context = { node, epoch: record.epoch, basis: basis?.epoch ?? 0, seqWatermark: record.seqWatermark, seq: request.seq }
+  // Journal seqs only in a refusal about them: a promotion reads seqWatermark above seq as records it would lose.
+  const context = { node, epoch: record.epoch, basis: basis?.epoch ?? 0 }
   const ahead = basis === undefined || record.epoch > basis.epoch || (record.epoch === basis.epoch && record.token !== basis.token)
   if (ahead) {
     const from = basis !== undefined && record.epoch === basis.epoch ? ` from another metadata folder` : ''
@@ -76,7 +77,7 @@ export function refuseClaim(record: NodeClaim | undefined, request: ClaimRequest
   if (sameClaim(record, basis) && record.seqWatermark > request.seq && !request.afterRepair) {
     return dfsError('EPOCH_BEHIND',
       `this metadata folder is behind the cluster (a copy or a restored backup): node ${node} was claimed by epoch ${record.epoch} whose journal reached seq ${record.seqWatermark}, and this folder's journal ends at seq ${request.seq}; it can read but never delete`,
-      context)
+      { ...context, seqWatermark: record.seqWatermark, seq: request.seq })
   }
   return undefined
 }

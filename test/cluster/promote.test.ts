@@ -10,11 +10,7 @@
 import { cp, mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { claimCluster } from '../../src/cluster/fencing.js'
 import { type Cluster, type ClusterFlags, type OpenOptions, openCluster } from '../../src/cluster/openCluster.js'
-import type { ClaimRequest } from '../../src/datanode/claim.js'
-import type { DataNode } from '../../src/datanode/DataNode.js'
-import { dfsError } from '../../src/errors.js'
 import { acquireLock } from '../../src/meta/lock.js'
 import { NameNodeHost } from '../../src/namenode/openNameNode.js'
 import { NameNodeServer } from '../../src/namenode/server.js'
@@ -243,41 +239,6 @@ describe('a primary cut off from every DataNode', () => {
     } finally {
       vi.useRealTimers()
     }
-  })
-})
-
-describe('a promotion whose old primary renews its hold between the check and the claim', () => {
-  // A stand-in node: it passes the check, then refuses the claim itself while the old primary holds it.
-  function heldNode(refusals: number) {
-    const asked: string[] = []
-    const address = 'tcp://127.0.0.1:9'
-    const node = {
-      address,
-      async claim(request: ClaimRequest) {
-        asked.push(request.check ? 'check' : 'claim')
-        if (!request.check && refusals-- > 0) {
-          throw dfsError('EPOCH_HELD', `node ${address} is held by a running NameNode of epoch 2 (connected from 127.0.0.1:5): this metadata folder is a copy of the one in use`, { node: address, epoch: 2 })
-        }
-      },
-    }
-    return { asked, node: node as unknown as DataNode }
-  }
-  const meta = async () => ({ dir: await servers.temp.make('dfs-takeover-'), lastSeq: 0, sync: async () => {} })
-
-  it('waits for that hold to lapse as it waits for the check, then claims', async () => {
-    const { asked, node } = heldNode(2)
-    const logged: string[] = []
-    const fence = await claimCluster(await meta(), [node], { log: (m) => logged.push(m), refreshMs: 3_600_000, takeover: { waitMs: EVENTUALLY_MS, pollMs: 1 } })
-    expect(asked).toEqual(['check', 'claim', 'claim', 'claim'])
-    expect(logged.join('\n')).toMatch(/waiting up to 1m for the old primary's claim to lapse/)
-    await fence.close()
-  })
-
-  it('is refused as a check is once the wait is spent', async () => {
-    const { node } = heldNode(Infinity)
-    const err = await claimCluster(await meta(), [node], { log: () => {}, takeover: { waitMs: 0 } }).then(() => undefined, (e: Error & { code?: string }) => e)
-    expect(err?.code).toBe('EPOCH_HELD')
-    expect(err?.message).toMatch(/^node \S+ is still held by the old primary after waiting 0s for its claim to lapse/)
   })
 })
 

@@ -56,6 +56,8 @@ describe('the claim rule', () => {
     const behind = refuseClaim(record(e2, 9), { claim: e3, basis: e2, seq: 5 }, 'n')!
     const wire = (err: DfsError) => dfsError(err.code, `tcp://127.0.0.1:7001: ${err.message}`, { node: 'tcp://127.0.0.1:7001', remote: true })
     expect(claimRefusal(wire(ahead))).toEqual({ epoch: 3 })
+    // No journal numbers in a refusal that is not about them, here as over the wire.
+    expect(claimRefusal(ahead)).toEqual({ epoch: 3 })
     expect(claimRefusal(wire(behind))).toEqual({ epoch: 2, seqWatermark: 9, seq: 5 })
     expect(claimRefusal(behind)).toEqual({ epoch: 2, seqWatermark: 9, seq: 5 })
     expect(claimRefusal(wire(fencedError('n', 'epoch 4 claimed it after this connection did', newChunkId())))).toEqual({ epoch: 4 })
