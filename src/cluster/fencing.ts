@@ -103,29 +103,30 @@ const DEFAULT_LEASE_MS = 10_000
  * durable record as read from disk. claimCluster checks again once the store is open.
  */
 export async function checkClaims(meta: Pick<ClaimingMeta, 'dir' | 'lastSeq'>, nodes: readonly ClaimTarget[], options: Pick<FenceOptions, 'log' | 'takeover'>): Promise<void> {
-  const { request } = await claimPlan(meta, options)
-  const { each } = claimer(meta.dir, nodes)
-  if (!options.takeover) return void await each({ ...request, check: true })
+  const { request, earlier } = await claimPlan(meta, options)
+  const nodeRequests = claimer(meta.dir, nodes)
+  if (!options.takeover) return void await nodeRequests.each({ ...request, check: true })
   // What --accept-loss gives up is said once, by the claim that follows (claimCluster), not by this look before it.
-  await takeoverRound(each, request, meta, { ...options.takeover, deadline: deadlineOf(options.takeover) }, levelled(options.log), { check: true })
+  await takeoverRound(nodeRequests, request, earlier, meta, { ...options.takeover, deadline: deadlineOf(options.takeover) }, levelled(options.log), { check: true })
 }
 
 /** Claim the nodes for this metadata folder (steps 1-3) and keep the claim fresh (step 4). */
 export async function claimCluster(meta: ClaimingMeta, nodes: readonly DataNode[], options: FenceOptions): Promise<Fence> {
   const log = levelled(options.log)
-  const { basis, claim, request: first } = await claimPlan(meta, options)
+  const { basis, claim, request: first, earlier } = await claimPlan(meta, options)
   let request = first
-  const { fenced, each, taken } = claimer(meta.dir, nodes)
+  const nodeRequests = claimer(meta.dir, nodes)
+  const { fenced, each, taken } = nodeRequests
   const takeover = options.takeover && { ...options.takeover, deadline: deadlineOf(options.takeover) }
   const said: LossSaid = { lost: -1 }
   if (!takeover) await each({ ...request, check: true })
-  else await takeoverRound(each, request, meta, takeover, log, { check: true, said })
+  else await takeoverRound(nodeRequests, request, earlier, meta, takeover, log, { check: true, said })
   await writeMetaEpoch(meta.dir, { ...claim, ...(basis ? { previous: basis } : {}) })
   if (!takeover) await each(request)
   else {
     // The old primary may speak to a node between the check and the claim (renew its hold, journal
     // more): the claim is a round of its own, as the check was. Claiming again is harmless where it took.
-    await takeoverRound(each, request, meta, takeover, log, { check: false, said })
+    await takeoverRound(nodeRequests, request, earlier, meta, takeover, log, { check: false, said })
       .catch((err: unknown) => { throw stoppedPartWay(err, claim, [...taken], meta) })
   }
 
@@ -242,12 +243,14 @@ async function claimPlan(meta: Pick<ClaimingMeta, 'dir' | 'lastSeq'>, options: P
   const claim = { epoch: (basis?.epoch ?? 0) + 1, token: newClaimToken() }
   const afterRepair = previous?.afterRepair || options.takeover?.acceptLoss
   const request: ClaimRequest = { claim, ...(basis ? { basis } : {}), seq: meta.lastSeq, ...(afterRepair ? { afterRepair: true } : {}) }
-  return { basis, claim, request }
+  return { basis, claim, request, earlier: previous?.previous }
 }
 
 /** What claiming needs of a node: a DataNode, or for a check only, anything that answers as one would. */
 export type ClaimTarget = Pick<DataNode, 'address' | 'claim'>
 type FencedNode<N extends ClaimTarget> = N & Required<Pick<DataNode, 'claim'>>
+
+type NodeRequests = Pick<ReturnType<typeof claimer>, 'each' | 'refusals'>
 
 /** Send one claim request to every node that takes claims. */
 function claimer<N extends ClaimTarget>(dir: string, nodes: readonly N[]) {
@@ -269,7 +272,12 @@ function claimer<N extends ClaimTarget>(dir: string, nodes: readonly N[]) {
       throw explained(err, dir)
     }
   }))
-  return { fenced, each, taken }
+  /** Ask (check only) every node that answers; the refusals, each node's own (not only the first). */
+  const refusals = async (req: ClaimRequest): Promise<unknown[]> => {
+    const asked = await Promise.allSettled(fenced.filter((node) => !down.has(node)).map((node) => node.claim({ ...req, check: true })))
+    return asked.flatMap((r) => (r.status === 'rejected' ? [explained(r.reason, dir)] : []))
+  }
+  return { fenced, each, taken, refusals }
 }
 
 /** What a promotion's --accept-loss has said it gives up so far: -1 nothing said yet. */
@@ -286,9 +294,20 @@ const deadlineOf = (takeover: Takeover): number => takeover.deadline ?? Date.now
  * hold, or journal records this standby never got. `said` absent: a look that says nothing of a loss
  * (checkClaims, before the store opens).
  */
-async function takeoverRound(each: (req: ClaimRequest) => Promise<unknown>, request: ClaimRequest, meta: Pick<ClaimingMeta, 'dir'>,
+async function takeoverRound(nodes: NodeRequests, request: ClaimRequest, earlier: EpochClaim | undefined, meta: Pick<ClaimingMeta, 'dir'>,
   takeover: Takeover & { deadline: number }, log: Log, round: { check: boolean; said?: LossSaid }): Promise<void> {
-  const send = (req: ClaimRequest) => () => each(round.check ? { ...req, check: true } : req)
+  const send = (req: ClaimRequest) => async () => {
+    // A promotion that stopped part way before left the folder's claim ahead of the nodes it did not
+    // take: those still hold the old primary's claim (the one before the basis) and its watermark,
+    // which the node compares only for a request from that claim. So they are asked as from it too
+    // (check only), and a watermark refusal counts as one at the basis would; their other refusals
+    // (the nodes that took the claim: "a newer NameNode") are the request's own business.
+    if (earlier && !req.afterRepair) {
+      const loss = (await nodes.refusals({ ...req, basis: earlier })).find((err) => lossOf(err))
+      if (loss) throw loss
+    }
+    await nodes.each(round.check ? { ...req, check: true } : req)
+  }
   try {
     if (takeover.acceptLoss && round.said) {
       // Asked first as if the loss were not accepted, so that what it costs is said, not passed over.
@@ -304,7 +323,9 @@ async function takeoverRound(each: (req: ClaimRequest) => Promise<unknown>, requ
         log.info(`--accept-loss: nothing to accept; this standby holds every record the DataNodes saw the old primary journal`)
       }
       round.said.lost = Math.max(round.said.lost, loss?.lost ?? 0)
-      if (!loss) return // every node took the request as it is, nothing accepted
+      // Every node would take the request as it is, nothing accepted. A claim is sent again all the
+      // same, as accepting: a server that is down holds the last claim sent for when it comes back.
+      if (!loss && round.check) return
     }
     await waitWhileHeld(send(request), takeover, meta, log, round.check)
   } catch (err) {
@@ -377,8 +398,8 @@ function stoppedPartWay(err: unknown, claim: EpochClaim, taken: string[], meta: 
   const context = { ...err.context, meta: meta.dir, claimed: claim.epoch, taken }
   const loss = lossOf(err)
   if (loss) {
-    // A run without --accept-loss would not see this loss again (the folder's claim moved on past the one
-    // the node holds), so the way on names it.
+    // The way on is the promotion with --accept-loss: run without it, the promotion is refused for the
+    // same records (the nodes still at the old primary's claim are asked as from it: takeoverRound).
     return dfsError('EPOCH_BEHIND',
       `${done}. Then node ${loss.node} showed the old primary journaled ${records(loss.lost)} after the check (up to seq ${loss.seqWatermark}; this standby's journal ends at seq ${loss.seq}): ` +
       `finish the promotion with --accept-loss, which gives them up`, { ...context, ...loss }, err)

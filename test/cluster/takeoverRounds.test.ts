@@ -118,6 +118,17 @@ describe("a promotion whose old primary speaks to a node between the check and t
       `the promotion of metadata folder ${meta.dir} stopped part way: its claim (epoch 2) is in the folder, and node tcp://a:1 took it and refuses the old primary from now on. ` +
       `Then node tcp://b:1 showed the old primary journaled 5 records after the check (up to seq ${STANDBY_SEQ + 5}; this standby's journal ends at seq ${STANDBY_SEQ}): ` +
       'finish the promotion with --accept-loss, which gives them up')
+
+    // Run again without --accept-loss, it still sees those records, although the folder's claim moved
+    // on past the one node b holds; with it, it gives them up, and says so.
+    const again = await promote(meta, [a.node, b.node], { waitMs: 0 })
+    expect(again.err?.code).toBe('EPOCH_BEHIND')
+    expect(again.err?.message).toMatch(/^promoting metadata folder \S+ would lose 5 records: node tcp:\/\/b:1 holds the primary's journal up to seq 15, and this standby's ends at seq 10 .*nothing was changed/)
+    expect([a.state.record.epoch, b.state.record.epoch]).toEqual([2, 1])
+    const accepted = await promote(meta, [a.node, b.node], { waitMs: 0, acceptLoss: true })
+    expect(accepted.err).toBeUndefined()
+    expect(accepted.log).toMatch(/--accept-loss: promoting metadata folder \S+ loses 5 records \(seq 11–15\)/)
+    expect([a.state.record.epoch, b.state.record.epoch]).toEqual([3, 3])
   })
 
   it('journaled more, with --accept-loss: the records given up are said, although the check found none', async () => {
