@@ -113,7 +113,7 @@ export async function checkClaims(meta: Pick<ClaimingMeta, 'dir' | 'lastSeq'>, n
 /** Claim the nodes for this metadata folder (steps 1-3) and keep the claim fresh (step 4). */
 export async function claimCluster(meta: ClaimingMeta, nodes: readonly DataNode[], options: FenceOptions): Promise<Fence> {
   const log = levelled(options.log)
-  const { basis, claim, request: first, earlier } = await claimPlan(meta, options)
+  const { basis, claim, request: first, earlier, promotingFrom } = await claimPlan(meta, options)
   let request = first
   const nodeRequests = claimer(meta.dir, nodes)
   const { fenced, each, taken } = nodeRequests
@@ -121,13 +121,15 @@ export async function claimCluster(meta: ClaimingMeta, nodes: readonly DataNode[
   const said: LossSaid = { lost: -1 }
   if (!takeover) await each({ ...request, check: true })
   else await takeoverRound(nodeRequests, request, earlier, meta, takeover, log, { check: true, said })
-  await writeMetaEpoch(meta.dir, { ...claim, ...(basis ? { previous: basis } : {}) })
+  const record = { ...claim, ...(basis ? { previous: basis } : {}) }
+  await writeMetaEpoch(meta.dir, { ...record, ...(promotingFrom ? { promotingFrom } : {}) })
   if (!takeover) await each(request)
   else {
     // The old primary may speak to a node between the check and the claim (renew its hold, journal
     // more): the claim is a round of its own, as the check was. Claiming again is harmless where it took.
     await takeoverRound(nodeRequests, request, earlier, meta, takeover, log, { check: false, said })
       .catch((err: unknown) => { throw stoppedPartWay(err, claim, [...taken], meta) })
+    if (promotingFrom) await writeMetaEpoch(meta.dir, record) // every node took it: nothing left to compare with
   }
 
   let supersede!: (err: DfsError) => void
@@ -243,7 +245,10 @@ async function claimPlan(meta: Pick<ClaimingMeta, 'dir' | 'lastSeq'>, options: P
   const claim = { epoch: (basis?.epoch ?? 0) + 1, token: newClaimToken() }
   const afterRepair = previous?.afterRepair || options.takeover?.acceptLoss
   const request: ClaimRequest = { claim, ...(basis ? { basis } : {}), seq: meta.lastSeq, ...(afterRepair ? { afterRepair: true } : {}) }
-  return { basis, claim, request, earlier: previous?.previous }
+  // A promotion run again after one that stopped part way (epochClaim.ts): where it started from.
+  const earlier = options.takeover ? previous?.promotingFrom : undefined
+  const promotingFrom = options.takeover ? earlier ?? basis : undefined
+  return { basis, claim, request, earlier, promotingFrom }
 }
 
 /** What claiming needs of a node: a DataNode, or for a check only, anything that answers as one would. */
@@ -259,25 +264,43 @@ function claimer<N extends ClaimTarget>(dir: string, nodes: readonly N[]) {
   const down = new Set<ClaimTarget>()
   /** The nodes that took a claim sent (not a check): what a promotion stopped part way has changed. */
   const taken = new Set<string>()
-  const each = (req: ClaimRequest) => Promise.all(fenced.map(async (node) => {
-    if (down.has(node) && node instanceof TcpDataNode) return node.holdClaim(req)
-    try {
-      await node.claim(req)
-      if (!req.check) taken.add(node.address)
-    } catch (err) {
-      if (isServerAddress(node.address) && isDfsError(err, 'NODE_UNAVAILABLE')) {
-        down.add(node)
+  // Every node is heard out before a refusal is thrown: `taken` is then complete, and the refusal
+  // thrown is the one that matters most (worstOf).
+  const each = async (req: ClaimRequest): Promise<void> => {
+    const refused = (await Promise.allSettled(fenced.map(async (node) => {
+      if (down.has(node) && node instanceof TcpDataNode) {
+        if (!req.check) node.holdClaim(req) // a check holds nothing
         return
       }
-      throw explained(err, dir)
-    }
-  }))
-  /** Ask (check only) every node that answers; the refusals, each node's own (not only the first). */
+      try {
+        await node.claim(req)
+        if (!req.check) taken.add(node.address)
+      } catch (err) {
+        if (isServerAddress(node.address) && isDfsError(err, 'NODE_UNAVAILABLE')) {
+          down.add(node)
+          return
+        }
+        throw explained(err, dir)
+      }
+    }))).flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []))
+    if (refused.length > 0) throw worstOf(refused)
+  }
+  /** Ask (check only) every node that answers; the refusals, each node's own. */
   const refusals = async (req: ClaimRequest): Promise<unknown[]> => {
     const asked = await Promise.allSettled(fenced.filter((node) => !down.has(node)).map((node) => node.claim({ ...req, check: true })))
     return asked.flatMap((r) => (r.status === 'rejected' ? [explained(r.reason, dir)] : []))
   }
   return { fenced, each, taken, refusals }
+}
+
+/** Of several nodes' refusals, the largest loss (records the old primary journaled beyond this journal), else the first. */
+function worstOf(refusals: unknown[]): unknown {
+  let worst: { err: unknown; seqWatermark: number } | undefined
+  for (const err of refusals) {
+    const loss = lossOf(err)
+    if (loss && (!worst || loss.seqWatermark > worst.seqWatermark)) worst = { err, seqWatermark: loss.seqWatermark }
+  }
+  return worst?.err ?? refusals[0]
 }
 
 /** What a promotion's --accept-loss has said it gives up so far: -1 nothing said yet. */
@@ -298,13 +321,13 @@ async function takeoverRound(nodes: NodeRequests, request: ClaimRequest, earlier
   takeover: Takeover & { deadline: number }, log: Log, round: { check: boolean; said?: LossSaid }): Promise<void> {
   const send = (req: ClaimRequest) => async () => {
     // A promotion that stopped part way before left the folder's claim ahead of the nodes it did not
-    // take: those still hold the old primary's claim (the one before the basis) and its watermark,
-    // which the node compares only for a request from that claim. So they are asked as from it too
-    // (check only), and a watermark refusal counts as one at the basis would; their other refusals
-    // (the nodes that took the claim: "a newer NameNode") are the request's own business.
+    // take: those still hold the old primary's claim (`earlier`, epoch.json's promotingFrom) and its
+    // watermark, which a node compares only for a request from that claim. So they are asked as from
+    // it too (check only), and a watermark refusal counts as one at the basis would; the other
+    // refusals (the nodes that took a claim of this folder: "a newer NameNode") are the request's own business.
     if (earlier && !req.afterRepair) {
-      const loss = (await nodes.refusals({ ...req, basis: earlier })).find((err) => lossOf(err))
-      if (loss) throw loss
+      const losses = (await nodes.refusals({ ...req, basis: earlier })).filter((err) => lossOf(err))
+      if (losses.length > 0) throw worstOf(losses)
     }
     await nodes.each(round.check ? { ...req, check: true } : req)
   }
@@ -330,7 +353,7 @@ async function takeoverRound(nodes: NodeRequests, request: ClaimRequest, earlier
     await waitWhileHeld(send(request), takeover, meta, log, round.check)
   } catch (err) {
     // A refused check changed nothing: a watermark above this journal is said as what it is for a standby.
-    throw round.check ? standbyBehind(err, meta) : err
+    throw round.check ? standbyBehind(err, earlier, meta) : err
   }
 }
 
@@ -374,14 +397,16 @@ function lossOf(err: unknown): { node: string; seq: number; seqWatermark: number
   return { node: String(err.context.node), seq, seqWatermark, lost: seqWatermark - seq }
 }
 
-function standbyBehind(err: unknown, meta: Pick<ClaimingMeta, 'dir'>): unknown {
+function standbyBehind(err: unknown, earlier: EpochClaim | undefined, meta: Pick<ClaimingMeta, 'dir'>): unknown {
   const loss = lossOf(err)
   if (!loss) return err // said about the folder by name already (claimer)
-  return dfsError('EPOCH_BEHIND',
-    `promoting metadata folder ${meta.dir} would lose ${records(loss.lost)}: node ${loss.node} holds the primary's journal up to seq ${loss.seqWatermark}, ` +
-    `and this standby's ends at seq ${loss.seq} (the primary carried on without it); nothing was changed. ` +
-    `Start the old primary again if you can, or promote anyway and lose them with --accept-loss`,
-    { ...(err as DfsError).context, meta: meta.dir, ...loss }, err)
+  const would = `promoting metadata folder ${meta.dir} would lose ${records(loss.lost)}: node ${loss.node} holds the primary's journal up to seq ${loss.seqWatermark}, ` +
+    `and this standby's ends at seq ${loss.seq} (the primary carried on without it); nothing was changed`
+  // After a run that stopped part way, nodes that took its claim refuse the old primary: it cannot come back.
+  const wayOn = earlier
+    ? `. An earlier run of this promotion stopped part way, and the nodes that took its claim refuse the old primary: finish the promotion with --accept-loss, which gives them up`
+    : `. Start the old primary again if you can, or promote anyway and lose them with --accept-loss`
+  return dfsError('EPOCH_BEHIND', would + wayOn, { ...(err as DfsError).context, meta: meta.dir, ...loss }, err)
 }
 
 /**
@@ -404,7 +429,10 @@ function stoppedPartWay(err: unknown, claim: EpochClaim, taken: string[], meta: 
       `${done}. Then node ${loss.node} showed the old primary journaled ${records(loss.lost)} after the check (up to seq ${loss.seqWatermark}; this standby's journal ends at seq ${loss.seq}): ` +
       `finish the promotion with --accept-loss, which gives them up`, { ...context, ...loss }, err)
   }
-  return dfsError(err.code, `${done}. ${err.message.charAt(0).toUpperCase()}${err.message.slice(1)}; then run the promotion again`, context, err)
+  const said = `${done}. ${err.message.charAt(0).toUpperCase()}${err.message.slice(1)}`
+  // Another NameNode claimed a node meanwhile: this folder is not the cluster's line any more, and running again will not change that.
+  if (err.code === 'EPOCH_BEHIND') return dfsError(err.code, said, context, err)
+  return dfsError(err.code, `${said}; then run the promotion again`, context, err)
 }
 
 /**

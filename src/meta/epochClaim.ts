@@ -3,7 +3,12 @@
 // a crash in between leaves a folder whose claim is one epoch ahead of the nodes, which the next
 // open claims from as usual (a node behind the basis is not ahead of it).
 //
-//   { format: 1, epoch, token, previous?: { epoch, token }, claimedAt, afterRepair? }
+//   { format: 1, epoch, token, previous?: { epoch, token }, claimedAt, afterRepair?, promotingFrom?: { epoch, token } }
+//
+// promotingFrom is the old primary's claim a promotion (dfs namenode --promote) started from, kept
+// while the promotion has not claimed every node: one that stopped part way, run again, still has
+// to compare its journal with the nodes that hold that claim (cluster/fencing.ts). It goes once every
+// node took the new claim.
 //
 // afterRepair is set by `dfs fsck --meta --repair` when it cut the journal: the next claim may then
 // be below the nodes' seq watermark (records were lost for good), once.
@@ -20,6 +25,7 @@ export interface MetaEpoch {
   token: string
   previous?: { epoch: number; token: string }
   afterRepair?: boolean
+  promotingFrom?: { epoch: number; token: string }
 }
 
 /** The folder's last claim; undefined when it never made one (a new folder, or one from before fencing). */
@@ -40,6 +46,7 @@ export async function readMetaEpoch(dir: string): Promise<MetaEpoch | undefined>
     epoch: value.epoch!, token: value.token,
     ...(value.previous ? { previous: value.previous } : {}),
     ...(value.afterRepair ? { afterRepair: true } : {}),
+    ...(value.promotingFrom ? { promotingFrom: value.promotingFrom } : {}),
   }
 }
 

@@ -33,6 +33,8 @@ interface NodeState {
   asked: number
   checks: number
   afterCheck(n: number): void
+  /** Runs before the node answers a claim (not a check): lets a test order two nodes' answers. */
+  beforeClaim(): Promise<void>
   /** The old primary renews its claim here: held for `requests` more, its watermark raised to seq. */
   renew(requests: number, seq?: number): void
 }
@@ -44,6 +46,7 @@ function oldPrimarysNode(address: string) {
     asked: 0,
     checks: 0,
     afterCheck: () => {},
+    beforeClaim: async () => {},
     renew(requests, seq = state.record.seqWatermark) {
       state.heldFor = requests
       state.record = { ...state.record, seqWatermark: seq }
@@ -53,6 +56,7 @@ function oldPrimarysNode(address: string) {
     address,
     async claim(request: ClaimRequest) {
       state.asked++
+      if (!request.check) await state.beforeClaim()
       const held = state.record.token === OLD.token && state.heldFor > 0 ? '127.0.0.1:5' : undefined
       if (held) state.heldFor--
       const refusal = refuseClaim(state.record, request, address, held)
@@ -123,12 +127,55 @@ describe("a promotion whose old primary speaks to a node between the check and t
     // on past the one node b holds; with it, it gives them up, and says so.
     const again = await promote(meta, [a.node, b.node], { waitMs: 0 })
     expect(again.err?.code).toBe('EPOCH_BEHIND')
-    expect(again.err?.message).toMatch(/^promoting metadata folder \S+ would lose 5 records: node tcp:\/\/b:1 holds the primary's journal up to seq 15, and this standby's ends at seq 10 .*nothing was changed/)
+    expect(again.err?.message).toMatch(/^promoting metadata folder \S+ would lose 5 records: node tcp:\/\/b:1 holds the primary's journal up to seq 15, and this standby's ends at seq 10 .*nothing was changed\. An earlier run of this promotion stopped part way, and the nodes that took its claim refuse the old primary: finish the promotion with --accept-loss, which gives them up$/)
     expect([a.state.record.epoch, b.state.record.epoch]).toEqual([2, 1])
     const accepted = await promote(meta, [a.node, b.node], { waitMs: 0, acceptLoss: true })
     expect(accepted.err).toBeUndefined()
     expect(accepted.log).toMatch(/--accept-loss: promoting metadata folder \S+ loses 5 records \(seq 11–15\)/)
     expect([a.state.record.epoch, b.state.record.epoch]).toEqual([3, 3])
+    expect((await readMetaEpoch(meta.dir))?.promotingFrom, 'forgotten once every node took the claim').toBeUndefined()
+  })
+
+  it('stopped part way twice, then journaled more: run again, the promotion still sees those records', async () => {
+    const meta = await standbyFolder()
+    const b = oldPrimarysNode('tcp://b:1')
+    for (const run of [1, 2]) {
+      // Held again after the run's last check (a run after one that stopped part way checks twice: as
+      // from its own claim and as from the old primary's).
+      const last = b.state.checks + run
+      b.state.afterCheck = (n) => { if (n === last) b.state.renew(Infinity) }
+      const { err } = await promote(meta, [b.node], { waitMs: 0 })
+      expect(err?.message, `run ${run}`).toMatch(/stopped part way: .* and no node took it yet\. Node tcp:\/\/b:1 is still held/)
+      b.state.renew(0)
+    }
+    expect(await readMetaEpoch(meta.dir)).toMatchObject({ epoch: 3, promotingFrom: OLD })
+    b.state.afterCheck = () => {}
+    b.state.renew(0, STANDBY_SEQ + 5)
+    const { err } = await promote(meta, [b.node], { waitMs: 0 })
+    expect(err?.message).toMatch(/^promoting metadata folder \S+ would lose 5 records: node tcp:\/\/b:1 holds the primary's journal up to seq 15/)
+    expect(b.state.record.epoch).toBe(1)
+  })
+
+  it('says the largest loss any node shows, and names every node that took the claim', async () => {
+    const meta = await standbyFolder()
+    const a = oldPrimarysNode('tcp://a:1')
+    const b = oldPrimarysNode('tcp://b:1')
+    const c = oldPrimarysNode('tcp://c:1')
+    b.state.afterCheck = () => b.state.renew(0, STANDBY_SEQ + 5)
+    c.state.afterCheck = () => c.state.renew(0, STANDBY_SEQ + 10)
+    // a answers its claim only after b and c refused theirs.
+    let refused!: () => void
+    const bothRefused = new Promise<void>((resolve) => { refused = resolve })
+    let answered = 0
+    for (const n of [b, c]) n.state.beforeClaim = async () => { if (++answered === 2) setImmediate(refused) }
+    a.state.beforeClaim = () => bothRefused
+    const { err } = await promote(meta, [a.node, b.node, c.node], { waitMs: 0 })
+    expect(err?.message).toMatch(/node tcp:\/\/a:1 took it and refuses the old primary from now on\. Then node tcp:\/\/c:1 showed the old primary journaled 10 records after the check \(up to seq 20;/)
+    expect(a.state.record.epoch).toBe(2)
+
+    const accepted = await promote(meta, [a.node, b.node, c.node], { waitMs: 0, acceptLoss: true })
+    expect(accepted.err).toBeUndefined()
+    expect(accepted.log).toMatch(/loses 10 records \(seq 11–20\)/)
   })
 
   it('journaled more, with --accept-loss: the records given up are said, although the check found none', async () => {
