@@ -498,8 +498,7 @@ export class LocalFolderNode implements DataNode {
     for (const name of names) {
       if (isChunkId(name)) {
         if (!this.#writingInPlace.has(name)) ids.push(name)
-      }
-      else if (name.includes(TEMP_MARKER)) await removeIfStale(join(folder, name))
+      } else if (name.includes(TEMP_MARKER)) await removeIfStale(join(folder, name))
       // anything else is not ours: leave it alone
     }
     return ids

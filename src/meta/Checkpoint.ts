@@ -25,12 +25,12 @@ const PREVIOUS_TEMP_FILE = `${PREVIOUS_CHECKPOINT_FILE}.tmp`
 const FORMAT = 1
 const KIND = 'dfs-checkpoint'
 
-// A slice ends once it has taken SLICE_MS of the thread, or after this many pieces, or when its
-// buffer is full, whichever comes first. The time bound is the one that matters: every file system
-// call waits while a slice runs, and a garbage collection that lands in the same turn adds its pause
-// to the slice's (the bench's scale figures: a checkpoint of a million inodes, lstat after lstat
-// meanwhile). The count and size bounds keep a slice small when the clock says little (a fast
-// machine, or a test's clock).
+// A slice ends once it has taken SLICE_MS of the thread, or after this many pieces, whichever comes
+// first (a full buffer is written out on the way). The time bound is the one that matters: every file
+// system call waits while a slice runs, and a garbage collection that lands in the same turn adds its
+// pause to the slice's (the bench's scale figures: a checkpoint of a million inodes, lstat after
+// lstat meanwhile). The count bound keeps a slice small when the clock says little (a fast machine,
+// or a test's clock).
 export const SLICE_PIECES = 4096
 /**
  * Each piece's JSON is encoded straight into this one buffer, reused slice after slice (its write is
@@ -62,12 +62,15 @@ export async function writeCheckpoint(dir: string, lastSeq: number, pieces: Iter
     const hash = createHash('sha256')
     const buffer = Buffer.allocUnsafe(SLICE_BYTES)
     let used = 0
-    // Hashed and written from the buffer: encoded once, for the hash and the file alike.
-    const flush = async () => {
-      const bytes = buffer.subarray(0, used)
-      used = 0
+    // Encoded once, for the hash and the file alike.
+    const writeOut = async (bytes: Buffer) => {
       hash.update(bytes)
       await fh.writeFile(bytes)
+    }
+    const flush = () => {
+      const bytes = buffer.subarray(0, used)
+      used = 0
+      return writeOut(bytes)
     }
     /**
      * One line into the buffer, flushed first if the line might not fit (UTF-8 takes at most 3 bytes
@@ -83,9 +86,7 @@ export async function writeCheckpoint(dir: string, lastSeq: number, pieces: Iter
     const lineAfterFlush = async (text: string) => {
       await flush()
       if (text.length * 3 + 1 <= buffer.length) return void line(text)
-      const bytes = Buffer.from(`${text}\n`)
-      hash.update(bytes)
-      await fh.writeFile(bytes)
+      await writeOut(Buffer.from(`${text}\n`))
     }
     await line(JSON.stringify({ format: FORMAT, kind: KIND, lastSeq, createdAt: new Date().toISOString() }))
     let count = 0
