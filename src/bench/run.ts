@@ -308,7 +308,7 @@ async function bench(opts: Options): Promise<void> {
   progress('mounting the ceiling (memfs, the in-memory FUSE file system)')
   memfs = await MountProcess.launch({
     what: 'memfs', readyPrefix: 'memfs: mounted', mountpoint: memMnt,
-    argv: [MEMFS_SCRIPT, memMnt], cwd: REPO_ROOT, logPath: join(logDir, 'memfs.log'),
+    argv: ['--expose-gc', MEMFS_SCRIPT, memMnt], cwd: REPO_ROOT, logPath: join(logDir, 'memfs.log'),
   })
   const memFuse = await mountInfo(memMnt)
 
@@ -398,23 +398,38 @@ async function bench(opts: Options): Promise<void> {
   for (let r = 1; r <= opts.runs; r++) {
     const tag = `run ${r}/${opts.runs}`
 
-    // 1. sequential write. Previous run's files go first (untimed), then everything is synced.
+    // 1. sequential write, and 2. cold read. Previous run's files go first (untimed), then everything
+    // is synced. The ceiling writes and reads its copy back to back and deletes it before dfs
+    // writes: memfs holds the file in its own memory, and on a VM 1 GiB held by another process makes
+    // the next writer's fresh memory dear (docs/bench.md, "Known limits"). Each side writes with the
+    // source in the page cache, and reads cold: a new dfs daemon (empty chunk cache), then sync +
+    // drop_caches right before each dd. Dropping the caches empties the kernel's page cache of the
+    // ceiling's file too, so every byte crosses FUSE as on dfs, from memfs's memory.
     if (r > 1) {
       await rm(join(native, bigName), { force: true })
-      await run('rm', ['-f', join(memMnt, bigName)])
       await run('rm', ['-f', join(mnt, bigName)])
       // dfs deletes the old chunks once the unlink is in the durable journal (synced every second):
       // let that finish before the clock starts.
       await sleep(2500)
     }
-    await run('sync', [])
-    await run('dd', [`if=${source}`, 'of=/dev/null', 'bs=1M']) // source in the page cache for all writers
+    const sourceCached = async () => {
+      await run('sync', [])
+      await run('dd', [`if=${source}`, 'of=/dev/null', 'bs=1M']) // source in the page cache for the writer
+    }
+    await sourceCached()
     resetPeaks()
     await quiet()
     const nw = await dd([`if=${source}`, `of=${join(native, bigName)}`, 'conv=fsync'], opts.size)
     progress(`${tag}: native write  ${fmt(nw)} MB/s`)
     const mw = await withCeilingCpu('write', r, () => dd([`if=${source}`, `of=${join(memMnt, bigName)}`, 'conv=fsync'], opts.size))
     progress(`${tag}: ceiling write ${fmt(mw)} MB/s`)
+    await quiet()
+    coldDfs = (await dropCaches()) && coldDfs
+    const mr = await withCeilingCpu('read', r, () => dd([`if=${join(memMnt, bigName)}`, 'of=/dev/null'], opts.size))
+    progress(`${tag}: ceiling read  ${fmt(mr)} MB/s`)
+    // Untimed: memfs gives the file's memory back at once (memFs.ts, letGo).
+    await run('rm', ['-f', join(memMnt, bigName)])
+    await sourceCached()
     const dw = await withDaemonCpu('write', r, () => dd([`if=${source}`, `of=${join(mnt, bigName)}`, 'conv=fsync'], opts.size))
     progress(`${tag}: dfs write     ${fmt(dw)} MB/s`)
     write.native.push(nw)
@@ -422,9 +437,6 @@ async function bench(opts: Options): Promise<void> {
     write.dfs.push(dw)
     notePeak(`write (run ${r})`)
 
-    // 2. cold read: a new daemon (empty chunk cache), then sync + drop_caches right before each dd.
-    // memfs keeps its bytes in its own memory (the point of it) and is not restarted; dropping the
-    // caches empties the kernel's page cache of its file, so every byte crosses FUSE as on dfs.
     await restartDaemon()
     await quiet()
     coldNative = (await dropCaches()) && coldNative
@@ -432,17 +444,12 @@ async function bench(opts: Options): Promise<void> {
     progress(`${tag}: native read   ${fmt(nr)} MB/s`)
     coldDfs = (await dropCaches()) && coldDfs
     resetPeaks()
-    const mr = await withCeilingCpu('read', r, () => dd([`if=${join(memMnt, bigName)}`, 'of=/dev/null'], opts.size))
-    progress(`${tag}: ceiling read  ${fmt(mr)} MB/s`)
-    coldDfs = (await dropCaches()) && coldDfs
     const dr = await withDaemonCpu('read', r, () => dd([`if=${join(mnt, bigName)}`, 'of=/dev/null'], opts.size))
     progress(`${tag}: dfs read      ${fmt(dr)} MB/s`)
     read.native.push(nr)
     read.ceiling.push(mr)
     read.dfs.push(dr)
     notePeak(`read (run ${r})`)
-    // memfs's copy of the big file goes now (untimed), so it holds no RAM the other figures could use.
-    await run('rm', ['-f', join(memMnt, bigName)])
 
     // 3. small files: a fresh folder per run on each side.
     const dirName = `files-${r}`

@@ -62,6 +62,20 @@ describe('memfs, the bench ceiling', () => {
     expect((await sh(`rm -r '${mnt}/sub' '${mnt}/big' && ls -A '${mnt}'`)).stdout.split('\n').filter(Boolean).sort()).toEqual(['copy', 'sparse'])
   })
 
+  it('keeps a deleted file\'s bytes for a handle still open on it', async () => {
+    // memfs gives a deleted file's memory back once no name and no handle reaches it (letGo).
+    const file = join(mnt, 'held')
+    const r = await sh(`set -e
+      head -c 2097152 '${join(dir.path, 'src.bin')}' > '${file}'
+      exec 3< '${file}'
+      rm '${file}'
+      dd if=/dev/fd/3 iflag=nocache count=0 status=none # the kernel's cached pages go: memfs answers
+      cmp - <(head -c 2097152 '${join(dir.path, 'src.bin')}') <&3
+      exec 3<&-
+      ! ls '${file}' 2>/dev/null`)
+    expect(r.code, r.stderr).toBe(0)
+  })
+
   it('unmounts and exits on SIGTERM', async () => {
     await memfs!.stop()
     expect(memfs!.running).toBe(false)
