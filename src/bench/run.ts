@@ -11,7 +11,8 @@
 // and a dfs cluster (3 local-folder nodes, 2 replicas, default chunk size, default --cache/--dirty),
 // mounted by a real `dfs mount --foreground` daemon, and the ceiling, a memfs mount (src/bench/memFs.ts:
 // same binding, same mount options, everything in memory, its own process). Each figure is measured
-// with real tools as separate processes (dd, ls, a node script): native first, then the ceiling, then dfs.
+// with real tools as separate processes (dd, ls, a node script): native first, then the ceiling, then dfs
+// (the ceiling reads its big file back before dfs writes, and deletes it: see the run loop).
 // Everything is removed at the end, also on error or Ctrl-C. How to read the output: docs/bench.md.
 
 import { mkdir, mkdtemp, rm, readdir, readFile, rmdir } from 'node:fs/promises'
@@ -569,7 +570,7 @@ async function bench(opts: Options): Promise<void> {
   out.push(renderCpuCosts(costs))
   out.push(...stalls)
   out.push('')
-  out.push('how each figure is taken (native first, then the ceiling, then dfs, back to back):')
+  out.push('how each figure is taken (native first, then the ceiling, then dfs, back to back; the ceiling writes, reads back and deletes its big file before dfs writes):')
   out.push(`  write    dd if=<random ${sizeLabel(opts.size)} file, in page cache> of=<target> bs=1M conv=fsync; MB/s = 10^6 bytes/s from dd's wall time`)
   out.push(coldNative && coldDfs
     ? `  read     dd if=<target> of=/dev/null bs=1M right after sync; echo 3 > /proc/sys/vm/drop_caches; the dfs daemon was restarted before the read, so its --cache is empty too (the ceiling serves from its RAM)`
