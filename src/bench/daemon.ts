@@ -4,7 +4,7 @@
 // same way (MountProcess.launch), ready at `memfs: mounted`. Memory and CPU time are read from /proc.
 
 import { spawn, type ChildProcess } from 'node:child_process'
-import { createWriteStream, readFileSync, writeFileSync, type WriteStream } from 'node:fs'
+import { createWriteStream, readdirSync, readFileSync, writeFileSync, type WriteStream } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { run, sleep } from './proc.js'
@@ -165,12 +165,22 @@ export class MountProcess {
 
   /**
    * CPU seconds used so far (user + system), by the whole process and by its main thread (the one
-   * JavaScript thread that answers every FUSE call), or null once it has exited.
+   * JavaScript thread that answers every FUSE call), or null once it has exited. `profiler`: what
+   * V8's profiler thread (`--cpu-prof`) used of `process`, 0 without one.
    */
-  cpu(): { process: number; main: number } | null {
+  cpu(): { process: number; main: number; profiler: number } | null {
     if (!this.running) return null
     try {
-      return { process: cpuSeconds(`/proc/${this.pid}/stat`), main: cpuSeconds(`/proc/${this.pid}/task/${this.pid}/stat`) }
+      const task = `/proc/${this.pid}/task`
+      let profiler = 0
+      for (const tid of readdirSync(task)) {
+        try {
+          if (readFileSync(`${task}/${tid}/comm`, 'utf8').trim() === PROFILER_THREAD) profiler += cpuSeconds(`${task}/${tid}/stat`)
+        } catch {
+          // the thread ended meanwhile
+        }
+      }
+      return { process: cpuSeconds(`/proc/${this.pid}/stat`), main: cpuSeconds(`${task}/${this.pid}/stat`), profiler }
     } catch {
       return null
     }
@@ -224,10 +234,15 @@ export class MountProcess {
 /**
  * Wait (untimed) until none of the processes uses the CPU (under 20 ms in 300 ms): dfs goes on
  * storing and journaling after a tool has exited, and on 2 CPUs that work would land in the next
- * figure. Gives up after `limitMs` and says so (false).
+ * figure. Gives up after `limitMs` and says so (false). V8's profiler thread does not count: with
+ * `--cpu-prof` it alone used 10-20 ms of every 300 ms of an idle daemon, so no wait ever ended before
+ * its limit, and every CPU-per-unit window (a measurement until idle) took in 10 s of profiling.
  */
 export async function waitIdle(procs: readonly (MountProcess | undefined)[], limitMs = 10_000): Promise<boolean> {
-  const used = () => procs.reduce((sum, p) => sum + (p?.cpu()?.process ?? 0), 0)
+  const used = () => procs.reduce((sum, p) => {
+    const cpu = p?.cpu()
+    return sum + (cpu ? cpu.process - cpu.profiler : 0)
+  }, 0)
   const until = Date.now() + limitMs
   let last = used()
   for (;;) {
@@ -307,6 +322,8 @@ export async function unmountIfMounted(path: string): Promise<void> {
 
 /** Clock ticks per second of /proc/<pid>/stat times (USER_HZ: 100 on every Linux architecture in use). */
 const CLK_TCK = 100
+/** The name (comm) of V8's profiler thread in a process started with --cpu-prof. */
+const PROFILER_THREAD = 'v8:ProfEvntProc'
 
 /** utime + stime from a /proc stat line, in seconds (fields 14 and 15; the name in parentheses may hold spaces). */
 function cpuSeconds(statPath: string): number {

@@ -10,7 +10,7 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
-import { MountProcess, unmountIfMounted } from './daemon.js'
+import { MountProcess, unmountIfMounted, waitIdle } from './daemon.js'
 import { busyPercent, dropCaches, machineCpu } from './machine.js'
 import { createFiles, dd, listFiles } from './measure.js'
 import { run, sleep } from './proc.js'
@@ -108,15 +108,7 @@ export async function nameNodeFigures(input: NameNodeBenchInput): Promise<string
 
   /** Untimed: wait until neither process uses the CPU (as the main table does), at most 10 s. */
   const quiet = async () => {
-    const used = () => [namenode, client].reduce((sum, p) => sum + (p.cpu()?.process ?? 0), 0)
-    const until = Date.now() + 10_000
-    let last = used()
-    for (;;) {
-      await sleep(300)
-      const now = used()
-      if (now - last < 0.02 || Date.now() > until) return
-      last = now
-    }
+    await waitIdle([namenode, client])
   }
   const cpuLines: string[] = []
   const withCpu = async <T>(what: string, measure: () => Promise<T>): Promise<T> => {
