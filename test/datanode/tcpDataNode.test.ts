@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { newChunkId } from '../../src/datanode/chunkId.js'
 import { LocalFolderNode } from '../../src/datanode/LocalFolderNode.js'
 import { folderWriterCounts } from '../../src/datanode/folderWriter.js'
+import { memoryCounts } from '../../src/util/sha256.js'
 import { encodeFrame, type Frame, FrameDecoder, FLAG_REPLY } from '../../src/datanode/tcp/frame.js'
 import { decodeAuth, newChallenge, Op, PROTOCOL_VERSION, serverProof, MAX_FRAME } from '../../src/datanode/tcp/protocol.js'
 import { TcpDataNode } from '../../src/datanode/tcp/TcpDataNode.js'
@@ -56,6 +57,26 @@ describe('TcpDataNode over a real server', () => {
     mixed.slice(100).forEach((data, i) => expect(Buffer.compare(data as Buffer, chunks[i]!.data)).toBe(0))
     expect((await node.list()).length).toBe(300)
     expect(server.connectionCount).toBe(1)
+  })
+
+  it('reuses the memory of the chunks a server stored and sent, with the right bytes in every reply', async () => {
+    // A server takes each large chunk that arrives into memory of its own (frame.ts); once the put
+    // has settled, or the reply carrying a chunk has left, that memory serves the next chunk instead
+    // of fresh memory, whose first touch is dear on a VM (util/sha256.ts giveBack).
+    const { url } = await servers.start()
+    const node = await servers.connect(url)
+    const chunks = Array.from({ length: 12 }, () => ({ id: newChunkId(), data: randomBytes(1024 * 1024) }))
+    const before = { ...memoryCounts }
+    for (const c of chunks) await node.put(c.id, c.data, sha256Of(c.data))
+    const puts = { ...memoryCounts }
+    expect(puts.recycled - before.recycled).toBe(12)
+    expect(puts.fresh - before.fresh).toBeLessThanOrEqual(2)
+    // Each reply is read on this side into memory of its own, handed to the caller and never reused
+    // under it: a later reply, sent from the memory the server gave back, must not change it.
+    const got: Buffer[] = []
+    for (const c of chunks) got.push(await node.get(c.id))
+    got.forEach((data, i) => expect(Buffer.compare(data, chunks[i]!.data), `chunk ${i}`).toBe(0))
+    expect(memoryCounts.recycled - puts.recycled).toBe(12)
   })
 
   it('says a new small chunk is fresh, so the server\'s folder writer stores it in one hand-off; a repair\'s put is not', async () => {

@@ -25,6 +25,7 @@ import type { LocalFolderNode } from '../LocalFolderNode.js'
 import { fencedError, type NodeClaim, parseClaimRequest } from '../claim.js'
 import { type Frame, FrameDecoder, FrameError, type FrameHeader, encodeHeader, FLAG_FRESH, FLAG_MORE, FLAG_REPLY } from './frame.js'
 import { levelled } from '../../log/Log.js'
+import { giveBack } from '../../util/sha256.js'
 import {
   type AuthReply,
   chunkIdOf,
@@ -321,7 +322,13 @@ export class ServerConnection {
         if (lead.length < SHA256_BYTES) {
           throw badRequest(`PUT starts with the chunk's ${SHA256_BYTES}-byte SHA-256 (got ${lead.length + frame.payload.length} bytes)`)
         }
-        await node.put(id!, frame.payload, lead.toString('hex'), frame.flags & FLAG_FRESH ? { fresh: true } : {})
+        try {
+          await node.put(id!, frame.payload, lead.toString('hex'), frame.flags & FLAG_FRESH ? { fresh: true } : {})
+        } finally {
+          // The node keeps nothing of the bytes once the put has settled (a hash still running on a
+          // failed put only reads them): the next chunk that arrives reuses the memory.
+          giveBack(frame.payload)
+        }
         return reply()
       }
       case Op.GET: {
@@ -330,7 +337,7 @@ export class ServerConnection {
         if (data.length > MAX_PAYLOAD) {
           throw dfsError('NODE_UNAVAILABLE', `chunk ${id} on ${node.address} is ${data.length} bytes, more than a frame carries (${MAX_PAYLOAD})`, { chunk: id })
         }
-        return reply(data)
+        return this.#send({ op: frame.op, flags: FLAG_REPLY, status: STATUS_OK, requestId: frame.requestId }, data, () => giveBack(data))
       }
       case Op.HAS:
         return reply(Buffer.of((await node.has(id!)) ? 1 : 0))
@@ -389,16 +396,18 @@ export class ServerConnection {
 
   // --- writing -----------------------------------------------------------------------------------
 
-  #send(header: Omit<FrameHeader, 'version'>, payload: Buffer = EMPTY): void {
-    if (this.#socket.destroyed || !this.#socket.writable) return
+  /** `sent`: called once the socket holds no reference to payload any more (sent, or never will be). */
+  #send(header: Omit<FrameHeader, 'version'>, payload: Buffer = EMPTY, sent?: () => void): void {
+    if (this.#socket.destroyed || !this.#socket.writable) return sent?.()
     this.#lastSentAt = Date.now()
     const head = encodeHeader({ version: PROTOCOL_VERSION, ...header }, payload.length)
     if (payload.length < 64 * 1024) {
       this.#socket.write(payload.length === 0 ? head : Buffer.concat([head, payload]))
+      sent?.()
     } else {
       this.#socket.cork()
       this.#socket.write(head)
-      this.#socket.write(payload)
+      this.#socket.write(payload, sent && (() => sent()))
       this.#socket.uncork()
     }
   }
