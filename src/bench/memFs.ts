@@ -9,7 +9,8 @@
 // the cost of FUSE and this binding (the kernel round trips, libfuse2's threads, the N-API calls).
 //
 // Only what the bench does is supported: files (create, write at any offset, read, truncate, unlink,
-// rename), folders (mkdir, readdir, rmdir), getattr, flush/fsync/release (no-ops), and enough of the
+// rename), folders (mkdir, readdir, rmdir), getattr, flush/fsync (no-ops), release (a deleted file's
+// memory goes back once nothing reaches it: letGo), and enough of the
 // rest (access, statfs, chmod, chown, utimens, getxattr, an empty listxattr) that dd, ls -l and node
 // see an ordinary file system. getxattr answers as dfs does (ENODATA in the user., trusted. and
 // security. namespaces, EOPNOTSUPP for the rest, POSIX ACLs included), never ENOSYS: the kernel would
@@ -298,7 +299,8 @@ export function memFsOperations(owner: () => { uid: number; gid: number }, opts:
           byPath.set(to + path.slice(from.length), inode)
         }
       }
-      return cb(0)
+      cb(0)
+      if (target && target !== n) letGo(target)
     },
     chmod: (path: string, mode: number, cb: Callback) => {
       const n = byPath.get(path)

@@ -11,8 +11,8 @@
 // and a dfs cluster (3 local-folder nodes, 2 replicas, default chunk size, default --cache/--dirty),
 // mounted by a real `dfs mount --foreground` daemon, and the ceiling, a memfs mount (src/bench/memFs.ts:
 // same binding, same mount options, everything in memory, its own process). Each figure is measured
-// with real tools as separate processes (dd, ls, a node script): native first, then the ceiling, then dfs
-// (the ceiling reads its big file back before dfs writes, and deletes it: see the run loop).
+// with real tools as separate processes (dd, ls, a node script): native first, then the ceiling, then dfs,
+// except that the ceiling reads its big file back, and deletes it, before dfs writes (see the run loop).
 // Everything is removed at the end, also on error or Ctrl-C. How to read the output: docs/bench.md.
 
 import { mkdir, mkdtemp, rm, readdir, readFile, rmdir } from 'node:fs/promises'
@@ -267,7 +267,7 @@ async function bench(opts: Options): Promise<void> {
     throw new Error(`${work.disk.mountedOn} has ${gib(work.disk.availBytes)} free; this run needs about ${gib(need)} ` +
       `(source + native copy + ${REPLICAS} dfs replicas of ${sizeLabel(opts.size)}${opts.ec ? ', the EC figures\' 5 × the file' : ''}, the scale namespace's metadata, plus slack). Try --size 256M or a smaller --scale.`)
   }
-  // memfs keeps the big file in its memory during the write and read phases.
+  // memfs keeps the big file in its memory from its write to its read.
   if (os.freemem() < opts.size + GiB) {
     throw new Error(`the machine has ${gib(os.freemem())} of memory available; memfs keeps the ${sizeLabel(opts.size)} file in memory, ` +
       `so this run needs about ${gib(opts.size + GiB)}. Try a smaller --size.`)
@@ -296,8 +296,8 @@ async function bench(opts: Options): Promise<void> {
     await rm(costWork, { recursive: true, force: true })
   }
 
-  // The source of both writes: random bytes (no file system or chunk layer can shortcut them the
-  // way it could zeros), made once, read from the page cache by both writers.
+  // The source of the three writes: random bytes (no file system or chunk layer can shortcut them the
+  // way it could zeros), made once, read from the page cache by every writer.
   progress(`making a ${sizeLabel(opts.size)} random source file`)
   await run('dd', ['if=/dev/urandom', `of=${source}`, 'bs=1M', `count=${opts.size / MiB}`, 'iflag=fullblock'], { env: TOOL_ENV })
 
@@ -333,10 +333,10 @@ async function bench(opts: Options): Promise<void> {
   let coldDfs = true
   let coldSmall = true
 
-  const notePeak = (phase: string) => {
+  const notePeak = (phase: string, { ceiling = true } = {}) => {
     const m = daemon?.memory()
     if (m) peaks.push({ phase, bytes: m.hwm })
-    const mm = memfs?.memory()
+    const mm = ceiling ? memfs?.memory() : undefined
     if (mm) memPeaks.push({ phase, bytes: mm.hwm })
   }
   const resetPeaks = () => {
@@ -399,11 +399,11 @@ async function bench(opts: Options): Promise<void> {
   for (let r = 1; r <= opts.runs; r++) {
     const tag = `run ${r}/${opts.runs}`
 
-    // 1. sequential write, and 2. cold read. Previous run's files go first (untimed), then everything
-    // is synced. The ceiling writes and reads its copy back to back and deletes it before dfs
-    // writes: memfs holds the file in its own memory, and on a VM 1 GiB held by another process makes
-    // the next writer's fresh memory dear (docs/bench.md, "Known limits"). Each side writes with the
-    // source in the page cache, and reads cold: a new dfs daemon (empty chunk cache), then sync +
+    // 1. sequential write, and 2. cold read. Previous run's files go first (untimed). The ceiling
+    // writes and reads its copy back to back and deletes it before dfs writes: memfs holds the file
+    // in its own memory, and on a VM 1 GiB held by another process makes the next writer's fresh
+    // memory dear (docs/bench.md, "Known limits"). Each side writes with the source in the page cache
+    // and the rest of it dropped, and reads cold: a new dfs daemon (empty chunk cache), then sync +
     // drop_caches right before each dd. Dropping the caches empties the kernel's page cache of the
     // ceiling's file too, so every byte crosses FUSE as on dfs, from memfs's memory.
     if (r > 1) {
@@ -413,15 +413,18 @@ async function bench(opts: Options): Promise<void> {
       // let that finish before the clock starts.
       await sleep(2500)
     }
-    const sourceCached = async () => {
-      await run('sync', [])
-      await run('dd', [`if=${source}`, 'of=/dev/null', 'bs=1M']) // source in the page cache for the writer
+    // Every writer starts alike: the page cache dropped (the last writer's file out of it), then the
+    // source read back into it, then nothing running.
+    const beforeWrite = async () => {
+      await dropCaches()
+      await run('dd', [`if=${source}`, 'of=/dev/null', 'bs=1M'])
+      await quiet()
     }
-    await sourceCached()
     resetPeaks()
-    await quiet()
+    await beforeWrite()
     const nw = await dd([`if=${source}`, `of=${join(native, bigName)}`, 'conv=fsync'], opts.size)
     progress(`${tag}: native write  ${fmt(nw)} MB/s`)
+    await beforeWrite()
     const mw = await withCeilingCpu('write', r, () => dd([`if=${source}`, `of=${join(memMnt, bigName)}`, 'conv=fsync'], opts.size))
     progress(`${tag}: ceiling write ${fmt(mw)} MB/s`)
     await quiet()
@@ -430,7 +433,7 @@ async function bench(opts: Options): Promise<void> {
     progress(`${tag}: ceiling read  ${fmt(mr)} MB/s`)
     // Untimed: memfs gives the file's memory back at once (memFs.ts, letGo).
     await run('rm', ['-f', join(memMnt, bigName)])
-    await sourceCached()
+    await beforeWrite()
     const dw = await withDaemonCpu('write', r, () => dd([`if=${source}`, `of=${join(mnt, bigName)}`, 'conv=fsync'], opts.size))
     progress(`${tag}: dfs write     ${fmt(dw)} MB/s`)
     write.native.push(nw)
@@ -450,7 +453,7 @@ async function bench(opts: Options): Promise<void> {
     read.native.push(nr)
     read.ceiling.push(mr)
     read.dfs.push(dr)
-    notePeak(`read (run ${r})`)
+    notePeak(`read (run ${r})`, { ceiling: false }) // the ceiling read inside the write phase
 
     // 3. small files: a fresh folder per run on each side.
     const dirName = `files-${r}`
@@ -570,7 +573,7 @@ async function bench(opts: Options): Promise<void> {
   out.push(renderCpuCosts(costs))
   out.push(...stalls)
   out.push('')
-  out.push('how each figure is taken (native first, then the ceiling, then dfs, back to back; the ceiling writes, reads back and deletes its big file before dfs writes):')
+  out.push('how each figure is taken (native first, then the ceiling, then dfs, back to back, but the ceiling reads its big file back and deletes it before dfs writes):')
   out.push(`  write    dd if=<random ${sizeLabel(opts.size)} file, in page cache> of=<target> bs=1M conv=fsync; MB/s = 10^6 bytes/s from dd's wall time`)
   out.push(coldNative && coldDfs
     ? `  read     dd if=<target> of=/dev/null bs=1M right after sync; echo 3 > /proc/sys/vm/drop_caches; the dfs daemon was restarted before the read, so its --cache is empty too (the ceiling serves from its RAM)`
