@@ -275,8 +275,8 @@ export class ServerConnection {
   }
 
   async #serve(frame: Frame): Promise<void> {
-    const reply = (payload?: Buffer, flags = 0) =>
-      this.#send({ op: frame.op, flags: FLAG_REPLY | flags, status: STATUS_OK, requestId: frame.requestId }, payload)
+    const reply = (payload?: Buffer, flags = 0, sent?: () => void) =>
+      this.#send({ op: frame.op, flags: FLAG_REPLY | flags, status: STATUS_OK, requestId: frame.requestId }, payload, sent)
     try {
       await this.#dispatch(frame, reply)
     } catch (err) {
@@ -297,7 +297,7 @@ export class ServerConnection {
     }
   }
 
-  async #dispatch(frame: Frame, reply: (payload?: Buffer, flags?: number) => void): Promise<void> {
+  async #dispatch(frame: Frame, reply: (payload?: Buffer, flags?: number, sent?: () => void) => void): Promise<void> {
     const spec = REQUEST_OPS.get(frame.op)
     if (!spec) throw badRequest(`unknown op 0x${frame.op.toString(16).padStart(2, '0')}`)
     const flags = frame.op === Op.PUT ? frame.flags & ~FLAG_FRESH : frame.flags
@@ -337,7 +337,8 @@ export class ServerConnection {
         if (data.length > MAX_PAYLOAD) {
           throw dfsError('NODE_UNAVAILABLE', `chunk ${id} on ${node.address} is ${data.length} bytes, more than a frame carries (${MAX_PAYLOAD})`, { chunk: id })
         }
-        return this.#send({ op: frame.op, flags: FLAG_REPLY, status: STATUS_OK, requestId: frame.requestId }, data, () => giveBack(data))
+        // Once sent, the chunk's memory serves the next one (see PUT).
+        return reply(data, 0, () => giveBack(data))
       }
       case Op.HAS:
         return reply(Buffer.of((await node.has(id!)) ? 1 : 0))
@@ -407,7 +408,7 @@ export class ServerConnection {
     } else {
       this.#socket.cork()
       this.#socket.write(head)
-      this.#socket.write(payload, sent && (() => sent()))
+      this.#socket.write(payload, sent)
       this.#socket.uncork()
     }
   }
