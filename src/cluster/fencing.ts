@@ -308,7 +308,8 @@ interface LossSaid {
   lost: number
 }
 
-const deadlineOf = (takeover: Takeover): number => takeover.deadline ?? Date.now() + takeover.waitMs
+/** When a promotion's wait for the old primary's hold ends: the deadline set for it, else waitMs from now. */
+export const deadlineOf = (takeover: Takeover): number => takeover.deadline ?? Date.now() + takeover.waitMs
 
 /**
  * One round of a promotion's requests to the nodes: the check (nothing written), or the claim itself.

@@ -26,7 +26,7 @@ import { checkFoldersApart } from './layout.js'
 import { type NodeAccess, checkNode, isServerAddress, normalizeAddress, openNode } from './nodes.js'
 import { type ClusterSettings, DEFAULT_CHUNK_SIZE, DEFAULT_REPLICAS, parseSettings } from './settings.js'
 import { levelled } from '../log/Log.js'
-import { type ClaimTarget, checkClaims, claimCluster, type Fence, type Takeover } from './fencing.js'
+import { type ClaimTarget, checkClaims, claimCluster, deadlineOf, type Fence, type Takeover } from './fencing.js'
 import { folderClaimCheck } from '../datanode/claim.js'
 import { lastSeqOnDisk } from '../meta/lastSeqOnDisk.js'
 import { checkNotStandby, checkPromotable } from '../meta/standbyGuard.js'
@@ -164,7 +164,7 @@ async function planCluster(flags: ClusterFlags, options: OpenOptions): Promise<P
 async function openPlanned(plan: Plan, flags: ClusterFlags, options: OpenOptions): Promise<Cluster> {
   const { metaDir, access } = plan
   // One wait for the old primary's hold, however many rounds ask: --promote-wait bounds them all.
-  if (options.promote) options = { ...options, promote: { ...options.promote, deadline: options.promote.deadline ?? Date.now() + options.promote.waitMs } }
+  if (options.promote) options = { ...options, promote: { ...options.promote, deadline: deadlineOf(options.promote) } }
   if (!options.readOnly) await checkClaimsFirst(plan, flags, options)
   const machine = namespaceMachine({ uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0, createdAt: plan.settings.createdAt })
   const meta: NamespaceMetaStore = await MetaStore.open(metaDir, machine, {

@@ -64,7 +64,7 @@ describe('memfs, the bench ceiling', () => {
     expect((await sh(`rm -r '${mnt}/sub' '${mnt}/big' && ls -A '${mnt}'`)).stdout.split('\n').filter(Boolean).sort()).toEqual(['copy', 'sparse'])
   })
 
-  it('keeps a deleted file\'s bytes while a handle is open on it, and lets them go at its last close', () => {
+  it('keeps the bytes of a file deleted or renamed over while a handle is open on it, for that handle', () => {
     // Driven through its operations, not a mount: libfuse 2 renames an open file it is asked to
     // delete and unlinks it at the last close, so through a mount the open-handle case never reaches
     // memfs's unlink (letGo must still hold for it, and for a file renamed over).
