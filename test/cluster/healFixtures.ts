@@ -149,11 +149,18 @@ export async function makeHealCluster(options: { nodes: number; replicas: number
 
   const storeOn = async (data: Buffer, nodeIndexes: number[]): Promise<ChunkRef> => {
     const id = newChunkId()
-    for (const i of nodeIndexes) {
-      await nodes[i].inner.put(id, data, sha256Of(data))
-      await nodes[i].inner.sync([id])
+    // Being written, as ChunkStore.write marks its own chunks: a healer running beside the test must
+    // not collect it as an orphan (some tests give orphans 150 ms) before the caller records it.
+    const written = chunks.holdWriting([id])
+    try {
+      for (const i of nodeIndexes) {
+        await nodes[i].inner.put(id, data, sha256Of(data))
+        await nodes[i].inner.sync([id])
+      }
+      return { id, len: data.length, sha256: await sha256(data), nodes: nodeIndexes.map((i) => nodes[i].nodeId) }
+    } finally {
+      written()
     }
-    return { id, len: data.length, sha256: await sha256(data), nodes: nodeIndexes.map((i) => nodes[i].nodeId) }
   }
 
   return {
@@ -165,9 +172,16 @@ export async function makeHealCluster(options: { nodes: number; replicas: number
       let size = 0
       for (const [index, bytes] of data.entries()) {
         const ref = placement ? await storeOn(bytes, placement[index]) : await chunks.write(bytes)
-        if (!placement) await chunks.sync([ref])
-        size += bytes.length
-        meta.commit({ op: 'chunk', ino: inode.ino, index, ref, size, mtime: Date.now(), ctime: Date.now() })
+        // Still being written until recorded: the sync is slow on a loaded machine, and an orphan
+        // sweep meanwhile would find the chunk unreferenced (a suite run once lost it so).
+        const recorded = chunks.holdWriting([ref.id])
+        try {
+          if (!placement) await chunks.sync([ref])
+          size += bytes.length
+          meta.commit({ op: 'chunk', ino: inode.ino, index, ref, size, mtime: Date.now(), ctime: Date.now() })
+        } finally {
+          recorded()
+        }
       }
       await meta.sync()
       return inode.ino

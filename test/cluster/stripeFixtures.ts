@@ -15,18 +15,25 @@ import type { HealCluster } from './healFixtures.js'
 /** Store data as a k+m stripe, shard i on node `on[i]` (undefined: not stored). Not referenced yet. */
 export async function storeStripe(c: HealCluster, data: Buffer, k: number, m: number, on: (number | undefined)[]): Promise<ChunkRef> {
   const shards = await encodeStripe(data, k, m)
-  const pieces: ChunkRef[] = []
-  for (const [i, bytes] of shards.entries()) {
-    const id = newChunkId()
-    const sha256 = sha256Of(bytes)
-    const at = on[i]
-    if (at !== undefined) {
-      await c.nodes[at]!.inner.put(id, Buffer.from(bytes), sha256)
-      await c.nodes[at]!.inner.sync([id])
+  const ids = shards.map(() => newChunkId())
+  // Being written until the caller records the stripe, as ChunkStore.write marks its shards: a
+  // healer's orphan collection running beside the test must leave them alone meanwhile.
+  const written = c.chunks.holdWriting(ids)
+  try {
+    const pieces: ChunkRef[] = []
+    for (const [i, bytes] of shards.entries()) {
+      const sha256 = sha256Of(bytes)
+      const at = on[i]
+      if (at !== undefined) {
+        await c.nodes[at]!.inner.put(ids[i], Buffer.from(bytes), sha256)
+        await c.nodes[at]!.inner.sync([ids[i]])
+      }
+      pieces.push({ id: ids[i], len: bytes.length, sha256, nodes: at === undefined ? [] : [c.nodes[at]!.nodeId] })
     }
-    pieces.push({ id, len: bytes.length, sha256, nodes: at === undefined ? [] : [c.nodes[at]!.nodeId] })
+    return { id: newChunkId(), len: data.length, sha256: sha256Of(data), nodes: [], ec: { k, m, shards: pieces } }
+  } finally {
+    written()
   }
-  return { id: newChunkId(), len: data.length, sha256: sha256Of(data), nodes: [], ec: { k, m, shards: pieces } }
 }
 
 /** A file of one stripe per chunk. Returns its inode number. */
