@@ -10,9 +10,16 @@
 // put that fails removes what it wrote; one cut short by a crash leaves an unreferenced file, which
 // the orphan sweep removes as it removes the chunks of a writer that died before its commit.
 //
+// A small chunk that may replace a copy (a repair's, a retry's) is written here too, beside its name
+// and renamed over it (replace): five pool jobs were one message. And a node's syncs are made here,
+// as group commits: syncs asked for while one runs go together next, each path once. The first fsync
+// of a group commits the file system's journal for all of its files, so the rest cost little; a
+// healer copying a stream of small chunks had paid one or two journal commits per chunk.
+//
 // Synchronous calls may block on the node's disk, which is why they are made here and never on the
 // main thread (it answers FUSE and runs liveness, which is what takes a hung node out of the write
-// pool). One thread per node folder: a hung disk stalls its own puts only, as a hung pool job would.
+// pool). One thread per node folder: a hung disk stalls its own puts and syncs only, where a hung
+// fsync on libuv's pool held one of the four threads every other file call of the process shares.
 //
 // The same thread counts the folder's chunks after open (ChunkTally): a stat per chunk, two thirds of a
 // million for a node of a million-file namespace, made on the main thread took seconds of it while a
@@ -49,14 +56,17 @@ function count(id, folder, tempMarker) {
     }
     parentPort.postMessage({ id, result: { bytes, chunks, temps } })
   } catch (err) {
-    const e = err || {}
-    parentPort.postMessage({ id, error: { message: String(e.message || e), code: e.code, errno: e.errno, syscall: e.syscall, path: e.path } })
+    failed(id, err)
   } finally {
     if (dir) try { dir.closeSync() } catch {}
   }
 }
-parentPort.on('message', ({ id, path, data, countFolder, tempMarker }) => {
-  if (countFolder !== undefined) return count(id, countFolder, tempMarker)
+function failed(id, err) {
+  const e = err || {}
+  parentPort.postMessage({ id, error: { message: String(e.message || e), code: e.code, errno: e.errno, syscall: e.syscall, path: e.path } })
+}
+// Create path (it must not exist) holding data, and close it; on failure nothing of it is left.
+function writeNew(path, data) {
   let fd
   let created = false
   try {
@@ -68,13 +78,58 @@ parentPort.on('message', ({ id, path, data, countFolder, tempMarker }) => {
     const written = fd
     fd = undefined
     fs.closeSync(written)
-    parentPort.postMessage({ id })
   } catch (err) {
     if (fd !== undefined) try { fs.closeSync(fd) } catch {}
     // Only a file this put made: a name that existed already (EEXIST) is somebody else's.
     if (created) try { fs.unlinkSync(path) } catch {}
-    const e = err || {}
-    parentPort.postMessage({ id, error: { message: String(e.message || e), code: e.code, errno: e.errno, syscall: e.syscall, path: e.path } })
+    throw err
+  }
+}
+// Whole or nothing: written beside the final name, then renamed over it. The size of the file it
+// replaced (null: there was none), for the folder's running totals.
+function replace(id, temp, path, data) {
+  try {
+    writeNew(temp, data)
+  } catch (err) {
+    return failed(id, err)
+  }
+  try {
+    let previous = null
+    try { previous = fs.statSync(path).size } catch (err) { if (err.code !== 'ENOENT') throw err }
+    fs.renameSync(temp, path)
+    parentPort.postMessage({ id, result: { previous } })
+  } catch (err) {
+    try { fs.unlinkSync(temp) } catch {}
+    failed(id, err)
+  }
+}
+// fsync each path (a chunk file or a folder) in order; every failure, by its position.
+function sync(id, paths) {
+  const failures = []
+  for (let i = 0; i < paths.length; i++) {
+    let fd
+    try {
+      fd = fs.openSync(paths[i], 'r')
+      fs.fsyncSync(fd)
+    } catch (err) {
+      const e = err || {}
+      failures.push({ index: i, error: { message: String(e.message || e), code: e.code, errno: e.errno, syscall: e.syscall, path: e.path } })
+    } finally {
+      // A close that fails after the fsync changes nothing that was made durable.
+      if (fd !== undefined) try { fs.closeSync(fd) } catch {}
+    }
+  }
+  parentPort.postMessage({ id, result: { failures } })
+}
+parentPort.on('message', ({ id, path, data, temp, syncPaths, countFolder, tempMarker }) => {
+  if (countFolder !== undefined) return count(id, countFolder, tempMarker)
+  if (syncPaths !== undefined) return sync(id, syncPaths)
+  if (temp !== undefined) return replace(id, temp, path, data)
+  try {
+    writeNew(path, data)
+    parentPort.postMessage({ id })
+  } catch (err) {
+    failed(id, err)
   }
 })
 `
@@ -87,8 +142,12 @@ const WORKER_LIMITS = { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 16 
 
 /** How puts were written, for tests that pin the main thread's file calls per small put. */
 export const folderWriterCounts = {
-  /** Puts written whole by a folder's writer thread. */
+  /** New chunks written in place by a folder's writer thread. */
   written: 0,
+  /** Chunks written beside their name and renamed over it by a writer thread (puts that may replace a copy). */
+  replaced: 0,
+  /** Group syncs made by a writer thread (each of the paths of any number of callers). */
+  synced: 0,
   /** Writer threads started. */
   started: 0,
 }
@@ -113,6 +172,20 @@ interface ErrorReply {
   path?: string
 }
 
+/** The system call's error a thread reported, as node's own fs errors carry it. */
+function errorOf(reply: ErrorReply): Error {
+  return Object.assign(new Error(reply.message), { code: reply.code, errno: reply.errno, syscall: reply.syscall, path: reply.path })
+}
+
+/** A caller of sync(): its paths, how many of them are still to be synced, the first failure. */
+interface SyncWaiter {
+  paths: string[]
+  left: number
+  failure?: Error
+  resolve(): void
+  reject(err: Error): void
+}
+
 /**
  * The bytes as a message should carry them. A message copies a view's whole memory, not the view
  * (a 4 KiB tail of a 4 MiB buffer would cost 4 MiB), and shares shared memory with the thread, which
@@ -133,6 +206,9 @@ export class FolderWriter {
   #slot: Slot | undefined
   #nextId = 0
   #closed = false
+  /** Paths to sync once the group under way is done, each with the callers waiting for it. */
+  #nextGroup: Map<string, SyncWaiter[]> | undefined
+  #groupRunning = false
 
   /**
    * Write data to the new file `path` (which must not exist: EEXIST) and close it. On failure the
@@ -142,6 +218,68 @@ export class FolderWriter {
   write(path: string, data: Uint8Array): Promise<void> {
     folderWriterCounts.written++
     return this.#call({ path, data: compact(data) }) as Promise<void>
+  }
+
+  /**
+   * Write data to the new file `temp`, then rename it over `path`: a reader finds the old file or the
+   * new one, whole. The size of the file it replaced, undefined when there was none. On failure the
+   * temp file is gone.
+   */
+  async replace(temp: string, path: string, data: Uint8Array): Promise<number | undefined> {
+    folderWriterCounts.replaced++
+    const { previous } = (await this.#call({ temp, path, data: compact(data) })) as { previous: number | null }
+    return previous ?? undefined
+  }
+
+  /**
+   * fsync each of `paths` (files or folders), by path. Syncs asked for while the thread makes one are
+   * made together next, each path once (a group commit): the first fsync of a group commits the file
+   * system's journal for every file in it, so the rest cost little, where one at a time each of a
+   * stream of small chunks (a healer's copies) cost a journal commit or two of its own. A failure is
+   * the system call's error with `index`, the position in `paths` of a path that failed.
+   */
+  sync(paths: string[]): Promise<void> {
+    const unique = [...new Set(paths)]
+    if (unique.length === 0) return Promise.resolve()
+    return new Promise<void>((resolve, reject) => {
+      const waiter: SyncWaiter = { paths: unique, left: unique.length, resolve, reject }
+      const group = (this.#nextGroup ??= new Map())
+      for (const path of unique) {
+        const waiting = group.get(path)
+        if (waiting) waiting.push(waiter)
+        else group.set(path, [waiter])
+      }
+      if (!this.#groupRunning) this.#syncGroup()
+    })
+  }
+
+  /** Send the group waiting, if any; when it is done, the one that gathered meanwhile. */
+  #syncGroup(): void {
+    const group = this.#nextGroup
+    this.#nextGroup = undefined
+    this.#groupRunning = group !== undefined
+    if (!group) return
+    folderWriterCounts.synced++
+    const paths = [...group.keys()]
+    this.#call({ syncPaths: paths })
+      .then(
+        (result) => {
+          for (const { index, error } of (result as { failures: { index: number; error: ErrorReply }[] }).failures) {
+            for (const waiter of group.get(paths[index]!)!) {
+              waiter.failure ??= Object.assign(errorOf(error), { index: waiter.paths.indexOf(paths[index]!) })
+            }
+          }
+          for (const waiters of group.values()) {
+            for (const waiter of waiters) {
+              if (--waiter.left > 0) continue
+              if (waiter.failure) waiter.reject(waiter.failure)
+              else waiter.resolve()
+            }
+          }
+        },
+        (err: Error) => rejectGroup(group, err),
+      )
+      .finally(() => this.#syncGroup())
   }
 
   /**
@@ -191,7 +329,7 @@ export class FolderWriter {
       slot.jobs.delete(id)
       if (slot.jobs.size === 0) worker.unref()
       if (!error) job.resolve(result)
-      else job.reject(Object.assign(new Error(error.message), { code: error.code, errno: error.errno, syscall: error.syscall, path: error.path }))
+      else job.reject(errorOf(error))
     })
     // A thread that dies fails what it held; the next put starts another.
     const fail = (err: Error) => {
@@ -202,6 +340,11 @@ export class FolderWriter {
     worker.on('exit', (code) => fail(new Error(`folder writer thread exited (code ${code})`)))
     return slot
   }
+}
+
+/** Fail every caller of a group sync, once each. */
+function rejectGroup(group: Map<string, SyncWaiter[]>, err: Error): void {
+  for (const waiter of new Set([...group.values()].flat())) waiter.reject(err)
 }
 
 /** Fail every put a thread holds, and let the process exit without it. */

@@ -1,13 +1,14 @@
 // A node folder's writer thread (folderWriter.ts): a new small chunk's put made there answers as the
 // pool's calls did (the same errors, nothing left behind, the folder never recreated), and a message
-// carries only the chunk's bytes.
+// carries only the chunk's bytes. Its replace is whole or nothing, and its syncs are group commits
+// that fail only the callers whose paths failed.
 
 import { existsSync } from 'node:fs'
-import { readdir, rm } from 'node:fs/promises'
+import { readdir, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { newChunkId } from '../../src/datanode/chunkId.js'
-import { compact, FolderWriter } from '../../src/datanode/folderWriter.js'
+import { compact, FolderWriter, folderWriterCounts } from '../../src/datanode/folderWriter.js'
 import { LocalFolderNode } from '../../src/datanode/LocalFolderNode.js'
 import { sha256Of } from '../helpers/sha256.js'
 import { TempDirs } from './tempDirs.js'
@@ -68,5 +69,70 @@ describe('a new small chunk put through the folder\'s writer thread', () => {
     expect(Buffer.from(sent).equals(view)).toBe(true)
     const shared = Buffer.from(new SharedArrayBuffer(4096))
     expect(compact(shared).buffer).toBeInstanceOf(ArrayBuffer)
+  })
+})
+
+describe('a folder writer thread\'s replace and sync', () => {
+  const temp = new TempDirs()
+  afterEach(() => temp.cleanup())
+
+  it('replaces a file whole and says how large the old one was; a replace that fails leaves no temp file', async () => {
+    const dir = await temp.make()
+    const writer = new FolderWriter()
+    try {
+      expect(await writer.replace(join(dir, 't1'), join(dir, 'a'), Buffer.from('first'))).toBeUndefined()
+      expect(await writer.replace(join(dir, 't2'), join(dir, 'a'), Buffer.from('second!'))).toBe(5)
+      expect(await readFile(join(dir, 'a'), 'utf8')).toBe('second!')
+      // The name's folder is gone: written beside it, the rename fails, and the temp file goes.
+      await expect(writer.replace(join(dir, 't3'), join(dir, 'missing', 'b'), Buffer.from('x'))).rejects.toMatchObject({ code: 'ENOENT', syscall: 'rename' })
+      expect((await readdir(dir)).sort()).toEqual(['a'])
+    } finally {
+      writer.close()
+    }
+  })
+
+  it('makes the syncs asked for while one is under way together, each path once (a group commit)', async () => {
+    const dir = await temp.make()
+    const writer = new FolderWriter()
+    try {
+      for (const name of ['a', 'b', 'c']) await writer.write(join(dir, name), Buffer.from(name))
+      const before = folderWriterCounts.synced
+      // The first goes at once; the two asked for while it runs go together, the folder once.
+      const first = writer.sync([join(dir, 'a'), dir])
+      const second = writer.sync([join(dir, 'b'), dir])
+      const third = writer.sync([join(dir, 'c'), dir, join(dir, 'c')])
+      await Promise.all([first, second, third])
+      expect(folderWriterCounts.synced - before).toBe(2)
+      await writer.sync([])
+      expect(folderWriterCounts.synced - before).toBe(2)
+    } finally {
+      writer.close()
+    }
+  })
+
+  it('fails only the callers whose paths failed, saying which of their paths', async () => {
+    const dir = await temp.make()
+    const writer = new FolderWriter()
+    try {
+      await writer.write(join(dir, 'a'), Buffer.from('a'))
+      const held = writer.sync([dir]) // under way: the next two go in one group
+      const failing = writer.sync([join(dir, 'a'), join(dir, 'gone'), dir])
+      const fine = writer.sync([dir, join(dir, 'a')])
+      await held
+      await expect(failing).rejects.toMatchObject({ code: 'ENOENT', syscall: 'open', index: 1 })
+      await expect(fine).resolves.toBeUndefined()
+    } finally {
+      writer.close()
+    }
+  })
+
+  it('fails the syncs still waiting for their group when it closes', async () => {
+    const dir = await temp.make()
+    const writer = new FolderWriter()
+    const held = writer.sync([dir])
+    const waiting = writer.sync([dir])
+    writer.close()
+    await expect(held).rejects.toThrow(/closed/)
+    await expect(waiting).rejects.toThrow(/closed/)
   })
 })

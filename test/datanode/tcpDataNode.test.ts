@@ -79,16 +79,19 @@ describe('TcpDataNode over a real server', () => {
     expect(memoryCounts.recycled - puts.recycled).toBe(12)
   })
 
-  it('says a new small chunk is fresh, so the server\'s folder writer stores it in one hand-off; a repair\'s put is not', async () => {
+  it('says a new small chunk is fresh, so the server\'s folder writer stores it in place; a repair\'s put is renamed into place', async () => {
     const { url } = await servers.start()
     const node = await servers.connect(url)
     const data = randomBytes(4096)
     const [fresh, repair] = [newChunkId(), newChunkId()]
-    const before = folderWriterCounts.written
+    const before = { ...folderWriterCounts }
     await node.put(fresh, data, sha256Of(data), { fresh: true })
-    expect(folderWriterCounts.written - before).toBe(1)
+    expect(folderWriterCounts.written - before.written).toBe(1)
+    expect(folderWriterCounts.replaced - before.replaced).toBe(0)
+    // Whole or nothing: beside its name, then renamed over it.
     await node.put(repair, data, sha256Of(data))
-    expect(folderWriterCounts.written - before).toBe(1)
+    expect(folderWriterCounts.written - before.written).toBe(1)
+    expect(folderWriterCounts.replaced - before.replaced).toBe(1)
     for (const id of [fresh, repair]) expect(Buffer.compare(await node.get(id), data)).toBe(0)
   })
 
