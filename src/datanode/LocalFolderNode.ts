@@ -56,8 +56,8 @@ const STALE_TEMP_MS = 60_000
 /** Chunks at least this large are synced in the background right after they are put. */
 const SYNC_BEHIND_BYTES = 1024 * 1024
 /**
- * New chunks smaller than this are written whole by the folder's writer thread (folderWriter.ts): one
- * hand-off instead of four pool jobs. Larger ones go through libuv's pool, several at once, and are
+ * Chunks smaller than this are written by the folder's writer thread (folderWriter.ts): one hand-off
+ * instead of four or five pool jobs. Larger ones go through libuv's pool, several at once, and are
  * synced behind (the clone a message makes of the bytes is cheap only for small ones).
  */
 const SMALL_PUT_BYTES = 128 * 1024
@@ -90,7 +90,7 @@ export class LocalFolderNode implements DataNode {
    */
   readonly #tempPrefix = randomBytes(6).toString('hex')
   #temps = 0
-  /** Writes small new chunks off the main thread, in one hand-off each. */
+  /** Writes small chunks and syncs chunk files off the main thread, in one hand-off each. */
   readonly #writer = new FolderWriter()
   /** Fresh small chunks being written in place, until their put settles: not there yet for anyone. */
   readonly #writingInPlace = new Set<ChunkId>()
@@ -334,11 +334,12 @@ export class LocalFolderNode implements DataNode {
       return syncing ? [syncing.catch(async (err: unknown) => { throw await fileError(id, err) })] : []
     })
     // The other files, then each folder once (its fsync is what makes new names in it durable), by
-    // the writer thread in one hand-off: six pool jobs per small chunk made syncing a stream of
-    // repaired small chunks cost more than copying them.
+    // the writer thread in one hand-off, grouped with other syncs (folderWriter.ts): six pool jobs
+    // per small chunk made syncing a stream of repaired small chunks cost twice what copying did.
     const files = unique.filter((id) => !this.#syncing.has(id))
     const subfolders = [...new Set(unique.map((id) => id.slice(0, 2)))]
     const synced = this.#writer.sync([...files.map((id) => this.#pathOf(id)), ...subfolders.map((sub) => join(this.#chunksDir, sub))]).catch(async (err: unknown) => {
+      this.#checkOpen() // cut short by close(): say so, not what the closed thread said
       const at = (err as { index?: number }).index ?? -1
       if (at >= 0 && at < files.length) throw await fileError(files[at]!, err)
       if (isNotFound(err)) throw this.#gone(`${CHUNKS_DIR}/${subfolders[at - files.length] ?? '?'} is missing`)

@@ -6,7 +6,8 @@
 import { existsSync } from 'node:fs'
 import { readdir, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { Worker } from 'node:worker_threads'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { newChunkId } from '../../src/datanode/chunkId.js'
 import { compact, FolderWriter, folderWriterCounts } from '../../src/datanode/folderWriter.js'
 import { LocalFolderNode } from '../../src/datanode/LocalFolderNode.js'
@@ -91,37 +92,66 @@ describe('a folder writer thread\'s replace and sync', () => {
     }
   })
 
-  it('makes the syncs asked for while one is under way together, each path once (a group commit)', async () => {
+  it('makes the syncs asked for while one is under way together, each path once (a group commit); a path in the group under way waits for the next', async () => {
     const dir = await temp.make()
     const writer = new FolderWriter()
+    const posted = vi.spyOn(Worker.prototype, 'postMessage')
     try {
       for (const name of ['a', 'b', 'c']) await writer.write(join(dir, name), Buffer.from(name))
       const before = folderWriterCounts.synced
-      // The first goes at once; the two asked for while it runs go together, the folder once.
+      posted.mockClear()
+      // The first goes at once; the two asked for while it runs go together, the folder once, and
+      // `a` again: its bytes may have changed after the fsync under way began.
       const first = writer.sync([join(dir, 'a'), dir])
-      const second = writer.sync([join(dir, 'b'), dir])
+      const second = writer.sync([join(dir, 'b'), dir, join(dir, 'a')])
       const third = writer.sync([join(dir, 'c'), dir, join(dir, 'c')])
       await Promise.all([first, second, third])
       expect(folderWriterCounts.synced - before).toBe(2)
+      const groups = posted.mock.calls.map(([message]) => (message as { syncPaths?: string[] }).syncPaths)
+      expect(groups).toEqual([[join(dir, 'a'), dir], [join(dir, 'b'), dir, join(dir, 'a'), join(dir, 'c')]])
       await writer.sync([])
       expect(folderWriterCounts.synced - before).toBe(2)
+    } finally {
+      posted.mockRestore()
+      writer.close()
+    }
+  })
+
+  it('fails only the callers whose paths failed, saying which of their own paths', async () => {
+    const dir = await temp.make()
+    const writer = new FolderWriter()
+    try {
+      await writer.write(join(dir, 'a'), Buffer.from('a'))
+      const held = writer.sync([dir]) // under way: the next two go in one group, [dir, a, gone]
+      const fine = writer.sync([dir, join(dir, 'a')])
+      const failing = writer.sync([join(dir, 'a'), join(dir, 'gone'), dir])
+      await held
+      await expect(failing).rejects.toMatchObject({ code: 'ENOENT', syscall: 'open', index: 1 })
+      await expect(fine).resolves.toBeUndefined()
     } finally {
       writer.close()
     }
   })
 
-  it('fails only the callers whose paths failed, saying which of their paths', async () => {
+  it('sends a large group in slices its thread holds: 25,000 paths', async () => {
     const dir = await temp.make()
     const writer = new FolderWriter()
+    const posted = vi.spyOn(Worker.prototype, 'postMessage')
     try {
       await writer.write(join(dir, 'a'), Buffer.from('a'))
-      const held = writer.sync([dir]) // under way: the next two go in one group
-      const failing = writer.sync([join(dir, 'a'), join(dir, 'gone'), dir])
-      const fine = writer.sync([dir, join(dir, 'a')])
+      const held = writer.sync([dir])
+      posted.mockClear()
+      const missing = Array.from({ length: 25_000 }, (_, i) => join(dir, `missing-${i}`))
+      const failing = writer.sync(missing)
+      const fine = writer.sync([join(dir, 'a')])
       await held
-      await expect(failing).rejects.toMatchObject({ code: 'ENOENT', syscall: 'open', index: 1 })
+      await expect(failing).rejects.toMatchObject({ code: 'ENOENT', index: 0 })
       await expect(fine).resolves.toBeUndefined()
+      const slices = posted.mock.calls.map(([message]) => (message as { syncPaths?: string[] }).syncPaths?.length)
+      expect(slices.length).toBeGreaterThan(1)
+      expect(slices.reduce((n, k) => n! + k!, 0)).toBe(25_001)
     } finally {
+      posted.mockRestore()
       writer.close()
     }
   })

@@ -1,7 +1,8 @@
 // The folder writer thread (folderWriter.ts) under a failing disk: a close() that fails releases the
 // descriptor anyway (close(2)), so it must never be closed a second time (another thread of the
 // process may own that number by then: a sync-behind descriptor would then fdatasync the wrong
-// file); and a node's close fails the puts its thread holds even while a hung disk blocks the thread.
+// file); a sync goes on past a path that fails; and a node's close fails the puts its thread holds
+// even while a hung disk blocks the thread.
 
 import { execFileSync } from 'node:child_process'
 import { mkdir, mkdtemp, rm, truncate, writeFile } from 'node:fs/promises'
@@ -47,6 +48,29 @@ describe('the folder writer thread on a failing disk', () => {
     // A file whose close failed is not trusted: it goes.
     expect(unlinked).toEqual(['/n/c/ab/x'])
     expect(replies).toEqual([{ id: 1, error: expect.objectContaining({ code: 'EIO', syscall: 'close' }) }])
+  })
+
+  it('syncs every path of a group, past one that fails, and says which failed', () => {
+    const fds = new Map<unknown, number>()
+    const synced: unknown[] = []
+    const closed: unknown[] = []
+    const fs = {
+      openSync: (path: unknown) => {
+        if (path === '/n/gone') throw Object.assign(new Error('ENOENT: no such file or directory'), { code: 'ENOENT', syscall: 'open', path })
+        fds.set(path, fds.size + 10)
+        return fds.get(path)!
+      },
+      fsyncSync: (fd: unknown) => {
+        synced.push(fd)
+      },
+      closeSync: (fd: unknown) => {
+        closed.push(fd)
+      },
+    }
+    const replies = runWorkerSource(fs, { id: 7, syncPaths: ['/n/a', '/n/gone', '/n/b', '/n'] })
+    expect(synced).toEqual([fds.get('/n/a'), fds.get('/n/b'), fds.get('/n')])
+    expect(closed).toEqual(synced)
+    expect(replies).toEqual([{ id: 7, result: { failures: [{ index: 1, error: expect.objectContaining({ code: 'ENOENT', syscall: 'open', path: '/n/gone' }) }] } }])
   })
 
   it('never removes a file it did not make: a name that exists already is refused (EEXIST) and left as it was', () => {
