@@ -23,7 +23,8 @@ describe('dfs unmount with bytes no node would store', () => {
     try {
       const m = await dfs(['mount', c.mnt, '--nodes', c.nodes.join(','), '--meta', c.meta, '--replicas', '2', '--min-copies', '2'])
       expect(m.code, m.stderr).toBe(0)
-      await rm(c.nodes[1], { recursive: true, force: true })
+      // The daemon may be writing into the folder meanwhile (a user's rm -rf races it the same way): retried.
+      await rm(c.nodes[1], { recursive: true, force: true, maxRetries: 20 })
       const cp = await run('cp', ['/etc/services', join(c.mnt, 'svc')])
       expect(cp.code, 'the writer is told at close').not.toBe(0)
 
@@ -63,7 +64,8 @@ describe('a daemon stopped by SIGTERM with bytes no node would store', () => {
     const c = makeCluster(2, 'dfs-cli-unstored-term-')
     try {
       const daemon = await c.start({ replicas: 2, extraArgs: ['--min-copies', '2'], env })
-      await rm(c.nodes[1], { recursive: true, force: true })
+      // The daemon may be writing into the folder meanwhile (a user's rm -rf races it the same way): retried.
+      await rm(c.nodes[1], { recursive: true, force: true, maxRetries: 20 })
       const cp = await run('cp', ['/etc/services', join(c.mnt, 'svc')])
       expect(cp.code, 'the writer is told at close').not.toBe(0)
       process.kill(daemon.pid, 'SIGTERM')

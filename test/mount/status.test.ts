@@ -56,7 +56,8 @@ describe('dfs status', () => {
   })
 
   it('sees a deleted node folder, declares it dead after --dead-after, and counts what lost a copy', async () => {
-    await rm(cluster.nodes[0], { recursive: true, force: true })
+    // The daemon may be writing into the folder meanwhile (a user's rm -rf races it the same way): retried.
+    await rm(cluster.nodes[0], { recursive: true, force: true, maxRetries: 20 })
     const node = (s: any) => s.nodes.find((n: any) => n.address === cluster.nodes[0])
     // Generous "eventually" deadlines: how fast a node is found out is a bench figure, not a bound here.
     await until(async () => node(await status()).health !== 'alive', 30_000)
