@@ -63,9 +63,13 @@ function count(id, folder, tempMarker) {
     if (dir) try { dir.closeSync() } catch {}
   }
 }
-function failed(id, err) {
+// A system call's error as a message carries it.
+function errorReply(err) {
   const e = err || {}
-  parentPort.postMessage({ id, error: { message: String(e.message || e), code: e.code, errno: e.errno, syscall: e.syscall, path: e.path } })
+  return { message: String(e.message || e), code: e.code, errno: e.errno, syscall: e.syscall, path: e.path }
+}
+function failed(id, err) {
+  parentPort.postMessage({ id, error: errorReply(err) })
 }
 // Create path (it must not exist) holding data, and close it; on failure nothing of it is left.
 function writeNew(path, data) {
@@ -114,8 +118,7 @@ function sync(id, paths) {
       fd = fs.openSync(paths[i], 'r')
       fs.fsyncSync(fd)
     } catch (err) {
-      const e = err || {}
-      failures.push({ index: i, error: { message: String(e.message || e), code: e.code, errno: e.errno, syscall: e.syscall, path: e.path } })
+      failures.push({ index: i, error: errorReply(err) })
     } finally {
       // A close that fails after the fsync changes nothing that was made durable.
       if (fd !== undefined) try { fs.closeSync(fd) } catch {}
@@ -320,9 +323,9 @@ export class FolderWriter {
 
   /**
    * Stop the thread; later puts and syncs fail, and so do those still in flight or waiting for their
-   * group, at once (the node is closing: whoever needed them done waited for them first). Never waits for the thread: one blocked on a
-   * hung disk would never answer (nor exit, so its exit cannot be what fails them), and a node's
-   * close must not hang on its disk. A put the thread completes after this stays an unreferenced
+   * group, at once (the node is closing: whoever needed them done waited for them first). Never
+   * waits for the thread: one blocked on a hung disk would never answer (nor exit, so its exit cannot
+   * be what fails them), and a node's close must not hang on its disk. A put the thread completes after this stays an unreferenced
    * chunk file: the orphan sweep's to remove.
    */
   close(): void {
