@@ -131,7 +131,9 @@ export class LocalFolderNode implements DataNode {
     hashed.catch(() => {}) // awaited below; a failed write must not leave it unhandled
     const path = this.#pathOf(id)
     const small = data.length < SMALL_PUT_BYTES
-    if (hint.fresh && small && !this.#writingInPlace.has(id)) return this.#putSmall(id, data, hashed, path)
+    // Said to be fresh, yet there already: a retried put whose first try landed (a TCP client that
+    // lost the reply), or a client's word that was wrong. Replaced, as any second put of an id is.
+    if (hint.fresh && small && !this.#writingInPlace.has(id) && (await this.#putSmall(id, data, hashed, path))) return
     // Write beside the final name, then rename: a reader sees the whole chunk or nothing, and a crash
     // leaves only a temp file that list() cleans up later.
     const temp = `${path}${TEMP_MARKER}${this.#tempPrefix}${(this.#temps++).toString(36)}`
@@ -184,9 +186,10 @@ export class LocalFolderNode implements DataNode {
   /**
    * A new small chunk (a small file's, the tail of a larger one): checked, then written under its
    * final name and closed by the folder's writer thread. A fresh id has no earlier copy: no stat.
-   * Checked first: bytes without the carried hash never reach the disk.
+   * Checked first: bytes without the carried hash never reach the disk. False: the name exists
+   * already (EEXIST), and nothing was written.
    */
-  async #putSmall(id: ChunkId, data: Buffer, hashed: Promise<void>, path: string): Promise<void> {
+  async #putSmall(id: ChunkId, data: Buffer, hashed: Promise<void>, path: string): Promise<boolean> {
     this.#writingInPlace.add(id)
     try {
       await hashed
@@ -194,7 +197,9 @@ export class LocalFolderNode implements DataNode {
         await this.#writer.write(path, data)
         return { bytes: data.length, chunks: 1 }
       })
+      return true
     } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false
       throw this.#writeError('put', err, id)
     } finally {
       this.#writingInPlace.delete(id)
