@@ -7,7 +7,6 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { createWriteStream, readdirSync, readFileSync, writeFileSync, type WriteStream } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { daemonExecArgv } from '../daemon/nodeFlags.js'
 import { run, sleep } from './proc.js'
 
 export interface DaemonConfig {
@@ -293,11 +292,10 @@ export class DfsDaemon extends MountProcess {
       ...(config.extraArgs ?? []),
       '--foreground',
     ]
-    // With the flags `dfs mount` gives the daemon it starts in the background (the default way to mount).
     const nodeFlags = config.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${config.cpuProfDir}`, `--cpu-prof-name=daemon-${n}.cpuprofile`] : []
     const daemon = new DfsDaemon({
       what: 'the dfs daemon', readyPrefix: 'dfs: mounted', mountpoint: config.mountpoint,
-      argv: [...daemonExecArgv(nodeFlags), ...args], cwd: config.repoRoot, logPath: join(config.logDir, `daemon-${n}.log`),
+      argv: [...nodeFlags, ...args], cwd: config.repoRoot, logPath: join(config.logDir, `daemon-${n}.log`),
     }, config, n)
     await daemon.waitMounted()
     return daemon

@@ -10,7 +10,6 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
-import { daemonExecArgv } from '../daemon/nodeFlags.js'
 import { MountProcess, unmountIfMounted, waitIdle } from './daemon.js'
 import { busyPercent, dropCaches, machineCpu } from './machine.js'
 import { createFiles, dd, listFiles } from './measure.js'
@@ -97,7 +96,7 @@ export async function nameNodeFigures(input: NameNodeBenchInput): Promise<string
     clientProfile = `client-${n}.cpuprofile`
     const client = await MountProcess.launch({
       what: 'the dfs client mount', readyPrefix: 'dfs: mounted', mountpoint: mnt,
-      argv: [...daemonExecArgv(profiled(clientProfile)), bin, 'mount', mnt, '--namenode', address, '--secret-file', secret,
+      argv: [...profiled(clientProfile), bin, 'mount', mnt, '--namenode', address, '--secret-file', secret,
         ...(input.cache ? ['--cache', input.cache] : []), ...(input.dirty ? ['--dirty', input.dirty] : []), '--foreground'],
       cwd: input.repoRoot, logPath: join(input.logDir, `client-${n}.log`),
     })

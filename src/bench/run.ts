@@ -34,7 +34,6 @@ import { CEILING_TARGETS, CPU_BEFORE, CPU_TARGETS } from './targets.js'
 import { dashboardCost, renderDashboardCost, renderStalls, stallFigures } from './stalls.js'
 import { scaleFigures } from './scale.js'
 import { ecDiskNeed, ecFigures, killEcRun, stopEcRun } from './ec.js'
-import { daemonExecArgv } from '../daemon/nodeFlags.js'
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const CREATE_SCRIPT = join(REPO_ROOT, 'dist', 'bench', 'createFiles.js')
@@ -559,7 +558,6 @@ async function bench(opts: Options): Promise<void> {
   out.push(`         native folder and all dfs node folders are on it: ${work.path} (${work.why})`)
   out.push(`dfs      ${NODES} local-folder nodes, ${REPLICAS} replicas, default chunk size; --cache ${cache}, --dirty ${dirty}` +
     `${opts.cache || opts.dirty ? '' : ' (the CLI defaults)'}`)
-  out.push(`         daemon started as \`dfs mount\` starts it in the background: node ${daemonExecArgv([]).join(' ') || '(no flags)'}`)
   out.push(`         ${mountedLine.replace(/, metadata in [^)]*\)/, ')')}`)
   out.push(`         FUSE mount options: ${fuse?.options ?? '?'}; read_ahead_kb ${readAhead}`)
   out.push(`ceiling  memfs, an in-memory FUSE file system on the same binding (fuse-native) with dfs's mount options, its own process:`)

@@ -10,7 +10,6 @@ import { checkChunkSize, checkMinCopies, checkReplicas } from '../cluster/settin
 import { Daemon } from '../daemon/Daemon.js'
 import type { MountBackend } from '../daemon/backend.js'
 import { embeddedBackend } from '../daemon/embedded.js'
-import { daemonExecArgv } from '../daemon/nodeFlags.js'
 import { remoteBackend } from '../client/remoteMount.js'
 import { readSecretFile } from '../datanode/tcp/secret.js'
 import { parseTcpAddress } from '../datanode/tcp/protocol.js'
@@ -241,7 +240,7 @@ async function runInBackground(mountpoint: string, logDir: string | undefined): 
   const outputPath = join(folder, 'output.log')
   const output = await open(outputPath, 'a')
   const from = (await output.stat()).size
-  const args = [...daemonExecArgv(), ...process.argv.slice(1), '--foreground', ...(logDir === undefined ? ['--log-dir', folder] : [])]
+  const args = [...process.execArgv, ...process.argv.slice(1), '--foreground', ...(logDir === undefined ? ['--log-dir', folder] : [])]
   const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', output.fd, output.fd] })
   await output.close()
   const printed = async () => (await readFile(outputPath)).subarray(from).toString('utf8')

@@ -6,7 +6,6 @@
 import { lstat, readdir, readFile, readlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { daemonExecArgv } from '../../src/daemon/nodeFlags.js'
 import { openLog } from '../../src/log/openLog.js'
 import { DFS_BIN, REPO_ROOT, isMounted, makeCluster, stopAllAfterAll } from '../helpers/mount.js'
 import { run } from '../helpers/run.js'
@@ -64,15 +63,6 @@ describe('the background daemon\'s log', () => {
     expect(said(second.pid, `mounting ${c.mnt}`)).toBe(true)
     expect(said(second.pid, `unmounted ${c.mnt}`)).toBe(true)
     expect(lines.findIndex(l => l.pid === first.pid)).toBeLessThan(lines.findIndex(l => l.pid === second.pid))
-  })
-
-  it('runs with the node flags of a daemon (a larger young generation for loading a checkpoint)', async () => {
-    const c = makeCluster(2, 'dfs-logs-flags-')
-    const daemon = await mountInBackground(c)
-    const argv = (await readFile(`/proc/${daemon.pid}/cmdline`, 'utf8')).split('\0')
-    expect(argv).toEqual(expect.arrayContaining(daemonExecArgv([])))
-    expect(argv.filter(arg => arg.startsWith('--max-semi-space-size'))).toHaveLength(1)
-    expect((await dfs('unmount', c.mnt)).code).toBe(0)
   })
 
   it('--log-level error leaves out the info lines (mounting, mounted, unmounted)', async () => {
