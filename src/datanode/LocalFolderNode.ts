@@ -94,6 +94,12 @@ export class LocalFolderNode implements DataNode {
   readonly #writer = new FolderWriter()
   /** Fresh small chunks being written in place, until their put settles: not there yet for anyone. */
   readonly #writingInPlace = new Set<ChunkId>()
+  /**
+   * Puts that may replace a copy, and deletes, of one id: one after another, the last of each id
+   * here. Each reads the file's old size and then changes the file; interleaved (a delete's stat, a
+   * put's rename, the delete's unlink) the tally would count bytes no disk holds.
+   */
+  readonly #changing = new Map<ChunkId, Promise<void>>()
   /** Whether this folder's file system refused O_DIRECT (readWhole.ts, writeWhole.ts). */
   readonly #direct: DirectState = { refused: false }
 
@@ -137,7 +143,21 @@ export class LocalFolderNode implements DataNode {
     // Write beside the final name, then rename: a reader sees the whole chunk or nothing, and a crash
     // leaves only a temp file that list() cleans up later.
     const temp = `${path}${TEMP_MARKER}${this.#tempPrefix}${(this.#temps++).toString(36)}`
-    await this.#tally.change(id.slice(0, 2), () => (small ? this.#replaceSmall(id, data, hashed, temp, path) : this.#putFile(id, data, hashed, temp, path)))
+    await this.#oneAtATime(id, () =>
+      this.#tally.change(id.slice(0, 2), () => (small ? this.#replaceSmall(id, data, hashed, temp, path) : this.#putFile(id, data, hashed, temp, path))))
+  }
+
+  /** Run a change of chunk `id`'s file once the changes of it before have settled (#changing). */
+  async #oneAtATime(id: ChunkId, change: () => Promise<void>): Promise<void> {
+    const before = this.#changing.get(id)
+    const running = before ? before.then(change) : change()
+    const settled = running.catch(() => {})
+    this.#changing.set(id, settled)
+    try {
+      await running
+    } finally {
+      if (this.#changing.get(id) === settled) this.#changing.delete(id)
+    }
   }
 
   /**
@@ -190,19 +210,23 @@ export class LocalFolderNode implements DataNode {
    * already (EEXIST), and nothing was written.
    */
   async #putSmall(id: ChunkId, data: Buffer, hashed: Promise<void>, path: string): Promise<boolean> {
-    this.#writingInPlace.add(id)
+    let marked = false
     try {
       await hashed
+      // Only now, right before the file is made: a copy there already (a retry's) is not hidden
+      // from readers while the check runs.
+      this.#writingInPlace.add(id)
+      marked = true
       await this.#tally.change(id.slice(0, 2), async () => {
         await this.#writer.write(path, data)
         return { bytes: data.length, chunks: 1 }
       })
       return true
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false
+      if (errnoOf(err) === 'EEXIST') return false
       throw this.#writeError('put', err, id)
     } finally {
-      this.#writingInPlace.delete(id)
+      if (marked) this.#writingInPlace.delete(id)
     }
   }
 
@@ -254,7 +278,7 @@ export class LocalFolderNode implements DataNode {
   async delete(id: ChunkId): Promise<void> {
     this.#checkChunk(id)
     await this.#checkMayDelete(id)
-    await this.#tally.change(id.slice(0, 2), () => this.#deleteFile(id))
+    await this.#oneAtATime(id, () => this.#tally.change(id.slice(0, 2), () => this.#deleteFile(id)))
   }
 
   async #deleteFile(id: ChunkId): Promise<TallyDelta> {
