@@ -365,13 +365,16 @@ export class LocalFolderNode implements DataNode {
     // The other files, then each folder once (its fsync is what makes new names in it durable), by
     // the writer thread in one hand-off, grouped with other syncs (folderWriter.ts): six pool jobs
     // per small chunk made syncing a stream of repaired small chunks cost twice what copying did.
-    const files = unique.filter((id) => !this.#syncing.has(id))
-    const subfolders = [...new Set(unique.map((id) => id.slice(0, 2)))]
-    const synced = this.#writer.sync([...files.map((id) => this.#pathOf(id)), ...subfolders.map((sub) => join(this.#chunksDir, sub))]).catch(async (err: unknown) => {
+    const targets: ({ id: ChunkId } | { subfolder: string })[] = [
+      ...unique.filter((id) => !this.#syncing.has(id)).map((id) => ({ id })),
+      ...[...new Set(unique.map((id) => id.slice(0, 2)))].map((subfolder) => ({ subfolder })),
+    ]
+    const paths = targets.map((t) => ('id' in t ? this.#pathOf(t.id) : join(this.#chunksDir, t.subfolder)))
+    const synced = this.#writer.sync(paths).catch(async (err: unknown) => {
       this.#checkOpen() // cut short by close(): say so, not what the closed thread said
-      const at = (err as { index?: number }).index ?? -1
-      if (at >= 0 && at < files.length) throw await fileError(files[at]!, err)
-      if (isNotFound(err)) throw this.#gone(`${CHUNKS_DIR}/${subfolders[at - files.length] ?? '?'} is missing`)
+      const failed = targets[(err as { index?: number }).index ?? -1]
+      if (failed && 'id' in failed) throw await fileError(failed.id, err)
+      if (failed && isNotFound(err)) throw this.#gone(`${CHUNKS_DIR}/${failed.subfolder} is missing`)
       throw this.#writeError('sync', err)
     })
     await Promise.all([...behind, synced])

@@ -325,8 +325,8 @@ export class FolderWriter {
    * Stop the thread; later puts and syncs fail, and so do those still in flight or waiting for their
    * group, at once (the node is closing: whoever needed them done waited for them first). Never
    * waits for the thread: one blocked on a hung disk would never answer (nor exit, so its exit cannot
-   * be what fails them), and a node's close must not hang on its disk. A put the thread completes after this stays an unreferenced
-   * chunk file: the orphan sweep's to remove.
+   * be what fails them), and a node's close must not hang on its disk. A put the thread completes
+   * after this stays an unreferenced chunk file: the orphan sweep's to remove.
    */
   close(): void {
     this.#closed = true

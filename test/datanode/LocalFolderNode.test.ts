@@ -1,9 +1,10 @@
 import { existsSync } from 'node:fs'
 import { mkdir, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { newChunkId } from '../../src/datanode/chunkId.js'
 import { LocalFolderNode } from '../../src/datanode/LocalFolderNode.js'
+import { FolderWriter } from '../../src/datanode/folderWriter.js'
 import { codeOf, describeDataNode, INVALID_IDS } from './describeDataNode.js'
 import { TempDirs } from './tempDirs.js'
 import { sha256Of } from '../helpers/sha256.js'
@@ -51,6 +52,21 @@ describe('LocalFolderNode on disk', () => {
     await node.list().catch(() => {})
     await node.sync([newChunkId()]).catch(() => {})
     expect(existsSync(dir)).toBe(false)
+  })
+
+  it('says which of a sync\'s paths failed: a chunk file as that chunk, a subfolder by its name', async () => {
+    const { node } = await openNew()
+    const [a, b] = ['aa', 'bb'].map((sub) => sub + newChunkId().slice(2))
+    for (const id of [a, b]) await node.put(id, Buffer.from('x'), sha256Of(Buffer.from('x')))
+    // The thread's paths: a, b, then the subfolders aa and bb. What fails is said as the thread says it.
+    const failAt = (index: number, code: string) =>
+      vi.spyOn(FolderWriter.prototype, 'sync').mockRejectedValueOnce(Object.assign(new Error(code), { code, syscall: 'open', index }))
+    failAt(1, 'EIO')
+    await expect(node.sync([a, b])).rejects.toMatchObject({ code: 'NODE_UNAVAILABLE', context: { chunk: b } })
+    failAt(3, 'ENOENT')
+    await expect(node.sync([a, b])).rejects.toMatchObject({ code: 'NODE_UNAVAILABLE', message: expect.stringContaining('chunks/bb is missing') })
+    await expect(node.sync([a, b])).resolves.toBeUndefined()
+    vi.restoreAllMocks()
   })
 
   it('reports a missing chunks/ folder as NODE_UNAVAILABLE, not CHUNK_MISSING', async () => {
