@@ -89,13 +89,13 @@ describe('planTrim', () => {
 describe('RepairQueue', () => {
   it('serves fewest good copies first, first come first served within a level, one entry per chunk', () => {
     const q = new RepairQueue()
-    q.add({ id: 'two-a', ino: 2, index: 0, good: 2 })
-    q.add({ id: 'one-a', ino: 3, index: 0, good: 1 })
-    q.add({ id: 'two-b', ino: 4, index: 0, good: 2 })
-    q.add({ id: 'zero', ino: 5, index: 0, good: 0 })
-    q.add({ id: 'one-b', ino: 6, index: 0, good: 1 })
-    q.add({ id: 'two-b', ino: 4, index: 0, good: 0 }) // more urgent now: moves up
-    q.add({ id: 'zero', ino: 5, index: 0, good: 2 }) // less urgent: stays where it was
+    q.add({ id: 'two-a', ino: 2, index: 0, good: 2, bytes: 0 })
+    q.add({ id: 'one-a', ino: 3, index: 0, good: 1, bytes: 0 })
+    q.add({ id: 'two-b', ino: 4, index: 0, good: 2, bytes: 0 })
+    q.add({ id: 'zero', ino: 5, index: 0, good: 0, bytes: 0 })
+    q.add({ id: 'one-b', ino: 6, index: 0, good: 1, bytes: 0 })
+    q.add({ id: 'two-b', ino: 4, index: 0, good: 0, bytes: 0 }) // more urgent now: moves up
+    q.add({ id: 'zero', ino: 5, index: 0, good: 2, bytes: 0 }) // less urgent: stays where it was
     expect(q.size).toBe(5)
     expect(q.countBelow(2)).toBe(4)
     const order: string[] = []

@@ -16,6 +16,8 @@ export interface RepairItem {
    * can lose one more, as a replicated chunk with 2 copies can, so both rank 2 (good - k + 1).
    */
   urgency?: number
+  /** Chunk data its repair holds in memory: the chunk, or a stripe's shards (RepairMemory). */
+  bytes: number
 }
 
 export class RepairQueue {

@@ -1,5 +1,6 @@
 // The healer's workers: a queue served fewest good copies first (RepairQueue.ts), `concurrency`
-// workers, one chunk in one worker at a time, each under the chunk's lock shared with the rebalancer.
+// workers, one chunk in one worker at a time, each under the chunk's lock shared with the rebalancer
+// and within the bytes the repairs may hold together (RepairMemory.ts).
 // A chunk someone else holds (a move) is skipped and looked at again once free. Work from the moment
 // the queue gets some until the workers are idle again is one pass, with one summary line and at
 // most one event of each kind (HealPass.ts).
@@ -10,11 +11,14 @@ import type { EmitEvent } from '../EventBurst.js'
 import type { ChunkLocks } from '../chunkLocks.js'
 import { HealPass } from './HealPass.js'
 import type { HealerCounts } from './HealerCounts.js'
+import type { RepairMemory } from './RepairMemory.js'
 import { type RepairItem, RepairQueue } from './RepairQueue.js'
 import type { RepairHints } from './RepairHints.js'
 
 export interface RepairWorkersDeps {
   concurrency: number
+  /** Chunk data the repairs under way may hold together. */
+  memory: RepairMemory
   locks: ChunkLocks
   counts: HealerCounts
   hints: RepairHints
@@ -112,6 +116,7 @@ export class RepairWorkers {
       }
       this.#active.set(item.id, item)
       const startedAt = Date.now()
+      await this.#deps.memory.enter(item.bytes)
       try {
         await this.#deps.repair(item)
       } catch (err) {
@@ -120,6 +125,7 @@ export class RepairWorkers {
         this.#pass?.failure(message)
         log.debug(`healer: ${message}`)
       } finally {
+        this.#deps.memory.leave(item.bytes)
         this.#active.delete(item.id)
         release()
       }
