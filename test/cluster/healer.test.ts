@@ -11,6 +11,7 @@ import { verifyChunk } from '../../src/chunks/verify.js'
 import { fsck } from '../../src/cluster/fsck.js'
 import { Healer, type HealerMeta, type HealerOptions } from '../../src/cluster/healer/Healer.js'
 import { WALK_BATCH } from '../../src/cluster/healer/chunkWalk.js'
+import { LARGE_CHUNK_BYTES } from '../../src/cluster/healer/RepairWorkers.js'
 import { namespaceMachine } from '../../src/meta/namespace/machine.js'
 import type { Inode } from '../../src/meta/namespace/types.js'
 import { countLoopTurns } from '../helpers/loopTurns.js'
@@ -124,6 +125,42 @@ describe('Healer: a dead node', () => {
     expect(order.slice(0, 4).sort()).toEqual([...oneCopy].sort())
     expect(order.slice(4).sort()).toEqual([...twoOfThree].sort())
     expect(h.status().copiedChunks).toBe(4 * 2 + 4 * 1)
+    await expectExactlyR(c)
+    await expectFsckClean(c)
+  })
+
+  it('copies many small chunks at once but only `largeConcurrency` large ones (by the chunk\'s length)', async () => {
+    const c = await setup(3, 2)
+    // Large chunks first in the namespace: they head the queue, and nothing overtakes the head.
+    for (let i = 0; i < 6; i++) await c.addFile(`large${i}`, [randomChunk(LARGE_CHUNK_BYTES)], [[0, 1]])
+    for (let i = 0; i < 20; i++) await c.addFile(`small${i}`, [randomChunk(4 * KiB)], [[0, 1]])
+    const h = startHealer(c, { graceMs: 50, bandwidthBytesPerSec: 0, concurrency: 8, largeConcurrency: 2 })
+    await until(() => idle(h), 30_000, 'first scan')
+    // Every copy goes to node 2; its puts wait at a gate, which the test opens batch by batch.
+    let open = c.nodes[2].holdPuts()
+    await rm(c.dirs[0], { recursive: true, force: true })
+    c.registry.markDead(c.nodes[0].nodeId, 'test')
+    const nextBatch = async (size: number, what: string) => {
+      await until(() => c.nodes[2].waiting === size, 30_000, what)
+      // Time for one more copy (a third large one, a small one overtaking the head) to arrive: none may.
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      expect(c.nodes[2].waiting, what).toBe(size)
+      // Opened and closed again in one go: the copies let through resume only after it.
+      open()
+      open = c.nodes[2].holdPuts()
+    }
+    try {
+      // The third large one heads the queue while two run: it waits, and the small ones behind it too.
+      await nextBatch(2, 'the first two large copies')
+      await nextBatch(2, 'the next two large copies')
+      // The last two large ones run, and small ones fill the rest of the 8.
+      await nextBatch(8, 'the last two large copies and six small ones')
+      await nextBatch(8, 'eight small copies')
+    } finally {
+      open()
+    }
+    await until(() => idle(h) && h.status().underReplicated === 0, 60_000, 'healing')
+    expect(c.nodes[2].puts).toHaveLength(26)
     await expectExactlyR(c)
     await expectFsckClean(c)
   })

@@ -35,7 +35,6 @@ import { HealTriggers } from './HealTriggers.js'
 import { HealerCounts } from './HealerCounts.js'
 import { DEFAULT_ORPHAN_OPTIONS, OrphanCollector } from './OrphanCollector.js'
 import { RepairHints } from './RepairHints.js'
-import { RepairMemory } from './RepairMemory.js'
 import { RepairWorkers } from './RepairWorkers.js'
 import { ScanScheduler } from './ScanScheduler.js'
 import { scanChunks } from './scanChunks.js'
@@ -47,16 +46,17 @@ export interface HealerOptions {
   /** Bytes per second the healer may copy (0 = no limit) when it is given no shared budget (deps.bandwidth). Default 256 MiB/s. */
   bandwidthBytesPerSec?: number
   /**
-   * Chunks repaired at once, at most. Default 32: copies to TCP nodes overlap their round trips, and
-   * a stream of small chunks (each a read, a put and a sync, mostly waiting) heals faster the more
-   * overlap: 1 GiB and 6,000 4 KiB files after `rm -rf node_1`, 199-216 MB/s with 8, 240-254 with 32.
+   * Chunks repaired at once, at most (RepairWorkers.ts). Default 16: copies to TCP nodes overlap
+   * their round trips, and a stream of small chunks (each a read, a put and a sync, mostly waiting)
+   * heals faster the more of them overlap. Kept well under what a DataNode server serves at once on
+   * one connection (32, DataNodeServer.ts), which the NameNode's heartbeats to it share.
    */
   concurrency?: number
   /**
-   * Bytes of chunk data the repairs under way may hold together (RepairMemory.ts). Default 32 MiB:
-   * eight chunks of the default 4 MiB, as many as repairs ran at once before small ones ran 32.
+   * Of those, large chunks (RepairWorkers.ts LARGE_CHUNK_BYTES) at most. Default 8: each is its
+   * bytes' time and holds its chunk in memory.
    */
-  repairMemoryBytes?: number
+  largeConcurrency?: number
   /** A full scan of the namespace this often (ms). Default 60 s. */
   scanIntervalMs?: number
   /** An unreferenced chunk file is deleted no sooner than this after it was first seen (ms). Default 30 s. */
@@ -70,8 +70,8 @@ export interface HealerOptions {
 export const DEFAULT_HEALER_OPTIONS: Required<HealerOptions> = {
   graceMs: 10_000,
   bandwidthBytesPerSec: 256 * 1024 * 1024,
-  concurrency: 32,
-  repairMemoryBytes: 32 * 1024 * 1024,
+  concurrency: 16,
+  largeConcurrency: 8,
   scanIntervalMs: 60_000,
   orphanGraceMs: DEFAULT_ORPHAN_OPTIONS.graceMs,
   orphanIntervalMs: DEFAULT_ORPHAN_OPTIONS.intervalMs,
@@ -187,6 +187,7 @@ export class Healer {
     const given = Object.fromEntries(Object.entries(deps.options ?? {}).filter(([, v]) => v !== undefined))
     this.#options = { ...DEFAULT_HEALER_OPTIONS, ...given }
     this.#options.concurrency = Math.max(1, Math.floor(this.#options.concurrency))
+    this.#options.largeConcurrency = Math.max(1, Math.floor(this.#options.largeConcurrency))
     this.#bucket = deps.bandwidth ?? new TokenBucket(this.#options.bandwidthBytesPerSec)
     const stopped = () => this.#stopped
     this.orphans = new OrphanCollector({
@@ -218,7 +219,7 @@ export class Healer {
     })
     this.#workers = new RepairWorkers({
       concurrency: this.#options.concurrency,
-      memory: new RepairMemory(this.#options.repairMemoryBytes),
+      largeConcurrency: this.#options.largeConcurrency,
       locks: this.locks,
       counts: this.#counts,
       hints: this.#hints,

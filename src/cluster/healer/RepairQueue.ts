@@ -16,7 +16,7 @@ export interface RepairItem {
    * can lose one more, as a replicated chunk with 2 copies can, so both rank 2 (good - k + 1).
    */
   urgency?: number
-  /** Chunk data its repair holds in memory: the chunk, or a stripe's shards (RepairMemory). */
+  /** The chunk's length: a large chunk's repair is bounded apart (RepairWorkers.ts). */
   bytes: number
 }
 
@@ -45,16 +45,20 @@ export class RepairQueue {
     this.#levelOf.set(item.id, level)
   }
 
-  /** The most urgent item, removed from the queue. */
-  shift(): RepairItem | undefined {
+  /** The most urgent item, left in the queue. */
+  peek(): RepairItem | undefined {
     for (const level of this.#levels) {
       const first = level.values().next()
-      if (first.done) continue
-      level.delete(first.value.id)
-      this.#levelOf.delete(first.value.id)
-      return first.value
+      if (!first.done) return first.value
     }
     return undefined
+  }
+
+  /** The most urgent item, removed from the queue. */
+  shift(): RepairItem | undefined {
+    const item = this.peek()
+    if (item) this.delete(item.id)
+    return item
   }
 
   delete(id: string): void {

@@ -1,9 +1,13 @@
-// The healer's workers: a queue served fewest good copies first (RepairQueue.ts), `concurrency`
-// workers, one chunk in one worker at a time, each under the chunk's lock shared with the rebalancer
-// and within the bytes the repairs may hold together (RepairMemory.ts).
+// The healer's workers: a queue served fewest good copies first (RepairQueue.ts), at most
+// `concurrency` chunks repaired at once and of those at most `largeConcurrency` large ones, each
+// under the chunk's lock shared with the rebalancer. Two bounds because the two kinds of chunk cost
+// differently: a small file's chunk is a read, a put and a sync, mostly waiting, so many at once
+// overlap their waits; a large chunk's repair takes its bytes' time, and its memory, so a few at
+// once keep the disks busy. The head of the queue starts first, always: when it is large and the
+// large ones are all running, nothing overtakes it.
 // A chunk someone else holds (a move) is skipped and looked at again once free. Work from the moment
-// the queue gets some until the workers are idle again is one pass, with one summary line and at
-// most one event of each kind (HealPass.ts).
+// the queue gets some until no repair runs any more is one pass, with one summary line and at most
+// one event of each kind (HealPass.ts).
 // A repair that throws is logged and counted, and retried by a later scan.
 
 import type { Log } from '../../log/Log.js'
@@ -11,14 +15,17 @@ import type { EmitEvent } from '../EventBurst.js'
 import type { ChunkLocks } from '../chunkLocks.js'
 import { HealPass } from './HealPass.js'
 import type { HealerCounts } from './HealerCounts.js'
-import type { RepairMemory } from './RepairMemory.js'
 import { type RepairItem, RepairQueue } from './RepairQueue.js'
 import type { RepairHints } from './RepairHints.js'
 
+/** A chunk this long or longer is a large one (RepairWorkersDeps.largeConcurrency). */
+export const LARGE_CHUNK_BYTES = 1024 * 1024
+
 export interface RepairWorkersDeps {
+  /** Chunks repaired at once, at most. */
   concurrency: number
-  /** Chunk data the repairs under way may hold together. */
-  memory: RepairMemory
+  /** Of those, chunks of LARGE_CHUNK_BYTES or more, at most. */
+  largeConcurrency: number
   locks: ChunkLocks
   counts: HealerCounts
   hints: RepairHints
@@ -37,8 +44,9 @@ export class RepairWorkers {
   readonly #queue = new RepairQueue()
   /** Chunks being repaired now. */
   readonly #active = new Map<string, RepairItem>()
-  readonly #workers = new Set<Promise<void>>()
-  /** The pass under way: work queued until the workers are idle again. */
+  readonly #running = new Set<Promise<void>>()
+  #largeRunning = 0
+  /** The pass under way: work queued until no repair runs any more. */
   #pass: HealPass | undefined
 
   constructor(deps: RepairWorkersDeps) {
@@ -58,9 +66,9 @@ export class RepairWorkers {
     return this.#active.size > 0 || this.#queue.size > 0
   }
 
-  /** Whether a worker runs. */
+  /** Whether a repair runs. */
   get working(): boolean {
-    return this.#workers.size > 0
+    return this.#running.size > 0
   }
 
   isActive(id: string): boolean {
@@ -72,25 +80,42 @@ export class RepairWorkers {
     return this.#active.values().next().value
   }
 
-  /** Queue what a scan found (chunks being repaired now are left to their worker) and start workers. */
+  /** Queue what a scan found (chunks being repaired now are left to their repair) and start repairs. */
   add(items: Iterable<RepairItem>): void {
     for (const item of items) if (!this.#active.has(item.id)) this.#queue.add(item)
     this.#pump()
   }
 
-  /** Resolves once every worker running now has ended. */
+  /** Resolves once every repair running now has ended (none starts once stopped). */
   async idle(): Promise<void> {
-    await Promise.allSettled([...this.#workers])
+    await Promise.allSettled([...this.#running])
   }
 
+  /** Start repairs from the head of the queue while the bounds allow. */
   #pump(): void {
-    while (!this.#deps.stopped() && this.#workers.size < this.#deps.concurrency && this.#queue.size > 0) {
+    const { concurrency, largeConcurrency, locks, stopped } = this.#deps
+    while (!stopped() && this.#running.size < concurrency) {
+      const item = this.#queue.peek()
+      if (!item) break
+      const large = item.bytes >= LARGE_CHUNK_BYTES
+      if (large && this.#largeRunning >= largeConcurrency) break
+      this.#queue.shift()
+      if (this.#active.has(item.id)) continue
+      const release = locks.tryAcquire(item.id)
+      if (!release) {
+        // Being moved (rebalance, drain): look at it again once that is done.
+        void locks.whenFree(item.id).then(() => this.#deps.rescan())
+        continue
+      }
       this.#pass ??= new HealPass(this.#deps.counts.totals)
-      const worker = this.#work().finally(() => {
-        this.#workers.delete(worker)
-        if (this.#workers.size === 0) this.#endPass()
+      if (large) this.#largeRunning++
+      const repair = this.#repairOne(item, release).finally(() => {
+        this.#running.delete(repair)
+        if (large) this.#largeRunning--
+        this.#pump()
+        if (this.#running.size === 0) this.#endPass()
       })
-      this.#workers.add(worker)
+      this.#running.add(repair)
     }
   }
 
@@ -104,33 +129,22 @@ export class RepairWorkers {
     if (this.#deps.onEvent) for (const event of pass.events(totals)) this.#deps.onEvent(event)
   }
 
-  async #work(): Promise<void> {
-    const { locks, hints, log } = this.#deps
-    for (let item = this.#queue.shift(); item && !this.#deps.stopped(); item = this.#queue.shift()) {
-      if (this.#active.has(item.id)) continue
-      const release = locks.tryAcquire(item.id)
-      if (!release) {
-        // Being moved (rebalance, drain): look at it again once that is done.
-        void locks.whenFree(item.id).then(() => this.#deps.rescan())
-        continue
-      }
-      this.#active.set(item.id, item)
-      const startedAt = Date.now()
-      await this.#deps.memory.enter(item.bytes)
-      try {
-        await this.#deps.repair(item)
-      } catch (err) {
-        this.#deps.counts.totals.failed++
-        const message = `repair of chunk ${item.id} (inode ${item.ino}, chunk ${item.index}) failed: ${(err as Error).message}`
-        this.#pass?.failure(message)
-        log.debug(`healer: ${message}`)
-      } finally {
-        this.#deps.memory.leave(item.bytes)
-        this.#active.delete(item.id)
-        release()
-      }
-      // News about this chunk that arrived while it was being repaired: look again.
-      if (hints.freshSince(item.id, startedAt)) this.#deps.rescan()
+  /** Never rejects. */
+  async #repairOne(item: RepairItem, release: () => void): Promise<void> {
+    this.#active.set(item.id, item)
+    const startedAt = Date.now()
+    try {
+      await this.#deps.repair(item)
+    } catch (err) {
+      this.#deps.counts.totals.failed++
+      const message = `repair of chunk ${item.id} (inode ${item.ino}, chunk ${item.index}) failed: ${(err as Error).message}`
+      this.#pass?.failure(message)
+      this.#deps.log.debug(`healer: ${message}`)
+    } finally {
+      this.#active.delete(item.id)
+      release()
     }
+    // News about this chunk that arrived while it was being repaired: look again.
+    if (this.#deps.hints.freshSince(item.id, startedAt)) this.#deps.rescan()
   }
 }

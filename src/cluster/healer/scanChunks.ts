@@ -6,7 +6,6 @@
 // copy or an extra one becomes a repair item.
 
 import type { NodeRegistry } from '../../chunks/NodeRegistry.js'
-import { shardLength } from '../../chunks/layout.js'
 import type { NamespaceState } from '../../meta/namespace/types.js'
 import { chunkReplication, copyStateOf } from '../replication.js'
 import { chunkBatches } from './chunkWalk.js'
@@ -54,9 +53,8 @@ export async function scanChunks(input: ScanInput): Promise<ScanResult | undefin
       if (good + extras > r.wanted) result.over.add(id)
       if (good !== r.wanted || r.gone > 0 || hints.hasBad(id) || extras > 0) {
         // A stripe ranks by the losses it can still take, as a replicated chunk does by its copies.
-        result.found.push(ref.ec
-          ? { id, ino, index, good, urgency: Math.max(0, good - ref.ec.k + 1), bytes: shardLength(ref.len, ref.ec.k) * (ref.ec.k + ref.ec.m) }
-          : { id, ino, index, good, bytes: ref.len })
+        const item = { id, ino, index, good, bytes: ref.len }
+        result.found.push(ref.ec ? { ...item, urgency: Math.max(0, good - ref.ec.k + 1) } : item)
       }
     }
   }
