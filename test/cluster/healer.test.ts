@@ -165,6 +165,19 @@ describe('Healer: a dead node', () => {
     await expectFsckClean(c)
   })
 
+  it('takes bounds that are not whole numbers of at least 1 as the nearest that is, or the default', async () => {
+    const c = await setup(3, 2)
+    await c.addFile('large', [randomChunk(LARGE_CHUNK_BYTES)], [[0, 1]])
+    await c.addFile('small', [randomChunk(4 * KiB)], [[0, 1]])
+    // NaN repairs nothing at all and 0 no large chunk, were they taken as they are.
+    const h = startHealer(c, { graceMs: 50, concurrency: Number.NaN, largeConcurrency: 0 })
+    await until(() => idle(h), 30_000, 'first scan')
+    await rm(c.dirs[0], { recursive: true, force: true })
+    c.registry.markDead(c.nodes[0].nodeId, 'test')
+    await until(() => h.status().copiedChunks === 2 && idle(h), 30_000, 'both chunks healed')
+    await expectExactlyR(c)
+  })
+
   it('keeps to the bandwidth limit (4 MiB at 1 MiB/s takes over 3 s) and shows progress in status()', async () => {
     const c = await setup(3, 2)
     // 16 chunks of 256 KiB, all on nodes 0 and 1: losing node 0 means 4 MiB to copy to node 2.

@@ -1,4 +1,4 @@
-// Repairing one chunk (its lock held by the worker); an erasure-coded one is StripeRepair's. A
+// Repairing one chunk (its lock held while it runs); an erasure-coded one is StripeRepair's. A
 // replicated chunk wants ref.copies (its directory's policy) or else the cluster's R copies. In order:
 //   1. confirm reported-bad copies, and copies found where the map does not say, with a read of our
 //      own (checkCopy.ts): a transient error must never cost a good copy;

@@ -1,4 +1,4 @@
-// One healing pass: from the moment the healer's queue gets work until its workers are idle again.
+// One healing pass: from the moment the healer's queue gets work until no repair runs any more.
 // The healer logs one line per pass (chunks restored, bytes copied, copies trimmed, failures, how
 // long it took), not one per chunk: the thousand chunks of a dead node are one line at info level
 // (warn when something failed), and each chunk's story is there at debug level. Likewise for the

@@ -5,7 +5,7 @@
 //   RepairHints.ts     what it was told about copies (bad, extra, node reports) and not acted on yet
 //   ScanScheduler.ts   when it scans: hints coalesced, scans spaced, one following another
 //   scanChunks.ts      the scan: a walk counting each chunk's good copies, finding the work
-//   RepairWorkers.ts   the queue (fewest good copies first), workers, per-chunk locks, one log line a pass
+//   RepairWorkers.ts   the queue (fewest good copies first), repairs at once (small and large), per-chunk locks, one log line a pass
 //   ChunkRepair.ts     one chunk's repair: check, copy (copyToNewNodes.ts), trim, commit, delete
 //   StripeRepair.ts    one erasure-coded chunk's: check shards, rebuild the lost ones elsewhere, commit, delete
 //   HealerCounts.ts    the figures `dfs status` shows
@@ -48,8 +48,10 @@ export interface HealerOptions {
   /**
    * Chunks repaired at once, at most (RepairWorkers.ts). Default 16: copies to TCP nodes overlap
    * their round trips, and a stream of small chunks (each a read, a put and a sync, mostly waiting)
-   * heals faster the more of them overlap. Kept well under what a DataNode server serves at once on
-   * one connection (32, DataNodeServer.ts), which the NameNode's heartbeats to it share.
+   * heals faster the more of them overlap (32 at once measured no faster than 16). A DataNode server
+   * serves 32 requests at once per connection (DataNodeServer.ts), and the heartbeats, the
+   * rebalancer (4), the policy converter (2), the scrubber and reads share that connection: 16 leaves
+   * them room.
    */
   concurrency?: number
   /**
@@ -76,6 +78,11 @@ export const DEFAULT_HEALER_OPTIONS: Required<HealerOptions> = {
   orphanGraceMs: DEFAULT_ORPHAN_OPTIONS.graceMs,
   orphanIntervalMs: DEFAULT_ORPHAN_OPTIONS.intervalMs,
   hintDelayMs: 200,
+}
+
+/** A whole number of at least 1; the default for anything that is not a finite number. */
+function atLeastOne(value: number, fallback: number): number {
+  return Number.isFinite(value) ? Math.max(1, Math.floor(value)) : fallback
 }
 
 /** What the healer needs of the metadata store. */
@@ -109,7 +116,7 @@ export interface HealerDeps {
 /** For `dfs status`. */
 export interface HealerStatus {
   state: 'idle' | 'healing'
-  /** Chunks waiting for a worker. */
+  /** Chunks waiting for their repair to start. */
   queued: number
   /**
    * Chunks with 1 .. R-1 live copies (of the copies each wants), and with none; stripes with k ..
@@ -186,8 +193,8 @@ export class Healer {
     this.locks = deps.locks ?? new ChunkLocks()
     const given = Object.fromEntries(Object.entries(deps.options ?? {}).filter(([, v]) => v !== undefined))
     this.#options = { ...DEFAULT_HEALER_OPTIONS, ...given }
-    this.#options.concurrency = Math.max(1, Math.floor(this.#options.concurrency))
-    this.#options.largeConcurrency = Math.max(1, Math.floor(this.#options.largeConcurrency))
+    this.#options.concurrency = atLeastOne(this.#options.concurrency, DEFAULT_HEALER_OPTIONS.concurrency)
+    this.#options.largeConcurrency = atLeastOne(this.#options.largeConcurrency, DEFAULT_HEALER_OPTIONS.largeConcurrency)
     this.#bucket = deps.bandwidth ?? new TokenBucket(this.#options.bandwidthBytesPerSec)
     const stopped = () => this.#stopped
     this.orphans = new OrphanCollector({

@@ -45,6 +45,8 @@ export class RepairWorkers {
   /** Chunks being repaired now. */
   readonly #active = new Map<string, RepairItem>()
   readonly #running = new Set<Promise<void>>()
+  /** Repairs started and not ended: counted before a repair's first step runs, unlike #running. */
+  #started = 0
   #largeRunning = 0
   /** The pass under way: work queued until no repair runs any more. */
   #pass: HealPass | undefined
@@ -94,13 +96,12 @@ export class RepairWorkers {
   /** Start repairs from the head of the queue while the bounds allow. */
   #pump(): void {
     const { concurrency, largeConcurrency, locks, stopped } = this.#deps
-    while (!stopped() && this.#running.size < concurrency) {
+    while (!stopped() && this.#started < concurrency) {
       const item = this.#queue.peek()
       if (!item) break
       const large = item.bytes >= LARGE_CHUNK_BYTES
       if (large && this.#largeRunning >= largeConcurrency) break
-      this.#queue.shift()
-      if (this.#active.has(item.id)) continue
+      this.#queue.delete(item.id)
       const release = locks.tryAcquire(item.id)
       if (!release) {
         // Being moved (rebalance, drain): look at it again once that is done.
@@ -108,12 +109,15 @@ export class RepairWorkers {
         continue
       }
       this.#pass ??= new HealPass(this.#deps.counts.totals)
+      this.#started++
       if (large) this.#largeRunning++
       const repair = this.#repairOne(item, release).finally(() => {
         this.#running.delete(repair)
+        this.#started--
         if (large) this.#largeRunning--
+        // Start what can start before asking whether the pass is over.
         this.#pump()
-        if (this.#running.size === 0) this.#endPass()
+        if (this.#started === 0) this.#endPass()
       })
       this.#running.add(repair)
     }
@@ -129,7 +133,7 @@ export class RepairWorkers {
     if (this.#deps.onEvent) for (const event of pass.events(totals)) this.#deps.onEvent(event)
   }
 
-  /** Never rejects. */
+  /** Rejects only if the rescan it may ask for throws. */
   async #repairOne(item: RepairItem, release: () => void): Promise<void> {
     this.#active.set(item.id, item)
     const startedAt = Date.now()

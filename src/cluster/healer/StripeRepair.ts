@@ -1,4 +1,4 @@
-// Repairing one erasure-coded chunk (a stripe; its lock held by the worker): all k + m shards kept
+// Repairing one erasure-coded chunk (a stripe; its lock held while it runs): all k + m shards kept
 // whole, as ChunkRepair keeps R copies of a replicated chunk, in the same order and with the same
 // safety:
 //   1. confirm reported-bad shards with a read of our own (checkCopy.ts): a transient error must
