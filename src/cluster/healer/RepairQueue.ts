@@ -36,8 +36,8 @@ interface Level {
 // Each level is an array read from a moving head, not a Map read from its start: a Map iterator
 // steps over every entry deleted before it until the table is rebuilt, so serving a queue of n chunks
 // from the front cost time in n squared (200,000 chunks: 5.8 s of the event loop; now 72 ms, and a
-// million 0.5 s). Entries that leave
-// from the middle are marked and skipped; a level is cut down once most of it is behind its head.
+// million 0.5 s). Entries that leave from the middle are marked and skipped; a level is cut down
+// once most of it is behind its head.
 export class RepairQueue {
   /** levels[g]: chunks with g good copies. */
   readonly #levels: Level[] = []
