@@ -31,6 +31,7 @@ import type { NamespaceMetaStore } from '../openCluster.js'
 import { type ConversionStatus, conversionLine } from './conversionStatus.js'
 import { type ConvertIO, convertChunk } from './convertChunk.js'
 import { type FileInDir, subtreeFiles } from './subtreeFiles.js'
+import { concurrencyOf } from '../../util/concurrency.js'
 
 export type { ConversionStatus } from './conversionStatus.js'
 
@@ -84,7 +85,7 @@ export class PolicyConverter {
 
   constructor(deps: ConverterDeps) {
     this.#deps = deps
-    this.#concurrency = Math.max(1, Math.floor(deps.options?.concurrency ?? 2))
+    this.#concurrency = concurrencyOf(deps.options?.concurrency, 2)
     this.#walkBatch = deps.options?.walkBatch
   }
 

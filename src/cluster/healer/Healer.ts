@@ -38,6 +38,7 @@ import { RepairHints } from './RepairHints.js'
 import { RepairWorkers } from './RepairWorkers.js'
 import { ScanScheduler } from './ScanScheduler.js'
 import { scanChunks } from './scanChunks.js'
+import { concurrencyOf } from '../../util/concurrency.js'
 import { TokenBucket } from './TokenBucket.js'
 
 export interface HealerOptions {
@@ -78,11 +79,6 @@ export const DEFAULT_HEALER_OPTIONS: Required<HealerOptions> = {
   orphanGraceMs: DEFAULT_ORPHAN_OPTIONS.graceMs,
   orphanIntervalMs: DEFAULT_ORPHAN_OPTIONS.intervalMs,
   hintDelayMs: 200,
-}
-
-/** A whole number of at least 1; the default for anything that is not a finite number. */
-function atLeastOne(value: number, fallback: number): number {
-  return Number.isFinite(value) ? Math.max(1, Math.floor(value)) : fallback
 }
 
 /** What the healer needs of the metadata store. */
@@ -193,8 +189,8 @@ export class Healer {
     this.locks = deps.locks ?? new ChunkLocks()
     const given = Object.fromEntries(Object.entries(deps.options ?? {}).filter(([, v]) => v !== undefined))
     this.#options = { ...DEFAULT_HEALER_OPTIONS, ...given }
-    this.#options.concurrency = atLeastOne(this.#options.concurrency, DEFAULT_HEALER_OPTIONS.concurrency)
-    this.#options.largeConcurrency = atLeastOne(this.#options.largeConcurrency, DEFAULT_HEALER_OPTIONS.largeConcurrency)
+    this.#options.concurrency = concurrencyOf(this.#options.concurrency, DEFAULT_HEALER_OPTIONS.concurrency)
+    this.#options.largeConcurrency = concurrencyOf(this.#options.largeConcurrency, DEFAULT_HEALER_OPTIONS.largeConcurrency)
     this.#bucket = deps.bandwidth ?? new TokenBucket(this.#options.bandwidthBytesPerSec)
     const stopped = () => this.#stopped
     this.orphans = new OrphanCollector({

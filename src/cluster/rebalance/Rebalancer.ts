@@ -38,6 +38,7 @@ import { moveCopy } from './moveCopy.js'
 import type { EmitEvent } from '../EventBurst.js'
 import type { NewEvent } from '../../namenode/events.js'
 import { formatSize } from '../../util/size.js'
+import { concurrencyOf } from '../../util/concurrency.js'
 import { type ChunkCopies, type PlannedMove, isBalanced, pieceKey, planBalance, planDrain, usageOf } from './plan.js'
 import { type Layout, layoutOf, nodesHolding, nodesNeeded, piecesOf } from '../../chunks/layout.js'
 import { formatPolicy } from '../../meta/namespace/policy.js'
@@ -155,7 +156,7 @@ export class Rebalancer {
     this.#deps = deps
     const given = Object.fromEntries(Object.entries(deps.options ?? {}).filter(([, v]) => v !== undefined))
     this.#options = { ...DEFAULT_REBALANCE_OPTIONS, ...given }
-    this.#options.concurrency = Math.max(1, Math.floor(this.#options.concurrency))
+    this.#options.concurrency = concurrencyOf(this.#options.concurrency, DEFAULT_REBALANCE_OPTIONS.concurrency)
     this.#bucket = deps.bandwidth ?? new TokenBucket(this.#options.bandwidthBytesPerSec)
   }
 
