@@ -30,8 +30,10 @@ export function unmountCommand(): Command {
       const force = opts.force === true
       const daemon = await daemonFor(mountpoint)
       if (daemon) {
-        await askToStop(daemon, mountpoint, force)
+        // --timeout is the whole wait: for the daemon's answer (which comes once the kernel let the
+        // mount go, fusermount being a process to start on a busy machine) and then for its exit.
         const deadline = Date.now() + timeoutMs
+        await askToStop(daemon, mountpoint, force, timeoutMs)
         while (isAlive(daemon.pid)) {
           if (Date.now() > deadline) throw await notStoppedInTime(daemon.pid, mountpoint, opts.timeout)
           await new Promise(resolve => setTimeout(resolve, 100))
@@ -76,7 +78,7 @@ async function unlistedDaemon(mountpoint: string, answer: string) {
  * exits). The daemon's own unmount is the authority on "busy" (the kernel refuses); the scan of /proc
  * before it is what lets the message name the processes.
  */
-async function askToStop(daemon: DaemonRecord, mountpoint: string, force: boolean): Promise<void> {
+async function askToStop(daemon: DaemonRecord, mountpoint: string, force: boolean, timeoutMs: number): Promise<void> {
   if (await isStopped(daemon.pid)) {
     if (!force) throw await daemonNotAnswering(mountpoint, daemon.pid)
     // It cannot answer; detach the mount for it. It stores what it buffered and exits once continued.
@@ -91,7 +93,7 @@ async function askToStop(daemon: DaemonRecord, mountpoint: string, force: boolea
     if (users.length > 0) throw busy(mountpoint, describeUsers(users))
   }
   try {
-    await callControl(daemon.control, 'unmount', { force })
+    await callControl(daemon.control, 'unmount', { force }, timeoutMs)
   } catch (err) {
     if (isDfsError(err) && err.code === 'MOUNT_BUSY') {
       throw busy(mountpoint, describeUsers(await processesUsing(mountpoint)) || 'a process that has just opened a file there')
