@@ -51,7 +51,7 @@ export const DFS_CODES = {
   NOT_RUNNING: 'EINVAL', // dfs balance/drain --cancel with no such job running, drain --undo of a node not drained
   DAEMON_NOT_LISTED: 'EINVAL', // dfs unmount of a live mount whose daemon the caller's runtime folder does not list
   JOB_CANCELLED: 'EIO', // the dfs balance/drain being followed was cancelled (dfs balance/drain --cancel); exit status 3
-  UNSTORED_DROPPED: 'EIO', // the daemon stopped with written bytes no node would store; they were dropped
+  UNSTORED_DROPPED: 'EIO', // the daemon stopped with written bytes it could not store (no node took them, or the NameNode did not take their commit); they were dropped
   // NameNode and clients
   NAMENODE_UNAVAILABLE: 'EIO', // a client waited for its NameNode longer than it may (or was refused by it)
   PROTOCOL_ERROR: 'EIO', // a peer sent a message the NameNode protocol does not allow

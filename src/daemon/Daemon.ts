@@ -3,10 +3,10 @@
 // umount) store everything buffered, unmount, checkpoint and release the metadata lock.
 
 import { holdFirstCounts } from '../datanode/chunkTally.js'
-import { FileSystem, type UnstoredFile } from '../fs/FileSystem.js'
+import { FileSystem, type FlushReport, type UnstoredFile } from '../fs/FileSystem.js'
 import { type Mounted, mountFileSystem } from '../fuse/mount.js'
 import { canonicalMountpoint, checkMountpoint } from '../fuse/mountpoint.js'
-import { dfsError } from '../errors.js'
+import { dfsError, isDfsError } from '../errors.js'
 import { type ControlHandler, serveControl } from './control.js'
 import { controlSocketPath, recordUnstored, registerDaemon, unregisterDaemon } from './registry.js'
 import { describeUnstored } from './unstored.js'
@@ -37,7 +37,7 @@ interface Parts {
 
 export class Daemon {
   private stopping: Promise<void> | undefined
-  /** Files whose written bytes no node would store by the time the daemon stopped (dropped with it). */
+  /** Files whose written bytes could not be stored by the time the daemon stopped (dropped with it). */
   unstored: UnstoredFile[] = []
   private onStopped!: () => void
   /** Resolves once the daemon has stopped, whatever stopped it. */
@@ -171,10 +171,22 @@ export class Daemon {
           levelled(this.log).error(`stopping: ${what} failed: ${(err as Error).message}`)
         }
       }
+      /** Store what is buffered; what could not be stored is this.unstored (last pass wins), a failed sync an error line. */
+      const storeBuffered = async (): Promise<FlushReport> => {
+        const report = await fs.flushAll()
+        this.unstored = report.unstored
+        if (report.unsynced) levelled(this.log).error(`stopping: making the namespace durable failed: ${report.unsynced.message}`)
+        return report
+      }
       await step('refusing writes', () => fs.stopWrites())
-      await step('storing what is buffered', () => fs.flushAll())
+      let first: FlushReport | undefined
+      await step('storing what is buffered', async () => { first = await storeBuffered() })
       await step('unmounting', () => mounted.unmount())
-      await step('storing what is buffered', async () => { this.unstored = await fs.flushAll() })
+      // A second pass stores what a release after the unmount still held. But a NameNode that did not
+      // answer within its timeout is not waited for again: writes stopped before the first pass, and
+      // a mount whose NameNode went away would otherwise take --namenode-timeout twice to stop (the
+      // first pass's files stand as unstored).
+      if (!first || !gaveUpOnNameNode(first)) await step('storing what is buffered', storeBuffered)
       fs.close()
       if (this.unstored.length > 0) {
         levelled(this.log).error(describeUnstored(this.mountpoint, this.unstored), { files: this.unstored })
@@ -188,6 +200,11 @@ export class Daemon {
     })()
     return this.stopping
   }
+}
+
+/** Whether storing what was buffered waited for a NameNode that did not answer in time. */
+function gaveUpOnNameNode(report: FlushReport): boolean {
+  return isDfsError(report.unsynced, 'NAMENODE_UNAVAILABLE') || report.unstored.some(file => file.code === 'NAMENODE_UNAVAILABLE')
 }
 
 /** What `dfs status`, `dfs balance` and `dfs drain` ask the daemon over its control socket. */

@@ -12,5 +12,5 @@ export function describeUnstored(mountpoint: string, files: readonly UnstoredFil
   const names = files.slice(0, NAMED).map(file => file.path ? `${mountpoint.replace(/\/$/, '')}${file.path}` : `inode ${file.ino}`)
   const more = files.length > NAMED ? ` and ${files.length - NAMED} more` : ''
   const count = files.length === 1 ? '1 file' : `${files.length} files`
-  return `unmounting ${mountpoint} dropped ${formatSize(bytes)} written to ${count} that no node would store (${files[0]?.reason ?? 'unknown'}): ${names.join(', ')}${more}; those files keep only what was stored before`
+  return `unmounting ${mountpoint} dropped ${formatSize(bytes)} written to ${count} that could not be stored (${files[0]?.reason ?? 'unknown'}): ${names.join(', ')}${more}; those files keep only what was stored before`
 }

@@ -21,7 +21,6 @@ import { POLICY_XATTR } from '../meta/namespace/policy.js'
 import { type PolicyReport, policyReport } from '../protocol/policyReport.js'
 import { type Stat, type StatFs, toStat } from './stat.js'
 
-/** Who is calling: the uid, gid and pid of the process behind a request (from the FUSE context). */
 /** A file whose written bytes could not be stored when the file system stopped. */
 export interface UnstoredFile {
   ino: number
@@ -29,8 +28,19 @@ export interface UnstoredFile {
   path?: string
   bytes: number
   reason: string
+  /** The error code of the reason (NAMENODE_UNAVAILABLE, ENOSPC, …), when it had one. */
+  code?: string
 }
 
+/** What storing everything buffered left undone (FileSystem.flushAll). */
+export interface FlushReport {
+  /** Files whose bytes are still only in this process's memory. */
+  unstored: UnstoredFile[]
+  /** Why the namespace could not be made durable (the journal's or the NameNode's sync), if it could not. */
+  unsynced?: Error
+}
+
+/** Who is calling: the uid, gid and pid of the process behind a request (from the FUSE context). */
 export interface Caller {
   uid: number
   gid: number
@@ -775,22 +785,35 @@ export class FileSystem {
   }
 
   /**
-   * Store every buffered chunk of every open file (unmount). Returns the files whose bytes could not
-   * be stored (no node took them): the caller reports them, since they die with the process.
+   * Store every buffered chunk of every open file, then make the namespace durable (unmount). Never
+   * rejects: it reports the files whose bytes could not be stored (no node took them, or the
+   * NameNode did not take their commit), which the caller reports since they die with the process,
+   * and a failed sync. Both are reported whatever became of the other: a sync that fails after a
+   * flush that failed must not hide which files lost bytes. A NameNode that did not answer a file's
+   * commit in time is not asked for the sync: that would wait its timeout out a second time.
    */
-  async flushAll(): Promise<UnstoredFile[]> {
+  async flushAll(): Promise<FlushReport> {
     const files = [...this.openFiles.values()]
     const results = await Promise.allSettled(files.map(file => file.flush()))
     const unstored: UnstoredFile[] = []
+    let unreachable: Error | undefined
     for (const [i, result] of results.entries()) {
       if (result.status === 'fulfilled') continue
+      const reason = result.reason as Error
       const bytes = files[i].unstoredBytes()
       const path = this.pathOf(files[i].ino)
-      levelled(this.opts.log).warn(`flushing ${path ?? `inode ${files[i].ino}`} failed: ${(result.reason as Error).message}`)
-      if (bytes > 0) unstored.push({ ino: files[i].ino, path, bytes, reason: (result.reason as Error).message })
+      levelled(this.opts.log).warn(`flushing ${path ?? `inode ${files[i].ino}`} failed: ${reason.message}`)
+      const code = isDfsError(reason) ? { code: reason.code } : {}
+      if (bytes > 0) unstored.push({ ino: files[i].ino, path, bytes, reason: reason.message, ...code })
+      if (isDfsError(reason, 'NAMENODE_UNAVAILABLE')) unreachable ??= reason
     }
-    await this.meta.sync()
-    return unstored
+    if (unreachable) return { unstored, unsynced: unreachable }
+    try {
+      await this.meta.sync()
+    } catch (err) {
+      return { unstored, unsynced: err as Error }
+    }
+    return { unstored }
   }
 
   /** One path of an inode (any of its names), or undefined for one without a name left. */

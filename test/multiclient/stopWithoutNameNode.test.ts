@@ -1,0 +1,62 @@
+// A client mount stopped (SIGTERM) while its NameNode is gone, holding bytes a writer has not
+// closed yet: they cannot be committed, so they are dropped, and the mount must say which file lost
+// them (exit 1, UNSTORED_DROPPED), however its last sync ended. And it waits for the NameNode once
+// (--namenode-timeout), not once per pass of its stop and again for the sync: counted in its log,
+// not timed.
+
+import { spawn } from 'node:child_process'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { startRoles, stopRolesAfterAll } from '../helpers/roles.js'
+
+stopRolesAfterAll()
+
+/** A writer that keeps `path` open after writing `bytes` to it (no close, fsync or fork: nothing makes the mount store them). */
+function holdUnflushed(path: string, bytes: number) {
+  const child = spawn('python3', ['-c', [
+    'import os, sys, time',
+    `fd = os.open(sys.argv[1], os.O_CREAT | os.O_WRONLY, 0o644)`,
+    `os.write(fd, b"x" * ${bytes})`,
+    'print("written", flush=True)',
+    'time.sleep(3600)',
+  ].join('\n'), path], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  const written = new Promise<void>((resolve, reject) => {
+    const seen = (chunk: Buffer) => {
+      output += chunk.toString()
+      if (output.includes('written')) resolve()
+    }
+    child.stdout.on('data', seen)
+    child.stderr.on('data', seen)
+    child.on('exit', code => reject(new Error(`the writer exited (${code}) before writing: ${output}`)))
+  })
+  return { written, stop: () => child.kill('SIGKILL') }
+}
+
+const count = (text: string, what: string) => text.split('\n').filter(line => line.includes(what)).length
+
+describe('a client stopped while its NameNode is gone', () => {
+  it('names the file whose bytes it drops, having waited for the NameNode once', async () => {
+    const roles = await startRoles({ datanodes: 2, clients: 1, replicas: 2, clientArgs: ['--namenode-timeout', '2s'] })
+    const [client] = roles.clients
+    const writer = holdUnflushed(join(client!.mnt, 'held.txt'), 5000)
+    try {
+      await writer.written
+      await roles.namenode.kill9()
+      client!.signal('SIGTERM')
+      const status = await client!.exited
+      const shown = `${client!.output()}\n${await client!.logTail(6000)}`
+      expect(status.code, shown).toBe(1)
+      const last = client!.output().trimEnd().split('\n').pop()
+      expect(last, shown).toMatch(/^dfs: unmounting \S+ dropped 4\.9 KiB written to 1 file that could not be stored \(.*did not answer within 2 s \(commit\)\): \S+\/held\.txt; .*\[UNSTORED_DROPPED\]$/)
+      const log = await client!.log()
+      expect(count(log, 'flushing /held.txt failed'), shown).toBe(1)
+      // One wait, for the file's commit: no second pass, and no sync asked of the same NameNode.
+      expect(count(log, 'flushing /held.txt failed'), shown).toBe(1)
+      expect(count(log, '(sync)'), shown).toBe(0)
+      expect(count(log, 'making the namespace durable failed'), shown).toBe(1)
+    } finally {
+      writer.stop()
+    }
+  }, 180_000)
+})
