@@ -14,7 +14,7 @@ import { canonicalMountpoint, isDfsMount, mountsAt, probeMount } from '../fuse/m
 import { describeUsers, processesUsing } from '../fuse/mountUsers.js'
 import { mountLogFolder } from '../log/where.js'
 import { pathExists } from '../util/files.js'
-import { parseDuration } from '../util/size.js'
+import { formatDuration, parseDuration } from '../util/size.js'
 
 const run = promisify(execFile)
 
@@ -23,19 +23,21 @@ export function unmountCommand(): Command {
     .description('unmount a dfs mount: store everything buffered, checkpoint the metadata, stop the daemon')
     .argument('<mountpoint>', 'where dfs is mounted')
     .option('--force', 'detach it now even while processes use it (lazy unmount); the daemon still stores what it buffered')
-    .option('--timeout <duration>', 'how long to wait for the daemon to finish, such as 60s or 5m', '60s')
-    .action(async (given: string, opts: { timeout: string; force?: boolean }) => {
-      const timeoutMs = parseDuration(opts.timeout, '--timeout', { minMs: 1000 })
+    .option('--timeout <duration>', 'how long to wait for the daemon to finish, such as 60s or 5m (default: 60s, or for a client of a NameNode as long as its stop may wait for that NameNode, if longer)')
+    .action(async (given: string, opts: { timeout?: string; force?: boolean }) => {
+      // Checked before anything is asked; how long to wait for the stop is decided once the daemon answered (stopWaitMs).
+      const timeoutMs = parseDuration(opts.timeout ?? DEFAULT_TIMEOUT, '--timeout', { minMs: 1000 })
       const mountpoint = await canonicalMountpoint(given)
       const force = opts.force === true
       const daemon = await daemonFor(mountpoint)
       if (daemon) {
         // --timeout is the whole wait: for the daemon's answer (which comes once the kernel let the
         // mount go, fusermount being a process to start on a busy machine) and then for its exit.
-        const deadline = Date.now() + timeoutMs
-        await askToStop(daemon, mountpoint, force, timeoutMs)
+        const started = Date.now()
+        const answer = await askToStop(daemon, mountpoint, force, timeoutMs)
+        const waitMs = stopWaitMs(opts.timeout, answer)
         while (isAlive(daemon.pid)) {
-          if (Date.now() > deadline) throw await notStoppedInTime(daemon.pid, mountpoint, opts.timeout)
+          if (Date.now() > started + waitMs) throw await notStoppedInTime(daemon.pid, mountpoint, formatDuration(waitMs))
           await new Promise(resolve => setTimeout(resolve, 100))
         }
         // The daemon unmounts before it exits; if that failed (it logged why), clear what is left.
@@ -73,12 +75,34 @@ async function unlistedDaemon(mountpoint: string, answer: string) {
     { mountpoint, runtimeDir: runtimeDir() })
 }
 
+const DEFAULT_TIMEOUT = '60s'
+
+/** What the daemon answers `unmount`: its pid, and for a NameNode's client how long its stop may wait for that NameNode (ms). */
+export interface StopAnswer {
+  pid?: number
+  stopMayTakeMs?: number
+}
+
+/**
+ * How long `dfs unmount` waits for the daemon to stop, from when it asked: --timeout as given; by
+ * default 60 s, or longer where the daemon says its stop may take longer (a NameNode's client whose
+ * NameNode is gone waits its --namenode-timeout for it: giving up first would leave the user
+ * without the list of files whose bytes it dropped).
+ */
+export function stopWaitMs(given: string | undefined, answer: StopAnswer | undefined): number {
+  const timeoutMs = parseDuration(given ?? DEFAULT_TIMEOUT, '--timeout', { minMs: 1000 })
+  if (given !== undefined) return timeoutMs
+  const mayTake = answer?.stopMayTakeMs
+  return typeof mayTake === 'number' && Number.isFinite(mayTake) ? Math.max(timeoutMs, mayTake) : timeoutMs
+}
+
 /**
  * Ask the daemon to unmount and stop; returns once it has agreed (it then stores, checkpoints and
- * exits). The daemon's own unmount is the authority on "busy" (the kernel refuses); the scan of /proc
- * before it is what lets the message name the processes.
+ * exits), with its answer (none from a daemon too old to have the command). The daemon's own unmount
+ * is the authority on "busy" (the kernel refuses); the scan of /proc before it is what lets the
+ * message name the processes.
  */
-async function askToStop(daemon: DaemonRecord, mountpoint: string, force: boolean, timeoutMs: number): Promise<void> {
+async function askToStop(daemon: DaemonRecord, mountpoint: string, force: boolean, timeoutMs: number): Promise<StopAnswer | undefined> {
   if (await isStopped(daemon.pid)) {
     if (!force) throw await daemonNotAnswering(mountpoint, daemon.pid)
     // It cannot answer; detach the mount for it. It stores what it buffered and exits once continued.
@@ -93,7 +117,8 @@ async function askToStop(daemon: DaemonRecord, mountpoint: string, force: boolea
     if (users.length > 0) throw busy(mountpoint, describeUsers(users))
   }
   try {
-    await callControl(daemon.control, 'unmount', { force }, timeoutMs)
+    const answer = await callControl(daemon.control, 'unmount', { force }, timeoutMs)
+    return typeof answer === 'object' && answer !== null ? answer as StopAnswer : undefined
   } catch (err) {
     if (isDfsError(err) && err.code === 'MOUNT_BUSY') {
       throw busy(mountpoint, describeUsers(await processesUsing(mountpoint)) || 'a process that has just opened a file there')
@@ -101,6 +126,7 @@ async function askToStop(daemon: DaemonRecord, mountpoint: string, force: boolea
     if (isDfsError(err) && err.code === 'ETIMEDOUT') throw await daemonNotAnswering(mountpoint, daemon.pid)
     // A daemon without the unmount command (started by an older dfs): SIGTERM detaches lazily.
     process.kill(daemon.pid, 'SIGTERM')
+    return undefined
   }
 }
 

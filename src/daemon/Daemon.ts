@@ -221,9 +221,11 @@ function controlHandlers(backend: MountBackend, daemon: () => Daemon | undefined
     // Paths in the mount, resolved as the mount does (a NameNode's own are namespace paths: policyCommands.ts).
     'policy-get': args => running().policy(String(args.path)),
     'policy-set': args => running().setPolicy(String(args.path), String(args.policy)),
+    // stopMayTakeMs: a NameNode's client may wait its --namenode-timeout for an unreachable NameNode
+    // while it stores what it buffered (once; see stop()), which `dfs unmount` waits out by default.
     unmount: async args => {
       await running().unmount(args.force === true)
-      return { pid: process.pid }
+      return { pid: process.pid, ...(backend.opTimeoutMs === undefined ? {} : { stopMayTakeMs: backend.opTimeoutMs }) }
     },
   }
 }

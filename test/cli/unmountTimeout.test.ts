@@ -4,7 +4,7 @@
 
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
-import { notStoppedInTime } from '../../src/cli/unmount.js'
+import { notStoppedInTime, stopWaitMs } from '../../src/cli/unmount.js'
 import { mountLogFolder } from '../../src/log/where.js'
 import { afterAll, describe, expect, it } from 'vitest'
 import { until } from '../helpers/cli.js'
@@ -93,6 +93,21 @@ describe('the message when a daemon does not stop within --timeout', () => {
     await writeFile(log, 'a line\n')
     const after = await withEnv(env, () => notStoppedInTime(4242, mnt, '1s'))
     expect(after.message).toContain(`its log is ${log};`)
+  })
+})
+
+describe('how long dfs unmount waits for the daemon to stop', () => {
+  it('waits --timeout as given, and by default 60 s or as long as the daemon says its stop may take', () => {
+    expect(stopWaitMs(undefined, undefined)).toBe(60_000)
+    expect(stopWaitMs(undefined, { pid: 1 })).toBe(60_000)
+    // A NameNode's client (--namenode-timeout 60s: its kernel requests may wait 120 s).
+    expect(stopWaitMs(undefined, { pid: 1, stopMayTakeMs: 120_000 })).toBe(120_000)
+    expect(stopWaitMs(undefined, { pid: 1, stopMayTakeMs: 5_000 })).toBe(60_000)
+    // What the user asked for wins, shorter or longer.
+    expect(stopWaitMs('10s', { pid: 1, stopMayTakeMs: 120_000 })).toBe(10_000)
+    expect(stopWaitMs('5m', { pid: 1, stopMayTakeMs: 120_000 })).toBe(300_000)
+    // A daemon's answer is not trusted to be a number.
+    expect(stopWaitMs(undefined, { pid: 1, stopMayTakeMs: 'soon' as unknown as number })).toBe(60_000)
   })
 })
 

@@ -2,11 +2,14 @@
 // closed yet: they cannot be committed, so they are dropped, and the mount must say which file lost
 // them (exit 1, UNSTORED_DROPPED), however its last sync ended. And it waits for the NameNode once
 // (--namenode-timeout), not once per pass of its stop and again for the sync: counted in its log,
-// not timed.
+// not timed. `dfs unmount` waits for such a stop by default: the daemon's answer says how long the
+// stop may take (the rule itself: test/cli/unmountTimeout.test.ts).
 
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { callControl } from '../../src/daemon/control.js'
+import { daemonFor } from '../../src/daemon/registry.js'
 import { startRoles, stopRolesAfterAll } from '../helpers/roles.js'
 
 stopRolesAfterAll()
@@ -59,4 +62,17 @@ describe('a client stopped while its NameNode is gone', () => {
       writer.stop()
     }
   }, 180_000)
+
+  it('tells dfs unmount how long its stop may wait for the NameNode, so the command outwaits it by default', async () => {
+    const roles = await startRoles({ datanodes: 1, clients: 1, replicas: 1, clientArgs: ['--namenode-timeout', '7s'] })
+    const [client] = roles.clients
+    const daemon = await daemonFor(client!.mnt)
+    expect(daemon, 'the client is listed where dfs unmount looks').toBeDefined()
+    const answer = await callControl(daemon!.control, 'unmount', { force: false }, 60_000) as { pid: number; stopMayTakeMs?: number }
+    expect(answer.pid).toBe(client!.pid)
+    // Its kernel requests may wait --namenode-timeout and then some (remoteMount.ts); the stop waits for no more.
+    expect(answer.stopMayTakeMs).toBeGreaterThanOrEqual(7_000)
+    expect((await client!.exited).code, client!.output()).toBe(0)
+  }, 180_000)
 })
+
