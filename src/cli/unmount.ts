@@ -49,6 +49,9 @@ export function unmountCommand(): Command {
       }
       const mounts = await mountsAt(mountpoint)
       if (!mounts.some(isDfsMount)) {
+        // A daemon that stopped after an earlier `dfs unmount` gave up waiting for it left its report.
+        const unstored = await takeUnstored(mountpoint)
+        if (unstored.length > 0) throw dfsError('UNSTORED_DROPPED', describeUnstored(mountpoint, unstored), { mountpoint, files: unstored.length })
         throw dfsError('NOT_MOUNTED', `nothing from dfs is mounted at ${mountpoint}; \`findmnt -t fuse.dfs\` lists dfs mounts`, { mountpoint })
       }
       // No record here is not proof of death: the daemon may be listed in another runtime folder

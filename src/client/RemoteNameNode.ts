@@ -124,6 +124,10 @@ export class RemoteNameNode implements NameNodeSession {
   private readonly ledger = new CommitLedger()
   /** The latest report (who this client is, its counters): sent again first thing on every connection. */
   private lastReport: ClientReport | undefined
+  /** The mount is stopping (stopping()): the NameNode is waited for once more, then not at all. */
+  private isStopping = false
+  /** The stopping mount's one wait for an unreachable NameNode began, and whether it is over. */
+  private lastWait: 'none' | 'waiting' | 'over' = 'none'
   /** Told whenever `state` changes (a record applied; none: a snapshot taken): the mount's binding forgets what it remembered. */
   private readonly changeListeners = new Set<(record?: NamespaceRecord) => void>()
 
@@ -173,6 +177,12 @@ export class RemoteNameNode implements NameNodeSession {
 
   get state(): NamespaceState {
     return this.current
+  }
+
+  stopping(): void {
+    if (this.isStopping) return
+    this.isStopping = true
+    if (!this.connected) this.startLastWait()
   }
 
   /** Hear every change of `state`, right after it happens (the record; none: a new snapshot); returns the way to stop listening. */
@@ -282,18 +292,52 @@ export class RemoteNameNode implements NameNodeSession {
 
   private request(method: string, args: Record<string, unknown> = {}): Promise<unknown> {
     if (this.closing) return Promise.reject(dfsError('EIO', 'the mount is closing', {}))
+    if (this.gaveUp()) return Promise.reject(this.unanswered(method))
     return new Promise((resolve, reject) => {
       const id = this.nextId++
       const timer = setTimeout(() => {
         this.pending.delete(id)
-        reject(dfsError('NAMENODE_UNAVAILABLE', `the NameNode at ${this.opts.addresses.join(', ')} did not answer within ${Math.round(this.opts.timeoutMs / 1000)} s (${method})`, {
-          method, addresses: this.opts.addresses,
-        }))
+        reject(this.unanswered(method))
       }, this.opts.timeoutMs)
       timer.unref()
       this.pending.set(id, { method, args, resolve, reject, timer, sentAt: performance.now(), sentWall: Date.now(), epoch: this.leaseEpoch })
       if (this.connected) this.write({ t: 'req', id, m: method, a: args })
     })
+  }
+
+  private unanswered(method: string): DfsError {
+    return dfsError('NAMENODE_UNAVAILABLE', `the NameNode at ${this.opts.addresses.join(', ')} did not answer within ${Math.round(this.opts.timeoutMs / 1000)} s (${method})`, {
+      method, addresses: this.opts.addresses,
+    })
+  }
+
+  /**
+   * A stopping mount found its NameNode unreachable: from now, one --namenode-timeout, then requests
+   * fail at once while it stays unreachable. Only the first time: a NameNode that came back and went
+   * away again is not waited for again.
+   */
+  private startLastWait(): void {
+    if (this.lastWait !== 'none') return
+    this.lastWait = 'waiting'
+    setTimeout(() => {
+      this.lastWait = 'over'
+      this.failWhileUnreachable()
+    }, this.opts.timeoutMs).unref()
+  }
+
+  /** Stopping, past the one wait it allows (stopping()), and the NameNode cannot be reached. */
+  private gaveUp(): boolean {
+    return !this.connected && this.lastWait === 'over'
+  }
+
+  /** Fail what waits for a NameNode that cannot be reached, once a stop gave up on it. */
+  private failWhileUnreachable(): void {
+    if (!this.gaveUp()) return
+    for (const [id, p] of this.pending) {
+      clearTimeout(p.timer)
+      this.pending.delete(id)
+      p.reject(this.unanswered(p.method))
+    }
   }
 
   /**
@@ -515,6 +559,10 @@ export class RemoteNameNode implements NameNodeSession {
     this.soleUntilWall = 0
     this.leaseEpoch++
     if (this.closing) return
+    if (this.isStopping) {
+      this.startLastWait()
+      this.failWhileUnreachable()
+    }
     this.log.warn(`lost the NameNode at ${address}; reconnecting (requests wait up to ${Math.round(this.opts.timeoutMs / 1000)} s)`)
     // One-way messages written before the loss are not sent again (best effort; the opens go
     // again in `reopen`); those still held go after the reconnect.

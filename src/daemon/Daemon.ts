@@ -3,10 +3,10 @@
 // umount) store everything buffered, unmount, checkpoint and release the metadata lock.
 
 import { holdFirstCounts } from '../datanode/chunkTally.js'
-import { FileSystem, type FlushReport, type UnstoredFile } from '../fs/FileSystem.js'
+import { FileSystem, type UnstoredFile } from '../fs/FileSystem.js'
 import { type Mounted, mountFileSystem } from '../fuse/mount.js'
 import { canonicalMountpoint, checkMountpoint } from '../fuse/mountpoint.js'
-import { dfsError, isDfsError } from '../errors.js'
+import { dfsError } from '../errors.js'
 import { type ControlHandler, serveControl } from './control.js'
 import { controlSocketPath, recordUnstored, registerDaemon, unregisterDaemon } from './registry.js'
 import { describeUnstored } from './unstored.js'
@@ -172,21 +172,18 @@ export class Daemon {
         }
       }
       /** Store what is buffered; what could not be stored is this.unstored (last pass wins), a failed sync an error line. */
-      const storeBuffered = async (): Promise<FlushReport> => {
+      const storeBuffered = async () => {
         const report = await fs.flushAll()
         this.unstored = report.unstored
         if (report.unsynced) levelled(this.log).error(`stopping: making the namespace durable failed: ${report.unsynced.message}`)
-        return report
       }
+      // A NameNode that went away is waited for once in all (--namenode-timeout), not once per
+      // request of each pass: one that comes back meanwhile takes what is buffered.
+      backend.session.stopping()
       await step('refusing writes', () => fs.stopWrites())
-      let first: FlushReport | undefined
-      await step('storing what is buffered', async () => { first = await storeBuffered() })
+      await step('storing what is buffered', storeBuffered)
       await step('unmounting', () => mounted.unmount())
-      // A second pass stores what a release after the unmount still held. But a NameNode that did not
-      // answer within its timeout is not waited for again: writes stopped before the first pass, and
-      // a mount whose NameNode went away would otherwise take --namenode-timeout twice to stop (the
-      // first pass's files stand as unstored).
-      if (!first || !gaveUpOnNameNode(first)) await step('storing what is buffered', storeBuffered)
+      await step('storing what is buffered', storeBuffered)
       fs.close()
       if (this.unstored.length > 0) {
         levelled(this.log).error(describeUnstored(this.mountpoint, this.unstored), { files: this.unstored })
@@ -200,11 +197,6 @@ export class Daemon {
     })()
     return this.stopping
   }
-}
-
-/** Whether storing what was buffered waited for a NameNode that did not answer in time. */
-function gaveUpOnNameNode(report: FlushReport): boolean {
-  return isDfsError(report.unsynced, 'NAMENODE_UNAVAILABLE') || report.unstored.some(file => file.code === 'NAMENODE_UNAVAILABLE')
 }
 
 /** What `dfs status`, `dfs balance` and `dfs drain` ask the daemon over its control socket. */

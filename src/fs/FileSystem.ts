@@ -764,9 +764,13 @@ export class FileSystem {
    * Unmounting: from now on writes and truncates are refused, and this resolves once those already
    * accepted have finished, so the flushAll after it stores every byte a caller was told was written.
    * (After a lazy unmount, processes that held files open can still write until the daemon exits.)
+   * Background writeback stops too: from now on only flushAll stores. A writeback timer that kept
+   * sealing again the buffers whose store failed would keep a flush waiting on new seals, one
+   * NameNode timeout after another.
    */
   async stopWrites(): Promise<void> {
     this.writesStopped = true
+    clearInterval(this.writebackTimer)
     await Promise.allSettled([...this.contentChanges])
   }
 
@@ -789,14 +793,13 @@ export class FileSystem {
    * rejects: it reports the files whose bytes could not be stored (no node took them, or the
    * NameNode did not take their commit), which the caller reports since they die with the process,
    * and a failed sync. Both are reported whatever became of the other: a sync that fails after a
-   * flush that failed must not hide which files lost bytes. A NameNode that did not answer a file's
-   * commit in time is not asked for the sync: that would wait its timeout out a second time.
+   * flush that failed must not hide which files lost bytes. (How long a stop waits for a NameNode
+   * that went away is the session's: NameNodeSession.stopping.)
    */
   async flushAll(): Promise<FlushReport> {
     const files = [...this.openFiles.values()]
     const results = await Promise.allSettled(files.map(file => file.flush()))
     const unstored: UnstoredFile[] = []
-    let unreachable: Error | undefined
     for (const [i, result] of results.entries()) {
       if (result.status === 'fulfilled') continue
       const reason = result.reason as Error
@@ -805,9 +808,7 @@ export class FileSystem {
       levelled(this.opts.log).warn(`flushing ${path ?? `inode ${files[i].ino}`} failed: ${reason.message}`)
       const code = isDfsError(reason) ? { code: reason.code } : {}
       if (bytes > 0) unstored.push({ ino: files[i].ino, path, bytes, reason: reason.message, ...code })
-      if (isDfsError(reason, 'NAMENODE_UNAVAILABLE')) unreachable ??= reason
     }
-    if (unreachable) return { unstored, unsynced: unreachable }
     try {
       await this.meta.sync()
     } catch (err) {

@@ -37,6 +37,9 @@ export class InProcessSession implements NameNodeSession {
     return this.nameNode.state
   }
 
+  /** Nothing to wait for: the NameNode is in this process. */
+  stopping(): void {}
+
   async commit(record: ClientRecord, options?: CommitOptions): Promise<ApplyResult> {
     // A client of this NameNode's server that holds the sole writer's lease gives it up first.
     for (let wait; (wait = this.nameNode.beforeLocalCommit?.());) await wait

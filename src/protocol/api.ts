@@ -53,6 +53,13 @@ export interface NameNodeSession {
   commit(record: ClientRecord, options?: CommitOptions): Promise<ApplyResult>
   /** Resolves when every record this client committed is durable in the NameNode's journal. */
   sync(): Promise<void>
+  /**
+   * The mount is stopping: from the first time from now on that the NameNode cannot be reached,
+   * requests wait for it one --namenode-timeout in all, then fail at once (NAMENODE_UNAVAILABLE)
+   * while it stays unreachable. So a stop waits for a NameNode that went away once, not once per
+   * request it still makes.
+   */
+  stopping(): void
   /** Close-to-open: resolves once `state` holds every record committed anywhere before the call. */
   refresh(): Promise<void>
   /** This client opened the inode: a file that loses its last name stays until `closed`. */

@@ -3,9 +3,10 @@
 // it names the files in one line and exits non-zero, and the daemon logs it at error level.
 
 import { existsSync } from 'node:fs'
-import { readFile, rm } from 'node:fs/promises'
+import { mkdir, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { recordUnstored } from '../../src/daemon/registry.js'
 import { mountLogFolder } from '../../src/log/where.js'
 import { DFS_BIN, REPO_ROOT, forceUnmount, isMounted, makeCluster, stopAllAfterAll } from '../helpers/mount.js'
 import { run } from '../helpers/run.js'
@@ -81,6 +82,32 @@ describe('a daemon stopped by SIGTERM with bytes no node would store', () => {
     }
   }, 180_000)
 })
+
+describe('dfs unmount after an earlier one gave up waiting for the daemon', () => {
+  it('reports the files the daemon dropped once it stopped, then that nothing is mounted', async () => {
+    const mnt = join(makeTempDir('dfs-cli-unstored-late-').path, 'mnt')
+    await mkdir(mnt, { recursive: true })
+    // What a daemon that stopped after `dfs unmount` stopped waiting leaves (Daemon.stop).
+    await withRuntime(() => recordUnstored(mnt, [{ ino: 7, path: '/late.txt', bytes: 5000, reason: 'the NameNode did not answer', code: 'NAMENODE_UNAVAILABLE' }]))
+    const r = await dfs(['unmount', mnt])
+    const shown = `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`
+    expect(r.code, shown).not.toBe(0)
+    expect(r.stderr.trimEnd(), shown).toMatch(new RegExp(`^dfs: unmounting ${mnt} dropped 4\\.9 KiB written to 1 file .*: ${mnt}/late\\.txt; .*\\[UNSTORED_DROPPED\\]$`))
+    const again = await dfs(['unmount', mnt])
+    expect(again.stderr, 'read once').toMatch(/\[NOT_MOUNTED\]$/m)
+  })
+})
+
+async function withRuntime<T>(fn: () => Promise<T>): Promise<T> {
+  const saved = process.env.DFS_RUNTIME_DIR
+  process.env.DFS_RUNTIME_DIR = runtime
+  try {
+    return await fn()
+  } finally {
+    if (saved === undefined) delete process.env.DFS_RUNTIME_DIR
+    else process.env.DFS_RUNTIME_DIR = saved
+  }
+}
 
 /** The log as the test's runtime folder places it (DFS_RUNTIME_DIR keeps the logs beside it). */
 async function logOf(mnt: string): Promise<string> {

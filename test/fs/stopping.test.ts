@@ -2,8 +2,8 @@
 // never stored, and every write acknowledged before the stop is stored by the last flush.
 
 import { randomBytes } from 'node:crypto'
-import { describe, expect, it } from 'vitest'
-import { isDfsError } from '../../src/errors.js'
+import { describe, expect, it, vi } from 'vitest'
+import { dfsError, isDfsError } from '../../src/errors.js'
 import type { ChunkRef } from '../../src/meta/namespace/types.js'
 import { CHUNK, makeFs, readAll } from './fakes.js'
 
@@ -114,3 +114,85 @@ describe('stopping writes (unmount)', () => {
     expect(stored.equals(expected)).toBe(true)
   })
 })
+
+describe('storing everything buffered (flushAll) when the NameNode does not answer', () => {
+  const unavailable = () => dfsError('NAMENODE_UNAVAILABLE', 'the NameNode at tcp://x did not answer within 2 s (commit)', {})
+
+  it('names the file whose bytes it could not commit, and the sync that failed', async () => {
+    const { fs, session } = makeFs()
+    const fh = await fs.create('/held', 0o644)
+    await fs.write(fh, Buffer.alloc(5000, 1), 0)
+    session.commit = async () => { throw unavailable() }
+    session.sync = async () => { throw dfsError('NAMENODE_UNAVAILABLE', 'no answer (sync)', {}) }
+
+    const report = await fs.flushAll()
+    expect(report.unstored).toEqual([expect.objectContaining({ path: '/held', bytes: 5000, code: 'NAMENODE_UNAVAILABLE' })])
+    expect(isDfsError(report.unsynced, 'NAMENODE_UNAVAILABLE')).toBe(true)
+  })
+
+  it('still names the files when the sync itself fails (it used to throw the list away)', async () => {
+    const { fs, session } = makeFs()
+    const fh = await fs.create('/held', 0o644)
+    await fs.write(fh, Buffer.alloc(5000, 1), 0)
+    session.commit = async () => { throw dfsError('ENOSPC', 'no node would take it', {}) }
+    session.sync = async () => { throw dfsError('EIO', 'the journal cannot be written', {}) }
+
+    const report = await fs.flushAll()
+    expect(report.unstored).toEqual([expect.objectContaining({ path: '/held', bytes: 5000, code: 'ENOSPC' })])
+    expect(report.unsynced?.message).toBe('the journal cannot be written')
+  })
+
+  it('asks for the sync when a store failed in an outage that has ended and every byte is stored now', async () => {
+    vi.useFakeTimers()
+    let made: ReturnType<typeof makeFs>
+    let fh: number
+    let down = true
+    try {
+      made = makeFs()
+      fh = await made.fs.create('/a', 0o644)
+      await made.fs.write(fh, Buffer.alloc(5000, 1), 0)
+      const commit = made.session.commit.bind(made.session)
+      made.session.commit = async (...args: Parameters<typeof commit>) => {
+        if (down) throw unavailable()
+        return commit(...args)
+      }
+      await vi.advanceTimersByTimeAsync(7_000) // the background writeback tries, and fails
+    } finally {
+      vi.useRealTimers()
+    }
+    const { fs, session, logs } = made
+    await until(() => logs.some(line => line.startsWith('storing chunk 0')))
+    down = false
+    let syncs = 0
+    const sync = session.sync.bind(session)
+    session.sync = async () => { syncs++; return sync() }
+
+    const report = await fs.flushAll()
+    expect(report.unstored).toEqual([])
+    expect(report.unsynced).toBeUndefined()
+    expect(syncs).toBe(1)
+    await fs.release(fh)
+  })
+})
+
+describe('background writeback once writes stopped', () => {
+  it('seals nothing again by itself: only flushAll stores from then on', async () => {
+    vi.useFakeTimers()
+    try {
+      const { fs, session, logs } = makeFs()
+      const fh = await fs.create('/held', 0o644)
+      await fs.write(fh, Buffer.alloc(5000, 1), 0)
+      let commits = 0
+      session.commit = async () => { commits++; throw dfsError('NAMENODE_UNAVAILABLE', 'no answer (commit)', {}) }
+      await vi.advanceTimersByTimeAsync(7_000)
+      expect(commits, 'the writeback tried once').toBe(1)
+      await fs.stopWrites()
+      await vi.advanceTimersByTimeAsync(60_000)
+      expect(commits, logs.join('\n')).toBe(1)
+      fs.close()
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+})
+

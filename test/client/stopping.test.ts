@@ -1,0 +1,93 @@
+// A client mount that is stopping waits for a NameNode that went away once in all (its
+// --namenode-timeout), not once per request it still makes: a stop with buffered files would
+// otherwise wait a timeout per pass and again for its sync. Against a stand-in NameNode
+// (fakeNameNode.ts); the whole stop, with real processes, is test/multiclient/stopWithoutNameNode.test.ts.
+// Nothing here is timed: "at once" means settled before the event loop's next turn.
+
+import { afterEach, describe, expect, it } from 'vitest'
+import { RemoteNameNode } from '../../src/client/RemoteNameNode.js'
+import { isDfsError } from '../../src/errors.js'
+import { until } from '../helpers/cli.js'
+import { FakeNameNode } from './fakeNameNode.js'
+
+const secret = Buffer.from('the cluster secret')
+const logged: string[] = []
+const fakes: FakeNameNode[] = []
+const clients: RemoteNameNode[] = []
+
+afterEach(async () => {
+  for (const c of clients.splice(0)) await c.close()
+  for (const f of fakes.splice(0)) await f.close()
+  logged.length = 0
+})
+
+/** --namenode-timeout: short, so the tests that wait it out are quick; the answers compared are not timed. */
+const TIMEOUT_MS = 3000
+
+async function setup(timeoutMs = TIMEOUT_MS): Promise<{ f: FakeNameNode; c: RemoteNameNode; port: number }> {
+  const f = await FakeNameNode.start(secret, { instance: 'one' })
+  fakes.push(f)
+  const c = await RemoteNameNode.connect({ addresses: [f.address], secret, log: line => logged.push(line), timeoutMs })
+  clients.push(c)
+  return { f, c, port: Number(f.address.split(':').pop()) }
+}
+
+/** The NameNode goes away (its process ends): nothing listens on its port until it starts again. */
+async function goAway(f: FakeNameNode): Promise<void> {
+  await f.close()
+  fakes.splice(fakes.indexOf(f), 1)
+  await until(async () => logged.some(line => line.startsWith('lost the NameNode')), 60_000)
+}
+
+/** How a promise stands after the event loop's next turn: its error code, 'ok', or 'pending'. */
+async function soon(p: Promise<unknown>): Promise<string> {
+  let state = 'pending'
+  p.then(() => { state = 'ok' }, err => { state = isDfsError(err) ? err.code : String(err) })
+  await new Promise(resolve => setImmediate(resolve))
+  return state
+}
+
+const code = (p: Promise<unknown>) => p.then(() => 'ok', err => (isDfsError(err) ? err.code : String(err)))
+
+describe('a stopping client whose NameNode went away', () => {
+  it('waits for it once: what waited fails when the wait ends, and what comes after fails at once', async () => {
+    const { f, c } = await setup()
+    await goAway(f)
+    c.stopping()
+    const first = c.sync()
+    expect(await soon(first), 'within the one wait, a request waits').toBe('pending')
+    expect(await code(first)).toBe('NAMENODE_UNAVAILABLE')
+    expect(await soon(c.sync()), 'after it, at once').toBe('NAMENODE_UNAVAILABLE')
+    expect(await soon(c.commit({ op: 'setattr', ino: 1, mode: 0o40755 } as never)), 'a commit too').toBe('NAMENODE_UNAVAILABLE')
+  })
+
+  it('starts that wait when it loses the NameNode, if that comes after the stop began', async () => {
+    const { f, c } = await setup()
+    c.stopping()
+    expect(await code(c.sync()), 'still connected: served').toBe('ok')
+    await goAway(f)
+    const waiting = c.sync()
+    expect(await soon(waiting)).toBe('pending')
+    expect(await code(waiting)).toBe('NAMENODE_UNAVAILABLE')
+    expect(await soon(c.sync())).toBe('NAMENODE_UNAVAILABLE')
+  })
+
+  it('lets a NameNode that comes back within the wait take what waited, and serves after it', async () => {
+    const { f, c, port } = await setup(120_000) // long: the reconnect must come within it, however busy the machine
+    await goAway(f)
+    c.stopping()
+    const waiting = c.sync()
+    const back = await FakeNameNode.start(secret, { instance: 'one' }, port)
+    fakes.push(back)
+    expect(await code(waiting)).toBe('ok')
+    expect(await code(c.sync())).toBe('ok')
+  })
+
+  it('does not start the wait while the mount is not stopping: requests wait their own timeout each', async () => {
+    const { f, c } = await setup()
+    await goAway(f)
+    const first = c.sync()
+    expect(await code(first)).toBe('NAMENODE_UNAVAILABLE')
+    expect(await soon(c.sync()), 'a mount that is not stopping still waits for its NameNode').toBe('pending')
+  })
+})
