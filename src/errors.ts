@@ -52,6 +52,7 @@ export const DFS_CODES = {
   DAEMON_NOT_LISTED: 'EINVAL', // dfs unmount of a live mount whose daemon the caller's runtime folder does not list
   JOB_CANCELLED: 'EIO', // the dfs balance/drain being followed was cancelled (dfs balance/drain --cancel); exit status 3
   UNSTORED_DROPPED: 'EIO', // the daemon stopped with written bytes it could not store (no node took them, or the NameNode did not take their commit); they were dropped
+  METADATA_UNSYNCED: 'EIO', // the daemon stopped without making the namespace durable (the journal or the NameNode's sync failed)
   // NameNode and clients
   NAMENODE_UNAVAILABLE: 'EIO', // a client waited for its NameNode longer than it may (or was refused by it)
   PROTOCOL_ERROR: 'EIO', // a peer sent a message the NameNode protocol does not allow

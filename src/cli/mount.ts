@@ -13,7 +13,7 @@ import { embeddedBackend } from '../daemon/embedded.js'
 import { remoteBackend } from '../client/remoteMount.js'
 import { readSecretFile } from '../datanode/tcp/secret.js'
 import { parseTcpAddress } from '../datanode/tcp/protocol.js'
-import { describeUnstored } from '../daemon/unstored.js'
+import { stopLossError } from '../daemon/unstored.js'
 import { checkMountpoint } from '../fuse/mountpoint.js'
 import { dfsError, type ErrorCode } from '../errors.js'
 import { parseDuration, parseSize } from '../util/size.js'
@@ -224,7 +224,8 @@ export async function runForeground(options: ReturnType<typeof daemonOptions>, b
   close()
   console.log(`dfs: unmounted ${options.mountpoint}`)
   // The daemon logged it at error level; a terminal (--foreground) and the exit status say it too.
-  if (daemon.unstored.length > 0) throw dfsError('UNSTORED_DROPPED', describeUnstored(options.mountpoint, daemon.unstored), { mountpoint: options.mountpoint })
+  const lost = stopLossError(options.mountpoint, daemon.loss)
+  if (lost) throw lost
 }
 
 /**

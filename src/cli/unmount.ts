@@ -7,8 +7,8 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { Command } from 'commander'
 import { callControl } from '../daemon/control.js'
-import { type DaemonRecord, daemonFor, daemonNotAnswering, isAlive, isStopped, runtimeDir, takeUnstored, unregisterDaemon } from '../daemon/registry.js'
-import { describeUnstored } from '../daemon/unstored.js'
+import { type DaemonRecord, daemonFor, daemonNotAnswering, isAlive, isStopped, runtimeDir, takeStopLoss, unregisterDaemon } from '../daemon/registry.js'
+import { stopLossError } from '../daemon/unstored.js'
 import { dfsError, isDfsError } from '../errors.js'
 import { canonicalMountpoint, isDfsMount, mountsAt, probeMount } from '../fuse/mountpoint.js'
 import { describeUsers, processesUsing } from '../fuse/mountUsers.js'
@@ -42,16 +42,16 @@ export function unmountCommand(): Command {
         }
         // The daemon unmounts before it exits; if that failed (it logged why), clear what is left.
         if ((await mountsAt(mountpoint)).some(isDfsMount)) await clearStaleMount(mountpoint)
-        const unstored = await takeUnstored(mountpoint)
-        if (unstored.length > 0) throw dfsError('UNSTORED_DROPPED', describeUnstored(mountpoint, unstored), { mountpoint, files: unstored.length })
+        const lost = stopLossError(mountpoint, await takeStopLoss(mountpoint))
+        if (lost) throw lost
         console.log(`dfs: unmounted ${mountpoint}`)
         return
       }
       const mounts = await mountsAt(mountpoint)
       if (!mounts.some(isDfsMount)) {
         // A daemon that stopped after an earlier `dfs unmount` gave up waiting for it left its report.
-        const unstored = await takeUnstored(mountpoint)
-        if (unstored.length > 0) throw dfsError('UNSTORED_DROPPED', describeUnstored(mountpoint, unstored), { mountpoint, files: unstored.length })
+        const lost = stopLossError(mountpoint, await takeStopLoss(mountpoint))
+        if (lost) throw lost
         throw dfsError('NOT_MOUNTED', `nothing from dfs is mounted at ${mountpoint}; \`findmnt -t fuse.dfs\` lists dfs mounts`, { mountpoint })
       }
       // No record here is not proof of death: the daemon may be listed in another runtime folder

@@ -209,7 +209,11 @@ export class RemoteNameNode implements NameNodeSession {
    * (CommitLedger), this sync cannot be promised and fails (EIO), once.
    */
   async sync(): Promise<void> {
-    await this.request('sync')
+    // A stopping mount asks nothing when a sync already covered everything it committed to this
+    // NameNode (none in flight: their seqs are not known yet), so a stop with nothing new does not
+    // wait for a NameNode that went away. Otherwise always asked: a sync waiting for a reconnect
+    // learns there whether a new NameNode lost what an earlier sync covered (CommitLedger).
+    if (!this.isStopping || !this.ledger.allSynced() || this.commitsInFlight()) await this.request('sync')
     const lost = this.ledger.takeLoss()
     if (lost) throw dfsError('EIO', `${lost}; what was written since the last fsync that returned may be lost`, {})
   }
@@ -303,6 +307,11 @@ export class RemoteNameNode implements NameNodeSession {
       this.pending.set(id, { method, args, resolve, reject, timer, sentAt: performance.now(), sentWall: Date.now(), epoch: this.leaseEpoch })
       if (this.connected) this.write({ t: 'req', id, m: method, a: args })
     })
+  }
+
+  private commitsInFlight(): boolean {
+    for (const p of this.pending.values()) if (p.method === 'commit') return true
+    return false
   }
 
   private unanswered(method: string): DfsError {

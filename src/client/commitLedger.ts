@@ -78,6 +78,11 @@ export class CommitLedger {
     return { changed: !first, ...(lost ? { lost } : {}) }
   }
 
+  /** Whether a sync of the current NameNode already covers every record this client committed there (nothing to ask it). */
+  allSynced(): boolean {
+    return this.highest <= this.durable
+  }
+
   /** The loss the next sync reports, once. */
   takeLoss(): string | undefined {
     const loss = this.loss

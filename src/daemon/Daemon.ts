@@ -3,13 +3,13 @@
 // umount) store everything buffered, unmount, checkpoint and release the metadata lock.
 
 import { holdFirstCounts } from '../datanode/chunkTally.js'
-import { FileSystem, type UnstoredFile } from '../fs/FileSystem.js'
+import { FileSystem } from '../fs/FileSystem.js'
 import { type Mounted, mountFileSystem } from '../fuse/mount.js'
 import { canonicalMountpoint, checkMountpoint } from '../fuse/mountpoint.js'
 import { dfsError } from '../errors.js'
 import { type ControlHandler, serveControl } from './control.js'
-import { controlSocketPath, recordUnstored, registerDaemon, unregisterDaemon } from './registry.js'
-import { describeUnstored } from './unstored.js'
+import { controlSocketPath, recordStopLoss, registerDaemon, unregisterDaemon } from './registry.js'
+import { type StopLoss, describeUnstored, describeUnsynced } from './unstored.js'
 import { levelled } from '../log/Log.js'
 import type { MountBackend } from './backend.js'
 import { hostname } from 'node:os'
@@ -37,8 +37,11 @@ interface Parts {
 
 export class Daemon {
   private stopping: Promise<void> | undefined
-  /** Files whose written bytes could not be stored by the time the daemon stopped (dropped with it). */
-  unstored: UnstoredFile[] = []
+  /**
+   * What the stop could not make safe: files whose written bytes could not be stored by the time
+   * the daemon stopped (dropped with it), and why the namespace could not be made durable, if so.
+   */
+  loss: StopLoss = { files: [] }
   private onStopped!: () => void
   /** Resolves once the daemon has stopped, whatever stopped it. */
   readonly stopped = new Promise<void>(resolve => { this.onStopped = resolve })
@@ -171,11 +174,10 @@ export class Daemon {
           levelled(this.log).error(`stopping: ${what} failed: ${(err as Error).message}`)
         }
       }
-      /** Store what is buffered; what could not be stored is this.unstored (last pass wins), a failed sync an error line. */
+      /** Store what is buffered; what could not be, and a failed sync, are this.loss (the last pass's). */
       const storeBuffered = async () => {
         const report = await fs.flushAll()
-        this.unstored = report.unstored
-        if (report.unsynced) levelled(this.log).error(`stopping: making the namespace durable failed: ${report.unsynced.message}`)
+        this.loss = { files: report.unstored, ...(report.unsynced ? { unsynced: report.unsynced.message } : {}) }
       }
       // A NameNode that went away is waited for once in all (--namenode-timeout), not once per
       // request of each pass: one that comes back meanwhile takes what is buffered.
@@ -185,10 +187,10 @@ export class Daemon {
       await step('unmounting', () => mounted.unmount())
       await step('storing what is buffered', storeBuffered)
       fs.close()
-      if (this.unstored.length > 0) {
-        levelled(this.log).error(describeUnstored(this.mountpoint, this.unstored), { files: this.unstored })
-        await step('recording the unstored files', () => recordUnstored(this.mountpoint, this.unstored))
-      }
+      const { files, unsynced } = this.loss
+      if (files.length > 0) levelled(this.log).error(describeUnstored(this.mountpoint, files), { files })
+      if (unsynced !== undefined) levelled(this.log).error(describeUnsynced(this.mountpoint, unsynced))
+      if (files.length > 0 || unsynced !== undefined) await step('recording what was lost', () => recordStopLoss(this.mountpoint, this.loss))
       await step('closing the control socket', () => control.close())
       reporter.stop()
       await step('closing the cluster', () => backend.close()) // after the last flush: the NameNode's services commit records too

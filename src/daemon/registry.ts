@@ -7,6 +7,7 @@ import { lstat, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises
 import { join, resolve } from 'node:path'
 import { dfsError } from '../errors.js'
 import type { UnstoredFile } from '../fs/FileSystem.js'
+import type { StopLoss } from './unstored.js'
 
 export interface DaemonRecord {
   pid: number
@@ -70,20 +71,22 @@ function unstoredPath(mountpoint: string): string {
   return recordPath(mountpoint).replace(/\.json$/, '.unstored')
 }
 
-/** A stopping daemon leaves what it could not store (UnstoredFile[]) for `dfs unmount`, which waits for its exit. */
-export async function recordUnstored(mountpoint: string, files: readonly UnstoredFile[]): Promise<void> {
-  await writeFile(unstoredPath(mountpoint), JSON.stringify(files))
+/** A stopping daemon leaves what it lost (unstored.ts) for `dfs unmount`, which waits for its exit. */
+export async function recordStopLoss(mountpoint: string, loss: StopLoss): Promise<void> {
+  await writeFile(unstoredPath(mountpoint), JSON.stringify(loss))
 }
 
-/** What the daemon that served the mount point left unstored, read once. */
-export async function takeUnstored(mountpoint: string): Promise<UnstoredFile[]> {
+/** What the daemon that served the mount point lost as it stopped, read once (nothing: no file, or one that does not read). */
+export async function takeStopLoss(mountpoint: string): Promise<StopLoss> {
   const path = unstoredPath(mountpoint)
   try {
-    const files = JSON.parse(await readFile(path, 'utf8')) as UnstoredFile[]
+    const read = JSON.parse(await readFile(path, 'utf8')) as StopLoss | UnstoredFile[]
     await rm(path, { force: true })
-    return files
+    // A daemon of an earlier dfs left the files alone, as an array.
+    if (Array.isArray(read)) return { files: read }
+    return { files: Array.isArray(read.files) ? read.files : [], ...(typeof read.unsynced === 'string' ? { unsynced: read.unsynced } : {}) }
   } catch {
-    return []
+    return { files: [] }
   }
 }
 

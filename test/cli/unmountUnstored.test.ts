@@ -3,10 +3,10 @@
 // it names the files in one line and exits non-zero, and the daemon logs it at error level.
 
 import { existsSync } from 'node:fs'
-import { mkdir, readFile, rm } from 'node:fs/promises'
+import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { recordUnstored } from '../../src/daemon/registry.js'
+import { recordStopLoss } from '../../src/daemon/registry.js'
 import { mountLogFolder } from '../../src/log/where.js'
 import { DFS_BIN, REPO_ROOT, forceUnmount, isMounted, makeCluster, stopAllAfterAll } from '../helpers/mount.js'
 import { run } from '../helpers/run.js'
@@ -88,13 +88,33 @@ describe('dfs unmount after an earlier one gave up waiting for the daemon', () =
     const mnt = join(makeTempDir('dfs-cli-unstored-late-').path, 'mnt')
     await mkdir(mnt, { recursive: true })
     // What a daemon that stopped after `dfs unmount` stopped waiting leaves (Daemon.stop).
-    await withRuntime(() => recordUnstored(mnt, [{ ino: 7, path: '/late.txt', bytes: 5000, reason: 'the NameNode did not answer', code: 'NAMENODE_UNAVAILABLE' }]))
+    await withRuntime(() => recordStopLoss(mnt, { files: [{ ino: 7, path: '/late.txt', bytes: 5000, reason: 'the NameNode did not answer', code: 'NAMENODE_UNAVAILABLE' }] }))
     const r = await dfs(['unmount', mnt])
     const shown = `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`
     expect(r.code, shown).not.toBe(0)
     expect(r.stderr.trimEnd(), shown).toMatch(new RegExp(`^dfs: unmounting ${mnt} dropped 4\\.9 KiB written to 1 file .*: ${mnt}/late\\.txt; .*\\[UNSTORED_DROPPED\\]$`))
     const again = await dfs(['unmount', mnt])
     expect(again.stderr, 'read once').toMatch(/\[NOT_MOUNTED\]$/m)
+  })
+
+  it('reports a namespace the daemon could not make durable, and reads a report of an earlier dfs (a list of files)', async () => {
+    const mnt = join(makeTempDir('dfs-cli-unsynced-late-').path, 'mnt')
+    await mkdir(mnt, { recursive: true })
+    await withRuntime(() => recordStopLoss(mnt, { files: [], unsynced: 'metadata journal /m/journal.log cannot be written (ENOSPC)' }))
+    const r = await dfs(['unmount', mnt])
+    const shown = `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`
+    expect(r.code, shown).not.toBe(0)
+    expect(r.stderr.trimEnd(), shown).toBe(`dfs: unmounting ${mnt} could not make the metadata durable (metadata journal /m/journal.log cannot be written (ENOSPC)); what changed since the last fsync that returned may be lost [METADATA_UNSYNCED]`)
+
+    // A daemon of an earlier dfs wrote the dropped files alone, as an array.
+    await withRuntime(() => recordStopLoss(mnt, { files: [], unsynced: `marker ${mnt}` }))
+    const names = (await readdir(runtime)).filter(name => name.endsWith('.unstored'))
+    const ours = []
+    for (const name of names) if ((await readFile(join(runtime, name), 'utf8')).includes(`marker ${mnt}`)) ours.push(name)
+    expect(ours).toHaveLength(1)
+    await writeFile(join(runtime, ours[0]!), JSON.stringify([{ ino: 9, path: '/old.txt', bytes: 100, reason: 'no node would take it' }]))
+    const old = await dfs(['unmount', mnt])
+    expect(old.stderr.trimEnd()).toMatch(new RegExp(`: ${mnt}/old\\.txt; .*\\[UNSTORED_DROPPED\\]$`))
   })
 })
 

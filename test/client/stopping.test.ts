@@ -7,6 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { RemoteNameNode } from '../../src/client/RemoteNameNode.js'
 import { isDfsError } from '../../src/errors.js'
+import { S_IFDIR } from '../../src/meta/namespace/types.js'
 import { until } from '../helpers/cli.js'
 import { FakeNameNode } from './fakeNameNode.js'
 
@@ -47,6 +48,9 @@ async function soon(p: Promise<unknown>): Promise<string> {
   return state
 }
 
+let names = 0
+const mkdir = (c: RemoteNameNode) => c.commit({ op: 'mknod', parent: 1, name: `d${names++}`, mode: S_IFDIR | 0o755, uid: 0, gid: 0, time: 1 })
+
 const code = (p: Promise<unknown>) => p.then(() => 'ok', err => (isDfsError(err) ? err.code : String(err)))
 
 describe('a stopping client whose NameNode went away', () => {
@@ -54,33 +58,50 @@ describe('a stopping client whose NameNode went away', () => {
     const { f, c } = await setup()
     await goAway(f)
     c.stopping()
-    const first = c.sync()
+    const first = mkdir(c)
     expect(await soon(first), 'within the one wait, a request waits').toBe('pending')
     expect(await code(first)).toBe('NAMENODE_UNAVAILABLE')
-    expect(await soon(c.sync()), 'after it, at once').toBe('NAMENODE_UNAVAILABLE')
-    expect(await soon(c.commit({ op: 'setattr', ino: 1, mode: 0o40755 } as never)), 'a commit too').toBe('NAMENODE_UNAVAILABLE')
+    expect(await soon(mkdir(c)), 'after it, at once').toBe('NAMENODE_UNAVAILABLE')
+    expect(await soon(c.capacity()), 'any request').toBe('NAMENODE_UNAVAILABLE')
   })
 
   it('starts that wait when it loses the NameNode, if that comes after the stop began', async () => {
     const { f, c } = await setup()
     c.stopping()
-    expect(await code(c.sync()), 'still connected: served').toBe('ok')
+    expect(await code(mkdir(c)), 'still connected: served').toBe('ok')
     await goAway(f)
-    const waiting = c.sync()
+    const waiting = mkdir(c)
     expect(await soon(waiting)).toBe('pending')
     expect(await code(waiting)).toBe('NAMENODE_UNAVAILABLE')
-    expect(await soon(c.sync())).toBe('NAMENODE_UNAVAILABLE')
+    expect(await soon(mkdir(c))).toBe('NAMENODE_UNAVAILABLE')
   })
 
   it('lets a NameNode that comes back within the wait take what waited, and serves after it', async () => {
     const { f, c, port } = await setup(120_000) // long: the reconnect must come within it, however busy the machine
     await goAway(f)
     c.stopping()
-    const waiting = c.sync()
+    const waiting = mkdir(c)
     const back = await FakeNameNode.start(secret, { instance: 'one' }, port)
     fakes.push(back)
     expect(await code(waiting)).toBe('ok')
     expect(await code(c.sync())).toBe('ok')
+    expect(back.received.filter(m => m === 'sync'), 'the new commit was not synced yet: asked').toHaveLength(1)
+  })
+
+  it('asks no sync when one already covered all it committed, and asks one that did not', async () => {
+    const { f, c } = await setup()
+    await mkdir(c)
+    await c.sync()
+    const asked = () => f.received.filter(m => m === 'sync').length
+    expect(asked()).toBe(1)
+    c.stopping()
+    expect(await code(c.sync()), 'nothing new').toBe('ok')
+    expect(asked(), 'so nothing asked').toBe(1)
+    await mkdir(c)
+    expect(await code(c.sync())).toBe('ok')
+    expect(asked(), 'a new commit: asked').toBe(2)
+    await goAway(f)
+    expect(await soon(c.sync()), 'nothing new, NameNode gone: at once').toBe('ok')
   })
 
   it('does not start the wait while the mount is not stopping: requests wait their own timeout each', async () => {
@@ -88,6 +109,6 @@ describe('a stopping client whose NameNode went away', () => {
     await goAway(f)
     const first = c.sync()
     expect(await code(first)).toBe('NAMENODE_UNAVAILABLE')
-    expect(await soon(c.sync()), 'a mount that is not stopping still waits for its NameNode').toBe('pending')
+    expect(await soon(c.sync()), 'a mount that is not stopping still waits for its NameNode (and asks it even with nothing new)').toBe('pending')
   })
 })
