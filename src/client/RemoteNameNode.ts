@@ -124,10 +124,11 @@ export class RemoteNameNode implements NameNodeSession {
   private readonly ledger = new CommitLedger()
   /** The latest report (who this client is, its counters): sent again first thing on every connection. */
   private lastReport: ClientReport | undefined
-  /** The mount is stopping (stopping()): the NameNode is waited for once more, then not at all. */
+  /** The mount is stopping (stopping()): an outage of the NameNode is waited for once, then not at all. */
   private isStopping = false
-  /** The stopping mount's one wait for an unreachable NameNode began, and whether it is over. */
+  /** The stopping mount's wait for the NameNode it lost: not begun, under way, or over (it still cannot reach it). */
   private lastWait: 'none' | 'waiting' | 'over' = 'none'
+  private lastWaitTimer: NodeJS.Timeout | undefined
   /** Told whenever `state` changes (a record applied; none: a snapshot taken): the mount's binding forgets what it remembered. */
   private readonly changeListeners = new Set<(record?: NamespaceRecord) => void>()
 
@@ -321,17 +322,18 @@ export class RemoteNameNode implements NameNodeSession {
   }
 
   /**
-   * A stopping mount found its NameNode unreachable: from now, one --namenode-timeout, then requests
-   * fail at once while it stays unreachable. Only the first time: a NameNode that came back and went
-   * away again is not waited for again.
+   * A stopping mount lost its NameNode: it waits one --namenode-timeout from now, then requests fail
+   * at once while it stays unreachable. Losing it again while that wait runs does not start another;
+   * a NameNode that came back (reconnected) is waited for afresh when lost again.
    */
   private startLastWait(): void {
     if (this.lastWait !== 'none') return
     this.lastWait = 'waiting'
-    setTimeout(() => {
+    this.lastWaitTimer = setTimeout(() => {
       this.lastWait = 'over'
       this.failWhileUnreachable()
-    }, this.opts.timeoutMs).unref()
+    }, this.opts.timeoutMs)
+    this.lastWaitTimer.unref()
   }
 
   /** Stopping, past the one wait it allows (stopping()), and the NameNode cannot be reached. */
@@ -483,6 +485,8 @@ export class RemoteNameNode implements NameNodeSession {
             this.socket = socket
             this.connected = true
             this.attempt = 0
+            clearTimeout(this.lastWaitTimer)
+            this.lastWait = 'none'
             // First what this client has open (before anything else is served for it), then what
             // was not answered. Its answer needs no waiting: nothing is pending on it. A `closed`
             // held meanwhile is in `reopen` already (its open is not listed), so it goes.

@@ -6,7 +6,7 @@ import { holdFirstCounts } from '../datanode/chunkTally.js'
 import { FileSystem } from '../fs/FileSystem.js'
 import { type Mounted, mountFileSystem } from '../fuse/mount.js'
 import { canonicalMountpoint, checkMountpoint } from '../fuse/mountpoint.js'
-import { dfsError } from '../errors.js'
+import { dfsError, isDfsError } from '../errors.js'
 import { type ControlHandler, serveControl } from './control.js'
 import { controlSocketPath, recordStopLoss, registerDaemon, unregisterDaemon } from './registry.js'
 import { type StopLoss, describeUnstored, describeUnsynced } from './unstored.js'
@@ -42,6 +42,8 @@ export class Daemon {
    * the daemon stopped (dropped with it), and why the namespace could not be made durable, if so.
    */
   loss: StopLoss = { files: [] }
+  /** `dfs unmount` asked for this stop: it reads what was lost from the runtime folder. */
+  private unmountAsked = false
   private onStopped!: () => void
   /** Resolves once the daemon has stopped, whatever stopped it. */
   readonly stopped = new Promise<void>(resolve => { this.onStopped = resolve })
@@ -148,6 +150,7 @@ export class Daemon {
    * on serving), or with `force` detach it lazily at once; then stop. Resolves once stopping began.
    */
   async unmount(force: boolean): Promise<void> {
+    this.unmountAsked = true
     if (!force && !this.stopping) await this.parts.mounted.unmount({ lazy: false })
     this.stopLogged()
   }
@@ -174,10 +177,18 @@ export class Daemon {
           levelled(this.log).error(`stopping: ${what} failed: ${(err as Error).message}`)
         }
       }
-      /** Store what is buffered; what could not be, and a failed sync, are this.loss (the last pass's). */
+      // What could not be stored is the last pass's. A sync that failed for good (a journal that
+      // cannot be written; a NameNode change that lost this client's changes, which the session
+      // reports once) stays failed whatever a later pass says; one that only could not reach the
+      // NameNode is not a loss: it could not be confirmed, which the log says unless a later sync was.
+      let lostForGood: string | undefined
+      let unconfirmed: string | undefined
       const storeBuffered = async () => {
         const report = await fs.flushAll()
-        this.loss = { files: report.unstored, ...(report.unsynced ? { unsynced: report.unsynced.message } : {}) }
+        if (isDfsError(report.unsynced, 'NAMENODE_UNAVAILABLE')) unconfirmed = report.unsynced.message
+        else if (report.unsynced) lostForGood ??= report.unsynced.message
+        else unconfirmed = undefined
+        this.loss = { files: report.unstored, ...(lostForGood === undefined ? {} : { unsynced: lostForGood }) }
       }
       // A NameNode that went away is waited for once in all (--namenode-timeout), not once per
       // request of each pass: one that comes back meanwhile takes what is buffered.
@@ -190,7 +201,10 @@ export class Daemon {
       const { files, unsynced } = this.loss
       if (files.length > 0) levelled(this.log).error(describeUnstored(this.mountpoint, files), { files })
       if (unsynced !== undefined) levelled(this.log).error(describeUnsynced(this.mountpoint, unsynced))
-      if (files.length > 0 || unsynced !== undefined) await step('recording what was lost', () => recordStopLoss(this.mountpoint, this.loss))
+      else if (unconfirmed !== undefined) levelled(this.log).warn(`unmounting ${this.mountpoint}: its NameNode could not confirm its last changes durable (${unconfirmed}); it had them, and makes its journal durable itself`)
+      // For `dfs unmount`, which waits for this exit and reads it (once; a foreground mount says it as it exits).
+      const lost = files.length > 0 || unsynced !== undefined
+      if (lost && this.unmountAsked) await step('recording what was lost', () => recordStopLoss(this.mountpoint, this.loss))
       await step('closing the control socket', () => control.close())
       reporter.stop()
       await step('closing the cluster', () => backend.close()) // after the last flush: the NameNode's services commit records too

@@ -54,10 +54,11 @@ export interface NameNodeSession {
   /** Resolves when every record this client committed is durable in the NameNode's journal. */
   sync(): Promise<void>
   /**
-   * The mount is stopping: from the first time from now on that the NameNode cannot be reached,
-   * requests wait for it one --namenode-timeout in all, then fail at once (NAMENODE_UNAVAILABLE)
-   * while it stays unreachable. So a stop waits for a NameNode that went away once, not once per
-   * request it still makes.
+   * The mount is stopping: when the NameNode cannot be reached (now, or once lost later), requests
+   * wait for it one --namenode-timeout from then, and after that fail at once (NAMENODE_UNAVAILABLE)
+   * while it stays unreachable; one that comes back is waited for afresh if lost again. So a stop
+   * waits for a NameNode that went away once per outage, not once per request it still makes. And a
+   * sync that one before it already covered is not asked (nothing to wait for).
    */
   stopping(): void
   /** Close-to-open: resolves once `state` holds every record committed anywhere before the call. */

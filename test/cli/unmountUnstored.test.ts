@@ -76,6 +76,9 @@ describe('a daemon stopped by SIGTERM with bytes no node would store', () => {
       const line = daemon.stderr().trimEnd().split('\n').pop()
       expect(line, shown).toMatch(new RegExp(`^dfs: unmounting ${c.mnt} dropped .* 1 file .*: ${c.mnt}/svc; .* \\[UNSTORED_DROPPED\\]$`))
       expect(shown).toMatch(/ERROR.*unmounting .* dropped/)
+      // Said once: a later dfs unmount finds nothing mounted, not the report again.
+      const later = await dfs(['unmount', c.mnt])
+      expect(later.stderr, `${later.stdout}${later.stderr}`).toMatch(/\[NOT_MOUNTED\]$/m)
     } finally {
       if (isMounted(c.mnt)) await forceUnmount(c.mnt)
       await c.cleanup()

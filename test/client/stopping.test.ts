@@ -35,9 +35,11 @@ async function setup(timeoutMs = TIMEOUT_MS): Promise<{ f: FakeNameNode; c: Remo
 
 /** The NameNode goes away (its process ends): nothing listens on its port until it starts again. */
 async function goAway(f: FakeNameNode): Promise<void> {
+  const losses = () => logged.filter(line => line.startsWith('lost the NameNode')).length
+  const before = losses()
   await f.close()
   fakes.splice(fakes.indexOf(f), 1)
-  await until(async () => logged.some(line => line.startsWith('lost the NameNode')), 60_000)
+  await until(async () => losses() > before, 60_000)
 }
 
 /** How a promise stands after the event loop's next turn: its error code, 'ok', or 'pending'. */
@@ -74,6 +76,21 @@ describe('a stopping client whose NameNode went away', () => {
     expect(await soon(waiting)).toBe('pending')
     expect(await code(waiting)).toBe('NAMENODE_UNAVAILABLE')
     expect(await soon(mkdir(c))).toBe('NAMENODE_UNAVAILABLE')
+  })
+
+  it('waits afresh for a NameNode lost again after it came back (each outage gets its timeout)', async () => {
+    const { f, c, port } = await setup()
+    c.stopping()
+    f.dropClients() // a blip: the client reconnects at once
+    await until(async () => logged.some(line => line.startsWith('reconnected')), 60_000)
+    expect(await code(mkdir(c))).toBe('ok')
+    await new Promise(resolve => setTimeout(resolve, TIMEOUT_MS + 500)) // the stop goes on storing past one timeout
+    await goAway(f)
+    const during = mkdir(c)
+    expect(await soon(during), 'a new outage: waited for').toBe('pending')
+    const back = await FakeNameNode.start(secret, { instance: 'one' }, port)
+    fakes.push(back)
+    expect(['ok', 'NAMENODE_UNAVAILABLE']).toContain(await code(during)) // back in time or not: the point is it waited
   })
 
   it('lets a NameNode that comes back within the wait take what waited, and serves after it', async () => {
