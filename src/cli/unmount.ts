@@ -49,9 +49,6 @@ export function unmountCommand(): Command {
       }
       const mounts = await mountsAt(mountpoint)
       if (!mounts.some(isDfsMount)) {
-        // A daemon that stopped after an earlier `dfs unmount` gave up waiting for it left its report.
-        const lost = stopLossError(mountpoint, await takeStopLoss(mountpoint))
-        if (lost) throw lost
         throw dfsError('NOT_MOUNTED', `nothing from dfs is mounted at ${mountpoint}; \`findmnt -t fuse.dfs\` lists dfs mounts`, { mountpoint })
       }
       // No record here is not proof of death: the daemon may be listed in another runtime folder

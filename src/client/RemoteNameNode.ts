@@ -214,9 +214,14 @@ export class RemoteNameNode implements NameNodeSession {
     // NameNode (none in flight: their seqs are not known yet), so a stop with nothing new does not
     // wait for a NameNode that went away. Otherwise always asked: a sync waiting for a reconnect
     // learns there whether a new NameNode lost what an earlier sync covered (CommitLedger).
-    if (!this.isStopping || !this.ledger.allSynced() || this.commitsInFlight()) await this.request('sync')
-    const lost = this.ledger.takeLoss()
+    let failed: unknown
+    if (!this.isStopping || !this.ledger.allSynced() || this.commitsInFlight()) await this.request('sync').catch(err => { failed = err })
+    // A loss known here outweighs a NameNode that did not answer. A stopping mount's last sync
+    // reports any loss of its session again (an fsync of some other process may have taken it):
+    // the stop's report must not depend on who happened to fsync first.
+    const lost = this.ledger.takeLoss() ?? (this.isStopping ? this.ledger.lostBefore : undefined)
     if (lost) throw dfsError('EIO', `${lost}; what was written since the last fsync that returned may be lost`, {})
+    if (failed !== undefined) throw failed
   }
 
   /** Under the sole writer's lease, at once: no other client's record can be on its way. */

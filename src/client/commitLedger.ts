@@ -40,6 +40,8 @@ export class CommitLedger {
   private durable = 0
   /** Why the next sync fails, until one takes it. */
   private loss: string | undefined
+  /** The latest loss, taken or not: what a stopping mount says again (RemoteNameNode.sync). */
+  lostBefore: string | undefined
 
   /** A commit was answered by the current instance; `seq` is its record's (absent: a NameNode that sends none, so it is never vouched for). */
   committed(seq: number | undefined): void {
@@ -69,7 +71,10 @@ export class CommitLedger {
       } else if (this.highest > kept) {
         lost = `${change} ${unsure}, so this client's changes since its last fsync (${range(kept)}) may be lost`
       }
-      if (lost) this.loss ??= lost
+      if (lost) {
+        this.loss ??= lost
+        this.lostBefore = lost
+      }
     }
     this.instance = instance
     this.history = history

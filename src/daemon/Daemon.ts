@@ -42,8 +42,6 @@ export class Daemon {
    * the daemon stopped (dropped with it), and why the namespace could not be made durable, if so.
    */
   loss: StopLoss = { files: [] }
-  /** `dfs unmount` asked for this stop: it reads what was lost from the runtime folder. */
-  private unmountAsked = false
   private onStopped!: () => void
   /** Resolves once the daemon has stopped, whatever stopped it. */
   readonly stopped = new Promise<void>(resolve => { this.onStopped = resolve })
@@ -150,7 +148,6 @@ export class Daemon {
    * on serving), or with `force` detach it lazily at once; then stop. Resolves once stopping began.
    */
   async unmount(force: boolean): Promise<void> {
-    this.unmountAsked = true
     if (!force && !this.stopping) await this.parts.mounted.unmount({ lazy: false })
     this.stopLogged()
   }
@@ -185,7 +182,7 @@ export class Daemon {
       let unconfirmed: string | undefined
       const storeBuffered = async () => {
         const report = await fs.flushAll()
-        if (isDfsError(report.unsynced, 'NAMENODE_UNAVAILABLE')) unconfirmed = report.unsynced.message
+        if (NOT_A_LOSS.some(code => isDfsError(report.unsynced, code))) unconfirmed = report.unsynced!.message
         else if (report.unsynced) lostForGood ??= report.unsynced.message
         else unconfirmed = undefined
         this.loss = { files: report.unstored, ...(lostForGood === undefined ? {} : { unsynced: lostForGood }) }
@@ -202,9 +199,8 @@ export class Daemon {
       if (files.length > 0) levelled(this.log).error(describeUnstored(this.mountpoint, files), { files })
       if (unsynced !== undefined) levelled(this.log).error(describeUnsynced(this.mountpoint, unsynced))
       else if (unconfirmed !== undefined) levelled(this.log).warn(`unmounting ${this.mountpoint}: its NameNode could not confirm its last changes durable (${unconfirmed}); it had them, and makes its journal durable itself`)
-      // For `dfs unmount`, which waits for this exit and reads it (once; a foreground mount says it as it exits).
-      const lost = files.length > 0 || unsynced !== undefined
-      if (lost && this.unmountAsked) await step('recording what was lost', () => recordStopLoss(this.mountpoint, this.loss))
+      // For `dfs unmount`, which waits for this exit and reads it (a foreground mount says it as it exits).
+      if (files.length > 0 || unsynced !== undefined) await step('recording what was lost', () => recordStopLoss(this.mountpoint, this.loss))
       await step('closing the control socket', () => control.close())
       reporter.stop()
       await step('closing the cluster', () => backend.close()) // after the last flush: the NameNode's services commit records too
@@ -214,6 +210,13 @@ export class Daemon {
     return this.stopping
   }
 }
+
+/**
+ * A final sync that failed with these did not learn of a loss: the NameNode could not be reached, or
+ * was no longer the one serving (another took over: whether that one holds this client's changes is
+ * the session's to say, as a loss, when it gets there).
+ */
+const NOT_A_LOSS = ['NAMENODE_UNAVAILABLE', 'SUPERSEDED', 'NOT_PRIMARY'] as const
 
 /** What `dfs status`, `dfs balance` and `dfs drain` ask the daemon over its control socket. */
 function controlHandlers(backend: MountBackend, daemon: () => Daemon | undefined): Record<string, ControlHandler> {
@@ -230,7 +233,8 @@ function controlHandlers(backend: MountBackend, daemon: () => Daemon | undefined
     'policy-get': args => running().policy(String(args.path)),
     'policy-set': args => running().setPolicy(String(args.path), String(args.policy)),
     // stopMayTakeMs: a NameNode's client may wait its --namenode-timeout for an unreachable NameNode
-    // while it stores what it buffered (once; see stop()), which `dfs unmount` waits out by default.
+    // while it stores what it buffered (once per outage: RemoteNameNode.stopping), which `dfs
+    // unmount` waits out by default.
     unmount: async args => {
       await running().unmount(args.force === true)
       return { pid: process.pid, ...(backend.opTimeoutMs === undefined ? {} : { stopMayTakeMs: backend.opTimeoutMs }) }

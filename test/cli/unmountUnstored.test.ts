@@ -3,10 +3,11 @@
 // it names the files in one line and exits non-zero, and the daemon logs it at error level.
 
 import { existsSync } from 'node:fs'
-import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises'
+import { readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { recordStopLoss } from '../../src/daemon/registry.js'
+import { recordStopLoss, takeStopLoss } from '../../src/daemon/registry.js'
+import { stopLossError } from '../../src/daemon/unstored.js'
 import { mountLogFolder } from '../../src/log/where.js'
 import { DFS_BIN, REPO_ROOT, forceUnmount, isMounted, makeCluster, stopAllAfterAll } from '../helpers/mount.js'
 import { run } from '../helpers/run.js'
@@ -86,38 +87,30 @@ describe('a daemon stopped by SIGTERM with bytes no node would store', () => {
   }, 180_000)
 })
 
-describe('dfs unmount after an earlier one gave up waiting for the daemon', () => {
-  it('reports the files the daemon dropped once it stopped, then that nothing is mounted', async () => {
-    const mnt = join(makeTempDir('dfs-cli-unstored-late-').path, 'mnt')
-    await mkdir(mnt, { recursive: true })
-    // What a daemon that stopped after `dfs unmount` stopped waiting leaves (Daemon.stop).
-    await withRuntime(() => recordStopLoss(mnt, { files: [{ ino: 7, path: '/late.txt', bytes: 5000, reason: 'the NameNode did not answer', code: 'NAMENODE_UNAVAILABLE' }] }))
-    const r = await dfs(['unmount', mnt])
-    const shown = `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`
-    expect(r.code, shown).not.toBe(0)
-    expect(r.stderr.trimEnd(), shown).toMatch(new RegExp(`^dfs: unmounting ${mnt} dropped 4\\.9 KiB written to 1 file .*: ${mnt}/late\\.txt; .*\\[UNSTORED_DROPPED\\]$`))
-    const again = await dfs(['unmount', mnt])
-    expect(again.stderr, 'read once').toMatch(/\[NOT_MOUNTED\]$/m)
-  })
+describe('the report a stopping daemon leaves for dfs unmount', () => {
+  it('is read once, carries an unsynced namespace, and reads the list of files an earlier dfs left', async () => {
+    const mnt = join(makeTempDir('dfs-cli-stoploss-').path, 'mnt')
+    await withRuntime(async () => {
+      await recordStopLoss(mnt, { files: [], unsynced: 'metadata journal /m/journal.log cannot be written (ENOSPC)' })
+      const loss = await takeStopLoss(mnt)
+      expect(loss).toEqual({ files: [], unsynced: 'metadata journal /m/journal.log cannot be written (ENOSPC)' })
+      expect(stopLossError(mnt, loss)?.message).toBe(`unmounting ${mnt} could not make the metadata durable (metadata journal /m/journal.log cannot be written (ENOSPC)); what changed since the last fsync that returned may be lost`)
+      expect(stopLossError(mnt, loss)?.code).toBe('METADATA_UNSYNCED')
+      expect(await takeStopLoss(mnt), 'read once').toEqual({ files: [] })
 
-  it('reports a namespace the daemon could not make durable, and reads a report of an earlier dfs (a list of files)', async () => {
-    const mnt = join(makeTempDir('dfs-cli-unsynced-late-').path, 'mnt')
-    await mkdir(mnt, { recursive: true })
-    await withRuntime(() => recordStopLoss(mnt, { files: [], unsynced: 'metadata journal /m/journal.log cannot be written (ENOSPC)' }))
-    const r = await dfs(['unmount', mnt])
-    const shown = `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`
-    expect(r.code, shown).not.toBe(0)
-    expect(r.stderr.trimEnd(), shown).toBe(`dfs: unmounting ${mnt} could not make the metadata durable (metadata journal /m/journal.log cannot be written (ENOSPC)); what changed since the last fsync that returned may be lost [METADATA_UNSYNCED]`)
-
-    // A daemon of an earlier dfs wrote the dropped files alone, as an array.
-    await withRuntime(() => recordStopLoss(mnt, { files: [], unsynced: `marker ${mnt}` }))
-    const names = (await readdir(runtime)).filter(name => name.endsWith('.unstored'))
-    const ours = []
-    for (const name of names) if ((await readFile(join(runtime, name), 'utf8')).includes(`marker ${mnt}`)) ours.push(name)
-    expect(ours).toHaveLength(1)
-    await writeFile(join(runtime, ours[0]!), JSON.stringify([{ ino: 9, path: '/old.txt', bytes: 100, reason: 'no node would take it' }]))
-    const old = await dfs(['unmount', mnt])
-    expect(old.stderr.trimEnd()).toMatch(new RegExp(`: ${mnt}/old\\.txt; .*\\[UNSTORED_DROPPED\\]$`))
+      // A daemon of an earlier dfs wrote the dropped files alone, as an array.
+      await recordStopLoss(mnt, { files: [], unsynced: `marker ${mnt}` })
+      const names = (await readdir(runtime)).filter(name => name.endsWith('.unstored'))
+      const ours = []
+      for (const name of names) if ((await readFile(join(runtime, name), 'utf8')).includes(`marker ${mnt}`)) ours.push(name)
+      expect(ours).toHaveLength(1)
+      const old = [{ ino: 9, path: '/old.txt', bytes: 100, reason: 'no node would take it' }]
+      await writeFile(join(runtime, ours[0]!), JSON.stringify(old))
+      const read = await takeStopLoss(mnt)
+      expect(read).toEqual({ files: old })
+      expect(stopLossError(mnt, read)?.code).toBe('UNSTORED_DROPPED')
+      expect(stopLossError(mnt, { files: [] })).toBeUndefined()
+    })
   })
 })
 

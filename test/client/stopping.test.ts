@@ -93,6 +93,36 @@ describe('a stopping client whose NameNode went away', () => {
     expect(['ok', 'NAMENODE_UNAVAILABLE']).toContain(await code(during)) // back in time or not: the point is it waited
   })
 
+  it('says a loss its NameNode change caused rather than that the NameNode did not answer, even after an fsync took it', async () => {
+    const f = await FakeNameNode.start(secret, { instance: 'one', history: { id: 'h1' } })
+    fakes.push(f)
+    const c = await RemoteNameNode.connect({ addresses: [f.address], secret, log: line => logged.push(line), timeoutMs: TIMEOUT_MS })
+    clients.push(c)
+    await mkdir(c)
+    await mkdir(c)
+    // A standby promoted behind: its history forks from this client's at seq 0.
+    f.restart({ instance: 'two', history: { id: 'h2', parent: 'h1', forkSeq: 0 } })
+    await until(async () => logged.some(line => line.includes('the next fsync fails')), 60_000)
+    await expect(c.sync(), 'an fsync takes it first').rejects.toMatchObject({ code: 'EIO' })
+    await goAway(f)
+    c.stopping()
+    await expect(c.sync(), 'the stop is told again, though the NameNode is gone').rejects.toMatchObject({ code: 'EIO', message: /records 1.2/ })
+  })
+
+  it('says the loss when its sync must ask a NameNode that then does not answer', async () => {
+    const f = await FakeNameNode.start(secret, { instance: 'one', history: { id: 'h1' } })
+    fakes.push(f)
+    const c = await RemoteNameNode.connect({ addresses: [f.address], secret, log: line => logged.push(line), timeoutMs: TIMEOUT_MS })
+    clients.push(c)
+    await mkdir(c)
+    f.restart({ instance: 'two', history: { id: 'h2', parent: 'h1', forkSeq: 0 } })
+    await until(async () => logged.some(line => line.includes('the next fsync fails')), 60_000)
+    await mkdir(c) // answered by the new one, never synced: the stop's sync must ask
+    await goAway(f)
+    c.stopping()
+    await expect(c.sync()).rejects.toMatchObject({ code: 'EIO', message: /record/ })
+  })
+
   it('lets a NameNode that comes back within the wait take what waited, and serves after it', async () => {
     const { f, c, port } = await setup(120_000) // long: the reconnect must come within it, however busy the machine
     await goAway(f)
