@@ -9,7 +9,7 @@ import { RemoteNameNode } from '../../src/client/RemoteNameNode.js'
 import { isDfsError } from '../../src/errors.js'
 import { S_IFDIR } from '../../src/meta/namespace/types.js'
 import { until } from '../helpers/cli.js'
-import { FakeNameNode } from './fakeNameNode.js'
+import { FakeNameNode, type Incarnation } from './fakeNameNode.js'
 
 const secret = Buffer.from('the cluster secret')
 const logged: string[] = []
@@ -25,8 +25,8 @@ afterEach(async () => {
 /** --namenode-timeout: short, so the tests that wait it out are quick; the answers compared are not timed. */
 const TIMEOUT_MS = 3000
 
-async function setup(timeoutMs = TIMEOUT_MS): Promise<{ f: FakeNameNode; c: RemoteNameNode; port: number }> {
-  const f = await FakeNameNode.start(secret, { instance: 'one' })
+async function setup(timeoutMs = TIMEOUT_MS, incarnation: Incarnation = { instance: 'one' }): Promise<{ f: FakeNameNode; c: RemoteNameNode; port: number }> {
+  const f = await FakeNameNode.start(secret, incarnation)
   fakes.push(f)
   const c = await RemoteNameNode.connect({ addresses: [f.address], secret, log: line => logged.push(line), timeoutMs })
   clients.push(c)
@@ -94,10 +94,7 @@ describe('a stopping client whose NameNode went away', () => {
   })
 
   it('says a loss its NameNode change caused rather than that the NameNode did not answer, even after an fsync took it', async () => {
-    const f = await FakeNameNode.start(secret, { instance: 'one', history: { id: 'h1' } })
-    fakes.push(f)
-    const c = await RemoteNameNode.connect({ addresses: [f.address], secret, log: line => logged.push(line), timeoutMs: TIMEOUT_MS })
-    clients.push(c)
+    const { f, c } = await setup(TIMEOUT_MS, { instance: 'one', history: { id: 'h1' } })
     await mkdir(c)
     await mkdir(c)
     // A standby promoted behind: its history forks from this client's at seq 0.
@@ -110,10 +107,7 @@ describe('a stopping client whose NameNode went away', () => {
   })
 
   it('says the loss when its sync must ask a NameNode that then does not answer', async () => {
-    const f = await FakeNameNode.start(secret, { instance: 'one', history: { id: 'h1' } })
-    fakes.push(f)
-    const c = await RemoteNameNode.connect({ addresses: [f.address], secret, log: line => logged.push(line), timeoutMs: TIMEOUT_MS })
-    clients.push(c)
+    const { f, c } = await setup(TIMEOUT_MS, { instance: 'one', history: { id: 'h1' } })
     await mkdir(c)
     f.restart({ instance: 'two', history: { id: 'h2', parent: 'h1', forkSeq: 0 } })
     await until(async () => logged.some(line => line.includes('the next fsync fails')), 60_000)
