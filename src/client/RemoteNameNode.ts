@@ -207,7 +207,7 @@ export class RemoteNameNode implements NameNodeSession {
   /**
    * Durable means durable in the journal of the NameNode serving now. When the NameNode changed
    * after it answered some of this client's commits and the new one's history does not hold them
-   * (CommitLedger), this sync cannot be promised and fails (EIO), once.
+   * (CommitLedger), this sync cannot be promised and fails (EIO), once (and again while stopping).
    */
   async sync(): Promise<void> {
     // A stopping mount asks nothing when a sync already covered everything it committed to this

@@ -187,7 +187,7 @@ export class Daemon {
         else unconfirmed = undefined
         this.loss = { files: report.unstored, ...(lostForGood === undefined ? {} : { unsynced: lostForGood }) }
       }
-      // A NameNode that went away is waited for once in all (--namenode-timeout), not once per
+      // A NameNode that went away is waited for once per outage (--namenode-timeout), not once per
       // request of each pass: one that comes back meanwhile takes what is buffered.
       backend.session.stopping()
       await step('refusing writes', () => fs.stopWrites())
@@ -198,7 +198,7 @@ export class Daemon {
       const { files, unsynced } = this.loss
       if (files.length > 0) levelled(this.log).error(describeUnstored(this.mountpoint, files), { files })
       if (unsynced !== undefined) levelled(this.log).error(describeUnsynced(this.mountpoint, unsynced))
-      else if (unconfirmed !== undefined) levelled(this.log).warn(`unmounting ${this.mountpoint}: its NameNode could not confirm its last changes durable (${unconfirmed}); it had them, and makes its journal durable itself`)
+      else if (unconfirmed !== undefined) levelled(this.log).warn(`unmounting ${this.mountpoint}: its NameNode could not confirm its last changes durable (${unconfirmed}); it holds those it answered, and makes its journal durable itself`)
       // For `dfs unmount`, which waits for this exit and reads it (a foreground mount says it as it exits).
       if (files.length > 0 || unsynced !== undefined) await step('recording what was lost', () => recordStopLoss(this.mountpoint, this.loss))
       await step('closing the control socket', () => control.close())
