@@ -6,23 +6,14 @@
 // test/namenode/server.test.ts and the real processes in test/multiclient/failover.test.ts.
 
 import { createServer } from 'node:net'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { RemoteNameNode } from '../../src/client/RemoteNameNode.js'
 import { connectTool } from '../../src/client/callNameNode.js'
 import { S_IFDIR } from '../../src/meta/namespace/types.js'
 import { until } from '../helpers/cli.js'
-import { FakeNameNode, type Incarnation } from './fakeNameNode.js'
+import { FakeNameNode, type Incarnation, fakeNameNodeFixture } from './fakeNameNode.js'
 
-const secret = Buffer.from('the cluster secret')
-const logged: string[] = []
-const fakes: FakeNameNode[] = []
-const clients: RemoteNameNode[] = []
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) await c.close()
-  for (const f of fakes.splice(0)) await f.close()
-  logged.length = 0
-})
+const { secret, logged, fakes, clients } = fakeNameNodeFixture()
 
 async function fake(incarnation: Incarnation): Promise<FakeNameNode> {
   const f = await FakeNameNode.start(secret, incarnation)

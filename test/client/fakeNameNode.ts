@@ -6,6 +6,8 @@
 // the primary.
 
 import { createServer, type Server, type Socket } from 'node:net'
+import { afterEach } from 'vitest'
+import type { RemoteNameNode } from '../../src/client/RemoteNameNode.js'
 import { namespaceMachine } from '../../src/meta/namespace/machine.js'
 import {
   MessageReader, NAMENODE_PROTOCOL_VERSION, type Message, newChallenge, send, serverProof,
@@ -133,4 +135,18 @@ export class FakeNameNode {
       send(socket, { t: 'res', id: m.id, ok: true, r: null })
     }
   }
+}
+
+/**
+ * What a test file of stand-in NameNodes shares: the secret, the lines its clients logged, and the
+ * fakes and clients a test made, closed (and the log emptied) after each test.
+ */
+export function fakeNameNodeFixture() {
+  const fixture = { secret: Buffer.from('the cluster secret'), logged: [] as string[], fakes: [] as FakeNameNode[], clients: [] as RemoteNameNode[] }
+  afterEach(async () => {
+    for (const c of fixture.clients.splice(0)) await c.close()
+    for (const f of fixture.fakes.splice(0)) await f.close()
+    fixture.logged.length = 0
+  })
+  return fixture
 }

@@ -4,23 +4,14 @@
 // (fakeNameNode.ts); the whole stop, with real processes, is test/multiclient/stopWithoutNameNode.test.ts.
 // Nothing here is timed: "at once" means settled before the event loop's next turn.
 
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { RemoteNameNode } from '../../src/client/RemoteNameNode.js'
 import { isDfsError } from '../../src/errors.js'
 import { S_IFDIR } from '../../src/meta/namespace/types.js'
 import { until } from '../helpers/cli.js'
-import { FakeNameNode, type Incarnation } from './fakeNameNode.js'
+import { FakeNameNode, type Incarnation, fakeNameNodeFixture } from './fakeNameNode.js'
 
-const secret = Buffer.from('the cluster secret')
-const logged: string[] = []
-const fakes: FakeNameNode[] = []
-const clients: RemoteNameNode[] = []
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) await c.close()
-  for (const f of fakes.splice(0)) await f.close()
-  logged.length = 0
-})
+const { secret, logged, fakes, clients } = fakeNameNodeFixture()
 
 /** --namenode-timeout: short, so the tests that wait it out are quick; the answers compared are not timed. */
 const TIMEOUT_MS = 3000
