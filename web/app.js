@@ -540,20 +540,34 @@ function setConnection(state) {
 
 /** How long the page waits before connecting again after losing the live stream. */
 const RECONNECT_MS = 2000
+/** How long a connection may take to open before the page gives it up and starts over. */
+const OPEN_TIMEOUT_MS = 10000
 
 function connect() {
   const source = new EventSource('api/live')
-  source.addEventListener('open', () => setConnection('live'))
-  source.addEventListener('status', (m) => onStatus(JSON.parse(m.data)))
-  source.addEventListener('cluster-event', (m) => addEvent(JSON.parse(m.data)))
-  source.addEventListener('error', () => {
+  let ended = false
+  const startOver = () => {
+    if (ended) return
+    ended = true
+    clearTimeout(opening)
     setConnection('reconnecting')
-    // Start over ourselves, every time: a browser's own EventSource retry has its own delays (which
-    // can grow) and gives up on an answer that is not a stream (the NameNode restarting, a proxy
-    // error), so the page could stay "reconnecting" long after the NameNode was back.
     source.close()
     setTimeout(connect, RECONNECT_MS)
+  }
+  // An EventSource has no timeout of its own: a request that reached the NameNode's port while it
+  // was starting, and was never answered, left the page "reconnecting" for good (seen once in a
+  // test run on a loaded machine, the NameNode back and serving).
+  const opening = setTimeout(startOver, OPEN_TIMEOUT_MS)
+  source.addEventListener('open', () => {
+    clearTimeout(opening)
+    setConnection('live')
   })
+  source.addEventListener('status', (m) => onStatus(JSON.parse(m.data)))
+  source.addEventListener('cluster-event', (m) => addEvent(JSON.parse(m.data)))
+  // Start over ourselves, every time: a browser's own EventSource retry has its own delays (which
+  // can grow) and gives up on an answer that is not a stream (the NameNode restarting, a proxy
+  // error), so the page could stay "reconnecting" long after the NameNode was back.
+  source.addEventListener('error', startOver)
 }
 
 connect()
