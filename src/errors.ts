@@ -54,6 +54,7 @@ export const DFS_CODES = {
   UNSTORED_DROPPED: 'EIO', // the daemon stopped with written bytes it could not store (no node took them, or the NameNode did not take their commit); they were dropped
   METADATA_UNSYNCED: 'EIO', // the daemon stopped without making the namespace durable (the journal or the NameNode's sync failed)
   // NameNode and clients
+  CREATE_AHEAD_REFUSED: 'EIO', // the NameNode did not take a create its client had answered ahead (the client's copy had fallen behind)
   NAMENODE_UNAVAILABLE: 'EIO', // a client waited for its NameNode longer than it may (or was refused by it)
   PROTOCOL_ERROR: 'EIO', // a peer sent a message the NameNode protocol does not allow
   CHUNK_CONFLICT: 'EIO', // a chunk commit whose base version another client replaced meanwhile (the writer rebases and retries)

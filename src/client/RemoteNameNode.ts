@@ -7,9 +7,10 @@
 // snapshot, says again which inodes it has open, and sends again what was not answered. Requests
 // made meanwhile wait, up to `timeoutMs`, then fail with NAMENODE_UNAVAILABLE (EIO).
 //
-// Two things keep a stream of small operations cheap (docs/protocol.md): one-way messages (closed,
+// Three things keep a stream of small operations cheap (docs/protocol.md): one-way messages (closed,
 // abandon, badCopy, clientReport) want no answer and ride with the next request; and while this
-// client holds the sole writer's lease (no other client commits), `refresh` needs no round trip.
+// client holds the sole writer's lease (no other client commits), `refresh` needs no round trip, and
+// a create is answered from this client's copy before the NameNode answers it (createAhead).
 //
 // A NameNode that is not (or no longer) the primary, one that cannot be reached, one that says
 // nothing, and one that closes the connection are all the same to the client: it tries the next
@@ -28,7 +29,7 @@ import { levelled, type Log } from '../log/Log.js'
 import type { ApplyResult } from '../meta/namespace/apply.js'
 import { namespaceMachine } from '../meta/namespace/machine.js'
 import type { NamespaceRecord } from '../meta/namespace/records.js'
-import type { ChunkRef, NamespaceState } from '../meta/namespace/types.js'
+import type { ChunkRef, Inode, NamespaceState } from '../meta/namespace/types.js'
 import type { FilePlacement } from '../protocol/placement.js'
 import { resultOfCommit } from '../protocol/commitAnswer.js'
 import { parseTcpAddress } from '../datanode/tcp/protocol.js'
@@ -65,7 +66,11 @@ interface Pending {
   sentWall: number
   /** leaseEpoch when it was (last) written: a lease its answer grants is trusted only if no `revoked` went out since. */
   epoch: number
+  /** A create answered ahead (createAhead): the inode number this client gave it. */
+  ahead?: number
 }
+
+type MknodRecord = Extract<ClientRecord, { op: 'mknod' }>
 
 /** A connection whose NameNode says nothing (not even to a ping) for this long is dropped. */
 const SILENCE_MS = 30_000
@@ -110,6 +115,17 @@ export class RemoteNameNode implements NameNodeSession {
    * then ended it there: such a lease is not trusted.
    */
   private leaseEpoch = 0
+  /** The length of the last lease granted (ms). */
+  private leaseMs = 0
+  /** The NameNode takes creates answered ahead (its welcome's `createsAhead`). */
+  private createsAhead = false
+  /**
+   * Creates answered ahead and applied to this copy whose records the NameNode has not sent back yet,
+   * in the order sent: each comes back in that order and is not applied again.
+   */
+  private ahead: Array<{ record: MknodRecord; ino: number }> = []
+  /** Inodes of creates answered ahead that the NameNode did not take: nothing more is committed for them. */
+  private readonly phantoms = new Set<number>()
   /** One-way messages not written yet, in order (ONE_WAY_HOLD_MS). */
   private held: RequestMessage[] = []
   private holdTimer: NodeJS.Timeout | undefined
@@ -199,9 +215,64 @@ export class RemoteNameNode implements NameNodeSession {
   // ---- the session -------------------------------------------------------------------------------
 
   async commit(record: ClientRecord, options: CommitOptions = {}): Promise<ApplyResult> {
+    if ('ino' in record && this.phantoms.has(record.ino)) {
+      throw dfsError('CREATE_AHEAD_REFUSED', `inode ${record.ino} was created ahead of the NameNode, which did not take it: it is lost`, { ino: record.ino })
+    }
+    if (record.op === 'mknod' && this.mayCreateAhead()) return this.createAhead(record, options)
     const result = await this.request('commit', { record, ...(options.open ? { open: true } : {}) }) as ApplyResult
     if (options.open && result && typeof result === 'object' && 'ino' in result) this.countOpen((result as { ino: number }).ino, 1)
     return result
+  }
+
+  /**
+   * While this client holds the sole writer's lease, no other client's record can come between its
+   * copy and the NameNode's, so a create applied here gets the inode number the NameNode will give
+   * it, and fails here exactly when it would fail there: it is answered now, and its commit goes out
+   * without anyone waiting for it (docs/protocol.md, "Creates answered ahead"). Only with half the
+   * lease left (a commit delayed that long finds it gone) and with no other commit of this client
+   * unanswered (its record, not yet in this copy, goes first at the NameNode).
+   */
+  private mayCreateAhead(): boolean {
+    if (!this.createsAhead || !this.connected) return false
+    const margin = this.leaseMs / 2
+    if (performance.now() + margin >= this.soleUntil || Date.now() + margin >= this.soleUntilWall) return false
+    for (const p of this.pending.values()) if (p.method === 'commit' && p.ahead === undefined) return false
+    return true
+  }
+
+  private createAhead(record: MknodRecord, options: CommitOptions): Inode {
+    const ino = this.current.nextIno
+    // A create that fails here (EEXIST, ENOENT…) would fail at the NameNode too: nothing is sent.
+    const inode = this.machine.apply(this.current, record) as Inode
+    this.changed(record)
+    this.ahead.push({ record, ino })
+    if (options.open) this.countOpen(ino, 1)
+    const args = { record, ...(options.open ? { open: true } : {}), ino, ahead: true }
+    this.request('commit', args, ino).then(
+      result => {
+        const got = (result as Inode | null)?.ino
+        if (got !== ino) this.aheadFailed(ino, dfsError('CREATE_AHEAD_REFUSED', `the NameNode gave it inode ${got}`, {}))
+      },
+      err => this.aheadFailed(ino, err as DfsError),
+    )
+    return inode
+  }
+
+  /**
+   * A create answered ahead that the NameNode did not take (or that never reached it): the file is
+   * gone, whatever the kernel was told. Nothing more is committed for its inode (the NameNode may give
+   * that number to another file), the next sync fails, and a copy that holds it is taken afresh.
+   */
+  private aheadFailed(ino: number, err: DfsError): void {
+    if (this.phantoms.has(ino)) return
+    this.phantoms.add(ino)
+    this.opens.delete(ino)
+    const lost = `the NameNode did not take a create this client had answered ahead (inode ${ino}: ${err.message})`
+    this.ledger.lose(lost)
+    if (this.ahead.some(a => a.ino === ino)) {
+      this.log.error(`${lost}; the file is lost; resynchronising`)
+      this.socket?.destroy()
+    } else this.log.error(`${lost}; the file is lost`)
   }
 
   /**
@@ -300,7 +371,7 @@ export class RemoteNameNode implements NameNodeSession {
 
   // ---- requests ----------------------------------------------------------------------------------
 
-  private request(method: string, args: Record<string, unknown> = {}): Promise<unknown> {
+  private request(method: string, args: Record<string, unknown> = {}, ahead?: number): Promise<unknown> {
     if (this.closing) return Promise.reject(dfsError('EIO', 'the mount is closing', {}))
     if (this.gaveUp()) return Promise.reject(this.unanswered(method))
     return new Promise((resolve, reject) => {
@@ -310,7 +381,9 @@ export class RemoteNameNode implements NameNodeSession {
         reject(this.unanswered(method))
       }, this.opts.timeoutMs)
       timer.unref()
-      this.pending.set(id, { method, args, resolve, reject, timer, sentAt: performance.now(), sentWall: Date.now(), epoch: this.leaseEpoch })
+      this.pending.set(id, {
+        method, args, resolve, reject, timer, sentAt: performance.now(), sentWall: Date.now(), epoch: this.leaseEpoch, ...(ahead === undefined ? {} : { ahead }),
+      })
       if (this.connected) this.write({ t: 'req', id, m: method, a: args })
     })
   }
@@ -469,6 +542,7 @@ export class RemoteNameNode implements NameNodeSession {
               return fail(dfsError('NAMENODE_UNAVAILABLE', `the NameNode at ${address} serves cluster ${m.clusterId}, not this mount's ${this._settings.clusterId}`, { refused: true }))
             }
             welcome = m
+            this.createsAhead = m.createsAhead === true
           } else if (m.t === 'nodes' && welcome) {
             this.opts.onNodes?.(m.nodes)
           } else if (m.t === 'snap' && welcome) {
@@ -476,6 +550,9 @@ export class RemoteNameNode implements NameNodeSession {
             if (!m.done) continue
             try {
               this.current = this.machine.restore(pieces)
+              // The snapshot holds what the NameNode took: creates answered ahead and not taken yet
+              // are sent again (resend) and applied as their records come.
+              this.ahead = []
               this.changed()
             } catch (err) {
               return fail(dfsError('PROTOCOL_ERROR', `the NameNode's snapshot does not restore: ${(err as Error).message}`, {}))
@@ -511,7 +588,17 @@ export class RemoteNameNode implements NameNodeSession {
 
   private receive(m: Message, address: string, socket: Socket): void {
     switch (m.t) {
-      case 'rec':
+      case 'rec': {
+        const head = this.ahead[0]
+        if (head && (m.r as NamespaceRecord | undefined)?.op === 'mknod') {
+          // Under the lease the next mknod is this client's own, answered ahead and applied already.
+          if (sameMknod(head.record, m.r as MknodRecord)) {
+            this.ahead.shift()
+            return
+          }
+          this.log.error(`the NameNode journaled a create this client did not expect (${JSON.stringify(m.r)}) before one it answered ahead; resynchronising`)
+          socket.destroy()
+        }
         try {
           try {
             this.machine.apply(this.current, m.r as NamespaceRecord)
@@ -524,6 +611,7 @@ export class RemoteNameNode implements NameNodeSession {
           socket.destroy()
         }
         return
+      }
       case 'nodes':
         this.opts.onNodes?.(m.nodes)
         return
@@ -543,6 +631,7 @@ export class RemoteNameNode implements NameNodeSession {
           if (typeof m.l === 'number' && m.l > 0 && p.epoch === this.leaseEpoch) {
             // 1% less: two hosts' monotonic clocks may run at rates NTP slews apart (up to 500 ppm each).
             const ms = m.l * 0.99
+            this.leaseMs = ms
             this.soleUntil = Math.max(this.soleUntil, p.sentAt + ms)
             this.soleUntilWall = Math.max(this.soleUntilWall, p.sentWall + ms)
           }
@@ -560,9 +649,17 @@ export class RemoteNameNode implements NameNodeSession {
     }
   }
 
-  /** After a (re)connect: every request not yet answered goes out again, in its first order. */
+  /**
+   * After a (re)connect: every request not yet answered goes out again, in its first order. A create
+   * answered ahead goes as a plain commit of its inode number: the fresh snapshot does not hold it,
+   * so its record is applied as it comes, whoever holds the lease.
+   */
   private resend(): void {
     for (const [id, p] of [...this.pending].sort((a, b) => a[0] - b[0])) {
+      if (p.args.ahead) {
+        const { ahead: _, ...args } = p.args
+        p.args = args
+      }
       p.sentAt = performance.now()
       p.sentWall = Date.now()
       p.epoch = this.leaseEpoch
@@ -621,7 +718,8 @@ export class RemoteNameNode implements NameNodeSession {
       }
       if (this.pinging) return
       this.pinging = true
-      this.request('refresh').catch(() => {}).finally(() => { this.pinging = false })
+      // `ping`: a refresh that takes no lease away (docs/protocol.md), which only asks whether the NameNode is there.
+      this.request('refresh', { ping: true }).catch(() => {}).finally(() => { this.pinging = false })
     }, PING_EVERY_MS)
     this.pingTimer.unref()
   }
@@ -638,6 +736,12 @@ function handshakeRefusal(address: string, code: string, message: string): DfsEr
   if (code === 'PROTOCOL_ERROR') return dfsError('PROTOCOL_ERROR', text, { address, refused: true })
   if (code === 'NAMENODE_UNAVAILABLE') return dfsError('NAMENODE_UNAVAILABLE', text, { address, refused: true })
   return dfsError('NAMENODE_UNAVAILABLE', `${text} [${code}]`, { address })
+}
+
+/** The record of a create this client answered ahead, as the NameNode sends it back. */
+function sameMknod(a: MknodRecord, b: MknodRecord): boolean {
+  return a.parent === b.parent && a.name === b.name && a.mode === b.mode && a.uid === b.uid && a.gid === b.gid
+    && a.time === b.time && (a.rdev ?? 0) === (b.rdev ?? 0) && a.target === b.target
 }
 
 /** Refused in a way that trying the same address again cannot change. */

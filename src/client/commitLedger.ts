@@ -88,6 +88,12 @@ export class CommitLedger {
     return this.highest <= this.durable
   }
 
+  /** A loss this client found itself (a create it answered ahead that the NameNode did not take): the next sync reports it. */
+  lose(reason: string): void {
+    this.loss ??= reason
+    this.lostBefore = reason
+  }
+
   /** The loss the next sync reports, once. */
   takeLoss(): string | undefined {
     const loss = this.loss

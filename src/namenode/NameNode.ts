@@ -114,6 +114,8 @@ export class NameNode {
    * lease granted before that session opened is held by a client that did not see it coming.
    */
   beforeLocalCommit: (() => Promise<void> | undefined) | undefined
+  /** The same before an in-process session's refresh (a lookup that missed): a lease's holder answers creates ahead. */
+  beforeLocalRefresh: (() => Promise<void> | undefined) | undefined
 
   /** Sessions in this process (an embedded mount's): while there is one, no lease is granted. */
   get localSessions(): number {
@@ -128,6 +130,9 @@ export class NameNode {
       throw dfsError('EINVAL', `a client cannot commit a "${String(record?.op)}" record`, { op: record?.op })
     }
     record = checkPolicyRecord(record, this.state, this.opts.nodeCount?.())
+    if (options.ino !== undefined && (record.op !== 'mknod' || options.ino !== this.state.nextIno)) {
+      throw dfsError('CREATE_AHEAD_REFUSED', `a create answered ahead as inode ${options.ino}, but the next inode here is ${this.state.nextIno}`, { ino: options.ino })
+    }
     const result = this.opts.meta.commit(record)
     // Read before what follows from it (a `forget`) takes the next seqs.
     const seq = this.opts.meta.lastSeq

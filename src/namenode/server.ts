@@ -119,8 +119,13 @@ export class NameNodeServer {
     // An in-process session's commits take the lease away too (soleLease.ts): as any client's.
     const local = { id: '(in-process)', leases: false } as Client
     const beforeLocalCommit = () => this.lease.beforeCommit(local, performance.now())
+    const beforeLocalRefresh = () => this.lease.beforeRefresh(local, performance.now())
     opts.host.nameNode.beforeLocalCommit = beforeLocalCommit
-    this.stopLocal = () => { if (opts.host.nameNode.beforeLocalCommit === beforeLocalCommit) opts.host.nameNode.beforeLocalCommit = undefined }
+    opts.host.nameNode.beforeLocalRefresh = beforeLocalRefresh
+    this.stopLocal = () => {
+      if (opts.host.nameNode.beforeLocalCommit === beforeLocalCommit) opts.host.nameNode.beforeLocalCommit = undefined
+      if (opts.host.nameNode.beforeLocalRefresh === beforeLocalRefresh) opts.host.nameNode.beforeLocalRefresh = undefined
+    }
     server.on('connection', socket => this.accept(socket))
   }
 
@@ -336,7 +341,7 @@ export class NameNodeServer {
     send(socket, {
       t: 'welcome', proof: serverProof(this.opts.secret, challenge, nonce), clusterId: settings.clusterId,
       chunkSize: settings.chunkSize, replicas: settings.replicas, instance: this.instance, startSeq: this.opts.host.startSeq,
-      history: this.opts.host.history,
+      history: this.opts.host.history, createsAhead: true,
     })
   }
 
@@ -423,11 +428,15 @@ export class NameNodeServer {
     // (held, it was dropped with that commit once the connection closed, and the session stayed for
     // the grace period), and `revoked` only gives a lease up (the sooner the better).
     if (method === 'leave' || method === 'revoked') return handle()
-    // A commit while another client holds the sole writer's lease waits until it gave it up; the
-    // client's later requests wait behind it, in order.
-    if (client.gate || (method === 'commit' && this.lease.beforeCommit(client, receivedAt))) {
+    // A commit or a refresh (not a ping: it only asks whether the NameNode is there) while another
+    // client holds the sole writer's lease waits until it gave it up; the client's later requests
+    // wait behind it, in order.
+    const held = method === 'commit' ? (now: number) => this.lease.beforeCommit(client, now)
+      : method === 'refresh' && args.ping !== true ? (now: number) => this.lease.beforeRefresh(client, now)
+        : undefined
+    if (client.gate || held?.(receivedAt)) {
       const gate = (client.gate ?? Promise.resolve()).then(async () => {
-        if (method === 'commit') for (let wait; (wait = this.lease.beforeCommit(client, performance.now()));) await wait
+        if (held) for (let wait; (wait = held(performance.now()));) await wait
         // A connection that closed meanwhile: its client sends the request again on the next one.
         if (!socket.destroyed) handle()
       })
@@ -473,8 +482,16 @@ export class NameNodeServer {
     const { nameNode, cluster } = this.opts.host
     const { session } = client
     switch (method) {
-      case 'commit':
-        return nameNode.commit(session, checkClientRecord(a.record), { open: a.open === true })
+      case 'commit': {
+        const record = checkClientRecord(a.record)
+        if (a.ino !== undefined && record.op !== 'mknod') throw dfsError('PROTOCOL_ERROR', `only a mknod may carry the inode number it expects, not a ${record.op}`, {})
+        // Answered ahead under the lease: the client applied it to its copy before this, so no other
+        // client's record may have come between its copy and ours (a lease that changed hands).
+        if (a.ahead === true && this.lease.holding !== client) {
+          throw dfsError('CREATE_AHEAD_REFUSED', `client ${client.id} answered a create ahead of the NameNode without holding the sole writer's lease here (it ran out, or another client took it)`, { ino: a.ino })
+        }
+        return nameNode.commit(session, record, { open: a.open === true, ...(a.ino === undefined ? {} : { ino: int(a.ino, 'ino') }) })
+      }
       case 'sync':
         return nameNode.sync()
       case 'refresh':

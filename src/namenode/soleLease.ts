@@ -6,7 +6,10 @@
 // the request answered (the client counts from when it sent it, earlier, so its lease ends first).
 // Another session's commit is held until the holder has given the lease up (`revoked`, after it
 // stopped trusting it) or until the lease ran out here, whichever is first: so no record from
-// another client is ever applied while the holder answers from its copy alone. A session whose
+// another client is ever applied while the holder answers from its copy alone. Another session's
+// refresh is held the same way, because the holder answers creates ahead of this NameNode: once it
+// gave the lease up, every create it answered has reached here (its `revoked` comes after them).
+// A refresh does not count as a commit: the holder gets the lease back at its next answer. A session whose
 // commits a holder had to give way to gets no lease for `ms` after its last commit, and neither
 // does anyone else, so two writers do not pass the lease back and forth.
 
@@ -30,6 +33,11 @@ export class SoleLease<C> {
    */
   beforeCommit(client: C, now: number): Promise<void> | undefined {
     this.lastCommit.set(client, now)
+    return this.beforeRefresh(client, now)
+  }
+
+  /** `client` is about to answer a refresh: as beforeCommit, but it keeps nobody from the lease later. */
+  beforeRefresh(client: C, now: number): Promise<void> | undefined {
     if (this.holder === undefined || this.holder === client) return undefined
     if (now >= this.until) {
       this.holder = undefined

@@ -1,6 +1,6 @@
 // The embedded transport: a client session on a NameNode in the same process. Plain calls, no
 // socket, no copy of the namespace: `state` is the NameNode's own, so refresh() has nothing to wait
-// for. This is what `dfs mount --meta … --nodes …` (and `npm run demo`) runs.
+// for (unless a client over TCP holds the sole writer's lease: see refresh). This is what `dfs mount --meta … --nodes …` (and `npm run demo`) runs.
 
 import { dfsError } from '../errors.js'
 import type { ApplyResult } from '../meta/namespace/apply.js'
@@ -51,7 +51,14 @@ export class InProcessSession implements NameNodeSession {
     await this.nameNode.sync()
   }
 
-  async refresh(): Promise<void> {}
+  /**
+   * `state` is the NameNode's own, so nothing is on its way, unless a client of the NameNode's
+   * server holds the sole writer's lease: it answers creates before they reach here (a lease
+   * granted before this session opened), so it gives the lease up first, as for a commit.
+   */
+  async refresh(): Promise<void> {
+    for (let wait; (wait = this.nameNode.beforeLocalRefresh?.());) await wait
+  }
 
   async opened(ino: number): Promise<void> {
     this.nameNode.opened(this.session, ino)

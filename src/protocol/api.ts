@@ -30,6 +30,12 @@ export const CLIENT_OPS: ReadonlySet<string> = new Set<ClientRecord['op']>([
 export interface CommitOptions {
   /** Register the inode the record makes (mknod) as open by this session, in the same step (create). */
   open?: boolean
+  /**
+   * A mknod the client answered ahead of the NameNode (docs/protocol.md, "Creates answered
+   * ahead"): the inode number it gave the new inode. The NameNode refuses the record
+   * (CREATE_AHEAD_REFUSED) when its next inode number is another, so the two never disagree on it.
+   */
+  ino?: number
 }
 
 /** What a mount tells its NameNode about itself: who it is, and its counters since it started. */

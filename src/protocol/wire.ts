@@ -78,6 +78,12 @@ export interface WelcomeMessage {
    * restart; after any other start a new id, forked from `parent` at `forkSeq`.
    */
   history?: { id: string; parent?: string; forkSeq?: number }
+  /**
+   * It takes creates answered ahead (docs/protocol.md, "Creates answered ahead"): a `commit` of a
+   * `mknod` may carry `ino` and `ahead`. Absent from a NameNode before it existed: a client then
+   * waits for every create's answer.
+   */
+  createsAhead?: boolean
 }
 /** server -> client: pieces of the namespace's checkpoint form; the last has `done`. */
 export interface SnapshotMessage { t: 'snap'; pieces: unknown[]; done: boolean }
