@@ -28,7 +28,7 @@ import { CommitLedger } from './commitLedger.js'
 import { levelled, type Log } from '../log/Log.js'
 import type { ApplyResult } from '../meta/namespace/apply.js'
 import { namespaceMachine } from '../meta/namespace/machine.js'
-import type { NamespaceRecord } from '../meta/namespace/records.js'
+import { type NamespaceRecord, namedInodes } from '../meta/namespace/records.js'
 import type { ChunkRef, Inode, NamespaceState } from '../meta/namespace/types.js'
 import type { FilePlacement } from '../protocol/placement.js'
 import { resultOfCommit } from '../protocol/commitAnswer.js'
@@ -124,8 +124,13 @@ export class RemoteNameNode implements NameNodeSession {
    * in the order sent: each comes back in that order and is not applied again.
    */
   private ahead: Array<{ record: MknodRecord; ino: number }> = []
-  /** Inodes of creates answered ahead that the NameNode did not take: nothing more is committed for them. */
+  /**
+   * Inodes of creates answered ahead that the NameNode did not take and this copy holds, until a
+   * fresh snapshot replaces it: nothing that names one is committed (the NameNode may give the
+   * number to another file). The file system fails its open files of them (onInodeLost).
+   */
   private readonly phantoms = new Set<number>()
+  private readonly lostListeners = new Set<(ino: number, err: DfsError) => void>()
   /** One-way messages not written yet, in order (ONE_WAY_HOLD_MS). */
   private held: RequestMessage[] = []
   private holdTimer: NodeJS.Timeout | undefined
@@ -208,6 +213,10 @@ export class RemoteNameNode implements NameNodeSession {
     return () => this.changeListeners.delete(listener)
   }
 
+  onInodeLost(listener: (ino: number, err: DfsError) => void): void {
+    this.lostListeners.add(listener)
+  }
+
   private changed(record?: NamespaceRecord): void {
     for (const listener of this.changeListeners) listener(record)
   }
@@ -215,8 +224,9 @@ export class RemoteNameNode implements NameNodeSession {
   // ---- the session -------------------------------------------------------------------------------
 
   async commit(record: ClientRecord, options: CommitOptions = {}): Promise<ApplyResult> {
-    if ('ino' in record && this.phantoms.has(record.ino)) {
-      throw dfsError('CREATE_AHEAD_REFUSED', `inode ${record.ino} was created ahead of the NameNode, which did not take it: it is lost`, { ino: record.ino })
+    const phantom = this.phantomIn(record)
+    if (phantom !== undefined) {
+      throw dfsError('CREATE_AHEAD_REFUSED', `inode ${phantom} was created ahead of the NameNode, which did not take it: it is lost`, { ino: phantom })
     }
     if (record.op === 'mknod' && this.mayCreateAhead()) return this.createAhead(record, options)
     const result = await this.request('commit', { record, ...(options.open ? { open: true } : {}) }) as ApplyResult
@@ -248,31 +258,48 @@ export class RemoteNameNode implements NameNodeSession {
     this.ahead.push({ record, ino })
     if (options.open) this.countOpen(ino, 1)
     const args = { record, ...(options.open ? { open: true } : {}), ino, ahead: true }
-    this.request('commit', args, ino).then(
-      result => {
-        const got = (result as Inode | null)?.ino
-        if (got !== ino) this.aheadFailed(ino, dfsError('CREATE_AHEAD_REFUSED', `the NameNode gave it inode ${got}`, {}))
-      },
-      err => this.aheadFailed(ino, err as DfsError),
-    )
+    // Nobody waits for it: its answer is judged where it arrives (receive), and a failure there (or
+    // no answer in time) is aheadFailed, before anything after it on the connection is read.
+    this.request('commit', args, ino).catch(() => {})
     return inode
   }
 
   /**
    * A create answered ahead that the NameNode did not take (or that never reached it): the file is
-   * gone, whatever the kernel was told. Nothing more is committed for its inode (the NameNode may give
-   * that number to another file), the next sync fails, and a copy that holds it is taken afresh.
+   * gone, whatever the kernel was told. The file system fails its open files (the NameNode may give
+   * that number to another file), the next sync fails, and a copy that holds it is taken afresh;
+   * until then nothing that names it is committed. (Called once per create: its request is settled.)
    */
   private aheadFailed(ino: number, err: DfsError): void {
-    if (this.phantoms.has(ino)) return
-    this.phantoms.add(ino)
+    const inCopy = this.ahead.some(a => a.ino === ino)
+    if (inCopy) this.phantoms.add(ino)
     this.opens.delete(ino)
     const lost = `the NameNode did not take a create this client had answered ahead (inode ${ino}: ${err.message})`
     this.ledger.lose(lost)
-    if (this.ahead.some(a => a.ino === ino)) {
+    const fault = dfsError('CREATE_AHEAD_REFUSED', `${lost}; the file is lost`, { ino }, err)
+    for (const listener of this.lostListeners) listener(ino, fault)
+    // From here on nothing of this client names the lost file: the NameNode may stop refusing
+    // what names the number (another inode's, perhaps, that this client may use).
+    this.oneWay('aheadLost', { ino })
+    if (inCopy) {
       this.log.error(`${lost}; the file is lost; resynchronising`)
-      this.socket?.destroy()
+      if (this.socket) this.resync(this.socket)
     } else this.log.error(`${lost}; the file is lost`)
+  }
+
+  /** A phantom inode `record` names, if any (commit refuses it). */
+  private phantomIn(record: NamespaceRecord): number | undefined {
+    if (this.phantoms.size === 0) return undefined
+    return namedInodes(record).find(ino => this.phantoms.has(ino))
+  }
+
+  /**
+   * This copy and the NameNode's disagree: drop the connection for a fresh snapshot. Nothing more is
+   * answered from this copy meanwhile (no create ahead: `connected` is false at once).
+   */
+  private resync(socket: Socket): void {
+    if (this.socket === socket) this.connected = false
+    socket.destroy()
   }
 
   /**
@@ -378,6 +405,7 @@ export class RemoteNameNode implements NameNodeSession {
       const id = this.nextId++
       const timer = setTimeout(() => {
         this.pending.delete(id)
+        if (ahead !== undefined) this.aheadFailed(ahead, this.unanswered(method))
         reject(this.unanswered(method))
       }, this.opts.timeoutMs)
       timer.unref()
@@ -425,6 +453,7 @@ export class RemoteNameNode implements NameNodeSession {
     for (const [id, p] of this.pending) {
       clearTimeout(p.timer)
       this.pending.delete(id)
+      if (p.ahead !== undefined) this.aheadFailed(p.ahead, this.unanswered(p.method))
       p.reject(this.unanswered(p.method))
     }
   }
@@ -577,6 +606,9 @@ export class RemoteNameNode implements NameNodeSession {
             this.held = this.held.filter(h => h.m !== 'closed' && h.m !== 'clientReport')
             this.write()
             this.resend()
+            // This copy holds no create the NameNode did not take: what is still lost is the file
+            // system's to fail (onInodeLost), and the NameNode refuses what names it (refusedAhead).
+            this.phantoms.clear()
             resolve()
           } else {
             return fail(dfsError('PROTOCOL_ERROR', `the NameNode at ${address} sent "${m.t}" during the handshake`, {}))
@@ -597,18 +629,21 @@ export class RemoteNameNode implements NameNodeSession {
             return
           }
           this.log.error(`the NameNode journaled a create this client did not expect (${JSON.stringify(m.r)}) before one it answered ahead; resynchronising`)
-          socket.destroy()
+          this.resync(socket)
+          return
         }
         try {
           try {
-            this.machine.apply(this.current, m.r as NamespaceRecord)
+            const made = this.machine.apply(this.current, m.r as NamespaceRecord)
+            // A number a create of ours did not get is another inode's now: it may be named again.
+            if ((m.r as NamespaceRecord).op === 'mknod') this.phantoms.delete((made as Inode).ino)
           } finally {
             this.changed(m.r as NamespaceRecord) // even a record that failed part-way may have changed something
           }
         } catch (err) {
           // Our copy and the NameNode's disagree: a bug somewhere. Start over from a snapshot.
           this.log.error(`a record from the NameNode does not apply to this client's copy (${(err as Error).message}); resynchronising`)
-          socket.destroy()
+          this.resync(socket)
         }
         return
       }
@@ -637,10 +672,17 @@ export class RemoteNameNode implements NameNodeSession {
           }
           // Noted as the answer arrives, before any later welcome: the ledger counts it for the NameNode that gave it.
           if (p.method === 'commit') this.ledger.committed(m.seq)
+          if (p.ahead !== undefined && (m.r as Inode | null)?.ino !== p.ahead) {
+            this.aheadFailed(p.ahead, dfsError('CREATE_AHEAD_REFUSED', `the NameNode gave it inode ${(m.r as Inode | null)?.ino}`, {}))
+          }
           else if (p.method === 'sync') this.ledger.synced(m.seq)
           // A commit's inodes as its own records left them: later messages of this read are not applied yet.
           p.resolve(p.method === 'commit' ? resultOfCommit(m.r as ApplyResult, this.current) : m.r)
-        } else p.reject(dfsError((m.e?.code ?? 'EIO') as ErrorCode, m.e?.message ?? 'the NameNode refused the request', { method: p.method }))
+        } else {
+          const err = dfsError((m.e?.code ?? 'EIO') as ErrorCode, m.e?.message ?? 'the NameNode refused the request', { method: p.method })
+          if (p.ahead !== undefined) this.aheadFailed(p.ahead, err)
+          p.reject(err)
+        }
         return
       }
       default:
@@ -651,14 +693,34 @@ export class RemoteNameNode implements NameNodeSession {
 
   /**
    * After a (re)connect: every request not yet answered goes out again, in its first order. A create
-   * answered ahead goes as a plain commit of its inode number: the fresh snapshot does not hold it,
-   * so its record is applied as it comes, whoever holds the lease.
+   * answered ahead that the fresh snapshot holds (the NameNode took it, its answer was lost) is
+   * answered from it; one it does not hold goes as a plain commit of its inode number, applied as its
+   * record comes, whoever holds the lease (the NameNode refuses it if the number went to another
+   * inode meanwhile, and then what names it). A commit that names a create the NameNode did not take
+   * fails here.
    */
   private resend(): void {
     for (const [id, p] of [...this.pending].sort((a, b) => a[0] - b[0])) {
-      if (p.args.ahead) {
+      if (p.ahead !== undefined) {
+        const record = p.args.record as MknodRecord
+        const taken = this.current.inodes.get(p.ahead)
+        if (this.current.children.get(record.parent)?.get(record.name) === p.ahead && taken?.mode === record.mode) {
+          this.pending.delete(id)
+          clearTimeout(p.timer)
+          p.resolve(taken)
+          continue
+        }
         const { ahead: _, ...args } = p.args
         p.args = args
+      }
+      const phantom = p.method === 'commit' ? this.phantomIn(p.args.record as NamespaceRecord) : undefined
+      if (phantom !== undefined) {
+        this.pending.delete(id)
+        clearTimeout(p.timer)
+        const err = dfsError('CREATE_AHEAD_REFUSED', `inode ${phantom} was created ahead of the NameNode, which did not take it: it is lost`, { ino: phantom })
+        if (p.ahead !== undefined) this.aheadFailed(p.ahead, err)
+        p.reject(err)
+        continue
       }
       p.sentAt = performance.now()
       p.sentWall = Date.now()

@@ -128,6 +128,13 @@ export class FileSystem {
       budget,
       log: opts.log,
     }
+    opts.meta.onInodeLost?.((ino, err) => {
+      // Out of the table at once: a file the NameNode gives that number to is another OpenFile.
+      const file = this.openFiles.get(ino)
+      if (!file) return
+      this.openFiles.delete(ino)
+      file.lose(err)
+    })
     this.writebackTimer = setInterval(() => {
       const before = Date.now() - WRITEBACK_AFTER_MS
       for (const file of this.openFiles.values()) file.writeback(before)
@@ -714,6 +721,8 @@ export class FileSystem {
     const file = handle.file
     if (!file) return
     file.handles--
+    // Nothing to store, and nothing to release at the NameNode: its number there is not this file.
+    if (file.lost) return
     try {
       if (file.handles > 0) return
       try {
@@ -729,6 +738,7 @@ export class FileSystem {
   }
 
   private closeFile(file: OpenFile): void {
+    if (this.openFiles.get(file.ino) !== file) return // lost meanwhile (onInodeLost): the number may be another file's now
     const inode = this.meta.state.inodes.get(file.ino)
     if (!inode || inode.nlink === 0) {
       this.openFiles.delete(file.ino)

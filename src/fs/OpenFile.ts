@@ -111,6 +111,8 @@ export class OpenFile {
   private readonly unsynced = new Map<string, ChunkRef>()
   /** A failure to store a chunk in the background, reported to the next write, flush or fsync. */
   private failure: DfsError | null = null
+  /** The NameNode never took this file's create (lose()): every call fails with this. */
+  private lostWith: DfsError | undefined
   private lastReadEnd = -1
   /** The size and mtime as this client sees them, and the namespace's when it last took them in. */
   private viewSize: number
@@ -180,10 +182,24 @@ export class OpenFile {
 
   /** Nothing to store, record or report: a flush now would do nothing (a reader's close, a second one). */
   get settled(): boolean {
-    return !this.busy && this.changes === this.recordedChanges && this.failure === null
+    return !this.busy && this.changes === this.recordedChanges && this.failure === null && this.lostWith === undefined
+  }
+
+  /**
+   * Its create was answered ahead and the NameNode did not take it (RemoteNameNode): its inode number
+   * may be another file's there, so nothing of it is stored or committed, and every call fails.
+   */
+  lose(err: DfsError): void {
+    this.lostWith = err
+    this.discardBuffers()
+  }
+
+  get lost(): boolean {
+    return this.lostWith !== undefined
   }
 
   private inode(): Inode {
+    if (this.lostWith) throw this.lostWith
     const inode = this.ctx.meta.state.inodes.get(this.ino)
     if (!inode || !isFile(inode)) throw dfsError('ENOENT', `file inode ${this.ino} is gone`, { ino: this.ino })
     return inode
@@ -493,6 +509,7 @@ export class OpenFile {
 
   /** close(): every buffered chunk stored and journaled (not necessarily durable yet). */
   async flush(): Promise<void> {
+    if (this.lostWith) throw this.lostWith
     this.sealAll()
     // Not sealing again inside the loop: a chunk that failed to store is back in `dirty` and its
     // failure is reported below, rather than retried forever.

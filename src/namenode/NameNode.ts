@@ -8,7 +8,7 @@ import { isShort, storedIds } from '../chunks/layout.js'
 import { type DfsError, dfsError } from '../errors.js'
 import { levelled } from '../log/Log.js'
 import type { ApplyResult, RenameResult } from '../meta/namespace/apply.js'
-import type { NamespaceRecord } from '../meta/namespace/records.js'
+import { type NamespaceRecord, namedInodes } from '../meta/namespace/records.js'
 import { type ChunkRef, type Inode, type NamespaceState } from '../meta/namespace/types.js'
 import { CLIENT_OPS, type ClientRecord, type CommitOptions } from '../protocol/api.js'
 import { checkPolicyRecord } from './policyCheck.js'
@@ -54,6 +54,12 @@ export interface Session {
   readonly remote: boolean
   /** Inode -> open count. */
   readonly opens: Map<number, number>
+  /**
+   * Inode numbers of this session's creates answered ahead that were refused since its connection
+   * began (refusedAhead): its later commits that name one (a file in a folder that was not made,
+   * the chunk of a file that was not made) are refused too, since the number may be another's now.
+   */
+  refusedAhead?: Set<number>
 }
 
 export class NameNode {
@@ -130,10 +136,20 @@ export class NameNode {
       throw dfsError('EINVAL', `a client cannot commit a "${String(record?.op)}" record`, { op: record?.op })
     }
     record = checkPolicyRecord(record, this.state, this.opts.nodeCount?.())
-    if (options.ino !== undefined && (record.op !== 'mknod' || options.ino !== this.state.nextIno)) {
-      throw dfsError('CREATE_AHEAD_REFUSED', `a create answered ahead as inode ${options.ino}, but the next inode here is ${this.state.nextIno}`, { ino: options.ino })
+    const refused = session.refusedAhead ? namedInodes(record).find(ino => session.refusedAhead!.has(ino)) : undefined
+    if (refused !== undefined) {
+      throw this.refuseAhead(session, options.ino, `it names inode ${refused}, a create of this client the NameNode did not take`)
     }
-    const result = this.opts.meta.commit(record)
+    if (options.ino !== undefined && (record.op !== 'mknod' || options.ino !== this.state.nextIno)) {
+      throw this.refuseAhead(session, options.ino, `it was answered ahead as inode ${options.ino}, but the next inode here is ${this.state.nextIno}`)
+    }
+    let result: ApplyResult
+    try {
+      result = this.opts.meta.commit(record)
+    } catch (err) {
+      if (options.ino !== undefined) (session.refusedAhead ??= new Set()).add(options.ino)
+      throw err
+    }
     // Read before what follows from it (a `forget`) takes the next seqs.
     const seq = this.opts.meta.lastSeq
     switch (record.op) {
@@ -169,7 +185,26 @@ export class NameNode {
    * A client that reconnected says which inodes it has open now: those replace what its session
    * held, and an unnamed inode it closed while away goes (unless another session has it open).
    */
+  /**
+   * A commit of `session` refused because it was answered ahead (or depends on one that was): the
+   * error to throw. Its inode number joins the session's refusals, so what names it is refused too.
+   */
+  refuseAhead(session: Session, ino: number | undefined, why: string): DfsError {
+    if (ino !== undefined) (session.refusedAhead ??= new Set()).add(ino)
+    return dfsError('CREATE_AHEAD_REFUSED', `a create answered ahead was not taken: ${why}`, { ...(ino === undefined ? {} : { ino }) })
+  }
+
+  /** The client knows its create answered ahead as `ino` was refused: what it sends after names another inode of that number, if any. */
+  aheadLost(session: Session, ino: number): void {
+    session.refusedAhead?.delete(ino)
+  }
+
+  /**
+   * A client that connected again (its `reopen` comes first) took a fresh copy and drops whatever
+   * named a refused create before it sends anything: the refusals are forgotten.
+   */
   reopen(session: Session, inos: readonly number[]): void {
+    session.refusedAhead = undefined
     const before = [...session.opens.keys()]
     session.opens.clear()
     for (const ino of inos) if (this.state.inodes.has(ino)) this.addOpen(session, ino)
@@ -255,3 +290,4 @@ function abandonedIds(ref: ChunkRef): string[] {
   const ids: unknown[] = ref.ec === undefined ? [ref.id] : Array.isArray(shards) ? shards.map(s => (s as { id?: unknown } | null)?.id) : []
   return ids.filter((id): id is string => typeof id === 'string' && /^[0-9a-f]{32}$/.test(id))
 }
+

@@ -487,10 +487,11 @@ export class NameNodeServer {
         if (a.ino !== undefined && record.op !== 'mknod') throw dfsError('PROTOCOL_ERROR', `only a mknod may carry the inode number it expects, not a ${record.op}`, {})
         // Answered ahead under the lease: the client applied it to its copy before this, so no other
         // client's record may have come between its copy and ours (a lease that changed hands).
+        const ino = a.ino === undefined ? undefined : int(a.ino, 'ino')
         if (a.ahead === true && this.lease.holding !== client) {
-          throw dfsError('CREATE_AHEAD_REFUSED', `client ${client.id} answered a create ahead of the NameNode without holding the sole writer's lease here (it ran out, or another client took it)`, { ino: a.ino })
+          throw nameNode.refuseAhead(session, ino, 'the client does not hold the sole writer\'s lease here (it ran out, or another client took it)')
         }
-        return nameNode.commit(session, record, { open: a.open === true, ...(a.ino === undefined ? {} : { ino: int(a.ino, 'ino') }) })
+        return nameNode.commit(session, record, { open: a.open === true, ...(ino === undefined ? {} : { ino }) })
       }
       case 'sync':
         return nameNode.sync()
@@ -503,6 +504,8 @@ export class NameNodeServer {
         return nameNode.reopen(session, a.inos as number[])
       case 'closed':
         return nameNode.closed(session, int(a.ino, 'ino'))
+      case 'aheadLost':
+        return nameNode.aheadLost(session, int(a.ino, 'ino'))
       case 'abandon':
         return nameNode.abandon(refs(a.refs))
       case 'badCopy': {

@@ -15,6 +15,7 @@
 //   truncate, an inode that lost its last name and its last open) are followed there by deletes once
 //   durable. A client only says which chunks it stored but never committed (`abandon`).
 
+import type { DfsError } from '../errors.js'
 import type { ApplyResult } from '../meta/namespace/apply.js'
 import type { NamespaceRecord } from '../meta/namespace/records.js'
 import type { ChunkRef, NamespaceState } from '../meta/namespace/types.js'
@@ -67,6 +68,12 @@ export interface NameNodeSession {
    * sync that one before it already covered is not asked (nothing to wait for).
    */
   stopping(): void
+  /**
+   * Hear of a file this client made that the NameNode never took (a create answered ahead, over TCP;
+   * never in process): its open files must fail and commit nothing more, as its inode number may be
+   * another file's at the NameNode.
+   */
+  onInodeLost?(listener: (ino: number, err: DfsError) => void): void
   /** Close-to-open: resolves once `state` holds every record committed anywhere before the call. */
   refresh(): Promise<void>
   /** This client opened the inode: a file that loses its last name stays until `closed`. */

@@ -33,24 +33,27 @@ const journaled = () => running!.host.cluster.meta.lastSeq
  * gate's `open()` (one spy for all the gates of a test).
  */
 function gates(server: object) {
-  const held = new Map<string, { opened: Promise<void>; reached: boolean }>()
+  const held = new Map<string, { opened: Promise<void>; reached: boolean; count: number }>()
   const serve = (server as { serve: (...args: unknown[]) => void }).serve
   vi.spyOn(server as { serve: (...args: unknown[]) => void }, 'serve').mockImplementation(function (this: unknown, ...args: unknown[]) {
-    const a = args[4] as { record?: { name?: string } } | undefined
-    const gate = args[3] === 'commit' && a?.record?.name !== undefined ? held.get(a.record.name) : undefined
+    const a = args[4] as { record?: { name?: string; op?: string } } | undefined
+    const key = a?.record?.op === 'chunk' ? '(chunk)' : a?.record?.name
+    const gate = args[3] === 'commit' && key !== undefined ? held.get(key) : undefined
     if (gate) {
       gate.reached = true
+      gate.count++
       void gate.opened.then(() => serve.apply(this, args))
       return
     }
     return serve.apply(this, args)
   })
   return {
+    /** `name`: a record's name, or '(chunk)' for every chunk record. */
     hold(name: string) {
       let open!: () => void
-      const gate = { opened: new Promise<void>(resolve => { open = resolve }), reached: false }
+      const gate = { opened: new Promise<void>(resolve => { open = resolve }), reached: false, count: 0 }
       held.set(name, gate)
-      return { open, reached: () => gate.reached }
+      return { open, reached: () => gate.reached, count: () => gate.count }
     },
   }
 }
@@ -160,7 +163,7 @@ describe('creates answered ahead', () => {
     await made
   })
 
-  it('a create the NameNode refuses (its lease had ended there) is lost loudly: the copy is taken afresh, later changes of it and the next fsync fail', async () => {
+  it('a create the NameNode refuses (its lease had ended there) is lost loudly: the copy is taken afresh, its open file and the next fsync fail, and its number is free to be used again', async () => {
     running = await startTestNameNode(tempDirForTest('dfs-ahead-').path, { soleLeaseMs: 60_000 })
     const a = await loggedClient(running.server.port)
     const b = await tcpClient(running, remotes)
@@ -176,16 +179,95 @@ describe('creates answered ahead', () => {
     const ino = (await a.fs.getattr('/d/mine')).ino
     await a.fs.write(fh, Buffer.from('lost'), 0)
     await expect(a.fs.flush(fh)).rejects.toMatchObject({ code: 'CREATE_AHEAD_REFUSED' })
-    await a.fs.release(fh).catch(() => {})
+    await expect(a.fs.write(fh, Buffer.from('more'), 0)).rejects.toMatchObject({ code: 'CREATE_AHEAD_REFUSED' })
+    await expect(a.fs.read(fh, Buffer.alloc(4), 0)).rejects.toMatchObject({ code: 'CREATE_AHEAD_REFUSED' })
+    await a.fs.release(fh)
     await expect(a.remote.sync()).rejects.toMatchObject({ code: 'EIO', message: expect.stringContaining(`inode ${ino}`) })
     expect(a.lines.some(line => line.includes('did not take a create this client had answered ahead') && line.includes('resynchronising'))).toBe(true)
     // The copy was taken afresh: b's file is there, a's is not, and the two agree.
     await until(async () => (a.remote as unknown as { connected: boolean }).connected && a.remote.state.children.get(1)!.has('theirs'), 10_000)
     expect(a.remote.state.children.get(a.remote.state.children.get(1)!.get('d')!)!.has('mine')).toBe(false)
     expect(a.remote.state.nextIno).toBe(nameNodeState().nextIno)
-    // The NameNode journaled nothing for it, and the number a gave is not a's file there.
-    expect(journaled()).toBe(seq)
-    await expect(a.remote.commit({ op: 'setattr', ino, mode: 0o100600, ctime: 2 })).rejects.toMatchObject({ code: 'CREATE_AHEAD_REFUSED' })
+    expect(journaled()).toBe(seq) // nothing journaled for it
+
+    // The number is free to be used again: the next file a makes may get it, and works.
+    const fh2 = await a.fs.create('/d/other', 0o644)
+    const other = (await a.fs.getattr('/d/other')).ino
+    await a.fs.write(fh2, Buffer.from('kept'), 0)
+    await a.fs.flush(fh2)
+    await a.fs.release(fh2)
+    await a.fs.chmod('/d/other', 0o600)
+    await a.remote.sync()
+    expect(nameNodeState().inodes.get(other)).toMatchObject({ size: 4, mode: 0o100600 })
+  })
+
+  it('a file made (ahead, again after a reconnect) in a folder the NameNode did not take is refused too, not written into the folder that got its number', async () => {
+    running = await startTestNameNode(tempDirForTest('dfs-ahead-').path, { soleLeaseMs: 60_000 })
+    const a = await tcpClient(running, remotes)
+    const b = await tcpClient(running, remotes)
+    await a.fs.mkdir('/base', 0o755) // a holds the lease
+    const socket = (a.remote as unknown as { socket: Socket }).socket
+    socket.cork() // a's requests are delayed
+    await a.fs.mkdir('/base/mine', 0o755) // ahead: N
+    const fh = await a.fs.create('/base/mine/secret', 0o644) // ahead: N + 1, in N
+    const lease = (running.server as unknown as { lease: SoleLease<unknown> }).lease
+    lease.revoked(lease.holding) // a's lease ends at the NameNode meanwhile
+    await b.fs.mkdir('/theirs', 0o755) // and b's folder gets N
+    socket.destroy() // a reconnects and sends both again, without `ahead`
+    await a.fs.write(fh, Buffer.from('private'), 0)
+    await expect(a.fs.flush(fh)).rejects.toMatchObject({ code: 'CREATE_AHEAD_REFUSED' })
+    await a.fs.release(fh)
+    await expect(a.remote.sync()).rejects.toMatchObject({ code: 'EIO' })
+    const theirs = nameNodeState().children.get(1)!.get('theirs')!
+    expect([...nameNodeState().children.get(theirs)!.keys()]).toEqual([])
+    expect(nameNodeState().children.get(nameNodeState().children.get(1)!.get('base')!)!.has('mine')).toBe(false)
+    // What a can do with b's folder is not held against it.
+    await a.fs.mkdir('/theirs/from-a', 0o755)
+    expect(nameNodeState().children.get(theirs)!.has('from-a')).toBe(true)
+  })
+
+  it('a commit of a lost file still unanswered when the connection was dropped is not sent again', async () => {
+    running = await startTestNameNode(tempDirForTest('dfs-ahead-').path, { soleLeaseMs: 60_000 })
+    const a = await tcpClient(running, remotes)
+    await a.fs.mkdir('/d', 0o755)
+    const chunks = gates(running.server).hold('(chunk)') // never answered on this connection
+    const lease = (running.server as unknown as { lease: SoleLease<unknown> }).lease
+    lease.revoked(lease.holding)
+    const socket = (a.remote as unknown as { socket: Socket }).socket
+    socket.cork() // the refusal cannot come before the chunk's commit has gone out
+    const fh = await a.fs.create('/d/mine', 0o644) // answered ahead; the NameNode refuses it
+    await a.fs.write(fh, Buffer.from('lost'), 0)
+    const flushed = a.fs.flush(fh)
+    flushed.catch(() => {})
+    const pending = (a.remote as unknown as { pending: Map<number, { args: { record?: { op: string } } }> }).pending
+    await until(async () => [...pending.values()].some(p => p.args.record?.op === 'chunk'), 10_000, 1)
+    socket.uncork()
+    await until(async () => chunks.reached(), 10_000, 1)
+    // The refusal drops the connection for a fresh copy; the chunk's commit is still unanswered.
+    await until(async () => (a.remote as unknown as { connected: boolean }).connected && !a.remote.state.children.get(a.remote.state.children.get(1)!.get('d')!)!.has('mine'), 10_000)
+    await expect(flushed).rejects.toMatchObject({ code: 'CREATE_AHEAD_REFUSED' })
+    await (a.remote as unknown as { request(m: string): Promise<unknown> }).request('refresh') // behind anything sent again
+    expect(chunks.count()).toBe(1)
+    await a.fs.release(fh)
+  })
+
+  it('a create the NameNode took whose answer was lost with the connection is answered from the fresh snapshot, not sent again', async () => {
+    running = await startTestNameNode(tempDirForTest('dfs-ahead-').path, { soleLeaseMs: 60_000 })
+    const { remote, fs } = await tcpClient(running, remotes)
+    await fs.mkdir('/d', 0o755)
+    const socket = (remote as unknown as { socket: Socket }).socket
+    socket.pause() // the client reads nothing more on this connection
+    const seq = journaled()
+    const fh = await fs.create('/d/f', 0o644)
+    const ino = (await fs.getattr('/d/f')).ino
+    await until(async () => journaled() > seq, 10_000, 1) // the NameNode took it; its answer waits unread
+    socket.destroy()
+    await fs.write(fh, Buffer.from('kept'), 0)
+    await fs.flush(fh)
+    await fs.release(fh)
+    await remote.sync() // nothing lost
+    expect(nameNodeState().inodes.get(ino)).toMatchObject({ size: 4 })
+    expect(nameNodeState().children.get(nameNodeState().children.get(1)!.get('d')!)!.get('f')).toBe(ino)
   })
 
   it('a create answered ahead that never reached the NameNode goes again after the reconnect, with the number it was given and without the lease', async () => {

@@ -90,7 +90,7 @@ async function createFile(fs: FileSystem, path: string): Promise<void> {
 }
 
 describe('a client of a NameNode over TCP, counted on the wire', () => {
-  it('a create costs two round trips (the sole writer needs no refresh); the close rides with the next request and is not answered', async () => {
+  it('a create costs two requests and one wait (the sole writer needs no refresh and answers the create ahead); the close rides with the next request and is not answered', async () => {
     const { fs, server } = await start()
     await fs.mkdir('/d', 0o755)
     await createFile(fs, '/d/warm')
@@ -103,8 +103,13 @@ describe('a client of a NameNode over TCP, counted on the wire', () => {
     // The lookup that missed needs no second look (refresh): this client holds the sole writer's
     // lease, so no other client's record can be on its way.
     expect(requests).toEqual(['closed!', 'commit', 'commit', 'closed!', 'commit', 'commit', 'closed!', 'commit', 'commit'])
-    // The NameNode answers two of them, each answer in one write with the record it caused.
-    expect(writes.namenode().map(w => w.types.join('+'))).toEqual(Array(3).fill(['rec+res', 'rec+res']).flat())
+    // The NameNode answers two of them, each answer in one write with the record it caused (two
+    // answers may share a write: the client does not wait for the create's before it sends the
+    // chunk's, so on a busy machine the NameNode may read both at once).
+    const namenode = writes.namenode()
+    expect(namenode.flatMap(w => w.types)).toEqual(Array(6).fill(['rec', 'res']).flat())
+    for (const w of namenode) expect(w.types.at(-1)).toBe('res')
+    expect(namenode.length).toBeLessThanOrEqual(6)
     // The client writes twice per file: the previous close goes with the create.
     expect(writes.client().map(w => w.types.join('+'))).toEqual(Array(3).fill(['req+req', 'req']).flat())
   })

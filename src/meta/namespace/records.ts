@@ -45,3 +45,13 @@ export type NamespaceOp = NamespaceRecord['op']
  * sets an exact size (last one wins). Records without the flag (every record journaled before it
  * existed) keep their exact-size meaning, so old journals replay as they always did.
  */
+
+/** The inode numbers a record names (other than one it makes). */
+export function namedInodes(record: NamespaceRecord): number[] {
+  switch (record.op) {
+    case 'mknod': case 'unlink': return [record.parent]
+    case 'link': return [record.parent, record.ino]
+    case 'rename': return [record.parent, record.newParent]
+    case 'setattr': case 'xattr': case 'chunk': case 'truncate': case 'forget': case 'replicas': return [record.ino]
+  }
+}
