@@ -287,6 +287,31 @@ export class RemoteNameNode implements NameNodeSession {
     } else this.log.error(`${lost}; the file is lost`)
   }
 
+  /**
+   * A create answered ahead whose request has failed (refused, unanswered, or doomed): the file is
+   * lost (aheadFailed), once; its request may still be settled later.
+   */
+  private failAhead(p: Pending, err: DfsError): void {
+    const ino = p.ahead
+    if (ino === undefined) return
+    p.ahead = undefined
+    this.aheadFailed(ino, err)
+  }
+
+  /**
+   * A create record about to be applied takes the next inode number. A create of ours sent again
+   * after a reconnect with that number, and not this one, is lost: it fails before the number names
+   * another inode in this copy, so its open file never reads that one.
+   */
+  private numberTaken(record: MknodRecord): void {
+    const next = this.current.nextIno
+    for (const p of this.pending.values()) {
+      if (p.ahead === next && !this.ahead.some(a => a.ino === next) && !sameMknod(p.args.record as MknodRecord, record)) {
+        this.failAhead(p, dfsError('CREATE_AHEAD_REFUSED', `the NameNode gave inode ${next} to another inode`, { ino: next }))
+      }
+    }
+  }
+
   /** A phantom inode `record` names, if any (commit refuses it). */
   private phantomIn(record: NamespaceRecord): number | undefined {
     if (this.phantoms.size === 0) return undefined
@@ -404,8 +429,9 @@ export class RemoteNameNode implements NameNodeSession {
     return new Promise((resolve, reject) => {
       const id = this.nextId++
       const timer = setTimeout(() => {
+        const p = this.pending.get(id)
         this.pending.delete(id)
-        if (ahead !== undefined) this.aheadFailed(ahead, this.unanswered(method))
+        if (p) this.failAhead(p, this.unanswered(method))
         reject(this.unanswered(method))
       }, this.opts.timeoutMs)
       timer.unref()
@@ -453,7 +479,7 @@ export class RemoteNameNode implements NameNodeSession {
     for (const [id, p] of this.pending) {
       clearTimeout(p.timer)
       this.pending.delete(id)
-      if (p.ahead !== undefined) this.aheadFailed(p.ahead, this.unanswered(p.method))
+      this.failAhead(p, this.unanswered(p.method))
       p.reject(this.unanswered(p.method))
     }
   }
@@ -621,6 +647,7 @@ export class RemoteNameNode implements NameNodeSession {
   private receive(m: Message, address: string, socket: Socket): void {
     switch (m.t) {
       case 'rec': {
+        if ((m.r as NamespaceRecord | undefined)?.op === 'mknod') this.numberTaken(m.r as MknodRecord)
         const head = this.ahead[0]
         if (head && (m.r as NamespaceRecord | undefined)?.op === 'mknod') {
           // Under the lease the next mknod is this client's own, answered ahead and applied already.
@@ -673,14 +700,14 @@ export class RemoteNameNode implements NameNodeSession {
           // Noted as the answer arrives, before any later welcome: the ledger counts it for the NameNode that gave it.
           if (p.method === 'commit') this.ledger.committed(m.seq)
           if (p.ahead !== undefined && (m.r as Inode | null)?.ino !== p.ahead) {
-            this.aheadFailed(p.ahead, dfsError('CREATE_AHEAD_REFUSED', `the NameNode gave it inode ${(m.r as Inode | null)?.ino}`, {}))
+            this.failAhead(p, dfsError('CREATE_AHEAD_REFUSED', `the NameNode gave it inode ${(m.r as Inode | null)?.ino}`, {}))
           }
           else if (p.method === 'sync') this.ledger.synced(m.seq)
           // A commit's inodes as its own records left them: later messages of this read are not applied yet.
           p.resolve(p.method === 'commit' ? resultOfCommit(m.r as ApplyResult, this.current) : m.r)
         } else {
           const err = dfsError((m.e?.code ?? 'EIO') as ErrorCode, m.e?.message ?? 'the NameNode refused the request', { method: p.method })
-          if (p.ahead !== undefined) this.aheadFailed(p.ahead, err)
+          this.failAhead(p, err)
           p.reject(err)
         }
         return
@@ -701,6 +728,13 @@ export class RemoteNameNode implements NameNodeSession {
    */
   private resend(): void {
     for (const [id, p] of [...this.pending].sort((a, b) => a[0] - b[0])) {
+      if (p.args.ino !== undefined && p.ahead === undefined) {
+        // A create already found lost (failAhead): its file failed; it is not made now.
+        this.pending.delete(id)
+        clearTimeout(p.timer)
+        p.reject(dfsError('CREATE_AHEAD_REFUSED', `inode ${String(p.args.ino)} was created ahead of the NameNode, which did not take it: it is lost`, {}))
+        continue
+      }
       if (p.ahead !== undefined) {
         const record = p.args.record as MknodRecord
         const taken = this.current.inodes.get(p.ahead)
@@ -708,6 +742,17 @@ export class RemoteNameNode implements NameNodeSession {
           this.pending.delete(id)
           clearTimeout(p.timer)
           p.resolve(taken)
+          continue
+        }
+        if (p.ahead < this.current.nextIno) {
+          // Not this create, and the NameNode gave the number to another inode: it cannot be taken,
+          // and what names the number below (a file made in this folder) is not sent either.
+          const err = dfsError('CREATE_AHEAD_REFUSED', `the NameNode gave inode ${p.ahead} to another inode meanwhile`, { ino: p.ahead })
+          this.phantoms.add(p.ahead)
+          this.pending.delete(id)
+          clearTimeout(p.timer)
+          this.failAhead(p, err)
+          p.reject(err)
           continue
         }
         const { ahead: _, ...args } = p.args
@@ -718,7 +763,8 @@ export class RemoteNameNode implements NameNodeSession {
         this.pending.delete(id)
         clearTimeout(p.timer)
         const err = dfsError('CREATE_AHEAD_REFUSED', `inode ${phantom} was created ahead of the NameNode, which did not take it: it is lost`, { ino: phantom })
-        if (p.ahead !== undefined) this.aheadFailed(p.ahead, err)
+        if (p.ahead !== undefined) this.phantoms.add(p.ahead) // and what names this one
+        this.failAhead(p, err)
         p.reject(err)
         continue
       }

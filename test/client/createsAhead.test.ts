@@ -226,6 +226,46 @@ describe('creates answered ahead', () => {
     expect(nameNodeState().children.get(theirs)!.has('from-a')).toBe(true)
   })
 
+  it('a lost file\'s open handle never reads the inode that got its number: not when the fresh snapshot has it, nor when it comes after', async () => {
+    for (const when of ['before the snapshot', 'after it']) {
+      await closeAll(remotes, running)
+      vi.restoreAllMocks()
+      running = await startTestNameNode(tempDirForTest('dfs-ahead-').path, { soleLeaseMs: 60_000 })
+      const a = await tcpClient(running, remotes)
+      const b = await tcpClient(running, remotes)
+      await a.fs.mkdir('/d', 0o755) // a holds the lease
+      const lease = (running.server as unknown as { lease: SoleLease<unknown> }).lease
+      const gate = gates(running.server)
+      const socket = (a.remote as unknown as { socket: Socket }).socket
+      socket.cork()
+      const name = `mine-${when === 'after it' ? 2 : 1}`
+      const fh = await a.fs.create(`/d/${name}`, 0o644) // ahead; never reaches the NameNode on this connection
+      const ino = (await a.fs.getattr(`/d/${name}`)).ino
+      const held = gate.hold(name) // sent again after the reconnect, and held there
+      lease.revoked(lease.holding)
+      const theirs = async () => {
+        const bfh = await b.fs.create(`/theirs-${name}`, 0o644)
+        expect((await b.fs.getattr(`/theirs-${name}`)).ino).toBe(ino)
+        await b.fs.write(bfh, Buffer.from('B-SECRET'), 0)
+        await b.fs.flush(bfh)
+        await b.fs.release(bfh)
+      }
+      if (when === 'before the snapshot') await theirs()
+      socket.destroy()
+      await until(async () => (a.remote as unknown as { connected: boolean }).connected, 10_000)
+      if (when === 'after it') {
+        await until(async () => held.reached(), 10_000, 1)
+        await theirs()
+        await until(async () => a.remote.state.inodes.get(ino)?.size === 8, 10_000)
+      }
+      expect(a.remote.state.inodes.get(ino)?.size).toBe(8) // the number is b's file in a's copy
+      await expect(a.fs.read(fh, Buffer.alloc(16), 0)).rejects.toMatchObject({ code: 'CREATE_AHEAD_REFUSED' })
+      held.open()
+      await a.fs.release(fh)
+      await expect(a.remote.sync()).rejects.toMatchObject({ code: 'EIO' })
+    }
+  })
+
   it('a commit of a lost file still unanswered when the connection was dropped is not sent again', async () => {
     running = await startTestNameNode(tempDirForTest('dfs-ahead-').path, { soleLeaseMs: 60_000 })
     const a = await tcpClient(running, remotes)
