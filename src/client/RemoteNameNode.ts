@@ -699,10 +699,10 @@ export class RemoteNameNode implements NameNodeSession {
           }
           // Noted as the answer arrives, before any later welcome: the ledger counts it for the NameNode that gave it.
           if (p.method === 'commit') this.ledger.committed(m.seq)
+          else if (p.method === 'sync') this.ledger.synced(m.seq)
           if (p.ahead !== undefined && (m.r as Inode | null)?.ino !== p.ahead) {
             this.failAhead(p, dfsError('CREATE_AHEAD_REFUSED', `the NameNode gave it inode ${(m.r as Inode | null)?.ino}`, {}))
           }
-          else if (p.method === 'sync') this.ledger.synced(m.seq)
           // A commit's inodes as its own records left them: later messages of this read are not applied yet.
           p.resolve(p.method === 'commit' ? resultOfCommit(m.r as ApplyResult, this.current) : m.r)
         } else {
