@@ -728,7 +728,7 @@ export class RemoteNameNode implements NameNodeSession {
    */
   private resend(): void {
     for (const [id, p] of [...this.pending].sort((a, b) => a[0] - b[0])) {
-      if (p.args.ino !== undefined && p.ahead === undefined) {
+      if (p.method === 'commit' && p.args.ino !== undefined && p.ahead === undefined) {
         // A create already found lost (failAhead): its file failed; it is not made now.
         this.pending.delete(id)
         clearTimeout(p.timer)

@@ -318,6 +318,8 @@ describe('creates answered ahead', () => {
     socket.cork() // what the client writes from here stays in the client
     const fh = await fs.create('/d/f', 0o644)
     const ino = (await fs.getattr('/d/f')).ino
+    const other = await fs.create('/d/other', 0o644)
+    const opened = remote.opened((await fs.getattr('/d')).ino) // another request with an inode number, unanswered
     socket.destroy() // and is lost with the connection
     // When it connects again it gets no lease (as if another client had just committed): the create
     // sent again must not need one.
@@ -326,6 +328,8 @@ describe('creates answered ahead', () => {
     await fs.write(fh, Buffer.from('kept'), 0)
     await fs.flush(fh) // waits for the reconnect; the create goes first
     await fs.release(fh)
+    await fs.release(other)
+    await opened // sent again as it was
     const d = nameNodeState().children.get(1)!.get('d')!
     expect(nameNodeState().children.get(d)!.get('f')).toBe(ino)
     expect(nameNodeState().inodes.get(ino)!.size).toBe(4)
