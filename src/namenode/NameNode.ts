@@ -182,10 +182,6 @@ export class NameNode {
   }
 
   /**
-   * A client that reconnected says which inodes it has open now: those replace what its session
-   * held, and an unnamed inode it closed while away goes (unless another session has it open).
-   */
-  /**
    * A commit of `session` refused because it was answered ahead (or depends on one that was): the
    * error to throw. Its inode number joins the session's refusals, so what names it is refused too.
    */
@@ -200,8 +196,10 @@ export class NameNode {
   }
 
   /**
-   * A client that connected again (its `reopen` comes first) took a fresh copy and drops whatever
-   * named a refused create before it sends anything: the refusals are forgotten.
+   * A client that reconnected says which inodes it has open now: those replace what its session
+   * held, and an unnamed inode it closed while away goes (unless another session has it open). Its
+   * refused creates are forgotten: it took a fresh copy, and drops whatever named one before it
+   * sends anything (its `reopen` comes first on a connection).
    */
   reopen(session: Session, inos: readonly number[]): void {
     session.refusedAhead = undefined
@@ -290,4 +288,3 @@ function abandonedIds(ref: ChunkRef): string[] {
   const ids: unknown[] = ref.ec === undefined ? [ref.id] : Array.isArray(shards) ? shards.map(s => (s as { id?: unknown } | null)?.id) : []
   return ids.filter((id): id is string => typeof id === 'string' && /^[0-9a-f]{32}$/.test(id))
 }
-

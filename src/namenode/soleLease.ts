@@ -9,9 +9,10 @@
 // another client is ever applied while the holder answers from its copy alone. Another session's
 // refresh is held the same way, because the holder answers creates ahead of this NameNode: once it
 // gave the lease up, every create it answered has reached here (its `revoked` comes after them).
-// A refresh does not count as a commit: the holder gets the lease back at its next answer. A session whose
-// commits a holder had to give way to gets no lease for `ms` after its last commit, and neither
-// does anyone else, so two writers do not pass the lease back and forth.
+// A refresh does not count as a commit: the holder gets the lease back at its next answer.
+//
+// A session whose commits a holder had to give way to gets no lease for `ms` after its last commit,
+// and neither does anyone else, so two writers do not pass the lease back and forth.
 
 export class SoleLease<C> {
   private holder: C | undefined
