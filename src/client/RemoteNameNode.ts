@@ -226,7 +226,7 @@ export class RemoteNameNode implements NameNodeSession {
   async commit(record: ClientRecord, options: CommitOptions = {}): Promise<ApplyResult> {
     const phantom = this.phantomIn(record)
     if (phantom !== undefined) {
-      throw dfsError('CREATE_AHEAD_REFUSED', `inode ${phantom} was created ahead of the NameNode, which did not take it: it is lost`, { ino: phantom })
+      throw lostCreate(phantom)
     }
     if (record.op === 'mknod' && this.mayCreateAhead()) return this.createAhead(record, options)
     const result = await this.request('commit', { record, ...(options.open ? { open: true } : {}) }) as ApplyResult
@@ -728,11 +728,15 @@ export class RemoteNameNode implements NameNodeSession {
    */
   private resend(): void {
     for (const [id, p] of [...this.pending].sort((a, b) => a[0] - b[0])) {
-      if (p.method === 'commit' && p.args.ino !== undefined && p.ahead === undefined) {
-        // A create already found lost (failAhead): its file failed; it is not made now.
+      const fail = (err: DfsError, alsoLost?: number) => {
         this.pending.delete(id)
         clearTimeout(p.timer)
-        p.reject(dfsError('CREATE_AHEAD_REFUSED', `inode ${String(p.args.ino)} was created ahead of the NameNode, which did not take it: it is lost`, {}))
+        if (alsoLost !== undefined) this.phantoms.add(alsoLost) // what names it below is not sent either
+        this.failAhead(p, err)
+        p.reject(err)
+      }
+      if (p.method === 'commit' && p.args.ino !== undefined && p.ahead === undefined) {
+        fail(lostCreate(p.args.ino as number)) // a create already found lost (failAhead): not made now
         continue
       }
       if (p.ahead !== undefined) {
@@ -745,14 +749,8 @@ export class RemoteNameNode implements NameNodeSession {
           continue
         }
         if (p.ahead < this.current.nextIno) {
-          // Not this create, and the NameNode gave the number to another inode: it cannot be taken,
-          // and what names the number below (a file made in this folder) is not sent either.
-          const err = dfsError('CREATE_AHEAD_REFUSED', `the NameNode gave inode ${p.ahead} to another inode meanwhile`, { ino: p.ahead })
-          this.phantoms.add(p.ahead)
-          this.pending.delete(id)
-          clearTimeout(p.timer)
-          this.failAhead(p, err)
-          p.reject(err)
+          // Not this create, and the NameNode gave the number to another inode: it cannot be taken.
+          fail(dfsError('CREATE_AHEAD_REFUSED', `the NameNode gave inode ${p.ahead} to another inode meanwhile`, { ino: p.ahead }), p.ahead)
           continue
         }
         const { ahead: _, ...args } = p.args
@@ -760,12 +758,7 @@ export class RemoteNameNode implements NameNodeSession {
       }
       const phantom = p.method === 'commit' ? this.phantomIn(p.args.record as NamespaceRecord) : undefined
       if (phantom !== undefined) {
-        this.pending.delete(id)
-        clearTimeout(p.timer)
-        const err = dfsError('CREATE_AHEAD_REFUSED', `inode ${phantom} was created ahead of the NameNode, which did not take it: it is lost`, { ino: phantom })
-        if (p.ahead !== undefined) this.phantoms.add(p.ahead) // and what names this one
-        this.failAhead(p, err)
-        p.reject(err)
+        fail(lostCreate(phantom), p.ahead)
         continue
       }
       p.sentAt = performance.now()
@@ -844,6 +837,11 @@ function handshakeRefusal(address: string, code: string, message: string): DfsEr
   if (code === 'PROTOCOL_ERROR') return dfsError('PROTOCOL_ERROR', text, { address, refused: true })
   if (code === 'NAMENODE_UNAVAILABLE') return dfsError('NAMENODE_UNAVAILABLE', text, { address, refused: true })
   return dfsError('NAMENODE_UNAVAILABLE', `${text} [${code}]`, { address })
+}
+
+/** What names `ino`, a create answered ahead that the NameNode did not take, fails with. */
+function lostCreate(ino: number): DfsError {
+  return dfsError('CREATE_AHEAD_REFUSED', `inode ${ino} was created ahead of the NameNode, which did not take it: it is lost`, { ino })
 }
 
 /** The record of a create this client answered ahead, as the NameNode sends it back. */
