@@ -23,7 +23,7 @@
 
 import { randomUUID } from 'node:crypto'
 import { connect, type Socket } from 'node:net'
-import { type DfsError, dfsError, type ErrorCode } from '../errors.js'
+import { type DfsError, dfsError, type ErrorCode, isDfsError } from '../errors.js'
 import { CommitLedger } from './commitLedger.js'
 import { levelled, type Log } from '../log/Log.js'
 import type { ApplyResult } from '../meta/namespace/apply.js'
@@ -275,7 +275,9 @@ export class RemoteNameNode implements NameNodeSession {
     if (inCopy) this.phantoms.add(ino)
     this.opens.delete(ino)
     const lost = `the NameNode did not take a create this client had answered ahead (inode ${ino}: ${err.message})`
-    this.ledger.lose(lost)
+    // A NameNode that did not answer in time may hold it yet, as any commit it did not answer: its
+    // file's bytes are what is lost (the flush says so). A refusal is a loss the next sync reports.
+    if (!isDfsError(err, 'NAMENODE_UNAVAILABLE')) this.ledger.lose(lost)
     const fault = dfsError('CREATE_AHEAD_REFUSED', `${lost}; the file is lost`, { ino }, err)
     for (const listener of this.lostListeners) listener(ino, fault)
     // From here on nothing of this client names the lost file: the NameNode may stop refusing

@@ -113,6 +113,8 @@ export class OpenFile {
   private failure: DfsError | null = null
   /** The NameNode never took this file's create (lose()): every call fails with this. */
   private lostWith: DfsError | undefined
+  /** What lose() dropped unstored: what a stop reports it dropped (FileSystem.flushAll). */
+  private droppedWhenLost = 0
   private lastReadEnd = -1
   /** The size and mtime as this client sees them, and the namespace's when it last took them in. */
   private viewSize: number
@@ -190,6 +192,7 @@ export class OpenFile {
    * may be another file's there, so nothing of it is stored or committed, and every call fails.
    */
   lose(err: DfsError): void {
+    this.droppedWhenLost = this.unstoredBytes()
     this.lostWith = err
     this.discardBuffers()
   }
@@ -481,6 +484,7 @@ export class OpenFile {
 
   /** Bytes written but still only in memory (buffered, or being stored). */
   unstoredBytes(): number {
+    if (this.lostWith) return this.droppedWhenLost
     let bytes = 0
     for (const [index, chunk] of this.dirty) bytes += Math.max(0, Math.min(chunk.len, this.size - index * this.ctx.chunkSize))
     for (const entry of this.sealing.values()) bytes += entry.bytes.length
