@@ -188,6 +188,14 @@ export class OpenFile {
   }
 
   /**
+   * Nothing of the file here is ahead of `inode`, the namespace's: no bytes, size or times waiting to
+   * be stored or recorded, no failure to report. Its stat is then the namespace's.
+   */
+  matchesNamespace(inode: Inode): boolean {
+    return this.settled && this.size === inode.size && this.mtime === inode.mtime && this.ctime <= inode.ctime
+  }
+
+  /**
    * Its create was answered ahead and the NameNode did not take it (RemoteNameNode): its inode number
    * may be another file's there, so nothing of it is stored or committed, and every call fails.
    */
