@@ -7,8 +7,8 @@
 // With weights (e.g. available bytes) the score is -weight / ln(u), u uniform in (0, 1), which makes
 // a node come first with probability proportional to its weight (Schindler & Thaler's weighted HRW).
 
-import { createHash } from 'node:crypto'
 import type { ChunkId } from '../datanode/DataNode.js'
+import { sha256Bytes } from '../util/sha256.js'
 
 /** Weight of a node for placement; > 0. Nodes with weight <= 0 (or NaN) rank after all others. */
 export type WeightOf = (nodeId: string) => number
@@ -28,7 +28,7 @@ function score(chunkId: ChunkId, nodeId: string, weight: number): number {
 
 /** A uniform number in (0, 1) from SHA-256 of the pair: 52 bits, the precision of a double. */
 function uniform(chunkId: ChunkId, nodeId: string): number {
-  const digest = createHash('sha256').update(chunkId).update('\0').update(nodeId).digest()
+  const digest = sha256Bytes(`${chunkId}\0${nodeId}`)
   const bits = digest.readUIntBE(0, 6) * 16 + (digest[6] >> 4) // 52 bits
   return (bits + 0.5) / 2 ** 52
 }

@@ -14,6 +14,7 @@
 
 import { posix } from 'node:path'
 import type { DetachedNames, FileSystem } from '../fs/FileSystem.js'
+import type { Stat } from '../fs/stat.js'
 
 /** The name libfuse 2 gives an open file it was asked to unlink or rename over: ".fuse_hidden%08x%08x" (libfuse 2.9). */
 export const FUSE_HIDDEN = /^\.fuse_hidden[0-9a-f]{16}$/
@@ -59,14 +60,16 @@ export class LibfuseHiddenFiles implements DetachedNames {
   }
 
   /** getattr, and whether the answer follows from the committed namespace alone (FileSystem.getattrCommitted). */
-  async getattrCommitted(path: string) {
+  getattrCommitted(path: string): Promise<{ stat: Stat; committed: boolean }> {
     // A lookup between a hide and a rename means they came from separate calls (see #unhide).
     this.#lastHide = undefined
-    const { stat, committed } = await this.fs.getattrCommitted(path)
+    const answer = this.fs.getattrCommitted(path)
+    // The kernel asks several times per file created: only a hidden name costs an await.
+    if (!this.#isHidden(path)) return answer
     // libfuse takes one off the nlink it reports for a file it hid, counting the hidden name as a
-    // link; here it is none, so one is added for libfuse to take off again. (A hidden file is open:
-    // never committed.)
-    return this.#isHidden(path) ? { stat: { ...stat, nlink: stat.nlink + 1 }, committed: false } : { stat, committed }
+    // link; here it is none, so one is added for libfuse to take off again. (A hidden name is not
+    // the namespace's: its answer is never remembered.)
+    return answer.then(({ stat }) => ({ stat: { ...stat, nlink: stat.nlink + 1 }, committed: false }))
   }
 
   async unlink(path: string): Promise<void> {

@@ -2,10 +2,10 @@
 // record is one line `<seq> <checksum> <json>\n`, the checksum being the first 16 hex digits of the
 // SHA-256 of `<seq> <json>`. JSON never contains a raw newline, so a line is a record.
 
-import { createHash } from 'node:crypto'
 import { readdir, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { JournalRecord } from './StateMachine.js'
+import { sha256Hex } from '../util/sha256.js'
 
 const SEGMENT_NAME = /^journal-(\d{16})\.log$/
 const LINE = /^(\d{1,16}) ([0-9a-f]{16}) (.*)$/s
@@ -42,7 +42,7 @@ export async function deleteSegmentsThrough(dir: string, lastSeq: number): Promi
 }
 
 function checksum(seqText: string, json: string): string {
-  return createHash('sha256').update(`${seqText} ${json}`).digest('hex').slice(0, 16)
+  return sha256Hex(`${seqText} ${json}`).slice(0, 16)
 }
 
 export function encodeRecord(seq: number, json: string): string {

@@ -6,7 +6,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { checkPutHash } from '../../src/datanode/putHash.js'
 import { newChunkId } from '../../src/datanode/chunkId.js'
-import { SHARED_LIMIT, fillableBuffer, hashCounts, hashableBuffer, holdShared, memoryCounts, recycle, releaseShared, sha256 } from '../../src/util/sha256.js'
+import { SHARED_LIMIT, fillableBuffer, hashCounts, hashableBuffer, holdShared, memoryCounts, recycle, releaseShared, sha256, sha256Bytes, sha256Hex } from '../../src/util/sha256.js'
 
 const hexOf = (data: Uint8Array) => createHash('sha256').update(data).digest('hex')
 const MiB = 1024 * 1024
@@ -19,6 +19,13 @@ async function counted(run: () => Promise<unknown>): Promise<typeof hashCounts> 
 }
 
 describe('sha256', () => {
+  it('hashes at once on the calling thread, as hex or bytes, strings as their UTF-8', () => {
+    for (const input of ['', 'chunk\0node', 'é€😀', randomBytes(4096), new Uint8Array(randomBytes(100))]) {
+      expect(sha256Hex(input)).toBe(createHash('sha256').update(input).digest('hex'))
+      expect(sha256Bytes(input).equals(createHash('sha256').update(input).digest())).toBe(true)
+    }
+  })
+
   it('hashes hashableBuffer memory on a worker, without a copy, and gets the right digest', async () => {
     const data = hashableBuffer(4 * MiB)
     randomBytes(data.length).copy(data)
