@@ -62,6 +62,30 @@ describe('a small file', () => {
     expect(promises).toBe(1)
   })
 
+  it('says an open file\'s stat may be remembered only while nothing of it is ahead of the namespace', async () => {
+    const { fs, chunks } = makeFs()
+    const committed = async (path: string) => (await fs.getattrCommitted(path)).committed
+    const fh = await fs.create('/f', 0o644)
+    expect(await committed('/f')).toBe(true) // just created: the namespace's stat
+    await fs.write(fh, Buffer.alloc(100, 1), 0)
+    expect(await committed('/f')).toBe(false) // its bytes are only here
+    await fs.flush(fh)
+    expect(await committed('/f')).toBe(true) // stored and recorded
+    const { stat } = await fs.getattrCommitted('/f')
+    expect([stat.size, stat.blocks]).toEqual([100, 1])
+    chunks.failWrites = new Error('disk gone')
+    await fs.write(fh, Buffer.alloc(10, 2), 100)
+    await expect(fs.flush(fh)).rejects.toThrow()
+    expect(await committed('/f')).toBe(false) // the failure is still to be reported, and the bytes kept
+    chunks.failWrites = null
+    await fs.flush(fh)
+    expect(await committed('/f')).toBe(true)
+    await fs.release(fh)
+    const reader = await fs.open('/f')
+    expect(await committed('/f')).toBe(true) // open to read
+    await fs.release(reader)
+  })
+
   it('stores once per close: the release after a flush, and a reader\'s flush and release, have nothing to do', async () => {
     const { fs } = makeFs()
     const flushes = vi.spyOn(OpenFile.prototype, 'flush')
