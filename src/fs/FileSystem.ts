@@ -171,7 +171,8 @@ export class FileSystem {
       if (child === undefined) return undefined
       ino = child
     }
-    return this.inode(ino)
+    // An entry whose inode is not here (yet) misses too: a refresh may bring it.
+    return this.meta.state.inodes.get(ino)
   }
 
   /**
