@@ -50,9 +50,7 @@ describe('the answers the binding gives by itself', () => {
     // (again after the listing's atime change), where the kernel asks 6 times per file (the path
     // walk checks / and the folder, then the file, then again for its security.selinux probe).
     expect(reached.readdir).toBe(1)
-    // 8 here; 17 when each stat of the open file reached JavaScript (the kernel also asks for the
-    // folders on the way, and for the file after each write and close).
-    expect(reached.getattr ?? 0).toBeLessThanOrEqual(10)
+    expect(reached.getattr ?? 0).toBeLessThanOrEqual(6)
     expect(reached.getxattr ?? 0).toBe(0)
     reset()
     const before = mounted!.bindingCounters()
