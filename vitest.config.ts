@@ -19,6 +19,8 @@ export default defineConfig({
     teardownTimeout: 30_000,
     // Builds dist/ once per run, so tests that spawn `node bin/dfs.js` run the current sources.
     globalSetup: ['./test/setup/build.ts'],
+    // Temp folders a file made and did not remove go when it is done (test/setup/tempDirs.ts).
+    setupFiles: ['./test/setup/tempDirs.ts'],
     // The summary reporter prints the last line, `N passed, N failed[, N skipped]`.
     reporters: ['default', './test/reporter/summary.ts'],
   },
