@@ -14,8 +14,10 @@ import { mountTinyDisk, unmountTinyDisks } from '../helpers/tinyDisk.js'
 
 const servers = new TestServers()
 afterEach(async () => {
-  await servers.cleanup().catch(() => {})
+  // The tiny disk first (lazily: the server keeps what it holds open there until it closes), then
+  // the folders: one with a disk still mounted in it cannot be removed, and was left in /tmp.
   unmountTinyDisks()
+  await servers.cleanup().catch(() => {})
 })
 
 async function fullServer() {
@@ -43,7 +45,7 @@ describe('a DataNode server with a full disk', () => {
     const full = await servers.connect(s.url)
     const registry = new NodeRegistry()
     registry.add(full)
-    for (let i = 0; i < 2; i++) registry.add(await LocalFolderNode.open(await servers.temp.make('dfs-tcp-room-'), { clusterId: CLUSTER, create: true }))
+    for (let i = 0; i < 2; i++) registry.add(servers.own(await LocalFolderNode.open(await servers.temp.make('dfs-tcp-room-'), { clusterId: CLUSTER, create: true })))
     const store = new ChunkStore({ registry, replicas: 2, cacheBytes: 0 })
     for (let i = 0; i < 6; i++) {
       const ref = await store.write(Buffer.alloc(1024 * 1024, i))
