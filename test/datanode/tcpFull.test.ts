@@ -17,7 +17,7 @@ afterEach(async () => {
   // The tiny disk first (lazily: the server keeps what it holds open there until it closes), then
   // the folders: one with a disk still mounted in it cannot be removed, and was left in /tmp.
   unmountTinyDisks()
-  await servers.cleanup().catch(() => {})
+  await servers.cleanup()
 })
 
 async function fullServer() {
