@@ -7,11 +7,11 @@
 
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdir, rm, writeFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { callControl } from '../daemon/control.js'
 import { daemonFor } from '../daemon/registry.js'
 import type { ClusterStatus } from '../namenode/status.js'
+import { freePort } from '../util/freePort.js'
 import { DfsDaemon, type DaemonConfig } from './daemon.js'
 import { dropCaches } from './machine.js'
 import { run, sleep } from './proc.js'
@@ -74,14 +74,6 @@ export async function clusterFigures(input: ClusterBenchInput): Promise<string[]
 }
 
 // ---- DataNode servers ----------------------------------------------------------------------------
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise<void>(resolve => server.close(() => resolve()))
-  return port
-}
 
 function startServer(repoRoot: string, dir: string, port: number, secret: string): Promise<ChildProcess> {
   const child = spawn(process.execPath, [join(repoRoot, 'bin', 'dfs.js'), 'datanode', '--dir', dir, '--listen', `127.0.0.1:${port}`, '--secret-file', secret], {

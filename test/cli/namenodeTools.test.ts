@@ -7,11 +7,12 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdir, writeFile } from 'node:fs/promises'
-import { connect, createServer } from 'node:net'
+import { connect } from 'node:net'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { newChunkId } from '../../src/datanode/chunkId.js'
 import { TcpDataNode } from '../../src/datanode/tcp/TcpDataNode.js'
+import { freePort } from '../../src/util/freePort.js'
 import { dfs, until } from '../helpers/cli.js'
 import { DFS_BIN, REPO_ROOT, startDfs } from '../helpers/mount.js'
 import { sh } from '../helpers/run.js'
@@ -59,15 +60,6 @@ async function stopChildren(): Promise<void> {
     child.once('exit', () => { clearTimeout(kill); resolve() })
     child.kill('SIGTERM')
   })))
-}
-
-/** A port nothing listens on (bound, then released). */
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', () => resolve()))
-  const port = (server.address() as { port: number }).port
-  await new Promise<void>(resolve => server.close(() => resolve()))
-  return port
 }
 
 const nn = () => ['--namenode', namenode, '--secret-file', secretFile]

@@ -5,11 +5,11 @@
 // Against a stand-in NameNode (fakeNameNode.ts), no FUSE; the real server is in
 // test/namenode/server.test.ts and the real processes in test/multiclient/failover.test.ts.
 
-import { createServer } from 'node:net'
 import { describe, expect, it } from 'vitest'
 import { RemoteNameNode } from '../../src/client/RemoteNameNode.js'
 import { connectTool } from '../../src/client/callNameNode.js'
 import { S_IFDIR } from '../../src/meta/namespace/types.js'
+import { freePort } from '../../src/util/freePort.js'
 import { until } from '../helpers/cli.js'
 import { FakeNameNode, type Incarnation, fakeNameNodeFixture } from './fakeNameNode.js'
 
@@ -27,13 +27,9 @@ async function client(addresses: string[], extra: { handshakeSilenceMs?: number 
   return c
 }
 
-/** An address where nothing listens (a port just freed). */
+/** An address where nothing listens. */
 async function deadAddress(): Promise<string> {
-  const server = createServer()
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', () => resolve()))
-  const { port } = server.address() as { port: number }
-  await new Promise<void>(resolve => server.close(() => resolve()))
-  return `tcp://127.0.0.1:${port}`
+  return `tcp://127.0.0.1:${await freePort()}`
 }
 
 let names = 0

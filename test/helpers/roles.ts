@@ -19,9 +19,9 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { readFile, readdir } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { afterAll, expect } from 'vitest'
+import { freePort } from '../../src/util/freePort.js'
 import type { RunResult } from './run.js'
 import { DFS_BIN, REPO_ROOT, forceUnmount, isMounted } from './mount.js'
 import { makeTempDir, type TempDir } from './tmp.js'
@@ -485,18 +485,6 @@ export async function startRoles(opts: RolesOptions = {}): Promise<Roles> {
     throw err
   }
   return roles
-}
-
-/** A port nothing listens on right now (bound and let go): for a server that starts later. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })
 }
 
 /** Stop every cluster of roles this process started and has not stopped. */

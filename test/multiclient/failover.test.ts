@@ -6,9 +6,9 @@
 // case where a record was lost). A second client whose first address has nothing listening mounts
 // from the second.
 
-import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { freePort } from '../../src/util/freePort.js'
 import { ClientRole, Role, type Roles, startRoles, stopRolesAfterAll } from '../helpers/roles.js'
 import { run } from '../helpers/run.js'
 
@@ -24,14 +24,6 @@ afterAll(async () => {
   await second?.stop().catch(() => second?.kill9())
   await roles?.stop()
 }, 300_000)
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', () => resolve()))
-  const { port } = server.address() as { port: number }
-  await new Promise<void>(resolve => server.close(() => resolve()))
-  return port
-}
 
 function client(name: string, namenode: string): ClientRole {
   const c = new ClientRole(name, join(roles.root, name.replace(/\W/g, '_')), () => namenode, roles.secretFile, ['--namenode-timeout', '300s'])

@@ -12,11 +12,11 @@
 
 import { execFile } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
-import { type AddressInfo, createServer } from 'node:net'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { acquireLock } from '../../src/meta/lock.js'
+import { freePort } from '../../src/util/freePort.js'
 import { writeStandbyMark } from '../../src/meta/standbyMark.js'
 import { ClientRole, Role, type Roles, startRoles, stopRolesAfterAll } from '../helpers/roles.js'
 import { DFS_BIN, REPO_ROOT } from '../helpers/mount.js'
@@ -32,14 +32,6 @@ let roles: Roles
 let client: ClientRole
 const promoted: Role[] = []
 const ports: number[] = []
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()))
-  const { port } = server.address() as AddressInfo
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 beforeAll(async () => {
   roles = await startRoles({ datanodes: 3, clients: 0, chunkSize: '1M' })
