@@ -46,6 +46,10 @@ export interface BindingCounters {
   xattrAnswered: number
   /** Times every remembered answer was dropped. */
   invalidations: number
+  /** libfuse threads that made a request (libfuse 2 starts and ends them as the load comes and goes). */
+  threads: number
+  /** Per-thread states the binding made for them: a thread takes the state of one that ended, if any. */
+  threadStatesMade: number
 }
 
 export interface BindingAnswerSettings {
@@ -96,8 +100,8 @@ export class BindingAnswers {
 
   counters(): BindingCounters {
     const thread = this.thread()
-    const [getattrAnswered, getattrPassedOn, xattrAnswered, invalidations] =
-      thread && native.fuse_native_dfs_counters ? native.fuse_native_dfs_counters(thread) : [0, 0, 0, 0]
-    return { getattrAnswered, getattrPassedOn, xattrAnswered, invalidations }
+    const [getattrAnswered = 0, getattrPassedOn = 0, xattrAnswered = 0, invalidations = 0, threads = 0, threadStatesMade = 0] =
+      thread && native.fuse_native_dfs_counters ? native.fuse_native_dfs_counters(thread) : []
+    return { getattrAnswered, getattrPassedOn, xattrAnswered, invalidations, threads, threadStatesMade }
   }
 }
