@@ -1,0 +1,54 @@
+// The readahead window a mount sets (src/fuse/readahead.ts) must survive the kernel's handling of
+// libfuse's INIT reply, which caps the window at what libfuse asks for (128 KiB). fuse-native reports
+// a mount as made when libfuse's init starts, before that reply: a window raised then was lowered
+// again whenever the reply came later (a busy machine), and reads stayed at 128 KiB per round trip.
+// Here init is answered late on purpose.
+
+import { readFileSync, realpathSync } from 'node:fs'
+import { mkdir, stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { DfsFuse, fuseOptions } from '../../src/fuse/mount.js'
+import { READ_AHEAD_KB } from '../../src/fuse/readahead.js'
+import { forceUnmount } from '../helpers/mount.js'
+import { makeTempDir } from '../helpers/tmp.js'
+
+function deviceOf(mnt: string): string | undefined {
+  let found: string | undefined
+  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const f = line.split(' ')
+    if (f[4] === mnt) found = f[2]
+  }
+  return found
+}
+
+describe('the readahead window of a mount', () => {
+  const dir = makeTempDir('dfs-ra-')
+  const mnt = join(dir.path, 'mnt')
+  let fuse: DfsFuse | undefined
+
+  afterAll(async () => {
+    if (fuse) await new Promise<void>(resolve => fuse!.unmount(() => resolve()))
+    await forceUnmount(mnt).catch(() => {})
+    await dir.cleanup()
+  })
+
+  it.runIf(process.getuid?.() === 0)('is raised once the kernel has taken libfuse\'s INIT reply, even when init is answered late', async () => {
+    await mkdir(mnt)
+    const now = new Date()
+    const ops = {
+      init: (cb: (code: number) => void) => { setTimeout(() => cb(0), 300) },
+      getattr: (path: string, cb: (code: number, stat?: object) => void) => path === '/'
+        ? cb(0, { mode: 0o40755, uid: 0, gid: 0, size: 4096, nlink: 2, mtime: now, atime: now, ctime: now })
+        : cb(-2),
+    }
+    fuse = new DfsFuse(mnt, ops, fuseOptions({ name: 'ra-test' }))
+    const where = realpathSync(mnt) // before mounting: this thread answers the mount, so no sync call into it
+    await new Promise<void>((resolve, reject) => fuse!.mount(err => (err ? reject(err) : resolve())))
+    const device = deviceOf(where)
+    // Any request waits for the kernel to take the INIT reply: read the window after one.
+    await stat(mnt)
+    expect(device, 'the mount in /proc/self/mountinfo').toBeDefined()
+    expect(Number(readFileSync(`/sys/class/bdi/${device}/read_ahead_kb`, 'utf8'))).toBe(READ_AHEAD_KB)
+  })
+})
