@@ -52,10 +52,13 @@ if ! (cd "$addon" && patch -p1 --forward --dry-run --silent < "$patchfile" >/dev
   if [ -f "$stamp" ] && [ -f "$pkg/native-notes/patches/previous/$(cat "$stamp").patch" ]; then
     applied="$pkg/native-notes/patches/previous/$(cat "$stamp").patch"
   fi
-  (cd "$addon" && patch -p1 -R --silent < "$applied" >/dev/null 2>&1) ||
+  # Tried first: a reverse that fails part way would leave a file half undone (and .rej files).
+  (cd "$addon" && patch -p1 -R --dry-run --silent < "$applied" >/dev/null 2>&1 &&
+    patch -p1 -R --silent --no-backup-if-mismatch < "$applied" >/dev/null 2>&1) ||
     die "$addon is neither pristine nor patched; reinstall it: rm -rf node_modules && sh scripts/setup.sh"
 fi
-(cd "$addon" && patch -p1 --forward --silent < "$patchfile") || die "applying $patchfile to $addon failed"
+(cd "$addon" && patch -p1 --forward --dry-run --silent < "$patchfile" >/dev/null 2>&1 &&
+  patch -p1 --forward --silent --no-backup-if-mismatch < "$patchfile") || die "applying $patchfile to $addon failed"
 gyp="$(dirname "$(readlink -f "$(command -v npm)")")/../node_modules/node-gyp/bin/node-gyp.js"
 [ -f "$gyp" ] || die "npm's node-gyp was not found at $gyp; install it with: npm install -g node-gyp"
 # Node's own headers when they are installed beside it (Debian's nodejs); otherwise node-gyp fetches them.

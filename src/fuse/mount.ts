@@ -4,7 +4,6 @@ import { execFile } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { constants } from 'node:os'
 import { dirname } from 'node:path'
-import { stat } from 'node:fs/promises'
 import Fuse, { type FuseOptions } from 'fuse-native'
 import type { Caller, FileSystem } from '../fs/FileSystem.js'
 import type { NamespaceRecord } from '../meta/namespace/records.js'
@@ -55,17 +54,11 @@ export class DfsFuse extends Fuse {
     return base ? `${base},${extra}` : `-o${extra}`
   }
 
-  /**
-   * Mounted, then the readahead window raised (readahead.ts) before anyone is told it is there.
-   * fuse-native calls back when libfuse's init starts, before its INIT reply reaches the kernel, and
-   * the kernel caps the window at what that reply asks for (128 KiB): raised earlier, it was lowered
-   * again whenever the reply came later. A request waits until the kernel has taken the reply, so
-   * the window is raised after a stat of the mount (asynchronous: this thread answers it).
-   */
+  /** Mounted, then the readahead window raised (readahead.ts) before anyone is told it is there. */
   override mount(cb: (err: Error | null) => void): void {
     super.mount(err => {
       if (err) return cb(err)
-      stat(this.mnt).catch(() => {}).then(() => raiseReadahead(this.mnt)).then(() => cb(null), () => cb(null))
+      raiseReadahead(this.mnt).then(() => cb(null), () => cb(null))
     })
   }
 

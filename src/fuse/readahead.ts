@@ -6,7 +6,7 @@
 // raise, after the mount exists. Measured with 1 ms reads: 185 -> 660 MB/s (notes/fuse-native.md).
 // (A reader asking for 1 MiB at once, as dd bs=1M does, has that much in flight either way.)
 
-import { writeFile } from 'node:fs/promises'
+import { stat, writeFile } from 'node:fs/promises'
 import { canonicalMountpoint, readMounts } from './mountpoint.js'
 
 /**
@@ -19,9 +19,16 @@ export const READ_AHEAD_KB = 1024
  * Raise the kernel's readahead for the mount at `mountpoint` (the last one stacked there). Returns the
  * window set, or undefined where it cannot be (not root, no sysfs): the mount works either way, reads
  * are only shallower.
+ *
+ * Called by the process that serves the mount, once fuse-native says it is mounted: that is when
+ * libfuse's init starts, before its INIT reply reaches the kernel, and the kernel caps the window at
+ * what the reply asks for (128 KiB). Raised before the reply, the window fell back whenever the reply
+ * came later (a busy machine). Every request waits until the kernel has taken the reply, so the
+ * window is raised after a stat of the mount (asynchronous: the caller's thread answers it).
  */
 export async function raiseReadahead(mountpoint: string, kb = READ_AHEAD_KB): Promise<number | undefined> {
   if (process.getuid?.() !== 0) return undefined
+  await stat(mountpoint).catch(() => {})
   const where = await canonicalMountpoint(mountpoint)
   const device = (await readMounts().catch(() => [])).filter(e => e.mountpoint === where).pop()?.device
   if (!device) return undefined

@@ -37,11 +37,21 @@ describe('the binding\'s per-thread states', () => {
     const files = BURSTS * READERS
     const made = await sh(`cd ${mnt} && for i in $(seq 1 ${files}); do echo "file $i" > f$i; done`)
     expect(made.code, made.stderr).toBe(0)
-    // Every READ waits a while in JavaScript, so a burst's readers hold a libfuse thread each at once;
-    // between bursts, libfuse ends all but 10 of them.
+    // A burst's READs are answered together once all of them wait (or after a generous while), so
+    // its readers hold a libfuse thread each at once; between bursts, libfuse ends all but 10.
     const read = fs.read.bind(fs)
+    const waiting: (() => void)[] = []
+    const release = () => {
+      for (const go of waiting.splice(0)) go()
+    }
+    let deadline: NodeJS.Timeout | undefined
     fs.read = async (fh, out, position) => {
-      await new Promise(resolve => setTimeout(resolve, 50))
+      await new Promise<void>(resolve => {
+        waiting.push(resolve)
+        if (waiting.length >= READERS) release()
+        else if (waiting.length === 1) deadline = setTimeout(release, 30_000)
+      })
+      if (waiting.length === 0) clearTimeout(deadline)
       return read(fh, out, position)
     }
     const before = mounted!.bindingCounters()
