@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { MountProcess, unmountIfMounted, waitIdle } from './daemon.js'
 import { busyPercent, dropCaches, machineCpu } from './machine.js'
-import { createFiles, dd, listFiles } from './measure.js'
+import { createFiles, dd, deletedMany, listFiles } from './measure.js'
 import { run, sleep } from './proc.js'
 import { fmt, fmtRatio, median, ratioTo, renderTable, verdict } from './report.js'
 import { NAMENODE_CEILING_TARGETS } from './targets.js'
@@ -139,6 +139,7 @@ export async function nameNodeFigures(input: NameNodeBenchInput): Promise<string
       if (r > 1) {
         await run('rm', ['-f', big])
         await sleep(2500) // the NameNode deletes the old chunks once the unlink is durable
+        deletedMany()
       }
       await run('sync', [])
       await run('dd', [`if=${input.source}`, 'of=/dev/null', 'bs=1M'])
@@ -233,6 +234,7 @@ async function standbyFigures(input: NameNodeBenchInput & {
     await run('dd', [`if=${input.source}`, 'of=/dev/null', 'bs=1M'])
     into.write.push(await input.withCpu(`fsync'd write, ${label}`, () => dd([`if=${input.source}`, `of=${big}`, 'conv=fsync'], input.size)))
     await run('rm', ['-rf', dir, big])
+    deletedMany()
     input.progress(`NameNode ${label}: fsync'd creates ${fmt(c.perSecond, 0)} files/s, write ${fmt(into.write.at(-1)!)} MB/s`)
   }
   for (let r = 1; r <= input.runs; r++) {

@@ -26,7 +26,7 @@ import { killNameNodeRun, nameNodeFigures, stopNameNodeRun } from './namenode.js
 import { DfsDaemon, type DaemonConfig, MountProcess, mountInfo, unmountIfMounted, waitIdle } from './daemon.js'
 import { busyPercent, describeMachine, diskOf, dropCaches, gib, isRoot, machineCpu, makeWorkDir, type WorkDir } from './machine.js'
 import { abortChildren, BenchAborted, run, sleep } from './proc.js'
-import { TOOL_ENV, createFiles as createFilesIn, dd, listFiles, readFiles as readFilesIn } from './measure.js'
+import { TOOL_ENV, createFiles as createFilesIn, dd, deletedMany, listFiles, readFiles as readFilesIn } from './measure.js'
 import { ceilingRow, fmt, fmtRatio, median, ratioTo, type Row, renderRows, verdict } from './report.js'
 import { type CpuCost, perUnit, renderCpuCosts } from './cpuCost.js'
 import { profileClock, readProfile, renderProfileSummary, summarizeProfile, type Window } from './profileSummary.js'
@@ -412,6 +412,7 @@ async function bench(opts: Options): Promise<void> {
       // dfs deletes the old chunks once the unlink is in the durable journal (synced every second):
       // let that finish before the clock starts.
       await sleep(2500)
+      deletedMany()
     }
     // Every writer starts alike: the page cache dropped (the last writer's file out of it), then the
     // source read back into it, then nothing running.
@@ -578,7 +579,8 @@ async function bench(opts: Options): Promise<void> {
   out.push(coldNative && coldDfs
     ? `  read     dd if=<target> of=/dev/null bs=1M right after sync; echo 3 > /proc/sys/vm/drop_caches; the dfs daemon was restarted before the read, so its --cache is empty too (the ceiling serves from its RAM)`
     : `  read     NOT cold: drop_caches was not possible (${root ? 'refused by the kernel/container' : 'not root'}); the daemon was still restarted (its own cache is empty)`)
-  out.push(`  create   one node process writing the files one after another (writeFileSync: open O_CREAT|O_TRUNC, one 4 KiB write, close; no fsync); timed around the loop, node start-up excluded`)
+  out.push(`  create   one node process writing the files one after another (writeFileSync: open O_CREAT|O_TRUNC, one 4 KiB write, close; no fsync); timed around the loop, node start-up excluded;`)
+  out.push(`           no sooner than 33 s after the bench last deleted files (ext4 without a journal makes new inodes skip those deleted in the last 30 s)`)
   out.push(`  ls -l    LC_ALL=C ls -l <dir> > /dev/null right after an untimed ls -l of the same folder; files/s = ${files} ÷ the timed process's wall time`)
   out.push(`  read-all one node process listing the folder and reading every file to the end (readFileSync), timed around that, node start-up excluded;`)
   out.push(`           the dfs daemon restarted before it and the caches dropped before each side${coldSmall ? '' : ' (NOT possible here: WARM)'}`)
