@@ -4,23 +4,14 @@
 // again whenever the reply came later (a busy machine), and reads stayed at 128 KiB per round trip.
 // Here init is answered late on purpose.
 
-import { readFileSync, realpathSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { mkdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { DfsFuse, fuseOptions } from '../../src/fuse/mount.js'
 import { READ_AHEAD_KB } from '../../src/fuse/readahead.js'
-import { forceUnmount } from '../helpers/mount.js'
+import { findMount, forceUnmount } from '../helpers/mount.js'
 import { makeTempDir } from '../helpers/tmp.js'
-
-function deviceOf(mnt: string): string | undefined {
-  let found: string | undefined
-  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const f = line.split(' ')
-    if (f[4] === mnt) found = f[2]
-  }
-  return found
-}
 
 describe('the readahead window of a mount', () => {
   const dir = makeTempDir('dfs-ra-')
@@ -43,9 +34,9 @@ describe('the readahead window of a mount', () => {
         : cb(-2),
     }
     fuse = new DfsFuse(mnt, ops, fuseOptions({ name: 'ra-test' }))
-    const where = realpathSync(mnt) // before mounting: this thread answers the mount, so no sync call into it
     await new Promise<void>((resolve, reject) => fuse!.mount(err => (err ? reject(err) : resolve())))
-    const device = deviceOf(where)
+    // findMount resolves only the folder the mount is in: nothing synchronous reaches the mount, which this thread answers
+    const device = findMount(mnt)?.device
     // Any request waits for the kernel to take the INIT reply: read the window after one.
     await stat(mnt)
     expect(device, 'the mount in /proc/self/mountinfo').toBeDefined()

@@ -242,6 +242,8 @@ export interface MountEntry {
   /** e.g. 'dfs' (fsname) */
   source: string
   options: string
+  /** major:minor, as /sys/class/bdi/ names the mount's readahead settings */
+  device: string
 }
 
 /** The mount at exactly `mnt`, from /proc/self/mountinfo (the last one if several are stacked). */
@@ -261,7 +263,7 @@ export function findMount(mnt: string): MountEntry | undefined {
     const g = post.split(' ')
     const mountpoint = unescapeMountPath(f[4] ?? '')
     if (mountpoint !== want) continue
-    found = { mountpoint, fstype: g[0] ?? '', source: unescapeMountPath(g[1] ?? ''), options: f[5] ?? '' }
+    found = { mountpoint, fstype: g[0] ?? '', source: unescapeMountPath(g[1] ?? ''), options: f[5] ?? '', device: f[2] ?? '' }
   }
   return found
 }
