@@ -37,13 +37,12 @@ function canListen(port: number, host: string): Promise<boolean> {
 
 /** A port on host that nothing listens on now and that no other caller in this process was given. */
 export async function freePort(host = '127.0.0.1'): Promise<number> {
-  const low = LOWEST
   const high = ephemeralLow() - 1
   for (let attempt = 0; attempt < 200; attempt++) {
-    const port = low + Math.floor(Math.random() * (high - low + 1))
+    const port = LOWEST + Math.floor(Math.random() * (high - LOWEST + 1))
     if (handedOut.has(port)) continue
     handedOut.add(port)
     if (await canListen(port, host)) return port
   }
-  throw new Error(`no free port on ${host} between ${low} and ${high} after 200 tries`)
+  throw new Error(`no free port on ${host} between ${LOWEST} and ${high} after 200 tries`)
 }
