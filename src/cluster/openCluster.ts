@@ -27,7 +27,7 @@ import { type NodeAccess, checkNode, isServerAddress, normalizeAddress, openNode
 import { type ClusterSettings, DEFAULT_CHUNK_SIZE, DEFAULT_REPLICAS, parseSettings } from './settings.js'
 import { levelled } from '../log/Log.js'
 import { type ClaimTarget, checkClaims, claimCluster, deadlineOf, type Fence, type Takeover } from './fencing.js'
-import { folderClaimCheck } from '../datanode/claim.js'
+import { folderClaimCheck } from '../datanode/claimFile.js'
 import { lastSeqOnDisk } from '../meta/lastSeqOnDisk.js'
 import { checkNotStandby, checkPromotable } from '../meta/standbyGuard.js'
 import { clearStandbyMark } from '../meta/standbyMark.js'

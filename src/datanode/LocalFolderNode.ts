@@ -41,7 +41,8 @@ import { errnoOf, isNoSpace, isNotFound } from '../util/osError.js'
 import type { FolderLock } from '../util/folderLock.js'
 import { lockNodeFolder } from './nodeLock.js'
 import { pagesOf } from './listPages.js'
-import { CLAIM_FILE, type ClaimRequest, claimedRecord, fencedError, type NodeClaim, readNodeClaim, refuseClaim, sameClaim, writeNodeClaim } from './claim.js'
+import { type ClaimRequest, claimedRecord, fencedError, type NodeClaim, refuseClaim, sameClaim } from './claim.js'
+import { CLAIM_FILE, type ClaimFile, readClaimFile, writeClaimFile } from './claimFile.js'
 
 export interface LocalFolderNodeOptions extends OpenNodeFolderOptions {
   /** How to name this node in messages; defaults to dir as given. */
@@ -80,8 +81,8 @@ export class LocalFolderNode implements DataNode {
   #lock: FolderLock | undefined
   /** The claim this process took (claim.ts); deletes need it to be the folder's record still. */
   #claim: NodeClaim | undefined
-  /** The claim file as last read: its stat identity, and the record it held. */
-  #claimSeen: { key: string; record: NodeClaim | undefined } | undefined
+  /** The claim file as last read: its stat identity, and what it held. */
+  #claimSeen: { key: string; file: ClaimFile | undefined } | undefined
   /** Claims one at a time: each is a compare-and-swap on the file. */
   #claiming: Promise<unknown> = Promise.resolve()
   /**
@@ -413,15 +414,18 @@ export class LocalFolderNode implements DataNode {
   claim(request: ClaimRequest, heldBy?: (record: NodeClaim) => string | undefined): Promise<NodeClaim | undefined> {
     this.#checkOpen()
     const run = this.#claiming.catch(() => {}).then(async () => {
-      const record = await this.claimRecord()
+      const file = await this.#claimFile()
+      const record = file?.record
+      if (!file && this.#claim && sameClaim(request.claim, this.#claim) && !request.check) await this.#claimFileLost()
       const refusal = refuseClaim(record, request, this.address, record && !sameClaim(record, request.claim) ? heldBy?.(record) : undefined)
       if (refusal) throw refusal
       if (request.check) return record
       const next = claimedRecord(record, request)
       if (next) {
         try {
-          await writeNodeClaim(this.dir, next)
+          await writeClaimFile(this.dir, next, file)
         } catch (err) {
+          if (file && isNotFound(err)) await this.#claimFileLost()
           throw this.#writeError('claim', err)
         }
       }
@@ -435,6 +439,10 @@ export class LocalFolderNode implements DataNode {
 
   /** The folder's current claim; re-read only when the file changed (a stat per call). */
   async claimRecord(): Promise<NodeClaim | undefined> {
+    return (await this.#claimFile())?.record
+  }
+
+  async #claimFile(): Promise<ClaimFile | undefined> {
     const file = join(this.dir, CLAIM_FILE)
     let key: string
     try {
@@ -444,12 +452,22 @@ export class LocalFolderNode implements DataNode {
       if (!isNotFound(err)) throw this.#unavailable('claim', err)
       key = 'none'
     }
-    if (this.#claimSeen?.key === key) return this.#claimSeen.record
-    const record = key === 'none' ? undefined : await readNodeClaim(this.dir, this.address).catch((err: unknown) => {
-      throw isNotFound(err) ? this.#gone(`${CLAIM_FILE}: ENOENT`) : err
-    })
-    this.#claimSeen = { key, record }
-    return record
+    if (this.#claimSeen?.key === key) return this.#claimSeen.file
+    const found = key === 'none' ? undefined : await readClaimFile(this.dir, this.address)
+    this.#claimSeen = { key, file: found }
+    return found
+  }
+
+  /**
+   * The claim file this process wrote is gone. It is not made again: a NameNode's raise landing
+   * while `rm -rf` empties the folder would leave it behind ("Directory not empty"). The next
+   * NameNode that opens the cluster claims the folder anew.
+   */
+  async #claimFileLost(): Promise<never> {
+    await this.ping() // a folder that is going says so first
+    throw dfsError('NODE_FOLDER_INVALID',
+      `node folder ${this.address} lost its ${CLAIM_FILE} while this process held its claim (epoch ${this.#claim?.epoch}): it deletes nothing there until a NameNode opens the cluster again, which claims it anew`,
+      this.#context())
   }
 
   /** A folder some NameNode has claimed deletes only for the process holding that claim. */

@@ -1,9 +1,7 @@
 // Fencing, the node's half: which NameNode may delete here. Every NameNode that opens the cluster for
 // writing claims each node with the next epoch and a fresh random token, compare-and-swap from the
 // claim its metadata folder last made (the basis). The node keeps the current claim in
-// <dir>/dfs-claim.json (beside dfs-node.json, written atomically):
-//
-//   { format: 1, epoch, token, seqWatermark, claimedAt }
+// <dir>/dfs-claim.json, beside dfs-node.json (the file's layout: claimFile.ts).
 //
 // seqWatermark is the highest durable journal seq a holder of the claim reported. A metadata folder
 // whose basis is older than the node's claim, or whose journal ends before the watermark, is a copy or
@@ -11,13 +9,7 @@
 // only from the holder of the current claim (FENCED otherwise); puts and gets need no claim.
 
 import { randomBytes } from 'node:crypto'
-import { join } from 'node:path'
 import { dfsError, type DfsError } from '../errors.js'
-import { readTextIfExists, replaceFile } from '../util/files.js'
-
-export const CLAIM_FILE = 'dfs-claim.json'
-export const CLAIM_TEMP_PREFIX = `${CLAIM_FILE}.tmp-`
-const CLAIM_FORMAT = 1
 
 export interface EpochClaim {
   epoch: number
@@ -95,37 +87,6 @@ export function claimedRecord(record: NodeClaim | undefined, request: ClaimReque
   return { epoch: request.claim.epoch, token: request.claim.token, seqWatermark: watermark }
 }
 
-/**
- * A node folder's claim rule without opening the folder as a node (no scan, no lock): for a check
- * before anything is opened for writing (cluster/fencing.ts checkClaims). No process serves a
- * folder another holds, so no live holder (EPOCH_HELD) is asked about.
- */
-export function folderClaimCheck(dir: string, address = dir): { address: string; claim(request: ClaimRequest): Promise<void> } {
-  return {
-    address,
-    async claim(request) {
-      const refusal = refuseClaim(await readNodeClaim(dir, address), request, address)
-      if (refusal) throw refusal
-    },
-  }
-}
-
-/** The folder's claim; undefined when none was ever made. A damaged file is NODE_FOLDER_INVALID. */
-export async function readNodeClaim(dir: string, shownAs = dir): Promise<NodeClaim | undefined> {
-  const text = await readTextIfExists(join(dir, CLAIM_FILE))
-  if (text === undefined) return undefined
-  const value = parseJson(text) as Partial<NodeClaim & { format: number }> | undefined
-  if (!value || value.format !== CLAIM_FORMAT || !Number.isSafeInteger(value.seqWatermark) || !isEpochClaim(value)) {
-    throw dfsError('NODE_FOLDER_INVALID', `${join(shownAs, CLAIM_FILE)} is not a valid dfs claim file; it is rewritten by the next NameNode that opens the cluster once removed`, { node: shownAs })
-  }
-  return { epoch: value.epoch, token: value.token, seqWatermark: (value as NodeClaim).seqWatermark }
-}
-
-export async function writeNodeClaim(dir: string, record: NodeClaim): Promise<void> {
-  const text = `${JSON.stringify({ format: CLAIM_FORMAT, ...record, claimedAt: new Date().toISOString() }, null, 2)}\n`
-  await replaceFile(join(dir, CLAIM_FILE), text, `${CLAIM_TEMP_PREFIX}${randomBytes(6).toString('hex')}`)
-}
-
 export function isEpochClaim(value: unknown): value is EpochClaim {
   const v = value as Partial<EpochClaim> | null | undefined
   return Number.isSafeInteger(v?.epoch) && v!.epoch! >= 0 && typeof v?.token === 'string' && /^[0-9a-f]{1,64}$/.test(v.token)
@@ -165,12 +126,4 @@ export function fencedError(node: string, why: string, id?: string): DfsError {
   return dfsError('FENCED',
     `node ${node} refuses to delete${id ? ` chunk ${id}` : ''}: ${why}; only the NameNode of the node's current epoch deletes chunks`,
     id ? { node, chunk: id } : { node })
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text)
-  } catch {
-    return undefined
-  }
 }

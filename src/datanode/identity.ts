@@ -3,7 +3,7 @@
 // recognisably a different node (its chunks are gone). Layout of an initialised folder:
 //
 //   <dir>/dfs-node.json          { format: 1, nodeId, clusterId, createdAt }
-//   <dir>/dfs-claim.json         the NameNode epoch that may delete here (claim.ts)
+//   <dir>/dfs-claim.json         the NameNode epoch that may delete here (claim.ts, claimFile.ts)
 //   <dir>/chunks/00 .. chunks/ff  chunk files, spread by the first two hex digits of their id
 //
 // The identity is written first (atomically) and the subfolders after it; every open re-creates any
@@ -15,7 +15,7 @@ import { access, mkdir, readdir, readFile, stat, unlink, utimes, writeFile } fro
 import { join, resolve } from 'node:path'
 import { DfsError, dfsError } from '../errors.js'
 import { fsyncPath, replaceFile } from '../util/files.js'
-import { CLAIM_TEMP_PREFIX } from './claim.js'
+import { CLAIM_TEMP_PREFIX } from './claimFile.js'
 import { errnoOf } from '../util/osError.js'
 
 export const IDENTITY_FILE = 'dfs-node.json'

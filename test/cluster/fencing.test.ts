@@ -2,12 +2,12 @@
 // DataNode servers on 127.0.0.1. A metadata folder behind the nodes is refused, changing nothing; a
 // crash between writing the folder's new claim and claiming the nodes never fences the owner.
 
-import { cp, mkdir, readFile, writeFile } from 'node:fs/promises'
+import { cp, mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { type ClusterFlags, openCluster } from '../../src/cluster/openCluster.js'
 import { newChunkId } from '../../src/datanode/chunkId.js'
-import { writeNodeClaim } from '../../src/datanode/claim.js'
+import { readClaimFile, readNodeClaim, writeClaimFile } from '../../src/datanode/claimFile.js'
 import { readMetaEpoch, writeMetaEpoch } from '../../src/meta/epochClaim.js'
 import { SECRET, TestServers } from '../datanode/tcpHelpers.js'
 import { sha256Of } from '../helpers/sha256.js'
@@ -32,7 +32,7 @@ async function openAndClose(f: ClusterFlags): Promise<void> {
 }
 
 async function nodeEpoch(dir: string): Promise<number> {
-  return JSON.parse(await readFile(join(dir, 'dfs-claim.json'), 'utf8')).epoch
+  return (await readNodeClaim(dir))!.epoch
 }
 
 /** Open, put a chunk on every node and delete it again: the opener holds the claim everywhere. */
@@ -84,7 +84,7 @@ describe('a crash between the metadata folder\'s new claim and the nodes\' claim
     // ... or step 3 half done: one node took epoch 2, the others did not.
     const third = (await readMetaEpoch(meta))!
     await writeMetaEpoch(meta, { epoch: 4, token: 'cafe', previous: { epoch: 3, token: third.token } })
-    await writeNodeClaim(dirs[0]!, { epoch: 4, token: 'cafe', seqWatermark: 0 })
+    await writeClaimFile(dirs[0]!, { epoch: 4, token: 'cafe', seqWatermark: 0 }, await readClaimFile(dirs[0]!))
     await deletesWork(flags(meta, dirs))
     for (const dir of dirs) expect(await nodeEpoch(dir)).toBe(5)
   })

@@ -7,11 +7,12 @@
 // primary's claim, waits (bounded) while the old primary still holds them, refuses to lose records
 // unless told, and supersedes a primary that still runs. Every refusal changes nothing.
 
-import { cp, mkdir, readFile, writeFile } from 'node:fs/promises'
+import { cp, mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { type Cluster, type ClusterFlags, type OpenOptions, openCluster } from '../../src/cluster/openCluster.js'
 import { acquireLock } from '../../src/meta/lock.js'
+import { readNodeClaim } from '../../src/datanode/claimFile.js'
 import { NameNodeHost } from '../../src/namenode/openNameNode.js'
 import { NameNodeServer } from '../../src/namenode/server.js'
 import { MessageReader, NAMENODE_PROTOCOL_VERSION, clientProof, newNonce, send } from '../../src/protocol/wire.js'
@@ -47,7 +48,7 @@ async function refusal(f: ClusterFlags, options: OpenOptions): Promise<Error & {
 }
 
 async function nodeEpochs(dirs: string[]): Promise<number[]> {
-  return Promise.all(dirs.map(async (dir) => JSON.parse(await readFile(join(dir, 'dfs-claim.json'), 'utf8')).epoch as number))
+  return Promise.all(dirs.map(async (dir) => (await readNodeClaim(dir))!.epoch))
 }
 
 /** Make `dir` a standby of the primary's folder: a copy, the mark, and the primary's current claim. */

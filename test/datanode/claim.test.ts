@@ -2,11 +2,12 @@
 // claimant's metadata folder is not behind it, and deletes only for the holder of its current claim.
 // Puts and gets need no claim.
 
-import { mkdir, readFile } from 'node:fs/promises'
+import { mkdir, readdir, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { newChunkId } from '../../src/datanode/chunkId.js'
 import { type ClaimRequest, type NodeClaim, claimRefusal, claimedRecord, fencedError, refuseClaim } from '../../src/datanode/claim.js'
+import { readNodeClaim } from '../../src/datanode/claimFile.js'
 import { type DfsError, dfsError } from '../../src/errors.js'
 import { LocalFolderNode } from '../../src/datanode/LocalFolderNode.js'
 import { Op } from '../../src/datanode/tcp/protocol.js'
@@ -115,9 +116,80 @@ describe('a local node folder', () => {
     const dir = await folder()
     const node = await openNode(dir)
     await node.claim({ claim: e1, seq: 7 })
-    expect(JSON.parse(await readFile(join(dir, 'dfs-claim.json'), 'utf8'))).toMatchObject({ format: 1, epoch: 1, token: 'a1', seqWatermark: 7 })
+    expect(await readNodeClaim(dir)).toEqual({ ...e1, seqWatermark: 7 })
     await node.claim({ claim: e1, seq: 12 })
     expect((await node.claimRecord())?.seqWatermark).toBe(12)
+    expect(await readNodeClaim(dir)).toEqual({ ...e1, seqWatermark: 12 })
+  })
+
+  it('raises the watermark in place: no new name in the folder, the file keeps its inode', async () => {
+    const dir = await folder()
+    const node = await openNode(dir)
+    await node.claim({ claim: e1, seq: 1 })
+    const before = await stat(join(dir, 'dfs-claim.json'))
+    const names = await readdir(dir)
+    for (let seq = 2; seq <= 6; seq++) await node.claim({ claim: e1, seq })
+    expect(await readdir(dir)).toEqual(names)
+    // A replacement (a temp name renamed over it) would be another inode.
+    expect((await stat(join(dir, 'dfs-claim.json'))).ino).toBe(before.ino)
+    expect(await readNodeClaim(dir)).toEqual({ ...e1, seqWatermark: 6 })
+  })
+
+  it('keeps the claim before a write that a crash tore (the slot it went to does not verify)', async () => {
+    const dir = await folder()
+    const node = await openNode(dir)
+    await node.claim({ claim: e1, seq: 3 })
+    await node.claim({ claim: e1, seq: 9 })
+    const file = join(dir, 'dfs-claim.json')
+    const bytes = await readFile(file)
+    const newest = bytes.indexOf('"seqWatermark":9')
+    expect(newest).toBeGreaterThan(0)
+    // Half of the newest slot's line as it was before: the crash cut the write there.
+    for (const [i, byte] of [...Buffer.from('"seqWatermark":4')].entries()) bytes[newest + i] = byte
+    await writeFile(file, bytes)
+    expect(await readNodeClaim(dir)).toEqual({ ...e1, seqWatermark: 3 })
+    // Both slots damaged: nothing to go back to.
+    await writeFile(file, Buffer.alloc(bytes.length, 0xff))
+    expect(await codeOf(readNodeClaim(dir))).toBe('NODE_FOLDER_INVALID')
+  })
+
+  it('reads a claim file of an older dfs (one JSON object) and replaces it whole at the next raise', async () => {
+    const dir = await folder()
+    const node = await openNode(dir)
+    await writeFile(join(dir, 'dfs-claim.json'), `${JSON.stringify({ format: 1, ...e1, seqWatermark: 5, claimedAt: new Date().toISOString() }, null, 2)}\n`)
+    expect(await node.claimRecord()).toEqual({ ...e1, seqWatermark: 5 })
+    await node.claim({ claim: e1, seq: 4 }) // below the watermark: nothing to write
+    expect(JSON.parse(await readFile(join(dir, 'dfs-claim.json'), 'utf8'))).toMatchObject({ format: 1, seqWatermark: 5 })
+    await node.claim({ claim: e1, seq: 8 })
+    expect(await readNodeClaim(dir)).toEqual({ ...e1, seqWatermark: 8 })
+    expect((await readFile(join(dir, 'dfs-claim.json'), 'utf8')).split('\n').filter((line) => line.trim() !== '')).toHaveLength(1)
+  })
+
+  it('does not make the file again once it is gone under a raise: rm -rf of the folder while a NameNode runs ends empty', async () => {
+    const dir = await folder()
+    const node = await openNode(dir)
+    await node.claim({ claim: e1, seq: 1 })
+    await putOne(node)
+    // rm -rf lists the folder, removes what it listed, and removes the folder last. A raise between
+    // the claim file's removal and the rmdir must not leave a new name behind.
+    const listed = await readdir(dir)
+    await rm(join(dir, 'dfs-claim.json'))
+    expect(await codeOf(node.claim({ claim: e1, seq: 2 }))).toBe('NODE_FOLDER_INVALID')
+    for (const name of listed) await rm(join(dir, name), { recursive: true, force: true })
+    expect(await codeOf(node.claim({ claim: e1, seq: 3 }))).toBe('NODE_UNAVAILABLE')
+    await rmdir(dir)
+  })
+
+  it('a NameNode that opens the cluster again claims a folder whose claim file was removed', async () => {
+    const dir = await folder()
+    const node = await openNode(dir)
+    await node.claim({ claim: e1, seq: 1 })
+    await rm(join(dir, 'dfs-claim.json'))
+    const id = await putOne(node)
+    expect(await codeOf(node.delete(id))).toBe('FENCED')
+    await node.claim({ claim: e2, basis: e1, seq: 1 })
+    expect(await readNodeClaim(dir)).toEqual({ ...e2, seqWatermark: 1 })
+    await node.delete(id)
   })
 
   it('refuses deletes once a later epoch claimed the folder, and the chunk stays', async () => {

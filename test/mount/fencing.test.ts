@@ -7,6 +7,7 @@ import { mkdirSync, readdirSync, writeFileSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
+import { readNodeClaim } from '../../src/datanode/claimFile.js'
 import { dfs } from '../helpers/cli.js'
 import { type DataNodeProcess, startDataNode, stopAllDataNodes } from '../helpers/datanodes.js'
 import { makeCluster, startDfs, stopAllAfterAll } from '../helpers/mount.js'
@@ -29,7 +30,7 @@ async function writeDurably(root: string, path: string, kib: number): Promise<vo
 }
 
 async function claimOf(node: string): Promise<{ epoch: number; seqWatermark: number }> {
-  return JSON.parse(await readFile(join(node, 'dfs-claim.json'), 'utf8'))
+  return (await readNodeClaim(node))!
 }
 
 describe('a copied metadata folder against dfs datanode servers', () => {

@@ -11,7 +11,6 @@
 // behind the nodes' watermark without --accept-loss. Nothing is written on any refusal.
 
 import { execFile } from 'node:child_process'
-import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -20,6 +19,7 @@ import { freePort } from '../../src/util/freePort.js'
 import { writeStandbyMark } from '../../src/meta/standbyMark.js'
 import { ClientRole, Role, type Roles, startRoles, stopRolesAfterAll } from '../helpers/roles.js'
 import { DFS_BIN, REPO_ROOT } from '../helpers/mount.js'
+import { readNodeClaim } from '../../src/datanode/claimFile.js'
 import { run } from '../helpers/run.js'
 import { treeListing } from '../helpers/tree.js'
 
@@ -73,7 +73,7 @@ async function standbyCopy(meta: string, name: string, primaryUrl: string): Prom
 }
 
 async function nodeClaims(): Promise<Array<{ epoch: number; token: string; seqWatermark: number }>> {
-  return Promise.all(roles.datanodes.map(async (d) => JSON.parse(await readFile(join(d.dir, 'dfs-claim.json'), 'utf8'))))
+  return Promise.all(roles.datanodes.map(async (d) => (await readNodeClaim(d.dir))!))
 }
 
 async function readsBack(names: string[]): Promise<void> {

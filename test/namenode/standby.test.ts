@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { RemoteNameNode } from '../../src/client/RemoteNameNode.js'
 import { Standby } from '../../src/namenode/standby.js'
+import { readNodeClaim } from '../../src/datanode/claimFile.js'
 import { MetaStore } from '../../src/meta/MetaStore.js'
 import { namespaceMachine } from '../../src/meta/namespace/machine.js'
 import { S_IFDIR, type NamespaceState } from '../../src/meta/namespace/types.js'
@@ -120,7 +121,7 @@ describe('standby NameNode', () => {
     const seq = p.host.cluster.meta.lastSeq
     await p.client.sync()
     for (const n of ['n1', 'n2']) {
-      expect(JSON.parse(readFileSync(join(dir, n, 'dfs-claim.json'), 'utf8')).seqWatermark).toBeGreaterThanOrEqual(seq)
+      expect((await readNodeClaim(join(dir, n)))!.seqWatermark).toBeGreaterThanOrEqual(seq)
     }
     mute.destroy()
   })
@@ -143,7 +144,7 @@ describe('standby NameNode', () => {
     const seq = p.host.cluster.meta.lastSeq
     await p.client.sync()
     for (const n of ['n1', 'n2']) {
-      expect(JSON.parse(readFileSync(join(dir, n, 'dfs-claim.json'), 'utf8')).seqWatermark).toBeGreaterThanOrEqual(seq)
+      expect((await readNodeClaim(join(dir, n)))!.seqWatermark).toBeGreaterThanOrEqual(seq)
     }
   })
 
@@ -162,7 +163,7 @@ describe('standby NameNode', () => {
     ;(s as unknown as { socket: Socket }).socket.destroy()
     await waitFor(() => lines.some(m => /following stopped/.test(m)), 'the new snapshot to fail')
     expect(await readFolderSeq(join(dir, 'standby'))).toBeLessThan(acked)
-    const watermarks = ['n1', 'n2'].map(n => JSON.parse(readFileSync(join(dir, n, 'dfs-claim.json'), 'utf8')).seqWatermark as number)
+    const watermarks = await Promise.all(['n1', 'n2'].map(async n => (await readNodeClaim(join(dir, n)))!.seqWatermark))
     for (const w of watermarks) expect(w).toBeGreaterThanOrEqual(acked)
     // Stopped in that state, it stops cleanly; started again, it opens the folder from its disk and follows.
     await s.close()
