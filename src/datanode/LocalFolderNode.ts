@@ -49,6 +49,8 @@ export interface LocalFolderNodeOptions extends OpenNodeFolderOptions {
   address?: string
   /** Hold the node folder's lock until close (a process that writes to the folder; see nodeLock.ts). */
   lock?: boolean
+  /** The clock of the claim file's restore (#claimFileLost); for tests. */
+  now?: () => number
 }
 
 const TEMP_MARKER = '.tmp-'
@@ -64,6 +66,8 @@ const SYNC_BEHIND_BYTES = 1024 * 1024
 const SMALL_PUT_BYTES = 128 * 1024
 /** Subfolders listed at once: keeps the disk busy without risking EMFILE. */
 const IO_PARALLELISM = 16
+/** A claim file gone this long from a folder otherwise whole is written again (#claimFileLost). */
+const CLAIM_RESTORE_MS = 1000
 
 export class LocalFolderNode implements DataNode {
   readonly nodeId: string
@@ -83,6 +87,14 @@ export class LocalFolderNode implements DataNode {
   #claim: NodeClaim | undefined
   /** The claim file as last read: its stat identity, and what it held. */
   #claimSeen: { key: string; file: ClaimFile | undefined } | undefined
+  /**
+   * The generation of the claim this process last wrote to the file (claimFile.ts). Not the file as
+   * read: after a write that failed, that may show a slot the disk never got.
+   */
+  #claimWritten: number | undefined
+  /** Since when the claim file this process wrote has been gone (#claimFileLost). */
+  #claimLostAt: number | undefined
+  readonly #now: () => number
   /** Claims one at a time: each is a compare-and-swap on the file. */
   #claiming: Promise<unknown> = Promise.resolve()
   /**
@@ -108,13 +120,14 @@ export class LocalFolderNode implements DataNode {
   static async open(dir: string, options: LocalFolderNodeOptions): Promise<LocalFolderNode> {
     const folder = await openNodeFolder(dir, options)
     const lock = options.lock ? await lockNodeFolder(folder.dir) : undefined
-    const node = new LocalFolderNode(folder.dir, folder.identity.nodeId, folder.identity.clusterId, options.address ?? dir, folder.created)
+    const node = new LocalFolderNode(folder.dir, folder.identity.nodeId, folder.identity.clusterId, options.address ?? dir, folder.created, options.now ?? Date.now)
     node.#lock = lock
     return node
   }
 
   /** `created`: this open made the folder a node just now, so it holds no chunk to count. */
-  private constructor(dir: string, nodeId: string, clusterId: string, address: string, created: boolean) {
+  private constructor(dir: string, nodeId: string, clusterId: string, address: string, created: boolean, now: () => number) {
+    this.#now = now
     this.dir = dir
     this.nodeId = nodeId
     this.clusterId = clusterId
@@ -416,21 +429,25 @@ export class LocalFolderNode implements DataNode {
     const run = this.#claiming.catch(() => {}).then(async () => {
       const file = await this.#claimFile()
       const record = file?.record
-      if (!file && this.#claim && sameClaim(request.claim, this.#claim) && !request.check) await this.#claimFileLost()
+      if (file) this.#claimLostAt = undefined
+      else if (this.#claim && sameClaim(request.claim, this.#claim) && !request.check) await this.#claimFileLost()
       const refusal = refuseClaim(record, request, this.address, record && !sameClaim(record, request.claim) ? heldBy?.(record) : undefined)
       if (refusal) throw refusal
       if (request.check) return record
       const next = claimedRecord(record, request)
       if (next) {
+        // In place in a file in slots; made whole when there is none, or one of an older dfs.
+        const after = file === undefined || file.generation === 0 ? undefined : this.#claimWritten ?? file.generation
         try {
-          await writeClaimFile(this.dir, next, file)
+          this.#claimWritten = await writeClaimFile(this.dir, next, after)
         } catch (err) {
-          if (file && isNotFound(err)) await this.#claimFileLost()
+          if (after !== undefined && isNotFound(err)) await this.#claimFileLost()
           throw this.#writeError('claim', err)
+        } finally {
+          this.#claimSeen = undefined
         }
       }
       this.#claim = next ?? record
-      this.#claimSeen = undefined
       return this.#claim
     })
     this.#claiming = run
@@ -459,15 +476,27 @@ export class LocalFolderNode implements DataNode {
   }
 
   /**
-   * The claim file this process wrote is gone. It is not made again: a NameNode's raise landing
-   * while `rm -rf` empties the folder would leave it behind ("Directory not empty"). The next
-   * NameNode that opens the cluster claims the folder anew.
+   * The claim file this process wrote is gone. Made again at once, a raise landing while `rm -rf`
+   * empties the folder would leave it behind, and the rm fails "Directory not empty". A removal
+   * takes the folder's other entries within moments, so the file is made again only once it has
+   * been gone for CLAIM_RESTORE_MS and the rest of the folder is still whole. Until then this throws,
+   * and this process deletes nothing there.
    */
-  async #claimFileLost(): Promise<never> {
+  async #claimFileLost(): Promise<void> {
     await this.ping() // a folder that is going says so first
+    this.#claimLostAt ??= this.#now()
+    if (this.#now() - this.#claimLostAt >= CLAIM_RESTORE_MS && (await this.#subfoldersWhole())) {
+      this.#claimLostAt = undefined
+      return
+    }
     throw dfsError('NODE_FOLDER_INVALID',
-      `node folder ${this.address} lost its ${CLAIM_FILE} while this process held its claim (epoch ${this.#claim?.epoch}): it deletes nothing there until a NameNode opens the cluster again, which claims it anew`,
+      `node folder ${this.address} lost its ${CLAIM_FILE} while this process held its claim (epoch ${this.#claim?.epoch}): it deletes nothing there until the file is written again, which the next raise of the claim does once the rest of the folder has stayed whole for ${CLAIM_RESTORE_MS / 1000} s`,
       this.#context())
+  }
+
+  async #subfoldersWhole(): Promise<boolean> {
+    const present = new Set(await readdir(this.#chunksDir).catch(() => []))
+    return CHUNK_SUBFOLDERS.every((name) => present.has(name))
   }
 
   /** A folder some NameNode has claimed deletes only for the process holding that claim. */

@@ -3,15 +3,17 @@
 // The claim's watermark is raised every few seconds while a NameNode runs. Replacing the file (a temp
 // name renamed over it) makes a new directory entry each time, and `rm -rf node_1` while mounted, the
 // test every user runs, then fails "Directory not empty" whenever a raise lands between rm's listing
-// and its rmdir. So once made, the file is only ever rewritten in place, and never re-created by a
-// raise: it holds two slots, and a write goes to the slot that does not hold the current claim, so a
-// write torn by a crash leaves the other, older claim intact:
+// and its rmdir. So once made, the file is only ever rewritten in place (LocalFolderNode decides when
+// a file that went missing is made again). It holds two slots, and a write goes to the slot that does
+// not hold the last claim known durable, so a write torn by a crash leaves that claim intact:
 //
 //   two lines of SLOT_BYTES each (padded with spaces), a JSON object or blank:
 //   { format: 2, generation, epoch, token, seqWatermark, claimedAt, sum }
 //
-// The slot of the highest generation whose sum verifies is the claim. A folder claimed by an older
-// dfs holds a single JSON object (format 1); it is read as such and replaced whole by the next write.
+// A slot is a whole 4 KiB block, so a torn write of one cannot reach the other (a disk that rewrites
+// a block to change part of it would risk both if they shared one). The slot of the highest
+// generation whose sum verifies is the claim. A folder claimed by an older dfs holds a single JSON
+// object (format 1); it is read as such and replaced whole by the next write.
 
 import { randomBytes } from 'node:crypto'
 import { open, readFile } from 'node:fs/promises'
@@ -24,7 +26,7 @@ import { type ClaimRequest, isEpochClaim, type NodeClaim, refuseClaim } from './
 
 export const CLAIM_FILE = 'dfs-claim.json'
 export const CLAIM_TEMP_PREFIX = `${CLAIM_FILE}.tmp-`
-const SLOT_BYTES = 512
+const SLOT_BYTES = 4096
 const SLOTS = 2
 const FORMAT = 2
 const OLD_FORMAT = 1
@@ -74,18 +76,20 @@ export async function readClaimFile(dir: string, shownAs = dir): Promise<ClaimFi
 }
 
 /**
- * Write `record` as the folder's claim. `current` is the file as read (undefined: there is none):
- * a file in slots is written in place, and one that is gone meanwhile is not made again (ENOENT).
+ * Write `record` as the folder's claim, and return the generation written. `after` is the generation
+ * of the last claim known durable in a file in slots: the write goes in place to the other slot (and
+ * a file gone meanwhile is not made again: ENOENT). Undefined: the file is made whole, replacing a
+ * format 1 file if there is one. After a failed write, pass the same `after` again: the slot that
+ * write went to may hold anything, the other one the claim it knew.
  */
-export async function writeClaimFile(dir: string, record: NodeClaim, current: ClaimFile | undefined): Promise<void> {
+export async function writeClaimFile(dir: string, record: NodeClaim, after: number | undefined): Promise<number> {
   const file = join(dir, CLAIM_FILE)
-  if (current === undefined || current.generation === 0) {
-    const generation = 1
+  const generation = (after ?? 0) + 1
+  if (after === undefined) {
     const slots = Array.from({ length: SLOTS }, (_, i) => (i === generation % SLOTS ? slotText(record, generation) : ' '.repeat(SLOT_BYTES - 1) + '\n'))
     await replaceFile(file, slots.join(''), `${CLAIM_TEMP_PREFIX}${randomBytes(6).toString('hex')}`)
-    return
+    return generation
   }
-  const generation = current.generation + 1
   const fh = await open(file, 'r+') // never O_CREAT
   try {
     await fh.write(slotText(record, generation), (generation % SLOTS) * SLOT_BYTES, 'utf8')
@@ -93,6 +97,7 @@ export async function writeClaimFile(dir: string, record: NodeClaim, current: Cl
   } finally {
     await fh.close()
   }
+  return generation
 }
 
 function slotText(record: NodeClaim, generation: number): string {

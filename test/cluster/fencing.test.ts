@@ -84,7 +84,7 @@ describe('a crash between the metadata folder\'s new claim and the nodes\' claim
     // ... or step 3 half done: one node took epoch 2, the others did not.
     const third = (await readMetaEpoch(meta))!
     await writeMetaEpoch(meta, { epoch: 4, token: 'cafe', previous: { epoch: 3, token: third.token } })
-    await writeClaimFile(dirs[0]!, { epoch: 4, token: 'cafe', seqWatermark: 0 }, await readClaimFile(dirs[0]!))
+    await writeClaimFile(dirs[0]!, { epoch: 4, token: 'cafe', seqWatermark: 0 }, (await readClaimFile(dirs[0]!))?.generation)
     await deletesWork(flags(meta, dirs))
     for (const dir of dirs) expect(await nodeEpoch(dir)).toBe(5)
   })

@@ -101,8 +101,8 @@ describe('a local node folder', () => {
     await mkdir(dir)
     return dir
   }
-  async function openNode(dir: string): Promise<LocalFolderNode> {
-    const node = await LocalFolderNode.open(dir, { clusterId: CLUSTER, create: true })
+  async function openNode(dir: string, now?: () => number): Promise<LocalFolderNode> {
+    const node = await LocalFolderNode.open(dir, { clusterId: CLUSTER, create: true, ...(now ? { now } : {}) })
     open.push(node)
     return node
   }
@@ -165,9 +165,10 @@ describe('a local node folder', () => {
     expect((await readFile(join(dir, 'dfs-claim.json'), 'utf8')).split('\n').filter((line) => line.trim() !== '')).toHaveLength(1)
   })
 
-  it('does not make the file again once it is gone under a raise: rm -rf of the folder while a NameNode runs ends empty', async () => {
+  it('does not make the file again while it may be rm -rf that took it: a removal of the whole folder ends empty', async () => {
+    let now = 0
     const dir = await folder()
-    const node = await openNode(dir)
+    const node = await openNode(dir, () => now)
     await node.claim({ claim: e1, seq: 1 })
     await putOne(node)
     // rm -rf lists the folder, removes what it listed, and removes the folder last. A raise between
@@ -175,9 +176,33 @@ describe('a local node folder', () => {
     const listed = await readdir(dir)
     await rm(join(dir, 'dfs-claim.json'))
     expect(await codeOf(node.claim({ claim: e1, seq: 2 }))).toBe('NODE_FOLDER_INVALID')
+    await rm(join(dir, 'chunks', '00'), { recursive: true })
+    now += 60_000 // rm stopped here for a minute: the folder is not whole
+    expect(await codeOf(node.claim({ claim: e1, seq: 3 }))).toBe('NODE_FOLDER_INVALID')
     for (const name of listed) await rm(join(dir, name), { recursive: true, force: true })
-    expect(await codeOf(node.claim({ claim: e1, seq: 3 }))).toBe('NODE_UNAVAILABLE')
+    expect(await codeOf(node.claim({ claim: e1, seq: 4 }))).toBe('NODE_UNAVAILABLE')
     await rmdir(dir)
+  })
+
+  it('writes a claim file that went missing again once the rest of the folder has stayed whole for a second', async () => {
+    let now = 0
+    const dir = await folder()
+    const node = await openNode(dir, () => now)
+    await node.claim({ claim: e1, seq: 1 })
+    const id = await putOne(node)
+    await rm(join(dir, 'dfs-claim.json'))
+    expect(await codeOf(node.delete(id))).toBe('FENCED')
+    expect(await codeOf(node.claim({ claim: e1, seq: 2 }))).toBe('NODE_FOLDER_INVALID')
+    now += 999
+    expect(await codeOf(node.claim({ claim: e1, seq: 2 }))).toBe('NODE_FOLDER_INVALID')
+    now += 1
+    await node.claim({ claim: e1, seq: 2 })
+    expect(await readNodeClaim(dir)).toEqual({ ...e1, seqWatermark: 2 })
+    await node.delete(id)
+    // Gone again later: the second counts from then, not from the first time.
+    await rm(join(dir, 'dfs-claim.json'))
+    now += 60_000
+    expect(await codeOf(node.claim({ claim: e1, seq: 3 }))).toBe('NODE_FOLDER_INVALID')
   })
 
   it('a NameNode that opens the cluster again claims a folder whose claim file was removed', async () => {
