@@ -21,11 +21,12 @@ export async function dd(args: string[], expectBytes: number): Promise<number> {
 
 /**
  * ext4 without a journal (this project's VM) makes every new inode skip the inodes deleted in its
- * block group in the last 30 s, reading their inode-table blocks as it goes (`recently_deleted` in
- * fs/ext4/ialloc.c): creates right after a bulk delete cost dfs (two chunk files per file) up to twice
- * the CPU, native less, the ceiling nothing (docs/bench.md, "Creating files right after deleting
- * many"). So no create is timed within this long of a delete the bench made (30 s, and a margin for
- * the chunk files dfs deletes once the unlink is durable).
+ * block group lately, reading their inode-table blocks as it goes (`recently_deleted` in
+ * fs/ext4/ialloc.c: 60 s, 300 s while that block is dirty): creates right after a bulk delete cost
+ * dfs (two chunk files per file) up to twice the CPU, native less, the ceiling nothing (docs/bench.md,
+ * "Creating files right after deleting many"). The bench's own deletes between runs are few (a big
+ * file's chunks: 512 files per GiB) and spread over 256 subfolders; this much rest after them made
+ * runs 2 and 3 create as fast as run 1. A thorough wait would cost minutes per run.
  */
 const RECENTLY_DELETED_MS = 33_000
 let lastDeleteAt = 0
