@@ -1,19 +1,18 @@
-// Temp folders a test owns: made under os.tmpdir(), all removed by cleanup().
+// Temp folders a test owns, all removed by cleanup(): made by test/helpers/tmp.ts, so a removal
+// never walks into a mount left inside one.
 
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { type TempDir, makeTempDir } from '../helpers/tmp.js'
 
 export class TempDirs {
-  readonly #dirs: string[] = []
+  readonly #dirs: TempDir[] = []
 
   async make(prefix = 'dfs-test-'): Promise<string> {
-    const dir = await mkdtemp(join(tmpdir(), prefix))
+    const dir = makeTempDir(prefix)
     this.#dirs.push(dir)
-    return dir
+    return dir.path
   }
 
   async cleanup(): Promise<void> {
-    await Promise.all(this.#dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })))
+    await Promise.all(this.#dirs.splice(0).map((dir) => dir.cleanup()))
   }
 }
