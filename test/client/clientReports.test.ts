@@ -15,6 +15,7 @@ import { makeCluster, type TestCluster } from '../chunks/fakes.js'
 import { until } from '../helpers/cli.js'
 import { makeTempDir } from '../helpers/tmp.js'
 import { TEST_SECRET, startTestNameNode, type RunningNameNode } from '../namenode/fixtures.js'
+import { closeAll } from './tcpClients.js'
 
 describe('OpStats', () => {
   it('puts each latency in the bucket whose bound is the first at or above it; the last bucket takes the rest', () => {
@@ -97,9 +98,7 @@ describe('client reports over the NameNode protocol', () => {
   let running: RunningNameNode | undefined
   const remotes: RemoteNameNode[] = []
   afterEach(async () => {
-    for (const r of remotes.splice(0)) await r.close()
-    await running?.server.close()
-    await running?.host.close()
+    await closeAll(remotes, running)
     running = undefined
   })
 
