@@ -24,9 +24,10 @@ export async function dd(args: string[], expectBytes: number): Promise<number> {
  * block group lately, reading their inode-table blocks as it goes (`recently_deleted` in
  * fs/ext4/ialloc.c: 60 s, 300 s while that block is dirty): creates right after a bulk delete cost
  * dfs (two chunk files per file) up to twice the CPU, native less, the ceiling nothing (docs/bench.md,
- * "Creating files right after deleting many"). The bench's own deletes between runs are few (a big
- * file's chunks: 512 files per GiB) and spread over 256 subfolders; this much rest after them made
- * runs 2 and 3 create as fast as run 1. A thorough wait would cost minutes per run.
+ * "Creating files right after deleting many"). So the bench keeps what it writes until the end (each
+ * run's big file, the stall figures' scratch). Only the NameNode section's fsync'd creates follow
+ * deletes (its folders of fsync'd files): they wait this much, short of the kernel's window, which
+ * would cost minutes each; a create that waits for an fsync is bound by that more than by ext4.
  */
 const RECENTLY_DELETED_MS = 33_000
 let lastDeleteAt = 0

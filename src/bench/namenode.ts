@@ -135,12 +135,8 @@ export async function nameNodeFigures(input: NameNodeBenchInput): Promise<string
   try {
     for (let r = 1; r <= input.runs; r++) {
       const tag = `NameNode run ${r}/${input.runs}`
-      const big = join(mnt, 'big.bin')
-      if (r > 1) {
-        await run('rm', ['-f', big])
-        await sleep(2500) // the NameNode deletes the old chunks once the unlink is durable
-        deletedMany()
-      }
+      // A file of its own per run, kept: no delete lands in a later run's creates (measure.ts, RECENTLY_DELETED_MS).
+      const big = join(mnt, `big-${r}.bin`)
       await run('sync', [])
       await run('dd', [`if=${input.source}`, 'of=/dev/null', 'bs=1M'])
       write.push(await withCpu(`write (run ${r})`, () => dd([`if=${input.source}`, `of=${big}`, 'conv=fsync'], input.size)))

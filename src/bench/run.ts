@@ -26,7 +26,7 @@ import { killNameNodeRun, nameNodeFigures, stopNameNodeRun } from './namenode.js
 import { DfsDaemon, type DaemonConfig, MountProcess, mountInfo, unmountIfMounted, waitIdle } from './daemon.js'
 import { busyPercent, describeMachine, diskOf, dropCaches, gib, isRoot, machineCpu, makeWorkDir, type WorkDir } from './machine.js'
 import { abortChildren, BenchAborted, run, sleep } from './proc.js'
-import { TOOL_ENV, createFiles as createFilesIn, dd, deletedMany, listFiles, readFiles as readFilesIn } from './measure.js'
+import { TOOL_ENV, createFiles as createFilesIn, dd, listFiles, readFiles as readFilesIn } from './measure.js'
 import { ceilingRow, fmt, fmtRatio, median, ratioTo, type Row, renderRows, verdict } from './report.js'
 import { type CpuCost, perUnit, renderCpuCosts } from './cpuCost.js'
 import { profileClock, readProfile, renderProfileSummary, summarizeProfile, type Window } from './profileSummary.js'
@@ -262,10 +262,11 @@ async function bench(opts: Options): Promise<void> {
   // The NameNode's cluster holds its own replicas of the big file while it is measured.
   // The scale figures' metadata (journal, checkpoints) takes about 1 KiB a file.
   // The EC figures write the file once per policy (2 + 1.5 + 1.5 times its size).
-  const need = opts.size * (2 + REPLICAS * (opts.namenode ? 2 : 1)) + (opts.ec ? ecDiskNeed(opts.size) : 0) + opts.scale * 1024 + GiB
+  // Each run keeps its big file (native and dfs) until the end, and so does the NameNode's cluster.
+  const need = opts.size * (1 + opts.runs * (1 + REPLICAS * (opts.namenode ? 2 : 1))) + (opts.ec ? ecDiskNeed(opts.size) : 0) + opts.scale * 1024 + GiB
   if (work.disk.availBytes < need) {
     throw new Error(`${work.disk.mountedOn} has ${gib(work.disk.availBytes)} free; this run needs about ${gib(need)} ` +
-      `(source + native copy + ${REPLICAS} dfs replicas of ${sizeLabel(opts.size)}${opts.ec ? ', the EC figures\' 5 × the file' : ''}, the scale namespace's metadata, plus slack). Try --size 256M or a smaller --scale.`)
+      `(source, and per run a native copy and ${REPLICAS} dfs replicas of ${sizeLabel(opts.size)}${opts.ec ? ', the EC figures\' 5 × the file' : ''}, the scale namespace's metadata, plus slack). Try --size 256M or a smaller --scale.`)
   }
   // memfs keeps the big file in its memory from its write to its read.
   if (os.freemem() < opts.size + GiB) {
@@ -289,11 +290,12 @@ async function bench(opts: Options): Promise<void> {
   let stalls: string[] = []
   if (opts.stalls) {
     progress('event-loop stalls: a checkpoint and a healer scan, in this process')
-    stalls = renderStalls(await stallFigures({ under: work.path }))
+    // Their scratch folders stay until the work folder goes: removed now, they would slow the
+    // creates measured next (measure.ts, RECENTLY_DELETED_MS).
+    stalls = renderStalls(await stallFigures({ under: work.path, keep: true }))
     progress('what watching the cluster costs: a status and a /metrics scrape of 200,000 chunk references')
     const costWork = await mkdtemp(join(work.path, 'dashboard-'))
     stalls.push(...renderDashboardCost(await dashboardCost(costWork, 200_000)))
-    await rm(costWork, { recursive: true, force: true })
   }
 
   // The source of the three writes: random bytes (no file system or chunk layer can shortcut them the
@@ -395,25 +397,19 @@ async function bench(opts: Options): Promise<void> {
     progress('mounted again')
   }
 
-  const bigName = 'big.bin'
   for (let r = 1; r <= opts.runs; r++) {
     const tag = `run ${r}/${opts.runs}`
+    // A file of its own per run, all kept until the end: no delete of the bench's own lands in ext4's
+    // recently-deleted window of a later run's creates (measure.ts, RECENTLY_DELETED_MS).
+    const bigName = `big-${r}.bin`
 
-    // 1. sequential write, and 2. cold read. Previous run's files go first (untimed). The ceiling
+    // 1. sequential write, and 2. cold read. The ceiling
     // writes and reads its copy back to back and deletes it before dfs writes: memfs holds the file
     // in its own memory, and on a VM 1 GiB held by another process makes the next writer's fresh
     // memory dear (docs/bench.md, "Known limits"). Each side writes with the source in the page cache
     // and the rest of it dropped, and reads cold: a new dfs daemon (empty chunk cache), then sync +
     // drop_caches right before each dd. Dropping the caches empties the kernel's page cache of the
     // ceiling's file too, so every byte crosses FUSE as on dfs, from memfs's memory.
-    if (r > 1) {
-      await rm(join(native, bigName), { force: true })
-      await run('rm', ['-f', join(mnt, bigName)])
-      // dfs deletes the old chunks once the unlink is in the durable journal (synced every second):
-      // let that finish before the clock starts.
-      await sleep(2500)
-      deletedMany()
-    }
     // Every writer starts alike: the page cache dropped (the last writer's file out of it), then the
     // source read back into it, then nothing running.
     const beforeWrite = async () => {

@@ -186,13 +186,16 @@ export function renderDashboardCost(cost: DashboardCost): string[] {
   ]
 }
 
-/** Both figures; `under` is where the scratch folder goes (the bench's work folder; default the temp dir). */
-export async function stallFigures(options: { files?: number; chunks?: number; under?: string } = {}): Promise<StallFigure[]> {
+/**
+ * Both figures; `under` is where the scratch folder goes (the bench's work folder; default the temp
+ * dir), removed at the end unless `keep` (its owner removes `under` later).
+ */
+export async function stallFigures(options: { files?: number; chunks?: number; under?: string; keep?: boolean } = {}): Promise<StallFigure[]> {
   const work = await mkdtemp(join(options.under ?? tmpdir(), 'stalls-'))
   try {
     return [await checkpointStall(work, options.files ?? 200_000), await scanStall(work, options.chunks ?? 200_000)]
   } finally {
-    await rm(work, { recursive: true, force: true })
+    if (!options.keep) await rm(work, { recursive: true, force: true })
   }
 }
 
