@@ -25,22 +25,27 @@ export async function dd(args: string[], expectBytes: number): Promise<number> {
  * fs/ext4/ialloc.c: 60 s, 300 s while that block is dirty): creates right after a bulk delete cost
  * dfs (two chunk files per file) up to twice the CPU, native less, the ceiling nothing (docs/bench.md,
  * "Creating files right after deleting many"). So the bench keeps what it writes until the end (each
- * run's big file, the stall figures' scratch). Only the NameNode section's fsync'd creates follow
- * deletes (its folders of fsync'd files): they wait this much, short of the kernel's window, which
- * would cost minutes each; a create that waits for an fsync is bound by that more than by ext4.
+ * run's big file, its folders of small files, the stall figures' scratch). Only the NameNode section's
+ * fsync'd creates follow deletes (the big file of its measurement before): they rest this much
+ * first, short of the kernel's window, which would cost minutes each; a create that waits for an
+ * fsync is bound by that more than by ext4.
  */
 const RECENTLY_DELETED_MS = 33_000
 let lastDeleteAt = 0
 
-/** The bench deleted many files just now (its big file's chunks, a folder of small files). */
+/** The bench deleted many files just now (a big file's chunks). */
 export function deletedMany(): void {
   lastDeleteAt = Date.now()
 }
 
-/** `node createFiles.js <dir> <files> <size> [fsync]`: files/s timed around its loop, and the whole process's time. */
-export async function createFiles(script: string, dir: string, files: number, fileSize: number, fsync = false): Promise<{ perSecond: number; loopMs: number; processMs: number }> {
+/** Resolves once RECENTLY_DELETED_MS have passed since the bench last deleted many files: call it before the clock starts. */
+export async function restAfterDeletes(): Promise<void> {
   const wait = lastDeleteAt + RECENTLY_DELETED_MS - Date.now()
   if (wait > 0) await sleep(wait)
+}
+
+/** `node createFiles.js <dir> <files> <size> [fsync]`: files/s timed around its loop, and the whole process's time. */
+export async function createFiles(script: string, dir: string, files: number, fileSize: number, fsync = false): Promise<{ perSecond: number; loopMs: number; processMs: number }> {
   const r = await run(process.execPath, [script, dir, String(files), String(fileSize), ...(fsync ? ['fsync'] : [])])
   const { ms } = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { ms?: number }
   if (typeof ms !== 'number') throw new Error(`createFiles.js printed no time: ${r.stdout}`)

@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { MountProcess, unmountIfMounted, waitIdle } from './daemon.js'
 import { busyPercent, dropCaches, machineCpu } from './machine.js'
-import { createFiles, dd, deletedMany, listFiles } from './measure.js'
+import { createFiles, dd, deletedMany, listFiles, restAfterDeletes } from './measure.js'
 import { run, sleep } from './proc.js'
 import { fmt, fmtRatio, median, ratioTo, renderTable, verdict } from './report.js'
 import { NAMENODE_CEILING_TARGETS } from './targets.js'
@@ -223,13 +223,15 @@ async function standbyFigures(input: NameNodeBenchInput & {
   const measure = async (into: typeof alone, label: string) => {
     const dir = join(input.mnt, `fsync-${++n}`)
     await run('mkdir', [dir])
+    await restAfterDeletes()
     await run('sync', [])
     const c = await input.withCpu(`fsync'd creates, ${label}`, () => createFiles(input.createScript, dir, FSYNC_FILES, 4096, true))
     into.creates.push(c.perSecond)
     const big = join(input.mnt, `fsync-big-${n}.bin`)
     await run('dd', [`if=${input.source}`, 'of=/dev/null', 'bs=1M'])
     into.write.push(await input.withCpu(`fsync'd write, ${label}`, () => dd([`if=${input.source}`, `of=${big}`, 'conv=fsync'], input.size)))
-    await run('rm', ['-rf', dir, big])
+    // The big file goes (its folder of fsync'd files stays: small, and a delete slows the next creates).
+    await run('rm', ['-f', big])
     deletedMany()
     input.progress(`NameNode ${label}: fsync'd creates ${fmt(c.perSecond, 0)} files/s, write ${fmt(into.write.at(-1)!)} MB/s`)
   }

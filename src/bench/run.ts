@@ -576,7 +576,7 @@ async function bench(opts: Options): Promise<void> {
     ? `  read     dd if=<target> of=/dev/null bs=1M right after sync; echo 3 > /proc/sys/vm/drop_caches; the dfs daemon was restarted before the read, so its --cache is empty too (the ceiling serves from its RAM)`
     : `  read     NOT cold: drop_caches was not possible (${root ? 'refused by the kernel/container' : 'not root'}); the daemon was still restarted (its own cache is empty)`)
   out.push(`  create   one node process writing the files one after another (writeFileSync: open O_CREAT|O_TRUNC, one 4 KiB write, close; no fsync); timed around the loop, node start-up excluded;`)
-  out.push(`           no sooner than 33 s after the bench last deleted files (ext4 without a journal makes new inodes skip those deleted lately)`)
+  out.push(`           the bench deletes nothing before it (each run keeps its files until the end: ext4 without a journal makes new inodes skip those deleted lately)`)
   out.push(`  ls -l    LC_ALL=C ls -l <dir> > /dev/null right after an untimed ls -l of the same folder; files/s = ${files} ÷ the timed process's wall time`)
   out.push(`  read-all one node process listing the folder and reading every file to the end (readFileSync), timed around that, node start-up excluded;`)
   out.push(`           the dfs daemon restarted before it and the caches dropped before each side${coldSmall ? '' : ' (NOT possible here: WARM)'}`)
