@@ -262,8 +262,10 @@ async function bench(opts: Options): Promise<void> {
   // The NameNode's cluster holds its own replicas of the big file while it is measured.
   // The scale figures' metadata (journal, checkpoints) takes about 1 KiB a file.
   // The EC figures write the file once per policy (2 + 1.5 + 1.5 times its size).
-  // Each run keeps its big file (native and dfs) until the end, and so does the NameNode's cluster.
-  const need = opts.size * (1 + opts.runs * (1 + REPLICAS * (opts.namenode ? 2 : 1))) + (opts.ec ? ecDiskNeed(opts.size) : 0) + opts.scale * 1024 + GiB
+  // Each run keeps its big file (native and dfs) until the end, and so does the NameNode's cluster,
+  // whose fsync'd-write figures hold one more at a time.
+  const nameNodeCopies = opts.namenode ? REPLICAS * (opts.runs + 1) : 0
+  const need = opts.size * (1 + opts.runs * (1 + REPLICAS) + nameNodeCopies) + (opts.ec ? ecDiskNeed(opts.size) : 0) + opts.scale * 1024 + GiB
   if (work.disk.availBytes < need) {
     throw new Error(`${work.disk.mountedOn} has ${gib(work.disk.availBytes)} free; this run needs about ${gib(need)} ` +
       `(source, and per run a native copy and ${REPLICAS} dfs replicas of ${sizeLabel(opts.size)}${opts.ec ? ', the EC figures\' 5 × the file' : ''}, the scale namespace's metadata, plus slack). Try --size 256M or a smaller --scale.`)
