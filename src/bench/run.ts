@@ -405,10 +405,10 @@ async function bench(opts: Options): Promise<void> {
     // recently-deleted window of a later run's creates (measure.ts, RECENTLY_DELETED_MS).
     const bigName = `big-${r}.bin`
 
-    // 1. sequential write, and 2. cold read. The ceiling
-    // writes and reads its copy back to back and deletes it before dfs writes: memfs holds the file
-    // in its own memory, and on a VM 1 GiB held by another process makes the next writer's fresh
-    // memory dear (docs/bench.md, "Known limits"). Each side writes with the source in the page cache
+    // 1. sequential write, and 2. cold read. The ceiling writes and reads its copy back to back and
+    // deletes it before dfs writes: memfs holds the file in its own memory, and on a VM 1 GiB held by
+    // another process makes the next writer's fresh memory dear (docs/bench.md, "Known limits"). Its
+    // memory is not ext4's, so that delete slows no create. Each side writes with the source in the page cache
     // and the rest of it dropped, and reads cold: a new dfs daemon (empty chunk cache), then sync +
     // drop_caches right before each dd. Dropping the caches empties the kernel's page cache of the
     // ceiling's file too, so every byte crosses FUSE as on dfs, from memfs's memory.
